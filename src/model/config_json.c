@@ -1,7 +1,9 @@
 // HF config.json of the Llama family -> lj_model_config. Reads both the form
 // of the published Llama 3 checkpoints (rope_theta + rope_scaling,
 // torch_dtype) and the one transformers >= 5 writes (rope_parameters, dtype).
+#include <errno.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -164,25 +166,41 @@ static int read_config(const reader *r, lj_model_config *c) {
   return LJ_OK;
 }
 
-int lj_config_from_json(const char *path, lj_model_config *out) {
+// The checkpoint directory's base name from ".../<dir>/config.json".
+static void name_from_path(const char *path, char *name, size_t cap) {
+  const char *end = strrchr(path, '/');
+  const char *start = end;
+  while (start && start > path && start[-1] != '/') start--;
+  int len = end ? (int)(end - start) : 0;
+  snprintf(name, cap, "%.*s", len > 0 ? len : 1, len > 0 ? start : ".");
+}
+
+int lj_config_from_json_text(const char *text, size_t len, const char *origin, lj_model_config *out) {
   memset(out, 0, sizeof *out);
   json_error_t jerr;
-  reader r = {path, json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)};
-  if (!r.root) return LJ_FAIL(LJ_EINVAL, "%s: line %d: %s", path, jerr.line, jerr.text);
+  reader r = {origin, json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)};
+  if (!r.root) return LJ_FAIL(LJ_EINVAL, "%s: line %d: %s", origin, jerr.line, jerr.text);
   int rc = read_config(&r, out);
   json_decref(r.root);
   if (rc < 0) return rc;
-  // Name: the checkpoint directory's base name.
-  const char *end = strrchr(path, '/');
-  const char *start = path;
-  if (end) {
-    const char *p = end;
-    while (p > path && p[-1] != '/') p--;
-    start = p;
-  }
-  int len = end ? (int)(end - start) : 0;
-  snprintf(out->name, sizeof out->name, "%.*s", len > 0 ? len : 1, len > 0 ? start : ".");
-  return lj_config_validate(out, path);
+  name_from_path(origin, out->name, sizeof out->name);
+  return lj_config_validate(out, origin);
+}
+
+int lj_config_from_json(const char *path, lj_model_config *out) {
+  memset(out, 0, sizeof *out);
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return LJ_FAIL(errno == ENOENT ? LJ_EINVAL : LJ_EIO, "%s: cannot open: %s", path, strerror(errno));
+  enum { MAX_CONFIG = 1 << 20 };
+  char *text = malloc(MAX_CONFIG);
+  size_t len = text ? fread(text, 1, MAX_CONFIG, fp) : 0;
+  int too_big = text && len == MAX_CONFIG;
+  fclose(fp);
+  if (!text) return LJ_FAIL(LJ_ENOMEM, "%s: out of memory", path);
+  int rc = too_big ? LJ_FAIL(LJ_EINVAL, "%s: larger than 1 MB, not a config.json", path)
+                   : lj_config_from_json_text(text, len, path, out);
+  free(text);
+  return rc;
 }
 
 int lj_config_validate(const lj_model_config *c, const char *origin) {
