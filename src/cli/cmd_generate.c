@@ -14,6 +14,7 @@
 #include "engine/cpu/thread_pool.h"
 #include "engine/generate.h"
 #include "model/config.h"
+#include "model/tokenizer.h"
 #include "model/weights.h"
 
 static void usage(FILE *fp) {
@@ -195,23 +196,74 @@ static void print_ids(const int32_t *ids, int n) {
   for (int i = 0; i < n; i++) printf("%s%d", i ? " " : "", (int)ids[i]);
 }
 
+// The tokenizer, when the prompt is text, or when one is found for decoding the output.
+static int open_tokenizer(const gen_args *a, const lj_model_config *c, int required, lj_tokenizer **tok) {
+  *tok = NULL;
+  struct stat st;
+  const char *ckpt = stat(a->model, &st) == 0 && S_ISDIR(st.st_mode) ? a->model : NULL;
+  char path[4096];
+  int rc = lj_tokenizer_find(a->tokenizer, ckpt, path, sizeof path);
+  if (rc < 0) return required ? rc : LJ_OK;
+  rc = lj_tokenizer_load(path, tok);
+  if (rc < 0) return required || a->tokenizer ? rc : LJ_OK;
+  if (lj_tokenizer_vocab_size(*tok) > c->vocab_size) {
+    int n = lj_tokenizer_vocab_size(*tok);
+    lj_tokenizer_free(*tok);
+    *tok = NULL;
+    if (required || a->tokenizer)
+      return LJ_FAIL(LJ_EINVAL, "tokenizer %s has %d ids but the model's vocabulary has %d", path, n, c->vocab_size);
+  }
+  return LJ_OK;
+}
+
+static int encode_prompt(const gen_args *a, const lj_tokenizer *tok, int32_t **ids, int *n) {
+  size_t len = strlen(a->prompt), n_ids = 0;
+  if (len == 0) return LJ_FAIL(LJ_EINVAL, "--prompt: the prompt is empty");
+  int rc = a->chat ? lj_tokenizer_encode_chat(tok, NULL, a->prompt, ids, &n_ids)
+                   : lj_tokenizer_encode(tok, a->prompt, len, 1, ids, &n_ids);
+  if (rc < 0) return lj_fail_context(rc, "--prompt");
+  if (n_ids > (size_t)1 << 30) return LJ_FAIL(LJ_EINVAL, "--prompt: too long");
+  *n = (int)n_ids;
+  return LJ_OK;
+}
+
+static void print_text(const lj_tokenizer *tok, const int32_t *ids, int n) {
+  char *text = NULL;
+  size_t len = 0;
+  if (lj_tokenizer_decode(tok, ids, (size_t)n, &text, &len) == 0) fwrite(text, 1, len, stdout);
+  free(text);
+}
+
 static int run_generate(const gen_args *a, lj_weights *w) {
   const lj_model_config *c = &w->config;
   if (!a->prompt && !a->prompt_ids) return LJ_FAIL(LJ_EINVAL, "give --prompt TEXT or --prompt-ids \"1 2 3\"");
   if (a->prompt && a->prompt_ids) return LJ_FAIL(LJ_EINVAL, "give --prompt or --prompt-ids, not both");
-  if (a->prompt || a->chat)
-    return LJ_FAIL(LJ_EUNSUPPORTED, "--prompt/--chat need the tokenizer, which this build does not have yet; use --prompt-ids");
+  if (a->chat && !a->prompt) return LJ_FAIL(LJ_EINVAL, "--chat needs --prompt TEXT");
+  lj_tokenizer *tok = NULL;
+  LJ_TRY(open_tokenizer(a, c, a->prompt != NULL, &tok));
   int32_t *prompt = NULL;
   int n_prompt = 0;
-  LJ_TRY(parse_prompt_ids(a->prompt_ids, c->vocab_size, &prompt, &n_prompt));
-  int ctx = n_prompt + a->n_new;
-  if (ctx > c->max_seq_len) {
+  int rc = a->prompt ? encode_prompt(a, tok, &prompt, &n_prompt)
+                     : parse_prompt_ids(a->prompt_ids, c->vocab_size, &prompt, &n_prompt);
+  if (rc == LJ_OK && n_prompt + a->n_new > c->max_seq_len)
+    rc = LJ_FAIL(LJ_EINVAL, "prompt of %d tokens + %d new tokens exceeds the context of %d (max_position_embeddings)",
+                 n_prompt, a->n_new, c->max_seq_len);
+  if (rc < 0) {
     free(prompt);
-    return LJ_FAIL(LJ_EINVAL, "prompt of %d tokens + %d new tokens exceeds the context of %d (max_position_embeddings)",
-                   n_prompt, a->n_new, c->max_seq_len);
+    lj_tokenizer_free(tok);
+    return rc;
+  }
+  int ctx = n_prompt + a->n_new;
+  // Stop at the model's eos, and at Llama 3's end-of-turn / end-of-text tokens.
+  int32_t stop[3];
+  int n_stop = 0;
+  if (c->eos_id >= 0) stop[n_stop++] = c->eos_id;
+  for (const char *const *name = (const char *const[]){"<|eot_id|>", "<|end_of_text|>", NULL}; tok && *name; name++) {
+    int32_t id = lj_tokenizer_token_id(tok, *name);
+    if (id >= 0 && id != c->eos_id) stop[n_stop++] = id;
   }
   lj_cpu_engine *engine = NULL;
-  int rc = lj_cpu_engine_create(w, a->batch, ctx, a->threads, &engine);
+  rc = lj_cpu_engine_create(w, a->batch, ctx, a->threads, &engine);
   FILE *dump = NULL;
   if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
     rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: cannot create: %s", a->dump_logits, strerror(errno));
@@ -224,14 +276,19 @@ static int run_generate(const gen_args *a, lj_weights *w) {
       prompts[i] = prompt;
       lens[i] = n_prompt;
     }
-    int32_t stop[1] = {c->eos_id};
-    lj_generate_opts o = {.n_new = a->n_new, .stop_ids = stop, .n_stop = c->eos_id >= 0, .ignore_eos = a->ignore_eos,
+    lj_generate_opts o = {.n_new = a->n_new, .stop_ids = stop, .n_stop = n_stop, .ignore_eos = a->ignore_eos,
                           .sampling = a->sampling, .seed = a->seed, .dump_logits = dump, .progress = 1};
     rc = lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, a->batch, &o, &res);
   }
   if (dump && fclose(dump) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: write failed", a->dump_logits);
   if (rc == LJ_OK) {
     for (int q = 0; q < res.n_seqs; q++) {
+      if (tok) {
+        if (res.n_seqs > 1) printf("[%d] ", q);
+        print_text(tok, prompt, n_prompt);
+        print_text(tok, res.out[q], res.n_out[q]);
+        printf("\n");
+      }
       if (res.n_seqs > 1) printf("[%d] ", q);
       printf("ids: ");
       print_ids(prompt, n_prompt);
@@ -250,6 +307,7 @@ static int run_generate(const gen_args *a, lj_weights *w) {
   free(prompts);
   free(lens);
   free(prompt);
+  lj_tokenizer_free(tok);
   lj_cpu_engine_free(engine);
   return rc;
 }
