@@ -83,7 +83,7 @@ static void top_k_ids(lj_sampler *s, const float *logits, int k) {
     if (id < k) {
       int i = id;  // sift up: the heap's root is the smallest kept
       h[i] = id;
-      while (i > 0 && by_logit_desc(&h[(i - 1) / 2], &h[i]) > 0) {
+      while (i > 0 && by_logit_desc(&h[(i - 1) / 2], &h[i]) < 0) {
         int p = (i - 1) / 2, t = h[p];
         h[p] = h[i];
         h[i] = t;
