@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "common/clock.h"
@@ -25,7 +26,9 @@ static void usage(FILE *fp) {
           "  --prompt TEXT        text prompt (needs the tokenizer)\n"
           "  --prompt-ids IDS     prompt as token ids, space-separated (no BOS added)\n"
           "  --chat               wrap the prompt in the Llama 3 chat format\n"
-          "  --tokenizer FILE     tokenizer.json (default: the checkpoint's, then the bundled one)\n"
+          "  --tokenizer FILE     tokenizer.json (default: the checkpoint's, then the installed one);\n"
+          "                       with --prompt-ids the output is decoded only with --tokenizer or\n"
+          "                       a checkpoint's own tokenizer.json\n"
           "  -n, --max-new N      tokens to generate per sequence (default 32)\n"
           "  --batch B            run B copies of the prompt as a batch (default 1)\n"
           "  --seed S             sampling seed; sequence i uses S + i (default 0)\n"
@@ -202,6 +205,13 @@ static int open_tokenizer(const gen_args *a, const lj_model_config *c, int requi
   struct stat st;
   const char *ckpt = stat(a->model, &st) == 0 && S_ISDIR(st.st_mode) ? a->model : NULL;
   char path[4096];
+  if (!required && !a->tokenizer) {
+    // --prompt-ids: decode the output only with a tokenizer that comes with the checkpoint
+    // (loading the default one costs more than a small model's whole run).
+    if (!ckpt || (size_t)snprintf(path, sizeof path, "%s/tokenizer.json", ckpt) >= sizeof path ||
+        access(path, R_OK) != 0)
+      return LJ_OK;
+  }
   int rc = lj_tokenizer_find(a->tokenizer, ckpt, path, sizeof path);
   if (rc < 0) return required ? rc : LJ_OK;
   rc = lj_tokenizer_load(path, tok);
