@@ -111,7 +111,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       case OPT_PROMPT_IDS: a->prompt_ids = optarg; break;
       case OPT_CHAT: a->chat = 1; break;
       case OPT_TOKENIZER: a->tokenizer = optarg; break;
-      case 'n': LJ_TRY(parse_int("-n", optarg, 0, 1 << 24, &v)); a->n_new = (int)v; break;
+      case 'n': LJ_TRY(parse_int("-n", optarg, 1, 1 << 24, &v)); a->n_new = (int)v; break;
       case OPT_BATCH: LJ_TRY(parse_int("--batch", optarg, 1, 4096, &v)); a->batch = (int)v; break;
       case OPT_SEED: LJ_TRY(parse_u64("--seed", optarg, &a->seed)); break;
       case OPT_TEMP: LJ_TRY(parse_float("--temperature", optarg, &a->sampling.temperature)); break;
