@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "common/error.h"
+#include "common/progress.h"
 #include "model/random_init.h"
 #include "model/safetensors.h"
 #include "model/weights_layout.h"
@@ -145,13 +146,30 @@ static void fill_item(fill_job *j, int64_t item) {
   }
 }
 
-static void *fill_worker(void *arg) {
-  fill_job *j = arg;
+static void fill_items(fill_job *j, lj_progress *progress) {
   for (;;) {
     int64_t item = atomic_fetch_add(&j->next, 1);
-    if (item >= j->first_item[j->n_slots]) return NULL;
+    if (item >= j->first_item[j->n_slots]) return;
     fill_item(j, item);
+    if (progress) lj_progress_update(progress, item * j->chunk);
   }
+}
+
+static void *fill_worker(void *arg) {
+  fill_items(arg, NULL);
+  return NULL;
+}
+
+// MemAvailable of /proc/meminfo in bytes; 0 when unknown.
+static uint64_t mem_available(void) {
+  FILE *fp = fopen("/proc/meminfo", "r");
+  if (!fp) return 0;
+  char line[256];
+  unsigned long long kb = 0;
+  while (fgets(line, sizeof line, fp))
+    if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+  fclose(fp);
+  return (uint64_t)kb * 1024;
 }
 
 int lj_weights_random(const lj_model_config *c, uint64_t seed, int n_threads, lj_weights *out) {
@@ -162,6 +180,12 @@ int lj_weights_random(const lj_model_config *c, uint64_t seed, int n_threads, lj
   struct lj_weight_storage *s = out->storage;
   int64_t total = 0;
   for (int i = 0; i < s->n_slots; i++) total += s->slots[i].rows * (s->slots[i].cols ? s->slots[i].cols : 1);
+  uint64_t avail = mem_available();
+  if (avail && (uint64_t)total * 2 > avail) {
+    lj_weights_free(out);
+    return LJ_FAIL(LJ_ENOMEM, "%s: random bf16 weights need %.1f GB of memory; %.1f GB are available", c->name,
+                   (double)total * 2 / 1e9, (double)avail / 1e9);
+  }
   s->random_bytes = (size_t)total * sizeof *s->random;
   s->random = alloc_big(s->random_bytes);
   uint16_t **dst = calloc((size_t)s->n_slots, sizeof *dst);
@@ -191,8 +215,11 @@ int lj_weights_random(const lj_model_config *c, uint64_t seed, int n_threads, lj
   int started = 0;
   for (int t = 1; threads && t < n_threads; t++)
     if (pthread_create(&threads[started], NULL, fill_worker, &job) == 0) started++;
-  fill_worker(&job);
+  lj_progress progress;
+  lj_progress_begin(&progress, "random weights", total);
+  fill_items(&job, &progress);
   for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+  lj_progress_end(&progress);
   free(threads);
   free(dst);
   free(first_item);

@@ -30,10 +30,10 @@ done
 
 # Presets: same ids for 1 and 2 threads and across runs; different weight seeds differ.
 p="128000 9906 11 1917"
-a=$("$bin" generate --model tiny-untied --prompt-ids "$p" -n 12 --ignore-eos --threads 1 2>/dev/null | ids_line)
-b=$("$bin" generate --model tiny-untied --prompt-ids "$p" -n 12 --ignore-eos --threads 2 2>/dev/null | ids_line)
-check "tiny-untied: 1 and 2 threads agree" "$a" "$b"
-c=$("$bin" generate --model tiny-untied --prompt-ids "$p" -n 12 --ignore-eos --weight-seed 1 2>/dev/null | ids_line)
+a=$("$bin" generate --model tiny --prompt-ids "$p" -n 8 --ignore-eos --threads 1 2>/dev/null | ids_line)
+b=$("$bin" generate --model tiny --prompt-ids "$p" -n 8 --ignore-eos --threads 2 2>/dev/null | ids_line)
+check "tiny: 1 and 2 threads agree" "$a" "$b"
+c=$("$bin" generate --model tiny --prompt-ids "$p" -n 8 --ignore-eos --weight-seed 1 2>/dev/null | ids_line)
 [[ "$a" != "$c" ]] && echo "ok: another weight seed gives other tokens" || { echo "FAIL: weight seed ignored"; fails=$((fails + 1)); }
 
 # Sampling: the same seed gives the same tokens, batch rows use seed + i.
