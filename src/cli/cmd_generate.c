@@ -20,17 +20,18 @@
 
 static void usage(FILE *fp) {
   fprintf(fp,
-          "usage: llamajoule generate --model PRESET|DIR (--prompt TEXT | --prompt-ids \"1 2 3\") [options]\n"
+          "usage: llamajoule generate --model PRESET|DIR (--prompt TEXT | --prompt-ids \"1 2 3\")... [options]\n"
           "  --model M            a preset (random weights: llama-3.2-1b, llama-3.2-3b, llama-3.1-8b,\n"
           "                       llama-3.3-70b, tiny, tiny-untied) or an HF checkpoint directory\n"
-          "  --prompt TEXT        text prompt (needs the tokenizer)\n"
+          "  --prompt TEXT        text prompt (needs the tokenizer; BOS added)\n"
           "  --prompt-ids IDS     prompt as token ids, space-separated (no BOS added)\n"
+          "                       (repeat --prompt / --prompt-ids for a batch of different prompts)\n"
           "  --chat               wrap the prompt in the Llama 3 chat format\n"
           "  --tokenizer FILE     tokenizer.json (default: the checkpoint's, then the installed one);\n"
           "                       with --prompt-ids the output is decoded only with --tokenizer or\n"
           "                       a checkpoint's own tokenizer.json\n"
           "  -n, --max-new N      tokens to generate per sequence (default 32)\n"
-          "  --batch B            run B copies of the prompt as a batch (default 1)\n"
+          "  --batch B            run B copies of each prompt in the batch (default 1)\n"
           "  --seed S             sampling seed; sequence i uses S + i (default 0)\n"
           "  --temperature T      0 = greedy (default 0)\n"
           "  --top-k K            keep the K most likely tokens (0 = off)\n"
@@ -45,8 +46,13 @@ static void usage(FILE *fp) {
           "  --checkpoint-dtype bf16|f32  dtype of --write-checkpoint (default bf16)\n");
 }
 
+enum { MAX_PROMPTS = 256 };
+
 typedef struct {
-  const char *model, *prompt, *prompt_ids, *tokenizer, *dump_logits, *write_checkpoint, *device;
+  const char *model, *tokenizer, *dump_logits, *write_checkpoint, *device;
+  const char *prompts[MAX_PROMPTS];  // in command-line order
+  int prompt_is_text[MAX_PROMPTS];
+  int n_prompts, n_text_prompts;
   int chat, n_new, batch, threads, ignore_eos;
   uint64_t seed, weight_seed;
   lj_sampling_params sampling;
@@ -107,8 +113,13 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   while ((ch = getopt_long(argc, argv, ":m:p:n:h", opts, NULL)) != -1) {
     switch (ch) {
       case 'm': a->model = optarg; break;
-      case 'p': a->prompt = optarg; break;
-      case OPT_PROMPT_IDS: a->prompt_ids = optarg; break;
+      case 'p':
+      case OPT_PROMPT_IDS:
+        if (a->n_prompts == MAX_PROMPTS) return LJ_FAIL(LJ_EINVAL, "more than %d prompts", MAX_PROMPTS);
+        a->prompt_is_text[a->n_prompts] = ch == 'p';
+        a->n_text_prompts += ch == 'p';
+        a->prompts[a->n_prompts++] = optarg;
+        break;
       case OPT_CHAT: a->chat = 1; break;
       case OPT_TOKENIZER: a->tokenizer = optarg; break;
       case 'n': LJ_TRY(parse_int("-n", optarg, 1, 1 << 24, &v)); a->n_new = (int)v; break;
@@ -226,11 +237,11 @@ static int open_tokenizer(const gen_args *a, const lj_model_config *c, int requi
   return LJ_OK;
 }
 
-static int encode_prompt(const gen_args *a, const lj_tokenizer *tok, int32_t **ids, int *n) {
-  size_t len = strlen(a->prompt), n_ids = 0;
+static int encode_prompt(const gen_args *a, const lj_tokenizer *tok, const char *text, int32_t **ids, int *n) {
+  size_t len = strlen(text), n_ids = 0;
   if (len == 0) return LJ_FAIL(LJ_EINVAL, "--prompt: the prompt is empty");
-  int rc = a->chat ? lj_tokenizer_encode_chat(tok, NULL, a->prompt, ids, &n_ids)
-                   : lj_tokenizer_encode(tok, a->prompt, len, 1, ids, &n_ids);
+  int rc = a->chat ? lj_tokenizer_encode_chat(tok, NULL, text, ids, &n_ids)
+                   : lj_tokenizer_encode(tok, text, len, 1, ids, &n_ids);
   if (rc < 0) return lj_fail_context(rc, "--prompt");
   if (n_ids > (size_t)1 << 30) return LJ_FAIL(LJ_EINVAL, "--prompt: too long");
   *n = (int)n_ids;
@@ -244,26 +255,72 @@ static void print_text(const lj_tokenizer *tok, const int32_t *ids, int n) {
   free(text);
 }
 
+// The prompts as ids, each checked against the vocabulary and the context.
+typedef struct {
+  int32_t *ids[MAX_PROMPTS];
+  int len[MAX_PROMPTS];
+  int n;
+  int longest;
+} prompt_set;
+
+static void free_prompts(prompt_set *p) {
+  for (int i = 0; i < p->n; i++) free(p->ids[i]);
+  p->n = 0;
+}
+
+static int build_prompts(const gen_args *a, const lj_tokenizer *tok, const lj_model_config *c, prompt_set *p) {
+  memset(p, 0, sizeof *p);
+  for (int i = 0; i < a->n_prompts; i++) {
+    int rc = a->prompt_is_text[i] ? encode_prompt(a, tok, a->prompts[i], &p->ids[i], &p->len[i])
+                                  : parse_prompt_ids(a->prompts[i], c->vocab_size, &p->ids[i], &p->len[i]);
+    p->n = i + 1;
+    if (rc < 0) return rc;
+    for (int k = 0; k < p->len[i]; k++)
+      if (p->ids[i][k] >= c->vocab_size)
+        return LJ_FAIL(LJ_EINVAL, "prompt %d: token %d is outside the model's vocabulary of %d", i + 1,
+                       (int)p->ids[i][k], c->vocab_size);
+    if (p->len[i] + a->n_new > c->max_seq_len)
+      return LJ_FAIL(LJ_EINVAL,
+                     "prompt %d: %d tokens + %d new tokens exceeds the context of %d (max_position_embeddings)", i + 1,
+                     p->len[i], a->n_new, c->max_seq_len);
+    if (p->len[i] > p->longest) p->longest = p->len[i];
+  }
+  return LJ_OK;
+}
+
+static void print_results(const lj_tokenizer *tok, const int32_t *const *prompts, const int *lens,
+                          const lj_generate_result *res) {
+  for (int q = 0; q < res->n_seqs; q++) {
+    if (tok) {
+      if (res->n_seqs > 1) printf("[%d] ", q);
+      print_text(tok, prompts[q], lens[q]);
+      print_text(tok, res->out[q], res->n_out[q]);
+      printf("\n");
+    }
+    if (res->n_seqs > 1) printf("[%d] ", q);
+    printf("ids: ");
+    print_ids(prompts[q], lens[q]);
+    printf(" | ");
+    print_ids(res->out[q], res->n_out[q]);
+    printf("\n");
+  }
+  fflush(stdout);
+  fprintf(stderr,
+          "llamajoule: prefill %lld tokens in %.3f s (%.1f tok/s); decode %lld tokens in %.3f s (%.2f tok/s)\n",
+          (long long)res->prefill_tokens, (double)res->prefill_ns / 1e9,
+          res->prefill_ns ? (double)res->prefill_tokens * 1e9 / (double)res->prefill_ns : 0.0,
+          (long long)res->decode_tokens, (double)res->decode_ns / 1e9,
+          res->decode_ns ? (double)res->decode_tokens * 1e9 / (double)res->decode_ns : 0.0);
+}
+
 static int run_generate(const gen_args *a, lj_weights *w) {
   const lj_model_config *c = &w->config;
-  if (!a->prompt && !a->prompt_ids) return LJ_FAIL(LJ_EINVAL, "give --prompt TEXT or --prompt-ids \"1 2 3\"");
-  if (a->prompt && a->prompt_ids) return LJ_FAIL(LJ_EINVAL, "give --prompt or --prompt-ids, not both");
-  if (a->chat && !a->prompt) return LJ_FAIL(LJ_EINVAL, "--chat needs --prompt TEXT");
+  if (a->n_prompts == 0) return LJ_FAIL(LJ_EINVAL, "give --prompt TEXT or --prompt-ids \"1 2 3\"");
+  if (a->chat && a->n_text_prompts == 0) return LJ_FAIL(LJ_EINVAL, "--chat needs --prompt TEXT");
   lj_tokenizer *tok = NULL;
-  LJ_TRY(open_tokenizer(a, c, a->prompt != NULL, &tok));
-  int32_t *prompt = NULL;
-  int n_prompt = 0;
-  int rc = a->prompt ? encode_prompt(a, tok, &prompt, &n_prompt)
-                     : parse_prompt_ids(a->prompt_ids, c->vocab_size, &prompt, &n_prompt);
-  if (rc == LJ_OK && n_prompt + a->n_new > c->max_seq_len)
-    rc = LJ_FAIL(LJ_EINVAL, "prompt of %d tokens + %d new tokens exceeds the context of %d (max_position_embeddings)",
-                 n_prompt, a->n_new, c->max_seq_len);
-  if (rc < 0) {
-    free(prompt);
-    lj_tokenizer_free(tok);
-    return rc;
-  }
-  int ctx = n_prompt + a->n_new;
+  LJ_TRY(open_tokenizer(a, c, a->n_text_prompts > 0, &tok));
+  prompt_set ps;
+  int rc = build_prompts(a, tok, c, &ps);
   // Stop at the model's eos, and at Llama 3's end-of-turn / end-of-text tokens.
   int32_t stop[3];
   int n_stop = 0;
@@ -272,51 +329,32 @@ static int run_generate(const gen_args *a, lj_weights *w) {
     int32_t id = lj_tokenizer_token_id(tok, *name);
     if (id >= 0 && id != c->eos_id) stop[n_stop++] = id;
   }
+  // Sequence q runs prompt q / batch.
+  int n_seqs = ps.n * a->batch;
+  const int32_t **prompts = calloc((size_t)n_seqs, sizeof *prompts);
+  int *lens = calloc((size_t)n_seqs, sizeof *lens);
+  if (rc == LJ_OK && (!prompts || !lens)) rc = LJ_FAIL(LJ_ENOMEM, "out of memory");
+  for (int q = 0; rc == LJ_OK && q < n_seqs; q++) {
+    prompts[q] = ps.ids[q / a->batch];
+    lens[q] = ps.len[q / a->batch];
+  }
   lj_cpu_engine *engine = NULL;
-  rc = lj_cpu_engine_create(w, a->batch, ctx, a->threads, &engine);
+  if (rc == LJ_OK) rc = lj_cpu_engine_create(w, n_seqs, ps.longest + a->n_new, a->threads, &engine);
   FILE *dump = NULL;
   if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
     rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: cannot create: %s", a->dump_logits, strerror(errno));
-  const int32_t **prompts = calloc((size_t)a->batch, sizeof *prompts);
-  int *lens = calloc((size_t)a->batch, sizeof *lens);
-  if (rc == LJ_OK && (!prompts || !lens)) rc = LJ_FAIL(LJ_ENOMEM, "out of memory");
   lj_generate_result res = {0};
   if (rc == LJ_OK) {
-    for (int i = 0; i < a->batch; i++) {
-      prompts[i] = prompt;
-      lens[i] = n_prompt;
-    }
     lj_generate_opts o = {.n_new = a->n_new, .stop_ids = stop, .n_stop = n_stop, .ignore_eos = a->ignore_eos,
                           .sampling = a->sampling, .seed = a->seed, .dump_logits = dump, .progress = 1};
-    rc = lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, a->batch, &o, &res);
+    rc = lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, n_seqs, &o, &res);
   }
   if (dump && fclose(dump) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: write failed", a->dump_logits);
-  if (rc == LJ_OK) {
-    for (int q = 0; q < res.n_seqs; q++) {
-      if (tok) {
-        if (res.n_seqs > 1) printf("[%d] ", q);
-        print_text(tok, prompt, n_prompt);
-        print_text(tok, res.out[q], res.n_out[q]);
-        printf("\n");
-      }
-      if (res.n_seqs > 1) printf("[%d] ", q);
-      printf("ids: ");
-      print_ids(prompt, n_prompt);
-      printf(" | ");
-      print_ids(res.out[q], res.n_out[q]);
-      printf("\n");
-    }
-    fflush(stdout);
-    fprintf(stderr, "llamajoule: prefill %lld tokens in %.3f s (%.1f tok/s); decode %lld tokens in %.3f s (%.2f tok/s); %d threads\n",
-            (long long)res.prefill_tokens, (double)res.prefill_ns / 1e9,
-            res.prefill_ns ? (double)res.prefill_tokens * 1e9 / (double)res.prefill_ns : 0.0,
-            (long long)res.decode_tokens, (double)res.decode_ns / 1e9,
-            res.decode_ns ? (double)res.decode_tokens * 1e9 / (double)res.decode_ns : 0.0, a->threads);
-  }
+  if (rc == LJ_OK) print_results(tok, prompts, lens, &res);
   lj_generate_result_free(&res);
   free(prompts);
   free(lens);
-  free(prompt);
+  free_prompts(&ps);
   lj_tokenizer_free(tok);
   lj_cpu_engine_free(engine);
   return rc;

@@ -28,6 +28,17 @@ for dir in tests/data/models/*/; do
   check "$name: HF greedy tokens" "$prompt | $want" "$got"
 done
 
+# A batch of different prompts (ragged prefill, then decode together): each sequence
+# gives the tokens it gives alone; the full prompt gives HF's.
+dir=tests/data/models/gqa4-tied-llama3
+prompt=$(json_ids "$dir/reference.json" prompt_ids)
+want=$(json_ids "$dir/reference.json" greedy_ids)
+short=$(cut -d' ' -f1-5 <<<"$prompt")
+alone=$("$bin" generate --model "$dir" --prompt-ids "$short" -n 16 --ignore-eos 2>/dev/null | ids_line)
+both=$("$bin" generate --model "$dir" --prompt-ids "$short" --prompt-ids "$prompt" -n 16 --ignore-eos 2>/dev/null)
+check "batch of 2 prompts: short one" "[0] ids: $alone" "$(grep '^\[0\] ids' <<<"$both")"
+check "batch of 2 prompts: full one = HF" "[1] ids: $prompt | $want" "$(grep '^\[1\] ids' <<<"$both")"
+
 # Presets: same ids for 1 and 2 threads and across runs; different weight seeds differ.
 p="128000 9906 11 1917"
 a=$("$bin" generate --model tiny --prompt-ids "$p" -n 8 --ignore-eos --threads 1 2>/dev/null | ids_line)
