@@ -13,6 +13,7 @@
 typedef struct {
   uint32_t hash;  // full hash, 0 = empty slot (real hashes are forced non-zero)
   int32_t id;
+  uint32_t off, len;  // the key's bytes in the blob, kept here to spare two cache misses
 } lj_bytes_slot;
 
 typedef struct {
