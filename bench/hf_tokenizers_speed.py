@@ -44,7 +44,17 @@ def main():
     text = raw.decode("utf-8")
     mb = len(raw) / 1e6
     print(f"tokenizers {tokenizers.__version__}: {a.tokenizer} (loaded in {load_s:.3f} s)")
-    print(f"text: {a.text}, {len(raw)} bytes ({mb:.2f} MB)")
+    print(f"text: {a.text}, {len(raw)} bytes ({mb:.2f} MB)", flush=True)
+
+    if a.corpus and a.corpus_ids:
+        with open(a.corpus, encoding="utf-8") as f, open(a.corpus_ids, "w") as out:
+            n = 0
+            for line in f:
+                if line.strip():
+                    s = json.loads(line)
+                    out.write(" ".join(map(str, tok.encode(s, add_special_tokens=False).ids)) + "\n")
+                    n += 1
+        print(f"corpus: {n} strings encoded -> {a.corpus_ids}", flush=True)
 
     for split in ("whole", "lines"):
         if a.split not in (split, "both"):
@@ -64,20 +74,10 @@ def main():
         best, median = secs[0], secs[len(secs) // 2]
         print(f"hf-tokenizers split={split}: {n_tokens} tokens, best {best:.3f} s = {mb / best:.2f} MB/s, "
               f"median {median:.3f} s = {mb / median:.2f} MB/s ({n_tokens / 1e6 / median:.2f} M tokens/s), "
-              f"{len(secs)} runs, 1 thread")
+              f"{len(secs)} runs, 1 thread", flush=True)
         if split == "whole" and a.write_ids:
             with open(a.write_ids, "w") as f:
                 f.write(" ".join(map(str, ids_whole)) + "\n")
-
-    if a.corpus and a.corpus_ids:
-        with open(a.corpus, encoding="utf-8") as f, open(a.corpus_ids, "w") as out:
-            n = 0
-            for line in f:
-                if line.strip():
-                    s = json.loads(line)
-                    out.write(" ".join(map(str, tok.encode(s, add_special_tokens=False).ids)) + "\n")
-                    n += 1
-        print(f"corpus: {n} strings encoded -> {a.corpus_ids}")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ static int find_highest_id(const lj_tokenizer *t, const json_t *vocab, const jso
   json_t *value;
   *max_id = -1;
   json_object_keylen_foreach((json_t *)vocab, key, key_len, value) {
-    int64_t id;
+    int64_t id = 0;
     if (read_token_id(t, value, "model.vocab", &id) < 0)
       return LJ_FAIL(LJ_EINVAL, "%s: model.vocab[\"%.*s\"]: expected a token id, an integer in [0, %d)",
                      t->path, (int)(key_len > 40 ? 40 : key_len), key, MAX_TOKEN_ID);
@@ -78,7 +78,7 @@ static int find_highest_id(const lj_tokenizer *t, const json_t *vocab, const jso
   for (size_t i = 0; added && i < json_array_size(added); i++) {
     char field[64];
     snprintf(field, sizeof field, "added_tokens[%zu].id", i);
-    int64_t id;
+    int64_t id = 0;
     LJ_TRY(read_token_id(t, json_object_get(json_array_get(added, i), "id"), field, &id));
     if (id > *max_id) *max_id = id;
   }
