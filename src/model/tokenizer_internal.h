@@ -126,6 +126,3 @@ int lj_encode_section(const lj_tokenizer *t, const char *text, size_t len, pcre2
 
 // tokenizer_bpe.c: appends the BPE ids of one pre-token (raw bytes).
 int lj_bpe_encode_piece(const lj_tokenizer *t, const char *piece, size_t len, lj_id_vec *out);
-
-// tokenizer_load.c helper shared with the loader's parts.
-int lj_tokenizer_add_bytes(lj_tokenizer *t, const char *bytes, size_t len, uint32_t *off);

@@ -19,7 +19,8 @@ enum { MAX_TOKEN_ID = 1 << 24 };  // bounds the id tables against absurd files
 static const char GPT2_PATTERN[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
-int lj_tokenizer_add_bytes(lj_tokenizer *t, const char *bytes, size_t len, uint32_t *off) {
+// Appends a token's bytes to the blob; their offset in *off.
+static int add_bytes(lj_tokenizer *t, const char *bytes, size_t len, uint32_t *off) {
   if (t->blob_len + len > UINT32_MAX) return LJ_FAIL(LJ_EINVAL, "%s: tokens too large in total", t->path);
   if (t->blob_len + len > t->blob_cap) {
     size_t cap = t->blob_cap ? t->blob_cap : 1 << 16;
@@ -119,7 +120,7 @@ static int load_vocab(lj_tokenizer *t, const json_t *vocab) {
       rc = LJ_FAIL(LJ_EINVAL, "%s: model.vocab[\"%.*s\"]: id %d is used twice", t->path, shown, key, id);
       break;
     }
-    if ((rc = lj_tokenizer_add_bytes(t, bytes, (size_t)n, &t->tok_off[id])) < 0) break;
+    if ((rc = add_bytes(t, bytes, (size_t)n, &t->tok_off[id])) < 0) break;
     t->tok_len[id] = (uint32_t)n;
     t->tok_kind[id] = LJ_TOKEN_VOCAB;
     int32_t old = lj_bytes_map_put(&t->vocab, t, id);
@@ -234,7 +235,7 @@ static int load_added_tokens(lj_tokenizer *t, const json_t *added) {
     int32_t id = (int32_t)json_integer_value(json_object_get(tok, "id"));  // checked by find_highest_id
     const char *s = json_string_value(content);
     size_t len = json_string_length(content);
-    LJ_TRY(lj_tokenizer_add_bytes(t, s, len, &t->tok_off[id]));
+    LJ_TRY(add_bytes(t, s, len, &t->tok_off[id]));
     t->tok_len[id] = (uint32_t)len;
     t->tok_kind[id] = LJ_TOKEN_ADDED;
     if (lj_bytes_map_put(&t->added, t, id) == -2) return LJ_ENOMEM;
