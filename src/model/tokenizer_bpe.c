@@ -31,22 +31,36 @@ static int32_t pair_rank(const lj_tokenizer *t, int32_t left, int32_t right) {
   return s ? s->rank : NO_RANK;
 }
 
+// Rank of the pair (left, right), and the id it merges into in *merged.
+static int32_t pair_merge(const lj_tokenizer *t, int32_t left, int32_t right, int32_t *merged) {
+  const lj_pair_slot *s = lj_pair_map_get(&t->merges, left, right);
+  if (!s) return NO_RANK;
+  *merged = s->merged;
+  return s->rank;
+}
+
 static int bpe_short(const lj_tokenizer *t, const char *piece, size_t len, lj_id_vec *out) {
-  int32_t ids[SHORT_PIECE], ranks[SHORT_PIECE];  // ranks[i]: pair (ids[i], ids[i+1])
+  // ranks[i] and merged[i]: the pair (ids[i], ids[i + 1])
+  int32_t ids[SHORT_PIECE], ranks[SHORT_PIECE], merged[SHORT_PIECE];
   size_t n = len;
   for (size_t i = 0; i < n; i++) ids[i] = t->byte_id[(uint8_t)piece[i]];
-  for (size_t i = 0; i + 1 < n; i++) ranks[i] = pair_rank(t, ids[i], ids[i + 1]);
+  for (size_t i = 0; i + 1 < n; i++) ranks[i] = pair_merge(t, ids[i], ids[i + 1], &merged[i]);
   while (n > 1) {
     size_t best = 0;
     for (size_t i = 1; i + 1 < n; i++)
       if (ranks[i] < ranks[best]) best = i;
     if (ranks[best] == NO_RANK) break;
-    ids[best] = lj_pair_map_get(&t->merges, ids[best], ids[best + 1])->merged;
-    memmove(ids + best + 1, ids + best + 2, (n - best - 2) * sizeof *ids);
-    memmove(ranks + best + 1, ranks + best + 2, (n >= best + 3 ? n - best - 3 : 0) * sizeof *ranks);
+    ids[best] = merged[best];
+    // drop ids[best + 1] and the pair that started there
+    size_t tail = n - best - 2;
+    memmove(ids + best + 1, ids + best + 2, tail * sizeof *ids);
+    if (tail > 0) {
+      memmove(ranks + best + 1, ranks + best + 2, (tail - 1) * sizeof *ranks);
+      memmove(merged + best + 1, merged + best + 2, (tail - 1) * sizeof *merged);
+    }
     n--;
-    if (best > 0) ranks[best - 1] = pair_rank(t, ids[best - 1], ids[best]);
-    if (best + 1 < n) ranks[best] = pair_rank(t, ids[best], ids[best + 1]);
+    if (best > 0) ranks[best - 1] = pair_merge(t, ids[best - 1], ids[best], &merged[best - 1]);
+    if (best + 1 < n) ranks[best] = pair_merge(t, ids[best], ids[best + 1], &merged[best]);
   }
   for (size_t i = 0; i < n; i++) LJ_TRY(lj_id_vec_push(out, ids[i]));
   return 0;

@@ -37,7 +37,8 @@ int lj_tokenizer_encode(const lj_tokenizer *t, const char *text, size_t len, int
   int rc = md ? 0 : LJ_FAIL(LJ_ENOMEM, "tokenizer: out of memory for regex match data");
   if (rc == 0 && add_bos) rc = lj_id_vec_push(&out, t->bos_id);
   if (rc == 0 && len) rc = encode_text(t, text, len, md, &out);
-  if (rc == 0 && !out.ids) rc = lj_id_vec_push(&out, 0), out.n = 0;  // never NULL on success
+  if (rc == 0 && !out.ids && !(out.ids = malloc(sizeof *out.ids)))  // never NULL on success
+    rc = LJ_FAIL(LJ_ENOMEM, "tokenizer: out of memory");
   pcre2_match_data_free(md);
   if (rc < 0) {
     free(out.ids);

@@ -20,8 +20,12 @@ static int take_if_readable(const char *path, char *out, size_t cap, char *looke
     memcpy(out, path, strlen(path) + 1);
     return 1;
   }
-  size_t used = strlen(looked);
-  snprintf(looked + used, looked_cap - used, "%s%s", used ? ", " : "", path);
+  // append ", path" to the list, cut where it is full
+  size_t used = strlen(looked), room = looked_cap - used - 1, n = strlen(path);
+  if (used && room >= 2) memcpy(looked + used, ", ", 2), used += 2, room -= 2;
+  if (n > room) n = room;
+  memcpy(looked + used, path, n);
+  looked[used + n] = '\0';
   return 0;
 }
 

@@ -13,6 +13,7 @@
 typedef struct {
   uint32_t hash;  // full hash, 0 = empty slot (real hashes are forced non-zero)
   int32_t id;
+  uint32_t off, len;  // the key's bytes in the blob, kept here to spare two cache misses
 } lj_bytes_slot;
 
 typedef struct {
@@ -125,6 +126,3 @@ int lj_encode_section(const lj_tokenizer *t, const char *text, size_t len, pcre2
 
 // tokenizer_bpe.c: appends the BPE ids of one pre-token (raw bytes).
 int lj_bpe_encode_piece(const lj_tokenizer *t, const char *piece, size_t len, lj_id_vec *out);
-
-// tokenizer_load.c helper shared with the loader's parts.
-int lj_tokenizer_add_bytes(lj_tokenizer *t, const char *bytes, size_t len, uint32_t *off);

@@ -19,7 +19,8 @@ enum { MAX_TOKEN_ID = 1 << 24 };  // bounds the id tables against absurd files
 static const char GPT2_PATTERN[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
-int lj_tokenizer_add_bytes(lj_tokenizer *t, const char *bytes, size_t len, uint32_t *off) {
+// Appends a token's bytes to the blob; their offset in *off.
+static int add_bytes(lj_tokenizer *t, const char *bytes, size_t len, uint32_t *off) {
   if (t->blob_len + len > UINT32_MAX) return LJ_FAIL(LJ_EINVAL, "%s: tokens too large in total", t->path);
   if (t->blob_len + len > t->blob_cap) {
     size_t cap = t->blob_cap ? t->blob_cap : 1 << 16;
@@ -69,7 +70,7 @@ static int find_highest_id(const lj_tokenizer *t, const json_t *vocab, const jso
   json_t *value;
   *max_id = -1;
   json_object_keylen_foreach((json_t *)vocab, key, key_len, value) {
-    int64_t id;
+    int64_t id = 0;
     if (read_token_id(t, value, "model.vocab", &id) < 0)
       return LJ_FAIL(LJ_EINVAL, "%s: model.vocab[\"%.*s\"]: expected a token id, an integer in [0, %d)",
                      t->path, (int)(key_len > 40 ? 40 : key_len), key, MAX_TOKEN_ID);
@@ -78,7 +79,7 @@ static int find_highest_id(const lj_tokenizer *t, const json_t *vocab, const jso
   for (size_t i = 0; added && i < json_array_size(added); i++) {
     char field[64];
     snprintf(field, sizeof field, "added_tokens[%zu].id", i);
-    int64_t id;
+    int64_t id = 0;
     LJ_TRY(read_token_id(t, json_object_get(json_array_get(added, i), "id"), field, &id));
     if (id > *max_id) *max_id = id;
   }
@@ -119,7 +120,7 @@ static int load_vocab(lj_tokenizer *t, const json_t *vocab) {
       rc = LJ_FAIL(LJ_EINVAL, "%s: model.vocab[\"%.*s\"]: id %d is used twice", t->path, shown, key, id);
       break;
     }
-    if ((rc = lj_tokenizer_add_bytes(t, bytes, (size_t)n, &t->tok_off[id])) < 0) break;
+    if ((rc = add_bytes(t, bytes, (size_t)n, &t->tok_off[id])) < 0) break;
     t->tok_len[id] = (uint32_t)n;
     t->tok_kind[id] = LJ_TOKEN_VOCAB;
     int32_t old = lj_bytes_map_put(&t->vocab, t, id);
@@ -172,39 +173,40 @@ static int merge_parts(const lj_tokenizer *t, const json_t *entry, size_t i, con
                  "\"right\"]", t->path, i);
 }
 
-// Id of a byte-level token written as in the file, -1 if not in model.vocab.
-static int32_t vocab_id_of_text(const lj_tokenizer *t, const char *s, size_t len, char *scratch) {
-  long n = lj_byte_level_to_bytes(s, len, scratch);
-  return n < 0 ? -1 : lj_bytes_map_get(&t->vocab, t, scratch, (size_t)n);
+// Id of a token written as in the file, -1 if not in model.vocab. The JSON
+// object is itself a hash table of the written form: no conversion needed.
+static int32_t vocab_id_of_text(const json_t *vocab, const char *s, size_t len) {
+  const json_t *v = json_object_getn(vocab, s, len);
+  return v ? (int32_t)json_integer_value(v) : -1;  // ids were checked by find_highest_id
 }
 
-static int load_merges(lj_tokenizer *t, const json_t *merges) {
+static int load_merges(lj_tokenizer *t, const json_t *vocab, const json_t *merges) {
   size_t n = json_array_size(merges);
   if (n >= INT32_MAX) return LJ_FAIL(LJ_EINVAL, "%s: model.merges: too many entries", t->path);
   LJ_TRY(lj_pair_map_init(&t->merges, (uint32_t)n));
-  char *scratch = NULL;
-  size_t scratch_cap = 0;
+  char *joined = NULL;  // left + right
+  size_t joined_cap = 0;
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     const char *a = NULL, *b = NULL;
     size_t a_len = 0, b_len = 0;
     if ((rc = merge_parts(t, json_array_get(merges, i), i, &a, &a_len, &b, &b_len)) < 0) break;
-    if (a_len + b_len > scratch_cap) {
-      scratch_cap = 2 * (a_len + b_len) + 64;
-      char *grown = realloc(scratch, 2 * scratch_cap);  // merged text + its bytes
+    if (a_len + b_len > joined_cap) {
+      joined_cap = 2 * (a_len + b_len) + 64;
+      char *grown = realloc(joined, joined_cap);
       if (!grown) {
         rc = LJ_FAIL(LJ_ENOMEM, "%s: out of memory reading model.merges", t->path);
         break;
       }
-      scratch = grown;
+      joined = grown;
     }
-    int32_t left = vocab_id_of_text(t, a, a_len, scratch);
-    int32_t right = vocab_id_of_text(t, b, b_len, scratch);
-    memcpy(scratch, a, a_len);
-    memcpy(scratch + a_len, b, b_len);
-    int32_t merged = vocab_id_of_text(t, scratch, a_len + b_len, scratch + scratch_cap);
+    memcpy(joined, a, a_len);
+    memcpy(joined + a_len, b, b_len);
+    int32_t left = vocab_id_of_text(vocab, a, a_len);
+    int32_t right = vocab_id_of_text(vocab, b, b_len);
+    int32_t merged = vocab_id_of_text(vocab, joined, a_len + b_len);
     if (left < 0 || right < 0 || merged < 0) {
-      const char *missing = left < 0 ? a : right < 0 ? b : scratch;
+      const char *missing = left < 0 ? a : right < 0 ? b : joined;
       size_t missing_len = left < 0 ? a_len : right < 0 ? b_len : a_len + b_len;
       rc = LJ_FAIL(LJ_EINVAL, "%s: model.merges[%zu]: token \"%.*s\" is not in model.vocab", t->path, i,
                    (int)(missing_len > 40 ? 40 : missing_len), missing);
@@ -212,7 +214,7 @@ static int load_merges(lj_tokenizer *t, const json_t *merges) {
     }
     rc = lj_pair_map_put(&t->merges, left, right, (int32_t)i, merged);
   }
-  free(scratch);
+  free(joined);
   return rc;
 }
 
@@ -233,7 +235,7 @@ static int load_added_tokens(lj_tokenizer *t, const json_t *added) {
     int32_t id = (int32_t)json_integer_value(json_object_get(tok, "id"));  // checked by find_highest_id
     const char *s = json_string_value(content);
     size_t len = json_string_length(content);
-    LJ_TRY(lj_tokenizer_add_bytes(t, s, len, &t->tok_off[id]));
+    LJ_TRY(add_bytes(t, s, len, &t->tok_off[id]));
     t->tok_len[id] = (uint32_t)len;
     t->tok_kind[id] = LJ_TOKEN_ADDED;
     if (lj_bytes_map_put(&t->added, t, id) == -2) return LJ_ENOMEM;
@@ -339,9 +341,34 @@ static int load_from_json(lj_tokenizer *t, const json_t *root) {
   if (!t->tok_off || !t->tok_len || !t->tok_kind)
     return LJ_FAIL(LJ_ENOMEM, "%s: out of memory for %zu token ids", t->path, n);
   LJ_TRY(load_vocab(t, vocab));
-  LJ_TRY(load_merges(t, merges));
+  LJ_TRY(load_merges(t, vocab, merges));
   LJ_TRY(load_added_tokens(t, added));  // json_array_size(NULL) is 0
   return load_pre_tokenizer(t, pre);
+}
+
+static int read_whole_file(const char *path, char **bytes, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return LJ_FAIL(LJ_EINVAL, "%s: cannot open the tokenizer file: %s", path, strerror(errno));
+  size_t cap = 1 << 20, len = 0, got;
+  char *buf = malloc(cap);
+  while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
+    len += got;
+    if (len == cap) {
+      char *grown = realloc(buf, cap *= 2);
+      if (!grown) free(buf);
+      buf = grown;
+    }
+  }
+  int failed = buf && ferror(f);
+  fclose(f);
+  if (!buf) return LJ_FAIL(LJ_ENOMEM, "%s: out of memory reading the file", path);
+  if (failed) {
+    free(buf);
+    return LJ_FAIL(LJ_EIO, "%s: read error", path);
+  }
+  *bytes = buf;
+  *size = len;
+  return 0;
 }
 
 int lj_tokenizer_load(const char *tokenizer_json_path, lj_tokenizer **out) {
@@ -350,20 +377,20 @@ int lj_tokenizer_load(const char *tokenizer_json_path, lj_tokenizer **out) {
   if (!t) return LJ_FAIL(LJ_ENOMEM, "out of memory loading a tokenizer");
   snprintf(t->path, sizeof t->path, "%s", tokenizer_json_path);
   t->bos_id = -1;
-  json_error_t err;
-  json_t *root = json_load_file(tokenizer_json_path, JSON_REJECT_DUPLICATES, &err);
-  int rc;
-  if (!root) {
-    FILE *probe = fopen(tokenizer_json_path, "rb");
-    if (!probe)
-      rc = LJ_FAIL(LJ_EINVAL, "%s: cannot open the tokenizer file: %s", tokenizer_json_path, strerror(errno));
-    else
+  char *bytes = NULL;
+  size_t size = 0;
+  int rc = read_whole_file(tokenizer_json_path, &bytes, &size);
+  if (rc == 0) {
+    json_error_t err;
+    json_t *root = json_loadb(bytes, size, JSON_REJECT_DUPLICATES, &err);
+    free(bytes);
+    if (!root) {
       rc = LJ_FAIL(LJ_EINVAL, "%s: not valid JSON at line %d, column %d (byte %d): %s", tokenizer_json_path,
                    err.line, err.column, err.position, err.text);
-    if (probe) fclose(probe);
-  } else {
-    rc = load_from_json(t, root);
-    json_decref(root);
+    } else {
+      rc = load_from_json(t, root);
+      json_decref(root);
+    }
   }
   if (rc < 0) {
     lj_tokenizer_free(t);

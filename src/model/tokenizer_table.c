@@ -55,8 +55,7 @@ int32_t lj_bytes_map_get(const lj_bytes_map *m, const lj_tokenizer *t, const cha
   for (uint32_t j = h & m->mask;; j = (j + 1) & m->mask) {
     const lj_bytes_slot *slot = &m->slots[j];
     if (!slot->hash) return -1;
-    if (slot->hash == h && t->tok_len[slot->id] == len && !memcmp(token_bytes(t, slot->id), s, len))
-      return slot->id;
+    if (slot->hash == h && slot->len == len && !memcmp(t->blob + slot->off, s, len)) return slot->id;
   }
 }
 
@@ -69,8 +68,7 @@ int32_t lj_bytes_map_put(lj_bytes_map *m, const lj_tokenizer *t, int32_t id) {
   uint32_t h = lj_hash_bytes(s, len);
   uint32_t j = h & m->mask;
   while (m->slots[j].hash) j = (j + 1) & m->mask;
-  m->slots[j].hash = h;
-  m->slots[j].id = id;
+  m->slots[j] = (lj_bytes_slot){h, id, t->tok_off[id], t->tok_len[id]};
   m->count++;
   return -1;
 }

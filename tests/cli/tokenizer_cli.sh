@@ -14,11 +14,11 @@ check() {  # check NAME EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
 }
 
-check "two lines" $'9906 1917\n4513 10961 2495' "$(printf 'Hello world\n12345678\n' | "$bin" tokenize --tokenizer "$tok")"
-check "last line without newline" "9906 1917" "$(printf 'Hello world' | "$bin" tokenize --tokenizer "$tok")"
-check "empty line is an empty text" $'\n9906 1917' "$(printf '\nHello world\n' | "$bin" tokenize --tokenizer "$tok")"
+# one run, several texts: an empty line is an empty text, inline special
+# tokens are recognised, the last line needs no newline
+check "line mode" $'9906 1917\n\n128000 6151 128009\n4513 10961 2495' \
+  "$(printf 'Hello world\n\n<|begin_of_text|>hi<|eot_id|>\n12345678' | "$bin" tokenize --tokenizer "$tok")"
 check "--bos" "128000 9906 1917" "$(printf 'Hello world\n' | "$bin" tokenize --tokenizer "$tok" --bos)"
-check "special tokens inline" "128000 6151 128009" "$(printf '<|begin_of_text|>hi<|eot_id|>\n' | "$bin" tokenize --tokenizer "$tok")"
 check "--null keeps newlines" "15339 198 14957" "$(printf 'hello\nworld\0' | "$bin" tokenize --tokenizer "$tok" --null)"
 check "LLAMAJOULE_TOKENIZER" "9906 1917" "$(printf 'Hello world\n' | LLAMAJOULE_TOKENIZER=$tok "$bin" tokenize)"
 check "detokenize" $'Hello world\n<|begin_of_text|>hi<|eot_id|>' \

@@ -14,8 +14,7 @@ if [[ ! -f $tokenizer ]]; then echo "skip: $tokenizer is missing (run npm ci or 
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-node scripts/js/encode_reference.mjs --texts "$corpus" >"$tmp/texts.bin"
-node scripts/js/encode_reference.mjs "$corpus" >"$tmp/reference.txt"
+node scripts/js/encode_reference.mjs "$corpus" --write-texts "$tmp/texts.bin" >"$tmp/reference.txt"
 "$bin" tokenize --tokenizer "$tokenizer" --null <"$tmp/texts.bin" >"$tmp/ours.txt"
 
 n=$(wc -l <"$tmp/reference.txt")
