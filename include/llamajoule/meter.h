@@ -215,6 +215,11 @@ void lj_windows_set_counter_period(lj_windows *w, int dev, int64_t period_ns);
 // Which streamed power reading (b) integrates; default: POWER_SAMPLE if any
 // arrive, else POWER_INSTANT.
 void lj_windows_set_integrated(lj_windows *w, int dev, lj_reading r);
+// Readings (LJ_READING_BIT mask) that will keep arriving for `dev`: an ended
+// window becomes final once each of ENERGY / POWER_SAMPLE / POWER_INSTANT in
+// the mask has a sample at or after its end. Until set, windows become final
+// only at lj_windows_finish. The sampler sets it from the source's devices.
+void lj_windows_expect(lj_windows *w, int dev, uint32_t readings);
 int lj_windows_add(lj_windows *w, const lj_sample *s, size_t n);
 int lj_windows_begin(lj_windows *w, const char *name, int64_t t_ns);  // handle >= 0, or negative error
 int lj_windows_end(lj_windows *w, int handle, int64_t t_ns);

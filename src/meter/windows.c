@@ -24,6 +24,8 @@ typedef struct {
   double idle_w;
   int64_t counter_period_ns;  // 0 = estimate
   int integrated;             // lj_reading, or -1 = auto
+  int expect_set;
+  uint32_t expect;            // LJ_READING_BIT mask of readings that keep arriving
   int64_t latest_ns;          // newest sample time of any reading
 } wdev;
 
@@ -98,9 +100,19 @@ void lj_windows_set_integrated(lj_windows *w, int dev, lj_reading r) {
   pthread_mutex_unlock(&w->lock);
 }
 
+void lj_windows_expect(lj_windows *w, int dev, uint32_t readings) {
+  if (!valid_dev(w, dev)) return;
+  pthread_mutex_lock(&w->lock);
+  w->dev[dev].expect_set = 1;
+  w->dev[dev].expect = readings;
+  pthread_mutex_unlock(&w->lock);
+}
+
 static const lj_series *integrated_series(const wdev *d, int *reading) {
   int r = d->integrated;
-  if (r < 0) r = d->power_sample.n ? LJ_READING_POWER_SAMPLE : LJ_READING_POWER_INSTANT;
+  if (r < 0)
+    r = (d->power_sample.n || (d->expect & LJ_READING_BIT(LJ_READING_POWER_SAMPLE))) ? LJ_READING_POWER_SAMPLE
+                                                                                    : LJ_READING_POWER_INSTANT;
   *reading = r;
   return r == LJ_READING_POWER_SAMPLE ? &d->power_sample : &d->power_instant;
 }
@@ -158,16 +170,21 @@ static void sum_devices(const lj_window_result *per_dev, int n, lj_window_result
   out->duration_s = (double)(out->end_ns - out->begin_ns) * 1e-9;
 }
 
-// A series that delivers samples has one at or past `t` (or never delivered any).
-static int series_reached(const lj_series *s, int64_t t) { return s->n == 0 || s->p[s->n - 1].t_ns >= t; }
+// An expected series has a sample at or past `t`.
+static int series_reached(const wdev *d, lj_reading r, const lj_series *s, int64_t t) {
+  if (!(d->expect & LJ_READING_BIT(r))) return 1;
+  return s->n && s->p[s->n - 1].t_ns >= t;
+}
 
 static int window_ready(const lj_windows *w, const window *win) {
   if (win->open) return 0;
   if (w->finished) return 1;
   for (int d = 0; d < w->n_dev; d++) {
     const wdev *dv = &w->dev[d];
-    int reading;
-    if (!series_reached(&dv->counter, win->end_ns) || !series_reached(integrated_series(dv, &reading), win->end_ns))
+    if (!dv->expect_set) return 0;
+    if (!series_reached(dv, LJ_READING_ENERGY, &dv->counter, win->end_ns) ||
+        !series_reached(dv, LJ_READING_POWER_SAMPLE, &dv->power_sample, win->end_ns) ||
+        !series_reached(dv, LJ_READING_POWER_INSTANT, &dv->power_instant, win->end_ns))
       return 0;
   }
   return 1;
