@@ -46,19 +46,22 @@ static void forward_signal(int sig, siginfo_t *info, void *context) {
   if (g_child_pid > 0 && !from_terminal) kill((pid_t)g_child_pid, sig);
 }
 
-static const int kForwarded[] = {SIGINT, SIGTERM, SIGHUP};
+enum { kForwardedCount = 3 };
+static const int kForwarded[kForwardedCount] = {SIGINT, SIGTERM, SIGHUP};
 
-static void install_forwarding(void) {
+// `original` keeps the dispositions meter inherited, for the program: one
+// started with SIGHUP ignored (nohup) hands that on to what it runs.
+static void install_forwarding(struct sigaction original[kForwardedCount]) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = forward_signal;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  for (size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; i++) sigaction(kForwarded[i], &sa, NULL);
+  for (int i = 0; i < kForwardedCount; i++) sigaction(kForwarded[i], &sa, &original[i]);
 }
 
-static void restore_default_signals(void) {
-  for (size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; i++) signal(kForwarded[i], SIG_DFL);
+static void restore_signals(const struct sigaction original[kForwardedCount]) {
+  for (int i = 0; i < kForwardedCount; i++) sigaction(kForwarded[i], &original[i], NULL);
 }
 
 static void usage(FILE *f) {
@@ -85,7 +88,7 @@ static int parse_ms(const char *opt, const char *value, double *out) {
   char *end;
   double v = value ? strtod(value, &end) : 0;
   if (!value || end == value || *end || !(v >= 1 && v <= 60000)) {
-    fprintf(stderr, "llamajoule: error: %s needs a number of milliseconds in [1, 60000]\n", opt);
+    fprintf(stderr, "llamajoule: error: meter: %s needs a number of milliseconds in [1, 60000]\n", opt);
     return -1;
   }
   *out = v;
@@ -138,7 +141,7 @@ static int parse_args(int argc, char **argv, meter_options *o) {
 // Forks and execs; an exec failure comes back through a close-on-exec pipe,
 // so "not found" is known before any waiting. Returns the pid, or a negative
 // lj_status with *exec_errno set when the program could not start.
-static pid_t spawn(char **prog, int *exec_errno) {
+static pid_t spawn(char **prog, const struct sigaction original[kForwardedCount], int *exec_errno) {
   *exec_errno = 0;
   int fds[2];
   if (pipe(fds) != 0) return LJ_FAIL(LJ_EIO, "meter: pipe: %s", strerror(errno));
@@ -154,7 +157,7 @@ static pid_t spawn(char **prog, int *exec_errno) {
   }
   if (pid == 0) {
     close(fds[0]);
-    restore_default_signals();
+    restore_signals(original);
     execvp(prog[0], prog);
     int err = errno;
     ssize_t unused = write(fds[1], &err, sizeof err);
@@ -366,14 +369,15 @@ int lj_cmd_meter(int argc, char **argv) {
     return code;
   }
 
-  install_forwarding();
+  struct sigaction original[kForwardedCount];
+  install_forwarding(original);
   rc = lj_sampler_start(m.sampler);
   // A counter reading before the window opens, so the counter brackets it.
   if (rc == 0) lj_sleep_ns((int64_t)(o.counter_ms * 1.5e6));
   int handle = rc == 0 ? lj_meter_begin(m.sampler, "program") : rc;
   int64_t t0 = lj_mono_ns();
   int exec_errno = 0;
-  pid_t pid = handle >= 0 ? spawn(o.prog, &exec_errno) : handle;
+  pid_t pid = handle >= 0 ? spawn(o.prog, original, &exec_errno) : handle;
   meter_summary sum;
   memset(&sum, 0, sizeof sum);
   int wait_status = 0;
@@ -391,6 +395,7 @@ int lj_cmd_meter(int argc, char **argv) {
     lj_sampler_stop(m.sampler);
     if (m.writer) lj_sample_writer_finish(m.writer);
     if (m.store) lj_store_end_run(m.store, m.run_id, LJ_RUN_FAILED, code);
+    restore_signals(original);
     free_session(&m);
     return code;
   }
@@ -419,6 +424,7 @@ int lj_cmd_meter(int argc, char **argv) {
                          (const char(*)[1200])m.idle_origin);
   if (m.store && store_rc == 0)
     fprintf(stderr, "stored: %s, run %lld (%s)\n", o.out_path, (long long)m.run_id, lj_run_status_name(run_status));
+  restore_signals(original);
   free_session(&m);
   // The program's exit code, unless the measurement itself could not be stored.
   return store_rc ? LJ_EXIT_FAILURE : sum.exit_code;
