@@ -107,23 +107,30 @@ static void drain_streams(lj_worker *w) {
   }
 }
 
+// The next deadline after `now` on the grid next + k * period (missed
+// deadlines are skipped, not made up in a burst).
+static int64_t advance(int64_t next, int64_t now, int64_t period) {
+  if (next > now) return next;
+  return now - (now - next) % period + period;
+}
+
 // Runs what is due at `now`; returns the time of the next task.
 static int64_t run_due(lj_worker *w, int64_t now) {
   const lj_sampler_config *c = &w->s->cfg;
   if (w->is_counter) {
     if (now >= w->next_read_ns) {
       read_counter(w);
-      while (w->next_read_ns <= now) w->next_read_ns += c->counter_period_ns;
+      w->next_read_ns = advance(w->next_read_ns, now, c->counter_period_ns);
     }
     return w->next_read_ns;
   }
   if (now >= w->next_read_ns) {
     read_fields(w);
-    while (w->next_read_ns <= now) w->next_read_ns += c->field_period_ns;
+    w->next_read_ns = advance(w->next_read_ns, now, c->field_period_ns);
   }
   if (now >= w->next_drain_ns) {
     drain_streams(w);
-    while (w->next_drain_ns <= now) w->next_drain_ns += c->drain_period_ns;
+    w->next_drain_ns = advance(w->next_drain_ns, now, c->drain_period_ns);
   }
   return w->next_read_ns < w->next_drain_ns ? w->next_read_ns : w->next_drain_ns;
 }

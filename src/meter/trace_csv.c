@@ -17,6 +17,7 @@
 #include "meter/csv_field.h"
 
 #define MAX_LINE 4096
+#define LJ_TRACE_MAX_T (INT64_C(1) << 62)
 #define MAX_FIELDS 16
 
 static const char *const short_header[] = {"t_ns", "device", "reading", "value"};
@@ -122,7 +123,9 @@ static int parse_row(parse_state *st, const lj_csv_field *f, int n) {
   lj_sample s;
   memset(&s, 0, sizeof s);
   int64_t dev, v;
-  if (lj_parse_i64(f[0].p, f[0].len, &s.t_ns) != 0) return BAD(st, f[0].col, "t_ns is not a 64-bit integer");
+  // |t_ns| <= 2^62 ns (146 years): differences of two times never overflow
+  if (lj_parse_i64(f[0].p, f[0].len, &s.t_ns) != 0 || s.t_ns > LJ_TRACE_MAX_T || s.t_ns < -LJ_TRACE_MAX_T)
+    return BAD(st, f[0].col, "t_ns is not an integer in -2^62..2^62");
   if (lj_parse_i64(f[1].p, f[1].len, &dev) != 0 || dev < 0 || dev > 65535)
     return BAD(st, f[1].col, "device is not an integer in 0..65535");
   if (st->declared_devices && dev >= st->declared_devices)

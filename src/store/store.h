@@ -129,3 +129,14 @@ uint64_t lj_sample_writer_written(const lj_sample_writer *w);
 // The samples not written (for a fallback CSV); valid until free.
 const lj_sample *lj_sample_writer_pending_samples(const lj_sample_writer *w);
 void lj_sample_writer_free(lj_sample_writer *w);
+
+// ---------------------------------------------------------------- where baselines live
+
+// The default store: $LLAMAJOULE_STORE, else
+// ${XDG_DATA_HOME:-$HOME/.local/share}/llamajoule/llamajoule.db (with
+// create_dirs, its directories are made).
+int lj_store_default_path(char *buf, size_t cap, int create_dirs);
+// The newest idle baseline for `uuid`: first in `run_store` (may be NULL),
+// then in `baseline_file` (NULL = the default store; a missing file is not an
+// error). 1 found, 0 none, negative on a real error.
+int lj_find_idle_baseline(lj_store *run_store, const char *baseline_file, const char *uuid, lj_idle_baseline *out);
