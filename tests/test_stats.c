@@ -162,8 +162,8 @@ static void test_ols_exact_and_degenerate(void **state) {
   NEAR(f.a, 3, 1e-15);
   NEAR(f.b, 2, 1e-15);
   assert_true(isnan(f.se_b));
-  const double same[3] = {2, 2, 2};
-  assert_int_equal(lj_stats_ols(same, y, 3, 0.95, &f), LJ_EINVAL);
+  const double same[3] = {2, 2, 2}, y3[3] = {1, 2, 3};
+  assert_int_equal(lj_stats_ols(same, y3, 3, 0.95, &f), LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), "distinct x"));
   assert_int_equal(lj_stats_ols(x, y, 1, 0.95, &f), LJ_EINVAL);
 }
