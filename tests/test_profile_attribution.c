@@ -567,6 +567,46 @@ static void test_bad_input(void **state) {
   EXACT(r.stage[LJ_PHASE_LOAD][LJ_STAGE_QKV].energy_j, 100 * 10e-9);
 }
 
+// Decode replayed at 3 KV lengths; per-call energy linear in KV length, so the
+// interpolated closure sum equals the sum over the steps' own lengths exactly.
+static void test_kv_weights(void **state) {
+  const int64_t replayed[3] = {16, 40, 64};
+  int64_t steps[48];
+  double want = 0;
+  for (int i = 0; i < 48; i++) {
+    steps[i] = 16 + i;
+    want += 2 * (0.002 + 0.0001 * (double)steps[i]);  // 2 layers per step
+  }
+  double w[3];
+  size_t outside;
+  assert_int_equal(lj_kv_weights(replayed, 3, steps, 48, 2.0, w, &outside), 0);
+  assert_int_equal(outside, 0);
+  EXACT(w[0] + w[1] + w[2], 96.0);
+  lj_closure_term terms[3];
+  for (int j = 0; j < 3; j++) {
+    memset(&terms[j], 0, sizeof terms[j]);
+    terms[j].key = (lj_stage_key){.phase = LJ_PHASE_DECODE, .stage = LJ_STAGE_ATTN, .layer = -1, .kv_len = replayed[j]};
+    terms[j].calls = w[j];
+    lj_stats_exact(0.002 + 0.0001 * (double)replayed[j], LEVEL, &terms[j].gross_j);
+    lj_stats_exact(0.001 + 0.0001 * (double)replayed[j], LEVEL, &terms[j].dynamic_j);
+  }
+  lj_closure c;
+  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, terms, 3, want, want - 96 * 0.001, LEVEL, &c), 0);
+  EXACT(c.predicted_gross_j.estimate, want);
+  ABS(c.error_gross_pct, 0, 1e-9);
+  ABS(c.error_dynamic_pct, 0, 1e-9);
+  EXACT(c.predicted_gross_j.se, 0);
+  // steps before the first replayed length are held at it, and counted
+  const int64_t early[2] = {4, 70};
+  assert_int_equal(lj_kv_weights(replayed, 3, early, 2, 1.0, w, &outside), 0);
+  assert_int_equal(outside, 2);
+  EXACT(w[0], 1.0);
+  EXACT(w[2], 1.0);
+  const int64_t bad[2] = {40, 16};
+  assert_int_equal(lj_kv_weights(bad, 2, early, 2, 1.0, w, &outside), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "must increase"));
+}
+
 // Overlapping intervals are counted in each, and reported.
 static void test_timeline_overlap(void **state) {
   lj_sample s[2] = {{.t_ns = 0, .reading = LJ_READING_POWER_SAMPLE, .value = 200},
@@ -599,6 +639,7 @@ int main(void) {
       cmocka_unit_test(test_head_fit),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_timeline_overlap),
+      cmocka_unit_test(test_kv_weights),
   };
   int failed = cmocka_run_group_tests_name("synthetic engine", tests, setup, teardown);
   return failed + cmocka_run_group_tests_name("attribution inputs", plain, NULL, NULL);

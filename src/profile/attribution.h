@@ -65,15 +65,27 @@ int lj_replay_estimate_compute(const lj_replay_trial *trials, size_t n, double i
 
 // One independent per-call estimate and the calls it stands for in the phase.
 // Where one estimate stands for several layers (representative layers), give
-// one term with the summed calls: the terms are assumed independent.
+// one term with the summed calls: the terms are assumed independent. Calls
+// may be fractional: decode steps spread over the KV lengths a stage was
+// replayed at (lj_kv_weights).
 typedef struct {
   lj_stage_key key;
-  int64_t calls;
+  double calls;
   lj_mean_ci gross_j;    // per call
   lj_mean_ci dynamic_j;  // per call
 } lj_closure_term;
 
-void lj_closure_term_from_estimate(const lj_replay_estimate *e, int64_t calls, lj_closure_term *out);
+void lj_closure_term_from_estimate(const lj_replay_estimate *e, double calls, lj_closure_term *out);
+
+// Decode is replayed at a few KV lengths (replayed_kv, m, strictly increasing)
+// and runs at many (step_kv, n_steps). Each step's calls (calls_per_step) are
+// split between the two replayed lengths around its own, linearly (exact when
+// per-call energy is linear in the KV length); steps outside the replayed
+// range go to the nearest one and are counted in *n_outside. weight (m)
+// receives the calls each replayed length stands for; they sum to
+// n_steps x calls_per_step.
+int lj_kv_weights(const int64_t *replayed_kv, size_t m, const int64_t *step_kv, size_t n_steps, double calls_per_step,
+                  double *weight, size_t *n_outside);
 
 typedef struct {
   lj_phase phase;

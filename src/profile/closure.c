@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "profile/attribution.h"
 
-void lj_closure_term_from_estimate(const lj_replay_estimate *e, int64_t calls, lj_closure_term *out) {
+void lj_closure_term_from_estimate(const lj_replay_estimate *e, double calls, lj_closure_term *out) {
   memset(out, 0, sizeof *out);
   out->key = e->key;
   out->calls = calls;
@@ -28,11 +28,11 @@ int lj_closure_compute(lj_phase phase, const lj_closure_term *terms, size_t n, d
   int rc = LJ_OK;
   if (!coef || !g || !d) rc = LJ_FAIL(LJ_ENOMEM, "out of memory for %zu closure terms", n);
   for (size_t i = 0; !rc && i < n; i++) {
-    if (terms[i].calls < 0)
-      rc = LJ_FAIL(LJ_EINVAL, "closure of phase %s: term %zu (%s, layer %d) has %lld calls", lj_phase_name(phase), i,
-                   lj_stage_name(terms[i].key.stage), terms[i].key.layer, (long long)terms[i].calls);
+    if (!(terms[i].calls >= 0))
+      rc = LJ_FAIL(LJ_EINVAL, "closure of phase %s: term %zu (%s, layer %d) has %g calls, expected >= 0",
+                   lj_phase_name(phase), i, lj_stage_name(terms[i].key.stage), terms[i].key.layer, terms[i].calls);
     else {
-      coef[i] = (double)terms[i].calls;
+      coef[i] = terms[i].calls;
       g[i] = terms[i].gross_j;
       d[i] = terms[i].dynamic_j;
     }
