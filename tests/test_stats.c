@@ -62,6 +62,21 @@ static void test_t_closed_forms(void **state) {
   assert_true(isnan(lj_betai(-1, 1, 0.5)));
 }
 
+// Large degrees of freedom (Welch can give them): the Cornish-Fisher branch
+// above 1e5 meets the incomplete-beta branch below it, tends to the normal
+// (z + (z^3 + z) / (4 df) to first order), and inverts the CDF.
+static void test_t_large_df(void **state) {
+  const double z = 1.959963984540054;
+  NEAR(lj_student_t_quantile(0.975, 1e12), z, 1e-11);
+  NEAR(lj_student_t_quantile(0.975, 1e9), z + (z * z * z + z) / 4e9, 1e-14);
+  NEAR(lj_student_t_quantile(0.975, 1e5), lj_student_t_quantile(0.975, 1.000001e5), 1e-10);
+  NEAR(lj_student_t_cdf(1.96, 1e5), lj_student_t_cdf(1.96, 1.000001e5), 1e-10);
+  NEAR(lj_student_t_cdf(1.96, 1e15), 0.5 * erfc(-1.96 / sqrt(2.0)), 1e-14);
+  const double dfs[] = {3.5, 250, 9e4, 2e5, 1e8};
+  for (size_t i = 0; i < sizeof dfs / sizeof dfs[0]; i++)
+    for (double t = -4; t <= 4; t += 0.7) NEAR(lj_student_t_quantile(lj_student_t_cdf(t, dfs[i]), dfs[i]), t, 1e-9);
+}
+
 static void test_mean_ci_sleep(void **state) {
   lj_mean_ci m;
   assert_int_equal(lj_stats_mean_ci(sleep1, 10, 0.95, &m), 0);
@@ -192,6 +207,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_t_table),
       cmocka_unit_test(test_t_closed_forms),
+      cmocka_unit_test(test_t_large_df),
       cmocka_unit_test(test_mean_ci_sleep),
       cmocka_unit_test(test_welch_sleep),
       cmocka_unit_test(test_linear_combination_and_ratio),

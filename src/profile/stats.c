@@ -113,22 +113,77 @@ static double betacf(double a, double b, double x) {
   return h;
 }
 
-double lj_betai(double a, double b, double x) {
-  if (!(a > 0 && b > 0) || !(x >= 0 && x <= 1)) return NAN;
-  if (x == 0 || x == 1) return x;
-  double ln_front = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
+// ln(Gamma(a + b) / Gamma(a)). For large a the two lgamma values are huge and
+// their difference loses every digit; the Tricomi-Erdelyi expansion
+// a^b (1 + b(b-1)/(2a) + b(b-1)(b-2)(3b-1)/(24a^2) + O(a^-3)) keeps them.
+static double ln_gamma_ratio(double a, double b) {
+  if (a < 1e6 || b > 10) return lgamma(a + b) - lgamma(a);
+  double c1 = b * (b - 1) / 2, c2 = b * (b - 1) * (b - 2) * (3 * b - 1) / 24;
+  return b * log(a) + log1p(c1 / a + c2 / (a * a));
+}
+
+// I_x(a, b) with y = 1 - x given separately, so that x near 1 loses no digits.
+static double betai_xy(double a, double b, double x, double y) {
+  if (x == 0 || y == 1) return 0;
+  if (y == 0 || x == 1) return 1;
+  double ln_x = x > 0.5 ? log1p(-y) : log(x), ln_y = y > 0.5 ? log1p(-x) : log(y);
+  double ln_front = ln_gamma_ratio(a, b) - lgamma(b) + a * ln_x + b * ln_y;
   double front = exp(ln_front);
   // the fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise
   if (x < (a + 1) / (a + b + 2)) return front * betacf(a, b, x) / a;
-  return 1 - front * betacf(b, a, 1 - x) / b;
+  return 1 - front * betacf(b, a, y) / b;
+}
+
+double lj_betai(double a, double b, double x) {
+  if (!(a > 0 && b > 0) || !(x >= 0 && x <= 1)) return NAN;
+  return betai_xy(a, b, x, 1 - x);
+}
+
+// The standard normal upper quantile: the z with P(Z > z) = q, q in (0, 1/2], by bisection on erfc.
+static double normal_quantile_upper(double q) {
+  double lo = 0, hi = 40;
+  for (int i = 0; i < 200; i++) {
+    double mid = 0.5 * (lo + hi);
+    if (0.5 * erfc(mid / sqrt(2.0)) > q) lo = mid; else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// Above this many degrees of freedom the incomplete beta's continued fraction
+// needs ~sqrt(df) terms and its prefactor cancels; expansions in 1/df are exact
+// to double precision there instead.
+#define LARGE_DF 1e5
+
+// Cornish-Fisher expansion of t in z (Abramowitz & Stegun 26.7.5), four terms:
+// the first omitted term is O(df^-5) < 1e-24 for df > 1e5.
+static double t_from_z(double z, double df) {
+  double z2 = z * z, z3 = z2 * z, z5 = z3 * z2, z7 = z5 * z2, z9 = z7 * z2;
+  double g1 = (z3 + z) / 4, g2 = (5 * z5 + 16 * z3 + 3 * z) / 96;
+  double g3 = (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / 384;
+  double g4 = (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / 92160;
+  return z + g1 / df + g2 / (df * df) + g3 / (df * df * df) + g4 / (df * df * df * df);
 }
 
 // Two-sided tail P(|T| > t) = I_{df / (df + t^2)}(df / 2, 1 / 2).
-static double two_sided_tail(double t, double df) { return lj_betai(df / 2, 0.5, df / (df + t * t)); }
+static double two_sided_tail(double t, double df) {
+  double d = df + t * t;
+  return betai_xy(df / 2, 0.5, df / d, t * t / d);
+}
 
 double lj_student_t_cdf(double t, double df) {
   if (!(df > 0) || isnan(t)) return NAN;
   if (isinf(t)) return t > 0 ? 1 : 0;
+  if (df > LARGE_DF) {
+    // invert the Cornish-Fisher series for z by Newton steps (it is monotone in z)
+    double z = t;
+    for (int i = 0; i < 50; i++) {
+      double h = 1e-6 * (fabs(z) + 1), f = t_from_z(z, df) - t;
+      double step = f / ((t_from_z(z + h, df) - t_from_z(z - h, df)) / (2 * h));
+      z -= step;
+      if (fabs(step) < 1e-16 * (fabs(z) + 1)) break;
+    }
+    return 0.5 * erfc(-z / sqrt(2.0));
+  }
   double half_tail = 0.5 * two_sided_tail(t, df);
   return t > 0 ? 1 - half_tail : half_tail;
 }
@@ -136,6 +191,10 @@ double lj_student_t_cdf(double t, double df) {
 double lj_student_t_quantile(double p, double df) {
   if (!(p > 0 && p < 1) || !(df > 0)) return NAN;
   if (p == 0.5) return 0;
+  if (df > LARGE_DF) {
+    double z = normal_quantile_upper(p < 0.5 ? p : 1 - p), t = isinf(df) ? z : t_from_z(z, df);
+    return p < 0.5 ? -t : t;
+  }
   // solve for the upper tail q = min(p, 1 - p) on t >= 0: tail(t) = 2 q, decreasing in t
   double q = p < 0.5 ? p : 1 - p, target = 2 * q;
   double lo = 0, hi = 1;
@@ -151,19 +210,8 @@ double lj_student_t_quantile(double p, double df) {
   return p < 0.5 ? -t : t;
 }
 
-// The standard normal quantile by bisection on erfc (used for df = infinity).
-static double normal_quantile_upper(double q) {
-  double lo = 0, hi = 40;
-  for (int i = 0; i < 200; i++) {
-    double mid = 0.5 * (lo + hi);
-    if (0.5 * erfc(mid / sqrt(2.0)) > q) lo = mid; else hi = mid;
-  }
-  return 0.5 * (lo + hi);
-}
-
 double lj_student_t_critical(double level, double df) {
   if (!(level > 0 && level < 1)) return NAN;
-  if (isinf(df)) return normal_quantile_upper((1 - level) / 2);
   return lj_student_t_quantile((1 + level) / 2, df);
 }
 
