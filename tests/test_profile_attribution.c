@@ -480,6 +480,16 @@ static void test_timeline(void **state) {
   EXACT(dec->gap_j, 49 * 0.02 * (IDLE_W + 150) / 2);
   EXACT(dec->gap_dynamic_j, 49 * 0.02 * 25);
   EXACT(dec->span_s, (double)(w->pl.decode.e - w->pl.decode.b - G) * 1e-9);
+  // per layer the ramps telescope too: layer 0 hands over to layer 1's attn_norm (same power),
+  // layer 1 to final_norm (155 W instead of 160 W): -0.05 J per step
+  double layer_j[LAYERS], layer_s[LAYERS], pure = 0;
+  for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++)
+    pure += STEPS * load_of(LJ_PHASE_DECODE, (lj_stage)s)->w * (double)call_ns(LJ_PHASE_DECODE, (lj_stage)s) * 1e-9;
+  assert_int_equal(lj_timeline_layers(en->iv, en->n_iv, w->interval_j, LJ_PHASE_DECODE, LAYERS, layer_j, layer_s), 0);
+  EXACT(layer_j[0], pure);
+  EXACT(layer_j[1], pure + STEPS * 0.01 * (155 - 160));
+  EXACT(layer_s[0], STEPS * 14 * 0.02);
+  assert_int_equal(lj_timeline_layers(en->iv, en->n_iv, w->interval_j, LJ_PHASE_DECODE, 1, layer_j, layer_s), LJ_EINVAL);
   // the ramps telescope: the span integral differs from the true energy by
   // (20 ms / 2) x (power after the span - power of the first stage)
   EXACT(pre->energy_j, true_energy(en, pre->begin_ns, pre->end_ns) + 0.01 * (IDLE_W - 180));
@@ -607,6 +617,21 @@ static void test_kv_weights(void **state) {
   assert_non_null(strstr(lj_error_message(), "must increase"));
 }
 
+static void test_efficiency(void **state) {
+  lj_mean_ci e = {.n = 3, .mean = 8, .lo = 7, .hi = 9};
+  lj_stage_cost c = {.flops = 4000000000LL, .bytes = 2000000000LL};
+  lj_stage_efficiency f;
+  lj_stage_efficiency_compute(&e, &c, &f);
+  EXACT(f.j_per_flop, 2e-9);
+  EXACT(f.j_per_flop_lo, 1.75e-9);
+  EXACT(f.j_per_byte_hi, 4.5e-9);
+  EXACT(f.flops_per_j, 5e8);
+  EXACT(f.bytes_per_j, 2.5e8);
+  c.flops = 0;  // embed: no arithmetic
+  lj_stage_efficiency_compute(&e, &c, &f);
+  assert_true(isnan(f.j_per_flop) && isnan(f.flops_per_j));
+}
+
 // Overlapping intervals are counted in each, and reported.
 static void test_timeline_overlap(void **state) {
   lj_sample s[2] = {{.t_ns = 0, .reading = LJ_READING_POWER_SAMPLE, .value = 200},
@@ -640,6 +665,7 @@ int main(void) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_timeline_overlap),
       cmocka_unit_test(test_kv_weights),
+      cmocka_unit_test(test_efficiency),
   };
   int failed = cmocka_run_group_tests_name("synthetic engine", tests, setup, teardown);
   return failed + cmocka_run_group_tests_name("attribution inputs", plain, NULL, NULL);

@@ -13,6 +13,7 @@
 
 #include "engine/stage.h"
 #include "llamajoule/meter.h"
+#include "profile/stage_cost.h"
 #include "profile/stats.h"
 
 // What one measured stage figure is about.
@@ -152,6 +153,26 @@ typedef struct {
 int lj_timeline_attribute(const lj_stage_interval *iv, size_t n, const lj_sample *samples, size_t n_samples,
                           int device, lj_reading reading, double idle_w, double *interval_energy_j,
                           lj_timeline_result *out);
+
+// Per-layer sums of one phase from the per-interval energies of
+// lj_timeline_attribute: layer_energy_j and layer_time_s (n_layers each) are
+// filled; intervals outside the layers (layer -1) are left out; a layer index
+// >= n_layers is LJ_EINVAL.
+int lj_timeline_layers(const lj_stage_interval *iv, size_t n, const double *interval_energy_j, lj_phase phase,
+                       int n_layers, double *layer_energy_j, double *layer_time_s);
+
+// ---------------------------------------------------------------- energy per unit of work
+
+// J/FLOP and J/byte of a stage: its per-call energy (gross or dynamic, with
+// interval) over the analytic work of one call. NAN where the work is 0.
+typedef struct {
+  double j_per_flop, j_per_flop_lo, j_per_flop_hi;
+  double j_per_byte, j_per_byte_lo, j_per_byte_hi;
+  double flops_per_j;
+  double bytes_per_j;
+} lj_stage_efficiency;
+
+void lj_stage_efficiency_compute(const lj_mean_ci *per_call_j, const lj_stage_cost *cost, lj_stage_efficiency *out);
 
 // ---------------------------------------------------------------- ablation
 

@@ -176,3 +176,17 @@ int lj_timeline_attribute(const lj_stage_interval *iv, size_t n, const lj_sample
   free_curve(&c);
   return LJ_OK;
 }
+
+int lj_timeline_layers(const lj_stage_interval *iv, size_t n, const double *interval_energy_j, lj_phase phase,
+                       int n_layers, double *layer_energy_j, double *layer_time_s) {
+  for (int l = 0; l < n_layers; l++) layer_energy_j[l] = layer_time_s[l] = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (iv[i].phase != phase || iv[i].layer < 0) continue;
+    if (iv[i].layer >= n_layers)
+      return LJ_FAIL(LJ_EINVAL, "stage interval %zu (%s): layer %d, the model has %d layers", i,
+                     lj_stage_name(iv[i].stage), iv[i].layer, n_layers);
+    layer_energy_j[iv[i].layer] += interval_energy_j[i];
+    layer_time_s[iv[i].layer] += (double)(iv[i].end_ns - iv[i].begin_ns) * 1e-9;
+  }
+  return LJ_OK;
+}
