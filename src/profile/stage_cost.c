@@ -29,25 +29,30 @@ static int check_shape(const lj_model_config *c, const lj_stage_shape *sh) {
   return LJ_OK;
 }
 
-// RMSNorm of `rows` rows: sum of squares (2 per element), scale by 1/rms and the weight (2 per element).
-static void rmsnorm(int64_t rows, int64_t dim, int64_t wb, int64_t ab, lj_stage_cost *o) {
-  o->flops = 4 * rows * dim;
+// Residual add fused with RMSNorm over `rows` rows: x += delta (1 per element,
+// when `delta`), sum of squares (2), scale by 1/rms and the weight (2); reads x
+// (and delta), writes x back and the normed output.
+static void add_rmsnorm(int64_t rows, int64_t dim, int delta, int64_t wb, int64_t ab, lj_stage_cost *o) {
+  o->flops = (delta ? 5 : 4) * rows * dim;
   o->weight_bytes = dim * wb;
-  o->act_read_bytes = rows * dim * ab;
-  o->act_write_bytes = rows * dim * ab;
+  o->act_read_bytes = (delta ? 2 : 1) * rows * dim * ab;
+  o->act_write_bytes = 2 * rows * dim * ab;
 }
 
-// (rows, k) x (k, n) GEMM; `residual` adds the (rows, n) residual stream in the epilogue.
-static void gemm(int64_t rows, int64_t k, int64_t n, int residual, int64_t wb, int64_t ab, lj_stage_cost *o) {
-  o->flops = 2 * rows * k * n + (residual ? rows * n : 0);
+// (rows, k) x (k, n) GEMM.
+static void gemm(int64_t rows, int64_t k, int64_t n, int64_t wb, int64_t ab, lj_stage_cost *o) {
+  o->flops = 2 * rows * k * n;
   o->weight_bytes = k * n * wb;
-  o->act_read_bytes = rows * k * ab + (residual ? rows * n * ab : 0);
+  o->act_read_bytes = rows * k * ab;
   o->act_write_bytes = rows * n * ab;
 }
 
-int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, const lj_stage_shape *sh, lj_stage_cost *o) {
+int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, int layer, const lj_stage_shape *sh,
+                          lj_stage_cost *o) {
   memset(o, 0, sizeof *o);
   LJ_TRY(check_shape(c, sh));
+  if ((unsigned)s < LJ_STAGE_COUNT && lj_stage_is_per_layer(s) && (layer < 0 || layer >= c->n_layers))
+    return LJ_FAIL(LJ_EINVAL, "stage cost: %s needs a layer in [0, %d), got %d", lj_stage_name(s), c->n_layers, layer);
   const int64_t B = sh->batch, T = sh->n_tokens, P = sh->kv_past, N = B * T;
   const int64_t D = c->dim, H = c->hidden_dim, V = c->vocab_size, hd = c->head_dim;
   const int64_t Q = lj_q_dim(c), KV = lj_kv_dim(c);
@@ -59,12 +64,14 @@ int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, const lj_stage_s
       o->act_read_bytes = N * tb;
       o->act_write_bytes = N * D * ab;
       break;
-    case LJ_STAGE_ATTN_NORM:
+    case LJ_STAGE_ATTN_NORM:  // layer 0 has no previous DOWN output to add
+      add_rmsnorm(N, D, layer > 0, wb, ab, o);
+      break;
     case LJ_STAGE_FFN_NORM:
-      rmsnorm(N, D, wb, ab, o);
+      add_rmsnorm(N, D, 1, wb, ab, o);
       break;
     case LJ_STAGE_QKV:  // (N, D) x (D, Q + 2 KV)
-      gemm(N, D, Q + 2 * KV, 0, wb, ab, o);
+      gemm(N, D, Q + 2 * KV, wb, ab, o);
       break;
     case LJ_STAGE_ROPE:  // rotate pairs of q and k (6 flops per pair = 3 per element); k, v to the cache
       o->flops = 3 * N * (Q + KV);
@@ -83,25 +90,25 @@ int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, const lj_stage_s
       o->act_write_bytes = N * Q * ab;
       break;
     }
-    case LJ_STAGE_O_PROJ:  // (N, Q) x (Q, D) + residual
-      gemm(N, Q, D, 1, wb, ab, o);
+    case LJ_STAGE_O_PROJ:  // (N, Q) x (Q, D) -> delta
+      gemm(N, Q, D, wb, ab, o);
       break;
     case LJ_STAGE_GATE_UP:  // (N, D) x (D, 2 H)
-      gemm(N, D, 2 * H, 0, wb, ab, o);
+      gemm(N, D, 2 * H, wb, ab, o);
       break;
     case LJ_STAGE_SWIGLU:  // silu(g) * u = g / (1 + exp(-g)) * u: neg, exp, add, div, mul
       o->flops = 5 * N * H;
       o->act_read_bytes = N * 2 * H * ab;
       o->act_write_bytes = N * H * ab;
       break;
-    case LJ_STAGE_DOWN:  // (N, H) x (H, D) + residual
-      gemm(N, H, D, 1, wb, ab, o);
+    case LJ_STAGE_DOWN:  // (N, H) x (H, D) -> delta
+      gemm(N, H, D, wb, ab, o);
       break;
-    case LJ_STAGE_FINAL_NORM:
-      rmsnorm(R, D, wb, ab, o);
+    case LJ_STAGE_FINAL_NORM:  // the last DOWN's delta added on the rows that reach the LM head
+      add_rmsnorm(R, D, 1, wb, ab, o);
       break;
     case LJ_STAGE_LM_HEAD:  // (R, D) x (D, V), logits written in their own type
-      gemm(R, D, V, 0, wb, ab, o);
+      gemm(R, D, V, wb, ab, o);
       o->act_write_bytes = R * V * lb;
       break;
     case LJ_STAGE_SAMPLE:  // greedy: one comparison per logit, one id per row
@@ -120,16 +127,18 @@ int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, const lj_stage_s
 int lj_stage_cost_forward(const lj_model_config *c, const lj_stage_shape *sh, lj_stage_cost *out) {
   memset(out, 0, sizeof *out);
   for (int s = 0; s < LJ_STAGE_COUNT; s++) {
-    lj_stage_cost one;
-    LJ_TRY(lj_stage_cost_compute(c, (lj_stage)s, sh, &one));
-    int64_t times = lj_stage_is_per_layer((lj_stage)s) ? c->n_layers : 1;
-    out->flops += times * one.flops;
-    out->weight_bytes += times * one.weight_bytes;
-    out->act_read_bytes += times * one.act_read_bytes;
-    out->act_write_bytes += times * one.act_write_bytes;
-    out->kv_read_bytes += times * one.kv_read_bytes;
-    out->kv_write_bytes += times * one.kv_write_bytes;
-    out->bytes += times * one.bytes;
+    int per_layer = lj_stage_is_per_layer((lj_stage)s);
+    for (int l = per_layer ? 0 : -1; l < (per_layer ? c->n_layers : 0); l++) {
+      lj_stage_cost one;
+      LJ_TRY(lj_stage_cost_compute(c, (lj_stage)s, l, sh, &one));
+      out->flops += one.flops;
+      out->weight_bytes += one.weight_bytes;
+      out->act_read_bytes += one.act_read_bytes;
+      out->act_write_bytes += one.act_write_bytes;
+      out->kv_read_bytes += one.kv_read_bytes;
+      out->kv_write_bytes += one.kv_write_bytes;
+      out->bytes += one.bytes;
+    }
   }
   out->flops_per_byte = out->bytes > 0 ? (double)out->flops / (double)out->bytes : 0;
   return LJ_OK;

@@ -5,10 +5,15 @@
 // One call = one stage for one layer (per-layer stages) over the whole batch.
 // Bytes are the compulsory traffic of an ideal kernel: every weight, input
 // activation and KV-cache element read once, every output written once
-// (a lower bound; a real kernel may move more). Conventions of the engine:
-//   - the residual add is fused into O_PROJ and DOWN (they read the residual
-//     stream and write it back updated);
-//   - ROPE rotates q in place and writes the rotated k and v into the KV cache;
+// (a lower bound; a real kernel may move more). Conventions of the CUDA engine
+// (src/engine/cuda/cuda_engine.h, stage inputs and outputs):
+//   - the residual add is fused into the norms: ATTN_NORM (layer > 0),
+//     FFN_NORM and FINAL_NORM read the residual stream x and the previous
+//     projection's output delta and write x back and the normed xn; O_PROJ and
+//     DOWN are plain GEMMs writing delta; ATTN_NORM of layer 0 has no delta;
+//   - QKV and GATE_UP are one fused GEMM each;
+//   - ROPE rotates q in place and writes the rotated k and v into the KV cache
+//     (cos and sin computed in the kernel: not counted);
 //   - attention is causal: a query at position p attends to keys 0..p;
 //   - FINAL_NORM, LM_HEAD and SAMPLE run on the last token of each sequence
 //     (`logits_all_tokens` = 1: on every token);
@@ -44,9 +49,12 @@ typedef struct {
   double flops_per_byte;    // arithmetic intensity: flops / bytes
 } lj_stage_cost;
 
-// Per call. LJ_EINVAL for an unknown stage or a shape that does not fit the
-// model (n_tokens < 1, kv_past + n_tokens > max_seq_len, ...).
-int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, const lj_stage_shape *sh, lj_stage_cost *out);
+// Per call of stage `s` in decoder layer `layer` (0..n_layers-1; ignored for
+// stages outside the layers: pass -1). LJ_EINVAL for an unknown stage, a
+// layer out of range, or a shape that does not fit the model (n_tokens < 1,
+// kv_past + n_tokens > max_seq_len, ...).
+int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, int layer, const lj_stage_shape *sh,
+                          lj_stage_cost *out);
 
 // Sum over one forward pass (every stage, per-layer stages times n_layers).
 int lj_stage_cost_forward(const lj_model_config *c, const lj_stage_shape *sh, lj_stage_cost *out);
