@@ -7,6 +7,8 @@
 #   llamajoule meter -- gemm_burst --seconds 5              (counter vs buffer within 3%)
 #   llamajoule meter -- gemm_burst ... --burst-ms 20 --period-ms 100
 #   llamajoule meter -- sleep 10                            (sampler CPU cost, default periods: < 2%)
+#   where that CPU goes: meter with one period changed at a time, and
+#   nvml_cpu_probe (each NVML call's wall and CPU time) when BIN_DIR has it
 # Every output and the .db files go to OUT_DIR; summary.txt says pass/fail.
 #
 #   bash scripts/gpu/meter_checks.sh BIN_DIR OUT_DIR
@@ -26,6 +28,13 @@ export LLAMAJOULE_STORE="$out/idle.db"  # idle writes here; meter --idle auto fi
 for d in /usr/local/cuda/lib64 /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu; do
   [[ -d $d ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
+
+# cuBLASLt from a Python wheel when the toolkit's lib64 lacks it.
+if ldd "$lj" | grep -q "not found"; then
+  for lib in $(find / -xdev -name 'libcublasLt.so.13' -o -name 'libcudart.so.13' 2>/dev/null | head -n 4); do
+    export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$lib")"
+  done
+fi
 
 note() { echo "$*" | tee -a "$summary"; }
 fails=0
@@ -56,16 +65,17 @@ row_field() {  # file, column name (counter|buffer|diff|mean|peak|secs|above|idl
   echo "\$ llamajoule devices"; "$lj" devices 2>&1; echo "exit $?"
   echo; echo "\$ llamajoule devices --characterize -o characterize.db"
   "$lj" devices --characterize -o "$out/characterize.db" 2>&1; echo "exit $?"
-} >"$out/devices.txt"
-cat "$out/devices.txt"
-grep -E "GEMM .*continuous" "$out/devices.txt" | head -n1 | grep -oE '\([+-][0-9.]+%\)' | tr -d '()%+' >"$out/.gemm_diff" || true
+} >"$out/devices_idle.txt"
+cat "$out/devices_idle.txt"
+grep -E "GEMM .*continuous" "$out/devices_idle.txt" | head -n1 | grep -oE '\([+-][0-9.]+%\)' | tr -d '()%+' >"$out/.gemm_diff" || true
 [[ -s "$out/.gemm_diff" ]] && check "devices --characterize: GEMM counter vs buffer within 3% ($(cat "$out/.gemm_diff")%)" \
   "sqrt(($(cat "$out/.gemm_diff"))^2) <= 3"
 rm -f "$out/.gemm_diff"
 
 # 2. idle power with a CUDA context
-{ echo "\$ llamajoule idle --seconds 10"; "$lj" idle --seconds 10 2>&1; echo "exit $?"; } >"$out/idle.txt"
-cat "$out/idle.txt"
+{ echo; echo "\$ llamajoule idle --seconds 10"; "$lj" idle --seconds 10 2>&1; echo "exit $?"; } >"$out/.idle"
+cat "$out/.idle" | tee -a "$out/devices_idle.txt"
+rm -f "$out/.idle"
 
 # 3. meter around the GEMM load: continuous, bursts; then an idle program for the CPU cost
 run_meter() {  # label, then the program and its arguments
@@ -80,6 +90,9 @@ run_meter bursts "$gemm" --seconds 5 --burst-ms 20 --period-ms 100 >>"$out/meter
 tail -n +1 "$out/meter_gemm.log" | sed -n '/\[bursts\]/,$p' >"$out/.bursts"
 run_meter sleep sleep 10 >>"$out/meter_gemm.log"
 sed -n '/\[sleep\]/,$p' "$out/meter_gemm.log" >"$out/.sleep"
+# The same load read through nvidia-smi instead of NVML (for comparison only).
+{ echo; echo "\$ llamajoule meter --source nvidia-smi -- gemm_burst --seconds 3   [nvidia-smi]"
+  "$lj" meter --source nvidia-smi -- "$gemm" --seconds 3 2>&1; echo "exit $?"; } >>"$out/meter_gemm.log"
 cat "$out/meter_gemm.log"
 
 d=$(row_field "$out/.continuous" diff); s=$(row_field "$out/.continuous" secs)
@@ -94,6 +107,24 @@ done
 cpu=$(grep -oE 'sampler: [0-9.]+%' "$out/.sleep" | grep -oE '[0-9.]+')
 check "sampler CPU cost at default settings < 2% of one core (${cpu}%)" "$cpu < 2"
 rm -f "$out/.continuous" "$out/.bursts" "$out/.sleep"
+
+# 4. Where the sampler's CPU goes: one period changed at a time (idle GPU, 5 s each).
+cpu_of() { "$lj" meter "$@" -- sleep 5 2>&1 | grep -oE 'sampler: [0-9.]+%' | grep -oE '[0-9.]+'; }
+{
+  echo "sampler CPU, % of one core, 'llamajoule meter ... -- sleep 5' on an idle GPU:"
+  echo "  defaults (fields 10 ms, counter 100 ms, drain 250 ms), no store: $(cpu_of --idle none)"
+  echo "  defaults, storing every sample (-o):                           $(cpu_of --idle none -o "$out/.cpu.db")"
+  echo "  counter every 1000 ms:                                         $(cpu_of --idle none --counter-period-ms 1000)"
+  echo "  fields every 100 ms:                                           $(cpu_of --idle none --period-ms 100)"
+  echo "  driver buffer drained every 1000 ms:                           $(cpu_of --idle none --drain-period-ms 1000)"
+  echo "  counter 1000 ms, fields 100 ms, drain 1000 ms:                 $(cpu_of --idle none --counter-period-ms 1000 --period-ms 100 --drain-period-ms 1000)"
+  if [[ -x "$bin_dir/nvml_cpu_probe" ]]; then
+    echo; echo "each NVML call, at the sampler's default period (nvml_cpu_probe 2):"
+    "$bin_dir/nvml_cpu_probe" 2 2>&1
+  fi
+} >"$out/cpu_cost.txt"
+rm -f "$out"/.cpu.db*
+cat "$out/cpu_cost.txt"
 
 { echo "===== after"; nvidia-smi -q -d CLOCK,TEMPERATURE,PERFORMANCE,POWER; } >>"$out/nvidia-smi.txt" 2>&1
 note "failed checks: $fails"

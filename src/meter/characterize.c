@@ -31,7 +31,7 @@ void lj_character_from_samples(const lj_sample *s, int n, lj_reading_character *
   out->supported = n > 0;
   out->n_reads = n;
   if (n == 0) return;
-  double *cost = malloc((size_t)n * sizeof *cost);
+  double *cost = calloc((size_t)n, sizeof *cost);  // calloc: keeps -O3 -Wmaybe-uninitialized quiet
   double *dt = malloc((size_t)n * sizeof *dt);
   if (!cost || !dt) {
     free(cost);
