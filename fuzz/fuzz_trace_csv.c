@@ -20,7 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lj_source *src;
   if (t.n_samples && lj_source_open_replay(&src, &t, 0) == 0) {
     lj_sampler *s;
-    if (lj_sampler_create(&s, src, NULL) == 0) {
+    lj_sampler_config c;
+    lj_sampler_config_default(&c);
+    c.ring_capacity = 1024;  // small rings: many short runs
+    if (lj_sampler_create(&s, src, &c) == 0) {
       int64_t t0 = t.samples[0].t_ns, t1 = t.samples[t.n_samples - 1].t_ns;
       lj_sampler_poll(s, t0);
       int h = lj_meter_begin(s, "w");

@@ -240,7 +240,7 @@ static int resolve_idle(const char *arg, lj_store *run_store, const lj_device_in
                b.temperature_c);
       // Keep a copy with the run, so its file explains itself.
       if (run_store && strncmp(b.origin, lj_store_path(run_store), strlen(lj_store_path(run_store)))) {
-        b.run_id = 0;
+        b.run_id = 0;  // the run that measured it lives in the other file (b.origin names it)
         LJ_TRY(lj_store_add_idle_baseline(run_store, &b));
       }
     }

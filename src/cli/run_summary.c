@@ -55,6 +55,11 @@ void lj_meter_summary_print(FILE *f, const meter_summary *sum, char **prog, lj_w
     if (lj_windows_result(windows, handle, d, &w) != 0) continue;
     lj_window_flags_text(w.flags, warnings, sizeof warnings);
     if (warnings[0]) fprintf(f, "warning: GPU %d: %s\n", d, warnings);
+    if (w.idle_power_w > 0 && w.mean_power_w < w.idle_power_w)
+      fprintf(f,
+              "note: GPU %d drew %.1f W on average, below its idle baseline of %.1f W: energy above idle is "
+              "negative (a baseline taken with a CUDA context open is higher than a GPU without one)\n",
+              d, w.mean_power_w, w.idle_power_w);
     if (w.integrated_reading == LJ_READING_POWER_INSTANT && !(w.flags & LJ_WINDOW_NO_SAMPLES))
       fprintf(f, "note: GPU %d: 'buffer J' integrates instant power (no driver sample buffer)\n", d);
   }

@@ -18,6 +18,7 @@
 
 #define MAX_LINE 4096
 #define LJ_TRACE_MAX_T (INT64_C(1) << 62)
+#define LJ_TRACE_MAX_DEVICES 256  // a trace of more GPUs than any host has is a corrupt trace
 #define MAX_FIELDS 16
 
 static const char *const short_header[] = {"t_ns", "device", "reading", "value"};
@@ -81,7 +82,7 @@ static int parse_device_line(parse_state *st, const char *line, size_t len) {
   if (lj_parse_i64(f[1].p, f[1].len, &index) != 0) return BAD(st, f[1].col, "device index is not an integer");
   if (index != st->declared_devices)
     return BAD(st, f[1].col, "device index %lld out of order: expected %d", (long long)index, st->declared_devices);
-  if (index >= 65536) return BAD(st, f[1].col, "more than 65536 devices");
+  if (index >= LJ_TRACE_MAX_DEVICES) return BAD(st, f[1].col, "more than %d devices", LJ_TRACE_MAX_DEVICES);
   lj_device_info info;
   memset(&info, 0, sizeof info);
   info.nvml_index = info.cuda_index = -1;
@@ -126,8 +127,8 @@ static int parse_row(parse_state *st, const lj_csv_field *f, int n) {
   // |t_ns| <= 2^62 ns (146 years): differences of two times never overflow
   if (lj_parse_i64(f[0].p, f[0].len, &s.t_ns) != 0 || s.t_ns > LJ_TRACE_MAX_T || s.t_ns < -LJ_TRACE_MAX_T)
     return BAD(st, f[0].col, "t_ns is not an integer in -2^62..2^62");
-  if (lj_parse_i64(f[1].p, f[1].len, &dev) != 0 || dev < 0 || dev > 65535)
-    return BAD(st, f[1].col, "device is not an integer in 0..65535");
+  if (lj_parse_i64(f[1].p, f[1].len, &dev) != 0 || dev < 0 || dev >= LJ_TRACE_MAX_DEVICES)
+    return BAD(st, f[1].col, "device is not an integer in 0..%d", LJ_TRACE_MAX_DEVICES - 1);
   if (st->declared_devices && dev >= st->declared_devices)
     return BAD(st, f[1].col, "device %lld was not declared by a #device line", (long long)dev);
   int r = -1;

@@ -99,7 +99,10 @@ typedef struct {
   double sm_clock_mhz, mem_clock_mhz;  // mean over the measurement, 0 when unknown
   char method[32];          // "counter" or "samples": which mean is the baseline
   char context[32];         // "cuda-context" or "no-context"
-  char origin[1100];         // where it came from: "measured" or "FILE, run N" (filled by the finder)
+  // Where it was measured, "FILE, run N": filled by the finder. On insert, an
+  // origin marks a copy of a baseline from another store (kept as copied_from);
+  // leave it empty for a baseline measured into this store.
+  char origin[1100];
 } lj_idle_baseline;
 
 int lj_store_add_idle_baseline(lj_store *st, const lj_idle_baseline *b);

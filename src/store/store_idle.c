@@ -10,8 +10,8 @@ int lj_store_add_idle_baseline(lj_store *st, const lj_idle_baseline *b) {
   LJ_TRY(lj_store_prepare(st,
                           "INSERT INTO idle_baselines(run_id, device_uuid, device_name, measured_wall_ns, seconds,"
                           " mean_w, stddev_w, counter_mean_w, counter_stddev_w, sample_mean_w, sample_stddev_w,"
-                          " n_counter_updates, n_samples, temperature_c, sm_clock_mhz, mem_clock_mhz, method, context)"
-                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          " n_counter_updates, n_samples, temperature_c, sm_clock_mhz, mem_clock_mhz, method, context, copied_from)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                           &stmt, "recording the idle baseline"));
   if (b->run_id > 0)
     sqlite3_bind_int64(stmt, 1, b->run_id);
@@ -34,6 +34,7 @@ int lj_store_add_idle_baseline(lj_store *st, const lj_idle_baseline *b) {
   sqlite3_bind_double(stmt, 16, b->mem_clock_mhz);
   lj_store_bind_text(stmt, 17, b->method[0] ? b->method : "counter");
   lj_store_bind_text(stmt, 18, b->context[0] ? b->context : "no-context");
+  lj_store_bind_text(stmt, 19, b->origin[0] ? b->origin : NULL);  // set: a copy of a baseline from elsewhere
   return lj_store_step_once(st, stmt, "recording the idle baseline");
 }
 
@@ -42,7 +43,7 @@ int lj_store_find_idle_baseline(lj_store *st, const char *uuid, lj_idle_baseline
   LJ_TRY(lj_store_prepare(st,
                           "SELECT run_id, device_uuid, device_name, measured_wall_ns, seconds, mean_w, stddev_w,"
                           " counter_mean_w, counter_stddev_w, sample_mean_w, sample_stddev_w, n_counter_updates,"
-                          " n_samples, temperature_c, sm_clock_mhz, mem_clock_mhz, method, context"
+                          " n_samples, temperature_c, sm_clock_mhz, mem_clock_mhz, method, context, copied_from"
                           " FROM idle_baselines WHERE device_uuid = ? ORDER BY measured_wall_ns DESC, id DESC LIMIT 1",
                           &stmt, "looking up the idle baseline"));
   lj_store_bind_text(stmt, 1, uuid);
@@ -67,7 +68,10 @@ int lj_store_find_idle_baseline(lj_store *st, const char *uuid, lj_idle_baseline
     out->mem_clock_mhz = sqlite3_column_double(stmt, 15);
     lj_store_column_text(stmt, 16, out->method, sizeof out->method);
     lj_store_column_text(stmt, 17, out->context, sizeof out->context);
-    snprintf(out->origin, sizeof out->origin, "%s, run %lld", st->path, (long long)out->run_id);
+    if (sqlite3_column_type(stmt, 18) != SQLITE_NULL)
+      lj_store_column_text(stmt, 18, out->origin, sizeof out->origin);
+    else
+      snprintf(out->origin, sizeof out->origin, "%s, run %lld", st->path, (long long)out->run_id);
   }
   sqlite3_finalize(stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "build_config.h"
 #include "common/clock.h"
@@ -119,6 +120,17 @@ static int open_failed(lj_store *st, int rc, const char *what) {
   return lj_sqlite_fail(st->db, st->path, rc, what, __FILE__, __LINE__);
 }
 
+// Can SQLite write beside `path` (the -wal and -shm files)?
+static int writable_with_dir(const char *path) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == dir) dir[1] = '\0';
+  else *slash = '\0';
+  return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+}
+
 static int open_store(const char *path, int readonly, lj_store **out) {
   *out = NULL;
   if (!path || !*path) return LJ_FAIL(LJ_EINVAL, "store: empty file name");
@@ -132,7 +144,11 @@ static int open_store(const char *path, int readonly, lj_store **out) {
   snprintf(st->path, sizeof st->path, "%s", path);
   st->readonly = readonly;
 
-  int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX;
+  // Reading only: still open read-write where possible (never creating), so
+  // the last connection checkpoints and removes the -wal and -shm files.
+  int flags = readonly ? (writable_with_dir(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY)
+                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  flags |= SQLITE_OPEN_FULLMUTEX;
   int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
   if (rc != SQLITE_OK) {
     rc = open_failed(st, rc, exists ? "cannot open" : "cannot create");
