@@ -30,8 +30,8 @@ static const float logits[V] = {2.0f, 1.0f, 0.5f, 0.0f, -1.0f, 1.0f};
 
 // Frequencies of DRAWS samples vs `p`: every |freq - p| within 5 sigma.
 static void expect_distribution(const lj_sampling_params *sp, const double *p) {
-  lj_sampler *s;
-  assert_int_equal(lj_sampler_create(V, sp, &s), 0);
+  lj_token_sampler *s;
+  assert_int_equal(lj_token_sampler_create(V, sp, &s), 0);
   lj_rng r = lj_rng_seed(42);
   int count[V] = {0};
   for (int i = 0; i < DRAWS; i++) count[lj_sample(s, logits, &r)]++;
@@ -41,7 +41,7 @@ static void expect_distribution(const lj_sampling_params *sp, const double *p) {
       fail_msg("token %d: frequency %.4f, expected %.4f (T %.2f, k %d, p %.2f)", k, f, p[k], sp->temperature,
                sp->top_k, sp->top_p);
   }
-  lj_sampler_free(s);
+  lj_token_sampler_free(s);
 }
 
 static void softmax_of(const int *keep, double t, double *p) {
@@ -76,11 +76,11 @@ static void test_distributions(void **state) {
 
 static void test_greedy_and_determinism(void **state) {
   (void)state;
-  lj_sampler *g, *s;
-  assert_int_equal(lj_sampler_create(V, &(lj_sampling_params){0.0f, 0, 1.0f}, &g), 0);
+  lj_token_sampler *g, *s;
+  assert_int_equal(lj_token_sampler_create(V, &(lj_sampling_params){0.0f, 0, 1.0f}, &g), 0);
   lj_rng r = lj_rng_seed(1);
   assert_int_equal(lj_sample(g, logits, &r), 0);
-  assert_int_equal(lj_sampler_create(V, &(lj_sampling_params){0.8f, 4, 0.9f}, &s), 0);
+  assert_int_equal(lj_token_sampler_create(V, &(lj_sampling_params){0.8f, 4, 0.9f}, &s), 0);
   int a[64], b[64];
   lj_rng r1 = lj_rng_seed(7), r2 = lj_rng_seed(7), r3 = lj_rng_seed(8);
   int differ = 0;
@@ -91,17 +91,17 @@ static void test_greedy_and_determinism(void **state) {
   }
   assert_memory_equal(a, b, sizeof a);
   assert_true(differ);  // another seed gives another stream
-  lj_sampler_free(g);
-  lj_sampler_free(s);
+  lj_token_sampler_free(g);
+  lj_token_sampler_free(s);
 }
 
 static void test_bad_params(void **state) {
   (void)state;
-  lj_sampler *s;
-  assert_int_equal(lj_sampler_create(V, &(lj_sampling_params){-1.0f, 0, 1.0f}, &s), -1);
-  assert_int_equal(lj_sampler_create(V, &(lj_sampling_params){1.0f, -2, 1.0f}, &s), -1);
-  assert_int_equal(lj_sampler_create(V, &(lj_sampling_params){1.0f, 0, 0.0f}, &s), -1);
-  assert_int_equal(lj_sampler_create(V, &(lj_sampling_params){1.0f, 0, 1.5f}, &s), -1);
+  lj_token_sampler *s;
+  assert_int_equal(lj_token_sampler_create(V, &(lj_sampling_params){-1.0f, 0, 1.0f}, &s), -1);
+  assert_int_equal(lj_token_sampler_create(V, &(lj_sampling_params){1.0f, -2, 1.0f}, &s), -1);
+  assert_int_equal(lj_token_sampler_create(V, &(lj_sampling_params){1.0f, 0, 0.0f}, &s), -1);
+  assert_int_equal(lj_token_sampler_create(V, &(lj_sampling_params){1.0f, 0, 1.5f}, &s), -1);
 }
 
 int main(void) {

@@ -37,7 +37,7 @@ typedef struct {
   int *live;                           // (n_seqs) 1 while generating
   int *last_pos;                       // (n_seqs) position of the last token fed
   lj_rng *rng;                         // (n_seqs)
-  lj_sampler *sampler;
+  lj_token_sampler *sampler;
 } gen_state;
 
 static void free_state(gen_state *s) {
@@ -49,7 +49,7 @@ static void free_state(gen_state *s) {
   free(s->live);
   free(s->last_pos);
   free(s->rng);
-  lj_sampler_free(s->sampler);
+  lj_token_sampler_free(s->sampler);
 }
 
 static int is_stop(const lj_generate_opts *o, int token) {
@@ -98,7 +98,7 @@ static int run(lj_forward_fn forward, void *engine, int vocab, const int32_t *co
     s->rng[q] = lj_rng_seed(o->seed + (uint64_t)q);
     s->live[q] = o->n_new > 0;
   }
-  LJ_TRY(lj_sampler_create(vocab, &o->sampling, &s->sampler));
+  LJ_TRY(lj_token_sampler_create(vocab, &o->sampling, &s->sampler));
   if (o->dump_logits) LJ_TRY(lj_logits_dump_header(o->dump_logits, vocab, n_seqs));
 
   // Prefill: all prompts in one batch; logits of each prompt's last token.

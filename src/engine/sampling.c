@@ -7,7 +7,7 @@
 #include "engine/cpu/cpu_ops.h"
 #include "model/random_init.h"
 
-struct lj_sampler {
+struct lj_token_sampler {
   int vocab;
   lj_sampling_params p;
   int *order;    // (vocab) candidate ids, sorted by logit descending
@@ -31,16 +31,16 @@ int lj_sampling_params_check(const lj_sampling_params *p) {
   return LJ_OK;
 }
 
-int lj_sampler_create(int vocab, const lj_sampling_params *p, lj_sampler **out) {
+int lj_token_sampler_create(int vocab, const lj_sampling_params *p, lj_token_sampler **out) {
   *out = NULL;
   LJ_TRY(lj_sampling_params_check(p));
-  lj_sampler *s = calloc(1, sizeof *s);
+  lj_token_sampler *s = calloc(1, sizeof *s);
   if (s) {
     s->order = malloc((size_t)vocab * sizeof *s->order);
     s->probs = malloc((size_t)vocab * sizeof *s->probs);
   }
   if (!s || !s->order || !s->probs) {
-    lj_sampler_free(s);
+    lj_token_sampler_free(s);
     return LJ_FAIL(LJ_ENOMEM, "sampler: out of memory");
   }
   s->vocab = vocab;
@@ -49,7 +49,7 @@ int lj_sampler_create(int vocab, const lj_sampling_params *p, lj_sampler **out) 
   return LJ_OK;
 }
 
-void lj_sampler_free(lj_sampler *s) {
+void lj_token_sampler_free(lj_token_sampler *s) {
   if (!s) return;
   free(s->order);
   free(s->probs);
@@ -66,7 +66,7 @@ static int by_logit_desc(const void *a, const void *b) {
 }
 
 // Draws from the first n candidates of s->order with weights s->probs (sum `sum`).
-static int draw(const lj_sampler *s, int n, double sum, lj_rng *rng) {
+static int draw(const lj_token_sampler *s, int n, double sum, lj_rng *rng) {
   double u = lj_rng_uniform(rng) * sum, cum = 0.0;
   for (int i = 0; i < n; i++) {
     cum += s->probs[i];
@@ -76,7 +76,7 @@ static int draw(const lj_sampler *s, int n, double sum, lj_rng *rng) {
 }
 
 // Keeps in s->order[0..k) the k ids of largest logit (a min-heap, O(vocab log k)).
-static void top_k_ids(lj_sampler *s, const float *logits, int k) {
+static void top_k_ids(lj_token_sampler *s, const float *logits, int k) {
   int *h = s->order;
   g_sort_logits = logits;
   for (int id = 0; id < s->vocab; id++) {
@@ -107,7 +107,7 @@ static void top_k_ids(lj_sampler *s, const float *logits, int k) {
 
 // Candidates are kept in descending logit order (ties by id), except plain
 // temperature sampling over the whole vocabulary, which walks ids in order.
-int lj_sample(lj_sampler *s, const float *logits, lj_rng *rng) {
+int lj_sample(lj_token_sampler *s, const float *logits, lj_rng *rng) {
   if (s->p.temperature == 0.0f) return lj_cpu_argmax(logits, s->vocab);
   const double inv_t = 1.0 / s->p.temperature;
   int n = s->vocab;
