@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "llamajoule/meter.h"
 #include "meter/nvml_api.h"
+#include "meter/source_impl.h"
 
 // ---- the fake driver: two GPUs
 
@@ -51,7 +52,9 @@ static nvmlReturn_t f_energy(nvmlDevice_t h, unsigned long long *mj) {
   *mj = fake_energy_mj[h->index];
   return NVML_SUCCESS;
 }
+static int fake_field_calls;
 static nvmlReturn_t f_fields(nvmlDevice_t h, int n, nvmlFieldValue_t *v) {
+  fake_field_calls++;
   for (int i = 0; i < n; i++) {
     v[i].timestamp = lj_wall_ns() / 1000;
     v[i].valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
@@ -161,6 +164,32 @@ static void test_readings_in_si_units(void **state) {
   assert_int_equal(lj_source_read(src, 1, LJ_READING_CLOCK_MEM, &s), 0);
   assert_true(s.value == 2619.0);
   assert_true(lj_source_read(src, 2, LJ_READING_ENERGY, &s) == LJ_EINVAL);
+  lj_source_close(src);
+}
+
+// The sampler's field round: all power fields in one call, one sample each.
+static void test_read_many(void **state) {
+  lj_source *src;
+  lj_nvml_api api = fake_api();
+  assert_int_equal(lj_source_open_nvml_api(&src, &api, NULL), 0);
+  lj_sample out[LJ_READING_COUNT];
+  int n, errors;
+  uint32_t mask = LJ_READING_BIT(LJ_READING_POWER_AVG) | LJ_READING_BIT(LJ_READING_POWER_INSTANT) |
+                  LJ_READING_BIT(LJ_READING_POWER_MEMORY) | LJ_READING_BIT(LJ_READING_TEMPERATURE) |
+                  LJ_READING_BIT(LJ_READING_UTIL_GPU) | LJ_READING_BIT(LJ_READING_POWER_SAMPLE);
+  fake_field_calls = 0;
+  lj_source_read_many(src, 0, mask, out, &n, &errors);
+  assert_int_equal(errors, 0);
+  assert_int_equal(fake_field_calls, 1);
+  // util (no such call) and the streamed buffer are not polled: avg, instant, memory, temperature
+  assert_int_equal(n, 4);
+  double seen[LJ_READING_COUNT] = {0};
+  for (int i = 0; i < n; i++) seen[out[i].reading] = out[i].value;
+  assert_true(seen[LJ_READING_POWER_AVG] == 250.0 && seen[LJ_READING_POWER_INSTANT] == 300.5);
+  assert_true(seen[LJ_READING_POWER_MEMORY] == 47.6 && seen[LJ_READING_TEMPERATURE] == 41.0);
+  lj_source_read_many(src, 1, mask, out, &n, &errors);  // GPU 1: no HBM power
+  assert_int_equal(n, 3);
+  assert_int_equal(errors, 0);
   lj_source_close(src);
 }
 
@@ -275,6 +304,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_identity_and_supported, setup),
       cmocka_unit_test_setup(test_readings_in_si_units, setup),
+      cmocka_unit_test_setup(test_read_many, setup),
       cmocka_unit_test_setup(test_driver_buffer, setup),
       cmocka_unit_test_setup(test_cuda_visible_devices, setup),
       cmocka_unit_test_setup(test_errors, setup),

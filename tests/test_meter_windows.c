@@ -198,7 +198,7 @@ static void test_nested_overlapping_idle(void **state) {
   run_until(&r, 0.41, 0.6);
   int over = lj_meter_begin(r.s, "overlap");
   run_until(&r, 0.61, 0.8);
-  assert_int_equal(lj_meter_end(r.s, "inner"), inner);
+  assert_int_equal(lj_meter_end_handle(r.s, inner), 0);
   run_until(&r, 0.81, 1.2);
   assert_int_equal(lj_meter_end(r.s, "outer"), outer);
   run_until(&r, 1.21, 1.5);

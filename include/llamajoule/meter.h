@@ -286,6 +286,7 @@ void lj_sampler_stats_get(lj_sampler *s, lj_sampler_stats *out);
 // Windows at the sampler's clock ("now").
 int lj_meter_begin(lj_sampler *s, const char *name);                      // handle
 int lj_meter_end(lj_sampler *s, const char *name);                        // handle
+int lj_meter_end_handle(lj_sampler *s, int handle);                       // 0
 // Waits (up to timeout_ns, threaded mode) until the window is no longer
 // PENDING, then fills the result; device -1 = all devices.
 int lj_meter_result(lj_sampler *s, int handle, int device, lj_window_result *out, int64_t timeout_ns);

@@ -85,9 +85,11 @@ static void read_one(lj_worker *w, lj_reading r) {
 static void read_counter(lj_worker *w) { read_one(w, LJ_READING_ENERGY); }
 
 static void read_fields(lj_worker *w) {
-  uint32_t mask = w->s->poll_mask[w->dev];
-  for (int r = 0; r < LJ_READING_COUNT; r++)
-    if (mask & LJ_READING_BIT(r)) read_one(w, (lj_reading)r);
+  lj_sample x[LJ_READING_COUNT];
+  int n, errors;
+  lj_source_read_many(w->s->src, w->dev, w->s->poll_mask[w->dev], x, &n, &errors);
+  push(w, x, (size_t)n);
+  if (errors) atomic_fetch_add(&w->s->read_errors, (uint64_t)errors);
 }
 
 static void drain_streams(lj_worker *w) {
@@ -387,6 +389,8 @@ int lj_meter_begin(lj_sampler *s, const char *name) { return lj_windows_begin(s-
 int lj_meter_end(lj_sampler *s, const char *name) {
   return lj_windows_end_by_name(s->windows, name, lj_sampler_now(s));
 }
+
+int lj_meter_end_handle(lj_sampler *s, int handle) { return lj_windows_end(s->windows, handle, lj_sampler_now(s)); }
 
 int lj_meter_result(lj_sampler *s, int handle, int device, lj_window_result *out, int64_t timeout_ns) {
   int64_t deadline = lj_mono_ns() + timeout_ns;
