@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/run_record.h"
 #include "cli/source_option.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -195,20 +195,8 @@ static int run_idle(const idle_options *o, int argc, char **argv) {
     rc = LJ_FAIL(LJ_EINVAL, "idle: --device %d: only %d GPU(s) visible (0..%d)", o->device, n_dev, n_dev - 1);
   // Open the store before measuring: an unwritable path fails in a second, not after N.
   char path[1024];
-  if (rc == 0) {
-    if (o->out_path)
-      snprintf(path, sizeof path, "%s", o->out_path);
-    else
-      rc = lj_store_default_path(path, sizeof path, 1);
-  }
-  if (rc == 0) rc = lj_store_open(path, &st);
   int64_t run = 0;
-  if (rc == 0) {
-    char cmdline[2048];
-    lj_cli_command_line(argc, argv, cmdline, sizeof cmdline);
-    lj_run_info info = {.kind = "idle", .command_line = cmdline, .source = o->source ? o->source : "nvml"};
-    rc = lj_store_begin_run(st, &info, &run);
-  }
+  if (rc == 0) rc = lj_cli_begin_run(o->out_path, "idle", o->source, argc, argv, &st, &run, path, sizeof path);
   for (int d = 0; rc == 0 && d < n_dev; d++) {
     lj_device_info info;
     if ((rc = lj_source_device_info(src, d, &info)) < 0) break;
