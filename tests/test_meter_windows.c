@@ -344,6 +344,39 @@ static void test_empty_and_unbracketed(void **state) {
   lj_windows_free(w);
 }
 
+// A gap in the driver buffer inside a window is flagged; a window shorter than
+// the counter's update period is flagged even with counter updates inside.
+static void test_gap_and_short_flags(void **state) {
+  lj_windows *w;
+  assert_int_equal(lj_windows_create(&w, 1), 0);
+  for (int k = 0; k <= 20; k++) {
+    if (k == 9) continue;  // lost
+    lj_sample s = {.t_ns = at(k * 0.05), .reading = LJ_READING_POWER_SAMPLE, .value = 100.0,
+                   .flags = k == 10 ? LJ_SAMPLE_AFTER_GAP : 0};
+    lj_windows_add(w, &s, 1);
+  }
+  for (int k = 0; k <= 10; k++) {
+    lj_sample s = {.t_ns = at(k * 0.1), .reading = LJ_READING_ENERGY, .value = 10.0 * k};
+    lj_windows_add(w, &s, 1);
+  }
+  int inside = lj_windows_begin(w, "gap inside", at(0.3));
+  lj_windows_end(w, inside, at(0.7));
+  int before = lj_windows_begin(w, "before the gap", at(0.0));
+  lj_windows_end(w, before, at(0.4));
+  lj_windows_set_counter_period(w, 0, 500 * MS);
+  lj_windows_finish(w);
+  lj_window_result r;
+  lj_windows_result(w, inside, 0, &r);
+  assert_true(r.flags & LJ_WINDOW_GAP);
+  EXACT(r.sample_energy_j, 40.0);  // constant power: the hole changes nothing
+  EXACT(r.counter_energy_j, 40.0);
+  assert_int_equal(r.counter_updates, 4);
+  assert_true(r.flags & LJ_WINDOW_SHORT);  // 0.4 s < the 0.5 s period set above
+  lj_windows_result(w, before, 0, &r);
+  assert_false(r.flags & LJ_WINDOW_GAP);
+  lj_windows_free(w);
+}
+
 static void test_two_devices_total(void **state) {
   lj_trace t;
   lj_trace_init(&t);
@@ -429,6 +462,7 @@ int main(void) {
       cmocka_unit_test(test_out_of_order_missing_duplicate),
       cmocka_unit_test(test_counter_reset),
       cmocka_unit_test(test_empty_and_unbracketed),
+      cmocka_unit_test(test_gap_and_short_flags),
       cmocka_unit_test(test_two_devices_total),
       cmocka_unit_test(test_ring_overflow_counts_drops),
       cmocka_unit_test(test_threads_realtime_replay),
