@@ -42,6 +42,7 @@ struct lj_sampler {
   lj_windows *windows;
   lj_sample *batch;       // (BATCH_CAP), delivery only
   pthread_t deliver_thread;
+  int deliver_started;
   _Atomic int64_t deliver_cpu_ns;
   pthread_mutex_t lock;
   pthread_cond_t wake;    // stop signal (CLOCK_MONOTONIC)
@@ -283,16 +284,19 @@ int lj_sampler_start(lj_sampler *s) {
   for (int i = 0; i < 2 * s->n_dev; i++) {
     lj_worker *w = &s->workers[i];
     if (!worker_active(s, w)) continue;
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    int err = pthread_create(&w->thread, NULL, worker_main, w);
+    if (err != 0) {
       lj_sampler_stop(s);
-      return LJ_FAIL(LJ_ENOMEM, "cannot start a sampler thread: %s", strerror(errno));
+      return LJ_FAIL(LJ_ENOMEM, "cannot start a sampler thread: %s", strerror(err));
     }
     w->started = 1;
   }
-  if (pthread_create(&s->deliver_thread, NULL, deliver_main, s) != 0) {
+  int err = pthread_create(&s->deliver_thread, NULL, deliver_main, s);
+  if (err != 0) {
     lj_sampler_stop(s);
-    return LJ_FAIL(LJ_ENOMEM, "cannot start the sampler's delivery thread: %s", strerror(errno));
+    return LJ_FAIL(LJ_ENOMEM, "cannot start the sampler's delivery thread: %s", strerror(err));
   }
+  s->deliver_started = 1;
   return 0;
 }
 
@@ -306,7 +310,7 @@ int lj_sampler_stop(lj_sampler *s) {
     pthread_mutex_unlock(&s->lock);
     for (int i = 0; i < 2 * s->n_dev; i++)
       if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
-    pthread_join(s->deliver_thread, NULL);  // it delivers once more after the stop
+    if (s->deliver_started) pthread_join(s->deliver_thread, NULL);  // it delivers once more after the stop
     s->stop_ns = lj_source_now_ns(s->src);
   } else if (s->manual) {
     s->stop_ns = atomic_load(&s->manual_now_ns);
