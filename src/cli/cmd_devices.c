@@ -78,7 +78,8 @@ static void usage(FILE *f) {
 static int parse_args(int argc, char **argv, devices_options *o) {
   memset(o, 0, sizeof *o);
   o->seconds = 10;
-  for (int i = 1; i < argc; i++) {
+  int i = 1;
+  while (i < argc) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
@@ -86,10 +87,12 @@ static int parse_args(int argc, char **argv, devices_options *o) {
     }
     if (!strcmp(a, "--characterize")) {
       o->characterize = 1;
+      i++;
       continue;
     }
     if (!strcmp(a, "--json")) {
       o->json = 1;
+      i++;
       continue;
     }
     if (!v || a[0] != '-') {
@@ -112,7 +115,7 @@ static int parse_args(int argc, char **argv, devices_options *o) {
       fprintf(stderr, "llamajoule: error: devices: unknown option '%s' (see llamajoule devices --help)\n", a);
       return -1;
     }
-    i++;
+    i += 2;  // the option and its value
   }
   return 0;
 }

@@ -48,7 +48,7 @@ static int parse_args(int argc, char **argv, idle_options *o) {
   memset(o, 0, sizeof *o);
   o->seconds = 10;
   o->device = -1;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) {  // every option takes a value
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
@@ -81,7 +81,6 @@ static int parse_args(int argc, char **argv, idle_options *o) {
       fprintf(stderr, "llamajoule: error: idle: unknown option '%s' (see llamajoule idle --help)\n", a);
       return -1;
     }
-    i++;
   }
   return 0;
 }

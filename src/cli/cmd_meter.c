@@ -101,7 +101,7 @@ static int parse_args(int argc, char **argv, meter_options *o) {
   o->idle = "auto";
   o->field_ms = 10, o->counter_ms = 100, o->drain_ms = 250;
   int i = 1;
-  for (; i < argc; i++) {
+  while (i < argc) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--")) {
       i++;
@@ -126,7 +126,7 @@ static int parse_args(int argc, char **argv, meter_options *o) {
       fprintf(stderr, "llamajoule: error: meter: %s needs a value\n", a);
       return -1;
     }
-    i++;
+    i += 2;  // the option and its value
   }
   if (i >= argc) {
     fprintf(stderr, "llamajoule: error: meter: no program given (usage: llamajoule meter [options] -- CMD ARGS...)\n");
@@ -187,8 +187,8 @@ static int exit_code_of(int status) {
 
 // Waits for the program, drawing a progress line on a terminal.
 static int wait_program(pid_t pid, lj_sampler *s, int handle, int64_t t0) {
-  int status = 0, draw = isatty(STDERR_FILENO);
-  int64_t last_draw = 0;
+  int status = 0, draw = isatty(STDERR_FILENO), drawn = 0;
+  int64_t last_draw = t0;  // first line after a second, with something to show
   for (;;) {
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
@@ -196,6 +196,7 @@ static int wait_program(pid_t pid, lj_sampler *s, int handle, int64_t t0) {
     int64_t now = lj_mono_ns();
     if (draw && now - last_draw >= 1000000000) {
       last_draw = now;
+      drawn = 1;
       lj_window_result w;
       if (lj_windows_result(lj_sampler_windows(s), handle, -1, &w) == 0)
         fprintf(stderr, "\rmeter: %.0f s, %.0f J, %.0f W mean%s\033[K", (double)(now - t0) / 1e9,
@@ -204,7 +205,7 @@ static int wait_program(pid_t pid, lj_sampler *s, int handle, int64_t t0) {
     }
     lj_sleep_ns(20000000);
   }
-  if (draw && last_draw) fprintf(stderr, "\r\033[K");
+  if (drawn) fprintf(stderr, "\r\033[K");
   return status;
 }
 
