@@ -263,7 +263,7 @@ static void test_corrupt_schema_one_line(void **state) {
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db,
                                 "PRAGMA writable_schema = ON;"
-                                "UPDATE sqlite_master SET sql = 'CREATE TABLE windows(\n  a INTEGER,\n  b `broken' "
+                                "UPDATE sqlite_master SET sql = 'CREATE TABLE windows(`a INTEGER,\n  b INTEGER)' "
                                 "WHERE name = 'windows';",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
