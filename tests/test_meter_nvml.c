@@ -196,15 +196,21 @@ static void test_read_many(void **state) {
 static void test_driver_buffer(void **state) {
   lj_source *src;
   lj_nvml_api api = fake_api();
-  // samples before opening are history: not returned
+  // of the history before opening, only the last 5 samples come (a bracket for windows begun at start)
   int64_t wall_us = lj_wall_ns() / 1000;
-  fake_buf[0] = (nvmlSample_t){.timeStamp = (unsigned long long)(wall_us - 40000), .sampleValue.uiVal = 100000};
-  fake_buf_n = 1;
+  fake_buf_n = 7;
+  for (int i = 0; i < 7; i++)
+    fake_buf[i] = (nvmlSample_t){.timeStamp = (unsigned long long)(wall_us - 200000 + 20000 * i), .sampleValue.uiVal = 100000};
   assert_int_equal(lj_source_open_nvml_api(&src, &api, NULL), 0);
   lj_sample out[16];
   size_t n;
   assert_int_equal(lj_source_drain(src, 0, out, 16, &n), 0);
+  assert_int_equal(n, 5);
+  assert_int_equal(out[4].source_us, wall_us - 80000);
+  assert_int_equal(lj_source_drain(src, 0, out, 16, &n), 0);
   assert_int_equal(n, 0);
+  fake_buf[0] = fake_buf[6];  // the driver's buffer now starts at the last one seen
+  fake_buf_n = 1;
   // three new samples 20 ms apart, then one 500 ms later (samples were lost)
   for (int i = 0; i < 3; i++)
     fake_buf[1 + i] = (nvmlSample_t){.timeStamp = (unsigned long long)(wall_us - 20000 + 20000 * i), .sampleValue.uiVal = 200000 + 1000 * i};
@@ -228,7 +234,7 @@ static void test_driver_buffer(void **state) {
   assert_int_equal(n, 0);
   lj_source_stats st;
   assert_int_equal(lj_source_stats_get(src, 0, &st), 0);
-  assert_int_equal(st.buffer_samples, 4);
+  assert_int_equal(st.buffer_samples, 9);
   assert_int_equal(st.buffer_gaps, 1);
   assert_true(st.buffer_dups >= 1);
   lj_source_close(src);

@@ -390,10 +390,13 @@ static void probe(lj_source *src, nvml_impl *m, int dev) {
       if (d->buf && d->pending) {
         info->supported |= LJ_READING_BIT(LJ_READING_POWER_SAMPLE);
         info->streamed |= LJ_READING_BIT(LJ_READING_POWER_SAMPLE);
-        // start from now: older samples predate the measurement
+        // start near now: the first drain returns the last few samples before
+        // the sampler started (a bracket for windows begun at start), not 2 s of history
         unsigned int c = d->buf_cap;
-        if (api->DeviceGetSamples(d->handle, NVML_TOTAL_POWER_SAMPLES, 0, &type, &c, d->buf) == NVML_SUCCESS && c > 0)
-          d->last_seen_us = d->buf[(c < d->buf_cap ? c : d->buf_cap) - 1].timeStamp;
+        if (api->DeviceGetSamples(d->handle, NVML_TOTAL_POWER_SAMPLES, 0, &type, &c, d->buf) == NVML_SUCCESS && c > 0) {
+          if (c > d->buf_cap) c = d->buf_cap;
+          d->last_seen_us = c > 5 ? d->buf[c - 6].timeStamp : 0;
+        }
       }
     }
   }

@@ -29,6 +29,7 @@ struct lj_worker {
   lj_ring ring;
   _Atomic int64_t cpu_ns;
   int64_t next_read_ns, next_drain_ns;  // schedule (manual mode and threads)
+  _Atomic int first_round_done;         // threads: the first reads are in the ring
   lj_sample *drain_buf;                 // (DRAIN_CHUNK), fields worker only
 };
 
@@ -186,6 +187,7 @@ static void *worker_main(void *arg) {
   w->next_read_ns = w->next_drain_ns = now;
   for (;;) {
     int64_t next = run_due(w, now);
+    atomic_store(&w->first_round_done, 1);
     atomic_store(&w->cpu_ns, thread_cpu_ns());
     // the source's clock is the monotonic clock, except a replay in real time:
     // sleep the same span on the monotonic clock
@@ -297,6 +299,12 @@ int lj_sampler_start(lj_sampler *s) {
     return LJ_FAIL(LJ_ENOMEM, "cannot start the sampler's delivery thread: %s", strerror(err));
   }
   s->deliver_started = 1;
+  // Return once every thread has read once, so that a window begun right
+  // after start has readings before its begin (a bracket), not only after.
+  int64_t give_up = lj_mono_ns() + 1000000000LL;
+  for (int i = 0; i < 2 * s->n_dev; i++)
+    while (s->workers[i].started && !atomic_load(&s->workers[i].first_round_done) && lj_mono_ns() < give_up)
+      lj_sleep_ns(200000);
   return 0;
 }
 
