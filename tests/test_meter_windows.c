@@ -377,6 +377,31 @@ static void test_gap_and_short_flags(void **state) {
   lj_windows_free(w);
 }
 
+// With a driver buffer expected, (b) integrates the buffer and instant power
+// is neither kept nor waited for.
+static void test_buffer_preferred_over_instant(void **state) {
+  lj_windows *w;
+  assert_int_equal(lj_windows_create(&w, 1), 0);
+  lj_windows_expect(w, 0, LJ_READING_BIT(LJ_READING_ENERGY) | LJ_READING_BIT(LJ_READING_POWER_SAMPLE) |
+                              LJ_READING_BIT(LJ_READING_POWER_INSTANT));
+  int h = lj_windows_begin(w, "w", at(0.1));
+  lj_windows_end(w, h, at(0.5));
+  for (int k = 0; k <= 10; k++) {
+    lj_sample c = {.t_ns = at(k * 0.1), .reading = LJ_READING_ENERGY, .value = 10.0 * k};
+    lj_sample b = {.t_ns = at(k * 0.1), .reading = LJ_READING_POWER_SAMPLE, .value = 100.0};
+    lj_sample i = {.t_ns = at(k * 0.01), .reading = LJ_READING_POWER_INSTANT, .value = 500.0};  // stops at 0.1 s
+    lj_windows_add(w, &c, 1);
+    lj_windows_add(w, &b, 1);
+    lj_windows_add(w, &i, 1);
+  }
+  lj_window_result r;
+  assert_int_equal(lj_windows_result(w, h, 0, &r), 0);
+  assert_false(r.flags & LJ_WINDOW_PENDING);  // final without instant samples past the end
+  assert_int_equal(r.integrated_reading, LJ_READING_POWER_SAMPLE);
+  EXACT(r.sample_energy_j, 40.0);
+  lj_windows_free(w);
+}
+
 static void test_two_devices_total(void **state) {
   lj_trace t;
   lj_trace_init(&t);
@@ -463,6 +488,7 @@ int main(void) {
       cmocka_unit_test(test_counter_reset),
       cmocka_unit_test(test_empty_and_unbracketed),
       cmocka_unit_test(test_gap_and_short_flags),
+      cmocka_unit_test(test_buffer_preferred_over_instant),
       cmocka_unit_test(test_two_devices_total),
       cmocka_unit_test(test_ring_overflow_counts_drops),
       cmocka_unit_test(test_threads_realtime_replay),
