@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
   lj_gemm_burst_plan plan = {0};
   double size = 8192, device = 0;
   plan.stop = &g_stop;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) {  // every option takes a value
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout, 0);
     double *target = !strcmp(a, "--seconds")     ? &plan.seconds
@@ -58,7 +58,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "gemm_burst: %s needs a number\n", a);
       return 2;
     }
-    i++;
   }
   if (!(plan.seconds > 0)) return usage(stderr, 2);
   if (plan.burst_ms > 0 && plan.period_ms == 0) plan.period_ms = 100;

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "llamajoule/meter.h"
 #include "meter/nvml_api.h"
+#include "meter/source_impl.h"
 
 // ---- the fake driver: two GPUs
 
@@ -51,7 +52,9 @@ static nvmlReturn_t f_energy(nvmlDevice_t h, unsigned long long *mj) {
   *mj = fake_energy_mj[h->index];
   return NVML_SUCCESS;
 }
+static int fake_field_calls;
 static nvmlReturn_t f_fields(nvmlDevice_t h, int n, nvmlFieldValue_t *v) {
+  fake_field_calls++;
   for (int i = 0; i < n; i++) {
     v[i].timestamp = lj_wall_ns() / 1000;
     v[i].valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
@@ -164,18 +167,50 @@ static void test_readings_in_si_units(void **state) {
   lj_source_close(src);
 }
 
+// The sampler's field round: all power fields in one call, one sample each.
+static void test_read_many(void **state) {
+  lj_source *src;
+  lj_nvml_api api = fake_api();
+  assert_int_equal(lj_source_open_nvml_api(&src, &api, NULL), 0);
+  lj_sample out[LJ_READING_COUNT];
+  int n, errors;
+  uint32_t mask = LJ_READING_BIT(LJ_READING_POWER_AVG) | LJ_READING_BIT(LJ_READING_POWER_INSTANT) |
+                  LJ_READING_BIT(LJ_READING_POWER_MEMORY) | LJ_READING_BIT(LJ_READING_TEMPERATURE) |
+                  LJ_READING_BIT(LJ_READING_UTIL_GPU) | LJ_READING_BIT(LJ_READING_POWER_SAMPLE);
+  fake_field_calls = 0;
+  lj_source_read_many(src, 0, mask, out, &n, &errors);
+  assert_int_equal(errors, 0);
+  assert_int_equal(fake_field_calls, 1);
+  // util (no such call) and the streamed buffer are not polled: avg, instant, memory, temperature
+  assert_int_equal(n, 4);
+  double seen[LJ_READING_COUNT] = {0};
+  for (int i = 0; i < n; i++) seen[out[i].reading] = out[i].value;
+  assert_true(seen[LJ_READING_POWER_AVG] == 250.0 && seen[LJ_READING_POWER_INSTANT] == 300.5);
+  assert_true(seen[LJ_READING_POWER_MEMORY] == 47.6 && seen[LJ_READING_TEMPERATURE] == 41.0);
+  lj_source_read_many(src, 1, mask, out, &n, &errors);  // GPU 1: no HBM power
+  assert_int_equal(n, 3);
+  assert_int_equal(errors, 0);
+  lj_source_close(src);
+}
+
 static void test_driver_buffer(void **state) {
   lj_source *src;
   lj_nvml_api api = fake_api();
-  // samples before opening are history: not returned
+  // of the history before opening, only the last 5 samples come (a bracket for windows begun at start)
   int64_t wall_us = lj_wall_ns() / 1000;
-  fake_buf[0] = (nvmlSample_t){.timeStamp = (unsigned long long)(wall_us - 40000), .sampleValue.uiVal = 100000};
-  fake_buf_n = 1;
+  fake_buf_n = 7;
+  for (int i = 0; i < 7; i++)
+    fake_buf[i] = (nvmlSample_t){.timeStamp = (unsigned long long)(wall_us - 200000 + 20000 * i), .sampleValue.uiVal = 100000};
   assert_int_equal(lj_source_open_nvml_api(&src, &api, NULL), 0);
   lj_sample out[16];
   size_t n;
   assert_int_equal(lj_source_drain(src, 0, out, 16, &n), 0);
+  assert_int_equal(n, 5);
+  assert_int_equal(out[4].source_us, wall_us - 80000);
+  assert_int_equal(lj_source_drain(src, 0, out, 16, &n), 0);
   assert_int_equal(n, 0);
+  fake_buf[0] = fake_buf[6];  // the driver's buffer now starts at the last one seen
+  fake_buf_n = 1;
   // three new samples 20 ms apart, then one 500 ms later (samples were lost)
   for (int i = 0; i < 3; i++)
     fake_buf[1 + i] = (nvmlSample_t){.timeStamp = (unsigned long long)(wall_us - 20000 + 20000 * i), .sampleValue.uiVal = 200000 + 1000 * i};
@@ -199,7 +234,7 @@ static void test_driver_buffer(void **state) {
   assert_int_equal(n, 0);
   lj_source_stats st;
   assert_int_equal(lj_source_stats_get(src, 0, &st), 0);
-  assert_int_equal(st.buffer_samples, 4);
+  assert_int_equal(st.buffer_samples, 9);
   assert_int_equal(st.buffer_gaps, 1);
   assert_true(st.buffer_dups >= 1);
   lj_source_close(src);
@@ -275,6 +310,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_identity_and_supported, setup),
       cmocka_unit_test_setup(test_readings_in_si_units, setup),
+      cmocka_unit_test_setup(test_read_many, setup),
       cmocka_unit_test_setup(test_driver_buffer, setup),
       cmocka_unit_test_setup(test_cuda_visible_devices, setup),
       cmocka_unit_test_setup(test_errors, setup),

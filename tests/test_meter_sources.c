@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "llamajoule/meter.h"
 #include "meter/characterize.h"
+#include "meter/clock_map.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
@@ -215,6 +216,21 @@ static void test_character_from_samples(void **state) {
   assert_int_equal(c.supported, 0);
 }
 
+static void test_clock_map(void **state) {
+  lj_clock_map m;
+  // wall read at 1e18 ns between monotonic reads at 100 and 300 ns
+  lj_clock_map_from_pair(&m, 100, 1000000000000000000LL, 300);
+  assert_int_equal(m.offset_ns, 1000000000000000000LL - 200);
+  assert_int_equal(m.uncertainty_ns, 100);
+  assert_int_equal(lj_clock_map_wall_us_to_mono_ns(&m, 1000000000000001LL), 1200);
+  // the live estimate: a wall time read now maps to about now
+  lj_clock_map_update(&m, 5);
+  assert_true(m.valid && m.uncertainty_ns < 1000000);
+  int64_t now = lj_mono_ns();
+  int64_t mapped = lj_clock_map_wall_us_to_mono_ns(&m, lj_wall_ns() / 1000);
+  assert_true(llabs(mapped - now) < 2000000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_smi_stream_and_energy, setup),
@@ -224,6 +240,7 @@ int main(void) {
       cmocka_unit_test_setup(test_idle_from_samples, setup),
       cmocka_unit_test_setup(test_measure_idle_realtime_replay, setup),
       cmocka_unit_test_setup(test_character_from_samples, setup),
+      cmocka_unit_test_setup(test_clock_map, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

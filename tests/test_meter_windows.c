@@ -198,7 +198,7 @@ static void test_nested_overlapping_idle(void **state) {
   run_until(&r, 0.41, 0.6);
   int over = lj_meter_begin(r.s, "overlap");
   run_until(&r, 0.61, 0.8);
-  assert_int_equal(lj_meter_end(r.s, "inner"), inner);
+  assert_int_equal(lj_meter_end_handle(r.s, inner), 0);
   run_until(&r, 0.81, 1.2);
   assert_int_equal(lj_meter_end(r.s, "outer"), outer);
   run_until(&r, 1.21, 1.5);
@@ -344,6 +344,64 @@ static void test_empty_and_unbracketed(void **state) {
   lj_windows_free(w);
 }
 
+// A gap in the driver buffer inside a window is flagged; a window shorter than
+// the counter's update period is flagged even with counter updates inside.
+static void test_gap_and_short_flags(void **state) {
+  lj_windows *w;
+  assert_int_equal(lj_windows_create(&w, 1), 0);
+  for (int k = 0; k <= 20; k++) {
+    if (k == 9) continue;  // lost
+    lj_sample s = {.t_ns = at(k * 0.05), .reading = LJ_READING_POWER_SAMPLE, .value = 100.0,
+                   .flags = k == 10 ? LJ_SAMPLE_AFTER_GAP : 0};
+    lj_windows_add(w, &s, 1);
+  }
+  for (int k = 0; k <= 10; k++) {
+    lj_sample s = {.t_ns = at(k * 0.1), .reading = LJ_READING_ENERGY, .value = 10.0 * k};
+    lj_windows_add(w, &s, 1);
+  }
+  int inside = lj_windows_begin(w, "gap inside", at(0.3));
+  lj_windows_end(w, inside, at(0.7));
+  int before = lj_windows_begin(w, "before the gap", at(0.0));
+  lj_windows_end(w, before, at(0.4));
+  lj_windows_set_counter_period(w, 0, 500 * MS);
+  lj_windows_finish(w);
+  lj_window_result r;
+  lj_windows_result(w, inside, 0, &r);
+  assert_true(r.flags & LJ_WINDOW_GAP);
+  EXACT(r.sample_energy_j, 40.0);  // constant power: the hole changes nothing
+  EXACT(r.counter_energy_j, 40.0);
+  assert_int_equal(r.counter_updates, 4);
+  assert_true(r.flags & LJ_WINDOW_SHORT);  // 0.4 s < the 0.5 s period set above
+  lj_windows_result(w, before, 0, &r);
+  assert_false(r.flags & LJ_WINDOW_GAP);
+  lj_windows_free(w);
+}
+
+// With a driver buffer expected, (b) integrates the buffer and instant power
+// is neither kept nor waited for.
+static void test_buffer_preferred_over_instant(void **state) {
+  lj_windows *w;
+  assert_int_equal(lj_windows_create(&w, 1), 0);
+  lj_windows_expect(w, 0, LJ_READING_BIT(LJ_READING_ENERGY) | LJ_READING_BIT(LJ_READING_POWER_SAMPLE) |
+                              LJ_READING_BIT(LJ_READING_POWER_INSTANT));
+  int h = lj_windows_begin(w, "w", at(0.1));
+  lj_windows_end(w, h, at(0.5));
+  for (int k = 0; k <= 10; k++) {
+    lj_sample c = {.t_ns = at(k * 0.1), .reading = LJ_READING_ENERGY, .value = 10.0 * k};
+    lj_sample b = {.t_ns = at(k * 0.1), .reading = LJ_READING_POWER_SAMPLE, .value = 100.0};
+    lj_sample i = {.t_ns = at(k * 0.01), .reading = LJ_READING_POWER_INSTANT, .value = 500.0};  // stops at 0.1 s
+    lj_windows_add(w, &c, 1);
+    lj_windows_add(w, &b, 1);
+    lj_windows_add(w, &i, 1);
+  }
+  lj_window_result r;
+  assert_int_equal(lj_windows_result(w, h, 0, &r), 0);
+  assert_false(r.flags & LJ_WINDOW_PENDING);  // final without instant samples past the end
+  assert_int_equal(r.integrated_reading, LJ_READING_POWER_SAMPLE);
+  EXACT(r.sample_energy_j, 40.0);
+  lj_windows_free(w);
+}
+
 static void test_two_devices_total(void **state) {
   lj_trace t;
   lj_trace_init(&t);
@@ -429,6 +487,8 @@ int main(void) {
       cmocka_unit_test(test_out_of_order_missing_duplicate),
       cmocka_unit_test(test_counter_reset),
       cmocka_unit_test(test_empty_and_unbracketed),
+      cmocka_unit_test(test_gap_and_short_flags),
+      cmocka_unit_test(test_buffer_preferred_over_instant),
       cmocka_unit_test(test_two_devices_total),
       cmocka_unit_test(test_ring_overflow_counts_drops),
       cmocka_unit_test(test_threads_realtime_replay),

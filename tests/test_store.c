@@ -252,6 +252,27 @@ static void test_foreign_files(void **state) {
   assert_non_null(strstr(lj_error_message(), "not a database"));
 }
 
+// A corrupt schema whose SQL spans lines: still one line of error (found by fuzzing).
+static void test_corrupt_schema_one_line(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "corrupt.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_store_close(st);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "PRAGMA writable_schema = ON;"
+                                "UPDATE sqlite_master SET sql = 'CREATE TABLE windows(`a INTEGER,\n  b INTEGER)' "
+                                "WHERE name = 'windows';",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_true(lj_store_open_readonly(path, &st) < 0);
+  assert_non_null(strstr(lj_error_message(), path));
+  assert_null(strchr(lj_error_message(), '\n'));
+}
+
 static void test_unwritable_paths(void **state) {
   lj_store *st = NULL;
   char path[1024];
@@ -296,6 +317,7 @@ int main(void) {
       cmocka_unit_test(test_idle_baselines_newest_wins),
       cmocka_unit_test(test_schema_version_mismatch),
       cmocka_unit_test(test_foreign_files),
+      cmocka_unit_test(test_corrupt_schema_one_line),
       cmocka_unit_test(test_unwritable_paths),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

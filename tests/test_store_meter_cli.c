@@ -94,6 +94,20 @@ static int wait_exit_code(pid_t pid) {
   return WEXITSTATUS(status);
 }
 
+// Samples in a store being written (0 while it does not exist yet).
+static long long count_samples(const char *db) {
+  sqlite3 *h;
+  long long n = 0;
+  if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(h, "SELECT count(*) FROM samples", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+      n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+  }
+  sqlite3_close(h);
+  return n;
+}
+
 static void db_path(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", g_dir, name); }
 
 static void replay_source(char *buf, size_t cap, const char *file) { snprintf(buf, cap, "replay:%s", file); }
@@ -189,7 +203,10 @@ static void test_meter_ctrl_c(void **state) {
   replay_source(src, sizeof src, g_trace);
   char *prog[] = {"sleep", "30", NULL};
   pid_t pid = start_meter(src, db, "none", prog);
-  lj_sleep_ns(1500000000);
+  // Once samples reach the store the program runs; then a second more.
+  int64_t deadline = lj_mono_ns() + 20000000000ll;
+  while (count_samples(db) < 1 && lj_mono_ns() < deadline) lj_sleep_ns(50000000);
+  lj_sleep_ns(1000000000);
   assert_int_equal(kill(pid, SIGINT), 0);  // as a script or `kill -INT` would
   int64_t t0 = lj_mono_ns();
   assert_int_equal(wait_exit_code(pid), 130);

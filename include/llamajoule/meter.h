@@ -246,7 +246,8 @@ typedef struct {
   int64_t drain_period_ns;    // driver buffer / streamed samples: 250 ms
   int64_t deliver_period_ns;  // batches to the sink and the windows: 50 ms
   size_t ring_capacity;       // samples per producer ring: 65536; when full, new samples are dropped and counted
-  uint32_t field_readings;    // polled readings besides the counter; 0 = every supported one
+  uint32_t field_readings;    // polled readings besides the counter (mask); 0 = every supported one
+                              // (the power limit, which hardly changes, is read once per drain)
   lj_sample_sink sink;        // may be NULL
   void *sink_user;
 } lj_sampler_config;
@@ -286,6 +287,7 @@ void lj_sampler_stats_get(lj_sampler *s, lj_sampler_stats *out);
 // Windows at the sampler's clock ("now").
 int lj_meter_begin(lj_sampler *s, const char *name);                      // handle
 int lj_meter_end(lj_sampler *s, const char *name);                        // handle
+int lj_meter_end_handle(lj_sampler *s, int handle);                       // 0
 // Waits (up to timeout_ns, threaded mode) until the window is no longer
 // PENDING, then fills the result; device -1 = all devices.
 int lj_meter_result(lj_sampler *s, int handle, int device, lj_window_result *out, int64_t timeout_ns);

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/run_record.h"
 #include "cli/source_option.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -78,7 +78,8 @@ static void usage(FILE *f) {
 static int parse_args(int argc, char **argv, devices_options *o) {
   memset(o, 0, sizeof *o);
   o->seconds = 10;
-  for (int i = 1; i < argc; i++) {
+  int i = 1;
+  while (i < argc) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
@@ -86,10 +87,12 @@ static int parse_args(int argc, char **argv, devices_options *o) {
     }
     if (!strcmp(a, "--characterize")) {
       o->characterize = 1;
+      i++;
       continue;
     }
     if (!strcmp(a, "--json")) {
       o->json = 1;
+      i++;
       continue;
     }
     if (!v || a[0] != '-') {
@@ -112,7 +115,7 @@ static int parse_args(int argc, char **argv, devices_options *o) {
       fprintf(stderr, "llamajoule: error: devices: unknown option '%s' (see llamajoule devices --help)\n", a);
       return -1;
     }
-    i++;
+    i += 2;  // the option and its value
   }
   return 0;
 }
@@ -377,18 +380,9 @@ static int run_devices(const devices_options *o, int argc, char **argv) {
   int n_dev = rc == 0 ? lj_source_device_count(src) : 0;
   if (rc == 0 && n_dev <= 0) rc = LJ_FAIL(LJ_ENODEV, "devices: no GPU visible to the %s source", lj_source_kind(src));
   // The store opens first, so an unwritable path fails before minutes of measuring.
-  if (rc == 0 && (o->out_path || o->characterize)) {
-    if (o->out_path)
-      snprintf(path, sizeof path, "%s", o->out_path);
-    else
-      rc = lj_store_default_path(path, sizeof path, 1);
-    if (rc == 0) rc = lj_store_open(path, &st);
-    char cmdline[2048];
-    lj_cli_command_line(argc, argv, cmdline, sizeof cmdline);
-    lj_run_info info = {.kind = o->characterize ? "characterize" : "devices", .command_line = cmdline,
-                        .source = o->source ? o->source : "nvml"};
-    if (rc == 0) rc = lj_store_begin_run(st, &info, &run);
-  }
+  if (rc == 0 && (o->out_path || o->characterize))
+    rc = lj_cli_begin_run(o->out_path, o->characterize ? "characterize" : "devices", o->source, argc, argv, &st, &run,
+                          path, sizeof path);
   if (rc == 0 && o->characterize && !(dc = calloc(1, sizeof *dc))) rc = LJ_FAIL(LJ_ENOMEM, "devices: out of memory");
   for (int d = 0; rc == 0 && d < n_dev; d++) {
     lj_device_info info;
@@ -417,6 +411,7 @@ static int run_devices(const devices_options *o, int argc, char **argv) {
   if (st) {
     int end = lj_store_end_run(st, run, rc == 0 ? LJ_RUN_COMPLETE : LJ_RUN_FAILED, lj_exit_code(rc));
     if (rc == 0) rc = end;
+    fflush(stdout);  // the listing first, then where it went
     if (rc == 0) fprintf(stderr, "stored: %s, run %lld\n", path, (long long)run);
   }
   json_decref(list);

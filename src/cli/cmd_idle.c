@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/run_record.h"
 #include "cli/source_option.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -48,7 +48,7 @@ static int parse_args(int argc, char **argv, idle_options *o) {
   memset(o, 0, sizeof *o);
   o->seconds = 10;
   o->device = -1;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) {  // every option takes a value
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
@@ -81,7 +81,6 @@ static int parse_args(int argc, char **argv, idle_options *o) {
       fprintf(stderr, "llamajoule: error: idle: unknown option '%s' (see llamajoule idle --help)\n", a);
       return -1;
     }
-    i++;
   }
   return 0;
 }
@@ -195,20 +194,8 @@ static int run_idle(const idle_options *o, int argc, char **argv) {
     rc = LJ_FAIL(LJ_EINVAL, "idle: --device %d: only %d GPU(s) visible (0..%d)", o->device, n_dev, n_dev - 1);
   // Open the store before measuring: an unwritable path fails in a second, not after N.
   char path[1024];
-  if (rc == 0) {
-    if (o->out_path)
-      snprintf(path, sizeof path, "%s", o->out_path);
-    else
-      rc = lj_store_default_path(path, sizeof path, 1);
-  }
-  if (rc == 0) rc = lj_store_open(path, &st);
   int64_t run = 0;
-  if (rc == 0) {
-    char cmdline[2048];
-    lj_cli_command_line(argc, argv, cmdline, sizeof cmdline);
-    lj_run_info info = {.kind = "idle", .command_line = cmdline, .source = o->source ? o->source : "nvml"};
-    rc = lj_store_begin_run(st, &info, &run);
-  }
+  if (rc == 0) rc = lj_cli_begin_run(o->out_path, "idle", o->source, argc, argv, &st, &run, path, sizeof path);
   for (int d = 0; rc == 0 && d < n_dev; d++) {
     lj_device_info info;
     if ((rc = lj_source_device_info(src, d, &info)) < 0) break;

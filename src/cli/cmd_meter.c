@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/run_record.h"
 #include "cli/run_summary.h"
 #include "cli/source_option.h"
 #include "common/clock.h"
@@ -101,7 +101,7 @@ static int parse_args(int argc, char **argv, meter_options *o) {
   o->idle = "auto";
   o->field_ms = 10, o->counter_ms = 100, o->drain_ms = 250;
   int i = 1;
-  for (; i < argc; i++) {
+  while (i < argc) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--")) {
       i++;
@@ -126,7 +126,7 @@ static int parse_args(int argc, char **argv, meter_options *o) {
       fprintf(stderr, "llamajoule: error: meter: %s needs a value\n", a);
       return -1;
     }
-    i++;
+    i += 2;  // the option and its value
   }
   if (i >= argc) {
     fprintf(stderr, "llamajoule: error: meter: no program given (usage: llamajoule meter [options] -- CMD ARGS...)\n");
@@ -187,8 +187,8 @@ static int exit_code_of(int status) {
 
 // Waits for the program, drawing a progress line on a terminal.
 static int wait_program(pid_t pid, lj_sampler *s, int handle, int64_t t0) {
-  int status = 0, draw = isatty(STDERR_FILENO);
-  int64_t last_draw = 0;
+  int status = 0, draw = isatty(STDERR_FILENO), drawn = 0;
+  int64_t last_draw = t0;  // first line after a second, with something to show
   for (;;) {
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
@@ -196,6 +196,7 @@ static int wait_program(pid_t pid, lj_sampler *s, int handle, int64_t t0) {
     int64_t now = lj_mono_ns();
     if (draw && now - last_draw >= 1000000000) {
       last_draw = now;
+      drawn = 1;
       lj_window_result w;
       if (lj_windows_result(lj_sampler_windows(s), handle, -1, &w) == 0)
         fprintf(stderr, "\rmeter: %.0f s, %.0f J, %.0f W mean%s\033[K", (double)(now - t0) / 1e9,
@@ -204,7 +205,7 @@ static int wait_program(pid_t pid, lj_sampler *s, int handle, int64_t t0) {
     }
     lj_sleep_ns(20000000);
   }
-  if (draw && last_draw) fprintf(stderr, "\r\033[K");
+  if (drawn) fprintf(stderr, "\r\033[K");
   return status;
 }
 
@@ -285,11 +286,8 @@ static int prepare(meter_session *m, const meter_options *o, int argc, char **ar
   for (int d = 0; d < m->n_dev; d++) LJ_TRY(lj_source_device_info(m->src, d, &m->devs[d]));
 
   if (o->out_path) {
-    LJ_TRY(lj_store_open(o->out_path, &m->store));
-    char cmdline[4096];
-    lj_cli_command_line(argc, argv, cmdline, sizeof cmdline);
-    lj_run_info info = {.kind = "meter", .command_line = cmdline, .source = o->source ? o->source : "nvml"};
-    LJ_TRY(lj_store_begin_run(m->store, &info, &m->run_id));
+    char path[1024];
+    LJ_TRY(lj_cli_begin_run(o->out_path, "meter", o->source, argc, argv, &m->store, &m->run_id, path, sizeof path));
     for (int d = 0; d < m->n_dev; d++) LJ_TRY(lj_store_add_device(m->store, m->run_id, &m->devs[d]));
     LJ_TRY(lj_sample_writer_create(m->store, m->run_id, &m->writer));
   }
@@ -359,30 +357,36 @@ int lj_cmd_meter(int argc, char **argv) {
   int parsed = parse_args(argc, argv, &o);
   if (parsed != 0) return parsed > 0 ? LJ_EXIT_OK : LJ_EXIT_USAGE;
 
+  // Handlers first: Ctrl-C while starting up ends meter in order, recorded.
+  struct sigaction original[kForwardedCount];
+  install_forwarding(original);
   meter_session m;
   memset(&m, 0, sizeof m);
   int rc = prepare(&m, &o, argc, argv);
+  if (rc == 0 && g_signal) rc = LJ_FAIL(LJ_EINTERRUPTED, "meter: interrupted before the program started");
   if (rc < 0) {
-    if (m.store) lj_store_end_run(m.store, m.run_id, LJ_RUN_FAILED, lj_exit_code(rc));
     int code = lj_report_error(rc);
+    if (m.store) lj_store_end_run(m.store, m.run_id, g_signal ? LJ_RUN_INCOMPLETE : LJ_RUN_FAILED, code);
+    restore_signals(original);
     free_session(&m);
     return code;
   }
 
-  struct sigaction original[kForwardedCount];
-  install_forwarding(original);
   rc = lj_sampler_start(m.sampler);
   // A counter reading before the window opens, so the counter brackets it.
   if (rc == 0) lj_sleep_ns((int64_t)(o.counter_ms * 1.5e6));
   int handle = rc == 0 ? lj_meter_begin(m.sampler, "program") : rc;
   int64_t t0 = lj_mono_ns();
   int exec_errno = 0;
-  pid_t pid = handle >= 0 ? spawn(o.prog, original, &exec_errno) : handle;
+  pid_t pid = handle < 0    ? handle
+              : g_signal    ? LJ_FAIL(LJ_EINTERRUPTED, "meter: interrupted before the program started")
+                            : spawn(o.prog, original, &exec_errno);
   meter_summary sum;
   memset(&sum, 0, sizeof sum);
   int wait_status = 0;
   if (pid > 0) {
     g_child_pid = pid;
+    if (g_signal) kill(pid, g_signal);  // arrived between fork and here: not forwarded yet
     wait_status = wait_program(pid, m.sampler, handle, t0);
     g_child_pid = 0;
   }
@@ -394,7 +398,7 @@ int lj_cmd_meter(int argc, char **argv) {
     lj_report_error(pid < 0 ? (int)pid : wait_status);
     lj_sampler_stop(m.sampler);
     if (m.writer) lj_sample_writer_finish(m.writer);
-    if (m.store) lj_store_end_run(m.store, m.run_id, LJ_RUN_FAILED, code);
+    if (m.store) lj_store_end_run(m.store, m.run_id, g_signal ? LJ_RUN_INCOMPLETE : LJ_RUN_FAILED, code);
     restore_signals(original);
     free_session(&m);
     return code;

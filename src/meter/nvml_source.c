@@ -145,6 +145,17 @@ static int call_reading(nvml_impl *m, nvml_device *d, lj_reading r, double *valu
   }
 }
 
+static void fill_sample(lj_sample *out, int dev, lj_reading r, double value, long long ts_us, int64_t t0, int64_t t1) {
+  memset(out, 0, sizeof *out);
+  out->t_ns = t0 + (t1 - t0) / 2;
+  out->read_ns = t0;
+  out->read_dur_ns = (int32_t)(t1 - t0 < INT32_MAX ? t1 - t0 : INT32_MAX);
+  out->source_us = ts_us;
+  out->value = value;
+  out->device = (uint16_t)dev;
+  out->reading = (uint8_t)r;
+}
+
 static int nvml_read(lj_source *src, int dev, lj_reading r, lj_sample *out) {
   nvml_impl *m = src->impl;
   nvml_device *d = &m->dev[dev];
@@ -161,15 +172,66 @@ static int nvml_read(lj_source *src, int dev, lj_reading r, lj_sample *out) {
     }
     return lj_fail_context(rc, "device %d (%s): %s", dev, src->devices[dev].name, lj_reading_name(r));
   }
-  memset(out, 0, sizeof *out);
-  out->t_ns = t0 + (t1 - t0) / 2;
-  out->read_ns = t0;
-  out->read_dur_ns = (int32_t)(t1 - t0 < INT32_MAX ? t1 - t0 : INT32_MAX);
-  out->source_us = ts_us;
-  out->value = value;
-  out->device = (uint16_t)dev;
-  out->reading = (uint8_t)r;
+  fill_sample(out, dev, r, value, ts_us, t0, t1);
   return 0;
+}
+
+
+// The sampler's field round with fewer calls: the power fields in one
+// nvmlDeviceGetFieldValues, both utilisations from one call, the rest one by
+// one (a batched reading that fails is retried alone, with its fallbacks).
+static int nvml_read_many(lj_source *src, int dev, uint32_t mask, lj_sample *out, int *n_out) {
+  nvml_impl *m = src->impl;
+  nvml_device *d = &m->dev[dev];
+  const lj_nvml_api *api = &m->api;
+  static const struct {
+    lj_reading r;
+    unsigned field, scope;
+  } power_fields[] = {{LJ_READING_POWER_AVG, NVML_FI_DEV_POWER_AVERAGE, NVML_POWER_SCOPE_GPU},
+                      {LJ_READING_POWER_INSTANT, NVML_FI_DEV_POWER_INSTANT, NVML_POWER_SCOPE_GPU},
+                      {LJ_READING_POWER_MEMORY, NVML_FI_DEV_POWER_AVERAGE, NVML_POWER_SCOPE_MEMORY}};
+  int n = 0, failed = 0;
+  uint32_t done = 0;
+  nvmlFieldValue_t fv[3];
+  lj_reading which[3];
+  int k = 0;
+  for (int i = 0; i < 3; i++)
+    if (mask & LJ_READING_BIT(power_fields[i].r)) {
+      memset(&fv[k], 0, sizeof fv[k]);
+      fv[k].fieldId = power_fields[i].field;
+      fv[k].scopeId = power_fields[i].scope;
+      which[k++] = power_fields[i].r;
+    }
+  if (k && api->DeviceGetFieldValues) {
+    int64_t t0 = lj_mono_ns();
+    nvmlReturn_t ret = api->DeviceGetFieldValues(d->handle, k, fv);
+    int64_t t1 = lj_mono_ns();
+    for (int j = 0; j < k && ret == NVML_SUCCESS; j++)
+      if (fv[j].nvmlReturn == NVML_SUCCESS) {
+        fill_sample(&out[n++], dev, which[j], value_as_double(fv[j].valueType, fv[j].value) * 1e-3, fv[j].timestamp, t0, t1);
+        done |= LJ_READING_BIT(which[j]);
+      }
+  }
+  uint32_t util = LJ_READING_BIT(LJ_READING_UTIL_GPU) | LJ_READING_BIT(LJ_READING_UTIL_MEM);
+  if ((mask & util) && api->DeviceGetUtilizationRates) {
+    nvmlUtilization_t ut;
+    int64_t t0 = lj_mono_ns();
+    nvmlReturn_t ret = api->DeviceGetUtilizationRates(d->handle, &ut);
+    int64_t t1 = lj_mono_ns();
+    if (ret == NVML_SUCCESS) {
+      if (mask & LJ_READING_BIT(LJ_READING_UTIL_GPU)) fill_sample(&out[n++], dev, LJ_READING_UTIL_GPU, ut.gpu, 0, t0, t1);
+      if (mask & LJ_READING_BIT(LJ_READING_UTIL_MEM)) fill_sample(&out[n++], dev, LJ_READING_UTIL_MEM, ut.memory, 0, t0, t1);
+      done |= mask & util;
+    }
+  }
+  for (int r = 0; r < LJ_READING_COUNT; r++) {
+    if (!(mask & LJ_READING_BIT(r)) || (done & LJ_READING_BIT(r))) continue;
+    int rc = nvml_read(src, dev, (lj_reading)r, &out[n]);
+    if (rc == 0) n++;
+    else if (rc != LJ_EUNSUPPORTED) failed = rc;
+  }
+  *n_out = n;
+  return failed;
 }
 
 // ---- the driver's power-sample buffer
@@ -198,7 +260,17 @@ static int fetch_buffer(lj_source *src, nvml_impl *m, int dev) {
   m->dev[dev].stats.wall_offset_ns = (double)map.offset_ns;
   m->dev[dev].stats.wall_offset_uncertainty_ns = map.uncertainty_ns;
   pthread_mutex_unlock(&m->lock);
-  // the driver returns its samples oldest first; keep only the new ones, in order
+  // the driver returns its samples oldest first; make sure (insertion sort: ~120 samples, nearly always sorted)
+  for (unsigned i = 1; i < count; i++) {
+    nvmlSample_t x = d->buf[i];
+    unsigned j = i;
+    while (j > 0 && d->buf[j - 1].timeStamp > x.timeStamp) {
+      d->buf[j] = d->buf[j - 1];
+      j--;
+    }
+    d->buf[j] = x;
+  }
+  // keep only the new ones, in order
   size_t n = 0;
   unsigned long long prev = d->last_seen_us;
   uint64_t dups = 0;
@@ -287,6 +359,7 @@ static void nvml_close(lj_source *src) {
 static const lj_source_ops nvml_ops = {
     .kind = "nvml",
     .read = nvml_read,
+    .read_many = nvml_read_many,
     .drain = nvml_drain,
     .stats = nvml_stats,
     .close = nvml_close,
@@ -327,10 +400,13 @@ static void probe(lj_source *src, nvml_impl *m, int dev) {
       if (d->buf && d->pending) {
         info->supported |= LJ_READING_BIT(LJ_READING_POWER_SAMPLE);
         info->streamed |= LJ_READING_BIT(LJ_READING_POWER_SAMPLE);
-        // start from now: older samples predate the measurement
+        // start near now: the first drain returns the last few samples before
+        // the sampler started (a bracket for windows begun at start), not 2 s of history
         unsigned int c = d->buf_cap;
-        if (api->DeviceGetSamples(d->handle, NVML_TOTAL_POWER_SAMPLES, 0, &type, &c, d->buf) == NVML_SUCCESS && c > 0)
-          d->last_seen_us = d->buf[(c < d->buf_cap ? c : d->buf_cap) - 1].timeStamp;
+        if (api->DeviceGetSamples(d->handle, NVML_TOTAL_POWER_SAMPLES, 0, &type, &c, d->buf) == NVML_SUCCESS && c > 0) {
+          if (c > d->buf_cap) c = d->buf_cap;
+          d->last_seen_us = c > 5 ? d->buf[c - 6].timeStamp : 0;
+        }
       }
     }
   }

@@ -29,6 +29,7 @@ struct lj_worker {
   lj_ring ring;
   _Atomic int64_t cpu_ns;
   int64_t next_read_ns, next_drain_ns;  // schedule (manual mode and threads)
+  _Atomic int first_round_done;         // threads: the first reads are in the ring
   lj_sample *drain_buf;                 // (DRAIN_CHUNK), fields worker only
 };
 
@@ -42,6 +43,7 @@ struct lj_sampler {
   lj_windows *windows;
   lj_sample *batch;       // (BATCH_CAP), delivery only
   pthread_t deliver_thread;
+  int deliver_started;
   _Atomic int64_t deliver_cpu_ns;
   pthread_mutex_t lock;
   pthread_cond_t wake;    // stop signal (CLOCK_MONOTONIC)
@@ -85,9 +87,11 @@ static void read_one(lj_worker *w, lj_reading r) {
 static void read_counter(lj_worker *w) { read_one(w, LJ_READING_ENERGY); }
 
 static void read_fields(lj_worker *w) {
-  uint32_t mask = w->s->poll_mask[w->dev];
-  for (int r = 0; r < LJ_READING_COUNT; r++)
-    if (mask & LJ_READING_BIT(r)) read_one(w, (lj_reading)r);
+  lj_sample x[LJ_READING_COUNT];
+  int n, errors;
+  lj_source_read_many(w->s->src, w->dev, w->s->poll_mask[w->dev], x, &n, &errors);
+  push(w, x, (size_t)n);
+  if (errors) atomic_fetch_add(&w->s->read_errors, (uint64_t)errors);
 }
 
 static void drain_streams(lj_worker *w) {
@@ -183,6 +187,7 @@ static void *worker_main(void *arg) {
   w->next_read_ns = w->next_drain_ns = now;
   for (;;) {
     int64_t next = run_due(w, now);
+    atomic_store(&w->first_round_done, 1);
     atomic_store(&w->cpu_ns, thread_cpu_ns());
     // the source's clock is the monotonic clock, except a replay in real time:
     // sleep the same span on the monotonic clock
@@ -281,16 +286,25 @@ int lj_sampler_start(lj_sampler *s) {
   for (int i = 0; i < 2 * s->n_dev; i++) {
     lj_worker *w = &s->workers[i];
     if (!worker_active(s, w)) continue;
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    int err = pthread_create(&w->thread, NULL, worker_main, w);
+    if (err != 0) {
       lj_sampler_stop(s);
-      return LJ_FAIL(LJ_ENOMEM, "cannot start a sampler thread: %s", strerror(errno));
+      return LJ_FAIL(LJ_ENOMEM, "cannot start a sampler thread: %s", strerror(err));
     }
     w->started = 1;
   }
-  if (pthread_create(&s->deliver_thread, NULL, deliver_main, s) != 0) {
+  int err = pthread_create(&s->deliver_thread, NULL, deliver_main, s);
+  if (err != 0) {
     lj_sampler_stop(s);
-    return LJ_FAIL(LJ_ENOMEM, "cannot start the sampler's delivery thread: %s", strerror(errno));
+    return LJ_FAIL(LJ_ENOMEM, "cannot start the sampler's delivery thread: %s", strerror(err));
   }
+  s->deliver_started = 1;
+  // Return once every thread has read once, so that a window begun right
+  // after start has readings before its begin (a bracket), not only after.
+  int64_t give_up = lj_mono_ns() + 1000000000LL;
+  for (int i = 0; i < 2 * s->n_dev; i++)
+    while (s->workers[i].started && !atomic_load(&s->workers[i].first_round_done) && lj_mono_ns() < give_up)
+      lj_sleep_ns(200000);
   return 0;
 }
 
@@ -304,7 +318,7 @@ int lj_sampler_stop(lj_sampler *s) {
     pthread_mutex_unlock(&s->lock);
     for (int i = 0; i < 2 * s->n_dev; i++)
       if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
-    pthread_join(s->deliver_thread, NULL);  // it delivers once more after the stop
+    if (s->deliver_started) pthread_join(s->deliver_thread, NULL);  // it delivers once more after the stop
     s->stop_ns = lj_source_now_ns(s->src);
   } else if (s->manual) {
     s->stop_ns = atomic_load(&s->manual_now_ns);
@@ -387,6 +401,8 @@ int lj_meter_begin(lj_sampler *s, const char *name) { return lj_windows_begin(s-
 int lj_meter_end(lj_sampler *s, const char *name) {
   return lj_windows_end_by_name(s->windows, name, lj_sampler_now(s));
 }
+
+int lj_meter_end_handle(lj_sampler *s, int handle) { return lj_windows_end(s->windows, handle, lj_sampler_now(s)); }
 
 int lj_meter_result(lj_sampler *s, int handle, int device, lj_window_result *out, int64_t timeout_ns) {
   int64_t deadline = lj_mono_ns() + timeout_ns;

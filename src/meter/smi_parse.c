@@ -6,59 +6,36 @@
 #include "common/error.h"
 #include "meter/csv_field.h"
 
-#define COL(q, k, r) {q, k, r}
+#define TS LJ_SMI_TIMESTAMP
+#define RD LJ_SMI_READING
 
-static lj_smi_layout build(const char *const *q, const int *k, const int *r, int n) {
-  lj_smi_layout l;
-  memset(&l, 0, sizeof l);
-  l.n = n;
-  for (int i = 0; i < n; i++) {
-    l.query[i] = q[i];
-    l.kind[i] = k[i];
-    l.reading[i] = r[i];
-  }
-  return l;
-}
+// Compile-time tables: no initialisation race between threads.
+static const lj_smi_layout default_layout = {
+    .n = 14,
+    .query = {"timestamp", "index", "uuid", "pci.bus_id", "power.draw", "power.draw.average", "power.draw.instant",
+              "enforced.power.limit", "clocks.sm", "clocks.mem", "temperature.gpu", "utilization.gpu",
+              "utilization.memory", "clocks_event_reasons.active"},
+    .kind = {TS, LJ_SMI_INDEX, LJ_SMI_UUID, LJ_SMI_PCI_BUS_ID, RD, RD, RD, RD, RD, RD, RD, RD, RD, RD},
+    // power.draw is the 1 s average on Ampere and newer; power.draw.average, when given, wins (later column)
+    .reading = {-1, -1, -1, -1, LJ_READING_POWER_AVG, LJ_READING_POWER_AVG, LJ_READING_POWER_INSTANT,
+                LJ_READING_POWER_LIMIT, LJ_READING_CLOCK_SM, LJ_READING_CLOCK_MEM, LJ_READING_TEMPERATURE,
+                LJ_READING_UTIL_GPU, LJ_READING_UTIL_MEM, LJ_READING_THROTTLE},
+};
 
-const lj_smi_layout *lj_smi_layout_default(void) {
-  static const char *const q[] = {"timestamp", "index", "uuid", "pci.bus_id", "power.draw", "power.draw.average",
-                                  "power.draw.instant", "enforced.power.limit", "clocks.sm", "clocks.mem",
-                                  "temperature.gpu", "utilization.gpu", "utilization.memory", "clocks_event_reasons.active"};
-  static const int k[] = {LJ_SMI_TIMESTAMP, LJ_SMI_INDEX, LJ_SMI_UUID, LJ_SMI_PCI_BUS_ID, LJ_SMI_READING,
-                          LJ_SMI_READING, LJ_SMI_READING, LJ_SMI_READING, LJ_SMI_READING, LJ_SMI_READING,
-                          LJ_SMI_READING, LJ_SMI_READING, LJ_SMI_READING, LJ_SMI_READING};
-  // power.draw is the 1 s average on Ampere and newer; power.draw.average, when given, wins (later column)
-  static const int r[] = {-1, -1, -1, -1, LJ_READING_POWER_AVG, LJ_READING_POWER_AVG, LJ_READING_POWER_INSTANT,
-                          LJ_READING_POWER_LIMIT, LJ_READING_CLOCK_SM, LJ_READING_CLOCK_MEM, LJ_READING_TEMPERATURE,
-                          LJ_READING_UTIL_GPU, LJ_READING_UTIL_MEM, LJ_READING_THROTTLE};
-  static lj_smi_layout l;
-  static int init;
-  if (!init) {
-    l = build(q, k, r, (int)(sizeof q / sizeof q[0]));
-    init = 1;
-  }
-  return &l;
-}
+static const lj_smi_layout legacy_layout = {
+    .n = 12,
+    .query = {"timestamp", "index", "uuid", "pci.bus_id", "power.draw", "enforced.power.limit", "clocks.sm",
+              "clocks.mem", "temperature.gpu", "utilization.gpu", "utilization.memory",
+              "clocks_throttle_reasons.active"},
+    .kind = {TS, LJ_SMI_INDEX, LJ_SMI_UUID, LJ_SMI_PCI_BUS_ID, RD, RD, RD, RD, RD, RD, RD, RD},
+    // older GPUs: power.draw is an instant reading
+    .reading = {-1, -1, -1, -1, LJ_READING_POWER_INSTANT, LJ_READING_POWER_LIMIT, LJ_READING_CLOCK_SM,
+                LJ_READING_CLOCK_MEM, LJ_READING_TEMPERATURE, LJ_READING_UTIL_GPU, LJ_READING_UTIL_MEM,
+                LJ_READING_THROTTLE},
+};
 
-const lj_smi_layout *lj_smi_layout_legacy(void) {
-  static const char *const q[] = {"timestamp", "index", "uuid", "pci.bus_id", "power.draw", "enforced.power.limit",
-                                  "clocks.sm", "clocks.mem", "temperature.gpu", "utilization.gpu",
-                                  "utilization.memory", "clocks_throttle_reasons.active"};
-  static const int k[] = {LJ_SMI_TIMESTAMP, LJ_SMI_INDEX, LJ_SMI_UUID, LJ_SMI_PCI_BUS_ID, LJ_SMI_READING,
-                          LJ_SMI_READING, LJ_SMI_READING, LJ_SMI_READING, LJ_SMI_READING, LJ_SMI_READING,
-                          LJ_SMI_READING, LJ_SMI_READING};
-  // older GPUs: power.draw is an instant reading
-  static const int r[] = {-1, -1, -1, -1, LJ_READING_POWER_INSTANT, LJ_READING_POWER_LIMIT, LJ_READING_CLOCK_SM,
-                          LJ_READING_CLOCK_MEM, LJ_READING_TEMPERATURE, LJ_READING_UTIL_GPU, LJ_READING_UTIL_MEM,
-                          LJ_READING_THROTTLE};
-  static lj_smi_layout l;
-  static int init;
-  if (!init) {
-    l = build(q, k, r, (int)(sizeof q / sizeof q[0]));
-    init = 1;
-  }
-  return &l;
-}
+const lj_smi_layout *lj_smi_layout_default(void) { return &default_layout; }
+const lj_smi_layout *lj_smi_layout_legacy(void) { return &legacy_layout; }
 
 void lj_smi_query_string(const lj_smi_layout *l, char *out, size_t cap) {
   size_t pos = 0;

@@ -266,6 +266,9 @@ static int parse_discovery(const lj_smi_layout *l, char *text, lj_smi_record *re
   return n;
 }
 
+static int open_devices(lj_source **out, const lj_smi_options *opt, const char *path, const lj_smi_layout *layout,
+                        const lj_smi_record *rec, int n_rec);
+
 int lj_source_open_smi(lj_source **out, const lj_smi_options *opt) {
   *out = NULL;
   lj_smi_options o;
@@ -276,22 +279,33 @@ int lj_source_open_smi(lj_source **out, const lj_smi_options *opt) {
   if (find_in_path(cmd, path, sizeof path) != 0)
     return LJ_FAIL(LJ_ENODEV, "%s not found%s (no NVIDIA driver installed?)", cmd, strchr(cmd, '/') ? "" : " in PATH");
   // discovery, with the older field names when the driver does not know the new ones
-  static char output[1 << 16];
+  enum { OUTPUT_CAP = 1 << 16 };
+  char *output = malloc(OUTPUT_CAP);
+  lj_smi_record *rec = malloc(MAX_GPUS * sizeof *rec);
+  int rc = (output && rec) ? 0 : LJ_FAIL(LJ_ENOMEM, "out of memory opening nvidia-smi");
   const lj_smi_layout *layout = lj_smi_layout_default();
-  int status;
-  LJ_TRY(run_once(path, layout, output, sizeof output, &status));
-  if (status != 0 && strstr(output, "not a valid field")) {
+  int status = 0;
+  if (rc == 0) rc = run_once(path, layout, output, OUTPUT_CAP, &status);
+  if (rc == 0 && status != 0 && strstr(output, "not a valid field")) {
     layout = lj_smi_layout_legacy();
-    LJ_TRY(run_once(path, layout, output, sizeof output, &status));
+    rc = run_once(path, layout, output, OUTPUT_CAP, &status);
   }
-  if (status != 0) {
+  if (rc == 0 && status != 0) {
     char *nl = strchr(output, '\n');
     if (nl) *nl = '\0';
-    return LJ_FAIL(LJ_ENODEV, "%s failed (exit %d): %s", path, status,
-                   output[0] ? output : "no output");
+    rc = LJ_FAIL(LJ_ENODEV, "%s failed (exit %d): %s", path, status, output[0] ? output : "no output");
   }
-  lj_smi_record rec[MAX_GPUS];
-  int n_rec = parse_discovery(layout, output, rec, MAX_GPUS);
+  int n_rec = rc == 0 ? parse_discovery(layout, output, rec, MAX_GPUS) : rc;
+  free(output);
+  rc = open_devices(out, &o, path, layout, rec, n_rec);
+  free(rec);
+  return rc;
+}
+
+// The source for the discovered GPUs that CUDA_VISIBLE_DEVICES leaves visible.
+static int open_devices(lj_source **out, const lj_smi_options *opt, const char *path, const lj_smi_layout *layout,
+                        const lj_smi_record *rec, int n_rec) {
+  lj_smi_options o = *opt;
   if (n_rec < 0) return lj_fail_context(n_rec, "reading %s's GPU list", path);
   if (n_rec == 0) return LJ_FAIL(LJ_ENODEV, "%s lists no GPU", path);
   // CUDA_VISIBLE_DEVICES: by index or UUID, in its order

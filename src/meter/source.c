@@ -72,3 +72,20 @@ int lj_source_stats_get(lj_source *src, int dev, lj_source_stats *out) {
   LJ_TRY(check_device(src, dev));
   return src->ops->stats ? src->ops->stats(src, dev, out) : 0;
 }
+
+void lj_source_read_many(lj_source *src, int dev, uint32_t mask, lj_sample *out, int *n_out, int *errors) {
+  *n_out = 0;
+  *errors = 0;
+  if (dev < 0 || dev >= src->n_devices) return;
+  mask &= src->devices[dev].supported & ~src->devices[dev].streamed;
+  if (src->ops->read_many) {
+    if (src->ops->read_many(src, dev, mask, out, n_out) < 0) (*errors)++;
+    return;
+  }
+  for (int r = 0; r < LJ_READING_COUNT; r++) {
+    if (!(mask & LJ_READING_BIT(r))) continue;
+    int rc = lj_source_read(src, dev, (lj_reading)r, &out[*n_out]);
+    if (rc == 0) (*n_out)++;
+    else if (rc != LJ_EUNSUPPORTED) (*errors)++;
+  }
+}

@@ -108,6 +108,13 @@ void lj_windows_expect(lj_windows *w, int dev, uint32_t readings) {
   pthread_mutex_unlock(&w->lock);
 }
 
+// Instant power is kept only when it is what (b) integrates: with a driver
+// buffer it would triple the history for nothing.
+static int keeps_instant(const wdev *d) {
+  if (d->integrated >= 0) return d->integrated == LJ_READING_POWER_INSTANT;
+  return !(d->expect & LJ_READING_BIT(LJ_READING_POWER_SAMPLE));
+}
+
 static const lj_series *integrated_series(const wdev *d, int *reading) {
   int r = d->integrated;
   if (r < 0)
@@ -184,7 +191,7 @@ static int window_ready(const lj_windows *w, const window *win) {
     if (!dv->expect_set) return 0;
     if (!series_reached(dv, LJ_READING_ENERGY, &dv->counter, win->end_ns) ||
         !series_reached(dv, LJ_READING_POWER_SAMPLE, &dv->power_sample, win->end_ns) ||
-        !series_reached(dv, LJ_READING_POWER_INSTANT, &dv->power_instant, win->end_ns))
+        (keeps_instant(dv) && !series_reached(dv, LJ_READING_POWER_INSTANT, &dv->power_instant, win->end_ns)))
       return 0;
   }
   return 1;
@@ -228,7 +235,7 @@ int lj_windows_add(lj_windows *w, const lj_sample *s, size_t n) {
     switch (s[i].reading) {
       case LJ_READING_ENERGY: series = &d->counter; break;
       case LJ_READING_POWER_SAMPLE: series = &d->power_sample; break;
-      case LJ_READING_POWER_INSTANT: series = &d->power_instant; break;
+      case LJ_READING_POWER_INSTANT: series = keeps_instant(d) ? &d->power_instant : NULL; break;
       default: break;
     }
     if (s[i].t_ns > d->latest_ns) d->latest_ns = s[i].t_ns;

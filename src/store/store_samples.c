@@ -81,8 +81,8 @@ static int load_devices(lj_store *st, int64_t run_id, lj_trace *out) {
     if (d.index != out->n_devices)
       status = LJ_FAIL(LJ_EINVAL, "store '%s': run %lld: device indices are not 0..n-1 (found %d after %d devices)",
                        st->path, (long long)run_id, d.index, out->n_devices);
-    else
-      status = lj_trace_add_device(out, &d);
+    else if ((status = lj_trace_add_device(out, &d)) < 0)
+      status = lj_fail_context(status, "store '%s': run %lld", st->path, (long long)run_id);
   }
   if (status == 0 && rc != SQLITE_DONE) status = lj_sqlite_fail(st->db, st->path, rc, "reading devices", __FILE__, __LINE__);
   sqlite3_finalize(stmt);
@@ -119,12 +119,14 @@ static int load_samples(lj_store *st, int64_t run_id, lj_trace *out) {
     s->read_dur_ns = sqlite3_column_int(stmt, 6);
     s->flags = (uint8_t)sqlite3_column_int(stmt, 7);
     if (n == kChunk) {
-      status = lj_trace_append(out, chunk, n);
+      if ((status = lj_trace_append(out, chunk, n)) < 0)
+        status = lj_fail_context(status, "store '%s': run %lld", st->path, (long long)run_id);
       n = 0;
     }
   }
   if (status == 0 && rc != SQLITE_DONE) status = lj_sqlite_fail(st->db, st->path, rc, "reading samples", __FILE__, __LINE__);
-  if (status == 0 && n) status = lj_trace_append(out, chunk, n);
+  if (status == 0 && n && (status = lj_trace_append(out, chunk, n)) < 0)
+    status = lj_fail_context(status, "store '%s': run %lld", st->path, (long long)run_id);
   sqlite3_finalize(stmt);
   return status;
 }

@@ -43,19 +43,35 @@ echo "ok: the idle baseline was found in the default store"
 
 # 3. SIGINT to meter: forwarded to the program, exit 130, run incomplete.
 set -m  # background jobs must not start with SIGINT ignored
-"$bin" meter --source "$src" --idle none -o "$tmp/int.db" -- sleep 30 >"$tmp/out" 2>"$tmp/err" &
+"$bin" meter --source "$src" --idle none -o "$tmp/int.db" -- sh -c "touch '$tmp/started'; exec sleep 30" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-sleep 1.5
+for _ in $(seq 200); do [[ -e "$tmp/started" ]] && break; sleep 0.1; done
+[[ -e "$tmp/started" ]] || fail "the program did not start within 20 s"
+sleep 1
 kill -INT "$pid"
 start=$SECONDS
 wait "$pid"
 rc=$?
-set +m
 [[ $rc -eq 130 ]] || fail "exit $rc after SIGINT, expected 130 ($(cat "$tmp/err"))"
 (( SECONDS - start < 5 )) || fail "the program did not stop on the forwarded SIGINT"
 grep -q "interrupted (signal 2 forwarded)" "$tmp/err" || fail "summary does not say interrupted: $(cat "$tmp/err")"
 grep -q "stored: $tmp/int.db, run 1 (incomplete)" "$tmp/err" || fail "run not stored as incomplete: $(cat "$tmp/err")"
 echo "ok: SIGINT -> 130, run incomplete"
+
+# 3b. SIGINT while meter is still starting: still 130, never a crash or a hang.
+"$bin" meter --source "$src" --idle none -o "$tmp/early.db" -- sleep 30 >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+sleep 0.3
+kill -INT "$pid"
+start=$SECONDS
+wait "$pid"
+rc=$?
+[[ $rc -eq 130 ]] || fail "exit $rc after an early SIGINT, expected 130 ($(cat "$tmp/err"))"
+(( SECONDS - start < 5 )) || fail "an early SIGINT did not end meter promptly"
+# (before main() the default action ends it, also with status 130; later meter says so itself)
+echo "ok: early SIGINT -> 130: $(grep -m1 -E 'interrupted' "$tmp/err" || echo 'ended before its handlers were set')"
+
+set +m
 
 # 4. The stored run replays (re-analysis without a GPU).
 "$bin" meter --source "replay:$tmp/run.db" --idle none -- true >"$tmp/out" 2>"$tmp/err" || fail "replaying the store failed: $(cat "$tmp/err")"
