@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/clock.h"
@@ -47,7 +48,9 @@ static nvmlReturn_t f_pci(nvmlDevice_t h, nvmlPciInfo_t *p) {
   snprintf(p->busId, sizeof p->busId, "00000000:%02X:00.0", 0x18 + h->index);
   return NVML_SUCCESS;
 }
+static int fake_energy_field, fake_slow_energy;
 static nvmlReturn_t f_energy(nvmlDevice_t h, unsigned long long *mj) {
+  if (fake_slow_energy) usleep(2000);  // like the real call: milliseconds
   fake_energy_mj[h->index] += 12345;
   *mj = fake_energy_mj[h->index];
   return NVML_SUCCESS;
@@ -62,6 +65,10 @@ static nvmlReturn_t f_fields(nvmlDevice_t h, int n, nvmlFieldValue_t *v) {
     if (v[i].fieldId == NVML_FI_DEV_POWER_AVERAGE && v[i].scopeId == NVML_POWER_SCOPE_GPU) v[i].value.uiVal = 250000;
     else if (v[i].fieldId == NVML_FI_DEV_POWER_INSTANT) v[i].value.uiVal = 300500;
     else if (v[i].fieldId == NVML_FI_DEV_POWER_AVERAGE && v[i].scopeId == NVML_POWER_SCOPE_MEMORY && h->index == 0) v[i].value.uiVal = 47600;
+    else if (v[i].fieldId == NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION && fake_energy_field) {
+      v[i].valueType = NVML_VALUE_TYPE_UNSIGNED_LONG_LONG;
+      v[i].value.ullVal = fake_energy_mj[h->index];
+    }
     else v[i].nvmlReturn = NVML_ERROR_NOT_SUPPORTED;  // HBM power only on GPU 0
   }
   return NVML_SUCCESS;
@@ -110,6 +117,7 @@ static lj_nvml_api fake_api(void) {
 
 static int setup(void **state) {
   fake_init_result = NVML_SUCCESS;
+  fake_energy_field = fake_slow_energy = 0;
   fake_buf_n = 0;
   unsetenv("CUDA_VISIBLE_DEVICES");
   return 0;
@@ -190,6 +198,30 @@ static void test_read_many(void **state) {
   lj_source_read_many(src, 1, mask, out, &n, &errors);  // GPU 1: no HBM power
   assert_int_equal(n, 3);
   assert_int_equal(errors, 0);
+  lj_source_close(src);
+}
+
+// The energy counter through the cheaper call: the field when the direct
+// call is slow and the field gives the same counter; else the direct call.
+static void test_energy_call_choice(void **state) {
+  lj_source *src;
+  lj_nvml_api api = fake_api();
+  lj_sample a, b;
+  fake_energy_field = 1;
+  fake_slow_energy = 1;
+  assert_int_equal(lj_source_open_nvml_api(&src, &api, NULL), 0);
+  fake_field_calls = 0;
+  assert_int_equal(lj_source_read(src, 0, LJ_READING_ENERGY, &a), 0);
+  assert_int_equal(lj_source_read(src, 0, LJ_READING_ENERGY, &b), 0);
+  assert_int_equal(fake_field_calls, 2);
+  assert_true(a.value == (double)fake_energy_mj[0] * 1e-3 && b.value == a.value);  // the field does not tick the fake
+  assert_true(a.source_us > 0);
+  lj_source_close(src);
+  fake_slow_energy = 0;  // the direct call is as cheap: keep it
+  assert_int_equal(lj_source_open_nvml_api(&src, &api, NULL), 0);
+  assert_int_equal(lj_source_read(src, 0, LJ_READING_ENERGY, &a), 0);
+  assert_int_equal(lj_source_read(src, 0, LJ_READING_ENERGY, &b), 0);
+  assert_true(b.value - a.value > 12.0);  // 12.345 J per direct call
   lj_source_close(src);
 }
 
@@ -311,6 +343,7 @@ int main(void) {
       cmocka_unit_test_setup(test_identity_and_supported, setup),
       cmocka_unit_test_setup(test_readings_in_si_units, setup),
       cmocka_unit_test_setup(test_read_many, setup),
+      cmocka_unit_test_setup(test_energy_call_choice, setup),
       cmocka_unit_test_setup(test_driver_buffer, setup),
       cmocka_unit_test_setup(test_cuda_visible_devices, setup),
       cmocka_unit_test_setup(test_errors, setup),

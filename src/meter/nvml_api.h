@@ -38,6 +38,8 @@ enum {
 };
 
 enum {
+  NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION = 83,  // mJ since the driver was loaded
+  NVML_FI_DEV_ENERGY = 191,                   // the same counter (newer drivers)
   NVML_FI_DEV_POWER_AVERAGE = 185,  // 1 s average, mW
   NVML_FI_DEV_POWER_INSTANT = 186,  // mW
   NVML_POWER_SCOPE_GPU = 0,
