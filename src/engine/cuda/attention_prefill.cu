@@ -1,0 +1,205 @@
+// Flash-attention style prefill on tensor cores (wmma bf16 16x16x16, fp32 accumulation).
+//   grid (ceil(max_q_len / 64), n_heads, n_seqs), 4 warps; warp w owns 16 query rows.
+//   For each 64-key tile up to the block's last query position:
+//     S = Q K^T (wmma) -> shared fp32; online softmax per row (running max m and
+//     sum l, exp2 with the 1/sqrt(hd) * log2(e) scale folded in, causal and
+//     length masks); P (bf16) -> shared; O = O * alpha + P V (wmma, O kept in
+//     shared fp32 so rows can be rescaled). Finally O / l -> bf16.
+// The head dim is padded to HDP (16, 32, 64, 128) with zeros, so any head_dim <= 128 works.
+#include <math.h>
+#include <mma.h>
+
+#include "engine/cuda/attention_prefill.h"
+#include "engine/cuda/bf16_util.cuh"
+#include "engine/cuda/cuda_check.h"
+
+using namespace nvcuda;
+
+#define PF_BQ 64
+#define PF_BK 64
+#define PF_WARPS 4
+
+template <int HDP>
+struct pf_smem {
+  static constexpr int LD_H = HDP + 8;    // bf16 tiles, padded against bank conflicts
+  static constexpr int LD_S = PF_BK + 4;  // fp32 scores
+  static constexpr int LD_P = PF_BK + 8;  // bf16 probabilities
+  static constexpr int LD_O = HDP + 4;    // fp32 output accumulator
+  static constexpr size_t q = 0;
+  static constexpr size_t k = q + sizeof(__nv_bfloat16) * PF_BQ * LD_H;
+  static constexpr size_t v = k + sizeof(__nv_bfloat16) * PF_BK * LD_H;
+  static constexpr size_t sc = v + sizeof(__nv_bfloat16) * PF_BK * LD_H;
+  static constexpr size_t p = sc + sizeof(float) * PF_BQ * LD_S;
+  static constexpr size_t o = p + sizeof(__nv_bfloat16) * PF_BQ * LD_P;
+  static constexpr size_t bytes = o + sizeof(float) * PF_BQ * LD_O;
+};
+
+// Copies rows [row0, row0 + 64) of a (rows, hd) matrix with row stride `stride`
+// into a zero-padded (64, HDP) bf16 tile; rows >= n_rows become zeros.
+template <int HDP>
+static __device__ void load_tile(__nv_bfloat16 *tile, const __nv_bfloat16 *src, size_t stride,
+                                 int n_rows, int hd) {
+  constexpr int LD = pf_smem<HDP>::LD_H;
+  if ((hd & 7) == 0 && (stride & 7) == 0) {
+    constexpr int CH = HDP / 8;
+    for (int idx = threadIdx.x; idx < 64 * CH; idx += blockDim.x) {
+      int r = idx / CH, c = idx % CH;
+      bf16x8 v = {};
+      if (r < n_rows && c * 8 < hd) v = *reinterpret_cast<const bf16x8 *>(src + (size_t)r * stride + c * 8);
+      *reinterpret_cast<bf16x8 *>(tile + r * LD + c * 8) = v;
+    }
+  } else {
+    for (int idx = threadIdx.x; idx < 64 * HDP; idx += blockDim.x) {
+      int r = idx / HDP, c = idx % HDP;
+      tile[r * LD + c] = (r < n_rows && c < hd) ? src[(size_t)r * stride + c] : __float2bfloat16(0.0f);
+    }
+  }
+}
+
+template <int HDP>
+static __global__ void __launch_bounds__(PF_WARPS * 32)
+attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfloat16 *k_cache,
+                    const __nv_bfloat16 *v_cache, const int *q_start, const int *q_len_a,
+                    const int *ctx_start_a, lj_attn_prefill_shape s, float scale_log2) {
+  using L = pf_smem<HDP>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  __nv_bfloat16 *Qs = reinterpret_cast<__nv_bfloat16 *>(smem + L::q);
+  __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem + L::k);
+  __nv_bfloat16 *Vs = reinterpret_cast<__nv_bfloat16 *>(smem + L::v);
+  float *Ss = reinterpret_cast<float *>(smem + L::sc);
+  __nv_bfloat16 *Ps = reinterpret_cast<__nv_bfloat16 *>(smem + L::p);
+  float *Os = reinterpret_cast<float *>(smem + L::o);
+
+  int qb = blockIdx.x, h = blockIdx.y, sq = blockIdx.z;
+  int q_len = q_len_a[sq], ctx0 = ctx_start_a[sq];
+  int row0 = qb * PF_BQ;
+  if (row0 >= q_len) return;
+  int hd = s.head_dim, G = s.n_heads / s.n_kv_heads, kvh = h / G;
+  int q_dim = s.n_heads * hd, kv_dim = s.n_kv_heads * hd;
+  size_t stride = (size_t)q_dim + 2 * kv_dim;
+  int rows = min(PF_BQ, q_len - row0);
+  const __nv_bfloat16 *qsrc = qkv + (size_t)(q_start[sq] + row0) * stride + (size_t)h * hd;
+  load_tile<HDP>(Qs, qsrc, stride, rows, hd);
+  for (int idx = threadIdx.x; idx < PF_BQ * L::LD_O; idx += blockDim.x) Os[idx] = 0.0f;
+
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int my_row = warp * 16 + lane / 2, half = lane & 1;  // softmax: 2 lanes per row
+  int my_pos = ctx0 + row0 + my_row;                   // this row's query position
+  bool row_ok = my_row < rows;
+  float m = -INFINITY, l = 0.0f;
+  int last_pos = ctx0 + row0 + rows - 1;
+  int n_tiles = last_pos / PF_BK + 1;
+  size_t cache_base = ((size_t)sq * s.n_kv_heads + kvh) * s.ctx_cap * hd;
+
+  for (int kt = 0; kt < n_tiles; kt++) {
+    int key0 = kt * PF_BK;
+    int n_keys = min(PF_BK, last_pos + 1 - key0);
+    __syncthreads();  // previous tile's K/V fully consumed
+    load_tile<HDP>(Ks, k_cache + cache_base + (size_t)key0 * hd, hd, n_keys, hd);
+    load_tile<HDP>(Vs, v_cache + cache_base + (size_t)key0 * hd, hd, n_keys, hd);
+    __syncthreads();
+
+    // S_w (16 x 64) = Q_w (16 x HDP) K^T
+#pragma unroll
+    for (int j = 0; j < PF_BK / 16; j++) {
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::fill_fragment(acc, 0.0f);
+#pragma unroll
+      for (int k = 0; k < HDP / 16; k++) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> b;
+        wmma::load_matrix_sync(a, Qs + warp * 16 * L::LD_H + k * 16, L::LD_H);
+        wmma::load_matrix_sync(b, Ks + j * 16 * L::LD_H + k * 16, L::LD_H);
+        wmma::mma_sync(acc, a, b, acc);
+      }
+      wmma::store_matrix_sync(Ss + warp * 16 * L::LD_S + j * 16, acc, L::LD_S, wmma::mem_row_major);
+    }
+    __syncwarp();
+
+    // Online softmax: lane pair (my_row, half) covers 32 columns each.
+    float *srow = Ss + my_row * L::LD_S + half * 32;
+    __nv_bfloat16 *prow = Ps + my_row * L::LD_P + half * 32;
+    float mx = -INFINITY;
+#pragma unroll 8
+    for (int c = 0; c < 32; c++) {
+      int kp = key0 + half * 32 + c;
+      bool ok = row_ok && kp <= my_pos && (c + half * 32) < n_keys;
+      float v = ok ? srow[c] * scale_log2 : -INFINITY;
+      srow[c] = v;
+      mx = fmaxf(mx, v);
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    float m_new = fmaxf(m, mx);
+    float alpha = m_new == -INFINITY ? 1.0f : exp2f(m - m_new);
+    float sum = 0.0f;
+#pragma unroll 8
+    for (int c = 0; c < 32; c++) {
+      float p = m_new == -INFINITY ? 0.0f : exp2f(srow[c] - m_new);
+      __nv_bfloat16 pb = __float2bfloat16(p);
+      prow[c] = pb;
+      sum += p;
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    l = l * alpha + sum;
+    m = m_new;
+    float *orow = Os + my_row * L::LD_O + half * (HDP / 2);
+#pragma unroll
+    for (int c = 0; c < HDP / 2; c++) orow[c] *= alpha;
+    __syncwarp();
+
+    // O_w (16 x HDP) += P_w (16 x 64) V (64 x HDP)
+#pragma unroll
+    for (int i = 0; i < HDP / 16; i++) {
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::load_matrix_sync(acc, Os + warp * 16 * L::LD_O + i * 16, L::LD_O, wmma::mem_row_major);
+#pragma unroll
+      for (int k = 0; k < PF_BK / 16; k++) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b;
+        wmma::load_matrix_sync(a, Ps + warp * 16 * L::LD_P + k * 16, L::LD_P);
+        wmma::load_matrix_sync(b, Vs + k * 16 * L::LD_H + i * 16, L::LD_H);
+        wmma::mma_sync(acc, a, b, acc);
+      }
+      wmma::store_matrix_sync(Os + warp * 16 * L::LD_O + i * 16, acc, L::LD_O, wmma::mem_row_major);
+    }
+    __syncwarp();
+  }
+
+  if (row_ok) {
+    float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    const float *orow = Os + my_row * L::LD_O;
+    __nv_bfloat16 *dst = out + (size_t)(q_start[sq] + row0 + my_row) * q_dim + (size_t)h * hd;
+    for (int c = half; c < hd; c += 2) dst[c] = __float2bfloat16(orow[c] * inv);
+  }
+}
+
+template <int HDP>
+static int launch(dim3 grid, cudaStream_t st, __nv_bfloat16 *out, const __nv_bfloat16 *qkv,
+                  const __nv_bfloat16 *kc, const __nv_bfloat16 *vc, const int *q_start,
+                  const int *q_len, const int *ctx_start, const lj_attn_prefill_shape &s, float sl2) {
+  size_t smem = pf_smem<HDP>::bytes;
+  CUDA_CHECK(cudaFuncSetAttribute(attn_prefill_kernel<HDP>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  (int)smem));
+  attn_prefill_kernel<HDP><<<grid, PF_WARPS * 32, smem, st>>>(out, qkv, kc, vc, q_start, q_len,
+                                                             ctx_start, s, sl2);
+  CUDA_CHECK_LAUNCH("attention_prefill");
+  return 0;
+}
+
+int lj_cuda_attention_prefill(__nv_bfloat16 *out, const __nv_bfloat16 *qkv,
+                              const __nv_bfloat16 *k_cache, const __nv_bfloat16 *v_cache,
+                              const int *q_start, const int *q_len, const int *ctx_start,
+                              int n_seqs, int max_q_len, const lj_attn_prefill_shape *s,
+                              cudaStream_t stream) {
+  if (s->head_dim > 128 || s->n_heads % s->n_kv_heads != 0)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "attention_prefill: head_dim %d (max 128), %d heads / %d kv heads",
+                   s->head_dim, s->n_heads, s->n_kv_heads);
+  if (n_seqs <= 0 || max_q_len <= 0) return 0;
+  dim3 grid((max_q_len + PF_BQ - 1) / PF_BQ, s->n_heads, n_seqs);
+  float sl2 = (float)(1.0 / sqrt((double)s->head_dim) * 1.4426950408889634);
+  int hd = s->head_dim;
+  if (hd <= 16) return launch<16>(grid, stream, out, qkv, k_cache, v_cache, q_start, q_len, ctx_start, *s, sl2);
+  if (hd <= 32) return launch<32>(grid, stream, out, qkv, k_cache, v_cache, q_start, q_len, ctx_start, *s, sl2);
+  if (hd <= 64) return launch<64>(grid, stream, out, qkv, k_cache, v_cache, q_start, q_len, ctx_start, *s, sl2);
+  return launch<128>(grid, stream, out, qkv, k_cache, v_cache, q_start, q_len, ctx_start, *s, sl2);
+}
