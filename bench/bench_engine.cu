@@ -26,6 +26,7 @@ extern "C" {
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/memory_plan.h"
+#include "engine/cuda/pdl.h"
 #include "engine/cuda/weight_fill.h"
 extern "C" {
 #include "model/random_init.h"
@@ -144,6 +145,59 @@ static double prefill_flops(const lj_model_config *c, int T) {
   return per_tok * T + attn + 2.0 * d * c->vocab_size;
 }
 
+// Time of each stage (summed over layers) in one forward call, each stage bracketed by
+// events (so no overlap between kernels: the sum exceeds the graph's step time).
+static void stage_profile(lj_cuda_engine *e, const lj_model_config *c, int n_seqs, int per_seq, int ctx,
+                          const char *label) {
+  lj_cuda_reset(e);
+  if (ctx > 0) LJ(lj_cuda_fake_context(e, n_seqs, ctx, 7));
+  std::vector<int> tok((size_t)n_seqs * per_seq), lens(n_seqs, per_seq);
+  for (size_t i = 0; i < tok.size(); i++) tok[i] = (int)(lj_splitmix64(i + 5) % 128000);
+  lj_cuda_batch b;
+  LJ(lj_cuda_prepare_batch(e, n_seqs, tok.data(), lens.data(), &b));
+  cudaStream_t st = (cudaStream_t)lj_cuda_engine_stream(e);
+  int n_calls = 1 + c->n_layers * (LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1) + 2;
+  std::vector<cudaEvent_t> ev(n_calls + 1);
+  for (auto &x : ev) CK(cudaEventCreate(&x));
+  std::vector<std::vector<double>> per_stage(LJ_STAGE_COUNT);
+  for (int rep = 0; rep < 6; rep++) {
+    std::vector<int> which;
+    int k = 0;
+    CK(cudaEventRecord(ev[k++], st));
+    auto one = [&](lj_stage s, int layer) {
+      LJ(lj_cuda_run_stage(e, s, layer, &b, NULL));
+      CK(cudaEventRecord(ev[k++], st));
+      which.push_back(s);
+    };
+    one(LJ_STAGE_EMBED, -1);
+    for (int l = 0; l < c->n_layers; l++)
+      for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) one((lj_stage)s, l);
+    one(LJ_STAGE_FINAL_NORM, -1);
+    one(LJ_STAGE_LM_HEAD, -1);
+    CK(cudaEventSynchronize(ev[k - 1]));
+    std::vector<double> sum(LJ_STAGE_COUNT, 0.0);
+    for (int i = 0; i < (int)which.size(); i++) {
+      float ms;
+      CK(cudaEventElapsedTime(&ms, ev[i], ev[i + 1]));
+      sum[which[i]] += ms;
+    }
+    if (rep > 0)
+      for (int s = 0; s < LJ_STAGE_COUNT; s++) per_stage[s].push_back(sum[s]);
+  }
+  double total = 0;
+  std::vector<double> med(LJ_STAGE_COUNT);
+  for (int s = 0; s < LJ_STAGE_COUNT; s++) total += (med[s] = per_stage[s].empty() ? 0 : median(per_stage[s]));
+  printf("  stage times, %s (events around each stage, summed over layers): total %.3f ms\n", label, total);
+  for (int s = 0; s < LJ_STAGE_COUNT; s++)
+    if (med[s] > 0) {
+      printf("    %-10s %8.3f ms %5.1f%%\n", lj_stage_name((lj_stage)s), med[s], 100.0 * med[s] / total);
+      printf("RESULT model=%s kind=stage what=\"%s\" stage=%s ms=%.4f\n", c->name, label, lj_stage_name((lj_stage)s),
+             med[s]);
+    }
+  for (auto &x : ev) CK(cudaEventDestroy(x));
+  lj_cuda_reset(e);
+}
+
 static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick) {
   lj_model_config c;
   LJ(lj_config_preset(name, &c));
@@ -158,7 +212,11 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     lj_cuda_engine *e;
     LJ(lj_cuda_engine_create_random(&e, &c, 1, &o));
     int64_t wbytes = lj_cuda_weight_bytes(e);
-    for (int gemv = 1; gemv >= 0; gemv--) {
+    struct { int gemv, pdl; const char *name; } variants[] = {
+        {1, 1, "GEMV+PDL"}, {1, 0, "GEMV"}, {0, 1, "cuBLASLt"}};
+    for (auto v : variants) {
+      int gemv = v.gemv;
+      lj_cuda_set_pdl(v.pdl);
       lj_cuda_set_use_gemv(e, gemv);
       int ctx = 512, steps = quick ? 64 : 256;
       double s = decode_step_s(e, 1, ctx, steps);
@@ -166,14 +224,17 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
       double floor_s = (double)bytes / (copy_gbs * 1e9);
       printf("  decode batch 1, context %d, %-9s: %8.1f tok/s  %7.3f ms/token  %7.0f GB/s  floor %.3f ms "
              "(%.0f tok/s): %5.1f%% of floor\n",
-             ctx, gemv ? "own GEMV" : "cuBLASLt", 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
+             ctx, v.name, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
              1.0 / floor_s, 100.0 * floor_s / s);
       printf("RESULT model=%s kind=decode_b1 matmul=%s batch=1 ctx=%d tok_s=%.2f ms_token=%.4f gbs=%.1f "
              "floor_ms=%.4f pct_floor=%.1f\n",
-             name, gemv ? "gemv" : "cublaslt", ctx, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
+             name, v.name, ctx, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
              100.0 * floor_s / s);
     }
+    lj_cuda_set_pdl(1);
     lj_cuda_set_use_gemv(e, 1);
+    stage_profile(e, &c, 1, 1, 512, "decode batch 1 context 512");
+    stage_profile(e, &c, 1, 2048, 0, "prefill 2048");
     int T = 2048;
     std::vector<int> prompt(T);
     for (int i = 0; i < T; i++) prompt[i] = (int)(lj_splitmix64(i) % 128000);

@@ -24,7 +24,8 @@ run() {  # run NAME CMD...: records PASS/FAIL/SKIP and seconds
   local r=PASS
   [ $rc -eq 77 ] && r=SKIP
   [ $rc -ne 0 ] && [ $rc -ne 77 ] && r="FAIL(rc=$rc)"
-  NAMES+=("$name"); RESULTS+=("$r"); TIMES+=("$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")")
+  NAMES+=("$name"); RESULTS+=("$r")
+  TIMES+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')")
   echo "== $name: $r"; tail -n 25 "$LOG/$name.log"
 }
 
@@ -33,9 +34,9 @@ run kernels "$BIN/test_cuda_kernels"
 run engine "$BIN/test_cuda_engine"
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 if [ -n "$CS" ]; then
-  run memcheck_engine "$CS" --tool memcheck --error-exitcode 9 "$BIN/test_cuda_engine"
-  run racecheck_engine "$CS" --tool racecheck --error-exitcode 9 "$BIN/test_cuda_engine"
-  run memcheck_kernels "$CS" --tool memcheck --error-exitcode 9 "$BIN/test_cuda_kernels"
+  run memcheck_engine timeout 200 "$CS" --tool memcheck --error-exitcode 9 "$BIN/test_cuda_engine"
+  run racecheck_engine timeout 200 "$CS" --tool racecheck --error-exitcode 9 "$BIN/test_cuda_engine"
+  run memcheck_kernels timeout 150 "$CS" --tool memcheck --error-exitcode 9 "$BIN/test_cuda_kernels"
 else
   NAMES+=(sanitizer); RESULTS+=("SKIP (no compute-sanitizer)"); TIMES+=(0)
 fi

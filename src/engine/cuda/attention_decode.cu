@@ -11,23 +11,26 @@
 #include "engine/cuda/attention_decode.h"
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/pdl.h"
 
 #define DEC_WARPS 4
 #define DEC_MAX_SPLIT 512  // keeps dynamic + static shared memory under 48 KB
+#define DEC_UNROLL 4       // keys per lane with loads in flight at once
 
+// The split count is fixed (a captured graph keeps its grid); each split's share of
+// the keys is ceil(kv_len / n_splits), computed in the kernel from the current
+// length, so every block has work at short contexts too.
 lj_attn_decode_shape lj_attn_decode_plan(int n_heads, int n_kv_heads, int head_dim, int ctx_cap,
                                          int n_seq, int n_sms) {
-  lj_attn_decode_shape s = {n_heads, n_kv_heads, head_dim, ctx_cap, 64, 1};
-  int want_blocks = 2 * n_sms;
+  lj_attn_decode_shape s = {n_heads, n_kv_heads, head_dim, ctx_cap, 16, 1};
   int per_seq = n_kv_heads * (n_seq > 0 ? n_seq : 1);
-  int splits = (want_blocks + per_seq - 1) / per_seq;
+  int splits = (2 * n_sms + per_seq - 1) / per_seq;       // fill the GPU
+  int min_splits = (ctx_cap + DEC_MAX_SPLIT - 1) / DEC_MAX_SPLIT;  // fit shared memory
+  if (splits < min_splits) splits = min_splits;
+  if (splits > (ctx_cap + 15) / 16) splits = (ctx_cap + 15) / 16;
   if (splits < 1) splits = 1;
-  int keys = (ctx_cap + splits - 1) / splits;
-  keys = (keys + 63) / 64 * 64;
-  if (keys < 64) keys = 64;
-  if (keys > DEC_MAX_SPLIT) keys = DEC_MAX_SPLIT;
-  s.split_keys = keys;
-  s.n_splits = (ctx_cap + keys - 1) / keys;
+  s.n_splits = splits;
+  s.split_keys = ((ctx_cap + splits - 1) / splits + 15) / 16 * 16;  // largest share
   return s;
 }
 
@@ -55,6 +58,8 @@ static __global__ void __launch_bounds__(DEC_WARPS * 32)
 attn_decode_kernel(float *o_part, float *ml_part, const __nv_bfloat16 *qkv,
                    const __nv_bfloat16 *k_cache, const __nv_bfloat16 *v_cache, const int *seq,
                    const int *kv_len, lj_attn_decode_shape s, float scale_log2) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   extern __shared__ float smem[];
   float *sc = smem;  // (G, split_keys) scores, then probabilities
   __shared__ float red[DEC_WARPS][G][8 * LPK];
@@ -64,7 +69,8 @@ attn_decode_kernel(float *o_part, float *ml_part, const __nv_bfloat16 *qkv,
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   int hd = s.head_dim, q_dim = s.n_heads * hd, kv_dim = s.n_kv_heads * hd;
   int len = kv_len[t];
-  int k0 = split * s.split_keys, k1 = min(k0 + s.split_keys, len);
+  int share = ((len + s.n_splits - 1) / s.n_splits + 15) / 16 * 16;  // <= split_keys
+  int k0 = split * share, k1 = min(k0 + share, len);
   size_t part = ((size_t)t * s.n_heads + (size_t)kvh * G) * s.n_splits + split;
   if (k0 >= k1) {  // this split is past the sequence's end
     if (threadIdx.x < G) {
@@ -87,19 +93,27 @@ attn_decode_kernel(float *o_part, float *ml_part, const __nv_bfloat16 *qkv,
   const __nv_bfloat16 *kc = k_cache + base, *vc = v_cache + base;
   int n_keys = k1 - k0;
 
-  // Phase 1: scores (already in log2 units).
-  for (int j = warp * KPW + key_in_warp; j - key_in_warp < n_keys; j += DEC_WARPS * KPW) {
-    float kf[8];
-    bool ok = j < n_keys;
-    load8(kc + (size_t)(k0 + (ok ? j : 0)) * hd, d0, hd, kf);
+  // Phase 1: scores (already in log2 units); DEC_UNROLL keys per lane loaded before use.
+  constexpr int STEP = DEC_WARPS * KPW;
+  for (int j0 = warp * KPW + key_in_warp; j0 - key_in_warp < n_keys; j0 += DEC_UNROLL * STEP) {
+    float kf[DEC_UNROLL][8];
 #pragma unroll
-    for (int g = 0; g < G; g++) {
-      float d = 0.0f;
+    for (int u = 0; u < DEC_UNROLL; u++) {
+      int j = j0 + u * STEP;
+      load8(kc + (size_t)(k0 + (j < n_keys ? j : 0)) * hd, d0, hd, kf[u]);
+    }
 #pragma unroll
-      for (int e = 0; e < 8; e++) d += q[g][e] * kf[e];
+    for (int u = 0; u < DEC_UNROLL; u++) {
+      int j = j0 + u * STEP;
 #pragma unroll
-      for (int o = LPK / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-      if (ok && sub == 0) sc[g * s.split_keys + j] = d;
+      for (int g = 0; g < G; g++) {
+        float d = 0.0f;
+#pragma unroll
+        for (int e = 0; e < 8; e++) d += q[g][e] * kf[u][e];
+#pragma unroll
+        for (int o = LPK / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+        if (j < n_keys && sub == 0) sc[g * s.split_keys + j] = d;
+      }
     }
   }
   __syncthreads();
@@ -126,14 +140,24 @@ attn_decode_kernel(float *o_part, float *ml_part, const __nv_bfloat16 *qkv,
   for (int g = 0; g < G; g++)
 #pragma unroll
     for (int e = 0; e < 8; e++) acc[g][e] = 0.0f;
-  for (int j = warp * KPW + key_in_warp; j < n_keys; j += DEC_WARPS * KPW) {
-    float vf[8];
-    load8(vc + (size_t)(k0 + j) * hd, d0, hd, vf);
+  for (int j0 = warp * KPW + key_in_warp; j0 < n_keys; j0 += DEC_UNROLL * STEP) {
+    float vf[DEC_UNROLL][8];
 #pragma unroll
-    for (int g = 0; g < G; g++) {
-      float p = sc[g * s.split_keys + j];
+    for (int u = 0; u < DEC_UNROLL; u++) {
+      int j = j0 + u * STEP;
+      load8(vc + (size_t)(k0 + (j < n_keys ? j : 0)) * hd, d0, hd, vf[u]);
+    }
 #pragma unroll
-      for (int e = 0; e < 8; e++) acc[g][e] += p * vf[e];
+    for (int u = 0; u < DEC_UNROLL; u++) {
+      int j = j0 + u * STEP;
+      if (j < n_keys) {
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+          float p = sc[g * s.split_keys + j];
+#pragma unroll
+          for (int e = 0; e < 8; e++) acc[g][e] += p * vf[u][e];
+        }
+      }
     }
   }
   // Lanes with the same `sub` hold the same dims: reduce over key_in_warp, then over warps.
@@ -169,6 +193,8 @@ attn_decode_kernel(float *o_part, float *ml_part, const __nv_bfloat16 *qkv,
 
 static __global__ void attn_combine_kernel(__nv_bfloat16 *out, const float *o_part,
                                            const float *ml_part, lj_attn_decode_shape s) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   int h = blockIdx.x, t = blockIdx.y, hd = s.head_dim;
   size_t p0 = ((size_t)t * s.n_heads + h) * s.n_splits;
   float M = -INFINITY;
@@ -191,11 +217,11 @@ static void launch_g(dim3 grid, size_t smem, cudaStream_t st, int lpk, float *o_
                      const __nv_bfloat16 *qkv, const __nv_bfloat16 *kc, const __nv_bfloat16 *vc,
                      const int *seq, const int *kv_len, const lj_attn_decode_shape &s, float sl2) {
   switch (lpk) {
-    case 1: attn_decode_kernel<G, 1><<<grid, DEC_WARPS * 32, smem, st>>>(o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
-    case 2: attn_decode_kernel<G, 2><<<grid, DEC_WARPS * 32, smem, st>>>(o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
-    case 4: attn_decode_kernel<G, 4><<<grid, DEC_WARPS * 32, smem, st>>>(o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
-    case 8: attn_decode_kernel<G, 8><<<grid, DEC_WARPS * 32, smem, st>>>(o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
-    default: attn_decode_kernel<G, 16><<<grid, DEC_WARPS * 32, smem, st>>>(o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
+    case 1: lj_launch(attn_decode_kernel<G, 1>, dim3(grid), dim3(DEC_WARPS * 32), smem, st, o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
+    case 2: lj_launch(attn_decode_kernel<G, 2>, dim3(grid), dim3(DEC_WARPS * 32), smem, st, o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
+    case 4: lj_launch(attn_decode_kernel<G, 4>, dim3(grid), dim3(DEC_WARPS * 32), smem, st, o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
+    case 8: lj_launch(attn_decode_kernel<G, 8>, dim3(grid), dim3(DEC_WARPS * 32), smem, st, o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
+    default: lj_launch(attn_decode_kernel<G, 16>, dim3(grid), dim3(DEC_WARPS * 32), smem, st, o_part, ml, qkv, kc, vc, seq, kv_len, s, sl2); break;
   }
 }
 
@@ -228,7 +254,7 @@ int lj_cuda_attention_decode(__nv_bfloat16 *out, const __nv_bfloat16 *qkv,
     default: launch_g<8>(grid, smem, stream, lpk, o_part, ml_part, qkv, k_cache, v_cache, seq, kv_len, *s, scale_log2); break;
   }
   CUDA_CHECK_LAUNCH("attention_decode");
-  attn_combine_kernel<<<dim3(s->n_heads, n_tokens), 128, 0, stream>>>(out, o_part, ml_part, *s);
+  lj_launch(attn_combine_kernel, dim3(dim3(s->n_heads, n_tokens)), dim3(128), 0, stream, out, o_part, ml_part, *s);
   CUDA_CHECK_LAUNCH("attention_combine");
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "engine/cuda/attention_prefill.h"
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/pdl.h"
 
 using namespace nvcuda;
 
@@ -61,6 +62,8 @@ static __global__ void __launch_bounds__(PF_WARPS * 32)
 attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfloat16 *k_cache,
                     const __nv_bfloat16 *v_cache, const int *q_start, const int *q_len_a,
                     const int *ctx_start_a, lj_attn_prefill_shape s, float scale_log2) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   using L = pf_smem<HDP>;
   extern __shared__ __align__(128) unsigned char smem[];
   __nv_bfloat16 *Qs = reinterpret_cast<__nv_bfloat16 *>(smem + L::q);
@@ -180,7 +183,7 @@ static int launch(dim3 grid, cudaStream_t st, __nv_bfloat16 *out, const __nv_bfl
   size_t smem = pf_smem<HDP>::bytes;
   CUDA_CHECK(cudaFuncSetAttribute(attn_prefill_kernel<HDP>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   (int)smem));
-  attn_prefill_kernel<HDP><<<grid, PF_WARPS * 32, smem, st>>>(out, qkv, kc, vc, q_start, q_len,
+  lj_launch(attn_prefill_kernel<HDP>, dim3(grid), dim3(PF_WARPS * 32), smem, st, out, qkv, kc, vc, q_start, q_len,
                                                              ctx_start, s, sl2);
   CUDA_CHECK_LAUNCH("attention_prefill");
   return 0;

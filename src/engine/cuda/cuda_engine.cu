@@ -18,6 +18,7 @@
 #include "engine/cuda/attention_decode.h"
 #include "engine/cuda/attention_prefill.h"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/pdl.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/embedding.h"
 #include "engine/cuda/gemm_lt.h"
@@ -142,9 +143,9 @@ static int allocate(lj_cuda_engine *e) {
 
   // activations + batch state + attention scratch (worst case: every slot decoding with
   // the finest split, or the largest prefill).
+  // (the split count only falls as the batch grows)
   lj_attn_decode_shape worst = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
                                                    o->max_ctx, 1, e->n_sms);
-  worst.n_splits = (o->max_ctx + 63) / 64;
   e->attn_scratch_bytes = lj_attn_decode_scratch_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
@@ -617,6 +618,8 @@ int lj_cuda_get_logits(lj_cuda_engine *e, float *out, int n_rows) {
 
 static __global__ void advance_kernel(int *tokens, const int *next, int *pos, int *kv_len, int *step,
                                       int *history, int n_seqs) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   int s = threadIdx.x + blockIdx.x * blockDim.x;
   int st = *step;
   if (s < n_seqs) {
@@ -663,7 +666,7 @@ static int decode_step_body(lj_cuda_engine *e, int n_seqs, const lj_cuda_samplin
     nvtxRangePop();
     LJ_TRY(rc);
   }
-  advance_kernel<<<1, 1024, 0, e->stream>>>(e->d_tokens, e->acts.next, e->d_pos, e->d_kv_len,
+  lj_launch(advance_kernel, dim3(1), dim3(1024), 0, e->stream, e->d_tokens, e->acts.next, e->d_pos, e->d_kv_len,
                                             e->d_step, e->d_history, n_seqs);
   CUDA_CHECK_LAUNCH("advance");
   return 0;
@@ -733,9 +736,10 @@ int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_s
   int need_capture = !(e->graph && e->graph_n_seqs == n_seqs && !memcmp(&e->graph_sampling, sp, sizeof *sp));
   if (rc == 0 && n_steps > 1 && need_capture) {
     // One eager step first: cuBLASLt plans for these shapes are built outside the
-    // capture. It writes the same K/V the first replay writes; the first tokens are
-    // then restored from the history row 0.
-    rc = decode_step_body(e, n_seqs, sp);
+    // capture. It runs as step 1 (history row 1, the RNG draw of step 1) and writes the
+    // same K/V the first replay writes; the first tokens are then restored from row 0.
+    rc = upload_decode_state(e, n_seqs, 1);
+    if (rc == 0) rc = decode_step_body(e, n_seqs, sp);
     if (rc == 0) {
       cudaError_t err = cudaMemcpyAsync(e->d_tokens, e->d_history, sizeof(int) * n_seqs,
                                         cudaMemcpyDeviceToDevice, e->stream);

@@ -4,9 +4,12 @@
 
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/pdl.h"
 
 static __global__ void embedding_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *table,
                                         const int *tokens, int dim, int vocab) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   int i = blockIdx.x;
   int tok = tokens[i];
   bool valid = tok >= 0 && tok < vocab;
@@ -25,7 +28,7 @@ static __global__ void embedding_kernel(__nv_bfloat16 *out, const __nv_bfloat16 
 int lj_cuda_embedding(__nv_bfloat16 *out, const __nv_bfloat16 *table, const int *tokens,
                       int n_tokens, int dim, int vocab, cudaStream_t stream) {
   if (n_tokens <= 0) return 0;
-  embedding_kernel<<<n_tokens, 256, 0, stream>>>(out, table, tokens, dim, vocab);
+  lj_launch(embedding_kernel, dim3(n_tokens), dim3(256), 0, stream, out, table, tokens, dim, vocab);
   CUDA_CHECK_LAUNCH("embedding");
   return 0;
 }

@@ -17,7 +17,7 @@ static int64_t act_bytes_per_token(const lj_model_config *c) {
 
 // Per sequence: final-norm row, logits (fp32), per-sequence state, decode attention scratch.
 static int64_t act_bytes_per_seq(const lj_model_config *c, int max_ctx) {
-  int64_t splits = (max_ctx + 63) / 64;  // upper bound of the decode split count
+  int64_t splits = (max_ctx + 511) / 512 + 64;  // upper bound of the decode split count
   return 2 * (int64_t)c->dim + 4 * (int64_t)c->vocab_size + 4 * 8 + 4 * (int64_t)max_ctx /*history*/ +
          4 * (int64_t)c->n_heads * splits * (c->head_dim + 2);
 }

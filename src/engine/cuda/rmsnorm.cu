@@ -6,6 +6,7 @@
 
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/pdl.h"
 
 #define RMS_THREADS 256
 #define RMS_MAX_CHUNKS 4  // up to 256 * 8 * 4 = 8192 elements per row in registers
@@ -14,6 +15,8 @@ static __global__ void __launch_bounds__(RMS_THREADS)
 rmsnorm_kernel(__nv_bfloat16 *y, __nv_bfloat16 *x_out, const __nv_bfloat16 *x_in,
                const __nv_bfloat16 *delta, const __nv_bfloat16 *w, const int *rows, int dim,
                float eps) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   __shared__ float scratch[32];
   int r = blockIdx.x;
   int src = rows ? rows[r] : r;
@@ -64,7 +67,7 @@ int lj_cuda_rmsnorm(__nv_bfloat16 *y, __nv_bfloat16 *x_out, const __nv_bfloat16 
     return LJ_FAIL(LJ_EUNSUPPORTED, "rmsnorm: dim %d must be a multiple of 8 and at most %d", dim,
                    RMS_THREADS * 8 * RMS_MAX_CHUNKS);
   if (n_rows <= 0) return 0;
-  rmsnorm_kernel<<<n_rows, RMS_THREADS, 0, stream>>>(y, x_out, x_in, delta, w, rows, dim, eps);
+  lj_launch(rmsnorm_kernel, dim3(n_rows), dim3(RMS_THREADS), 0, stream, y, x_out, x_in, delta, w, rows, dim, eps);
   CUDA_CHECK_LAUNCH("rmsnorm");
   return 0;
 }

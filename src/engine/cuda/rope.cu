@@ -1,8 +1,10 @@
-// RoPE + KV-cache append: one block per token; each thread rotates one
-// (i, i + hd/2) pair of a q or k head, then copies v. Angles in fp32 as HF.
+// RoPE + KV-cache append: grid (token, work chunk); each thread either rotates one
+// (i, i + hd/2) pair of a q or k head or copies one v element. Angles in fp32 as HF.
+// Many small blocks: a decode step has one token, whose work must still spread.
 #include <math.h>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/pdl.h"
 #include "engine/cuda/rope.h"
 
 void lj_rope_inv_freq(const lj_model_config *c, float *inv_freq) {
@@ -29,6 +31,8 @@ static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache
                                       __nv_bfloat16 *v_cache, const int *seq, const int *pos,
                                       const float *inv_freq, int n_heads, int n_kv_heads, int hd,
                                       int ctx_cap) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   int t = blockIdx.x;
   int half = hd / 2;
   int q_dim = n_heads * hd, kv_dim = n_kv_heads * hd;
@@ -36,11 +40,13 @@ static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache
   int p = pos[t], s = seq[t];
   size_t cache_seq = (size_t)s * n_kv_heads * ctx_cap * hd;
   int n_pairs = (n_heads + n_kv_heads) * half;
-  for (int idx = threadIdx.x; idx < n_pairs; idx += blockDim.x) {
+  int idx = blockIdx.y * blockDim.x + threadIdx.x;
+  if (idx < n_pairs) {
     int head = idx / half, i = idx % half;
-    float angle = (float)p * inv_freq[i];
-    float c = __bfloat162float(__float2bfloat16(cosf(angle)));
-    float sn = __bfloat162float(__float2bfloat16(sinf(angle)));
+    float angle = (float)p * inv_freq[i], sn, c;
+    sincosf(angle, &sn, &c);
+    c = __bfloat162float(__float2bfloat16(c));
+    sn = __bfloat162float(__float2bfloat16(sn));
     __nv_bfloat16 *x = row + head * hd;  // q heads then k heads, contiguous
     float x1 = __bfloat162float(x[i]), x2 = __bfloat162float(x[i + half]);
     __nv_bfloat16 o1 = __float2bfloat16(x1 * c - x2 * sn), o2 = __float2bfloat16(x2 * c + x1 * sn);
@@ -55,9 +61,10 @@ static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache
     }
   }
   const __nv_bfloat16 *v = row + q_dim + kv_dim;
-  for (int idx = threadIdx.x; idx < kv_dim; idx += blockDim.x) {
-    int kh = idx / hd, d = idx % hd;
-    v_cache[cache_seq + ((size_t)kh * ctx_cap + p) * hd + d] = v[idx];
+  int vi = idx - n_pairs;
+  if (vi >= 0 && vi < kv_dim) {
+    int kh = vi / hd, d = vi % hd;
+    v_cache[cache_seq + ((size_t)kh * ctx_cap + p) * hd + d] = v[vi];
   }
 }
 
@@ -66,9 +73,8 @@ int lj_cuda_rope_kv(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache, __nv_bfloat16 *v
                     int n_heads, int n_kv_heads, int head_dim, int ctx_cap, cudaStream_t stream) {
   if (head_dim % 2 != 0) return LJ_FAIL(LJ_EUNSUPPORTED, "rope: head_dim %d must be even", head_dim);
   if (n_tokens <= 0) return 0;
-  int threads = (n_heads + n_kv_heads) * head_dim / 2;
-  threads = threads > 512 ? 512 : ((threads + 31) / 32) * 32;
-  rope_kv_kernel<<<n_tokens, threads, 0, stream>>>(qkv, k_cache, v_cache, seq, pos, inv_freq,
+  int work = (n_heads + n_kv_heads) * head_dim / 2 + n_kv_heads * head_dim, threads = 128;
+  lj_launch(rope_kv_kernel, dim3(n_tokens, (work + threads - 1) / threads), dim3(threads), 0, stream, qkv, k_cache, v_cache, seq, pos, inv_freq,
                                                    n_heads, n_kv_heads, head_dim, ctx_cap);
   CUDA_CHECK_LAUNCH("rope_kv");
   return 0;

@@ -8,6 +8,7 @@
 
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/pdl.h"
 #include "engine/cuda/sampling.h"
 #include "model/random_init.h"
 
@@ -16,6 +17,8 @@
 static __global__ void __launch_bounds__(SAMPLE_THREADS)
 sample_kernel(int *out_tokens, const float *logits, int vocab, float temperature, float top_p,
               uint64_t seed, const int *step) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   __shared__ float scratch[32];
   __shared__ float f_sh[32];
   __shared__ int i_sh[32];
@@ -117,7 +120,7 @@ sample_kernel(int *out_tokens, const float *logits, int vocab, float temperature
 int lj_cuda_sample(int *out_tokens, const float *logits, int n_rows, int vocab, float temperature,
                    float top_p, uint64_t seed, const int *step, cudaStream_t stream) {
   if (n_rows <= 0) return 0;
-  sample_kernel<<<n_rows, SAMPLE_THREADS, 0, stream>>>(out_tokens, logits, vocab, temperature,
+  lj_launch(sample_kernel, dim3(n_rows), dim3(SAMPLE_THREADS), 0, stream, out_tokens, logits, vocab, temperature,
                                                       top_p, seed, step);
   CUDA_CHECK_LAUNCH("sample");
   return 0;

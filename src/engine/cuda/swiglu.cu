@@ -1,6 +1,7 @@
 // SwiGLU: 8 elements per thread with 16-byte loads when hidden % 8 == 0.
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/pdl.h"
 #include "engine/cuda/swiglu.h"
 
 static __device__ __forceinline__ float silu_bf16(float g) {
@@ -9,6 +10,8 @@ static __device__ __forceinline__ float silu_bf16(float g) {
 
 static __global__ void swiglu_kernel8(__nv_bfloat16 *out, const __nv_bfloat16 *gu, int n_tokens,
                                       int hidden) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   int n8 = hidden / 8;
   size_t total = (size_t)n_tokens * n8;
   for (size_t idx = blockIdx.x * (size_t)blockDim.x + threadIdx.x; idx < total;
@@ -27,6 +30,8 @@ static __global__ void swiglu_kernel8(__nv_bfloat16 *out, const __nv_bfloat16 *g
 
 static __global__ void swiglu_kernel1(__nv_bfloat16 *out, const __nv_bfloat16 *gu, int n_tokens,
                                       int hidden) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
   size_t total = (size_t)n_tokens * hidden;
   for (size_t idx = blockIdx.x * (size_t)blockDim.x + threadIdx.x; idx < total;
        idx += (size_t)gridDim.x * blockDim.x) {
@@ -43,9 +48,9 @@ int lj_cuda_swiglu(__nv_bfloat16 *out, const __nv_bfloat16 *gu, int n_tokens, in
   size_t blocks = (work + 255) / 256;
   if (blocks > 132 * 16) blocks = 132 * 16;
   if (hidden % 8 == 0)
-    swiglu_kernel8<<<(unsigned)blocks, 256, 0, stream>>>(out, gu, n_tokens, hidden);
+    lj_launch(swiglu_kernel8, dim3((unsigned)blocks), dim3(256), 0, stream, out, gu, n_tokens, hidden);
   else
-    swiglu_kernel1<<<(unsigned)blocks, 256, 0, stream>>>(out, gu, n_tokens, hidden);
+    lj_launch(swiglu_kernel1, dim3((unsigned)blocks), dim3(256), 0, stream, out, gu, n_tokens, hidden);
   CUDA_CHECK_LAUNCH("swiglu");
   return 0;
 }
