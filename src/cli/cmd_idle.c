@@ -1,10 +1,241 @@
-// PLACEHOLDER: replaced by the real implementation of `llamajoule idle`.
+// llamajoule idle [--seconds N] [--device N] [-o file.db]
+//
+// Measures each GPU's idle power with a CUDA context open (the state a
+// workload leaves the card in between kernels), stores it as a reusable
+// baseline keyed by the GPU's UUID (meter and profile take the newest), and
+// prints mean, standard deviation, temperature and clocks.
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/source_option.h"
+#include "common/clock.h"
 #include "common/error.h"
+#include "common/progress.h"
+#include "llamajoule/meter.h"
+#include "store/store.h"
+#ifdef LLAMAJOULE_HAVE_CUDA
+#include "loadgen/cuda_context.h"
+#endif
+
+typedef struct {
+  double seconds;
+  int device;  // -1 = every visible GPU
+  const char *out_path;
+  const char *source;
+} idle_options;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: llamajoule idle [--seconds N] [--device N] [-o FILE]\n\n"
+          "Measures idle power with a CUDA context open and stores it as the baseline that\n"
+          "meter and profile subtract ('energy above idle'); the newest baseline per GPU UUID wins.\n\n"
+          "options:\n"
+          "  --seconds N          how long to measure each GPU (default 10, at least 1)\n"
+          "  --device N           only this GPU (index as listed by llamajoule devices)\n"
+          "  -o, --output FILE    store to FILE (default: $LLAMAJOULE_STORE or\n"
+          "                       ~/.local/share/llamajoule/llamajoule.db)\n"
+          "  --source nvml|nvidia-smi  power source (default nvml)\n"
+          "  -h, --help           this help\n"
+          "exit codes: 0 ok, 1 failure, 2 bad command line, 4 no NVIDIA driver or GPU\n");
+}
+
+// 0 ok, 1 help printed, -1 usage error (printed).
+static int parse_args(int argc, char **argv, idle_options *o) {
+  memset(o, 0, sizeof *o);
+  o->seconds = 10;
+  o->device = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 1;
+    }
+    char *end = NULL;
+    if (!v) {
+      fprintf(stderr, "llamajoule: error: idle: %s (see llamajoule idle --help)\n",
+              a[0] == '-' ? "option needs a value" : "unexpected argument");
+      return -1;
+    }
+    if (!strcmp(a, "--seconds")) {
+      o->seconds = strtod(v, &end);
+      if (end == v || *end || !(o->seconds >= 1 && o->seconds <= 3600)) {
+        fprintf(stderr, "llamajoule: error: idle: --seconds needs a number in [1, 3600]\n");
+        return -1;
+      }
+    } else if (!strcmp(a, "--device")) {
+      long d = strtol(v, &end, 10);
+      if (end == v || *end || d < 0 || d > 1023) {
+        fprintf(stderr, "llamajoule: error: idle: --device needs a GPU index (0, 1, ...)\n");
+        return -1;
+      }
+      o->device = (int)d;
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      o->out_path = v;
+    } else if (!strcmp(a, "--source")) {
+      o->source = v;
+    } else {
+      fprintf(stderr, "llamajoule: error: idle: unknown option '%s' (see llamajoule idle --help)\n", a);
+      return -1;
+    }
+    i++;
+  }
+  return 0;
+}
+
+// Progress while lj_measure_idle blocks: a thread redraws once per 100 ms.
+typedef struct {
+  lj_progress bar;
+  int64_t start_ns, total_ns;
+  volatile int done;
+} idle_progress;
+
+static void *draw_progress(void *arg) {
+  idle_progress *p = arg;
+  while (!p->done) {
+    lj_progress_update(&p->bar, (lj_mono_ns() - p->start_ns) * 100 / p->total_ns);
+    lj_sleep_ns(100000000);
+  }
+  return NULL;
+}
+
+// Mean of the reads that worked (clocks before and after the measurement).
+static double read_mean(lj_source *src, int dev, lj_reading r, double *acc, int *n) {
+  lj_sample s;
+  if (lj_source_read(src, dev, r, &s) == 0) {
+    *acc += s.value;
+    (*n)++;
+  }
+  return *n ? *acc / *n : 0;
+}
+
+static int measure_one(lj_source *src, const lj_device_info *info, const idle_options *o, const char *context,
+                       lj_idle_baseline *b) {
+  double sm_acc = 0, mem_acc = 0;
+  int sm_n = 0, mem_n = 0;
+  read_mean(src, info->index, LJ_READING_CLOCK_SM, &sm_acc, &sm_n);
+  read_mean(src, info->index, LJ_READING_CLOCK_MEM, &mem_acc, &mem_n);
+
+  char label[160];
+  snprintf(label, sizeof label, "idle GPU %d, %.0f s (%%)", info->index, o->seconds);
+  idle_progress p = {.start_ns = lj_mono_ns(), .total_ns = (int64_t)(o->seconds * 1e9)};
+  lj_progress_begin(&p.bar, label, 100);
+  pthread_t thread;
+  int drawing = p.bar.enabled && pthread_create(&thread, NULL, draw_progress, &p) == 0;
+  lj_idle_result r;
+  int rc = lj_measure_idle(src, info->index, o->seconds, &r);
+  p.done = 1;
+  if (drawing) pthread_join(thread, NULL);
+  lj_progress_end(&p.bar);
+  if (rc < 0) return lj_fail_context(rc, "measuring idle power of GPU %d", info->index);
+
+  memset(b, 0, sizeof *b);
+  snprintf(b->device_uuid, sizeof b->device_uuid, "%s", info->uuid);
+  snprintf(b->device_name, sizeof b->device_name, "%s", info->name);
+  b->measured_wall_ns = lj_wall_ns();
+  b->seconds = r.seconds;
+  b->mean_w = r.mean_w;
+  int by_counter = r.n_counter_updates > 0 && r.mean_w == r.counter_mean_w;
+  b->stddev_w = by_counter ? r.counter_stddev_w : r.sample_stddev_w;
+  b->counter_mean_w = r.counter_mean_w;
+  b->counter_stddev_w = r.counter_stddev_w;
+  b->sample_mean_w = r.sample_mean_w;
+  b->sample_stddev_w = r.sample_stddev_w;
+  b->n_counter_updates = r.n_counter_updates;
+  b->n_samples = r.n_samples;
+  b->temperature_c = r.temperature_c;
+  b->sm_clock_mhz = read_mean(src, info->index, LJ_READING_CLOCK_SM, &sm_acc, &sm_n);
+  b->mem_clock_mhz = read_mean(src, info->index, LJ_READING_CLOCK_MEM, &mem_acc, &mem_n);
+  snprintf(b->method, sizeof b->method, "%s", by_counter ? "counter" : "samples");
+  snprintf(b->context, sizeof b->context, "%s", context);
+  return 0;
+}
+
+static void print_baseline(const lj_device_info *info, const lj_idle_baseline *b) {
+  printf("GPU %d  %s  %s\n", info->index, info->name, info->uuid);
+  printf("  idle power     %.2f W  (stddev %.2f W, by %s, %.1f s, %s)\n", b->mean_w, b->stddev_w, b->method,
+         b->seconds, b->context);
+  if (b->n_counter_updates > 0)
+    printf("  energy counter %.2f W  (stddev %.2f W over %d updates)\n", b->counter_mean_w, b->counter_stddev_w,
+           b->n_counter_updates);
+  if (b->n_samples > 0)
+    printf("  power samples  %.2f W  (stddev %.2f W over %d samples)\n", b->sample_mean_w, b->sample_stddev_w,
+           b->n_samples);
+  printf("  temperature    %.1f C\n", b->temperature_c);
+  if (b->sm_clock_mhz > 0 || b->mem_clock_mhz > 0)
+    printf("  clocks         SM %.0f MHz, memory %.0f MHz\n", b->sm_clock_mhz, b->mem_clock_mhz);
+}
+
+// Opens a CUDA context on the GPU (CUDA builds, real GPUs): returns the
+// context label stored with the baseline.
+static int open_context(const lj_source *src, const lj_device_info *info, const char **context) {
+  *context = "no-context";
+  if (!strcmp(lj_source_kind(src), "replay")) return 0;  // a recording: no GPU to open
+#ifdef LLAMAJOULE_HAVE_CUDA
+  int cuda_index = -1;
+  LJ_TRY(lj_cuda_context_open(info->uuid, info->pci_bus_id, &cuda_index));
+  *context = "cuda-context";
+#else
+  lj_warn("this build has no CUDA: GPU %d's idle power is measured without a CUDA context (often lower)",
+          info->index);
+#endif
+  return 0;
+}
+
+static int run_idle(const idle_options *o, int argc, char **argv) {
+  lj_source *src = NULL;
+  lj_store *st = NULL;
+  int rc = lj_cli_open_source(o->source, &src);
+  int n_dev = rc == 0 ? lj_source_device_count(src) : 0;
+  if (rc == 0 && n_dev <= 0) rc = LJ_FAIL(LJ_ENODEV, "idle: no GPU visible");
+  if (rc == 0 && o->device >= n_dev)
+    rc = LJ_FAIL(LJ_EINVAL, "idle: --device %d: only %d GPU(s) visible (0..%d)", o->device, n_dev, n_dev - 1);
+  // Open the store before measuring: an unwritable path fails in a second, not after N.
+  char path[1024];
+  if (rc == 0) {
+    if (o->out_path)
+      snprintf(path, sizeof path, "%s", o->out_path);
+    else
+      rc = lj_store_default_path(path, sizeof path, 1);
+  }
+  if (rc == 0) rc = lj_store_open(path, &st);
+  int64_t run = 0;
+  if (rc == 0) {
+    char cmdline[2048];
+    lj_cli_command_line(argc, argv, cmdline, sizeof cmdline);
+    lj_run_info info = {.kind = "idle", .command_line = cmdline, .source = o->source ? o->source : "nvml"};
+    rc = lj_store_begin_run(st, &info, &run);
+  }
+  for (int d = 0; rc == 0 && d < n_dev; d++) {
+    lj_device_info info;
+    if ((rc = lj_source_device_info(src, d, &info)) < 0) break;
+    if ((rc = lj_store_add_device(st, run, &info)) < 0) break;
+    if (o->device >= 0 && d != o->device) continue;
+    const char *context;
+    lj_idle_baseline b;
+    if ((rc = open_context(src, &info, &context)) < 0) break;
+    if ((rc = measure_one(src, &info, o, context, &b)) < 0) break;
+    b.run_id = run;
+    if ((rc = lj_store_add_idle_baseline(st, &b)) < 0) break;
+    print_baseline(&info, &b);
+  }
+  if (st) {
+    int end = lj_store_end_run(st, run, rc == 0 ? LJ_RUN_COMPLETE : LJ_RUN_FAILED, lj_exit_code(rc));
+    if (rc == 0) rc = end;
+    if (rc == 0) printf("stored: %s, run %lld\n", path, (long long)run);
+  }
+  lj_store_close(st);
+  lj_source_close(src);
+  return rc;
+}
 
 int lj_cmd_idle(int argc, char **argv) {
-  fprintf(stderr, "llamajoule: idle: not built yet\n");
-  return LJ_EXIT_FAILURE;
+  idle_options o;
+  int parsed = parse_args(argc, argv, &o);
+  if (parsed != 0) return parsed > 0 ? LJ_EXIT_OK : LJ_EXIT_USAGE;
+  int rc = run_idle(&o, argc, argv);
+  return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
 }

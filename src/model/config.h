@@ -1,5 +1,6 @@
 // Llama model configuration: the published presets and HF config.json.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { LJ_ROPE_DEFAULT = 0, LJ_ROPE_LLAMA3 = 1 } lj_rope_type;
@@ -32,6 +33,8 @@ const char *const *lj_config_preset_names(void);  // NULL-terminated
 
 // Reads an HF config.json (Llama family). Errors name the file and field.
 int lj_config_from_json(const char *path, lj_model_config *out);
+// The same from text in memory; `origin` names it in errors (and gives the name).
+int lj_config_from_json_text(const char *text, size_t len, const char *origin, lj_model_config *out);
 
 // Checks the fields agree with each other (heads divide, head_dim > 0, ...).
 int lj_config_validate(const lj_model_config *c, const char *origin);

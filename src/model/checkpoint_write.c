@@ -1,0 +1,138 @@
+// Writes lj_weights as an HF checkpoint directory: config.json (the form of
+// the published Llama 3 checkpoints) + model.safetensors, so HF transformers
+// can load exactly the weights the engines run (random weights included).
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/error.h"
+#include "model/weights.h"
+#include "model/weights_layout.h"
+
+static json_t *config_json(const lj_model_config *c, lj_dtype dtype) {
+  json_t *o = json_object();
+  json_object_set_new(o, "architectures", json_pack("[s]", "LlamaForCausalLM"));
+  json_object_set_new(o, "model_type", json_string("llama"));
+  json_object_set_new(o, "hidden_size", json_integer(c->dim));
+  json_object_set_new(o, "intermediate_size", json_integer(c->hidden_dim));
+  json_object_set_new(o, "num_hidden_layers", json_integer(c->n_layers));
+  json_object_set_new(o, "num_attention_heads", json_integer(c->n_heads));
+  json_object_set_new(o, "num_key_value_heads", json_integer(c->n_kv_heads));
+  json_object_set_new(o, "head_dim", json_integer(c->head_dim));
+  json_object_set_new(o, "vocab_size", json_integer(c->vocab_size));
+  json_object_set_new(o, "max_position_embeddings", json_integer(c->max_seq_len));
+  json_object_set_new(o, "rms_norm_eps", json_real(c->norm_eps));
+  json_object_set_new(o, "rope_theta", json_real(c->rope_theta));
+  if (c->rope_type == LJ_ROPE_LLAMA3)
+    json_object_set_new(o, "rope_scaling",
+                        json_pack("{s:s, s:f, s:f, s:f, s:i}", "rope_type", "llama3", "factor", c->rope_factor,
+                                  "low_freq_factor", c->rope_low_freq_factor, "high_freq_factor",
+                                  c->rope_high_freq_factor, "original_max_position_embeddings",
+                                  c->rope_original_max_pos));
+  else
+    json_object_set_new(o, "rope_scaling", json_null());
+  json_object_set_new(o, "tie_word_embeddings", json_boolean(c->tie_embeddings));
+  json_object_set_new(o, "torch_dtype", json_string(dtype == LJ_DTYPE_BF16 ? "bfloat16" : dtype == LJ_DTYPE_F16 ? "float16" : "float32"));
+  json_object_set_new(o, "hidden_act", json_string("silu"));
+  json_object_set_new(o, "attention_bias", json_false());
+  json_object_set_new(o, "mlp_bias", json_false());
+  json_object_set_new(o, "initializer_range", json_real(0.02));
+  json_object_set_new(o, "use_cache", json_true());
+  json_object_set_new(o, "bos_token_id", c->bos_id >= 0 ? json_integer(c->bos_id) : json_null());
+  json_object_set_new(o, "eos_token_id", c->eos_id >= 0 ? json_integer(c->eos_id) : json_null());
+  return o;
+}
+
+// Streams one tensor converted to `dtype`.
+static int write_tensor(FILE *fp, const lj_tensor *t, lj_dtype dtype, const char *path) {
+  enum { CHUNK = 1 << 16 };
+  static _Thread_local uint32_t buf[CHUNK];
+  int64_t n = lj_tensor_numel(t);
+  for (int64_t i = 0; i < n; i += CHUNK) {
+    int64_t m = n - i < CHUNK ? n - i : CHUNK;
+    if (dtype == LJ_DTYPE_F32) {
+      float *f = (float *)buf;
+      for (int64_t k = 0; k < m; k++) f[k] = lj_load_f32(t->data, t->dtype, (size_t)(i + k));
+    } else {
+      uint16_t *h = (uint16_t *)buf;
+      for (int64_t k = 0; k < m; k++) {
+        float v = lj_load_f32(t->data, t->dtype, (size_t)(i + k));
+        h[k] = dtype == LJ_DTYPE_BF16 ? lj_f32_to_bf16(v) : lj_f32_to_f16(v);
+      }
+    }
+    if (fwrite(buf, lj_dtype_size(dtype), (size_t)m, fp) != (size_t)m)
+      return LJ_FAIL(LJ_EIO, "%s: write failed (tensor '%s'): %s", path, t->name, strerror(errno));
+  }
+  return LJ_OK;
+}
+
+static int write_safetensors(const char *path, lj_weights *w, lj_dtype dtype) {
+  int n = lj_weight_slot_count(&w->config);
+  lj_weight_slot *slots = calloc((size_t)n, sizeof *slots);
+  if (!slots) return LJ_FAIL(LJ_ENOMEM, "out of memory");
+  lj_weight_slots(w, slots);
+  json_t *header = json_object();
+  json_object_set_new(header, "__metadata__", json_pack("{s:s}", "format", "pt"));
+  uint64_t offset = 0;
+  for (int i = 0; i < n; i++) {
+    const lj_tensor *t = slots[i].t;
+    uint64_t bytes = (uint64_t)lj_tensor_numel(t) * lj_dtype_size(dtype);
+    json_t *shape = t->ndim == 2 ? json_pack("[I, I]", (json_int_t)t->shape[0], (json_int_t)t->shape[1])
+                                 : json_pack("[I]", (json_int_t)t->shape[0]);
+    json_object_set_new(header, slots[i].name,
+                        json_pack("{s:s, s:o, s:[I, I]}", "dtype", lj_dtype_name(dtype), "shape", shape,
+                                  "data_offsets", (json_int_t)offset, (json_int_t)(offset + bytes)));
+    offset += bytes;
+  }
+  char *text = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(header);
+  int rc = LJ_OK;
+  FILE *fp = NULL;
+  if (!text) {
+    rc = LJ_FAIL(LJ_ENOMEM, "out of memory");
+    goto done;
+  }
+  fp = fopen(path, "wb");
+  if (!fp) {
+    rc = LJ_FAIL(errno == EACCES ? LJ_EPERM : LJ_EIO, "%s: cannot create: %s", path, strerror(errno));
+    goto done;
+  }
+  // The header is padded with spaces so the data starts 8-byte aligned.
+  size_t len = strlen(text), padded = (len + 7) / 8 * 8;
+  uint8_t size_le[8];
+  for (int i = 0; i < 8; i++) size_le[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+  if (fwrite(size_le, 1, 8, fp) != 8 || fwrite(text, 1, len, fp) != len ||
+      fwrite("       ", 1, padded - len, fp) != padded - len) {
+    rc = LJ_FAIL(LJ_EIO, "%s: write failed: %s", path, strerror(errno));
+    goto done;
+  }
+  for (int i = 0; i < n && rc == LJ_OK; i++) rc = write_tensor(fp, slots[i].t, dtype, path);
+done:
+  if (fp && fclose(fp) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "%s: write failed: %s", path, strerror(errno));
+  free(text);
+  free(slots);
+  return rc;
+}
+
+int lj_checkpoint_write(const char *dir, const lj_weights *w, lj_dtype dtype) {
+  if (dtype != LJ_DTYPE_BF16 && dtype != LJ_DTYPE_F32 && dtype != LJ_DTYPE_F16)
+    return LJ_FAIL(LJ_EINVAL, "checkpoint dtype must be bf16, f16 or f32");
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return LJ_FAIL(errno == EACCES ? LJ_EPERM : LJ_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
+  char path[4096];
+  if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
+    return LJ_FAIL(LJ_EINVAL, "path too long: %s", dir);
+  json_t *cfg = config_json(&w->config, dtype);
+  if (json_dump_file(cfg, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) != 0) {
+    json_decref(cfg);
+    return LJ_FAIL(LJ_EIO, "%s: cannot write", path);
+  }
+  json_decref(cfg);
+  snprintf(path, sizeof path, "%s/model.safetensors", dir);
+  // The slot walk needs a mutable lj_weights (it only takes addresses of the views).
+  lj_weights copy = *w;
+  return write_safetensors(path, &copy, dtype);
+}

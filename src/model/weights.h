@@ -1,0 +1,79 @@
+// Model weights as both engines read them: tensor views in HF layout
+// (nn.Linear: W is (out_features, in_features), y = x W^T), of dtype
+// F32/F16/BF16, pointing into memory-mapped safetensors files or into
+// buffers of generated random weights. The CUDA engine copies them to the
+// device; the CPU engine reads them in place.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/config.h"
+#include "model/dtype.h"
+
+typedef struct {
+  const void *data;   // host memory, row-major; NULL when absent
+  lj_dtype dtype;
+  int ndim;           // 1 (vectors) or 2 (matrices)
+  int64_t shape[2];   // (rows, cols) for matrices, (n, -) for vectors
+  const char *name;   // HF name, e.g. "model.layers.3.self_attn.q_proj.weight" (owned by lj_weights)
+} lj_tensor;
+
+static inline int64_t lj_tensor_numel(const lj_tensor *t) {
+  return t->ndim == 1 ? t->shape[0] : t->shape[0] * t->shape[1];
+}
+static inline size_t lj_tensor_nbytes(const lj_tensor *t) {
+  return (size_t)lj_tensor_numel(t) * lj_dtype_size(t->dtype);
+}
+// A view of a plain f32 buffer (tests, scratch): rows x cols, or a vector when cols == 0.
+static inline lj_tensor lj_tensor_f32(const float *data, int64_t rows, int64_t cols) {
+  lj_tensor t = {data, LJ_DTYPE_F32, cols ? 2 : 1, {rows, cols}, "f32"};
+  return t;
+}
+
+typedef struct {
+  lj_tensor attn_norm;  // (dim)                    input_layernorm.weight
+  lj_tensor wq;         // (n_heads*head_dim, dim)  self_attn.q_proj.weight
+  lj_tensor wk;         // (n_kv_heads*head_dim, dim)
+  lj_tensor wv;         // (n_kv_heads*head_dim, dim)
+  lj_tensor wo;         // (dim, n_heads*head_dim)  self_attn.o_proj.weight
+  lj_tensor ffn_norm;   // (dim)                    post_attention_layernorm.weight
+  lj_tensor w_gate;     // (hidden_dim, dim)        mlp.gate_proj.weight
+  lj_tensor w_up;       // (hidden_dim, dim)        mlp.up_proj.weight
+  lj_tensor w_down;     // (dim, hidden_dim)        mlp.down_proj.weight
+} lj_layer_weights;
+
+struct lj_weight_storage;  // mmaps / owned buffers behind the views (private)
+
+typedef struct {
+  lj_model_config config;
+  lj_tensor embed;            // (vocab, dim)  model.embed_tokens.weight
+  lj_layer_weights *layers;   // n_layers
+  lj_tensor final_norm;       // (dim)         model.norm.weight
+  lj_tensor lm_head;          // (vocab, dim)  lm_head.weight; same data as embed when tied
+  int random;                 // 1: generated from the seed below, not read from a checkpoint
+  uint64_t seed;
+  struct lj_weight_storage *storage;
+} lj_weights;
+
+// Loads an HF checkpoint directory (config.json + model.safetensors or
+// model.safetensors.index.json and its shards), memory-mapped. A missing
+// tensor or a wrong shape fails naming the tensor, the file and the expected shape.
+int lj_weights_load(const char *dir, lj_weights *out);
+
+// Random weights for a configuration (model/random_init.h), stored as bf16
+// (every value is bf16-rounded so the CPU fp32 and the GPU bf16 engines start
+// from the same numbers). Filled with n_threads threads.
+int lj_weights_random(const lj_model_config *c, uint64_t seed, int n_threads, lj_weights *out);
+
+// Points the views at an already resident set of tensors; checks each
+// against the configuration (dtype any, shape exact). Used by the loaders.
+int lj_weights_check(const lj_weights *w, const char *origin);
+
+// Bytes of all tensors (a tied lm_head counted once).
+size_t lj_weights_nbytes(const lj_weights *w);
+
+void lj_weights_free(lj_weights *w);
+
+// Writes an HF checkpoint: config.json + model.safetensors with every tensor
+// in `dtype` (LJ_DTYPE_BF16 or LJ_DTYPE_F32). Creates `dir` if needed.
+int lj_checkpoint_write(const char *dir, const lj_weights *w, lj_dtype dtype);

@@ -1,0 +1,21 @@
+// The list of tensors of a Llama model: HF names, expected shapes from the
+// configuration, and where each lives in lj_weights. Loaders, the random
+// initialiser, the checks and the checkpoint writer all walk this one list.
+#pragma once
+#include <stdint.h>
+
+#include "model/weights.h"
+
+typedef struct {
+  lj_tensor *t;      // the view in lj_weights
+  char name[96];     // HF name
+  uint32_t random_id;  // tensor id of model/random_init.h
+  int is_norm;       // RMSNorm weight (vector)
+  int64_t rows, cols;  // expected shape; cols == 0 for vectors
+} lj_weight_slot;
+
+// Number of slots: embed, 9 per layer, final norm, and lm_head when untied.
+int lj_weight_slot_count(const lj_model_config *c);
+
+// Fills `slots` (lj_weight_slot_count entries) for w (w->config and w->layers must be set).
+void lj_weight_slots(lj_weights *w, lj_weight_slot *slots);

@@ -1,0 +1,60 @@
+// Analytic work of one stage call: floating-point operations and bytes moved,
+// so that J/FLOP and J/byte say whether a stage is compute- or memory-bound in
+// energy terms (docs/attribution.md lists every formula).
+//
+// One call = one stage for one layer (per-layer stages) over the whole batch.
+// Bytes are the compulsory traffic of an ideal kernel: every weight, input
+// activation and KV-cache element read once, every output written once
+// (a lower bound; a real kernel may move more). Conventions of the CUDA engine
+// (src/engine/cuda/cuda_engine.h, stage inputs and outputs):
+//   - the residual add is fused into the norms: ATTN_NORM (layer > 0),
+//     FFN_NORM and FINAL_NORM read the residual stream x and the previous
+//     projection's output delta and write x back and the normed xn; O_PROJ and
+//     DOWN are plain GEMMs writing delta; ATTN_NORM of layer 0 has no delta;
+//   - QKV and GATE_UP are one fused GEMM each;
+//   - ROPE rotates q in place and writes the rotated k and v into the KV cache
+//     (cos and sin computed in the kernel: not counted);
+//   - attention is causal: a query at position p attends to keys 0..p;
+//   - FINAL_NORM, LM_HEAD and SAMPLE run on the last token of each sequence
+//     (`logits_all_tokens` = 1: on every token);
+//   - SAMPLE is greedy (one comparison per logit).
+#pragma once
+#include <stdint.h>
+
+#include "engine/stage.h"
+#include "model/config.h"
+
+typedef struct {
+  int batch;                // sequences in the call
+  int n_tokens;             // new tokens per sequence in this call: prompt length (prefill) or 1 (decode)
+  int64_t kv_past;          // positions already in each sequence's KV cache before the call
+  int logits_all_tokens;    // 1: final norm, LM head and sampling on every token
+  int weight_bytes;         // bytes per weight element: 2 (bf16)
+  int act_bytes;            // bytes per activation and KV-cache element: 2 (bf16)
+  int logit_bytes;          // bytes per logit: 4 (fp32)
+  int token_bytes;          // bytes per token id: 4 (int32)
+} lj_stage_shape;
+
+// batch 1, one decode token after `kv_past` positions, bf16, fp32 logits.
+void lj_stage_shape_default(lj_stage_shape *s);
+
+typedef struct {
+  int64_t flops;            // multiply and add count as one each
+  int64_t weight_bytes;     // model parameters read (EMBED: only the gathered rows)
+  int64_t act_read_bytes;   // activations read (incl. token ids, residual, logits)
+  int64_t act_write_bytes;  // activations written (incl. logits, sampled ids)
+  int64_t kv_read_bytes;    // KV cache read
+  int64_t kv_write_bytes;   // KV cache written
+  int64_t bytes;            // the sum of the five above
+  double flops_per_byte;    // arithmetic intensity: flops / bytes
+} lj_stage_cost;
+
+// Per call of stage `s` in decoder layer `layer` (0..n_layers-1; ignored for
+// stages outside the layers: pass -1). LJ_EINVAL for an unknown stage, a
+// layer out of range, or a shape that does not fit the model (n_tokens < 1,
+// kv_past + n_tokens > max_seq_len, ...).
+int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, int layer, const lj_stage_shape *sh,
+                          lj_stage_cost *out);
+
+// Sum over one forward pass (every stage, per-layer stages times n_layers).
+int lj_stage_cost_forward(const lj_model_config *c, const lj_stage_shape *sh, lj_stage_cost *out);

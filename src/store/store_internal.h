@@ -1,0 +1,23 @@
+// The store's private state, shared by the src/store/*.c files.
+#pragma once
+#include <sqlite3.h>
+
+#include "store/sqlite_check.h"
+#include "store/store.h"
+
+struct lj_store {
+  sqlite3 *db;
+  char path[1024];
+  int readonly;
+  sqlite3_stmt *insert_sample;  // prepared once: samples arrive in many batches
+};
+
+// Prepare, bind with the caller, step once, finalize: for one-off statements.
+int lj_store_exec(lj_store *st, const char *sql, const char *what);
+int lj_store_prepare(lj_store *st, const char *sql, sqlite3_stmt **out, const char *what);
+// Runs a prepared single-step statement and finalizes it (even on failure).
+int lj_store_step_once(lj_store *st, sqlite3_stmt *stmt, const char *what);
+// Bind a C string, NULL as SQL NULL.
+int lj_store_bind_text(sqlite3_stmt *stmt, int col, const char *s);
+// Copy column `col` (text, possibly NULL) into buf.
+void lj_store_column_text(sqlite3_stmt *stmt, int col, char *buf, size_t cap);

