@@ -605,6 +605,86 @@ int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens) {
   return 0;
 }
 
+// Decode shape with arbitrary slots: the batch arrays are written directly.
+static int forward_decode_slots(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq,
+                                const int32_t *pos, int n) {
+  int *h = (int *)malloc(sizeof(int) * 4 * (size_t)n);
+  if (!h) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  for (int i = 0; i < n; i++) h[i] = tokens[i], h[n + i] = seq[i], h[2 * n + i] = pos[i], h[3 * n + i] = pos[i] + 1;
+  cudaError_t err = cudaMemcpyAsync(e->d_tokens, h, sizeof(int) * n, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess) err = cudaMemcpyAsync(e->d_seq, h + n, sizeof(int) * n, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess) err = cudaMemcpyAsync(e->d_pos, h + 2 * n, sizeof(int) * n, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess) err = cudaMemcpyAsync(e->d_kv_len, h + 3 * n, sizeof(int) * n, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
+  free(h);
+  if (err != cudaSuccess) return LJ_FAIL(LJ_ECUDA, "batch upload failed: %s", cudaGetErrorString(err));
+  lj_cuda_batch b = {n, n, 1, 1, e->d_tokens, e->d_seq, e->d_pos, e->d_kv_len,
+                     e->d_q_start, e->d_q_len, e->d_ctx_start, e->d_last_row};
+  LJ_TRY(forward(e, &b));
+  for (int i = 0; i < n; i++) e->h_len[seq[i]] = pos[i] + 1;
+  e->last_rows = n;
+  return 0;
+}
+
+int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
+                          int n, const int32_t *logit_rows, int n_logits, float *logits) {
+  const lj_cuda_options *o = &e->opt;
+  if (n <= 0 || n > o->max_tokens)
+    return LJ_FAIL(LJ_EINVAL, "forward of %d tokens: the engine takes 1 .. %d", n, o->max_tokens);
+  for (int i = 0; i < n; i++) {
+    if (seq[i] < 0 || seq[i] >= o->max_batch || pos[i] < 0 || pos[i] >= o->max_ctx ||
+        pos[i] > e->h_len[seq[i]] + i)
+      return LJ_FAIL(LJ_EINVAL, "token %d: slot %d position %d outside the engine's %d x %d cache", i, seq[i],
+                     pos[i], o->max_batch, o->max_ctx);
+    if (tokens[i] < 0 || tokens[i] >= e->cfg.vocab_size)
+      return LJ_FAIL(LJ_EINVAL, "token %d is %d, outside the vocabulary [0, %d)", i, tokens[i], e->cfg.vocab_size);
+  }
+  // Decode shape?
+  int decode = n_logits == n;
+  for (int i = 0; decode && i < n; i++) {
+    if (logit_rows[i] != i) decode = 0;
+    for (int j = 0; decode && j < i; j++)
+      if (seq[j] == seq[i]) decode = 0;
+  }
+  if (decode) {
+    LJ_TRY(forward_decode_slots(e, tokens, seq, pos, n));
+  } else {
+    // Prefill shape: slots 0 .. k-1 in order, consecutive positions, one logits row each
+    // (its last token: the engine's final norm takes each sequence's last row).
+    int k = 0;
+    int *lens = (int *)calloc((size_t)o->max_batch, sizeof(int));
+    if (!lens) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+      if (i == 0 || seq[i] != seq[i - 1]) {
+        ok = seq[i] == k;
+        if (ok) e->h_len[k] = pos[i], k++;  // positions from pos[i] on are (over)written
+      } else {
+        ok = pos[i] == pos[i - 1] + 1;
+      }
+      if (ok) lens[seq[i]]++;
+    }
+    int row = 0;
+    for (int s = 0; ok && s < k; s++) {
+      row += lens[s];
+      ok = n_logits == k && logit_rows[s] == row - 1;
+    }
+    int rc = 0;
+    lj_cuda_batch b;
+    if (!ok) {
+      rc = LJ_FAIL(LJ_EUNSUPPORTED,
+                   "CUDA engine: a forward call must be a decode step (one token per slot) or a prefill of "
+                   "slots 0 .. k-1 in order with the logits of each one's last token");
+    } else if ((rc = lj_cuda_prepare_batch(e, k, tokens, lens, &b)) == 0 && (rc = forward(e, &b)) == 0) {
+      for (int s = 0; s < k; s++) e->h_len[s] += lens[s];
+      e->last_rows = k;
+    }
+    free(lens);
+    LJ_TRY(rc);
+  }
+  return lj_cuda_get_logits(e, logits, n_logits);
+}
+
 int lj_cuda_get_logits(lj_cuda_engine *e, float *out, int n_rows) {
   if (n_rows > e->last_rows)
     return LJ_FAIL(LJ_EINVAL, "asked for %d logits rows, the last call left %d", n_rows, e->last_rows);

@@ -67,6 +67,15 @@ int lj_cuda_seq_len(const lj_cuda_engine *e, int s);
 int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens);
 // One decode step: token tokens[s] appended to slot s for s < n_seqs. Leaves n_seqs logits rows.
 int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens);
+// One forward call in the shape of the shared generate loop (engine/generate.h):
+// token i of slot seq[i] at position pos[i]; logits of the rows logit_rows copied to
+// `logits` (n_logits, vocab) host. Two shapes are accepted: decode (one token per
+// slot, distinct slots, logit_rows = 0 .. n - 1) and prefill (the tokens of slots
+// 0 .. k - 1 in order, each at consecutive positions, one logits row per slot).
+// Anything else: LJ_EUNSUPPORTED.
+int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
+                          int n, const int32_t *logit_rows, int n_logits, float *logits);
+
 // Copies the last call's logits, (n_rows, vocab) fp32, to host memory.
 int lj_cuda_get_logits(lj_cuda_engine *e, float *out, int n_rows);
 
