@@ -1,10 +1,11 @@
 // Flash-attention style prefill on tensor cores (wmma bf16 16x16x16, fp32 accumulation).
 //   grid (ceil(max_q_len / 64), n_heads, n_seqs), 4 warps; warp w owns 16 query rows.
 //   For each 64-key tile up to the block's last query position:
-//     S = Q K^T (wmma) -> shared fp32; online softmax per row (running max m and
-//     sum l, exp2 with the 1/sqrt(hd) * log2(e) scale folded in, causal and
-//     length masks); P (bf16) -> shared; O = O * alpha + P V (wmma, O kept in
-//     shared fp32 so rows can be rescaled). Finally O / l -> bf16.
+//     S = Q K^T (wmma) -> shared fp32; online softmax per row in registers (running
+//     max m and sum l, exp2 with the 1/sqrt(hd) * log2(e) scale folded in, causal
+//     and length masks); P (bf16) -> shared; O = O * alpha + P V with O held in
+//     wmma accumulators in registers (rows rescaled through a row map read off a
+//     fragment). Finally O / l -> bf16. Query tiles run longest first.
 // The head dim is padded to HDP (16, 32, 64, 128) with zeros, so any head_dim <= 128 works.
 #include <math.h>
 #include <mma.h>
@@ -32,7 +33,7 @@ struct pf_smem {
   static constexpr size_t sc = v + sizeof(__nv_bfloat16) * PF_BK * LD_H;
   static constexpr size_t p = sc + sizeof(float) * PF_BQ * LD_S;
   static constexpr size_t o = p + sizeof(__nv_bfloat16) * PF_BQ * LD_P;
-  static constexpr size_t bytes = o + sizeof(float) * PF_BQ * LD_O;
+  static constexpr size_t bytes = o;  // O lives in registers
 };
 
 // Copies rows [row0, row0 + 64) of a (rows, hd) matrix with row stride `stride`
@@ -71,9 +72,10 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
   __nv_bfloat16 *Vs = reinterpret_cast<__nv_bfloat16 *>(smem + L::v);
   float *Ss = reinterpret_cast<float *>(smem + L::sc);
   __nv_bfloat16 *Ps = reinterpret_cast<__nv_bfloat16 *>(smem + L::p);
-  float *Os = reinterpret_cast<float *>(smem + L::o);
 
-  int qb = blockIdx.x, h = blockIdx.y, sq = blockIdx.z;
+  __shared__ float alpha_s[PF_WARPS][16];  // per-row rescale of this tile, then 1 / l
+  // Longest blocks (last query tiles: most keys) first, so they do not form the tail.
+  int qb = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, sq = blockIdx.z;
   int q_len = q_len_a[sq], ctx0 = ctx_start_a[sq];
   int row0 = qb * PF_BQ;
   if (row0 >= q_len) return;
@@ -83,7 +85,6 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
   int rows = min(PF_BQ, q_len - row0);
   const __nv_bfloat16 *qsrc = qkv + (size_t)(q_start[sq] + row0) * stride + (size_t)h * hd;
   load_tile<HDP>(Qs, qsrc, stride, rows, hd);
-  for (int idx = threadIdx.x; idx < PF_BQ * L::LD_O; idx += blockDim.x) Os[idx] = 0.0f;
 
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   int my_row = warp * 16 + lane / 2, half = lane & 1;  // softmax: 2 lanes per row
@@ -93,6 +94,24 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
   int last_pos = ctx0 + row0 + rows - 1;
   int n_tiles = last_pos / PF_BK + 1;
   size_t cache_base = ((size_t)sq * s.n_kv_heads + kvh) * s.ctx_cap * hd;
+  float *Sw = Ss + warp * 16 * L::LD_S;  // this warp's 16 score rows
+
+  // O stays in registers as wmma accumulators. Their element -> row mapping is not
+  // documented, so it is read off a fragment loaded from a matrix holding row numbers.
+  using acc_frag = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+  acc_frag o_acc[HDP / 16];
+  int row_of[acc_frag::num_elements];
+  {
+    for (int idx = lane; idx < 256; idx += 32) Sw[(idx / 16) * L::LD_S + idx % 16] = (float)(idx / 16);
+    __syncwarp();
+    acc_frag map;
+    wmma::load_matrix_sync(map, Sw, L::LD_S, wmma::mem_row_major);
+#pragma unroll
+    for (int i = 0; i < acc_frag::num_elements; i++) row_of[i] = (int)map.x[i];
+#pragma unroll
+    for (int i = 0; i < HDP / 16; i++) wmma::fill_fragment(o_acc[i], 0.0f);
+    __syncwarp();
+  }
 
   for (int kt = 0; kt < n_tiles; kt++) {
     int key0 = kt * PF_BK;
@@ -105,7 +124,7 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
     // S_w (16 x 64) = Q_w (16 x HDP) K^T
 #pragma unroll
     for (int j = 0; j < PF_BK / 16; j++) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      acc_frag acc;
       wmma::fill_fragment(acc, 0.0f);
 #pragma unroll
       for (int k = 0; k < HDP / 16; k++) {
@@ -115,64 +134,74 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
         wmma::load_matrix_sync(b, Ks + j * 16 * L::LD_H + k * 16, L::LD_H);
         wmma::mma_sync(acc, a, b, acc);
       }
-      wmma::store_matrix_sync(Ss + warp * 16 * L::LD_S + j * 16, acc, L::LD_S, wmma::mem_row_major);
+      wmma::store_matrix_sync(Sw + j * 16, acc, L::LD_S, wmma::mem_row_major);
     }
     __syncwarp();
 
-    // Online softmax: lane pair (my_row, half) covers 32 columns each.
-    float *srow = Ss + my_row * L::LD_S + half * 32;
+    // Online softmax in registers: lane pair (my_row, half) holds 32 columns each.
+    const float *srow = Ss + my_row * L::LD_S + half * 32;
     __nv_bfloat16 *prow = Ps + my_row * L::LD_P + half * 32;
+    float v[32];
     float mx = -INFINITY;
-#pragma unroll 8
-    for (int c = 0; c < 32; c++) {
-      int kp = key0 + half * 32 + c;
-      bool ok = row_ok && kp <= my_pos && (c + half * 32) < n_keys;
-      float v = ok ? srow[c] * scale_log2 : -INFINITY;
-      srow[c] = v;
-      mx = fmaxf(mx, v);
+    int lim = min(my_pos - key0 - half * 32 + 1, n_keys - half * 32);  // valid columns: c < lim
+    if (!row_ok) lim = 0;
+#pragma unroll
+    for (int c = 0; c < 32; c += 4) {
+      float4 f = *reinterpret_cast<const float4 *>(srow + c);
+      v[c] = c < lim ? f.x * scale_log2 : -INFINITY;
+      v[c + 1] = c + 1 < lim ? f.y * scale_log2 : -INFINITY;
+      v[c + 2] = c + 2 < lim ? f.z * scale_log2 : -INFINITY;
+      v[c + 3] = c + 3 < lim ? f.w * scale_log2 : -INFINITY;
+      mx = fmaxf(mx, fmaxf(fmaxf(v[c], v[c + 1]), fmaxf(v[c + 2], v[c + 3])));
     }
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
     float m_new = fmaxf(m, mx);
     float alpha = m_new == -INFINITY ? 1.0f : exp2f(m - m_new);
+    float base = m_new == -INFINITY ? 0.0f : m_new;  // exp2(-inf - 0) = 0 for masked columns
     float sum = 0.0f;
-#pragma unroll 8
-    for (int c = 0; c < 32; c++) {
-      float p = m_new == -INFINITY ? 0.0f : exp2f(srow[c] - m_new);
-      __nv_bfloat16 pb = __float2bfloat16(p);
-      prow[c] = pb;
-      sum += p;
+#pragma unroll
+    for (int c = 0; c < 32; c += 2) {
+      float p0 = exp2f(v[c] - base), p1 = exp2f(v[c + 1] - base);
+      *reinterpret_cast<__nv_bfloat162 *>(prow + c) = __floats2bfloat162_rn(p0, p1);
+      sum += p0 + p1;
     }
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     l = l * alpha + sum;
     m = m_new;
-    float *orow = Os + my_row * L::LD_O + half * (HDP / 2);
-#pragma unroll
-    for (int c = 0; c < HDP / 2; c++) orow[c] *= alpha;
+    if (half == 0) alpha_s[warp][lane / 2] = alpha;
     __syncwarp();
 
-    // O_w (16 x HDP) += P_w (16 x 64) V (64 x HDP)
+    // O_w = O_w * alpha(row) + P_w (16 x 64) V (64 x HDP)
 #pragma unroll
     for (int i = 0; i < HDP / 16; i++) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::load_matrix_sync(acc, Os + warp * 16 * L::LD_O + i * 16, L::LD_O, wmma::mem_row_major);
+#pragma unroll
+      for (int e = 0; e < acc_frag::num_elements; e++) o_acc[i].x[e] *= alpha_s[warp][row_of[e]];
 #pragma unroll
       for (int k = 0; k < PF_BK / 16; k++) {
         wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
         wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b;
         wmma::load_matrix_sync(a, Ps + warp * 16 * L::LD_P + k * 16, L::LD_P);
         wmma::load_matrix_sync(b, Vs + k * 16 * L::LD_H + i * 16, L::LD_H);
-        wmma::mma_sync(acc, a, b, acc);
+        wmma::mma_sync(o_acc[i], a, b, o_acc[i]);
       }
-      wmma::store_matrix_sync(Os + warp * 16 * L::LD_O + i * 16, acc, L::LD_O, wmma::mem_row_major);
     }
     __syncwarp();
   }
 
-  if (row_ok) {
-    float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    const float *orow = Os + my_row * L::LD_O;
-    __nv_bfloat16 *dst = out + (size_t)(q_start[sq] + row0 + my_row) * q_dim + (size_t)h * hd;
-    for (int c = half; c < hd; c += 2) dst[c] = __float2bfloat16(orow[c] * inv);
+  // O / l, 16 columns at a time through the warp's score rows.
+  if (half == 0) alpha_s[warp][lane / 2] = l > 0.0f ? 1.0f / l : 0.0f;
+  __syncwarp();
+  __nv_bfloat16 *dst = out + (size_t)(q_start[sq] + row0 + my_row) * q_dim + (size_t)h * hd;
+#pragma unroll
+  for (int i = 0; i < HDP / 16; i++) {
+#pragma unroll
+    for (int e = 0; e < acc_frag::num_elements; e++) o_acc[i].x[e] *= alpha_s[warp][row_of[e]];
+    wmma::store_matrix_sync(Sw, o_acc[i], L::LD_S, wmma::mem_row_major);
+    __syncwarp();
+    const float *orow = Ss + my_row * L::LD_S;
+    if (row_ok)
+      for (int c = half; c < 16 && i * 16 + c < hd; c += 2) dst[i * 16 + c] = __float2bfloat16(orow[c]);
+    __syncwarp();
   }
 }
 
