@@ -54,6 +54,27 @@ static double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Median over 10 timed runs (after 2 warm-ups) of `work` on the default stream, in ms.
+template <typename F>
+static double median_event_ms(F work) {
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  std::vector<double> t;
+  for (int i = 0; i < 12; i++) {
+    CK(cudaEventRecord(e0));
+    work();
+    CK(cudaEventRecord(e1));
+    CK(cudaEventSynchronize(e1));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    if (i >= 2) t.push_back(ms);
+  }
+  CK(cudaEventDestroy(e0));
+  CK(cudaEventDestroy(e1));
+  return median(t);
+}
+
 // Copy bandwidth: 1 GiB device-to-device copies, counting read + write.
 static double measure_copy_gbs(void) {
   size_t bytes = 1ull << 30;
@@ -61,22 +82,10 @@ static double measure_copy_gbs(void) {
   CK(cudaMalloc(&a, bytes));
   CK(cudaMalloc(&b, bytes));
   CK(cudaMemset(a, 1, bytes));
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
-  std::vector<double> t;
-  for (int i = 0; i < 12; i++) {
-    CK(cudaEventRecord(e0));
-    CK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice));
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
-    if (i >= 2) t.push_back(ms);
-  }
+  double ms = median_event_ms([&] { CK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice)); });
   CK(cudaFree(a));
   CK(cudaFree(b));
-  return 2.0 * bytes / (median(t) * 1e-3) / 1e9;
+  return 2.0 * bytes / (ms * 1e-3) / 1e9;
 }
 
 // bf16 GEMM rate of cuBLASLt at 8192^3 on random data.
@@ -91,24 +100,12 @@ static double measure_gemm_tflops(void) {
   LJ(lj_cuda_fill_random(w, elems, 1, 2, 0, 0));
   lj_gemm_lt *g;
   LJ(lj_gemm_lt_create(&g, 32 << 20));
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
-  std::vector<double> t;
-  for (int i = 0; i < 12; i++) {
-    CK(cudaEventRecord(e0));
-    LJ(lj_gemm_lt_run(g, y, 0, x, w, n, n, n, 0));
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
-    if (i >= 2) t.push_back(ms);
-  }
+  double ms = median_event_ms([&] { LJ(lj_gemm_lt_run(g, y, 0, x, w, n, n, n, 0)); });
   lj_gemm_lt_free(g);
   CK(cudaFree(x));
   CK(cudaFree(w));
   CK(cudaFree(y));
-  return 2.0 * n * (double)n * n / (median(t) * 1e-3) / 1e12;
+  return 2.0 * n * (double)n * n / (ms * 1e-3) / 1e12;
 }
 
 // Seconds per decode step for n_seqs sequences at context ctx: the cache holds ctx - 1
