@@ -193,20 +193,25 @@ static const attn_case g_attn_cases[] = {
     {"llama-3.3-70b", 64, 8, 128}, {"tiny", 4, 2, 24}, {"tiny-untied", 8, 2, 12}};
 
 // ---------------------------------------------------------------- rope + KV append
-static void test_rope(void **state) {
-  (void)state;
-  for (const attn_case &ac : g_attn_cases) {
+// n = 5: one token per block (decode); n = 600: the long-prefill path (8 tokens per block).
+static void check_rope(const attn_case &ac, int n) {
+  {
     lj_model_config c;
     assert_int_equal(lj_config_preset(ac.preset, &c), 0);
-    int n_seq = 2, ctx = 40, n = 5, qd = ac.n_heads * ac.hd, kvd = ac.n_kv * ac.hd, stride = qd + 2 * kvd;
-    int seq[5] = {0, 1, 1, 0, 1}, pos[5] = {0, 3, 39, 17, 8};
+    int n_seq = 2, ctx = n > 5 ? n : 40, qd = ac.n_heads * ac.hd, kvd = ac.n_kv * ac.hd, stride = qd + 2 * kvd;
+    std::vector<int> seq(n), pos(n);
+    const int seq5[5] = {0, 1, 1, 0, 1}, pos5[5] = {0, 3, 39, 17, 8};
+    for (int i = 0; i < n; i++) {
+      seq[i] = n == 5 ? seq5[i] : i % 2;
+      pos[i] = n == 5 ? pos5[i] : (i / 2 * 7) % ctx;  // 7 and ctx = 600 are coprime: distinct per slot
+    }
     std::vector<bf16> qkv((size_t)n * stride);
     random_bf16(qkv.data(), qkv.size(), next_seed(), 1.0f);
     std::vector<float> inv(ac.hd / 2);
     lj_rope_inv_freq(&c, inv.data());
     size_t cache_n = (size_t)n_seq * ac.n_kv * ctx * ac.hd;
     void *d_qkv = dev_copy(qkv.data(), qkv.size() * 2), *d_inv = dev_copy(inv.data(), inv.size() * 4);
-    void *d_seq = dev_copy(seq, sizeof seq), *d_pos = dev_copy(pos, sizeof pos);
+    void *d_seq = dev_copy(seq.data(), 4 * n), *d_pos = dev_copy(pos.data(), 4 * n);
     void *d_k = dev_poisoned(cache_n * 2), *d_v = dev_poisoned(cache_n * 2);
     assert_int_equal(lj_cuda_rope_kv((bf16 *)d_qkv, (bf16 *)d_k, (bf16 *)d_v, (int *)d_seq, (int *)d_pos,
                                      (float *)d_inv, n, ac.n_heads, ac.n_kv, ac.hd, ctx, 0), 0);
@@ -239,12 +244,18 @@ static void test_rope(void **state) {
     }
     double e = rel_err(got.data(), ref.data(), ref.size());
     // cos/sin are rounded to bf16 like HF: 2^-9 relative on top of the output rounding.
-    if (e > TOL_BF16) fail_msg("rope %s: rel err %.3g", ac.preset, e);
+    if (e > TOL_BF16) fail_msg("rope %s, %d tokens: rel err %.3g", ac.preset, n, e);
     // Positions nobody wrote stay poisoned (NaN): the kernel wrote only its rows.
-    assert_true(isnan(k_out[((size_t)0 * ac.n_kv * ctx + 1) * ac.hd]));
+    if (n == 5) assert_true(isnan(k_out[((size_t)0 * ac.n_kv * ctx + 1) * ac.hd]));
     free(q_out), free(k_out), free(v_out);
     cudaFree(d_qkv), cudaFree(d_inv), cudaFree(d_seq), cudaFree(d_pos), cudaFree(d_k), cudaFree(d_v);
   }
+}
+
+static void test_rope(void **state) {
+  (void)state;
+  for (const attn_case &ac : g_attn_cases)
+    for (int n : {5, 600}) check_rope(ac, n);
 }
 
 // Reference attention for one query of head h against positions 0 .. n_keys-1 of (seq, kvh).

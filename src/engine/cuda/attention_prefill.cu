@@ -113,6 +113,11 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
     __syncwarp();
   }
 
+  __syncthreads();  // Q tile complete
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> q_frag[HDP / 16];
+#pragma unroll
+  for (int k = 0; k < HDP / 16; k++) wmma::load_matrix_sync(q_frag[k], Qs + warp * 16 * L::LD_H + k * 16, L::LD_H);
+
   for (int kt = 0; kt < n_tiles; kt++) {
     int key0 = kt * PF_BK;
     int n_keys = min(PF_BK, last_pos + 1 - key0);
@@ -128,11 +133,9 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
       wmma::fill_fragment(acc, 0.0f);
 #pragma unroll
       for (int k = 0; k < HDP / 16; k++) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
         wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> b;
-        wmma::load_matrix_sync(a, Qs + warp * 16 * L::LD_H + k * 16, L::LD_H);
         wmma::load_matrix_sync(b, Ks + j * 16 * L::LD_H + k * 16, L::LD_H);
-        wmma::mma_sync(acc, a, b, acc);
+        wmma::mma_sync(acc, q_frag[k], b, acc);
       }
       wmma::store_matrix_sync(Sw + j * 16, acc, L::LD_S, wmma::mem_row_major);
     }
@@ -171,18 +174,22 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
     if (half == 0) alpha_s[warp][lane / 2] = alpha;
     __syncwarp();
 
-    // O_w = O_w * alpha(row) + P_w (16 x 64) V (64 x HDP)
+    // O_w = O_w * alpha(row) + P_w (16 x 64) V (64 x HDP); P and the row scales loaded once.
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> p_frag[PF_BK / 16];
+#pragma unroll
+    for (int k = 0; k < PF_BK / 16; k++) wmma::load_matrix_sync(p_frag[k], Ps + warp * 16 * L::LD_P + k * 16, L::LD_P);
+    float scale[acc_frag::num_elements];
+#pragma unroll
+    for (int e = 0; e < acc_frag::num_elements; e++) scale[e] = alpha_s[warp][row_of[e]];
 #pragma unroll
     for (int i = 0; i < HDP / 16; i++) {
 #pragma unroll
-      for (int e = 0; e < acc_frag::num_elements; e++) o_acc[i].x[e] *= alpha_s[warp][row_of[e]];
+      for (int e = 0; e < acc_frag::num_elements; e++) o_acc[i].x[e] *= scale[e];
 #pragma unroll
       for (int k = 0; k < PF_BK / 16; k++) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
         wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b;
-        wmma::load_matrix_sync(a, Ps + warp * 16 * L::LD_P + k * 16, L::LD_P);
         wmma::load_matrix_sync(b, Vs + k * 16 * L::LD_H + i * 16, L::LD_H);
-        wmma::mma_sync(o_acc[i], a, b, o_acc[i]);
+        wmma::mma_sync(o_acc[i], p_frag[k], b, o_acc[i]);
       }
     }
     __syncwarp();
