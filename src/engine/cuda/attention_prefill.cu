@@ -1,5 +1,6 @@
 // Flash-attention style prefill on tensor cores (wmma bf16 16x16x16, fp32 accumulation).
-//   grid (ceil(max_q_len / 64), n_heads, n_seqs), 4 warps; warp w owns 16 query rows.
+//   grid (ceil(max_q_len / 128), n_heads, n_seqs), 8 warps; warp w owns 16 query rows
+//   (128 queries share each K/V tile load).
 //   For each 64-key tile up to the block's last query position:
 //     S = Q K^T (wmma) -> shared fp32; online softmax per row in registers (running
 //     max m and sum l, exp2 with the 1/sqrt(hd) * log2(e) scale folded in, causal
@@ -17,9 +18,9 @@
 
 using namespace nvcuda;
 
-#define PF_BQ 64
+#define PF_BQ 128
 #define PF_BK 64
-#define PF_WARPS 4
+#define PF_WARPS 8
 
 template <int HDP>
 struct pf_smem {
@@ -27,39 +28,40 @@ struct pf_smem {
   static constexpr int LD_S = PF_BK + 4;  // fp32 scores
   static constexpr int LD_P = PF_BK + 8;  // bf16 probabilities
   static constexpr int LD_O = HDP + 4;    // fp32 output accumulator
-  static constexpr size_t q = 0;
-  static constexpr size_t k = q + sizeof(__nv_bfloat16) * PF_BQ * LD_H;
+  // The Q tile is read once into registers, so it shares its space with the scores.
+  static constexpr size_t s_bytes = sizeof(float) * PF_BQ * LD_S, q_bytes = sizeof(__nv_bfloat16) * PF_BQ * LD_H;
+  static constexpr size_t k = 0;
   static constexpr size_t v = k + sizeof(__nv_bfloat16) * PF_BK * LD_H;
   static constexpr size_t sc = v + sizeof(__nv_bfloat16) * PF_BK * LD_H;
-  static constexpr size_t p = sc + sizeof(float) * PF_BQ * LD_S;
-  static constexpr size_t o = p + sizeof(__nv_bfloat16) * PF_BQ * LD_P;
-  static constexpr size_t bytes = o;  // O lives in registers
+  static constexpr size_t q = sc;
+  static constexpr size_t p = sc + (s_bytes > q_bytes ? s_bytes : q_bytes);
+  static constexpr size_t bytes = p + sizeof(__nv_bfloat16) * PF_BQ * LD_P;  // O lives in registers
 };
 
-// Copies rows [row0, row0 + 64) of a (rows, hd) matrix with row stride `stride`
-// into a zero-padded (64, HDP) bf16 tile; rows >= n_rows become zeros.
-template <int HDP>
+// Copies ROWS rows of a (rows, hd) matrix with row stride `stride` into a
+// zero-padded (ROWS, HDP) bf16 tile; rows >= n_rows become zeros.
+template <int HDP, int ROWS>
 static __device__ void load_tile(__nv_bfloat16 *tile, const __nv_bfloat16 *src, size_t stride,
                                  int n_rows, int hd) {
   constexpr int LD = pf_smem<HDP>::LD_H;
   if ((hd & 7) == 0 && (stride & 7) == 0) {
     constexpr int CH = HDP / 8;
-    for (int idx = threadIdx.x; idx < 64 * CH; idx += blockDim.x) {
+    for (int idx = threadIdx.x; idx < ROWS * CH; idx += blockDim.x) {
       int r = idx / CH, c = idx % CH;
       bf16x8 v = {};
       if (r < n_rows && c * 8 < hd) v = *reinterpret_cast<const bf16x8 *>(src + (size_t)r * stride + c * 8);
       *reinterpret_cast<bf16x8 *>(tile + r * LD + c * 8) = v;
     }
   } else {
-    for (int idx = threadIdx.x; idx < 64 * HDP; idx += blockDim.x) {
+    for (int idx = threadIdx.x; idx < ROWS * HDP; idx += blockDim.x) {
       int r = idx / HDP, c = idx % HDP;
       tile[r * LD + c] = (r < n_rows && c < hd) ? src[(size_t)r * stride + c] : __float2bfloat16(0.0f);
     }
   }
 }
 
-template <int HDP>
-static __global__ void __launch_bounds__(PF_WARPS * 32)
+template <int HDP, int MIN_BLOCKS>
+static __global__ void __launch_bounds__(PF_WARPS * 32, MIN_BLOCKS)
 attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfloat16 *k_cache,
                     const __nv_bfloat16 *v_cache, const int *q_start, const int *q_len_a,
                     const int *ctx_start_a, lj_attn_prefill_shape s, float scale_log2) {
@@ -84,7 +86,7 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
   size_t stride = (size_t)q_dim + 2 * kv_dim;
   int rows = min(PF_BQ, q_len - row0);
   const __nv_bfloat16 *qsrc = qkv + (size_t)(q_start[sq] + row0) * stride + (size_t)h * hd;
-  load_tile<HDP>(Qs, qsrc, stride, rows, hd);
+  load_tile<HDP, PF_BQ>(Qs, qsrc, stride, rows, hd);
 
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   int my_row = warp * 16 + lane / 2, half = lane & 1;  // softmax: 2 lanes per row
@@ -95,6 +97,12 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
   int n_tiles = last_pos / PF_BK + 1;
   size_t cache_base = ((size_t)sq * s.n_kv_heads + kvh) * s.ctx_cap * hd;
   float *Sw = Ss + warp * 16 * L::LD_S;  // this warp's 16 score rows
+
+  __syncthreads();  // Q tile complete
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> q_frag[HDP / 16];
+#pragma unroll
+  for (int k = 0; k < HDP / 16; k++) wmma::load_matrix_sync(q_frag[k], Qs + warp * 16 * L::LD_H + k * 16, L::LD_H);
+  __syncthreads();  // every warp holds its Q fragments: the Q tile's space becomes the scores
 
   // O stays in registers as wmma accumulators. Their element -> row mapping is not
   // documented, so it is read off a fragment loaded from a matrix holding row numbers.
@@ -113,17 +121,13 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
     __syncwarp();
   }
 
-  __syncthreads();  // Q tile complete
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> q_frag[HDP / 16];
-#pragma unroll
-  for (int k = 0; k < HDP / 16; k++) wmma::load_matrix_sync(q_frag[k], Qs + warp * 16 * L::LD_H + k * 16, L::LD_H);
 
   for (int kt = 0; kt < n_tiles; kt++) {
     int key0 = kt * PF_BK;
     int n_keys = min(PF_BK, last_pos + 1 - key0);
     __syncthreads();  // previous tile's K/V fully consumed
-    load_tile<HDP>(Ks, k_cache + cache_base + (size_t)key0 * hd, hd, n_keys, hd);
-    load_tile<HDP>(Vs, v_cache + cache_base + (size_t)key0 * hd, hd, n_keys, hd);
+    load_tile<HDP, PF_BK>(Ks, k_cache + cache_base + (size_t)key0 * hd, hd, n_keys, hd);
+    load_tile<HDP, PF_BK>(Vs, v_cache + cache_base + (size_t)key0 * hd, hd, n_keys, hd);
     __syncthreads();
 
     // S_w (16 x 64) = Q_w (16 x HDP) K^T
@@ -212,17 +216,29 @@ attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv_bfl
   }
 }
 
+template <int HDP, int MIN_BLOCKS>
+static int launch_v(dim3 grid, cudaStream_t st, __nv_bfloat16 *out, const __nv_bfloat16 *qkv,
+                    const __nv_bfloat16 *kc, const __nv_bfloat16 *vc, const int *q_start,
+                    const int *q_len, const int *ctx_start, const lj_attn_prefill_shape &s, float sl2) {
+  size_t smem = pf_smem<HDP>::bytes;
+  CUDA_CHECK(cudaFuncSetAttribute(attn_prefill_kernel<HDP, MIN_BLOCKS>,
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  lj_launch(attn_prefill_kernel<HDP, MIN_BLOCKS>, dim3(grid), dim3(PF_WARPS * 32), smem, st, out, qkv, kc, vc,
+            q_start, q_len, ctx_start, s, sl2);
+  CUDA_CHECK_LAUNCH("attention_prefill");
+  return 0;
+}
+
+// Register budget per head size, measured on the H100 (bench_engine, prefill 2048): head_dim 128
+// runs best with one 8-warp block per SM and up to 255 registers (8B: 63.1 ms vs 63.8 ms with two
+// blocks, 66.6 ms for the previous 64-query version); head_dim 64 with two blocks per SM at 128
+// registers (1B: 11.4 ms vs 12.1 ms).
 template <int HDP>
 static int launch(dim3 grid, cudaStream_t st, __nv_bfloat16 *out, const __nv_bfloat16 *qkv,
                   const __nv_bfloat16 *kc, const __nv_bfloat16 *vc, const int *q_start,
                   const int *q_len, const int *ctx_start, const lj_attn_prefill_shape &s, float sl2) {
-  size_t smem = pf_smem<HDP>::bytes;
-  CUDA_CHECK(cudaFuncSetAttribute(attn_prefill_kernel<HDP>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)smem));
-  lj_launch(attn_prefill_kernel<HDP>, dim3(grid), dim3(PF_WARPS * 32), smem, st, out, qkv, kc, vc, q_start, q_len,
-                                                             ctx_start, s, sl2);
-  CUDA_CHECK_LAUNCH("attention_prefill");
-  return 0;
+  constexpr int min_blocks = HDP >= 128 ? 1 : 2;
+  return launch_v<HDP, min_blocks>(grid, st, out, qkv, kc, vc, q_start, q_len, ctx_start, s, sl2);
 }
 
 int lj_cuda_attention_prefill(__nv_bfloat16 *out, const __nv_bfloat16 *qkv,
