@@ -65,7 +65,6 @@ struct lj_cuda_engine {
   cudaGraphExec_t graph;
   int graph_n_seqs;
   lj_cuda_sampling graph_sampling;
-  lj_attn_decode_shape dec_shape;  // for graph_n_seqs
 };
 
 void lj_cuda_options_default(lj_cuda_options *o) {
@@ -565,9 +564,8 @@ int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int 
       memcpy(packed + used, src[s], sizeof(int) * (size_t)t);
       used += t;
     }
-    // Sequences with nothing left this round still need a row: they are run only if all
-    // have tokens. Simplest correct rule: process the active ones as slots 0..n-1 only when
-    // all are active; otherwise one sequence at a time.
+    // A forward call covers slots 0 .. n-1 together, so a round runs only while every
+    // sequence still has tokens; prompts that outlast the others beyond max_tokens are refused.
     if (active == n_seqs) {
       lj_cuda_batch b;
       if ((rc = lj_cuda_prepare_batch(e, n_seqs, packed, take, &b)) < 0) break;
