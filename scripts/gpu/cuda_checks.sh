@@ -2,7 +2,8 @@
 # All GPU checks of the CUDA engine, one command on a machine with an NVIDIA GPU:
 #   kernel tests, engine tests, compute-sanitizer memcheck + racecheck on the engine
 #   tests (tiny models), and the end-to-end comparison with HF transformers
-#   (tiny, tiny-untied, llama-3.2-1b, llama-3.2-3b with random weights).
+#   (tiny, tiny-untied, llama-3.2-1b, llama-3.2-3b with random weights), and
+#   `generate --device cuda` on the HF fixture checkpoints (tests/data/models) against HF bf16.
 # Prints a table at the end; logs go to $OUT (or ./cuda-checks-logs).
 #
 # usage: scripts/gpu/cuda_checks.sh [BIN_DIR]   (BIN_DIR holds test_cuda_kernels,
@@ -46,6 +47,12 @@ for m in tiny tiny-untied llama-3.2-1b llama-3.2-3b; do
   "$BIN/bench_engine_dump" --model "$m" --out "$E2E/$m" --prompt-len 24 --steps 17 >>"$LOG/e2e_dump.log" 2>&1 && dirs+=("$E2E/$m")
 done
 run e2e_hf env PYTHONUNBUFFERED=1 python3 "$SRC/scripts/gpu/e2e_hf.py" "${dirs[@]}"
+FIX=${FIXTURES:-$SRC/tests/data/models}
+if [ -d "$FIX" ] && [ -x "$BIN/llamajoule" ]; then
+  run e2e_fixtures env PYTHONUNBUFFERED=1 python3 "$SRC/scripts/gpu/e2e_fixtures.py" "$BIN/llamajoule" "$FIX"/*/
+else
+  NAMES+=(e2e_fixtures); RESULTS+=("SKIP (no $FIX or llamajoule)"); TIMES+=(0)
+fi
 rm -rf "$E2E"
 
 echo
