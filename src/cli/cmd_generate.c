@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "engine/cpu/cpu_engine.h"
 #include "engine/cpu/thread_pool.h"
+#include "engine/cuda/cuda_generate.h"
 #include "engine/generate.h"
 #include "model/config.h"
 #include "model/tokenizer.h"
@@ -339,7 +340,13 @@ static int run_generate(const gen_args *a, lj_weights *w) {
     lens[q] = ps.len[q / a->batch];
   }
   lj_cpu_engine *engine = NULL;
-  if (rc == LJ_OK) rc = lj_cpu_engine_create(w, n_seqs, ps.longest + a->n_new, a->threads, &engine);
+  // --device cuda: the CUDA engine runs the same loop (engine/cuda/cuda_generate.h).
+  int on_cuda = !strcmp(a->device, "cuda");
+  lj_cuda_engine *cuda = NULL;
+  if (rc == LJ_OK && on_cuda)
+    rc = lj_cuda_engine_from_weights(w, n_seqs, ps.longest + a->n_new, n_seqs * ps.longest, &cuda);
+  else if (rc == LJ_OK)
+    rc = lj_cpu_engine_create(w, n_seqs, ps.longest + a->n_new, a->threads, &engine);
   FILE *dump = NULL;
   if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
     rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: cannot create: %s", a->dump_logits, strerror(errno));
@@ -347,7 +354,8 @@ static int run_generate(const gen_args *a, lj_weights *w) {
   if (rc == LJ_OK) {
     lj_generate_opts o = {.n_new = a->n_new, .stop_ids = stop, .n_stop = n_stop, .ignore_eos = a->ignore_eos,
                           .sampling = a->sampling, .seed = a->seed, .dump_logits = dump, .progress = 1};
-    rc = lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, n_seqs, &o, &res);
+    rc = on_cuda ? lj_generate(lj_cuda_forward_fn, cuda, c->vocab_size, prompts, lens, n_seqs, &o, &res)
+                 : lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, n_seqs, &o, &res);
   }
   if (dump && fclose(dump) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: write failed", a->dump_logits);
   if (rc == LJ_OK) print_results(tok, prompts, lens, &res);
@@ -357,6 +365,7 @@ static int run_generate(const gen_args *a, lj_weights *w) {
   free_prompts(&ps);
   lj_tokenizer_free(tok);
   lj_cpu_engine_free(engine);
+  lj_cuda_engine_free(cuda);
   return rc;
 }
 
@@ -367,10 +376,6 @@ int lj_cmd_generate(int argc, char **argv) {
   if (rc < 0) {
     lj_report_error(rc);
     return LJ_EXIT_USAGE;
-  }
-  if (!strcmp(a.device, "cuda")) {
-    LJ_FAIL(LJ_ENODEV, "--device cuda: the CUDA engine is not available yet in this build; use --device cpu");
-    return lj_report_error(LJ_ENODEV);
   }
   lj_weights w;
   rc = load_model(&a, &w);

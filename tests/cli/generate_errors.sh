@@ -28,7 +28,10 @@ expect "bad -n" 2 "-n 'x'" -- --model tiny -n x
 expect "bad top-p" 2 "--top-p" -- --model tiny --top-p 1.5 --prompt-ids 1
 expect "negative temperature" 2 "--temperature" -- --model tiny --temperature -1 --prompt-ids 1
 expect "unknown preset" 3 "unknown model preset 'llama-9'" -- --model llama-9 --prompt-ids 1
-expect "cuda not yet" 4 "CUDA engine is not available" -- --model tiny --device cuda --prompt-ids 1
+# --device cuda where no GPU can be used (no device, or a build without CUDA): exit 4.
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  expect "cuda without a GPU" 4 "CUDA" -- --model tiny --device cuda --prompt-ids 1
+fi
 expect "no prompt" 3 "--prompt" -- --model "$fx"
 expect "empty prompt ids" 3 "the prompt is empty" -- --model "$fx" --prompt-ids " "
 expect "id outside vocab" 3 "not a token id in [0, 256)" -- --model "$fx" --prompt-ids "1 256"

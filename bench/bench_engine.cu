@@ -1,0 +1,321 @@
+// bench_engine: how fast the CUDA engine runs, against floors measured in the same run.
+//
+//   1. ceilings: device-to-device copy bandwidth (bytes read + written) and the
+//      cuBLASLt bf16 GEMM rate at 8192^3;
+//   2. per model (random weights): batch-1 decode at context 512 (tok/s, ms/token,
+//      achieved GB/s, % of the floor = bytes read per token / copy bandwidth), with
+//      the own GEMV and with cuBLASLt only; prefill of 2048 tokens (effective
+//      TFLOP/s, % of the GEMM rate); decode throughput for batch 1, 4, 16, 64, 256 at
+//      context 512 and 4096 (CUDA-graph steps, greedy sampling included).
+// Every measurement also prints one "RESULT key=value ..." line (read by
+// bench/hf_engine_bench.py to print the HF comparison side by side).
+//
+// usage: bench_engine [--models llama-3.2-1b,llama-3.2-3b,llama-3.1-8b] [--quick]
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+#include <vector>
+
+extern "C" {
+#include "common/clock.h"
+#include "common/error.h"
+}
+#include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/gemm_lt.h"
+#include "engine/cuda/memory_plan.h"
+#include "engine/cuda/pdl.h"
+#include "engine/cuda/weight_fill.h"
+extern "C" {
+#include "model/random_init.h"
+}
+
+#define CK(call)                                                                  \
+  do {                                                                            \
+    cudaError_t e_ = (call);                                                      \
+    if (e_ != cudaSuccess) {                                                      \
+      fprintf(stderr, "bench_engine: %s: %s\n", #call, cudaGetErrorString(e_));   \
+      exit(1);                                                                    \
+    }                                                                             \
+  } while (0)
+#define LJ(call)                                                                  \
+  do {                                                                            \
+    int r_ = (call);                                                              \
+    if (r_ < 0) {                                                                 \
+      fprintf(stderr, "bench_engine: %s: %s\n", #call, lj_error_message());       \
+      exit(1);                                                                    \
+    }                                                                             \
+  } while (0)
+
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Median over 10 timed runs (after 2 warm-ups) of `work` on the default stream, in ms.
+template <typename F>
+static double median_event_ms(F work) {
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  std::vector<double> t;
+  for (int i = 0; i < 12; i++) {
+    CK(cudaEventRecord(e0));
+    work();
+    CK(cudaEventRecord(e1));
+    CK(cudaEventSynchronize(e1));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    if (i >= 2) t.push_back(ms);
+  }
+  CK(cudaEventDestroy(e0));
+  CK(cudaEventDestroy(e1));
+  return median(t);
+}
+
+// Copy bandwidth: 1 GiB device-to-device copies, counting read + write.
+static double measure_copy_gbs(void) {
+  size_t bytes = 1ull << 30;
+  void *a, *b;
+  CK(cudaMalloc(&a, bytes));
+  CK(cudaMalloc(&b, bytes));
+  CK(cudaMemset(a, 1, bytes));
+  double ms = median_event_ms([&] { CK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice)); });
+  CK(cudaFree(a));
+  CK(cudaFree(b));
+  return 2.0 * bytes / (ms * 1e-3) / 1e9;
+}
+
+// bf16 GEMM rate of cuBLASLt at 8192^3 on random data.
+static double measure_gemm_tflops(void) {
+  int n = 8192;
+  size_t elems = (size_t)n * n;
+  __nv_bfloat16 *x, *w, *y;
+  CK(cudaMalloc(&x, 2 * elems));
+  CK(cudaMalloc(&w, 2 * elems));
+  CK(cudaMalloc(&y, 2 * elems));
+  LJ(lj_cuda_fill_random(x, elems, 1, 1, 0, 0));
+  LJ(lj_cuda_fill_random(w, elems, 1, 2, 0, 0));
+  lj_gemm_lt *g;
+  LJ(lj_gemm_lt_create(&g, 32 << 20));
+  double ms = median_event_ms([&] { LJ(lj_gemm_lt_run(g, y, 0, x, w, n, n, n, 0)); });
+  lj_gemm_lt_free(g);
+  CK(cudaFree(x));
+  CK(cudaFree(w));
+  CK(cudaFree(y));
+  return 2.0 * n * (double)n * n / (ms * 1e-3) / 1e12;
+}
+
+// Seconds per decode step for n_seqs sequences at context ctx: the cache holds ctx - 1
+// random positions, one prefill token each, then graph steps (greedy sampling included).
+static double decode_step_s(lj_cuda_engine *e, int n_seqs, int ctx, int steps) {
+  std::vector<int> tok(n_seqs, 128000), ones(n_seqs, 1);
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 1};
+  // warm-up: captures the graph for this batch
+  LJ(lj_cuda_fake_context(e, n_seqs, ctx - 1 - 2, 7));
+  LJ(lj_cuda_prefill(e, n_seqs, tok.data(), ones.data()));
+  LJ(lj_cuda_generate(e, n_seqs, 3, &greedy, NULL));
+  std::vector<double> t;
+  for (int rep = 0; rep < 3; rep++) {
+    LJ(lj_cuda_fake_context(e, n_seqs, ctx - 1 - steps / 2, 7));  // mean context = ctx
+    LJ(lj_cuda_prefill(e, n_seqs, tok.data(), ones.data()));
+    LJ(lj_cuda_synchronize(e));
+    int64_t t0 = lj_mono_ns();
+    LJ(lj_cuda_generate(e, n_seqs, steps + 1, &greedy, NULL));
+    t.push_back((double)(lj_mono_ns() - t0) * 1e-9 / steps);
+  }
+  return median(t);
+}
+
+static int64_t kv_bytes_read(const lj_model_config *c, int n_seqs, int ctx) {
+  return 2ll * c->n_layers * n_seqs * (int64_t)ctx * lj_kv_dim(c) * 2;
+}
+
+// Matmul FLOPs of a forward over T tokens of one sequence (lm_head on the last only),
+// plus causal attention (QK^T and PV over T^2/2 pairs).
+static double prefill_flops(const lj_model_config *c, int T) {
+  double d = c->dim, q = lj_q_dim(c), kv = lj_kv_dim(c), h = c->hidden_dim;
+  double per_tok = 2.0 * c->n_layers * (d * (q + 2 * kv) + q * d + 3 * d * h);
+  double attn = 2.0 * 2.0 * c->n_layers * q * ((double)T * (T + 1) / 2);
+  return per_tok * T + attn + 2.0 * d * c->vocab_size;
+}
+
+// Time of each stage (summed over layers) in one forward call, each stage bracketed by
+// events (so no overlap between kernels: the sum exceeds the graph's step time).
+static void stage_profile(lj_cuda_engine *e, const lj_model_config *c, int n_seqs, int per_seq, int ctx,
+                          const char *label) {
+  lj_cuda_reset(e);
+  if (ctx > 0) LJ(lj_cuda_fake_context(e, n_seqs, ctx, 7));
+  std::vector<int> tok((size_t)n_seqs * per_seq), lens(n_seqs, per_seq);
+  for (size_t i = 0; i < tok.size(); i++) tok[i] = (int)(lj_splitmix64(i + 5) % 128000);
+  lj_cuda_batch b;
+  LJ(lj_cuda_prepare_batch(e, n_seqs, tok.data(), lens.data(), &b));
+  cudaStream_t st = (cudaStream_t)lj_cuda_engine_stream(e);
+  int n_calls = 1 + c->n_layers * (LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1) + 2;
+  std::vector<cudaEvent_t> ev(n_calls + 1);
+  for (auto &x : ev) CK(cudaEventCreate(&x));
+  std::vector<std::vector<double>> per_stage(LJ_STAGE_COUNT);
+  for (int rep = 0; rep < 6; rep++) {
+    std::vector<int> which;
+    int k = 0;
+    CK(cudaEventRecord(ev[k++], st));
+    auto one = [&](lj_stage s, int layer) {
+      LJ(lj_cuda_run_stage(e, s, layer, &b, NULL));
+      CK(cudaEventRecord(ev[k++], st));
+      which.push_back(s);
+    };
+    one(LJ_STAGE_EMBED, -1);
+    for (int l = 0; l < c->n_layers; l++)
+      for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) one((lj_stage)s, l);
+    one(LJ_STAGE_FINAL_NORM, -1);
+    one(LJ_STAGE_LM_HEAD, -1);
+    CK(cudaEventSynchronize(ev[k - 1]));
+    std::vector<double> sum(LJ_STAGE_COUNT, 0.0);
+    for (int i = 0; i < (int)which.size(); i++) {
+      float ms;
+      CK(cudaEventElapsedTime(&ms, ev[i], ev[i + 1]));
+      sum[which[i]] += ms;
+    }
+    if (rep > 0)
+      for (int s = 0; s < LJ_STAGE_COUNT; s++) per_stage[s].push_back(sum[s]);
+  }
+  double total = 0;
+  std::vector<double> med(LJ_STAGE_COUNT);
+  for (int s = 0; s < LJ_STAGE_COUNT; s++) total += (med[s] = per_stage[s].empty() ? 0 : median(per_stage[s]));
+  printf("  stage times, %s (events around each stage, summed over layers): total %.3f ms\n", label, total);
+  for (int s = 0; s < LJ_STAGE_COUNT; s++)
+    if (med[s] > 0) {
+      printf("    %-10s %8.3f ms %5.1f%%\n", lj_stage_name((lj_stage)s), med[s], 100.0 * med[s] / total);
+      printf("RESULT model=%s kind=stage what=\"%s\" stage=%s ms=%.4f\n", c->name, label, lj_stage_name((lj_stage)s),
+             med[s]);
+    }
+  for (auto &x : ev) CK(cudaEventDestroy(x));
+  lj_cuda_reset(e);
+}
+
+static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick) {
+  lj_model_config c;
+  LJ(lj_config_preset(name, &c));
+  printf("\n== %s: %.2f B parameters, %.2f GB of bf16 weights\n", name, lj_config_n_params(&c) / 1e9,
+         2.0 * lj_config_n_params(&c) / 1e9);
+
+  // --- batch 1: decode at context 512, prefill of 2048 tokens
+  {
+    lj_cuda_options o;
+    lj_cuda_options_default(&o);
+    o.max_batch = 1, o.max_ctx = 4096 + 512, o.max_tokens = 2048;
+    lj_cuda_engine *e;
+    LJ(lj_cuda_engine_create_random(&e, &c, 1, &o));
+    int64_t wbytes = lj_cuda_weight_bytes(e);
+    struct { int gemv, pdl; const char *name; } variants[] = {
+        {1, 1, "GEMV+PDL"}, {1, 0, "GEMV"}, {0, 1, "cuBLASLt"}};
+    for (auto v : variants) {
+      int gemv = v.gemv;
+      lj_cuda_set_pdl(v.pdl);
+      lj_cuda_set_use_gemv(e, gemv);
+      int ctx = 512, steps = quick ? 64 : 256;
+      double s = decode_step_s(e, 1, ctx, steps);
+      int64_t bytes = wbytes + kv_bytes_read(&c, 1, ctx);
+      double floor_s = (double)bytes / (copy_gbs * 1e9);
+      printf("  decode batch 1, context %d, %-9s: %8.1f tok/s  %7.3f ms/token  %7.0f GB/s  floor %.3f ms "
+             "(%.0f tok/s): %5.1f%% of floor\n",
+             ctx, v.name, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
+             1.0 / floor_s, 100.0 * floor_s / s);
+      printf("RESULT model=%s kind=decode_b1 matmul=%s batch=1 ctx=%d tok_s=%.2f ms_token=%.4f gbs=%.1f "
+             "floor_ms=%.4f pct_floor=%.1f\n",
+             name, v.name, ctx, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
+             100.0 * floor_s / s);
+    }
+    lj_cuda_set_pdl(1);
+    lj_cuda_set_use_gemv(e, 1);
+    stage_profile(e, &c, 1, 1, 512, "decode batch 1 context 512");
+    stage_profile(e, &c, 1, 2048, 0, "prefill 2048");
+    int T = 2048;
+    std::vector<int> prompt(T);
+    for (int i = 0; i < T; i++) prompt[i] = (int)(lj_splitmix64(i) % 128000);
+    std::vector<double> t;
+    for (int rep = 0; rep < (quick ? 3 : 6); rep++) {
+      lj_cuda_reset(e);
+      LJ(lj_cuda_synchronize(e));
+      int64_t t0 = lj_mono_ns();
+      LJ(lj_cuda_prefill(e, 1, prompt.data(), &T));
+      LJ(lj_cuda_synchronize(e));
+      if (rep > 0) t.push_back((double)(lj_mono_ns() - t0) * 1e-9);
+    }
+    double s = median(t), fl = prefill_flops(&c, T);
+    printf("  prefill %d tokens: %8.2f ms  %7.1f tok/s  %6.1f TFLOP/s effective = %5.1f%% of the GEMM rate "
+           "(%.0f TFLOP/s)\n",
+           T, s * 1e3, T / s, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops);
+    printf("RESULT model=%s kind=prefill tokens=%d ms=%.3f tflops=%.1f pct_gemm=%.1f\n", name, T, s * 1e3,
+           fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops);
+    lj_cuda_engine_free(e);
+  }
+
+  // --- decode throughput over batch sizes
+  int batches[] = {1, 4, 16, 64, 256};
+  int ctxs[] = {512, 4096};
+  for (int ci = 0; ci < 2; ci++) {
+    int ctx = ctxs[ci], steps = quick ? 16 : 32;
+    lj_cuda_options o;
+    lj_cuda_options_default(&o);
+    o.max_ctx = ctx + steps + 8, o.max_tokens = 256, o.print_plan = 0;
+    size_t free_b, total_b;
+    CK(cudaMemGetInfo(&free_b, &total_b));
+    int fit = lj_cuda_memory_plan_max_batch(&c, o.max_ctx, o.max_tokens, (int64_t)free_b);
+    o.max_batch = fit < 256 ? fit : 256;
+    if (o.max_batch < 1) {
+      printf("  context %d: even batch 1 does not fit\n", ctx);
+      continue;
+    }
+    lj_cuda_engine *e;
+    LJ(lj_cuda_engine_create_random(&e, &c, 1, &o));
+    for (int b : batches) {
+      if (b > o.max_batch) {
+        printf("  decode batch %3d, context %4d: does not fit (largest batch at this context: %d)\n", b, ctx, fit);
+        printf("RESULT model=%s kind=decode batch=%d ctx=%d fits=0 max_batch=%d\n", name, b, ctx, fit);
+        continue;
+      }
+      double s = decode_step_s(e, b, ctx, steps);
+      int64_t bytes = lj_cuda_weight_bytes(e) + kv_bytes_read(&c, b, ctx);
+      printf("  decode batch %3d, context %4d: %9.1f tok/s  %7.3f ms/step  %7.0f GB/s\n", b, ctx, b / s,
+             s * 1e3, bytes / s / 1e9);
+      printf("RESULT model=%s kind=decode batch=%d ctx=%d fits=1 tok_s=%.2f ms_step=%.4f gbs=%.1f\n", name, b,
+             ctx, b / s, s * 1e3, bytes / s / 1e9);
+    }
+    lj_cuda_engine_free(e);
+  }
+}
+
+int main(int argc, char **argv) {
+  const char *models = "llama-3.2-1b,llama-3.2-3b,llama-3.1-8b";
+  int quick = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
+    else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else {
+      fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick]\n");
+      return 2;
+    }
+  }
+  int n = 0;
+  cudaError_t rc = cudaGetDeviceCount(&n);
+  if (rc != cudaSuccess || n == 0) {
+    printf("no CUDA device: %s\n", cudaGetErrorString(rc));
+    return 77;
+  }
+  cudaDeviceProp p;
+  CK(cudaGetDeviceProperties(&p, 0));
+  int drv = 0;
+  CK(cudaDriverGetVersion(&drv));
+  printf("device: %s, %d SMs, %.1f GiB, CUDA driver API %d\n", p.name, p.multiProcessorCount,
+         p.totalGlobalMem / 1073741824.0, drv);
+  double copy = measure_copy_gbs(), gemm = measure_gemm_tflops();
+  printf("ceilings: copy %.0f GB/s (read + write), cuBLASLt bf16 GEMM 8192^3 %.0f TFLOP/s\n", copy, gemm);
+  printf("RESULT kind=ceilings copy_gbs=%.1f gemm_tflops=%.1f device=\"%s\"\n", copy, gemm, p.name);
+  char *list = strdup(models);
+  for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) bench_model(tok, copy, gemm, quick);
+  free(list);
+  return 0;
+}

@@ -1,0 +1,31 @@
+// ATTN stage for decode (one new query token per sequence): attention over
+// the KV cache, split over the KV length, then a combine.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#define LJ_ATTN_DECODE_MAX_GROUP 8  // n_heads / n_kv_heads (Llama 3: 3, 4 or 8)
+
+typedef struct {
+  int n_heads, n_kv_heads, head_dim;
+  int ctx_cap;      // cache positions per sequence
+  int split_keys;   // keys per split (multiple of 64)
+  int n_splits;     // ceil(ctx_cap / split_keys): fixed, so a captured graph fits any length
+} lj_attn_decode_shape;
+
+// Picks split_keys / n_splits for n_seq sequences so that the grid fills the GPU.
+lj_attn_decode_shape lj_attn_decode_plan(int n_heads, int n_kv_heads, int head_dim, int ctx_cap,
+                                         int n_seq, int n_sms);
+
+// Bytes of fp32 scratch needed for n_tokens queries (partial outputs + max/sum).
+size_t lj_attn_decode_scratch_bytes(const lj_attn_decode_shape *s, int n_tokens);
+
+// For token t (n_tokens,) of sequence seq[t] with kv_len[t] cached positions
+// (its own included): q = qkv[t, head * hd .. ] (row stride q_dim + 2 kv_dim),
+//   out[t, head, :] = softmax(q . K[0:kv_len] / sqrt(hd)) V[0:kv_len]
+// Each block reads one KV head's chunk once for all the heads of its query group.
+// out: (n_tokens, n_heads * head_dim) bf16. Caches: (n_seq_cap, n_kv_heads, ctx_cap, hd).
+int lj_cuda_attention_decode(__nv_bfloat16 *out, const __nv_bfloat16 *qkv,
+                             const __nv_bfloat16 *k_cache, const __nv_bfloat16 *v_cache,
+                             const int *seq, const int *kv_len, int n_tokens,
+                             const lj_attn_decode_shape *s, float *scratch, cudaStream_t stream);

@@ -1,0 +1,865 @@
+// The CUDA engine: owns the weights (bf16, fused q|k|v and gate|up), the KV
+// cache, the activation buffers and the batch state; runs the forward pass as
+// a sequence of stages (engine/stage.h), each an op entry of its own file.
+//
+// Device memory (sizes from memory_plan.c):
+//   weights  one allocation; per layer: attn_norm (dim), wqkv (q+2kv, dim), wo (dim, q),
+//            ffn_norm (dim), wgu (2 hidden, dim) = [gate; up], wdown (dim, hidden);
+//            embed (vocab, dim), final_norm (dim), lm_head (vocab, dim) unless tied
+//   kv       per layer K and V: (max_batch, n_kv_heads, max_ctx, head_dim)
+//   acts     lj_cuda_acts for max_tokens tokens, xf/logits/next for max_batch rows
+//   batch    tokens/seq/pos/kv_len (max_tokens), q_start/q_len/ctx_start/last_row
+//            (max_batch), step counter, token history (max_ctx, max_batch)
+#include <nvtx3/nvToolsExt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cuda/attention_decode.h"
+#include "engine/cuda/attention_prefill.h"
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/pdl.h"
+#include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/embedding.h"
+#include "engine/cuda/gemm_lt.h"
+#include "engine/cuda/gemv.h"
+#include "engine/cuda/memory_plan.h"
+#include "engine/cuda/rmsnorm.h"
+#include "engine/cuda/rope.h"
+#include "engine/cuda/sampling.h"
+#include "engine/cuda/swiglu.h"
+#include "engine/cuda/weight_fill.h"
+#include "model/random_init.h"
+
+typedef __nv_bfloat16 bf16;
+
+typedef struct {
+  bf16 *attn_norm, *wqkv, *wo, *ffn_norm, *wgu, *wdown;
+  bf16 *k_cache, *v_cache;
+} layer_dev;
+
+struct lj_cuda_engine {
+  lj_model_config cfg;
+  lj_cuda_options opt;
+  int q_dim, kv_dim, qkv_dim, n_sms;
+  cudaStream_t stream;
+  lj_gemm_lt *gemm;
+  uint32_t skip_mask;
+
+  void *weight_mem, *kv_mem, *act_mem;
+  layer_dev *layers;  // (n_layers)
+  bf16 *embed, *final_norm, *lm_head;
+  float *inv_freq;    // (head_dim / 2)
+
+  lj_cuda_acts acts;
+  float *attn_scratch;
+  size_t attn_scratch_bytes;
+  // batch state (device)
+  int *d_tokens, *d_seq, *d_pos, *d_kv_len;                 // (max_tokens)
+  int *d_q_start, *d_q_len, *d_ctx_start, *d_last_row;     // (max_batch)
+  int *d_step, *d_history;                                  // (1), (max_ctx, max_batch)
+  int *h_len;  // cached length per slot (host)
+  int last_rows;  // logits rows of the last forward call
+
+  // decode graph, captured for one (n_seqs, sampling)
+  cudaGraphExec_t graph;
+  int graph_n_seqs;
+  lj_cuda_sampling graph_sampling;
+};
+
+void lj_cuda_options_default(lj_cuda_options *o) {
+  memset(o, 0, sizeof *o);
+  o->max_batch = 1;
+  o->max_ctx = 2048;
+  o->max_tokens = 2048;
+  o->use_gemv = 1;
+  o->print_plan = 1;
+}
+
+// ---------------------------------------------------------------- creation
+
+static int check_config(const lj_model_config *c) {
+  int g = c->n_kv_heads > 0 ? c->n_heads / c->n_kv_heads : 0;
+  if (c->dim % 8 || c->hidden_dim % 8 || c->head_dim > 128 || c->head_dim % 2 || g < 1 ||
+      c->n_heads % c->n_kv_heads || g > LJ_ATTN_DECODE_MAX_GROUP || c->dim > 8192)
+    return LJ_FAIL(LJ_EUNSUPPORTED,
+                   "model %s: the CUDA engine needs dim and hidden_dim multiples of 8 (dim <= 8192), "
+                   "an even head_dim <= 128 and n_heads / n_kv_heads <= %d (got dim %d, hidden %d, "
+                   "head_dim %d, %d/%d heads)",
+                   c->name, LJ_ATTN_DECODE_MAX_GROUP, c->dim, c->hidden_dim, c->head_dim, c->n_heads,
+                   c->n_kv_heads);
+  return 0;
+}
+
+// Carves `bytes` (rounded to 256) off a bump allocator.
+static void *carve(char **cursor, size_t bytes) {
+  void *p = *cursor;
+  *cursor += (bytes + 255) / 256 * 256;
+  return p;
+}
+
+static int allocate(lj_cuda_engine *e) {
+  const lj_model_config *c = &e->cfg;
+  lj_cuda_options *o = &e->opt;
+  size_t d = c->dim, h = c->hidden_dim, V = c->vocab_size, L = c->n_layers;
+  size_t T = o->max_tokens, B = o->max_batch;
+
+  lj_cuda_memory_plan plan;
+  lj_cuda_memory_plan_compute(c, o->max_batch, o->max_ctx, o->max_tokens, &plan);
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  if (o->print_plan)
+    lj_cuda_memory_plan_print(c, o->max_batch, o->max_ctx, o->max_tokens, &plan, (int64_t)free_b);
+  LJ_TRY(lj_cuda_memory_plan_check(c, o->max_batch, o->max_ctx, o->max_tokens, &plan, (int64_t)free_b));
+
+  // weights
+  size_t per_layer = 2 * (d + (size_t)e->qkv_dim * d + d * e->q_dim + d + 2 * h * d + d * h) + 6 * 256;
+  size_t wbytes = per_layer * L + 2 * (V * d + d) + (c->tie_embeddings ? 0 : 2 * V * d) + 4 * 256;
+  CUDA_CHECK(cudaMalloc(&e->weight_mem, wbytes));
+  char *cur = (char *)e->weight_mem;
+  e->layers = (layer_dev *)calloc(L, sizeof(layer_dev));
+  if (!e->layers) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  for (size_t l = 0; l < L; l++) {
+    layer_dev *ld = &e->layers[l];
+    ld->attn_norm = (bf16 *)carve(&cur, 2 * d);
+    ld->wqkv = (bf16 *)carve(&cur, 2 * (size_t)e->qkv_dim * d);
+    ld->wo = (bf16 *)carve(&cur, 2 * d * e->q_dim);
+    ld->ffn_norm = (bf16 *)carve(&cur, 2 * d);
+    ld->wgu = (bf16 *)carve(&cur, 2 * 2 * h * d);
+    ld->wdown = (bf16 *)carve(&cur, 2 * d * h);
+  }
+  e->embed = (bf16 *)carve(&cur, 2 * V * d);
+  e->final_norm = (bf16 *)carve(&cur, 2 * d);
+  e->lm_head = c->tie_embeddings ? e->embed : (bf16 *)carve(&cur, 2 * V * d);
+
+  // KV cache
+  size_t kv_layer = B * (size_t)e->kv_dim * o->max_ctx * 2;  // one of K or V
+  CUDA_CHECK(cudaMalloc(&e->kv_mem, 2 * kv_layer * L));
+  for (size_t l = 0; l < L; l++) {
+    e->layers[l].k_cache = (bf16 *)((char *)e->kv_mem + 2 * l * kv_layer);
+    e->layers[l].v_cache = (bf16 *)((char *)e->kv_mem + (2 * l + 1) * kv_layer);
+  }
+
+  // activations + batch state + attention scratch (worst case: every slot decoding with
+  // the finest split, or the largest prefill).
+  // (the split count only falls as the batch grows)
+  lj_attn_decode_shape worst = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
+                                                   o->max_ctx, 1, e->n_sms);
+  e->attn_scratch_bytes = lj_attn_decode_scratch_bytes(&worst, o->max_batch);
+  size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
+                  4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
+                  e->attn_scratch_bytes + 32 * 256;
+  CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
+  cur = (char *)e->act_mem;
+  lj_cuda_acts *a = &e->acts;
+  a->x = carve(&cur, 2 * T * d);
+  a->xn = carve(&cur, 2 * T * d);
+  a->qkv = carve(&cur, 2 * T * e->qkv_dim);
+  a->attn = carve(&cur, 2 * T * e->q_dim);
+  a->delta = carve(&cur, 2 * T * d);
+  a->gu = carve(&cur, 2 * T * 2 * h);
+  a->h = carve(&cur, 2 * T * h);
+  a->xf = carve(&cur, 2 * B * d);
+  a->logits = (float *)carve(&cur, 4 * B * V);
+  a->next = (int *)carve(&cur, 4 * B);
+  e->d_tokens = (int *)carve(&cur, 4 * T);
+  e->d_seq = (int *)carve(&cur, 4 * T);
+  e->d_pos = (int *)carve(&cur, 4 * T);
+  e->d_kv_len = (int *)carve(&cur, 4 * T);
+  e->d_q_start = (int *)carve(&cur, 4 * B);
+  e->d_q_len = (int *)carve(&cur, 4 * B);
+  e->d_ctx_start = (int *)carve(&cur, 4 * B);
+  e->d_last_row = (int *)carve(&cur, 4 * B);
+  e->d_step = (int *)carve(&cur, 4);
+  e->d_history = (int *)carve(&cur, 4 * (size_t)o->max_ctx * B);
+  e->attn_scratch = (float *)carve(&cur, e->attn_scratch_bytes);
+  if ((size_t)(cur - (char *)e->act_mem) > abytes)
+    return LJ_FAIL(LJ_ENOMEM, "internal: activation layout overflows its allocation");
+
+  e->h_len = (int *)calloc(B, sizeof(int));
+  if (!e->h_len) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  float *inv = (float *)malloc(sizeof(float) * (c->head_dim / 2));
+  if (!inv) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  lj_rope_inv_freq(c, inv);
+  int rc = 0;
+  cudaError_t err = cudaMalloc(&e->inv_freq, sizeof(float) * (c->head_dim / 2));
+  if (err == cudaSuccess)
+    err = cudaMemcpy(e->inv_freq, inv, sizeof(float) * (c->head_dim / 2), cudaMemcpyHostToDevice);
+  free(inv);
+  if (err != cudaSuccess)
+    rc = LJ_FAIL(LJ_ECUDA, "rope table upload failed: %s", cudaGetErrorString(err));
+  return rc;
+}
+
+static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const lj_cuda_options *opt) {
+  *out = NULL;
+  LJ_TRY(check_config(cfg));
+  int n_dev = 0;
+  cudaError_t err = cudaGetDeviceCount(&n_dev);
+  if (err != cudaSuccess || n_dev == 0)
+    return LJ_FAIL(LJ_ENODEV, "no CUDA device: %s",
+                   err != cudaSuccess ? cudaGetErrorString(err) : "no device found");
+  lj_cuda_engine *e = (lj_cuda_engine *)calloc(1, sizeof *e);
+  if (!e) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  *out = e;
+  e->cfg = *cfg;
+  if (opt)
+    e->opt = *opt;
+  else
+    lj_cuda_options_default(&e->opt);
+  if (e->opt.max_tokens <= 0) e->opt.max_tokens = 2048;
+  if (e->opt.max_batch <= 0 || e->opt.max_ctx <= 0)
+    return LJ_FAIL(LJ_EINVAL, "CUDA engine: max_batch (%d) and max_ctx (%d) must be positive",
+                   e->opt.max_batch, e->opt.max_ctx);
+  if (e->opt.max_tokens < e->opt.max_batch) e->opt.max_tokens = e->opt.max_batch;  // one decode step
+  if (e->opt.device < 0 || e->opt.device >= n_dev)
+    return LJ_FAIL(LJ_EINVAL, "CUDA device %d does not exist (%d found)", e->opt.device, n_dev);
+  CUDA_CHECK(cudaSetDevice(e->opt.device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&e->n_sms, cudaDevAttrMultiProcessorCount, e->opt.device));
+  e->q_dim = lj_q_dim(cfg);
+  e->kv_dim = lj_kv_dim(cfg);
+  e->qkv_dim = e->q_dim + 2 * e->kv_dim;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking));
+  LJ_TRY(lj_gemm_lt_create(&e->gemm, LJ_CUDA_GEMM_WORKSPACE));
+  LJ_TRY(allocate(e));
+  return 0;
+}
+
+int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cfg, uint64_t seed,
+                                 const lj_cuda_options *opt) {
+  int rc = engine_begin(out, cfg, opt);
+  lj_cuda_engine *e = *out;
+  if (rc < 0) {
+    lj_cuda_engine_free(e);
+    *out = NULL;
+    return rc;
+  }
+  const lj_model_config *c = &e->cfg;
+  size_t d = c->dim, h = c->hidden_dim, V = c->vocab_size;
+  cudaStream_t s = e->stream;
+#define FILL(ptr, n, id, norm) \
+  do { if ((rc = lj_cuda_fill_random((ptr), (n), seed, (id), (norm), s)) < 0) goto fail; } while (0)
+  for (int l = 0; l < c->n_layers; l++) {
+    layer_dev *ld = &e->layers[l];
+    FILL(ld->attn_norm, d, lj_layer_tensor_id(l, LJ_TENSOR_ATTN_NORM), 1);
+    FILL(ld->wqkv, (size_t)e->q_dim * d, lj_layer_tensor_id(l, LJ_TENSOR_WQ), 0);
+    FILL(ld->wqkv + (size_t)e->q_dim * d, (size_t)e->kv_dim * d, lj_layer_tensor_id(l, LJ_TENSOR_WK), 0);
+    FILL(ld->wqkv + (size_t)(e->q_dim + e->kv_dim) * d, (size_t)e->kv_dim * d,
+         lj_layer_tensor_id(l, LJ_TENSOR_WV), 0);
+    FILL(ld->wo, d * e->q_dim, lj_layer_tensor_id(l, LJ_TENSOR_WO), 0);
+    FILL(ld->ffn_norm, d, lj_layer_tensor_id(l, LJ_TENSOR_FFN_NORM), 1);
+    FILL(ld->wgu, h * d, lj_layer_tensor_id(l, LJ_TENSOR_W_GATE), 0);
+    FILL(ld->wgu + h * d, h * d, lj_layer_tensor_id(l, LJ_TENSOR_W_UP), 0);
+    FILL(ld->wdown, d * h, lj_layer_tensor_id(l, LJ_TENSOR_W_DOWN), 0);
+  }
+  FILL(e->embed, V * d, lj_global_tensor_id(LJ_TENSOR_EMBED), 0);
+  FILL(e->final_norm, d, lj_global_tensor_id(LJ_TENSOR_FINAL_NORM), 1);
+  if (!c->tie_embeddings) FILL(e->lm_head, V * d, lj_global_tensor_id(LJ_TENSOR_LM_HEAD), 0);
+#undef FILL
+  if (cudaStreamSynchronize(s) != cudaSuccess) {
+    rc = LJ_FAIL(LJ_ECUDA, "random weight fill failed: %s", cudaGetErrorString(cudaGetLastError()));
+    goto fail;
+  }
+  return 0;
+fail:
+  lj_cuda_engine_free(e);
+  *out = NULL;
+  return rc;
+}
+
+// Copies one host tensor of n elements into dst (bf16), converting fp32 through a
+// staging buffer in chunks.
+static int upload(lj_cuda_engine *e, bf16 *dst, const void *src, size_t n, lj_cuda_host_dtype dt,
+                  float *staging, size_t staging_elems, const char *name, int layer) {
+  if (!src) return LJ_FAIL(LJ_EINVAL, "CUDA engine: weight %s of layer %d is missing", name, layer);
+  if (dt == LJ_CUDA_HOST_BF16) {
+    CUDA_CHECK(cudaMemcpy(dst, src, 2 * n, cudaMemcpyHostToDevice));
+    return 0;
+  }
+  for (size_t i = 0; i < n; i += staging_elems) {
+    size_t m = n - i < staging_elems ? n - i : staging_elems;
+    CUDA_CHECK(cudaMemcpy(staging, (const float *)src + i, 4 * m, cudaMemcpyHostToDevice));
+    LJ_TRY(lj_cuda_f32_to_bf16(dst + i, staging, m, e->stream));
+    CUDA_CHECK(cudaStreamSynchronize(e->stream));
+  }
+  return 0;
+}
+
+int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
+                          const lj_cuda_host_weights *w, const lj_cuda_options *opt) {
+  int rc = engine_begin(out, cfg, opt);
+  lj_cuda_engine *e = *out;
+  float *staging = NULL;
+  const size_t staging_elems = 16u << 20;
+  if (rc < 0) goto fail;
+  {
+    const lj_model_config *c = &e->cfg;
+    size_t d = c->dim, h = c->hidden_dim, V = c->vocab_size;
+    lj_cuda_host_dtype dt = w->dtype;
+    if (dt != LJ_CUDA_HOST_BF16) {
+      if (cudaMalloc(&staging, 4 * staging_elems) != cudaSuccess) {
+        rc = LJ_FAIL(LJ_ENOMEM, "CUDA engine: no device memory for the upload staging buffer");
+        goto fail;
+      }
+    }
+#define UP(dst, src, n, name, l) \
+  do { if ((rc = upload(e, (dst), (src), (n), dt, staging, staging_elems, (name), (l))) < 0) goto fail; } while (0)
+    if (!w->layers) {
+      rc = LJ_FAIL(LJ_EINVAL, "CUDA engine: host weights have no layers");
+      goto fail;
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+      const lj_cuda_host_layer *hl = &w->layers[l];
+      layer_dev *ld = &e->layers[l];
+      UP(ld->attn_norm, hl->attn_norm, d, "attn_norm", l);
+      UP(ld->wqkv, hl->wq, (size_t)e->q_dim * d, "wq", l);
+      UP(ld->wqkv + (size_t)e->q_dim * d, hl->wk, (size_t)e->kv_dim * d, "wk", l);
+      UP(ld->wqkv + (size_t)(e->q_dim + e->kv_dim) * d, hl->wv, (size_t)e->kv_dim * d, "wv", l);
+      UP(ld->wo, hl->wo, d * e->q_dim, "wo", l);
+      UP(ld->ffn_norm, hl->ffn_norm, d, "ffn_norm", l);
+      UP(ld->wgu, hl->w_gate, h * d, "w_gate", l);
+      UP(ld->wgu + h * d, hl->w_up, h * d, "w_up", l);
+      UP(ld->wdown, hl->w_down, d * h, "w_down", l);
+    }
+    UP(e->embed, w->embed, V * d, "embed", -1);
+    UP(e->final_norm, w->final_norm, d, "final_norm", -1);
+    if (!c->tie_embeddings) UP(e->lm_head, w->lm_head, V * d, "lm_head", -1);
+#undef UP
+  }
+  if (staging) cudaFree(staging);
+  return 0;
+fail:
+  if (staging) cudaFree(staging);
+  lj_cuda_engine_free(e);
+  *out = NULL;
+  return rc;
+}
+
+void lj_cuda_engine_free(lj_cuda_engine *e) {
+  if (!e) return;
+  if (e->stream) cudaStreamSynchronize(e->stream);
+  if (e->graph) cudaGraphExecDestroy(e->graph);
+  lj_gemm_lt_free(e->gemm);
+  if (e->weight_mem) cudaFree(e->weight_mem);
+  if (e->kv_mem) cudaFree(e->kv_mem);
+  if (e->act_mem) cudaFree(e->act_mem);
+  if (e->inv_freq) cudaFree(e->inv_freq);
+  if (e->stream) cudaStreamDestroy(e->stream);
+  free(e->layers);
+  free(e->h_len);
+  free(e);
+}
+
+// ---------------------------------------------------------------- batches
+
+void lj_cuda_reset(lj_cuda_engine *e) { memset(e->h_len, 0, sizeof(int) * e->opt.max_batch); }
+int lj_cuda_seq_len(const lj_cuda_engine *e, int s) {
+  return s >= 0 && s < e->opt.max_batch ? e->h_len[s] : -1;
+}
+lj_cuda_acts lj_cuda_engine_acts(const lj_cuda_engine *e) { return e->acts; }
+// Both change the recorded kernels: the decode graph is captured again on next use.
+static void drop_graph(lj_cuda_engine *e) {
+  if (e->graph) cudaGraphExecDestroy(e->graph);
+  e->graph = NULL;
+}
+void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask) {
+  e->skip_mask = mask;
+  drop_graph(e);
+}
+void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {
+  e->opt.use_gemv = on;
+  drop_graph(e);
+}
+void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return (void *)e->stream; }
+int lj_cuda_synchronize(lj_cuda_engine *e) {
+  CUDA_CHECK(cudaStreamSynchronize(e->stream));
+  return 0;
+}
+
+int64_t lj_cuda_weight_bytes(const lj_cuda_engine *e) {
+  const lj_model_config *c = &e->cfg;
+  int64_t d = c->dim, h = c->hidden_dim;
+  int64_t per_layer = 2 * (2 * d + (int64_t)e->qkv_dim * d + d * e->q_dim + 3 * h * d);
+  return per_layer * c->n_layers + 2 * (d + (int64_t)c->vocab_size * d);  // + lm_head (read once)
+}
+
+int lj_cuda_prepare_batch(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens,
+                          lj_cuda_batch *out) {
+  const lj_cuda_options *o = &e->opt;
+  if (n_seqs <= 0 || n_seqs > o->max_batch)
+    return LJ_FAIL(LJ_EINVAL, "batch of %d sequences: the engine was created for 1 .. %d", n_seqs,
+                   o->max_batch);
+  int total = 0, max_q = 0, decode = 1;
+  for (int s = 0; s < n_seqs; s++) {
+    if (n_tokens[s] < 1) return LJ_FAIL(LJ_EINVAL, "sequence %d has %d new tokens (need >= 1)", s, n_tokens[s]);
+    if (e->h_len[s] + n_tokens[s] > o->max_ctx)
+      return LJ_FAIL(LJ_EINVAL, "sequence %d would reach %d positions; the context is %d", s,
+                     e->h_len[s] + n_tokens[s], o->max_ctx);
+    total += n_tokens[s];
+    if (n_tokens[s] > max_q) max_q = n_tokens[s];
+    if (n_tokens[s] != 1) decode = 0;
+  }
+  if (total > o->max_tokens)
+    return LJ_FAIL(LJ_EINVAL, "%d tokens in one forward call; the engine takes at most %d (max_tokens)",
+                   total, o->max_tokens);
+  int *h = (int *)malloc(sizeof(int) * (4 * (size_t)total + 4 * (size_t)n_seqs));
+  if (!h) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  int *h_seq = h, *h_pos = h + total, *h_kv = h + 2 * total, *h_tok = h + 3 * total;
+  int *h_qs = h + 4 * total, *h_ql = h_qs + n_seqs, *h_cs = h_ql + n_seqs, *h_lr = h_cs + n_seqs;
+  int row = 0;
+  for (int s = 0; s < n_seqs; s++) {
+    h_qs[s] = row, h_ql[s] = n_tokens[s], h_cs[s] = e->h_len[s];
+    for (int i = 0; i < n_tokens[s]; i++, row++) {
+      int t = tokens[row];
+      if (t < 0 || t >= e->cfg.vocab_size) {
+        free(h);
+        return LJ_FAIL(LJ_EINVAL, "token %d of sequence %d is %d, outside the vocabulary [0, %d)", i, s,
+                       t, e->cfg.vocab_size);
+      }
+      h_tok[row] = t, h_seq[row] = s, h_pos[row] = e->h_len[s] + i, h_kv[row] = e->h_len[s] + i + 1;
+    }
+    h_lr[s] = row - 1;
+  }
+  cudaError_t err = cudaSuccess;
+#define PUT(d, hsrc, n) \
+  if (err == cudaSuccess) err = cudaMemcpyAsync((d), (hsrc), sizeof(int) * (n), cudaMemcpyHostToDevice, e->stream)
+  PUT(e->d_tokens, h_tok, total);
+  PUT(e->d_seq, h_seq, total);
+  PUT(e->d_pos, h_pos, total);
+  PUT(e->d_kv_len, h_kv, total);
+  PUT(e->d_q_start, h_qs, n_seqs);
+  PUT(e->d_q_len, h_ql, n_seqs);
+  PUT(e->d_ctx_start, h_cs, n_seqs);
+  PUT(e->d_last_row, h_lr, n_seqs);
+#undef PUT
+  if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);  // h is freed next
+  free(h);
+  if (err != cudaSuccess) return LJ_FAIL(LJ_ECUDA, "batch upload failed: %s", cudaGetErrorString(err));
+  lj_cuda_batch b = {total, n_seqs, decode, max_q, e->d_tokens, e->d_seq, e->d_pos, e->d_kv_len,
+                     e->d_q_start, e->d_q_len, e->d_ctx_start, e->d_last_row};
+  *out = b;
+  return 0;
+}
+
+// ---------------------------------------------------------------- stages
+
+static int matmul(lj_cuda_engine *e, void *y, int y_fp32, const void *x, const bf16 *w, int n,
+                  int in, int out) {
+  if (e->opt.use_gemv && lj_cuda_gemv_supported(n, in))
+    return lj_cuda_gemv(y, y_fp32, (const bf16 *)x, w, n, in, out, e->stream);
+  return lj_gemm_lt_run(e->gemm, y, y_fp32, (const bf16 *)x, w, n, in, out, e->stream);
+}
+
+static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
+                      const lj_cuda_acts *a) {
+  const lj_model_config *c = &e->cfg;
+  cudaStream_t s = e->stream;
+  int n = b->n_tokens;
+  const layer_dev *ld = layer >= 0 && layer < c->n_layers ? &e->layers[layer] : NULL;
+  if (lj_stage_is_per_layer(st) && !ld)
+    return LJ_FAIL(LJ_EINVAL, "stage %s needs a layer in [0, %d), got %d", lj_stage_name(st),
+                   c->n_layers, layer);
+  float eps = (float)c->norm_eps;
+  switch (st) {
+    case LJ_STAGE_EMBED:
+      return lj_cuda_embedding((bf16 *)a->x, e->embed, b->tokens, n, c->dim, c->vocab_size, s);
+    case LJ_STAGE_ATTN_NORM:
+      return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x,
+                             layer > 0 ? (const bf16 *)a->delta : NULL, ld->attn_norm, NULL, n,
+                             c->dim, eps, s);
+    case LJ_STAGE_QKV:
+      return matmul(e, a->qkv, 0, a->xn, ld->wqkv, n, c->dim, e->qkv_dim);
+    case LJ_STAGE_ROPE:
+      return lj_cuda_rope_kv((bf16 *)a->qkv, ld->k_cache, ld->v_cache, b->seq, b->pos, e->inv_freq, n,
+                             c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx, s);
+    case LJ_STAGE_ATTN:
+      if (b->decode) {
+        lj_attn_decode_shape sh = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
+                                                      e->opt.max_ctx, b->n_seqs, e->n_sms);
+        return lj_cuda_attention_decode((bf16 *)a->attn, (const bf16 *)a->qkv, ld->k_cache,
+                                        ld->v_cache, b->seq, b->kv_len, n, &sh, e->attn_scratch, s);
+      } else {
+        lj_attn_prefill_shape sh = {c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx};
+        return lj_cuda_attention_prefill((bf16 *)a->attn, (const bf16 *)a->qkv, ld->k_cache,
+                                         ld->v_cache, b->q_start, b->q_len, b->ctx_start, b->n_seqs,
+                                         b->max_q_len, &sh, s);
+      }
+    case LJ_STAGE_O_PROJ:
+      return matmul(e, a->delta, 0, a->attn, ld->wo, n, e->q_dim, c->dim);
+    case LJ_STAGE_FFN_NORM:
+      return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)a->delta,
+                             ld->ffn_norm, NULL, n, c->dim, eps, s);
+    case LJ_STAGE_GATE_UP:
+      return matmul(e, a->gu, 0, a->xn, ld->wgu, n, c->dim, 2 * c->hidden_dim);
+    case LJ_STAGE_SWIGLU:
+      return lj_cuda_swiglu((bf16 *)a->h, (const bf16 *)a->gu, n, c->hidden_dim, s);
+    case LJ_STAGE_DOWN:
+      return matmul(e, a->delta, 0, a->h, ld->wdown, n, c->hidden_dim, c->dim);
+    case LJ_STAGE_FINAL_NORM:
+      return lj_cuda_rmsnorm((bf16 *)a->xf, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)a->delta,
+                             e->final_norm, b->decode ? NULL : b->last_row, b->n_seqs, c->dim, eps, s);
+    case LJ_STAGE_LM_HEAD:
+      return matmul(e, a->logits, 1, a->xf, e->lm_head, b->n_seqs, c->dim, c->vocab_size);
+    case LJ_STAGE_SAMPLE:
+      return 0;  // sampling needs parameters: lj_cuda_sample_tokens / lj_cuda_generate
+    default:
+      return LJ_FAIL(LJ_EINVAL, "unknown stage %d", (int)st);
+  }
+}
+
+int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
+                      const lj_cuda_acts *a) {
+  if ((unsigned)st < LJ_STAGE_COUNT && (e->skip_mask >> st) & 1u) return 0;
+  nvtxRangePushA(lj_stage_name(st));
+  int rc = stage_body(e, st, layer, b, a ? a : &e->acts);
+  nvtxRangePop();
+  return rc;
+}
+
+// The whole forward pass: embed, layers, final norm, LM head.
+static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) {
+  const lj_cuda_acts *a = &e->acts;
+  LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, b, a));
+  for (int l = 0; l < e->cfg.n_layers; l++)
+    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++)
+      LJ_TRY(lj_cuda_run_stage(e, (lj_stage)st, l, b, a));
+  LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_FINAL_NORM, -1, b, a));
+  LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_LM_HEAD, -1, b, a));
+  return 0;
+}
+
+int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens) {
+  nvtxRangePushA(lj_phase_name(LJ_PHASE_PREFILL));
+  int rc = 0;
+  // Chunk so that one forward call holds at most max_tokens tokens: whole sequences
+  // while they fit, a long prompt in pieces (each piece continues the cache).
+  int *left = (int *)malloc(sizeof(int) * 2 * (size_t)n_seqs);
+  if (!left) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  int *take = left + n_seqs;
+  const int *cursor = tokens;
+  if (n_seqs <= 0 || n_seqs > e->opt.max_batch) {
+    free(left);
+    nvtxRangePop();
+    return LJ_FAIL(LJ_EINVAL, "prefill of %d sequences: the engine was created for 1 .. %d", n_seqs,
+                   e->opt.max_batch);
+  }
+  for (int s = 0; s < n_seqs; s++) left[s] = n_tokens[s];
+  int *packed = (int *)malloc(sizeof(int) * (size_t)e->opt.max_tokens);
+  const int **src = (const int **)malloc(sizeof(int *) * (size_t)n_seqs);
+  if (!packed || !src) rc = LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  for (int s = 0; s < n_seqs && rc == 0; s++) {
+    if (n_tokens[s] < 1) rc = LJ_FAIL(LJ_EINVAL, "prompt %d is empty", s);
+    src[s] = cursor;
+    cursor += n_tokens[s];
+  }
+  while (rc == 0) {
+    // This round: each unfinished sequence gets up to an equal share of max_tokens.
+    int active = 0;
+    for (int s = 0; s < n_seqs; s++) active += left[s] > 0;
+    if (!active) break;
+    int share = e->opt.max_tokens / active, used = 0;
+    for (int s = 0; s < n_seqs; s++) {
+      int t = left[s] < share ? left[s] : share;
+      take[s] = t;
+      memcpy(packed + used, src[s], sizeof(int) * (size_t)t);
+      used += t;
+    }
+    // A forward call covers slots 0 .. n-1 together, so a round runs only while every
+    // sequence still has tokens; prompts that outlast the others beyond max_tokens are refused.
+    if (active == n_seqs) {
+      lj_cuda_batch b;
+      if ((rc = lj_cuda_prepare_batch(e, n_seqs, packed, take, &b)) < 0) break;
+      if ((rc = forward(e, &b)) < 0) break;
+      for (int s = 0; s < n_seqs; s++) e->h_len[s] += take[s], left[s] -= take[s], src[s] += take[s];
+      e->last_rows = n_seqs;
+    } else {
+      rc = LJ_FAIL(LJ_EUNSUPPORTED,
+                   "prefill: prompts of very different lengths beyond max_tokens (%d) in one batch; "
+                   "prefill them one call per sequence",
+                   e->opt.max_tokens);
+    }
+  }
+  free(packed);
+  free(src);
+  free(left);
+  nvtxRangePop();
+  return rc;
+}
+
+int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens) {
+  if (n_seqs <= 0 || n_seqs > e->opt.max_batch)
+    return LJ_FAIL(LJ_EINVAL, "decode of %d sequences: the engine was created for 1 .. %d", n_seqs,
+                   e->opt.max_batch);
+  int *ones = (int *)malloc(sizeof(int) * (size_t)n_seqs);
+  if (!ones) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  for (int s = 0; s < n_seqs; s++) ones[s] = 1;
+  lj_cuda_batch b;
+  int rc = lj_cuda_prepare_batch(e, n_seqs, tokens, ones, &b);
+  free(ones);
+  LJ_TRY(rc);
+  LJ_TRY(forward(e, &b));
+  for (int s = 0; s < n_seqs; s++) e->h_len[s]++;
+  e->last_rows = n_seqs;
+  return 0;
+}
+
+// Decode shape with arbitrary slots: the batch arrays are written directly.
+static int forward_decode_slots(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq,
+                                const int32_t *pos, int n) {
+  int *h = (int *)malloc(sizeof(int) * 4 * (size_t)n);
+  if (!h) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  for (int i = 0; i < n; i++) h[i] = tokens[i], h[n + i] = seq[i], h[2 * n + i] = pos[i], h[3 * n + i] = pos[i] + 1;
+  cudaError_t err = cudaMemcpyAsync(e->d_tokens, h, sizeof(int) * n, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess) err = cudaMemcpyAsync(e->d_seq, h + n, sizeof(int) * n, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess) err = cudaMemcpyAsync(e->d_pos, h + 2 * n, sizeof(int) * n, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess) err = cudaMemcpyAsync(e->d_kv_len, h + 3 * n, sizeof(int) * n, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
+  free(h);
+  if (err != cudaSuccess) return LJ_FAIL(LJ_ECUDA, "batch upload failed: %s", cudaGetErrorString(err));
+  lj_cuda_batch b = {n, n, 1, 1, e->d_tokens, e->d_seq, e->d_pos, e->d_kv_len,
+                     e->d_q_start, e->d_q_len, e->d_ctx_start, e->d_last_row};
+  LJ_TRY(forward(e, &b));
+  for (int i = 0; i < n; i++) e->h_len[seq[i]] = pos[i] + 1;
+  e->last_rows = n;
+  return 0;
+}
+
+int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
+                          int n, const int32_t *logit_rows, int n_logits, float *logits) {
+  const lj_cuda_options *o = &e->opt;
+  if (n <= 0 || n > o->max_tokens)
+    return LJ_FAIL(LJ_EINVAL, "forward of %d tokens: the engine takes 1 .. %d", n, o->max_tokens);
+  for (int i = 0; i < n; i++) {
+    if (seq[i] < 0 || seq[i] >= o->max_batch || pos[i] < 0 || pos[i] >= o->max_ctx ||
+        pos[i] > e->h_len[seq[i]] + i)
+      return LJ_FAIL(LJ_EINVAL, "token %d: slot %d position %d outside the engine's %d x %d cache", i, seq[i],
+                     pos[i], o->max_batch, o->max_ctx);
+    if (tokens[i] < 0 || tokens[i] >= e->cfg.vocab_size)
+      return LJ_FAIL(LJ_EINVAL, "token %d is %d, outside the vocabulary [0, %d)", i, tokens[i], e->cfg.vocab_size);
+  }
+  // Decode shape?
+  int decode = n_logits == n;
+  for (int i = 0; decode && i < n; i++) {
+    if (logit_rows[i] != i) decode = 0;
+    for (int j = 0; decode && j < i; j++)
+      if (seq[j] == seq[i]) decode = 0;
+  }
+  if (decode) {
+    LJ_TRY(forward_decode_slots(e, tokens, seq, pos, n));
+  } else {
+    // Prefill shape: slots 0 .. k-1 in order, consecutive positions, one logits row each
+    // (its last token: the engine's final norm takes each sequence's last row).
+    int k = 0;
+    int *lens = (int *)calloc((size_t)o->max_batch, sizeof(int));
+    if (!lens) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+      if (i == 0 || seq[i] != seq[i - 1]) {
+        ok = seq[i] == k;
+        if (ok) e->h_len[k] = pos[i], k++;  // positions from pos[i] on are (over)written
+      } else {
+        ok = pos[i] == pos[i - 1] + 1;
+      }
+      if (ok) lens[seq[i]]++;
+    }
+    int row = 0;
+    for (int s = 0; ok && s < k; s++) {
+      row += lens[s];
+      ok = n_logits == k && logit_rows[s] == row - 1;
+    }
+    int rc = 0;
+    lj_cuda_batch b;
+    if (!ok) {
+      rc = LJ_FAIL(LJ_EUNSUPPORTED,
+                   "CUDA engine: a forward call must be a decode step (one token per slot) or a prefill of "
+                   "slots 0 .. k-1 in order with the logits of each one's last token");
+    } else if ((rc = lj_cuda_prepare_batch(e, k, tokens, lens, &b)) == 0 && (rc = forward(e, &b)) == 0) {
+      for (int s = 0; s < k; s++) e->h_len[s] += lens[s];
+      e->last_rows = k;
+    }
+    free(lens);
+    LJ_TRY(rc);
+  }
+  return lj_cuda_get_logits(e, logits, n_logits);
+}
+
+int lj_cuda_get_logits(lj_cuda_engine *e, float *out, int n_rows) {
+  if (n_rows > e->last_rows)
+    return LJ_FAIL(LJ_EINVAL, "asked for %d logits rows, the last call left %d", n_rows, e->last_rows);
+  CUDA_CHECK(cudaMemcpyAsync(out, e->acts.logits, sizeof(float) * (size_t)n_rows * e->cfg.vocab_size,
+                             cudaMemcpyDeviceToHost, e->stream));
+  CUDA_CHECK(cudaStreamSynchronize(e->stream));
+  return 0;
+}
+
+// ---------------------------------------------------------------- sampling and generation
+
+static __global__ void advance_kernel(int *tokens, const int *next, int *pos, int *kv_len, int *step,
+                                      int *history, int n_seqs) {
+  pdl_trigger();
+  pdl_wait();  // inputs come from the previous kernel
+  int s = threadIdx.x + blockIdx.x * blockDim.x;
+  int st = *step;
+  if (s < n_seqs) {
+    tokens[s] = next[s];
+    history[(size_t)st * n_seqs + s] = next[s];
+    pos[s] += 1;
+    kv_len[s] += 1;
+  }
+  __syncthreads();
+  if (s == 0 && blockIdx.x == 0) *step = st + 1;  // single-block launch (n_seqs <= 1024 checked)
+}
+
+static __global__ void first_token_kernel(int *tokens, const int *next, int *history, int n_seqs) {
+  int s = threadIdx.x + blockIdx.x * blockDim.x;
+  if (s < n_seqs) tokens[s] = next[s], history[s] = next[s];
+}
+
+int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling *sp, int *out_tokens) {
+  if (n_rows > e->last_rows || n_rows <= 0)
+    return LJ_FAIL(LJ_EINVAL, "asked to sample %d rows, the last call left %d", n_rows, e->last_rows);
+  if ((e->skip_mask >> LJ_STAGE_SAMPLE) & 1u) return 0;
+  nvtxRangePushA(lj_stage_name(LJ_STAGE_SAMPLE));
+  CUDA_CHECK(cudaMemsetAsync(e->d_step, 0, sizeof(int), e->stream));
+  int rc = lj_cuda_sample(e->acts.next, e->acts.logits, n_rows, e->cfg.vocab_size, sp->temperature,
+                          sp->top_p, sp->seed, e->d_step, e->stream);
+  nvtxRangePop();
+  LJ_TRY(rc);
+  if (out_tokens) {
+    CUDA_CHECK(cudaMemcpyAsync(out_tokens, e->acts.next, sizeof(int) * n_rows, cudaMemcpyDeviceToHost, e->stream));
+    CUDA_CHECK(cudaStreamSynchronize(e->stream));
+  }
+  return 0;
+}
+
+// Records one decode step (forward, sample, advance) on the stream.
+static int decode_step_body(lj_cuda_engine *e, int n_seqs, const lj_cuda_sampling *sp) {
+  lj_cuda_batch b = {n_seqs, n_seqs, 1, 1, e->d_tokens, e->d_seq, e->d_pos, e->d_kv_len,
+                     e->d_q_start, e->d_q_len, e->d_ctx_start, e->d_last_row};
+  LJ_TRY(forward(e, &b));
+  if (!((e->skip_mask >> LJ_STAGE_SAMPLE) & 1u)) {
+    nvtxRangePushA(lj_stage_name(LJ_STAGE_SAMPLE));
+    int rc = lj_cuda_sample(e->acts.next, e->acts.logits, n_seqs, e->cfg.vocab_size, sp->temperature,
+                            sp->top_p, sp->seed, e->d_step, e->stream);
+    nvtxRangePop();
+    LJ_TRY(rc);
+  }
+  lj_launch(advance_kernel, dim3(1), dim3(1024), 0, e->stream, e->d_tokens, e->acts.next, e->d_pos, e->d_kv_len,
+                                            e->d_step, e->d_history, n_seqs);
+  CUDA_CHECK_LAUNCH("advance");
+  return 0;
+}
+
+static int capture_graph(lj_cuda_engine *e, int n_seqs, const lj_cuda_sampling *sp) {
+  if (e->graph && e->graph_n_seqs == n_seqs && !memcmp(&e->graph_sampling, sp, sizeof *sp)) return 0;
+  if (e->graph) {
+    CUDA_CHECK(cudaGraphExecDestroy(e->graph));
+    e->graph = NULL;
+  }
+  cudaGraph_t g;
+  CUDA_CHECK(cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal));
+  int rc = decode_step_body(e, n_seqs, sp);
+  cudaError_t end = cudaStreamEndCapture(e->stream, &g);
+  LJ_TRY(rc);
+  if (end != cudaSuccess) return LJ_FAIL(LJ_ECUDA, "decode graph capture failed: %s", cudaGetErrorString(end));
+  cudaError_t err = cudaGraphInstantiate(&e->graph, g, 0);
+  cudaGraphDestroy(g);
+  if (err != cudaSuccess) return LJ_FAIL(LJ_ECUDA, "decode graph instantiation failed: %s", cudaGetErrorString(err));
+  e->graph_n_seqs = n_seqs;
+  e->graph_sampling = *sp;
+  return 0;
+}
+
+// Device decode state for slots 0..n-1 from the host lengths: seq = s, pos = len, kv_len = len + 1.
+static int upload_decode_state(lj_cuda_engine *e, int n_seqs, int step) {
+  int *h = (int *)malloc(sizeof(int) * 3 * (size_t)n_seqs);
+  if (!h) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  for (int s = 0; s < n_seqs; s++) h[s] = s, h[n_seqs + s] = e->h_len[s], h[2 * n_seqs + s] = e->h_len[s] + 1;
+  cudaError_t err = cudaMemcpyAsync(e->d_seq, h, sizeof(int) * n_seqs, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess)
+    err = cudaMemcpyAsync(e->d_pos, h + n_seqs, sizeof(int) * n_seqs, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess)
+    err = cudaMemcpyAsync(e->d_kv_len, h + 2 * n_seqs, sizeof(int) * n_seqs, cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess)
+    err = cudaMemcpyAsync(e->d_step, &step, sizeof(int), cudaMemcpyHostToDevice, e->stream);
+  if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
+  free(h);
+  if (err != cudaSuccess) return LJ_FAIL(LJ_ECUDA, "decode state upload failed: %s", cudaGetErrorString(err));
+  return 0;
+}
+
+int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_sampling *sp,
+                     int *out_tokens) {
+  if (n_seqs <= 0 || n_seqs > e->opt.max_batch || n_seqs > 1024 || n_seqs != e->last_rows)
+    return LJ_FAIL(LJ_EINVAL, "generate for %d sequences: needs the logits of a prefill of as many "
+                   "(last call left %d rows; engine batch %d)", n_seqs, e->last_rows, e->opt.max_batch);
+  if (n_steps <= 0) return 0;
+  for (int s = 0; s < n_seqs; s++)
+    if (e->h_len[s] + n_steps - 1 > e->opt.max_ctx)
+      return LJ_FAIL(LJ_EINVAL, "sequence %d: %d cached + %d new tokens exceed the context of %d", s,
+                     e->h_len[s], n_steps - 1, e->opt.max_ctx);
+  if (n_steps > e->opt.max_ctx)
+    return LJ_FAIL(LJ_EINVAL, "%d steps exceed the token history (%d)", n_steps, e->opt.max_ctx);
+  nvtxRangePushA(lj_phase_name(LJ_PHASE_DECODE));
+  // First token from the prefill's logits.
+  int rc = upload_decode_state(e, n_seqs, 0);
+  if (rc == 0)
+    rc = lj_cuda_sample(e->acts.next, e->acts.logits, n_seqs, e->cfg.vocab_size, sp->temperature,
+                        sp->top_p, sp->seed, e->d_step, e->stream);
+  if (rc == 0) {
+    first_token_kernel<<<(n_seqs + 255) / 256, 256, 0, e->stream>>>(e->d_tokens, e->acts.next,
+                                                                    e->d_history, n_seqs);
+    if (cudaGetLastError() != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "first-token kernel failed");
+  }
+  int need_capture = !(e->graph && e->graph_n_seqs == n_seqs && !memcmp(&e->graph_sampling, sp, sizeof *sp));
+  if (rc == 0 && n_steps > 1 && need_capture) {
+    // One eager step first: cuBLASLt plans for these shapes are built outside the
+    // capture. It runs as step 1 (history row 1, the RNG draw of step 1) and writes the
+    // same K/V the first replay writes; the first tokens are then restored from row 0.
+    rc = upload_decode_state(e, n_seqs, 1);
+    if (rc == 0) rc = decode_step_body(e, n_seqs, sp);
+    if (rc == 0) {
+      cudaError_t err = cudaMemcpyAsync(e->d_tokens, e->d_history, sizeof(int) * n_seqs,
+                                        cudaMemcpyDeviceToDevice, e->stream);
+      if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "token restore failed: %s", cudaGetErrorString(err));
+    }
+    if (rc == 0) rc = capture_graph(e, n_seqs, sp);
+  }
+  if (rc == 0 && n_steps > 1) rc = upload_decode_state(e, n_seqs, 1);
+  for (int i = 1; rc == 0 && i < n_steps; i++) {
+    cudaError_t err = cudaGraphLaunch(e->graph, e->stream);
+    if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode graph launch failed: %s", cudaGetErrorString(err));
+  }
+  if (rc == 0) {
+    cudaError_t err = cudaSuccess;
+    if (out_tokens)
+      err = cudaMemcpyAsync(out_tokens, e->d_history, sizeof(int) * (size_t)n_steps * n_seqs,
+                            cudaMemcpyDeviceToHost, e->stream);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
+    if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode failed: %s", cudaGetErrorString(err));
+  }
+  if (rc == 0)
+    for (int s = 0; s < n_seqs; s++) e->h_len[s] += n_steps - 1;
+  if (rc == 0 && n_steps > 1) e->last_rows = n_seqs;  // logits of the last replayed step
+  nvtxRangePop();
+  return rc;
+}
+
+// ---------------------------------------------------------------- benchmarks
+
+static __global__ void fill_kv_kernel(bf16 *kv, size_t n, uint64_t seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    kv[i] = __float2bfloat16(lj_random_unit(seed, 0xFFFFFFFFu, i));
+}
+
+int lj_cuda_fake_context(lj_cuda_engine *e, int n_seqs, int len, uint64_t seed) {
+  if (n_seqs > e->opt.max_batch || len > e->opt.max_ctx || len < 0)
+    return LJ_FAIL(LJ_EINVAL, "fake context %d x %d exceeds the engine's %d x %d", n_seqs, len,
+                   e->opt.max_batch, e->opt.max_ctx);
+  size_t n = (size_t)2 * e->cfg.n_layers * e->opt.max_batch * e->kv_dim * e->opt.max_ctx;
+  fill_kv_kernel<<<4096, 256, 0, e->stream>>>((bf16 *)e->kv_mem, n, seed);
+  CUDA_CHECK_LAUNCH("fill_kv");
+  CUDA_CHECK(cudaStreamSynchronize(e->stream));
+  for (int s = 0; s < n_seqs; s++) e->h_len[s] = len;
+  return 0;
+}

@@ -1,0 +1,156 @@
+// The CUDA engine: bf16 Llama 3.x inference (fp32 accumulation) with a KV
+// cache for a batch of sequences of different lengths, prefill then decode,
+// CUDA graphs for the decode step, and every stage callable on its own.
+// Plain C API, usable from C11. Without a CUDA build every call returns
+// LJ_ENODEV ("built without CUDA").
+#pragma once
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "engine/stage.h"
+#include "model/config.h"
+
+typedef struct lj_cuda_engine lj_cuda_engine;
+
+typedef struct {
+  int device;           // CUDA device index
+  int max_batch;        // sequences (cache slots 0 .. max_batch - 1)
+  int max_ctx;          // positions per sequence (prompt + generated)
+  int max_tokens;       // tokens per forward call (a longer prefill is done in chunks); 0: 2048
+  int use_gemv;         // 1 (default): own GEMV for forward calls of <= 8 tokens; 0: cuBLASLt only
+  int print_plan;       // print the memory plan to stderr before allocating
+} lj_cuda_options;
+
+void lj_cuda_options_default(lj_cuda_options *o);  // device 0, batch 1, ctx 2048, gemv on
+
+typedef enum { LJ_CUDA_HOST_F32 = 0, LJ_CUDA_HOST_BF16 = 1 } lj_cuda_host_dtype;
+
+// Host weights in HF layout: matrices (out, in) row-major.
+typedef struct {
+  const void *attn_norm;  // (dim)
+  const void *wq;         // (n_heads * head_dim, dim)
+  const void *wk, *wv;    // (n_kv_heads * head_dim, dim)
+  const void *wo;         // (dim, n_heads * head_dim)
+  const void *ffn_norm;   // (dim)
+  const void *w_gate, *w_up;  // (hidden_dim, dim)
+  const void *w_down;     // (dim, hidden_dim)
+} lj_cuda_host_layer;
+
+typedef struct {
+  lj_cuda_host_dtype dtype;  // of every tensor below (bf16 given as uint16_t bit patterns)
+  const void *embed;         // (vocab, dim)
+  const void *final_norm;    // (dim)
+  const void *lm_head;       // (vocab, dim); NULL when tied to embed
+  const lj_cuda_host_layer *layers;  // (n_layers)
+} lj_cuda_host_weights;
+
+// Creation: checks the config, prints/checks the memory plan (refusing what does
+// not fit, naming the largest batch that would), allocates, uploads or fills.
+int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
+                          const lj_cuda_host_weights *w, const lj_cuda_options *opt);
+// Random weights generated on the device (model/random_init.h, rounded to bf16).
+int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cfg, uint64_t seed,
+                                 const lj_cuda_options *opt);
+void lj_cuda_engine_free(lj_cuda_engine *e);
+
+// Forgets every sequence (lengths back to 0).
+void lj_cuda_reset(lj_cuda_engine *e);
+// Cached length of slot s.
+int lj_cuda_seq_len(const lj_cuda_engine *e, int s);
+
+// Prefill: for s < n_seqs, appends n_tokens[s] tokens (tokens packed one
+// sequence after the other) to slot s, starting at its cached length. Leaves
+// the logits of each sequence's last token (n_seqs rows).
+int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens);
+// One decode step: token tokens[s] appended to slot s for s < n_seqs. Leaves n_seqs logits rows.
+int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens);
+// One forward call in the shape of the shared generate loop (engine/generate.h):
+// token i of slot seq[i] at position pos[i]; logits of the rows logit_rows copied to
+// `logits` (n_logits, vocab) host. Two shapes are accepted: decode (one token per
+// slot, distinct slots, logit_rows = 0 .. n - 1) and prefill (the tokens of slots
+// 0 .. k - 1 in order, each at consecutive positions, one logits row per slot).
+// Anything else: LJ_EUNSUPPORTED.
+int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
+                          int n, const int32_t *logit_rows, int n_logits, float *logits);
+
+// Copies the last call's logits, (n_rows, vocab) fp32, to host memory.
+int lj_cuda_get_logits(lj_cuda_engine *e, float *out, int n_rows);
+
+typedef struct {
+  float temperature;  // <= 0: greedy
+  float top_p;        // >= 1: no nucleus cut
+  uint64_t seed;
+} lj_cuda_sampling;
+
+// Samples one token per row of the current logits (n_rows), on the GPU.
+int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling *s, int *out_tokens);
+
+// Generation after a prefill of slots 0 .. n_seqs - 1: samples n_steps tokens per
+// sequence (the first from the prefill's logits), feeding each back. Decode steps
+// run as one CUDA graph replay each (captured on first use for this n_seqs and
+// sampling). out_tokens: (n_steps, n_seqs) host, may be NULL.
+int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_sampling *s,
+                     int *out_tokens);
+
+// ---- stage by stage (profiler and ablation)
+// A forward call's batch: device arrays, owned by the engine, filled by
+// lj_cuda_prepare_batch. seq/pos/kv_len per token; q_start/q_len/ctx_start/last_row per sequence.
+typedef struct {
+  int n_tokens, n_seqs, decode;  // decode: one token per sequence
+  int max_q_len;
+  const int *tokens, *seq, *pos, *kv_len;
+  const int *q_start, *q_len, *ctx_start, *last_row;
+} lj_cuda_batch;
+
+// The activations a stage reads and writes (device pointers; bf16 unless noted).
+// Each stage's inputs and outputs (n = n_tokens, S = n_seqs):
+//   EMBED       tokens -> x (n, dim)
+//   ATTN_NORM   x, delta (layer > 0: previous DOWN output) -> x (+= delta), xn (n, dim)
+//   QKV         xn -> qkv (n, q_dim + 2 kv_dim)
+//   ROPE        qkv (q rotated in place) -> KV cache of the layer (k rotated, v)
+//   ATTN        qkv, KV cache -> attn (n, q_dim)
+//   O_PROJ      attn -> delta (n, dim)
+//   FFN_NORM    x, delta -> x (+= delta), xn
+//   GATE_UP     xn -> gu (n, 2 hidden)
+//   SWIGLU      gu -> h (n, hidden)
+//   DOWN        h -> delta (n, dim)
+//   FINAL_NORM  x, delta at each sequence's last row -> xf (S, dim)
+//   LM_HEAD     xf -> logits (S, vocab) fp32
+//   SAMPLE      logits -> next (S) int
+typedef struct {
+  void *x, *xn, *qkv, *attn, *delta, *gu, *h, *xf;
+  float *logits;
+  int *next;
+} lj_cuda_acts;
+
+// The engine's own activation buffers (a profiler may copy them and pass its own).
+lj_cuda_acts lj_cuda_engine_acts(const lj_cuda_engine *e);
+// Uploads a batch description; after it, lj_cuda_run_stage can run any stage on it.
+// positions start at each slot's cached length; n_tokens[s] new tokens for slot s.
+int lj_cuda_prepare_batch(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens,
+                          lj_cuda_batch *out);
+// Runs one stage of one layer (layer -1 for EMBED, FINAL_NORM, LM_HEAD, SAMPLE) on the
+// engine's stream, inside an NVTX range named after the stage. Skipped stages do nothing.
+int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage stage, int layer, const lj_cuda_batch *b,
+                      const lj_cuda_acts *a);
+// Switches the own GEMV for small batches on or off (benchmarks compare both).
+void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on);
+// Bit (1u << stage) set: that stage is skipped everywhere (ablation runs).
+void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask);
+// The engine's stream (cudaStream_t as void *), for events and graph capture.
+void *lj_cuda_engine_stream(const lj_cuda_engine *e);
+int lj_cuda_synchronize(lj_cuda_engine *e);
+
+// ---- benchmarks and tests
+// Marks slots 0 .. n_seqs - 1 as holding `len` positions whose K/V are random
+// (filled on the device), so decode can be timed at a long context without a prefill.
+int lj_cuda_fake_context(lj_cuda_engine *e, int n_seqs, int len, uint64_t seed);
+// Bytes of weights read by one forward call's matrices (all layers + lm_head) and norms.
+int64_t lj_cuda_weight_bytes(const lj_cuda_engine *e);
+
+#ifdef __cplusplus
+}
+#endif

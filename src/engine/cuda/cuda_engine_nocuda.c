@@ -1,0 +1,63 @@
+// The CUDA engine's C API in a build without CUDA: every entry point says so.
+#ifndef LLAMAJOULE_HAVE_CUDA
+#include <stddef.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "engine/cuda/cuda_engine.h"
+
+#define NO_CUDA() LJ_FAIL(LJ_ENODEV, "this llamajoule was built without CUDA (nvcc not found at build time)")
+
+void lj_cuda_options_default(lj_cuda_options *o) {
+  memset(o, 0, sizeof *o);
+  o->max_batch = 1, o->max_ctx = 2048, o->max_tokens = 2048, o->use_gemv = 1, o->print_plan = 1;
+}
+int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
+                          const lj_cuda_host_weights *w, const lj_cuda_options *opt) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cfg, uint64_t seed,
+                                 const lj_cuda_options *opt) {
+  *out = NULL;
+  return NO_CUDA();
+}
+void lj_cuda_engine_free(lj_cuda_engine *e) {}
+void lj_cuda_reset(lj_cuda_engine *e) {}
+int lj_cuda_seq_len(const lj_cuda_engine *e, int s) { return -1; }
+int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens) { return NO_CUDA(); }
+int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens) { return NO_CUDA(); }
+int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
+                          int n, const int32_t *logit_rows, int n_logits, float *logits) {
+  return NO_CUDA();
+}
+int lj_cuda_get_logits(lj_cuda_engine *e, float *out, int n_rows) { return NO_CUDA(); }
+int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling *s, int *out_tokens) {
+  return NO_CUDA();
+}
+int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_sampling *s,
+                     int *out_tokens) {
+  return NO_CUDA();
+}
+lj_cuda_acts lj_cuda_engine_acts(const lj_cuda_engine *e) {
+  lj_cuda_acts a;
+  memset(&a, 0, sizeof a);
+  return a;
+}
+int lj_cuda_prepare_batch(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens,
+                          lj_cuda_batch *out) {
+  return NO_CUDA();
+}
+int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage stage, int layer, const lj_cuda_batch *b,
+                      const lj_cuda_acts *a) {
+  return NO_CUDA();
+}
+void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask) {}
+void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {}
+void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return NULL; }
+int lj_cuda_synchronize(lj_cuda_engine *e) { return NO_CUDA(); }
+int lj_cuda_fake_context(lj_cuda_engine *e, int n_seqs, int len, uint64_t seed) { return NO_CUDA(); }
+int64_t lj_cuda_weight_bytes(const lj_cuda_engine *e) { return 0; }
+#else
+typedef int lj_cuda_engine_nocuda_unused;  // ISO C forbids an empty translation unit
+#endif

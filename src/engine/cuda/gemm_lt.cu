@@ -1,0 +1,107 @@
+// cuBLASLt GEMM with a per-shape plan cache.
+// Row-major y(n, out) = x(n, in) W(out, in)^T is, in cuBLAS's column-major
+// terms, Y^T(out, n) = op_T(W as (in, out)) @ X^T(in, n): A = W (T), B = x (N).
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/gemm_lt.h"
+
+#define LJ_GEMM_MAX_PLANS 64
+
+typedef struct {
+  int n, in, out, y_fp32;
+  cublasLtMatmulDesc_t desc;
+  cublasLtMatrixLayout_t a, b, c;
+  cublasLtMatmulAlgo_t algo;
+} gemm_plan;
+
+struct lj_gemm_lt {
+  cublasLtHandle_t handle;
+  void *workspace;
+  size_t workspace_bytes;
+  gemm_plan plans[LJ_GEMM_MAX_PLANS];
+  int n_plans;
+};
+
+int lj_gemm_lt_create(lj_gemm_lt **out, size_t workspace_bytes) {
+  lj_gemm_lt *g = (lj_gemm_lt *)calloc(1, sizeof *g);
+  if (!g) return LJ_FAIL(LJ_ENOMEM, "gemm: out of host memory");
+  *out = g;
+  CUBLAS_CHECK(cublasLtCreate(&g->handle));
+  g->workspace_bytes = workspace_bytes;
+  CUDA_CHECK(cudaMalloc(&g->workspace, workspace_bytes));
+  return 0;
+}
+
+void lj_gemm_lt_free(lj_gemm_lt *g) {
+  if (!g) return;
+  for (int i = 0; i < g->n_plans; i++) {
+    cublasLtMatrixLayoutDestroy(g->plans[i].a);
+    cublasLtMatrixLayoutDestroy(g->plans[i].b);
+    cublasLtMatrixLayoutDestroy(g->plans[i].c);
+    cublasLtMatmulDescDestroy(g->plans[i].desc);
+  }
+  if (g->workspace) cudaFree(g->workspace);
+  if (g->handle) cublasLtDestroy(g->handle);
+  free(g);
+}
+
+static int build_plan(lj_gemm_lt *g, gemm_plan *p) {
+  cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+  cudaDataType_t ct = p->y_fp32 ? CUDA_R_32F : CUDA_R_16BF;
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, p->in, p->out, p->in));  // W^T view
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, p->in, p->n, p->in));    // X^T
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, ct, p->out, p->n, p->out));           // Y^T
+  cublasLtMatmulPreference_t pref;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  cublasStatus_t st = cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &g->workspace_bytes, sizeof g->workspace_bytes);
+  cublasLtMatmulHeuristicResult_t res;
+  int n_res = 0;
+  if (st == CUBLAS_STATUS_SUCCESS)
+    st = cublasLtMatmulAlgoGetHeuristic(g->handle, p->desc, p->a, p->b, p->c, p->c, pref, 1, &res, &n_res);
+  cublasLtMatmulPreferenceDestroy(pref);
+  CUBLAS_CHECK(st);
+  if (n_res == 0)
+    return LJ_FAIL(LJ_ECUDA, "cuBLASLt has no algorithm for bf16 GEMM n=%d in=%d out=%d", p->n,
+                   p->in, p->out);
+  p->algo = res.algo;
+  return 0;
+}
+
+int lj_gemm_lt_run(lj_gemm_lt *g, void *y, int y_fp32, const __nv_bfloat16 *x,
+                   const __nv_bfloat16 *w, int n, int in, int out, cudaStream_t stream) {
+  if (n <= 0) return 0;
+  gemm_plan *p = NULL;
+  for (int i = 0; i < g->n_plans; i++) {
+    gemm_plan *q = &g->plans[i];
+    if (q->n == n && q->in == in && q->out == out && q->y_fp32 == y_fp32) {
+      p = q;
+      break;
+    }
+  }
+  if (!p) {
+    if (g->n_plans == LJ_GEMM_MAX_PLANS) {  // evict the oldest; shapes rarely exceed this
+      gemm_plan *o = &g->plans[0];
+      cublasLtMatrixLayoutDestroy(o->a);
+      cublasLtMatrixLayoutDestroy(o->b);
+      cublasLtMatrixLayoutDestroy(o->c);
+      cublasLtMatmulDescDestroy(o->desc);
+      memmove(&g->plans[0], &g->plans[1], sizeof(gemm_plan) * (LJ_GEMM_MAX_PLANS - 1));
+      g->n_plans--;
+    }
+    p = &g->plans[g->n_plans];
+    memset(p, 0, sizeof *p);
+    p->n = n, p->in = in, p->out = out, p->y_fp32 = y_fp32;
+    LJ_TRY(build_plan(g, p));
+    g->n_plans++;
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  CUBLAS_CHECK(cublasLtMatmul(g->handle, p->desc, &alpha, w, p->a, x, p->b, &beta, y, p->c, y, p->c,
+                              &p->algo, g->workspace, g->workspace_bytes, stream));
+  return 0;
+}

@@ -1,0 +1,132 @@
+// bf16 GEMV: a block of 8 warps computes GEMV_ROWS output rows; its 256 threads
+// split the input dimension (thread t reads 16-byte chunks t, t + 256, ... of
+// every row, so a warp reads 512 contiguous bytes), GEMV_UNROLL chunks per row
+// in flight, each weight chunk multiplied with the matching chunk of every x
+// row (x is small and stays in L1/L2), fp32 accumulation, then a warp + block
+// reduction. W is read exactly once. Many small blocks keep enough loads in
+// flight for short rows too (in = 2048: one chunk per thread per row).
+// With programmatic dependent launch, the block prefetches its weight rows into
+// L2 before waiting for the previous kernel.
+#include "engine/cuda/bf16_util.cuh"
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/gemv.h"
+#include "engine/cuda/pdl.h"
+
+#define GEMV_THREADS 256
+#define GEMV_WARPS (GEMV_THREADS / 32)
+#define GEMV_ROWS 4
+#define GEMV_UNROLL 2
+
+template <int N, typename OutT>
+static __global__ void __launch_bounds__(GEMV_THREADS)
+gemv_kernel(OutT *y, const __nv_bfloat16 *x, const __nv_bfloat16 *w, int in, int out) {
+  __shared__ float red[GEMV_WARPS][GEMV_ROWS][N];
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int row0 = blockIdx.x * GEMV_ROWS;
+  int n8 = in / 8;
+  const bf16x8 *w8[GEMV_ROWS];
+#pragma unroll
+  for (int r = 0; r < GEMV_ROWS; r++) {
+    int row = row0 + r < out ? row0 + r : out - 1;  // duplicate the last row, never stored
+    w8[r] = reinterpret_cast<const bf16x8 *>(w + (size_t)row * in);
+  }
+  pdl_trigger();
+#pragma unroll
+  for (int r = 0; r < GEMV_ROWS; r++)
+    for (int off = threadIdx.x * 128; off < in * 2; off += GEMV_THREADS * 128)
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(reinterpret_cast<const char *>(w8[r]) + off));
+  pdl_wait();
+  const bf16x8 *x8 = reinterpret_cast<const bf16x8 *>(x);
+  float acc[GEMV_ROWS][N];
+#pragma unroll
+  for (int r = 0; r < GEMV_ROWS; r++)
+#pragma unroll
+    for (int b = 0; b < N; b++) acc[r][b] = 0.0f;
+
+  for (int c0 = threadIdx.x; c0 < n8; c0 += GEMV_THREADS * GEMV_UNROLL) {
+    bf16x8 wv[GEMV_UNROLL][GEMV_ROWS];
+#pragma unroll
+    for (int u = 0; u < GEMV_UNROLL; u++) {
+      int c = c0 + u * GEMV_THREADS;
+#pragma unroll
+      for (int r = 0; r < GEMV_ROWS; r++) {
+        if (c < n8) {
+          int4 t = __ldcs(reinterpret_cast<const int4 *>(w8[r] + c));  // streamed, not kept in L2
+          wv[u][r] = *reinterpret_cast<bf16x8 *>(&t);
+        } else {
+          wv[u][r] = bf16x8{};
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < GEMV_UNROLL; u++) {
+      int c = c0 + u * GEMV_THREADS;
+      if (c < n8) {
+#pragma unroll
+        for (int b = 0; b < N; b++) {
+          float xf[8];
+          bf16x8_to_float(x8[(size_t)b * n8 + c], xf);
+#pragma unroll
+          for (int r = 0; r < GEMV_ROWS; r++) {
+            float wf[8];
+            bf16x8_to_float(wv[u][r], wf);
+#pragma unroll
+            for (int j = 0; j < 8; j++) acc[r][b] += wf[j] * xf[j];
+          }
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < GEMV_ROWS; r++)
+#pragma unroll
+    for (int b = 0; b < N; b++) {
+      float v = warp_sum(acc[r][b]);
+      if (lane == 0) red[warp][r][b] = v;
+    }
+  __syncthreads();
+  if (threadIdx.x < GEMV_ROWS * N) {
+    int r = threadIdx.x / N, b = threadIdx.x % N;
+    float v = 0.0f;
+#pragma unroll
+    for (int k = 0; k < GEMV_WARPS; k++) v += red[k][r][b];
+    if (row0 + r < out) {
+      if constexpr (sizeof(OutT) == 4)
+        y[(size_t)b * out + row0 + r] = v;
+      else
+        y[(size_t)b * out + row0 + r] = __float2bfloat16(v);
+    }
+  }
+}
+
+int lj_cuda_gemv_supported(int n, int in) { return n >= 1 && n <= LJ_GEMV_MAX_N && in % 8 == 0; }
+
+template <typename OutT>
+static void launch(OutT *y, const __nv_bfloat16 *x, const __nv_bfloat16 *w, int n, int in, int out,
+                   cudaStream_t s) {
+  int blocks = (out + GEMV_ROWS - 1) / GEMV_ROWS;
+  dim3 grid(blocks), block(GEMV_THREADS);
+  switch (n) {
+    case 1: lj_launch(gemv_kernel<1, OutT>, dim3(grid), dim3(block), 0, s, y, x, w, in, out); break;
+    case 2: lj_launch(gemv_kernel<2, OutT>, dim3(grid), dim3(block), 0, s, y, x, w, in, out); break;
+    case 3: lj_launch(gemv_kernel<3, OutT>, dim3(grid), dim3(block), 0, s, y, x, w, in, out); break;
+    case 4: lj_launch(gemv_kernel<4, OutT>, dim3(grid), dim3(block), 0, s, y, x, w, in, out); break;
+    case 5: lj_launch(gemv_kernel<5, OutT>, dim3(grid), dim3(block), 0, s, y, x, w, in, out); break;
+    case 6: lj_launch(gemv_kernel<6, OutT>, dim3(grid), dim3(block), 0, s, y, x, w, in, out); break;
+    case 7: lj_launch(gemv_kernel<7, OutT>, dim3(grid), dim3(block), 0, s, y, x, w, in, out); break;
+    default: lj_launch(gemv_kernel<8, OutT>, dim3(grid), dim3(block), 0, s, y, x, w, in, out); break;
+  }
+}
+
+int lj_cuda_gemv(void *y, int y_fp32, const __nv_bfloat16 *x, const __nv_bfloat16 *w, int n,
+                 int in, int out, cudaStream_t stream) {
+  if (!lj_cuda_gemv_supported(n, in))
+    return LJ_FAIL(LJ_EUNSUPPORTED, "gemv: n=%d in=%d (needs 1 <= n <= %d, in %% 8 == 0)", n, in,
+                   LJ_GEMV_MAX_N);
+  if (y_fp32)
+    launch((float *)y, x, w, n, in, out, stream);
+  else
+    launch((__nv_bfloat16 *)y, x, w, n, in, out, stream);
+  CUDA_CHECK_LAUNCH("gemv");
+  return 0;
+}

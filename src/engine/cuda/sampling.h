@@ -1,0 +1,14 @@
+// SAMPLE stage: next token per sequence from fp32 logits, on the GPU.
+#pragma once
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+// logits: (n_rows, vocab) fp32. For each row:
+//   temperature <= 0: argmax (lowest index on ties, like torch.argmax);
+//   else sample from softmax(logits / temperature) restricted to the smallest
+//   set of most likely tokens whose probability reaches top_p (top_p >= 1: all),
+//   with a uniform number drawn from (seed, *step, row) (splitmix64), so runs repeat.
+// step: device int (the decode step; a captured graph reads the current value).
+// out_tokens: device (n_rows,).
+int lj_cuda_sample(int *out_tokens, const float *logits, int n_rows, int vocab, float temperature,
+                   float top_p, uint64_t seed, const int *step, cudaStream_t stream);

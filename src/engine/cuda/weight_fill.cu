@@ -1,0 +1,35 @@
+// Weight fill kernels: grid-stride loops, one element per step.
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/weight_fill.h"
+#include "model/random_init.h"
+
+static __global__ void fill_random_kernel(__nv_bfloat16 *dst, size_t n, uint64_t seed,
+                                          uint32_t tensor_id, int norm) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    float v = norm ? lj_random_norm_weight(seed, tensor_id, i) : lj_random_matrix_weight(seed, tensor_id, i);
+    dst[i] = __float2bfloat16(v);
+  }
+}
+
+static __global__ void f32_to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    dst[i] = __float2bfloat16(src[i]);
+}
+
+static unsigned grid_for(size_t n) {
+  size_t b = (n + 255) / 256;
+  return (unsigned)(b > 4096 ? 4096 : (b ? b : 1));
+}
+
+int lj_cuda_fill_random(__nv_bfloat16 *dst, size_t n, uint64_t seed, uint32_t tensor_id, int norm,
+                        cudaStream_t stream) {
+  fill_random_kernel<<<grid_for(n), 256, 0, stream>>>(dst, n, seed, tensor_id, norm);
+  CUDA_CHECK_LAUNCH("fill_random");
+  return 0;
+}
+
+int lj_cuda_f32_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n, cudaStream_t stream) {
+  f32_to_bf16_kernel<<<grid_for(n), 256, 0, stream>>>(dst, src, n);
+  CUDA_CHECK_LAUNCH("f32_to_bf16");
+  return 0;
+}

@@ -1,0 +1,13 @@
+// Filling device weights: random (model/random_init.h, the same values the CPU
+// engine computes, rounded to bf16) or converted from host fp32.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+// dst[i] = bf16(lj_random_matrix_weight(seed, tensor_id, i)) (norm = 0) or
+// bf16(lj_random_norm_weight(...)) (norm = 1), i < n.
+int lj_cuda_fill_random(__nv_bfloat16 *dst, size_t n, uint64_t seed, uint32_t tensor_id, int norm,
+                        cudaStream_t stream);
+// dst[i] = bf16(src[i]) (round to nearest even), both on the device.
+int lj_cuda_f32_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n, cudaStream_t stream);

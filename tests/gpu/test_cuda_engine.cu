@@ -1,0 +1,261 @@
+// The CUDA engine end to end on the tiny test models (random weights generated
+// on the device), against a float64 host forward pass written from the Llama
+// definition (HF LlamaForCausalLM): same weights (model/random_init.h rounded to
+// bf16), no bf16 rounding of activations on the host side.
+//   - prefill of a batch of prompts of different lengths: last-token logits,
+//     rel err <= 2e-2 (bf16 activations through 2-3 layers);
+//   - decode steps after the prefill (KV cache, positions), same tolerance;
+//   - graph generation (greedy) equals eager decode + host argmax of the engine's logits;
+//   - a batch that does not fit is refused naming the largest batch that fits.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+extern "C" {  // cmocka has no C++ guards
+#include <cmocka.h>
+}
+
+#include <vector>
+
+extern "C" {
+#include "common/error.h"
+}
+#include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/rope.h"
+#include "gpu_test_util.h"
+extern "C" {
+#include "model/config.h"
+}
+
+#define TOL_LOGITS 2e-2
+static const uint64_t SEED = 1234;
+
+// ---------------------------------------------------------------- host reference
+struct ref_model {
+  lj_model_config c;
+  std::vector<std::vector<double>> attn_norm, wq, wk, wv, wo, ffn_norm, wg, wu, wd;
+  std::vector<double> embed, final_norm, lm_head;
+  std::vector<float> inv_freq;
+};
+
+static std::vector<double> host_weights(uint32_t id, size_t n, int norm) {
+  std::vector<double> w(n);
+  for (size_t i = 0; i < n; i++)
+    w[i] = bf16_round(norm ? lj_random_norm_weight(SEED, id, i) : lj_random_matrix_weight(SEED, id, i));
+  return w;
+}
+
+static void ref_build(ref_model *m, const char *preset) {
+  assert_int_equal(lj_config_preset(preset, &m->c), 0);
+  const lj_model_config &c = m->c;
+  size_t d = c.dim, h = c.hidden_dim, q = lj_q_dim(&c), kv = lj_kv_dim(&c);
+  for (int l = 0; l < c.n_layers; l++) {
+    m->attn_norm.push_back(host_weights(lj_layer_tensor_id(l, LJ_TENSOR_ATTN_NORM), d, 1));
+    m->wq.push_back(host_weights(lj_layer_tensor_id(l, LJ_TENSOR_WQ), q * d, 0));
+    m->wk.push_back(host_weights(lj_layer_tensor_id(l, LJ_TENSOR_WK), kv * d, 0));
+    m->wv.push_back(host_weights(lj_layer_tensor_id(l, LJ_TENSOR_WV), kv * d, 0));
+    m->wo.push_back(host_weights(lj_layer_tensor_id(l, LJ_TENSOR_WO), d * q, 0));
+    m->ffn_norm.push_back(host_weights(lj_layer_tensor_id(l, LJ_TENSOR_FFN_NORM), d, 1));
+    m->wg.push_back(host_weights(lj_layer_tensor_id(l, LJ_TENSOR_W_GATE), h * d, 0));
+    m->wu.push_back(host_weights(lj_layer_tensor_id(l, LJ_TENSOR_W_UP), h * d, 0));
+    m->wd.push_back(host_weights(lj_layer_tensor_id(l, LJ_TENSOR_W_DOWN), d * h, 0));
+  }
+  m->embed = host_weights(lj_global_tensor_id(LJ_TENSOR_EMBED), (size_t)c.vocab_size * d, 0);
+  m->final_norm = host_weights(lj_global_tensor_id(LJ_TENSOR_FINAL_NORM), d, 1);
+  if (!c.tie_embeddings) m->lm_head = host_weights(lj_global_tensor_id(LJ_TENSOR_LM_HEAD), (size_t)c.vocab_size * d, 0);
+  m->inv_freq.resize(c.head_dim / 2);
+  lj_rope_inv_freq(&c, m->inv_freq.data());
+}
+
+static void matvec(double *y, const double *W, const double *x, int out, int in) {
+  for (int o = 0; o < out; o++) {
+    double a = 0;
+    for (int k = 0; k < in; k++) a += W[(size_t)o * in + k] * x[k];
+    y[o] = a;
+  }
+}
+
+static void rmsnorm(double *y, const double *x, const double *w, int d, double eps) {
+  double ss = 0;
+  for (int i = 0; i < d; i++) ss += x[i] * x[i];
+  double r = 1.0 / sqrt(ss / d + eps);
+  for (int i = 0; i < d; i++) y[i] = x[i] * r * w[i];
+}
+
+// Logits of the last token of `toks` (full recompute, causal attention over all of them).
+static std::vector<double> ref_logits(const ref_model *m, const std::vector<int> &toks) {
+  const lj_model_config &c = m->c;
+  int n = (int)toks.size(), d = c.dim, hd = c.head_dim, q = lj_q_dim(&c), kv = lj_kv_dim(&c), H = c.hidden_dim;
+  int G = c.n_heads / c.n_kv_heads, half = hd / 2;
+  std::vector<double> x((size_t)n * d), xn(d), Q((size_t)n * q), K((size_t)n * kv), V((size_t)n * kv);
+  for (int t = 0; t < n; t++)
+    for (int i = 0; i < d; i++) x[(size_t)t * d + i] = m->embed[(size_t)toks[t] * d + i];
+  auto rope = [&](double *v, int pos) {
+    for (int i = 0; i < half; i++) {
+      double a = (double)pos * m->inv_freq[i], x1 = v[i], x2 = v[i + half];
+      v[i] = x1 * cos(a) - x2 * sin(a);
+      v[i + half] = x2 * cos(a) + x1 * sin(a);
+    }
+  };
+  std::vector<double> att(q), o(d), g(H), u(H), dn(d), s(n);
+  for (int l = 0; l < c.n_layers; l++) {
+    for (int t = 0; t < n; t++) {
+      rmsnorm(xn.data(), &x[(size_t)t * d], m->attn_norm[l].data(), d, c.norm_eps);
+      matvec(&Q[(size_t)t * q], m->wq[l].data(), xn.data(), q, d);
+      matvec(&K[(size_t)t * kv], m->wk[l].data(), xn.data(), kv, d);
+      matvec(&V[(size_t)t * kv], m->wv[l].data(), xn.data(), kv, d);
+      for (int h = 0; h < c.n_heads; h++) rope(&Q[(size_t)t * q + h * hd], t);
+      for (int h = 0; h < c.n_kv_heads; h++) rope(&K[(size_t)t * kv + h * hd], t);
+    }
+    for (int t = 0; t < n; t++) {
+      for (int h = 0; h < c.n_heads; h++) {
+        int kh = h / G;
+        double mx = -INFINITY, z = 0;
+        for (int j = 0; j <= t; j++) {
+          double a = 0;
+          for (int i = 0; i < hd; i++) a += Q[(size_t)t * q + h * hd + i] * K[(size_t)j * kv + kh * hd + i];
+          s[j] = a / sqrt((double)hd);
+          mx = fmax(mx, s[j]);
+        }
+        for (int j = 0; j <= t; j++) z += (s[j] = exp(s[j] - mx));
+        for (int i = 0; i < hd; i++) {
+          double a = 0;
+          for (int j = 0; j <= t; j++) a += s[j] / z * V[(size_t)j * kv + kh * hd + i];
+          att[h * hd + i] = a;
+        }
+      }
+      matvec(o.data(), m->wo[l].data(), att.data(), d, q);
+      for (int i = 0; i < d; i++) x[(size_t)t * d + i] += o[i];
+      rmsnorm(xn.data(), &x[(size_t)t * d], m->ffn_norm[l].data(), d, c.norm_eps);
+      matvec(g.data(), m->wg[l].data(), xn.data(), H, d);
+      matvec(u.data(), m->wu[l].data(), xn.data(), H, d);
+      for (int i = 0; i < H; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+      matvec(dn.data(), m->wd[l].data(), g.data(), d, H);
+      for (int i = 0; i < d; i++) x[(size_t)t * d + i] += dn[i];
+    }
+  }
+  rmsnorm(xn.data(), &x[(size_t)(n - 1) * d], m->final_norm.data(), d, c.norm_eps);
+  std::vector<double> logits(c.vocab_size);
+  matvec(logits.data(), c.tie_embeddings ? m->embed.data() : m->lm_head.data(), xn.data(), c.vocab_size, d);
+  return logits;
+}
+
+static std::vector<int> random_tokens(int n, uint64_t seed) {
+  std::vector<int> t(n);
+  for (int i = 0; i < n; i++) t[i] = (int)(lj_splitmix64(seed + i) % 128256);
+  return t;
+}
+
+static void check_logits(const float *got, const std::vector<double> &ref, const char *what, int s) {
+  double e = rel_err(got, ref.data(), ref.size());
+  printf("  %s, sequence %d: logits rel err %.3g\n", what, s, e);
+  if (e > TOL_LOGITS) fail_msg("%s, sequence %d: logits rel err %.3g > %.0e", what, s, e, TOL_LOGITS);
+}
+
+// ---------------------------------------------------------------- tests
+static void run_model(const char *preset, int use_gemv) {
+  ref_model m;
+  ref_build(&m, preset);
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 3, opt.max_ctx = 160, opt.max_tokens = 256, opt.use_gemv = use_gemv, opt.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  int rc = lj_cuda_engine_create_random(&e, &m.c, SEED, &opt);
+  if (rc < 0) fail_msg("create: %s", lj_error_message());
+  int V = m.c.vocab_size;
+
+  // Prefill three prompts of different lengths (one longer than a 64-row tile).
+  int lens[3] = {5, 70, 1};
+  std::vector<std::vector<int>> prompts;
+  std::vector<int> packed;
+  for (int s = 0; s < 3; s++) {
+    prompts.push_back(random_tokens(lens[s], 100 * s + 7));
+    packed.insert(packed.end(), prompts[s].begin(), prompts[s].end());
+  }
+  assert_int_equal(lj_cuda_prefill(e, 3, packed.data(), lens), 0);
+  std::vector<float> logits((size_t)3 * V);
+  assert_int_equal(lj_cuda_get_logits(e, logits.data(), 3), 0);
+  for (int s = 0; s < 3; s++) check_logits(&logits[(size_t)s * V], ref_logits(&m, prompts[s]), "prefill", s);
+
+  // Greedy generation through the decode graph.
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 1};
+  int steps = 8;
+  std::vector<int> gen((size_t)steps * 3);
+  assert_int_equal(lj_cuda_generate(e, 3, steps, &greedy, gen.data()), 0);
+  for (int s = 0; s < 3; s++) assert_int_equal(lj_cuda_seq_len(e, s), lens[s] + steps - 1);
+
+  // The same from the same prefill, eagerly (same kernels, so the same tokens), with
+  // host argmax; the first decode steps' logits also against the host reference.
+  lj_cuda_reset(e);
+  assert_int_equal(lj_cuda_prefill(e, 3, packed.data(), lens), 0);
+  for (int st = 0; st < steps; st++) {
+    assert_int_equal(lj_cuda_get_logits(e, logits.data(), 3), 0);
+    if (st > 0 && st <= 2)
+      for (int s = 0; s < 3; s++) check_logits(&logits[(size_t)s * V], ref_logits(&m, prompts[s]), "decode", s);
+    std::vector<int> tok(3);
+    for (int s = 0; s < 3; s++) {
+      int best = 0;
+      for (int i = 1; i < V; i++)
+        if (logits[(size_t)s * V + i] > logits[(size_t)s * V + best]) best = i;
+      tok[s] = best;
+      if (gen[(size_t)st * 3 + s] != best)
+        fail_msg("step %d sequence %d: graph generated %d, eager argmax %d", st, s, gen[(size_t)st * 3 + s], best);
+      prompts[s].push_back(best);
+    }
+    if (st + 1 < steps) assert_int_equal(lj_cuda_decode(e, 3, tok.data()), 0);
+  }
+  lj_cuda_engine_free(e);
+}
+
+static void test_tiny(void **state) {
+  (void)state;
+  run_model("tiny", 1);
+}
+static void test_tiny_untied(void **state) {
+  (void)state;
+  run_model("tiny-untied", 1);
+}
+static void test_tiny_cublaslt_only(void **state) {
+  (void)state;
+  run_model("tiny", 0);
+}
+
+static void test_refuses_what_does_not_fit(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("llama-3.2-1b", &c), 0);
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 100000, opt.max_ctx = 131072, opt.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  int rc = lj_cuda_engine_create_random(&e, &c, 1, &opt);
+  assert_int_equal(rc, LJ_ENOMEM);
+  assert_null(e);
+  printf("  refused: %s\n", lj_error_message());
+  assert_non_null(strstr(lj_error_message(), "largest batch"));
+}
+
+static void test_bad_tokens(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("tiny", &c), 0);
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 1, opt.max_ctx = 16, opt.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&e, &c, 1, &opt), 0);
+  int bad[2] = {5, 200000}, n = 2;
+  assert_int_equal(lj_cuda_prefill(e, 1, bad, &n), LJ_EINVAL);
+  int many[20] = {0}, n20 = 20;
+  assert_int_equal(lj_cuda_prefill(e, 1, many, &n20), LJ_EINVAL);  // past the context
+  lj_cuda_engine_free(e);
+}
+
+int main(void) {
+  gpu_test_require_device();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_tiny),       cmocka_unit_test(test_tiny_untied),
+      cmocka_unit_test(test_tiny_cublaslt_only), cmocka_unit_test(test_refuses_what_does_not_fit),
+      cmocka_unit_test(test_bad_tokens),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

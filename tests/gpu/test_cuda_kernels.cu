@@ -1,0 +1,441 @@
+// Every CUDA kernel against a float64 host reference of the same op, by
+// normalised error ||out - ref|| / ||ref||, on fresh random inputs of several
+// shapes (odd lengths, every GQA ratio of the presets: 32/8, 24/8, 64/8, and the
+// tiny models' 4/2 and 8/2 with head_dim 24 and 12), outputs poisoned with NaN
+// first so an element the kernel does not write fails the test.
+//
+// Tolerances: outputs rounded to bf16 carry a relative error of up to 2^-9 per
+// element (0.2%), inputs are exactly representable; we allow 1e-2 for bf16
+// outputs, 1e-5 for fp32 outputs of bf16 products (fp32 accumulation only).
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+extern "C" {  // cmocka has no C++ guards
+#include <cmocka.h>
+}
+
+#include <vector>
+
+#include "engine/cuda/attention_decode.h"
+#include "engine/cuda/attention_prefill.h"
+#include "engine/cuda/embedding.h"
+#include "engine/cuda/gemm_lt.h"
+#include "engine/cuda/gemv.h"
+#include "engine/cuda/rmsnorm.h"
+#include "engine/cuda/rope.h"
+#include "engine/cuda/sampling.h"
+#include "engine/cuda/swiglu.h"
+#include "gpu_test_util.h"
+extern "C" {
+#include "model/config.h"
+}
+
+typedef __nv_bfloat16 bf16;
+static uint64_t g_seed = 0x5eed;
+static uint64_t next_seed(void) { return g_seed = lj_splitmix64(g_seed); }
+
+#define TOL_BF16 1e-2
+#define TOL_FP32 1e-5
+
+// ---------------------------------------------------------------- embedding
+static void test_embedding(void **state) {
+  (void)state;
+  int vocab = 1000, dims[] = {64, 96, 2048, 36 /* not a multiple of 8 */};
+  for (int dim : dims) {
+    int n = 13;
+    std::vector<bf16> table((size_t)vocab * dim);
+    random_bf16(table.data(), table.size(), next_seed(), 1.0f);
+    std::vector<int> tok(n);
+    for (int i = 0; i < n; i++) tok[i] = (int)(lj_splitmix64(next_seed()) % vocab);
+    void *d_table = dev_copy(table.data(), table.size() * 2), *d_tok = dev_copy(tok.data(), 4 * n);
+    void *d_out = dev_poisoned((size_t)n * dim * 2);
+    assert_int_equal(lj_cuda_embedding((bf16 *)d_out, (bf16 *)d_table, (int *)d_tok, n, dim, vocab, 0), 0);
+    float *out = dev_to_float_bf16(d_out, (size_t)n * dim);
+    for (int i = 0; i < n; i++)
+      for (int d = 0; d < dim; d++)
+        assert_true(out[(size_t)i * dim + d] == __bfloat162float(table[(size_t)tok[i] * dim + d]));
+    free(out);
+    cudaFree(d_table), cudaFree(d_tok), cudaFree(d_out);
+  }
+}
+
+// ---------------------------------------------------------------- rmsnorm (+ residual)
+static void test_rmsnorm(void **state) {
+  (void)state;
+  int dims[] = {64, 96, 2048, 3072, 4096, 8192};
+  for (int dim : dims)
+    for (int with_delta = 0; with_delta < 2; with_delta++)
+      for (int with_rows = 0; with_rows < 2; with_rows++) {
+        int n = 7, n_rows = with_rows ? 3 : n;
+        int rows[3] = {6, 0, 3};
+        std::vector<bf16> x((size_t)n * dim), delta((size_t)n * dim), w(dim);
+        random_bf16(x.data(), x.size(), next_seed(), 2.0f);
+        random_bf16(delta.data(), delta.size(), next_seed(), 1.0f);
+        for (int i = 0; i < dim; i++) w[i] = __float2bfloat16(1.0f + 0.1f * lj_random_unit(next_seed(), 1, i));
+        void *d_x = dev_copy(x.data(), x.size() * 2), *d_delta = dev_copy(delta.data(), x.size() * 2);
+        void *d_w = dev_copy(w.data(), dim * 2), *d_rows = dev_copy(rows, sizeof rows);
+        void *d_y = dev_poisoned((size_t)n_rows * dim * 2);
+        assert_int_equal(lj_cuda_rmsnorm((bf16 *)d_y, (bf16 *)d_x, (bf16 *)d_x,
+                                         with_delta ? (bf16 *)d_delta : NULL, (bf16 *)d_w,
+                                         with_rows ? (int *)d_rows : NULL, n_rows, dim, 1e-5f, 0),
+                         0);
+        float *y = dev_to_float_bf16(d_y, (size_t)n_rows * dim);
+        float *xo = dev_to_float_bf16(d_x, (size_t)n * dim);
+        std::vector<double> ref_y((size_t)n_rows * dim), ref_x((size_t)n_rows * dim);
+        std::vector<float> got_x((size_t)n_rows * dim);
+        for (int r = 0; r < n_rows; r++) {
+          int src = with_rows ? rows[r] : r;
+          double ss = 0;
+          std::vector<double> v(dim);
+          for (int d = 0; d < dim; d++) {
+            double a = __bfloat162float(x[(size_t)src * dim + d]);
+            if (with_delta) a += __bfloat162float(delta[(size_t)src * dim + d]);
+            v[d] = a;
+            ss += a * a;
+          }
+          double rstd = 1.0 / sqrt(ss / dim + 1e-5);
+          for (int d = 0; d < dim; d++) {
+            ref_y[(size_t)r * dim + d] = v[d] * rstd * __bfloat162float(w[d]);
+            ref_x[(size_t)r * dim + d] = v[d];
+            got_x[(size_t)r * dim + d] = xo[(size_t)src * dim + d];
+          }
+        }
+        double ey = rel_err(y, ref_y.data(), ref_y.size()), ex = rel_err(got_x.data(), ref_x.data(), ref_x.size());
+        if (ey > TOL_BF16 || ex > TOL_BF16)
+          fail_msg("rmsnorm dim %d delta %d rows %d: err y %.3g x %.3g", dim, with_delta, with_rows, ey, ex);
+        free(y), free(xo);
+        cudaFree(d_x), cudaFree(d_delta), cudaFree(d_w), cudaFree(d_rows), cudaFree(d_y);
+      }
+}
+
+// ---------------------------------------------------------------- matmul: cuBLASLt and own GEMV
+static void check_matmul(lj_gemm_lt *g, int use_gemv, int n, int in, int out, int y_fp32) {
+  std::vector<bf16> x((size_t)n * in), w((size_t)out * in);
+  random_bf16(x.data(), x.size(), next_seed(), 1.0f);
+  random_bf16(w.data(), w.size(), next_seed(), 0.05f);
+  void *d_x = dev_copy(x.data(), x.size() * 2), *d_w = dev_copy(w.data(), w.size() * 2);
+  size_t esz = y_fp32 ? 4 : 2;
+  void *d_y = dev_poisoned((size_t)n * out * esz);
+  int rc = use_gemv ? lj_cuda_gemv(d_y, y_fp32, (bf16 *)d_x, (bf16 *)d_w, n, in, out, 0)
+                    : lj_gemm_lt_run(g, d_y, y_fp32, (bf16 *)d_x, (bf16 *)d_w, n, in, out, 0);
+  assert_int_equal(rc, 0);
+  std::vector<float> y((size_t)n * out);
+  if (y_fp32) {
+    GPU_OK(cudaDeviceSynchronize());
+    GPU_OK(cudaMemcpy(y.data(), d_y, y.size() * 4, cudaMemcpyDeviceToHost));
+  } else {
+    float *f = dev_to_float_bf16(d_y, y.size());
+    memcpy(y.data(), f, y.size() * 4);
+    free(f);
+  }
+  float *xf = to_float(x.data(), x.size()), *wf = to_float(w.data(), w.size());
+  std::vector<double> ref((size_t)n * out);
+  for (int i = 0; i < n; i++)
+    for (int o = 0; o < out; o++) {
+      double acc = 0;
+      for (int k = 0; k < in; k++) acc += (double)xf[(size_t)i * in + k] * wf[(size_t)o * in + k];
+      ref[(size_t)i * out + o] = acc;
+    }
+  double e = rel_err(y.data(), ref.data(), ref.size());
+  double tol = y_fp32 ? TOL_FP32 : TOL_BF16;
+  if (e > tol)
+    fail_msg("%s n=%d in=%d out=%d %s: rel err %.3g > %.0e", use_gemv ? "gemv" : "cublasLt", n, in, out,
+             y_fp32 ? "fp32" : "bf16", e, tol);
+  free(xf), free(wf);
+  cudaFree(d_x), cudaFree(d_w), cudaFree(d_y);
+}
+
+static void test_matmul(void **state) {
+  (void)state;
+  lj_gemm_lt *g = NULL;
+  assert_int_equal(lj_gemm_lt_create(&g, 32 << 20), 0);
+  struct { int n, in, out; } shapes[] = {{1, 2048, 3072}, {3, 2048, 1000}, {8, 96, 200}, {5, 200, 96},
+                                         {1, 8192, 2048}, {17, 64, 160}, {64, 3072, 515}, {2, 4096, 6144}};
+  for (auto s : shapes)
+    for (int fp32 = 0; fp32 < 2; fp32++) {
+      check_matmul(g, 0, s.n, s.in, s.out, fp32);
+      if (lj_cuda_gemv_supported(s.n, s.in)) check_matmul(g, 1, s.n, s.in, s.out, fp32);
+    }
+  lj_gemm_lt_free(g);
+}
+
+// ---------------------------------------------------------------- swiglu
+static void test_swiglu(void **state) {
+  (void)state;
+  int hs[] = {160, 200, 8192, 14336, 13};
+  for (int h : hs) {
+    int n = 5;
+    std::vector<bf16> gu((size_t)n * 2 * h);
+    random_bf16(gu.data(), gu.size(), next_seed(), 4.0f);
+    void *d_gu = dev_copy(gu.data(), gu.size() * 2), *d_out = dev_poisoned((size_t)n * h * 2);
+    assert_int_equal(lj_cuda_swiglu((bf16 *)d_out, (bf16 *)d_gu, n, h, 0), 0);
+    float *out = dev_to_float_bf16(d_out, (size_t)n * h);
+    std::vector<double> ref((size_t)n * h);
+    for (int t = 0; t < n; t++)
+      for (int i = 0; i < h; i++) {
+        double g = __bfloat162float(gu[(size_t)t * 2 * h + i]), u = __bfloat162float(gu[(size_t)t * 2 * h + h + i]);
+        ref[(size_t)t * h + i] = g / (1 + exp(-g)) * u;
+      }
+    double e = rel_err(out, ref.data(), ref.size());
+    if (e > TOL_BF16) fail_msg("swiglu hidden %d: rel err %.3g", h, e);
+    free(out);
+    cudaFree(d_gu), cudaFree(d_out);
+  }
+}
+
+// ---------------------------------------------------------------- attention shapes
+struct attn_case {
+  const char *preset;  // the config whose heads we use
+  int n_heads, n_kv, hd;
+};
+static const attn_case g_attn_cases[] = {
+    {"llama-3.2-1b", 32, 8, 64}, {"llama-3.2-3b", 24, 8, 128}, {"llama-3.1-8b", 32, 8, 128},
+    {"llama-3.3-70b", 64, 8, 128}, {"tiny", 4, 2, 24}, {"tiny-untied", 8, 2, 12}};
+
+// ---------------------------------------------------------------- rope + KV append
+// n = 5: one token per block (decode); n = 600: the long-prefill path (8 tokens per block).
+static void check_rope(const attn_case &ac, int n) {
+  {
+    lj_model_config c;
+    assert_int_equal(lj_config_preset(ac.preset, &c), 0);
+    int n_seq = 2, ctx = n > 5 ? n : 40, qd = ac.n_heads * ac.hd, kvd = ac.n_kv * ac.hd, stride = qd + 2 * kvd;
+    std::vector<int> seq(n), pos(n);
+    const int seq5[5] = {0, 1, 1, 0, 1}, pos5[5] = {0, 3, 39, 17, 8};
+    for (int i = 0; i < n; i++) {
+      seq[i] = n == 5 ? seq5[i] : i % 2;
+      pos[i] = n == 5 ? pos5[i] : (i / 2 * 7) % ctx;  // 7 and ctx = 600 are coprime: distinct per slot
+    }
+    std::vector<bf16> qkv((size_t)n * stride);
+    random_bf16(qkv.data(), qkv.size(), next_seed(), 1.0f);
+    std::vector<float> inv(ac.hd / 2);
+    lj_rope_inv_freq(&c, inv.data());
+    size_t cache_n = (size_t)n_seq * ac.n_kv * ctx * ac.hd;
+    void *d_qkv = dev_copy(qkv.data(), qkv.size() * 2), *d_inv = dev_copy(inv.data(), inv.size() * 4);
+    void *d_seq = dev_copy(seq.data(), 4 * n), *d_pos = dev_copy(pos.data(), 4 * n);
+    void *d_k = dev_poisoned(cache_n * 2), *d_v = dev_poisoned(cache_n * 2);
+    assert_int_equal(lj_cuda_rope_kv((bf16 *)d_qkv, (bf16 *)d_k, (bf16 *)d_v, (int *)d_seq, (int *)d_pos,
+                                     (float *)d_inv, n, ac.n_heads, ac.n_kv, ac.hd, ctx, 0), 0);
+    float *q_out = dev_to_float_bf16(d_qkv, qkv.size());
+    float *k_out = dev_to_float_bf16(d_k, cache_n), *v_out = dev_to_float_bf16(d_v, cache_n);
+    std::vector<float> got;
+    std::vector<double> ref;
+    int half = ac.hd / 2;
+    for (int t = 0; t < n; t++) {
+      for (int head = 0; head < ac.n_heads + ac.n_kv; head++)
+        for (int i = 0; i < ac.hd; i++) {
+          int j = i < half ? i : i - half;
+          double ang = (double)pos[t] * inv[j];
+          double x = __bfloat162float(qkv[(size_t)t * stride + head * ac.hd + i]);
+          double partner = __bfloat162float(qkv[(size_t)t * stride + head * ac.hd + (i < half ? i + half : i - half)]);
+          double r = i < half ? x * cos(ang) - partner * sin(ang) : x * cos(ang) + partner * sin(ang);
+          ref.push_back(r);
+          if (head < ac.n_heads) {
+            got.push_back(q_out[(size_t)t * stride + head * ac.hd + i]);
+          } else {
+            int kh = head - ac.n_heads;
+            got.push_back(k_out[(((size_t)seq[t] * ac.n_kv + kh) * ctx + pos[t]) * ac.hd + i]);
+          }
+        }
+      for (int k = 0; k < kvd; k++) {
+        int kh = k / ac.hd, d = k % ac.hd;
+        ref.push_back(__bfloat162float(qkv[(size_t)t * stride + qd + kvd + k]));
+        got.push_back(v_out[(((size_t)seq[t] * ac.n_kv + kh) * ctx + pos[t]) * ac.hd + d]);
+      }
+    }
+    double e = rel_err(got.data(), ref.data(), ref.size());
+    // cos/sin are rounded to bf16 like HF: 2^-9 relative on top of the output rounding.
+    if (e > TOL_BF16) fail_msg("rope %s, %d tokens: rel err %.3g", ac.preset, n, e);
+    // Positions nobody wrote stay poisoned (NaN): the kernel wrote only its rows.
+    if (n == 5) assert_true(isnan(k_out[((size_t)0 * ac.n_kv * ctx + 1) * ac.hd]));
+    free(q_out), free(k_out), free(v_out);
+    cudaFree(d_qkv), cudaFree(d_inv), cudaFree(d_seq), cudaFree(d_pos), cudaFree(d_k), cudaFree(d_v);
+  }
+}
+
+static void test_rope(void **state) {
+  (void)state;
+  for (const attn_case &ac : g_attn_cases)
+    for (int n : {5, 600}) check_rope(ac, n);
+}
+
+// Reference attention for one query of head h against positions 0 .. n_keys-1 of (seq, kvh).
+static void ref_attention(double *out, const float *q, const float *k_cache, const float *v_cache,
+                          int seq, int kvh, int n_kv, int ctx, int hd, int n_keys) {
+  std::vector<double> s(n_keys);
+  double mx = -INFINITY;
+  for (int j = 0; j < n_keys; j++) {
+    const float *kr = k_cache + (((size_t)seq * n_kv + kvh) * ctx + j) * hd;
+    double d = 0;
+    for (int i = 0; i < hd; i++) d += (double)q[i] * kr[i];
+    s[j] = d / sqrt((double)hd);
+    mx = fmax(mx, s[j]);
+  }
+  double z = 0;
+  for (int j = 0; j < n_keys; j++) z += (s[j] = exp(s[j] - mx));
+  for (int i = 0; i < hd; i++) out[i] = 0;
+  for (int j = 0; j < n_keys; j++) {
+    const float *vr = v_cache + (((size_t)seq * n_kv + kvh) * ctx + j) * hd;
+    for (int i = 0; i < hd; i++) out[i] += s[j] / z * vr[i];
+  }
+}
+
+// ---------------------------------------------------------------- decode attention
+static void test_attention_decode(void **state) {
+  (void)state;
+  for (const attn_case &ac : g_attn_cases) {
+    int ctx = 1600, n_seq = 4, qd = ac.n_heads * ac.hd, kvd = ac.n_kv * ac.hd, stride = qd + 2 * kvd;
+    int kv_len[4] = {1, 37, 1600, 555}, seq[4] = {2, 0, 3, 1};  // token t -> slot seq[t]
+    size_t cache_n = (size_t)n_seq * ac.n_kv * ctx * ac.hd;
+    std::vector<bf16> kc(cache_n), vc(cache_n), qkv((size_t)n_seq * stride);
+    random_bf16(kc.data(), cache_n, next_seed(), 2.0f);
+    random_bf16(vc.data(), cache_n, next_seed(), 1.0f);
+    random_bf16(qkv.data(), qkv.size(), next_seed(), 2.0f);
+    for (int batch_hint : {1, 4}) {
+      lj_attn_decode_shape sh = lj_attn_decode_plan(ac.n_heads, ac.n_kv, ac.hd, ctx, batch_hint, 132);
+      void *d_k = dev_copy(kc.data(), cache_n * 2), *d_v = dev_copy(vc.data(), cache_n * 2);
+      void *d_qkv = dev_copy(qkv.data(), qkv.size() * 2), *d_seq = dev_copy(seq, sizeof seq);
+      void *d_len = dev_copy(kv_len, sizeof kv_len);
+      void *d_out = dev_poisoned((size_t)n_seq * qd * 2);
+      void *d_scratch = dev_poisoned(lj_attn_decode_scratch_bytes(&sh, n_seq));
+      assert_int_equal(lj_cuda_attention_decode((bf16 *)d_out, (bf16 *)d_qkv, (bf16 *)d_k, (bf16 *)d_v,
+                                                (int *)d_seq, (int *)d_len, n_seq, &sh, (float *)d_scratch, 0),
+                       0);
+      float *out = dev_to_float_bf16(d_out, (size_t)n_seq * qd);
+      float *kf = to_float(kc.data(), cache_n), *vf = to_float(vc.data(), cache_n);
+      float *qf = to_float(qkv.data(), qkv.size());
+      std::vector<double> ref((size_t)n_seq * qd);
+      for (int t = 0; t < n_seq; t++)
+        for (int h = 0; h < ac.n_heads; h++)
+          ref_attention(&ref[(size_t)t * qd + h * ac.hd], qf + (size_t)t * stride + h * ac.hd, kf, vf, seq[t],
+                        h / (ac.n_heads / ac.n_kv), ac.n_kv, ctx, ac.hd, kv_len[t]);
+      double e = rel_err(out, ref.data(), ref.size());
+      if (e > TOL_BF16)
+        fail_msg("decode attention %s (%d/%d heads, hd %d, %d splits of %d): rel err %.3g", ac.preset,
+                 ac.n_heads, ac.n_kv, ac.hd, sh.n_splits, sh.split_keys, e);
+      free(out), free(kf), free(vf), free(qf);
+      cudaFree(d_k), cudaFree(d_v), cudaFree(d_qkv), cudaFree(d_seq), cudaFree(d_len), cudaFree(d_out),
+          cudaFree(d_scratch);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- prefill attention
+static void test_attention_prefill(void **state) {
+  (void)state;
+  for (const attn_case &ac : g_attn_cases) {
+    int ctx = 300, n_seq = 3, qd = ac.n_heads * ac.hd, kvd = ac.n_kv * ac.hd, stride = qd + 2 * kvd;
+    int q_len[3] = {70, 1, 129}, ctx_start[3] = {0, 33, 100}, q_start[3] = {0, 70, 71};
+    int n_tok = 200, max_q = 129;
+    size_t cache_n = (size_t)n_seq * ac.n_kv * ctx * ac.hd;
+    std::vector<bf16> kc(cache_n), vc(cache_n), qkv((size_t)n_tok * stride);
+    random_bf16(kc.data(), cache_n, next_seed(), 2.0f);
+    random_bf16(vc.data(), cache_n, next_seed(), 1.0f);
+    random_bf16(qkv.data(), qkv.size(), next_seed(), 2.0f);
+    lj_attn_prefill_shape sh = {ac.n_heads, ac.n_kv, ac.hd, ctx};
+    void *d_k = dev_copy(kc.data(), cache_n * 2), *d_v = dev_copy(vc.data(), cache_n * 2);
+    void *d_qkv = dev_copy(qkv.data(), qkv.size() * 2);
+    void *d_qs = dev_copy(q_start, sizeof q_start), *d_ql = dev_copy(q_len, sizeof q_len);
+    void *d_cs = dev_copy(ctx_start, sizeof ctx_start);
+    void *d_out = dev_poisoned((size_t)n_tok * qd * 2);
+    assert_int_equal(lj_cuda_attention_prefill((bf16 *)d_out, (bf16 *)d_qkv, (bf16 *)d_k, (bf16 *)d_v,
+                                               (int *)d_qs, (int *)d_ql, (int *)d_cs, n_seq, max_q, &sh, 0),
+                     0);
+    float *out = dev_to_float_bf16(d_out, (size_t)n_tok * qd);
+    float *kf = to_float(kc.data(), cache_n), *vf = to_float(vc.data(), cache_n);
+    float *qf = to_float(qkv.data(), qkv.size());
+    std::vector<double> ref((size_t)n_tok * qd);
+    for (int s = 0; s < n_seq; s++)
+      for (int i = 0; i < q_len[s]; i++) {
+        int row = q_start[s] + i, pos = ctx_start[s] + i;
+        for (int h = 0; h < ac.n_heads; h++)
+          ref_attention(&ref[(size_t)row * qd + h * ac.hd], qf + (size_t)row * stride + h * ac.hd, kf, vf, s,
+                        h / (ac.n_heads / ac.n_kv), ac.n_kv, ctx, ac.hd, pos + 1);
+      }
+    double e = rel_err(out, ref.data(), ref.size());
+    if (e > TOL_BF16)
+      fail_msg("prefill attention %s (%d/%d heads, hd %d): rel err %.3g", ac.preset, ac.n_heads, ac.n_kv,
+               ac.hd, e);
+    free(out), free(kf), free(vf), free(qf);
+    cudaFree(d_k), cudaFree(d_v), cudaFree(d_qkv), cudaFree(d_qs), cudaFree(d_ql), cudaFree(d_cs),
+        cudaFree(d_out);
+  }
+}
+
+// ---------------------------------------------------------------- sampling
+static void test_sampling(void **state) {
+  (void)state;
+  // argmax, with a tie resolved to the lowest index
+  {
+    int rows = 5, vocab = 128256;
+    std::vector<float> logits((size_t)rows * vocab);
+    for (size_t i = 0; i < logits.size(); i++) logits[i] = 10.0f * lj_random_unit(next_seed() & 0xFFFF, 3, i);
+    int expect[5];
+    for (int r = 0; r < rows; r++) {
+      int best = 0;
+      for (int i = 1; i < vocab; i++)
+        if (logits[(size_t)r * vocab + i] > logits[(size_t)r * vocab + best]) best = i;
+      expect[r] = best;
+    }
+    logits[(size_t)2 * vocab + 77] = 1e4f, logits[(size_t)2 * vocab + 78] = 1e4f, expect[2] = 77;
+    void *d_l = dev_copy(logits.data(), logits.size() * 4), *d_out = dev_poisoned(4 * rows);
+    int *d_step = (int *)dev_poisoned(4);
+    GPU_OK(cudaMemset(d_step, 0, 4));
+    assert_int_equal(lj_cuda_sample((int *)d_out, (float *)d_l, rows, vocab, 0.0f, 1.0f, 1, d_step, 0), 0);
+    int got[5];
+    GPU_OK(cudaMemcpy(got, d_out, sizeof got, cudaMemcpyDeviceToHost));
+    for (int r = 0; r < rows; r++) assert_int_equal(got[r], expect[r]);
+    cudaFree(d_l), cudaFree(d_out), cudaFree(d_step);
+  }
+  // temperature + top-p: frequencies match the renormalised nucleus distribution
+  {
+    int rows = 20000, vocab = 50;
+    float temp = 0.7f, top_p = 0.8f;
+    std::vector<float> one(vocab), logits((size_t)rows * vocab);
+    for (int i = 0; i < vocab; i++) one[i] = 3.0f * lj_random_unit(next_seed(), 5, i);
+    for (int r = 0; r < rows; r++) memcpy(&logits[(size_t)r * vocab], one.data(), 4 * vocab);
+    std::vector<double> p(vocab);
+    double mx = -1e30, z = 0;
+    for (int i = 0; i < vocab; i++) mx = fmax(mx, one[i] / temp);
+    for (int i = 0; i < vocab; i++) z += (p[i] = exp(one[i] / temp - mx));
+    for (int i = 0; i < vocab; i++) p[i] /= z;
+    std::vector<int> order(vocab);
+    for (int i = 0; i < vocab; i++) order[i] = i;
+    for (int i = 0; i < vocab; i++)  // selection sort by probability, descending
+      for (int j = i + 1; j < vocab; j++)
+        if (p[order[j]] > p[order[i]]) std::swap(order[i], order[j]);
+    std::vector<double> q(vocab, 0.0);
+    double mass = 0;
+    for (int k = 0; k < vocab && mass < top_p; k++) mass += p[order[k]], q[order[k]] = p[order[k]];
+    for (int i = 0; i < vocab; i++) q[i] /= mass;
+    void *d_l = dev_copy(logits.data(), logits.size() * 4), *d_out = dev_poisoned(4 * rows);
+    int *d_step = (int *)dev_poisoned(4);
+    GPU_OK(cudaMemset(d_step, 0, 4));
+    assert_int_equal(lj_cuda_sample((int *)d_out, (float *)d_l, rows, vocab, temp, top_p, 42, d_step, 0), 0);
+    std::vector<int> got(rows);
+    GPU_OK(cudaMemcpy(got.data(), d_out, 4 * rows, cudaMemcpyDeviceToHost));
+    std::vector<double> freq(vocab, 0.0);
+    for (int r = 0; r < rows; r++) {
+      assert_true(got[r] >= 0 && got[r] < vocab);
+      if (q[got[r]] == 0) fail_msg("sampled token %d outside the top-p nucleus", got[r]);
+      freq[got[r]] += 1.0 / rows;
+    }
+    // Each frequency within 5 standard deviations of its probability.
+    for (int i = 0; i < vocab; i++) {
+      double sd = sqrt(q[i] * (1 - q[i]) / rows) + 1e-12;
+      if (fabs(freq[i] - q[i]) > 5 * sd + 1e-9)
+        fail_msg("token %d: frequency %.4f, probability %.4f", i, freq[i], q[i]);
+    }
+    cudaFree(d_l), cudaFree(d_out), cudaFree(d_step);
+  }
+}
+
+int main(void) {
+  gpu_test_require_device();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_embedding),         cmocka_unit_test(test_rmsnorm),
+      cmocka_unit_test(test_matmul),            cmocka_unit_test(test_swiglu),
+      cmocka_unit_test(test_rope),              cmocka_unit_test(test_attention_decode),
+      cmocka_unit_test(test_attention_prefill), cmocka_unit_test(test_sampling),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

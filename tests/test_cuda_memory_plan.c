@@ -1,0 +1,72 @@
+// The CUDA engine's memory plan (no GPU needed): byte counts against sizes
+// computed by hand from the published configurations, and the refusal message.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "engine/cuda/memory_plan.h"
+#include "model/config.h"
+
+// Llama 3.2 1B: 1,235,814,400 parameters (tied embeddings), so 2,471,628,800 bytes in bf16;
+// KV cache per sequence and position: 2 (K, V) x 16 layers x 8 kv heads x 64 x 2 bytes = 32 KiB.
+static void test_plan_1b(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("llama-3.2-1b", &c), 0);
+  lj_cuda_memory_plan p;
+  lj_cuda_memory_plan_compute(&c, 4, 1000, 512, &p);
+  assert_int_equal(p.weights, 2471628800ll);
+  assert_int_equal(p.kv_cache, 4ll * 1000 * 32768);
+  assert_int_equal(p.total, p.weights + p.kv_cache + p.activations + p.workspace);
+  assert_true(p.activations > 512ll * 2 * 2048);  // at least x for every token
+}
+
+// Llama 3.1 8B at context 4096: 2 x 32 x 8 x 128 x 2 = 128 KiB per position, 512 MiB per
+// sequence; 80 GiB less 14.96 GiB of weights and 0.5 GiB kept aside leaves ~64.5 GiB: about
+// 128 sequences (a little less for activations and logits), not 256.
+static void test_refusal_names_largest_batch(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("llama-3.1-8b", &c), 0);
+  int64_t free_bytes = 80ll << 30;
+  lj_cuda_memory_plan p;
+  lj_cuda_memory_plan_compute(&c, 256, 4096, 256, &p);
+  assert_int_equal(p.kv_cache, 256ll * 4096 * 131072);
+  int fit = lj_cuda_memory_plan_max_batch(&c, 4096, 256, free_bytes);
+  assert_true(fit >= 120 && fit <= 129);
+  lj_cuda_memory_plan q;
+  lj_cuda_memory_plan_compute(&c, fit, 4096, 256, &q);
+  assert_int_equal(lj_cuda_memory_plan_check(&c, fit, 4096, 256, &q, free_bytes), 0);
+  lj_cuda_memory_plan_compute(&c, fit + 1, 4096, 256, &q);
+  assert_int_equal(lj_cuda_memory_plan_check(&c, fit + 1, 4096, 256, &q, free_bytes), LJ_ENOMEM);
+  assert_int_equal(lj_cuda_memory_plan_check(&c, 256, 4096, 256, &p, free_bytes), LJ_ENOMEM);
+  char want[64];
+  snprintf(want, sizeof want, "the largest batch that fits at this context is %d", fit);
+  assert_non_null(strstr(lj_error_message(), want));
+}
+
+// 70B does not fit an 80 GB card at all: the message says even batch 1 does not.
+static void test_70b_does_not_fit(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("llama-3.3-70b", &c), 0);
+  lj_cuda_memory_plan p;
+  lj_cuda_memory_plan_compute(&c, 1, 2048, 2048, &p);
+  assert_int_equal(lj_cuda_memory_plan_check(&c, 1, 2048, 2048, &p, 80ll << 30), LJ_ENOMEM);
+  assert_non_null(strstr(lj_error_message(), "even batch 1 does not fit"));
+  assert_int_equal(lj_cuda_memory_plan_max_batch(&c, 2048, 2048, 80ll << 30), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_plan_1b),
+      cmocka_unit_test(test_refusal_names_largest_batch),
+      cmocka_unit_test(test_70b_does_not_fit),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
