@@ -40,7 +40,7 @@ static void usage(FILE *fp) {
           "  --ignore-eos         do not stop at end-of-sequence tokens\n"
           "  --weight-seed S      seed of the random weights of a preset (default 0)\n"
           "  --threads N          CPU threads (default: all online CPUs)\n"
-          "  --device cpu|cuda    engine (default cpu)\n"
+          "  --device cpu|cuda    engine (default: cuda where a GPU is usable, else cpu)\n"
           "  --dump-logits FILE   write every step's logits (format in docs/model.md)\n"
           "  --write-checkpoint DIR  write the model as an HF checkpoint (config.json +\n"
           "                       model.safetensors) and exit\n"
@@ -105,7 +105,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       {"write-checkpoint", required_argument, 0, OPT_WRITE},
       {"checkpoint-dtype", required_argument, 0, OPT_CKPT_DTYPE}, {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
-  *a = (gen_args){.n_new = 32, .batch = 1, .threads = lj_default_threads(), .device = "cpu",
+  *a = (gen_args){.n_new = 32, .batch = 1, .threads = lj_default_threads(), .device = NULL,
                   .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16};
   optind = 1;
   opterr = 0;
@@ -147,6 +147,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   }
   if (optind < argc) return LJ_FAIL(LJ_EINVAL, "unexpected argument '%s'", argv[optind]);
   if (!a->model) return LJ_FAIL(LJ_EINVAL, "--model is required (a preset name or a checkpoint directory)");
+  if (!a->device) a->device = lj_cuda_device_count() > 0 ? "cuda" : "cpu";
   if (strcmp(a->device, "cpu") && strcmp(a->device, "cuda"))
     return LJ_FAIL(LJ_EINVAL, "--device '%s': expected cpu or cuda", a->device);
   return lj_sampling_params_check(&a->sampling);

@@ -191,6 +191,15 @@ static int allocate(lj_cuda_engine *e) {
   return rc;
 }
 
+int lj_cuda_device_count(void) {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error for later calls
+    return 0;
+  }
+  return n;
+}
+
 static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const lj_cuda_options *opt) {
   *out = NULL;
   LJ_TRY(check_config(cfg));

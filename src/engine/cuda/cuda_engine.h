@@ -24,7 +24,10 @@ typedef struct {
   int print_plan;       // print the memory plan to stderr before allocating
 } lj_cuda_options;
 
-void lj_cuda_options_default(lj_cuda_options *o);  // device 0, batch 1, ctx 2048, gemv on
+void lj_cuda_options_default(lj_cuda_options *o);
+
+// Number of usable CUDA devices; 0 without a driver, a GPU or a CUDA build.
+int lj_cuda_device_count(void);  // device 0, batch 1, ctx 2048, gemv on
 
 typedef enum { LJ_CUDA_HOST_F32 = 0, LJ_CUDA_HOST_BF16 = 1 } lj_cuda_host_dtype;
 
