@@ -117,6 +117,10 @@ int lj_source_open_smi(lj_source **out, const lj_smi_options *opt);
 // first sample; lj_source_set_now() moves it (tests), or, with realtime=1,
 // it follows the monotonic clock from the moment of opening.
 int lj_source_open_replay(lj_source **out, const lj_trace *trace, int realtime);
+// The same, but the readings in `polled` (LJ_READING_BIT mask) are polled as
+// from a driver: lj_source_read returns the latest recorded value at or
+// before the clock with t_ns = the clock (the read time); drains skip them.
+int lj_source_open_replay_polled(lj_source **out, const lj_trace *trace, int realtime, uint32_t polled);
 void lj_source_close(lj_source *src);
 
 const char *lj_source_kind(const lj_source *src);  // "nvml", "nvidia-smi", "replay"
