@@ -113,7 +113,8 @@ static void test_boundary_reads_on_a_step(void **state) {
   lj_window_result w = run_window(&r, b, e, 4.0);
   double when[16];
   int n = times_of(&r.got, LJ_READING_ENERGY, when, 16);
-  // start, begin, the background grid restarted at begin, end, one period after end
+  // start, begin, the background grid restarted at begin, end (0.12 s after
+  // the last read: more than one update, so at once), one period after end
   const double want[] = {0.0, 0.33, 1.33, 2.33, 2.45, 3.45};
   assert_int_equal(n, 6);
   for (int i = 0; i < n; i++)
@@ -179,6 +180,34 @@ static void test_short_flag_follows_update_period(void **state) {
   lj_trace_free(&t);
 }
 
+// Boundaries closer than one counter update (100 ms) to the last read wait
+// for it: at most one read per update however many windows there are.
+static void test_crowded_boundaries_rate_limited(void **state) {
+  (void)state;
+  lj_trace t;
+  lj_trace_init(&t);
+  build_step_trace(&t, 2.0);
+  rig r;
+  rig_open(&r, &t, LJ_READING_BIT(LJ_READING_ENERGY), 0, NULL);
+  for (int k = 0; k <= 150; k++) {
+    assert_int_equal(lj_sampler_poll(r.s, at(k * 0.01)), 0);
+    // a 10 ms window every 20 ms from 0.5 s to 0.9 s
+    if (k >= 50 && k < 90 && k % 2 == 0) assert_true(lj_meter_begin(r.s, "layer") >= 0);
+    if (k > 50 && k <= 90 && k % 2 == 1) assert_true(lj_meter_end(r.s, "layer") >= 0);
+  }
+  assert_int_equal(lj_sampler_stop(r.s), 0);
+  double when[32];
+  int n = times_of(&r.got, LJ_READING_ENERGY, when, 32);
+  // start 0; boundaries: 0.5 (at once), then one per 100 ms: 0.6 0.7 0.8 0.9 (for the
+  // requests up to the last end, 0.89 s); the background read 1 s later (1.9) is past 1.5
+  const double want[] = {0.0, 0.5, 0.6, 0.7, 0.8, 0.9};
+  assert_int_equal(n, 6);
+  for (int i = 0; i < n; i++)
+    if (fabs(when[i] - want[i]) > 1e-9) fail_msg("counter read %d at %.3f s, expected %.3f s", i, when[i], want[i]);
+  rig_close(&r);
+  lj_trace_free(&t);
+}
+
 // Temperature and utilisation with each drain (250 ms), power and SM clock
 // every field period (10 ms).
 static void test_slow_fields_cadence(void **state) {
@@ -233,7 +262,7 @@ static void test_threads_wake_counter_at_boundaries(void **state) {
   rig r;
   rig_open(&r, &t, LJ_READING_BIT(LJ_READING_ENERGY), 1, &c);
   assert_int_equal(lj_sampler_start(r.s), 0);
-  lj_sleep_ns(30 * MS);
+  lj_sleep_ns(150 * MS);  // more than one update after the start read: the begin read is not held back
   int64_t begin = lj_sampler_now(r.s);
   int h = lj_meter_begin(r.s, "w");
   lj_sleep_ns(200 * MS);
@@ -264,6 +293,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_boundary_reads_on_a_step),
       cmocka_unit_test(test_short_flag_follows_update_period),
+      cmocka_unit_test(test_crowded_boundaries_rate_limited),
       cmocka_unit_test(test_slow_fields_cadence),
       cmocka_unit_test(test_threads_wake_counter_at_boundaries),
   };

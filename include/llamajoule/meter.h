@@ -256,8 +256,9 @@ typedef struct {
   int64_t counter_period_ns;  // energy counter, background reads in its own thread: 1000 ms
                               // (one NVML read spins ~3-4 ms of CPU on H100); every window
                               // begin and end also wakes the thread for a read at once
-  int64_t counter_update_ns;  // the counter's own update period, given to the windows for
-                              // LJ_WINDOW_SHORT: 100 ms (NVML); ignored for sources without a polled counter
+  int64_t counter_update_ns;  // the counter's own update period: 100 ms (NVML). The windows use it
+                              // for LJ_WINDOW_SHORT; boundary reads come no sooner than this after
+                              // the last read (crowded windows cost at most one read per update)
   int64_t drain_period_ns;    // driver buffer / streamed samples, and the slow fields: 250 ms
   uint32_t slow_readings;     // polled readings read with each drain instead of every field period
                               // (mask): utilisation, memory clock, temperature (0 = none);

@@ -31,6 +31,7 @@ struct lj_worker {
   lj_ring ring;
   _Atomic int64_t cpu_ns;
   int64_t next_read_ns, next_drain_ns;  // schedule (manual mode and threads)
+  int64_t last_read_ns;                 // counter: when the last read started (source clock)
   _Atomic int first_round_done;         // threads: the first reads are in the ring
   int counter_wanted;                   // a window boundary asked for a read (guarded by s->lock)
   lj_sample *drain_buf;                 // (DRAIN_CHUNK), fields worker only
@@ -132,12 +133,17 @@ static int64_t run_due(lj_worker *w, int64_t now, int wanted) {
   const lj_sampler_config *c = &w->s->cfg;
   if (w->is_counter) {
     if (wanted) {
+      // at once, but not sooner than one counter update after the last read:
+      // crowded boundaries cost at most what reads every update would
+      int64_t due = w->last_read_ns + c->counter_update_ns;
+      if (due < now) due = now;
+      if (due < w->next_read_ns) w->next_read_ns = due;
+    }
+    if (now >= w->next_read_ns) {
       read_counter(w);
-      // the background grid restarts here: no second read right after
+      w->last_read_ns = now;
+      // the background grid restarts at every read: no second read right after a boundary's
       w->next_read_ns = now + c->counter_period_ns;
-    } else if (now >= w->next_read_ns) {
-      read_counter(w);
-      w->next_read_ns = advance(w->next_read_ns, now, c->counter_period_ns);
     }
     return w->next_read_ns;
   }
