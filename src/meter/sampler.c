@@ -308,7 +308,10 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
     if (c.field_readings) mask &= c.field_readings;
     s->poll_mask[dv] = mask & ~c.slow_readings;
     s->slow_mask[dv] = (mask & c.slow_readings) | (polled & LJ_READING_BIT(LJ_READING_POWER_LIMIT));
-    if (s->has_counter[dv] && c.counter_update_ns > 0) lj_windows_set_counter_period(s->windows, dv, c.counter_update_ns);
+    // the counter's own update period; a replayed counter was read on the same schedule
+    int counter_of_driver = s->has_counter[dv] || (!strcmp(lj_source_kind(src), "replay") &&
+                                                   (info->supported & LJ_READING_BIT(LJ_READING_ENERGY)));
+    if (counter_of_driver && c.counter_update_ns > 0) lj_windows_set_counter_period(s->windows, dv, c.counter_update_ns);
     uint32_t fed = LJ_READING_BIT(LJ_READING_ENERGY) | LJ_READING_BIT(LJ_READING_POWER_SAMPLE) |
                    LJ_READING_BIT(LJ_READING_POWER_INSTANT);
     // polled instant power arrives only when in the field mask
