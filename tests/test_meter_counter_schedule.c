@@ -69,6 +69,13 @@ static void rig_close(rig *r) {
   lj_trace_free(&r->got);
 }
 
+// A 100 W -> 400 W step of `secs` with a polled counter, default sampler.
+static void open_step_rig(rig *r, lj_trace *t, double secs) {
+  lj_trace_init(t);
+  build_step_trace(t, secs);
+  rig_open(r, t, LJ_READING_BIT(LJ_READING_ENERGY), 0, NULL);
+}
+
 // Times of the delivered samples of one reading, in seconds from T0.
 static int times_of(const lj_trace *t, lj_reading r, double *out, int cap) {
   int n = 0;
@@ -157,10 +164,8 @@ static void test_boundary_reads_on_a_step(void **state) {
 static void test_short_flag_follows_update_period(void **state) {
   (void)state;
   lj_trace t;
-  lj_trace_init(&t);
-  build_step_trace(&t, 2.0);
   rig r;
-  rig_open(&r, &t, LJ_READING_BIT(LJ_READING_ENERGY), 0, NULL);
+  open_step_rig(&r, &t, 2.0);
   int h1 = -1, h2 = -1;
   for (int k = 0; k <= 200; k++) {
     assert_int_equal(lj_sampler_poll(r.s, at(k * 0.01)), 0);
@@ -185,10 +190,8 @@ static void test_short_flag_follows_update_period(void **state) {
 static void test_crowded_boundaries_rate_limited(void **state) {
   (void)state;
   lj_trace t;
-  lj_trace_init(&t);
-  build_step_trace(&t, 2.0);
   rig r;
-  rig_open(&r, &t, LJ_READING_BIT(LJ_READING_ENERGY), 0, NULL);
+  open_step_rig(&r, &t, 2.0);
   for (int k = 0; k <= 150; k++) {
     assert_int_equal(lj_sampler_poll(r.s, at(k * 0.01)), 0);
     // a 10 ms window every 20 ms from 0.5 s to 0.9 s
