@@ -117,6 +117,10 @@ int lj_source_open_smi(lj_source **out, const lj_smi_options *opt);
 // first sample; lj_source_set_now() moves it (tests), or, with realtime=1,
 // it follows the monotonic clock from the moment of opening.
 int lj_source_open_replay(lj_source **out, const lj_trace *trace, int realtime);
+// The same, but the readings in `polled` (LJ_READING_BIT mask) are polled as
+// from a driver: lj_source_read returns the latest recorded value at or
+// before the clock with t_ns = the clock (the read time); drains skip them.
+int lj_source_open_replay_polled(lj_source **out, const lj_trace *trace, int realtime, uint32_t polled);
 void lj_source_close(lj_source *src);
 
 const char *lj_source_kind(const lj_source *src);  // "nvml", "nvidia-smi", "replay"
@@ -210,8 +214,15 @@ int lj_windows_create(lj_windows **out, int n_devices);
 void lj_windows_free(lj_windows *w);
 // Idle baseline for "above idle" energies; per device.
 void lj_windows_set_idle(lj_windows *w, int dev, double idle_w);
-// Counter update period used for LJ_WINDOW_SHORT; 0 (default) = estimated from the readings.
+// The counter's own update period (NVML: ~100 ms), used for LJ_WINDOW_SHORT:
+// a window shorter than it is SHORT. 0 (default) = estimated from the
+// readings, and then a window with < 2 counter updates inside is SHORT too
+// (with reads slower than the updates the estimate is the read period).
 void lj_windows_set_counter_period(lj_windows *w, int dev, int64_t period_ns);
+// Called (outside the engine's lock, from the thread that calls begin/end)
+// after every window begin and end: the sampler reads the energy counter then.
+typedef void (*lj_window_boundary_fn)(void *user);
+void lj_windows_on_boundary(lj_windows *w, lj_window_boundary_fn fn, void *user);
 // Which streamed power reading (b) integrates; default: POWER_SAMPLE if any
 // arrive, else POWER_INSTANT.
 void lj_windows_set_integrated(lj_windows *w, int dev, lj_reading r);
@@ -241,13 +252,20 @@ typedef struct lj_sampler lj_sampler;
 typedef int (*lj_sample_sink)(void *user, const lj_sample *samples, size_t n);
 
 typedef struct {
-  int64_t field_period_ns;    // polled fields (power, clocks, temperature...): 10 ms
-  int64_t counter_period_ns;  // energy counter, in its own thread: 100 ms
-  int64_t drain_period_ns;    // driver buffer / streamed samples: 250 ms
+  int64_t field_period_ns;    // polled fast fields (power, SM clock, throttle reasons): 10 ms
+  int64_t counter_period_ns;  // energy counter, background reads in its own thread: 1000 ms
+                              // (one NVML read spins ~3-4 ms of CPU on H100); every window
+                              // begin and end also wakes the thread for a read at once
+  int64_t counter_update_ns;  // the counter's own update period: 100 ms (NVML). The windows use it
+                              // for LJ_WINDOW_SHORT; boundary reads come no sooner than this after
+                              // the last read (crowded windows cost at most one read per update)
+  int64_t drain_period_ns;    // driver buffer / streamed samples, and the slow fields: 250 ms
+  uint32_t slow_readings;     // polled readings read with each drain instead of every field period
+                              // (mask): utilisation, memory clock, temperature (0 = none);
+                              // the power limit is always read with each drain
   int64_t deliver_period_ns;  // batches to the sink and the windows: 50 ms
   size_t ring_capacity;       // samples per producer ring: 65536; when full, new samples are dropped and counted
   uint32_t field_readings;    // polled readings besides the counter (mask); 0 = every supported one
-                              // (the power limit, which hardly changes, is read once per drain)
   lj_sample_sink sink;        // may be NULL
   void *sink_user;
 } lj_sampler_config;
@@ -288,6 +306,10 @@ void lj_sampler_stats_get(lj_sampler *s, lj_sampler_stats *out);
 int lj_meter_begin(lj_sampler *s, const char *name);                      // handle
 int lj_meter_end(lj_sampler *s, const char *name);                        // handle
 int lj_meter_end_handle(lj_sampler *s, int handle);                       // 0
+// Asks for an energy-counter read at once (threads: the counter threads are
+// woken; manual mode: read now, at the last poll time). Window begins and
+// ends on lj_sampler_windows() do this by themselves.
+void lj_sampler_read_counter_now(lj_sampler *s);
 // Waits (up to timeout_ns, threaded mode) until the window is no longer
 // PENDING, then fills the result; device -1 = all devices.
 int lj_meter_result(lj_sampler *s, int handle, int device, lj_window_result *out, int64_t timeout_ns);

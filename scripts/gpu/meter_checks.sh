@@ -6,7 +6,8 @@
 #   llamajoule idle --seconds 10;
 #   llamajoule meter -- gemm_burst --seconds 5              (counter vs buffer within 3%)
 #   llamajoule meter -- gemm_burst ... --burst-ms 20 --period-ms 100
-#   llamajoule meter -- sleep 10                            (sampler CPU cost, default periods: < 2%)
+#   llamajoule meter -- sleep 10                            (sampler CPU cost, default periods: < 2%;
+#                                                            counter every 1 s and at begin/end)
 #   where that CPU goes: meter with one period changed at a time, and
 #   nvml_cpu_probe (each NVML call's wall and CPU time) when BIN_DIR has it
 # Every output and the .db files go to OUT_DIR; summary.txt says pass/fail.
@@ -112,12 +113,14 @@ rm -f "$out/.continuous" "$out/.bursts" "$out/.sleep"
 cpu_of() { "$lj" meter "$@" -- sleep 5 2>&1 | grep -oE 'sampler: [0-9.]+%' | grep -oE '[0-9.]+'; }
 {
   echo "sampler CPU, % of one core, 'llamajoule meter ... -- sleep 5' on an idle GPU:"
-  echo "  defaults (fields 10 ms, counter 100 ms, drain 250 ms), no store: $(cpu_of --idle none)"
+  echo "  defaults (fields 10 ms; counter 1000 ms + at begin/end; drain and"
+  echo "    utilisation/memory clock/temperature 250 ms), no store:      $(cpu_of --idle none)"
   echo "  defaults, storing every sample (-o):                           $(cpu_of --idle none -o "$out/.cpu.db")"
-  echo "  counter every 1000 ms:                                         $(cpu_of --idle none --counter-period-ms 1000)"
+  echo "  counter every 100 ms (the former default):                     $(cpu_of --idle none --counter-period-ms 100)"
+  echo "  counter every 10000 ms (nearly only the begin/end reads):      $(cpu_of --idle none --counter-period-ms 10000)"
   echo "  fields every 100 ms:                                           $(cpu_of --idle none --period-ms 100)"
   echo "  driver buffer drained every 1000 ms:                           $(cpu_of --idle none --drain-period-ms 1000)"
-  echo "  counter 1000 ms, fields 100 ms, drain 1000 ms:                 $(cpu_of --idle none --counter-period-ms 1000 --period-ms 100 --drain-period-ms 1000)"
+  echo "  counter 10000 ms, fields 100 ms, drain 1000 ms:                $(cpu_of --idle none --counter-period-ms 10000 --period-ms 100 --drain-period-ms 1000)"
   if [[ -x "$bin_dir/nvml_cpu_probe" ]]; then
     echo; echo "each NVML call, at the sampler's default period (nvml_cpu_probe 2):"
     "$bin_dir/nvml_cpu_probe" 2 2>&1

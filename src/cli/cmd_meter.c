@@ -71,9 +71,11 @@ static void usage(FILE *f) {
           "and in total (to stderr), and exits with CMD's exit code (128+signal if it was killed).\n\n"
           "options:\n"
           "  -o, --output FILE        store the run (samples, windows, devices) in FILE (SQLite)\n"
-          "  --period-ms N            poll power, clocks, temperature every N ms (default 10)\n"
-          "  --counter-period-ms N    read the energy counter every N ms (default 100)\n"
-          "  --drain-period-ms N      drain the driver's power-sample buffer every N ms (default 250)\n"
+          "  --period-ms N            poll power, SM clock, throttle reasons every N ms (default 10)\n"
+          "  --drain-period-ms N      drain the driver's power-sample buffer, and read utilisation,\n"
+          "                           memory clock, temperature, every N ms (default 250)\n"
+          "  --counter-period-ms N    read the energy counter every N ms in the background (default 1000;\n"
+          "                           it is also read when the program starts and ends)\n"
           "  --idle auto|none|W|FILE  idle power for 'above idle' energy: auto (default) = newest\n"
           "                           baseline for each GPU in FILE of -o, then in the default store\n"
           "                           (llamajoule idle); W = this many watts per GPU; FILE = a store\n"
@@ -99,7 +101,7 @@ static int parse_ms(const char *opt, const char *value, double *out) {
 static int parse_args(int argc, char **argv, meter_options *o) {
   memset(o, 0, sizeof *o);
   o->idle = "auto";
-  o->field_ms = 10, o->counter_ms = 100, o->drain_ms = 250;
+  o->field_ms = 10, o->counter_ms = 1000, o->drain_ms = 250;
   int i = 1;
   while (i < argc) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -373,8 +375,9 @@ int lj_cmd_meter(int argc, char **argv) {
   }
 
   rc = lj_sampler_start(m.sampler);
-  // A counter reading before the window opens, so the counter brackets it.
-  if (rc == 0) lj_sleep_ns((int64_t)(o.counter_ms * 1.5e6));
+  // Start read the counter once; one counter update (~100 ms) later the begin
+  // read (lj_meter_begin) lands on a fresh value, and the two bracket the begin.
+  if (rc == 0) lj_sleep_ns(150 * 1000000LL);
   int handle = rc == 0 ? lj_meter_begin(m.sampler, "program") : rc;
   int64_t t0 = lj_mono_ns();
   int exec_errno = 0;
@@ -406,7 +409,8 @@ int lj_cmd_meter(int argc, char **argv) {
 
   // Wait (briefly) for the readings that close the window, then stop.
   lj_window_result ignored;
-  lj_meter_result(m.sampler, handle, -1, &ignored, (int64_t)(o.counter_ms * 3e6) + 500000000);
+  // (the end read is asked for by lj_meter_end; a drain period brings the buffer past the end)
+  lj_meter_result(m.sampler, handle, -1, &ignored, (int64_t)(o.drain_ms * 3e6) + 500000000);
   lj_sampler_stop(m.sampler);
   lj_sampler_stats_get(m.sampler, &sum.stats);
 

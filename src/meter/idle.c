@@ -102,6 +102,7 @@ int lj_measure_idle(lj_source *src, int dev, double seconds, lj_idle_result *out
   lj_sampler_config_default(&c);
   c.field_readings = LJ_READING_BIT(LJ_READING_TEMPERATURE) | LJ_READING_BIT(LJ_READING_POWER_INSTANT);
   c.field_period_ns = 100 * 1000000LL;  // idle: no need for 10 ms fields
+  c.counter_period_ns = 100 * 1000000LL; // every counter update: the spread is over update intervals
   c.sink = idle_sink;
   c.sink_user = &st;
   lj_sampler *s;

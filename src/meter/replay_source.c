@@ -3,6 +3,9 @@
 // whose time has come (t_ns <= the replay clock), exactly as recorded.
 // lj_source_read returns the latest recorded sample of a reading at or
 // before the clock (for the idle baseline and characterisation).
+// lj_source_open_replay_polled makes some readings polled instead, as a
+// driver gives them: a read returns the latest recorded value at or before
+// the clock, stamped with the read time (tests of the sampler's schedule).
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@ typedef struct {
   replay_device *devices;  // (n_devices)
   int64_t now_ns;
   int realtime;
+  uint32_t polled;  // LJ_READING_BIT mask of readings given by read only, stamped at the read
   int64_t origin_trace_ns, origin_mono_ns;  // realtime: now = origin_trace + (mono - origin_mono)
 } replay_impl;
 
@@ -67,6 +71,11 @@ static int replay_read(lj_source *src, int dev, lj_reading reading, lj_sample *o
   for (size_t i = lo; i-- > 0;)
     if (d->samples[i].reading == (uint8_t)reading) {
       *out = d->samples[i];
+      if (r->polled & LJ_READING_BIT(reading)) {
+        out->t_ns = out->read_ns = now;
+        out->source_us = 0;
+        out->read_dur_ns = 0;
+      }
       found = 1;
       break;
     }
@@ -82,7 +91,10 @@ static int replay_drain(lj_source *src, int dev, lj_sample *out, size_t cap, siz
   replay_device *d = &r->devices[dev];
   int64_t now = replay_now_locked(r);
   size_t n = 0;
-  while (n < cap && d->cursor < d->n && d->samples[d->cursor].t_ns <= now) out[n++] = d->samples[d->cursor++];
+  while (n < cap && d->cursor < d->n && d->samples[d->cursor].t_ns <= now) {
+    const lj_sample *x = &d->samples[d->cursor++];
+    if (!(r->polled & LJ_READING_BIT(x->reading))) out[n++] = *x;
+  }
   pthread_mutex_unlock(&r->lock);
   *n_out = n;
   return 0;
@@ -174,5 +186,13 @@ int lj_source_open_replay(lj_source **out, const lj_trace *trace, int realtime) 
   r->origin_trace_ns = first;
   r->origin_mono_ns = lj_mono_ns();
   *out = src;
+  return 0;
+}
+
+int lj_source_open_replay_polled(lj_source **out, const lj_trace *trace, int realtime, uint32_t polled) {
+  LJ_TRY(lj_source_open_replay(out, trace, realtime));
+  replay_impl *r = (*out)->impl;
+  r->polled = polled;
+  for (int d = 0; d < (*out)->n_devices; d++) (*out)->devices[d].streamed &= ~polled;
   return 0;
 }

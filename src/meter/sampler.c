@@ -1,6 +1,8 @@
 // The sampler: per device one thread reads the energy counter (one call costs
-// ~4 ms on H100, so it must not delay the fields) and one polls the fields
-// and drains the streamed samples (driver buffer). Each writes into its own
+// ~4 ms of CPU on H100, so it must not delay the fields: a slow background
+// period, plus a read at once at every window boundary) and one polls the
+// fast fields, and with each drain of the streamed samples (driver buffer)
+// the slow fields. Each writes into its own
 // bounded ring; a delivery thread moves batches to the windows and the sink.
 // lj_sampler_poll runs the same tasks synchronously at a given time.
 #include <errno.h>
@@ -29,7 +31,9 @@ struct lj_worker {
   lj_ring ring;
   _Atomic int64_t cpu_ns;
   int64_t next_read_ns, next_drain_ns;  // schedule (manual mode and threads)
+  int64_t last_read_ns;                 // counter: when the last read started (source clock)
   _Atomic int first_round_done;         // threads: the first reads are in the ring
+  int counter_wanted;                   // a window boundary asked for a read (guarded by s->lock)
   lj_sample *drain_buf;                 // (DRAIN_CHUNK), fields worker only
 };
 
@@ -38,7 +42,8 @@ struct lj_sampler {
   lj_sampler_config cfg;
   int n_dev;
   lj_worker *workers;     // (2 * n_dev): [2d] counter, [2d+1] fields
-  uint32_t *poll_mask;    // (n_dev) polled readings besides the counter
+  uint32_t *poll_mask;    // (n_dev) polled readings every field period
+  uint32_t *slow_mask;    // (n_dev) polled readings with each drain
   int *has_counter;       // (n_dev)
   lj_windows *windows;
   lj_sample *batch;       // (BATCH_CAP), delivery only
@@ -46,7 +51,7 @@ struct lj_sampler {
   int deliver_started;
   _Atomic int64_t deliver_cpu_ns;
   pthread_mutex_t lock;
-  pthread_cond_t wake;    // stop signal (CLOCK_MONOTONIC)
+  pthread_cond_t wake;    // stop and counter-read requests (CLOCK_MONOTONIC)
   int stop;               // guarded by lock
   int running, stopped;
   _Atomic int64_t manual_cpu_ns;
@@ -61,8 +66,11 @@ struct lj_sampler {
 void lj_sampler_config_default(lj_sampler_config *c) {
   memset(c, 0, sizeof *c);
   c->field_period_ns = 10 * 1000000LL;
-  c->counter_period_ns = 100 * 1000000LL;
+  c->counter_period_ns = 1000 * 1000000LL;
+  c->counter_update_ns = 100 * 1000000LL;
   c->drain_period_ns = 250 * 1000000LL;
+  c->slow_readings = LJ_READING_BIT(LJ_READING_UTIL_GPU) | LJ_READING_BIT(LJ_READING_UTIL_MEM) |
+                     LJ_READING_BIT(LJ_READING_CLOCK_MEM) | LJ_READING_BIT(LJ_READING_TEMPERATURE);
   c->deliver_period_ns = 50 * 1000000LL;
   c->ring_capacity = 65536;
 }
@@ -86,18 +94,19 @@ static void read_one(lj_worker *w, lj_reading r) {
 
 static void read_counter(lj_worker *w) { read_one(w, LJ_READING_ENERGY); }
 
-static void read_fields(lj_worker *w) {
+static void read_fields(lj_worker *w, uint32_t mask) {
+  if (!mask) return;
   lj_sample x[LJ_READING_COUNT];
   int n, errors;
-  lj_source_read_many(w->s->src, w->dev, w->s->poll_mask[w->dev], x, &n, &errors);
+  lj_source_read_many(w->s->src, w->dev, mask, x, &n, &errors);
   push(w, x, (size_t)n);
   if (errors) atomic_fetch_add(&w->s->read_errors, (uint64_t)errors);
 }
 
 static void drain_streams(lj_worker *w) {
   lj_device_info info = w->s->src->devices[w->dev];
-  // slow-changing polled reading: once per drain, not per field period
-  if ((info.supported & ~info.streamed) & LJ_READING_BIT(LJ_READING_POWER_LIMIT)) read_one(w, LJ_READING_POWER_LIMIT);
+  // slowly-changing polled readings: once per drain, not per field period
+  read_fields(w, w->s->slow_mask[w->dev]);
   if (!info.streamed) return;
   for (;;) {
     size_t n = 0;
@@ -118,18 +127,28 @@ static int64_t advance(int64_t next, int64_t now, int64_t period) {
   return now - (now - next) % period + period;
 }
 
-// Runs what is due at `now`; returns the time of the next task.
-static int64_t run_due(lj_worker *w, int64_t now) {
+// Runs what is due at `now` (`wanted`: a counter read asked for by a window
+// boundary); returns the time of the next task.
+static int64_t run_due(lj_worker *w, int64_t now, int wanted) {
   const lj_sampler_config *c = &w->s->cfg;
   if (w->is_counter) {
+    if (wanted) {
+      // at once, but not sooner than one counter update after the last read:
+      // crowded boundaries cost at most what reads every update would
+      int64_t due = w->last_read_ns + c->counter_update_ns;
+      if (due < now) due = now;
+      if (due < w->next_read_ns) w->next_read_ns = due;
+    }
     if (now >= w->next_read_ns) {
       read_counter(w);
-      w->next_read_ns = advance(w->next_read_ns, now, c->counter_period_ns);
+      w->last_read_ns = now;
+      // the background grid restarts at every read: no second read right after a boundary's
+      w->next_read_ns = now + c->counter_period_ns;
     }
     return w->next_read_ns;
   }
   if (now >= w->next_read_ns) {
-    read_fields(w);
+    read_fields(w, w->s->poll_mask[w->dev]);
     w->next_read_ns = advance(w->next_read_ns, now, c->field_period_ns);
   }
   if (now >= w->next_drain_ns) {
@@ -142,7 +161,7 @@ static int64_t run_due(lj_worker *w, int64_t now) {
 static int worker_active(const lj_sampler *s, const lj_worker *w) {
   if (w->is_counter) return s->has_counter[w->dev];
   const lj_device_info *i = &s->src->devices[w->dev];
-  return s->poll_mask[w->dev] || i->streamed || (i->supported & LJ_READING_BIT(LJ_READING_POWER_LIMIT));
+  return s->poll_mask[w->dev] || s->slow_mask[w->dev] || i->streamed;
 }
 
 // Moves everything in the rings to the windows and the sink.
@@ -167,32 +186,55 @@ static void deliver(lj_sampler *s) {
 
 // ---- threads
 
-// Sleeps until `deadline` (monotonic) or stop; returns 1 when stopping.
-static int sleep_until(lj_sampler *s, int64_t deadline) {
+// Sleeps until `deadline` (monotonic), stop, or (w not NULL) a counter-read
+// request for w; returns 1 when stopping. *wanted: the request, taken.
+static int sleep_until(lj_sampler *s, int64_t deadline, lj_worker *w, int *wanted) {
   struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
   pthread_mutex_lock(&s->lock);
-  while (!s->stop) {
+  while (!s->stop && !(w && w->counter_wanted)) {
     int rc = pthread_cond_timedwait(&s->wake, &s->lock, &ts);
     if (rc == ETIMEDOUT) break;
   }
   int stop = s->stop;
+  if (w) {
+    *wanted = w->counter_wanted;
+    w->counter_wanted = 0;
+  }
   pthread_mutex_unlock(&s->lock);
   return stop;
 }
+
+void lj_sampler_read_counter_now(lj_sampler *s) {
+  if (s->stopped) return;
+  if (s->manual) {  // the caller's thread is the producer: read at the last poll time
+    for (int d = 0; d < s->n_dev; d++)
+      if (s->has_counter[d]) run_due(&s->workers[2 * d], atomic_load(&s->manual_now_ns), 1);
+    return;
+  }
+  if (!s->running) return;
+  pthread_mutex_lock(&s->lock);
+  for (int d = 0; d < s->n_dev; d++)
+    if (s->workers[2 * d].started) s->workers[2 * d].counter_wanted = 1;
+  pthread_cond_broadcast(&s->wake);
+  pthread_mutex_unlock(&s->lock);
+}
+
+static void on_window_boundary(void *user) { lj_sampler_read_counter_now(user); }
 
 static void *worker_main(void *arg) {
   lj_worker *w = arg;
   lj_sampler *s = w->s;
   int64_t now = lj_source_now_ns(s->src);
   w->next_read_ns = w->next_drain_ns = now;
+  int wanted = 0;
   for (;;) {
-    int64_t next = run_due(w, now);
+    int64_t next = run_due(w, now, wanted);
     atomic_store(&w->first_round_done, 1);
     atomic_store(&w->cpu_ns, thread_cpu_ns());
     // the source's clock is the monotonic clock, except a replay in real time:
     // sleep the same span on the monotonic clock
     int64_t mono = lj_mono_ns();
-    if (sleep_until(s, mono + (next - now))) break;
+    if (sleep_until(s, mono + (next - now), w->is_counter ? w : NULL, &wanted)) break;
     now = lj_source_now_ns(s->src);
   }
   // a last reading so that windows ending at stop have a bracket after them
@@ -205,7 +247,7 @@ static void *worker_main(void *arg) {
 static void *deliver_main(void *arg) {
   lj_sampler *s = arg;
   for (;;) {
-    int stopping = sleep_until(s, lj_mono_ns() + s->cfg.deliver_period_ns);
+    int stopping = sleep_until(s, lj_mono_ns() + s->cfg.deliver_period_ns, NULL, NULL);
     deliver(s);
     atomic_store(&s->deliver_cpu_ns, thread_cpu_ns());
     if (stopping) break;
@@ -235,6 +277,7 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
   s->n_dev = n;
   s->workers = calloc((size_t)(2 * n), sizeof *s->workers);
   s->poll_mask = calloc((size_t)n, sizeof *s->poll_mask);
+  s->slow_mask = calloc((size_t)n, sizeof *s->slow_mask);
   s->has_counter = calloc((size_t)n, sizeof *s->has_counter);
   s->batch = malloc(BATCH_CAP * sizeof *s->batch);
   pthread_mutex_init(&s->lock, NULL);
@@ -244,7 +287,7 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&s->wake, &ca);
   pthread_condattr_destroy(&ca);
-  int rc = (s->workers && s->poll_mask && s->has_counter && s->batch) ? 0 : LJ_FAIL(LJ_ENOMEM, "out of memory creating the sampler");
+  int rc = (s->workers && s->poll_mask && s->slow_mask && s->has_counter && s->batch) ? 0 : LJ_FAIL(LJ_ENOMEM, "out of memory creating the sampler");
   if (rc == 0) rc = lj_windows_create(&s->windows, n);
   for (int i = 0; i < 2 * n && rc == 0; i++) {
     lj_worker *w = &s->workers[i];
@@ -263,7 +306,12 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
     s->has_counter[dv] = (polled & LJ_READING_BIT(LJ_READING_ENERGY)) != 0;
     uint32_t mask = polled & ~(LJ_READING_BIT(LJ_READING_ENERGY) | LJ_READING_BIT(LJ_READING_POWER_LIMIT));
     if (c.field_readings) mask &= c.field_readings;
-    s->poll_mask[dv] = mask;
+    s->poll_mask[dv] = mask & ~c.slow_readings;
+    s->slow_mask[dv] = (mask & c.slow_readings) | (polled & LJ_READING_BIT(LJ_READING_POWER_LIMIT));
+    // the counter's own update period; a replayed counter was read on the same schedule
+    int counter_of_driver = s->has_counter[dv] || (!strcmp(lj_source_kind(src), "replay") &&
+                                                   (info->supported & LJ_READING_BIT(LJ_READING_ENERGY)));
+    if (counter_of_driver && c.counter_update_ns > 0) lj_windows_set_counter_period(s->windows, dv, c.counter_update_ns);
     uint32_t fed = LJ_READING_BIT(LJ_READING_ENERGY) | LJ_READING_BIT(LJ_READING_POWER_SAMPLE) |
                    LJ_READING_BIT(LJ_READING_POWER_INSTANT);
     // polled instant power arrives only when in the field mask
@@ -274,6 +322,7 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
     lj_sampler_free(s);
     return rc;
   }
+  lj_windows_on_boundary(s->windows, on_window_boundary, s);
   *out = s;
   return 0;
 }
@@ -341,6 +390,7 @@ void lj_sampler_free(lj_sampler *s) {
   lj_windows_free(s->windows);
   free(s->workers);
   free(s->poll_mask);
+  free(s->slow_mask);
   free(s->has_counter);
   free(s->batch);
   pthread_cond_destroy(&s->wake);
@@ -364,7 +414,7 @@ int lj_sampler_poll(lj_sampler *s, int64_t now_ns) {
   atomic_store(&s->manual_now_ns, now_ns);
   if (strcmp(lj_source_kind(s->src), "replay") == 0) LJ_TRY(lj_source_set_now(s->src, now_ns));
   for (int i = 0; i < 2 * s->n_dev; i++)
-    if (worker_active(s, &s->workers[i])) run_due(&s->workers[i], now_ns);
+    if (worker_active(s, &s->workers[i])) run_due(&s->workers[i], now_ns, 0);
   deliver(s);
   atomic_fetch_add(&s->manual_cpu_ns, thread_cpu_ns() - cpu0);
   return 0;

@@ -45,6 +45,8 @@ struct lj_windows {
   int n_w, cap_w;
   int finished;
   int adds_since_prune;
+  lj_window_boundary_fn on_boundary;  // called after every begin/end, outside the lock
+  void *on_boundary_user;
 };
 
 int lj_windows_create(lj_windows **out, int n_devices) {
@@ -91,6 +93,22 @@ void lj_windows_set_counter_period(lj_windows *w, int dev, int64_t period_ns) {
   pthread_mutex_lock(&w->lock);
   w->dev[dev].counter_period_ns = period_ns;
   pthread_mutex_unlock(&w->lock);
+}
+
+void lj_windows_on_boundary(lj_windows *w, lj_window_boundary_fn fn, void *user) {
+  pthread_mutex_lock(&w->lock);
+  w->on_boundary = fn;
+  w->on_boundary_user = user;
+  pthread_mutex_unlock(&w->lock);
+}
+
+// Tells the hook (the sampler: read the counter now) that a boundary passed.
+static void boundary_passed(lj_windows *w) {
+  pthread_mutex_lock(&w->lock);
+  lj_window_boundary_fn fn = w->on_boundary;
+  void *user = w->on_boundary_user;
+  pthread_mutex_unlock(&w->lock);
+  if (fn) fn(user);
 }
 
 void lj_windows_set_integrated(lj_windows *w, int dev, lj_reading r) {
@@ -148,8 +166,12 @@ static void compute(const lj_windows *w, const window *win, int dev, lj_window_r
     if (!(p.flags & LJ_WINDOW_NO_SAMPLES)) out->mean_power_w = p.energy_j / out->duration_s;
     else if (!(c.flags & LJ_WINDOW_NO_COUNTER)) out->mean_power_w = c.energy_j / out->duration_s;
   }
+  // With a known update period the length decides: counter reads at the
+  // boundaries make a window longer than one update exact to about one update
+  // even with no background read inside. Estimated: also < 2 updates seen.
   int64_t period = d->counter_period_ns ? d->counter_period_ns : lj_counter_update_period(&d->counter);
-  if (c.updates < 2 || (period > 0 && out->end_ns - out->begin_ns < period)) out->flags |= LJ_WINDOW_SHORT;
+  if ((!d->counter_period_ns && c.updates < 2) || (period > 0 && out->end_ns - out->begin_ns < period))
+    out->flags |= LJ_WINDOW_SHORT;
   out->idle_power_w = d->idle_w;
   out->counter_above_idle_j = c.energy_j - d->idle_w * out->duration_s;
   out->sample_above_idle_j = p.energy_j - d->idle_w * out->duration_s;
@@ -270,6 +292,7 @@ int lj_windows_begin(lj_windows *w, const char *name, int64_t t_ns) {
   win->open = 1;
   int handle = w->n_w++;
   pthread_mutex_unlock(&w->lock);
+  boundary_passed(w);
   return handle;
 }
 
@@ -290,6 +313,7 @@ int lj_windows_end(lj_windows *w, int handle, int64_t t_ns) {
   pthread_mutex_lock(&w->lock);
   int rc = end_locked(w, handle, t_ns);
   pthread_mutex_unlock(&w->lock);
+  if (rc >= 0) boundary_passed(w);
   return rc < 0 ? rc : 0;
 }
 
@@ -300,6 +324,7 @@ int lj_windows_end_by_name(lj_windows *w, const char *name, int64_t t_ns) {
     if (w->w[i].open && strncmp(w->w[i].name, name ? name : "", sizeof w->w[i].name - 1) == 0) handle = i;
   int rc = handle < 0 ? LJ_FAIL(LJ_EINVAL, "no open window named %s", name ? name : "") : end_locked(w, handle, t_ns);
   pthread_mutex_unlock(&w->lock);
+  if (rc >= 0) boundary_passed(w);
   return rc;
 }
 
