@@ -67,7 +67,7 @@ static void test_rmsnorm(void **state) {
 
 static void test_matmul_layouts(void **state) {
   (void)state;
-  // W (out=3, in=20) in HF layout; y = x W^T for 5 tokens, every weight dtype, 1 and 4 threads.
+  // W (3 out, 20 in) in HF layout; y = x W^T for 5 tokens, every weight dtype, 1 and 4 threads.
   enum { IN = 20, OUT = 3, N = 5 };
   float w[OUT * IN], x[N * IN], want[N * OUT];
   uint16_t wb[OUT * IN], wh[OUT * IN];

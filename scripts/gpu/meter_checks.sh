@@ -18,13 +18,13 @@
 # power limit or persistence mode.
 set -uo pipefail
 bin_dir=$(cd "${1:?usage: meter_checks.sh BIN_DIR OUT_DIR}" && pwd)
-out=${2:?usage: meter_checks.sh BIN_DIR OUT_DIR}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+out_dir=${2:?usage: meter_checks.sh BIN_DIR OUT_DIR}
+mkdir -p "$out_dir"
+results=$(cd "$out_dir" && pwd)
 lj="$bin_dir/llamajoule"
 gemm="$bin_dir/gemm_burst"
-summary="$out/summary.txt"
-export LLAMAJOULE_STORE="$out/idle.db"  # idle writes here; meter --idle auto finds it
+summary="$results/summary.txt"
+export LLAMAJOULE_STORE="$results/idle.db"  # idle writes here; meter --idle auto finds it
 # The CUDA toolkit's and the driver's libraries, wherever this image keeps them.
 for d in /usr/local/cuda/lib64 /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu; do
   [[ -d $d ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
@@ -59,55 +59,55 @@ row_field() {  # file, column name (counter|buffer|diff|mean|peak|secs|above|idl
   ldd "$lj" | grep -E "cuda|cublas|nvidia|not found" || true
 } 2>&1 | tee -a "$summary"
 
-{ echo "===== before"; nvidia-smi -q -d CLOCK,TEMPERATURE,PERFORMANCE,POWER; } >"$out/nvidia-smi.txt" 2>&1
+{ echo "===== before"; nvidia-smi -q -d CLOCK,TEMPERATURE,PERFORMANCE,POWER; } >"$results/nvidia-smi.txt" 2>&1
 
 # 1. devices, then --characterize (text and JSON)
 {
   echo "\$ llamajoule devices"; "$lj" devices 2>&1; echo "exit $?"
   echo; echo "\$ llamajoule devices --characterize -o characterize.db"
-  "$lj" devices --characterize -o "$out/characterize.db" 2>&1; echo "exit $?"
-} >"$out/devices_idle.txt"
-cat "$out/devices_idle.txt"
-grep -E "GEMM .*continuous" "$out/devices_idle.txt" | head -n1 | grep -oE '\([+-][0-9.]+%\)' | tr -d '()%+' >"$out/.gemm_diff" || true
-[[ -s "$out/.gemm_diff" ]] && check "devices --characterize: GEMM counter vs buffer within 3% ($(cat "$out/.gemm_diff")%)" \
-  "sqrt(($(cat "$out/.gemm_diff"))^2) <= 3"
-rm -f "$out/.gemm_diff"
+  "$lj" devices --characterize -o "$results/characterize.db" 2>&1; echo "exit $?"
+} >"$results/devices_idle.txt"
+cat "$results/devices_idle.txt"
+grep -E "GEMM .*continuous" "$results/devices_idle.txt" | head -n1 | grep -oE '\([+-][0-9.]+%\)' | tr -d '()%+' >"$results/.gemm_diff" || true
+[[ -s "$results/.gemm_diff" ]] && check "devices --characterize: GEMM counter vs buffer within 3% ($(cat "$results/.gemm_diff")%)" \
+  "sqrt(($(cat "$results/.gemm_diff"))^2) <= 3"
+rm -f "$results/.gemm_diff"
 
 # 2. idle power with a CUDA context
-{ echo; echo "\$ llamajoule idle --seconds 10"; "$lj" idle --seconds 10 2>&1; echo "exit $?"; } >"$out/.idle"
-cat "$out/.idle" | tee -a "$out/devices_idle.txt"
-rm -f "$out/.idle"
+{ echo; echo "\$ llamajoule idle --seconds 10"; "$lj" idle --seconds 10 2>&1; echo "exit $?"; } >"$results/.idle"
+cat "$results/.idle" | tee -a "$results/devices_idle.txt"
+rm -f "$results/.idle"
 
 # 3. meter around the GEMM load: continuous, bursts; then an idle program for the CPU cost
 run_meter() {  # label, then the program and its arguments
   local label=$1; shift
   echo; echo "\$ llamajoule meter -o meter.db -- $*   [$label]"
-  "$lj" meter -o "$out/meter.db" -- "$@" 2>&1
+  "$lj" meter -o "$results/meter.db" -- "$@" 2>&1
   echo "exit $?"
 }
-run_meter continuous "$gemm" --seconds 5 >"$out/meter_gemm.log"
-cp "$out/meter_gemm.log" "$out/.continuous"
-run_meter bursts "$gemm" --seconds 5 --burst-ms 20 --period-ms 100 >>"$out/meter_gemm.log"
-tail -n +1 "$out/meter_gemm.log" | sed -n '/\[bursts\]/,$p' >"$out/.bursts"
-run_meter sleep sleep 10 >>"$out/meter_gemm.log"
-sed -n '/\[sleep\]/,$p' "$out/meter_gemm.log" >"$out/.sleep"
+run_meter continuous "$gemm" --seconds 5 >"$results/meter_gemm.log"
+cp "$results/meter_gemm.log" "$results/.continuous"
+run_meter bursts "$gemm" --seconds 5 --burst-ms 20 --period-ms 100 >>"$results/meter_gemm.log"
+tail -n +1 "$results/meter_gemm.log" | sed -n '/\[bursts\]/,$p' >"$results/.bursts"
+run_meter sleep sleep 10 >>"$results/meter_gemm.log"
+sed -n '/\[sleep\]/,$p' "$results/meter_gemm.log" >"$results/.sleep"
 # The same load read through nvidia-smi instead of NVML (for comparison only).
 { echo; echo "\$ llamajoule meter --source nvidia-smi -- gemm_burst --seconds 3   [nvidia-smi]"
-  "$lj" meter --source nvidia-smi -- "$gemm" --seconds 3 2>&1; echo "exit $?"; } >>"$out/meter_gemm.log"
-cat "$out/meter_gemm.log"
+  "$lj" meter --source nvidia-smi -- "$gemm" --seconds 3 2>&1; echo "exit $?"; } >>"$results/meter_gemm.log"
+cat "$results/meter_gemm.log"
 
-d=$(row_field "$out/.continuous" diff); s=$(row_field "$out/.continuous" secs)
+d=$(row_field "$results/.continuous" diff); s=$(row_field "$results/.continuous" secs)
 check "meter gemm_burst --seconds 5: counter vs buffer within 3% over >= 2 s (diff ${d}%, ${s} s)" \
   "sqrt(($d)^2) <= 3 && $s >= 2"
-d=$(row_field "$out/.bursts" diff); s=$(row_field "$out/.bursts" secs)
+d=$(row_field "$results/.bursts" diff); s=$(row_field "$results/.bursts" secs)
 note "INFO: meter gemm bursts 20 ms / 100 ms: counter vs buffer diff ${d}% over ${s} s"
 for f in continuous bursts sleep; do
-  cpu=$(grep -oE 'sampler: [0-9.]+%' "$out/.$f" | grep -oE '[0-9.]+')
+  cpu=$(grep -oE 'sampler: [0-9.]+%' "$results/.$f" | grep -oE '[0-9.]+')
   note "INFO: sampler CPU during '$f': ${cpu}% of one core"
 done
-cpu=$(grep -oE 'sampler: [0-9.]+%' "$out/.sleep" | grep -oE '[0-9.]+')
+cpu=$(grep -oE 'sampler: [0-9.]+%' "$results/.sleep" | grep -oE '[0-9.]+')
 check "sampler CPU cost at default settings < 2% of one core (${cpu}%)" "$cpu < 2"
-rm -f "$out/.continuous" "$out/.bursts" "$out/.sleep"
+rm -f "$results/.continuous" "$results/.bursts" "$results/.sleep"
 
 # 4. Where the sampler's CPU goes: one period changed at a time (idle GPU, 5 s each).
 cpu_of() { "$lj" meter "$@" -- sleep 5 2>&1 | grep -oE 'sampler: [0-9.]+%' | grep -oE '[0-9.]+'; }
@@ -115,7 +115,7 @@ cpu_of() { "$lj" meter "$@" -- sleep 5 2>&1 | grep -oE 'sampler: [0-9.]+%' | gre
   echo "sampler CPU, % of one core, 'llamajoule meter ... -- sleep 5' on an idle GPU:"
   echo "  defaults (fields 10 ms; counter 1000 ms + at begin/end; drain and"
   echo "    utilisation/memory clock/temperature 250 ms), no store:      $(cpu_of --idle none)"
-  echo "  defaults, storing every sample (-o):                           $(cpu_of --idle none -o "$out/.cpu.db")"
+  echo "  defaults, storing every sample (-o):                           $(cpu_of --idle none -o "$results/.cpu.db")"
   echo "  counter every 100 ms (the former default):                     $(cpu_of --idle none --counter-period-ms 100)"
   echo "  counter every 10000 ms (nearly only the begin/end reads):      $(cpu_of --idle none --counter-period-ms 10000)"
   echo "  fields every 100 ms:                                           $(cpu_of --idle none --period-ms 100)"
@@ -125,10 +125,10 @@ cpu_of() { "$lj" meter "$@" -- sleep 5 2>&1 | grep -oE 'sampler: [0-9.]+%' | gre
     echo; echo "each NVML call, at the sampler's default period (nvml_cpu_probe 2):"
     "$bin_dir/nvml_cpu_probe" 2 2>&1
   fi
-} >"$out/cpu_cost.txt"
-rm -f "$out"/.cpu.db*
-cat "$out/cpu_cost.txt"
+} >"$results/cpu_cost.txt"
+rm -f "$results"/.cpu.db*
+cat "$results/cpu_cost.txt"
 
-{ echo "===== after"; nvidia-smi -q -d CLOCK,TEMPERATURE,PERFORMANCE,POWER; } >>"$out/nvidia-smi.txt" 2>&1
+{ echo "===== after"; nvidia-smi -q -d CLOCK,TEMPERATURE,PERFORMANCE,POWER; } >>"$results/nvidia-smi.txt" 2>&1
 note "failed checks: $fails"
 exit "$fails"

@@ -139,7 +139,7 @@ static void check_matmul(lj_gemm_lt *g, int use_gemv, int n, int in, int out, in
   double e = rel_err(y.data(), ref.data(), ref.size());
   double tol = y_fp32 ? TOL_FP32 : TOL_BF16;
   if (e > tol)
-    fail_msg("%s n=%d in=%d out=%d %s: rel err %.3g > %.0e", use_gemv ? "gemv" : "cublasLt", n, in, out,
+    fail_msg("%s n=%d in=%d, %d out %s: rel err %.3g > %.0e", use_gemv ? "gemv" : "cublasLt", n, in, out,
              y_fp32 ? "fp32" : "bf16", e, tol);
   free(xf), free(wf);
   cudaFree(d_x), cudaFree(d_w), cudaFree(d_y);

@@ -67,7 +67,7 @@ static int build_plan(lj_gemm_lt *g, gemm_plan *p) {
   cublasLtMatmulPreferenceDestroy(pref);
   CUBLAS_CHECK(st);
   if (n_res == 0)
-    return LJ_FAIL(LJ_ECUDA, "cuBLASLt has no algorithm for bf16 GEMM n=%d in=%d out=%d", p->n,
+    return LJ_FAIL(LJ_ECUDA, "cuBLASLt has no algorithm for bf16 GEMM: %d tokens, %d in, %d out features", p->n,
                    p->in, p->out);
   p->algo = res.algo;
   return 0;
