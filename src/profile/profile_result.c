@@ -1,0 +1,162 @@
+// The profile result's arrays, notes, phase summaries and stage groups.
+#include "profile/profile_result.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+static void empty_ci(lj_mean_ci *m) {
+  memset(m, 0, sizeof *m);
+  m->mean = m->stddev = m->cv = m->sem = m->df = m->half_width = m->lo = m->hi = NAN;
+}
+
+void lj_profile_result_init(lj_profile_result *r) {
+  memset(r, 0, sizeof *r);
+  r->plan.level = 0.95;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    lj_phase_summary *s = &r->phases[p];
+    s->phase = (lj_phase)p;
+    empty_ci(&s->time_s);
+    empty_ci(&s->gross_j);
+    empty_ci(&s->dynamic_j);
+    empty_ci(&s->sample_gross_j);
+    s->gross_j_per_token = s->dynamic_j_per_token = NAN;
+    s->tokens_per_gross_j = s->tokens_per_dynamic_j = NAN;
+    r->closure[p].phase = (lj_phase)p;
+  }
+  r->cond.idle_w = r->cond.idle_sd_w = NAN;
+  r->cond.temperature_min_c = r->cond.sm_clock_min_mhz = r->cond.mem_clock_min_mhz = INFINITY;
+  r->cond.temperature_max_c = r->cond.sm_clock_max_mhz = r->cond.mem_clock_max_mhz = -INFINITY;
+}
+
+void lj_profile_result_free(lj_profile_result *r) {
+  free(r->windows);
+  free(r->trials);
+  free(r->stages);
+  free(r->intervals);
+  free(r->interval_energy_j);
+  free(r->interval_step);
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    free(r->layer_energy_j[p]);
+    free(r->layer_time_s[p]);
+  }
+  memset(r, 0, sizeof *r);
+}
+
+// Grows *arr (elements of `size`) so that index n fits; capacity doubles.
+static int grow(void **arr, size_t n, size_t size) {
+  if (n != 0 && (n < 16 || (n & (n - 1)) != 0)) return 0;  // room is there
+  size_t cap = n < 16 ? 16 : 2 * n;
+  void *p = realloc(*arr, cap * size);
+  if (!p) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory for %zu results", n + 1);
+  *arr = p;
+  return 0;
+}
+
+int lj_profile_add_window(lj_profile_result *r, const lj_phase_window *w) {
+  LJ_TRY(grow((void **)&r->windows, r->n_windows, sizeof *w));
+  r->windows[r->n_windows++] = *w;
+  return 0;
+}
+
+int lj_profile_add_trial(lj_profile_result *r, const lj_profile_trial *t) {
+  LJ_TRY(grow((void **)&r->trials, r->n_trials, sizeof *t));
+  r->trials[r->n_trials++] = *t;
+  return 0;
+}
+
+int lj_profile_add_stage(lj_profile_result *r, const lj_profile_stage *s) {
+  LJ_TRY(grow((void **)&r->stages, r->n_stages, sizeof *s));
+  r->stages[r->n_stages++] = *s;
+  return 0;
+}
+
+int lj_profile_add_interval(lj_profile_result *r, const lj_stage_interval *iv, int step) {
+  size_t n = r->n_intervals;
+  LJ_TRY(grow((void **)&r->intervals, n, sizeof *iv));
+  LJ_TRY(grow((void **)&r->interval_energy_j, n, sizeof(double)));
+  LJ_TRY(grow((void **)&r->interval_step, n, sizeof(int)));
+  r->intervals[n] = *iv;
+  r->interval_energy_j[n] = NAN;
+  r->interval_step[n] = step;
+  r->n_intervals = n + 1;
+  return 0;
+}
+
+void lj_profile_note(lj_profile_result *r, const char *fmt, ...) {
+  size_t used = strlen(r->notes);
+  if (used + 2 >= sizeof r->notes) return;
+  if (used) r->notes[used++] = ' ', r->notes[used] = '\0';
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->notes + used, sizeof r->notes - used, fmt, ap);
+  va_end(ap);
+}
+
+int lj_profile_summarize_phases(lj_profile_result *r) {
+  double level = r->plan.level > 0 && r->plan.level < 1 ? r->plan.level : 0.95;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    double t[64], g[64], d[64], sg[64];
+    size_t n = 0, n_g = 0, n_sg = 0;
+    lj_phase_summary *s = &r->phases[p];
+    uint32_t flags = 0;
+    int64_t tokens = 0;
+    for (size_t i = 0; i < r->n_windows && n < 64; i++) {
+      const lj_phase_window *w = &r->windows[i];
+      if ((int)w->phase != p || w->units <= 0) continue;
+      double u = (double)w->units;
+      t[n++] = w->host_s / u;
+      tokens = w->tokens_per_unit;
+      flags |= w->w.flags;
+      if (!r->plan.timing_only && !(w->w.flags & LJ_WINDOW_NO_COUNTER)) {
+        g[n_g] = w->w.counter_energy_j / u;
+        d[n_g++] = w->w.counter_above_idle_j / u;
+      }
+      if (!r->plan.timing_only && !(w->w.flags & LJ_WINDOW_NO_SAMPLES)) sg[n_sg++] = w->w.sample_energy_j / u;
+    }
+    s->n = (int)n;
+    s->tokens_per_unit = tokens;
+    s->window_flags = flags;
+    if (!n) continue;
+    LJ_TRY(lj_stats_mean_ci(t, n, level, &s->time_s));
+    if (n_g) {
+      LJ_TRY(lj_stats_mean_ci(g, n_g, level, &s->gross_j));
+      LJ_TRY(lj_stats_mean_ci(d, n_g, level, &s->dynamic_j));
+      if (tokens > 0) {
+        s->gross_j_per_token = s->gross_j.mean / (double)tokens;
+        s->dynamic_j_per_token = s->dynamic_j.mean / (double)tokens;
+        s->tokens_per_gross_j = (double)tokens / s->gross_j.mean;
+        s->tokens_per_dynamic_j = s->dynamic_j.mean > 0 ? (double)tokens / s->dynamic_j.mean : NAN;
+      }
+    }
+    if (n_sg) LJ_TRY(lj_stats_mean_ci(sg, n_sg, level, &s->sample_gross_j));
+  }
+  return 0;
+}
+
+lj_stage_group lj_stage_group_of(lj_stage s) {
+  switch (s) {
+    case LJ_STAGE_EMBED: return LJ_GROUP_EMBED;
+    case LJ_STAGE_ATTN_NORM:
+    case LJ_STAGE_FFN_NORM:
+    case LJ_STAGE_FINAL_NORM: return LJ_GROUP_NORMS;
+    case LJ_STAGE_QKV:
+    case LJ_STAGE_ROPE:
+    case LJ_STAGE_ATTN:
+    case LJ_STAGE_O_PROJ: return LJ_GROUP_ATTENTION;
+    case LJ_STAGE_GATE_UP:
+    case LJ_STAGE_SWIGLU:
+    case LJ_STAGE_DOWN: return LJ_GROUP_MLP;
+    case LJ_STAGE_LM_HEAD: return LJ_GROUP_LM_HEAD;
+    default: return LJ_GROUP_SAMPLE;
+  }
+}
+
+const char *lj_stage_group_name(lj_stage_group g) {
+  static const char *const names[LJ_GROUP_COUNT] = {"embed", "norms", "attention", "mlp", "lm_head", "sample"};
+  return (unsigned)g < LJ_GROUP_COUNT ? names[g] : "?";
+}

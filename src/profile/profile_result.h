@@ -1,0 +1,178 @@
+// What `llamajoule profile` measured: the plan it followed, the conditions of
+// the GPU, every phase window, every isolation-replay trial and estimate, the
+// closures, the in-situ timeline, the ablation, the attention-head fit and the
+// measurement overhead. One struct, filled by the runner (profile_run.h),
+// written by the store (store/store_profile.c), printed by the report
+// (profile_report.h) as a terminal summary or JSON.
+//
+// Units as in attribution.h: J, W, s, CLOCK_MONOTONIC ns for *_ns. "per unit"
+// means per execution of a phase: one load, one tokenization of the prompts,
+// one prefill of the batch, one generation of gen_len tokens per sequence (the
+// decode phase), one detokenization of the generated text. Undefined values
+// are NAN (n = 0 in a lj_mean_ci: not measured).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/stage.h"
+#include "llamajoule/meter.h"
+#include "profile/attribution.h"
+#include "profile/stage_cost.h"
+#include "profile/stats.h"
+
+#define LJ_PROFILE_MAX_KV 8  // decode KV lengths replayed at most
+
+typedef struct {
+  char model[512];        // the --model argument (preset name or checkpoint directory)
+  char model_name[64];    // the config's name ("llama-3.2-1b", or the directory's base name)
+  int weights_random;     // 1: preset with random weights generated on the device
+  lj_model_config config;
+  char engine[8];         // "cuda" or "cpu"
+  int timing_only;        // 1: no energy (CPU engine, or no power source): times only
+  int device;             // CUDA device index
+  int batch, prompt_len, gen_len;
+  int repeats;            // phase windows per phase
+  int trials;             // replay trials per stage estimate
+  double replay_seconds;  // minimum length of one replay trial
+  double phase_seconds;   // minimum length of one phase window (short phases are repeated)
+  double level;           // confidence level of every interval (0.95)
+  int layers_replayed;    // decoder layers each per-layer replay cycles through (all of them)
+  int n_decode_kv;        // decode KV lengths replayed (kv_past of the step), increasing
+  int64_t decode_kv[LJ_PROFILE_MAX_KV];
+  int ablation;           // 1: the attention ablation ran
+  int head_fit;           // 1: the attention-head fit ran
+  uint64_t seed;          // weights and offsets
+  char prompt_source[32]; // "text" (--prompt), "built-in text", "token ids" (no tokenizer)
+} lj_profile_plan;
+
+// The GPU as found, over the whole run (from the sampler's readings).
+typedef struct {
+  lj_device_info device;
+  double idle_w;                 // baseline subtracted for "dynamic" energies
+  char idle_method[64];          // "measured 5 s before the run (counter)" ...
+  double idle_sd_w;
+  double temperature_min_c, temperature_max_c;
+  double sm_clock_min_mhz, sm_clock_max_mhz;
+  double mem_clock_min_mhz, mem_clock_max_mhz;
+  double power_limit_w;
+  uint64_t throttle_seen;        // OR of every throttle-reason mask read (NVML clocks-event reasons)
+  char throttle_text[256];       // the same, named ("sw_power_cap,hw_slowdown", "none")
+  int64_t n_samples;             // samples the sampler delivered
+  uint64_t buffer_gaps;          // driver-buffer overruns
+  double sampler_cpu_percent;    // % of one core
+  char cuda_driver[32];          // "13.0" (cudaDriverGetVersion)
+  int64_t begin_wall_ns, end_wall_ns;
+} lj_profile_conditions;
+
+// One phase window: `units` executions of the phase back to back.
+typedef struct {
+  lj_phase phase;
+  int repeat;                    // 0 .. repeats - 1
+  int64_t units;
+  int64_t tokens_per_unit;       // prompt tokens (tokenize, prefill), generated tokens (decode, detokenize)
+  lj_window_result w;            // energy by counter and by samples, flags
+  double host_s;                 // host time inside the window (timing-only runs: the only figure)
+} lj_phase_window;
+
+// One phase over its repeats, per unit.
+typedef struct {
+  lj_phase phase;
+  int n;                         // windows (0: phase not measured)
+  int64_t tokens_per_unit;
+  lj_mean_ci time_s;
+  lj_mean_ci gross_j, dynamic_j; // counter
+  lj_mean_ci sample_gross_j;     // driver buffer
+  double gross_j_per_token, dynamic_j_per_token;
+  double tokens_per_gross_j, tokens_per_dynamic_j;
+  uint32_t window_flags;         // OR over the windows
+} lj_phase_summary;
+
+// One replay trial with what it belongs to.
+typedef struct {
+  lj_stage_key key;
+  int trial;
+  int groups;                    // attention KV groups active (head fit); 0 = all
+  lj_replay_trial t;
+} lj_profile_trial;
+
+// One replayed stage: estimate, analytic work, efficiency and its calls per unit of the phase.
+typedef struct {
+  lj_replay_estimate est;        // est.key: phase, stage, layer -1 (mean over the layers cycled), kv_len
+  lj_stage_cost cost;            // per call
+  lj_stage_efficiency eff;       // dynamic per-call energy over cost
+  double calls_per_unit;         // calls this estimate stands for in one unit of its phase
+  double share_dynamic;          // calls_per_unit x dynamic per call / the phase's predicted dynamic energy
+  double share_gross;
+} lj_profile_stage;
+
+// Measurement overhead: the same decode work with and without instrumentation.
+typedef struct {
+  char what[64];                 // "sampler" (the meter's threads), "timeline" (per-stage CUDA events)
+  int n;                         // pairs
+  lj_mean_ci off_s, on_s;        // seconds per decode step
+  double overhead_pct;           // (on - off) / off x 100
+  lj_interval overhead_pct_ci;
+} lj_profile_overhead;
+
+typedef struct {
+  lj_profile_plan plan;
+  lj_profile_conditions cond;
+  int complete;                  // 0: cut short (Ctrl-C, error): what is here was measured
+
+  lj_phase_window *windows;
+  size_t n_windows;
+  lj_phase_summary phases[LJ_PHASE_COUNT];
+
+  lj_profile_trial *trials;
+  size_t n_trials;
+  lj_profile_stage *stages;
+  size_t n_stages;
+
+  lj_closure closure[LJ_PHASE_COUNT];  // prefill and decode (n_terms 0: not computed)
+
+  lj_stage_interval *intervals;  // the in-situ timeline's stage intervals
+  double *interval_energy_j;     // (n_intervals) gross energy of each
+  int *interval_step;            // (n_intervals) decode step (0 = prefill)
+  size_t n_intervals;
+  lj_timeline_result timeline;
+  int timeline_valid;
+  double *layer_energy_j[LJ_PHASE_COUNT];  // (n_layers) timeline sums per layer; NULL: none
+  double *layer_time_s[LJ_PHASE_COUNT];
+
+  lj_ablation ablation;
+  int ablation_valid;
+  lj_head_fit head_fit;
+  int head_fit_valid;
+  int64_t head_fit_kv;           // KV length the head fit was replayed at
+
+  lj_profile_overhead overhead[2];
+  int n_overhead;
+
+  char notes[2048];              // what the run could not do, one sentence each
+} lj_profile_result;
+
+void lj_profile_result_init(lj_profile_result *r);
+void lj_profile_result_free(lj_profile_result *r);
+// Appends (the arrays grow); LJ_ENOMEM on failure.
+int lj_profile_add_window(lj_profile_result *r, const lj_phase_window *w);
+int lj_profile_add_trial(lj_profile_result *r, const lj_profile_trial *t);
+int lj_profile_add_stage(lj_profile_result *r, const lj_profile_stage *s);
+int lj_profile_add_interval(lj_profile_result *r, const lj_stage_interval *iv, int step);
+// Appends a sentence to notes.
+void lj_profile_note(lj_profile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Fills phases[] from the windows (per unit: window energy / units).
+int lj_profile_summarize_phases(lj_profile_result *r);
+
+// Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
+// down), embed, lm_head, sample.
+typedef enum {
+  LJ_GROUP_EMBED = 0,
+  LJ_GROUP_NORMS,
+  LJ_GROUP_ATTENTION,
+  LJ_GROUP_MLP,
+  LJ_GROUP_LM_HEAD,
+  LJ_GROUP_SAMPLE,
+  LJ_GROUP_COUNT
+} lj_stage_group;
+lj_stage_group lj_stage_group_of(lj_stage s);
+const char *lj_stage_group_name(lj_stage_group g);
