@@ -13,6 +13,7 @@ const lj_command lj_commands[] = {
     {"tokenize", lj_cmd_tokenize, "text on stdin -> Llama 3 token ids"},
     {"detokenize", lj_cmd_detokenize, "token ids on stdin -> text"},
     {"generate", lj_cmd_generate, "run a Llama model (CPU reference or CUDA engine) and print text and ids"},
+    {"profile", lj_cmd_profile, "energy per phase, layer and stage of a model's inference, with error bars"},
     {NULL, NULL, NULL},
 };
 

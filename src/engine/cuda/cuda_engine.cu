@@ -20,6 +20,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/pdl.h"
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/cuda_engine_internal.h"
 #include "engine/cuda/embedding.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv.h"
@@ -30,42 +31,6 @@
 #include "engine/cuda/swiglu.h"
 #include "engine/cuda/weight_fill.h"
 #include "model/random_init.h"
-
-typedef __nv_bfloat16 bf16;
-
-typedef struct {
-  bf16 *attn_norm, *wqkv, *wo, *ffn_norm, *wgu, *wdown;
-  bf16 *k_cache, *v_cache;
-} layer_dev;
-
-struct lj_cuda_engine {
-  lj_model_config cfg;
-  lj_cuda_options opt;
-  int q_dim, kv_dim, qkv_dim, n_sms;
-  cudaStream_t stream;
-  lj_gemm_lt *gemm;
-  uint32_t skip_mask;
-
-  void *weight_mem, *kv_mem, *act_mem;
-  layer_dev *layers;  // (n_layers)
-  bf16 *embed, *final_norm, *lm_head;
-  float *inv_freq;    // (head_dim / 2)
-
-  lj_cuda_acts acts;
-  float *attn_scratch;
-  size_t attn_scratch_bytes;
-  // batch state (device)
-  int *d_tokens, *d_seq, *d_pos, *d_kv_len;                 // (max_tokens)
-  int *d_q_start, *d_q_len, *d_ctx_start, *d_last_row;     // (max_batch)
-  int *d_step, *d_history;                                  // (1), (max_ctx, max_batch)
-  int *h_len;  // cached length per slot (host)
-  int last_rows;  // logits rows of the last forward call
-
-  // decode graph, captured for one (n_seqs, sampling)
-  cudaGraphExec_t graph;
-  int graph_n_seqs;
-  lj_cuda_sampling graph_sampling;
-};
 
 void lj_cuda_options_default(lj_cuda_options *o) {
   memset(o, 0, sizeof *o);
@@ -212,6 +177,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   if (!e) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   *out = e;
   e->cfg = *cfg;
+  e->stage_sampling.top_p = 1.0f;  // greedy
   if (opt)
     e->opt = *opt;
   else
@@ -348,6 +314,7 @@ void lj_cuda_engine_free(lj_cuda_engine *e) {
   if (!e) return;
   if (e->stream) cudaStreamSynchronize(e->stream);
   if (e->graph) cudaGraphExecDestroy(e->graph);
+  lj_cuda_marks_release(e);
   lj_gemm_lt_free(e->gemm);
   if (e->weight_mem) cudaFree(e->weight_mem);
   if (e->kv_mem) cudaFree(e->kv_mem);
@@ -366,18 +333,38 @@ int lj_cuda_seq_len(const lj_cuda_engine *e, int s) {
   return s >= 0 && s < e->opt.max_batch ? e->h_len[s] : -1;
 }
 lj_cuda_acts lj_cuda_engine_acts(const lj_cuda_engine *e) { return e->acts; }
-// Both change the recorded kernels: the decode graph is captured again on next use.
-static void drop_graph(lj_cuda_engine *e) {
+// Settings that change the recorded kernels: the decode graph is captured again on next use.
+void lj_cuda_drop_graph(lj_cuda_engine *e) {
   if (e->graph) cudaGraphExecDestroy(e->graph);
   e->graph = NULL;
 }
+void lj_cuda_set_stage_sampling(lj_cuda_engine *e, const lj_cuda_sampling *sp) { e->stage_sampling = *sp; }
+int lj_cuda_set_attn_groups(lj_cuda_engine *e, int groups) {
+  if (groups < 0 || groups > e->cfg.n_kv_heads)
+    return LJ_FAIL(LJ_EINVAL, "attention groups %d: the model has %d KV heads (0 = all)", groups,
+                   e->cfg.n_kv_heads);
+  e->attn_groups = groups == e->cfg.n_kv_heads ? 0 : groups;
+  lj_cuda_drop_graph(e);
+  return 0;
+}
+int lj_cuda_rewind(lj_cuda_engine *e, int n_seqs, const int *len) {
+  if (n_seqs <= 0 || n_seqs > e->opt.max_batch)
+    return LJ_FAIL(LJ_EINVAL, "rewind of %d sequences: the engine was created for 1 .. %d", n_seqs,
+                   e->opt.max_batch);
+  for (int s = 0; s < n_seqs; s++)
+    if (len[s] < 0 || len[s] > e->opt.max_ctx)
+      return LJ_FAIL(LJ_EINVAL, "rewind: sequence %d to %d positions, outside [0, %d]", s, len[s], e->opt.max_ctx);
+  for (int s = 0; s < n_seqs; s++) e->h_len[s] = len[s];
+  e->last_rows = n_seqs;
+  return 0;
+}
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask) {
   e->skip_mask = mask;
-  drop_graph(e);
+  lj_cuda_drop_graph(e);
 }
 void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {
   e->opt.use_gemv = on;
-  drop_graph(e);
+  lj_cuda_drop_graph(e);
 }
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return (void *)e->stream; }
 int lj_cuda_synchronize(lj_cuda_engine *e) {
@@ -485,6 +472,12 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       if (b->decode) {
         lj_attn_decode_shape sh = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
                                                       e->opt.max_ctx, b->n_seqs, e->n_sms);
+        if (e->attn_groups > 0) {
+          // Fewer groups, same splits: group g's queries and cache rows stay in bounds
+          // (the strides shrink with the head counts), the work per group is unchanged.
+          sh.n_heads = e->attn_groups * (c->n_heads / c->n_kv_heads);
+          sh.n_kv_heads = e->attn_groups;
+        }
         return lj_cuda_attention_decode((bf16 *)a->attn, (const bf16 *)a->qkv, ld->k_cache,
                                         ld->v_cache, b->seq, b->kv_len, n, &sh, e->attn_scratch, s);
       } else {
@@ -510,7 +503,8 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
     case LJ_STAGE_LM_HEAD:
       return matmul(e, a->logits, 1, a->xf, e->lm_head, b->n_seqs, c->dim, c->vocab_size);
     case LJ_STAGE_SAMPLE:
-      return 0;  // sampling needs parameters: lj_cuda_sample_tokens / lj_cuda_generate
+      return lj_cuda_sample(a->next, a->logits, b->n_seqs, c->vocab_size, e->stage_sampling.temperature,
+                            e->stage_sampling.top_p, e->stage_sampling.seed, e->d_step, s);
     default:
       return LJ_FAIL(LJ_EINVAL, "unknown stage %d", (int)st);
   }
@@ -522,12 +516,14 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
   nvtxRangePushA(lj_stage_name(st));
   int rc = stage_body(e, st, layer, b, a ? a : &e->acts);
   nvtxRangePop();
+  if (rc == 0 && e->marks_on) rc = lj_cuda_mark_after(e, st, layer);
   return rc;
 }
 
 // The whole forward pass: embed, layers, final norm, LM head.
 static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) {
   const lj_cuda_acts *a = &e->acts;
+  if (e->marks_on) LJ_TRY(lj_cuda_mark_begin(e));
   LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, b, a));
   for (int l = 0; l < e->cfg.n_layers; l++)
     for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++)
@@ -578,7 +574,9 @@ int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int 
     if (active == n_seqs) {
       lj_cuda_batch b;
       if ((rc = lj_cuda_prepare_batch(e, n_seqs, packed, take, &b)) < 0) break;
+      e->mark_step_ptr = e->d_mark_step;
       if ((rc = forward(e, &b)) < 0) break;
+      if (e->marks_on) e->marks_prefill_n = e->mark_k, e->mark_k = 0;
       for (int s = 0; s < n_seqs; s++) e->h_len[s] += take[s], left[s] -= take[s], src[s] += take[s];
       e->last_rows = n_seqs;
     } else {
@@ -745,14 +743,14 @@ int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling 
 static int decode_step_body(lj_cuda_engine *e, int n_seqs, const lj_cuda_sampling *sp) {
   lj_cuda_batch b = {n_seqs, n_seqs, 1, 1, e->d_tokens, e->d_seq, e->d_pos, e->d_kv_len,
                      e->d_q_start, e->d_q_len, e->d_ctx_start, e->d_last_row};
+  e->mark_step_ptr = e->d_step;
   LJ_TRY(forward(e, &b));
-  if (!((e->skip_mask >> LJ_STAGE_SAMPLE) & 1u)) {
-    nvtxRangePushA(lj_stage_name(LJ_STAGE_SAMPLE));
-    int rc = lj_cuda_sample(e->acts.next, e->acts.logits, n_seqs, e->cfg.vocab_size, sp->temperature,
-                            sp->top_p, sp->seed, e->d_step, e->stream);
-    nvtxRangePop();
-    LJ_TRY(rc);
-  }
+  lj_cuda_sampling keep = e->stage_sampling;
+  e->stage_sampling = *sp;
+  int rc = lj_cuda_run_stage(e, LJ_STAGE_SAMPLE, -1, &b, &e->acts);
+  e->stage_sampling = keep;
+  LJ_TRY(rc);
+  if (e->marks_on) e->marks_decode_n = e->mark_k, e->mark_k = 0;
   lj_launch(advance_kernel, dim3(1), dim3(1024), 0, e->stream, e->d_tokens, e->acts.next, e->d_pos, e->d_kv_len,
                                             e->d_step, e->d_history, n_seqs);
   CUDA_CHECK_LAUNCH("advance");

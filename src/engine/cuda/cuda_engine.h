@@ -147,6 +147,49 @@ void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask);
 void *lj_cuda_engine_stream(const lj_cuda_engine *e);
 int lj_cuda_synchronize(lj_cuda_engine *e);
 
+// ---- profiling: isolation replay, in-situ marks, state control
+// Sets the slots' cached lengths back (or forward) to len[s] for s < n_seqs; the
+// K/V already written there stay. The last call's logits rows become n_seqs, so a
+// lj_cuda_generate can follow: a decode phase can be run again from the prompt
+// without a new prefill (its tokens then follow from the last logits; the work is the same).
+int lj_cuda_rewind(lj_cuda_engine *e, int n_seqs, const int *len);
+// Sampling used by the SAMPLE stage in lj_cuda_run_stage (default: greedy).
+void lj_cuda_set_stage_sampling(lj_cuda_engine *e, const lj_cuda_sampling *s);
+// Decode attention over the first `groups` KV-head groups only (their query heads
+// with them), 0 = all: the attention-head fit replays 1..n_kv_heads groups.
+int lj_cuda_set_attn_groups(lj_cuda_engine *e, int groups);
+
+// A stage captured `calls` times back to back in one CUDA graph; per-layer stages
+// cycle through the layers (call i runs layer i % n_layers), so the weights and the
+// KV cache stream from HBM as in the real run instead of staying in L2.
+typedef struct lj_cuda_replay lj_cuda_replay;
+int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage stage, const lj_cuda_batch *b, int calls,
+                          lj_cuda_replay **out);
+// Enqueues n launches of the graph (asynchronous; lj_cuda_synchronize waits).
+int lj_cuda_replay_launch(lj_cuda_replay *r, int n);
+int lj_cuda_replay_calls(const lj_cuda_replay *r);
+void lj_cuda_replay_free(lj_cuda_replay *r);
+
+// In-situ stage intervals: while enabled, a one-thread kernel writes the GPU's
+// %globaltimer before each forward call's first stage and after every stage (the
+// decode graph is captured again with them). Prefill calls are stored under
+// `step` set with lj_cuda_marks_set_step; decode steps of lj_cuda_generate under
+// their step number (1 .. n_steps - 1). Costs about one small kernel per stage:
+// lj_cuda_generate runs measurably slower while marks are on.
+int lj_cuda_marks_enable(lj_cuda_engine *e, int max_steps);
+void lj_cuda_marks_disable(lj_cuda_engine *e);
+int lj_cuda_marks_set_step(lj_cuda_engine *e, int step);
+typedef struct {
+  lj_stage stage;
+  int layer;                // -1 outside the layers
+  int64_t begin_ns, end_ns; // host CLOCK_MONOTONIC
+} lj_cuda_mark_interval;
+// The stage intervals of `step` (decode = 1: a decode step's stages, 0: a prefill
+// call's), after the work has finished. *n receives the count (<= cap).
+int lj_cuda_marks_read(lj_cuda_engine *e, int step, int decode, lj_cuda_mark_interval *out, int cap, int *n);
+// Half the width of the host/GPU clock alignment (ns).
+double lj_cuda_marks_alignment_ns(const lj_cuda_engine *e);
+
 // ---- benchmarks and tests
 // Marks slots 0 .. n_seqs - 1 as holding `len` positions whose K/V are random
 // (filled on the device), so decode can be timed at a long context without a prefill.

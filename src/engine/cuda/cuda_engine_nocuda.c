@@ -59,6 +59,25 @@ void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return NULL; }
 int lj_cuda_synchronize(lj_cuda_engine *e) { return NO_CUDA(); }
 int lj_cuda_fake_context(lj_cuda_engine *e, int n_seqs, int len, uint64_t seed) { return NO_CUDA(); }
 int64_t lj_cuda_weight_bytes(const lj_cuda_engine *e) { return 0; }
+int lj_cuda_rewind(lj_cuda_engine *e, int n_seqs, const int *len) { return NO_CUDA(); }
+void lj_cuda_set_stage_sampling(lj_cuda_engine *e, const lj_cuda_sampling *s) {}
+int lj_cuda_set_attn_groups(lj_cuda_engine *e, int groups) { return NO_CUDA(); }
+int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage stage, const lj_cuda_batch *b, int calls,
+                          lj_cuda_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_replay_launch(lj_cuda_replay *r, int n) { return NO_CUDA(); }
+int lj_cuda_replay_calls(const lj_cuda_replay *r) { return 0; }
+void lj_cuda_replay_free(lj_cuda_replay *r) {}
+int lj_cuda_marks_enable(lj_cuda_engine *e, int max_steps) { return NO_CUDA(); }
+void lj_cuda_marks_disable(lj_cuda_engine *e) {}
+int lj_cuda_marks_set_step(lj_cuda_engine *e, int step) { return NO_CUDA(); }
+int lj_cuda_marks_read(lj_cuda_engine *e, int step, int decode, lj_cuda_mark_interval *out, int cap, int *n) {
+  *n = 0;
+  return NO_CUDA();
+}
+double lj_cuda_marks_alignment_ns(const lj_cuda_engine *e) { return 0; }
 #else
 typedef int lj_cuda_engine_nocuda_unused;  // ISO C forbids an empty translation unit
 #endif

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `llamajoule profile` on a real GPU, from prebuilt portable binaries:
+#   nvidia-smi -q before and after (clocks, temperature, throttle reasons);
+#   the engine's profiling-hook tests (test_cuda_profiling);
+#   a short smoke profile of the tiny model;
+#   a full profile (defaults) of each model given, store and JSON kept.
+# Reads the GPU only: never changes its clocks, power limit or persistence mode.
+#
+#   bash scripts/gpu/profile_checks.sh BIN_DIR OUT_DIR [MODEL...]
+#   (default models: llama-3.2-1b; BIN_DIR holds llamajoule, test_cuda_profiling and
+#    ../share/llamajoule/tokenizer.json next to it; extra profile options in $PROFILE_ARGS)
+set -uo pipefail
+bin_dir=$(cd "${1:?usage: profile_checks.sh BIN_DIR OUT_DIR [MODEL...]}" && pwd)
+out_dir=${2:?usage: profile_checks.sh BIN_DIR OUT_DIR [MODEL...]}
+shift 2
+models=("$@")
+((${#models[@]})) || models=(llama-3.2-1b)
+mkdir -p "$out_dir"
+results=$(cd "$out_dir" && pwd)
+summary="$results/summary.txt"
+for d in /usr/local/cuda/lib64 /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu; do
+  [[ -d $d ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+done
+export LLAMAJOULE_SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+lj="$bin_dir/llamajoule"
+{ date -u +"date %Y-%m-%dT%H:%M:%SZ"; echo "host $(hostname)"; echo "command: $0 $*"; } >"$summary"
+nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit,temperature.gpu,clocks.sm,clocks.mem \
+  --format=csv | tee -a "$summary"
+nvidia-smi -q -d PERFORMANCE,CLOCK,TEMPERATURE,POWER >"$results/nvidia-smi-before.txt" 2>&1
+
+step() {  # step NAME CMD...: runs, logs, records rc and seconds
+  local name=$1; shift
+  local t0=$(date +%s.%N)
+  "$@" >"$results/$name.out" 2>"$results/$name.err"
+  local rc=$?
+  local t1=$(date +%s.%N)
+  printf '%-28s rc=%-3s %6.1f s\n' "$name" "$rc" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" | tee -a "$summary"
+  tail -n 5 "$results/$name.err"
+}
+
+if [[ -x $bin_dir/test_cuda_profiling ]]; then step test_cuda_profiling "$bin_dir/test_cuda_profiling"; fi
+if [[ -x $bin_dir/test_cuda_engine && ${SKIP_ENGINE_TEST:-0} != 1 ]]; then step test_cuda_engine "$bin_dir/test_cuda_engine"; fi
+if [[ ${SKIP_SMOKE:-0} != 1 ]]; then
+  step profile_tiny_smoke "$lj" profile --model tiny --prompt-len 32 --gen-len 16 --repeats 2 --trials 2 \
+    --replay-seconds 0.3 --phase-seconds 0.3 --idle-seconds 1 -o "$results/tiny-smoke.db" --json
+fi
+for m in "${models[@]}"; do
+  step "profile_$m" "$lj" profile --model "$m" ${PROFILE_ARGS:-} -o "$results/$m.db" --json
+  cp "$results/profile_$m.out" "$results/$m.json"
+done
+nvidia-smi -q -d PERFORMANCE,CLOCK,TEMPERATURE,POWER >"$results/nvidia-smi-after.txt" 2>&1
+echo "done" >>"$summary"

@@ -1,0 +1,211 @@
+// llamajoule profile: energy per phase, per layer and per stage of a Llama
+// model's inference on one GPU, with error bars and the check that the parts
+// add up (docs/attribution.md); on a machine without a usable GPU, the CPU
+// engine's times only. Everything goes to the store; the summary to stdout.
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/run_record.h"
+#include "common/error.h"
+#include "engine/cuda/cuda_engine.h"
+#include "profile/profile_report.h"
+#include "profile/profile_run.h"
+#include "store/store.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: llamajoule profile [--model PRESET|DIR] [options]\n\n"
+          "Measures where the energy of a model's inference goes on one GPU: per phase (load, tokenize,\n"
+          "prefill, decode, detokenize), per stage inside the layers (norms, qkv, rope, attn, o_proj,\n"
+          "gate_up, swiglu, down, lm_head, sample) and per layer, with 95%% intervals and the check that\n"
+          "the stages add up to the measured phases. Without a usable GPU the CPU engine runs, timing only.\n\n"
+          "workload:\n"
+          "  --model M              preset (random weights: llama-3.2-1b (default), llama-3.2-3b,\n"
+          "                         llama-3.1-8b, tiny) or an HF checkpoint directory\n"
+          "  --batch B              sequences (default 1)\n"
+          "  --prompt-len P         prompt tokens per sequence (default 128)\n"
+          "  --prompt TEXT          prompt text, cut or repeated to P tokens (default: a built-in text)\n"
+          "  --gen-len G            generated tokens per sequence (default 128)\n"
+          "  --tokenizer FILE       tokenizer.json (default: the checkpoint's, then the installed one)\n"
+          "measurement:\n"
+          "  --repeats R            windows per phase (default 3)\n"
+          "  --trials N             replay trials per stage (default 3)\n"
+          "  --replay-seconds S     length of one replay trial (default 2)\n"
+          "  --phase-seconds S      minimum length of a phase window; short phases repeat (default 1)\n"
+          "  --decode-kv N          KV lengths at which decode attention is replayed (default 3)\n"
+          "  --idle-seconds S       idle measurement before the run (default 5)\n"
+          "  --idle-w W             use W watts as the idle baseline instead of measuring\n"
+          "  --no-timeline, --no-ablation, --no-head-fit, --no-overhead   skip that part\n"
+          "  --device N             GPU (CUDA index, default 0)\n"
+          "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
+          "  --threads N            CPU engine threads (default: all)\n"
+          "  --seed S               weights of a preset, replay offsets (default 0)\n"
+          "output:\n"
+          "  -o, --output FILE      store (SQLite; default: the default store, see docs/store.md)\n"
+          "  --json                 print the summary as JSON to stdout (docs/profile-json.md), the text to stderr\n"
+          "  -h, --help\n\n"
+          "Ctrl-C stops the run; what was measured is stored, marked incomplete (exit code 130).\n");
+}
+
+typedef struct {
+  lj_profile_options o;
+  const char *out_path, *engine;
+  int json;
+} profile_args;
+
+static int parse_num(const char *opt, const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v >= lo && v <= hi))
+    return LJ_FAIL(LJ_EINVAL, "%s '%s': expected a number in [%g, %g]", opt, s, lo, hi);
+  *out = v;
+  return 0;
+}
+
+static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
+  double v = 0;
+  LJ_TRY(parse_num(opt, s, lo, hi, &v));
+  if (v != floor(v)) return LJ_FAIL(LJ_EINVAL, "%s '%s': expected an integer", opt, s);
+  *out = (int)v;
+  return 0;
+}
+
+enum {
+  OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
+  OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
+  OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL
+};
+
+// 0 ok, 1 help printed, negative: usage error (message recorded).
+static int parse_args(int argc, char **argv, profile_args *a) {
+  static const struct option opts[] = {
+      {"model", required_argument, 0, OPT_MODEL}, {"batch", required_argument, 0, OPT_BATCH},
+      {"prompt-len", required_argument, 0, OPT_PROMPT_LEN}, {"prompt", required_argument, 0, OPT_PROMPT},
+      {"gen-len", required_argument, 0, OPT_GEN_LEN}, {"tokenizer", required_argument, 0, OPT_TOKENIZER},
+      {"repeats", required_argument, 0, OPT_REPEATS}, {"trials", required_argument, 0, OPT_TRIALS},
+      {"replay-seconds", required_argument, 0, OPT_REPLAY_S}, {"phase-seconds", required_argument, 0, OPT_PHASE_S},
+      {"decode-kv", required_argument, 0, OPT_DECODE_KV}, {"idle-seconds", required_argument, 0, OPT_IDLE_S},
+      {"idle-w", required_argument, 0, OPT_IDLE_W}, {"no-timeline", no_argument, 0, OPT_NO_TIMELINE},
+      {"no-ablation", no_argument, 0, OPT_NO_ABLATION}, {"no-head-fit", no_argument, 0, OPT_NO_HEAD_FIT},
+      {"no-overhead", no_argument, 0, OPT_NO_OVERHEAD}, {"device", required_argument, 0, OPT_DEVICE},
+      {"engine", required_argument, 0, OPT_ENGINE}, {"threads", required_argument, 0, OPT_THREADS},
+      {"seed", required_argument, 0, OPT_SEED}, {"json", no_argument, 0, OPT_JSON},
+      {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  memset(a, 0, sizeof *a);
+  lj_profile_options_default(&a->o);
+  a->o.model = "llama-3.2-1b";
+  a->engine = "auto";
+  optind = 1;
+  opterr = 0;
+  int c;
+  lj_profile_options *o = &a->o;
+  double v = 0;
+  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    switch (c) {
+      case OPT_MODEL: o->model = optarg; break;
+      case OPT_BATCH: LJ_TRY(parse_int("--batch", optarg, 1, 1024, &o->batch)); break;
+      case OPT_PROMPT_LEN: LJ_TRY(parse_int("--prompt-len", optarg, 1, 131072, &o->prompt_len)); break;
+      case OPT_PROMPT: o->prompt = optarg; break;
+      case OPT_GEN_LEN: LJ_TRY(parse_int("--gen-len", optarg, 2, 131072, &o->gen_len)); break;
+      case OPT_TOKENIZER: o->tokenizer = optarg; break;
+      case OPT_REPEATS: LJ_TRY(parse_int("--repeats", optarg, 1, 32, &o->repeats)); break;
+      case OPT_TRIALS: LJ_TRY(parse_int("--trials", optarg, 1, 100, &o->trials)); break;
+      case OPT_REPLAY_S: LJ_TRY(parse_num("--replay-seconds", optarg, 0.05, 600, &o->replay_seconds)); break;
+      case OPT_PHASE_S: LJ_TRY(parse_num("--phase-seconds", optarg, 0.01, 600, &o->phase_seconds)); break;
+      case OPT_DECODE_KV: LJ_TRY(parse_int("--decode-kv", optarg, 1, LJ_PROFILE_MAX_KV, &o->n_decode_kv)); break;
+      case OPT_IDLE_S: LJ_TRY(parse_num("--idle-seconds", optarg, 0.5, 600, &o->idle_seconds)); break;
+      case OPT_IDLE_W: LJ_TRY(parse_num("--idle-w", optarg, 0, 10000, &o->idle_w)); break;
+      case OPT_NO_TIMELINE: o->timeline = 0; break;
+      case OPT_NO_ABLATION: o->ablation = 0; break;
+      case OPT_NO_HEAD_FIT: o->head_fit = 0; break;
+      case OPT_NO_OVERHEAD: o->overhead = 0; break;
+      case OPT_DEVICE: LJ_TRY(parse_int("--device", optarg, 0, 255, &o->device)); break;
+      case OPT_ENGINE: a->engine = optarg; break;
+      case OPT_THREADS: LJ_TRY(parse_int("--threads", optarg, 1, 4096, &o->threads)); break;
+      case OPT_SEED: LJ_TRY(parse_num("--seed", optarg, 0, 9007199254740992.0, &v)); o->seed = (uint64_t)v; break;
+      case OPT_JSON: a->json = 1; break;
+      case 'o': a->out_path = optarg; break;
+      case 'h': usage(stdout); return 1;
+      case ':': return LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]);
+      default: return LJ_FAIL(LJ_EINVAL, "unknown option '%s' (see llamajoule profile --help)", argv[optind - 1]);
+    }
+  }
+  if (optind < argc) return LJ_FAIL(LJ_EINVAL, "unexpected argument '%s'", argv[optind]);
+  if (strcmp(a->engine, "auto") && strcmp(a->engine, "cuda") && strcmp(a->engine, "cpu"))
+    return LJ_FAIL(LJ_EINVAL, "--engine '%s': expected auto, cuda or cpu", a->engine);
+  return 0;
+}
+
+static volatile sig_atomic_t g_interrupted;
+static void on_signal(int sig) {
+  (void)sig;
+  g_interrupted = 1;
+}
+
+int lj_cmd_profile(int argc, char **argv) {
+  profile_args a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc == 1) return LJ_EXIT_OK;
+  if (rc < 0) {
+    lj_report_error(rc);
+    return LJ_EXIT_USAGE;
+  }
+  int on_gpu = strcmp(a.engine, "cpu") != 0 && lj_cuda_device_count() > 0;
+  if (!strcmp(a.engine, "cuda") && !on_gpu)
+    return lj_report_error(LJ_FAIL(LJ_ENODEV, "--engine cuda: no usable CUDA device (or a build without CUDA)"));
+  if (!on_gpu)
+    fprintf(stderr,
+            "llamajoule: profile: no usable NVIDIA GPU%s: running the CPU engine in TIMING-ONLY mode.\n"
+            "  No energy is measured: joules per phase, layer and stage need an NVIDIA GPU and its driver (NVML).\n",
+            strcmp(a.engine, "cpu") ? "" : " requested (--engine cpu)");
+  char path[1024];
+  lj_store *st = NULL;
+  int64_t run_id = 0;
+  rc = lj_cli_begin_run(a.out_path, "profile", on_gpu ? "nvml" : "none (timing only)", argc, argv, &st, &run_id, path,
+                        sizeof path);
+  if (rc < 0) return lj_report_error(rc);
+  a.o.store = st, a.o.run_id = run_id;
+  a.o.interrupted = &g_interrupted;
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  rc = on_gpu ? lj_profile_run_gpu(&a.o, &r) : lj_profile_run_cpu(&a.o, &r);
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", lj_error_message());
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+
+  int src = lj_store_add_profile(st, run_id, &r);
+  if (src < 0) lj_report_error(src);
+  // With --json the JSON goes to stdout and the text summary to stderr, so a log keeps both.
+  lj_profile_report_text(a.json ? stderr : stdout, &r);
+  if (a.json) lj_profile_report_json(stdout, &r);
+  fflush(stdout);
+  int status = rc == 0 && src == 0 ? LJ_RUN_COMPLETE : rc == LJ_EINTERRUPTED || g_interrupted ? LJ_RUN_INCOMPLETE
+                                                                                               : LJ_RUN_FAILED;
+  int exit_code = rc == 0 ? (src == 0 ? LJ_EXIT_OK : LJ_EXIT_FAILURE)
+                          : g_interrupted ? LJ_EXIT_INTERRUPTED : lj_exit_code(rc);
+  lj_store_end_run(st, run_id, status, exit_code);
+  fprintf(stderr, "llamajoule: profile: stored in %s, run %lld (%s)\n", path, (long long)run_id,
+          lj_run_status_name(status));
+  lj_store_close(st);
+  lj_profile_result_free(&r);
+  if (rc < 0) {
+    fprintf(stderr, "llamajoule: error: %s\n", msg);
+    return exit_code;
+  }
+  return exit_code;
+}

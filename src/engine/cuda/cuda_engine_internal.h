@@ -1,0 +1,72 @@
+// The CUDA engine's state, shared by the files that implement its parts
+// (cuda_engine.cu: creation, stages, generation; stage_marks.cu: in-situ
+// timestamps; stage_replay.cu: isolation replay). Not a public header.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/gemm_lt.h"
+
+typedef __nv_bfloat16 bf16;
+
+typedef struct {
+  bf16 *attn_norm, *wqkv, *wo, *ffn_norm, *wgu, *wdown;
+  bf16 *k_cache, *v_cache;
+} layer_dev;
+
+struct lj_cuda_engine {
+  lj_model_config cfg;
+  lj_cuda_options opt;
+  int q_dim, kv_dim, qkv_dim, n_sms;
+  cudaStream_t stream;
+  lj_gemm_lt *gemm;
+  uint32_t skip_mask;
+
+  void *weight_mem, *kv_mem, *act_mem;
+  layer_dev *layers;  // (n_layers)
+  bf16 *embed, *final_norm, *lm_head;
+  float *inv_freq;    // (head_dim / 2)
+
+  lj_cuda_acts acts;
+  float *attn_scratch;
+  size_t attn_scratch_bytes;
+  // batch state (device)
+  int *d_tokens, *d_seq, *d_pos, *d_kv_len;                 // (max_tokens)
+  int *d_q_start, *d_q_len, *d_ctx_start, *d_last_row;     // (max_batch)
+  int *d_step, *d_history;                                  // (1), (max_ctx, max_batch)
+  int *h_len;  // cached length per slot (host)
+  int last_rows;  // logits rows of the last forward call
+
+  // decode graph, captured for one (n_seqs, sampling)
+  cudaGraphExec_t graph;
+  int graph_n_seqs;
+  lj_cuda_sampling graph_sampling;
+
+  lj_cuda_sampling stage_sampling;  // what the SAMPLE stage uses outside lj_cuda_generate (greedy)
+  int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
+
+  // In-situ timestamps (stage_marks.cu): when marks_on, a one-thread kernel writes
+  // %globaltimer before the first stage of a forward call and after every stage,
+  // into d_marks[(step + base) * marks_stride + k].
+  int marks_on;
+  unsigned long long *d_marks;      // (marks_cap_steps, marks_stride)
+  int marks_cap_steps, marks_stride;
+  int mark_k;                       // next mark index within the current forward call
+  lj_stage *mark_stage;             // (marks_stride) stage ending at mark k (k >= 1)
+  int *mark_layer;                  // (marks_stride)
+  const int *mark_step_ptr;         // device: the step the marks of this call belong to
+  int *d_mark_step;                 // device int the host sets for prefill calls
+  int marks_prefill_n, marks_decode_n;  // marks of one prefill call / one decode step
+  int64_t mark_offset_ns;           // host CLOCK_MONOTONIC - GPU globaltimer
+  double mark_offset_uncertainty_ns;
+};
+
+// stage_marks.cu: called by the engine around stages while marks are on.
+int lj_cuda_mark_begin(lj_cuda_engine *e);
+int lj_cuda_mark_after(lj_cuda_engine *e, lj_stage st, int layer);
+void lj_cuda_marks_release(lj_cuda_engine *e);
+// cuda_engine.cu: the decode graph depends on these settings; drop it when they change.
+void lj_cuda_drop_graph(lj_cuda_engine *e);
+
+

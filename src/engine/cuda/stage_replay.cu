@@ -1,0 +1,74 @@
+// Isolation replay: one stage captured `calls` times back to back in a CUDA
+// graph. Per-layer stages cycle through the layers so that every call streams
+// its own layer's weights (and KV cache) from HBM, as in the real run: replaying
+// one layer's 12-100 MB of weights would run from a warm 50 MB L2 instead.
+#include <stdlib.h>
+
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/cuda_engine_internal.h"
+
+struct lj_cuda_replay {
+  lj_cuda_engine *e;
+  cudaGraphExec_t exec;
+  int calls;
+};
+
+static int record(lj_cuda_engine *e, lj_stage st, const lj_cuda_batch *b, int calls) {
+  int n_layers = e->cfg.n_layers;
+  for (int i = 0; i < calls; i++)
+    LJ_TRY(lj_cuda_run_stage(e, st, lj_stage_is_per_layer(st) ? i % n_layers : -1, b, &e->acts));
+  return 0;
+}
+
+int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage st, const lj_cuda_batch *b, int calls,
+                          lj_cuda_replay **out) {
+  *out = NULL;
+  if ((unsigned)st >= LJ_STAGE_COUNT) return LJ_FAIL(LJ_EINVAL, "replay of unknown stage %d", (int)st);
+  if (calls < 1) return LJ_FAIL(LJ_EINVAL, "replay of %d calls: need >= 1", calls);
+  if (e->marks_on) return LJ_FAIL(LJ_EINVAL, "replay with stage marks on: disable them first");
+  if ((e->skip_mask >> st) & 1u) return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name(st));
+  // One eager round first: cuBLASLt picks and caches its algorithms outside the capture.
+  LJ_TRY(record(e, st, b, calls < e->cfg.n_layers ? calls : e->cfg.n_layers));
+  CUDA_CHECK(cudaStreamSynchronize(e->stream));
+  lj_cuda_replay *r = (lj_cuda_replay *)calloc(1, sizeof *r);
+  if (!r) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  r->e = e;
+  r->calls = calls;
+  cudaGraph_t g;
+  cudaError_t begin = cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal);
+  if (begin != cudaSuccess) {
+    free(r);
+    return LJ_FAIL(LJ_ECUDA, "replay capture of %s: %s", lj_stage_name(st), cudaGetErrorString(begin));
+  }
+  int rc = record(e, st, b, calls);
+  cudaError_t end = cudaStreamEndCapture(e->stream, &g);
+  if (rc == 0 && end != cudaSuccess)
+    rc = LJ_FAIL(LJ_ECUDA, "replay capture of %s failed: %s", lj_stage_name(st), cudaGetErrorString(end));
+  if (rc == 0) {
+    cudaError_t err = cudaGraphInstantiate(&r->exec, g, 0);
+    if (err != cudaSuccess)
+      rc = LJ_FAIL(LJ_ECUDA, "replay graph of %s: instantiation failed: %s", lj_stage_name(st),
+                   cudaGetErrorString(err));
+  }
+  if (end == cudaSuccess) cudaGraphDestroy(g);
+  if (rc < 0) {
+    free(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+int lj_cuda_replay_launch(lj_cuda_replay *r, int n) {
+  for (int i = 0; i < n; i++) CUDA_CHECK(cudaGraphLaunch(r->exec, r->e->stream));
+  return 0;
+}
+
+int lj_cuda_replay_calls(const lj_cuda_replay *r) { return r->calls; }
+
+void lj_cuda_replay_free(lj_cuda_replay *r) {
+  if (!r) return;
+  cudaStreamSynchronize(r->e->stream);
+  if (r->exec) cudaGraphExecDestroy(r->exec);
+  free(r);
+}

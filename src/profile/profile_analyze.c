@@ -1,0 +1,264 @@
+// Derived figures of a profile (see profile_analyze.h and docs/attribution.md).
+#include "profile/profile_analyze.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+// Step i (1 .. gen_len - 1) of a decode unit runs with P + i - 1 positions cached.
+static int64_t decode_step_kv(const lj_profile_plan *p, int i) { return (int64_t)p->prompt_len + i - 1; }
+
+double lj_profile_calls_per_unit(const lj_profile_plan *p, lj_phase phase, lj_stage stage, int kv_index) {
+  const lj_model_config *c = &p->config;
+  double layers = lj_stage_is_per_layer(stage) ? c->n_layers : 1;
+  if (phase == LJ_PHASE_PREFILL) return stage == LJ_STAGE_SAMPLE ? 0 : layers;
+  if (phase != LJ_PHASE_DECODE) return 0;
+  int steps = p->gen_len - 1;  // graph steps; the first token comes from the prefill's logits
+  if (stage == LJ_STAGE_SAMPLE) return p->gen_len;
+  if (stage != LJ_STAGE_ATTN || p->n_decode_kv <= 1) return layers * steps;
+  int64_t *kv = malloc(sizeof(int64_t) * (size_t)(steps > 0 ? steps : 1));
+  if (!kv) return NAN;
+  for (int i = 1; i <= steps; i++) kv[i - 1] = decode_step_kv(p, i);
+  double w[LJ_PROFILE_MAX_KV];
+  size_t outside = 0;
+  int rc = lj_kv_weights(p->decode_kv, (size_t)p->n_decode_kv, kv, (size_t)steps, layers, w, &outside);
+  free(kv);
+  if (rc < 0 || kv_index < 0 || kv_index >= p->n_decode_kv) return NAN;
+  return w[kv_index];
+}
+
+static int kv_index_of(const lj_profile_plan *p, int64_t kv) {
+  for (int j = 0; j < p->n_decode_kv; j++)
+    if (p->decode_kv[j] == kv) return j;
+  return -1;
+}
+
+// Mean in-situ duration of a stage's intervals in a phase; decode attention only
+// over the steps whose KV length is nearest to `kv` among the replayed ones.
+static double insitu_time(const lj_profile_result *r, lj_phase ph, lj_stage st, int64_t kv) {
+  const lj_profile_plan *p = &r->plan;
+  double sum = 0;
+  int64_t n = 0;
+  for (size_t i = 0; i < r->n_intervals; i++) {
+    const lj_stage_interval *iv = &r->intervals[i];
+    if (iv->phase != ph || iv->stage != st) continue;
+    if (ph == LJ_PHASE_DECODE && st == LJ_STAGE_ATTN && p->n_decode_kv > 1) {
+      int64_t step_kv = decode_step_kv(p, r->interval_step[i]);
+      int best = 0;
+      for (int j = 1; j < p->n_decode_kv; j++)
+        if (llabs(p->decode_kv[j] - step_kv) < llabs(p->decode_kv[best] - step_kv)) best = j;
+      if (p->decode_kv[best] != kv) continue;
+    }
+    sum += (double)(iv->end_ns - iv->begin_ns) * 1e-9;
+    n++;
+  }
+  return n ? sum / (double)n : NAN;
+}
+
+static void shape_of(const lj_profile_plan *p, lj_phase ph, int64_t kv, lj_stage_shape *sh) {
+  lj_stage_shape_default(sh);
+  sh->batch = p->batch;
+  sh->n_tokens = ph == LJ_PHASE_PREFILL ? p->prompt_len : 1;
+  sh->kv_past = ph == LJ_PHASE_PREFILL ? 0 : kv;
+}
+
+static int estimates(lj_profile_result *r) {
+  const lj_profile_plan *p = &r->plan;
+  lj_replay_trial *t = malloc(sizeof *t * (r->n_trials ? r->n_trials : 1));
+  char *used = calloc(r->n_trials ? r->n_trials : 1, 1);
+  if (!t || !used) {
+    free(t);
+    free(used);
+    return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  }
+  int rc = 0;
+  for (size_t i = 0; i < r->n_trials && rc == 0; i++) {
+    if (used[i] || r->trials[i].groups) continue;
+    lj_stage_key key = r->trials[i].key;
+    size_t n = 0;
+    for (size_t j = i; j < r->n_trials; j++) {
+      const lj_profile_trial *x = &r->trials[j];
+      if (used[j] || x->groups || x->key.phase != key.phase || x->key.stage != key.stage || x->key.kv_len != key.kv_len)
+        continue;
+      used[j] = 1;
+      if (isfinite(x->t.counter_energy_j) && x->t.calls > 0 && x->t.duration_s > 0) t[n++] = x->t;
+    }
+    if (!n) continue;
+    lj_profile_stage s;
+    memset(&s, 0, sizeof s);
+    double insitu = insitu_time(r, key.phase, key.stage, key.kv_len);
+    if ((rc = lj_replay_estimate_compute(t, n, insitu, p->level, &s.est)) < 0) break;
+    s.est.key = key;
+    lj_stage_shape sh;
+    shape_of(p, key.phase, key.kv_len, &sh);
+    // attn_norm of layer 0 has no residual to add: a later layer is the typical call
+    int layer = lj_stage_is_per_layer(key.stage) ? (p->config.n_layers > 1 ? 1 : 0) : -1;
+    if ((rc = lj_stage_cost_compute(&p->config, key.stage, layer, &sh, &s.cost)) < 0) break;
+    lj_stage_efficiency_compute(&s.est.dynamic_j, &s.cost, &s.eff);
+    if (key.phase == LJ_PHASE_DECODE && key.stage == LJ_STAGE_ATTN)
+      s.calls_per_unit = lj_profile_calls_per_unit(p, key.phase, key.stage, kv_index_of(p, key.kv_len));
+    else
+      s.calls_per_unit = lj_profile_calls_per_unit(p, key.phase, key.stage, 0);
+    s.share_gross = s.share_dynamic = NAN;
+    rc = lj_profile_add_stage(r, &s);
+  }
+  free(t);
+  free(used);
+  return rc;
+}
+
+static int closures(lj_profile_result *r) {
+  static const lj_phase phases[2] = {LJ_PHASE_PREFILL, LJ_PHASE_DECODE};
+  for (int k = 0; k < 2; k++) {
+    lj_phase ph = phases[k];
+    const lj_phase_summary *m = &r->phases[ph];
+    lj_closure_term *terms = malloc(sizeof *terms * (r->n_stages ? r->n_stages : 1));
+    if (!terms) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+    size_t n = 0;
+    double pred_g = 0, pred_d = 0;
+    for (size_t i = 0; i < r->n_stages; i++) {
+      lj_profile_stage *s = &r->stages[i];
+      if (s->est.key.phase != ph || !(s->calls_per_unit > 0)) continue;
+      lj_closure_term_from_estimate(&s->est, s->calls_per_unit, &terms[n++]);
+      pred_g += s->calls_per_unit * s->est.gross_j.mean;
+      pred_d += s->calls_per_unit * s->est.dynamic_j.mean;
+    }
+    for (size_t i = 0; i < r->n_stages; i++) {
+      lj_profile_stage *s = &r->stages[i];
+      if (s->est.key.phase != ph) continue;
+      s->share_gross = pred_g != 0 ? s->calls_per_unit * s->est.gross_j.mean / pred_g : NAN;
+      s->share_dynamic = pred_d != 0 ? s->calls_per_unit * s->est.dynamic_j.mean / pred_d : NAN;
+    }
+    int rc = 0;
+    if (n && m->gross_j.n > 0)
+      rc = lj_closure_compute(ph, terms, n, m->gross_j.mean, m->dynamic_j.mean, r->plan.level, &r->closure[ph]);
+    free(terms);
+    LJ_TRY(rc);
+  }
+  return 0;
+}
+
+static int timeline(lj_profile_result *r, const lj_sample *power, size_t n_power, int device) {
+  if (!r->n_intervals || r->plan.timing_only) return 0;
+  LJ_TRY(lj_timeline_attribute(r->intervals, r->n_intervals, power, n_power, device, LJ_READING_POWER_SAMPLE,
+                               r->cond.idle_w, r->interval_energy_j, &r->timeline));
+  r->timeline_valid = 1;
+  int L = r->plan.config.n_layers;
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
+    r->layer_energy_j[ph] = calloc((size_t)L, sizeof(double));
+    r->layer_time_s[ph] = calloc((size_t)L, sizeof(double));
+    if (!r->layer_energy_j[ph] || !r->layer_time_s[ph]) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+    LJ_TRY(lj_timeline_layers(r->intervals, r->n_intervals, r->interval_energy_j, (lj_phase)ph, L,
+                              r->layer_energy_j[ph], r->layer_time_s[ph]));
+  }
+  return 0;
+}
+
+// Per-call attention energy of decode over the whole generation: the replayed
+// KV lengths weighted by the calls they stand for.
+static int decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out) {
+  double coef[LJ_PROFILE_MAX_KV], total = 0;
+  lj_mean_ci m[LJ_PROFILE_MAX_KV];
+  size_t k = 0;
+  for (size_t i = 0; i < r->n_stages && k < LJ_PROFILE_MAX_KV; i++) {
+    const lj_profile_stage *s = &r->stages[i];
+    if (s->est.key.phase != LJ_PHASE_DECODE || s->est.key.stage != LJ_STAGE_ATTN) continue;
+    coef[k] = s->calls_per_unit;
+    m[k++] = s->est.dynamic_j;
+    total += s->calls_per_unit;
+  }
+  if (!k || !(total > 0)) return LJ_FAIL(LJ_EINVAL, "no replay estimate of decode attention");
+  for (size_t i = 0; i < k; i++) coef[i] /= total;
+  lj_interval iv;
+  LJ_TRY(lj_stats_linear_combination(coef, m, k, r->plan.level, &iv));
+  memset(out, 0, sizeof *out);
+  out->n = 2;
+  out->mean = iv.estimate, out->sem = iv.se, out->df = iv.df, out->level = iv.level;
+  out->lo = iv.lo, out->hi = iv.hi, out->half_width = (iv.hi - iv.lo) / 2;
+  out->stddev = out->cv = NAN;
+  return 0;
+}
+
+static int ablation(lj_profile_result *r, const lj_profile_raw *raw) {
+  if (!raw || raw->n_full < 1 || raw->n_ablated < 1) return 0;
+  lj_mean_ci per_call;
+  if (decode_attention_per_call(r, &per_call) < 0) {
+    lj_clear_error();
+    return 0;
+  }
+  int64_t calls = (int64_t)(r->plan.gen_len - 1) * r->plan.config.n_layers;
+  LJ_TRY(lj_ablation_compute(LJ_STAGE_ATTN, calls, raw->full_j, (size_t)raw->n_full, raw->ablated_j,
+                             (size_t)raw->n_ablated, &per_call, r->plan.level, &r->ablation));
+  r->ablation_valid = 1;
+  return 0;
+}
+
+static int head_fit(lj_profile_result *r) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->n_trials; i++) n += r->trials[i].groups > 0;
+  if (n < 3) return 0;
+  int *g = malloc(sizeof(int) * n);
+  double *y = malloc(sizeof(double) * n);
+  if (!g || !y) {
+    free(g);
+    free(y);
+    return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < r->n_trials; i++) {
+    const lj_profile_trial *t = &r->trials[i];
+    if (t->groups <= 0 || !(t->t.calls > 0) || !isfinite(t->t.counter_energy_j)) continue;
+    g[k] = t->groups;
+    y[k++] = (t->t.counter_energy_j - t->t.idle_w * t->t.duration_s) / (double)t->t.calls;
+    r->head_fit_kv = t->key.kv_len;
+  }
+  int rc = k >= 3 ? lj_head_fit_compute(g, y, k, r->plan.config.n_heads, r->plan.config.n_kv_heads, r->plan.level,
+                                        &r->head_fit)
+                  : 0;
+  if (rc == 0 && k >= 3) r->head_fit_valid = 1;
+  free(g);
+  free(y);
+  return rc;
+}
+
+static int overhead_entry(lj_profile_result *r, const char *what, const double *off, int n_off, const double *on,
+                          int n_on) {
+  if (n_off < 1 || n_on < 1 || r->n_overhead >= 2) return 0;
+  lj_profile_overhead *o = &r->overhead[r->n_overhead];
+  memset(o, 0, sizeof *o);
+  snprintf(o->what, sizeof o->what, "%s", what);
+  o->n = n_off < n_on ? n_off : n_on;
+  LJ_TRY(lj_stats_mean_ci(off, (size_t)n_off, r->plan.level, &o->off_s));
+  LJ_TRY(lj_stats_mean_ci(on, (size_t)n_on, r->plan.level, &o->on_s));
+  o->overhead_pct = (o->on_s.mean - o->off_s.mean) / o->off_s.mean * 100;
+  if (n_off >= 2 && n_on >= 2) {
+    lj_interval ratio;
+    LJ_TRY(lj_stats_ratio(&o->on_s, &o->off_s, r->plan.level, &ratio));
+    lj_interval_from_se((ratio.estimate - 1) * 100, ratio.se * 100, ratio.df, r->plan.level, &o->overhead_pct_ci);
+  } else {
+    o->overhead_pct_ci.estimate = o->overhead_pct;
+    o->overhead_pct_ci.se = o->overhead_pct_ci.lo = o->overhead_pct_ci.hi = o->overhead_pct_ci.df = NAN;
+  }
+  r->n_overhead++;
+  return 0;
+}
+
+int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj_sample *power, size_t n_power,
+                       int device) {
+  LJ_TRY(lj_profile_summarize_phases(r));
+  if (!r->plan.timing_only) {
+    LJ_TRY(estimates(r));
+    LJ_TRY(closures(r));
+    LJ_TRY(timeline(r, power, n_power, device));
+    LJ_TRY(ablation(r, raw));
+    LJ_TRY(head_fit(r));
+  }
+  if (raw) {
+    LJ_TRY(overhead_entry(r, "sampler", raw->sampler_off_s, raw->n_sampler_off, raw->sampler_on_s, raw->n_sampler_on));
+    LJ_TRY(overhead_entry(r, "timeline", raw->marks_off_s, raw->n_marks_off, raw->marks_on_s, raw->n_marks_on));
+  }
+  return 0;
+}

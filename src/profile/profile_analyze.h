@@ -1,0 +1,32 @@
+// From what a profile measured to what it reports: phase summaries, replay
+// estimates with their analytic work and in-situ times, calls per unit,
+// closures, the in-situ timeline, the ablation, the attention-head fit and the
+// overhead. No GPU needed: the tests feed it a synthetic run.
+#pragma once
+#include <stddef.h>
+
+#include "llamajoule/meter.h"
+#include "profile/profile_result.h"
+
+#define LJ_PROFILE_MAX_PAIRS 32
+
+// Raw figures of the measurements that are not windows of r.
+typedef struct {
+  double full_j[LJ_PROFILE_MAX_PAIRS], ablated_j[LJ_PROFILE_MAX_PAIRS];  // dynamic J per decode unit
+  int n_full, n_ablated;
+  double sampler_off_s[LJ_PROFILE_MAX_PAIRS], sampler_on_s[LJ_PROFILE_MAX_PAIRS];  // s per decode step
+  int n_sampler_off, n_sampler_on;
+  double marks_off_s[LJ_PROFILE_MAX_PAIRS], marks_on_s[LJ_PROFILE_MAX_PAIRS];
+  int n_marks_off, n_marks_on;
+} lj_profile_raw;
+
+// r: plan, windows (with results), trials, intervals filled. power: the driver's
+// power samples of `device` for the timeline (may be empty). Fills every derived
+// part of r. Parts without data stay invalid (their *_valid = 0, n = 0).
+int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj_sample *power, size_t n_power,
+                       int device);
+
+// Calls per unit of one replayed stage (decode attention: share of the steps
+// near each replayed KV length, lj_kv_weights). kv_index: index of key.kv_len
+// in plan.decode_kv (decode only).
+double lj_profile_calls_per_unit(const lj_profile_plan *p, lj_phase phase, lj_stage stage, int kv_index);

@@ -1,0 +1,207 @@
+// The CPU profile: timing only. No power source here can see a CPU's energy,
+// so the phases (and, from the CPU engine's own per-stage clocks, the stages
+// inside prefill and decode) are timed, with the same windows, repeats and
+// intervals as on a GPU, and the result says plainly that it has no joules.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "engine/cpu/cpu_engine.h"
+#include "engine/cpu/thread_pool.h"
+#include "model/weights.h"
+#include "profile/profile_analyze.h"
+#include "profile/profile_plan.h"
+#include "profile/profile_prompt.h"
+#include "profile/profile_run.h"
+
+typedef struct {
+  const lj_profile_options *o;
+  lj_profile_result *r;
+  const char *ckpt_dir;
+  lj_weights w;
+  int have_weights;
+  lj_cpu_engine *e;
+  lj_profile_prompt prompt;
+  int32_t *seq, *pos, *rows, *tokens;  // batch arrays (batch * prompt_len)
+  float *logits;                       // (batch, vocab)
+  int32_t *gen_ids;                    // (batch, gen_len)
+  int64_t stage_ns[LJ_PHASE_COUNT][LJ_STAGE_COUNT];
+  int64_t stage_calls[LJ_PHASE_COUNT][LJ_STAGE_COUNT];
+  lj_progress progress;
+  int64_t done;
+} cpu_run;
+
+static int interrupted(const cpu_run *c) { return c->o->interrupted && *c->o->interrupted; }
+
+static int unit_load(cpu_run *c) {
+  lj_cpu_engine_free(c->e);
+  c->e = NULL;
+  if (c->have_weights) lj_weights_free(&c->w);
+  c->have_weights = 0;
+  int threads = c->o->threads > 0 ? c->o->threads : lj_default_threads();
+  if (c->ckpt_dir) LJ_TRY(lj_weights_load(c->ckpt_dir, &c->w));
+  else LJ_TRY(lj_weights_random(&c->r->plan.config, c->o->seed, threads, &c->w));
+  c->have_weights = 1;
+  int B = c->o->batch;
+  return lj_cpu_engine_create(&c->w, B, c->o->prompt_len + c->o->gen_len + 1, threads, &c->e);
+}
+
+static int unit_tokenize(cpu_run *c) { return lj_profile_tokenize_unit(&c->prompt); }
+static int unit_detokenize(cpu_run *c) { return lj_profile_detokenize_unit(&c->prompt, c->gen_ids, c->o->gen_len); }
+
+static int argmax(const float *x, int n) {
+  int best = 0;
+  for (int i = 1; i < n; i++)
+    if (x[i] > x[best]) best = i;
+  return best;
+}
+
+// Per-stage time of one call of fn, added to phase ph.
+static void stage_delta(cpu_run *c, lj_phase ph, const int64_t *before, int calls_scale) {
+  const int64_t *now = lj_cpu_engine_stage_ns(c->e);
+  int L = c->r->plan.config.n_layers;
+  for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    c->stage_ns[ph][s] += now[s] - before[s];
+    c->stage_calls[ph][s] += (int64_t)calls_scale * (lj_stage_is_per_layer((lj_stage)s) ? L : 1);
+  }
+}
+
+static int unit_prefill(cpu_run *c) {
+  int B = c->o->batch, P = c->o->prompt_len;
+  for (int s = 0; s < B; s++) lj_cpu_engine_reset_seq(c->e, s);
+  for (int s = 0; s < B; s++)
+    for (int i = 0; i < P; i++) c->seq[s * P + i] = s, c->pos[s * P + i] = i;
+  for (int s = 0; s < B; s++) c->rows[s] = s * P + P - 1;
+  lj_batch b = {c->prompt.ids, c->seq, c->pos, B * P, c->rows, B};
+  int64_t before[LJ_STAGE_COUNT];
+  memcpy(before, lj_cpu_engine_stage_ns(c->e), sizeof before);
+  LJ_TRY(lj_cpu_forward(c->e, &b, c->logits));
+  stage_delta(c, LJ_PHASE_PREFILL, before, 1);
+  return 0;
+}
+
+// gen_len tokens per sequence from the prompt's cache: the first from the
+// prefill's logits, then gen_len - 1 forward steps (greedy).
+static int unit_decode(cpu_run *c) {
+  int B = c->o->batch, P = c->o->prompt_len, G = c->o->gen_len, V = c->r->plan.config.vocab_size;
+  for (int s = 0; s < B; s++) c->gen_ids[(size_t)s * G] = argmax(c->logits + (size_t)s * V, V);
+  int64_t before[LJ_STAGE_COUNT];
+  memcpy(before, lj_cpu_engine_stage_ns(c->e), sizeof before);
+  for (int i = 1; i < G; i++) {
+    for (int s = 0; s < B; s++)
+      c->tokens[s] = c->gen_ids[(size_t)s * G + i - 1], c->seq[s] = s, c->pos[s] = P + i - 1, c->rows[s] = s;
+    lj_batch b = {c->tokens, c->seq, c->pos, B, c->rows, B};
+    LJ_TRY(lj_cpu_forward(c->e, &b, c->logits));
+    for (int s = 0; s < B; s++) c->gen_ids[(size_t)s * G + i] = argmax(c->logits + (size_t)s * V, V);
+  }
+  stage_delta(c, LJ_PHASE_DECODE, before, G - 1);
+  return 0;
+}
+
+typedef int (*unit_fn)(cpu_run *c);
+
+static int phase_window(cpu_run *c, lj_phase ph, int repeat, int64_t tokens_per_unit, unit_fn fn, int max_units) {
+  lj_phase_window w;
+  memset(&w, 0, sizeof w);
+  w.phase = ph, w.repeat = repeat, w.tokens_per_unit = tokens_per_unit;
+  snprintf(w.w.name, sizeof w.w.name, "%s#%d", lj_phase_name(ph), repeat);
+  w.w.flags = LJ_WINDOW_NO_COUNTER | LJ_WINDOW_NO_SAMPLES;
+  w.w.counter_energy_j = w.w.sample_energy_j = w.w.mean_power_w = w.w.peak_power_w = NAN;
+  w.w.counter_above_idle_j = w.w.sample_above_idle_j = NAN;
+  w.w.device = -1;
+  int64_t t0 = lj_mono_ns(), t1 = t0;
+  w.w.begin_ns = t0;
+  int rc = 0;
+  do {
+    if ((rc = fn(c)) < 0) break;
+    w.units++;
+    t1 = lj_mono_ns();
+  } while ((double)(t1 - t0) < c->o->phase_seconds * 1e9 && w.units < max_units && !interrupted(c));
+  w.w.end_ns = t1;
+  w.host_s = w.w.duration_s = (double)(t1 - t0) * 1e-9;
+  if (w.units > 0) LJ_TRY(lj_profile_add_window(c->r, &w));
+  lj_progress_update(&c->progress, ++c->done);
+  return rc;
+}
+
+static int measure(cpu_run *c) {
+  const lj_profile_options *o = c->o;
+  int B = o->batch, R = o->repeats;
+  lj_progress_begin(&c->progress, "profile (CPU, timing only)", 1 + 4 * R);
+  LJ_TRY(phase_window(c, LJ_PHASE_LOAD, 0, 0, unit_load, 1));
+  LJ_TRY(lj_profile_prompt_build(o, &c->r->plan.config, c->ckpt_dir, &c->prompt, c->r));
+  size_t n = (size_t)B * o->prompt_len;
+  c->seq = malloc(sizeof(int32_t) * n), c->pos = malloc(sizeof(int32_t) * n);
+  c->rows = malloc(sizeof(int32_t) * (size_t)B), c->tokens = malloc(sizeof(int32_t) * (size_t)B);
+  c->logits = malloc(sizeof(float) * (size_t)B * c->r->plan.config.vocab_size);
+  c->gen_ids = malloc(sizeof(int32_t) * (size_t)B * o->gen_len);
+  if (!c->seq || !c->pos || !c->rows || !c->tokens || !c->logits || !c->gen_ids)
+    return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  LJ_TRY(unit_prefill(c));  // generated ids for the first detokenize
+  LJ_TRY(unit_decode(c));
+  memset(c->stage_ns, 0, sizeof c->stage_ns);
+  memset(c->stage_calls, 0, sizeof c->stage_calls);
+  for (int rep = 0; rep < R && !interrupted(c); rep++) {
+    if (c->prompt.tok)
+      LJ_TRY(phase_window(c, LJ_PHASE_TOKENIZE, rep, (int64_t)B * c->prompt.text_tokens, unit_tokenize, 1 << 30));
+    // Decode continues the prefill's cache, so the two alternate one unit at a time here.
+    LJ_TRY(phase_window(c, LJ_PHASE_PREFILL, rep, (int64_t)B * o->prompt_len, unit_prefill, 1 << 30));
+    LJ_TRY(phase_window(c, LJ_PHASE_DECODE, rep, (int64_t)B * o->gen_len, unit_decode, 1));
+    if (c->prompt.tok)
+      LJ_TRY(phase_window(c, LJ_PHASE_DETOKENIZE, rep, (int64_t)B * o->gen_len, unit_detokenize, 1 << 30));
+  }
+  if (interrupted(c)) return LJ_FAIL(LJ_EINTERRUPTED, "profile: interrupted");
+  return 0;
+}
+
+int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r) {
+  cpu_run c;
+  memset(&c, 0, sizeof c);
+  c.o = o, c.r = r;
+  r->cond.begin_wall_ns = lj_wall_ns();
+  int rc = lj_profile_plan_make(o, &r->plan, &c.ckpt_dir);
+  snprintf(r->plan.engine, sizeof r->plan.engine, "cpu");
+  r->plan.timing_only = 1;
+  r->plan.ablation = r->plan.head_fit = 0;
+  r->plan.n_decode_kv = 0;
+  snprintf(r->cond.device.name, sizeof r->cond.device.name, "CPU (%d threads)",
+           o->threads > 0 ? o->threads : lj_default_threads());
+  snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "none (timing only)");
+  if (rc == 0) rc = measure(&c);
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", lj_error_message());
+  lj_progress_end(&c.progress);
+  r->cond.end_wall_ns = lj_wall_ns();
+  r->cond.temperature_min_c = r->cond.temperature_max_c = NAN;
+  r->cond.sm_clock_min_mhz = r->cond.sm_clock_max_mhz = r->cond.mem_clock_min_mhz = r->cond.mem_clock_max_mhz = NAN;
+  snprintf(r->cond.throttle_text, sizeof r->cond.throttle_text, "n/a");
+  lj_profile_note(r, "Timing only: the CPU engine ran and no power source can measure a CPU's energy here; "
+                     "energy per phase, layer and stage needs an NVIDIA GPU with its driver (NVML).");
+  if (rc < 0) lj_profile_note(r, "The run stopped early: %s.", msg);
+  r->complete = rc == 0;
+  // Stage times per phase from the engine's own clocks, as the timeline's times.
+  for (int ph = 0; ph < LJ_PHASE_COUNT; ph++) {
+    double total = 0;
+    for (int s = 0; s < LJ_STAGE_COUNT; s++) total += (double)c.stage_ns[ph][s] * 1e-9;
+    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+      lj_timeline_stage *t = &r->timeline.stage[ph][s];
+      t->calls = c.stage_calls[ph][s];
+      t->time_s = (double)c.stage_ns[ph][s] * 1e-9;
+      t->energy_j = t->dynamic_j = t->share_gross = t->share_dynamic = NAN;
+      if (total > 0) r->timeline.phase[ph].span_s = total;
+    }
+  }
+  r->timeline.idle_w = NAN;
+  r->timeline_valid = c.stage_ns[LJ_PHASE_PREFILL][LJ_STAGE_QKV] > 0;
+  int arc = lj_profile_analyze(r, NULL, NULL, 0, -1);
+  lj_profile_prompt_free(&c.prompt);
+  lj_cpu_engine_free(c.e);
+  if (c.have_weights) lj_weights_free(&c.w);
+  free(c.seq), free(c.pos), free(c.rows), free(c.tokens), free(c.logits), free(c.gen_ids);
+  if (rc < 0) return LJ_FAIL(rc, "%s", msg);
+  return arc;
+}

@@ -1,0 +1,146 @@
+// The profile's meter session (see profile_meter.h).
+#include "profile/profile_meter.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#ifdef LLAMAJOULE_HAVE_CUDA
+#include "loadgen/cuda_context.h"
+#endif
+
+static void widen(double v, double *lo, double *hi) {
+  if (!isfinite(v)) return;
+  if (v < *lo) *lo = v;
+  if (v > *hi) *hi = v;
+}
+
+// Sampler sink (delivery thread): conditions, power samples, store.
+static int sink(void *user, const lj_sample *s, size_t n) {
+  lj_profile_meter *m = (lj_profile_meter *)user;
+  pthread_mutex_lock(&m->lock);
+  lj_profile_conditions *c = m->cond;
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i].device != m->dev) continue;
+    switch ((lj_reading)s[i].reading) {
+      case LJ_READING_TEMPERATURE:
+        widen(s[i].value, &c->temperature_min_c, &c->temperature_max_c);
+        m->last_temperature_c = s[i].value;
+        break;
+      case LJ_READING_CLOCK_SM: widen(s[i].value, &c->sm_clock_min_mhz, &c->sm_clock_max_mhz); break;
+      case LJ_READING_CLOCK_MEM: widen(s[i].value, &c->mem_clock_min_mhz, &c->mem_clock_max_mhz); break;
+      case LJ_READING_THROTTLE: c->throttle_seen |= (uint64_t)s[i].value; break;
+      case LJ_READING_POWER_LIMIT: c->power_limit_w = s[i].value; break;
+      case LJ_READING_POWER_SAMPLE:
+        if (m->n_power == m->cap_power) {
+          size_t cap = m->cap_power ? 2 * m->cap_power : 4096;
+          lj_sample *p = (lj_sample *)realloc(m->power, cap * sizeof *p);
+          if (!p) {
+            rc = LJ_FAIL(LJ_ENOMEM, "profile: out of memory keeping power samples");
+            break;
+          }
+          m->power = p, m->cap_power = cap;
+        }
+        m->power[m->n_power++] = s[i];
+        break;
+      default: break;
+    }
+  }
+  c->n_samples += (int64_t)n;
+  pthread_mutex_unlock(&m->lock);
+  if (rc == 0 && m->writer) rc = lj_sample_writer_sink(m->writer, s, n);
+  return rc;
+}
+
+int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_profile_result *r) {
+  memset(m, 0, sizeof *m);
+  pthread_mutex_init(&m->lock, NULL);
+  m->cond = &r->cond;
+  m->dev = o->device;
+  m->idle_w = NAN;
+  m->last_temperature_c = NAN;
+  LJ_TRY(lj_source_open_nvml(&m->src, NULL));
+  int n = lj_source_device_count(m->src);
+  if (o->device < 0 || o->device >= n)
+    return LJ_FAIL(LJ_EINVAL, "--device %d: NVML sees %d GPU%s (respecting CUDA_VISIBLE_DEVICES)", o->device, n,
+                   n == 1 ? "" : "s");
+  LJ_TRY(lj_source_device_info(m->src, m->dev, &r->cond.device));
+  r->cond.power_limit_w = r->cond.device.power_limit_w;
+#ifdef LLAMAJOULE_HAVE_CUDA
+  LJ_TRY(lj_cuda_context_open(r->cond.device.uuid, r->cond.device.pci_bus_id, &m->cuda_index));
+#else
+  return LJ_FAIL(LJ_ENODEV, "this llamajoule was built without CUDA: only the CPU engine (timing only) can run");
+#endif
+  if (isnan(o->idle_w)) {
+    lj_idle_result idle;
+    LJ_TRY(lj_measure_idle(m->src, m->dev, o->idle_seconds, &idle));
+    m->idle_w = idle.mean_w;
+    r->cond.idle_sd_w = idle.n_counter_updates > 1 ? idle.counter_stddev_w : idle.sample_stddev_w;
+    snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "measured %.0f s before the run, CUDA context open (%s)",
+             o->idle_seconds, idle.n_counter_updates > 1 ? "counter" : "samples");
+    widen(idle.temperature_c > 0 ? idle.temperature_c : NAN, &r->cond.temperature_min_c, &r->cond.temperature_max_c);
+  } else {
+    m->idle_w = o->idle_w;
+    snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "given (--idle-w %.1f)", o->idle_w);
+  }
+  r->cond.idle_w = m->idle_w;
+  if (o->store) {
+    LJ_TRY(lj_store_add_device(o->store, o->run_id, &r->cond.device));
+    LJ_TRY(lj_sample_writer_create(o->store, o->run_id, &m->writer));
+  }
+  lj_sampler_config cfg;
+  lj_sampler_config_default(&cfg);
+  cfg.sink = sink;
+  cfg.sink_user = m;
+  LJ_TRY(lj_sampler_create(&m->sampler, m->src, &cfg));
+  lj_windows_set_idle(lj_sampler_windows(m->sampler), m->dev, m->idle_w);
+  return 0;
+}
+
+int lj_profile_meter_start(lj_profile_meter *m) {
+  LJ_TRY(lj_sampler_start(m->sampler));
+  m->running = 1;
+  return 0;
+}
+
+int lj_profile_meter_stop(lj_profile_meter *m, lj_profile_result *r) {
+  if (!m->sampler) return 0;
+  int rc = m->running ? lj_sampler_stop(m->sampler) : 0;
+  m->running = 0;
+  lj_sampler_stats st;
+  lj_sampler_stats_get(m->sampler, &st);
+  r->cond.sampler_cpu_percent = st.cpu_percent;
+  r->cond.buffer_gaps = st.buffer_gaps;
+  if (m->writer) {
+    int wrc = lj_sample_writer_finish(m->writer);
+    if (wrc < 0 && rc == 0) rc = wrc;
+  }
+  return rc;
+}
+
+void lj_profile_meter_close(lj_profile_meter *m) {
+  lj_sampler_free(m->sampler);
+  lj_sample_writer_free(m->writer);
+  lj_source_close(m->src);
+  free(m->power);
+  pthread_mutex_destroy(&m->lock);
+  memset(m, 0, sizeof *m);
+}
+
+int lj_profile_meter_begin(lj_profile_meter *m, const char *name) { return lj_meter_begin(m->sampler, name); }
+int lj_profile_meter_end(lj_profile_meter *m, int handle) { return lj_meter_end_handle(m->sampler, handle); }
+
+int lj_profile_meter_result(lj_profile_meter *m, int handle, lj_window_result *out) {
+  return lj_meter_result(m->sampler, handle, m->dev, out, 3000000000LL);
+}
+
+double lj_profile_meter_temperature(lj_profile_meter *m) {
+  pthread_mutex_lock(&m->lock);
+  double t = m->last_temperature_c;
+  pthread_mutex_unlock(&m->lock);
+  return t;
+}

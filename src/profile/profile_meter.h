@@ -1,0 +1,42 @@
+// The meter as a profile uses it: the NVML source for one GPU, a CUDA context
+// on it, the idle baseline, and a sampler whose sink keeps the run's
+// conditions (temperature, clocks, throttle reasons seen), keeps the driver's
+// power samples for the in-situ timeline, and streams everything to the store.
+#pragma once
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llamajoule/meter.h"
+#include "profile/profile_result.h"
+#include "profile/profile_run.h"
+#include "store/store.h"
+
+typedef struct {
+  lj_source *src;
+  lj_sampler *sampler;
+  lj_sample_writer *writer;
+  int dev;             // index within the source
+  int cuda_index;      // the CUDA device of the same GPU
+  double idle_w;
+  pthread_mutex_t lock;
+  lj_profile_conditions *cond;  // updated by the sink
+  lj_sample *power;    // POWER_SAMPLE readings of dev, in time order
+  size_t n_power, cap_power;
+  double last_temperature_c;  // the sink's latest temperature reading (NAN before the first)
+  int running;
+} lj_profile_meter;
+
+// Opens the source, the context, measures idle (or takes o->idle_w), fills r->cond.
+int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_profile_result *r);
+int lj_profile_meter_start(lj_profile_meter *m);
+// Stops the sampler (every window final), writes pending samples, fills the sampler's figures.
+int lj_profile_meter_stop(lj_profile_meter *m, lj_profile_result *r);
+void lj_profile_meter_close(lj_profile_meter *m);
+
+int lj_profile_meter_begin(lj_profile_meter *m, const char *name);  // window handle
+int lj_profile_meter_end(lj_profile_meter *m, int handle);
+// The window of dev (waits until final, at most 3 s).
+int lj_profile_meter_result(lj_profile_meter *m, int handle, lj_window_result *out);
+// The latest GPU temperature the sampler delivered (<= 250 ms old; NAN when unknown).
+double lj_profile_meter_temperature(lj_profile_meter *m);

@@ -1,0 +1,59 @@
+// The profile's plan (see profile_plan.h) and the options' defaults.
+#include "profile/profile_plan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/error.h"
+
+void lj_profile_options_default(lj_profile_options *o) {
+  memset(o, 0, sizeof *o);
+  o->batch = 1, o->prompt_len = 128, o->gen_len = 128;
+  o->repeats = 3, o->trials = 3;
+  o->replay_seconds = 2.0, o->phase_seconds = 1.0, o->idle_seconds = 5.0;
+  o->idle_w = NAN, o->level = 0.95;
+  o->n_decode_kv = 3;
+  o->ablation = o->head_fit = o->timeline = o->overhead = 1;
+  o->progress = 1;
+}
+
+int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const char **ckpt_dir) {
+  *ckpt_dir = NULL;
+  snprintf(p->model, sizeof p->model, "%s", o->model);
+  struct stat sb;
+  if (stat(o->model, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", o->model);
+    LJ_TRY(lj_config_from_json(path, &p->config));
+    *ckpt_dir = o->model;
+  } else if (lj_config_preset(o->model, &p->config) < 0) {
+    return lj_fail_context(LJ_EINVAL, "--model '%s' is neither a checkpoint directory nor a preset", o->model);
+  } else {
+    p->weights_random = 1;
+  }
+  if (o->batch < 1 || o->prompt_len < 1 || o->gen_len < 2)
+    return LJ_FAIL(LJ_EINVAL, "profile: batch %d, prompt length %d, generated length %d: need >= 1, >= 1, >= 2",
+                   o->batch, o->prompt_len, o->gen_len);
+  if (o->prompt_len + o->gen_len > p->config.max_seq_len)
+    return LJ_FAIL(LJ_EINVAL, "--prompt-len %d + --gen-len %d exceed model %s's %d positions", o->prompt_len,
+                   o->gen_len, p->config.name, p->config.max_seq_len);
+  snprintf(p->model_name, sizeof p->model_name, "%s", p->config.name);
+  p->device = o->device, p->batch = o->batch, p->prompt_len = o->prompt_len, p->gen_len = o->gen_len;
+  p->repeats = o->repeats, p->trials = o->trials, p->replay_seconds = o->replay_seconds;
+  p->phase_seconds = o->phase_seconds, p->level = o->level, p->seed = o->seed;
+  p->layers_replayed = p->config.n_layers;
+  p->ablation = o->ablation, p->head_fit = o->head_fit;
+  // Decode KV lengths (positions cached before the step): the first and last
+  // step's, and evenly between, so no step lies outside them.
+  int64_t first = o->prompt_len, last = (int64_t)o->prompt_len + o->gen_len - 2;
+  int n = o->n_decode_kv < 1 ? 1 : o->n_decode_kv > LJ_PROFILE_MAX_KV ? LJ_PROFILE_MAX_KV : o->n_decode_kv;
+  if (last <= first) n = 1;
+  p->n_decode_kv = 0;
+  for (int j = 0; j < n; j++) {
+    int64_t kv = n == 1 ? first : first + (last - first) * j / (n - 1);
+    if (p->n_decode_kv == 0 || kv > p->decode_kv[p->n_decode_kv - 1]) p->decode_kv[p->n_decode_kv++] = kv;
+  }
+  return 0;
+}

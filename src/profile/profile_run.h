@@ -1,0 +1,41 @@
+// Running a profile: the options of `llamajoule profile` and the two runners,
+// the GPU one (energy by every method of docs/attribution.md) and the CPU
+// one (timing only: no power source can see a CPU's energy here).
+#pragma once
+#include <signal.h>
+#include <stdint.h>
+
+#include "profile/profile_result.h"
+#include "store/store.h"
+
+typedef struct {
+  const char *model;        // preset or checkpoint directory
+  const char *prompt;       // text, or NULL: the built-in text
+  const char *tokenizer;    // tokenizer.json, or NULL: the checkpoint's, then the installed one
+  int batch;                // sequences (1)
+  int prompt_len;           // prompt tokens per sequence (128); the text is cut or repeated to it
+  int gen_len;              // generated tokens per sequence (128)
+  int repeats;              // phase windows per phase (3)
+  int trials;               // replay trials per stage (3)
+  int device;               // CUDA device (0)
+  double replay_seconds;    // per trial (2.0)
+  double phase_seconds;     // minimum per phase window (1.0)
+  double idle_seconds;      // idle measurement before the run (5.0); 0 with idle_w given
+  double idle_w;            // NAN: measure
+  double level;             // 0.95
+  int n_decode_kv;          // decode KV lengths at which attention is replayed (3)
+  int ablation, head_fit, timeline, overhead;  // 1 = run (all default on)
+  int threads;              // CPU engine threads (0 = all)
+  uint64_t seed;
+  int progress;             // progress on stderr (when a terminal)
+  lj_store *store;          // samples streamed here when not NULL
+  int64_t run_id;
+  volatile sig_atomic_t *interrupted;  // set by a signal handler: stop and keep what was measured
+} lj_profile_options;
+
+void lj_profile_options_default(lj_profile_options *o);
+
+// Each returns 0, or a negative lj_status; the result holds whatever was measured
+// before a failure or an interruption (r->complete = 0 then).
+int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r);
+int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r);

@@ -1,0 +1,222 @@
+// The CUDA engine's profiling hooks on the tiny model (random weights):
+//   - a replay graph of QKV cycling the layers leaves exactly what one call of
+//     the last layer leaves (the replay runs the real stage on the real batch);
+//   - stage marks: one interval per stage call in the engine's order, ordered in
+//     time, on the host's clock axis; marks change no generated token;
+//   - attention with g < n_kv_heads groups gives the full run's first g groups
+//     bit for bit (same splits, same data);
+//   - the SAMPLE stage (greedy) picks the argmax of the logits;
+//   - rewind: a generation can be repeated from the prompt's cache.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+extern "C" {  // cmocka has no C++ guards
+#include <cmocka.h>
+}
+
+#include <time.h>
+#include <vector>
+
+extern "C" {
+#include "common/error.h"
+}
+#include "engine/cuda/cuda_engine.h"
+#include "gpu_test_util.h"
+extern "C" {
+#include "model/config.h"
+}
+
+static lj_cuda_engine *make_engine(lj_model_config *c, int ctx) {
+  assert_int_equal(lj_config_preset("tiny", c), 0);
+  lj_cuda_options o;
+  lj_cuda_options_default(&o);
+  o.max_ctx = ctx, o.max_tokens = 64, o.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  int rc = lj_cuda_engine_create_random(&e, c, 77, &o);
+  if (rc < 0) fprintf(stderr, "%s\n", lj_error_message());
+  assert_int_equal(rc, 0);
+  return e;
+}
+
+static std::vector<uint16_t> copy_bf16(const void *d, size_t n) {
+  std::vector<uint16_t> h(n);
+  GPU_OK(cudaMemcpy(h.data(), d, 2 * n, cudaMemcpyDeviceToHost));
+  return h;
+}
+
+static void prompt(std::vector<int> *ids, int n) {
+  ids->resize(n);
+  for (int i = 0; i < n; i++) (*ids)[i] = (i * 7919 + 13) % 32000;
+}
+
+static void test_replay_matches_one_call(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 12);
+  int n = 12;
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  int one = 1, tok = 5;
+  lj_cuda_batch b;
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, &tok, &one, &b), 0);
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  size_t qkv = (size_t)lj_q_dim(&c) + 2 * lj_kv_dim(&c);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_QKV, c.n_layers - 1, &b, &a), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  std::vector<uint16_t> ref = copy_bf16(a.qkv, qkv);
+  GPU_OK(cudaMemset(a.qkv, 0xFF, 2 * qkv));
+  lj_cuda_replay *rp = NULL;
+  assert_int_equal(lj_cuda_replay_create(e, LJ_STAGE_QKV, &b, 3 * c.n_layers, &rp), 0);
+  assert_int_equal(lj_cuda_replay_calls(rp), 3 * c.n_layers);
+  GPU_OK(cudaMemset(a.qkv, 0xFF, 2 * qkv));
+  assert_int_equal(lj_cuda_replay_launch(rp, 2), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  std::vector<uint16_t> got = copy_bf16(a.qkv, qkv);
+  assert_memory_equal(got.data(), ref.data(), 2 * qkv);
+  lj_cuda_replay_free(rp);
+  // Refused: a skipped stage, marks on.
+  lj_cuda_set_skip_mask(e, 1u << LJ_STAGE_QKV);
+  assert_int_equal(lj_cuda_replay_create(e, LJ_STAGE_QKV, &b, 2, &rp), LJ_EINVAL);
+  lj_cuda_set_skip_mask(e, 0);
+  lj_cuda_engine_free(e);
+}
+
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void check_order(const lj_cuda_mark_interval *iv, int n, int n_layers, int with_sample, int64_t t0,
+                        int64_t t1) {
+  assert_int_equal(n, 1 + 10 * n_layers + 2 + with_sample);
+  assert_int_equal(iv[0].stage, LJ_STAGE_EMBED);
+  for (int l = 0; l < n_layers; l++)
+    for (int s = 0; s < 10; s++) {
+      assert_int_equal(iv[1 + 10 * l + s].stage, LJ_STAGE_ATTN_NORM + s);
+      assert_int_equal(iv[1 + 10 * l + s].layer, l);
+    }
+  assert_int_equal(iv[1 + 10 * n_layers].stage, LJ_STAGE_FINAL_NORM);
+  assert_int_equal(iv[2 + 10 * n_layers].stage, LJ_STAGE_LM_HEAD);
+  if (with_sample) assert_int_equal(iv[3 + 10 * n_layers].stage, LJ_STAGE_SAMPLE);
+  for (int i = 0; i < n; i++) {
+    assert_true(iv[i].end_ns >= iv[i].begin_ns);
+    if (i) assert_true(iv[i].begin_ns == iv[i - 1].end_ns);  // contiguous: one stamp between stages
+  }
+  // On the host axis, within the clock alignment (a few tens of us) of the host's own bracket.
+  assert_true(iv[0].begin_ns > t0 - 200000);
+  assert_true(iv[n - 1].end_ns < t1 + 200000);
+}
+
+static void test_marks(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 10);
+  int n = 10, G = 6;
+  lj_cuda_sampling sp = {0.0f, 1.0f, 0};
+  // Reference tokens without marks.
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  std::vector<int> ref(G), got(G);
+  assert_int_equal(lj_cuda_generate(e, 1, G, &sp, ref.data()), 0);
+  lj_cuda_reset(e);
+  assert_int_equal(lj_cuda_marks_enable(e, G + 1), 0);
+  assert_true(lj_cuda_marks_alignment_ns(e) > 0);
+  assert_int_equal(lj_cuda_marks_set_step(e, 0), 0);
+  int64_t t0 = mono_ns();
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  int64_t t1 = mono_ns();
+  lj_cuda_mark_interval iv[256];
+  int m = 0;
+  assert_int_equal(lj_cuda_marks_read(e, 0, 0, iv, 256, &m), 0);
+  check_order(iv, m, c.n_layers, 0, t0, t1);
+  t0 = mono_ns();
+  assert_int_equal(lj_cuda_generate(e, 1, G, &sp, got.data()), 0);
+  t1 = mono_ns();
+  assert_memory_equal(got.data(), ref.data(), sizeof(int) * G);
+  int64_t prev_end = 0;
+  for (int s = 1; s < G; s++) {
+    assert_int_equal(lj_cuda_marks_read(e, s, 1, iv, 256, &m), 0);
+    check_order(iv, m, c.n_layers, 1, t0, t1);
+    assert_true(iv[0].begin_ns >= prev_end);  // steps in order
+    prev_end = iv[m - 1].end_ns;
+  }
+  lj_cuda_marks_disable(e);
+  // Rewind to the prompt and generate again without marks: the work repeats from the cache.
+  int len = n;
+  assert_int_equal(lj_cuda_rewind(e, 1, &len), 0);
+  assert_int_equal(lj_cuda_seq_len(e, 0), n);
+  assert_int_equal(lj_cuda_generate(e, 1, G, &sp, got.data()), 0);
+  assert_int_equal(lj_cuda_seq_len(e, 0), n + G - 1);
+  lj_cuda_engine_free(e);
+}
+
+static void test_attention_groups(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 20);
+  int n = 20;
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  int one = 1, tok = 9;
+  lj_cuda_batch b;
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, &tok, &one, &b), 0);
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_QKV, 0, &b, &a), 0);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_ROPE, 0, &b, &a), 0);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_ATTN, 0, &b, &a), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  size_t q = lj_q_dim(&c);
+  std::vector<uint16_t> full = copy_bf16(a.attn, q);
+  size_t per_group = (size_t)(c.n_heads / c.n_kv_heads) * c.head_dim;
+  for (int g = 1; g < c.n_kv_heads; g++) {
+    GPU_OK(cudaMemset(a.attn, 0, 2 * q));
+    assert_int_equal(lj_cuda_set_attn_groups(e, g), 0);
+    assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_ATTN, 0, &b, &a), 0);
+    assert_int_equal(lj_cuda_synchronize(e), 0);
+    std::vector<uint16_t> part = copy_bf16(a.attn, q);
+    assert_memory_equal(part.data(), full.data(), 2 * per_group * g);
+  }
+  assert_int_equal(lj_cuda_set_attn_groups(e, c.n_kv_heads + 1), LJ_EINVAL);
+  assert_int_equal(lj_cuda_set_attn_groups(e, 0), 0);
+  lj_cuda_engine_free(e);
+}
+
+static void test_sample_stage(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 8);
+  int n = 8;
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  std::vector<float> logits(c.vocab_size);
+  assert_int_equal(lj_cuda_get_logits(e, logits.data(), 1), 0);
+  int best = 0;
+  for (int i = 1; i < c.vocab_size; i++)
+    if (logits[i] > logits[best]) best = i;
+  int one = 1, tok = 1;
+  lj_cuda_batch b;
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, &tok, &one, &b), 0);
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_SAMPLE, -1, &b, &a), 0);
+  int next = -1;
+  GPU_OK(cudaMemcpy(&next, a.next, sizeof next, cudaMemcpyDeviceToHost));
+  assert_int_equal(next, best);
+  lj_cuda_engine_free(e);
+}
+
+int main(void) {
+  gpu_test_require_device();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_replay_matches_one_call),
+      cmocka_unit_test(test_marks),
+      cmocka_unit_test(test_attention_groups),
+      cmocka_unit_test(test_sample_stage),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
