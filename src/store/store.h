@@ -2,7 +2,8 @@
 //
 // A store holds runs; each run has its devices, the samples the sampler
 // streamed, measurement windows, metrics (sampler CPU cost...), and, for
-// `idle` and `devices --characterize`, idle baselines and characterisations.
+// `idle` and `devices --characterize`, idle baselines and characterisations;
+// for `profile`, everything in an lj_profile_result (schema version 2).
 // The file is in WAL mode and every batch of samples is one transaction, so a
 // killed process leaves a consistent file holding every batch committed
 // before it died; such a run keeps status "incomplete".
@@ -15,16 +16,19 @@
 #include <stdint.h>
 
 #include "llamajoule/meter.h"
+#include "profile/profile_result.h"
 
-#define LJ_STORE_SCHEMA_VERSION 1
+#define LJ_STORE_SCHEMA_VERSION 2
 
 typedef struct lj_store lj_store;
 
 // Opens `path`, creating the file and the schema when it does not exist.
 // Fails, naming the path, when it cannot be written (checked here, before any
-// measurement starts).
+// measurement starts). A version-1 file is upgraded to version 2 in place
+// (the profile tables are added); other versions are refused.
 int lj_store_open(const char *path, lj_store **out);
 // Opens an existing store for reading only (re-analysis); never creates it.
+// A version-1 file is read as it is (it holds no profiles).
 int lj_store_open_readonly(const char *path, lj_store **out);
 void lj_store_close(lj_store *st);
 const char *lj_store_path(const lj_store *st);
@@ -82,6 +86,21 @@ int lj_store_add_window(lj_store *st, int64_t run_id, const lj_window_result *w,
                         int64_t *window_id);
 // "short,no_counter,..." for LJ_WINDOW_* flags ("" when none).
 void lj_window_flags_text(uint32_t flags, char *buf, size_t cap);
+
+// ---------------------------------------------------------------- profiles
+
+// Writes everything `llamajoule profile` measured for run `run_id` (plan,
+// conditions, phase windows with their `windows` rows, summaries, stage
+// estimates, trials, closures, timeline, ablation, head fit, overheads) in
+// one transaction: on failure nothing of it is in the file, and the error
+// names the file and the table. Call it when no other write to this store is
+// in progress (the sampler's writer shares the connection and its
+// transactions). A run holds at most one profile.
+int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *r);
+// Rows of the profile table `table` ("stage_intervals", "closures", ...;
+// docs/store.md) that belong to run_id. LJ_EINVAL for a name that is not a
+// profile table; 0 rows in a version-1 store.
+int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n);
 
 // ---------------------------------------------------------------- idle baselines
 

@@ -1,0 +1,647 @@
+// A profile (lj_profile_result) into the version-2 tables, in one
+// transaction; and a row count per table for tests and reports.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+// Column groups of a mean with its interval and of an lj_interval, so that
+// the column lists below cannot disagree with put_ci / put_interval.
+#define CI(name, unit) name unit ", " name "_sd" unit ", " name "_lo" unit ", " name "_hi" unit ", " name "_n"
+#define IV(name, unit) name unit ", " name "_se" unit ", " name "_df, " name "_lo" unit ", " name "_hi" unit
+
+// One INSERT statement, reused for every row of its table.
+typedef struct {
+  lj_store *st;
+  sqlite3_stmt *stmt;
+  int col;      // next parameter to bind (1-based)
+  int bind_rc;  // first failed bind (SQLITE_OK when none)
+  char what[128];
+} row;
+
+static int row_prepare(lj_store *st, int64_t run_id, const char *table, const char *cols, row *r) {
+  memset(r, 0, sizeof *r);
+  r->st = st;
+  r->col = 1;
+  snprintf(r->what, sizeof r->what, "writing the profile of run %lld to table %s", (long long)run_id, table);
+  int n = 1;
+  for (const char *c = cols; *c; c++) n += *c == ',';
+  char sql[4096];
+  int used = snprintf(sql, sizeof sql, "INSERT INTO %s(%s) VALUES (?", table, cols);
+  for (int i = 1; i < n && used > 0 && (size_t)used < sizeof sql; i++)
+    used += snprintf(sql + used, sizeof sql - (size_t)used, ", ?");
+  if (used < 0 || (size_t)used + 2 >= sizeof sql)
+    return LJ_FAIL(LJ_EINVAL, "store '%s': %s: statement too long", st->path, r->what);
+  snprintf(sql + used, sizeof sql - (size_t)used, ")");
+  return lj_store_prepare(st, sql, &r->stmt, r->what);
+}
+
+static void bound(row *r, int rc) {
+  if (rc != SQLITE_OK && r->bind_rc == SQLITE_OK) r->bind_rc = rc;
+  r->col++;
+}
+
+static void put_int(row *r, int64_t v) { bound(r, sqlite3_bind_int64(r->stmt, r->col, v)); }
+static void put_text(row *r, const char *s) { bound(r, lj_store_bind_text(r->stmt, r->col, s)); }
+// NAN (not measured) is NULL; infinities stay (a df of INFINITY means an exact value).
+static void put_real(row *r, double v) {
+  bound(r, isnan(v) ? sqlite3_bind_null(r->stmt, r->col) : sqlite3_bind_double(r->stmt, r->col, v));
+}
+// Minima and maxima start at +-INFINITY: still infinite means nothing was read.
+static void put_finite(row *r, double v) { put_real(r, isfinite(v) ? v : NAN); }
+static void put_ci(row *r, const lj_mean_ci *m) {
+  put_real(r, m->mean);
+  put_real(r, m->stddev);
+  put_real(r, m->lo);
+  put_real(r, m->hi);
+  put_int(r, m->n);
+}
+static void put_interval(row *r, const lj_interval *v) {
+  put_real(r, v->estimate);
+  put_real(r, v->se);
+  put_real(r, v->df);
+  put_real(r, v->lo);
+  put_real(r, v->hi);
+}
+
+// Steps the bound row and makes the statement ready for the next one.
+static int row_insert(row *r) {
+  int expected = sqlite3_bind_parameter_count(r->stmt);
+  int rc = r->bind_rc;
+  if (rc == SQLITE_OK && r->col - 1 != expected)  // a column list and its puts disagree: a bug here
+    return LJ_FAIL(LJ_ESTORE, "store '%s': %s: %d values for %d columns", r->st->path, r->what, r->col - 1,
+                   expected);
+  if (rc == SQLITE_OK) rc = sqlite3_step(r->stmt);
+  sqlite3_reset(r->stmt);
+  sqlite3_clear_bindings(r->stmt);
+  r->col = 1;
+  r->bind_rc = SQLITE_OK;
+  if (rc != SQLITE_DONE && rc != SQLITE_OK)
+    return lj_sqlite_fail(r->st->db, r->st->path, rc, r->what, __FILE__, __LINE__);
+  return 0;
+}
+
+static void row_finish(row *r) {
+  sqlite3_finalize(r->stmt);
+  r->stmt = NULL;
+}
+
+static int bad_key(lj_store *st, int64_t run_id, const char *table, size_t i, int phase, int stage) {
+  return LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table %s, row %zu: phase %d or stage %d out of range",
+                 st->path, (long long)run_id, table, i, phase, stage);
+}
+static int phase_ok(lj_phase p) { return (unsigned)p < LJ_PHASE_COUNT; }
+static int stage_ok(lj_stage s) { return (unsigned)s < LJ_STAGE_COUNT; }
+
+static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  const lj_profile_plan *p = &res->plan;
+  const lj_model_config *c = &p->config;
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "profile_plans",
+                     "run_id, complete, model, model_name, weights_random, engine, timing_only, device_index, batch,"
+                     " prompt_len, gen_len, repeats, trials, replay_s, phase_s, level, layers_replayed, decode_kv,"
+                     " ablation, head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
+                     " n_heads, n_kv_heads, head_dim, vocab_size, max_seq_len, rope_theta, rope_type, rope_factor,"
+                     " rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos, norm_eps,"
+                     " tie_embeddings, bos_id, eos_id",
+                     &r));
+  char kv[LJ_PROFILE_MAX_KV * 24] = "";
+  size_t used = 0;
+  int n_kv = p->n_decode_kv < 0 ? 0 : p->n_decode_kv > LJ_PROFILE_MAX_KV ? LJ_PROFILE_MAX_KV : p->n_decode_kv;
+  for (int i = 0; i < n_kv; i++)
+    used += (size_t)snprintf(kv + used, sizeof kv - used, "%s%lld", i ? "," : "", (long long)p->decode_kv[i]);
+  put_int(&r, run_id);
+  put_int(&r, res->complete);
+  put_text(&r, p->model);
+  put_text(&r, p->model_name);
+  put_int(&r, p->weights_random);
+  put_text(&r, p->engine);
+  put_int(&r, p->timing_only);
+  put_int(&r, p->device);
+  put_int(&r, p->batch);
+  put_int(&r, p->prompt_len);
+  put_int(&r, p->gen_len);
+  put_int(&r, p->repeats);
+  put_int(&r, p->trials);
+  put_real(&r, p->replay_seconds);
+  put_real(&r, p->phase_seconds);
+  put_real(&r, p->level);
+  put_int(&r, p->layers_replayed);
+  put_text(&r, kv);
+  put_int(&r, p->ablation);
+  put_int(&r, p->head_fit);
+  put_int(&r, (int64_t)p->seed);  // the bit pattern: SQLite integers are signed
+  put_text(&r, p->prompt_source);
+  put_text(&r, res->notes);
+  put_text(&r, c->name);
+  put_int(&r, c->dim);
+  put_int(&r, c->hidden_dim);
+  put_int(&r, c->n_layers);
+  put_int(&r, c->n_heads);
+  put_int(&r, c->n_kv_heads);
+  put_int(&r, c->head_dim);
+  put_int(&r, c->vocab_size);
+  put_int(&r, c->max_seq_len);
+  put_real(&r, c->rope_theta);
+  put_text(&r, c->rope_type == LJ_ROPE_LLAMA3 ? "llama3" : "default");
+  put_real(&r, c->rope_factor);
+  put_real(&r, c->rope_low_freq_factor);
+  put_real(&r, c->rope_high_freq_factor);
+  put_int(&r, c->rope_original_max_pos);
+  put_real(&r, c->norm_eps);
+  put_int(&r, c->tie_embeddings);
+  put_int(&r, c->bos_id);
+  put_int(&r, c->eos_id);
+  int rc = row_insert(&r);
+  row_finish(&r);
+  return rc;
+}
+
+static int put_conditions(lj_store *st, int64_t run_id, const lj_profile_conditions *c) {
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "profile_conditions",
+                     "run_id, device_index, device_name, device_uuid, pci_bus_id, driver_version, cuda_driver,"
+                     " idle_w, idle_sd_w, idle_method, temperature_min_c, temperature_max_c, sm_clock_min_mhz,"
+                     " sm_clock_max_mhz, mem_clock_min_mhz, mem_clock_max_mhz, power_limit_w, throttle_mask,"
+                     " throttle, n_samples, buffer_gaps, sampler_cpu_pct, begin_wall_ns, end_wall_ns",
+                     &r));
+  put_int(&r, run_id);
+  put_int(&r, c->device.index);
+  put_text(&r, c->device.name);
+  put_text(&r, c->device.uuid);
+  put_text(&r, c->device.pci_bus_id);
+  put_text(&r, c->device.driver_version);
+  put_text(&r, c->cuda_driver);
+  put_real(&r, c->idle_w);
+  put_real(&r, c->idle_sd_w);
+  put_text(&r, c->idle_method);
+  put_finite(&r, c->temperature_min_c);
+  put_finite(&r, c->temperature_max_c);
+  put_finite(&r, c->sm_clock_min_mhz);
+  put_finite(&r, c->sm_clock_max_mhz);
+  put_finite(&r, c->mem_clock_min_mhz);
+  put_finite(&r, c->mem_clock_max_mhz);
+  put_real(&r, c->power_limit_w);
+  put_int(&r, (int64_t)c->throttle_seen);
+  put_text(&r, c->throttle_text);
+  put_int(&r, c->n_samples);
+  put_int(&r, (int64_t)c->buffer_gaps);
+  put_real(&r, c->sampler_cpu_percent);
+  put_int(&r, c->begin_wall_ns);
+  put_int(&r, c->end_wall_ns);
+  int rc = row_insert(&r);
+  row_finish(&r);
+  return rc;
+}
+
+// Each window's energies go to `windows` (as `meter` stores its windows);
+// phase_windows adds what the window was and links it.
+static int put_phase_windows(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  if (res->n_windows == 0) return 0;
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "phase_windows",
+                     "run_id, phase, repeat, window_id, units, tokens_per_unit, host_s", &r));
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < res->n_windows; i++) {
+    const lj_phase_window *w = &res->windows[i];
+    if (!phase_ok(w->phase)) {
+      rc = bad_key(st, run_id, "phase_windows", i, (int)w->phase, 0);
+      break;
+    }
+    int64_t window_id = 0;
+    rc = lj_store_add_window(st, run_id, &w->w, 0, &window_id);
+    if (rc < 0) {
+      lj_fail_context(rc, "writing the profile of run %lld to table windows", (long long)run_id);
+      break;
+    }
+    put_int(&r, run_id);
+    put_text(&r, lj_phase_name(w->phase));
+    put_int(&r, w->repeat);
+    put_int(&r, window_id);
+    put_int(&r, w->units);
+    put_int(&r, w->tokens_per_unit);
+    put_real(&r, w->host_s);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  return rc;
+}
+
+static int put_phase_summaries(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "phase_summaries",
+                     "run_id, phase, n_windows, tokens_per_unit, level, " CI("time", "_s") ", " CI("gross", "_j")
+                     ", " CI("dynamic", "_j") ", " CI("sample_gross", "_j")
+                     ", gross_j_per_token, dynamic_j_per_token, tokens_per_gross_j, tokens_per_dynamic_j,"
+                     " window_flags",
+                     &r));
+  int rc = 0;
+  for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
+    const lj_phase_summary *s = &res->phases[p];
+    if (s->n <= 0) continue;  // not measured: no row
+    put_int(&r, run_id);
+    put_text(&r, lj_phase_name((lj_phase)p));
+    put_int(&r, s->n);
+    put_int(&r, s->tokens_per_unit);
+    put_real(&r, s->time_s.level);
+    put_ci(&r, &s->time_s);
+    put_ci(&r, &s->gross_j);
+    put_ci(&r, &s->dynamic_j);
+    put_ci(&r, &s->sample_gross_j);
+    put_real(&r, s->gross_j_per_token);
+    put_real(&r, s->dynamic_j_per_token);
+    put_real(&r, s->tokens_per_gross_j);
+    put_real(&r, s->tokens_per_dynamic_j);
+    put_int(&r, s->window_flags);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  return rc;
+}
+
+static int put_stages(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  if (res->n_stages == 0) return 0;
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "stage_estimates",
+                     "run_id, phase, stage, layer, kv_len, n_trials, level, " CI("gross", "_j") ", "
+                     CI("dynamic", "_j") ", " CI("sample_gross", "_j") ", " CI("sample_dynamic", "_j") ", "
+                     CI("time_per_call", "_s")
+                     ", insitu_time_per_call_s, time_ratio, counter_vs_sample_pct, temperature_min_c,"
+                     " temperature_max_c, window_flags, flops, weight_bytes, act_read_bytes, act_write_bytes,"
+                     " kv_read_bytes, kv_write_bytes, bytes, flops_per_byte, dynamic_j_per_flop,"
+                     " dynamic_j_per_flop_lo, dynamic_j_per_flop_hi, dynamic_j_per_byte, dynamic_j_per_byte_lo,"
+                     " dynamic_j_per_byte_hi, flops_per_dynamic_j, bytes_per_dynamic_j, calls_per_unit,"
+                     " share_dynamic, share_gross",
+                     &r));
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < res->n_stages; i++) {
+    const lj_profile_stage *s = &res->stages[i];
+    const lj_replay_estimate *e = &s->est;
+    if (!phase_ok(e->key.phase) || !stage_ok(e->key.stage)) {
+      rc = bad_key(st, run_id, "stage_estimates", i, (int)e->key.phase, (int)e->key.stage);
+      break;
+    }
+    put_int(&r, run_id);
+    put_text(&r, lj_phase_name(e->key.phase));
+    put_text(&r, lj_stage_name(e->key.stage));
+    put_int(&r, e->key.layer);
+    put_int(&r, e->key.kv_len);
+    put_int(&r, e->n_trials);
+    put_real(&r, e->gross_j.level);
+    put_ci(&r, &e->gross_j);
+    put_ci(&r, &e->dynamic_j);
+    put_ci(&r, &e->sample_gross_j);
+    put_ci(&r, &e->sample_dynamic_j);
+    put_ci(&r, &e->time_per_call_s);
+    put_real(&r, e->insitu_time_per_call_s);
+    put_real(&r, e->time_ratio);
+    put_real(&r, e->counter_vs_sample_pct);
+    put_finite(&r, e->temperature_min_c);
+    put_finite(&r, e->temperature_max_c);
+    put_int(&r, e->window_flags);
+    put_int(&r, s->cost.flops);
+    put_int(&r, s->cost.weight_bytes);
+    put_int(&r, s->cost.act_read_bytes);
+    put_int(&r, s->cost.act_write_bytes);
+    put_int(&r, s->cost.kv_read_bytes);
+    put_int(&r, s->cost.kv_write_bytes);
+    put_int(&r, s->cost.bytes);
+    put_real(&r, s->cost.flops_per_byte);
+    put_real(&r, s->eff.j_per_flop);
+    put_real(&r, s->eff.j_per_flop_lo);
+    put_real(&r, s->eff.j_per_flop_hi);
+    put_real(&r, s->eff.j_per_byte);
+    put_real(&r, s->eff.j_per_byte_lo);
+    put_real(&r, s->eff.j_per_byte_hi);
+    put_real(&r, s->eff.flops_per_j);
+    put_real(&r, s->eff.bytes_per_j);
+    put_real(&r, s->calls_per_unit);
+    put_real(&r, s->share_dynamic);
+    put_real(&r, s->share_gross);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  return rc;
+}
+
+static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  if (res->n_trials == 0) return 0;
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "replay_trials",
+                     "run_id, phase, stage, layer, kv_len, kv_groups, trial, counter_j, sample_j, duration_s,"
+                     " calls, temperature_c, idle_w, start_offset_ns, window_flags",
+                     &r));
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < res->n_trials; i++) {
+    const lj_profile_trial *t = &res->trials[i];
+    if (!phase_ok(t->key.phase) || !stage_ok(t->key.stage)) {
+      rc = bad_key(st, run_id, "replay_trials", i, (int)t->key.phase, (int)t->key.stage);
+      break;
+    }
+    put_int(&r, run_id);
+    put_text(&r, lj_phase_name(t->key.phase));
+    put_text(&r, lj_stage_name(t->key.stage));
+    put_int(&r, t->key.layer);
+    put_int(&r, t->key.kv_len);
+    put_int(&r, t->groups);
+    put_int(&r, t->trial);
+    put_real(&r, t->t.counter_energy_j);
+    put_real(&r, t->t.sample_energy_j);
+    put_real(&r, t->t.duration_s);
+    put_int(&r, t->t.calls);
+    put_real(&r, t->t.temperature_c);
+    put_real(&r, t->t.idle_w);
+    put_int(&r, t->t.start_offset_ns);
+    put_int(&r, t->t.window_flags);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  return rc;
+}
+
+static int put_closures(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "closures",
+                     "run_id, phase, n_terms, level, measured_gross_j, measured_dynamic_j, "
+                     IV("predicted_gross", "_j") ", " IV("predicted_dynamic", "_j")
+                     ", error_gross_pct, error_gross_lo_pct, error_gross_hi_pct, error_dynamic_pct,"
+                     " error_dynamic_lo_pct, error_dynamic_hi_pct",
+                     &r));
+  int rc = 0;
+  for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
+    const lj_closure *c = &res->closure[p];
+    if (c->n_terms <= 0) continue;  // not computed
+    put_int(&r, run_id);
+    put_text(&r, lj_phase_name((lj_phase)p));
+    put_int(&r, c->n_terms);
+    put_real(&r, c->predicted_gross_j.level);
+    put_real(&r, c->measured_gross_j);
+    put_real(&r, c->measured_dynamic_j);
+    put_interval(&r, &c->predicted_gross_j);
+    put_interval(&r, &c->predicted_dynamic_j);
+    put_real(&r, c->error_gross_pct);
+    put_real(&r, c->error_gross_lo_pct);
+    put_real(&r, c->error_gross_hi_pct);
+    put_real(&r, c->error_dynamic_pct);
+    put_real(&r, c->error_dynamic_lo_pct);
+    put_real(&r, c->error_dynamic_hi_pct);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  return rc;
+}
+
+// Up to ~100k rows: one statement, reset between rows, inside the caller's transaction.
+static int put_intervals(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  if (res->n_intervals == 0) return 0;
+  if (!res->intervals || !res->interval_step)
+    return LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table stage_intervals: %zu intervals without steps",
+                   st->path, (long long)run_id, res->n_intervals);
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "stage_intervals",
+                     "run_id, seq, phase, stage, layer, step, begin_ns, end_ns, energy_j", &r));
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < res->n_intervals; i++) {
+    const lj_stage_interval *iv = &res->intervals[i];
+    if (!phase_ok(iv->phase) || !stage_ok(iv->stage)) {
+      rc = bad_key(st, run_id, "stage_intervals", i, (int)iv->phase, (int)iv->stage);
+      break;
+    }
+    put_int(&r, run_id);
+    put_int(&r, (int64_t)i);
+    put_text(&r, lj_phase_name(iv->phase));
+    put_text(&r, lj_stage_name(iv->stage));
+    put_int(&r, iv->layer);
+    put_int(&r, res->interval_step[i]);
+    put_int(&r, iv->begin_ns);
+    put_int(&r, iv->end_ns);
+    put_real(&r, res->interval_energy_j ? res->interval_energy_j[i] : NAN);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  return rc;
+}
+
+static int put_timeline(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  const lj_timeline_result *t = &res->timeline;
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "timeline_phases",
+                     "run_id, phase, device_index, idle_w, n_samples, flags, n_intervals, begin_ns, end_ns, span_s,"
+                     " energy_j, dynamic_j, attributed_j, attributed_dynamic_j, gap_s, gap_j, gap_dynamic_j,"
+                     " overlap_s",
+                     &r));
+  int rc = 0;
+  for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
+    const lj_timeline_phase *ph = &t->phase[p];
+    if (ph->n_intervals <= 0) continue;
+    put_int(&r, run_id);
+    put_text(&r, lj_phase_name((lj_phase)p));
+    put_int(&r, t->device);
+    put_real(&r, t->idle_w);
+    put_int(&r, t->n_samples);
+    put_int(&r, t->flags);
+    put_int(&r, ph->n_intervals);
+    put_int(&r, ph->begin_ns);
+    put_int(&r, ph->end_ns);
+    put_real(&r, ph->span_s);
+    put_real(&r, ph->energy_j);
+    put_real(&r, ph->dynamic_j);
+    put_real(&r, ph->attributed_j);
+    put_real(&r, ph->attributed_dynamic_j);
+    put_real(&r, ph->gap_s);
+    put_real(&r, ph->gap_j);
+    put_real(&r, ph->gap_dynamic_j);
+    put_real(&r, ph->overlap_s);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  if (rc < 0) return rc;
+
+  LJ_TRY(row_prepare(st, run_id, "timeline_stages",
+                     "run_id, phase, stage, calls, time_s, energy_j, dynamic_j, share_gross, share_dynamic", &r));
+  for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
+    for (int s = 0; rc == 0 && s < LJ_STAGE_COUNT; s++) {
+      const lj_timeline_stage *ts = &t->stage[p][s];
+      if (ts->calls <= 0) continue;  // the stage did not run in this phase
+      put_int(&r, run_id);
+      put_text(&r, lj_phase_name((lj_phase)p));
+      put_text(&r, lj_stage_name((lj_stage)s));
+      put_int(&r, ts->calls);
+      put_real(&r, ts->time_s);
+      put_real(&r, ts->energy_j);
+      put_real(&r, ts->dynamic_j);
+      put_real(&r, ts->share_gross);
+      put_real(&r, ts->share_dynamic);
+      rc = row_insert(&r);
+    }
+  }
+  row_finish(&r);
+  return rc;
+}
+
+// Per-layer sums exist independently of timeline_valid (NULL arrays: none).
+static int put_layers(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  int n_layers = res->plan.config.n_layers;
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "timeline_layers", "run_id, phase, layer, energy_j, time_s", &r));
+  int rc = 0;
+  for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
+    if (!res->layer_energy_j[p] && !res->layer_time_s[p]) continue;
+    for (int l = 0; rc == 0 && l < n_layers; l++) {
+      put_int(&r, run_id);
+      put_text(&r, lj_phase_name((lj_phase)p));
+      put_int(&r, l);
+      put_real(&r, res->layer_energy_j[p] ? res->layer_energy_j[p][l] : NAN);
+      put_real(&r, res->layer_time_s[p] ? res->layer_time_s[p][l] : NAN);
+      rc = row_insert(&r);
+    }
+  }
+  row_finish(&r);
+  return rc;
+}
+
+static int put_ablation(lj_store *st, int64_t run_id, const lj_ablation *a) {
+  if (!stage_ok(a->stage)) return bad_key(st, run_id, "ablations", 0, 0, (int)a->stage);
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "ablations",
+                     "run_id, stage, calls, level, " CI("full", "_j") ", " CI("ablated", "_j") ", "
+                     IV("saved", "_j") ", " IV("saved_per_call", "_j") ", " IV("replay", "_j")
+                     ", agreement_pct, " IV("ratio", ""),
+                     &r));
+  put_int(&r, run_id);
+  put_text(&r, lj_stage_name(a->stage));
+  put_int(&r, a->calls);
+  put_real(&r, a->full_j.level);
+  put_ci(&r, &a->full_j);
+  put_ci(&r, &a->ablated_j);
+  put_interval(&r, &a->saved_j);
+  put_interval(&r, &a->saved_per_call_j);
+  put_interval(&r, &a->replay_j);
+  put_real(&r, a->agreement_pct);
+  put_interval(&r, &a->ratio);
+  int rc = row_insert(&r);
+  row_finish(&r);
+  return rc;
+}
+
+static int put_head_fit(lj_store *st, int64_t run_id, const lj_head_fit *h, int64_t kv_len) {
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "head_fits",
+                     "run_id, kv_len, n_points, level, fixed_j, fixed_se_j, fixed_lo_j, fixed_hi_j, per_group_j,"
+                     " per_group_se_j, per_group_lo_j, per_group_hi_j, cov_fixed_per_group_j2, per_head_j,"
+                     " all_groups_j, fixed_share, resid_sd_j, sse_j2, r2, df",
+                     &r));
+  put_int(&r, run_id);
+  put_int(&r, kv_len);
+  put_int(&r, h->fit.n);
+  put_real(&r, h->fit.level);
+  put_real(&r, h->fixed_j);
+  put_real(&r, h->fit.se_a);
+  put_real(&r, h->fit.a_lo);
+  put_real(&r, h->fit.a_hi);
+  put_real(&r, h->per_group_j);
+  put_real(&r, h->fit.se_b);
+  put_real(&r, h->fit.b_lo);
+  put_real(&r, h->fit.b_hi);
+  put_real(&r, h->fit.cov_ab);
+  put_real(&r, h->per_head_j);
+  put_real(&r, h->all_groups_j);
+  put_real(&r, h->fixed_share);
+  put_real(&r, h->fit.resid_sd);
+  put_real(&r, h->fit.sse);
+  put_real(&r, h->fit.r2);
+  put_real(&r, h->fit.df);
+  int rc = row_insert(&r);
+  row_finish(&r);
+  return rc;
+}
+
+static int put_overheads(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  if (res->n_overhead <= 0) return 0;
+  int n = res->n_overhead;
+  if (n > (int)(sizeof res->overhead / sizeof res->overhead[0]))
+    return LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table overheads: %d overheads (at most %zu)",
+                   st->path, (long long)run_id, n, sizeof res->overhead / sizeof res->overhead[0]);
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "overheads",
+                     "run_id, what, n_pairs, level, " CI("off", "_s") ", " CI("on", "_s") ", "
+                     IV("overhead", "_pct"),
+                     &r));
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    const lj_profile_overhead *o = &res->overhead[i];
+    put_int(&r, run_id);
+    put_text(&r, o->what);
+    put_int(&r, o->n);
+    put_real(&r, o->off_s.level);
+    put_ci(&r, &o->off_s);
+    put_ci(&r, &o->on_s);
+    // overhead_pct is the estimate; its interval carries se, df and bounds.
+    lj_interval v = o->overhead_pct_ci;
+    v.estimate = o->overhead_pct;
+    put_interval(&r, &v);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  return rc;
+}
+
+static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
+  LJ_TRY(put_plan(st, run_id, r));
+  LJ_TRY(put_conditions(st, run_id, &r->cond));
+  LJ_TRY(put_phase_windows(st, run_id, r));
+  LJ_TRY(put_phase_summaries(st, run_id, r));
+  LJ_TRY(put_stages(st, run_id, r));
+  LJ_TRY(put_trials(st, run_id, r));
+  LJ_TRY(put_closures(st, run_id, r));
+  LJ_TRY(put_intervals(st, run_id, r));
+  if (r->timeline_valid) LJ_TRY(put_timeline(st, run_id, r));
+  LJ_TRY(put_layers(st, run_id, r));
+  if (r->ablation_valid) LJ_TRY(put_ablation(st, run_id, &r->ablation));
+  if (r->head_fit_valid) LJ_TRY(put_head_fit(st, run_id, &r->head_fit, r->head_fit_kv));
+  return put_overheads(st, run_id, r);
+}
+
+int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *r) {
+  if (st->readonly)
+    return LJ_FAIL(LJ_EINVAL, "store '%s': opened for reading only: cannot write the profile of run %lld", st->path,
+                   (long long)run_id);
+  char what[96];
+  snprintf(what, sizeof what, "writing the profile of run %lld", (long long)run_id);
+  LJ_TRY(lj_store_exec(st, "BEGIN IMMEDIATE", what));
+  int rc = put_all(st, run_id, r);
+  if (rc == 0) rc = lj_store_exec(st, "COMMIT", what);
+  // Keep the first error's message: the rollback's own result does not matter.
+  if (rc < 0 && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+// The tables a profile writes, the only names lj_store_profile_count accepts
+// (a table name cannot be a bound parameter).
+static const char *const kProfileTables[] = {
+    "profile_plans",   "profile_conditions", "phase_windows",   "phase_summaries", "stage_estimates",
+    "replay_trials",   "closures",           "stage_intervals", "timeline_phases", "timeline_stages",
+    "timeline_layers", "ablations",          "head_fits",       "overheads",
+};
+
+int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n) {
+  *n = 0;
+  int known = 0;
+  for (size_t i = 0; table && i < sizeof kProfileTables / sizeof kProfileTables[0]; i++)
+    known |= !strcmp(table, kProfileTables[i]);
+  if (!known)
+    return LJ_FAIL(LJ_EINVAL, "store '%s': '%s' is not a profile table", st->path, table ? table : "(null)");
+  if (st->version < 2) return 0;  // a version-1 file has no profile tables
+  char sql[128], what[96];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ?", table);
+  snprintf(what, sizeof what, "counting the rows of table %s", table);
+  sqlite3_stmt *stmt;
+  LJ_TRY(lj_store_prepare(st, sql, &stmt, what));
+  sqlite3_bind_int64(stmt, 1, run_id);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) *n = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_ROW) return lj_sqlite_fail(st->db, st->path, rc, what, __FILE__, __LINE__);
+  return 0;
+}

@@ -1,0 +1,805 @@
+// The store's profile tables (schema version 2): a synthetic profile written
+// and read back with plain SQL (values, NAN as NULL, links to `windows`,
+// counts), one transaction (a failing last table leaves nothing), refusal
+// of read-only handles, and the in-place upgrade of a version-1 file.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "profile/profile_result.h"
+#include "store/store.h"
+#include "store/store_schema.h"
+
+static char g_dir[256];
+
+static void path_in_tmp(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", g_dir, name); }
+
+static int setup_dir(void **state) {
+  snprintf(g_dir, sizeof g_dir, "/tmp/lj_test_store_profile_XXXXXX");
+  assert_non_null(mkdtemp(g_dir));
+  lj_set_quiet(1);  // the upgrade's info line
+  return 0;
+}
+
+static int teardown_dir(void **state) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+  return system(cmd);
+}
+
+// A mean with an interval whose fields are all distinct.
+static lj_mean_ci ci(double mean, int n) {
+  lj_mean_ci m;
+  memset(&m, 0, sizeof m);
+  m.n = n;
+  m.mean = mean;
+  m.stddev = mean * 0.1;
+  m.cv = 0.1;
+  m.sem = m.stddev / sqrt(n);
+  m.df = n - 1;
+  m.level = 0.95;
+  m.half_width = 2 * m.sem;
+  m.lo = mean - m.half_width;
+  m.hi = mean + m.half_width;
+  return m;
+}
+
+static lj_mean_ci ci_unknown(void) {
+  lj_mean_ci m;
+  memset(&m, 0, sizeof m);
+  m.mean = m.stddev = m.cv = m.sem = m.df = m.half_width = m.lo = m.hi = NAN;
+  return m;
+}
+
+static lj_interval interval(double est, double se) {
+  lj_interval v = {.estimate = est, .se = se, .df = 4.5, .level = 0.95, .lo = est - 2.5 * se, .hi = est + 2.5 * se};
+  return v;
+}
+
+static lj_window_result window(const char *name, int64_t begin_ns, double seconds, double counter_j, uint32_t flags) {
+  lj_window_result w;
+  memset(&w, 0, sizeof w);
+  snprintf(w.name, sizeof w.name, "%s", name);
+  w.device = 0;
+  w.begin_ns = begin_ns;
+  w.end_ns = begin_ns + (int64_t)(seconds * 1e9);
+  w.duration_s = seconds;
+  w.counter_energy_j = counter_j;
+  w.counter_updates = 10;
+  w.sample_energy_j = counter_j * 0.99;
+  w.n_samples = 50;
+  w.integrated_reading = LJ_READING_POWER_SAMPLE;
+  w.mean_power_w = counter_j / seconds;
+  w.peak_power_w = 700;
+  w.idle_power_w = 100;
+  w.counter_above_idle_j = counter_j - 100 * seconds;
+  w.sample_above_idle_j = w.sample_energy_j - 100 * seconds;
+  w.flags = flags;
+  return w;
+}
+
+// A profile touching every table, with NAN where a runner leaves values unknown.
+static void make_profile(lj_profile_result *r, size_t n_intervals) {
+  lj_profile_result_init(r);
+  lj_profile_plan *p = &r->plan;
+  snprintf(p->model, sizeof p->model, "llama-3.2-1b");
+  snprintf(p->model_name, sizeof p->model_name, "llama-3.2-1b");
+  p->weights_random = 1;
+  snprintf(p->config.name, sizeof p->config.name, "llama-3.2-1b");
+  p->config.dim = 2048;
+  p->config.hidden_dim = 8192;
+  p->config.n_layers = 2;
+  p->config.n_heads = 32;
+  p->config.n_kv_heads = 8;
+  p->config.head_dim = 64;
+  p->config.vocab_size = 128256;
+  p->config.max_seq_len = 131072;
+  p->config.rope_theta = 500000;
+  p->config.rope_type = LJ_ROPE_LLAMA3;
+  p->config.rope_factor = 32;
+  p->config.norm_eps = 1e-5;
+  p->config.bos_id = 128000;
+  p->config.eos_id = 128001;
+  snprintf(p->engine, sizeof p->engine, "cuda");
+  p->batch = 4;
+  p->prompt_len = 128;
+  p->gen_len = 64;
+  p->repeats = 2;
+  p->trials = 3;
+  p->replay_seconds = 2.5;
+  p->phase_seconds = 1.0;
+  p->layers_replayed = 2;
+  p->n_decode_kv = 3;
+  p->decode_kv[0] = 128;
+  p->decode_kv[1] = 160;
+  p->decode_kv[2] = 191;
+  p->ablation = p->head_fit = 1;
+  p->seed = UINT64_MAX;  // does not fit a signed integer: stored as its bit pattern
+  snprintf(p->prompt_source, sizeof p->prompt_source, "built-in text");
+  r->complete = 1;
+
+  snprintf(r->cond.device.name, sizeof r->cond.device.name, "NVIDIA H200");
+  snprintf(r->cond.device.uuid, sizeof r->cond.device.uuid, "GPU-1234");
+  r->cond.idle_w = 118.5;  // idle_sd_w stays NAN; clock and temperature ranges stay +-INFINITY (no readings)
+  snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "measured 5 s before the run (counter)");
+  r->cond.power_limit_w = 700;
+  r->cond.throttle_seen = 0x4;
+  snprintf(r->cond.throttle_text, sizeof r->cond.throttle_text, "sw_power_cap");
+  r->cond.n_samples = 123456;
+  snprintf(r->cond.cuda_driver, sizeof r->cond.cuda_driver, "13.0");
+
+  // Windows: prefill twice, decode twice (the second without samples).
+  const struct {
+    lj_phase phase;
+    int repeat;
+    double seconds, counter_j;
+    uint32_t flags;
+  } win[] = {{LJ_PHASE_PREFILL, 0, 1.0, 400.0, 0},
+             {LJ_PHASE_PREFILL, 1, 1.0, 410.0, 0},
+             {LJ_PHASE_DECODE, 0, 2.0, 900.0, 0},
+             {LJ_PHASE_DECODE, 1, 2.0, 910.0, LJ_WINDOW_NO_SAMPLES}};
+  for (int i = 0; i < 4; i++) {
+    lj_phase_window w;
+    memset(&w, 0, sizeof w);
+    w.phase = win[i].phase;
+    w.repeat = win[i].repeat;
+    w.units = 10;
+    w.tokens_per_unit = w.phase == LJ_PHASE_PREFILL ? 512 : 256;
+    w.w = window(lj_phase_name(w.phase), 1000000000ll * (i + 1), win[i].seconds, win[i].counter_j, win[i].flags);
+    w.host_s = win[i].seconds * 0.98;
+    assert_int_equal(lj_profile_add_window(r, &w), 0);
+  }
+  assert_int_equal(lj_profile_summarize_phases(r), 0);
+
+  // Stages: qkv measured fully; attn with no in-situ time and no driver samples.
+  for (int s = 0; s < 2; s++) {
+    lj_profile_stage st;
+    memset(&st, 0, sizeof st);
+    lj_replay_estimate *e = &st.est;
+    e->key.phase = LJ_PHASE_DECODE;
+    e->key.stage = s == 0 ? LJ_STAGE_QKV : LJ_STAGE_ATTN;
+    e->key.layer = -1;
+    e->key.kv_len = 128;
+    e->n_trials = 3;
+    e->gross_j = ci(s == 0 ? 0.0125 : 0.0031, 3);
+    e->dynamic_j = ci(s == 0 ? 0.0100 : 0.0025, 3);
+    e->sample_gross_j = s == 0 ? ci(0.0124, 3) : ci_unknown();
+    e->sample_dynamic_j = s == 0 ? ci(0.0099, 3) : ci_unknown();
+    e->time_per_call_s = ci(2e-5, 3);
+    e->insitu_time_per_call_s = s == 0 ? 2.1e-5 : NAN;
+    e->time_ratio = s == 0 ? 2e-5 / 2.1e-5 : NAN;
+    e->counter_vs_sample_pct = s == 0 ? 0.8 : NAN;
+    e->temperature_min_c = s == 0 ? 41 : NAN;
+    e->temperature_max_c = s == 0 ? 44 : NAN;
+    e->window_flags = s == 0 ? 0 : LJ_WINDOW_NO_SAMPLES;
+    st.cost.flops = 1000000 + s;
+    st.cost.weight_bytes = 6291456;
+    st.cost.bytes = 6300000;
+    st.cost.flops_per_byte = 0.25;
+    st.eff.j_per_flop = s == 0 ? 1e-8 : NAN;
+    st.eff.j_per_flop_lo = st.eff.j_per_flop_hi = st.eff.j_per_byte = NAN;
+    st.eff.j_per_byte_lo = st.eff.j_per_byte_hi = st.eff.flops_per_j = st.eff.bytes_per_j = NAN;
+    st.calls_per_unit = 128;
+    st.share_dynamic = s == 0 ? 0.31 : 0.12;
+    st.share_gross = s == 0 ? 0.29 : NAN;
+    assert_int_equal(lj_profile_add_stage(r, &st), 0);
+    for (int t = 0; t < 3; t++) {
+      lj_profile_trial tr;
+      memset(&tr, 0, sizeof tr);
+      tr.key = e->key;
+      tr.trial = t;
+      tr.groups = s == 1 ? 8 : 0;
+      tr.t.counter_energy_j = 100.0 + 10 * s + t;
+      tr.t.sample_energy_j = s == 1 ? NAN : 99.0 + t;
+      tr.t.duration_s = 2.5;
+      tr.t.calls = 8000 + t;
+      tr.t.temperature_c = 42.5;
+      tr.t.idle_w = 118.5;
+      tr.t.start_offset_ns = 123456789 + t;
+      assert_int_equal(lj_profile_add_trial(r, &tr), 0);
+    }
+  }
+  // The head fit's points: attn with 1 and 4 groups active.
+  for (int g = 1; g <= 4; g *= 4) {
+    lj_profile_trial tr;
+    memset(&tr, 0, sizeof tr);
+    tr.key = r->stages[1].est.key;
+    tr.groups = g;
+    tr.t.counter_energy_j = 50.0 + g;
+    tr.t.sample_energy_j = NAN;
+    tr.t.duration_s = 2.5;
+    tr.t.calls = 9000;
+    tr.t.temperature_c = NAN;
+    assert_int_equal(lj_profile_add_trial(r, &tr), 0);
+  }
+
+  lj_closure *c = &r->closure[LJ_PHASE_DECODE];
+  c->n_terms = 12;
+  c->measured_gross_j = 90.5;
+  c->measured_dynamic_j = 66.5;
+  c->predicted_gross_j = interval(88.0, 1.5);
+  c->predicted_dynamic_j = interval(66.0, 1.25);
+  c->error_gross_pct = (88.0 - 90.5) / 90.5 * 100;
+  c->error_gross_lo_pct = -7.0;
+  c->error_gross_hi_pct = 1.5;
+  c->error_dynamic_pct = NAN;
+  c->error_dynamic_lo_pct = c->error_dynamic_hi_pct = NAN;
+
+  // Intervals: one prefill pass (2 layers x 9 stages + 4 others = 22 calls),
+  // then decode steps; the last interval's energy unknown.
+  for (size_t i = 0; i < n_intervals; i++) {
+    lj_stage_interval iv;
+    size_t k = i % 22;
+    int step = (int)(i / 22);
+    iv.phase = step == 0 ? LJ_PHASE_PREFILL : LJ_PHASE_DECODE;
+    iv.stage = k == 0 ? LJ_STAGE_EMBED : k < 19 ? (lj_stage)(LJ_STAGE_ATTN_NORM + (k - 1) % 9) : (lj_stage)(k - 9);
+    iv.layer = k >= 1 && k < 19 ? (int)(k - 1) / 9 : -1;
+    iv.begin_ns = 5000000000ll + (int64_t)i * 10000;
+    iv.end_ns = iv.begin_ns + 9000;
+    assert_int_equal(lj_profile_add_interval(r, &iv, step), 0);
+    r->interval_energy_j[i] = i + 1 == n_intervals ? NAN : 0.001 * (double)i;
+  }
+
+  r->timeline_valid = 1;
+  r->timeline.device = 0;
+  r->timeline.idle_w = 118.5;
+  r->timeline.n_samples = 4321;
+  r->timeline.flags = LJ_WINDOW_EXTRAPOLATED;
+  lj_timeline_phase *tp = &r->timeline.phase[LJ_PHASE_DECODE];
+  tp->n_intervals = (int)n_intervals - 22;
+  tp->begin_ns = 5000220000ll;
+  tp->end_ns = tp->begin_ns + 9999999;
+  tp->span_s = 0.0099;
+  tp->energy_j = 5.5;
+  tp->dynamic_j = 4.25;
+  tp->attributed_j = 5.0;
+  tp->attributed_dynamic_j = NAN;
+  tp->gap_s = 0.001;
+  tp->gap_j = 0.5;
+  tp->gap_dynamic_j = 0.375;
+  r->timeline.phase[LJ_PHASE_PREFILL].n_intervals = 22;
+  r->timeline.phase[LJ_PHASE_PREFILL].energy_j = 0.25;
+  for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    lj_timeline_stage *ts = &r->timeline.stage[LJ_PHASE_DECODE][s];
+    ts->calls = s == LJ_STAGE_SAMPLE ? 0 : 44;  // sample did not run: no row
+    ts->time_s = 0.001 * s;
+    ts->energy_j = 0.25 * s;
+    ts->dynamic_j = 0.125 * s;
+    ts->share_gross = s / 100.0;
+    ts->share_dynamic = NAN;
+  }
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
+    r->layer_energy_j[ph] = calloc(2, sizeof(double));
+    r->layer_time_s[ph] = calloc(2, sizeof(double));
+    assert_non_null(r->layer_energy_j[ph]);
+    assert_non_null(r->layer_time_s[ph]);
+    r->layer_energy_j[ph][0] = 1.5 * ph;
+    r->layer_energy_j[ph][1] = 2.5 * ph;
+    r->layer_time_s[ph][0] = 0.01 * ph;
+    r->layer_time_s[ph][1] = NAN;
+  }
+
+  lj_ablation *a = &r->ablation;
+  r->ablation_valid = 1;
+  a->stage = LJ_STAGE_ATTN;
+  a->calls = 10;
+  a->full_j = ci(1000.0, 3);
+  a->ablated_j = ci(920.0, 3);
+  a->saved_j = interval(80.0, 4.0);
+  a->saved_per_call_j = interval(8.0, 0.4);
+  a->replay_j = interval(78.0, 2.0);
+  a->agreement_pct = (80.0 - 78.0) / 78.0 * 100;
+  a->ratio = interval(80.0 / 78.0, 0.05);
+
+  r->head_fit_valid = 1;
+  r->head_fit_kv = 1024;
+  lj_head_fit *h = &r->head_fit;
+  h->fit.n = 2;
+  h->fit.a = h->fixed_j = 0.002;
+  h->fit.b = h->per_group_j = 0.0005;
+  h->fit.se_a = h->fit.se_b = h->fit.cov_ab = h->fit.resid_sd = NAN;  // two points: an exact line
+  h->fit.a_lo = h->fit.a_hi = h->fit.b_lo = h->fit.b_hi = NAN;
+  h->fit.sse = 0;
+  h->fit.r2 = 1;
+  h->fit.df = 0;
+  h->fit.level = 0.95;
+  h->per_head_j = 0.000125;
+  h->all_groups_j = 0.006;
+  h->fixed_share = 1.0 / 3;
+
+  r->n_overhead = 2;
+  const char *what[2] = {"sampler", "timeline"};
+  for (int i = 0; i < 2; i++) {
+    lj_profile_overhead *o = &r->overhead[i];
+    snprintf(o->what, sizeof o->what, "%s", what[i]);
+    o->n = 5;
+    o->off_s = ci(0.010, 5);
+    o->on_s = ci(0.0102 + 0.0001 * i, 5);
+    o->overhead_pct = 2.0 + i;
+    o->overhead_pct_ci = interval(2.0 + i, 0.5);
+  }
+  lj_profile_note(r, "The ablation used dynamic energies.");
+}
+
+static int64_t new_run(lj_store *st) {
+  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile --model llama-3.2-1b"};
+  int64_t run = 0;
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  return run;
+}
+
+// One row of a query (parameters: run id), stepped; the caller finalizes.
+static sqlite3_stmt *query_row(sqlite3 *db, const char *sql, int64_t run) {
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  if (sqlite3_bind_parameter_count(q) > 0) sqlite3_bind_int64(q, 1, run);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  return q;
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql, int64_t run) {
+  sqlite3_stmt *q = query_row(db, sql, run);
+  int64_t v = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return v;
+}
+
+static const char *const kTables[] = {
+    "profile_plans",   "profile_conditions", "phase_windows",   "phase_summaries", "stage_estimates",
+    "replay_trials",   "closures",           "stage_intervals", "timeline_phases", "timeline_stages",
+    "timeline_layers", "ablations",          "head_fits",       "overheads",
+};
+enum { N_TABLES = sizeof kTables / sizeof kTables[0] };
+
+static void expect_counts(lj_store *st, int64_t run, const int64_t *want) {
+  for (int i = 0; i < N_TABLES; i++) {
+    int64_t n = -1;
+    assert_int_equal(lj_store_profile_count(st, run, kTables[i], &n), 0);
+    if (n != want[i]) fail_msg("table %s: %lld rows, expected %lld", kTables[i], (long long)n, (long long)want[i]);
+  }
+}
+
+static void test_profile_round_trip(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "profile.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t other = new_run(st);  // a run without a profile: its counts stay 0
+  int64_t run = new_run(st);
+  lj_profile_result r;
+  make_profile(&r, 1000);
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  // plans, conditions, 4 windows, 2 phases, 2 stages, 8 trials, 1 closure,
+  // 1000 intervals, 2 timeline phases, 12 timeline stages, 2 x 2 layers, ...
+  const int64_t want[N_TABLES] = {1, 1, 4, 2, 2, 8, 1, 1000, 2, 12, 4, 1, 1, 2};
+  expect_counts(st, run, want);
+  const int64_t none[N_TABLES] = {0};
+  expect_counts(st, other, none);
+  int64_t n = 0;
+  assert_int_equal(lj_store_profile_count(st, run, "samples; DROP TABLE runs", &n), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "not a profile table"));
+  // A second profile for the same run is refused, and leaves the first intact.
+  assert_true(lj_store_add_profile(st, run, &r) < 0);
+  assert_non_null(strstr(lj_error_message(), "profile_plans"));
+  expect_counts(st, run, want);
+  lj_store_close(st);
+
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  // Plan: config and plan fields, the KV list, the seed's bit pattern.
+  sqlite3_stmt *q = query_row(db,
+                              "SELECT decode_kv, seed, n_layers, rope_type, replay_s, level, notes, complete, batch"
+                              " FROM profile_plans WHERE run_id = ?",
+                              run);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "128,160,191");
+  assert_int_equal(sqlite3_column_int64(q, 1), -1);
+  assert_int_equal(sqlite3_column_int(q, 2), 2);
+  assert_string_equal((const char *)sqlite3_column_text(q, 3), "llama3");
+  assert_true(sqlite3_column_double(q, 4) == 2.5);
+  assert_true(sqlite3_column_double(q, 5) == 0.95);
+  assert_string_equal((const char *)sqlite3_column_text(q, 6), "The ablation used dynamic energies.");
+  assert_int_equal(sqlite3_column_int(q, 7), 1);
+  assert_int_equal(sqlite3_column_int(q, 8), 4);
+  sqlite3_finalize(q);
+  // Conditions: NAN and the untouched +-INFINITY ranges are NULL.
+  q = query_row(db,
+                "SELECT idle_w, idle_sd_w IS NULL, temperature_min_c IS NULL, sm_clock_max_mhz IS NULL, throttle_mask,"
+                " throttle, n_samples FROM profile_conditions WHERE run_id = ?",
+                run);
+  assert_true(sqlite3_column_double(q, 0) == 118.5);
+  assert_int_equal(sqlite3_column_int(q, 1), 1);
+  assert_int_equal(sqlite3_column_int(q, 2), 1);
+  assert_int_equal(sqlite3_column_int(q, 3), 1);
+  assert_int_equal(sqlite3_column_int(q, 4), 4);
+  assert_string_equal((const char *)sqlite3_column_text(q, 5), "sw_power_cap");
+  assert_int_equal(sqlite3_column_int(q, 6), 123456);
+  sqlite3_finalize(q);
+  // Phase windows link to their `windows` rows, which hold the energies.
+  assert_int_equal(query_int(db, "SELECT count(*) FROM windows WHERE run_id = ?", run), 4);
+  q = query_row(db,
+                "SELECT w.counter_j, w.buffer_j IS NULL, w.name, pw.units, pw.tokens_per_unit, pw.host_s, w.warnings"
+                " FROM phase_windows pw JOIN windows w ON w.id = pw.window_id"
+                " WHERE pw.run_id = ? AND pw.phase = 'decode' AND pw.repeat = 1",
+                run);
+  assert_true(sqlite3_column_double(q, 0) == 910.0);
+  assert_int_equal(sqlite3_column_int(q, 1), 1);
+  assert_string_equal((const char *)sqlite3_column_text(q, 2), "decode");
+  assert_int_equal(sqlite3_column_int(q, 3), 10);
+  assert_int_equal(sqlite3_column_int(q, 4), 256);
+  assert_true(sqlite3_column_double(q, 5) == 2.0 * 0.98);
+  assert_string_equal((const char *)sqlite3_column_text(q, 6), "no_samples");
+  sqlite3_finalize(q);
+  // Phase summaries: the mean per unit of the two prefill windows; one sample-based decode value.
+  q = query_row(db,
+                "SELECT n_windows, gross_j, gross_n, time_s, sample_gross_n, sample_gross_sd_j IS NULL,"
+                " gross_j_per_token FROM phase_summaries WHERE run_id = ? AND phase = 'prefill'",
+                run);
+  assert_int_equal(sqlite3_column_int(q, 0), 2);
+  assert_true(fabs(sqlite3_column_double(q, 1) - 40.5) < 1e-12);
+  assert_int_equal(sqlite3_column_int(q, 2), 2);
+  assert_true(sqlite3_column_double(q, 3) == r.phases[LJ_PHASE_PREFILL].time_s.mean);
+  assert_int_equal(sqlite3_column_int(q, 4), 2);
+  assert_int_equal(sqlite3_column_int(q, 5), 0);
+  assert_true(sqlite3_column_double(q, 6) == r.phases[LJ_PHASE_PREFILL].gross_j_per_token);
+  sqlite3_finalize(q);
+  q = query_row(db, "SELECT sample_gross_n, sample_gross_sd_j IS NULL FROM phase_summaries WHERE run_id = ? AND phase = 'decode'", run);
+  assert_int_equal(sqlite3_column_int(q, 0), 1);
+  assert_int_equal(sqlite3_column_int(q, 1), 1);  // one value: no spread
+  sqlite3_finalize(q);
+  // Stage estimates: exact values, NAN fields NULL.
+  q = query_row(db,
+                "SELECT gross_j, gross_lo_j, dynamic_n, insitu_time_per_call_s, time_ratio, flops, calls_per_unit,"
+                " share_dynamic, dynamic_j_per_flop, temperature_max_c, layer, kv_len"
+                " FROM stage_estimates WHERE run_id = ? AND phase = 'decode' AND stage = 'qkv'",
+                run);
+  assert_true(sqlite3_column_double(q, 0) == 0.0125);
+  assert_true(sqlite3_column_double(q, 1) == r.stages[0].est.gross_j.lo);
+  assert_int_equal(sqlite3_column_int(q, 2), 3);
+  assert_true(sqlite3_column_double(q, 3) == 2.1e-5);
+  assert_true(sqlite3_column_double(q, 4) == 2e-5 / 2.1e-5);
+  assert_int_equal(sqlite3_column_int64(q, 5), 1000000);
+  assert_true(sqlite3_column_double(q, 6) == 128);
+  assert_true(sqlite3_column_double(q, 7) == 0.31);
+  assert_true(sqlite3_column_double(q, 8) == 1e-8);
+  assert_true(sqlite3_column_double(q, 9) == 44);
+  assert_int_equal(sqlite3_column_int(q, 10), -1);
+  assert_int_equal(sqlite3_column_int(q, 11), 128);
+  sqlite3_finalize(q);
+  q = query_row(db,
+                "SELECT insitu_time_per_call_s IS NULL, sample_gross_j IS NULL, sample_gross_n, share_gross IS NULL,"
+                " dynamic_j_per_flop IS NULL, temperature_min_c IS NULL, gross_j, window_flags"
+                " FROM stage_estimates WHERE run_id = ? AND stage = 'attn'",
+                run);
+  for (int i = 0; i < 6; i++) assert_int_equal(sqlite3_column_int(q, i), i == 2 ? 0 : 1);
+  assert_true(sqlite3_column_double(q, 6) == 0.0031);
+  assert_int_equal(sqlite3_column_int(q, 7), LJ_WINDOW_NO_SAMPLES);
+  sqlite3_finalize(q);
+  // Trials, with the head fit's group counts.
+  assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND stage = 'attn'", run), 5);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND sample_j IS NULL", run), 5);
+  q = query_row(db,
+                "SELECT counter_j, calls, start_offset_ns, kv_groups FROM replay_trials"
+                " WHERE run_id = ? AND stage = 'attn' AND kv_groups = 8 AND trial = 2",
+                run);
+  assert_true(sqlite3_column_double(q, 0) == 112.0);
+  assert_int_equal(sqlite3_column_int64(q, 1), 8002);
+  assert_int_equal(sqlite3_column_int64(q, 2), 123456791);
+  sqlite3_finalize(q);
+  assert_int_equal(
+      query_int(db, "SELECT sum(kv_groups) FROM replay_trials WHERE run_id = ? AND stage = 'attn' AND trial = 0", run),
+      8 + 1 + 4);
+  // Closure: decode only; the unknown dynamic error is NULL.
+  q = query_row(db,
+                "SELECT phase, n_terms, predicted_gross_j, predicted_gross_se_j, predicted_gross_df, error_gross_pct,"
+                " error_dynamic_pct IS NULL, level FROM closures WHERE run_id = ?",
+                run);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "decode");
+  assert_int_equal(sqlite3_column_int(q, 1), 12);
+  assert_true(sqlite3_column_double(q, 2) == 88.0);
+  assert_true(sqlite3_column_double(q, 3) == 1.5);
+  assert_true(sqlite3_column_double(q, 4) == 4.5);
+  assert_true(sqlite3_column_double(q, 5) == (88.0 - 90.5) / 90.5 * 100);
+  assert_int_equal(sqlite3_column_int(q, 6), 1);
+  assert_true(sqlite3_column_double(q, 7) == 0.95);
+  sqlite3_finalize(q);
+  // Intervals: order, steps, per-interval energy (the last unknown).
+  assert_int_equal(query_int(db, "SELECT count(*) FROM stage_intervals WHERE run_id = ? AND energy_j IS NULL", run),
+                   1);
+  assert_int_equal(query_int(db, "SELECT max(step) FROM stage_intervals WHERE run_id = ?", run), 999 / 22);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM stage_intervals WHERE run_id = ? AND phase = 'prefill'", run),
+                   22);
+  q = query_row(db,
+                "SELECT phase, stage, layer, step, begin_ns, end_ns, energy_j FROM stage_intervals"
+                " WHERE run_id = ? AND seq = 500",
+                run);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "decode");
+  assert_string_equal((const char *)sqlite3_column_text(q, 1), lj_stage_name(r.intervals[500].stage));
+  assert_int_equal(sqlite3_column_int(q, 2), r.intervals[500].layer);
+  assert_int_equal(sqlite3_column_int(q, 3), 500 / 22);
+  assert_int_equal(sqlite3_column_int64(q, 4), 5000000000ll + 500 * 10000);
+  assert_int_equal(sqlite3_column_int64(q, 5), 5000000000ll + 500 * 10000 + 9000);
+  assert_true(sqlite3_column_double(q, 6) == 0.001 * 500);
+  sqlite3_finalize(q);
+  // Timeline.
+  q = query_row(db,
+                "SELECT n_intervals, energy_j, attributed_dynamic_j IS NULL, gap_dynamic_j, flags, n_samples, idle_w"
+                " FROM timeline_phases WHERE run_id = ? AND phase = 'decode'",
+                run);
+  assert_int_equal(sqlite3_column_int(q, 0), 1000 - 22);
+  assert_true(sqlite3_column_double(q, 1) == 5.5);
+  assert_int_equal(sqlite3_column_int(q, 2), 1);
+  assert_true(sqlite3_column_double(q, 3) == 0.375);
+  assert_int_equal(sqlite3_column_int(q, 4), LJ_WINDOW_EXTRAPOLATED);
+  assert_int_equal(sqlite3_column_int(q, 5), 4321);
+  assert_true(sqlite3_column_double(q, 6) == 118.5);
+  sqlite3_finalize(q);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM timeline_stages WHERE run_id = ? AND stage = 'sample'", run), 0);
+  q = query_row(db,
+                "SELECT calls, energy_j, share_gross, share_dynamic IS NULL FROM timeline_stages"
+                " WHERE run_id = ? AND phase = 'decode' AND stage = 'lm_head'",
+                run);
+  assert_int_equal(sqlite3_column_int(q, 0), 44);
+  assert_true(sqlite3_column_double(q, 1) == 0.25 * LJ_STAGE_LM_HEAD);
+  assert_true(sqlite3_column_double(q, 2) == LJ_STAGE_LM_HEAD / 100.0);
+  assert_int_equal(sqlite3_column_int(q, 3), 1);
+  sqlite3_finalize(q);
+  q = query_row(db,
+                "SELECT energy_j, time_s IS NULL FROM timeline_layers WHERE run_id = ? AND phase = 'decode'"
+                " AND layer = 1",
+                run);
+  assert_true(sqlite3_column_double(q, 0) == 2.5 * LJ_PHASE_DECODE);
+  assert_int_equal(sqlite3_column_int(q, 1), 1);
+  sqlite3_finalize(q);
+  // Ablation, head fit, overheads.
+  q = query_row(db,
+                "SELECT stage, calls, full_j, ablated_n, saved_j, saved_se_j, saved_lo_j, replay_hi_j, agreement_pct,"
+                " ratio FROM ablations WHERE run_id = ?",
+                run);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "attn");
+  assert_int_equal(sqlite3_column_int(q, 1), 10);
+  assert_true(sqlite3_column_double(q, 2) == 1000.0);
+  assert_int_equal(sqlite3_column_int(q, 3), 3);
+  assert_true(sqlite3_column_double(q, 4) == 80.0);
+  assert_true(sqlite3_column_double(q, 5) == 4.0);
+  assert_true(sqlite3_column_double(q, 6) == 70.0);
+  assert_true(sqlite3_column_double(q, 7) == 83.0);
+  assert_true(sqlite3_column_double(q, 8) == (80.0 - 78.0) / 78.0 * 100);
+  assert_true(sqlite3_column_double(q, 9) == 80.0 / 78.0);
+  sqlite3_finalize(q);
+  q = query_row(db,
+                "SELECT kv_len, n_points, fixed_j, fixed_se_j IS NULL, per_group_j, per_head_j, fixed_share, r2"
+                " FROM head_fits WHERE run_id = ?",
+                run);
+  assert_int_equal(sqlite3_column_int(q, 0), 1024);
+  assert_int_equal(sqlite3_column_int(q, 1), 2);
+  assert_true(sqlite3_column_double(q, 2) == 0.002);
+  assert_int_equal(sqlite3_column_int(q, 3), 1);
+  assert_true(sqlite3_column_double(q, 4) == 0.0005);
+  assert_true(sqlite3_column_double(q, 5) == 0.000125);
+  assert_true(sqlite3_column_double(q, 6) == 1.0 / 3);
+  assert_true(sqlite3_column_double(q, 7) == 1.0);
+  sqlite3_finalize(q);
+  q = query_row(db,
+                "SELECT n_pairs, off_s, on_s, overhead_pct, overhead_lo_pct, overhead_df FROM overheads"
+                " WHERE run_id = ? AND what = 'timeline'",
+                run);
+  assert_int_equal(sqlite3_column_int(q, 0), 5);
+  assert_true(sqlite3_column_double(q, 1) == 0.010);
+  assert_true(sqlite3_column_double(q, 2) == 0.0102 + 0.0001);
+  assert_true(sqlite3_column_double(q, 3) == 3.0);
+  assert_true(sqlite3_column_double(q, 4) == 3.0 - 2.5 * 0.5);
+  assert_true(sqlite3_column_double(q, 5) == 4.5);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  lj_profile_result_free(&r);
+}
+
+// A failure in the last table written leaves nothing of the profile: no rows
+// in any profile table, no phase windows in `windows`; the error names the
+// file and the table; the store stays usable.
+static void test_profile_one_transaction(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "rollback.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st);
+  lj_profile_result r;
+  make_profile(&r, 1000);
+  snprintf(r.overhead[1].what, sizeof r.overhead[1].what, "sampler");  // duplicate key in `overheads`
+  assert_int_equal(lj_store_add_profile(st, run, &r), LJ_ESTORE);
+  const char *msg = lj_error_message();
+  assert_non_null(strstr(msg, path));
+  assert_non_null(strstr(msg, "table overheads"));
+  assert_null(strchr(msg, '\n'));
+  const int64_t none[N_TABLES] = {0};
+  expect_counts(st, run, none);
+
+  // A run that does not exist: the first table fails (foreign key).
+  snprintf(r.overhead[1].what, sizeof r.overhead[1].what, "timeline");
+  assert_true(lj_store_add_profile(st, run + 100, &r) < 0);
+  assert_non_null(strstr(lj_error_message(), "table profile_plans"));
+  // A bad stage in the middle (after the windows were written).
+  r.intervals[700].stage = (lj_stage)99;
+  assert_int_equal(lj_store_add_profile(st, run, &r), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "stage_intervals"));
+  assert_non_null(strstr(lj_error_message(), "row 700"));
+  expect_counts(st, run, none);
+  r.intervals[700].stage = LJ_STAGE_QKV;
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  lj_store_close(st);
+
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM windows", 0), 4);  // the failed attempts left none
+  assert_int_equal(query_int(db, "SELECT count(*) FROM stage_intervals", 0), 1000);
+  sqlite3_close(db);
+  lj_profile_result_free(&r);
+}
+
+// The size a long decode gives: one transaction, one statement reused.
+static void test_profile_many_intervals(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "large.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st);
+  lj_profile_result r;
+  make_profile(&r, 100000);
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  int64_t n = 0;
+  assert_int_equal(lj_store_profile_count(st, run, "stage_intervals", &n), 0);
+  assert_int_equal(n, 100000);
+  lj_store_close(st);
+  lj_profile_result_free(&r);
+}
+
+static void test_profile_readonly_refused(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "ro.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st);
+  lj_store_close(st);
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  lj_profile_result r;
+  make_profile(&r, 10);
+  assert_int_equal(lj_store_add_profile(st, run, &r), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "reading only"));
+  assert_non_null(strstr(lj_error_message(), path));
+  lj_store_close(st);
+  lj_profile_result_free(&r);
+}
+
+// A version-1 file as llamajoule 0.1 wrote it, with one run and one window.
+static void write_v1_store(const char *path) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char sql[256];
+  snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 1;", LJ_STORE_APPLICATION_ID);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, lj_store_schema_v1, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '1');"
+                                "INSERT INTO runs(id, kind, command_line, host, tool_version, started_wall_ns, status)"
+                                " VALUES (7, 'meter', 'llamajoule meter -- true', 'h', '0.1.0', 1, 'complete');"
+                                "INSERT INTO windows(run_id, name, begin_ns, end_ns, duration_s, counter_j, flags,"
+                                " warnings) VALUES (7, 'program', 0, 1000000000, 1.0, 321.5, 0, '');",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+}
+
+// Every table, index and column definition, in one string.
+static void schema_text(const char *path, char *buf, size_t cap) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT type, name, sql FROM sqlite_master ORDER BY type, name", -1, &q,
+                                      NULL),
+                   SQLITE_OK);
+  size_t used = 0;
+  buf[0] = '\0';
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    const char *sql = (const char *)sqlite3_column_text(q, 2);
+    int n = snprintf(buf + used, cap - used, "%s %s %s\n", sqlite3_column_text(q, 0), sqlite3_column_text(q, 1),
+                     sql ? sql : "");
+    assert_true(n > 0 && (size_t)n < cap - used);
+    used += (size_t)n;
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
+static void test_upgrade_from_v1(void **state) {
+  char path[1024], fresh[1024];
+  path_in_tmp(path, sizeof path, "v1.db");
+  write_v1_store(path);
+
+  // Reading: version 1 is read as it is (no upgrade), and holds no profiles.
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  int64_t n = -1, latest = 0;
+  assert_int_equal(lj_store_profile_count(st, 7, "stage_estimates", &n), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(lj_store_latest_run(st, NULL, &latest), 1);
+  assert_int_equal(latest, 7);
+  lj_store_close(st);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "PRAGMA user_version", 0), 1);
+  sqlite3_close(db);
+
+  // Writing: upgraded in place; the old rows stay; a profile can be stored.
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st);
+  lj_profile_result r;
+  make_profile(&r, 100);
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  assert_int_equal(lj_store_profile_count(st, run, "stage_intervals", &n), 0);
+  assert_int_equal(n, 100);
+  lj_store_close(st);
+  lj_profile_result_free(&r);
+
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "PRAGMA user_version", 0), LJ_STORE_SCHEMA_VERSION);
+  assert_int_equal(query_int(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'", 0), 2);
+  assert_int_equal(query_int(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'upgraded_from'", 0), 1);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM meta WHERE key = 'upgraded_wall_ns'", 0), 1);
+  sqlite3_stmt *q = query_row(db, "SELECT counter_j FROM windows WHERE run_id = ?", 7);
+  assert_true(sqlite3_column_double(q, 0) == 321.5);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+
+  // The upgraded file's schema is exactly a fresh file's.
+  path_in_tmp(fresh, sizeof fresh, "fresh.db");
+  assert_int_equal(lj_store_open(fresh, &st), 0);
+  lj_store_close(st);
+  static char a[65536], b[65536];
+  schema_text(path, a, sizeof a);
+  schema_text(fresh, b, sizeof b);
+  assert_string_equal(a, b);
+
+  // Opening again does not upgrade twice.
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_store_close(st);
+}
+
+// Versions other than 1 and 2 are still refused, naming the file.
+static void test_unknown_versions_refused(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "v3.db");
+  write_v1_store(path);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), LJ_EINVAL);
+  assert_null(st);
+  assert_non_null(strstr(lj_error_message(), path));
+  assert_non_null(strstr(lj_error_message(), "schema version 3"));
+  assert_int_equal(lj_store_open_readonly(path, &st), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), path));
+  // Refused means untouched: no profile tables were added.
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'stage_intervals'", 0), 0);
+  sqlite3_close(db);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_one_transaction),
+      cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
+      cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_unknown_versions_refused),
+  };
+  return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
