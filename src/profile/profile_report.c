@@ -1,0 +1,492 @@
+// The terminal summary of `llamajoule profile`: conditions, phases, stages,
+// closures, timeline, ablation, head fit, overhead and notes, in fixed-width
+// tables that fit 120 columns. Unmeasured values print as "-".
+#include "profile/profile_report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "profile/profile_report_derived.h"
+#include "store/store.h"
+
+#define WIDTH 120
+
+// ---------------------------------------------------------------- cells
+
+typedef char cell[64];
+
+static const char *dash(cell c) {
+  strcpy(c, "-");
+  return c;
+}
+
+// Decimals that keep four significant digits for a value in [1, 1000).
+static int decimals_for(double scaled) {
+  return scaled < 9.9995 ? 3 : scaled < 99.995 ? 2 : scaled < 999.95 ? 1 : 0;
+}
+
+// v (and the half width hw, NAN: none) scaled to the prefix that keeps v in
+// [1, 1000): "12.34 mJ", "1.234+-0.021 J". ASCII only, so widths are bytes.
+static const char *qty(cell c, double v, double hw, const char *unit) {
+  if (!isfinite(v)) return dash(c);
+  static const char *const prefix[] = {"", "m", "u", "n", "p"};
+  double a = fabs(v), scale = 1;
+  int k = 0;
+  while (k < 4 && a != 0 && a < scale * 0.9995) scale *= 1e-3, k++;
+  int d = decimals_for(a / scale);
+  if (isfinite(hw))
+    snprintf(c, sizeof(cell), "%.*f+-%.*f %s%s", d, v / scale, d, fabs(hw) / scale, prefix[k], unit);
+  else
+    snprintf(c, sizeof(cell), "%.*f %s%s", d, v / scale, prefix[k], unit);
+  return c;
+}
+
+static const char *energy(cell c, double v) { return qty(c, v, NAN, "J"); }
+static const char *seconds(cell c, double v) { return qty(c, v, NAN, "s"); }
+static const char *energy_ci(cell c, const lj_mean_ci *m) {
+  return qty(c, m->n > 0 ? m->mean : NAN, m->half_width, "J");
+}
+
+static const char *interval_j(cell c, const lj_interval *i) {
+  return qty(c, i->estimate, (i->hi - i->lo) / 2, "J");
+}
+
+// A fraction (0.25) as a percentage ("25.0%").
+static const char *share(cell c, double fraction) {
+  if (!isfinite(fraction)) return dash(c);
+  snprintf(c, sizeof(cell), "%.1f%%", fraction * 100);
+  return c;
+}
+
+// A signed percentage ("-1.2%").
+static const char *pct(cell c, double v, int decimals) {
+  if (!isfinite(v)) return dash(c);
+  snprintf(c, sizeof(cell), "%+.*f%%", decimals, v);
+  return c;
+}
+
+static const char *pct_range(cell c, double lo, double hi) {
+  if (!isfinite(lo) || !isfinite(hi)) return dash(c);
+  snprintf(c, sizeof(cell), "[%+.1f%%, %+.1f%%]", lo, hi);
+  return c;
+}
+
+static const char *fixed(cell c, double v, int decimals) {
+  if (!isfinite(v)) return dash(c);
+  snprintf(c, sizeof(cell), "%.*f", decimals, v);
+  return c;
+}
+
+// Three significant digits, without an exponent below 10^7 (keeps columns narrow and readable).
+static const char *sig3(cell c, double v) {
+  if (!isfinite(v)) return dash(c);
+  if (fabs(v) >= 1000 && fabs(v) < 1e7)
+    snprintf(c, sizeof(cell), "%.0f", v);
+  else
+    snprintf(c, sizeof(cell), "%.3g", v);
+  return c;
+}
+
+// "35-52" or "35" (min == max); "-" when no reading came (min > max or not finite).
+static const char *range(cell c, double lo, double hi) {
+  if (!isfinite(lo) || !isfinite(hi) || lo > hi) return dash(c);
+  if (lo == hi)
+    snprintf(c, sizeof(cell), "%.0f", lo);
+  else
+    snprintf(c, sizeof(cell), "%.0f-%.0f", lo, hi);
+  return c;
+}
+
+static const char *flags_text(cell c, uint32_t flags) {
+  if (!flags) return dash(c);
+  lj_window_flags_text(flags, c, sizeof(cell));
+  return c;
+}
+
+// Text wrapped at WIDTH, continuation lines indented to the prefix's width.
+static void wrapped(FILE *f, const char *prefix, const char *text) {
+  size_t indent = strlen(prefix), col = indent;
+  fputs(prefix, f);
+  const char *p = text;
+  while (*p) {
+    while (*p == ' ') p++;
+    size_t len = strcspn(p, " ");
+    if (!len) break;
+    if (col > indent && col + 1 + len > WIDTH) {
+      fprintf(f, "\n%*s", (int)indent, "");
+      col = indent;
+    } else if (col > indent) {
+      fputc(' ', f);
+      col++;
+    }
+    fwrite(p, 1, len, f);
+    col += len;
+    p += len;
+  }
+  fputc('\n', f);
+}
+
+static void section(FILE *f, const char *title) { fprintf(f, "\n== %s\n", title); }
+
+// ---------------------------------------------------------------- header
+
+static void print_header(FILE *f, const lj_profile_result *r) {
+  const lj_profile_plan *pl = &r->plan;
+  const lj_profile_conditions *c = &r->cond;
+  cell a, b, d;
+  fprintf(f, "llamajoule profile: %s%s, engine %s", pl->model_name[0] ? pl->model_name : pl->model,
+          pl->weights_random ? " (random weights)" : "", pl->engine[0] ? pl->engine : "-");
+  if (!strcmp(pl->engine, "cuda")) fprintf(f, ", device %d", pl->device);
+  fputc('\n', f);
+  if (!r->complete)
+    fprintf(f, "*** INCOMPLETE: the run was cut short (Ctrl-C or an error); what follows is only what was measured\n");
+  if (pl->model[0] && strcmp(pl->model, pl->model_name)) fprintf(f, "  model:     %s\n", pl->model);
+  fprintf(f, "  work:      batch %d, prompt %d tokens (%s), generate %d tokens per sequence\n", pl->batch,
+          pl->prompt_len, pl->prompt_source[0] ? pl->prompt_source : "-", pl->gen_len);
+  fprintf(f, "  phases:    %d repeats", pl->repeats);
+  if (pl->phase_seconds > 0)
+    fprintf(f, ", each window >= %s (short phases repeated inside)", seconds(a, pl->phase_seconds));
+  fputc('\n', f);
+  if (!pl->timing_only) {
+    fprintf(f, "  replay:    %d trials per stage, each >= %s, %d layers cycled; decode at KV", pl->trials,
+            seconds(a, pl->replay_seconds), pl->layers_replayed);
+    for (int i = 0; i < pl->n_decode_kv && i < LJ_PROFILE_MAX_KV; i++) fprintf(f, " %lld", (long long)pl->decode_kv[i]);
+    if (pl->n_decode_kv <= 0) fprintf(f, " -");
+    fprintf(f, "; ablation %s, head fit %s\n", pl->ablation ? "yes" : "no", pl->head_fit ? "yes" : "no");
+  }
+  fprintf(f, "  intervals: %.0f%% Student t, shown as mean+-half width; seed %llu\n", pl->level * 100,
+          (unsigned long long)pl->seed);
+  if (pl->timing_only) {
+    fprintf(f, "  TIMING ONLY, no energy was measured: %s\n", lj_report_timing_reason(r));
+    return;
+  }
+  fprintf(f, "  GPU:       %s, driver %s, CUDA %s, power limit %s W, source %s\n",
+          c->device.name[0] ? c->device.name : "-", c->device.driver_version[0] ? c->device.driver_version : "-",
+          c->cuda_driver[0] ? c->cuda_driver : "-", fixed(a, lj_report_power_limit_w(r), 0),
+          c->device.source[0] ? c->device.source : "-");
+  fprintf(f, "  idle:      %s W (sd %s W), %s\n", fixed(a, c->idle_w, 2), fixed(b, c->idle_sd_w, 2),
+          c->idle_method[0] ? c->idle_method : "origin unknown");
+  fprintf(f, "  range:     temperature %s C, SM clock %s MHz, memory clock %s MHz\n",
+          range(a, c->temperature_min_c, c->temperature_max_c), range(b, c->sm_clock_min_mhz, c->sm_clock_max_mhz),
+          range(d, c->mem_clock_min_mhz, c->mem_clock_max_mhz));
+  if (c->throttle_text[0])
+    fprintf(f, "  throttle:  %s\n", c->throttle_text);
+  else if (c->throttle_seen)
+    fprintf(f, "  throttle:  reasons 0x%llx\n", (unsigned long long)c->throttle_seen);
+  else
+    fprintf(f, "  throttle:  none seen\n");
+  fprintf(f, "  sampler:   %s%% of one core, %lld samples, %llu driver-buffer gaps",
+          fixed(a, c->sampler_cpu_percent, 2), (long long)c->n_samples, (unsigned long long)c->buffer_gaps);
+  if (c->end_wall_ns > c->begin_wall_ns && c->begin_wall_ns > 0)
+    fprintf(f, ", run %s", seconds(b, (double)(c->end_wall_ns - c->begin_wall_ns) * 1e-9));
+  fputc('\n', f);
+}
+
+// ---------------------------------------------------------------- phases
+
+static void measured_by(cell c, const lj_profile_result *r, const lj_phase_summary *s) {
+  if (s->n <= 0)
+    dash(c);
+  else if (r->plan.timing_only || s->gross_j.n <= 0)
+    snprintf(c, sizeof(cell), "host clock, %d repeat%s", s->n, s->n == 1 ? "" : "s");
+  else if (s->gross_j.n < s->n)
+    snprintf(c, sizeof(cell), "counter window, %d of %d", s->gross_j.n, s->n);
+  else
+    snprintf(c, sizeof(cell), "counter window, %d repeat%s", s->n, s->n == 1 ? "" : "s");
+}
+
+static void print_phases(FILE *f, const lj_profile_result *r) {
+  cell a, b, c, d, e, g, h, m;
+  section(f, r->plan.timing_only ? "Phases (per unit: host time)"
+                                 : "Phases (per unit; share of one run = the sum of the phases)");
+  if (r->plan.timing_only) {
+    fprintf(f, "%-10s %3s %8s %18s  %s\n", "phase", "n", "tokens", "time/unit", "measured");
+    for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+      const lj_phase_summary *s = &r->phases[p];
+      measured_by(m, r, s);
+      fprintf(f, "%-10s %3d %8lld %18s  %s\n", lj_phase_name((lj_phase)p), s->n, (long long)s->tokens_per_unit,
+              qty(a, s->time_s.mean, s->time_s.half_width, "s"), m);
+    }
+    return;
+  }
+  fprintf(f, "%-10s %3s %16s %18s %18s %7s %7s  %s\n", "phase", "n", "time/unit", "gross/unit", "dynamic/unit",
+          "share g", "share d", "measured");
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    const lj_phase_summary *s = &r->phases[p];
+    measured_by(m, r, s);
+    fprintf(f, "%-10s %3d %16s %18s %18s %7s %7s  %s\n", lj_phase_name((lj_phase)p), s->n,
+            qty(a, s->time_s.mean, s->time_s.half_width, "s"), energy_ci(b, &s->gross_j), energy_ci(c, &s->dynamic_j),
+            share(d, lj_report_phase_share(r, (lj_phase)p, 0)), share(e, lj_report_phase_share(r, (lj_phase)p, 1)), m);
+  }
+  fprintf(f, "%-10s %3s %16s %18s %18s\n", "run", "", "", energy(a, lj_report_phase_total_j(r, 0)),
+          energy(b, lj_report_phase_total_j(r, 1)));
+  fprintf(f, "\n%-10s %8s %11s %11s %9s %9s %14s %8s  %s\n", "phase", "tokens", "gross/tok", "dyn/tok", "tok/J g",
+          "tok/J d", "buffer gross", "cnt-buf", "window flags");
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    const lj_phase_summary *s = &r->phases[p];
+    double diff = s->gross_j.n > 0 && s->sample_gross_j.n > 0 && s->sample_gross_j.mean != 0
+                      ? (s->gross_j.mean - s->sample_gross_j.mean) / s->sample_gross_j.mean * 100
+                      : NAN;
+    fprintf(f, "%-10s %8lld %11s %11s %9s %9s %14s %8s  %s\n", lj_phase_name((lj_phase)p),
+            (long long)s->tokens_per_unit, energy(a, s->gross_j_per_token), energy(b, s->dynamic_j_per_token),
+            sig3(c, s->tokens_per_gross_j), sig3(d, s->tokens_per_dynamic_j), energy_ci(e, &s->sample_gross_j),
+            pct(g, diff, 2), flags_text(h, s->window_flags));
+  }
+}
+
+// ---------------------------------------------------------------- stages
+
+static int stage_order(const void *pa, const void *pb) {
+  const lj_stage_key *a = &(*(const lj_profile_stage *const *)pa)->est.key;
+  const lj_stage_key *b = &(*(const lj_profile_stage *const *)pb)->est.key;
+  if (a->stage != b->stage) return a->stage < b->stage ? -1 : 1;
+  if (a->kv_len != b->kv_len) return a->kv_len < b->kv_len ? -1 : 1;
+  return (a->layer > b->layer) - (a->layer < b->layer);
+}
+
+static int print_groups(FILE *f, const lj_profile_result *r, lj_phase p) {
+  cell a, b, c, d;
+  fprintf(f, "%-10s %18s %18s %8s %8s %5s\n", "group", "dynamic/unit", "gross/unit", "share d", "share g", "rows");
+  for (int g = 0; g < LJ_GROUP_COUNT; g++) {
+    lj_report_group sum;
+    LJ_TRY(lj_report_group_sum(r, p, (lj_stage_group)g, &sum));
+    if (!sum.n_estimates) continue;
+    fprintf(f, "%-10s %18s %18s %8s %8s %5d\n", lj_stage_group_name((lj_stage_group)g), interval_j(a, &sum.dynamic_j),
+            interval_j(b, &sum.gross_j), share(c, sum.share_dynamic), share(d, sum.share_gross), sum.n_estimates);
+  }
+  return 0;
+}
+
+static void print_stage_row(FILE *f, const lj_profile_stage *s, int timing_only) {
+  const lj_replay_estimate *e = &s->est;
+  cell kv, calls, dyn, unit, sh, t, situ, ratio, jf, jb, fb, cv;
+  snprintf(kv, sizeof kv, "%lld", (long long)e->key.kv_len);
+  fixed(calls, s->calls_per_unit, s->calls_per_unit == floor(s->calls_per_unit) ? 0 : 2);
+  qty(t, e->time_per_call_s.n > 0 ? e->time_per_call_s.mean : NAN, NAN, "s");
+  seconds(situ, e->insitu_time_per_call_s);
+  fixed(ratio, e->time_ratio, 2);
+  if (lj_report_time_ratio_off(e->time_ratio)) strcat(ratio, "*");
+  sig3(fb, s->cost.bytes > 0 ? s->cost.flops_per_byte : NAN);
+  const char *bound = lj_report_bound(&s->cost);
+  if (timing_only) {
+    qty(unit, s->calls_per_unit * e->time_per_call_s.mean, NAN, "s");
+    share(cv, e->time_per_call_s.cv);
+    fprintf(f, "%-10s %5s %8s %10s %10s %6s %10s %6s %-4s %6s\n", lj_stage_name(e->key.stage), kv, calls, t, situ,
+            ratio, unit, fb, bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
+    return;
+  }
+  double per_call = e->dynamic_j.n > 0 ? e->dynamic_j.mean : NAN;
+  qty(dyn, per_call, e->dynamic_j.half_width, "J");
+  energy(unit, s->calls_per_unit * per_call);
+  share(sh, s->share_dynamic);
+  sig3(jf, s->eff.j_per_flop * 1e12);
+  sig3(jb, s->eff.j_per_byte * 1e12);
+  share(cv, e->dynamic_j.cv);
+  fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", lj_stage_name(e->key.stage), kv, calls,
+          dyn, unit, sh, t, situ, ratio, jf, jb, fb, bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
+}
+
+static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
+  size_t n = lj_report_stage_count(r, p);
+  if (!n) return 0;
+  const lj_profile_stage **rows = malloc(n * sizeof *rows);
+  if (!rows) return LJ_FAIL(LJ_ENOMEM, "report: out of memory sorting %zu stages", n);
+  size_t k = 0;
+  for (size_t i = 0; i < r->n_stages; i++)
+    if (r->stages[i].est.key.phase == p) rows[k++] = &r->stages[i];
+  qsort(rows, n, sizeof *rows, stage_order);
+
+  int timing_only = r->plan.timing_only;
+  char title[160], trials[32] = "";
+  if (r->plan.trials > 0) snprintf(trials, sizeof trials, ", %d trials per row", r->plan.trials);
+  snprintf(title, sizeof title, "%s stages (isolation replay%s; one call = one stage, one layer, the whole batch)",
+           p == LJ_PHASE_PREFILL ? "Prefill" : p == LJ_PHASE_DECODE ? "Decode" : lj_phase_name(p), trials);
+  section(f, title);
+  int rc = 0;
+  if (!timing_only) {
+    rc = print_groups(f, r, p);
+    fputc('\n', f);
+  }
+  if (rc == 0) {
+    if (timing_only)
+      fprintf(f, "%-10s %5s %8s %10s %10s %6s %10s %6s %-4s %6s\n", "stage", "kv", "calls/u", "t/call", "in situ",
+              "ratio", "time/unit", "FLOP/B", "bnd", "CV");
+    else
+      fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", "stage", "kv", "calls/u",
+              "dyn/call", "dyn/unit", "share", "t/call", "in situ", "ratio", "pJ/FLOP", "pJ/B", "FLOP/B", "bnd", "CV");
+    int off = 0;
+    for (size_t i = 0; i < n; i++) {
+      print_stage_row(f, rows[i], timing_only);
+      off |= lj_report_time_ratio_off(rows[i]->est.time_ratio);
+    }
+    fprintf(f, "kv: positions in the cache when replayed; t/call replayed vs in situ (timeline), "
+               "ratio = replayed / in situ\n");
+    if (!timing_only) fprintf(f, "pJ/FLOP, pJ/B: dynamic energy over the analytic work; ");
+    fprintf(f, "bnd: FLOP/B below the ridge (%.0f) = memory-bound\n", LJ_REPORT_RIDGE_FLOP_PER_BYTE);
+    if (off)
+      fprintf(f, "* replayed time per call off the in-situ time by > %.0f%%: that row's figures are suspect\n",
+              LJ_REPORT_TIME_RATIO_TOLERANCE * 100);
+    for (size_t i = 0; i < n; i++) {
+      const lj_replay_estimate *e = &rows[i]->est;
+      cell fl;
+      if (e->window_flags)
+        fprintf(f, "flags: %s kv %lld: %s\n", lj_stage_name(e->key.stage), (long long)e->key.kv_len,
+                flags_text(fl, e->window_flags));
+    }
+  }
+  free(rows);
+  return rc;
+}
+
+// ---------------------------------------------------------------- closure
+
+static void print_closures(FILE *f, const lj_profile_result *r) {
+  int any = 0;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) any |= r->closure[p].n_terms > 0;
+  if (!any) return;
+  section(f, "Closure: sum over replayed stages (calls x per call) vs the measured phase window");
+  fprintf(f, "%-8s %5s %10s %16s %7s %10s %16s %7s %17s  %s\n", "phase", "terms", "meas gross", "pred gross", "error",
+          "meas dyn", "pred dyn", "error", "dyn error 95%", "target 5%");
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    const lj_closure *c = &r->closure[p];
+    if (c->n_terms <= 0) continue;
+    cell a, b, d, e, g, h, i;
+    int pass = lj_report_closure_pass(c);
+    fprintf(f, "%-8s %5d %10s %16s %7s %10s %16s %7s %17s  %s\n", lj_phase_name((lj_phase)p), c->n_terms,
+            energy(a, c->measured_gross_j), interval_j(b, &c->predicted_gross_j), pct(d, c->error_gross_pct, 1),
+            energy(e, c->measured_dynamic_j), interval_j(g, &c->predicted_dynamic_j), pct(h, c->error_dynamic_pct, 1),
+            pct_range(i, c->error_dynamic_lo_pct, c->error_dynamic_hi_pct),
+            pass < 0 ? "-" : pass ? "PASS" : "MISS");
+  }
+  fprintf(f, "gross misses the idle energy of the gaps between stages; the %.0f%% target applies to dynamic\n",
+          LJ_REPORT_CLOSURE_TARGET_PCT);
+}
+
+// ---------------------------------------------------------------- timeline
+
+static void print_layers(FILE *f, const lj_profile_result *r, lj_phase p) {
+  const double *e = r->layer_energy_j[p];
+  int n = r->plan.config.n_layers;
+  if (!e || n <= 0) return;
+  double sum = 0, lo = INFINITY, hi = -INFINITY;
+  int lo_i = -1, hi_i = -1, k = 0;
+  for (int l = 0; l < n; l++) {
+    if (!isfinite(e[l])) continue;
+    sum += e[l], k++;
+    if (e[l] < lo) lo = e[l], lo_i = l;
+    if (e[l] > hi) hi = e[l], hi_i = l;
+  }
+  if (!k) return;
+  cell a, b, c, d;
+  fprintf(f, "  layers (gross, %d of %d): min %s (layer %d), mean %s, max %s (layer %d), max/min %s\n", k, n,
+          energy(a, lo), lo_i, energy(b, sum / k), energy(c, hi), hi_i, fixed(d, lo > 0 ? hi / lo : NAN, 3));
+}
+
+static void print_timeline(FILE *f, const lj_profile_result *r) {
+  if (!r->timeline_valid) return;
+  const lj_timeline_result *t = &r->timeline;
+  cell a, b, c, d, e;
+  section(f, "In-situ timeline (CUDA events x driver power samples: a cross-check of the replay shares)");
+  fprintf(f, "%d power samples, idle %s W%s%s\n", t->n_samples, fixed(a, t->idle_w, 2), t->flags ? "; flags: " : "",
+          t->flags ? flags_text(b, t->flags) : "");
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    const lj_timeline_phase *ph = &t->phase[p];
+    if (ph->n_intervals <= 0) continue;
+    fprintf(f, "%s: %d intervals over %s, span %s gross, %s dynamic\n", lj_phase_name((lj_phase)p), ph->n_intervals,
+            seconds(a, ph->span_s), energy(b, ph->energy_j), energy(c, ph->dynamic_j));
+    fprintf(f, "  gaps %s (%s of the span), %s gross, %s dynamic unattributed; overlap %s\n", seconds(a, ph->gap_s),
+            share(b, ph->span_s > 0 ? ph->gap_s / ph->span_s : NAN), energy(c, ph->gap_j),
+            energy(d, ph->gap_dynamic_j), seconds(e, ph->overlap_s));
+    fprintf(f, "  %-10s %8s %10s %10s %11s %12s %8s\n", "stage", "calls", "time", "dynamic", "share situ",
+            "share replay", "diff");
+    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+      const lj_timeline_stage *ts = &t->stage[p][s];
+      if (ts->calls <= 0) continue;
+      double replay = lj_report_replay_share(r, (lj_phase)p, (lj_stage)s);
+      double diff = isfinite(replay) && isfinite(ts->share_dynamic) ? (ts->share_dynamic - replay) * 100 : NAN;
+      char pp[64];
+      if (isfinite(diff))
+        snprintf(pp, sizeof pp, "%+.1f pp", diff);
+      else
+        strcpy(pp, "-");
+      fprintf(f, "  %-10s %8lld %10s %10s %11s %12s %8s\n", lj_stage_name((lj_stage)s), (long long)ts->calls,
+              seconds(a, ts->time_s), energy(b, ts->dynamic_j), share(c, ts->share_dynamic), share(d, replay), pp);
+    }
+    print_layers(f, r, (lj_phase)p);
+  }
+  fprintf(f, "share situ: of the span's dynamic energy (gaps included); share replay: of the closure's prediction\n");
+}
+
+// ---------------------------------------------------------------- ablation, head fit, overhead
+
+static void print_ablation(FILE *f, const lj_profile_result *r) {
+  if (!r->ablation_valid) return;
+  const lj_ablation *ab = &r->ablation;
+  cell a, b, c, d, e, g, h;
+  section(f, "Ablation (runs without one stage; dynamic energy per run)");
+  fprintf(f, "%s skipped, %lld calls per run: full %s (n %d), ablated %s (n %d)\n", lj_stage_name(ab->stage),
+          (long long)ab->calls, energy_ci(a, &ab->full_j), ab->full_j.n, energy_ci(b, &ab->ablated_j), ab->ablated_j.n);
+  fprintf(f, "saved %s (%s per call) vs replay %s: agreement %s, ratio %s [%s, %s]\n", interval_j(a, &ab->saved_j),
+          energy(b, ab->saved_per_call_j.estimate), interval_j(c, &ab->replay_j), pct(d, ab->agreement_pct, 1),
+          fixed(e, ab->ratio.estimate, 3), fixed(g, ab->ratio.lo, 3), fixed(h, ab->ratio.hi, 3));
+}
+
+static void print_head_fit(FILE *f, const lj_profile_result *r) {
+  if (!r->head_fit_valid) return;
+  const lj_head_fit *h = &r->head_fit;
+  cell a, b, c, d, e, g;
+  section(f, "Attention heads (attn energy per call = fixed + per KV group x groups active)");
+  fprintf(f, "decode attn at kv %lld, %d points: fixed %s [%s, %s], per KV group %s [%s, %s]\n",
+          (long long)r->head_fit_kv, h->fit.n, energy(a, h->fixed_j), energy(b, h->fit.a_lo), energy(c, h->fit.a_hi),
+          energy(d, h->per_group_j), energy(e, h->fit.b_lo), energy(g, h->fit.b_hi));
+  fprintf(f, "per query head %s, all groups %s, fixed share %s, r2 %s, residual sd %s\n", energy(a, h->per_head_j),
+          energy(b, h->all_groups_j), share(c, h->fixed_share), fixed(d, h->fit.r2, 4), energy(e, h->fit.resid_sd));
+}
+
+static void print_overhead(FILE *f, const lj_profile_result *r) {
+  if (r->n_overhead <= 0) return;
+  section(f, "Measurement overhead (the same decode work, instrumentation off vs on)");
+  fprintf(f, "%-10s %5s %18s %18s %9s %17s  %s\n", "what", "pairs", "off s/step", "on s/step", "overhead",
+          "95% interval", "target 3%");
+  for (int i = 0; i < r->n_overhead && i < 2; i++) {
+    const lj_profile_overhead *o = &r->overhead[i];
+    cell a, b, c, d;
+    int pass = lj_report_overhead_pass(o);
+    fprintf(f, "%-10s %5d %18s %18s %9s %17s  %s\n", o->what[0] ? o->what : "-", o->n,
+            qty(a, o->off_s.n > 0 ? o->off_s.mean : NAN, o->off_s.half_width, "s"),
+            qty(b, o->on_s.n > 0 ? o->on_s.mean : NAN, o->on_s.half_width, "s"), pct(c, o->overhead_pct, 2),
+            pct_range(d, o->overhead_pct_ci.lo, o->overhead_pct_ci.hi), pass < 0 ? "-" : pass ? "PASS" : "MISS");
+  }
+}
+
+// ---------------------------------------------------------------- the report
+
+int lj_profile_report_text(FILE *f, const lj_profile_result *r) {
+  print_header(f, r);
+  print_phases(f, r);
+  LJ_TRY(print_stages(f, r, LJ_PHASE_PREFILL));
+  LJ_TRY(print_stages(f, r, LJ_PHASE_DECODE));
+  if (!r->plan.timing_only) {
+    print_closures(f, r);
+    print_timeline(f, r);
+    print_ablation(f, r);
+    print_head_fit(f, r);
+  }
+  print_overhead(f, r);
+  if (r->notes[0]) {
+    fputc('\n', f);
+    wrapped(f, "notes: ", r->notes);
+  }
+  fputc('\n', f);
+  if (r->plan.timing_only) {
+    fprintf(f, "times are host wall-clock seconds; no energy was measured (timing only: see the header)\n");
+  } else {
+    cell a;
+    fprintf(f, "gross includes idle power; dynamic = above the idle baseline (%s W)\n", fixed(a, r->cond.idle_w, 2));
+  }
+  if (!r->complete) fprintf(f, "INCOMPLETE run: the figures above cover only what was measured before it stopped\n");
+  if (fflush(f) != 0 || ferror(f)) return LJ_FAIL(LJ_EIO, "writing the profile report failed");
+  return 0;
+}

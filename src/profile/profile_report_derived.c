@@ -1,0 +1,118 @@
+// Derived figures shared by the text and JSON reports (profile_report_derived.h).
+#include "profile/profile_report_derived.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+static double phase_energy(const lj_profile_result *r, lj_phase p, int dynamic) {
+  const lj_phase_summary *s = &r->phases[p];
+  return dynamic ? s->dynamic_j.mean : s->gross_j.mean;
+}
+
+double lj_report_phase_total_j(const lj_profile_result *r, int dynamic) {
+  double total = 0;
+  int any = 0;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    double e = phase_energy(r, (lj_phase)p, dynamic);
+    if (r->phases[p].n > 0 && isfinite(e)) total += e, any = 1;
+  }
+  return any ? total : NAN;
+}
+
+double lj_report_phase_share(const lj_profile_result *r, lj_phase p, int dynamic) {
+  double total = lj_report_phase_total_j(r, dynamic), e = phase_energy(r, p, dynamic);
+  if (r->phases[p].n <= 0 || !isfinite(e) || !isfinite(total) || total == 0) return NAN;
+  return e / total;
+}
+
+static void undefined_interval(lj_interval *i) {
+  i->estimate = i->se = i->df = i->lo = i->hi = NAN;
+  i->level = NAN;
+}
+
+int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g, lj_report_group *out) {
+  memset(out, 0, sizeof *out);
+  undefined_interval(&out->dynamic_j);
+  undefined_interval(&out->gross_j);
+  out->share_dynamic = out->share_gross = NAN;
+  size_t k = 0;
+  for (size_t i = 0; i < r->n_stages; i++)
+    if (r->stages[i].est.key.phase == p && lj_stage_group_of(r->stages[i].est.key.stage) == g) k++;
+  if (!k) return 0;
+  double *coef = malloc(k * sizeof *coef);
+  lj_mean_ci *dyn = malloc(k * sizeof *dyn), *gross = malloc(k * sizeof *gross);
+  if (!coef || !dyn || !gross) {
+    free(coef), free(dyn), free(gross);
+    return LJ_FAIL(LJ_ENOMEM, "report: out of memory summing %zu stage estimates", k);
+  }
+  double share_d = 0, share_g = 0;
+  size_t j = 0;
+  for (size_t i = 0; i < r->n_stages; i++) {
+    const lj_profile_stage *s = &r->stages[i];
+    if (s->est.key.phase != p || lj_stage_group_of(s->est.key.stage) != g) continue;
+    coef[j] = s->calls_per_unit;
+    dyn[j] = s->est.dynamic_j;
+    gross[j] = s->est.gross_j;
+    share_d += s->share_dynamic;  // NAN in any estimate makes the sum NAN: unknown, not partial
+    share_g += s->share_gross;
+    j++;
+  }
+  double level = r->plan.level > 0 && r->plan.level < 1 ? r->plan.level : 0.95;
+  int rc = lj_stats_linear_combination(coef, dyn, k, level, &out->dynamic_j);
+  if (rc == 0) rc = lj_stats_linear_combination(coef, gross, k, level, &out->gross_j);
+  free(coef), free(dyn), free(gross);
+  LJ_TRY(rc);
+  out->n_estimates = (int)k;
+  out->share_dynamic = share_d;
+  out->share_gross = share_g;
+  return 0;
+}
+
+double lj_report_replay_share(const lj_profile_result *r, lj_phase p, lj_stage s) {
+  double sum = 0;
+  int any = 0;
+  for (size_t i = 0; i < r->n_stages; i++) {
+    const lj_profile_stage *e = &r->stages[i];
+    if (e->est.key.phase == p && e->est.key.stage == s) sum += e->share_dynamic, any = 1;
+  }
+  return any ? sum : NAN;
+}
+
+size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->n_stages; i++) n += r->stages[i].est.key.phase == p;
+  return n;
+}
+
+const char *lj_report_bound(const lj_stage_cost *c) {
+  if (c->bytes <= 0 || !isfinite(c->flops_per_byte)) return NULL;
+  return c->flops_per_byte < LJ_REPORT_RIDGE_FLOP_PER_BYTE ? "memory" : "compute";
+}
+
+int lj_report_closure_pass(const lj_closure *c) {
+  if (c->n_terms <= 0 || !isfinite(c->error_dynamic_pct)) return -1;
+  return fabs(c->error_dynamic_pct) <= LJ_REPORT_CLOSURE_TARGET_PCT;
+}
+
+int lj_report_overhead_pass(const lj_profile_overhead *o) {
+  if (!isfinite(o->overhead_pct)) return -1;
+  return o->overhead_pct <= LJ_REPORT_OVERHEAD_TARGET_PCT;
+}
+
+int lj_report_time_ratio_off(double time_ratio) {
+  return isfinite(time_ratio) && fabs(time_ratio - 1) > LJ_REPORT_TIME_RATIO_TOLERANCE;
+}
+
+double lj_report_power_limit_w(const lj_profile_result *r) {
+  if (r->cond.power_limit_w > 0) return r->cond.power_limit_w;
+  return r->cond.device.power_limit_w > 0 ? r->cond.device.power_limit_w : NAN;
+}
+
+const char *lj_report_timing_reason(const lj_profile_result *r) {
+  if (!strcmp(r->plan.engine, "cpu"))
+    return "the CPU engine ran it, and a GPU power meter does not see CPU work";
+  return "there was no power source (neither NVML nor nvidia-smi)";
+}

@@ -1,0 +1,42 @@
+// Figures both reports derive from a profile result the same way: phase
+// shares, stage-group sums, replay shares per stage, the roofline side of a
+// stage and the pass marks against the project's targets. Kept in one place
+// so that the text and the JSON can never disagree.
+#pragma once
+#include "profile/profile_result.h"
+
+#define LJ_REPORT_RIDGE_FLOP_PER_BYTE 300.0  // H100/H200 dense bf16 FLOP/s over HBM B/s, rounded
+#define LJ_REPORT_CLOSURE_TARGET_PCT 5.0     // |dynamic closure error| within this passes
+#define LJ_REPORT_OVERHEAD_TARGET_PCT 3.0    // measurement overhead within this passes
+#define LJ_REPORT_TIME_RATIO_TOLERANCE 0.10  // |replayed / in-situ time - 1| beyond this is flagged
+
+// Sum over the measured phases of their per-unit energy (one run); NAN when none.
+double lj_report_phase_total_j(const lj_profile_result *r, int dynamic);
+// The phase's per-unit energy over that total; NAN when unknown.
+double lj_report_phase_share(const lj_profile_result *r, lj_phase p, int dynamic);
+
+// A stage group in one phase: the sum over its stage estimates (every KV row).
+typedef struct {
+  int n_estimates;
+  lj_interval dynamic_j;  // per unit: sum of calls_per_unit x dynamic per call, with its interval
+  lj_interval gross_j;
+  double share_dynamic, share_gross;  // sums of the estimates' shares
+} lj_report_group;
+
+int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g, lj_report_group *out);
+// Sum of share_dynamic over the estimates of (phase, stage); NAN when there are none.
+double lj_report_replay_share(const lj_profile_result *r, lj_phase p, lj_stage s);
+// Number of estimates of the phase (0: the phase was not replayed).
+size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p);
+
+// "memory" or "compute" by the cost's FLOP/byte against the ridge; NULL when unknown.
+const char *lj_report_bound(const lj_stage_cost *c);
+// 1 pass, 0 miss, -1 not computed.
+int lj_report_closure_pass(const lj_closure *c);
+int lj_report_overhead_pass(const lj_profile_overhead *o);
+// 1 when the replayed time per call is off the in-situ one by more than the tolerance.
+int lj_report_time_ratio_off(double time_ratio);
+// The enforced power limit: the run's reading, else the device's; NAN when unknown.
+double lj_report_power_limit_w(const lj_profile_result *r);
+// Why a timing-only run has no energy, one phrase.
+const char *lj_report_timing_reason(const lj_profile_result *r);

@@ -1,0 +1,537 @@
+// The profile result as one JSON document (layout: docs/profile-json.md).
+// Non-finite numbers become null; intervals are objects with mean, lo, hi and
+// their spread, so a reader never has to know which figures a run lacked.
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "profile/profile_report.h"
+#include "profile/profile_report_derived.h"
+#include "store/store.h"
+
+#define FORMAT_VERSION 1
+
+// Builder state: jansson reports allocation failures by NULL or -1; one flag
+// collects them so that the tree is built straight and checked once.
+typedef struct {
+  int bad;
+} jb;
+
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static void put(jb *b, json_t *o, const char *key, json_t *v) {
+  if (!v || json_object_set_new(o, key, v)) b->bad = 1;
+}
+static void push(jb *b, json_t *a, json_t *v) {
+  if (!v || json_array_append_new(a, v)) b->bad = 1;
+}
+static void put_num(jb *b, json_t *o, const char *key, double v) { put(b, o, key, num(v)); }
+static void put_int(jb *b, json_t *o, const char *key, long long v) { put(b, o, key, json_integer(v)); }
+// Text from the run (paths, device names, notes) need not be UTF-8, which
+// jansson refuses: bytes outside ASCII then become '?' rather than losing the key.
+static json_t *text(const char *s) {
+  json_t *v = json_string(s);
+  if (v) return v;
+  char buf[2048];
+  size_t i = 0;
+  for (; s[i] && i + 1 < sizeof buf; i++) buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+  buf[i] = '\0';
+  return json_string(buf);
+}
+static void put_str(jb *b, json_t *o, const char *key, const char *s) { put(b, o, key, text(s)); }
+static void put_bool(jb *b, json_t *o, const char *key, int v) { put(b, o, key, json_boolean(v)); }
+
+static json_t *object(jb *b) {
+  json_t *o = json_object();
+  if (!o) b->bad = 1;
+  return o;
+}
+static json_t *array(jb *b) {
+  json_t *a = json_array();
+  if (!a) b->bad = 1;
+  return a;
+}
+
+// A mean over n values: {"mean", "lo", "hi", "n", "sd", "cv"}; n = 0: all null.
+static json_t *mean_ci(jb *b, const lj_mean_ci *m) {
+  json_t *o = object(b);
+  if (!o) return NULL;
+  int known = m->n > 0;
+  put_num(b, o, "mean", known ? m->mean : NAN);
+  put_num(b, o, "lo", known ? m->lo : NAN);
+  put_num(b, o, "hi", known ? m->hi : NAN);
+  put_int(b, o, "n", known ? m->n : 0);
+  put_num(b, o, "sd", known ? m->stddev : NAN);
+  put_num(b, o, "cv", known ? m->cv : NAN);
+  return o;
+}
+
+// A derived estimate: {"mean", "lo", "hi", "se", "df"} (df null when infinite: exact).
+static json_t *interval(jb *b, const lj_interval *i) {
+  json_t *o = object(b);
+  if (!o) return NULL;
+  put_num(b, o, "mean", i->estimate);
+  put_num(b, o, "lo", i->lo);
+  put_num(b, o, "hi", i->hi);
+  put_num(b, o, "se", i->se);
+  put_num(b, o, "df", i->df);
+  return o;
+}
+
+static json_t *flag_words(jb *b, uint32_t flags) {
+  char text[256];
+  lj_window_flags_text(flags, text, sizeof text);
+  return json_string(text);
+}
+
+static void put_flags(jb *b, json_t *o, const char *mask_key, const char *text_key, uint32_t flags) {
+  put_int(b, o, mask_key, (long long)flags);
+  put(b, o, text_key, flag_words(b, flags));
+}
+
+// ---------------------------------------------------------------- plan and conditions
+
+static json_t *plan_json(jb *b, const lj_profile_result *r) {
+  const lj_profile_plan *p = &r->plan;
+  json_t *o = object(b), *cfg = object(b), *kv = array(b);
+  if (!o || !cfg || !kv) return json_decref(o), json_decref(cfg), json_decref(kv), NULL;
+  put_str(b, o, "model", p->model);
+  put_str(b, o, "model_name", p->model_name);
+  put_bool(b, o, "weights_random", p->weights_random);
+  put_str(b, cfg, "name", p->config.name);
+  put_int(b, cfg, "dim", p->config.dim);
+  put_int(b, cfg, "hidden_dim", p->config.hidden_dim);
+  put_int(b, cfg, "n_layers", p->config.n_layers);
+  put_int(b, cfg, "n_heads", p->config.n_heads);
+  put_int(b, cfg, "n_kv_heads", p->config.n_kv_heads);
+  put_int(b, cfg, "head_dim", p->config.head_dim);
+  put_int(b, cfg, "vocab_size", p->config.vocab_size);
+  put_int(b, cfg, "max_seq_len", p->config.max_seq_len);
+  put(b, o, "config", cfg);
+  put_str(b, o, "engine", p->engine);
+  put_bool(b, o, "timing_only", p->timing_only);
+  if (p->timing_only) put_str(b, o, "timing_only_reason", lj_report_timing_reason(r));
+  put_int(b, o, "device", p->device);
+  put_int(b, o, "batch", p->batch);
+  put_int(b, o, "prompt_len", p->prompt_len);
+  put_int(b, o, "gen_len", p->gen_len);
+  put_int(b, o, "repeats", p->repeats);
+  put_int(b, o, "trials", p->trials);
+  put_num(b, o, "replay_seconds", p->replay_seconds);
+  put_num(b, o, "phase_seconds", p->phase_seconds);
+  put_num(b, o, "level", p->level);
+  put_int(b, o, "layers_replayed", p->layers_replayed);
+  for (int i = 0; i < p->n_decode_kv && i < LJ_PROFILE_MAX_KV; i++) push(b, kv, json_integer(p->decode_kv[i]));
+  put(b, o, "decode_kv", kv);
+  put_bool(b, o, "ablation", p->ablation);
+  put_bool(b, o, "head_fit", p->head_fit);
+  // JSON readers hold 64-bit integers only up to INT64_MAX: larger seeds travel as text.
+  if (p->seed <= (uint64_t)INT64_MAX) {
+    put_int(b, o, "seed", (long long)p->seed);
+  } else {
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
+    put_str(b, o, "seed", seed);
+  }
+  put_str(b, o, "prompt_source", p->prompt_source);
+  return o;
+}
+
+// A range that saw no reading (min > max, the init's +-inf) is null on both ends.
+static void put_range(jb *b, json_t *o, const char *min_key, const char *max_key, double lo, double hi) {
+  int known = isfinite(lo) && isfinite(hi) && lo <= hi;
+  put_num(b, o, min_key, known ? lo : NAN);
+  put_num(b, o, max_key, known ? hi : NAN);
+}
+
+static json_t *conditions_json(jb *b, const lj_profile_result *r) {
+  const lj_profile_conditions *c = &r->cond;
+  json_t *o = object(b), *gpu = object(b);
+  if (!o || !gpu) return json_decref(o), json_decref(gpu), NULL;
+  put_str(b, gpu, "name", c->device.name);
+  put_str(b, gpu, "uuid", c->device.uuid);
+  put_str(b, gpu, "pci_bus_id", c->device.pci_bus_id);
+  put_str(b, gpu, "driver_version", c->device.driver_version);
+  put_str(b, gpu, "source", c->device.source);
+  put(b, o, "gpu", gpu);
+  put_str(b, o, "cuda_driver", c->cuda_driver);
+  put_num(b, o, "power_limit_w", lj_report_power_limit_w(r));
+  put_num(b, o, "idle_w", c->idle_w);
+  put_num(b, o, "idle_sd_w", c->idle_sd_w);
+  put_str(b, o, "idle_method", c->idle_method);
+  put_range(b, o, "temperature_min_c", "temperature_max_c", c->temperature_min_c, c->temperature_max_c);
+  put_range(b, o, "sm_clock_min_mhz", "sm_clock_max_mhz", c->sm_clock_min_mhz, c->sm_clock_max_mhz);
+  put_range(b, o, "mem_clock_min_mhz", "mem_clock_max_mhz", c->mem_clock_min_mhz, c->mem_clock_max_mhz);
+  put_int(b, o, "throttle_mask", (long long)c->throttle_seen);
+  put_str(b, o, "throttle", c->throttle_text);
+  put_int(b, o, "n_samples", c->n_samples);
+  put_int(b, o, "buffer_gaps", (long long)c->buffer_gaps);
+  put_num(b, o, "sampler_cpu_percent", c->sampler_cpu_percent);
+  put_int(b, o, "begin_wall_ns", c->begin_wall_ns);
+  put_int(b, o, "end_wall_ns", c->end_wall_ns);
+  return o;
+}
+
+// ---------------------------------------------------------------- phases and windows
+
+static json_t *phase_json(jb *b, const lj_profile_result *r, lj_phase p) {
+  const lj_phase_summary *s = &r->phases[p];
+  json_t *o = object(b);
+  if (!o) return NULL;
+  put_str(b, o, "phase", lj_phase_name(p));
+  put_int(b, o, "n", s->n);
+  put_int(b, o, "tokens_per_unit", s->tokens_per_unit);
+  put(b, o, "time_s", mean_ci(b, &s->time_s));
+  put(b, o, "gross_j", mean_ci(b, &s->gross_j));
+  put(b, o, "dynamic_j", mean_ci(b, &s->dynamic_j));
+  put(b, o, "sample_gross_j", mean_ci(b, &s->sample_gross_j));
+  put_num(b, o, "gross_j_per_token", s->gross_j_per_token);
+  put_num(b, o, "dynamic_j_per_token", s->dynamic_j_per_token);
+  put_num(b, o, "tokens_per_gross_j", s->tokens_per_gross_j);
+  put_num(b, o, "tokens_per_dynamic_j", s->tokens_per_dynamic_j);
+  put_num(b, o, "share_gross", lj_report_phase_share(r, p, 0));
+  put_num(b, o, "share_dynamic", lj_report_phase_share(r, p, 1));
+  put_flags(b, o, "window_flags", "window_flags_text", s->window_flags);
+  return o;
+}
+
+static json_t *window_json(jb *b, const lj_phase_window *w) {
+  json_t *o = object(b);
+  if (!o) return NULL;
+  int counter = !(w->w.flags & LJ_WINDOW_NO_COUNTER), samples = !(w->w.flags & LJ_WINDOW_NO_SAMPLES);
+  put_str(b, o, "phase", lj_phase_name(w->phase));
+  put_int(b, o, "repeat", w->repeat);
+  put_int(b, o, "units", w->units);
+  put_int(b, o, "tokens_per_unit", w->tokens_per_unit);
+  put_num(b, o, "host_s", w->host_s);
+  put_num(b, o, "duration_s", w->w.duration_s);
+  put_num(b, o, "counter_energy_j", counter ? w->w.counter_energy_j : NAN);
+  put_num(b, o, "counter_above_idle_j", counter ? w->w.counter_above_idle_j : NAN);
+  put_num(b, o, "sample_energy_j", samples ? w->w.sample_energy_j : NAN);
+  put_num(b, o, "mean_power_w", w->w.mean_power_w);
+  put_num(b, o, "peak_power_w", samples ? w->w.peak_power_w : NAN);
+  put_num(b, o, "idle_w", w->w.idle_power_w);
+  put_int(b, o, "begin_ns", w->w.begin_ns);
+  put_int(b, o, "end_ns", w->w.end_ns);
+  put_flags(b, o, "flags", "flags_text", w->w.flags);
+  return o;
+}
+
+// ---------------------------------------------------------------- stages and trials
+
+static json_t *key_json(jb *b, json_t *o, const lj_stage_key *k) {
+  put_str(b, o, "phase", lj_phase_name(k->phase));
+  put_str(b, o, "stage", lj_stage_name(k->stage));
+  put_str(b, o, "group", lj_stage_group_name(lj_stage_group_of(k->stage)));
+  put_int(b, o, "layer", k->layer);
+  put_int(b, o, "kv_len", k->kv_len);
+  return o;
+}
+
+static json_t *cost_json(jb *b, const lj_stage_cost *c) {
+  json_t *o = object(b);
+  if (!o) return NULL;
+  put_int(b, o, "flops", c->flops);
+  put_int(b, o, "weight_bytes", c->weight_bytes);
+  put_int(b, o, "act_read_bytes", c->act_read_bytes);
+  put_int(b, o, "act_write_bytes", c->act_write_bytes);
+  put_int(b, o, "kv_read_bytes", c->kv_read_bytes);
+  put_int(b, o, "kv_write_bytes", c->kv_write_bytes);
+  put_int(b, o, "bytes", c->bytes);
+  put_num(b, o, "flops_per_byte", c->bytes > 0 ? c->flops_per_byte : NAN);
+  return o;
+}
+
+static json_t *efficiency_json(jb *b, const lj_stage_efficiency *e) {
+  json_t *o = object(b);
+  if (!o) return NULL;
+  put_num(b, o, "j_per_flop", e->j_per_flop);
+  put_num(b, o, "j_per_flop_lo", e->j_per_flop_lo);
+  put_num(b, o, "j_per_flop_hi", e->j_per_flop_hi);
+  put_num(b, o, "j_per_byte", e->j_per_byte);
+  put_num(b, o, "j_per_byte_lo", e->j_per_byte_lo);
+  put_num(b, o, "j_per_byte_hi", e->j_per_byte_hi);
+  put_num(b, o, "flops_per_j", e->flops_per_j);
+  put_num(b, o, "bytes_per_j", e->bytes_per_j);
+  return o;
+}
+
+static json_t *stage_json(jb *b, const lj_profile_stage *s) {
+  const lj_replay_estimate *e = &s->est;
+  json_t *o = object(b);
+  if (!o) return NULL;
+  key_json(b, o, &e->key);
+  put_int(b, o, "n_trials", e->n_trials);
+  put_num(b, o, "calls_per_unit", s->calls_per_unit);
+  put(b, o, "gross_j", mean_ci(b, &e->gross_j));
+  put(b, o, "dynamic_j", mean_ci(b, &e->dynamic_j));
+  put(b, o, "sample_gross_j", mean_ci(b, &e->sample_gross_j));
+  put(b, o, "sample_dynamic_j", mean_ci(b, &e->sample_dynamic_j));
+  put_num(b, o, "dynamic_j_per_unit", s->calls_per_unit * (e->dynamic_j.n > 0 ? e->dynamic_j.mean : NAN));
+  put_num(b, o, "gross_j_per_unit", s->calls_per_unit * (e->gross_j.n > 0 ? e->gross_j.mean : NAN));
+  put_num(b, o, "share_dynamic", s->share_dynamic);
+  put_num(b, o, "share_gross", s->share_gross);
+  put(b, o, "time_per_call_s", mean_ci(b, &e->time_per_call_s));
+  put_num(b, o, "insitu_time_per_call_s", e->insitu_time_per_call_s);
+  put_num(b, o, "time_ratio", e->time_ratio);
+  put_num(b, o, "counter_vs_sample_pct", e->counter_vs_sample_pct);
+  put_num(b, o, "temperature_min_c", e->temperature_min_c);
+  put_num(b, o, "temperature_max_c", e->temperature_max_c);
+  put_flags(b, o, "window_flags", "window_flags_text", e->window_flags);
+  put(b, o, "cost", cost_json(b, &s->cost));
+  const char *bound = lj_report_bound(&s->cost);
+  put(b, o, "bound", bound ? json_string(bound) : json_null());
+  put(b, o, "efficiency", efficiency_json(b, &s->eff));
+  return o;
+}
+
+static json_t *trial_json(jb *b, const lj_profile_trial *t) {
+  json_t *o = object(b);
+  if (!o) return NULL;
+  key_json(b, o, &t->key);
+  put_int(b, o, "trial", t->trial);
+  put_int(b, o, "groups", t->groups);
+  put_num(b, o, "counter_energy_j", t->t.counter_energy_j);
+  put_num(b, o, "sample_energy_j", t->t.sample_energy_j);
+  put_num(b, o, "duration_s", t->t.duration_s);
+  put_int(b, o, "calls", t->t.calls);
+  put_num(b, o, "temperature_c", t->t.temperature_c);
+  put_num(b, o, "idle_w", t->t.idle_w);
+  put_int(b, o, "start_offset_ns", t->t.start_offset_ns);
+  put_flags(b, o, "window_flags", "window_flags_text", t->t.window_flags);
+  return o;
+}
+
+static json_t *groups_json(jb *b, const lj_profile_result *r, int *rc) {
+  json_t *a = array(b);
+  if (!a) return NULL;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int g = 0; g < LJ_GROUP_COUNT; g++) {
+      lj_report_group sum;
+      int err = lj_report_group_sum(r, (lj_phase)p, (lj_stage_group)g, &sum);
+      if (err < 0) *rc = err;
+      if (err < 0 || !sum.n_estimates) continue;
+      json_t *o = object(b);
+      if (!o) continue;
+      put_str(b, o, "phase", lj_phase_name((lj_phase)p));
+      put_str(b, o, "group", lj_stage_group_name((lj_stage_group)g));
+      put_int(b, o, "n_estimates", sum.n_estimates);
+      put(b, o, "dynamic_j_per_unit", interval(b, &sum.dynamic_j));
+      put(b, o, "gross_j_per_unit", interval(b, &sum.gross_j));
+      put_num(b, o, "share_dynamic", sum.share_dynamic);
+      put_num(b, o, "share_gross", sum.share_gross);
+      push(b, a, o);
+    }
+  return a;
+}
+
+// ---------------------------------------------------------------- closure, timeline, ablation, heads, overhead
+
+static json_t *closure_json(jb *b, const lj_closure *c) {
+  json_t *o = object(b);
+  if (!o) return NULL;
+  int pass = lj_report_closure_pass(c);
+  put_str(b, o, "phase", lj_phase_name(c->phase));
+  put_int(b, o, "n_terms", c->n_terms);
+  put_num(b, o, "measured_gross_j", c->measured_gross_j);
+  put_num(b, o, "measured_dynamic_j", c->measured_dynamic_j);
+  put(b, o, "predicted_gross_j", interval(b, &c->predicted_gross_j));
+  put(b, o, "predicted_dynamic_j", interval(b, &c->predicted_dynamic_j));
+  put_num(b, o, "error_gross_pct", c->error_gross_pct);
+  put_num(b, o, "error_gross_lo_pct", c->error_gross_lo_pct);
+  put_num(b, o, "error_gross_hi_pct", c->error_gross_hi_pct);
+  put_num(b, o, "error_dynamic_pct", c->error_dynamic_pct);
+  put_num(b, o, "error_dynamic_lo_pct", c->error_dynamic_lo_pct);
+  put_num(b, o, "error_dynamic_hi_pct", c->error_dynamic_hi_pct);
+  put_num(b, o, "target_pct", LJ_REPORT_CLOSURE_TARGET_PCT);
+  put(b, o, "pass", pass < 0 ? json_null() : json_boolean(pass));
+  return o;
+}
+
+static json_t *doubles_json(jb *b, const double *v, int n) {
+  if (!v || n <= 0) return json_null();
+  json_t *a = array(b);
+  if (!a) return NULL;
+  for (int i = 0; i < n; i++) push(b, a, num(v[i]));
+  return a;
+}
+
+static json_t *timeline_json(jb *b, const lj_profile_result *r) {
+  if (!r->timeline_valid) return json_null();
+  const lj_timeline_result *t = &r->timeline;
+  json_t *o = object(b), *phases = array(b);
+  if (!o || !phases) return json_decref(o), json_decref(phases), NULL;
+  put_num(b, o, "idle_w", t->idle_w);
+  put_int(b, o, "n_samples", t->n_samples);
+  put_flags(b, o, "flags", "flags_text", t->flags);
+  put_int(b, o, "n_intervals", (long long)r->n_intervals);
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    const lj_timeline_phase *ph = &t->phase[p];
+    if (ph->n_intervals <= 0) continue;
+    json_t *po = object(b), *stages = array(b);
+    if (!po || !stages) {
+      json_decref(po), json_decref(stages);
+      continue;
+    }
+    put_str(b, po, "phase", lj_phase_name((lj_phase)p));
+    put_int(b, po, "n_intervals", ph->n_intervals);
+    put_int(b, po, "begin_ns", ph->begin_ns);
+    put_int(b, po, "end_ns", ph->end_ns);
+    put_num(b, po, "span_s", ph->span_s);
+    put_num(b, po, "energy_j", ph->energy_j);
+    put_num(b, po, "dynamic_j", ph->dynamic_j);
+    put_num(b, po, "attributed_j", ph->attributed_j);
+    put_num(b, po, "attributed_dynamic_j", ph->attributed_dynamic_j);
+    put_num(b, po, "gap_s", ph->gap_s);
+    put_num(b, po, "gap_j", ph->gap_j);
+    put_num(b, po, "gap_dynamic_j", ph->gap_dynamic_j);
+    put_num(b, po, "overlap_s", ph->overlap_s);
+    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+      const lj_timeline_stage *ts = &t->stage[p][s];
+      if (ts->calls <= 0) continue;
+      json_t *so = object(b);
+      if (!so) continue;
+      put_str(b, so, "stage", lj_stage_name((lj_stage)s));
+      put_int(b, so, "calls", ts->calls);
+      put_num(b, so, "time_s", ts->time_s);
+      put_num(b, so, "energy_j", ts->energy_j);
+      put_num(b, so, "dynamic_j", ts->dynamic_j);
+      put_num(b, so, "share_gross", ts->share_gross);
+      put_num(b, so, "share_dynamic", ts->share_dynamic);
+      put_num(b, so, "replay_share_dynamic", lj_report_replay_share(r, (lj_phase)p, (lj_stage)s));
+      push(b, stages, so);
+    }
+    put(b, po, "stages", stages);
+    put(b, po, "layer_energy_j", doubles_json(b, r->layer_energy_j[p], r->plan.config.n_layers));
+    put(b, po, "layer_time_s", doubles_json(b, r->layer_time_s[p], r->plan.config.n_layers));
+    push(b, phases, po);
+  }
+  put(b, o, "phases", phases);
+  return o;
+}
+
+static json_t *ablation_json(jb *b, const lj_profile_result *r) {
+  if (!r->ablation_valid) return json_null();
+  const lj_ablation *a = &r->ablation;
+  json_t *o = object(b);
+  if (!o) return NULL;
+  put_str(b, o, "stage", lj_stage_name(a->stage));
+  put_int(b, o, "calls", a->calls);
+  put(b, o, "full_j", mean_ci(b, &a->full_j));
+  put(b, o, "ablated_j", mean_ci(b, &a->ablated_j));
+  put(b, o, "saved_j", interval(b, &a->saved_j));
+  put(b, o, "saved_per_call_j", interval(b, &a->saved_per_call_j));
+  put(b, o, "replay_j", interval(b, &a->replay_j));
+  put_num(b, o, "agreement_pct", a->agreement_pct);
+  put(b, o, "ratio", interval(b, &a->ratio));
+  return o;
+}
+
+static json_t *head_fit_json(jb *b, const lj_profile_result *r) {
+  if (!r->head_fit_valid) return json_null();
+  const lj_head_fit *h = &r->head_fit;
+  json_t *o = object(b);
+  if (!o) return NULL;
+  put_int(b, o, "kv_len", r->head_fit_kv);
+  put_int(b, o, "n_points", h->fit.n);
+  put_num(b, o, "fixed_j", h->fixed_j);
+  put_num(b, o, "fixed_lo_j", h->fit.a_lo);
+  put_num(b, o, "fixed_hi_j", h->fit.a_hi);
+  put_num(b, o, "fixed_se_j", h->fit.se_a);
+  put_num(b, o, "per_group_j", h->per_group_j);
+  put_num(b, o, "per_group_lo_j", h->fit.b_lo);
+  put_num(b, o, "per_group_hi_j", h->fit.b_hi);
+  put_num(b, o, "per_group_se_j", h->fit.se_b);
+  put_num(b, o, "per_head_j", h->per_head_j);
+  put_num(b, o, "all_groups_j", h->all_groups_j);
+  put_num(b, o, "fixed_share", h->fixed_share);
+  put_num(b, o, "resid_sd_j", h->fit.resid_sd);
+  put_num(b, o, "r2", h->fit.r2);
+  return o;
+}
+
+static json_t *overhead_json(jb *b, const lj_profile_result *r) {
+  json_t *a = array(b);
+  if (!a) return NULL;
+  for (int i = 0; i < r->n_overhead && i < 2; i++) {
+    const lj_profile_overhead *ov = &r->overhead[i];
+    json_t *o = object(b);
+    if (!o) continue;
+    int pass = lj_report_overhead_pass(ov);
+    put_str(b, o, "what", ov->what);
+    put_int(b, o, "n", ov->n);
+    put(b, o, "off_s_per_step", mean_ci(b, &ov->off_s));
+    put(b, o, "on_s_per_step", mean_ci(b, &ov->on_s));
+    put_num(b, o, "overhead_pct", ov->overhead_pct);
+    put(b, o, "overhead_pct_ci", interval(b, &ov->overhead_pct_ci));
+    put_num(b, o, "target_pct", LJ_REPORT_OVERHEAD_TARGET_PCT);
+    put(b, o, "pass", pass < 0 ? json_null() : json_boolean(pass));
+    push(b, a, o);
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------- the document
+
+static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
+  json_t *doc = object(b);
+  if (!doc) return NULL;
+  put_str(b, doc, "format", "llamajoule-profile");
+  put_int(b, doc, "version", FORMAT_VERSION);
+  put_bool(b, doc, "complete", r->complete);
+  put_num(b, doc, "level", r->plan.level);
+  put(b, doc, "plan", plan_json(b, r));
+  put(b, doc, "conditions", conditions_json(b, r));
+
+  json_t *phases = array(b), *windows = array(b), *stages = array(b), *trials = array(b), *closures = array(b);
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    if (phases) push(b, phases, phase_json(b, r, (lj_phase)p));
+  put(b, doc, "phases", phases);
+  json_t *run = object(b);
+  if (run) {
+    put_num(b, run, "gross_j", lj_report_phase_total_j(r, 0));
+    put_num(b, run, "dynamic_j", lj_report_phase_total_j(r, 1));
+  }
+  put(b, doc, "run", run);
+  for (size_t i = 0; i < r->n_windows && windows; i++) push(b, windows, window_json(b, &r->windows[i]));
+  put(b, doc, "windows", windows);
+  put(b, doc, "stage_groups", groups_json(b, r, rc));
+  for (size_t i = 0; i < r->n_stages && stages; i++) push(b, stages, stage_json(b, &r->stages[i]));
+  put(b, doc, "stages", stages);
+  for (size_t i = 0; i < r->n_trials && trials; i++) push(b, trials, trial_json(b, &r->trials[i]));
+  put(b, doc, "trials", trials);
+  for (int p = 0; p < LJ_PHASE_COUNT && closures; p++)
+    if (r->closure[p].n_terms > 0) push(b, closures, closure_json(b, &r->closure[p]));
+  put(b, doc, "closures", closures);
+  put(b, doc, "timeline", timeline_json(b, r));
+  put(b, doc, "ablation", ablation_json(b, r));
+  put(b, doc, "head_fit", head_fit_json(b, r));
+  put(b, doc, "overhead", overhead_json(b, r));
+  put_str(b, doc, "notes", r->notes);
+  put_str(b, doc, "energy_note",
+          r->plan.timing_only ? "timing only: no energy was measured"
+                              : "gross includes idle power; dynamic = above the idle baseline (conditions.idle_w)");
+  return doc;
+}
+
+int lj_profile_report_json(FILE *f, const lj_profile_result *r) {
+  jb b = {0};
+  int rc = 0;
+  json_t *doc = document(&b, r, &rc);
+  if (rc < 0) {
+    json_decref(doc);
+    return rc;
+  }
+  if (!doc || b.bad) {
+    json_decref(doc);
+    return LJ_FAIL(LJ_ENOMEM, "report: out of memory building the profile JSON");
+  }
+  // Default real precision (17 digits): every double reads back exactly.
+  int err = json_dumpf(doc, f, JSON_INDENT(2));
+  json_decref(doc);
+  if (err != 0 || fputc('\n', f) == EOF || fflush(f) != 0)
+    return LJ_FAIL(LJ_EIO, "writing the profile JSON failed");
+  return 0;
+}

@@ -1,0 +1,553 @@
+// The profile report, text and JSON, on a synthetic result of Llama 3.2 1B:
+// phase windows summarised by lj_profile_summarize_phases (one phase without
+// a counter, one not measured), replay estimates of a few prefill and decode
+// stages (decode at two KV lengths, one without an in-situ time), closures
+// (decode -1.2% PASS, prefill +7.5% MISS), a timeline with per-layer sums, an
+// ablation, a head fit, overhead and notes; then the same run cut short, and
+// a timing-only run of the CPU engine. The text is checked line by line (no
+// "nan" anywhere, 120 columns at most), the JSON is parsed back and compared
+// exactly (doubles round-trip; NAN is null).
+//
+// LJ_REPORT_PRINT=1 prints the text reports on stdout, LJ_REPORT_PRINT=json the JSON ones.
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "model/config.h"
+#include "profile/profile_report.h"
+#include "profile/profile_result.h"
+
+#define LEVEL 0.95
+
+// ---------------------------------------------------------------- the synthetic result
+
+static void add_windows(lj_profile_result *r, lj_phase p, int repeats, int64_t units, int64_t tokens, double joules,
+                        double seconds, uint32_t flags) {
+  for (int i = 0; i < repeats; i++) {
+    lj_phase_window w;
+    memset(&w, 0, sizeof w);
+    w.phase = p;
+    w.repeat = i;
+    w.units = units;
+    w.tokens_per_unit = tokens;
+    double e = units * joules * (1 + 0.01 * (i - repeats / 2)), t = units * seconds * (1 + 0.002 * i);
+    w.w.counter_energy_j = e;
+    w.w.counter_above_idle_j = e - r->cond.idle_w * t;
+    w.w.sample_energy_j = e * 0.998;
+    w.w.duration_s = t;
+    w.w.idle_power_w = r->cond.idle_w;
+    w.w.flags = flags;
+    w.host_s = t;
+    assert_int_equal(lj_profile_add_window(r, &w), 0);
+  }
+}
+
+// A replay estimate from three per-call energies around `dyn_j` and a known cost.
+static void add_stage(lj_profile_result *r, lj_phase p, lj_stage s, int64_t kv, double calls, double dyn_j,
+                      double t_call, double insitu, double share) {
+  lj_profile_stage st;
+  memset(&st, 0, sizeof st);
+  lj_replay_estimate *e = &st.est;
+  e->key.phase = p;
+  e->key.stage = s;
+  e->key.layer = -1;
+  e->key.kv_len = kv;
+  e->n_trials = 3;
+  double dyn[3] = {dyn_j * 0.99, dyn_j, dyn_j * 1.01}, gross[3], t[3];
+  for (int i = 0; i < 3; i++) {
+    gross[i] = dyn[i] + r->cond.idle_w * t_call;
+    t[i] = t_call * (1 + 0.001 * (i - 1));
+  }
+  assert_int_equal(lj_stats_mean_ci(dyn, 3, LEVEL, &e->dynamic_j), 0);
+  assert_int_equal(lj_stats_mean_ci(gross, 3, LEVEL, &e->gross_j), 0);
+  assert_int_equal(lj_stats_mean_ci(t, 3, LEVEL, &e->time_per_call_s), 0);
+  e->sample_gross_j = e->gross_j;
+  e->sample_dynamic_j = e->dynamic_j;
+  e->insitu_time_per_call_s = insitu;
+  e->time_ratio = e->time_per_call_s.mean / insitu;  // NAN when the timeline lacks it
+  e->counter_vs_sample_pct = 0.2;
+  e->temperature_min_c = 40, e->temperature_max_c = 45;
+  lj_stage_shape sh;
+  lj_stage_shape_default(&sh);
+  if (p == LJ_PHASE_PREFILL) sh.n_tokens = r->plan.prompt_len;
+  sh.kv_past = kv;
+  assert_int_equal(lj_stage_cost_compute(&r->plan.config, s, lj_stage_is_per_layer(s) ? 0 : -1, &sh, &st.cost), 0);
+  lj_stage_efficiency_compute(&e->dynamic_j, &st.cost, &st.eff);
+  st.calls_per_unit = calls;
+  st.share_dynamic = share;
+  st.share_gross = share * 0.9;
+  assert_int_equal(lj_profile_add_stage(r, &st), 0);
+}
+
+static void set_closure(lj_closure *c, lj_phase p, int terms, double measured_dyn, double error_pct, double lo_pct,
+                        double hi_pct) {
+  c->phase = p;
+  c->n_terms = terms;
+  c->measured_gross_j = measured_dyn * 1.5;
+  c->measured_dynamic_j = measured_dyn;
+  lj_interval_from_se(measured_dyn * 1.4, measured_dyn * 0.01, 10, LEVEL, &c->predicted_gross_j);
+  lj_interval_from_se(measured_dyn * (1 + error_pct / 100), measured_dyn * 0.01, 10, LEVEL, &c->predicted_dynamic_j);
+  c->error_gross_pct = -6.7;
+  c->error_gross_lo_pct = -8.0, c->error_gross_hi_pct = -5.4;
+  c->error_dynamic_pct = error_pct;
+  c->error_dynamic_lo_pct = lo_pct, c->error_dynamic_hi_pct = hi_pct;
+}
+
+static void build(lj_profile_result *r) {
+  lj_profile_result_init(r);
+  lj_profile_plan *pl = &r->plan;
+  strcpy(pl->model, "llama-3.2-1b");
+  strcpy(pl->model_name, "llama-3.2-1b");
+  pl->weights_random = 1;
+  assert_int_equal(lj_config_preset("llama-3.2-1b", &pl->config), 0);
+  strcpy(pl->engine, "cuda");
+  pl->batch = 1, pl->prompt_len = 512, pl->gen_len = 128;
+  pl->repeats = 5, pl->trials = 3, pl->replay_seconds = 2, pl->phase_seconds = 1;
+  pl->layers_replayed = 16;
+  pl->n_decode_kv = 2, pl->decode_kv[0] = 128, pl->decode_kv[1] = 255;
+  pl->ablation = pl->head_fit = 1;
+  pl->seed = 42;
+  strcpy(pl->prompt_source, "built-in text");
+
+  lj_profile_conditions *c = &r->cond;
+  strcpy(c->device.name, "NVIDIA H100 80GB HBM3");
+  strcpy(c->device.driver_version, "580.159.04");
+  strcpy(c->device.source, "nvml");
+  strcpy(c->cuda_driver, "13.0");
+  c->idle_w = 68.25, c->idle_sd_w = 0.5;
+  strcpy(c->idle_method, "measured 5 s before the run (counter)");
+  c->temperature_min_c = 35, c->temperature_max_c = 52;
+  c->sm_clock_min_mhz = 1755, c->sm_clock_max_mhz = 1980;
+  c->mem_clock_min_mhz = c->mem_clock_max_mhz = 2619;
+  c->power_limit_w = 700;
+  strcpy(c->throttle_text, "none");
+  c->n_samples = 12345;
+  c->sampler_cpu_percent = 1.46;
+  r->complete = 1;
+
+  add_windows(r, LJ_PHASE_LOAD, 1, 1, 0, 400.0, 2.5, 0);
+  add_windows(r, LJ_PHASE_TOKENIZE, 5, 200, 512, 0.05, 0.0005, LJ_WINDOW_NO_COUNTER | LJ_WINDOW_SHORT);
+  add_windows(r, LJ_PHASE_PREFILL, 5, 10, 512, 8.0, 0.1, 0);
+  add_windows(r, LJ_PHASE_DECODE, 5, 1, 128, 80.0, 0.4, 0);
+  assert_int_equal(lj_profile_summarize_phases(r), 0);
+
+  add_stage(r, LJ_PHASE_PREFILL, LJ_STAGE_QKV, 0, 16, 0.012, 60e-6, 61e-6, 0.2);
+  add_stage(r, LJ_PHASE_PREFILL, LJ_STAGE_ATTN, 0, 16, 0.008, 40e-6, 40e-6, 0.13);
+  add_stage(r, LJ_PHASE_PREFILL, LJ_STAGE_LM_HEAD, 0, 1, 0.09, 450e-6, 452e-6, 0.09);
+  add_stage(r, LJ_PHASE_DECODE, LJ_STAGE_QKV, 128, 1024.5, 3.1e-4, 12e-6, 12.1e-6, 0.05);
+  add_stage(r, LJ_PHASE_DECODE, LJ_STAGE_QKV, 255, 1023.5, 3.1e-4, 12e-6, 12.1e-6, 0.05);
+  add_stage(r, LJ_PHASE_DECODE, LJ_STAGE_ATTN, 128, 1024.5, 1.5e-4, 8e-6, 10e-6, 0.03);  // ratio 0.8: flagged
+  add_stage(r, LJ_PHASE_DECODE, LJ_STAGE_ATTN, 255, 1023.5, 2.5e-4, 12e-6, NAN, 0.04);   // no in-situ time
+
+  set_closure(&r->closure[LJ_PHASE_PREFILL], LJ_PHASE_PREFILL, 3, 1.2, 7.5, 5.1, 9.9);
+  set_closure(&r->closure[LJ_PHASE_DECODE], LJ_PHASE_DECODE, 4, 45.0, -1.2, -3.4, 1.0);
+
+  r->timeline_valid = 1;
+  lj_timeline_result *t = &r->timeline;
+  t->idle_w = 68.25;
+  t->n_samples = 2000;
+  lj_timeline_phase *tp = &t->phase[LJ_PHASE_DECODE];
+  tp->n_intervals = 4096;
+  tp->span_s = 0.41, tp->energy_j = 80, tp->dynamic_j = 52;
+  tp->gap_s = 0.02, tp->gap_j = 2.0, tp->gap_dynamic_j = 0.6;
+  lj_timeline_stage *ts = &t->stage[LJ_PHASE_DECODE][LJ_STAGE_ATTN];
+  ts->calls = 2048, ts->time_s = 0.02, ts->energy_j = 6, ts->dynamic_j = 3.9, ts->share_dynamic = 0.075;
+  int n_layers = pl->config.n_layers;
+  r->layer_energy_j[LJ_PHASE_DECODE] = malloc((size_t)n_layers * sizeof(double));
+  r->layer_time_s[LJ_PHASE_DECODE] = malloc((size_t)n_layers * sizeof(double));
+  assert_non_null(r->layer_energy_j[LJ_PHASE_DECODE]);
+  assert_non_null(r->layer_time_s[LJ_PHASE_DECODE]);
+  for (int l = 0; l < n_layers; l++) {
+    r->layer_energy_j[LJ_PHASE_DECODE][l] = l == 7 ? 5.5 : 4.0 + 0.01 * l;
+    r->layer_time_s[LJ_PHASE_DECODE][l] = 0.02;
+  }
+  r->layer_energy_j[LJ_PHASE_DECODE][3] = NAN;  // a layer the timeline missed
+
+  double full[3] = {50.1, 50.3, 49.9}, ablated[3] = {49.82, 49.95, 49.61};  // ~0.31 J: the replay's
+  r->ablation_valid = 1;
+  assert_int_equal(lj_ablation_compute(LJ_STAGE_ATTN, 2048, full, 3, ablated, 3, &r->stages[5].est.dynamic_j, LEVEL,
+                                       &r->ablation),
+                   0);
+
+  int groups[8];
+  double ej[8];
+  // Noise orthogonal to 1 and the group count: the fit's line is exactly 10 uJ + 20 uJ x groups.
+  static const double noise[8] = {1, -1, -1, 1, 1, -1, -1, 1};
+  for (int i = 0; i < 8; i++) groups[i] = i + 1, ej[i] = 1e-5 + 2e-5 * (i + 1) + 1e-7 * noise[i];
+  r->head_fit_valid = 1;
+  r->head_fit_kv = 255;
+  assert_int_equal(lj_head_fit_compute(groups, ej, 8, 32, 8, LEVEL, &r->head_fit), 0);
+
+  r->n_overhead = 1;
+  lj_profile_overhead *o = &r->overhead[0];
+  strcpy(o->what, "sampler");
+  o->n = 10;
+  double off[3] = {3.10e-3, 3.11e-3, 3.12e-3}, on[3] = {3.12e-3, 3.13e-3, 3.13e-3};
+  assert_int_equal(lj_stats_mean_ci(off, 3, LEVEL, &o->off_s), 0);
+  assert_int_equal(lj_stats_mean_ci(on, 3, LEVEL, &o->on_s), 0);
+  o->overhead_pct = (o->on_s.mean - o->off_s.mean) / o->off_s.mean * 100;
+  lj_interval_from_se(o->overhead_pct, 0.1, 4, LEVEL, &o->overhead_pct_ci);
+
+  lj_profile_note(r, "The detokenize phase was not measured (no tokenizer).");
+  lj_profile_note(r, "Prefill replay ran at %d layers.", 16);
+}
+
+// ---------------------------------------------------------------- helpers
+
+static char *render(const lj_profile_result *r, int json) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(json ? lj_profile_report_json(f, r) : lj_profile_report_text(f, r), 0);
+  assert_int_equal(fclose(f), 0);
+  const char *print = getenv("LJ_REPORT_PRINT");
+  if (print && (strcmp(print, "json") == 0) == json) fputs(buf, stdout);
+  return buf;
+}
+
+// The line of `text` that starts with `start` and contains every one of the
+// NULL-terminated strings after it; fails naming them when there is none.
+static void expect_line(const char *text, const char *start, ...) {
+  for (const char *line = text; *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+    if (!strncmp(buf, start, strlen(start))) {
+      va_list ap;
+      va_start(ap, start);
+      int ok = 1;
+      for (const char *want; (want = va_arg(ap, const char *));) ok &= strstr(buf, want) != NULL;
+      va_end(ap);
+      if (ok) return;
+    }
+    line += len + (end != NULL);
+  }
+  fail_msg("no line starting with '%s' holds every expected string in:\n%s", start, text);
+}
+
+static void check_layout(const char *text) {
+  assert_null(strstr(text, "nan"));
+  assert_null(strstr(text, "NAN"));
+  assert_null(strstr(text, "inf"));
+  for (const char *line = text; *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (len > 120) fail_msg("line of %zu columns: %.*s", len, (int)len, line);
+    line += len + (end != NULL);
+  }
+}
+
+static json_t *parse(const char *text) {
+  json_error_t err;
+  json_t *doc = json_loads(text, 0, &err);
+  if (!doc) fail_msg("JSON does not parse: %s at line %d", err.text, err.line);
+  return doc;
+}
+
+// The member `key` of `o` (fails when absent).
+static json_t *get(json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  if (!v) fail_msg("JSON key '%s' missing", key);
+  return v;
+}
+
+static double number(json_t *o, const char *key) {
+  json_t *v = get(o, key);
+  if (!json_is_number(v)) fail_msg("JSON key '%s' is not a number", key);
+  return json_number_value(v);
+}
+
+static json_t *find(json_t *array, const char *key, const char *value) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(array, i, v) {
+    json_t *k = json_object_get(v, key);
+    if (k && json_is_string(k) && !strcmp(json_string_value(k), value)) return v;
+  }
+  fail_msg("no element with %s = %s", key, value);
+  return NULL;
+}
+
+// ---------------------------------------------------------------- text
+
+static void test_text_full(void **state) {
+  lj_profile_result r;
+  build(&r);
+  char *text = render(&r, 0);
+  check_layout(text);
+  assert_null(strstr(text, "INCOMPLETE"));
+  expect_line(text, "llamajoule profile: llama-3.2-1b (random weights), engine cuda", NULL);
+  expect_line(text, "  work:", "batch 1", "prompt 512 tokens (built-in text)", "generate 128 tokens", NULL);
+  expect_line(text, "  replay:", "3 trials", "2.000 s", "decode at KV 128 255", NULL);
+  expect_line(text, "  GPU:", "NVIDIA H100 80GB HBM3", "driver 580.159.04", "CUDA 13.0", "power limit 700 W", NULL);
+  expect_line(text, "  idle:", "68.25 W (sd 0.50 W)", "measured 5 s before the run (counter)", NULL);
+  expect_line(text, "  range:", "temperature 35-52 C", "SM clock 1755-1980 MHz", "memory clock 2619 MHz", NULL);
+  expect_line(text, "  sampler:", "1.46% of one core", "12345 samples", "0 driver-buffer gaps", NULL);
+
+  // Phases: decode 80 J gross per unit, 80 - 68.25 x 0.4 (x drift) dynamic; 5 counter windows.
+  expect_line(text, "decode       5", "80.", " J", "counter window, 5 repeats", NULL);
+  expect_line(text, "prefill      5", "8.000+-", "counter window, 5 repeats", NULL);
+  expect_line(text, "load         1", "400.0 J", "counter window, 1 repeat", NULL);
+  // Tokenize had no counter: time known, energies "-", measured by the host clock, flags in words.
+  expect_line(text, "tokenize     5", "                 -", "host clock, 5 repeats", NULL);
+  expect_line(text, "tokenize        512", "no_counter", "short", NULL);
+  // Detokenize was never measured: every figure is "-".
+  expect_line(text, "detokenize   0                -                  -                  -       -       -  -", NULL);
+
+  // Stages: groups, decode rows at both KV lengths, the flagged ratio and the missing in-situ time.
+  expect_line(text, "== Decode stages", NULL);
+  expect_line(text, "attention ", "33.0%", "    2", NULL);
+  expect_line(text, "attention ", "17.0%", "    4", NULL);
+  expect_line(text, "attn         128  1024.50", "0.80*", NULL);
+  expect_line(text, "attn         255  1023.50", "250.0+-", " uJ", "       -     -", NULL);
+  expect_line(text, "qkv          255", "mem", NULL);
+  expect_line(text, "qkv            0       16", "comp", NULL);
+  expect_line(text, "* replayed time per call off the in-situ time by > 10%", NULL);
+
+  // Closures: decode -1.2% inside the target, prefill +7.5% outside.
+  expect_line(text, "decode       4", "-6.7%", "-1.2%", "[-3.4%, +1.0%]", "PASS", NULL);
+  expect_line(text, "prefill      3", "+7.5%", "[+5.1%, +9.9%]", "MISS", NULL);
+
+  // Timeline: shares next to the replay's, gaps, per-layer summary (layer 3 missing, layer 7 highest).
+  expect_line(text, "decode: 4096 intervals", "80.00 J gross", "52.00 J dynamic", NULL);
+  expect_line(text, "  gaps 20.00 ms (4.9% of the span)", NULL);
+  expect_line(text, "  attn", "2048", "7.5%", "7.0%", "+0.5 pp", NULL);
+  expect_line(text, "  layers (gross, 15 of 16):", "min 4.000 J (layer 0)", "max 5.500 J (layer 7)", NULL);
+
+  expect_line(text, "attn skipped, 2048 calls per run", NULL);
+  expect_line(text, "saved ", "vs replay", "agreement", "ratio", NULL);
+  expect_line(text, "decode attn at kv 255, 8 points:", "fixed 10.00 uJ", "per KV group 20.00 uJ", NULL);
+  expect_line(text, "per query head 5.000 uJ", "r2 ", NULL);
+  expect_line(text, "sampler       10", "3.110+-", " ms", "+0.54%", "PASS", NULL);
+  expect_line(text, "notes: The detokenize phase was not measured (no tokenizer). Prefill replay ran at 16 layers.",
+              NULL);
+  expect_line(text, "gross includes idle power; dynamic = above the idle baseline (68.25 W)", NULL);
+  free(text);
+  lj_profile_result_free(&r);
+}
+
+static void test_text_incomplete(void **state) {
+  lj_profile_result r;
+  build(&r);
+  r.complete = 0;
+  char *text = render(&r, 0);
+  check_layout(text);
+  expect_line(text, "*** INCOMPLETE", NULL);
+  expect_line(text, "INCOMPLETE run", NULL);
+  free(text);
+  lj_profile_result_free(&r);
+}
+
+// The CPU engine: host times only, no GPU conditions, no energy sections.
+static void build_timing_only(lj_profile_result *r) {
+  lj_profile_result_init(r);
+  strcpy(r->plan.model, "tiny");
+  strcpy(r->plan.model_name, "tiny");
+  assert_int_equal(lj_config_preset("tiny", &r->plan.config), 0);
+  strcpy(r->plan.engine, "cpu");
+  r->plan.timing_only = 1;
+  r->plan.batch = 1, r->plan.prompt_len = 16, r->plan.gen_len = 8, r->plan.repeats = 3;
+  r->complete = 1;
+  add_windows(r, LJ_PHASE_PREFILL, 3, 10, 16, 1.0, 0.01, LJ_WINDOW_NO_COUNTER | LJ_WINDOW_NO_SAMPLES);
+  add_windows(r, LJ_PHASE_DECODE, 3, 2, 8, 1.0, 0.05, LJ_WINDOW_NO_COUNTER | LJ_WINDOW_NO_SAMPLES);
+  assert_int_equal(lj_profile_summarize_phases(r), 0);
+  // A replayed stage with its times only (no meter: its energies are unmeasured).
+  add_stage(r, LJ_PHASE_DECODE, LJ_STAGE_ATTN, 4, 16, NAN, 2e-6, 2.5e-6, NAN);
+  lj_replay_estimate *e = &r->stages[0].est;
+  e->gross_j.n = e->dynamic_j.n = e->sample_gross_j.n = e->sample_dynamic_j.n = 0;
+  lj_stage_efficiency_compute(&e->dynamic_j, &r->stages[0].cost, &r->stages[0].eff);
+}
+
+static void test_text_timing_only(void **state) {
+  lj_profile_result r;
+  build_timing_only(&r);
+  char *text = render(&r, 0);
+  check_layout(text);
+  expect_line(text, "llamajoule profile: tiny, engine cpu", NULL);
+  assert_null(strstr(text, "device 0"));
+  expect_line(text, "  TIMING ONLY, no energy was measured: the CPU engine ran it", NULL);
+  expect_line(text, "attn           4       16", "2.000 us", "2.500 us", "0.80*", "32.00 us", NULL);
+  expect_line(text, "== Phases (per unit: host time)", NULL);
+  expect_line(text, "prefill      3       16", " ms", "host clock, 3 repeats", NULL);
+  expect_line(text, "times are host wall-clock seconds; no energy was measured", NULL);
+  assert_null(strstr(text, "gross"));
+  assert_null(strstr(text, "Closure"));
+  assert_null(strstr(text, "GPU:"));
+  free(text);
+  lj_profile_result_free(&r);
+}
+
+// ---------------------------------------------------------------- JSON
+
+static void test_json_full(void **state) {
+  lj_profile_result r;
+  build(&r);
+  char *text = render(&r, 1);
+  json_t *doc = parse(text);
+  assert_true(json_is_true(get(doc, "complete")));
+  assert_string_equal(json_string_value(get(doc, "format")), "llamajoule-profile");
+  assert_true(number(doc, "level") == 0.95);
+
+  json_t *plan = get(doc, "plan");
+  assert_int_equal(json_integer_value(get(plan, "gen_len")), 128);
+  assert_int_equal(json_integer_value(get(plan, "seed")), 42);
+  assert_int_equal(json_integer_value(json_array_get(get(plan, "decode_kv"), 1)), 255);
+  assert_int_equal(json_integer_value(get(get(plan, "config"), "n_layers")), 16);
+
+  json_t *cond = get(doc, "conditions");
+  assert_true(number(cond, "idle_w") == 68.25);
+  assert_true(number(cond, "temperature_max_c") == 52);
+  assert_string_equal(json_string_value(get(get(cond, "gpu"), "name")), "NVIDIA H100 80GB HBM3");
+
+  // Phases: the means exactly as summarised; never-measured and no-counter figures null.
+  json_t *phases = get(doc, "phases");
+  assert_int_equal(json_array_size(phases), LJ_PHASE_COUNT);
+  json_t *decode = find(phases, "phase", "decode");
+  assert_true(number(get(decode, "gross_j"), "mean") == r.phases[LJ_PHASE_DECODE].gross_j.mean);
+  assert_true(number(get(decode, "dynamic_j"), "hi") == r.phases[LJ_PHASE_DECODE].dynamic_j.hi);
+  assert_true(number(get(decode, "dynamic_j"), "sd") == r.phases[LJ_PHASE_DECODE].dynamic_j.stddev);
+  assert_int_equal(json_integer_value(get(get(decode, "gross_j"), "n")), 5);
+  assert_true(number(decode, "dynamic_j_per_token") == r.phases[LJ_PHASE_DECODE].dynamic_j_per_token);
+  json_t *tok = find(phases, "phase", "tokenize");
+  assert_true(json_is_null(get(get(tok, "gross_j"), "mean")));
+  assert_int_equal(json_integer_value(get(get(tok, "gross_j"), "n")), 0);
+  assert_true(json_is_number(get(get(tok, "time_s"), "mean")));
+  assert_string_equal(json_string_value(get(tok, "window_flags_text")), "short,no_counter");
+  json_t *detok = find(phases, "phase", "detokenize");
+  assert_true(json_is_null(get(get(detok, "time_s"), "mean")));
+  assert_true(json_is_null(get(detok, "share_dynamic")));
+  assert_true(json_is_null(get(get(json_array_get(phases, 0), "gross_j"), "sd")));  // load: one window
+  double total = r.phases[LJ_PHASE_LOAD].gross_j.mean + r.phases[LJ_PHASE_PREFILL].gross_j.mean +
+                 r.phases[LJ_PHASE_DECODE].gross_j.mean;
+  assert_true(fabs(number(get(doc, "run"), "gross_j") - total) <= 1e-12 * total);
+  assert_int_equal(json_array_size(get(doc, "windows")), 16);
+
+  // Stages: every estimate, the missing in-situ time as null, cost and bound.
+  json_t *stages = get(doc, "stages");
+  assert_int_equal(json_array_size(stages), 7);
+  json_t *attn255 = json_array_get(stages, 6);
+  assert_string_equal(json_string_value(get(attn255, "stage")), "attn");
+  assert_string_equal(json_string_value(get(attn255, "group")), "attention");
+  assert_int_equal(json_integer_value(get(attn255, "kv_len")), 255);
+  assert_true(json_is_null(get(attn255, "insitu_time_per_call_s")));
+  assert_true(json_is_null(get(attn255, "time_ratio")));
+  assert_true(number(attn255, "calls_per_unit") == 1023.5);
+  assert_true(number(get(attn255, "dynamic_j"), "mean") == r.stages[6].est.dynamic_j.mean);
+  assert_true(number(get(attn255, "time_per_call_s"), "lo") == r.stages[6].est.time_per_call_s.lo);
+  assert_int_equal(json_integer_value(get(get(attn255, "cost"), "bytes")), r.stages[6].cost.bytes);
+  assert_string_equal(json_string_value(get(attn255, "bound")), "memory");
+  assert_true(number(get(attn255, "efficiency"), "j_per_byte") == r.stages[6].eff.j_per_byte);
+  assert_string_equal(json_string_value(get(json_array_get(stages, 0), "bound")), "compute");
+
+  json_t *groups = get(doc, "stage_groups");
+  json_t *g = json_array_get(groups, 0);
+  assert_string_equal(json_string_value(get(g, "phase")), "prefill");
+  assert_string_equal(json_string_value(get(g, "group")), "attention");
+  double want = 16 * r.stages[0].est.dynamic_j.mean + 16 * r.stages[1].est.dynamic_j.mean;
+  assert_true(fabs(number(get(g, "dynamic_j_per_unit"), "mean") - want) <= 1e-15);
+  assert_true(fabs(number(g, "share_dynamic") - 0.33) <= 1e-15);
+
+  // Closures: exact numbers and the verdict.
+  json_t *closures = get(doc, "closures");
+  assert_int_equal(json_array_size(closures), 2);
+  json_t *cd = find(closures, "phase", "decode");
+  assert_true(number(cd, "error_dynamic_pct") == -1.2);
+  assert_true(number(cd, "error_dynamic_lo_pct") == -3.4);
+  assert_true(number(cd, "measured_dynamic_j") == 45.0);
+  assert_true(number(get(cd, "predicted_dynamic_j"), "hi") == r.closure[LJ_PHASE_DECODE].predicted_dynamic_j.hi);
+  assert_true(json_is_true(get(cd, "pass")));
+  assert_true(json_is_false(get(find(closures, "phase", "prefill"), "pass")));
+
+  // Timeline: stage shares with the replay's, per-layer arrays with null for the missing layer.
+  json_t *tl = get(doc, "timeline");
+  json_t *tdec = find(get(tl, "phases"), "phase", "decode");
+  assert_int_equal(json_integer_value(get(tdec, "n_intervals")), 4096);
+  json_t *tattn = find(get(tdec, "stages"), "stage", "attn");
+  assert_true(number(tattn, "share_dynamic") == 0.075);
+  assert_true(fabs(number(tattn, "replay_share_dynamic") - 0.07) <= 1e-15);
+  json_t *layers = get(tdec, "layer_energy_j");
+  assert_int_equal(json_array_size(layers), 16);
+  assert_true(json_is_null(json_array_get(layers, 3)));
+  assert_true(json_real_value(json_array_get(layers, 7)) == 5.5);
+
+  json_t *ab = get(doc, "ablation");
+  assert_true(number(get(ab, "saved_j"), "mean") == r.ablation.saved_j.estimate);
+  assert_true(number(ab, "agreement_pct") == r.ablation.agreement_pct);
+  assert_int_equal(json_integer_value(get(get(ab, "full_j"), "n")), 3);
+  json_t *hf = get(doc, "head_fit");
+  assert_true(number(hf, "per_head_j") == r.head_fit.per_head_j);
+  assert_true(number(hf, "r2") == r.head_fit.fit.r2);
+  json_t *ov = json_array_get(get(doc, "overhead"), 0);
+  assert_string_equal(json_string_value(get(ov, "what")), "sampler");
+  assert_true(number(ov, "overhead_pct") == r.overhead[0].overhead_pct);
+  assert_true(json_is_true(get(ov, "pass")));
+  assert_string_equal(json_string_value(get(doc, "notes")), r.notes);
+
+  json_decref(doc);
+  free(text);
+  lj_profile_result_free(&r);
+}
+
+static void test_json_timing_only(void **state) {
+  lj_profile_result r;
+  build_timing_only(&r);
+  r.complete = 0;
+  strcpy(r.plan.model, "/models/caf\xe9");  // Latin-1, not UTF-8: the key stays, the byte becomes '?'
+  char *text = render(&r, 1);
+  json_t *doc = parse(text);
+  assert_true(json_is_false(get(doc, "complete")));
+  json_t *plan = get(doc, "plan");
+  assert_true(json_is_true(get(plan, "timing_only")));
+  assert_string_equal(json_string_value(get(plan, "model")), "/models/caf?");
+  assert_non_null(strstr(json_string_value(get(plan, "timing_only_reason")), "CPU engine"));
+  json_t *cond = get(doc, "conditions");
+  assert_true(json_is_null(get(cond, "idle_w")));
+  assert_true(json_is_null(get(cond, "temperature_min_c")));  // no readings: the init's +-inf
+  assert_true(json_is_null(get(cond, "power_limit_w")));
+  json_t *pre = find(get(doc, "phases"), "phase", "prefill");
+  assert_true(number(get(pre, "time_s"), "mean") == r.phases[LJ_PHASE_PREFILL].time_s.mean);
+  assert_true(json_is_null(get(get(pre, "gross_j"), "mean")));
+  assert_true(json_is_null(get(get(doc, "run"), "gross_j")));
+  assert_true(json_is_null(get(doc, "timeline")));
+  assert_true(json_is_null(get(doc, "ablation")));
+  assert_true(json_is_null(get(doc, "head_fit")));
+  assert_int_equal(json_array_size(get(doc, "closures")), 0);
+  json_t *st = json_array_get(get(doc, "stages"), 0);
+  assert_true(json_is_null(get(get(st, "dynamic_j"), "mean")));
+  assert_true(json_is_null(get(get(st, "efficiency"), "j_per_flop")));
+  assert_true(number(get(st, "time_per_call_s"), "mean") == r.stages[0].est.time_per_call_s.mean);
+  json_decref(doc);
+  free(text);
+  lj_profile_result_free(&r);
+}
+
+// Write errors surface as LJ_EIO (a stream opened read-only cannot be written).
+static void test_write_error(void **state) {
+  lj_profile_result r;
+  build_timing_only(&r);
+  FILE *f = fopen("/dev/null", "r");
+  assert_non_null(f);
+  assert_int_equal(lj_profile_report_text(f, &r), LJ_EIO);
+  assert_int_equal(lj_profile_report_json(f, &r), LJ_EIO);
+  fclose(f);
+  lj_profile_result_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_text_full),      cmocka_unit_test(test_text_incomplete),
+      cmocka_unit_test(test_text_timing_only), cmocka_unit_test(test_json_full),
+      cmocka_unit_test(test_json_timing_only), cmocka_unit_test(test_write_error),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
