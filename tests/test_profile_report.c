@@ -110,7 +110,7 @@ static void build(lj_profile_result *r) {
   assert_int_equal(lj_config_preset("llama-3.2-1b", &pl->config), 0);
   strcpy(pl->engine, "cuda");
   pl->batch = 1, pl->prompt_len = 512, pl->gen_len = 128;
-  pl->repeats = 5, pl->trials = 3, pl->replay_seconds = 2, pl->phase_seconds = 1;
+  pl->repeats = 5, pl->trials = 3, pl->replay_seconds = 2, pl->replay_duty = 0.5, pl->phase_seconds = 1;
   pl->layers_replayed = 16;
   pl->n_decode_kv = 2, pl->decode_kv[0] = 128, pl->decode_kv[1] = 255;
   pl->ablation = pl->head_fit = 1;
@@ -288,7 +288,8 @@ static void test_text_full(void **state) {
   assert_null(strstr(text, "INCOMPLETE"));
   expect_line(text, "llamajoule profile: llama-3.2-1b (random weights), engine cuda", NULL);
   expect_line(text, "  work:", "batch 1", "prompt 512 tokens (built-in text)", "generate 128 tokens", NULL);
-  expect_line(text, "  replay:", "3 trials", "2.000 s", "decode at KV 128 255", NULL);
+  expect_line(text, "  replay:", "3 trials", "2.000 s", "decode at KV 128 255", "duty 0.50", NULL);
+  expect_line(text, "  checks:", "ablation attn", "attention-head fit yes", NULL);
   expect_line(text, "  GPU:", "NVIDIA H100 80GB HBM3", "driver 580.159.04", "CUDA 13.0", "power limit 700 W", NULL);
   expect_line(text, "  idle:", "68.25 W (sd 0.50 W)", "measured 5 s before the run (counter)", NULL);
   expect_line(text, "  range:", "temperature 35-52 C", "SM clock 1755-1980 MHz", "memory clock 2619 MHz", NULL);

@@ -18,7 +18,7 @@ models=("$@")
 mkdir -p "$out_dir"
 results=$(cd "$out_dir" && pwd)
 summary="$results/summary.txt"
-for d in /usr/local/cuda/lib64 /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu; do
+for d in "$bin_dir/../lib" /usr/local/cuda/lib64 /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu; do
   [[ -d $d ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
 export LLAMAJOULE_SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,7 +38,10 @@ step() {  # step NAME CMD...: runs, logs, records rc and seconds
   tail -n 5 "$results/$name.err"
 }
 
-if [[ -x $bin_dir/test_cuda_profiling ]]; then step test_cuda_profiling "$bin_dir/test_cuda_profiling"; fi
+if [[ -x $bin_dir/test_cuda_profiling ]]; then
+  step test_cuda_profiling "$bin_dir/test_cuda_profiling"
+  grep -B3 -A3 "FAIL\|rror" "$results/test_cuda_profiling.out" "$results/test_cuda_profiling.err" | head -40
+fi
 if [[ -x $bin_dir/test_cuda_engine && ${SKIP_ENGINE_TEST:-0} != 1 ]]; then step test_cuda_engine "$bin_dir/test_cuda_engine"; fi
 if [[ ${SKIP_SMOKE:-0} != 1 ]]; then
   step profile_tiny_smoke "$lj" profile --model tiny --prompt-len 32 --gen-len 16 --repeats 2 --trials 2 \

@@ -14,6 +14,7 @@
 #include "cli/run_record.h"
 #include "common/error.h"
 #include "engine/cuda/cuda_engine.h"
+#include "profile/profile_plan.h"
 #include "profile/profile_report.h"
 #include "profile/profile_run.h"
 #include "store/store.h"
@@ -41,6 +42,10 @@ static void usage(FILE *f) {
           "  --decode-kv N          KV lengths at which decode attention is replayed (default 3)\n"
           "  --idle-seconds S       idle measurement before the run (default 5)\n"
           "  --idle-w W             use W watts as the idle baseline instead of measuring\n"
+          "  --replay-duty D        fraction of a replay trial the stage runs, in (0, 1]: ~2 ms bursts and\n"
+          "                         idle gaps, so that a stage does not sit at the power cap (default 0.5;\n"
+          "                         1 = back to back)\n"
+          "  --ablate none|attn|mlp runs without that part, against its replay estimate (default mlp)\n"
           "  --no-timeline, --no-ablation, --no-head-fit, --no-overhead   skip that part\n"
           "  --device N             GPU (CUDA index, default 0)\n"
           "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
@@ -80,7 +85,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 enum {
   OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
-  OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL
+  OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL, OPT_DUTY, OPT_ABLATE
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -97,6 +102,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"no-overhead", no_argument, 0, OPT_NO_OVERHEAD}, {"device", required_argument, 0, OPT_DEVICE},
       {"engine", required_argument, 0, OPT_ENGINE}, {"threads", required_argument, 0, OPT_THREADS},
       {"seed", required_argument, 0, OPT_SEED}, {"json", no_argument, 0, OPT_JSON},
+      {"replay-duty", required_argument, 0, OPT_DUTY}, {"ablate", required_argument, 0, OPT_ABLATE},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_profile_options_default(&a->o);
@@ -131,6 +137,13 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_THREADS: LJ_TRY(parse_int("--threads", optarg, 1, 4096, &o->threads)); break;
       case OPT_SEED: LJ_TRY(parse_num("--seed", optarg, 0, 9007199254740992.0, &v)); o->seed = (uint64_t)v; break;
       case OPT_JSON: a->json = 1; break;
+      case OPT_DUTY: LJ_TRY(parse_num("--replay-duty", optarg, 0.05, 1, &o->replay_duty)); break;
+      case OPT_ABLATE:
+        if (!strcmp(optarg, "none")) o->ablation = 0;
+        else if (!strcmp(optarg, "attn")) o->ablation = 1;
+        else if (!strcmp(optarg, "mlp")) o->ablation = 2;
+        else return LJ_FAIL(LJ_EINVAL, "--ablate '%s': expected none, attn or mlp", optarg);
+        break;
       case 'o': a->out_path = optarg; break;
       case 'h': usage(stdout); return 1;
       case ':': return LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]);
@@ -157,6 +170,12 @@ int lj_cmd_profile(int argc, char **argv) {
     lj_report_error(rc);
     return LJ_EXIT_USAGE;
   }
+  // The model and shapes are checked before anything is stored or measured.
+  lj_profile_plan check;
+  const char *ckpt = NULL;
+  memset(&check, 0, sizeof check);
+  rc = lj_profile_plan_make(&a.o, &check, &ckpt);
+  if (rc < 0) return lj_report_error(rc);
   int on_gpu = strcmp(a.engine, "cpu") != 0 && lj_cuda_device_count() > 0;
   if (!strcmp(a.engine, "cuda") && !on_gpu)
     return lj_report_error(LJ_FAIL(LJ_ENODEV, "--engine cuda: no usable CUDA device (or a build without CUDA)"));

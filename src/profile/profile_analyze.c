@@ -55,7 +55,10 @@ static double insitu_time(const lj_profile_result *r, lj_phase ph, lj_stage st, 
     sum += (double)(iv->end_ns - iv->begin_ns) * 1e-9;
     n++;
   }
-  return n ? sum / (double)n : NAN;
+  if (!n) return NAN;
+  // Each interval also holds one timestamp kernel: take its measured cost off.
+  double t = sum / (double)n - (isfinite(r->stamp_cost_s) ? r->stamp_cost_s : 0);
+  return t > 0 ? t : NAN;
 }
 
 static void shape_of(const lj_profile_plan *p, lj_phase ph, int64_t kv, lj_stage_shape *sh) {
@@ -182,16 +185,40 @@ static int decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out
   return 0;
 }
 
+// Per-call energy of the MLP in decode: gate_up + swiglu + down, one call each.
+static int decode_mlp_per_call(const lj_profile_result *r, lj_mean_ci *out) {
+  double coef[3] = {1, 1, 1};
+  lj_mean_ci m[3];
+  int k = 0;
+  for (size_t i = 0; i < r->n_stages && k < 3; i++) {
+    const lj_profile_stage *s = &r->stages[i];
+    lj_stage st = s->est.key.stage;
+    if (s->est.key.phase == LJ_PHASE_DECODE && (st == LJ_STAGE_GATE_UP || st == LJ_STAGE_SWIGLU || st == LJ_STAGE_DOWN))
+      m[k++] = s->est.dynamic_j;
+  }
+  if (k != 3) return LJ_FAIL(LJ_EINVAL, "no replay estimate of the decode MLP stages");
+  lj_interval iv;
+  LJ_TRY(lj_stats_linear_combination(coef, m, 3, r->plan.level, &iv));
+  memset(out, 0, sizeof *out);
+  out->n = 2;
+  out->mean = iv.estimate, out->sem = iv.se, out->df = iv.df, out->level = iv.level;
+  out->lo = iv.lo, out->hi = iv.hi, out->half_width = (iv.hi - iv.lo) / 2;
+  out->stddev = out->cv = NAN;
+  return 0;
+}
+
 static int ablation(lj_profile_result *r, const lj_profile_raw *raw) {
-  if (!raw || raw->n_full < 1 || raw->n_ablated < 1) return 0;
+  if (!raw || raw->n_full < 1 || raw->n_ablated < 1 || !r->plan.ablation) return 0;
   lj_mean_ci per_call;
-  if (decode_attention_per_call(r, &per_call) < 0) {
+  int mlp = r->plan.ablation == 2;
+  if ((mlp ? decode_mlp_per_call(r, &per_call) : decode_attention_per_call(r, &per_call)) < 0) {
     lj_clear_error();
     return 0;
   }
+  // One call = the stage (or the MLP's three) in one layer of one decode step.
   int64_t calls = (int64_t)(r->plan.gen_len - 1) * r->plan.config.n_layers;
-  LJ_TRY(lj_ablation_compute(LJ_STAGE_ATTN, calls, raw->full_j, (size_t)raw->n_full, raw->ablated_j,
-                             (size_t)raw->n_ablated, &per_call, r->plan.level, &r->ablation));
+  LJ_TRY(lj_ablation_compute(mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN, calls, raw->full_j, (size_t)raw->n_full,
+                             raw->ablated_j, (size_t)raw->n_ablated, &per_call, r->plan.level, &r->ablation));
   r->ablation_valid = 1;
   return 0;
 }
@@ -246,9 +273,23 @@ static int overhead_entry(lj_profile_result *r, const char *what, const double *
   return 0;
 }
 
+// One stamp's cost: the decode step's time with marks minus without, over the
+// stamps of a step (one before the first stage, one after each of the 9 L + 4 stages).
+static void stamp_cost(lj_profile_result *r, const lj_profile_raw *raw) {
+  r->stamp_cost_s = NAN;
+  if (!raw || raw->n_marks_on < 1 || raw->n_marks_off < 1) return;
+  double on = lj_stats_mean(raw->marks_on_s, (size_t)raw->n_marks_on);
+  double off = lj_stats_mean(raw->marks_off_s, (size_t)raw->n_marks_off);
+  // per decode step; a unit of gen_len tokens has gen_len - 1 marked steps
+  double per_step = (on - off) * r->plan.gen_len / (r->plan.gen_len - 1);
+  double stamps = (double)(LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1) * r->plan.config.n_layers + 5;
+  if (per_step > 0) r->stamp_cost_s = per_step / stamps;
+}
+
 int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj_sample *power, size_t n_power,
                        int device) {
   LJ_TRY(lj_profile_summarize_phases(r));
+  stamp_cost(r, raw);
   if (!r->plan.timing_only) {
     LJ_TRY(estimates(r));
     LJ_TRY(closures(r));

@@ -183,20 +183,30 @@ int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r) {
                      "energy per phase, layer and stage needs an NVIDIA GPU with its driver (NVML).");
   if (rc < 0) lj_profile_note(r, "The run stopped early: %s.", msg);
   r->complete = rc == 0;
-  // Stage times per phase from the engine's own clocks, as the timeline's times.
-  for (int ph = 0; ph < LJ_PHASE_COUNT; ph++) {
-    double total = 0;
-    for (int s = 0; s < LJ_STAGE_COUNT; s++) total += (double)c.stage_ns[ph][s] * 1e-9;
-    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
-      lj_timeline_stage *t = &r->timeline.stage[ph][s];
-      t->calls = c.stage_calls[ph][s];
-      t->time_s = (double)c.stage_ns[ph][s] * 1e-9;
-      t->energy_j = t->dynamic_j = t->share_gross = t->share_dynamic = NAN;
-      if (total > 0) r->timeline.phase[ph].span_s = total;
+  // Stage times per phase from the engine's own clocks: one row per stage, per call.
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE && rc != LJ_ENOMEM; ph++)
+    for (int st = 0; st < LJ_STAGE_COUNT; st++) {
+      if (c.stage_calls[ph][st] <= 0 || c.stage_ns[ph][st] <= 0) continue;
+      lj_profile_stage s;
+      memset(&s, 0, sizeof s);
+      s.est.key.phase = (lj_phase)ph, s.est.key.stage = (lj_stage)st, s.est.key.layer = -1;
+      s.est.key.kv_len = ph == LJ_PHASE_DECODE ? o->prompt_len : 0;
+      double per_call = (double)c.stage_ns[ph][st] * 1e-9 / (double)c.stage_calls[ph][st];
+      lj_stats_mean_ci(&per_call, 1, r->plan.level, &s.est.time_per_call_s);
+      s.est.insitu_time_per_call_s = s.est.time_ratio = s.est.counter_vs_sample_pct = NAN;
+      s.est.temperature_min_c = s.est.temperature_max_c = NAN;
+      s.est.n_trials = 0;
+      lj_stage_shape sh;
+      lj_stage_shape_default(&sh);
+      sh.batch = o->batch, sh.n_tokens = ph == LJ_PHASE_PREFILL ? o->prompt_len : 1;
+      sh.kv_past = s.est.key.kv_len;
+      int layer = lj_stage_is_per_layer((lj_stage)st) ? (r->plan.config.n_layers > 1 ? 1 : 0) : -1;
+      lj_stage_cost_compute(&r->plan.config, (lj_stage)st, layer, &sh, &s.cost);
+      s.calls_per_unit = lj_profile_calls_per_unit(&r->plan, (lj_phase)ph, (lj_stage)st, 0);
+      s.share_gross = s.share_dynamic = NAN;
+      if (lj_profile_add_stage(r, &s) < 0) break;
     }
-  }
-  r->timeline.idle_w = NAN;
-  r->timeline_valid = c.stage_ns[LJ_PHASE_PREFILL][LJ_STAGE_QKV] > 0;
+  lj_clear_error();
   int arc = lj_profile_analyze(r, NULL, NULL, 0, -1);
   lj_profile_prompt_free(&c.prompt);
   lj_cpu_engine_free(c.e);

@@ -66,7 +66,7 @@ static int unit_detokenize(gpu_run *g) {
 static int unit_prefill(gpu_run *g) {
   int *zeros = g->prompt_lens + g->o->batch;  // batch zeros after the lengths
   LJ_TRY(lj_cuda_rewind(g->e, g->o->batch, zeros));
-  LJ_TRY(lj_cuda_prefill(g->e, g->o->batch, g->prompt.ids, g->n_tokens));
+  LJ_TRY(lj_cuda_prefill_graphed(g->e, g->o->batch, g->prompt.ids, g->n_tokens));
   return lj_cuda_synchronize(g->e);
 }
 // One generation from the prompt's cache (lj_cuda_generate synchronises).
@@ -160,7 +160,7 @@ static int add_marks(gpu_run *g, lj_phase ph, int step, int decode) {
 static int run_timeline(gpu_run *g) {
   const lj_profile_options *o = g->o;
   LJ_TRY(lj_cuda_marks_enable(g->e, o->gen_len + 1));
-  int rc = 0;
+  int rc = unit_prefill(g);  // captures the prefill graph with the stamps
   for (int k = 0; k < 3 && rc == 0; k++) {
     rc = lj_cuda_marks_set_step(g->e, 0);
     if (rc == 0) rc = unit_prefill(g);
@@ -230,8 +230,15 @@ static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
     }
   }
   if (rc == 0) rc = timed_launches(g, rp, 3, &t);
-  int launches = rc == 0 ? (int)ceil(seconds / (t / 3 > 1e-7 ? t / 3 : 1e-7)) : 0;
+  double per_launch = t / 3 > 1e-7 ? t / 3 : 1e-7;
+  int launches = rc == 0 ? (int)ceil(seconds / per_launch) : 0;
   if (launches < 1) launches = 1;
+  // Duty below 1: bursts of ~2 ms, each followed by an idle gap, so that the mean
+  // power stays near the real run's instead of sitting at the power cap.
+  double duty = g->o->replay_duty > 0 && g->o->replay_duty < 1 ? g->o->replay_duty : 1;
+  int burst = (int)ceil(2e-3 / per_launch);
+  if (burst < 1) burst = 1;
+  int64_t gap_ns = (int64_t)(burst * per_launch * (1 - duty) / duty * 1e9);
   for (int k = 0; rc == 0 && k < n_trials && !interrupted(g); k++) {
     // A random offset against the counter's 100 ms update grid.
     int64_t offset = (int64_t)(uniform01(g) * 100e6);
@@ -245,8 +252,24 @@ static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
       rc = h;
       break;
     }
-    rc = lj_cuda_replay_launch(rp, launches);
-    if (rc == 0) rc = lj_cuda_synchronize(g->e);
+    int64_t done = 0, gap_ns_total = 0;
+    if (duty >= 1) {
+      rc = lj_cuda_replay_launch(rp, launches);
+      if (rc == 0) rc = lj_cuda_synchronize(g->e);
+      done = launches;
+    } else {
+      int64_t t0 = lj_mono_ns();
+      while (rc == 0 && (double)(lj_mono_ns() - t0) < seconds * 1e9) {
+        rc = lj_cuda_replay_launch(rp, burst);
+        if (rc == 0) rc = lj_cuda_synchronize(g->e);
+        done += burst;
+        if (rc == 0) {
+          int64_t a = lj_mono_ns();
+          lj_sleep_ns(gap_ns);
+          gap_ns_total += lj_mono_ns() - a;
+        }
+      }
+    }
     int erc = lj_profile_meter_end(&g->m, h);
     if (rc == 0) rc = erc;
     if (rc < 0) break;
@@ -254,7 +277,8 @@ static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
     memset(&tr, 0, sizeof tr);
     tr.key.phase = ph, tr.key.stage = st, tr.key.layer = -1, tr.key.kv_len = kv;
     tr.trial = k, tr.groups = groups;
-    tr.t.calls = (int64_t)launches * calls;
+    tr.gap_s = (double)gap_ns_total * 1e-9;
+    tr.t.calls = done * calls;
     tr.t.temperature_c = lj_profile_meter_temperature(&g->m);
     tr.t.start_offset_ns = offset;
     tr.t.idle_w = g->m.idle_w;
@@ -341,12 +365,15 @@ static int replay_decode(gpu_run *g) {
 // ---------------------------------------------------------------- ablation and overhead
 
 static int run_ablation(gpu_run *g) {
+  uint32_t mask = g->o->ablation == 2 ? (1u << LJ_STAGE_GATE_UP) | (1u << LJ_STAGE_SWIGLU) | (1u << LJ_STAGE_DOWN)
+                                      : 1u << LJ_STAGE_ATTN;
   for (int rep = 0; rep < g->o->repeats && rep < LJ_PROFILE_MAX_PAIRS && !interrupted(g); rep++) {
     for (int ablated = 0; ablated < 2; ablated++) {
-      lj_cuda_set_skip_mask(g->e, ablated ? 1u << LJ_STAGE_ATTN : 0);
+      lj_cuda_set_skip_mask(g->e, ablated ? mask : 0);
       LJ_TRY(unit_decode(g));  // capture the graph for this mask outside the window
       char name[64];
-      snprintf(name, sizeof name, "ablation:%s#%d", ablated ? "no_attn" : "full", rep);
+      snprintf(name, sizeof name, "ablation:%s#%d", ablated ? (g->o->ablation == 2 ? "no_mlp" : "no_attn") : "full",
+               rep);
       int h = -1;
       int64_t units = 0;
       double host_s = 0;
@@ -462,6 +489,11 @@ static void collect(gpu_run *g) {
     lj_replay_trial keep = t->t;
     lj_replay_trial_from_window(&wr, keep.calls, keep.temperature_c, keep.idle_w, &t->t);
     t->t.start_offset_ns = keep.start_offset_ns;
+    if (t->gap_s > 0) {  // the idle gaps of a duty-cycled trial: neither the stage's time nor its energy
+      t->t.counter_energy_j -= keep.idle_w * t->gap_s;
+      t->t.sample_energy_j -= keep.idle_w * t->gap_s;
+      t->t.duration_s -= t->gap_s;
+    }
   }
   for (int a = 0; a < 2; a++)
     for (int i = 0; i < g->n_abl[a]; i++) {
@@ -525,6 +557,9 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   if (keep_rc < 0) lj_profile_note(r, "The run stopped early: %s.", keep_msg);
   r->complete = keep_rc == 0;
   int arc = lj_profile_analyze(r, &g.raw, g.m.power, g.m.n_power, g.m.dev);
+  if (arc == 0 && isfinite(r->stamp_cost_s))
+    lj_profile_note(r, "In-situ times per call have %.2f us taken off each stage call: the cost of one timestamp "
+                       "kernel, from the timeline's overhead.", r->stamp_cost_s * 1e6);
   if (arc < 0) {
     lj_profile_note(r, "Analysis failed: %s.", lj_error_message());
     if (keep_rc == 0) keep_rc = arc, snprintf(keep_msg, sizeof keep_msg, "%s", lj_error_message());

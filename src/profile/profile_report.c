@@ -154,7 +154,9 @@ static void print_header(FILE *f, const lj_profile_result *r) {
             seconds(a, pl->replay_seconds), pl->layers_replayed);
     for (int i = 0; i < pl->n_decode_kv && i < LJ_PROFILE_MAX_KV; i++) fprintf(f, " %lld", (long long)pl->decode_kv[i]);
     if (pl->n_decode_kv <= 0) fprintf(f, " -");
-    fprintf(f, "; ablation %s, head fit %s\n", pl->ablation ? "yes" : "no", pl->head_fit ? "yes" : "no");
+    fprintf(f, "; duty %.2f\n", pl->replay_duty);
+    fprintf(f, "  checks:    ablation %s, attention-head fit %s\n",
+            pl->ablation == 2 ? "mlp (gate_up, swiglu, down)" : pl->ablation ? "attn" : "none", pl->head_fit ? "yes" : "no");
   }
   fprintf(f, "  intervals: %.0f%% Student t, shown as mean+-half width; seed %llu\n", pl->level * 100,
           (unsigned long long)pl->seed);
@@ -301,8 +303,9 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
   int timing_only = r->plan.timing_only;
   char title[160], trials[32] = "";
   if (r->plan.trials > 0) snprintf(trials, sizeof trials, ", %d trials per row", r->plan.trials);
-  snprintf(title, sizeof title, "%s stages (isolation replay%s; one call = one stage, one layer, the whole batch)",
-           p == LJ_PHASE_PREFILL ? "Prefill" : p == LJ_PHASE_DECODE ? "Decode" : lj_phase_name(p), trials);
+  snprintf(title, sizeof title, "%s stages (%s%s; one call = one stage, one layer, the whole batch)",
+           p == LJ_PHASE_PREFILL ? "Prefill" : p == LJ_PHASE_DECODE ? "Decode" : lj_phase_name(p),
+           timing_only ? "the CPU engine's stage clocks" : "isolation replay", timing_only ? "" : trials);
   section(f, title);
   int rc = 0;
   if (!timing_only) {
@@ -426,7 +429,8 @@ static void print_ablation(FILE *f, const lj_profile_result *r) {
   const lj_ablation *ab = &r->ablation;
   cell a, b, c, d, e, g, h;
   section(f, "Ablation (runs without one stage; dynamic energy per run)");
-  fprintf(f, "%s skipped, %lld calls per run: full %s (n %d), ablated %s (n %d)\n", lj_stage_name(ab->stage),
+  fprintf(f, "%s skipped, %lld calls per run: full %s (n %d), ablated %s (n %d)\n",
+          r->plan.ablation == 2 && ab->stage == LJ_STAGE_GATE_UP ? "mlp (gate_up, swiglu, down)" : lj_stage_name(ab->stage),
           (long long)ab->calls, energy_ci(a, &ab->full_j), ab->full_j.n, energy_ci(b, &ab->ablated_j), ab->ablated_j.n);
   fprintf(f, "saved %s (%s per call) vs replay %s: agreement %s, ratio %s [%s, %s]\n", interval_j(a, &ab->saved_j),
           energy(b, ab->saved_per_call_j.estimate), interval_j(c, &ab->replay_j), pct(d, ab->agreement_pct, 1),

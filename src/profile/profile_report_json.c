@@ -120,12 +120,13 @@ static json_t *plan_json(jb *b, const lj_profile_result *r) {
   put_int(b, o, "repeats", p->repeats);
   put_int(b, o, "trials", p->trials);
   put_num(b, o, "replay_seconds", p->replay_seconds);
+  put_num(b, o, "replay_duty", p->replay_duty);
   put_num(b, o, "phase_seconds", p->phase_seconds);
   put_num(b, o, "level", p->level);
   put_int(b, o, "layers_replayed", p->layers_replayed);
   for (int i = 0; i < p->n_decode_kv && i < LJ_PROFILE_MAX_KV; i++) push(b, kv, json_integer(p->decode_kv[i]));
   put(b, o, "decode_kv", kv);
-  put_bool(b, o, "ablation", p->ablation);
+  put_str(b, o, "ablation", p->ablation == 2 ? "mlp" : p->ablation ? "attn" : "none");
   put_bool(b, o, "head_fit", p->head_fit);
   // JSON readers hold 64-bit integers only up to INT64_MAX: larger seeds travel as text.
   if (p->seed <= (uint64_t)INT64_MAX) {

@@ -29,6 +29,7 @@ void lj_profile_result_init(lj_profile_result *r) {
     r->closure[p].phase = (lj_phase)p;
   }
   r->cond.idle_w = r->cond.idle_sd_w = NAN;
+  r->stamp_cost_s = NAN;
   r->cond.temperature_min_c = r->cond.sm_clock_min_mhz = r->cond.mem_clock_min_mhz = INFINITY;
   r->cond.temperature_max_c = r->cond.sm_clock_max_mhz = r->cond.mem_clock_max_mhz = -INFINITY;
 }

@@ -39,7 +39,9 @@ typedef struct {
   int layers_replayed;    // decoder layers each per-layer replay cycles through (all of them)
   int n_decode_kv;        // decode KV lengths replayed (kv_past of the step), increasing
   int64_t decode_kv[LJ_PROFILE_MAX_KV];
-  int ablation;           // 1: the attention ablation ran
+  double replay_duty;     // fraction of each replay trial the stage runs (1: back to back; < 1: bursts
+                          // of ~2 ms with idle gaps, keeping the mean power near the real run's)
+  int ablation;           // 0: none; 1: attention skipped; 2: the MLP (gate_up, swiglu, down) skipped
   int head_fit;           // 1: the attention-head fit ran
   uint64_t seed;          // weights and offsets
   char prompt_source[32]; // "text" (--prompt), "built-in text", "token ids" (no tokenizer)
@@ -92,6 +94,8 @@ typedef struct {
   lj_stage_key key;
   int trial;
   int groups;                    // attention KV groups active (head fit); 0 = all
+  double gap_s;                  // idle gaps inside the window (replay duty < 1): t's counter and
+                                 // sample energies exclude idle_w x gap_s, its duration excludes gap_s
   lj_replay_trial t;
 } lj_profile_trial;
 
@@ -138,6 +142,8 @@ typedef struct {
   int timeline_valid;
   double *layer_energy_j[LJ_PHASE_COUNT];  // (n_layers) timeline sums per layer; NULL: none
   double *layer_time_s[LJ_PHASE_COUNT];
+  double stamp_cost_s;           // time one in-situ timestamp adds to a stage interval (subtracted
+                                 // from the in-situ times per call; NAN: unknown)
 
   lj_ablation ablation;
   int ablation_valid;

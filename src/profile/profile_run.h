@@ -19,12 +19,14 @@ typedef struct {
   int trials;               // replay trials per stage (3)
   int device;               // CUDA device (0)
   double replay_seconds;    // per trial (2.0)
+  double replay_duty;       // fraction of a trial the stage runs (0.5; 1.0: back to back)
   double phase_seconds;     // minimum per phase window (1.0)
   double idle_seconds;      // idle measurement before the run (5.0); 0 with idle_w given
   double idle_w;            // NAN: measure
   double level;             // 0.95
   int n_decode_kv;          // decode KV lengths at which attention is replayed (3)
-  int ablation, head_fit, timeline, overhead;  // 1 = run (all default on)
+  int ablation;             // 0 none, 1 attention, 2 the MLP (default)
+  int head_fit, timeline, overhead;  // 1 = run (default)
   int threads;              // CPU engine threads (0 = all)
   uint64_t seed;
   int progress;             // progress on stderr (when a terminal)

@@ -100,7 +100,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   row r;
   LJ_TRY(row_prepare(st, run_id, "profile_plans",
                      "run_id, complete, model, model_name, weights_random, engine, timing_only, device_index, batch,"
-                     " prompt_len, gen_len, repeats, trials, replay_s, phase_s, level, layers_replayed, decode_kv,"
+                     " prompt_len, gen_len, repeats, trials, replay_s, replay_duty, phase_s, level, layers_replayed, decode_kv,"
                      " ablation, head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
                      " n_heads, n_kv_heads, head_dim, vocab_size, max_seq_len, rope_theta, rope_type, rope_factor,"
                      " rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos, norm_eps,"
@@ -125,6 +125,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_int(&r, p->repeats);
   put_int(&r, p->trials);
   put_real(&r, p->replay_seconds);
+  put_real(&r, p->replay_duty);
   put_real(&r, p->phase_seconds);
   put_real(&r, p->level);
   put_int(&r, p->layers_replayed);
@@ -330,7 +331,7 @@ static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res
   row r;
   LJ_TRY(row_prepare(st, run_id, "replay_trials",
                      "run_id, phase, stage, layer, kv_len, kv_groups, trial, counter_j, sample_j, duration_s,"
-                     " calls, temperature_c, idle_w, start_offset_ns, window_flags",
+                     " calls, temperature_c, idle_w, start_offset_ns, window_flags, gap_s",
                      &r));
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < res->n_trials; i++) {
@@ -354,6 +355,7 @@ static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res
     put_real(&r, t->t.idle_w);
     put_int(&r, t->t.start_offset_ns);
     put_int(&r, t->t.window_flags);
+    put_real(&r, t->gap_s);
     rc = row_insert(&r);
   }
   row_finish(&r);

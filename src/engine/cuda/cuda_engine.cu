@@ -314,6 +314,7 @@ void lj_cuda_engine_free(lj_cuda_engine *e) {
   if (!e) return;
   if (e->stream) cudaStreamSynchronize(e->stream);
   if (e->graph) cudaGraphExecDestroy(e->graph);
+  if (e->prefill_graph) cudaGraphExecDestroy(e->prefill_graph);
   lj_cuda_marks_release(e);
   lj_gemm_lt_free(e->gemm);
   if (e->weight_mem) cudaFree(e->weight_mem);
@@ -337,6 +338,8 @@ lj_cuda_acts lj_cuda_engine_acts(const lj_cuda_engine *e) { return e->acts; }
 void lj_cuda_drop_graph(lj_cuda_engine *e) {
   if (e->graph) cudaGraphExecDestroy(e->graph);
   e->graph = NULL;
+  if (e->prefill_graph) cudaGraphExecDestroy(e->prefill_graph);
+  e->prefill_graph = NULL;
 }
 void lj_cuda_set_stage_sampling(lj_cuda_engine *e, const lj_cuda_sampling *sp) { e->stage_sampling = *sp; }
 int lj_cuda_set_attn_groups(lj_cuda_engine *e, int groups) {
@@ -589,6 +592,50 @@ int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int 
   free(packed);
   free(src);
   free(left);
+  nvtxRangePop();
+  return rc;
+}
+
+int lj_cuda_prefill_graphed(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens) {
+  lj_cuda_batch b;
+  LJ_TRY(lj_cuda_prepare_batch(e, n_seqs, tokens, n_tokens, &b));
+  nvtxRangePushA(lj_phase_name(LJ_PHASE_PREFILL));
+  e->mark_step_ptr = e->d_mark_step;
+  int rc = 0;
+  if (e->prefill_graph && e->prefill_graph_tokens == b.n_tokens && e->prefill_graph_seqs == b.n_seqs &&
+      e->prefill_graph_max_q == b.max_q_len) {
+    cudaError_t err = cudaGraphLaunch(e->prefill_graph, e->stream);
+    if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "prefill graph launch failed: %s", cudaGetErrorString(err));
+  } else {
+    // This call runs eagerly (cuBLASLt picks its algorithms outside a capture); the
+    // next one with the same shapes replays the graph captured here.
+    if (e->prefill_graph) cudaGraphExecDestroy(e->prefill_graph);
+    e->prefill_graph = NULL;
+    rc = forward(e, &b);
+    if (rc == 0) rc = lj_cuda_synchronize(e);
+    cudaGraph_t g = NULL;
+    cudaError_t begin = rc == 0 ? cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal) : cudaSuccess;
+    if (rc == 0 && begin != cudaSuccess)
+      rc = LJ_FAIL(LJ_ECUDA, "prefill graph capture: %s", cudaGetErrorString(begin));
+    if (rc == 0) {
+      int frc = forward(e, &b);
+      cudaError_t end = cudaStreamEndCapture(e->stream, &g);
+      if (frc < 0) rc = frc;
+      else if (end != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "prefill graph capture failed: %s", cudaGetErrorString(end));
+      if (rc == 0) {
+        cudaError_t err = cudaGraphInstantiate(&e->prefill_graph, g, 0);
+        if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "prefill graph instantiation failed: %s", cudaGetErrorString(err));
+      }
+      if (g) cudaGraphDestroy(g);
+      if (rc == 0)
+        e->prefill_graph_tokens = b.n_tokens, e->prefill_graph_seqs = b.n_seqs, e->prefill_graph_max_q = b.max_q_len;
+      if (rc == 0 && e->marks_on) e->marks_prefill_n = e->mark_k, e->mark_k = 0;  // the graph's stamps
+    }
+  }
+  if (rc == 0) {
+    for (int s = 0; s < n_seqs; s++) e->h_len[s] += n_tokens[s];
+    e->last_rows = n_seqs;
+  }
   nvtxRangePop();
   return rc;
 }

@@ -68,6 +68,10 @@ int lj_cuda_seq_len(const lj_cuda_engine *e, int s);
 // sequence after the other) to slot s, starting at its cached length. Leaves
 // the logits of each sequence's last token (n_seqs rows).
 int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens);
+// The same as one forward call of lj_cuda_prefill (all prompts within max_tokens),
+// replayed from a CUDA graph captured on first use for these shapes, so that ~150
+// kernel launches cost one graph launch (batch-1 prefill is launch-bound otherwise).
+int lj_cuda_prefill_graphed(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens);
 // One decode step: token tokens[s] appended to slot s for s < n_seqs. Leaves n_seqs logits rows.
 int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens);
 // One forward call in the shape of the shared generate loop (engine/generate.h):

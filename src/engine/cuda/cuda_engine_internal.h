@@ -43,6 +43,10 @@ struct lj_cuda_engine {
   int graph_n_seqs;
   lj_cuda_sampling graph_sampling;
 
+  // prefill graph, captured for one (tokens, sequences, longest prompt)
+  cudaGraphExec_t prefill_graph;
+  int prefill_graph_tokens, prefill_graph_seqs, prefill_graph_max_q;
+
   lj_cuda_sampling stage_sampling;  // what the SAMPLE stage uses outside lj_cuda_generate (greedy)
   int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
 

@@ -28,6 +28,7 @@ void lj_cuda_reset(lj_cuda_engine *e) {}
 int lj_cuda_seq_len(const lj_cuda_engine *e, int s) { return -1; }
 int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens) { return NO_CUDA(); }
 int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens) { return NO_CUDA(); }
+int lj_cuda_prefill_graphed(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens) { return NO_CUDA(); }
 int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
                           int n, const int32_t *logit_rows, int n_logits, float *logits) {
   return NO_CUDA();

@@ -56,7 +56,8 @@ static int calibrate(lj_cuda_engine *e) {
 int lj_cuda_marks_enable(lj_cuda_engine *e, int max_steps) {
   if (max_steps < 1) return LJ_FAIL(LJ_EINVAL, "marks for %d steps: need >= 1", max_steps);
   if (e->skip_mask) return LJ_FAIL(LJ_EINVAL, "stage marks need every stage to run (skip mask is 0x%x)", e->skip_mask);
-  int stride = 10 * e->cfg.n_layers + 8;  // start, embed, layers, final norm, LM head, sample, spare
+  // start, embed, 9 stages per layer, final norm, LM head, sample, and spare slots
+  int stride = 10 * e->cfg.n_layers + 8;
   if (!e->d_marks || e->marks_cap_steps < max_steps || e->marks_stride != stride) {
     lj_cuda_marks_release(e);
     size_t n = ((size_t)max_steps + 1) * stride;  // + the calibration slot
@@ -143,11 +144,13 @@ int lj_cuda_marks_read(lj_cuda_engine *e, int step, int decode, lj_cuda_mark_int
   }
   int m = 0;
   for (int k = 1; k < count && m < cap; k++) {
-    if (!h[k - 1] || !h[k] || h[k] < h[k - 1]) continue;  // a slot this step never wrote
+    if (!h[k - 1] || !h[k]) continue;  // a slot this step never wrote
     out[m].stage = e->mark_stage[k];
     out[m].layer = e->mark_layer[k];
     out[m].begin_ns = (int64_t)h[k - 1] + e->mark_offset_ns;
-    out[m].end_ns = (int64_t)h[k] + e->mark_offset_ns;
+    // Stamps run on different SMs: a few ns of skew can order two stamps of a
+    // very short stage backwards. Such a stage gets a zero-length interval.
+    out[m].end_ns = h[k] >= h[k - 1] ? (int64_t)h[k] + e->mark_offset_ns : out[m].begin_ns;
     m++;
   }
   free(h);

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `llamajoule profile` without a GPU: the CPU engine in timing-only mode, end
+# to end. The run says plainly that no energy was measured; the store holds the
+# plan, every phase window and the per-stage times; --json matches; bad options
+# are refused naming the option; Ctrl-C keeps what was measured, marked incomplete.
+#   bash tests/cli/profile_cpu.sh path/to/llamajoule
+set -uo pipefail
+bin=${1:?usage: profile_cpu.sh path/to/llamajoule}
+for tool in sqlite3 jq; do
+  command -v "$tool" >/dev/null || { echo "skip: $tool not installed (scripts/setup.sh installs it)"; exit 77; }
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [[ "$2" == "$3" ]]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
+}
+
+# A short timing-only run of the tiny model, 2 repeats.
+"$bin" profile --engine cpu --model tiny --prompt-len 16 --gen-len 6 --repeats 2 --phase-seconds 0.1 --threads 2 \
+  -o "$tmp/p.db" --json >"$tmp/p.json" 2>"$tmp/p.txt"
+check "exit code" 0 $?
+check "timing-only notice" 1 "$(grep -c 'TIMING-ONLY mode' "$tmp/p.txt")"
+check "summary says no energy" 1 "$(grep -c 'TIMING ONLY, no energy was measured' "$tmp/p.txt")"
+check "json: timing only" true "$(jq '.plan.timing_only' "$tmp/p.json")"
+check "json: engine" '"cpu"' "$(jq '.plan.engine' "$tmp/p.json")"
+check "json: decode repeats" 2 "$(jq '.phases[] | select(.phase == "decode") | .n' "$tmp/p.json")"
+check "json: complete" true "$(jq '.complete' "$tmp/p.json")"
+check "json: no decode energy" null "$(jq '.phases[] | select(.phase == "decode") | .gross_j.mean' "$tmp/p.json")"
+check "store: run complete" complete "$(sqlite3 "$tmp/p.db" 'select status from runs')"
+check "store: phase windows (1 load + 4 phases x 2)" 9 "$(sqlite3 "$tmp/p.db" 'select count(*) from phase_windows')"
+check "store: plan" "cpu|1|16|6" \
+  "$(sqlite3 "$tmp/p.db" 'select engine, timing_only, prompt_len, gen_len from profile_plans')"
+# 12 stages timed in prefill, 12 in decode (sampling is on the host in the CPU engine)
+check "store: stage rows" 24 "$(sqlite3 "$tmp/p.db" 'select count(*) from stage_estimates')"
+check "store: decode qkv calls per unit (5 steps x 2 layers)" 10 \
+  "$(sqlite3 "$tmp/p.db" "select cast(calls_per_unit as int) from stage_estimates where phase='decode' and stage='qkv'")"
+
+# Bad input: named, usage exit code, nothing measured.
+"$bin" profile --engine cpu --batch 0 -o "$tmp/bad.db" 2>"$tmp/bad.txt"
+check "--batch 0 refused" 2 $?
+check "--batch 0 message" 1 "$(grep -c -- "--batch '0'" "$tmp/bad.txt")"
+"$bin" profile --engine cpu --model no-such-model -o "$tmp/bad.db" 2>"$tmp/bad2.txt"
+check "unknown model refused" 3 $?
+check "unknown model message" 1 "$(grep -c "no-such-model' is neither a checkpoint directory nor a preset" "$tmp/bad2.txt")"
+"$bin" profile --engine cuda --model tiny -o "$tmp/bad.db" 2>/dev/null
+rc=$?
+if [[ $rc -ne 0 ]]; then check "--engine cuda without a GPU: no device" 4 $rc; else echo "ok: a GPU is present"; fi
+
+# Ctrl-C in the middle: exit 130, the run is stored as incomplete with what it had.
+"$bin" profile --engine cpu --model tiny --prompt-len 16 --gen-len 6 --repeats 20 --phase-seconds 0.5 --threads 2 \
+  -o "$tmp/int.db" >"$tmp/int.txt" 2>&1 &
+pid=$!
+sleep 3
+kill -INT $pid
+wait $pid
+check "interrupted: exit 130" 130 $?
+check "interrupted: run incomplete" incomplete "$(sqlite3 "$tmp/int.db" 'select status from runs')"
+check "interrupted: plan marked incomplete" 0 "$(sqlite3 "$tmp/int.db" 'select complete from profile_plans')"
+n=$(sqlite3 "$tmp/int.db" 'select count(*) from phase_windows')
+if [[ $n -ge 2 ]]; then echo "ok: interrupted: $n windows kept"; else echo "FAIL: interrupted: $n windows kept"; fails=$((fails + 1)); fi
+check "interrupted: summary says so" 1 "$(grep -c '^INCOMPLETE run' "$tmp/int.txt")"
+
+echo "$fails failure(s)"
+[[ $fails -eq 0 ]]
