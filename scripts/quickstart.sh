@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job on a built-in default: set up, build, then
-#  - with an NVIDIA GPU: list the GPUs and what each power reading supports,
-#    measure idle power, and meter Llama 3.2 1B (random weights) generating on
-#    the GPU; everything is stored in llamajoule-quickstart.db;
-#  - without one: say so, and do what the CPU can (tokenizer, CPU reference
-#    engine on a tiny model and on Llama 3.2 1B with random weights).
+#  - with an NVIDIA GPU: list the GPUs and what each power reading supports, and
+#    profile Llama 3.2 1B (random weights): energy per phase, per layer and per
+#    stage, with error bars and the closure check (~3.5 min on an H100/H200);
+#    everything is stored in llamajoule-quickstart.db;
+#  - without one: say so, and do what the CPU can (tokenizer, the CPU reference
+#    engine profiled in timing-only mode on Llama 3.2 1B with random weights).
 #   bash scripts/quickstart.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,11 +19,8 @@ step() { printf '\n== %s\n' "$*" >&2; }
 if "$bin" devices >/dev/null 2>&1 && "$bin" --version | grep -q "CUDA engine built in"; then
   step "GPUs and the power readings each supports"
   "$bin" devices
-  step "idle power with a CUDA context open (10 s)"
-  "$bin" idle --seconds 10 -o "$db"
-  step "Llama 3.2 1B (random weights) generating 512 tokens x 16 sequences on the GPU, metered"
-  "$bin" meter -o "$db" -- "$bin" generate --model llama-3.2-1b --device cuda \
-    --prompt "$prompt" --batch 16 -n 512 --ignore-eos >/dev/null
+  step "profile Llama 3.2 1B (random weights): batch 1, 128 prompt + 128 generated tokens"
+  "$bin" profile --model llama-3.2-1b -o "$db"
   step "stored in $db (schema: docs/store.md)"
 else
   why=$("$bin" devices 2>&1 >/dev/null | head -n 1 || true)
@@ -37,7 +35,7 @@ MSG
   printf '%s\n' "$prompt" | tee /dev/stderr | "$bin" tokenize --bos
   step "CPU reference engine: tiny test model, 16 tokens"
   "$bin" generate --model tiny --prompt "$prompt" -n 16
-  step "CPU reference engine: Llama 3.2 1B with random weights (fp32), 8 tokens"
-  "$bin" generate --model llama-3.2-1b --prompt "$prompt" -n 8
-  step "done: on a machine with an NVIDIA GPU the same command measures energy"
+  step "profile, timing only (CPU engine): Llama 3.2 1B with random weights, 16 prompt + 8 generated tokens"
+  "$bin" profile --engine cpu --model llama-3.2-1b --prompt-len 16 --gen-len 8 --repeats 2 -o "$db"
+  step "done: on a machine with an NVIDIA GPU the same script profiles energy (stored in $db)"
 fi

@@ -146,6 +146,10 @@ static int closures(lj_profile_result *r) {
 
 static int timeline(lj_profile_result *r, const lj_sample *power, size_t n_power, int device) {
   if (!r->n_intervals || r->plan.timing_only) return 0;
+  if (!n_power) {
+    lj_profile_note(r, "The driver gave no power samples: the in-situ timeline has times but no energies.");
+    return 0;
+  }
   LJ_TRY(lj_timeline_attribute(r->intervals, r->n_intervals, power, n_power, device, LJ_READING_POWER_SAMPLE,
                                r->cond.idle_w, r->interval_energy_j, &r->timeline));
   r->timeline_valid = 1;
@@ -158,6 +162,15 @@ static int timeline(lj_profile_result *r, const lj_sample *power, size_t n_power
                               r->layer_energy_j[ph], r->layer_time_s[ph]));
   }
   return 0;
+}
+
+// A derived estimate as a mean with its se and df (what lj_ablation_compute takes).
+static void mean_from_interval(const lj_interval *iv, lj_mean_ci *out) {
+  memset(out, 0, sizeof *out);
+  out->n = 2;
+  out->mean = iv->estimate, out->sem = iv->se, out->df = iv->df, out->level = iv->level;
+  out->lo = iv->lo, out->hi = iv->hi, out->half_width = (iv->hi - iv->lo) / 2;
+  out->stddev = out->cv = NAN;
 }
 
 // Per-call attention energy of decode over the whole generation: the replayed
@@ -177,11 +190,7 @@ static int decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out
   for (size_t i = 0; i < k; i++) coef[i] /= total;
   lj_interval iv;
   LJ_TRY(lj_stats_linear_combination(coef, m, k, r->plan.level, &iv));
-  memset(out, 0, sizeof *out);
-  out->n = 2;
-  out->mean = iv.estimate, out->sem = iv.se, out->df = iv.df, out->level = iv.level;
-  out->lo = iv.lo, out->hi = iv.hi, out->half_width = (iv.hi - iv.lo) / 2;
-  out->stddev = out->cv = NAN;
+  mean_from_interval(&iv, out);
   return 0;
 }
 
@@ -199,11 +208,7 @@ static int decode_mlp_per_call(const lj_profile_result *r, lj_mean_ci *out) {
   if (k != 3) return LJ_FAIL(LJ_EINVAL, "no replay estimate of the decode MLP stages");
   lj_interval iv;
   LJ_TRY(lj_stats_linear_combination(coef, m, 3, r->plan.level, &iv));
-  memset(out, 0, sizeof *out);
-  out->n = 2;
-  out->mean = iv.estimate, out->sem = iv.se, out->df = iv.df, out->level = iv.level;
-  out->lo = iv.lo, out->hi = iv.hi, out->half_width = (iv.hi - iv.lo) / 2;
-  out->stddev = out->cv = NAN;
+  mean_from_interval(&iv, out);
   return 0;
 }
 

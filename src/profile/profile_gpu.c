@@ -523,6 +523,7 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   g.o = o, g.r = r;
   g.rng = o->seed ^ 0x9E3779B97F4A7C15ull;
   r->cond.begin_wall_ns = lj_wall_ns();
+  lj_cuda_driver_version(r->cond.cuda_driver, (int)sizeof r->cond.cuda_driver);
   int rc = plan(&g);
   int B = o->batch;
   g.n_tokens = malloc(sizeof(int) * (size_t)B);

@@ -156,6 +156,17 @@ static int allocate(lj_cuda_engine *e) {
   return rc;
 }
 
+void lj_cuda_driver_version(char *buf, int cap) {
+  int v = 0;
+  if (cap <= 0) return;
+  if (cudaDriverGetVersion(&v) != cudaSuccess || v <= 0) {
+    cudaGetLastError();
+    buf[0] = '\0';
+    return;
+  }
+  snprintf(buf, (size_t)cap, "%d.%d", v / 1000, (v % 1000) / 10);
+}
+
 int lj_cuda_device_count(void) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {

@@ -26,6 +26,8 @@ typedef struct {
 
 void lj_cuda_options_default(lj_cuda_options *o);
 
+// The CUDA version the driver supports ("13.0"); "" without a driver or a CUDA build.
+void lj_cuda_driver_version(char *buf, int cap);
 // Number of usable CUDA devices; 0 without a driver, a GPU or a CUDA build.
 int lj_cuda_device_count(void);  // device 0, batch 1, ctx 2048, gemv on
 

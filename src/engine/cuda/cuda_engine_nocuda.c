@@ -13,6 +13,9 @@ void lj_cuda_options_default(lj_cuda_options *o) {
   o->max_batch = 1, o->max_ctx = 2048, o->max_tokens = 2048, o->use_gemv = 1, o->print_plan = 1;
 }
 int lj_cuda_device_count(void) { return 0; }
+void lj_cuda_driver_version(char *buf, int cap) {
+  if (cap > 0) buf[0] = '\0';
+}
 int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
                           const lj_cuda_host_weights *w, const lj_cuda_options *opt) {
   *out = NULL;

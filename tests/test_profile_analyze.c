@@ -1,0 +1,187 @@
+// From a profile's raw measurements to its derived figures (profile_analyze.c),
+// on a synthetic run of the tiny model (2 layers) whose every number is chosen:
+//   - calls per unit: per-layer stages x layers x steps, sampling once per token,
+//     decode attention spread over the replayed KV lengths (sums to every step);
+//   - replay trials with known per-call energies give those energies exactly;
+//   - closure: the decode window holds 4% more dynamic energy than the stages
+//     predict, so the error is exactly 1/1.04 - 1;
+//   - the timestamp cost comes from the marks on/off figures and is taken off
+//     the in-situ times (replay/in-situ ratio exactly 1);
+//   - MLP ablation: the saving against gate_up + swiglu + down per call;
+//   - overhead: (on - off) / off.
+#include <math.h>
+#include <stdio.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "profile/profile_analyze.h"
+
+#define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
+
+enum { P = 4, G = 5 };
+static const double kIdle = 100.0;       // W
+static const double kStamp = 2e-6;       // s per timestamp
+static const double kCallTime = 10e-6;   // s per replayed call, every stage
+
+// Per-call dynamic energy of each stage (decode), J; attention grows with the cache.
+static double energy_of(lj_stage s, int64_t kv) {
+  if (s == LJ_STAGE_ATTN) return 1e-4 * (double)kv;
+  return 1e-3 * (1 + (int)s);
+}
+
+static void plan(lj_profile_result *r) {
+  lj_profile_plan *p = &r->plan;
+  assert_int_equal(lj_config_preset("tiny", &p->config), 0);
+  p->batch = 1, p->prompt_len = P, p->gen_len = G, p->level = 0.95;
+  p->repeats = 3, p->trials = 3, p->ablation = 2;
+  p->n_decode_kv = 3;
+  p->decode_kv[0] = 4, p->decode_kv[1] = 5, p->decode_kv[2] = 7;  // P .. P + G - 2
+}
+
+// Three trials at the stage's energy, with -1%, 0, +1% noise; 1000 calls of kCallTime.
+static void add_trials(lj_profile_result *r, lj_stage s, int64_t kv) {
+  for (int k = 0; k < 3; k++) {
+    lj_profile_trial t;
+    memset(&t, 0, sizeof t);
+    t.key.phase = LJ_PHASE_DECODE, t.key.stage = s, t.key.layer = -1, t.key.kv_len = kv;
+    t.trial = k;
+    t.t.calls = 1000;
+    t.t.duration_s = 1000 * kCallTime;
+    t.t.idle_w = kIdle;
+    t.t.counter_energy_j = 1000 * energy_of(s, kv) * (1 + 0.01 * (k - 1)) + kIdle * t.t.duration_s;
+    t.t.sample_energy_j = NAN;
+    t.t.temperature_c = 40;
+    assert_int_equal(lj_profile_add_trial(r, &t), 0);
+  }
+}
+
+static double predicted_decode_dynamic(const lj_profile_plan *p) {
+  double sum = 0;
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s++) {
+    if (s == LJ_STAGE_ATTN) {
+      for (int j = 0; j < p->n_decode_kv; j++)
+        sum += lj_profile_calls_per_unit(p, LJ_PHASE_DECODE, (lj_stage)s, j) * energy_of((lj_stage)s, p->decode_kv[j]);
+    } else {
+      sum += lj_profile_calls_per_unit(p, LJ_PHASE_DECODE, (lj_stage)s, 0) * energy_of((lj_stage)s, P);
+    }
+  }
+  return sum;
+}
+
+static void test_calls_per_unit(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  const lj_profile_plan *p = &r.plan;
+  int L = p->config.n_layers;
+  assert_true(lj_profile_calls_per_unit(p, LJ_PHASE_PREFILL, LJ_STAGE_QKV, 0) == L);
+  assert_true(lj_profile_calls_per_unit(p, LJ_PHASE_PREFILL, LJ_STAGE_LM_HEAD, 0) == 1);
+  assert_true(lj_profile_calls_per_unit(p, LJ_PHASE_PREFILL, LJ_STAGE_SAMPLE, 0) == 0);
+  assert_true(lj_profile_calls_per_unit(p, LJ_PHASE_DECODE, LJ_STAGE_GATE_UP, 0) == (double)L * (G - 1));
+  assert_true(lj_profile_calls_per_unit(p, LJ_PHASE_DECODE, LJ_STAGE_LM_HEAD, 0) == G - 1);
+  assert_true(lj_profile_calls_per_unit(p, LJ_PHASE_DECODE, LJ_STAGE_SAMPLE, 0) == G);
+  // Steps run at KV 4, 5, 6, 7: 4 and 5 exactly, 6 half to 5 and half to 7, 7 exactly.
+  assert_true(lj_profile_calls_per_unit(p, LJ_PHASE_DECODE, LJ_STAGE_ATTN, 0) == 1.0 * L);
+  assert_true(lj_profile_calls_per_unit(p, LJ_PHASE_DECODE, LJ_STAGE_ATTN, 1) == 1.5 * L);
+  assert_true(lj_profile_calls_per_unit(p, LJ_PHASE_DECODE, LJ_STAGE_ATTN, 2) == 1.5 * L);
+  lj_profile_result_free(&r);
+}
+
+static void test_analyze(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  r.cond.idle_w = kIdle;
+  int L = r.plan.config.n_layers;
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s++) add_trials(&r, (lj_stage)s, P);
+  add_trials(&r, LJ_STAGE_ATTN, 5);
+  add_trials(&r, LJ_STAGE_ATTN, 7);
+  // Three decode windows, each 10 units; dynamic energy 4% above the prediction.
+  double pred = predicted_decode_dynamic(&r.plan), unit_time = 0.01;
+  for (int k = 0; k < 3; k++) {
+    lj_phase_window w;
+    memset(&w, 0, sizeof w);
+    w.phase = LJ_PHASE_DECODE, w.repeat = k, w.units = 10, w.tokens_per_unit = G, w.host_s = 10 * unit_time;
+    w.w.duration_s = 10 * unit_time;
+    w.w.counter_above_idle_j = 10 * pred * 1.04;
+    w.w.counter_energy_j = w.w.counter_above_idle_j + kIdle * w.w.duration_s;
+    w.w.sample_energy_j = w.w.counter_energy_j;
+    assert_int_equal(lj_profile_add_window(&r, &w), 0);
+  }
+  // In-situ intervals: every stage call of step 1 lasts kCallTime plus one stamp.
+  int64_t t = 1000000;
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s++) {
+    int calls = lj_stage_is_per_layer((lj_stage)s) ? L : 1;
+    for (int l = 0; l < calls; l++) {
+      lj_stage_interval iv = {t, t + (int64_t)llround((kCallTime + kStamp) * 1e9), LJ_PHASE_DECODE, (lj_stage)s,
+                              lj_stage_is_per_layer((lj_stage)s) ? l : -1};
+      assert_int_equal(lj_profile_add_interval(&r, &iv, 1), 0);
+      t = iv.end_ns;
+    }
+  }
+  lj_profile_raw raw;
+  memset(&raw, 0, sizeof raw);
+  // Marks add (9 L + 5) stamps to each of the G - 1 marked steps of a G-token unit.
+  double stamps_per_token = (9.0 * L + 5) * kStamp * (G - 1) / G;
+  for (int i = 0; i < 3; i++) {
+    raw.marks_off_s[raw.n_marks_off++] = 1e-3;
+    raw.marks_on_s[raw.n_marks_on++] = 1e-3 + stamps_per_token;
+    raw.sampler_off_s[raw.n_sampler_off++] = 1e-3 * (1 + 0.001 * i);
+    raw.sampler_on_s[raw.n_sampler_on++] = 1.01e-3 * (1 + 0.001 * i);
+  }
+  double mlp = (G - 1) * L * (energy_of(LJ_STAGE_GATE_UP, P) + energy_of(LJ_STAGE_SWIGLU, P) + energy_of(LJ_STAGE_DOWN, P));
+  for (int i = 0; i < 3; i++) {
+    raw.full_j[raw.n_full++] = 10 + 0.1 * i;
+    raw.ablated_j[raw.n_ablated++] = 10 + 0.1 * i - 0.9 * mlp;  // saves 10% less than the replay says
+  }
+  int rc = lj_profile_analyze(&r, &raw, NULL, 0, 0);
+  if (rc) fprintf(stderr, "%s\n", lj_error_message());
+  assert_int_equal(rc, 0);
+
+  REL(r.stamp_cost_s, kStamp, 1e-9);
+  assert_int_equal((int)r.n_stages, LJ_STAGE_SAMPLE + 1 + 2);  // every decode stage, attention at 3 lengths
+  for (size_t i = 0; i < r.n_stages; i++) {
+    const lj_profile_stage *s = &r.stages[i];
+    REL(s->est.dynamic_j.mean, energy_of(s->est.key.stage, s->est.key.kv_len), 1e-12);
+    REL(s->est.gross_j.mean, energy_of(s->est.key.stage, s->est.key.kv_len) + kIdle * kCallTime, 1e-12);
+    assert_int_equal(s->est.n_trials, 3);
+    // sd of (-1%, 0, +1%) is 1% of the mean
+    REL(s->est.dynamic_j.stddev, 0.01 * energy_of(s->est.key.stage, s->est.key.kv_len), 1e-9);
+    if (!(s->est.key.stage == LJ_STAGE_ATTN && s->est.key.kv_len != P)) REL(s->est.time_ratio, 1.0, 1e-6);
+  }
+  const lj_closure *c = &r.closure[LJ_PHASE_DECODE];
+  assert_int_equal(c->n_terms, LJ_STAGE_SAMPLE + 1 + 2);
+  REL(c->predicted_dynamic_j.estimate, pred, 1e-12);
+  REL(c->error_dynamic_pct, (1 / 1.04 - 1) * 100, 1e-9);
+  double share = 0;
+  for (size_t i = 0; i < r.n_stages; i++) share += r.stages[i].share_dynamic;
+  REL(share, 1.0, 1e-12);
+  assert_true(r.ablation_valid);
+  assert_int_equal(r.ablation.stage, LJ_STAGE_GATE_UP);
+  REL(r.ablation.saved_j.estimate, 0.9 * mlp, 1e-9);
+  REL(r.ablation.replay_j.estimate, mlp, 1e-12);
+  REL(r.ablation.agreement_pct, -10.0, 1e-6);
+  assert_int_equal(r.n_overhead, 2);
+  assert_string_equal(r.overhead[0].what, "sampler");
+  REL(r.overhead[0].overhead_pct, 1.0, 1e-9);
+  assert_string_equal(r.overhead[1].what, "timeline");
+  REL(r.overhead[1].overhead_pct, stamps_per_token / 1e-3 * 100, 1e-9);
+  assert_true(r.phases[LJ_PHASE_DECODE].n == 3);
+  REL(r.phases[LJ_PHASE_DECODE].dynamic_j.mean, pred * 1.04, 1e-12);
+  lj_profile_result_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_calls_per_unit),
+      cmocka_unit_test(test_analyze),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
