@@ -161,10 +161,15 @@ static int run_timeline(gpu_run *g) {
   const lj_profile_options *o = g->o;
   LJ_TRY(lj_cuda_marks_enable(g->e, o->gen_len + 1));
   int rc = unit_prefill(g);  // captures the prefill graph with the stamps
-  for (int k = 0; k < 3 && rc == 0; k++) {
+  // Prefill units for >= phase_seconds (as the phase window), each read before the
+  // next overwrites its slot: the driver's power samples, ~10 ms apart, need many
+  // units to say anything about a 1-6 ms phase.
+  int64_t p0 = lj_mono_ns();
+  for (int k = 0; k < 1000 && rc == 0 && !interrupted(g); k++) {
     rc = lj_cuda_marks_set_step(g->e, 0);
     if (rc == 0) rc = unit_prefill(g);
     if (rc == 0) rc = add_marks(g, LJ_PHASE_PREFILL, 0, 0);
+    if ((double)(lj_mono_ns() - p0) >= o->phase_seconds * 1e9) break;
   }
   // Decode with marks: warm-up (the graph is captured again with the stamps), then timed units.
   if (rc == 0) rc = unit_decode(g);
