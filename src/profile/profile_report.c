@@ -324,8 +324,11 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
       print_stage_row(f, rows[i], timing_only);
       off |= lj_report_time_ratio_off(rows[i]->est.time_ratio);
     }
-    fprintf(f, "kv: positions in the cache when replayed; t/call replayed vs in situ (timeline), "
-               "ratio = replayed / in situ\n");
+    if (timing_only)
+      fprintf(f, "kv: positions in the cache; t/call: the engine's own clock per call, averaged over the run\n");
+    else
+      fprintf(f, "kv: positions in the cache when replayed; t/call replayed vs in situ (timeline), "
+                 "ratio = replayed / in situ\n");
     if (!timing_only) fprintf(f, "pJ/FLOP, pJ/B: dynamic energy over the analytic work; ");
     fprintf(f, "bnd: FLOP/B below the ridge (%.0f) = memory-bound\n", LJ_REPORT_RIDGE_FLOP_PER_BYTE);
     if (off)
