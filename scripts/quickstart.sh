@@ -2,7 +2,7 @@
 # The main job on a built-in default: set up, build, then
 #  - with an NVIDIA GPU: list the GPUs and what each power reading supports, and
 #    profile Llama 3.2 1B (random weights): energy per phase, per layer and per
-#    stage, with error bars and the closure check (~3.5 min on an H100/H200);
+#    stage, with error bars and the closure check (3.4 min measured on an H200);
 #    everything is stored in llamajoule-quickstart.db;
 #  - without one: say so, and do what the CPU can (tokenizer, the CPU reference
 #    engine profiled in timing-only mode on Llama 3.2 1B with random weights).
