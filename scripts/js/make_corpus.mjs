@@ -14,7 +14,7 @@ const dataDir = join(root, "tests", "data", "tokenizer");
 const outPath = process.argv[2] ?? join(dataDir, "corpus.jsonl");
 
 // mulberry32: small, seeded, the same everywhere.
-let seed = 0x11a3a5e;
+let seed = 0x11a3a5f;
 function rand() {
   seed = (seed + 0x6d2b79f5) | 0;
   let t = seed;
