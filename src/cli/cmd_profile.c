@@ -151,6 +151,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
     }
   }
   if (optind < argc) return LJ_FAIL(LJ_EINVAL, "unexpected argument '%s'", argv[optind]);
+  if (o->prompt && !*o->prompt) return LJ_FAIL(LJ_EINVAL, "--prompt is empty");
   if (strcmp(a->engine, "auto") && strcmp(a->engine, "cuda") && strcmp(a->engine, "cpu"))
     return LJ_FAIL(LJ_EINVAL, "--engine '%s': expected auto, cuda or cpu", a->engine);
   return 0;

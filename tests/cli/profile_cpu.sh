@@ -40,8 +40,12 @@ check "store: decode qkv calls per unit (5 steps x 2 layers)" 10 \
 "$bin" profile --engine cpu --batch 0 -o "$tmp/bad.db" 2>"$tmp/bad.txt"
 check "--batch 0 refused" 2 $?
 check "--batch 0 message" 1 "$(grep -c -- "--batch '0'" "$tmp/bad.txt")"
+"$bin" profile --engine cpu --prompt "" -o "$tmp/bad.db" 2>"$tmp/bad3.txt"
+check "empty --prompt refused" 2 $?
+check "empty --prompt message" 1 "$(grep -c -- "--prompt is empty" "$tmp/bad3.txt")"
 "$bin" profile --engine cpu --model no-such-model -o "$tmp/bad.db" 2>"$tmp/bad2.txt"
 check "unknown model refused" 3 $?
+[[ ! -e $tmp/bad.db ]]; check "refused runs store nothing" 0 $?
 check "unknown model message" 1 "$(grep -c "no-such-model' is neither a checkpoint directory nor a preset" "$tmp/bad2.txt")"
 "$bin" profile --engine cuda --model tiny -o "$tmp/bad.db" 2>/dev/null
 rc=$?
