@@ -134,10 +134,6 @@ void lj_profile_meter_close(lj_profile_meter *m) {
 int lj_profile_meter_begin(lj_profile_meter *m, const char *name) { return lj_meter_begin(m->sampler, name); }
 int lj_profile_meter_end(lj_profile_meter *m, int handle) { return lj_meter_end_handle(m->sampler, handle); }
 
-int lj_profile_meter_result(lj_profile_meter *m, int handle, lj_window_result *out) {
-  return lj_meter_result(m->sampler, handle, m->dev, out, 3000000000LL);
-}
-
 double lj_profile_meter_temperature(lj_profile_meter *m) {
   pthread_mutex_lock(&m->lock);
   double t = m->last_temperature_c;

@@ -36,7 +36,5 @@ void lj_profile_meter_close(lj_profile_meter *m);
 
 int lj_profile_meter_begin(lj_profile_meter *m, const char *name);  // window handle
 int lj_profile_meter_end(lj_profile_meter *m, int handle);
-// The window of dev (waits until final, at most 3 s).
-int lj_profile_meter_result(lj_profile_meter *m, int handle, lj_window_result *out);
 // The latest GPU temperature the sampler delivered (<= 250 ms old; NAN when unknown).
 double lj_profile_meter_temperature(lj_profile_meter *m);

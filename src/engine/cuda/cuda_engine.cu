@@ -324,8 +324,7 @@ fail:
 void lj_cuda_engine_free(lj_cuda_engine *e) {
   if (!e) return;
   if (e->stream) cudaStreamSynchronize(e->stream);
-  if (e->graph) cudaGraphExecDestroy(e->graph);
-  if (e->prefill_graph) cudaGraphExecDestroy(e->prefill_graph);
+  lj_cuda_drop_graph(e);
   lj_cuda_marks_release(e);
   lj_gemm_lt_free(e->gemm);
   if (e->weight_mem) cudaFree(e->weight_mem);
