@@ -74,6 +74,10 @@ int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int 
 // replayed from a CUDA graph captured on first use for these shapes, so that ~150
 // kernel launches cost one graph launch (batch-1 prefill is launch-bound otherwise).
 int lj_cuda_prefill_graphed(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens);
+// Launches the prefill graph that the last lj_cuda_prefill_graphed call used, n times back to
+// back, without touching the cached lengths (each launch redoes the same prefill; for
+// whole-phase replays). LJ_EINVAL when there is none (or the skip mask changed since).
+int lj_cuda_prefill_graph_launch(lj_cuda_engine *e, int n);
 // One decode step: token tokens[s] appended to slot s for s < n_seqs. Leaves n_seqs logits rows.
 int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens);
 // One forward call in the shape of the shared generate loop (engine/generate.h):
@@ -147,6 +151,12 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage stage, int layer, const lj_cud
                       const lj_cuda_acts *a);
 // Switches the own GEMV for small batches on or off (benchmarks compare both).
 void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on);
+// Context measurement: from now on every call of `stage` in a forward pass is followed by
+// `copies` more calls of it that write only shadow buffers (the same inputs, the outputs and
+// any in-place buffer on a shadow copy of the activations; ROPE's K/V on a shadow cache), so
+// the run computes exactly what it would without them. copies 0 turns it off. Captured graphs
+// are dropped. Not with stage marks on.
+int lj_cuda_set_stage_copies(lj_cuda_engine *e, lj_stage stage, int copies);
 // Bit (1u << stage) set: that stage is skipped everywhere (ablation runs).
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask);
 // The engine's stream (cudaStream_t as void *), for events and graph capture.

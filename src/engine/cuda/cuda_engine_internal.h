@@ -24,6 +24,7 @@ struct lj_cuda_engine {
   uint32_t skip_mask;
 
   void *weight_mem, *kv_mem, *act_mem;
+  size_t act_bytes, kv_layer_bytes;  // act_mem's size; one layer's K (or V) cache
   layer_dev *layers;  // (n_layers)
   bf16 *embed, *final_norm, *lm_head;
   float *inv_freq;    // (head_dim / 2)
@@ -49,6 +50,14 @@ struct lj_cuda_engine {
 
   lj_cuda_sampling stage_sampling;  // what the SAMPLE stage uses outside lj_cuda_generate (greedy)
   int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
+
+  // Stage copies (context measurement): every call of copy_stage is followed by `copies`
+  // calls on the shadow buffers (a copy of act_mem, and one layer's KV cache for ROPE),
+  // so that the run's own activations and cache are exactly what they would be without.
+  lj_stage copy_stage;
+  int copies;
+  void *shadow_mem, *shadow_kv;
+  lj_cuda_acts shadow;
 
   // In-situ timestamps (stage_marks.cu): when marks_on, a one-thread kernel writes
   // %globaltimer before the first stage of a forward call and after every stage,

@@ -7,8 +7,14 @@
 
 // Process-wide switch (default on), so benchmarks can compare; captured graphs keep
 // the setting they were captured with.
+#ifdef __cplusplus
+extern "C" {
+#endif
 void lj_cuda_set_pdl(int on);
 int lj_cuda_pdl_enabled(void);
+#ifdef __cplusplus
+}
+#endif
 
 #ifdef __CUDACC__
 #include <cuda_runtime.h>
