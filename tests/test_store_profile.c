@@ -1,7 +1,8 @@
-// The store's profile tables (schema version 2): a synthetic profile written
+// The store's profile tables (schema version 3): a synthetic profile written
 // and read back with plain SQL (values, NAN as NULL, links to `windows`,
-// counts), one transaction (a failing last table leaves nothing), refusal
-// of read-only handles, and the in-place upgrade of a version-1 file.
+// counts, both methods' rows under one key), one transaction (a failing last
+// table leaves nothing), refusal of read-only handles, and the in-place
+// upgrades of version-1 and version-2 files.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,7 +123,7 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   p->decode_kv[0] = 128;
   p->decode_kv[1] = 160;
   p->decode_kv[2] = 191;
-  p->ablation = p->head_fit = 1;
+  p->ablation = p->head_fit = p->context = 1;
   p->seed = UINT64_MAX;  // does not fit a signed integer: stored as its bit pattern
   snprintf(p->prompt_source, sizeof p->prompt_source, "built-in text");
   r->complete = 1;
@@ -221,6 +222,50 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
     tr.t.temperature_c = NAN;
     assert_int_equal(lj_profile_add_trial(r, &tr), 0);
   }
+  // Prefill qkv by both methods: one key, told apart by the method. Two trials of each: the
+  // isolation replay, the plain prefill unit in context (no stage) and qkv amplified x4.
+  for (int m = 0; m < 2; m++) {
+    lj_profile_stage st;
+    memset(&st, 0, sizeof st);
+    st.method = m ? LJ_METHOD_CONTEXT : LJ_METHOD_ISOLATION;
+    st.copies = m ? 4 : 0;
+    lj_replay_estimate *e = &st.est;
+    e->key.phase = LJ_PHASE_PREFILL;
+    e->key.stage = LJ_STAGE_QKV;
+    e->key.layer = -1;
+    e->n_trials = 2;
+    e->gross_j = ci(m ? 0.031 : 0.025, 2);
+    e->dynamic_j = ci(m ? 0.021 : 0.018, 2);
+    e->sample_gross_j = e->sample_dynamic_j = ci_unknown();
+    e->time_per_call_s = ci(6e-5, 2);
+    e->insitu_time_per_call_s = e->time_ratio = e->counter_vs_sample_pct = NAN;
+    e->temperature_min_c = e->temperature_max_c = NAN;
+    st.eff.j_per_flop = st.eff.j_per_flop_lo = st.eff.j_per_flop_hi = st.eff.j_per_byte = NAN;
+    st.eff.j_per_byte_lo = st.eff.j_per_byte_hi = st.eff.flops_per_j = st.eff.bytes_per_j = NAN;
+    st.cost.flops_per_byte = NAN;
+    st.calls_per_unit = 16;
+    st.share_dynamic = st.share_gross = m ? 0.4 : 0.3;
+    assert_int_equal(lj_profile_add_stage(r, &st), 0);
+  }
+  for (int k = 0; k < 3; k++) {
+    for (int t = 0; t < 2; t++) {
+      lj_profile_trial tr;
+      memset(&tr, 0, sizeof tr);
+      tr.key = r->stages[2].est.key;
+      tr.trial = t;
+      tr.method = k ? LJ_METHOD_CONTEXT : LJ_METHOD_ISOLATION;
+      if (k == 1) tr.key.stage = LJ_STAGE_COUNT;  // the plain unit
+      tr.copies = k == 2 ? 4 : 0;
+      tr.units = k ? 10 + t : 0;
+      tr.t.calls = k == 0 ? 5000 : k == 1 ? tr.units : tr.units * 16 * 4;
+      tr.t.counter_energy_j = 200.0 + 10 * k + t;
+      tr.t.sample_energy_j = 199.0 + 10 * k + t;
+      tr.t.duration_s = 2.5;
+      tr.t.temperature_c = 43;
+      tr.t.idle_w = 118.5;
+      assert_int_equal(lj_profile_add_trial(r, &tr), 0);
+    }
+  }
 
   lj_closure *c = &r->closure[LJ_PHASE_DECODE];
   c->n_terms = 12;
@@ -233,6 +278,14 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   c->error_gross_hi_pct = 1.5;
   c->error_dynamic_pct = NAN;
   c->error_dynamic_lo_pct = c->error_dynamic_hi_pct = NAN;
+  // Prefill by both methods: decode's figures with their own term counts and dynamic errors.
+  for (int m = 0; m < 2; m++) {
+    lj_closure *pc = m ? &r->closure_context[LJ_PHASE_PREFILL] : &r->closure[LJ_PHASE_PREFILL];
+    *pc = *c;
+    pc->phase = LJ_PHASE_PREFILL;
+    pc->n_terms = m ? 13 : 11;
+    pc->error_dynamic_pct = m ? -1.2 : -15.0;
+  }
 
   // Intervals: one prefill pass (2 layers x 9 stages + 4 others = 22 calls),
   // then decode steps; the last interval's energy unknown.
@@ -378,9 +431,9 @@ static void test_profile_round_trip(void **state) {
   lj_profile_result r;
   make_profile(&r, 1000);
   assert_int_equal(lj_store_add_profile(st, run, &r), 0);
-  // plans, conditions, 4 windows, 2 phases, 2 stages, 8 trials, 1 closure,
+  // plans, conditions, 4 windows, 2 phases, 4 stages, 14 trials, 3 closures,
   // 1000 intervals, 2 timeline phases, 12 timeline stages, 2 x 2 layers, ...
-  const int64_t want[N_TABLES] = {1, 1, 4, 2, 2, 8, 1, 1000, 2, 12, 4, 1, 1, 2};
+  const int64_t want[N_TABLES] = {1, 1, 4, 2, 4, 14, 3, 1000, 2, 12, 4, 1, 1, 2};
   expect_counts(st, run, want);
   const int64_t none[N_TABLES] = {0};
   expect_counts(st, other, none);
@@ -397,8 +450,8 @@ static void test_profile_round_trip(void **state) {
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   // Plan: config and plan fields, the KV list, the seed's bit pattern.
   sqlite3_stmt *q = query_row(db,
-                              "SELECT decode_kv, seed, n_layers, rope_type, replay_s, level, notes, complete, batch"
-                              " FROM profile_plans WHERE run_id = ?",
+                              "SELECT decode_kv, seed, n_layers, rope_type, replay_s, level, notes, complete, batch,"
+                              " context FROM profile_plans WHERE run_id = ?",
                               run);
   assert_string_equal((const char *)sqlite3_column_text(q, 0), "128,160,191");
   assert_int_equal(sqlite3_column_int64(q, 1), -1);
@@ -409,6 +462,7 @@ static void test_profile_round_trip(void **state) {
   assert_string_equal((const char *)sqlite3_column_text(q, 6), "The ablation used dynamic energies.");
   assert_int_equal(sqlite3_column_int(q, 7), 1);
   assert_int_equal(sqlite3_column_int(q, 8), 4);
+  assert_int_equal(sqlite3_column_int(q, 9), 1);
   sqlite3_finalize(q);
   // Conditions: NAN and the untouched +-INFINITY ranges are NULL.
   q = query_row(db,
@@ -483,6 +537,24 @@ static void test_profile_round_trip(void **state) {
   assert_true(sqlite3_column_double(q, 6) == 0.0031);
   assert_int_equal(sqlite3_column_int(q, 7), LJ_WINDOW_NO_SAMPLES);
   sqlite3_finalize(q);
+  // Both methods' prefill qkv: context first by name.
+  assert_int_equal(
+      query_int(db, "SELECT count(*) FROM stage_estimates WHERE run_id = ? AND method = 'isolation' AND copies = 0", run),
+      3);
+  q = query_row(db,
+                "SELECT method, copies, dynamic_j, share_dynamic, n_trials FROM stage_estimates"
+                " WHERE run_id = ? AND phase = 'prefill' AND stage = 'qkv' ORDER BY method",
+                run);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "context");
+  assert_int_equal(sqlite3_column_int(q, 1), 4);
+  assert_true(sqlite3_column_double(q, 2) == 0.021);
+  assert_true(sqlite3_column_double(q, 3) == 0.4);
+  assert_int_equal(sqlite3_column_int(q, 4), 2);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "isolation");
+  assert_int_equal(sqlite3_column_int(q, 1), 0);
+  assert_true(sqlite3_column_double(q, 2) == 0.018);
+  sqlite3_finalize(q);
   // Trials, with the head fit's group counts.
   assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND stage = 'attn'", run), 5);
   assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND sample_j IS NULL", run), 5);
@@ -497,10 +569,32 @@ static void test_profile_round_trip(void **state) {
   assert_int_equal(
       query_int(db, "SELECT sum(kv_groups) FROM replay_trials WHERE run_id = ? AND stage = 'attn' AND trial = 0", run),
       8 + 1 + 4);
-  // Closure: decode only; the unknown dynamic error is NULL.
+  // Context trials: the plain unit as stage 'none', qkv amplified; isolation ones with copies and units 0.
+  assert_int_equal(query_int(db,
+                             "SELECT count(*) FROM replay_trials WHERE run_id = ? AND method = 'isolation'"
+                             " AND copies = 0 AND units = 0",
+                             run),
+                   10);
+  q = query_row(db,
+                "SELECT stage, copies, units, calls, counter_j FROM replay_trials"
+                " WHERE run_id = ? AND method = 'context' AND trial = 1 ORDER BY stage",
+                run);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "none");
+  assert_int_equal(sqlite3_column_int(q, 1), 0);
+  assert_int_equal(sqlite3_column_int(q, 2), 11);
+  assert_int_equal(sqlite3_column_int64(q, 3), 11);
+  assert_true(sqlite3_column_double(q, 4) == 211.0);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "qkv");
+  assert_int_equal(sqlite3_column_int(q, 1), 4);
+  assert_int_equal(sqlite3_column_int(q, 2), 11);
+  assert_int_equal(sqlite3_column_int64(q, 3), 11 * 16 * 4);
+  assert_true(sqlite3_column_double(q, 4) == 221.0);
+  sqlite3_finalize(q);
+  // Closures: decode by isolation, the unknown dynamic error NULL; prefill by both methods.
   q = query_row(db,
                 "SELECT phase, n_terms, predicted_gross_j, predicted_gross_se_j, predicted_gross_df, error_gross_pct,"
-                " error_dynamic_pct IS NULL, level FROM closures WHERE run_id = ?",
+                " error_dynamic_pct IS NULL, level, method FROM closures WHERE run_id = ? AND phase = 'decode'",
                 run);
   assert_string_equal((const char *)sqlite3_column_text(q, 0), "decode");
   assert_int_equal(sqlite3_column_int(q, 1), 12);
@@ -510,6 +604,19 @@ static void test_profile_round_trip(void **state) {
   assert_true(sqlite3_column_double(q, 5) == (88.0 - 90.5) / 90.5 * 100);
   assert_int_equal(sqlite3_column_int(q, 6), 1);
   assert_true(sqlite3_column_double(q, 7) == 0.95);
+  assert_string_equal((const char *)sqlite3_column_text(q, 8), "isolation");
+  sqlite3_finalize(q);
+  q = query_row(db,
+                "SELECT method, n_terms, error_dynamic_pct FROM closures WHERE run_id = ? AND phase = 'prefill'"
+                " ORDER BY method",
+                run);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "context");
+  assert_int_equal(sqlite3_column_int(q, 1), 13);
+  assert_true(sqlite3_column_double(q, 2) == -1.2);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "isolation");
+  assert_int_equal(sqlite3_column_int(q, 1), 11);
+  assert_true(sqlite3_column_double(q, 2) == -15.0);
   sqlite3_finalize(q);
   // Intervals: order, steps, per-interval energy (the last unknown).
   assert_int_equal(query_int(db, "SELECT count(*) FROM stage_intervals WHERE run_id = ? AND energy_j IS NULL", run),
@@ -634,6 +741,17 @@ static void test_profile_one_transaction(void **state) {
   assert_non_null(strstr(lj_error_message(), "row 700"));
   expect_counts(st, run, none);
   r.intervals[700].stage = LJ_STAGE_QKV;
+  // Only a context trial may amplify no stage.
+  lj_profile_trial *iso = &r.trials[0];
+  iso->key.stage = LJ_STAGE_COUNT;
+  assert_int_equal(lj_store_add_profile(st, run, &r), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "replay_trials"));
+  iso->key.stage = LJ_STAGE_QKV;
+  r.stages[3].method = (lj_profile_method)7;
+  assert_int_equal(lj_store_add_profile(st, run, &r), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "method 7"));
+  r.stages[3].method = LJ_METHOD_CONTEXT;
+  expect_counts(st, run, none);
   assert_int_equal(lj_store_add_profile(st, run, &r), 0);
   lj_store_close(st);
 
@@ -719,8 +837,47 @@ static void schema_text(const char *path, char *buf, size_t cap) {
   sqlite3_close(db);
 }
 
+// Opens the old file for writing (which upgrades it), stores a profile with 100
+// intervals, and checks that `table` holds `want` rows of the new run.
+static void store_profile_in(const char *path, const char *table, int64_t want) {
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st), n = -1;
+  lj_profile_result r;
+  make_profile(&r, 100);
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  assert_int_equal(lj_store_profile_count(st, run, table, &n), 0);
+  assert_int_equal(n, want);
+  lj_store_close(st);
+  lj_profile_result_free(&r);
+}
+
+// The version marks an upgrade from `from` leaves.
+static void assert_upgraded_from(sqlite3 *db, int from) {
+  assert_int_equal(query_int(db, "PRAGMA user_version", 0), LJ_STORE_SCHEMA_VERSION);
+  assert_int_equal(query_int(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'", 0),
+                   LJ_STORE_SCHEMA_VERSION);
+  assert_int_equal(query_int(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'upgraded_from'", 0), from);
+}
+
+// The upgraded file's schema is exactly a fresh file's, and opening it again
+// changes nothing.
+static void assert_schema_as_fresh(const char *path, const char *fresh_name) {
+  char fresh[1024];
+  lj_store *st = NULL;
+  path_in_tmp(fresh, sizeof fresh, fresh_name);
+  assert_int_equal(lj_store_open(fresh, &st), 0);
+  lj_store_close(st);
+  static char a[65536], b[65536];
+  schema_text(path, a, sizeof a);
+  schema_text(fresh, b, sizeof b);
+  assert_string_equal(a, b);
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_store_close(st);
+}
+
 static void test_upgrade_from_v1(void **state) {
-  char path[1024], fresh[1024];
+  char path[1024];
   path_in_tmp(path, sizeof path, "v1.db");
   write_v1_store(path);
 
@@ -739,54 +896,113 @@ static void test_upgrade_from_v1(void **state) {
   sqlite3_close(db);
 
   // Writing: upgraded in place; the old rows stay; a profile can be stored.
-  assert_int_equal(lj_store_open(path, &st), 0);
-  int64_t run = new_run(st);
-  lj_profile_result r;
-  make_profile(&r, 100);
-  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
-  assert_int_equal(lj_store_profile_count(st, run, "stage_intervals", &n), 0);
-  assert_int_equal(n, 100);
-  lj_store_close(st);
-  lj_profile_result_free(&r);
-
+  store_profile_in(path, "stage_intervals", 100);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(query_int(db, "PRAGMA user_version", 0), LJ_STORE_SCHEMA_VERSION);
-  assert_int_equal(query_int(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'", 0), 2);
-  assert_int_equal(query_int(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'upgraded_from'", 0), 1);
+  assert_upgraded_from(db, 1);
   assert_int_equal(query_int(db, "SELECT count(*) FROM meta WHERE key = 'upgraded_wall_ns'", 0), 1);
   sqlite3_stmt *q = query_row(db, "SELECT counter_j FROM windows WHERE run_id = ?", 7);
   assert_true(sqlite3_column_double(q, 0) == 321.5);
   sqlite3_finalize(q);
   sqlite3_close(db);
-
-  // The upgraded file's schema is exactly a fresh file's.
-  path_in_tmp(fresh, sizeof fresh, "fresh.db");
-  assert_int_equal(lj_store_open(fresh, &st), 0);
-  lj_store_close(st);
-  static char a[65536], b[65536];
-  schema_text(path, a, sizeof a);
-  schema_text(fresh, b, sizeof b);
-  assert_string_equal(a, b);
-
-  // Opening again does not upgrade twice.
-  assert_int_equal(lj_store_open(path, &st), 0);
-  lj_store_close(st);
+  assert_schema_as_fresh(path, "fresh.db");
 }
 
-// Versions other than 1 and 2 are still refused, naming the file.
-static void test_unknown_versions_refused(void **state) {
-  char path[1024];
-  path_in_tmp(path, sizeof path, "v3.db");
+// A version-2 file as llamajoule 0.1 wrote it: version 1's run, and an isolation
+// profile of it reduced to one row in each table version 3 changed.
+static void write_v2_store(const char *path) {
   write_v1_store(path);
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, lj_store_schema_v2, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "PRAGMA user_version = 2; UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+                   "INSERT INTO profile_plans(run_id, complete, model, model_name, weights_random, engine, timing_only,"
+                   " device_index, batch, prompt_len, gen_len, repeats, trials, layers_replayed, decode_kv, ablation,"
+                   " head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers, n_heads, n_kv_heads,"
+                   " head_dim, vocab_size, max_seq_len, rope_type, rope_original_max_pos, tie_embeddings, bos_id,"
+                   " eos_id) VALUES (7, 1, 'tiny', 'tiny', 1, 'cuda', 0, 0, 1, 16, 8, 2, 3, 2, '16', 0, 0, 42,"
+                   " 'text', '', 'tiny', 64, 256, 2, 4, 2, 16, 512, 128, 'default', 0, 0, 1, 2);"
+                   "INSERT INTO stage_estimates(run_id, phase, stage, layer, kv_len, n_trials, dynamic_j, gross_n,"
+                   " dynamic_n, sample_gross_n, sample_dynamic_n, time_per_call_n, window_flags, flops, weight_bytes,"
+                   " act_read_bytes, act_write_bytes, kv_read_bytes, kv_write_bytes, bytes)"
+                   " VALUES (7, 'prefill', 'qkv', -1, 0, 3, 0.018, 3, 3, 0, 0, 3, 0, 1000, 100, 10, 10, 0, 0, 120);"
+                   "INSERT INTO replay_trials(run_id, phase, stage, layer, kv_len, kv_groups, trial, counter_j, calls,"
+                   " start_offset_ns, window_flags) VALUES (7, 'prefill', 'qkv', -1, 0, 0, 0, 12.5, 100, 0, 0);"
+                   "INSERT INTO closures(run_id, phase, n_terms, error_dynamic_pct) VALUES (7, 'prefill', 11, -15.0);",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+}
+
+static void test_upgrade_from_v2(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "v2.db");
+  write_v2_store(path);
+
+  // Reading: version 2 is read as it is.
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  int64_t n = -1;
+  assert_int_equal(lj_store_profile_count(st, 7, "closures", &n), 0);
+  assert_int_equal(n, 1);
+  lj_store_close(st);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "PRAGMA user_version", 0), 2);
+  sqlite3_close(db);
+
+  // Writing: upgraded in place; the old rows stay, with the new columns' defaults; a profile
+  // holding both methods' rows under one key can be stored.
+  store_profile_in(path, "replay_trials", 14);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_upgraded_from(db, 2);
+  assert_int_equal(query_int(db, "SELECT context FROM profile_plans WHERE run_id = ?", 7), 0);
+  sqlite3_stmt *q = query_row(db, "SELECT method, copies, dynamic_j, bytes FROM stage_estimates WHERE run_id = ?", 7);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "isolation");
+  assert_int_equal(sqlite3_column_int(q, 1), 0);
+  assert_true(sqlite3_column_double(q, 2) == 0.018);
+  assert_int_equal(sqlite3_column_int(q, 3), 120);
+  sqlite3_finalize(q);
+  q = query_row(db, "SELECT method, copies, units, counter_j, calls FROM replay_trials WHERE run_id = ?", 7);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "isolation");
+  assert_int_equal(sqlite3_column_int(q, 1), 0);
+  assert_int_equal(sqlite3_column_int(q, 2), 0);
+  assert_true(sqlite3_column_double(q, 3) == 12.5);
+  assert_int_equal(sqlite3_column_int(q, 4), 100);
+  sqlite3_finalize(q);
+  q = query_row(db, "SELECT method, n_terms, error_dynamic_pct FROM closures WHERE run_id = ?", 7);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "isolation");
+  assert_int_equal(sqlite3_column_int(q, 1), 11);
+  assert_true(sqlite3_column_double(q, 2) == -15.0);
+  sqlite3_finalize(q);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name GLOB '*_v2'", 0), 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM windows WHERE run_id = ?", 7), 1);
+  sqlite3_close(db);
+
+  // Opening again does not upgrade twice: the old row is still there once.
+  assert_schema_as_fresh(path, "fresh3.db");
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM stage_estimates WHERE run_id = ?", 7), 1);
+  sqlite3_close(db);
+}
+
+// Versions other than 1, 2 and 3 are refused, naming the file.
+static void test_unknown_versions_refused(void **state) {
+  char path[1024], sql[64], version[32];
+  path_in_tmp(path, sizeof path, "v4.db");
+  write_v1_store(path);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  snprintf(sql, sizeof sql, "PRAGMA user_version = %d", LJ_STORE_SCHEMA_VERSION + 1);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
   lj_store *st = NULL;
   assert_int_equal(lj_store_open(path, &st), LJ_EINVAL);
   assert_null(st);
   assert_non_null(strstr(lj_error_message(), path));
-  assert_non_null(strstr(lj_error_message(), "schema version 3"));
+  snprintf(version, sizeof version, "schema version %d", LJ_STORE_SCHEMA_VERSION + 1);
+  assert_non_null(strstr(lj_error_message(), version));
   assert_int_equal(lj_store_open_readonly(path, &st), LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), path));
   // Refused means untouched: no profile tables were added.
@@ -799,7 +1015,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
-      cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_unknown_versions_refused),
+      cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2),
+      cmocka_unit_test(test_unknown_versions_refused),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

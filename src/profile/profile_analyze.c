@@ -79,12 +79,13 @@ static int estimates(lj_profile_result *r) {
   }
   int rc = 0;
   for (size_t i = 0; i < r->n_trials && rc == 0; i++) {
-    if (used[i] || r->trials[i].groups) continue;
+    if (used[i] || r->trials[i].groups || r->trials[i].method != LJ_METHOD_ISOLATION) continue;
     lj_stage_key key = r->trials[i].key;
     size_t n = 0;
     for (size_t j = i; j < r->n_trials; j++) {
       const lj_profile_trial *x = &r->trials[j];
-      if (used[j] || x->groups || x->key.phase != key.phase || x->key.stage != key.stage || x->key.kv_len != key.kv_len)
+      if (used[j] || x->groups || x->method != LJ_METHOD_ISOLATION || x->key.phase != key.phase ||
+          x->key.stage != key.stage || x->key.kv_len != key.kv_len)
         continue;
       used[j] = 1;
       if (isfinite(x->t.counter_energy_j) && x->t.calls > 0 && x->t.duration_s > 0) t[n++] = x->t;
@@ -113,35 +114,140 @@ static int estimates(lj_profile_result *r) {
   return rc;
 }
 
-static int closures(lj_profile_result *r) {
-  static const lj_phase phases[2] = {LJ_PHASE_PREFILL, LJ_PHASE_DECODE};
-  for (int k = 0; k < 2; k++) {
-    lj_phase ph = phases[k];
-    const lj_phase_summary *m = &r->phases[ph];
-    lj_closure_term *terms = malloc(sizeof *terms * (r->n_stages ? r->n_stages : 1));
-    if (!terms) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
-    size_t n = 0;
-    double pred_g = 0, pred_d = 0;
-    for (size_t i = 0; i < r->n_stages; i++) {
-      lj_profile_stage *s = &r->stages[i];
-      if (s->est.key.phase != ph || !(s->calls_per_unit > 0)) continue;
-      lj_closure_term_from_estimate(&s->est, s->calls_per_unit, &terms[n++]);
-      pred_g += s->calls_per_unit * s->est.gross_j.mean;
-      pred_d += s->calls_per_unit * s->est.dynamic_j.mean;
+// Per-unit figures of the context trials of one stage (LJ_STAGE_COUNT: the plain unit).
+typedef struct {
+  double dyn[16], gross[16], time[16];
+  int n, copies;
+} context_side;
+
+static void context_side_of(const lj_profile_result *r, lj_stage st, context_side *out) {
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < r->n_trials && out->n < 16; i++) {
+    const lj_profile_trial *t = &r->trials[i];
+    if (t->method != LJ_METHOD_CONTEXT || t->key.stage != st || t->units <= 0 || !isfinite(t->t.counter_energy_j) ||
+        !(t->t.duration_s > 0))
+      continue;
+    double u = (double)t->units;
+    out->gross[out->n] = t->t.counter_energy_j / u;
+    out->dyn[out->n] = (t->t.counter_energy_j - t->t.idle_w * t->t.duration_s) / u;
+    out->time[out->n] = t->t.duration_s / u;
+    out->copies = t->copies;
+    out->n++;
+  }
+}
+
+// (amplified - plain) / extra calls as a mean with its Welch se and df.
+static int context_difference(const double *amp, int na, const double *plain, int np, double per, double level,
+                              lj_mean_ci *out) {
+  lj_mean_ci a, b;
+  LJ_TRY(lj_stats_mean_ci(amp, (size_t)na, level, &a));
+  LJ_TRY(lj_stats_mean_ci(plain, (size_t)np, level, &b));
+  lj_interval d;
+  LJ_TRY(lj_stats_difference(&a, &b, level, &d));
+  memset(out, 0, sizeof *out);
+  out->n = na < np ? na : np;
+  out->mean = d.estimate / per, out->sem = d.se / per, out->df = d.df, out->level = level;
+  out->lo = d.lo / per, out->hi = d.hi / per, out->half_width = (d.hi - d.lo) / 2 / per;
+  out->stddev = out->sem * sqrt((double)out->n);
+  out->cv = out->mean != 0 ? out->stddev / fabs(out->mean) : NAN;
+  return 0;
+}
+
+// Context estimates of the prefill's stages: each amplified stage against the plain unit.
+static int context_estimates(lj_profile_result *r) {
+  const lj_profile_plan *p = &r->plan;
+  context_side plain;
+  context_side_of(r, LJ_STAGE_COUNT, &plain);
+  if (plain.n < 2) return 0;
+  for (int st = 0; st < LJ_STAGE_COUNT; st++) {
+    context_side amp;
+    context_side_of(r, (lj_stage)st, &amp);
+    if (amp.n < 2 || amp.copies < 1) continue;
+    lj_profile_stage s;
+    memset(&s, 0, sizeof s);
+    s.method = LJ_METHOD_CONTEXT, s.copies = amp.copies;
+    s.calls_per_unit = lj_profile_calls_per_unit(p, LJ_PHASE_PREFILL, (lj_stage)st, 0);
+    double per = s.calls_per_unit * amp.copies;  // extra calls per unit
+    lj_replay_estimate *e = &s.est;
+    e->key.phase = LJ_PHASE_PREFILL, e->key.stage = (lj_stage)st, e->key.layer = -1, e->key.kv_len = 0;
+    e->n_trials = amp.n < plain.n ? amp.n : plain.n;
+    LJ_TRY(context_difference(amp.dyn, amp.n, plain.dyn, plain.n, per, p->level, &e->dynamic_j));
+    LJ_TRY(context_difference(amp.gross, amp.n, plain.gross, plain.n, per, p->level, &e->gross_j));
+    LJ_TRY(context_difference(amp.time, amp.n, plain.time, plain.n, per, p->level, &e->time_per_call_s));
+    e->sample_gross_j.mean = e->sample_dynamic_j.mean = e->counter_vs_sample_pct = NAN;
+    e->sample_gross_j.lo = e->sample_gross_j.hi = e->sample_dynamic_j.lo = e->sample_dynamic_j.hi = NAN;
+    e->temperature_min_c = e->temperature_max_c = NAN;
+    for (size_t i = 0; i < r->n_trials; i++) {
+      const lj_profile_trial *t = &r->trials[i];
+      if (t->method != LJ_METHOD_CONTEXT || t->key.stage != (lj_stage)st || !isfinite(t->t.temperature_c)) continue;
+      if (!(t->t.temperature_c >= e->temperature_min_c)) e->temperature_min_c = t->t.temperature_c;
+      if (!(t->t.temperature_c <= e->temperature_max_c)) e->temperature_max_c = t->t.temperature_c;
+      e->window_flags |= t->t.window_flags;
     }
-    for (size_t i = 0; i < r->n_stages; i++) {
-      lj_profile_stage *s = &r->stages[i];
-      if (s->est.key.phase != ph) continue;
-      s->share_gross = pred_g != 0 ? s->calls_per_unit * s->est.gross_j.mean / pred_g : NAN;
-      s->share_dynamic = pred_d != 0 ? s->calls_per_unit * s->est.dynamic_j.mean / pred_d : NAN;
-    }
-    int rc = 0;
-    if (n && m->gross_j.n > 0)
-      rc = lj_closure_compute(ph, terms, n, m->gross_j.mean, m->dynamic_j.mean, r->plan.level, &r->closure[ph]);
-    free(terms);
-    LJ_TRY(rc);
+    e->insitu_time_per_call_s = insitu_time(r, LJ_PHASE_PREFILL, (lj_stage)st, 0);
+    e->time_ratio = e->insitu_time_per_call_s > 0 ? e->time_per_call_s.mean / e->insitu_time_per_call_s : NAN;
+    lj_stage_shape sh;
+    shape_of(p, LJ_PHASE_PREFILL, 0, &sh);
+    int layer = lj_stage_is_per_layer((lj_stage)st) ? (p->config.n_layers > 1 ? 1 : 0) : -1;
+    LJ_TRY(lj_stage_cost_compute(&p->config, (lj_stage)st, layer, &sh, &s.cost));
+    lj_stage_efficiency_compute(&e->dynamic_j, &s.cost, &s.eff);
+    s.share_gross = s.share_dynamic = NAN;
+    LJ_TRY(lj_profile_add_stage(r, &s));
   }
   return 0;
+}
+
+lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p) {
+  return r->closure_context[p].n_terms > 0 ? LJ_METHOD_CONTEXT : LJ_METHOD_ISOLATION;
+}
+
+int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stage *s, lj_profile_method m) {
+  if (s->method == m) return 1;
+  if (m != LJ_METHOD_CONTEXT || s->method != LJ_METHOD_ISOLATION) return 0;
+  // the context method's fallback: the isolation estimate of a stage it did not measure
+  for (size_t i = 0; i < r->n_stages; i++) {
+    const lj_profile_stage *c = &r->stages[i];
+    if (c->method == LJ_METHOD_CONTEXT && c->est.key.phase == s->est.key.phase && c->est.key.stage == s->est.key.stage)
+      return 0;
+  }
+  for (size_t i = 0; i < r->n_stages; i++)
+    if (r->stages[i].method == LJ_METHOD_CONTEXT && r->stages[i].est.key.phase == s->est.key.phase) return 1;
+  return 0;
+}
+
+// Closure of one phase by one method: the sum over its estimates against the phase windows;
+// shares of the method's own estimates within that sum.
+static int closure_of(lj_profile_result *r, lj_phase ph, lj_profile_method method, lj_closure *out) {
+  const lj_phase_summary *m = &r->phases[ph];
+  lj_closure_term *terms = malloc(sizeof *terms * (r->n_stages ? r->n_stages : 1));
+  if (!terms) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  size_t n = 0, own = 0;
+  double pred_g = 0, pred_d = 0;
+  for (size_t i = 0; i < r->n_stages; i++) {
+    lj_profile_stage *s = &r->stages[i];
+    if (s->est.key.phase != ph || !(s->calls_per_unit > 0) || !lj_profile_stage_in_method(r, s, method)) continue;
+    lj_closure_term_from_estimate(&s->est, s->calls_per_unit, &terms[n++]);
+    pred_g += s->calls_per_unit * s->est.gross_j.mean;
+    pred_d += s->calls_per_unit * s->est.dynamic_j.mean;
+    own += s->method == method;
+  }
+  for (size_t i = 0; i < r->n_stages; i++) {
+    lj_profile_stage *s = &r->stages[i];
+    if (s->est.key.phase != ph || s->method != method) continue;
+    s->share_gross = pred_g != 0 ? s->calls_per_unit * s->est.gross_j.mean / pred_g : NAN;
+    s->share_dynamic = pred_d != 0 ? s->calls_per_unit * s->est.dynamic_j.mean / pred_d : NAN;
+  }
+  int rc = 0;
+  if (n && own && m->gross_j.n > 0)
+    rc = lj_closure_compute(ph, terms, n, m->gross_j.mean, m->dynamic_j.mean, r->plan.level, out);
+  free(terms);
+  return rc;
+}
+
+static int closures(lj_profile_result *r) {
+  LJ_TRY(closure_of(r, LJ_PHASE_PREFILL, LJ_METHOD_ISOLATION, &r->closure[LJ_PHASE_PREFILL]));
+  LJ_TRY(closure_of(r, LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, &r->closure[LJ_PHASE_DECODE]));
+  return closure_of(r, LJ_PHASE_PREFILL, LJ_METHOD_CONTEXT, &r->closure_context[LJ_PHASE_PREFILL]);
 }
 
 static int timeline(lj_profile_result *r, const lj_sample *power, size_t n_power, int device) {
@@ -297,6 +403,7 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
   stamp_cost(r, raw);
   if (!r->plan.timing_only) {
     LJ_TRY(estimates(r));
+    LJ_TRY(context_estimates(r));
     LJ_TRY(closures(r));
     LJ_TRY(timeline(r, power, n_power, device));
     LJ_TRY(ablation(r, raw));

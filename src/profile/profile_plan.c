@@ -15,8 +15,9 @@ void lj_profile_options_default(lj_profile_options *o) {
   o->replay_seconds = 2.0, o->phase_seconds = 1.0, o->idle_seconds = 5.0;
   o->idle_w = NAN, o->level = 0.95;
   o->n_decode_kv = 3;
-  // Back to back, an HBM-bound GEMV draws the card's power cap and is throttled; in
-  // the real run it never is. Half-duty bursts keep replay power near the run's.
+  // Back to back, an HBM-bound GEMV (decode) or a large GEMM (8B prefill) draws the
+  // card's power cap and is throttled; in the real run it never is. Half-duty bursts
+  // keep replay power near the run's (bench/results/profile/2026-12-04-h200.md).
   o->replay_duty = 0.5;
   o->ablation = 2;
   o->head_fit = o->timeline = o->overhead = 1;
@@ -49,7 +50,7 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   p->replay_duty = o->replay_duty;
   p->phase_seconds = o->phase_seconds, p->level = o->level, p->seed = o->seed;
   p->layers_replayed = p->config.n_layers;
-  p->ablation = o->ablation, p->head_fit = o->head_fit;
+  p->ablation = o->ablation, p->head_fit = o->head_fit, p->context = o->context;
   // Decode KV lengths (positions cached before the step): the first and last
   // step's, and evenly between, so no step lies outside them.
   int64_t first = o->prompt_len, last = (int64_t)o->prompt_len + o->gen_len - 2;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "profile/profile_analyze.h"
 
 static double phase_energy(const lj_profile_result *r, lj_phase p, int dynamic) {
   const lj_phase_summary *s = &r->phases[p];
@@ -38,9 +39,12 @@ int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g
   undefined_interval(&out->dynamic_j);
   undefined_interval(&out->gross_j);
   out->share_dynamic = out->share_gross = NAN;
+  lj_profile_method m = lj_profile_reported_method(r, p);
   size_t k = 0;
   for (size_t i = 0; i < r->n_stages; i++)
-    if (r->stages[i].est.key.phase == p && lj_stage_group_of(r->stages[i].est.key.stage) == g) k++;
+    if (r->stages[i].est.key.phase == p && lj_stage_group_of(r->stages[i].est.key.stage) == g &&
+        lj_profile_stage_in_method(r, &r->stages[i], m))
+      k++;
   if (!k) return 0;
   double *coef = malloc(k * sizeof *coef);
   lj_mean_ci *dyn = malloc(k * sizeof *dyn), *gross = malloc(k * sizeof *gross);
@@ -52,7 +56,8 @@ int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g
   size_t j = 0;
   for (size_t i = 0; i < r->n_stages; i++) {
     const lj_profile_stage *s = &r->stages[i];
-    if (s->est.key.phase != p || lj_stage_group_of(s->est.key.stage) != g) continue;
+    if (s->est.key.phase != p || lj_stage_group_of(s->est.key.stage) != g || !lj_profile_stage_in_method(r, s, m))
+      continue;
     coef[j] = s->calls_per_unit;
     dyn[j] = s->est.dynamic_j;
     gross[j] = s->est.gross_j;
@@ -68,6 +73,13 @@ int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g
   out->n_estimates = (int)k;
   out->share_dynamic = share_d;
   out->share_gross = share_g;
+  // The context method's sum also holds the isolation estimates it falls back on, whose own
+  // shares are of the isolation sum: shares of its closure's prediction instead.
+  const lj_closure *c = &r->closure_context[p];
+  if (m == LJ_METHOD_CONTEXT && c->predicted_dynamic_j.estimate != 0 && c->predicted_gross_j.estimate != 0) {
+    out->share_dynamic = out->dynamic_j.estimate / c->predicted_dynamic_j.estimate;
+    out->share_gross = out->gross_j.estimate / c->predicted_gross_j.estimate;
+  }
   return 0;
 }
 
@@ -76,7 +88,8 @@ double lj_report_replay_share(const lj_profile_result *r, lj_phase p, lj_stage s
   int any = 0;
   for (size_t i = 0; i < r->n_stages; i++) {
     const lj_profile_stage *e = &r->stages[i];
-    if (e->est.key.phase == p && e->est.key.stage == s) sum += e->share_dynamic, any = 1;
+    if (e->est.key.phase == p && e->est.key.stage == s && e->method == lj_profile_reported_method(r, p))
+      sum += e->share_dynamic, any = 1;
   }
   return any ? sum : NAN;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "profile/profile_analyze.h"
 #include "profile/profile_report.h"
 #include "profile/profile_report_derived.h"
 #include "store/store.h"
@@ -128,6 +129,7 @@ static json_t *plan_json(jb *b, const lj_profile_result *r) {
   put(b, o, "decode_kv", kv);
   put_str(b, o, "ablation", p->ablation == 2 ? "mlp" : p->ablation ? "attn" : "none");
   put_bool(b, o, "head_fit", p->head_fit);
+  put_bool(b, o, "context", p->context);
   // JSON readers hold 64-bit integers only up to INT64_MAX: larger seeds travel as text.
   if (p->seed <= (uint64_t)INT64_MAX) {
     put_int(b, o, "seed", (long long)p->seed);
@@ -222,10 +224,12 @@ static json_t *window_json(jb *b, const lj_phase_window *w) {
 
 // ---------------------------------------------------------------- stages and trials
 
+// A context trial of the plain unit amplifies no stage (LJ_STAGE_COUNT): stage "none", group null.
 static json_t *key_json(jb *b, json_t *o, const lj_stage_key *k) {
+  int none = k->stage == LJ_STAGE_COUNT;
   put_str(b, o, "phase", lj_phase_name(k->phase));
-  put_str(b, o, "stage", lj_stage_name(k->stage));
-  put_str(b, o, "group", lj_stage_group_name(lj_stage_group_of(k->stage)));
+  put_str(b, o, "stage", none ? "none" : lj_stage_name(k->stage));
+  put(b, o, "group", none ? json_null() : json_string(lj_stage_group_name(lj_stage_group_of(k->stage))));
   put_int(b, o, "layer", k->layer);
   put_int(b, o, "kv_len", k->kv_len);
   return o;
@@ -264,6 +268,8 @@ static json_t *stage_json(jb *b, const lj_profile_stage *s) {
   json_t *o = object(b);
   if (!o) return NULL;
   key_json(b, o, &e->key);
+  put_str(b, o, "method", lj_profile_method_name(s->method));
+  put_int(b, o, "copies", s->copies);
   put_int(b, o, "n_trials", e->n_trials);
   put_num(b, o, "calls_per_unit", s->calls_per_unit);
   put(b, o, "gross_j", mean_ci(b, &e->gross_j));
@@ -294,6 +300,9 @@ static json_t *trial_json(jb *b, const lj_profile_trial *t) {
   key_json(b, o, &t->key);
   put_int(b, o, "trial", t->trial);
   put_int(b, o, "groups", t->groups);
+  put_str(b, o, "method", lj_profile_method_name(t->method));
+  put_int(b, o, "copies", t->copies);
+  put_int(b, o, "units", t->units);
   put_num(b, o, "counter_energy_j", t->t.counter_energy_j);
   put_num(b, o, "sample_energy_j", t->t.sample_energy_j);
   put_num(b, o, "duration_s", t->t.duration_s);
@@ -318,6 +327,7 @@ static json_t *groups_json(jb *b, const lj_profile_result *r, int *rc) {
       if (!o) continue;
       put_str(b, o, "phase", lj_phase_name((lj_phase)p));
       put_str(b, o, "group", lj_stage_group_name((lj_stage_group)g));
+      put_str(b, o, "method", lj_profile_method_name(lj_profile_reported_method(r, (lj_phase)p)));
       put_int(b, o, "n_estimates", sum.n_estimates);
       put(b, o, "dynamic_j_per_unit", interval(b, &sum.dynamic_j));
       put(b, o, "gross_j_per_unit", interval(b, &sum.gross_j));
@@ -330,11 +340,12 @@ static json_t *groups_json(jb *b, const lj_profile_result *r, int *rc) {
 
 // ---------------------------------------------------------------- closure, timeline, ablation, heads, overhead
 
-static json_t *closure_json(jb *b, const lj_closure *c) {
+static json_t *closure_json(jb *b, const lj_closure *c, lj_profile_method m) {
   json_t *o = object(b);
   if (!o) return NULL;
   int pass = lj_report_closure_pass(c);
   put_str(b, o, "phase", lj_phase_name(c->phase));
+  put_str(b, o, "method", lj_profile_method_name(m));
   put_int(b, o, "n_terms", c->n_terms);
   put_num(b, o, "measured_gross_j", c->measured_gross_j);
   put_num(b, o, "measured_dynamic_j", c->measured_dynamic_j);
@@ -503,8 +514,11 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   put(b, doc, "stages", stages);
   for (size_t i = 0; i < r->n_trials && trials; i++) push(b, trials, trial_json(b, &r->trials[i]));
   put(b, doc, "trials", trials);
-  for (int p = 0; p < LJ_PHASE_COUNT && closures; p++)
-    if (r->closure[p].n_terms > 0) push(b, closures, closure_json(b, &r->closure[p]));
+  for (int p = 0; p < LJ_PHASE_COUNT && closures; p++) {
+    if (r->closure[p].n_terms > 0) push(b, closures, closure_json(b, &r->closure[p], LJ_METHOD_ISOLATION));
+    if (r->closure_context[p].n_terms > 0)
+      push(b, closures, closure_json(b, &r->closure_context[p], LJ_METHOD_CONTEXT));
+  }
   put(b, doc, "closures", closures);
   put(b, doc, "timeline", timeline_json(b, r));
   put(b, doc, "ablation", ablation_json(b, r));

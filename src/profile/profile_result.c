@@ -14,6 +14,10 @@ static void empty_ci(lj_mean_ci *m) {
   m->mean = m->stddev = m->cv = m->sem = m->df = m->half_width = m->lo = m->hi = NAN;
 }
 
+const char *lj_profile_method_name(lj_profile_method m) {
+  return m == LJ_METHOD_CONTEXT ? "context" : m == LJ_METHOD_ISOLATION ? "isolation" : "?";
+}
+
 void lj_profile_result_init(lj_profile_result *r) {
   memset(r, 0, sizeof *r);
   r->plan.level = 0.95;
@@ -27,6 +31,7 @@ void lj_profile_result_init(lj_profile_result *r) {
     s->gross_j_per_token = s->dynamic_j_per_token = NAN;
     s->tokens_per_gross_j = s->tokens_per_dynamic_j = NAN;
     r->closure[p].phase = (lj_phase)p;
+    r->closure_context[p].phase = (lj_phase)p;
   }
   r->cond.idle_w = r->cond.idle_sd_w = NAN;
   r->stamp_cost_s = NAN;

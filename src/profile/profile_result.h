@@ -43,6 +43,7 @@ typedef struct {
                           // of ~2 ms with idle gaps, keeping the mean power near the real run's)
   int ablation;           // 0: none; 1: attention skipped; 2: the MLP (gate_up, swiglu, down) skipped
   int head_fit;           // 1: the attention-head fit ran
+  int context;            // 1: the prefill's stages were also measured in context (amplified prefill units)
   uint64_t seed;          // weights and offsets
   char prompt_source[32]; // "text" (--prompt), "built-in text", "token ids" (no tokenizer)
 } lj_profile_plan;
@@ -89,18 +90,35 @@ typedef struct {
   uint32_t window_flags;         // OR over the windows
 } lj_phase_summary;
 
+// How a stage's per-call energy was obtained.
+typedef enum {
+  LJ_METHOD_ISOLATION = 0,  // the stage alone, cycling all layers, back to back (or in bursts)
+  LJ_METHOD_CONTEXT = 1,    // the real phase unit with every call of the stage followed by `copies`
+                            // extra calls on shadow buffers; per call = (amplified - plain) / extra calls
+} lj_profile_method;
+const char *lj_profile_method_name(lj_profile_method m);  // "isolation", "context"
+
 // One replay trial with what it belongs to.
 typedef struct {
-  lj_stage_key key;
+  lj_stage_key key;              // context: key.stage LJ_STAGE_COUNT for the plain (unamplified) unit
   int trial;
   int groups;                    // attention KV groups active (head fit); 0 = all
+  lj_profile_method method;
+  int copies;                    // context: extra calls after each call of the stage (0: plain unit)
+  int64_t units;                 // context: phase units in the window (t.calls = units x calls per
+                                 // unit x copies extra calls; the plain unit's t.calls = units)
   double gap_s;                  // idle gaps inside the window (replay duty < 1): t's counter and
                                  // sample energies exclude idle_w x gap_s, its duration excludes gap_s
   lj_replay_trial t;
 } lj_profile_trial;
 
 // One replayed stage: estimate, analytic work, efficiency and its calls per unit of the phase.
+// Context estimates: est.dynamic_j is the Welch difference (amplified - plain) per extra call
+// (its sd, cv and n describe that difference: n = the smaller trial count), est.time_per_call_s
+// the same for time, est.gross_j = dynamic + idle x time; shares are within the method.
 typedef struct {
+  lj_profile_method method;
+  int copies;                    // context: extra calls per call
   lj_replay_estimate est;        // est.key: phase, stage, layer -1 (mean over the layers cycled), kv_len
   lj_stage_cost cost;            // per call
   lj_stage_efficiency eff;       // dynamic per-call energy over cost
@@ -132,7 +150,8 @@ typedef struct {
   lj_profile_stage *stages;
   size_t n_stages;
 
-  lj_closure closure[LJ_PHASE_COUNT];  // prefill and decode (n_terms 0: not computed)
+  lj_closure closure[LJ_PHASE_COUNT];  // isolation estimates: prefill and decode (n_terms 0: not computed)
+  lj_closure closure_context[LJ_PHASE_COUNT];  // context estimates (prefill; n_terms 0: not computed)
 
   lj_stage_interval *intervals;  // the in-situ timeline's stage intervals
   double *interval_energy_j;     // (n_intervals) gross energy of each

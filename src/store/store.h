@@ -3,7 +3,7 @@
 // A store holds runs; each run has its devices, the samples the sampler
 // streamed, measurement windows, metrics (sampler CPU cost...), and, for
 // `idle` and `devices --characterize`, idle baselines and characterisations;
-// for `profile`, everything in an lj_profile_result (schema version 2).
+// for `profile`, everything in an lj_profile_result (schema version 3).
 // The file is in WAL mode and every batch of samples is one transaction, so a
 // killed process leaves a consistent file holding every batch committed
 // before it died; such a run keeps status "incomplete".
@@ -18,17 +18,18 @@
 #include "llamajoule/meter.h"
 #include "profile/profile_result.h"
 
-#define LJ_STORE_SCHEMA_VERSION 2
+#define LJ_STORE_SCHEMA_VERSION 3
 
 typedef struct lj_store lj_store;
 
 // Opens `path`, creating the file and the schema when it does not exist.
 // Fails, naming the path, when it cannot be written (checked here, before any
-// measurement starts). A version-1 file is upgraded to version 2 in place
-// (the profile tables are added); other versions are refused.
+// measurement starts). A version-1 or version-2 file is upgraded in place
+// (version 2 added the profile tables, version 3 the context method's
+// columns); other versions are refused.
 int lj_store_open(const char *path, lj_store **out);
 // Opens an existing store for reading only (re-analysis); never creates it.
-// A version-1 file is read as it is (it holds no profiles).
+// A version-1 or version-2 file is read as it is (version 1 holds no profiles).
 int lj_store_open_readonly(const char *path, lj_store **out);
 void lj_store_close(lj_store *st);
 const char *lj_store_path(const lj_store *st);

@@ -9,7 +9,7 @@ struct lj_store {
   sqlite3 *db;
   char path[1024];
   int readonly;
-  int version;                  // schema version of the file (1 only when opened read-only)
+  int version;                  // schema version of the file (older than current only when opened read-only)
   sqlite3_stmt *insert_sample;  // prepared once: samples arrive in many batches
 };
 

@@ -1,6 +1,6 @@
 // Opening a store: create the schema in a new file, or check that an
 // existing file is a llamajoule store of a schema version this build reads
-// (upgrading a version-1 file opened for writing).
+// (upgrading a version-1 or version-2 file opened for writing).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +52,14 @@ static int query_int(lj_store *st, const char *sql, int64_t *out, const char *wh
   return status;
 }
 
+// The parts of the schema after `version` (store_schema.h): what a file of that
+// version lacks, and for version 1 everything after the version-1 tables.
+static int add_schema_parts(lj_store *st, int64_t version, const char *what) {
+  if (version < 2) LJ_TRY(lj_store_exec(st, lj_store_schema_v2, what));
+  if (version < 3) LJ_TRY(lj_store_exec(st, lj_store_schema_v3, what));
+  return 0;
+}
+
 static int create_schema(lj_store *st) {
   LJ_TRY(lj_store_exec(st, "BEGIN IMMEDIATE", "creating the schema"));
   // Another process may have created it between our check and the lock.
@@ -63,7 +71,7 @@ static int create_schema(lj_store *st) {
              LJ_STORE_SCHEMA_VERSION);
     rc = lj_store_exec(st, sql, "creating the schema");
     if (rc == 0) rc = lj_store_exec(st, lj_store_schema_v1, "creating the schema");
-    if (rc == 0) rc = lj_store_exec(st, lj_store_schema_v2, "creating the schema");
+    if (rc == 0) rc = add_schema_parts(st, 1, "creating the schema");
     sqlite3_stmt *stmt = NULL;
     if (rc == 0) rc = lj_store_prepare(st, "INSERT INTO meta(key, value) VALUES (?, ?)", &stmt, "writing meta");
     char version[16], created[32];
@@ -100,8 +108,8 @@ static int create_schema(lj_store *st) {
   return rc;
 }
 
-// A file that exists: is it ours, and of a version we read? Version 1 is
-// read as it is (its tables are unchanged in 2) and upgraded when writable.
+// A file that exists: is it ours, and of a version we read? Versions 1 and 2
+// are read as they are and upgraded when writable.
 static int check_schema(lj_store *st) {
   int64_t app_id = 0, version = 0;
   LJ_TRY(query_int(st, "PRAGMA application_id", &app_id, "reading the schema version"));
@@ -109,31 +117,35 @@ static int check_schema(lj_store *st) {
   if (app_id != LJ_STORE_APPLICATION_ID)
     return LJ_FAIL(LJ_EINVAL, "'%s' is an SQLite file but not a llamajoule store (application_id %lld, expected %d)",
                    st->path, (long long)app_id, LJ_STORE_APPLICATION_ID);
-  if (version != LJ_STORE_SCHEMA_VERSION && version != 1)
+  if (version < 1 || version > LJ_STORE_SCHEMA_VERSION)
     return LJ_FAIL(LJ_EINVAL,
                    "'%s' has store schema version %lld; this llamajoule (%s) reads schema version %d"
-                   " (and version 1, which it upgrades when it opens the file for writing)",
+                   " (and upgrades schema version 2 or 1 when it opens the file for writing)",
                    st->path, (long long)version, LJ_VERSION, LJ_STORE_SCHEMA_VERSION);
   st->version = (int)version;
   return 0;
 }
 
-// Version 1 -> 2 only added tables, so the upgrade adds them: in one
-// transaction, re-checking the version under the lock (another process may
-// have upgraded the file first). The meta table records the upgrade.
-static int upgrade_from_v1(lj_store *st) {
-  const char *what = "upgrading the store schema from version 1 to 2";
+// Adds the parts of the schema the file lacks, in one transaction, taking the
+// version again under the lock (another process may have upgraded the file
+// first, wholly or by one version). The meta table records the upgrade.
+static int upgrade_schema(lj_store *st) {
+  char what[96];
+  snprintf(what, sizeof what, "upgrading the store schema from version %d to %d", st->version,
+           LJ_STORE_SCHEMA_VERSION);
   LJ_TRY(lj_store_exec(st, "BEGIN IMMEDIATE", what));
   int64_t version = 0;
   int rc = query_int(st, "PRAGMA user_version", &version, what);
-  if (rc == 0 && version == 1) {
-    rc = lj_store_exec(st, lj_store_schema_v2, what);
+  int upgrade = rc == 0 && version >= 1 && version < LJ_STORE_SCHEMA_VERSION;
+  if (upgrade) {
+    rc = add_schema_parts(st, version, what);
     char sql[512];
     snprintf(sql, sizeof sql,
              "PRAGMA user_version = %d;"
-             " INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '%d'), ('upgraded_from', '1'),"
+             " INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '%d'), ('upgraded_from', '%lld'),"
              " ('upgraded_by', 'llamajoule %s'), ('upgraded_wall_ns', '%lld');",
-             LJ_STORE_SCHEMA_VERSION, LJ_STORE_SCHEMA_VERSION, LJ_VERSION, (long long)lj_wall_ns());
+             LJ_STORE_SCHEMA_VERSION, LJ_STORE_SCHEMA_VERSION, (long long)version, LJ_VERSION,
+             (long long)lj_wall_ns());
     if (rc == 0) rc = lj_store_exec(st, sql, what);
   } else if (rc == 0 && version != LJ_STORE_SCHEMA_VERSION) {
     rc = LJ_FAIL(LJ_EINVAL, "'%s' changed to store schema version %lld while being opened", st->path,
@@ -144,7 +156,9 @@ static int upgrade_from_v1(lj_store *st) {
     if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
   }
-  if (version == 1) lj_info("store '%s': upgraded from schema version 1 to %d", st->path, LJ_STORE_SCHEMA_VERSION);
+  if (upgrade)
+    lj_info("store '%s': upgraded from schema version %lld to %d", st->path, (long long)version,
+            LJ_STORE_SCHEMA_VERSION);
   st->version = LJ_STORE_SCHEMA_VERSION;
   return 0;
 }
@@ -225,7 +239,7 @@ static int open_store(const char *path, int readonly, lj_store **out) {
     goto fail;
   }
   if ((rc = check_schema(st)) < 0) goto fail;
-  if (!readonly && st->version == 1 && (rc = upgrade_from_v1(st)) < 0) goto fail;
+  if (!readonly && st->version < LJ_STORE_SCHEMA_VERSION && (rc = upgrade_schema(st)) < 0) goto fail;
   *out = st;
   return 0;
 fail:

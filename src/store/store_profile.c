@@ -1,5 +1,5 @@
-// A profile (lj_profile_result) into the version-2 tables, in one
-// transaction; and a row count per table for tests and reports.
+// A profile (lj_profile_result) into the profile tables (schema version 3),
+// in one transaction; and a row count per table for tests and reports.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,8 +91,13 @@ static int bad_key(lj_store *st, int64_t run_id, const char *table, size_t i, in
   return LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table %s, row %zu: phase %d or stage %d out of range",
                  st->path, (long long)run_id, table, i, phase, stage);
 }
+static int bad_method(lj_store *st, int64_t run_id, const char *table, size_t i, int method) {
+  return LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table %s, row %zu: method %d out of range", st->path,
+                 (long long)run_id, table, i, method);
+}
 static int phase_ok(lj_phase p) { return (unsigned)p < LJ_PHASE_COUNT; }
 static int stage_ok(lj_stage s) { return (unsigned)s < LJ_STAGE_COUNT; }
+static int method_ok(lj_profile_method m) { return m == LJ_METHOD_ISOLATION || m == LJ_METHOD_CONTEXT; }
 
 static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   const lj_profile_plan *p = &res->plan;
@@ -101,7 +106,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   LJ_TRY(row_prepare(st, run_id, "profile_plans",
                      "run_id, complete, model, model_name, weights_random, engine, timing_only, device_index, batch,"
                      " prompt_len, gen_len, repeats, trials, replay_s, replay_duty, phase_s, level, layers_replayed, decode_kv,"
-                     " ablation, head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
+                     " ablation, head_fit, context, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
                      " n_heads, n_kv_heads, head_dim, vocab_size, max_seq_len, rope_theta, rope_type, rope_factor,"
                      " rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos, norm_eps,"
                      " tie_embeddings, bos_id, eos_id",
@@ -132,6 +137,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_text(&r, kv);
   put_int(&r, p->ablation);
   put_int(&r, p->head_fit);
+  put_int(&r, p->context);
   put_int(&r, (int64_t)p->seed);  // the bit pattern: SQLite integers are signed
   put_text(&r, p->prompt_source);
   put_text(&r, res->notes);
@@ -273,7 +279,7 @@ static int put_stages(lj_store *st, int64_t run_id, const lj_profile_result *res
                      " kv_read_bytes, kv_write_bytes, bytes, flops_per_byte, dynamic_j_per_flop,"
                      " dynamic_j_per_flop_lo, dynamic_j_per_flop_hi, dynamic_j_per_byte, dynamic_j_per_byte_lo,"
                      " dynamic_j_per_byte_hi, flops_per_dynamic_j, bytes_per_dynamic_j, calls_per_unit,"
-                     " share_dynamic, share_gross",
+                     " share_dynamic, share_gross, method, copies",
                      &r));
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < res->n_stages; i++) {
@@ -281,6 +287,10 @@ static int put_stages(lj_store *st, int64_t run_id, const lj_profile_result *res
     const lj_replay_estimate *e = &s->est;
     if (!phase_ok(e->key.phase) || !stage_ok(e->key.stage)) {
       rc = bad_key(st, run_id, "stage_estimates", i, (int)e->key.phase, (int)e->key.stage);
+      break;
+    }
+    if (!method_ok(s->method)) {
+      rc = bad_method(st, run_id, "stage_estimates", i, (int)s->method);
       break;
     }
     put_int(&r, run_id);
@@ -320,6 +330,8 @@ static int put_stages(lj_store *st, int64_t run_id, const lj_profile_result *res
     put_real(&r, s->calls_per_unit);
     put_real(&r, s->share_dynamic);
     put_real(&r, s->share_gross);
+    put_text(&r, lj_profile_method_name(s->method));
+    put_int(&r, s->copies);
     rc = row_insert(&r);
   }
   row_finish(&r);
@@ -331,18 +343,24 @@ static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res
   row r;
   LJ_TRY(row_prepare(st, run_id, "replay_trials",
                      "run_id, phase, stage, layer, kv_len, kv_groups, trial, counter_j, sample_j, duration_s,"
-                     " calls, temperature_c, idle_w, start_offset_ns, window_flags, gap_s",
+                     " calls, temperature_c, idle_w, start_offset_ns, window_flags, gap_s, method, copies, units",
                      &r));
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < res->n_trials; i++) {
     const lj_profile_trial *t = &res->trials[i];
-    if (!phase_ok(t->key.phase) || !stage_ok(t->key.stage)) {
+    // A context trial of the plain unit amplifies no stage: its stage is 'none'.
+    int plain = t->method == LJ_METHOD_CONTEXT && t->key.stage == LJ_STAGE_COUNT;
+    if (!phase_ok(t->key.phase) || !(stage_ok(t->key.stage) || plain)) {
       rc = bad_key(st, run_id, "replay_trials", i, (int)t->key.phase, (int)t->key.stage);
+      break;
+    }
+    if (!method_ok(t->method)) {
+      rc = bad_method(st, run_id, "replay_trials", i, (int)t->method);
       break;
     }
     put_int(&r, run_id);
     put_text(&r, lj_phase_name(t->key.phase));
-    put_text(&r, lj_stage_name(t->key.stage));
+    put_text(&r, plain ? "none" : lj_stage_name(t->key.stage));
     put_int(&r, t->key.layer);
     put_int(&r, t->key.kv_len);
     put_int(&r, t->groups);
@@ -356,10 +374,34 @@ static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res
     put_int(&r, t->t.start_offset_ns);
     put_int(&r, t->t.window_flags);
     put_real(&r, t->gap_s);
+    put_text(&r, lj_profile_method_name(t->method));
+    put_int(&r, t->copies);
+    put_int(&r, t->units);
     rc = row_insert(&r);
   }
   row_finish(&r);
   return rc;
+}
+
+// One closure row (n_terms 0: not computed, no row).
+static int put_closure(row *r, int64_t run_id, lj_phase p, const lj_closure *c, lj_profile_method m) {
+  if (c->n_terms <= 0) return 0;
+  put_int(r, run_id);
+  put_text(r, lj_phase_name(p));
+  put_int(r, c->n_terms);
+  put_real(r, c->predicted_gross_j.level);
+  put_real(r, c->measured_gross_j);
+  put_real(r, c->measured_dynamic_j);
+  put_interval(r, &c->predicted_gross_j);
+  put_interval(r, &c->predicted_dynamic_j);
+  put_real(r, c->error_gross_pct);
+  put_real(r, c->error_gross_lo_pct);
+  put_real(r, c->error_gross_hi_pct);
+  put_real(r, c->error_dynamic_pct);
+  put_real(r, c->error_dynamic_lo_pct);
+  put_real(r, c->error_dynamic_hi_pct);
+  put_text(r, lj_profile_method_name(m));
+  return row_insert(r);
 }
 
 static int put_closures(lj_store *st, int64_t run_id, const lj_profile_result *res) {
@@ -368,27 +410,12 @@ static int put_closures(lj_store *st, int64_t run_id, const lj_profile_result *r
                      "run_id, phase, n_terms, level, measured_gross_j, measured_dynamic_j, "
                      IV("predicted_gross", "_j") ", " IV("predicted_dynamic", "_j")
                      ", error_gross_pct, error_gross_lo_pct, error_gross_hi_pct, error_dynamic_pct,"
-                     " error_dynamic_lo_pct, error_dynamic_hi_pct",
+                     " error_dynamic_lo_pct, error_dynamic_hi_pct, method",
                      &r));
   int rc = 0;
   for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
-    const lj_closure *c = &res->closure[p];
-    if (c->n_terms <= 0) continue;  // not computed
-    put_int(&r, run_id);
-    put_text(&r, lj_phase_name((lj_phase)p));
-    put_int(&r, c->n_terms);
-    put_real(&r, c->predicted_gross_j.level);
-    put_real(&r, c->measured_gross_j);
-    put_real(&r, c->measured_dynamic_j);
-    put_interval(&r, &c->predicted_gross_j);
-    put_interval(&r, &c->predicted_dynamic_j);
-    put_real(&r, c->error_gross_pct);
-    put_real(&r, c->error_gross_lo_pct);
-    put_real(&r, c->error_gross_hi_pct);
-    put_real(&r, c->error_dynamic_pct);
-    put_real(&r, c->error_dynamic_lo_pct);
-    put_real(&r, c->error_dynamic_hi_pct);
-    rc = row_insert(&r);
+    rc = put_closure(&r, run_id, (lj_phase)p, &res->closure[p], LJ_METHOD_ISOLATION);
+    if (rc == 0) rc = put_closure(&r, run_id, (lj_phase)p, &res->closure_context[p], LJ_METHOD_CONTEXT);
   }
   row_finish(&r);
   return rc;

@@ -1,7 +1,8 @@
 // The store's schema (every table and column: docs/store.md): the tables of
-// version 1, then the profile tables version 2 added. A fresh file gets both;
-// a version-1 file opened for writing gets the second part (store_open.c), so
-// an upgraded file has exactly the schema of a fresh one.
+// version 1, the profile tables version 2 added, and version 3's changes to
+// them. A fresh file gets all three parts; a file of version 1 or 2 opened for
+// writing gets the parts after its version (store_open.c), so an upgraded file
+// has exactly the schema of a fresh one.
 // Times: *_ns columns are CLOCK_MONOTONIC ns of the recording host unless
 // named *_wall_ns (CLOCK_REALTIME ns since the Unix epoch); source_us is the
 // power source's own timestamp (NVML: us since the Unix epoch). Energies in J,
@@ -114,6 +115,75 @@ const char lj_store_schema_v1[] =
     "  unit TEXT,\n"
     "  detail TEXT);\n";
 
+// The columns version 2 gave the tables version 3 rebuilt (below): the text of both versions.
+#define STAGE_ESTIMATES_V2_COLUMNS \
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n" \
+    "  phase TEXT NOT NULL,\n" \
+    "  stage TEXT NOT NULL,\n" \
+    "  layer INTEGER NOT NULL,\n" \
+    "  kv_len INTEGER NOT NULL,\n" \
+    "  n_trials INTEGER NOT NULL,\n" \
+    "  level REAL,\n" \
+    "  gross_j REAL, gross_sd_j REAL, gross_lo_j REAL, gross_hi_j REAL, gross_n INTEGER NOT NULL,\n" \
+    "  dynamic_j REAL, dynamic_sd_j REAL, dynamic_lo_j REAL, dynamic_hi_j REAL, dynamic_n INTEGER NOT NULL,\n" \
+    "  sample_gross_j REAL, sample_gross_sd_j REAL, sample_gross_lo_j REAL, sample_gross_hi_j REAL," \
+    " sample_gross_n INTEGER NOT NULL,\n" \
+    "  sample_dynamic_j REAL, sample_dynamic_sd_j REAL, sample_dynamic_lo_j REAL, sample_dynamic_hi_j REAL," \
+    " sample_dynamic_n INTEGER NOT NULL,\n" \
+    "  time_per_call_s REAL, time_per_call_sd_s REAL, time_per_call_lo_s REAL, time_per_call_hi_s REAL," \
+    " time_per_call_n INTEGER NOT NULL,\n" \
+    "  insitu_time_per_call_s REAL,\n" \
+    "  time_ratio REAL,\n" \
+    "  counter_vs_sample_pct REAL,\n" \
+    "  temperature_min_c REAL,\n" \
+    "  temperature_max_c REAL,\n" \
+    "  window_flags INTEGER NOT NULL,\n" \
+    "  flops INTEGER NOT NULL,\n" \
+    "  weight_bytes INTEGER NOT NULL,\n" \
+    "  act_read_bytes INTEGER NOT NULL,\n" \
+    "  act_write_bytes INTEGER NOT NULL,\n" \
+    "  kv_read_bytes INTEGER NOT NULL,\n" \
+    "  kv_write_bytes INTEGER NOT NULL,\n" \
+    "  bytes INTEGER NOT NULL,\n" \
+    "  flops_per_byte REAL,\n" \
+    "  dynamic_j_per_flop REAL, dynamic_j_per_flop_lo REAL, dynamic_j_per_flop_hi REAL,\n" \
+    "  dynamic_j_per_byte REAL, dynamic_j_per_byte_lo REAL, dynamic_j_per_byte_hi REAL,\n" \
+    "  flops_per_dynamic_j REAL,\n" \
+    "  bytes_per_dynamic_j REAL,\n" \
+    "  calls_per_unit REAL,\n" \
+    "  share_dynamic REAL,\n" \
+    "  share_gross REAL,\n"
+#define REPLAY_TRIALS_V2_COLUMNS \
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n" \
+    "  phase TEXT NOT NULL,\n" \
+    "  stage TEXT NOT NULL,\n" \
+    "  layer INTEGER NOT NULL,\n" \
+    "  kv_len INTEGER NOT NULL,\n" \
+    "  kv_groups INTEGER NOT NULL,\n" \
+    "  trial INTEGER NOT NULL,\n" \
+    "  counter_j REAL,\n" \
+    "  sample_j REAL,\n" \
+    "  duration_s REAL,\n" \
+    "  calls INTEGER NOT NULL,\n" \
+    "  temperature_c REAL,\n" \
+    "  idle_w REAL,\n" \
+    "  start_offset_ns INTEGER NOT NULL,\n" \
+    "  window_flags INTEGER NOT NULL,\n" \
+    "  gap_s REAL,\n"
+#define CLOSURES_V2_COLUMNS \
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n" \
+    "  phase TEXT NOT NULL,\n" \
+    "  n_terms INTEGER NOT NULL,\n" \
+    "  level REAL,\n" \
+    "  measured_gross_j REAL,\n" \
+    "  measured_dynamic_j REAL,\n" \
+    "  predicted_gross_j REAL, predicted_gross_se_j REAL, predicted_gross_df REAL," \
+    " predicted_gross_lo_j REAL, predicted_gross_hi_j REAL,\n" \
+    "  predicted_dynamic_j REAL, predicted_dynamic_se_j REAL, predicted_dynamic_df REAL," \
+    " predicted_dynamic_lo_j REAL, predicted_dynamic_hi_j REAL,\n" \
+    "  error_gross_pct REAL, error_gross_lo_pct REAL, error_gross_hi_pct REAL,\n" \
+    "  error_dynamic_pct REAL, error_dynamic_lo_pct REAL, error_dynamic_hi_pct REAL,\n"
+
 // Added in version 2: what `llamajoule profile` measured (profile_result.h).
 // Phases and stages are stored by name (lj_phase_name, lj_stage_name); NULL
 // is a value that was not measured (NAN in the result). A mean with its
@@ -214,75 +284,11 @@ const char lj_store_schema_v2[] =
     "  tokens_per_dynamic_j REAL,\n"
     "  window_flags INTEGER NOT NULL,\n"
     "  PRIMARY KEY(run_id, phase));\n"
-    "CREATE TABLE stage_estimates(\n"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
-    "  phase TEXT NOT NULL,\n"
-    "  stage TEXT NOT NULL,\n"
-    "  layer INTEGER NOT NULL,\n"
-    "  kv_len INTEGER NOT NULL,\n"
-    "  n_trials INTEGER NOT NULL,\n"
-    "  level REAL,\n"
-    "  gross_j REAL, gross_sd_j REAL, gross_lo_j REAL, gross_hi_j REAL, gross_n INTEGER NOT NULL,\n"
-    "  dynamic_j REAL, dynamic_sd_j REAL, dynamic_lo_j REAL, dynamic_hi_j REAL, dynamic_n INTEGER NOT NULL,\n"
-    "  sample_gross_j REAL, sample_gross_sd_j REAL, sample_gross_lo_j REAL, sample_gross_hi_j REAL,"
-    " sample_gross_n INTEGER NOT NULL,\n"
-    "  sample_dynamic_j REAL, sample_dynamic_sd_j REAL, sample_dynamic_lo_j REAL, sample_dynamic_hi_j REAL,"
-    " sample_dynamic_n INTEGER NOT NULL,\n"
-    "  time_per_call_s REAL, time_per_call_sd_s REAL, time_per_call_lo_s REAL, time_per_call_hi_s REAL,"
-    " time_per_call_n INTEGER NOT NULL,\n"
-    "  insitu_time_per_call_s REAL,\n"
-    "  time_ratio REAL,\n"
-    "  counter_vs_sample_pct REAL,\n"
-    "  temperature_min_c REAL,\n"
-    "  temperature_max_c REAL,\n"
-    "  window_flags INTEGER NOT NULL,\n"
-    "  flops INTEGER NOT NULL,\n"
-    "  weight_bytes INTEGER NOT NULL,\n"
-    "  act_read_bytes INTEGER NOT NULL,\n"
-    "  act_write_bytes INTEGER NOT NULL,\n"
-    "  kv_read_bytes INTEGER NOT NULL,\n"
-    "  kv_write_bytes INTEGER NOT NULL,\n"
-    "  bytes INTEGER NOT NULL,\n"
-    "  flops_per_byte REAL,\n"
-    "  dynamic_j_per_flop REAL, dynamic_j_per_flop_lo REAL, dynamic_j_per_flop_hi REAL,\n"
-    "  dynamic_j_per_byte REAL, dynamic_j_per_byte_lo REAL, dynamic_j_per_byte_hi REAL,\n"
-    "  flops_per_dynamic_j REAL,\n"
-    "  bytes_per_dynamic_j REAL,\n"
-    "  calls_per_unit REAL,\n"
-    "  share_dynamic REAL,\n"
-    "  share_gross REAL,\n"
+    "CREATE TABLE stage_estimates(\n" STAGE_ESTIMATES_V2_COLUMNS
     "  PRIMARY KEY(run_id, phase, stage, layer, kv_len));\n"
-    "CREATE TABLE replay_trials(\n"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
-    "  phase TEXT NOT NULL,\n"
-    "  stage TEXT NOT NULL,\n"
-    "  layer INTEGER NOT NULL,\n"
-    "  kv_len INTEGER NOT NULL,\n"
-    "  kv_groups INTEGER NOT NULL,\n"
-    "  trial INTEGER NOT NULL,\n"
-    "  counter_j REAL,\n"
-    "  sample_j REAL,\n"
-    "  duration_s REAL,\n"
-    "  calls INTEGER NOT NULL,\n"
-    "  temperature_c REAL,\n"
-    "  idle_w REAL,\n"
-    "  start_offset_ns INTEGER NOT NULL,\n"
-    "  window_flags INTEGER NOT NULL,\n"
-    "  gap_s REAL,\n"
+    "CREATE TABLE replay_trials(\n" REPLAY_TRIALS_V2_COLUMNS
     "  PRIMARY KEY(run_id, phase, stage, layer, kv_len, kv_groups, trial));\n"
-    "CREATE TABLE closures(\n"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
-    "  phase TEXT NOT NULL,\n"
-    "  n_terms INTEGER NOT NULL,\n"
-    "  level REAL,\n"
-    "  measured_gross_j REAL,\n"
-    "  measured_dynamic_j REAL,\n"
-    "  predicted_gross_j REAL, predicted_gross_se_j REAL, predicted_gross_df REAL,"
-    " predicted_gross_lo_j REAL, predicted_gross_hi_j REAL,\n"
-    "  predicted_dynamic_j REAL, predicted_dynamic_se_j REAL, predicted_dynamic_df REAL,"
-    " predicted_dynamic_lo_j REAL, predicted_dynamic_hi_j REAL,\n"
-    "  error_gross_pct REAL, error_gross_lo_pct REAL, error_gross_hi_pct REAL,\n"
-    "  error_dynamic_pct REAL, error_dynamic_lo_pct REAL, error_dynamic_hi_pct REAL,\n"
+    "CREATE TABLE closures(\n" CLOSURES_V2_COLUMNS
     "  PRIMARY KEY(run_id, phase));\n"
     "CREATE TABLE stage_intervals(\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
@@ -371,3 +377,33 @@ const char lj_store_schema_v2[] =
     "  on_s REAL, on_sd_s REAL, on_lo_s REAL, on_hi_s REAL, on_n INTEGER NOT NULL,\n"
     "  overhead_pct REAL, overhead_se_pct REAL, overhead_df REAL, overhead_lo_pct REAL, overhead_hi_pct REAL,\n"
     "  PRIMARY KEY(run_id, what));\n";
+
+// Added in version 3: the context method (lj_profile_method). Stage estimates,
+// trials and closures name their method, so a stage can have an estimate by
+// each, and their keys include it. SQLite cannot change a table's key, so
+// those three tables are rebuilt around their rows (all isolation replay);
+// the new columns come last, as ALTER TABLE ... ADD COLUMN puts the plan's.
+// Context trials of the plain prefill unit have stage 'none'.
+const char lj_store_schema_v3[] =
+    "ALTER TABLE profile_plans ADD COLUMN context INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE stage_estimates RENAME TO stage_estimates_v2;\n"
+    "CREATE TABLE stage_estimates(\n" STAGE_ESTIMATES_V2_COLUMNS
+    "  method TEXT NOT NULL DEFAULT 'isolation',\n"
+    "  copies INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY(run_id, phase, stage, method, layer, kv_len));\n"
+    "INSERT INTO stage_estimates SELECT *, 'isolation', 0 FROM stage_estimates_v2;\n"
+    "DROP TABLE stage_estimates_v2;\n"
+    "ALTER TABLE replay_trials RENAME TO replay_trials_v2;\n"
+    "CREATE TABLE replay_trials(\n" REPLAY_TRIALS_V2_COLUMNS
+    "  method TEXT NOT NULL DEFAULT 'isolation',\n"
+    "  copies INTEGER NOT NULL DEFAULT 0,\n"
+    "  units INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY(run_id, phase, stage, method, layer, kv_len, kv_groups, trial));\n"
+    "INSERT INTO replay_trials SELECT *, 'isolation', 0, 0 FROM replay_trials_v2;\n"
+    "DROP TABLE replay_trials_v2;\n"
+    "ALTER TABLE closures RENAME TO closures_v2;\n"
+    "CREATE TABLE closures(\n" CLOSURES_V2_COLUMNS
+    "  method TEXT NOT NULL DEFAULT 'isolation',\n"
+    "  PRIMARY KEY(run_id, phase, method));\n"
+    "INSERT INTO closures SELECT *, 'isolation' FROM closures_v2;\n"
+    "DROP TABLE closures_v2;\n";
