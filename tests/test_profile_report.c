@@ -346,6 +346,12 @@ static void test_text_full(void **state) {
   // Stages: groups, decode rows at both KV lengths, the flagged ratio and the missing in-situ time.
   expect_line(text, "== Decode stages", NULL);
   expect_line(text, "attention ", "33.0%", "    2", NULL);
+  // The groups' shares are of the replayed stages; what the closure leaves out is said:
+  // prefill predicts 1.2 J x 1.075 (more than measured), decode 45 J x (1 - 1.2%).
+  expect_line(text, "shares are of the replayed stages, 1.290 J of the measured 1.200 J dynamic;", "90.00 mJ (7.5%)",
+              "more than measured", NULL);
+  expect_line(text, "shares are of the replayed stages, 44.46 J of the measured 45.00 J dynamic;", "540.0 mJ (1.2%)",
+              "is in no replayed stage", NULL);
   expect_line(text, "attention ", "17.0%", "    4", NULL);
   expect_line(text, "attn         128  1024.50", "0.80*", NULL);
   expect_line(text, "attn         255  1023.50", "250.0+-", " uJ", "       -     -", NULL);
@@ -385,6 +391,9 @@ static void test_text_context(void **state) {
   char *text = render(&r, 0);
   check_layout(text);
   expect_line(text, "prefill shares: context method", NULL);
+  // With context estimates, the left-out part is the context closure's (1.2 J x (1 - 1.2%)).
+  expect_line(text, "shares are of the replayed stages, 1.186 J of the measured 1.200 J dynamic;", "14.40 mJ (1.2%)",
+              NULL);
   assert_null(strstr(text, "decode shares"));
   // Prefill attention: qkv in context and attn in isolation, 16 x (15 + 8) mJ = 368 mJ, of the
   // context closure's prediction (1.2 J x (1 - 1.2%)).

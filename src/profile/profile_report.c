@@ -261,6 +261,14 @@ static int print_groups(FILE *f, const lj_profile_result *r, lj_phase p) {
     fprintf(f, "%-10s %18s %18s %8s %8s %5d\n", lj_stage_group_name((lj_stage_group)g), interval_j(a, &sum.dynamic_j),
             interval_j(b, &sum.gross_j), share(c, sum.share_dynamic), share(d, sum.share_gross), sum.n_estimates);
   }
+  // The shares are of the replayed stages; say how much of the measured phase they leave out.
+  const lj_closure *cl = lj_profile_reported_method(r, p) == LJ_METHOD_CONTEXT ? &r->closure_context[p] : &r->closure[p];
+  if (cl->n_terms > 0 && cl->measured_dynamic_j > 0 && isfinite(cl->predicted_dynamic_j.estimate)) {
+    double left = cl->measured_dynamic_j - cl->predicted_dynamic_j.estimate;
+    fprintf(f, "shares are of the replayed stages, %s of the measured %s dynamic; %s (%s) %s\n",
+            energy(a, cl->predicted_dynamic_j.estimate), energy(b, cl->measured_dynamic_j), energy(c, fabs(left)),
+            share(d, fabs(left) / cl->measured_dynamic_j), left >= 0 ? "is in no replayed stage" : "more than measured");
+  }
   return 0;
 }
 
