@@ -85,8 +85,8 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 
 enum {
   OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
-  OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT, OPT_NO_CONTEXT, OPT_CONTEXT,
-  OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL, OPT_DUTY, OPT_ABLATE
+  OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
+  OPT_CONTEXT, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL, OPT_DUTY, OPT_ABLATE
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -100,7 +100,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"decode-kv", required_argument, 0, OPT_DECODE_KV}, {"idle-seconds", required_argument, 0, OPT_IDLE_S},
       {"idle-w", required_argument, 0, OPT_IDLE_W}, {"no-timeline", no_argument, 0, OPT_NO_TIMELINE},
       {"no-ablation", no_argument, 0, OPT_NO_ABLATION}, {"no-head-fit", no_argument, 0, OPT_NO_HEAD_FIT},
-      {"context", no_argument, 0, OPT_CONTEXT}, {"no-context", no_argument, 0, OPT_NO_CONTEXT},
+      {"context", no_argument, 0, OPT_CONTEXT},
       {"no-overhead", no_argument, 0, OPT_NO_OVERHEAD}, {"device", required_argument, 0, OPT_DEVICE},
       {"engine", required_argument, 0, OPT_ENGINE}, {"threads", required_argument, 0, OPT_THREADS},
       {"seed", required_argument, 0, OPT_SEED}, {"json", no_argument, 0, OPT_JSON},
@@ -134,7 +134,6 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_NO_ABLATION: o->ablation = 0; break;
       case OPT_NO_HEAD_FIT: o->head_fit = 0; break;
       case OPT_CONTEXT: o->context = 1; break;
-      case OPT_NO_CONTEXT: o->context = 0; break;
       case OPT_NO_OVERHEAD: o->overhead = 0; break;
       case OPT_DEVICE: LJ_TRY(parse_int("--device", optarg, 0, 255, &o->device)); break;
       case OPT_ENGINE: a->engine = optarg; break;

@@ -212,6 +212,15 @@ static int timed_launches(gpu_run *g, lj_cuda_replay *rp, int n, double *seconds
   return 0;
 }
 
+// A trial whose window (handle h) is read once the sampler stops.
+static int keep_trial(gpu_run *g, int h, const lj_profile_trial *tr) {
+  int *hs = realloc(g->trial_handles, sizeof(int) * (g->r->n_trials + 1));
+  if (!hs) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  g->trial_handles = hs;
+  hs[g->r->n_trials] = h;
+  return lj_profile_add_trial(g->r, tr);
+}
+
 // Replays `stage` on batch b: a graph of enough calls to run >= 2 ms, launched
 // back to back for `seconds` per trial, n_trials windows after random offsets.
 static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const lj_cuda_batch *b, int groups,
@@ -288,14 +297,7 @@ static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
     tr.t.temperature_c = lj_profile_meter_temperature(&g->m);
     tr.t.start_offset_ns = offset;
     tr.t.idle_w = g->m.idle_w;
-    int *hs = realloc(g->trial_handles, sizeof(int) * (g->r->n_trials + 1));
-    if (!hs) {
-      rc = LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
-      break;
-    }
-    g->trial_handles = hs;
-    hs[g->r->n_trials] = h;
-    rc = lj_profile_add_trial(g->r, &tr);
+    rc = keep_trial(g, h, &tr);
   }
   lj_cuda_replay_free(rp);
   step_done(g);
@@ -386,11 +388,7 @@ static int context_window(gpu_run *g, lj_stage st, int copies, int trial) {
   tr.t.calls = st == LJ_STAGE_COUNT ? units : (int64_t)llround((double)units * calls * copies);
   tr.t.temperature_c = lj_profile_meter_temperature(&g->m);
   tr.t.idle_w = g->m.idle_w;
-  int *hs = realloc(g->trial_handles, sizeof(int) * (g->r->n_trials + 1));
-  if (!hs) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
-  g->trial_handles = hs;
-  hs[g->r->n_trials] = h;
-  return lj_profile_add_trial(g->r, &tr);
+  return keep_trial(g, h, &tr);
 }
 
 // Each trial round: the plain unit, then every context stage amplified; rounds alternate
@@ -545,7 +543,8 @@ static int measure(gpu_run *g) {
   lj_profile_result *r = g->r;
   int R = o->repeats, B = o->batch;
   int n_replays = 13 + 14 + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
-  lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + (o->context ? o->trials : 0) +
+  int n_context = o->context ? o->trials : 0;
+  lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_context +
                                                   (o->ablation ? R : 0) + (o->overhead ? 1 : 0));
   LJ_TRY(lj_profile_meter_start(&g->m));
   // Load: repeated (at most 5 times) until the window is long enough.

@@ -115,7 +115,7 @@ typedef struct {
 // One replayed stage: estimate, analytic work, efficiency and its calls per unit of the phase.
 // Context estimates: est.dynamic_j is the Welch difference (amplified - plain) per extra call
 // (its sd, cv and n describe that difference: n = the smaller trial count), est.time_per_call_s
-// the same for time, est.gross_j = dynamic + idle x time; shares are within the method.
+// and est.gross_j the same for time and gross energy; shares are within the method.
 typedef struct {
   lj_profile_method method;
   int copies;                    // context: extra calls per call
