@@ -8,10 +8,13 @@
 //   tick        a tiny kernel every 100 us: the power of a GPU waiting between units
 //   loo:STAGE   the graph with STAGE left out (the difference is STAGE's energy in context)
 //   iso:STAGE   STAGE alone, cycling all layers (the profile's isolation replay, back to back)
+//   seq:STAGE   the layer's stages from attn_norm up to STAGE in the run's order, cycling all
+//               layers (the sequence replay; seq:down is the whole layer), back to back
+//   seq-duty:down  the whole layer in ~2 ms bursts with equal idle gaps
 // and prints them side by side: sum of isolated stages, sum of leave-one-out
 // differences, the whole graph, the unit.
 //
-//   prefill_context [--model llama-3.2-1b] [--prompt-len 128] [--seconds 1.5] [--trials 3]
+//   prefill_context [--model llama-3.2-1b] [--prompt-len 128] [--seconds 1.5] [--trials 3] [--no-loo]
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,19 +163,19 @@ static void measure_tick(void) {
   }
 }
 
-// Isolated replay of one stage, all layers in turn, back to back; units = prefills'
-// worth of calls (n_layers calls of a per-layer stage, one of the others).
-static void measure_iso(lj_stage st) {
-  char name[40];
-  snprintf(name, sizeof name, "iso:%s", lj_stage_name(st));
+// Replay of the stages first .. last (one stage: isolation; a span of the layer: the
+// sequence replay), all layers in turn; units = prefills' worth of calls (n_layers
+// calls of a per-layer span, one of the others). duty 1: back to back in ~20 ms
+// launches; below 1: ~2 ms bursts with idle gaps (taken off at idle power).
+static void measure_span(const char *name, lj_stage first, lj_stage last, double duty) {
   measurement *m = new_meas(name);
   unit();  // the run's activations in the buffers
   lj_cuda_batch b;
   CHECK(lj_cuda_rewind(g_e, 1, &g_zero));
   CHECK(lj_cuda_prepare_batch(g_e, 1, g_tokens, &g_len, &b));
-  int L = g_cfg.n_layers, per_unit = lj_stage_is_per_layer(st) ? L : 1;
+  int L = g_cfg.n_layers, per_unit = lj_stage_is_per_layer(first) ? L : 1;
   lj_cuda_replay *rp = NULL;
-  CHECK(lj_cuda_replay_create(g_e, st, &b, per_unit, &rp));
+  CHECK(lj_cuda_replay_create_span(g_e, first, last, &b, per_unit, &rp));
   CHECK(lj_cuda_synchronize(g_e));
   int64_t t0 = lj_mono_ns();
   CHECK(lj_cuda_replay_launch(rp, 10));
@@ -181,24 +184,38 @@ static void measure_iso(lj_stage st) {
   lj_cuda_replay_free(rp);
   int reps = (int)ceil(2e-3 / per);  // a graph of >= 2 ms
   if (reps * per_unit > 4096) reps = 4096 / per_unit;
-  CHECK(lj_cuda_replay_create(g_e, st, &b, reps * per_unit, &rp));
-  int burst = (int)ceil(20e-3 / (per * reps));
+  if (reps < 1) reps = 1;
+  CHECK(lj_cuda_replay_create_span(g_e, first, last, &b, reps * per_unit, &rp));
+  int burst = duty < 1 ? 1 : (int)ceil(20e-3 / (per * reps));
+  int64_t gap_ns = duty < 1 ? (int64_t)(burst * per * reps * (1 - duty) / duty * 1e9) : 0;
   for (int k = 0; k < g_trials; k++) {
     random_offset();
     CHECK(lj_cuda_synchronize(g_e));
     m->handle[k] = lj_profile_meter_begin(&g_meter, name);
-    int64_t a = lj_mono_ns();
+    int64_t a = lj_mono_ns(), gaps = 0;
     double n = 0;
     while ((double)(lj_mono_ns() - a) < g_seconds * 1e9) {
       CHECK(lj_cuda_replay_launch(rp, burst));
       CHECK(lj_cuda_synchronize(g_e));
       n += (double)burst * reps;
+      if (gap_ns) {
+        int64_t c = lj_mono_ns();
+        lj_sleep_ns(gap_ns);
+        gaps += lj_mono_ns() - c;
+      }
     }
     CHECK(lj_profile_meter_end(&g_meter, m->handle[k]));
     m->units[k] = n;
+    m->gap_s[k] = (double)gaps * 1e-9;
     m->n++;
   }
   lj_cuda_replay_free(rp);
+}
+
+static void measure_iso(lj_stage st) {
+  char name[40];
+  snprintf(name, sizeof name, "iso:%s", lj_stage_name(st));
+  measure_span(name, st, st, 1);
 }
 
 typedef struct {
@@ -239,14 +256,15 @@ static const measurement *find(const char *name) {
 
 int main(int argc, char **argv) {
   const char *model = "llama-3.2-1b";
-  int prompt_len = 128;
+  int prompt_len = 128, with_loo = 1;
   for (int i = 1; i < argc; i += 2) {
-    if (i + 1 < argc && !strcmp(argv[i], "--model")) model = argv[i + 1];
+    if (!strcmp(argv[i], "--no-loo")) with_loo = 0, i--;
+    else if (i + 1 < argc && !strcmp(argv[i], "--model")) model = argv[i + 1];
     else if (i + 1 < argc && !strcmp(argv[i], "--prompt-len")) prompt_len = atoi(argv[i + 1]);
     else if (i + 1 < argc && !strcmp(argv[i], "--seconds")) g_seconds = atof(argv[i + 1]);
     else if (i + 1 < argc && !strcmp(argv[i], "--trials")) g_trials = atoi(argv[i + 1]);
     else {
-      fprintf(stderr, "usage: prefill_context [--model M] [--prompt-len P] [--seconds S] [--trials T]\n");
+      fprintf(stderr, "usage: prefill_context [--model M] [--prompt-len P] [--seconds S] [--trials T] [--no-loo]\n");
       return 2;
     }
   }
@@ -280,7 +298,7 @@ int main(int argc, char **argv) {
                                     LJ_STAGE_O_PROJ,    LJ_STAGE_FFN_NORM, LJ_STAGE_GATE_UP, LJ_STAGE_SWIGLU,
                                     LJ_STAGE_DOWN,      LJ_STAGE_LM_HEAD};
   enum { NS = sizeof stages / sizeof *stages };
-  for (int i = 0; i < NS; i++) {
+  for (int i = 0; with_loo && i < NS; i++) {
     char name[40];
     snprintf(name, sizeof name, "loo:%s", lj_stage_name(stages[i]));
     lj_cuda_set_skip_mask(g_e, 1u << stages[i]);
@@ -290,6 +308,15 @@ int main(int argc, char **argv) {
   }
   lj_cuda_set_skip_mask(g_e, 0);
   for (int i = 0; i < NS; i++) measure_iso(stages[i]), fprintf(stderr, "  iso:%s\n", lj_stage_name(stages[i]));
+  for (int st = LJ_STAGE_QKV; st <= LJ_STAGE_DOWN; st++) {
+    char name[40];
+    snprintf(name, sizeof name, "seq:%s", lj_stage_name((lj_stage)st));
+    measure_span(name, LJ_STAGE_ATTN_NORM, (lj_stage)st, 1);
+    fprintf(stderr, "  %s\n", name);
+  }
+  measure_span("seq-duty:down", LJ_STAGE_ATTN_NORM, LJ_STAGE_DOWN, 0.5);
+  measure_span("iso-duty:gate_up", LJ_STAGE_GATE_UP, LJ_STAGE_GATE_UP, 0.5);
+  measure_span("iso-duty:attn_norm", LJ_STAGE_ATTN_NORM, LJ_STAGE_ATTN_NORM, 0.5);
   lj_cuda_set_pdl(0);
   lj_cuda_set_skip_mask(g_e, 0);  // drops the graph: the next capture is without PDL
   capture();
@@ -313,7 +340,7 @@ int main(int argc, char **argv) {
     char a[40], b[40];
     snprintf(a, sizeof a, "iso:%s", lj_stage_name(stages[i]));
     snprintf(b, sizeof b, "loo:%s", lj_stage_name(stages[i]));
-    figure fi = summarise(find(a)), fl = summarise(find(b));
+    figure fi = summarise(find(a)), fl = with_loo ? summarise(find(b)) : (figure){NAN, NAN, NAN, NAN};
     double loo = graph.mean - fl.mean;
     sum_iso += fi.mean, sum_loo += loo;
     printf("%-12s %12.3f %12.3f %8.2f\n", lj_stage_name(stages[i]), fi.mean * 1e3, loo * 1e3, loo / fi.mean);
@@ -323,6 +350,24 @@ int main(int argc, char **argv) {
          "graph %+.1f%% of the unit\n",
          graph.mean * 1e3, un.mean * 1e3, (sum_iso / graph.mean - 1) * 100, (sum_loo / graph.mean - 1) * 100,
          (graph.mean / un.mean - 1) * 100);
+  // The sequence replay: each prefix of the layer against the one before it, in the run's order.
+  printf("\n%-12s %12s %12s %12s %8s\n", "prefix to", "seq mJ", "step mJ", "iso mJ", "step/iso");
+  double prev = 0;
+  for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) {
+    char a[40], q[40];
+    snprintf(a, sizeof a, "iso:%s", lj_stage_name((lj_stage)st));
+    snprintf(q, sizeof q, "seq:%s", lj_stage_name((lj_stage)st));
+    figure fi = summarise(find(a)), fq = st == LJ_STAGE_ATTN_NORM ? fi : summarise(find(q));
+    printf("%-12s %12.3f %12.3f %12.3f %8.2f\n", lj_stage_name((lj_stage)st), fq.mean * 1e3, (fq.mean - prev) * 1e3,
+           fi.mean * 1e3, (fq.mean - prev) / fi.mean);
+    prev = fq.mean;
+  }
+  figure head = summarise(find("iso:lm_head")), seqd = summarise(find("seq-duty:down"));
+  printf("whole layer x %d + lm_head (isolated): %.3f mJ = %+.1f%% of the graph, %+.1f%% of the unit; "
+         "at duty 0.5: %.3f mJ = %+.1f%% of the unit\n",
+         g_cfg.n_layers, (prev + head.mean) * 1e3, ((prev + head.mean) / graph.mean - 1) * 100,
+         ((prev + head.mean) / un.mean - 1) * 100, (seqd.mean + head.mean) * 1e3,
+         ((seqd.mean + head.mean) / un.mean - 1) * 100);
   lj_cuda_engine_free(g_e);
   lj_profile_meter_close(&g_meter);
   lj_profile_result_free(&r);

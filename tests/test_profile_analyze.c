@@ -11,7 +11,10 @@
 //   - overhead: (on - off) / off;
 //   - context (prefill): amplified units against plain ones give each stage's in-context
 //     per-call energy exactly; with stages costing 1.5x their isolated figure in context, the
-//     isolation closure misses by exactly 1/1.5 - 1 of their part and the context closure is 0.
+//     isolation closure misses by exactly 1/1.5 - 1 of their part and the context closure is 0;
+//   - sequence (prefill): prefixes of the layer whose stages cost 1.5x their isolated figure
+//     in sequence give each stage's 1.5x exactly, round by round; the sequence closure is 0,
+//     its spread that of the whole layer alone; a prefix with one round leaves no closure.
 #include <math.h>
 #include <stdio.h>
 #include <setjmp.h>
@@ -181,6 +184,33 @@ static void test_analyze(void **state) {
   lj_profile_result_free(&r);
 }
 
+// A phase window of 100 units in 0.1 s, each holding exactly `unit` J above idle.
+static void add_exact_window(lj_profile_result *r, lj_phase ph, int repeat, int64_t tokens, double unit) {
+  lj_phase_window w;
+  memset(&w, 0, sizeof w);
+  w.phase = ph, w.repeat = repeat, w.units = 100, w.tokens_per_unit = tokens;
+  w.w.duration_s = w.host_s = 0.1;
+  w.w.counter_above_idle_j = 100 * unit;
+  w.w.counter_energy_j = w.w.counter_above_idle_j + kIdle * w.w.duration_s;
+  w.w.sample_energy_j = w.w.counter_energy_j;
+  assert_int_equal(lj_profile_add_window(r, &w), 0);
+}
+
+// Isolation trials of every prefill stage at energy_of, exact; prefill windows holding `unit` J.
+static void prefill_isolation_and_windows(lj_profile_result *r, double unit) {
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_LM_HEAD; s++)
+    for (int k = 0; k < 3; k++) {
+      lj_profile_trial t;
+      memset(&t, 0, sizeof t);
+      t.key.phase = LJ_PHASE_PREFILL, t.key.stage = (lj_stage)s, t.key.layer = -1, t.trial = k;
+      t.t.calls = 1000, t.t.duration_s = 1000 * kCallTime, t.t.idle_w = kIdle;
+      t.t.counter_energy_j = 1000 * energy_of((lj_stage)s, 0) + kIdle * t.t.duration_s;
+      t.t.sample_energy_j = NAN;
+      assert_int_equal(lj_profile_add_trial(r, &t), 0);
+    }
+  for (int k = 0; k < 3; k++) add_exact_window(r, LJ_PHASE_PREFILL, k, P, unit);
+}
+
 // A context window: 100 units at per-unit dynamic energy e, 1 ms each, noise -1%, 0, +1% by trial.
 static void add_context(lj_profile_result *r, lj_stage st, int copies, double e, int trial) {
   lj_profile_trial t;
@@ -207,20 +237,12 @@ static void test_context(void **state) {
   // cost 1.5x that, embed and the final norm (not measured in context) what isolation says.
   double iso_sum = 0, ctx_sum = 0;
   for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_LM_HEAD; s++) {
-    for (int k = 0; k < 3; k++) {
-      lj_profile_trial t;
-      memset(&t, 0, sizeof t);
-      t.key.phase = LJ_PHASE_PREFILL, t.key.stage = (lj_stage)s, t.key.layer = -1, t.trial = k;
-      t.t.calls = 1000, t.t.duration_s = 1000 * kCallTime, t.t.idle_w = kIdle;
-      t.t.counter_energy_j = 1000 * energy_of((lj_stage)s, 0) + kIdle * t.t.duration_s;
-      t.t.sample_energy_j = NAN;
-      assert_int_equal(lj_profile_add_trial(&r, &t), 0);
-    }
     double calls = lj_profile_calls_per_unit(p, LJ_PHASE_PREFILL, (lj_stage)s, 0);
     int in_context = s != LJ_STAGE_EMBED && s != LJ_STAGE_FINAL_NORM;
     iso_sum += calls * energy_of((lj_stage)s, 0);
     ctx_sum += calls * energy_of((lj_stage)s, 0) * (in_context ? 1.5 : 1);
   }
+  prefill_isolation_and_windows(&r, ctx_sum);  // the prefill windows hold exactly the in-context sum
   for (int k = 0; k < 3; k++) {
     add_context(&r, LJ_STAGE_COUNT, 0, ctx_sum, k);
     for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_LM_HEAD; s++) {
@@ -230,16 +252,6 @@ static void test_context(void **state) {
                      energy_of((lj_stage)s, 0);
       add_context(&r, (lj_stage)s, copies, ctx_sum + extra, k);
     }
-  }
-  for (int k = 0; k < 3; k++) {  // the prefill windows hold exactly the in-context sum
-    lj_phase_window w;
-    memset(&w, 0, sizeof w);
-    w.phase = LJ_PHASE_PREFILL, w.repeat = k, w.units = 100, w.tokens_per_unit = P;
-    w.w.duration_s = w.host_s = 0.1;
-    w.w.counter_above_idle_j = 100 * ctx_sum;
-    w.w.counter_energy_j = w.w.counter_above_idle_j + kIdle * w.w.duration_s;
-    w.w.sample_energy_j = w.w.counter_energy_j;
-    assert_int_equal(lj_profile_add_window(&r, &w), 0);
   }
   assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
   int n_context = 0;
@@ -273,11 +285,134 @@ static void test_context(void **state) {
   lj_profile_result_free(&r);
 }
 
+// A sequence trial: the layer's prefix up to `last` at per-layer energy e, 1000 prefixes of
+// 1 ms in round `round`, noise -1%, 0, +1% by round.
+static void add_sequence_at(lj_profile_result *r, lj_phase ph, int64_t kv, lj_stage last, double e, int round) {
+  lj_profile_trial t;
+  memset(&t, 0, sizeof t);
+  t.key.phase = ph, t.key.stage = last, t.key.layer = -1, t.key.kv_len = kv;
+  t.trial = round, t.method = LJ_METHOD_SEQUENCE;
+  t.t.calls = 1000, t.t.duration_s = 1.0, t.t.idle_w = kIdle;
+  t.t.counter_energy_j = 1000 * e * (1 + 0.01 * (round - 1)) + kIdle * t.t.duration_s;
+  t.t.sample_energy_j = NAN;
+  t.t.temperature_c = 40 + round;
+  assert_int_equal(lj_profile_add_trial(r, &t), 0);
+}
+
+static void add_sequence(lj_profile_result *r, lj_stage last, double e, int round) {
+  add_sequence_at(r, LJ_PHASE_PREFILL, 0, last, e, round);
+}
+
+static void test_sequence(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  r.cond.idle_w = kIdle;
+  const lj_profile_plan *p = &r.plan;
+  double L = p->config.n_layers, layer = 0, iso_sum = 0;
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_LM_HEAD; s++)
+    iso_sum += lj_profile_calls_per_unit(p, LJ_PHASE_PREFILL, (lj_stage)s, 0) * energy_of((lj_stage)s, 0);
+  for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) layer += 1.5 * energy_of((lj_stage)s, 0);
+  double outside = energy_of(LJ_STAGE_EMBED, 0) + energy_of(LJ_STAGE_FINAL_NORM, 0) + energy_of(LJ_STAGE_LM_HEAD, 0);
+  double seq_sum = L * layer + outside;
+  prefill_isolation_and_windows(&r, seq_sum);
+  for (int k = 0; k < 3; k++) {
+    double prefix = 0;
+    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+      prefix += 1.5 * energy_of((lj_stage)s, 0);
+      add_sequence(&r, (lj_stage)s, prefix, k);
+    }
+  }
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  int n_seq = 0;
+  double share = 0;
+  for (size_t i = 0; i < r.n_stages; i++) {
+    const lj_profile_stage *s = &r.stages[i];
+    if (s->method != LJ_METHOD_SEQUENCE) continue;
+    n_seq++;
+    double want = 1.5 * energy_of(s->est.key.stage, 0);
+    REL(s->est.dynamic_j.mean, want, 1e-9);
+    // paired by round: the difference carries the round's -1%, 0, +1%
+    REL(s->est.dynamic_j.stddev, 0.01 * want, 1e-6);
+    REL(s->est.time_per_call_s.mean, s->est.key.stage == LJ_STAGE_ATTN_NORM ? 1e-3 : 0, 1e-9);
+    REL(s->calls_per_unit, L, 0);
+    share += s->share_dynamic;
+    assert_true(lj_profile_stage_in_method(&r, s, LJ_METHOD_SEQUENCE));
+  }
+  assert_int_equal(n_seq, 9);
+  REL(share, 1.0 - outside / seq_sum, 1e-12);
+  REL(r.closure[LJ_PHASE_PREFILL].error_dynamic_pct, (iso_sum / seq_sum - 1) * 100, 1e-9);
+  const lj_closure *c = &r.closure_sequence[LJ_PHASE_PREFILL];
+  assert_int_equal(c->n_terms, 12);  // 9 by sequence + embed, the final norm and the LM head from isolation
+  assert_true(fabs(c->error_dynamic_pct) <= 1e-9);
+  // the spread of the whole layer's three rounds alone (isolation trials here are exact)
+  REL(c->predicted_dynamic_j.se, L * 0.01 * layer / sqrt(3.0), 1e-6);
+  assert_true(lj_profile_reported_method(&r, LJ_PHASE_PREFILL) == LJ_METHOD_SEQUENCE);
+  assert_true(lj_profile_closure_of(&r, LJ_PHASE_PREFILL, LJ_METHOD_SEQUENCE) == c);
+  assert_int_equal(r.closure_sequence[LJ_PHASE_DECODE].n_terms, 0);  // decode not replayed in sequence
+  lj_profile_result_free(&r);
+
+  // Decode, replayed in sequence at KV 5: the layer's estimates stand for every layer call of every
+  // step (attention's too); embed, the final norm, the LM head and sampling come from isolation.
+  lj_profile_result_init(&r);
+  plan(&r);
+  r.cond.idle_w = kIdle;
+  double steps = p->gen_len - 1, dlayer = 0;
+  for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) dlayer += 1.5 * energy_of((lj_stage)s, 5);
+  double dout = steps * (energy_of(LJ_STAGE_EMBED, P) + energy_of(LJ_STAGE_FINAL_NORM, P) +
+                         energy_of(LJ_STAGE_LM_HEAD, P)) + p->gen_len * energy_of(LJ_STAGE_SAMPLE, P);
+  double dsum = L * steps * dlayer + dout;
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s++) {
+    if (s == LJ_STAGE_ATTN)
+      for (int j = 0; j < p->n_decode_kv; j++) add_trials(&r, (lj_stage)s, p->decode_kv[j]);
+    else
+      add_trials(&r, (lj_stage)s, P);
+  }
+  for (int k = 0; k < 3; k++) {
+    double prefix = 0;
+    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+      prefix += 1.5 * energy_of((lj_stage)s, 5);
+      add_sequence_at(&r, LJ_PHASE_DECODE, 5, (lj_stage)s, prefix, k);
+    }
+    add_exact_window(&r, LJ_PHASE_DECODE, k, G, dsum);
+  }
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  const lj_closure *d = &r.closure_sequence[LJ_PHASE_DECODE];
+  assert_int_equal(d->n_terms, 13);  // 9 by sequence + embed, final norm, LM head, sampling
+  assert_true(fabs(d->error_dynamic_pct) <= 1e-9);
+  assert_true(lj_profile_reported_method(&r, LJ_PHASE_DECODE) == LJ_METHOD_SEQUENCE);
+  for (size_t i = 0; i < r.n_stages; i++)
+    if (r.stages[i].method == LJ_METHOD_SEQUENCE) {
+      assert_int_equal(r.stages[i].est.key.kv_len, 5);
+      REL(r.stages[i].calls_per_unit, L * steps, 0);
+    }
+  lj_profile_result_free(&r);
+
+  // One round of the rope prefix: rope and qkv have no pair of rounds, so no closure.
+  lj_profile_result_init(&r);
+  plan(&r);
+  r.cond.idle_w = kIdle;
+  prefill_isolation_and_windows(&r, seq_sum);
+  for (int k = 0; k < 3; k++) {
+    double prefix = 0;
+    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+      prefix += 1.5 * energy_of((lj_stage)s, 0);
+      if (s != LJ_STAGE_ROPE || k == 0) add_sequence(&r, (lj_stage)s, prefix, k);
+    }
+  }
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  assert_int_equal(r.closure_sequence[LJ_PHASE_PREFILL].n_terms, 0);
+  assert_true(lj_profile_reported_method(&r, LJ_PHASE_PREFILL) == LJ_METHOD_ISOLATION);
+  lj_profile_result_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calls_per_unit),
       cmocka_unit_test(test_analyze),
       cmocka_unit_test(test_context),
+      cmocka_unit_test(test_sequence),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

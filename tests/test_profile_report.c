@@ -238,6 +238,16 @@ static void build_context(lj_profile_result *r) {
   set_closure(&r->closure_context[LJ_PHASE_PREFILL], LJ_PHASE_PREFILL, 3, 1.2, -1.2, -3.0, 0.6);
 }
 
+// build() with a sequence estimate of prefill qkv (18 mJ per call, 16 calls) and its closure.
+static void build_sequence(lj_profile_result *r) {
+  build(r);
+  r->plan.sequence = 1;
+  add_stage(r, LJ_PHASE_PREFILL, LJ_STAGE_QKV, 0, 16, 0.018, 64e-6, 61e-6, 0.25);
+  lj_profile_stage *seq = &r->stages[r->n_stages - 1];
+  seq->method = LJ_METHOD_SEQUENCE;
+  set_closure(&r->closure_sequence[LJ_PHASE_PREFILL], LJ_PHASE_PREFILL, 12, 1.2, 2.5, 0.5, 4.5);
+}
+
 // ---------------------------------------------------------------- helpers
 
 static char *render(const lj_profile_result *r, int json) {
@@ -364,6 +374,8 @@ static void test_text_full(void **state) {
   expect_line(text, "prefill  isolation     3", "+7.5%", "[+5.1%, +9.9%]", "MISS", NULL);
   assert_null(strstr(text, "context"));
   assert_null(strstr(text, "ctx"));
+  assert_null(strstr(text, "sequence:"));
+  assert_null(strstr(text, " seq "));
 
   // Timeline: shares next to the replay's, gaps, per-layer summary (layer 3 missing, layer 7 highest).
   expect_line(text, "decode: 4096 intervals", "80.00 J gross", "52.00 J dynamic", NULL);
@@ -390,7 +402,7 @@ static void test_text_context(void **state) {
   build_context(&r);
   char *text = render(&r, 0);
   check_layout(text);
-  expect_line(text, "prefill shares: context method", NULL);
+  expect_line(text, "prefill groups and shares: context method", NULL);
   // With context estimates, the left-out part is the context closure's (1.2 J x (1 - 1.2%)).
   expect_line(text, "shares are of the replayed stages, 1.186 J of the measured 1.200 J dynamic;", "14.40 mJ (1.2%)",
               NULL);
@@ -406,6 +418,34 @@ static void test_text_context(void **state) {
   expect_line(text, "prefill  context       3", "1.200 J", "-1.2%", "[-3.0%, +0.6%]", "PASS", NULL);
   expect_line(text, "decode   isolation     4", "PASS", NULL);
   free(text);
+  lj_profile_result_free(&r);
+}
+
+// The sequence method: its row under the isolation one, prefill groups by it, its closure row.
+static void test_text_sequence(void **state) {
+  lj_profile_result r;
+  build_sequence(&r);
+  char *text = render(&r, 0);
+  check_layout(text);
+  expect_line(text, "prefill groups and shares: sequence method", NULL);
+  expect_line(text, "  sequence:  the layer's 9 stage prefixes in order, 3 rounds, back to back (prefill; decode at KV 255)",
+              NULL);
+  expect_line(text, "qkv            0       16", "12.00+-", NULL);
+  expect_line(text, "  seq          0       16", "18.00+-", "288.0 mJ", "64.00 us", "61.00 us", "1.05", NULL);
+  expect_line(text, "seq: sequence replay, the layer's stages up to this one in order", NULL);
+  expect_line(text, "prefill  sequence     12", "1.200 J", "+2.5%", "[+0.5%, +4.5%]", "PASS", NULL);
+  expect_line(text, "prefill  isolation     3", "MISS", NULL);
+  assert_null(strstr(text, "ctx"));
+  free(text);
+  char *json = render(&r, 1);
+  json_t *doc = parse(json);
+  assert_true(json_is_true(get(get(doc, "plan"), "sequence")));
+  json_t *seq = find(get(doc, "closures"), "method", "sequence");
+  assert_string_equal(json_string_value(get(seq, "phase")), "prefill");
+  assert_true(number(seq, "error_dynamic_pct") == 2.5);
+  assert_string_equal(json_string_value(get(find(get(doc, "stage_groups"), "phase", "prefill"), "method")), "sequence");
+  json_decref(doc);
+  free(json);
   lj_profile_result_free(&r);
 }
 
@@ -686,6 +726,7 @@ static void test_write_error(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_full),        cmocka_unit_test(test_text_context),
+      cmocka_unit_test(test_text_sequence),
       cmocka_unit_test(test_text_incomplete),  cmocka_unit_test(test_text_timing_only),
       cmocka_unit_test(test_json_full),        cmocka_unit_test(test_json_context),
       cmocka_unit_test(test_json_timing_only), cmocka_unit_test(test_write_error),

@@ -286,6 +286,11 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
     pc->n_terms = m ? 13 : 11;
     pc->error_dynamic_pct = m ? -1.2 : -15.0;
   }
+  lj_closure *ps = &r->closure_sequence[LJ_PHASE_PREFILL];  // the sequence method's, a third row
+  *ps = *c;
+  ps->phase = LJ_PHASE_PREFILL;
+  ps->n_terms = 12;
+  ps->error_dynamic_pct = 4.6;
 
   // Intervals: one prefill pass (2 layers x 9 stages + 4 others = 22 calls),
   // then decode steps; the last interval's energy unknown.
@@ -431,9 +436,9 @@ static void test_profile_round_trip(void **state) {
   lj_profile_result r;
   make_profile(&r, 1000);
   assert_int_equal(lj_store_add_profile(st, run, &r), 0);
-  // plans, conditions, 4 windows, 2 phases, 4 stages, 14 trials, 3 closures,
+  // plans, conditions, 4 windows, 2 phases, 4 stages, 14 trials, 4 closures,
   // 1000 intervals, 2 timeline phases, 12 timeline stages, 2 x 2 layers, ...
-  const int64_t want[N_TABLES] = {1, 1, 4, 2, 4, 14, 3, 1000, 2, 12, 4, 1, 1, 2};
+  const int64_t want[N_TABLES] = {1, 1, 4, 2, 4, 14, 4, 1000, 2, 12, 4, 1, 1, 2};
   expect_counts(st, run, want);
   const int64_t none[N_TABLES] = {0};
   expect_counts(st, other, none);
@@ -617,6 +622,10 @@ static void test_profile_round_trip(void **state) {
   assert_string_equal((const char *)sqlite3_column_text(q, 0), "isolation");
   assert_int_equal(sqlite3_column_int(q, 1), 11);
   assert_true(sqlite3_column_double(q, 2) == -15.0);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "sequence");
+  assert_int_equal(sqlite3_column_int(q, 1), 12);
+  assert_true(sqlite3_column_double(q, 2) == 4.6);
   sqlite3_finalize(q);
   // Intervals: order, steps, per-interval energy (the last unknown).
   assert_int_equal(query_int(db, "SELECT count(*) FROM stage_intervals WHERE run_id = ? AND energy_j IS NULL", run),

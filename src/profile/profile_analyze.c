@@ -197,21 +197,121 @@ static int context_estimates(lj_profile_result *r) {
   return 0;
 }
 
+// Per-call figures of the sequence trials of one prefix (the layer up to `last`), by trial round.
+typedef struct {
+  double dyn[16], gross[16], time[16];
+  int have[16];
+} sequence_prefix;
+
+static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage last, sequence_prefix *out) {
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < r->n_trials; i++) {
+    const lj_profile_trial *t = &r->trials[i];
+    if (t->method != LJ_METHOD_SEQUENCE || t->key.phase != ph || t->key.stage != last || t->trial < 0 ||
+        t->trial >= 16 || !(t->t.calls > 0) || !isfinite(t->t.counter_energy_j) || !(t->t.duration_s > 0))
+      continue;
+    double c = (double)t->t.calls;
+    out->gross[t->trial] = t->t.counter_energy_j / c;
+    out->dyn[t->trial] = (t->t.counter_energy_j - t->t.idle_w * t->t.duration_s) / c;
+    out->time[t->trial] = t->t.duration_s / c;
+    out->have[t->trial] = 1;
+  }
+}
+
+// Mean and interval over the rounds that have both prefixes of (a - b); b NULL: a alone.
+static int paired_rounds(const double *a, const double *b, const int *have_a, const int *have_b, double level,
+                         lj_mean_ci *out, int *n) {
+  double d[16];
+  int k = 0;
+  for (int i = 0; i < 16; i++)
+    if (have_a[i] && (!b || have_b[i])) d[k++] = a[i] - (b ? b[i] : 0);
+  *n = k;
+  if (k < 2) return 0;
+  return lj_stats_mean_ci(d, (size_t)k, level, out);
+}
+
+// Sequence estimates of a phase's per-layer stages: each prefix of the layer minus the one
+// before it, round by round (the rounds pair prefixes measured close in time). Also the
+// whole layer's per-call energy, which the method's closure sums (the differences telescope
+// to it; summing them as independent terms would overstate its spread). Decode is replayed
+// at one KV length: its estimates stand for every layer call of every step.
+static int sequence_estimates(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gross, lj_mean_ci *layer_dyn,
+                              int *complete) {
+  const lj_profile_plan *p = &r->plan;
+  sequence_prefix prev, cur;
+  memset(&prev, 0, sizeof prev);
+  memset(&cur, 0, sizeof cur);
+  *complete = 0;
+  int64_t kv = -1;
+  for (size_t i = 0; i < r->n_trials && kv < 0; i++)
+    if (r->trials[i].method == LJ_METHOD_SEQUENCE && r->trials[i].key.phase == ph) kv = r->trials[i].key.kv_len;
+  if (kv < 0) return 0;  // not measured
+  *complete = 1;
+  for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) {
+    sequence_prefix_of(r, ph, (lj_stage)st, &cur);
+    int first = st == LJ_STAGE_ATTN_NORM, n = 0;
+    lj_profile_stage s;
+    memset(&s, 0, sizeof s);
+    lj_replay_estimate *e = &s.est;
+    LJ_TRY(paired_rounds(cur.dyn, first ? NULL : prev.dyn, cur.have, prev.have, p->level, &e->dynamic_j, &n));
+    if (n < 2) {
+      *complete = 0;
+      prev = cur;
+      continue;
+    }
+    LJ_TRY(paired_rounds(cur.gross, first ? NULL : prev.gross, cur.have, prev.have, p->level, &e->gross_j, &n));
+    LJ_TRY(paired_rounds(cur.time, first ? NULL : prev.time, cur.have, prev.have, p->level, &e->time_per_call_s, &n));
+    s.method = LJ_METHOD_SEQUENCE;
+    s.calls_per_unit = lj_profile_calls_per_unit(p, ph, LJ_STAGE_QKV, 0);  // every layer call of the phase
+    e->key.phase = ph, e->key.stage = (lj_stage)st, e->key.layer = -1, e->key.kv_len = kv;
+    e->n_trials = n;
+    e->sample_gross_j.mean = e->sample_dynamic_j.mean = e->counter_vs_sample_pct = NAN;
+    e->sample_gross_j.lo = e->sample_gross_j.hi = e->sample_dynamic_j.lo = e->sample_dynamic_j.hi = NAN;
+    e->temperature_min_c = e->temperature_max_c = NAN;
+    for (size_t i = 0; i < r->n_trials; i++) {
+      const lj_profile_trial *t = &r->trials[i];
+      if (t->method != LJ_METHOD_SEQUENCE || t->key.phase != ph || t->key.stage != (lj_stage)st) continue;
+      if (isfinite(t->t.temperature_c)) {
+        if (!(t->t.temperature_c >= e->temperature_min_c)) e->temperature_min_c = t->t.temperature_c;
+        if (!(t->t.temperature_c <= e->temperature_max_c)) e->temperature_max_c = t->t.temperature_c;
+      }
+      e->window_flags |= t->t.window_flags;
+    }
+    e->insitu_time_per_call_s = insitu_time(r, ph, (lj_stage)st, kv);
+    e->time_ratio = e->insitu_time_per_call_s > 0 ? e->time_per_call_s.mean / e->insitu_time_per_call_s : NAN;
+    lj_stage_shape sh;
+    shape_of(p, ph, kv, &sh);
+    LJ_TRY(lj_stage_cost_compute(&p->config, (lj_stage)st, p->config.n_layers > 1 ? 1 : 0, &sh, &s.cost));
+    lj_stage_efficiency_compute(&e->dynamic_j, &s.cost, &s.eff);
+    s.share_gross = s.share_dynamic = NAN;
+    LJ_TRY(lj_profile_add_stage(r, &s));
+    prev = cur;
+  }
+  // the whole layer: the last prefix alone
+  int n = 0;
+  memset(layer_gross, 0, sizeof *layer_gross);
+  memset(layer_dyn, 0, sizeof *layer_dyn);
+  LJ_TRY(paired_rounds(cur.gross, NULL, cur.have, NULL, p->level, layer_gross, &n));
+  LJ_TRY(paired_rounds(cur.dyn, NULL, cur.have, NULL, p->level, layer_dyn, &n));
+  if (n < 2) *complete = 0;
+  return 0;
+}
+
 lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p) {
+  if (r->closure_sequence[p].n_terms > 0) return LJ_METHOD_SEQUENCE;
   return r->closure_context[p].n_terms > 0 ? LJ_METHOD_CONTEXT : LJ_METHOD_ISOLATION;
 }
 
 int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stage *s, lj_profile_method m) {
   if (s->method == m) return 1;
-  if (m != LJ_METHOD_CONTEXT || s->method != LJ_METHOD_ISOLATION) return 0;
-  // the context method's fallback: the isolation estimate of a stage it did not measure
+  if (m == LJ_METHOD_ISOLATION || s->method != LJ_METHOD_ISOLATION) return 0;
+  // the fallback of the other methods: the isolation estimate of a stage they did not measure
   for (size_t i = 0; i < r->n_stages; i++) {
     const lj_profile_stage *c = &r->stages[i];
-    if (c->method == LJ_METHOD_CONTEXT && c->est.key.phase == s->est.key.phase && c->est.key.stage == s->est.key.stage)
-      return 0;
+    if (c->method == m && c->est.key.phase == s->est.key.phase && c->est.key.stage == s->est.key.stage) return 0;
   }
   for (size_t i = 0; i < r->n_stages; i++)
-    if (r->stages[i].method == LJ_METHOD_CONTEXT && r->stages[i].est.key.phase == s->est.key.phase) return 1;
+    if (r->stages[i].method == m && r->stages[i].est.key.phase == s->est.key.phase) return 1;
   return 0;
 }
 
@@ -244,10 +344,50 @@ static int closure_of(lj_profile_result *r, lj_phase ph, lj_profile_method metho
   return rc;
 }
 
+// Closure by sequence replay: the whole layer (the prefixes' differences telescope to it) x
+// layers, plus the isolation estimates of the stages outside the layers; shares as closure_of.
+static int closure_sequence(lj_profile_result *r, lj_phase ph, const lj_mean_ci *layer_gross,
+                            const lj_mean_ci *layer_dyn) {
+  lj_closure *out = &r->closure_sequence[ph];
+  lj_closure scratch;
+  LJ_TRY(closure_of(r, ph, LJ_METHOD_SEQUENCE, &scratch));  // the shares of the sequence estimates
+  if (scratch.n_terms == 0) return 0;
+  lj_closure_term *terms = malloc(sizeof *terms * (r->n_stages + 1));
+  if (!terms) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  size_t n = 0;
+  int covered = 0;
+  for (size_t i = 0; i < r->n_stages; i++) {
+    const lj_profile_stage *s = &r->stages[i];
+    if (s->est.key.phase != ph || !(s->calls_per_unit > 0) || !lj_profile_stage_in_method(r, s, LJ_METHOD_SEQUENCE))
+      continue;
+    covered++;
+    if (s->method != LJ_METHOD_ISOLATION) continue;
+    lj_closure_term_from_estimate(&s->est, s->calls_per_unit, &terms[n++]);
+  }
+  memset(&terms[n], 0, sizeof terms[n]);
+  terms[n].key.phase = ph, terms[n].key.stage = LJ_STAGE_DOWN, terms[n].key.layer = -1;
+  terms[n].calls = lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0);  // every layer call
+  terms[n].gross_j = *layer_gross, terms[n].dynamic_j = *layer_dyn;
+  n++;
+  const lj_phase_summary *m = &r->phases[ph];
+  int rc = lj_closure_compute(ph, terms, n, m->gross_j.mean, m->dynamic_j.mean, r->plan.level, out);
+  free(terms);
+  out->n_terms = covered;  // the stages the sum stands for
+  return rc;
+}
+
 static int closures(lj_profile_result *r) {
   LJ_TRY(closure_of(r, LJ_PHASE_PREFILL, LJ_METHOD_ISOLATION, &r->closure[LJ_PHASE_PREFILL]));
   LJ_TRY(closure_of(r, LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, &r->closure[LJ_PHASE_DECODE]));
-  return closure_of(r, LJ_PHASE_PREFILL, LJ_METHOD_CONTEXT, &r->closure_context[LJ_PHASE_PREFILL]);
+  LJ_TRY(closure_of(r, LJ_PHASE_PREFILL, LJ_METHOD_CONTEXT, &r->closure_context[LJ_PHASE_PREFILL]));
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
+    lj_mean_ci layer_gross, layer_dyn;
+    int complete = 0;
+    LJ_TRY(sequence_estimates(r, (lj_phase)ph, &layer_gross, &layer_dyn, &complete));
+    // a prefix without two rounds: no sum of the whole layer's stages
+    if (complete) LJ_TRY(closure_sequence(r, (lj_phase)ph, &layer_gross, &layer_dyn));
+  }
+  return 0;
 }
 
 static int timeline(lj_profile_result *r, const lj_sample *power, size_t n_power, int device) {
@@ -287,7 +427,8 @@ static int decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out
   size_t k = 0;
   for (size_t i = 0; i < r->n_stages && k < LJ_PROFILE_MAX_KV; i++) {
     const lj_profile_stage *s = &r->stages[i];
-    if (s->est.key.phase != LJ_PHASE_DECODE || s->est.key.stage != LJ_STAGE_ATTN) continue;
+    if (s->est.key.phase != LJ_PHASE_DECODE || s->est.key.stage != LJ_STAGE_ATTN || s->method != LJ_METHOD_ISOLATION)
+      continue;
     coef[k] = s->calls_per_unit;
     m[k++] = s->est.dynamic_j;
     total += s->calls_per_unit;
@@ -308,7 +449,8 @@ static int decode_mlp_per_call(const lj_profile_result *r, lj_mean_ci *out) {
   for (size_t i = 0; i < r->n_stages && k < 3; i++) {
     const lj_profile_stage *s = &r->stages[i];
     lj_stage st = s->est.key.stage;
-    if (s->est.key.phase == LJ_PHASE_DECODE && (st == LJ_STAGE_GATE_UP || st == LJ_STAGE_SWIGLU || st == LJ_STAGE_DOWN))
+    if (s->est.key.phase == LJ_PHASE_DECODE && s->method == LJ_METHOD_ISOLATION &&
+        (st == LJ_STAGE_GATE_UP || st == LJ_STAGE_SWIGLU || st == LJ_STAGE_DOWN))
       m[k++] = s->est.dynamic_j;
   }
   if (k != 3) return LJ_FAIL(LJ_EINVAL, "no replay estimate of the decode MLP stages");

@@ -6,7 +6,9 @@
 //   warm-up (cuBLASLt plans, decode graph) -> R x (tokenize, prefill, decode,
 //   detokenize windows), interleaved so that drift spreads over the phases ->
 //   in-situ timeline (stage marks on) -> replay: prefill stages, prefill stages in
-//   context (amplified units against plain ones), decode stages
+//   context (amplified units against plain ones, with --context), the prefill's layer
+//   prefixes (sequence replay), decode stages and, at the middle KV length, the decode
+//   layer's prefixes
 //   at the first KV length, attention at the others, head fit -> ablation ->
 //   sampler off -> overhead pairs (they need the sampler off) -> analysis.
 // Window results are read after the sampler has stopped, so no trial waits for
@@ -221,14 +223,16 @@ static int keep_trial(gpu_run *g, int h, const lj_profile_trial *tr) {
   return lj_profile_add_trial(g->r, tr);
 }
 
-// Replays `stage` on batch b: a graph of enough calls to run >= 2 ms, launched
-// back to back for `seconds` per trial, n_trials windows after random offsets.
-static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const lj_cuda_batch *b, int groups,
-                        int n_trials, double seconds) {
-  int L = g->r->plan.config.n_layers, per_layer = lj_stage_is_per_layer(st);
+// Replays the stages first .. last on batch b (one stage: isolation; a span of the
+// layer: a sequence-replay prefix): a graph of enough calls to run >= 2 ms, launched
+// for `seconds` per trial at `duty`, n_trials windows (numbered from trial0) after
+// random offsets.
+static int replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
+                       int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
+  int L = g->r->plan.config.n_layers, per_layer = lj_stage_is_per_layer(first);
   int calls = per_layer ? L : 4;
   lj_cuda_replay *rp = NULL;
-  LJ_TRY(lj_cuda_replay_create(g->e, st, b, calls, &rp));
+  LJ_TRY(lj_cuda_replay_create_span(g->e, first, last, b, calls, &rp));
   double t = 0;
   int rc = timed_launches(g, rp, 1, &t);
   if (rc == 0) {
@@ -241,7 +245,7 @@ static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
       lj_cuda_replay_free(rp);
       rp = NULL;
       calls = want;
-      rc = lj_cuda_replay_create(g->e, st, b, calls, &rp);
+      rc = lj_cuda_replay_create_span(g->e, first, last, b, calls, &rp);
     }
   }
   if (rc == 0) rc = timed_launches(g, rp, 3, &t);
@@ -250,17 +254,21 @@ static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
   if (launches < 1) launches = 1;
   // Duty below 1: bursts of ~2 ms, each followed by an idle gap, so that the mean
   // power stays near the real run's instead of sitting at the power cap.
-  double duty = g->o->replay_duty > 0 && g->o->replay_duty < 1 ? g->o->replay_duty : 1;
+  if (!(duty > 0 && duty < 1)) duty = 1;
   int burst = (int)ceil(2e-3 / per_launch);
   if (burst < 1) burst = 1;
   int64_t gap_ns = (int64_t)(burst * per_launch * (1 - duty) / duty * 1e9);
-  for (int k = 0; rc == 0 && k < n_trials && !interrupted(g); k++) {
+  for (int k = trial0; rc == 0 && k < trial0 + n_trials && !interrupted(g); k++) {
     // A random offset against the counter's 100 ms update grid.
     int64_t offset = (int64_t)(uniform01(g) * 100e6);
     lj_sleep_ns(offset);
     char name[64];
-    snprintf(name, sizeof name, "replay:%s:%s:%lld:g%d#%d", lj_phase_name(ph), lj_stage_name(st), (long long)kv,
-             groups, k);
+    if (method == LJ_METHOD_SEQUENCE)
+      snprintf(name, sizeof name, "sequence:%s:%s..%s#%d", lj_phase_name(ph), lj_stage_name(first),
+               lj_stage_name(last), k);
+    else
+      snprintf(name, sizeof name, "replay:%s:%s:%lld:g%d#%d", lj_phase_name(ph), lj_stage_name(last), (long long)kv,
+               groups, k);
     if ((rc = lj_cuda_synchronize(g->e)) < 0) break;
     int h = lj_profile_meter_begin(&g->m, name);
     if (h < 0) {
@@ -290,8 +298,8 @@ static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
     if (rc < 0) break;
     lj_profile_trial tr;
     memset(&tr, 0, sizeof tr);
-    tr.key.phase = ph, tr.key.stage = st, tr.key.layer = -1, tr.key.kv_len = kv;
-    tr.trial = k, tr.groups = groups;
+    tr.key.phase = ph, tr.key.stage = last, tr.key.layer = -1, tr.key.kv_len = kv;
+    tr.trial = k, tr.groups = groups, tr.method = method;
     tr.gap_s = (double)gap_ns_total * 1e-9;
     tr.t.calls = done * calls;
     tr.t.temperature_c = lj_profile_meter_temperature(&g->m);
@@ -300,16 +308,28 @@ static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
     rc = keep_trial(g, h, &tr);
   }
   lj_cuda_replay_free(rp);
+  return rc;
+}
+
+// Isolation replay of `stage` (the profile's replay duty).
+static int replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const lj_cuda_batch *b, int groups,
+                        int n_trials, double seconds) {
+  int rc = replay_span(g, ph, st, st, kv, b, groups, LJ_METHOD_ISOLATION, 0, n_trials, seconds, g->o->replay_duty);
   step_done(g);
   return rc;
 }
 
-static int replay_prefill(gpu_run *g) {
-  LJ_TRY(unit_prefill(g));  // real activations in the buffers
+// A real prefill (its activations stay in the buffers), then b set up as that prefill's batch.
+static int prefill_state(gpu_run *g, lj_cuda_batch *b) {
+  LJ_TRY(unit_prefill(g));
   int *zeros = g->prompt_lens + g->o->batch;
   LJ_TRY(lj_cuda_rewind(g->e, g->o->batch, zeros));
+  return lj_cuda_prepare_batch(g->e, g->o->batch, g->prompt.ids, g->n_tokens, b);
+}
+
+static int replay_prefill(gpu_run *g) {
   lj_cuda_batch b;
-  LJ_TRY(lj_cuda_prepare_batch(g->e, g->o->batch, g->prompt.ids, g->n_tokens, &b));
+  LJ_TRY(prefill_state(g, &b));
   for (int st = LJ_STAGE_EMBED; st <= LJ_STAGE_LM_HEAD; st++) {
     STOP_IF_INTERRUPTED(g);
     LJ_TRY(replay_stage(g, LJ_PHASE_PREFILL, (lj_stage)st, 0, &b, 0, g->o->trials, g->o->replay_seconds));
@@ -411,6 +431,31 @@ static int context_prefill(gpu_run *g) {
   return lj_cuda_set_stage_copies(g->e, LJ_STAGE_EMBED, 0);
 }
 
+// ---------------------------------------------------------------- sequence replay
+
+// Every prefix of the layer (attn_norm, attn_norm..qkv, ..., the whole layer) on batch b,
+// cycling all layers back to back: stage k's energy is then what it adds after the stages
+// before it, transitions between stages included. Back to back, because the whole layer's
+// mean power is the run's own. Each round replays every prefix once, so that drift shares
+// the rounds.
+static int sequence_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b) {
+  for (int k = 0; k < g->o->trials; k++) {
+    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) {
+      STOP_IF_INTERRUPTED(g);
+      LJ_TRY(replay_span(g, ph, LJ_STAGE_ATTN_NORM, (lj_stage)st, kv, b, 0, LJ_METHOD_SEQUENCE, k, 1,
+                         g->o->replay_seconds, 1));
+    }
+    step_done(g);
+  }
+  return 0;
+}
+
+static int sequence_prefill(gpu_run *g) {
+  lj_cuda_batch b;
+  LJ_TRY(prefill_state(g, &b));
+  return sequence_rounds(g, LJ_PHASE_PREFILL, 0, &b);
+}
+
 // The engine brought to `kv` cached positions by a real prefill and generation;
 // b then describes the next decode step.
 static int decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b) {
@@ -449,6 +494,7 @@ static int replay_decode(gpu_run *g) {
       STOP_IF_INTERRUPTED(g);
       LJ_TRY(replay_stage(g, LJ_PHASE_DECODE, (lj_stage)st, kv, &b, 0, g->o->trials, g->o->replay_seconds));
     }
+    if (j == mid && g->o->sequence) LJ_TRY(sequence_rounds(g, LJ_PHASE_DECODE, kv, &b));
     if (j == mid && g->o->head_fit) {
       // Attention with 1 .. n_kv_heads KV groups: energy = fixed + per group x groups.
       double secs = g->o->replay_seconds / 2 > 1 ? g->o->replay_seconds / 2 : 1;
@@ -543,8 +589,8 @@ static int measure(gpu_run *g) {
   lj_profile_result *r = g->r;
   int R = o->repeats, B = o->batch;
   int n_replays = 13 + 14 + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
-  int n_context = o->context ? o->trials : 0;
-  lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_context +
+  int n_context = o->context ? o->trials : 0, n_sequence = o->sequence ? 2 * o->trials : 0;
+  lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_context + n_sequence +
                                                   (o->ablation ? R : 0) + (o->overhead ? 1 : 0));
   LJ_TRY(lj_profile_meter_start(&g->m));
   // Load: repeated (at most 5 times) until the window is long enough.
@@ -576,6 +622,7 @@ static int measure(gpu_run *g) {
   STOP_IF_INTERRUPTED(g);
   LJ_TRY(replay_prefill(g));
   if (o->context) LJ_TRY(context_prefill(g));
+  if (o->sequence) LJ_TRY(sequence_prefill(g));
   LJ_TRY(replay_decode(g));
   if (o->ablation) LJ_TRY(run_ablation(g));
   return 0;

@@ -20,7 +20,7 @@ void lj_profile_options_default(lj_profile_options *o) {
   // keep replay power near the run's (bench/results/profile/2026-12-04-h200.md).
   o->replay_duty = 0.5;
   o->ablation = 2;
-  o->head_fit = o->timeline = o->overhead = 1;
+  o->head_fit = o->timeline = o->overhead = o->sequence = 1;
   o->progress = 1;
 }
 
@@ -51,6 +51,7 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   p->phase_seconds = o->phase_seconds, p->level = o->level, p->seed = o->seed;
   p->layers_replayed = p->config.n_layers;
   p->ablation = o->ablation, p->head_fit = o->head_fit, p->context = o->context;
+  p->sequence = o->sequence;
   // Decode KV lengths (positions cached before the step): the first and last
   // step's, and evenly between, so no step lies outside them.
   int64_t first = o->prompt_len, last = (int64_t)o->prompt_len + o->gen_len - 2;

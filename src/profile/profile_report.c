@@ -156,6 +156,9 @@ static void print_header(FILE *f, const lj_profile_result *r) {
     for (int i = 0; i < pl->n_decode_kv && i < LJ_PROFILE_MAX_KV; i++) fprintf(f, " %lld", (long long)pl->decode_kv[i]);
     if (pl->n_decode_kv <= 0) fprintf(f, " -");
     fprintf(f, "; duty %.2f\n", pl->replay_duty);
+    if (pl->sequence)
+      fprintf(f, "  sequence:  the layer's 9 stage prefixes in order, %d rounds, back to back (prefill; decode at KV %lld)\n",
+              pl->trials, pl->n_decode_kv > 0 ? (long long)pl->decode_kv[pl->n_decode_kv / 2] : 0LL);
     fprintf(f, "  checks:    ablation %s, attention-head fit %s\n",
             pl->ablation == 2 ? "mlp (gate_up, swiglu, down)" : pl->ablation ? "attn" : "none", pl->head_fit ? "yes" : "no");
   }
@@ -262,7 +265,7 @@ static int print_groups(FILE *f, const lj_profile_result *r, lj_phase p) {
             interval_j(b, &sum.gross_j), share(c, sum.share_dynamic), share(d, sum.share_gross), sum.n_estimates);
   }
   // The shares are of the replayed stages; say how much of the measured phase they leave out.
-  const lj_closure *cl = lj_profile_reported_method(r, p) == LJ_METHOD_CONTEXT ? &r->closure_context[p] : &r->closure[p];
+  const lj_closure *cl = lj_profile_closure_of(r, p, lj_profile_reported_method(r, p));
   if (cl->n_terms > 0 && cl->measured_dynamic_j > 0 && isfinite(cl->predicted_dynamic_j.estimate)) {
     double left = cl->measured_dynamic_j - cl->predicted_dynamic_j.estimate;
     fprintf(f, "shares are of the replayed stages, %s of the measured %s dynamic; %s (%s) %s\n",
@@ -273,15 +276,16 @@ static int print_groups(FILE *f, const lj_profile_result *r, lj_phase p) {
 }
 
 // A context row under its stage's isolation row reads "  ctx x4" (each call followed by 4
-// extra calls); with no such row above it, it names its stage.
+// extra calls), a sequence row "  seq"; with no such row above it, it names its stage.
 static const char *stage_label(cell c, const lj_profile_stage *s, const lj_profile_stage *above) {
   const char *name = lj_stage_name(s->est.key.stage);
-  if (s->method != LJ_METHOD_CONTEXT)
-    snprintf(c, sizeof(cell), "%s", name);
-  else if (above && above->est.key.stage == s->est.key.stage)
-    snprintf(c, sizeof(cell), "  ctx x%d", s->copies);
+  int under = above && above->est.key.stage == s->est.key.stage;
+  if (s->method == LJ_METHOD_CONTEXT)
+    under ? snprintf(c, sizeof(cell), "  ctx x%d", s->copies) : snprintf(c, sizeof(cell), "%s ctx", name);
+  else if (s->method == LJ_METHOD_SEQUENCE)
+    under ? snprintf(c, sizeof(cell), "  seq") : snprintf(c, sizeof(cell), "%s seq", name);
   else
-    snprintf(c, sizeof(cell), "%s ctx", name);
+    snprintf(c, sizeof(cell), "%s", name);
   return c;
 }
 
@@ -334,8 +338,10 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
   int rc = 0;
   if (!timing_only) {
     rc = print_groups(f, r, p);
-    if (lj_profile_reported_method(r, p) == LJ_METHOD_CONTEXT)
-      fprintf(f, "%s shares: context method (isolation for the stages it did not measure)\n", lj_phase_name(p));
+    lj_profile_method m = lj_profile_reported_method(r, p);
+    if (m != LJ_METHOD_ISOLATION)
+      fprintf(f, "%s groups and shares: %s method (isolation for the stages it did not measure)\n", lj_phase_name(p),
+              lj_profile_method_name(m));
     fputc('\n', f);
   }
   if (rc == 0) {
@@ -345,12 +351,13 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     else
       fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", "stage", "kv", "calls/u",
               "dyn/call", "dyn/unit", "share", "t/call", "in situ", "ratio", "pJ/FLOP", "pJ/B", "FLOP/B", "bnd", "CV");
-    int off = 0, ctx = 0;
+    int off = 0, ctx = 0, seq = 0;
     for (size_t i = 0; i < n; i++) {
       cell label;
       print_stage_row(f, rows[i], stage_label(label, rows[i], i ? rows[i - 1] : NULL), timing_only);
       off |= lj_report_time_ratio_off(rows[i]->est.time_ratio);
       ctx |= rows[i]->method == LJ_METHOD_CONTEXT;
+      seq |= rows[i]->method == LJ_METHOD_SEQUENCE;
     }
     if (timing_only)
       fprintf(f, "kv: positions in the cache; t/call: the engine's own clock per call, averaged over the run\n");
@@ -360,6 +367,9 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     if (ctx)
       fprintf(f, "ctx xN: in context, the real unit with each call followed by N extra calls; "
                  "per call = (amplified - plain) / extra calls\n");
+    if (seq)
+      fprintf(f, "seq: sequence replay, the layer's stages up to this one in order, back to back, "
+                 "minus those before it\n");
     if (!timing_only) fprintf(f, "pJ/FLOP, pJ/B: dynamic energy over the analytic work; ");
     fprintf(f, "bnd: FLOP/B below the ridge (%.0f) = memory-bound\n", LJ_REPORT_RIDGE_FLOP_PER_BYTE);
     if (off)
@@ -370,7 +380,10 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
       cell fl;
       if (e->window_flags)
         fprintf(f, "flags: %s%s kv %lld: %s\n", lj_stage_name(e->key.stage),
-                rows[i]->method == LJ_METHOD_CONTEXT ? " ctx" : "", (long long)e->key.kv_len,
+                rows[i]->method == LJ_METHOD_CONTEXT    ? " ctx"
+                : rows[i]->method == LJ_METHOD_SEQUENCE ? " seq"
+                                                        : "",
+                (long long)e->key.kv_len,
                 flags_text(fl, e->window_flags));
     }
   }
@@ -393,7 +406,8 @@ static void print_closure(FILE *f, lj_phase p, const lj_closure *c, lj_profile_m
 
 static void print_closures(FILE *f, const lj_profile_result *r) {
   int any = 0;
-  for (int p = 0; p < LJ_PHASE_COUNT; p++) any |= r->closure[p].n_terms > 0 || r->closure_context[p].n_terms > 0;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    any |= r->closure[p].n_terms > 0 || r->closure_context[p].n_terms > 0 || r->closure_sequence[p].n_terms > 0;
   if (!any) return;
   section(f, "Closure: sum over replayed stages (calls x per call) vs the measured phase window");
   fprintf(f, "%-8s %-9s %5s %10s %16s %7s %10s %16s %7s %17s  %s\n", "phase", "method", "terms", "meas gross",
@@ -401,6 +415,7 @@ static void print_closures(FILE *f, const lj_profile_result *r) {
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     print_closure(f, (lj_phase)p, &r->closure[p], LJ_METHOD_ISOLATION);
     print_closure(f, (lj_phase)p, &r->closure_context[p], LJ_METHOD_CONTEXT);
+    print_closure(f, (lj_phase)p, &r->closure_sequence[p], LJ_METHOD_SEQUENCE);
   }
   fprintf(f, "gross misses the idle energy of the gaps between stages; pass: |dyn error| <= %.0f%%\n",
           LJ_REPORT_CLOSURE_TARGET_PCT);

@@ -73,10 +73,10 @@ int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g
   out->n_estimates = (int)k;
   out->share_dynamic = share_d;
   out->share_gross = share_g;
-  // The context method's sum also holds the isolation estimates it falls back on, whose own
-  // shares are of the isolation sum: shares of its closure's prediction instead.
-  const lj_closure *c = &r->closure_context[p];
-  if (m == LJ_METHOD_CONTEXT && c->predicted_dynamic_j.estimate != 0 && c->predicted_gross_j.estimate != 0) {
+  // The context and sequence methods' sums also hold the isolation estimates they fall back
+  // on, whose own shares are of the isolation sum: shares of their closure's prediction instead.
+  const lj_closure *c = lj_profile_closure_of(r, p, m);
+  if (m != LJ_METHOD_ISOLATION && c->predicted_dynamic_j.estimate != 0 && c->predicted_gross_j.estimate != 0) {
     out->share_dynamic = out->dynamic_j.estimate / c->predicted_dynamic_j.estimate;
     out->share_gross = out->gross_j.estimate / c->predicted_gross_j.estimate;
   }

@@ -130,6 +130,7 @@ static json_t *plan_json(jb *b, const lj_profile_result *r) {
   put_str(b, o, "ablation", p->ablation == 2 ? "mlp" : p->ablation ? "attn" : "none");
   put_bool(b, o, "head_fit", p->head_fit);
   put_bool(b, o, "context", p->context);
+  put_bool(b, o, "sequence", p->sequence);
   // JSON readers hold 64-bit integers only up to INT64_MAX: larger seeds travel as text.
   if (p->seed <= (uint64_t)INT64_MAX) {
     put_int(b, o, "seed", (long long)p->seed);
@@ -518,6 +519,8 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
     if (r->closure[p].n_terms > 0) push(b, closures, closure_json(b, &r->closure[p], LJ_METHOD_ISOLATION));
     if (r->closure_context[p].n_terms > 0)
       push(b, closures, closure_json(b, &r->closure_context[p], LJ_METHOD_CONTEXT));
+    if (r->closure_sequence[p].n_terms > 0)
+      push(b, closures, closure_json(b, &r->closure_sequence[p], LJ_METHOD_SEQUENCE));
   }
   put(b, doc, "closures", closures);
   put(b, doc, "timeline", timeline_json(b, r));

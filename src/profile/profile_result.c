@@ -15,7 +15,16 @@ static void empty_ci(lj_mean_ci *m) {
 }
 
 const char *lj_profile_method_name(lj_profile_method m) {
-  return m == LJ_METHOD_CONTEXT ? "context" : m == LJ_METHOD_ISOLATION ? "isolation" : "?";
+  return m == LJ_METHOD_CONTEXT    ? "context"
+         : m == LJ_METHOD_SEQUENCE ? "sequence"
+         : m == LJ_METHOD_ISOLATION ? "isolation"
+                                    : "?";
+}
+
+const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, lj_profile_method m) {
+  return m == LJ_METHOD_SEQUENCE  ? &r->closure_sequence[p]
+         : m == LJ_METHOD_CONTEXT ? &r->closure_context[p]
+                                  : &r->closure[p];
 }
 
 void lj_profile_result_init(lj_profile_result *r) {
@@ -32,6 +41,7 @@ void lj_profile_result_init(lj_profile_result *r) {
     s->tokens_per_gross_j = s->tokens_per_dynamic_j = NAN;
     r->closure[p].phase = (lj_phase)p;
     r->closure_context[p].phase = (lj_phase)p;
+    r->closure_sequence[p].phase = (lj_phase)p;
   }
   r->cond.idle_w = r->cond.idle_sd_w = NAN;
   r->stamp_cost_s = NAN;

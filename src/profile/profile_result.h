@@ -44,6 +44,7 @@ typedef struct {
   int ablation;           // 0: none; 1: attention skipped; 2: the MLP (gate_up, swiglu, down) skipped
   int head_fit;           // 1: the attention-head fit ran
   int context;            // 1: the prefill's stages were also measured in context (amplified prefill units)
+  int sequence;           // 1: the prefill's per-layer stages were also measured by sequence replay
   uint64_t seed;          // weights and offsets
   char prompt_source[32]; // "text" (--prompt), "built-in text", "token ids" (no tokenizer)
 } lj_profile_plan;
@@ -95,12 +96,15 @@ typedef enum {
   LJ_METHOD_ISOLATION = 0,  // the stage alone, cycling all layers, back to back (or in bursts)
   LJ_METHOD_CONTEXT = 1,    // the real phase unit with every call of the stage followed by `copies`
                             // extra calls on shadow buffers; per call = (amplified - plain) / extra calls
+  LJ_METHOD_SEQUENCE = 2,   // the layer's stages from the first up to this one, in the run's order,
+                            // cycling all layers back to back; per call = that prefix minus the one before
 } lj_profile_method;
-const char *lj_profile_method_name(lj_profile_method m);  // "isolation", "context"
+const char *lj_profile_method_name(lj_profile_method m);  // "isolation", "context", "sequence"
 
 // One replay trial with what it belongs to.
 typedef struct {
-  lj_stage_key key;              // context: key.stage LJ_STAGE_COUNT for the plain (unamplified) unit
+  lj_stage_key key;              // context: key.stage LJ_STAGE_COUNT for the plain (unamplified) unit;
+                                 // sequence: the last stage of the replayed prefix (t.calls = prefixes run)
   int trial;
   int groups;                    // attention KV groups active (head fit); 0 = all
   lj_profile_method method;
@@ -116,6 +120,8 @@ typedef struct {
 // Context estimates: est.dynamic_j is the Welch difference (amplified - plain) per extra call
 // (its sd, cv and n describe that difference: n = the smaller trial count), est.time_per_call_s
 // and est.gross_j the same for time and gross energy; shares are within the method.
+// Sequence estimates: the mean over trial rounds of (prefix to this stage - prefix to the one
+// before), per layer; sd, cv and n describe those paired differences.
 typedef struct {
   lj_profile_method method;
   int copies;                    // context: extra calls per call
@@ -152,6 +158,7 @@ typedef struct {
 
   lj_closure closure[LJ_PHASE_COUNT];  // isolation estimates: prefill and decode (n_terms 0: not computed)
   lj_closure closure_context[LJ_PHASE_COUNT];  // context estimates (prefill; n_terms 0: not computed)
+  lj_closure closure_sequence[LJ_PHASE_COUNT]; // sequence estimates (prefill; n_terms 0: not computed)
 
   lj_stage_interval *intervals;  // the in-situ timeline's stage intervals
   double *interval_energy_j;     // (n_intervals) gross energy of each
@@ -175,6 +182,9 @@ typedef struct {
 
   char notes[2048];              // what the run could not do, one sentence each
 } lj_profile_result;
+
+// The closure of phase p by method m.
+const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, lj_profile_method m);
 
 void lj_profile_result_init(lj_profile_result *r);
 void lj_profile_result_free(lj_profile_result *r);

@@ -1,6 +1,9 @@
 // The CUDA engine's profiling hooks on the tiny model (random weights):
 //   - a replay graph of QKV cycling the layers leaves exactly what one call of
 //     the last layer leaves (the replay runs the real stage on the real batch);
+//   - a sequence replay of the whole layer over n_layers calls, between embed and the
+//     final norm and LM head, gives the prefill's logits bit for bit (it is the run's
+//     order); spans outside the layer or backwards are refused;
 //   - stage marks: one interval per stage call in the engine's order, ordered in
 //     time, on the host's clock axis; marks change no generated token;
 //   - attention with g < n_kv_heads groups gives the full run's first g groups
@@ -82,6 +85,38 @@ static void test_replay_matches_one_call(void **state) {
   lj_cuda_set_skip_mask(e, 1u << LJ_STAGE_QKV);
   assert_int_equal(lj_cuda_replay_create(e, LJ_STAGE_QKV, &b, 2, &rp), LJ_EINVAL);
   lj_cuda_set_skip_mask(e, 0);
+  lj_cuda_engine_free(e);
+}
+
+static void test_sequence_replay_is_the_forward(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 24);
+  int n = 24, zero = 0;
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  std::vector<float> ref(c.vocab_size), got(c.vocab_size);
+  assert_int_equal(lj_cuda_get_logits(e, ref.data(), 1), 0);
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  lj_cuda_batch b;
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, ids.data(), &n, &b), 0);
+  lj_cuda_replay *rp = NULL;
+  assert_int_equal(lj_cuda_replay_create_span(e, LJ_STAGE_ATTN_NORM, LJ_STAGE_DOWN, &b, c.n_layers, &rp), 0);
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  GPU_OK(cudaMemset(a.logits, 0, sizeof(float) * c.vocab_size));
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, &b, &a), 0);
+  assert_int_equal(lj_cuda_replay_launch(rp, 1), 0);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_FINAL_NORM, -1, &b, &a), 0);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_LM_HEAD, -1, &b, &a), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  assert_int_equal(lj_cuda_get_logits(e, got.data(), 1), 0);
+  assert_memory_equal(got.data(), ref.data(), sizeof(float) * c.vocab_size);
+  lj_cuda_replay_free(rp);
+  // Refused: a span reaching outside the layer, a backward span.
+  assert_int_equal(lj_cuda_replay_create_span(e, LJ_STAGE_EMBED, LJ_STAGE_QKV, &b, 2, &rp), LJ_EINVAL);
+  assert_int_equal(lj_cuda_replay_create_span(e, LJ_STAGE_DOWN, LJ_STAGE_QKV, &b, 2, &rp), LJ_EINVAL);
+  assert_null(rp);
   lj_cuda_engine_free(e);
 }
 
@@ -295,6 +330,7 @@ int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_replay_matches_one_call),
+      cmocka_unit_test(test_sequence_replay_is_the_forward),
       cmocka_unit_test(test_marks),
       cmocka_unit_test(test_attention_groups),
       cmocka_unit_test(test_sample_stage),

@@ -181,6 +181,11 @@ int lj_cuda_set_attn_groups(lj_cuda_engine *e, int groups);
 typedef struct lj_cuda_replay lj_cuda_replay;
 int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage stage, const lj_cuda_batch *b, int calls,
                           lj_cuda_replay **out);
+// The same for a span of a decoder layer's stages in the run's order: call i runs
+// first .. last of layer i % n_layers, each stage on what the one before it wrote
+// (the sequence replay; first == last is lj_cuda_replay_create).
+int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cuda_batch *b, int calls,
+                               lj_cuda_replay **out);
 // Enqueues n launches of the graph (asynchronous; lj_cuda_synchronize waits).
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n);
 int lj_cuda_replay_calls(const lj_cuda_replay *r);

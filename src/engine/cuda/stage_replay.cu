@@ -1,7 +1,8 @@
-// Isolation replay: one stage captured `calls` times back to back in a CUDA
-// graph. Per-layer stages cycle through the layers so that every call streams
-// its own layer's weights (and KV cache) from HBM, as in the real run: replaying
-// one layer's 12-100 MB of weights would run from a warm 50 MB L2 instead.
+// Replay: one stage (or a span of a layer's stages in the run's order) captured
+// `calls` times back to back in a CUDA graph. Per-layer stages cycle through the
+// layers so that every call streams its own layer's weights (and KV cache) from
+// HBM, as in the real run: replaying one layer's 12-100 MB of weights would run
+// from a warm 50 MB L2 instead.
 #include <stdlib.h>
 
 #include "engine/cuda/cuda_check.h"
@@ -13,22 +14,37 @@ struct lj_cuda_replay {
   int calls;
 };
 
-static int record(lj_cuda_engine *e, lj_stage st, const lj_cuda_batch *b, int calls) {
+// Call i runs stages first .. last of layer i % n_layers (one stage outside the layers: layer -1).
+static int record(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cuda_batch *b, int calls) {
   int n_layers = e->cfg.n_layers;
   for (int i = 0; i < calls; i++)
-    LJ_TRY(lj_cuda_run_stage(e, st, lj_stage_is_per_layer(st) ? i % n_layers : -1, b, &e->acts));
+    for (int st = first; st <= (int)last; st++)
+      LJ_TRY(lj_cuda_run_stage(e, (lj_stage)st, lj_stage_is_per_layer(first) ? i % n_layers : -1, b, &e->acts));
   return 0;
 }
 
 int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage st, const lj_cuda_batch *b, int calls,
                           lj_cuda_replay **out) {
+  return lj_cuda_replay_create_span(e, st, st, b, calls, out);
+}
+
+int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cuda_batch *b, int calls,
+                               lj_cuda_replay **out) {
   *out = NULL;
-  if ((unsigned)st >= LJ_STAGE_COUNT) return LJ_FAIL(LJ_EINVAL, "replay of unknown stage %d", (int)st);
+  if ((unsigned)first >= LJ_STAGE_COUNT || (unsigned)last >= LJ_STAGE_COUNT || last < first)
+    return LJ_FAIL(LJ_EINVAL, "replay of stages %d .. %d: expected known stages in the run's order", (int)first,
+                   (int)last);
+  if (first != last && !(lj_stage_is_per_layer(first) && lj_stage_is_per_layer(last)))
+    return LJ_FAIL(LJ_EINVAL, "replay of the span %s .. %s: a span must lie inside the decoder layer",
+                   lj_stage_name(first), lj_stage_name(last));
   if (calls < 1) return LJ_FAIL(LJ_EINVAL, "replay of %d calls: need >= 1", calls);
   if (e->marks_on) return LJ_FAIL(LJ_EINVAL, "replay with stage marks on: disable them first");
-  if ((e->skip_mask >> st) & 1u) return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name(st));
+  for (int st = first; st <= (int)last; st++)
+    if ((e->skip_mask >> st) & 1u)
+      return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name((lj_stage)st));
+  lj_stage st = last;  // names the capture in messages
   // One eager round first: cuBLASLt picks and caches its algorithms outside the capture.
-  LJ_TRY(record(e, st, b, calls < e->cfg.n_layers ? calls : e->cfg.n_layers));
+  LJ_TRY(record(e, first, last, b, calls < e->cfg.n_layers ? calls : e->cfg.n_layers));
   CUDA_CHECK(cudaStreamSynchronize(e->stream));
   lj_cuda_replay *r = (lj_cuda_replay *)calloc(1, sizeof *r);
   if (!r) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
@@ -40,7 +56,7 @@ int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage st, const lj_cuda_batch *b
     free(r);
     return LJ_FAIL(LJ_ECUDA, "replay capture of %s: %s", lj_stage_name(st), cudaGetErrorString(begin));
   }
-  int rc = record(e, st, b, calls);
+  int rc = record(e, first, last, b, calls);
   cudaError_t end = cudaStreamEndCapture(e->stream, &g);
   if (rc == 0 && end != cudaSuccess)
     rc = LJ_FAIL(LJ_ECUDA, "replay capture of %s failed: %s", lj_stage_name(st), cudaGetErrorString(end));
