@@ -197,10 +197,12 @@ static int context_estimates(lj_profile_result *r) {
   return 0;
 }
 
-// Per-call figures of the sequence trials of one prefix (the layer up to `last`), by trial round.
+// Per-call figures of the sequence trials of one prefix (the layer up to `last`), by trial round
+// (--trials is at most 100).
+enum { MAX_ROUNDS = 128 };
 typedef struct {
-  double dyn[16], gross[16], time[16];
-  int have[16];
+  double dyn[MAX_ROUNDS], gross[MAX_ROUNDS], time[MAX_ROUNDS];
+  int have[MAX_ROUNDS];
 } sequence_prefix;
 
 static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage last, sequence_prefix *out) {
@@ -208,7 +210,7 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
   for (size_t i = 0; i < r->n_trials; i++) {
     const lj_profile_trial *t = &r->trials[i];
     if (t->method != LJ_METHOD_SEQUENCE || t->key.phase != ph || t->key.stage != last || t->trial < 0 ||
-        t->trial >= 16 || !(t->t.calls > 0) || !isfinite(t->t.counter_energy_j) || !(t->t.duration_s > 0))
+        t->trial >= MAX_ROUNDS || !(t->t.calls > 0) || !isfinite(t->t.counter_energy_j) || !(t->t.duration_s > 0))
       continue;
     double c = (double)t->t.calls;
     out->gross[t->trial] = t->t.counter_energy_j / c;
@@ -221,9 +223,9 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
 // Mean and interval over the rounds that have both prefixes of (a - b); b NULL: a alone.
 static int paired_rounds(const double *a, const double *b, const int *have_a, const int *have_b, double level,
                          lj_mean_ci *out, int *n) {
-  double d[16];
+  double d[MAX_ROUNDS];
   int k = 0;
-  for (int i = 0; i < 16; i++)
+  for (int i = 0; i < MAX_ROUNDS; i++)
     if (have_a[i] && (!b || have_b[i])) d[k++] = a[i] - (b ? b[i] : 0);
   *n = k;
   if (k < 2) return 0;
