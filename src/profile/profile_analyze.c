@@ -114,6 +114,37 @@ static int estimates(lj_profile_result *r) {
   return rc;
 }
 
+// Completes and adds an estimate that a method derived from differences of trials (s->method,
+// s->est.key, its energies, time and n already set): no sample-based energies; the temperature
+// range and window flags of the method's trials of that stage; the in-situ time and ratio; the
+// analytic work and efficiency; shares left to the closure.
+static int add_derived_stage(lj_profile_result *r, lj_profile_stage *s) {
+  const lj_profile_plan *p = &r->plan;
+  lj_replay_estimate *e = &s->est;
+  lj_stage st = e->key.stage;
+  e->sample_gross_j.mean = e->sample_dynamic_j.mean = e->counter_vs_sample_pct = NAN;
+  e->sample_gross_j.lo = e->sample_gross_j.hi = e->sample_dynamic_j.lo = e->sample_dynamic_j.hi = NAN;
+  e->temperature_min_c = e->temperature_max_c = NAN;
+  for (size_t i = 0; i < r->n_trials; i++) {
+    const lj_profile_trial *t = &r->trials[i];
+    if (t->method != s->method || t->key.phase != e->key.phase || t->key.stage != st) continue;
+    if (isfinite(t->t.temperature_c)) {
+      if (!(t->t.temperature_c >= e->temperature_min_c)) e->temperature_min_c = t->t.temperature_c;
+      if (!(t->t.temperature_c <= e->temperature_max_c)) e->temperature_max_c = t->t.temperature_c;
+    }
+    e->window_flags |= t->t.window_flags;
+  }
+  e->insitu_time_per_call_s = insitu_time(r, e->key.phase, st, e->key.kv_len);
+  e->time_ratio = e->insitu_time_per_call_s > 0 ? e->time_per_call_s.mean / e->insitu_time_per_call_s : NAN;
+  lj_stage_shape sh;
+  shape_of(p, e->key.phase, e->key.kv_len, &sh);
+  int layer = lj_stage_is_per_layer(st) ? (p->config.n_layers > 1 ? 1 : 0) : -1;
+  LJ_TRY(lj_stage_cost_compute(&p->config, st, layer, &sh, &s->cost));
+  lj_stage_efficiency_compute(&e->dynamic_j, &s->cost, &s->eff);
+  s->share_gross = s->share_dynamic = NAN;
+  return lj_profile_add_stage(r, s);
+}
+
 // Per-unit figures of the context trials of one stage (LJ_STAGE_COUNT: the plain unit).
 typedef struct {
   double dyn[16], gross[16], time[16];
@@ -174,25 +205,7 @@ static int context_estimates(lj_profile_result *r) {
     LJ_TRY(context_difference(amp.dyn, amp.n, plain.dyn, plain.n, per, p->level, &e->dynamic_j));
     LJ_TRY(context_difference(amp.gross, amp.n, plain.gross, plain.n, per, p->level, &e->gross_j));
     LJ_TRY(context_difference(amp.time, amp.n, plain.time, plain.n, per, p->level, &e->time_per_call_s));
-    e->sample_gross_j.mean = e->sample_dynamic_j.mean = e->counter_vs_sample_pct = NAN;
-    e->sample_gross_j.lo = e->sample_gross_j.hi = e->sample_dynamic_j.lo = e->sample_dynamic_j.hi = NAN;
-    e->temperature_min_c = e->temperature_max_c = NAN;
-    for (size_t i = 0; i < r->n_trials; i++) {
-      const lj_profile_trial *t = &r->trials[i];
-      if (t->method != LJ_METHOD_CONTEXT || t->key.stage != (lj_stage)st || !isfinite(t->t.temperature_c)) continue;
-      if (!(t->t.temperature_c >= e->temperature_min_c)) e->temperature_min_c = t->t.temperature_c;
-      if (!(t->t.temperature_c <= e->temperature_max_c)) e->temperature_max_c = t->t.temperature_c;
-      e->window_flags |= t->t.window_flags;
-    }
-    e->insitu_time_per_call_s = insitu_time(r, LJ_PHASE_PREFILL, (lj_stage)st, 0);
-    e->time_ratio = e->insitu_time_per_call_s > 0 ? e->time_per_call_s.mean / e->insitu_time_per_call_s : NAN;
-    lj_stage_shape sh;
-    shape_of(p, LJ_PHASE_PREFILL, 0, &sh);
-    int layer = lj_stage_is_per_layer((lj_stage)st) ? (p->config.n_layers > 1 ? 1 : 0) : -1;
-    LJ_TRY(lj_stage_cost_compute(&p->config, (lj_stage)st, layer, &sh, &s.cost));
-    lj_stage_efficiency_compute(&e->dynamic_j, &s.cost, &s.eff);
-    s.share_gross = s.share_dynamic = NAN;
-    LJ_TRY(lj_profile_add_stage(r, &s));
+    LJ_TRY(add_derived_stage(r, &s));
   }
   return 0;
 }
@@ -267,26 +280,7 @@ static int sequence_estimates(lj_profile_result *r, lj_phase ph, lj_mean_ci *lay
     s.calls_per_unit = lj_profile_calls_per_unit(p, ph, LJ_STAGE_QKV, 0);  // every layer call of the phase
     e->key.phase = ph, e->key.stage = (lj_stage)st, e->key.layer = -1, e->key.kv_len = kv;
     e->n_trials = n;
-    e->sample_gross_j.mean = e->sample_dynamic_j.mean = e->counter_vs_sample_pct = NAN;
-    e->sample_gross_j.lo = e->sample_gross_j.hi = e->sample_dynamic_j.lo = e->sample_dynamic_j.hi = NAN;
-    e->temperature_min_c = e->temperature_max_c = NAN;
-    for (size_t i = 0; i < r->n_trials; i++) {
-      const lj_profile_trial *t = &r->trials[i];
-      if (t->method != LJ_METHOD_SEQUENCE || t->key.phase != ph || t->key.stage != (lj_stage)st) continue;
-      if (isfinite(t->t.temperature_c)) {
-        if (!(t->t.temperature_c >= e->temperature_min_c)) e->temperature_min_c = t->t.temperature_c;
-        if (!(t->t.temperature_c <= e->temperature_max_c)) e->temperature_max_c = t->t.temperature_c;
-      }
-      e->window_flags |= t->t.window_flags;
-    }
-    e->insitu_time_per_call_s = insitu_time(r, ph, (lj_stage)st, kv);
-    e->time_ratio = e->insitu_time_per_call_s > 0 ? e->time_per_call_s.mean / e->insitu_time_per_call_s : NAN;
-    lj_stage_shape sh;
-    shape_of(p, ph, kv, &sh);
-    LJ_TRY(lj_stage_cost_compute(&p->config, (lj_stage)st, p->config.n_layers > 1 ? 1 : 0, &sh, &s.cost));
-    lj_stage_efficiency_compute(&e->dynamic_j, &s.cost, &s.eff);
-    s.share_gross = s.share_dynamic = NAN;
-    LJ_TRY(lj_profile_add_stage(r, &s));
+    LJ_TRY(add_derived_stage(r, &s));
     prev = cur;
   }
   // the whole layer: the last prefix alone

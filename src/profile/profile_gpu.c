@@ -1,5 +1,5 @@
 // The GPU profile: measures a model's phases, replays every stage in
-// isolation, records the in-situ timeline, runs the ablation, the
+// isolation and the layer's stages in sequence, records the in-situ timeline, runs the ablation, the
 // attention-head fit and the overhead check, then analyses it all
 // (profile_analyze.c). Order of the run, and why:
 //   idle baseline (before anything loads) -> sampler on -> load windows ->
@@ -7,9 +7,8 @@
 //   detokenize windows), interleaved so that drift spreads over the phases ->
 //   in-situ timeline (stage marks on) -> replay: prefill stages, prefill stages in
 //   context (amplified units against plain ones, with --context), the prefill's layer
-//   prefixes (sequence replay), decode stages and, at the middle KV length, the decode
-//   layer's prefixes
-//   at the first KV length, attention at the others, head fit -> ablation ->
+//   prefixes (sequence replay), decode stages at the first KV length, attention at the
+//   others, the decode layer's prefixes and the head fit at the middle one -> ablation ->
 //   sampler off -> overhead pairs (they need the sampler off) -> analysis.
 // Window results are read after the sampler has stopped, so no trial waits for
 // the driver's buffer to catch up.

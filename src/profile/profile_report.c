@@ -244,7 +244,7 @@ static void print_phases(FILE *f, const lj_profile_result *r) {
 
 // ---------------------------------------------------------------- stages
 
-// By stage, KV length and layer; a context estimate right under its isolation one.
+// By stage, KV length and layer; a context or sequence estimate right under its isolation one.
 static int stage_order(const void *pa, const void *pb) {
   const lj_profile_stage *sa = *(const lj_profile_stage *const *)pa, *sb = *(const lj_profile_stage *const *)pb;
   const lj_stage_key *a = &sa->est.key, *b = &sb->est.key;
