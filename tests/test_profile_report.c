@@ -245,6 +245,11 @@ static void build_sequence(lj_profile_result *r) {
   add_stage(r, LJ_PHASE_PREFILL, LJ_STAGE_QKV, 0, 16, 0.018, 64e-6, 61e-6, 0.25);
   lj_profile_stage *seq = &r->stages[r->n_stages - 1];
   seq->method = LJ_METHOD_SEQUENCE;
+  // A light stage whose mean is a difference near zero (an 8B run's ffn_norm): the
+  // interval dwarfs the mean, the CV runs to thousands of percent.
+  add_stage(r, LJ_PHASE_PREFILL, LJ_STAGE_FFN_NORM, 0, 16, 1e-6, 2.4e-6, 3.75e-6, 0.0);
+  lj_mean_ci *light = &r->stages[r->n_stages - 1].est.dynamic_j;
+  light->mean = -72.80e-9, light->half_width = 49187.52e-9, light->cv = 272.0;
   set_closure(&r->closure_sequence[LJ_PHASE_PREFILL], LJ_PHASE_PREFILL, 12, 1.2, 2.5, 0.5, 4.5);
 }
 
@@ -433,6 +438,7 @@ static void test_text_sequence(void **state) {
   expect_line(text, "qkv            0       16", "12.00+-", NULL);
   expect_line(text, "  seq          0       16", "18.00+-", "288.0 mJ", "64.00 us", "61.00 us", "1.05", NULL);
   expect_line(text, "seq: sequence replay, the layer's stages up to this one in order", NULL);
+  expect_line(text, "ffn_norm       0       16", "-0.07+-49.19 uJ", ">999%", NULL);
   expect_line(text, "prefill  sequence     12", "1.200 J", "+2.5%", "[+0.5%, +4.5%]", "PASS", NULL);
   expect_line(text, "prefill  isolation     3", "MISS", NULL);
   assert_null(strstr(text, "ctx"));

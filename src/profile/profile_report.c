@@ -28,12 +28,13 @@ static int decimals_for(double scaled) {
   return scaled < 9.9995 ? 3 : scaled < 99.995 ? 2 : scaled < 999.95 ? 1 : 0;
 }
 
-// v (and the half width hw, NAN: none) scaled to the prefix that keeps v in
-// [1, 1000): "12.34 mJ", "1.234+-0.021 J". ASCII only, so widths are bytes.
+// v (and the half width hw, NAN: none) scaled to the prefix that keeps the larger
+// of the two in [1, 1000): "12.34 mJ", "1.234+-0.021 J", "-0.07+-49.19 uJ" (not
+// "-72.80+-49187.52 nJ"). ASCII only, so widths are bytes.
 static const char *qty(cell c, double v, double hw, const char *unit) {
   if (!isfinite(v)) return dash(c);
   static const char *const prefix[] = {"", "m", "u", "n", "p"};
-  double a = fabs(v), scale = 1;
+  double a = isfinite(hw) && fabs(hw) > fabs(v) ? fabs(hw) : fabs(v), scale = 1;
   int k = 0;
   while (k < 4 && a != 0 && a < scale * 0.9995) scale *= 1e-3, k++;
   int d = decimals_for(a / scale);
@@ -59,6 +60,16 @@ static const char *share(cell c, double fraction) {
   if (!isfinite(fraction)) return dash(c);
   snprintf(c, sizeof(cell), "%.1f%%", fraction * 100);
   return c;
+}
+
+// A coefficient of variation as a percentage, ">999%" beyond (a light stage's mean
+// near zero): the column stays five wide.
+static const char *cv_pct(cell c, double cv) {
+  if (isfinite(cv) && fabs(cv) > 9.99) {
+    strcpy(c, ">999%");
+    return c;
+  }
+  return share(c, cv);
 }
 
 // A signed percentage ("-1.2%").
@@ -302,7 +313,7 @@ static void print_stage_row(FILE *f, const lj_profile_stage *s, const char *labe
   const char *bound = lj_report_bound(&s->cost);
   if (timing_only) {
     qty(unit, s->calls_per_unit * e->time_per_call_s.mean, NAN, "s");
-    share(cv, e->time_per_call_s.cv);
+    cv_pct(cv, e->time_per_call_s.cv);
     fprintf(f, "%-10s %5s %8s %10s %10s %6s %10s %6s %-4s %6s\n", label, kv, calls, t, situ, ratio, unit, fb,
             bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
     return;
@@ -313,7 +324,7 @@ static void print_stage_row(FILE *f, const lj_profile_stage *s, const char *labe
   share(sh, s->share_dynamic);
   sig3(jf, s->eff.j_per_flop * 1e12);
   sig3(jb, s->eff.j_per_byte * 1e12);
-  share(cv, e->dynamic_j.cv);
+  cv_pct(cv, e->dynamic_j.cv);
   fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", label, kv, calls, dyn, unit, sh, t,
           situ, ratio, jf, jb, fb, bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
 }
