@@ -38,7 +38,7 @@ static void usage(FILE *f) {
           "  --repeats R            windows per phase (default 3)\n"
           "  --trials N             replay trials per stage (default 3)\n"
           "  --replay-seconds S     length of one replay trial (default 2)\n"
-          "  --phase-seconds S      minimum length of a phase window; short phases repeat (default 1)\n"
+          "  --phase-seconds S      minimum length of a phase window; short phases repeat (default 2)\n"
           "  --decode-kv N          KV lengths at which decode attention is replayed (default 3)\n"
           "  --idle-seconds S       idle measurement before the run (default 5)\n"
           "  --idle-w W             use W watts as the idle baseline instead of measuring\n"

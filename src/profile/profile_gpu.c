@@ -86,10 +86,29 @@ static void keep_generated(gpu_run *g) {
 
 typedef int (*unit_fn)(gpu_run *g);
 
-// Units back to back in one window until it is at least phase_seconds long.
-static int timed_window(gpu_run *g, const char *name, unit_fn fn, int max_units, int *handle, int64_t *units,
-                        double *host_s) {
+// Seconds of the same work run just before a GPU window opens. The energy counter
+// updates every ~100 ms and a read returns its last update, so a window's begin
+// reading counts up to 100 ms of what ran before it and its end reading misses up to
+// 100 ms of its own work. After idle that bias is -(busy - idle power) x 50 ms a
+// window (about -4% of a 1 s prefill window); after two updates of the same work
+// the two ends cancel on average.
+static const double k_preroll_s = 0.2;
+
+// Units for at least `seconds` (at least one), outside any window.
+static int preroll_units(gpu_run *g, unit_fn fn, double seconds) {
+  int64_t t0 = lj_mono_ns();
+  do {
+    LJ_TRY(fn(g));
+  } while ((double)(lj_mono_ns() - t0) < seconds * 1e9 && !interrupted(g));
+  return 0;
+}
+
+// Units back to back in one window until it is at least phase_seconds long, after
+// `preroll_s` of the same units (0: none).
+static int timed_window(gpu_run *g, const char *name, unit_fn fn, int max_units, double preroll_s, int *handle,
+                        int64_t *units, double *host_s) {
   *units = 0;
+  if (preroll_s > 0) LJ_TRY(preroll_units(g, fn, preroll_s));
   int h = lj_profile_meter_begin(&g->m, name);
   if (h < 0) return h;
   *handle = h;
@@ -105,6 +124,8 @@ static int timed_window(gpu_run *g, const char *name, unit_fn fn, int max_units,
   return rc < 0 ? rc : erc;
 }
 
+// GPU phases (prefill, decode) are pre-rolled; load is not repeatable that way, and
+// tokenize and detokenize leave the GPU idle before and inside their windows alike.
 static int phase_window(gpu_run *g, lj_phase ph, int repeat, int64_t tokens_per_unit, unit_fn fn, int max_units) {
   char name[64];
   snprintf(name, sizeof name, "%s#%d", lj_phase_name(ph), repeat);
@@ -112,7 +133,8 @@ static int phase_window(gpu_run *g, lj_phase ph, int repeat, int64_t tokens_per_
   memset(&w, 0, sizeof w);
   w.phase = ph, w.repeat = repeat, w.tokens_per_unit = tokens_per_unit;
   int handle = -1;
-  int rc = timed_window(g, name, fn, max_units, &handle, &w.units, &w.host_s);
+  double preroll_s = ph == LJ_PHASE_PREFILL || ph == LJ_PHASE_DECODE ? k_preroll_s : 0;
+  int rc = timed_window(g, name, fn, max_units, preroll_s, &handle, &w.units, &w.host_s);
   if (handle >= 0 && w.units > 0) {
     int *hs = realloc(g->window_handles, sizeof(int) * (g->r->n_windows + 1));
     if (!hs) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
@@ -222,10 +244,32 @@ static int keep_trial(gpu_run *g, int h, const lj_profile_trial *tr) {
   return lj_profile_add_trial(g->r, tr);
 }
 
+// Launches of rp at `duty`: back to back, `launches` of them (duty 1); or bursts of
+// `burst` launches, each followed by gap_ns idle, for `seconds`. Counts what it did.
+static int play(gpu_run *g, lj_cuda_replay *rp, double duty, int launches, double seconds, int burst, int64_t gap_ns,
+                int64_t *done, int64_t *gap_ns_total) {
+  if (duty >= 1) {
+    LJ_TRY(lj_cuda_replay_launch(rp, launches));
+    LJ_TRY(lj_cuda_synchronize(g->e));
+    *done += launches;
+    return 0;
+  }
+  int64_t t0 = lj_mono_ns();
+  while ((double)(lj_mono_ns() - t0) < seconds * 1e9) {
+    LJ_TRY(lj_cuda_replay_launch(rp, burst));
+    LJ_TRY(lj_cuda_synchronize(g->e));
+    *done += burst;
+    int64_t a = lj_mono_ns();
+    lj_sleep_ns(gap_ns);
+    *gap_ns_total += lj_mono_ns() - a;
+  }
+  return 0;
+}
+
 // Replays the stages first .. last on batch b (one stage: isolation; a span of the
 // layer: a sequence-replay prefix): a graph of enough calls to run >= 2 ms, launched
-// for `seconds` per trial at `duty`, n_trials windows (numbered from trial0) after
-// random offsets.
+// for `seconds` per trial at `duty`, n_trials windows (numbered from trial0), each
+// after a pre-roll of random length.
 static int replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
                        int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
   int L = g->r->plan.config.n_layers, per_layer = lj_stage_is_per_layer(first);
@@ -258,9 +302,12 @@ static int replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, i
   if (burst < 1) burst = 1;
   int64_t gap_ns = (int64_t)(burst * per_launch * (1 - duty) / duty * 1e9);
   for (int k = trial0; rc == 0 && k < trial0 + n_trials && !interrupted(g); k++) {
-    // A random offset against the counter's 100 ms update grid.
-    int64_t offset = (int64_t)(uniform01(g) * 100e6);
-    lj_sleep_ns(offset);
+    // Pre-roll of the same pattern, its length random over one update of the counter
+    // so that the window's start falls at a random point of the counter's 100 ms grid.
+    int64_t offset = (int64_t)(uniform01(g) * 100e6), pre_done = 0, pre_gap = 0;
+    double pre_s = k_preroll_s + (double)offset * 1e-9;
+    rc = play(g, rp, duty, (int)ceil(pre_s / per_launch), pre_s, burst, gap_ns, &pre_done, &pre_gap);
+    if (rc < 0) break;
     char name[64];
     if (method == LJ_METHOD_SEQUENCE)
       snprintf(name, sizeof name, "sequence:%s:%s..%s#%d", lj_phase_name(ph), lj_stage_name(first),
@@ -275,23 +322,7 @@ static int replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, i
       break;
     }
     int64_t done = 0, gap_ns_total = 0;
-    if (duty >= 1) {
-      rc = lj_cuda_replay_launch(rp, launches);
-      if (rc == 0) rc = lj_cuda_synchronize(g->e);
-      done = launches;
-    } else {
-      int64_t t0 = lj_mono_ns();
-      while (rc == 0 && (double)(lj_mono_ns() - t0) < seconds * 1e9) {
-        rc = lj_cuda_replay_launch(rp, burst);
-        if (rc == 0) rc = lj_cuda_synchronize(g->e);
-        done += burst;
-        if (rc == 0) {
-          int64_t a = lj_mono_ns();
-          lj_sleep_ns(gap_ns);
-          gap_ns_total += lj_mono_ns() - a;
-        }
-      }
-    }
+    rc = play(g, rp, duty, launches, seconds, burst, gap_ns, &done, &gap_ns_total);
     int erc = lj_profile_meter_end(&g->m, h);
     if (rc == 0) rc = erc;
     if (rc < 0) break;
@@ -379,12 +410,11 @@ static int context_copies(gpu_run *g, lj_stage st, double plain_s, int *copies) 
 }
 
 // One context window: prefill units with st copied `copies` times (st LJ_STAGE_COUNT:
-// the plain unit) for replay_seconds, after a random offset.
+// the plain unit) for replay_seconds, after a pre-roll of random length.
 static int context_window(gpu_run *g, lj_stage st, int copies, int trial) {
   LJ_TRY(lj_cuda_set_stage_copies(g->e, st == LJ_STAGE_COUNT ? LJ_STAGE_EMBED : st, copies));
   LJ_TRY(unit_prefill(g));  // eager, and the graph captured with the copies
-  LJ_TRY(unit_prefill(g));
-  lj_sleep_ns((int64_t)(uniform01(g) * 100e6));
+  LJ_TRY(preroll_units(g, unit_prefill, k_preroll_s + uniform01(g) * 0.1));
   char name[64];
   snprintf(name, sizeof name, "context:prefill:%s:x%d#%d", st == LJ_STAGE_COUNT ? "none" : lj_stage_name(st),
            copies, trial);
@@ -524,7 +554,7 @@ static int run_ablation(gpu_run *g) {
       int h = -1;
       int64_t units = 0;
       double host_s = 0;
-      int rc = timed_window(g, name, unit_decode, 1 << 20, &h, &units, &host_s);
+      int rc = timed_window(g, name, unit_decode, 1 << 20, k_preroll_s, &h, &units, &host_s);
       if (rc < 0) {
         lj_cuda_set_skip_mask(g->e, 0);
         return rc;

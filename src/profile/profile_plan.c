@@ -12,7 +12,7 @@ void lj_profile_options_default(lj_profile_options *o) {
   memset(o, 0, sizeof *o);
   o->batch = 1, o->prompt_len = 128, o->gen_len = 128;
   o->repeats = 3, o->trials = 3;
-  o->replay_seconds = 2.0, o->phase_seconds = 1.0, o->idle_seconds = 5.0;
+  o->replay_seconds = 2.0, o->phase_seconds = 2.0, o->idle_seconds = 5.0;
   o->idle_w = NAN, o->level = 0.95;
   o->n_decode_kv = 3;
   // Back to back, an HBM-bound GEMV (decode) or a large GEMM (8B prefill) draws the
