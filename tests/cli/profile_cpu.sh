@@ -55,7 +55,7 @@ if [[ $rc -ne 0 ]]; then check "--engine cuda without a GPU: no device" 4 $rc; e
 "$bin" profile --engine cpu --model tiny --prompt-len 16 --gen-len 6 --repeats 20 --phase-seconds 0.5 --threads 2 \
   -o "$tmp/int.db" >"$tmp/int.txt" 2>&1 &
 pid=$!
-sleep 3
+sleep 6  # the whole run takes ~40 s; 3 s left only the load window under ASan on a busy machine
 kill -INT $pid
 wait $pid
 check "interrupted: exit 130" 130 $?
