@@ -346,6 +346,13 @@ static void estimate(world *w, int p, lj_stage s, const int *handles, int64_t ca
 
 // ---------------------------------------------------------------- tests
 
+// A measured phase energy without spread (one window's, or a known value).
+static lj_mean_ci exact(double v) {
+  lj_mean_ci m;
+  lj_stats_exact(v, LEVEL, &m);
+  return m;
+}
+
 static void test_replay_per_call(void **state) {
   world *w = *state;
   const double sem_w = 2.0 / sqrt(3.0);  // the trial powers -2, 0, +2 W: sd 2 W
@@ -412,7 +419,8 @@ static void test_closure(void **state) {
     lj_closure_term terms[LJ_STAGE_COUNT];
     size_t n = closure_terms(w, p, 0, terms);
     lj_closure c;
-    assert_int_equal(lj_closure_compute(phase, terms, n, m.counter_energy_j, m.counter_above_idle_j, LEVEL, &c), 0);
+    lj_mean_ci mg = exact(m.counter_energy_j), md = exact(m.counter_above_idle_j);
+    assert_int_equal(lj_closure_compute(phase, terms, n, &mg, &md, LEVEL, &c), 0);
     EXACT(c.predicted_gross_j.estimate, stages_j);
     EXACT(c.predicted_dynamic_j.estimate, stages_dyn_j);
     // gross misses the idle power of the gaps between decode steps; dynamic closes exactly
@@ -433,7 +441,8 @@ static void test_closure_with_wrong_replay(void **state) {
   lj_closure_term terms[LJ_STAGE_COUNT];
   size_t n = closure_terms(w, 1, 1, terms);
   lj_closure c;
-  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, terms, n, m.counter_energy_j, m.counter_above_idle_j, LEVEL, &c), 0);
+  lj_mean_ci mg = exact(m.counter_energy_j), md = exact(m.counter_above_idle_j);
+  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, terms, n, &mg, &md, LEVEL, &c), 0);
   // GATE_UP really costs 450 W x 60 ms; the wrong replay says 480 W x 48 ms, over 100 calls
   double delta_gross = 100 * (480 * 0.048 - 450 * 0.060), delta_dyn = 100 * (380 * 0.048 - 350 * 0.060);
   EXACT(c.error_dynamic_pct, delta_dyn / m.counter_above_idle_j * 100);
@@ -562,7 +571,8 @@ static void test_bad_input(void **state) {
   assert_int_equal(e.sample_gross_j.n, 0);
   assert_true(isnan(e.time_ratio) && isnan(e.counter_vs_sample_pct) && isnan(e.gross_j.lo));
   lj_closure c;
-  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, NULL, 0, 1, 1, LEVEL, &c), LJ_EINVAL);
+  lj_mean_ci one = exact(1);
+  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, NULL, 0, &one, &one, LEVEL, &c), LJ_EINVAL);
   lj_stage_interval iv = {.begin_ns = 10, .end_ns = 5, .stage = LJ_STAGE_QKV, .layer = 3};
   lj_sample s = {.t_ns = 0, .reading = LJ_READING_POWER_SAMPLE, .value = 100};
   lj_timeline_result r;
@@ -601,7 +611,8 @@ static void test_kv_weights(void **state) {
     lj_stats_exact(0.001 + 0.0001 * (double)replayed[j], LEVEL, &terms[j].dynamic_j);
   }
   lj_closure c;
-  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, terms, 3, want, want - 96 * 0.001, LEVEL, &c), 0);
+  lj_mean_ci mg = exact(want), md = exact(want - 96 * 0.001);
+  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, terms, 3, &mg, &md, LEVEL, &c), 0);
   EXACT(c.predicted_gross_j.estimate, want);
   ABS(c.error_gross_pct, 0, 1e-9);
   ABS(c.error_dynamic_pct, 0, 1e-9);
@@ -615,6 +626,40 @@ static void test_kv_weights(void **state) {
   const int64_t bad[2] = {40, 16};
   assert_int_equal(lj_kv_weights(bad, 2, early, 2, 1.0, w, &outside), LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), "must increase"));
+}
+
+// The error's interval carries the measured windows' spread as well as the prediction's:
+// predicted / measured by the delta method, ν by Welch-Satterthwaite. Worked by hand:
+// predicted 10 calls x mean(1.00, 1.02, 0.98) J = 10 J, se 10 x 0.02/sqrt(3), ν 2;
+// measured mean(9.8, 10.0, 10.2) = 10 J, sem 0.2/sqrt(3), ν 2. Relative variances both
+// (0.02^2/3) -> se(ratio) = sqrt(2 x 0.0004/3) = 0.016330, ν = (2v)^2 / (2 v^2/2) = 4,
+// t(0.975, 4) = 2.776445: error 0% +- 4.5340%.
+static void test_closure_measured_spread(void **state) {
+  (void)state;
+  const double per_call[3] = {1.00, 1.02, 0.98}, windows[3] = {9.8, 10.0, 10.2};
+  lj_closure_term t;
+  memset(&t, 0, sizeof t);
+  t.key = (lj_stage_key){.phase = LJ_PHASE_PREFILL, .stage = LJ_STAGE_QKV, .layer = -1};
+  t.calls = 10;
+  assert_int_equal(lj_stats_mean_ci(per_call, 3, LEVEL, &t.gross_j), 0);
+  t.dynamic_j = t.gross_j;
+  lj_mean_ci m;
+  assert_int_equal(lj_stats_mean_ci(windows, 3, LEVEL, &m), 0);
+  lj_closure c;
+  assert_int_equal(lj_closure_compute(LJ_PHASE_PREFILL, &t, 1, &m, &m, LEVEL, &c), 0);
+  ABS(c.error_dynamic_pct, 0, 1e-12);
+  ABS(c.error_dynamic_hi_pct, 2.776445 * 1.6329932, 1e-4);
+  ABS(c.error_dynamic_lo_pct, -2.776445 * 1.6329932, 1e-4);
+  ABS(c.error_gross_hi_pct, c.error_dynamic_hi_pct, 1e-12);
+  // the measured side exact: the prediction's interval alone, t(0.975, 2) = 4.302653
+  lj_mean_ci ex = exact(10);
+  assert_int_equal(lj_closure_compute(LJ_PHASE_PREFILL, &t, 1, &ex, &ex, LEVEL, &c), 0);
+  ABS(c.error_dynamic_hi_pct, 4.302653 * 10 * 0.02 / sqrt(3) / 10 * 100, 1e-4);
+  // one window (no spread known) counts as exact
+  lj_mean_ci one;
+  assert_int_equal(lj_stats_mean_ci(windows + 1, 1, LEVEL, &one), 0);
+  assert_int_equal(lj_closure_compute(LJ_PHASE_PREFILL, &t, 1, &one, &one, LEVEL, &c), 0);
+  ABS(c.error_dynamic_hi_pct, 4.302653 * 10 * 0.02 / sqrt(3) / 10 * 100, 1e-4);
 }
 
 static void test_efficiency(void **state) {
@@ -665,6 +710,7 @@ int main(void) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_timeline_overlap),
       cmocka_unit_test(test_kv_weights),
+      cmocka_unit_test(test_closure_measured_spread),
       cmocka_unit_test(test_efficiency),
   };
   int failed = cmocka_run_group_tests_name("synthetic engine", tests, setup, teardown);

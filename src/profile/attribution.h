@@ -96,13 +96,17 @@ typedef struct {
   lj_interval predicted_gross_j;  // sum over terms of calls x per-call energy, with its interval
   lj_interval predicted_dynamic_j;
   double error_gross_pct;         // (predicted - measured) / measured x 100
-  double error_gross_lo_pct, error_gross_hi_pct;  // from the predicted interval
+  // The interval of predicted / measured - 1 (delta method, Welch-Satterthwaite ν): the
+  // prediction's spread and the measured windows' spread together.
+  double error_gross_lo_pct, error_gross_hi_pct;
   double error_dynamic_pct;
   double error_dynamic_lo_pct, error_dynamic_hi_pct;
 } lj_closure;
 
-int lj_closure_compute(lj_phase phase, const lj_closure_term *terms, size_t n, double measured_gross_j,
-                       double measured_dynamic_j, double level, lj_closure *out);
+// measured_*: the phase's mean energy per unit over its windows. A mean of one window
+// (no spread known) counts as exact: the error's interval is then the prediction's alone.
+int lj_closure_compute(lj_phase phase, const lj_closure_term *terms, size_t n, const lj_mean_ci *measured_gross,
+                       const lj_mean_ci *measured_dynamic, double level, lj_closure *out);
 
 // ---------------------------------------------------------------- in-situ timeline
 

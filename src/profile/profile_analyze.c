@@ -335,7 +335,7 @@ static int closure_of(lj_profile_result *r, lj_phase ph, lj_profile_method metho
   }
   int rc = 0;
   if (n && own && m->gross_j.n > 0)
-    rc = lj_closure_compute(ph, terms, n, m->gross_j.mean, m->dynamic_j.mean, r->plan.level, out);
+    rc = lj_closure_compute(ph, terms, n, &m->gross_j, &m->dynamic_j, r->plan.level, out);
   free(terms);
   return rc;
 }
@@ -366,7 +366,7 @@ static int closure_sequence(lj_profile_result *r, lj_phase ph, const lj_mean_ci 
   terms[n].gross_j = *layer_gross, terms[n].dynamic_j = *layer_dyn;
   n++;
   const lj_phase_summary *m = &r->phases[ph];
-  int rc = lj_closure_compute(ph, terms, n, m->gross_j.mean, m->dynamic_j.mean, r->plan.level, out);
+  int rc = lj_closure_compute(ph, terms, n, &m->gross_j, &m->dynamic_j, r->plan.level, out);
   free(terms);
   out->n_terms = covered;  // the stages the sum stands for
   return rc;
