@@ -46,7 +46,7 @@ static void usage(FILE *f) {
           "                         idle gaps, so that a stage does not sit at the power cap (default 0.5;\n"
           "                         1 = back to back)\n"
           "  --context              also measure the prefill's stages in context (amplified prefills)\n"
-          "  --no-sequence          skip the sequence replay of the prefill's layer stages\n"
+          "  --no-sequence          skip the sequence replay of the layer's stages (prefill and decode)\n"
           "  --ablate none|attn|mlp runs without that part, against its replay estimate (default mlp)\n"
           "  --no-timeline, --no-ablation, --no-head-fit, --no-overhead   skip that part\n"
           "  --device N             GPU (CUDA index, default 0)\n"

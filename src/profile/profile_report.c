@@ -418,15 +418,15 @@ static void print_closure(FILE *f, lj_phase p, const lj_closure *c, lj_profile_m
 static void print_closures(FILE *f, const lj_profile_result *r) {
   int any = 0;
   for (int p = 0; p < LJ_PHASE_COUNT; p++)
-    any |= r->closure[p].n_terms > 0 || r->closure_context[p].n_terms > 0 || r->closure_sequence[p].n_terms > 0;
+    for (int m = 0; m < LJ_METHOD_COUNT; m++)
+      any |= lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m)->n_terms > 0;
   if (!any) return;
   section(f, "Closure: sum over replayed stages (calls x per call) vs the measured phase window");
   fprintf(f, "%-8s %-9s %5s %10s %16s %7s %10s %16s %7s %17s  %s\n", "phase", "method", "terms", "meas gross",
           "pred gross", "error", "meas dyn", "pred dyn", "error", "dyn error 95%", "pass");
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
-    print_closure(f, (lj_phase)p, &r->closure[p], LJ_METHOD_ISOLATION);
-    print_closure(f, (lj_phase)p, &r->closure_context[p], LJ_METHOD_CONTEXT);
-    print_closure(f, (lj_phase)p, &r->closure_sequence[p], LJ_METHOD_SEQUENCE);
+    for (int m = 0; m < LJ_METHOD_COUNT; m++)
+      print_closure(f, (lj_phase)p, lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m), (lj_profile_method)m);
   }
   fprintf(f, "gross misses the idle energy of the gaps between stages; pass: |dyn error| <= %.0f%%\n",
           LJ_REPORT_CLOSURE_TARGET_PCT);

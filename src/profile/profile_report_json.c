@@ -515,13 +515,11 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   put(b, doc, "stages", stages);
   for (size_t i = 0; i < r->n_trials && trials; i++) push(b, trials, trial_json(b, &r->trials[i]));
   put(b, doc, "trials", trials);
-  for (int p = 0; p < LJ_PHASE_COUNT && closures; p++) {
-    if (r->closure[p].n_terms > 0) push(b, closures, closure_json(b, &r->closure[p], LJ_METHOD_ISOLATION));
-    if (r->closure_context[p].n_terms > 0)
-      push(b, closures, closure_json(b, &r->closure_context[p], LJ_METHOD_CONTEXT));
-    if (r->closure_sequence[p].n_terms > 0)
-      push(b, closures, closure_json(b, &r->closure_sequence[p], LJ_METHOD_SEQUENCE));
-  }
+  for (int p = 0; p < LJ_PHASE_COUNT && closures; p++)
+    for (int m = 0; m < LJ_METHOD_COUNT; m++) {
+      const lj_closure *c = lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m);
+      if (c->n_terms > 0) push(b, closures, closure_json(b, c, (lj_profile_method)m));
+    }
   put(b, doc, "closures", closures);
   put(b, doc, "timeline", timeline_json(b, r));
   put(b, doc, "ablation", ablation_json(b, r));

@@ -44,7 +44,7 @@ typedef struct {
   int ablation;           // 0: none; 1: attention skipped; 2: the MLP (gate_up, swiglu, down) skipped
   int head_fit;           // 1: the attention-head fit ran
   int context;            // 1: the prefill's stages were also measured in context (amplified prefill units)
-  int sequence;           // 1: the prefill's per-layer stages were also measured by sequence replay
+  int sequence;           // 1: the layer's stages were also measured by sequence replay (prefill and decode)
   uint64_t seed;          // weights and offsets
   char prompt_source[32]; // "text" (--prompt), "built-in text", "token ids" (no tokenizer)
 } lj_profile_plan;
@@ -98,6 +98,7 @@ typedef enum {
                             // extra calls on shadow buffers; per call = (amplified - plain) / extra calls
   LJ_METHOD_SEQUENCE = 2,   // the layer's stages from the first up to this one, in the run's order,
                             // cycling all layers back to back; per call = that prefix minus the one before
+  LJ_METHOD_COUNT
 } lj_profile_method;
 const char *lj_profile_method_name(lj_profile_method m);  // "isolation", "context", "sequence"
 
@@ -158,7 +159,7 @@ typedef struct {
 
   lj_closure closure[LJ_PHASE_COUNT];  // isolation estimates: prefill and decode (n_terms 0: not computed)
   lj_closure closure_context[LJ_PHASE_COUNT];  // context estimates (prefill; n_terms 0: not computed)
-  lj_closure closure_sequence[LJ_PHASE_COUNT]; // sequence estimates (prefill; n_terms 0: not computed)
+  lj_closure closure_sequence[LJ_PHASE_COUNT]; // sequence estimates (prefill, decode; n_terms 0: not computed)
 
   lj_stage_interval *intervals;  // the in-situ timeline's stage intervals
   double *interval_energy_j;     // (n_intervals) gross energy of each

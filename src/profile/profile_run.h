@@ -28,7 +28,7 @@ typedef struct {
   int ablation;             // 0 none, 1 attention, 2 the MLP (default)
   int head_fit, timeline, overhead;  // 1 = run (default)
   int context;              // 1: the prefill's stages also measured in context (default 0)
-  int sequence;             // 1: the prefill's per-layer stages also measured by sequence replay (default 1)
+  int sequence;             // 1: the layer's stages also measured by sequence replay, prefill and decode (default 1)
   int threads;              // CPU engine threads (0 = all)
   uint64_t seed;
   int progress;             // progress on stderr (when a terminal)

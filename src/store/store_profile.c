@@ -97,9 +97,7 @@ static int bad_method(lj_store *st, int64_t run_id, const char *table, size_t i,
 }
 static int phase_ok(lj_phase p) { return (unsigned)p < LJ_PHASE_COUNT; }
 static int stage_ok(lj_stage s) { return (unsigned)s < LJ_STAGE_COUNT; }
-static int method_ok(lj_profile_method m) {
-  return m == LJ_METHOD_ISOLATION || m == LJ_METHOD_CONTEXT || m == LJ_METHOD_SEQUENCE;
-}
+static int method_ok(lj_profile_method m) { return (unsigned)m < LJ_METHOD_COUNT; }
 
 static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   const lj_profile_plan *p = &res->plan;
@@ -416,9 +414,9 @@ static int put_closures(lj_store *st, int64_t run_id, const lj_profile_result *r
                      &r));
   int rc = 0;
   for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
-    rc = put_closure(&r, run_id, (lj_phase)p, &res->closure[p], LJ_METHOD_ISOLATION);
-    if (rc == 0) rc = put_closure(&r, run_id, (lj_phase)p, &res->closure_context[p], LJ_METHOD_CONTEXT);
-    if (rc == 0) rc = put_closure(&r, run_id, (lj_phase)p, &res->closure_sequence[p], LJ_METHOD_SEQUENCE);
+    for (int m = 0; rc == 0 && m < LJ_METHOD_COUNT; m++)
+      rc = put_closure(&r, run_id, (lj_phase)p, lj_profile_closure_of(res, (lj_phase)p, (lj_profile_method)m),
+                       (lj_profile_method)m);
   }
   row_finish(&r);
   return rc;
