@@ -112,7 +112,7 @@ static double measure_gemm_tflops(void) {
 // random positions, one prefill token each, then graph steps (greedy sampling included).
 static double decode_step_s(lj_cuda_engine *e, int n_seqs, int ctx, int steps) {
   std::vector<int> tok(n_seqs, 128000), ones(n_seqs, 1);
-  lj_cuda_sampling greedy = {0.0f, 1.0f, 1};
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 1, 0};
   // warm-up: captures the graph for this batch
   LJ(lj_cuda_fake_context(e, n_seqs, ctx - 1 - 2, 7));
   LJ(lj_cuda_prefill(e, n_seqs, tok.data(), ones.data()));

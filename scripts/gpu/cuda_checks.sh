@@ -3,7 +3,9 @@
 #   kernel tests, engine tests, compute-sanitizer memcheck + racecheck on the engine
 #   tests (tiny models), and the end-to-end comparison with HF transformers
 #   (tiny, tiny-untied, llama-3.2-1b, llama-3.2-3b with random weights), and
-#   `generate --device cuda` on the HF fixture checkpoints (tests/data/models) against HF bf16.
+#   `generate --device cuda` on the HF fixture checkpoints (tests/data/models) against HF bf16,
+#   and against the CPU reference on fresh HF checkpoints saved in fp32, f16 and bf16
+#   (parity_checkpoints.py: several shapes, prompts of 1 to 131 tokens, the fast path too).
 # Prints a table at the end; logs go to $OUT (or ./cuda-checks-logs).
 #
 # usage: scripts/gpu/cuda_checks.sh [BIN_DIR]   (BIN_DIR holds test_cuda_kernels,
@@ -54,6 +56,12 @@ else
   NAMES+=(e2e_fixtures); RESULTS+=("SKIP (no $FIX or llamajoule)"); TIMES+=(0)
 fi
 rm -rf "$E2E"
+if [ -x "$BIN/llamajoule" ]; then
+  run parity env PYTHONUNBUFFERED=1 python3 "$SRC/scripts/gpu/parity_checkpoints.py" "$BIN/llamajoule" \
+    --json "$LOG/parity.json"
+else
+  NAMES+=(parity); RESULTS+=("SKIP (no llamajoule)"); TIMES+=(0)
+fi
 
 echo
 printf '%-20s %-22s %8s\n' check result seconds

@@ -14,6 +14,7 @@
 #include "engine/cpu/cpu_engine.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/cuda/cuda_generate.h"
+#include "engine/cuda/cuda_generate_fast.h"
 #include "engine/generate.h"
 #include "model/config.h"
 #include "model/tokenizer.h"
@@ -44,7 +45,7 @@ static void usage(FILE *fp) {
           "  --dump-logits FILE   write every step's logits (format in docs/model.md)\n"
           "  --write-checkpoint DIR  write the model as an HF checkpoint (config.json +\n"
           "                       model.safetensors) and exit\n"
-          "  --checkpoint-dtype bf16|f32  dtype of --write-checkpoint (default bf16)\n");
+          "  --checkpoint-dtype bf16|f16|f32  dtype of --write-checkpoint (default bf16)\n");
 }
 
 enum { MAX_PROMPTS = 256 };
@@ -138,7 +139,8 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       case OPT_CKPT_DTYPE:
         if (!strcmp(optarg, "bf16")) a->checkpoint_dtype = LJ_DTYPE_BF16;
         else if (!strcmp(optarg, "f32")) a->checkpoint_dtype = LJ_DTYPE_F32;
-        else return LJ_FAIL(LJ_EINVAL, "--checkpoint-dtype '%s': expected bf16 or f32", optarg);
+        else if (!strcmp(optarg, "f16")) a->checkpoint_dtype = LJ_DTYPE_F16;
+        else return LJ_FAIL(LJ_EINVAL, "--checkpoint-dtype '%s': expected bf16, f16 or f32", optarg);
         break;
       case 'h': usage(stdout); return 1;
       case ':': return LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]);
@@ -315,8 +317,8 @@ static void print_results(const lj_tokenizer *tok, const int32_t *const *prompts
           res->decode_ns ? (double)res->decode_tokens * 1e9 / (double)res->decode_ns : 0.0);
 }
 
-static int run_generate(const gen_args *a, lj_weights *w) {
-  const lj_model_config *c = &w->config;
+// w NULL: a preset on the CUDA engine, its random weights generated on the device (no host copy).
+static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights *w) {
   if (a->n_prompts == 0) return LJ_FAIL(LJ_EINVAL, "give --prompt TEXT or --prompt-ids \"1 2 3\"");
   if (a->chat && a->n_text_prompts == 0) return LJ_FAIL(LJ_EINVAL, "--chat needs --prompt TEXT");
   lj_tokenizer *tok = NULL;
@@ -344,9 +346,25 @@ static int run_generate(const gen_args *a, lj_weights *w) {
   // --device cuda: the CUDA engine runs the same loop (engine/cuda/cuda_generate.h).
   int on_cuda = !strcmp(a->device, "cuda");
   lj_cuda_engine *cuda = NULL;
-  if (rc == LJ_OK && on_cuda)
-    rc = lj_cuda_engine_from_weights(w, n_seqs, ps.longest + a->n_new, n_seqs * ps.longest, &cuda);
-  else if (rc == LJ_OK)
+  // A prefill call holds every prompt; prompts of one length may be split into calls of 8192 tokens.
+  int same_len = 1;
+  for (int q = 1; q < n_seqs; q++) same_len &= rc == LJ_OK && lens[q] == lens[0];
+  int max_tokens = n_seqs * ps.longest;
+  if (same_len && max_tokens > 8192) max_tokens = 8192 > n_seqs ? 8192 : n_seqs;
+  if (rc == LJ_OK && on_cuda && w)
+    rc = lj_cuda_engine_from_weights(w, n_seqs, ps.longest + a->n_new, max_tokens, &cuda);
+  if (rc == LJ_OK && on_cuda && !w) {
+    lj_cuda_options co;
+    lj_cuda_options_default(&co);
+    co.max_batch = n_seqs, co.max_ctx = ps.longest + a->n_new, co.max_tokens = max_tokens;
+    int64_t t0 = lj_mono_ns();
+    rc = lj_cuda_engine_create_random(&cuda, c, a->weight_seed, &co);
+    if (rc == LJ_OK)
+      lj_info("%s: RANDOM weights (seed %llu, bf16) generated on the GPU, %.3f B parameters, in %.2f s", c->name,
+              (unsigned long long)a->weight_seed, (double)lj_config_n_params(c) / 1e9,
+              (double)(lj_mono_ns() - t0) / 1e9);
+  }
+  else if (rc == LJ_OK && !on_cuda)
     rc = lj_cpu_engine_create(w, n_seqs, ps.longest + a->n_new, a->threads, &engine);
   FILE *dump = NULL;
   if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
@@ -355,8 +373,13 @@ static int run_generate(const gen_args *a, lj_weights *w) {
   if (rc == LJ_OK) {
     lj_generate_opts o = {.n_new = a->n_new, .stop_ids = stop, .n_stop = n_stop, .ignore_eos = a->ignore_eos,
                           .sampling = a->sampling, .seed = a->seed, .dump_logits = dump, .progress = 1};
-    rc = on_cuda ? lj_generate(lj_cuda_forward_fn, cuda, c->vocab_size, prompts, lens, n_seqs, &o, &res)
-                 : lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, n_seqs, &o, &res);
+    // CUDA: graph replays with sampling on the GPU; the host loop only to dump every step's logits.
+    if (on_cuda && !dump)
+      rc = lj_cuda_generate_fast(cuda, prompts, lens, n_seqs, &o, &res);
+    else if (on_cuda)
+      rc = lj_generate(lj_cuda_forward_fn, cuda, c->vocab_size, prompts, lens, n_seqs, &o, &res);
+    else
+      rc = lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, n_seqs, &o, &res);
   }
   if (dump && fclose(dump) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: write failed", a->dump_logits);
   if (rc == LJ_OK) print_results(tok, prompts, lens, &res);
@@ -378,6 +401,14 @@ int lj_cmd_generate(int argc, char **argv) {
     lj_report_error(rc);
     return LJ_EXIT_USAGE;
   }
+  // A preset on the CUDA engine needs no host weights: the GPU generates them.
+  struct stat st;
+  lj_model_config preset;
+  if (!a.write_checkpoint && !strcmp(a.device, "cuda") && !(stat(a.model, &st) == 0 && S_ISDIR(st.st_mode)) &&
+      lj_config_preset(a.model, &preset) == LJ_OK) {
+    rc = run_generate(&a, &preset, NULL);
+    return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
+  }
   lj_weights w;
   rc = load_model(&a, &w);
   if (rc < 0) return lj_report_error(rc);
@@ -388,7 +419,7 @@ int lj_cmd_generate(int argc, char **argv) {
       lj_info("wrote %s (config.json + model.safetensors, %s) in %.2f s", a.write_checkpoint,
               lj_dtype_name(a.checkpoint_dtype), (double)(lj_mono_ns() - t0) / 1e9);
   } else {
-    rc = run_generate(&a, &w);
+    rc = run_generate(&a, &w.config, &w);
   }
   lj_weights_free(&w);
   return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;

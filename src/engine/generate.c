@@ -52,7 +52,7 @@ static void free_state(gen_state *s) {
   lj_token_sampler_free(s->sampler);
 }
 
-static int is_stop(const lj_generate_opts *o, int token) {
+int lj_generate_is_stop(const lj_generate_opts *o, int token) {
   if (o->ignore_eos) return 0;
   for (int i = 0; i < o->n_stop; i++)
     if (o->stop_ids[i] == token) return 1;
@@ -68,7 +68,7 @@ static int take_tokens(gen_state *s, const lj_generate_opts *o, lj_generate_resu
     int token = lj_sample(s->sampler, lg, &s->rng[q]);
     if (o->dump_logits) LJ_TRY(lj_logits_dump_record(o->dump_logits, step, q, token, lg, vocab));
     r->out[q][r->n_out[q]++] = token;
-    if (r->n_out[q] >= o->n_new || is_stop(o, token)) s->live[q] = 0;
+    if (r->n_out[q] >= o->n_new || lj_generate_is_stop(o, token)) s->live[q] = 0;
   }
   return LJ_OK;
 }

@@ -33,6 +33,8 @@ typedef struct {
 int lj_generate(lj_forward_fn forward, void *engine, int vocab, const int32_t *const *prompts, const int *prompt_lens,
                 int n_seqs, const lj_generate_opts *o, lj_generate_result *r);
 void lj_generate_result_free(lj_generate_result *r);
+// 1 when `token` ends a sequence under o (a stop id, unless ignore_eos).
+int lj_generate_is_stop(const lj_generate_opts *o, int token);
 
 // --dump-logits file format (little-endian):
 //   header  char magic[8] = "LJLOGIT1", uint32 version = 1, uint32 vocab,

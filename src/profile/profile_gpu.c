@@ -74,7 +74,7 @@ static int unit_prefill(gpu_run *g) {
 // One generation from the prompt's cache (lj_cuda_generate synchronises).
 static int unit_decode(gpu_run *g) {
   LJ_TRY(lj_cuda_rewind(g->e, g->o->batch, g->prompt_lens));
-  lj_cuda_sampling sp = {0.0f, 1.0f, g->o->seed};
+  lj_cuda_sampling sp = {0.0f, 1.0f, g->o->seed, 0};
   return lj_cuda_generate(g->e, g->o->batch, g->o->gen_len, &sp, g->gen_steps);
 }
 
@@ -492,7 +492,7 @@ static int decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b) {
   int steps = (int)(kv - o->prompt_len) + 1;
   if (steps > 1) {
     LJ_TRY(lj_cuda_rewind(g->e, o->batch, g->prompt_lens));
-    lj_cuda_sampling sp = {0.0f, 1.0f, o->seed};
+    lj_cuda_sampling sp = {0.0f, 1.0f, o->seed, 0};
     LJ_TRY(lj_cuda_generate(g->e, o->batch, steps, &sp, NULL));
   }
   int *ones = malloc(sizeof(int) * (size_t)o->batch);

@@ -24,6 +24,8 @@ extern "C" {
 #include "gpu_test_util.h"
 extern "C" {
 #include "model/config.h"
+#include "model/dtype.h"
+#include "model/weights.h"
 }
 
 #define TOL_LOGITS 2e-2
@@ -177,7 +179,7 @@ static void run_model(const char *preset, int use_gemv) {
   for (int s = 0; s < 3; s++) check_logits(&logits[(size_t)s * V], ref_logits(&m, prompts[s]), "prefill", s);
 
   // Greedy generation through the decode graph.
-  lj_cuda_sampling greedy = {0.0f, 1.0f, 1};
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 1, 0};
   int steps = 8;
   std::vector<int> gen((size_t)steps * 3);
   assert_int_equal(lj_cuda_generate(e, 3, steps, &greedy, gen.data()), 0);
@@ -250,12 +252,160 @@ static void test_bad_tokens(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// ---------------------------------------------------------------- checkpoint dtypes
+// One host tensor in three dtypes. `exact` is the bf16 value the device must end with.
+struct host_copies {
+  std::vector<float> f32;
+  std::vector<uint16_t> f16, bf16, f16_as_bf16;
+};
+
+static void make_copies(const lj_tensor *t, host_copies *h) {
+  size_t n = (size_t)lj_tensor_numel(t);
+  assert_int_equal(t->dtype, LJ_DTYPE_BF16);
+  const uint16_t *src = (const uint16_t *)t->data;
+  h->f32.resize(n), h->f16.resize(n), h->bf16.assign(src, src + n), h->f16_as_bf16.resize(n);
+  for (size_t i = 0; i < n; i++) {
+    h->f32[i] = lj_bf16_to_f32(src[i]);
+    h->f16[i] = lj_f32_to_f16(h->f32[i]);
+    h->f16_as_bf16[i] = lj_f32_to_bf16(lj_f16_to_f32(h->f16[i]));
+  }
+}
+
+static lj_cuda_host_tensor pick(const host_copies *h, lj_dtype dt, int f16_values) {
+  lj_cuda_host_tensor t;
+  t.dtype = dt;
+  if (dt == LJ_DTYPE_F32) t.data = h->f32.data();
+  else if (dt == LJ_DTYPE_F16) t.data = h->f16.data();
+  else t.data = f16_values ? h->f16_as_bf16.data() : h->bf16.data();
+  return t;
+}
+
+static std::vector<float> prefill_logits(const lj_model_config *c, std::vector<host_copies> &hc, lj_dtype dt,
+                                         int f16_values, const std::vector<int> &prompt) {
+  int L = c->n_layers;
+  std::vector<lj_cuda_host_layer> layers((size_t)L);
+  for (int l = 0; l < L; l++) {
+    host_copies *b = &hc[3 + (size_t)9 * l];
+    lj_cuda_host_layer *o = &layers[(size_t)l];
+    lj_cuda_host_tensor *t[9] = {&o->attn_norm, &o->wq, &o->wk, &o->wv, &o->wo, &o->ffn_norm, &o->w_gate, &o->w_up, &o->w_down};
+    for (int i = 0; i < 9; i++) *t[i] = pick(&b[i], dt, f16_values);
+  }
+  lj_cuda_host_weights hw;
+  memset(&hw, 0, sizeof hw);
+  hw.embed = pick(&hc[0], dt, f16_values);
+  hw.final_norm = pick(&hc[1], dt, f16_values);
+  if (!c->tie_embeddings) hw.lm_head = pick(&hc[2], dt, f16_values);
+  hw.layers = layers.data();
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_ctx = 128, opt.max_tokens = 128, opt.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  if (lj_cuda_engine_create(&e, c, &hw, &opt) < 0) fail_msg("create (%s): %s", lj_dtype_name(dt), lj_error_message());
+  int n = (int)prompt.size();
+  assert_int_equal(lj_cuda_prefill(e, 1, prompt.data(), &n), 0);
+  std::vector<float> logits((size_t)c->vocab_size);
+  assert_int_equal(lj_cuda_get_logits(e, logits.data(), 1), 0);
+  lj_cuda_engine_free(e);
+  return logits;
+}
+
+// F32, F16 and BF16 host weights of the same values give bit-identical logits, and equal
+// the device-generated random weights. The embedding (128256 x dim, 32 MB in F32) is far
+// larger than a copy that a pageable cudaMemcpy completes before returning: an upload that
+// is not ordered with the engine's stream converts bytes that have not arrived yet.
+static void check_upload_dtypes(const char *preset) {
+  lj_model_config c;
+  assert_int_equal(lj_config_preset(preset, &c), 0);
+  lj_weights w;
+  if (lj_weights_random(&c, SEED, 2, &w) < 0) fail_msg("random weights: %s", lj_error_message());
+  std::vector<host_copies> hc(3 + (size_t)9 * c.n_layers);
+  make_copies(&w.embed, &hc[0]);
+  make_copies(&w.final_norm, &hc[1]);
+  if (!c.tie_embeddings) make_copies(&w.lm_head, &hc[2]);
+  for (int l = 0; l < c.n_layers; l++) {
+    const lj_layer_weights *s = &w.layers[l];
+    const lj_tensor *t[9] = {&s->attn_norm, &s->wq, &s->wk, &s->wv, &s->wo, &s->ffn_norm, &s->w_gate, &s->w_up, &s->w_down};
+    for (int i = 0; i < 9; i++) make_copies(t[i], &hc[3 + (size_t)9 * l + i]);
+  }
+  lj_weights_free(&w);
+  std::vector<int> prompt = random_tokens(40, 99);
+
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_ctx = 128, opt.max_tokens = 128, opt.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&e, &c, SEED, &opt), 0);
+  int n = (int)prompt.size();
+  assert_int_equal(lj_cuda_prefill(e, 1, prompt.data(), &n), 0);
+  std::vector<float> rnd((size_t)c.vocab_size);
+  assert_int_equal(lj_cuda_get_logits(e, rnd.data(), 1), 0);
+  lj_cuda_engine_free(e);
+
+  std::vector<float> bf = prefill_logits(&c, hc, LJ_DTYPE_BF16, 0, prompt);
+  std::vector<float> f32 = prefill_logits(&c, hc, LJ_DTYPE_F32, 0, prompt);
+  std::vector<float> f16 = prefill_logits(&c, hc, LJ_DTYPE_F16, 0, prompt);
+  std::vector<float> bf_of_f16 = prefill_logits(&c, hc, LJ_DTYPE_BF16, 1, prompt);
+  size_t bytes = 4 * (size_t)c.vocab_size;
+  if (memcmp(bf.data(), rnd.data(), bytes)) fail_msg("%s: BF16 host weights differ from the random fill", preset);
+  if (memcmp(f32.data(), bf.data(), bytes)) {
+    size_t bad = 0;
+    for (size_t i = 0; i < bf.size(); i++) bad += f32[i] != bf[i];
+    fail_msg("%s: F32 host weights give other logits than BF16 (%zu of %zu differ)", preset, bad, bf.size());
+  }
+  if (memcmp(f16.data(), bf_of_f16.data(), bytes)) fail_msg("%s: F16 host weights differ from bf16(f16)", preset);
+  printf("  %s: F32, F16, BF16 uploads give bit-identical logits\n", preset);
+}
+
+static void test_upload_dtypes(void **state) {
+  (void)state;
+  check_upload_dtypes("tiny");
+  check_upload_dtypes("tiny-untied");
+}
+
+// lj_cuda_generate_more continues a generation exactly: n + m steps in two calls give the
+// tokens of one call of n + m, greedy and sampled (top-k + top-p).
+static void test_generate_more(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("tiny-untied", &c), 0);
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 2, opt.max_ctx = 128, opt.max_tokens = 128, opt.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&e, &c, SEED, &opt), 0);
+  int lens[2] = {7, 3};
+  std::vector<int> packed = random_tokens(10, 5);
+  lj_cuda_sampling modes[2];
+  modes[0].temperature = 0.0f, modes[0].top_p = 1.0f, modes[0].seed = 3, modes[0].top_k = 0;
+  modes[1].temperature = 0.9f, modes[1].top_p = 0.9f, modes[1].seed = 3, modes[1].top_k = 40;
+  for (int m = 0; m < 2; m++) {
+    const int n1 = 9, n2 = 21;
+    std::vector<int> one((size_t)(n1 + n2) * 2), two((size_t)(n1 + n2) * 2);
+    lj_cuda_reset(e);
+    assert_int_equal(lj_cuda_prefill(e, 2, packed.data(), lens), 0);
+    assert_int_equal(lj_cuda_generate(e, 2, n1 + n2, &modes[m], one.data()), 0);
+    lj_cuda_reset(e);
+    assert_int_equal(lj_cuda_prefill(e, 2, packed.data(), lens), 0);
+    assert_int_equal(lj_cuda_generate(e, 2, n1, &modes[m], two.data()), 0);
+    assert_int_equal(lj_cuda_generate_more(e, 2, n2, two.data() + (size_t)n1 * 2), 0);
+    for (size_t i = 0; i < one.size(); i++)
+      if (one[i] != two[i]) fail_msg("mode %d: token %zu: one call %d, continued %d", m, i, one[i], two[i]);
+    for (int s = 0; s < 2; s++) assert_int_equal(lj_cuda_seq_len(e, s), lens[s] + n1 + n2 - 1);
+  }
+  // Nothing to continue after a new prefill.
+  lj_cuda_reset(e);
+  assert_int_equal(lj_cuda_prefill(e, 2, packed.data(), lens), 0);
+  assert_int_equal(lj_cuda_generate_more(e, 2, 4, NULL), LJ_EINVAL);
+  lj_cuda_engine_free(e);
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tiny),       cmocka_unit_test(test_tiny_untied),
       cmocka_unit_test(test_tiny_cublaslt_only), cmocka_unit_test(test_refuses_what_does_not_fit),
-      cmocka_unit_test(test_bad_tokens),
+      cmocka_unit_test(test_bad_tokens),         cmocka_unit_test(test_upload_dtypes),
+      cmocka_unit_test(test_generate_more),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -362,6 +362,52 @@ static void test_attention_prefill(void **state) {
 }
 
 // ---------------------------------------------------------------- sampling
+// temperature + top-k + top-p: frequencies match the renormalised kept distribution
+static void check_sampled_frequencies(float temp, float top_p, int top_k) {
+  {
+    int rows = 20000, vocab = 50;
+    std::vector<float> one(vocab), logits((size_t)rows * vocab);
+    for (int i = 0; i < vocab; i++) one[i] = 3.0f * lj_random_unit(next_seed(), 5, i);
+    for (int r = 0; r < rows; r++) memcpy(&logits[(size_t)r * vocab], one.data(), 4 * vocab);
+    std::vector<double> p(vocab);
+    double mx = -1e30, z = 0;
+    for (int i = 0; i < vocab; i++) mx = fmax(mx, one[i] / temp);
+    for (int i = 0; i < vocab; i++) z += (p[i] = exp(one[i] / temp - mx));
+    for (int i = 0; i < vocab; i++) p[i] /= z;
+    std::vector<int> order(vocab);
+    for (int i = 0; i < vocab; i++) order[i] = i;
+    for (int i = 0; i < vocab; i++)  // selection sort by probability, descending
+      for (int j = i + 1; j < vocab; j++)
+        if (p[order[j]] > p[order[i]]) std::swap(order[i], order[j]);
+    std::vector<double> q(vocab, 0.0);
+    double mass = 0;
+    int n_keep = top_k > 0 && top_k < vocab ? top_k : vocab;  // top-k, then top-p of what it kept
+    double kept = 0;
+    for (int k = 0; k < n_keep; k++) kept += p[order[k]];
+    for (int k = 0; k < n_keep && mass < top_p * kept; k++) mass += p[order[k]], q[order[k]] = p[order[k]];
+    for (int i = 0; i < vocab; i++) q[i] /= mass;
+    void *d_l = dev_copy(logits.data(), logits.size() * 4), *d_out = dev_poisoned(4 * rows);
+    int *d_step = (int *)dev_poisoned(4);
+    GPU_OK(cudaMemset(d_step, 0, 4));
+    assert_int_equal(lj_cuda_sample((int *)d_out, (float *)d_l, rows, vocab, temp, top_p, top_k, 42, d_step, 0), 0);
+    std::vector<int> got(rows);
+    GPU_OK(cudaMemcpy(got.data(), d_out, 4 * rows, cudaMemcpyDeviceToHost));
+    std::vector<double> freq(vocab, 0.0);
+    for (int r = 0; r < rows; r++) {
+      assert_true(got[r] >= 0 && got[r] < vocab);
+      if (q[got[r]] == 0) fail_msg("sampled token %d outside the top-k/top-p set", got[r]);
+      freq[got[r]] += 1.0 / rows;
+    }
+    // Each frequency within 5 standard deviations of its probability.
+    for (int i = 0; i < vocab; i++) {
+      double sd = sqrt(q[i] * (1 - q[i]) / rows) + 1e-12;
+      if (fabs(freq[i] - q[i]) > 5 * sd + 1e-9)
+        fail_msg("token %d: frequency %.4f, probability %.4f", i, freq[i], q[i]);
+    }
+    cudaFree(d_l), cudaFree(d_out), cudaFree(d_step);
+  }
+}
+
 static void test_sampling(void **state) {
   (void)state;
   // argmax, with a tie resolved to the lowest index
@@ -380,53 +426,16 @@ static void test_sampling(void **state) {
     void *d_l = dev_copy(logits.data(), logits.size() * 4), *d_out = dev_poisoned(4 * rows);
     int *d_step = (int *)dev_poisoned(4);
     GPU_OK(cudaMemset(d_step, 0, 4));
-    assert_int_equal(lj_cuda_sample((int *)d_out, (float *)d_l, rows, vocab, 0.0f, 1.0f, 1, d_step, 0), 0);
+    assert_int_equal(lj_cuda_sample((int *)d_out, (float *)d_l, rows, vocab, 0.0f, 1.0f, 0, 1, d_step, 0), 0);
     int got[5];
     GPU_OK(cudaMemcpy(got, d_out, sizeof got, cudaMemcpyDeviceToHost));
     for (int r = 0; r < rows; r++) assert_int_equal(got[r], expect[r]);
     cudaFree(d_l), cudaFree(d_out), cudaFree(d_step);
   }
-  // temperature + top-p: frequencies match the renormalised nucleus distribution
-  {
-    int rows = 20000, vocab = 50;
-    float temp = 0.7f, top_p = 0.8f;
-    std::vector<float> one(vocab), logits((size_t)rows * vocab);
-    for (int i = 0; i < vocab; i++) one[i] = 3.0f * lj_random_unit(next_seed(), 5, i);
-    for (int r = 0; r < rows; r++) memcpy(&logits[(size_t)r * vocab], one.data(), 4 * vocab);
-    std::vector<double> p(vocab);
-    double mx = -1e30, z = 0;
-    for (int i = 0; i < vocab; i++) mx = fmax(mx, one[i] / temp);
-    for (int i = 0; i < vocab; i++) z += (p[i] = exp(one[i] / temp - mx));
-    for (int i = 0; i < vocab; i++) p[i] /= z;
-    std::vector<int> order(vocab);
-    for (int i = 0; i < vocab; i++) order[i] = i;
-    for (int i = 0; i < vocab; i++)  // selection sort by probability, descending
-      for (int j = i + 1; j < vocab; j++)
-        if (p[order[j]] > p[order[i]]) std::swap(order[i], order[j]);
-    std::vector<double> q(vocab, 0.0);
-    double mass = 0;
-    for (int k = 0; k < vocab && mass < top_p; k++) mass += p[order[k]], q[order[k]] = p[order[k]];
-    for (int i = 0; i < vocab; i++) q[i] /= mass;
-    void *d_l = dev_copy(logits.data(), logits.size() * 4), *d_out = dev_poisoned(4 * rows);
-    int *d_step = (int *)dev_poisoned(4);
-    GPU_OK(cudaMemset(d_step, 0, 4));
-    assert_int_equal(lj_cuda_sample((int *)d_out, (float *)d_l, rows, vocab, temp, top_p, 42, d_step, 0), 0);
-    std::vector<int> got(rows);
-    GPU_OK(cudaMemcpy(got.data(), d_out, 4 * rows, cudaMemcpyDeviceToHost));
-    std::vector<double> freq(vocab, 0.0);
-    for (int r = 0; r < rows; r++) {
-      assert_true(got[r] >= 0 && got[r] < vocab);
-      if (q[got[r]] == 0) fail_msg("sampled token %d outside the top-p nucleus", got[r]);
-      freq[got[r]] += 1.0 / rows;
-    }
-    // Each frequency within 5 standard deviations of its probability.
-    for (int i = 0; i < vocab; i++) {
-      double sd = sqrt(q[i] * (1 - q[i]) / rows) + 1e-12;
-      if (fabs(freq[i] - q[i]) > 5 * sd + 1e-9)
-        fail_msg("token %d: frequency %.4f, probability %.4f", i, freq[i], q[i]);
-    }
-    cudaFree(d_l), cudaFree(d_out), cudaFree(d_step);
-  }
+  check_sampled_frequencies(0.7f, 0.8f, 0);
+  check_sampled_frequencies(1.0f, 1.0f, 7);
+  check_sampled_frequencies(0.7f, 0.8f, 5);  // top-k cuts below the nucleus
+  check_sampled_frequencies(0.7f, 0.5f, 20);
 }
 
 int main(void) {

@@ -157,7 +157,7 @@ static void test_marks(void **state) {
   std::vector<int> ids;
   prompt(&ids, 10);
   int n = 10, G = 6;
-  lj_cuda_sampling sp = {0.0f, 1.0f, 0};
+  lj_cuda_sampling sp = {0.0f, 1.0f, 0, 0};
   // Reference tokens without marks.
   assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
   std::vector<int> ref(G), got(G);
@@ -295,7 +295,7 @@ static void test_stage_copies(void **state) {
   std::vector<int> ids;
   prompt(&ids, 24);
   int n = 24, zero = 0;
-  lj_cuda_sampling sp = {0.0f, 1.0f, 0};
+  lj_cuda_sampling sp = {0.0f, 1.0f, 0, 0};
   assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
   std::vector<float> ref(c.vocab_size), got(c.vocab_size);
   assert_int_equal(lj_cuda_get_logits(e, ref.data(), 1), 0);

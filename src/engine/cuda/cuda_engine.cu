@@ -30,6 +30,7 @@
 #include "engine/cuda/sampling.h"
 #include "engine/cuda/swiglu.h"
 #include "engine/cuda/weight_fill.h"
+#include "engine/cuda/weight_upload.h"
 #include "model/random_init.h"
 
 void lj_cuda_options_default(lj_cuda_options *o) {
@@ -151,7 +152,9 @@ static int allocate(lj_cuda_engine *e) {
   int rc = 0;
   cudaError_t err = cudaMalloc(&e->inv_freq, sizeof(float) * (c->head_dim / 2));
   if (err == cudaSuccess)
-    err = cudaMemcpy(e->inv_freq, inv, sizeof(float) * (c->head_dim / 2), cudaMemcpyHostToDevice);
+    err = cudaMemcpyAsync(e->inv_freq, inv, sizeof(float) * (c->head_dim / 2), cudaMemcpyHostToDevice,
+                          e->stream);  // on the engine's stream: a plain cudaMemcpy is not ordered with it
+  if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
   free(inv);
   if (err != cudaSuccess)
     rc = LJ_FAIL(LJ_ECUDA, "rope table upload failed: %s", cudaGetErrorString(err));
@@ -255,43 +258,26 @@ fail:
   return rc;
 }
 
-// Copies one host tensor of n elements into dst (bf16), converting fp32 through a
-// staging buffer in chunks.
-static int upload(lj_cuda_engine *e, bf16 *dst, const void *src, size_t n, lj_cuda_host_dtype dt,
-                  float *staging, size_t staging_elems, const char *name, int layer) {
-  if (!src) return LJ_FAIL(LJ_EINVAL, "CUDA engine: weight %s of layer %d is missing", name, layer);
-  if (dt == LJ_CUDA_HOST_BF16) {
-    CUDA_CHECK(cudaMemcpy(dst, src, 2 * n, cudaMemcpyHostToDevice));
-    return 0;
-  }
-  for (size_t i = 0; i < n; i += staging_elems) {
-    size_t m = n - i < staging_elems ? n - i : staging_elems;
-    CUDA_CHECK(cudaMemcpy(staging, (const float *)src + i, 4 * m, cudaMemcpyHostToDevice));
-    LJ_TRY(lj_cuda_f32_to_bf16(dst + i, staging, m, e->stream));
-    CUDA_CHECK(cudaStreamSynchronize(e->stream));
-  }
-  return 0;
+static int upload(lj_cuda_uploader *u, bf16 *dst, const lj_cuda_host_tensor *t, size_t n, const char *name,
+                  int layer) {
+  if (!t->data) return LJ_FAIL(LJ_EINVAL, "CUDA engine: weight %s of layer %d is missing", name, layer);
+  if (t->dtype != LJ_DTYPE_F32 && t->dtype != LJ_DTYPE_F16 && t->dtype != LJ_DTYPE_BF16)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "CUDA engine: weight %s of layer %d has an unknown dtype", name, layer);
+  return lj_cuda_upload(u, dst, t->data, n, t->dtype);
 }
 
 int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
                           const lj_cuda_host_weights *w, const lj_cuda_options *opt) {
   int rc = engine_begin(out, cfg, opt);
   lj_cuda_engine *e = *out;
-  float *staging = NULL;
-  const size_t staging_elems = 16u << 20;
+  lj_cuda_uploader *u = NULL;
   if (rc < 0) goto fail;
+  if ((rc = lj_cuda_uploader_create(&u, e->stream, (size_t)32 << 20)) < 0) goto fail;
   {
     const lj_model_config *c = &e->cfg;
     size_t d = c->dim, h = c->hidden_dim, V = c->vocab_size;
-    lj_cuda_host_dtype dt = w->dtype;
-    if (dt != LJ_CUDA_HOST_BF16) {
-      if (cudaMalloc(&staging, 4 * staging_elems) != cudaSuccess) {
-        rc = LJ_FAIL(LJ_ENOMEM, "CUDA engine: no device memory for the upload staging buffer");
-        goto fail;
-      }
-    }
-#define UP(dst, src, n, name, l) \
-  do { if ((rc = upload(e, (dst), (src), (n), dt, staging, staging_elems, (name), (l))) < 0) goto fail; } while (0)
+#define UP(dst, t, n, name, l) \
+  do { if ((rc = upload(u, (dst), &(t), (n), (name), (l))) < 0) goto fail; } while (0)
     if (!w->layers) {
       rc = LJ_FAIL(LJ_EINVAL, "CUDA engine: host weights have no layers");
       goto fail;
@@ -314,10 +300,12 @@ int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
     if (!c->tie_embeddings) UP(e->lm_head, w->lm_head, V * d, "lm_head", -1);
 #undef UP
   }
-  if (staging) cudaFree(staging);
+  rc = lj_cuda_uploader_finish(u);
+  u = NULL;
+  if (rc < 0) goto fail;
   return 0;
 fail:
-  if (staging) cudaFree(staging);
+  lj_cuda_uploader_finish(u);
   lj_cuda_engine_free(e);
   *out = NULL;
   return rc;
@@ -343,7 +331,10 @@ void lj_cuda_engine_free(lj_cuda_engine *e) {
 
 // ---------------------------------------------------------------- batches
 
-void lj_cuda_reset(lj_cuda_engine *e) { memset(e->h_len, 0, sizeof(int) * e->opt.max_batch); }
+void lj_cuda_reset(lj_cuda_engine *e) {
+  memset(e->h_len, 0, sizeof(int) * e->opt.max_batch);
+  e->gen_rows = 0;
+}
 int lj_cuda_seq_len(const lj_cuda_engine *e, int s) {
   return s >= 0 && s < e->opt.max_batch ? e->h_len[s] : -1;
 }
@@ -373,6 +364,7 @@ int lj_cuda_rewind(lj_cuda_engine *e, int n_seqs, const int *len) {
       return LJ_FAIL(LJ_EINVAL, "rewind: sequence %d to %d positions, outside [0, %d]", s, len[s], e->opt.max_ctx);
   for (int s = 0; s < n_seqs; s++) e->h_len[s] = len[s];
   e->last_rows = n_seqs;
+  e->gen_rows = 0;  // a new forward call: nothing to continue
   return 0;
 }
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask) {
@@ -522,7 +514,8 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       return matmul(e, a->logits, 1, a->xf, e->lm_head, b->n_seqs, c->dim, c->vocab_size);
     case LJ_STAGE_SAMPLE:
       return lj_cuda_sample(a->next, a->logits, b->n_seqs, c->vocab_size, e->stage_sampling.temperature,
-                            e->stage_sampling.top_p, e->stage_sampling.seed, e->d_step, s);
+                            e->stage_sampling.top_p, e->stage_sampling.top_k, e->stage_sampling.seed,
+                            e->d_step, s);
     default:
       return LJ_FAIL(LJ_EINVAL, "unknown stage %d", (int)st);
   }
@@ -658,6 +651,7 @@ int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int 
       if (e->marks_on) e->marks_prefill_n = e->mark_k, e->mark_k = 0;
       for (int s = 0; s < n_seqs; s++) e->h_len[s] += take[s], left[s] -= take[s], src[s] += take[s];
       e->last_rows = n_seqs;
+      e->gen_rows = 0;  // a new forward call: nothing to continue
     } else {
       rc = LJ_FAIL(LJ_EUNSUPPORTED,
                    "prefill: prompts of very different lengths beyond max_tokens (%d) in one batch; "
@@ -711,6 +705,7 @@ int lj_cuda_prefill_graphed(lj_cuda_engine *e, int n_seqs, const int *tokens, co
   if (rc == 0) {
     for (int s = 0; s < n_seqs; s++) e->h_len[s] += n_tokens[s];
     e->last_rows = n_seqs;
+    e->gen_rows = 0;  // a new forward call: nothing to continue
   }
   nvtxRangePop();
   return rc;
@@ -736,6 +731,7 @@ int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens) {
   LJ_TRY(forward(e, &b));
   for (int s = 0; s < n_seqs; s++) e->h_len[s]++;
   e->last_rows = n_seqs;
+  e->gen_rows = 0;  // a new forward call: nothing to continue
   return 0;
 }
 
@@ -757,6 +753,7 @@ static int forward_decode_slots(lj_cuda_engine *e, const int32_t *tokens, const 
   LJ_TRY(forward(e, &b));
   for (int i = 0; i < n; i++) e->h_len[seq[i]] = pos[i] + 1;
   e->last_rows = n;
+  e->gen_rows = 0;  // a new forward call: nothing to continue
   return 0;
 }
 
@@ -812,6 +809,7 @@ int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_
     } else if ((rc = lj_cuda_prepare_batch(e, k, tokens, lens, &b)) == 0 && (rc = forward(e, &b)) == 0) {
       for (int s = 0; s < k; s++) e->h_len[s] += lens[s];
       e->last_rows = k;
+      e->gen_rows = 0;  // a new forward call: nothing to continue
     }
     free(lens);
     LJ_TRY(rc);
@@ -858,7 +856,7 @@ int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling 
   nvtxRangePushA(lj_stage_name(LJ_STAGE_SAMPLE));
   CUDA_CHECK(cudaMemsetAsync(e->d_step, 0, sizeof(int), e->stream));
   int rc = lj_cuda_sample(e->acts.next, e->acts.logits, n_rows, e->cfg.vocab_size, sp->temperature,
-                          sp->top_p, sp->seed, e->d_step, e->stream);
+                          sp->top_p, sp->top_k, sp->seed, e->d_step, e->stream);
   nvtxRangePop();
   LJ_TRY(rc);
   if (out_tokens) {
@@ -886,8 +884,12 @@ static int decode_step_body(lj_cuda_engine *e, int n_seqs, const lj_cuda_samplin
   return 0;
 }
 
+static int same_sampling(const lj_cuda_sampling *a, const lj_cuda_sampling *b) {
+  return a->temperature == b->temperature && a->top_p == b->top_p && a->seed == b->seed && a->top_k == b->top_k;
+}
+
 static int capture_graph(lj_cuda_engine *e, int n_seqs, const lj_cuda_sampling *sp) {
-  if (e->graph && e->graph_n_seqs == n_seqs && !memcmp(&e->graph_sampling, sp, sizeof *sp)) return 0;
+  if (e->graph && e->graph_n_seqs == n_seqs && same_sampling(&e->graph_sampling, sp)) return 0;
   if (e->graph) {
     CUDA_CHECK(cudaGraphExecDestroy(e->graph));
     e->graph = NULL;
@@ -941,13 +943,14 @@ int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_s
   int rc = upload_decode_state(e, n_seqs, 0);
   if (rc == 0)
     rc = lj_cuda_sample(e->acts.next, e->acts.logits, n_seqs, e->cfg.vocab_size, sp->temperature,
-                        sp->top_p, sp->seed, e->d_step, e->stream);
+                        sp->top_p, sp->top_k, sp->seed, e->d_step, e->stream);
   if (rc == 0) {
     first_token_kernel<<<(n_seqs + 255) / 256, 256, 0, e->stream>>>(e->d_tokens, e->acts.next,
                                                                     e->d_history, n_seqs);
     if (cudaGetLastError() != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "first-token kernel failed");
   }
-  int need_capture = !(e->graph && e->graph_n_seqs == n_seqs && !memcmp(&e->graph_sampling, sp, sizeof *sp));
+  e->gen_rows = 0;
+  int need_capture = !(e->graph && e->graph_n_seqs == n_seqs && same_sampling(&e->graph_sampling, sp));
   if (rc == 0 && n_steps > 1 && need_capture) {
     // One eager step first: cuBLASLt plans for these shapes are built outside the
     // capture. It runs as step 1 (history row 1, the RNG draw of step 1) and writes the
@@ -977,6 +980,42 @@ int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_s
   if (rc == 0)
     for (int s = 0; s < n_seqs; s++) e->h_len[s] += n_steps - 1;
   if (rc == 0 && n_steps > 1) e->last_rows = n_seqs;  // logits of the last replayed step
+  if (rc == 0 && n_steps > 1) e->gen_rows = n_steps;
+  nvtxRangePop();
+  return rc;
+}
+
+int lj_cuda_generate_more(lj_cuda_engine *e, int n_seqs, int n_more, int *out_tokens) {
+  if (!e->graph || e->gen_rows < 2 || e->graph_n_seqs != n_seqs)
+    return LJ_FAIL(LJ_EINVAL, "generate_more for %d sequences: no lj_cuda_generate of as many (with >= 2 steps) "
+                   "to continue", n_seqs);
+  if (n_more <= 0) return 0;
+  if (e->gen_rows + n_more > e->opt.max_ctx)
+    return LJ_FAIL(LJ_EINVAL, "%d more steps exceed the token history (%d of %d used)", n_more, e->gen_rows,
+                   e->opt.max_ctx);
+  for (int s = 0; s < n_seqs; s++)
+    if (e->h_len[s] + n_more > e->opt.max_ctx)
+      return LJ_FAIL(LJ_EINVAL, "sequence %d: %d cached + %d new tokens exceed the context of %d", s, e->h_len[s],
+                     n_more, e->opt.max_ctx);
+  // The graph's device state (tokens, positions, step) is where the last replay left it.
+  nvtxRangePushA(lj_phase_name(LJ_PHASE_DECODE));
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < n_more; i++) {
+    cudaError_t err = cudaGraphLaunch(e->graph, e->stream);
+    if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode graph launch failed: %s", cudaGetErrorString(err));
+  }
+  if (rc == 0) {
+    cudaError_t err = cudaSuccess;
+    if (out_tokens)
+      err = cudaMemcpyAsync(out_tokens, e->d_history + (size_t)e->gen_rows * n_seqs,
+                            sizeof(int) * (size_t)n_more * n_seqs, cudaMemcpyDeviceToHost, e->stream);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
+    if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode failed: %s", cudaGetErrorString(err));
+  }
+  if (rc == 0) {
+    for (int s = 0; s < n_seqs; s++) e->h_len[s] += n_more;
+    e->gen_rows += n_more;
+  }
   nvtxRangePop();
   return rc;
 }

@@ -12,6 +12,7 @@ extern "C" {
 
 #include "engine/stage.h"
 #include "model/config.h"
+#include "model/dtype.h"
 
 typedef struct lj_cuda_engine lj_cuda_engine;
 
@@ -31,25 +32,28 @@ void lj_cuda_driver_version(char *buf, int cap);
 // Number of usable CUDA devices; 0 without a driver, a GPU or a CUDA build.
 int lj_cuda_device_count(void);  // device 0, batch 1, ctx 2048, gemv on
 
-typedef enum { LJ_CUDA_HOST_F32 = 0, LJ_CUDA_HOST_BF16 = 1 } lj_cuda_host_dtype;
-
-// Host weights in HF layout: matrices (out, in) row-major.
+// One host tensor in HF layout (matrices (out, in) row-major); F32, F16 or BF16 (bit
+// patterns), each converted to bf16 on the device.
 typedef struct {
-  const void *attn_norm;  // (dim)
-  const void *wq;         // (n_heads * head_dim, dim)
-  const void *wk, *wv;    // (n_kv_heads * head_dim, dim)
-  const void *wo;         // (dim, n_heads * head_dim)
-  const void *ffn_norm;   // (dim)
-  const void *w_gate, *w_up;  // (hidden_dim, dim)
-  const void *w_down;     // (dim, hidden_dim)
+  const void *data;
+  lj_dtype dtype;
+} lj_cuda_host_tensor;
+
+typedef struct {
+  lj_cuda_host_tensor attn_norm;      // (dim)
+  lj_cuda_host_tensor wq;             // (n_heads * head_dim, dim)
+  lj_cuda_host_tensor wk, wv;         // (n_kv_heads * head_dim, dim)
+  lj_cuda_host_tensor wo;             // (dim, n_heads * head_dim)
+  lj_cuda_host_tensor ffn_norm;       // (dim)
+  lj_cuda_host_tensor w_gate, w_up;   // (hidden_dim, dim)
+  lj_cuda_host_tensor w_down;         // (dim, hidden_dim)
 } lj_cuda_host_layer;
 
 typedef struct {
-  lj_cuda_host_dtype dtype;  // of every tensor below (bf16 given as uint16_t bit patterns)
-  const void *embed;         // (vocab, dim)
-  const void *final_norm;    // (dim)
-  const void *lm_head;       // (vocab, dim); NULL when tied to embed
-  const lj_cuda_host_layer *layers;  // (n_layers)
+  lj_cuda_host_tensor embed;          // (vocab, dim)
+  lj_cuda_host_tensor final_norm;     // (dim)
+  lj_cuda_host_tensor lm_head;        // (vocab, dim); data NULL when tied to embed
+  const lj_cuda_host_layer *layers;   // (n_layers)
 } lj_cuda_host_weights;
 
 // Creation: checks the config, prints/checks the memory plan (refusing what does
@@ -96,6 +100,7 @@ typedef struct {
   float temperature;  // <= 0: greedy
   float top_p;        // >= 1: no nucleus cut
   uint64_t seed;
+  int top_k;          // 0: off; else the k most likely tokens before top_p (HF's order)
 } lj_cuda_sampling;
 
 // Samples one token per row of the current logits (n_rows), on the GPU.
@@ -107,6 +112,9 @@ int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling 
 // sampling). out_tokens: (n_steps, n_seqs) host, may be NULL.
 int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_sampling *s,
                      int *out_tokens);
+// Continues the last lj_cuda_generate for n_more steps (same sequences, sampling, graph and
+// random stream: the tokens equal those of one longer call). out_tokens: (n_more, n_seqs) host.
+int lj_cuda_generate_more(lj_cuda_engine *e, int n_seqs, int n_more, int *out_tokens);
 
 // ---- stage by stage (profiler and ablation)
 // A forward call's batch: device arrays, owned by the engine, filled by

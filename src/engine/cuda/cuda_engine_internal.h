@@ -43,6 +43,7 @@ struct lj_cuda_engine {
   cudaGraphExec_t graph;
   int graph_n_seqs;
   lj_cuda_sampling graph_sampling;
+  int gen_rows;   // token-history rows written by the last lj_cuda_generate (+ _more); 0: none
 
   // prefill graph, captured for one (tokens, sequences, longest prompt)
   cudaGraphExec_t prefill_graph;

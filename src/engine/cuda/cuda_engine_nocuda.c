@@ -44,6 +44,7 @@ int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_s
                      int *out_tokens) {
   return NO_CUDA();
 }
+int lj_cuda_generate_more(lj_cuda_engine *e, int n_seqs, int n_more, int *out_tokens) { return NO_CUDA(); }
 lj_cuda_acts lj_cuda_engine_acts(const lj_cuda_engine *e) {
   lj_cuda_acts a;
   memset(&a, 0, sizeof a);

@@ -1,5 +1,7 @@
 // Sampling, one block of 1024 threads per row.
 //   argmax: block reduction of (value, index).
+//   top-k:  the k-th largest s_i = (x_i - max) / T by bisection on s in [-88, 0] (30
+//           halvings: p = exp(s) resolved to 1e-7 relative), tokens below it dropped;
 //   top-p:  p_i = exp((x_i - max) / T) in (0, 1]; the cut-off t is found by
 //           bisection (24 halvings) as the largest t with sum_{p_i >= t} p_i >=
 //           top_p * Z; then a uniform u in [0, kept mass) picks the token by an
@@ -15,7 +17,7 @@
 #define SAMPLE_THREADS 1024
 
 static __global__ void __launch_bounds__(SAMPLE_THREADS)
-sample_kernel(int *out_tokens, const float *logits, int vocab, float temperature, float top_p,
+sample_kernel(int *out_tokens, const float *logits, int vocab, float temperature, float top_p, int top_k,
               uint64_t seed, const int *step) {
   pdl_trigger();
   pdl_wait();  // inputs come from the previous kernel
@@ -64,8 +66,24 @@ sample_kernel(int *out_tokens, const float *logits, int vocab, float temperature
   for (int i = threadIdx.x; i < vocab; i += SAMPLE_THREADS) z += __expf((x[i] - mx) * inv_t);
   z = block_sum(z, scratch);
   float cut = 0.0f;  // keep p >= cut
+  if (top_k > 0 && top_k < vocab) {
+    float lo = -88.0f, hi = 0.0f;  // count(s >= hi) >= 1; below -88, exp(s) is 0 in fp32
+    for (int it = 0; it < 30; it++) {
+      float mid = 0.5f * (lo + hi), cnt = 0.0f;
+      for (int i = threadIdx.x; i < vocab; i += SAMPLE_THREADS) cnt += (x[i] - mx) * inv_t >= mid ? 1.0f : 0.0f;
+      cnt = block_sum(cnt, scratch);  // exact: counts < 2^24
+      if (cnt >= (float)top_k) lo = mid; else hi = mid;
+    }
+    cut = __expf(lo);
+    float kept = 0.0f;
+    for (int i = threadIdx.x; i < vocab; i += SAMPLE_THREADS) {
+      float p = __expf((x[i] - mx) * inv_t);
+      kept += p >= cut ? p : 0.0f;
+    }
+    z = block_sum(kept, scratch);  // top-p applies to what top-k kept (HF's order)
+  }
   if (top_p < 1.0f) {
-    float target = top_p * z, lo = 0.0f, hi = 1.0f;  // mass(lo) >= target always
+    float target = top_p * z, lo = cut, hi = 1.0f;  // mass(lo) >= target always
     for (int it = 0; it < 24; it++) {
       float mid = 0.5f * (lo + hi), mass = 0.0f;
       for (int i = threadIdx.x; i < vocab; i += SAMPLE_THREADS) {
@@ -118,10 +136,10 @@ sample_kernel(int *out_tokens, const float *logits, int vocab, float temperature
 }
 
 int lj_cuda_sample(int *out_tokens, const float *logits, int n_rows, int vocab, float temperature,
-                   float top_p, uint64_t seed, const int *step, cudaStream_t stream) {
+                   float top_p, int top_k, uint64_t seed, const int *step, cudaStream_t stream) {
   if (n_rows <= 0) return 0;
   lj_launch(sample_kernel, dim3(n_rows), dim3(SAMPLE_THREADS), 0, stream, out_tokens, logits, vocab, temperature,
-                                                      top_p, seed, step);
+                                                      top_p, top_k, seed, step);
   CUDA_CHECK_LAUNCH("sample");
   return 0;
 }

@@ -5,10 +5,11 @@
 
 // logits: (n_rows, vocab) fp32. For each row:
 //   temperature <= 0: argmax (lowest index on ties, like torch.argmax);
-//   else sample from softmax(logits / temperature) restricted to the smallest
+//   else sample from softmax(logits / temperature) restricted to the top_k most likely
+//   tokens (top_k > 0; ties at the k-th value all kept), then to the smallest
 //   set of most likely tokens whose probability reaches top_p (top_p >= 1: all),
 //   with a uniform number drawn from (seed, *step, row) (splitmix64), so runs repeat.
 // step: device int (the decode step; a captured graph reads the current value).
 // out_tokens: device (n_rows,).
 int lj_cuda_sample(int *out_tokens, const float *logits, int n_rows, int vocab, float temperature,
-                   float top_p, uint64_t seed, const int *step, cudaStream_t stream);
+                   float top_p, int top_k, uint64_t seed, const int *step, cudaStream_t stream);

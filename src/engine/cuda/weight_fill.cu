@@ -1,6 +1,7 @@
 // Weight fill kernels: grid-stride loops, one element per step.
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/weight_fill.h"
+#include "model/dtype.h"
 #include "model/random_init.h"
 
 static __global__ void fill_random_kernel(__nv_bfloat16 *dst, size_t n, uint64_t seed,
@@ -14,6 +15,13 @@ static __global__ void fill_random_kernel(__nv_bfloat16 *dst, size_t n, uint64_t
 static __global__ void f32_to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
     dst[i] = __float2bfloat16(src[i]);
+}
+
+// Through f32: f16 -> f32 is exact, then one rounding to bf16 (the only loss: 11 -> 8
+// significant bits; bf16's range covers f16's, subnormals included).
+static __global__ void f16_to_bf16_kernel(__nv_bfloat16 *dst, const uint16_t *src, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    dst[i] = __float2bfloat16(lj_f16_to_f32(src[i]));
 }
 
 static unsigned grid_for(size_t n) {
@@ -31,5 +39,11 @@ int lj_cuda_fill_random(__nv_bfloat16 *dst, size_t n, uint64_t seed, uint32_t te
 int lj_cuda_f32_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n, cudaStream_t stream) {
   f32_to_bf16_kernel<<<grid_for(n), 256, 0, stream>>>(dst, src, n);
   CUDA_CHECK_LAUNCH("f32_to_bf16");
+  return 0;
+}
+
+int lj_cuda_f16_to_bf16(__nv_bfloat16 *dst, const uint16_t *src, size_t n, cudaStream_t stream) {
+  f16_to_bf16_kernel<<<grid_for(n), 256, 0, stream>>>(dst, src, n);
+  CUDA_CHECK_LAUNCH("f16_to_bf16");
   return 0;
 }

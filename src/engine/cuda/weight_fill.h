@@ -1,5 +1,5 @@
 // Filling device weights: random (model/random_init.h, the same values the CPU
-// engine computes, rounded to bf16) or converted from host fp32.
+// engine computes, rounded to bf16) or converted from checkpoint dtypes.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -11,3 +11,5 @@ int lj_cuda_fill_random(__nv_bfloat16 *dst, size_t n, uint64_t seed, uint32_t te
                         cudaStream_t stream);
 // dst[i] = bf16(src[i]) (round to nearest even), both on the device.
 int lj_cuda_f32_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n, cudaStream_t stream);
+// dst[i] = bf16(f16 src[i]) (exact widening, then round to nearest even), both on the device.
+int lj_cuda_f16_to_bf16(__nv_bfloat16 *dst, const uint16_t *src, size_t n, cudaStream_t stream);

@@ -1,0 +1,72 @@
+// Stream-ordered upload of checkpoint tensors (see weight_upload.h).
+// Chunk k uses slot k % 2: wait for the slot's last conversion (event), memcpy the
+// chunk into its pinned buffer on the CPU, then queue H2D copy + conversion on the
+// stream and record the slot's event. The CPU copy of chunk k+1 overlaps the DMA of k.
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/weight_fill.h"
+#include "engine/cuda/weight_upload.h"
+
+struct lj_cuda_uploader {
+  cudaStream_t stream;
+  size_t chunk_bytes;
+  void *host[2];    // pinned
+  void *dev[2];     // raw F32/F16 chunks before conversion
+  cudaEvent_t done[2];
+  int used[2];      // slot has a recorded event
+  unsigned next;    // slot of the next chunk
+};
+
+int lj_cuda_uploader_create(lj_cuda_uploader **out, cudaStream_t stream, size_t chunk_bytes) {
+  *out = NULL;
+  lj_cuda_uploader *u = (lj_cuda_uploader *)calloc(1, sizeof *u);
+  if (!u) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  *out = u;
+  u->stream = stream;
+  u->chunk_bytes = chunk_bytes / 4 * 4;
+  for (int s = 0; s < 2; s++) {
+    CUDA_CHECK(cudaHostAlloc(&u->host[s], u->chunk_bytes, cudaHostAllocDefault));
+    CUDA_CHECK(cudaMalloc(&u->dev[s], u->chunk_bytes));
+    CUDA_CHECK(cudaEventCreateWithFlags(&u->done[s], cudaEventDisableTiming));
+  }
+  return 0;
+}
+
+int lj_cuda_upload(lj_cuda_uploader *u, __nv_bfloat16 *dst, const void *src, size_t n, lj_dtype dtype) {
+  const size_t es = lj_dtype_size(dtype);
+  const size_t per_chunk = u->chunk_bytes / es;
+  for (size_t i = 0; i < n; i += per_chunk) {
+    size_t m = n - i < per_chunk ? n - i : per_chunk;
+    unsigned s = u->next++ & 1u;
+    if (u->used[s]) CUDA_CHECK(cudaEventSynchronize(u->done[s]));
+    memcpy(u->host[s], (const char *)src + i * es, m * es);
+    if (dtype == LJ_DTYPE_BF16) {
+      CUDA_CHECK(cudaMemcpyAsync(dst + i, u->host[s], m * es, cudaMemcpyHostToDevice, u->stream));
+    } else {
+      CUDA_CHECK(cudaMemcpyAsync(u->dev[s], u->host[s], m * es, cudaMemcpyHostToDevice, u->stream));
+      if (dtype == LJ_DTYPE_F32)
+        LJ_TRY(lj_cuda_f32_to_bf16(dst + i, (const float *)u->dev[s], m, u->stream));
+      else
+        LJ_TRY(lj_cuda_f16_to_bf16(dst + i, (const uint16_t *)u->dev[s], m, u->stream));
+    }
+    CUDA_CHECK(cudaEventRecord(u->done[s], u->stream));
+    u->used[s] = 1;
+  }
+  return 0;
+}
+
+int lj_cuda_uploader_finish(lj_cuda_uploader *u) {
+  if (!u) return 0;
+  cudaError_t err = cudaStreamSynchronize(u->stream);
+  for (int s = 0; s < 2; s++) {
+    if (u->done[s]) cudaEventDestroy(u->done[s]);
+    if (u->dev[s]) cudaFree(u->dev[s]);
+    if (u->host[s]) cudaFreeHost(u->host[s]);
+  }
+  free(u);
+  if (err != cudaSuccess)
+    return LJ_FAIL(LJ_ECUDA, "weight upload failed: %s", cudaGetErrorString(err));
+  return 0;
+}
