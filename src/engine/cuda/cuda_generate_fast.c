@@ -34,7 +34,7 @@ static int fast_run(lj_cuda_engine *e, const int32_t *const *prompts, const int 
   r->out = calloc((size_t)n_seqs, sizeof *r->out);
   r->n_out = calloc((size_t)n_seqs, sizeof *r->n_out);
   const int chunk_max = 256;
-  *buf = malloc((size_t)chunk_max * (size_t)n_seqs * sizeof **buf);
+  *buf = malloc((size_t)(chunk_max + 1) * (size_t)n_seqs * sizeof **buf);  // row 0 + a chunk
   if (!tokens || !r->out || !r->n_out || !*buf) {
     free(tokens);
     return LJ_FAIL(LJ_ENOMEM, "generate: out of memory");
