@@ -247,11 +247,14 @@ static int open_store(const char *path, int readonly, lj_store **out) {
   int rc = 0;
   // Only a new or zero-length file may become a store: anything else must already be one.
   if (!readonly && exists && sb.st_size > 0 && (rc = check_before_writing(st)) < 0) goto fail;
-  // Reading only: still open read-write where possible (never creating), so
-  // the last connection checkpoints and removes the -wal and -shm files.
-  int flags = readonly ? (writable_with_dir(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY)
-                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_FULLMUTEX, NULL);
+  if (readonly && !writable_with_dir(path)) {
+    rc = open_readonly_conn(st);  // no -shm can be made, or it would not be ours
+  } else {
+    // Reading only: still open read-write where possible (never creating), so
+    // the last connection checkpoints and removes the -wal and -shm files.
+    int flags = readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_FULLMUTEX, NULL);
+  }
   if (rc != SQLITE_OK) {
     rc = open_failed(st, rc, exists ? "cannot open" : "cannot create");
     goto fail;
