@@ -243,6 +243,7 @@ static int open_store(const char *path, int readonly, lj_store **out) {
   if (!st) return LJ_FAIL(LJ_ENOMEM, "store '%s': out of memory", path);
   snprintf(st->path, sizeof st->path, "%s", path);
   st->readonly = readonly;
+  pthread_mutex_init(&st->txn, NULL);
 
   int rc = 0;
   // Only a new or zero-length file may become a store: anything else must already be one.
@@ -310,6 +311,7 @@ void lj_store_close(lj_store *st) {
   if (!st) return;
   sqlite3_finalize(st->insert_sample);
   sqlite3_close_v2(st->db);
+  pthread_mutex_destroy(&st->txn);
   free(st);
 }
 
