@@ -2,7 +2,9 @@
 # `llamajoule profile` without a GPU: the CPU engine in timing-only mode, end
 # to end. The run says plainly that no energy was measured; the store holds the
 # plan, every phase window and the per-stage times; --json matches; bad options
-# are refused naming the option; Ctrl-C keeps what was measured, marked incomplete.
+# are refused naming the option; Ctrl-C and a hang-up keep what was measured,
+# marked incomplete; a killed run keeps the windows it finished (each is stored
+# as it closes), its run left `incomplete` with no end time and no exit code.
 #   bash tests/cli/profile_cpu.sh path/to/llamajoule
 set -uo pipefail
 bin=${1:?usage: profile_cpu.sh path/to/llamajoule}
@@ -64,6 +66,46 @@ check "interrupted: plan marked incomplete" 0 "$(sqlite3 "$tmp/int.db" 'select c
 n=$(sqlite3 "$tmp/int.db" 'select count(*) from phase_windows')
 if [[ $n -ge 2 ]]; then echo "ok: interrupted: $n windows kept"; else echo "FAIL: interrupted: $n windows kept"; fails=$((fails + 1)); fi
 check "interrupted: summary says so" 1 "$(grep -c '^INCOMPLETE run' "$tmp/int.txt")"
+
+# Waits until the store at $1 holds at least $2 phase windows (each is stored as it closes).
+wait_windows() {
+  for _ in $(seq 600); do
+    [[ $(sqlite3 "$1" 'select count(*) from phase_windows' 2>/dev/null || echo 0) -ge $2 ]] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+long_run=(profile --engine cpu --model tiny --prompt-len 16 --gen-len 6 --repeats 20 --phase-seconds 0.5 --threads 2)
+
+# A hang-up (terminal closed) stops the run like Ctrl-C: exit 130, incomplete, windows kept.
+"$bin" "${long_run[@]}" -o "$tmp/hup.db" >"$tmp/hup.txt" 2>&1 &
+pid=$!
+wait_windows "$tmp/hup.db" 3
+kill -HUP $pid
+wait $pid
+check "hang-up: exit 130" 130 $?
+check "hang-up: run incomplete" incomplete "$(sqlite3 "$tmp/hup.db" 'select status from runs')"
+check "hang-up: plan marked incomplete" 0 "$(sqlite3 "$tmp/hup.db" 'select complete from profile_plans')"
+n=$(sqlite3 "$tmp/hup.db" 'select count(*) from phase_windows')
+if [[ $n -ge 3 ]]; then echo "ok: hang-up: $n windows kept"; else echo "FAIL: hang-up: $n windows kept"; fails=$((fails + 1)); fi
+check "hang-up: one windows row per phase window" "$n" "$(sqlite3 "$tmp/hup.db" 'select count(*) from windows')"
+
+# SIGKILL cannot be caught: the windows finished before it are in the store, and the
+# run stays as it was inserted, `incomplete` with no end time and no exit code.
+"$bin" "${long_run[@]}" -o "$tmp/kill.db" >"$tmp/kill.txt" 2>&1 &
+pid=$!
+wait_windows "$tmp/kill.db" 3
+kill -KILL $pid
+wait $pid 2>/dev/null  # (no "Killed" job notice)
+check "killed: exit 137" 137 $?
+check "killed: run incomplete, never ended" "incomplete|1|1" \
+  "$(sqlite3 "$tmp/kill.db" 'select status, ended_wall_ns is null, exit_code is null from runs')"
+n=$(sqlite3 "$tmp/kill.db" 'select count(*) from phase_windows')
+if [[ $n -ge 3 ]]; then echo "ok: killed: $n windows kept"; else echo "FAIL: killed: $n windows kept"; fails=$((fails + 1)); fi
+check "killed: load window's time stored" 1 \
+  "$(sqlite3 "$tmp/kill.db" "select count(*) from phase_windows p join windows w on w.id = p.window_id
+                             where p.phase = 'load' and w.name = 'load#0' and p.host_s > 0 and w.duration_s > 0")"
 
 echo "$fails failure(s)"
 [[ $fails -eq 0 ]]
