@@ -187,6 +187,7 @@ int lj_cmd_profile(int argc, char **argv) {
   int on_gpu = strcmp(a.engine, "cpu") != 0 && lj_cuda_device_count() > 0;
   if (!strcmp(a.engine, "cuda") && !on_gpu)
     return lj_report_error(LJ_FAIL(LJ_ENODEV, "--engine cuda: no usable CUDA device (or a build without CUDA)"));
+  if ((rc = lj_profile_preflight(&a.o, &check, ckpt, on_gpu)) < 0) return lj_report_error(rc);
   if (!on_gpu)
     fprintf(stderr,
             "llamajoule: profile: no usable NVIDIA GPU%s: running the CPU engine in TIMING-ONLY mode.\n"

