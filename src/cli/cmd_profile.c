@@ -203,13 +203,17 @@ int lj_cmd_profile(int argc, char **argv) {
   a.o.interrupted = &g_interrupted;
   // A hang-up (terminal closed, ssh dropped) stops the run like Ctrl-C: what
   // was measured is kept. Each window is already in the store as it closes.
+  // Started with SIGHUP ignored (nohup), the run goes on as asked.
   static const int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
   enum { kNumStop = sizeof kStopSignals / sizeof kStopSignals[0] };
   struct sigaction sa, old[kNumStop];
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < kNumStop; i++) sigaction(kStopSignals[i], &sa, &old[i]);
+  for (int i = 0; i < kNumStop; i++) {
+    sigaction(kStopSignals[i], NULL, &old[i]);
+    if (!(kStopSignals[i] == SIGHUP && old[i].sa_handler == SIG_IGN)) sigaction(kStopSignals[i], &sa, NULL);
+  }
 
   lj_profile_result r;
   lj_profile_result_init(&r);

@@ -2,7 +2,8 @@
 # `llamajoule profile` without a GPU: the CPU engine in timing-only mode, end
 # to end. The run says plainly that no energy was measured; the store holds the
 # plan, every phase window and the per-stage times; --json matches; bad options
-# are refused naming the option; Ctrl-C and a hang-up keep what was measured,
+# are refused naming the option, and so are refusals known up front (nothing stored);
+# Ctrl-C and a hang-up keep what was measured (a run started with SIGHUP ignored goes on),
 # marked incomplete; a killed run keeps the windows it finished (each is stored
 # as it closes), its run left `incomplete` with no end time and no exit code.
 #   bash tests/cli/profile_cpu.sh path/to/llamajoule
@@ -111,6 +112,17 @@ check "hang-up: plan marked incomplete" 0 "$(sqlite3 "$tmp/hup.db" 'select compl
 n=$(sqlite3 "$tmp/hup.db" 'select count(*) from phase_windows')
 if [[ $n -ge 3 ]]; then echo "ok: hang-up: $n windows kept"; else echo "FAIL: hang-up: $n windows kept"; fails=$((fails + 1)); fi
 check "hang-up: one windows row per phase window" "$n" "$(sqlite3 "$tmp/hup.db" 'select count(*) from windows')"
+
+# Started with SIGHUP ignored (nohup), a hang-up does not stop the run.
+(trap '' HUP; exec "$bin" "${long_run[@]}" -o "$tmp/nohup.db" >"$tmp/nohup.txt" 2>&1) &
+pid=$!
+wait_windows "$tmp/nohup.db" 3
+kill -HUP $pid
+sleep 1
+kill -0 $pid 2>/dev/null; check "nohup: still running after a hang-up" 0 $?
+kill -INT $pid
+wait $pid
+check "nohup: Ctrl-C still stops it: exit 130" 130 $?
 
 # SIGKILL cannot be caught: the windows finished before it are in the store, and the
 # run stays as it was inserted, `incomplete` with no end time and no exit code.
