@@ -252,6 +252,104 @@ static void test_foreign_files(void **state) {
   assert_non_null(strstr(lj_error_message(), "not a database"));
 }
 
+// The whole file, for byte comparisons (caller frees).
+static unsigned char *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  unsigned char *buf = NULL;
+  size_t n = 0, cap = 0, got;
+  unsigned char chunk[4096];
+  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (n + got > cap) {
+      cap = (n + got) * 2;
+      buf = realloc(buf, cap);
+      assert_non_null(buf);
+    }
+    memcpy(buf + n, chunk, got);
+    n += got;
+  }
+  fclose(f);
+  *len = n;
+  return buf;
+}
+
+// A refused file is left exactly as it was: same bytes, no -wal, -shm or -journal beside it.
+static void assert_refused_untouched(const char *path, const char *expect) {
+  size_t n0 = 0, n1 = 0;
+  unsigned char *before = read_all(path, &n0);
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), LJ_EINVAL);
+  assert_null(st);
+  assert_non_null(strstr(lj_error_message(), path));
+  assert_non_null(strstr(lj_error_message(), expect));
+  unsigned char *after = read_all(path, &n1);
+  assert_true(n0 > 0);
+  assert_int_equal(n0, n1);
+  assert_memory_equal(before, after, n0);
+  free(before);
+  free(after);
+  const char *suffixes[] = {"-wal", "-shm", "-journal"};
+  for (int i = 0; i < 3; i++) {
+    char side[1100];
+    snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
+    assert_int_equal(access(side, F_OK), -1);
+  }
+}
+
+static void sqlite_exec_file(const char *path, const char *sql) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+// Opening for writing checks what the file is before changing anything in it
+// (issue 19): a file that is not a store, or a store of a newer schema, is
+// refused byte for byte untouched; only a new or zero-length file becomes a store.
+static void test_refused_files_untouched(void **state) {
+  char path[1024];
+  // Another program's SQLite file with a table (rollback journal, as sqlite3 makes it).
+  path_in_tmp(path, sizeof path, "foreign.db");
+  sqlite_exec_file(path, "CREATE TABLE t(x); INSERT INTO t VALUES (42)");
+  assert_refused_untouched(path, "not a llamajoule store");
+  // Another program's SQLite file without tables: not taken over.
+  path_in_tmp(path, sizeof path, "foreign_empty.db");
+  sqlite_exec_file(path, "PRAGMA application_id = 1234");
+  assert_refused_untouched(path, "application_id 1234");
+  path_in_tmp(path, sizeof path, "foreign_empty0.db");
+  sqlite_exec_file(path, "PRAGMA user_version = 7");
+  assert_refused_untouched(path, "not a llamajoule store");
+  // A store of a newer schema, in rollback-journal mode (as a copy made by `.backup` is).
+  path_in_tmp(path, sizeof path, "newer.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_store_close(st);
+  sqlite_exec_file(path, "PRAGMA journal_mode = DELETE; PRAGMA user_version = 99");
+  assert_refused_untouched(path, "schema version 99");
+  // A text file.
+  path_in_tmp(path, sizeof path, "text.db");
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  for (int i = 0; i < 100; i++) fputs("not a database\n", f);
+  fclose(f);
+  assert_refused_untouched(path, "not a database");
+
+  // A zero-length file becomes a store, and opens again as one.
+  path_in_tmp(path, sizeof path, "zero.db");
+  f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = 0;
+  lj_run_info info = {.kind = "meter", .command_line = "llamajoule meter -- true", .source = "nvml"};
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  lj_store_close(st);
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  assert_int_equal(lj_store_latest_run(st, NULL, &run), 1);
+  assert_int_equal(run, 1);
+  lj_store_close(st);
+}
+
 // A corrupt schema whose SQL spans lines: still one line of error (found by fuzzing).
 static void test_corrupt_schema_one_line(void **state) {
   char path[1024];
@@ -317,6 +415,7 @@ int main(void) {
       cmocka_unit_test(test_idle_baselines_newest_wins),
       cmocka_unit_test(test_schema_version_mismatch),
       cmocka_unit_test(test_foreign_files),
+      cmocka_unit_test(test_refused_files_untouched),
       cmocka_unit_test(test_corrupt_schema_one_line),
       cmocka_unit_test(test_unwritable_paths),
   };

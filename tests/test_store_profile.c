@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -806,6 +807,78 @@ static void test_profile_readonly_refused(void **state) {
   lj_profile_result_free(&r);
 }
 
+// Streams sample batches into the store, as the sampler's writer does during a profile.
+typedef struct {
+  lj_store *st;
+  int64_t run;
+  int failures;
+} sample_stream;
+
+static void *stream_samples(void *arg) {
+  sample_stream *s = arg;
+  lj_sample batch[50];
+  memset(batch, 0, sizeof batch);
+  for (int b = 0; b < 200; b++) {
+    for (int i = 0; i < 50; i++) batch[i].t_ns = (int64_t)b * 1000000 + i, batch[i].value = 300.0;
+    s->failures += lj_store_add_samples(s->st, s->run, batch, 50) < 0;
+  }
+  return NULL;
+}
+
+// Each phase window is stored as it closes (a run killed later keeps it), while
+// the sampler's writer streams samples on the same connection; a window stored
+// again (pending, then final) and the profile written at the end replace it:
+// one row each in `phase_windows` and `windows`, with the final values.
+static void test_phase_windows_as_they_close(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "incremental.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st);
+  lj_profile_result r;
+  make_profile(&r, 10);
+  sample_stream stream = {st, run, 0};
+  pthread_t thread;
+  assert_int_equal(pthread_create(&thread, NULL, stream_samples, &stream), 0);
+  for (int round = 0; round < 50; round++)
+    for (size_t i = 0; i < r.n_windows; i++) {
+      lj_phase_window pending = r.windows[i];
+      pending.w.flags |= LJ_WINDOW_PENDING;
+      pending.w.counter_energy_j = round;  // not final yet
+      assert_int_equal(lj_store_add_phase_window(st, run, &pending), 0);
+    }
+  assert_int_equal(pthread_join(thread, NULL), 0);
+  assert_int_equal(stream.failures, 0);
+  assert_int_equal(lj_store_count_samples(st, run), 200 * 50);
+
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM phase_windows WHERE run_id = ?", run), 4);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM windows WHERE run_id = ?", run), 4);
+  assert_int_equal(query_int(db,
+                             "SELECT count(*) FROM phase_windows pw JOIN windows w ON w.id = pw.window_id"
+                             " WHERE pw.run_id = ? AND w.counter_j = 49 AND w.warnings LIKE '%pending%'"
+                             " AND pw.units = 10",
+                             run),
+                   4);
+
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM phase_windows WHERE run_id = ?", run), 4);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM windows WHERE run_id = ?", run), 4);
+  sqlite3_stmt *q = query_row(db,
+                              "SELECT w.counter_j, w.warnings, pw.host_s FROM phase_windows pw"
+                              " JOIN windows w ON w.id = pw.window_id"
+                              " WHERE pw.run_id = ? AND pw.phase = 'decode' AND pw.repeat = 1",
+                              run);
+  assert_true(fabs(sqlite3_column_double(q, 0) - 910.0) < 1e-9);
+  assert_string_equal((const char *)sqlite3_column_text(q, 1), "no_samples");
+  assert_true(fabs(sqlite3_column_double(q, 2) - 2.0 * 0.98) < 1e-9);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  lj_store_close(st);
+  lj_profile_result_free(&r);
+}
+
 // A version-1 file as llamajoule 0.1 wrote it, with one run and one window.
 static void write_v1_store(const char *path) {
   sqlite3 *db;
@@ -1025,7 +1098,7 @@ int main(void) {
       cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
       cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2),
-      cmocka_unit_test(test_unknown_versions_refused),
+      cmocka_unit_test(test_unknown_versions_refused), cmocka_unit_test(test_phase_windows_as_they_close),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

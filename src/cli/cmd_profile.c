@@ -57,7 +57,8 @@ static void usage(FILE *f) {
           "  -o, --output FILE      store (SQLite; default: the default store, see docs/store.md)\n"
           "  --json                 print the summary as JSON to stdout (docs/profile-json.md), the text to stderr\n"
           "  -h, --help\n\n"
-          "Ctrl-C stops the run; what was measured is stored, marked incomplete (exit code 130).\n");
+          "Ctrl-C (or SIGTERM, SIGHUP) stops the run; what was measured is stored, marked incomplete\n"
+          "(exit code 130). Each phase window is stored as it closes, so even a killed run keeps them.\n");
 }
 
 typedef struct {
@@ -186,6 +187,7 @@ int lj_cmd_profile(int argc, char **argv) {
   int on_gpu = strcmp(a.engine, "cpu") != 0 && lj_cuda_device_count() > 0;
   if (!strcmp(a.engine, "cuda") && !on_gpu)
     return lj_report_error(LJ_FAIL(LJ_ENODEV, "--engine cuda: no usable CUDA device (or a build without CUDA)"));
+  if ((rc = lj_profile_preflight(&a.o, &check, ckpt, on_gpu)) < 0) return lj_report_error(rc);
   if (!on_gpu)
     fprintf(stderr,
             "llamajoule: profile: no usable NVIDIA GPU%s: running the CPU engine in TIMING-ONLY mode.\n"
@@ -199,32 +201,39 @@ int lj_cmd_profile(int argc, char **argv) {
   if (rc < 0) return lj_report_error(rc);
   a.o.store = st, a.o.run_id = run_id;
   a.o.interrupted = &g_interrupted;
-  struct sigaction sa, old_int, old_term;
+  // A hang-up (terminal closed, ssh dropped) stops the run like Ctrl-C: what
+  // was measured is kept. Each window is already in the store as it closes.
+  // Started with SIGHUP ignored (nohup), the run goes on as asked.
+  static const int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+  enum { kNumStop = sizeof kStopSignals / sizeof kStopSignals[0] };
+  struct sigaction sa, old[kNumStop];
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
+  for (int i = 0; i < kNumStop; i++) {
+    sigaction(kStopSignals[i], NULL, &old[i]);
+    if (!(kStopSignals[i] == SIGHUP && old[i].sa_handler == SIG_IGN)) sigaction(kStopSignals[i], &sa, NULL);
+  }
 
   lj_profile_result r;
   lj_profile_result_init(&r);
   rc = on_gpu ? lj_profile_run_gpu(&a.o, &r) : lj_profile_run_cpu(&a.o, &r);
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", lj_error_message());
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
+  for (int i = 0; i < kNumStop; i++) sigaction(kStopSignals[i], &old[i], NULL);
 
+  // The store is finished before anything is printed: after a hang-up the terminal may be gone.
   int src = lj_store_add_profile(st, run_id, &r);
   if (src < 0) lj_report_error(src);
-  // With --json the JSON goes to stdout and the text summary to stderr, so a log keeps both.
-  lj_profile_report_text(a.json ? stderr : stdout, &r);
-  if (a.json) lj_profile_report_json(stdout, &r);
-  fflush(stdout);
   int status = rc == 0 && src == 0 ? LJ_RUN_COMPLETE : rc == LJ_EINTERRUPTED || g_interrupted ? LJ_RUN_INCOMPLETE
                                                                                                : LJ_RUN_FAILED;
   int exit_code = rc == 0 ? (src == 0 ? LJ_EXIT_OK : LJ_EXIT_FAILURE)
                           : g_interrupted ? LJ_EXIT_INTERRUPTED : lj_exit_code(rc);
   lj_store_end_run(st, run_id, status, exit_code);
+  // With --json the JSON goes to stdout and the text summary to stderr, so a log keeps both.
+  lj_profile_report_text(a.json ? stderr : stdout, &r);
+  if (a.json) lj_profile_report_json(stdout, &r);
+  fflush(stdout);
   fprintf(stderr, "llamajoule: profile: stored in %s, run %lld (%s)\n", path, (long long)run_id,
           lj_run_status_name(status));
   lj_store_close(st);

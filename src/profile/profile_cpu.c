@@ -33,6 +33,7 @@ typedef struct {
   int64_t stage_calls[LJ_PHASE_COUNT][LJ_STAGE_COUNT];
   lj_progress progress;
   int64_t done;
+  int store_warned;                    // a window write failed (warned once)
 } cpu_run;
 
 static int interrupted(const cpu_run *c) { return c->o->interrupted && *c->o->interrupted; }
@@ -123,7 +124,7 @@ static int phase_window(cpu_run *c, lj_phase ph, int repeat, int64_t tokens_per_
   } while ((double)(t1 - t0) < c->o->phase_seconds * 1e9 && w.units < max_units && !interrupted(c));
   w.w.end_ns = t1;
   w.host_s = w.w.duration_s = (double)(t1 - t0) * 1e-9;
-  if (w.units > 0) LJ_TRY(lj_profile_add_window(c->r, &w));
+  if (w.units > 0) LJ_TRY(lj_profile_keep_window(c->o, c->r, &w, &c->store_warned));
   lj_progress_update(&c->progress, ++c->done);
   return rc;
 }

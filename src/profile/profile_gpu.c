@@ -51,6 +51,7 @@ typedef struct {
   lj_progress progress;
   int64_t done;
   uint64_t rng;
+  int store_warned;          // a window write failed (warned once)
 } gpu_run;
 
 static int interrupted(const gpu_run *g) { return g->o->interrupted && *g->o->interrupted; }
@@ -140,7 +141,13 @@ static int phase_window(gpu_run *g, lj_phase ph, int repeat, int64_t tokens_per_
     if (!hs) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
     g->window_handles = hs;
     hs[g->r->n_windows] = handle;
-    LJ_TRY(lj_profile_add_window(g->r, &w));
+    // Stored now as it stands (flagged pending), replaced by its final values at the end.
+    if (lj_windows_result(lj_sampler_windows(g->m.sampler), handle, g->m.dev, &w.w) < 0) {
+      snprintf(w.w.name, sizeof w.w.name, "%s", name);
+      w.w.device = g->m.dev, w.w.flags = LJ_WINDOW_PENDING;
+      lj_clear_error();
+    }
+    LJ_TRY(lj_profile_keep_window(g->o, g->r, &w, &g->store_warned));
   }
   step_done(g);
   return rc;

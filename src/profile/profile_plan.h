@@ -6,3 +6,8 @@
 
 // *ckpt_dir: the checkpoint directory, or NULL for a preset (random weights).
 int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const char **ckpt_dir);
+
+// The refusals that are known before the run (a tokenizer with more ids than
+// the model's vocabulary; on the CPU engine, random weights larger than the
+// available memory), for the caller to make before it opens the store.
+int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, const char *ckpt_dir, int on_gpu);

@@ -43,3 +43,8 @@ void lj_profile_options_default(lj_profile_options *o);
 // before a failure or an interruption (r->complete = 0 then).
 int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r);
 int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r);
+
+// Adds a closed phase window to the result and writes it to o->store (when
+// set) in its own transaction. A failed write is warned about once (*warned)
+// and does not stop the run: the profile stored at the end holds the window.
+int lj_profile_keep_window(const lj_profile_options *o, lj_profile_result *r, const lj_phase_window *w, int *warned);

@@ -94,10 +94,16 @@ void lj_window_flags_text(uint32_t flags, char *buf, size_t cap);
 // conditions, phase windows with their `windows` rows, summaries, stage
 // estimates, trials, closures, timeline, ablation, head fit, overheads) in
 // one transaction: on failure nothing of it is in the file, and the error
-// names the file and the table. Call it when no other write to this store is
-// in progress (the sampler's writer shares the connection and its
-// transactions). A run holds at most one profile.
+// names the file and the table. Safe while the sampler's writer streams to the
+// same store (each transaction holds the connection). A run holds at most one
+// profile.
 int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *r);
+// One phase window of run `run_id` as it closes, in its own transaction (safe
+// while the sampler's writer streams to the same store), so that a run killed
+// part-way keeps its finished windows. A window of the same phase and repeat
+// already stored is replaced (a GPU window is written pending, then final);
+// lj_store_add_profile replaces them all with the result's values.
+int lj_store_add_phase_window(lj_store *st, int64_t run_id, const lj_phase_window *w);
 // Rows of the profile table `table` ("stage_intervals", "closures", ...;
 // docs/store.md) that belong to run_id. LJ_EINVAL for a name that is not a
 // profile table; 0 rows in a version-1 store.

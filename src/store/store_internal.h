@@ -1,5 +1,6 @@
 // The store's private state, shared by the src/store/*.c files.
 #pragma once
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "store/sqlite_check.h"
@@ -11,6 +12,9 @@ struct lj_store {
   int readonly;
   int version;                  // schema version of the file (older than current only when opened read-only)
   sqlite3_stmt *insert_sample;  // prepared once: samples arrive in many batches
+  // Held for a whole transaction: the sampler's writer and the profile's
+  // window writes share the connection, and so its transactions.
+  pthread_mutex_t txn;
 };
 
 // Prepare, bind with the caller, step once, finalize: for one-off statements.
@@ -22,3 +26,9 @@ int lj_store_step_once(lj_store *st, sqlite3_stmt *stmt, const char *what);
 int lj_store_bind_text(sqlite3_stmt *stmt, int col, const char *s);
 // Copy column `col` (text, possibly NULL) into buf.
 void lj_store_column_text(sqlite3_stmt *stmt, int col, char *buf, size_t cap);
+
+// A profile's phase window into `windows` and `phase_windows`, inside the
+// caller's transaction: a window of (run, phase, repeat) already stored is
+// replaced by this one (the final values of a window first written pending).
+// `i` numbers the window in error messages.
+int lj_store_upsert_phase_window(lj_store *st, int64_t run_id, const lj_phase_window *w, size_t i);

@@ -181,6 +181,56 @@ static int writable_with_dir(const char *path) {
   return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
 }
 
+static int side_file_exists(const char *path, const char *suffix) {
+  char side[1100];
+  snprintf(side, sizeof side, "%s%s", path, suffix);
+  return access(side, F_OK) == 0;
+}
+
+// Opens `path` on a connection that cannot write it. With no -wal or -journal
+// beside the file no writer is in the middle of anything, so it is opened
+// immutable: no locks and no -shm, which a reader without write access to the
+// directory could not create, and nothing at all created beside a file that
+// may not be ours. Otherwise read-only, to see what the -wal holds.
+static int open_readonly_conn(lj_store *st) {
+  int immutable = !side_file_exists(st->path, "-wal") && !side_file_exists(st->path, "-journal");
+  char uri[3200];
+  size_t used = (size_t)snprintf(uri, sizeof uri, "file:%s", st->path[0] == '/' ? "//" : "");
+  for (const char *c = st->path; *c && used + 4 < sizeof uri; c++) {
+    if (*c == '%' || *c == '?' || *c == '#') used += (size_t)snprintf(uri + used, sizeof uri - used, "%%%02X", *c);
+    else uri[used++] = *c;
+  }
+  snprintf(uri + used, sizeof uri - used, "?%s", immutable ? "immutable=1" : "mode=ro");
+  return sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL);
+}
+
+// The tables in the file: its first read, so open errors surface here too.
+static int count_tables(lj_store *st, int exists, int64_t *n_tables) {
+  int rc = query_int(st, "SELECT count(*) FROM sqlite_master", n_tables, exists ? "reading" : "creating");
+  // SQLite only touches the file here: map "cannot create" to errno's reason.
+  if (rc < 0 && lj_exit_code(rc) != LJ_EXIT_BAD_INPUT) rc = open_failed(st, rc, exists ? "cannot read" : "cannot create");
+  return rc;
+}
+
+// Before a writer changes anything: is the existing, non-empty file a store
+// of a version this build reads? Checked on a connection that cannot write,
+// so a file that is not ours is refused exactly as it was.
+static int check_before_writing(lj_store *st) {
+  int rc = open_readonly_conn(st);
+  if (rc != SQLITE_OK) {
+    rc = open_failed(st, rc, "cannot open");
+  } else {
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, 5000);
+    int64_t n_tables = 0;
+    rc = count_tables(st, 1, &n_tables);
+    if (rc == 0) rc = check_schema(st);
+  }
+  sqlite3_close_v2(st->db);
+  st->db = NULL;
+  return rc;
+}
+
 static int open_store(const char *path, int readonly, lj_store **out) {
   *out = NULL;
   if (!path || !*path) return LJ_FAIL(LJ_EINVAL, "store: empty file name");
@@ -193,13 +243,19 @@ static int open_store(const char *path, int readonly, lj_store **out) {
   if (!st) return LJ_FAIL(LJ_ENOMEM, "store '%s': out of memory", path);
   snprintf(st->path, sizeof st->path, "%s", path);
   st->readonly = readonly;
+  pthread_mutex_init(&st->txn, NULL);
 
-  // Reading only: still open read-write where possible (never creating), so
-  // the last connection checkpoints and removes the -wal and -shm files.
-  int flags = readonly ? (writable_with_dir(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY)
-                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  flags |= SQLITE_OPEN_FULLMUTEX;
-  int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+  int rc = 0;
+  // Only a new or zero-length file may become a store: anything else must already be one.
+  if (!readonly && exists && sb.st_size > 0 && (rc = check_before_writing(st)) < 0) goto fail;
+  if (readonly && !writable_with_dir(path)) {
+    rc = open_readonly_conn(st);  // no -shm can be made, or it would not be ours
+  } else {
+    // Reading only: still open read-write where possible (never creating), so
+    // the last connection checkpoints and removes the -wal and -shm files.
+    int flags = readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_FULLMUTEX, NULL);
+  }
   if (rc != SQLITE_OK) {
     rc = open_failed(st, rc, exists ? "cannot open" : "cannot create");
     goto fail;
@@ -211,12 +267,20 @@ static int open_store(const char *path, int readonly, lj_store **out) {
     goto fail;
   }
   int64_t n_tables = 0;
-  rc = query_int(st, "SELECT count(*) FROM sqlite_master", &n_tables, exists ? "reading" : "creating");
-  if (rc < 0) {
-    // SQLite only touches the file here: map "cannot create" to errno's reason.
-    if (lj_exit_code(rc) != LJ_EXIT_BAD_INPUT) rc = open_failed(st, rc, exists ? "cannot read" : "cannot create");
+  if ((rc = count_tables(st, exists, &n_tables)) < 0) goto fail;
+  if (readonly && n_tables == 0) {
+    rc = LJ_FAIL(LJ_EINVAL, "'%s' is not a llamajoule store (empty database)", path);
     goto fail;
   }
+  if (!readonly) {
+    if ((rc = lj_store_exec(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "setting pragmas")) < 0)
+      goto fail;
+    // The schema is made in one transaction before the switch to WAL: a writer
+    // killed while making it leaves a zero-length file, which may become a store.
+    if (n_tables == 0 && (rc = create_schema(st)) < 0) goto fail;
+  }
+  // Checked again here: the file may have changed since check_before_writing.
+  if ((rc = check_schema(st)) < 0) goto fail;
   if (!readonly) {
     // WAL: readers never block the sampler's writer, and a killed writer
     // leaves every committed transaction intact. NORMAL sync is enough for
@@ -231,15 +295,8 @@ static int open_store(const char *path, int readonly, lj_store **out) {
       rc = open_failed(st, s == SQLITE_ROW ? SQLITE_CANTOPEN : s, "cannot switch to WAL mode");
       goto fail;
     }
-    if ((rc = lj_store_exec(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "setting pragmas")) < 0)
-      goto fail;
-    if (n_tables == 0 && (rc = create_schema(st)) < 0) goto fail;
-  } else if (n_tables == 0) {
-    rc = LJ_FAIL(LJ_EINVAL, "'%s' is not a llamajoule store (empty database)", path);
-    goto fail;
+    if (st->version < LJ_STORE_SCHEMA_VERSION && (rc = upgrade_schema(st)) < 0) goto fail;
   }
-  if ((rc = check_schema(st)) < 0) goto fail;
-  if (!readonly && st->version < LJ_STORE_SCHEMA_VERSION && (rc = upgrade_schema(st)) < 0) goto fail;
   *out = st;
   return 0;
 fail:
@@ -254,6 +311,7 @@ void lj_store_close(lj_store *st) {
   if (!st) return;
   sqlite3_finalize(st->insert_sample);
   sqlite3_close_v2(st->db);
+  pthread_mutex_destroy(&st->txn);
   free(st);
 }
 

