@@ -16,7 +16,8 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "profile/profile_result.h"
+#include "profile/profile_analyze.h"
+#include "store/profile_result.h"
 #include "store/store.h"
 #include "store/store_schema.h"
 

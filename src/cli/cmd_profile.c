@@ -15,7 +15,7 @@
 #include "common/error.h"
 #include "engine/cuda/cuda_engine.h"
 #include "profile/profile_plan.h"
-#include "profile/profile_report.h"
+#include "report/report.h"
 #include "profile/profile_run.h"
 #include "store/store.h"
 

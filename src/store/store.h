@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "llamajoule/meter.h"
-#include "profile/profile_result.h"
+#include "store/profile_result.h"
 
 #define LJ_STORE_SCHEMA_VERSION 3
 

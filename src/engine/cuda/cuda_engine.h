@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#include "engine/stage.h"
+#include "common/stage.h"
 #include "model/config.h"
 
 typedef struct lj_cuda_engine lj_cuda_engine;
