@@ -98,6 +98,13 @@ void lj_window_flags_text(uint32_t flags, char *buf, size_t cap);
 // in progress (the sampler's writer shares the connection and its
 // transactions). A run holds at most one profile.
 int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *r);
+// Reads the profile of run `run_id` back (every table lj_store_add_profile
+// writes; a version-2 file's rows read as isolation replays). `out` is
+// initialised here; free it with lj_profile_result_free. LJ_EINVAL naming the
+// file when the run holds no profile or a row names an unknown phase, stage
+// or method. Stored NULLs read as NAN; a mean's sem, cv and half width are
+// derived from its sd, n and interval.
+int lj_store_read_profile(lj_store *st, int64_t run_id, lj_profile_result *out);
 // Rows of the profile table `table` ("stage_intervals", "closures", ...;
 // docs/store.md) that belong to run_id. LJ_EINVAL for a name that is not a
 // profile table; 0 rows in a version-1 store.
