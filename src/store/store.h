@@ -31,6 +31,9 @@ int lj_store_open(const char *path, lj_store **out);
 // Opens an existing store for reading only (re-analysis); never creates it.
 // A version-1 or version-2 file is read as it is (version 1 holds no profiles).
 int lj_store_open_readonly(const char *path, lj_store **out);
+// The same, strictly read-only (SQLITE_OPEN_READONLY): the file's bytes stay
+// as they are, a -wal beside it is read, not checkpointed. For reports.
+int lj_store_open_untouched(const char *path, lj_store **out);
 void lj_store_close(lj_store *st);
 const char *lj_store_path(const lj_store *st);
 

@@ -196,8 +196,10 @@ static int open_store(const char *path, int readonly, lj_store **out) {
 
   // Reading only: still open read-write where possible (never creating), so
   // the last connection checkpoints and removes the -wal and -shm files.
-  int flags = readonly ? (writable_with_dir(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY)
-                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  // A snapshot reader (readonly 2: reports) never writes, not even a checkpoint.
+  int flags = readonly == 2 ? SQLITE_OPEN_READONLY
+              : readonly    ? (writable_with_dir(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY)
+                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   flags |= SQLITE_OPEN_FULLMUTEX;
   int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
   if (rc != SQLITE_OK) {
@@ -249,6 +251,7 @@ fail:
 
 int lj_store_open(const char *path, lj_store **out) { return open_store(path, 0, out); }
 int lj_store_open_readonly(const char *path, lj_store **out) { return open_store(path, 1, out); }
+int lj_store_open_untouched(const char *path, lj_store **out) { return open_store(path, 2, out); }
 
 void lj_store_close(lj_store *st) {
   if (!st) return;
