@@ -45,12 +45,14 @@ static const char *group_words(lj_stage_group g) {
 
 static void phase_group(sink *s, const lj_profile_result *r, lj_phase p) {
   lj_stage_group best = LJ_GROUP_COUNT;
-  double best_share = 0, weight_bytes = 0, bytes = 0;
+  double best_j = 0, total = 0, weight_bytes = 0, bytes = 0;
   for (int g = 0; g < LJ_GROUP_COUNT; g++) {
     lj_report_group sum;
-    if (lj_report_group_sum(r, p, (lj_stage_group)g, &sum) < 0 || !isfinite(sum.share_dynamic)) continue;
-    if (sum.share_dynamic > best_share) best_share = sum.share_dynamic, best = (lj_stage_group)g;
+    if (lj_report_group_sum(r, p, (lj_stage_group)g, &sum) < 0 || !(sum.dynamic_j.estimate > 0)) continue;
+    total += sum.dynamic_j.estimate;
+    if (sum.dynamic_j.estimate > best_j) best_j = sum.dynamic_j.estimate, best = (lj_stage_group)g;
   }
+  double best_share = total > 0 ? best_j / total : 0;
   if (best == LJ_GROUP_COUNT) return;
   lj_profile_method m = lj_profile_reported_method(r, p);
   for (size_t i = 0; i < r->n_stages; i++) {
@@ -100,18 +102,18 @@ static void token_ratio(sink *s, const lj_profile_result *r) {
 static void memory_bound(sink *s, const lj_profile_result *r) {
   lj_profile_method m = lj_profile_reported_method(r, LJ_PHASE_DECODE);
   int n = 0, mem = 0;
-  double share = 0;
+  double mem_j = 0, all_j = 0;
   for (size_t i = 0; i < r->n_stages; i++) {
     const lj_profile_stage *st = &r->stages[i];
-    if (st->est.key.phase != LJ_PHASE_DECODE || st->method != m) continue;
+    if (st->est.key.phase != LJ_PHASE_DECODE || !lj_profile_stage_in_method(r, st, m)) continue;
     const char *b = lj_report_bound(&st->cost);
-    if (!b) continue;
+    double e = st->calls_per_unit * st->est.dynamic_j.mean;
+    if (!b || !isfinite(e)) continue;
     n++;
-    if (!strcmp(b, "memory")) {
-      mem++;
-      if (isfinite(st->share_dynamic)) share += st->share_dynamic;
-    }
+    all_j += e;
+    if (!strcmp(b, "memory")) mem++, mem_j += e;
   }
+  double share = all_j > 0 ? mem_j / all_j : 0;
   if (n)
     say(s, "memory-bound", 0,
         "In decode, %d of %d replayed stage estimates are memory-bound (below %.0f FLOP/byte) and hold %.0f%% of its "

@@ -17,6 +17,12 @@
 
 int lj_report_write_html_text(FILE *f, const char *s) {
   for (; *s; s++) {
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] == 0xE2 && u[1] == 0x80 && (u[2] == 0xA8 || u[2] == 0xA9)) {  // as in the JSON: no raw separators
+      fputs(u[2] == 0xA8 ? "&#x2028;" : "&#x2029;", f);
+      s += 2;
+      continue;
+    }
     switch (*s) {
       case '&': fputs("&amp;", f); break;
       case '<': fputs("&lt;", f); break;

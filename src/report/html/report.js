@@ -183,7 +183,8 @@
           tooltip: { trigger: 'item', formatter: (p) => p.dataType === 'edge'
             ? esc(p.data.source) + ' \u2192 ' + esc(p.data.target) + ': ' + fmt(p.data.value, Q.unit)
             : esc(p.name) + ': ' + fmt(p.value, Q.unit) },
-          series: [{ type: 'sankey', data: [...nodes.values()], links, nodeGap: 10, nodeWidth: 16, left: 20, right: 150, top: 10, bottom: 10,
+          series: [{ type: 'sankey', data: [...nodes.values()], links, nodeGap: 12, nodeWidth: 16, left: 20, right: 210, top: 10, bottom: 10,
+            labelLayout: { hideOverlap: true },
             emphasis: { focus: 'adjacency' }, lineStyle: { color: 'gradient', opacity: 0.35 },
             label: { formatter: (p) => p.name + '  ' + fmt(p.value, Q.unit), fontSize: 12 } }],
         };
@@ -230,11 +231,12 @@
       return {
         tooltip: { trigger: 'axis', valueFormatter: (v) => (typeof v === 'number' ? v.toPrecision(5) : v) },
         legend: { top: 0 },
-        grid: { left: 70, right: 130, top: 40, bottom: 80 },
+        grid: { left: 80, right: 150, top: 40, bottom: 80 },
         dataZoom: [{ type: 'inside' }, { type: 'slider', bottom: 10 }],
-        xAxis: { type: 'value', name: 'time (s)', nameLocation: 'middle', nameGap: 28, min: 'dataMin', max: 'dataMax' },
-        yAxis: [{ type: 'value', name: 'power (W)' }, { type: 'value', name: 'clock (MHz)', position: 'right' },
-          { type: 'value', name: 'temperature (\u00b0C)', position: 'right', offset: 62, splitLine: { show: false } }],
+        xAxis: { type: 'value', name: 'time (s)', nameLocation: 'middle', nameGap: 28 },
+        yAxis: [{ type: 'value', name: 'power (W)', nameLocation: 'middle', nameGap: 48 },
+          { type: 'value', name: 'SM clock (MHz)', position: 'right', nameLocation: 'middle', nameGap: 50, splitLine: { show: false } },
+          { type: 'value', name: 'temperature (\u00b0C)', position: 'right', offset: 80, nameLocation: 'middle', nameGap: 34, splitLine: { show: false } }],
         series,
       };
     });
