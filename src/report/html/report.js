@@ -387,7 +387,7 @@
     });
     metric('j-per-token', 'dynamic energy per token', 'J', 'Dynamic energy (above idle) per token, per phase.', (p) => p.dynamic_j_per_token);
     metric('tokens-per-j', 'tokens per joule', 'tokens/J', 'Tokens per joule of dynamic energy.', (p) => p.tokens_per_dynamic_j);
-    metric('j-per-bparam', 'energy per billion parameters per token', 'J', 'Dynamic J per token divided by the model\'s parameters in billions: energy normalised for model size.', (p, r) => (r.model.params ? p.dynamic_j_per_token / (r.model.params / 1e9) : null));
+    metric('j-per-bparam', 'energy per billion parameters per token', 'J', 'Dynamic J per token divided by the model\'s parameters in billions: energy normalised for model size.', (p, r) => (r.model.params && p.dynamic_j_per_token !== null ? p.dynamic_j_per_token / (r.model.params / 1e9) : null));
     chart('group-shares', 'Decode: share of each stage group', 'Share of decode\'s replayed dynamic energy (or time, for timing-only runs) by stage group, from each run\'s reported method.', 380, () => {
       const groups = [...new Set(runs.flatMap((r) => r.groups.filter((g) => g.phase === 'decode').map((g) => g.group)))];
       if (!groups.length) return 'no run has decode stage estimates';
@@ -402,12 +402,14 @@
       chart(key, 'Decode J/token against ' + axis, 'Drawn where the runs span more than one value of ' + axis + '; one line per model.', 360, () => {
         const xs = new Set(runs.map(get));
         if (xs.size < 2) return 'the runs do not span ' + axis;
+        const y = (r) => (r.phases.find((p) => p.phase === 'decode') || {}).dynamic_j_per_token ?? null;
+        if (!runs.some((r) => y(r) !== null)) return 'no run has a decode J/token (timing-only runs have no energy)';
         const models = [...new Set(runs.map((r) => r.model.name))];
         return { tooltip: { trigger: 'item', formatter: (q) => esc(q.seriesName) + ': ' + axis + ' ' + q.value[0] + ', ' + fmt(q.value[1], 'J') + '/token' }, legend: { top: 0 },
           grid: { left: 90, right: 20, top: 40, bottom: 50 },
           xAxis: { type: 'value', name: axis, nameLocation: 'middle', nameGap: 28 }, yAxis: { type: 'value', name: 'decode J/token (J)', axisLabel: { formatter: (v) => fmt(v, 'J') } },
           series: models.map((m, i) => ({ type: 'line', name: m, color: OI[i % 8], symbolSize: 8,
-            data: runs.filter((r) => r.model.name === m).map((r) => [get(r), (r.phases.find((p) => p.phase === 'decode') || {}).dynamic_j_per_token ?? null]).sort((a, b) => a[0] - b[0]) })) };
+            data: runs.filter((r) => r.model.name === m && y(r) !== null).map((r) => [get(r), y(r)]).sort((a, b) => a[0] - b[0]) })) };
       });
     }
     finish();
