@@ -31,7 +31,7 @@ int main(void) {
 #else
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/pdl.h"
-#include "engine/stage.h"
+#include "common/stage.h"
 #include "model/config.h"
 #include "profile/profile_meter.h"
 #include "profile/profile_run.h"

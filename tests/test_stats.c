@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "common/error.h"
-#include "profile/stats.h"
+#include "common/stats.h"
 
 #define NEAR(a, b, tol)                                                                         \
   do {                                                                                          \

@@ -17,7 +17,8 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "profile/profile_result.h"
+#include "profile/profile_analyze.h"
+#include "store/profile_result.h"
 #include "store/store.h"
 #include "store/store_schema.h"
 
@@ -425,6 +426,412 @@ static void expect_counts(lj_store *st, int64_t run, const int64_t *want) {
     assert_int_equal(lj_store_profile_count(st, run, kTables[i], &n), 0);
     if (n != want[i]) fail_msg("table %s: %lld rows, expected %lld", kTables[i], (long long)n, (long long)want[i]);
   }
+}
+
+// ---------------------------------------------------------------- reading a profile back
+
+// Equal, or both not measured. The store keeps NAN as NULL; ranges still at +-INFINITY (nothing
+// read) are stored as NULL too, so they read back as NAN.
+#define SAME(want, got)                                                                                       \
+  do {                                                                                                        \
+    double w_ = (double)(want), g_ = (double)(got);                                                           \
+    if (isinf(w_) && isnan(g_)) break;                                                                        \
+    if (!((isnan(w_) && isnan(g_)) || w_ == g_)) fail_msg("%s: wrote %.17g, read %.17g", #got, w_, g_);       \
+  } while (0)
+// Derived on reading (sem, cv, half width): equal to rounding.
+#define NEAR(want, got)                                                                                       \
+  do {                                                                                                        \
+    double w_ = (double)(want), g_ = (double)(got);                                                           \
+    if (!((isnan(w_) && isnan(g_)) || fabs(w_ - g_) <= 1e-12 * fmax(1, fabs(w_))))                           \
+      fail_msg("%s: wrote %.17g, read %.17g", #got, w_, g_);                                                  \
+  } while (0)
+
+static void same_ci(const lj_mean_ci *w, const lj_mean_ci *g) {
+  assert_int_equal(w->n, g->n);
+  SAME(w->mean, g->mean);
+  SAME(w->stddev, g->stddev);
+  SAME(w->lo, g->lo);
+  SAME(w->hi, g->hi);
+  if (w->n > 0) {
+    SAME(w->level, g->level);
+    NEAR(w->df, g->df);
+    NEAR(w->sem, g->sem);
+    NEAR(w->cv, g->cv);
+    NEAR(w->half_width, g->half_width);
+  }
+}
+
+static void same_iv(const lj_interval *w, const lj_interval *g) {
+  SAME(w->estimate, g->estimate);
+  SAME(w->se, g->se);
+  SAME(w->df, g->df);
+  SAME(w->lo, g->lo);
+  SAME(w->hi, g->hi);
+  SAME(w->level, g->level);
+}
+
+static void same_window(const lj_window_result *w, const lj_window_result *g) {
+  int has_counter = !(w->flags & LJ_WINDOW_NO_COUNTER), has_samples = !(w->flags & LJ_WINDOW_NO_SAMPLES);
+  int has_idle = w->idle_power_w > 0;
+  assert_string_equal(w->name, g->name);
+  assert_int_equal(w->device, g->device);
+  assert_int_equal(w->begin_ns, g->begin_ns);
+  assert_int_equal(w->end_ns, g->end_ns);
+  SAME(w->duration_s, g->duration_s);
+  SAME(has_counter ? w->counter_energy_j : NAN, g->counter_energy_j);
+  assert_int_equal(w->counter_updates, g->counter_updates);
+  SAME(has_samples ? w->sample_energy_j : NAN, g->sample_energy_j);
+  assert_int_equal(w->n_samples, g->n_samples);
+  assert_int_equal(has_samples ? w->integrated_reading : -1, g->integrated_reading);
+  SAME(has_counter || has_samples ? w->mean_power_w : NAN, g->mean_power_w);
+  SAME(has_samples ? w->peak_power_w : NAN, g->peak_power_w);
+  SAME(w->idle_power_w, g->idle_power_w);
+  SAME(has_counter && has_idle ? w->counter_above_idle_j : NAN, g->counter_above_idle_j);
+  SAME(has_samples && has_idle ? w->sample_above_idle_j : NAN, g->sample_above_idle_j);
+  assert_int_equal(w->flags, g->flags);
+}
+
+static void same_plan(const lj_profile_plan *w, const lj_profile_plan *g) {
+  assert_string_equal(w->model, g->model);
+  assert_string_equal(w->model_name, g->model_name);
+  assert_int_equal(w->weights_random, g->weights_random);
+  const lj_model_config *a = &w->config, *b = &g->config;
+  assert_string_equal(a->name, b->name);
+  assert_int_equal(a->dim, b->dim);
+  assert_int_equal(a->hidden_dim, b->hidden_dim);
+  assert_int_equal(a->n_layers, b->n_layers);
+  assert_int_equal(a->n_heads, b->n_heads);
+  assert_int_equal(a->n_kv_heads, b->n_kv_heads);
+  assert_int_equal(a->head_dim, b->head_dim);
+  assert_int_equal(a->vocab_size, b->vocab_size);
+  assert_int_equal(a->max_seq_len, b->max_seq_len);
+  SAME(a->rope_theta, b->rope_theta);
+  assert_int_equal(a->rope_type, b->rope_type);
+  SAME(a->rope_factor, b->rope_factor);
+  SAME(a->rope_low_freq_factor, b->rope_low_freq_factor);
+  SAME(a->rope_high_freq_factor, b->rope_high_freq_factor);
+  assert_int_equal(a->rope_original_max_pos, b->rope_original_max_pos);
+  SAME(a->norm_eps, b->norm_eps);
+  assert_int_equal(a->tie_embeddings, b->tie_embeddings);
+  assert_int_equal(a->bos_id, b->bos_id);
+  assert_int_equal(a->eos_id, b->eos_id);
+  assert_string_equal(w->engine, g->engine);
+  assert_int_equal(w->timing_only, g->timing_only);
+  assert_int_equal(w->device, g->device);
+  assert_int_equal(w->batch, g->batch);
+  assert_int_equal(w->prompt_len, g->prompt_len);
+  assert_int_equal(w->gen_len, g->gen_len);
+  assert_int_equal(w->repeats, g->repeats);
+  assert_int_equal(w->trials, g->trials);
+  SAME(w->replay_seconds, g->replay_seconds);
+  SAME(w->phase_seconds, g->phase_seconds);
+  SAME(w->level, g->level);
+  assert_int_equal(w->layers_replayed, g->layers_replayed);
+  assert_int_equal(w->n_decode_kv, g->n_decode_kv);
+  for (int i = 0; i < w->n_decode_kv; i++) assert_int_equal(w->decode_kv[i], g->decode_kv[i]);
+  SAME(w->replay_duty, g->replay_duty);
+  assert_int_equal(w->ablation, g->ablation);
+  assert_int_equal(w->head_fit, g->head_fit);
+  assert_int_equal(w->context, g->context);
+  assert_true(w->seed == g->seed);
+  assert_string_equal(w->prompt_source, g->prompt_source);
+}
+
+static void same_conditions(const lj_profile_conditions *w, const lj_profile_conditions *g) {
+  assert_int_equal(w->device.index, g->device.index);
+  assert_string_equal(w->device.name, g->device.name);
+  assert_string_equal(w->device.uuid, g->device.uuid);
+  assert_string_equal(w->device.pci_bus_id, g->device.pci_bus_id);
+  assert_string_equal(w->device.driver_version, g->device.driver_version);
+  SAME(w->idle_w, g->idle_w);
+  assert_string_equal(w->idle_method, g->idle_method);
+  SAME(w->idle_sd_w, g->idle_sd_w);
+  SAME(w->temperature_min_c, g->temperature_min_c);
+  SAME(w->temperature_max_c, g->temperature_max_c);
+  SAME(w->sm_clock_min_mhz, g->sm_clock_min_mhz);
+  SAME(w->sm_clock_max_mhz, g->sm_clock_max_mhz);
+  SAME(w->mem_clock_min_mhz, g->mem_clock_min_mhz);
+  SAME(w->mem_clock_max_mhz, g->mem_clock_max_mhz);
+  SAME(w->power_limit_w, g->power_limit_w);
+  assert_true(w->throttle_seen == g->throttle_seen);
+  assert_string_equal(w->throttle_text, g->throttle_text);
+  assert_int_equal(w->n_samples, g->n_samples);
+  assert_true(w->buffer_gaps == g->buffer_gaps);
+  SAME(w->sampler_cpu_percent, g->sampler_cpu_percent);
+  assert_string_equal(w->cuda_driver, g->cuda_driver);
+  assert_int_equal(w->begin_wall_ns, g->begin_wall_ns);
+  assert_int_equal(w->end_wall_ns, g->end_wall_ns);
+}
+
+static void same_key(const lj_stage_key *w, const lj_stage_key *g) {
+  assert_int_equal(w->phase, g->phase);
+  assert_int_equal(w->stage, g->stage);
+  assert_int_equal(w->layer, g->layer);
+  assert_int_equal(w->kv_len, g->kv_len);
+}
+
+static void same_stage(const lj_profile_stage *w, const lj_profile_stage *g) {
+  assert_int_equal(w->method, g->method);
+  assert_int_equal(w->copies, g->copies);
+  const lj_replay_estimate *a = &w->est, *b = &g->est;
+  same_key(&a->key, &b->key);
+  assert_int_equal(a->n_trials, b->n_trials);
+  same_ci(&a->gross_j, &b->gross_j);
+  same_ci(&a->dynamic_j, &b->dynamic_j);
+  same_ci(&a->sample_gross_j, &b->sample_gross_j);
+  same_ci(&a->sample_dynamic_j, &b->sample_dynamic_j);
+  same_ci(&a->time_per_call_s, &b->time_per_call_s);
+  SAME(a->insitu_time_per_call_s, b->insitu_time_per_call_s);
+  SAME(a->time_ratio, b->time_ratio);
+  SAME(a->counter_vs_sample_pct, b->counter_vs_sample_pct);
+  SAME(a->temperature_min_c, b->temperature_min_c);
+  SAME(a->temperature_max_c, b->temperature_max_c);
+  assert_int_equal(a->window_flags, b->window_flags);
+  assert_int_equal(w->cost.flops, g->cost.flops);
+  assert_int_equal(w->cost.weight_bytes, g->cost.weight_bytes);
+  assert_int_equal(w->cost.act_read_bytes, g->cost.act_read_bytes);
+  assert_int_equal(w->cost.act_write_bytes, g->cost.act_write_bytes);
+  assert_int_equal(w->cost.kv_read_bytes, g->cost.kv_read_bytes);
+  assert_int_equal(w->cost.kv_write_bytes, g->cost.kv_write_bytes);
+  assert_int_equal(w->cost.bytes, g->cost.bytes);
+  SAME(w->cost.flops_per_byte, g->cost.flops_per_byte);
+  SAME(w->eff.j_per_flop, g->eff.j_per_flop);
+  SAME(w->eff.j_per_flop_lo, g->eff.j_per_flop_lo);
+  SAME(w->eff.j_per_flop_hi, g->eff.j_per_flop_hi);
+  SAME(w->eff.j_per_byte, g->eff.j_per_byte);
+  SAME(w->eff.j_per_byte_lo, g->eff.j_per_byte_lo);
+  SAME(w->eff.j_per_byte_hi, g->eff.j_per_byte_hi);
+  SAME(w->eff.flops_per_j, g->eff.flops_per_j);
+  SAME(w->eff.bytes_per_j, g->eff.bytes_per_j);
+  SAME(w->calls_per_unit, g->calls_per_unit);
+  SAME(w->share_dynamic, g->share_dynamic);
+  SAME(w->share_gross, g->share_gross);
+}
+
+static void same_trial(const lj_profile_trial *w, const lj_profile_trial *g) {
+  same_key(&w->key, &g->key);
+  assert_int_equal(w->trial, g->trial);
+  assert_int_equal(w->groups, g->groups);
+  assert_int_equal(w->method, g->method);
+  assert_int_equal(w->copies, g->copies);
+  assert_int_equal(w->units, g->units);
+  SAME(w->gap_s, g->gap_s);
+  SAME(w->t.counter_energy_j, g->t.counter_energy_j);
+  SAME(w->t.sample_energy_j, g->t.sample_energy_j);
+  SAME(w->t.duration_s, g->t.duration_s);
+  assert_int_equal(w->t.calls, g->t.calls);
+  SAME(w->t.temperature_c, g->t.temperature_c);
+  SAME(w->t.idle_w, g->t.idle_w);
+  assert_int_equal(w->t.start_offset_ns, g->t.start_offset_ns);
+  assert_int_equal(w->t.window_flags, g->t.window_flags);
+}
+
+static void same_closure(const lj_closure *w, const lj_closure *g) {
+  assert_int_equal(w->n_terms, g->n_terms);
+  if (w->n_terms <= 0) return;  // not computed: no row
+  assert_int_equal(w->phase, g->phase);
+  SAME(w->measured_gross_j, g->measured_gross_j);
+  SAME(w->measured_dynamic_j, g->measured_dynamic_j);
+  same_iv(&w->predicted_gross_j, &g->predicted_gross_j);
+  same_iv(&w->predicted_dynamic_j, &g->predicted_dynamic_j);
+  SAME(w->error_gross_pct, g->error_gross_pct);
+  SAME(w->error_gross_lo_pct, g->error_gross_lo_pct);
+  SAME(w->error_gross_hi_pct, g->error_gross_hi_pct);
+  SAME(w->error_dynamic_pct, g->error_dynamic_pct);
+  SAME(w->error_dynamic_lo_pct, g->error_dynamic_lo_pct);
+  SAME(w->error_dynamic_hi_pct, g->error_dynamic_hi_pct);
+}
+
+static void same_timeline(const lj_timeline_result *w, const lj_timeline_result *g) {
+  assert_int_equal(w->device, g->device);
+  SAME(w->idle_w, g->idle_w);
+  assert_int_equal(w->n_samples, g->n_samples);
+  assert_int_equal(w->flags, g->flags);
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    const lj_timeline_phase *a = &w->phase[p], *b = &g->phase[p];
+    assert_int_equal(a->n_intervals, b->n_intervals);
+    if (a->n_intervals > 0) {  // a phase without intervals has no row
+      assert_int_equal(a->begin_ns, b->begin_ns);
+      assert_int_equal(a->end_ns, b->end_ns);
+      SAME(a->span_s, b->span_s);
+      SAME(a->energy_j, b->energy_j);
+      SAME(a->dynamic_j, b->dynamic_j);
+      SAME(a->attributed_j, b->attributed_j);
+      SAME(a->attributed_dynamic_j, b->attributed_dynamic_j);
+      SAME(a->gap_s, b->gap_s);
+      SAME(a->gap_j, b->gap_j);
+      SAME(a->gap_dynamic_j, b->gap_dynamic_j);
+      SAME(a->overlap_s, b->overlap_s);
+    }
+    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+      const lj_timeline_stage *x = &w->stage[p][s], *y = &g->stage[p][s];
+      if (x->calls <= 0) {  // the stage did not run: no row
+        assert_int_equal(y->calls, 0);
+        continue;
+      }
+      assert_int_equal(x->calls, y->calls);
+      SAME(x->time_s, y->time_s);
+      SAME(x->energy_j, y->energy_j);
+      SAME(x->dynamic_j, y->dynamic_j);
+      SAME(x->share_gross, y->share_gross);
+      SAME(x->share_dynamic, y->share_dynamic);
+    }
+  }
+}
+
+// Everything lj_store_add_profile writes comes back: field by field.
+static void same_profile(const lj_profile_result *w, const lj_profile_result *g) {
+  same_plan(&w->plan, &g->plan);
+  same_conditions(&w->cond, &g->cond);
+  assert_int_equal(w->complete, g->complete);
+  assert_string_equal(w->notes, g->notes);
+  assert_int_equal(w->n_windows, g->n_windows);
+  for (size_t i = 0; i < w->n_windows; i++) {
+    const lj_phase_window *a = &w->windows[i], *b = &g->windows[i];
+    assert_int_equal(a->phase, b->phase);
+    assert_int_equal(a->repeat, b->repeat);
+    assert_int_equal(a->units, b->units);
+    assert_int_equal(a->tokens_per_unit, b->tokens_per_unit);
+    SAME(a->host_s, b->host_s);
+    same_window(&a->w, &b->w);
+  }
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    const lj_phase_summary *a = &w->phases[p], *b = &g->phases[p];
+    assert_int_equal(a->phase, b->phase);
+    assert_int_equal(a->n, b->n);
+    if (a->n <= 0) continue;  // not measured: no row
+    assert_int_equal(a->tokens_per_unit, b->tokens_per_unit);
+    same_ci(&a->time_s, &b->time_s);
+    same_ci(&a->gross_j, &b->gross_j);
+    same_ci(&a->dynamic_j, &b->dynamic_j);
+    same_ci(&a->sample_gross_j, &b->sample_gross_j);
+    SAME(a->gross_j_per_token, b->gross_j_per_token);
+    SAME(a->dynamic_j_per_token, b->dynamic_j_per_token);
+    SAME(a->tokens_per_gross_j, b->tokens_per_gross_j);
+    SAME(a->tokens_per_dynamic_j, b->tokens_per_dynamic_j);
+    assert_int_equal(a->window_flags, b->window_flags);
+  }
+  assert_int_equal(w->n_stages, g->n_stages);
+  for (size_t i = 0; i < w->n_stages; i++) same_stage(&w->stages[i], &g->stages[i]);
+  assert_int_equal(w->n_trials, g->n_trials);
+  for (size_t i = 0; i < w->n_trials; i++) same_trial(&w->trials[i], &g->trials[i]);
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int m = 0; m < LJ_METHOD_COUNT; m++)
+      same_closure(lj_profile_closure_of(w, (lj_phase)p, (lj_profile_method)m),
+                   lj_profile_closure_of(g, (lj_phase)p, (lj_profile_method)m));
+  assert_int_equal(w->n_intervals, g->n_intervals);
+  for (size_t i = 0; i < w->n_intervals; i++) {
+    const lj_stage_interval *a = &w->intervals[i], *b = &g->intervals[i];
+    assert_int_equal(a->phase, b->phase);
+    assert_int_equal(a->stage, b->stage);
+    assert_int_equal(a->layer, b->layer);
+    assert_int_equal(a->begin_ns, b->begin_ns);
+    assert_int_equal(a->end_ns, b->end_ns);
+    assert_int_equal(w->interval_step[i], g->interval_step[i]);
+    SAME(w->interval_energy_j[i], g->interval_energy_j[i]);
+  }
+  assert_int_equal(w->timeline_valid, g->timeline_valid);
+  same_timeline(&w->timeline, &g->timeline);
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    assert_int_equal(w->layer_energy_j[p] != NULL, g->layer_energy_j[p] != NULL);
+    for (int l = 0; w->layer_energy_j[p] && l < w->plan.config.n_layers; l++) {
+      SAME(w->layer_energy_j[p][l], g->layer_energy_j[p][l]);
+      SAME(w->layer_time_s[p][l], g->layer_time_s[p][l]);
+    }
+  }
+  assert_int_equal(w->ablation_valid, g->ablation_valid);
+  const lj_ablation *a = &w->ablation, *b = &g->ablation;
+  assert_int_equal(a->stage, b->stage);
+  assert_int_equal(a->calls, b->calls);
+  same_ci(&a->full_j, &b->full_j);
+  same_ci(&a->ablated_j, &b->ablated_j);
+  same_iv(&a->saved_j, &b->saved_j);
+  same_iv(&a->saved_per_call_j, &b->saved_per_call_j);
+  same_iv(&a->replay_j, &b->replay_j);
+  SAME(a->agreement_pct, b->agreement_pct);
+  same_iv(&a->ratio, &b->ratio);
+  assert_int_equal(w->head_fit_valid, g->head_fit_valid);
+  assert_int_equal(w->head_fit_kv, g->head_fit_kv);
+  const lj_head_fit *h = &w->head_fit, *k = &g->head_fit;
+  assert_int_equal(h->fit.n, k->fit.n);
+  SAME(h->fit.a, k->fit.a);
+  SAME(h->fit.b, k->fit.b);
+  SAME(h->fit.se_a, k->fit.se_a);
+  SAME(h->fit.se_b, k->fit.se_b);
+  SAME(h->fit.cov_ab, k->fit.cov_ab);
+  SAME(h->fit.resid_sd, k->fit.resid_sd);
+  SAME(h->fit.sse, k->fit.sse);
+  SAME(h->fit.r2, k->fit.r2);
+  SAME(h->fit.df, k->fit.df);
+  SAME(h->fit.level, k->fit.level);
+  SAME(h->fit.a_lo, k->fit.a_lo);
+  SAME(h->fit.a_hi, k->fit.a_hi);
+  SAME(h->fit.b_lo, k->fit.b_lo);
+  SAME(h->fit.b_hi, k->fit.b_hi);
+  SAME(h->fixed_j, k->fixed_j);
+  SAME(h->per_group_j, k->per_group_j);
+  SAME(h->per_head_j, k->per_head_j);
+  SAME(h->all_groups_j, k->all_groups_j);
+  SAME(h->fixed_share, k->fixed_share);
+  assert_int_equal(w->n_overhead, g->n_overhead);
+  for (int i = 0; i < w->n_overhead; i++) {
+    const lj_profile_overhead *x = &w->overhead[i], *y = &g->overhead[i];
+    assert_string_equal(x->what, y->what);
+    assert_int_equal(x->n, y->n);
+    same_ci(&x->off_s, &y->off_s);
+    same_ci(&x->on_s, &y->on_s);
+    SAME(x->overhead_pct, y->overhead_pct);
+    same_iv(&x->overhead_pct_ci, &y->overhead_pct_ci);
+  }
+}
+
+static void test_profile_read_back(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "read_back.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t other = new_run(st);
+  int64_t run = new_run(st);
+  lj_profile_result w, g;
+  make_profile(&w, 1000);
+  // Values make_profile leaves at their defaults, so that every column carries a distinct number.
+  w.cond.device.index = 3;
+  snprintf(w.cond.device.pci_bus_id, sizeof w.cond.device.pci_bus_id, "00000000:18:00.0");
+  snprintf(w.cond.device.driver_version, sizeof w.cond.device.driver_version, "580.1");
+  w.cond.temperature_min_c = 39.5;  // one range read, the others left at +-INFINITY
+  w.cond.temperature_max_c = 61.25;
+  w.cond.idle_sd_w = 0.75;
+  w.cond.buffer_gaps = 2;
+  w.cond.sampler_cpu_percent = 1.5;
+  w.cond.begin_wall_ns = 1700000000000000000ll;
+  w.cond.end_wall_ns = 1700000000100000000ll;
+  w.plan.replay_duty = 0.5;
+  w.plan.config.rope_low_freq_factor = 1;
+  w.plan.config.rope_high_freq_factor = 4;
+  w.plan.config.rope_original_max_pos = 8192;
+  w.plan.config.tie_embeddings = 1;
+  w.trials[0].gap_s = 0.125;
+  w.trials[0].t.window_flags = LJ_WINDOW_SHORT;
+  w.stages[0].cost.act_read_bytes = 11;
+  w.stages[0].cost.act_write_bytes = 12;
+  w.stages[0].cost.kv_read_bytes = 13;
+  w.stages[0].cost.kv_write_bytes = 14;
+  w.timeline.phase[LJ_PHASE_DECODE].overlap_s = 0.0005;
+  assert_int_equal(lj_store_add_profile(st, run, &w), 0);
+  lj_store_close(st);
+
+  // Read-only, as the report opens it.
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  assert_int_equal(lj_store_read_profile(st, run, &g), 0);
+  same_profile(&w, &g);
+  lj_profile_result_free(&g);
+  // A run without a profile, and one that is not there: one line naming the file.
+  assert_int_equal(lj_store_read_profile(st, other, &g), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), path));
+  assert_non_null(strstr(lj_error_message(), "holds no profile"));
+  assert_int_equal(lj_store_read_profile(st, 999, &g), LJ_EINVAL);
+  lj_store_close(st);
+  lj_profile_result_free(&w);
 }
 
 static void test_profile_round_trip(void **state) {
@@ -1095,7 +1502,7 @@ static void test_unknown_versions_refused(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_one_transaction),
+      cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_read_back),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
       cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2),
       cmocka_unit_test(test_unknown_versions_refused), cmocka_unit_test(test_phase_windows_as_they_close),

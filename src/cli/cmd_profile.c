@@ -15,8 +15,8 @@
 #include "common/error.h"
 #include "engine/cuda/cuda_engine.h"
 #include "profile/profile_plan.h"
-#include "profile/profile_report.h"
 #include "profile/profile_run.h"
+#include "report/report.h"
 #include "store/store.h"
 
 static void usage(FILE *f) {

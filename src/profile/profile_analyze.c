@@ -293,24 +293,6 @@ static int sequence_estimates(lj_profile_result *r, lj_phase ph, lj_mean_ci *lay
   return 0;
 }
 
-lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p) {
-  if (r->closure_sequence[p].n_terms > 0) return LJ_METHOD_SEQUENCE;
-  return r->closure_context[p].n_terms > 0 ? LJ_METHOD_CONTEXT : LJ_METHOD_ISOLATION;
-}
-
-int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stage *s, lj_profile_method m) {
-  if (s->method == m) return 1;
-  if (m == LJ_METHOD_ISOLATION || s->method != LJ_METHOD_ISOLATION) return 0;
-  // the fallback of the other methods: the isolation estimate of a stage they did not measure
-  for (size_t i = 0; i < r->n_stages; i++) {
-    const lj_profile_stage *c = &r->stages[i];
-    if (c->method == m && c->est.key.phase == s->est.key.phase && c->est.key.stage == s->est.key.stage) return 0;
-  }
-  for (size_t i = 0; i < r->n_stages; i++)
-    if (r->stages[i].method == m && r->stages[i].est.key.phase == s->est.key.phase) return 1;
-  return 0;
-}
-
 // Closure of one phase by one method: the sum over its estimates against the phase windows;
 // shares of the method's own estimates within that sum.
 static int closure_of(lj_profile_result *r, lj_phase ph, lj_profile_method method, lj_closure *out) {

@@ -6,7 +6,8 @@
 #include <stddef.h>
 
 #include "llamajoule/meter.h"
-#include "profile/profile_result.h"
+#include "profile/attribution.h"
+#include "store/profile_result.h"
 
 #define LJ_PROFILE_MAX_PAIRS 32
 
@@ -30,9 +31,6 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
 // near each replayed KV length, lj_kv_weights). kv_index: index of key.kv_len
 // in plan.decode_kv (decode only).
 double lj_profile_calls_per_unit(const lj_profile_plan *p, lj_phase phase, lj_stage stage, int kv_index);
-// 1 when s is one of the estimates method m's closure sums: its own, and for the context and
-// sequence methods the isolation estimates of the stages they did not measure (in a phase they measured).
-int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stage *s, lj_profile_method m);
-// The method whose estimates the report's stage shares of phase p use: sequence where its
-// closure was computed, else context where it ran, else isolation.
-lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p);
+
+// Fills phases[] from the windows (per unit: window energy / units).
+int lj_profile_summarize_phases(lj_profile_result *r);

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "llamajoule/meter.h"
-#include "profile/profile_result.h"
+#include "store/profile_result.h"
 #include "profile/profile_run.h"
 #include "store/store.h"
 

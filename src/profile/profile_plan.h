@@ -1,7 +1,7 @@
 // What a profile will do, from its options: the model's configuration
 // (preset or checkpoint), the shapes, and the decode KV lengths replayed.
 #pragma once
-#include "profile/profile_result.h"
+#include "store/profile_result.h"
 #include "profile/profile_run.h"
 
 // *ckpt_dir: the checkpoint directory, or NULL for a preset (random weights).

@@ -8,7 +8,7 @@
 
 #include "model/config.h"
 #include "model/tokenizer.h"
-#include "profile/profile_result.h"
+#include "store/profile_result.h"
 #include "profile/profile_run.h"
 
 typedef struct {

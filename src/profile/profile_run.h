@@ -5,7 +5,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "profile/profile_result.h"
+#include "store/profile_result.h"
 #include "store/store.h"
 
 typedef struct {

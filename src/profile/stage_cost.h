@@ -21,8 +21,9 @@
 #pragma once
 #include <stdint.h>
 
-#include "engine/stage.h"
+#include "common/stage.h"
 #include "model/config.h"
+#include "store/attribution_records.h"  // lj_stage_cost
 
 typedef struct {
   int batch;                // sequences in the call
@@ -37,17 +38,6 @@ typedef struct {
 
 // batch 1, one decode token after `kv_past` positions, bf16, fp32 logits.
 void lj_stage_shape_default(lj_stage_shape *s);
-
-typedef struct {
-  int64_t flops;            // multiply and add count as one each
-  int64_t weight_bytes;     // model parameters read (EMBED: only the gathered rows)
-  int64_t act_read_bytes;   // activations read (incl. token ids, residual, logits)
-  int64_t act_write_bytes;  // activations written (incl. logits, sampled ids)
-  int64_t kv_read_bytes;    // KV cache read
-  int64_t kv_write_bytes;   // KV cache written
-  int64_t bytes;            // the sum of the five above
-  double flops_per_byte;    // arithmetic intensity: flops / bytes
-} lj_stage_cost;
 
 // Per call of stage `s` in decoder layer `layer` (0..n_layers-1; ignored for
 // stages outside the layers: pass -1). LJ_EINVAL for an unknown stage, a

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "llamajoule/meter.h"
-#include "profile/profile_result.h"
+#include "store/profile_result.h"
 
 #define LJ_STORE_SCHEMA_VERSION 3
 
@@ -31,6 +31,9 @@ int lj_store_open(const char *path, lj_store **out);
 // Opens an existing store for reading only (re-analysis); never creates it.
 // A version-1 or version-2 file is read as it is (version 1 holds no profiles).
 int lj_store_open_readonly(const char *path, lj_store **out);
+// The same, strictly read-only (SQLITE_OPEN_READONLY): the file's bytes stay
+// as they are, a -wal beside it is read, not checkpointed. For reports.
+int lj_store_open_untouched(const char *path, lj_store **out);
 void lj_store_close(lj_store *st);
 const char *lj_store_path(const lj_store *st);
 
@@ -104,6 +107,13 @@ int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *
 // already stored is replaced (a GPU window is written pending, then final);
 // lj_store_add_profile replaces them all with the result's values.
 int lj_store_add_phase_window(lj_store *st, int64_t run_id, const lj_phase_window *w);
+// Reads the profile of run `run_id` back (every table lj_store_add_profile
+// writes; a version-2 file's rows read as isolation replays). `out` is
+// initialised here; free it with lj_profile_result_free. LJ_EINVAL naming the
+// file when the run holds no profile or a row names an unknown phase, stage
+// or method. Stored NULLs read as NAN; a mean's sem, cv and half width are
+// derived from its sd, n and interval.
+int lj_store_read_profile(lj_store *st, int64_t run_id, lj_profile_result *out);
 // Rows of the profile table `table` ("stage_intervals", "closures", ...;
 // docs/store.md) that belong to run_id. LJ_EINVAL for a name that is not a
 // profile table; 0 rows in a version-1 store.

@@ -248,8 +248,10 @@ static int open_store(const char *path, int readonly, lj_store **out) {
   int rc = 0;
   // Only a new or zero-length file may become a store: anything else must already be one.
   if (!readonly && exists && sb.st_size > 0 && (rc = check_before_writing(st)) < 0) goto fail;
-  if (readonly && !writable_with_dir(path)) {
-    rc = open_readonly_conn(st);  // no -shm can be made, or it would not be ours
+  // A snapshot reader (readonly 2: reports) never writes, not even a checkpoint; a reader
+  // that cannot write the file or its directory can make no -shm, or it would not be ours.
+  if (readonly == 2 || (readonly && !writable_with_dir(path))) {
+    rc = open_readonly_conn(st);
   } else {
     // Reading only: still open read-write where possible (never creating), so
     // the last connection checkpoints and removes the -wal and -shm files.
@@ -306,6 +308,7 @@ fail:
 
 int lj_store_open(const char *path, lj_store **out) { return open_store(path, 0, out); }
 int lj_store_open_readonly(const char *path, lj_store **out) { return open_store(path, 1, out); }
+int lj_store_open_untouched(const char *path, lj_store **out) { return open_store(path, 2, out); }
 
 void lj_store_close(lj_store *st) {
   if (!st) return;

@@ -1,4 +1,4 @@
-// The fp32 CPU reference forward pass: the stages of engine/stage.h run on a
+// The fp32 CPU reference forward pass: the stages of common/stage.h run on a
 // ragged batch (tokens of several sequences, each at its own positions) with
 // a KV cache per sequence slot. Prefill and decode are the same call: decode
 // is a batch of one token per sequence.
@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "engine/kv_cache.h"
-#include "engine/stage.h"
+#include "common/stage.h"
 #include "model/weights.h"
 
 typedef struct {

@@ -1,6 +1,6 @@
 // The CUDA engine: owns the weights (bf16, fused q|k|v and gate|up), the KV
 // cache, the activation buffers and the batch state; runs the forward pass as
-// a sequence of stages (engine/stage.h), each an op entry of its own file.
+// a sequence of stages (common/stage.h), each an op entry of its own file.
 //
 // Device memory (sizes from memory_plan.c):
 //   weights  one allocation; per layer: attn_norm (dim), wqkv (q+2kv, dim), wo (dim, q),

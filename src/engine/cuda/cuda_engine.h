@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#include "engine/stage.h"
+#include "common/stage.h"
 #include "model/config.h"
 #include "model/dtype.h"
 

@@ -5,7 +5,7 @@
 #pragma once
 #include <stdio.h>
 
-#include "profile/profile_result.h"
+#include "store/profile_result.h"
 
 // The terminal summary. LJ_EIO when writing to `f` fails.
 int lj_profile_report_text(FILE *f, const lj_profile_result *r);

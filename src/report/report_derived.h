@@ -3,7 +3,7 @@
 // stage and the pass marks against the project's targets. Kept in one place
 // so that the text and the JSON can never disagree.
 #pragma once
-#include "profile/profile_result.h"
+#include "store/profile_result.h"
 
 #define LJ_REPORT_RIDGE_FLOP_PER_BYTE 300.0  // H100/H200 dense bf16 FLOP/s over HBM B/s, rounded
 #define LJ_REPORT_CLOSURE_TARGET_PCT 5.0     // |dynamic closure error| within this passes

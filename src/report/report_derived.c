@@ -1,12 +1,12 @@
 // Derived figures shared by the text and JSON reports (profile_report_derived.h).
-#include "profile/profile_report_derived.h"
+#include "report/report_derived.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
-#include "profile/profile_analyze.h"
+#include "store/profile_result.h"
 
 static double phase_energy(const lj_profile_result *r, lj_phase p, int dynamic) {
   const lj_phase_summary *s = &r->phases[p];

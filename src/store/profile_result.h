@@ -1,11 +1,12 @@
 // What `llamajoule profile` measured: the plan it followed, the conditions of
 // the GPU, every phase window, every isolation-replay trial and estimate, the
 // closures, the in-situ timeline, the ablation, the attention-head fit and the
-// measurement overhead. One struct, filled by the runner (profile_run.h),
-// written by the store (store/store_profile.c), printed by the report
-// (profile_report.h) as a terminal summary or JSON.
+// measurement overhead. One struct, owned by the store: filled by the runner
+// (profile/profile_run.h), written and read back by the store
+// (store/store_profile.c, store/store_read_profile.c), shown by the report
+// (report/report.h).
 //
-// Units as in attribution.h: J, W, s, CLOCK_MONOTONIC ns for *_ns. "per unit"
+// Units as in store/attribution_records.h: J, W, s, CLOCK_MONOTONIC ns for *_ns. "per unit"
 // means per execution of a phase: one load, one tokenization of the prompts,
 // one prefill of the batch, one generation of gen_len tokens per sequence (the
 // decode phase), one detokenization of the generated text. Undefined values
@@ -14,11 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/stage.h"
+#include "common/stage.h"
+#include "common/stats.h"
 #include "llamajoule/meter.h"
-#include "profile/attribution.h"
-#include "profile/stage_cost.h"
-#include "profile/stats.h"
+#include "model/config.h"
+#include "store/attribution_records.h"
 
 #define LJ_PROFILE_MAX_KV 8  // decode KV lengths replayed at most
 
@@ -196,8 +197,12 @@ int lj_profile_add_stage(lj_profile_result *r, const lj_profile_stage *s);
 int lj_profile_add_interval(lj_profile_result *r, const lj_stage_interval *iv, int step);
 // Appends a sentence to notes.
 void lj_profile_note(lj_profile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-// Fills phases[] from the windows (per unit: window energy / units).
-int lj_profile_summarize_phases(lj_profile_result *r);
+// 1 when s is one of the estimates method m's closure sums: its own, and for the context and
+// sequence methods the isolation estimates of the stages they did not measure (in a phase they measured).
+int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stage *s, lj_profile_method m);
+// The method whose estimates the report's stage shares of phase p use: sequence where its
+// closure was computed, else context where it ran, else isolation.
+lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
 // down), embed, lm_head, sample.

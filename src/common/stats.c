@@ -1,4 +1,4 @@
-#include "profile/stats.h"
+#include "common/stats.h"
 
 #include <float.h>
 #include <math.h>

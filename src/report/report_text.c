@@ -1,15 +1,15 @@
 // The terminal summary of `llamajoule profile`: conditions, phases, stages,
 // closures, timeline, ablation, head fit, overhead and notes, in fixed-width
 // tables that fit 120 columns. Unmeasured values print as "-".
-#include "profile/profile_report.h"
+#include "report/report.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
-#include "profile/profile_analyze.h"
-#include "profile/profile_report_derived.h"
+#include "report/report_derived.h"
+#include "store/profile_result.h"
 #include "store/store.h"
 
 #define WIDTH 120

@@ -23,8 +23,9 @@
 
 #include "common/error.h"
 #include "model/config.h"
-#include "profile/profile_report.h"
-#include "profile/profile_result.h"
+#include "profile/profile_analyze.h"
+#include "report/report.h"
+#include "store/profile_result.h"
 
 #define LEVEL 0.95
 

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "profile/profile_analyze.h"
-#include "profile/profile_report.h"
-#include "profile/profile_report_derived.h"
+#include "report/report.h"
+#include "report/report_derived.h"
+#include "store/profile_result.h"
 #include "store/store.h"
 
 #define FORMAT_VERSION 1

@@ -1,0 +1,96 @@
+// llamajoule compare: several profiled runs side by side in one HTML page.
+// Each argument is a store (its newest profile run) or STORE:N (run N).
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "report/report_run.h"
+
+#define MAX_RUNS 32
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: llamajoule compare A.db B.db ... [-o compare.html]\n\n"
+          "Runs side by side in one self-contained HTML page: J/token and tokens/J of prefill and decode,\n"
+          "J per billion parameters per token, decode's stage-group shares, and J/token against batch and\n"
+          "prompt length where the runs span them. Each argument is a store (its newest profile run) or\n"
+          "FILE.db:N (run N of it). At most %d runs. Stores are only read.\n\n"
+          "  -o, --output F  the page (default compare.html; '-' is stdout)\n"
+          "  -h, --help\n\n"
+          "exit codes: 0 written, 1 writing failed, 2 bad command line, 3 a store is not readable as a profile.\n",
+          MAX_RUNS);
+}
+
+static int usage_error(int rc) {
+  lj_report_error(rc);
+  return LJ_EXIT_USAGE;
+}
+
+// "FILE.db:N" -> path and run; a path without ":N" (or whose suffix is not a number) is taken whole.
+static void split_arg(const char *arg, char *path, size_t cap, int64_t *run) {
+  snprintf(path, cap, "%s", arg);
+  *run = 0;
+  char *colon = strrchr(path, ':');
+  if (!colon || !colon[1]) return;
+  char *end;
+  errno = 0;
+  long long v = strtoll(colon + 1, &end, 10);
+  if (errno || *end || v < 1) return;
+  *colon = '\0';
+  *run = v;
+}
+
+int lj_cmd_compare(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  const char *out = "compare.html";
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'o': out = optarg; break;
+      case 'h': usage(stdout); return LJ_EXIT_OK;
+      case ':': return usage_error(LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]));
+      default:
+        return usage_error(LJ_FAIL(LJ_EINVAL, "unknown option '%s' (see llamajoule compare --help)", argv[optind - 1]));
+    }
+  }
+  int n = argc - optind;
+  if (n < 1) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: which stores? (llamajoule compare A.db B.db ...)"));
+  if (n > MAX_RUNS) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: %d runs, at most %d", n, MAX_RUNS));
+  lj_report_run *runs = calloc((size_t)n, sizeof *runs);
+  if (!runs) return lj_report_error(LJ_FAIL(LJ_ENOMEM, "compare: out of memory"));
+  int rc = 0, loaded = 0;
+  for (; loaded < n && rc == 0; loaded++) {
+    char path[1024];
+    int64_t run = 0;
+    split_arg(argv[optind + loaded], path, sizeof path, &run);
+    rc = lj_report_load(path, run, &runs[loaded]);
+    if (rc < 0) loaded--;  // nothing of it to free
+  }
+  if (rc == 0) {
+    int to_stdout = !strcmp(out, "-");
+    char tmp[1100];
+    int len = snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    FILE *f = to_stdout ? stdout : len > 0 && (size_t)len < sizeof tmp ? fopen(tmp, "w") : NULL;
+    if (!f) rc = LJ_FAIL(LJ_EIO, "compare: cannot write '%s': %s", out, strerror(errno));
+    if (f) {
+      rc = lj_report_compare_html(f, runs, (size_t)n);
+      if (!to_stdout) {
+        if (fclose(f) != 0 && rc == 0) rc = LJ_FAIL(LJ_EIO, "compare: writing '%s' failed", out);
+        if (rc == 0 && rename(tmp, out) != 0) rc = LJ_FAIL(LJ_EIO, "compare: cannot write '%s': %s", out, strerror(errno));
+        if (rc < 0) remove(tmp);
+      }
+    }
+  }
+  for (int i = 0; i < loaded; i++) lj_report_run_free(&runs[i]);
+  free(runs);
+  if (rc < 0) return lj_report_error(rc);
+  if (strcmp(out, "-")) fprintf(stderr, "llamajoule: compare: wrote %s (%d runs)\n", out, n);
+  return LJ_EXIT_OK;
+}

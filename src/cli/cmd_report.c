@@ -1,0 +1,121 @@
+// llamajoule report: one profiled run read back from its store and rendered:
+// a self-contained HTML page (default), the terminal summary, JSON, CSV or a
+// Perfetto trace. Reads only; the store is opened strictly read-only.
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "report/report.h"
+#include "report/report_run.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: llamajoule report RUN.db [--run N] [--format html|text|json|csv|perfetto] [-o FILE]\n\n"
+          "Renders a run that `llamajoule profile` stored, without a GPU. The store is only read.\n\n"
+          "  --run N        the run to render (default: the newest profile run in the file)\n"
+          "  --format F     html (default): one self-contained page (charts inlined, opens offline);\n"
+          "                 text: the terminal summary; json: docs/profile-json.md;\n"
+          "                 csv: every table of the run, one section each;\n"
+          "                 perfetto: a Chrome trace-event JSON for ui.perfetto.dev (stages, power, clocks)\n"
+          "  -o, --output F the file to write (default: RUN.html beside the store for html, stdout otherwise;\n"
+          "                 '-' is stdout)\n"
+          "  -h, --help\n\n"
+          "exit codes: 0 written, 1 writing failed, 2 bad command line, 3 not a llamajoule store, another\n"
+          "schema version, no such run or not a profile run.\n");
+}
+
+static int usage_error(int rc) {
+  lj_report_error(rc);
+  return LJ_EXIT_USAGE;
+}
+
+typedef int (*render_fn)(FILE *f, const lj_report_run *r);
+static int render_text(FILE *f, const lj_report_run *r) { return lj_profile_report_text(f, &r->prof); }
+static int render_json(FILE *f, const lj_report_run *r) { return lj_profile_report_json(f, &r->prof); }
+
+static const struct {
+  const char *name;
+  render_fn fn;
+} kFormats[] = {{"html", lj_report_html},
+                {"text", render_text},
+                {"json", render_json},
+                {"csv", lj_report_csv},
+                {"perfetto", lj_report_perfetto}};
+
+// Writes through a temporary file renamed at the end: a failed render leaves no half page.
+static int write_output(const char *out, render_fn fn, const lj_report_run *r) {
+  if (!strcmp(out, "-")) {
+    int rc = fn(stdout, r);
+    if (rc == 0 && fflush(stdout) != 0) rc = LJ_FAIL(LJ_EIO, "report: writing to stdout failed");
+    return rc;
+  }
+  char tmp[1100];
+  int len = snprintf(tmp, sizeof tmp, "%s.tmp", out);
+  if (len < 0 || (size_t)len >= sizeof tmp) return LJ_FAIL(LJ_EINVAL, "report: output name too long: '%s'", out);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return LJ_FAIL(LJ_EIO, "report: cannot write '%s': %s", out, strerror(errno));
+  int rc = fn(f, r);
+  if (fclose(f) != 0 && rc == 0) rc = LJ_FAIL(LJ_EIO, "report: writing '%s' failed", out);
+  if (rc == 0 && rename(tmp, out) != 0) rc = LJ_FAIL(LJ_EIO, "report: cannot write '%s': %s", out, strerror(errno));
+  if (rc < 0) remove(tmp);
+  return rc;
+}
+
+int lj_cmd_report(int argc, char **argv) {
+  static const struct option opts[] = {{"run", required_argument, 0, 'r'},
+                                       {"format", required_argument, 0, 'f'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  const char *out = NULL, *format = "html";
+  long long run_id = 0;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    char *end;
+    switch (c) {
+      case 'r':
+        errno = 0;
+        run_id = strtoll(optarg, &end, 10);
+        if (errno || end == optarg || *end || run_id < 1)
+          return usage_error(LJ_FAIL(LJ_EINVAL, "--run '%s': expected a run number >= 1", optarg));
+        break;
+      case 'f': format = optarg; break;
+      case 'o': out = optarg; break;
+      case 'h': usage(stdout); return LJ_EXIT_OK;
+      case ':': return usage_error(LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]));
+      default:
+        return usage_error(
+            LJ_FAIL(LJ_EINVAL, "unknown option '%s' (see llamajoule report --help)", argv[optind - 1]));
+    }
+  }
+  if (optind >= argc) return usage_error(LJ_FAIL(LJ_EINVAL, "report: which store? (llamajoule report RUN.db)"));
+  if (optind + 1 < argc)
+    return usage_error(LJ_FAIL(LJ_EINVAL, "report: one store at a time ('%s' is extra; see compare)", argv[optind + 1]));
+  render_fn fn = NULL;
+  for (size_t i = 0; i < sizeof kFormats / sizeof kFormats[0]; i++)
+    if (!strcmp(format, kFormats[i].name)) fn = kFormats[i].fn;
+  if (!fn) return usage_error(LJ_FAIL(LJ_EINVAL, "--format '%s': expected html, text, json, csv or perfetto", format));
+  const char *path = argv[optind];
+
+  lj_report_run r;
+  int rc = lj_report_load(path, run_id, &r);
+  if (rc < 0) return lj_report_error(rc);
+  char html_path[1100];
+  if (!out && !strcmp(format, "html")) {
+    size_t n = strlen(path);
+    int has_db = n > 3 && !strcmp(path + n - 3, ".db");
+    snprintf(html_path, sizeof html_path, "%.*s.html", (int)(has_db ? n - 3 : n), path);
+    out = html_path;
+  }
+  rc = write_output(out ? out : "-", fn, &r);
+  lj_report_run_free(&r);
+  if (rc < 0) return lj_report_error(rc);
+  if (out && strcmp(out, "-")) fprintf(stderr, "llamajoule: report: wrote %s\n", out);
+  return LJ_EXIT_OK;
+}

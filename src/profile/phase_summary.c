@@ -1,0 +1,48 @@
+// Phase summaries from the phase windows: per unit of the phase, mean and
+// interval of time and energy over the repeats, J/token and tokens/J.
+#include <math.h>
+
+#include "common/error.h"
+#include "common/stats.h"
+#include "profile/profile_analyze.h"
+
+int lj_profile_summarize_phases(lj_profile_result *r) {
+  double level = r->plan.level > 0 && r->plan.level < 1 ? r->plan.level : 0.95;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    double t[64], g[64], d[64], sg[64];
+    size_t n = 0, n_g = 0, n_sg = 0;
+    lj_phase_summary *s = &r->phases[p];
+    uint32_t flags = 0;
+    int64_t tokens = 0;
+    for (size_t i = 0; i < r->n_windows && n < 64; i++) {
+      const lj_phase_window *w = &r->windows[i];
+      if ((int)w->phase != p || w->units <= 0) continue;
+      double u = (double)w->units;
+      t[n++] = w->host_s / u;
+      tokens = w->tokens_per_unit;
+      flags |= w->w.flags;
+      if (!r->plan.timing_only && !(w->w.flags & LJ_WINDOW_NO_COUNTER)) {
+        g[n_g] = w->w.counter_energy_j / u;
+        d[n_g++] = w->w.counter_above_idle_j / u;
+      }
+      if (!r->plan.timing_only && !(w->w.flags & LJ_WINDOW_NO_SAMPLES)) sg[n_sg++] = w->w.sample_energy_j / u;
+    }
+    s->n = (int)n;
+    s->tokens_per_unit = tokens;
+    s->window_flags = flags;
+    if (!n) continue;
+    LJ_TRY(lj_stats_mean_ci(t, n, level, &s->time_s));
+    if (n_g) {
+      LJ_TRY(lj_stats_mean_ci(g, n_g, level, &s->gross_j));
+      LJ_TRY(lj_stats_mean_ci(d, n_g, level, &s->dynamic_j));
+      if (tokens > 0) {
+        s->gross_j_per_token = s->gross_j.mean / (double)tokens;
+        s->dynamic_j_per_token = s->dynamic_j.mean / (double)tokens;
+        s->tokens_per_gross_j = (double)tokens / s->gross_j.mean;
+        s->tokens_per_dynamic_j = s->dynamic_j.mean > 0 ? (double)tokens / s->dynamic_j.mean : NAN;
+      }
+    }
+    if (n_sg) LJ_TRY(lj_stats_mean_ci(sg, n_sg, level, &s->sample_gross_j));
+  }
+  return 0;
+}

@@ -1,0 +1,426 @@
+// The llamajoule report page: reads the run's JSON from the page (#lj-data,
+// #lj-series), draws every chart with Apache ECharts (SVG renderer), and
+// writes what it drew into #lj-status for tests (headless Chromium reads it
+// with --dump-dom). Strings from the run file are only ever shown as text
+// (textContent) or escaped (esc) in tooltips: a hostile model or GPU name
+// stays a string. "#only=ID" in the URL shows one chart alone (screenshots).
+(function () {
+  'use strict';
+  const status = { page: window.LJ_PAGE, charts: {}, skipped: {}, errors: [], violations: 0, done: false };
+  const statusEl = document.getElementById('lj-status');
+  const writeStatus = () => { statusEl.textContent = JSON.stringify(status); };
+  window.addEventListener('error', (e) => { status.errors.push(String(e.message)); writeStatus(); });
+  document.addEventListener('securitypolicyviolation', (e) => {
+    status.violations++;
+    status.errors.push('blocked by the page policy: ' + e.blockedURI);
+    writeStatus();
+  });
+  const consoleError = console.error;
+  console.error = function (...args) {
+    status.errors.push(args.map(String).join(' '));
+    writeStatus();
+    consoleError.apply(console, args);
+  };
+
+  // Okabe-Ito: distinguishable with every common colour-vision deficiency, and in grey print.
+  const OI = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
+  const METHOD_COLOR = { isolation: OI[0], context: OI[1], sequence: OI[2], ablation: OI[5] };
+  const GROUP_LABEL = { attention: 'attention', mlp: 'MLP', norms: 'norms', embed: 'embedding', lm_head: 'LM head', sample: 'sampling' };
+  const GROUP_COLOR = { attention: OI[0], MLP: OI[1], norms: OI[2], embedding: OI[3], 'LM head': OI[4], sampling: OI[5],
+                        'idle (static)': '#9a9a9a', 'not split into stages': '#c8c8c8', 'not attributed': '#c8c8c8' };
+  const PHASE_COLOR = { load: '#9a9a9a', tokenize: OI[3], prefill: OI[0], decode: OI[1], detokenize: OI[2] };
+  const SEQUENTIAL = ['#fde725', '#5ec962', '#21918c', '#3b528b', '#440154'];  // viridis, light to dark
+
+  const root = document.getElementById('lj-root');
+  const only = new URLSearchParams(location.hash.slice(1)).get('only');
+
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+    return e;
+  }
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  }
+  // 4 significant digits with an SI prefix: 0.0123 J -> "12.30 mJ".
+  function fmt(x, unit) {
+    if (x === null || x === undefined || !isFinite(x)) return '-';
+    if (x === 0) return '0 ' + unit;
+    const prefixes = [[1e9, 'G'], [1e6, 'M'], [1e3, 'k'], [1, ''], [1e-3, 'm'], [1e-6, '\u00b5'], [1e-9, 'n'], [1e-12, 'p'], [1e-15, 'f']];
+    const noPrefix = unit === '%' || unit === '' || unit === '\u00b0C' || unit === 'MHz' || unit === 'tokens/J';
+    if (noPrefix) return x.toPrecision(4) + (unit ? ' ' + unit : '');
+    const a = Math.abs(x);
+    for (const [f, p] of prefixes) if (a >= f * 0.9995) return (x / f).toPrecision(4) + ' ' + p + unit;
+    return x.toExponential(3) + ' ' + unit;
+  }
+  const pct = (x) => (x === null || !isFinite(x) ? '-' : (x * 100).toFixed(1) + '%');
+  const signedPct = (x) => (x === null || !isFinite(x) ? '-' : (x > 0 ? '+' : '') + x.toFixed(1) + '%');
+
+  // ------------------------------------------------------------------ charts
+
+  const pending = new Set();
+  function finish() {
+    if (pending.size === 0 && !status.done) {
+      status.done = true;
+      writeStatus();
+    }
+  }
+  // A section with a title, a note and a chart; make() returns an ECharts option or a string (why it is skipped).
+  function chart(id, title, note, height, make) {
+    if (only && only !== id) return;
+    let option;
+    try {
+      option = make();
+    } catch (e) {
+      status.errors.push(id + ': ' + e.message);
+      option = 'could not be drawn: ' + e.message;
+    }
+    if (typeof option === 'string') {
+      status.skipped[id] = option;
+      if (!only) root.append(el('section', { class: 'chart skipped', id: 'sec-' + id }, el('h2', {}, title), el('p', { class: 'note' }, 'Not drawn: ' + option + '.')));
+      return;
+    }
+    const box = el('div', { class: 'plot', id: 'chart-' + id, style: 'height:' + height + 'px' });
+    root.append(el('section', { class: 'chart', id: 'sec-' + id }, el('h2', {}, title), el('p', { class: 'note' }, note), box));
+    const c = echarts.init(box, null, { renderer: 'svg' });
+    pending.add(id);
+    c.on('finished', () => {
+      if (status.charts[id]) return;
+      const marks = box.querySelectorAll('svg path, svg rect, svg circle, svg polyline').length;
+      let points = 0;
+      for (const s of c.getOption().series || []) points += Array.isArray(s.data) ? s.data.length : 0;
+      status.charts[id] = { marks, points };
+      pending.delete(id);
+      writeStatus();
+      finish();
+    });
+    option.animation = false;
+    option.textStyle = { fontFamily: 'DejaVu Sans, Helvetica, Arial, sans-serif' };
+    c.setOption(option);
+    window.addEventListener('resize', () => c.resize());
+  }
+
+  // Error bars for grouped bars: k series per category, this is series i.
+  function errorBars(name, color, i, k, rows) {
+    return {
+      type: 'custom', name, color, z: 10, tooltip: { show: false },
+      data: rows,
+      encode: { x: 0, y: [1, 2] },
+      renderItem: (params, api) => {
+        const lo = api.coord([api.value(0), api.value(1)]);
+        const hi = api.coord([api.value(0), api.value(2)]);
+        const band = api.size([1, 0])[0];
+        const w = (band * 0.7) / (k + (k - 1) * 0.1);
+        const x = lo[0] - band * 0.35 + i * w * 1.1 + w / 2;
+        const cap = Math.min(6, w / 3);
+        const style = { stroke: '#000', lineWidth: 1.2 };
+        return { type: 'group', children: [
+          { type: 'line', shape: { x1: x, y1: lo[1], x2: x, y2: hi[1] }, style },
+          { type: 'line', shape: { x1: x - cap, y1: lo[1], x2: x + cap, y2: lo[1] }, style },
+          { type: 'line', shape: { x1: x - cap, y1: hi[1], x2: x + cap, y2: hi[1] }, style }] };
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------ the report of one run
+
+  function reportPage() {
+    const d = JSON.parse(document.getElementById('lj-data').textContent);
+    const ts = JSON.parse(document.getElementById('lj-series').textContent);
+    const timing = d.run.timing_only;
+    const Q = timing ? { key: 'time_s', unit: 's', word: 'time' } : { key: 'dynamic_j', unit: 'J', word: 'dynamic energy' };
+    const phase = (p) => d.phases.find((x) => x.phase === p);
+
+    if (!only) {
+      root.append(el('h1', {}, 'llamajoule: ', d.model.name || d.model.model, ' on ', d.gpu.name || d.workload.engine));
+      root.append(el('p', { class: 'sub' }, d.run.file, ', run ', d.run.id, ' (', d.run.status, '), ', d.run.command_line));
+      if (d.run.missing) root.append(el('div', { class: 'banner', role: 'alert' }, 'Incomplete report: ', d.run.missing, '.'));
+      summary(d, timing);
+      findings(d);
+    }
+
+    // Sankey: run -> phases -> stage groups -> stages, per one unit of every phase.
+    chart('sankey', 'Where the ' + Q.word + ' goes',
+      'One run = one unit of each measured phase. Phase: measured windows (' + (timing ? 'host time' : 'energy counter') +
+      '); stage groups and stages: the replay estimates of the method each phase reports, scaled to the measured phase where they over-run it.' +
+      (timing ? '' : ' Idle (static): the idle baseline times the phase\'s time.'), 560, () => {
+        const nodes = new Map(), links = [];
+        const node = (name, color) => { if (!nodes.has(name)) nodes.set(name, { name, itemStyle: { color } }); };
+        const link = (s, t, v) => { if (v > 0) links.push({ source: s, target: t, value: v }); };
+        node('run', '#555');
+        const stageTotals = {};
+        for (const ph of d.phases) {
+          const whole = timing ? ph.time_s : ph.gross_j;
+          if (!(whole > 0)) continue;
+          node(ph.phase, PHASE_COLOR[ph.phase]);
+          link('run', ph.phase, whole);
+          const dyn = timing ? ph.time_s : ph.dynamic_j;
+          if (!timing && ph.gross_j - ph.dynamic_j > 0) { node('idle (static)', GROUP_COLOR['idle (static)']); link(ph.phase, 'idle (static)', ph.gross_j - ph.dynamic_j); }
+          const rows = d.stages.filter((s) => s.phase === ph.phase && s.reported && s.calls_per_unit > 0 && s[Q.key] !== null);
+          if (!rows.length) {
+            node('not split into stages', GROUP_COLOR['not split into stages']);
+            link(ph.phase, 'not split into stages', dyn);
+            continue;
+          }
+          let sum = 0;
+          for (const s of rows) sum += s.calls_per_unit * s[Q.key];
+          const scale = sum > dyn && dyn > 0 ? dyn / sum : 1;
+          const byGroup = {};
+          for (const s of rows) {
+            const g = GROUP_LABEL[s.group] || s.group, v = s.calls_per_unit * s[Q.key] * scale;
+            byGroup[g] = (byGroup[g] || 0) + v;
+            stageTotals[g] = stageTotals[g] || {};
+            stageTotals[g][s.stage] = (stageTotals[g][s.stage] || 0) + v;
+          }
+          for (const [g, v] of Object.entries(byGroup)) { node(g, GROUP_COLOR[g]); link(ph.phase, g, v); }
+          if (dyn - sum * scale > dyn * 1e-6) { node('not attributed', GROUP_COLOR['not attributed']); link(ph.phase, 'not attributed', dyn - sum * scale); }
+        }
+        for (const [g, st] of Object.entries(stageTotals))
+          for (const [s, v] of Object.entries(st)) { node(s, GROUP_COLOR[g]); link(g, s, v); }
+        if (links.length < 2) return 'the run has no measured phase';
+        return {
+          tooltip: { trigger: 'item', formatter: (p) => p.dataType === 'edge'
+            ? esc(p.data.source) + ' \u2192 ' + esc(p.data.target) + ': ' + fmt(p.data.value, Q.unit)
+            : esc(p.name) + ': ' + fmt(p.value, Q.unit) },
+          series: [{ type: 'sankey', data: [...nodes.values()], links, nodeGap: 12, nodeWidth: 16, left: 20, right: 210, top: 10, bottom: 10,
+            labelLayout: { hideOverlap: true },
+            emphasis: { focus: 'adjacency' }, lineStyle: { color: 'gradient', opacity: 0.35 },
+            label: { formatter: (p) => p.name + '  ' + fmt(p.value, Q.unit), fontSize: 12 } }],
+        };
+      });
+
+    // Heatmaps: decoder layers x stages, from the in-situ timeline.
+    for (const p of ['prefill', 'decode']) {
+      chart('heatmap-' + p, p[0].toUpperCase() + p.slice(1) + ': energy by layer and stage',
+        'Gross energy of each stage call in each decoder layer, summed over the in-situ timeline (driver power samples integrated over the stage\'s intervals).', 520, () => {
+          const cells = d.heatmap[p];
+          if (!cells || !cells.length) return 'no per-layer timeline data for ' + p;
+          const stages = ['attn_norm', 'qkv', 'rope', 'attn', 'o_proj', 'ffn_norm', 'gate_up', 'swiglu', 'down'].filter((s) => cells.some((c) => c[1] === s));
+          const layers = Array.from({ length: d.model.n_layers }, (_, i) => String(i));
+          const vals = cells.map((c) => c[2]);
+          return {
+            tooltip: { formatter: (q) => 'layer ' + q.value[1] + ', ' + esc(q.value[0]) + ': ' + fmt(q.value[2], 'J') },
+            grid: { left: 70, right: 110, top: 10, bottom: 60 },
+            xAxis: { type: 'category', data: stages, name: 'stage', nameLocation: 'middle', nameGap: 32, splitArea: { show: true } },
+            yAxis: { type: 'category', data: layers, name: 'decoder layer', nameLocation: 'middle', nameGap: 40 },
+            visualMap: { min: Math.min(...vals), max: Math.max(...vals), calculable: true, orient: 'vertical', right: 10, top: 'middle',
+              inRange: { color: SEQUENTIAL }, text: ['J', ''], formatter: (v) => fmt(v, 'J') },
+            series: [{ type: 'heatmap', data: cells.filter((c) => stages.includes(c[1])).map((c) => [c[1], String(c[0]), c[2]]) }],
+          };
+        });
+    }
+
+    // Power over time with the phase windows shaded.
+    chart('power', 'Power over time', 'Driver power samples (~20 ms) and instant power; SM clock and temperature on their own axes. Shaded: the phase windows. Drag the slider or scroll to zoom; lines are downsampled (LTTB) to the pixels.', 460, () => {
+      if (!ts.series.length) return timing ? 'a timing-only run stores no power samples' : 'no samples were stored for this run';
+      const axisOf = { W: 0, MHz: 1, '\u00b0C': 2 };
+      const t0 = ts.t0_ns;
+      const areas = d.windows.filter((w) => w.end_ns > w.begin_ns).map((w) => [
+        { name: w.phase, xAxis: (w.begin_ns - t0) * 1e-9, itemStyle: { color: PHASE_COLOR[w.phase], opacity: 0.12 } },
+        { xAxis: (w.end_ns - t0) * 1e-9 }]);
+      const series = ts.series.map((s, i) => {
+        const pts = new Array(s.data.length / 2);
+        for (let k = 0; k < pts.length; k++) pts[k] = [s.data[2 * k], s.data[2 * k + 1]];
+        const out = { type: 'line', name: s.name + ' (' + s.unit + ')', yAxisIndex: axisOf[s.unit] || 0, data: pts, showSymbol: false,
+          sampling: 'lttb', large: true, lineStyle: { width: s.unit === 'W' ? 1.2 : 1, type: s.unit === 'W' ? 'solid' : 'dashed' },
+          color: [OI[0], OI[1], OI[2], OI[5]][i % 4] };
+        if (i === 0) out.markArea = { silent: false, label: { show: true, position: 'insideTop', fontSize: 10, color: '#333' }, data: areas };
+        return out;
+      });
+      return {
+        tooltip: { trigger: 'axis', valueFormatter: (v) => (typeof v === 'number' ? v.toPrecision(5) : v) },
+        legend: { top: 0 },
+        grid: { left: 80, right: 150, top: 40, bottom: 80 },
+        dataZoom: [{ type: 'inside' }, { type: 'slider', bottom: 10 }],
+        xAxis: { type: 'value', name: 'time (s)', nameLocation: 'middle', nameGap: 28 },
+        yAxis: [{ type: 'value', name: 'power (W)', nameLocation: 'middle', nameGap: 48 },
+          { type: 'value', name: 'SM clock (MHz)', position: 'right', nameLocation: 'middle', nameGap: 50, splitLine: { show: false } },
+          { type: 'value', name: 'temperature (\u00b0C)', position: 'right', offset: 80, nameLocation: 'middle', nameGap: 34, splitLine: { show: false } }],
+        series,
+      };
+    });
+
+    // Bars: per stage, one colour per method, with the 95% intervals; the ablation beside them.
+    for (const p of ['prefill', 'decode']) {
+      chart('bars-' + p, p[0].toUpperCase() + p.slice(1) + ': ' + Q.word + ' per stage, by method',
+        (timing ? 'Host time' : 'Dynamic energy') + ' per ' + p + ' unit: calls per unit \u00d7 the per-call estimate, with its ' +
+        Math.round((d.run.level || 0.95) * 100) + '% interval (black). ' + (p === 'decode' ? 'Decode rows replayed at several KV lengths are summed. ' : '') +
+        'The ablation bar is the energy saved by leaving that stage out of the run.', 420, () => {
+          const rows = d.stages.filter((s) => s.phase === p && s.calls_per_unit > 0 && s[Q.key] !== null);
+          if (!rows.length) return 'no stage estimates for ' + p;
+          const stages = [...new Set(rows.map((s) => s.stage))];
+          const methods = [...new Set(rows.map((s) => s.method))];
+          const ab = !timing && p === 'decode' && d.extras.ablation && stages.includes(d.extras.ablation.stage) ? d.extras.ablation : null;
+          const names = methods.concat(ab ? ['ablation'] : []);
+          const k = names.length, series = [];
+          names.forEach((m, i) => {
+            const val = {}, lo = {}, hi = {};
+            if (m === 'ablation') {
+              val[ab.stage] = ab.saved_j; lo[ab.stage] = ab.saved_j_lo; hi[ab.stage] = ab.saved_j_hi;
+            } else {
+              for (const s of rows.filter((r) => r.method === m)) {
+                val[s.stage] = (val[s.stage] || 0) + s.calls_per_unit * s[Q.key];
+                lo[s.stage] = (lo[s.stage] || 0) + s.calls_per_unit * (s[Q.key + '_lo'] ?? s[Q.key]);
+                hi[s.stage] = (hi[s.stage] || 0) + s.calls_per_unit * (s[Q.key + '_hi'] ?? s[Q.key]);
+              }
+            }
+            series.push({ type: 'bar', name: m, color: METHOD_COLOR[m] || OI[i], data: stages.map((s) => (s in val ? val[s] : null)) });
+            series.push(errorBars(m + ' interval', '#000', i, k, stages.filter((s) => s in val && lo[s] !== null).map((s) => [s, lo[s], hi[s]])));
+          });
+          return {
+            tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => fmt(v, Q.unit) },
+            legend: { data: names, top: 0 },
+            grid: { left: 80, right: 20, top: 40, bottom: 60 },
+            xAxis: { type: 'category', data: stages, name: 'stage', nameLocation: 'middle', nameGap: 32 },
+            yAxis: { type: 'value', name: Q.word + ' per ' + p + ' (' + Q.unit + ')', axisLabel: { formatter: (v) => fmt(v, Q.unit) } },
+            series,
+          };
+        });
+    }
+
+    // J/FLOP against J/byte: where each stage sits between compute- and memory-bound.
+    chart('efficiency', 'Energy per FLOP against energy per byte', 'Each point: one stage in one phase (the reported method), its dynamic energy per call over its analytic FLOPs and compulsory bytes (docs/attribution.md). Memory-bound stages sit right and high on J/FLOP; both axes are logarithmic.', 460, () => {
+      if (timing) return 'a timing-only run has no energy per FLOP or byte';
+      const seen = new Set();
+      const pts = d.stages.filter((s) => s.reported && s.j_per_flop > 0 && s.j_per_byte > 0 && !seen.has(s.phase + s.stage + s.method) && seen.add(s.phase + s.stage + s.method));
+      if (!pts.length) return 'no stage has both FLOPs and bytes with an energy';
+      const phases = [...new Set(pts.map((s) => s.phase))];
+      return {
+        tooltip: { formatter: (q) => esc(q.data.phase + ' ' + q.data.stage) + '<br>' + fmt(q.data.value[0], 'J') + '/byte, ' + fmt(q.data.value[1], 'J') + '/FLOP<br>' + (q.data.fpb === null ? '' : q.data.fpb.toPrecision(3) + ' FLOP/byte, ') + esc(q.data.bound || '') + '-bound' },
+        legend: { top: 0 },
+        grid: { left: 90, right: 40, top: 40, bottom: 60 },
+        xAxis: { type: 'log', name: 'dynamic energy per byte (J/byte)', nameLocation: 'middle', nameGap: 32, axisLabel: { formatter: (v) => fmt(v, 'J') } },
+        yAxis: { type: 'log', name: 'dynamic energy per FLOP (J/FLOP)', axisLabel: { formatter: (v) => fmt(v, 'J') } },
+        series: phases.map((p) => ({ type: 'scatter', name: p, color: PHASE_COLOR[p], symbolSize: 11,
+          labelLayout: { hideOverlap: true, moveOverlap: 'shiftY' },
+          label: { show: true, position: 'right', formatter: (q) => q.data.stage, fontSize: 11 },
+          data: pts.filter((s) => s.phase === p).map((s) => ({ value: [s.j_per_byte, s.j_per_flop], phase: s.phase, stage: s.stage, fpb: s.flops_per_byte, bound: s.bound })) })),
+      };
+    });
+    finish();
+  }
+
+  function table(head, rows) {
+    const t = el('table', {});
+    t.append(el('tr', {}, ...head.map((h) => el('th', {}, h))));
+    for (const r of rows) t.append(el('tr', {}, ...r.map((c) => el('td', {}, c))));
+    return t;
+  }
+
+  function summary(d, timing) {
+    const g = d.gpu, m = d.model, w = d.workload;
+    const box = el('section', { class: 'summary', id: 'sec-summary' }, el('h2', {}, 'Summary'));
+    const facts = [
+      ['model', (m.name || m.model) + (m.params ? ' (' + (m.params / 1e9).toFixed(2) + ' B parameters, ' + m.n_layers + ' layers)' : '') + (m.weights_random ? ', random weights' : '')],
+      ['workload', w.engine + ' engine, batch ' + w.batch + ', prompt ' + w.prompt_len + ' tokens, ' + w.gen_len + ' generated (' + w.prompt_source + ')'],
+      ['GPU', g.name ? g.name + ', driver ' + g.driver + (g.cuda_driver ? ', CUDA ' + g.cuda_driver : '') : 'none (timing only)'],
+      ['conditions', timing ? 'no power source' : 'idle ' + fmt(g.idle_w, 'W') + ' (' + g.idle_method + '), ' + fmt(g.temperature_min_c, '\u00b0C') + ' to ' + fmt(g.temperature_max_c, '\u00b0C') +
+        ', SM ' + fmt(g.sm_clock_min_mhz, 'MHz') + ' to ' + fmt(g.sm_clock_max_mhz, 'MHz') + ', limit ' + fmt(g.power_limit_w, 'W') + ', throttle: ' + (g.throttle || 'none')],
+      ['repeats', w.repeats + ' windows per phase, ' + w.trials + ' replay trials per stage; intervals at ' + Math.round((d.run.level || 0.95) * 100) + '%'],
+    ];
+    box.append(table(['', ''], facts));
+    const rows = d.phases.map((p) => timing
+      ? [p.phase, fmt(p.time_s, 's'), p.tokens_per_unit || '-', p.tokens_per_unit && p.time_s ? fmt(p.tokens_per_unit / p.time_s, 'tokens/s') : '-']
+      : [p.phase, fmt(p.time_s, 's'), fmt(p.gross_j, 'J'), fmt(p.dynamic_j, 'J'), fmt(p.gross_j_per_token, 'J'), fmt(p.dynamic_j_per_token, 'J'),
+         p.tokens_per_gross_j === null ? '-' : p.tokens_per_gross_j.toPrecision(4), p.tokens_per_dynamic_j === null ? '-' : p.tokens_per_dynamic_j.toPrecision(4),
+         fmt(p.mean_w, 'W'), fmt(p.peak_w, 'W')]);
+    box.append(el('h3', {}, 'Phases (per unit: one prefill of the batch, one generation, ...)'));
+    box.append(table(timing ? ['phase', 'time', 'tokens', 'tokens/s'] :
+      ['phase', 'time', 'gross', 'above idle', 'J/token gross', 'J/token above idle', 'tokens/J gross', 'tokens/J above idle', 'mean power', 'peak power'], rows));
+    if (d.closures.length) {
+      box.append(el('h3', {}, 'Closures: do the stages add up to the measured phase?'));
+      box.append(table(['phase', 'method', 'stages sum to', 'measured', 'error', Math.round((d.run.level || 0.95) * 100) + '% interval', 'within 5%'],
+        d.closures.map((c) => [c.phase + (c.reported ? '' : ' (not reported)'), c.method, fmt(c.predicted_dynamic_j, 'J'), fmt(c.measured_dynamic_j, 'J'),
+          signedPct(c.error_pct), '[' + signedPct(c.error_lo_pct) + ', ' + signedPct(c.error_hi_pct) + ']', c.pass > 0 ? 'yes' : 'no'])));
+      box.append(el('p', { class: 'note' }, 'Measured: the energy counter around whole phase windows (\u2265 2 s, after a pre-roll of the same work). ' +
+        'isolation: each stage replayed alone; context: extra calls inside the real prefill; sequence: the layer\'s stages replayed as growing prefixes (differences). ' +
+        'Dynamic energy = gross \u2212 idle baseline \u00d7 time.'));
+    }
+    const x = d.extras;
+    if (x.ablation || x.head_fit) {
+      const r = [];
+      if (x.ablation) r.push(['ablation', 'leaving ' + x.ablation.stage + ' out saved ' + fmt(x.ablation.saved_j, 'J') + ' [' + fmt(x.ablation.saved_j_lo, 'J') + ', ' + fmt(x.ablation.saved_j_hi, 'J') + '] per run; the replay predicts ' + fmt(x.ablation.replay_j, 'J') + ' (' + signedPct(x.ablation.agreement_pct) + ')']);
+      if (x.head_fit) r.push(['attention-head fit', 'at KV ' + x.head_fit.kv_len + ': ' + fmt(x.head_fit.fixed_j, 'J') + ' fixed + ' + fmt(x.head_fit.per_group_j, 'J') + ' per KV group (' + fmt(x.head_fit.per_head_j, 'J') + ' per query head), fixed share ' + pct(x.head_fit.fixed_share) + ', R\u00b2 ' + (x.head_fit.r2 === null ? '-' : x.head_fit.r2.toFixed(4))]);
+      box.append(el('h3', {}, 'Checks'));
+      box.append(table(['', ''], r));
+    }
+    if (d.run.notes) box.append(el('p', { class: 'note' }, 'Notes: ', d.run.notes));
+    root.append(box);
+  }
+
+  function findings(d) {
+    if (!d.findings.length) return;
+    const ul = el('ul', { class: 'findings' });
+    for (const f of d.findings) ul.append(el('li', { class: 'level' + f.level, title: 'rule: ' + f.rule }, f.text));
+    root.append(el('section', { class: 'findings', id: 'sec-findings' }, el('h2', {}, 'Findings'), ul));
+  }
+
+  // ------------------------------------------------------------------ compare: runs side by side
+
+  function comparePage() {
+    const d = JSON.parse(document.getElementById('lj-data').textContent);
+    const runs = d.runs;
+    const label = (r, i) => (i + 1) + ': ' + (r.model.name || r.model.model) + ' b' + r.workload.batch + ' p' + r.workload.prompt_len + ' g' + r.workload.gen_len + (r.gpu.name ? ' ' + r.gpu.name.replace('NVIDIA ', '') : '');
+    const labels = runs.map(label);
+    if (!only) {
+      root.append(el('h1', {}, 'llamajoule: ', runs.length, ' runs compared'));
+      const rows = runs.map((r, i) => {
+        const dec = r.phases.find((p) => p.phase === 'decode') || {}, pre = r.phases.find((p) => p.phase === 'prefill') || {};
+        return [labels[i], r.run.file + ' run ' + r.run.id, fmt(pre.dynamic_j_per_token, 'J'), fmt(dec.dynamic_j_per_token, 'J'),
+          dec.tokens_per_dynamic_j ? dec.tokens_per_dynamic_j.toPrecision(4) : '-', r.model.params ? fmt(dec.dynamic_j_per_token / (r.model.params / 1e9), 'J') : '-'];
+      });
+      const box = el('section', { class: 'summary', id: 'sec-summary' }, el('h2', {}, 'Runs'));
+      box.append(table(['run', 'file', 'prefill J/token', 'decode J/token', 'decode tokens/J', 'decode J per B params per token'], rows));
+      const partial = runs.filter((r) => r.run.missing).map((r) => labels[runs.indexOf(r)] + ': ' + r.run.missing);
+      if (partial.length) root.append(el('div', { class: 'banner', role: 'alert' }, 'Incomplete runs: ', partial.join(' | ')));
+      root.append(box);
+    }
+    const metric = (key, title, unit, note, f) => chart(key, title, note, 380, () => {
+      const series = ['prefill', 'decode'].map((p, i) => ({ type: 'bar', name: p, color: OI[i],
+        data: runs.map((r) => { const ph = r.phases.find((x) => x.phase === p); const v = ph ? f(ph, r) : null; return v !== null && isFinite(v) ? v : null; }) }));
+      if (!series.some((s) => s.data.some((v) => v !== null))) return 'no run has this figure (timing-only runs have no energy)';
+      return { tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => fmt(v, unit) }, legend: { top: 0 },
+        grid: { left: 90, right: 20, top: 40, bottom: 90 },
+        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break' } },
+        yAxis: { type: 'value', name: title + ' (' + unit + ')', axisLabel: { formatter: (v) => fmt(v, unit) } }, series };
+    });
+    metric('j-per-token', 'dynamic energy per token', 'J', 'Dynamic energy (above idle) per token, per phase.', (p) => p.dynamic_j_per_token);
+    metric('tokens-per-j', 'tokens per joule', 'tokens/J', 'Tokens per joule of dynamic energy.', (p) => p.tokens_per_dynamic_j);
+    metric('j-per-bparam', 'energy per billion parameters per token', 'J', 'Dynamic J per token divided by the model\'s parameters in billions: energy normalised for model size.', (p, r) => (r.model.params && p.dynamic_j_per_token !== null ? p.dynamic_j_per_token / (r.model.params / 1e9) : null));
+    chart('group-shares', 'Decode: share of each stage group', 'Share of decode\'s replayed dynamic energy (or time, for timing-only runs) by stage group, from each run\'s reported method.', 380, () => {
+      const groups = [...new Set(runs.flatMap((r) => r.groups.filter((g) => g.phase === 'decode').map((g) => g.group)))];
+      if (!groups.length) return 'no run has decode stage estimates';
+      return { tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => (v === null ? '-' : (v * 100).toFixed(1) + '%') },
+        legend: { top: 0 }, grid: { left: 70, right: 20, top: 40, bottom: 90 },
+        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break' } },
+        yAxis: { type: 'value', name: 'share (%)', max: (v) => Math.max(1, v.max), axisLabel: { formatter: (v) => Math.round(v * 100) + '%' } },
+        series: groups.map((g) => ({ type: 'bar', stack: 'share', name: GROUP_LABEL[g] || g, color: GROUP_COLOR[GROUP_LABEL[g]],
+          data: runs.map((r) => { const x = r.groups.find((y) => y.phase === 'decode' && y.group === g); return x ? x.share_dynamic : null; }) })) };
+    });
+    for (const [key, axis, get] of [['vs-batch', 'batch', (r) => r.workload.batch], ['vs-context', 'prompt length (tokens)', (r) => r.workload.prompt_len]]) {
+      chart(key, 'Decode J/token against ' + axis, 'Drawn where the runs span more than one value of ' + axis + '; one line per model.', 360, () => {
+        const xs = new Set(runs.map(get));
+        if (xs.size < 2) return 'the runs do not span ' + axis;
+        const y = (r) => (r.phases.find((p) => p.phase === 'decode') || {}).dynamic_j_per_token ?? null;
+        if (!runs.some((r) => y(r) !== null)) return 'no run has a decode J/token (timing-only runs have no energy)';
+        const models = [...new Set(runs.map((r) => r.model.name))];
+        return { tooltip: { trigger: 'item', formatter: (q) => esc(q.seriesName) + ': ' + axis + ' ' + q.value[0] + ', ' + fmt(q.value[1], 'J') + '/token' }, legend: { top: 0 },
+          grid: { left: 90, right: 20, top: 40, bottom: 50 },
+          xAxis: { type: 'value', name: axis, nameLocation: 'middle', nameGap: 28 }, yAxis: { type: 'value', name: 'decode J/token (J)', axisLabel: { formatter: (v) => fmt(v, 'J') } },
+          series: models.map((m, i) => ({ type: 'line', name: m, color: OI[i % 8], symbolSize: 8,
+            data: runs.filter((r) => r.model.name === m && y(r) !== null).map((r) => [get(r), y(r)]).sort((a, b) => a[0] - b[0]) })) };
+      });
+    }
+    finish();
+  }
+
+  try {
+    if (window.LJ_PAGE === 'compare') comparePage();
+    else reportPage();
+  } catch (e) {
+    status.errors.push(e.message);
+    root.append(el('div', { class: 'banner', role: 'alert' }, 'The page could not be drawn: ', e.message));
+  }
+  writeStatus();
+})();

@@ -1,0 +1,301 @@
+// The run as the HTML page's JSON: one object per table of the run model,
+// NAN as null. The page draws every chart from this and nothing else.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "report/report_derived.h"
+#include "report/report_page.h"
+
+static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+static void put(json_t *o, const char *k, json_t *v) { json_object_set_new(o, k, v ? v : json_null()); }
+static void put_num(json_t *o, const char *k, double x) { put(o, k, num(x)); }
+static void put_int(json_t *o, const char *k, long long x) { put(o, k, json_integer(x)); }
+static void put_str(json_t *o, const char *k, const char *s) { put(o, k, json_string(s ? s : "")); }
+// A mean with its interval: X, X_lo, X_hi.
+static void put_ci(json_t *o, const char *k, const lj_mean_ci *m) {
+  char key[64];
+  put_num(o, k, m->n > 0 ? m->mean : NAN);
+  snprintf(key, sizeof key, "%s_lo", k);
+  put_num(o, key, m->n > 1 ? m->lo : NAN);
+  snprintf(key, sizeof key, "%s_hi", k);
+  put_num(o, key, m->n > 1 ? m->hi : NAN);
+}
+
+static json_t *run_part(const lj_report_run *r) {
+  json_t *o = json_object();
+  put_str(o, "file", r->path);
+  put_int(o, "id", r->run.id);
+  put_str(o, "status", lj_run_status_name(r->run.status));
+  put_str(o, "command_line", r->run.command_line);
+  put_str(o, "host", r->run.host);
+  put_str(o, "tool_version", r->run.tool_version);
+  put_int(o, "started_wall_ns", r->run.started_wall_ns);
+  put_str(o, "notes", r->prof.notes);
+  put_str(o, "missing", r->missing);
+  put(o, "complete", json_boolean(r->prof.complete && r->run.status == LJ_RUN_COMPLETE));
+  put(o, "timing_only", json_boolean(r->prof.plan.timing_only));
+  put_num(o, "level", r->prof.plan.level);
+  return o;
+}
+
+static json_t *model_part(const lj_profile_plan *p) {
+  json_t *o = json_object();
+  const lj_model_config *c = &p->config;
+  put_str(o, "name", p->model_name);
+  put_str(o, "model", p->model);
+  put(o, "weights_random", json_boolean(p->weights_random));
+  put_int(o, "params", c->n_layers > 0 ? lj_config_n_params(c) : 0);
+  put_int(o, "n_layers", c->n_layers);
+  put_int(o, "dim", c->dim);
+  put_int(o, "hidden_dim", c->hidden_dim);
+  put_int(o, "n_heads", c->n_heads);
+  put_int(o, "n_kv_heads", c->n_kv_heads);
+  put_int(o, "vocab_size", c->vocab_size);
+  return o;
+}
+
+static json_t *workload_part(const lj_profile_plan *p) {
+  json_t *o = json_object();
+  put_str(o, "engine", p->engine);
+  put_int(o, "batch", p->batch);
+  put_int(o, "prompt_len", p->prompt_len);
+  put_int(o, "gen_len", p->gen_len);
+  put_int(o, "repeats", p->repeats);
+  put_int(o, "trials", p->trials);
+  put_num(o, "replay_duty", p->replay_duty);
+  put_str(o, "prompt_source", p->prompt_source);
+  return o;
+}
+
+static json_t *gpu_part(const lj_profile_result *r) {
+  const lj_profile_conditions *c = &r->cond;
+  json_t *o = json_object();
+  put_str(o, "name", c->device.name);
+  put_str(o, "uuid", c->device.uuid);
+  put_str(o, "driver", c->device.driver_version);
+  put_str(o, "cuda_driver", c->cuda_driver);
+  put_num(o, "power_limit_w", lj_report_power_limit_w(r));
+  put_num(o, "idle_w", c->idle_w);
+  put_num(o, "idle_sd_w", c->idle_sd_w);
+  put_str(o, "idle_method", c->idle_method);
+  put_num(o, "temperature_min_c", c->temperature_min_c);
+  put_num(o, "temperature_max_c", c->temperature_max_c);
+  put_num(o, "sm_clock_min_mhz", c->sm_clock_min_mhz);
+  put_num(o, "sm_clock_max_mhz", c->sm_clock_max_mhz);
+  put_str(o, "throttle", c->throttle_text);
+  put_int(o, "n_samples", c->n_samples);
+  return o;
+}
+
+static json_t *phases_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    const lj_phase_summary *s = &r->phases[p];
+    if (s->n <= 0) continue;
+    double peak = NAN;
+    for (size_t i = 0; i < r->n_windows; i++)
+      if ((int)r->windows[i].phase == p && isfinite(r->windows[i].w.peak_power_w))
+        peak = isnan(peak) ? r->windows[i].w.peak_power_w : fmax(peak, r->windows[i].w.peak_power_w);
+    json_t *o = json_object();
+    put_str(o, "phase", lj_phase_name((lj_phase)p));
+    put_int(o, "n", s->n);
+    put_int(o, "tokens_per_unit", s->tokens_per_unit);
+    put_ci(o, "time_s", &s->time_s);
+    put_ci(o, "gross_j", &s->gross_j);
+    put_ci(o, "dynamic_j", &s->dynamic_j);
+    put_num(o, "gross_j_per_token", s->gross_j_per_token);
+    put_num(o, "dynamic_j_per_token", s->dynamic_j_per_token);
+    put_num(o, "tokens_per_gross_j", s->tokens_per_gross_j);
+    put_num(o, "tokens_per_dynamic_j", s->tokens_per_dynamic_j);
+    put_num(o, "mean_w", s->gross_j.n > 0 && s->time_s.mean > 0 ? s->gross_j.mean / s->time_s.mean : NAN);
+    put_num(o, "peak_w", peak);
+    put_num(o, "share_gross", lj_report_phase_share(r, (lj_phase)p, 0));
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
+static json_t *closures_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int m = 0; m < LJ_METHOD_COUNT; m++) {
+      const lj_closure *c = lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m);
+      if (c->n_terms <= 0) continue;
+      json_t *o = json_object();
+      put_str(o, "phase", lj_phase_name((lj_phase)p));
+      put_str(o, "method", lj_profile_method_name((lj_profile_method)m));
+      put(o, "reported", json_boolean(lj_profile_reported_method(r, (lj_phase)p) == (lj_profile_method)m));
+      put_int(o, "n_terms", c->n_terms);
+      put_num(o, "measured_dynamic_j", c->measured_dynamic_j);
+      put_num(o, "predicted_dynamic_j", c->predicted_dynamic_j.estimate);
+      put_num(o, "error_pct", c->error_dynamic_pct);
+      put_num(o, "error_lo_pct", c->error_dynamic_lo_pct);
+      put_num(o, "error_hi_pct", c->error_dynamic_hi_pct);
+      put_int(o, "pass", lj_report_closure_pass(c));
+      json_array_append_new(a, o);
+    }
+  return a;
+}
+
+static json_t *stages_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < r->n_stages; i++) {
+    const lj_profile_stage *s = &r->stages[i];
+    const lj_replay_estimate *e = &s->est;
+    json_t *o = json_object();
+    const char *bound = lj_report_bound(&s->cost);
+    put_str(o, "phase", lj_phase_name(e->key.phase));
+    put_str(o, "stage", lj_stage_name(e->key.stage));
+    put_str(o, "group", lj_stage_group_name(lj_stage_group_of(e->key.stage)));
+    put_str(o, "method", lj_profile_method_name(s->method));
+    put(o, "reported", json_boolean(lj_profile_stage_in_method(r, s, lj_profile_reported_method(r, e->key.phase))));
+    put_int(o, "kv_len", e->key.kv_len);
+    put_num(o, "calls_per_unit", s->calls_per_unit);
+    put_ci(o, "dynamic_j", &e->dynamic_j);
+    put_ci(o, "gross_j", &e->gross_j);
+    put_ci(o, "time_s", &e->time_per_call_s);
+    put_num(o, "time_ratio", e->time_ratio);
+    put_num(o, "share_dynamic", s->share_dynamic);
+    put_num(o, "flops", (double)s->cost.flops);
+    put_num(o, "bytes", (double)s->cost.bytes);
+    put_num(o, "flops_per_byte", s->cost.flops_per_byte);
+    put_num(o, "j_per_flop", s->eff.j_per_flop);
+    put_num(o, "j_per_byte", s->eff.j_per_byte);
+    put_str(o, "bound", bound ? bound : "");
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
+static json_t *groups_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int g = 0; g < LJ_GROUP_COUNT; g++) {
+      lj_report_group sum;
+      if (lj_report_group_sum(r, (lj_phase)p, (lj_stage_group)g, &sum) < 0 || sum.n_estimates == 0) continue;
+      json_t *o = json_object();
+      put_str(o, "phase", lj_phase_name((lj_phase)p));
+      put_str(o, "group", lj_stage_group_name((lj_stage_group)g));
+      put_num(o, "dynamic_j", sum.dynamic_j.estimate);
+      put_num(o, "dynamic_j_lo", sum.dynamic_j.lo);
+      put_num(o, "dynamic_j_hi", sum.dynamic_j.hi);
+      put_num(o, "share_dynamic", sum.share_dynamic);
+      json_array_append_new(a, o);
+    }
+  return a;
+}
+
+// Layers x stages from the in-situ timeline: energy summed over the recorded intervals.
+static json_t *heatmap_part(const lj_profile_result *r) {
+  int n_layers = r->plan.config.n_layers;
+  json_t *o = json_object();
+  if (n_layers <= 0 || r->n_intervals == 0 || !r->interval_energy_j) return o;
+  size_t cells = (size_t)LJ_PHASE_COUNT * (size_t)n_layers * LJ_STAGE_COUNT;
+  double *sum = calloc(cells, sizeof *sum);
+  if (!sum) return o;
+  for (size_t i = 0; i < r->n_intervals; i++) {
+    const lj_stage_interval *iv = &r->intervals[i];
+    if (iv->layer < 0 || iv->layer >= n_layers || (unsigned)iv->phase >= LJ_PHASE_COUNT ||
+        (unsigned)iv->stage >= LJ_STAGE_COUNT || !isfinite(r->interval_energy_j[i]))
+      continue;
+    sum[((size_t)iv->phase * (size_t)n_layers + (size_t)iv->layer) * LJ_STAGE_COUNT + iv->stage] +=
+        r->interval_energy_j[i];
+  }
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    json_t *a = json_array();
+    for (int l = 0; l < n_layers; l++)
+      for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+        double v = sum[((size_t)p * (size_t)n_layers + (size_t)l) * LJ_STAGE_COUNT + s];
+        if (v == 0) continue;
+        json_t *cell = json_array();
+        json_array_append_new(cell, json_integer(l));
+        json_array_append_new(cell, json_string(lj_stage_name((lj_stage)s)));
+        json_array_append_new(cell, json_real(v));
+        json_array_append_new(a, cell);
+      }
+    if (json_array_size(a)) put(o, lj_phase_name((lj_phase)p), a);
+    else json_decref(a);
+  }
+  free(sum);
+  return o;
+}
+
+// Phase windows on the samples' time axis (ns, as stored).
+static json_t *windows_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < r->n_windows; i++) {
+    const lj_phase_window *w = &r->windows[i];
+    json_t *o = json_object();
+    put_str(o, "phase", lj_phase_name(w->phase));
+    put_int(o, "repeat", w->repeat);
+    put_int(o, "begin_ns", w->w.begin_ns);
+    put_int(o, "end_ns", w->w.end_ns);
+    put_num(o, "counter_j", w->w.counter_energy_j);
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
+static json_t *extras_part(const lj_profile_result *r) {
+  json_t *o = json_object();
+  if (r->ablation_valid) {
+    const lj_ablation *a = &r->ablation;
+    json_t *x = json_object();
+    put_str(x, "stage", lj_stage_name(a->stage));
+    put_num(x, "saved_j", a->saved_j.estimate);
+    put_num(x, "saved_j_lo", a->saved_j.lo);
+    put_num(x, "saved_j_hi", a->saved_j.hi);
+    put_num(x, "replay_j", a->replay_j.estimate);
+    put_num(x, "replay_j_lo", a->replay_j.lo);
+    put_num(x, "replay_j_hi", a->replay_j.hi);
+    put_num(x, "agreement_pct", a->agreement_pct);
+    put(o, "ablation", x);
+  }
+  if (r->head_fit_valid) {
+    const lj_head_fit *h = &r->head_fit;
+    json_t *x = json_object();
+    put_int(x, "kv_len", r->head_fit_kv);
+    put_num(x, "fixed_j", h->fixed_j);
+    put_num(x, "per_group_j", h->per_group_j);
+    put_num(x, "per_head_j", h->per_head_j);
+    put_num(x, "fixed_share", h->fixed_share);
+    put_num(x, "r2", h->fit.r2);
+    put(o, "head_fit", x);
+  }
+  return o;
+}
+
+static json_t *findings_part(const lj_report_run *r) {
+  lj_finding f[16];
+  size_t n = lj_report_findings(r, f, 16);
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *o = json_object();
+    put_str(o, "rule", f[i].rule);
+    put_int(o, "level", f[i].level);
+    put_str(o, "text", f[i].text);
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
+json_t *lj_report_page_data(const lj_report_run *r) {
+  const lj_profile_result *p = &r->prof;
+  json_t *o = json_object();
+  if (!o) return LJ_FAIL(LJ_ENOMEM, "report: out of memory"), NULL;
+  put(o, "run", run_part(r));
+  put(o, "model", model_part(&p->plan));
+  put(o, "workload", workload_part(&p->plan));
+  put(o, "gpu", gpu_part(p));
+  put(o, "phases", phases_part(p));
+  put(o, "closures", closures_part(p));
+  put(o, "stages", stages_part(p));
+  put(o, "groups", groups_part(p));
+  put(o, "heatmap", heatmap_part(p));
+  put(o, "windows", windows_part(p));
+  put(o, "extras", extras_part(p));
+  put(o, "findings", findings_part(r));
+  return o;
+}

@@ -1,0 +1,145 @@
+// The records of the attribution methods as a run keeps them (docs/attribution.md
+// says how each is measured): what the profiler fills, the store writes and
+// reads back, and the reports show. Plain structs of numbers, no pointers.
+// Energies in J, powers in W, times in s unless a name ends in _ns
+// (CLOCK_MONOTONIC ns); "gross" includes the idle power, "dynamic" = gross -
+// idle_w x time. Undefined values are NAN.
+#pragma once
+#include <stdint.h>
+
+#include "common/stage.h"
+#include "common/stats.h"
+
+// Analytic work of one stage call (src/profile/stage_cost.h computes it).
+typedef struct {
+  int64_t flops;            // multiply and add count as one each
+  int64_t weight_bytes;     // model parameters read (EMBED: only the gathered rows)
+  int64_t act_read_bytes;   // activations read (incl. token ids, residual, logits)
+  int64_t act_write_bytes;  // activations written (incl. logits, sampled ids)
+  int64_t kv_read_bytes;    // KV cache read
+  int64_t kv_write_bytes;   // KV cache written
+  int64_t bytes;            // the sum of the five above
+  double flops_per_byte;    // arithmetic intensity: flops / bytes
+} lj_stage_cost;
+
+// What one measured stage figure is about.
+typedef struct {
+  lj_phase phase;
+  lj_stage stage;
+  int layer;       // decoder layer, -1 for stages outside the layers (or a sum over layers)
+  int64_t kv_len;  // KV positions when the stage ran (decode is replayed at several)
+} lj_stage_key;
+
+// One trial: a stage replayed back to back inside one meter window.
+typedef struct {
+  double counter_energy_j;  // window energy by the energy counter
+  double sample_energy_j;   // window energy by integrating the driver's power samples (NAN: unknown)
+  double duration_s;        // window length
+  int64_t calls;            // stage calls completed inside the window
+  double temperature_c;     // mean GPU temperature over the window (NAN: unknown)
+  double idle_w;            // idle baseline subtracted for the dynamic energy
+  int64_t start_offset_ns;  // the randomised delay before the trial (recorded, not used)
+  uint32_t window_flags;    // LJ_WINDOW_* of the meter window
+} lj_replay_trial;
+
+// Per-call energy of one stage over its trials.
+typedef struct {
+  lj_stage_key key;
+  int n_trials;
+  lj_mean_ci gross_j;           // counter_energy / calls, over trials
+  lj_mean_ci dynamic_j;         // (counter_energy - idle x duration) / calls
+  lj_mean_ci sample_gross_j;    // the same from the driver buffer (n = 0 when no trial has it)
+  lj_mean_ci sample_dynamic_j;
+  lj_mean_ci time_per_call_s;   // duration / calls: the replayed time per call
+  double insitu_time_per_call_s;  // from the in-situ timeline (NAN: unknown)
+  double time_ratio;            // replayed / in-situ time per call (1: the replay ran like the real run)
+  double counter_vs_sample_pct; // (gross - sample_gross) / sample_gross x 100
+  double temperature_min_c, temperature_max_c;  // over the trials (NAN: unknown)
+  uint32_t window_flags;        // OR of the trials' window flags
+} lj_replay_estimate;
+
+typedef struct {
+  lj_phase phase;
+  int n_terms;
+  double measured_gross_j;        // the phase window (energy counter)
+  double measured_dynamic_j;
+  lj_interval predicted_gross_j;  // sum over terms of calls x per-call energy, with its interval
+  lj_interval predicted_dynamic_j;
+  double error_gross_pct;         // (predicted - measured) / measured x 100
+  // The interval of predicted / measured - 1 (delta method, Welch-Satterthwaite ν): the
+  // prediction's spread and the measured windows' spread together.
+  double error_gross_lo_pct, error_gross_hi_pct;
+  double error_dynamic_pct;
+  double error_dynamic_lo_pct, error_dynamic_hi_pct;
+} lj_closure;
+
+// One stage call bracketed in the real run (CUDA events mapped onto the host monotonic axis).
+typedef struct {
+  int64_t begin_ns, end_ns;
+  lj_phase phase;
+  lj_stage stage;
+  int layer;  // -1 outside the layers
+} lj_stage_interval;
+
+typedef struct {
+  int64_t calls;
+  double time_s;
+  double energy_j;       // gross: integral of the interpolated power over the stage's intervals
+  double dynamic_j;
+  double share_gross;    // energy_j / the phase's span energy (0.25 = 25%)
+  double share_dynamic;  // dynamic_j / the phase's span dynamic energy
+} lj_timeline_stage;
+
+typedef struct {
+  int n_intervals;
+  int64_t begin_ns, end_ns;  // first begin, last end of the phase's intervals
+  double span_s;
+  double energy_j;           // integral over the span
+  double dynamic_j;
+  double attributed_j;       // sum over the intervals
+  double attributed_dynamic_j;
+  double gap_s;              // span time covered by no interval
+  double gap_j;              // energy of those gaps: unattributed
+  double gap_dynamic_j;
+  double overlap_s;          // time covered by more than one interval (counted in each)
+} lj_timeline_phase;
+
+typedef struct {
+  int device;
+  double idle_w;
+  int n_samples;             // power samples used
+  uint32_t flags;            // LJ_WINDOW_NO_SAMPLES, LJ_WINDOW_EXTRAPOLATED (intervals outside the samples)
+  lj_timeline_phase phase[LJ_PHASE_COUNT];
+  lj_timeline_stage stage[LJ_PHASE_COUNT][LJ_STAGE_COUNT];
+} lj_timeline_result;
+
+// J/FLOP and J/byte of a stage: its per-call energy (gross or dynamic, with
+// interval) over the analytic work of one call. NAN where the work is 0.
+typedef struct {
+  double j_per_flop, j_per_flop_lo, j_per_flop_hi;
+  double j_per_byte, j_per_byte_lo, j_per_byte_hi;
+  double flops_per_j;
+  double bytes_per_j;
+} lj_stage_efficiency;
+
+typedef struct {
+  lj_stage stage;            // the stage skipped in the ablated runs
+  int64_t calls;             // its calls in one full run
+  lj_mean_ci full_j;         // energy of one full run, over repeats (dynamic energies recommended)
+  lj_mean_ci ablated_j;      // energy of one run without the stage
+  lj_interval saved_j;       // full - ablated (Welch)
+  lj_interval saved_per_call_j;
+  lj_interval replay_j;      // calls x the replay's per-call energy
+  double agreement_pct;      // (saved - replay) / replay x 100
+  lj_interval ratio;         // saved / replay
+} lj_ablation;
+
+// Attention energy per call with 1..n_kv_heads KV groups active: energy = fixed + per_group x groups.
+typedef struct {
+  lj_ols_fit fit;            // a = fixed, b = per group, with standard errors and intervals
+  double fixed_j;
+  double per_group_j;
+  double per_head_j;         // per_group_j / (n_heads / n_kv_heads): one query head
+  double all_groups_j;       // fitted energy with every group active
+  double fixed_share;        // fixed_j / all_groups_j
+} lj_head_fit;

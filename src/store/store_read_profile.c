@@ -1,0 +1,636 @@
+// A profile read back from the profile tables into an lj_profile_result: the
+// inverse of store_profile.c, so that reports need no GPU and no re-run.
+// Columns are found by name, so a version-2 file (without method, copies,
+// units, context) reads with those at their version-2 meaning; NULL reads as
+// NAN ("not measured"); fields the store does not keep (a mean's sem, cv,
+// half width) are derived from the ones it does.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+typedef struct {
+  lj_store *st;
+  sqlite3_stmt *stmt;
+  int64_t run_id;
+  const char *table;
+} rows;
+
+static int rows_open(lj_store *st, int64_t run_id, const char *table, const char *extra, rows *r) {
+  r->st = st;
+  r->run_id = run_id;
+  r->table = table;
+  char sql[512], what[128];
+  snprintf(sql, sizeof sql, "SELECT * FROM %s %s WHERE run_id = ?1 ORDER BY rowid", table, extra ? extra : "");
+  snprintf(what, sizeof what, "reading the profile of run %lld from table %s", (long long)run_id, table);
+  LJ_TRY(lj_store_prepare(st, sql, &r->stmt, what));
+  sqlite3_bind_int64(r->stmt, 1, run_id);
+  return 0;
+}
+
+// 1 a row, 0 done, negative on error (naming the file and the table).
+static int rows_next(rows *r) {
+  int rc = sqlite3_step(r->stmt);
+  if (rc == SQLITE_ROW) return 1;
+  if (rc == SQLITE_DONE) return 0;
+  char what[128];
+  snprintf(what, sizeof what, "reading the profile of run %lld from table %s", (long long)r->run_id, r->table);
+  return lj_sqlite_fail(r->st->db, r->st->path, rc, what, __FILE__, __LINE__);
+}
+
+static void rows_close(rows *r) {
+  sqlite3_finalize(r->stmt);
+  r->stmt = NULL;
+}
+
+static int col_of(const rows *r, const char *name) {
+  int n = sqlite3_column_count(r->stmt);
+  for (int i = 0; i < n; i++)
+    if (!strcmp(sqlite3_column_name(r->stmt, i), name)) return i;
+  return -1;
+}
+
+static int is_null(const rows *r, int c) { return c < 0 || sqlite3_column_type(r->stmt, c) == SQLITE_NULL; }
+static double get_real(const rows *r, const char *name) {
+  int c = col_of(r, name);
+  return is_null(r, c) ? NAN : sqlite3_column_double(r->stmt, c);
+}
+static int64_t get_int_or(const rows *r, const char *name, int64_t absent) {
+  int c = col_of(r, name);
+  return is_null(r, c) ? absent : sqlite3_column_int64(r->stmt, c);
+}
+static int64_t get_int(const rows *r, const char *name) { return get_int_or(r, name, 0); }
+static void get_text(const rows *r, const char *name, char *buf, size_t cap) {
+  int c = col_of(r, name);
+  if (c < 0) {
+    if (cap) buf[0] = '\0';
+    return;
+  }
+  lj_store_column_text(r->stmt, c, buf, cap);
+}
+
+// A mean with its interval: X, X_sd, X_lo, X_hi, X_n (store.md); the unit suffix after the part.
+static void get_ci(const rows *r, const char *name, const char *unit, double level, lj_mean_ci *m) {
+  char col[96];
+  memset(m, 0, sizeof *m);
+  snprintf(col, sizeof col, "%s_n", name);
+  m->n = (int)get_int(r, col);
+  m->level = level;
+  snprintf(col, sizeof col, "%s%s", name, unit);
+  m->mean = get_real(r, col);
+  snprintf(col, sizeof col, "%s_sd%s", name, unit);
+  m->stddev = get_real(r, col);
+  snprintf(col, sizeof col, "%s_lo%s", name, unit);
+  m->lo = get_real(r, col);
+  snprintf(col, sizeof col, "%s_hi%s", name, unit);
+  m->hi = get_real(r, col);
+  m->df = m->n > 0 ? m->n - 1 : NAN;
+  m->sem = m->n > 0 ? m->stddev / sqrt((double)m->n) : NAN;
+  m->cv = m->mean != 0 ? m->stddev / fabs(m->mean) : NAN;
+  m->half_width = (m->hi - m->lo) / 2;
+}
+
+// An lj_interval: X, X_se, X_df, X_lo, X_hi.
+static void get_iv(const rows *r, const char *name, const char *unit, double level, lj_interval *v) {
+  char col[96];
+  v->level = level;
+  snprintf(col, sizeof col, "%s%s", name, unit);
+  v->estimate = get_real(r, col);
+  snprintf(col, sizeof col, "%s_se%s", name, unit);
+  v->se = get_real(r, col);
+  snprintf(col, sizeof col, "%s_df", name);
+  v->df = get_real(r, col);
+  snprintf(col, sizeof col, "%s_lo%s", name, unit);
+  v->lo = get_real(r, col);
+  snprintf(col, sizeof col, "%s_hi%s", name, unit);
+  v->hi = get_real(r, col);
+}
+
+static int bad_value(const rows *r, const char *column, const char *value) {
+  return LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table %s: unknown %s '%s'", r->st->path,
+                 (long long)r->run_id, r->table, column, value);
+}
+
+static int get_phase(const rows *r, lj_phase *out) {
+  char s[32];
+  get_text(r, "phase", s, sizeof s);
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    if (!strcmp(s, lj_phase_name((lj_phase)p))) return *out = (lj_phase)p, 0;
+  return bad_value(r, "phase", s);
+}
+
+// "none" (a context trial's plain unit) is LJ_STAGE_COUNT when allowed.
+static int get_stage(const rows *r, int allow_none, lj_stage *out) {
+  char s[32];
+  get_text(r, "stage", s, sizeof s);
+  for (int i = 0; i < LJ_STAGE_COUNT; i++)
+    if (!strcmp(s, lj_stage_name((lj_stage)i))) return *out = (lj_stage)i, 0;
+  if (allow_none && !strcmp(s, "none")) return *out = LJ_STAGE_COUNT, 0;
+  return bad_value(r, "stage", s);
+}
+
+// A version-2 file has no method column: every row there is an isolation replay.
+static int get_method(const rows *r, lj_profile_method *out) {
+  if (col_of(r, "method") < 0) return *out = LJ_METHOD_ISOLATION, 0;
+  char s[32];
+  get_text(r, "method", s, sizeof s);
+  for (int m = 0; m < LJ_METHOD_COUNT; m++)
+    if (!strcmp(s, lj_profile_method_name((lj_profile_method)m))) return *out = (lj_profile_method)m, 0;
+  return bad_value(r, "method", s);
+}
+
+static void parse_kv(const char *text, lj_profile_plan *p) {
+  p->n_decode_kv = 0;
+  for (const char *c = text; *c && p->n_decode_kv < LJ_PROFILE_MAX_KV;) {
+    char *end;
+    long long v = strtoll(c, &end, 10);
+    if (end == c) break;
+    p->decode_kv[p->n_decode_kv++] = v;
+    c = *end == ',' ? end + 1 : end;
+  }
+}
+
+static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "profile_plans", NULL, &r));
+  int rc = rows_next(&r);
+  if (rc == 0)
+    rc = LJ_FAIL(LJ_EINVAL, "store '%s': run %lld holds no profile", st->path, (long long)run_id);
+  if (rc == 1) {
+    lj_profile_plan *p = &res->plan;
+    lj_model_config *c = &p->config;
+    char kv[LJ_PROFILE_MAX_KV * 24], rope[16];
+    res->complete = (int)get_int(&r, "complete");
+    get_text(&r, "model", p->model, sizeof p->model);
+    get_text(&r, "model_name", p->model_name, sizeof p->model_name);
+    p->weights_random = (int)get_int(&r, "weights_random");
+    get_text(&r, "engine", p->engine, sizeof p->engine);
+    p->timing_only = (int)get_int(&r, "timing_only");
+    p->device = (int)get_int(&r, "device_index");
+    p->batch = (int)get_int(&r, "batch");
+    p->prompt_len = (int)get_int(&r, "prompt_len");
+    p->gen_len = (int)get_int(&r, "gen_len");
+    p->repeats = (int)get_int(&r, "repeats");
+    p->trials = (int)get_int(&r, "trials");
+    p->replay_seconds = get_real(&r, "replay_s");
+    p->replay_duty = get_real(&r, "replay_duty");
+    p->phase_seconds = get_real(&r, "phase_s");
+    p->level = get_real(&r, "level");
+    p->layers_replayed = (int)get_int(&r, "layers_replayed");
+    get_text(&r, "decode_kv", kv, sizeof kv);
+    parse_kv(kv, p);
+    p->ablation = (int)get_int(&r, "ablation");
+    p->head_fit = (int)get_int(&r, "head_fit");
+    p->context = (int)get_int(&r, "context");
+    p->seed = (uint64_t)get_int(&r, "seed");
+    get_text(&r, "prompt_source", p->prompt_source, sizeof p->prompt_source);
+    get_text(&r, "notes", res->notes, sizeof res->notes);
+    get_text(&r, "config_name", c->name, sizeof c->name);
+    c->dim = (int)get_int(&r, "dim");
+    c->hidden_dim = (int)get_int(&r, "hidden_dim");
+    c->n_layers = (int)get_int(&r, "n_layers");
+    c->n_heads = (int)get_int(&r, "n_heads");
+    c->n_kv_heads = (int)get_int(&r, "n_kv_heads");
+    c->head_dim = (int)get_int(&r, "head_dim");
+    c->vocab_size = (int)get_int(&r, "vocab_size");
+    c->max_seq_len = (int)get_int(&r, "max_seq_len");
+    c->rope_theta = get_real(&r, "rope_theta");
+    get_text(&r, "rope_type", rope, sizeof rope);
+    c->rope_type = !strcmp(rope, "llama3") ? LJ_ROPE_LLAMA3 : LJ_ROPE_DEFAULT;
+    c->rope_factor = get_real(&r, "rope_factor");
+    c->rope_low_freq_factor = get_real(&r, "rope_low_freq_factor");
+    c->rope_high_freq_factor = get_real(&r, "rope_high_freq_factor");
+    c->rope_original_max_pos = (int)get_int(&r, "rope_original_max_pos");
+    c->norm_eps = get_real(&r, "norm_eps");
+    c->tie_embeddings = (int)get_int(&r, "tie_embeddings");
+    c->bos_id = (int)get_int(&r, "bos_id");
+    c->eos_id = (int)get_int(&r, "eos_id");
+    rc = 0;
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int read_conditions(lj_store *st, int64_t run_id, lj_profile_conditions *c) {
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "profile_conditions", NULL, &r));
+  int rc = rows_next(&r);
+  if (rc == 1) {
+    c->device.index = (int)get_int(&r, "device_index");
+    get_text(&r, "device_name", c->device.name, sizeof c->device.name);
+    get_text(&r, "device_uuid", c->device.uuid, sizeof c->device.uuid);
+    get_text(&r, "pci_bus_id", c->device.pci_bus_id, sizeof c->device.pci_bus_id);
+    get_text(&r, "driver_version", c->device.driver_version, sizeof c->device.driver_version);
+    get_text(&r, "cuda_driver", c->cuda_driver, sizeof c->cuda_driver);
+    c->idle_w = get_real(&r, "idle_w");
+    c->idle_sd_w = get_real(&r, "idle_sd_w");
+    get_text(&r, "idle_method", c->idle_method, sizeof c->idle_method);
+    c->temperature_min_c = get_real(&r, "temperature_min_c");
+    c->temperature_max_c = get_real(&r, "temperature_max_c");
+    c->sm_clock_min_mhz = get_real(&r, "sm_clock_min_mhz");
+    c->sm_clock_max_mhz = get_real(&r, "sm_clock_max_mhz");
+    c->mem_clock_min_mhz = get_real(&r, "mem_clock_min_mhz");
+    c->mem_clock_max_mhz = get_real(&r, "mem_clock_max_mhz");
+    c->power_limit_w = get_real(&r, "power_limit_w");
+    c->throttle_seen = (uint64_t)get_int(&r, "throttle_mask");
+    get_text(&r, "throttle", c->throttle_text, sizeof c->throttle_text);
+    c->n_samples = get_int(&r, "n_samples");
+    c->buffer_gaps = (uint64_t)get_int(&r, "buffer_gaps");
+    c->sampler_cpu_percent = get_real(&r, "sampler_cpu_pct");
+    c->begin_wall_ns = get_int(&r, "begin_wall_ns");
+    c->end_wall_ns = get_int(&r, "end_wall_ns");
+    rc = 0;
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int reading_of(const char *name) {
+  for (int i = 0; i < LJ_READING_COUNT; i++)
+    if (!strcmp(name, lj_reading_name((lj_reading)i))) return i;
+  return -1;
+}
+
+// A phase window and its `windows` row (joined on window_id; store.md).
+static int read_windows(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "(SELECT p.run_id, p.phase, p.repeat, p.units, p.tokens_per_unit, p.host_s,"
+                               " w.name, w.device_index, w.begin_ns, w.end_ns, w.duration_s, w.counter_j,"
+                               " w.counter_updates, w.buffer_j, w.n_samples, w.integrated_reading, w.mean_w,"
+                               " w.peak_w, w.idle_w, w.counter_above_idle_j, w.buffer_above_idle_j, w.flags,"
+                               " p.rowid AS rowid FROM phase_windows p JOIN windows w ON w.id = p.window_id)",
+                   NULL, &r));
+  r.table = "phase_windows";
+  int rc;
+  while ((rc = rows_next(&r)) == 1) {
+    lj_phase_window w;
+    memset(&w, 0, sizeof w);
+    if ((rc = get_phase(&r, &w.phase)) < 0) break;
+    w.repeat = (int)get_int(&r, "repeat");
+    w.units = get_int(&r, "units");
+    w.tokens_per_unit = get_int(&r, "tokens_per_unit");
+    w.host_s = get_real(&r, "host_s");
+    lj_window_result *x = &w.w;
+    char reading[32];
+    get_text(&r, "name", x->name, sizeof x->name);
+    x->device = (int)get_int_or(&r, "device_index", -1);
+    x->begin_ns = get_int(&r, "begin_ns");
+    x->end_ns = get_int(&r, "end_ns");
+    x->duration_s = get_real(&r, "duration_s");
+    x->counter_energy_j = get_real(&r, "counter_j");
+    x->counter_updates = (int)get_int(&r, "counter_updates");
+    x->sample_energy_j = get_real(&r, "buffer_j");
+    x->n_samples = (int)get_int(&r, "n_samples");
+    get_text(&r, "integrated_reading", reading, sizeof reading);
+    x->integrated_reading = reading_of(reading);
+    x->mean_power_w = get_real(&r, "mean_w");
+    x->peak_power_w = get_real(&r, "peak_w");
+    x->idle_power_w = get_real(&r, "idle_w");
+    if (isnan(x->idle_power_w)) x->idle_power_w = 0;  // the window's convention: 0 = no baseline
+    x->counter_above_idle_j = get_real(&r, "counter_above_idle_j");
+    x->sample_above_idle_j = get_real(&r, "buffer_above_idle_j");
+    x->flags = (uint32_t)get_int(&r, "flags");
+    if ((rc = lj_profile_add_window(res, &w)) < 0) break;
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int read_summaries(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "phase_summaries", NULL, &r));
+  int rc;
+  while ((rc = rows_next(&r)) == 1) {
+    lj_phase p;
+    if ((rc = get_phase(&r, &p)) < 0) break;
+    lj_phase_summary *s = &res->phases[p];
+    double level = get_real(&r, "level");
+    s->phase = p;
+    s->n = (int)get_int(&r, "n_windows");
+    s->tokens_per_unit = get_int(&r, "tokens_per_unit");
+    get_ci(&r, "time", "_s", level, &s->time_s);
+    get_ci(&r, "gross", "_j", level, &s->gross_j);
+    get_ci(&r, "dynamic", "_j", level, &s->dynamic_j);
+    get_ci(&r, "sample_gross", "_j", level, &s->sample_gross_j);
+    s->gross_j_per_token = get_real(&r, "gross_j_per_token");
+    s->dynamic_j_per_token = get_real(&r, "dynamic_j_per_token");
+    s->tokens_per_gross_j = get_real(&r, "tokens_per_gross_j");
+    s->tokens_per_dynamic_j = get_real(&r, "tokens_per_dynamic_j");
+    s->window_flags = (uint32_t)get_int(&r, "window_flags");
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int read_stages(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "stage_estimates", NULL, &r));
+  int rc;
+  while ((rc = rows_next(&r)) == 1) {
+    lj_profile_stage s;
+    memset(&s, 0, sizeof s);
+    lj_replay_estimate *e = &s.est;
+    if ((rc = get_phase(&r, &e->key.phase)) < 0 || (rc = get_stage(&r, 0, &e->key.stage)) < 0 ||
+        (rc = get_method(&r, &s.method)) < 0)
+      break;
+    double level = get_real(&r, "level");
+    e->key.layer = (int)get_int(&r, "layer");
+    e->key.kv_len = get_int(&r, "kv_len");
+    e->n_trials = (int)get_int(&r, "n_trials");
+    get_ci(&r, "gross", "_j", level, &e->gross_j);
+    get_ci(&r, "dynamic", "_j", level, &e->dynamic_j);
+    get_ci(&r, "sample_gross", "_j", level, &e->sample_gross_j);
+    get_ci(&r, "sample_dynamic", "_j", level, &e->sample_dynamic_j);
+    get_ci(&r, "time_per_call", "_s", level, &e->time_per_call_s);
+    e->insitu_time_per_call_s = get_real(&r, "insitu_time_per_call_s");
+    e->time_ratio = get_real(&r, "time_ratio");
+    e->counter_vs_sample_pct = get_real(&r, "counter_vs_sample_pct");
+    e->temperature_min_c = get_real(&r, "temperature_min_c");
+    e->temperature_max_c = get_real(&r, "temperature_max_c");
+    e->window_flags = (uint32_t)get_int(&r, "window_flags");
+    s.cost.flops = get_int(&r, "flops");
+    s.cost.weight_bytes = get_int(&r, "weight_bytes");
+    s.cost.act_read_bytes = get_int(&r, "act_read_bytes");
+    s.cost.act_write_bytes = get_int(&r, "act_write_bytes");
+    s.cost.kv_read_bytes = get_int(&r, "kv_read_bytes");
+    s.cost.kv_write_bytes = get_int(&r, "kv_write_bytes");
+    s.cost.bytes = get_int(&r, "bytes");
+    s.cost.flops_per_byte = get_real(&r, "flops_per_byte");
+    s.eff.j_per_flop = get_real(&r, "dynamic_j_per_flop");
+    s.eff.j_per_flop_lo = get_real(&r, "dynamic_j_per_flop_lo");
+    s.eff.j_per_flop_hi = get_real(&r, "dynamic_j_per_flop_hi");
+    s.eff.j_per_byte = get_real(&r, "dynamic_j_per_byte");
+    s.eff.j_per_byte_lo = get_real(&r, "dynamic_j_per_byte_lo");
+    s.eff.j_per_byte_hi = get_real(&r, "dynamic_j_per_byte_hi");
+    s.eff.flops_per_j = get_real(&r, "flops_per_dynamic_j");
+    s.eff.bytes_per_j = get_real(&r, "bytes_per_dynamic_j");
+    s.calls_per_unit = get_real(&r, "calls_per_unit");
+    s.share_dynamic = get_real(&r, "share_dynamic");
+    s.share_gross = get_real(&r, "share_gross");
+    s.copies = (int)get_int(&r, "copies");
+    if ((rc = lj_profile_add_stage(res, &s)) < 0) break;
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int read_trials(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "replay_trials", NULL, &r));
+  int rc;
+  while ((rc = rows_next(&r)) == 1) {
+    lj_profile_trial t;
+    memset(&t, 0, sizeof t);
+    if ((rc = get_phase(&r, &t.key.phase)) < 0 || (rc = get_stage(&r, 1, &t.key.stage)) < 0 ||
+        (rc = get_method(&r, &t.method)) < 0)
+      break;
+    t.key.layer = (int)get_int(&r, "layer");
+    t.key.kv_len = get_int(&r, "kv_len");
+    t.groups = (int)get_int(&r, "kv_groups");
+    t.trial = (int)get_int(&r, "trial");
+    t.t.counter_energy_j = get_real(&r, "counter_j");
+    t.t.sample_energy_j = get_real(&r, "sample_j");
+    t.t.duration_s = get_real(&r, "duration_s");
+    t.t.calls = get_int(&r, "calls");
+    t.t.temperature_c = get_real(&r, "temperature_c");
+    t.t.idle_w = get_real(&r, "idle_w");
+    t.t.start_offset_ns = get_int(&r, "start_offset_ns");
+    t.t.window_flags = (uint32_t)get_int(&r, "window_flags");
+    t.gap_s = get_real(&r, "gap_s");
+    if (isnan(t.gap_s)) t.gap_s = 0;
+    t.copies = (int)get_int(&r, "copies");
+    t.units = get_int(&r, "units");
+    if ((rc = lj_profile_add_trial(res, &t)) < 0) break;
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int read_closures(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "closures", NULL, &r));
+  int rc;
+  while ((rc = rows_next(&r)) == 1) {
+    lj_phase p;
+    lj_profile_method m;
+    if ((rc = get_phase(&r, &p)) < 0 || (rc = get_method(&r, &m)) < 0) break;
+    lj_closure *c = (lj_closure *)lj_profile_closure_of(res, p, m);
+    double level = get_real(&r, "level");
+    c->phase = p;
+    c->n_terms = (int)get_int(&r, "n_terms");
+    c->measured_gross_j = get_real(&r, "measured_gross_j");
+    c->measured_dynamic_j = get_real(&r, "measured_dynamic_j");
+    get_iv(&r, "predicted_gross", "_j", level, &c->predicted_gross_j);
+    get_iv(&r, "predicted_dynamic", "_j", level, &c->predicted_dynamic_j);
+    c->error_gross_pct = get_real(&r, "error_gross_pct");
+    c->error_gross_lo_pct = get_real(&r, "error_gross_lo_pct");
+    c->error_gross_hi_pct = get_real(&r, "error_gross_hi_pct");
+    c->error_dynamic_pct = get_real(&r, "error_dynamic_pct");
+    c->error_dynamic_lo_pct = get_real(&r, "error_dynamic_lo_pct");
+    c->error_dynamic_hi_pct = get_real(&r, "error_dynamic_hi_pct");
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int read_intervals(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "(SELECT *, rowid FROM stage_intervals ORDER BY seq)", NULL, &r));
+  r.table = "stage_intervals";
+  int c_layer = col_of(&r, "layer"), c_step = col_of(&r, "step");
+  int c_begin = col_of(&r, "begin_ns"), c_end = col_of(&r, "end_ns"), c_energy = col_of(&r, "energy_j");
+  int rc;
+  // ~100k rows: the numeric columns are looked up once.
+  while ((rc = rows_next(&r)) == 1) {
+    lj_stage_interval iv;
+    memset(&iv, 0, sizeof iv);
+    if ((rc = get_phase(&r, &iv.phase)) < 0 || (rc = get_stage(&r, 0, &iv.stage)) < 0) break;
+    iv.layer = sqlite3_column_int(r.stmt, c_layer);
+    iv.begin_ns = sqlite3_column_int64(r.stmt, c_begin);
+    iv.end_ns = sqlite3_column_int64(r.stmt, c_end);
+    if ((rc = lj_profile_add_interval(res, &iv, sqlite3_column_int(r.stmt, c_step))) < 0) break;
+    res->interval_energy_j[res->n_intervals - 1] =
+        is_null(&r, c_energy) ? NAN : sqlite3_column_double(r.stmt, c_energy);
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int read_timeline(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  lj_timeline_result *t = &res->timeline;
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "timeline_phases", NULL, &r));
+  int rc;
+  while ((rc = rows_next(&r)) == 1) {
+    lj_phase p;
+    if ((rc = get_phase(&r, &p)) < 0) break;
+    res->timeline_valid = 1;
+    t->device = (int)get_int(&r, "device_index");
+    t->idle_w = get_real(&r, "idle_w");
+    t->n_samples = (int)get_int(&r, "n_samples");
+    t->flags = (uint32_t)get_int(&r, "flags");
+    lj_timeline_phase *ph = &t->phase[p];
+    ph->n_intervals = (int)get_int(&r, "n_intervals");
+    ph->begin_ns = get_int(&r, "begin_ns");
+    ph->end_ns = get_int(&r, "end_ns");
+    ph->span_s = get_real(&r, "span_s");
+    ph->energy_j = get_real(&r, "energy_j");
+    ph->dynamic_j = get_real(&r, "dynamic_j");
+    ph->attributed_j = get_real(&r, "attributed_j");
+    ph->attributed_dynamic_j = get_real(&r, "attributed_dynamic_j");
+    ph->gap_s = get_real(&r, "gap_s");
+    ph->gap_j = get_real(&r, "gap_j");
+    ph->gap_dynamic_j = get_real(&r, "gap_dynamic_j");
+    ph->overlap_s = get_real(&r, "overlap_s");
+  }
+  rows_close(&r);
+  if (rc < 0) return rc;
+  LJ_TRY(rows_open(st, run_id, "timeline_stages", NULL, &r));
+  while ((rc = rows_next(&r)) == 1) {
+    lj_phase p;
+    lj_stage s;
+    if ((rc = get_phase(&r, &p)) < 0 || (rc = get_stage(&r, 0, &s)) < 0) break;
+    lj_timeline_stage *ts = &t->stage[p][s];
+    ts->calls = get_int(&r, "calls");
+    ts->time_s = get_real(&r, "time_s");
+    ts->energy_j = get_real(&r, "energy_j");
+    ts->dynamic_j = get_real(&r, "dynamic_j");
+    ts->share_gross = get_real(&r, "share_gross");
+    ts->share_dynamic = get_real(&r, "share_dynamic");
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int read_layers(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  int n_layers = res->plan.config.n_layers;
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "timeline_layers", NULL, &r));
+  int rc;
+  while ((rc = rows_next(&r)) == 1) {
+    lj_phase p;
+    if ((rc = get_phase(&r, &p)) < 0) break;
+    int64_t l = get_int(&r, "layer");
+    if (l < 0 || l >= n_layers) {
+      rc = LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table timeline_layers: layer %lld of a %d-layer model",
+                   st->path, (long long)run_id, (long long)l, n_layers);
+      break;
+    }
+    if (!res->layer_energy_j[p]) {
+      res->layer_energy_j[p] = malloc(sizeof(double) * (size_t)n_layers);
+      res->layer_time_s[p] = malloc(sizeof(double) * (size_t)n_layers);
+      if (!res->layer_energy_j[p] || !res->layer_time_s[p]) {
+        rc = LJ_FAIL(LJ_ENOMEM, "store '%s': out of memory reading %d layers", st->path, n_layers);
+        break;
+      }
+      for (int i = 0; i < n_layers; i++) res->layer_energy_j[p][i] = res->layer_time_s[p][i] = NAN;
+    }
+    res->layer_energy_j[p][l] = get_real(&r, "energy_j");
+    res->layer_time_s[p][l] = get_real(&r, "time_s");
+  }
+  rows_close(&r);
+  return rc;
+}
+
+static int read_ablation(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  lj_ablation *a = &res->ablation;
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "ablations", NULL, &r));
+  int rc = rows_next(&r);
+  if (rc == 1 && (rc = get_stage(&r, 0, &a->stage)) == 0) {
+    double level = get_real(&r, "level");
+    res->ablation_valid = 1;
+    a->calls = get_int(&r, "calls");
+    get_ci(&r, "full", "_j", level, &a->full_j);
+    get_ci(&r, "ablated", "_j", level, &a->ablated_j);
+    get_iv(&r, "saved", "_j", level, &a->saved_j);
+    get_iv(&r, "saved_per_call", "_j", level, &a->saved_per_call_j);
+    get_iv(&r, "replay", "_j", level, &a->replay_j);
+    a->agreement_pct = get_real(&r, "agreement_pct");
+    get_iv(&r, "ratio", "", level, &a->ratio);
+  }
+  rows_close(&r);
+  return rc < 0 ? rc : 0;
+}
+
+static int read_head_fit(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  lj_head_fit *h = &res->head_fit;
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "head_fits", NULL, &r));
+  int rc = rows_next(&r);
+  if (rc == 1) {
+    res->head_fit_valid = 1;
+    res->head_fit_kv = get_int(&r, "kv_len");
+    h->fit.n = (int)get_int(&r, "n_points");
+    h->fit.level = get_real(&r, "level");
+    h->fixed_j = h->fit.a = get_real(&r, "fixed_j");
+    h->fit.se_a = get_real(&r, "fixed_se_j");
+    h->fit.a_lo = get_real(&r, "fixed_lo_j");
+    h->fit.a_hi = get_real(&r, "fixed_hi_j");
+    h->per_group_j = h->fit.b = get_real(&r, "per_group_j");
+    h->fit.se_b = get_real(&r, "per_group_se_j");
+    h->fit.b_lo = get_real(&r, "per_group_lo_j");
+    h->fit.b_hi = get_real(&r, "per_group_hi_j");
+    h->fit.cov_ab = get_real(&r, "cov_fixed_per_group_j2");
+    h->per_head_j = get_real(&r, "per_head_j");
+    h->all_groups_j = get_real(&r, "all_groups_j");
+    h->fixed_share = get_real(&r, "fixed_share");
+    h->fit.resid_sd = get_real(&r, "resid_sd_j");
+    h->fit.sse = get_real(&r, "sse_j2");
+    h->fit.r2 = get_real(&r, "r2");
+    h->fit.df = get_real(&r, "df");
+  }
+  rows_close(&r);
+  return rc < 0 ? rc : 0;
+}
+
+static int read_overheads(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  rows r;
+  LJ_TRY(rows_open(st, run_id, "overheads", NULL, &r));
+  int rc, max = (int)(sizeof res->overhead / sizeof res->overhead[0]);
+  while ((rc = rows_next(&r)) == 1 && res->n_overhead < max) {
+    lj_profile_overhead *o = &res->overhead[res->n_overhead++];
+    double level = get_real(&r, "level");
+    get_text(&r, "what", o->what, sizeof o->what);
+    o->n = (int)get_int(&r, "n_pairs");
+    get_ci(&r, "off", "_s", level, &o->off_s);
+    get_ci(&r, "on", "_s", level, &o->on_s);
+    get_iv(&r, "overhead", "_pct", level, &o->overhead_pct_ci);
+    o->overhead_pct = o->overhead_pct_ci.estimate;
+  }
+  rows_close(&r);
+  return rc < 0 ? rc : 0;
+}
+
+static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
+  LJ_TRY(read_plan(st, run_id, r));
+  LJ_TRY(read_conditions(st, run_id, &r->cond));
+  LJ_TRY(read_windows(st, run_id, r));
+  LJ_TRY(read_summaries(st, run_id, r));
+  LJ_TRY(read_stages(st, run_id, r));
+  LJ_TRY(read_trials(st, run_id, r));
+  LJ_TRY(read_closures(st, run_id, r));
+  LJ_TRY(read_intervals(st, run_id, r));
+  LJ_TRY(read_timeline(st, run_id, r));
+  LJ_TRY(read_layers(st, run_id, r));
+  LJ_TRY(read_ablation(st, run_id, r));
+  LJ_TRY(read_head_fit(st, run_id, r));
+  return read_overheads(st, run_id, r);
+}
+
+int lj_store_read_profile(lj_store *st, int64_t run_id, lj_profile_result *out) {
+  lj_profile_result_init(out);
+  if (st->version < 2)
+    return LJ_FAIL(LJ_EINVAL, "store '%s': schema version %d holds no profiles (run %lld)", st->path, st->version,
+                   (long long)run_id);
+  // One read transaction: a writer committing meanwhile cannot mix two states of the run.
+  char what[96];
+  snprintf(what, sizeof what, "reading the profile of run %lld", (long long)run_id);
+  LJ_TRY(lj_store_exec(st, "BEGIN", what));
+  int rc = read_all(st, run_id, out);
+  sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  if (rc < 0) lj_profile_result_free(out);
+  return rc;
+}

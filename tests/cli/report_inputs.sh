@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# llamajoule report and compare on real stores of the CPU engine (timing only)
+# and on bad input: a missing file, not SQLite, an empty file, an SQLite file
+# of another program, a store of another schema version, a run id that is not
+# there, a run that is not a profile. Each gives one line and exit code 3 (1
+# for a missing file), and no file is changed (checksums before and after).
+# The exports parse (jq) and the CSV neutralises a formula in a model name.
+#   bash tests/cli/report_inputs.sh path/to/llamajoule
+set -u
+bin=${1:?usage: report_inputs.sh path/to/llamajoule}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+expect() {  # expected exit code, description, then the arguments
+  local want=$1 what=$2; shift 2
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  [[ $rc -eq $want ]] || fail "$what: exit $rc, expected $want (stderr: $(cat "$tmp/err"))"
+  [[ $want -eq 0 || $(grep -c 'error:' "$tmp/err") -eq 1 ]] || fail "$what: not one error line: $(cat "$tmp/err")"
+  echo "ok: $what -> $rc $(head -n1 "$tmp/err")"
+}
+
+"$bin" profile --engine cpu --model tiny --repeats 2 --gen-len 4 --prompt-len 8 --phase-seconds 0.05 \
+  --no-timeline -o "$tmp/a.db" >/dev/null 2>&1 || fail "profile --engine cpu"
+"$bin" profile --engine cpu --model tiny --batch 2 --repeats 2 --gen-len 4 --prompt-len 16 --phase-seconds 0.05 \
+  --no-timeline -o "$tmp/b.db" >/dev/null 2>&1 || fail "profile --engine cpu (batch 2)"
+cp "$tmp/a.db" "$tmp/a-before.db"
+
+expect 0 "report (html)" report "$tmp/a.db"
+[[ -s $tmp/a.html ]] || fail "report wrote no a.html beside the store"
+grep -q 'Content-Security-Policy' "$tmp/a.html" || fail "the page has no CSP"
+expect 0 "report --format json" report "$tmp/a.db" --format json -o "$tmp/a.json"
+jq -e '.plan.engine == "cpu"' "$tmp/a.json" >/dev/null || fail "the JSON does not parse or lacks plan.engine"
+expect 0 "report --format perfetto" report "$tmp/a.db" --format perfetto -o "$tmp/a.trace.json"
+jq -e '.traceEvents | length > 3' "$tmp/a.trace.json" >/dev/null || fail "the trace does not parse"
+expect 0 "report --format text" report "$tmp/a.db" --format text -o -
+grep -q 'TIMING ONLY' "$tmp/out" || fail "the text summary lacks the timing-only line"
+expect 0 "compare" compare "$tmp/a.db" "$tmp/b.db:1" -o "$tmp/compare.html"
+grep -q 'LJ_PAGE = "compare"' "$tmp/compare.html" || fail "compare wrote no compare page"
+cmp -s "$tmp/a.db" "$tmp/a-before.db" || fail "rendering changed the store"
+
+# A hostile model name: the CSV quotes it and neutralises the formula.
+cp "$tmp/a.db" "$tmp/evil.db"
+sqlite3 "$tmp/evil.db" "UPDATE profile_plans SET model_name = '=HYPERLINK(\"x\",\"</script>,\"\"q\")'"
+expect 0 "report --format csv (hostile name)" report "$tmp/evil.db" --format csv -o "$tmp/evil.csv"
+grep -q "model \"'=HYPERLINK(\"\"x\"\"" "$tmp/evil.csv" || fail "the CSV does not neutralise the formula: $(head -1 "$tmp/evil.csv")"
+expect 0 "report (hostile name)" report "$tmp/evil.db" -o "$tmp/evil.html"
+grep -q '</script>,' "$tmp/evil.html" && fail "the page holds the name unescaped"
+
+# Bad input: one line, the documented exit code, the file untouched.
+: >"$tmp/empty.db"
+echo "not a database" >"$tmp/text.db"
+sqlite3 "$tmp/other.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1)"
+cp "$tmp/a.db" "$tmp/v99.db" && sqlite3 "$tmp/v99.db" "PRAGMA user_version = 99"
+cp "$tmp/a.db" "$tmp/v1.db" && sqlite3 "$tmp/v1.db" "PRAGMA user_version = 1"
+for f in empty text other v99 v1 a; do sha256sum "$tmp/$f.db"; done >"$tmp/sums"
+expect 1 "a missing file" report "$tmp/missing.db"
+expect 3 "an empty file" report "$tmp/empty.db"
+expect 3 "not SQLite" report "$tmp/text.db"
+expect 3 "SQLite of another program" report "$tmp/other.db"
+expect 3 "schema version 99" report "$tmp/v99.db"
+grep -q '99' "$tmp/err" || fail "the error does not name the version"
+expect 3 "schema version 1 (no profiles)" report "$tmp/v1.db"
+expect 3 "a run that is not there" report "$tmp/a.db" --run 42
+grep -q 'no run 42' "$tmp/err" || fail "the error does not name the run"
+expect 3 "compare with a bad store" compare "$tmp/a.db" "$tmp/text.db" -o "$tmp/c2.html"
+[[ -e $tmp/c2.html ]] && fail "compare wrote a page after an error"
+expect 2 "report without a store" report
+expect 2 "report --format pdf" report "$tmp/a.db" --format pdf
+expect 2 "report --run 0" report "$tmp/a.db" --run 0
+sha256sum -c --quiet "$tmp/sums" || fail "a bad input file was changed"
+[[ -e $tmp/missing.db ]] && fail "report created the missing file"
+echo "all report input checks passed"

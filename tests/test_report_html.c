@@ -1,0 +1,345 @@
+// The HTML report end to end on a synthetic GPU run of Llama 3.2 1B written
+// to a real store (every stage of prefill and decode, closures, an in-situ
+// timeline over all 16 layers, 200,000 driver power samples): the store read
+// back, the page rendered, its strings escaped (the model, GPU and prompt
+// names are hostile), no network loads in it, and, where Debian's chromium is
+// installed, the page opened headless: no console error, no blocked request,
+// every chart drew marks. Screenshots of each chart go to
+// $LLAMAJOULE_SCREENSHOT_DIR (default: report-screenshots in the build directory).
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "model/config.h"
+#include "profile/profile_analyze.h"
+#include "report/report_page.h"
+#include "report/report_run.h"
+#include "store/store.h"
+
+#define HOSTILE "</script><script>alert(1)</script><!-- & \xe2\x80\xa8 \xe2\x80\xa9 \"'"
+
+static char g_dir[256];
+
+static void add_stage(lj_profile_result *r, lj_phase p, lj_stage s, int64_t kv, double calls, double dyn_j, double t_call,
+                      lj_profile_method m) {
+  lj_profile_stage st;
+  memset(&st, 0, sizeof st);
+  lj_replay_estimate *e = &st.est;
+  e->key.phase = p, e->key.stage = s, e->key.layer = -1, e->key.kv_len = kv;
+  e->n_trials = 3;
+  double dyn[3] = {dyn_j * 0.97, dyn_j, dyn_j * 1.03}, gross[3], t[3];
+  for (int i = 0; i < 3; i++) gross[i] = dyn[i] + r->cond.idle_w * t_call, t[i] = t_call * (1 + 0.002 * (i - 1));
+  assert_int_equal(lj_stats_mean_ci(dyn, 3, 0.95, &e->dynamic_j), 0);
+  assert_int_equal(lj_stats_mean_ci(gross, 3, 0.95, &e->gross_j), 0);
+  assert_int_equal(lj_stats_mean_ci(t, 3, 0.95, &e->time_per_call_s), 0);
+  e->sample_gross_j = e->gross_j, e->sample_dynamic_j = e->dynamic_j;
+  e->insitu_time_per_call_s = t_call, e->time_ratio = 1, e->counter_vs_sample_pct = 0.1;
+  e->temperature_min_c = 40, e->temperature_max_c = 48;
+  lj_stage_shape sh;
+  lj_stage_shape_default(&sh);
+  if (p == LJ_PHASE_PREFILL) sh.n_tokens = r->plan.prompt_len;
+  sh.kv_past = kv;
+  assert_int_equal(lj_stage_cost_compute(&r->plan.config, s, lj_stage_is_per_layer(s) ? 0 : -1, &sh, &st.cost), 0);
+  lj_stage_efficiency_compute(&e->dynamic_j, &st.cost, &st.eff);
+  st.method = m;
+  st.calls_per_unit = calls;
+  assert_int_equal(lj_profile_add_stage(r, &st), 0);
+}
+
+// Per-call dynamic energy (J) and time (s) of each stage, prefill (512 tokens) and decode.
+static const double kPrefillJ[LJ_STAGE_COUNT] = {2e-5, 2e-4, 8e-3, 3e-4, 6e-3, 2.6e-3, 2e-4, 2e-2, 6e-4, 1e-2, 1e-5, 2e-2, 1e-5};
+static const double kDecodeJ[LJ_STAGE_COUNT] = {2e-6, 1e-5, 4e-4, 1e-5, 1.5e-4, 1.4e-4, 1e-5, 1.1e-3, 1.5e-5, 5.5e-4, 1e-6, 9e-3, 2e-5};
+
+static void build(lj_profile_result *r) {
+  lj_profile_result_init(r);
+  lj_profile_plan *pl = &r->plan;
+  strcpy(pl->model, "llama-3.2-1b");
+  snprintf(pl->model_name, sizeof pl->model_name, "1b " HOSTILE);
+  assert_int_equal(lj_config_preset("llama-3.2-1b", &pl->config), 0);
+  strcpy(pl->engine, "cuda");
+  pl->weights_random = 1;
+  pl->batch = 1, pl->prompt_len = 512, pl->gen_len = 128, pl->repeats = 3, pl->trials = 3;
+  pl->replay_seconds = 2, pl->replay_duty = 0.5, pl->phase_seconds = 2, pl->level = 0.95, pl->layers_replayed = 16;
+  pl->n_decode_kv = 1, pl->decode_kv[0] = 576;
+  pl->ablation = 2, pl->sequence = 1;
+  snprintf(pl->prompt_source, sizeof pl->prompt_source, "</script>&\xe2\x80\xa8");
+  lj_profile_conditions *c = &r->cond;
+  snprintf(c->device.name, sizeof c->device.name, "NVIDIA H100 " HOSTILE);
+  strcpy(c->device.uuid, "GPU-0000");
+  strcpy(c->device.driver_version, "580.159.04");
+  strcpy(c->cuda_driver, "13.0");
+  c->idle_w = 70, c->idle_sd_w = 0.4;
+  strcpy(c->idle_method, "measured 5 s before the run (counter)");
+  c->temperature_min_c = 38, c->temperature_max_c = 55, c->sm_clock_min_mhz = 1755, c->sm_clock_max_mhz = 1980;
+  c->power_limit_w = 700;
+  strcpy(c->throttle_text, "none");
+  r->complete = 1;
+  snprintf(r->notes, sizeof r->notes, "note " HOSTILE);
+
+  // Phase windows on the samples' clock: 40 s of samples from t = 1 s.
+  const struct {
+    lj_phase p;
+    double begin_s, seconds, gross_j;
+    int64_t units, tokens;
+  } win[] = {{LJ_PHASE_LOAD, 2, 3, 600, 1, 0},           {LJ_PHASE_PREFILL, 8, 2.1, 780, 20, 512},
+             {LJ_PHASE_PREFILL, 11, 2.1, 790, 20, 512},  {LJ_PHASE_PREFILL, 14, 2.1, 785, 20, 512},
+             {LJ_PHASE_DECODE, 18, 2.4, 640, 2, 128},    {LJ_PHASE_DECODE, 22, 2.4, 650, 2, 128},
+             {LJ_PHASE_DECODE, 26, 2.4, 645, 2, 128}};
+  for (size_t i = 0; i < sizeof win / sizeof win[0]; i++) {
+    lj_phase_window w;
+    memset(&w, 0, sizeof w);
+    w.phase = win[i].p, w.units = win[i].units, w.tokens_per_unit = win[i].tokens, w.repeat = (int)i % 3;
+    snprintf(w.w.name, sizeof w.w.name, "%s", lj_phase_name(w.phase));
+    w.w.begin_ns = (int64_t)(win[i].begin_s * 1e9);
+    w.w.end_ns = w.w.begin_ns + (int64_t)(win[i].seconds * 1e9);
+    w.w.duration_s = win[i].seconds, w.host_s = win[i].seconds;
+    w.w.counter_energy_j = win[i].gross_j, w.w.sample_energy_j = win[i].gross_j * 0.998;
+    w.w.idle_power_w = 70;
+    w.w.counter_above_idle_j = win[i].gross_j - 70 * win[i].seconds;
+    w.w.sample_above_idle_j = w.w.sample_energy_j - 70 * win[i].seconds;
+    w.w.mean_power_w = win[i].gross_j / win[i].seconds, w.w.peak_power_w = win[i].gross_j / win[i].seconds * 1.2;
+    w.w.integrated_reading = LJ_READING_POWER_SAMPLE;
+    assert_int_equal(lj_profile_add_window(r, &w), 0);
+  }
+  assert_int_equal(lj_profile_summarize_phases(r), 0);
+
+  for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    double per = lj_stage_is_per_layer((lj_stage)s) ? 16 : 1;
+    add_stage(r, LJ_PHASE_PREFILL, (lj_stage)s, 0, per, kPrefillJ[s], kPrefillJ[s] / 300, LJ_METHOD_ISOLATION);
+    add_stage(r, LJ_PHASE_DECODE, (lj_stage)s, 576, per * 128, kDecodeJ[s], kDecodeJ[s] / 150, LJ_METHOD_ISOLATION);
+    if (lj_stage_is_per_layer((lj_stage)s)) {
+      add_stage(r, LJ_PHASE_PREFILL, (lj_stage)s, 0, per, kPrefillJ[s] * 1.15, kPrefillJ[s] / 300, LJ_METHOD_SEQUENCE);
+      add_stage(r, LJ_PHASE_DECODE, (lj_stage)s, 576, per * 128, kDecodeJ[s] * 1.1, kDecodeJ[s] / 150, LJ_METHOD_SEQUENCE);
+    }
+  }
+  for (int p = LJ_PHASE_PREFILL; p <= LJ_PHASE_DECODE; p++) {
+    lj_closure *cl = &r->closure_sequence[p];
+    cl->phase = (lj_phase)p, cl->n_terms = 13;
+    cl->measured_dynamic_j = r->phases[p].dynamic_j.mean, cl->measured_gross_j = r->phases[p].gross_j.mean;
+    lj_interval_from_se(cl->measured_dynamic_j * 0.98, cl->measured_dynamic_j * 0.01, 8, 0.95, &cl->predicted_dynamic_j);
+    lj_interval_from_se(cl->measured_gross_j * 0.99, cl->measured_gross_j * 0.01, 8, 0.95, &cl->predicted_gross_j);
+    cl->error_dynamic_pct = -2.0, cl->error_dynamic_lo_pct = -4.1, cl->error_dynamic_hi_pct = 0.2;
+    cl->error_gross_pct = -1.0, cl->error_gross_lo_pct = -2.0, cl->error_gross_hi_pct = 0.1;
+    r->closure[p] = *cl;
+    r->closure[p].error_dynamic_pct = -12.5, r->closure[p].error_dynamic_lo_pct = -15, r->closure[p].error_dynamic_hi_pct = -10;
+  }
+  // The in-situ timeline: one prefill and 128 decode steps, every layer's stages; later layers cost a little more.
+  int64_t t = 30000000000ll;
+  for (int step = 0; step <= 128; step++) {
+    lj_phase p = step ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
+    for (int l = 0; l < 16; l++)
+      for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+        lj_stage_interval iv = {.begin_ns = t, .end_ns = t + 20000, .phase = p, .stage = (lj_stage)s, .layer = l};
+        assert_int_equal(lj_profile_add_interval(r, &iv, step), 0);
+        r->interval_energy_j[r->n_intervals - 1] = (step ? kDecodeJ[s] : kPrefillJ[s]) * (1 + 0.02 * l);
+        t += 25000;
+      }
+  }
+  r->timeline_valid = 1;
+  r->timeline.phase[LJ_PHASE_DECODE].n_intervals = 128 * 16 * 9;
+  double full[3] = {80, 80.5, 79.6}, ablated[3] = {41, 41.3, 40.8};
+  lj_mean_ci replay;
+  assert_int_equal(lj_stats_mean_ci((double[]){1.9e-2, 1.92e-2, 1.88e-2}, 3, 0.95, &replay), 0);
+  assert_int_equal(lj_ablation_compute(LJ_STAGE_GATE_UP, 2048, full, 3, ablated, 3, &replay, 0.95, &r->ablation), 0);
+  r->ablation_valid = 1;
+}
+
+// 200,000 driver power samples (20 ms apart would be 4000 s; here 0.2 ms, as a long run's count),
+// with a clock and a temperature every 100 ms.
+static void store_samples(lj_store *st, int64_t run) {
+  lj_device_info d;
+  memset(&d, 0, sizeof d);
+  snprintf(d.name, sizeof d.name, "NVIDIA H100 " HOSTILE);
+  strcpy(d.uuid, "GPU-0000");
+  strcpy(d.source, "replay");
+  assert_int_equal(lj_store_add_device(st, run, &d), 0);
+  enum { N = 200000 };
+  lj_sample *s = calloc(N + 800, sizeof *s);
+  assert_non_null(s);
+  size_t n = 0;
+  for (int i = 0; i < N; i++) {
+    double ts = 1.0 + i * 0.0002;  // 1 .. 41 s
+    double busy = (ts > 2 && ts < 5) ? 200 : (ts > 8 && ts < 16.5) ? 370 : (ts > 18 && ts < 28.5) ? 268 : 0;
+    s[n].t_ns = (int64_t)(ts * 1e9), s[n].reading = LJ_READING_POWER_SAMPLE;
+    s[n++].value = 70 + busy + 15 * sin(i * 0.013) + (i % 7);
+    if (i % 500 == 0) {
+      s[n].t_ns = (int64_t)(ts * 1e9), s[n].reading = LJ_READING_CLOCK_SM, s[n++].value = busy ? 1980 : 1755;
+      s[n].t_ns = (int64_t)(ts * 1e9), s[n].reading = LJ_READING_TEMPERATURE, s[n++].value = 38 + ts * 0.4;
+    }
+  }
+  assert_int_equal(lj_store_add_samples(st, run, s, n), 0);
+  free(s);
+}
+
+static void make_store(const char *path) {
+  lj_store *st = NULL;
+  remove(path);
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile " HOSTILE, .source = "nvml"};
+  int64_t run = 0;
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  store_samples(st, run);
+  lj_profile_result r;
+  build(&r);
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  lj_profile_result_free(&r);
+  assert_int_equal(lj_store_end_run(st, run, LJ_RUN_COMPLETE, 0), 0);
+  lj_store_close(st);
+}
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  assert_non_null(b);
+  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+  b[n] = '\0';
+  fclose(f);
+  if (len) *len = (size_t)n;
+  return b;
+}
+
+// The text of element id="ID" (up to the next '<').
+static char *element_text(const char *html, const char *id) {
+  char key[64];
+  snprintf(key, sizeof key, "id=\"%s\"", id);
+  const char *p = strstr(html, key);
+  if (!p) return NULL;
+  p = strchr(p, '>') + 1;
+  const char *e = strchr(p, '<');
+  return strndup(p, (size_t)(e - p));
+}
+
+static void test_page(void **state) {
+  char db[512], html_path[512];
+  snprintf(db, sizeof db, "%s/gpu-1b.db", g_dir);
+  snprintf(html_path, sizeof html_path, "%s/gpu-1b.html", g_dir);
+  make_store(db);
+  lj_report_run run;
+  assert_int_equal(lj_report_load(db, 0, &run), 0);
+  assert_string_equal(run.missing, "");
+  assert_int_equal(run.trace.n_samples, 200000 + 800);
+  // Findings come from the run's numbers: decode's largest group is the MLP (1.665 mJ x 1.1 x 16 x 128 per unit).
+  lj_finding f[16];
+  size_t nf = lj_report_findings(&run, f, 16);
+  for (size_t i = 0; getenv("LJ_REPORT_PRINT") && i < nf; i++) printf("%s: %s\n", f[i].rule, f[i].text);
+  assert_true(nf >= 5);
+  assert_string_equal(f[0].rule, "phase-group");
+  assert_non_null(strstr(f[0].text, "Decode spends"));
+  assert_non_null(strstr(f[0].text, "57% of its replayed dynamic energy in the MLP"));
+  FILE *out = fopen(html_path, "w");
+  assert_non_null(out);
+  int rc = lj_report_html(out, &run);
+  fclose(out);
+  lj_report_run_free(&run);
+  if (rc == LJ_EUNSUPPORTED) skip();  // built without node_modules/echarts
+  assert_int_equal(rc, 0);
+
+  size_t len = 0;
+  char *html = slurp(html_path, &len);
+  // Escaped everywhere: the hostile strings never appear raw, and the data parses back to them.
+  assert_null(strstr(html, "<script>alert(1)"));
+  assert_null(strstr(html, "\xe2\x80\xa8"));
+  assert_non_null(strstr(html, "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)"));
+  assert_non_null(strstr(html, "<title>llamajoule: 1b &lt;/script&gt;&lt;script&gt;alert(1)"));
+  char *data = element_text(html, "lj-data");
+  assert_non_null(data);
+  json_error_t err;
+  json_t *d = json_loads(data, 0, &err);
+  assert_non_null(d);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(d, "model"), "name")), "1b " HOSTILE);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(d, "gpu"), "name")), "NVIDIA H100 " HOSTILE);
+  json_decref(d);
+  free(data);
+  // Offline: nothing is loaded from anywhere (scripts and styles are inline, the CSP forbids requests).
+  assert_null(strstr(html, "<script src"));
+  assert_null(strstr(html, "<link"));
+  assert_null(strstr(html, "src=\"http"));
+  assert_null(strstr(html, "url(http"));
+  assert_null(strstr(html, "@import"));
+  assert_non_null(strstr(html, "Content-Security-Policy\" content=\"default-src 'none'"));
+  free(html);
+
+  if (getenv("LLAMAJOULE_SANITIZED")) {  // the release build's run opens the page; the browser is not what ASan checks
+    fprintf(stderr, "skip: sanitized build: the page is opened by the release build's test\n");
+    return;
+  }
+  if (system("command -v chromium >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "skip: chromium is not installed (apt-get install chromium): the page was not opened\n");
+    return;
+  }
+  // Network off as well: every host resolves to nothing.
+  const char *chrome = "timeout 120 chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars "
+                       "--host-resolver-rules='MAP * ~NOTFOUND' --virtual-time-budget=20000";
+  char cmd[2048], dom[600];
+  snprintf(dom, sizeof dom, "%s/dom.html", g_dir);
+  snprintf(cmd, sizeof cmd, "%s --dump-dom 'file://%s' >'%s' 2>/dev/null", chrome, html_path, dom);
+  assert_int_equal(system(cmd), 0);
+  char *after = slurp(dom, NULL);
+  char *st = element_text(after, "lj-status");
+  assert_non_null(st);
+  json_t *s = json_loads(st, 0, &err);
+  if (!s) fail_msg("status is not JSON: %s", st);
+  assert_true(json_is_true(json_object_get(s, "done")));
+  assert_int_equal(json_array_size(json_object_get(s, "errors")), 0);
+  assert_int_equal(json_integer_value(json_object_get(s, "violations")), 0);
+  static const char *const kCharts[] = {"sankey", "heatmap-prefill", "heatmap-decode", "power", "bars-prefill",
+                                        "bars-decode", "efficiency"};
+  json_t *charts = json_object_get(s, "charts");
+  for (size_t i = 0; i < sizeof kCharts / sizeof kCharts[0]; i++) {
+    json_t *c = json_object_get(charts, kCharts[i]);
+    if (!c) fail_msg("chart %s was not drawn: %s", kCharts[i], st);
+    if (json_integer_value(json_object_get(c, "marks")) < 5) fail_msg("chart %s drew no marks: %s", kCharts[i], st);
+    if (json_integer_value(json_object_get(c, "points")) < 1) fail_msg("chart %s has no data: %s", kCharts[i], st);
+  }
+  assert_int_equal(json_object_size(json_object_get(s, "skipped")), 0);
+  json_decref(s);
+  free(st);
+  free(after);
+
+  // Screenshots: the whole page and each chart alone.
+  const char *shots = getenv("LLAMAJOULE_SCREENSHOT_DIR"), *bin = getenv("LLAMAJOULE_BIN");
+  char dir[512];
+  if (shots && *shots) snprintf(dir, sizeof dir, "%s", shots);
+  else if (bin && strrchr(bin, '/')) snprintf(dir, sizeof dir, "%.*s/report-screenshots", (int)(strrchr(bin, '/') - bin), bin);
+  else snprintf(dir, sizeof dir, "%s/screenshots", g_dir);
+  mkdir(dir, 0755);
+  for (size_t i = 0; i <= sizeof kCharts / sizeof kCharts[0]; i++) {
+    const char *id = i ? kCharts[i - 1] : NULL;
+    snprintf(cmd, sizeof cmd, "%s --window-size=1200,%d --screenshot='%s/report-%s.png' 'file://%s%s%s' >/dev/null 2>&1",
+             chrome, id ? (strcmp(id, "sankey") ? 560 : 680) : 2600, dir, id ? id : "page", html_path, id ? "#only=" : "",
+             id ? id : "");
+    assert_int_equal(system(cmd), 0);
+  }
+}
+
+static int setup(void **state) {
+  snprintf(g_dir, sizeof g_dir, "/tmp/lj_test_report_html_XXXXXX");
+  assert_non_null(mkdtemp(g_dir));
+  lj_set_quiet(1);
+  return 0;
+}
+
+static int teardown(void **state) {
+  char cmd[512];
+  if (getenv("LLAMAJOULE_KEEP")) return 0;
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+  return system(cmd);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_page)};
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
