@@ -54,5 +54,14 @@ head -c 1000 "$fx/model.safetensors" > "$tmp/ck/model.safetensors"
 expect "truncated safetensors" 3 "model.safetensors" -- --model "$tmp/ck" --prompt-ids 1
 printf '\xff\xff\xff\xff\x00\x00\x00\x00{}' > "$tmp/ck/model.safetensors"
 expect "header length beyond file" 3 "beyond the end of the file" -- --model "$tmp/ck" --prompt-ids 1
+# Every weight bf16 +Inf: the logits are NaN; an error naming the step, never a token
+# (top-p < 1 once read before its candidate list, greedy emitted token 0).
+hdr=$(od -An -tu8 -N8 "$fx/model.safetensors" | tr -d ' ')
+data=$(($(stat -c %s "$fx/model.safetensors") - 8 - hdr))
+{ head -c $((8 + hdr)) "$fx/model.safetensors"; yes $'\x80\x7f' | tr -d '\n' | head -c "$data"; } > "$tmp/ck/model.safetensors"
+expect "infinite weights, top-p" 3 "step 0 (prefill), sequence 0: the logit of token 0 is NaN" -- \
+  --model "$tmp/ck" --prompt-ids "1 2 3" -n 3 --temperature 0.7 --top-p 0.9
+expect "infinite weights, greedy" 3 "step 0 (prefill), sequence 0: the logit of token 0 is NaN" -- \
+  --model "$tmp/ck" --prompt-ids "1 2 3" -n 3 --temperature 0
 expect "unwritable dump" 1 "--dump-logits" -- --model "$fx" --prompt-ids 1 --dump-logits /nonexistent/dir/x.bin
 exit $((fails > 0))

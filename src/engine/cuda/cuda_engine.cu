@@ -851,6 +851,17 @@ static __global__ void first_token_kernel(int *tokens, const int *next, int *his
   if (s < n_seqs) tokens[s] = next[s], history[s] = next[s];
 }
 
+// Sampled tokens (n_steps, n_seqs) from step `first` on: a row whose logits were not finite is an error.
+static int check_sampled(const int *tokens, int n_steps, int n_seqs, int first) {
+  for (int i = 0; i < n_steps * n_seqs; i++)
+    if (tokens[i] == LJ_CUDA_SAMPLE_NONFINITE) {
+      int step = first + i / n_seqs;
+      return LJ_FAIL(LJ_EINVAL, "CUDA sampling: step %d (%s), sequence %d: a logit is NaN or infinite "
+                     "(the model's output overflowed)", step, step ? "decode" : "prefill", i % n_seqs);
+    }
+  return 0;
+}
+
 int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling *sp, int *out_tokens) {
   if (n_rows > e->last_rows || n_rows <= 0)
     return LJ_FAIL(LJ_EINVAL, "asked to sample %d rows, the last call left %d", n_rows, e->last_rows);
@@ -864,6 +875,7 @@ int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling 
   if (out_tokens) {
     CUDA_CHECK(cudaMemcpyAsync(out_tokens, e->acts.next, sizeof(int) * n_rows, cudaMemcpyDeviceToHost, e->stream));
     CUDA_CHECK(cudaStreamSynchronize(e->stream));
+    LJ_TRY(check_sampled(out_tokens, 1, n_rows, 0));
   }
   return 0;
 }
@@ -966,14 +978,19 @@ int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_s
     cudaError_t err = cudaGraphLaunch(e->graph, e->stream);
     if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode graph launch failed: %s", cudaGetErrorString(err));
   }
+  // The history is always read back (a few KB), so that non-finite logits are
+  // an error even where the caller does not want the tokens.
+  int *tokens = out_tokens;
+  if (rc == 0 && !tokens && !(tokens = (int *)malloc(sizeof(int) * (size_t)n_steps * n_seqs)))
+    rc = LJ_FAIL(LJ_ENOMEM, "out of host memory");
   if (rc == 0) {
-    cudaError_t err = cudaSuccess;
-    if (out_tokens)
-      err = cudaMemcpyAsync(out_tokens, e->d_history, sizeof(int) * (size_t)n_steps * n_seqs,
-                            cudaMemcpyDeviceToHost, e->stream);
+    cudaError_t err = cudaMemcpyAsync(tokens, e->d_history, sizeof(int) * (size_t)n_steps * n_seqs,
+                                      cudaMemcpyDeviceToHost, e->stream);
     if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
     if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode failed: %s", cudaGetErrorString(err));
   }
+  if (rc == 0) rc = check_sampled(tokens, n_steps, n_seqs, 0);
+  if (tokens != out_tokens) free(tokens);
   if (rc == 0)
     for (int s = 0; s < n_seqs; s++) e->h_len[s] += n_steps - 1;
   if (rc == 0 && n_steps > 1) e->last_rows = n_seqs;  // logits of the last replayed step
