@@ -214,6 +214,44 @@ static void test_byte_level_pre_tokenizer(void **state) {
   lj_tokenizer_free(t);
 }
 
+static void expect_exact(lj_tokenizer *t, const char *text, const int32_t *want, size_t n_want) {
+  size_t len = strlen(text);
+  char *exact = malloc(len);  // no NUL after the text: a read past it is an ASan error
+  assert_non_null(exact);
+  memcpy(exact, text, len);
+  int32_t *ids;
+  size_t n;
+  assert_int_equal(lj_tokenizer_encode(t, exact, len, 0, &ids, &n), 0);
+  assert_int_equal(n, n_want);
+  for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], want[i]);
+  free(ids);
+  free(exact);
+}
+
+// A pre-tokenizer regex that matches the empty string ("$" matches at the end
+// of the text) once read the byte after the text.
+static void test_empty_match_regex(void **state) {
+  static const struct {
+    const char *pattern, *text;
+    int32_t want[4];
+    size_t n;
+  } cases[] = {
+      {"$", "abcd", {259}, 1},                 // no piece: the whole text
+      {"$", "ab", {256}, 1},
+      {"x*", "abxxcd", {256, 'x', 'x', 258}, 4},  // empty matches between the pieces
+      {"(?=c)|$", "abcd", {259}, 1},          // empty matches split nothing
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    json_t *r = base_json(0, 1);
+    json_t *split = json_array_get(json_object_get(json_object_get(r, "pre_tokenizer"), "pretokenizers"), 0);
+    json_object_set_new(split, "pattern", json_pack("{s:s}", "Regex", cases[i].pattern));
+    lj_tokenizer *t;
+    assert_int_equal(load_json(r, &t), 0);
+    expect_exact(t, cases[i].text, cases[i].want, cases[i].n);
+    lj_tokenizer_free(t);
+  }
+}
+
 int main(void) {
   snprintf(g_path, sizeof g_path, "/tmp/lj_test_tokenizer_%d.json", (int)getpid());
   const struct CMUnitTest tests[] = {
@@ -222,6 +260,7 @@ int main(void) {
       cmocka_unit_test(test_errors_name_the_field),
       cmocka_unit_test(test_file_errors),
       cmocka_unit_test(test_byte_level_pre_tokenizer),
+      cmocka_unit_test(test_empty_match_regex),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   unlink(g_path);

@@ -10,7 +10,10 @@
 int lj_pretokenizer_compile(lj_tokenizer *t, const char *pattern, size_t len, const char *field) {
   int err = 0;
   PCRE2_SIZE err_offset = 0;
-  t->split_re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP, &err, &err_offset, NULL);
+  // \C could end a match inside a character; the next match would then start
+  // there, which PCRE2_NO_UTF_CHECK does not allow.
+  t->split_re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C, &err,
+                              &err_offset, NULL);
   if (!t->split_re) {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(err, msg, sizeof msg);
@@ -45,6 +48,7 @@ int lj_encode_section(const lj_tokenizer *t, const char *text, size_t len, pcre2
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     size_t match_start = ov[0], match_end = ov[1];
     if (match_end == match_start) {  // an empty match splits nothing: look further
+      if (match_start >= len) break;  // at the end ("$"): there is no next character to step over
       search = match_start + utf8_char_len((unsigned char)text[match_start]);
       continue;
     }
