@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/input_file.h"
 #include "model/tokenizer_internal.h"
 
 enum { MAX_TOKEN_ID = 1 << 24 };  // bounds the id tables against absurd files
@@ -347,8 +348,9 @@ static int load_from_json(lj_tokenizer *t, const json_t *root) {
 }
 
 static int read_whole_file(const char *path, char **bytes, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return LJ_FAIL(LJ_EINVAL, "%s: cannot open the tokenizer file: %s", path, strerror(errno));
+  int rc;
+  FILE *f = lj_fopen_input(path, LJ_EINVAL, &rc);
+  if (!f) return rc;
   size_t cap = 1 << 20, len = 0, got;
   char *buf = malloc(cap);
   while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {

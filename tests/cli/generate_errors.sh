@@ -12,7 +12,7 @@ expect() {  # expect NAME EXIT_CODE MESSAGE_PART -- ARGS...
   local name=$1 code=$2 part=$3
   shift 4
   local err rc
-  err=$("$bin" generate "$@" 2>&1 >/dev/null)
+  err=$(timeout 60 "$bin" generate "$@" 2>&1 >/dev/null)
   rc=$?
   if [[ $rc == "$code" && "$err" == *"$part"* && $(grep -c 'error:' <<<"$err") == 1 ]]; then
     echo "ok: $name"
@@ -63,5 +63,10 @@ expect "infinite weights, top-p" 3 "step 0 (prefill), sequence 0: the logit of t
   --model "$tmp/ck" --prompt-ids "1 2 3" -n 3 --temperature 0.7 --top-p 0.9
 expect "infinite weights, greedy" 3 "step 0 (prefill), sequence 0: the logit of token 0 is NaN" -- \
   --model "$tmp/ck" --prompt-ids "1 2 3" -n 3 --temperature 0
+# Not regular files: a FIFO once blocked in open(); a directory read as bad JSON.
+rm "$tmp/ck/model.safetensors" && mkfifo "$tmp/ck/model.safetensors"
+expect "FIFO as model.safetensors" 3 "model.safetensors: is not a regular file" -- --model "$tmp/ck" --prompt-ids 1
+rm "$tmp/ck/model.safetensors" "$tmp/ck/config.json" && cp "$fx/model.safetensors" "$tmp/ck/" && mkdir "$tmp/ck/config.json"
+expect "directory as config.json" 3 "config.json: is a directory" -- --model "$tmp/ck" --prompt-ids 1
 expect "unwritable dump" 1 "--dump-logits" -- --model "$fx" --prompt-ids 1 --dump-logits /nonexistent/dir/x.bin
 exit $((fails > 0))
