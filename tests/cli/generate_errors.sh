@@ -32,7 +32,7 @@ expect "unknown preset" 3 "unknown model preset 'llama-9'" -- --model llama-9 --
 if ! nvidia-smi -L >/dev/null 2>&1; then
   expect "cuda without a GPU" 4 "CUDA" -- --model tiny --device cuda --prompt-ids 1
 fi
-expect "no prompt" 3 "--prompt" -- --model "$fx"
+expect "no prompt" 2 "--prompt" -- --model "$fx"
 expect "empty prompt ids" 3 "the prompt is empty" -- --model "$fx" --prompt-ids " "
 expect "id outside vocab" 3 "not a token id in [0, 256)" -- --model "$fx" --prompt-ids "1 256"
 expect "prompt beyond context" 3 "exceeds the context of 128" -- --model "$fx" --prompt-ids "1 2 3" -n 126
