@@ -25,6 +25,7 @@
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv.h"
 #include "engine/cuda/memory_plan.h"
+#include "engine/cuda/no_device_reason.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
 #include "engine/cuda/sampling.h"
@@ -185,7 +186,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   cudaError_t err = cudaGetDeviceCount(&n_dev);
   if (err != cudaSuccess || n_dev == 0)
     return LJ_FAIL(LJ_ENODEV, "no CUDA device: %s",
-                   err != cudaSuccess ? cudaGetErrorString(err) : "no device found");
+                   lj_cuda_no_device_reason(err, err != cudaSuccess ? cudaGetErrorString(err) : NULL));
   lj_cuda_engine *e = (lj_cuda_engine *)calloc(1, sizeof *e);
   if (!e) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   *out = e;
