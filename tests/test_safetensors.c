@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -255,12 +257,117 @@ static void test_bad_checkpoints(void **state) {
   expect_load_error(bad, "config.json", "line");
 }
 
+// Not regular files: a FIFO once blocked open() until a writer came (so the
+// test runs in a child that an alarm ends); a directory as config.json read as a
+// JSON syntax error.
+static void test_not_regular_files(void **state) {
+  (void)state;
+  lj_model_config c = small_config();
+  lj_weights w;
+  assert_int_equal(lj_weights_random(&c, 1, 1, &w), 0);
+  char good[512], bad[512], path[600];
+  snprintf(good, sizeof good, "%s/good_nr", tmp_root);
+  snprintf(bad, sizeof bad, "%s/bad_nr", tmp_root);
+  assert_int_equal(lj_checkpoint_write(good, &w, LJ_DTYPE_BF16), 0);
+  lj_weights_free(&w);
+  copy_checkpoint(good, bad);
+  snprintf(path, sizeof path, "%s/model.safetensors", bad);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    alarm(10);
+    lj_weights back;
+    int rc = lj_weights_load(bad, &back);
+    _exit(rc == LJ_EINVAL && strstr(lj_error_message(), "model.safetensors: is not a regular file") ? 0 : 1);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    fail_msg("a FIFO as model.safetensors: %s", WIFSIGNALED(status) ? "hung (killed by the alarm)" : "wrong error");
+  // A FIFO as a shard, named by the index.
+  char shard[700];
+  snprintf(shard, sizeof shard, "%s/model-00001-of-00001.safetensors", bad);
+  assert_int_equal(rename(path, shard), 0);
+  snprintf(path, sizeof path, "%s/model.safetensors.index.json", bad);
+  const char *idx = "{\"weight_map\": {\"model.norm.weight\": \"model-00001-of-00001.safetensors\"}}";
+  write_file(path, idx, strlen(idx));
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    alarm(10);
+    lj_weights back;
+    int rc = lj_weights_load(bad, &back);
+    _exit(rc == LJ_EINVAL && strstr(lj_error_message(), "model-00001-of-00001.safetensors: is not a regular file") ? 0
+                                                                                                               : 1);
+  }
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    fail_msg("a FIFO as a shard: %s", WIFSIGNALED(status) ? "hung (killed by the alarm)" : "wrong error");
+  // A directory as config.json.
+  copy_checkpoint(good, bad);
+  snprintf(path, sizeof path, "%s/config.json", bad);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(mkdir(path, 0700), 0);
+  expect_load_error(bad, "config.json: is a directory, not a file", NULL);
+}
+
+// A checkpoint that shrinks after it was opened: reading the lost pages raised
+// SIGBUS; now the process ends with one line naming the file, exit 3.
+static void test_truncated_while_mapped(void **state) {
+  (void)state;
+  lj_model_config c = small_config();
+  lj_weights w;
+  assert_int_equal(lj_weights_random(&c, 1, 1, &w), 0);
+  char dir[512], path[600];
+  snprintf(dir, sizeof dir, "%s/shrinks", tmp_root);
+  assert_int_equal(lj_checkpoint_write(dir, &w, LJ_DTYPE_BF16), 0);
+  lj_weights_free(&w);
+  snprintf(path, sizeof path, "%s/model.safetensors", dir);
+  int err[2];
+  assert_int_equal(pipe(err), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dup2(err[1], STDERR_FILENO);
+    close(err[0]);
+    lj_weights back;
+    if (lj_weights_load(dir, &back) < 0) _exit(10);
+    if (truncate(path, 4096) != 0) _exit(11);
+    const lj_tensor *t = &back.layers[1].w_down;  // far past the first page
+    volatile const uint8_t *p = t->data;
+    uint8_t sum = 0;
+    for (int64_t i = 0; i < t->shape[0] * t->shape[1] * 2; i++) sum += p[i];
+    _exit(sum == 255 ? 12 : 13);  // not reached: the read raises SIGBUS
+  }
+  close(err[1]);
+  char msg[1024] = {0};
+  size_t got = 0;
+  ssize_t r;
+  while (got < sizeof msg - 1 && (r = read(err[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)r;
+  close(err[0]);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  if (!WIFEXITED(status))
+    fail_msg("killed by signal %d (stderr: %s)", WIFSIGNALED(status) ? WTERMSIG(status) : 0, msg);
+  assert_int_equal(WEXITSTATUS(status), LJ_EXIT_BAD_INPUT);
+  assert_non_null(strstr(msg, "llamajoule: error: "));
+  assert_non_null(strstr(msg, path));
+  assert_non_null(strstr(msg, "shrank while it was in use"));
+  int lines = 0;
+  for (size_t i = 0; i < got; i++) lines += msg[i] == '\n';
+  assert_int_equal(lines, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_weights),
       cmocka_unit_test(test_checkpoint_roundtrip),
       cmocka_unit_test(test_bad_headers),
       cmocka_unit_test(test_bad_checkpoints),
+      cmocka_unit_test(test_not_regular_files),
+      cmocka_unit_test(test_truncated_while_mapped),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

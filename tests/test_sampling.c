@@ -8,8 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
+#include "common/error.h"
 #include "engine/sampling.h"
 
 static void test_splitmix64_reference(void **state) {
@@ -104,12 +106,39 @@ static void test_bad_params(void **state) {
   assert_int_equal(lj_token_sampler_create(V, &(lj_sampling_params){1.0f, 0, 1.5f}, &s), -1);
 }
 
+// NaN or infinite logits are an error naming the token, never a token: all
+// +Inf with top-p < 1 once read order[-1]; greedy on NaN returned token 0.
+static void test_non_finite_logits(void **state) {
+  (void)state;
+  const lj_sampling_params configs[] = {{0.0f, 0, 1.0f}, {0.7f, 0, 1.0f}, {0.7f, 3, 1.0f},
+                                        {0.7f, 0, 0.9f}, {0.7f, 3, 0.9f}};
+  const float bad[] = {NAN, INFINITY, -INFINITY};
+  const char *names[] = {"NaN", "+Inf", "-Inf"};
+  for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
+    lj_token_sampler *s;
+    assert_int_equal(lj_token_sampler_create(V, &configs[c], &s), 0);
+    for (int b = 0; b < 3; b++) {
+      float all[V], one[V];
+      for (int k = 0; k < V; k++) all[k] = bad[b], one[k] = logits[k];
+      one[4] = bad[b];
+      lj_rng r = lj_rng_seed(3);
+      assert_int_equal(lj_sample(s, all, &r), LJ_EINVAL);
+      assert_non_null(strstr(lj_error_message(), "token 0 is"));
+      assert_non_null(strstr(lj_error_message(), names[b]));
+      assert_int_equal(lj_sample(s, one, &r), LJ_EINVAL);
+      assert_non_null(strstr(lj_error_message(), "token 4 is"));
+    }
+    lj_token_sampler_free(s);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_splitmix64_reference),
       cmocka_unit_test(test_distributions),
       cmocka_unit_test(test_greedy_and_determinism),
       cmocka_unit_test(test_bad_params),
+      cmocka_unit_test(test_non_finite_logits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,6 +183,25 @@ static void test_find(void **state) {
   unsetenv("LLAMAJOULE_TOKENIZER");
 }
 
+// 10 M spaces: "\\s*[\\r\\n]+" backtracks over the whole run before
+// "\\s+(?!\\S)" takes it, which passed PCRE2's default match limit. The ids
+// are those of the JavaScript reference: runs of 128 spaces (id 58040).
+static void test_long_run_of_spaces(void **state) {
+  (void)state;
+  size_t len = 10000000;
+  char *text = malloc(len);
+  assert_non_null(text);
+  memset(text, ' ', len);
+  int32_t *ids = NULL;
+  size_t n = 0;
+  int rc = lj_tokenizer_encode(g_tok, text, len, 0, &ids, &n);
+  if (rc < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(n, len / 128);
+  for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], 58040);
+  free(ids);
+  free(text);
+}
+
 int main(void) {
   if (access(TOKENIZER_JSON, R_OK) != 0) {
     printf("skip: %s is missing (run npm ci or scripts/setup.sh)\n", TOKENIZER_JSON);
@@ -196,7 +215,7 @@ int main(void) {
       cmocka_unit_test(test_known_ids),       cmocka_unit_test(test_empty_and_bos),
       cmocka_unit_test(test_invalid_utf8_names_offset), cmocka_unit_test(test_chat_format),
       cmocka_unit_test(test_token_lookup),    cmocka_unit_test(test_decode_rejects_bad_ids),
-      cmocka_unit_test(test_find),
+      cmocka_unit_test(test_find),            cmocka_unit_test(test_long_run_of_spaces),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   lj_tokenizer_free(g_tok);

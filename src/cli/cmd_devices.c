@@ -69,7 +69,8 @@ static void usage(FILE *f) {
           "  -o, --output FILE  store the result in FILE (with --characterize the default is\n"
           "                   $LLAMAJOULE_STORE or ~/.local/share/llamajoule/llamajoule.db)\n"
           "  --json           print JSON on stdout instead of text\n"
-          "  --source nvml|nvidia-smi  power source (default nvml)\n"
+          "  --source S       power source: nvml (default), nvidia-smi, or replay:FILE (a\n"
+          "                   recorded CSV trace or store, played back)\n"
           "  -h, --help       this help\n"
           "exit codes: 0 ok, 1 failure, 2 bad command line, 4 no NVIDIA driver or GPU\n");
 }
@@ -111,6 +112,7 @@ static int parse_args(int argc, char **argv, devices_options *o) {
       o->out_path = v;
     } else if (!strcmp(a, "--source")) {
       o->source = v;
+      if (lj_cli_check_source("devices", v)) return -1;
     } else {
       fprintf(stderr, "llamajoule: error: devices: unknown option '%s' (see llamajoule devices --help)\n", a);
       return -1;

@@ -38,7 +38,8 @@ static void usage(FILE *f) {
           "  --device N           only this GPU (index as listed by llamajoule devices)\n"
           "  -o, --output FILE    store to FILE (default: $LLAMAJOULE_STORE or\n"
           "                       ~/.local/share/llamajoule/llamajoule.db)\n"
-          "  --source nvml|nvidia-smi  power source (default nvml)\n"
+          "  --source S           power source: nvml (default), nvidia-smi, or replay:FILE\n"
+          "                       (a recorded CSV trace or store, played back)\n"
           "  -h, --help           this help\n"
           "exit codes: 0 ok, 1 failure, 2 bad command line, 4 no NVIDIA driver or GPU\n");
 }
@@ -77,6 +78,7 @@ static int parse_args(int argc, char **argv, idle_options *o) {
       o->out_path = v;
     } else if (!strcmp(a, "--source")) {
       o->source = v;
+      if (lj_cli_check_source("idle", v)) return -1;
     } else {
       fprintf(stderr, "llamajoule: error: idle: unknown option '%s' (see llamajoule idle --help)\n", a);
       return -1;

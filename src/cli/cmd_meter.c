@@ -79,7 +79,8 @@ static void usage(FILE *f) {
           "  --idle auto|none|W|FILE  idle power for 'above idle' energy: auto (default) = newest\n"
           "                           baseline for each GPU in FILE of -o, then in the default store\n"
           "                           (llamajoule idle); W = this many watts per GPU; FILE = a store\n"
-          "  --source nvml|nvidia-smi power source (default nvml)\n"
+          "  --source S               power source: nvml (default), nvidia-smi, or replay:FILE\n"
+          "                           (a recorded CSV trace or store, played back)\n"
           "  -h, --help               this help\n\n"
           "exit codes: CMD's own; 127 CMD not found, 126 CMD not executable; 130 interrupted\n"
           "(Ctrl-C: forwarded to CMD, samples kept, run marked incomplete); 1/2/4 as for every\n"
@@ -95,6 +96,16 @@ static int parse_ms(const char *opt, const char *value, double *out) {
   }
   *out = v;
   return 0;
+}
+
+// --idle W must be watts in [0, 10000): a usage error like profile's --idle-w
+// (auto, none and a store path are resolved later).
+static int check_idle(const char *arg) {
+  char *end;
+  double w = strtod(arg, &end);
+  if (end == arg || *end || (w >= 0 && w < 10000)) return 0;
+  fprintf(stderr, "llamajoule: error: meter: --idle %s: expected auto, none, a store, or watts in [0, 10000)\n", arg);
+  return -1;
 }
 
 // 0 ok, 1 help printed, -1 usage error (printed).
@@ -130,6 +141,8 @@ static int parse_args(int argc, char **argv, meter_options *o) {
     }
     i += 2;  // the option and its value
   }
+  if (o->source && lj_cli_check_source("meter", o->source)) return -1;
+  if (check_idle(o->idle)) return -1;
   if (i >= argc) {
     fprintf(stderr, "llamajoule: error: meter: no program given (usage: llamajoule meter [options] -- CMD ARGS...)\n");
     return -1;

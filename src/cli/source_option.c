@@ -28,6 +28,12 @@ int lj_cli_load_trace(const char *file, lj_trace *out) {
   return rc;
 }
 
+int lj_cli_check_source(const char *cmd, const char *spec) {
+  if (!strcmp(spec, "nvml") || !strcmp(spec, "nvidia-smi") || (!strncmp(spec, "replay:", 7) && spec[7])) return 0;
+  fprintf(stderr, "llamajoule: error: %s: --source '%s': expected nvml, nvidia-smi or replay:FILE\n", cmd, spec);
+  return -1;
+}
+
 int lj_cli_open_source(const char *spec, lj_source **out) {
   *out = NULL;
   if (!spec || !strcmp(spec, "nvml")) return lj_source_open_nvml(out, NULL);

@@ -66,6 +66,8 @@ static int take_tokens(gen_state *s, const lj_generate_opts *o, lj_generate_resu
     int q = seqs[i];
     const float *lg = s->logits + (size_t)i * (size_t)vocab;
     int token = lj_sample(s->sampler, lg, &s->rng[q]);
+    if (token < 0)
+      return lj_fail_context(token, "generate: step %d (%s), sequence %d", step, step ? "decode" : "prefill", q);
     if (o->dump_logits) LJ_TRY(lj_logits_dump_record(o->dump_logits, step, q, token, lg, vocab));
     r->out[q][r->n_out[q]++] = token;
     if (r->n_out[q] >= o->n_new || lj_generate_is_stop(o, token)) s->live[q] = 0;

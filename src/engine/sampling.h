@@ -25,5 +25,5 @@ void lj_token_sampler_free(lj_token_sampler *s);
 // Checks the parameters (temperature >= 0, top_k >= 0, 0 < top_p <= 1); errors name the option.
 int lj_sampling_params_check(const lj_sampling_params *p);
 
-// Picks a token from logits (vocab). Does not modify logits.
+// Picks a token from logits (vocab); a NaN or infinite logit is LJ_EINVAL. Does not modify logits.
 int lj_sample(lj_token_sampler *s, const float *logits, lj_rng *rng);

@@ -8,6 +8,7 @@
 
 extern "C" {  // a C header without its own guard
 #include "common/error.h"
+#include "engine/cuda/no_device_reason.h"
 }
 
 // NVML writes "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"; CUDA gives the 16 bytes.
@@ -28,7 +29,7 @@ extern "C" int lj_cuda_context_open(const char *uuid, const char *pci_bus_id, in
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess)
-    return LJ_FAIL(LJ_ENODEV, "CUDA: no usable GPU (cudaGetDeviceCount: %s)", cudaGetErrorString(e));
+    return LJ_FAIL(LJ_ENODEV, "CUDA: no usable GPU (%s)", lj_cuda_no_device_reason(e, cudaGetErrorString(e)));
   for (int i = 0; i < n; i++) {
     cudaDeviceProp p;
     if ((e = cudaGetDeviceProperties(&p, i)) != cudaSuccess)

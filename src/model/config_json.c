@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/input_file.h"
 #include "model/config.h"
 
 typedef struct {
@@ -189,15 +190,16 @@ int lj_config_from_json_text(const char *text, size_t len, const char *origin, l
 
 int lj_config_from_json(const char *path, lj_model_config *out) {
   memset(out, 0, sizeof *out);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return LJ_FAIL(errno == ENOENT ? LJ_EINVAL : LJ_EIO, "%s: cannot open: %s", path, strerror(errno));
+  int rc;
+  FILE *fp = lj_fopen_input(path, LJ_EINVAL, &rc);
+  if (!fp) return rc;
   enum { MAX_CONFIG = 1 << 20 };
   char *text = malloc(MAX_CONFIG);
   size_t len = text ? fread(text, 1, MAX_CONFIG, fp) : 0;
   int too_big = text && len == MAX_CONFIG;
   fclose(fp);
   if (!text) return LJ_FAIL(LJ_ENOMEM, "%s: out of memory", path);
-  int rc = too_big ? LJ_FAIL(LJ_EINVAL, "%s: larger than 1 MB, not a config.json", path)
+  rc = too_big ? LJ_FAIL(LJ_EINVAL, "%s: larger than 1 MB, not a config.json", path)
                    : lj_config_from_json_text(text, len, path, out);
   free(text);
   return rc;

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/input_file.h"
+#include "model/map_guard.h"
 
 enum { HEADER_MAX = 100 * 1024 * 1024 };  // the format's own limit
 
@@ -154,12 +156,13 @@ done:
 
 int lj_st_open(const char *path, lj_st_file *out) {
   memset(out, 0, sizeof *out);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return LJ_FAIL(errno == EACCES ? LJ_EPERM : LJ_EIO, "%s: cannot open: %s", path, strerror(errno));
+  int fd = lj_open_input(path, LJ_EINVAL);  // a missing shard is bad input (exit 3)
+  if (fd < 0) return fd;
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
     close(fd);
-    return LJ_FAIL(LJ_EINVAL, "%s: not a regular file", path);
+    return LJ_FAIL(LJ_EIO, "%s: cannot stat: %s", path, strerror(e));
   }
   size_t size = (size_t)st.st_size;
   void *map = NULL;
@@ -172,9 +175,10 @@ int lj_st_open(const char *path, lj_st_file *out) {
     }
   }
   close(fd);
-  int rc = lj_st_parse(map ? map : (const void *)"", size, path, out);
+  int rc = map ? lj_map_guard_add(map, size, path) : 0;  // a file that shrinks later: see map_guard.h
+  if (rc == 0) rc = lj_st_parse(map ? map : (const void *)"", size, path, out);
   if (rc < 0) {
-    if (map) munmap(map, size);
+    if (map) lj_map_guard_remove(map), munmap(map, size);
     return rc;
   }
   out->map = map;
@@ -190,7 +194,7 @@ int lj_st_open(const char *path, lj_st_file *out) {
 
 void lj_st_close(lj_st_file *f) {
   free_tensors(f);
-  if (f->map) munmap(f->map, f->map_size);
+  if (f->map) lj_map_guard_remove(f->map), munmap(f->map, f->map_size);
   free(f->path);
   memset(f, 0, sizeof *f);
 }
@@ -282,9 +286,11 @@ int lj_st_set_open(const char *dir, lj_st_set *out) {
   }
   char index_path[4096];
   LJ_TRY(path_join(index_path, sizeof index_path, dir, "model.safetensors.index.json"));
-  FILE *fp = fopen(index_path, "rb");
-  if (!fp)
+  if (access(index_path, F_OK) != 0)
     return LJ_FAIL(LJ_EINVAL, "%s: no model.safetensors and no model.safetensors.index.json", dir);
+  int rc;
+  FILE *fp = lj_fopen_input(index_path, LJ_EINVAL, &rc);
+  if (!fp) return rc;
   char *text = NULL;
   size_t len = 0, cap = 0;
   for (;;) {
@@ -304,7 +310,7 @@ int lj_st_set_open(const char *dir, lj_st_set *out) {
   }
   fclose(fp);
   index_ctx ctx = {dir, index_path, out};
-  int rc = lj_st_index_parse(text, len, index_path, open_shard, &ctx);
+  rc = lj_st_index_parse(text, len, index_path, open_shard, &ctx);
   free(text);
   if (rc < 0) lj_st_set_close(out);
   return rc;

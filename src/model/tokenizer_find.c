@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "build_config.h"
@@ -33,6 +34,9 @@ int lj_tokenizer_find(const char *explicit_path, const char *checkpoint_dir, cha
   if (explicit_path) {
     if (access(explicit_path, R_OK) != 0)
       return LJ_FAIL(LJ_EINVAL, "--tokenizer %s: cannot read it: %s", explicit_path, strerror(errno));
+    struct stat st;
+    if (stat(explicit_path, &st) == 0 && S_ISDIR(st.st_mode))
+      return LJ_FAIL(LJ_EINVAL, "--tokenizer %s: is a directory; give the tokenizer.json file itself", explicit_path);
     if (strlen(explicit_path) >= cap) return LJ_FAIL(LJ_EINVAL, "tokenizer path too long: %s", explicit_path);
     memcpy(out, explicit_path, strlen(explicit_path) + 1);
     return 0;

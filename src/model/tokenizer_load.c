@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/input_file.h"
 #include "model/tokenizer_internal.h"
 
 enum { MAX_TOKEN_ID = 1 << 24 };  // bounds the id tables against absurd files
@@ -45,14 +46,14 @@ static int expect_string(const lj_tokenizer *t, const json_t *parent, const char
   if (!json_is_string(v))
     return LJ_FAIL(LJ_EINVAL, "%s: %s.%s: expected the string \"%s\"", t->path, field, key, want);
   if (strcmp(json_string_value(v), want))
-    return LJ_FAIL(LJ_EUNSUPPORTED, "%s: %s.%s is \"%s\": only \"%s\" is supported", t->path, field, key,
+    return LJ_FAIL(LJ_EINVAL, "%s: %s.%s is \"%s\": only \"%s\" is supported", t->path, field, key,
                    json_string_value(v), want);
   return 0;
 }
 
 static int check_unsupported(const lj_tokenizer *t, int ok, const char *field, const char *what) {
   if (ok) return 0;
-  return LJ_FAIL(LJ_EUNSUPPORTED, "%s: %s: %s is not supported", t->path, field, what);
+  return LJ_FAIL(LJ_EINVAL, "%s: %s: %s is not supported", t->path, field, what);
 }
 
 static int read_token_id(const lj_tokenizer *t, const json_t *v, const char *field, int64_t *id) {
@@ -231,7 +232,7 @@ static int load_added_tokens(lj_tokenizer *t, const json_t *added) {
     static const char *const flags[] = {"lstrip", "rstrip", "single_word"};
     for (int f = 0; f < 3; f++)
       if (!is_false_or_absent(json_object_get(tok, flags[f])))
-        return LJ_FAIL(LJ_EUNSUPPORTED, "%s: %s.%s: only false is supported", t->path, field, flags[f]);
+        return LJ_FAIL(LJ_EINVAL, "%s: %s.%s: only false is supported", t->path, field, flags[f]);
     int32_t id = (int32_t)json_integer_value(json_object_get(tok, "id"));  // checked by find_highest_id
     const char *s = json_string_value(content);
     size_t len = json_string_length(content);
@@ -251,7 +252,7 @@ static int load_split(lj_tokenizer *t, const json_t *split, const char *field) {
   const json_t *pattern = json_object_get(split, "pattern");
   const json_t *regex = json_object_get(pattern, "Regex");
   if (!json_is_string(regex))
-    return LJ_FAIL(json_object_get(pattern, "String") ? LJ_EUNSUPPORTED : LJ_EINVAL,
+    return LJ_FAIL(LJ_EINVAL,
                    "%s: %s: expected {\"Regex\": \"...\"}", t->path, sub);
   LJ_TRY(expect_string(t, split, "behavior", "Isolated", field));
   snprintf(sub, sizeof sub, "%s.invert", field);
@@ -268,7 +269,7 @@ static int check_byte_level(const lj_tokenizer *t, const json_t *bl, const char 
   int uses_regex = !use_regex || json_is_true(use_regex);  // HF's default is true
   if (uses_regex != want_regex) {
     snprintf(sub, sizeof sub, "%s.use_regex", field);
-    return LJ_FAIL(LJ_EUNSUPPORTED, "%s: %s: expected %s here", t->path, sub, want_regex ? "true" : "false");
+    return LJ_FAIL(LJ_EINVAL, "%s: %s: expected %s here", t->path, sub, want_regex ? "true" : "false");
   }
   return 0;
 }
@@ -281,11 +282,11 @@ static int load_pre_tokenizer(lj_tokenizer *t, const json_t *pre) {
     return lj_pretokenizer_compile(t, GPT2_PATTERN, sizeof GPT2_PATTERN - 1, "pre_tokenizer (GPT-2 regex)");
   }
   if (strcmp(json_string_value(type), "Sequence"))
-    return LJ_FAIL(LJ_EUNSUPPORTED, "%s: pre_tokenizer.type is \"%s\": expected Sequence [Split, ByteLevel] "
+    return LJ_FAIL(LJ_EINVAL, "%s: pre_tokenizer.type is \"%s\": expected Sequence [Split, ByteLevel] "
                    "or ByteLevel", t->path, json_string_value(type));
   const json_t *seq = json_object_get(pre, "pretokenizers");
   if (!json_is_array(seq) || json_array_size(seq) != 2)
-    return LJ_FAIL(LJ_EUNSUPPORTED, "%s: pre_tokenizer.pretokenizers: expected [Split, ByteLevel]", t->path);
+    return LJ_FAIL(LJ_EINVAL, "%s: pre_tokenizer.pretokenizers: expected [Split, ByteLevel]", t->path);
   LJ_TRY(expect_string(t, json_array_get(seq, 0), "type", "Split", "pre_tokenizer.pretokenizers[0]"));
   LJ_TRY(expect_string(t, json_array_get(seq, 1), "type", "ByteLevel", "pre_tokenizer.pretokenizers[1]"));
   LJ_TRY(load_split(t, json_array_get(seq, 0), "pre_tokenizer.pretokenizers[0]"));
@@ -303,7 +304,7 @@ static int load_model(lj_tokenizer *t, const json_t *model) {
   for (int i = 0; i < 2; i++) {
     const json_t *v = json_object_get(model, affixes[i]);
     if (!is_null_or_absent(v) && !(json_is_string(v) && json_string_length(v) == 0))
-      return LJ_FAIL(LJ_EUNSUPPORTED, "%s: model.%s: only null is supported", t->path, affixes[i]);
+      return LJ_FAIL(LJ_EINVAL, "%s: model.%s: only null is supported", t->path, affixes[i]);
   }
   const json_t *ignore = json_object_get(model, "ignore_merges");
   if (ignore && !json_is_boolean(ignore))
@@ -347,8 +348,9 @@ static int load_from_json(lj_tokenizer *t, const json_t *root) {
 }
 
 static int read_whole_file(const char *path, char **bytes, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return LJ_FAIL(LJ_EINVAL, "%s: cannot open the tokenizer file: %s", path, strerror(errno));
+  int rc;
+  FILE *f = lj_fopen_input(path, LJ_EINVAL, &rc);
+  if (!f) return rc;
   size_t cap = 1 << 20, len = 0, got;
   char *buf = malloc(cap);
   while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {

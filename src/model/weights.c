@@ -130,6 +130,7 @@ typedef struct {
   int n_slots;
   uint64_t seed;
   atomic_llong next;   // next work item
+  atomic_llong filled; // elements written (a slot's last item is short: items x chunk overshoots)
 } fill_job;
 
 static void fill_item(fill_job *j, int64_t item) {
@@ -144,6 +145,7 @@ static void fill_item(fill_job *j, int64_t item) {
                             : lj_random_matrix_weight(j->seed, slot->random_id, (uint64_t)i);
     j->dst[s][i] = lj_f32_to_bf16(v);
   }
+  atomic_fetch_add(&j->filled, end - begin);
 }
 
 static void fill_items(fill_job *j, lj_progress *progress) {
@@ -151,7 +153,7 @@ static void fill_items(fill_job *j, lj_progress *progress) {
     int64_t item = atomic_fetch_add(&j->next, 1);
     if (item >= j->first_item[j->n_slots]) return;
     fill_item(j, item);
-    if (progress) lj_progress_update(progress, item * j->chunk);
+    if (progress) lj_progress_update(progress, atomic_load(&j->filled));
   }
 }
 
@@ -199,6 +201,7 @@ int lj_weights_random(const lj_model_config *c, uint64_t seed, int n_threads, lj
   fill_job job = {.slots = s->slots, .dst = dst, .chunk = 1 << 20, .first_item = first_item, .n_slots = s->n_slots,
                   .seed = seed};
   atomic_init(&job.next, 0);
+  atomic_init(&job.filled, 0);
   int64_t offset = 0;
   for (int i = 0; i < s->n_slots; i++) {
     lj_weight_slot *slot = &s->slots[i];
@@ -219,6 +222,7 @@ int lj_weights_random(const lj_model_config *c, uint64_t seed, int n_threads, lj
   lj_progress_begin(&progress, "random weights", total);
   fill_items(&job, &progress);
   for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+  lj_progress_update(&progress, total);  // the last items may have been another thread's
   lj_progress_end(&progress);
   free(threads);
   free(dst);

@@ -163,8 +163,22 @@ static int upgrade_schema(lj_store *st) {
   return 0;
 }
 
+// The directory holding `path` ("." for a bare name), written into dir.
+static const char *parent_dir(const char *path, char *dir, size_t cap) {
+  snprintf(dir, cap, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) snprintf(dir, cap, ".");
+  else if (slash == dir) dir[1] = '\0';
+  else *slash = '\0';
+  return dir;
+}
+
 static int open_failed(lj_store *st, int rc, const char *what) {
   int err = st->db ? sqlite3_system_errno(st->db) : 0;
+  // SQLite's last errno is that of a later probe (ENOENT) rather than the
+  // create's own: where the directory refuses writing, say why.
+  char dir[1024];
+  if (!strcmp(what, "cannot create") && access(parent_dir(st->path, dir, sizeof dir), W_OK) != 0) err = errno;
   if (err)
     return LJ_FAIL(LJ_EIO, "store '%s': %s: %s", st->path, what, strerror(err));
   return lj_sqlite_fail(st->db, st->path, rc, what, __FILE__, __LINE__);
@@ -173,12 +187,7 @@ static int open_failed(lj_store *st, int rc, const char *what) {
 // Can SQLite write beside `path` (the -wal and -shm files)?
 static int writable_with_dir(const char *path) {
   char dir[1024];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == dir) dir[1] = '\0';
-  else *slash = '\0';
-  return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+  return access(path, W_OK) == 0 && access(parent_dir(path, dir, sizeof dir), W_OK) == 0;
 }
 
 static int side_file_exists(const char *path, const char *suffix) {

@@ -12,7 +12,7 @@ expect() {  # expect NAME EXIT_CODE MESSAGE_PART -- ARGS...
   local name=$1 code=$2 part=$3
   shift 4
   local err rc
-  err=$("$bin" generate "$@" 2>&1 >/dev/null)
+  err=$(timeout 60 "$bin" generate "$@" 2>&1 >/dev/null)
   rc=$?
   if [[ $rc == "$code" && "$err" == *"$part"* && $(grep -c 'error:' <<<"$err") == 1 ]]; then
     echo "ok: $name"
@@ -32,7 +32,7 @@ expect "unknown preset" 3 "unknown model preset 'llama-9'" -- --model llama-9 --
 if ! nvidia-smi -L >/dev/null 2>&1; then
   expect "cuda without a GPU" 4 "CUDA" -- --model tiny --device cuda --prompt-ids 1
 fi
-expect "no prompt" 3 "--prompt" -- --model "$fx"
+expect "no prompt" 2 "--prompt" -- --model "$fx"
 expect "empty prompt ids" 3 "the prompt is empty" -- --model "$fx" --prompt-ids " "
 expect "id outside vocab" 3 "not a token id in [0, 256)" -- --model "$fx" --prompt-ids "1 256"
 expect "prompt beyond context" 3 "exceeds the context of 128" -- --model "$fx" --prompt-ids "1 2 3" -n 126
@@ -54,5 +54,19 @@ head -c 1000 "$fx/model.safetensors" > "$tmp/ck/model.safetensors"
 expect "truncated safetensors" 3 "model.safetensors" -- --model "$tmp/ck" --prompt-ids 1
 printf '\xff\xff\xff\xff\x00\x00\x00\x00{}' > "$tmp/ck/model.safetensors"
 expect "header length beyond file" 3 "beyond the end of the file" -- --model "$tmp/ck" --prompt-ids 1
+# Every weight bf16 +Inf: the logits are NaN; an error naming the step, never a token
+# (top-p < 1 once read before its candidate list, greedy emitted token 0).
+hdr=$(od -An -tu8 -N8 "$fx/model.safetensors" | tr -d ' ')
+data=$(($(stat -c %s "$fx/model.safetensors") - 8 - hdr))
+{ head -c $((8 + hdr)) "$fx/model.safetensors"; yes $'\x80\x7f' | tr -d '\n' | head -c "$data"; } > "$tmp/ck/model.safetensors"
+expect "infinite weights, top-p" 3 "step 0 (prefill), sequence 0: the logit of token 0 is NaN" -- \
+  --model "$tmp/ck" --prompt-ids "1 2 3" -n 3 --temperature 0.7 --top-p 0.9
+expect "infinite weights, greedy" 3 "step 0 (prefill), sequence 0: the logit of token 0 is NaN" -- \
+  --model "$tmp/ck" --prompt-ids "1 2 3" -n 3 --temperature 0
+# Not regular files: a FIFO once blocked in open(); a directory read as bad JSON.
+rm "$tmp/ck/model.safetensors" && mkfifo "$tmp/ck/model.safetensors"
+expect "FIFO as model.safetensors" 3 "model.safetensors: is not a regular file" -- --model "$tmp/ck" --prompt-ids 1
+rm "$tmp/ck/model.safetensors" "$tmp/ck/config.json" && cp "$fx/model.safetensors" "$tmp/ck/" && mkdir "$tmp/ck/config.json"
+expect "directory as config.json" 3 "config.json: is a directory" -- --model "$tmp/ck" --prompt-ids 1
 expect "unwritable dump" 1 "--dump-logits" -- --model "$fx" --prompt-ids 1 --dump-logits /nonexistent/dir/x.bin
 exit $((fails > 0))

@@ -30,8 +30,8 @@ expect 2 "no program" meter --source "$src"
 expect 2 "unknown option" meter --frobnicate -- true
 expect 2 "bad period" meter --period-ms 0 -- true
 expect 2 "missing value" meter --idle
-expect 3 "bad --idle" meter --source "$src" --idle -5 -- touch "$tmp/ran"
-expect 3 "bad --source" meter --source bogus -- touch "$tmp/ran"
+expect 2 "bad --idle" meter --source "$src" --idle -5 -- touch "$tmp/ran"
+expect 2 "bad --source" meter --source bogus -- touch "$tmp/ran"
 expect 127 "program not found" meter --source "$src" -- no-such-program-xyz
 grep -q "no-such-program-xyz.*command not found" "$tmp/err" || fail "unclear not-found message: $(cat "$tmp/err")"
 chmod -x "$tmp/trace.csv"

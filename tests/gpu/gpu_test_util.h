@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cuda/no_device_reason.h"
 #include "model/random_init.h"
 
 #define GPU_OK(call)                                                                      \
@@ -26,7 +27,7 @@ static inline void gpu_test_require_device(void) {
   int n = 0;
   cudaError_t rc = cudaGetDeviceCount(&n);
   if (rc != cudaSuccess || n == 0) {
-    printf("no CUDA device: %s\n", rc != cudaSuccess ? cudaGetErrorString(rc) : "no device found");
+    printf("no CUDA device: %s\n", lj_cuda_no_device_reason(rc, rc != cudaSuccess ? cudaGetErrorString(rc) : NULL));
     exit(77);
   }
 }

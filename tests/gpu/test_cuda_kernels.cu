@@ -436,6 +436,28 @@ static void test_sampling(void **state) {
   check_sampled_frequencies(1.0f, 1.0f, 7);
   check_sampled_frequencies(0.7f, 0.8f, 5);  // top-k cuts below the nucleus
   check_sampled_frequencies(0.7f, 0.5f, 20);
+  // a row holding a NaN or an infinity gets no token, greedy or not
+  {
+    int rows = 3, vocab = 3000;
+    std::vector<float> logits((size_t)rows * vocab);
+    for (size_t i = 0; i < logits.size(); i++) logits[i] = (float)(i % vocab) * 1e-3f;  // row argmax: vocab - 1
+    logits[(size_t)vocab + 1500] = NAN;
+    for (int i = 0; i < vocab; i++) logits[(size_t)2 * vocab + i] = INFINITY;
+    void *d_l = dev_copy(logits.data(), logits.size() * 4), *d_out = dev_poisoned(4 * rows);
+    int *d_step = (int *)dev_poisoned(4);
+    GPU_OK(cudaMemset(d_step, 0, 4));
+    const float temps[2] = {0.0f, 0.7f};
+    for (int t = 0; t < 2; t++) {
+      assert_int_equal(lj_cuda_sample((int *)d_out, (float *)d_l, rows, vocab, temps[t], 0.9f, 0, 5, d_step, 0), 0);
+      int got[3];
+      GPU_OK(cudaMemcpy(got, d_out, sizeof got, cudaMemcpyDeviceToHost));
+      if (t == 0) assert_int_equal(got[0], vocab - 1);
+      assert_true(got[0] >= 0 && got[0] < vocab);
+      assert_int_equal(got[1], LJ_CUDA_SAMPLE_NONFINITE);
+      assert_int_equal(got[2], LJ_CUDA_SAMPLE_NONFINITE);
+    }
+    cudaFree(d_l), cudaFree(d_out), cudaFree(d_step);
+  }
 }
 
 int main(void) {

@@ -25,6 +25,7 @@
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv.h"
 #include "engine/cuda/memory_plan.h"
+#include "engine/cuda/no_device_reason.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
 #include "engine/cuda/sampling.h"
@@ -188,7 +189,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   cudaError_t err = cudaGetDeviceCount(&n_dev);
   if (err != cudaSuccess || n_dev == 0)
     return LJ_FAIL(LJ_ENODEV, "no CUDA device: %s",
-                   err != cudaSuccess ? cudaGetErrorString(err) : "no device found");
+                   lj_cuda_no_device_reason(err, err != cudaSuccess ? cudaGetErrorString(err) : NULL));
   lj_cuda_engine *e = (lj_cuda_engine *)calloc(1, sizeof *e);
   if (!e) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   *out = e;
@@ -835,7 +836,7 @@ static __global__ void advance_kernel(int *tokens, const int *next, int *pos, in
   int s = threadIdx.x + blockIdx.x * blockDim.x;
   int st = *step;
   if (s < n_seqs) {
-    tokens[s] = next[s];
+    tokens[s] = next[s] < 0 ? 0 : next[s];  // a non-finite row's marker is never embedded
     history[(size_t)st * n_seqs + s] = next[s];
     pos[s] += 1;
     kv_len[s] += 1;
@@ -846,7 +847,34 @@ static __global__ void advance_kernel(int *tokens, const int *next, int *pos, in
 
 static __global__ void first_token_kernel(int *tokens, const int *next, int *history, int n_seqs) {
   int s = threadIdx.x + blockIdx.x * blockDim.x;
-  if (s < n_seqs) tokens[s] = next[s], history[s] = next[s];
+  if (s < n_seqs) tokens[s] = next[s] < 0 ? 0 : next[s], history[s] = next[s];
+}
+
+// Sampled tokens (n_steps, n_seqs) from step `first` on: a row whose logits were not finite is an error.
+static int check_sampled(const int *tokens, int n_steps, int n_seqs, int first) {
+  for (int i = 0; i < n_steps * n_seqs; i++)
+    if (tokens[i] == LJ_CUDA_SAMPLE_NONFINITE) {
+      int step = first + i / n_seqs;
+      return LJ_FAIL(LJ_EINVAL, "CUDA sampling: step %d (%s), sequence %d: a logit is NaN or infinite "
+                     "(the model's output overflowed)", step, step ? "decode" : "prefill", i % n_seqs);
+    }
+  return 0;
+}
+
+// Token-history rows [first, first + n_rows) to out (may be NULL), after the stream's work.
+// Always read back (a few KB), so that non-finite logits are an error even where the
+// caller does not want the tokens.
+static int read_history(lj_cuda_engine *e, int first, int n_rows, int n_seqs, int *out) {
+  int *tokens = out;
+  if (!tokens && !(tokens = (int *)malloc(sizeof(int) * (size_t)n_rows * n_seqs)))
+    return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  cudaError_t err = cudaMemcpyAsync(tokens, e->d_history + (size_t)first * n_seqs,
+                                    sizeof(int) * (size_t)n_rows * n_seqs, cudaMemcpyDeviceToHost, e->stream);
+  if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
+  int rc = err != cudaSuccess ? LJ_FAIL(LJ_ECUDA, "decode failed: %s", cudaGetErrorString(err))
+                              : check_sampled(tokens, n_rows, n_seqs, first);
+  if (tokens != out) free(tokens);
+  return rc;
 }
 
 int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling *sp, int *out_tokens) {
@@ -862,6 +890,7 @@ int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling 
   if (out_tokens) {
     CUDA_CHECK(cudaMemcpyAsync(out_tokens, e->acts.next, sizeof(int) * n_rows, cudaMemcpyDeviceToHost, e->stream));
     CUDA_CHECK(cudaStreamSynchronize(e->stream));
+    LJ_TRY(check_sampled(out_tokens, 1, n_rows, 0));
   }
   return 0;
 }
@@ -969,14 +998,7 @@ int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_s
     cudaError_t err = cudaGraphLaunch(e->graph, e->stream);
     if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode graph launch failed: %s", cudaGetErrorString(err));
   }
-  if (rc == 0) {
-    cudaError_t err = cudaSuccess;
-    if (out_tokens)
-      err = cudaMemcpyAsync(out_tokens, e->d_history, sizeof(int) * (size_t)n_steps * n_seqs,
-                            cudaMemcpyDeviceToHost, e->stream);
-    if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
-    if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode failed: %s", cudaGetErrorString(err));
-  }
+  if (rc == 0) rc = read_history(e, 0, n_steps, n_seqs, out_tokens);
   if (rc == 0)
     for (int s = 0; s < n_seqs; s++) e->h_len[s] += n_steps - 1;
   if (rc == 0 && n_steps > 1) e->last_rows = n_seqs;  // logits of the last replayed step
@@ -1004,14 +1026,7 @@ int lj_cuda_generate_more(lj_cuda_engine *e, int n_seqs, int n_more, int *out_to
     cudaError_t err = cudaGraphLaunch(e->graph, e->stream);
     if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode graph launch failed: %s", cudaGetErrorString(err));
   }
-  if (rc == 0) {
-    cudaError_t err = cudaSuccess;
-    if (out_tokens)
-      err = cudaMemcpyAsync(out_tokens, e->d_history + (size_t)e->gen_rows * n_seqs,
-                            sizeof(int) * (size_t)n_more * n_seqs, cudaMemcpyDeviceToHost, e->stream);
-    if (err == cudaSuccess) err = cudaStreamSynchronize(e->stream);
-    if (err != cudaSuccess) rc = LJ_FAIL(LJ_ECUDA, "decode failed: %s", cudaGetErrorString(err));
-  }
+  if (rc == 0) rc = read_history(e, e->gen_rows, n_more, n_seqs, out_tokens);
   if (rc == 0) {
     for (int s = 0; s < n_seqs; s++) e->h_len[s] += n_more;
     e->gen_rows += n_more;

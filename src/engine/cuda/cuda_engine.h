@@ -103,13 +103,15 @@ typedef struct {
   int top_k;          // 0: off; else the k most likely tokens before top_p (HF's order)
 } lj_cuda_sampling;
 
-// Samples one token per row of the current logits (n_rows), on the GPU.
+// Samples one token per row of the current logits (n_rows), on the GPU. With
+// out_tokens, a row of NaN or infinite logits is LJ_EINVAL naming the row.
 int lj_cuda_sample_tokens(lj_cuda_engine *e, int n_rows, const lj_cuda_sampling *s, int *out_tokens);
 
 // Generation after a prefill of slots 0 .. n_seqs - 1: samples n_steps tokens per
 // sequence (the first from the prefill's logits), feeding each back. Decode steps
 // run as one CUDA graph replay each (captured on first use for this n_seqs and
-// sampling). out_tokens: (n_steps, n_seqs) host, may be NULL.
+// sampling). out_tokens: (n_steps, n_seqs) host, may be NULL. NaN or infinite
+// logits at any step are LJ_EINVAL naming the step and sequence.
 int lj_cuda_generate(lj_cuda_engine *e, int n_seqs, int n_steps, const lj_cuda_sampling *s,
                      int *out_tokens);
 // Continues the last lj_cuda_generate for n_more steps (same sequences, sampling, graph and

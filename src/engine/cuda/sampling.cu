@@ -6,6 +6,7 @@
 //           bisection (24 halvings) as the largest t with sum_{p_i >= t} p_i >=
 //           top_p * Z; then a uniform u in [0, kept mass) picks the token by an
 //           ordered prefix sum: each thread owns a contiguous slice of the vocabulary.
+//   A row holding a NaN or an infinity: LJ_CUDA_SAMPLE_NONFINITE.
 #include <math.h>
 
 #include "engine/cuda/bf16_util.cuh"
@@ -31,9 +32,17 @@ sample_kernel(int *out_tokens, const float *logits, int vocab, float temperature
   // argmax (also the max for the softmax)
   float best = -INFINITY;
   int best_i = vocab;
+  int bad = 0;
   for (int i = threadIdx.x; i < vocab; i += SAMPLE_THREADS) {
     float v = x[i];
+    bad |= !isfinite(v);
     if (v > best || (v == best && i < best_i)) best = v, best_i = i;  // NaN never wins
+  }
+  // A NaN or an infinity makes every probability NaN: the row gets no token
+  // (LJ_CUDA_SAMPLE_NONFINITE) and the host turns it into an error.
+  if (__syncthreads_or(bad)) {
+    if (threadIdx.x == 0) out_tokens[blockIdx.x] = LJ_CUDA_SAMPLE_NONFINITE;
+    return;
   }
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
