@@ -75,20 +75,6 @@ fi
 rc=$?
 if [[ $rc -ne 0 ]]; then check "--engine cuda without a GPU: no device" 4 $rc; else echo "ok: a GPU is present"; fi
 
-# Ctrl-C in the middle: exit 130, the run is stored as incomplete with what it had.
-"$bin" profile --engine cpu --model tiny --prompt-len 16 --gen-len 6 --repeats 20 --phase-seconds 0.5 --threads 2 \
-  -o "$tmp/int.db" >"$tmp/int.txt" 2>&1 &
-pid=$!
-sleep 6  # the whole run takes ~40 s; 3 s left only the load window under ASan on a busy machine
-kill -INT $pid
-wait $pid
-check "interrupted: exit 130" 130 $?
-check "interrupted: run incomplete" incomplete "$(sqlite3 "$tmp/int.db" 'select status from runs')"
-check "interrupted: plan marked incomplete" 0 "$(sqlite3 "$tmp/int.db" 'select complete from profile_plans')"
-n=$(sqlite3 "$tmp/int.db" 'select count(*) from phase_windows')
-if [[ $n -ge 2 ]]; then echo "ok: interrupted: $n windows kept"; else echo "FAIL: interrupted: $n windows kept"; fails=$((fails + 1)); fi
-check "interrupted: summary says so" 1 "$(grep -c '^INCOMPLETE run' "$tmp/int.txt")"
-
 # Waits until the store at $1 holds at least $2 phase windows (each is stored as it closes).
 wait_windows() {
   for _ in $(seq 600); do
@@ -99,6 +85,19 @@ wait_windows() {
   return 1
 }
 long_run=(profile --engine cpu --model tiny --prompt-len 16 --gen-len 6 --repeats 20 --phase-seconds 0.5 --threads 2)
+
+# Ctrl-C in the middle: exit 130, the run is stored as incomplete with what it had.
+"$bin" "${long_run[@]}" -o "$tmp/int.db" >"$tmp/int.txt" 2>&1 &
+pid=$!
+wait_windows "$tmp/int.db" 2  # a fixed sleep left only the load window under ASan on a busy machine
+kill -INT $pid
+wait $pid
+check "interrupted: exit 130" 130 $?
+check "interrupted: run incomplete" incomplete "$(sqlite3 "$tmp/int.db" 'select status from runs')"
+check "interrupted: plan marked incomplete" 0 "$(sqlite3 "$tmp/int.db" 'select complete from profile_plans')"
+n=$(sqlite3 "$tmp/int.db" 'select count(*) from phase_windows')
+if [[ $n -ge 2 ]]; then echo "ok: interrupted: $n windows kept"; else echo "FAIL: interrupted: $n windows kept"; fails=$((fails + 1)); fi
+check "interrupted: summary says so" 1 "$(grep -c '^INCOMPLETE run' "$tmp/int.txt")"
 
 # A hang-up (terminal closed) stops the run like Ctrl-C: exit 130, incomplete, windows kept.
 "$bin" "${long_run[@]}" -o "$tmp/hup.db" >"$tmp/hup.txt" 2>&1 &
