@@ -51,6 +51,8 @@ struct lj_cuda_engine {
 
   lj_cuda_sampling stage_sampling;  // what the SAMPLE stage uses outside lj_cuda_generate (greedy)
   int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
+  int fusion;                       // lj_cuda_fusion_mode
+  int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter
 
   // Stage copies (context measurement): every call of copy_stage is followed by `copies`
   // calls on the shadow buffers (a copy of act_mem, and one layer's KV cache for ROPE),
@@ -82,5 +84,8 @@ int lj_cuda_mark_after(lj_cuda_engine *e, lj_stage st, int layer);
 void lj_cuda_marks_release(lj_cuda_engine *e);
 // cuda_engine.cu: the decode graph depends on these settings; drop it when they change.
 void lj_cuda_drop_graph(lj_cuda_engine *e);
+// cuda_engine.cu: the stage the run executes at simple stage `st` of a layer: the composite
+// starting there when the fused mode applies to this batch (see lj_cuda_set_fusion), else st.
+lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st);
 
 
