@@ -175,6 +175,10 @@ typedef enum { LJ_FUSION_NONE = 0, LJ_FUSION_PRODUCTION = 1 } lj_cuda_fusion_mod
 // Default LJ_FUSION_NONE. Captured graphs are dropped. LJ_EINVAL for an unknown mode.
 int lj_cuda_set_fusion(lj_cuda_engine *e, int mode);
 int lj_cuda_fusion(const lj_cuda_engine *e);
+// The stage the forward pass runs at simple stage `st` of a layer for batch b: the composite
+// starting there when the fused mode applies (a composite then covers st .. its last part,
+// lj_stage_parts), else st itself.
+lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st);
 // "none" / "production"; NULL for an unknown mode. Parses back with lj_cuda_fusion_parse
 // (-1 for an unknown name).
 const char *lj_cuda_fusion_name(int mode);

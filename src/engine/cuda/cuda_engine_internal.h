@@ -84,8 +84,5 @@ int lj_cuda_mark_after(lj_cuda_engine *e, lj_stage st, int layer);
 void lj_cuda_marks_release(lj_cuda_engine *e);
 // cuda_engine.cu: the decode graph depends on these settings; drop it when they change.
 void lj_cuda_drop_graph(lj_cuda_engine *e);
-// cuda_engine.cu: the stage the run executes at simple stage `st` of a layer: the composite
-// starting there when the fused mode applies to this batch (see lj_cuda_set_fusion), else st.
-lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st);
 
 
