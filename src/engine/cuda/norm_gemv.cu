@@ -1,7 +1,10 @@
 // Residual add + RMSNorm folded into the own GEMV (composite stages attn_norm+qkv and
-// ffn_norm+gate_up+swiglu). Grid: one block of 256 threads per 4 weight rows (QKV: 4
-// output rows; SwiGLU: 2 gate rows and the 2 matching up rows, so the block owns both
-// halves of 2 outputs), as in gemv.cu.
+// ffn_norm+gate_up+swiglu). Grid: one block of 256 threads per R weight rows (QKV: R
+// output rows; SwiGLU: R/2 gate rows and the R/2 matching up rows, so the block owns both
+// halves of R/2 outputs). R = 4 as in gemv.cu, R = 8 for one token: half the blocks, so
+// half the redundant norm work, with as many weight loads in flight per SM (8 per thread,
+// 2 blocks per SM at 119 registers, against 4 per thread, 4 blocks per SM at R = 4).
+// (Two tokens at R = 8 need 154 registers: one block per SM, too few loads in flight.)
 //
 // Every block first normalises the whole input itself (n rows of dim <= 8192, read from
 // L2; cheaper than a kernel boundary): thread t reads 16-byte chunks t, t + 256, ... of
@@ -24,13 +27,17 @@
 
 #define NG_THREADS 256
 #define NG_WARPS (NG_THREADS / 32)
-#define NG_ROWS 4                          // weight rows per block
-#define NG_PAIRS (NG_ROWS / 2)             // SwiGLU outputs per block
 #define NG_UNROLL 2
 #define NG_MAX_DIM (NG_THREADS * 8 * 4)    // 8192, as rmsnorm.cu
 #define NG_STATIC_SMEM_LIMIT (48 << 10)    // above this the kernel needs the opt-in attribute
 
 static __device__ __forceinline__ float bf16r(float v) { return __bfloat162float(__float2bfloat16(v)); }
+
+// Weight rows per block for N tokens.
+template <int N>
+struct ng_rows {
+  static constexpr int value = N == 1 ? 8 : 4;
+};
 
 // SWIGLU false: y (n, out) = xn @ W^T. SWIGLU true: out = hidden, W = [gate; up] (2 out, dim),
 // y (n, out) = silu(gate) * up.
@@ -38,6 +45,7 @@ template <int N, bool SWIGLU>
 static __global__ void __launch_bounds__(NG_THREADS)
 norm_gemv_kernel(__nv_bfloat16 *y, __nv_bfloat16 *x, const __nv_bfloat16 *delta, const __nv_bfloat16 *norm_w,
                  const __nv_bfloat16 *w, int dim, int out, float eps, int *counter) {
+  constexpr int NG_ROWS = ng_rows<N>::value, NG_PAIRS = NG_ROWS / 2;
   extern __shared__ bf16x8 xs[];  // (N, dim / 8): v = x + delta, then the normalised input
   __shared__ float red[NG_WARPS][NG_ROWS][N];
   __shared__ float ss_warp[N][NG_WARPS];
@@ -231,7 +239,7 @@ static cudaError_t launch_n(__nv_bfloat16 *y, __nv_bfloat16 *x, const __nv_bfloa
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess) return err;
   }
-  int per_block = SWIGLU ? NG_PAIRS : NG_ROWS;
+  int per_block = SWIGLU ? ng_rows<N>::value / 2 : ng_rows<N>::value;
   dim3 grid((unsigned)((out + per_block - 1) / per_block)), block(NG_THREADS);
   return lj_launch(norm_gemv_kernel<N, SWIGLU>, grid, block, smem, s, y, x, delta, norm_w, w, dim, out, eps,
                    counter);
