@@ -7,10 +7,15 @@
 //      the own GEMV and with cuBLASLt only; prefill of 2048 tokens (effective
 //      TFLOP/s, % of the GEMM rate); decode throughput for batch 1, 4, 16, 64, 256 at
 //      context 512 and 4096 (CUDA-graph steps, greedy sampling included).
+//   3. --fusion none|production|both (default both): the execution modes measured. Batch-1
+//      decode and its stage table run in each; the batch sweep runs batches <= 8 (where
+//      the fused kernels apply) in each, larger batches once (RESULT kind=decode for the
+//      unfused mode, kind=decode_fused for the fused one).
 // Every measurement also prints one "RESULT key=value ..." line (read by
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
 // usage: bench_engine [--models llama-3.2-1b,llama-3.2-3b,llama-3.1-8b] [--quick]
+//                     [--fusion none|production|both]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,7 +161,7 @@ static void stage_profile(lj_cuda_engine *e, const lj_model_config *c, int n_seq
   int n_calls = 1 + c->n_layers * (LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1) + 2;
   std::vector<cudaEvent_t> ev(n_calls + 1);
   for (auto &x : ev) CK(cudaEventCreate(&x));
-  std::vector<std::vector<double>> per_stage(LJ_STAGE_COUNT);
+  std::vector<std::vector<double>> per_stage(LJ_STAGE_ALL_COUNT);
   for (int rep = 0; rep < 6; rep++) {
     std::vector<int> which;
     int k = 0;
@@ -168,32 +173,40 @@ static void stage_profile(lj_cuda_engine *e, const lj_model_config *c, int n_seq
     };
     one(LJ_STAGE_EMBED, -1);
     for (int l = 0; l < c->n_layers; l++)
-      for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) one((lj_stage)s, l);
+      for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+        lj_stage run = lj_cuda_stage_at(e, &b, (lj_stage)s), last = run;  // the engine's order
+        one(run, l);
+        lj_stage_parts(run, NULL, &last);
+        s = (int)last;
+      }
     one(LJ_STAGE_FINAL_NORM, -1);
     one(LJ_STAGE_LM_HEAD, -1);
     CK(cudaEventSynchronize(ev[k - 1]));
-    std::vector<double> sum(LJ_STAGE_COUNT, 0.0);
+    std::vector<double> sum(LJ_STAGE_ALL_COUNT, 0.0);
     for (int i = 0; i < (int)which.size(); i++) {
       float ms;
       CK(cudaEventElapsedTime(&ms, ev[i], ev[i + 1]));
       sum[which[i]] += ms;
     }
     if (rep > 0)
-      for (int s = 0; s < LJ_STAGE_COUNT; s++) per_stage[s].push_back(sum[s]);
+      for (int s = 0; s < LJ_STAGE_ALL_COUNT; s++) per_stage[s].push_back(sum[s]);
   }
   double total = 0;
-  std::vector<double> med(LJ_STAGE_COUNT);
-  for (int s = 0; s < LJ_STAGE_COUNT; s++) total += (med[s] = per_stage[s].empty() ? 0 : median(per_stage[s]));
+  std::vector<double> med(LJ_STAGE_ALL_COUNT);
+  for (int s = 0; s < LJ_STAGE_ALL_COUNT; s++) total += (med[s] = per_stage[s].empty() ? 0 : median(per_stage[s]));
   printf("  stage times, %s (events around each stage, summed over layers): total %.3f ms\n", label, total);
-  for (int s = 0; s < LJ_STAGE_COUNT; s++)
+  for (int s = 0; s < LJ_STAGE_ALL_COUNT; s++)
     if (med[s] > 0) {
-      printf("    %-10s %8.3f ms %5.1f%%\n", lj_stage_name((lj_stage)s), med[s], 100.0 * med[s] / total);
+      printf("    %-23s %8.3f ms %5.1f%%\n", lj_stage_name((lj_stage)s), med[s], 100.0 * med[s] / total);
       printf("RESULT model=%s kind=stage what=\"%s\" stage=%s ms=%.4f\n", c->name, label, lj_stage_name((lj_stage)s),
              med[s]);
     }
   for (auto &x : ev) CK(cudaEventDestroy(x));
   lj_cuda_reset(e);
 }
+
+// Which execution modes to measure (--fusion).
+static int g_fusion_none = 1, g_fusion_prod = 1;
 
 static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick) {
   lj_model_config c;
@@ -209,12 +222,17 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     lj_cuda_engine *e;
     LJ(lj_cuda_engine_create_random(&e, &c, 1, &o));
     int64_t wbytes = lj_cuda_weight_bytes(e);
-    struct { int gemv, pdl; const char *name; } variants[] = {
-        {1, 1, "GEMV+PDL"}, {1, 0, "GEMV"}, {0, 1, "cuBLASLt"}};
+    struct { int gemv, pdl, fusion; const char *name; } variants[] = {
+        {1, 1, LJ_FUSION_NONE, "GEMV+PDL"},        {1, 0, LJ_FUSION_NONE, "GEMV"},
+        {0, 1, LJ_FUSION_NONE, "cuBLASLt"},        {1, 1, LJ_FUSION_PRODUCTION, "fused+PDL"},
+        {1, 0, LJ_FUSION_PRODUCTION, "fused"}};
+    double best_s[2] = {0, 0};  // GEMV+PDL per mode
     for (auto v : variants) {
+      if (v.fusion == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
       int gemv = v.gemv;
       lj_cuda_set_pdl(v.pdl);
       lj_cuda_set_use_gemv(e, gemv);
+      LJ(lj_cuda_set_fusion(e, v.fusion));
       int ctx = 512, steps = quick ? 64 : 256;
       double s = decode_step_s(e, 1, ctx, steps);
       int64_t bytes = wbytes + kv_bytes_read(&c, 1, ctx);
@@ -224,13 +242,25 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
              ctx, v.name, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
              1.0 / floor_s, 100.0 * floor_s / s);
       printf("RESULT model=%s kind=decode_b1 matmul=%s batch=1 ctx=%d tok_s=%.2f ms_token=%.4f gbs=%.1f "
-             "floor_ms=%.4f pct_floor=%.1f\n",
+             "floor_ms=%.4f pct_floor=%.1f fusion=%s\n",
              name, v.name, ctx, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
-             100.0 * floor_s / s);
+             100.0 * floor_s / s, lj_cuda_fusion_name(v.fusion));
+      if (gemv && v.pdl) best_s[v.fusion] = s;
     }
+    if (best_s[0] > 0 && best_s[1] > 0)
+      printf("  decode batch 1: fusion saves %.3f ms/token (%.1f%%): %.1f -> %.1f tok/s\n",
+             (best_s[0] - best_s[1]) * 1e3, 100.0 * (best_s[0] - best_s[1]) / best_s[0], 1.0 / best_s[0],
+             1.0 / best_s[1]);
     lj_cuda_set_pdl(1);
     lj_cuda_set_use_gemv(e, 1);
-    stage_profile(e, &c, 1, 1, 512, "decode batch 1 context 512");
+    for (int f = 0; f < 2; f++) {
+      if (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
+      LJ(lj_cuda_set_fusion(e, f));
+      char label[96];
+      snprintf(label, sizeof label, "decode batch 1 context 512, fusion %s", lj_cuda_fusion_name(f));
+      stage_profile(e, &c, 1, 1, 512, label);
+    }
+    LJ(lj_cuda_set_fusion(e, LJ_FUSION_NONE));  // prefill is unfused in either mode
     stage_profile(e, &c, 1, 2048, 0, "prefill 2048");
     int T = 2048;
     std::vector<int> prompt(T);
@@ -277,12 +307,18 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
         printf("RESULT model=%s kind=decode batch=%d ctx=%d fits=0 max_batch=%d\n", name, b, ctx, fit);
         continue;
       }
-      double s = decode_step_s(e, b, ctx, steps);
-      int64_t bytes = lj_cuda_weight_bytes(e) + kv_bytes_read(&c, b, ctx);
-      printf("  decode batch %3d, context %4d: %9.1f tok/s  %7.3f ms/step  %7.0f GB/s\n", b, ctx, b / s,
-             s * 1e3, bytes / s / 1e9);
-      printf("RESULT model=%s kind=decode batch=%d ctx=%d fits=1 tok_s=%.2f ms_step=%.4f gbs=%.1f\n", name, b,
-             ctx, b / s, s * 1e3, bytes / s / 1e9);
+      for (int f = 0; f < 2; f++) {
+        if (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
+        if (f == LJ_FUSION_PRODUCTION && g_fusion_none && b > 8) continue;  // the same kernels as unfused
+        LJ(lj_cuda_set_fusion(e, f));
+        double s = decode_step_s(e, b, ctx, steps);
+        int64_t bytes = lj_cuda_weight_bytes(e) + kv_bytes_read(&c, b, ctx);
+        printf("  decode batch %3d, context %4d, fusion %-10s: %9.1f tok/s  %7.3f ms/step  %7.0f GB/s\n", b, ctx,
+               lj_cuda_fusion_name(f), b / s, s * 1e3, bytes / s / 1e9);
+        printf("RESULT model=%s kind=%s batch=%d ctx=%d fits=1 tok_s=%.2f ms_step=%.4f gbs=%.1f fusion=%s\n", name,
+               f == LJ_FUSION_PRODUCTION ? "decode_fused" : "decode", b, ctx, b / s, s * 1e3, bytes / s / 1e9,
+               lj_cuda_fusion_name(f));
+      }
     }
     lj_cuda_engine_free(e);
   }
@@ -294,8 +330,17 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
     else if (!strcmp(argv[i], "--quick")) quick = 1;
-    else {
-      fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick]\n");
+    else if (!strcmp(argv[i], "--fusion") && i + 1 < argc) {
+      const char *f = argv[++i];
+      if (!strcmp(f, "both")) g_fusion_none = g_fusion_prod = 1;
+      else if (lj_cuda_fusion_parse(f) == LJ_FUSION_NONE) g_fusion_none = 1, g_fusion_prod = 0;
+      else if (lj_cuda_fusion_parse(f) == LJ_FUSION_PRODUCTION) g_fusion_none = 0, g_fusion_prod = 1;
+      else {
+        fprintf(stderr, "bench_engine: --fusion %s: expected none, production or both\n", f);
+        return 2;
+      }
+    } else {
+      fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|both]\n");
       return 2;
     }
   }

@@ -21,8 +21,10 @@ for m in ${MODELS//,/ }; do
     line=$("$BIN/llamajoule" generate --model "$m" --prompt-ids "$prompt" --batch "$b" -n 512 --ignore-eos \
              --device cuda 2>&1 >/dev/null | tee -a "$LOG/generate_bench_runs.log" | grep 'decode .* tokens in')
     gen=$(sed -E 's/.*decode [0-9]+ tokens in [0-9.]+ s \(([0-9.]+) tok\/s\).*/\1/' <<<"$line")
-    ref=$(grep "RESULT model=$m kind=decode batch=$b ctx=512 fits=1" "$LOG/generate_bench_engine.log" |
-            sed -E 's/.* tok_s=([0-9.]+).*/\1/')
+    # generate runs the fused mode (its default); bench_engine's fused line where there is one (batch <= 8)
+    ref=$( (grep "RESULT model=$m kind=decode_fused batch=$b ctx=512 fits=1" "$LOG/generate_bench_engine.log" ||
+            grep "RESULT model=$m kind=decode batch=$b ctx=512 fits=1" "$LOG/generate_bench_engine.log") |
+            head -1 | sed -E 's/.* tok_s=([0-9.]+).*/\1/')
     ratio=$(awk -v g="${gen:-0}" -v r="${ref:-0}" 'BEGIN { if (r > 0 && g > 0) printf "%.3f", g / r; else print "-" }')
     printf '%-14s %6d %14s %14s %8s\n' "$m" "$b" "${gen:--}" "${ref:--}" "$ratio" | tee -a "$LOG/generate_bench.txt"
   done

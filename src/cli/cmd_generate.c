@@ -42,6 +42,9 @@ static void usage(FILE *fp) {
           "  --weight-seed S      seed of the random weights of a preset (default 0)\n"
           "  --threads N          CPU threads (default: all online CPUs)\n"
           "  --device cpu|cuda    engine (default: cuda where a GPU is usable, else cpu)\n"
+          "  --fusion none|production  CUDA engine's decode kernels: one per stage (none) or the\n"
+          "                       fused composites attn_norm+qkv, ffn_norm+gate_up+swiglu\n"
+          "                       (production, the default; docs/engine-cuda.md)\n"
           "  --dump-logits FILE   write every step's logits (format in docs/model.md)\n"
           "  --write-checkpoint DIR  write the model as an HF checkpoint (config.json +\n"
           "                       model.safetensors) and exit\n"
@@ -59,6 +62,7 @@ typedef struct {
   uint64_t seed, weight_seed;
   lj_sampling_params sampling;
   lj_dtype checkpoint_dtype;
+  int fusion;  // lj_cuda_fusion_mode
 } gen_args;
 
 static int parse_int(const char *opt, const char *s, long min, long max, long *out) {
@@ -90,7 +94,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out) {
 }
 
 enum { OPT_PROMPT_IDS = 256, OPT_CHAT, OPT_TOKENIZER, OPT_BATCH, OPT_SEED, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_IGNORE_EOS,
-       OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE };
+       OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE, OPT_FUSION };
 
 // Returns 1 when --help was printed.
 static int parse_args(int argc, char **argv, gen_args *a) {
@@ -104,10 +108,11 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       {"weight-seed", required_argument, 0, OPT_WSEED}, {"threads", required_argument, 0, OPT_THREADS},
       {"device", required_argument, 0, OPT_DEVICE}, {"dump-logits", required_argument, 0, OPT_DUMP},
       {"write-checkpoint", required_argument, 0, OPT_WRITE},
-      {"checkpoint-dtype", required_argument, 0, OPT_CKPT_DTYPE}, {"help", no_argument, 0, 'h'},
+      {"checkpoint-dtype", required_argument, 0, OPT_CKPT_DTYPE}, {"fusion", required_argument, 0, OPT_FUSION},
+      {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   *a = (gen_args){.n_new = 32, .batch = 1, .threads = lj_default_threads(), .device = NULL,
-                  .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16};
+                  .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16, .fusion = LJ_FUSION_PRODUCTION};
   optind = 1;
   opterr = 0;
   int ch;
@@ -141,6 +146,10 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         else if (!strcmp(optarg, "f32")) a->checkpoint_dtype = LJ_DTYPE_F32;
         else if (!strcmp(optarg, "f16")) a->checkpoint_dtype = LJ_DTYPE_F16;
         else return LJ_FAIL(LJ_EINVAL, "--checkpoint-dtype '%s': expected bf16, f16 or f32", optarg);
+        break;
+      case OPT_FUSION:
+        a->fusion = lj_cuda_fusion_parse(optarg);
+        if (a->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none or production", optarg);
         break;
       case 'h': usage(stdout); return 1;
       case ':': return LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]);
@@ -366,6 +375,7 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
   }
   else if (rc == LJ_OK && !on_cuda)
     rc = lj_cpu_engine_create(w, n_seqs, ps.longest + a->n_new, a->threads, &engine);
+  if (rc == LJ_OK && cuda) rc = lj_cuda_set_fusion(cuda, a->fusion);
   FILE *dump = NULL;
   if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
     rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: cannot create: %s", a->dump_logits, strerror(errno));

@@ -2,7 +2,14 @@
 // Every unit of work the engine does has one of these ids and a layer index
 // (-1 for stages outside the decoder layers). Stage names are what NVTX
 // ranges, the store and the reports show.
+//
+// Composite stages: in the engine's fused mode (LJ_FUSION_PRODUCTION) one kernel
+// does the work of several consecutive simple stages of a layer; it is a stage of
+// its own (id >= LJ_STAGE_COUNT, name "a+b+c") that covers those parts, so a
+// profiler can measure and report it as one unit. Arrays indexed by the simple
+// stages stay LJ_STAGE_COUNT long; LJ_STAGE_ALL_COUNT counts both kinds.
 #pragma once
+#include <stdint.h>
 
 typedef enum {
   LJ_STAGE_EMBED = 0,
@@ -18,7 +25,11 @@ typedef enum {
   LJ_STAGE_FINAL_NORM,
   LJ_STAGE_LM_HEAD,
   LJ_STAGE_SAMPLE,
-  LJ_STAGE_COUNT
+  LJ_STAGE_COUNT,  // simple stages
+  // composite stages (fused mode)
+  LJ_STAGE_ATTN_NORM_QKV = LJ_STAGE_COUNT,  // attn_norm + qkv
+  LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU,         // ffn_norm + gate_up + swiglu
+  LJ_STAGE_ALL_COUNT
 } lj_stage;
 
 typedef enum {
@@ -31,10 +42,11 @@ typedef enum {
 } lj_phase;
 
 static inline const char *lj_stage_name(lj_stage s) {
-  static const char *const names[LJ_STAGE_COUNT] = {
+  static const char *const names[LJ_STAGE_ALL_COUNT] = {
       "embed", "attn_norm", "qkv", "rope", "attn", "o_proj", "ffn_norm",
-      "gate_up", "swiglu", "down", "final_norm", "lm_head", "sample"};
-  return (unsigned)s < LJ_STAGE_COUNT ? names[s] : "?";
+      "gate_up", "swiglu", "down", "final_norm", "lm_head", "sample",
+      "attn_norm+qkv", "ffn_norm+gate_up+swiglu"};
+  return (unsigned)s < LJ_STAGE_ALL_COUNT ? names[s] : "?";
 }
 
 static inline const char *lj_phase_name(lj_phase p) {
@@ -42,5 +54,33 @@ static inline const char *lj_phase_name(lj_phase p) {
   return (unsigned)p < LJ_PHASE_COUNT ? names[p] : "?";
 }
 
-// 1 for the stages that run once per decoder layer.
-static inline int lj_stage_is_per_layer(lj_stage s) { return s >= LJ_STAGE_ATTN_NORM && s <= LJ_STAGE_DOWN; }
+static inline int lj_stage_is_composite(lj_stage s) {
+  return (unsigned)s >= LJ_STAGE_COUNT && (unsigned)s < LJ_STAGE_ALL_COUNT;
+}
+
+// The simple stages a stage covers, a run of consecutive ids first .. last in the run's
+// order (a simple stage covers itself). Returns how many; 0 for an unknown id.
+static inline int lj_stage_parts(lj_stage s, lj_stage *first, lj_stage *last) {
+  lj_stage f = s, l = s;
+  switch ((int)s) {
+    case LJ_STAGE_ATTN_NORM_QKV: f = LJ_STAGE_ATTN_NORM, l = LJ_STAGE_QKV; break;
+    case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU: f = LJ_STAGE_FFN_NORM, l = LJ_STAGE_SWIGLU; break;
+    default:
+      if ((unsigned)s >= LJ_STAGE_COUNT) return 0;
+  }
+  if (first) *first = f;
+  if (last) *last = l;
+  return (int)l - (int)f + 1;
+}
+
+// Bit (1u << part) for every simple stage s covers (the skip-mask convention).
+static inline uint32_t lj_stage_part_mask(lj_stage s) {
+  lj_stage f, l;
+  int n = lj_stage_parts(s, &f, &l);
+  return n > 0 ? ((2u << l) - (1u << f)) : 0u;
+}
+
+// 1 for the stages that run once per decoder layer (composites included: all of theirs do).
+static inline int lj_stage_is_per_layer(lj_stage s) {
+  return (s >= LJ_STAGE_ATTN_NORM && s <= LJ_STAGE_DOWN) || lj_stage_is_composite(s);
+}

@@ -6,6 +6,8 @@
 //     rel err <= 2e-2 (bf16 activations through 2-3 layers);
 //   - decode steps after the prefill (KV cache, positions), same tolerance;
 //   - graph generation (greedy) equals eager decode + host argmax of the engine's logits;
+//   - the fused mode (composite stages in decode) gives the unfused mode's greedy tokens,
+//     its logits within the same tolerance of the reference, and runs the composites;
 //   - a batch that does not fit is refused naming the largest batch that fits.
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,7 +156,10 @@ static void check_logits(const float *got, const std::vector<double> &ref, const
 }
 
 // ---------------------------------------------------------------- tests
-static void run_model(const char *preset, int use_gemv) {
+// gen_out: the graph's greedy tokens (steps x 3); logits_out: every eager step's logits
+// (steps x 3 x vocab), both may be NULL.
+static void run_model(const char *preset, int use_gemv, int fusion = LJ_FUSION_NONE,
+                      std::vector<int> *gen_out = NULL, std::vector<float> *logits_out = NULL) {
   ref_model m;
   ref_build(&m, preset);
   lj_cuda_options opt;
@@ -163,6 +168,8 @@ static void run_model(const char *preset, int use_gemv) {
   lj_cuda_engine *e = NULL;
   int rc = lj_cuda_engine_create_random(&e, &m.c, SEED, &opt);
   if (rc < 0) fail_msg("create: %s", lj_error_message());
+  assert_int_equal(lj_cuda_set_fusion(e, fusion), 0);
+  assert_int_equal(lj_cuda_fusion(e), fusion);
   int V = m.c.vocab_size;
 
   // Prefill three prompts of different lengths (one longer than a 64-row tile).
@@ -191,6 +198,7 @@ static void run_model(const char *preset, int use_gemv) {
   assert_int_equal(lj_cuda_prefill(e, 3, packed.data(), lens), 0);
   for (int st = 0; st < steps; st++) {
     assert_int_equal(lj_cuda_get_logits(e, logits.data(), 3), 0);
+    if (logits_out) logits_out->insert(logits_out->end(), logits.begin(), logits.end());
     if (st > 0 && st <= 2)
       for (int s = 0; s < 3; s++) check_logits(&logits[(size_t)s * V], ref_logits(&m, prompts[s]), "decode", s);
     std::vector<int> tok(3);
@@ -205,6 +213,7 @@ static void run_model(const char *preset, int use_gemv) {
     }
     if (st + 1 < steps) assert_int_equal(lj_cuda_decode(e, 3, tok.data()), 0);
   }
+  if (gen_out) *gen_out = gen;
   lj_cuda_engine_free(e);
 }
 
@@ -219,6 +228,81 @@ static void test_tiny_untied(void **state) {
 static void test_tiny_cublaslt_only(void **state) {
   (void)state;
   run_model("tiny", 0);
+}
+
+// Fusion on and off: each run passes run_model's checks (prefill and decode logits within
+// 2e-2 of the float64 reference, graph tokens equal eager tokens); the greedy tokens of both
+// modes are equal, and their decode logits close (bit-identical expected: the fused kernels
+// round like the unfused ones; printed). Then the fused decode step's stage marks show the
+// composites in place of their parts.
+static void check_fusion(const char *preset) {
+  std::vector<int> gen0, gen1;
+  std::vector<float> lg0, lg1;
+  run_model(preset, 1, LJ_FUSION_NONE, &gen0, &lg0);
+  run_model(preset, 1, LJ_FUSION_PRODUCTION, &gen1, &lg1);
+  assert_int_equal(gen0.size(), gen1.size());
+  for (size_t i = 0; i < gen0.size(); i++)
+    if (gen0[i] != gen1[i]) fail_msg("%s: greedy token %zu: unfused %d, fused %d", preset, i, gen0[i], gen1[i]);
+  assert_int_equal(lg0.size(), lg1.size());
+  std::vector<double> ref(lg0.begin(), lg0.end());
+  size_t differ = 0;
+  for (size_t i = 0; i < lg0.size(); i++) differ += lg0[i] != lg1[i];
+  double e = rel_err(lg1.data(), ref.data(), ref.size());
+  printf("  %s: fused vs unfused decode logits: rel err %.3g, %zu of %zu differ; %zu greedy tokens equal\n", preset,
+         e, differ, lg0.size(), gen0.size());
+  if (e > TOL_LOGITS) fail_msg("%s: fused logits rel err %.3g from the unfused ones", preset, e);
+
+  // Stage marks of one graphed decode step in fused mode.
+  lj_model_config c;
+  assert_int_equal(lj_config_preset(preset, &c), 0);
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 1, opt.max_ctx = 64, opt.max_tokens = 64, opt.print_plan = 0;
+  lj_cuda_engine *en = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&en, &c, SEED, &opt), 0);
+  assert_int_equal(lj_cuda_set_fusion(en, LJ_FUSION_PRODUCTION), 0);
+  assert_int_equal(lj_cuda_marks_enable(en, 8), 0);
+  std::vector<int> prompt = random_tokens(6, 11);
+  int n = (int)prompt.size();
+  assert_int_equal(lj_cuda_prefill(en, 1, prompt.data(), &n), 0);
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 1, 0};
+  assert_int_equal(lj_cuda_generate(en, 1, 4, &greedy, NULL), 0);
+  std::vector<lj_cuda_mark_interval> iv(256);
+  int got = 0;
+  assert_int_equal(lj_cuda_marks_read(en, 2, 1, iv.data(), (int)iv.size(), &got), 0);
+  int count[LJ_STAGE_ALL_COUNT] = {0};
+  for (int i = 0; i < got; i++)
+    if ((unsigned)iv[(size_t)i].stage < LJ_STAGE_ALL_COUNT) count[iv[(size_t)i].stage]++;
+  int L = c.n_layers;
+  printf("  %s fused decode step: %d stage marks\n", preset, got);
+  assert_int_equal(count[LJ_STAGE_ATTN_NORM_QKV], L);
+  assert_int_equal(count[LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU], L);
+  assert_int_equal(count[LJ_STAGE_ROPE], L);
+  assert_int_equal(count[LJ_STAGE_DOWN], L);
+  assert_int_equal(count[LJ_STAGE_ATTN_NORM] + count[LJ_STAGE_QKV] + count[LJ_STAGE_FFN_NORM] +
+                       count[LJ_STAGE_GATE_UP] + count[LJ_STAGE_SWIGLU],
+                   0);
+  // The prefill (6 tokens, within the GEMV's 8) ran fused too; a composite replays on its own.
+  lj_cuda_marks_disable(en);
+  lj_cuda_batch b;
+  int one = 1, tok = prompt[0];
+  lj_cuda_reset(en);
+  assert_int_equal(lj_cuda_prepare_batch(en, 1, &tok, &one, &b), 0);
+  lj_cuda_replay *r = NULL;
+  assert_int_equal(lj_cuda_replay_create(en, LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU, &b, 2 * L, &r), 0);
+  assert_int_equal(lj_cuda_replay_launch(r, 2), 0);
+  assert_int_equal(lj_cuda_synchronize(en), 0);
+  lj_cuda_replay_free(r);
+  lj_cuda_engine_free(en);
+}
+
+static void test_fusion_tiny(void **state) {
+  (void)state;
+  check_fusion("tiny");
+}
+static void test_fusion_tiny_untied(void **state) {
+  (void)state;
+  check_fusion("tiny-untied");
 }
 
 static void test_refuses_what_does_not_fit(void **state) {
@@ -405,7 +489,8 @@ int main(void) {
       cmocka_unit_test(test_tiny),       cmocka_unit_test(test_tiny_untied),
       cmocka_unit_test(test_tiny_cublaslt_only), cmocka_unit_test(test_refuses_what_does_not_fit),
       cmocka_unit_test(test_bad_tokens),         cmocka_unit_test(test_upload_dtypes),
-      cmocka_unit_test(test_generate_more),
+      cmocka_unit_test(test_generate_more),      cmocka_unit_test(test_fusion_tiny),
+      cmocka_unit_test(test_fusion_tiny_untied),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

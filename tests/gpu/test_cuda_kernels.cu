@@ -21,6 +21,7 @@ extern "C" {  // cmocka has no C++ guards
 #include "engine/cuda/embedding.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv.h"
+#include "engine/cuda/norm_gemv.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
 #include "engine/cuda/sampling.h"
@@ -157,6 +158,118 @@ static void test_matmul(void **state) {
       if (lj_cuda_gemv_supported(s.n, s.in)) check_matmul(g, 1, s.n, s.in, s.out, fp32);
     }
   lj_gemm_lt_free(g);
+}
+
+// ---------------------------------------------------------------- fused norm + GEMV (+ SwiGLU)
+// The composite stages' kernels against the unfused sequence on the same inputs
+// (rmsnorm -> gemv [-> swiglu]) and against a float64 reference. The fused kernel uses the
+// unfused kernels' roundings and summation order: the updated x must be bit-identical, the
+// outputs within 1e-2 of both (the count of bit differences is printed; 0 is expected).
+// Each fused launch runs twice from fresh inputs: the second one checks that the block
+// counter came back to 0 (otherwise no block would write x).
+static void check_norm_gemv(int swiglu, int n, int dim, int out, int with_delta) {
+  const float eps = 1e-5f;
+  int rows = swiglu ? 2 * out : out;  // weight rows
+  std::vector<bf16> x((size_t)n * dim), delta((size_t)n * dim), nw(dim), w((size_t)rows * dim);
+  random_bf16(x.data(), x.size(), next_seed(), 2.0f);
+  random_bf16(delta.data(), delta.size(), next_seed(), 1.0f);
+  random_bf16(w.data(), w.size(), next_seed(), 0.05f);
+  for (int i = 0; i < dim; i++) nw[i] = __float2bfloat16(1.0f + 0.1f * lj_random_unit(next_seed(), 1, i));
+  size_t xb = x.size() * 2;
+  void *d_delta = dev_copy(delta.data(), xb), *d_nw = dev_copy(nw.data(), (size_t)dim * 2);
+  void *d_w = dev_copy(w.data(), w.size() * 2);
+  const bf16 *dl = with_delta ? (const bf16 *)d_delta : NULL;
+
+  // Unfused: rmsnorm (x += delta, xn), gemv, [swiglu].
+  void *d_x1 = dev_copy(x.data(), xb), *d_xn = dev_poisoned(xb);
+  void *d_y1 = dev_poisoned((size_t)n * rows * 2), *d_h1 = dev_poisoned((size_t)n * out * 2);
+  assert_int_equal(lj_cuda_rmsnorm((bf16 *)d_xn, (bf16 *)d_x1, (bf16 *)d_x1, dl, (bf16 *)d_nw, NULL, n, dim, eps, 0), 0);
+  assert_int_equal(lj_cuda_gemv(d_y1, 0, (bf16 *)d_xn, (bf16 *)d_w, n, dim, rows, 0), 0);
+  if (swiglu) assert_int_equal(lj_cuda_swiglu((bf16 *)d_h1, (bf16 *)d_y1, n, out, 0), 0);
+  float *x1 = dev_to_float_bf16(d_x1, x.size());
+  float *y1 = dev_to_float_bf16(swiglu ? d_h1 : d_y1, (size_t)n * out);
+
+  // float64 reference from the bf16 residual.
+  std::vector<double> ref((size_t)n * out), y1d((size_t)n * out);
+  for (int t = 0; t < n; t++) {
+    std::vector<double> v(dim), xn(dim);
+    double ss = 0;
+    for (int d = 0; d < dim; d++) {
+      float a = __bfloat162float(x[(size_t)t * dim + d]);
+      if (with_delta) a = bf16_round(a + __bfloat162float(delta[(size_t)t * dim + d]));
+      v[d] = a;
+      ss += v[d] * v[d];
+    }
+    double rstd = 1.0 / sqrt(ss / dim + eps);
+    for (int d = 0; d < dim; d++) xn[d] = v[d] * rstd * __bfloat162float(nw[d]);
+    for (int o = 0; o < out; o++) {
+      double g = 0, u = 0;
+      for (int d = 0; d < dim; d++) g += xn[d] * __bfloat162float(w[(size_t)o * dim + d]);
+      if (swiglu) {
+        for (int d = 0; d < dim; d++) u += xn[d] * __bfloat162float(w[(size_t)(out + o) * dim + d]);
+        g = g / (1 + exp(-g)) * u;
+      }
+      ref[(size_t)t * out + o] = g;
+    }
+  }
+  for (size_t i = 0; i < y1d.size(); i++) y1d[i] = y1[i];
+  double e1 = rel_err(y1, ref.data(), ref.size());
+  if (e1 > TOL_BF16) fail_msg("unfused sequence n=%d dim=%d out=%d: rel err %.3g", n, dim, out, e1);
+
+  int *d_counter = (int *)dev_copy(std::vector<int>(1, 0).data(), sizeof(int));
+  for (int rep = 0; rep < 2; rep++) {
+    void *d_x2 = dev_copy(x.data(), xb), *d_y2 = dev_poisoned((size_t)n * out * 2);
+    int rc = swiglu ? lj_cuda_norm_gemv_swiglu((bf16 *)d_y2, (bf16 *)d_x2, dl, (bf16 *)d_nw, (bf16 *)d_w, n, dim,
+                                               out, eps, d_counter, 0)
+                    : lj_cuda_norm_gemv((bf16 *)d_y2, (bf16 *)d_x2, dl, (bf16 *)d_nw, (bf16 *)d_w, n, dim, out, eps,
+                                        d_counter, 0);
+    assert_int_equal(rc, 0);
+    float *x2 = dev_to_float_bf16(d_x2, x.size());
+    float *y2 = dev_to_float_bf16(d_y2, (size_t)n * out);
+    int counter = -1;
+    GPU_OK(cudaMemcpy(&counter, d_counter, sizeof counter, cudaMemcpyDeviceToHost));
+    const char *what = swiglu ? "norm_gemv_swiglu" : "norm_gemv";
+    if (counter != 0) fail_msg("%s n=%d dim=%d out=%d: block counter left at %d", what, n, dim, out, counter);
+    for (size_t i = 0; i < x.size(); i++)
+      if (memcmp(&x2[i], &x1[i], sizeof(float)))
+        fail_msg("%s n=%d dim=%d out=%d delta %d launch %d: x[%zu] = %g, unfused %g", what, n, dim, out, with_delta,
+                 rep, i, x2[i], x1[i]);
+    size_t differ = 0;
+    for (size_t i = 0; i < (size_t)n * out; i++) differ += memcmp(&y2[i], &y1[i], sizeof(float)) != 0;
+    double e_ref = rel_err(y2, ref.data(), ref.size()), e_unf = rel_err(y2, y1d.data(), y1d.size());
+    if (rep == 0)
+      printf("  %s n=%d dim=%d out=%d delta %d: rel err %.3g (unfused %.3g), vs unfused %.3g, %zu of %zu differ\n",
+             what, n, dim, out, with_delta, e_ref, e1, e_unf, differ, (size_t)n * out);
+    if (e_ref > TOL_BF16 || e_unf > TOL_BF16)
+      fail_msg("%s n=%d dim=%d out=%d delta %d launch %d: rel err %.3g, vs unfused %.3g", what, n, dim, out,
+               with_delta, rep, e_ref, e_unf);
+    free(x2), free(y2);
+    cudaFree(d_x2), cudaFree(d_y2);
+  }
+  free(x1), free(y1);
+  cudaFree(d_counter), cudaFree(d_delta), cudaFree(d_nw), cudaFree(d_w);
+  cudaFree(d_x1), cudaFree(d_xn), cudaFree(d_y1), cudaFree(d_h1);
+}
+
+static void test_norm_gemv(void **state) {
+  (void)state;
+  // (n, dim, out): 1B's QKV, the tiny models, odd row counts (one token: 8 rows per block,
+  // else 4), 8 rows of 8192 (128 KiB of shared memory: the opt-in path), every token count 1 .. 8.
+  struct { int n, dim, out; } shapes[] = {{1, 2048, 3072}, {3, 64, 96},   {8, 96, 200},   {5, 96, 13},
+                                          {2, 4096, 6144}, {4, 8192, 40}, {8, 8192, 21},  {6, 200, 515},
+                                          {7, 3072, 5},    {1, 96, 1},    {1, 64, 13},    {1, 8192, 70}};
+  for (auto sh : shapes)
+    for (int with_delta = 0; with_delta < 2; with_delta++) check_norm_gemv(0, sh.n, sh.dim, sh.out, with_delta);
+}
+
+static void test_norm_gemv_swiglu(void **state) {
+  (void)state;
+  // (n, dim, hidden): 1B's gate|up, the tiny models (odd hidden 200/2 pairs, 160), odd hidden.
+  struct { int n, dim, hidden; } shapes[] = {{1, 2048, 8192}, {3, 64, 160}, {8, 96, 200},  {5, 96, 13},
+                                             {2, 3072, 8192}, {8, 8192, 9}, {4, 4096, 1001}, {1, 96, 1},
+                                             {1, 64, 7},      {1, 96, 100}};
+  for (auto sh : shapes) check_norm_gemv(1, sh.n, sh.dim, sh.hidden, 1);
+  check_norm_gemv(1, 3, 64, 160, 0);
 }
 
 // ---------------------------------------------------------------- swiglu
@@ -467,6 +580,7 @@ int main(void) {
       cmocka_unit_test(test_matmul),            cmocka_unit_test(test_swiglu),
       cmocka_unit_test(test_rope),              cmocka_unit_test(test_attention_decode),
       cmocka_unit_test(test_attention_prefill), cmocka_unit_test(test_sampling),
+      cmocka_unit_test(test_norm_gemv),         cmocka_unit_test(test_norm_gemv_swiglu),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

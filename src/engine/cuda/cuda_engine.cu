@@ -26,6 +26,7 @@
 #include "engine/cuda/gemv.h"
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/no_device_reason.h"
+#include "engine/cuda/norm_gemv.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
 #include "engine/cuda/sampling.h"
@@ -116,7 +117,7 @@ static int allocate(lj_cuda_engine *e) {
   e->attn_scratch_bytes = lj_attn_decode_scratch_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
-                  e->attn_scratch_bytes + 32 * 256;
+                  e->attn_scratch_bytes + 33 * 256;
   CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
   e->act_bytes = abytes;
   cur = (char *)e->act_mem;
@@ -142,9 +143,11 @@ static int allocate(lj_cuda_engine *e) {
   e->d_step = (int *)carve(&cur, 4);
   e->d_history = (int *)carve(&cur, 4 * (size_t)o->max_ctx * B);
   e->attn_scratch = (float *)carve(&cur, e->attn_scratch_bytes);
+  e->d_fuse_counter = (int *)carve(&cur, sizeof(int));
   if ((size_t)(cur - (char *)e->act_mem) > abytes)
     return LJ_FAIL(LJ_ENOMEM, "internal: activation layout overflows its allocation");
 
+  CUDA_CHECK(cudaMemsetAsync(e->d_fuse_counter, 0, sizeof(int), e->stream));  // synchronised below
   e->h_len = (int *)calloc(B, sizeof(int));
   if (!e->h_len) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   float *inv = (float *)malloc(sizeof(float) * (c->head_dim / 2));
@@ -376,6 +379,14 @@ void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {
   e->opt.use_gemv = on;
   lj_cuda_drop_graph(e);
 }
+int lj_cuda_set_fusion(lj_cuda_engine *e, int mode) {
+  if (!lj_cuda_fusion_name(mode))
+    return LJ_FAIL(LJ_EINVAL, "fusion mode %d: expected LJ_FUSION_NONE or LJ_FUSION_PRODUCTION", mode);
+  e->fusion = mode;
+  lj_cuda_drop_graph(e);
+  return 0;
+}
+int lj_cuda_fusion(const lj_cuda_engine *e) { return e->fusion; }
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return (void *)e->stream; }
 int lj_cuda_synchronize(lj_cuda_engine *e) {
   CUDA_CHECK(cudaStreamSynchronize(e->stream));
@@ -517,6 +528,12 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       return lj_cuda_sample(a->next, a->logits, b->n_seqs, c->vocab_size, e->stage_sampling.temperature,
                             e->stage_sampling.top_p, e->stage_sampling.top_k, e->stage_sampling.seed,
                             e->d_step, s);
+    case LJ_STAGE_ATTN_NORM_QKV:
+      return lj_cuda_norm_gemv((bf16 *)a->qkv, (bf16 *)a->x, layer > 0 ? (const bf16 *)a->delta : NULL,
+                               ld->attn_norm, ld->wqkv, n, c->dim, e->qkv_dim, eps, e->d_fuse_counter, s);
+    case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU:
+      return lj_cuda_norm_gemv_swiglu((bf16 *)a->h, (bf16 *)a->x, (const bf16 *)a->delta, ld->ffn_norm,
+                                      ld->wgu, n, c->dim, c->hidden_dim, eps, e->d_fuse_counter, s);
     default:
       return LJ_FAIL(LJ_EINVAL, "unknown stage %d", (int)st);
   }
@@ -524,7 +541,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
 
 int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
                       const lj_cuda_acts *a) {
-  if ((unsigned)st < LJ_STAGE_COUNT && (e->skip_mask >> st) & 1u) return 0;
+  if ((unsigned)st < LJ_STAGE_ALL_COUNT && (e->skip_mask >> st) & 1u) return 0;
   nvtxRangePushA(lj_stage_name(st));
   int rc = stage_body(e, st, layer, b, a ? a : &e->acts, 0);
   nvtxRangePop();
@@ -551,6 +568,8 @@ static lj_cuda_acts shadow_acts(const lj_cuda_engine *e, lj_stage st, const lj_c
     case LJ_STAGE_FINAL_NORM: s.x = w->x, s.xf = w->xf; break;
     case LJ_STAGE_LM_HEAD: s.logits = w->logits; break;
     case LJ_STAGE_SAMPLE: s.next = w->next; break;
+    case LJ_STAGE_ATTN_NORM_QKV: s.x = w->x, s.qkv = w->qkv; break;
+    case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU: s.x = w->x, s.h = w->h; break;
     default: break;
   }
   return s;
@@ -567,7 +586,7 @@ static int run_stage_with_copies(lj_cuda_engine *e, lj_stage st, int layer, cons
 }
 
 int lj_cuda_set_stage_copies(lj_cuda_engine *e, lj_stage st, int copies) {
-  if ((unsigned)st >= LJ_STAGE_COUNT || copies < 0 || copies > 64)
+  if ((unsigned)st >= LJ_STAGE_ALL_COUNT || copies < 0 || copies > 64)
     return LJ_FAIL(LJ_EINVAL, "stage copies: stage %d with %d copies, expected a stage and 0 .. 64", (int)st, copies);
   if (copies > 0 && e->marks_on) return LJ_FAIL(LJ_EINVAL, "stage copies with stage marks on: disable them first");
   if (copies > 0 && !e->shadow_mem) {
@@ -593,14 +612,38 @@ int lj_cuda_set_stage_copies(lj_cuda_engine *e, lj_stage st, int copies) {
   return 0;
 }
 
+lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
+  lj_stage comp;
+  if (st == LJ_STAGE_ATTN_NORM)
+    comp = LJ_STAGE_ATTN_NORM_QKV;
+  else if (st == LJ_STAGE_FFN_NORM)
+    comp = LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU;
+  else
+    return st;
+  // Only where the own GEMV would run the matrices (decode), and only while every part
+  // runs as itself: the ablation and copy settings of a simple stage keep their meaning.
+  if (e->fusion != LJ_FUSION_PRODUCTION || !e->opt.use_gemv ||
+      !lj_cuda_norm_gemv_supported(b->n_tokens, e->cfg.dim))
+    return st;
+  uint32_t parts = lj_stage_part_mask(comp);
+  if (e->skip_mask & parts) return st;
+  if (e->copies > 0 && (unsigned)e->copy_stage < LJ_STAGE_COUNT && ((parts >> e->copy_stage) & 1u)) return st;
+  return comp;
+}
+
 // The whole forward pass: embed, layers, final norm, LM head.
 static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) {
   const lj_cuda_acts *a = &e->acts;
   if (e->marks_on) LJ_TRY(lj_cuda_mark_begin(e));
   LJ_TRY(run_stage_with_copies(e, LJ_STAGE_EMBED, -1, b, a));
   for (int l = 0; l < e->cfg.n_layers; l++)
-    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++)
-      LJ_TRY(run_stage_with_copies(e, (lj_stage)st, l, b, a));
+    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) {
+      lj_stage run = lj_cuda_stage_at(e, b, (lj_stage)st);
+      LJ_TRY(run_stage_with_copies(e, run, l, b, a));
+      lj_stage last = run;
+      lj_stage_parts(run, NULL, &last);
+      st = (int)last;  // a composite covers its parts
+    }
   LJ_TRY(run_stage_with_copies(e, LJ_STAGE_FINAL_NORM, -1, b, a));
   LJ_TRY(run_stage_with_copies(e, LJ_STAGE_LM_HEAD, -1, b, a));
   return 0;

@@ -157,10 +157,34 @@ int lj_cuda_prepare_batch(lj_cuda_engine *e, int n_seqs, const int *tokens, cons
                           lj_cuda_batch *out);
 // Runs one stage of one layer (layer -1 for EMBED, FINAL_NORM, LM_HEAD, SAMPLE) on the
 // engine's stream, inside an NVTX range named after the stage. Skipped stages do nothing.
+// Composite stages (lj_stage_is_composite) run their fused kernel whatever the fusion
+// mode, on batches of 1 .. 8 tokens (LJ_EUNSUPPORTED beyond).
 int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage stage, int layer, const lj_cuda_batch *b,
                       const lj_cuda_acts *a);
 // Switches the own GEMV for small batches on or off (benchmarks compare both).
 void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on);
+
+// Execution modes. NONE: one kernel per simple stage. PRODUCTION: forward calls that the
+// own GEMV serves (<= 8 tokens, use_gemv on; decode) run the composite stages instead
+// of their parts: ATTN_NORM_QKV ("attn_norm+qkv": the residual add and RMSNorm folded
+// into the QKV GEMV) and FFN_NORM_GATE_UP_SWIGLU ("ffn_norm+gate_up+swiglu": the same
+// in the gate|up GEMV, SwiGLU in its epilogue). Larger calls (prefill, cuBLASLt) stay
+// unfused. A composite whose parts are skipped (skip mask) or copied (stage copies)
+// runs as its parts. Composite inputs and outputs:
+//   ATTN_NORM_QKV            x, delta (layer > 0) -> x (+= delta), qkv    (xn not written)
+//   FFN_NORM_GATE_UP_SWIGLU  x, delta -> x (+= delta), h                  (xn, gu not written)
+typedef enum { LJ_FUSION_NONE = 0, LJ_FUSION_PRODUCTION = 1 } lj_cuda_fusion_mode;
+// Default LJ_FUSION_NONE. Captured graphs are dropped. LJ_EINVAL for an unknown mode.
+int lj_cuda_set_fusion(lj_cuda_engine *e, int mode);
+int lj_cuda_fusion(const lj_cuda_engine *e);
+// The stage the forward pass runs at simple stage `st` of a layer for batch b: the composite
+// starting there when the fused mode applies (a composite then covers st .. its last part,
+// lj_stage_parts), else st itself.
+lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st);
+// "none" / "production"; NULL for an unknown mode. Parses back with lj_cuda_fusion_parse
+// (-1 for an unknown name).
+const char *lj_cuda_fusion_name(int mode);
+int lj_cuda_fusion_parse(const char *name);
 // Context measurement: from now on every call of `stage` in a forward pass is followed by
 // `copies` more calls of it that write only shadow buffers (the same inputs, the outputs and
 // any in-place buffer on a shadow copy of the activations; ROPE's K/V on a shadow cache), so
@@ -193,7 +217,9 @@ int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage stage, const lj_cuda_batch
                           lj_cuda_replay **out);
 // The same for a span of a decoder layer's stages in the run's order: call i runs
 // first .. last of layer i % n_layers, each stage on what the one before it wrote
-// (the sequence replay; first == last is lj_cuda_replay_create).
+// (the sequence replay; first == last is lj_cuda_replay_create). first and last are simple
+// stages; in fused mode the span runs what the forward pass runs (a composite whose parts
+// all lie in the span replaces them). A single composite stage replays on its own.
 int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cuda_batch *b, int calls,
                                lj_cuda_replay **out);
 // Enqueues n launches of the graph (asynchronous; lj_cuda_synchronize waits).

@@ -51,6 +51,8 @@ struct lj_cuda_engine {
 
   lj_cuda_sampling stage_sampling;  // what the SAMPLE stage uses outside lj_cuda_generate (greedy)
   int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
+  int fusion;                       // lj_cuda_fusion_mode
+  int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter
 
   // Stage copies (context measurement): every call of copy_stage is followed by `copies`
   // calls on the shadow buffers (a copy of act_mem, and one layer's KV cache for ROPE),

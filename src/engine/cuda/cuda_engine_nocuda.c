@@ -60,6 +60,9 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage stage, int layer, const lj_cud
 }
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask) {}
 void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {}
+int lj_cuda_set_fusion(lj_cuda_engine *e, int mode) { return NO_CUDA(); }
+int lj_cuda_fusion(const lj_cuda_engine *e) { return LJ_FUSION_NONE; }
+lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) { return st; }
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return NULL; }
 int lj_cuda_synchronize(lj_cuda_engine *e) { return NO_CUDA(); }
 int lj_cuda_fake_context(lj_cuda_engine *e, int n_seqs, int len, uint64_t seed) { return NO_CUDA(); }

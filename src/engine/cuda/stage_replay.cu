@@ -14,12 +14,24 @@ struct lj_cuda_replay {
   int calls;
 };
 
-// Call i runs stages first .. last of layer i % n_layers (one stage outside the layers: layer -1).
+// Call i runs stages first .. last of layer i % n_layers (one stage outside the layers: layer -1),
+// as the forward pass runs them: in fused mode a composite whose parts lie in the span replaces them.
 static int record(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cuda_batch *b, int calls) {
   int n_layers = e->cfg.n_layers;
-  for (int i = 0; i < calls; i++)
-    for (int st = first; st <= (int)last; st++)
-      LJ_TRY(lj_cuda_run_stage(e, (lj_stage)st, lj_stage_is_per_layer(first) ? i % n_layers : -1, b, &e->acts));
+  for (int i = 0; i < calls; i++) {
+    int layer = lj_stage_is_per_layer(first) ? i % n_layers : -1;
+    if (first == last) {  // one stage, simple or composite
+      LJ_TRY(lj_cuda_run_stage(e, first, layer, b, &e->acts));
+      continue;
+    }
+    for (int st = first; st <= (int)last; st++) {
+      lj_stage run = lj_cuda_stage_at(e, b, (lj_stage)st), end = run;
+      lj_stage_parts(run, NULL, &end);
+      if (end > last) run = (lj_stage)st, end = run;  // the span ends inside the composite
+      LJ_TRY(lj_cuda_run_stage(e, run, layer, b, &e->acts));
+      st = (int)end;
+    }
+  }
   return 0;
 }
 
@@ -31,15 +43,19 @@ int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage st, const lj_cuda_batch *b
 int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cuda_batch *b, int calls,
                                lj_cuda_replay **out) {
   *out = NULL;
-  if ((unsigned)first >= LJ_STAGE_COUNT || (unsigned)last >= LJ_STAGE_COUNT || last < first)
-    return LJ_FAIL(LJ_EINVAL, "replay of stages %d .. %d: expected known stages in the run's order", (int)first,
-                   (int)last);
+  int composite = lj_stage_is_composite(first) || lj_stage_is_composite(last);
+  if ((unsigned)first >= LJ_STAGE_ALL_COUNT || (unsigned)last >= LJ_STAGE_ALL_COUNT || last < first ||
+      (composite && first != last))
+    return LJ_FAIL(LJ_EINVAL, "replay of stages %d .. %d: expected known stages in the run's order (a composite "
+                   "stage on its own)", (int)first, (int)last);
   if (first != last && !(lj_stage_is_per_layer(first) && lj_stage_is_per_layer(last)))
     return LJ_FAIL(LJ_EINVAL, "replay of the span %s .. %s: a span must lie inside the decoder layer",
                    lj_stage_name(first), lj_stage_name(last));
   if (calls < 1) return LJ_FAIL(LJ_EINVAL, "replay of %d calls: need >= 1", calls);
   if (e->marks_on) return LJ_FAIL(LJ_EINVAL, "replay with stage marks on: disable them first");
-  for (int st = first; st <= (int)last; st++)
+  if (composite && ((e->skip_mask >> first) & 1u))
+    return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name(first));
+  for (int st = first; !composite && st <= (int)last; st++)
     if ((e->skip_mask >> st) & 1u)
       return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name((lj_stage)st));
   lj_stage st = last;  // names the capture in messages
