@@ -24,7 +24,7 @@ static int rows_open(lj_store *st, int64_t run_id, const char *table, const char
   r->table = table;
   char sql[512], what[128];
   snprintf(sql, sizeof sql, "SELECT * FROM %s %s WHERE run_id = ?1 ORDER BY rowid", table, extra ? extra : "");
-  snprintf(what, sizeof what, "reading the profile of run %lld from table %s", (long long)run_id, table);
+  snprintf(what, sizeof what, "reading the profile of run %lld from table %.48s", (long long)run_id, table);
   LJ_TRY(lj_store_prepare(st, sql, &r->stmt, what));
   sqlite3_bind_int64(r->stmt, 1, run_id);
   return 0;
@@ -36,7 +36,7 @@ static int rows_next(rows *r) {
   if (rc == SQLITE_ROW) return 1;
   if (rc == SQLITE_DONE) return 0;
   char what[128];
-  snprintf(what, sizeof what, "reading the profile of run %lld from table %s", (long long)r->run_id, r->table);
+  snprintf(what, sizeof what, "reading the profile of run %lld from table %.48s", (long long)r->run_id, r->table);
   return lj_sqlite_fail(r->st->db, r->st->path, rc, what, __FILE__, __LINE__);
 }
 
