@@ -325,6 +325,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
 }
 
 int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);  // whole lines: the memory plan goes to stderr in between
   const char *models = "llama-3.2-1b,llama-3.2-3b,llama-3.1-8b";
   int quick = 0;
   for (int i = 1; i < argc; i++) {

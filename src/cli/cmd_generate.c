@@ -42,9 +42,9 @@ static void usage(FILE *fp) {
           "  --weight-seed S      seed of the random weights of a preset (default 0)\n"
           "  --threads N          CPU threads (default: all online CPUs)\n"
           "  --device cpu|cuda    engine (default: cuda where a GPU is usable, else cpu)\n"
-          "  --fusion none|production  CUDA engine's decode kernels: one per stage (none) or the\n"
-          "                       fused composites attn_norm+qkv, ffn_norm+gate_up+swiglu\n"
-          "                       (production, the default; docs/engine-cuda.md)\n"
+          "  --fusion none|production  CUDA engine's decode kernels: one per stage (none, the\n"
+          "                       default: measured faster) or the fused composites\n"
+          "                       attn_norm+qkv, ffn_norm+gate_up+swiglu (docs/engine-cuda.md)\n"
           "  --dump-logits FILE   write every step's logits (format in docs/model.md)\n"
           "  --write-checkpoint DIR  write the model as an HF checkpoint (config.json +\n"
           "                       model.safetensors) and exit\n"
@@ -112,7 +112,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   *a = (gen_args){.n_new = 32, .batch = 1, .threads = lj_default_threads(), .device = NULL,
-                  .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16, .fusion = LJ_FUSION_PRODUCTION};
+                  .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16, .fusion = LJ_FUSION_NONE};
   optind = 1;
   opterr = 0;
   int ch;
