@@ -8,18 +8,9 @@
 #pragma once
 #include <stdarg.h>
 
-typedef enum {
-  LJ_OK = 0,
-  LJ_EINVAL = -1,       // bad input: file, field, value
-  LJ_EIO = -2,          // read/write failed, disk full, unwritable path
-  LJ_ENOMEM = -3,       // host or device allocation failed
-  LJ_ENODEV = -4,       // no NVIDIA driver, no GPU, no CUDA build
-  LJ_EUNSUPPORTED = -5, // the driver/GPU cannot give this reading
-  LJ_EINTERRUPTED = -6, // Ctrl-C / SIGTERM
-  LJ_ECUDA = -7,        // CUDA / cuBLAS runtime error
-  LJ_ESTORE = -8,       // SQLite error
-  LJ_EPERM = -9,        // permission denied
-} lj_status;
+// lj_status, lj_error_message, lj_error_where, lj_status_name and
+// lj_clear_error are public: include/llamajoule/error.h.
+#include "llamajoule/error.h"
 
 #if defined(__GNUC__)
 #define LJ_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -33,11 +24,6 @@ int lj_fail(int code, const char *src_file, int src_line, const char *fmt, ...) 
 
 // Prefix the current message with more context: "loading model: <old message>".
 int lj_fail_context(int code, const char *fmt, ...) LJ_PRINTF(2, 3);
-
-const char *lj_error_message(void);  // "" when none
-const char *lj_error_where(void);    // "src/x.c:12" of the LJ_FAIL that raised it
-const char *lj_status_name(int code);
-void lj_clear_error(void);
 
 // Propagate a failure unchanged.
 #define LJ_TRY(expr)                 \
