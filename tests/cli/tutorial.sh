@@ -15,6 +15,7 @@ command -v jq >/dev/null || { echo "skip: jq not installed (scripts/setup.sh ins
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ln -s "$repo/tests" "$work/tests"
+ln -s "$repo/examples" "$work/examples"
 export PATH="$(dirname "$bin"):$PATH" LLAMAJOULE_STORE="$work/store.db"
 fail() { echo "FAIL: $*"; exit 1; }
 
