@@ -1,9 +1,12 @@
 // Refusals known before a profile runs, made before the store is opened, so
 // that bad input stores nothing (docs/cli.md): a tokenizer with more ids than
-// the model's vocabulary, and random weights that cannot fit in memory.
+// the model's vocabulary, random weights that cannot fit in host memory (CPU engine), and a
+// model, batch and context whose CUDA memory plan does not fit the GPU.
 #include <stdio.h>
 
 #include "common/error.h"
+#include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/memory_plan.h"
 #include "model/tokenizer.h"
 #include "profile/profile_plan.h"
 
@@ -38,13 +41,26 @@ static int check_tokenizer(const lj_profile_options *o, const lj_model_config *c
 }
 
 int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, const char *ckpt_dir, int on_gpu) {
-  // The CPU engine runs on host bf16 weights; the CUDA engine makes random weights on the device.
-  if (!on_gpu && !ckpt_dir) {
-    double need = (double)lj_config_n_params(&p->config) * 2;
+  // The CPU engine runs on host bf16 weights (random ones are built in memory; a checkpoint is
+  // mapped) and an fp32 KV cache; the CUDA engine makes random weights on the device.
+  if (!on_gpu) {
+    const lj_model_config *c = &p->config;
+    double weights = ckpt_dir ? 0.0 : (double)lj_config_n_params(c) * 2;
+    double kv = 2.0 * c->n_layers * o->batch * (o->prompt_len + o->gen_len + 1.0) * lj_kv_dim(c) * 4;
     unsigned long long avail = mem_available();
-    if (avail && need > (double)avail)
-      return LJ_FAIL(LJ_ENOMEM, "%s: random bf16 weights need %.1f GB of memory; %.1f GB are available",
-                     p->config.name, need / 1e9, (double)avail / 1e9);
+    if (avail && weights + kv > (double)avail)
+      return LJ_FAIL(LJ_ENOMEM, "%s: %.1f GB of %sKV cache (%d sequences x %d positions) need more memory than "
+                     "the %.1f GB available", c->name, (weights + kv) / 1e9, ckpt_dir ? "" : "random bf16 weights and ",
+                     o->batch, o->prompt_len + o->gen_len + 1, (double)avail / 1e9);
+  }
+  if (on_gpu) {
+    // The plan the runner's engine is created with (profile_gpu.c, load_once).
+    int B = o->batch, ctx = o->prompt_len + o->gen_len + 1;
+    int64_t free_b = 0;
+    LJ_TRY(lj_cuda_free_memory(o->device, &free_b));
+    lj_cuda_memory_plan plan;
+    lj_cuda_memory_plan_compute(&p->config, B, ctx, B * o->prompt_len, &plan);
+    LJ_TRY(lj_cuda_memory_plan_check(&p->config, B, ctx, B * o->prompt_len, &plan, free_b));
   }
   return check_tokenizer(o, &p->config, ckpt_dir);
 }

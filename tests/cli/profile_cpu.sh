@@ -66,11 +66,17 @@ avail_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
 if [[ -n $avail_kb && $avail_kb -lt 130000000 ]]; then  # 70B random bf16 weights need 141 GB
   "$bin" profile --engine cpu --model llama-3.3-70b -o "$tmp/mem.db" >/dev/null 2>"$tmp/bad5.txt"
   check "70B without the memory refused" 1 $?
-  check "70B without the memory: message" 1 "$(grep -c "llama-3.3-70b: random bf16 weights need 141.1 GB of memory" "$tmp/bad5.txt")"
+  check "70B without the memory: message" 1 "$(grep -c "llama-3.3-70b: 141.3 GB of random bf16 weights and KV cache (1 sequences x 257 positions)" "$tmp/bad5.txt")"
   [[ ! -e $tmp/mem.db ]]; check "70B without the memory: nothing stored" 0 $?
 else
   echo "ok: skipped the memory check (this machine has the memory for 70B)"
 fi
+# A KV cache larger than any machine's memory (1B, 1024 x 32833 positions: 2.2 TB in fp32).
+"$bin" profile --engine cpu --model llama-3.2-1b --batch 1024 --prompt-len 32768 --gen-len 64 -o "$tmp/kv.db" \
+  >/dev/null 2>"$tmp/bad6.txt"
+check "KV cache without the memory refused" 1 $?
+check "KV cache without the memory: message" 1 "$(grep -c "llama-3.2-1b: 2205.9 GB of random bf16 weights and KV cache (1024 sequences x 32833 positions)" "$tmp/bad6.txt")"
+[[ ! -e $tmp/kv.db ]]; check "KV cache without the memory: nothing stored" 0 $?
 "$bin" profile --engine cuda --model tiny -o "$tmp/bad.db" 2>/dev/null
 rc=$?
 if [[ $rc -ne 0 ]]; then check "--engine cuda without a GPU: no device" 4 $rc; else echo "ok: a GPU is present"; fi
