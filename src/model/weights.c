@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "common/error.h"
+#include "common/mem_available.h"
 #include "common/progress.h"
 #include "model/random_init.h"
 #include "model/safetensors.h"
@@ -162,18 +163,6 @@ static void *fill_worker(void *arg) {
   return NULL;
 }
 
-// MemAvailable of /proc/meminfo in bytes; 0 when unknown.
-static uint64_t mem_available(void) {
-  FILE *fp = fopen("/proc/meminfo", "r");
-  if (!fp) return 0;
-  char line[256];
-  unsigned long long kb = 0;
-  while (fgets(line, sizeof line, fp))
-    if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-  fclose(fp);
-  return (uint64_t)kb * 1024;
-}
-
 int lj_weights_random(const lj_model_config *c, uint64_t seed, int n_threads, lj_weights *out) {
   LJ_TRY(lj_config_validate(c, c->name));
   LJ_TRY(begin_weights(c, out));
@@ -182,7 +171,7 @@ int lj_weights_random(const lj_model_config *c, uint64_t seed, int n_threads, lj
   struct lj_weight_storage *s = out->storage;
   int64_t total = 0;
   for (int i = 0; i < s->n_slots; i++) total += s->slots[i].rows * (s->slots[i].cols ? s->slots[i].cols : 1);
-  uint64_t avail = mem_available();
+  uint64_t avail = lj_mem_available();
   if (avail && (uint64_t)total * 2 > avail) {
     lj_weights_free(out);
     return LJ_FAIL(LJ_ENOMEM, "%s: random bf16 weights need %.1f GB of memory; %.1f GB are available", c->name,

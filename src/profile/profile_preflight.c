@@ -5,22 +5,11 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "common/mem_available.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/memory_plan.h"
 #include "model/tokenizer.h"
 #include "profile/profile_plan.h"
-
-// MemAvailable of /proc/meminfo in bytes; 0 when unknown (as lj_weights_random reads it).
-static unsigned long long mem_available(void) {
-  FILE *fp = fopen("/proc/meminfo", "r");
-  if (!fp) return 0;
-  char line[256];
-  unsigned long long kb = 0;
-  while (fgets(line, sizeof line, fp))
-    if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-  fclose(fp);
-  return kb * 1024;
-}
 
 // The same tokenizer the run will load (profile_prompt.c), and the same checks.
 static int check_tokenizer(const lj_profile_options *o, const lj_model_config *c, const char *ckpt_dir) {
@@ -47,7 +36,7 @@ int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, 
     const lj_model_config *c = &p->config;
     double weights = ckpt_dir ? 0.0 : (double)lj_config_n_params(c) * 2;
     double kv = 2.0 * c->n_layers * o->batch * (o->prompt_len + o->gen_len + 1.0) * lj_kv_dim(c) * 4;
-    unsigned long long avail = mem_available();
+    uint64_t avail = lj_mem_available();
     if (avail && weights + kv > (double)avail)
       return LJ_FAIL(LJ_ENOMEM, "%s: %.1f GB of %sKV cache (%d sequences x %d positions) need more memory than "
                      "the %.1f GB available", c->name, (weights + kv) / 1e9, ckpt_dir ? "" : "random bf16 weights and ",
