@@ -247,6 +247,24 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
   return rc;
 }
 
+// The power source the run read the GPU with ("nvml", "nvidia-smi", "replay:FILE") is kept
+// with the run's device (the devices table, written when the meter opened it).
+static int read_device_source(lj_store *st, int64_t run_id, lj_profile_conditions *c) {
+  sqlite3_stmt *stmt;
+  char what[96];
+  snprintf(what, sizeof what, "reading the device of run %lld", (long long)run_id);
+  LJ_TRY(lj_store_prepare(st, "SELECT source FROM devices WHERE run_id = ? AND device_index = ? ORDER BY rowid LIMIT 1",
+                          &stmt, what));
+  sqlite3_bind_int64(stmt, 1, run_id);
+  sqlite3_bind_int(stmt, 2, c->device.index);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+    lj_store_column_text(stmt, 0, c->device.source, sizeof c->device.source);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return lj_sqlite_fail(st->db, st->path, rc, what, __FILE__, __LINE__);
+  return 0;
+}
+
 static int read_conditions(lj_store *st, int64_t run_id, lj_profile_conditions *c) {
   rows r;
   LJ_TRY(rows_open(st, run_id, "profile_conditions", NULL, &r));
@@ -278,7 +296,8 @@ static int read_conditions(lj_store *st, int64_t run_id, lj_profile_conditions *
     rc = 0;
   }
   rows_close(&r);
-  return rc;
+  if (rc < 0) return rc;
+  return read_device_source(st, run_id, c);
 }
 
 static int reading_of(const char *name) {
