@@ -89,7 +89,8 @@
       if (status.charts[id]) return;
       const marks = box.querySelectorAll('svg path, svg rect, svg circle, svg polyline').length;
       let points = 0;
-      for (const s of c.getOption().series || []) points += Array.isArray(s.data) ? s.data.length : 0;
+      // points that hold a value: a bar of a run without the figure (null) is no point
+      for (const s of c.getOption().series || []) points += Array.isArray(s.data) ? s.data.filter((v) => v !== null && v !== undefined).length : 0;
       status.charts[id] = { marks, points };
       pending.delete(id);
       writeStatus();
@@ -382,7 +383,7 @@
       if (!series.some((s) => s.data.some((v) => v !== null))) return 'no run has this figure (timing-only runs have no energy)';
       return { tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => fmt(v, unit) }, legend: { top: 0 },
         grid: { left: 90, right: 20, top: 40, bottom: 90 },
-        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break' } },
+        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break', lineHeight: 15 } },
         yAxis: { type: 'value', name: title + ' (' + unit + ')', axisLabel: { formatter: (v) => fmt(v, unit) } }, series };
     });
     metric('j-per-token', 'dynamic energy per token', 'J', 'Dynamic energy (above idle) per token, per phase.', (p) => p.dynamic_j_per_token);
@@ -393,7 +394,7 @@
       if (!groups.length) return 'no run has decode stage estimates';
       return { tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => (v === null ? '-' : (v * 100).toFixed(1) + '%') },
         legend: { top: 0 }, grid: { left: 70, right: 20, top: 40, bottom: 90 },
-        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break' } },
+        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break', lineHeight: 15 } },
         yAxis: { type: 'value', name: 'share (%)', max: (v) => Math.max(1, v.max), axisLabel: { formatter: (v) => Math.round(v * 100) + '%' } },
         series: groups.map((g) => ({ type: 'bar', stack: 'share', name: GROUP_LABEL[g] || g, color: GROUP_COLOR[GROUP_LABEL[g]],
           data: runs.map((r) => { const x = r.groups.find((y) => y.phase === 'decode' && y.group === g); return x ? x.share_dynamic : null; }) })) };
