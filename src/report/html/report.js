@@ -299,6 +299,27 @@
           data: pts.filter((s) => s.phase === p).map((s) => ({ value: [s.j_per_byte, s.j_per_flop], phase: s.phase, stage: s.stage, fpb: s.flops_per_byte, bound: s.bound })) })),
       };
     });
+    // The attention-head fit: decode attention's energy per call with 1 .. n KV groups active, and the line.
+    if (!timing && d.extras.head_fit) {
+      const h = d.extras.head_fit;
+      chart('head-fit', 'Decode attention: energy per call against KV groups', 'Each point: one replay trial of decode attention at KV ' + h.kv_len + ' with that many KV groups active (dynamic energy per call). The line: the fit fixed + per group \u00d7 groups (R\u00b2 ' + (h.r2 === null ? '-' : h.r2.toFixed(4)) + '); its value at 0 groups is the part that does not depend on the heads.', 400, () => {
+        const pts = (h.points || []).filter((q) => q[1] !== null);
+        if (!pts.length || h.fixed_j === null || h.per_group_j === null) return 'the fit has no measured points';
+        const n = h.n_kv_heads || Math.max(...pts.map((q) => q[0]));
+        const line = (a, b) => [[0, a], [n, a + b * n]];
+        return {
+          tooltip: { trigger: 'item', formatter: (q) => esc(q.seriesName) + ': ' + q.value[0] + ' groups, ' + fmt(q.value[1], 'J') + ' per call' },
+          legend: { top: 0 },
+          grid: { left: 90, right: 40, top: 40, bottom: 60 },
+          xAxis: { type: 'value', name: 'KV groups active', nameLocation: 'middle', nameGap: 30, min: 0, max: n, interval: 1 },
+          yAxis: { type: 'value', name: 'dynamic energy per call (J)', min: 0, axisLabel: { formatter: (v) => fmt(v, 'J') } },
+          series: [
+            { type: 'scatter', name: 'measured', color: OI[0], symbolSize: 9, data: pts },
+            { type: 'line', name: 'fit: ' + fmt(h.fixed_j, 'J') + ' + ' + fmt(h.per_group_j, 'J') + ' \u00d7 groups', color: OI[1], showSymbol: false, data: line(h.fixed_j, h.per_group_j) },
+          ],
+        };
+      });
+    }
     finish();
   }
 
