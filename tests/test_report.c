@@ -25,6 +25,7 @@
 #include "model/config.h"
 #include "profile/profile_analyze.h"
 #include "report/report.h"
+#include "report/report_page.h"
 #include "report/report_run.h"
 #include "store/profile_result.h"
 
@@ -768,6 +769,38 @@ static void test_csv_full(void **state) {
   lj_profile_result_free(&run.prof);
 }
 
+// The power chart's throttle spans: runs of throttle readings with a reason that limits the
+// clocks (power cap 4, thermal 32), each until the next reading; idle (1) limits nothing.
+static void test_series_throttle(void **state) {
+  lj_report_run run;
+  memset(&run, 0, sizeof run);
+  lj_profile_result_init(&run.prof);
+  lj_trace_init(&run.trace);
+  static const struct {
+    double t_s;
+    lj_reading reading;
+    double value;
+  } in[] = {{0, LJ_READING_POWER_SAMPLE, 100},  {0, LJ_READING_THROTTLE, 0}, {2, LJ_READING_THROTTLE, 4},
+            {3, LJ_READING_THROTTLE, 4},        {4, LJ_READING_THROTTLE, 1}, {6, LJ_READING_THROTTLE, 32 | 1},
+            {10, LJ_READING_POWER_SAMPLE, 300}};
+  for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+    lj_sample x;
+    memset(&x, 0, sizeof x);
+    x.t_ns = (int64_t)(in[i].t_s * 1e9) + 5000000000ll, x.reading = (uint8_t)in[i].reading, x.value = in[i].value;
+    assert_int_equal(lj_trace_append(&run.trace, &x, 1), 0);
+  }
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(lj_report_write_series(f, &run), 0);
+  assert_int_equal(fclose(f), 0);
+  assert_non_null(strstr(buf, "\"throttle\":[[2.0000,4.0000,4],[6.0000,10.0000,32]]}"));
+  free(buf);
+  lj_trace_free(&run.trace);
+  lj_profile_result_free(&run.prof);
+}
+
 static void test_write_error(void **state) {
   lj_profile_result r;
   build_timing_only(&r);
@@ -786,7 +819,7 @@ int main(void) {
       cmocka_unit_test(test_text_incomplete),  cmocka_unit_test(test_text_timing_only),
       cmocka_unit_test(test_json_full),        cmocka_unit_test(test_json_context),
       cmocka_unit_test(test_json_timing_only), cmocka_unit_test(test_write_error),
-      cmocka_unit_test(test_csv_full),
+      cmocka_unit_test(test_csv_full),         cmocka_unit_test(test_series_throttle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

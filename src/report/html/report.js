@@ -213,13 +213,19 @@
     }
 
     // Power over time with the phase windows shaded.
-    chart('power', 'Power over time', 'Driver power samples (~20 ms) and instant power; SM clock and temperature on their own axes. Shaded: the phase windows. Drag the slider or scroll to zoom; lines are downsampled (LTTB) to the pixels.', 460, () => {
+    chart('power', 'Power over time', 'Driver power samples (~20 ms) and instant power; SM clock and temperature on their own axes. Shaded: the phase windows, and in vermillion the spans where the driver held the clocks down (power cap, thermal, slowdown; hover names the reason). Drag the slider or scroll to zoom; lines are downsampled (LTTB) to the pixels.', 460, () => {
       if (!ts.series.length) return timing ? 'a timing-only run stores no power samples' : 'no samples were stored for this run';
       const axisOf = { W: 0, MHz: 1, '\u00b0C': 2 };
       const t0 = ts.t0_ns;
       const areas = d.windows.filter((w) => w.end_ns > w.begin_ns).map((w) => [
         { name: w.phase, xAxis: (w.begin_ns - t0) * 1e-9, itemStyle: { color: PHASE_COLOR[w.phase], opacity: 0.12 } },
         { xAxis: (w.end_ns - t0) * 1e-9 }]);
+      // Spans where the driver held the clocks down (NVML clocks-event reasons); hover names them.
+      const REASONS = { 4: 'sw power cap', 8: 'hw slowdown', 32: 'sw thermal', 64: 'hw thermal', 128: 'hw power brake' };
+      const why = (m) => Object.keys(REASONS).filter((b) => m & b).map((b) => REASONS[b]).join(', ');
+      for (const x of ts.throttle || [])
+        areas.push([{ name: 'clocks limited: ' + why(x[2]), xAxis: x[0], itemStyle: { color: OI[5], opacity: 0.22 },
+          label: { show: false } }, { xAxis: x[1] }]);
       const series = ts.series.map((s, i) => {
         const pts = new Array(s.data.length / 2);
         for (let k = 0; k < pts.length; k++) pts[k] = [s.data[2 * k], s.data[2 * k + 1]];
