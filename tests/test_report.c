@@ -25,6 +25,8 @@
 #include "model/config.h"
 #include "profile/profile_analyze.h"
 #include "report/report.h"
+#include "report/report_page.h"
+#include "report/report_run.h"
 #include "store/profile_result.h"
 
 #define LEVEL 0.95
@@ -719,6 +721,86 @@ static void test_json_timing_only(void **state) {
 }
 
 // Write errors surface as LJ_EIO (a stream opened read-only cannot be written).
+// The line after "# table NAME" (the header) and the rows after it up to the blank line.
+static const char *csv_section(const char *text, const char *name) {
+  char tag[64];
+  snprintf(tag, sizeof tag, "# table %s\n", name);
+  const char *at = strstr(text, tag);
+  assert_non_null(at);
+  return at + strlen(tag);
+}
+
+// The CSV's sections come from the tables' one description (store/record_desc.c): each
+// carries its columns, means as X, X_lo, X_hi, X_n, the values as stored.
+static void test_csv_full(void **state) {
+  lj_report_run run;
+  memset(&run, 0, sizeof run);
+  build(&run.prof);
+  snprintf(run.path, sizeof run.path, "run.db");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(lj_report_csv(f, &run), 0);
+  assert_int_equal(fclose(f), 0);
+  const char *stages = csv_section(buf, "stages");
+  assert_int_equal(strncmp(stages, "phase,stage,kv_len,method,trials,calls_per_unit,gross_j,gross_j_lo,gross_j_hi,gross_j_n,"
+                                   "dynamic_j,dynamic_j_lo,dynamic_j_hi,dynamic_j_n,share_dynamic,",
+                           strlen("phase,stage,kv_len,method,trials,calls_per_unit,gross_j,gross_j_lo,gross_j_hi,gross_j_n,"
+                                  "dynamic_j,dynamic_j_lo,dynamic_j_hi,dynamic_j_n,share_dynamic,")),
+                   0);
+  // decode attention at KV 255: 1023.5 calls per unit, 2.5e-4 J dynamic per call (n = 3)
+  const char *attn = strstr(stages, "\ndecode,attn,255,isolation,3,1023.5,");
+  assert_non_null(attn);
+  char line[1024];
+  snprintf(line, sizeof line, "%.*s", (int)strcspn(attn + 1, "\n"), attn + 1);
+  assert_non_null(strstr(line, ",0.0002500000"));  // the dynamic mean, before its interval
+  assert_non_null(strstr(line, ",3,"));
+  const char *closures = csv_section(buf, "closures");
+  assert_non_null(strstr(closures, "decode,isolation,4,"));
+  const char *abl = csv_section(buf, "ablation");
+  assert_int_equal(strncmp(abl, "stage,calls,full_j,full_j_lo,full_j_hi,full_j_n,", 48), 0);
+  assert_non_null(strstr(abl, "\nattn,2048,"));
+  const char *heads = csv_section(buf, "head_fit");
+  assert_non_null(strstr(heads, "\n255,8,"));
+  const char *over = csv_section(buf, "overheads");
+  assert_non_null(strstr(over, "\n\"sampler\",10,"));
+  free(buf);
+  lj_profile_result_free(&run.prof);
+}
+
+// The power chart's throttle spans: runs of throttle readings with a reason that limits the
+// clocks (power cap 4, thermal 32), each until the next reading; idle (1) limits nothing.
+static void test_series_throttle(void **state) {
+  lj_report_run run;
+  memset(&run, 0, sizeof run);
+  lj_profile_result_init(&run.prof);
+  lj_trace_init(&run.trace);
+  static const struct {
+    double t_s;
+    lj_reading reading;
+    double value;
+  } in[] = {{0, LJ_READING_POWER_SAMPLE, 100},  {0, LJ_READING_THROTTLE, 0}, {2, LJ_READING_THROTTLE, 4},
+            {3, LJ_READING_THROTTLE, 4},        {4, LJ_READING_THROTTLE, 1}, {6, LJ_READING_THROTTLE, 32 | 1},
+            {10, LJ_READING_POWER_SAMPLE, 300}};
+  for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+    lj_sample x;
+    memset(&x, 0, sizeof x);
+    x.t_ns = (int64_t)(in[i].t_s * 1e9) + 5000000000ll, x.reading = (uint8_t)in[i].reading, x.value = in[i].value;
+    assert_int_equal(lj_trace_append(&run.trace, &x, 1), 0);
+  }
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(lj_report_write_series(f, &run), 0);
+  assert_int_equal(fclose(f), 0);
+  assert_non_null(strstr(buf, "\"throttle\":[[2.0000,4.0000,4],[6.0000,10.0000,32]]}"));
+  free(buf);
+  lj_trace_free(&run.trace);
+  lj_profile_result_free(&run.prof);
+}
+
 static void test_write_error(void **state) {
   lj_profile_result r;
   build_timing_only(&r);
@@ -737,6 +819,7 @@ int main(void) {
       cmocka_unit_test(test_text_incomplete),  cmocka_unit_test(test_text_timing_only),
       cmocka_unit_test(test_json_full),        cmocka_unit_test(test_json_context),
       cmocka_unit_test(test_json_timing_only), cmocka_unit_test(test_write_error),
+      cmocka_unit_test(test_csv_full),         cmocka_unit_test(test_series_throttle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,6 +151,22 @@ static void build(lj_profile_result *r) {
   assert_int_equal(lj_stats_mean_ci((double[]){1.9e-2, 1.92e-2, 1.88e-2}, 3, 0.95, &replay), 0);
   assert_int_equal(lj_ablation_compute(LJ_STAGE_GATE_UP, 2048, full, 3, ablated, 3, &replay, 0.95, &r->ablation), 0);
   r->ablation_valid = 1;
+  // The attention-head fit: decode attention with 1 .. 8 KV groups, one trial each, ~8 uJ + 2.5 uJ per group.
+  int groups[8];
+  double ej[8];
+  for (int g = 1; g <= 8; g++) {
+    lj_profile_trial tr;
+    memset(&tr, 0, sizeof tr);
+    tr.key.phase = LJ_PHASE_DECODE, tr.key.stage = LJ_STAGE_ATTN, tr.key.layer = -1, tr.key.kv_len = 576;
+    tr.groups = g, tr.method = LJ_METHOD_ISOLATION;
+    tr.t.calls = 100000, tr.t.duration_s = 1, tr.t.idle_w = 70, tr.t.temperature_c = 45;
+    ej[g - 1] = 8e-6 + 2.5e-6 * g + 1e-7 * ((g % 3) - 1);
+    tr.t.counter_energy_j = tr.t.sample_energy_j = ej[g - 1] * 100000 + 70;
+    groups[g - 1] = g;
+    assert_int_equal(lj_profile_add_trial(r, &tr), 0);
+  }
+  assert_int_equal(lj_head_fit_compute(groups, ej, 8, 32, 8, 0.95, &r->head_fit), 0);
+  r->head_fit_valid = 1, r->head_fit_kv = 576, pl->head_fit = 1;
 }
 
 // 200,000 driver power samples (20 ms apart would be 4000 s; here 0.2 ms, as a long run's count),
@@ -296,7 +312,7 @@ static void test_page(void **state) {
   assert_int_equal(json_array_size(json_object_get(s, "errors")), 0);
   assert_int_equal(json_integer_value(json_object_get(s, "violations")), 0);
   static const char *const kCharts[] = {"sankey", "heatmap-prefill", "heatmap-decode", "power", "bars-prefill",
-                                        "bars-decode", "efficiency"};
+                                        "bars-decode", "efficiency", "head-fit"};
   json_t *charts = json_object_get(s, "charts");
   for (size_t i = 0; i < sizeof kCharts / sizeof kCharts[0]; i++) {
     json_t *c = json_object_get(charts, kCharts[i]);

@@ -834,6 +834,37 @@ static void test_profile_read_back(void **state) {
   lj_profile_result_free(&w);
 }
 
+// The power source is kept with the run's device (the meter writes it when it opens the GPU):
+// a report read back from the store names it, as the run's own summary did.
+static void test_profile_device_source(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "source.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st);
+  lj_profile_result w, g;
+  make_profile(&w, 10);
+  w.cond.device.index = 1;
+  snprintf(w.cond.device.source, sizeof w.cond.device.source, "nvml");
+  lj_device_info other = w.cond.device;
+  other.index = 0;
+  snprintf(other.source, sizeof other.source, "nvidia-smi");
+  assert_int_equal(lj_store_add_device(st, run, &other), 0);
+  assert_int_equal(lj_store_add_device(st, run, &w.cond.device), 0);
+  assert_int_equal(lj_store_add_profile(st, run, &w), 0);
+  assert_int_equal(lj_store_read_profile(st, run, &g), 0);
+  assert_string_equal(g.cond.device.source, "nvml");  // device 1's, not device 0's
+  lj_profile_result_free(&g);
+  // A profile stored without its device: no source, as before.
+  int64_t bare = new_run(st);
+  assert_int_equal(lj_store_add_profile(st, bare, &w), 0);
+  assert_int_equal(lj_store_read_profile(st, bare, &g), 0);
+  assert_string_equal(g.cond.device.source, "");
+  lj_profile_result_free(&g);
+  lj_profile_result_free(&w);
+  lj_store_close(st);
+}
+
 static void test_profile_round_trip(void **state) {
   char path[1024];
   path_in_tmp(path, sizeof path, "profile.db");
@@ -1502,7 +1533,8 @@ static void test_unknown_versions_refused(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_read_back),    cmocka_unit_test(test_profile_one_transaction),
+      cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_read_back),
+      cmocka_unit_test(test_profile_device_source),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
       cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2),
       cmocka_unit_test(test_unknown_versions_refused), cmocka_unit_test(test_phase_windows_as_they_close),

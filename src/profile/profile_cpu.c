@@ -2,6 +2,9 @@
 // so the phases (and, from the CPU engine's own per-stage clocks, the stages
 // inside prefill and decode) are timed, with the same windows, repeats and
 // intervals as on a GPU, and the result says plainly that it has no joules.
+// It shares the phase-window loop with the GPU runner (profile_window_units.c);
+// What can prove its times wrong: calls x stage time per call, summed, against
+// the phase window's time (the engine clocks its stages inside the window).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include "profile/profile_plan.h"
 #include "profile/profile_prompt.h"
 #include "profile/profile_run.h"
+#include "profile/profile_window_units.h"
 
 typedef struct {
   const lj_profile_options *o;
@@ -105,23 +109,28 @@ static int unit_decode(cpu_run *c) {
 
 typedef int (*unit_fn)(cpu_run *c);
 
+typedef struct {
+  unit_fn fn;
+  cpu_run *c;
+} unit_call;
+
+static int call_unit(void *ctx) {
+  unit_call *u = ctx;
+  return u->fn(u->c);
+}
+
 static int phase_window(cpu_run *c, lj_phase ph, int repeat, int64_t tokens_per_unit, unit_fn fn, int max_units) {
   lj_phase_window w;
-  memset(&w, 0, sizeof w);
-  w.phase = ph, w.repeat = repeat, w.tokens_per_unit = tokens_per_unit;
-  snprintf(w.w.name, sizeof w.w.name, "%s#%d", lj_phase_name(ph), repeat);
+  lj_profile_window_init(&w, ph, repeat, tokens_per_unit);
   w.w.flags = LJ_WINDOW_NO_COUNTER | LJ_WINDOW_NO_SAMPLES;
   w.w.counter_energy_j = w.w.sample_energy_j = w.w.mean_power_w = w.w.peak_power_w = NAN;
   w.w.counter_above_idle_j = w.w.sample_above_idle_j = NAN;
   w.w.device = -1;
-  int64_t t0 = lj_mono_ns(), t1 = t0;
+  unit_call call = {fn, c};
+  int64_t t0 = 0, t1 = 0;
+  int rc = lj_profile_units_for(call_unit, &call, c->o->phase_seconds, max_units, c->o->interrupted, &w.units, &t0,
+                                &t1);
   w.w.begin_ns = t0;
-  int rc = 0;
-  do {
-    if ((rc = fn(c)) < 0) break;
-    w.units++;
-    t1 = lj_mono_ns();
-  } while ((double)(t1 - t0) < c->o->phase_seconds * 1e9 && w.units < max_units && !interrupted(c));
   w.w.end_ns = t1;
   w.host_s = w.w.duration_s = (double)(t1 - t0) * 1e-9;
   if (w.units > 0) LJ_TRY(lj_profile_keep_window(c->o, c->r, &w, &c->store_warned));

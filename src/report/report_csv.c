@@ -1,6 +1,7 @@
 // CSV export: the run's tables, one section each ("# table NAME", a header,
-// the rows). Every table is walked from one column description (kTables):
-// adding a field is one line here. Text fields are quoted RFC 4180 style, and
+// the rows). The profile's tables are walked from their one description
+// (store/record_desc.c, the fields with a CSV name); the phase windows, whose
+// SQL lives in the meter's windows table, from the column list below. Text fields are quoted RFC 4180 style, and
 // a field starting with = + - @ gets a leading ' so a spreadsheet does not
 // run it as a formula.
 #include <math.h>
@@ -10,48 +11,17 @@
 
 #include "common/error.h"
 #include "report/report_run.h"
+#include "store/record_desc.h"
 
-typedef enum { C_PHASE, C_STAGE, C_METHOD, C_INT, C_I64, C_REAL, C_CI, C_TEXT } col_kind;
+// The phase windows' columns (the other tables come from store/record_desc.h).
+typedef enum { C_PHASE, C_INT, C_I64, C_REAL } col_kind;
 typedef struct {
   const char *name;
   col_kind kind;
   size_t off;
 } column;
-typedef struct {
-  const char *name;
-  const column *cols;
-  size_t n_cols;
-} table;
 
 #define COL(n, k, type, field) {n, k, offsetof(type, field)}
-static const column kPhases[] = {
-    COL("phase", C_PHASE, lj_phase_summary, phase),       COL("windows", C_INT, lj_phase_summary, n),
-    COL("tokens_per_unit", C_I64, lj_phase_summary, tokens_per_unit), COL("time_s", C_CI, lj_phase_summary, time_s),
-    COL("gross_j", C_CI, lj_phase_summary, gross_j),      COL("dynamic_j", C_CI, lj_phase_summary, dynamic_j),
-    COL("gross_j_per_token", C_REAL, lj_phase_summary, gross_j_per_token),
-    COL("dynamic_j_per_token", C_REAL, lj_phase_summary, dynamic_j_per_token),
-    COL("tokens_per_gross_j", C_REAL, lj_phase_summary, tokens_per_gross_j),
-    COL("tokens_per_dynamic_j", C_REAL, lj_phase_summary, tokens_per_dynamic_j),
-};
-static const column kStages[] = {
-    COL("phase", C_PHASE, lj_profile_stage, est.key.phase),  COL("stage", C_STAGE, lj_profile_stage, est.key.stage),
-    COL("method", C_METHOD, lj_profile_stage, method),       COL("kv_len", C_I64, lj_profile_stage, est.key.kv_len),
-    COL("trials", C_INT, lj_profile_stage, est.n_trials),    COL("calls_per_unit", C_REAL, lj_profile_stage, calls_per_unit),
-    COL("dynamic_j", C_CI, lj_profile_stage, est.dynamic_j), COL("gross_j", C_CI, lj_profile_stage, est.gross_j),
-    COL("time_per_call_s", C_CI, lj_profile_stage, est.time_per_call_s),
-    COL("time_ratio", C_REAL, lj_profile_stage, est.time_ratio), COL("share_dynamic", C_REAL, lj_profile_stage, share_dynamic),
-    COL("flops", C_I64, lj_profile_stage, cost.flops),        COL("bytes", C_I64, lj_profile_stage, cost.bytes),
-    COL("dynamic_j_per_flop", C_REAL, lj_profile_stage, eff.j_per_flop),
-    COL("dynamic_j_per_byte", C_REAL, lj_profile_stage, eff.j_per_byte),
-};
-static const column kClosures[] = {
-    COL("phase", C_PHASE, lj_closure, phase),          COL("terms", C_INT, lj_closure, n_terms),
-    COL("measured_dynamic_j", C_REAL, lj_closure, measured_dynamic_j),
-    COL("predicted_dynamic_j", C_REAL, lj_closure, predicted_dynamic_j.estimate),
-    COL("error_dynamic_pct", C_REAL, lj_closure, error_dynamic_pct),
-    COL("error_dynamic_lo_pct", C_REAL, lj_closure, error_dynamic_lo_pct),
-    COL("error_dynamic_hi_pct", C_REAL, lj_closure, error_dynamic_hi_pct),
-};
 static const column kWindows[] = {
     COL("phase", C_PHASE, lj_phase_window, phase),          COL("repeat", C_INT, lj_phase_window, repeat),
     COL("units", C_I64, lj_phase_window, units),            COL("begin_ns", C_I64, lj_phase_window, w.begin_ns),
@@ -61,7 +31,6 @@ static const column kWindows[] = {
     COL("mean_w", C_REAL, lj_phase_window, w.mean_power_w), COL("peak_w", C_REAL, lj_phase_window, w.peak_power_w),
     COL("host_s", C_REAL, lj_phase_window, host_s),
 };
-#define TABLE(n, cols) {n, cols, sizeof cols / sizeof cols[0]}
 
 static void put_real(FILE *f, double v) {
   if (isfinite(v)) fprintf(f, "%.17g", v);  // empty: not measured
@@ -77,40 +46,96 @@ static void csv_text(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-static void header(FILE *f, const table *t) {
-  fprintf(f, "# table %s\n%s", t->name, t->cols == kClosures ? "method," : "");
-  for (size_t i = 0; i < t->n_cols; i++) {
-    const char *n = t->cols[i].name;
-    if (t->cols[i].kind == C_CI) fprintf(f, "%s%s,%s_lo,%s_hi,%s_n", i ? "," : "", n, n, n, n);
-    else fprintf(f, "%s%s", i ? "," : "", n);
+// Empty = not measured: a mean's value needs n > 0, its interval n > 1.
+static void put_ci(FILE *f, const lj_mean_ci *m) {
+  if (m->n > 0) put_real(f, m->mean);
+  fputc(',', f);
+  if (m->n > 1) put_real(f, m->lo);
+  fputc(',', f);
+  if (m->n > 1) put_real(f, m->hi);
+  fprintf(f, ",%d", m->n);
+}
+
+static void put_interval(FILE *f, const lj_interval *v) {
+  put_real(f, v->estimate);
+  fputc(',', f);
+  put_real(f, v->lo);
+  fputc(',', f);
+  put_real(f, v->hi);
+}
+
+// A described table's section header: its CSV columns, a mean as X, X_lo, X_hi, X_n and a
+// derived interval as X, X_lo, X_hi.
+static void record_header(FILE *f, const char *name, const lj_record_desc *d) {
+  fprintf(f, "# table %s\n", name);
+  int first = 1;
+  for (size_t i = 0; i < d->n_fields; i++) {
+    const lj_field *c = &d->fields[i];
+    if (!c->csv) continue;
+    const char *n = c->csv, *sep = first ? "" : ",";
+    first = 0;
+    if (c->type == LJ_FIELD_CI) fprintf(f, "%s%s,%s_lo,%s_hi,%s_n", sep, n, n, n, n);
+    else if (c->type == LJ_FIELD_IV) fprintf(f, "%s%s,%s_lo,%s_hi", sep, n, n, n);
+    else fprintf(f, "%s%s", sep, n);
   }
   fputc('\n', f);
 }
 
-static void row(FILE *f, const table *t, const void *rec) {
-  const char *base = rec;
-  for (size_t i = 0; i < t->n_cols; i++) {
-    const column *c = &t->cols[i];
+static void record_row(FILE *f, const lj_record_desc *d, const void *rec) {
+  int first = 1;
+  for (size_t i = 0; i < d->n_fields; i++) {
+    const lj_field *c = &d->fields[i];
+    const void *p = (const char *)rec + c->off;
+    if (!c->csv) continue;
+    if (!first) fputc(',', f);
+    first = 0;
+    switch (c->type) {
+      case LJ_FIELD_PHASE: fputs(lj_phase_name(*(const lj_phase *)p), f); break;
+      case LJ_FIELD_STAGE:
+      case LJ_FIELD_STAGE_OR_NONE: {
+        lj_stage st = *(const lj_stage *)p;
+        fputs(st == LJ_STAGE_COUNT ? "none" : lj_stage_name(st), f);
+        break;
+      }
+      case LJ_FIELD_GROUP: {
+        lj_stage st = *(const lj_stage *)p;
+        if (st != LJ_STAGE_COUNT) fputs(lj_stage_group_name(lj_stage_group_of(st)), f);
+        break;
+      }
+      case LJ_FIELD_METHOD: fputs(lj_profile_method_name(*(const lj_profile_method *)p), f); break;
+      case LJ_FIELD_INT:
+      case LJ_FIELD_BOOL: fprintf(f, "%d", *(const int *)p); break;
+      case LJ_FIELD_I64: fprintf(f, "%lld", (long long)*(const int64_t *)p); break;
+      case LJ_FIELD_FLAGS: fprintf(f, "%u", (unsigned)*(const uint32_t *)p); break;
+      case LJ_FIELD_REAL:
+      case LJ_FIELD_FINITE:
+      case LJ_FIELD_LEVEL: put_real(f, *(const double *)p); break;
+      case LJ_FIELD_TEXT: csv_text(f, (const char *)p); break;
+      case LJ_FIELD_CI: put_ci(f, p); break;
+      case LJ_FIELD_IV: put_interval(f, p); break;
+      case LJ_FIELD_DERIVED: break;  // JSON only
+    }
+  }
+  fputc('\n', f);
+}
+
+static void window_header(FILE *f) {
+  fputs("# table phase_windows\n", f);
+  for (size_t i = 0; i < sizeof kWindows / sizeof kWindows[0]; i++) fprintf(f, "%s%s", i ? "," : "", kWindows[i].name);
+  fputc('\n', f);
+}
+
+static void window_row(FILE *f, const lj_phase_window *w) {
+  const char *base = (const char *)w;
+  for (size_t i = 0; i < sizeof kWindows / sizeof kWindows[0]; i++) {
+    const column *c = &kWindows[i];
     const void *p = base + c->off;
     if (i) fputc(',', f);
     switch (c->kind) {
       case C_PHASE: fputs(lj_phase_name(*(const lj_phase *)p), f); break;
-      case C_STAGE: fputs(lj_stage_name(*(const lj_stage *)p), f); break;
-      case C_METHOD: fputs(lj_profile_method_name(*(const lj_profile_method *)p), f); break;
       case C_INT: fprintf(f, "%d", *(const int *)p); break;
       case C_I64: fprintf(f, "%lld", (long long)*(const int64_t *)p); break;
       case C_REAL: put_real(f, *(const double *)p); break;
-      case C_TEXT: csv_text(f, (const char *)p); break;
-      case C_CI: {
-        const lj_mean_ci *m = p;
-        if (m->n > 0) put_real(f, m->mean);
-        fputc(',', f);
-        if (m->n > 1) put_real(f, m->lo);
-        fputc(',', f);
-        if (m->n > 1) put_real(f, m->hi);
-        fprintf(f, ",%d", m->n);
-        break;
-      }
     }
   }
   fputc('\n', f);
@@ -126,26 +151,43 @@ int lj_report_csv(FILE *f, const lj_report_run *r) {
   fputs(", GPU ", f);
   csv_text(f, p->cond.device.name);
   fputs("\n", f);
-  const table phases = TABLE("phases", kPhases), stages = TABLE("stages", kStages);
-  const table closures = TABLE("closures", kClosures), windows = TABLE("phase_windows", kWindows);
-  header(f, &phases);
-  for (int i = 0; i < LJ_PHASE_COUNT; i++)
-    if (p->phases[i].n > 0) row(f, &phases, &p->phases[i]);
+  record_header(f, "phases", &lj_desc_phase_summary);
+  for (int i = 0; i < LJ_PHASE_COUNT; i++) {
+    lj_phase_summary s = p->phases[i];
+    s.phase = (lj_phase)i;
+    if (s.n > 0) record_row(f, &lj_desc_phase_summary, &s);
+  }
   fputc('\n', f);
-  header(f, &stages);
-  for (size_t i = 0; i < p->n_stages; i++) row(f, &stages, &p->stages[i]);
+  record_header(f, "stages", &lj_desc_stage);
+  for (size_t i = 0; i < p->n_stages; i++) record_row(f, &lj_desc_stage, &p->stages[i]);
   fputc('\n', f);
-  header(f, &closures);  // one row per phase and method: the method first
-
+  record_header(f, "closures", &lj_desc_closure);
   for (int ph = 0; ph < LJ_PHASE_COUNT; ph++)
     for (int m = 0; m < LJ_METHOD_COUNT; m++) {
-      const lj_closure *c = lj_profile_closure_of(p, (lj_phase)ph, (lj_profile_method)m);
-      if (c->n_terms <= 0) continue;
-      fprintf(f, "%s,", lj_profile_method_name((lj_profile_method)m));
-      row(f, &closures, c);
+      lj_closure_row c = {*lj_profile_closure_of(p, (lj_phase)ph, (lj_profile_method)m), (lj_profile_method)m};
+      if (c.c.n_terms > 0) record_row(f, &lj_desc_closure, &c);
     }
   fputc('\n', f);
-  header(f, &windows);
-  for (size_t i = 0; i < p->n_windows; i++) row(f, &windows, &p->windows[i]);
+  record_header(f, "trials", &lj_desc_trial);
+  for (size_t i = 0; i < p->n_trials; i++) record_row(f, &lj_desc_trial, &p->trials[i]);
+  if (p->ablation_valid) {
+    fputc('\n', f);
+    record_header(f, "ablation", &lj_desc_ablation);
+    record_row(f, &lj_desc_ablation, &p->ablation);
+  }
+  if (p->head_fit_valid) {
+    fputc('\n', f);
+    lj_head_fit_row h = {p->head_fit_kv, p->head_fit};
+    record_header(f, "head_fit", &lj_desc_head_fit);
+    record_row(f, &lj_desc_head_fit, &h);
+  }
+  if (p->n_overhead > 0) {
+    fputc('\n', f);
+    record_header(f, "overheads", &lj_desc_overhead);
+    for (int i = 0; i < p->n_overhead && i < 2; i++) record_row(f, &lj_desc_overhead, &p->overhead[i]);
+  }
+  fputc('\n', f);
+  window_header(f);
+  for (size_t i = 0; i < p->n_windows; i++) window_row(f, &p->windows[i]);
   return ferror(f) ? LJ_FAIL(LJ_EIO, "report: writing the CSV failed") : 0;
 }

@@ -262,6 +262,22 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_num(x, "per_head_j", h->per_head_j);
     put_num(x, "fixed_share", h->fixed_share);
     put_num(x, "r2", h->fit.r2);
+    put_num(x, "fixed_lo_j", h->fit.a_lo);
+    put_num(x, "fixed_hi_j", h->fit.a_hi);
+    put_num(x, "per_group_lo_j", h->fit.b_lo);
+    put_num(x, "per_group_hi_j", h->fit.b_hi);
+    put_int(x, "n_kv_heads", r->plan.config.n_kv_heads);
+    // The measured points the line was fitted to: [KV groups, dynamic J per call] per trial.
+    json_t *pts = json_array();
+    for (size_t i = 0; pts && i < r->n_trials; i++) {
+      const lj_profile_trial *t = &r->trials[i];
+      if (t->groups <= 0 || !(t->t.calls > 0) || !isfinite(t->t.counter_energy_j)) continue;
+      double j = (t->t.counter_energy_j - t->t.idle_w * t->t.duration_s) / (double)t->t.calls;
+      json_t *pt = json_array();
+      if (pt) json_array_append_new(pt, json_integer(t->groups)), json_array_append_new(pt, isfinite(j) ? json_real(j) : json_null());
+      json_array_append_new(pts, pt);
+    }
+    put(x, "points", pts);
     put(o, "head_fit", x);
   }
   return o;

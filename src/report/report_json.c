@@ -10,6 +10,7 @@
 #include "report/report.h"
 #include "report/report_derived.h"
 #include "store/profile_result.h"
+#include "store/record_desc.h"
 #include "store/store.h"
 
 #define FORMAT_VERSION 1
@@ -90,6 +91,116 @@ static json_t *flag_words(jb *b, uint32_t flags) {
 static void put_flags(jb *b, json_t *o, const char *mask_key, const char *text_key, uint32_t flags) {
   put_int(b, o, mask_key, (long long)flags);
   put(b, o, text_key, flag_words(b, flags));
+}
+
+// ---------------------------------------------------------------- described records
+
+// The report's figures that are no field of a record (shares, pass or fail), by key:
+// the value for the record at rec, or NULL when the key is not this table's.
+typedef json_t *(*derived_fn)(const char *key, const void *rec, const lj_profile_result *r);
+
+// Every JSON field of a described record (record_desc.h) into o, in the description's order;
+// fields of a group go into the nested object of that name.
+static void put_record(jb *b, json_t *o, const lj_record_desc *d, const void *rec, derived_fn derived,
+                       const lj_profile_result *r) {
+  for (size_t i = 0; i < d->n_fields; i++) {
+    const lj_field *f = &d->fields[i];
+    const void *p = (const char *)rec + f->off;
+    if (!f->json) continue;
+    json_t *to = o;
+    if (f->group) {
+      to = json_object_get(o, f->group);
+      if (!to) {
+        to = object(b);
+        put(b, o, f->group, to);
+        if (!to) continue;
+      }
+    }
+    const char *k = f->json;
+    switch (f->type) {
+      case LJ_FIELD_INT: put_int(b, to, k, *(const int *)p); break;
+      case LJ_FIELD_I64: put_int(b, to, k, *(const int64_t *)p); break;
+      case LJ_FIELD_BOOL: put_bool(b, to, k, *(const int *)p); break;
+      case LJ_FIELD_REAL:
+      case LJ_FIELD_FINITE:
+      case LJ_FIELD_LEVEL: put_num(b, to, k, *(const double *)p); break;
+      case LJ_FIELD_TEXT: put_str(b, to, k, (const char *)p); break;
+      case LJ_FIELD_PHASE: put_str(b, to, k, lj_phase_name(*(const lj_phase *)p)); break;
+      case LJ_FIELD_STAGE:
+      case LJ_FIELD_STAGE_OR_NONE: {
+        lj_stage st = *(const lj_stage *)p;
+        put_str(b, to, k, st == LJ_STAGE_COUNT ? "none" : lj_stage_name(st));
+        break;
+      }
+      case LJ_FIELD_GROUP: {  // a context trial's plain unit amplifies no stage: group null
+        lj_stage st = *(const lj_stage *)p;
+        put(b, to, k, st == LJ_STAGE_COUNT ? json_null() : json_string(lj_stage_group_name(lj_stage_group_of(st))));
+        break;
+      }
+      case LJ_FIELD_METHOD: put_str(b, to, k, lj_profile_method_name(*(const lj_profile_method *)p)); break;
+      case LJ_FIELD_FLAGS: {
+        char text_key[64];
+        snprintf(text_key, sizeof text_key, "%s_text", k);
+        put_flags(b, to, k, text_key, *(const uint32_t *)p);
+        break;
+      }
+      case LJ_FIELD_CI: put(b, to, k, mean_ci(b, (const lj_mean_ci *)p)); break;
+      case LJ_FIELD_IV: put(b, to, k, interval(b, (const lj_interval *)p)); break;
+      case LJ_FIELD_DERIVED: {
+        json_t *v = derived ? derived(k, rec, r) : NULL;
+        put(b, to, k, v ? v : json_null());
+        break;
+      }
+    }
+  }
+}
+
+static json_t *record_json(jb *b, const lj_record_desc *d, const void *rec, derived_fn derived,
+                           const lj_profile_result *r) {
+  json_t *o = object(b);
+  if (o) put_record(b, o, d, rec, derived, r);
+  return o;
+}
+
+static json_t *pass_json(int pass) { return pass < 0 ? json_null() : json_boolean(pass); }
+
+static json_t *phase_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  lj_phase p = ((const lj_phase_summary *)rec)->phase;
+  if (!strcmp(key, "share_gross")) return num(lj_report_phase_share(r, p, 0));
+  if (!strcmp(key, "share_dynamic")) return num(lj_report_phase_share(r, p, 1));
+  return NULL;
+}
+
+static json_t *stage_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  const lj_profile_stage *s = rec;
+  const lj_replay_estimate *e = &s->est;
+  if (!strcmp(key, "dynamic_j_per_unit"))
+    return num(s->calls_per_unit * (e->dynamic_j.n > 0 ? e->dynamic_j.mean : NAN));
+  if (!strcmp(key, "gross_j_per_unit")) return num(s->calls_per_unit * (e->gross_j.n > 0 ? e->gross_j.mean : NAN));
+  if (!strcmp(key, "flops_per_byte")) return num(s->cost.bytes > 0 ? s->cost.flops_per_byte : NAN);
+  if (!strcmp(key, "bound")) {
+    const char *bound = lj_report_bound(&s->cost);
+    return bound ? json_string(bound) : json_null();
+  }
+  return NULL;
+}
+
+static json_t *closure_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  if (!strcmp(key, "target_pct")) return num(LJ_REPORT_CLOSURE_TARGET_PCT);
+  if (!strcmp(key, "pass")) return pass_json(lj_report_closure_pass(&((const lj_closure_row *)rec)->c));
+  return NULL;
+}
+
+static json_t *timeline_stage_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  const lj_timeline_stage_row *ts = rec;
+  if (!strcmp(key, "replay_share_dynamic")) return num(lj_report_replay_share(r, ts->phase, ts->stage));
+  return NULL;
+}
+
+static json_t *overhead_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  if (!strcmp(key, "target_pct")) return num(LJ_REPORT_OVERHEAD_TARGET_PCT);
+  if (!strcmp(key, "pass")) return pass_json(lj_report_overhead_pass(rec));
+  return NULL;
 }
 
 // ---------------------------------------------------------------- plan and conditions
@@ -181,24 +292,9 @@ static json_t *conditions_json(jb *b, const lj_profile_result *r) {
 // ---------------------------------------------------------------- phases and windows
 
 static json_t *phase_json(jb *b, const lj_profile_result *r, lj_phase p) {
-  const lj_phase_summary *s = &r->phases[p];
-  json_t *o = object(b);
-  if (!o) return NULL;
-  put_str(b, o, "phase", lj_phase_name(p));
-  put_int(b, o, "n", s->n);
-  put_int(b, o, "tokens_per_unit", s->tokens_per_unit);
-  put(b, o, "time_s", mean_ci(b, &s->time_s));
-  put(b, o, "gross_j", mean_ci(b, &s->gross_j));
-  put(b, o, "dynamic_j", mean_ci(b, &s->dynamic_j));
-  put(b, o, "sample_gross_j", mean_ci(b, &s->sample_gross_j));
-  put_num(b, o, "gross_j_per_token", s->gross_j_per_token);
-  put_num(b, o, "dynamic_j_per_token", s->dynamic_j_per_token);
-  put_num(b, o, "tokens_per_gross_j", s->tokens_per_gross_j);
-  put_num(b, o, "tokens_per_dynamic_j", s->tokens_per_dynamic_j);
-  put_num(b, o, "share_gross", lj_report_phase_share(r, p, 0));
-  put_num(b, o, "share_dynamic", lj_report_phase_share(r, p, 1));
-  put_flags(b, o, "window_flags", "window_flags_text", s->window_flags);
-  return o;
+  lj_phase_summary s = r->phases[p];
+  s.phase = p;
+  return record_json(b, &lj_desc_phase_summary, &s, phase_derived, r);
 }
 
 static json_t *window_json(jb *b, const lj_phase_window *w) {
@@ -224,96 +320,6 @@ static json_t *window_json(jb *b, const lj_phase_window *w) {
 }
 
 // ---------------------------------------------------------------- stages and trials
-
-// A context trial of the plain unit amplifies no stage (LJ_STAGE_COUNT): stage "none", group null.
-static json_t *key_json(jb *b, json_t *o, const lj_stage_key *k) {
-  int none = k->stage == LJ_STAGE_COUNT;
-  put_str(b, o, "phase", lj_phase_name(k->phase));
-  put_str(b, o, "stage", none ? "none" : lj_stage_name(k->stage));
-  put(b, o, "group", none ? json_null() : json_string(lj_stage_group_name(lj_stage_group_of(k->stage))));
-  put_int(b, o, "layer", k->layer);
-  put_int(b, o, "kv_len", k->kv_len);
-  return o;
-}
-
-static json_t *cost_json(jb *b, const lj_stage_cost *c) {
-  json_t *o = object(b);
-  if (!o) return NULL;
-  put_int(b, o, "flops", c->flops);
-  put_int(b, o, "weight_bytes", c->weight_bytes);
-  put_int(b, o, "act_read_bytes", c->act_read_bytes);
-  put_int(b, o, "act_write_bytes", c->act_write_bytes);
-  put_int(b, o, "kv_read_bytes", c->kv_read_bytes);
-  put_int(b, o, "kv_write_bytes", c->kv_write_bytes);
-  put_int(b, o, "bytes", c->bytes);
-  put_num(b, o, "flops_per_byte", c->bytes > 0 ? c->flops_per_byte : NAN);
-  return o;
-}
-
-static json_t *efficiency_json(jb *b, const lj_stage_efficiency *e) {
-  json_t *o = object(b);
-  if (!o) return NULL;
-  put_num(b, o, "j_per_flop", e->j_per_flop);
-  put_num(b, o, "j_per_flop_lo", e->j_per_flop_lo);
-  put_num(b, o, "j_per_flop_hi", e->j_per_flop_hi);
-  put_num(b, o, "j_per_byte", e->j_per_byte);
-  put_num(b, o, "j_per_byte_lo", e->j_per_byte_lo);
-  put_num(b, o, "j_per_byte_hi", e->j_per_byte_hi);
-  put_num(b, o, "flops_per_j", e->flops_per_j);
-  put_num(b, o, "bytes_per_j", e->bytes_per_j);
-  return o;
-}
-
-static json_t *stage_json(jb *b, const lj_profile_stage *s) {
-  const lj_replay_estimate *e = &s->est;
-  json_t *o = object(b);
-  if (!o) return NULL;
-  key_json(b, o, &e->key);
-  put_str(b, o, "method", lj_profile_method_name(s->method));
-  put_int(b, o, "copies", s->copies);
-  put_int(b, o, "n_trials", e->n_trials);
-  put_num(b, o, "calls_per_unit", s->calls_per_unit);
-  put(b, o, "gross_j", mean_ci(b, &e->gross_j));
-  put(b, o, "dynamic_j", mean_ci(b, &e->dynamic_j));
-  put(b, o, "sample_gross_j", mean_ci(b, &e->sample_gross_j));
-  put(b, o, "sample_dynamic_j", mean_ci(b, &e->sample_dynamic_j));
-  put_num(b, o, "dynamic_j_per_unit", s->calls_per_unit * (e->dynamic_j.n > 0 ? e->dynamic_j.mean : NAN));
-  put_num(b, o, "gross_j_per_unit", s->calls_per_unit * (e->gross_j.n > 0 ? e->gross_j.mean : NAN));
-  put_num(b, o, "share_dynamic", s->share_dynamic);
-  put_num(b, o, "share_gross", s->share_gross);
-  put(b, o, "time_per_call_s", mean_ci(b, &e->time_per_call_s));
-  put_num(b, o, "insitu_time_per_call_s", e->insitu_time_per_call_s);
-  put_num(b, o, "time_ratio", e->time_ratio);
-  put_num(b, o, "counter_vs_sample_pct", e->counter_vs_sample_pct);
-  put_num(b, o, "temperature_min_c", e->temperature_min_c);
-  put_num(b, o, "temperature_max_c", e->temperature_max_c);
-  put_flags(b, o, "window_flags", "window_flags_text", e->window_flags);
-  put(b, o, "cost", cost_json(b, &s->cost));
-  const char *bound = lj_report_bound(&s->cost);
-  put(b, o, "bound", bound ? json_string(bound) : json_null());
-  put(b, o, "efficiency", efficiency_json(b, &s->eff));
-  return o;
-}
-
-static json_t *trial_json(jb *b, const lj_profile_trial *t) {
-  json_t *o = object(b);
-  if (!o) return NULL;
-  key_json(b, o, &t->key);
-  put_int(b, o, "trial", t->trial);
-  put_int(b, o, "groups", t->groups);
-  put_str(b, o, "method", lj_profile_method_name(t->method));
-  put_int(b, o, "copies", t->copies);
-  put_int(b, o, "units", t->units);
-  put_num(b, o, "counter_energy_j", t->t.counter_energy_j);
-  put_num(b, o, "sample_energy_j", t->t.sample_energy_j);
-  put_num(b, o, "duration_s", t->t.duration_s);
-  put_int(b, o, "calls", t->t.calls);
-  put_num(b, o, "temperature_c", t->t.temperature_c);
-  put_num(b, o, "idle_w", t->t.idle_w);
-  put_int(b, o, "start_offset_ns", t->t.start_offset_ns);
-  put_flags(b, o, "window_flags", "window_flags_text", t->t.window_flags);
-  return o;
-}
 
 static json_t *groups_json(jb *b, const lj_profile_result *r, int *rc) {
   json_t *a = array(b);
@@ -341,28 +347,6 @@ static json_t *groups_json(jb *b, const lj_profile_result *r, int *rc) {
 
 // ---------------------------------------------------------------- closure, timeline, ablation, heads, overhead
 
-static json_t *closure_json(jb *b, const lj_closure *c, lj_profile_method m) {
-  json_t *o = object(b);
-  if (!o) return NULL;
-  int pass = lj_report_closure_pass(c);
-  put_str(b, o, "phase", lj_phase_name(c->phase));
-  put_str(b, o, "method", lj_profile_method_name(m));
-  put_int(b, o, "n_terms", c->n_terms);
-  put_num(b, o, "measured_gross_j", c->measured_gross_j);
-  put_num(b, o, "measured_dynamic_j", c->measured_dynamic_j);
-  put(b, o, "predicted_gross_j", interval(b, &c->predicted_gross_j));
-  put(b, o, "predicted_dynamic_j", interval(b, &c->predicted_dynamic_j));
-  put_num(b, o, "error_gross_pct", c->error_gross_pct);
-  put_num(b, o, "error_gross_lo_pct", c->error_gross_lo_pct);
-  put_num(b, o, "error_gross_hi_pct", c->error_gross_hi_pct);
-  put_num(b, o, "error_dynamic_pct", c->error_dynamic_pct);
-  put_num(b, o, "error_dynamic_lo_pct", c->error_dynamic_lo_pct);
-  put_num(b, o, "error_dynamic_hi_pct", c->error_dynamic_hi_pct);
-  put_num(b, o, "target_pct", LJ_REPORT_CLOSURE_TARGET_PCT);
-  put(b, o, "pass", pass < 0 ? json_null() : json_boolean(pass));
-  return o;
-}
-
 static json_t *doubles_json(jb *b, const double *v, int n) {
   if (!v || n <= 0) return json_null();
   json_t *a = array(b);
@@ -381,40 +365,17 @@ static json_t *timeline_json(jb *b, const lj_profile_result *r) {
   put_flags(b, o, "flags", "flags_text", t->flags);
   put_int(b, o, "n_intervals", (long long)r->n_intervals);
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
-    const lj_timeline_phase *ph = &t->phase[p];
-    if (ph->n_intervals <= 0) continue;
-    json_t *po = object(b), *stages = array(b);
+    if (t->phase[p].n_intervals <= 0) continue;
+    lj_timeline_phase_row ph = {(lj_phase)p, t->device, t->idle_w, t->n_samples, t->flags, t->phase[p]};
+    json_t *po = record_json(b, &lj_desc_timeline_phase, &ph, NULL, r), *stages = array(b);
     if (!po || !stages) {
       json_decref(po), json_decref(stages);
       continue;
     }
-    put_str(b, po, "phase", lj_phase_name((lj_phase)p));
-    put_int(b, po, "n_intervals", ph->n_intervals);
-    put_int(b, po, "begin_ns", ph->begin_ns);
-    put_int(b, po, "end_ns", ph->end_ns);
-    put_num(b, po, "span_s", ph->span_s);
-    put_num(b, po, "energy_j", ph->energy_j);
-    put_num(b, po, "dynamic_j", ph->dynamic_j);
-    put_num(b, po, "attributed_j", ph->attributed_j);
-    put_num(b, po, "attributed_dynamic_j", ph->attributed_dynamic_j);
-    put_num(b, po, "gap_s", ph->gap_s);
-    put_num(b, po, "gap_j", ph->gap_j);
-    put_num(b, po, "gap_dynamic_j", ph->gap_dynamic_j);
-    put_num(b, po, "overlap_s", ph->overlap_s);
     for (int s = 0; s < LJ_STAGE_COUNT; s++) {
-      const lj_timeline_stage *ts = &t->stage[p][s];
-      if (ts->calls <= 0) continue;
-      json_t *so = object(b);
-      if (!so) continue;
-      put_str(b, so, "stage", lj_stage_name((lj_stage)s));
-      put_int(b, so, "calls", ts->calls);
-      put_num(b, so, "time_s", ts->time_s);
-      put_num(b, so, "energy_j", ts->energy_j);
-      put_num(b, so, "dynamic_j", ts->dynamic_j);
-      put_num(b, so, "share_gross", ts->share_gross);
-      put_num(b, so, "share_dynamic", ts->share_dynamic);
-      put_num(b, so, "replay_share_dynamic", lj_report_replay_share(r, (lj_phase)p, (lj_stage)s));
-      push(b, stages, so);
+      if (t->stage[p][s].calls <= 0) continue;
+      lj_timeline_stage_row ts = {(lj_phase)p, (lj_stage)s, t->stage[p][s]};
+      push(b, stages, record_json(b, &lj_desc_timeline_stage, &ts, timeline_stage_derived, r));
     }
     put(b, po, "stages", stages);
     put(b, po, "layer_energy_j", doubles_json(b, r->layer_energy_j[p], r->plan.config.n_layers));
@@ -427,62 +388,20 @@ static json_t *timeline_json(jb *b, const lj_profile_result *r) {
 
 static json_t *ablation_json(jb *b, const lj_profile_result *r) {
   if (!r->ablation_valid) return json_null();
-  const lj_ablation *a = &r->ablation;
-  json_t *o = object(b);
-  if (!o) return NULL;
-  put_str(b, o, "stage", lj_stage_name(a->stage));
-  put_int(b, o, "calls", a->calls);
-  put(b, o, "full_j", mean_ci(b, &a->full_j));
-  put(b, o, "ablated_j", mean_ci(b, &a->ablated_j));
-  put(b, o, "saved_j", interval(b, &a->saved_j));
-  put(b, o, "saved_per_call_j", interval(b, &a->saved_per_call_j));
-  put(b, o, "replay_j", interval(b, &a->replay_j));
-  put_num(b, o, "agreement_pct", a->agreement_pct);
-  put(b, o, "ratio", interval(b, &a->ratio));
-  return o;
+  return record_json(b, &lj_desc_ablation, &r->ablation, NULL, r);
 }
 
 static json_t *head_fit_json(jb *b, const lj_profile_result *r) {
   if (!r->head_fit_valid) return json_null();
-  const lj_head_fit *h = &r->head_fit;
-  json_t *o = object(b);
-  if (!o) return NULL;
-  put_int(b, o, "kv_len", r->head_fit_kv);
-  put_int(b, o, "n_points", h->fit.n);
-  put_num(b, o, "fixed_j", h->fixed_j);
-  put_num(b, o, "fixed_lo_j", h->fit.a_lo);
-  put_num(b, o, "fixed_hi_j", h->fit.a_hi);
-  put_num(b, o, "fixed_se_j", h->fit.se_a);
-  put_num(b, o, "per_group_j", h->per_group_j);
-  put_num(b, o, "per_group_lo_j", h->fit.b_lo);
-  put_num(b, o, "per_group_hi_j", h->fit.b_hi);
-  put_num(b, o, "per_group_se_j", h->fit.se_b);
-  put_num(b, o, "per_head_j", h->per_head_j);
-  put_num(b, o, "all_groups_j", h->all_groups_j);
-  put_num(b, o, "fixed_share", h->fixed_share);
-  put_num(b, o, "resid_sd_j", h->fit.resid_sd);
-  put_num(b, o, "r2", h->fit.r2);
-  return o;
+  lj_head_fit_row h = {r->head_fit_kv, r->head_fit};
+  return record_json(b, &lj_desc_head_fit, &h, NULL, r);
 }
 
 static json_t *overhead_json(jb *b, const lj_profile_result *r) {
   json_t *a = array(b);
   if (!a) return NULL;
-  for (int i = 0; i < r->n_overhead && i < 2; i++) {
-    const lj_profile_overhead *ov = &r->overhead[i];
-    json_t *o = object(b);
-    if (!o) continue;
-    int pass = lj_report_overhead_pass(ov);
-    put_str(b, o, "what", ov->what);
-    put_int(b, o, "n", ov->n);
-    put(b, o, "off_s_per_step", mean_ci(b, &ov->off_s));
-    put(b, o, "on_s_per_step", mean_ci(b, &ov->on_s));
-    put_num(b, o, "overhead_pct", ov->overhead_pct);
-    put(b, o, "overhead_pct_ci", interval(b, &ov->overhead_pct_ci));
-    put_num(b, o, "target_pct", LJ_REPORT_OVERHEAD_TARGET_PCT);
-    put(b, o, "pass", pass < 0 ? json_null() : json_boolean(pass));
-    push(b, a, o);
-  }
+  for (int i = 0; i < r->n_overhead && i < 2; i++)
+    push(b, a, record_json(b, &lj_desc_overhead, &r->overhead[i], overhead_derived, r));
   return a;
 }
 
@@ -511,14 +430,14 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   for (size_t i = 0; i < r->n_windows && windows; i++) push(b, windows, window_json(b, &r->windows[i]));
   put(b, doc, "windows", windows);
   put(b, doc, "stage_groups", groups_json(b, r, rc));
-  for (size_t i = 0; i < r->n_stages && stages; i++) push(b, stages, stage_json(b, &r->stages[i]));
+  for (size_t i = 0; i < r->n_stages && stages; i++) push(b, stages, record_json(b, &lj_desc_stage, &r->stages[i], stage_derived, r));
   put(b, doc, "stages", stages);
-  for (size_t i = 0; i < r->n_trials && trials; i++) push(b, trials, trial_json(b, &r->trials[i]));
+  for (size_t i = 0; i < r->n_trials && trials; i++) push(b, trials, record_json(b, &lj_desc_trial, &r->trials[i], NULL, r));
   put(b, doc, "trials", trials);
   for (int p = 0; p < LJ_PHASE_COUNT && closures; p++)
     for (int m = 0; m < LJ_METHOD_COUNT; m++) {
-      const lj_closure *c = lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m);
-      if (c->n_terms > 0) push(b, closures, closure_json(b, c, (lj_profile_method)m));
+      lj_closure_row c = {*lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m), (lj_profile_method)m};
+      if (c.c.n_terms > 0) push(b, closures, record_json(b, &lj_desc_closure, &c, closure_derived, r));
     }
   put(b, doc, "closures", closures);
   put(b, doc, "timeline", timeline_json(b, r));

@@ -1,15 +1,14 @@
 // A profile (lj_profile_result) into the profile tables (schema version 3),
-// in one transaction; and a row count per table for tests and reports.
+// in one transaction; and a row count per table for tests and reports. The
+// tables described in record_desc.c are written by one walk over their
+// description; the plan, the conditions, the windows, the intervals and the
+// per-layer sums have layouts of their own.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "store/record_desc.h"
 #include "store/store_internal.h"
-
-// Column groups of a mean with its interval and of an lj_interval, so that
-// the column lists below cannot disagree with put_ci / put_interval.
-#define CI(name, unit) name unit ", " name "_sd" unit ", " name "_lo" unit ", " name "_hi" unit ", " name "_n"
-#define IV(name, unit) name unit ", " name "_se" unit ", " name "_df, " name "_lo" unit ", " name "_hi" unit
 
 // One INSERT statement, reused for every row of its table.
 typedef struct {
@@ -63,6 +62,65 @@ static void put_interval(row *r, const lj_interval *v) {
   put_real(r, v->df);
   put_real(r, v->lo);
   put_real(r, v->hi);
+}
+
+// One field of a described record (record_desc.h); fields the store does not keep are skipped.
+static void put_field(row *r, const lj_field *f, const void *rec) {
+  const void *p = (const char *)rec + f->off;
+  if (!f->sql) return;
+  switch (f->type) {
+    case LJ_FIELD_INT:
+    case LJ_FIELD_BOOL: put_int(r, *(const int *)p); break;
+    case LJ_FIELD_I64: put_int(r, *(const int64_t *)p); break;
+    case LJ_FIELD_FLAGS: put_int(r, *(const uint32_t *)p); break;
+    case LJ_FIELD_REAL:
+    case LJ_FIELD_LEVEL: put_real(r, *(const double *)p); break;
+    case LJ_FIELD_FINITE: put_finite(r, *(const double *)p); break;
+    case LJ_FIELD_TEXT: put_text(r, (const char *)p); break;
+    case LJ_FIELD_PHASE: put_text(r, lj_phase_name(*(const lj_phase *)p)); break;
+    case LJ_FIELD_STAGE: put_text(r, lj_stage_name(*(const lj_stage *)p)); break;
+    case LJ_FIELD_STAGE_OR_NONE: {
+      lj_stage s = *(const lj_stage *)p;
+      put_text(r, s == LJ_STAGE_COUNT ? "none" : lj_stage_name(s));
+      break;
+    }
+    case LJ_FIELD_METHOD: put_text(r, lj_profile_method_name(*(const lj_profile_method *)p)); break;
+    case LJ_FIELD_CI: put_ci(r, (const lj_mean_ci *)p); break;
+    case LJ_FIELD_IV: put_interval(r, (const lj_interval *)p); break;
+    case LJ_FIELD_GROUP:
+    case LJ_FIELD_DERIVED: break;
+  }
+}
+
+static void put_record(row *r, int64_t run_id, const lj_record_desc *d, const void *rec) {
+  put_int(r, run_id);
+  for (size_t i = 0; i < d->n_fields; i++) put_field(r, &d->fields[i], rec);
+}
+
+// "run_id, " and every stored column of d, in the order put_record binds them.
+static int record_columns(const lj_record_desc *d, char *buf, size_t cap) {
+  size_t used = (size_t)snprintf(buf, cap, "run_id");
+  for (size_t i = 0; i < d->n_fields && used < cap; i++) {
+    const lj_field *f = &d->fields[i];
+    if (!f->sql) continue;
+    const char *u = lj_field_suffix(f->unit), *n = f->sql;
+    if (f->type == LJ_FIELD_CI)
+      used += (size_t)snprintf(buf + used, cap - used, ", %s%s, %s_sd%s, %s_lo%s, %s_hi%s, %s_n", n, u, n, u, n, u,
+                               n, u, n);
+    else if (f->type == LJ_FIELD_IV)
+      used += (size_t)snprintf(buf + used, cap - used, ", %s%s, %s_se%s, %s_df, %s_lo%s, %s_hi%s", n, u, n, u, n, n,
+                               u, n, u);
+    else
+      used += (size_t)snprintf(buf + used, cap - used, ", %s", n);
+  }
+  return used < cap ? 0 : -1;
+}
+
+static int record_prepare(lj_store *st, int64_t run_id, const lj_record_desc *d, row *r) {
+  char cols[3072];
+  if (record_columns(d, cols, sizeof cols) < 0)
+    return LJ_FAIL(LJ_EINVAL, "store '%s': table %s: column list too long", st->path, d->table);
+  return row_prepare(st, run_id, d->table, cols, r);
 }
 
 // Steps the bound row and makes the statement ready for the next one.
@@ -212,30 +270,13 @@ static int put_phase_windows(lj_store *st, int64_t run_id, const lj_profile_resu
 
 static int put_phase_summaries(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   row r;
-  LJ_TRY(row_prepare(st, run_id, "phase_summaries",
-                     "run_id, phase, n_windows, tokens_per_unit, level, " CI("time", "_s") ", " CI("gross", "_j")
-                     ", " CI("dynamic", "_j") ", " CI("sample_gross", "_j")
-                     ", gross_j_per_token, dynamic_j_per_token, tokens_per_gross_j, tokens_per_dynamic_j,"
-                     " window_flags",
-                     &r));
+  LJ_TRY(record_prepare(st, run_id, &lj_desc_phase_summary, &r));
   int rc = 0;
   for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
-    const lj_phase_summary *s = &res->phases[p];
-    if (s->n <= 0) continue;  // not measured: no row
-    put_int(&r, run_id);
-    put_text(&r, lj_phase_name((lj_phase)p));
-    put_int(&r, s->n);
-    put_int(&r, s->tokens_per_unit);
-    put_real(&r, s->time_s.level);
-    put_ci(&r, &s->time_s);
-    put_ci(&r, &s->gross_j);
-    put_ci(&r, &s->dynamic_j);
-    put_ci(&r, &s->sample_gross_j);
-    put_real(&r, s->gross_j_per_token);
-    put_real(&r, s->dynamic_j_per_token);
-    put_real(&r, s->tokens_per_gross_j);
-    put_real(&r, s->tokens_per_dynamic_j);
-    put_int(&r, s->window_flags);
+    lj_phase_summary s = res->phases[p];
+    if (s.n <= 0) continue;  // not measured: no row
+    s.phase = (lj_phase)p;
+    put_record(&r, run_id, &lj_desc_phase_summary, &s);
     rc = row_insert(&r);
   }
   row_finish(&r);
@@ -245,17 +286,7 @@ static int put_phase_summaries(lj_store *st, int64_t run_id, const lj_profile_re
 static int put_stages(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   if (res->n_stages == 0) return 0;
   row r;
-  LJ_TRY(row_prepare(st, run_id, "stage_estimates",
-                     "run_id, phase, stage, layer, kv_len, n_trials, level, " CI("gross", "_j") ", "
-                     CI("dynamic", "_j") ", " CI("sample_gross", "_j") ", " CI("sample_dynamic", "_j") ", "
-                     CI("time_per_call", "_s")
-                     ", insitu_time_per_call_s, time_ratio, counter_vs_sample_pct, temperature_min_c,"
-                     " temperature_max_c, window_flags, flops, weight_bytes, act_read_bytes, act_write_bytes,"
-                     " kv_read_bytes, kv_write_bytes, bytes, flops_per_byte, dynamic_j_per_flop,"
-                     " dynamic_j_per_flop_lo, dynamic_j_per_flop_hi, dynamic_j_per_byte, dynamic_j_per_byte_lo,"
-                     " dynamic_j_per_byte_hi, flops_per_dynamic_j, bytes_per_dynamic_j, calls_per_unit,"
-                     " share_dynamic, share_gross, method, copies",
-                     &r));
+  LJ_TRY(record_prepare(st, run_id, &lj_desc_stage, &r));
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < res->n_stages; i++) {
     const lj_profile_stage *s = &res->stages[i];
@@ -268,45 +299,7 @@ static int put_stages(lj_store *st, int64_t run_id, const lj_profile_result *res
       rc = bad_method(st, run_id, "stage_estimates", i, (int)s->method);
       break;
     }
-    put_int(&r, run_id);
-    put_text(&r, lj_phase_name(e->key.phase));
-    put_text(&r, lj_stage_name(e->key.stage));
-    put_int(&r, e->key.layer);
-    put_int(&r, e->key.kv_len);
-    put_int(&r, e->n_trials);
-    put_real(&r, e->gross_j.level);
-    put_ci(&r, &e->gross_j);
-    put_ci(&r, &e->dynamic_j);
-    put_ci(&r, &e->sample_gross_j);
-    put_ci(&r, &e->sample_dynamic_j);
-    put_ci(&r, &e->time_per_call_s);
-    put_real(&r, e->insitu_time_per_call_s);
-    put_real(&r, e->time_ratio);
-    put_real(&r, e->counter_vs_sample_pct);
-    put_finite(&r, e->temperature_min_c);
-    put_finite(&r, e->temperature_max_c);
-    put_int(&r, e->window_flags);
-    put_int(&r, s->cost.flops);
-    put_int(&r, s->cost.weight_bytes);
-    put_int(&r, s->cost.act_read_bytes);
-    put_int(&r, s->cost.act_write_bytes);
-    put_int(&r, s->cost.kv_read_bytes);
-    put_int(&r, s->cost.kv_write_bytes);
-    put_int(&r, s->cost.bytes);
-    put_real(&r, s->cost.flops_per_byte);
-    put_real(&r, s->eff.j_per_flop);
-    put_real(&r, s->eff.j_per_flop_lo);
-    put_real(&r, s->eff.j_per_flop_hi);
-    put_real(&r, s->eff.j_per_byte);
-    put_real(&r, s->eff.j_per_byte_lo);
-    put_real(&r, s->eff.j_per_byte_hi);
-    put_real(&r, s->eff.flops_per_j);
-    put_real(&r, s->eff.bytes_per_j);
-    put_real(&r, s->calls_per_unit);
-    put_real(&r, s->share_dynamic);
-    put_real(&r, s->share_gross);
-    put_text(&r, lj_profile_method_name(s->method));
-    put_int(&r, s->copies);
+    put_record(&r, run_id, &lj_desc_stage, s);
     rc = row_insert(&r);
   }
   row_finish(&r);
@@ -316,10 +309,7 @@ static int put_stages(lj_store *st, int64_t run_id, const lj_profile_result *res
 static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   if (res->n_trials == 0) return 0;
   row r;
-  LJ_TRY(row_prepare(st, run_id, "replay_trials",
-                     "run_id, phase, stage, layer, kv_len, kv_groups, trial, counter_j, sample_j, duration_s,"
-                     " calls, temperature_c, idle_w, start_offset_ns, window_flags, gap_s, method, copies, units",
-                     &r));
+  LJ_TRY(record_prepare(st, run_id, &lj_desc_trial, &r));
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < res->n_trials; i++) {
     const lj_profile_trial *t = &res->trials[i];
@@ -333,65 +323,26 @@ static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res
       rc = bad_method(st, run_id, "replay_trials", i, (int)t->method);
       break;
     }
-    put_int(&r, run_id);
-    put_text(&r, lj_phase_name(t->key.phase));
-    put_text(&r, plain ? "none" : lj_stage_name(t->key.stage));
-    put_int(&r, t->key.layer);
-    put_int(&r, t->key.kv_len);
-    put_int(&r, t->groups);
-    put_int(&r, t->trial);
-    put_real(&r, t->t.counter_energy_j);
-    put_real(&r, t->t.sample_energy_j);
-    put_real(&r, t->t.duration_s);
-    put_int(&r, t->t.calls);
-    put_real(&r, t->t.temperature_c);
-    put_real(&r, t->t.idle_w);
-    put_int(&r, t->t.start_offset_ns);
-    put_int(&r, t->t.window_flags);
-    put_real(&r, t->gap_s);
-    put_text(&r, lj_profile_method_name(t->method));
-    put_int(&r, t->copies);
-    put_int(&r, t->units);
+    put_record(&r, run_id, &lj_desc_trial, t);
     rc = row_insert(&r);
   }
   row_finish(&r);
   return rc;
 }
 
-// One closure row (n_terms 0: not computed, no row).
-static int put_closure(row *r, int64_t run_id, lj_phase p, const lj_closure *c, lj_profile_method m) {
-  if (c->n_terms <= 0) return 0;
-  put_int(r, run_id);
-  put_text(r, lj_phase_name(p));
-  put_int(r, c->n_terms);
-  put_real(r, c->predicted_gross_j.level);
-  put_real(r, c->measured_gross_j);
-  put_real(r, c->measured_dynamic_j);
-  put_interval(r, &c->predicted_gross_j);
-  put_interval(r, &c->predicted_dynamic_j);
-  put_real(r, c->error_gross_pct);
-  put_real(r, c->error_gross_lo_pct);
-  put_real(r, c->error_gross_hi_pct);
-  put_real(r, c->error_dynamic_pct);
-  put_real(r, c->error_dynamic_lo_pct);
-  put_real(r, c->error_dynamic_hi_pct);
-  put_text(r, lj_profile_method_name(m));
-  return row_insert(r);
-}
-
+// One row per phase and method whose closure was computed (n_terms > 0).
 static int put_closures(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   row r;
-  LJ_TRY(row_prepare(st, run_id, "closures",
-                     "run_id, phase, n_terms, level, measured_gross_j, measured_dynamic_j, "
-                     IV("predicted_gross", "_j") ", " IV("predicted_dynamic", "_j")
-                     ", error_gross_pct, error_gross_lo_pct, error_gross_hi_pct, error_dynamic_pct,"
-                     " error_dynamic_lo_pct, error_dynamic_hi_pct, method",
-                     &r));
+  LJ_TRY(record_prepare(st, run_id, &lj_desc_closure, &r));
   int rc = 0;
   for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
-    for (int m = 0; rc == 0 && m < LJ_METHOD_COUNT; m++)
-      rc = put_closure(&r, run_id, (lj_phase)p, lj_profile_closure_of(res, (lj_phase)p, (lj_profile_method)m),
-                       (lj_profile_method)m);
+    for (int m = 0; rc == 0 && m < LJ_METHOD_COUNT; m++) {
+      lj_closure_row c = {*lj_profile_closure_of(res, (lj_phase)p, (lj_profile_method)m), (lj_profile_method)m};
+      if (c.c.n_terms <= 0) continue;
+      c.c.phase = (lj_phase)p;
+      put_record(&r, run_id, &lj_desc_closure, &c);
+      rc = row_insert(&r);
+    }
   }
   row_finish(&r);
   return rc;
@@ -431,53 +382,23 @@ static int put_intervals(lj_store *st, int64_t run_id, const lj_profile_result *
 static int put_timeline(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   const lj_timeline_result *t = &res->timeline;
   row r;
-  LJ_TRY(row_prepare(st, run_id, "timeline_phases",
-                     "run_id, phase, device_index, idle_w, n_samples, flags, n_intervals, begin_ns, end_ns, span_s,"
-                     " energy_j, dynamic_j, attributed_j, attributed_dynamic_j, gap_s, gap_j, gap_dynamic_j,"
-                     " overlap_s",
-                     &r));
+  LJ_TRY(record_prepare(st, run_id, &lj_desc_timeline_phase, &r));
   int rc = 0;
   for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
-    const lj_timeline_phase *ph = &t->phase[p];
-    if (ph->n_intervals <= 0) continue;
-    put_int(&r, run_id);
-    put_text(&r, lj_phase_name((lj_phase)p));
-    put_int(&r, t->device);
-    put_real(&r, t->idle_w);
-    put_int(&r, t->n_samples);
-    put_int(&r, t->flags);
-    put_int(&r, ph->n_intervals);
-    put_int(&r, ph->begin_ns);
-    put_int(&r, ph->end_ns);
-    put_real(&r, ph->span_s);
-    put_real(&r, ph->energy_j);
-    put_real(&r, ph->dynamic_j);
-    put_real(&r, ph->attributed_j);
-    put_real(&r, ph->attributed_dynamic_j);
-    put_real(&r, ph->gap_s);
-    put_real(&r, ph->gap_j);
-    put_real(&r, ph->gap_dynamic_j);
-    put_real(&r, ph->overlap_s);
+    if (t->phase[p].n_intervals <= 0) continue;
+    lj_timeline_phase_row ph = {(lj_phase)p, t->device, t->idle_w, t->n_samples, t->flags, t->phase[p]};
+    put_record(&r, run_id, &lj_desc_timeline_phase, &ph);
     rc = row_insert(&r);
   }
   row_finish(&r);
   if (rc < 0) return rc;
 
-  LJ_TRY(row_prepare(st, run_id, "timeline_stages",
-                     "run_id, phase, stage, calls, time_s, energy_j, dynamic_j, share_gross, share_dynamic", &r));
+  LJ_TRY(record_prepare(st, run_id, &lj_desc_timeline_stage, &r));
   for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
     for (int s = 0; rc == 0 && s < LJ_STAGE_COUNT; s++) {
-      const lj_timeline_stage *ts = &t->stage[p][s];
-      if (ts->calls <= 0) continue;  // the stage did not run in this phase
-      put_int(&r, run_id);
-      put_text(&r, lj_phase_name((lj_phase)p));
-      put_text(&r, lj_stage_name((lj_stage)s));
-      put_int(&r, ts->calls);
-      put_real(&r, ts->time_s);
-      put_real(&r, ts->energy_j);
-      put_real(&r, ts->dynamic_j);
-      put_real(&r, ts->share_gross);
-      put_real(&r, ts->share_dynamic);
+      if (t->stage[p][s].calls <= 0) continue;  // the stage did not run in this phase
+      lj_timeline_stage_row ts = {(lj_phase)p, (lj_stage)s, t->stage[p][s]};
+      put_record(&r, run_id, &lj_desc_timeline_stage, &ts);
       rc = row_insert(&r);
     }
   }
@@ -509,22 +430,8 @@ static int put_layers(lj_store *st, int64_t run_id, const lj_profile_result *res
 static int put_ablation(lj_store *st, int64_t run_id, const lj_ablation *a) {
   if (!stage_ok(a->stage)) return bad_key(st, run_id, "ablations", 0, 0, (int)a->stage);
   row r;
-  LJ_TRY(row_prepare(st, run_id, "ablations",
-                     "run_id, stage, calls, level, " CI("full", "_j") ", " CI("ablated", "_j") ", "
-                     IV("saved", "_j") ", " IV("saved_per_call", "_j") ", " IV("replay", "_j")
-                     ", agreement_pct, " IV("ratio", ""),
-                     &r));
-  put_int(&r, run_id);
-  put_text(&r, lj_stage_name(a->stage));
-  put_int(&r, a->calls);
-  put_real(&r, a->full_j.level);
-  put_ci(&r, &a->full_j);
-  put_ci(&r, &a->ablated_j);
-  put_interval(&r, &a->saved_j);
-  put_interval(&r, &a->saved_per_call_j);
-  put_interval(&r, &a->replay_j);
-  put_real(&r, a->agreement_pct);
-  put_interval(&r, &a->ratio);
+  LJ_TRY(record_prepare(st, run_id, &lj_desc_ablation, &r));
+  put_record(&r, run_id, &lj_desc_ablation, a);
   int rc = row_insert(&r);
   row_finish(&r);
   return rc;
@@ -532,31 +439,9 @@ static int put_ablation(lj_store *st, int64_t run_id, const lj_ablation *a) {
 
 static int put_head_fit(lj_store *st, int64_t run_id, const lj_head_fit *h, int64_t kv_len) {
   row r;
-  LJ_TRY(row_prepare(st, run_id, "head_fits",
-                     "run_id, kv_len, n_points, level, fixed_j, fixed_se_j, fixed_lo_j, fixed_hi_j, per_group_j,"
-                     " per_group_se_j, per_group_lo_j, per_group_hi_j, cov_fixed_per_group_j2, per_head_j,"
-                     " all_groups_j, fixed_share, resid_sd_j, sse_j2, r2, df",
-                     &r));
-  put_int(&r, run_id);
-  put_int(&r, kv_len);
-  put_int(&r, h->fit.n);
-  put_real(&r, h->fit.level);
-  put_real(&r, h->fixed_j);
-  put_real(&r, h->fit.se_a);
-  put_real(&r, h->fit.a_lo);
-  put_real(&r, h->fit.a_hi);
-  put_real(&r, h->per_group_j);
-  put_real(&r, h->fit.se_b);
-  put_real(&r, h->fit.b_lo);
-  put_real(&r, h->fit.b_hi);
-  put_real(&r, h->fit.cov_ab);
-  put_real(&r, h->per_head_j);
-  put_real(&r, h->all_groups_j);
-  put_real(&r, h->fixed_share);
-  put_real(&r, h->fit.resid_sd);
-  put_real(&r, h->fit.sse);
-  put_real(&r, h->fit.r2);
-  put_real(&r, h->fit.df);
+  LJ_TRY(record_prepare(st, run_id, &lj_desc_head_fit, &r));
+  lj_head_fit_row hf = {kv_len, *h};
+  put_record(&r, run_id, &lj_desc_head_fit, &hf);
   int rc = row_insert(&r);
   row_finish(&r);
   return rc;
@@ -569,23 +454,13 @@ static int put_overheads(lj_store *st, int64_t run_id, const lj_profile_result *
     return LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table overheads: %d overheads (at most %zu)",
                    st->path, (long long)run_id, n, sizeof res->overhead / sizeof res->overhead[0]);
   row r;
-  LJ_TRY(row_prepare(st, run_id, "overheads",
-                     "run_id, what, n_pairs, level, " CI("off", "_s") ", " CI("on", "_s") ", "
-                     IV("overhead", "_pct"),
-                     &r));
+  LJ_TRY(record_prepare(st, run_id, &lj_desc_overhead, &r));
   int rc = 0;
   for (int i = 0; rc == 0 && i < n; i++) {
-    const lj_profile_overhead *o = &res->overhead[i];
-    put_int(&r, run_id);
-    put_text(&r, o->what);
-    put_int(&r, o->n);
-    put_real(&r, o->off_s.level);
-    put_ci(&r, &o->off_s);
-    put_ci(&r, &o->on_s);
     // overhead_pct is the estimate; its interval carries se, df and bounds.
-    lj_interval v = o->overhead_pct_ci;
-    v.estimate = o->overhead_pct;
-    put_interval(&r, &v);
+    lj_profile_overhead o = res->overhead[i];
+    o.overhead_pct_ci.estimate = o.overhead_pct;
+    put_record(&r, run_id, &lj_desc_overhead, &o);
     rc = row_insert(&r);
   }
   row_finish(&r);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/record_desc.h"
 #include "store/store_internal.h"
 
 typedef struct {
@@ -113,32 +114,65 @@ static int bad_value(const rows *r, const char *column, const char *value) {
                  (long long)r->run_id, r->table, column, value);
 }
 
-static int get_phase(const rows *r, lj_phase *out) {
+static int get_phase_col(const rows *r, const char *column, lj_phase *out) {
   char s[32];
-  get_text(r, "phase", s, sizeof s);
+  get_text(r, column, s, sizeof s);
   for (int p = 0; p < LJ_PHASE_COUNT; p++)
     if (!strcmp(s, lj_phase_name((lj_phase)p))) return *out = (lj_phase)p, 0;
-  return bad_value(r, "phase", s);
+  return bad_value(r, column, s);
 }
+static int get_phase(const rows *r, lj_phase *out) { return get_phase_col(r, "phase", out); }
 
 // "none" (a context trial's plain unit) is LJ_STAGE_COUNT when allowed.
-static int get_stage(const rows *r, int allow_none, lj_stage *out) {
+static int get_stage_col(const rows *r, const char *column, int allow_none, lj_stage *out) {
   char s[32];
-  get_text(r, "stage", s, sizeof s);
+  get_text(r, column, s, sizeof s);
   for (int i = 0; i < LJ_STAGE_COUNT; i++)
     if (!strcmp(s, lj_stage_name((lj_stage)i))) return *out = (lj_stage)i, 0;
   if (allow_none && !strcmp(s, "none")) return *out = LJ_STAGE_COUNT, 0;
-  return bad_value(r, "stage", s);
+  return bad_value(r, column, s);
 }
+static int get_stage(const rows *r, int allow_none, lj_stage *out) { return get_stage_col(r, "stage", allow_none, out); }
 
 // A version-2 file has no method column: every row there is an isolation replay.
-static int get_method(const rows *r, lj_profile_method *out) {
-  if (col_of(r, "method") < 0) return *out = LJ_METHOD_ISOLATION, 0;
+static int get_method_col(const rows *r, const char *column, lj_profile_method *out) {
+  if (col_of(r, column) < 0) return *out = LJ_METHOD_ISOLATION, 0;
   char s[32];
-  get_text(r, "method", s, sizeof s);
+  get_text(r, column, s, sizeof s);
   for (int m = 0; m < LJ_METHOD_COUNT; m++)
     if (!strcmp(s, lj_profile_method_name((lj_profile_method)m))) return *out = (lj_profile_method)m, 0;
-  return bad_value(r, "method", s);
+  return bad_value(r, column, s);
+}
+
+// One described record (record_desc.h) from the current row; the level column comes before
+// the intervals it belongs to. Fields the store does not keep stay as they are.
+static int get_record(const rows *r, const lj_record_desc *d, void *rec) {
+  double level = NAN;
+  for (size_t i = 0; i < d->n_fields; i++) {
+    const lj_field *f = &d->fields[i];
+    void *p = (char *)rec + f->off;
+    const char *n = f->sql, *u = lj_field_suffix(f->unit);
+    if (!n) continue;
+    switch (f->type) {
+      case LJ_FIELD_INT:
+      case LJ_FIELD_BOOL: *(int *)p = (int)get_int(r, n); break;
+      case LJ_FIELD_I64: *(int64_t *)p = get_int(r, n); break;
+      case LJ_FIELD_FLAGS: *(uint32_t *)p = (uint32_t)get_int(r, n); break;
+      case LJ_FIELD_REAL:
+      case LJ_FIELD_FINITE: *(double *)p = get_real(r, n); break;
+      case LJ_FIELD_LEVEL: *(double *)p = level = get_real(r, n); break;
+      case LJ_FIELD_TEXT: get_text(r, n, (char *)p, f->size); break;
+      case LJ_FIELD_PHASE: LJ_TRY(get_phase_col(r, n, (lj_phase *)p)); break;
+      case LJ_FIELD_STAGE: LJ_TRY(get_stage_col(r, n, 0, (lj_stage *)p)); break;
+      case LJ_FIELD_STAGE_OR_NONE: LJ_TRY(get_stage_col(r, n, 1, (lj_stage *)p)); break;
+      case LJ_FIELD_METHOD: LJ_TRY(get_method_col(r, n, (lj_profile_method *)p)); break;
+      case LJ_FIELD_CI: get_ci(r, n, u, level, (lj_mean_ci *)p); break;
+      case LJ_FIELD_IV: get_iv(r, n, u, level, (lj_interval *)p); break;
+      case LJ_FIELD_GROUP:
+      case LJ_FIELD_DERIVED: break;
+    }
+  }
+  return 0;
 }
 
 static void parse_kv(const char *text, lj_profile_plan *p) {
@@ -213,6 +247,24 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
   return rc;
 }
 
+// The power source the run read the GPU with ("nvml", "nvidia-smi", "replay:FILE") is kept
+// with the run's device (the devices table, written when the meter opened it).
+static int read_device_source(lj_store *st, int64_t run_id, lj_profile_conditions *c) {
+  sqlite3_stmt *stmt;
+  char what[96];
+  snprintf(what, sizeof what, "reading the device of run %lld", (long long)run_id);
+  LJ_TRY(lj_store_prepare(st, "SELECT source FROM devices WHERE run_id = ? AND device_index = ? ORDER BY rowid LIMIT 1",
+                          &stmt, what));
+  sqlite3_bind_int64(stmt, 1, run_id);
+  sqlite3_bind_int(stmt, 2, c->device.index);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+    lj_store_column_text(stmt, 0, c->device.source, sizeof c->device.source);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return lj_sqlite_fail(st->db, st->path, rc, what, __FILE__, __LINE__);
+  return 0;
+}
+
 static int read_conditions(lj_store *st, int64_t run_id, lj_profile_conditions *c) {
   rows r;
   LJ_TRY(rows_open(st, run_id, "profile_conditions", NULL, &r));
@@ -244,7 +296,8 @@ static int read_conditions(lj_store *st, int64_t run_id, lj_profile_conditions *
     rc = 0;
   }
   rows_close(&r);
-  return rc;
+  if (rc < 0) return rc;
+  return read_device_source(st, run_id, c);
 }
 
 static int reading_of(const char *name) {
@@ -303,22 +356,10 @@ static int read_summaries(lj_store *st, int64_t run_id, lj_profile_result *res) 
   LJ_TRY(rows_open(st, run_id, "phase_summaries", NULL, &r));
   int rc;
   while ((rc = rows_next(&r)) == 1) {
-    lj_phase p;
-    if ((rc = get_phase(&r, &p)) < 0) break;
-    lj_phase_summary *s = &res->phases[p];
-    double level = get_real(&r, "level");
-    s->phase = p;
-    s->n = (int)get_int(&r, "n_windows");
-    s->tokens_per_unit = get_int(&r, "tokens_per_unit");
-    get_ci(&r, "time", "_s", level, &s->time_s);
-    get_ci(&r, "gross", "_j", level, &s->gross_j);
-    get_ci(&r, "dynamic", "_j", level, &s->dynamic_j);
-    get_ci(&r, "sample_gross", "_j", level, &s->sample_gross_j);
-    s->gross_j_per_token = get_real(&r, "gross_j_per_token");
-    s->dynamic_j_per_token = get_real(&r, "dynamic_j_per_token");
-    s->tokens_per_gross_j = get_real(&r, "tokens_per_gross_j");
-    s->tokens_per_dynamic_j = get_real(&r, "tokens_per_dynamic_j");
-    s->window_flags = (uint32_t)get_int(&r, "window_flags");
+    lj_phase_summary s;
+    memset(&s, 0, sizeof s);
+    if ((rc = get_record(&r, &lj_desc_phase_summary, &s)) < 0) break;
+    res->phases[s.phase] = s;
   }
   rows_close(&r);
   return rc;
@@ -331,46 +372,7 @@ static int read_stages(lj_store *st, int64_t run_id, lj_profile_result *res) {
   while ((rc = rows_next(&r)) == 1) {
     lj_profile_stage s;
     memset(&s, 0, sizeof s);
-    lj_replay_estimate *e = &s.est;
-    if ((rc = get_phase(&r, &e->key.phase)) < 0 || (rc = get_stage(&r, 0, &e->key.stage)) < 0 ||
-        (rc = get_method(&r, &s.method)) < 0)
-      break;
-    double level = get_real(&r, "level");
-    e->key.layer = (int)get_int(&r, "layer");
-    e->key.kv_len = get_int(&r, "kv_len");
-    e->n_trials = (int)get_int(&r, "n_trials");
-    get_ci(&r, "gross", "_j", level, &e->gross_j);
-    get_ci(&r, "dynamic", "_j", level, &e->dynamic_j);
-    get_ci(&r, "sample_gross", "_j", level, &e->sample_gross_j);
-    get_ci(&r, "sample_dynamic", "_j", level, &e->sample_dynamic_j);
-    get_ci(&r, "time_per_call", "_s", level, &e->time_per_call_s);
-    e->insitu_time_per_call_s = get_real(&r, "insitu_time_per_call_s");
-    e->time_ratio = get_real(&r, "time_ratio");
-    e->counter_vs_sample_pct = get_real(&r, "counter_vs_sample_pct");
-    e->temperature_min_c = get_real(&r, "temperature_min_c");
-    e->temperature_max_c = get_real(&r, "temperature_max_c");
-    e->window_flags = (uint32_t)get_int(&r, "window_flags");
-    s.cost.flops = get_int(&r, "flops");
-    s.cost.weight_bytes = get_int(&r, "weight_bytes");
-    s.cost.act_read_bytes = get_int(&r, "act_read_bytes");
-    s.cost.act_write_bytes = get_int(&r, "act_write_bytes");
-    s.cost.kv_read_bytes = get_int(&r, "kv_read_bytes");
-    s.cost.kv_write_bytes = get_int(&r, "kv_write_bytes");
-    s.cost.bytes = get_int(&r, "bytes");
-    s.cost.flops_per_byte = get_real(&r, "flops_per_byte");
-    s.eff.j_per_flop = get_real(&r, "dynamic_j_per_flop");
-    s.eff.j_per_flop_lo = get_real(&r, "dynamic_j_per_flop_lo");
-    s.eff.j_per_flop_hi = get_real(&r, "dynamic_j_per_flop_hi");
-    s.eff.j_per_byte = get_real(&r, "dynamic_j_per_byte");
-    s.eff.j_per_byte_lo = get_real(&r, "dynamic_j_per_byte_lo");
-    s.eff.j_per_byte_hi = get_real(&r, "dynamic_j_per_byte_hi");
-    s.eff.flops_per_j = get_real(&r, "flops_per_dynamic_j");
-    s.eff.bytes_per_j = get_real(&r, "bytes_per_dynamic_j");
-    s.calls_per_unit = get_real(&r, "calls_per_unit");
-    s.share_dynamic = get_real(&r, "share_dynamic");
-    s.share_gross = get_real(&r, "share_gross");
-    s.copies = (int)get_int(&r, "copies");
-    if ((rc = lj_profile_add_stage(res, &s)) < 0) break;
+    if ((rc = get_record(&r, &lj_desc_stage, &s)) < 0 || (rc = lj_profile_add_stage(res, &s)) < 0) break;
   }
   rows_close(&r);
   return rc;
@@ -383,25 +385,8 @@ static int read_trials(lj_store *st, int64_t run_id, lj_profile_result *res) {
   while ((rc = rows_next(&r)) == 1) {
     lj_profile_trial t;
     memset(&t, 0, sizeof t);
-    if ((rc = get_phase(&r, &t.key.phase)) < 0 || (rc = get_stage(&r, 1, &t.key.stage)) < 0 ||
-        (rc = get_method(&r, &t.method)) < 0)
-      break;
-    t.key.layer = (int)get_int(&r, "layer");
-    t.key.kv_len = get_int(&r, "kv_len");
-    t.groups = (int)get_int(&r, "kv_groups");
-    t.trial = (int)get_int(&r, "trial");
-    t.t.counter_energy_j = get_real(&r, "counter_j");
-    t.t.sample_energy_j = get_real(&r, "sample_j");
-    t.t.duration_s = get_real(&r, "duration_s");
-    t.t.calls = get_int(&r, "calls");
-    t.t.temperature_c = get_real(&r, "temperature_c");
-    t.t.idle_w = get_real(&r, "idle_w");
-    t.t.start_offset_ns = get_int(&r, "start_offset_ns");
-    t.t.window_flags = (uint32_t)get_int(&r, "window_flags");
-    t.gap_s = get_real(&r, "gap_s");
-    if (isnan(t.gap_s)) t.gap_s = 0;
-    t.copies = (int)get_int(&r, "copies");
-    t.units = get_int(&r, "units");
+    if ((rc = get_record(&r, &lj_desc_trial, &t)) < 0) break;
+    if (isnan(t.gap_s)) t.gap_s = 0;  // version 2: no gaps
     if ((rc = lj_profile_add_trial(res, &t)) < 0) break;
   }
   rows_close(&r);
@@ -413,23 +398,10 @@ static int read_closures(lj_store *st, int64_t run_id, lj_profile_result *res) {
   LJ_TRY(rows_open(st, run_id, "closures", NULL, &r));
   int rc;
   while ((rc = rows_next(&r)) == 1) {
-    lj_phase p;
-    lj_profile_method m;
-    if ((rc = get_phase(&r, &p)) < 0 || (rc = get_method(&r, &m)) < 0) break;
-    lj_closure *c = (lj_closure *)lj_profile_closure_of(res, p, m);
-    double level = get_real(&r, "level");
-    c->phase = p;
-    c->n_terms = (int)get_int(&r, "n_terms");
-    c->measured_gross_j = get_real(&r, "measured_gross_j");
-    c->measured_dynamic_j = get_real(&r, "measured_dynamic_j");
-    get_iv(&r, "predicted_gross", "_j", level, &c->predicted_gross_j);
-    get_iv(&r, "predicted_dynamic", "_j", level, &c->predicted_dynamic_j);
-    c->error_gross_pct = get_real(&r, "error_gross_pct");
-    c->error_gross_lo_pct = get_real(&r, "error_gross_lo_pct");
-    c->error_gross_hi_pct = get_real(&r, "error_gross_hi_pct");
-    c->error_dynamic_pct = get_real(&r, "error_dynamic_pct");
-    c->error_dynamic_lo_pct = get_real(&r, "error_dynamic_lo_pct");
-    c->error_dynamic_hi_pct = get_real(&r, "error_dynamic_hi_pct");
+    lj_closure_row c;
+    memset(&c, 0, sizeof c);
+    if ((rc = get_record(&r, &lj_desc_closure, &c)) < 0) break;
+    *(lj_closure *)lj_profile_closure_of(res, c.c.phase, c.method) = c.c;
   }
   rows_close(&r);
   return rc;
@@ -464,41 +436,21 @@ static int read_timeline(lj_store *st, int64_t run_id, lj_profile_result *res) {
   LJ_TRY(rows_open(st, run_id, "timeline_phases", NULL, &r));
   int rc;
   while ((rc = rows_next(&r)) == 1) {
-    lj_phase p;
-    if ((rc = get_phase(&r, &p)) < 0) break;
+    lj_timeline_phase_row ph;
+    memset(&ph, 0, sizeof ph);
+    if ((rc = get_record(&r, &lj_desc_timeline_phase, &ph)) < 0) break;
     res->timeline_valid = 1;
-    t->device = (int)get_int(&r, "device_index");
-    t->idle_w = get_real(&r, "idle_w");
-    t->n_samples = (int)get_int(&r, "n_samples");
-    t->flags = (uint32_t)get_int(&r, "flags");
-    lj_timeline_phase *ph = &t->phase[p];
-    ph->n_intervals = (int)get_int(&r, "n_intervals");
-    ph->begin_ns = get_int(&r, "begin_ns");
-    ph->end_ns = get_int(&r, "end_ns");
-    ph->span_s = get_real(&r, "span_s");
-    ph->energy_j = get_real(&r, "energy_j");
-    ph->dynamic_j = get_real(&r, "dynamic_j");
-    ph->attributed_j = get_real(&r, "attributed_j");
-    ph->attributed_dynamic_j = get_real(&r, "attributed_dynamic_j");
-    ph->gap_s = get_real(&r, "gap_s");
-    ph->gap_j = get_real(&r, "gap_j");
-    ph->gap_dynamic_j = get_real(&r, "gap_dynamic_j");
-    ph->overlap_s = get_real(&r, "overlap_s");
+    t->device = ph.device, t->idle_w = ph.idle_w, t->n_samples = ph.n_samples, t->flags = ph.flags;
+    t->phase[ph.phase] = ph.t;
   }
   rows_close(&r);
   if (rc < 0) return rc;
   LJ_TRY(rows_open(st, run_id, "timeline_stages", NULL, &r));
   while ((rc = rows_next(&r)) == 1) {
-    lj_phase p;
-    lj_stage s;
-    if ((rc = get_phase(&r, &p)) < 0 || (rc = get_stage(&r, 0, &s)) < 0) break;
-    lj_timeline_stage *ts = &t->stage[p][s];
-    ts->calls = get_int(&r, "calls");
-    ts->time_s = get_real(&r, "time_s");
-    ts->energy_j = get_real(&r, "energy_j");
-    ts->dynamic_j = get_real(&r, "dynamic_j");
-    ts->share_gross = get_real(&r, "share_gross");
-    ts->share_dynamic = get_real(&r, "share_dynamic");
+    lj_timeline_stage_row ts;
+    memset(&ts, 0, sizeof ts);
+    if ((rc = get_record(&r, &lj_desc_timeline_stage, &ts)) < 0) break;
+    t->stage[ts.phase][ts.stage] = ts.t;
   }
   rows_close(&r);
   return rc;
@@ -535,52 +487,25 @@ static int read_layers(lj_store *st, int64_t run_id, lj_profile_result *res) {
 }
 
 static int read_ablation(lj_store *st, int64_t run_id, lj_profile_result *res) {
-  lj_ablation *a = &res->ablation;
   rows r;
   LJ_TRY(rows_open(st, run_id, "ablations", NULL, &r));
   int rc = rows_next(&r);
-  if (rc == 1 && (rc = get_stage(&r, 0, &a->stage)) == 0) {
-    double level = get_real(&r, "level");
-    res->ablation_valid = 1;
-    a->calls = get_int(&r, "calls");
-    get_ci(&r, "full", "_j", level, &a->full_j);
-    get_ci(&r, "ablated", "_j", level, &a->ablated_j);
-    get_iv(&r, "saved", "_j", level, &a->saved_j);
-    get_iv(&r, "saved_per_call", "_j", level, &a->saved_per_call_j);
-    get_iv(&r, "replay", "_j", level, &a->replay_j);
-    a->agreement_pct = get_real(&r, "agreement_pct");
-    get_iv(&r, "ratio", "", level, &a->ratio);
-  }
+  if (rc == 1 && (rc = get_record(&r, &lj_desc_ablation, &res->ablation)) == 0) res->ablation_valid = 1;
   rows_close(&r);
   return rc < 0 ? rc : 0;
 }
 
 static int read_head_fit(lj_store *st, int64_t run_id, lj_profile_result *res) {
-  lj_head_fit *h = &res->head_fit;
   rows r;
   LJ_TRY(rows_open(st, run_id, "head_fits", NULL, &r));
   int rc = rows_next(&r);
-  if (rc == 1) {
+  lj_head_fit_row h;
+  memset(&h, 0, sizeof h);
+  if (rc == 1 && (rc = get_record(&r, &lj_desc_head_fit, &h)) == 0) {
+    h.h.fit.a = h.h.fixed_j, h.h.fit.b = h.h.per_group_j;  // stored once, kept in both places
+    res->head_fit = h.h;
+    res->head_fit_kv = h.kv_len;
     res->head_fit_valid = 1;
-    res->head_fit_kv = get_int(&r, "kv_len");
-    h->fit.n = (int)get_int(&r, "n_points");
-    h->fit.level = get_real(&r, "level");
-    h->fixed_j = h->fit.a = get_real(&r, "fixed_j");
-    h->fit.se_a = get_real(&r, "fixed_se_j");
-    h->fit.a_lo = get_real(&r, "fixed_lo_j");
-    h->fit.a_hi = get_real(&r, "fixed_hi_j");
-    h->per_group_j = h->fit.b = get_real(&r, "per_group_j");
-    h->fit.se_b = get_real(&r, "per_group_se_j");
-    h->fit.b_lo = get_real(&r, "per_group_lo_j");
-    h->fit.b_hi = get_real(&r, "per_group_hi_j");
-    h->fit.cov_ab = get_real(&r, "cov_fixed_per_group_j2");
-    h->per_head_j = get_real(&r, "per_head_j");
-    h->all_groups_j = get_real(&r, "all_groups_j");
-    h->fixed_share = get_real(&r, "fixed_share");
-    h->fit.resid_sd = get_real(&r, "resid_sd_j");
-    h->fit.sse = get_real(&r, "sse_j2");
-    h->fit.r2 = get_real(&r, "r2");
-    h->fit.df = get_real(&r, "df");
   }
   rows_close(&r);
   return rc < 0 ? rc : 0;
@@ -592,12 +517,8 @@ static int read_overheads(lj_store *st, int64_t run_id, lj_profile_result *res) 
   int rc, max = (int)(sizeof res->overhead / sizeof res->overhead[0]);
   while ((rc = rows_next(&r)) == 1 && res->n_overhead < max) {
     lj_profile_overhead *o = &res->overhead[res->n_overhead++];
-    double level = get_real(&r, "level");
-    get_text(&r, "what", o->what, sizeof o->what);
-    o->n = (int)get_int(&r, "n_pairs");
-    get_ci(&r, "off", "_s", level, &o->off_s);
-    get_ci(&r, "on", "_s", level, &o->on_s);
-    get_iv(&r, "overhead", "_pct", level, &o->overhead_pct_ci);
+    memset(o, 0, sizeof *o);
+    if ((rc = get_record(&r, &lj_desc_overhead, o)) < 0) break;
     o->overhead_pct = o->overhead_pct_ci.estimate;
   }
   rows_close(&r);

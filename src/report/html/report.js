@@ -89,7 +89,8 @@
       if (status.charts[id]) return;
       const marks = box.querySelectorAll('svg path, svg rect, svg circle, svg polyline').length;
       let points = 0;
-      for (const s of c.getOption().series || []) points += Array.isArray(s.data) ? s.data.length : 0;
+      // points that hold a value: a bar of a run without the figure (null) is no point
+      for (const s of c.getOption().series || []) points += Array.isArray(s.data) ? s.data.filter((v) => v !== null && v !== undefined).length : 0;
       status.charts[id] = { marks, points };
       pending.delete(id);
       writeStatus();
@@ -212,13 +213,19 @@
     }
 
     // Power over time with the phase windows shaded.
-    chart('power', 'Power over time', 'Driver power samples (~20 ms) and instant power; SM clock and temperature on their own axes. Shaded: the phase windows. Drag the slider or scroll to zoom; lines are downsampled (LTTB) to the pixels.', 460, () => {
+    chart('power', 'Power over time', 'Driver power samples (~20 ms) and instant power; SM clock and temperature on their own axes. Shaded: the phase windows, and in vermillion the spans where the driver held the clocks down (power cap, thermal, slowdown; hover names the reason). Drag the slider or scroll to zoom; lines are downsampled (LTTB) to the pixels.', 460, () => {
       if (!ts.series.length) return timing ? 'a timing-only run stores no power samples' : 'no samples were stored for this run';
       const axisOf = { W: 0, MHz: 1, '\u00b0C': 2 };
       const t0 = ts.t0_ns;
       const areas = d.windows.filter((w) => w.end_ns > w.begin_ns).map((w) => [
         { name: w.phase, xAxis: (w.begin_ns - t0) * 1e-9, itemStyle: { color: PHASE_COLOR[w.phase], opacity: 0.12 } },
         { xAxis: (w.end_ns - t0) * 1e-9 }]);
+      // Spans where the driver held the clocks down (NVML clocks-event reasons); hover names them.
+      const REASONS = { 4: 'sw power cap', 8: 'hw slowdown', 32: 'sw thermal', 64: 'hw thermal', 128: 'hw power brake' };
+      const why = (m) => Object.keys(REASONS).filter((b) => m & b).map((b) => REASONS[b]).join(', ');
+      for (const x of ts.throttle || [])
+        areas.push([{ name: 'clocks limited: ' + why(x[2]), xAxis: x[0], itemStyle: { color: OI[5], opacity: 0.22 },
+          label: { show: false } }, { xAxis: x[1] }]);
       const series = ts.series.map((s, i) => {
         const pts = new Array(s.data.length / 2);
         for (let k = 0; k < pts.length; k++) pts[k] = [s.data[2 * k], s.data[2 * k + 1]];
@@ -298,6 +305,27 @@
           data: pts.filter((s) => s.phase === p).map((s) => ({ value: [s.j_per_byte, s.j_per_flop], phase: s.phase, stage: s.stage, fpb: s.flops_per_byte, bound: s.bound })) })),
       };
     });
+    // The attention-head fit: decode attention's energy per call with 1 .. n KV groups active, and the line.
+    if (!timing && d.extras.head_fit) {
+      const h = d.extras.head_fit;
+      chart('head-fit', 'Decode attention: energy per call against KV groups', 'Each point: one replay trial of decode attention at KV ' + h.kv_len + ' with that many KV groups active (dynamic energy per call). The line: the fit fixed + per group \u00d7 groups (R\u00b2 ' + (h.r2 === null ? '-' : h.r2.toFixed(4)) + '); its value at 0 groups is the part that does not depend on the heads.', 400, () => {
+        const pts = (h.points || []).filter((q) => q[1] !== null);
+        if (!pts.length || h.fixed_j === null || h.per_group_j === null) return 'the fit has no measured points';
+        const n = h.n_kv_heads || Math.max(...pts.map((q) => q[0]));
+        const line = (a, b) => [[0, a], [n, a + b * n]];
+        return {
+          tooltip: { trigger: 'item', formatter: (q) => esc(q.seriesName) + ': ' + q.value[0] + ' groups, ' + fmt(q.value[1], 'J') + ' per call' },
+          legend: { top: 0 },
+          grid: { left: 90, right: 40, top: 40, bottom: 60 },
+          xAxis: { type: 'value', name: 'KV groups active', nameLocation: 'middle', nameGap: 30, min: 0, max: n, interval: 1 },
+          yAxis: { type: 'value', name: 'dynamic energy per call (J)', min: 0, axisLabel: { formatter: (v) => fmt(v, 'J') } },
+          series: [
+            { type: 'scatter', name: 'measured', color: OI[0], symbolSize: 9, data: pts },
+            { type: 'line', name: 'fit: ' + fmt(h.fixed_j, 'J') + ' + ' + fmt(h.per_group_j, 'J') + ' \u00d7 groups', color: OI[1], showSymbol: false, data: line(h.fixed_j, h.per_group_j) },
+          ],
+        };
+      });
+    }
     finish();
   }
 
@@ -382,7 +410,7 @@
       if (!series.some((s) => s.data.some((v) => v !== null))) return 'no run has this figure (timing-only runs have no energy)';
       return { tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => fmt(v, unit) }, legend: { top: 0 },
         grid: { left: 90, right: 20, top: 40, bottom: 90 },
-        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break' } },
+        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break', lineHeight: 15 } },
         yAxis: { type: 'value', name: title + ' (' + unit + ')', axisLabel: { formatter: (v) => fmt(v, unit) } }, series };
     });
     metric('j-per-token', 'dynamic energy per token', 'J', 'Dynamic energy (above idle) per token, per phase.', (p) => p.dynamic_j_per_token);
@@ -393,7 +421,7 @@
       if (!groups.length) return 'no run has decode stage estimates';
       return { tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => (v === null ? '-' : (v * 100).toFixed(1) + '%') },
         legend: { top: 0 }, grid: { left: 70, right: 20, top: 40, bottom: 90 },
-        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break' } },
+        xAxis: { type: 'category', data: labels, axisLabel: { interval: 0, rotate: labels.length > 3 ? 20 : 0, width: 160, overflow: 'break', lineHeight: 15 } },
         yAxis: { type: 'value', name: 'share (%)', max: (v) => Math.max(1, v.max), axisLabel: { formatter: (v) => Math.round(v * 100) + '%' } },
         series: groups.map((g) => ({ type: 'bar', stack: 'share', name: GROUP_LABEL[g] || g, color: GROUP_COLOR[GROUP_LABEL[g]],
           data: runs.map((r) => { const x = r.groups.find((y) => y.phase === 'decode' && y.group === g); return x ? x.share_dynamic : null; }) })) };

@@ -1,0 +1,78 @@
+// Ablation: the energy the run saved without a stage group (full - ablated
+// decode units, Welch) against calls x that group's replayed per-call energy
+// (lj_ablation_compute). This is the check that can prove the replay estimates
+// wrong: agreement_pct, and the ratio's interval around 1.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "profile/analyze_internal.h"
+
+// A derived estimate as a mean with its se and df (what lj_ablation_compute takes).
+static void mean_from_interval(const lj_interval *iv, lj_mean_ci *out) {
+  memset(out, 0, sizeof *out);
+  out->n = 2;
+  out->mean = iv->estimate, out->sem = iv->se, out->df = iv->df, out->level = iv->level;
+  out->lo = iv->lo, out->hi = iv->hi, out->half_width = (iv->hi - iv->lo) / 2;
+  out->stddev = out->cv = NAN;
+}
+
+// Per-call attention energy of decode over the whole generation: the replayed
+// KV lengths weighted by the calls they stand for.
+static int decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out) {
+  double coef[LJ_PROFILE_MAX_KV], total = 0;
+  lj_mean_ci m[LJ_PROFILE_MAX_KV];
+  size_t k = 0;
+  for (size_t i = 0; i < r->n_stages && k < LJ_PROFILE_MAX_KV; i++) {
+    const lj_profile_stage *s = &r->stages[i];
+    if (s->est.key.phase != LJ_PHASE_DECODE || s->est.key.stage != LJ_STAGE_ATTN || s->method != LJ_METHOD_ISOLATION)
+      continue;
+    coef[k] = s->calls_per_unit;
+    m[k++] = s->est.dynamic_j;
+    total += s->calls_per_unit;
+  }
+  if (!k || !(total > 0)) return LJ_FAIL(LJ_EINVAL, "no replay estimate of decode attention");
+  for (size_t i = 0; i < k; i++) coef[i] /= total;
+  lj_interval iv;
+  LJ_TRY(lj_stats_linear_combination(coef, m, k, r->plan.level, &iv));
+  mean_from_interval(&iv, out);
+  return 0;
+}
+
+// Per-call energy of the MLP in decode: gate_up + swiglu + down, one call each.
+static int decode_mlp_per_call(const lj_profile_result *r, lj_mean_ci *out) {
+  double coef[3] = {1, 1, 1};
+  lj_mean_ci m[3];
+  int k = 0;
+  for (size_t i = 0; i < r->n_stages && k < 3; i++) {
+    const lj_profile_stage *s = &r->stages[i];
+    lj_stage st = s->est.key.stage;
+    if (s->est.key.phase == LJ_PHASE_DECODE && s->method == LJ_METHOD_ISOLATION &&
+        (st == LJ_STAGE_GATE_UP || st == LJ_STAGE_SWIGLU || st == LJ_STAGE_DOWN))
+      m[k++] = s->est.dynamic_j;
+  }
+  if (k != 3) return LJ_FAIL(LJ_EINVAL, "no replay estimate of the decode MLP stages");
+  lj_interval iv;
+  LJ_TRY(lj_stats_linear_combination(coef, m, 3, r->plan.level, &iv));
+  mean_from_interval(&iv, out);
+  return 0;
+}
+
+int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw) {
+  if (!raw || raw->n_full < 1 || raw->n_ablated < 1 || !r->plan.ablation) return 0;
+  lj_mean_ci per_call;
+  int mlp = r->plan.ablation == 2;
+  if ((mlp ? decode_mlp_per_call(r, &per_call) : decode_attention_per_call(r, &per_call)) < 0) {
+    lj_clear_error();
+    return 0;
+  }
+  // One call = the stage (or the MLP's three) in one layer of one decode step.
+  int64_t calls = (int64_t)(r->plan.gen_len - 1) * r->plan.config.n_layers;
+  LJ_TRY(lj_ablation_compute(mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN, calls, raw->full_j, (size_t)raw->n_full,
+                             raw->ablated_j, (size_t)raw->n_ablated, &per_call, r->plan.level, &r->ablation));
+  r->ablation_valid = 1;
+  return 0;
+}
+

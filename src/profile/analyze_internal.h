@@ -1,0 +1,36 @@
+// What the analysis of a profile shares between its methods (one file each,
+// analyze_*.c): the KV length of a decode step, the in-situ time per call, a
+// stage's shape, and the completion of an estimate derived from differences
+// of trials. profile_analyze.c runs the methods in order.
+#pragma once
+#include <stdint.h>
+
+#include "profile/profile_analyze.h"
+#include "profile/stage_cost.h"
+
+// Step i (1 .. gen_len - 1) of a decode unit runs with P + i - 1 positions cached.
+int64_t lj_analyze_decode_step_kv(const lj_profile_plan *p, int i);
+// Index of kv in plan.decode_kv (-1: not replayed).
+int lj_analyze_kv_index_of(const lj_profile_plan *p, int64_t kv);
+// Mean in-situ duration of a stage's intervals in a phase, less one timestamp's cost (NAN: none).
+double lj_analyze_insitu_time(const lj_profile_result *r, lj_phase ph, lj_stage st, int64_t kv);
+void lj_analyze_shape_of(const lj_profile_plan *p, lj_phase ph, int64_t kv, lj_stage_shape *sh);
+// Completes and adds an estimate a method derived from differences of trials.
+int lj_analyze_add_derived_stage(lj_profile_result *r, lj_profile_stage *s);
+
+// The methods, in the order lj_profile_analyze runs them.
+void lj_analyze_stamp_cost(lj_profile_result *r, const lj_profile_raw *raw);  // analyze_overhead.c
+int lj_analyze_isolation(lj_profile_result *r);                               // analyze_isolation.c
+int lj_analyze_context(lj_profile_result *r);                                 // analyze_context.c
+int lj_analyze_closures(lj_profile_result *r);                                // analyze_closure.c
+// analyze_sequence.c: a phase's sequence estimates, and the whole layer's per-call energy.
+int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gross, lj_mean_ci *layer_dyn,
+                        int *complete);
+// analyze_closure.c: the closure of one phase by one method (shares of its estimates too).
+int lj_analyze_closure_of(lj_profile_result *r, lj_phase ph, lj_profile_method method, lj_closure *out);
+int lj_analyze_closure_sequence(lj_profile_result *r, lj_phase ph, const lj_mean_ci *layer_gross,
+                                const lj_mean_ci *layer_dyn);                 // analyze_sequence.c
+int lj_analyze_timeline(lj_profile_result *r, const lj_sample *power, size_t n_power, int device);  // analyze_timeline.c
+int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw);     // analyze_ablation.c
+int lj_analyze_head_fit(lj_profile_result *r);                                // analyze_head_fit.c
+int lj_analyze_overheads(lj_profile_result *r, const lj_profile_raw *raw);    // analyze_overhead.c

@@ -1,0 +1,129 @@
+// Sequence estimates: each prefix of the layer minus the one before it, round
+// by round, per call; and the sequence closure, the whole layer (the prefixes
+// telescope to it) x layers plus the isolation estimates of the stages outside
+// the layers, against the measured phase. That closure is what can prove the
+// method (and the replay harness) wrong.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "profile/analyze_internal.h"
+
+// Per-call figures of the sequence trials of one prefix (the layer up to `last`), by trial round
+// (--trials is at most 100).
+enum { MAX_ROUNDS = 128 };
+typedef struct {
+  double dyn[MAX_ROUNDS], gross[MAX_ROUNDS], time[MAX_ROUNDS];
+  int have[MAX_ROUNDS];
+} sequence_prefix;
+
+static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage last, sequence_prefix *out) {
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < r->n_trials; i++) {
+    const lj_profile_trial *t = &r->trials[i];
+    if (t->method != LJ_METHOD_SEQUENCE || t->key.phase != ph || t->key.stage != last || t->trial < 0 ||
+        t->trial >= MAX_ROUNDS || !(t->t.calls > 0) || !isfinite(t->t.counter_energy_j) || !(t->t.duration_s > 0))
+      continue;
+    double c = (double)t->t.calls;
+    out->gross[t->trial] = t->t.counter_energy_j / c;
+    out->dyn[t->trial] = (t->t.counter_energy_j - t->t.idle_w * t->t.duration_s) / c;
+    out->time[t->trial] = t->t.duration_s / c;
+    out->have[t->trial] = 1;
+  }
+}
+
+// Mean and interval over the rounds that have both prefixes of (a - b); b NULL: a alone.
+static int paired_rounds(const double *a, const double *b, const int *have_a, const int *have_b, double level,
+                         lj_mean_ci *out, int *n) {
+  double d[MAX_ROUNDS];
+  int k = 0;
+  for (int i = 0; i < MAX_ROUNDS; i++)
+    if (have_a[i] && (!b || have_b[i])) d[k++] = a[i] - (b ? b[i] : 0);
+  *n = k;
+  if (k < 2) return 0;
+  return lj_stats_mean_ci(d, (size_t)k, level, out);
+}
+
+// Sequence estimates of a phase's per-layer stages: each prefix of the layer minus the one
+// before it, round by round (the rounds pair prefixes measured close in time). Also the
+// whole layer's per-call energy, which the method's closure sums (the differences telescope
+// to it; summing them as independent terms would overstate its spread). Decode is replayed
+// at one KV length: its estimates stand for every layer call of every step.
+int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gross, lj_mean_ci *layer_dyn,
+                        int *complete) {
+  const lj_profile_plan *p = &r->plan;
+  sequence_prefix prev, cur;
+  memset(&prev, 0, sizeof prev);
+  memset(&cur, 0, sizeof cur);
+  *complete = 0;
+  int64_t kv = -1;
+  for (size_t i = 0; i < r->n_trials && kv < 0; i++)
+    if (r->trials[i].method == LJ_METHOD_SEQUENCE && r->trials[i].key.phase == ph) kv = r->trials[i].key.kv_len;
+  if (kv < 0) return 0;  // not measured
+  *complete = 1;
+  for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) {
+    sequence_prefix_of(r, ph, (lj_stage)st, &cur);
+    int first = st == LJ_STAGE_ATTN_NORM, n = 0;
+    lj_profile_stage s;
+    memset(&s, 0, sizeof s);
+    lj_replay_estimate *e = &s.est;
+    LJ_TRY(paired_rounds(cur.dyn, first ? NULL : prev.dyn, cur.have, prev.have, p->level, &e->dynamic_j, &n));
+    if (n < 2) {
+      *complete = 0;
+      prev = cur;
+      continue;
+    }
+    LJ_TRY(paired_rounds(cur.gross, first ? NULL : prev.gross, cur.have, prev.have, p->level, &e->gross_j, &n));
+    LJ_TRY(paired_rounds(cur.time, first ? NULL : prev.time, cur.have, prev.have, p->level, &e->time_per_call_s, &n));
+    s.method = LJ_METHOD_SEQUENCE;
+    s.calls_per_unit = lj_profile_calls_per_unit(p, ph, LJ_STAGE_QKV, 0);  // every layer call of the phase
+    e->key.phase = ph, e->key.stage = (lj_stage)st, e->key.layer = -1, e->key.kv_len = kv;
+    e->n_trials = n;
+    LJ_TRY(lj_analyze_add_derived_stage(r, &s));
+    prev = cur;
+  }
+  // the whole layer: the last prefix alone
+  int n = 0;
+  memset(layer_gross, 0, sizeof *layer_gross);
+  memset(layer_dyn, 0, sizeof *layer_dyn);
+  LJ_TRY(paired_rounds(cur.gross, NULL, cur.have, NULL, p->level, layer_gross, &n));
+  LJ_TRY(paired_rounds(cur.dyn, NULL, cur.have, NULL, p->level, layer_dyn, &n));
+  if (n < 2) *complete = 0;
+  return 0;
+}
+
+
+// Closure by sequence replay: the whole layer (the prefixes' differences telescope to it) x
+// layers, plus the isolation estimates of the stages outside the layers; shares as closure_of.
+int lj_analyze_closure_sequence(lj_profile_result *r, lj_phase ph, const lj_mean_ci *layer_gross,
+                                const lj_mean_ci *layer_dyn) {
+  lj_closure *out = &r->closure_sequence[ph];
+  lj_closure scratch;
+  LJ_TRY(lj_analyze_closure_of(r, ph, LJ_METHOD_SEQUENCE, &scratch));  // the shares of the sequence estimates
+  if (scratch.n_terms == 0) return 0;
+  lj_closure_term *terms = malloc(sizeof *terms * (r->n_stages + 1));
+  if (!terms) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  size_t n = 0;
+  int covered = 0;
+  for (size_t i = 0; i < r->n_stages; i++) {
+    const lj_profile_stage *s = &r->stages[i];
+    if (s->est.key.phase != ph || !(s->calls_per_unit > 0) || !lj_profile_stage_in_method(r, s, LJ_METHOD_SEQUENCE))
+      continue;
+    covered++;
+    if (s->method != LJ_METHOD_ISOLATION) continue;
+    lj_closure_term_from_estimate(&s->est, s->calls_per_unit, &terms[n++]);
+  }
+  memset(&terms[n], 0, sizeof terms[n]);
+  terms[n].key.phase = ph, terms[n].key.stage = LJ_STAGE_DOWN, terms[n].key.layer = -1;
+  terms[n].calls = lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0);  // every layer call
+  terms[n].gross_j = *layer_gross, terms[n].dynamic_j = *layer_dyn;
+  n++;
+  const lj_phase_summary *m = &r->phases[ph];
+  int rc = lj_closure_compute(ph, terms, n, &m->gross_j, &m->dynamic_j, r->plan.level, out);
+  free(terms);
+  out->n_terms = covered;  // the stages the sum stands for
+  return rc;
+}
+

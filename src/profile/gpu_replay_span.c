@@ -1,0 +1,159 @@
+// The replay harness every replay method shares: a CUDA graph of one stage (or
+// of a span of the layer's stages) on the run's real activations and KV
+// length, cycling through all layers' weights, launched for --replay-seconds
+// per trial inside one meter window, after a pre-roll of random length (so
+// windows start at random points of the counter's 100 ms grid). With a duty
+// below 1 it runs in ~2 ms bursts with idle gaps. What proves the harness
+// wrong: the whole layer replayed against the measured phase (the sequence
+// closure), and the replayed time per call against the in-situ time
+// (time_ratio far from 1: the replay did not run like the real run).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "profile/gpu_run.h"
+
+static int timed_launches(gpu_run *g, lj_cuda_replay *rp, int n, double *seconds) {
+  LJ_TRY(lj_cuda_synchronize(g->e));
+  int64_t t0 = lj_mono_ns();
+  LJ_TRY(lj_cuda_replay_launch(rp, n));
+  LJ_TRY(lj_cuda_synchronize(g->e));
+  *seconds = (double)(lj_mono_ns() - t0) * 1e-9;
+  return 0;
+}
+
+int lj_gpu_keep_trial(gpu_run *g, int h, const lj_profile_trial *tr) {
+  int *hs = realloc(g->trial_handles, sizeof(int) * (g->r->n_trials + 1));
+  if (!hs) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  g->trial_handles = hs;
+  hs[g->r->n_trials] = h;
+  return lj_profile_add_trial(g->r, tr);
+}
+
+// Launches of rp at `duty`: back to back, `launches` of them (duty 1); or bursts of
+// `burst` launches, each followed by gap_ns idle, for `seconds`. Counts what it did.
+static int play(gpu_run *g, lj_cuda_replay *rp, double duty, int launches, double seconds, int burst, int64_t gap_ns,
+                int64_t *done, int64_t *gap_ns_total) {
+  if (duty >= 1) {
+    LJ_TRY(lj_cuda_replay_launch(rp, launches));
+    LJ_TRY(lj_cuda_synchronize(g->e));
+    *done += launches;
+    return 0;
+  }
+  int64_t t0 = lj_mono_ns();
+  while ((double)(lj_mono_ns() - t0) < seconds * 1e9) {
+    LJ_TRY(lj_cuda_replay_launch(rp, burst));
+    LJ_TRY(lj_cuda_synchronize(g->e));
+    *done += burst;
+    int64_t a = lj_mono_ns();
+    lj_sleep_ns(gap_ns);
+    *gap_ns_total += lj_mono_ns() - a;
+  }
+  return 0;
+}
+
+// Replays the stages first .. last on batch b (one stage: isolation; a span of the
+// layer: a sequence-replay prefix): a graph of enough calls to run >= 2 ms, launched
+// for `seconds` per trial at `duty`, n_trials windows (numbered from trial0), each
+// after a pre-roll of random length.
+int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
+                       int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
+  int L = g->r->plan.config.n_layers, per_layer = lj_stage_is_per_layer(first);
+  int calls = per_layer ? L : 4;
+  lj_cuda_replay *rp = NULL;
+  LJ_TRY(lj_cuda_replay_create_span(g->e, first, last, b, calls, &rp));
+  double t = 0;
+  int rc = timed_launches(g, rp, 1, &t);
+  if (rc == 0) {
+    double per_call = t / calls;
+    int want = (int)ceil(2e-3 / (per_call > 0 ? per_call : 1e-6));
+    if (per_layer) want = (want + L - 1) / L * L;
+    int cap = per_layer ? (4096 / L) * L : 4096;
+    if (want > cap) want = cap;
+    if (want > calls) {
+      lj_cuda_replay_free(rp);
+      rp = NULL;
+      calls = want;
+      rc = lj_cuda_replay_create_span(g->e, first, last, b, calls, &rp);
+    }
+  }
+  if (rc == 0) rc = timed_launches(g, rp, 3, &t);
+  double per_launch = t / 3 > 1e-7 ? t / 3 : 1e-7;
+  int launches = rc == 0 ? (int)ceil(seconds / per_launch) : 0;
+  if (launches < 1) launches = 1;
+  // Duty below 1: bursts of ~2 ms, each followed by an idle gap, so that the mean
+  // power stays near the real run's instead of sitting at the power cap.
+  if (!(duty > 0 && duty < 1)) duty = 1;
+  int burst = (int)ceil(2e-3 / per_launch);
+  if (burst < 1) burst = 1;
+  int64_t gap_ns = (int64_t)(burst * per_launch * (1 - duty) / duty * 1e9);
+  for (int k = trial0; rc == 0 && k < trial0 + n_trials && !lj_gpu_interrupted(g); k++) {
+    // Pre-roll of the same pattern, its length random over one update of the counter
+    // so that the window's start falls at a random point of the counter's 100 ms grid.
+    int64_t offset = (int64_t)(lj_gpu_uniform01(g) * 100e6), pre_done = 0, pre_gap = 0;
+    double pre_s = LJ_GPU_PREROLL_S + (double)offset * 1e-9;
+    rc = play(g, rp, duty, (int)ceil(pre_s / per_launch), pre_s, burst, gap_ns, &pre_done, &pre_gap);
+    if (rc < 0) break;
+    char name[64];
+    if (method == LJ_METHOD_SEQUENCE)
+      snprintf(name, sizeof name, "sequence:%s:%s..%s#%d", lj_phase_name(ph), lj_stage_name(first),
+               lj_stage_name(last), k);
+    else
+      snprintf(name, sizeof name, "replay:%s:%s:%lld:g%d#%d", lj_phase_name(ph), lj_stage_name(last), (long long)kv,
+               groups, k);
+    int h = lj_profile_meter_begin(&g->m, name);  // play() synchronised: the pre-roll is done
+    if (h < 0) {
+      rc = h;
+      break;
+    }
+    int64_t done = 0, gap_ns_total = 0;
+    rc = play(g, rp, duty, launches, seconds, burst, gap_ns, &done, &gap_ns_total);
+    int erc = lj_profile_meter_end(&g->m, h);
+    if (rc == 0) rc = erc;
+    if (rc < 0) break;
+    lj_profile_trial tr;
+    memset(&tr, 0, sizeof tr);
+    tr.key.phase = ph, tr.key.stage = last, tr.key.layer = -1, tr.key.kv_len = kv;
+    tr.trial = k, tr.groups = groups, tr.method = method;
+    tr.gap_s = (double)gap_ns_total * 1e-9;
+    tr.t.calls = done * calls;
+    tr.t.temperature_c = lj_profile_meter_temperature(&g->m);
+    tr.t.start_offset_ns = offset;
+    tr.t.idle_w = g->m.idle_w;
+    rc = lj_gpu_keep_trial(g, h, &tr);
+  }
+  lj_cuda_replay_free(rp);
+  return rc;
+}
+
+int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b) {
+  LJ_TRY(lj_gpu_unit_prefill(g));
+  int *zeros = g->prompt_lens + g->o->batch;
+  LJ_TRY(lj_cuda_rewind(g->e, g->o->batch, zeros));
+  return lj_cuda_prepare_batch(g->e, g->o->batch, g->prompt.ids, g->n_tokens, b);
+}
+
+int lj_gpu_decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b) {
+  const lj_profile_options *o = g->o;
+  LJ_TRY(lj_gpu_unit_prefill(g));
+  int steps = (int)(kv - o->prompt_len) + 1;
+  if (steps > 1) {
+    LJ_TRY(lj_cuda_rewind(g->e, o->batch, g->prompt_lens));
+    lj_cuda_sampling sp = {0.0f, 1.0f, o->seed, 0};
+    LJ_TRY(lj_cuda_generate(g->e, o->batch, steps, &sp, NULL));
+  }
+  int *ones = malloc(sizeof(int) * (size_t)o->batch);
+  int32_t *tokens = malloc(sizeof(int32_t) * (size_t)o->batch);
+  if (!ones || !tokens) {
+    free(ones);
+    free(tokens);
+    return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  }
+  for (int s = 0; s < o->batch; s++) ones[s] = 1, tokens[s] = g->gen_ids[(size_t)s * o->gen_len];
+  int rc = lj_cuda_prepare_batch(g->e, o->batch, tokens, ones, b);
+  free(ones);
+  free(tokens);
+  return rc;
+}

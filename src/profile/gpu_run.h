@@ -1,0 +1,105 @@
+// The GPU profile's shared state and the pieces every measurement method of
+// the GPU runner uses: units of work (one load, tokenization, prefill,
+// generation, detokenization), the pre-roll before a window, timed windows,
+// the trial bookkeeping. The runner (profile_gpu.c) schedules the methods;
+// each method lives in its own gpu_*.c file and says what it measures and
+// which check can prove it wrong.
+#pragma once
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/progress.h"
+#include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/cuda_generate.h"
+#include "profile/profile_analyze.h"
+#include "profile/profile_meter.h"
+#include "profile/profile_prompt.h"
+#include "profile/profile_run.h"
+
+typedef struct {
+  const lj_profile_options *o;
+  lj_profile_result *r;
+  lj_profile_meter m;
+  lj_cuda_engine *e;
+  lj_profile_prompt prompt;
+  const char *ckpt_dir;      // NULL for a preset
+  int *n_tokens;             // (batch) prompt_len each
+  int *prompt_lens;          // (batch) prompt_len each, for rewinds
+  int32_t *gen_steps;        // (gen_len, batch) as lj_cuda_generate writes them
+  int32_t *gen_ids;          // (batch, gen_len) for detokenize
+  int *window_handles;       // parallel to r->windows
+  int *trial_handles;        // parallel to r->trials
+  int abl_handles[2][LJ_PROFILE_MAX_PAIRS];
+  int64_t abl_units[2][LJ_PROFILE_MAX_PAIRS];
+  int n_abl[2];
+  lj_profile_raw raw;
+  lj_progress progress;
+  int64_t done;
+  uint64_t rng;
+  int store_warned;          // a window write failed (warned once)
+} gpu_run;
+
+int lj_gpu_interrupted(const gpu_run *g);
+#define STOP_IF_INTERRUPTED(g) \
+  do { if (lj_gpu_interrupted(g)) return LJ_FAIL(LJ_EINTERRUPTED, "profile: interrupted"); } while (0)
+
+void lj_gpu_step_done(gpu_run *g);
+// Uniform in [0, 1) from the run's seed (trial offsets).
+double lj_gpu_uniform01(gpu_run *g);
+
+// ---------------------------------------------------------------- units of work (gpu_units.c)
+
+typedef int (*gpu_unit_fn)(gpu_run *g);
+int lj_gpu_unit_load(gpu_run *g);
+int lj_gpu_unit_tokenize(gpu_run *g);
+int lj_gpu_unit_prefill(gpu_run *g);
+int lj_gpu_unit_decode(gpu_run *g);     // one generation from the prompt's cache (synchronises)
+int lj_gpu_unit_detokenize(gpu_run *g);
+void lj_gpu_keep_generated(gpu_run *g);  // gen_steps -> gen_ids
+
+// Seconds of the same work run just before a GPU window opens. The energy counter
+// updates every ~100 ms and a read returns its last update, so a window's begin
+// reading counts up to 100 ms of what ran before it and its end reading misses up to
+// 100 ms of its own work. After idle that bias is -(busy - idle power) x 50 ms a
+// window (about -4% of a 1 s prefill window); after two updates of the same work
+// the two ends cancel on average.
+#define LJ_GPU_PREROLL_S 0.2
+
+// Units for at least `seconds` (at least one), outside any window.
+int lj_gpu_preroll_units(gpu_run *g, gpu_unit_fn fn, double seconds);
+
+// ---------------------------------------------------------------- windows (gpu_phase_windows.c)
+
+// Units back to back in one window until it is at least phase_seconds long, after
+// `preroll_s` of the same units (0: none).
+int lj_gpu_timed_window(gpu_run *g, const char *name, gpu_unit_fn fn, int max_units, double preroll_s, int *handle,
+                        int64_t *units, double *host_s);
+int lj_gpu_phase_window(gpu_run *g, lj_phase ph, int repeat, int64_t tokens_per_unit, gpu_unit_fn fn,
+                        int max_units);
+
+// ---------------------------------------------------------------- replays (gpu_replay_span.c)
+
+// A trial whose window (handle h) is read once the sampler stops.
+int lj_gpu_keep_trial(gpu_run *g, int h, const lj_profile_trial *tr);
+// Replays the stages first .. last on batch b, n_trials windows numbered from trial0.
+int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
+                       int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty);
+// A real prefill (its activations stay in the buffers), then b set up as that prefill's batch.
+int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b);
+// The engine brought to `kv` cached positions by a real prefill and generation;
+// b then describes the next decode step.
+int lj_gpu_decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b);
+
+// ---------------------------------------------------------------- the methods
+
+int lj_gpu_run_timeline(gpu_run *g);                     // gpu_timeline.c
+int lj_gpu_replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const lj_cuda_batch *b, int groups,
+                        int n_trials, double seconds);   // gpu_isolation.c
+int lj_gpu_replay_prefill(gpu_run *g);                   // gpu_isolation.c
+int lj_gpu_replay_decode(gpu_run *g);                    // gpu_isolation.c (sequence and head fit at its middle KV)
+int lj_gpu_context_prefill(gpu_run *g);                  // gpu_context.c
+int lj_gpu_sequence_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b);  // gpu_sequence.c
+int lj_gpu_sequence_prefill(gpu_run *g);                 // gpu_sequence.c
+int lj_gpu_head_fit_replay(gpu_run *g, int64_t kv, const lj_cuda_batch *b);               // gpu_head_fit.c
+int lj_gpu_run_ablation(gpu_run *g);                     // gpu_ablation.c
+int lj_gpu_run_overhead(gpu_run *g);                     // gpu_overhead.c

@@ -1,0 +1,243 @@
+// The profile's tables described once (record_desc.h): each line is one
+// field, in the JSON's order; SQL column order does not matter (INSERTs and
+// SELECTs name their columns). sql / json / csv NULL: not in that format.
+#include "store/record_desc.h"
+
+#include <string.h>
+
+#define MEMBER_SIZE(T, m) sizeof(((T *)0)->m)
+#define FIELD(sql, json, csv, type, unit, T, m) {sql, json, csv, type, unit, offsetof(T, m), MEMBER_SIZE(T, m), NULL}
+#define NESTED(group, sql, json, csv, type, unit, T, m) \
+  {sql, json, csv, type, unit, offsetof(T, m), MEMBER_SIZE(T, m), group}
+#define DERIVED(json, unit) {NULL, json, NULL, LJ_FIELD_DERIVED, unit, 0, 0, NULL}
+#define NESTED_DERIVED(group, json, unit) {NULL, json, NULL, LJ_FIELD_DERIVED, unit, 0, 0, group}
+#define DESC(table, fields) {table, fields, sizeof fields / sizeof fields[0]}
+
+const char *lj_field_suffix(const char *unit) {
+  if (!strcmp(unit, "J")) return "_j";
+  if (!strcmp(unit, "s")) return "_s";
+  if (!strcmp(unit, "%")) return "_pct";
+  return "";
+}
+
+#define T lj_phase_summary
+static const lj_field kPhaseSummary[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("n_windows", "n", "windows", LJ_FIELD_INT, "", T, n),
+    FIELD("tokens_per_unit", "tokens_per_unit", "tokens_per_unit", LJ_FIELD_I64, "", T, tokens_per_unit),
+    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, time_s.level),
+    FIELD("time", "time_s", "time_s", LJ_FIELD_CI, "s", T, time_s),
+    FIELD("gross", "gross_j", "gross_j", LJ_FIELD_CI, "J", T, gross_j),
+    FIELD("dynamic", "dynamic_j", "dynamic_j", LJ_FIELD_CI, "J", T, dynamic_j),
+    FIELD("sample_gross", "sample_gross_j", NULL, LJ_FIELD_CI, "J", T, sample_gross_j),
+    FIELD("gross_j_per_token", "gross_j_per_token", "gross_j_per_token", LJ_FIELD_REAL, "J", T, gross_j_per_token),
+    FIELD("dynamic_j_per_token", "dynamic_j_per_token", "dynamic_j_per_token", LJ_FIELD_REAL, "J", T,
+          dynamic_j_per_token),
+    FIELD("tokens_per_gross_j", "tokens_per_gross_j", "tokens_per_gross_j", LJ_FIELD_REAL, "", T, tokens_per_gross_j),
+    FIELD("tokens_per_dynamic_j", "tokens_per_dynamic_j", "tokens_per_dynamic_j", LJ_FIELD_REAL, "", T,
+          tokens_per_dynamic_j),
+    DERIVED("share_gross", ""),
+    DERIVED("share_dynamic", ""),
+    FIELD("window_flags", "window_flags", NULL, LJ_FIELD_FLAGS, "", T, window_flags),
+};
+const lj_record_desc lj_desc_phase_summary = DESC("phase_summaries", kPhaseSummary);
+#undef T
+
+#define T lj_profile_stage
+static const lj_field kStage[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, est.key.phase),
+    FIELD("stage", "stage", "stage", LJ_FIELD_STAGE, "", T, est.key.stage),
+    FIELD(NULL, "group", NULL, LJ_FIELD_GROUP, "", T, est.key.stage),
+    FIELD("layer", "layer", NULL, LJ_FIELD_INT, "", T, est.key.layer),
+    FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, est.key.kv_len),
+    FIELD("method", "method", "method", LJ_FIELD_METHOD, "", T, method),
+    FIELD("copies", "copies", NULL, LJ_FIELD_INT, "", T, copies),
+    FIELD("n_trials", "n_trials", "trials", LJ_FIELD_INT, "", T, est.n_trials),
+    FIELD("calls_per_unit", "calls_per_unit", "calls_per_unit", LJ_FIELD_REAL, "", T, calls_per_unit),
+    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, est.gross_j.level),
+    FIELD("gross", "gross_j", "gross_j", LJ_FIELD_CI, "J", T, est.gross_j),
+    FIELD("dynamic", "dynamic_j", "dynamic_j", LJ_FIELD_CI, "J", T, est.dynamic_j),
+    FIELD("sample_gross", "sample_gross_j", NULL, LJ_FIELD_CI, "J", T, est.sample_gross_j),
+    FIELD("sample_dynamic", "sample_dynamic_j", NULL, LJ_FIELD_CI, "J", T, est.sample_dynamic_j),
+    DERIVED("dynamic_j_per_unit", "J"),
+    DERIVED("gross_j_per_unit", "J"),
+    FIELD("share_dynamic", "share_dynamic", "share_dynamic", LJ_FIELD_REAL, "", T, share_dynamic),
+    FIELD("share_gross", "share_gross", NULL, LJ_FIELD_REAL, "", T, share_gross),
+    FIELD("time_per_call", "time_per_call_s", "time_per_call_s", LJ_FIELD_CI, "s", T, est.time_per_call_s),
+    FIELD("insitu_time_per_call_s", "insitu_time_per_call_s", NULL, LJ_FIELD_REAL, "s", T,
+          est.insitu_time_per_call_s),
+    FIELD("time_ratio", "time_ratio", "time_ratio", LJ_FIELD_REAL, "", T, est.time_ratio),
+    FIELD("counter_vs_sample_pct", "counter_vs_sample_pct", NULL, LJ_FIELD_REAL, "%", T, est.counter_vs_sample_pct),
+    FIELD("temperature_min_c", "temperature_min_c", NULL, LJ_FIELD_FINITE, "C", T, est.temperature_min_c),
+    FIELD("temperature_max_c", "temperature_max_c", NULL, LJ_FIELD_FINITE, "C", T, est.temperature_max_c),
+    FIELD("window_flags", "window_flags", NULL, LJ_FIELD_FLAGS, "", T, est.window_flags),
+    NESTED("cost", "flops", "flops", "flops", LJ_FIELD_I64, "FLOP", T, cost.flops),
+    NESTED("cost", "weight_bytes", "weight_bytes", NULL, LJ_FIELD_I64, "B", T, cost.weight_bytes),
+    NESTED("cost", "act_read_bytes", "act_read_bytes", NULL, LJ_FIELD_I64, "B", T, cost.act_read_bytes),
+    NESTED("cost", "act_write_bytes", "act_write_bytes", NULL, LJ_FIELD_I64, "B", T, cost.act_write_bytes),
+    NESTED("cost", "kv_read_bytes", "kv_read_bytes", NULL, LJ_FIELD_I64, "B", T, cost.kv_read_bytes),
+    NESTED("cost", "kv_write_bytes", "kv_write_bytes", NULL, LJ_FIELD_I64, "B", T, cost.kv_write_bytes),
+    NESTED("cost", "bytes", "bytes", "bytes", LJ_FIELD_I64, "B", T, cost.bytes),
+    FIELD("flops_per_byte", NULL, NULL, LJ_FIELD_REAL, "FLOP/B", T, cost.flops_per_byte),
+    NESTED_DERIVED("cost", "flops_per_byte", "FLOP/B"),  // null without bytes
+    DERIVED("bound", ""),
+    NESTED("efficiency", "dynamic_j_per_flop", "j_per_flop", "dynamic_j_per_flop", LJ_FIELD_REAL, "J/FLOP", T,
+           eff.j_per_flop),
+    NESTED("efficiency", "dynamic_j_per_flop_lo", "j_per_flop_lo", NULL, LJ_FIELD_REAL, "J/FLOP", T, eff.j_per_flop_lo),
+    NESTED("efficiency", "dynamic_j_per_flop_hi", "j_per_flop_hi", NULL, LJ_FIELD_REAL, "J/FLOP", T, eff.j_per_flop_hi),
+    NESTED("efficiency", "dynamic_j_per_byte", "j_per_byte", "dynamic_j_per_byte", LJ_FIELD_REAL, "J/B", T,
+           eff.j_per_byte),
+    NESTED("efficiency", "dynamic_j_per_byte_lo", "j_per_byte_lo", NULL, LJ_FIELD_REAL, "J/B", T, eff.j_per_byte_lo),
+    NESTED("efficiency", "dynamic_j_per_byte_hi", "j_per_byte_hi", NULL, LJ_FIELD_REAL, "J/B", T, eff.j_per_byte_hi),
+    NESTED("efficiency", "flops_per_dynamic_j", "flops_per_j", NULL, LJ_FIELD_REAL, "FLOP/J", T, eff.flops_per_j),
+    NESTED("efficiency", "bytes_per_dynamic_j", "bytes_per_j", NULL, LJ_FIELD_REAL, "B/J", T, eff.bytes_per_j),
+};
+const lj_record_desc lj_desc_stage = DESC("stage_estimates", kStage);
+#undef T
+
+#define T lj_profile_trial
+static const lj_field kTrial[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, key.phase),
+    FIELD("stage", "stage", "stage", LJ_FIELD_STAGE_OR_NONE, "", T, key.stage),
+    FIELD(NULL, "group", NULL, LJ_FIELD_GROUP, "", T, key.stage),
+    FIELD("layer", "layer", NULL, LJ_FIELD_INT, "", T, key.layer),
+    FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, key.kv_len),
+    FIELD("trial", "trial", "trial", LJ_FIELD_INT, "", T, trial),
+    FIELD("kv_groups", "groups", "groups", LJ_FIELD_INT, "", T, groups),
+    FIELD("method", "method", "method", LJ_FIELD_METHOD, "", T, method),
+    FIELD("copies", "copies", "copies", LJ_FIELD_INT, "", T, copies),
+    FIELD("units", "units", "units", LJ_FIELD_I64, "", T, units),
+    FIELD("counter_j", "counter_energy_j", "counter_j", LJ_FIELD_REAL, "J", T, t.counter_energy_j),
+    FIELD("sample_j", "sample_energy_j", "sample_j", LJ_FIELD_REAL, "J", T, t.sample_energy_j),
+    FIELD("duration_s", "duration_s", "duration_s", LJ_FIELD_REAL, "s", T, t.duration_s),
+    FIELD("calls", "calls", "calls", LJ_FIELD_I64, "", T, t.calls),
+    FIELD("temperature_c", "temperature_c", "temperature_c", LJ_FIELD_REAL, "C", T, t.temperature_c),
+    FIELD("idle_w", "idle_w", "idle_w", LJ_FIELD_REAL, "W", T, t.idle_w),
+    FIELD("start_offset_ns", "start_offset_ns", NULL, LJ_FIELD_I64, "ns", T, t.start_offset_ns),
+    FIELD("window_flags", "window_flags", NULL, LJ_FIELD_FLAGS, "", T, t.window_flags),
+    FIELD("gap_s", NULL, "gap_s", LJ_FIELD_REAL, "s", T, gap_s),
+};
+const lj_record_desc lj_desc_trial = DESC("replay_trials", kTrial);
+#undef T
+
+#define T lj_closure_row
+static const lj_field kClosure[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, c.phase),
+    FIELD("method", "method", "method", LJ_FIELD_METHOD, "", T, method),
+    FIELD("n_terms", "n_terms", "terms", LJ_FIELD_INT, "", T, c.n_terms),
+    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, c.predicted_gross_j.level),
+    FIELD("measured_gross_j", "measured_gross_j", "measured_gross_j", LJ_FIELD_REAL, "J", T, c.measured_gross_j),
+    FIELD("measured_dynamic_j", "measured_dynamic_j", "measured_dynamic_j", LJ_FIELD_REAL, "J", T,
+          c.measured_dynamic_j),
+    FIELD("predicted_gross", "predicted_gross_j", NULL, LJ_FIELD_IV, "J", T, c.predicted_gross_j),
+    FIELD("predicted_dynamic", "predicted_dynamic_j", "predicted_dynamic_j", LJ_FIELD_IV, "J", T,
+          c.predicted_dynamic_j),
+    FIELD("error_gross_pct", "error_gross_pct", NULL, LJ_FIELD_REAL, "%", T, c.error_gross_pct),
+    FIELD("error_gross_lo_pct", "error_gross_lo_pct", NULL, LJ_FIELD_REAL, "%", T, c.error_gross_lo_pct),
+    FIELD("error_gross_hi_pct", "error_gross_hi_pct", NULL, LJ_FIELD_REAL, "%", T, c.error_gross_hi_pct),
+    FIELD("error_dynamic_pct", "error_dynamic_pct", "error_dynamic_pct", LJ_FIELD_REAL, "%", T, c.error_dynamic_pct),
+    FIELD("error_dynamic_lo_pct", "error_dynamic_lo_pct", "error_dynamic_lo_pct", LJ_FIELD_REAL, "%", T,
+          c.error_dynamic_lo_pct),
+    FIELD("error_dynamic_hi_pct", "error_dynamic_hi_pct", "error_dynamic_hi_pct", LJ_FIELD_REAL, "%", T,
+          c.error_dynamic_hi_pct),
+    DERIVED("target_pct", "%"),
+    DERIVED("pass", ""),
+};
+const lj_record_desc lj_desc_closure = DESC("closures", kClosure);
+#undef T
+
+#define T lj_timeline_phase_row
+static const lj_field kTimelinePhase[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("device_index", NULL, NULL, LJ_FIELD_INT, "", T, device),
+    FIELD("idle_w", NULL, NULL, LJ_FIELD_REAL, "W", T, idle_w),
+    FIELD("n_samples", NULL, NULL, LJ_FIELD_INT, "", T, n_samples),
+    FIELD("flags", NULL, NULL, LJ_FIELD_FLAGS, "", T, flags),
+    FIELD("n_intervals", "n_intervals", "n_intervals", LJ_FIELD_INT, "", T, t.n_intervals),
+    FIELD("begin_ns", "begin_ns", "begin_ns", LJ_FIELD_I64, "ns", T, t.begin_ns),
+    FIELD("end_ns", "end_ns", "end_ns", LJ_FIELD_I64, "ns", T, t.end_ns),
+    FIELD("span_s", "span_s", "span_s", LJ_FIELD_REAL, "s", T, t.span_s),
+    FIELD("energy_j", "energy_j", "energy_j", LJ_FIELD_REAL, "J", T, t.energy_j),
+    FIELD("dynamic_j", "dynamic_j", "dynamic_j", LJ_FIELD_REAL, "J", T, t.dynamic_j),
+    FIELD("attributed_j", "attributed_j", "attributed_j", LJ_FIELD_REAL, "J", T, t.attributed_j),
+    FIELD("attributed_dynamic_j", "attributed_dynamic_j", "attributed_dynamic_j", LJ_FIELD_REAL, "J", T,
+          t.attributed_dynamic_j),
+    FIELD("gap_s", "gap_s", "gap_s", LJ_FIELD_REAL, "s", T, t.gap_s),
+    FIELD("gap_j", "gap_j", "gap_j", LJ_FIELD_REAL, "J", T, t.gap_j),
+    FIELD("gap_dynamic_j", "gap_dynamic_j", "gap_dynamic_j", LJ_FIELD_REAL, "J", T, t.gap_dynamic_j),
+    FIELD("overlap_s", "overlap_s", "overlap_s", LJ_FIELD_REAL, "s", T, t.overlap_s),
+};
+const lj_record_desc lj_desc_timeline_phase = DESC("timeline_phases", kTimelinePhase);
+#undef T
+
+#define T lj_timeline_stage_row
+static const lj_field kTimelineStage[] = {
+    FIELD("phase", NULL, "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("stage", "stage", "stage", LJ_FIELD_STAGE, "", T, stage),
+    FIELD("calls", "calls", "calls", LJ_FIELD_I64, "", T, t.calls),
+    FIELD("time_s", "time_s", "time_s", LJ_FIELD_REAL, "s", T, t.time_s),
+    FIELD("energy_j", "energy_j", "energy_j", LJ_FIELD_REAL, "J", T, t.energy_j),
+    FIELD("dynamic_j", "dynamic_j", "dynamic_j", LJ_FIELD_REAL, "J", T, t.dynamic_j),
+    FIELD("share_gross", "share_gross", "share_gross", LJ_FIELD_REAL, "", T, t.share_gross),
+    FIELD("share_dynamic", "share_dynamic", "share_dynamic", LJ_FIELD_REAL, "", T, t.share_dynamic),
+    DERIVED("replay_share_dynamic", ""),
+};
+const lj_record_desc lj_desc_timeline_stage = DESC("timeline_stages", kTimelineStage);
+#undef T
+
+#define T lj_ablation
+static const lj_field kAblation[] = {
+    FIELD("stage", "stage", "stage", LJ_FIELD_STAGE, "", T, stage),
+    FIELD("calls", "calls", "calls", LJ_FIELD_I64, "", T, calls),
+    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, full_j.level),
+    FIELD("full", "full_j", "full_j", LJ_FIELD_CI, "J", T, full_j),
+    FIELD("ablated", "ablated_j", "ablated_j", LJ_FIELD_CI, "J", T, ablated_j),
+    FIELD("saved", "saved_j", "saved_j", LJ_FIELD_IV, "J", T, saved_j),
+    FIELD("saved_per_call", "saved_per_call_j", "saved_per_call_j", LJ_FIELD_IV, "J", T, saved_per_call_j),
+    FIELD("replay", "replay_j", "replay_j", LJ_FIELD_IV, "J", T, replay_j),
+    FIELD("agreement_pct", "agreement_pct", "agreement_pct", LJ_FIELD_REAL, "%", T, agreement_pct),
+    FIELD("ratio", "ratio", "ratio", LJ_FIELD_IV, "", T, ratio),
+};
+const lj_record_desc lj_desc_ablation = DESC("ablations", kAblation);
+#undef T
+
+#define T lj_head_fit_row
+static const lj_field kHeadFit[] = {
+    FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, kv_len),
+    FIELD("n_points", "n_points", "n_points", LJ_FIELD_INT, "", T, h.fit.n),
+    FIELD("level", NULL, NULL, LJ_FIELD_REAL, "", T, h.fit.level),
+    FIELD("fixed_j", "fixed_j", "fixed_j", LJ_FIELD_REAL, "J", T, h.fixed_j),
+    FIELD("fixed_lo_j", "fixed_lo_j", "fixed_lo_j", LJ_FIELD_REAL, "J", T, h.fit.a_lo),
+    FIELD("fixed_hi_j", "fixed_hi_j", "fixed_hi_j", LJ_FIELD_REAL, "J", T, h.fit.a_hi),
+    FIELD("fixed_se_j", "fixed_se_j", NULL, LJ_FIELD_REAL, "J", T, h.fit.se_a),
+    FIELD("per_group_j", "per_group_j", "per_group_j", LJ_FIELD_REAL, "J", T, h.per_group_j),
+    FIELD("per_group_lo_j", "per_group_lo_j", "per_group_lo_j", LJ_FIELD_REAL, "J", T, h.fit.b_lo),
+    FIELD("per_group_hi_j", "per_group_hi_j", "per_group_hi_j", LJ_FIELD_REAL, "J", T, h.fit.b_hi),
+    FIELD("per_group_se_j", "per_group_se_j", NULL, LJ_FIELD_REAL, "J", T, h.fit.se_b),
+    FIELD("cov_fixed_per_group_j2", NULL, NULL, LJ_FIELD_REAL, "J^2", T, h.fit.cov_ab),
+    FIELD("per_head_j", "per_head_j", "per_head_j", LJ_FIELD_REAL, "J", T, h.per_head_j),
+    FIELD("all_groups_j", "all_groups_j", "all_groups_j", LJ_FIELD_REAL, "J", T, h.all_groups_j),
+    FIELD("fixed_share", "fixed_share", "fixed_share", LJ_FIELD_REAL, "", T, h.fixed_share),
+    FIELD("resid_sd_j", "resid_sd_j", "resid_sd_j", LJ_FIELD_REAL, "J", T, h.fit.resid_sd),
+    FIELD("sse_j2", NULL, NULL, LJ_FIELD_REAL, "J^2", T, h.fit.sse),
+    FIELD("r2", "r2", "r2", LJ_FIELD_REAL, "", T, h.fit.r2),
+    FIELD("df", NULL, NULL, LJ_FIELD_REAL, "", T, h.fit.df),
+};
+const lj_record_desc lj_desc_head_fit = DESC("head_fits", kHeadFit);
+#undef T
+
+#define T lj_profile_overhead
+static const lj_field kOverhead[] = {
+    FIELD("what", "what", "what", LJ_FIELD_TEXT, "", T, what),
+    FIELD("n_pairs", "n", "pairs", LJ_FIELD_INT, "", T, n),
+    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, off_s.level),
+    FIELD("off", "off_s_per_step", "off_s_per_step", LJ_FIELD_CI, "s", T, off_s),
+    FIELD("on", "on_s_per_step", "on_s_per_step", LJ_FIELD_CI, "s", T, on_s),
+    FIELD(NULL, "overhead_pct", NULL, LJ_FIELD_REAL, "%", T, overhead_pct),
+    // overhead_pct is the stored estimate (record walkers copy it in first)
+    FIELD("overhead", "overhead_pct_ci", "overhead_pct", LJ_FIELD_IV, "%", T, overhead_pct_ci),
+    DERIVED("target_pct", "%"),
+    DERIVED("pass", ""),
+};
+const lj_record_desc lj_desc_overhead = DESC("overheads", kOverhead);
+#undef T
