@@ -462,7 +462,7 @@ static int read_layers(lj_store *st, int64_t run_id, lj_profile_result *res) {
   LJ_TRY(rows_open(st, run_id, "timeline_layers", NULL, &r));
   int rc;
   while ((rc = rows_next(&r)) == 1) {
-    lj_phase p;
+    lj_phase p = LJ_PHASE_LOAD;  // set by get_phase; -O3 cannot see it
     if ((rc = get_phase(&r, &p)) < 0) break;
     int64_t l = get_int(&r, "layer");
     if (l < 0 || l >= n_layers) {
