@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "profile/profile_analyze.h"
+#include "profile/profile_plan.h"
 #include "profile/sweep.h"
 #include "store/store.h"
 #include "store/store_schema.h"
@@ -201,6 +203,57 @@ static void test_calibration_and_budget(void **state) {
   assert_false(lj_sweep_budget_allows(100, 50.5, 150));
 }
 
+// A GPU point as the sweep stores it: phase windows with energies and no replay
+// trial. The analysis gives J/token per phase and no stage estimate or closure,
+// and the store takes it (the GPU runner's path, without a GPU).
+static void test_phase_windows_only_analysis(void **state) {
+  lj_sweep_settings s;
+  lj_sweep_settings_default(&s);
+  lj_study_point p;
+  memset(&p, 0, sizeof p);
+  strcpy(p.model, "llama-3.2-1b");
+  p.batch = 4, p.prompt_len = 128, p.gen_len = 128;
+  lj_profile_options o;
+  lj_sweep_point_options(&s, &p, &o);
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  const char *ckpt = NULL;
+  assert_int_equal(lj_profile_plan_make(&o, &r.plan, &ckpt), 0);
+  snprintf(r.plan.engine, sizeof r.plan.engine, "cuda");
+  for (int rep = 0; rep < 3; rep++)
+    for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
+      lj_phase_window w;
+      memset(&w, 0, sizeof w);
+      w.phase = (lj_phase)ph, w.repeat = rep, w.units = ph == LJ_PHASE_PREFILL ? 100 : 10;
+      w.tokens_per_unit = ph == LJ_PHASE_PREFILL ? 4 * 128 : 4 * 128;
+      w.host_s = w.w.duration_s = 2.0;
+      w.w.counter_energy_j = 600 + rep, w.w.counter_above_idle_j = 460 + rep;  // 300 W, 70 W idle
+      w.w.flags = LJ_WINDOW_NO_SAMPLES;
+      int warned = 0;
+      assert_int_equal(lj_profile_keep_window(&o, &r, &w, &warned), 0);
+    }
+  lj_profile_raw raw;
+  memset(&raw, 0, sizeof raw);
+  assert_int_equal(lj_profile_analyze(&r, &raw, NULL, 0, 0), 0);
+  assert_int_equal(r.n_stages, 0);
+  assert_int_equal(r.closure[LJ_PHASE_DECODE].n_terms, 0);
+  assert_int_equal(r.phases[LJ_PHASE_DECODE].n, 3);
+  // decode: 461 J above idle per window / 10 units / 512 tokens
+  assert_true(fabs(r.phases[LJ_PHASE_DECODE].dynamic_j_per_token - 461.0 / 10 / 512) < 1e-9);
+  assert_true(fabs(r.phases[LJ_PHASE_PREFILL].dynamic_j_per_token - 461.0 / 100 / 512) < 1e-9);
+  char path[300];
+  snprintf(path, sizeof path, "%s/point.db", g_dir);
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_run_info info = {.kind = "profile", .command_line = "llamajoule sweep", .source = "nvml"};
+  int64_t run = 0;
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  r.complete = 1;
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  lj_store_close(st);
+  lj_profile_result_free(&r);
+}
+
 static int64_t new_run(lj_store *st) {
   lj_run_info info = {.kind = "profile", .command_line = "llamajoule sweep", .source = "none"};
   int64_t run = 0;
@@ -375,6 +428,7 @@ int main(void) {
       cmocka_unit_test(test_point_options),  cmocka_unit_test(test_fit),
       cmocka_unit_test(test_estimate),       cmocka_unit_test(test_calibration_and_budget),
       cmocka_unit_test(test_study_resume),   cmocka_unit_test(test_upgrade_from_v3),
+      cmocka_unit_test(test_phase_windows_only_analysis),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
