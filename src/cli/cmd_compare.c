@@ -8,7 +8,9 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "report/report_page.h"
 #include "report/report_run.h"
+#include "report/report_study.h"
 
 #define MAX_RUNS 32
 
@@ -17,8 +19,10 @@ static void usage(FILE *f) {
           "usage: llamajoule compare A.db B.db ... [-o compare.html]\n\n"
           "Runs side by side in one self-contained HTML page: J/token and tokens/J of prefill and decode,\n"
           "J per billion parameters per token, decode's stage-group shares, and J/token against batch and\n"
-          "prompt length where the runs span them. Each argument is a store (its newest profile run) or\n"
-          "FILE.db:N (run N of it). At most %d runs. Stores are only read.\n\n"
+          "prompt length where the runs span them. Each argument is a store (its newest profile run),\n"
+          "FILE.db:N (run N of it), or a study (llamajoule sweep): every done point, with the study's points\n"
+          "and J/token, tokens/J and J per billion parameters per token against batch, per model, for prefill\n"
+          "and decode. At most %d arguments. Stores are only read.\n\n"
           "  -o, --output F  the page (default compare.html; '-' is stdout)\n"
           "  -h, --help\n\n"
           "exit codes: 0 written, 1 writing failed, 2 bad command line, 3 a store is not readable as a profile.\n",
@@ -63,16 +67,41 @@ int lj_cmd_compare(int argc, char **argv) {
   int n = argc - optind;
   if (n < 1) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: which stores? (llamajoule compare A.db B.db ...)"));
   if (n > MAX_RUNS) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: %d runs, at most %d", n, MAX_RUNS));
-  lj_report_run *runs = calloc((size_t)n, sizeof *runs);
+  // A study file stands for its done points; the first study's points go on the page.
+  size_t cap = (size_t)n, loaded = 0;
+  lj_report_run *runs = calloc(cap, sizeof *runs);
   if (!runs) return lj_report_error(LJ_FAIL(LJ_ENOMEM, "compare: out of memory"));
-  int rc = 0, loaded = 0;
-  for (; loaded < n && rc == 0; loaded++) {
+  json_t *study = NULL;
+  int rc = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
     char path[1024];
     int64_t run = 0;
-    split_arg(argv[optind + loaded], path, sizeof path, &run);
+    split_arg(argv[optind + i], path, sizeof path, &run);
+    lj_report_study s;
+    int found = run ? 0 : lj_report_study_load(path, &s);
+    if (found < 0) {
+      rc = found;
+      break;
+    }
+    if (found) {
+      lj_report_run *more = realloc(runs, (cap + s.n_runs) * sizeof *runs);
+      if (!more) {
+        lj_report_study_free(&s);
+        rc = LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
+        break;
+      }
+      runs = more, cap += s.n_runs;
+      for (size_t k = 0; k < s.n_runs; k++) runs[loaded++] = s.runs[k];
+      s.n_runs = 0;  // moved
+      if (!study && !(study = lj_report_study_json(&s))) rc = LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
+      lj_report_study_free(&s);
+      continue;
+    }
     rc = lj_report_load(path, run, &runs[loaded]);
-    if (rc < 0) loaded--;  // nothing of it to free
+    if (rc == 0) loaded++;
   }
+  if (rc == 0 && loaded == 0)
+    rc = LJ_FAIL(LJ_EINVAL, "compare: no done point in %s (run llamajoule sweep until some are done)", argv[optind]);
   if (rc == 0) {
     int to_stdout = !strcmp(out, "-");
     char tmp[1100];
@@ -80,7 +109,7 @@ int lj_cmd_compare(int argc, char **argv) {
     FILE *f = to_stdout ? stdout : len > 0 && (size_t)len < sizeof tmp ? fopen(tmp, "w") : NULL;
     if (!f) rc = LJ_FAIL(LJ_EIO, "compare: cannot write '%s': %s", out, strerror(errno));
     if (f) {
-      rc = lj_report_compare_html(f, runs, (size_t)n);
+      rc = lj_report_compare_html_study(f, runs, loaded, study);
       if (!to_stdout) {
         if (fclose(f) != 0 && rc == 0) rc = LJ_FAIL(LJ_EIO, "compare: writing '%s' failed", out);
         if (rc == 0 && rename(tmp, out) != 0) rc = LJ_FAIL(LJ_EIO, "compare: cannot write '%s': %s", out, strerror(errno));
@@ -88,9 +117,10 @@ int lj_cmd_compare(int argc, char **argv) {
       }
     }
   }
-  for (int i = 0; i < loaded; i++) lj_report_run_free(&runs[i]);
+  for (size_t i = 0; i < loaded; i++) lj_report_run_free(&runs[i]);
   free(runs);
+  json_decref(study);
   if (rc < 0) return lj_report_error(rc);
-  if (strcmp(out, "-")) fprintf(stderr, "llamajoule: compare: wrote %s (%d runs)\n", out, n);
+  if (strcmp(out, "-")) fprintf(stderr, "llamajoule: compare: wrote %s (%zu runs)\n", out, loaded);
   return LJ_EXIT_OK;
 }

@@ -11,11 +11,14 @@
 #include "common/error.h"
 #include "report/report.h"
 #include "report/report_run.h"
+#include "report/report_study.h"
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: llamajoule report RUN.db [--run N] [--format html|text|json|csv|perfetto] [-o FILE]\n\n"
-          "Renders a run that `llamajoule profile` stored, without a GPU. The store is only read.\n\n"
+          "Renders a run that `llamajoule profile` stored, without a GPU. The store is only read.\n"
+          "A study (llamajoule sweep) without --run: html is the page of every done point (as compare),\n"
+          "text a table of the points, json the study and its points; --run N renders one point's run.\n\n"
           "  --run N        the run to render (default: the newest profile run in the file)\n"
           "  --format F     html (default): one self-contained page (charts inlined, opens offline);\n"
           "                 text: the terminal summary; json: docs/profile-json.md;\n"
@@ -65,6 +68,65 @@ static int write_output(const char *out, render_fn fn, const lj_report_run *r) {
   return rc;
 }
 
+typedef int (*study_fn)(FILE *f, const lj_report_study *s);
+static int study_json(FILE *f, const lj_report_study *s) {
+  json_t *j = lj_report_study_json(s);
+  if (!j) return LJ_FAIL(LJ_ENOMEM, "report: out of memory");
+  int rc = json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) == 0 && fputc('\n', f) != EOF
+               ? 0
+               : LJ_FAIL(LJ_EIO, "report: writing the JSON failed");
+  json_decref(j);
+  return rc;
+}
+
+// A study file without --run: its exit code, or -1 when it is not a study (its newest run is rendered).
+static int report_study(const char *path, const char *format, const char *out) {
+  lj_report_study s;
+  int found = lj_report_study_load(path, &s);
+  if (found <= 0) {
+    lj_clear_error();  // not a study, or unreadable: the run's loader says why
+    return -1;
+  }
+  study_fn fn = !strcmp(format, "html") ? lj_report_study_html : !strcmp(format, "text") ? lj_report_study_text
+              : !strcmp(format, "json") ? study_json : NULL;
+  int rc = 0;
+  char html_path[1100];
+  if (!fn) {
+    lj_report_study_free(&s);
+    return usage_error(LJ_FAIL(LJ_EINVAL, "report: '%s' is a study: --format %s needs one point's run (--run N; the points' runs are "
+                            "in `llamajoule report %s --format text`)", path, format, path));
+  }
+  if (fn == lj_report_study_html && s.n_runs == 0) {
+    rc = LJ_FAIL(LJ_EINVAL, "report: study '%s' has no done point yet", path);
+  } else {
+    if (!out && fn == lj_report_study_html) {
+      size_t n = strlen(path);
+      int has_db = n > 3 && !strcmp(path + n - 3, ".db");
+      snprintf(html_path, sizeof html_path, "%.*s.html", (int)(has_db ? n - 3 : n), path);
+      out = html_path;
+    }
+    if (!out || !strcmp(out, "-")) {
+      rc = fn(stdout, &s);
+      if (rc == 0 && fflush(stdout) != 0) rc = LJ_FAIL(LJ_EIO, "report: writing to stdout failed");
+    } else {
+      char tmp[1200];
+      snprintf(tmp, sizeof tmp, "%s.tmp", out);
+      FILE *f = fopen(tmp, "w");
+      if (!f) rc = LJ_FAIL(LJ_EIO, "report: cannot write '%s': %s", out, strerror(errno));
+      if (f) {
+        rc = fn(f, &s);
+        if (fclose(f) != 0 && rc == 0) rc = LJ_FAIL(LJ_EIO, "report: writing '%s' failed", out);
+        if (rc == 0 && rename(tmp, out) != 0) rc = LJ_FAIL(LJ_EIO, "report: cannot write '%s': %s", out, strerror(errno));
+        if (rc < 0) remove(tmp);
+      }
+      if (rc == 0) fprintf(stderr, "llamajoule: report: wrote %s (study '%s', %zu done points)\n", out, s.study.name,
+                           s.n_runs);
+    }
+  }
+  lj_report_study_free(&s);
+  return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
+}
+
 int lj_cmd_report(int argc, char **argv) {
   static const struct option opts[] = {{"run", required_argument, 0, 'r'},
                                        {"format", required_argument, 0, 'f'},
@@ -102,6 +164,10 @@ int lj_cmd_report(int argc, char **argv) {
     if (!strcmp(format, kFormats[i].name)) fn = kFormats[i].fn;
   if (!fn) return usage_error(LJ_FAIL(LJ_EINVAL, "--format '%s': expected html, text, json, csv or perfetto", format));
   const char *path = argv[optind];
+  if (run_id == 0) {
+    int code = report_study(path, format, out);
+    if (code >= 0) return code;
+  }
 
   lj_report_run r;
   int rc = lj_report_load(path, run_id, &r);

@@ -10,6 +10,7 @@ int lj_cmd_tokenize(int argc, char **argv);
 int lj_cmd_detokenize(int argc, char **argv);
 int lj_cmd_generate(int argc, char **argv);
 int lj_cmd_profile(int argc, char **argv);
+int lj_cmd_sweep(int argc, char **argv);
 int lj_cmd_report(int argc, char **argv);
 int lj_cmd_compare(int argc, char **argv);
 

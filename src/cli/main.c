@@ -14,6 +14,7 @@ const lj_command lj_commands[] = {
     {"detokenize", lj_cmd_detokenize, "token ids on stdin -> text"},
     {"generate", lj_cmd_generate, "run a Llama model (CPU reference or CUDA engine) and print text and ids"},
     {"profile", lj_cmd_profile, "energy per phase, layer and stage of a model's inference, with error bars"},
+    {"sweep", lj_cmd_sweep, "a study: one profile per point (models x batches x lengths) in one store, resumable"},
     {"report", lj_cmd_report, "render a stored profile: HTML page (charts, offline), text, JSON, CSV, Perfetto"},
     {"compare", lj_cmd_compare, "runs side by side in one HTML page: J/token, tokens/J, stage-group shares"},
     {NULL, NULL, NULL},

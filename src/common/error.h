@@ -48,5 +48,6 @@ enum {
   LJ_EXIT_USAGE = 2,        // bad command line
   LJ_EXIT_BAD_INPUT = 3,    // bad input file or value
   LJ_EXIT_NO_DEVICE = 4,    // no NVIDIA driver / GPU / CUDA build where one is needed
+  LJ_EXIT_UNFINISHED = 75,  // sweep: stopped by its time budget; run it again to resume (sysexits' TEMPFAIL)
   LJ_EXIT_INTERRUPTED = 130 // Ctrl-C; what was measured is kept, marked incomplete
 };

@@ -1,14 +1,20 @@
-// The compare page: several runs' page data in one document ({"runs": [...]})
-// and the same page script, which draws them side by side.
+// The compare page: several runs' page data in one document ({"runs": [...]},
+// and {"study": {...}} for a study file) and the same page script, which draws
+// them side by side (and a study's points and sweep charts).
 #include <stdlib.h>
 
 #include "common/error.h"
 #include "report/report_page.h"
 
 int lj_report_compare_html(FILE *f, const lj_report_run *runs, size_t n) {
+  return lj_report_compare_html_study(f, runs, n, NULL);
+}
+
+int lj_report_compare_html_study(FILE *f, const lj_report_run *runs, size_t n, json_t *study) {
   json_t *all = json_object(), *list = json_array();
   if (!all || !list) return LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
   json_object_set_new(all, "runs", list);
+  if (study) json_object_set(all, "study", study);
   for (size_t i = 0; i < n; i++) {
     json_t *d = lj_report_page_data(&runs[i]);
     if (!d) {
@@ -23,7 +29,8 @@ int lj_report_compare_html(FILE *f, const lj_report_run *runs, size_t n) {
   json_decref(all);
   if (!text) return LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
   char title[64];
-  snprintf(title, sizeof title, "llamajoule: %zu runs compared", n);
+  if (study) snprintf(title, sizeof title, "llamajoule: a study of %zu points", n);
+  else snprintf(title, sizeof title, "llamajoule: %zu runs compared", n);
   int rc = lj_report_page_begin(f, title);
   if (rc == 0) {
     fputs("<script type=\"application/json\" id=\"lj-data\">", f);

@@ -23,3 +23,5 @@ int lj_report_write_html_text(FILE *f, const char *text);
 // ECharts and the page script. `page_kind` is "report" or "compare".
 int lj_report_page_begin(FILE *f, const char *title);
 int lj_report_page_end(FILE *f, const char *page_kind);
+// The compare page with `study` (lj_report_study_json; NULL: none) beside the runs.
+int lj_report_compare_html_study(FILE *f, const lj_report_run *runs, size_t n, json_t *study);

@@ -3,7 +3,8 @@
 // A store holds runs; each run has its devices, the samples the sampler
 // streamed, measurement windows, metrics (sampler CPU cost...), and, for
 // `idle` and `devices --characterize`, idle baselines and characterisations;
-// for `profile`, everything in an lj_profile_result (schema version 3).
+// for `profile`, everything in an lj_profile_result; for `sweep`, the study
+// and its points (store_study.h) (schema version 4).
 // The file is in WAL mode and every batch of samples is one transaction, so a
 // killed process leaves a consistent file holding every batch committed
 // before it died; such a run keeps status "incomplete".
@@ -18,18 +19,18 @@
 #include "llamajoule/meter.h"
 #include "store/profile_result.h"
 
-#define LJ_STORE_SCHEMA_VERSION 3
+#define LJ_STORE_SCHEMA_VERSION 4
 
 typedef struct lj_store lj_store;
 
 // Opens `path`, creating the file and the schema when it does not exist.
 // Fails, naming the path, when it cannot be written (checked here, before any
-// measurement starts). A version-1 or version-2 file is upgraded in place
+// measurement starts). A file of version 1, 2 or 3 is upgraded in place
 // (version 2 added the profile tables, version 3 the context method's
-// columns); other versions are refused.
+// columns, version 4 the study tables); other versions are refused.
 int lj_store_open(const char *path, lj_store **out);
 // Opens an existing store for reading only (re-analysis); never creates it.
-// A version-1 or version-2 file is read as it is (version 1 holds no profiles).
+// An older file is read as it is (version 1 holds no profiles, versions 1-3 no studies).
 int lj_store_open_readonly(const char *path, lj_store **out);
 // The same, strictly read-only (SQLITE_OPEN_READONLY): the file's bytes stay
 // as they are, a -wal beside it is read, not checkpointed. For reports.

@@ -1,6 +1,6 @@
 // Opening a store: create the schema in a new file, or check that an
 // existing file is a llamajoule store of a schema version this build reads
-// (upgrading a version-1 or version-2 file opened for writing).
+// (upgrading a file of an older version opened for writing).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +57,7 @@ static int query_int(lj_store *st, const char *sql, int64_t *out, const char *wh
 static int add_schema_parts(lj_store *st, int64_t version, const char *what) {
   if (version < 2) LJ_TRY(lj_store_exec(st, lj_store_schema_v2, what));
   if (version < 3) LJ_TRY(lj_store_exec(st, lj_store_schema_v3, what));
+  if (version < 4) LJ_TRY(lj_store_exec(st, lj_store_schema_v4, what));
   return 0;
 }
 
@@ -108,7 +109,7 @@ static int create_schema(lj_store *st) {
   return rc;
 }
 
-// A file that exists: is it ours, and of a version we read? Versions 1 and 2
+// A file that exists: is it ours, and of a version we read? Older versions
 // are read as they are and upgraded when writable.
 static int check_schema(lj_store *st) {
   int64_t app_id = 0, version = 0;
@@ -120,8 +121,8 @@ static int check_schema(lj_store *st) {
   if (version < 1 || version > LJ_STORE_SCHEMA_VERSION)
     return LJ_FAIL(LJ_EINVAL,
                    "'%s' has store schema version %lld; this llamajoule (%s) reads schema version %d"
-                   " (and upgrades schema version 2 or 1 when it opens the file for writing)",
-                   st->path, (long long)version, LJ_VERSION, LJ_STORE_SCHEMA_VERSION);
+                   " (and upgrades schema versions 1 to %d when it opens the file for writing)",
+                   st->path, (long long)version, LJ_VERSION, LJ_STORE_SCHEMA_VERSION, LJ_STORE_SCHEMA_VERSION - 1);
   st->version = (int)version;
   return 0;
 }

@@ -1,8 +1,8 @@
 // The store's schema (every table and column: docs/store.md): the tables of
-// version 1, the profile tables version 2 added, and version 3's changes to
-// them. A fresh file gets all three parts; a file of version 1 or 2 opened for
-// writing gets the parts after its version (store_open.c), so an upgraded file
-// has exactly the schema of a fresh one.
+// version 1, the profile tables version 2 added, version 3's changes to them
+// and version 4's study tables. A fresh file gets all four parts; a file of
+// version 1, 2 or 3 opened for writing gets the parts after its version
+// (store_open.c), so an upgraded file has exactly the schema of a fresh one.
 // Times: *_ns columns are CLOCK_MONOTONIC ns of the recording host unless
 // named *_wall_ns (CLOCK_REALTIME ns since the Unix epoch); source_us is the
 // power source's own timestamp (NVML: us since the Unix epoch). Energies in J,
@@ -407,3 +407,34 @@ const char lj_store_schema_v3[] =
     "  PRIMARY KEY(run_id, phase, method));\n"
     "INSERT INTO closures SELECT *, 'isolation' FROM closures_v2;\n"
     "DROP TABLE closures_v2;\n";
+
+// Added in version 4: studies (`llamajoule sweep`). A study is many profile
+// runs in one file, one per point (model, batch, prompt and generated length);
+// its arguments say which points, and each point row says how far it got, so
+// that a re-run with the same arguments resumes it. Only new tables: nothing
+// of version 3 changes.
+const char lj_store_schema_v4[] =
+    "CREATE TABLE studies(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL,\n"
+    "  arguments TEXT NOT NULL UNIQUE,\n"
+    "  engine TEXT NOT NULL,\n"
+    "  command_line TEXT NOT NULL,\n"
+    "  created_wall_ns INTEGER NOT NULL,\n"
+    "  updated_wall_ns INTEGER NOT NULL);\n"
+    "CREATE TABLE study_points(\n"
+    "  study_id INTEGER NOT NULL REFERENCES studies(id),\n"
+    "  point INTEGER NOT NULL,\n"
+    "  model TEXT NOT NULL,\n"
+    "  batch INTEGER NOT NULL,\n"
+    "  prompt_len INTEGER NOT NULL,\n"
+    "  gen_len INTEGER NOT NULL,\n"
+    "  stages INTEGER NOT NULL,\n"
+    "  status TEXT NOT NULL CHECK(status IN ('pending', 'incomplete', 'done', 'skipped', 'failed')),\n"
+    "  reason TEXT NOT NULL,\n"
+    "  run_id INTEGER REFERENCES runs(id),\n"
+    "  attempts INTEGER NOT NULL,\n"
+    "  seconds REAL,\n"
+    "  estimate_s REAL,\n"
+    "  updated_wall_ns INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(study_id, point));\n";

@@ -384,6 +384,45 @@
     root.append(el('section', { class: 'findings', id: 'sec-findings' }, el('h2', {}, 'Findings'), ul));
   }
 
+  // ------------------------------------------------------------------ a study (llamajoule sweep)
+
+  // The study's points (every status, with the reasons) and, per phase, J/token, tokens/J,
+  // J per billion parameters per token and time per token against batch: one line per
+  // model and prompt length.
+  function studySection(study, runs) {
+    if (!only) {
+      const rows = study.points.map((p) => [p.point, p.model, p.batch, p.prompt_len, p.gen_len, p.status + (p.stages ? ' (stages)' : ''),
+        p.run_id === null ? '-' : p.run_id, p.seconds === null ? '-' : p.seconds.toFixed(1) + ' s', p.reason || '']);
+      const done = study.points.filter((p) => p.status === 'done').length;
+      root.append(el('section', { class: 'summary', id: 'sec-study' }, el('h2', {}, 'Study: ', study.name),
+        el('p', { class: 'note' }, done, ' of ', study.points.length, ' points done (', study.engine, ' engine): ', study.arguments),
+        table(['point', 'model', 'batch', 'prompt', 'gen', 'status', 'run', 'time', 'reason'], rows)));
+    }
+    const lines = [...new Set(runs.map((r) => r.model.name + ' p' + r.workload.prompt_len))];
+    const perToken = (ph, r, f) => { const x = r.phases.find((q) => q.phase === ph); const v = x ? f(x, r) : null; return v !== null && v !== undefined && isFinite(v) ? v : null; };
+    const figures = [
+      ['j-per-token', 'dynamic J/token', 'J', (x) => x.dynamic_j_per_token],
+      ['tokens-per-j', 'tokens per J', 'tokens/J', (x) => x.tokens_per_dynamic_j],
+      ['j-per-bparam', 'J per billion parameters per token', 'J', (x, r) => (r.model.params && x.dynamic_j_per_token !== null ? x.dynamic_j_per_token / (r.model.params / 1e9) : null)],
+      ['s-per-token', 'time per token', 's', (x) => (x.time_s !== null && x.tokens_per_unit ? x.time_s / x.tokens_per_unit : null)],
+    ];
+    for (const ph of ['prefill', 'decode']) {
+      for (const [key, title, unit, f] of figures) {
+        chart('study-' + ph + '-' + key, ph + ': ' + title + ' against batch', 'Each done point of the study; one line per model and prompt length; batch on a log axis.', 340, () => {
+          if (new Set(runs.map((r) => r.workload.batch)).size < 2) return 'the done points do not span batch';
+          if (!runs.some((r) => perToken(ph, r, f) !== null)) return 'no done point has this figure (timing-only runs have no energy)';
+          return { tooltip: { trigger: 'item', formatter: (q) => esc(q.seriesName) + ': batch ' + q.value[0] + ', ' + fmt(q.value[1], unit) }, legend: { top: 0 },
+            grid: { left: 90, right: 20, top: 40, bottom: 50 },
+            xAxis: { type: 'log', logBase: 2, name: 'batch', nameLocation: 'middle', nameGap: 28 },
+            yAxis: { type: 'value', name: title + ' (' + unit + ')', axisLabel: { formatter: (v) => fmt(v, unit) } },
+            series: lines.map((m, i) => ({ type: 'line', name: m, color: OI[i % 8], symbolSize: 8,
+              data: runs.filter((r) => r.model.name + ' p' + r.workload.prompt_len === m && perToken(ph, r, f) !== null)
+                .map((r) => [r.workload.batch, perToken(ph, r, f)]).sort((a, b) => a[0] - b[0]) })) };
+        });
+      }
+    }
+  }
+
   // ------------------------------------------------------------------ compare: runs side by side
 
   function comparePage() {
@@ -404,6 +443,7 @@
       if (partial.length) root.append(el('div', { class: 'banner', role: 'alert' }, 'Incomplete runs: ', partial.join(' | ')));
       root.append(box);
     }
+    if (d.study) studySection(d.study, runs);
     const metric = (key, title, unit, note, f) => chart(key, title, note, 380, () => {
       const series = ['prefill', 'decode'].map((p, i) => ({ type: 'bar', name: p, color: OI[i],
         data: runs.map((r) => { const ph = r.phases.find((x) => x.phase === p); const v = ph ? f(ph, r) : null; return v !== null && isFinite(v) ? v : null; }) }));

@@ -1,0 +1,32 @@
+// A study file (`llamajoule sweep`) as the reports see it: the study, every
+// point with its status, and the profile run of each done point, read back
+// strictly read-only. `compare STUDY.db` and `report STUDY.db` draw it.
+#pragma once
+#include <jansson.h>
+#include <stdio.h>
+
+#include "report/report_run.h"
+#include "store/store_study.h"
+
+typedef struct {
+  char path[1024];
+  lj_study study;
+  lj_study_point *points;
+  size_t n_points;
+  lj_report_run *runs;  // the done points' runs, in point order
+  size_t n_runs;
+} lj_report_study;
+
+// 1: `path` holds a study, loaded (free with lj_report_study_free); 0: no study
+// in it (out empty); negative: the file cannot be read (not a store, another
+// schema version, a done point whose run is not a readable profile).
+int lj_report_study_load(const char *path, lj_report_study *out);
+void lj_report_study_free(lj_report_study *s);
+
+// {"name", "arguments", "engine", "command_line", "file", "points": [{point, model,
+// batch, prompt_len, gen_len, stages, status, reason, run_id, attempts, seconds, estimate_s}]}
+json_t *lj_report_study_json(const lj_report_study *s);
+// The study as text: one line per point (status, run, time, J/token or time per token).
+int lj_report_study_text(FILE *f, const lj_report_study *s);
+// The compare page of every done point, with the study's JSON for its table and sweep charts.
+int lj_report_study_html(FILE *f, const lj_report_study *s);
