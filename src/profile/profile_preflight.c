@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "common/mem_available.h"
-#include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/device_memory.h"
 #include "engine/cuda/memory_plan.h"
 #include "model/tokenizer.h"
 #include "profile/profile_plan.h"
@@ -45,8 +45,8 @@ int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, 
   if (on_gpu) {
     // The plan the runner's engine is created with (profile_gpu.c, load_once).
     int B = o->batch, ctx = o->prompt_len + o->gen_len + 1;
-    int64_t free_b = 0;
-    LJ_TRY(lj_cuda_free_memory(o->device, &free_b));
+    int64_t free_b = 0, total_b = 0;
+    LJ_TRY(lj_cuda_device_memory(o->device, &free_b, &total_b));
     lj_cuda_memory_plan plan;
     lj_cuda_memory_plan_compute(&p->config, B, ctx, B * o->prompt_len, &plan);
     LJ_TRY(lj_cuda_memory_plan_check(&p->config, B, ctx, B * o->prompt_len, &plan, free_b));

@@ -176,17 +176,6 @@ void lj_cuda_driver_version(char *buf, int cap) {
   snprintf(buf, (size_t)cap, "%d.%d", v / 1000, (v % 1000) / 10);
 }
 
-int lj_cuda_free_memory(int device, int64_t *free_bytes) {
-  *free_bytes = 0;
-  int n = lj_cuda_device_count();
-  if (device < 0 || device >= n) return LJ_FAIL(LJ_ENODEV, "CUDA device %d does not exist (%d found)", device, n);
-  size_t f = 0, t = 0;
-  CUDA_CHECK(cudaSetDevice(device));
-  CUDA_CHECK(cudaMemGetInfo(&f, &t));
-  *free_bytes = (int64_t)f;
-  return 0;
-}
-
 int lj_cuda_device_count(void) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {

@@ -31,8 +31,6 @@ void lj_cuda_options_default(lj_cuda_options *o);
 void lj_cuda_driver_version(char *buf, int cap);
 // Number of usable CUDA devices; 0 without a driver, a GPU or a CUDA build.
 int lj_cuda_device_count(void);  // device 0, batch 1, ctx 2048, gemv on
-// Free device memory of CUDA device `device` in bytes (opens its context); LJ_ENODEV without one.
-int lj_cuda_free_memory(int device, int64_t *free_bytes);
 
 // One host tensor in HF layout (matrices (out, in) row-major); F32, F16 or BF16 (bit
 // patterns), each converted to bf16 on the device.

@@ -13,11 +13,6 @@ void lj_cuda_options_default(lj_cuda_options *o) {
   o->max_batch = 1, o->max_ctx = 2048, o->max_tokens = 2048, o->use_gemv = 1, o->print_plan = 1;
 }
 int lj_cuda_device_count(void) { return 0; }
-int lj_cuda_free_memory(int device, int64_t *free_bytes) {
-  (void)device;
-  *free_bytes = 0;
-  return NO_CUDA();
-}
 void lj_cuda_driver_version(char *buf, int cap) {
   if (cap > 0) buf[0] = '\0';
 }
