@@ -17,6 +17,12 @@ cmake --build build-asan -j"$(nproc)" >&2
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LLAMAJOULE_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -j"$(nproc)" | tee build-asan/ctest.out
 
+# The optimiser's flow analysis warns where the debug builds do not: the Release build users make
+# (README) must compile with warnings as errors too. CPU-only, compile only.
+echo "== build: Release (-O3), warnings as errors, CPU-only ==" >&2
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DLLAMAJOULE_CUDA=OFF | grep -E "llamajoule|Error" >&2 || true
+cmake --build build-release -j"$(nproc)" --target llamajoule >&2
+
 echo "== summary: every test passed ==" >&2
 for b in build build-asan; do
   skips=$(bash scripts/ctest_skips.sh "$b" "$b/ctest.out")
