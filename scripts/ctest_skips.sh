@@ -5,8 +5,8 @@
 #   ctest --test-dir BUILD_DIR | tee OUT; bash scripts/ctest_skips.sh BUILD_DIR OUT
 set -euo pipefail
 build=${1:?usage: ctest_skips.sh BUILD_DIR CTEST_OUTPUT}
-out=${2:?usage: ctest_skips.sh BUILD_DIR CTEST_OUTPUT}
-for name in $(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (Skipped)$/\1/p' "$out"); do
+ctest_out=${2:?usage: ctest_skips.sh BUILD_DIR CTEST_OUTPUT}
+for name in $(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (Skipped)$/\1/p' "$ctest_out"); do
   reason=$(awk -v name="$name" '
     $0 ~ "^[0-9]+/[0-9]+ Testing: " name "$" { inside = 1; next }
     inside && /^<end of output>$/ { exit }

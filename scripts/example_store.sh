@@ -5,10 +5,10 @@
 # compacted and xz-compressed. Every table the report reads is kept whole.
 #   bash scripts/example_store.sh IN.db OUT.db.xz
 set -euo pipefail
-in=$1 out=$2
+src_db=$1 dest=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sqlite3 "$in" "VACUUM INTO '$tmp/s.db'"
+sqlite3 "$src_db" "VACUUM INTO '$tmp/s.db'"
 sqlite3 "$tmp/s.db" <<'SQL'
 DELETE FROM samples WHERE reading IN (SELECT id FROM readings
   WHERE name IN ('power_avg', 'power_memory', 'util_gpu', 'util_mem', 'power_limit', 'clock_mem'));
@@ -19,5 +19,5 @@ sqlite3 "$tmp/s.db" "SELECT command_line FROM runs" | cut_paths > "$tmp/cmd"
 sqlite3 "$tmp/s.db" "SELECT notes FROM profile_plans" | cut_paths > "$tmp/notes"
 sqlite3 "$tmp/s.db" "UPDATE runs SET command_line = readfile('$tmp/cmd');
   UPDATE profile_plans SET notes = readfile('$tmp/notes'); VACUUM;"
-xz -9 -T1 -c "$tmp/s.db" > "$out"
-ls -l "$out" >&2
+xz -9 -T1 -c "$tmp/s.db" > "$dest"
+ls -l "$dest" >&2
