@@ -11,18 +11,21 @@
 #include "report/report_page.h"
 #include "report/report_run.h"
 #include "report/report_study.h"
+#include "report/study_analysis.h"
 
 #define MAX_RUNS 32
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: llamajoule compare A.db B.db ... [-o compare.html]\n\n"
+          "usage: llamajoule compare A.db B.db ... [--latency-ms L] [-o compare.html]\n\n"
           "Runs side by side in one self-contained HTML page: J/token and tokens/J of prefill and decode,\n"
           "J per billion parameters per token, decode's stage-group shares, and J/token against batch and\n"
           "prompt length where the runs span them. Each argument is a store (its newest profile run),\n"
           "FILE.db:N (run N of it), or a study (llamajoule sweep): every done point, with the study's points\n"
           "and J/token, tokens/J and J per billion parameters per token against batch, per model, for prefill\n"
-          "and decode. At most %d arguments. Stores are only read.\n\n"
+          "and decode, the best batch under a latency bound, the knee, ML.ENERGY's figures beside ours and\n"
+          "findings. At most %d arguments. Stores are only read.\n\n"
+          "  --latency-ms L  a study's bound on one decode step for its best batch (default 50 ms)\n"
           "  -o, --output F  the page (default compare.html; '-' is stdout)\n"
           "  -h, --help\n\n"
           "exit codes: 0 written, 1 writing failed, 2 bad command line, 3 a store is not readable as a profile.\n",
@@ -50,14 +53,19 @@ static void split_arg(const char *arg, char *path, size_t cap, int64_t *run) {
 
 int lj_cmd_compare(int argc, char **argv) {
   static const struct option opts[] = {
-      {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+      {"output", required_argument, 0, 'o'}, {"latency-ms", required_argument, 0, 'l'},
+      {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
   const char *out = "compare.html";
+  double latency_ms = LJ_STUDY_LATENCY_MS;
   optind = 1;
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
     switch (c) {
       case 'o': out = optarg; break;
+      case 'l':
+        if (lj_report_study_parse_latency(optarg, &latency_ms) < 0) return usage_error(LJ_EINVAL);
+        break;
       case 'h': usage(stdout); return LJ_EXIT_OK;
       case ':': return usage_error(LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]));
       default:
@@ -91,9 +99,11 @@ int lj_cmd_compare(int argc, char **argv) {
         break;
       }
       runs = more, cap += s.n_runs;
+      s.latency_ms = latency_ms;
+      // The analysis reads the runs: the JSON is made before they move to the page's list.
+      if (!study && !(study = lj_report_study_json(&s))) rc = LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
       for (size_t k = 0; k < s.n_runs; k++) runs[loaded++] = s.runs[k];
       s.n_runs = 0;  // moved
-      if (!study && !(study = lj_report_study_json(&s))) rc = LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
       lj_report_study_free(&s);
       continue;
     }

@@ -12,10 +12,11 @@
 #include "report/report.h"
 #include "report/report_run.h"
 #include "report/report_study.h"
+#include "report/study_analysis.h"
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: llamajoule report RUN.db [--run N] [--format html|text|json|csv|perfetto] [-o FILE]\n\n"
+          "usage: llamajoule report RUN.db [--run N] [--format html|text|json|csv|perfetto] [--latency-ms L] [-o FILE]\n\n"
           "Renders a run that `llamajoule profile` stored, without a GPU. The store is only read.\n"
           "A study (llamajoule sweep) without --run: html is the page of every done point (as compare),\n"
           "text a table of the points, json the study and its points; --run N renders one point's run.\n\n"
@@ -24,6 +25,7 @@ static void usage(FILE *f) {
           "                 text: the terminal summary; json: docs/profile-json.md;\n"
           "                 csv: every table of the run, one section each;\n"
           "                 perfetto: a Chrome trace-event JSON for ui.perfetto.dev (stages, power, clocks)\n"
+          "  --latency-ms L a study's bound on one decode step for its best batch (default 50 ms)\n"
           "  -o, --output F the file to write (default: RUN.html beside the store for html, stdout otherwise;\n"
           "                 '-' is stdout)\n"
           "  -h, --help\n\n"
@@ -80,9 +82,10 @@ static int study_json(FILE *f, const lj_report_study *s) {
 }
 
 // A study file without --run: its exit code, or -1 when it is not a study (its newest run is rendered).
-static int report_study(const char *path, const char *format, const char *out) {
+static int report_study(const char *path, const char *format, const char *out, double latency_ms) {
   lj_report_study s;
   int found = lj_report_study_load(path, &s);
+  s.latency_ms = latency_ms;
   if (found <= 0) {
     lj_clear_error();  // not a study, or unreadable: the run's loader says why
     return -1;
@@ -131,10 +134,12 @@ int lj_cmd_report(int argc, char **argv) {
   static const struct option opts[] = {{"run", required_argument, 0, 'r'},
                                        {"format", required_argument, 0, 'f'},
                                        {"output", required_argument, 0, 'o'},
+                                       {"latency-ms", required_argument, 0, 'l'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *out = NULL, *format = "html";
   long long run_id = 0;
+  double latency_ms = LJ_STUDY_LATENCY_MS;
   optind = 1;
   opterr = 0;
   int c;
@@ -149,6 +154,9 @@ int lj_cmd_report(int argc, char **argv) {
         break;
       case 'f': format = optarg; break;
       case 'o': out = optarg; break;
+      case 'l':
+        if (lj_report_study_parse_latency(optarg, &latency_ms) < 0) return usage_error(LJ_EINVAL);
+        break;
       case 'h': usage(stdout); return LJ_EXIT_OK;
       case ':': return usage_error(LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]));
       default:
@@ -165,7 +173,7 @@ int lj_cmd_report(int argc, char **argv) {
   if (!fn) return usage_error(LJ_FAIL(LJ_EINVAL, "--format '%s': expected html, text, json, csv or perfetto", format));
   const char *path = argv[optind];
   if (run_id == 0) {
-    int code = report_study(path, format, out);
+    int code = report_study(path, format, out, latency_ms);
     if (code >= 0) return code;
   }
 

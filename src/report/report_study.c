@@ -1,16 +1,19 @@
 // Study files in the reports (report_study.h).
 #include "report/report_study.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "report/report_page.h"
+#include "report/study_analysis.h"
 
 int lj_report_study_load(const char *path, lj_report_study *out) {
   memset(out, 0, sizeof *out);
   snprintf(out->path, sizeof out->path, "%s", path);
+  out->latency_ms = LJ_STUDY_LATENCY_MS;
   lj_store *st = NULL;
   LJ_TRY(lj_store_open_untouched(path, &st));
   int found = lj_store_study_read(st, &out->study, &out->points, &out->n_points);
@@ -41,6 +44,25 @@ void lj_report_study_free(lj_report_study *s) {
   memset(s, 0, sizeof *s);
 }
 
+// The analysis of the done points, as JSON; NULL when out of memory.
+static json_t *analysis_json(const lj_report_study *s) {
+  lj_study_analysis a;
+  if (lj_study_analyze(s, s->latency_ms, &a) < 0) return NULL;
+  json_t *j = lj_study_analysis_json(s, &a);
+  lj_study_analysis_free(&a);
+  return j;
+}
+
+int lj_report_study_parse_latency(const char *arg, double *ms) {
+  char *end;
+  errno = 0;
+  double v = strtod(arg, &end);
+  if (errno || end == arg || *end || !(v > 0) || v > 1e6)
+    return LJ_FAIL(LJ_EINVAL, "--latency-ms '%s': expected milliseconds per decode step, more than 0", arg);
+  *ms = v;
+  return 0;
+}
+
 static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
 json_t *lj_report_study_json(const lj_report_study *s) {
@@ -56,6 +78,11 @@ json_t *lj_report_study_json(const lj_report_study *s) {
   json_object_set_new(o, "command_line", json_string(s->study.command_line));
   json_object_set_new(o, "file", json_string(s->path));
   json_object_set_new(o, "points", pts);
+  json_t *an = analysis_json(s);
+  if (!an || json_object_set_new(o, "analysis", an) < 0) {
+    json_decref(o);
+    return NULL;
+  }
   for (size_t i = 0; i < s->n_points; i++) {
     const lj_study_point *p = &s->points[i];
     json_t *q = json_pack("{s:I, s:s, s:i, s:i, s:i, s:b, s:s, s:s, s:o, s:i, s:o, s:o}", "point", (json_int_t)(i + 1),
@@ -101,6 +128,11 @@ int lj_report_study_text(FILE *f, const lj_report_study *s) {
             p->prompt_len, p->gen_len, lj_point_status_name(p->status), run, secs, cells[0], cells[1],
             p->reason[0] ? "  " : "", p->reason);
   }
+  lj_study_analysis a;
+  LJ_TRY(lj_study_analyze(s, s->latency_ms, &a));
+  int rc = lj_study_analysis_text(f, s, &a);
+  lj_study_analysis_free(&a);
+  if (rc < 0) return rc;
   return ferror(f) ? LJ_FAIL(LJ_EIO, "study: writing the text failed") : 0;
 }
 

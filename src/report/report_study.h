@@ -15,6 +15,7 @@ typedef struct {
   size_t n_points;
   lj_report_run *runs;  // the done points' runs, in point order
   size_t n_runs;
+  double latency_ms;  // the analysis's bound on one decode step (LJ_STUDY_LATENCY_MS unless set)
 } lj_report_study;
 
 // 1: `path` holds a study, loaded (free with lj_report_study_free); 0: no study
@@ -22,11 +23,14 @@ typedef struct {
 // schema version, a done point whose run is not a readable profile).
 int lj_report_study_load(const char *path, lj_report_study *out);
 void lj_report_study_free(lj_report_study *s);
+// `--latency-ms MS` of compare and report: a number of milliseconds, 0 < MS <= 1e6.
+int lj_report_study_parse_latency(const char *arg, double *ms);
 
 // {"name", "arguments", "engine", "command_line", "file", "points": [{point, model,
-// batch, prompt_len, gen_len, stages, status, reason, run_id, attempts, seconds, estimate_s}]}
+// batch, prompt_len, gen_len, stages, status, reason, run_id, attempts, seconds, estimate_s}],
+// "analysis": study_analysis.h}
 json_t *lj_report_study_json(const lj_report_study *s);
-// The study as text: one line per point (status, run, time, J/token or time per token).
+// The study as text: one line per point (status, run, time, J/token or time per token), then the analysis.
 int lj_report_study_text(FILE *f, const lj_report_study *s);
 // The compare page of every done point, with the study's JSON for its table and sweep charts.
 int lj_report_study_html(FILE *f, const lj_report_study *s);

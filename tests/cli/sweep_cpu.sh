@@ -151,6 +151,15 @@ check "report text: a line per point" 4 "$(grep -cE '^ +[1-4]  tiny +[12] +(16|3
 [[ -s $tmp/s.html ]]; check "report html: the study page beside the store" 0 $?
 "$bin" report "$tmp/s.db" --run 2 --format text >"$tmp/r2.txt" 2>/dev/null
 check "report --run: one point's profile" 1 "$(grep -c 'batch 2, prompt 16 tokens' "$tmp/r2.txt")"
+# The analysis of a timing-only study: step times, no energy, the bound as given.
+"$bin" report "$tmp/s.db" --format text --latency-ms 7 >"$tmp/r4.txt" 2>/dev/null
+check "report --latency-ms: the bound" 1 "$(grep -c 'latency bound 7 ms per decode step' "$tmp/r4.txt")"
+check "report text: a step time per point" 4 "$(grep -cE '^  tiny +(16|32) +6 +[12] +- +- +- +[0-9.e+-]+ ms  (yes|no)$' "$tmp/r4.txt")"
+check "report json: the analysis's bound" "7.0 2" "$("$bin" report "$tmp/s.db" --format json --latency-ms 7 2>/dev/null |
+  python3 -c 'import json,sys; a=json.load(sys.stdin)["analysis"]; print(a["latency_ms"], len(a["lines"]))')"
+"$bin" compare "$tmp/s.db" --latency-ms 0 -o "$tmp/c0.html" 2>"$tmp/c0.txt"
+check "compare --latency-ms 0: exit 2" 2 $?
+check "compare --latency-ms 0: message" 1 "$(grep -c "latency-ms '0': expected milliseconds" "$tmp/c0.txt")"
 "$bin" report "$tmp/s.db" --format csv >/dev/null 2>"$tmp/r3.txt"
 check "report csv of a study: needs --run" 2 $?
 

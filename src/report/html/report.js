@@ -390,6 +390,7 @@
   // J per billion parameters per token and time per token against batch: one line per
   // model and prompt length.
   function studySection(study, runs) {
+    status.study = { knee_marks: 0, best_marks: 0, findings: 0, reference_rows: 0 };
     if (!only) {
       const rows = study.points.map((p) => [p.point, p.model, p.batch, p.prompt_len, p.gen_len, p.status + (p.stages ? ' (stages)' : ''),
         p.run_id === null ? '-' : p.run_id, p.seconds === null ? '-' : p.seconds.toFixed(1) + ' s', p.reason || '']);
@@ -406,6 +407,23 @@
       ['j-per-bparam', 'J per billion parameters per token', 'J', (x, r) => (r.model.params && x.dynamic_j_per_token !== null ? x.dynamic_j_per_token / (r.model.params / 1e9) : null)],
       ['s-per-token', 'time per token', 's', (x) => (x.time_s !== null && x.tokens_per_unit ? x.time_s / x.tokens_per_unit : null)],
     ];
+    const an = study.analysis;
+    if (an) studyAnalysisTables(an);
+    // The knee and the best batch under the bound, marked on decode J/token (study_analysis.h has the rules).
+    const lineOf = (name) => (an ? an.lines.find((l) => l.model + ' p' + l.prompt_len === name) : null);
+    const jAt = (l, b) => { const p = l.points.find((q) => q.batch === b); return p ? p.j_per_token : null; };
+    const marks = (name) => {
+      const l = lineOf(name);
+      if (!l) return {};
+      const pts = [];
+      if (l.knee_batch !== null && jAt(l, l.knee_batch) !== null) pts.push({ name: 'knee', coord: [l.knee_batch, jAt(l, l.knee_batch)], value: 'knee' });
+      if (l.best_batch !== null && jAt(l, l.best_batch) !== null) pts.push({ name: 'best', coord: [l.best_batch, jAt(l, l.best_batch)], value: 'best' });
+      status.study.knee_marks += pts.filter((p) => p.name === 'knee').length;
+      status.study.best_marks += pts.filter((p) => p.name === 'best').length;
+      return { markPoint: { symbol: 'pin', symbolSize: 44, label: { fontSize: 10 }, data: pts },
+        markLine: { symbol: 'none', silent: true, lineStyle: { type: 'dashed' }, label: { formatter: 'knee' },
+          data: l.knee_batch !== null ? [{ xAxis: l.knee_batch }] : [] } };
+    };
     for (const ph of ['prefill', 'decode']) {
       for (const [key, title, unit, f] of figures) {
         chart('study-' + ph + '-' + key, ph + ': ' + title + ' against batch', 'Each done point of the study; one line per model and prompt length; batch on a log axis.', 340, () => {
@@ -415,12 +433,75 @@
             grid: { left: 90, right: 20, top: 40, bottom: 50 },
             xAxis: { type: 'log', logBase: 2, name: 'batch', nameLocation: 'middle', nameGap: 28 },
             yAxis: { type: 'value', name: title + ' (' + unit + ')', axisLabel: { formatter: (v) => fmt(v, unit) } },
-            series: lines.map((m, i) => ({ type: 'line', name: m, color: OI[i % 8], symbolSize: 8,
+            series: lines.map((m, i) => Object.assign({ type: 'line', name: m, color: OI[i % 8], symbolSize: 8,
               data: runs.filter((r) => r.model.name + ' p' + r.workload.prompt_len === m && perToken(ph, r, f) !== null)
-                .map((r) => [r.workload.batch, perToken(ph, r, f)]).sort((a, b) => a[0] - b[0]) })) };
+                .map((r) => [r.workload.batch, perToken(ph, r, f)]).sort((a, b) => a[0] - b[0]) },
+              ph === 'decode' && key === 'j-per-token' ? marks(m) : {})) };
         });
       }
     }
+    if (!an) return;
+    chart('study-decode-step', 'decode: step time against batch, with the latency bound',
+      'One decode step: one token for every sequence of the batch. The dashed line is the bound (--latency-ms ' + an.latency_ms + '); the pin marks the best batch within it.', 340, () => {
+        const ls = an.lines.filter((l) => l.points.some((p) => p.step_ms !== null));
+        if (!ls.length) return 'no done point has a decode step time';
+        return { tooltip: { trigger: 'item', formatter: (q) => esc(q.seriesName) + ': batch ' + q.value[0] + ', ' + fmt(q.value[1] / 1e3, 's') + ' per step' }, legend: { top: 0 },
+          grid: { left: 90, right: 60, top: 40, bottom: 50 },
+          xAxis: { type: 'log', logBase: 2, name: 'batch', nameLocation: 'middle', nameGap: 28 },
+          yAxis: { type: 'value', name: 'decode step (ms)' },
+          series: ls.map((l, i) => ({ type: 'line', name: l.model + ' p' + l.prompt_len + ' g' + l.gen_len, color: OI[i % 8], symbolSize: 8,
+            data: l.points.filter((p) => p.step_ms !== null).map((p) => [p.batch, p.step_ms]),
+            markLine: i ? undefined : { symbol: 'none', silent: true, lineStyle: { type: 'dashed', color: OI[5] }, label: { formatter: 'bound ' + an.latency_ms + ' ms' }, data: [{ yAxis: an.latency_ms }] },
+            markPoint: l.best_batch === null ? undefined : { symbol: 'pin', symbolSize: 44, label: { fontSize: 10 },
+              data: [{ name: 'best', value: 'best', coord: [l.best_batch, l.points.find((p) => p.batch === l.best_batch).step_ms] }] } })) };
+      });
+    // Stage-group shares of the points with per-stage estimates (sweep --stages), against size and context.
+    for (const [key, axis, get] of [['study-shares-size', 'model size (billion parameters)', (x) => x.params_b], ['study-shares-context', 'prompt length (tokens)', (x) => x.prompt_len]]) {
+      chart(key, 'decode: attention, MLP and LM-head shares against ' + axis.replace(/ \(.*/, ''),
+        'Share of decode\'s replayed dynamic energy by stage group, for the points measured with --stages (one point per model, batch and prompt length).', 340, () => {
+          const pts = an.shares.filter((x) => x.phase === 'decode' && get(x) !== null);
+          if (!pts.length) return 'no done point has per-stage estimates (sweep --stages)';
+          return { tooltip: { trigger: 'item', formatter: (q) => esc(q.seriesName) + ': ' + esc(q.data.label) + ', ' + (q.value[1] * 100).toFixed(1) + '%' }, legend: { top: 0 },
+            grid: { left: 70, right: 20, top: 40, bottom: 50 },
+            xAxis: { type: 'value', name: axis, nameLocation: 'middle', nameGap: 28, scale: true },
+            yAxis: { type: 'value', name: 'share (%)', min: 0, max: 1, axisLabel: { formatter: (v) => Math.round(v * 100) + '%' } },
+            series: [['attention', 'attention'], ['mlp', 'MLP'], ['lm_head', 'LM head']].map(([k, name]) => ({ type: 'scatter', name, color: GROUP_COLOR[name], symbolSize: 10,
+              data: pts.filter((x) => x[k] !== null).map((x) => ({ value: [get(x), x[k]], label: x.model + ' b' + x.batch + ' p' + x.prompt_len })) })) };
+        });
+    }
+  }
+
+  // The study's findings, its best batch and knee per line, and ML.ENERGY's figures beside ours.
+  function studyAnalysisTables(an) {
+    status.study.findings = an.findings.length;
+    status.study.reference_rows = an.reference.points.length;
+    if (only) return;
+    const box = el('section', { class: 'summary', id: 'sec-study-analysis' }, el('h2', {}, 'Study: analysis'));
+    if (an.findings.length) {
+      const ul = el('ul', { class: 'findings' });
+      for (const f of an.findings) ul.append(el('li', { class: 'level' + f.level, title: 'rule: ' + f.rule }, f.text));
+      box.append(el('h3', {}, 'Findings'), ul);
+    }
+    box.append(el('h3', {}, 'Best batch under ' + an.latency_ms + ' ms per decode step, and the knee'));
+    box.append(table(['model', 'prompt', 'gen', 'parameters', 'best batch', 'knee', 'from the knee to the next batch'], an.lines.map((l) => {
+      const best = l.best_batch !== null ? String(l.best_batch)
+        : 'none meets it' + (l.fastest_batch !== null ? ' (fastest: batch ' + l.fastest_batch + ')' : '');
+      const knee = l.knee_batch !== null ? String(l.knee_batch) : 'none up to batch ' + (l.points.length ? l.points[l.points.length - 1].batch : '-');
+      const why = l.knee_batch === null ? '-' : 'to batch ' + l.knee_next + ': J/token ' + signedPct(-l.knee_fall_pct) + ', step ' + signedPct(l.knee_growth_pct) + ' per doubling (' + (l.knee_rule === 'fall' ? 'J/token rule' : 'step-time rule') + ')';
+      return [l.model, l.prompt_len, l.gen_len, l.params_b === null ? '-' : l.params_b.toFixed(2) + ' B', best, knee, why];
+    })));
+    box.append(el('p', { class: 'note' }, 'Rules: ', an.rules.knee, '; ', an.rules.best, '.'));
+    box.append(el('h3', {}, 'Beside ML.ENERGY v3'));
+    const ref = an.reference;
+    if (ref.points.length) {
+      box.append(table(['model', 'prompt', 'gen', 'batch', 'GPU', 'ours (J/token, gross)', 'theirs', 'difference', 'ours'], ref.points.map((p) => [
+        p.model, p.prompt_len, p.gen_len, p.batch, p.gpu, fmt(p.ours_j_per_token, 'J'), fmt(p.theirs_j_per_token, 'J') + (p.tolerance ? ' \u00b1' + Math.round(p.tolerance * 100) + '%' : ''),
+        signedPct(p.diff_pct), p.at_or_below ? 'at or below theirs' : 'above theirs'])));
+    } else {
+      box.append(el('p', { class: 'note' }, 'No done point matches theirs (Llama 3.1 8B at batch 8, 16, 64 or 256 on an H100).'));
+    }
+    box.append(el('p', { class: 'note' }, ref.source, '. ', ref.conditions, '.'));
+    root.append(box);
   }
 
   // ------------------------------------------------------------------ compare: runs side by side
