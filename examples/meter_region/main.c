@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
   const char *spec = "nvml";
   double idle_given = -1, idle_seconds = 1.0;
   long work_ms = 1000;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) {  // every option takes a value
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     char *end = NULL;
     if (!strcmp(a, "--source") && v) {
@@ -108,7 +108,6 @@ int main(int argc, char **argv) {
     } else {
       return usage();
     }
-    i++;
   }
 
   lj_source *src;
