@@ -157,7 +157,7 @@ static json_t *stages_part(const lj_profile_result *r) {
     put_ci(o, "gross_j", &e->gross_j);
     put_ci(o, "time_s", &e->time_per_call_s);
     put_num(o, "time_ratio", e->time_ratio);
-    put_num(o, "share_dynamic", s->share_dynamic);
+    put_num(o, "share_dynamic", lj_profile_stage_share(r, s, 1));
     put_num(o, "flops", (double)s->cost.flops);
     put_num(o, "bytes", (double)s->cost.bytes);
     put_num(o, "flops_per_byte", s->cost.flops_per_byte);

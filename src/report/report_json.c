@@ -177,6 +177,8 @@ static json_t *stage_derived(const char *key, const void *rec, const lj_profile_
   if (!strcmp(key, "dynamic_j_per_unit"))
     return num(s->calls_per_unit * (e->dynamic_j.n > 0 ? e->dynamic_j.mean : NAN));
   if (!strcmp(key, "gross_j_per_unit")) return num(s->calls_per_unit * (e->gross_j.n > 0 ? e->gross_j.mean : NAN));
+  if (!strcmp(key, "share_dynamic")) return num(lj_profile_stage_share(r, s, 1));
+  if (!strcmp(key, "share_gross")) return num(lj_profile_stage_share(r, s, 0));
   if (!strcmp(key, "flops_per_byte")) return num(s->cost.bytes > 0 ? s->cost.flops_per_byte : NAN);
   if (!strcmp(key, "bound")) {
     const char *bound = lj_report_bound(&s->cost);
