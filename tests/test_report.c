@@ -443,7 +443,10 @@ static void test_text_sequence(void **state) {
   expect_line(text, "qkv            0       16", "12.00+-", NULL);
   expect_line(text, "  seq          0       16", "18.00+-", "288.0 mJ", "64.00 us", "61.00 us", "1.05", NULL);
   expect_line(text, "seq: sequence replay, the layer's stages up to this one in order", NULL);
-  expect_line(text, "ffn_norm       0       16", "-0.07+-49.19 uJ", ">999%", NULL);
+  // Its negative estimate has no J/FLOP or J/byte (the row's stored efficiency is positive, as
+  // in stores written before the analysis left them undefined), and the note says why.
+  expect_line(text, "ffn_norm       0       16", "-0.07+-49.19 uJ", "      -      - ", ">999%", NULL);
+  expect_line(text, "pJ/FLOP, pJ/B -: a dynamic estimate <= 0 is noise", NULL);
   expect_line(text, "prefill  sequence     12", "1.200 J", "+2.5%", "[+0.5%, +4.5%]", "PASS", NULL);
   expect_line(text, "prefill  isolation     3", "MISS", NULL);
   assert_null(strstr(text, "ctx"));
@@ -455,6 +458,9 @@ static void test_text_sequence(void **state) {
   assert_string_equal(json_string_value(get(seq, "phase")), "prefill");
   assert_true(number(seq, "error_dynamic_pct") == 2.5);
   assert_string_equal(json_string_value(get(find(get(doc, "stage_groups"), "phase", "prefill"), "method")), "sequence");
+  json_t *ffn = find(get(doc, "stages"), "stage", "ffn_norm"), *eff = get(ffn, "efficiency");
+  assert_true(json_is_null(get(eff, "j_per_flop")) && json_is_null(get(eff, "j_per_byte")));
+  assert_true(json_is_null(get(eff, "j_per_flop_lo")) && json_is_null(get(eff, "flops_per_j")));
   json_decref(doc);
   free(json);
   lj_profile_result_free(&r);

@@ -88,6 +88,13 @@ double lj_report_replay_share(const lj_profile_result *r, lj_phase p, lj_stage s
   return any ? sum : NAN;
 }
 
+void lj_report_stage_efficiency(const lj_profile_stage *s, lj_stage_efficiency *out) {
+  *out = s->eff;
+  if (!(s->est.dynamic_j.n > 0 && s->est.dynamic_j.mean > 0))
+    out->j_per_flop = out->j_per_flop_lo = out->j_per_flop_hi = out->j_per_byte = out->j_per_byte_lo =
+        out->j_per_byte_hi = out->flops_per_j = out->bytes_per_j = NAN;
+}
+
 size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p) {
   size_t n = 0;
   for (size_t i = 0; i < r->n_stages; i++) n += r->stages[i].est.key.phase == p;

@@ -323,8 +323,10 @@ static void print_stage_row(FILE *f, const lj_profile_result *r, const lj_profil
   qty(dyn, per_call, e->dynamic_j.half_width, "J");
   energy(unit, s->calls_per_unit * per_call);
   share(sh, lj_profile_stage_share(r, s, 1));
-  sig3(jf, s->eff.j_per_flop * 1e12);
-  sig3(jb, s->eff.j_per_byte * 1e12);
+  lj_stage_efficiency eff;
+  lj_report_stage_efficiency(s, &eff);
+  sig3(jf, eff.j_per_flop * 1e12);
+  sig3(jb, eff.j_per_byte * 1e12);
   cv_pct(cv, e->dynamic_j.cv);
   fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", label, kv, calls, dyn, unit, sh, t,
           situ, ratio, jf, jb, fb, bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
@@ -363,8 +365,10 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     else
       fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", "stage", "kv", "calls/u",
               "dyn/call", "dyn/unit", "share", "t/call", "in situ", "ratio", "pJ/FLOP", "pJ/B", "FLOP/B", "bnd", "CV");
-    int off = 0, ctx = 0, seq = 0;
+    int off = 0, ctx = 0, seq = 0, nonpositive = 0;
     for (size_t i = 0; i < n; i++) {
+      const lj_mean_ci *d = &rows[i]->est.dynamic_j;
+      nonpositive |= d->n > 0 && !(d->mean > 0) && (rows[i]->cost.flops > 0 || rows[i]->cost.bytes > 0);
       cell label;
       print_stage_row(f, r, rows[i], stage_label(label, rows[i], i ? rows[i - 1] : NULL), timing_only);
       off |= lj_report_time_ratio_off(rows[i]->est.time_ratio);
@@ -389,6 +393,9 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     }
     if (!timing_only) fprintf(f, "pJ/FLOP, pJ/B: dynamic energy over the analytic work; ");
     fprintf(f, "bnd: FLOP/B below the ridge (%.0f) = memory-bound\n", LJ_REPORT_RIDGE_FLOP_PER_BYTE);
+    if (nonpositive && !timing_only)
+      fprintf(f, "pJ/FLOP, pJ/B -: a dynamic estimate <= 0 is noise (a stage's work costs energy), "
+                 "so it has no energy per work\n");
     if (off)
       fprintf(f, "* replayed time per call off the in-situ time by > %.0f%%: that row's figures are suspect\n",
               LJ_REPORT_TIME_RATIO_TOLERANCE * 100);
