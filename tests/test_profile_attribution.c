@@ -675,6 +675,11 @@ static void test_efficiency(void **state) {
   c.flops = 0;  // embed: no arithmetic
   lj_stage_efficiency_compute(&e, &c, &f);
   assert_true(isnan(f.j_per_flop) && isnan(f.flops_per_j));
+  c.flops = 4000000000LL;
+  e.mean = -0.5, e.lo = -2, e.hi = 1;  // a difference of windows that came out negative: no J/FLOP
+  lj_stage_efficiency_compute(&e, &c, &f);
+  assert_true(isnan(f.j_per_flop) && isnan(f.j_per_flop_lo) && isnan(f.j_per_byte) && isnan(f.j_per_byte_hi));
+  assert_true(isnan(f.flops_per_j) && isnan(f.bytes_per_j));
 }
 
 // Overlapping intervals are counted in each, and reported.

@@ -11,27 +11,17 @@
 #include "common/error.h"
 #include "profile/analyze_internal.h"
 
-// Closure of one phase by one method: the sum over its estimates against the phase windows;
-// shares of the method's own estimates within that sum.
+// Closure of one phase by one method: the sum over its estimates against the phase windows.
 int lj_analyze_closure_of(lj_profile_result *r, lj_phase ph, lj_profile_method method, lj_closure *out) {
   const lj_phase_summary *m = &r->phases[ph];
   lj_closure_term *terms = malloc(sizeof *terms * (r->n_stages ? r->n_stages : 1));
   if (!terms) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
   size_t n = 0, own = 0;
-  double pred_g = 0, pred_d = 0;
   for (size_t i = 0; i < r->n_stages; i++) {
     lj_profile_stage *s = &r->stages[i];
     if (s->est.key.phase != ph || !(s->calls_per_unit > 0) || !lj_profile_stage_in_method(r, s, method)) continue;
     lj_closure_term_from_estimate(&s->est, s->calls_per_unit, &terms[n++]);
-    pred_g += s->calls_per_unit * s->est.gross_j.mean;
-    pred_d += s->calls_per_unit * s->est.dynamic_j.mean;
     own += s->method == method;
-  }
-  for (size_t i = 0; i < r->n_stages; i++) {
-    lj_profile_stage *s = &r->stages[i];
-    if (s->est.key.phase != ph || s->method != method) continue;
-    s->share_gross = pred_g != 0 ? s->calls_per_unit * s->est.gross_j.mean / pred_g : NAN;
-    s->share_dynamic = pred_d != 0 ? s->calls_per_unit * s->est.dynamic_j.mean / pred_d : NAN;
   }
   int rc = 0;
   if (n && own && m->gross_j.n > 0)
@@ -51,6 +41,12 @@ int lj_analyze_closures(lj_profile_result *r) {
     LJ_TRY(lj_analyze_sequence(r, (lj_phase)ph, &layer_gross, &layer_dyn, &complete));
     // a prefix without two rounds: no sum of the whole layer's stages
     if (complete) LJ_TRY(lj_analyze_closure_sequence(r, (lj_phase)ph, &layer_gross, &layer_dyn));
+  }
+  // Shares once every closure is known: all of one phase's are of its reported method's sum.
+  for (size_t i = 0; i < r->n_stages; i++) {
+    lj_profile_stage *s = &r->stages[i];
+    s->share_gross = lj_profile_stage_share(r, s, 0);
+    s->share_dynamic = lj_profile_stage_share(r, s, 1);
   }
   return 0;
 }

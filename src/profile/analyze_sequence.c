@@ -96,12 +96,12 @@ int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gro
 
 
 // Closure by sequence replay: the whole layer (the prefixes' differences telescope to it) x
-// layers, plus the isolation estimates of the stages outside the layers; shares as closure_of.
+// layers, plus the isolation estimates of the stages outside the layers.
 int lj_analyze_closure_sequence(lj_profile_result *r, lj_phase ph, const lj_mean_ci *layer_gross,
                                 const lj_mean_ci *layer_dyn) {
   lj_closure *out = &r->closure_sequence[ph];
   lj_closure scratch;
-  LJ_TRY(lj_analyze_closure_of(r, ph, LJ_METHOD_SEQUENCE, &scratch));  // the shares of the sequence estimates
+  LJ_TRY(lj_analyze_closure_of(r, ph, LJ_METHOD_SEQUENCE, &scratch));  // whether any sequence estimate counts
   if (scratch.n_terms == 0) return 0;
   lj_closure_term *terms = malloc(sizeof *terms * (r->n_stages + 1));
   if (!terms) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");

@@ -15,4 +15,9 @@ void lj_stage_efficiency_compute(const lj_mean_ci *e, const lj_stage_cost *c, lj
   out->j_per_byte_hi = per(e->hi, c->bytes);
   out->flops_per_j = c->flops > 0 && e->mean != 0 ? (double)c->flops / e->mean : NAN;
   out->bytes_per_j = c->bytes > 0 && e->mean != 0 ? (double)c->bytes / e->mean : NAN;
+  // A stage cannot spend zero or negative joules on its work: such an estimate is noise (a small
+  // difference of windows), and its J/FLOP would read as a number.
+  if (!(e->mean > 0))
+    out->j_per_flop = out->j_per_flop_lo = out->j_per_flop_hi = out->j_per_byte = out->j_per_byte_lo =
+        out->j_per_byte_hi = out->flops_per_j = out->bytes_per_j = NAN;
 }

@@ -157,12 +157,14 @@ static json_t *stages_part(const lj_profile_result *r) {
     put_ci(o, "gross_j", &e->gross_j);
     put_ci(o, "time_s", &e->time_per_call_s);
     put_num(o, "time_ratio", e->time_ratio);
-    put_num(o, "share_dynamic", s->share_dynamic);
+    put_num(o, "share_dynamic", lj_profile_stage_share(r, s, 1));
     put_num(o, "flops", (double)s->cost.flops);
     put_num(o, "bytes", (double)s->cost.bytes);
     put_num(o, "flops_per_byte", s->cost.flops_per_byte);
-    put_num(o, "j_per_flop", s->eff.j_per_flop);
-    put_num(o, "j_per_byte", s->eff.j_per_byte);
+    lj_stage_efficiency eff;
+    lj_report_stage_efficiency(s, &eff);
+    put_num(o, "j_per_flop", eff.j_per_flop);
+    put_num(o, "j_per_byte", eff.j_per_byte);
     put_str(o, "bound", bound ? bound : "");
     json_array_append_new(a, o);
   }

@@ -61,8 +61,8 @@ int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g
     coef[j] = s->calls_per_unit;
     dyn[j] = s->est.dynamic_j;
     gross[j] = s->est.gross_j;
-    share_d += s->share_dynamic;  // NAN in any estimate makes the sum NAN: unknown, not partial
-    share_g += s->share_gross;
+    share_d += lj_profile_stage_share(r, s, 1);  // NAN in any estimate makes the sum NAN: unknown, not partial
+    share_g += lj_profile_stage_share(r, s, 0);
     j++;
   }
   double level = r->plan.level > 0 && r->plan.level < 1 ? r->plan.level : 0.95;
@@ -73,13 +73,6 @@ int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g
   out->n_estimates = (int)k;
   out->share_dynamic = share_d;
   out->share_gross = share_g;
-  // The context and sequence methods' sums also hold the isolation estimates they fall back
-  // on, whose own shares are of the isolation sum: shares of their closure's prediction instead.
-  const lj_closure *c = lj_profile_closure_of(r, p, m);
-  if (m != LJ_METHOD_ISOLATION && c->predicted_dynamic_j.estimate != 0 && c->predicted_gross_j.estimate != 0) {
-    out->share_dynamic = out->dynamic_j.estimate / c->predicted_dynamic_j.estimate;
-    out->share_gross = out->gross_j.estimate / c->predicted_gross_j.estimate;
-  }
   return 0;
 }
 
@@ -88,10 +81,18 @@ double lj_report_replay_share(const lj_profile_result *r, lj_phase p, lj_stage s
   int any = 0;
   for (size_t i = 0; i < r->n_stages; i++) {
     const lj_profile_stage *e = &r->stages[i];
-    if (e->est.key.phase == p && e->est.key.stage == s && e->method == lj_profile_reported_method(r, p))
-      sum += e->share_dynamic, any = 1;
+    if (e->est.key.phase == p && e->est.key.stage == s &&
+        lj_profile_stage_in_method(r, e, lj_profile_reported_method(r, p)))
+      sum += lj_profile_stage_share(r, e, 1), any = 1;
   }
   return any ? sum : NAN;
+}
+
+void lj_report_stage_efficiency(const lj_profile_stage *s, lj_stage_efficiency *out) {
+  *out = s->eff;
+  if (!(s->est.dynamic_j.n > 0 && s->est.dynamic_j.mean > 0))
+    out->j_per_flop = out->j_per_flop_lo = out->j_per_flop_hi = out->j_per_byte = out->j_per_byte_lo =
+        out->j_per_byte_hi = out->flops_per_j = out->bytes_per_j = NAN;
 }
 
 size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p) {

@@ -24,7 +24,10 @@ typedef struct {
 } lj_report_group;
 
 int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g, lj_report_group *out);
-// Sum of share_dynamic over the estimates of (phase, stage); NAN when there are none.
+// s's efficiency, every figure NAN when its dynamic estimate is not positive (stores written
+// before lj_stage_efficiency_compute did so hold numbers there).
+void lj_report_stage_efficiency(const lj_profile_stage *s, lj_stage_efficiency *out);
+// Sum of lj_profile_stage_share over the reported method's estimates of (phase, stage); NAN when none.
 double lj_report_replay_share(const lj_profile_result *r, lj_phase p, lj_stage s);
 // Number of estimates of the phase (0: the phase was not replayed).
 size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p);

@@ -177,6 +177,8 @@ static json_t *stage_derived(const char *key, const void *rec, const lj_profile_
   if (!strcmp(key, "dynamic_j_per_unit"))
     return num(s->calls_per_unit * (e->dynamic_j.n > 0 ? e->dynamic_j.mean : NAN));
   if (!strcmp(key, "gross_j_per_unit")) return num(s->calls_per_unit * (e->gross_j.n > 0 ? e->gross_j.mean : NAN));
+  if (!strcmp(key, "share_dynamic")) return num(lj_profile_stage_share(r, s, 1));
+  if (!strcmp(key, "share_gross")) return num(lj_profile_stage_share(r, s, 0));
   if (!strcmp(key, "flops_per_byte")) return num(s->cost.bytes > 0 ? s->cost.flops_per_byte : NAN);
   if (!strcmp(key, "bound")) {
     const char *bound = lj_report_bound(&s->cost);
@@ -430,7 +432,11 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   for (size_t i = 0; i < r->n_windows && windows; i++) push(b, windows, window_json(b, &r->windows[i]));
   put(b, doc, "windows", windows);
   put(b, doc, "stage_groups", groups_json(b, r, rc));
-  for (size_t i = 0; i < r->n_stages && stages; i++) push(b, stages, record_json(b, &lj_desc_stage, &r->stages[i], stage_derived, r));
+  for (size_t i = 0; i < r->n_stages && stages; i++) {
+    lj_profile_stage s = r->stages[i];
+    lj_report_stage_efficiency(&r->stages[i], &s.eff);
+    push(b, stages, record_json(b, &lj_desc_stage, &s, stage_derived, r));
+  }
   put(b, doc, "stages", stages);
   for (size_t i = 0; i < r->n_trials && trials; i++) push(b, trials, record_json(b, &lj_desc_trial, &r->trials[i], NULL, r));
   put(b, doc, "trials", trials);

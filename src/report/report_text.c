@@ -300,7 +300,8 @@ static const char *stage_label(cell c, const lj_profile_stage *s, const lj_profi
   return c;
 }
 
-static void print_stage_row(FILE *f, const lj_profile_stage *s, const char *label, int timing_only) {
+static void print_stage_row(FILE *f, const lj_profile_result *r, const lj_profile_stage *s, const char *label,
+                            int timing_only) {
   const lj_replay_estimate *e = &s->est;
   cell kv, calls, dyn, unit, sh, t, situ, ratio, jf, jb, fb, cv;
   snprintf(kv, sizeof kv, "%lld", (long long)e->key.kv_len);
@@ -321,9 +322,11 @@ static void print_stage_row(FILE *f, const lj_profile_stage *s, const char *labe
   double per_call = e->dynamic_j.n > 0 ? e->dynamic_j.mean : NAN;
   qty(dyn, per_call, e->dynamic_j.half_width, "J");
   energy(unit, s->calls_per_unit * per_call);
-  share(sh, s->share_dynamic);
-  sig3(jf, s->eff.j_per_flop * 1e12);
-  sig3(jb, s->eff.j_per_byte * 1e12);
+  share(sh, lj_profile_stage_share(r, s, 1));
+  lj_stage_efficiency eff;
+  lj_report_stage_efficiency(s, &eff);
+  sig3(jf, eff.j_per_flop * 1e12);
+  sig3(jb, eff.j_per_byte * 1e12);
   cv_pct(cv, e->dynamic_j.cv);
   fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", label, kv, calls, dyn, unit, sh, t,
           situ, ratio, jf, jb, fb, bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
@@ -362,10 +365,12 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     else
       fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", "stage", "kv", "calls/u",
               "dyn/call", "dyn/unit", "share", "t/call", "in situ", "ratio", "pJ/FLOP", "pJ/B", "FLOP/B", "bnd", "CV");
-    int off = 0, ctx = 0, seq = 0;
+    int off = 0, ctx = 0, seq = 0, nonpositive = 0;
     for (size_t i = 0; i < n; i++) {
+      const lj_mean_ci *d = &rows[i]->est.dynamic_j;
+      nonpositive |= d->n > 0 && !(d->mean > 0) && (rows[i]->cost.flops > 0 || rows[i]->cost.bytes > 0);
       cell label;
-      print_stage_row(f, rows[i], stage_label(label, rows[i], i ? rows[i - 1] : NULL), timing_only);
+      print_stage_row(f, r, rows[i], stage_label(label, rows[i], i ? rows[i - 1] : NULL), timing_only);
       off |= lj_report_time_ratio_off(rows[i]->est.time_ratio);
       ctx |= rows[i]->method == LJ_METHOD_CONTEXT;
       seq |= rows[i]->method == LJ_METHOD_SEQUENCE;
@@ -381,8 +386,16 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     if (seq)
       fprintf(f, "seq: sequence replay, the layer's stages up to this one in order, back to back, "
                  "minus those before it\n");
+    if (!timing_only) {
+      lj_profile_method m = lj_profile_reported_method(r, p);
+      fprintf(f, "share: of the %s method's sum (its closure's prediction): its rows add to 100%%%s\n",
+              lj_profile_method_name(m), m == LJ_METHOD_ISOLATION ? "" : "; - = a row it replaced");
+    }
     if (!timing_only) fprintf(f, "pJ/FLOP, pJ/B: dynamic energy over the analytic work; ");
     fprintf(f, "bnd: FLOP/B below the ridge (%.0f) = memory-bound\n", LJ_REPORT_RIDGE_FLOP_PER_BYTE);
+    if (nonpositive && !timing_only)
+      fprintf(f, "pJ/FLOP, pJ/B -: a dynamic estimate <= 0 is noise (a stage's work costs energy), "
+                 "so it has no energy per work\n");
     if (off)
       fprintf(f, "* replayed time per call off the in-situ time by > %.0f%%: that row's figures are suspect\n",
               LJ_REPORT_TIME_RATIO_TOLERANCE * 100);

@@ -131,6 +131,24 @@ int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stag
   return 0;
 }
 
+static double per_unit(const lj_profile_stage *s, int dynamic) {
+  const lj_mean_ci *e = dynamic ? &s->est.dynamic_j : &s->est.gross_j;
+  return e->n > 0 ? s->calls_per_unit * e->mean : NAN;
+}
+
+double lj_profile_stage_share(const lj_profile_result *r, const lj_profile_stage *s, int dynamic) {
+  lj_phase p = s->est.key.phase;
+  lj_profile_method m = lj_profile_reported_method(r, p);
+  if (!lj_profile_stage_in_method(r, s, m)) return NAN;
+  double sum = 0;
+  for (size_t i = 0; i < r->n_stages; i++) {
+    const lj_profile_stage *o = &r->stages[i];
+    if (o->est.key.phase == p && o->calls_per_unit > 0 && lj_profile_stage_in_method(r, o, m))
+      sum += per_unit(o, dynamic);
+  }
+  return isfinite(sum) && sum != 0 ? per_unit(s, dynamic) / sum : NAN;
+}
+
 lj_stage_group lj_stage_group_of(lj_stage s) {
   switch (s) {
     case LJ_STAGE_EMBED: return LJ_GROUP_EMBED;

@@ -131,7 +131,7 @@ typedef struct {
   lj_stage_cost cost;            // per call
   lj_stage_efficiency eff;       // dynamic per-call energy over cost
   double calls_per_unit;         // calls this estimate stands for in one unit of its phase
-  double share_dynamic;          // calls_per_unit x dynamic per call / the phase's predicted dynamic energy
+  double share_dynamic;          // lj_profile_stage_share: of the reported method's sum; NAN outside it
   double share_gross;
 } lj_profile_stage;
 
@@ -203,6 +203,10 @@ int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stag
 // The method whose estimates the report's stage shares of phase p use: sequence where its
 // closure was computed, else context where it ran, else isolation.
 lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p);
+// The share of s in its phase: calls_per_unit x its mean per call over the sum of the same over
+// every estimate of the reported method (lj_profile_stage_in_method), so that the shares of one
+// phase sum to 1 with one denominator; NAN for an estimate outside that method or a zero sum.
+double lj_profile_stage_share(const lj_profile_result *r, const lj_profile_stage *s, int dynamic);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
 // down), embed, lm_head, sample.

@@ -61,8 +61,10 @@ static const lj_field kStage[] = {
     FIELD("sample_dynamic", "sample_dynamic_j", NULL, LJ_FIELD_CI, "J", T, est.sample_dynamic_j),
     DERIVED("dynamic_j_per_unit", "J"),
     DERIVED("gross_j_per_unit", "J"),
-    FIELD("share_dynamic", "share_dynamic", "share_dynamic", LJ_FIELD_REAL, "", T, share_dynamic),
-    FIELD("share_gross", "share_gross", NULL, LJ_FIELD_REAL, "", T, share_gross),
+    FIELD("share_dynamic", NULL, "share_dynamic", LJ_FIELD_REAL, "", T, share_dynamic),
+    FIELD("share_gross", NULL, NULL, LJ_FIELD_REAL, "", T, share_gross),
+    DERIVED("share_dynamic", ""),  // lj_profile_stage_share: the same denominator in old stores too
+    DERIVED("share_gross", ""),
     FIELD("time_per_call", "time_per_call_s", "time_per_call_s", LJ_FIELD_CI, "s", T, est.time_per_call_s),
     FIELD("insitu_time_per_call_s", "insitu_time_per_call_s", NULL, LJ_FIELD_REAL, "s", T,
           est.insitu_time_per_call_s),
