@@ -293,7 +293,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     o.max_ctx = ctx + steps + 8, o.max_tokens = 256, o.print_plan = 0;
     size_t free_b, total_b;
     CK(cudaMemGetInfo(&free_b, &total_b));
-    int fit = lj_cuda_memory_plan_max_batch(&c, o.max_ctx, o.max_tokens, (int64_t)free_b);
+    int fit = lj_cuda_memory_plan_max_batch(&c, o.max_ctx, o.max_tokens, 0, (int64_t)free_b);
     o.max_batch = fit < 256 ? fit : 256;
     if (o.max_batch < 1) {
       printf("  context %d: even batch 1 does not fit\n", ctx);

@@ -37,13 +37,14 @@ static void test_refusal_names_largest_batch(void **state) {
   lj_cuda_memory_plan p;
   lj_cuda_memory_plan_compute(&c, 256, 4096, 256, &p);
   assert_int_equal(p.kv_cache, 256ll * 4096 * 131072);
-  int fit = lj_cuda_memory_plan_max_batch(&c, 4096, 256, free_bytes);
+  int fit = lj_cuda_memory_plan_max_batch(&c, 4096, 256, 0, free_bytes);
   assert_true(fit >= 120 && fit <= 129);
   lj_cuda_memory_plan q;
   lj_cuda_memory_plan_compute(&c, fit, 4096, 256, &q);
   assert_int_equal(lj_cuda_memory_plan_check(&c, fit, 4096, 256, &q, free_bytes), 0);
   lj_cuda_memory_plan_compute(&c, fit + 1, 4096, 256, &q);
   assert_int_equal(lj_cuda_memory_plan_check(&c, fit + 1, 4096, 256, &q, free_bytes), LJ_ENOMEM);
+  // 256 tokens over 256 sequences: one token each, so the hint's batch prefills `fit` tokens.
   assert_int_equal(lj_cuda_memory_plan_check(&c, 256, 4096, 256, &p, free_bytes), LJ_ENOMEM);
   char want[64];
   snprintf(want, sizeof want, "the largest batch that fits at this context is %d", fit);
@@ -59,7 +60,32 @@ static void test_70b_does_not_fit(void **state) {
   lj_cuda_memory_plan_compute(&c, 1, 2048, 2048, &p);
   assert_int_equal(lj_cuda_memory_plan_check(&c, 1, 2048, 2048, &p, 80ll << 30), LJ_ENOMEM);
   assert_non_null(strstr(lj_error_message(), "even batch 1 does not fit"));
-  assert_int_equal(lj_cuda_memory_plan_max_batch(&c, 2048, 2048, 80ll << 30), 0);
+  assert_int_equal(lj_cuda_memory_plan_max_batch(&c, 2048, 2048, 0, 80ll << 30), 0);
+}
+
+// A batched prefill's tokens grow with the batch: 8B with 256 prompts of 2048 tokens (524,288
+// tokens in one call, ~64 GiB of activations) does not fit 78.66 GiB, but batch 1 plainly
+// does. The hint must name the largest batch at 2048 tokens per sequence, and that batch must
+// fit with its own prefill, the next one not. (It said "even batch 1 does not fit" by keeping
+// all 524,288 tokens at every batch.)
+static void test_hint_scales_prefill_tokens(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("llama-3.1-8b", &c), 0);
+  int64_t free_bytes = (int64_t)(78.66 * (double)(1ll << 30));
+  int ctx = 2048 + 128 + 1;
+  lj_cuda_memory_plan p, q;
+  lj_cuda_memory_plan_compute(&c, 256, ctx, 256 * 2048, &p);
+  assert_int_equal(lj_cuda_memory_plan_check(&c, 256, ctx, 256 * 2048, &p, free_bytes), LJ_ENOMEM);
+  int fit = lj_cuda_memory_plan_max_batch(&c, ctx, 0, 2048, free_bytes);
+  assert_true(fit >= 64 && fit < 256);
+  char want[64];
+  snprintf(want, sizeof want, "the largest batch that fits at this context is %d", fit);
+  assert_non_null(strstr(lj_error_message(), want));
+  lj_cuda_memory_plan_compute(&c, fit, ctx, fit * 2048, &q);
+  assert_int_equal(lj_cuda_memory_plan_check(&c, fit, ctx, fit * 2048, &q, free_bytes), 0);
+  lj_cuda_memory_plan_compute(&c, fit + 1, ctx, (fit + 1) * 2048, &q);
+  assert_int_equal(lj_cuda_memory_plan_check(&c, fit + 1, ctx, (fit + 1) * 2048, &q, free_bytes), LJ_ENOMEM);
 }
 
 int main(void) {
@@ -67,6 +93,7 @@ int main(void) {
       cmocka_unit_test(test_plan_1b),
       cmocka_unit_test(test_refusal_names_largest_batch),
       cmocka_unit_test(test_70b_does_not_fit),
+      cmocka_unit_test(test_hint_scales_prefill_tokens),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

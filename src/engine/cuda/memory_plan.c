@@ -33,13 +33,14 @@ void lj_cuda_memory_plan_compute(const lj_model_config *c, int max_batch, int ma
   p->per_sequence = kv_per_seq + act_bytes_per_seq(c, max_ctx);
 }
 
-int lj_cuda_memory_plan_max_batch(const lj_model_config *c, int max_ctx, int max_tokens,
+int lj_cuda_memory_plan_max_batch(const lj_model_config *c, int max_ctx, int fixed_tokens, int tokens_per_seq,
                                   int64_t free_bytes) {
   lj_cuda_memory_plan p0;
-  lj_cuda_memory_plan_compute(c, 0, max_ctx, max_tokens, &p0);
+  lj_cuda_memory_plan_compute(c, 0, max_ctx, fixed_tokens, &p0);
   int64_t room = free_bytes - LJ_CUDA_MEMORY_MARGIN - p0.total;
-  if (room < 0 || p0.per_sequence <= 0) return 0;
-  int64_t b = room / p0.per_sequence;
+  int64_t per_seq = p0.per_sequence + act_bytes_per_token(c) * tokens_per_seq;
+  if (room < 0 || per_seq <= 0) return 0;
+  int64_t b = room / per_seq;
   return b > 1 << 20 ? 1 << 20 : (int)b;
 }
 
@@ -62,7 +63,9 @@ void lj_cuda_memory_plan_print(const lj_model_config *c, int max_batch, int max_
 int lj_cuda_memory_plan_check(const lj_model_config *c, int max_batch, int max_ctx, int max_tokens,
                               const lj_cuda_memory_plan *p, int64_t free_bytes) {
   if (p->total + LJ_CUDA_MEMORY_MARGIN <= free_bytes) return 0;
-  int fit = lj_cuda_memory_plan_max_batch(c, max_ctx, max_tokens, free_bytes);
+  // The hint keeps the tokens per sequence: a smaller batch prefills fewer tokens at once.
+  int per_seq = max_batch > 0 ? (max_tokens + max_batch - 1) / max_batch : max_tokens;
+  int fit = lj_cuda_memory_plan_max_batch(c, max_ctx, 0, per_seq, free_bytes);
   if (fit == 0)
     return LJ_FAIL(LJ_ENOMEM,
                    "%s does not fit on this GPU: %.2f GiB needed for batch %d, context %d, only "

@@ -27,8 +27,9 @@ typedef struct {
 void lj_cuda_memory_plan_compute(const lj_model_config *c, int max_batch, int max_ctx,
                                  int max_tokens, lj_cuda_memory_plan *p);
 
-// Largest batch (>= 0) whose plan fits in free_bytes, the other settings unchanged.
-int lj_cuda_memory_plan_max_batch(const lj_model_config *c, int max_ctx, int max_tokens,
+// Largest batch b (>= 0) whose plan fits in free_bytes, with fixed_tokens + b x tokens_per_seq
+// tokens per forward call (a batched prefill grows with b; bench_engine's fixed chunk does not).
+int lj_cuda_memory_plan_max_batch(const lj_model_config *c, int max_ctx, int fixed_tokens, int tokens_per_seq,
                                   int64_t free_bytes);
 
 // Prints the plan as a small table to stderr.
@@ -36,7 +37,8 @@ void lj_cuda_memory_plan_print(const lj_model_config *c, int max_batch, int max_
                                const lj_cuda_memory_plan *p, int64_t free_bytes);
 
 // 0 when it fits in free_bytes (LJ_CUDA_MEMORY_MARGIN kept aside); else LJ_ENOMEM with a
-// message naming the largest batch that would fit.
+// message naming the largest batch that would fit at the same tokens per sequence
+// (max_tokens / max_batch, rounded up).
 int lj_cuda_memory_plan_check(const lj_model_config *c, int max_batch, int max_ctx, int max_tokens,
                               const lj_cuda_memory_plan *p, int64_t free_bytes);
 
