@@ -272,7 +272,25 @@ static int teardown(void **state) {
   return system(cmd);
 }
 
+// A study point without --stages runs no replay (trials 0): no stage estimates is by design, not a
+// gap the page warns of. A profile with trials and no estimates is one (it was warned of on every
+// point of a study's page).
+static void test_missing_stages_only_when_planned(void **state) {
+  (void)state;
+  static lj_report_run r;
+  memset(&r, 0, sizeof r);
+  r.run.status = LJ_RUN_COMPLETE, r.prof.complete = 1, r.trace.n_samples = 10;
+  r.prof.phases[LJ_PHASE_PREFILL].n = 3, r.prof.phases[LJ_PHASE_DECODE].n = 3;
+  char buf[256];
+  lj_report_missing(&r, buf, sizeof buf);
+  assert_string_equal(buf, "");
+  r.prof.plan.trials = 3;
+  lj_report_missing(&r, buf, sizeof buf);
+  assert_string_equal(buf, "no stage estimates");
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_compare_page)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_compare_page),
+                                     cmocka_unit_test(test_missing_stages_only_when_planned)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

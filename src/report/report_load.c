@@ -69,6 +69,7 @@ void lj_report_missing(const lj_report_run *r, char *buf, size_t cap) {
   if (p->plan.timing_only) add(buf, cap, "no energy was measured (timing only): every figure is a time");
   if (p->phases[LJ_PHASE_PREFILL].n == 0) add(buf, cap, "no prefill window");
   if (p->phases[LJ_PHASE_DECODE].n == 0) add(buf, cap, "no decode window");
-  if (p->n_stages == 0) add(buf, cap, "no stage estimates");
+  // A study point without --stages has no replays by design (trials 0): nothing is missing.
+  if (p->n_stages == 0 && p->plan.trials > 0) add(buf, cap, "no stage estimates");
   if (!p->plan.timing_only && r->trace.n_samples == 0) add(buf, cap, "no power samples stored");
 }

@@ -397,7 +397,7 @@
       const done = study.points.filter((p) => p.status === 'done').length;
       root.append(el('section', { class: 'summary', id: 'sec-study' }, el('h2', {}, 'Study: ', study.name),
         el('p', { class: 'note' }, done, ' of ', study.points.length, ' points done (', study.engine, ' engine): ', study.arguments),
-        table(['point', 'model', 'batch', 'prompt', 'gen', 'status', 'run', 'time', 'reason'], rows)));
+        el('div', { class: 'points' }, table(['point', 'model', 'batch', 'prompt', 'gen', 'status', 'run', 'time', 'reason'], rows))));
     }
     const lines = [...new Set(runs.map((r) => r.model.name + ' p' + r.workload.prompt_len))];
     const perToken = (ph, r, f) => { const x = r.phases.find((q) => q.phase === ph); const v = x ? f(x, r) : null; return v !== null && v !== undefined && isFinite(v) ? v : null; };
@@ -426,15 +426,16 @@
     };
     for (const ph of ['prefill', 'decode']) {
       for (const [key, title, unit, f] of figures) {
-        chart('study-' + ph + '-' + key, ph + ': ' + title + ' against batch', 'Each done point of the study; one line per model and prompt length; batch on a log axis.', 340, () => {
+        chart('study-' + ph + '-' + key, ph + ': ' + title + ' against batch', 'Each done point of the study; one line per model and prompt length; both axes logarithmic.', 340, () => {
           if (new Set(runs.map((r) => r.workload.batch)).size < 2) return 'the done points do not span batch';
-          if (!runs.some((r) => perToken(ph, r, f) !== null)) return 'no done point has this figure (timing-only runs have no energy)';
+          if (!runs.some((r) => perToken(ph, r, f) > 0)) return 'no done point has this figure (timing-only runs have no energy)';
           return { tooltip: { trigger: 'item', formatter: (q) => esc(q.seriesName) + ': batch ' + q.value[0] + ', ' + fmt(q.value[1], unit) }, legend: { top: 0 },
             grid: { left: 90, right: 20, top: 40, bottom: 50 },
             xAxis: { type: 'log', logBase: 2, name: 'batch', nameLocation: 'middle', nameGap: 28 },
-            yAxis: { type: 'value', name: title + ' (' + unit + ')', axisLabel: { formatter: (v) => fmt(v, unit) } },
+            // log: decode J/token spans two to three decades from batch 1 to 256
+            yAxis: { type: 'log', name: title + ' (' + unit + ')', axisLabel: { formatter: (v) => fmt(v, unit) } },
             series: lines.map((m, i) => Object.assign({ type: 'line', name: m, color: OI[i % 8], symbolSize: 8,
-              data: runs.filter((r) => r.model.name + ' p' + r.workload.prompt_len === m && perToken(ph, r, f) !== null)
+              data: runs.filter((r) => r.model.name + ' p' + r.workload.prompt_len === m && perToken(ph, r, f) > 0)
                 .map((r) => [r.workload.batch, perToken(ph, r, f)]).sort((a, b) => a[0] - b[0]) },
               ph === 'decode' && key === 'j-per-token' ? marks(m) : {})) };
         });
