@@ -3,8 +3,12 @@
 #   bash scripts/gpu/study.sh LLAMAJOULE STUDY_DB [MAX_SECONDS]
 # Runs `llamajoule sweep` with the study's arguments (the same on every call, so that a rerun
 # resumes), then copies the store and the logs to $OUT. Exit code: the sweep's (75: call again).
+# The GPU machine has no npm: carry a tokenizer.json beside the binary (or set LLAMAJOULE_TOKENIZER),
+# or the points have no tokenize and detokenize windows (their notes say so).
 set -u
 BIN=$1 DB=$2 MAX=${3:-540}
+tok=$(dirname "$BIN")/tokenizer.json
+[ -z "${LLAMAJOULE_TOKENIZER:-}" ] && [ -f "$tok" ] && export LLAMAJOULE_TOKENIZER=$tok
 LOG=${OUT:-./study-logs}
 mkdir -p "$LOG"
 cond() { nvidia-smi --query-gpu=name,driver_version,uuid,temperature.gpu,clocks.sm,clocks.mem,power.draw,power.limit,clocks_throttle_reasons.active --format=csv,noheader; }
