@@ -119,6 +119,8 @@ static void test_analyze(void **state) {
     w.w.counter_above_idle_j = 10 * pred * 1.04;
     w.w.counter_energy_j = w.w.counter_above_idle_j + kIdle * w.w.duration_s;
     w.w.sample_energy_j = w.w.counter_energy_j;
+  w.w.sample_above_idle_j = w.w.counter_above_idle_j;
+    w.w.sample_above_idle_j = w.w.counter_above_idle_j;
     assert_int_equal(lj_profile_add_window(&r, &w), 0);
   }
   // In-situ intervals: every stage call of step 1 lasts kCallTime plus one stamp.
@@ -193,6 +195,7 @@ static void add_exact_window(lj_profile_result *r, lj_phase ph, int repeat, int6
   w.w.counter_above_idle_j = 100 * unit;
   w.w.counter_energy_j = w.w.counter_above_idle_j + kIdle * w.w.duration_s;
   w.w.sample_energy_j = w.w.counter_energy_j;
+  w.w.sample_above_idle_j = w.w.counter_above_idle_j;
   assert_int_equal(lj_profile_add_window(r, &w), 0);
 }
 
@@ -407,12 +410,42 @@ static void test_sequence(void **state) {
   lj_profile_result_free(&r);
 }
 
+// A load window of 50 ms, shorter than two 100 ms counter periods: its counter delta (two-valued,
+// here half the truth) is not its energy; the samples' integral is, and the window says so.
+static void test_short_window_from_samples(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  lj_phase_window w;
+  memset(&w, 0, sizeof w);
+  w.phase = LJ_PHASE_LOAD;
+  w.units = 1;
+  w.host_s = w.w.duration_s = 0.05;
+  w.w.idle_power_w = kIdle;
+  w.w.counter_energy_j = 10, w.w.counter_above_idle_j = 10 - kIdle * 0.05;
+  w.w.sample_energy_j = 20, w.w.sample_above_idle_j = 20 - kIdle * 0.05;
+  w.w.flags = LJ_WINDOW_SHORT;
+  assert_int_equal(lj_profile_add_window(&r, &w), 0);
+  w.phase = LJ_PHASE_PREFILL;  // 0.2 s: two periods, the counter stands
+  w.host_s = w.w.duration_s = 0.2;
+  w.w.flags = 0;
+  assert_int_equal(lj_profile_add_window(&r, &w), 0);
+  assert_int_equal(lj_profile_summarize_phases(&r), 0);
+  const lj_phase_summary *load = &r.phases[LJ_PHASE_LOAD], *pre = &r.phases[LJ_PHASE_PREFILL];
+  assert_true(load->gross_j.mean == 20 && load->dynamic_j.mean == 15);
+  assert_true(load->window_flags & LJ_WINDOW_SAMPLE_ENERGY);
+  assert_true(r.windows[0].w.flags & LJ_WINDOW_SAMPLE_ENERGY);  // stored with the window too
+  assert_true(pre->gross_j.mean == 10 && !(pre->window_flags & LJ_WINDOW_SAMPLE_ENERGY));
+  lj_profile_result_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calls_per_unit),
       cmocka_unit_test(test_analyze),
       cmocka_unit_test(test_context),
       cmocka_unit_test(test_sequence),
+      cmocka_unit_test(test_short_window_from_samples),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

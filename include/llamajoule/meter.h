@@ -257,6 +257,9 @@ enum {
   LJ_WINDOW_COUNTER_RESET = 1u << 5, ///< the counter went backwards inside (driver reload): delta estimated
   LJ_WINDOW_GAP = 1u << 6,           ///< power samples were lost inside the window
   LJ_WINDOW_EXTRAPOLATED = 1u << 7,  ///< a boundary lies outside the samples (held at the nearest value)
+  /// set by a reader that reports (b), not (a), as the window's energy: shorter than two counter
+  /// periods, the counter's delta takes one of two values (llamajoule profile: phase windows)
+  LJ_WINDOW_SAMPLE_ENERGY = 1u << 8,
 };
 
 /// A window's energy, measured two ways, and how it was obtained.

@@ -6,6 +6,18 @@
 #include "common/stats.h"
 #include "profile/profile_analyze.h"
 
+// Below two counter periods (NVML: 100 ms each) a window's counter delta takes one of two values
+// (3B load: -54% against the samples); the driver's ~20 ms power samples measure it instead.
+#define SHORT_WINDOW_S 0.2
+
+// Whether window w's energy is its samples' integral rather than its counter delta; marks it so.
+static int use_samples(lj_phase_window *w) {
+  if (w->w.flags & LJ_WINDOW_NO_SAMPLES || !isfinite(w->w.sample_energy_j)) return 0;
+  if (!(w->w.duration_s < SHORT_WINDOW_S)) return 0;
+  w->w.flags |= LJ_WINDOW_SAMPLE_ENERGY;
+  return 1;
+}
+
 int lj_profile_summarize_phases(lj_profile_result *r) {
   double level = r->plan.level > 0 && r->plan.level < 1 ? r->plan.level : 0.95;
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
@@ -15,17 +27,20 @@ int lj_profile_summarize_phases(lj_profile_result *r) {
     uint32_t flags = 0;
     int64_t tokens = 0;
     for (size_t i = 0; i < r->n_windows && n < 64; i++) {
-      const lj_phase_window *w = &r->windows[i];
+      lj_phase_window *w = &r->windows[i];
       if ((int)w->phase != p || w->units <= 0) continue;
       double u = (double)w->units;
       t[n++] = w->host_s / u;
       tokens = w->tokens_per_unit;
-      flags |= w->w.flags;
-      if (!r->plan.timing_only && !(w->w.flags & LJ_WINDOW_NO_COUNTER)) {
+      if (!r->plan.timing_only && use_samples(w)) {
+        g[n_g] = w->w.sample_energy_j / u;
+        d[n_g++] = w->w.sample_above_idle_j / u;
+      } else if (!r->plan.timing_only && !(w->w.flags & LJ_WINDOW_NO_COUNTER)) {
         g[n_g] = w->w.counter_energy_j / u;
         d[n_g++] = w->w.counter_above_idle_j / u;
       }
       if (!r->plan.timing_only && !(w->w.flags & LJ_WINDOW_NO_SAMPLES)) sg[n_sg++] = w->w.sample_energy_j / u;
+      flags |= w->w.flags;
     }
     s->n = (int)n;
     s->tokens_per_unit = tokens;

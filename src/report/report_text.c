@@ -208,6 +208,8 @@ static void measured_by(cell c, const lj_profile_result *r, const lj_phase_summa
     dash(c);
   else if (r->plan.timing_only || s->gross_j.n <= 0)
     snprintf(c, sizeof(cell), "host clock, %d repeat%s", s->n, s->n == 1 ? "" : "s");
+  else if (s->window_flags & LJ_WINDOW_SAMPLE_ENERGY)  // under two counter periods: the counter is two-valued
+    snprintf(c, sizeof(cell), "power samples (short), %d", s->n);
   else if (s->gross_j.n < s->n)
     snprintf(c, sizeof(cell), "counter window, %d of %d", s->gross_j.n, s->n);
   else

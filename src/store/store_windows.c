@@ -15,6 +15,7 @@ static const struct {
     {LJ_WINDOW_COUNTER_RESET, "counter_reset"},
     {LJ_WINDOW_GAP, "gap"},
     {LJ_WINDOW_EXTRAPOLATED, "extrapolated"},
+    {LJ_WINDOW_SAMPLE_ENERGY, "sample_energy"},
 };
 
 void lj_window_flags_text(uint32_t flags, char *buf, size_t cap) {
