@@ -511,6 +511,36 @@ static void test_shares_one_denominator(void **state) {
   lj_profile_result_free(&r);
 }
 
+// Detokenize measured by the counter (3 windows of 0.3 s): it runs on the CPU while the GPU idles,
+// so its energy above idle is noise: no dynamic figures, no dynamic share, not in the run's sum.
+static void test_gpu_idle_phase(void **state) {
+  lj_profile_result r;
+  build(&r);
+  add_windows(&r, LJ_PHASE_DETOKENIZE, 3, 100000, 128, 3e-4, 3e-6, 0);
+  assert_int_equal(lj_profile_summarize_phases(&r), 0);
+  assert_true(r.phases[LJ_PHASE_DETOKENIZE].dynamic_j.n == 3);  // measured, stored: the report drops it
+  double run_dyn = r.phases[LJ_PHASE_LOAD].dynamic_j.mean + r.phases[LJ_PHASE_PREFILL].dynamic_j.mean +
+                   r.phases[LJ_PHASE_DECODE].dynamic_j.mean;
+  char *text = render(&r, 0);
+  check_layout(text);
+  expect_line(text, "detokenize   3", "300.0+-7.5 uJ", "                 -", "counter window, 3 repeats", NULL);
+  expect_line(text, "detokenize      128", "2.344 uJ           -", NULL);
+  expect_line(text, "dynamic -: tokenize and detokenize run on the CPU while the GPU idles", NULL);
+  free(text);
+  char *json = render(&r, 1);
+  json_t *doc = parse(json);
+  json_t *detok = find(get(doc, "phases"), "phase", "detokenize");
+  assert_true(json_is_true(get(detok, "gpu_idle")));
+  assert_true(json_is_null(get(get(detok, "dynamic_j"), "mean")));
+  assert_true(json_is_null(get(detok, "share_dynamic")) && json_is_null(get(detok, "dynamic_j_per_token")));
+  assert_true(json_is_number(get(get(detok, "gross_j"), "mean")));
+  assert_true(json_is_false(get(find(get(doc, "phases"), "phase", "decode"), "gpu_idle")));
+  assert_true(fabs(number(get(doc, "run"), "dynamic_j") - run_dyn) <= 1e-12 * run_dyn);
+  json_decref(doc);
+  free(json);
+  lj_profile_result_free(&r);
+}
+
 static void test_text_incomplete(void **state) {
   lj_profile_result r;
   build(&r);
@@ -870,6 +900,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_full),        cmocka_unit_test(test_text_context),
       cmocka_unit_test(test_text_sequence),    cmocka_unit_test(test_shares_one_denominator),
+      cmocka_unit_test(test_gpu_idle_phase),
       cmocka_unit_test(test_text_incomplete),  cmocka_unit_test(test_text_timing_only),
       cmocka_unit_test(test_json_full),        cmocka_unit_test(test_json_context),
       cmocka_unit_test(test_json_timing_only), cmocka_unit_test(test_write_error),

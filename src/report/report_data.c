@@ -92,7 +92,9 @@ static json_t *gpu_part(const lj_profile_result *r) {
 static json_t *phases_part(const lj_profile_result *r) {
   json_t *a = json_array();
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
-    const lj_phase_summary *s = &r->phases[p];
+    lj_phase_summary view;
+    lj_report_phase_view(r, (lj_phase)p, &view);
+    const lj_phase_summary *s = &view;
     if (s->n <= 0) continue;
     double peak = NAN;
     for (size_t i = 0; i < r->n_windows; i++)
@@ -112,6 +114,7 @@ static json_t *phases_part(const lj_profile_result *r) {
     put_num(o, "mean_w", s->gross_j.n > 0 && s->time_s.mean > 0 ? s->gross_j.mean / s->time_s.mean : NAN);
     put_num(o, "peak_w", peak);
     put_num(o, "share_gross", lj_report_phase_share(r, (lj_phase)p, 0));
+    put(o, "gpu_idle", json_boolean(lj_report_phase_gpu_idle((lj_phase)p)));
     json_array_append_new(a, o);
   }
   return a;

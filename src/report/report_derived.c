@@ -8,8 +8,23 @@
 #include "common/error.h"
 #include "store/profile_result.h"
 
+int lj_report_phase_gpu_idle(lj_phase p) { return p == LJ_PHASE_TOKENIZE || p == LJ_PHASE_DETOKENIZE; }
+
+void lj_report_phase_view(const lj_profile_result *r, lj_phase p, lj_phase_summary *out) {
+  *out = r->phases[p];
+  out->phase = p;
+  if (!lj_report_phase_gpu_idle(p)) return;
+  double level = out->dynamic_j.level;
+  memset(&out->dynamic_j, 0, sizeof out->dynamic_j);
+  out->dynamic_j.mean = out->dynamic_j.stddev = out->dynamic_j.half_width = out->dynamic_j.lo = out->dynamic_j.hi =
+      out->dynamic_j.cv = out->dynamic_j.sem = out->dynamic_j.df = NAN;
+  out->dynamic_j.level = level;
+  out->dynamic_j_per_token = out->tokens_per_dynamic_j = NAN;
+}
+
 static double phase_energy(const lj_profile_result *r, lj_phase p, int dynamic) {
   const lj_phase_summary *s = &r->phases[p];
+  if (dynamic && lj_report_phase_gpu_idle(p)) return NAN;
   return dynamic ? s->dynamic_j.mean : s->gross_j.mean;
 }
 

@@ -13,6 +13,11 @@
 // Sum over the measured phases of their per-unit energy (one run); NAN when none.
 double lj_report_phase_total_j(const lj_profile_result *r, int dynamic);
 // The phase's per-unit energy over that total; NAN when unknown.
+// 1 for a phase that runs on the CPU while the GPU idles (tokenize, detokenize): its energy above
+// the idle baseline is noise, not work, so the reports give it no dynamic figures.
+int lj_report_phase_gpu_idle(lj_phase p);
+// r's summary of phase p as the reports show it: a GPU-idle phase's dynamic figures undefined.
+void lj_report_phase_view(const lj_profile_result *r, lj_phase p, lj_phase_summary *out);
 double lj_report_phase_share(const lj_profile_result *r, lj_phase p, int dynamic);
 
 // A stage group in one phase: the sum over its stage estimates (every KV row).

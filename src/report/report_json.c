@@ -168,6 +168,7 @@ static json_t *phase_derived(const char *key, const void *rec, const lj_profile_
   lj_phase p = ((const lj_phase_summary *)rec)->phase;
   if (!strcmp(key, "share_gross")) return num(lj_report_phase_share(r, p, 0));
   if (!strcmp(key, "share_dynamic")) return num(lj_report_phase_share(r, p, 1));
+  if (!strcmp(key, "gpu_idle")) return json_boolean(lj_report_phase_gpu_idle(p));
   return NULL;
 }
 
@@ -294,8 +295,8 @@ static json_t *conditions_json(jb *b, const lj_profile_result *r) {
 // ---------------------------------------------------------------- phases and windows
 
 static json_t *phase_json(jb *b, const lj_profile_result *r, lj_phase p) {
-  lj_phase_summary s = r->phases[p];
-  s.phase = p;
+  lj_phase_summary s;
+  lj_report_phase_view(r, p, &s);
   return record_json(b, &lj_desc_phase_summary, &s, phase_derived, r);
 }
 

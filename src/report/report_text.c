@@ -232,8 +232,12 @@ static void print_phases(FILE *f, const lj_profile_result *r) {
   }
   fprintf(f, "%-10s %3s %16s %18s %18s %7s %7s  %s\n", "phase", "n", "time/unit", "gross/unit", "dynamic/unit",
           "share g", "share d", "measured");
+  int idle_phase = 0;
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
-    const lj_phase_summary *s = &r->phases[p];
+    lj_phase_summary view;
+    lj_report_phase_view(r, (lj_phase)p, &view);
+    const lj_phase_summary *s = &view;
+    idle_phase |= s->n > 0 && lj_report_phase_gpu_idle((lj_phase)p);
     measured_by(m, r, s);
     fprintf(f, "%-10s %3d %16s %18s %18s %7s %7s  %s\n", lj_phase_name((lj_phase)p), s->n,
             qty(a, s->time_s.mean, s->time_s.half_width, "s"), energy_ci(b, &s->gross_j), energy_ci(c, &s->dynamic_j),
@@ -244,7 +248,9 @@ static void print_phases(FILE *f, const lj_profile_result *r) {
   fprintf(f, "\n%-10s %8s %11s %11s %9s %9s %14s %8s  %s\n", "phase", "tokens", "gross/tok", "dyn/tok", "tok/J g",
           "tok/J d", "buffer gross", "cnt-buf", "window flags");
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
-    const lj_phase_summary *s = &r->phases[p];
+    lj_phase_summary view;
+    lj_report_phase_view(r, (lj_phase)p, &view);
+    const lj_phase_summary *s = &view;
     double diff = s->gross_j.n > 0 && s->sample_gross_j.n > 0 && s->sample_gross_j.mean != 0
                       ? (s->gross_j.mean - s->sample_gross_j.mean) / s->sample_gross_j.mean * 100
                       : NAN;
@@ -253,6 +259,8 @@ static void print_phases(FILE *f, const lj_profile_result *r) {
             sig3(c, s->tokens_per_gross_j), sig3(d, s->tokens_per_dynamic_j), energy_ci(e, &s->sample_gross_j),
             pct(g, diff, 2), flags_text(h, s->window_flags));
   }
+  if (idle_phase)
+    fprintf(f, "dynamic -: tokenize and detokenize run on the CPU while the GPU idles; above idle is noise there\n");
 }
 
 // ---------------------------------------------------------------- stages

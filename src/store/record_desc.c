@@ -38,6 +38,7 @@ static const lj_field kPhaseSummary[] = {
           tokens_per_dynamic_j),
     DERIVED("share_gross", ""),
     DERIVED("share_dynamic", ""),
+    DERIVED("gpu_idle", ""),  // a CPU phase: no dynamic figures (lj_report_phase_gpu_idle)
     FIELD("window_flags", "window_flags", NULL, LJ_FIELD_FLAGS, "", T, window_flags),
 };
 const lj_record_desc lj_desc_phase_summary = DESC("phase_summaries", kPhaseSummary);
