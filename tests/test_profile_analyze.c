@@ -214,80 +214,6 @@ static void prefill_isolation_and_windows(lj_profile_result *r, double unit) {
   for (int k = 0; k < 3; k++) add_exact_window(r, LJ_PHASE_PREFILL, k, P, unit);
 }
 
-// A context window: 100 units at per-unit dynamic energy e, 1 ms each, noise -1%, 0, +1% by trial.
-static void add_context(lj_profile_result *r, lj_stage st, int copies, double e, int trial) {
-  lj_profile_trial t;
-  memset(&t, 0, sizeof t);
-  t.key.phase = LJ_PHASE_PREFILL, t.key.stage = st, t.key.layer = -1;
-  t.trial = trial, t.method = LJ_METHOD_CONTEXT, t.copies = copies, t.units = 100;
-  t.t.calls = 100;
-  t.t.duration_s = 0.1;
-  t.t.idle_w = kIdle;
-  t.t.counter_energy_j = 100 * e * (1 + 0.01 * (trial - 1)) + kIdle * t.t.duration_s;
-  t.t.sample_energy_j = NAN;
-  t.t.temperature_c = 40 + trial;
-  assert_int_equal(lj_profile_add_trial(r, &t), 0);
-}
-
-static void test_context(void **state) {
-  (void)state;
-  lj_profile_result r;
-  lj_profile_result_init(&r);
-  plan(&r);
-  r.cond.idle_w = kIdle;
-  const lj_profile_plan *p = &r.plan;
-  // Isolation: every prefill stage at energy_of; in context the per-layer stages and the LM head
-  // cost 1.5x that, embed and the final norm (not measured in context) what isolation says.
-  double iso_sum = 0, ctx_sum = 0;
-  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_LM_HEAD; s++) {
-    double calls = lj_profile_calls_per_unit(p, LJ_PHASE_PREFILL, (lj_stage)s, 0);
-    int in_context = s != LJ_STAGE_EMBED && s != LJ_STAGE_FINAL_NORM;
-    iso_sum += calls * energy_of((lj_stage)s, 0);
-    ctx_sum += calls * energy_of((lj_stage)s, 0) * (in_context ? 1.5 : 1);
-  }
-  prefill_isolation_and_windows(&r, ctx_sum);  // the prefill windows hold exactly the in-context sum
-  for (int k = 0; k < 3; k++) {
-    add_context(&r, LJ_STAGE_COUNT, 0, ctx_sum, k);
-    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_LM_HEAD; s++) {
-      if (s == LJ_STAGE_FINAL_NORM) continue;
-      int copies = 1 + s % 3;
-      double extra = copies * lj_profile_calls_per_unit(p, LJ_PHASE_PREFILL, (lj_stage)s, 0) * 1.5 *
-                     energy_of((lj_stage)s, 0);
-      add_context(&r, (lj_stage)s, copies, ctx_sum + extra, k);
-    }
-  }
-  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
-  int n_context = 0;
-  for (size_t i = 0; i < r.n_stages; i++) {
-    const lj_profile_stage *s = &r.stages[i];
-    if (s->method != LJ_METHOD_CONTEXT) continue;
-    n_context++;
-    lj_stage st = s->est.key.stage;
-    assert_int_equal(s->copies, 1 + (int)st % 3);
-    REL(s->est.dynamic_j.mean, 1.5 * energy_of(st, 0), 1e-9);
-    // Welch: the same +-1% of the unit on both sides, divided by the extra calls
-    double per = s->copies * s->calls_per_unit, extra = per * 1.5 * energy_of(st, 0);
-    double sd_a = 0.01 * (ctx_sum + extra), sd_b = 0.01 * ctx_sum;
-    REL(s->est.dynamic_j.sem, sqrt((sd_a * sd_a + sd_b * sd_b) / 3) / per, 1e-9);
-    assert_true(fabs(s->est.time_per_call_s.mean) <= 1e-15);  // amplified and plain units last the same here
-    assert_true(lj_profile_stage_in_method(&r, s, LJ_METHOD_CONTEXT));
-    assert_false(lj_profile_stage_in_method(&r, s, LJ_METHOD_ISOLATION));
-  }
-  assert_int_equal(n_context, 10);
-  REL(r.closure[LJ_PHASE_PREFILL].error_dynamic_pct, (iso_sum / ctx_sum - 1) * 100, 1e-9);
-  const lj_closure *c = &r.closure_context[LJ_PHASE_PREFILL];
-  assert_int_equal(c->n_terms, 12);  // 10 in context + embed and the final norm from isolation
-  assert_true(fabs(c->error_dynamic_pct) <= 1e-9);
-  assert_true(lj_profile_reported_method(&r, LJ_PHASE_PREFILL) == LJ_METHOD_CONTEXT);
-  assert_true(lj_profile_reported_method(&r, LJ_PHASE_DECODE) == LJ_METHOD_ISOLATION);
-  double share = 0;
-  for (size_t i = 0; i < r.n_stages; i++)
-    if (r.stages[i].method == LJ_METHOD_CONTEXT) share += r.stages[i].share_dynamic;
-  double fallback = (energy_of(LJ_STAGE_EMBED, 0) + energy_of(LJ_STAGE_FINAL_NORM, 0)) / ctx_sum;
-  REL(share, 1.0 - fallback, 1e-12);
-  lj_profile_result_free(&r);
-}
-
 // A sequence trial: the layer's prefix up to `last` at per-layer energy e, 1000 prefixes of
 // 1 ms in round `round`, noise -1%, 0, +1% by round.
 static void add_sequence_at(lj_profile_result *r, lj_phase ph, int64_t kv, lj_stage last, double e, int round) {
@@ -443,7 +369,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calls_per_unit),
       cmocka_unit_test(test_analyze),
-      cmocka_unit_test(test_context),
       cmocka_unit_test(test_sequence),
       cmocka_unit_test(test_short_window_from_samples),
   };

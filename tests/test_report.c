@@ -3,8 +3,8 @@
 // a counter, one not measured), replay estimates of a few prefill and decode
 // stages (decode at two KV lengths, one without an in-situ time), closures
 // (decode -1.2% PASS, prefill +7.5% MISS), a timeline with per-layer sums, an
-// ablation, a head fit, overhead and notes; then the same run with a context
-// estimate of prefill qkv and its closure (-1.2% PASS), the same run cut
+// ablation, a head fit, overhead and notes; then the same run with a sequence
+// estimate of prefill qkv and its closure, the same run cut
 // short, and a timing-only run of the CPU engine. The text is checked line by line (no
 // "nan" anywhere, 120 columns at most), the JSON is parsed back and compared
 // exactly (doubles round-trip; NAN is null).
@@ -205,43 +205,6 @@ static void build(lj_profile_result *r) {
   lj_profile_note(r, "Prefill replay ran at %d layers.", 16);
 }
 
-// A context trial of prefill: `st` amplified with `copies` extra calls (LJ_STAGE_COUNT, 0: the plain unit).
-static void add_context_trial(lj_profile_result *r, lj_stage st, int copies, int trial, int64_t units, double joules) {
-  lj_profile_trial t;
-  memset(&t, 0, sizeof t);
-  t.key.phase = LJ_PHASE_PREFILL;
-  t.key.stage = st;
-  t.key.layer = -1;
-  t.trial = trial;
-  t.method = LJ_METHOD_CONTEXT;
-  t.copies = copies;
-  t.units = units;
-  t.t.calls = st == LJ_STAGE_COUNT ? units : units * 16 * copies;
-  t.t.counter_energy_j = joules;
-  t.t.sample_energy_j = NAN;
-  t.t.duration_s = 2;
-  t.t.temperature_c = 44;
-  t.t.idle_w = r->cond.idle_w;
-  assert_int_equal(lj_profile_add_trial(r, &t), 0);
-}
-
-// build() with the context method: prefill qkv at 15 mJ per call in context (4 extra calls per
-// call) against 12 mJ in isolation, its trials, and the context closure of prefill.
-static void build_context(lj_profile_result *r) {
-  build(r);
-  r->plan.context = 1;
-  add_stage(r, LJ_PHASE_PREFILL, LJ_STAGE_QKV, 0, 16, 0.015, 70e-6, 61e-6, 0.25);
-  lj_profile_stage *ctx = &r->stages[r->n_stages - 1];
-  ctx->method = LJ_METHOD_CONTEXT;
-  ctx->copies = 4;
-  ctx->est.n_trials = 2;
-  for (int k = 0; k < 2; k++) {
-    add_context_trial(r, LJ_STAGE_COUNT, 0, k, 20, 160.0 + k);
-    add_context_trial(r, LJ_STAGE_QKV, 4, k, 16, 170.0 + k);
-  }
-  set_closure(&r->closure_context[LJ_PHASE_PREFILL], LJ_PHASE_PREFILL, 3, 1.2, -1.2, -3.0, 0.6);
-}
-
 // build() with a sequence estimate of prefill qkv (18 mJ per call, 16 calls) and its closure.
 static void build_sequence(lj_profile_result *r) {
   build(r);
@@ -402,32 +365,6 @@ static void test_text_full(void **state) {
   expect_line(text, "notes: The detokenize phase was not measured (no tokenizer). Prefill replay ran at 16 layers.",
               NULL);
   expect_line(text, "gross includes idle power; dynamic = above the idle baseline (68.25 W)", NULL);
-  free(text);
-  lj_profile_result_free(&r);
-}
-
-// The context method: its prefill row under the isolation one, prefill shares by it, and
-// both methods' prefill closures.
-static void test_text_context(void **state) {
-  lj_profile_result r;
-  build_context(&r);
-  char *text = render(&r, 0);
-  check_layout(text);
-  expect_line(text, "prefill groups and shares: context method", NULL);
-  // With context estimates, the left-out part is the context closure's (1.2 J x (1 - 1.2%)).
-  expect_line(text, "shares are of the replayed stages, 1.186 J of the measured 1.200 J dynamic;", "14.40 mJ (1.2%)",
-              NULL);
-  assert_null(strstr(text, "decode shares"));
-  // Prefill attention: qkv in context and attn in isolation, 16 x (15 + 8) mJ = 368 mJ, of the
-  // context method's sum (with lm_head's 90 mJ: 458 mJ); the isolation qkv it replaced has no share.
-  expect_line(text, "attention ", "368.0+-", "80.3%", "    2", NULL);
-  expect_line(text, "qkv            0       16", "12.00+-", "192.0 mJ      - ", NULL);
-  expect_line(text, "  ctx x4       0       16", "15.00+-", "240.0 mJ", "52.4%", "70.00 us", "61.00 us", "1.15*",
-              NULL);
-  expect_line(text, "ctx xN: in context, the real unit with each call followed by N extra calls", NULL);
-  expect_line(text, "prefill  isolation     3", "+7.5%", "[+5.1%, +9.9%]", "MISS", NULL);
-  expect_line(text, "prefill  context       3", "1.200 J", "-1.2%", "[-3.0%, +0.6%]", "PASS", NULL);
-  expect_line(text, "decode   isolation     4", "PASS", NULL);
   free(text);
   lj_profile_result_free(&r);
 }
@@ -673,9 +610,9 @@ static void test_json_full(void **state) {
   assert_true(json_is_true(get(cd, "pass")));
   assert_true(json_is_false(get(find(closures, "phase", "prefill"), "pass")));
   assert_string_equal(json_string_value(get(cd, "method")), "isolation");
-  assert_true(json_is_false(get(get(doc, "plan"), "context")));
+  assert_null(json_object_get(get(doc, "plan"), "context"));  // the removed method: no key
   assert_string_equal(json_string_value(get(attn255, "method")), "isolation");
-  assert_int_equal(json_integer_value(get(attn255, "copies")), 0);
+  assert_null(json_object_get(attn255, "copies"));
 
   // Timeline: stage shares with the replay's, per-layer arrays with null for the missing layer.
   json_t *tl = get(doc, "timeline");
@@ -703,69 +640,6 @@ static void test_json_full(void **state) {
   assert_true(json_is_true(get(ov, "pass")));
   assert_string_equal(json_string_value(get(doc, "notes")), r.notes);
 
-  json_decref(doc);
-  free(text);
-  lj_profile_result_free(&r);
-}
-
-static void test_json_context(void **state) {
-  lj_profile_result r;
-  build_context(&r);
-  char *text = render(&r, 1);
-  json_t *doc = parse(text);
-  assert_true(json_is_true(get(get(doc, "plan"), "context")));
-
-  // Stages: each says its method; the context one its copies.
-  json_t *stages = get(doc, "stages");
-  assert_int_equal(json_array_size(stages), 8);
-  json_t *iso = json_array_get(stages, 0), *ctx = json_array_get(stages, 7);
-  assert_string_equal(json_string_value(get(iso, "method")), "isolation");
-  assert_int_equal(json_integer_value(get(iso, "copies")), 0);
-  assert_string_equal(json_string_value(get(ctx, "method")), "context");
-  assert_string_equal(json_string_value(get(ctx, "stage")), "qkv");
-  assert_int_equal(json_integer_value(get(ctx, "copies")), 4);
-  assert_true(number(get(ctx, "dynamic_j"), "mean") == r.stages[7].est.dynamic_j.mean);
-
-  // Trials: the plain unit has stage "none" and no group.
-  json_t *trials = get(doc, "trials");
-  assert_int_equal(json_array_size(trials), 4);
-  json_t *plain = json_array_get(trials, 2), *amp = json_array_get(trials, 3);
-  assert_string_equal(json_string_value(get(plain, "stage")), "none");
-  assert_true(json_is_null(get(plain, "group")));
-  assert_string_equal(json_string_value(get(plain, "method")), "context");
-  assert_int_equal(json_integer_value(get(plain, "copies")), 0);
-  assert_int_equal(json_integer_value(get(plain, "units")), 20);
-  assert_int_equal(json_integer_value(get(plain, "trial")), 1);
-  assert_string_equal(json_string_value(get(amp, "stage")), "qkv");
-  assert_string_equal(json_string_value(get(amp, "group")), "attention");
-  assert_int_equal(json_integer_value(get(amp, "copies")), 4);
-  assert_int_equal(json_integer_value(get(amp, "units")), 16);
-  assert_int_equal(json_integer_value(get(amp, "calls")), 16 * 16 * 4);
-
-  // Groups: prefill by the context method (qkv in context, attn in isolation), decode by isolation.
-  json_t *g = json_array_get(get(doc, "stage_groups"), 0);
-  assert_string_equal(json_string_value(get(g, "phase")), "prefill");
-  assert_string_equal(json_string_value(get(g, "group")), "attention");
-  assert_string_equal(json_string_value(get(g, "method")), "context");
-  double want = 16 * r.stages[7].est.dynamic_j.mean + 16 * r.stages[1].est.dynamic_j.mean;
-  assert_true(fabs(number(get(g, "dynamic_j_per_unit"), "mean") - want) <= 1e-15);
-  assert_string_equal(json_string_value(get(find(get(doc, "stage_groups"), "phase", "decode"), "method")),
-                      "isolation");
-
-  // Closures: one list, each entry with its method.
-  json_t *closures = get(doc, "closures");
-  assert_int_equal(json_array_size(closures), 3);
-  json_t *pi = json_array_get(closures, 0), *pc = json_array_get(closures, 1), *cd = json_array_get(closures, 2);
-  assert_string_equal(json_string_value(get(pi, "phase")), "prefill");
-  assert_string_equal(json_string_value(get(pi, "method")), "isolation");
-  assert_true(json_is_false(get(pi, "pass")));
-  assert_string_equal(json_string_value(get(pc, "phase")), "prefill");
-  assert_string_equal(json_string_value(get(pc, "method")), "context");
-  assert_true(number(pc, "error_dynamic_pct") == -1.2);
-  assert_true(number(pc, "error_dynamic_hi_pct") == 0.6);
-  assert_true(json_is_true(get(pc, "pass")));
-  assert_string_equal(json_string_value(get(cd, "phase")), "decode");
-  assert_string_equal(json_string_value(get(cd, "method")), "isolation");
   json_decref(doc);
   free(text);
   lj_profile_result_free(&r);
@@ -898,11 +772,11 @@ static void test_write_error(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_text_full),        cmocka_unit_test(test_text_context),
+      cmocka_unit_test(test_text_full),
       cmocka_unit_test(test_text_sequence),    cmocka_unit_test(test_shares_one_denominator),
       cmocka_unit_test(test_gpu_idle_phase),
       cmocka_unit_test(test_text_incomplete),  cmocka_unit_test(test_text_timing_only),
-      cmocka_unit_test(test_json_full),        cmocka_unit_test(test_json_context),
+      cmocka_unit_test(test_json_full),
       cmocka_unit_test(test_json_timing_only), cmocka_unit_test(test_write_error),
       cmocka_unit_test(test_csv_full),         cmocka_unit_test(test_series_throttle),
   };

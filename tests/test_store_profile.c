@@ -125,7 +125,7 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   p->decode_kv[0] = 128;
   p->decode_kv[1] = 160;
   p->decode_kv[2] = 191;
-  p->ablation = p->head_fit = p->context = 1;
+  p->ablation = p->head_fit = 1;
   p->seed = UINT64_MAX;  // does not fit a signed integer: stored as its bit pattern
   snprintf(p->prompt_source, sizeof p->prompt_source, "built-in text");
   r->complete = 1;
@@ -225,12 +225,11 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
     assert_int_equal(lj_profile_add_trial(r, &tr), 0);
   }
   // Prefill qkv by both methods: one key, told apart by the method. Two trials of each: the
-  // isolation replay, the plain prefill unit in context (no stage) and qkv amplified x4.
+  // isolation replay, and the sequence replay's prefixes up to attn_norm and up to qkv.
   for (int m = 0; m < 2; m++) {
     lj_profile_stage st;
     memset(&st, 0, sizeof st);
-    st.method = m ? LJ_METHOD_CONTEXT : LJ_METHOD_ISOLATION;
-    st.copies = m ? 4 : 0;
+    st.method = m ? LJ_METHOD_SEQUENCE : LJ_METHOD_ISOLATION;
     lj_replay_estimate *e = &st.est;
     e->key.phase = LJ_PHASE_PREFILL;
     e->key.stage = LJ_STAGE_QKV;
@@ -255,11 +254,9 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
       memset(&tr, 0, sizeof tr);
       tr.key = r->stages[2].est.key;
       tr.trial = t;
-      tr.method = k ? LJ_METHOD_CONTEXT : LJ_METHOD_ISOLATION;
-      if (k == 1) tr.key.stage = LJ_STAGE_COUNT;  // the plain unit
-      tr.copies = k == 2 ? 4 : 0;
-      tr.units = k ? 10 + t : 0;
-      tr.t.calls = k == 0 ? 5000 : k == 1 ? tr.units : tr.units * 16 * 4;
+      tr.method = k ? LJ_METHOD_SEQUENCE : LJ_METHOD_ISOLATION;
+      if (k == 1) tr.key.stage = LJ_STAGE_ATTN_NORM;  // the prefix before qkv's
+      tr.t.calls = k == 0 ? 5000 : 1000 + t;
       tr.t.counter_energy_j = 200.0 + 10 * k + t;
       tr.t.sample_energy_j = 199.0 + 10 * k + t;
       tr.t.duration_s = 2.5;
@@ -281,14 +278,12 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   c->error_dynamic_pct = NAN;
   c->error_dynamic_lo_pct = c->error_dynamic_hi_pct = NAN;
   // Prefill by both methods: decode's figures with their own term counts and dynamic errors.
-  for (int m = 0; m < 2; m++) {
-    lj_closure *pc = m ? &r->closure_context[LJ_PHASE_PREFILL] : &r->closure[LJ_PHASE_PREFILL];
-    *pc = *c;
-    pc->phase = LJ_PHASE_PREFILL;
-    pc->n_terms = m ? 13 : 11;
-    pc->error_dynamic_pct = m ? -1.2 : -15.0;
-  }
-  lj_closure *ps = &r->closure_sequence[LJ_PHASE_PREFILL];  // the sequence method's, a third row
+  lj_closure *pc = &r->closure[LJ_PHASE_PREFILL];
+  *pc = *c;
+  pc->phase = LJ_PHASE_PREFILL;
+  pc->n_terms = 11;
+  pc->error_dynamic_pct = -15.0;
+  lj_closure *ps = &r->closure_sequence[LJ_PHASE_PREFILL];  // the sequence method's
   *ps = *c;
   ps->phase = LJ_PHASE_PREFILL;
   ps->n_terms = 12;
@@ -532,7 +527,6 @@ static void same_plan(const lj_profile_plan *w, const lj_profile_plan *g) {
   SAME(w->replay_duty, g->replay_duty);
   assert_int_equal(w->ablation, g->ablation);
   assert_int_equal(w->head_fit, g->head_fit);
-  assert_int_equal(w->context, g->context);
   assert_true(w->seed == g->seed);
   assert_string_equal(w->prompt_source, g->prompt_source);
 }
@@ -572,7 +566,6 @@ static void same_key(const lj_stage_key *w, const lj_stage_key *g) {
 
 static void same_stage(const lj_profile_stage *w, const lj_profile_stage *g) {
   assert_int_equal(w->method, g->method);
-  assert_int_equal(w->copies, g->copies);
   const lj_replay_estimate *a = &w->est, *b = &g->est;
   same_key(&a->key, &b->key);
   assert_int_equal(a->n_trials, b->n_trials);
@@ -613,8 +606,6 @@ static void same_trial(const lj_profile_trial *w, const lj_profile_trial *g) {
   assert_int_equal(w->trial, g->trial);
   assert_int_equal(w->groups, g->groups);
   assert_int_equal(w->method, g->method);
-  assert_int_equal(w->copies, g->copies);
-  assert_int_equal(w->units, g->units);
   SAME(w->gap_s, g->gap_s);
   SAME(w->t.counter_energy_j, g->t.counter_energy_j);
   SAME(w->t.sample_energy_j, g->t.sample_energy_j);
@@ -875,9 +866,9 @@ static void test_profile_round_trip(void **state) {
   lj_profile_result r;
   make_profile(&r, 1000);
   assert_int_equal(lj_store_add_profile(st, run, &r), 0);
-  // plans, conditions, 4 windows, 2 phases, 4 stages, 14 trials, 4 closures,
+  // plans, conditions, 4 windows, 2 phases, 4 stages, 14 trials, 3 closures,
   // 1000 intervals, 2 timeline phases, 12 timeline stages, 2 x 2 layers, ...
-  const int64_t want[N_TABLES] = {1, 1, 4, 2, 4, 14, 4, 1000, 2, 12, 4, 1, 1, 2};
+  const int64_t want[N_TABLES] = {1, 1, 4, 2, 4, 14, 3, 1000, 2, 12, 4, 1, 1, 2};
   expect_counts(st, run, want);
   const int64_t none[N_TABLES] = {0};
   expect_counts(st, other, none);
@@ -894,8 +885,8 @@ static void test_profile_round_trip(void **state) {
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   // Plan: config and plan fields, the KV list, the seed's bit pattern.
   sqlite3_stmt *q = query_row(db,
-                              "SELECT decode_kv, seed, n_layers, rope_type, replay_s, level, notes, complete, batch,"
-                              " context FROM profile_plans WHERE run_id = ?",
+                              "SELECT decode_kv, seed, n_layers, rope_type, replay_s, level, notes, complete, batch"
+                              " FROM profile_plans WHERE run_id = ?",
                               run);
   assert_string_equal((const char *)sqlite3_column_text(q, 0), "128,160,191");
   assert_int_equal(sqlite3_column_int64(q, 1), -1);
@@ -906,7 +897,6 @@ static void test_profile_round_trip(void **state) {
   assert_string_equal((const char *)sqlite3_column_text(q, 6), "The ablation used dynamic energies.");
   assert_int_equal(sqlite3_column_int(q, 7), 1);
   assert_int_equal(sqlite3_column_int(q, 8), 4);
-  assert_int_equal(sqlite3_column_int(q, 9), 1);
   sqlite3_finalize(q);
   // Conditions: NAN and the untouched +-INFINITY ranges are NULL.
   q = query_row(db,
@@ -981,23 +971,20 @@ static void test_profile_round_trip(void **state) {
   assert_true(sqlite3_column_double(q, 6) == 0.0031);
   assert_int_equal(sqlite3_column_int(q, 7), LJ_WINDOW_NO_SAMPLES);
   sqlite3_finalize(q);
-  // Both methods' prefill qkv: context first by name.
-  assert_int_equal(
-      query_int(db, "SELECT count(*) FROM stage_estimates WHERE run_id = ? AND method = 'isolation' AND copies = 0", run),
-      3);
+  // Both methods' prefill qkv: isolation first by name.
+  assert_int_equal(query_int(db, "SELECT count(*) FROM stage_estimates WHERE run_id = ? AND method = 'isolation'", run),
+                   3);
   q = query_row(db,
-                "SELECT method, copies, dynamic_j, share_dynamic, n_trials FROM stage_estimates"
+                "SELECT method, dynamic_j, share_dynamic, n_trials FROM stage_estimates"
                 " WHERE run_id = ? AND phase = 'prefill' AND stage = 'qkv' ORDER BY method",
                 run);
-  assert_string_equal((const char *)sqlite3_column_text(q, 0), "context");
-  assert_int_equal(sqlite3_column_int(q, 1), 4);
-  assert_true(sqlite3_column_double(q, 2) == 0.021);
-  assert_true(sqlite3_column_double(q, 3) == 0.4);
-  assert_int_equal(sqlite3_column_int(q, 4), 2);
-  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
   assert_string_equal((const char *)sqlite3_column_text(q, 0), "isolation");
-  assert_int_equal(sqlite3_column_int(q, 1), 0);
-  assert_true(sqlite3_column_double(q, 2) == 0.018);
+  assert_true(sqlite3_column_double(q, 1) == 0.018);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "sequence");
+  assert_true(sqlite3_column_double(q, 1) == 0.021);
+  assert_true(sqlite3_column_double(q, 2) == 0.4);
+  assert_int_equal(sqlite3_column_int(q, 3), 2);
   sqlite3_finalize(q);
   // Trials, with the head fit's group counts.
   assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND stage = 'attn'", run), 5);
@@ -1013,27 +1000,20 @@ static void test_profile_round_trip(void **state) {
   assert_int_equal(
       query_int(db, "SELECT sum(kv_groups) FROM replay_trials WHERE run_id = ? AND stage = 'attn' AND trial = 0", run),
       8 + 1 + 4);
-  // Context trials: the plain unit as stage 'none', qkv amplified; isolation ones with copies and units 0.
-  assert_int_equal(query_int(db,
-                             "SELECT count(*) FROM replay_trials WHERE run_id = ? AND method = 'isolation'"
-                             " AND copies = 0 AND units = 0",
-                             run),
+  // Sequence trials: the prefixes up to attn_norm and up to qkv.
+  assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND method = 'isolation'", run),
                    10);
   q = query_row(db,
-                "SELECT stage, copies, units, calls, counter_j FROM replay_trials"
-                " WHERE run_id = ? AND method = 'context' AND trial = 1 ORDER BY stage",
+                "SELECT stage, calls, counter_j FROM replay_trials"
+                " WHERE run_id = ? AND method = 'sequence' AND trial = 1 ORDER BY stage",
                 run);
-  assert_string_equal((const char *)sqlite3_column_text(q, 0), "none");
-  assert_int_equal(sqlite3_column_int(q, 1), 0);
-  assert_int_equal(sqlite3_column_int(q, 2), 11);
-  assert_int_equal(sqlite3_column_int64(q, 3), 11);
-  assert_true(sqlite3_column_double(q, 4) == 211.0);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "attn_norm");
+  assert_int_equal(sqlite3_column_int64(q, 1), 1001);
+  assert_true(sqlite3_column_double(q, 2) == 211.0);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
   assert_string_equal((const char *)sqlite3_column_text(q, 0), "qkv");
-  assert_int_equal(sqlite3_column_int(q, 1), 4);
-  assert_int_equal(sqlite3_column_int(q, 2), 11);
-  assert_int_equal(sqlite3_column_int64(q, 3), 11 * 16 * 4);
-  assert_true(sqlite3_column_double(q, 4) == 221.0);
+  assert_int_equal(sqlite3_column_int64(q, 1), 1001);
+  assert_true(sqlite3_column_double(q, 2) == 221.0);
   sqlite3_finalize(q);
   // Closures: decode by isolation, the unknown dynamic error NULL; prefill by both methods.
   q = query_row(db,
@@ -1054,10 +1034,6 @@ static void test_profile_round_trip(void **state) {
                 "SELECT method, n_terms, error_dynamic_pct FROM closures WHERE run_id = ? AND phase = 'prefill'"
                 " ORDER BY method",
                 run);
-  assert_string_equal((const char *)sqlite3_column_text(q, 0), "context");
-  assert_int_equal(sqlite3_column_int(q, 1), 13);
-  assert_true(sqlite3_column_double(q, 2) == -1.2);
-  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
   assert_string_equal((const char *)sqlite3_column_text(q, 0), "isolation");
   assert_int_equal(sqlite3_column_int(q, 1), 11);
   assert_true(sqlite3_column_double(q, 2) == -15.0);
@@ -1189,7 +1165,7 @@ static void test_profile_one_transaction(void **state) {
   assert_non_null(strstr(lj_error_message(), "row 700"));
   expect_counts(st, run, none);
   r.intervals[700].stage = LJ_STAGE_QKV;
-  // Only a context trial may amplify no stage.
+  // Every trial replays a stage.
   lj_profile_trial *iso = &r.trials[0];
   iso->key.stage = LJ_STAGE_COUNT;
   assert_int_equal(lj_store_add_profile(st, run, &r), LJ_EINVAL);
@@ -1198,7 +1174,7 @@ static void test_profile_one_transaction(void **state) {
   r.stages[3].method = (lj_profile_method)7;
   assert_int_equal(lj_store_add_profile(st, run, &r), LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), "method 7"));
-  r.stages[3].method = LJ_METHOD_CONTEXT;
+  r.stages[3].method = LJ_METHOD_SEQUENCE;
   expect_counts(st, run, none);
   assert_int_equal(lj_store_add_profile(st, run, &r), 0);
   lj_store_close(st);
@@ -1209,6 +1185,55 @@ static void test_profile_one_transaction(void **state) {
   assert_int_equal(query_int(db, "SELECT count(*) FROM stage_intervals", 0), 1000);
   sqlite3_close(db);
   lj_profile_result_free(&r);
+}
+
+// A store written while the prefill "context" method existed (schema version 3 keeps its
+// columns): its stage estimates, trials (the plain unit's stage 'none') and closures read back
+// as skipped rows, counted in the notes; everything else as written.
+static void test_profile_legacy_context_rows(void **state) {
+  (void)state;
+  char path[1024];
+  path_in_tmp(path, sizeof path, "legacy_context.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st);
+  lj_profile_result w, g;
+  make_profile(&w, 100);
+  assert_int_equal(lj_store_add_profile(st, run, &w), 0);
+  lj_store_close(st);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char sql[2048];
+  snprintf(sql, sizeof sql,
+           "UPDATE profile_plans SET context = 1 WHERE run_id = %lld;"
+           "INSERT INTO stage_estimates(run_id, phase, stage, layer, kv_len, method, copies, n_trials, dynamic_j,"
+           " gross_n, dynamic_n, sample_gross_n, sample_dynamic_n, time_per_call_n, window_flags, flops, weight_bytes,"
+           " act_read_bytes, act_write_bytes, kv_read_bytes, kv_write_bytes, bytes)"
+           " VALUES (%lld, 'prefill', 'qkv', -1, 0, 'context', 4, 3, 0.021, 3, 3, 0, 0, 3, 0, 1, 1, 1, 1, 0, 0, 3);"
+           "INSERT INTO replay_trials(run_id, phase, stage, layer, kv_len, kv_groups, trial, method, copies, units,"
+           " counter_j, calls, start_offset_ns, window_flags) VALUES"
+           " (%lld, 'prefill', 'none', -1, 0, 0, 0, 'context', 0, 10, 200.0, 10, 0, 0),"
+           " (%lld, 'prefill', 'qkv', -1, 0, 0, 0, 'context', 4, 10, 230.0, 640, 0, 0);"
+           "INSERT INTO closures(run_id, phase, method, n_terms, error_dynamic_pct)"
+           " VALUES (%lld, 'prefill', 'context', 13, -21.8);",
+           (long long)run, (long long)run, (long long)run, (long long)run, (long long)run);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  assert_int_equal(lj_store_read_profile(st, run, &g), 0);
+  lj_store_close(st);
+  assert_int_equal(g.n_stages, w.n_stages);
+  assert_int_equal(g.n_trials, w.n_trials);
+  for (size_t i = 0; i < g.n_stages; i++) assert_true(g.stages[i].method < LJ_METHOD_COUNT);
+  for (size_t i = 0; i < g.n_trials; i++) assert_true(g.trials[i].key.stage < LJ_STAGE_COUNT);
+  assert_int_equal(g.closure[LJ_PHASE_PREFILL].n_terms, 11);
+  assert_int_equal(g.closure_sequence[LJ_PHASE_PREFILL].n_terms, 12);
+  assert_non_null(strstr(g.notes, "The ablation used dynamic energies."));
+  assert_non_null(strstr(g.notes, "Not shown: 1 stage estimates, 2 replay trials and 1 closures of the prefill "
+                                  "'context' method"));
+  lj_profile_result_free(&w);
+  lj_profile_result_free(&g);
 }
 
 // The size a long decode gives: one transaction, one statement reused.
@@ -1533,7 +1558,7 @@ static void test_unknown_versions_refused(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_read_back),
+      cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_read_back), cmocka_unit_test(test_profile_legacy_context_rows),
       cmocka_unit_test(test_profile_device_source),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
       cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2),

@@ -121,7 +121,7 @@ static void test_point_options(void **state) {
   assert_int_equal(o.repeats, 3);
   assert_true(o.phase_seconds == 2.0 && o.idle_seconds == 2.0);
   assert_int_equal(o.trials, 0);
-  assert_int_equal(o.timeline + o.sequence + o.ablation + o.head_fit + o.overhead + o.context, 0);
+  assert_int_equal(o.timeline + o.sequence + o.ablation + o.head_fit + o.overhead, 0);
   assert_int_equal(o.n_decode_kv, 1);
   p.stages = 1;
   lj_sweep_point_options(&s, &p, &o);

@@ -46,7 +46,6 @@ static void usage(FILE *f) {
           "  --replay-duty D        fraction of a replay trial the stage runs, in (0, 1]: ~2 ms bursts and\n"
           "                         idle gaps, so that a stage does not sit at the power cap (default 0.5;\n"
           "                         1 = back to back)\n"
-          "  --context              also measure the prefill's stages in context (amplified prefills)\n"
           "  --no-sequence          skip the sequence replay of the layer's stages (prefill and decode)\n"
           "  --ablate none|attn|mlp runs without that part, against its replay estimate (default mlp)\n"
           "  --no-timeline, --no-ablation, --no-head-fit, --no-overhead   skip that part\n"
@@ -89,7 +88,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 enum {
   OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
-  OPT_CONTEXT, OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
+  OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
   OPT_DUTY, OPT_ABLATE
 };
 
@@ -104,7 +103,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"decode-kv", required_argument, 0, OPT_DECODE_KV}, {"idle-seconds", required_argument, 0, OPT_IDLE_S},
       {"idle-w", required_argument, 0, OPT_IDLE_W}, {"no-timeline", no_argument, 0, OPT_NO_TIMELINE},
       {"no-ablation", no_argument, 0, OPT_NO_ABLATION}, {"no-head-fit", no_argument, 0, OPT_NO_HEAD_FIT},
-      {"context", no_argument, 0, OPT_CONTEXT}, {"no-sequence", no_argument, 0, OPT_NO_SEQUENCE},
+      {"no-sequence", no_argument, 0, OPT_NO_SEQUENCE},
       {"no-overhead", no_argument, 0, OPT_NO_OVERHEAD}, {"device", required_argument, 0, OPT_DEVICE},
       {"engine", required_argument, 0, OPT_ENGINE}, {"threads", required_argument, 0, OPT_THREADS},
       {"seed", required_argument, 0, OPT_SEED}, {"json", no_argument, 0, OPT_JSON},
@@ -137,7 +136,6 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_NO_TIMELINE: o->timeline = 0; break;
       case OPT_NO_ABLATION: o->ablation = 0; break;
       case OPT_NO_HEAD_FIT: o->head_fit = 0; break;
-      case OPT_CONTEXT: o->context = 1; break;
       case OPT_NO_SEQUENCE: o->sequence = 0; break;
       case OPT_NO_OVERHEAD: o->overhead = 0; break;
       case OPT_DEVICE: LJ_TRY(parse_int("--device", optarg, 0, 255, &o->device)); break;

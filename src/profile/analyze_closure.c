@@ -34,7 +34,6 @@ int lj_analyze_closure_of(lj_profile_result *r, lj_phase ph, lj_profile_method m
 int lj_analyze_closures(lj_profile_result *r) {
   LJ_TRY(lj_analyze_closure_of(r, LJ_PHASE_PREFILL, LJ_METHOD_ISOLATION, &r->closure[LJ_PHASE_PREFILL]));
   LJ_TRY(lj_analyze_closure_of(r, LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, &r->closure[LJ_PHASE_DECODE]));
-  LJ_TRY(lj_analyze_closure_of(r, LJ_PHASE_PREFILL, LJ_METHOD_CONTEXT, &r->closure_context[LJ_PHASE_PREFILL]));
   for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
     lj_mean_ci layer_gross, layer_dyn;
     int complete = 0;

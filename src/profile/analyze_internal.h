@@ -21,7 +21,6 @@ int lj_analyze_add_derived_stage(lj_profile_result *r, lj_profile_stage *s);
 // The methods, in the order lj_profile_analyze runs them.
 void lj_analyze_stamp_cost(lj_profile_result *r, const lj_profile_raw *raw);  // analyze_overhead.c
 int lj_analyze_isolation(lj_profile_result *r);                               // analyze_isolation.c
-int lj_analyze_context(lj_profile_result *r);                                 // analyze_context.c
 int lj_analyze_closures(lj_profile_result *r);                                // analyze_closure.c
 // analyze_sequence.c: a phase's sequence estimates, and the whole layer's per-call energy.
 int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gross, lj_mean_ci *layer_dyn,

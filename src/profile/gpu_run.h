@@ -97,7 +97,6 @@ int lj_gpu_replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
                         int n_trials, double seconds);   // gpu_isolation.c
 int lj_gpu_replay_prefill(gpu_run *g);                   // gpu_isolation.c
 int lj_gpu_replay_decode(gpu_run *g);                    // gpu_isolation.c (sequence and head fit at its middle KV)
-int lj_gpu_context_prefill(gpu_run *g);                  // gpu_context.c
 int lj_gpu_sequence_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b);  // gpu_sequence.c
 int lj_gpu_sequence_prefill(gpu_run *g);                 // gpu_sequence.c
 int lj_gpu_head_fit_replay(gpu_run *g, int64_t kv, const lj_cuda_batch *b);               // gpu_head_fit.c

@@ -11,7 +11,6 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
   lj_analyze_stamp_cost(r, raw);
   if (!r->plan.timing_only) {
     LJ_TRY(lj_analyze_isolation(r));
-    LJ_TRY(lj_analyze_context(r));
     LJ_TRY(lj_analyze_closures(r));
     LJ_TRY(lj_analyze_timeline(r, power, n_power, device));
     LJ_TRY(lj_analyze_ablation(r, raw));

@@ -4,8 +4,7 @@
 //   idle baseline (before anything loads) -> sampler on -> load windows ->
 //   warm-up (cuBLASLt plans, decode graph) -> R x (tokenize, prefill, decode,
 //   detokenize windows), interleaved so that drift spreads over the phases ->
-//   in-situ timeline (stage marks on) -> replay: prefill stages, prefill stages in
-//   context (amplified units against plain ones, with --context), the prefill's layer
+//   in-situ timeline (stage marks on) -> replay: prefill stages, the prefill's layer
 //   prefixes (sequence replay), decode stages at the first KV length, attention at the
 //   others, the decode layer's prefixes and the head fit at the middle one -> ablation ->
 //   sampler off -> overhead pairs (they need the sampler off) -> analysis.
@@ -34,8 +33,8 @@ static int measure(gpu_run *g) {
   lj_profile_result *r = g->r;
   int R = o->repeats, B = o->batch;
   int n_replays = 13 + 14 + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
-  int n_context = o->context ? o->trials : 0, n_sequence = o->sequence ? 2 * o->trials : 0;
-  lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_context + n_sequence +
+  int n_sequence = o->sequence ? 2 * o->trials : 0;
+  lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_sequence +
                                                   (o->ablation ? R : 0) + (o->overhead ? 1 : 0));
   LJ_TRY(lj_profile_meter_start(&g->m));
   // Load: repeated (at most 5 times) until the window is long enough.
@@ -67,7 +66,6 @@ static int measure(gpu_run *g) {
   if (o->timeline) LJ_TRY(lj_gpu_run_timeline(g));
   STOP_IF_INTERRUPTED(g);
   LJ_TRY(lj_gpu_replay_prefill(g));
-  if (o->context) LJ_TRY(lj_gpu_context_prefill(g));
   if (o->sequence) LJ_TRY(lj_gpu_sequence_prefill(g));
   LJ_TRY(lj_gpu_replay_decode(g));
   if (o->ablation) LJ_TRY(lj_gpu_run_ablation(g));

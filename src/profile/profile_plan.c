@@ -50,7 +50,7 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   p->replay_duty = o->replay_duty;
   p->phase_seconds = o->phase_seconds, p->level = o->level, p->seed = o->seed;
   p->layers_replayed = p->config.n_layers;
-  p->ablation = o->ablation, p->head_fit = o->head_fit, p->context = o->context;
+  p->ablation = o->ablation, p->head_fit = o->head_fit;
   p->sequence = o->sequence;
   // Decode KV lengths (positions cached before the step): the first and last
   // step's, and evenly between, so no step lies outside them.

@@ -27,7 +27,6 @@ typedef struct {
   int n_decode_kv;          // decode KV lengths at which attention is replayed (3)
   int ablation;             // 0 none, 1 attention, 2 the MLP (default)
   int head_fit, timeline, overhead;  // 1 = run (default)
-  int context;              // 1: the prefill's stages also measured in context (default 0)
   int sequence;             // 1: the layer's stages also measured by sequence replay, prefill and decode (default 1)
   int threads;              // CPU engine threads (0 = all)
   uint64_t seed;

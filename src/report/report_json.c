@@ -126,17 +126,10 @@ static void put_record(jb *b, json_t *o, const lj_record_desc *d, const void *re
       case LJ_FIELD_LEVEL: put_num(b, to, k, *(const double *)p); break;
       case LJ_FIELD_TEXT: put_str(b, to, k, (const char *)p); break;
       case LJ_FIELD_PHASE: put_str(b, to, k, lj_phase_name(*(const lj_phase *)p)); break;
-      case LJ_FIELD_STAGE:
-      case LJ_FIELD_STAGE_OR_NONE: {
-        lj_stage st = *(const lj_stage *)p;
-        put_str(b, to, k, st == LJ_STAGE_COUNT ? "none" : lj_stage_name(st));
+      case LJ_FIELD_STAGE: put_str(b, to, k, lj_stage_name(*(const lj_stage *)p)); break;
+      case LJ_FIELD_GROUP:
+        put_str(b, to, k, lj_stage_group_name(lj_stage_group_of(*(const lj_stage *)p)));
         break;
-      }
-      case LJ_FIELD_GROUP: {  // a context trial's plain unit amplifies no stage: group null
-        lj_stage st = *(const lj_stage *)p;
-        put(b, to, k, st == LJ_STAGE_COUNT ? json_null() : json_string(lj_stage_group_name(lj_stage_group_of(st))));
-        break;
-      }
       case LJ_FIELD_METHOD: put_str(b, to, k, lj_profile_method_name(*(const lj_profile_method *)p)); break;
       case LJ_FIELD_FLAGS: {
         char text_key[64];
@@ -243,7 +236,6 @@ static json_t *plan_json(jb *b, const lj_profile_result *r) {
   put(b, o, "decode_kv", kv);
   put_str(b, o, "ablation", p->ablation == 2 ? "mlp" : p->ablation ? "attn" : "none");
   put_bool(b, o, "head_fit", p->head_fit);
-  put_bool(b, o, "context", p->context);
   put_bool(b, o, "sequence", p->sequence);
   // JSON readers hold 64-bit integers only up to INT64_MAX: larger seeds travel as text.
   if (p->seed <= (uint64_t)INT64_MAX) {

@@ -265,7 +265,7 @@ static void print_phases(FILE *f, const lj_profile_result *r) {
 
 // ---------------------------------------------------------------- stages
 
-// By stage, KV length and layer; a context or sequence estimate right under its isolation one.
+// By stage, KV length and layer; a sequence estimate right under its isolation one.
 static int stage_order(const void *pa, const void *pb) {
   const lj_profile_stage *sa = *(const lj_profile_stage *const *)pa, *sb = *(const lj_profile_stage *const *)pb;
   const lj_stage_key *a = &sa->est.key, *b = &sb->est.key;
@@ -296,14 +296,12 @@ static int print_groups(FILE *f, const lj_profile_result *r, lj_phase p) {
   return 0;
 }
 
-// A context row under its stage's isolation row reads "  ctx x4" (each call followed by 4
-// extra calls), a sequence row "  seq"; with no such row above it, it names its stage.
+// A sequence row under its stage's isolation row reads "  seq"; with no such row above it, it
+// names its stage.
 static const char *stage_label(cell c, const lj_profile_stage *s, const lj_profile_stage *above) {
   const char *name = lj_stage_name(s->est.key.stage);
   int under = above && above->est.key.stage == s->est.key.stage;
-  if (s->method == LJ_METHOD_CONTEXT)
-    under ? snprintf(c, sizeof(cell), "  ctx x%d", s->copies) : snprintf(c, sizeof(cell), "%s ctx", name);
-  else if (s->method == LJ_METHOD_SEQUENCE)
+  if (s->method == LJ_METHOD_SEQUENCE)
     under ? snprintf(c, sizeof(cell), "  seq") : snprintf(c, sizeof(cell), "%s seq", name);
   else
     snprintf(c, sizeof(cell), "%s", name);
@@ -375,14 +373,13 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     else
       fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", "stage", "kv", "calls/u",
               "dyn/call", "dyn/unit", "share", "t/call", "in situ", "ratio", "pJ/FLOP", "pJ/B", "FLOP/B", "bnd", "CV");
-    int off = 0, ctx = 0, seq = 0, nonpositive = 0;
+    int off = 0, seq = 0, nonpositive = 0;
     for (size_t i = 0; i < n; i++) {
       const lj_mean_ci *d = &rows[i]->est.dynamic_j;
       nonpositive |= d->n > 0 && !(d->mean > 0) && (rows[i]->cost.flops > 0 || rows[i]->cost.bytes > 0);
       cell label;
       print_stage_row(f, r, rows[i], stage_label(label, rows[i], i ? rows[i - 1] : NULL), timing_only);
       off |= lj_report_time_ratio_off(rows[i]->est.time_ratio);
-      ctx |= rows[i]->method == LJ_METHOD_CONTEXT;
       seq |= rows[i]->method == LJ_METHOD_SEQUENCE;
     }
     if (timing_only)
@@ -390,9 +387,6 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     else
       fprintf(f, "kv: positions in the cache when replayed; t/call replayed vs in situ (timeline), "
                  "ratio = replayed / in situ\n");
-    if (ctx)
-      fprintf(f, "ctx xN: in context, the real unit with each call followed by N extra calls; "
-                 "per call = (amplified - plain) / extra calls\n");
     if (seq)
       fprintf(f, "seq: sequence replay, the layer's stages up to this one in order, back to back, "
                  "minus those before it\n");
@@ -414,9 +408,7 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
       cell fl;
       if (e->window_flags)
         fprintf(f, "flags: %s%s kv %lld: %s\n", lj_stage_name(e->key.stage),
-                rows[i]->method == LJ_METHOD_CONTEXT    ? " ctx"
-                : rows[i]->method == LJ_METHOD_SEQUENCE ? " seq"
-                                                        : "",
+                rows[i]->method == LJ_METHOD_SEQUENCE ? " seq" : "",
                 (long long)e->key.kv_len,
                 flags_text(fl, e->window_flags));
     }

@@ -15,16 +15,13 @@ static void empty_ci(lj_mean_ci *m) {
 }
 
 const char *lj_profile_method_name(lj_profile_method m) {
-  return m == LJ_METHOD_CONTEXT    ? "context"
-         : m == LJ_METHOD_SEQUENCE ? "sequence"
+  return m == LJ_METHOD_SEQUENCE    ? "sequence"
          : m == LJ_METHOD_ISOLATION ? "isolation"
                                     : "?";
 }
 
 const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, lj_profile_method m) {
-  return m == LJ_METHOD_SEQUENCE  ? &r->closure_sequence[p]
-         : m == LJ_METHOD_CONTEXT ? &r->closure_context[p]
-                                  : &r->closure[p];
+  return m == LJ_METHOD_SEQUENCE ? &r->closure_sequence[p] : &r->closure[p];
 }
 
 void lj_profile_result_init(lj_profile_result *r) {
@@ -40,7 +37,6 @@ void lj_profile_result_init(lj_profile_result *r) {
     s->gross_j_per_token = s->dynamic_j_per_token = NAN;
     s->tokens_per_gross_j = s->tokens_per_dynamic_j = NAN;
     r->closure[p].phase = (lj_phase)p;
-    r->closure_context[p].phase = (lj_phase)p;
     r->closure_sequence[p].phase = (lj_phase)p;
   }
   r->cond.idle_w = r->cond.idle_sd_w = NAN;
@@ -114,8 +110,7 @@ void lj_profile_note(lj_profile_result *r, const char *fmt, ...) {
 }
 
 lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p) {
-  if (r->closure_sequence[p].n_terms > 0) return LJ_METHOD_SEQUENCE;
-  return r->closure_context[p].n_terms > 0 ? LJ_METHOD_CONTEXT : LJ_METHOD_ISOLATION;
+  return r->closure_sequence[p].n_terms > 0 ? LJ_METHOD_SEQUENCE : LJ_METHOD_ISOLATION;
 }
 
 int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stage *s, lj_profile_method m) {

@@ -44,7 +44,6 @@ typedef struct {
                           // of ~2 ms with idle gaps, keeping the mean power near the real run's)
   int ablation;           // 0: none; 1: attention skipped; 2: the MLP (gate_up, swiglu, down) skipped
   int head_fit;           // 1: the attention-head fit ran
-  int context;            // 1: the prefill's stages were also measured in context (amplified prefill units)
   int sequence;           // 1: the layer's stages were also measured by sequence replay (prefill and decode)
   uint64_t seed;          // weights and offsets
   char prompt_source[32]; // "text" (--prompt), "built-in text", "token ids" (no tokenizer)
@@ -95,38 +94,31 @@ typedef struct {
 // How a stage's per-call energy was obtained.
 typedef enum {
   LJ_METHOD_ISOLATION = 0,  // the stage alone, cycling all layers, back to back (or in bursts)
-  LJ_METHOD_CONTEXT = 1,    // the real phase unit with every call of the stage followed by `copies`
-                            // extra calls on shadow buffers; per call = (amplified - plain) / extra calls
-  LJ_METHOD_SEQUENCE = 2,   // the layer's stages from the first up to this one, in the run's order,
+  LJ_METHOD_SEQUENCE = 1,   // the layer's stages from the first up to this one, in the run's order,
                             // cycling all layers back to back; per call = that prefix minus the one before
   LJ_METHOD_COUNT
 } lj_profile_method;
-const char *lj_profile_method_name(lj_profile_method m);  // "isolation", "context", "sequence"
+const char *lj_profile_method_name(lj_profile_method m);  // "isolation", "sequence"
+// The name of the prefill "context" method of stores written before it was removed: the
+// store reader skips its rows and says so in the notes.
+#define LJ_METHOD_LEGACY_CONTEXT_NAME "context"
 
 // One replay trial with what it belongs to.
 typedef struct {
-  lj_stage_key key;              // context: key.stage LJ_STAGE_COUNT for the plain (unamplified) unit;
-                                 // sequence: the last stage of the replayed prefix (t.calls = prefixes run)
+  lj_stage_key key;              // sequence: the last stage of the replayed prefix (t.calls = prefixes run)
   int trial;
   int groups;                    // attention KV groups active (head fit); 0 = all
   lj_profile_method method;
-  int copies;                    // context: extra calls after each call of the stage (0: plain unit)
-  int64_t units;                 // context: phase units in the window (t.calls = units x calls per
-                                 // unit x copies extra calls; the plain unit's t.calls = units)
   double gap_s;                  // idle gaps inside the window (replay duty < 1): t's counter and
                                  // sample energies exclude idle_w x gap_s, its duration excludes gap_s
   lj_replay_trial t;
 } lj_profile_trial;
 
 // One replayed stage: estimate, analytic work, efficiency and its calls per unit of the phase.
-// Context estimates: est.dynamic_j is the Welch difference (amplified - plain) per extra call
-// (its sd, cv and n describe that difference: n = the smaller trial count), est.time_per_call_s
-// and est.gross_j the same for time and gross energy; shares are within the method.
 // Sequence estimates: the mean over trial rounds of (prefix to this stage - prefix to the one
 // before), per layer; sd, cv and n describe those paired differences.
 typedef struct {
   lj_profile_method method;
-  int copies;                    // context: extra calls per call
   lj_replay_estimate est;        // est.key: phase, stage, layer -1 (mean over the layers cycled), kv_len
   lj_stage_cost cost;            // per call
   lj_stage_efficiency eff;       // dynamic per-call energy over cost
@@ -159,7 +151,6 @@ typedef struct {
   size_t n_stages;
 
   lj_closure closure[LJ_PHASE_COUNT];  // isolation estimates: prefill and decode (n_terms 0: not computed)
-  lj_closure closure_context[LJ_PHASE_COUNT];  // context estimates (prefill; n_terms 0: not computed)
   lj_closure closure_sequence[LJ_PHASE_COUNT]; // sequence estimates (prefill, decode; n_terms 0: not computed)
 
   lj_stage_interval *intervals;  // the in-situ timeline's stage intervals
@@ -197,11 +188,11 @@ int lj_profile_add_stage(lj_profile_result *r, const lj_profile_stage *s);
 int lj_profile_add_interval(lj_profile_result *r, const lj_stage_interval *iv, int step);
 // Appends a sentence to notes.
 void lj_profile_note(lj_profile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-// 1 when s is one of the estimates method m's closure sums: its own, and for the context and
-// sequence methods the isolation estimates of the stages they did not measure (in a phase they measured).
+// 1 when s is one of the estimates method m's closure sums: its own, and for the
+// sequence method the isolation estimates of the stages they did not measure (in a phase they measured).
 int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stage *s, lj_profile_method m);
 // The method whose estimates the report's stage shares of phase p use: sequence where its
-// closure was computed, else context where it ran, else isolation.
+// closure was computed, else isolation.
 lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p);
 // The share of s in its phase: calls_per_unit x its mean per call over the sum of the same over
 // every estimate of the reported method (lj_profile_stage_in_method), so that the shares of one

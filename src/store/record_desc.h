@@ -24,8 +24,7 @@ typedef enum {
   LJ_FIELD_TEXT,           // char[size]
   LJ_FIELD_PHASE,          // lj_phase, by name
   LJ_FIELD_STAGE,          // lj_stage, by name
-  LJ_FIELD_STAGE_OR_NONE,  // lj_stage; LJ_STAGE_COUNT is "none" (a context trial's plain unit)
-  LJ_FIELD_GROUP,          // JSON only: the stage group of the stage at off (null for "none")
+  LJ_FIELD_GROUP,          // JSON only: the stage group of the stage at off
   LJ_FIELD_METHOD,         // lj_profile_method, by name
   LJ_FIELD_FLAGS,          // uint32_t window flags; the JSON adds KEY_text with their names
   LJ_FIELD_LEVEL,          // double: the confidence level of the intervals that follow (SQL only)

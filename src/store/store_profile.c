@@ -79,11 +79,6 @@ static void put_field(row *r, const lj_field *f, const void *rec) {
     case LJ_FIELD_TEXT: put_text(r, (const char *)p); break;
     case LJ_FIELD_PHASE: put_text(r, lj_phase_name(*(const lj_phase *)p)); break;
     case LJ_FIELD_STAGE: put_text(r, lj_stage_name(*(const lj_stage *)p)); break;
-    case LJ_FIELD_STAGE_OR_NONE: {
-      lj_stage s = *(const lj_stage *)p;
-      put_text(r, s == LJ_STAGE_COUNT ? "none" : lj_stage_name(s));
-      break;
-    }
     case LJ_FIELD_METHOD: put_text(r, lj_profile_method_name(*(const lj_profile_method *)p)); break;
     case LJ_FIELD_CI: put_ci(r, (const lj_mean_ci *)p); break;
     case LJ_FIELD_IV: put_interval(r, (const lj_interval *)p); break;
@@ -164,7 +159,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   LJ_TRY(row_prepare(st, run_id, "profile_plans",
                      "run_id, complete, model, model_name, weights_random, engine, timing_only, device_index, batch,"
                      " prompt_len, gen_len, repeats, trials, replay_s, replay_duty, phase_s, level, layers_replayed, decode_kv,"
-                     " ablation, head_fit, context, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
+                     " ablation, head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
                      " n_heads, n_kv_heads, head_dim, vocab_size, max_seq_len, rope_theta, rope_type, rope_factor,"
                      " rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos, norm_eps,"
                      " tie_embeddings, bos_id, eos_id",
@@ -195,7 +190,6 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_text(&r, kv);
   put_int(&r, p->ablation);
   put_int(&r, p->head_fit);
-  put_int(&r, p->context);
   put_int(&r, (int64_t)p->seed);  // the bit pattern: SQLite integers are signed
   put_text(&r, p->prompt_source);
   put_text(&r, res->notes);
@@ -313,9 +307,7 @@ static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < res->n_trials; i++) {
     const lj_profile_trial *t = &res->trials[i];
-    // A context trial of the plain unit amplifies no stage: its stage is 'none'.
-    int plain = t->method == LJ_METHOD_CONTEXT && t->key.stage == LJ_STAGE_COUNT;
-    if (!phase_ok(t->key.phase) || !(stage_ok(t->key.stage) || plain)) {
+    if (!phase_ok(t->key.phase) || !stage_ok(t->key.stage)) {
       rc = bad_key(st, run_id, "replay_trials", i, (int)t->key.phase, (int)t->key.stage);
       break;
     }

@@ -1,7 +1,8 @@
 // A profile read back from the profile tables into an lj_profile_result: the
 // inverse of store_profile.c, so that reports need no GPU and no re-run.
-// Columns are found by name, so a version-2 file (without method, copies,
-// units, context) reads with those at their version-2 meaning; NULL reads as
+// Columns are found by name, so a version-2 file (without method) reads with
+// those at their version-2 meaning; rows of the removed prefill "context"
+// method (version 3 files) are skipped and counted in the notes; NULL reads as
 // NAN ("not measured"); fields the store does not keep (a mean's sem, cv,
 // half width) are derived from the ones it does.
 #include <math.h>
@@ -123,16 +124,26 @@ static int get_phase_col(const rows *r, const char *column, lj_phase *out) {
 }
 static int get_phase(const rows *r, lj_phase *out) { return get_phase_col(r, "phase", out); }
 
-// "none" (a context trial's plain unit) is LJ_STAGE_COUNT when allowed.
-static int get_stage_col(const rows *r, const char *column, int allow_none, lj_stage *out) {
+static int get_stage_col(const rows *r, const char *column, lj_stage *out) {
   char s[32];
   get_text(r, column, s, sizeof s);
   for (int i = 0; i < LJ_STAGE_COUNT; i++)
     if (!strcmp(s, lj_stage_name((lj_stage)i))) return *out = (lj_stage)i, 0;
-  if (allow_none && !strcmp(s, "none")) return *out = LJ_STAGE_COUNT, 0;
   return bad_value(r, column, s);
 }
-static int get_stage(const rows *r, int allow_none, lj_stage *out) { return get_stage_col(r, "stage", allow_none, out); }
+static int get_stage(const rows *r, lj_stage *out) { return get_stage_col(r, "stage", out); }
+
+// A row of the prefill "context" method, which llamajoule no longer has (superseded by the
+// sequence replay). Stores written before keep such rows (with stage 'none' for its plain
+// units); the reader skips them, so that old stores still open in report and compare.
+static int legacy_row(const rows *r, size_t *n_legacy) {
+  char s[32];
+  if (col_of(r, "method") < 0) return 0;
+  get_text(r, "method", s, sizeof s);
+  if (strcmp(s, LJ_METHOD_LEGACY_CONTEXT_NAME)) return 0;
+  ++*n_legacy;
+  return 1;
+}
 
 // A version-2 file has no method column: every row there is an isolation replay.
 static int get_method_col(const rows *r, const char *column, lj_profile_method *out) {
@@ -163,8 +174,7 @@ static int get_record(const rows *r, const lj_record_desc *d, void *rec) {
       case LJ_FIELD_LEVEL: *(double *)p = level = get_real(r, n); break;
       case LJ_FIELD_TEXT: get_text(r, n, (char *)p, f->size); break;
       case LJ_FIELD_PHASE: LJ_TRY(get_phase_col(r, n, (lj_phase *)p)); break;
-      case LJ_FIELD_STAGE: LJ_TRY(get_stage_col(r, n, 0, (lj_stage *)p)); break;
-      case LJ_FIELD_STAGE_OR_NONE: LJ_TRY(get_stage_col(r, n, 1, (lj_stage *)p)); break;
+      case LJ_FIELD_STAGE: LJ_TRY(get_stage_col(r, n, (lj_stage *)p)); break;
       case LJ_FIELD_METHOD: LJ_TRY(get_method_col(r, n, (lj_profile_method *)p)); break;
       case LJ_FIELD_CI: get_ci(r, n, u, level, (lj_mean_ci *)p); break;
       case LJ_FIELD_IV: get_iv(r, n, u, level, (lj_interval *)p); break;
@@ -217,7 +227,6 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
     parse_kv(kv, p);
     p->ablation = (int)get_int(&r, "ablation");
     p->head_fit = (int)get_int(&r, "head_fit");
-    p->context = (int)get_int(&r, "context");
     p->seed = (uint64_t)get_int(&r, "seed");
     get_text(&r, "prompt_source", p->prompt_source, sizeof p->prompt_source);
     get_text(&r, "notes", res->notes, sizeof res->notes);
@@ -365,11 +374,12 @@ static int read_summaries(lj_store *st, int64_t run_id, lj_profile_result *res) 
   return rc;
 }
 
-static int read_stages(lj_store *st, int64_t run_id, lj_profile_result *res) {
+static int read_stages(lj_store *st, int64_t run_id, lj_profile_result *res, size_t *n_legacy) {
   rows r;
   LJ_TRY(rows_open(st, run_id, "stage_estimates", NULL, &r));
   int rc;
   while ((rc = rows_next(&r)) == 1) {
+    if (legacy_row(&r, n_legacy)) continue;
     lj_profile_stage s;
     memset(&s, 0, sizeof s);
     if ((rc = get_record(&r, &lj_desc_stage, &s)) < 0 || (rc = lj_profile_add_stage(res, &s)) < 0) break;
@@ -378,11 +388,12 @@ static int read_stages(lj_store *st, int64_t run_id, lj_profile_result *res) {
   return rc;
 }
 
-static int read_trials(lj_store *st, int64_t run_id, lj_profile_result *res) {
+static int read_trials(lj_store *st, int64_t run_id, lj_profile_result *res, size_t *n_legacy) {
   rows r;
   LJ_TRY(rows_open(st, run_id, "replay_trials", NULL, &r));
   int rc;
   while ((rc = rows_next(&r)) == 1) {
+    if (legacy_row(&r, n_legacy)) continue;
     lj_profile_trial t;
     memset(&t, 0, sizeof t);
     if ((rc = get_record(&r, &lj_desc_trial, &t)) < 0) break;
@@ -393,11 +404,12 @@ static int read_trials(lj_store *st, int64_t run_id, lj_profile_result *res) {
   return rc;
 }
 
-static int read_closures(lj_store *st, int64_t run_id, lj_profile_result *res) {
+static int read_closures(lj_store *st, int64_t run_id, lj_profile_result *res, size_t *n_legacy) {
   rows r;
   LJ_TRY(rows_open(st, run_id, "closures", NULL, &r));
   int rc;
   while ((rc = rows_next(&r)) == 1) {
+    if (legacy_row(&r, n_legacy)) continue;
     lj_closure_row c;
     memset(&c, 0, sizeof c);
     if ((rc = get_record(&r, &lj_desc_closure, &c)) < 0) break;
@@ -418,7 +430,7 @@ static int read_intervals(lj_store *st, int64_t run_id, lj_profile_result *res) 
   while ((rc = rows_next(&r)) == 1) {
     lj_stage_interval iv;
     memset(&iv, 0, sizeof iv);
-    if ((rc = get_phase(&r, &iv.phase)) < 0 || (rc = get_stage(&r, 0, &iv.stage)) < 0) break;
+    if ((rc = get_phase(&r, &iv.phase)) < 0 || (rc = get_stage(&r, &iv.stage)) < 0) break;
     iv.layer = sqlite3_column_int(r.stmt, c_layer);
     iv.begin_ns = sqlite3_column_int64(r.stmt, c_begin);
     iv.end_ns = sqlite3_column_int64(r.stmt, c_end);
@@ -530,9 +542,14 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_conditions(st, run_id, &r->cond));
   LJ_TRY(read_windows(st, run_id, r));
   LJ_TRY(read_summaries(st, run_id, r));
-  LJ_TRY(read_stages(st, run_id, r));
-  LJ_TRY(read_trials(st, run_id, r));
-  LJ_TRY(read_closures(st, run_id, r));
+  size_t legacy[3] = {0, 0, 0};
+  LJ_TRY(read_stages(st, run_id, r, &legacy[0]));
+  LJ_TRY(read_trials(st, run_id, r, &legacy[1]));
+  LJ_TRY(read_closures(st, run_id, r, &legacy[2]));
+  if (legacy[0] + legacy[1] + legacy[2])
+    lj_profile_note(r, "Not shown: %zu stage estimates, %zu replay trials and %zu closures of the prefill 'context' "
+                       "method, which this version no longer has (superseded by the sequence replay).",
+                    legacy[0], legacy[1], legacy[2]);
   LJ_TRY(read_intervals(st, run_id, r));
   LJ_TRY(read_timeline(st, run_id, r));
   LJ_TRY(read_layers(st, run_id, r));

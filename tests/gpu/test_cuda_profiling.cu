@@ -9,9 +9,7 @@
 //   - attention with g < n_kv_heads groups gives the full run's first g groups
 //     bit for bit (same splits, same data);
 //   - the SAMPLE stage (greedy) picks the argmax of the logits;
-//   - rewind: a generation can be repeated from the prompt's cache;
-//   - stage copies (context measurement) change no logit and no generated token, for
-//     every stage, and do run (a prefill with many copies of GATE_UP takes longer).
+//   - rewind: a generation can be repeated from the prompt's cache.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -275,57 +273,6 @@ static void test_sample_stage(void **state) {
   lj_cuda_engine_free(e);
 }
 
-static double graphed_prefill_seconds(lj_cuda_engine *e, const std::vector<int> &ids, int n, int reps) {
-  int zero = 0;
-  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
-  assert_int_equal(lj_cuda_prefill_graphed(e, 1, ids.data(), &n), 0);  // eager + capture
-  assert_int_equal(lj_cuda_synchronize(e), 0);
-  timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
-  assert_int_equal(lj_cuda_prefill_graph_launch(e, reps), 0);
-  assert_int_equal(lj_cuda_synchronize(e), 0);
-  clock_gettime(CLOCK_MONOTONIC, &b);
-  return (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
-}
-
-static void test_stage_copies(void **state) {
-  (void)state;
-  lj_model_config c;
-  lj_cuda_engine *e = make_engine(&c, 64);
-  std::vector<int> ids;
-  prompt(&ids, 24);
-  int n = 24, zero = 0;
-  lj_cuda_sampling sp = {0.0f, 1.0f, 0, 0};
-  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
-  std::vector<float> ref(c.vocab_size), got(c.vocab_size);
-  assert_int_equal(lj_cuda_get_logits(e, ref.data(), 1), 0);
-  int ref_tokens[6], tokens[6];
-  assert_int_equal(lj_cuda_generate(e, 1, 6, &sp, ref_tokens), 0);
-  for (int st = LJ_STAGE_EMBED; st <= LJ_STAGE_LM_HEAD; st++) {
-    assert_int_equal(lj_cuda_set_stage_copies(e, (lj_stage)st, 3), 0);
-    for (int k = 0; k < 2; k++) {  // eager (and capture), then the graph
-      assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
-      assert_int_equal(lj_cuda_prefill_graphed(e, 1, ids.data(), &n), 0);
-      assert_int_equal(lj_cuda_get_logits(e, got.data(), 1), 0);
-      if (memcmp(got.data(), ref.data(), sizeof(float) * c.vocab_size) != 0)
-        fail_msg("copies of %s changed the prefill's logits", lj_stage_name((lj_stage)st));
-    }
-    assert_int_equal(lj_cuda_generate(e, 1, 6, &sp, tokens), 0);
-    if (memcmp(tokens, ref_tokens, sizeof tokens) != 0)
-      fail_msg("copies of %s changed the generated tokens", lj_stage_name((lj_stage)st));
-  }
-  assert_int_equal(lj_cuda_set_stage_copies(e, LJ_STAGE_GATE_UP, 0), 0);
-  double plain = graphed_prefill_seconds(e, ids, n, 50);
-  assert_int_equal(lj_cuda_set_stage_copies(e, LJ_STAGE_GATE_UP, 32), 0);
-  double copied = graphed_prefill_seconds(e, ids, n, 50);
-  if (!(copied > 1.5 * plain)) fail_msg("32 copies of gate_up: %.3g s against %.3g s without", copied, plain);
-  assert_int_equal(lj_cuda_set_stage_copies(e, LJ_STAGE_GATE_UP, 0), 0);
-  assert_int_equal(lj_cuda_marks_enable(e, 4), 0);  // allowed again once the copies are off
-  lj_cuda_marks_disable(e);
-  assert_int_equal(lj_cuda_set_stage_copies(e, LJ_STAGE_QKV, 65), LJ_EINVAL);
-  lj_cuda_engine_free(e);
-}
-
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -335,7 +282,6 @@ int main(void) {
       cmocka_unit_test(test_attention_groups),
       cmocka_unit_test(test_sample_stage),
       cmocka_unit_test(test_prefill_graphed),
-      cmocka_unit_test(test_stage_copies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,8 +324,6 @@ void lj_cuda_engine_free(lj_cuda_engine *e) {
   if (e->weight_mem) cudaFree(e->weight_mem);
   if (e->kv_mem) cudaFree(e->kv_mem);
   if (e->act_mem) cudaFree(e->act_mem);
-  if (e->shadow_mem) cudaFree(e->shadow_mem);
-  if (e->shadow_kv) cudaFree(e->shadow_kv);
   if (e->inv_freq) cudaFree(e->inv_freq);
   if (e->stream) cudaStreamDestroy(e->stream);
   free(e->layers);
@@ -468,7 +466,7 @@ static int matmul(lj_cuda_engine *e, void *y, int y_fp32, const void *x, const b
 }
 
 static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
-                      const lj_cuda_acts *a, int shadow) {
+                      const lj_cuda_acts *a) {
   const lj_model_config *c = &e->cfg;
   cudaStream_t s = e->stream;
   int n = b->n_tokens;
@@ -487,9 +485,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
     case LJ_STAGE_QKV:
       return matmul(e, a->qkv, 0, a->xn, ld->wqkv, n, c->dim, e->qkv_dim);
     case LJ_STAGE_ROPE:
-      return lj_cuda_rope_kv((bf16 *)a->qkv, shadow ? (bf16 *)e->shadow_kv : ld->k_cache,
-                             shadow ? (bf16 *)((char *)e->shadow_kv + e->kv_layer_bytes) : ld->v_cache, b->seq,
-                             b->pos, e->inv_freq, n, c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx, s);
+      return lj_cuda_rope_kv((bf16 *)a->qkv, ld->k_cache, ld->v_cache, b->seq, b->pos, e->inv_freq, n, c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx, s);
     case LJ_STAGE_ATTN:
       if (b->decode) {
         lj_attn_decode_shape sh = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
@@ -543,73 +539,10 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                       const lj_cuda_acts *a) {
   if ((unsigned)st < LJ_STAGE_ALL_COUNT && (e->skip_mask >> st) & 1u) return 0;
   nvtxRangePushA(lj_stage_name(st));
-  int rc = stage_body(e, st, layer, b, a ? a : &e->acts, 0);
+  int rc = stage_body(e, st, layer, b, a ? a : &e->acts);
   nvtxRangePop();
   if (rc == 0 && e->marks_on) rc = lj_cuda_mark_after(e, st, layer);
   return rc;
-}
-
-// The buffers a copy of `st` uses: the run's inputs, the shadow set for whatever it writes
-// (in-place buffers included, so that a copy never reads what another copy changed in the run).
-static lj_cuda_acts shadow_acts(const lj_cuda_engine *e, lj_stage st, const lj_cuda_acts *a) {
-  lj_cuda_acts s = *a;
-  const lj_cuda_acts *w = &e->shadow;
-  switch (st) {
-    case LJ_STAGE_EMBED: s.x = w->x; break;
-    case LJ_STAGE_ATTN_NORM:
-    case LJ_STAGE_FFN_NORM: s.x = w->x, s.xn = w->xn; break;
-    case LJ_STAGE_QKV:
-    case LJ_STAGE_ROPE: s.qkv = w->qkv; break;
-    case LJ_STAGE_ATTN: s.attn = w->attn; break;
-    case LJ_STAGE_O_PROJ:
-    case LJ_STAGE_DOWN: s.delta = w->delta; break;
-    case LJ_STAGE_GATE_UP: s.gu = w->gu; break;
-    case LJ_STAGE_SWIGLU: s.h = w->h; break;
-    case LJ_STAGE_FINAL_NORM: s.x = w->x, s.xf = w->xf; break;
-    case LJ_STAGE_LM_HEAD: s.logits = w->logits; break;
-    case LJ_STAGE_SAMPLE: s.next = w->next; break;
-    case LJ_STAGE_ATTN_NORM_QKV: s.x = w->x, s.qkv = w->qkv; break;
-    case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU: s.x = w->x, s.h = w->h; break;
-    default: break;
-  }
-  return s;
-}
-
-// A stage as forward() runs it: once, then its copies when it is the copied stage.
-static int run_stage_with_copies(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
-                                 const lj_cuda_acts *a) {
-  LJ_TRY(lj_cuda_run_stage(e, st, layer, b, a));
-  if (st != e->copy_stage || e->copies <= 0 || ((e->skip_mask >> st) & 1u)) return 0;
-  lj_cuda_acts s = shadow_acts(e, st, a);
-  for (int i = 0; i < e->copies; i++) LJ_TRY(stage_body(e, st, layer, b, &s, 1));
-  return 0;
-}
-
-int lj_cuda_set_stage_copies(lj_cuda_engine *e, lj_stage st, int copies) {
-  if ((unsigned)st >= LJ_STAGE_ALL_COUNT || copies < 0 || copies > 64)
-    return LJ_FAIL(LJ_EINVAL, "stage copies: stage %d with %d copies, expected a stage and 0 .. 64", (int)st, copies);
-  if (copies > 0 && e->marks_on) return LJ_FAIL(LJ_EINVAL, "stage copies with stage marks on: disable them first");
-  if (copies > 0 && !e->shadow_mem) {
-    CUDA_CHECK(cudaMalloc(&e->shadow_mem, e->act_bytes));
-    CUDA_CHECK(cudaMalloc(&e->shadow_kv, 2 * e->kv_layer_bytes));
-    // The same layout as the run's activations (offsets carried over).
-    char *base = (char *)e->act_mem, *sh = (char *)e->shadow_mem;
-#define SHADOW(f) e->shadow.f = (decltype(e->shadow.f))(sh + ((char *)e->acts.f - base))
-    SHADOW(x), SHADOW(xn), SHADOW(qkv), SHADOW(attn), SHADOW(delta), SHADOW(gu), SHADOW(h), SHADOW(xf);
-    SHADOW(logits), SHADOW(next);
-#undef SHADOW
-  }
-  if (copies > 0) {
-    // Real values in the shadow buffers, so that in-place copies work on realistic data.
-    CUDA_CHECK(cudaMemcpyAsync(e->shadow_mem, e->act_mem, e->act_bytes, cudaMemcpyDeviceToDevice, e->stream));
-    CUDA_CHECK(cudaMemcpyAsync(e->shadow_kv, e->layers[0].k_cache, 2 * e->kv_layer_bytes,
-                               cudaMemcpyDeviceToDevice, e->stream));
-    CUDA_CHECK(cudaStreamSynchronize(e->stream));
-  }
-  e->copy_stage = st;
-  e->copies = copies;
-  lj_cuda_drop_graph(e);
-  return 0;
 }
 
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
@@ -621,13 +554,12 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
   else
     return st;
   // Only where the own GEMV would run the matrices (decode), and only while every part
-  // runs as itself: the ablation and copy settings of a simple stage keep their meaning.
+  // runs as itself: the ablation of a simple stage keeps its meaning.
   if (e->fusion != LJ_FUSION_PRODUCTION || !e->opt.use_gemv ||
       !lj_cuda_norm_gemv_supported(b->n_tokens, e->cfg.dim))
     return st;
   uint32_t parts = lj_stage_part_mask(comp);
   if (e->skip_mask & parts) return st;
-  if (e->copies > 0 && (unsigned)e->copy_stage < LJ_STAGE_COUNT && ((parts >> e->copy_stage) & 1u)) return st;
   return comp;
 }
 
@@ -635,17 +567,17 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) {
   const lj_cuda_acts *a = &e->acts;
   if (e->marks_on) LJ_TRY(lj_cuda_mark_begin(e));
-  LJ_TRY(run_stage_with_copies(e, LJ_STAGE_EMBED, -1, b, a));
+  LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, b, a));
   for (int l = 0; l < e->cfg.n_layers; l++)
     for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) {
       lj_stage run = lj_cuda_stage_at(e, b, (lj_stage)st);
-      LJ_TRY(run_stage_with_copies(e, run, l, b, a));
+      LJ_TRY(lj_cuda_run_stage(e, run, l, b, a));
       lj_stage last = run;
       lj_stage_parts(run, NULL, &last);
       st = (int)last;  // a composite covers its parts
     }
-  LJ_TRY(run_stage_with_copies(e, LJ_STAGE_FINAL_NORM, -1, b, a));
-  LJ_TRY(run_stage_with_copies(e, LJ_STAGE_LM_HEAD, -1, b, a));
+  LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_FINAL_NORM, -1, b, a));
+  LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_LM_HEAD, -1, b, a));
   return 0;
 }
 

@@ -169,7 +169,7 @@ void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on);
 // of their parts: ATTN_NORM_QKV ("attn_norm+qkv": the residual add and RMSNorm folded
 // into the QKV GEMV) and FFN_NORM_GATE_UP_SWIGLU ("ffn_norm+gate_up+swiglu": the same
 // in the gate|up GEMV, SwiGLU in its epilogue). Larger calls (prefill, cuBLASLt) stay
-// unfused. A composite whose parts are skipped (skip mask) or copied (stage copies)
+// unfused. A composite whose parts are skipped (skip mask)
 // runs as its parts. Composite inputs and outputs:
 //   ATTN_NORM_QKV            x, delta (layer > 0) -> x (+= delta), qkv    (xn not written)
 //   FFN_NORM_GATE_UP_SWIGLU  x, delta -> x (+= delta), h                  (xn, gu not written)
@@ -185,12 +185,6 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 // (-1 for an unknown name).
 const char *lj_cuda_fusion_name(int mode);
 int lj_cuda_fusion_parse(const char *name);
-// Context measurement: from now on every call of `stage` in a forward pass is followed by
-// `copies` more calls of it that write only shadow buffers (the same inputs, the outputs and
-// any in-place buffer on a shadow copy of the activations; ROPE's K/V on a shadow cache), so
-// the run computes exactly what it would without them. copies 0 turns it off. Captured graphs
-// are dropped. Not with stage marks on.
-int lj_cuda_set_stage_copies(lj_cuda_engine *e, lj_stage stage, int copies);
 // Bit (1u << stage) set: that stage is skipped everywhere (ablation runs).
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask);
 // The engine's stream (cudaStream_t as void *), for events and graph capture.

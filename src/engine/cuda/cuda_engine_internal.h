@@ -54,14 +54,6 @@ struct lj_cuda_engine {
   int fusion;                       // lj_cuda_fusion_mode
   int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter
 
-  // Stage copies (context measurement): every call of copy_stage is followed by `copies`
-  // calls on the shadow buffers (a copy of act_mem, and one layer's KV cache for ROPE),
-  // so that the run's own activations and cache are exactly what they would be without.
-  lj_stage copy_stage;
-  int copies;
-  void *shadow_mem, *shadow_kv;
-  lj_cuda_acts shadow;
-
   // In-situ timestamps (stage_marks.cu): when marks_on, a one-thread kernel writes
   // %globaltimer before the first stage of a forward call and after every stage,
   // into d_marks[(step + base) * marks_stride + k].

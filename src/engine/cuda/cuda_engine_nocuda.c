@@ -70,7 +70,6 @@ int64_t lj_cuda_weight_bytes(const lj_cuda_engine *e) { return 0; }
 int lj_cuda_rewind(lj_cuda_engine *e, int n_seqs, const int *len) { return NO_CUDA(); }
 void lj_cuda_set_stage_sampling(lj_cuda_engine *e, const lj_cuda_sampling *s) {}
 int lj_cuda_set_attn_groups(lj_cuda_engine *e, int groups) { return NO_CUDA(); }
-int lj_cuda_set_stage_copies(lj_cuda_engine *e, lj_stage stage, int copies) { return NO_CUDA(); }
 int lj_cuda_prefill_graph_launch(lj_cuda_engine *e, int n) { return NO_CUDA(); }
 int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage stage, const lj_cuda_batch *b, int calls,
                           lj_cuda_replay **out) {

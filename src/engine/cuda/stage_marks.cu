@@ -56,7 +56,6 @@ static int calibrate(lj_cuda_engine *e) {
 int lj_cuda_marks_enable(lj_cuda_engine *e, int max_steps) {
   if (max_steps < 1) return LJ_FAIL(LJ_EINVAL, "marks for %d steps: need >= 1", max_steps);
   if (e->skip_mask) return LJ_FAIL(LJ_EINVAL, "stage marks need every stage to run (skip mask is 0x%x)", e->skip_mask);
-  if (e->copies) return LJ_FAIL(LJ_EINVAL, "stage marks with stage copies on: turn the copies off first");
   // start, embed, 9 stages per layer, final norm, LM head, sample, and spare slots
   int stride = 10 * e->cfg.n_layers + 8;
   if (!e->d_marks || e->marks_cap_steps < max_steps || e->marks_stride != stride) {

@@ -24,7 +24,7 @@
 
   // Okabe-Ito: distinguishable with every common colour-vision deficiency, and in grey print.
   const OI = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
-  const METHOD_COLOR = { isolation: OI[0], context: OI[1], sequence: OI[2], ablation: OI[5] };
+  const METHOD_COLOR = { isolation: OI[0], sequence: OI[2], ablation: OI[5] };
   const GROUP_LABEL = { attention: 'attention', mlp: 'MLP', norms: 'norms', embed: 'embedding', lm_head: 'LM head', sample: 'sampling' };
   const GROUP_COLOR = { attention: OI[0], MLP: OI[1], norms: OI[2], embedding: OI[3], 'LM head': OI[4], sampling: OI[5],
                         'idle (static)': '#9a9a9a', 'not split into stages': '#c8c8c8', 'not attributed': '#c8c8c8' };
@@ -362,7 +362,7 @@
         d.closures.map((c) => [c.phase + (c.reported ? '' : ' (not reported)'), c.method, fmt(c.predicted_dynamic_j, 'J'), fmt(c.measured_dynamic_j, 'J'),
           signedPct(c.error_pct), '[' + signedPct(c.error_lo_pct) + ', ' + signedPct(c.error_hi_pct) + ']', c.pass > 0 ? 'yes' : 'no'])));
       box.append(el('p', { class: 'note' }, 'Measured: the energy counter around whole phase windows (\u2265 2 s, after a pre-roll of the same work). ' +
-        'isolation: each stage replayed alone; context: extra calls inside the real prefill; sequence: the layer\'s stages replayed as growing prefixes (differences). ' +
+        'isolation: each stage replayed alone; sequence: the layer\'s stages replayed as growing prefixes (differences). ' +
         'Dynamic energy = gross \u2212 idle baseline \u00d7 time.'));
     }
     const x = d.extras;
