@@ -25,6 +25,7 @@
 #include "model/config.h"
 #include "profile/profile_analyze.h"
 #include "report/report.h"
+#include "report/report_derived.h"
 #include "report/report_page.h"
 #include "report/report_run.h"
 #include "store/profile_result.h"
@@ -404,6 +405,54 @@ static void test_text_sequence(void **state) {
   lj_profile_result_free(&r);
 }
 
+// A closure passes only when the whole interval of its dynamic error lies within +-5%: a point
+// inside with an interval reaching out is inconclusive (the 8B prefill of 2026-12-04,
+// +1.35% [-8.0, +10.7], passed on its point before), a point outside misses.
+static void test_closure_verdict(void **state) {
+  (void)state;
+  lj_closure c;
+  memset(&c, 0, sizeof c);
+  struct {
+    double err, lo, hi;
+    lj_closure_verdict want;
+  } cases[] = {
+      {-1.2, -3.4, 1.0, LJ_CLOSURE_PASS},           {1.35, -8.0, 10.7, LJ_CLOSURE_INCONCLUSIVE},
+      {-5.0, -5.0, -5.0, LJ_CLOSURE_PASS},          {4.9, 4.8, 5.01, LJ_CLOSURE_INCONCLUSIVE},
+      {5.01, 4.99, 5.03, LJ_CLOSURE_MISS},          {-7.5, -9.9, -5.1, LJ_CLOSURE_MISS},
+      {2.0, NAN, NAN, LJ_CLOSURE_INCONCLUSIVE},     {NAN, -1, 1, LJ_CLOSURE_NONE},
+  };
+  c.n_terms = 3;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    c.error_dynamic_pct = cases[i].err, c.error_dynamic_lo_pct = cases[i].lo, c.error_dynamic_hi_pct = cases[i].hi;
+    assert_int_equal(lj_report_closure_verdict(&c), cases[i].want);
+    assert_int_equal(lj_report_closure_pass(&c), cases[i].want == LJ_CLOSURE_NONE ? -1 : cases[i].want == LJ_CLOSURE_PASS);
+  }
+  c.n_terms = 0, c.error_dynamic_pct = 0, c.error_dynamic_lo_pct = -1, c.error_dynamic_hi_pct = 1;
+  assert_int_equal(lj_report_closure_verdict(&c), LJ_CLOSURE_NONE);  // not computed
+  assert_string_equal(lj_report_closure_verdict_name(LJ_CLOSURE_INCONCLUSIVE), "INCONCLUSIVE");
+  assert_null(lj_report_closure_verdict_name(LJ_CLOSURE_NONE));
+
+  // In the text and the JSON: decode's point inside, its interval reaching -6.0%.
+  lj_profile_result r;
+  build(&r);
+  r.closure[LJ_PHASE_DECODE].error_dynamic_lo_pct = -6.0;
+  char *text = render(&r, 0);
+  check_layout(text);
+  expect_line(text, "decode   isolation     4", "-1.2%", "[-6.0%, +1.0%]", "INCONCLUSIVE", NULL);
+  expect_line(text, "prefill  isolation     3", "+7.5%", "[+5.1%, +9.9%]", "MISS", NULL);
+  expect_line(text, "PASS: the whole 95% interval of the dyn error within +-5%; INCONCLUSIVE: the error within,", NULL);
+  free(text);
+  text = render(&r, 1);
+  json_t *doc = parse(text);
+  json_t *cd = find(get(doc, "closures"), "phase", "decode");
+  assert_string_equal(json_string_value(get(cd, "verdict")), "INCONCLUSIVE");
+  assert_true(json_is_false(get(cd, "pass")));
+  assert_string_equal(json_string_value(get(find(get(doc, "closures"), "phase", "prefill"), "verdict")), "MISS");
+  json_decref(doc);
+  free(text);
+  lj_profile_result_free(&r);
+}
+
 // Every share of a phase has one denominator, the reported method's sum: prefill by sequence sums
 // seq qkv 16 x 18 mJ, seq ffn_norm 16 x -72.8 nJ and the isolation fallbacks attn 16 x 8 mJ and
 // lm_head 90 mJ; the isolation qkv it replaced has none. (The shares stored with the rows say
@@ -773,7 +822,7 @@ static void test_write_error(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_full),
-      cmocka_unit_test(test_text_sequence),    cmocka_unit_test(test_shares_one_denominator),
+      cmocka_unit_test(test_text_sequence), cmocka_unit_test(test_closure_verdict),    cmocka_unit_test(test_shares_one_denominator),
       cmocka_unit_test(test_gpu_idle_phase),
       cmocka_unit_test(test_text_incomplete),  cmocka_unit_test(test_text_timing_only),
       cmocka_unit_test(test_json_full),

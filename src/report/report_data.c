@@ -137,6 +137,7 @@ static json_t *closures_part(const lj_profile_result *r) {
       put_num(o, "error_lo_pct", c->error_dynamic_lo_pct);
       put_num(o, "error_hi_pct", c->error_dynamic_hi_pct);
       put_int(o, "pass", lj_report_closure_pass(c));
+      put_str(o, "verdict", lj_report_closure_verdict_name(lj_report_closure_verdict(c)));
       json_array_append_new(a, o);
     }
   return a;

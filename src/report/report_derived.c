@@ -121,9 +121,21 @@ const char *lj_report_bound(const lj_stage_cost *c) {
   return c->flops_per_byte < LJ_REPORT_RIDGE_FLOP_PER_BYTE ? "memory" : "compute";
 }
 
+lj_closure_verdict lj_report_closure_verdict(const lj_closure *c) {
+  if (c->n_terms <= 0 || !isfinite(c->error_dynamic_pct)) return LJ_CLOSURE_NONE;
+  double t = LJ_REPORT_CLOSURE_TARGET_PCT;
+  if (!(fabs(c->error_dynamic_pct) <= t)) return LJ_CLOSURE_MISS;
+  // NAN bounds (no interval known) fail both comparisons: inconclusive
+  return c->error_dynamic_lo_pct >= -t && c->error_dynamic_hi_pct <= t ? LJ_CLOSURE_PASS : LJ_CLOSURE_INCONCLUSIVE;
+}
+
+const char *lj_report_closure_verdict_name(lj_closure_verdict v) {
+  return v == LJ_CLOSURE_PASS ? "PASS" : v == LJ_CLOSURE_MISS ? "MISS" : v == LJ_CLOSURE_INCONCLUSIVE ? "INCONCLUSIVE" : NULL;
+}
+
 int lj_report_closure_pass(const lj_closure *c) {
-  if (c->n_terms <= 0 || !isfinite(c->error_dynamic_pct)) return -1;
-  return fabs(c->error_dynamic_pct) <= LJ_REPORT_CLOSURE_TARGET_PCT;
+  lj_closure_verdict v = lj_report_closure_verdict(c);
+  return v == LJ_CLOSURE_NONE ? -1 : v == LJ_CLOSURE_PASS;
 }
 
 int lj_report_overhead_pass(const lj_profile_overhead *o) {

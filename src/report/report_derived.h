@@ -6,7 +6,7 @@
 #include "store/profile_result.h"
 
 #define LJ_REPORT_RIDGE_FLOP_PER_BYTE 300.0  // H100/H200 dense bf16 FLOP/s over HBM B/s, rounded
-#define LJ_REPORT_CLOSURE_TARGET_PCT 5.0     // |dynamic closure error| within this passes
+#define LJ_REPORT_CLOSURE_TARGET_PCT 5.0     // the dynamic closure error's whole interval within +-this passes
 #define LJ_REPORT_OVERHEAD_TARGET_PCT 3.0    // measurement overhead within this passes
 #define LJ_REPORT_TIME_RATIO_TOLERANCE 0.10  // |replayed / in-situ time - 1| beyond this is flagged
 
@@ -39,7 +39,15 @@ size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p);
 
 // "memory" or "compute" by the cost's FLOP/byte against the ridge; NULL when unknown.
 const char *lj_report_bound(const lj_stage_cost *c);
-// 1 pass, 0 miss, -1 not computed.
+// A closure's verdict against the target: PASS when the whole interval of the dynamic error
+// lies within +-target (a point inside with an interval reaching out is no proof),
+// INCONCLUSIVE when the point is inside but its interval is not (or is unknown), MISS when
+// the point is outside.
+typedef enum { LJ_CLOSURE_NONE = -1, LJ_CLOSURE_MISS = 0, LJ_CLOSURE_PASS = 1, LJ_CLOSURE_INCONCLUSIVE = 2 } lj_closure_verdict;
+lj_closure_verdict lj_report_closure_verdict(const lj_closure *c);
+// "PASS", "MISS", "INCONCLUSIVE"; NULL for LJ_CLOSURE_NONE.
+const char *lj_report_closure_verdict_name(lj_closure_verdict v);
+// 1 pass (LJ_CLOSURE_PASS), 0 not (miss or inconclusive), -1 not computed.
 int lj_report_closure_pass(const lj_closure *c);
 int lj_report_overhead_pass(const lj_profile_overhead *o);
 // 1 when the replayed time per call is off the in-situ one by more than the tolerance.

@@ -73,12 +73,15 @@ static void phase_group(sink *s, const lj_profile_result *r, lj_phase p) {
 static void closure(sink *s, const lj_profile_result *r, lj_phase p) {
   lj_profile_method m = lj_profile_reported_method(r, p);
   const lj_closure *c = lj_profile_closure_of(r, p, m);
-  int pass = lj_report_closure_pass(c);
-  if (pass < 0) return;
-  say(s, "closure", pass ? 0 : 2,
+  lj_closure_verdict v = lj_report_closure_verdict(c);
+  if (v == LJ_CLOSURE_NONE) return;
+  say(s, "closure", v == LJ_CLOSURE_PASS ? 0 : v == LJ_CLOSURE_INCONCLUSIVE ? 1 : 2,
       "%s: the stages (%s replay) sum to %+.1f%% [%+.1f, %+.1f] of the measured dynamic energy: %s the %.0f%% bound.",
       lj_phase_name(p), lj_profile_method_name(m), c->error_dynamic_pct, c->error_dynamic_lo_pct, c->error_dynamic_hi_pct,
-      pass ? "within" : "outside", LJ_REPORT_CLOSURE_TARGET_PCT);
+      v == LJ_CLOSURE_PASS            ? "the whole interval within"
+      : v == LJ_CLOSURE_INCONCLUSIVE ? "inconclusive: the point within, its interval not within"
+                                     : "outside",
+      LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
 static void idle_share(sink *s, const lj_profile_result *r, lj_phase p) {

@@ -183,7 +183,12 @@ static json_t *stage_derived(const char *key, const void *rec, const lj_profile_
 
 static json_t *closure_derived(const char *key, const void *rec, const lj_profile_result *r) {
   if (!strcmp(key, "target_pct")) return num(LJ_REPORT_CLOSURE_TARGET_PCT);
-  if (!strcmp(key, "pass")) return pass_json(lj_report_closure_pass(&((const lj_closure_row *)rec)->c));
+  const lj_closure *c = &((const lj_closure_row *)rec)->c;
+  if (!strcmp(key, "pass")) return pass_json(lj_report_closure_pass(c));
+  if (!strcmp(key, "verdict")) {
+    const char *v = lj_report_closure_verdict_name(lj_report_closure_verdict(c));
+    return v ? json_string(v) : json_null();
+  }
   return NULL;
 }
 

@@ -142,6 +142,7 @@ static const lj_field kClosure[] = {
           c.error_dynamic_hi_pct),
     DERIVED("target_pct", "%"),
     DERIVED("pass", ""),
+    DERIVED("verdict", ""),
 };
 const lj_record_desc lj_desc_closure = DESC("closures", kClosure);
 #undef T

@@ -358,12 +358,12 @@
       ['phase', 'time', 'gross', 'above idle', 'J/token gross', 'J/token above idle', 'tokens/J gross', 'tokens/J above idle', 'mean power', 'peak power'], rows));
     if (d.closures.length) {
       box.append(el('h3', {}, 'Closures: do the stages add up to the measured phase?'));
-      box.append(table(['phase', 'method', 'stages sum to', 'measured', 'error', Math.round((d.run.level || 0.95) * 100) + '% interval', 'within 5%'],
+      box.append(table(['phase', 'method', 'stages sum to', 'measured', 'error', Math.round((d.run.level || 0.95) * 100) + '% interval', 'verdict'],
         d.closures.map((c) => [c.phase + (c.reported ? '' : ' (not reported)'), c.method, fmt(c.predicted_dynamic_j, 'J'), fmt(c.measured_dynamic_j, 'J'),
-          signedPct(c.error_pct), '[' + signedPct(c.error_lo_pct) + ', ' + signedPct(c.error_hi_pct) + ']', c.pass > 0 ? 'yes' : 'no'])));
+          signedPct(c.error_pct), '[' + signedPct(c.error_lo_pct) + ', ' + signedPct(c.error_hi_pct) + ']', c.verdict || '-'])));
       box.append(el('p', { class: 'note' }, 'Measured: the energy counter around whole phase windows (\u2265 2 s, after a pre-roll of the same work). ' +
         'isolation: each stage replayed alone; sequence: the layer\'s stages replayed as growing prefixes (differences). ' +
-        'Dynamic energy = gross \u2212 idle baseline \u00d7 time.'));
+        'Dynamic energy = gross \u2212 idle baseline \u00d7 time. PASS: the whole interval of the error within \u00b15%; INCONCLUSIVE: the error within, its interval not; MISS: the error outside.'));
     }
     const x = d.extras;
     if (x.ablation || x.head_fit) {
