@@ -9,9 +9,6 @@
 //     the in-situ times (replay/in-situ ratio exactly 1);
 //   - MLP ablation: the saving against gate_up + swiglu + down per call;
 //   - overhead: (on - off) / off;
-//   - context (prefill): amplified units against plain ones give each stage's in-context
-//     per-call energy exactly; with stages costing 1.5x their isolated figure in context, the
-//     isolation closure misses by exactly 1/1.5 - 1 of their part and the context closure is 0;
 //   - sequence (prefill): prefixes of the layer whose stages cost 1.5x their isolated figure
 //     in sequence give each stage's 1.5x exactly, round by round; the sequence closure is 0,
 //     its spread that of the whole layer alone; a prefix with one round leaves no closure.

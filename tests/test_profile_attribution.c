@@ -14,7 +14,10 @@
 //
 // Exact (tolerance 1e-9 relative, rounding): every window that starts and
 // ends on the counter's 100 ms grid (phases, trials, runs), hence the replay
-// per-call energies, the closure sums and errors, the ablation. Not exact: the
+// per-call energies by the counter, the closure sums and errors, the ablation.
+// The trials are shorter than LJ_SAMPLE_WINDOW_MAX_S, so their estimates are the
+// samples' (flagged sample_energy), the counter's beside them; the closures here
+// sum the counter's, whose exactness isolates the closure's arithmetic. Not exact: the
 // driver-buffer integral, which interpolates linearly across a power step
 // between two 20 ms samples; its error is known in closed form,
 // (20 ms / 2) x (P_after - P_before) per step, and asserted as such.
@@ -341,6 +344,7 @@ static void estimate(world *w, int p, lj_stage s, const int *handles, int64_t ca
   }
   const lj_timeline_stage *st = &w->timeline.stage[phase_of(p)][s];
   assert_int_equal(lj_replay_estimate_compute(t, TRIALS, st->time_s / (double)st->calls, LEVEL, out), 0);
+  assert_true(out->window_flags & LJ_WINDOW_SAMPLE_ENERGY);  // 2.4 s trials
   out->key = (lj_stage_key){.phase = phase_of(p), .stage = s, .layer = lj_stage_is_per_layer(s) ? 0 : -1};
 }
 
@@ -361,16 +365,23 @@ static void test_replay_per_call(void **state) {
       lj_replay_estimate e;
       estimate(w, p, (lj_stage)s, w->h_trial[p][s], call_ns(phase_of(p), (lj_stage)s), &e);
       double pw = load_of(phase_of(p), (lj_stage)s)->w, sec = (double)call_ns(phase_of(p), (lj_stage)s) * 1e-9;
-      EXACT(e.gross_j.mean, pw * sec);
-      EXACT(e.dynamic_j.mean, (pw - IDLE_W) * sec);
-      EXACT(e.gross_j.sem, sem_w * sec);
-      EXACT(e.gross_j.hi - e.gross_j.mean, 0.95 * sqrt(2 / (4 * 0.975 * 0.025)) * sem_w * sec);  // t_{0.975,2}, closed form
+      EXACT(e.counter_gross_j.mean, pw * sec);
+      EXACT(e.counter_dynamic_j.mean, (pw - IDLE_W) * sec);
+      EXACT(e.counter_gross_j.sem, sem_w * sec);
+      EXACT(e.counter_gross_j.hi - e.counter_gross_j.mean,
+            0.95 * sqrt(2 / (4 * 0.975 * 0.025)) * sem_w * sec);  // t_{0.975,2}, closed form
       EXACT(e.time_per_call_s.mean, sec);
       EXACT(e.time_ratio, 1.0);
       // the buffer ramps from the stage's power to idle over the window's last 20 ms:
       // (20 ms / 2) x (100 - P) per trial, exactly
       int64_t calls = REPLAY_NS / call_ns(phase_of(p), (lj_stage)s);
       EXACT(e.sample_gross_j.mean, pw * sec + 0.01 * (IDLE_W - pw) / (double)calls);
+      // 2.4 s trials: the estimate is the samples'; their ramp (at most 1.46 x the call time in J)
+      // stays inside the interval (4.97 x), so the two sources agree
+      assert_int_equal(e.window_flags & (LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE), LJ_WINDOW_SAMPLE_ENERGY);
+      EXACT(e.gross_j.mean, e.sample_gross_j.mean);
+      EXACT(e.dynamic_j.mean, e.sample_dynamic_j.mean);
+      EXACT(e.dynamic_j.hi, e.sample_dynamic_j.hi);
       EXACT(e.temperature_min_c, 50.0);
       EXACT(e.temperature_max_c, 52.0);
       assert_int_equal(e.n_trials, TRIALS);
@@ -389,7 +400,9 @@ static size_t closure_terms(world *w, int p, int wrong, lj_closure_term *terms) 
       estimate(w, p, st, w->h_wrong, call_ns(LJ_PHASE_DECODE, st) * 8 / 10, &e);
     else
       estimate(w, p, st, w->h_trial[p][s], call_ns(phase_of(p), st), &e);
-    // one estimate stands for both layers: one term with the summed calls
+    // the counter's figures (exact on its grid); one estimate stands for both layers: one term
+    // with the summed calls
+    e.gross_j = e.counter_gross_j, e.dynamic_j = e.counter_dynamic_j;
     lj_closure_term_from_estimate(&e, calls_in_phase(phase_of(p), st), &terms[s]);
   }
   return LJ_STAGE_COUNT;
@@ -515,7 +528,9 @@ static void test_ablation(void **state) {
   estimate(w, 1, LJ_STAGE_ATTN, w->h_trial[1][LJ_STAGE_ATTN], call_ns(LJ_PHASE_DECODE, LJ_STAGE_ATTN), &e);
   lj_ablation a;
   int64_t calls = 5 * LAYERS;
-  assert_int_equal(lj_ablation_compute(LJ_STAGE_ATTN, calls, full, TRIALS, ablated, TRIALS, &e.dynamic_j, LEVEL, &a), 0);
+  // against the counter's replay figure (exact on its grid)
+  assert_int_equal(
+      lj_ablation_compute(LJ_STAGE_ATTN, calls, full, TRIALS, ablated, TRIALS, &e.counter_dynamic_j, LEVEL, &a), 0);
   // attention: 200 W above idle for 40 ms, 10 calls in 5 steps
   EXACT(a.saved_j.estimate, 10 * 200 * 0.04);
   EXACT(a.saved_per_call_j.estimate, 8.0);

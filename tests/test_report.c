@@ -453,6 +453,52 @@ static void test_closure_verdict(void **state) {
   lj_profile_result_free(&r);
 }
 
+// Energy sources: estimates from the power samples (short windows) say so, the counter's figure
+// beside them; one that disagrees beyond its interval is marked in the text and flagged in the JSON.
+static void test_energy_sources(void **state) {
+  (void)state;
+  lj_profile_result r;
+  build(&r);
+  for (size_t i = 0; i < r.n_stages; i++) {
+    lj_replay_estimate *e = &r.stages[i].est;
+    if (e->key.phase != LJ_PHASE_DECODE) continue;
+    e->counter_dynamic_j = e->dynamic_j;
+    e->window_flags |= LJ_WINDOW_SAMPLE_ENERGY;
+  }
+  lj_replay_estimate *qkv = &r.stages[3].est;  // decode qkv at kv 128: the counter 40 uJ off
+  assert_int_equal(qkv->key.stage, LJ_STAGE_QKV);
+  qkv->counter_dynamic_j.mean += 40e-6;
+  qkv->window_flags |= LJ_WINDOW_SOURCES_DISAGREE;
+  r.ablation.flags = LJ_WINDOW_SAMPLE_ENERGY;
+  r.ablation.counter_saved_j = 0.5;
+  r.head_fit.flags = LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE;
+  r.head_fit.counter_per_group_j = 25e-6, r.head_fit.counter_r2 = 0.02;
+  char *text = render(&r, 0);
+  check_layout(text);
+  expect_line(text, "energies of 4 of 4 rows from the driver's power samples (windows < 10 s), the rest from the energy "
+                    "counter", NULL);
+  expect_line(text, "!: 1 rows whose figure by the other source (counter or samples) lies outside their interval", NULL);
+  expect_line(text, "qkv          128", "!", NULL);
+  assert_null(strstr(text, "flags: qkv kv 128"));  // the source is told once, not per row
+  expect_line(text, "from the power samples (windows < 10 s); by the counter saved 500.0 mJ", NULL);
+  expect_line(text, "from the power samples (windows < 10 s); by the counter per KV group 25.00 uJ, r2 0.02: outside "
+                    "the interval!", NULL);
+  free(text);
+  text = render(&r, 1);
+  json_t *doc = parse(text);
+  json_t *st = json_array_get(get(doc, "stages"), 3);
+  assert_string_equal(json_string_value(get(st, "stage")), "qkv");
+  assert_true(number(get(st, "counter_dynamic_j"), "mean") == qkv->counter_dynamic_j.mean);
+  assert_true(number(get(st, "dynamic_j"), "mean") == qkv->dynamic_j.mean);
+  assert_string_equal(json_string_value(get(st, "window_flags_text")), "sample_energy,sources_disagree");
+  assert_true(number(get(doc, "ablation"), "counter_saved_j") == 0.5);
+  assert_string_equal(json_string_value(get(get(doc, "head_fit"), "flags_text")), "sample_energy,sources_disagree");
+  assert_true(number(get(doc, "head_fit"), "counter_per_group_j") == 25e-6);
+  json_decref(doc);
+  free(text);
+  lj_profile_result_free(&r);
+}
+
 // Every share of a phase has one denominator, the reported method's sum: prefill by sequence sums
 // seq qkv 16 x 18 mJ, seq ffn_norm 16 x -72.8 nJ and the isolation fallbacks attn 16 x 8 mJ and
 // lm_head 90 mJ; the isolation qkv it replaced has none. (The shares stored with the rows say
@@ -752,9 +798,11 @@ static void test_csv_full(void **state) {
   assert_int_equal(fclose(f), 0);
   const char *stages = csv_section(buf, "stages");
   assert_int_equal(strncmp(stages, "phase,stage,kv_len,method,trials,calls_per_unit,gross_j,gross_j_lo,gross_j_hi,gross_j_n,"
-                                   "dynamic_j,dynamic_j_lo,dynamic_j_hi,dynamic_j_n,share_dynamic,",
+                                   "dynamic_j,dynamic_j_lo,dynamic_j_hi,dynamic_j_n,counter_dynamic_j,counter_dynamic_j_lo,"
+                                   "counter_dynamic_j_hi,counter_dynamic_j_n,share_dynamic,",
                            strlen("phase,stage,kv_len,method,trials,calls_per_unit,gross_j,gross_j_lo,gross_j_hi,gross_j_n,"
-                                  "dynamic_j,dynamic_j_lo,dynamic_j_hi,dynamic_j_n,share_dynamic,")),
+                                  "dynamic_j,dynamic_j_lo,dynamic_j_hi,dynamic_j_n,counter_dynamic_j,counter_dynamic_j_lo,"
+                                   "counter_dynamic_j_hi,counter_dynamic_j_n,share_dynamic,")),
                    0);
   // decode attention at KV 255: 1023.5 calls per unit, 2.5e-4 J dynamic per call (n = 3)
   const char *attn = strstr(stages, "\ndecode,attn,255,isolation,3,1023.5,");
@@ -822,7 +870,7 @@ static void test_write_error(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_full),
-      cmocka_unit_test(test_text_sequence), cmocka_unit_test(test_closure_verdict),    cmocka_unit_test(test_shares_one_denominator),
+      cmocka_unit_test(test_text_sequence), cmocka_unit_test(test_closure_verdict), cmocka_unit_test(test_energy_sources),    cmocka_unit_test(test_shares_one_denominator),
       cmocka_unit_test(test_gpu_idle_phase),
       cmocka_unit_test(test_text_incomplete),  cmocka_unit_test(test_text_timing_only),
       cmocka_unit_test(test_json_full),

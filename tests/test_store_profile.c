@@ -163,7 +163,8 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   }
   assert_int_equal(lj_profile_summarize_phases(r), 0);
 
-  // Stages: qkv measured fully; attn with no in-situ time and no driver samples.
+  // Stages: qkv measured fully, its estimate the samples' (short trials), the counter's beside it;
+  // attn with no in-situ time and no driver samples: the counter's.
   for (int s = 0; s < 2; s++) {
     lj_profile_stage st;
     memset(&st, 0, sizeof st);
@@ -173,17 +174,19 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
     e->key.layer = -1;
     e->key.kv_len = 128;
     e->n_trials = 3;
-    e->gross_j = ci(s == 0 ? 0.0125 : 0.0031, 3);
-    e->dynamic_j = ci(s == 0 ? 0.0100 : 0.0025, 3);
+    e->counter_gross_j = ci(s == 0 ? 0.0125 : 0.0031, 3);
+    e->counter_dynamic_j = ci(s == 0 ? 0.0100 : 0.0025, 3);
     e->sample_gross_j = s == 0 ? ci(0.0124, 3) : ci_unknown();
     e->sample_dynamic_j = s == 0 ? ci(0.0099, 3) : ci_unknown();
+    e->gross_j = s == 0 ? e->sample_gross_j : e->counter_gross_j;
+    e->dynamic_j = s == 0 ? e->sample_dynamic_j : e->counter_dynamic_j;
     e->time_per_call_s = ci(2e-5, 3);
     e->insitu_time_per_call_s = s == 0 ? 2.1e-5 : NAN;
     e->time_ratio = s == 0 ? 2e-5 / 2.1e-5 : NAN;
     e->counter_vs_sample_pct = s == 0 ? 0.8 : NAN;
     e->temperature_min_c = s == 0 ? 41 : NAN;
     e->temperature_max_c = s == 0 ? 44 : NAN;
-    e->window_flags = s == 0 ? 0 : LJ_WINDOW_NO_SAMPLES;
+    e->window_flags = s == 0 ? LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE : LJ_WINDOW_NO_SAMPLES;
     st.cost.flops = 1000000 + s;
     st.cost.weight_bytes = 6291456;
     st.cost.bytes = 6300000;
@@ -354,6 +357,8 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   a->replay_j = interval(78.0, 2.0);
   a->agreement_pct = (80.0 - 78.0) / 78.0 * 100;
   a->ratio = interval(80.0 / 78.0, 0.05);
+  a->flags = LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE;
+  a->counter_saved_j = 91.5;
 
   r->head_fit_valid = 1;
   r->head_fit_kv = 1024;
@@ -370,6 +375,8 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   h->per_head_j = 0.000125;
   h->all_groups_j = 0.006;
   h->fixed_share = 1.0 / 3;
+  h->flags = LJ_WINDOW_SAMPLE_ENERGY;
+  h->counter_fixed_j = 0.0021, h->counter_per_group_j = 0.0006, h->counter_r2 = 0.875;
 
   r->n_overhead = 2;
   const char *what[2] = {"sampler", "timeline"};
@@ -571,6 +578,8 @@ static void same_stage(const lj_profile_stage *w, const lj_profile_stage *g) {
   assert_int_equal(a->n_trials, b->n_trials);
   same_ci(&a->gross_j, &b->gross_j);
   same_ci(&a->dynamic_j, &b->dynamic_j);
+  same_ci(&a->counter_gross_j, &b->counter_gross_j);
+  same_ci(&a->counter_dynamic_j, &b->counter_dynamic_j);
   same_ci(&a->sample_gross_j, &b->sample_gross_j);
   same_ci(&a->sample_dynamic_j, &b->sample_dynamic_j);
   same_ci(&a->time_per_call_s, &b->time_per_call_s);
@@ -741,6 +750,8 @@ static void same_profile(const lj_profile_result *w, const lj_profile_result *g)
   same_iv(&a->replay_j, &b->replay_j);
   SAME(a->agreement_pct, b->agreement_pct);
   same_iv(&a->ratio, &b->ratio);
+  assert_int_equal(a->flags, b->flags);
+  SAME(a->counter_saved_j, b->counter_saved_j);
   assert_int_equal(w->head_fit_valid, g->head_fit_valid);
   assert_int_equal(w->head_fit_kv, g->head_fit_kv);
   const lj_head_fit *h = &w->head_fit, *k = &g->head_fit;
@@ -764,6 +775,10 @@ static void same_profile(const lj_profile_result *w, const lj_profile_result *g)
   SAME(h->per_head_j, k->per_head_j);
   SAME(h->all_groups_j, k->all_groups_j);
   SAME(h->fixed_share, k->fixed_share);
+  assert_int_equal(h->flags, k->flags);
+  SAME(h->counter_fixed_j, k->counter_fixed_j);
+  SAME(h->counter_per_group_j, k->counter_per_group_j);
+  SAME(h->counter_r2, k->counter_r2);
   assert_int_equal(w->n_overhead, g->n_overhead);
   for (int i = 0; i < w->n_overhead; i++) {
     const lj_profile_overhead *x = &w->overhead[i], *y = &g->overhead[i];
@@ -950,7 +965,7 @@ static void test_profile_round_trip(void **state) {
                 " FROM stage_estimates WHERE run_id = ? AND phase = 'decode' AND stage = 'qkv'",
                 run);
   assert_true(sqlite3_column_double(q, 0) == 0.0125);
-  assert_true(sqlite3_column_double(q, 1) == r.stages[0].est.gross_j.lo);
+  assert_true(sqlite3_column_double(q, 1) == r.stages[0].est.counter_gross_j.lo);
   assert_int_equal(sqlite3_column_int(q, 2), 3);
   assert_true(sqlite3_column_double(q, 3) == 2.1e-5);
   assert_true(sqlite3_column_double(q, 4) == 2e-5 / 2.1e-5);
@@ -1105,6 +1120,27 @@ static void test_profile_round_trip(void **state) {
   assert_true(sqlite3_column_double(q, 7) == 83.0);
   assert_true(sqlite3_column_double(q, 8) == (80.0 - 78.0) / 78.0 * 100);
   assert_true(sqlite3_column_double(q, 9) == 80.0 / 78.0);
+  sqlite3_finalize(q);
+  // Version 5: the energy source of the ablation and the head fit, the counter's figures beside.
+  q = query_row(db, "SELECT flags, counter_saved_j FROM ablations WHERE run_id = ?", run);
+  assert_int_equal(sqlite3_column_int(q, 0), LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE);
+  assert_true(sqlite3_column_double(q, 1) == 91.5);
+  sqlite3_finalize(q);
+  q = query_row(db, "SELECT flags, counter_fixed_j, counter_per_group_j, counter_r2 FROM head_fits WHERE run_id = ?", run);
+  assert_int_equal(sqlite3_column_int(q, 0), LJ_WINDOW_SAMPLE_ENERGY);
+  assert_true(sqlite3_column_double(q, 1) == 0.0021);
+  assert_true(sqlite3_column_double(q, 2) == 0.0006);
+  assert_true(sqlite3_column_double(q, 3) == 0.875);
+  sqlite3_finalize(q);
+  // A stage estimate keeps both sources in the columns they always had (gross_j, dynamic_j: the
+  // counter's), its window_flags say the samples' is the estimate.
+  q = query_row(db,
+                "SELECT dynamic_j, sample_dynamic_j, window_flags FROM stage_estimates"
+                " WHERE run_id = ? AND phase = 'decode' AND stage = 'qkv'",
+                run);
+  assert_true(sqlite3_column_double(q, 0) == 0.0100);
+  assert_true(sqlite3_column_double(q, 1) == 0.0099);
+  assert_int_equal(sqlite3_column_int(q, 2), LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE);
   sqlite3_finalize(q);
   q = query_row(db,
                 "SELECT kv_len, n_points, fixed_j, fixed_se_j IS NULL, per_group_j, per_head_j, fixed_share, r2"

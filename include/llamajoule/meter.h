@@ -260,6 +260,9 @@ enum {
   /// set by a reader that reports (b), not (a), as the window's energy: shorter than two counter
   /// periods, the counter's delta takes one of two values (llamajoule profile: phase windows)
   LJ_WINDOW_SAMPLE_ENERGY = 1u << 8,
+  /// set by a reader on an estimate over several windows: its figure by the counter lies outside
+  /// the interval of its figure from the samples, or the reverse (llamajoule profile)
+  LJ_WINDOW_SOURCES_DISAGREE = 1u << 9,
 };
 
 /// A window's energy, measured two ways, and how it was obtained.

@@ -70,8 +70,20 @@ int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw) {
   }
   // One call = the stage (or the MLP's three) in one layer of one decode step.
   int64_t calls = (int64_t)(r->plan.gen_len - 1) * r->plan.config.n_layers;
-  LJ_TRY(lj_ablation_compute(mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN, calls, raw->full_j, (size_t)raw->n_full,
-                             raw->ablated_j, (size_t)raw->n_ablated, &per_call, r->plan.level, &r->ablation));
+  lj_stage st = mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN;
+  lj_ablation counter;
+  LJ_TRY(lj_ablation_compute(st, calls, raw->full_j, (size_t)raw->n_full, raw->ablated_j, (size_t)raw->n_ablated,
+                             &per_call, r->plan.level, &counter));
+  // The samples' figures where every window has them (windows < LJ_SAMPLE_WINDOW_MAX_S); the counter's beside.
+  int samples = raw->n_full_sample == raw->n_full && raw->n_ablated_sample == raw->n_ablated;
+  if (samples)
+    LJ_TRY(lj_ablation_compute(st, calls, raw->full_sample_j, (size_t)raw->n_full_sample, raw->ablated_sample_j,
+                               (size_t)raw->n_ablated_sample, &per_call, r->plan.level, &r->ablation));
+  else
+    r->ablation = counter;
+  r->ablation.counter_saved_j = counter.saved_j.estimate;
+  r->ablation.flags = lj_energy_source_flags(samples, r->ablation.saved_j.lo, r->ablation.saved_j.hi,
+                                             samples ? counter.saved_j.estimate : NAN);
   r->ablation_valid = 1;
   return 0;
 }

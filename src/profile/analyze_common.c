@@ -73,15 +73,23 @@ void lj_analyze_shape_of(const lj_profile_plan *p, lj_phase ph, int64_t kv, lj_s
 
 
 // Completes and adds an estimate that a method derived from differences of trials (s->method,
-// s->est.key, its energies, time and n already set): no sample-based energies; the temperature
+// s->est.key, its energies, time and n already set; the counter's and the samples' beside them
+// where the method measured both, else its energies are the counter's); the temperature
 // range and window flags of the method's trials of that stage; the in-situ time and ratio; the
 // analytic work and efficiency; shares left to the closure.
 int lj_analyze_add_derived_stage(lj_profile_result *r, lj_profile_stage *s) {
   const lj_profile_plan *p = &r->plan;
   lj_replay_estimate *e = &s->est;
   lj_stage st = e->key.stage;
-  e->sample_gross_j.mean = e->sample_dynamic_j.mean = e->counter_vs_sample_pct = NAN;
-  e->sample_gross_j.lo = e->sample_gross_j.hi = e->sample_dynamic_j.lo = e->sample_dynamic_j.hi = NAN;
+  if (e->sample_dynamic_j.n == 0) {
+    e->sample_gross_j.mean = e->sample_dynamic_j.mean = NAN;
+    e->sample_gross_j.lo = e->sample_gross_j.hi = e->sample_dynamic_j.lo = e->sample_dynamic_j.hi = NAN;
+  }
+  // without counter figures (a method that measured only the counter) its estimate is the counter's
+  const lj_mean_ci *cg = e->counter_gross_j.n > 0 ? &e->counter_gross_j : &e->gross_j;
+  e->counter_vs_sample_pct = e->sample_gross_j.n > 0 && cg->n > 0 && e->sample_gross_j.mean != 0
+                                 ? (cg->mean - e->sample_gross_j.mean) / fabs(e->sample_gross_j.mean) * 100
+                                 : NAN;
   e->temperature_min_c = e->temperature_max_c = NAN;
   for (size_t i = 0; i < r->n_trials; i++) {
     const lj_profile_trial *t = &r->trials[i];

@@ -12,10 +12,12 @@
 #include "profile/analyze_internal.h"
 
 // Per-call figures of the sequence trials of one prefix (the layer up to `last`), by trial round
-// (--trials is at most 100).
+// (--trials is at most 100): by the counter and by the power samples (NAN where a round's
+// samples cannot stand for it, lj_trial_samples_usable).
 enum { MAX_ROUNDS = 128 };
 typedef struct {
   double dyn[MAX_ROUNDS], gross[MAX_ROUNDS], time[MAX_ROUNDS];
+  double sdyn[MAX_ROUNDS], sgross[MAX_ROUNDS];
   int have[MAX_ROUNDS];
 } sequence_prefix;
 
@@ -30,20 +32,51 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
     out->gross[t->trial] = t->t.counter_energy_j / c;
     out->dyn[t->trial] = (t->t.counter_energy_j - t->t.idle_w * t->t.duration_s) / c;
     out->time[t->trial] = t->t.duration_s / c;
+    int s = lj_trial_samples_usable(&t->t);
+    out->sgross[t->trial] = s ? t->t.sample_energy_j / c : NAN;
+    out->sdyn[t->trial] = s ? (t->t.sample_energy_j - t->t.idle_w * t->t.duration_s) / c : NAN;
     out->have[t->trial] = 1;
   }
 }
 
 // Mean and interval over the rounds that have both prefixes of (a - b); b NULL: a alone.
+// *finite: 0 when a round's difference is not finite (a sample figure missing).
 static int paired_rounds(const double *a, const double *b, const int *have_a, const int *have_b, double level,
-                         lj_mean_ci *out, int *n) {
+                         lj_mean_ci *out, int *n, int *finite) {
   double d[MAX_ROUNDS];
   int k = 0;
+  *finite = 1;
   for (int i = 0; i < MAX_ROUNDS; i++)
-    if (have_a[i] && (!b || have_b[i])) d[k++] = a[i] - (b ? b[i] : 0);
+    if (have_a[i] && (!b || have_b[i])) {
+      d[k] = a[i] - (b ? b[i] : 0);
+      *finite &= isfinite(d[k++]);
+    }
   *n = k;
-  if (k < 2) return 0;
+  if (k < 2 || !*finite) return 0;
   return lj_stats_mean_ci(d, (size_t)k, level, out);
+}
+
+// The estimate of one difference of prefixes (b NULL: a alone) by both sources: the samples'
+// where every round has them, else the counter's; the other beside it, and the source flags.
+static int paired_sources(const sequence_prefix *a, const sequence_prefix *b, double level, lj_replay_estimate *e,
+                          int *n) {
+  int fin = 1, sfin = 1, sn = 0;
+  LJ_TRY(paired_rounds(a->dyn, b ? b->dyn : NULL, a->have, b ? b->have : NULL, level, &e->counter_dynamic_j, n, &fin));
+  if (*n < 2) return 0;
+  LJ_TRY(paired_rounds(a->gross, b ? b->gross : NULL, a->have, b ? b->have : NULL, level, &e->counter_gross_j, n, &fin));
+  LJ_TRY(paired_rounds(a->sdyn, b ? b->sdyn : NULL, a->have, b ? b->have : NULL, level, &e->sample_dynamic_j, &sn,
+                       &sfin));
+  int samples = sfin && sn == *n;
+  if (samples)
+    LJ_TRY(paired_rounds(a->sgross, b ? b->sgross : NULL, a->have, b ? b->have : NULL, level, &e->sample_gross_j, &sn,
+                         &sfin));
+  else
+    memset(&e->sample_gross_j, 0, sizeof e->sample_gross_j), memset(&e->sample_dynamic_j, 0, sizeof e->sample_dynamic_j);
+  e->gross_j = samples ? e->sample_gross_j : e->counter_gross_j;
+  e->dynamic_j = samples ? e->sample_dynamic_j : e->counter_dynamic_j;
+  const lj_mean_ci *other = samples ? &e->counter_dynamic_j : &e->sample_dynamic_j;
+  e->window_flags |= lj_energy_source_flags(samples, e->dynamic_j.lo, e->dynamic_j.hi, other->n > 0 ? other->mean : NAN);
+  return 0;
 }
 
 // Sequence estimates of a phase's per-layer stages: each prefix of the layer minus the one
@@ -69,14 +102,15 @@ int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gro
     lj_profile_stage s;
     memset(&s, 0, sizeof s);
     lj_replay_estimate *e = &s.est;
-    LJ_TRY(paired_rounds(cur.dyn, first ? NULL : prev.dyn, cur.have, prev.have, p->level, &e->dynamic_j, &n));
+    LJ_TRY(paired_sources(&cur, first ? NULL : &prev, p->level, e, &n));
     if (n < 2) {
       *complete = 0;
       prev = cur;
       continue;
     }
-    LJ_TRY(paired_rounds(cur.gross, first ? NULL : prev.gross, cur.have, prev.have, p->level, &e->gross_j, &n));
-    LJ_TRY(paired_rounds(cur.time, first ? NULL : prev.time, cur.have, prev.have, p->level, &e->time_per_call_s, &n));
+    int fin = 1;
+    LJ_TRY(paired_rounds(cur.time, first ? NULL : prev.time, cur.have, prev.have, p->level, &e->time_per_call_s, &n,
+                         &fin));
     s.method = LJ_METHOD_SEQUENCE;
     s.calls_per_unit = lj_profile_calls_per_unit(p, ph, LJ_STAGE_QKV, 0);  // every layer call of the phase
     e->key.phase = ph, e->key.stage = (lj_stage)st, e->key.layer = -1, e->key.kv_len = kv;
@@ -84,12 +118,13 @@ int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gro
     LJ_TRY(lj_analyze_add_derived_stage(r, &s));
     prev = cur;
   }
-  // the whole layer: the last prefix alone
+  // the whole layer: the last prefix alone, from the same source as the differences
   int n = 0;
-  memset(layer_gross, 0, sizeof *layer_gross);
-  memset(layer_dyn, 0, sizeof *layer_dyn);
-  LJ_TRY(paired_rounds(cur.gross, NULL, cur.have, NULL, p->level, layer_gross, &n));
-  LJ_TRY(paired_rounds(cur.dyn, NULL, cur.have, NULL, p->level, layer_dyn, &n));
+  lj_replay_estimate layer;
+  memset(&layer, 0, sizeof layer);
+  LJ_TRY(paired_sources(&cur, NULL, p->level, &layer, &n));
+  *layer_gross = layer.gross_j;
+  *layer_dyn = layer.dynamic_j;
   if (n < 2) *complete = 0;
   return 0;
 }

@@ -17,6 +17,15 @@
 #include "profile/stage_cost.h"
 #include "store/attribution_records.h"
 
+// ---------------------------------------------------------------- energy source
+
+// 1 when a trial's samples may stand for its energy: shorter than LJ_SAMPLE_WINDOW_MAX_S, with
+// a sample integral, no samples lost inside, no boundary outside the samples.
+int lj_trial_samples_usable(const lj_replay_trial *t);
+// LJ_WINDOW_SAMPLE_ENERGY when from_samples, plus LJ_WINDOW_SOURCES_DISAGREE when `other` (the
+// source not used) lies outside [lo, hi], the estimate's interval (an unknown one flags nothing).
+uint32_t lj_energy_source_flags(int from_samples, double lo, double hi, double other);
+
 // ---------------------------------------------------------------- isolation replay
 
 // Fills a trial from a meter window result (counter and sample energies, duration, flags).

@@ -13,8 +13,12 @@
 
 // Raw figures of the measurements that are not windows of r.
 typedef struct {
-  double full_j[LJ_PROFILE_MAX_PAIRS], ablated_j[LJ_PROFILE_MAX_PAIRS];  // dynamic J per decode unit
+  double full_j[LJ_PROFILE_MAX_PAIRS], ablated_j[LJ_PROFILE_MAX_PAIRS];  // dynamic J per decode unit (counter)
   int n_full, n_ablated;
+  // The same from the power samples, for windows whose samples can stand for them
+  // (lj_trial_samples_usable); used only when every window of both sets has them.
+  double full_sample_j[LJ_PROFILE_MAX_PAIRS], ablated_sample_j[LJ_PROFILE_MAX_PAIRS];
+  int n_full_sample, n_ablated_sample;
   double sampler_off_s[LJ_PROFILE_MAX_PAIRS], sampler_on_s[LJ_PROFILE_MAX_PAIRS];  // s per decode step
   int n_sampler_off, n_sampler_on;
   double marks_off_s[LJ_PROFILE_MAX_PAIRS], marks_on_s[LJ_PROFILE_MAX_PAIRS];

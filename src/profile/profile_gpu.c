@@ -95,9 +95,18 @@ static void collect(gpu_run *g) {
       lj_window_result wr;
       if (lj_windows_result(w, g->abl_handles[a][i], g->m.dev, &wr) < 0 || g->abl_units[a][i] <= 0) continue;
       if (wr.flags & LJ_WINDOW_NO_COUNTER) continue;
-      double per_unit = wr.counter_above_idle_j / (double)g->abl_units[a][i];
-      if (a) g->raw.ablated_j[g->raw.n_ablated++] = per_unit;
-      else g->raw.full_j[g->raw.n_full++] = per_unit;
+      double units = (double)g->abl_units[a][i], per_unit = wr.counter_above_idle_j / units;
+      lj_replay_trial as_trial;
+      lj_replay_trial_from_window(&wr, g->abl_units[a][i], NAN, 0, &as_trial);
+      int samples = lj_trial_samples_usable(&as_trial);
+      double sample_per_unit = wr.sample_above_idle_j / units;
+      if (a) {
+        g->raw.ablated_j[g->raw.n_ablated++] = per_unit;
+        if (samples) g->raw.ablated_sample_j[g->raw.n_ablated_sample++] = sample_per_unit;
+      } else {
+        g->raw.full_j[g->raw.n_full++] = per_unit;
+        if (samples) g->raw.full_sample_j[g->raw.n_full_sample++] = sample_per_unit;
+      }
     }
   lj_clear_error();
 }

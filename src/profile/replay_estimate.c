@@ -1,4 +1,6 @@
-// Isolation replay: per-call energy of a stage from trials of back-to-back calls.
+// Isolation replay: per-call energy of a stage from trials of back-to-back calls,
+// by the energy counter and by the driver's power samples; the samples' figure is
+// the estimate where every trial is short (LJ_SAMPLE_WINDOW_MAX_S).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,17 @@ void lj_replay_trial_from_window(const lj_window_result *w, int64_t calls, doubl
   out->temperature_c = temperature_c;
   out->idle_w = idle_w;
   out->window_flags = w->flags;
+}
+
+int lj_trial_samples_usable(const lj_replay_trial *t) {
+  const uint32_t bad = LJ_WINDOW_NO_SAMPLES | LJ_WINDOW_GAP | LJ_WINDOW_EXTRAPOLATED;
+  return isfinite(t->sample_energy_j) && !(t->window_flags & bad) && t->duration_s < LJ_SAMPLE_WINDOW_MAX_S;
+}
+
+uint32_t lj_energy_source_flags(int from_samples, double lo, double hi, double other) {
+  uint32_t f = from_samples ? LJ_WINDOW_SAMPLE_ENERGY : 0;
+  if (isfinite(lo) && isfinite(hi) && isfinite(other) && (other < lo || other > hi)) f |= LJ_WINDOW_SOURCES_DISAGREE;
+  return f;
 }
 
 // Mean and interval of the finite values among x (n); n = 0 result when none.
@@ -47,7 +60,9 @@ int lj_replay_estimate_compute(const lj_replay_trial *t, size_t n, double insitu
   if (!v) return LJ_FAIL(LJ_ENOMEM, "out of memory for %zu replay trials", n);
   double *gross = v, *dyn = v + n, *sgross = v + 2 * n, *sdyn = v + 3 * n, *tpc = v + 4 * n;
   out->temperature_min_c = out->temperature_max_c = NAN;
+  int samples = 1;
   for (size_t i = 0; i < n; i++) {
+    samples &= lj_trial_samples_usable(&t[i]);
     double calls = (double)t[i].calls, idle_j = t[i].idle_w * t[i].duration_s;
     gross[i] = t[i].counter_energy_j / calls;
     dyn[i] = (t[i].counter_energy_j - idle_j) / calls;
@@ -62,17 +77,22 @@ int lj_replay_estimate_compute(const lj_replay_trial *t, size_t n, double insitu
     }
   }
   out->n_trials = (int)n;
-  int rc = lj_stats_mean_ci(gross, n, level, &out->gross_j);
-  if (!rc) rc = lj_stats_mean_ci(dyn, n, level, &out->dynamic_j);
+  int rc = lj_stats_mean_ci(gross, n, level, &out->counter_gross_j);
+  if (!rc) rc = lj_stats_mean_ci(dyn, n, level, &out->counter_dynamic_j);
   if (!rc) rc = lj_stats_mean_ci(tpc, n, level, &out->time_per_call_s);
   if (!rc) rc = finite_mean_ci(sgross, n, level, &out->sample_gross_j);
   if (!rc) rc = finite_mean_ci(sdyn, n, level, &out->sample_dynamic_j);
   free(v);
   LJ_TRY(rc);
+  out->gross_j = samples ? out->sample_gross_j : out->counter_gross_j;
+  out->dynamic_j = samples ? out->sample_dynamic_j : out->counter_dynamic_j;
+  const lj_mean_ci *other = samples ? &out->counter_dynamic_j : &out->sample_dynamic_j;
+  out->window_flags |= lj_energy_source_flags(samples, out->dynamic_j.lo, out->dynamic_j.hi,
+                                              other->n > 0 ? other->mean : NAN);
   out->insitu_time_per_call_s = insitu_time_per_call_s;
   out->time_ratio = insitu_time_per_call_s > 0 ? out->time_per_call_s.mean / insitu_time_per_call_s : NAN;
   out->counter_vs_sample_pct = out->sample_gross_j.n > 0 && out->sample_gross_j.mean != 0
-                                   ? (out->gross_j.mean - out->sample_gross_j.mean) / out->sample_gross_j.mean * 100
+                                   ? (out->counter_gross_j.mean - out->sample_gross_j.mean) / out->sample_gross_j.mean * 100
                                    : NAN;
   return LJ_OK;
 }

@@ -143,6 +143,12 @@ static json_t *closures_part(const lj_profile_result *r) {
   return a;
 }
 
+// Which source an estimate's energies came from, and whether the other one disagrees beyond its interval.
+static void put_source(json_t *o, uint32_t flags) {
+  put_str(o, "source", flags & LJ_WINDOW_SAMPLE_ENERGY ? "samples" : "counter");
+  put(o, "sources_disagree", json_boolean(flags & LJ_WINDOW_SOURCES_DISAGREE));
+}
+
 static json_t *stages_part(const lj_profile_result *r) {
   json_t *a = json_array();
   for (size_t i = 0; i < r->n_stages; i++) {
@@ -159,6 +165,8 @@ static json_t *stages_part(const lj_profile_result *r) {
     put_num(o, "calls_per_unit", s->calls_per_unit);
     put_ci(o, "dynamic_j", &e->dynamic_j);
     put_ci(o, "gross_j", &e->gross_j);
+    put_num(o, "counter_dynamic_j", e->counter_dynamic_j.n > 0 ? e->counter_dynamic_j.mean : NAN);
+    put_source(o, e->window_flags);
     put_ci(o, "time_s", &e->time_per_call_s);
     put_num(o, "time_ratio", e->time_ratio);
     put_num(o, "share_dynamic", lj_profile_stage_share(r, s, 1));
@@ -257,6 +265,8 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_num(x, "replay_j_lo", a->replay_j.lo);
     put_num(x, "replay_j_hi", a->replay_j.hi);
     put_num(x, "agreement_pct", a->agreement_pct);
+    put_num(x, "counter_saved_j", a->counter_saved_j);
+    put_source(x, a->flags);
     put(o, "ablation", x);
   }
   if (r->head_fit_valid) {
@@ -268,6 +278,9 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_num(x, "per_head_j", h->per_head_j);
     put_num(x, "fixed_share", h->fixed_share);
     put_num(x, "r2", h->fit.r2);
+    put_num(x, "counter_per_group_j", h->counter_per_group_j);
+    put_num(x, "counter_r2", h->counter_r2);
+    put_source(x, h->flags);
     put_num(x, "fixed_lo_j", h->fit.a_lo);
     put_num(x, "fixed_hi_j", h->fit.a_hi);
     put_num(x, "per_group_lo_j", h->fit.b_lo);

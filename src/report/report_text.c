@@ -336,6 +336,7 @@ static void print_stage_row(FILE *f, const lj_profile_result *r, const lj_profil
   sig3(jf, eff.j_per_flop * 1e12);
   sig3(jb, eff.j_per_byte * 1e12);
   cv_pct(cv, e->dynamic_j.cv);
+  if (e->window_flags & LJ_WINDOW_SOURCES_DISAGREE) strcat(cv, "!");
   fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", label, kv, calls, dyn, unit, sh, t,
           situ, ratio, jf, jb, fb, bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
 }
@@ -373,8 +374,10 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     else
       fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", "stage", "kv", "calls/u",
               "dyn/call", "dyn/unit", "share", "t/call", "in situ", "ratio", "pJ/FLOP", "pJ/B", "FLOP/B", "bnd", "CV");
-    int off = 0, seq = 0, nonpositive = 0;
+    int off = 0, seq = 0, nonpositive = 0, from_samples = 0, disagree = 0;
     for (size_t i = 0; i < n; i++) {
+      from_samples += !!(rows[i]->est.window_flags & LJ_WINDOW_SAMPLE_ENERGY);
+      disagree += !!(rows[i]->est.window_flags & LJ_WINDOW_SOURCES_DISAGREE);
       const lj_mean_ci *d = &rows[i]->est.dynamic_j;
       nonpositive |= d->n > 0 && !(d->mean > 0) && (rows[i]->cost.flops > 0 || rows[i]->cost.bytes > 0);
       cell label;
@@ -403,14 +406,22 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     if (off)
       fprintf(f, "* replayed time per call off the in-situ time by > %.0f%%: that row's figures are suspect\n",
               LJ_REPORT_TIME_RATIO_TOLERANCE * 100);
+    if (from_samples && !timing_only)
+      fprintf(f, "energies of %d of %zu rows from the driver's power samples (windows < %.0f s), the rest from "
+                 "the energy counter\n",
+              from_samples, n, LJ_SAMPLE_WINDOW_MAX_S);
+    if (disagree && !timing_only)
+      fprintf(f, "!: %d rows whose figure by the other source (counter or samples) lies outside their interval\n",
+              disagree);
     for (size_t i = 0; i < n; i++) {
       const lj_replay_estimate *e = &rows[i]->est;
       cell fl;
-      if (e->window_flags)
+      // the energy source is told above; a row lists the flags of its windows
+      uint32_t shown = e->window_flags & ~(uint32_t)(LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE);
+      if (shown)
         fprintf(f, "flags: %s%s kv %lld: %s\n", lj_stage_name(e->key.stage),
                 rows[i]->method == LJ_METHOD_SEQUENCE ? " seq" : "",
-                (long long)e->key.kv_len,
-                flags_text(fl, e->window_flags));
+                (long long)e->key.kv_len, flags_text(fl, shown));
     }
   }
   free(rows);
@@ -507,6 +518,13 @@ static void print_timeline(FILE *f, const lj_profile_result *r) {
 
 // ---------------------------------------------------------------- ablation, head fit, overhead
 
+// Which source a figure came from, the counter's beside it, and whether they disagree.
+static void print_source(FILE *f, uint32_t flags, const char *what, const char *counter) {
+  if (!(flags & LJ_WINDOW_SAMPLE_ENERGY)) return;
+  fprintf(f, "from the power samples (windows < %.0f s); by the counter %s %s%s\n", LJ_SAMPLE_WINDOW_MAX_S, what,
+          counter, flags & LJ_WINDOW_SOURCES_DISAGREE ? ": outside the interval!" : "");
+}
+
 static void print_ablation(FILE *f, const lj_profile_result *r) {
   if (!r->ablation_valid) return;
   const lj_ablation *ab = &r->ablation;
@@ -518,6 +536,7 @@ static void print_ablation(FILE *f, const lj_profile_result *r) {
   fprintf(f, "saved %s (%s per call) vs replay %s: agreement %s, ratio %s [%s, %s]\n", interval_j(a, &ab->saved_j),
           energy(b, ab->saved_per_call_j.estimate), interval_j(c, &ab->replay_j), pct(d, ab->agreement_pct, 1),
           fixed(e, ab->ratio.estimate, 3), fixed(g, ab->ratio.lo, 3), fixed(h, ab->ratio.hi, 3));
+  print_source(f, ab->flags, "saved", energy(a, ab->counter_saved_j));
 }
 
 static void print_head_fit(FILE *f, const lj_profile_result *r) {
@@ -530,6 +549,8 @@ static void print_head_fit(FILE *f, const lj_profile_result *r) {
           energy(d, h->per_group_j), energy(e, h->fit.b_lo), energy(g, h->fit.b_hi));
   fprintf(f, "per query head %s, all groups %s, fixed share %s, r2 %s, residual sd %s\n", energy(a, h->per_head_j),
           energy(b, h->all_groups_j), share(c, h->fixed_share), fixed(d, h->fit.r2, 4), energy(e, h->fit.resid_sd));
+  snprintf(g, sizeof g, "%s, r2 %.2f", energy(a, h->counter_per_group_j), h->counter_r2);
+  print_source(f, h->flags, "per KV group", g);
 }
 
 static void print_overhead(FILE *f, const lj_profile_result *r) {

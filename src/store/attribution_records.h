@@ -10,6 +10,12 @@
 #include "common/stage.h"
 #include "common/stats.h"
 
+// Per-stage estimates over windows shorter than this take their energy from the driver's power
+// samples (~20 ms apart) rather than the energy counter: the counter updates every ~100 ms and a
+// read returns its last update, so a short window's or a small difference's counter figure is
+// quantised (docs/attribution.md §1b). The run records which source each estimate used.
+#define LJ_SAMPLE_WINDOW_MAX_S 10.0
+
 // Analytic work of one stage call (src/profile/stage_cost.h computes it).
 typedef struct {
   int64_t flops;            // multiply and add count as one each
@@ -42,13 +48,18 @@ typedef struct {
   uint32_t window_flags;    // LJ_WINDOW_* of the meter window
 } lj_replay_trial;
 
-// Per-call energy of one stage over its trials.
+// Per-call energy of one stage over its trials. The estimate (gross_j, dynamic_j) is the
+// samples' figure when window_flags holds LJ_WINDOW_SAMPLE_ENERGY (every trial shorter than
+// LJ_SAMPLE_WINDOW_MAX_S, with samples), else the counter's; both stay beside it, and
+// LJ_WINDOW_SOURCES_DISAGREE says the other one lies outside the estimate's interval.
 typedef struct {
   lj_stage_key key;
   int n_trials;
-  lj_mean_ci gross_j;           // counter_energy / calls, over trials
-  lj_mean_ci dynamic_j;         // (counter_energy - idle x duration) / calls
-  lj_mean_ci sample_gross_j;    // the same from the driver buffer (n = 0 when no trial has it)
+  lj_mean_ci gross_j;           // the estimate: energy / calls, over trials
+  lj_mean_ci dynamic_j;         // (energy - idle x duration) / calls
+  lj_mean_ci counter_gross_j;   // by the energy counter
+  lj_mean_ci counter_dynamic_j;
+  lj_mean_ci sample_gross_j;    // by the driver's power samples (n = 0 when no trial has them)
   lj_mean_ci sample_dynamic_j;
   lj_mean_ci time_per_call_s;   // duration / calls: the replayed time per call
   double insitu_time_per_call_s;  // from the in-situ timeline (NAN: unknown)
@@ -132,6 +143,10 @@ typedef struct {
   lj_interval replay_j;      // calls x the replay's per-call energy
   double agreement_pct;      // (saved - replay) / replay x 100
   lj_interval ratio;         // saved / replay
+  // LJ_WINDOW_SAMPLE_ENERGY: full_j .. ratio from the power samples (windows < LJ_SAMPLE_WINDOW_MAX_S);
+  // LJ_WINDOW_SOURCES_DISAGREE: counter_saved_j outside saved_j's interval (or the reverse)
+  uint32_t flags;
+  double counter_saved_j;    // full - ablated by the energy counter (NAN: not measured)
 } lj_ablation;
 
 // Attention energy per call with 1..n_kv_heads KV groups active: energy = fixed + per_group x groups.
@@ -142,4 +157,9 @@ typedef struct {
   double per_head_j;         // per_group_j / (n_heads / n_kv_heads): one query head
   double all_groups_j;       // fitted energy with every group active
   double fixed_share;        // fixed_j / all_groups_j
+  // LJ_WINDOW_SAMPLE_ENERGY: fitted on the power samples' per-call energies (trials <
+  // LJ_SAMPLE_WINDOW_MAX_S); LJ_WINDOW_SOURCES_DISAGREE: the counter's per-group energy outside
+  // the fit's interval of it (or the reverse)
+  uint32_t flags;
+  double counter_fixed_j, counter_per_group_j, counter_r2;  // the same fit on the counter (NAN: none)
 } lj_head_fit;

@@ -83,7 +83,11 @@ int lj_profile_add_trial(lj_profile_result *r, const lj_profile_trial *t) {
 
 int lj_profile_add_stage(lj_profile_result *r, const lj_profile_stage *s) {
   LJ_TRY(grow((void **)&r->stages, r->n_stages, sizeof *s));
+  lj_replay_estimate *e = &r->stages[r->n_stages].est;
   r->stages[r->n_stages++] = *s;
+  // An estimate given without its counter figures, and not from the samples, is the counter's.
+  if (e->counter_dynamic_j.n == 0 && e->counter_gross_j.n == 0 && !(e->window_flags & LJ_WINDOW_SAMPLE_ENERGY))
+    e->counter_gross_j = e->gross_j, e->counter_dynamic_j = e->dynamic_j;
   return 0;
 }
 

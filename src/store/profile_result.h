@@ -184,6 +184,8 @@ void lj_profile_result_free(lj_profile_result *r);
 // Appends (the arrays grow); LJ_ENOMEM on failure.
 int lj_profile_add_window(lj_profile_result *r, const lj_phase_window *w);
 int lj_profile_add_trial(lj_profile_result *r, const lj_profile_trial *t);
+// A stage given with n = 0 counter figures and without LJ_WINDOW_SAMPLE_ENERGY is the counter's:
+// its estimate is copied into counter_gross_j and counter_dynamic_j.
 int lj_profile_add_stage(lj_profile_result *r, const lj_profile_stage *s);
 int lj_profile_add_interval(lj_profile_result *r, const lj_stage_interval *iv, int step);
 // Appends a sentence to notes.

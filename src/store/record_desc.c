@@ -55,8 +55,12 @@ static const lj_field kStage[] = {
     FIELD("n_trials", "n_trials", "trials", LJ_FIELD_INT, "", T, est.n_trials),
     FIELD("calls_per_unit", "calls_per_unit", "calls_per_unit", LJ_FIELD_REAL, "", T, calls_per_unit),
     FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, est.gross_j.level),
-    FIELD("gross", "gross_j", "gross_j", LJ_FIELD_CI, "J", T, est.gross_j),
-    FIELD("dynamic", "dynamic_j", "dynamic_j", LJ_FIELD_CI, "J", T, est.dynamic_j),
+    // The estimate is the counter's or the samples' (window_flags' sample_energy says which): the
+    // store keeps the two sources, in the columns they always had; the reader picks it again.
+    FIELD(NULL, "gross_j", "gross_j", LJ_FIELD_CI, "J", T, est.gross_j),
+    FIELD(NULL, "dynamic_j", "dynamic_j", LJ_FIELD_CI, "J", T, est.dynamic_j),
+    FIELD("gross", "counter_gross_j", NULL, LJ_FIELD_CI, "J", T, est.counter_gross_j),
+    FIELD("dynamic", "counter_dynamic_j", "counter_dynamic_j", LJ_FIELD_CI, "J", T, est.counter_dynamic_j),
     FIELD("sample_gross", "sample_gross_j", NULL, LJ_FIELD_CI, "J", T, est.sample_gross_j),
     FIELD("sample_dynamic", "sample_dynamic_j", NULL, LJ_FIELD_CI, "J", T, est.sample_dynamic_j),
     DERIVED("dynamic_j_per_unit", "J"),
@@ -198,6 +202,8 @@ static const lj_field kAblation[] = {
     FIELD("replay", "replay_j", "replay_j", LJ_FIELD_IV, "J", T, replay_j),
     FIELD("agreement_pct", "agreement_pct", "agreement_pct", LJ_FIELD_REAL, "%", T, agreement_pct),
     FIELD("ratio", "ratio", "ratio", LJ_FIELD_IV, "", T, ratio),
+    FIELD("counter_saved_j", "counter_saved_j", "counter_saved_j", LJ_FIELD_REAL, "J", T, counter_saved_j),
+    FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
 };
 const lj_record_desc lj_desc_ablation = DESC("ablations", kAblation);
 #undef T
@@ -223,6 +229,11 @@ static const lj_field kHeadFit[] = {
     FIELD("sse_j2", NULL, NULL, LJ_FIELD_REAL, "J^2", T, h.fit.sse),
     FIELD("r2", "r2", "r2", LJ_FIELD_REAL, "", T, h.fit.r2),
     FIELD("df", NULL, NULL, LJ_FIELD_REAL, "", T, h.fit.df),
+    FIELD("counter_fixed_j", "counter_fixed_j", NULL, LJ_FIELD_REAL, "J", T, h.counter_fixed_j),
+    FIELD("counter_per_group_j", "counter_per_group_j", "counter_per_group_j", LJ_FIELD_REAL, "J", T,
+          h.counter_per_group_j),
+    FIELD("counter_r2", "counter_r2", "counter_r2", LJ_FIELD_REAL, "", T, h.counter_r2),
+    FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, h.flags),
 };
 const lj_record_desc lj_desc_head_fit = DESC("head_fits", kHeadFit);
 #undef T

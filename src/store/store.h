@@ -19,15 +19,16 @@
 #include "llamajoule/meter.h"
 #include "store/profile_result.h"
 
-#define LJ_STORE_SCHEMA_VERSION 4
+#define LJ_STORE_SCHEMA_VERSION 5
 
 typedef struct lj_store lj_store;
 
 // Opens `path`, creating the file and the schema when it does not exist.
 // Fails, naming the path, when it cannot be written (checked here, before any
-// measurement starts). A file of version 1, 2 or 3 is upgraded in place
+// measurement starts). A file of version 1 to 4 is upgraded in place
 // (version 2 added the profile tables, version 3 the context method's
-// columns, version 4 the study tables); other versions are refused.
+// columns, version 4 the study tables, version 5 the head fit's and the
+// ablation's energy-source columns); other versions are refused.
 int lj_store_open(const char *path, lj_store **out);
 // Opens an existing store for reading only (re-analysis); never creates it.
 // An older file is read as it is (version 1 holds no profiles, versions 1-3 no studies).

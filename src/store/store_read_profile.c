@@ -382,7 +382,13 @@ static int read_stages(lj_store *st, int64_t run_id, lj_profile_result *res, siz
     if (legacy_row(&r, n_legacy)) continue;
     lj_profile_stage s;
     memset(&s, 0, sizeof s);
-    if ((rc = get_record(&r, &lj_desc_stage, &s)) < 0 || (rc = lj_profile_add_stage(res, &s)) < 0) break;
+    if ((rc = get_record(&r, &lj_desc_stage, &s)) < 0) break;
+    // the estimate: the samples' where the run took them (sample_energy), else the counter's
+    lj_replay_estimate *e = &s.est;
+    int samples = (e->window_flags & LJ_WINDOW_SAMPLE_ENERGY) && e->sample_dynamic_j.n > 0;
+    e->gross_j = samples ? e->sample_gross_j : e->counter_gross_j;
+    e->dynamic_j = samples ? e->sample_dynamic_j : e->counter_dynamic_j;
+    if ((rc = lj_profile_add_stage(res, &s)) < 0) break;
   }
   rows_close(&r);
   return rc;

@@ -1,7 +1,8 @@
 // The store's schema (every table and column: docs/store.md): the tables of
 // version 1, the profile tables version 2 added, version 3's changes to them
-// and version 4's study tables. A fresh file gets all four parts; a file of
-// version 1, 2 or 3 opened for writing gets the parts after its version
+// version 4's study tables and version 5's source columns of the head fit and the
+// ablation. A fresh file gets all five parts; a file of version 1 to 4 opened for
+// writing gets the parts after its version
 // (store_open.c), so an upgraded file has exactly the schema of a fresh one.
 // Times: *_ns columns are CLOCK_MONOTONIC ns of the recording host unless
 // named *_wall_ns (CLOCK_REALTIME ns since the Unix epoch); source_us is the
@@ -438,3 +439,16 @@ const char lj_store_schema_v4[] =
     "  estimate_s REAL,\n"
     "  updated_wall_ns INTEGER NOT NULL,\n"
     "  PRIMARY KEY(study_id, point));\n";
+
+// Added in version 5: the attention-head fit and the ablation take their energies from the
+// driver's power samples where the windows are short (docs/attribution.md §1b); the
+// counter's figures stay beside them, and flags say which source the row uses and whether
+// the two disagree beyond its interval. Stage estimates need no new column: their counter
+// and sample figures were both stored already, their window_flags say which is the estimate.
+const char lj_store_schema_v5[] =
+    "ALTER TABLE head_fits ADD COLUMN counter_fixed_j REAL;\n"
+    "ALTER TABLE head_fits ADD COLUMN counter_per_group_j REAL;\n"
+    "ALTER TABLE head_fits ADD COLUMN counter_r2 REAL;\n"
+    "ALTER TABLE head_fits ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE ablations ADD COLUMN counter_saved_j REAL;\n"
+    "ALTER TABLE ablations ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n";

@@ -56,6 +56,13 @@
   }
   const pct = (x) => (x === null || !isFinite(x) ? '-' : (x * 100).toFixed(1) + '%');
   const signedPct = (x) => (x === null || !isFinite(x) ? '-' : (x > 0 ? '+' : '') + x.toFixed(1) + '%');
+  // Which energy source per-stage estimates used (power samples for windows < 10 s) and where the other disagrees.
+  const sourceNote = (rows) => {
+    const n = rows.filter((s) => s.source === 'samples').length, bad = rows.filter((s) => s.sources_disagree);
+    if (!n && !bad.length) return '';
+    return n + ' of ' + rows.length + ' estimates from the driver\'s power samples (windows < 10 s), the rest from the energy counter.' +
+      (bad.length ? ' Counter and samples disagree beyond the interval for: ' + bad.map((s) => s.stage + (s.method === 'isolation' ? '' : ' (' + s.method + ')')).join(', ') + '.' : '');
+  };
 
   // ------------------------------------------------------------------ charts
 
@@ -253,7 +260,7 @@
       chart('bars-' + p, p[0].toUpperCase() + p.slice(1) + ': ' + Q.word + ' per stage, by method',
         (timing ? 'Host time' : 'Dynamic energy') + ' per ' + p + ' unit: calls per unit \u00d7 the per-call estimate, with its ' +
         Math.round((d.run.level || 0.95) * 100) + '% interval (black). ' + (p === 'decode' ? 'Decode rows replayed at several KV lengths are summed. ' : '') +
-        'The ablation bar is the energy saved by leaving that stage out of the run.', 420, () => {
+        'The ablation bar is the energy saved by leaving that stage out of the run. ' + sourceNote(d.stages.filter((s) => s.phase === p)), 420, () => {
           const rows = d.stages.filter((s) => s.phase === p && s.calls_per_unit > 0 && s[Q.key] !== null);
           if (!rows.length) return 'no stage estimates for ' + p;
           const stages = [...new Set(rows.map((s) => s.stage))];
@@ -368,8 +375,10 @@
     const x = d.extras;
     if (x.ablation || x.head_fit) {
       const r = [];
-      if (x.ablation) r.push(['ablation', 'leaving ' + x.ablation.stage + ' out saved ' + fmt(x.ablation.saved_j, 'J') + ' [' + fmt(x.ablation.saved_j_lo, 'J') + ', ' + fmt(x.ablation.saved_j_hi, 'J') + '] per run; the replay predicts ' + fmt(x.ablation.replay_j, 'J') + ' (' + signedPct(x.ablation.agreement_pct) + ')']);
-      if (x.head_fit) r.push(['attention-head fit', 'at KV ' + x.head_fit.kv_len + ': ' + fmt(x.head_fit.fixed_j, 'J') + ' fixed + ' + fmt(x.head_fit.per_group_j, 'J') + ' per KV group (' + fmt(x.head_fit.per_head_j, 'J') + ' per query head), fixed share ' + pct(x.head_fit.fixed_share) + ', R\u00b2 ' + (x.head_fit.r2 === null ? '-' : x.head_fit.r2.toFixed(4))]);
+      if (x.ablation) r.push(['ablation', 'leaving ' + x.ablation.stage + ' out saved ' + fmt(x.ablation.saved_j, 'J') + ' [' + fmt(x.ablation.saved_j_lo, 'J') + ', ' + fmt(x.ablation.saved_j_hi, 'J') + '] per run; the replay predicts ' + fmt(x.ablation.replay_j, 'J') + ' (' + signedPct(x.ablation.agreement_pct) + ')' +
+        (x.ablation.source === 'samples' ? '; from the power samples, by the counter ' + fmt(x.ablation.counter_saved_j, 'J') + (x.ablation.sources_disagree ? ' (outside the interval: sources disagree)' : '') : '')]);
+      if (x.head_fit) r.push(['attention-head fit', 'at KV ' + x.head_fit.kv_len + ': ' + fmt(x.head_fit.fixed_j, 'J') + ' fixed + ' + fmt(x.head_fit.per_group_j, 'J') + ' per KV group (' + fmt(x.head_fit.per_head_j, 'J') + ' per query head), fixed share ' + pct(x.head_fit.fixed_share) + ', R\u00b2 ' + (x.head_fit.r2 === null ? '-' : x.head_fit.r2.toFixed(4)) +
+        (x.head_fit.source === 'samples' ? '; from the power samples, by the counter ' + fmt(x.head_fit.counter_per_group_j, 'J') + ' per KV group (R\u00b2 ' + (x.head_fit.counter_r2 === null ? '-' : x.head_fit.counter_r2.toFixed(2)) + ')' + (x.head_fit.sources_disagree ? ', outside the interval: sources disagree' : '') : '')]);
       box.append(el('h3', {}, 'Checks'));
       box.append(table(['', ''], r));
     }
