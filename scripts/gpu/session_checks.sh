@@ -27,6 +27,9 @@ step generate_bench 200 env OUT="$LOG" bash "$SRC/scripts/gpu/generate_bench.sh"
 step parity 200 python3 "$SRC/scripts/gpu/parity_checkpoints.py" "$B/llamajoule" --json "$LOG/parity.json"
 step profile_short 200 "$B/llamajoule" profile --model llama-3.2-1b --trials 2 --replay-seconds 1 --repeats 2 \
   --no-timeline --no-head-fit --no-ablation -o /tmp/short.db
+# profile --quick promises a first look at 1B within 90 s (docs/cli.md): `time` prints the wall clock
+step profile_quick 150 bash -c "time '$B/llamajoule' profile --quick --model llama-3.2-1b -o /tmp/quick.db --json >'$LOG/quick.json'"
+grep -A3 '^real' "$LOG/profile_quick.log" | tee -a "$LOG/summary.txt"
 python3 -c "import sqlite3; c = sqlite3.connect('/tmp/short.db'); print(c.execute('select status, count(*) from runs group by status').fetchall(), c.execute('select count(*) from phase_windows').fetchall())" \
   >"$LOG/profile_short_store.txt" 2>&1 || true
 cat "$LOG/summary.txt"

@@ -47,6 +47,9 @@ static void usage(FILE *f) {
           "                         idle gaps, so that a stage does not sit at the power cap (default 0.5;\n"
           "                         1 = back to back)\n"
           "  --no-sequence          skip the sequence replay of the layer's stages (prefill and decode)\n"
+          "  --quick                a first look (1B: ~90 s on an H100): --repeats 2 --phase-seconds 1 --trials 3\n"
+          "                         --replay-seconds 0.3 --decode-kv 2 --idle-seconds 2 --no-sequence --ablate none\n"
+          "                         --no-head-fit --no-overhead; options given with it override these\n"
           "  --ablate none|attn|mlp runs without that part, against its replay estimate (default mlp)\n"
           "  --no-timeline, --no-ablation, --no-head-fit, --no-overhead   skip that part\n"
           "  --device N             GPU (CUDA index, default 0)\n"
@@ -62,6 +65,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
+  int quick;  // --quick given
   lj_profile_options o;
   const char *out_path, *engine;
   int json;
@@ -89,7 +93,7 @@ enum {
   OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
-  OPT_DUTY, OPT_ABLATE
+  OPT_DUTY, OPT_ABLATE, OPT_QUICK
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -108,11 +112,16 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"engine", required_argument, 0, OPT_ENGINE}, {"threads", required_argument, 0, OPT_THREADS},
       {"seed", required_argument, 0, OPT_SEED}, {"json", no_argument, 0, OPT_JSON},
       {"replay-duty", required_argument, 0, OPT_DUTY}, {"ablate", required_argument, 0, OPT_ABLATE},
+      {"quick", no_argument, 0, OPT_QUICK},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_profile_options_default(&a->o);
   a->o.model = "llama-3.2-1b";
   a->engine = "auto";
+  // --quick sets the defaults it changes before any option is read, so that an option given
+  // with it wins wherever it stands on the line.
+  for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+    if (!strcmp(argv[i], "--quick")) lj_profile_options_quick(&a->o), a->quick = 1;
   optind = 1;
   opterr = 0;
   int c;
@@ -150,6 +159,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
         else if (!strcmp(optarg, "mlp")) o->ablation = 2;
         else return LJ_FAIL(LJ_EINVAL, "--ablate '%s': expected none, attn or mlp", optarg);
         break;
+      case OPT_QUICK: break;  // applied above
       case 'o': a->out_path = optarg; break;
       case 'h': usage(stdout); return 1;
       case ':': return LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]);
@@ -216,6 +226,9 @@ int lj_cmd_profile(int argc, char **argv) {
 
   lj_profile_result r;
   lj_profile_result_init(&r);
+  if (a.quick)
+    lj_profile_note(&r, "A --quick run (a first look): fewer and shorter windows and trials than the default, "
+                        "so wider intervals; no sequence replay, ablation, head fit or overhead.");
   rc = on_gpu ? lj_profile_run_gpu(&a.o, &r) : lj_profile_run_cpu(&a.o, &r);
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", lj_error_message());

@@ -24,6 +24,14 @@ void lj_profile_options_default(lj_profile_options *o) {
   o->progress = 1;
 }
 
+void lj_profile_options_quick(lj_profile_options *o) {
+  o->repeats = 2, o->trials = 3;
+  o->replay_seconds = 0.3, o->phase_seconds = 1.0, o->idle_seconds = 2.0;
+  o->n_decode_kv = 2;  // the first and the last step's KV length: no step outside them
+  o->sequence = o->head_fit = o->overhead = 0;
+  o->ablation = 0;
+}
+
 int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const char **ckpt_dir) {
   *ckpt_dir = NULL;
   snprintf(p->model, sizeof p->model, "%s", o->model);

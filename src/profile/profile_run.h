@@ -37,6 +37,11 @@ typedef struct {
 } lj_profile_options;
 
 void lj_profile_options_default(lj_profile_options *o);
+// `profile --quick`: a first look at 1B within ~90 s on an H100 (docs/cli.md): 2 repeats of 1 s
+// phase windows, 3 replay trials of 0.3 s (their energies from the power samples), decode
+// attention at 2 KV lengths, a 2 s idle measurement; no sequence replay, ablation, head fit or
+// overhead pairs. The intervals come out wider. Options given with it override these.
+void lj_profile_options_quick(lj_profile_options *o);
 
 // Each returns 0, or a negative lj_status; the result holds whatever was measured
 // before a failure or an interruption (r->complete = 0 then).

@@ -39,6 +39,16 @@ check "store: stage rows" 24 "$(sqlite3 "$tmp/p.db" 'select count(*) from stage_
 check "store: decode qkv calls per unit (5 steps x 2 layers)" 10 \
   "$(sqlite3 "$tmp/p.db" "select cast(calls_per_unit as int) from stage_estimates where phase='decode' and stage='qkv'")"
 
+# --quick: its settings in the plan; an option given before it still wins (--repeats 3), and so
+# does one after it (--phase-seconds 0.1, to keep this test short).
+"$bin" profile --engine cpu --model tiny --prompt-len 16 --gen-len 6 --repeats 3 --quick --phase-seconds 0.1 \
+  --threads 2 -o "$tmp/q.db" >"$tmp/q.txt" 2>&1
+check "--quick: exit code" 0 $?
+check "--quick: plan (repeats, trials, replay s, phase s, ablation, head fit)" "3|3|0.3|0.1|0|0" \
+  "$(sqlite3 "$tmp/q.db" 'select repeats, trials, replay_s, phase_s, ablation, head_fit from profile_plans')"
+check "--quick: the note says so" 1 "$(sqlite3 "$tmp/q.db" "select count(*) from profile_plans where notes like 'A --quick run%'")"
+check "--quick: in --help" 1 "$("$bin" profile --help | grep -c -- '--quick  ')"
+
 # Bad input: named, usage exit code, nothing measured.
 "$bin" profile --engine cpu --batch 0 -o "$tmp/bad.db" 2>"$tmp/bad.txt"
 check "--batch 0 refused" 2 $?
