@@ -39,6 +39,23 @@ expect 0 "compare" compare "$tmp/a.db" "$tmp/b.db:1" -o "$tmp/compare.html"
 grep -q 'LJ_PAGE = "compare"' "$tmp/compare.html" || fail "compare wrote no compare page"
 cmp -s "$tmp/a.db" "$tmp/a-before.db" || fail "rendering changed the store"
 
+# A store written when the prefill "context" method existed: its rows (a stage estimate, trials
+# with stage 'none', a closure) are skipped, and the notes say so; report and compare still open it.
+cp "$tmp/a.db" "$tmp/legacy.db"
+sqlite3 "$tmp/legacy.db" "UPDATE profile_plans SET context = 1;
+  INSERT INTO stage_estimates(run_id, phase, stage, layer, kv_len, method, copies, n_trials, dynamic_j, gross_n,
+    dynamic_n, sample_gross_n, sample_dynamic_n, time_per_call_n, window_flags, flops, weight_bytes, act_read_bytes,
+    act_write_bytes, kv_read_bytes, kv_write_bytes, bytes)
+    VALUES (1, 'prefill', 'qkv', -1, 0, 'context', 4, 3, 0.021, 3, 3, 0, 0, 3, 0, 1, 1, 1, 1, 0, 0, 3);
+  INSERT INTO replay_trials(run_id, phase, stage, layer, kv_len, kv_groups, trial, method, copies, units, counter_j,
+    calls, start_offset_ns, window_flags) VALUES (1, 'prefill', 'none', -1, 0, 0, 0, 'context', 0, 10, 200.0, 10, 0, 0);
+  INSERT INTO closures(run_id, phase, method, n_terms, error_dynamic_pct) VALUES (1, 'prefill', 'context', 13, -21.8);"
+expect 0 "report of a store with the removed context method's rows" report "$tmp/legacy.db" --format json -o "$tmp/legacy.json"
+jq -e '[.stages[] | select(.method == "context")] | length == 0' "$tmp/legacy.json" >/dev/null || fail "context rows shown"
+jq -e '.notes | test("1 stage estimates, 1 replay trials and 1 closures of the prefill .context. method")' \
+  "$tmp/legacy.json" >/dev/null || fail "the notes do not say the context rows were skipped: $(jq .notes "$tmp/legacy.json")"
+expect 0 "compare with that store" compare "$tmp/legacy.db" "$tmp/b.db" -o "$tmp/legacy-compare.html"
+
 # A hostile model name: the CSV quotes it and neutralises the formula.
 cp "$tmp/a.db" "$tmp/evil.db"
 sqlite3 "$tmp/evil.db" "UPDATE profile_plans SET model_name = '=HYPERLINK(\"x\",\"</script>,\"\"q\")'"
