@@ -239,7 +239,7 @@ static int gpu_refusal(const sweep_args *a, const sweep_state *w, const lj_profi
   lj_study_point p;
   memset(&p, 0, sizeof p);
   p.batch = o->batch, p.prompt_len = o->prompt_len, p.gen_len = o->gen_len;
-  lj_sweep_point_fits(&plan.config, &p, free_b, reason, cap);
+  lj_sweep_point_fits(&plan.config, a->s.weights, &p, free_b, reason, cap);
   return 0;
 }
 

@@ -12,7 +12,7 @@ int lj_cuda_forward_fn(void *engine, const lj_batch *b, float *logits) {
 
 static int host_tensor(const lj_tensor *t, const char *name, int layer, lj_cuda_host_tensor *out) {
   if (!t->data) return LJ_FAIL(LJ_EINVAL, "CUDA engine: tensor %s (layer %d) is missing", name, layer);
-  *out = (lj_cuda_host_tensor){t->data, t->dtype};
+  *out = (lj_cuda_host_tensor){t->data, t->dtype, t->scale};
   return 0;
 }
 

@@ -10,7 +10,7 @@
 #define LJ_GEMM_MAX_PLANS 64
 
 typedef struct {
-  int n, in, out, y_fp32;
+  int n, in, out, y_fp32, fp8;
   cublasLtMatmulDesc_t desc;
   cublasLtMatrixLayout_t a, b, c;
   cublasLtMatmulAlgo_t algo;
@@ -50,11 +50,22 @@ void lj_gemm_lt_free(lj_gemm_lt *g) {
 static int build_plan(lj_gemm_lt *g, gemm_plan *p) {
   cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
   cudaDataType_t ct = p->y_fp32 ? CUDA_R_32F : CUDA_R_16BF;
+  cudaDataType_t ab = p->fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, p->in, p->out, p->in));  // W^T view
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, p->in, p->n, p->in));    // X^T
+  if (p->fp8) {
+    // Outer-vector scaling: D[o, t] = scale_a[o] * scale_b[t] * sum_i A[i, o] B[i, t], i.e. the
+    // weights' per-output-row scales and the activations' per-token scales (the pointers are
+    // set per call). Full fp32 accumulation (no fast accumulation).
+    cublasLtMatmulMatrixScale_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+    int8_t fast = 0;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast));
+  }
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, ab, p->in, p->out, p->in));  // W^T view
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, ab, p->in, p->n, p->in));    // X^T
   CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, ct, p->out, p->n, p->out));           // Y^T
   cublasLtMatmulPreference_t pref;
   CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -67,19 +78,18 @@ static int build_plan(lj_gemm_lt *g, gemm_plan *p) {
   cublasLtMatmulPreferenceDestroy(pref);
   CUBLAS_CHECK(st);
   if (n_res == 0)
-    return LJ_FAIL(LJ_ECUDA, "cuBLASLt has no algorithm for bf16 GEMM: %d tokens, %d in, %d out features", p->n,
-                   p->in, p->out);
+    return LJ_FAIL(LJ_ECUDA, "cuBLASLt has no algorithm for %s GEMM: %d tokens, %d in, %d out features",
+                   p->fp8 ? "FP8 (E4M3, outer-vector scales)" : "bf16", p->n, p->in, p->out);
   p->algo = res.algo;
   return 0;
 }
 
-int lj_gemm_lt_run(lj_gemm_lt *g, void *y, int y_fp32, const __nv_bfloat16 *x,
-                   const __nv_bfloat16 *w, int n, int in, int out, cudaStream_t stream) {
-  if (n <= 0) return 0;
+// The cached plan of a shape, built on first use.
+static int find_plan(lj_gemm_lt *g, int n, int in, int out, int y_fp32, int fp8, gemm_plan **out_p) {
   gemm_plan *p = NULL;
   for (int i = 0; i < g->n_plans; i++) {
     gemm_plan *q = &g->plans[i];
-    if (q->n == n && q->in == in && q->out == out && q->y_fp32 == y_fp32) {
+    if (q->n == n && q->in == in && q->out == out && q->y_fp32 == y_fp32 && q->fp8 == fp8) {
       p = q;
       break;
     }
@@ -96,12 +106,36 @@ int lj_gemm_lt_run(lj_gemm_lt *g, void *y, int y_fp32, const __nv_bfloat16 *x,
     }
     p = &g->plans[g->n_plans];
     memset(p, 0, sizeof *p);
-    p->n = n, p->in = in, p->out = out, p->y_fp32 = y_fp32;
+    p->n = n, p->in = in, p->out = out, p->y_fp32 = y_fp32, p->fp8 = fp8;
     LJ_TRY(build_plan(g, p));
     g->n_plans++;
   }
+  *out_p = p;
+  return 0;
+}
+
+int lj_gemm_lt_run(lj_gemm_lt *g, void *y, int y_fp32, const __nv_bfloat16 *x,
+                   const __nv_bfloat16 *w, int n, int in, int out, cudaStream_t stream) {
+  if (n <= 0) return 0;
+  gemm_plan *p;
+  LJ_TRY(find_plan(g, n, in, out, y_fp32, 0, &p));
   const float alpha = 1.0f, beta = 0.0f;
   CUBLAS_CHECK(cublasLtMatmul(g->handle, p->desc, &alpha, w, p->a, x, p->b, &beta, y, p->c, y, p->c,
                               &p->algo, g->workspace, g->workspace_bytes, stream));
+  return 0;
+}
+
+int lj_gemm_lt_run_fp8(lj_gemm_lt *g, __nv_bfloat16 *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
+                       const float *w_scale, int n, int in, int out, cudaStream_t stream) {
+  if (n <= 0) return 0;
+  gemm_plan *p;
+  LJ_TRY(find_plan(g, n, in, out, 0, 1, &p));
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w_scale,
+                                              sizeof w_scale));
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x_scale,
+                                              sizeof x_scale));
+  const float alpha = 1.0f, beta = 0.0f;
+  CUBLAS_CHECK(cublasLtMatmul(g->handle, p->desc, &alpha, wq, p->a, xq, p->b, &beta, y, p->c, y, p->c, &p->algo,
+                              g->workspace, g->workspace_bytes, stream));
   return 0;
 }
