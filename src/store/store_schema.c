@@ -438,3 +438,7 @@ const char lj_store_schema_v4[] =
     "  estimate_s REAL,\n"
     "  updated_wall_ns INTEGER NOT NULL,\n"
     "  PRIMARY KEY(study_id, point));\n";
+
+// Added in version 5: the CUDA engine's weight format of a profile ("bf16" or "fp8": linear
+// layers in FP8 E4M3 with per-row scales). Runs stored before it were bf16.
+const char lj_store_schema_v5[] = "ALTER TABLE profile_plans ADD COLUMN weights TEXT NOT NULL DEFAULT 'bf16';\n";
