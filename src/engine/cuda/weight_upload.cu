@@ -35,29 +35,6 @@ int lj_cuda_uploader_create(lj_cuda_uploader **out, cudaStream_t stream, size_t 
   return 0;
 }
 
-int lj_cuda_upload(lj_cuda_uploader *u, __nv_bfloat16 *dst, const void *src, size_t n, lj_dtype dtype) {
-  const size_t es = lj_dtype_size(dtype);
-  const size_t per_chunk = u->chunk_bytes / es;
-  for (size_t i = 0; i < n; i += per_chunk) {
-    size_t m = n - i < per_chunk ? n - i : per_chunk;
-    unsigned s = u->next++ & 1u;
-    if (u->used[s]) CUDA_CHECK(cudaEventSynchronize(u->done[s]));
-    memcpy(u->host[s], (const char *)src + i * es, m * es);
-    if (dtype == LJ_DTYPE_BF16) {
-      CUDA_CHECK(cudaMemcpyAsync(dst + i, u->host[s], m * es, cudaMemcpyHostToDevice, u->stream));
-    } else {
-      CUDA_CHECK(cudaMemcpyAsync(u->dev[s], u->host[s], m * es, cudaMemcpyHostToDevice, u->stream));
-      if (dtype == LJ_DTYPE_F32)
-        LJ_TRY(lj_cuda_f32_to_bf16(dst + i, (const float *)u->dev[s], m, u->stream));
-      else
-        LJ_TRY(lj_cuda_f16_to_bf16(dst + i, (const uint16_t *)u->dev[s], m, u->stream));
-    }
-    CUDA_CHECK(cudaEventRecord(u->done[s], u->stream));
-    u->used[s] = 1;
-  }
-  return 0;
-}
-
 // Claims the next slot: waits for its last use, copies `bytes` of src into its pinned buffer.
 static int next_slot(lj_cuda_uploader *u, const void *src, size_t bytes, unsigned *slot) {
   unsigned s = u->next++ & 1u;
@@ -70,6 +47,27 @@ static int next_slot(lj_cuda_uploader *u, const void *src, size_t bytes, unsigne
 static int slot_done(lj_cuda_uploader *u, unsigned s) {
   CUDA_CHECK(cudaEventRecord(u->done[s], u->stream));
   u->used[s] = 1;
+  return 0;
+}
+
+int lj_cuda_upload(lj_cuda_uploader *u, __nv_bfloat16 *dst, const void *src, size_t n, lj_dtype dtype) {
+  const size_t es = lj_dtype_size(dtype);
+  const size_t per_chunk = u->chunk_bytes / es;
+  for (size_t i = 0; i < n; i += per_chunk) {
+    size_t m = n - i < per_chunk ? n - i : per_chunk;
+    unsigned s;
+    LJ_TRY(next_slot(u, (const char *)src + i * es, m * es, &s));
+    if (dtype == LJ_DTYPE_BF16) {
+      CUDA_CHECK(cudaMemcpyAsync(dst + i, u->host[s], m * es, cudaMemcpyHostToDevice, u->stream));
+    } else {
+      CUDA_CHECK(cudaMemcpyAsync(u->dev[s], u->host[s], m * es, cudaMemcpyHostToDevice, u->stream));
+      if (dtype == LJ_DTYPE_F32)
+        LJ_TRY(lj_cuda_f32_to_bf16(dst + i, (const float *)u->dev[s], m, u->stream));
+      else
+        LJ_TRY(lj_cuda_f16_to_bf16(dst + i, (const uint16_t *)u->dev[s], m, u->stream));
+    }
+    LJ_TRY(slot_done(u, s));
+  }
   return 0;
 }
 
