@@ -34,9 +34,9 @@ from parity_checkpoints import SHAPES, make_checkpoint, cosine, compare  # noqa:
 STEPS = 8
 COS_REF_DECODE = 0.9995   # bf16 activations against fp32: parity_checkpoints measured 0.9999+ for bf16
 COS_REF_PREFILL = 0.998   # + per-token E4M3 activations in the prefill GEMMs
-COS_BF16 = 0.99
+COS_BF16 = 0.985
 KL_MAX = 0.02
-AGREE_MIN = 0.8
+AGREE_MIN = 0.66
 KL_LEN = 48
 FP8_SHAPES = ["mha-h256-v512-tied", "gqa4-h256-v512-untied", "gqa3-hd128-h1536-v128k-tied"]
 
