@@ -11,7 +11,7 @@
 //      floor counts FP8 bytes (1 per linear-layer weight + row scales, docs/engine-cuda.md), the
 //      prefill is compared with the cuBLASLt FP8 GEMM rate at 8192^3 (E4M3 x E4M3 -> bf16 with
 //      outer-vector scales, the engine's prefill GEMM), measured here too; RESULT lines carry
-//      weights=bf16|fp8.
+//      weights=bf16|fp8. FP8 batch 1 runs the own GEMV unfused only (no cuBLASLt-only or fused variant).
 //   4. --fusion none|production|both (default both): the execution modes measured. Batch-1
 //      decode and its stage table run in each; the batch sweep runs batches <= 8 (where
 //      the fused kernels apply) in each, larger batches once (RESULT kind=decode for the
@@ -262,6 +262,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     double best_s[2] = {0, 0};  // GEMV+PDL per mode
     for (auto v : variants) {
       if (v.fusion == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
+      if (wf == LJ_WEIGHTS_FP8 && (!v.gemv || v.fusion == LJ_FUSION_PRODUCTION)) continue;  // FP8: GEMV, unfused
       int gemv = v.gemv;
       lj_cuda_set_pdl(v.pdl);
       lj_cuda_set_use_gemv(e, gemv);
