@@ -47,7 +47,8 @@ static void usage(FILE *fp) {
           "                       attn_norm+qkv, ffn_norm+gate_up+swiglu (docs/engine-cuda.md)\n"
           "  --weights bf16|fp8   linear layers in bf16 (default) or FP8 E4M3 with one scale per\n"
           "                       output row, quantised on load (cuda: on the GPU; cpu: the fp32\n"
-          "                       reference of the same FP8 values); FP8 checkpoints load as they are\n"
+          "                       reference of the same FP8 values); default: fp8 for an FP8\n"
+          "                       checkpoint (compressed-tensors), which loads as it is, else bf16\n"
           "  --dump-logits FILE   write every step's logits (format in docs/model.md)\n"
           "  --write-checkpoint DIR  write the model as an HF checkpoint (config.json +\n"
           "                       model.safetensors) and exit\n"
@@ -118,7 +119,8 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   *a = (gen_args){.n_new = 32, .batch = 1, .threads = lj_default_threads(), .device = NULL,
-                  .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16, .fusion = LJ_FUSION_NONE};
+                  .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16, .fusion = LJ_FUSION_NONE,
+                  .weights = -1};
   optind = 1;
   opterr = 0;
   int ch;
@@ -431,12 +433,15 @@ int lj_cmd_generate(int argc, char **argv) {
   lj_model_config preset;
   if (!a.write_checkpoint && !strcmp(a.device, "cuda") && !(stat(a.model, &st) == 0 && S_ISDIR(st.st_mode)) &&
       lj_config_preset(a.model, &preset) == LJ_OK) {
+    if (a.weights < 0) a.weights = LJ_WEIGHTS_BF16;
     rc = run_generate(&a, &preset, NULL);
     return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
   }
   lj_weights w;
   rc = load_model(&a, &w);
   if (rc < 0) return lj_report_error(rc);
+  // Without --weights, an FP8 checkpoint keeps its FP8 linear layers; anything else is bf16.
+  if (a.weights < 0) a.weights = lj_weights_is_fp8(&w) ? LJ_WEIGHTS_FP8 : LJ_WEIGHTS_BF16;
   // FP8 on the CPU (the reference) or for an FP8 checkpoint: quantised here, per row, as the GPU does.
   if ((a.weights == LJ_WEIGHTS_FP8 && !strcmp(a.device, "cpu") && !a.write_checkpoint) ||
       (a.write_checkpoint && a.checkpoint_dtype == LJ_DTYPE_F8_E4M3))

@@ -86,6 +86,8 @@ void lj_weights_free(lj_weights *w);
 // in F8_E4M3 are kept; embeddings, norms and lm_head stay as they are. The CPU reference of
 // the CUDA engine's FP8 weights (the same codes and scales, bit for bit).
 int lj_weights_quantize_fp8(lj_weights *w, int n_threads);
+// 1 when any linear layer is F8_E4M3 (an FP8 checkpoint, or quantised).
+int lj_weights_is_fp8(const lj_weights *w);
 // 1 when the tensor is one of a layer's linear-layer matrices (the ones FP8 may hold).
 int lj_weights_is_linear(const lj_weights *w, const lj_tensor *t);
 // Hands a malloc'd buffer to w: freed by lj_weights_free. Frees p and fails when out of memory.

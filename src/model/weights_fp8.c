@@ -73,6 +73,16 @@ static int quantize_tensor(lj_weights *w, lj_tensor *t, int n_threads) {
   return LJ_OK;
 }
 
+int lj_weights_is_fp8(const lj_weights *w) {
+  for (int l = 0; l < w->config.n_layers; l++) {
+    const lj_layer_weights *L = &w->layers[l];
+    const lj_tensor *ts[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    for (int i = 0; i < 7; i++)
+      if (ts[i]->dtype == LJ_DTYPE_F8_E4M3) return 1;
+  }
+  return 0;
+}
+
 int lj_weights_quantize_fp8(lj_weights *w, int n_threads) {
   for (int l = 0; l < w->config.n_layers; l++) {
     lj_layer_weights *L = &w->layers[l];

@@ -211,11 +211,12 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   LJ_TRY(check_config(cfg));
   if (opt && opt->weights != LJ_WEIGHTS_BF16 && opt->weights != LJ_WEIGHTS_FP8)
     return LJ_FAIL(LJ_EINVAL, "CUDA engine: unknown weight format %d", opt->weights);
-  if (opt && opt->weights == LJ_WEIGHTS_FP8 && (cfg->dim % 16 || cfg->hidden_dim % 16 || lj_q_dim(cfg) % 16))
+  if (opt && opt->weights == LJ_WEIGHTS_FP8 &&
+      (cfg->dim % 16 || cfg->hidden_dim % 16 || lj_q_dim(cfg) % 16 || lj_kv_dim(cfg) % 16))
     return LJ_FAIL(LJ_EUNSUPPORTED,
-                   "model %s: FP8 weights need dim, hidden_dim and n_heads x head_dim multiples of 16 (16-byte "
-                   "rows for the FP8 GEMV and cuBLASLt); got %d, %d, %d", cfg->name, cfg->dim, cfg->hidden_dim,
-                   lj_q_dim(cfg));
+                   "model %s: FP8 weights need dim, hidden_dim, n_heads x head_dim and n_kv_heads x head_dim "
+                   "multiples of 16 (16-byte rows and columns for the FP8 GEMV and cuBLASLt); got %d, %d, %d, %d",
+                   cfg->name, cfg->dim, cfg->hidden_dim, lj_q_dim(cfg), lj_kv_dim(cfg));
   int n_dev = 0;
   cudaError_t err = cudaGetDeviceCount(&n_dev);
   if (err != cudaSuccess || n_dev == 0)
