@@ -215,12 +215,26 @@ static void test_engine_vs_cpu_reference(void **state) {
   lj_weights_free(&w);
 }
 
+// Shapes FP8 cannot hold are refused up front, naming the model and the dims.
+static void test_refusals(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("tiny-untied", &c), 0);  // hidden 200, kv_dim 24
+  lj_cuda_options o;
+  lj_cuda_options_default(&o);
+  o.weights = LJ_WEIGHTS_FP8, o.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&e, &c, 1, &o), LJ_EUNSUPPORTED);
+  assert_null(e);
+  assert_non_null(strstr(lj_error_message(), "tiny-untied: FP8 weights need"));
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encoder),  cmocka_unit_test(test_quantize_rows),
       cmocka_unit_test(test_gemv_fp8), cmocka_unit_test(test_gemm_fp8),
-      cmocka_unit_test(test_engine_vs_cpu_reference),
+      cmocka_unit_test(test_engine_vs_cpu_reference), cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
