@@ -7,7 +7,12 @@
 //      the own GEMV and with cuBLASLt only; prefill of 2048 tokens (effective
 //      TFLOP/s, % of the GEMM rate); decode throughput for batch 1, 4, 16, 64, 256 at
 //      context 512 and 4096 (CUDA-graph steps, greedy sampling included).
-//   3. --fusion none|production|both (default both): the execution modes measured. Batch-1
+//   3. --weights bf16|fp8|both (default bf16): the weight formats measured. With FP8 the decode
+//      floor counts FP8 bytes (1 per linear-layer weight + row scales, docs/engine-cuda.md), the
+//      prefill is compared with the cuBLASLt FP8 GEMM rate at 8192^3 (E4M3 x E4M3 -> bf16 with
+//      outer-vector scales, the engine's prefill GEMM), measured here too; RESULT lines carry
+//      weights=bf16|fp8. FP8 batch 1 runs the own GEMV unfused only (no cuBLASLt-only or fused variant).
+//   4. --fusion none|production|both (default both): the execution modes measured. Batch-1
 //      decode and its stage table run in each; the batch sweep runs batches <= 8 (where
 //      the fused kernels apply) in each, larger batches once (RESULT kind=decode for the
 //      unfused mode, kind=decode_fused for the fused one).
@@ -15,7 +20,7 @@
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
 // usage: bench_engine [--models llama-3.2-1b,llama-3.2-3b,llama-3.1-8b] [--quick]
-//                     [--fusion none|production|both]
+//                     [--fusion none|production|both] [--weights bf16|fp8|both]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +38,7 @@ extern "C" {
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/pdl.h"
 #include "engine/cuda/weight_fill.h"
+#include "engine/cuda/weight_fp8.h"
 extern "C" {
 #include "model/random_init.h"
 }
@@ -109,6 +115,32 @@ static double measure_gemm_tflops(void) {
   lj_gemm_lt_free(g);
   CK(cudaFree(x));
   CK(cudaFree(w));
+  CK(cudaFree(y));
+  return 2.0 * n * (double)n * n / (ms * 1e-3) / 1e12;
+}
+
+// The engine's FP8 prefill GEMM (per-token x per-channel scales) at 8192^3.
+static double measure_gemm_fp8_tflops(void) {
+  int n = 8192;
+  size_t elems = (size_t)n * n;
+  uint8_t *xq, *wq;
+  float *xs, *ws;
+  __nv_bfloat16 *y;
+  CK(cudaMalloc(&xq, elems));
+  CK(cudaMalloc(&wq, elems));
+  CK(cudaMalloc(&xs, 4 * (size_t)n));
+  CK(cudaMalloc(&ws, 4 * (size_t)n));
+  CK(cudaMalloc(&y, 2 * elems));
+  LJ(lj_cuda_fill_random_fp8(xq, xs, n, n, 1, 1, 0));
+  LJ(lj_cuda_fill_random_fp8(wq, ws, n, n, 1, 2, 0));
+  lj_gemm_lt *g;
+  LJ(lj_gemm_lt_create(&g, 32 << 20));
+  double ms = median_event_ms([&] { LJ(lj_gemm_lt_run_fp8(g, y, xq, xs, wq, ws, n, n, n, 0)); });
+  lj_gemm_lt_free(g);
+  CK(cudaFree(xq));
+  CK(cudaFree(wq));
+  CK(cudaFree(xs));
+  CK(cudaFree(ws));
   CK(cudaFree(y));
   return 2.0 * n * (double)n * n / (ms * 1e-3) / 1e12;
 }
@@ -208,17 +240,18 @@ static void stage_profile(lj_cuda_engine *e, const lj_model_config *c, int n_seq
 // Which execution modes to measure (--fusion).
 static int g_fusion_none = 1, g_fusion_prod = 1;
 
-static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick) {
+static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick, int wf) {
   lj_model_config c;
   LJ(lj_config_preset(name, &c));
-  printf("\n== %s: %.2f B parameters, %.2f GB of bf16 weights\n", name, lj_config_n_params(&c) / 1e9,
-         2.0 * lj_config_n_params(&c) / 1e9);
+  const char *wname = lj_weight_format_name(wf);
+  printf("\n== %s, %s weights: %.2f B parameters, %.2f GB of weights\n", name, wname, lj_config_n_params(&c) / 1e9,
+         lj_cuda_weight_storage_bytes(&c, wf) / 1e9);
 
   // --- batch 1: decode at context 512, prefill of 2048 tokens
   {
     lj_cuda_options o;
     lj_cuda_options_default(&o);
-    o.max_batch = 1, o.max_ctx = 4096 + 512, o.max_tokens = 2048;
+    o.max_batch = 1, o.max_ctx = 4096 + 512, o.max_tokens = 2048, o.weights = wf;
     lj_cuda_engine *e;
     LJ(lj_cuda_engine_create_random(&e, &c, 1, &o));
     int64_t wbytes = lj_cuda_weight_bytes(e);
@@ -229,6 +262,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     double best_s[2] = {0, 0};  // GEMV+PDL per mode
     for (auto v : variants) {
       if (v.fusion == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
+      if (wf == LJ_WEIGHTS_FP8 && (!v.gemv || v.fusion == LJ_FUSION_PRODUCTION)) continue;  // FP8: GEMV, unfused
       int gemv = v.gemv;
       lj_cuda_set_pdl(v.pdl);
       lj_cuda_set_use_gemv(e, gemv);
@@ -242,9 +276,9 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
              ctx, v.name, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
              1.0 / floor_s, 100.0 * floor_s / s);
       printf("RESULT model=%s kind=decode_b1 matmul=%s batch=1 ctx=%d tok_s=%.2f ms_token=%.4f gbs=%.1f "
-             "floor_ms=%.4f pct_floor=%.1f fusion=%s\n",
+             "floor_ms=%.4f pct_floor=%.1f fusion=%s weights=%s\n",
              name, v.name, ctx, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
-             100.0 * floor_s / s, lj_cuda_fusion_name(v.fusion));
+             100.0 * floor_s / s, lj_cuda_fusion_name(v.fusion), wname);
       if (gemv && v.pdl) best_s[v.fusion] = s;
     }
     if (best_s[0] > 0 && best_s[1] > 0)
@@ -278,8 +312,8 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     printf("  prefill %d tokens: %8.2f ms  %7.1f tok/s  %6.1f TFLOP/s effective = %5.1f%% of the GEMM rate "
            "(%.0f TFLOP/s)\n",
            T, s * 1e3, T / s, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops);
-    printf("RESULT model=%s kind=prefill tokens=%d ms=%.3f tflops=%.1f pct_gemm=%.1f\n", name, T, s * 1e3,
-           fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops);
+    printf("RESULT model=%s kind=prefill tokens=%d ms=%.3f tflops=%.1f pct_gemm=%.1f gemm_tflops=%.1f weights=%s\n",
+           name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname);
     lj_cuda_engine_free(e);
   }
 
@@ -290,10 +324,10 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     int ctx = ctxs[ci], steps = quick ? 16 : 32;
     lj_cuda_options o;
     lj_cuda_options_default(&o);
-    o.max_ctx = ctx + steps + 8, o.max_tokens = 256, o.print_plan = 0;
+    o.max_ctx = ctx + steps + 8, o.max_tokens = 256, o.print_plan = 0, o.weights = wf;
     size_t free_b, total_b;
     CK(cudaMemGetInfo(&free_b, &total_b));
-    int fit = lj_cuda_memory_plan_max_batch(&c, o.max_ctx, o.max_tokens, 0, (int64_t)free_b);
+    int fit = lj_cuda_memory_plan_max_batch(&c, wf, o.max_ctx, o.max_tokens, 0, (int64_t)free_b);
     o.max_batch = fit < 256 ? fit : 256;
     if (o.max_batch < 1) {
       printf("  context %d: even batch 1 does not fit\n", ctx);
@@ -315,9 +349,11 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
         int64_t bytes = lj_cuda_weight_bytes(e) + kv_bytes_read(&c, b, ctx);
         printf("  decode batch %3d, context %4d, fusion %-10s: %9.1f tok/s  %7.3f ms/step  %7.0f GB/s\n", b, ctx,
                lj_cuda_fusion_name(f), b / s, s * 1e3, bytes / s / 1e9);
-        printf("RESULT model=%s kind=%s batch=%d ctx=%d fits=1 tok_s=%.2f ms_step=%.4f gbs=%.1f fusion=%s\n", name,
+        double floor_s = (double)bytes / (copy_gbs * 1e9);
+        printf("RESULT model=%s kind=%s batch=%d ctx=%d fits=1 tok_s=%.2f ms_step=%.4f gbs=%.1f fusion=%s "
+               "floor_ms=%.4f pct_floor=%.1f weights=%s\n", name,
                f == LJ_FUSION_PRODUCTION ? "decode_fused" : "decode", b, ctx, b / s, s * 1e3, bytes / s / 1e9,
-               lj_cuda_fusion_name(f));
+               lj_cuda_fusion_name(f), floor_s * 1e3, 100.0 * floor_s / s, wname);
       }
     }
     lj_cuda_engine_free(e);
@@ -327,9 +363,18 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);  // whole lines: the memory plan goes to stderr in between
   const char *models = "llama-3.2-1b,llama-3.2-3b,llama-3.1-8b";
-  int quick = 0;
+  int quick = 0, w_bf16 = 1, w_fp8 = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
+    else if (!strcmp(argv[i], "--weights") && i + 1 < argc) {
+      const char *f = argv[++i];
+      w_bf16 = !strcmp(f, "both") || lj_weight_format_parse(f) == LJ_WEIGHTS_BF16;
+      w_fp8 = !strcmp(f, "both") || lj_weight_format_parse(f) == LJ_WEIGHTS_FP8;
+      if (!w_bf16 && !w_fp8) {
+        fprintf(stderr, "bench_engine: --weights %s: expected bf16, fp8 or both\n", f);
+        return 2;
+      }
+    }
     else if (!strcmp(argv[i], "--quick")) quick = 1;
     else if (!strcmp(argv[i], "--fusion") && i + 1 < argc) {
       const char *f = argv[++i];
@@ -341,7 +386,8 @@ int main(int argc, char **argv) {
         return 2;
       }
     } else {
-      fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|both]\n");
+      fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|both] "
+                      "[--weights bf16|fp8|both]\n");
       return 2;
     }
   }
@@ -357,11 +403,16 @@ int main(int argc, char **argv) {
   CK(cudaDriverGetVersion(&drv));
   printf("device: %s, %d SMs, %.1f GiB, CUDA driver API %d\n", p.name, p.multiProcessorCount,
          p.totalGlobalMem / 1073741824.0, drv);
-  double copy = measure_copy_gbs(), gemm = measure_gemm_tflops();
-  printf("ceilings: copy %.0f GB/s (read + write), cuBLASLt bf16 GEMM 8192^3 %.0f TFLOP/s\n", copy, gemm);
-  printf("RESULT kind=ceilings copy_gbs=%.1f gemm_tflops=%.1f device=\"%s\"\n", copy, gemm, p.name);
+  double copy = measure_copy_gbs(), gemm = measure_gemm_tflops(), gemm8 = w_fp8 ? measure_gemm_fp8_tflops() : 0;
+  printf("ceilings: copy %.0f GB/s (read + write), cuBLASLt bf16 GEMM 8192^3 %.0f TFLOP/s", copy, gemm);
+  if (w_fp8) printf(", FP8 GEMM 8192^3 %.0f TFLOP/s", gemm8);
+  printf("\nRESULT kind=ceilings copy_gbs=%.1f gemm_tflops=%.1f gemm_fp8_tflops=%.1f device=\"%s\"\n", copy, gemm,
+         gemm8, p.name);
   char *list = strdup(models);
-  for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) bench_model(tok, copy, gemm, quick);
+  for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+    if (w_bf16) bench_model(tok, copy, gemm, quick, LJ_WEIGHTS_BF16);
+    if (w_fp8) bench_model(tok, copy, gemm8, quick, LJ_WEIGHTS_FP8);
+  }
   free(list);
   return 0;
 }

@@ -90,7 +90,7 @@ static void test_matmul_layouts(void **state) {
   for (int d = 0; d < 3; d++)
     for (int n = 1; n <= N; n += N - 1)  // 1 token (inline widening) and 5 (row widening)
       for (int p = 0; p < 2; p++) {
-        lj_tensor wt = {datas[d], types[d], 2, {OUT, IN}, "w"};
+        lj_tensor wt = {datas[d], types[d], 2, {OUT, IN}, "w", NULL};
         float y[N * OUT];
         lj_cpu_matmul(x, &wt, n, y, p ? pool : NULL);
         for (int i = 0; i < n * OUT; i++) assert_float_equal(y[i], want[i], 1e-5);  // small integers: exact
@@ -200,7 +200,7 @@ static void test_embed(void **state) {
   (void)state;
   uint16_t e[3 * 2];
   for (int i = 0; i < 6; i++) e[i] = lj_f32_to_bf16((float)i);
-  lj_tensor et = {e, LJ_DTYPE_BF16, 2, {3, 2}, "embed"};
+  lj_tensor et = {e, LJ_DTYPE_BF16, 2, {3, 2}, "embed", NULL};
   float out[4];
   assert_int_equal(lj_cpu_embed(&et, (int32_t[]){2, 0}, 2, out), 0);
   assert_memory_equal(out, ((float[]){4, 5, 0, 1}), sizeof out);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/weight_format.h"
+
 #include "common/error.h"
 #include "profile/profile_analyze.h"
 #include "profile/profile_plan.h"
@@ -143,20 +145,22 @@ static void test_fit(void **state) {
   p.batch = 1, p.prompt_len = 128, p.gen_len = 128;
   char reason[512];
   int64_t h100_free = 79 * GIB, h200_free = 139 * GIB;
-  assert_int_equal(lj_sweep_point_fits(&c, &p, h100_free, reason, sizeof reason), 0);
+  assert_int_equal(lj_sweep_point_fits(&c, LJ_WEIGHTS_BF16, &p, h100_free, reason, sizeof reason), 0);
   assert_non_null(strstr(reason, "does not fit the GPU: llama-3.3-70b at batch 1, prompt 128, gen 128 needs 132."));
   assert_non_null(strstr(reason, "(weights 131.4"));
   assert_non_null(strstr(reason, "79.00 GiB free; not even batch 1 fits"));
-  assert_int_equal(lj_sweep_point_fits(&c, &p, h200_free, reason, sizeof reason), 1);
+  assert_int_equal(lj_sweep_point_fits(&c, LJ_WEIGHTS_BF16, &p, h200_free, reason, sizeof reason), 1);
   assert_string_equal(reason, "");
+  // With FP8 linear layers 70B fits the H100 (tests/test_cuda_memory_plan.c has the numbers).
+  assert_int_equal(lj_sweep_point_fits(&c, LJ_WEIGHTS_FP8, &p, h100_free, reason, sizeof reason), 1);
   // 8B at batch 256 and 2048-token prompts: the KV cache and activations do not fit; a smaller batch does.
   assert_int_equal(lj_config_preset("llama-3.1-8b", &c), 0);
   p.batch = 256, p.prompt_len = 2048;
-  assert_int_equal(lj_sweep_point_fits(&c, &p, h100_free, reason, sizeof reason), 0);
+  assert_int_equal(lj_sweep_point_fits(&c, LJ_WEIGHTS_BF16, &p, h100_free, reason, sizeof reason), 0);
   assert_non_null(strstr(reason, "llama-3.1-8b at batch 256, prompt 2048, gen 128 needs 147.93 GiB"));
   assert_non_null(strstr(reason, "79.00 GiB free; the largest batch that fits is 122"));
   p.batch = 16;
-  assert_int_equal(lj_sweep_point_fits(&c, &p, h100_free, reason, sizeof reason), 1);
+  assert_int_equal(lj_sweep_point_fits(&c, LJ_WEIGHTS_BF16, &p, h100_free, reason, sizeof reason), 1);
   assert_string_equal(lj_error_message(), "");  // the plan's message does not linger
 }
 
@@ -400,6 +404,9 @@ static void test_upgrade_from_v3(void **state) {
   lj_store_close(st);
   assert_int_equal(query_int(path, "PRAGMA user_version"), LJ_STORE_SCHEMA_VERSION);
   assert_int_equal(query_int(path, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'upgraded_from'"), 3);
+  // Version 5: the plans' weight format, bf16 for runs stored before it.
+  assert_int_equal(query_int(path, "SELECT count(*) FROM pragma_table_info('profile_plans') WHERE name = 'weights'"
+                                   " AND dflt_value = '''bf16'''"), 1);
   assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('studies', 'study_points')"), 2);
   assert_int_equal(query_int(path, "SELECT count(*) FROM runs WHERE id = 5"), 1);
   assert_int_equal(lj_store_open(fresh, &st), 0);

@@ -45,10 +45,15 @@ static void usage(FILE *fp) {
           "  --fusion none|production  CUDA engine's decode kernels: one per stage (none, the\n"
           "                       default: measured faster) or the fused composites\n"
           "                       attn_norm+qkv, ffn_norm+gate_up+swiglu (docs/engine-cuda.md)\n"
+          "  --weights bf16|fp8   linear layers in bf16 (default) or FP8 E4M3 with one scale per\n"
+          "                       output row, quantised on load (cuda: on the GPU; cpu: the fp32\n"
+          "                       reference of the same FP8 values); default: fp8 for an FP8\n"
+          "                       checkpoint (compressed-tensors), which loads as it is, else bf16\n"
           "  --dump-logits FILE   write every step's logits (format in docs/model.md)\n"
           "  --write-checkpoint DIR  write the model as an HF checkpoint (config.json +\n"
           "                       model.safetensors) and exit\n"
-          "  --checkpoint-dtype bf16|f16|f32  dtype of --write-checkpoint (default bf16)\n");
+          "  --checkpoint-dtype bf16|f16|f32|fp8  dtype of --write-checkpoint (default bf16; fp8:\n"
+          "                       FP8 linear layers with per-row weight_scale, compressed-tensors layout)\n");
 }
 
 enum { MAX_PROMPTS = 256 };
@@ -63,6 +68,7 @@ typedef struct {
   lj_sampling_params sampling;
   lj_dtype checkpoint_dtype;
   int fusion;  // lj_cuda_fusion_mode
+  int weights;  // lj_weight_format
 } gen_args;
 
 static int parse_int(const char *opt, const char *s, long min, long max, long *out) {
@@ -94,7 +100,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out) {
 }
 
 enum { OPT_PROMPT_IDS = 256, OPT_CHAT, OPT_TOKENIZER, OPT_BATCH, OPT_SEED, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_IGNORE_EOS,
-       OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE, OPT_FUSION };
+       OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE, OPT_FUSION, OPT_WEIGHTS };
 
 // Returns 1 when --help was printed.
 static int parse_args(int argc, char **argv, gen_args *a) {
@@ -109,10 +115,12 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       {"device", required_argument, 0, OPT_DEVICE}, {"dump-logits", required_argument, 0, OPT_DUMP},
       {"write-checkpoint", required_argument, 0, OPT_WRITE},
       {"checkpoint-dtype", required_argument, 0, OPT_CKPT_DTYPE}, {"fusion", required_argument, 0, OPT_FUSION},
+      {"weights", required_argument, 0, OPT_WEIGHTS},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   *a = (gen_args){.n_new = 32, .batch = 1, .threads = lj_default_threads(), .device = NULL,
-                  .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16, .fusion = LJ_FUSION_NONE};
+                  .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16, .fusion = LJ_FUSION_NONE,
+                  .weights = -1};
   optind = 1;
   opterr = 0;
   int ch;
@@ -145,7 +153,12 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         if (!strcmp(optarg, "bf16")) a->checkpoint_dtype = LJ_DTYPE_BF16;
         else if (!strcmp(optarg, "f32")) a->checkpoint_dtype = LJ_DTYPE_F32;
         else if (!strcmp(optarg, "f16")) a->checkpoint_dtype = LJ_DTYPE_F16;
-        else return LJ_FAIL(LJ_EINVAL, "--checkpoint-dtype '%s': expected bf16, f16 or f32", optarg);
+        else if (!strcmp(optarg, "fp8")) a->checkpoint_dtype = LJ_DTYPE_F8_E4M3;
+        else return LJ_FAIL(LJ_EINVAL, "--checkpoint-dtype '%s': expected bf16, f16, f32 or fp8", optarg);
+        break;
+      case OPT_WEIGHTS:
+        a->weights = lj_weight_format_parse(optarg);
+        if (a->weights < 0) return LJ_FAIL(LJ_EINVAL, "--weights '%s': expected bf16 or fp8", optarg);
         break;
       case OPT_FUSION:
         a->fusion = lj_cuda_fusion_parse(optarg);
@@ -361,16 +374,16 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
   int max_tokens = n_seqs * ps.longest;
   if (same_len && max_tokens > 8192) max_tokens = 8192 > n_seqs ? 8192 : n_seqs;
   if (rc == LJ_OK && on_cuda && w)
-    rc = lj_cuda_engine_from_weights(w, n_seqs, ps.longest + a->n_new, max_tokens, &cuda);
+    rc = lj_cuda_engine_from_weights(w, a->weights, n_seqs, ps.longest + a->n_new, max_tokens, &cuda);
   if (rc == LJ_OK && on_cuda && !w) {
     lj_cuda_options co;
     lj_cuda_options_default(&co);
-    co.max_batch = n_seqs, co.max_ctx = ps.longest + a->n_new, co.max_tokens = max_tokens;
+    co.max_batch = n_seqs, co.max_ctx = ps.longest + a->n_new, co.max_tokens = max_tokens, co.weights = a->weights;
     int64_t t0 = lj_mono_ns();
     rc = lj_cuda_engine_create_random(&cuda, c, a->weight_seed, &co);
     if (rc == LJ_OK)
-      lj_info("%s: RANDOM weights (seed %llu, bf16) generated on the GPU, %.3f B parameters, in %.2f s", c->name,
-              (unsigned long long)a->weight_seed, (double)lj_config_n_params(c) / 1e9,
+      lj_info("%s: RANDOM weights (seed %llu, bf16, stored as %s) generated on the GPU, %.3f B parameters, in %.2f s",
+              c->name, (unsigned long long)a->weight_seed, lj_weight_format_name(a->weights), (double)lj_config_n_params(c) / 1e9,
               (double)(lj_mono_ns() - t0) / 1e9);
   }
   else if (rc == LJ_OK && !on_cuda)
@@ -420,12 +433,23 @@ int lj_cmd_generate(int argc, char **argv) {
   lj_model_config preset;
   if (!a.write_checkpoint && !strcmp(a.device, "cuda") && !(stat(a.model, &st) == 0 && S_ISDIR(st.st_mode)) &&
       lj_config_preset(a.model, &preset) == LJ_OK) {
+    if (a.weights < 0) a.weights = LJ_WEIGHTS_BF16;
     rc = run_generate(&a, &preset, NULL);
     return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
   }
   lj_weights w;
   rc = load_model(&a, &w);
   if (rc < 0) return lj_report_error(rc);
+  // Without --weights, an FP8 checkpoint keeps its FP8 linear layers; anything else is bf16.
+  if (a.weights < 0) a.weights = lj_weights_is_fp8(&w) ? LJ_WEIGHTS_FP8 : LJ_WEIGHTS_BF16;
+  // FP8 on the CPU (the reference) or for an FP8 checkpoint: quantised here, per row, as the GPU does.
+  if ((a.weights == LJ_WEIGHTS_FP8 && !strcmp(a.device, "cpu") && !a.write_checkpoint) ||
+      (a.write_checkpoint && a.checkpoint_dtype == LJ_DTYPE_F8_E4M3))
+    rc = lj_weights_quantize_fp8(&w, a.threads);
+  if (rc < 0) {
+    lj_weights_free(&w);
+    return lj_report_error(rc);
+  }
   if (a.write_checkpoint) {
     int64_t t0 = lj_mono_ns();
     rc = lj_checkpoint_write(a.write_checkpoint, &w, a.checkpoint_dtype);

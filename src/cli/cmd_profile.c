@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/run_record.h"
 #include "common/error.h"
+#include "engine/weight_format.h"
 #include "engine/cuda/cuda_engine.h"
 #include "profile/profile_plan.h"
 #include "profile/profile_run.h"
@@ -56,6 +57,8 @@ static void usage(FILE *f) {
           "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
           "  --threads N            CPU engine threads (default: all)\n"
           "  --seed S               weights of a preset, replay offsets (default 0)\n"
+          "  --weights bf16|fp8     the CUDA engine's linear layers: bf16 (default) or FP8 E4M3 with\n"
+          "                         per-row scales (docs/engine-cuda.md)\n"
           "output:\n"
           "  -o, --output FILE      store (SQLite; default: the default store, see docs/store.md)\n"
           "  --json                 print the summary as JSON to stdout (docs/profile-json.md), the text to stderr\n"
@@ -93,7 +96,7 @@ enum {
   OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
-  OPT_DUTY, OPT_ABLATE, OPT_QUICK
+  OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -113,6 +116,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"seed", required_argument, 0, OPT_SEED}, {"json", no_argument, 0, OPT_JSON},
       {"replay-duty", required_argument, 0, OPT_DUTY}, {"ablate", required_argument, 0, OPT_ABLATE},
       {"quick", no_argument, 0, OPT_QUICK},
+      {"weights", required_argument, 0, OPT_WEIGHTS},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_profile_options_default(&a->o);
@@ -153,6 +157,10 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_SEED: LJ_TRY(parse_num("--seed", optarg, 0, 9007199254740992.0, &v)); o->seed = (uint64_t)v; break;
       case OPT_JSON: a->json = 1; break;
       case OPT_DUTY: LJ_TRY(parse_num("--replay-duty", optarg, 0.05, 1, &o->replay_duty)); break;
+      case OPT_WEIGHTS:
+        o->weights = lj_weight_format_parse(optarg);
+        if (o->weights < 0) return LJ_FAIL(LJ_EINVAL, "--weights '%s': expected bf16 or fp8", optarg);
+        break;
       case OPT_ABLATE:
         if (!strcmp(optarg, "none")) o->ablation = 0;
         else if (!strcmp(optarg, "attn")) o->ablation = 1;

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "engine/weight_format.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/device_memory.h"
 #include "model/tokenizer.h"
@@ -42,7 +43,7 @@ static void usage(FILE *f) {
           "  --phase-seconds S      minimum length of a phase window (default 2)\n"
           "  --idle-seconds S       idle measured before each point (default 2)\n"
           "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
-          "  --device N, --threads N, --seed S   as for profile\n"
+          "  --device N, --threads N, --seed S, --weights bf16|fp8   as for profile\n"
           "study:\n"
           "  --max-seconds S        stop before a point that would not end within S seconds of the start\n"
           "                         (estimated from the points done); resume later (exit code 75)\n"
@@ -85,7 +86,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 
 enum {
   OPT_MODELS = 256, OPT_BATCH, OPT_PROMPT_LEN, OPT_GEN_LEN, OPT_STAGES, OPT_ENGINE, OPT_MAX_S, OPT_REPEATS,
-  OPT_PHASE_S, OPT_IDLE_S, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_NAME
+  OPT_PHASE_S, OPT_IDLE_S, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_NAME, OPT_WEIGHTS
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -98,6 +99,7 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
       {"phase-seconds", required_argument, 0, OPT_PHASE_S}, {"idle-seconds", required_argument, 0, OPT_IDLE_S},
       {"device", required_argument, 0, OPT_DEVICE}, {"threads", required_argument, 0, OPT_THREADS},
       {"seed", required_argument, 0, OPT_SEED}, {"name", required_argument, 0, OPT_NAME},
+      {"weights", required_argument, 0, OPT_WEIGHTS},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_sweep_settings_default(&a->s);
@@ -129,6 +131,10 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
       case OPT_DEVICE: LJ_TRY(parse_int("--device", optarg, 0, 255, &a->s.device)); break;
       case OPT_THREADS: LJ_TRY(parse_int("--threads", optarg, 1, 4096, &a->s.threads)); break;
       case OPT_SEED: LJ_TRY(parse_num("--seed", optarg, 0, 9007199254740992.0, &v)); a->s.seed = (uint64_t)v; break;
+      case OPT_WEIGHTS:
+        a->s.weights = lj_weight_format_parse(optarg);
+        if (a->s.weights < 0) return LJ_FAIL(LJ_EINVAL, "--weights '%s': expected bf16 or fp8", optarg);
+        break;
       case OPT_NAME:
         if (!*optarg || strlen(optarg) >= 256) return LJ_FAIL(LJ_EINVAL, "--name: 1 to 255 bytes");
         a->name = optarg;
@@ -239,7 +245,7 @@ static int gpu_refusal(const sweep_args *a, const sweep_state *w, const lj_profi
   lj_study_point p;
   memset(&p, 0, sizeof p);
   p.batch = o->batch, p.prompt_len = o->prompt_len, p.gen_len = o->gen_len;
-  lj_sweep_point_fits(&plan.config, &p, free_b, reason, cap);
+  lj_sweep_point_fits(&plan.config, a->s.weights, &p, free_b, reason, cap);
   return 0;
 }
 

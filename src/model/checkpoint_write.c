@@ -35,7 +35,14 @@ static json_t *config_json(const lj_model_config *c, lj_dtype dtype) {
   else
     json_object_set_new(o, "rope_scaling", json_null());
   json_object_set_new(o, "tie_word_embeddings", json_boolean(c->tie_embeddings));
-  json_object_set_new(o, "torch_dtype", json_string(dtype == LJ_DTYPE_BF16 ? "bfloat16" : dtype == LJ_DTYPE_F16 ? "float16" : "float32"));
+  json_object_set_new(o, "torch_dtype", json_string(dtype == LJ_DTYPE_BF16 || dtype == LJ_DTYPE_F8_E4M3 ? "bfloat16"
+                                                     : dtype == LJ_DTYPE_F16 ? "float16" : "float32"));
+  if (dtype == LJ_DTYPE_F8_E4M3)  // compressed-tensors, as llm-compressor writes FP8 weights per channel
+    json_object_set_new(o, "quantization_config",
+                        json_pack("{s:s, s:s, s:{s:{s:[s], s:{s:i, s:s, s:s, s:b, s:b}}}, s:[s]}", "quant_method",
+                                  "compressed-tensors", "format", "float-quantized", "config_groups", "group_0",
+                                  "targets", "Linear", "weights", "num_bits", 8, "type", "float", "strategy",
+                                  "channel", "symmetric", 1, "dynamic", 0, "ignore", "lm_head"));
   json_object_set_new(o, "hidden_act", json_string("silu"));
   json_object_set_new(o, "attention_bias", json_false());
   json_object_set_new(o, "mlp_bias", json_false());
@@ -44,6 +51,12 @@ static json_t *config_json(const lj_model_config *c, lj_dtype dtype) {
   json_object_set_new(o, "bos_token_id", c->bos_id >= 0 ? json_integer(c->bos_id) : json_null());
   json_object_set_new(o, "eos_token_id", c->eos_id >= 0 ? json_integer(c->eos_id) : json_null());
   return o;
+}
+
+// Element i of t widened to f32 (FP8 codes times their row's scale).
+static float element(const lj_tensor *t, int64_t i) {
+  int64_t cols = t->ndim == 2 ? t->shape[1] : lj_tensor_numel(t);
+  return lj_tensor_at(t, cols ? i / cols : 0, cols ? i % cols : 0);
 }
 
 // Streams one tensor converted to `dtype`.
@@ -55,11 +68,11 @@ static int write_tensor(FILE *fp, const lj_tensor *t, lj_dtype dtype, const char
     int64_t m = n - i < CHUNK ? n - i : CHUNK;
     if (dtype == LJ_DTYPE_F32) {
       float *f = (float *)buf;
-      for (int64_t k = 0; k < m; k++) f[k] = lj_load_f32(t->data, t->dtype, (size_t)(i + k));
+      for (int64_t k = 0; k < m; k++) f[k] = element(t, i + k);
     } else {
       uint16_t *h = (uint16_t *)buf;
       for (int64_t k = 0; k < m; k++) {
-        float v = lj_load_f32(t->data, t->dtype, (size_t)(i + k));
+        float v = element(t, i + k);
         h[k] = dtype == LJ_DTYPE_BF16 ? lj_f32_to_bf16(v) : lj_f32_to_f16(v);
       }
     }
@@ -69,21 +82,67 @@ static int write_tensor(FILE *fp, const lj_tensor *t, lj_dtype dtype, const char
   return LJ_OK;
 }
 
+// One tensor of the file: a weight converted to `dtype`, or an FP8 weight's scales.
+typedef struct {
+  const lj_tensor *t;
+  char name[112];
+  lj_dtype dtype;
+  int is_scale;  // t's per-row scales, F32 [rows, 1] (compressed-tensors' weight_scale)
+} entry;
+
+// FP8 checkpoints keep FP8 matrices as codes + scales and write everything else in bf16.
+static lj_dtype out_dtype(const lj_tensor *t, lj_dtype dtype) {
+  if (dtype != LJ_DTYPE_F8_E4M3) return dtype;
+  return t->dtype == LJ_DTYPE_F8_E4M3 ? LJ_DTYPE_F8_E4M3 : LJ_DTYPE_BF16;
+}
+
+static int write_entry(FILE *fp, const entry *e, const char *path) {
+  const lj_tensor *t = e->t;
+  size_t n = e->is_scale ? (size_t)t->shape[0] : (size_t)lj_tensor_numel(t);
+  const void *raw = e->is_scale ? (const void *)t->scale : e->dtype == LJ_DTYPE_F8_E4M3 ? t->data : NULL;
+  if (!raw) return write_tensor(fp, t, e->dtype, path);
+  if (fwrite(raw, lj_dtype_size(e->dtype), n, fp) != n)
+    return LJ_FAIL(LJ_EIO, "%s: write failed (tensor '%s'): %s", path, e->name, strerror(errno));
+  return LJ_OK;
+}
+
 static int write_safetensors(const char *path, lj_weights *w, lj_dtype dtype) {
   int n = lj_weight_slot_count(&w->config);
   lj_weight_slot *slots = calloc((size_t)n, sizeof *slots);
-  if (!slots) return LJ_FAIL(LJ_ENOMEM, "out of memory");
+  entry *ents = calloc(2 * (size_t)n, sizeof *ents);
+  if (!slots || !ents) {
+    free(slots);
+    free(ents);
+    return LJ_FAIL(LJ_ENOMEM, "out of memory");
+  }
   lj_weight_slots(w, slots);
+  // Data order: scales (F32), then 2- and 4-byte tensors, then FP8 codes, so every tensor
+  // starts aligned to its element size without gaps.
+  int m = 0;
+  for (int pass = 0; pass < 3; pass++)
+    for (int i = 0; i < n; i++) {
+      const lj_tensor *t = slots[i].t;
+      lj_dtype d = out_dtype(t, dtype);
+      if (pass == 0 && d == LJ_DTYPE_F8_E4M3) {
+        ents[m] = (entry){t, "", LJ_DTYPE_F32, 1};
+        snprintf(ents[m++].name, sizeof ents[0].name, "%s_scale", slots[i].name);
+      } else if ((pass == 1 && d != LJ_DTYPE_F8_E4M3) || (pass == 2 && d == LJ_DTYPE_F8_E4M3)) {
+        ents[m] = (entry){t, "", d, 0};
+        snprintf(ents[m++].name, sizeof ents[0].name, "%s", slots[i].name);
+      }
+    }
   json_t *header = json_object();
   json_object_set_new(header, "__metadata__", json_pack("{s:s}", "format", "pt"));
   uint64_t offset = 0;
-  for (int i = 0; i < n; i++) {
-    const lj_tensor *t = slots[i].t;
-    uint64_t bytes = (uint64_t)lj_tensor_numel(t) * lj_dtype_size(dtype);
-    json_t *shape = t->ndim == 2 ? json_pack("[I, I]", (json_int_t)t->shape[0], (json_int_t)t->shape[1])
-                                 : json_pack("[I]", (json_int_t)t->shape[0]);
-    json_object_set_new(header, slots[i].name,
-                        json_pack("{s:s, s:o, s:[I, I]}", "dtype", lj_dtype_name(dtype), "shape", shape,
+  for (int i = 0; i < m; i++) {
+    const lj_tensor *t = ents[i].t;
+    uint64_t numel = ents[i].is_scale ? (uint64_t)t->shape[0] : (uint64_t)lj_tensor_numel(t);
+    uint64_t bytes = numel * lj_dtype_size(ents[i].dtype);
+    json_t *shape = ents[i].is_scale ? json_pack("[I, I]", (json_int_t)t->shape[0], (json_int_t)1)
+                    : t->ndim == 2   ? json_pack("[I, I]", (json_int_t)t->shape[0], (json_int_t)t->shape[1])
+                                     : json_pack("[I]", (json_int_t)t->shape[0]);
+    json_object_set_new(header, ents[i].name,
+                        json_pack("{s:s, s:o, s:[I, I]}", "dtype", lj_dtype_name(ents[i].dtype), "shape", shape,
                                   "data_offsets", (json_int_t)offset, (json_int_t)(offset + bytes)));
     offset += bytes;
   }
@@ -109,17 +168,27 @@ static int write_safetensors(const char *path, lj_weights *w, lj_dtype dtype) {
     rc = LJ_FAIL(LJ_EIO, "%s: write failed: %s", path, strerror(errno));
     goto done;
   }
-  for (int i = 0; i < n && rc == LJ_OK; i++) rc = write_tensor(fp, slots[i].t, dtype, path);
+  for (int i = 0; i < m && rc == LJ_OK; i++) rc = write_entry(fp, &ents[i], path);
 done:
   if (fp && fclose(fp) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "%s: write failed: %s", path, strerror(errno));
   free(text);
   free(slots);
+  free(ents);
   return rc;
 }
 
 int lj_checkpoint_write(const char *dir, const lj_weights *w, lj_dtype dtype) {
-  if (dtype != LJ_DTYPE_BF16 && dtype != LJ_DTYPE_F32 && dtype != LJ_DTYPE_F16)
-    return LJ_FAIL(LJ_EINVAL, "checkpoint dtype must be bf16, f16 or f32");
+  if (dtype != LJ_DTYPE_BF16 && dtype != LJ_DTYPE_F32 && dtype != LJ_DTYPE_F16 && dtype != LJ_DTYPE_F8_E4M3)
+    return LJ_FAIL(LJ_EINVAL, "checkpoint dtype must be bf16, f16, f32 or fp8");
+  if (dtype == LJ_DTYPE_F8_E4M3)
+    for (int l = 0; l < w->config.n_layers; l++) {
+      const lj_layer_weights *L = &w->layers[l];
+      const lj_tensor *ts[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+      for (int i = 0; i < 7; i++)
+        if (ts[i]->dtype != LJ_DTYPE_F8_E4M3)
+          return LJ_FAIL(LJ_EINVAL, "an fp8 checkpoint needs FP8 linear layers: '%s' is %s (quantise first)",
+                         ts[i]->name, lj_dtype_name(ts[i]->dtype));
+    }
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return LJ_FAIL(errno == EACCES ? LJ_EPERM : LJ_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
   char path[4096];

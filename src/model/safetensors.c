@@ -20,6 +20,7 @@ static int parse_dtype(const char *s, lj_dtype *out) {
   if (!strcmp(s, "F32")) *out = LJ_DTYPE_F32;
   else if (!strcmp(s, "F16")) *out = LJ_DTYPE_F16;
   else if (!strcmp(s, "BF16")) *out = LJ_DTYPE_BF16;
+  else if (!strcmp(s, "F8_E4M3")) *out = LJ_DTYPE_F8_E4M3;
   else return -1;
   return 0;
 }
@@ -42,7 +43,7 @@ static int parse_entry(const char *origin, const char *key, json_t *v, uint64_t 
          *offs = json_object_get(v, "data_offsets");
   if (!json_is_string(dtype)) return LJ_FAIL(LJ_EINVAL, "%s: tensor '%s': 'dtype' missing or not a string", origin, key);
   if (parse_dtype(json_string_value(dtype), &t->dtype))
-    return LJ_FAIL(LJ_EINVAL, "%s: tensor '%s': dtype '%s' is not supported (F32, F16, BF16)", origin, key,
+    return LJ_FAIL(LJ_EINVAL, "%s: tensor '%s': dtype '%s' is not supported (F32, F16, BF16, F8_E4M3)", origin, key,
                    json_string_value(dtype));
   if (!json_is_array(shape)) return LJ_FAIL(LJ_EINVAL, "%s: tensor '%s': 'shape' missing or not an array", origin, key);
   if (json_array_size(shape) > LJ_ST_MAX_DIMS)

@@ -22,7 +22,31 @@ struct lj_weight_storage {
   size_t random_bytes;
   lj_weight_slot *slots;  // the tensor list; the views' names point here
   int n_slots;
+  void **owned;           // malloc'd buffers (FP8 codes and scales), freed with the weights
+  int n_owned;
 };
+
+int lj_weights_adopt(lj_weights *w, void *p) {
+  struct lj_weight_storage *s = w->storage;
+  void **grown = s ? realloc(s->owned, ((size_t)s->n_owned + 1) * sizeof *grown) : NULL;
+  if (!grown) {
+    free(p);
+    return LJ_FAIL(LJ_ENOMEM, "out of memory for the weight buffers");
+  }
+  s->owned = grown;
+  s->owned[s->n_owned++] = p;
+  return LJ_OK;
+}
+
+int lj_weights_is_linear(const lj_weights *w, const lj_tensor *t) {
+  for (int l = 0; l < w->config.n_layers; l++) {
+    const lj_layer_weights *L = &w->layers[l];
+    if (t == &L->wq || t == &L->wk || t == &L->wv || t == &L->wo || t == &L->w_gate || t == &L->w_up ||
+        t == &L->w_down)
+      return 1;
+  }
+  return 0;
+}
 
 static int begin_weights(const lj_model_config *c, lj_weights *w) {
   memset(w, 0, sizeof *w);
@@ -65,6 +89,8 @@ static int check_slot(const lj_weight_slot *slot, const char *origin) {
     format_shape(got, sizeof got, t->ndim, t->shape);
     return LJ_FAIL(LJ_EINVAL, "%s: tensor '%s' has shape %s; the configuration needs %s", origin, slot->name, got, want);
   }
+  if (t->dtype == LJ_DTYPE_F8_E4M3 && (!t->scale || want_ndim != 2))
+    return LJ_FAIL(LJ_EINVAL, "%s: tensor '%s' is F8_E4M3 without per-row scales", origin, slot->name);
   return LJ_OK;
 }
 
@@ -92,7 +118,8 @@ static int load_slots(const char *dir, lj_weights *w) {
       return LJ_FAIL(LJ_EINVAL, "%s: tensor '%s' has shape %s; the configuration needs %s", st->file, slot->name, got,
                      want);
     }
-    *slot->t = (lj_tensor){st->data, st->dtype, st->ndim, {st->shape[0], st->ndim == 2 ? st->shape[1] : 0}, slot->name};
+    *slot->t = (lj_tensor){st->data, st->dtype, st->ndim, {st->shape[0], st->ndim == 2 ? st->shape[1] : 0}, slot->name, NULL};
+    if (st->dtype == LJ_DTYPE_F8_E4M3 && st->ndim == 2) LJ_TRY(lj_weights_fp8_scales(w, &s->set, slot->t, st->file));
     LJ_TRY(check_slot(slot, st->file));
   }
   if (w->config.tie_embeddings) w->lm_head = w->embed;
@@ -198,7 +225,7 @@ int lj_weights_random(const lj_model_config *c, uint64_t seed, int n_threads, lj
     dst[i] = s->random + offset;
     offset += numel;
     first_item[i + 1] = first_item[i] + (numel + job.chunk - 1) / job.chunk;
-    *slot->t = (lj_tensor){dst[i], LJ_DTYPE_BF16, slot->cols ? 2 : 1, {slot->rows, slot->cols}, slot->name};
+    *slot->t = (lj_tensor){dst[i], LJ_DTYPE_BF16, slot->cols ? 2 : 1, {slot->rows, slot->cols}, slot->name, NULL};
   }
   if (c->tie_embeddings) out->lm_head = out->embed;
   // Workers pull items; the calling thread is one of them.
@@ -229,6 +256,8 @@ size_t lj_weights_nbytes(const lj_weights *w) {
 void lj_weights_free(lj_weights *w) {
   if (w->storage) {
     lj_st_set_close(&w->storage->set);
+    for (int i = 0; i < w->storage->n_owned; i++) free(w->storage->owned[i]);
+    free(w->storage->owned);
     if (w->storage->random) munmap(w->storage->random, w->storage->random_bytes);
     free(w->storage->slots);
     free(w->storage);

@@ -1,6 +1,6 @@
 // Model weights as both engines read them: tensor views in HF layout
 // (nn.Linear: W is (out_features, in_features), y = x W^T), of dtype
-// F32/F16/BF16, pointing into memory-mapped safetensors files or into
+// F32/F16/BF16 (linear layers also F8_E4M3 with per-row scales), pointing into memory-mapped safetensors files or into
 // buffers of generated random weights. The CUDA engine copies them to the
 // device; the CPU engine reads them in place.
 #pragma once
@@ -16,17 +16,24 @@ typedef struct {
   int ndim;           // 1 (vectors) or 2 (matrices)
   int64_t shape[2];   // (rows, cols) for matrices, (n, -) for vectors
   const char *name;   // HF name, e.g. "model.layers.3.self_attn.q_proj.weight" (owned by lj_weights)
+  const float *scale; // F8_E4M3 only: one scale per row, element = e4m3 value * scale[row]
 } lj_tensor;
 
 static inline int64_t lj_tensor_numel(const lj_tensor *t) {
   return t->ndim == 1 ? t->shape[0] : t->shape[0] * t->shape[1];
 }
 static inline size_t lj_tensor_nbytes(const lj_tensor *t) {
-  return (size_t)lj_tensor_numel(t) * lj_dtype_size(t->dtype);
+  return (size_t)lj_tensor_numel(t) * lj_dtype_size(t->dtype) + (t->scale ? (size_t)t->shape[0] * 4 : 0);
+}
+// Element (row, col) widened to f32, the per-row scale applied for F8_E4M3.
+static inline float lj_tensor_at(const lj_tensor *t, int64_t row, int64_t col) {
+  int64_t cols = t->ndim == 2 ? t->shape[1] : 1;
+  float v = lj_load_f32(t->data, t->dtype, (size_t)(row * cols + col));
+  return t->dtype == LJ_DTYPE_F8_E4M3 ? v * t->scale[row] : v;
 }
 // A view of a plain f32 buffer (tests, scratch): rows x cols, or a vector when cols == 0.
 static inline lj_tensor lj_tensor_f32(const float *data, int64_t rows, int64_t cols) {
-  lj_tensor t = {data, LJ_DTYPE_F32, cols ? 2 : 1, {rows, cols}, "f32"};
+  lj_tensor t = {data, LJ_DTYPE_F32, cols ? 2 : 1, {rows, cols}, "f32", NULL};
   return t;
 }
 
@@ -74,6 +81,21 @@ size_t lj_weights_nbytes(const lj_weights *w);
 
 void lj_weights_free(lj_weights *w);
 
+// Quantises every linear-layer matrix (wq, wk, wv, wo, w_gate, w_up, w_down) to F8_E4M3 with
+// one fp32 scale per row (model/fp8_quant.h), into host memory owned by w; matrices already
+// in F8_E4M3 are kept; embeddings, norms and lm_head stay as they are. The CPU reference of
+// the CUDA engine's FP8 weights (the same codes and scales, bit for bit).
+int lj_weights_quantize_fp8(lj_weights *w, int n_threads);
+// 1 when any linear layer is F8_E4M3 (an FP8 checkpoint, or quantised).
+int lj_weights_is_fp8(const lj_weights *w);
+// 1 when the tensor is one of a layer's linear-layer matrices (the ones FP8 may hold).
+int lj_weights_is_linear(const lj_weights *w, const lj_tensor *t);
+// Hands a malloc'd buffer to w: freed by lj_weights_free. Frees p and fails when out of memory.
+int lj_weights_adopt(lj_weights *w, void *p);
+
 // Writes an HF checkpoint: config.json + model.safetensors with every tensor
-// in `dtype` (LJ_DTYPE_BF16 or LJ_DTYPE_F32). Creates `dir` if needed.
+// in `dtype` (LJ_DTYPE_BF16, LJ_DTYPE_F16 or LJ_DTYPE_F32). LJ_DTYPE_F8_E4M3: the layout of
+// published FP8 checkpoints (compressed-tensors): every linear layer as F8_E4M3 codes with a
+// `<name>_scale` F32 [rows, 1], everything else bf16; the linear layers must already be FP8
+// (lj_weights_quantize_fp8). Creates `dir` if needed.
 int lj_checkpoint_write(const char *dir, const lj_weights *w, lj_dtype dtype);

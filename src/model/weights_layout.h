@@ -4,6 +4,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "model/safetensors.h"
 #include "model/weights.h"
 
 typedef struct {
@@ -19,3 +20,8 @@ int lj_weight_slot_count(const lj_model_config *c);
 
 // Fills `slots` (lj_weight_slot_count entries) for w (w->config and w->layers must be set).
 void lj_weight_slots(lj_weights *w, lj_weight_slot *slots);
+
+// An F8_E4M3 matrix t just read from `set`: reads its `<name>_scale` tensor (per tensor or per
+// output channel) into per-row scales owned by w. Fails naming the tensor for anything else
+// (FP8 outside the linear layers, a missing scale, block-wise scales).
+int lj_weights_fp8_scales(lj_weights *w, const lj_st_set *set, lj_tensor *t, const char *file);

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "engine/cpu/cpu_engine.h"
+#include "engine/weight_format.h"
 #include "engine/cpu/thread_pool.h"
 #include "model/weights.h"
 #include "profile/profile_analyze.h"
@@ -51,6 +52,7 @@ static int unit_load(cpu_run *c) {
   if (c->ckpt_dir) LJ_TRY(lj_weights_load(c->ckpt_dir, &c->w));
   else LJ_TRY(lj_weights_random(&c->r->plan.config, c->o->seed, threads, &c->w));
   c->have_weights = 1;
+  if (c->o->weights == LJ_WEIGHTS_FP8) LJ_TRY(lj_weights_quantize_fp8(&c->w, threads));  // the FP8 reference
   int B = c->o->batch;
   return lj_cpu_engine_create(&c->w, B, c->o->prompt_len + c->o->gen_len + 1, threads, &c->e);
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "common/error.h"
+#include "engine/weight_format.h"
 
 void lj_profile_options_default(lj_profile_options *o) {
   memset(o, 0, sizeof *o);
@@ -60,6 +61,7 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   p->layers_replayed = p->config.n_layers;
   p->ablation = o->ablation, p->head_fit = o->head_fit;
   p->sequence = o->sequence;
+  snprintf(p->weights, sizeof p->weights, "%s", o->weights == LJ_WEIGHTS_FP8 ? "fp8" : "bf16");
   // Decode KV lengths (positions cached before the step): the first and last
   // step's, and evenly between, so no step lies outside them.
   int64_t first = o->prompt_len, last = (int64_t)o->prompt_len + o->gen_len - 2;

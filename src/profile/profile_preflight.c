@@ -48,8 +48,8 @@ int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, 
     int64_t free_b = 0, total_b = 0;
     LJ_TRY(lj_cuda_device_memory(o->device, &free_b, &total_b));
     lj_cuda_memory_plan plan;
-    lj_cuda_memory_plan_compute(&p->config, B, ctx, B * o->prompt_len, &plan);
-    LJ_TRY(lj_cuda_memory_plan_check(&p->config, B, ctx, B * o->prompt_len, &plan, free_b));
+    lj_cuda_memory_plan_compute(&p->config, o->weights, B, ctx, B * o->prompt_len, &plan);
+    LJ_TRY(lj_cuda_memory_plan_check(&p->config, o->weights, B, ctx, B * o->prompt_len, &plan, free_b));
   }
   return check_tokenizer(o, &p->config, ckpt_dir);
 }

@@ -30,6 +30,7 @@ typedef struct {
   int sequence;             // 1: the layer's stages also measured by sequence replay, prefill and decode (default 1)
   int threads;              // CPU engine threads (0 = all)
   uint64_t seed;
+  int weights;              // lj_weight_format of the CUDA engine (bf16)
   int progress;             // progress on stderr (when a terminal)
   lj_store *store;          // samples streamed here when not NULL
   int64_t run_id;

@@ -38,6 +38,7 @@ typedef struct {
   double idle_seconds;   // idle measured before each point (2)
   uint64_t seed;
   int device, threads;
+  int weights;           // lj_weight_format of the CUDA engine (bf16)
 } lj_sweep_settings;
 
 void lj_sweep_settings_default(lj_sweep_settings *s);
@@ -55,7 +56,7 @@ void lj_sweep_point_options(const lj_sweep_settings *s, const lj_study_point *p,
 // Does the point fit a GPU with `free_bytes` free? The CUDA memory plan as the
 // profile loads the model (batch B, context P + G + 1, B x P tokens per
 // forward call). 1 fits; 0 does not, with the reason and its numbers in `reason`.
-int lj_sweep_point_fits(const lj_model_config *c, const lj_study_point *p, int64_t free_bytes, char *reason,
+int lj_sweep_point_fits(const lj_model_config *c, int weights, const lj_study_point *p, int64_t free_bytes, char *reason,
                         size_t cap);
 
 // Every point runs but the done ones (skipped points are checked again: the GPU may differ).

@@ -10,26 +10,26 @@ static double gib(int64_t b) { return (double)b / (double)(1ll << 30); }
 
 // As profile_gpu.c's load: the context holds prompt + generated + 1 positions,
 // and the prefill's one forward call all B x P tokens.
-static int fits(const lj_model_config *c, int batch, int prompt_len, int gen_len, int64_t free_bytes,
+static int fits(const lj_model_config *c, int weights, int batch, int prompt_len, int gen_len, int64_t free_bytes,
                 lj_cuda_memory_plan *plan) {
   int ctx = prompt_len + gen_len + 1, tokens = batch * prompt_len;
-  lj_cuda_memory_plan_compute(c, batch, ctx, tokens, plan);
-  int ok = lj_cuda_memory_plan_check(c, batch, ctx, tokens, plan, free_bytes) == 0;
+  lj_cuda_memory_plan_compute(c, weights, batch, ctx, tokens, plan);
+  int ok = lj_cuda_memory_plan_check(c, weights, batch, ctx, tokens, plan, free_bytes) == 0;
   lj_clear_error();
   return ok;
 }
 
-int lj_sweep_point_fits(const lj_model_config *c, const lj_study_point *p, int64_t free_bytes, char *reason,
+int lj_sweep_point_fits(const lj_model_config *c, int weights, const lj_study_point *p, int64_t free_bytes, char *reason,
                         size_t cap) {
   lj_cuda_memory_plan plan, other;
   if (reason && cap) reason[0] = '\0';
-  if (fits(c, p->batch, p->prompt_len, p->gen_len, free_bytes, &plan)) return 1;
+  if (fits(c, weights, p->batch, p->prompt_len, p->gen_len, free_bytes, &plan)) return 1;
   // The largest batch that fits, its prefill's tokens growing with it (the plan's own
   // hint keeps the tokens per call fixed).
   int lo = 0, hi = p->batch;
   while (lo + 1 < hi) {
     int mid = lo + (hi - lo) / 2;
-    if (fits(c, mid, p->prompt_len, p->gen_len, free_bytes, &other)) lo = mid;
+    if (fits(c, weights, mid, p->prompt_len, p->gen_len, free_bytes, &other)) lo = mid;
     else hi = mid;
   }
   if (reason && cap)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "engine/weight_format.h"
 #include "profile/sweep.h"
 
 int lj_sweep_parse_ints(const char *opt, const char *s, int lo, int hi, int *out, int cap, int *n) {
@@ -179,6 +180,8 @@ void lj_sweep_arguments(const lj_sweep_settings *s, const lj_study_point *p, siz
       append(buf, cap, &used, "%s%s:%d:%d:%d", k++ ? "," : "", p[i].model, p[i].batch, p[i].prompt_len, p[i].gen_len);
   append(buf, cap, &used, " repeats=%d phase_seconds=%g idle_seconds=%g seed=%llu", s->repeats, s->phase_seconds,
          s->idle_seconds, (unsigned long long)s->seed);
+  // Only FP8 is spelled out: the identity of bf16 studies stays what it was before the option.
+  if (s->weights == LJ_WEIGHTS_FP8) append(buf, cap, &used, " weights=fp8");
 }
 
 int lj_sweep_point_pending(const lj_study_point *p) { return p->status != LJ_POINT_DONE; }

@@ -59,6 +59,7 @@ static json_t *model_part(const lj_profile_plan *p) {
 static json_t *workload_part(const lj_profile_plan *p) {
   json_t *o = json_object();
   put_str(o, "engine", p->engine);
+  put_str(o, "weights", p->weights[0] ? p->weights : "bf16");
   put_int(o, "batch", p->batch);
   put_int(o, "prompt_len", p->prompt_len);
   put_int(o, "gen_len", p->gen_len);

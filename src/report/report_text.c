@@ -148,8 +148,9 @@ static void print_header(FILE *f, const lj_profile_result *r) {
   const lj_profile_plan *pl = &r->plan;
   const lj_profile_conditions *c = &r->cond;
   cell a, b, d;
-  fprintf(f, "llamajoule profile: %s%s, engine %s", pl->model_name[0] ? pl->model_name : pl->model,
-          pl->weights_random ? " (random weights)" : "", pl->engine[0] ? pl->engine : "-");
+  fprintf(f, "llamajoule profile: %s%s, engine %s, %s weights", pl->model_name[0] ? pl->model_name : pl->model,
+          pl->weights_random ? " (random weights)" : "", pl->engine[0] ? pl->engine : "-",
+          pl->weights[0] ? pl->weights : "bf16");
   if (!strcmp(pl->engine, "cuda")) fprintf(f, ", device %d", pl->device);
   fputc('\n', f);
   if (!r->complete)

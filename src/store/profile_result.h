@@ -29,6 +29,7 @@ typedef struct {
   int weights_random;     // 1: preset with random weights generated on the device
   lj_model_config config;
   char engine[8];         // "cuda" or "cpu"
+  char weights[8];        // "bf16" or "fp8": the linear layers' format (engine/weight_format.h)
   int timing_only;        // 1: no energy (CPU engine, or no power source): times only
   int device;             // CUDA device index
   int batch, prompt_len, gen_len;

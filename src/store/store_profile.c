@@ -162,7 +162,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
                      " ablation, head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
                      " n_heads, n_kv_heads, head_dim, vocab_size, max_seq_len, rope_theta, rope_type, rope_factor,"
                      " rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos, norm_eps,"
-                     " tie_embeddings, bos_id, eos_id",
+                     " tie_embeddings, bos_id, eos_id, weights",
                      &r));
   char kv[LJ_PROFILE_MAX_KV * 24] = "";
   size_t used = 0;
@@ -212,6 +212,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_int(&r, c->tie_embeddings);
   put_int(&r, c->bos_id);
   put_int(&r, c->eos_id);
+  put_text(&r, p->weights[0] ? p->weights : "bf16");
   int rc = row_insert(&r);
   row_finish(&r);
   return rc;

@@ -211,6 +211,7 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
     get_text(&r, "model_name", p->model_name, sizeof p->model_name);
     p->weights_random = (int)get_int(&r, "weights_random");
     get_text(&r, "engine", p->engine, sizeof p->engine);
+    get_text(&r, "weights", p->weights, sizeof p->weights);
     p->timing_only = (int)get_int(&r, "timing_only");
     p->device = (int)get_int(&r, "device_index");
     p->batch = (int)get_int(&r, "batch");

@@ -445,10 +445,13 @@ const char lj_store_schema_v4[] =
 // counter's figures stay beside them, and flags say which source the row uses and whether
 // the two disagree beyond its interval. Stage estimates need no new column: their counter
 // and sample figures were both stored already, their window_flags say which is the estimate.
+// Also the CUDA engine's weight format of a profile ("bf16" or "fp8": linear layers in FP8
+// E4M3 with per-row scales); runs stored before it were bf16.
 const char lj_store_schema_v5[] =
     "ALTER TABLE head_fits ADD COLUMN counter_fixed_j REAL;\n"
     "ALTER TABLE head_fits ADD COLUMN counter_per_group_j REAL;\n"
     "ALTER TABLE head_fits ADD COLUMN counter_r2 REAL;\n"
     "ALTER TABLE head_fits ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE ablations ADD COLUMN counter_saved_j REAL;\n"
-    "ALTER TABLE ablations ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n";
+    "ALTER TABLE ablations ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE profile_plans ADD COLUMN weights TEXT NOT NULL DEFAULT 'bf16';\n";

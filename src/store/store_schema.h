@@ -2,7 +2,7 @@
 // version-1 tables, then the tables version 2 added (the whole upgrade from
 // 1), then version 3's changes to them (the whole upgrade from 2), then
 // version 4's study tables (the whole upgrade from 3), then version 5's columns
-// of the head fit and the ablation (the whole upgrade from 4).
+// of the head fit, the ablation and the plan's weight format (the whole upgrade from 4).
 #pragma once
 
 extern const char lj_store_schema_v1[];

@@ -27,6 +27,17 @@ check "timing-only notice" 1 "$(grep -c 'TIMING-ONLY mode' "$tmp/p.txt")"
 check "summary says no energy" 1 "$(grep -c 'TIMING ONLY, no energy was measured' "$tmp/p.txt")"
 check "json: timing only" true "$(jq '.plan.timing_only' "$tmp/p.json")"
 check "json: engine" '"cpu"' "$(jq '.plan.engine' "$tmp/p.json")"
+check "json: weights (default)" '"bf16"' "$(jq '.plan.weights' "$tmp/p.json")"
+check "store: weights (default)" bf16 "$(sqlite3 "$tmp/p.db" 'select weights from profile_plans')"
+# --weights fp8: the CPU engine runs the FP8 reference; the plan, the store and the report say so.
+"$bin" profile --engine cpu --model tiny --prompt-len 8 --gen-len 3 --repeats 1 --phase-seconds 0.05 --threads 2 \
+  --weights fp8 -o "$tmp/f.db" >/dev/null 2>"$tmp/f.txt"
+check "fp8: exit code" 0 $?
+check "fp8: store" fp8 "$(sqlite3 "$tmp/f.db" 'select weights from profile_plans')"
+check "fp8: report header" 1 "$("$bin" report "$tmp/f.db" --format text -o - 2>/dev/null | grep -c 'engine cpu, fp8 weights')"
+"$bin" profile --engine cpu --model tiny --weights int4 -o "$tmp/bad.db" >/dev/null 2>"$tmp/bad.txt"
+check "bad --weights: usage error" 2 $?
+check "bad --weights: message" 1 "$(grep -c "\-\-weights 'int4': expected bf16 or fp8" "$tmp/bad.txt")"
 check "json: decode repeats" 2 "$(jq '.phases[] | select(.phase == "decode") | .n' "$tmp/p.json")"
 check "json: complete" true "$(jq '.complete' "$tmp/p.json")"
 check "json: no decode energy" null "$(jq '.phases[] | select(.phase == "decode") | .gross_j.mean' "$tmp/p.json")"

@@ -57,6 +57,18 @@ static float dot_f16(const float *a, const uint16_t *b, int n) {
   return acc;
 }
 
+// FP8 weights: each weight dequantised exactly as code * row scale (one fp32 rounding), then
+// the fp32 dot product in dot_f32's order.
+static float dot_fp8(const float *a, const uint8_t *q, float scale, int n) {
+  float acc[8] = {0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] += a[i + j] * (lj_e4m3_to_f32(q[i + j]) * scale);
+  float tail = 0.0f;
+  for (; i < n; i++) tail += a[i] * (lj_e4m3_to_f32(q[i]) * scale);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+}
+
 typedef struct {
   const float *x;
   const lj_tensor *w;
@@ -71,12 +83,18 @@ static void matmul_rows(void *ctx, int begin, int end) {
   const matmul_job *j = ctx;
   const size_t in = (size_t)j->in;
   float *row = NULL;
-  if (j->w->dtype != LJ_DTYPE_F32 && j->n >= MATMUL_WIDEN_ROWS_FROM) row = malloc(in * sizeof *row);
+  int fp8 = j->w->dtype == LJ_DTYPE_F8_E4M3;
+  if (j->w->dtype != LJ_DTYPE_F32 && !fp8 && j->n >= MATMUL_WIDEN_ROWS_FROM) row = malloc(in * sizeof *row);
   for (int o = begin; o < end; o++) {
     const float *wf = NULL;
     const uint16_t *wh = NULL;
     if (j->w->dtype == LJ_DTYPE_F32) {
       wf = (const float *)j->w->data + (size_t)o * in;
+    } else if (fp8) {
+      const uint8_t *q = (const uint8_t *)j->w->data + (size_t)o * in;
+      for (int t = 0; t < j->n; t++)
+        j->y[(size_t)t * (size_t)j->out + (size_t)o] = dot_fp8(j->x + (size_t)t * in, q, j->w->scale[o], j->in);
+      continue;
     } else {
       wh = (const uint16_t *)j->w->data + (size_t)o * in;
       if (row) {

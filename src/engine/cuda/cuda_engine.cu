@@ -24,6 +24,8 @@
 #include "engine/cuda/embedding.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv.h"
+#include "engine/cuda/gemv_fp8.h"
+#include "engine/cuda/weight_fp8.h"
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/no_device_reason.h"
 #include "engine/cuda/norm_gemv.h"
@@ -59,6 +61,12 @@ static int check_config(const lj_model_config *c) {
   return 0;
 }
 
+// The widest input of an FP8 GEMM (its activations are quantised into act_q).
+static size_t fp8_act_width(const lj_model_config *c) {
+  int w = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
+  return (size_t)(lj_q_dim(c) > w ? lj_q_dim(c) : w);
+}
+
 // Carves `bytes` (rounded to 256) off a bump allocator.
 static void *carve(char **cursor, size_t bytes) {
   void *p = *cursor;
@@ -72,16 +80,19 @@ static int allocate(lj_cuda_engine *e) {
   size_t d = c->dim, h = c->hidden_dim, V = c->vocab_size, L = c->n_layers;
   size_t T = o->max_tokens, B = o->max_batch;
 
+  const int fp8 = o->weights == LJ_WEIGHTS_FP8;
   lj_cuda_memory_plan plan;
-  lj_cuda_memory_plan_compute(c, o->max_batch, o->max_ctx, o->max_tokens, &plan);
+  lj_cuda_memory_plan_compute(c, o->weights, o->max_batch, o->max_ctx, o->max_tokens, &plan);
   size_t free_b = 0, total_b = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   if (o->print_plan)
-    lj_cuda_memory_plan_print(c, o->max_batch, o->max_ctx, o->max_tokens, &plan, (int64_t)free_b);
-  LJ_TRY(lj_cuda_memory_plan_check(c, o->max_batch, o->max_ctx, o->max_tokens, &plan, (int64_t)free_b));
+    lj_cuda_memory_plan_print(c, o->weights, o->max_batch, o->max_ctx, o->max_tokens, &plan, (int64_t)free_b);
+  LJ_TRY(lj_cuda_memory_plan_check(c, o->weights, o->max_batch, o->max_ctx, o->max_tokens, &plan, (int64_t)free_b));
 
-  // weights
-  size_t per_layer = 2 * (d + (size_t)e->qkv_dim * d + d * e->q_dim + d + 2 * h * d + d * h) + 6 * 256;
+  // weights: a linear layer is bf16 (2 bytes per weight) or FP8 codes (1 byte) + fp32 row scales
+  size_t lin_elem = fp8 ? 1 : 2, lin_rows = (size_t)e->qkv_dim + d + 2 * h + d;
+  size_t per_layer = 2 * 2 * d + lin_elem * ((size_t)e->qkv_dim * d + d * e->q_dim + 2 * h * d + d * h) +
+                     (fp8 ? 4 * lin_rows : 0) + 10 * 256;
   size_t wbytes = per_layer * L + 2 * (V * d + d) + (c->tie_embeddings ? 0 : 2 * V * d) + 4 * 256;
   CUDA_CHECK(cudaMalloc(&e->weight_mem, wbytes));
   char *cur = (char *)e->weight_mem;
@@ -89,12 +100,18 @@ static int allocate(lj_cuda_engine *e) {
   if (!e->layers) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   for (size_t l = 0; l < L; l++) {
     layer_dev *ld = &e->layers[l];
+    linear_dev *lin[4] = {&ld->wqkv, &ld->wo, &ld->wgu, &ld->wdown};
+    size_t rows[4] = {(size_t)e->qkv_dim, d, 2 * h, d}, cols[4] = {d, (size_t)e->q_dim, d, h};
     ld->attn_norm = (bf16 *)carve(&cur, 2 * d);
-    ld->wqkv = (bf16 *)carve(&cur, 2 * (size_t)e->qkv_dim * d);
-    ld->wo = (bf16 *)carve(&cur, 2 * d * e->q_dim);
     ld->ffn_norm = (bf16 *)carve(&cur, 2 * d);
-    ld->wgu = (bf16 *)carve(&cur, 2 * 2 * h * d);
-    ld->wdown = (bf16 *)carve(&cur, 2 * d * h);
+    for (int k = 0; k < 4; k++) {
+      if (fp8) {
+        lin[k]->q = (uint8_t *)carve(&cur, rows[k] * cols[k]);
+        lin[k]->scale = (float *)carve(&cur, 4 * rows[k]);
+      } else {
+        lin[k]->w = (bf16 *)carve(&cur, 2 * rows[k] * cols[k]);
+      }
+    }
   }
   e->embed = (bf16 *)carve(&cur, 2 * V * d);
   e->final_norm = (bf16 *)carve(&cur, 2 * d);
@@ -117,7 +134,7 @@ static int allocate(lj_cuda_engine *e) {
   e->attn_scratch_bytes = lj_attn_decode_scratch_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
-                  e->attn_scratch_bytes + 33 * 256;
+                  e->attn_scratch_bytes + (fp8 ? T * fp8_act_width(c) + 4 * T : 0) + 35 * 256;
   CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
   e->act_bytes = abytes;
   cur = (char *)e->act_mem;
@@ -144,6 +161,10 @@ static int allocate(lj_cuda_engine *e) {
   e->d_history = (int *)carve(&cur, 4 * (size_t)o->max_ctx * B);
   e->attn_scratch = (float *)carve(&cur, e->attn_scratch_bytes);
   e->d_fuse_counter = (int *)carve(&cur, sizeof(int));
+  if (fp8) {
+    e->act_q = (uint8_t *)carve(&cur, T * fp8_act_width(c));
+    e->act_scale = (float *)carve(&cur, 4 * T);
+  }
   if ((size_t)(cur - (char *)e->act_mem) > abytes)
     return LJ_FAIL(LJ_ENOMEM, "internal: activation layout overflows its allocation");
 
@@ -188,6 +209,14 @@ int lj_cuda_device_count(void) {
 static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const lj_cuda_options *opt) {
   *out = NULL;
   LJ_TRY(check_config(cfg));
+  if (opt && opt->weights != LJ_WEIGHTS_BF16 && opt->weights != LJ_WEIGHTS_FP8)
+    return LJ_FAIL(LJ_EINVAL, "CUDA engine: unknown weight format %d", opt->weights);
+  if (opt && opt->weights == LJ_WEIGHTS_FP8 &&
+      (cfg->dim % 16 || cfg->hidden_dim % 16 || lj_q_dim(cfg) % 16 || lj_kv_dim(cfg) % 16))
+    return LJ_FAIL(LJ_EUNSUPPORTED,
+                   "model %s: FP8 weights need dim, hidden_dim, n_heads x head_dim and n_kv_heads x head_dim "
+                   "multiples of 16 (16-byte rows and columns for the FP8 GEMV and cuBLASLt); got %d, %d, %d, %d",
+                   cfg->name, cfg->dim, cfg->hidden_dim, lj_q_dim(cfg), lj_kv_dim(cfg));
   int n_dev = 0;
   cudaError_t err = cudaGetDeviceCount(&n_dev);
   if (err != cudaSuccess || n_dev == 0)
@@ -234,19 +263,29 @@ int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cf
   cudaStream_t s = e->stream;
 #define FILL(ptr, n, id, norm) \
   do { if ((rc = lj_cuda_fill_random((ptr), (n), seed, (id), (norm), s)) < 0) goto fail; } while (0)
+  // A linear layer's part: rows [row0, row0 + rows) of lin, tensor `id` (cols wide).
+#define FILL_LIN(lin, row0, rows, cols, id)                                                                  \
+  do {                                                                                                       \
+    if ((lin).q)                                                                                             \
+      rc = lj_cuda_fill_random_fp8((lin).q + (size_t)(row0) * (cols), (lin).scale + (row0), (rows), (int)(cols), \
+                                   seed, (id), s);                                                           \
+    else                                                                                                     \
+      rc = lj_cuda_fill_random((lin).w + (size_t)(row0) * (cols), (size_t)(rows) * (cols), seed, (id), 0, s);  \
+    if (rc < 0) goto fail;                                                                                   \
+  } while (0)
   for (int l = 0; l < c->n_layers; l++) {
     layer_dev *ld = &e->layers[l];
     FILL(ld->attn_norm, d, lj_layer_tensor_id(l, LJ_TENSOR_ATTN_NORM), 1);
-    FILL(ld->wqkv, (size_t)e->q_dim * d, lj_layer_tensor_id(l, LJ_TENSOR_WQ), 0);
-    FILL(ld->wqkv + (size_t)e->q_dim * d, (size_t)e->kv_dim * d, lj_layer_tensor_id(l, LJ_TENSOR_WK), 0);
-    FILL(ld->wqkv + (size_t)(e->q_dim + e->kv_dim) * d, (size_t)e->kv_dim * d,
-         lj_layer_tensor_id(l, LJ_TENSOR_WV), 0);
-    FILL(ld->wo, d * e->q_dim, lj_layer_tensor_id(l, LJ_TENSOR_WO), 0);
+    FILL_LIN(ld->wqkv, 0, e->q_dim, d, lj_layer_tensor_id(l, LJ_TENSOR_WQ));
+    FILL_LIN(ld->wqkv, e->q_dim, e->kv_dim, d, lj_layer_tensor_id(l, LJ_TENSOR_WK));
+    FILL_LIN(ld->wqkv, e->q_dim + e->kv_dim, e->kv_dim, d, lj_layer_tensor_id(l, LJ_TENSOR_WV));
+    FILL_LIN(ld->wo, 0, d, e->q_dim, lj_layer_tensor_id(l, LJ_TENSOR_WO));
     FILL(ld->ffn_norm, d, lj_layer_tensor_id(l, LJ_TENSOR_FFN_NORM), 1);
-    FILL(ld->wgu, h * d, lj_layer_tensor_id(l, LJ_TENSOR_W_GATE), 0);
-    FILL(ld->wgu + h * d, h * d, lj_layer_tensor_id(l, LJ_TENSOR_W_UP), 0);
-    FILL(ld->wdown, d * h, lj_layer_tensor_id(l, LJ_TENSOR_W_DOWN), 0);
+    FILL_LIN(ld->wgu, 0, h, d, lj_layer_tensor_id(l, LJ_TENSOR_W_GATE));
+    FILL_LIN(ld->wgu, h, h, d, lj_layer_tensor_id(l, LJ_TENSOR_W_UP));
+    FILL_LIN(ld->wdown, 0, d, h, lj_layer_tensor_id(l, LJ_TENSOR_W_DOWN));
   }
+#undef FILL_LIN
   FILL(e->embed, V * d, lj_global_tensor_id(LJ_TENSOR_EMBED), 0);
   FILL(e->final_norm, d, lj_global_tensor_id(LJ_TENSOR_FINAL_NORM), 1);
   if (!c->tie_embeddings) FILL(e->lm_head, V * d, lj_global_tensor_id(LJ_TENSOR_LM_HEAD), 0);
@@ -265,9 +304,26 @@ fail:
 static int upload(lj_cuda_uploader *u, bf16 *dst, const lj_cuda_host_tensor *t, size_t n, const char *name,
                   int layer) {
   if (!t->data) return LJ_FAIL(LJ_EINVAL, "CUDA engine: weight %s of layer %d is missing", name, layer);
+  if (t->dtype == LJ_DTYPE_F8_E4M3)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "CUDA engine: weight %s of layer %d is F8_E4M3; %s", name, layer,
+                   layer < 0 ? "only the linear layers may be FP8"
+                             : "FP8 checkpoints need FP8 weights on the GPU (--weights fp8)");
   if (t->dtype != LJ_DTYPE_F32 && t->dtype != LJ_DTYPE_F16 && t->dtype != LJ_DTYPE_BF16)
     return LJ_FAIL(LJ_EUNSUPPORTED, "CUDA engine: weight %s of layer %d has an unknown dtype", name, layer);
   return lj_cuda_upload(u, dst, t->data, n, t->dtype);
+}
+
+// Rows [row0, row0 + rows) of a linear layer (cols wide) from host tensor t.
+static int upload_linear(lj_cuda_uploader *u, const linear_dev *lin, size_t row0, size_t rows, size_t cols,
+                         const lj_cuda_host_tensor *t, const char *name, int layer) {
+  if (!lin->q) return upload(u, lin->w + row0 * cols, t, rows * cols, name, layer);
+  if (!t->data) return LJ_FAIL(LJ_EINVAL, "CUDA engine: weight %s of layer %d is missing", name, layer);
+  if (t->dtype == LJ_DTYPE_F8_E4M3 && !t->scale)
+    return LJ_FAIL(LJ_EINVAL, "CUDA engine: weight %s of layer %d is F8_E4M3 without scales", name, layer);
+  if (t->dtype > LJ_DTYPE_F8_E4M3)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "CUDA engine: weight %s of layer %d has an unknown dtype", name, layer);
+  return lj_cuda_upload_fp8(u, lin->q + row0 * cols, lin->scale + row0, t->data, t->dtype, t->scale, rows,
+                            (int)cols);
 }
 
 int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
@@ -282,6 +338,8 @@ int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
     size_t d = c->dim, h = c->hidden_dim, V = c->vocab_size;
 #define UP(dst, t, n, name, l) \
   do { if ((rc = upload(u, (dst), &(t), (n), (name), (l))) < 0) goto fail; } while (0)
+#define LIN(lin, row0, rows, cols, t, name, l) \
+  do { if ((rc = upload_linear(u, &(lin), (row0), (rows), (cols), &(t), (name), (l))) < 0) goto fail; } while (0)
     if (!w->layers) {
       rc = LJ_FAIL(LJ_EINVAL, "CUDA engine: host weights have no layers");
       goto fail;
@@ -290,19 +348,20 @@ int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
       const lj_cuda_host_layer *hl = &w->layers[l];
       layer_dev *ld = &e->layers[l];
       UP(ld->attn_norm, hl->attn_norm, d, "attn_norm", l);
-      UP(ld->wqkv, hl->wq, (size_t)e->q_dim * d, "wq", l);
-      UP(ld->wqkv + (size_t)e->q_dim * d, hl->wk, (size_t)e->kv_dim * d, "wk", l);
-      UP(ld->wqkv + (size_t)(e->q_dim + e->kv_dim) * d, hl->wv, (size_t)e->kv_dim * d, "wv", l);
-      UP(ld->wo, hl->wo, d * e->q_dim, "wo", l);
+      LIN(ld->wqkv, 0, e->q_dim, d, hl->wq, "wq", l);
+      LIN(ld->wqkv, e->q_dim, e->kv_dim, d, hl->wk, "wk", l);
+      LIN(ld->wqkv, e->q_dim + e->kv_dim, e->kv_dim, d, hl->wv, "wv", l);
+      LIN(ld->wo, 0, d, e->q_dim, hl->wo, "wo", l);
       UP(ld->ffn_norm, hl->ffn_norm, d, "ffn_norm", l);
-      UP(ld->wgu, hl->w_gate, h * d, "w_gate", l);
-      UP(ld->wgu + h * d, hl->w_up, h * d, "w_up", l);
-      UP(ld->wdown, hl->w_down, d * h, "w_down", l);
+      LIN(ld->wgu, 0, h, d, hl->w_gate, "w_gate", l);
+      LIN(ld->wgu, h, h, d, hl->w_up, "w_up", l);
+      LIN(ld->wdown, 0, d, h, hl->w_down, "w_down", l);
     }
     UP(e->embed, w->embed, V * d, "embed", -1);
     UP(e->final_norm, w->final_norm, d, "final_norm", -1);
     if (!c->tie_embeddings) UP(e->lm_head, w->lm_head, V * d, "lm_head", -1);
 #undef UP
+#undef LIN
   }
   rc = lj_cuda_uploader_finish(u);
   u = NULL;
@@ -393,10 +452,14 @@ int lj_cuda_synchronize(lj_cuda_engine *e) {
 
 int64_t lj_cuda_weight_bytes(const lj_cuda_engine *e) {
   const lj_model_config *c = &e->cfg;
-  int64_t d = c->dim, h = c->hidden_dim;
-  int64_t per_layer = 2 * (2 * d + (int64_t)e->qkv_dim * d + d * e->q_dim + 3 * h * d);
-  return per_layer * c->n_layers + 2 * (d + (int64_t)c->vocab_size * d);  // + lm_head (read once)
+  int64_t d = c->dim;
+  int64_t lin = lj_cuda_linear_params(c);
+  int64_t lin_bytes = e->opt.weights == LJ_WEIGHTS_FP8 ? lin + 4 * lj_cuda_linear_rows(c) : 2 * lin;
+  // + norms, final norm and the lm_head (read once per step; the embedding rows are not counted)
+  return lin_bytes + 2 * 2 * d * c->n_layers + 2 * (d + (int64_t)c->vocab_size * d);
 }
+
+int lj_cuda_weight_format(const lj_cuda_engine *e) { return e->opt.weights; }
 
 int lj_cuda_prepare_batch(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens,
                           lj_cuda_batch *out) {
@@ -465,6 +528,17 @@ static int matmul(lj_cuda_engine *e, void *y, int y_fp32, const void *x, const b
   return lj_gemm_lt_run(e->gemm, y, y_fp32, (const bf16 *)x, w, n, in, out, e->stream);
 }
 
+// A linear layer, y (n, out) bf16. FP8: the FP8 GEMV for <= 8 tokens (bf16 activations, the
+// weights dequantised in registers), else the activations quantised per token and one
+// cuBLASLt FP8 GEMM with both scale vectors in its epilogue.
+static int linear(lj_cuda_engine *e, void *y, const void *x, const linear_dev *lin, int n, int in, int out) {
+  if (!lin->q) return matmul(e, y, 0, x, lin->w, n, in, out);
+  if (e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, in))
+    return lj_cuda_gemv_fp8(y, 0, (const bf16 *)x, lin->q, lin->scale, n, in, out, e->stream);
+  LJ_TRY(lj_cuda_quantize_act(e->act_q, e->act_scale, (const bf16 *)x, n, in, e->stream));
+  return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)y, e->act_q, e->act_scale, lin->q, lin->scale, n, in, out, e->stream);
+}
+
 static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
                       const lj_cuda_acts *a) {
   const lj_model_config *c = &e->cfg;
@@ -483,7 +557,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                              layer > 0 ? (const bf16 *)a->delta : NULL, ld->attn_norm, NULL, n,
                              c->dim, eps, s);
     case LJ_STAGE_QKV:
-      return matmul(e, a->qkv, 0, a->xn, ld->wqkv, n, c->dim, e->qkv_dim);
+      return linear(e, a->qkv, a->xn, &ld->wqkv, n, c->dim, e->qkv_dim);
     case LJ_STAGE_ROPE:
       return lj_cuda_rope_kv((bf16 *)a->qkv, ld->k_cache, ld->v_cache, b->seq, b->pos, e->inv_freq, n, c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx, s);
     case LJ_STAGE_ATTN:
@@ -505,16 +579,16 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                                          b->max_q_len, &sh, s);
       }
     case LJ_STAGE_O_PROJ:
-      return matmul(e, a->delta, 0, a->attn, ld->wo, n, e->q_dim, c->dim);
+      return linear(e, a->delta, a->attn, &ld->wo, n, e->q_dim, c->dim);
     case LJ_STAGE_FFN_NORM:
       return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)a->delta,
                              ld->ffn_norm, NULL, n, c->dim, eps, s);
     case LJ_STAGE_GATE_UP:
-      return matmul(e, a->gu, 0, a->xn, ld->wgu, n, c->dim, 2 * c->hidden_dim);
+      return linear(e, a->gu, a->xn, &ld->wgu, n, c->dim, 2 * c->hidden_dim);
     case LJ_STAGE_SWIGLU:
       return lj_cuda_swiglu((bf16 *)a->h, (const bf16 *)a->gu, n, c->hidden_dim, s);
     case LJ_STAGE_DOWN:
-      return matmul(e, a->delta, 0, a->h, ld->wdown, n, c->hidden_dim, c->dim);
+      return linear(e, a->delta, a->h, &ld->wdown, n, c->hidden_dim, c->dim);
     case LJ_STAGE_FINAL_NORM:
       return lj_cuda_rmsnorm((bf16 *)a->xf, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)a->delta,
                              e->final_norm, b->decode ? NULL : b->last_row, b->n_seqs, c->dim, eps, s);
@@ -525,11 +599,15 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                             e->stage_sampling.top_p, e->stage_sampling.top_k, e->stage_sampling.seed,
                             e->d_step, s);
     case LJ_STAGE_ATTN_NORM_QKV:
-      return lj_cuda_norm_gemv((bf16 *)a->qkv, (bf16 *)a->x, layer > 0 ? (const bf16 *)a->delta : NULL,
-                               ld->attn_norm, ld->wqkv, n, c->dim, e->qkv_dim, eps, e->d_fuse_counter, s);
     case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU:
-      return lj_cuda_norm_gemv_swiglu((bf16 *)a->h, (bf16 *)a->x, (const bf16 *)a->delta, ld->ffn_norm,
-                                      ld->wgu, n, c->dim, c->hidden_dim, eps, e->d_fuse_counter, s);
+      if (!ld->wqkv.w)
+        return LJ_FAIL(LJ_EUNSUPPORTED, "stage %s: the fused kernels read bf16 weights; this engine holds FP8",
+                       lj_stage_name(st));
+      if (st == LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU)
+        return lj_cuda_norm_gemv_swiglu((bf16 *)a->h, (bf16 *)a->x, (const bf16 *)a->delta, ld->ffn_norm,
+                                        ld->wgu.w, n, c->dim, c->hidden_dim, eps, e->d_fuse_counter, s);
+      return lj_cuda_norm_gemv((bf16 *)a->qkv, (bf16 *)a->x, layer > 0 ? (const bf16 *)a->delta : NULL,
+                               ld->attn_norm, ld->wqkv.w, n, c->dim, e->qkv_dim, eps, e->d_fuse_counter, s);
     default:
       return LJ_FAIL(LJ_EINVAL, "unknown stage %d", (int)st);
   }
@@ -554,8 +632,8 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
   else
     return st;
   // Only where the own GEMV would run the matrices (decode), and only while every part
-  // runs as itself: the ablation of a simple stage keeps its meaning.
-  if (e->fusion != LJ_FUSION_PRODUCTION || !e->opt.use_gemv ||
+  // runs as itself: the ablation of a simple stage keeps its meaning (FP8 has no fused kernel).
+  if (e->fusion != LJ_FUSION_PRODUCTION || !e->opt.use_gemv || e->opt.weights == LJ_WEIGHTS_FP8 ||
       !lj_cuda_norm_gemv_supported(b->n_tokens, e->cfg.dim))
     return st;
   uint32_t parts = lj_stage_part_mask(comp);

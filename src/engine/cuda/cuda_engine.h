@@ -11,6 +11,7 @@ extern "C" {
 #endif
 
 #include "common/stage.h"
+#include "engine/weight_format.h"
 #include "model/config.h"
 #include "model/dtype.h"
 
@@ -23,6 +24,9 @@ typedef struct {
   int max_tokens;       // tokens per forward call (a longer prefill is done in chunks); 0: 2048
   int use_gemv;         // 1 (default): own GEMV for forward calls of <= 8 tokens; 0: cuBLASLt only
   int print_plan;       // print the memory plan to stderr before allocating
+  int weights;          // lj_weight_format: LJ_WEIGHTS_BF16 (default) or LJ_WEIGHTS_FP8 (the linear
+                        // layers as E4M3 with per-output-row scales, quantised on load; decode by the
+                        // FP8 GEMV, prefill by cuBLASLt FP8 GEMMs; the fused mode runs unfused)
 } lj_cuda_options;
 
 void lj_cuda_options_default(lj_cuda_options *o);
@@ -33,10 +37,12 @@ void lj_cuda_driver_version(char *buf, int cap);
 int lj_cuda_device_count(void);  // device 0, batch 1, ctx 2048, gemv on
 
 // One host tensor in HF layout (matrices (out, in) row-major); F32, F16 or BF16 (bit
-// patterns), each converted to bf16 on the device.
+// patterns), each converted to bf16 on the device, or with FP8 weights quantised to E4M3 per
+// row on the device (linear layers); F8_E4M3 linear layers with scales load as they are.
 typedef struct {
   const void *data;
   lj_dtype dtype;
+  const float *scale;  // F8_E4M3 (linear layers only, with opt.weights FP8): one scale per row
 } lj_cuda_host_tensor;
 
 typedef struct {
@@ -245,8 +251,11 @@ double lj_cuda_marks_alignment_ns(const lj_cuda_engine *e);
 // Marks slots 0 .. n_seqs - 1 as holding `len` positions whose K/V are random
 // (filled on the device), so decode can be timed at a long context without a prefill.
 int lj_cuda_fake_context(lj_cuda_engine *e, int n_seqs, int len, uint64_t seed);
-// Bytes of weights read by one forward call's matrices (all layers + lm_head) and norms.
+// Bytes of weights read by one forward call's matrices (all layers + lm_head) and norms;
+// with FP8 weights the linear layers count 1 byte per weight plus their fp32 row scales.
 int64_t lj_cuda_weight_bytes(const lj_cuda_engine *e);
+// The engine's lj_weight_format.
+int lj_cuda_weight_format(const lj_cuda_engine *e);
 
 #ifdef __cplusplus
 }

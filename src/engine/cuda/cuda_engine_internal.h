@@ -10,8 +10,16 @@
 
 typedef __nv_bfloat16 bf16;
 
+// One linear layer's weights: bf16 (w), or FP8 E4M3 codes (q) with one scale per output row.
 typedef struct {
-  bf16 *attn_norm, *wqkv, *wo, *ffn_norm, *wgu, *wdown;
+  bf16 *w;
+  uint8_t *q;
+  float *scale;
+} linear_dev;
+
+typedef struct {
+  bf16 *attn_norm, *ffn_norm;
+  linear_dev wqkv, wo, wgu, wdown;
   bf16 *k_cache, *v_cache;
 } layer_dev;
 
@@ -32,6 +40,8 @@ struct lj_cuda_engine {
   lj_cuda_acts acts;
   float *attn_scratch;
   size_t attn_scratch_bytes;
+  uint8_t *act_q;    // FP8 prefill: one GEMM's input quantised per token (max_tokens x widest input)
+  float *act_scale;  // (max_tokens)
   // batch state (device)
   int *d_tokens, *d_seq, *d_pos, *d_kv_len;                 // (max_tokens)
   int *d_q_start, *d_q_len, *d_ctx_start, *d_last_row;     // (max_batch)

@@ -67,6 +67,7 @@ void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return NULL; }
 int lj_cuda_synchronize(lj_cuda_engine *e) { return NO_CUDA(); }
 int lj_cuda_fake_context(lj_cuda_engine *e, int n_seqs, int len, uint64_t seed) { return NO_CUDA(); }
 int64_t lj_cuda_weight_bytes(const lj_cuda_engine *e) { return 0; }
+int lj_cuda_weight_format(const lj_cuda_engine *e) { return LJ_WEIGHTS_BF16; }
 int lj_cuda_rewind(lj_cuda_engine *e, int n_seqs, const int *len) { return NO_CUDA(); }
 void lj_cuda_set_stage_sampling(lj_cuda_engine *e, const lj_cuda_sampling *s) {}
 int lj_cuda_set_attn_groups(lj_cuda_engine *e, int groups) { return NO_CUDA(); }

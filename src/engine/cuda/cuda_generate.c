@@ -12,11 +12,11 @@ int lj_cuda_forward_fn(void *engine, const lj_batch *b, float *logits) {
 
 static int host_tensor(const lj_tensor *t, const char *name, int layer, lj_cuda_host_tensor *out) {
   if (!t->data) return LJ_FAIL(LJ_EINVAL, "CUDA engine: tensor %s (layer %d) is missing", name, layer);
-  *out = (lj_cuda_host_tensor){t->data, t->dtype};
+  *out = (lj_cuda_host_tensor){t->data, t->dtype, t->scale};
   return 0;
 }
 
-int lj_cuda_engine_from_weights(const lj_weights *w, int max_seqs, int max_ctx, int max_tokens,
+int lj_cuda_engine_from_weights(const lj_weights *w, int weights, int max_seqs, int max_ctx, int max_tokens,
                                 lj_cuda_engine **out) {
   *out = NULL;
   const lj_model_config *c = &w->config;
@@ -37,7 +37,7 @@ int lj_cuda_engine_from_weights(const lj_weights *w, int max_seqs, int max_ctx, 
   if (rc == 0) {
     lj_cuda_options o;
     lj_cuda_options_default(&o);
-    o.max_batch = max_seqs, o.max_ctx = max_ctx, o.max_tokens = max_tokens;
+    o.max_batch = max_seqs, o.max_ctx = max_ctx, o.max_tokens = max_tokens, o.weights = weights;
     rc = lj_cuda_engine_create(out, c, &hw, &o);
   }
   free(layers);

@@ -8,6 +8,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct lj_gemm_lt lj_gemm_lt;
 
@@ -17,3 +18,10 @@ void lj_gemm_lt_free(lj_gemm_lt *g);
 // y_fp32 selects the output type. Fails (LJ_ECUDA) if cuBLASLt has no algorithm for the shape.
 int lj_gemm_lt_run(lj_gemm_lt *g, void *y, int y_fp32, const __nv_bfloat16 *x,
                    const __nv_bfloat16 *w, int n, int in, int out, cudaStream_t stream);
+
+// FP8 (Hopper): y(n, out) bf16 = (x_scale[t] * w_scale[o]) * sum_i xq[t, i] wq[o, i], with xq the
+// activations quantised per token (E4M3, (n, in)) and wq the E4M3 weights (out, in), fp32
+// accumulation; cuBLASLt's outer-vector scale mode applies both scale vectors in its epilogue.
+// in % 16 == 0 (16-byte leading dimensions).
+int lj_gemm_lt_run_fp8(lj_gemm_lt *g, __nv_bfloat16 *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
+                       const float *w_scale, int n, int in, int out, cudaStream_t stream);

@@ -7,6 +7,7 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/weight_fill.h"
+#include "engine/cuda/weight_fp8.h"
 #include "engine/cuda/weight_upload.h"
 
 struct lj_cuda_uploader {
@@ -34,14 +35,28 @@ int lj_cuda_uploader_create(lj_cuda_uploader **out, cudaStream_t stream, size_t 
   return 0;
 }
 
+// Claims the next slot: waits for its last use, copies `bytes` of src into its pinned buffer.
+static int next_slot(lj_cuda_uploader *u, const void *src, size_t bytes, unsigned *slot) {
+  unsigned s = u->next++ & 1u;
+  if (u->used[s]) CUDA_CHECK(cudaEventSynchronize(u->done[s]));
+  memcpy(u->host[s], src, bytes);
+  *slot = s;
+  return 0;
+}
+
+static int slot_done(lj_cuda_uploader *u, unsigned s) {
+  CUDA_CHECK(cudaEventRecord(u->done[s], u->stream));
+  u->used[s] = 1;
+  return 0;
+}
+
 int lj_cuda_upload(lj_cuda_uploader *u, __nv_bfloat16 *dst, const void *src, size_t n, lj_dtype dtype) {
   const size_t es = lj_dtype_size(dtype);
   const size_t per_chunk = u->chunk_bytes / es;
   for (size_t i = 0; i < n; i += per_chunk) {
     size_t m = n - i < per_chunk ? n - i : per_chunk;
-    unsigned s = u->next++ & 1u;
-    if (u->used[s]) CUDA_CHECK(cudaEventSynchronize(u->done[s]));
-    memcpy(u->host[s], (const char *)src + i * es, m * es);
+    unsigned s;
+    LJ_TRY(next_slot(u, (const char *)src + i * es, m * es, &s));
     if (dtype == LJ_DTYPE_BF16) {
       CUDA_CHECK(cudaMemcpyAsync(dst + i, u->host[s], m * es, cudaMemcpyHostToDevice, u->stream));
     } else {
@@ -51,8 +66,39 @@ int lj_cuda_upload(lj_cuda_uploader *u, __nv_bfloat16 *dst, const void *src, siz
       else
         LJ_TRY(lj_cuda_f16_to_bf16(dst + i, (const uint16_t *)u->dev[s], m, u->stream));
     }
-    CUDA_CHECK(cudaEventRecord(u->done[s], u->stream));
-    u->used[s] = 1;
+    LJ_TRY(slot_done(u, s));
+  }
+  return 0;
+}
+
+// Bytes copied as they are (FP8 codes, fp32 scales).
+static int upload_raw(lj_cuda_uploader *u, void *dst, const void *src, size_t bytes) {
+  for (size_t i = 0; i < bytes; i += u->chunk_bytes) {
+    size_t m = bytes - i < u->chunk_bytes ? bytes - i : u->chunk_bytes;
+    unsigned s;
+    LJ_TRY(next_slot(u, (const char *)src + i, m, &s));
+    CUDA_CHECK(cudaMemcpyAsync((char *)dst + i, u->host[s], m, cudaMemcpyHostToDevice, u->stream));
+    LJ_TRY(slot_done(u, s));
+  }
+  return 0;
+}
+
+int lj_cuda_upload_fp8(lj_cuda_uploader *u, uint8_t *q, float *scale, const void *src, lj_dtype dtype,
+                       const float *src_scale, size_t rows, int cols) {
+  if (dtype == LJ_DTYPE_F8_E4M3) {
+    LJ_TRY(upload_raw(u, q, src, rows * (size_t)cols));
+    return upload_raw(u, scale, src_scale, rows * sizeof(float));
+  }
+  const size_t row_bytes = (size_t)cols * lj_dtype_size(dtype);
+  const size_t per_chunk = u->chunk_bytes / row_bytes;  // whole rows: each is quantised with its own amax
+  if (per_chunk == 0) return LJ_FAIL(LJ_EUNSUPPORTED, "FP8 upload: a row of %d elements exceeds the staging buffer", cols);
+  for (size_t r = 0; r < rows; r += per_chunk) {
+    size_t m = rows - r < per_chunk ? rows - r : per_chunk;
+    unsigned s;
+    LJ_TRY(next_slot(u, (const char *)src + r * row_bytes, m * row_bytes, &s));
+    CUDA_CHECK(cudaMemcpyAsync(u->dev[s], u->host[s], m * row_bytes, cudaMemcpyHostToDevice, u->stream));
+    LJ_TRY(lj_cuda_quantize_rows(q + r * (size_t)cols, scale + r, u->dev[s], dtype, m, cols, u->stream));
+    LJ_TRY(slot_done(u, s));
   }
   return 0;
 }

@@ -1,0 +1,71 @@
+// FP8 quantisation on the device, model/fp8_quant.h's arithmetic (so the codes and scales
+// equal the CPU reference's bit for bit): one block of 256 threads per row finds the row's
+// amax, then writes e4m3(v / scale). Sources: checkpoint rows (F32/F16/BF16 on the device),
+// the random weights of model/random_init.h (rounded to bf16 first, as the CPU engine stores
+// them), and bf16 activations (per token, before an FP8 GEMM).
+#include "engine/cuda/bf16_util.cuh"
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/weight_fp8.h"
+#include "model/fp8_quant.h"
+#include "model/random_init.h"
+
+#define Q_THREADS 256
+
+struct src_raw {
+  const void *p;
+  lj_dtype t;
+  __device__ float operator()(size_t i) const { return lj_load_f32(p, t, i); }
+};
+
+struct src_random {
+  uint64_t seed;
+  uint32_t id;
+  __device__ float operator()(size_t i) const { return lj_round_bf16(lj_random_matrix_weight(seed, id, i)); }
+};
+
+template <typename Src>
+static __global__ void __launch_bounds__(Q_THREADS)
+quantize_rows_kernel(uint8_t *q, float *scale, Src src, int cols) {
+  __shared__ float scratch[32];
+  size_t base = (size_t)blockIdx.x * cols;
+  float amax = 0.0f;
+  for (int i = threadIdx.x; i < cols; i += Q_THREADS) amax = fmaxf(amax, fabsf(src(base + i)));
+  amax = block_max(amax, scratch);  // max is exact in any order
+  float s = lj_fp8_row_scale(amax);
+  if (threadIdx.x == 0) scale[blockIdx.x] = s;
+  for (int i = threadIdx.x; i < cols; i += Q_THREADS) q[base + i] = lj_fp8_quantize(src(base + i), s);
+}
+
+template <typename Src>
+static int run(uint8_t *q, float *scale, Src src, size_t rows, int cols, cudaStream_t s, const char *what) {
+  if (rows == 0) return 0;
+  if (rows > 0x7FFFFFFFu) return LJ_FAIL(LJ_EUNSUPPORTED, "%s: %zu rows", what, rows);
+  quantize_rows_kernel<Src><<<(unsigned)rows, Q_THREADS, 0, s>>>(q, scale, src, cols);
+  CUDA_CHECK_LAUNCH(what);
+  return 0;
+}
+
+int lj_cuda_quantize_rows(uint8_t *q, float *scale, const void *src, lj_dtype dtype, size_t rows, int cols,
+                          cudaStream_t stream) {
+  return run(q, scale, src_raw{src, dtype}, rows, cols, stream, "quantize_rows");
+}
+
+int lj_cuda_fill_random_fp8(uint8_t *q, float *scale, size_t rows, int cols, uint64_t seed, uint32_t tensor_id,
+                            cudaStream_t stream) {
+  return run(q, scale, src_random{seed, tensor_id}, rows, cols, stream, "fill_random_fp8");
+}
+
+int lj_cuda_quantize_act(uint8_t *q, float *scale, const __nv_bfloat16 *x, int n, int in, cudaStream_t stream) {
+  return run(q, scale, src_raw{x, LJ_DTYPE_BF16}, (size_t)n, in, stream, "quantize_act");
+}
+
+static __global__ void e4m3_encode_kernel(uint8_t *out, const float *in, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    out[i] = lj_f32_to_e4m3(in[i]);
+}
+
+int lj_cuda_e4m3_encode(uint8_t *out, const float *in, size_t n, cudaStream_t stream) {
+  e4m3_encode_kernel<<<1024, 256, 0, stream>>>(out, in, n);
+  CUDA_CHECK_LAUNCH("e4m3_encode");
+  return 0;
+}

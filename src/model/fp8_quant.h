@@ -1,0 +1,18 @@
+// FP8 E4M3 weight quantisation with one fp32 scale per output row (per output channel),
+// the same arithmetic on the host (model/weights_fp8.c, the CPU reference) and on the
+// device (engine/cuda/weight_fp8.cu): every step is one IEEE fp32 operation or exact, so
+// the codes and scales are bit-identical.
+//   amax     = max |w[row, :]|   (w widened exactly to f32 from F32/F16/BF16)
+//   scale    = amax / 448        (1 for an all-zero row)
+//   q[row,i] = e4m3(w[row, i] / scale)  (round to nearest even, saturating at 448)
+//   value    = e4m3_value(q) * scale
+#pragma once
+#include "model/dtype.h"
+
+#define LJ_FP8_E4M3_MAX 448.0f
+
+LJ_DTYPE_FN float lj_fp8_row_scale(float amax) {
+  return amax > 0.0f && amax <= 3.4028235e38f ? amax / LJ_FP8_E4M3_MAX : 1.0f;
+}
+
+LJ_DTYPE_FN uint8_t lj_fp8_quantize(float v, float scale) { return lj_f32_to_e4m3(v / scale); }

@@ -1,0 +1,138 @@
+// FP8 E4M3 linear-layer weights: quantising loaded/random weights on the host (the CPU
+// reference of the CUDA engine's FP8 path) and reading the scales of checkpoints that
+// are already FP8 (compressed-tensors "float-quantized": `<name>.weight` F8_E4M3 beside
+// `<name>.weight_scale`, per tensor [] / [1] or per output channel [out] / [out, 1]).
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "model/fp8_quant.h"
+#include "model/safetensors.h"
+#include "model/weights.h"
+#include "model/weights_layout.h"
+
+// Quantises rows [0, rows) of src (cols wide) into q and scale; rows are claimed atomically.
+typedef struct {
+  const lj_tensor *src;
+  uint8_t *q;
+  float *scale;
+  atomic_llong next;
+} quant_job;
+
+static void quant_rows(quant_job *j) {
+  const lj_tensor *t = j->src;
+  int64_t rows = t->shape[0], cols = t->shape[1];
+  for (;;) {
+    int64_t r = atomic_fetch_add(&j->next, 1);
+    if (r >= rows) return;
+    float amax = 0.0f;
+    for (int64_t i = 0; i < cols; i++) {
+      float a = lj_load_f32(t->data, t->dtype, (size_t)(r * cols + i));
+      a = a < 0 ? -a : a;
+      if (a > amax) amax = a;
+    }
+    float s = lj_fp8_row_scale(amax);
+    j->scale[r] = s;
+    for (int64_t i = 0; i < cols; i++)
+      j->q[r * cols + i] = lj_fp8_quantize(lj_load_f32(t->data, t->dtype, (size_t)(r * cols + i)), s);
+  }
+}
+
+static void *quant_worker(void *arg) {
+  quant_rows(arg);
+  return NULL;
+}
+
+static int quantize_tensor(lj_weights *w, lj_tensor *t, int n_threads) {
+  if (t->dtype == LJ_DTYPE_F8_E4M3) return LJ_OK;
+  int64_t rows = t->shape[0], cols = t->shape[1];
+  uint8_t *q = malloc((size_t)(rows * cols) + 1);
+  float *scale = malloc((size_t)rows * sizeof *scale + 1);
+  if (!q || !scale) {
+    free(q);
+    free(scale);
+    return LJ_FAIL(LJ_ENOMEM, "FP8 quantisation of '%s': out of memory (%lld x %lld)", t->name, (long long)rows,
+                   (long long)cols);
+  }
+  quant_job j = {.src = t, .q = q, .scale = scale};
+  atomic_init(&j.next, 0);
+  pthread_t th[64];
+  int started = 0;
+  for (int i = 1; i < n_threads && i < 64; i++)
+    if (pthread_create(&th[started], NULL, quant_worker, &j) == 0) started++;
+  quant_rows(&j);
+  for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+  LJ_TRY(lj_weights_adopt(w, q));
+  LJ_TRY(lj_weights_adopt(w, scale));
+  t->data = q;
+  t->dtype = LJ_DTYPE_F8_E4M3;
+  t->scale = scale;
+  return LJ_OK;
+}
+
+int lj_weights_is_fp8(const lj_weights *w) {
+  for (int l = 0; l < w->config.n_layers; l++) {
+    const lj_layer_weights *L = &w->layers[l];
+    const lj_tensor *ts[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    for (int i = 0; i < 7; i++)
+      if (ts[i]->dtype == LJ_DTYPE_F8_E4M3) return 1;
+  }
+  return 0;
+}
+
+int lj_weights_quantize_fp8(lj_weights *w, int n_threads) {
+  for (int l = 0; l < w->config.n_layers; l++) {
+    lj_layer_weights *L = &w->layers[l];
+    lj_tensor *ts[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    for (int i = 0; i < 7; i++) LJ_TRY(quantize_tensor(w, ts[i], n_threads));
+  }
+  return LJ_OK;
+}
+
+int lj_weights_fp8_scales(lj_weights *w, const lj_st_set *set, lj_tensor *t, const char *file) {
+  char name[128];
+  if ((size_t)snprintf(name, sizeof name, "%s_scale", t->name) >= sizeof name)
+    return LJ_FAIL(LJ_EINVAL, "%s: tensor name '%s' too long", file, t->name);
+  if (!lj_weights_is_linear(w, t))
+    return LJ_FAIL(LJ_EUNSUPPORTED, "%s: tensor '%s' is F8_E4M3; only the linear layers (q/k/v/o_proj, "
+                   "gate/up/down_proj) may be FP8 (embeddings, norms and lm_head must be F32, F16 or BF16)",
+                   file, t->name);
+  const lj_st_tensor *s = lj_st_set_find(set, name);
+  if (!s)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "%s: tensor '%s' is F8_E4M3 but '%s' is missing (supported: the "
+                   "compressed-tensors layout with a per-tensor or per-output-channel weight_scale; block-wise "
+                   "scales such as weight_scale_inv are not)", file, t->name, name);
+  if (s->dtype == LJ_DTYPE_F8_E4M3)
+    return LJ_FAIL(LJ_EINVAL, "%s: scale tensor '%s' is F8_E4M3; expected F32, F16 or BF16", s->file, name);
+  int64_t rows = t->shape[0], n = 1;
+  for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
+  int per_tensor = n == 1 && s->ndim <= 2;
+  int per_row = n == rows && (s->ndim == 1 || (s->ndim == 2 && s->shape[1] == 1));
+  if (!per_tensor && !per_row) {
+    char shape[96];
+    size_t len = (size_t)snprintf(shape, sizeof shape, "[");
+    for (int d = 0; d < s->ndim && len < sizeof shape; d++)
+      len += (size_t)snprintf(shape + len, sizeof shape - len, "%s%lld", d ? ", " : "", (long long)s->shape[d]);
+    if (len < sizeof shape) snprintf(shape + len, sizeof shape - len, "]");
+    return LJ_FAIL(LJ_EUNSUPPORTED, "%s: scale tensor '%s' has shape %s; supported are per tensor ([] or [1]) "
+                   "and per output channel ([%lld] or [%lld, 1])", s->file, name, shape, (long long)rows,
+                   (long long)rows);
+  }
+  float *scale = malloc((size_t)rows * sizeof *scale + 1);
+  if (!scale) return LJ_FAIL(LJ_ENOMEM, "%s: out of memory for '%s'", s->file, name);
+  for (int64_t r = 0; r < rows; r++) {
+    float v = lj_load_f32(s->data, s->dtype, per_row ? (size_t)r : 0);
+    if (!(v > 0.0f) || v > 3.4028235e38f) {
+      free(scale);
+      return LJ_FAIL(LJ_EINVAL, "%s: scale tensor '%s': element %lld is %g (scales must be positive and finite)",
+                     s->file, name, (long long)(per_row ? r : 0), (double)v);
+    }
+    scale[r] = v;
+  }
+  LJ_TRY(lj_weights_adopt(w, scale));
+  t->scale = scale;
+  return LJ_OK;
+}
