@@ -10,18 +10,9 @@
 #include "common/error.h"
 #include "profile/analyze_internal.h"
 
-// A derived estimate as a mean with its se and df (what lj_ablation_compute takes).
-static void mean_from_interval(const lj_interval *iv, lj_mean_ci *out) {
-  memset(out, 0, sizeof *out);
-  out->n = 2;
-  out->mean = iv->estimate, out->sem = iv->se, out->df = iv->df, out->level = iv->level;
-  out->lo = iv->lo, out->hi = iv->hi, out->half_width = (iv->hi - iv->lo) / 2;
-  out->stddev = out->cv = NAN;
-}
-
 // Per-call attention energy of decode over the whole generation: the replayed
 // KV lengths weighted by the calls they stand for.
-static int decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out) {
+int lj_analyze_decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out) {
   double coef[LJ_PROFILE_MAX_KV], total = 0;
   lj_mean_ci m[LJ_PROFILE_MAX_KV];
   size_t k = 0;
@@ -37,7 +28,7 @@ static int decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out
   for (size_t i = 0; i < k; i++) coef[i] /= total;
   lj_interval iv;
   LJ_TRY(lj_stats_linear_combination(coef, m, k, r->plan.level, &iv));
-  mean_from_interval(&iv, out);
+  lj_analyze_mean_from_interval(&iv, out);
   return 0;
 }
 
@@ -56,7 +47,7 @@ static int decode_mlp_per_call(const lj_profile_result *r, lj_mean_ci *out) {
   if (k != 3) return LJ_FAIL(LJ_EINVAL, "no replay estimate of the decode MLP stages");
   lj_interval iv;
   LJ_TRY(lj_stats_linear_combination(coef, m, 3, r->plan.level, &iv));
-  mean_from_interval(&iv, out);
+  lj_analyze_mean_from_interval(&iv, out);
   return 0;
 }
 
@@ -64,7 +55,7 @@ int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw) {
   if (!raw || raw->n_full < 1 || raw->n_ablated < 1 || !r->plan.ablation) return 0;
   lj_mean_ci per_call;
   int mlp = r->plan.ablation == 2;
-  if ((mlp ? decode_mlp_per_call(r, &per_call) : decode_attention_per_call(r, &per_call)) < 0) {
+  if ((mlp ? decode_mlp_per_call(r, &per_call) : lj_analyze_decode_attention_per_call(r, &per_call)) < 0) {
     lj_clear_error();
     return 0;
   }

@@ -23,7 +23,10 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
   memset(out, 0, sizeof *out);
   for (size_t i = 0; i < r->n_trials; i++) {
     const lj_profile_trial *t = &r->trials[i];
-    if (t->method != LJ_METHOD_SEQUENCE || t->key.phase != ph || t->key.stage != last || t->trial < 0 ||
+    // the whole layer: the last prefix, or the Shapley rounds' whole layer (the same replay, measured once)
+    int whole = last == LJ_STAGE_DOWN && t->method == LJ_METHOD_LOO && t->key.stage == LJ_STAGE_COUNT;
+    if (!whole && (t->method != LJ_METHOD_SEQUENCE || t->key.stage != last)) continue;
+    if (t->key.phase != ph || t->trial < 0 ||
         t->trial >= MAX_ROUNDS || !(t->t.calls > 0) || !isfinite(t->t.counter_energy_j) || !(t->t.duration_s > 0))
       continue;
     double c = (double)t->t.calls;

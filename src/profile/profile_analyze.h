@@ -11,10 +11,17 @@
 
 #define LJ_PROFILE_MAX_PAIRS 32
 
+// The units of an ablation: the full run, without attention (the attn stage), without the MLP
+// (gate_up, swiglu, down).
+enum { LJ_ABLATE_FULL = 0, LJ_ABLATE_NO_ATTN, LJ_ABLATE_NO_MLP, LJ_ABLATE_COUNT };
+
 // Raw figures of the measurements that are not windows of r.
 typedef struct {
   double full_j[LJ_PROFILE_MAX_PAIRS], ablated_j[LJ_PROFILE_MAX_PAIRS];  // dynamic J per decode unit
   int n_full, n_ablated;
+  // Ablations of both phases: dynamic J per unit of [phase: 0 prefill, 1 decode][LJ_ABLATE_*].
+  double abl_j[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
+  int n_abl_j[2][LJ_ABLATE_COUNT];
   double sampler_off_s[LJ_PROFILE_MAX_PAIRS], sampler_on_s[LJ_PROFILE_MAX_PAIRS];  // s per decode step
   int n_sampler_off, n_sampler_on;
   double marks_off_s[LJ_PROFILE_MAX_PAIRS], marks_on_s[LJ_PROFILE_MAX_PAIRS];

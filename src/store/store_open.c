@@ -58,6 +58,7 @@ static int add_schema_parts(lj_store *st, int64_t version, const char *what) {
   if (version < 2) LJ_TRY(lj_store_exec(st, lj_store_schema_v2, what));
   if (version < 3) LJ_TRY(lj_store_exec(st, lj_store_schema_v3, what));
   if (version < 4) LJ_TRY(lj_store_exec(st, lj_store_schema_v4, what));
+  if (version < 5) LJ_TRY(lj_store_exec(st, lj_store_schema_v5, what));
   return 0;
 }
 

@@ -139,7 +139,7 @@ static int get_method_col(const rows *r, const char *column, lj_profile_method *
   if (col_of(r, column) < 0) return *out = LJ_METHOD_ISOLATION, 0;
   char s[32];
   get_text(r, column, s, sizeof s);
-  for (int m = 0; m < LJ_METHOD_COUNT; m++)
+  for (int m = 0; m < LJ_METHOD_ALL_COUNT; m++)
     if (!strcmp(s, lj_profile_method_name((lj_profile_method)m))) return *out = (lj_profile_method)m, 0;
   return bad_value(r, column, s);
 }
@@ -218,6 +218,8 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
     p->ablation = (int)get_int(&r, "ablation");
     p->head_fit = (int)get_int(&r, "head_fit");
     p->context = (int)get_int(&r, "context");
+    p->shapley = (int)get_int(&r, "shapley");  // 0 before version 5
+    p->known_answer_bytes = get_int(&r, "known_answer_bytes");
     p->seed = (uint64_t)get_int(&r, "seed");
     get_text(&r, "prompt_source", p->prompt_source, sizeof p->prompt_source);
     get_text(&r, "notes", res->notes, sizeof res->notes);
@@ -525,6 +527,32 @@ static int read_overheads(lj_store *st, int64_t run_id, lj_profile_result *res) 
   return rc < 0 ? rc : 0;
 }
 
+// Rows of a check table into n records of `stride` bytes at base (at most cap); none before version 5.
+static int read_checks(lj_store *st, int64_t run_id, const lj_record_desc *d, void *base, size_t stride, int cap,
+                       int *n) {
+  *n = 0;
+  if (st->version < 5) return 0;
+  rows r;
+  LJ_TRY(rows_open(st, run_id, d->table, NULL, &r));
+  int rc;
+  while ((rc = rows_next(&r)) == 1 && *n < cap) {
+    void *rec = (char *)base + (size_t)*n * stride;
+    memset(rec, 0, stride);
+    if ((rc = get_record(&r, d, rec)) < 0) break;
+    (*n)++;
+  }
+  rows_close(&r);
+  return rc < 0 ? rc : 0;
+}
+
+static int read_shapley(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  lj_shapley_check sh[LJ_PHASE_COUNT];
+  int n = 0;
+  LJ_TRY(read_checks(st, run_id, &lj_desc_shapley_check, sh, sizeof *sh, LJ_PHASE_COUNT, &n));
+  for (int i = 0; i < n; i++) res->shapley[sh[i].phase] = sh[i];  // the phase was checked on reading
+  return 0;
+}
+
 static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_plan(st, run_id, r));
   LJ_TRY(read_conditions(st, run_id, &r->cond));
@@ -538,6 +566,11 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_layers(st, run_id, r));
   LJ_TRY(read_ablation(st, run_id, r));
   LJ_TRY(read_head_fit(st, run_id, r));
+  LJ_TRY(read_shapley(st, run_id, r));
+  LJ_TRY(read_checks(st, run_id, &lj_desc_known_answer, r->known, sizeof *r->known, LJ_PROFILE_MAX_CHECKS,
+                     &r->n_known));
+  LJ_TRY(read_checks(st, run_id, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,
+                     LJ_PROFILE_MAX_CHECKS, &r->n_ablation_checks));
   return read_overheads(st, run_id, r);
 }
 

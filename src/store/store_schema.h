@@ -1,13 +1,15 @@
 // The SQL that creates a fresh store of LJ_STORE_SCHEMA_VERSION: the
 // version-1 tables, then the tables version 2 added (the whole upgrade from
 // 1), then version 3's changes to them (the whole upgrade from 2), then
-// version 4's study tables (the whole upgrade from 3).
+// version 4's study tables (the whole upgrade from 3), then version 5's checks (the whole
+// upgrade from 4).
 #pragma once
 
 extern const char lj_store_schema_v1[];
 extern const char lj_store_schema_v2[];
 extern const char lj_store_schema_v3[];
 extern const char lj_store_schema_v4[];
+extern const char lj_store_schema_v5[];
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
 // tools can tell it from other SQLite files.
