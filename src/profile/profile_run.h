@@ -25,10 +25,13 @@ typedef struct {
   double idle_w;            // NAN: measure
   double level;             // 0.95
   int n_decode_kv;          // decode KV lengths at which attention is replayed (3)
-  int ablation;             // 0 none, 1 attention, 2 the MLP (default)
+  int ablation;             // 0 none, 1 attention, 2 the MLP, 3 both (default), in prefill and decode
   int head_fit, timeline, overhead;  // 1 = run (default)
   int context;              // 1: the prefill's stages also measured in context (default 0)
   int sequence;             // 1: the layer's stages also measured by sequence replay, prefill and decode (default 1)
+  int shapley;              // 1: leave-one-out and permuted-order replays of the layer: the Shapley split (default 1)
+  int known_answer_mb;      // MiB of the known-answer calibration copy; 0: no known-answer check (default)
+#define LJ_KNOWN_ANSWER_DEFAULT_MB 16  // --known-answer: about one 1B decode qkv call of traffic (2 x 16 MiB)
   int threads;              // CPU engine threads (0 = all)
   uint64_t seed;
   int progress;             // progress on stderr (when a terminal)
