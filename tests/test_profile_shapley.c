@@ -12,7 +12,7 @@
 //   - the known answer: the calibration copy's truth, and a method 25% off is
 //     marked unreliable while one within 10% is not;
 //   - ablations of prefill and decode against each method's estimate;
-//   - the three check tables written to a store and read back.
+//   - the three check tables written to a store and read back, and shown in the text and JSON.
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +26,7 @@
 #include "common/error.h"
 #include "profile/profile_analyze.h"
 #include "profile/shapley.h"
+#include "report/report.h"
 #include "store/store.h"
 
 #define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
@@ -333,6 +334,49 @@ static void test_store_round_trip(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+// ---------------------------------------------------------------- text and JSON
+
+static char *render(const lj_profile_result *r, int json) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(json ? lj_profile_report_json(f, r) : lj_profile_report_text(f, r), 0);
+  fclose(f);
+  return buf;
+}
+
+static void test_rendered(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  r.plan.known_answer_bytes = 16 << 20;
+  add_game(&r, LJ_PHASE_PREFILL, 0);
+  add_game(&r, LJ_PHASE_DECODE, 0.3 * value(-1, 0));
+  for (int t = 0; t < R; t++) {
+    add_trial(&r, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, 1e-3 * noise(t));
+    add_trial(&r, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, 1.3e-3 * noise(t));
+  }
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  char *text = render(&r, 0);
+  assert_non_null(strstr(text, "Shapley split of the layer"));
+  assert_non_null(strstr(text, "interaction = layer - sum isolation"));
+  assert_non_null(strstr(text, "headline: shapley (the additive check passed)"));  // prefill
+  assert_non_null(strstr(text, "the Shapley check missed"));                        // decode
+  assert_non_null(strstr(text, "MISS: unreliable at this size"));                   // isolation 30% off
+  assert_non_null(strstr(text, "  shap"));
+  free(text);
+  char *json = render(&r, 1);
+  assert_non_null(strstr(json, "\"shapley\": ["));
+  assert_non_null(strstr(json, "\"headline_method\": \"shapley\""));
+  assert_non_null(strstr(json, "\"known_answer\": ["));
+  assert_non_null(strstr(json, "\"reliable\": false"));
+  assert_non_null(strstr(json, "\"ablations\": []"));
+  free(json);
+  lj_profile_result_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pairwise_recovered),
@@ -340,6 +384,7 @@ int main(void) {
       cmocka_unit_test(test_analyze_shapley),
       cmocka_unit_test(test_known_answer_and_ablations),
       cmocka_unit_test(test_store_round_trip),
+      cmocka_unit_test(test_rendered),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
