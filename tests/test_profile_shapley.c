@@ -22,12 +22,14 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "common/error.h"
 #include "profile/profile_analyze.h"
 #include "profile/shapley.h"
 #include "report/report.h"
 #include "store/store.h"
+#include "store/store_schema.h"
 
 #define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
 #define ABS(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
@@ -334,6 +336,54 @@ static void test_store_round_trip(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+// A version-4 file with one replay trial: opened for writing it becomes version 5, the trial
+// kept with variant 0 and the check tables there (empty).
+static void test_upgrade_from_v4(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lj_test_shapley_v4_XXXXXX", path[256];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/v4.db", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char sql[128];
+  snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 4;", LJ_STORE_APPLICATION_ID);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  const char *parts[] = {lj_store_schema_v1, lj_store_schema_v2, lj_store_schema_v3, lj_store_schema_v4};
+  for (int i = 0; i < 4; i++) assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '4');"
+                                "INSERT INTO runs(id, kind, command_line, host, tool_version, started_wall_ns, status)"
+                                " VALUES (1, 'profile', 'llamajoule profile', 'h', '0.1.0', 1, 'complete');"
+                                "INSERT INTO replay_trials(run_id, phase, stage, layer, kv_len, kv_groups, trial, calls,"
+                                " start_offset_ns, window_flags, method, counter_j) VALUES"
+                                " (1, 'decode', 'qkv', -1, 128, 0, 2, 1000, 0, 0, 'sequence', 1.5);",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t n = -1;
+  assert_int_equal(lj_store_profile_count(st, 1, "replay_trials", &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(lj_store_profile_count(st, 1, "shapley_checks", &n), 0);
+  assert_int_equal(n, 0);
+  lj_store_close(st);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT variant, method, counter_j, (SELECT user_version FROM"
+                                          " pragma_user_version) FROM replay_trials", -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), 0);
+  assert_string_equal((const char *)sqlite3_column_text(q, 1), "sequence");
+  assert_true(sqlite3_column_double(q, 2) == 1.5);
+  assert_int_equal(sqlite3_column_int(q, 3), 5);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 // ---------------------------------------------------------------- text and JSON
 
 static char *render(const lj_profile_result *r, int json) {
@@ -384,6 +434,7 @@ int main(void) {
       cmocka_unit_test(test_analyze_shapley),
       cmocka_unit_test(test_known_answer_and_ablations),
       cmocka_unit_test(test_store_round_trip),
+      cmocka_unit_test(test_upgrade_from_v4),
       cmocka_unit_test(test_rendered),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

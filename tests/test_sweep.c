@@ -398,7 +398,7 @@ static void test_upgrade_from_v3(void **state) {
   // Opened for writing: upgraded.
   assert_int_equal(lj_store_open(path, &st), 0);
   lj_store_close(st);
-  assert_int_equal(query_int(path, "PRAGMA user_version"), 4);
+  assert_int_equal(query_int(path, "PRAGMA user_version"), LJ_STORE_SCHEMA_VERSION);
   assert_int_equal(query_int(path, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'upgraded_from'"), 3);
   assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('studies', 'study_points')"), 2);
   assert_int_equal(query_int(path, "SELECT count(*) FROM runs WHERE id = 5"), 1);
