@@ -209,6 +209,8 @@ static void test_analyze_shapley(void **state) {
   // the headline: Shapley where its check passed, not where it failed
   assert_true(lj_profile_reported_method(&r, LJ_PHASE_PREFILL) == LJ_METHOD_SHAPLEY);
   assert_true(lj_profile_reported_method(&r, LJ_PHASE_DECODE) != LJ_METHOD_SHAPLEY);
+  // its closure is the whole layer's (the sequence closure's)
+  assert_ptr_equal(lj_profile_closure_of(&r, LJ_PHASE_PREFILL, LJ_METHOD_SHAPLEY), &r.closure_sequence[LJ_PHASE_PREFILL]);
   lj_profile_result_free(&r);
 }
 

@@ -38,7 +38,9 @@ const char *lj_layer_order_name(int variant) {
 }
 
 const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, lj_profile_method m) {
-  return m == LJ_METHOD_SEQUENCE  ? &r->closure_sequence[p]
+  // Shapley's values add up to the whole layer (its additive check): its closure is the whole
+  // layer's, the one the sequence closure computes.
+  return m == LJ_METHOD_SEQUENCE || m == LJ_METHOD_SHAPLEY ? &r->closure_sequence[p]
          : m == LJ_METHOD_CONTEXT ? &r->closure_context[p]
                                   : &r->closure[p];
 }

@@ -264,7 +264,8 @@ typedef struct {
   char notes[2048];              // what the run could not do, one sentence each
 } lj_profile_result;
 
-// The closure of phase p by method m.
+// The closure of phase p by method m (Shapley: the sequence closure, the whole layer's, to which
+// its values add up when its additive check passes).
 const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, lj_profile_method m);
 
 void lj_profile_result_init(lj_profile_result *r);
