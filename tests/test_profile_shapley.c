@@ -297,8 +297,12 @@ static void test_store_round_trip(void **state) {
     add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, 1.1e-3 * noise(t));
     add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, 1e-3 * noise(t));
   }
+  for (int k = 0; k < 3; k++) raw.full_j[k] = raw.abl_j[1][LJ_ABLATE_FULL][k], raw.ablated_j[k] = raw.abl_j[1][LJ_ABLATE_NO_MLP][k];
+  raw.n_full = raw.n_ablated = 3;
   assert_int_equal(lj_profile_analyze(&w, &raw, NULL, 0, 0), 0);
   assert_true(w.n_known >= 1 && w.n_ablation_checks >= 2 && w.shapley[LJ_PHASE_DECODE].n_rounds == R);
+  // --ablate both: the single decode ablation of older runs is the MLP's
+  assert_true(w.ablation_valid && w.ablation.stage == LJ_STAGE_GATE_UP);
   lj_store *st = NULL;
   assert_int_equal(lj_store_open(path, &st), 0);
   lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile"};

@@ -54,7 +54,7 @@ static int decode_mlp_per_call(const lj_profile_result *r, lj_mean_ci *out) {
 int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw) {
   if (!raw || raw->n_full < 1 || raw->n_ablated < 1 || !r->plan.ablation) return 0;
   lj_mean_ci per_call;
-  int mlp = r->plan.ablation == 2;
+  int mlp = r->plan.ablation >= 2;  // 3 (both): the MLP, as the runner keeps it
   if ((mlp ? decode_mlp_per_call(r, &per_call) : lj_analyze_decode_attention_per_call(r, &per_call)) < 0) {
     lj_clear_error();
     return 0;

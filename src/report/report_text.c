@@ -525,7 +525,7 @@ static void print_ablation(FILE *f, const lj_profile_result *r) {
   cell a, b, c, d, e, g, h;
   section(f, "Ablation (runs without one stage; dynamic energy per run)");
   fprintf(f, "%s skipped, %lld calls per run: full %s (n %d), ablated %s (n %d)\n",
-          r->plan.ablation == 2 && ab->stage == LJ_STAGE_GATE_UP ? "mlp (gate_up, swiglu, down)" : lj_stage_name(ab->stage),
+          ab->stage == LJ_STAGE_GATE_UP ? "mlp (gate_up, swiglu, down)" : lj_stage_name(ab->stage),
           (long long)ab->calls, energy_ci(a, &ab->full_j), ab->full_j.n, energy_ci(b, &ab->ablated_j), ab->ablated_j.n);
   fprintf(f, "saved %s (%s per call) vs replay %s: agreement %s, ratio %s [%s, %s]\n", interval_j(a, &ab->saved_j),
           energy(b, ab->saved_per_call_j.estimate), interval_j(c, &ab->replay_j), pct(d, ab->agreement_pct, 1),
