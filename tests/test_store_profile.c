@@ -1568,6 +1568,55 @@ static void test_upgrade_from_v2(void **state) {
   sqlite3_close(db);
 }
 
+// A file of schema version `version` made of the given parts after version 1's, holding
+// version 1's run (user_version and meta say `version`).
+static void write_store_of(const char *path, int version, const char *const *parts, int n_parts) {
+  write_v1_store(path);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  for (int i = 0; i < n_parts; i++) assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
+  char sql[160];
+  snprintf(sql, sizeof sql, "PRAGMA user_version = %d; UPDATE meta SET value = '%d' WHERE key = 'schema_version';",
+           version, version);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+// Version 5 (the energy-source columns of the head fit and the ablation) upgrades to 6: the
+// checks and the trials' variant; an old trial keeps variant 0.
+static void test_upgrade_from_v5(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "v5.db");
+  const char *parts[] = {lj_store_schema_v2, lj_store_schema_v3, lj_store_schema_v4, lj_store_schema_v5};
+  write_store_of(path, 5, parts, 4);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO replay_trials(run_id, phase, stage, layer, kv_len, kv_groups, trial, calls,"
+                                " start_offset_ns, window_flags, method, counter_j) VALUES"
+                                " (7, 'decode', 'qkv', -1, 128, 0, 2, 1000, 0, 0, 'sequence', 1.5);",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  // Reading as it is: no check tables there, none read.
+  lj_store *st = NULL;
+  int64_t n = -1;
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  assert_int_equal(lj_store_profile_count(st, 7, "shapley_checks", &n), 0);
+  assert_int_equal(n, 0);
+  lj_store_close(st);
+  store_profile_in(path, "stage_intervals", 100);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_upgraded_from(db, 5);
+  sqlite3_stmt *q = query_row(db, "SELECT variant, counter_j FROM replay_trials WHERE run_id = ?", 7);
+  assert_int_equal(sqlite3_column_int(q, 0), 0);
+  assert_true(sqlite3_column_double(q, 1) == 1.5);
+  sqlite3_finalize(q);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name GLOB '*_v5'", 0), 0);
+  sqlite3_close(db);
+  assert_schema_as_fresh(path, "fresh5.db");
+}
+
 // Versions other than 1, 2 and 3 are refused, naming the file.
 static void test_unknown_versions_refused(void **state) {
   char path[1024], sql[64], version[32];
@@ -1597,7 +1646,7 @@ int main(void) {
       cmocka_unit_test(test_profile_round_trip),    cmocka_unit_test(test_profile_read_back), cmocka_unit_test(test_profile_legacy_context_rows),
       cmocka_unit_test(test_profile_device_source),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
-      cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2),
+      cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2), cmocka_unit_test(test_upgrade_from_v5),
       cmocka_unit_test(test_unknown_versions_refused), cmocka_unit_test(test_phase_windows_as_they_close),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

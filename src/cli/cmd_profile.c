@@ -48,10 +48,15 @@ static void usage(FILE *f) {
           "                         idle gaps, so that a stage does not sit at the power cap (default 0.5;\n"
           "                         1 = back to back)\n"
           "  --no-sequence          skip the sequence replay of the layer's stages (prefill and decode)\n"
+          "  --no-shapley           skip the leave-one-out and permuted-order replays (the Shapley split)\n"
+          "  --known-answer         insert a 16 MiB calibration copy into each layer and check that every\n"
+          "                         method recovers its energy (~90 s more); --known-answer-mb N sets its size\n"
           "  --quick                a first look (1B: ~90 s on an H100): --repeats 2 --phase-seconds 1 --trials 3\n"
-          "                         --replay-seconds 0.3 --decode-kv 2 --idle-seconds 2 --no-sequence --ablate none\n"
-          "                         --no-head-fit --no-overhead; options given with it override these\n"
-          "  --ablate none|attn|mlp runs without that part, against its replay estimate (default mlp)\n"
+          "                         --replay-seconds 0.3 --decode-kv 2 --idle-seconds 2 --no-sequence --no-shapley\n"
+          "                         --ablate none --no-overhead (no head fit); options given with it override these\n"
+          "  --ablate none|attn|mlp|both  prefill and decode without that part, against each method's\n"
+          "                         estimate (default both)\n"
+          "  --head-fit             fit attention's energy against its KV-head groups (off by default)\n"
           "  --no-timeline, --no-ablation, --no-head-fit, --no-overhead   skip that part\n"
           "  --device N             GPU (CUDA index, default 0)\n"
           "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
@@ -96,7 +101,7 @@ enum {
   OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
-  OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS
+  OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -117,6 +122,8 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"replay-duty", required_argument, 0, OPT_DUTY}, {"ablate", required_argument, 0, OPT_ABLATE},
       {"quick", no_argument, 0, OPT_QUICK},
       {"weights", required_argument, 0, OPT_WEIGHTS},
+      {"head-fit", no_argument, 0, OPT_HEAD_FIT}, {"no-shapley", no_argument, 0, OPT_NO_SHAPLEY},
+      {"known-answer", no_argument, 0, OPT_KNOWN}, {"known-answer-mb", required_argument, 0, OPT_KNOWN_MB},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_profile_options_default(&a->o);
@@ -150,6 +157,10 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_NO_ABLATION: o->ablation = 0; break;
       case OPT_NO_HEAD_FIT: o->head_fit = 0; break;
       case OPT_NO_SEQUENCE: o->sequence = 0; break;
+      case OPT_HEAD_FIT: o->head_fit = 1; break;
+      case OPT_NO_SHAPLEY: o->shapley = 0; break;
+      case OPT_KNOWN: if (!o->known_answer_mb) o->known_answer_mb = LJ_KNOWN_ANSWER_DEFAULT_MB; break;
+      case OPT_KNOWN_MB: LJ_TRY(parse_int("--known-answer-mb", optarg, 1, 4096, &o->known_answer_mb)); break;
       case OPT_NO_OVERHEAD: o->overhead = 0; break;
       case OPT_DEVICE: LJ_TRY(parse_int("--device", optarg, 0, 255, &o->device)); break;
       case OPT_ENGINE: a->engine = optarg; break;
@@ -165,7 +176,8 @@ static int parse_args(int argc, char **argv, profile_args *a) {
         if (!strcmp(optarg, "none")) o->ablation = 0;
         else if (!strcmp(optarg, "attn")) o->ablation = 1;
         else if (!strcmp(optarg, "mlp")) o->ablation = 2;
-        else return LJ_FAIL(LJ_EINVAL, "--ablate '%s': expected none, attn or mlp", optarg);
+        else if (!strcmp(optarg, "both")) o->ablation = 3;
+        else return LJ_FAIL(LJ_EINVAL, "--ablate '%s': expected none, attn, mlp or both", optarg);
         break;
       case OPT_QUICK: break;  // applied above
       case 'o': a->out_path = optarg; break;
@@ -236,7 +248,7 @@ int lj_cmd_profile(int argc, char **argv) {
   lj_profile_result_init(&r);
   if (a.quick)
     lj_profile_note(&r, "A --quick run (a first look): fewer and shorter windows and trials than the default, "
-                        "so wider intervals; no sequence replay, ablation, head fit or overhead.");
+                        "so wider intervals; no sequence replay, Shapley split, ablation, head fit or overhead.");
   rc = on_gpu ? lj_profile_run_gpu(&a.o, &r) : lj_profile_run_cpu(&a.o, &r);
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", lj_error_message());

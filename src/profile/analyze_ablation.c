@@ -10,18 +10,9 @@
 #include "common/error.h"
 #include "profile/analyze_internal.h"
 
-// A derived estimate as a mean with its se and df (what lj_ablation_compute takes).
-static void mean_from_interval(const lj_interval *iv, lj_mean_ci *out) {
-  memset(out, 0, sizeof *out);
-  out->n = 2;
-  out->mean = iv->estimate, out->sem = iv->se, out->df = iv->df, out->level = iv->level;
-  out->lo = iv->lo, out->hi = iv->hi, out->half_width = (iv->hi - iv->lo) / 2;
-  out->stddev = out->cv = NAN;
-}
-
 // Per-call attention energy of decode over the whole generation: the replayed
 // KV lengths weighted by the calls they stand for.
-static int decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out) {
+int lj_analyze_decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out) {
   double coef[LJ_PROFILE_MAX_KV], total = 0;
   lj_mean_ci m[LJ_PROFILE_MAX_KV];
   size_t k = 0;
@@ -37,7 +28,7 @@ static int decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out
   for (size_t i = 0; i < k; i++) coef[i] /= total;
   lj_interval iv;
   LJ_TRY(lj_stats_linear_combination(coef, m, k, r->plan.level, &iv));
-  mean_from_interval(&iv, out);
+  lj_analyze_mean_from_interval(&iv, out);
   return 0;
 }
 
@@ -56,34 +47,40 @@ static int decode_mlp_per_call(const lj_profile_result *r, lj_mean_ci *out) {
   if (k != 3) return LJ_FAIL(LJ_EINVAL, "no replay estimate of the decode MLP stages");
   lj_interval iv;
   LJ_TRY(lj_stats_linear_combination(coef, m, 3, r->plan.level, &iv));
-  mean_from_interval(&iv, out);
+  lj_analyze_mean_from_interval(&iv, out);
+  return 0;
+}
+
+int lj_analyze_ablation_sources(lj_stage st, int64_t calls, const double *full, int n_full, const double *abl,
+                                int n_abl, const double *full_s, int n_full_s, const double *abl_s, int n_abl_s,
+                                const lj_mean_ci *per_call, double level, lj_ablation *out) {
+  lj_ablation counter;
+  LJ_TRY(lj_ablation_compute(st, calls, full, (size_t)n_full, abl, (size_t)n_abl, per_call, level, &counter));
+  // The samples' figures where every window has them (windows < LJ_SAMPLE_WINDOW_MAX_S); the counter's beside.
+  int samples = n_full_s == n_full && n_abl_s == n_abl;
+  if (samples)
+    LJ_TRY(lj_ablation_compute(st, calls, full_s, (size_t)n_full_s, abl_s, (size_t)n_abl_s, per_call, level, out));
+  else
+    *out = counter;
+  out->counter_saved_j = counter.saved_j.estimate;
+  out->flags = lj_energy_source_flags(samples, out->saved_j.lo, out->saved_j.hi, samples ? counter.saved_j.estimate : NAN);
   return 0;
 }
 
 int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw) {
   if (!raw || raw->n_full < 1 || raw->n_ablated < 1 || !r->plan.ablation) return 0;
   lj_mean_ci per_call;
-  int mlp = r->plan.ablation == 2;
-  if ((mlp ? decode_mlp_per_call(r, &per_call) : decode_attention_per_call(r, &per_call)) < 0) {
+  int mlp = r->plan.ablation >= 2;  // 3 (both): the MLP, as the runner keeps it
+  if ((mlp ? decode_mlp_per_call(r, &per_call) : lj_analyze_decode_attention_per_call(r, &per_call)) < 0) {
     lj_clear_error();
     return 0;
   }
   // One call = the stage (or the MLP's three) in one layer of one decode step.
   int64_t calls = (int64_t)(r->plan.gen_len - 1) * r->plan.config.n_layers;
-  lj_stage st = mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN;
-  lj_ablation counter;
-  LJ_TRY(lj_ablation_compute(st, calls, raw->full_j, (size_t)raw->n_full, raw->ablated_j, (size_t)raw->n_ablated,
-                             &per_call, r->plan.level, &counter));
-  // The samples' figures where every window has them (windows < LJ_SAMPLE_WINDOW_MAX_S); the counter's beside.
-  int samples = raw->n_full_sample == raw->n_full && raw->n_ablated_sample == raw->n_ablated;
-  if (samples)
-    LJ_TRY(lj_ablation_compute(st, calls, raw->full_sample_j, (size_t)raw->n_full_sample, raw->ablated_sample_j,
-                               (size_t)raw->n_ablated_sample, &per_call, r->plan.level, &r->ablation));
-  else
-    r->ablation = counter;
-  r->ablation.counter_saved_j = counter.saved_j.estimate;
-  r->ablation.flags = lj_energy_source_flags(samples, r->ablation.saved_j.lo, r->ablation.saved_j.hi,
-                                             samples ? counter.saved_j.estimate : NAN);
+  LJ_TRY(lj_analyze_ablation_sources(mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN, calls, raw->full_j, raw->n_full,
+                                     raw->ablated_j, raw->n_ablated, raw->full_sample_j, raw->n_full_sample,
+                                     raw->ablated_sample_j, raw->n_ablated_sample, &per_call, r->plan.level,
+                                     &r->ablation));
   r->ablation_valid = 1;
   return 0;
 }

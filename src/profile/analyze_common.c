@@ -111,3 +111,35 @@ int lj_analyze_add_derived_stage(lj_profile_result *r, lj_profile_stage *s) {
   return lj_profile_add_stage(r, s);
 }
 
+
+void lj_analyze_mean_from_interval(const lj_interval *iv, lj_mean_ci *out) {
+  memset(out, 0, sizeof *out);
+  out->n = 2;
+  out->mean = iv->estimate, out->sem = iv->se, out->df = iv->df, out->level = iv->level;
+  out->lo = iv->lo, out->hi = iv->hi, out->half_width = (iv->hi - iv->lo) / 2;
+  out->stddev = out->cv = NAN;
+}
+
+int lj_analyze_trial_per_call(const lj_profile_trial *t, lj_trial_per_call *out) {
+  if (!(t->t.calls > 0) || !isfinite(t->t.counter_energy_j) || !(t->t.duration_s > 0)) return 0;
+  double c = (double)t->t.calls, idle_j = t->t.idle_w * t->t.duration_s;
+  out->gross = t->t.counter_energy_j / c;
+  out->dyn = (t->t.counter_energy_j - idle_j) / c;
+  out->time = t->t.duration_s / c;
+  int s = lj_trial_samples_usable(&t->t);
+  out->sgross = s ? t->t.sample_energy_j / c : NAN;
+  out->sdyn = s ? (t->t.sample_energy_j - idle_j) / c : NAN;
+  return 1;
+}
+
+const lj_profile_stage *lj_analyze_find_stage(const lj_profile_result *r, lj_profile_method m, lj_phase ph,
+                                              lj_stage st, int64_t kv) {
+  const lj_profile_stage *any = NULL;
+  for (size_t i = 0; i < r->n_stages; i++) {
+    const lj_profile_stage *s = &r->stages[i];
+    if (s->method != m || s->est.key.phase != ph || s->est.key.stage != st) continue;
+    if (s->est.key.kv_len == kv) return s;
+    if (!any) any = s;
+  }
+  return any;
+}

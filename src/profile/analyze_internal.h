@@ -15,6 +15,28 @@ int lj_analyze_kv_index_of(const lj_profile_plan *p, int64_t kv);
 // Mean in-situ duration of a stage's intervals in a phase, less one timestamp's cost (NAN: none).
 double lj_analyze_insitu_time(const lj_profile_result *r, lj_phase ph, lj_stage st, int64_t kv);
 void lj_analyze_shape_of(const lj_profile_plan *p, lj_phase ph, int64_t kv, lj_stage_shape *sh);
+// A derived interval as a mean with its se and df (what the interval functions take).
+void lj_analyze_mean_from_interval(const lj_interval *iv, lj_mean_ci *out);
+// Per call of a trial: dynamic and gross energy by the counter, time, and the dynamic and gross
+// energy by the power samples (NAN where its samples cannot stand for it: lj_trial_samples_usable).
+typedef struct {
+  double dyn, gross, time, sdyn, sgross;
+} lj_trial_per_call;
+// 0 when the trial has no counter energy, calls or duration.
+int lj_analyze_trial_per_call(const lj_profile_trial *t, lj_trial_per_call *out);
+// The estimate of stage st by method m in phase ph, at KV length kv where there is one (else any).
+const lj_profile_stage *lj_analyze_find_stage(const lj_profile_result *r, lj_profile_method m, lj_phase ph,
+                                              lj_stage st, int64_t kv);
+// Isolation's per-call attention energy of decode over the whole generation (the replayed KV
+// lengths weighted by the calls they stand for; analyze_ablation.c).
+int lj_analyze_decode_attention_per_call(const lj_profile_result *r, lj_mean_ci *out);
+// An ablation of `st` (calls per unit) against per_call, from the per-unit dynamic energies of
+// the full and the ablated windows by the counter (full, abl) and by the samples (full_s,
+// abl_s: only the windows whose samples can stand for them): the samples' where every window
+// of both sets has them, the counter's saved energy beside, and the source flags.
+int lj_analyze_ablation_sources(lj_stage st, int64_t calls, const double *full, int n_full, const double *abl,
+                                int n_abl, const double *full_s, int n_full_s, const double *abl_s, int n_abl_s,
+                                const lj_mean_ci *per_call, double level, lj_ablation *out);
 // Completes and adds an estimate a method derived from differences of trials.
 int lj_analyze_add_derived_stage(lj_profile_result *r, lj_profile_stage *s);
 
@@ -31,5 +53,8 @@ int lj_analyze_closure_sequence(lj_profile_result *r, lj_phase ph, const lj_mean
                                 const lj_mean_ci *layer_dyn);                 // analyze_sequence.c
 int lj_analyze_timeline(lj_profile_result *r, const lj_sample *power, size_t n_power, int device);  // analyze_timeline.c
 int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw);     // analyze_ablation.c
+int lj_analyze_shapley(lj_profile_result *r);                                 // analyze_shapley.c
+int lj_analyze_known_answer(lj_profile_result *r);                            // analyze_known_answer.c
+int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw);  // analyze_ablation_checks.c
 int lj_analyze_head_fit(lj_profile_result *r);                                // analyze_head_fit.c
 int lj_analyze_overheads(lj_profile_result *r, const lj_profile_raw *raw);    // analyze_overhead.c

@@ -25,16 +25,13 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
   memset(out, 0, sizeof *out);
   for (size_t i = 0; i < r->n_trials; i++) {
     const lj_profile_trial *t = &r->trials[i];
-    if (t->method != LJ_METHOD_SEQUENCE || t->key.phase != ph || t->key.stage != last || t->trial < 0 ||
-        t->trial >= MAX_ROUNDS || !(t->t.calls > 0) || !isfinite(t->t.counter_energy_j) || !(t->t.duration_s > 0))
-      continue;
-    double c = (double)t->t.calls;
-    out->gross[t->trial] = t->t.counter_energy_j / c;
-    out->dyn[t->trial] = (t->t.counter_energy_j - t->t.idle_w * t->t.duration_s) / c;
-    out->time[t->trial] = t->t.duration_s / c;
-    int s = lj_trial_samples_usable(&t->t);
-    out->sgross[t->trial] = s ? t->t.sample_energy_j / c : NAN;
-    out->sdyn[t->trial] = s ? (t->t.sample_energy_j - t->t.idle_w * t->t.duration_s) / c : NAN;
+    // the whole layer: the last prefix, or the Shapley rounds' whole layer (the same replay, measured once)
+    int whole = last == LJ_STAGE_DOWN && t->method == LJ_METHOD_LOO && t->key.stage == LJ_STAGE_COUNT;
+    if (!whole && (t->method != LJ_METHOD_SEQUENCE || t->key.stage != last)) continue;
+    lj_trial_per_call v;
+    if (t->key.phase != ph || t->trial < 0 || t->trial >= MAX_ROUNDS || !lj_analyze_trial_per_call(t, &v)) continue;
+    out->gross[t->trial] = v.gross, out->dyn[t->trial] = v.dyn, out->time[t->trial] = v.time;
+    out->sgross[t->trial] = v.sgross, out->sdyn[t->trial] = v.sdyn;
     out->have[t->trial] = 1;
   }
 }

@@ -42,7 +42,7 @@ int lj_gpu_replay_decode(gpu_run *g) {
       STOP_IF_INTERRUPTED(g);
       LJ_TRY(lj_gpu_replay_stage(g, LJ_PHASE_DECODE, (lj_stage)st, kv, &b, 0, g->o->trials, g->o->replay_seconds));
     }
-    if (j == mid && g->o->sequence) LJ_TRY(lj_gpu_sequence_rounds(g, LJ_PHASE_DECODE, kv, &b));
+    if (j == mid && (g->o->sequence || g->o->shapley)) LJ_TRY(lj_gpu_layer_rounds(g, LJ_PHASE_DECODE, kv, &b));
     if (j == mid && g->o->head_fit) LJ_TRY(lj_gpu_head_fit_replay(g, kv, &b));
   }
   return 0;

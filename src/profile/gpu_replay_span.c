@@ -60,10 +60,22 @@ static int play(gpu_run *g, lj_cuda_replay *rp, double duty, int launches, doubl
 // after a pre-roll of random length.
 int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
                        int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
-  int L = g->r->plan.config.n_layers, per_layer = lj_stage_is_per_layer(first);
+  lj_gpu_replay_what w = {first, last, NULL, 0, last, 0, NULL};
+  return lj_gpu_replay_run(g, ph, &w, kv, b, groups, method, trial0, n_trials, seconds, duty);
+}
+
+static int create(gpu_run *g, const lj_gpu_replay_what *w, const lj_cuda_batch *b, int calls, lj_cuda_replay **rp) {
+  if (w->order) return lj_cuda_replay_create_order(g->e, w->order, w->n, b, calls, rp);
+  return lj_cuda_replay_create_span(g->e, w->first, w->last, b, calls, rp);
+}
+
+int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
+                      int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
+  int L = g->r->plan.config.n_layers, per_layer = w->order || lj_stage_is_per_layer(w->first);
+  lj_stage first = w->first, last = w->last;
   int calls = per_layer ? L : 4;
   lj_cuda_replay *rp = NULL;
-  LJ_TRY(lj_cuda_replay_create_span(g->e, first, last, b, calls, &rp));
+  LJ_TRY(create(g, w, b, calls, &rp));
   double t = 0;
   int rc = timed_launches(g, rp, 1, &t);
   if (rc == 0) {
@@ -76,7 +88,7 @@ int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, i
       lj_cuda_replay_free(rp);
       rp = NULL;
       calls = want;
-      rc = lj_cuda_replay_create_span(g->e, first, last, b, calls, &rp);
+      rc = create(g, w, b, calls, &rp);
     }
   }
   if (rc == 0) rc = timed_launches(g, rp, 3, &t);
@@ -96,8 +108,10 @@ int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, i
     double pre_s = LJ_GPU_PREROLL_S + (double)offset * 1e-9;
     rc = play(g, rp, duty, (int)ceil(pre_s / per_launch), pre_s, burst, gap_ns, &pre_done, &pre_gap);
     if (rc < 0) break;
-    char name[64];
-    if (method == LJ_METHOD_SEQUENCE)
+    char name[96];
+    if (w->name)
+      snprintf(name, sizeof name, "%s:%s:%s#%d", lj_profile_method_name(method), lj_phase_name(ph), w->name, k);
+    else if (method == LJ_METHOD_SEQUENCE)
       snprintf(name, sizeof name, "sequence:%s:%s..%s#%d", lj_phase_name(ph), lj_stage_name(first),
                lj_stage_name(last), k);
     else
@@ -115,8 +129,8 @@ int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, i
     if (rc < 0) break;
     lj_profile_trial tr;
     memset(&tr, 0, sizeof tr);
-    tr.key.phase = ph, tr.key.stage = last, tr.key.layer = -1, tr.key.kv_len = kv;
-    tr.trial = k, tr.groups = groups, tr.method = method;
+    tr.key.phase = ph, tr.key.stage = w->key_stage, tr.key.layer = -1, tr.key.kv_len = kv;
+    tr.trial = k, tr.groups = groups, tr.method = method, tr.variant = w->variant;
     tr.gap_s = (double)gap_ns_total * 1e-9;
     tr.t.calls = done * calls;
     tr.t.temperature_c = lj_profile_meter_temperature(&g->m);

@@ -29,9 +29,10 @@ typedef struct {
   int32_t *gen_ids;          // (batch, gen_len) for detokenize
   int *window_handles;       // parallel to r->windows
   int *trial_handles;        // parallel to r->trials
-  int abl_handles[2][LJ_PROFILE_MAX_PAIRS];
-  int64_t abl_units[2][LJ_PROFILE_MAX_PAIRS];
-  int n_abl[2];
+  // ablation windows: [phase: 0 prefill, 1 decode][LJ_ABLATE_*][repeat]
+  int abl_handles[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
+  int64_t abl_units[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
+  int n_abl[2][LJ_ABLATE_COUNT];
   lj_profile_raw raw;
   lj_progress progress;
   int64_t done;
@@ -84,6 +85,19 @@ int lj_gpu_keep_trial(gpu_run *g, int h, const lj_profile_trial *tr);
 // Replays the stages first .. last on batch b, n_trials windows numbered from trial0.
 int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
                        int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty);
+// What a replay runs per call and how its trials are filed: the stages first .. last in the
+// run's order, or (order != NULL) the listed stages in that order (lj_cuda_replay_create_order);
+// the trials get key.stage = key_stage and variant; name (NULL: the span's) names windows.
+typedef struct {
+  lj_stage first, last;
+  const lj_stage *order;
+  int n;
+  lj_stage key_stage;
+  int variant;
+  const char *name;
+} lj_gpu_replay_what;
+int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
+                      int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty);
 // A real prefill (its activations stay in the buffers), then b set up as that prefill's batch.
 int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b);
 // The engine brought to `kv` cached positions by a real prefill and generation;
@@ -97,8 +111,11 @@ int lj_gpu_replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
                         int n_trials, double seconds);   // gpu_isolation.c
 int lj_gpu_replay_prefill(gpu_run *g);                   // gpu_isolation.c
 int lj_gpu_replay_decode(gpu_run *g);                    // gpu_isolation.c (sequence and head fit at its middle KV)
-int lj_gpu_sequence_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b);  // gpu_sequence.c
-int lj_gpu_sequence_prefill(gpu_run *g);                 // gpu_sequence.c
+int lj_gpu_sequence_prefill(gpu_run *g);                 // gpu_sequence.c (with the Shapley rounds)
+// gpu_loo.c: rounds of the layer's sequence prefixes, the whole layer, the layer without each
+// stage and in the other orders (what the Shapley split and the sequence method need).
+int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b);
+int lj_gpu_known_answer(gpu_run *g);                     // gpu_known_answer.c
 int lj_gpu_head_fit_replay(gpu_run *g, int64_t kv, const lj_cuda_batch *b);               // gpu_head_fit.c
 int lj_gpu_run_ablation(gpu_run *g);                     // gpu_ablation.c
 int lj_gpu_run_overhead(gpu_run *g);                     // gpu_overhead.c

@@ -11,9 +11,12 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
   lj_analyze_stamp_cost(r, raw);
   if (!r->plan.timing_only) {
     LJ_TRY(lj_analyze_isolation(r));
-    LJ_TRY(lj_analyze_closures(r));
+    LJ_TRY(lj_analyze_closures(r));  // sequence estimates first: the Shapley split follows them
+    LJ_TRY(lj_analyze_shapley(r));
+    LJ_TRY(lj_analyze_known_answer(r));
     LJ_TRY(lj_analyze_timeline(r, power, n_power, device));
     LJ_TRY(lj_analyze_ablation(r, raw));
+    LJ_TRY(lj_analyze_ablation_checks(r, raw));
     LJ_TRY(lj_analyze_head_fit(r));
   }
   if (raw) LJ_TRY(lj_analyze_overheads(r, raw));

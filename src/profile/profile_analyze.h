@@ -11,6 +11,10 @@
 
 #define LJ_PROFILE_MAX_PAIRS 32
 
+// The units of an ablation: the full run, without attention (the attn stage), without the MLP
+// (gate_up, swiglu, down).
+enum { LJ_ABLATE_FULL = 0, LJ_ABLATE_NO_ATTN, LJ_ABLATE_NO_MLP, LJ_ABLATE_COUNT };
+
 // Raw figures of the measurements that are not windows of r.
 typedef struct {
   double full_j[LJ_PROFILE_MAX_PAIRS], ablated_j[LJ_PROFILE_MAX_PAIRS];  // dynamic J per decode unit (counter)
@@ -19,6 +23,12 @@ typedef struct {
   // (lj_trial_samples_usable); used only when every window of both sets has them.
   double full_sample_j[LJ_PROFILE_MAX_PAIRS], ablated_sample_j[LJ_PROFILE_MAX_PAIRS];
   int n_full_sample, n_ablated_sample;
+  // Ablations of both phases: dynamic J per unit of [phase: 0 prefill, 1 decode][LJ_ABLATE_*],
+  // by the counter and (as above) by the samples.
+  double abl_j[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
+  int n_abl_j[2][LJ_ABLATE_COUNT];
+  double abl_sample_j[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
+  int n_abl_sample_j[2][LJ_ABLATE_COUNT];
   double sampler_off_s[LJ_PROFILE_MAX_PAIRS], sampler_on_s[LJ_PROFILE_MAX_PAIRS];  // s per decode step
   int n_sampler_off, n_sampler_on;
   double marks_off_s[LJ_PROFILE_MAX_PAIRS], marks_on_s[LJ_PROFILE_MAX_PAIRS];

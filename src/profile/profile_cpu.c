@@ -178,7 +178,8 @@ int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r) {
   int rc = lj_profile_plan_make(o, &r->plan, &c.ckpt_dir);
   snprintf(r->plan.engine, sizeof r->plan.engine, "cpu");
   r->plan.timing_only = 1;
-  r->plan.ablation = r->plan.head_fit = r->plan.sequence = 0;
+  r->plan.ablation = r->plan.head_fit = r->plan.sequence = r->plan.shapley = 0;
+  r->plan.known_answer_bytes = 0;
   r->plan.n_decode_kv = 0;
   snprintf(r->cond.device.name, sizeof r->cond.device.name, "CPU (%d threads)",
            o->threads > 0 ? o->threads : lj_default_threads());

@@ -6,7 +6,8 @@
 //   detokenize windows), interleaved so that drift spreads over the phases ->
 //   in-situ timeline (stage marks on) -> replay: prefill stages, the prefill's layer
 //   prefixes (sequence replay), decode stages at the first KV length, attention at the
-//   others, the decode layer's prefixes and the head fit at the middle one -> ablation ->
+//   others, the decode layer's prefixes and the Shapley rounds (gpu_loo.c) and the head fit
+//   at the middle one -> the known answer (--known-answer) -> ablation, prefill and decode ->
 //   sampler off -> overhead pairs (they need the sampler off) -> analysis.
 // Window results are read after the sampler has stopped, so no trial waits for
 // the driver's buffer to catch up.
@@ -33,9 +34,10 @@ static int measure(gpu_run *g) {
   lj_profile_result *r = g->r;
   int R = o->repeats, B = o->batch;
   int n_replays = 13 + 14 + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
-  int n_sequence = o->sequence ? 2 * o->trials : 0;
+  int n_sequence = o->sequence || o->shapley ? 2 * o->trials : 0;
   lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_sequence +
-                                                  (o->ablation ? R : 0) + (o->overhead ? 1 : 0));
+                                                  (o->ablation ? 2 * R : 0) + (o->overhead ? 1 : 0) +
+                                                  (o->known_answer_mb > 0 ? 4 : 0));
   LJ_TRY(lj_profile_meter_start(&g->m));
   // Load: repeated (at most 5 times) until the window is long enough.
   LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_LOAD, 0, 0, lj_gpu_unit_load, 5));
@@ -66,8 +68,9 @@ static int measure(gpu_run *g) {
   if (o->timeline) LJ_TRY(lj_gpu_run_timeline(g));
   STOP_IF_INTERRUPTED(g);
   LJ_TRY(lj_gpu_replay_prefill(g));
-  if (o->sequence) LJ_TRY(lj_gpu_sequence_prefill(g));
+  if (o->sequence || o->shapley) LJ_TRY(lj_gpu_sequence_prefill(g));
   LJ_TRY(lj_gpu_replay_decode(g));
+  if (o->known_answer_mb > 0) LJ_TRY(lj_gpu_known_answer(g));
   if (o->ablation) LJ_TRY(lj_gpu_run_ablation(g));
   return 0;
 }
@@ -90,24 +93,33 @@ static void collect(gpu_run *g) {
       t->t.duration_s -= t->gap_s;
     }
   }
-  for (int a = 0; a < 2; a++)
-    for (int i = 0; i < g->n_abl[a]; i++) {
-      lj_window_result wr;
-      if (lj_windows_result(w, g->abl_handles[a][i], g->m.dev, &wr) < 0 || g->abl_units[a][i] <= 0) continue;
-      if (wr.flags & LJ_WINDOW_NO_COUNTER) continue;
-      double units = (double)g->abl_units[a][i], per_unit = wr.counter_above_idle_j / units;
-      lj_replay_trial as_trial;
-      lj_replay_trial_from_window(&wr, g->abl_units[a][i], NAN, 0, &as_trial);
-      int samples = lj_trial_samples_usable(&as_trial);
-      double sample_per_unit = wr.sample_above_idle_j / units;
-      if (a) {
-        g->raw.ablated_j[g->raw.n_ablated++] = per_unit;
-        if (samples) g->raw.ablated_sample_j[g->raw.n_ablated_sample++] = sample_per_unit;
-      } else {
-        g->raw.full_j[g->raw.n_full++] = per_unit;
-        if (samples) g->raw.full_sample_j[g->raw.n_full_sample++] = sample_per_unit;
+  // Ablations: both phases, by the counter and (windows < LJ_SAMPLE_WINDOW_MAX_S) by the samples;
+  // decode's full and the plan's group (the MLP for both) also into the single ablation of older runs.
+  int legacy = g->o->ablation == 1 ? LJ_ABLATE_NO_ATTN : LJ_ABLATE_NO_MLP;
+  lj_profile_raw *raw = &g->raw;
+  for (int pi = 0; pi < 2; pi++)
+    for (int a = 0; a < LJ_ABLATE_COUNT; a++)
+      for (int i = 0; i < g->n_abl[pi][a]; i++) {
+        lj_window_result wr;
+        int64_t n_units = g->abl_units[pi][a][i];
+        if (lj_windows_result(w, g->abl_handles[pi][a][i], g->m.dev, &wr) < 0 || n_units <= 0) continue;
+        if (wr.flags & LJ_WINDOW_NO_COUNTER) continue;
+        double units = (double)n_units, per_unit = wr.counter_above_idle_j / units;
+        lj_replay_trial as_trial;
+        lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
+        int samples = lj_trial_samples_usable(&as_trial);
+        double sample_per_unit = wr.sample_above_idle_j / units;
+        raw->abl_j[pi][a][raw->n_abl_j[pi][a]++] = per_unit;
+        if (samples) raw->abl_sample_j[pi][a][raw->n_abl_sample_j[pi][a]++] = sample_per_unit;
+        if (pi == 1 && a == legacy) {
+          raw->ablated_j[raw->n_ablated++] = per_unit;
+          if (samples) raw->ablated_sample_j[raw->n_ablated_sample++] = sample_per_unit;
+        }
+        if (pi == 1 && a == LJ_ABLATE_FULL) {
+          raw->full_j[raw->n_full++] = per_unit;
+          if (samples) raw->full_sample_j[raw->n_full_sample++] = sample_per_unit;
+        }
       }
-    }
   lj_clear_error();
 }
 

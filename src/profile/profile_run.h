@@ -25,9 +25,12 @@ typedef struct {
   double idle_w;            // NAN: measure
   double level;             // 0.95
   int n_decode_kv;          // decode KV lengths at which attention is replayed (3)
-  int ablation;             // 0 none, 1 attention, 2 the MLP (default)
+  int ablation;             // 0 none, 1 attention, 2 the MLP, 3 both (default), in prefill and decode
   int head_fit, timeline, overhead;  // 1 = run (default)
   int sequence;             // 1: the layer's stages also measured by sequence replay, prefill and decode (default 1)
+  int shapley;              // 1: leave-one-out and permuted-order replays of the layer: the Shapley split (default 1)
+  int known_answer_mb;      // MiB of the known-answer calibration copy; 0: no known-answer check (default)
+#define LJ_KNOWN_ANSWER_DEFAULT_MB 16  // --known-answer: about one 1B decode qkv call of traffic (2 x 16 MiB)
   int threads;              // CPU engine threads (0 = all)
   uint64_t seed;
   int weights;              // lj_weight_format of the CUDA engine (bf16)
@@ -40,8 +43,8 @@ typedef struct {
 void lj_profile_options_default(lj_profile_options *o);
 // `profile --quick`: a first look at 1B within ~90 s on an H100 (docs/cli.md): 2 repeats of 1 s
 // phase windows, 3 replay trials of 0.3 s (their energies from the power samples), decode
-// attention at 2 KV lengths, a 2 s idle measurement; no sequence replay, ablation, head fit or
-// overhead pairs. The intervals come out wider. Options given with it override these.
+// attention at 2 KV lengths, a 2 s idle measurement; no sequence replay, Shapley rounds, ablation,
+// head fit or overhead pairs. The intervals come out wider. Options given with it override these.
 void lj_profile_options_quick(lj_profile_options *o);
 
 // Each returns 0, or a negative lj_status; the result holds whatever was measured

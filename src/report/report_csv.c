@@ -91,8 +91,17 @@ static void record_row(FILE *f, const lj_record_desc *d, const void *rec) {
     first = 0;
     switch (c->type) {
       case LJ_FIELD_PHASE: fputs(lj_phase_name(*(const lj_phase *)p), f); break;
-      case LJ_FIELD_STAGE: fputs(lj_stage_name(*(const lj_stage *)p), f); break;
-      case LJ_FIELD_GROUP: fputs(lj_stage_group_name(lj_stage_group_of(*(const lj_stage *)p)), f); break;
+      case LJ_FIELD_STAGE:
+      case LJ_FIELD_STAGE_OR_NONE: {
+        lj_stage st = *(const lj_stage *)p;
+        fputs(st == LJ_STAGE_COUNT ? "none" : lj_stage_name(st), f);
+        break;
+      }
+      case LJ_FIELD_GROUP: {
+        lj_stage st = *(const lj_stage *)p;
+        if (st != LJ_STAGE_COUNT) fputs(lj_stage_group_name(lj_stage_group_of(st)), f);
+        break;
+      }
       case LJ_FIELD_METHOD: fputs(lj_profile_method_name(*(const lj_profile_method *)p), f); break;
       case LJ_FIELD_INT:
       case LJ_FIELD_BOOL: fprintf(f, "%d", *(const int *)p); break;

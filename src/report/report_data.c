@@ -270,6 +270,60 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_source(x, a->flags);
     put(o, "ablation", x);
   }
+  json_t *sh = json_array(), *ka = json_array(), *ab = json_array();
+  for (int p = 0; sh && p < LJ_PHASE_COUNT; p++) {
+    const lj_shapley_check *c = &r->shapley[p];
+    if (c->n_rounds <= 0) continue;
+    json_t *x = json_object();
+    put_str(x, "phase", lj_phase_name((lj_phase)p));
+    put_str(x, "headline", lj_profile_method_name(lj_profile_reported_method(r, (lj_phase)p)));
+    put_num(x, "full_j", c->full_j.mean);
+    put_num(x, "sum_isolation_j", c->sum_isolation_j.estimate);
+    put_num(x, "interaction_j", c->interaction_j.estimate);
+    put_num(x, "sum_marginal_j", c->sum_marginal_j.estimate);
+    put_num(x, "sum_shapley_j", c->sum_shapley_j.estimate);
+    put_num(x, "residual_pct", c->residual_pct);
+    put_num(x, "residual_lo_pct", c->residual_lo_pct);
+    put_num(x, "residual_hi_pct", c->residual_hi_pct);
+    put_num(x, "order_spread_pct", c->order_spread_pct);
+    put_int(x, "pass", c->pass);
+    put_str(x, "verdict", lj_report_closure_verdict_name(lj_report_shapley_verdict(c)));
+    put_num(x, "counter_residual_pct", c->counter_residual_pct);
+    put_source(x, c->flags);
+    json_array_append_new(sh, x);
+  }
+  for (int i = 0; ka && i < r->n_known; i++) {
+    const lj_known_answer *k = &r->known[i];
+    json_t *x = json_object();
+    put_str(x, "phase", lj_phase_name(k->phase));
+    put_str(x, "method", lj_profile_method_name(k->method));
+    put_int(x, "bytes", k->bytes);
+    put_num(x, "truth_j", k->truth_j.mean);
+    put_num(x, "estimate_j", k->estimate_j.estimate);
+    put_num(x, "error_pct", k->error_pct);
+    put_num(x, "error_lo_pct", k->error_lo_pct);
+    put_num(x, "error_hi_pct", k->error_hi_pct);
+    put_int(x, "reliable", k->reliable);
+    put_num(x, "counter_estimate_j", k->counter_estimate_j);
+    put_source(x, k->flags);
+    json_array_append_new(ka, x);
+  }
+  for (int i = 0; ab && i < r->n_ablation_checks; i++) {
+    const lj_ablation_check *c = &r->ablation_checks[i];
+    json_t *x = json_object();
+    put_str(x, "phase", lj_phase_name(c->phase));
+    put_str(x, "method", lj_profile_method_name(c->method));
+    put_str(x, "skipped", c->a.stage == LJ_STAGE_ATTN ? "attn" : "mlp");
+    put_num(x, "saved_j", c->a.saved_j.estimate);
+    put_num(x, "estimate_j", c->a.replay_j.estimate);
+    put_num(x, "agreement_pct", c->a.agreement_pct);
+    put_num(x, "counter_saved_j", c->a.counter_saved_j);
+    put_source(x, c->a.flags);
+    json_array_append_new(ab, x);
+  }
+  put(o, "shapley", sh);
+  put(o, "known_answer", ka);
+  put(o, "ablations", ab);
   if (r->head_fit_valid) {
     const lj_head_fit *h = &r->head_fit;
     json_t *x = json_object();

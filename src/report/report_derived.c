@@ -121,12 +121,23 @@ const char *lj_report_bound(const lj_stage_cost *c) {
   return c->flops_per_byte < LJ_REPORT_RIDGE_FLOP_PER_BYTE ? "memory" : "compute";
 }
 
-lj_closure_verdict lj_report_closure_verdict(const lj_closure *c) {
-  if (c->n_terms <= 0 || !isfinite(c->error_dynamic_pct)) return LJ_CLOSURE_NONE;
-  double t = LJ_REPORT_CLOSURE_TARGET_PCT;
-  if (!(fabs(c->error_dynamic_pct) <= t)) return LJ_CLOSURE_MISS;
+lj_closure_verdict lj_report_interval_verdict(double pct, double lo_pct, double hi_pct, double target_pct) {
+  if (!isfinite(pct)) return LJ_CLOSURE_NONE;
+  if (!(fabs(pct) <= target_pct)) return LJ_CLOSURE_MISS;
   // NAN bounds (no interval known) fail both comparisons: inconclusive
-  return c->error_dynamic_lo_pct >= -t && c->error_dynamic_hi_pct <= t ? LJ_CLOSURE_PASS : LJ_CLOSURE_INCONCLUSIVE;
+  return lo_pct >= -target_pct && hi_pct <= target_pct ? LJ_CLOSURE_PASS : LJ_CLOSURE_INCONCLUSIVE;
+}
+
+lj_closure_verdict lj_report_closure_verdict(const lj_closure *c) {
+  if (c->n_terms <= 0) return LJ_CLOSURE_NONE;
+  return lj_report_interval_verdict(c->error_dynamic_pct, c->error_dynamic_lo_pct, c->error_dynamic_hi_pct,
+                                    LJ_REPORT_CLOSURE_TARGET_PCT);
+}
+
+lj_closure_verdict lj_report_shapley_verdict(const lj_shapley_check *c) {
+  if (c->n_rounds <= 0) return LJ_CLOSURE_NONE;
+  return lj_report_interval_verdict(c->residual_pct, c->residual_lo_pct, c->residual_hi_pct,
+                                    LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
 const char *lj_report_closure_verdict_name(lj_closure_verdict v) {

@@ -45,6 +45,11 @@ const char *lj_report_bound(const lj_stage_cost *c);
 // the point is outside.
 typedef enum { LJ_CLOSURE_NONE = -1, LJ_CLOSURE_MISS = 0, LJ_CLOSURE_PASS = 1, LJ_CLOSURE_INCONCLUSIVE = 2 } lj_closure_verdict;
 lj_closure_verdict lj_report_closure_verdict(const lj_closure *c);
+// The same rule for any relative error with its interval against a target (+-pct).
+lj_closure_verdict lj_report_interval_verdict(double pct, double lo_pct, double hi_pct, double target_pct);
+// The Shapley split's additive check by that rule: its residual (sum of the values - the whole
+// layer) against +-LJ_REPORT_CLOSURE_TARGET_PCT of the layer; NONE where it was not computed.
+lj_closure_verdict lj_report_shapley_verdict(const lj_shapley_check *c);
 // "PASS", "MISS", "INCONCLUSIVE"; NULL for LJ_CLOSURE_NONE.
 const char *lj_report_closure_verdict_name(lj_closure_verdict v);
 // 1 pass (LJ_CLOSURE_PASS), 0 not (miss or inconclusive), -1 not computed.

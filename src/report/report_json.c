@@ -126,10 +126,17 @@ static void put_record(jb *b, json_t *o, const lj_record_desc *d, const void *re
       case LJ_FIELD_LEVEL: put_num(b, to, k, *(const double *)p); break;
       case LJ_FIELD_TEXT: put_str(b, to, k, (const char *)p); break;
       case LJ_FIELD_PHASE: put_str(b, to, k, lj_phase_name(*(const lj_phase *)p)); break;
-      case LJ_FIELD_STAGE: put_str(b, to, k, lj_stage_name(*(const lj_stage *)p)); break;
-      case LJ_FIELD_GROUP:
-        put_str(b, to, k, lj_stage_group_name(lj_stage_group_of(*(const lj_stage *)p)));
+      case LJ_FIELD_STAGE:
+      case LJ_FIELD_STAGE_OR_NONE: {
+        lj_stage st = *(const lj_stage *)p;
+        put_str(b, to, k, st == LJ_STAGE_COUNT ? "none" : lj_stage_name(st));
         break;
+      }
+      case LJ_FIELD_GROUP: {  // a trial of no one stage (the whole layer, the copy alone): group null
+        lj_stage st = *(const lj_stage *)p;
+        put(b, to, k, st == LJ_STAGE_COUNT ? json_null() : json_string(lj_stage_group_name(lj_stage_group_of(st))));
+        break;
+      }
       case LJ_FIELD_METHOD: put_str(b, to, k, lj_profile_method_name(*(const lj_profile_method *)p)); break;
       case LJ_FIELD_FLAGS: {
         char text_key[64];
@@ -240,9 +247,11 @@ static json_t *plan_json(jb *b, const lj_profile_result *r) {
   put_int(b, o, "layers_replayed", p->layers_replayed);
   for (int i = 0; i < p->n_decode_kv && i < LJ_PROFILE_MAX_KV; i++) push(b, kv, json_integer(p->decode_kv[i]));
   put(b, o, "decode_kv", kv);
-  put_str(b, o, "ablation", p->ablation == 2 ? "mlp" : p->ablation ? "attn" : "none");
+  put_str(b, o, "ablation", p->ablation == 3 ? "both" : p->ablation == 2 ? "mlp" : p->ablation ? "attn" : "none");
   put_bool(b, o, "head_fit", p->head_fit);
   put_bool(b, o, "sequence", p->sequence);
+  put_bool(b, o, "shapley", p->shapley);
+  put_int(b, o, "known_answer_bytes", (long long)p->known_answer_bytes);
   // JSON readers hold 64-bit integers only up to INT64_MAX: larger seeds travel as text.
   if (p->seed <= (uint64_t)INT64_MAX) {
     put_int(b, o, "seed", (long long)p->seed);
@@ -392,6 +401,53 @@ static json_t *ablation_json(jb *b, const lj_profile_result *r) {
   return record_json(b, &lj_desc_ablation, &r->ablation, NULL, r);
 }
 
+static json_t *shapley_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  (void)r;
+  if (!strcmp(key, "target_pct")) return num(LJ_REPORT_CLOSURE_TARGET_PCT);
+  if (!strcmp(key, "verdict")) {
+    const char *v = lj_report_closure_verdict_name(lj_report_shapley_verdict((const lj_shapley_check *)rec));
+    return v ? json_string(v) : json_null();
+  }
+  return NULL;
+}
+
+static json_t *known_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  (void)rec, (void)r;
+  if (!strcmp(key, "target_pct")) return num(10.0);
+  return NULL;
+}
+
+static json_t *ablation_check_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  (void)r;
+  double a = ((const lj_ablation_check *)rec)->a.agreement_pct;
+  if (!strcmp(key, "pass")) return isfinite(a) ? json_boolean(fabs(a) <= 10) : json_null();
+  return NULL;
+}
+
+// The Shapley split per phase, with its headline method and why.
+static json_t *shapley_json(jb *b, const lj_profile_result *r) {
+  json_t *a = array(b);
+  for (int p = 0; a && p < LJ_PHASE_COUNT; p++) {
+    const lj_shapley_check *c = &r->shapley[p];
+    if (c->n_rounds <= 0) continue;
+    json_t *o = record_json(b, &lj_desc_shapley_check, c, shapley_derived, r);
+    if (o) {
+      put_str(b, o, "headline_method", lj_profile_method_name(lj_profile_reported_method(r, (lj_phase)p)));
+      put_str(b, o, "assumption", "interactions between at most two stages: phi_i = (isolation_i + (layer - layer "
+                                  "without i)) / 2; a k-stage interaction c adds (k/2 - 1) c to the residual");
+    }
+    push(b, a, o);
+  }
+  return a;
+}
+
+static json_t *checks_json(jb *b, const lj_record_desc *d, const void *base, size_t stride, int n, derived_fn fn,
+                           const lj_profile_result *r) {
+  json_t *a = array(b);
+  for (int i = 0; a && i < n; i++) push(b, a, record_json(b, d, (const char *)base + (size_t)i * stride, fn, r));
+  return a;
+}
+
 static json_t *head_fit_json(jb *b, const lj_profile_result *r) {
   if (!r->head_fit_valid) return json_null();
   lj_head_fit_row h = {r->head_fit_kv, r->head_fit};
@@ -447,6 +503,11 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   put(b, doc, "closures", closures);
   put(b, doc, "timeline", timeline_json(b, r));
   put(b, doc, "ablation", ablation_json(b, r));
+  put(b, doc, "shapley", shapley_json(b, r));
+  put(b, doc, "known_answer", checks_json(b, &lj_desc_known_answer, r->known, sizeof *r->known, r->n_known,
+                                          known_derived, r));
+  put(b, doc, "ablations", checks_json(b, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,
+                                       r->n_ablation_checks, ablation_check_derived, r));
   put(b, doc, "head_fit", head_fit_json(b, r));
   put(b, doc, "overhead", overhead_json(b, r));
   put_str(b, doc, "notes", r->notes);

@@ -171,8 +171,18 @@ static void print_header(FILE *f, const lj_profile_result *r) {
     if (pl->sequence)
       fprintf(f, "  sequence:  the layer's 9 stage prefixes in order, %d rounds, back to back (prefill; decode at KV %lld)\n",
               pl->trials, pl->n_decode_kv > 0 ? (long long)pl->decode_kv[pl->n_decode_kv / 2] : 0LL);
+    if (pl->shapley)
+      fprintf(f, "  shapley:   in the same rounds, the whole layer, the layer without each stage and 2 other stage "
+                 "orders\n");
+    if (pl->known_answer_bytes > 0)
+      fprintf(f, "  known:     a %lld MiB calibration copy after each o_proj (known-answer check)\n",
+              (long long)(pl->known_answer_bytes >> 20));
     fprintf(f, "  checks:    ablation %s, attention-head fit %s\n",
-            pl->ablation == 2 ? "mlp (gate_up, swiglu, down)" : pl->ablation ? "attn" : "none", pl->head_fit ? "yes" : "no");
+            pl->ablation == 3   ? "attn and mlp, prefill and decode"
+            : pl->ablation == 2 ? "mlp (gate_up, swiglu, down)"
+            : pl->ablation      ? "attn"
+                                : "none",
+            pl->head_fit ? "yes" : "no");
   }
   fprintf(f, "  intervals: %.0f%% Student t, shown as mean+-half width; seed %llu\n", pl->level * 100,
           (unsigned long long)pl->seed);
@@ -304,6 +314,8 @@ static const char *stage_label(cell c, const lj_profile_stage *s, const lj_profi
   int under = above && above->est.key.stage == s->est.key.stage;
   if (s->method == LJ_METHOD_SEQUENCE)
     under ? snprintf(c, sizeof(cell), "  seq") : snprintf(c, sizeof(cell), "%s seq", name);
+  else if (s->method == LJ_METHOD_SHAPLEY)
+    under ? snprintf(c, sizeof(cell), "  shap") : snprintf(c, sizeof(cell), "%s shap", name);
   else
     snprintf(c, sizeof(cell), "%s", name);
   return c;
@@ -375,7 +387,7 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     else
       fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", "stage", "kv", "calls/u",
               "dyn/call", "dyn/unit", "share", "t/call", "in situ", "ratio", "pJ/FLOP", "pJ/B", "FLOP/B", "bnd", "CV");
-    int off = 0, seq = 0, nonpositive = 0, from_samples = 0, disagree = 0;
+    int off = 0, seq = 0, shap = 0, nonpositive = 0, from_samples = 0, disagree = 0;
     for (size_t i = 0; i < n; i++) {
       from_samples += !!(rows[i]->est.window_flags & LJ_WINDOW_SAMPLE_ENERGY);
       disagree += !!(rows[i]->est.window_flags & LJ_WINDOW_SOURCES_DISAGREE);
@@ -385,6 +397,7 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
       print_stage_row(f, r, rows[i], stage_label(label, rows[i], i ? rows[i - 1] : NULL), timing_only);
       off |= lj_report_time_ratio_off(rows[i]->est.time_ratio);
       seq |= rows[i]->method == LJ_METHOD_SEQUENCE;
+      shap |= rows[i]->method == LJ_METHOD_SHAPLEY;
     }
     if (timing_only)
       fprintf(f, "kv: positions in the cache; t/call: the engine's own clock per call, averaged over the run\n");
@@ -394,6 +407,9 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     if (seq)
       fprintf(f, "seq: sequence replay, the layer's stages up to this one in order, back to back, "
                  "minus those before it\n");
+    if (shap)
+      fprintf(f, "shap: Shapley value, (isolation + (whole layer - layer without the stage)) / 2; exact with "
+                 "pairwise interactions (its check: Shapley split below)\n");
     if (!timing_only) {
       lj_profile_method m = lj_profile_reported_method(r, p);
       fprintf(f, "share: of the %s method's sum (its closure's prediction): its rows add to 100%%%s\n",
@@ -421,7 +437,9 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
       uint32_t shown = e->window_flags & ~(uint32_t)(LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE);
       if (shown)
         fprintf(f, "flags: %s%s kv %lld: %s\n", lj_stage_name(e->key.stage),
-                rows[i]->method == LJ_METHOD_SEQUENCE ? " seq" : "",
+                rows[i]->method == LJ_METHOD_SEQUENCE  ? " seq"
+                : rows[i]->method == LJ_METHOD_SHAPLEY ? " shap"
+                                                       : "",
                 (long long)e->key.kv_len, flags_text(fl, shown));
     }
   }
@@ -532,12 +550,105 @@ static void print_ablation(FILE *f, const lj_profile_result *r) {
   cell a, b, c, d, e, g, h;
   section(f, "Ablation (runs without one stage; dynamic energy per run)");
   fprintf(f, "%s skipped, %lld calls per run: full %s (n %d), ablated %s (n %d)\n",
-          r->plan.ablation == 2 && ab->stage == LJ_STAGE_GATE_UP ? "mlp (gate_up, swiglu, down)" : lj_stage_name(ab->stage),
+          ab->stage == LJ_STAGE_GATE_UP ? "mlp (gate_up, swiglu, down)" : lj_stage_name(ab->stage),
           (long long)ab->calls, energy_ci(a, &ab->full_j), ab->full_j.n, energy_ci(b, &ab->ablated_j), ab->ablated_j.n);
   fprintf(f, "saved %s (%s per call) vs replay %s: agreement %s, ratio %s [%s, %s]\n", interval_j(a, &ab->saved_j),
           energy(b, ab->saved_per_call_j.estimate), interval_j(c, &ab->replay_j), pct(d, ab->agreement_pct, 1),
           fixed(e, ab->ratio.estimate, 3), fixed(g, ab->ratio.lo, 3), fixed(h, ab->ratio.hi, 3));
   print_source(f, ab->flags, "saved", energy(a, ab->counter_saved_j));
+}
+
+// ---------------------------------------------------------------- Shapley split, known answer, ablations
+
+static void print_shapley(FILE *f, const lj_profile_result *r) {
+  int any = 0;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) any |= r->shapley[p].n_rounds > 0;
+  if (!any) return;
+  section(f, "Shapley split of the layer (dynamic energy per layer call; three independent measurements)");
+  fprintf(f, "%-8s %-34s %16s %9s\n", "phase", "row", "J per layer call", "of layer");
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    const lj_shapley_check *c = &r->shapley[p];
+    if (c->n_rounds <= 0) continue;
+    double full = c->full_j.mean;
+    struct {
+      const char *name;
+      lj_interval iv;
+    } rows[5] = {{"sum of isolation", c->sum_isolation_j},
+                 {"interaction = layer - sum isolation", c->interaction_j},
+                 {"sum of (layer - layer without i)", c->sum_marginal_j},
+                 {"sum of Shapley values", c->sum_shapley_j},
+                 {"residual = sum Shapley - layer", c->residual_j}};
+    cell a, b;
+    fprintf(f, "%-8s %-34s %16s %9s\n", lj_phase_name((lj_phase)p), "whole layer", energy_ci(a, &c->full_j), "100%");
+    for (int i = 0; i < 5; i++)
+      fprintf(f, "%-8s %-34s %16s %9s\n", "", rows[i].name, interval_j(a, &rows[i].iv),
+              pct(b, rows[i].iv.estimate / full * 100, 1));
+    cell d, e, g;
+    const char *verdict = lj_report_closure_verdict_name(lj_report_shapley_verdict(c));
+    fprintf(f, "%-8s additive check: residual %s %s, %s; %d rounds; stage orders: %d others, largest change %s\n", "",
+            pct(d, c->residual_pct, 1), pct_range(e, c->residual_lo_pct, c->residual_hi_pct), verdict ? verdict : "-",
+            c->n_rounds, c->n_orders, pct(g, c->order_spread_pct, 1));
+    if (c->flags & LJ_WINDOW_SAMPLE_ENERGY) {
+      fprintf(f, "%-8s ", "");
+      print_source(f, c->flags, "residual", pct(d, c->counter_residual_pct, 1));
+    }
+    lj_profile_method m = lj_profile_reported_method(r, (lj_phase)p);
+    fprintf(f, "%-8s headline: %s%s\n", "", lj_profile_method_name(m),
+            c->pass ? " (the additive check passed)"
+                    : " (the additive check did not pass: the Shapley values stay beside the others)");
+  }
+  fprintf(f, "assumes interactions between at most two stages; a k-stage interaction c adds (k/2 - 1) c to the "
+             "residual\nPASS: the residual's whole 95%% interval within +-%.0f%% of the layer; INCONCLUSIVE: the "
+             "residual within, its interval not; MISS: the residual outside\n",
+          LJ_REPORT_CLOSURE_TARGET_PCT);
+}
+
+static void print_known_answer(FILE *f, const lj_profile_result *r) {
+  if (r->n_known <= 0) return;
+  cell a;
+  section(f, "Known answer (a calibration copy after each o_proj; each method's estimate vs the copy alone)");
+  fprintf(f, "%-8s %-9s %9s %16s %16s %8s %17s  %s\n", "phase", "method", "copy", "alone (truth)", "estimate",
+          "error", "95%", "within 10%");
+  for (int i = 0; i < r->n_known; i++) {
+    const lj_known_answer *k = &r->known[i];
+    cell b, c, d, e;
+    snprintf(a, sizeof a, "%lld MiB", (long long)(k->bytes >> 20));
+    fprintf(f, "%-8s %-9s %9s %16s %16s %8s %17s  %s\n", lj_phase_name(k->phase), lj_profile_method_name(k->method), a,
+            energy_ci(b, &k->truth_j), interval_j(c, &k->estimate_j), pct(d, k->error_pct, 1),
+            pct_range(e, k->error_lo_pct, k->error_hi_pct), k->reliable ? "PASS" : "MISS: unreliable at this size");
+    if (k->flags & LJ_WINDOW_SAMPLE_ENERGY) {
+      fprintf(f, "%-8s %-9s ", "", "");
+      print_source(f, k->flags, "estimate", energy(b, k->counter_estimate_j));
+    }
+  }
+}
+
+static void print_ablation_checks(FILE *f, const lj_profile_result *r) {
+  if (r->n_ablation_checks <= 0) return;
+  section(f, "Ablations (runs without a stage group) vs each method's estimate of it, dynamic J per unit");
+  fprintf(f, "%-8s %-5s %-9s %7s %16s %16s %8s %21s  %s\n", "phase", "skip", "method", "calls", "saved", "estimate",
+          "agree", "ratio 95%", "within 10%");
+  for (int i = 0; i < r->n_ablation_checks; i++) {
+    const lj_ablation_check *c = &r->ablation_checks[i];
+    const lj_ablation *ab = &c->a;
+    cell a, b, d, e, g, h;
+    int ok = fabs(ab->agreement_pct) <= 10;
+    fprintf(f, "%-8s %-5s %-9s %7lld %16s %16s %8s %7s [%s, %s]  %s\n", lj_phase_name(c->phase),
+            ab->stage == LJ_STAGE_ATTN ? "attn" : "mlp", lj_profile_method_name(c->method), (long long)ab->calls,
+            interval_j(a, &ab->saved_j), interval_j(b, &ab->replay_j), pct(d, ab->agreement_pct, 1),
+            fixed(e, ab->ratio.estimate, 3), fixed(g, ab->ratio.lo, 3), fixed(h, ab->ratio.hi, 3), ok ? "PASS" : "MISS");
+  }
+  fprintf(f, "attn: the attention kernel; mlp: gate_up, swiglu and down; agree: (saved - estimate) / estimate\n");
+  int from_samples = 0, disagree = 0;
+  for (int i = 0; i < r->n_ablation_checks; i++) {
+    from_samples += !!(r->ablation_checks[i].a.flags & LJ_WINDOW_SAMPLE_ENERGY);
+    disagree += !!(r->ablation_checks[i].a.flags & LJ_WINDOW_SOURCES_DISAGREE);
+  }
+  if (from_samples)
+    fprintf(f, "saved energy of %d of %d rows from the driver's power samples (windows < %.0f s), the rest from the "
+               "energy counter%s\n",
+            from_samples, r->n_ablation_checks, LJ_SAMPLE_WINDOW_MAX_S,
+            disagree ? "; the counter's figure outside the interval in some rows (JSON: counter_saved_j)" : "");
 }
 
 static void print_head_fit(FILE *f, const lj_profile_result *r) {
@@ -580,7 +691,10 @@ int lj_profile_report_text(FILE *f, const lj_profile_result *r) {
   if (!r->plan.timing_only) {
     print_closures(f, r);
     print_timeline(f, r);
+    print_shapley(f, r);
+    print_known_answer(f, r);
     print_ablation(f, r);
+    print_ablation_checks(f, r);
     print_head_fit(f, r);
   }
   print_overhead(f, r);

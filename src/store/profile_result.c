@@ -15,13 +15,32 @@ static void empty_ci(lj_mean_ci *m) {
 }
 
 const char *lj_profile_method_name(lj_profile_method m) {
-  return m == LJ_METHOD_SEQUENCE    ? "sequence"
-         : m == LJ_METHOD_ISOLATION ? "isolation"
-                                    : "?";
+  static const char *const names[LJ_METHOD_ALL_COUNT] = {"isolation", "sequence",     "loo",
+                                                         "order",     "known_answer", "shapley"};
+  return (unsigned)m < LJ_METHOD_ALL_COUNT ? names[m] : "?";
+}
+
+lj_stage lj_layer_order_stage(int variant, int k) {
+  static const lj_stage orders[LJ_LAYER_ORDERS][LJ_LAYER_STAGES] = {
+      {LJ_STAGE_ATTN_NORM, LJ_STAGE_QKV, LJ_STAGE_ROPE, LJ_STAGE_ATTN, LJ_STAGE_O_PROJ, LJ_STAGE_FFN_NORM,
+       LJ_STAGE_GATE_UP, LJ_STAGE_SWIGLU, LJ_STAGE_DOWN},
+      {LJ_STAGE_DOWN, LJ_STAGE_SWIGLU, LJ_STAGE_GATE_UP, LJ_STAGE_FFN_NORM, LJ_STAGE_O_PROJ, LJ_STAGE_ATTN,
+       LJ_STAGE_ROPE, LJ_STAGE_QKV, LJ_STAGE_ATTN_NORM},
+      // attention's and the MLP's stages alternated: light and heavy neighbours change
+      {LJ_STAGE_ATTN_NORM, LJ_STAGE_FFN_NORM, LJ_STAGE_QKV, LJ_STAGE_GATE_UP, LJ_STAGE_ROPE, LJ_STAGE_SWIGLU,
+       LJ_STAGE_ATTN, LJ_STAGE_DOWN, LJ_STAGE_O_PROJ}};
+  return (unsigned)variant < LJ_LAYER_ORDERS && (unsigned)k < LJ_LAYER_STAGES ? orders[variant][k] : LJ_STAGE_COUNT;
+}
+
+const char *lj_layer_order_name(int variant) {
+  static const char *const names[LJ_LAYER_ORDERS] = {"run", "reversed", "interleaved"};
+  return (unsigned)variant < LJ_LAYER_ORDERS ? names[variant] : "?";
 }
 
 const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, lj_profile_method m) {
-  return m == LJ_METHOD_SEQUENCE ? &r->closure_sequence[p] : &r->closure[p];
+  // Shapley's values add up to the whole layer (its additive check): its closure is the whole
+  // layer's, the one the sequence closure computes.
+  return m == LJ_METHOD_SEQUENCE || m == LJ_METHOD_SHAPLEY ? &r->closure_sequence[p] : &r->closure[p];
 }
 
 void lj_profile_result_init(lj_profile_result *r) {
@@ -114,6 +133,7 @@ void lj_profile_note(lj_profile_result *r, const char *fmt, ...) {
 }
 
 lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p) {
+  if (r->shapley[p].n_rounds > 0 && r->shapley[p].pass) return LJ_METHOD_SHAPLEY;
   return r->closure_sequence[p].n_terms > 0 ? LJ_METHOD_SEQUENCE : LJ_METHOD_ISOLATION;
 }
 

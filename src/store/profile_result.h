@@ -43,9 +43,12 @@ typedef struct {
   int64_t decode_kv[LJ_PROFILE_MAX_KV];
   double replay_duty;     // fraction of each replay trial the stage runs (1: back to back; < 1: bursts
                           // of ~2 ms with idle gaps, keeping the mean power near the real run's)
-  int ablation;           // 0: none; 1: attention skipped; 2: the MLP (gate_up, swiglu, down) skipped
+  int ablation;           // 0: none; 1: attention skipped; 2: the MLP (gate_up, swiglu, down) skipped;
+                          // 3: both, in prefill and decode
   int head_fit;           // 1: the attention-head fit ran
   int sequence;           // 1: the layer's stages were also measured by sequence replay (prefill and decode)
+  int shapley;            // 1: leave-one-out and permuted-order replays of the layer (Shapley split)
+  int64_t known_answer_bytes;  // calibration copy of the known-answer check (0: not run)
   uint64_t seed;          // weights and offsets
   char prompt_source[32]; // "text" (--prompt), "built-in text", "token ids" (no tokenizer)
 } lj_profile_plan;
@@ -97,12 +100,38 @@ typedef enum {
   LJ_METHOD_ISOLATION = 0,  // the stage alone, cycling all layers, back to back (or in bursts)
   LJ_METHOD_SEQUENCE = 1,   // the layer's stages from the first up to this one, in the run's order,
                             // cycling all layers back to back; per call = that prefix minus the one before
-  LJ_METHOD_COUNT
+  LJ_METHOD_COUNT,          // the methods above have a closure each; those below do not
+  LJ_METHOD_LOO = LJ_METHOD_COUNT,  // trials: the whole layer in the run's order without key.stage
+                            // (LJ_STAGE_COUNT, "none": nothing left out, the whole layer)
+  LJ_METHOD_ORDER,          // trials: the whole layer in another legal order (variant: which order)
+  LJ_METHOD_KNOWN,          // trials of the known-answer check (variant: lj_known_variant)
+  LJ_METHOD_SHAPLEY,        // estimates: (isolation + (whole layer - layer without the stage)) / 2
+  LJ_METHOD_ALL_COUNT
 } lj_profile_method;
-const char *lj_profile_method_name(lj_profile_method m);  // "isolation", "sequence"
+// "isolation", "sequence", "loo", "order", "known_answer", "shapley"
+const char *lj_profile_method_name(lj_profile_method m);
 // The name of the prefill "context" method of stores written before it was removed: the
 // store reader skips its rows and says so in the notes.
 #define LJ_METHOD_LEGACY_CONTEXT_NAME "context"
+
+// The stage orders of LJ_METHOD_ORDER trials (variant 1 ..), and the run's own (variant 0).
+// With captured inputs every order is computable: each stage reads buffers that hold real
+// activations of its shape, whatever ran before it.
+#define LJ_LAYER_STAGES 9  // attn_norm .. down
+#define LJ_LAYER_ORDERS 3
+// Stage k (0 .. LJ_LAYER_STAGES - 1) of order `variant`; "run", "reversed", "interleaved".
+lj_stage lj_layer_order_stage(int variant, int k);
+const char *lj_layer_order_name(int variant);
+
+// Known-answer trials (method LJ_METHOD_KNOWN): key.stage says what ran (LJ_STAGE_COUNT: the
+// calibration copy alone; LJ_STAGE_O_PROJ: the layer's prefix attn_norm .. o_proj; LJ_STAGE_DOWN:
+// the whole layer), variant how.
+typedef enum {
+  LJ_KNOWN_WITHOUT = 0,     // the prefix or layer without the calibration copy
+  LJ_KNOWN_WITH = 1,        // the same with the copy after o_proj
+  LJ_KNOWN_ALONE_LONG = 2,  // the copy alone, back to back, in long windows: the known answer
+  LJ_KNOWN_ALONE = 3,       // the copy alone at the isolation replay's settings: its estimate
+} lj_known_variant;
 
 // One replay trial with what it belongs to.
 typedef struct {
@@ -112,6 +141,7 @@ typedef struct {
   lj_profile_method method;
   double gap_s;                  // idle gaps inside the window (replay duty < 1): t's counter and
                                  // sample energies exclude idle_w x gap_s, its duration excludes gap_s
+  int variant;                   // order: lj_layer_order_name's index; known answer: lj_known_variant
   lj_replay_trial t;
 } lj_profile_trial;
 
@@ -136,6 +166,62 @@ typedef struct {
   double overhead_pct;           // (on - off) / off x 100
   lj_interval overhead_pct_ci;
 } lj_profile_overhead;
+
+// The Shapley split of one phase's decoder layer and its checks (docs/attribution.md §2d), per
+// layer call, dynamic energy. With at most pairwise interactions between the layer's stages
+// (v(S) = sum a_i + sum b_ij over S), phi_i = (isolation_i + (full - LOO_i)) / 2 exactly, and
+// sum phi_i = full. A k-th order interaction c among k stages adds (k/2 - 1) c to the residual.
+typedef struct {
+  lj_phase phase;
+  int64_t kv_len;
+  int n_rounds;                  // rounds of (whole layer, every leave-one-out, the other orders)
+  int n_stages;                  // stages with a Shapley value (LJ_LAYER_STAGES when complete)
+  lj_mean_ci full_j;             // the whole layer, over rounds
+  lj_interval sum_isolation_j;   // sum of the isolation estimates
+  lj_interval sum_marginal_j;    // sum of (full - LOO_i), paired by round
+  lj_interval sum_shapley_j;     // sum of phi_i
+  lj_interval interaction_j;     // full - sum of isolation: the pairwise interactions (its own row)
+  lj_interval residual_j;        // sum phi - full: 0 with pairwise interactions only
+  double residual_pct, residual_lo_pct, residual_hi_pct;  // of full
+  double isolation_gap_pct;      // (sum isolation - full) / full x 100
+  double marginal_gap_pct;       // (sum marginal - full) / full x 100
+  int n_orders;                  // other orders measured
+  double order_spread_pct;       // largest |order's mean - full| / full x 100 over them
+  int pass;                      // the residual's whole interval within +-5% (the verdict PASS;
+                                 // INCONCLUSIVE: only the point within; MISS: the point outside)
+  // Energy source (docs/attribution.md §1b): the figures above are the power samples' where
+  // every window they come from is short (flags LJ_WINDOW_SAMPLE_ENERGY), else the counter's;
+  // the counter's whole layer and residual beside them (NAN: not measured);
+  // LJ_WINDOW_SOURCES_DISAGREE: the counter's residual outside residual_j's interval.
+  double counter_full_j, counter_residual_pct;
+  uint32_t flags;
+} lj_shapley_check;
+
+// The known-answer check of one method in one phase: the calibration copy's energy per call
+// as the method attributes it, against the copy alone in long windows.
+typedef struct {
+  lj_phase phase;
+  lj_profile_method method;      // isolation, sequence, shapley
+  int64_t bytes;                 // copied per call
+  lj_mean_ci truth_j;            // dynamic J per call, alone in long windows
+  lj_interval estimate_j;        // dynamic J per call by the method
+  double error_pct, error_lo_pct, error_hi_pct;  // (estimate - truth) / truth x 100
+  int reliable;                  // |error_pct| <= 10
+  // Energy source, as lj_shapley_check's: the truth and the estimate each from the samples
+  // where their windows are short (flags: the estimate's); the counter's figures beside;
+  // LJ_WINDOW_SOURCES_DISAGREE: the counter's estimate outside estimate_j's interval.
+  double counter_truth_j, counter_estimate_j;
+  uint32_t flags;
+} lj_known_answer;
+
+// An ablation of one phase against one method's estimate of the skipped stages.
+typedef struct {
+  lj_phase phase;
+  lj_profile_method method;
+  lj_ablation a;                 // a.stage: ATTN (attention skipped) or GATE_UP (the MLP skipped)
+} lj_ablation_check;
+
+#define LJ_PROFILE_MAX_CHECKS 16
 
 typedef struct {
   lj_profile_plan plan;
@@ -165,8 +251,13 @@ typedef struct {
   double stamp_cost_s;           // time one in-situ timestamp adds to a stage interval (subtracted
                                  // from the in-situ times per call; NAN: unknown)
 
-  lj_ablation ablation;
+  lj_ablation ablation;          // decode, isolation, the group plan.ablation names (MLP for both)
   int ablation_valid;
+  lj_ablation_check ablation_checks[LJ_PROFILE_MAX_CHECKS];  // prefill and decode x group x method
+  int n_ablation_checks;
+  lj_shapley_check shapley[LJ_PHASE_COUNT];  // n_rounds 0: not computed
+  lj_known_answer known[LJ_PROFILE_MAX_CHECKS];
+  int n_known;
   lj_head_fit head_fit;
   int head_fit_valid;
   int64_t head_fit_kv;           // KV length the head fit was replayed at
@@ -177,7 +268,8 @@ typedef struct {
   char notes[2048];              // what the run could not do, one sentence each
 } lj_profile_result;
 
-// The closure of phase p by method m.
+// The closure of phase p by method m (Shapley: the sequence closure, the whole layer's, to which
+// its values add up when its additive check passes).
 const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, lj_profile_method m);
 
 void lj_profile_result_init(lj_profile_result *r);
@@ -194,8 +286,8 @@ void lj_profile_note(lj_profile_result *r, const char *fmt, ...) __attribute__((
 // 1 when s is one of the estimates method m's closure sums: its own, and for the
 // sequence method the isolation estimates of the stages they did not measure (in a phase they measured).
 int lj_profile_stage_in_method(const lj_profile_result *r, const lj_profile_stage *s, lj_profile_method m);
-// The method whose estimates the report's stage shares of phase p use: sequence where its
-// closure was computed, else isolation.
+// The method whose estimates the report's stage shares of phase p use: Shapley where its
+// additive check passed, else sequence where its closure was computed, else isolation.
 lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p);
 // The share of s in its phase: calls_per_unit x its mean per call over the sum of the same over
 // every estimate of the reported method (lj_profile_stage_in_method), so that the shares of one

@@ -104,7 +104,7 @@ const lj_record_desc lj_desc_stage = DESC("stage_estimates", kStage);
 #define T lj_profile_trial
 static const lj_field kTrial[] = {
     FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, key.phase),
-    FIELD("stage", "stage", "stage", LJ_FIELD_STAGE, "", T, key.stage),
+    FIELD("stage", "stage", "stage", LJ_FIELD_STAGE_OR_NONE, "", T, key.stage),
     FIELD(NULL, "group", NULL, LJ_FIELD_GROUP, "", T, key.stage),
     FIELD("layer", "layer", NULL, LJ_FIELD_INT, "", T, key.layer),
     FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, key.kv_len),
@@ -120,6 +120,7 @@ static const lj_field kTrial[] = {
     FIELD("start_offset_ns", "start_offset_ns", NULL, LJ_FIELD_I64, "ns", T, t.start_offset_ns),
     FIELD("window_flags", "window_flags", NULL, LJ_FIELD_FLAGS, "", T, t.window_flags),
     FIELD("gap_s", NULL, "gap_s", LJ_FIELD_REAL, "s", T, gap_s),
+    FIELD("variant", "variant", "variant", LJ_FIELD_INT, "", T, variant),
 };
 const lj_record_desc lj_desc_trial = DESC("replay_trials", kTrial);
 #undef T
@@ -190,22 +191,85 @@ static const lj_field kTimelineStage[] = {
 const lj_record_desc lj_desc_timeline_stage = DESC("timeline_stages", kTimelineStage);
 #undef T
 
+// An ablation's fields, at member path A of record T (the single decode ablation and the checks).
+#define ABLATION_FIELDS(T, A)                                                                               \
+  FIELD("stage", "stage", "stage", LJ_FIELD_STAGE, "", T, A stage),                                          \
+      FIELD("calls", "calls", "calls", LJ_FIELD_I64, "", T, A calls),                                        \
+      FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, A full_j.level),                                     \
+      FIELD("full", "full_j", "full_j", LJ_FIELD_CI, "J", T, A full_j),                                      \
+      FIELD("ablated", "ablated_j", "ablated_j", LJ_FIELD_CI, "J", T, A ablated_j),                          \
+      FIELD("saved", "saved_j", "saved_j", LJ_FIELD_IV, "J", T, A saved_j),                                  \
+      FIELD("saved_per_call", "saved_per_call_j", "saved_per_call_j", LJ_FIELD_IV, "J", T, A saved_per_call_j), \
+      FIELD("replay", "replay_j", "replay_j", LJ_FIELD_IV, "J", T, A replay_j),                              \
+      FIELD("agreement_pct", "agreement_pct", "agreement_pct", LJ_FIELD_REAL, "%", T, A agreement_pct),      \
+      FIELD("ratio", "ratio", "ratio", LJ_FIELD_IV, "", T, A ratio),                                         \
+      FIELD("counter_saved_j", "counter_saved_j", "counter_saved_j", LJ_FIELD_REAL, "J", T, A counter_saved_j), \
+      FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, A flags)
+
 #define T lj_ablation
-static const lj_field kAblation[] = {
-    FIELD("stage", "stage", "stage", LJ_FIELD_STAGE, "", T, stage),
-    FIELD("calls", "calls", "calls", LJ_FIELD_I64, "", T, calls),
+static const lj_field kAblation[] = {ABLATION_FIELDS(T, )};
+const lj_record_desc lj_desc_ablation = DESC("ablations", kAblation);
+#undef T
+
+#define T lj_ablation_check
+static const lj_field kAblationCheck[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("method", "method", "method", LJ_FIELD_METHOD, "", T, method),
+    ABLATION_FIELDS(T, a.),
+    DERIVED("pass", ""),
+};
+const lj_record_desc lj_desc_ablation_check = DESC("ablation_checks", kAblationCheck);
+#undef T
+
+#define T lj_shapley_check
+static const lj_field kShapleyCheck[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, kv_len),
+    FIELD("n_rounds", "n_rounds", "rounds", LJ_FIELD_INT, "", T, n_rounds),
+    FIELD("n_stages", "n_stages", "stages", LJ_FIELD_INT, "", T, n_stages),
     FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, full_j.level),
     FIELD("full", "full_j", "full_j", LJ_FIELD_CI, "J", T, full_j),
-    FIELD("ablated", "ablated_j", "ablated_j", LJ_FIELD_CI, "J", T, ablated_j),
-    FIELD("saved", "saved_j", "saved_j", LJ_FIELD_IV, "J", T, saved_j),
-    FIELD("saved_per_call", "saved_per_call_j", "saved_per_call_j", LJ_FIELD_IV, "J", T, saved_per_call_j),
-    FIELD("replay", "replay_j", "replay_j", LJ_FIELD_IV, "J", T, replay_j),
-    FIELD("agreement_pct", "agreement_pct", "agreement_pct", LJ_FIELD_REAL, "%", T, agreement_pct),
-    FIELD("ratio", "ratio", "ratio", LJ_FIELD_IV, "", T, ratio),
-    FIELD("counter_saved_j", "counter_saved_j", "counter_saved_j", LJ_FIELD_REAL, "J", T, counter_saved_j),
+    FIELD("sum_isolation", "sum_isolation_j", "sum_isolation_j", LJ_FIELD_IV, "J", T, sum_isolation_j),
+    FIELD("sum_marginal", "sum_marginal_j", "sum_marginal_j", LJ_FIELD_IV, "J", T, sum_marginal_j),
+    FIELD("sum_shapley", "sum_shapley_j", "sum_shapley_j", LJ_FIELD_IV, "J", T, sum_shapley_j),
+    FIELD("interaction", "interaction_j", "interaction_j", LJ_FIELD_IV, "J", T, interaction_j),
+    FIELD("residual", "residual_j", "residual_j", LJ_FIELD_IV, "J", T, residual_j),
+    FIELD("residual_pct", "residual_pct", "residual_pct", LJ_FIELD_REAL, "%", T, residual_pct),
+    FIELD("residual_lo_pct", "residual_lo_pct", "residual_lo_pct", LJ_FIELD_REAL, "%", T, residual_lo_pct),
+    FIELD("residual_hi_pct", "residual_hi_pct", "residual_hi_pct", LJ_FIELD_REAL, "%", T, residual_hi_pct),
+    FIELD("isolation_gap_pct", "isolation_gap_pct", "isolation_gap_pct", LJ_FIELD_REAL, "%", T, isolation_gap_pct),
+    FIELD("marginal_gap_pct", "marginal_gap_pct", "marginal_gap_pct", LJ_FIELD_REAL, "%", T, marginal_gap_pct),
+    FIELD("n_orders", "n_orders", "orders", LJ_FIELD_INT, "", T, n_orders),
+    FIELD("order_spread_pct", "order_spread_pct", "order_spread_pct", LJ_FIELD_REAL, "%", T, order_spread_pct),
+    FIELD("pass", "pass", "pass", LJ_FIELD_BOOL, "", T, pass),
+    DERIVED("verdict", ""),  // PASS, INCONCLUSIVE or MISS on the residual's whole interval
+    DERIVED("target_pct", "%"),
+    FIELD("counter_full_j", "counter_full_j", "counter_full_j", LJ_FIELD_REAL, "J", T, counter_full_j),
+    FIELD("counter_residual_pct", "counter_residual_pct", "counter_residual_pct", LJ_FIELD_REAL, "%", T,
+          counter_residual_pct),
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
 };
-const lj_record_desc lj_desc_ablation = DESC("ablations", kAblation);
+const lj_record_desc lj_desc_shapley_check = DESC("shapley_checks", kShapleyCheck);
+#undef T
+
+#define T lj_known_answer
+static const lj_field kKnownAnswer[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("method", "method", "method", LJ_FIELD_METHOD, "", T, method),
+    FIELD("bytes", "bytes", "bytes", LJ_FIELD_I64, "B", T, bytes),
+    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, truth_j.level),
+    FIELD("truth", "truth_j", "truth_j", LJ_FIELD_CI, "J", T, truth_j),
+    FIELD("estimate", "estimate_j", "estimate_j", LJ_FIELD_IV, "J", T, estimate_j),
+    FIELD("error_pct", "error_pct", "error_pct", LJ_FIELD_REAL, "%", T, error_pct),
+    FIELD("error_lo_pct", "error_lo_pct", "error_lo_pct", LJ_FIELD_REAL, "%", T, error_lo_pct),
+    FIELD("error_hi_pct", "error_hi_pct", "error_hi_pct", LJ_FIELD_REAL, "%", T, error_hi_pct),
+    FIELD("reliable", "reliable", "reliable", LJ_FIELD_BOOL, "", T, reliable),
+    FIELD("counter_truth_j", "counter_truth_j", "counter_truth_j", LJ_FIELD_REAL, "J", T, counter_truth_j),
+    FIELD("counter_estimate_j", "counter_estimate_j", "counter_estimate_j", LJ_FIELD_REAL, "J", T, counter_estimate_j),
+    FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
+    DERIVED("target_pct", "%"),
+};
+const lj_record_desc lj_desc_known_answer = DESC("known_answers", kKnownAnswer);
 #undef T
 
 #define T lj_head_fit_row

@@ -24,7 +24,9 @@ typedef enum {
   LJ_FIELD_TEXT,           // char[size]
   LJ_FIELD_PHASE,          // lj_phase, by name
   LJ_FIELD_STAGE,          // lj_stage, by name
-  LJ_FIELD_GROUP,          // JSON only: the stage group of the stage at off
+  LJ_FIELD_STAGE_OR_NONE,  // lj_stage; LJ_STAGE_COUNT is "none" (a trial of no one stage: the whole
+                           // layer, the known answer's calibration copy alone)
+  LJ_FIELD_GROUP,          // JSON only: the stage group of the stage at off (null for "none")
   LJ_FIELD_METHOD,         // lj_profile_method, by name
   LJ_FIELD_FLAGS,          // uint32_t window flags; the JSON adds KEY_text with their names
   LJ_FIELD_LEVEL,          // double: the confidence level of the intervals that follow (SQL only)
@@ -82,6 +84,9 @@ extern const lj_record_desc lj_desc_closure;        // lj_closure_row, table clo
 extern const lj_record_desc lj_desc_timeline_phase; // lj_timeline_phase_row, table timeline_phases
 extern const lj_record_desc lj_desc_timeline_stage; // lj_timeline_stage_row, table timeline_stages
 extern const lj_record_desc lj_desc_ablation;       // lj_ablation, table ablations
+extern const lj_record_desc lj_desc_ablation_check; // lj_ablation_check, table ablation_checks
+extern const lj_record_desc lj_desc_shapley_check;  // lj_shapley_check, table shapley_checks
+extern const lj_record_desc lj_desc_known_answer;   // lj_known_answer, table known_answers
 extern const lj_record_desc lj_desc_head_fit;       // lj_head_fit_row, table head_fits
 extern const lj_record_desc lj_desc_overhead;       // lj_profile_overhead, table overheads
 

@@ -4,7 +4,7 @@
 // streamed, measurement windows, metrics (sampler CPU cost...), and, for
 // `idle` and `devices --characterize`, idle baselines and characterisations;
 // for `profile`, everything in an lj_profile_result; for `sweep`, the study
-// and its points (store_study.h) (schema version 4).
+// and its points (store_study.h) (schema version 6).
 // The file is in WAL mode and every batch of samples is one transaction, so a
 // killed process leaves a consistent file holding every batch committed
 // before it died; such a run keeps status "incomplete".
@@ -19,16 +19,17 @@
 #include "llamajoule/meter.h"
 #include "store/profile_result.h"
 
-#define LJ_STORE_SCHEMA_VERSION 5
+#define LJ_STORE_SCHEMA_VERSION 6
 
 typedef struct lj_store lj_store;
 
 // Opens `path`, creating the file and the schema when it does not exist.
 // Fails, naming the path, when it cannot be written (checked here, before any
-// measurement starts). A file of version 1 to 4 is upgraded in place
+// measurement starts). A file of version 1 to 5 is upgraded in place
 // (version 2 added the profile tables, version 3 the context method's
 // columns, version 4 the study tables, version 5 the head fit's and the
-// ablation's energy-source columns); other versions are refused.
+// ablation's energy-source columns, version 6 the Shapley, known-answer and
+// ablation checks and the trials' variant); other versions are refused.
 int lj_store_open(const char *path, lj_store **out);
 // Opens an existing store for reading only (re-analysis); never creates it.
 // An older file is read as it is (version 1 holds no profiles, versions 1-3 no studies).

@@ -52,6 +52,18 @@ static int query_int(lj_store *st, const char *sql, int64_t *out, const char *wh
   return status;
 }
 
+int lj_store_has_table(lj_store *st, const char *name, int *out) {
+  sqlite3_stmt *stmt;
+  LJ_TRY(lj_store_prepare(st, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", &stmt,
+                          "reading the schema"));
+  sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(stmt);
+  *out = rc == SQLITE_ROW && sqlite3_column_int(stmt, 0) > 0;
+  int status = rc == SQLITE_ROW ? 0 : lj_sqlite_fail(st->db, st->path, rc, "reading the schema", __FILE__, __LINE__);
+  sqlite3_finalize(stmt);
+  return status;
+}
+
 // The parts of the schema after `version` (store_schema.h): what a file of that
 // version lacks, and for version 1 everything after the version-1 tables.
 static int add_schema_parts(lj_store *st, int64_t version, const char *what) {
@@ -59,6 +71,8 @@ static int add_schema_parts(lj_store *st, int64_t version, const char *what) {
   if (version < 3) LJ_TRY(lj_store_exec(st, lj_store_schema_v3, what));
   if (version < 4) LJ_TRY(lj_store_exec(st, lj_store_schema_v4, what));
   if (version < 5) LJ_TRY(lj_store_exec(st, lj_store_schema_v5, what));
+  if (version < 6) LJ_TRY(lj_store_exec(st, lj_store_schema_v6, what));
+  if (version < 6) LJ_TRY(lj_store_exec(st, lj_store_schema_v6_sources, what));
   return 0;
 }
 

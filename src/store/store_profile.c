@@ -1,4 +1,4 @@
-// A profile (lj_profile_result) into the profile tables (schema version 3),
+// A profile (lj_profile_result) into the profile tables (schema version 6),
 // in one transaction; and a row count per table for tests and reports. The
 // tables described in record_desc.c are written by one walk over their
 // description; the plan, the conditions, the windows, the intervals and the
@@ -79,6 +79,11 @@ static void put_field(row *r, const lj_field *f, const void *rec) {
     case LJ_FIELD_TEXT: put_text(r, (const char *)p); break;
     case LJ_FIELD_PHASE: put_text(r, lj_phase_name(*(const lj_phase *)p)); break;
     case LJ_FIELD_STAGE: put_text(r, lj_stage_name(*(const lj_stage *)p)); break;
+    case LJ_FIELD_STAGE_OR_NONE: {
+      lj_stage s = *(const lj_stage *)p;
+      put_text(r, s == LJ_STAGE_COUNT ? "none" : lj_stage_name(s));
+      break;
+    }
     case LJ_FIELD_METHOD: put_text(r, lj_profile_method_name(*(const lj_profile_method *)p)); break;
     case LJ_FIELD_CI: put_ci(r, (const lj_mean_ci *)p); break;
     case LJ_FIELD_IV: put_interval(r, (const lj_interval *)p); break;
@@ -150,7 +155,7 @@ static int bad_method(lj_store *st, int64_t run_id, const char *table, size_t i,
 }
 static int phase_ok(lj_phase p) { return (unsigned)p < LJ_PHASE_COUNT; }
 static int stage_ok(lj_stage s) { return (unsigned)s < LJ_STAGE_COUNT; }
-static int method_ok(lj_profile_method m) { return (unsigned)m < LJ_METHOD_COUNT; }
+static int method_ok(lj_profile_method m) { return (unsigned)m < LJ_METHOD_ALL_COUNT; }
 
 static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   const lj_profile_plan *p = &res->plan;
@@ -162,7 +167,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
                      " ablation, head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
                      " n_heads, n_kv_heads, head_dim, vocab_size, max_seq_len, rope_theta, rope_type, rope_factor,"
                      " rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos, norm_eps,"
-                     " tie_embeddings, bos_id, eos_id, weights",
+                     " tie_embeddings, bos_id, eos_id, weights, shapley, known_answer_bytes",
                      &r));
   char kv[LJ_PROFILE_MAX_KV * 24] = "";
   size_t used = 0;
@@ -213,6 +218,8 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_int(&r, c->bos_id);
   put_int(&r, c->eos_id);
   put_text(&r, p->weights[0] ? p->weights : "bf16");
+  put_int(&r, p->shapley);
+  put_int(&r, p->known_answer_bytes);
   int rc = row_insert(&r);
   row_finish(&r);
   return rc;
@@ -308,7 +315,9 @@ static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < res->n_trials; i++) {
     const lj_profile_trial *t = &res->trials[i];
-    if (!phase_ok(t->key.phase) || !stage_ok(t->key.stage)) {
+    // A trial of no one stage: the whole layer (loo, order), the known answer's copy alone.
+    int plain = t->method != LJ_METHOD_ISOLATION && t->method != LJ_METHOD_SEQUENCE && t->key.stage == LJ_STAGE_COUNT;
+    if (!phase_ok(t->key.phase) || !(stage_ok(t->key.stage) || plain)) {
       rc = bad_key(st, run_id, "replay_trials", i, (int)t->key.phase, (int)t->key.stage);
       break;
     }
@@ -460,6 +469,29 @@ static int put_overheads(lj_store *st, int64_t run_id, const lj_profile_result *
   return rc;
 }
 
+// Rows of one of the check tables: n records of `stride` bytes from base, each with a phase
+// and a method at the given offsets (checked before anything is written).
+static int put_checks(lj_store *st, int64_t run_id, const lj_record_desc *d, const void *base, size_t stride, int n,
+                      size_t phase_off, long method_off) {
+  for (int i = 0; i < n; i++) {
+    const char *rec = (const char *)base + (size_t)i * stride;
+    lj_phase ph = *(const lj_phase *)(rec + phase_off);
+    if (!phase_ok(ph)) return bad_key(st, run_id, d->table, (size_t)i, (int)ph, 0);
+    if (method_off >= 0 && !method_ok(*(const lj_profile_method *)(rec + method_off)))
+      return bad_method(st, run_id, d->table, (size_t)i, (int)*(const lj_profile_method *)(rec + method_off));
+  }
+  if (n <= 0) return 0;
+  row r;
+  LJ_TRY(record_prepare(st, run_id, d, &r));
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    put_record(&r, run_id, d, (const char *)base + (size_t)i * stride);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  return rc;
+}
+
 static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
   LJ_TRY(put_plan(st, run_id, r));
   LJ_TRY(put_conditions(st, run_id, &r->cond));
@@ -473,6 +505,15 @@ static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
   LJ_TRY(put_layers(st, run_id, r));
   if (r->ablation_valid) LJ_TRY(put_ablation(st, run_id, &r->ablation));
   if (r->head_fit_valid) LJ_TRY(put_head_fit(st, run_id, &r->head_fit, r->head_fit_kv));
+  lj_shapley_check sh[LJ_PHASE_COUNT];
+  int n_sh = 0;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    if (r->shapley[p].n_rounds > 0) sh[n_sh++] = r->shapley[p];
+  LJ_TRY(put_checks(st, run_id, &lj_desc_shapley_check, sh, sizeof *sh, n_sh, offsetof(lj_shapley_check, phase), -1));
+  LJ_TRY(put_checks(st, run_id, &lj_desc_known_answer, r->known, sizeof *r->known, r->n_known,
+                    offsetof(lj_known_answer, phase), (long)offsetof(lj_known_answer, method)));
+  LJ_TRY(put_checks(st, run_id, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,
+                    r->n_ablation_checks, offsetof(lj_ablation_check, phase), (long)offsetof(lj_ablation_check, method)));
   return put_overheads(st, run_id, r);
 }
 
@@ -497,7 +538,8 @@ int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *
 static const char *const kProfileTables[] = {
     "profile_plans",   "profile_conditions", "phase_windows",   "phase_summaries", "stage_estimates",
     "replay_trials",   "closures",           "stage_intervals", "timeline_phases", "timeline_stages",
-    "timeline_layers", "ablations",          "head_fits",       "overheads",
+    "timeline_layers", "ablations",          "head_fits",       "overheads",       "shapley_checks",
+    "known_answers",   "ablation_checks",
 };
 
 int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n) {
@@ -508,6 +550,9 @@ int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int6
   if (!known)
     return LJ_FAIL(LJ_EINVAL, "store '%s': '%s' is not a profile table", st->path, table ? table : "(null)");
   if (st->version < 2) return 0;  // a version-1 file has no profile tables
+  int have = 1;  // a file before version 6 may lack the check tables
+  if (st->version < 6) LJ_TRY(lj_store_has_table(st, table, &have));
+  if (!have) return 0;
   char sql[128], what[96];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ?", table);
   snprintf(what, sizeof what, "counting the rows of table %s", table);

@@ -124,14 +124,17 @@ static int get_phase_col(const rows *r, const char *column, lj_phase *out) {
 }
 static int get_phase(const rows *r, lj_phase *out) { return get_phase_col(r, "phase", out); }
 
-static int get_stage_col(const rows *r, const char *column, lj_stage *out) {
+// "none" (a trial of no one stage: the whole layer, the calibration copy alone) is
+// LJ_STAGE_COUNT when allowed.
+static int get_stage_col(const rows *r, const char *column, int allow_none, lj_stage *out) {
   char s[32];
   get_text(r, column, s, sizeof s);
   for (int i = 0; i < LJ_STAGE_COUNT; i++)
     if (!strcmp(s, lj_stage_name((lj_stage)i))) return *out = (lj_stage)i, 0;
+  if (allow_none && !strcmp(s, "none")) return *out = LJ_STAGE_COUNT, 0;
   return bad_value(r, column, s);
 }
-static int get_stage(const rows *r, lj_stage *out) { return get_stage_col(r, "stage", out); }
+static int get_stage(const rows *r, lj_stage *out) { return get_stage_col(r, "stage", 0, out); }
 
 // A row of the prefill "context" method, which llamajoule no longer has (superseded by the
 // sequence replay). Stores written before keep such rows (with stage 'none' for its plain
@@ -150,7 +153,7 @@ static int get_method_col(const rows *r, const char *column, lj_profile_method *
   if (col_of(r, column) < 0) return *out = LJ_METHOD_ISOLATION, 0;
   char s[32];
   get_text(r, column, s, sizeof s);
-  for (int m = 0; m < LJ_METHOD_COUNT; m++)
+  for (int m = 0; m < LJ_METHOD_ALL_COUNT; m++)
     if (!strcmp(s, lj_profile_method_name((lj_profile_method)m))) return *out = (lj_profile_method)m, 0;
   return bad_value(r, column, s);
 }
@@ -174,7 +177,8 @@ static int get_record(const rows *r, const lj_record_desc *d, void *rec) {
       case LJ_FIELD_LEVEL: *(double *)p = level = get_real(r, n); break;
       case LJ_FIELD_TEXT: get_text(r, n, (char *)p, f->size); break;
       case LJ_FIELD_PHASE: LJ_TRY(get_phase_col(r, n, (lj_phase *)p)); break;
-      case LJ_FIELD_STAGE: LJ_TRY(get_stage_col(r, n, (lj_stage *)p)); break;
+      case LJ_FIELD_STAGE: LJ_TRY(get_stage_col(r, n, 0, (lj_stage *)p)); break;
+      case LJ_FIELD_STAGE_OR_NONE: LJ_TRY(get_stage_col(r, n, 1, (lj_stage *)p)); break;
       case LJ_FIELD_METHOD: LJ_TRY(get_method_col(r, n, (lj_profile_method *)p)); break;
       case LJ_FIELD_CI: get_ci(r, n, u, level, (lj_mean_ci *)p); break;
       case LJ_FIELD_IV: get_iv(r, n, u, level, (lj_interval *)p); break;
@@ -228,6 +232,8 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
     parse_kv(kv, p);
     p->ablation = (int)get_int(&r, "ablation");
     p->head_fit = (int)get_int(&r, "head_fit");
+    p->shapley = (int)get_int(&r, "shapley");  // 0 before version 6
+    p->known_answer_bytes = get_int(&r, "known_answer_bytes");
     p->seed = (uint64_t)get_int(&r, "seed");
     get_text(&r, "prompt_source", p->prompt_source, sizeof p->prompt_source);
     get_text(&r, "notes", res->notes, sizeof res->notes);
@@ -544,6 +550,35 @@ static int read_overheads(lj_store *st, int64_t run_id, lj_profile_result *res) 
   return rc < 0 ? rc : 0;
 }
 
+// Rows of a check table into n records of `stride` bytes at base (at most cap); none where
+// the file has no such table.
+static int read_checks(lj_store *st, int64_t run_id, const lj_record_desc *d, void *base, size_t stride, int cap,
+                       int *n) {
+  *n = 0;
+  int have = 1;
+  if (st->version < 6) LJ_TRY(lj_store_has_table(st, d->table, &have));
+  if (!have) return 0;
+  rows r;
+  LJ_TRY(rows_open(st, run_id, d->table, NULL, &r));
+  int rc;
+  while ((rc = rows_next(&r)) == 1 && *n < cap) {
+    void *rec = (char *)base + (size_t)*n * stride;
+    memset(rec, 0, stride);
+    if ((rc = get_record(&r, d, rec)) < 0) break;
+    (*n)++;
+  }
+  rows_close(&r);
+  return rc < 0 ? rc : 0;
+}
+
+static int read_shapley(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  lj_shapley_check sh[LJ_PHASE_COUNT];
+  int n = 0;
+  LJ_TRY(read_checks(st, run_id, &lj_desc_shapley_check, sh, sizeof *sh, LJ_PHASE_COUNT, &n));
+  for (int i = 0; i < n; i++) res->shapley[sh[i].phase] = sh[i];  // the phase was checked on reading
+  return 0;
+}
+
 static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_plan(st, run_id, r));
   LJ_TRY(read_conditions(st, run_id, &r->cond));
@@ -562,6 +597,11 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_layers(st, run_id, r));
   LJ_TRY(read_ablation(st, run_id, r));
   LJ_TRY(read_head_fit(st, run_id, r));
+  LJ_TRY(read_shapley(st, run_id, r));
+  LJ_TRY(read_checks(st, run_id, &lj_desc_known_answer, r->known, sizeof *r->known, LJ_PROFILE_MAX_CHECKS,
+                     &r->n_known));
+  LJ_TRY(read_checks(st, run_id, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,
+                     LJ_PROFILE_MAX_CHECKS, &r->n_ablation_checks));
   return read_overheads(st, run_id, r);
 }
 

@@ -1,8 +1,9 @@
 // The store's schema (every table and column: docs/store.md): the tables of
-// version 1, the profile tables version 2 added, version 3's changes to them
-// version 4's study tables and version 5's source columns of the head fit and the
-// ablation. A fresh file gets all five parts; a file of version 1 to 4 opened for
-// writing gets the parts after its version
+// version 1, the profile tables version 2 added, version 3's changes to them,
+// version 4's study tables, version 5's source columns of the head fit and the
+// ablation, and version 6's checks (Shapley, known answer, ablations of both
+// phases) with their source columns. A fresh file gets all six parts; a file of
+// version 1 to 5 opened for writing gets the parts after its version
 // (store_open.c), so an upgraded file has exactly the schema of a fresh one.
 // Times: *_ns columns are CLOCK_MONOTONIC ns of the recording host unless
 // named *_wall_ns (CLOCK_REALTIME ns since the Unix epoch); source_us is the
@@ -154,6 +155,19 @@ const char lj_store_schema_v1[] =
     "  calls_per_unit REAL,\n" \
     "  share_dynamic REAL,\n" \
     "  share_gross REAL,\n"
+
+// An ablation's columns after its stage (the table ablations of version 2, ablation_checks of 5).
+#define ABLATION_COLUMNS \
+    "  calls INTEGER NOT NULL,\n" \
+    "  level REAL,\n" \
+    "  full_j REAL, full_sd_j REAL, full_lo_j REAL, full_hi_j REAL, full_n INTEGER NOT NULL,\n" \
+    "  ablated_j REAL, ablated_sd_j REAL, ablated_lo_j REAL, ablated_hi_j REAL, ablated_n INTEGER NOT NULL,\n" \
+    "  saved_j REAL, saved_se_j REAL, saved_df REAL, saved_lo_j REAL, saved_hi_j REAL,\n" \
+    "  saved_per_call_j REAL, saved_per_call_se_j REAL, saved_per_call_df REAL, saved_per_call_lo_j REAL," \
+    " saved_per_call_hi_j REAL,\n" \
+    "  replay_j REAL, replay_se_j REAL, replay_df REAL, replay_lo_j REAL, replay_hi_j REAL,\n" \
+    "  agreement_pct REAL,\n" \
+    "  ratio REAL, ratio_se REAL, ratio_df REAL, ratio_lo REAL, ratio_hi REAL,\n"
 #define REPLAY_TRIALS_V2_COLUMNS \
     "  run_id INTEGER NOT NULL REFERENCES runs(id),\n" \
     "  phase TEXT NOT NULL,\n" \
@@ -343,16 +357,7 @@ const char lj_store_schema_v2[] =
     "CREATE TABLE ablations(\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
     "  stage TEXT NOT NULL,\n"
-    "  calls INTEGER NOT NULL,\n"
-    "  level REAL,\n"
-    "  full_j REAL, full_sd_j REAL, full_lo_j REAL, full_hi_j REAL, full_n INTEGER NOT NULL,\n"
-    "  ablated_j REAL, ablated_sd_j REAL, ablated_lo_j REAL, ablated_hi_j REAL, ablated_n INTEGER NOT NULL,\n"
-    "  saved_j REAL, saved_se_j REAL, saved_df REAL, saved_lo_j REAL, saved_hi_j REAL,\n"
-    "  saved_per_call_j REAL, saved_per_call_se_j REAL, saved_per_call_df REAL, saved_per_call_lo_j REAL,"
-    " saved_per_call_hi_j REAL,\n"
-    "  replay_j REAL, replay_se_j REAL, replay_df REAL, replay_lo_j REAL, replay_hi_j REAL,\n"
-    "  agreement_pct REAL,\n"
-    "  ratio REAL, ratio_se REAL, ratio_df REAL, ratio_lo REAL, ratio_hi REAL,\n"
+    ABLATION_COLUMNS
     "  PRIMARY KEY(run_id, stage));\n"
     "CREATE TABLE head_fits(\n"
     "  run_id INTEGER PRIMARY KEY REFERENCES runs(id),\n"
@@ -455,3 +460,76 @@ const char lj_store_schema_v5[] =
     "ALTER TABLE ablations ADD COLUMN counter_saved_j REAL;\n"
     "ALTER TABLE ablations ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE profile_plans ADD COLUMN weights TEXT NOT NULL DEFAULT 'bf16';\n";
+
+// Added in version 6: the Shapley split, the known-answer check and the ablations of both
+// phases (docs/attribution.md §2d, §2e). Trials get a variant (which stage order, which
+// known-answer replay), part of their key, so replay_trials is rebuilt around its rows (all
+// variant 0); the plan says whether the Shapley rounds and the known answer ran; three new
+// tables hold the checks.
+const char lj_store_schema_v6[] =
+    "ALTER TABLE profile_plans ADD COLUMN shapley INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE profile_plans ADD COLUMN known_answer_bytes INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE replay_trials RENAME TO replay_trials_v5;\n"
+    "CREATE TABLE replay_trials(\n" REPLAY_TRIALS_V2_COLUMNS
+    "  method TEXT NOT NULL DEFAULT 'isolation',\n"
+    "  copies INTEGER NOT NULL DEFAULT 0,\n"
+    "  units INTEGER NOT NULL DEFAULT 0,\n"
+    "  variant INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY(run_id, phase, stage, method, variant, layer, kv_len, kv_groups, trial));\n"
+    "INSERT INTO replay_trials SELECT *, 0 FROM replay_trials_v5;\n"
+    "DROP TABLE replay_trials_v5;\n"
+    "CREATE TABLE shapley_checks(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  phase TEXT NOT NULL,\n"
+    "  kv_len INTEGER NOT NULL,\n"
+    "  n_rounds INTEGER NOT NULL,\n"
+    "  n_stages INTEGER NOT NULL,\n"
+    "  level REAL,\n"
+    "  full_j REAL, full_sd_j REAL, full_lo_j REAL, full_hi_j REAL, full_n INTEGER NOT NULL,\n"
+    "  sum_isolation_j REAL, sum_isolation_se_j REAL, sum_isolation_df REAL, sum_isolation_lo_j REAL,"
+    " sum_isolation_hi_j REAL,\n"
+    "  sum_marginal_j REAL, sum_marginal_se_j REAL, sum_marginal_df REAL, sum_marginal_lo_j REAL,"
+    " sum_marginal_hi_j REAL,\n"
+    "  sum_shapley_j REAL, sum_shapley_se_j REAL, sum_shapley_df REAL, sum_shapley_lo_j REAL,"
+    " sum_shapley_hi_j REAL,\n"
+    "  interaction_j REAL, interaction_se_j REAL, interaction_df REAL, interaction_lo_j REAL,"
+    " interaction_hi_j REAL,\n"
+    "  residual_j REAL, residual_se_j REAL, residual_df REAL, residual_lo_j REAL, residual_hi_j REAL,\n"
+    "  residual_pct REAL, residual_lo_pct REAL, residual_hi_pct REAL,\n"
+    "  isolation_gap_pct REAL, marginal_gap_pct REAL,\n"
+    "  n_orders INTEGER NOT NULL,\n"
+    "  order_spread_pct REAL,\n"
+    "  pass INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(run_id, phase));\n"
+    "CREATE TABLE known_answers(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  phase TEXT NOT NULL,\n"
+    "  method TEXT NOT NULL,\n"
+    "  bytes INTEGER NOT NULL,\n"
+    "  level REAL,\n"
+    "  truth_j REAL, truth_sd_j REAL, truth_lo_j REAL, truth_hi_j REAL, truth_n INTEGER NOT NULL,\n"
+    "  estimate_j REAL, estimate_se_j REAL, estimate_df REAL, estimate_lo_j REAL, estimate_hi_j REAL,\n"
+    "  error_pct REAL, error_lo_pct REAL, error_hi_pct REAL,\n"
+    "  reliable INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(run_id, phase, method));\n"
+    "CREATE TABLE ablation_checks(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  phase TEXT NOT NULL,\n"
+    "  method TEXT NOT NULL,\n"
+    "  stage TEXT NOT NULL,\n"
+    ABLATION_COLUMNS
+    "  PRIMARY KEY(run_id, phase, method, stage));\n";
+
+// Added in version 6 with the checks: their energy sources, as version 5 gave the head fit
+// and the ablation (docs/attribution.md §1b). flags: sample_energy where the row's energies
+// are the power samples', sources_disagree where the counter's figure beside lies outside
+// its interval.
+const char lj_store_schema_v6_sources[] =
+    "ALTER TABLE shapley_checks ADD COLUMN counter_full_j REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN counter_residual_pct REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE known_answers ADD COLUMN counter_truth_j REAL;\n"
+    "ALTER TABLE known_answers ADD COLUMN counter_estimate_j REAL;\n"
+    "ALTER TABLE known_answers ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE ablation_checks ADD COLUMN counter_saved_j REAL;\n"
+    "ALTER TABLE ablation_checks ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n";

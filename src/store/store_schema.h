@@ -2,7 +2,8 @@
 // version-1 tables, then the tables version 2 added (the whole upgrade from
 // 1), then version 3's changes to them (the whole upgrade from 2), then
 // version 4's study tables (the whole upgrade from 3), then version 5's columns
-// of the head fit, the ablation and the plan's weight format (the whole upgrade from 4).
+// of the head fit, the ablation and the plan's weight format (the whole upgrade from 4), then
+// version 6's checks and their source columns (the whole upgrade from 5).
 #pragma once
 
 extern const char lj_store_schema_v1[];
@@ -10,6 +11,12 @@ extern const char lj_store_schema_v2[];
 extern const char lj_store_schema_v3[];
 extern const char lj_store_schema_v4[];
 extern const char lj_store_schema_v5[];
+extern const char lj_store_schema_v6[];
+// The energy-source columns of version 6's check tables. Kept apart from
+// lj_store_schema_v6 because a file of the Shapley split's first schema (also
+// numbered 5: its checks without these columns and without version 5's)
+// gets version 5's and these instead (store_open.c).
+extern const char lj_store_schema_v6_sources[];
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
 // tools can tell it from other SQLite files.

@@ -9,7 +9,13 @@
 //   - attention with g < n_kv_heads groups gives the full run's first g groups
 //     bit for bit (same splits, same data);
 //   - the SAMPLE stage (greedy) picks the argmax of the logits;
-//   - rewind: a generation can be repeated from the prompt's cache.
+//   - rewind: a generation can be repeated from the prompt's cache;
+//   - a replay of the layer's stages in a given order: in the run's order it is the
+//     sequence replay (the prefill's logits bit for bit); leaving one stage out leaves
+//     exactly that stage's output untouched while the others run; other orders run;
+//     repeated, foreign or skipped stages are refused;
+//   - the calibration copy changes no logit and no generated token, makes the run
+//     measurably longer, and replays alone.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -273,6 +279,140 @@ static void test_sample_stage(void **state) {
   lj_cuda_engine_free(e);
 }
 
+static double graphed_prefill_seconds(lj_cuda_engine *e, const std::vector<int> &ids, int n, int reps) {
+  int zero = 0;
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  assert_int_equal(lj_cuda_prefill_graphed(e, 1, ids.data(), &n), 0);  // eager + capture
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  assert_int_equal(lj_cuda_prefill_graph_launch(e, reps), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  return (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+}
+
+// The layer in the run's order, as a list (the leave-one-out replay's starting point).
+static std::vector<lj_stage> run_order(int without) {
+  std::vector<lj_stage> v;
+  for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++)
+    if (st != without) v.push_back((lj_stage)st);
+  return v;
+}
+
+// embed, the order over n_layers calls, final norm, LM head; the logits into out.
+static void forward_by_order(lj_cuda_engine *e, const lj_model_config &c, const lj_cuda_batch *b,
+                             const std::vector<lj_stage> &order, std::vector<float> *out) {
+  lj_cuda_replay *rp = NULL;
+  assert_int_equal(lj_cuda_replay_create_order(e, order.data(), (int)order.size(), b, c.n_layers, &rp), 0);
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, b, &a), 0);
+  assert_int_equal(lj_cuda_replay_launch(rp, 1), 0);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_FINAL_NORM, -1, b, &a), 0);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_LM_HEAD, -1, b, &a), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  assert_int_equal(lj_cuda_get_logits(e, out->data(), 1), 0);
+  lj_cuda_replay_free(rp);
+}
+
+static void test_order_replay(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 24);
+  int n = 24, zero = 0;
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  std::vector<float> ref(c.vocab_size), got(c.vocab_size);
+  assert_int_equal(lj_cuda_get_logits(e, ref.data(), 1), 0);
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  lj_cuda_batch b;
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, ids.data(), &n, &b), 0);
+  // The whole layer in the run's order is the forward pass.
+  forward_by_order(e, c, &b, run_order(-1), &got);
+  assert_memory_equal(got.data(), ref.data(), sizeof(float) * c.vocab_size);
+  // Without swiglu (or attention): its output buffer keeps what it held, the stage after it
+  // reads that, and everything else runs.
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  size_t h_elems = (size_t)n * c.hidden_dim, attn_elems = (size_t)n * lj_q_dim(&c);
+  const struct {
+    lj_stage out;
+    void *buf;
+    size_t elems;
+  } cases[2] = {{LJ_STAGE_SWIGLU, a.h, h_elems}, {LJ_STAGE_ATTN, a.attn, attn_elems}};
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+    GPU_OK(cudaMemset(cases[k].buf, 0x3C, 2 * cases[k].elems));  // bf16 1.0078: finite
+    GPU_OK(cudaMemset(a.gu, 0, 2 * (size_t)n * 2 * c.hidden_dim));
+    forward_by_order(e, c, &b, run_order(cases[k].out), &got);
+    std::vector<uint16_t> left = copy_bf16(cases[k].buf, cases[k].elems), gu = copy_bf16(a.gu, 2 * h_elems);
+    for (size_t i = 0; i < left.size(); i++)
+      if (left[i] != 0x3C3C) fail_msg("without %s: its output changed at %zu", lj_stage_name(cases[k].out), i);
+    size_t written = 0;
+    for (size_t i = 0; i < gu.size(); i++) written += gu[i] != 0;
+    if (written < gu.size() / 2) fail_msg("without %s: gate_up wrote %zu of %zu", lj_stage_name(cases[k].out), written, gu.size());
+    if (memcmp(got.data(), ref.data(), sizeof(float) * c.vocab_size) == 0)
+      fail_msg("without %s: the logits did not change", lj_stage_name(cases[k].out));
+  }
+  // Another order runs; repeated, foreign and skipped stages and the calibration copy while
+  // off are refused.
+  std::vector<lj_stage> rev = run_order(-1);
+  std::vector<lj_stage> fwd = rev;
+  for (size_t i = 0; i < rev.size(); i++) rev[i] = fwd[fwd.size() - 1 - i];
+  forward_by_order(e, c, &b, rev, &got);
+  lj_cuda_replay *rp = NULL;
+  lj_stage twice[2] = {LJ_STAGE_QKV, LJ_STAGE_QKV}, foreign[2] = {LJ_STAGE_QKV, LJ_STAGE_LM_HEAD},
+           cal[1] = {LJ_CUDA_CALIBRATION};
+  assert_int_equal(lj_cuda_replay_create_order(e, twice, 2, &b, 2, &rp), LJ_EINVAL);
+  assert_int_equal(lj_cuda_replay_create_order(e, foreign, 2, &b, 2, &rp), LJ_EINVAL);
+  assert_int_equal(lj_cuda_replay_create_order(e, cal, 1, &b, 2, &rp), LJ_EINVAL);
+  lj_cuda_set_skip_mask(e, 1u << LJ_STAGE_QKV);
+  assert_int_equal(lj_cuda_replay_create_order(e, twice, 1, &b, 2, &rp), LJ_EINVAL);
+  lj_cuda_set_skip_mask(e, 0);
+  assert_null(rp);
+  lj_cuda_engine_free(e);
+}
+
+static void test_calibration_copy(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 24);
+  int n = 24, zero = 0;
+  lj_cuda_sampling sp = {0.0f, 1.0f, 0, 0};
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  std::vector<float> ref(c.vocab_size), got(c.vocab_size);
+  assert_int_equal(lj_cuda_get_logits(e, ref.data(), 1), 0);
+  int ref_tokens[6], tokens[6];
+  assert_int_equal(lj_cuda_generate(e, 1, 6, &sp, ref_tokens), 0);
+  double plain = graphed_prefill_seconds(e, ids, n, 20);
+  assert_int_equal(lj_cuda_set_calibration(e, 64 << 20), 0);
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+    assert_int_equal(lj_cuda_prefill_graphed(e, 1, ids.data(), &n), 0);
+    assert_int_equal(lj_cuda_get_logits(e, got.data(), 1), 0);
+    assert_memory_equal(got.data(), ref.data(), sizeof(float) * c.vocab_size);
+  }
+  assert_int_equal(lj_cuda_generate(e, 1, 6, &sp, tokens), 0);
+  assert_memory_equal(tokens, ref_tokens, sizeof tokens);
+  // 64 MiB copied per layer: far more than the tiny model's own work
+  double copied = graphed_prefill_seconds(e, ids, n, 20);
+  if (!(copied > 1.5 * plain)) fail_msg("a 64 MiB copy per layer: %.3g s against %.3g s without", copied, plain);
+  lj_cuda_batch b;
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, ids.data(), &n, &b), 0);
+  lj_stage cal[1] = {LJ_CUDA_CALIBRATION};
+  lj_cuda_replay *rp = NULL;
+  assert_int_equal(lj_cuda_replay_create_order(e, cal, 1, &b, 4, &rp), 0);
+  assert_int_equal(lj_cuda_replay_launch(rp, 2), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  lj_cuda_replay_free(rp);
+  assert_int_equal(lj_cuda_set_calibration(e, 0), 0);
+  assert_int_equal(lj_cuda_replay_create_order(e, cal, 1, &b, 4, &rp), LJ_EINVAL);
+  assert_int_equal(lj_cuda_set_calibration(e, -1), LJ_EINVAL);
+  lj_cuda_engine_free(e);
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -282,6 +422,8 @@ int main(void) {
       cmocka_unit_test(test_attention_groups),
       cmocka_unit_test(test_sample_stage),
       cmocka_unit_test(test_prefill_graphed),
+      cmocka_unit_test(test_order_replay),
+      cmocka_unit_test(test_calibration_copy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

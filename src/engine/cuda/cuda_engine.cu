@@ -383,6 +383,7 @@ void lj_cuda_engine_free(lj_cuda_engine *e) {
   if (e->weight_mem) cudaFree(e->weight_mem);
   if (e->kv_mem) cudaFree(e->kv_mem);
   if (e->act_mem) cudaFree(e->act_mem);
+  lj_cuda_calibration_release(e);
   if (e->inv_freq) cudaFree(e->inv_freq);
   if (e->stream) cudaStreamDestroy(e->stream);
   free(e->layers);
@@ -653,6 +654,7 @@ static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) {
       lj_stage last = run;
       lj_stage_parts(run, NULL, &last);
       st = (int)last;  // a composite covers its parts
+      if (last == LJ_STAGE_O_PROJ) LJ_TRY(lj_cuda_calibration_run(e, l));
     }
   LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_FINAL_NORM, -1, b, a));
   LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_LM_HEAD, -1, b, a));

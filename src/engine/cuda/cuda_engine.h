@@ -191,6 +191,14 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 // (-1 for an unknown name).
 const char *lj_cuda_fusion_name(int mode);
 int lj_cuda_fusion_parse(const char *name);
+// Known-answer calibration: from now on every forward pass copies `bytes` (device to device,
+// memory bound) after each layer's o_proj, from a source block of that layer to its destination
+// block (one pair per layer, so the copies stream from HBM like the weights). It changes no
+// activation: the run computes what it computes without it. 0 turns it off (and frees the
+// blocks). Captured graphs are dropped. LJ_EINVAL for a negative size.
+int lj_cuda_set_calibration(lj_cuda_engine *e, int64_t bytes);
+// The calibration copy as a replayable stage id: accepted by lj_cuda_replay_create_order only.
+#define LJ_CUDA_CALIBRATION ((lj_stage)LJ_STAGE_ALL_COUNT)
 // Bit (1u << stage) set: that stage is skipped everywhere (ablation runs).
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask);
 // The engine's stream (cudaStream_t as void *), for events and graph capture.
@@ -222,6 +230,14 @@ int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage stage, const lj_cuda_batch
 // all lie in the span replaces them). A single composite stage replays on its own.
 int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cuda_batch *b, int calls,
                                lj_cuda_replay **out);
+// The same for any list of the layer's simple stages in any order (each at most once), and
+// LJ_CUDA_CALIBRATION (the calibration copy, lj_cuda_set_calibration first): call i runs
+// order[0 .. n-1] on layer i % n_layers, each stage on whatever its input buffers hold (the
+// captured activations of the run's state; in the run's order, what the stage before wrote).
+// The leave-one-out replay is the run's order without one stage; a permuted order bounds how
+// much the layer's energy depends on the order of its stages. Simple stages only (no fusion).
+int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n, const lj_cuda_batch *b, int calls,
+                                lj_cuda_replay **out);
 // Enqueues n launches of the graph (asynchronous; lj_cuda_synchronize waits).
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n);
 int lj_cuda_replay_calls(const lj_cuda_replay *r);

@@ -64,6 +64,11 @@ struct lj_cuda_engine {
   int fusion;                       // lj_cuda_fusion_mode
   int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter
 
+  // Known-answer calibration (calibration.cu): while calib_bytes > 0, forward() runs a copy of
+  // calib_bytes from layer l's source block to its destination block after each layer's o_proj.
+  int64_t calib_bytes;
+  void *calib_mem;  // (n_layers, 2, calib_bytes): a block per layer, so the copies stream from HBM
+
   // In-situ timestamps (stage_marks.cu): when marks_on, a one-thread kernel writes
   // %globaltimer before the first stage of a forward call and after every stage,
   // into d_marks[(step + base) * marks_stride + k].
@@ -84,6 +89,9 @@ struct lj_cuda_engine {
 int lj_cuda_mark_begin(lj_cuda_engine *e);
 int lj_cuda_mark_after(lj_cuda_engine *e, lj_stage st, int layer);
 void lj_cuda_marks_release(lj_cuda_engine *e);
+// calibration.cu: the calibration copy of one layer (nothing while calib_bytes is 0).
+int lj_cuda_calibration_run(lj_cuda_engine *e, int layer);
+void lj_cuda_calibration_release(lj_cuda_engine *e);
 // cuda_engine.cu: the decode graph depends on these settings; drop it when they change.
 void lj_cuda_drop_graph(lj_cuda_engine *e);
 

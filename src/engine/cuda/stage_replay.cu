@@ -14,11 +14,26 @@ struct lj_cuda_replay {
   int calls;
 };
 
-// Call i runs stages first .. last of layer i % n_layers (one stage outside the layers: layer -1),
+// What one call of a replay runs: the stages first .. last as the forward pass runs them, or
+// (order != NULL) the listed stages in that order.
+typedef struct {
+  lj_stage first, last;
+  const lj_stage *order;
+  int n;
+} replay_what;
+
+// Call i runs the replay's stages on layer i % n_layers (one stage outside the layers: layer -1),
 // as the forward pass runs them: in fused mode a composite whose parts lie in the span replaces them.
-static int record(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cuda_batch *b, int calls) {
+static int record(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *b, int calls) {
   int n_layers = e->cfg.n_layers;
   for (int i = 0; i < calls; i++) {
+    if (w->order) {
+      for (int k = 0; k < w->n; k++)
+        if (w->order[k] == LJ_CUDA_CALIBRATION) LJ_TRY(lj_cuda_calibration_run(e, i % n_layers));
+        else LJ_TRY(lj_cuda_run_stage(e, w->order[k], i % n_layers, b, &e->acts));
+      continue;
+    }
+    lj_stage first = w->first, last = w->last;
     int layer = lj_stage_is_per_layer(first) ? i % n_layers : -1;
     if (first == last) {  // one stage, simple or composite
       LJ_TRY(lj_cuda_run_stage(e, first, layer, b, &e->acts));
@@ -32,6 +47,40 @@ static int record(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cud
       st = (int)end;
     }
   }
+  return 0;
+}
+
+// One eager round, then `calls` calls captured in one graph.
+static int capture(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *b, int calls, const char *name,
+                   lj_cuda_replay **out) {
+  // One eager round first: cuBLASLt picks and caches its algorithms outside the capture.
+  LJ_TRY(record(e, w, b, calls < e->cfg.n_layers ? calls : e->cfg.n_layers));
+  CUDA_CHECK(cudaStreamSynchronize(e->stream));
+  lj_cuda_replay *r = (lj_cuda_replay *)calloc(1, sizeof *r);
+  if (!r) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  r->e = e;
+  r->calls = calls;
+  cudaGraph_t g;
+  cudaError_t begin = cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal);
+  if (begin != cudaSuccess) {
+    free(r);
+    return LJ_FAIL(LJ_ECUDA, "replay capture of %s: %s", name, cudaGetErrorString(begin));
+  }
+  int rc = record(e, w, b, calls);
+  cudaError_t end = cudaStreamEndCapture(e->stream, &g);
+  if (rc == 0 && end != cudaSuccess)
+    rc = LJ_FAIL(LJ_ECUDA, "replay capture of %s failed: %s", name, cudaGetErrorString(end));
+  if (rc == 0) {
+    cudaError_t err = cudaGraphInstantiate(&r->exec, g, 0);
+    if (err != cudaSuccess)
+      rc = LJ_FAIL(LJ_ECUDA, "replay graph of %s: instantiation failed: %s", name, cudaGetErrorString(err));
+  }
+  if (end == cudaSuccess) cudaGraphDestroy(g);
+  if (rc < 0) {
+    free(r);
+    return rc;
+  }
+  *out = r;
   return 0;
 }
 
@@ -58,37 +107,33 @@ int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last,
   for (int st = first; !composite && st <= (int)last; st++)
     if ((e->skip_mask >> st) & 1u)
       return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name((lj_stage)st));
-  lj_stage st = last;  // names the capture in messages
-  // One eager round first: cuBLASLt picks and caches its algorithms outside the capture.
-  LJ_TRY(record(e, first, last, b, calls < e->cfg.n_layers ? calls : e->cfg.n_layers));
-  CUDA_CHECK(cudaStreamSynchronize(e->stream));
-  lj_cuda_replay *r = (lj_cuda_replay *)calloc(1, sizeof *r);
-  if (!r) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
-  r->e = e;
-  r->calls = calls;
-  cudaGraph_t g;
-  cudaError_t begin = cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal);
-  if (begin != cudaSuccess) {
-    free(r);
-    return LJ_FAIL(LJ_ECUDA, "replay capture of %s: %s", lj_stage_name(st), cudaGetErrorString(begin));
+  replay_what w = {first, last, NULL, 0};
+  return capture(e, &w, b, calls, lj_stage_name(last), out);
+}
+
+int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n, const lj_cuda_batch *b, int calls,
+                                lj_cuda_replay **out) {
+  *out = NULL;
+  if (!order || n < 1 || n > LJ_STAGE_COUNT + 1 || calls < 1)
+    return LJ_FAIL(LJ_EINVAL, "replay of %d stages in %d calls: expected 1 .. %d stages and >= 1 call", n, calls,
+                   LJ_STAGE_COUNT + 1);
+  if (e->marks_on) return LJ_FAIL(LJ_EINVAL, "replay with stage marks on: disable them first");
+  uint32_t seen = 0;
+  for (int k = 0; k < n; k++) {
+    lj_stage st = order[k];
+    int bit = st == LJ_CUDA_CALIBRATION ? LJ_STAGE_COUNT : (int)st;
+    if (st != LJ_CUDA_CALIBRATION && !((unsigned)st < LJ_STAGE_COUNT && lj_stage_is_per_layer(st)))
+      return LJ_FAIL(LJ_EINVAL, "replay order: stage %d (%s) is not a simple stage of the decoder layer", (int)st,
+                     lj_stage_name(st));
+    if (st == LJ_CUDA_CALIBRATION && e->calib_bytes <= 0)
+      return LJ_FAIL(LJ_EINVAL, "replay order: the calibration copy is off (lj_cuda_set_calibration first)");
+    if ((seen >> bit) & 1u) return LJ_FAIL(LJ_EINVAL, "replay order: stage %s listed twice", lj_stage_name(st));
+    if (st != LJ_CUDA_CALIBRATION && ((e->skip_mask >> st) & 1u))
+      return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name(st));
+    seen |= 1u << bit;
   }
-  int rc = record(e, first, last, b, calls);
-  cudaError_t end = cudaStreamEndCapture(e->stream, &g);
-  if (rc == 0 && end != cudaSuccess)
-    rc = LJ_FAIL(LJ_ECUDA, "replay capture of %s failed: %s", lj_stage_name(st), cudaGetErrorString(end));
-  if (rc == 0) {
-    cudaError_t err = cudaGraphInstantiate(&r->exec, g, 0);
-    if (err != cudaSuccess)
-      rc = LJ_FAIL(LJ_ECUDA, "replay graph of %s: instantiation failed: %s", lj_stage_name(st),
-                   cudaGetErrorString(err));
-  }
-  if (end == cudaSuccess) cudaGraphDestroy(g);
-  if (rc < 0) {
-    free(r);
-    return rc;
-  }
-  *out = r;
-  return 0;
+  replay_what w = {order[0], order[n - 1], order, n};
+  return capture(e, &w, b, calls, "a stage order", out);
 }
 
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n) {

@@ -24,7 +24,7 @@
 
   // Okabe-Ito: distinguishable with every common colour-vision deficiency, and in grey print.
   const OI = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
-  const METHOD_COLOR = { isolation: OI[0], sequence: OI[2], ablation: OI[5] };
+  const METHOD_COLOR = { isolation: OI[0], sequence: OI[2], shapley: OI[3], ablation: OI[5] };
   const GROUP_LABEL = { attention: 'attention', mlp: 'MLP', norms: 'norms', embed: 'embedding', lm_head: 'LM head', sample: 'sampling' };
   const GROUP_COLOR = { attention: OI[0], MLP: OI[1], norms: OI[2], embedding: OI[3], 'LM head': OI[4], sampling: OI[5],
                         'idle (static)': '#9a9a9a', 'not split into stages': '#c8c8c8', 'not attributed': '#c8c8c8' };
@@ -381,6 +381,32 @@
         (x.head_fit.source === 'samples' ? '; from the power samples, by the counter ' + fmt(x.head_fit.counter_per_group_j, 'J') + ' per KV group (R\u00b2 ' + (x.head_fit.counter_r2 === null ? '-' : x.head_fit.counter_r2.toFixed(2)) + ')' + (x.head_fit.sources_disagree ? ', outside the interval: sources disagree' : '') : '')]);
       box.append(el('h3', {}, 'Checks'));
       box.append(table(['', ''], r));
+    }
+    if (x.shapley && x.shapley.length) {
+      box.append(el('h3', {}, 'Shapley split of the layer: do the stage values add up to the whole layer?'));
+      box.append(table(['phase', 'whole layer', '\u03a3 isolation', 'interaction', '\u03a3 (layer \u2212 without i)', '\u03a3 Shapley', 'residual', 'orders', 'verdict', 'headline'],
+        x.shapley.map((c) => [c.phase, fmt(c.full_j, 'J'), fmt(c.sum_isolation_j, 'J'), fmt(c.interaction_j, 'J'), fmt(c.sum_marginal_j, 'J'), fmt(c.sum_shapley_j, 'J'),
+          signedPct(c.residual_pct) + ' [' + signedPct(c.residual_lo_pct) + ', ' + signedPct(c.residual_hi_pct) + ']', signedPct(c.order_spread_pct), c.verdict || '-', c.headline])));
+      box.append(el('p', { class: 'note' }, 'Per layer call, dynamic energy. Shapley value of a stage = (isolation + (whole layer \u2212 layer without it)) / 2, exact when stages interact at most in pairs; ' +
+        'the interaction row (whole \u2212 \u03a3 isolation) is the energy no stage has alone. A k-stage interaction c leaves a residual of (k/2 \u2212 1) c. ' +
+        'orders: the largest change of the whole layer replayed in another stage order. PASS: the residual\'s whole interval within \u00b15%; INCONCLUSIVE: the residual within, its interval not; MISS: the residual outside. ' +
+        'The headline method is Shapley where the check passes. ' + sourceNote(x.shapley.map((c) => Object.assign({ stage: 'additive check', method: c.phase }, c)))));
+    }
+    if (x.known_answer && x.known_answer.length) {
+      box.append(el('h3', {}, 'Known answer: does each method recover a calibration stage of known energy?'));
+      box.append(table(['phase', 'method', 'copy', 'alone (answer)', 'estimate', 'error', 'within 10%'],
+        x.known_answer.map((k) => [k.phase, k.method, Math.round(k.bytes / 1048576) + ' MiB', fmt(k.truth_j, 'J'), fmt(k.estimate_j, 'J'),
+          signedPct(k.error_pct) + ' [' + signedPct(k.error_lo_pct) + ', ' + signedPct(k.error_hi_pct) + ']', k.reliable ? 'yes' : 'no: unreliable at this size'])));
+      const note = sourceNote(x.known_answer.map((k) => Object.assign({ stage: k.phase + ' copy' }, k)));
+      if (note) box.append(el('p', { class: 'note' }, note));
+    }
+    if (x.ablations && x.ablations.length) {
+      box.append(el('h3', {}, 'Ablations: energy saved without a stage group, against each method'));
+      box.append(table(['phase', 'skipped', 'method', 'saved per unit', 'estimate', 'agreement', 'within 10%'],
+        x.ablations.map((a) => [a.phase, a.skipped, a.method, fmt(a.saved_j, 'J'), fmt(a.estimate_j, 'J'), signedPct(a.agreement_pct),
+          a.agreement_pct !== null && Math.abs(a.agreement_pct) <= 10 ? 'yes' : 'no'])));
+      const note = sourceNote(x.ablations.map((a) => Object.assign({ stage: a.phase + ' without ' + a.skipped }, a)));
+      if (note) box.append(el('p', { class: 'note' }, note));
     }
     if (d.run.notes) box.append(el('p', { class: 'note' }, 'Notes: ', d.run.notes));
     root.append(box);

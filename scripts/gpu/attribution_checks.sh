@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The checks of the layer's split on a real GPU (docs/attribution.md §2d, §2e),
+# from prebuilt binaries: the engine's replay and calibration tests
+# (test_cuda_profiling), then a default profile with --known-answer of each
+# model, and from its JSON one PASS/MISS line with numbers per check:
+#   - the Shapley additive check per phase: PASS when the residual's whole 95%
+#     interval lies within +-5% of the whole layer, INCONCLUSIVE when only the
+#     residual does, MISS when it does not; with the interaction row, the sums
+#     of isolation and of the leave-one-out marginals, the stage-order spread
+#     and the energy source (the power samples' for the 0.8 s windows, the
+#     counter's residual beside it);
+#   - the known answer per phase and method (within 10% of the copy alone);
+#   - the ablations per phase, group and method (within 10% of the estimate);
+#   - the profile's wall time (the known answer adds ~90 s to the default's).
+# Reads the GPU only: never changes its clocks, power limit or persistence mode.
+#
+#   bash scripts/gpu/attribution_checks.sh BIN_DIR OUT_DIR [MODEL...]
+#   (default model: llama-3.2-1b; BIN_DIR holds llamajoule and test_cuda_profiling;
+#    extra profile options in $PROFILE_ARGS; SKIP_TESTS=1 leaves the engine test out)
+# On the device, from the repository root (about 3 minutes of build on 16 cores):
+#   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DLLAMAJOULE_PORTABLE=ON &&
+#   cmake --build build-gpu -j16 --target llamajoule test_cuda_profiling &&
+#   bash scripts/gpu/attribution_checks.sh build-gpu "$OUT/attribution"
+set -uo pipefail
+bin_dir=$(cd "${1:?usage: attribution_checks.sh BIN_DIR OUT_DIR [MODEL...]}" && pwd)
+out_dir=${2:?usage: attribution_checks.sh BIN_DIR OUT_DIR [MODEL...]}
+shift 2
+models=("$@")
+((${#models[@]})) || models=(llama-3.2-1b)
+mkdir -p "$out_dir"
+results=$(cd "$out_dir" && pwd)
+summary="$results/attribution.txt"
+for d in "$bin_dir/../lib" /usr/local/cuda/lib64 /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu; do
+  [[ -d $d ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+done
+export LLAMAJOULE_SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+lj="$bin_dir/llamajoule"
+{ date -u +"date %Y-%m-%dT%H:%M:%SZ"; echo "host $(hostname)"; echo "command: $0 $*"; } | tee "$summary"
+nvidia-smi --query-gpu=name,driver_version,power.limit,temperature.gpu --format=csv,noheader | tee -a "$summary"
+
+if [[ ${SKIP_TESTS:-0} != 1 ]]; then
+  "$bin_dir/test_cuda_profiling" >"$results/test_cuda_profiling.out" 2>&1
+  rc=$?
+  grep -E "^\[  (FAILED|ERROR)|LINE" "$results/test_cuda_profiling.out" | head -20
+  printf '%s test_cuda_profiling (order replay, leave-one-out, calibration copy): rc=%d\n' \
+    "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$rc" | tee -a "$summary"
+fi
+
+for m in "${models[@]}"; do
+  t0=$(date +%s.%N)
+  "$lj" profile --model "$m" --known-answer ${PROFILE_ARGS:-} -o "$results/$m.db" --json \
+    >"$results/$m.json" 2>"$results/$m.txt"
+  rc=$?
+  t1=$(date +%s.%N)
+  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}')
+  echo "profile $m: rc=$rc, ${secs} s (with --known-answer)" | tee -a "$summary"
+  sed -n '/== Shapley split/,/^$/p;/== Known answer/,/^$/p;/== Ablations/,/^attn:/p' "$results/$m.txt" >>"$summary"
+  python3 - "$results/$m.json" "$m" <<'PY' | tee -a "$summary"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+model = sys.argv[2]
+def pct(x):
+    return "-" if x is None else "%+.1f%%" % x
+def ok(b):
+    return "PASS" if b else "MISS"
+def source(row, counter):
+    words = row.get("flags_text") or []
+    if "sample_energy" not in words:
+        return "source counter"
+    return "source samples, counter %s%s" % (counter, " (outside the interval)" if "sources_disagree" in words else "")
+sh = doc.get("shapley") or []
+if not sh:
+    print("MISS %s shapley: no Shapley split computed (notes: %s)" % (model, doc.get("notes", "")))
+for c in sh:
+    full = c["full_j"]["mean"]
+    frac = lambda k: None if full in (None, 0) or c[k]["mean"] is None else c[k]["mean"] / full * 100
+    print("%s %s shapley %s: residual %s [%s, %s] of the layer (%d rounds); interaction %s, "
+          "sum isolation %s, sum marginals %s of the layer; stage orders %s; headline %s; %s"
+          % (c.get("verdict") or "MISS", model, c["phase"], pct(c["residual_pct"]), pct(c["residual_lo_pct"]),
+             pct(c["residual_hi_pct"]), c["n_rounds"], pct(frac("interaction_j")), pct(c["isolation_gap_pct"]),
+             pct(c["marginal_gap_pct"]), pct(c["order_spread_pct"]), c["headline_method"],
+             source(c, pct(c.get("counter_residual_pct")))))
+ka = doc.get("known_answer") or []
+if not ka:
+    print("MISS %s known_answer: none computed" % model)
+for k in ka:
+    print("%s %s known_answer %s %s: %.3g J alone, %.3g J estimated, error %s [%s, %s]%s; %s"
+          % (ok(k["reliable"]), model, k["phase"], k["method"], k["truth_j"]["mean"] or 0,
+             k["estimate_j"]["mean"] or 0, pct(k["error_pct"]), pct(k["error_lo_pct"]), pct(k["error_hi_pct"]),
+             "" if k["reliable"] else " (unreliable for a %d MiB stage)" % (k["bytes"] >> 20),
+             source(k, "%.3g J" % (k.get("counter_estimate_j") or 0))))
+ab = doc.get("ablations") or []
+if not ab:
+    print("MISS %s ablations: none computed" % model)
+for a in ab:
+    print("%s %s ablation %s %s vs %s: saved %.3g J, estimate %.3g J per unit, agreement %s; %s"
+          % (ok(a["pass"]), model, a["phase"], "attn" if a["stage"] == "attn" else "mlp", a["method"],
+             a["saved_j"]["mean"] or 0, a["replay_j"]["mean"] or 0, pct(a["agreement_pct"]),
+             source(a, "%.3g J" % (a.get("counter_saved_j") or 0))))
+PY
+done
+echo "done" | tee -a "$summary"

@@ -1,0 +1,64 @@
+// Ablations of prefill and decode, attention and the MLP skipped, each against
+// the estimate of every method that measured the skipped stages (isolation,
+// sequence, Shapley): saved energy per unit against calls x that method's
+// per-call energy (lj_ablation_compute). It removes the stages from the real
+// run, interactions included, so it can prove any of the estimates wrong. The
+// saved energy is the power samples' where every window is short, the counter's
+// beside it (lj_analyze_ablation_sources); each method's estimate already took
+// its own source.
+#include <math.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "profile/analyze_internal.h"
+
+// Per-call energy of the skipped stages by method m: attention, or the MLP's three stages.
+static int group_per_call(const lj_profile_result *r, lj_phase ph, int mlp, lj_profile_method m, lj_mean_ci *out) {
+  if (!mlp && m == LJ_METHOD_ISOLATION && ph == LJ_PHASE_DECODE) {
+    int rc = lj_analyze_decode_attention_per_call(r, out);
+    if (rc < 0) lj_clear_error();
+    return rc == 0;
+  }
+  static const lj_stage parts[2][3] = {{LJ_STAGE_ATTN}, {LJ_STAGE_GATE_UP, LJ_STAGE_SWIGLU, LJ_STAGE_DOWN}};
+  int n = mlp ? 3 : 1;
+  lj_mean_ci ms[3];
+  double coef[3] = {1, 1, 1};
+  for (int i = 0; i < n; i++) {
+    const lj_profile_stage *s = lj_analyze_find_stage(r, m, ph, parts[mlp][i], -1);
+    if (!s || s->est.dynamic_j.n < 1) return 0;
+    ms[i] = s->est.dynamic_j;
+  }
+  lj_interval iv;
+  LJ_TRY(lj_stats_linear_combination(coef, ms, (size_t)n, r->plan.level, &iv));
+  lj_analyze_mean_from_interval(&iv, out);
+  return 1;
+}
+
+int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw) {
+  if (!raw) return 0;
+  static const lj_profile_method methods[] = {LJ_METHOD_ISOLATION, LJ_METHOD_SEQUENCE, LJ_METHOD_SHAPLEY};
+  for (int pi = 0; pi < 2; pi++) {
+    lj_phase ph = pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
+    int nf = raw->n_abl_j[pi][LJ_ABLATE_FULL];
+    int64_t calls = (int64_t)llround(lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0));
+    for (int mlp = 0; mlp < 2; mlp++) {
+      int kind = mlp ? LJ_ABLATE_NO_MLP : LJ_ABLATE_NO_ATTN, na = raw->n_abl_j[pi][kind];
+      if (nf < 2 || na < 2 || calls < 1) continue;
+      for (size_t k = 0; k < sizeof methods / sizeof *methods && r->n_ablation_checks < LJ_PROFILE_MAX_CHECKS; k++) {
+        lj_mean_ci per_call;
+        int have = group_per_call(r, ph, mlp, methods[k], &per_call);
+        if (have < 0) return have;
+        if (!have) continue;
+        lj_ablation_check *c = &r->ablation_checks[r->n_ablation_checks];
+        memset(c, 0, sizeof *c);
+        c->phase = ph, c->method = methods[k];
+        LJ_TRY(lj_analyze_ablation_sources(mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN, calls, raw->abl_j[pi][LJ_ABLATE_FULL],
+                                           nf, raw->abl_j[pi][kind], na, raw->abl_sample_j[pi][LJ_ABLATE_FULL],
+                                           raw->n_abl_sample_j[pi][LJ_ABLATE_FULL], raw->abl_sample_j[pi][kind],
+                                           raw->n_abl_sample_j[pi][kind], &per_call, r->plan.level, &c->a));
+        r->n_ablation_checks++;
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,588 @@
+// The Shapley split, the known-answer check and the ablations of both phases
+// (shapley.c, analyze_shapley.c, analyze_known_answer.c,
+// analyze_ablation_checks.c), on synthetic trials whose every number is chosen:
+//   - a layer game with planted stage costs a_i and pairwise interactions b_ij:
+//     Shapley recovers a_i + sum_j b_ij / 2 exactly, the residual is 0 (pass),
+//     the interaction row is sum b_ij, isolation misses by -sum b and the
+//     leave-one-out marginals by +sum b;
+//   - a planted third-order interaction c among three stages: the residual is
+//     exactly c / 2 and the check fails;
+//   - the same game through lj_profile_analyze (isolation, LOO and order trials):
+//     Shapley estimates per stage, the reported method Shapley, the order spread;
+//   - the known answer: the calibration copy's truth, and a method 25% off is
+//     marked unreliable while one within 10% is not;
+//   - ablations of prefill and decode against each method's estimate;
+//   - the three check tables written to a store and read back, and shown in the text and JSON.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "profile/profile_analyze.h"
+#include "profile/shapley.h"
+#include "report/report.h"
+#include "store/store.h"
+#include "store/store_schema.h"
+
+#define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
+#define ABS(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
+
+enum { N = LJ_LAYER_STAGES, R = 3 };
+static const double kIdle = 100.0;
+
+// Planted game: stage i alone costs a_i; pairs (0,1), (3,6), (2,8) interact by b.
+static double a_of(int i) { return 1e-3 * (1 + i); }
+static double b_of(int i, int j) {
+  if (i > j) return b_of(j, i);
+  return (i == 0 && j == 1) ? 4e-4 : (i == 3 && j == 6) ? -3e-4 : (i == 2 && j == 8) ? 2e-4 : 0;
+}
+// v(S) for S = all stages but `out` (-1: all), plus c when the triple {4, 5, 7} is in S.
+static double value(int out, double c) {
+  double v = 0;
+  for (int i = 0; i < N; i++) {
+    if (i == out) continue;
+    v += a_of(i);
+    for (int j = i + 1; j < N; j++)
+      if (j != out) v += b_of(i, j);
+  }
+  if (out != 4 && out != 5 && out != 7) v += c;
+  return v;
+}
+static double noise(int round) { return 1 + 0.001 * (round - 1); }  // -0.1%, 0, +0.1%: means exact
+
+static void game(double c, lj_mean_ci *iso, double *full, double *loo) {
+  for (int i = 0; i < N; i++) {
+    double x[R];
+    for (int r = 0; r < R; r++) x[r] = a_of(i) * noise(r);
+    assert_int_equal(lj_stats_mean_ci(x, R, 0.95, &iso[i]), 0);
+  }
+  for (int r = 0; r < R; r++) {
+    full[r] = value(-1, c) * noise(r);
+    for (int i = 0; i < N; i++) loo[i * R + r] = value(i, c) * noise(r);
+  }
+}
+
+static void test_pairwise_recovered(void **state) {
+  (void)state;
+  lj_mean_ci iso[N];
+  double full[R], loo[N * R], sum_b = 0;
+  game(0, iso, full, loo);
+  lj_interval phi[N], marg[N];
+  lj_shapley_check c;
+  assert_int_equal(lj_shapley_compute(iso, N, full, loo, R, 0.95, phi, marg, &c), 0);
+  double sum_phi = 0;
+  for (int i = 0; i < N; i++) {
+    double want = a_of(i);
+    for (int j = 0; j < N; j++)
+      if (j != i) want += b_of(i, j) / 2;
+    REL(phi[i].estimate, want, 1e-12);
+    sum_phi += phi[i].estimate;
+    for (int j = i + 1; j < N; j++) sum_b += b_of(i, j);
+  }
+  double f = value(-1, 0);
+  REL(c.full_j.mean, f, 1e-12);
+  REL(sum_phi, f, 1e-12);
+  REL(c.sum_shapley_j.estimate, f, 1e-12);
+  REL(c.interaction_j.estimate, sum_b, 1e-9);
+  ABS(c.residual_j.estimate, 0, 1e-15);
+  REL(c.isolation_gap_pct, -sum_b / f * 100, 1e-9);
+  REL(c.marginal_gap_pct, sum_b / f * 100, 1e-9);
+  assert_int_equal(c.n_rounds, R);
+  assert_true(c.residual_lo_pct < 0 && c.residual_hi_pct > 0 && c.residual_hi_pct < 1);
+  assert_true(c.pass);
+}
+
+static void test_third_order_flagged(void **state) {
+  (void)state;
+  lj_mean_ci iso[N];
+  double full[R], loo[N * R], cc = 0.3 * value(-1, 0);  // a triple worth 30% of the layer
+  game(cc, iso, full, loo);
+  lj_interval phi[N];
+  lj_shapley_check c;
+  assert_int_equal(lj_shapley_compute(iso, N, full, loo, R, 0.95, phi, NULL, &c), 0);
+  // k = 3: the residual is (3/2 - 1) c, its share of the whole c / 2 / (full + c)
+  REL(c.residual_j.estimate, cc / 2, 1e-9);
+  REL(c.residual_pct, cc / 2 / value(-1, cc) * 100, 1e-9);
+  assert_false(c.pass);
+  // a round without every leave-one-out is not used; fewer than two is an error naming it
+  loo[0 * R + 1] = NAN, loo[0 * R + 2] = NAN;
+  assert_int_equal(lj_shapley_compute(iso, N, full, loo, R, 0.95, phi, NULL, &c), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "complete rounds"));
+  // order spread: the largest relative distance
+  double orders[2] = {1.02, 0.97};
+  REL(lj_shapley_order_spread_pct(orders, 2, 1.0), 3.0, 1e-9);
+}
+
+// ---------------------------------------------------------------- through lj_profile_analyze
+
+static void plan(lj_profile_result *r) {
+  lj_profile_plan *p = &r->plan;
+  assert_int_equal(lj_config_preset("tiny", &p->config), 0);
+  p->batch = 1, p->prompt_len = 4, p->gen_len = 5, p->level = 0.95, p->repeats = 3, p->trials = R;
+  p->n_decode_kv = 1, p->decode_kv[0] = 4, p->shapley = 1, p->ablation = 3;
+  r->cond.idle_w = kIdle;
+}
+
+// A trial of 1000 calls in a 1 s window at per-call dynamic energy e by the counter and es by
+// the power samples (NAN: none; a 1 s window's samples stand for it where it has them).
+static void add_trial_sources(lj_profile_result *r, lj_profile_method m, lj_phase ph, lj_stage st, int variant,
+                              int trial, double e, double es) {
+  lj_profile_trial t;
+  memset(&t, 0, sizeof t);
+  t.key.phase = ph, t.key.stage = st, t.key.layer = -1, t.key.kv_len = ph == LJ_PHASE_DECODE ? 4 : 0;
+  t.trial = trial, t.method = m, t.variant = variant;
+  t.t.calls = 1000, t.t.duration_s = 1.0, t.t.idle_w = kIdle;
+  t.t.counter_energy_j = 1000 * e + kIdle * t.t.duration_s;
+  t.t.sample_energy_j = isfinite(es) ? 1000 * es + kIdle * t.t.duration_s : NAN;
+  t.t.temperature_c = 40;
+  assert_int_equal(lj_profile_add_trial(r, &t), 0);
+}
+
+// The counter's figure alone (no samples).
+static void add_trial(lj_profile_result *r, lj_profile_method m, lj_phase ph, lj_stage st, int variant, int trial,
+                      double e) {
+  add_trial_sources(r, m, ph, st, variant, trial, e, NAN);
+}
+
+static void add_window(lj_profile_result *r, lj_phase ph, int repeat, double unit) {
+  lj_phase_window w;
+  memset(&w, 0, sizeof w);
+  w.phase = ph, w.repeat = repeat, w.units = 100, w.tokens_per_unit = 4;
+  w.w.duration_s = w.host_s = 0.1;
+  w.w.counter_above_idle_j = 100 * unit;
+  w.w.counter_energy_j = w.w.counter_above_idle_j + kIdle * w.w.duration_s;
+  w.w.sample_energy_j = w.w.counter_energy_j;
+  assert_int_equal(lj_profile_add_window(r, &w), 0);
+}
+
+// Isolation of every stage of a phase (the layer's at a_i), the Shapley rounds of the planted
+// game with third-order term c, the other orders 2% above and 1% below the layer. x = 0: the
+// counter's figures only; else the game by the power samples, and by the counter the same for
+// isolation but x times it for the rounds (a counter that reads short windows wrong).
+static void add_game_sources(lj_profile_result *r, lj_phase ph, double c, double x) {
+  int last = ph == LJ_PHASE_DECODE ? LJ_STAGE_SAMPLE : LJ_STAGE_LM_HEAD;
+  for (int s = LJ_STAGE_EMBED; s <= last; s++) {
+    int k = -1;
+    for (int i = 0; i < N; i++)
+      if (lj_layer_order_stage(0, i) == (lj_stage)s) k = i;
+    for (int t = 0; t < R; t++) {
+      double e = (k >= 0 ? a_of(k) : 5e-4) * noise(t);
+      add_trial_sources(r, LJ_METHOD_ISOLATION, ph, (lj_stage)s, 0, t, e, x ? e : NAN);
+    }
+  }
+  double cx = x ? x : 1;
+  for (int t = 0; t < R; t++) {
+    double e = value(-1, c) * noise(t);
+    add_trial_sources(r, LJ_METHOD_LOO, ph, LJ_STAGE_COUNT, 0, t, cx * e, x ? e : NAN);
+    for (int i = 0; i < N; i++) {
+      e = value(i, c) * noise(t);
+      add_trial_sources(r, LJ_METHOD_LOO, ph, lj_layer_order_stage(0, i), 0, t, cx * e, x ? e : NAN);
+    }
+    e = value(-1, c);
+    add_trial_sources(r, LJ_METHOD_ORDER, ph, LJ_STAGE_COUNT, 1, t, cx * e * 1.02, x ? e * 1.02 : NAN);
+    add_trial_sources(r, LJ_METHOD_ORDER, ph, LJ_STAGE_COUNT, 2, t, cx * e * 0.99, x ? e * 0.99 : NAN);
+  }
+  for (int k = 0; k < 3; k++) add_window(r, ph, k, 1.0);
+}
+static void add_game(lj_profile_result *r, lj_phase ph, double c) { add_game_sources(r, ph, c, 0); }
+
+static void test_analyze_shapley(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  add_game(&r, LJ_PHASE_PREFILL, 0);
+  add_game(&r, LJ_PHASE_DECODE, 0.3 * value(-1, 0));
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  const lj_shapley_check *pc = &r.shapley[LJ_PHASE_PREFILL], *dc = &r.shapley[LJ_PHASE_DECODE];
+  assert_int_equal(pc->n_rounds, R);
+  assert_true(pc->pass);
+  assert_false(dc->pass);
+  REL(pc->order_spread_pct, 2.0, 1e-9);
+  assert_int_equal(pc->n_orders, 2);
+  assert_int_equal(dc->kv_len, 4);
+  int n = 0;
+  for (size_t i = 0; i < r.n_stages; i++) {
+    const lj_profile_stage *s = &r.stages[i];
+    if (s->method != LJ_METHOD_SHAPLEY || s->est.key.phase != LJ_PHASE_PREFILL) continue;
+    int k = -1;
+    for (int j = 0; j < N; j++)
+      if (lj_layer_order_stage(0, j) == s->est.key.stage) k = j;
+    double want = a_of(k);
+    for (int j = 0; j < N; j++)
+      if (j != k) want += b_of(k, j) / 2;
+    REL(s->est.dynamic_j.mean, want, 1e-9);
+    REL(s->calls_per_unit, (double)r.plan.config.n_layers, 1e-12);
+    assert_true(isfinite(s->share_dynamic));
+    n++;
+  }
+  assert_int_equal(n, N);
+  // the headline: Shapley where its check passed, not where it failed
+  assert_true(lj_profile_reported_method(&r, LJ_PHASE_PREFILL) == LJ_METHOD_SHAPLEY);
+  assert_true(lj_profile_reported_method(&r, LJ_PHASE_DECODE) != LJ_METHOD_SHAPLEY);
+  // its closure is the whole layer's (the sequence closure's)
+  assert_ptr_equal(lj_profile_closure_of(&r, LJ_PHASE_PREFILL, LJ_METHOD_SHAPLEY), &r.closure_sequence[LJ_PHASE_PREFILL]);
+  lj_profile_result_free(&r);
+}
+
+// ---------------------------------------------------------------- known answer and ablations
+
+static void test_known_answer_and_ablations(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  r.plan.known_answer_bytes = 16 << 20;
+  add_game(&r, LJ_PHASE_PREFILL, 0);
+  const double truth = 2e-3;
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++)
+    for (int t = 0; t < R; t++) {
+      lj_phase p = (lj_phase)ph;
+      add_trial(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, truth * noise(t));
+      add_trial(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, 1.05 * truth * noise(t));
+      add_trial(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_O_PROJ, LJ_KNOWN_WITHOUT, t, 0.02 * noise(t));
+      add_trial(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_O_PROJ, LJ_KNOWN_WITH, t, 0.02 * noise(t) + 1.25 * truth);
+      add_trial(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_DOWN, LJ_KNOWN_WITHOUT, t, 0.05 * noise(t));
+      add_trial(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_DOWN, LJ_KNOWN_WITH, t, 0.05 * noise(t) + 0.95 * truth);
+    }
+  // Ablations: prefill units of 1 J; without attention 2 x 2 layers x attention's Shapley value
+  // saved, without the MLP the isolation sum of gate_up, swiglu and down.
+  lj_profile_raw raw;
+  memset(&raw, 0, sizeof raw);
+  double attn_phi = a_of(3) + (b_of(3, 6)) / 2;  // attention is stage 3 of the layer
+  double mlp_iso = a_of(6) + a_of(7) + a_of(8);
+  double L = r.plan.config.n_layers;
+  for (int k = 0; k < 3; k++) {
+    double e = 1 + 0.01 * (k - 1);
+    raw.abl_j[0][LJ_ABLATE_FULL][k] = e;
+    raw.abl_j[0][LJ_ABLATE_NO_ATTN][k] = e - L * attn_phi;
+    raw.abl_j[0][LJ_ABLATE_NO_MLP][k] = e - L * mlp_iso;
+  }
+  for (int a = 0; a < LJ_ABLATE_COUNT; a++) raw.n_abl_j[0][a] = 3;
+  assert_int_equal(lj_profile_analyze(&r, &raw, NULL, 0, 0), 0);
+  assert_int_equal(r.n_known, 6);
+  for (int i = 0; i < r.n_known; i++) {
+    const lj_known_answer *k = &r.known[i];
+    REL(k->truth_j.mean, truth, 1e-9);
+    assert_int_equal(k->bytes, 16 << 20);
+    double want = k->method == LJ_METHOD_ISOLATION ? 5.0 : k->method == LJ_METHOD_SEQUENCE ? 25.0 : 0.0;
+    ABS(k->error_pct, want, 1e-6);
+    assert_int_equal(k->reliable, k->method != LJ_METHOD_SEQUENCE);
+    assert_true(k->error_lo_pct <= k->error_pct && k->error_pct <= k->error_hi_pct);
+  }
+  // prefill only (no decode ablation windows), attention and the MLP, isolation and Shapley
+  // (no sequence estimates here)
+  assert_int_equal(r.n_ablation_checks, 4);
+  for (int i = 0; i < r.n_ablation_checks; i++) {
+    const lj_ablation_check *c = &r.ablation_checks[i];
+    assert_true(c->phase == LJ_PHASE_PREFILL);
+    assert_int_equal(c->a.calls, (int64_t)L);
+    int attn = c->a.stage == LJ_STAGE_ATTN;
+    double est = attn ? (c->method == LJ_METHOD_SHAPLEY ? attn_phi : a_of(3))
+                      : (c->method == LJ_METHOD_SHAPLEY ? mlp_iso + (b_of(6, 3) + b_of(2, 8)) / 2 : mlp_iso);
+    double saved = L * (attn ? attn_phi : mlp_iso);
+    REL(c->a.saved_j.estimate, saved, 1e-9);
+    ABS(c->a.agreement_pct, (saved / (L * est) - 1) * 100, 1e-6);
+  }
+  lj_profile_result_free(&r);
+}
+
+// ---------------------------------------------------------------- energy sources
+
+// Short windows (1 s here) take the power samples' figures (docs/attribution.md §1b): the
+// Shapley split, the known answer and the ablation checks by the samples, which hold the
+// planted game, while the counter reads the rounds 1.5 x (its quantisation in short windows).
+// By the counter the residual would be (sum iso + 1.5 (full + B)) / 2 - 1.5 full = (B - full) / 4
+// (B = sum b_ij): a MISS; by the samples 0, a PASS; the counter's figures stand beside, flagged
+// as disagreeing. Without samples everything is the counter's (the tests above).
+static void test_sources(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  r.plan.known_answer_bytes = 16 << 20;
+  const double x = 1.5, truth = 2e-3;
+  add_game_sources(&r, LJ_PHASE_PREFILL, 0, x);
+  for (int t = 0; t < R; t++) {
+    lj_phase p = LJ_PHASE_PREFILL;
+    add_trial_sources(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, truth * noise(t), truth * noise(t));
+    add_trial_sources(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, x * truth * noise(t), truth * noise(t));
+    add_trial_sources(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_O_PROJ, LJ_KNOWN_WITHOUT, t, 0.02 * noise(t), 0.02 * noise(t));
+    add_trial_sources(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_O_PROJ, LJ_KNOWN_WITH, t, 0.02 * noise(t) + x * truth,
+                      0.02 * noise(t) + truth);
+    add_trial_sources(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_DOWN, LJ_KNOWN_WITHOUT, t, 0.05 * noise(t), 0.05 * noise(t));
+    add_trial_sources(&r, LJ_METHOD_KNOWN, p, LJ_STAGE_DOWN, LJ_KNOWN_WITH, t, 0.05 * noise(t) + x * truth,
+                      0.05 * noise(t) + truth);
+  }
+  // Prefill ablation windows: the samples save L x attention's Shapley value, the counter twice that.
+  lj_profile_raw raw;
+  memset(&raw, 0, sizeof raw);
+  double L = r.plan.config.n_layers, attn_phi = a_of(3) + b_of(3, 6) / 2;
+  for (int k = 0; k < 3; k++) {
+    double e = 1 + 1e-5 * (k - 1);  // +-10 uJ: the counter's figure lies far outside the interval
+    raw.abl_j[0][LJ_ABLATE_FULL][k] = raw.abl_sample_j[0][LJ_ABLATE_FULL][k] = e;
+    raw.abl_sample_j[0][LJ_ABLATE_NO_ATTN][k] = e - L * attn_phi;
+    raw.abl_j[0][LJ_ABLATE_NO_ATTN][k] = e - 2 * L * attn_phi;
+  }
+  raw.n_abl_j[0][LJ_ABLATE_FULL] = raw.n_abl_j[0][LJ_ABLATE_NO_ATTN] = 3;
+  raw.n_abl_sample_j[0][LJ_ABLATE_FULL] = raw.n_abl_sample_j[0][LJ_ABLATE_NO_ATTN] = 3;
+  assert_int_equal(lj_profile_analyze(&r, &raw, NULL, 0, 0), 0);
+
+  const lj_shapley_check *c = &r.shapley[LJ_PHASE_PREFILL];
+  double f = value(-1, 0), sum_b = 0;
+  for (int i = 0; i < N; i++)
+    for (int j = i + 1; j < N; j++) sum_b += b_of(i, j);
+  assert_int_equal(c->n_rounds, R);
+  assert_true(c->pass);
+  ABS(c->residual_j.estimate, 0, 1e-15);
+  REL(c->full_j.mean, f, 1e-12);
+  REL(c->counter_full_j, x * f, 1e-12);
+  REL(c->counter_residual_pct, (sum_b - f) / 4 / (x * f) * 100, 1e-9);
+  assert_int_equal(c->flags, LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE);
+  REL(c->order_spread_pct, 2.0, 1e-9);  // the samples' orders against the samples' layer
+  int n = 0;
+  for (size_t i = 0; i < r.n_stages; i++) {
+    const lj_profile_stage *s = &r.stages[i];
+    if (s->method != LJ_METHOD_SHAPLEY) continue;
+    int k = -1;
+    for (int j = 0; j < N; j++)
+      if (lj_layer_order_stage(0, j) == s->est.key.stage) k = j;
+    double want = a_of(k), marg_counter = x * (f - value(k, 0));
+    for (int j = 0; j < N; j++)
+      if (j != k) want += b_of(k, j) / 2;
+    REL(s->est.dynamic_j.mean, want, 1e-9);
+    REL(s->est.sample_dynamic_j.mean, want, 1e-9);
+    REL(s->est.counter_dynamic_j.mean, (a_of(k) + marg_counter) / 2, 1e-9);
+    assert_true(s->est.window_flags & LJ_WINDOW_SAMPLE_ENERGY);
+    n++;
+  }
+  assert_int_equal(n, N);
+  assert_true(lj_profile_reported_method(&r, LJ_PHASE_PREFILL) == LJ_METHOD_SHAPLEY);
+
+  // The known answer: every estimate by the samples is exact, the counter's 1.5 x beside it.
+  assert_int_equal(r.n_known, 3);
+  for (int i = 0; i < r.n_known; i++) {
+    const lj_known_answer *k = &r.known[i];
+    REL(k->truth_j.mean, truth, 1e-9);
+    REL(k->counter_truth_j, truth, 1e-9);
+    ABS(k->error_pct, 0, 1e-6);
+    REL(k->counter_estimate_j, x * truth, 1e-9);
+    assert_true(k->reliable);
+    assert_int_equal(k->flags, LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE);
+  }
+  // The ablation checks of attention: saved by the samples, the counter's twice beside it.
+  int na = 0;
+  for (int i = 0; i < r.n_ablation_checks; i++) {
+    const lj_ablation_check *a = &r.ablation_checks[i];
+    if (a->a.stage != LJ_STAGE_ATTN) continue;
+    REL(a->a.saved_j.estimate, L * attn_phi, 1e-9);
+    REL(a->a.counter_saved_j, 2 * L * attn_phi, 1e-9);
+    assert_int_equal(a->a.flags, LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE);
+    if (a->method == LJ_METHOD_SHAPLEY) ABS(a->a.agreement_pct, 0, 1e-6);
+    na++;
+  }
+  assert_int_equal(na, 2);  // isolation and Shapley (no sequence estimates here)
+  // One window without samples: the counter's split, no sample flag.
+  lj_profile_result_free(&r);
+  lj_profile_result_init(&r);
+  plan(&r);
+  add_game_sources(&r, LJ_PHASE_PREFILL, 0, x);
+  for (size_t i = 0; i < r.n_trials; i++)
+    if (r.trials[i].method == LJ_METHOD_LOO && r.trials[i].trial == 1) {
+      r.trials[i].t.sample_energy_j = NAN;
+      break;
+    }
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  c = &r.shapley[LJ_PHASE_PREFILL];
+  REL(c->full_j.mean, x * f, 1e-12);
+  assert_int_equal(c->flags & LJ_WINDOW_SAMPLE_ENERGY, 0);
+  assert_false(c->pass);
+  lj_profile_result_free(&r);
+}
+
+// ---------------------------------------------------------------- the store
+
+static void test_store_round_trip(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lj_test_shapley_XXXXXX", path[256];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/s.db", dir);
+  lj_profile_result w, g;
+  lj_profile_result_init(&w);
+  plan(&w);
+  w.plan.known_answer_bytes = 1 << 24;
+  add_game(&w, LJ_PHASE_PREFILL, 0);
+  lj_profile_raw raw;
+  memset(&raw, 0, sizeof raw);
+  for (int a = 0; a < LJ_ABLATE_COUNT; a++)
+    for (int k = 0; k < 3; k++) raw.abl_j[1][a][k] = 1 - 0.01 * a + 0.001 * k, raw.n_abl_j[1][a] = 3;
+  add_game(&w, LJ_PHASE_DECODE, 0);
+  for (int t = 0; t < R; t++) {
+    add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, 1.1e-3 * noise(t));
+    add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, 1e-3 * noise(t));
+  }
+  for (int k = 0; k < 3; k++) raw.full_j[k] = raw.abl_j[1][LJ_ABLATE_FULL][k], raw.ablated_j[k] = raw.abl_j[1][LJ_ABLATE_NO_MLP][k];
+  raw.n_full = raw.n_ablated = 3;
+  assert_int_equal(lj_profile_analyze(&w, &raw, NULL, 0, 0), 0);
+  assert_true(w.n_known >= 1 && w.n_ablation_checks >= 2 && w.shapley[LJ_PHASE_DECODE].n_rounds == R);
+  // --ablate both: the single decode ablation of older runs is the MLP's
+  assert_true(w.ablation_valid && w.ablation.stage == LJ_STAGE_GATE_UP);
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile"};
+  int64_t run = 0;
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  assert_int_equal(lj_store_add_profile(st, run, &w), 0);
+  if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(g.plan.shapley, 1);
+  assert_int_equal(g.plan.known_answer_bytes, 1 << 24);
+  for (int p = LJ_PHASE_PREFILL; p <= LJ_PHASE_DECODE; p++) {
+    const lj_shapley_check *a = &w.shapley[p], *b = &g.shapley[p];
+    assert_int_equal(b->n_rounds, a->n_rounds);
+    REL(b->full_j.mean, a->full_j.mean, 1e-12);
+    REL(b->interaction_j.estimate, a->interaction_j.estimate, 1e-12);
+    ABS(b->residual_pct, a->residual_pct, 1e-12);
+    REL(b->order_spread_pct, a->order_spread_pct, 1e-12);
+    assert_int_equal(b->pass, a->pass);
+    REL(b->counter_full_j, a->counter_full_j, 1e-12);  // the source columns (counter only here)
+    ABS(b->counter_residual_pct, a->counter_residual_pct, 1e-12);
+    assert_int_equal(b->flags, a->flags);
+  }
+  assert_int_equal(g.n_known, w.n_known);
+  REL(g.known[0].error_pct, w.known[0].error_pct, 1e-12);
+  REL(g.known[0].counter_estimate_j, w.known[0].counter_estimate_j, 1e-12);
+  assert_true(g.known[0].method == w.known[0].method);
+  assert_int_equal(g.n_ablation_checks, w.n_ablation_checks);
+  for (int i = 0; i < g.n_ablation_checks; i++) {
+    assert_true(g.ablation_checks[i].method == w.ablation_checks[i].method);
+    assert_true(g.ablation_checks[i].phase == w.ablation_checks[i].phase);
+    REL(g.ablation_checks[i].a.agreement_pct, w.ablation_checks[i].a.agreement_pct, 1e-12);
+    REL(g.ablation_checks[i].a.counter_saved_j, w.ablation_checks[i].a.counter_saved_j, 1e-12);
+  }
+  int variants = 0;
+  for (size_t i = 0; i < g.n_trials; i++) variants += g.trials[i].method == LJ_METHOD_ORDER && g.trials[i].variant == 2;
+  assert_int_equal(variants, 2 * R);
+  assert_true(lj_profile_reported_method(&g, LJ_PHASE_PREFILL) == LJ_METHOD_SHAPLEY);
+  lj_profile_result_free(&g);
+  lj_store_close(st);
+  lj_profile_result_free(&w);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+// A version-4 file with one replay trial: opened for writing it becomes version 6, the trial
+// kept with variant 0 and the check tables there (empty).
+static void test_upgrade_from_v4(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lj_test_shapley_v4_XXXXXX", path[256];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/v4.db", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char sql[128];
+  snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 4;", LJ_STORE_APPLICATION_ID);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  const char *parts[] = {lj_store_schema_v1, lj_store_schema_v2, lj_store_schema_v3, lj_store_schema_v4};
+  for (int i = 0; i < 4; i++) assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '4');"
+                                "INSERT INTO runs(id, kind, command_line, host, tool_version, started_wall_ns, status)"
+                                " VALUES (1, 'profile', 'llamajoule profile', 'h', '0.1.0', 1, 'complete');"
+                                "INSERT INTO replay_trials(run_id, phase, stage, layer, kv_len, kv_groups, trial, calls,"
+                                " start_offset_ns, window_flags, method, counter_j) VALUES"
+                                " (1, 'decode', 'qkv', -1, 128, 0, 2, 1000, 0, 0, 'sequence', 1.5);",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t n = -1;
+  assert_int_equal(lj_store_profile_count(st, 1, "replay_trials", &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(lj_store_profile_count(st, 1, "shapley_checks", &n), 0);
+  assert_int_equal(n, 0);
+  lj_store_close(st);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT variant, method, counter_j, (SELECT user_version FROM"
+                                          " pragma_user_version) FROM replay_trials", -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), 0);
+  assert_string_equal((const char *)sqlite3_column_text(q, 1), "sequence");
+  assert_true(sqlite3_column_double(q, 2) == 1.5);
+  assert_int_equal(sqlite3_column_int(q, 3), LJ_STORE_SCHEMA_VERSION);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+// ---------------------------------------------------------------- text and JSON
+
+static char *render(const lj_profile_result *r, int json) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(json ? lj_profile_report_json(f, r) : lj_profile_report_text(f, r), 0);
+  fclose(f);
+  return buf;
+}
+
+static void test_rendered(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  r.plan.known_answer_bytes = 16 << 20;
+  add_game(&r, LJ_PHASE_PREFILL, 0);
+  add_game(&r, LJ_PHASE_DECODE, 0.3 * value(-1, 0));
+  for (int t = 0; t < R; t++) {
+    add_trial(&r, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, 1e-3 * noise(t));
+    add_trial(&r, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, 1.3e-3 * noise(t));
+  }
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  char *text = render(&r, 0);
+  assert_non_null(strstr(text, "Shapley split of the layer"));
+  assert_non_null(strstr(text, "interaction = layer - sum isolation"));
+  assert_non_null(strstr(text, "headline: shapley (the additive check passed)"));  // prefill
+  assert_non_null(strstr(text, "the additive check did not pass"));                 // decode
+  assert_non_null(strstr(text, ", PASS; 3 rounds"));  // prefill: the residual's interval within +-5%
+  assert_non_null(strstr(text, ", MISS; 3 rounds"));  // decode: a third-order term, the residual outside
+  assert_non_null(strstr(text, "MISS: unreliable at this size"));                   // isolation 30% off
+  assert_non_null(strstr(text, "  shap"));
+  free(text);
+  char *json = render(&r, 1);
+  assert_non_null(strstr(json, "\"shapley\": ["));
+  assert_non_null(strstr(json, "\"headline_method\": \"shapley\""));
+  assert_non_null(strstr(json, "\"verdict\": \"PASS\""));  // prefill
+  assert_non_null(strstr(json, "\"verdict\": \"MISS\""));  // decode
+  assert_non_null(strstr(json, "\"known_answer\": ["));
+  assert_non_null(strstr(json, "\"reliable\": false"));
+  assert_non_null(strstr(json, "\"ablations\": []"));
+  free(json);
+  lj_profile_result_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_pairwise_recovered),
+      cmocka_unit_test(test_third_order_flagged),
+      cmocka_unit_test(test_analyze_shapley),
+      cmocka_unit_test(test_sources),
+      cmocka_unit_test(test_known_answer_and_ablations),
+      cmocka_unit_test(test_store_round_trip),
+      cmocka_unit_test(test_upgrade_from_v4),
+      cmocka_unit_test(test_rendered),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
