@@ -3,6 +3,7 @@
 // quantiser, the CPU reference's FP8 matmul against the same dequantised values in f32,
 // FP8 checkpoints (compressed-tensors layout) written, read back bit for bit, and bad FP8
 // inputs refused with messages naming the tensor.
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,6 +87,12 @@ static void test_row_scale(void **state) {
   (void)state;
   assert_true(lj_fp8_row_scale(0.0f) == 1.0f);
   assert_true(lj_fp8_row_scale(INFINITY) == 1.0f);
+  // A row of tiny weights: amax / 448 would be subnormal (or 0, and then 0/0 codes): the scale
+  // stays FLT_MIN and the codes are finite and exact.
+  assert_true(lj_fp8_row_scale(1e-40f) == FLT_MIN);
+  assert_true(lj_fp8_row_scale(448.0f * FLT_MIN) == FLT_MIN);
+  double tiny = (double)lj_e4m3_to_f32(lj_fp8_quantize(1e-40f, lj_fp8_row_scale(1e-40f))) * FLT_MIN;
+  assert_true(fabs(tiny - 1e-40) <= 0.2 * 1e-40);  // E4M3 subnormals: 2^-9 steps of the scale
   assert_true(lj_fp8_row_scale(0.0346f) == 0.0346f / 448.0f);
   float s = lj_fp8_row_scale(0.0346f);
   assert_int_equal(lj_fp8_quantize(0.0346f, s), 0x7E);   // the row's largest magnitude maps to 448

@@ -3,7 +3,8 @@
 // device (engine/cuda/weight_fp8.cu): every step is one IEEE fp32 operation or exact, so
 // the codes and scales are bit-identical.
 //   amax     = max |w[row, :]|   (w widened exactly to f32 from F32/F16/BF16)
-//   scale    = amax / 448        (1 for an all-zero row)
+//   scale    = amax / 448        (1 for an all-zero row; at least FLT_MIN, so that a row of
+//                                  amax < 448 FLT_MIN gets no subnormal or zero scale)
 //   q[row,i] = e4m3(w[row, i] / scale)  (round to nearest even, saturating at 448)
 //   value    = e4m3_value(q) * scale
 #pragma once
@@ -12,7 +13,9 @@
 #define LJ_FP8_E4M3_MAX 448.0f
 
 LJ_DTYPE_FN float lj_fp8_row_scale(float amax) {
-  return amax > 0.0f && amax <= 3.4028235e38f ? amax / LJ_FP8_E4M3_MAX : 1.0f;
+  if (!(amax > 0.0f && amax <= 3.4028235e38f)) return 1.0f;
+  float s = amax / LJ_FP8_E4M3_MAX;
+  return s < 1.17549435e-38f ? 1.17549435e-38f : s;  // FLT_MIN: codes only get smaller, still exact
 }
 
 LJ_DTYPE_FN uint8_t lj_fp8_quantize(float v, float scale) { return lj_f32_to_e4m3(v / scale); }

@@ -65,7 +65,11 @@ static int quantize_tensor(lj_weights *w, lj_tensor *t, int n_threads) {
     if (pthread_create(&th[started], NULL, quant_worker, &j) == 0) started++;
   quant_rows(&j);
   for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
-  LJ_TRY(lj_weights_adopt(w, q));
+  int rc = lj_weights_adopt(w, q);
+  if (rc < 0) {  // adopt frees q on failure; scale is still ours
+    free(scale);
+    return rc;
+  }
   LJ_TRY(lj_weights_adopt(w, scale));
   t->data = q;
   t->dtype = LJ_DTYPE_F8_E4M3;

@@ -22,8 +22,7 @@ int lj_store_exec(lj_store *st, const char *sql, const char *what);
 int lj_store_prepare(lj_store *st, const char *sql, sqlite3_stmt **out, const char *what);
 // Runs a prepared single-step statement and finalizes it (even on failure).
 int lj_store_step_once(lj_store *st, sqlite3_stmt *stmt, const char *what);
-// *out = 1 when the file has table `name` (the check tables: version 6, and the Shapley
-// split's first schema, numbered 5).
+// *out = 1 when the file has table `name` (the check tables of version 6, read from older files).
 int lj_store_has_table(lj_store *st, const char *name, int *out);
 // Bind a C string, NULL as SQL NULL.
 int lj_store_bind_text(sqlite3_stmt *stmt, int col, const char *s);

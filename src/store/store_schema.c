@@ -156,7 +156,7 @@ const char lj_store_schema_v1[] =
     "  share_dynamic REAL,\n" \
     "  share_gross REAL,\n"
 
-// An ablation's columns after its stage (the table ablations of version 2, ablation_checks of 5).
+// An ablation's columns after its stage (the table ablations of version 2, ablation_checks of 6).
 #define ABLATION_COLUMNS \
     "  calls INTEGER NOT NULL,\n" \
     "  level REAL,\n" \

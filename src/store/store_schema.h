@@ -12,10 +12,8 @@ extern const char lj_store_schema_v3[];
 extern const char lj_store_schema_v4[];
 extern const char lj_store_schema_v5[];
 extern const char lj_store_schema_v6[];
-// The energy-source columns of version 6's check tables. Kept apart from
-// lj_store_schema_v6 because a file of the Shapley split's first schema (also
-// numbered 5: its checks without these columns and without version 5's)
-// gets version 5's and these instead (store_open.c).
+// The energy-source columns of version 6's check tables (applied right after
+// lj_store_schema_v6, in a fresh file and in an upgrade alike).
 extern const char lj_store_schema_v6_sources[];
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
