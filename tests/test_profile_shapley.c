@@ -28,6 +28,7 @@
 #include "profile/profile_analyze.h"
 #include "profile/shapley.h"
 #include "report/report.h"
+#include "report/report_derived.h"
 #include "store/store.h"
 #include "store/store_schema.h"
 
@@ -573,8 +574,26 @@ static void test_rendered(void **state) {
   lj_profile_result_free(&r);
 }
 
+// The verdict of the additive check: on the whole interval, and never PASS for a layer whose
+// dynamic energy is not positive (its percentages mean nothing; the analysis fails it too).
+static void test_verdict(void **state) {
+  (void)state;
+  lj_shapley_check c;
+  memset(&c, 0, sizeof c);
+  c.n_rounds = 3, c.full_j.mean = 1.0;
+  c.residual_pct = 1, c.residual_lo_pct = -2, c.residual_hi_pct = 3;
+  assert_int_equal(lj_report_shapley_verdict(&c), LJ_CLOSURE_PASS);
+  c.residual_hi_pct = 7;
+  assert_int_equal(lj_report_shapley_verdict(&c), LJ_CLOSURE_INCONCLUSIVE);
+  c.residual_hi_pct = 3, c.full_j.mean = -0.1;
+  assert_int_equal(lj_report_shapley_verdict(&c), LJ_CLOSURE_MISS);
+  c.n_rounds = 0;
+  assert_int_equal(lj_report_shapley_verdict(&c), LJ_CLOSURE_NONE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_verdict),
       cmocka_unit_test(test_pairwise_recovered),
       cmocka_unit_test(test_third_order_flagged),
       cmocka_unit_test(test_analyze_shapley),

@@ -136,6 +136,8 @@ lj_closure_verdict lj_report_closure_verdict(const lj_closure *c) {
 
 lj_closure_verdict lj_report_shapley_verdict(const lj_shapley_check *c) {
   if (c->n_rounds <= 0) return LJ_CLOSURE_NONE;
+  // A layer of no dynamic energy has no percentages to judge (the analysis did not pass it either).
+  if (!(c->full_j.mean > 0)) return LJ_CLOSURE_MISS;
   return lj_report_interval_verdict(c->residual_pct, c->residual_lo_pct, c->residual_hi_pct,
                                     LJ_REPORT_CLOSURE_TARGET_PCT);
 }
