@@ -34,7 +34,7 @@ static int measure(gpu_run *g) {
   lj_profile_result *r = g->r;
   int R = o->repeats, B = o->batch;
   int n_replays = 13 + 14 + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
-  int n_sequence = o->sequence || o->shapley ? 2 * o->trials : 0;
+  int n_sequence = (o->sequence || o->shapley ? 2 * o->trials : 0) + (o->per_layer ? 2 * o->trials : 0);
   lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_sequence +
                                                   (o->ablation ? 2 * R : 0) + (o->overhead ? 1 : 0) +
                                                   (o->known_answer_mb > 0 ? 4 : 0));
@@ -70,6 +70,7 @@ static int measure(gpu_run *g) {
   LJ_TRY(lj_gpu_replay_prefill(g));
   if (o->sequence || o->shapley) LJ_TRY(lj_gpu_sequence_prefill(g));
   LJ_TRY(lj_gpu_replay_decode(g));
+  if (o->per_layer) LJ_TRY(lj_gpu_layers(g));
   if (o->known_answer_mb > 0) LJ_TRY(lj_gpu_known_answer(g));
   if (o->ablation) LJ_TRY(lj_gpu_run_ablation(g));
   return 0;

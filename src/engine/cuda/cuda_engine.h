@@ -238,6 +238,10 @@ int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last,
 // much the layer's energy depends on the order of its stages. Simple stages only (no fusion).
 int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n, const lj_cuda_batch *b, int calls,
                                 lj_cuda_replay **out);
+// The same with every call on `layer` alone (0 .. n_layers - 1): the per-layer replay. One layer's
+// weights (1B: 122 MB in bf16) exceed an H100's 50 MB L2, so they still stream from HBM.
+int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
+                                int calls, lj_cuda_replay **out);
 // Enqueues n launches of the graph (asynchronous; lj_cuda_synchronize waits).
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n);
 int lj_cuda_replay_calls(const lj_cuda_replay *r);

@@ -87,6 +87,11 @@ int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n,
   *out = NULL;
   return NO_CUDA();
 }
+int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
+                                int calls, lj_cuda_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
 int lj_cuda_set_calibration(lj_cuda_engine *e, int64_t bytes) { return NO_CUDA(); }
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n) { return NO_CUDA(); }
 int lj_cuda_replay_calls(const lj_cuda_replay *r) { return 0; }

@@ -1,0 +1,144 @@
+// Per-layer estimates (analyze_layers.c, docs/attribution.md §2f) on planted trials whose every
+// number is chosen:
+//   - 16 equal layers (the random-weight case): every layer agrees, the phase's verdict is PASS;
+//   - one layer 20% dearer: it is ranked first, its t lies far beyond the critical value and the
+//     verdict is MISS naming it;
+//   - the energy source: 0.8 s trials with power samples take the samples (§1b);
+//   - the layer-skip arithmetic: saved energy per phase unit against calls x the replay estimate,
+//     within 10% PASS, 25% off MISS;
+//   - the estimates and skips written to a store and read back equal, and a version-6 file
+//     upgraded to version 7 has the fresh schema's tables;
+//   - the text summary and the JSON show them.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "profile/analyze_layers.h"
+#include "profile/profile_analyze.h"
+
+#define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
+
+enum { LAYERS = 16, TRIALS = 3 };
+static const double kIdle = 100.0, kSeconds = 0.8, kCalls = 1000;
+
+// Dynamic J per call of layer L in trial k: base x (1 + a small per-layer offset) x noise.
+static double planted(int L, int k, int dear) {
+  double base = 1e-3 * (L == dear ? 1.2 : 1.0);
+  double offset = 0.002 * sin(L + 1.0);            // within the noise: layers agree
+  double noise = 0.01 * (double)((k + L) % 3 - 1);  // -1%, 0, +1%
+  return base * (1 + offset + noise);
+}
+
+static void planted_run(lj_profile_result *r, int dear) {
+  lj_profile_result_init(r);
+  r->plan.level = 0.95;
+  r->plan.config.n_layers = LAYERS;
+  for (int k = 0; k < TRIALS; k++)  // interleaved as the runner does: every layer, then again
+    for (int L = 0; L < LAYERS; L++) {
+      lj_profile_trial t;
+      memset(&t, 0, sizeof t);
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_COUNT, t.key.layer = L, t.key.kv_len = 40;
+      t.method = LJ_METHOD_LAYER, t.trial = k;
+      t.t.duration_s = kSeconds, t.t.calls = (int64_t)kCalls, t.t.idle_w = kIdle;
+      t.t.sample_energy_j = planted(L, k, dear) * kCalls + kIdle * kSeconds;
+      t.t.counter_energy_j = t.t.sample_energy_j * 1.001;
+      t.t.temperature_c = NAN;
+      assert_int_equal(lj_profile_add_trial(r, &t), 0);
+    }
+}
+
+static void test_equal_layers_agree(void **state) {
+  (void)state;
+  lj_profile_result r;
+  planted_run(&r, -1);
+  assert_int_equal(lj_analyze_layers(&r), 0);
+  assert_int_equal((int)r.n_layers, LAYERS);
+  for (size_t i = 0; i < r.n_layers; i++) {
+    const lj_layer_estimate *l = &r.layers[i];
+    assert_int_equal(l->layer, (int)i);
+    assert_int_equal(l->phase, LJ_PHASE_DECODE);
+    assert_int_equal(l->n_trials, TRIALS);
+    double mean = 0;
+    for (int k = 0; k < TRIALS; k++) mean += planted(l->layer, k, -1) / TRIALS;
+    REL(l->dynamic_j.mean, mean, 1e-9);  // the samples' figure (0.8 s trials)
+    REL(l->gross_j.mean, mean + kIdle * kSeconds / kCalls, 1e-9);
+    REL(l->time_s.mean, kSeconds / kCalls, 1e-12);
+    assert_true(l->flags & LJ_WINDOW_SAMPLE_ENERGY);
+    assert_true(isfinite(l->t) && fabs(l->t) < 2.0);
+    assert_true(l->critical > 4.0);  // Bonferroni over 16 at 95%
+    assert_true(l->agrees);
+  }
+  assert_int_equal(lj_profile_layer_agreement(&r, LJ_PHASE_DECODE, NULL), 1);
+  assert_int_equal(lj_profile_layer_agreement(&r, LJ_PHASE_PREFILL, NULL), -1);  // none measured
+  lj_profile_result_free(&r);
+}
+
+static void test_dear_layer_ranked_and_missed(void **state) {
+  (void)state;
+  lj_profile_result r;
+  planted_run(&r, 7);
+  assert_int_equal(lj_analyze_layers(&r), 0);
+  int worst = -1;
+  assert_int_equal(lj_profile_layer_agreement(&r, LJ_PHASE_DECODE, &worst), 0);
+  assert_int_equal(worst, 7);
+  const lj_layer_estimate *l = &r.layers[7];
+  assert_int_equal(l->rank, 1);
+  assert_true(l->t > l->critical && !l->agrees);
+  // the layer is 20% above the others' mean (their offsets average out to within 0.2%)
+  double others = 0;
+  for (int L = 0; L < LAYERS; L++)
+    if (L != 7) others += r.layers[L].dynamic_j.mean / (LAYERS - 1);
+  REL(l->dynamic_j.mean / others, 1.2, 0.005);
+  int ranks = 0;
+  for (int L = 0; L < LAYERS; L++) ranks += r.layers[L].rank;
+  assert_int_equal(ranks, LAYERS * (LAYERS + 1) / 2);  // no ties in the planted means
+  lj_profile_result_free(&r);
+}
+
+static void test_skip_arithmetic(void **state) {
+  (void)state;
+  // a decode unit of 10 steps: the layer runs 10 times; skipping it saves 10 J of 100
+  double full[3] = {100, 101, 99}, skipped[3] = {90, 91, 89};
+  lj_mean_ci per_call;
+  double x[3] = {0.99, 1.0, 1.01};
+  assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
+  lj_layer_skip s;
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, full, 3, skipped, 3, &per_call, 0.95, &s), 0);
+  assert_int_equal(s.layer, 5);
+  REL(s.a.saved_j.estimate, 10.0, 1e-12);
+  REL(s.a.replay_j.estimate, 10.0, 1e-12);
+  assert_true(fabs(s.a.agreement_pct) < 1e-9);
+  assert_true(s.pass);
+  // the replay says 0.8 J per call: the saving is 25% above it
+  for (int i = 0; i < 3; i++) x[i] *= 0.8;
+  assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, full, 3, skipped, 3, &per_call, 0.95, &s), 0);
+  REL(s.a.agreement_pct, 25.0, 1e-9);
+  assert_false(s.pass);
+  // 9.5 saved against 10 (-5%): within the 10% target
+  double skipped2[3] = {90.5, 91.5, 89.5};
+  for (int i = 0; i < 3; i++) x[i] /= 0.8;
+  assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 10, full, 3, skipped2, 3, &per_call, 0.95, &s), 0);
+  REL(s.a.agreement_pct, -5.0, 1e-9);
+  assert_true(s.pass);
+  // no calls: an error naming the layer's first stage
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, full, 3, skipped2, 3, &per_call, 0.95, &s),
+                   LJ_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_equal_layers_agree),
+      cmocka_unit_test(test_dear_layer_ranked_and_missed),
+      cmocka_unit_test(test_skip_arithmetic),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
