@@ -16,12 +16,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/error.h"
 #include "profile/analyze_layers.h"
 #include "profile/profile_analyze.h"
+#include "report/report.h"
+#include "store/store.h"
+#include "render_profile.h"
 
 #define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
 
@@ -134,11 +138,104 @@ static void test_skip_arithmetic(void **state) {
                    LJ_EINVAL);
 }
 
+// A run with the dear layer's estimates and one skip check of each phase.
+static void run_with_checks(lj_profile_result *r) {
+  planted_run(r, 7);
+  assert_int_equal(lj_analyze_layers(r), 0);
+  double full[3] = {100, 101, 99}, skipped[3] = {90, 91, 89};
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 1, full, 3, skipped, 3, &r->layers[0].dynamic_j, 0.95,
+                                         &r->layer_skips[0]),
+                   0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 10, full, 3, skipped, 3, &r->layers[15].dynamic_j,
+                                         0.95, &r->layer_skips[1]),
+                   0);
+  r->n_layer_skips = 2;
+}
+
+static void test_store_round_trip(void **state) {
+  (void)state;
+  char path[] = "/tmp/lj_test_layers_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  unlink(path);
+  lj_profile_result w, g;
+  run_with_checks(&w);
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile --per-layer"};
+  int64_t run = 0;
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  if (lj_store_add_profile(st, run, &w) < 0) fail_msg("%s", lj_error_message());
+  int64_t n = -1;
+  assert_int_equal(lj_store_profile_count(st, run, "layer_estimates", &n), 0);
+  assert_int_equal(n, LAYERS);
+  assert_int_equal(lj_store_profile_count(st, run, "layer_skips", &n), 0);
+  assert_int_equal(n, 2);
+  if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal((int)g.n_layers, LAYERS);
+  for (int i = 0; i < LAYERS; i++) {
+    const lj_layer_estimate *a = &w.layers[i], *b = &g.layers[i];
+    assert_int_equal(b->phase, a->phase);
+    assert_int_equal(b->layer, a->layer);
+    assert_true(b->kv_len == a->kv_len);
+    assert_int_equal(b->n_trials, a->n_trials);
+    REL(b->dynamic_j.mean, a->dynamic_j.mean, 1e-12);
+    REL(b->dynamic_j.hi, a->dynamic_j.hi, 1e-12);
+    REL(b->gross_j.lo, a->gross_j.lo, 1e-12);
+    REL(b->time_s.mean, a->time_s.mean, 1e-12);
+    assert_int_equal(b->rank, a->rank);
+    REL(b->t, a->t, 1e-12);
+    REL(b->critical, a->critical, 1e-12);
+    assert_int_equal(b->agrees, a->agrees);
+    assert_int_equal(b->flags, a->flags);
+  }
+  assert_int_equal(lj_profile_layer_agreement(&g, LJ_PHASE_DECODE, NULL), 0);
+  assert_int_equal(g.n_layer_skips, 2);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(g.layer_skips[i].phase, w.layer_skips[i].phase);
+    assert_int_equal(g.layer_skips[i].layer, w.layer_skips[i].layer);
+    assert_true(g.layer_skips[i].a.calls == w.layer_skips[i].a.calls);
+    REL(g.layer_skips[i].a.saved_j.estimate, w.layer_skips[i].a.saved_j.estimate, 1e-12);
+    REL(g.layer_skips[i].a.agreement_pct, w.layer_skips[i].a.agreement_pct, 1e-12);
+    assert_int_equal(g.layer_skips[i].pass, w.layer_skips[i].pass);
+    assert_true(isnan(g.layer_skips[i].a.counter_saved_j));
+  }
+  lj_profile_result_free(&g);
+  lj_store_close(st);
+  lj_profile_result_free(&w);
+  unlink(path);
+}
+
+static void test_text_and_json(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_with_checks(&r);
+  char *text = render(&r, 0);
+  assert_non_null(strstr(text, "== Per layer"));
+  assert_non_null(strstr(text, "decode   agreement across layers: MISS (largest |t| at layer 7"));
+  // the skip of decode's layer 15: saved 10 J against 10 calls x ~1 mJ: far off, MISS
+  assert_non_null(strstr(text, "decode      15      10"));
+  assert_non_null(strstr(text, "MISS"));
+  free(text);
+  char *json = render(&r, 1);
+  assert_non_null(strstr(json, "\"layers\": ["));
+  assert_non_null(strstr(json, "\"layer_agreement\": ["));
+  assert_non_null(strstr(json, "\"verdict\": \"MISS\""));
+  assert_non_null(strstr(json, "\"worst_layer\": 7"));
+  assert_non_null(strstr(json, "\"layer_skips\": ["));
+  assert_non_null(strstr(json, "\"target_pct\": 10"));
+  free(json);
+  lj_profile_result_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_equal_layers_agree),
       cmocka_unit_test(test_dear_layer_ranked_and_missed),
       cmocka_unit_test(test_skip_arithmetic),
+      cmocka_unit_test(test_store_round_trip),
+      cmocka_unit_test(test_text_and_json),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,6 +54,7 @@ int lj_layer_skip_compute(lj_phase ph, int layer, int64_t calls_per_unit, const 
   // the layer's first stage names it in the ablation record's messages
   LJ_TRY(lj_ablation_compute(LJ_STAGE_ATTN_NORM, calls_per_unit, full_j, n_full, skipped_j, n_skipped,
                              replay_per_call_j, level, &out->a));
+  out->a.counter_saved_j = NAN;  // the caller sets it where the counter was read too
   out->pass = fabs(out->a.agreement_pct) <= LJ_LAYER_SKIP_TARGET_PCT;
   return 0;
 }

@@ -3,7 +3,8 @@
 // 1), then version 3's changes to them (the whole upgrade from 2), then
 // version 4's study tables (the whole upgrade from 3), then version 5's columns
 // of the head fit, the ablation and the plan's weight format (the whole upgrade from 4), then
-// version 6's checks and their source columns (the whole upgrade from 5).
+// version 6's checks and their source columns (the whole upgrade from 5), then version 7's
+// per-layer tables (the whole upgrade from 6).
 #pragma once
 
 extern const char lj_store_schema_v1[];
@@ -17,6 +18,7 @@ extern const char lj_store_schema_v6[];
 // numbered 5: its checks without these columns and without version 5's)
 // gets version 5's and these instead (store_open.c).
 extern const char lj_store_schema_v6_sources[];
+extern const char lj_store_schema_v7[];  // the per-layer estimates and the layer-skip check
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
 // tools can tell it from other SQLite files.
