@@ -201,6 +201,11 @@ int lj_cuda_set_calibration(lj_cuda_engine *e, int64_t bytes);
 #define LJ_CUDA_CALIBRATION ((lj_stage)LJ_STAGE_ALL_COUNT)
 // Bit (1u << stage) set: that stage is skipped everywhere (ablation runs).
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask);
+// Layer `layer` a no-op in every forward pass (prefill, decode) from now on: the residual
+// passes through it (the next layer's attn_norm, or the final norm, adds the delta the layer
+// before it left; skipping layer 0, layer 1 adds none); -1 runs every layer again. The
+// layer-skip check of the per-layer estimates. Captured graphs are dropped. LJ_EINVAL outside.
+int lj_cuda_set_skip_layer(lj_cuda_engine *e, int layer);
 // The engine's stream (cudaStream_t as void *), for events and graph capture.
 void *lj_cuda_engine_stream(const lj_cuda_engine *e);
 int lj_cuda_synchronize(lj_cuda_engine *e);
