@@ -62,7 +62,7 @@ static void test_equal_layers_agree(void **state) {
   (void)state;
   lj_profile_result r;
   planted_run(&r, -1);
-  assert_int_equal(lj_analyze_layers(&r), 0);
+  assert_int_equal(lj_analyze_layers(&r, NULL), 0);
   assert_int_equal((int)r.n_layers, LAYERS);
   for (size_t i = 0; i < r.n_layers; i++) {
     const lj_layer_estimate *l = &r.layers[i];
@@ -88,7 +88,7 @@ static void test_dear_layer_ranked_and_missed(void **state) {
   (void)state;
   lj_profile_result r;
   planted_run(&r, 7);
-  assert_int_equal(lj_analyze_layers(&r), 0);
+  assert_int_equal(lj_analyze_layers(&r, NULL), 0);
   int worst = -1;
   assert_int_equal(lj_profile_layer_agreement(&r, LJ_PHASE_DECODE, &worst), 0);
   assert_int_equal(worst, 7);
@@ -138,10 +138,59 @@ static void test_skip_arithmetic(void **state) {
                    LJ_EINVAL);
 }
 
+// The skip windows through lj_analyze_layers: decode units of 10 layer calls (gen_len 11); skipping
+// layer 8 saves 10 x its estimate (PASS), layer 15 1.25 x that (MISS); layer 0's windows lack samples
+// in one window, so its check takes the counter; a slot repeating a layer is left out.
+static void test_skips_from_windows(void **state) {
+  (void)state;
+  lj_profile_result r;
+  planted_run(&r, -1);
+  r.plan.gen_len = 11;
+  lj_profile_raw raw;
+  memset(&raw, 0, sizeof raw);
+  int layers[LJ_SKIP_SLOTS] = {-1, 0, 8, 15};
+  memcpy(raw.skip_layer, layers, sizeof layers);
+  double full[3] = {1.000, 1.001, 0.999};
+  double est8 = 0, est15 = 0;
+  for (int k = 0; k < TRIALS; k++) est8 += planted(8, k, -1) / TRIALS, est15 += planted(15, k, -1) / TRIALS;
+  for (int i = 0; i < 3; i++) {
+    raw.skip_j[1][0][i] = full[i] + 0.002;  // the counter reads 2 mJ more in every window
+    raw.skip_sample_j[1][0][i] = full[i];
+    raw.skip_j[1][1][i] = full[i] - 0.01 + 0.002;
+    raw.skip_j[1][2][i] = full[i] - 10 * est8 + 0.002;
+    raw.skip_sample_j[1][2][i] = full[i] - 10 * est8;
+    raw.skip_j[1][3][i] = full[i] - 12.5 * est15 + 0.002;
+    raw.skip_sample_j[1][3][i] = full[i] - 12.5 * est15;
+  }
+  for (int k = 0; k < LJ_SKIP_SLOTS; k++) raw.n_skip_j[1][k] = 3, raw.n_skip_sample_j[1][k] = 3;
+  raw.n_skip_sample_j[1][1] = 2;  // one window of layer 0's without samples
+  assert_int_equal(lj_analyze_layers(&r, &raw), 0);
+  assert_int_equal(r.n_layer_skips, 3);
+  const lj_layer_skip *s0 = &r.layer_skips[0], *s8 = &r.layer_skips[1], *s15 = &r.layer_skips[2];
+  assert_int_equal(s0->layer, 0);
+  assert_true(s0->a.calls == 10);
+  REL(s0->a.saved_j.estimate, 0.01, 1e-9);  // the counter's, both sets
+  assert_false(s0->a.flags & LJ_WINDOW_SAMPLE_ENERGY);
+  assert_int_equal(s8->layer, 8);
+  REL(s8->a.saved_j.estimate, 10 * est8, 1e-9);
+  REL(s8->a.replay_j.estimate, 10 * est8, 1e-9);
+  assert_true(fabs(s8->a.agreement_pct) < 1e-6 && s8->pass);
+  assert_true(s8->a.flags & LJ_WINDOW_SAMPLE_ENERGY);
+  REL(s8->a.counter_saved_j, 10 * est8, 1e-9);  // the counter's offset cancels in the difference
+  assert_int_equal(s15->layer, 15);
+  REL(s15->a.agreement_pct, 25.0, 1e-6);
+  assert_false(s15->pass);
+  // a repeated layer (a 1-layer model's first, middle and last) is checked once
+  raw.skip_layer[2] = raw.skip_layer[3] = 0;
+  assert_int_equal(lj_analyze_layers(&r, &raw), 0);
+  assert_int_equal(r.n_layer_skips, 1);
+  lj_profile_result_free(&r);
+}
+
 // A run with the dear layer's estimates and one skip check of each phase.
 static void run_with_checks(lj_profile_result *r) {
   planted_run(r, 7);
-  assert_int_equal(lj_analyze_layers(r), 0);
+  assert_int_equal(lj_analyze_layers(r, NULL), 0);
   double full[3] = {100, 101, 99}, skipped[3] = {90, 91, 89};
   assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 1, full, 3, skipped, 3, &r->layers[0].dynamic_j, 0.95,
                                          &r->layer_skips[0]),
@@ -234,6 +283,7 @@ int main(void) {
       cmocka_unit_test(test_equal_layers_agree),
       cmocka_unit_test(test_dear_layer_ranked_and_missed),
       cmocka_unit_test(test_skip_arithmetic),
+      cmocka_unit_test(test_skips_from_windows),
       cmocka_unit_test(test_store_round_trip),
       cmocka_unit_test(test_text_and_json),
   };

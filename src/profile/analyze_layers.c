@@ -85,7 +85,42 @@ static int phase_layers(lj_profile_result *r, lj_phase ph, lj_replay_trial *t) {
   return lj_layer_agreement_compute(r->layers + first, r->n_layers - first, r->plan.level);
 }
 
-int lj_analyze_layers(lj_profile_result *r) {
+// The skip checks of one phase (pi: 0 prefill, 1 decode) against the layers' estimates. The saved
+// energy takes the power samples where every window of both sets has them (§1b; the units' windows
+// are >= --phase-seconds, under 10 s), the counter's beside it.
+static int phase_skips(lj_profile_result *r, const lj_profile_raw *raw, int pi) {
+  lj_phase ph = pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
+  int n_layers = r->plan.config.n_layers;
+  double calls = n_layers > 0 ? lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0) / n_layers : 0;
+  int64_t per_unit = (int64_t)(calls + 0.5);
+  for (int k = 1; k < LJ_SKIP_SLOTS && r->n_layer_skips < LJ_PROFILE_MAX_LAYER_SKIPS; k++) {
+    int L = raw->skip_layer[k], seen = 0;
+    for (int j = 1; j < k; j++) seen |= raw->skip_layer[j] == L;
+    if (seen || raw->n_skip_j[pi][0] < 1 || raw->n_skip_j[pi][k] < 1 || per_unit < 1) continue;
+    const lj_layer_estimate *est = NULL;
+    for (size_t i = 0; i < r->n_layers; i++)
+      if (r->layers[i].phase == ph && r->layers[i].layer == L) est = &r->layers[i];
+    if (!est) continue;
+    int samples = raw->n_skip_sample_j[pi][0] == raw->n_skip_j[pi][0] &&
+                  raw->n_skip_sample_j[pi][k] == raw->n_skip_j[pi][k];
+    const double *full = samples ? raw->skip_sample_j[pi][0] : raw->skip_j[pi][0];
+    const double *skipped = samples ? raw->skip_sample_j[pi][k] : raw->skip_j[pi][k];
+    lj_layer_skip *s = &r->layer_skips[r->n_layer_skips];
+    LJ_TRY(lj_layer_skip_compute(ph, L, per_unit, full, (size_t)raw->n_skip_j[pi][0], skipped,
+                                 (size_t)raw->n_skip_j[pi][k], &est->dynamic_j, r->plan.level, s));
+    if (samples) {
+      lj_mean_ci cf, cs;
+      LJ_TRY(lj_stats_mean_ci(raw->skip_j[pi][0], (size_t)raw->n_skip_j[pi][0], r->plan.level, &cf));
+      LJ_TRY(lj_stats_mean_ci(raw->skip_j[pi][k], (size_t)raw->n_skip_j[pi][k], r->plan.level, &cs));
+      s->a.counter_saved_j = cf.mean - cs.mean;
+      s->a.flags = lj_energy_source_flags(1, s->a.saved_j.lo, s->a.saved_j.hi, s->a.counter_saved_j);
+    }
+    r->n_layer_skips++;
+  }
+  return 0;
+}
+
+int lj_analyze_layers(lj_profile_result *r, const lj_profile_raw *raw) {
   free(r->layers);
   r->layers = NULL;
   r->n_layers = 0;
@@ -94,5 +129,7 @@ int lj_analyze_layers(lj_profile_result *r) {
   int rc = 0;
   for (int p = 0; p < LJ_PHASE_COUNT && rc == 0; p++) rc = phase_layers(r, (lj_phase)p, t);
   free(t);
+  r->n_layer_skips = 0;
+  for (int pi = 0; raw && pi < 2 && rc == 0; pi++) rc = phase_skips(r, raw, pi);
   return rc;
 }

@@ -33,6 +33,10 @@ typedef struct {
   int abl_handles[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
   int64_t abl_units[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
   int n_abl[2][LJ_ABLATE_COUNT];
+  // layer-skip windows: [phase][slot: 0 full, 1.. raw.skip_layer[slot] skipped][repeat]
+  int skip_handles[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
+  int64_t skip_units[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
+  int n_skip[2][LJ_SKIP_SLOTS];
   lj_profile_raw raw;
   lj_progress progress;
   int64_t done;
@@ -118,6 +122,7 @@ int lj_gpu_sequence_prefill(gpu_run *g);                 // gpu_sequence.c (with
 int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b);
 int lj_gpu_known_answer(gpu_run *g);                     // gpu_known_answer.c
 int lj_gpu_layers(gpu_run *g);                           // gpu_layers.c (--per-layer)
+int lj_gpu_layer_skips(gpu_run *g);                      // gpu_layer_skip.c (--per-layer)
 int lj_gpu_head_fit_replay(gpu_run *g, int64_t kv, const lj_cuda_batch *b);               // gpu_head_fit.c
 int lj_gpu_run_ablation(gpu_run *g);                     // gpu_ablation.c
 int lj_gpu_run_overhead(gpu_run *g);                     // gpu_overhead.c

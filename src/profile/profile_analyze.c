@@ -19,7 +19,7 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
     LJ_TRY(lj_analyze_ablation(r, raw));
     LJ_TRY(lj_analyze_ablation_checks(r, raw));
     LJ_TRY(lj_analyze_head_fit(r));
-    LJ_TRY(lj_analyze_layers(r));
+    LJ_TRY(lj_analyze_layers(r, raw));
   }
   if (raw) LJ_TRY(lj_analyze_overheads(r, raw));
   return 0;
