@@ -31,6 +31,7 @@
 #include "report/report_derived.h"
 #include "store/store.h"
 #include "store/store_schema.h"
+#include "render_profile.h"
 
 #define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
 #define ABS(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
@@ -528,16 +529,6 @@ static void test_upgrade_from_v4(void **state) {
 }
 
 // ---------------------------------------------------------------- text and JSON
-
-static char *render(const lj_profile_result *r, int json) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  assert_non_null(f);
-  assert_int_equal(json ? lj_profile_report_json(f, r) : lj_profile_report_text(f, r), 0);
-  fclose(f);
-  return buf;
-}
 
 static void test_rendered(void **state) {
   (void)state;

@@ -29,6 +29,7 @@
 #include "report/report_page.h"
 #include "report/report_run.h"
 #include "store/profile_result.h"
+#include "render_profile.h"
 
 #define LEVEL 0.95
 
@@ -222,18 +223,6 @@ static void build_sequence(lj_profile_result *r) {
 }
 
 // ---------------------------------------------------------------- helpers
-
-static char *render(const lj_profile_result *r, int json) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  assert_non_null(f);
-  assert_int_equal(json ? lj_profile_report_json(f, r) : lj_profile_report_text(f, r), 0);
-  assert_int_equal(fclose(f), 0);
-  const char *print = getenv("LJ_REPORT_PRINT");
-  if (print && (strcmp(print, "json") == 0) == json) fputs(buf, stdout);
-  return buf;
-}
 
 // The line of `text` that starts with `start` and contains every one of the
 // NULL-terminated strings after it; fails naming them when there is none.

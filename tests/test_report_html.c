@@ -311,8 +311,9 @@ static void test_page(void **state) {
   assert_true(json_is_true(json_object_get(s, "done")));
   assert_int_equal(json_array_size(json_object_get(s, "errors")), 0);
   assert_int_equal(json_integer_value(json_object_get(s, "violations")), 0);
-  static const char *const kCharts[] = {"sankey", "heatmap-prefill", "heatmap-decode", "power", "bars-prefill",
-                                        "bars-decode", "efficiency", "head-fit"};
+  static const char *const kCharts[] = {"sankey",      "heatmap-prefill", "heatmap-decode", "layers-prefill",
+                                        "layers-decode", "power",         "bars-prefill",   "bars-decode",
+                                        "efficiency",  "head-fit"};
   json_t *charts = json_object_get(s, "charts");
   for (size_t i = 0; i < sizeof kCharts / sizeof kCharts[0]; i++) {
     json_t *c = json_object_get(charts, kCharts[i]);

@@ -1617,6 +1617,31 @@ static void test_upgrade_from_v5(void **state) {
   assert_schema_as_fresh(path, "fresh5.db");
 }
 
+// Version 6 (the checks of the layer's split) upgrades to 7: the per-layer tables; a run stored
+// after the upgrade writes them, and the schema is a fresh file's.
+static void test_upgrade_from_v6(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "v6.db");
+  const char *parts[] = {lj_store_schema_v2, lj_store_schema_v3, lj_store_schema_v4,
+                         lj_store_schema_v5, lj_store_schema_v6, lj_store_schema_v6_sources};
+  write_store_of(path, 6, parts, 6);
+  // Reading as it is: no per-layer tables there, none read.
+  lj_store *st = NULL;
+  int64_t n = -1;
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  assert_int_equal(lj_store_profile_count(st, 7, "layer_estimates", &n), 0);
+  assert_int_equal(n, 0);
+  lj_store_close(st);
+  store_profile_in(path, "layer_estimates", 0);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_upgraded_from(db, 6);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('layer_estimates', 'layer_skips')",
+                             0), 2);
+  sqlite3_close(db);
+  assert_schema_as_fresh(path, "fresh6.db");
+}
+
 // Versions other than 1, 2 and 3 are refused, naming the file.
 static void test_unknown_versions_refused(void **state) {
   char path[1024], sql[64], version[32];
@@ -1647,6 +1672,7 @@ int main(void) {
       cmocka_unit_test(test_profile_device_source),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
       cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2), cmocka_unit_test(test_upgrade_from_v5),
+      cmocka_unit_test(test_upgrade_from_v6),
       cmocka_unit_test(test_unknown_versions_refused), cmocka_unit_test(test_phase_windows_as_they_close),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

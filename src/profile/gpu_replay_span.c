@@ -60,11 +60,13 @@ static int play(gpu_run *g, lj_cuda_replay *rp, double duty, int launches, doubl
 // after a pre-roll of random length.
 int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
                        int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
-  lj_gpu_replay_what w = {first, last, NULL, 0, last, 0, NULL};
+  lj_gpu_replay_what w = {first, last, NULL, 0, last, 0, NULL, 0};
   return lj_gpu_replay_run(g, ph, &w, kv, b, groups, method, trial0, n_trials, seconds, duty);
 }
 
 static int create(gpu_run *g, const lj_gpu_replay_what *w, const lj_cuda_batch *b, int calls, lj_cuda_replay **rp) {
+  if (w->order && w->one_layer > 0)
+    return lj_cuda_replay_create_layer(g->e, w->order, w->n, w->one_layer - 1, b, calls, rp);
   if (w->order) return lj_cuda_replay_create_order(g->e, w->order, w->n, b, calls, rp);
   return lj_cuda_replay_create_span(g->e, w->first, w->last, b, calls, rp);
 }
@@ -129,7 +131,7 @@ int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int6
     if (rc < 0) break;
     lj_profile_trial tr;
     memset(&tr, 0, sizeof tr);
-    tr.key.phase = ph, tr.key.stage = w->key_stage, tr.key.layer = -1, tr.key.kv_len = kv;
+    tr.key.phase = ph, tr.key.stage = w->key_stage, tr.key.layer = w->one_layer - 1, tr.key.kv_len = kv;
     tr.trial = k, tr.groups = groups, tr.method = method, tr.variant = w->variant;
     tr.gap_s = (double)gap_ns_total * 1e-9;
     tr.t.calls = done * calls;

@@ -33,6 +33,10 @@ typedef struct {
   int abl_handles[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
   int64_t abl_units[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
   int n_abl[2][LJ_ABLATE_COUNT];
+  // layer-skip windows: [phase][slot: 0 full, 1.. raw.skip_layer[slot] skipped][repeat]
+  int skip_handles[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
+  int64_t skip_units[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
+  int n_skip[2][LJ_SKIP_SLOTS];
   lj_profile_raw raw;
   lj_progress progress;
   int64_t done;
@@ -95,6 +99,7 @@ typedef struct {
   lj_stage key_stage;
   int variant;
   const char *name;
+  int one_layer;  // 0: cycle all layers; L + 1: layer L alone (lj_cuda_replay_create_layer, key.layer L)
 } lj_gpu_replay_what;
 int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
                       int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty);
@@ -116,6 +121,8 @@ int lj_gpu_sequence_prefill(gpu_run *g);                 // gpu_sequence.c (with
 // stage and in the other orders (what the Shapley split and the sequence method need).
 int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b);
 int lj_gpu_known_answer(gpu_run *g);                     // gpu_known_answer.c
+int lj_gpu_layers(gpu_run *g);                           // gpu_layers.c (--per-layer)
+int lj_gpu_layer_skips(gpu_run *g);                      // gpu_layer_skip.c (--per-layer)
 int lj_gpu_head_fit_replay(gpu_run *g, int64_t kv, const lj_cuda_batch *b);               // gpu_head_fit.c
 int lj_gpu_run_ablation(gpu_run *g);                     // gpu_ablation.c
 int lj_gpu_run_overhead(gpu_run *g);                     // gpu_overhead.c

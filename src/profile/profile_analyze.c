@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "profile/analyze_internal.h"
+#include "profile/analyze_layers.h"
 
 int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj_sample *power, size_t n_power,
                        int device) {
@@ -18,6 +19,7 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
     LJ_TRY(lj_analyze_ablation(r, raw));
     LJ_TRY(lj_analyze_ablation_checks(r, raw));
     LJ_TRY(lj_analyze_head_fit(r));
+    LJ_TRY(lj_analyze_layers(r, raw));
   }
   if (raw) LJ_TRY(lj_analyze_overheads(r, raw));
   return 0;

@@ -29,6 +29,14 @@ typedef struct {
   int n_abl_j[2][LJ_ABLATE_COUNT];
   double abl_sample_j[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
   int n_abl_sample_j[2][LJ_ABLATE_COUNT];
+  // Layer skips (--per-layer): dynamic J per unit of [phase][slot 0: full, 1..: layer skip_layer[slot]
+  // a no-op], by the counter and (as above) by the samples.
+#define LJ_SKIP_SLOTS 4
+  int skip_layer[LJ_SKIP_SLOTS];
+  double skip_j[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
+  int n_skip_j[2][LJ_SKIP_SLOTS];
+  double skip_sample_j[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
+  int n_skip_sample_j[2][LJ_SKIP_SLOTS];
   double sampler_off_s[LJ_PROFILE_MAX_PAIRS], sampler_on_s[LJ_PROFILE_MAX_PAIRS];  // s per decode step
   int n_sampler_off, n_sampler_on;
   double marks_off_s[LJ_PROFILE_MAX_PAIRS], marks_on_s[LJ_PROFILE_MAX_PAIRS];

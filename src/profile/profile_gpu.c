@@ -34,7 +34,7 @@ static int measure(gpu_run *g) {
   lj_profile_result *r = g->r;
   int R = o->repeats, B = o->batch;
   int n_replays = 13 + 14 + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
-  int n_sequence = o->sequence || o->shapley ? 2 * o->trials : 0;
+  int n_sequence = (o->sequence || o->shapley ? 2 * o->trials : 0) + (o->per_layer ? 2 * o->trials + 2 * R : 0);
   lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_sequence +
                                                   (o->ablation ? 2 * R : 0) + (o->overhead ? 1 : 0) +
                                                   (o->known_answer_mb > 0 ? 4 : 0));
@@ -70,6 +70,8 @@ static int measure(gpu_run *g) {
   LJ_TRY(lj_gpu_replay_prefill(g));
   if (o->sequence || o->shapley) LJ_TRY(lj_gpu_sequence_prefill(g));
   LJ_TRY(lj_gpu_replay_decode(g));
+  if (o->per_layer) LJ_TRY(lj_gpu_layers(g));
+  if (o->per_layer) LJ_TRY(lj_gpu_layer_skips(g));
   if (o->known_answer_mb > 0) LJ_TRY(lj_gpu_known_answer(g));
   if (o->ablation) LJ_TRY(lj_gpu_run_ablation(g));
   return 0;
@@ -119,6 +121,19 @@ static void collect(gpu_run *g) {
           raw->full_j[raw->n_full++] = per_unit;
           if (samples) raw->full_sample_j[raw->n_full_sample++] = sample_per_unit;
         }
+      }
+  for (int pi = 0; pi < 2; pi++)
+    for (int k = 0; k < LJ_SKIP_SLOTS; k++)
+      for (int i = 0; i < g->n_skip[pi][k]; i++) {
+        lj_window_result wr;
+        int64_t n_units = g->skip_units[pi][k][i];
+        if (lj_windows_result(w, g->skip_handles[pi][k][i], g->m.dev, &wr) < 0 || n_units <= 0) continue;
+        if (wr.flags & LJ_WINDOW_NO_COUNTER) continue;
+        lj_replay_trial as_trial;
+        lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
+        raw->skip_j[pi][k][raw->n_skip_j[pi][k]++] = wr.counter_above_idle_j / (double)n_units;
+        if (lj_trial_samples_usable(&as_trial))
+          raw->skip_sample_j[pi][k][raw->n_skip_sample_j[pi][k]++] = wr.sample_above_idle_j / (double)n_units;
       }
   lj_clear_error();
 }

@@ -22,6 +22,7 @@ int lj_report_compare_html_study(FILE *f, const lj_report_run *runs, size_t n, j
       return LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
     }
     json_object_del(d, "heatmap");  // per-run detail the compare page does not draw
+    json_object_del(d, "layers");
     json_object_del(d, "windows");
     json_array_append_new(list, d);
   }

@@ -237,6 +237,32 @@ static json_t *heatmap_part(const lj_profile_result *r) {
   return o;
 }
 
+// Each decoder layer replayed alone (--per-layer): per phase, the agreement verdict and rows
+// [layer, dynamic J per layer call, lo, hi]; absent where not measured (the page then sums the
+// heatmap's timeline cells per layer and says so).
+static json_t *layers_part(const lj_profile_result *r) {
+  json_t *o = json_object();
+  for (int p = 0; o && p < LJ_PHASE_COUNT; p++) {
+    int v = lj_profile_layer_agreement(r, (lj_phase)p, NULL);
+    if (v < 0) continue;
+    json_t *ph = json_object(), *rows = json_array();
+    for (size_t i = 0; i < r->n_layers; i++) {
+      const lj_layer_estimate *l = &r->layers[i];
+      if (l->phase != (lj_phase)p) continue;
+      json_t *row = json_array();
+      json_array_append_new(row, json_integer(l->layer));
+      json_array_append_new(row, num(l->dynamic_j.mean));
+      json_array_append_new(row, num(l->dynamic_j.lo));
+      json_array_append_new(row, num(l->dynamic_j.hi));
+      json_array_append_new(rows, row);
+    }
+    put(ph, "agreement", json_string(v ? "PASS" : "MISS"));
+    put(ph, "rows", rows);
+    put(o, lj_phase_name((lj_phase)p), ph);
+  }
+  return o;
+}
+
 // Phase windows on the samples' time axis (ns, as stored).
 static json_t *windows_part(const lj_profile_result *r) {
   json_t *a = json_array();
@@ -384,6 +410,7 @@ json_t *lj_report_page_data(const lj_report_run *r) {
   put(o, "stages", stages_part(p));
   put(o, "groups", groups_part(p));
   put(o, "heatmap", heatmap_part(p));
+  put(o, "layers", layers_part(p));
   put(o, "windows", windows_part(p));
   put(o, "extras", extras_part(p));
   put(o, "findings", findings_part(r));

@@ -448,6 +448,31 @@ static json_t *checks_json(jb *b, const lj_record_desc *d, const void *base, siz
   return a;
 }
 
+static json_t *layer_skip_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  (void)rec, (void)r;
+  if (!strcmp(key, "target_pct")) return num(LJ_LAYER_SKIP_TARGET_PCT);
+  return NULL;
+}
+
+// The agreement test of each phase's per-layer estimates (docs/attribution.md §2f).
+static json_t *layer_agreement_json(jb *b, const lj_profile_result *r) {
+  json_t *a = array(b);
+  for (int p = 0; a && p < LJ_PHASE_COUNT; p++) {
+    int worst = -1, v = lj_profile_layer_agreement(r, (lj_phase)p, &worst);
+    if (v < 0) continue;
+    json_t *o = object(b);
+    if (o) {
+      put_str(b, o, "phase", lj_phase_name((lj_phase)p));
+      put_str(b, o, "verdict", v ? "PASS" : "MISS");
+      put_int(b, o, "worst_layer", worst);
+      put_str(b, o, "test", "t = (layer - mean of the other layers) / Welch se; each layer within the two-sided "
+                            "Bonferroni critical value at level / layers");
+    }
+    push(b, a, o);
+  }
+  return a;
+}
+
 static json_t *head_fit_json(jb *b, const lj_profile_result *r) {
   if (!r->head_fit_valid) return json_null();
   lj_head_fit_row h = {r->head_fit_kv, r->head_fit};
@@ -508,6 +533,11 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
                                           known_derived, r));
   put(b, doc, "ablations", checks_json(b, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,
                                        r->n_ablation_checks, ablation_check_derived, r));
+  put(b, doc, "layers", checks_json(b, &lj_desc_layer_estimate, r->layers, sizeof *r->layers, (int)r->n_layers,
+                                     NULL, r));
+  put(b, doc, "layer_agreement", layer_agreement_json(b, r));
+  put(b, doc, "layer_skips", checks_json(b, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips,
+                                         r->n_layer_skips, layer_skip_derived, r));
   put(b, doc, "head_fit", head_fit_json(b, r));
   put(b, doc, "overhead", overhead_json(b, r));
   put_str(b, doc, "notes", r->notes);

@@ -651,6 +651,47 @@ static void print_ablation_checks(FILE *f, const lj_profile_result *r) {
             disagree ? "; the counter's figure outside the interval in some rows (JSON: counter_saved_j)" : "");
 }
 
+// Each layer replayed alone (--per-layer), its agreement test, and the layer-skip checks.
+static void print_layer_replays(FILE *f, const lj_profile_result *r) {
+  if (r->n_layers == 0 && r->n_layer_skips <= 0) return;
+  section(f, "Per layer (each decoder layer replayed alone; dynamic and gross J per layer call, 95%)");
+  fprintf(f, "%-8s %5s %6s %18s %18s %12s %4s %7s  %s\n", "phase", "layer", "trials", "dynamic", "gross",
+          "time/call", "rank", "t", "agrees");
+  for (size_t i = 0; i < r->n_layers; i++) {
+    const lj_layer_estimate *l = &r->layers[i];
+    cell a, b, c, d;
+    fprintf(f, "%-8s %5d %6d %18s %18s %12s %4d %7s  %s\n", lj_phase_name(l->phase), l->layer, l->n_trials,
+            energy_ci(a, &l->dynamic_j), energy_ci(b, &l->gross_j),
+            qty(c, l->time_s.n > 0 ? l->time_s.mean : NAN, l->time_s.half_width, "s"), l->rank, fixed(d, l->t, 2),
+            l->agrees ? "yes" : "NO");
+  }
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    int worst = -1, v = lj_profile_layer_agreement(r, (lj_phase)p, &worst);
+    if (v < 0) continue;
+    double crit = NAN;
+    for (size_t i = 0; i < r->n_layers; i++)
+      if (r->layers[i].phase == (lj_phase)p && r->layers[i].layer == worst) crit = r->layers[i].critical;
+    cell a;
+    fprintf(f, "%-8s agreement across layers: %s (largest |t| at layer %d, critical %s)\n", lj_phase_name((lj_phase)p),
+            v ? "PASS" : "MISS", worst, fixed(a, crit, 2));
+  }
+  if (r->n_layers)
+    fprintf(f, "t: (layer - mean of the other layers) / its Welch se; agrees: |t| within t at 1 - 0.05/(2 x layers) "
+               "(Bonferroni). With random weights every layer is the same computation: a MISS says the measurement "
+               "differs, not the model\n");
+  if (r->n_layer_skips <= 0) return;
+  fprintf(f, "%-8s %5s %7s %16s %16s %8s  %s\n", "phase", "skip", "calls", "saved", "estimate", "agree", "within 10%");
+  for (int i = 0; i < r->n_layer_skips; i++) {
+    const lj_layer_skip *s = &r->layer_skips[i];
+    cell a, b, d;
+    fprintf(f, "%-8s %5d %7lld %16s %16s %8s  %s\n", lj_phase_name(s->phase), s->layer, (long long)s->a.calls,
+            interval_j(a, &s->a.saved_j), interval_j(b, &s->a.replay_j), pct(d, s->a.agreement_pct, 1),
+            s->pass ? "PASS" : "MISS");
+  }
+  fprintf(f, "skip: the real run with that layer a no-op (the residual passes through), dynamic J per phase unit; "
+             "estimate: calls x the layer's replay\n");
+}
+
 static void print_head_fit(FILE *f, const lj_profile_result *r) {
   if (!r->head_fit_valid) return;
   const lj_head_fit *h = &r->head_fit;
@@ -695,6 +736,7 @@ int lj_profile_report_text(FILE *f, const lj_profile_result *r) {
     print_known_answer(f, r);
     print_ablation(f, r);
     print_ablation_checks(f, r);
+    print_layer_replays(f, r);
     print_head_fit(f, r);
   }
   print_overhead(f, r);

@@ -16,7 +16,8 @@ static void empty_ci(lj_mean_ci *m) {
 
 const char *lj_profile_method_name(lj_profile_method m) {
   static const char *const names[LJ_METHOD_ALL_COUNT] = {"isolation", "sequence",     "loo",
-                                                         "order",     "known_answer", "shapley"};
+                                                         "order",     "known_answer", "shapley",
+                                                         "layer"};
   return (unsigned)m < LJ_METHOD_ALL_COUNT ? names[m] : "?";
 }
 
@@ -71,6 +72,7 @@ void lj_profile_result_free(lj_profile_result *r) {
   free(r->intervals);
   free(r->interval_energy_j);
   free(r->interval_step);
+  free(r->layers);
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     free(r->layer_energy_j[p]);
     free(r->layer_time_s[p]);
@@ -189,4 +191,24 @@ lj_stage_group lj_stage_group_of(lj_stage s) {
 const char *lj_stage_group_name(lj_stage_group g) {
   static const char *const names[LJ_GROUP_COUNT] = {"embed", "norms", "attention", "mlp", "lm_head", "sample"};
   return (unsigned)g < LJ_GROUP_COUNT ? names[g] : "?";
+}
+
+int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l) {
+  LJ_TRY(grow((void **)&r->layers, r->n_layers, sizeof *l));
+  r->layers[r->n_layers++] = *l;
+  return 0;
+}
+
+int lj_profile_layer_agreement(const lj_profile_result *r, lj_phase p, int *worst) {
+  int verdict = -1, w = -1;
+  double worst_t = -1;
+  for (size_t i = 0; i < r->n_layers; i++) {
+    const lj_layer_estimate *l = &r->layers[i];
+    if (l->phase != p) continue;
+    if (verdict < 0) verdict = 1;
+    if (!l->agrees) verdict = 0;
+    if (isfinite(l->t) && fabs(l->t) > worst_t) worst_t = fabs(l->t), w = l->layer;
+  }
+  if (worst) *worst = w;
+  return verdict;
 }

@@ -106,9 +106,10 @@ typedef enum {
   LJ_METHOD_ORDER,          // trials: the whole layer in another legal order (variant: which order)
   LJ_METHOD_KNOWN,          // trials of the known-answer check (variant: lj_known_variant)
   LJ_METHOD_SHAPLEY,        // estimates: (isolation + (whole layer - layer without the stage)) / 2
+  LJ_METHOD_LAYER,          // trials: one whole decoder layer (key.layer) replayed alone (--per-layer)
   LJ_METHOD_ALL_COUNT
 } lj_profile_method;
-// "isolation", "sequence", "loo", "order", "known_answer", "shapley"
+// "isolation", "sequence", "loo", "order", "known_answer", "shapley", "layer"
 const char *lj_profile_method_name(lj_profile_method m);
 // The name of the prefill "context" method of stores written before it was removed: the
 // store reader skips its rows and says so in the notes.
@@ -223,6 +224,36 @@ typedef struct {
 
 #define LJ_PROFILE_MAX_CHECKS 16
 
+// One decoder layer replayed alone, its stages in the run's order on its own weights
+// (docs/attribution.md §2f): per call of that layer, over trials interleaved across the layers.
+// The energy source follows §1b (flags: LJ_WINDOW_SAMPLE_ENERGY where every trial took the
+// samples). The agreement test across the layers of the phase: t = (this layer - the mean of
+// the others) / its Welch se, against the Bonferroni critical value t_{1 - (1 - level) / (2 L), df}.
+typedef struct {
+  lj_phase phase;
+  int layer;
+  int64_t kv_len;
+  int n_trials;
+  lj_mean_ci dynamic_j, gross_j;  // per call of the layer
+  lj_mean_ci time_s;              // per call
+  int rank;                       // 1: the dearest dynamic energy of its phase
+  double t;                       // the agreement statistic (NAN: unknown)
+  double critical;                // its Bonferroni critical value
+  int agrees;                     // |t| <= critical (an unknown t agrees)
+  uint32_t flags;
+} lj_layer_estimate;
+
+// One layer skipped in the real run (the residual passes through) against its replay
+// estimate: a.calls = the layer's calls per phase unit, a.replay_j = calls x the estimate.
+typedef struct {
+  lj_phase phase;
+  int layer;
+  lj_ablation a;
+  int pass;                       // |a.agreement_pct| <= LJ_LAYER_SKIP_TARGET_PCT
+} lj_layer_skip;
+#define LJ_LAYER_SKIP_TARGET_PCT 10.0
+#define LJ_PROFILE_MAX_LAYER_SKIPS 16
+
 typedef struct {
   lj_profile_plan plan;
   lj_profile_conditions cond;
@@ -265,6 +296,11 @@ typedef struct {
   lj_profile_overhead overhead[2];
   int n_overhead;
 
+  lj_layer_estimate *layers;     // per phase and layer, phases in order (--per-layer; NULL: none)
+  size_t n_layers;
+  lj_layer_skip layer_skips[LJ_PROFILE_MAX_LAYER_SKIPS];
+  int n_layer_skips;
+
   char notes[2048];              // what the run could not do, one sentence each
 } lj_profile_result;
 
@@ -293,6 +329,11 @@ lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phas
 // every estimate of the reported method (lj_profile_stage_in_method), so that the shares of one
 // phase sum to 1 with one denominator; NAN for an estimate outside that method or a zero sum.
 double lj_profile_stage_share(const lj_profile_result *r, const lj_profile_stage *s, int dynamic);
+
+// The agreement verdict of phase p's per-layer estimates: 1 PASS (every layer agrees), 0 MISS,
+// -1 none measured; *worst (may be NULL) gets the layer with the largest |t| (-1: none).
+int lj_profile_layer_agreement(const lj_profile_result *r, lj_phase p, int *worst);
+int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
 // down), embed, lm_head, sample.

@@ -252,6 +252,36 @@ static const lj_field kShapleyCheck[] = {
 const lj_record_desc lj_desc_shapley_check = DESC("shapley_checks", kShapleyCheck);
 #undef T
 
+#define T lj_layer_estimate
+static const lj_field kLayerEstimate[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("layer", "layer", "layer", LJ_FIELD_INT, "", T, layer),
+    FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, kv_len),
+    FIELD("n_trials", "n_trials", "trials", LJ_FIELD_INT, "", T, n_trials),
+    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, dynamic_j.level),
+    FIELD("dynamic", "dynamic_j", "dynamic_j", LJ_FIELD_CI, "J", T, dynamic_j),
+    FIELD("gross", "gross_j", "gross_j", LJ_FIELD_CI, "J", T, gross_j),
+    FIELD("time", "time_s", "time_s", LJ_FIELD_CI, "s", T, time_s),
+    FIELD("rank", "rank", "rank", LJ_FIELD_INT, "", T, rank),
+    FIELD("t", "t", "t", LJ_FIELD_REAL, "", T, t),
+    FIELD("critical", "critical", "critical", LJ_FIELD_REAL, "", T, critical),
+    FIELD("agrees", "agrees", "agrees", LJ_FIELD_BOOL, "", T, agrees),
+    FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
+};
+const lj_record_desc lj_desc_layer_estimate = DESC("layer_estimates", kLayerEstimate);
+#undef T
+
+#define T lj_layer_skip
+static const lj_field kLayerSkip[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("layer", "layer", "layer", LJ_FIELD_INT, "", T, layer),
+    ABLATION_FIELDS(T, a.),
+    FIELD("pass", "pass", "pass", LJ_FIELD_BOOL, "", T, pass),
+    DERIVED("target_pct", "%"),
+};
+const lj_record_desc lj_desc_layer_skip = DESC("layer_skips", kLayerSkip);
+#undef T
+
 #define T lj_known_answer
 static const lj_field kKnownAnswer[] = {
     FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),

@@ -85,6 +85,8 @@ extern const lj_record_desc lj_desc_timeline_phase; // lj_timeline_phase_row, ta
 extern const lj_record_desc lj_desc_timeline_stage; // lj_timeline_stage_row, table timeline_stages
 extern const lj_record_desc lj_desc_ablation;       // lj_ablation, table ablations
 extern const lj_record_desc lj_desc_ablation_check; // lj_ablation_check, table ablation_checks
+extern const lj_record_desc lj_desc_layer_estimate;  // lj_layer_estimate, table layer_estimates
+extern const lj_record_desc lj_desc_layer_skip;      // lj_layer_skip, table layer_skips (stage: attn_norm)
 extern const lj_record_desc lj_desc_shapley_check;  // lj_shapley_check, table shapley_checks
 extern const lj_record_desc lj_desc_known_answer;   // lj_known_answer, table known_answers
 extern const lj_record_desc lj_desc_head_fit;       // lj_head_fit_row, table head_fits

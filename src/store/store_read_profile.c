@@ -556,7 +556,7 @@ static int read_checks(lj_store *st, int64_t run_id, const lj_record_desc *d, vo
                        int *n) {
   *n = 0;
   int have = 1;
-  if (st->version < 6) LJ_TRY(lj_store_has_table(st, d->table, &have));
+  if (st->version < 7) LJ_TRY(lj_store_has_table(st, d->table, &have));  // the check tables came in 6 and 7
   if (!have) return 0;
   rows r;
   LJ_TRY(rows_open(st, run_id, d->table, NULL, &r));
@@ -577,6 +577,23 @@ static int read_shapley(lj_store *st, int64_t run_id, lj_profile_result *res) {
   LJ_TRY(read_checks(st, run_id, &lj_desc_shapley_check, sh, sizeof *sh, LJ_PHASE_COUNT, &n));
   for (int i = 0; i < n; i++) res->shapley[sh[i].phase] = sh[i];  // the phase was checked on reading
   return 0;
+}
+
+// The per-layer estimates (version 7), as many as the file holds.
+static int read_layer_estimates(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  int have = 1;
+  if (st->version < 7) LJ_TRY(lj_store_has_table(st, lj_desc_layer_estimate.table, &have));
+  if (!have) return 0;
+  rows r;
+  LJ_TRY(rows_open(st, run_id, lj_desc_layer_estimate.table, NULL, &r));
+  int rc;
+  while ((rc = rows_next(&r)) == 1) {
+    lj_layer_estimate l;
+    memset(&l, 0, sizeof l);
+    if ((rc = get_record(&r, &lj_desc_layer_estimate, &l)) < 0 || (rc = lj_profile_add_layer(res, &l)) < 0) break;
+  }
+  rows_close(&r);
+  return rc < 0 ? rc : 0;
 }
 
 static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
@@ -602,6 +619,9 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
                      &r->n_known));
   LJ_TRY(read_checks(st, run_id, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,
                      LJ_PROFILE_MAX_CHECKS, &r->n_ablation_checks));
+  LJ_TRY(read_layer_estimates(st, run_id, r));
+  LJ_TRY(read_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips,
+                     LJ_PROFILE_MAX_LAYER_SKIPS, &r->n_layer_skips));
   return read_overheads(st, run_id, r);
 }
 

@@ -3,7 +3,8 @@
 // 1), then version 3's changes to them (the whole upgrade from 2), then
 // version 4's study tables (the whole upgrade from 3), then version 5's columns
 // of the head fit, the ablation and the plan's weight format (the whole upgrade from 4), then
-// version 6's checks and their source columns (the whole upgrade from 5).
+// version 6's checks and their source columns (the whole upgrade from 5), then version 7's
+// per-layer tables (the whole upgrade from 6).
 #pragma once
 
 extern const char lj_store_schema_v1[];
@@ -15,6 +16,7 @@ extern const char lj_store_schema_v6[];
 // The energy-source columns of version 6's check tables (applied right after
 // lj_store_schema_v6, in a fresh file and in an upgrade alike).
 extern const char lj_store_schema_v6_sources[];
+extern const char lj_store_schema_v7[];  // the per-layer estimates and the layer-skip check
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
 // tools can tell it from other SQLite files.

@@ -15,7 +15,13 @@
 //     exactly that stage's output untouched while the others run; other orders run;
 //     repeated, foreign or skipped stages are refused;
 //   - the calibration copy changes no logit and no generated token, makes the run
-//     measurably longer, and replays alone.
+//     measurably longer, and replays alone;
+//   - the layer skip: a layer whose o_proj and down weights are zero adds nothing to the
+//     residual, so skipping it (first, middle, last) gives the full run's logits and
+//     generated tokens bit for bit (the residual passes through, the rounding is the same);
+//     with its real weights skipping it changes the logits; out-of-range layers are refused;
+//   - the per-layer replay: one layer alone in the run's order on the prefill's state
+//     leaves what one stage-by-stage call of that layer leaves.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +37,7 @@ extern "C" {
 #include "common/error.h"
 }
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/cuda_engine_internal.h"
 #include "gpu_test_util.h"
 extern "C" {
 #include "model/config.h"
@@ -413,6 +420,91 @@ static void test_calibration_copy(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// Prefill logits and 4 greedy tokens of the prompt from an empty cache.
+static void run_prompt(lj_cuda_engine *e, const lj_model_config *c, std::vector<int> &ids, std::vector<float> *logits,
+                       int *tokens) {
+  int n = (int)ids.size(), zero = 0;
+  lj_cuda_sampling sp = {0.0f, 1.0f, 0, 0};
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  logits->resize(c->vocab_size);
+  assert_int_equal(lj_cuda_get_logits(e, logits->data(), 1), 0);
+  assert_int_equal(lj_cuda_generate(e, 1, 4, &sp, tokens), 0);
+}
+
+static void test_skip_layer(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 24);
+  std::vector<float> full, skipped;
+  int full_tokens[4], skipped_tokens[4];
+  // with its weights, the middle layer matters
+  int mid = c.n_layers / 2;
+  run_prompt(e, &c, ids, &full, full_tokens);
+  assert_int_equal(lj_cuda_set_skip_layer(e, mid), 0);
+  run_prompt(e, &c, ids, &skipped, skipped_tokens);
+  assert_true(memcmp(full.data(), skipped.data(), sizeof(float) * c.vocab_size) != 0);
+  assert_int_equal(lj_cuda_set_skip_layer(e, -1), 0);
+  int layers[3] = {0, mid, c.n_layers - 1};
+  for (int i = 0; i < 3; i++) {
+    int L = layers[i];
+    // zero output projections: layer L's deltas are exactly 0
+    GPU_OK(cudaMemset(e->layers[L].wo.w, 0, sizeof(bf16) * (size_t)e->q_dim * c.dim));
+    GPU_OK(cudaMemset(e->layers[L].wdown.w, 0, sizeof(bf16) * (size_t)c.hidden_dim * c.dim));
+    run_prompt(e, &c, ids, &full, full_tokens);
+    assert_int_equal(lj_cuda_set_skip_layer(e, L), 0);
+    run_prompt(e, &c, ids, &skipped, skipped_tokens);
+    assert_int_equal(lj_cuda_set_skip_layer(e, -1), 0);
+    if (memcmp(full.data(), skipped.data(), sizeof(float) * c.vocab_size) != 0)
+      fail_msg("layer %d skipped: the logits differ from the run whose layer %d adds nothing", L, L);
+    assert_memory_equal(skipped_tokens, full_tokens, sizeof full_tokens);
+  }
+  assert_int_equal(lj_cuda_set_skip_layer(e, c.n_layers), LJ_EINVAL);
+  assert_int_equal(lj_cuda_set_skip_layer(e, -2), LJ_EINVAL);
+  lj_cuda_engine_free(e);
+}
+
+static void test_layer_replay(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 12);
+  int n = 12, zero = 0;
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  lj_cuda_batch b;
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, ids.data(), &n, &b), 0);
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  size_t xn = (size_t)n * c.dim;
+  int L = c.n_layers / 2;
+  enum { STAGES = LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1 };
+  lj_stage run[STAGES];
+  for (int k = 0; k < STAGES; k++) run[k] = (lj_stage)(LJ_STAGE_ATTN_NORM + k);
+  // the reference: embed, then layer L once, stage by stage
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, &b, &a), 0);
+  std::vector<uint16_t> x0 = copy_bf16(a.x, xn), d0 = copy_bf16(a.delta, xn);
+  for (int k = 0; k < STAGES; k++) assert_int_equal(lj_cuda_run_stage(e, run[k], L, &b, &a), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  std::vector<uint16_t> ref = copy_bf16(a.delta, xn);
+  // the replay of one call of layer L alone from the same state
+  lj_cuda_replay *rp = NULL;
+  assert_int_equal(lj_cuda_replay_create_layer(e, run, STAGES, L, &b, 1, &rp), 0);
+  GPU_OK(cudaMemcpy(a.x, x0.data(), 2 * xn, cudaMemcpyHostToDevice));
+  GPU_OK(cudaMemcpy(a.delta, d0.data(), 2 * xn, cudaMemcpyHostToDevice));
+  assert_int_equal(lj_cuda_replay_launch(rp, 1), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  std::vector<uint16_t> got = copy_bf16(a.delta, xn);
+  assert_memory_equal(got.data(), ref.data(), 2 * xn);
+  lj_cuda_replay_free(rp);
+  assert_int_equal(lj_cuda_replay_create_layer(e, run, STAGES, c.n_layers, &b, 1, &rp), LJ_EINVAL);
+  assert_int_equal(lj_cuda_replay_create_layer(e, run, STAGES, -1, &b, 1, &rp), LJ_EINVAL);
+  assert_null(rp);
+  lj_cuda_engine_free(e);
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -424,6 +516,8 @@ int main(void) {
       cmocka_unit_test(test_prefill_graphed),
       cmocka_unit_test(test_order_replay),
       cmocka_unit_test(test_calibration_copy),
+      cmocka_unit_test(test_skip_layer),
+      cmocka_unit_test(test_layer_replay),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

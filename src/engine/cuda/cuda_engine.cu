@@ -433,6 +433,15 @@ void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask) {
   e->skip_mask = mask;
   lj_cuda_drop_graph(e);
 }
+int lj_cuda_set_skip_layer(lj_cuda_engine *e, int layer) {
+  if (layer < -1 || layer >= e->cfg.n_layers)
+    return LJ_FAIL(LJ_EINVAL, "skip layer %d: the model has layers 0 .. %d (-1: none)", layer, e->cfg.n_layers - 1);
+  e->skip_layer_plus1 = layer + 1;
+  lj_cuda_drop_graph(e);
+  return 0;
+}
+// The first layer the forward pass runs: its attn_norm has no residual delta to add.
+static int first_layer_run(const lj_cuda_engine *e) { return e->skip_layer_plus1 == 1 ? 1 : 0; }
 void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {
   e->opt.use_gemv = on;
   lj_cuda_drop_graph(e);
@@ -555,7 +564,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       return lj_cuda_embedding((bf16 *)a->x, e->embed, b->tokens, n, c->dim, c->vocab_size, s);
     case LJ_STAGE_ATTN_NORM:
       return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x,
-                             layer > 0 ? (const bf16 *)a->delta : NULL, ld->attn_norm, NULL, n,
+                             layer > first_layer_run(e) ? (const bf16 *)a->delta : NULL, ld->attn_norm, NULL, n,
                              c->dim, eps, s);
     case LJ_STAGE_QKV:
       return linear(e, a->qkv, a->xn, &ld->wqkv, n, c->dim, e->qkv_dim);
@@ -607,7 +616,8 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       if (st == LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU)
         return lj_cuda_norm_gemv_swiglu((bf16 *)a->h, (bf16 *)a->x, (const bf16 *)a->delta, ld->ffn_norm,
                                         ld->wgu.w, n, c->dim, c->hidden_dim, eps, e->d_fuse_counter, s);
-      return lj_cuda_norm_gemv((bf16 *)a->qkv, (bf16 *)a->x, layer > 0 ? (const bf16 *)a->delta : NULL,
+      return lj_cuda_norm_gemv((bf16 *)a->qkv, (bf16 *)a->x,
+                               layer > first_layer_run(e) ? (const bf16 *)a->delta : NULL,
                                ld->attn_norm, ld->wqkv.w, n, c->dim, e->qkv_dim, eps, e->d_fuse_counter, s);
     default:
       return LJ_FAIL(LJ_EINVAL, "unknown stage %d", (int)st);
@@ -648,7 +658,7 @@ static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) {
   if (e->marks_on) LJ_TRY(lj_cuda_mark_begin(e));
   LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, b, a));
   for (int l = 0; l < e->cfg.n_layers; l++)
-    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) {
+    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN && l != e->skip_layer_plus1 - 1; st++) {
       lj_stage run = lj_cuda_stage_at(e, b, (lj_stage)st);
       LJ_TRY(lj_cuda_run_stage(e, run, l, b, a));
       lj_stage last = run;

@@ -201,6 +201,11 @@ int lj_cuda_set_calibration(lj_cuda_engine *e, int64_t bytes);
 #define LJ_CUDA_CALIBRATION ((lj_stage)LJ_STAGE_ALL_COUNT)
 // Bit (1u << stage) set: that stage is skipped everywhere (ablation runs).
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask);
+// Layer `layer` a no-op in every forward pass (prefill, decode) from now on: the residual
+// passes through it (the next layer's attn_norm, or the final norm, adds the delta the layer
+// before it left; skipping layer 0, layer 1 adds none); -1 runs every layer again. The
+// layer-skip check of the per-layer estimates. Captured graphs are dropped. LJ_EINVAL outside.
+int lj_cuda_set_skip_layer(lj_cuda_engine *e, int layer);
 // The engine's stream (cudaStream_t as void *), for events and graph capture.
 void *lj_cuda_engine_stream(const lj_cuda_engine *e);
 int lj_cuda_synchronize(lj_cuda_engine *e);
@@ -238,6 +243,10 @@ int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last,
 // much the layer's energy depends on the order of its stages. Simple stages only (no fusion).
 int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n, const lj_cuda_batch *b, int calls,
                                 lj_cuda_replay **out);
+// The same with every call on `layer` alone (0 .. n_layers - 1): the per-layer replay. One layer's
+// weights (1B: 122 MB in bf16) exceed an H100's 50 MB L2, so they still stream from HBM.
+int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
+                                int calls, lj_cuda_replay **out);
 // Enqueues n launches of the graph (asynchronous; lj_cuda_synchronize waits).
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n);
 int lj_cuda_replay_calls(const lj_cuda_replay *r);

@@ -30,6 +30,7 @@ struct lj_cuda_engine {
   cudaStream_t stream;
   lj_gemm_lt *gemm;
   uint32_t skip_mask;
+  int skip_layer_plus1;  // 0: every layer runs; L + 1: layer L is a no-op in the forward pass
 
   void *weight_mem, *kv_mem, *act_mem;
   size_t act_bytes, kv_layer_bytes;  // act_mem's size; one layer's K (or V) cache

@@ -59,6 +59,7 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage stage, int layer, const lj_cud
   return NO_CUDA();
 }
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask) {}
+int lj_cuda_set_skip_layer(lj_cuda_engine *e, int layer) { return NO_CUDA(); }
 void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {}
 int lj_cuda_set_fusion(lj_cuda_engine *e, int mode) { return NO_CUDA(); }
 int lj_cuda_fusion(const lj_cuda_engine *e) { return LJ_FUSION_NONE; }
@@ -84,6 +85,11 @@ int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last,
 }
 int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n, const lj_cuda_batch *b, int calls,
                                 lj_cuda_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
+                                int calls, lj_cuda_replay **out) {
   *out = NULL;
   return NO_CUDA();
 }

@@ -20,6 +20,7 @@ typedef struct {
   lj_stage first, last;
   const lj_stage *order;
   int n;
+  int layer;  // -1: call i runs layer i % n_layers; else every call runs this layer
 } replay_what;
 
 // Call i runs the replay's stages on layer i % n_layers (one stage outside the layers: layer -1),
@@ -28,9 +29,10 @@ static int record(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *
   int n_layers = e->cfg.n_layers;
   for (int i = 0; i < calls; i++) {
     if (w->order) {
+      int layer = w->layer >= 0 ? w->layer : i % n_layers;
       for (int k = 0; k < w->n; k++)
-        if (w->order[k] == LJ_CUDA_CALIBRATION) LJ_TRY(lj_cuda_calibration_run(e, i % n_layers));
-        else LJ_TRY(lj_cuda_run_stage(e, w->order[k], i % n_layers, b, &e->acts));
+        if (w->order[k] == LJ_CUDA_CALIBRATION) LJ_TRY(lj_cuda_calibration_run(e, layer));
+        else LJ_TRY(lj_cuda_run_stage(e, w->order[k], layer, b, &e->acts));
       continue;
     }
     lj_stage first = w->first, last = w->last;
@@ -107,13 +109,15 @@ int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last,
   for (int st = first; !composite && st <= (int)last; st++)
     if ((e->skip_mask >> st) & 1u)
       return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name((lj_stage)st));
-  replay_what w = {first, last, NULL, 0};
+  replay_what w = {first, last, NULL, 0, -1};
   return capture(e, &w, b, calls, lj_stage_name(last), out);
 }
 
-int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n, const lj_cuda_batch *b, int calls,
-                                lj_cuda_replay **out) {
+static int create_order(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
+                        int calls, lj_cuda_replay **out) {
   *out = NULL;
+  if (layer < -1 || layer >= e->cfg.n_layers)
+    return LJ_FAIL(LJ_EINVAL, "replay of layer %d: the model has layers 0 .. %d", layer, e->cfg.n_layers - 1);
   if (!order || n < 1 || n > LJ_STAGE_COUNT + 1 || calls < 1)
     return LJ_FAIL(LJ_EINVAL, "replay of %d stages in %d calls: expected 1 .. %d stages and >= 1 call", n, calls,
                    LJ_STAGE_COUNT + 1);
@@ -132,8 +136,22 @@ int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n,
       return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name(st));
     seen |= 1u << bit;
   }
-  replay_what w = {order[0], order[n - 1], order, n};
-  return capture(e, &w, b, calls, "a stage order", out);
+  replay_what w = {order[0], order[n - 1], order, n, layer};
+  return capture(e, &w, b, calls, layer >= 0 ? "one layer" : "a stage order", out);
+}
+
+int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n, const lj_cuda_batch *b, int calls,
+                                lj_cuda_replay **out) {
+  return create_order(e, order, n, -1, b, calls, out);
+}
+
+int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
+                                int calls, lj_cuda_replay **out) {
+  if (layer < 0) {
+    *out = NULL;
+    return LJ_FAIL(LJ_EINVAL, "replay of layer %d: expected a layer >= 0", layer);
+  }
+  return create_order(e, order, n, layer, b, calls, out);
 }
 
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n) {

@@ -219,6 +219,32 @@
         });
     }
 
+    // Energy by decoder layer: each layer replayed alone where the run measured it (--per-layer),
+    // else the in-situ timeline's cells summed per layer (energy shares there follow time shares).
+    for (const p of ['prefill', 'decode']) {
+      const m = (d.layers || {})[p];
+      chart('layers-' + p, p[0].toUpperCase() + p.slice(1) + ': energy by decoder layer',
+        m ? 'Measured: each decoder layer replayed alone on its own weights, dynamic energy per layer call (95% interval in the tooltip). Agreement across layers: ' + m.agreement + ' (with random weights every layer is the same computation).'
+          : 'From the in-situ timeline: gross energy of each layer\'s stage intervals summed; its energy shares follow its time shares (profile --per-layer measures each layer).', 360, () => {
+          let rows = m ? m.rows : null;
+          if (!rows) {
+            const cells = d.heatmap[p];
+            if (!cells || !cells.length) return 'no per-layer data for ' + p;
+            const sum = new Map();
+            for (const c of cells) sum.set(c[0], (sum.get(c[0]) || 0) + c[2]);
+            rows = [...sum.entries()].sort((a, b) => a[0] - b[0]).map(([l, v]) => [l, v, null, null]);
+          }
+          const interval = (r) => (r[2] === null || r[3] === null ? '' : ' [' + fmt(r[2], 'J') + ', ' + fmt(r[3], 'J') + ']');
+          return {
+            tooltip: { trigger: 'item', formatter: (q) => 'layer ' + esc(q.name) + ': ' + fmt(q.value, 'J') + interval(rows[q.dataIndex]) },
+            grid: { left: 80, right: 20, top: 10, bottom: 50 },
+            xAxis: { type: 'category', data: rows.map((r) => String(r[0])), name: 'decoder layer', nameLocation: 'middle', nameGap: 32 },
+            yAxis: { type: 'value', name: m ? 'J per layer call' : 'J', axisLabel: { formatter: (v) => fmt(v, 'J') } },
+            series: [{ type: 'bar', data: rows.map((r) => r[1]) }],
+          };
+        });
+    }
+
     // Power over time with the phase windows shaded.
     chart('power', 'Power over time', 'Driver power samples (~20 ms) and instant power; SM clock and temperature on their own axes. Shaded: the phase windows, and in vermillion the spans where the driver held the clocks down (power cap, thermal, slowdown; hover names the reason). Drag the slider or scroll to zoom; lines are downsampled (LTTB) to the pixels.', 460, () => {
       if (!ts.series.length) return timing ? 'a timing-only run stores no power samples' : 'no samples were stored for this run';

@@ -1,0 +1,135 @@
+// Per-layer estimates (docs/attribution.md §2f): the trials of each decoder
+// layer replayed alone (method "layer", key.layer) into a per-call energy with
+// its interval, the layers ranked by dynamic energy, and the agreement test
+// across them: with random weights every layer is the same computation, so a
+// layer outside the others' interval says the measurement, not the model,
+// differs. What proves the estimates wrong: the layer-skip check
+// (lj_layer_skip_compute), the real run without that layer.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "profile/analyze_internal.h"
+#include "profile/analyze_layers.h"
+
+int lj_layer_agreement_compute(lj_layer_estimate *l, size_t n, double level) {
+  for (size_t i = 0; i < n; i++) {
+    l[i].rank = 1;
+    for (size_t j = 0; j < n; j++)
+      if (j != i && l[j].dynamic_j.mean > l[i].dynamic_j.mean) l[i].rank++;
+    l[i].t = l[i].critical = NAN;
+    l[i].agrees = 1;
+  }
+  if (n < 2) return 0;
+  // Bonferroni over the n layers, two-sided: each layer tested at (1 - level) / n.
+  double each = 1 - (1 - level) / (double)n;
+  lj_mean_ci *m = malloc(sizeof *m * n);
+  double *coef = malloc(sizeof *coef * n);
+  if (!m || !coef) {
+    free(m);
+    free(coef);
+    return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    // this layer - the mean of the others: coefficients 1 and -1/(n-1), Welch's se and df
+    for (size_t j = 0; j < n; j++) m[j] = l[j].dynamic_j, coef[j] = j == i ? 1.0 : -1.0 / (double)(n - 1);
+    lj_interval d;
+    if (lj_stats_linear_combination(coef, m, n, level, &d) < 0 || !(d.se > 0) || !isfinite(d.df)) continue;
+    l[i].t = d.estimate / d.se;
+    l[i].critical = lj_student_t_critical(each, d.df);
+    l[i].agrees = fabs(l[i].t) <= l[i].critical;
+  }
+  free(m);
+  free(coef);
+  return 0;
+}
+
+int lj_layer_skip_compute(lj_phase ph, int layer, int64_t calls_per_unit, const double *full_j, size_t n_full,
+                          const double *skipped_j, size_t n_skipped, const lj_mean_ci *replay_per_call_j,
+                          double level, lj_layer_skip *out) {
+  memset(out, 0, sizeof *out);
+  out->phase = ph;
+  out->layer = layer;
+  // the layer's first stage names it in the ablation record's messages
+  LJ_TRY(lj_ablation_compute(LJ_STAGE_ATTN_NORM, calls_per_unit, full_j, n_full, skipped_j, n_skipped,
+                             replay_per_call_j, level, &out->a));
+  out->a.counter_saved_j = NAN;  // the caller sets it where the counter was read too
+  out->pass = fabs(out->a.agreement_pct) <= LJ_LAYER_SKIP_TARGET_PCT;
+  return 0;
+}
+
+// The estimates of one phase, layer by layer, then their agreement.
+static int phase_layers(lj_profile_result *r, lj_phase ph, lj_replay_trial *t) {
+  int n_layers = r->plan.config.n_layers;
+  size_t first = r->n_layers;
+  for (int L = 0; L < n_layers; L++) {
+    size_t n = 0;
+    int64_t kv = 0;
+    for (size_t i = 0; i < r->n_trials; i++) {
+      const lj_profile_trial *x = &r->trials[i];
+      if (x->method != LJ_METHOD_LAYER || x->key.phase != ph || x->key.layer != L) continue;
+      if (isfinite(x->t.counter_energy_j) && x->t.calls > 0 && x->t.duration_s > 0) t[n++] = x->t;
+      kv = x->key.kv_len;
+    }
+    if (!n) continue;
+    lj_replay_estimate e;
+    LJ_TRY(lj_replay_estimate_compute(t, n, NAN, r->plan.level, &e));
+    lj_layer_estimate l;
+    memset(&l, 0, sizeof l);
+    l.phase = ph, l.layer = L, l.kv_len = kv, l.n_trials = e.n_trials;
+    l.dynamic_j = e.dynamic_j, l.gross_j = e.gross_j, l.time_s = e.time_per_call_s;
+    l.flags = e.window_flags;
+    LJ_TRY(lj_profile_add_layer(r, &l));
+  }
+  return lj_layer_agreement_compute(r->layers + first, r->n_layers - first, r->plan.level);
+}
+
+// The skip checks of one phase (pi: 0 prefill, 1 decode) against the layers' estimates. The saved
+// energy takes the power samples where every window of both sets has them (§1b; the units' windows
+// are >= --phase-seconds, under 10 s), the counter's beside it.
+static int phase_skips(lj_profile_result *r, const lj_profile_raw *raw, int pi) {
+  lj_phase ph = pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
+  int n_layers = r->plan.config.n_layers;
+  double calls = n_layers > 0 ? lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0) / n_layers : 0;
+  int64_t per_unit = (int64_t)(calls + 0.5);
+  for (int k = 1; k < LJ_SKIP_SLOTS && r->n_layer_skips < LJ_PROFILE_MAX_LAYER_SKIPS; k++) {
+    int L = raw->skip_layer[k], seen = 0;
+    for (int j = 1; j < k; j++) seen |= raw->skip_layer[j] == L;
+    if (seen || raw->n_skip_j[pi][0] < 1 || raw->n_skip_j[pi][k] < 1 || per_unit < 1) continue;
+    const lj_layer_estimate *est = NULL;
+    for (size_t i = 0; i < r->n_layers; i++)
+      if (r->layers[i].phase == ph && r->layers[i].layer == L) est = &r->layers[i];
+    if (!est) continue;
+    int samples = raw->n_skip_sample_j[pi][0] == raw->n_skip_j[pi][0] &&
+                  raw->n_skip_sample_j[pi][k] == raw->n_skip_j[pi][k];
+    const double *full = samples ? raw->skip_sample_j[pi][0] : raw->skip_j[pi][0];
+    const double *skipped = samples ? raw->skip_sample_j[pi][k] : raw->skip_j[pi][k];
+    lj_layer_skip *s = &r->layer_skips[r->n_layer_skips];
+    LJ_TRY(lj_layer_skip_compute(ph, L, per_unit, full, (size_t)raw->n_skip_j[pi][0], skipped,
+                                 (size_t)raw->n_skip_j[pi][k], &est->dynamic_j, r->plan.level, s));
+    if (samples) {
+      lj_mean_ci cf, cs;
+      LJ_TRY(lj_stats_mean_ci(raw->skip_j[pi][0], (size_t)raw->n_skip_j[pi][0], r->plan.level, &cf));
+      LJ_TRY(lj_stats_mean_ci(raw->skip_j[pi][k], (size_t)raw->n_skip_j[pi][k], r->plan.level, &cs));
+      s->a.counter_saved_j = cf.mean - cs.mean;
+      s->a.flags = lj_energy_source_flags(1, s->a.saved_j.lo, s->a.saved_j.hi, s->a.counter_saved_j);
+    }
+    r->n_layer_skips++;
+  }
+  return 0;
+}
+
+int lj_analyze_layers(lj_profile_result *r, const lj_profile_raw *raw) {
+  free(r->layers);
+  r->layers = NULL;
+  r->n_layers = 0;
+  lj_replay_trial *t = malloc(sizeof *t * (r->n_trials ? r->n_trials : 1));
+  if (!t) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  int rc = 0;
+  for (int p = 0; p < LJ_PHASE_COUNT && rc == 0; p++) rc = phase_layers(r, (lj_phase)p, t);
+  free(t);
+  r->n_layer_skips = 0;
+  for (int pi = 0; raw && pi < 2 && rc == 0; pi++) rc = phase_skips(r, raw, pi);
+  return rc;
+}

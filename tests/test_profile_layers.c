@@ -1,0 +1,291 @@
+// Per-layer estimates (analyze_layers.c, docs/attribution.md §2f) on planted trials whose every
+// number is chosen:
+//   - 16 equal layers (the random-weight case): every layer agrees, the phase's verdict is PASS;
+//   - one layer 20% dearer: it is ranked first, its t lies far beyond the critical value and the
+//     verdict is MISS naming it;
+//   - the energy source: 0.8 s trials with power samples take the samples (§1b);
+//   - the layer-skip arithmetic: saved energy per phase unit against calls x the replay estimate,
+//     within 10% PASS, 25% off MISS;
+//   - the estimates and skips written to a store and read back equal, and a version-6 file
+//     upgraded to version 7 has the fresh schema's tables;
+//   - the text summary and the JSON show them.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "profile/analyze_layers.h"
+#include "profile/profile_analyze.h"
+#include "report/report.h"
+#include "store/store.h"
+#include "render_profile.h"
+
+#define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
+
+enum { LAYERS = 16, TRIALS = 3 };
+static const double kIdle = 100.0, kSeconds = 0.8, kCalls = 1000;
+
+// Dynamic J per call of layer L in trial k: base x (1 + a small per-layer offset) x noise.
+static double planted(int L, int k, int dear) {
+  double base = 1e-3 * (L == dear ? 1.2 : 1.0);
+  double offset = 0.002 * sin(L + 1.0);            // within the noise: layers agree
+  double noise = 0.01 * (double)((k + L) % 3 - 1);  // -1%, 0, +1%
+  return base * (1 + offset + noise);
+}
+
+static void planted_run(lj_profile_result *r, int dear) {
+  lj_profile_result_init(r);
+  r->plan.level = 0.95;
+  r->plan.config.n_layers = LAYERS;
+  for (int k = 0; k < TRIALS; k++)  // interleaved as the runner does: every layer, then again
+    for (int L = 0; L < LAYERS; L++) {
+      lj_profile_trial t;
+      memset(&t, 0, sizeof t);
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_COUNT, t.key.layer = L, t.key.kv_len = 40;
+      t.method = LJ_METHOD_LAYER, t.trial = k;
+      t.t.duration_s = kSeconds, t.t.calls = (int64_t)kCalls, t.t.idle_w = kIdle;
+      t.t.sample_energy_j = planted(L, k, dear) * kCalls + kIdle * kSeconds;
+      t.t.counter_energy_j = t.t.sample_energy_j * 1.001;
+      t.t.temperature_c = NAN;
+      assert_int_equal(lj_profile_add_trial(r, &t), 0);
+    }
+}
+
+static void test_equal_layers_agree(void **state) {
+  (void)state;
+  lj_profile_result r;
+  planted_run(&r, -1);
+  assert_int_equal(lj_analyze_layers(&r, NULL), 0);
+  assert_int_equal((int)r.n_layers, LAYERS);
+  for (size_t i = 0; i < r.n_layers; i++) {
+    const lj_layer_estimate *l = &r.layers[i];
+    assert_int_equal(l->layer, (int)i);
+    assert_int_equal(l->phase, LJ_PHASE_DECODE);
+    assert_int_equal(l->n_trials, TRIALS);
+    double mean = 0;
+    for (int k = 0; k < TRIALS; k++) mean += planted(l->layer, k, -1) / TRIALS;
+    REL(l->dynamic_j.mean, mean, 1e-9);  // the samples' figure (0.8 s trials)
+    REL(l->gross_j.mean, mean + kIdle * kSeconds / kCalls, 1e-9);
+    REL(l->time_s.mean, kSeconds / kCalls, 1e-12);
+    assert_true(l->flags & LJ_WINDOW_SAMPLE_ENERGY);
+    assert_true(isfinite(l->t) && fabs(l->t) < 2.0);
+    assert_true(l->critical > 4.0);  // Bonferroni over 16 at 95%
+    assert_true(l->agrees);
+  }
+  assert_int_equal(lj_profile_layer_agreement(&r, LJ_PHASE_DECODE, NULL), 1);
+  assert_int_equal(lj_profile_layer_agreement(&r, LJ_PHASE_PREFILL, NULL), -1);  // none measured
+  lj_profile_result_free(&r);
+}
+
+static void test_dear_layer_ranked_and_missed(void **state) {
+  (void)state;
+  lj_profile_result r;
+  planted_run(&r, 7);
+  assert_int_equal(lj_analyze_layers(&r, NULL), 0);
+  int worst = -1;
+  assert_int_equal(lj_profile_layer_agreement(&r, LJ_PHASE_DECODE, &worst), 0);
+  assert_int_equal(worst, 7);
+  const lj_layer_estimate *l = &r.layers[7];
+  assert_int_equal(l->rank, 1);
+  assert_true(l->t > l->critical && !l->agrees);
+  // the layer is 20% above the others' mean (their offsets average out to within 0.2%)
+  double others = 0;
+  for (int L = 0; L < LAYERS; L++)
+    if (L != 7) others += r.layers[L].dynamic_j.mean / (LAYERS - 1);
+  REL(l->dynamic_j.mean / others, 1.2, 0.005);
+  int ranks = 0;
+  for (int L = 0; L < LAYERS; L++) ranks += r.layers[L].rank;
+  assert_int_equal(ranks, LAYERS * (LAYERS + 1) / 2);  // no ties in the planted means
+  lj_profile_result_free(&r);
+}
+
+static void test_skip_arithmetic(void **state) {
+  (void)state;
+  // a decode unit of 10 steps: the layer runs 10 times; skipping it saves 10 J of 100
+  double full[3] = {100, 101, 99}, skipped[3] = {90, 91, 89};
+  lj_mean_ci per_call;
+  double x[3] = {0.99, 1.0, 1.01};
+  assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
+  lj_layer_skip s;
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, full, 3, skipped, 3, &per_call, 0.95, &s), 0);
+  assert_int_equal(s.layer, 5);
+  REL(s.a.saved_j.estimate, 10.0, 1e-12);
+  REL(s.a.replay_j.estimate, 10.0, 1e-12);
+  assert_true(fabs(s.a.agreement_pct) < 1e-9);
+  assert_true(s.pass);
+  // the replay says 0.8 J per call: the saving is 25% above it
+  for (int i = 0; i < 3; i++) x[i] *= 0.8;
+  assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, full, 3, skipped, 3, &per_call, 0.95, &s), 0);
+  REL(s.a.agreement_pct, 25.0, 1e-9);
+  assert_false(s.pass);
+  // 9.5 saved against 10 (-5%): within the 10% target
+  double skipped2[3] = {90.5, 91.5, 89.5};
+  for (int i = 0; i < 3; i++) x[i] /= 0.8;
+  assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 10, full, 3, skipped2, 3, &per_call, 0.95, &s), 0);
+  REL(s.a.agreement_pct, -5.0, 1e-9);
+  assert_true(s.pass);
+  // no calls: an error naming the layer's first stage
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, full, 3, skipped2, 3, &per_call, 0.95, &s),
+                   LJ_EINVAL);
+}
+
+// The skip windows through lj_analyze_layers: decode units of 10 layer calls (gen_len 11); skipping
+// layer 8 saves 10 x its estimate (PASS), layer 15 1.25 x that (MISS); layer 0's windows lack samples
+// in one window, so its check takes the counter; a slot repeating a layer is left out.
+static void test_skips_from_windows(void **state) {
+  (void)state;
+  lj_profile_result r;
+  planted_run(&r, -1);
+  r.plan.gen_len = 11;
+  lj_profile_raw raw;
+  memset(&raw, 0, sizeof raw);
+  int layers[LJ_SKIP_SLOTS] = {-1, 0, 8, 15};
+  memcpy(raw.skip_layer, layers, sizeof layers);
+  double full[3] = {1.000, 1.001, 0.999};
+  double est8 = 0, est15 = 0;
+  for (int k = 0; k < TRIALS; k++) est8 += planted(8, k, -1) / TRIALS, est15 += planted(15, k, -1) / TRIALS;
+  for (int i = 0; i < 3; i++) {
+    raw.skip_j[1][0][i] = full[i] + 0.002;  // the counter reads 2 mJ more in every window
+    raw.skip_sample_j[1][0][i] = full[i];
+    raw.skip_j[1][1][i] = full[i] - 0.01 + 0.002;
+    raw.skip_j[1][2][i] = full[i] - 10 * est8 + 0.002;
+    raw.skip_sample_j[1][2][i] = full[i] - 10 * est8;
+    raw.skip_j[1][3][i] = full[i] - 12.5 * est15 + 0.002;
+    raw.skip_sample_j[1][3][i] = full[i] - 12.5 * est15;
+  }
+  for (int k = 0; k < LJ_SKIP_SLOTS; k++) raw.n_skip_j[1][k] = 3, raw.n_skip_sample_j[1][k] = 3;
+  raw.n_skip_sample_j[1][1] = 2;  // one window of layer 0's without samples
+  assert_int_equal(lj_analyze_layers(&r, &raw), 0);
+  assert_int_equal(r.n_layer_skips, 3);
+  const lj_layer_skip *s0 = &r.layer_skips[0], *s8 = &r.layer_skips[1], *s15 = &r.layer_skips[2];
+  assert_int_equal(s0->layer, 0);
+  assert_true(s0->a.calls == 10);
+  REL(s0->a.saved_j.estimate, 0.01, 1e-9);  // the counter's, both sets
+  assert_false(s0->a.flags & LJ_WINDOW_SAMPLE_ENERGY);
+  assert_int_equal(s8->layer, 8);
+  REL(s8->a.saved_j.estimate, 10 * est8, 1e-9);
+  REL(s8->a.replay_j.estimate, 10 * est8, 1e-9);
+  assert_true(fabs(s8->a.agreement_pct) < 1e-6 && s8->pass);
+  assert_true(s8->a.flags & LJ_WINDOW_SAMPLE_ENERGY);
+  REL(s8->a.counter_saved_j, 10 * est8, 1e-9);  // the counter's offset cancels in the difference
+  assert_int_equal(s15->layer, 15);
+  REL(s15->a.agreement_pct, 25.0, 1e-6);
+  assert_false(s15->pass);
+  // a repeated layer (a 1-layer model's first, middle and last) is checked once
+  raw.skip_layer[2] = raw.skip_layer[3] = 0;
+  assert_int_equal(lj_analyze_layers(&r, &raw), 0);
+  assert_int_equal(r.n_layer_skips, 1);
+  lj_profile_result_free(&r);
+}
+
+// A run with the dear layer's estimates and one skip check of each phase.
+static void run_with_checks(lj_profile_result *r) {
+  planted_run(r, 7);
+  assert_int_equal(lj_analyze_layers(r, NULL), 0);
+  double full[3] = {100, 101, 99}, skipped[3] = {90, 91, 89};
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 1, full, 3, skipped, 3, &r->layers[0].dynamic_j, 0.95,
+                                         &r->layer_skips[0]),
+                   0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 10, full, 3, skipped, 3, &r->layers[15].dynamic_j,
+                                         0.95, &r->layer_skips[1]),
+                   0);
+  r->n_layer_skips = 2;
+}
+
+static void test_store_round_trip(void **state) {
+  (void)state;
+  char path[] = "/tmp/lj_test_layers_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  unlink(path);
+  lj_profile_result w, g;
+  run_with_checks(&w);
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile --per-layer"};
+  int64_t run = 0;
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  if (lj_store_add_profile(st, run, &w) < 0) fail_msg("%s", lj_error_message());
+  int64_t n = -1;
+  assert_int_equal(lj_store_profile_count(st, run, "layer_estimates", &n), 0);
+  assert_int_equal(n, LAYERS);
+  assert_int_equal(lj_store_profile_count(st, run, "layer_skips", &n), 0);
+  assert_int_equal(n, 2);
+  if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal((int)g.n_layers, LAYERS);
+  for (int i = 0; i < LAYERS; i++) {
+    const lj_layer_estimate *a = &w.layers[i], *b = &g.layers[i];
+    assert_int_equal(b->phase, a->phase);
+    assert_int_equal(b->layer, a->layer);
+    assert_true(b->kv_len == a->kv_len);
+    assert_int_equal(b->n_trials, a->n_trials);
+    REL(b->dynamic_j.mean, a->dynamic_j.mean, 1e-12);
+    REL(b->dynamic_j.hi, a->dynamic_j.hi, 1e-12);
+    REL(b->gross_j.lo, a->gross_j.lo, 1e-12);
+    REL(b->time_s.mean, a->time_s.mean, 1e-12);
+    assert_int_equal(b->rank, a->rank);
+    REL(b->t, a->t, 1e-12);
+    REL(b->critical, a->critical, 1e-12);
+    assert_int_equal(b->agrees, a->agrees);
+    assert_int_equal(b->flags, a->flags);
+  }
+  assert_int_equal(lj_profile_layer_agreement(&g, LJ_PHASE_DECODE, NULL), 0);
+  assert_int_equal(g.n_layer_skips, 2);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(g.layer_skips[i].phase, w.layer_skips[i].phase);
+    assert_int_equal(g.layer_skips[i].layer, w.layer_skips[i].layer);
+    assert_true(g.layer_skips[i].a.calls == w.layer_skips[i].a.calls);
+    REL(g.layer_skips[i].a.saved_j.estimate, w.layer_skips[i].a.saved_j.estimate, 1e-12);
+    REL(g.layer_skips[i].a.agreement_pct, w.layer_skips[i].a.agreement_pct, 1e-12);
+    assert_int_equal(g.layer_skips[i].pass, w.layer_skips[i].pass);
+    assert_true(isnan(g.layer_skips[i].a.counter_saved_j));
+  }
+  lj_profile_result_free(&g);
+  lj_store_close(st);
+  lj_profile_result_free(&w);
+  unlink(path);
+}
+
+static void test_text_and_json(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_with_checks(&r);
+  char *text = render(&r, 0);
+  assert_non_null(strstr(text, "== Per layer"));
+  assert_non_null(strstr(text, "decode   agreement across layers: MISS (largest |t| at layer 7"));
+  // the skip of decode's layer 15: saved 10 J against 10 calls x ~1 mJ: far off, MISS
+  assert_non_null(strstr(text, "decode      15      10"));
+  assert_non_null(strstr(text, "MISS"));
+  free(text);
+  char *json = render(&r, 1);
+  assert_non_null(strstr(json, "\"layers\": ["));
+  assert_non_null(strstr(json, "\"layer_agreement\": ["));
+  assert_non_null(strstr(json, "\"verdict\": \"MISS\""));
+  assert_non_null(strstr(json, "\"worst_layer\": 7"));
+  assert_non_null(strstr(json, "\"layer_skips\": ["));
+  assert_non_null(strstr(json, "\"target_pct\": 10"));
+  free(json);
+  lj_profile_result_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_equal_layers_agree),
+      cmocka_unit_test(test_dear_layer_ranked_and_missed),
+      cmocka_unit_test(test_skip_arithmetic),
+      cmocka_unit_test(test_skips_from_windows),
+      cmocka_unit_test(test_store_round_trip),
+      cmocka_unit_test(test_text_and_json),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
