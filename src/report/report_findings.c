@@ -9,28 +9,13 @@
 //   throttle         clock-limiting reasons seen during the run
 //   ablation         the ablation against the replay's estimate
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "report/finding_sink.h"
 #include "report/report_derived.h"
 #include "report/report_run.h"
 
-typedef struct {
-  lj_finding *out;
-  size_t n, max;
-} sink;
-
-__attribute__((format(printf, 4, 5))) static void say(sink *s, const char *rule, int level, const char *fmt, ...) {
-  if (s->n >= s->max) return;
-  lj_finding *f = &s->out[s->n++];
-  snprintf(f->rule, sizeof f->rule, "%s", rule);
-  f->level = level;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(f->text, sizeof f->text, fmt, ap);
-  va_end(ap);
-}
 
 static const char *group_words(lj_stage_group g) {
   switch (g) {
@@ -43,7 +28,7 @@ static const char *group_words(lj_stage_group g) {
   }
 }
 
-static void phase_group(sink *s, const lj_profile_result *r, lj_phase p) {
+static void phase_group(lj_finding_sink *s, const lj_profile_result *r, lj_phase p) {
   lj_stage_group best = LJ_GROUP_COUNT;
   double best_j = 0, total = 0, weight_bytes = 0, bytes = 0;
   for (int g = 0; g < LJ_GROUP_COUNT; g++) {
@@ -63,19 +48,19 @@ static void phase_group(sink *s, const lj_profile_result *r, lj_phase p) {
     bytes += st->calls_per_unit * (double)st->cost.bytes;
   }
   if (bytes > 0 && weight_bytes / bytes >= 0.5)
-    say(s, "phase-group", 0, "%c%s spends %.0f%% of its replayed dynamic energy in %s, %.0f%% of whose bytes are weight reads.",
+    lj_finding_say(s, "phase-group", 0, "%c%s spends %.0f%% of its replayed dynamic energy in %s, %.0f%% of whose bytes are weight reads.",
         lj_phase_name(p)[0] - 32, lj_phase_name(p) + 1, best_share * 100, group_words(best), weight_bytes / bytes * 100);
   else
-    say(s, "phase-group", 0, "%c%s spends %.0f%% of its replayed dynamic energy in %s.", lj_phase_name(p)[0] - 32,
+    lj_finding_say(s, "phase-group", 0, "%c%s spends %.0f%% of its replayed dynamic energy in %s.", lj_phase_name(p)[0] - 32,
         lj_phase_name(p) + 1, best_share * 100, group_words(best));
 }
 
-static void closure(sink *s, const lj_profile_result *r, lj_phase p) {
+static void closure(lj_finding_sink *s, const lj_profile_result *r, lj_phase p) {
   lj_profile_method m = lj_profile_reported_method(r, p);
   const lj_closure *c = lj_profile_closure_of(r, p, m);
   lj_closure_verdict v = lj_report_closure_verdict(c);
   if (v == LJ_CLOSURE_NONE) return;
-  say(s, "closure", v == LJ_CLOSURE_PASS ? 0 : v == LJ_CLOSURE_INCONCLUSIVE ? 1 : 2,
+  lj_finding_say(s, "closure", v == LJ_CLOSURE_PASS ? 0 : v == LJ_CLOSURE_INCONCLUSIVE ? 1 : 2,
       "%s: the stages (%s replay) sum to %+.1f%% [%+.1f, %+.1f] of the measured dynamic energy: %s the %.0f%% bound.",
       lj_phase_name(p), lj_profile_method_name(m), c->error_dynamic_pct, c->error_dynamic_lo_pct, c->error_dynamic_hi_pct,
       v == LJ_CLOSURE_PASS            ? "the whole interval within"
@@ -84,25 +69,25 @@ static void closure(sink *s, const lj_profile_result *r, lj_phase p) {
       LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
-static void idle_share(sink *s, const lj_profile_result *r, lj_phase p) {
+static void idle_share(lj_finding_sink *s, const lj_profile_result *r, lj_phase p) {
   const lj_phase_summary *ph = &r->phases[p];
   if (ph->n <= 0 || !(ph->gross_j.mean > 0) || !isfinite(ph->dynamic_j.mean)) return;
   double idle = ph->gross_j.mean - ph->dynamic_j.mean;
-  say(s, "idle-share", idle / ph->gross_j.mean > 0.5 ? 1 : 0,
+  lj_finding_say(s, "idle-share", idle / ph->gross_j.mean > 0.5 ? 1 : 0,
       "%.0f%% of %s's gross energy is the idle baseline (%.1f W over %.3g s per unit): what the GPU draws doing nothing.",
       idle / ph->gross_j.mean * 100, lj_phase_name(p), r->cond.idle_w, ph->time_s.mean);
 }
 
-static void token_ratio(sink *s, const lj_profile_result *r) {
+static void token_ratio(lj_finding_sink *s, const lj_profile_result *r) {
   double pre = r->phases[LJ_PHASE_PREFILL].dynamic_j_per_token, dec = r->phases[LJ_PHASE_DECODE].dynamic_j_per_token;
   if (!(pre > 0) || !(dec > 0)) return;
-  say(s, "token-ratio", 0,
+  lj_finding_say(s, "token-ratio", 0,
       "A generated token costs %.1fx the dynamic energy of a prompt token (%.3g J against %.3g J): decode reads every "
       "weight for each token, prefill once for the whole prompt.",
       dec / pre, dec, pre);
 }
 
-static void memory_bound(sink *s, const lj_profile_result *r) {
+static void memory_bound(lj_finding_sink *s, const lj_profile_result *r) {
   lj_profile_method m = lj_profile_reported_method(r, LJ_PHASE_DECODE);
   int n = 0, mem = 0;
   double mem_j = 0, all_j = 0;
@@ -118,13 +103,13 @@ static void memory_bound(sink *s, const lj_profile_result *r) {
   }
   double share = all_j > 0 ? mem_j / all_j : 0;
   if (n)
-    say(s, "memory-bound", 0,
+    lj_finding_say(s, "memory-bound", 0,
         "In decode, %d of %d replayed stage estimates are memory-bound (below %.0f FLOP/byte) and hold %.0f%% of its "
         "replayed dynamic energy: J/byte, not J/FLOP, is their figure of merit.",
         mem, n, LJ_REPORT_RIDGE_FLOP_PER_BYTE, share * 100);
 }
 
-static void time_ratio(sink *s, const lj_profile_result *r) {
+static void time_ratio(lj_finding_sink *s, const lj_profile_result *r) {
   int off = 0;
   char names[200] = "";
   for (size_t i = 0; i < r->n_stages; i++) {
@@ -137,7 +122,7 @@ static void time_ratio(sink *s, const lj_profile_result *r) {
     }
   }
   if (off)
-    say(s, "time-ratio", 1,
+    lj_finding_say(s, "time-ratio", 1,
         "%d replayed stage estimate%s ran more than %.0f%% off the real run's time per call (%s%s): their energy per "
         "call may not be the real run's.",
         off, off == 1 ? "" : "s", LJ_REPORT_TIME_RATIO_TOLERANCE * 100, names, off > 4 ? ", ..." : "");
@@ -145,9 +130,9 @@ static void time_ratio(sink *s, const lj_profile_result *r) {
 
 size_t lj_report_findings(const lj_report_run *run, lj_finding *out, size_t max) {
   const lj_profile_result *r = &run->prof;
-  sink s = {out, 0, max};
+  lj_finding_sink s = {out, 0, max};
   if (r->plan.timing_only) {
-    say(&s, "timing-only", 1, "No energy was measured (%s): the figures are host times.", lj_report_timing_reason(r));
+    lj_finding_say(&s, "timing-only", 1, "No energy was measured (%s): the figures are host times.", lj_report_timing_reason(r));
     return s.n;
   }
   phase_group(&s, r, LJ_PHASE_DECODE);
@@ -159,10 +144,10 @@ size_t lj_report_findings(const lj_report_run *run, lj_finding *out, size_t max)
   memory_bound(&s, r);
   time_ratio(&s, r);
   if (r->cond.throttle_seen)
-    say(&s, "throttle", 1, "The GPU limited its clocks during the run (%s): energies include that state.",
+    lj_finding_say(&s, "throttle", 1, "The GPU limited its clocks during the run (%s): energies include that state.",
         r->cond.throttle_text);
   if (r->ablation_valid && isfinite(r->ablation.agreement_pct))
-    say(&s, "ablation", fabs(r->ablation.agreement_pct) <= 10 ? 0 : 1,
+    lj_finding_say(&s, "ablation", fabs(r->ablation.agreement_pct) <= 10 ? 0 : 1,
         "Leaving %s out saved %.3g J per run, %+.0f%% against the replay's estimate of %.3g J.",
         lj_stage_name(r->ablation.stage), r->ablation.saved_j.estimate, r->ablation.agreement_pct,
         r->ablation.replay_j.estimate);

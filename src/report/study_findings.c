@@ -9,31 +9,16 @@
 //                    prompt and generated length
 //   study-reference  our decode J/token (gross) against ML.ENERGY's at the same batches on an H100
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "report/finding_sink.h"
 #include "report/study_analysis.h"
 
-typedef struct {
-  lj_finding *out;
-  size_t n, max;
-} sink;
-
-__attribute__((format(printf, 4, 5))) static void say(sink *s, const char *rule, int level, const char *fmt, ...) {
-  if (s->n >= s->max) return;
-  lj_finding *f = &s->out[s->n++];
-  snprintf(f->rule, sizeof f->rule, "%s", rule);
-  f->level = level;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(f->text, sizeof f->text, fmt, ap);
-  va_end(ap);
-}
 
 static int has_energy(const lj_study_line_point *p) { return isfinite(p->j_per_token) && p->j_per_token > 0; }
 
-static void line_findings(sink *s, const lj_study_line *l, double bound_ms) {
+static void line_findings(lj_finding_sink *s, const lj_study_line *l, double bound_ms) {
   char who[128];
   snprintf(who, sizeof who, "%s (prompt %d, gen %d)", l->model, l->prompt_len, l->gen_len);
   const lj_study_line_point *first = NULL, *low = NULL, *last = NULL;
@@ -46,7 +31,7 @@ static void line_findings(sink *s, const lj_study_line *l, double bound_ms) {
   }
   if (n < 2) return;
   if (low != first)
-    say(s, "study-fall", 0, "decode J/token falls %.1fx from batch %d to %d for %s (%.3g to %.3g J/token)",
+    lj_finding_say(s, "study-fall", 0, "decode J/token falls %.1fx from batch %d to %d for %s (%.3g to %.3g J/token)",
         first->j_per_token / low->j_per_token, first->batch, low->batch, who, first->j_per_token, low->j_per_token);
   if (l->knee_batch) {
     char why[160];
@@ -56,25 +41,25 @@ static void line_findings(sink *s, const lj_study_line *l, double bound_ms) {
     else
       snprintf(why, sizeof why, "from batch %d to %d the decode step grows %.1f%% per doubling (rule: more than %.0f%%)",
                l->knee_batch, l->knee_next, l->knee_growth_pct, LJ_STUDY_KNEE_GROWTH_PCT);
-    say(s, "study-knee", 0, "past batch %d decode is no longer weight-read bound for %s: %s", l->knee_batch, who, why);
+    lj_finding_say(s, "study-knee", 0, "past batch %d decode is no longer weight-read bound for %s: %s", l->knee_batch, who, why);
   } else {
-    say(s, "study-knee", 0, "decode stays weight-read bound up to batch %d for %s (J/token falls at least %.0f%% "
+    lj_finding_say(s, "study-knee", 0, "decode stays weight-read bound up to batch %d for %s (J/token falls at least %.0f%% "
         "and the step grows at most %.0f%% per doubling)", last->batch, who, LJ_STUDY_KNEE_FALL_PCT,
         LJ_STUDY_KNEE_GROWTH_PCT);
   }
   if (l->best_batch) {
     for (size_t i = 0; i < l->n; i++)
       if (l->pt[i].batch == l->best_batch)
-        say(s, "study-best", 0, "the best batch under %g ms per decode step for %s is %d: %.3g J/token at %.3g ms",
+        lj_finding_say(s, "study-best", 0, "the best batch under %g ms per decode step for %s is %d: %.3g J/token at %.3g ms",
             bound_ms, who, l->best_batch, l->pt[i].j_per_token, l->pt[i].step_ms);
   } else if (l->fastest >= 0) {
-    say(s, "study-best", 1, "no batch meets %g ms per decode step for %s: the fastest, batch %d, takes %.3g ms",
+    lj_finding_say(s, "study-best", 1, "no batch meets %g ms per decode step for %s: the fastest, batch %d, takes %.3g ms",
         bound_ms, who, l->pt[l->fastest].batch, l->pt[l->fastest].step_ms);
   }
 }
 
 // Per prompt and generated length, at the smallest batch every size there has: the smallest and the largest model.
-static void size_findings(sink *s, const lj_study_analysis *a) {
+static void size_findings(lj_finding_sink *s, const lj_study_analysis *a) {
   for (size_t i = 0; i < a->n_lines; i++) {
     const lj_study_line *l = &a->lines[i];
     if (!l->n || !has_energy(&l->pt[0]) || !(l->params_b > 0)) continue;
@@ -96,13 +81,13 @@ static void size_findings(sink *s, const lj_study_analysis *a) {
       }
     }
     if (lo && hi && lo != hi)
-      say(s, "study-size", 0, "at batch %d (prompt %d, gen %d) decode takes %.3g J per billion parameters per token "
+      lj_finding_say(s, "study-size", 0, "at batch %d (prompt %d, gen %d) decode takes %.3g J per billion parameters per token "
           "for %s (%.2f B) and %.3g for %s (%.2f B)", batch, l->prompt_len, l->gen_len, lo_j, lo->model, lo->params_b,
           hi_j, hi->model, hi->params_b);
   }
 }
 
-static void reference_findings(sink *s, const lj_study_analysis *a) {
+static void reference_findings(lj_finding_sink *s, const lj_study_analysis *a) {
   lj_study_reference_match m[64];
   size_t n = lj_study_reference_matches(a, m, 64);
   for (size_t i = 0; i < n; i++) {
@@ -117,13 +102,13 @@ static void reference_findings(sink *s, const lj_study_analysis *a) {
       size_t len = strlen(list);
       snprintf(list + len, sizeof list - len, "%sbatch %d %+.1f%%", len ? ", " : "", m[j].ours->batch, m[j].diff_pct);
     }
-    say(s, "study-reference", below == k ? 0 : 1, "%s (prompt %d, gen %d) on %s is at or below ML.ENERGY v3 at %zu of "
+    lj_finding_say(s, "study-reference", below == k ? 0 : 1, "%s (prompt %d, gen %d) on %s is at or below ML.ENERGY v3 at %zu of "
         "%zu batches (%s)", m[i].line->model, m[i].line->prompt_len, m[i].line->gen_len, m[i].line->gpu, below, k, list);
   }
 }
 
 size_t lj_study_findings(const lj_study_analysis *a, lj_finding *out, size_t max) {
-  sink s = {out, 0, max};
+  lj_finding_sink s = {out, 0, max};
   for (size_t i = 0; i < a->n_lines; i++) line_findings(&s, &a->lines[i], a->latency_ms);
   size_findings(&s, a);
   reference_findings(&s, a);
