@@ -98,7 +98,7 @@
       let points = 0;
       // points that hold a value: a bar of a run without the figure (null) is no point
       for (const s of c.getOption().series || []) points += Array.isArray(s.data) ? s.data.filter((v) => v !== null && v !== undefined).length : 0;
-      status.charts[id] = { marks, points };
+      status.charts[id] = { marks, points, series: (c.getOption().series || []).length };
       pending.delete(id);
       writeStatus();
       finish();
@@ -460,7 +460,9 @@
         el('p', { class: 'note' }, done, ' of ', study.points.length, ' points done (', study.engine, ' engine): ', study.arguments),
         el('div', { class: 'points' }, table(['point', 'model', 'batch', 'prompt', 'gen', 'status', 'run', 'time', 'reason'], rows))));
     }
-    const lines = [...new Set(runs.map((r) => r.model.name + ' p' + r.workload.prompt_len))];
+    // One line per model, weight format and prompt length: a bf16 and an FP8 sweep of one model stay apart.
+    const runLine = (r) => r.model.name + ' ' + (r.workload.weights || 'bf16') + ' p' + r.workload.prompt_len;
+    const lines = [...new Set(runs.map(runLine))];
     const perToken = (ph, r, f) => { const x = r.phases.find((q) => q.phase === ph); const v = x ? f(x, r) : null; return v !== null && v !== undefined && isFinite(v) ? v : null; };
     const figures = [
       ['j-per-token', 'dynamic J/token', 'J', (x) => x.dynamic_j_per_token],
@@ -471,7 +473,7 @@
     const an = study.analysis;
     if (an) studyAnalysisTables(an);
     // The knee and the best batch under the bound, marked on decode J/token (study_analysis.h has the rules).
-    const lineOf = (name) => (an ? an.lines.find((l) => l.model + ' p' + l.prompt_len === name) : null);
+    const lineOf = (name) => (an ? an.lines.find((l) => l.model + ' ' + (l.weights || 'bf16') + ' p' + l.prompt_len === name) : null);
     const jAt = (l, b) => { const p = l.points.find((q) => q.batch === b); return p ? p.j_per_token : null; };
     const marks = (name) => {
       const l = lineOf(name);
@@ -496,7 +498,7 @@
             // log: decode J/token spans two to three decades from batch 1 to 256
             yAxis: { type: 'log', name: title + ' (' + unit + ')', axisLabel: { formatter: (v) => fmt(v, unit) } },
             series: lines.map((m, i) => Object.assign({ type: 'line', name: m, color: OI[i % 8], symbolSize: 8,
-              data: runs.filter((r) => r.model.name + ' p' + r.workload.prompt_len === m && perToken(ph, r, f) > 0)
+              data: runs.filter((r) => runLine(r) === m && perToken(ph, r, f) > 0)
                 .map((r) => [r.workload.batch, perToken(ph, r, f)]).sort((a, b) => a[0] - b[0]) },
               ph === 'decode' && key === 'j-per-token' ? marks(m) : {})) };
         });
@@ -511,7 +513,7 @@
           grid: { left: 90, right: 60, top: 40, bottom: 50 },
           xAxis: { type: 'log', logBase: 2, name: 'batch', nameLocation: 'middle', nameGap: 28 },
           yAxis: { type: 'value', name: 'decode step (ms)' },
-          series: ls.map((l, i) => ({ type: 'line', name: l.model + ' p' + l.prompt_len + ' g' + l.gen_len, color: OI[i % 8], symbolSize: 8,
+          series: ls.map((l, i) => ({ type: 'line', name: l.model + ' ' + (l.weights || 'bf16') + ' p' + l.prompt_len + ' g' + l.gen_len, color: OI[i % 8], symbolSize: 8,
             data: l.points.filter((p) => p.step_ms !== null).map((p) => [p.batch, p.step_ms]),
             markLine: i ? undefined : { symbol: 'none', silent: true, lineStyle: { type: 'dashed', color: OI[5] }, label: { formatter: 'bound ' + an.latency_ms + ' ms' }, data: [{ yAxis: an.latency_ms }] },
             markPoint: l.best_batch === null ? undefined : { symbol: 'pin', symbolSize: 44, label: { fontSize: 10 },
@@ -545,12 +547,12 @@
       box.append(el('h3', {}, 'Findings'), ul);
     }
     box.append(el('h3', {}, 'Best batch under ' + an.latency_ms + ' ms per decode step, and the knee'));
-    box.append(table(['model', 'prompt', 'gen', 'parameters', 'best batch', 'knee', 'from the knee to the next batch'], an.lines.map((l) => {
+    box.append(table(['model', 'weights', 'prompt', 'gen', 'parameters', 'best batch', 'knee', 'from the knee to the next batch'], an.lines.map((l) => {
       const best = l.best_batch !== null ? String(l.best_batch)
         : 'none meets it' + (l.fastest_batch !== null ? ' (fastest: batch ' + l.fastest_batch + ')' : '');
       const knee = l.knee_batch !== null ? String(l.knee_batch) : 'none up to batch ' + (l.points.length ? l.points[l.points.length - 1].batch : '-');
       const why = l.knee_batch === null ? '-' : 'to batch ' + l.knee_next + ': J/token ' + signedPct(-l.knee_fall_pct) + ', step ' + signedPct(l.knee_growth_pct) + ' per doubling (' + (l.knee_rule === 'fall' ? 'J/token rule' : 'step-time rule') + ')';
-      return [l.model, l.prompt_len, l.gen_len, l.params_b === null ? '-' : l.params_b.toFixed(2) + ' B', best, knee, why];
+      return [l.model, l.weights || 'bf16', l.prompt_len, l.gen_len, l.params_b === null ? '-' : l.params_b.toFixed(2) + ' B', best, knee, why];
     })));
     box.append(el('p', { class: 'note' }, 'Rules: ', an.rules.knee, '; ', an.rules.best, '.'));
     box.append(el('h3', {}, 'Beside ML.ENERGY v3'));
