@@ -11,6 +11,7 @@ extern "C" {
 #endif
 
 #include "common/stage.h"
+#include "engine/cuda/fp8_gemv_variant.h"
 #include "engine/weight_format.h"
 #include "model/config.h"
 #include "model/dtype.h"
@@ -187,6 +188,11 @@ int lj_cuda_fusion(const lj_cuda_engine *e);
 // starting there when the fused mode applies (a composite then covers st .. its last part,
 // lj_stage_parts), else st itself.
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st);
+// The FP8 GEMV kernel of forward calls of <= 8 tokens with FP8 weights (lj_fp8_gemv_variant,
+// default LJ_FP8_GEMV_DEFAULT); all compute the same product (fp32 sums in different orders).
+// Captured graphs are dropped. LJ_EINVAL for an unknown variant.
+int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant);
+int lj_cuda_fp8_gemv(const lj_cuda_engine *e);
 // "none" / "production"; NULL for an unknown mode. Parses back with lj_cuda_fusion_parse
 // (-1 for an unknown name).
 const char *lj_cuda_fusion_name(int mode);

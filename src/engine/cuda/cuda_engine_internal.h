@@ -63,6 +63,7 @@ struct lj_cuda_engine {
   lj_cuda_sampling stage_sampling;  // what the SAMPLE stage uses outside lj_cuda_generate (greedy)
   int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
   int fusion;                       // lj_cuda_fusion_mode
+  int fp8_gemv;                     // lj_fp8_gemv_variant: the FP8 GEMV kernel of decode
   int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter
 
   // Known-answer calibration (calibration.cu): while calib_bytes > 0, forward() runs a copy of
