@@ -16,7 +16,7 @@
 
 static int one(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, const lj_stage *order, int n,
                lj_stage key_stage, lj_profile_method m, int variant, const char *name, int round, double seconds) {
-  lj_gpu_replay_what w = {order[0], order[n - 1], order, n, key_stage, variant, name, 0};
+  lj_gpu_replay_what w = {order[0], order[n - 1], order, n, key_stage, variant, name, 0, NULL, 0};
   return lj_gpu_replay_run(g, ph, &w, kv, b, 0, m, round, 1, seconds, 1);
 }
 

@@ -86,6 +86,7 @@ extern const lj_record_desc lj_desc_timeline_stage; // lj_timeline_stage_row, ta
 extern const lj_record_desc lj_desc_ablation;       // lj_ablation, table ablations
 extern const lj_record_desc lj_desc_ablation_check; // lj_ablation_check, table ablation_checks
 extern const lj_record_desc lj_desc_layer_estimate;  // lj_layer_estimate, table layer_estimates
+extern const lj_record_desc lj_desc_layer_stage_estimate;  // lj_layer_stage_estimate, table layer_stage_estimates
 extern const lj_record_desc lj_desc_layer_skip;      // lj_layer_skip, table layer_skips (stage: attn_norm)
 extern const lj_record_desc lj_desc_shapley_check;  // lj_shapley_check, table shapley_checks
 extern const lj_record_desc lj_desc_known_answer;   // lj_known_answer, table known_answers

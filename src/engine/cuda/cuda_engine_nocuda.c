@@ -95,6 +95,32 @@ int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n,
   *out = NULL;
   return NO_CUDA();
 }
+int64_t lj_cuda_layer_inputs_bytes(const lj_model_config *c, int n_tokens) {
+  return 2 * (int64_t)(c->n_layers + 1) * n_tokens * c->dim * 2;
+}
+int lj_cuda_layer_inputs_capture(lj_cuda_engine *e, const lj_cuda_batch *b, int64_t max_bytes,
+                                 lj_cuda_layer_inputs **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_layer_inputs_restore(lj_cuda_engine *e, const lj_cuda_layer_inputs *in, int layer) { return NO_CUDA(); }
+int lj_cuda_layer_inputs_read(const lj_cuda_layer_inputs *in, int layer, uint16_t *x, uint16_t *delta) {
+  return NO_CUDA();
+}
+int lj_cuda_layer_inputs_tokens(const lj_cuda_layer_inputs *in) { return 0; }
+void lj_cuda_layer_inputs_free(lj_cuda_layer_inputs *in) {}
+int lj_cuda_replay_create_layer_input(lj_cuda_engine *e, const lj_stage *order, int n, int layer,
+                                      const lj_cuda_layer_inputs *in, const lj_cuda_batch *b, int calls,
+                                      lj_cuda_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_replay_create_layer_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_layer_inputs *in,
+                                      const lj_cuda_batch *b, int calls, lj_cuda_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_replay_weight_copies(const lj_cuda_replay *r) { return 0; }
 int lj_cuda_set_calibration(lj_cuda_engine *e, int64_t bytes) { return NO_CUDA(); }
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n) { return NO_CUDA(); }
 int lj_cuda_replay_calls(const lj_cuda_replay *r) { return 0; }

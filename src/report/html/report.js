@@ -198,22 +198,25 @@
         };
       });
 
-    // Heatmaps: decoder layers x stages, from the in-situ timeline.
+    // Heatmaps: decoder layers x stages, each stage of each layer replayed alone where the run measured
+    // it (--per-layer), else from the in-situ timeline; the description says which.
     for (const p of ['prefill', 'decode']) {
+      const measured = (d.layer_stages || {})[p];
       chart('heatmap-' + p, p[0].toUpperCase() + p.slice(1) + ': energy by layer and stage',
-        'Gross energy of each stage call in each decoder layer, summed over the in-situ timeline (driver power samples integrated over the stage\'s intervals).', 520, () => {
-          const cells = d.heatmap[p];
+        measured ? 'Measured: each stage of each decoder layer replayed alone on that layer\'s own input and weights (profile --per-layer), dynamic energy per call (one trial per cell).'
+          : 'From the in-situ timeline: gross energy of each stage call in each decoder layer, summed over the timeline (driver power samples integrated over the stage\'s intervals); its energy shares follow its time shares (profile --per-layer measures each cell).', 520, () => {
+          const cells = measured || d.heatmap[p];
           if (!cells || !cells.length) return 'no per-layer timeline data for ' + p;
           const stages = ['attn_norm', 'qkv', 'rope', 'attn', 'o_proj', 'ffn_norm', 'gate_up', 'swiglu', 'down'].filter((s) => cells.some((c) => c[1] === s));
           const layers = Array.from({ length: d.model.n_layers }, (_, i) => String(i));
           const vals = cells.map((c) => c[2]);
           return {
-            tooltip: { formatter: (q) => 'layer ' + q.value[1] + ', ' + esc(q.value[0]) + ': ' + fmt(q.value[2], 'J') },
+            tooltip: { formatter: (q) => 'layer ' + q.value[1] + ', ' + esc(q.value[0]) + ': ' + fmt(q.value[2], 'J') + (measured ? ' per call' : '') },
             grid: { left: 70, right: 110, top: 10, bottom: 60 },
             xAxis: { type: 'category', data: stages, name: 'stage', nameLocation: 'middle', nameGap: 32, splitArea: { show: true } },
             yAxis: { type: 'category', data: layers, name: 'decoder layer', nameLocation: 'middle', nameGap: 40 },
             visualMap: { min: Math.min(...vals), max: Math.max(...vals), calculable: true, orient: 'vertical', right: 10, top: 'middle',
-              inRange: { color: SEQUENTIAL }, text: ['J', ''], formatter: (v) => fmt(v, 'J') },
+              inRange: { color: SEQUENTIAL }, text: [measured ? 'J per call' : 'J', ''], formatter: (v) => fmt(v, 'J') },
             series: [{ type: 'heatmap', data: cells.filter((c) => stages.includes(c[1])).map((c) => [c[1], String(c[0]), c[2]]) }],
           };
         });
