@@ -133,7 +133,7 @@ int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int6
     memset(&tr, 0, sizeof tr);
     tr.key.phase = ph, tr.key.stage = w->key_stage, tr.key.layer = w->one_layer - 1, tr.key.kv_len = kv;
     tr.trial = k, tr.groups = groups, tr.method = method, tr.variant = w->variant;
-    tr.gap_s = (double)gap_ns_total * 1e-9;
+    tr.t.gap_s = (double)gap_ns_total * 1e-9;
     tr.t.calls = done * calls;
     tr.t.temperature_c = lj_profile_meter_temperature(&g->m);
     tr.t.start_offset_ns = offset;

@@ -89,10 +89,11 @@ static void collect(gpu_run *g) {
     lj_replay_trial keep = t->t;
     lj_replay_trial_from_window(&wr, keep.calls, keep.temperature_c, keep.idle_w, &t->t);
     t->t.start_offset_ns = keep.start_offset_ns;
-    if (t->gap_s > 0) {  // the idle gaps of a duty-cycled trial: neither the stage's time nor its energy
-      t->t.counter_energy_j -= keep.idle_w * t->gap_s;
-      t->t.sample_energy_j -= keep.idle_w * t->gap_s;
-      t->t.duration_s -= t->gap_s;
+    t->t.gap_s = keep.gap_s;
+    if (t->t.gap_s > 0) {  // the idle gaps of a duty-cycled trial: neither the stage's time nor its energy
+      t->t.counter_energy_j -= keep.idle_w * t->t.gap_s;
+      t->t.sample_energy_j -= keep.idle_w * t->t.gap_s;
+      t->t.duration_s -= t->t.gap_s;
     }
   }
   // Ablations: both phases, by the counter and (windows < LJ_SAMPLE_WINDOW_MAX_S) by the samples;

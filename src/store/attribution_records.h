@@ -40,7 +40,9 @@ typedef struct {
 typedef struct {
   double counter_energy_j;  // window energy by the energy counter
   double sample_energy_j;   // window energy by integrating the driver's power samples (NAN: unknown)
-  double duration_s;        // window length
+  double duration_s;        // window length, less gap_s
+  double gap_s;             // idle gaps inside the window (replay duty < 1): the counter and sample
+                            // energies exclude idle_w x gap_s, duration_s excludes gap_s
   int64_t calls;            // stage calls completed inside the window
   double temperature_c;     // mean GPU temperature over the window (NAN: unknown)
   double idle_w;            // idle baseline subtracted for the dynamic energy

@@ -140,8 +140,6 @@ typedef struct {
   int trial;
   int groups;                    // attention KV groups active (head fit); 0 = all
   lj_profile_method method;
-  double gap_s;                  // idle gaps inside the window (replay duty < 1): t's counter and
-                                 // sample energies exclude idle_w x gap_s, its duration excludes gap_s
   int variant;                   // order: lj_layer_order_name's index; known answer: lj_known_variant
   lj_replay_trial t;
 } lj_profile_trial;

@@ -119,7 +119,7 @@ static const lj_field kTrial[] = {
     FIELD("idle_w", "idle_w", "idle_w", LJ_FIELD_REAL, "W", T, t.idle_w),
     FIELD("start_offset_ns", "start_offset_ns", NULL, LJ_FIELD_I64, "ns", T, t.start_offset_ns),
     FIELD("window_flags", "window_flags", NULL, LJ_FIELD_FLAGS, "", T, t.window_flags),
-    FIELD("gap_s", NULL, "gap_s", LJ_FIELD_REAL, "s", T, gap_s),
+    FIELD("gap_s", NULL, "gap_s", LJ_FIELD_REAL, "s", T, t.gap_s),
     FIELD("variant", "variant", "variant", LJ_FIELD_INT, "", T, variant),
 };
 const lj_record_desc lj_desc_trial = DESC("replay_trials", kTrial);

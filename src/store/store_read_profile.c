@@ -410,7 +410,7 @@ static int read_trials(lj_store *st, int64_t run_id, lj_profile_result *res, siz
     lj_profile_trial t;
     memset(&t, 0, sizeof t);
     if ((rc = get_record(&r, &lj_desc_trial, &t)) < 0) break;
-    if (isnan(t.gap_s)) t.gap_s = 0;  // version 2: no gaps
+    if (isnan(t.t.gap_s)) t.t.gap_s = 0;  // version 2: no gaps
     if ((rc = lj_profile_add_trial(res, &t)) < 0) break;
   }
   rows_close(&r);
