@@ -63,3 +63,4 @@ int lj_analyze_known_answer(lj_profile_result *r);                            //
 int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw);  // analyze_ablation_checks.c
 int lj_analyze_head_fit(lj_profile_result *r);                                // analyze_head_fit.c
 int lj_analyze_overheads(lj_profile_result *r, const lj_profile_raw *raw);    // analyze_overhead.c
+void lj_analyze_power_cap(lj_profile_result *r);                              // analyze_power_cap.c

@@ -19,6 +19,7 @@ typedef struct {
   double dyn[MAX_ROUNDS], gross[MAX_ROUNDS], time[MAX_ROUNDS];
   double sdyn[MAX_ROUNDS], sgross[MAX_ROUNDS];
   int have[MAX_ROUNDS];
+  uint32_t flags;  // LJ_WINDOW_POWER_CAP when a round's trial ran at the cap
 } sequence_prefix;
 
 static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage last, sequence_prefix *out) {
@@ -33,6 +34,7 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
     out->gross[t->trial] = v.gross, out->dyn[t->trial] = v.dyn, out->time[t->trial] = v.time;
     out->sgross[t->trial] = v.sgross, out->sdyn[t->trial] = v.sdyn;
     out->have[t->trial] = 1;
+    out->flags |= t->t.window_flags & LJ_WINDOW_POWER_CAP;
   }
 }
 
@@ -112,6 +114,7 @@ int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gro
     s.calls_per_unit = lj_profile_calls_per_unit(p, ph, LJ_STAGE_QKV, 0);  // every layer call of the phase
     e->key.phase = ph, e->key.stage = (lj_stage)st, e->key.layer = -1, e->key.kv_len = kv;
     e->n_trials = n;
+    e->window_flags |= cur.flags;  // this prefix ran at the cap: what the stage adds is not the run's
     LJ_TRY(lj_analyze_add_derived_stage(r, &s));
     prev = cur;
   }

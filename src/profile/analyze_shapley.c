@@ -114,6 +114,9 @@ static int phase_split(lj_profile_result *r, lj_phase ph) {
   c->counter_residual_pct = chk[FIG_DYN].residual_pct;
   c->flags = lj_energy_source_flags(samples, c->residual_j.lo, c->residual_j.hi,
                                     samples ? chk[FIG_DYN].residual_j.estimate : NAN);
+  for (size_t i = 0; i < r->n_trials; i++)  // a whole-layer or leave-one-out window at the power cap
+    if (r->trials[i].method == LJ_METHOD_LOO && r->trials[i].key.phase == ph)
+      c->flags |= r->trials[i].t.window_flags & LJ_WINDOW_POWER_CAP;
   // The other orders: their means against the whole layer's, from the same source.
   double order_mean[LJ_LAYER_ORDERS];
   int n_orders = 0;

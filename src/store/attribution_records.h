@@ -50,6 +50,19 @@ typedef struct {
   uint32_t window_flags;    // LJ_WINDOW_* of the meter window
 } lj_replay_trial;
 
+// The conditions one replay trial's window ran under (the sampler's readings inside it): clocks,
+// throttle reasons, temperature, power against the cap.
+typedef struct {
+  int trial;                 // index of the trial in the run's trials (replay_trials, in order)
+  double sm_clock_min_mhz, sm_clock_max_mhz;
+  double mem_clock_min_mhz, mem_clock_max_mhz;
+  double temperature_c;      // mean of the temperature readings inside (NAN: none)
+  double power_w;            // mean power over the window (its sample integral / duration)
+  double power_limit_w;      // the enforced limit (the latest reading)
+  int64_t throttle_mask;     // OR of the throttle-reason masks read inside
+  int at_cap;                // power-cap or power-brake reason seen, or power >= 98% of the limit
+} lj_trial_conditions;
+
 // Per-call energy of one stage over its trials. The estimate (gross_j, dynamic_j) is the
 // samples' figure when window_flags holds LJ_WINDOW_SAMPLE_ENERGY (every trial shorter than
 // LJ_SAMPLE_WINDOW_MAX_S, with samples), else the counter's; both stay beside it, and

@@ -294,6 +294,8 @@ typedef struct {
   lj_profile_overhead overhead[2];
   int n_overhead;
 
+  lj_trial_conditions *trial_conds;  // per replay trial whose window had readings (NULL: none)
+  size_t n_trial_conds;
   lj_layer_estimate *layers;     // per phase and layer, phases in order (--per-layer; NULL: none)
   size_t n_layers;
   lj_layer_skip layer_skips[LJ_PROFILE_MAX_LAYER_SKIPS];
@@ -332,6 +334,7 @@ double lj_profile_stage_share(const lj_profile_result *r, const lj_profile_stage
 // -1 none measured; *worst (may be NULL) gets the layer with the largest |t| (-1: none).
 int lj_profile_layer_agreement(const lj_profile_result *r, lj_phase p, int *worst);
 int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l);
+int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditions *c);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
 // down), embed, lm_head, sample.

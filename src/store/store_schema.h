@@ -17,6 +17,7 @@ extern const char lj_store_schema_v6[];
 // lj_store_schema_v6, in a fresh file and in an upgrade alike).
 extern const char lj_store_schema_v6_sources[];
 extern const char lj_store_schema_v7[];  // the per-layer estimates and the layer-skip check
+extern const char lj_store_schema_v9[];  // the conditions of each replay trial (8: the per-layer stages)
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
 // tools can tell it from other SQLite files.
