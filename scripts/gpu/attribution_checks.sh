@@ -118,6 +118,29 @@ for ag in doc.get("layer_agreement") or []:
              worst["critical"] or 0, ", ".join("%d" % l["layer"] for l in top),
              sum(l["time_s"]["mean"] or 0 for l in rows) / max(len(rows), 1) * 1e3,
              "source samples" if "sample_energy" in (worst.get("flags_text") or []) else "source counter"))
+# Trials: interleaved rounds (>= 8 per estimate by default) and the conditions of each trial.
+trials = doc.get("trials") or []
+conds = doc.get("trial_conditions") or []
+iso = {}
+for t in trials:
+    if t["method"] == "isolation":
+        iso.setdefault((t["phase"], t["stage"], t["kv_len"]), []).append(t)
+few = [k for k, v in iso.items() if len(v) < 8]
+print("%s %s trials: %d isolation estimates, %d with fewer than 8 trials; %d trials, %d with conditions"
+      % ("PASS" if iso and not few else "MISS", model, len(iso), len(few), len(trials), len(conds)))
+if conds:
+    sm = [c["sm_clock_min_mhz"] for c in conds if c["sm_clock_min_mhz"] is not None]
+    capped = [c for c in conds if c["at_cap"]]
+    by = {}
+    for c in capped:
+        t = trials[c["trial_index"]]
+        by.setdefault("%s %s %s" % (t["method"], t["phase"], t["stage"]), 0)
+        by["%s %s %s" % (t["method"], t["phase"], t["stage"])] += 1
+    print("INFO %s trial_conditions: SM clock %s-%s MHz, temperature %s-%s C, %d trials at the power cap%s"
+          % (model, min(sm) if sm else "-", max(c["sm_clock_max_mhz"] or 0 for c in conds),
+             min((c["temperature_c"] for c in conds if c["temperature_c"] is not None), default="-"),
+             max((c["temperature_c"] for c in conds if c["temperature_c"] is not None), default="-"),
+             len(capped), (": " + ", ".join("%s x%d" % kv for kv in sorted(by.items()))) if by else ""))
 for s in doc.get("layer_skips") or []:
     print("%s %s layer_skip %s layer %d: saved %.3g J, estimate %.3g J per unit, agreement %s"
           % (ok(s["pass"]), model, s["phase"], s["layer"], s["saved_j"]["mean"] or 0, s["replay_j"]["mean"] or 0,
