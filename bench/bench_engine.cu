@@ -16,17 +16,25 @@
 //      decode and its stage table run in each; the batch sweep runs batches <= 8 (where
 //      the fused kernels apply) in each, larger batches once (RESULT kind=decode for the
 //      unfused mode, kind=decode_fused for the fused one).
+//   5. --fp8-gemv NAME|all (default: the engine's default, LJ_FP8_GEMV_DEFAULT): the FP8 GEMV
+//      kernels measured (base, warp, pipe, splitk; fp8_gemv_variant.h). FP8 batch-1 decode, its
+//      stage table and the sweep's batches <= 8 run once per variant; their RESULT lines carry
+//      fp8_gemv=NAME.
+//   6. --decode-only: batch-1 decode and its stage tables, then batches 4 and 8 at context 512;
+//      no prefill, no larger batches (scripts/gpu/fp8_gemv.sh: several models in one device call).
 // Every measurement also prints one "RESULT key=value ..." line (read by
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
 // usage: bench_engine [--models llama-3.2-1b,llama-3.2-3b,llama-3.1-8b] [--quick]
 //                     [--fusion none|production|both] [--weights bf16|fp8|both]
+//                     [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 extern "C" {
@@ -239,6 +247,16 @@ static void stage_profile(lj_cuda_engine *e, const lj_model_config *c, int n_seq
 
 // Which execution modes to measure (--fusion).
 static int g_fusion_none = 1, g_fusion_prod = 1;
+// The FP8 GEMV variants to measure (--fp8-gemv); --decode-only.
+static std::vector<int> g_fp8_gemvs = {LJ_FP8_GEMV_DEFAULT};
+static int g_decode_only = 0;
+
+// The variants a measurement runs: every selected FP8 GEMV with FP8 weights, else one (-1).
+static std::vector<int> gemv_variants(int wf) {
+  return wf == LJ_WEIGHTS_FP8 ? g_fp8_gemvs : std::vector<int>{-1};
+}
+// " fp8_gemv=NAME" for a RESULT line, "" for bf16.
+static std::string gemv_field(int v) { return v < 0 ? "" : std::string(" fp8_gemv=") + lj_fp8_gemv_name(v); }
 
 static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick, int wf) {
   lj_model_config c;
@@ -260,9 +278,11 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
         {0, 1, LJ_FUSION_NONE, "cuBLASLt"},        {1, 1, LJ_FUSION_PRODUCTION, "fused+PDL"},
         {1, 0, LJ_FUSION_PRODUCTION, "fused"}};
     double best_s[2] = {0, 0};  // GEMV+PDL per mode
-    for (auto v : variants) {
+    for (auto v : variants)
+    for (int g8 : gemv_variants(wf)) {
       if (v.fusion == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
       if (wf == LJ_WEIGHTS_FP8 && (!v.gemv || v.fusion == LJ_FUSION_PRODUCTION)) continue;  // FP8: GEMV, unfused
+      if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
       int gemv = v.gemv;
       lj_cuda_set_pdl(v.pdl);
       lj_cuda_set_use_gemv(e, gemv);
@@ -271,14 +291,14 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
       double s = decode_step_s(e, 1, ctx, steps);
       int64_t bytes = wbytes + kv_bytes_read(&c, 1, ctx);
       double floor_s = (double)bytes / (copy_gbs * 1e9);
-      printf("  decode batch 1, context %d, %-9s: %8.1f tok/s  %7.3f ms/token  %7.0f GB/s  floor %.3f ms "
+      printf("  decode batch 1, context %d, %-9s%s%-6s: %8.1f tok/s  %7.3f ms/token  %7.0f GB/s  floor %.3f ms "
              "(%.0f tok/s): %5.1f%% of floor\n",
-             ctx, v.name, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
+             ctx, v.name, g8 >= 0 ? " fp8 gemv " : "", g8 >= 0 ? lj_fp8_gemv_name(g8) : "", 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
              1.0 / floor_s, 100.0 * floor_s / s);
       printf("RESULT model=%s kind=decode_b1 matmul=%s batch=1 ctx=%d tok_s=%.2f ms_token=%.4f gbs=%.1f "
-             "floor_ms=%.4f pct_floor=%.1f fusion=%s weights=%s\n",
+             "floor_ms=%.4f pct_floor=%.1f fusion=%s weights=%s%s\n",
              name, v.name, ctx, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
-             100.0 * floor_s / s, lj_cuda_fusion_name(v.fusion), wname);
+             100.0 * floor_s / s, lj_cuda_fusion_name(v.fusion), wname, gemv_field(g8).c_str());
       if (gemv && v.pdl) best_s[v.fusion] = s;
     }
     if (best_s[0] > 0 && best_s[1] > 0)
@@ -287,40 +307,46 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
              1.0 / best_s[1]);
     lj_cuda_set_pdl(1);
     lj_cuda_set_use_gemv(e, 1);
-    for (int f = 0; f < 2; f++) {
-      if (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
-      LJ(lj_cuda_set_fusion(e, f));
-      char label[96];
-      snprintf(label, sizeof label, "decode batch 1 context 512, fusion %s", lj_cuda_fusion_name(f));
-      stage_profile(e, &c, 1, 1, 512, label);
-    }
+    for (int f = 0; f < 2; f++)
+      for (int g8 : gemv_variants(wf)) {
+        if (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
+        LJ(lj_cuda_set_fusion(e, f));
+        if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
+        char label[96];
+        snprintf(label, sizeof label, "decode batch 1 context 512, fusion %s%s%s", lj_cuda_fusion_name(f),
+                 g8 >= 0 ? ", fp8 gemv " : "", g8 >= 0 ? lj_fp8_gemv_name(g8) : "");
+        stage_profile(e, &c, 1, 1, 512, label);
+      }
     LJ(lj_cuda_set_fusion(e, LJ_FUSION_NONE));  // prefill is unfused in either mode
-    stage_profile(e, &c, 1, 2048, 0, "prefill 2048");
-    int T = 2048;
-    std::vector<int> prompt(T);
-    for (int i = 0; i < T; i++) prompt[i] = (int)(lj_splitmix64(i) % 128000);
-    std::vector<double> t;
-    for (int rep = 0; rep < (quick ? 3 : 6); rep++) {
-      lj_cuda_reset(e);
-      LJ(lj_cuda_synchronize(e));
-      int64_t t0 = lj_mono_ns();
-      LJ(lj_cuda_prefill(e, 1, prompt.data(), &T));
-      LJ(lj_cuda_synchronize(e));
-      if (rep > 0) t.push_back((double)(lj_mono_ns() - t0) * 1e-9);
+    if (wf == LJ_WEIGHTS_FP8) LJ(lj_cuda_set_fp8_gemv(e, g_fp8_gemvs[0]));
+    if (!g_decode_only) {  // prefill: its stage table and its time
+      stage_profile(e, &c, 1, 2048, 0, "prefill 2048");
+      int T = 2048;
+      std::vector<int> prompt(T);
+      for (int i = 0; i < T; i++) prompt[i] = (int)(lj_splitmix64(i) % 128000);
+      std::vector<double> t;
+      for (int rep = 0; rep < (quick ? 3 : 6); rep++) {
+        lj_cuda_reset(e);
+        LJ(lj_cuda_synchronize(e));
+        int64_t t0 = lj_mono_ns();
+        LJ(lj_cuda_prefill(e, 1, prompt.data(), &T));
+        LJ(lj_cuda_synchronize(e));
+        if (rep > 0) t.push_back((double)(lj_mono_ns() - t0) * 1e-9);
+      }
+      double s = median(t), fl = prefill_flops(&c, T);
+      printf("  prefill %d tokens: %8.2f ms  %7.1f tok/s  %6.1f TFLOP/s effective = %5.1f%% of the GEMM rate "
+             "(%.0f TFLOP/s)\n",
+             T, s * 1e3, T / s, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops);
+      printf("RESULT model=%s kind=prefill tokens=%d ms=%.3f tflops=%.1f pct_gemm=%.1f gemm_tflops=%.1f weights=%s\n",
+             name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname);
     }
-    double s = median(t), fl = prefill_flops(&c, T);
-    printf("  prefill %d tokens: %8.2f ms  %7.1f tok/s  %6.1f TFLOP/s effective = %5.1f%% of the GEMM rate "
-           "(%.0f TFLOP/s)\n",
-           T, s * 1e3, T / s, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops);
-    printf("RESULT model=%s kind=prefill tokens=%d ms=%.3f tflops=%.1f pct_gemm=%.1f gemm_tflops=%.1f weights=%s\n",
-           name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname);
     lj_cuda_engine_free(e);
   }
 
   // --- decode throughput over batch sizes
-  int batches[] = {1, 4, 16, 64, 256};
+  std::vector<int> batches = g_decode_only ? std::vector<int>{4, 8} : std::vector<int>{1, 4, 16, 64, 256};
   int ctxs[] = {512, 4096};
-  for (int ci = 0; ci < 2; ci++) {
+  for (int ci = 0; ci < (g_decode_only ? 1 : 2); ci++) {
     int ctx = ctxs[ci], steps = quick ? 16 : 32;
     lj_cuda_options o;
     lj_cuda_options_default(&o);
@@ -329,6 +355,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     CK(cudaMemGetInfo(&free_b, &total_b));
     int fit = lj_cuda_memory_plan_max_batch(&c, wf, o.max_ctx, o.max_tokens, 0, (int64_t)free_b);
     o.max_batch = fit < 256 ? fit : 256;
+    if (g_decode_only && o.max_batch > 8) o.max_batch = 8;  // batches 4 and 8 only: no larger KV cache
     if (o.max_batch < 1) {
       printf("  context %d: even batch 1 does not fit\n", ctx);
       continue;
@@ -341,19 +368,22 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
         printf("RESULT model=%s kind=decode batch=%d ctx=%d fits=0 max_batch=%d\n", name, b, ctx, fit);
         continue;
       }
-      for (int f = 0; f < 2; f++) {
+      for (int f = 0; f < 2; f++)
+      for (int g8 : b <= 8 ? gemv_variants(wf) : std::vector<int>{gemv_variants(wf)[0]}) {
         if (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
         if (f == LJ_FUSION_PRODUCTION && g_fusion_none && b > 8) continue;  // the same kernels as unfused
         LJ(lj_cuda_set_fusion(e, f));
+        if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
         double s = decode_step_s(e, b, ctx, steps);
         int64_t bytes = lj_cuda_weight_bytes(e) + kv_bytes_read(&c, b, ctx);
-        printf("  decode batch %3d, context %4d, fusion %-10s: %9.1f tok/s  %7.3f ms/step  %7.0f GB/s\n", b, ctx,
-               lj_cuda_fusion_name(f), b / s, s * 1e3, bytes / s / 1e9);
+        printf("  decode batch %3d, context %4d, fusion %-10s%s%-6s: %9.1f tok/s  %7.3f ms/step  %7.0f GB/s\n", b,
+               ctx, lj_cuda_fusion_name(f), g8 >= 0 ? " fp8 gemv " : "", g8 >= 0 ? lj_fp8_gemv_name(g8) : "", b / s,
+               s * 1e3, bytes / s / 1e9);
         double floor_s = (double)bytes / (copy_gbs * 1e9);
         printf("RESULT model=%s kind=%s batch=%d ctx=%d fits=1 tok_s=%.2f ms_step=%.4f gbs=%.1f fusion=%s "
-               "floor_ms=%.4f pct_floor=%.1f weights=%s\n", name,
+               "floor_ms=%.4f pct_floor=%.1f weights=%s%s\n", name,
                f == LJ_FUSION_PRODUCTION ? "decode_fused" : "decode", b, ctx, b / s, s * 1e3, bytes / s / 1e9,
-               lj_cuda_fusion_name(f), floor_s * 1e3, 100.0 * floor_s / s, wname);
+               lj_cuda_fusion_name(f), floor_s * 1e3, 100.0 * floor_s / s, wname, gemv_field(g8).c_str());
       }
     }
     lj_cuda_engine_free(e);
@@ -376,6 +406,17 @@ int main(int argc, char **argv) {
       }
     }
     else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else if (!strcmp(argv[i], "--decode-only")) g_decode_only = 1;
+    else if (!strcmp(argv[i], "--fp8-gemv") && i + 1 < argc) {
+      const char *f = argv[++i];
+      g_fp8_gemvs.clear();
+      for (int v = 0; v < LJ_FP8_GEMV_COUNT; v++)
+        if (!strcmp(f, "all") || v == lj_fp8_gemv_parse(f)) g_fp8_gemvs.push_back(v);
+      if (g_fp8_gemvs.empty()) {
+        fprintf(stderr, "bench_engine: --fp8-gemv %s: expected base, warp, pipe, splitk or all\n", f);
+        return 2;
+      }
+    }
     else if (!strcmp(argv[i], "--fusion") && i + 1 < argc) {
       const char *f = argv[++i];
       if (!strcmp(f, "both")) g_fusion_none = g_fusion_prod = 1;
@@ -387,7 +428,7 @@ int main(int argc, char **argv) {
       }
     } else {
       fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|both] "
-                      "[--weights bf16|fp8|both]\n");
+                      "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n");
       return 2;
     }
   }

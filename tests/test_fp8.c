@@ -151,6 +151,50 @@ static void test_quantize_weights(void **state) {
   lj_weights_free(&ref);
 }
 
+// FP8 weights dequantised for --weights bf16: every linear layer BF16, each weight exactly
+// bf16(e4m3(code) * scale) (what the CUDA engine's bf16 upload and a bf16 checkpoint of the same
+// weights hold), nothing F8 left; a second call and non-F8 tensors are untouched.
+static void test_dequantize_weights(void **state) {
+  (void)state;
+  lj_model_config c = tiny();
+  lj_weights w, q;
+  assert_int_equal(lj_weights_random(&c, 9, 1, &w), 0);
+  assert_int_equal(lj_weights_random(&c, 9, 1, &q), 0);
+  assert_int_equal(lj_weights_quantize_fp8(&w, 2), 0);
+  assert_int_equal(lj_weights_quantize_fp8(&q, 2), 0);
+  const void *embed = w.embed.data;
+  assert_int_equal(lj_weights_dequantize_fp8(&w, 3), 0);
+  assert_false(lj_weights_is_fp8(&w));
+  assert_ptr_equal(w.embed.data, embed);
+  size_t n_checked = 0;
+  for (int l = 0; l < c.n_layers; l++) {
+    lj_tensor *d[7] = {&w.layers[l].wq, &w.layers[l].wk, &w.layers[l].wv, &w.layers[l].wo,
+                       &w.layers[l].w_gate, &w.layers[l].w_up, &w.layers[l].w_down};
+    lj_tensor *f[7] = {&q.layers[l].wq, &q.layers[l].wk, &q.layers[l].wv, &q.layers[l].wo,
+                       &q.layers[l].w_gate, &q.layers[l].w_up, &q.layers[l].w_down};
+    for (int k = 0; k < 7; k++) {
+      assert_int_equal(d[k]->dtype, LJ_DTYPE_BF16);
+      assert_null(d[k]->scale);
+      const uint16_t *h = d[k]->data;
+      const uint8_t *code = f[k]->data;
+      for (int64_t row = 0; row < d[k]->shape[0]; row++)
+        for (int64_t i = 0; i < d[k]->shape[1]; i++, n_checked++) {
+          size_t at = (size_t)(row * d[k]->shape[1] + i);
+          uint16_t want = lj_f32_to_bf16(lj_e4m3_to_f32(code[at]) * f[k]->scale[row]);
+          if (h[at] != want)
+            fail_msg("%s[%lld,%lld]: 0x%04X, expected bf16(code 0x%02X x %g) = 0x%04X", d[k]->name, (long long)row,
+                     (long long)i, h[at], code[at], (double)f[k]->scale[row], want);
+        }
+    }
+  }
+  assert_true(n_checked > 0);
+  const void *before = w.layers[0].wq.data;
+  assert_int_equal(lj_weights_dequantize_fp8(&w, 1), 0);
+  assert_ptr_equal(w.layers[0].wq.data, before);
+  lj_weights_free(&w);
+  lj_weights_free(&q);
+}
+
 // The FP8 matmul is the f32 matmul of code * scale, bit for bit.
 static void test_fp8_matmul_exact(void **state) {
   (void)state;
@@ -324,7 +368,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_known_values),     cmocka_unit_test(test_against_search),
       cmocka_unit_test(test_row_scale),        cmocka_unit_test(test_quantize_weights),
-      cmocka_unit_test(test_fp8_matmul_exact), cmocka_unit_test(test_parse_f8),
+      cmocka_unit_test(test_dequantize_weights), cmocka_unit_test(test_fp8_matmul_exact),
+      cmocka_unit_test(test_parse_f8),
       cmocka_unit_test_setup_teardown(test_fp8_checkpoint, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,9 +6,13 @@
 //   - the energy source: 0.8 s trials with power samples take the samples (§1b);
 //   - the layer-skip arithmetic: saved energy per phase unit against calls x the replay estimate,
 //     within 10% PASS, 25% off MISS;
-//   - the estimates and skips written to a store and read back equal, and a version-6 file
-//     upgraded to version 7 has the fresh schema's tables;
-//   - the text summary and the JSON show them.
+//   - the estimates and skips written to a store and read back equal;
+//   - the text summary and the JSON show them;
+//   - layers x stages: one 0.3 s trial per stage of each layer into per-call cells (the samples'
+//     energy, no interval), the time ratio against the timeline's same stage of the same layer, the
+//     cells through the store, a version-7 file upgraded (to 9) with the fresh schema's table,
+//     the text's matrix with the stages' sum against the whole layer, the JSON, and the page's data
+//     for the heatmap (absent without them, so the page shows the timeline's).
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,8 +28,12 @@
 #include "profile/analyze_layers.h"
 #include "profile/profile_analyze.h"
 #include "report/report.h"
+#include "report/report_page.h"
 #include "store/store.h"
+#include "store/store_schema.h"
 #include "render_profile.h"
+
+#include <sqlite3.h>
 
 #define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
 
@@ -278,6 +286,233 @@ static void test_text_and_json(void **state) {
   lj_profile_result_free(&r);
 }
 
+// ---- layers x stages
+
+enum { CELL_LAYERS = 4 };
+static const double kCellSeconds = 0.3, kCellCalls = 20000;
+
+// Dynamic J per call of stage k (0 .. 8) of layer L: 10 uJ x (k + 1), layer 2's down half of it.
+static double cell_j(int L, int k) { return 1e-5 * (k + 1) * (L == 2 && k == LJ_LAYER_STAGES - 1 ? 0.5 : 1.0); }
+
+// One decode round of a 4-layer model: every stage of every layer alone, one trial each; the whole
+// layers alone as well (3 trials, 1 mJ per call); the timeline's qkv of layer 1 took 40 us a call.
+static void cell_run(lj_profile_result *r) {
+  lj_profile_result_init(r);
+  r->plan.level = 0.95;
+  r->plan.config.n_layers = CELL_LAYERS;
+  r->stamp_cost_s = 1e-6;
+  for (int L = 0; L < CELL_LAYERS; L++)
+    for (int k = 0; k < LJ_LAYER_STAGES; k++) {
+      lj_profile_trial t;
+      memset(&t, 0, sizeof t);
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = lj_layer_order_stage(0, k), t.key.layer = L, t.key.kv_len = 40;
+      t.method = LJ_METHOD_LAYER_STAGE;
+      t.t.duration_s = kCellSeconds, t.t.calls = (int64_t)kCellCalls, t.t.idle_w = kIdle;
+      t.t.sample_energy_j = cell_j(L, k) * kCellCalls + kIdle * kCellSeconds;
+      t.t.counter_energy_j = t.t.sample_energy_j * 1.05;  // the counter is off in 0.3 s: not taken
+      t.t.temperature_c = NAN;
+      assert_int_equal(lj_profile_add_trial(r, &t), 0);
+    }
+  for (int k = 0; k < TRIALS; k++)
+    for (int L = 0; L < CELL_LAYERS; L++) {
+      lj_profile_trial t;
+      memset(&t, 0, sizeof t);
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_COUNT, t.key.layer = L, t.key.kv_len = 40;
+      t.method = LJ_METHOD_LAYER, t.trial = k;
+      t.t.duration_s = kCellSeconds, t.t.calls = 300, t.t.idle_w = kIdle;
+      t.t.sample_energy_j = 1e-3 * (1 + 0.001 * k) * 300 + kIdle * kCellSeconds;
+      t.t.counter_energy_j = t.t.sample_energy_j;
+      t.t.temperature_c = NAN;
+      assert_int_equal(lj_profile_add_trial(r, &t), 0);
+    }
+  for (int i = 0; i < 10; i++) {  // 41 us each, 1 us of it the stamp
+    lj_stage_interval iv = {.begin_ns = 1000000 * i, .end_ns = 1000000 * i + 41000, .phase = LJ_PHASE_DECODE,
+                            .stage = LJ_STAGE_QKV, .layer = 1};
+    assert_int_equal(lj_profile_add_interval(r, &iv, 1 + i), 0);
+  }
+  assert_int_equal(lj_analyze_layers(r, NULL), 0);
+}
+
+static const lj_layer_stage_estimate *cell_of(const lj_profile_result *r, int L, lj_stage st) {
+  for (size_t i = 0; i < r->n_layer_stages; i++)
+    if (r->layer_stages[i].layer == L && r->layer_stages[i].stage == st) return &r->layer_stages[i];
+  return NULL;
+}
+
+static void test_layer_stages_from_trials(void **state) {
+  (void)state;
+  lj_profile_result r;
+  cell_run(&r);
+  assert_int_equal((int)r.n_layer_stages, CELL_LAYERS * LJ_LAYER_STAGES);
+  assert_int_equal((int)r.n_layers, CELL_LAYERS);
+  for (int L = 0; L < CELL_LAYERS; L++)
+    for (int k = 0; k < LJ_LAYER_STAGES; k++) {
+      const lj_layer_stage_estimate *c = cell_of(&r, L, lj_layer_order_stage(0, k));
+      assert_non_null(c);
+      assert_int_equal(c->phase, LJ_PHASE_DECODE);
+      assert_true(c->kv_len == 40);
+      assert_int_equal(c->n_trials, 1);
+      REL(c->dynamic_j.mean, cell_j(L, k), 1e-9);  // the samples' (the counter reads 5% more)
+      REL(c->gross_j.mean, cell_j(L, k) + kIdle * kCellSeconds / kCellCalls, 1e-9);
+      REL(c->time_s.mean, kCellSeconds / kCellCalls, 1e-12);
+      assert_true(c->flags & LJ_WINDOW_SAMPLE_ENERGY);
+      assert_true(isnan(c->dynamic_j.lo));  // one trial: no interval
+    }
+  // layer 2's down is the cheapest down; the time ratio where the timeline has the cell
+  REL(cell_of(&r, 2, LJ_STAGE_DOWN)->dynamic_j.mean / cell_of(&r, 1, LJ_STAGE_DOWN)->dynamic_j.mean, 0.5, 1e-9);
+  const lj_layer_stage_estimate *q = cell_of(&r, 1, LJ_STAGE_QKV);
+  REL(q->insitu_time_s, 40e-6, 1e-9);
+  REL(q->time_ratio, (kCellSeconds / kCellCalls) / 40e-6, 1e-9);
+  assert_true(isnan(cell_of(&r, 0, LJ_STAGE_QKV)->time_ratio));
+  lj_profile_result_free(&r);
+}
+
+// A version-7 file, as the schema's statements up to 7 make it (no runs).
+static void write_v7_store(const char *path) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char sql[128];
+  snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 7;", LJ_STORE_APPLICATION_ID);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  const char *parts[] = {lj_store_schema_v1, lj_store_schema_v2, lj_store_schema_v3,         lj_store_schema_v4,
+                         lj_store_schema_v5, lj_store_schema_v6, lj_store_schema_v6_sources, lj_store_schema_v7};
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '7');",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+}
+
+// The CREATE statement of `table` in the file ("" when it has none).
+static void table_sql(const char *path, const char *table, char *buf, size_t cap) {
+  sqlite3 *db;
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = ?", -1, &q, NULL), SQLITE_OK);
+  sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+  buf[0] = '\0';
+  if (sqlite3_step(q) == SQLITE_ROW) snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
+static void test_layer_stages_store_and_upgrade(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lj_test_layer_stages_XXXXXX", v7[256], fresh[256];
+  assert_non_null(mkdtemp(dir));
+  snprintf(v7, sizeof v7, "%s/v7.db", dir);
+  snprintf(fresh, sizeof fresh, "%s/fresh.db", dir);
+  write_v7_store(v7);
+  // read as it is: no such table, no rows
+  lj_store *st = NULL;
+  int64_t n = -1;
+  assert_int_equal(lj_store_open_readonly(v7, &st), 0);
+  assert_int_equal(lj_store_profile_count(st, 1, "layer_stage_estimates", &n), 0);
+  assert_int_equal(n, 0);
+  lj_store_close(st);
+  char got[2048], want[2048];
+  table_sql(v7, "layer_stage_estimates", got, sizeof got);
+  assert_string_equal(got, "");
+  // opened for writing: the current version, the fresh schema's table, and the cells stored and read back
+  assert_int_equal(lj_store_open(v7, &st), 0);
+  lj_store *st2 = NULL;
+  assert_int_equal(lj_store_open(fresh, &st2), 0);
+  lj_store_close(st2);
+  table_sql(v7, "layer_stage_estimates", got, sizeof got);
+  table_sql(fresh, "layer_stage_estimates", want, sizeof want);
+  assert_true(strlen(want) > 0);
+  assert_string_equal(got, want);
+  lj_profile_result w, g;
+  cell_run(&w);
+  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile --per-layer"};
+  int64_t run = 0;
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  if (lj_store_add_profile(st, run, &w) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(lj_store_profile_count(st, run, "layer_stage_estimates", &n), 0);
+  assert_int_equal(n, CELL_LAYERS * LJ_LAYER_STAGES);
+  if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal((int)g.n_layer_stages, CELL_LAYERS * LJ_LAYER_STAGES);
+  for (size_t i = 0; i < w.n_layer_stages; i++) {
+    const lj_layer_stage_estimate *a = &w.layer_stages[i], *b = cell_of(&g, a->layer, a->stage);
+    assert_non_null(b);
+    assert_int_equal(b->phase, a->phase);
+    assert_true(b->kv_len == a->kv_len);
+    assert_int_equal(b->n_trials, a->n_trials);
+    REL(b->dynamic_j.mean, a->dynamic_j.mean, 1e-12);
+    REL(b->gross_j.mean, a->gross_j.mean, 1e-12);
+    REL(b->time_s.mean, a->time_s.mean, 1e-12);
+    assert_true(isnan(a->time_ratio) ? isnan(b->time_ratio) : fabs(b->time_ratio - a->time_ratio) < 1e-12);
+    assert_int_equal(b->flags, a->flags);
+  }
+  lj_profile_result_free(&g);
+  lj_profile_result_free(&w);
+  lj_store_close(st);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(v7, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
+                                          " (SELECT value FROM meta WHERE key = 'upgraded_from')", -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
+  assert_int_equal(sqlite3_column_int(q, 1), 7);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void test_layer_stages_text_json_page(void **state) {
+  (void)state;
+  lj_profile_result r;
+  cell_run(&r);
+  char *text = render(&r, 0);
+  assert_non_null(strstr(text, "== Layers x stages"));
+  // layer 2: 10, 20, ..., 80 uJ and a 45 uJ down: 405 uJ against the whole layer's ~1 mJ (-59.5%)
+  const char *row = strstr(text, "== Layers x stages");
+  assert_non_null(row);
+  row = strstr(row, "decode       2");
+  assert_non_null(row);
+  const char *eol = strchr(row, '\n');
+  char line[512];
+  snprintf(line, sizeof line, "%.*s", (int)(eol - row), row);
+  if (!strstr(line, "45.00 uJ  405.0 uJ  1.001 mJ   -59.5%")) fail_msg("layer 2's row: %s", line);
+  // layer 1's qkv replayed at 15 us a call against 40 us in the timeline: said
+  assert_non_null(strstr(text, "cells replayed faster than in the run: 1 of 36"));
+  free(text);
+  char *json = render(&r, 1);
+  assert_non_null(strstr(json, "\"layer_stages\": ["));
+  assert_non_null(strstr(json, "\"stage\": \"down\""));
+  free(json);
+  // the page's heatmap data: decode's 36 cells, [layer, stage, J per call]
+  lj_report_run run;
+  memset(&run, 0, sizeof run);
+  run.prof = r;
+  json_t *d = lj_report_page_data(&run);
+  assert_non_null(d);
+  json_t *cells = json_object_get(json_object_get(d, "layer_stages"), "decode");
+  assert_int_equal((int)json_array_size(cells), CELL_LAYERS * LJ_LAYER_STAGES);
+  int seen = 0;
+  for (size_t i = 0; i < json_array_size(cells); i++) {
+    json_t *c = json_array_get(cells, i);
+    if (json_integer_value(json_array_get(c, 0)) != 2 || strcmp(json_string_value(json_array_get(c, 1)), "down")) continue;
+    REL(json_real_value(json_array_get(c, 2)), 4.5e-5, 1e-9);
+    seen++;
+  }
+  assert_int_equal(seen, 1);
+  assert_null(json_object_get(json_object_get(d, "layer_stages"), "prefill"));
+  json_decref(d);
+  // without them: no cells (the page then shows the timeline's heatmap)
+  free(run.prof.layer_stages);
+  run.prof.layer_stages = NULL, run.prof.n_layer_stages = 0;
+  d = lj_report_page_data(&run);
+  assert_int_equal((int)json_object_size(json_object_get(d, "layer_stages")), 0);
+  json_decref(d);
+  lj_profile_result_free(&run.prof);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_equal_layers_agree),
@@ -286,6 +521,9 @@ int main(void) {
       cmocka_unit_test(test_skips_from_windows),
       cmocka_unit_test(test_store_round_trip),
       cmocka_unit_test(test_text_and_json),
+      cmocka_unit_test(test_layer_stages_from_trials),
+      cmocka_unit_test(test_layer_stages_store_and_upgrade),
+      cmocka_unit_test(test_layer_stages_text_json_page),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

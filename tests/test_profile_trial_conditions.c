@@ -5,7 +5,8 @@
 //     power-cap or power-brake reason, or by power >= 98% of the limit;
 //   - a sequence prefix whose trial sat at the cap flags what the stage adds
 //     (power_cap), the stage before it not, and a note names it with its count;
-//   - the table written and read back; a version-7 file upgraded gets it.
+//   - the table written and read back; a version-7 or version-8 file read as it is has none
+//     (no error), and upgraded gets it (the version-8 file keeps its per-layer stages' rows).
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,37 +155,62 @@ static void test_store(void **state) {
   lj_profile_result_free(&g);
   lj_store_close(st);
   lj_profile_result_free(&w);
-  // A version-7 file (every part up to the per-layer tables) upgraded: the table is there, empty.
-  snprintf(path, sizeof path, "%s/v7.db", dir);
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  char sql[128];
-  snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 7;", LJ_STORE_APPLICATION_ID);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  const char *parts[] = {lj_store_schema_v1, lj_store_schema_v2, lj_store_schema_v3, lj_store_schema_v4,
-                         lj_store_schema_v5, lj_store_schema_v6, lj_store_schema_v6_sources, lj_store_schema_v7};
-  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-    assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db,
-                                "INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '7');"
-                                "INSERT INTO runs(id, kind, command_line, host, tool_version, started_wall_ns, status)"
-                                " VALUES (1, 'profile', 'llamajoule profile', 'h', '0.1.0', 1, 'complete');",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  sqlite3_close(db);
-  assert_int_equal(lj_store_open(path, &st), 0);
-  int64_t n = -1;
-  assert_int_equal(lj_store_profile_count(st, 1, "trial_conditions", &n), 0);
-  assert_int_equal(n, 0);
-  lj_store_close(st);
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  sqlite3_stmt *q;
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT user_version FROM pragma_user_version", -1, &q, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
-  assert_int_equal(LJ_STORE_SCHEMA_VERSION, 9);
-  sqlite3_finalize(q);
-  sqlite3_close(db);
+  // A version-7 file (before the per-layer stages' table) and a version-8 file (with it, one
+  // row in it) upgraded: both get the table, empty; the version-8 row stays.
+  for (int from = 7; from <= 8; from++) {
+    snprintf(path, sizeof path, "%s/v%d.db", dir, from);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id = %d; PRAGMA user_version = %d;"
+             " INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '%d');",
+             LJ_STORE_APPLICATION_ID, from, from);
+    const char *parts[] = {lj_store_schema_v1, lj_store_schema_v2, lj_store_schema_v3,         lj_store_schema_v4,
+                           lj_store_schema_v5, lj_store_schema_v6, lj_store_schema_v6_sources, lj_store_schema_v7,
+                           lj_store_schema_v8};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts - (from == 7); i++)
+      assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO runs(id, kind, command_line, host, tool_version, started_wall_ns, status)"
+                                  " VALUES (1, 'profile', 'llamajoule profile', 'h', '0.1.0', 1, 'complete');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    if (from == 8)
+      assert_int_equal(sqlite3_exec(db,
+                                    "INSERT INTO layer_stage_estimates(run_id, phase, layer, stage, kv_len, n_trials,"
+                                    " dynamic_n, gross_n, time_n) VALUES (1, 'decode', 3, 'qkv', 64, 8, 8, 8, 8);",
+                                    NULL, NULL, NULL),
+                       SQLITE_OK);
+    sqlite3_close(db);
+    // read as it is: no such table, no rows (not an error)
+    int64_t n = -1;
+    assert_int_equal(lj_store_open_readonly(path, &st), 0);
+    if (lj_store_profile_count(st, 1, "trial_conditions", &n) < 0) fail_msg("%s", lj_error_message());
+    assert_int_equal(n, 0);
+    lj_store_close(st);
+    assert_int_equal(lj_store_open(path, &st), 0);
+    n = -1;
+    assert_int_equal(lj_store_profile_count(st, 1, "trial_conditions", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(lj_store_profile_count(st, 1, "layer_stage_estimates", &n), 0);
+    assert_int_equal(n, from == 8 ? 1 : 0);
+    lj_store_close(st);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT user_version FROM pragma_user_version),"
+                                        " (SELECT value FROM meta WHERE key = 'upgraded_from')",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 9);
+    assert_int_equal(sqlite3_column_int(q, 1), from);
+    assert_int_equal(LJ_STORE_SCHEMA_VERSION, 9);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+  }
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);

@@ -146,6 +146,18 @@ static void build(lj_profile_result *r) {
   }
   r->timeline_valid = 1;
   r->timeline.phase[LJ_PHASE_DECODE].n_intervals = 128 * 16 * 9;
+  // Decode's layers x stages measured alone (--per-layer): that heatmap uses them, prefill's the timeline.
+  for (int l = 0; l < 16; l++)
+    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+      lj_layer_stage_estimate e;
+      memset(&e, 0, sizeof e);
+      e.phase = LJ_PHASE_DECODE, e.layer = l, e.stage = (lj_stage)s, e.kv_len = 576, e.n_trials = 1;
+      e.dynamic_j.n = e.gross_j.n = e.time_s.n = 1;
+      e.dynamic_j.mean = kDecodeJ[s] * (l == 7 ? 0.5 : 1.0), e.gross_j.mean = 2 * kDecodeJ[s], e.time_s.mean = 2e-5;
+      e.dynamic_j.lo = e.dynamic_j.hi = e.gross_j.lo = e.gross_j.hi = e.time_s.lo = e.time_s.hi = NAN;
+      e.insitu_time_s = 2e-5, e.time_ratio = 1.0;
+      assert_int_equal(lj_profile_add_layer_stage(r, &e), 0);
+    }
   double full[3] = {80, 80.5, 79.6}, ablated[3] = {41, 41.3, 40.8};
   lj_mean_ci replay;
   assert_int_equal(lj_stats_mean_ci((double[]){1.9e-2, 1.92e-2, 1.88e-2}, 3, 0.95, &replay), 0);
@@ -322,6 +334,9 @@ static void test_page(void **state) {
     if (json_integer_value(json_object_get(c, "points")) < 1) fail_msg("chart %s has no data: %s", kCharts[i], st);
   }
   assert_int_equal(json_object_size(json_object_get(s, "skipped")), 0);
+  // the decode heatmap says it shows the cells measured alone, the prefill one the timeline's
+  assert_non_null(strstr(after, "Measured: each stage of each decoder layer replayed alone"));
+  assert_non_null(strstr(after, "From the in-situ timeline: gross energy of each stage call"));
   json_decref(s);
   free(st);
   free(after);

@@ -6,7 +6,9 @@
 // the stage-group shares of a point with stages, our J/token beside ML.ENERGY
 // v3's with the difference in %, the findings' sentences, the text and JSON;
 // and the study's compare page in headless Chromium (where installed): no
-// console error, the knee and the best batches marked on the charts.
+// console error, the knee and the best batches marked on the charts. A second
+// study of the same models with FP8 weights: compared with the first, every
+// model has a bf16 and an FP8 line, never one line of both.
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -21,12 +23,13 @@
 #include "common/error.h"
 #include "model/config.h"
 #include "profile/profile_analyze.h"
+#include "report/report_page.h"
 #include "report/report_study.h"
 #include "report/study_analysis.h"
 #include "store/store.h"
 #include "store/store_study.h"
 
-static char g_dir[256], g_study[300];
+static char g_dir[256], g_study[300], g_study_fp8[300];
 
 #define GEN 128
 #define PROMPT 128
@@ -66,9 +69,10 @@ static void add_stage(lj_profile_result *r, lj_stage s, double share) {
 }
 
 // A point's run: 3 repeats of a prefill and a decode window of one unit each.
-static void build(lj_profile_result *r, const point *p, int stages) {
+static void build(lj_profile_result *r, const point *p, int stages, const char *weights) {
   lj_profile_result_init(r);
   lj_profile_plan *pl = &r->plan;
+  snprintf(pl->weights, sizeof pl->weights, "%s", weights);
   snprintf(pl->model, sizeof pl->model, "%s", p->model);
   snprintf(pl->model_name, sizeof pl->model_name, "%s", p->model);
   assert_int_equal(lj_config_preset(p->model, &pl->config), 0);
@@ -103,7 +107,7 @@ static void build(lj_profile_result *r, const point *p, int stages) {
   }
 }
 
-static void make_study(const char *path) {
+static void make_study(const char *path, const char *weights) {
   lj_store *st = NULL;
   assert_int_equal(lj_store_open(path, &st), 0);
   lj_study_point pts[N_POINTS];
@@ -126,7 +130,7 @@ static void make_study(const char *path) {
     lj_run_info info = {.kind = "profile", .command_line = "llamajoule sweep", .source = "nvml"};
     assert_int_equal(lj_store_begin_run(st, &info, &pts[i].run_id), 0);
     lj_profile_result r;
-    build(&r, &kPoints[i], pts[i].stages);
+    build(&r, &kPoints[i], pts[i].stages, weights);
     assert_int_equal(lj_store_add_profile(st, pts[i].run_id, &r), 0);
     lj_profile_result_free(&r);
     assert_int_equal(lj_store_end_run(st, pts[i].run_id, LJ_RUN_COMPLETE, 0), 0);
@@ -299,27 +303,17 @@ static char *slurp(const char *path) {
   return b;
 }
 
-// The study's page in headless Chromium: drawn without errors, the knee and best batches marked.
-static void test_page(void **state) {
-  char html[400], dom[400];
-  snprintf(html, sizeof html, "%s/study.html", g_dir);
-  snprintf(dom, sizeof dom, "%s/dom.html", g_dir);
-  lj_report_study s;
-  assert_int_equal(lj_report_study_load(g_study, &s), 1);
-  FILE *f = fopen(html, "w");
-  assert_non_null(f);
-  int rc = lj_report_study_html(f, &s);
-  fclose(f);
-  lj_report_study_free(&s);
-  if (rc == LJ_EUNSUPPORTED) skip();  // built without node_modules/echarts
-  assert_int_equal(rc, 0);
+// Opens `html` in headless Chromium and returns the page's status (lj-status, JSON; the DOM in
+// *dom_text), NULL (with the reason on stderr) where it cannot be opened here. Fails the test
+// when the page did not finish or logged errors.
+static json_t *page_status(const char *html, const char *dom, char **dom_text) {
   if (getenv("LLAMAJOULE_SANITIZED")) {
     fprintf(stderr, "skip: sanitized build: the page is opened by the release build's test\n");
-    return;
+    return NULL;
   }
   if (system("command -v chromium >/dev/null 2>&1") != 0) {
     fprintf(stderr, "skip: chromium is not installed (apt-get install chromium): the page was not opened\n");
-    return;
+    return NULL;
   }
   char cmd[1400];
   snprintf(cmd, sizeof cmd,
@@ -337,6 +331,28 @@ static void test_page(void **state) {
   assert_true(json_is_true(json_object_get(st, "done")));
   if (json_array_size(json_object_get(st, "errors"))) fail_msg("errors on the page: %s", text);
   assert_int_equal(json_integer_value(json_object_get(st, "violations")), 0);
+  free(text);
+  *dom_text = after;
+  return st;
+}
+
+// The study's page in headless Chromium: drawn without errors, the knee and best batches marked.
+static void test_page(void **state) {
+  char html[400], dom[400];
+  snprintf(html, sizeof html, "%s/study.html", g_dir);
+  snprintf(dom, sizeof dom, "%s/dom.html", g_dir);
+  lj_report_study s;
+  assert_int_equal(lj_report_study_load(g_study, &s), 1);
+  FILE *f = fopen(html, "w");
+  assert_non_null(f);
+  int rc = lj_report_study_html(f, &s);
+  fclose(f);
+  lj_report_study_free(&s);
+  if (rc == LJ_EUNSUPPORTED) skip();  // built without node_modules/echarts
+  assert_int_equal(rc, 0);
+  char *after = NULL;
+  json_t *st = page_status(html, dom, &after);
+  if (!st) return;
   json_t *charts = json_object_get(st, "charts");
   static const struct {
     const char *id;
@@ -344,7 +360,7 @@ static void test_page(void **state) {
   } kCharts[] = {{"study-decode-j-per-token", 7}, {"study-decode-step", 7}, {"study-shares-size", 3}, {"study-shares-context", 3}};
   for (size_t i = 0; i < sizeof kCharts / sizeof kCharts[0]; i++) {
     json_t *c = json_object_get(charts, kCharts[i].id);
-    if (!c) fail_msg("chart %s was not drawn: %s", kCharts[i].id, text);
+    if (!c) fail_msg("chart %s was not drawn", kCharts[i].id);
     if (json_integer_value(json_object_get(c, "points")) != kCharts[i].points)
       fail_msg("chart %s: %lld points, not %d", kCharts[i].id, (long long)json_integer_value(json_object_get(c, "points")),
                kCharts[i].points);
@@ -356,7 +372,69 @@ static void test_page(void **state) {
   assert_true(json_integer_value(json_object_get(study, "findings")) >= 7);
   assert_non_null(strstr(after, "Beside ML.ENERGY v3"));
   json_decref(st);
-  free(text);
+  free(after);
+}
+
+// A bf16 and an FP8 study of the same models compared: a line per model and weight format (not
+// one line of both, which merged their points before), ML.ENERGY beside the bf16 lines only, the
+// FP8 line named in the findings, and four lines on the compare page's decode chart.
+static void test_weights_apart(void **state) {
+  (void)state;
+  lj_report_study s16, s8;
+  assert_int_equal(lj_report_study_load(g_study, &s16), 1);
+  assert_int_equal(lj_report_study_load(g_study_fp8, &s8), 1);
+  size_t n = s16.n_runs + s8.n_runs;
+  lj_report_run *all = calloc(n, sizeof *all);
+  assert_non_null(all);
+  memcpy(all, s16.runs, s16.n_runs * sizeof *all);
+  memcpy(all + s16.n_runs, s8.runs, s8.n_runs * sizeof *all);
+  lj_report_study both = s16;  // the first study's description, every run of both (as compare does)
+  both.runs = all, both.n_runs = n;
+  lj_study_analysis a;
+  assert_int_equal(lj_study_analyze(&both, 50, &a), 0);
+  assert_int_equal(a.n_lines, 4);
+  int fp8_lines = 0;
+  for (size_t i = 0; i < a.n_lines; i++) {
+    const lj_study_line *l = &a.lines[i];
+    fp8_lines += !strcmp(l->weights, "fp8");
+    assert_int_equal(l->n, !strcmp(l->model, "llama-3.1-8b") ? 5 : 2);
+    for (size_t k = 0; k < l->n; k++)
+      assert_string_equal(l->pt[k].run->prof.plan.weights, l->weights);
+  }
+  assert_int_equal(fp8_lines, 2);
+  lj_study_reference_match m[8];
+  assert_int_equal(lj_study_reference_matches(&a, m, 8), 3);
+  for (int i = 0; i < 3; i++) assert_string_equal(m[i].line->weights, "bf16");
+  lj_finding f[64];
+  size_t nf = lj_study_findings(&a, f, 64);
+  int named = 0;
+  for (size_t i = 0; i < nf; i++) named += strstr(f[i].text, "llama-3.1-8b fp8 (prompt 128, gen 128)") != NULL;
+  assert_true(named >= 2);
+  lj_study_analysis_free(&a);
+
+  char html[400], dom[400];
+  snprintf(html, sizeof html, "%s/compare_weights.html", g_dir);
+  snprintf(dom, sizeof dom, "%s/dom_weights.html", g_dir);
+  json_t *sj = lj_report_study_json(&s16);
+  assert_non_null(sj);
+  FILE *fh = fopen(html, "w");
+  assert_non_null(fh);
+  int rc = lj_report_compare_html_study(fh, all, n, sj);
+  fclose(fh);
+  json_decref(sj);
+  free(all);
+  lj_report_study_free(&s16);
+  lj_report_study_free(&s8);
+  if (rc == LJ_EUNSUPPORTED) skip();  // built without node_modules/echarts
+  assert_int_equal(rc, 0);
+  char *after = NULL;
+  json_t *st = page_status(html, dom, &after);
+  if (!st) return;
+  json_t *c = json_object_get(json_object_get(st, "charts"), "study-decode-j-per-token");
+  assert_non_null(c);
+  assert_int_equal(json_integer_value(json_object_get(c, "series")), 4);
+  assert_int_equal(json_integer_value(json_object_get(c, "points")), 14);
+  json_decref(st);
   free(after);
 }
 
@@ -365,7 +443,9 @@ static int setup(void **state) {
   assert_non_null(mkdtemp(g_dir));
   lj_set_quiet(1);
   snprintf(g_study, sizeof g_study, "%s/study.db", g_dir);
-  make_study(g_study);
+  make_study(g_study, "bf16");
+  snprintf(g_study_fp8, sizeof g_study_fp8, "%s/study_fp8.db", g_dir);
+  make_study(g_study_fp8, "fp8");
   return 0;
 }
 
@@ -378,6 +458,6 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_rules), cmocka_unit_test(test_study),
-                                     cmocka_unit_test(test_page)};
+                                     cmocka_unit_test(test_page), cmocka_unit_test(test_weights_apart)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,16 +7,17 @@
 #     interval lies within +-5% of the whole layer, INCONCLUSIVE when only the
 #     residual does, MISS when it does not; with the interaction row, the sums
 #     of isolation and of the leave-one-out marginals, the stage-order spread
-#     and the energy source (the power samples' for the 0.8 s windows, the
+#     and the energy source (the power samples' for the 0.2 s round windows, the
 #     counter's residual beside it);
 #   - the known answer per phase and method (within 10% of the copy alone);
 #   - the ablations per phase, group and method (within 10% of the estimate);
-#   - the per-layer replay (--per-layer, §2f) per phase: PASS when every layer agrees with
-#     the others (random weights: the same computation), with the spread of the layers'
-#     dynamic energies, the largest |t| and the dearest layers; a layer-skip check per row
-#     where the run measured one (within 10% of the layer's estimate);
-#   - the profile's wall time (the known answer adds ~90 s to the default's, --per-layer
-#     ~100 s for 1B).
+#   - the per-layer replay (--per-layer, §2f; per_layer_lines.py) per phase: PASS when every
+#     layer agrees with the others (random weights: the same computation), with the spread of
+#     the layers' dynamic energies and the largest |t|; a layer-skip check per row where the run
+#     measured one (within 10% of the layer's estimate); the layers x stages (scripts/gpu/
+#     per_layer_checks.sh has the checkpoint with a zeroed layer);
+#   - the profile's wall time (the known answer adds ~60 s to the default's, --per-layer
+#     ~290 s for 1B at the default 8 trials).
 # Reads the GPU only: never changes its clocks, power limit or persistence mode.
 #
 #   bash scripts/gpu/attribution_checks.sh BIN_DIR OUT_DIR [MODEL...]
@@ -102,22 +103,6 @@ for a in ab:
           % (ok(a["pass"]), model, a["phase"], "attn" if a["stage"] == "attn" else "mlp", a["method"],
              a["saved_j"]["mean"] or 0, a["replay_j"]["mean"] or 0, pct(a["agreement_pct"]),
              source(a, "%.3g J" % (a.get("counter_saved_j") or 0))))
-layers = doc.get("layers") or []
-if not layers:
-    print("MISS %s per_layer: no per-layer estimates (notes: %s)" % (model, doc.get("notes", "")))
-for ag in doc.get("layer_agreement") or []:
-    rows = [l for l in layers if l["phase"] == ag["phase"]]
-    dyn = [l["dynamic_j"]["mean"] for l in rows if l["dynamic_j"]["mean"] is not None]
-    mean = sum(dyn) / len(dyn) if dyn else 0
-    worst = max(rows, key=lambda l: abs(l["t"] or 0))
-    top = sorted(rows, key=lambda l: l["rank"])[:3]
-    print("%s %s per_layer %s: %d layers, dynamic %.4g J per layer call (spread %s of the mean), largest |t| %.2f "
-          "at layer %d (critical %.2f), dearest %s; time %.3g ms per call; %s"
-          % (ag["verdict"], model, ag["phase"], len(rows), mean,
-             pct((max(dyn) - min(dyn)) / mean * 100 if mean else None), abs(worst["t"] or 0), worst["layer"],
-             worst["critical"] or 0, ", ".join("%d" % l["layer"] for l in top),
-             sum(l["time_s"]["mean"] or 0 for l in rows) / max(len(rows), 1) * 1e3,
-             "source samples" if "sample_energy" in (worst.get("flags_text") or []) else "source counter"))
 # Trials: interleaved rounds (>= 8 per estimate by default) and the conditions of each trial.
 trials = doc.get("trials") or []
 conds = doc.get("trial_conditions") or []
@@ -141,10 +126,7 @@ if conds:
              min((c["temperature_c"] for c in conds if c["temperature_c"] is not None), default="-"),
              max((c["temperature_c"] for c in conds if c["temperature_c"] is not None), default="-"),
              len(capped), (": " + ", ".join("%s x%d" % kv for kv in sorted(by.items()))) if by else ""))
-for s in doc.get("layer_skips") or []:
-    print("%s %s layer_skip %s layer %d: saved %.3g J, estimate %.3g J per unit, agreement %s"
-          % (ok(s["pass"]), model, s["phase"], s["layer"], s["saved_j"]["mean"] or 0, s["replay_j"]["mean"] or 0,
-             pct(s["agreement_pct"])))
 PY
+  python3 "$(dirname "$0")/per_layer_lines.py" "$results/$m.json" "$m" | tee -a "$summary"
 done
 echo "done" | tee -a "$summary"

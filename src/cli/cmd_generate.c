@@ -48,7 +48,8 @@ static void usage(FILE *fp) {
           "  --weights bf16|fp8   linear layers in bf16 (default) or FP8 E4M3 with one scale per\n"
           "                       output row, quantised on load (cuda: on the GPU; cpu: the fp32\n"
           "                       reference of the same FP8 values); default: fp8 for an FP8\n"
-          "                       checkpoint (compressed-tensors), which loads as it is, else bf16\n"
+          "                       checkpoint (compressed-tensors), which loads as it is, else bf16;\n"
+          "                       bf16 with an FP8 checkpoint dequantises it (bf16(code x scale))\n"
           "  --dump-logits FILE   write every step's logits (format in docs/model.md)\n"
           "  --write-checkpoint DIR  write the model as an HF checkpoint (config.json +\n"
           "                       model.safetensors) and exit\n"
@@ -446,6 +447,14 @@ int lj_cmd_generate(int argc, char **argv) {
   if ((a.weights == LJ_WEIGHTS_FP8 && !strcmp(a.device, "cpu") && !a.write_checkpoint) ||
       (a.write_checkpoint && a.checkpoint_dtype == LJ_DTYPE_F8_E4M3))
     rc = lj_weights_quantize_fp8(&w, a.threads);
+  // An FP8 checkpoint with --weights bf16 runs bf16 linear layers on either device, as asked:
+  // dequantised here, bf16(code x scale) (the GPU's bf16 path would refuse FP8 tensors).
+  else if (!a.write_checkpoint && a.weights == LJ_WEIGHTS_BF16 && lj_weights_is_fp8(&w)) {
+    rc = lj_weights_dequantize_fp8(&w, a.threads);
+    if (rc == LJ_OK)
+      lj_info("%s: FP8 linear layers dequantised to bf16 (code x scale, rounded to bf16) for --weights bf16",
+              w.config.name);
+  }
   if (rc < 0) {
     lj_weights_free(&w);
     return lj_report_error(rc);

@@ -86,6 +86,10 @@ void lj_weights_free(lj_weights *w);
 // in F8_E4M3 are kept; embeddings, norms and lm_head stay as they are. The CPU reference of
 // the CUDA engine's FP8 weights (the same codes and scales, bit for bit).
 int lj_weights_quantize_fp8(lj_weights *w, int n_threads);
+// The reverse for FP8 checkpoints run with bf16 linear layers (--weights bf16): every F8_E4M3
+// matrix becomes BF16 holding bf16(e4m3(code) * scale) (what transformers' dequantisation of a
+// compressed-tensors checkpoint to bfloat16 gives); other matrices are kept.
+int lj_weights_dequantize_fp8(lj_weights *w, int n_threads);
 // 1 when any linear layer is F8_E4M3 (an FP8 checkpoint, or quantised).
 int lj_weights_is_fp8(const lj_weights *w);
 // 1 when the tensor is one of a layer's linear-layer matrices (the ones FP8 may hold).

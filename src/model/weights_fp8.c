@@ -14,36 +14,52 @@
 #include "model/weights.h"
 #include "model/weights_layout.h"
 
-// Quantises rows [0, rows) of src (cols wide) into q and scale; rows are claimed atomically.
+// fn(ctx, r) for every row r < rows, on n_threads threads claiming rows atomically.
+typedef struct {
+  void (*fn)(void *ctx, int64_t r);
+  void *ctx;
+  int64_t rows;
+  atomic_llong next;
+} row_job;
+
+static void *row_worker(void *arg) {
+  row_job *j = arg;
+  for (int64_t r; (r = atomic_fetch_add(&j->next, 1)) < j->rows;) j->fn(j->ctx, r);
+  return NULL;
+}
+
+static void parallel_rows(int64_t rows, int n_threads, void (*fn)(void *ctx, int64_t r), void *ctx) {
+  row_job j = {.fn = fn, .ctx = ctx, .rows = rows};
+  atomic_init(&j.next, 0);
+  pthread_t th[64];
+  int started = 0;
+  for (int i = 1; i < n_threads && i < 64; i++)
+    if (pthread_create(&th[started], NULL, row_worker, &j) == 0) started++;
+  row_worker(&j);
+  for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+}
+
+// One row of src quantised into q and scale.
 typedef struct {
   const lj_tensor *src;
   uint8_t *q;
   float *scale;
-  atomic_llong next;
 } quant_job;
 
-static void quant_rows(quant_job *j) {
+static void quant_row(void *ctx, int64_t r) {
+  quant_job *j = ctx;
   const lj_tensor *t = j->src;
-  int64_t rows = t->shape[0], cols = t->shape[1];
-  for (;;) {
-    int64_t r = atomic_fetch_add(&j->next, 1);
-    if (r >= rows) return;
-    float amax = 0.0f;
-    for (int64_t i = 0; i < cols; i++) {
-      float a = lj_load_f32(t->data, t->dtype, (size_t)(r * cols + i));
-      a = a < 0 ? -a : a;
-      if (a > amax) amax = a;
-    }
-    float s = lj_fp8_row_scale(amax);
-    j->scale[r] = s;
-    for (int64_t i = 0; i < cols; i++)
-      j->q[r * cols + i] = lj_fp8_quantize(lj_load_f32(t->data, t->dtype, (size_t)(r * cols + i)), s);
+  int64_t cols = t->shape[1];
+  float amax = 0.0f;
+  for (int64_t i = 0; i < cols; i++) {
+    float a = lj_load_f32(t->data, t->dtype, (size_t)(r * cols + i));
+    a = a < 0 ? -a : a;
+    if (a > amax) amax = a;
   }
-}
-
-static void *quant_worker(void *arg) {
-  quant_rows(arg);
-  return NULL;
+  float s = lj_fp8_row_scale(amax);
+  j->scale[r] = s;
+  for (int64_t i = 0; i < cols; i++)
+    j->q[r * cols + i] = lj_fp8_quantize(lj_load_f32(t->data, t->dtype, (size_t)(r * cols + i)), s);
 }
 
 static int quantize_tensor(lj_weights *w, lj_tensor *t, int n_threads) {
@@ -58,13 +74,7 @@ static int quantize_tensor(lj_weights *w, lj_tensor *t, int n_threads) {
                    (long long)cols);
   }
   quant_job j = {.src = t, .q = q, .scale = scale};
-  atomic_init(&j.next, 0);
-  pthread_t th[64];
-  int started = 0;
-  for (int i = 1; i < n_threads && i < 64; i++)
-    if (pthread_create(&th[started], NULL, quant_worker, &j) == 0) started++;
-  quant_rows(&j);
-  for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+  parallel_rows(rows, n_threads, quant_row, &j);
   int rc = lj_weights_adopt(w, q);
   if (rc < 0) {  // adopt frees q on failure; scale is still ours
     free(scale);
@@ -85,6 +95,43 @@ int lj_weights_is_fp8(const lj_weights *w) {
       if (ts[i]->dtype == LJ_DTYPE_F8_E4M3) return 1;
   }
   return 0;
+}
+
+// One F8_E4M3 row dequantised to bf16: bf16(e4m3(code) * scale), as lj_tensor_at gives it rounded.
+typedef struct {
+  const lj_tensor *src;
+  uint16_t *out;
+} dequant_job;
+
+static void dequant_row(void *ctx, int64_t r) {
+  dequant_job *j = ctx;
+  int64_t cols = j->src->shape[1];
+  for (int64_t i = 0; i < cols; i++) j->out[r * cols + i] = lj_f32_to_bf16(lj_tensor_at(j->src, r, i));
+}
+
+static int dequantize_tensor(lj_weights *w, lj_tensor *t, int n_threads) {
+  if (t->dtype != LJ_DTYPE_F8_E4M3) return LJ_OK;
+  int64_t rows = t->shape[0], cols = t->shape[1];
+  uint16_t *out = malloc((size_t)(rows * cols) * sizeof *out + 1);
+  if (!out)
+    return LJ_FAIL(LJ_ENOMEM, "dequantising '%s' to bf16: out of memory (%lld x %lld)", t->name, (long long)rows,
+                   (long long)cols);
+  dequant_job j = {.src = t, .out = out};
+  parallel_rows(rows, n_threads, dequant_row, &j);
+  LJ_TRY(lj_weights_adopt(w, out));
+  t->data = out;
+  t->dtype = LJ_DTYPE_BF16;
+  t->scale = NULL;  // still owned by w (adopted or mapped); no longer read
+  return LJ_OK;
+}
+
+int lj_weights_dequantize_fp8(lj_weights *w, int n_threads) {
+  for (int l = 0; l < w->config.n_layers; l++) {
+    lj_layer_weights *L = &w->layers[l];
+    lj_tensor *ts[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    for (int i = 0; i < 7; i++) LJ_TRY(dequantize_tensor(w, ts[i], n_threads));
+  }
+  return LJ_OK;
 }
 
 int lj_weights_quantize_fp8(lj_weights *w, int n_threads) {

@@ -4,7 +4,8 @@
 // across them: with random weights every layer is the same computation, so a
 // layer outside the others' interval says the measurement, not the model,
 // differs. What proves the estimates wrong: the layer-skip check
-// (lj_layer_skip_compute), the real run without that layer.
+// (lj_layer_skip_compute), the real run without that layer. The layers x stages
+// (method "layer_stage", key.layer and key.stage) the same way, per cell.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,50 @@ static int phase_layers(lj_profile_result *r, lj_phase ph, lj_replay_trial *t) {
   return lj_layer_agreement_compute(r->layers + first, r->n_layers - first, r->plan.level);
 }
 
+// The timeline's time per call of stage st of layer L (the stamp's cost off; NAN: no timeline). In
+// decode, the mean over the steps, whose KV lengths surround the replay's middle one.
+static double insitu_layer_stage_time(const lj_profile_result *r, lj_phase ph, int L, lj_stage st) {
+  double sum = 0;
+  int64_t n = 0;
+  for (size_t i = 0; i < r->n_intervals; i++) {
+    const lj_stage_interval *iv = &r->intervals[i];
+    if (iv->phase != ph || iv->stage != st || iv->layer != L) continue;
+    sum += (double)(iv->end_ns - iv->begin_ns) * 1e-9;
+    n++;
+  }
+  double t = n ? sum / (double)n - (isfinite(r->stamp_cost_s) ? r->stamp_cost_s : 0) : NAN;
+  return t > 0 ? t : NAN;
+}
+
+// The layers x stages of one phase: each stage of each layer alone, per call.
+static int phase_layer_stages(lj_profile_result *r, lj_phase ph, lj_replay_trial *t) {
+  int n_layers = r->plan.config.n_layers;
+  for (int L = 0; L < n_layers; L++)
+    for (int k = 0; k < LJ_LAYER_STAGES; k++) {
+      lj_stage st = lj_layer_order_stage(0, k);
+      size_t n = 0;
+      int64_t kv = 0;
+      for (size_t i = 0; i < r->n_trials; i++) {
+        const lj_profile_trial *x = &r->trials[i];
+        if (x->method != LJ_METHOD_LAYER_STAGE || x->key.phase != ph || x->key.layer != L || x->key.stage != st)
+          continue;
+        if (isfinite(x->t.counter_energy_j) && x->t.calls > 0 && x->t.duration_s > 0) t[n++] = x->t;
+        kv = x->key.kv_len;
+      }
+      if (!n) continue;
+      lj_replay_estimate e;
+      LJ_TRY(lj_replay_estimate_compute(t, n, insitu_layer_stage_time(r, ph, L, st), r->plan.level, &e));
+      lj_layer_stage_estimate l;
+      memset(&l, 0, sizeof l);
+      l.phase = ph, l.layer = L, l.stage = st, l.kv_len = kv, l.n_trials = e.n_trials;
+      l.dynamic_j = e.dynamic_j, l.gross_j = e.gross_j, l.time_s = e.time_per_call_s;
+      l.insitu_time_s = e.insitu_time_per_call_s, l.time_ratio = e.time_ratio;
+      l.flags = e.window_flags;
+      LJ_TRY(lj_profile_add_layer_stage(r, &l));
+    }
+  return 0;
+}
+
 // The skip checks of one phase (pi: 0 prefill, 1 decode) against the layers' estimates. The saved
 // energy takes the power samples where every window of both sets has them (§1b; the units' windows
 // are >= --phase-seconds, under 10 s), the counter's beside it.
@@ -124,10 +169,14 @@ int lj_analyze_layers(lj_profile_result *r, const lj_profile_raw *raw) {
   free(r->layers);
   r->layers = NULL;
   r->n_layers = 0;
+  free(r->layer_stages);
+  r->layer_stages = NULL;
+  r->n_layer_stages = 0;
   lj_replay_trial *t = malloc(sizeof *t * (r->n_trials ? r->n_trials : 1));
   if (!t) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
   int rc = 0;
   for (int p = 0; p < LJ_PHASE_COUNT && rc == 0; p++) rc = phase_layers(r, (lj_phase)p, t);
+  for (int p = 0; p < LJ_PHASE_COUNT && rc == 0; p++) rc = phase_layer_stages(r, (lj_phase)p, t);
   free(t);
   r->n_layer_skips = 0;
   for (int pi = 0; raw && pi < 2 && rc == 0; pi++) rc = phase_skips(r, raw, pi);

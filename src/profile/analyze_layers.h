@@ -18,6 +18,8 @@ int lj_layer_skip_compute(lj_phase ph, int layer, int64_t calls_per_unit, const 
                           const double *skipped_j, size_t n_skipped, const lj_mean_ci *replay_per_call_j,
                           double level, lj_layer_skip *out);
 
-// Fills r->layers from the "layer" trials, every phase, and r->layer_skips from raw's skip windows
-// (raw may be NULL: none) for each skipped layer with an estimate (replaces what was there).
+// Fills r->layers from the "layer" trials, every phase, r->layer_stages from the "layer_stage"
+// trials (with the timeline's time of that stage of that layer for the time ratio), and
+// r->layer_skips from raw's skip windows (raw may be NULL: none) for each skipped layer with an
+// estimate (replaces what was there).
 int lj_analyze_layers(lj_profile_result *r, const lj_profile_raw *raw);

@@ -5,6 +5,7 @@
 // proves the layer's replay estimate wrong when they differ by more than 10%.
 #include <stdio.h>
 
+#include "common/clock.h"
 #include "profile/gpu_run.h"
 
 static int window(gpu_run *g, int pi, int slot, int rep) {
@@ -30,11 +31,13 @@ int lj_gpu_layer_skips(gpu_run *g) {
   g->raw.skip_layer[1] = 0, g->raw.skip_layer[2] = n_layers / 2, g->raw.skip_layer[3] = n_layers - 1;
   int slots = n_layers >= 3 ? LJ_SKIP_SLOTS : 1 + n_layers;
   int rc = 0;
+  int64_t t0 = lj_mono_ns();
   for (int pi = 0; pi < 2 && rc == 0; pi++)
     for (int rep = 0; rep < g->o->repeats && rep < LJ_PROFILE_MAX_PAIRS && rc == 0 && !lj_gpu_interrupted(g); rep++) {
       for (int slot = 0; slot < slots && rc == 0; slot++) rc = window(g, pi, slot, rep);
       lj_gpu_step_done(g);
     }
   int off = lj_cuda_set_skip_layer(g->e, -1);
+  if (rc == 0) lj_profile_note(g->r, "--per-layer: the layer-skip windows took %.0f s.", (double)(lj_mono_ns() - t0) * 1e-9);
   return rc < 0 ? rc : off;
 }

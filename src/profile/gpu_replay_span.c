@@ -60,11 +60,15 @@ static int play(gpu_run *g, lj_cuda_replay *rp, double duty, int launches, doubl
 // after a pre-roll of random length.
 int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
                        int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
-  lj_gpu_replay_what w = {first, last, NULL, 0, last, 0, NULL, 0};
+  lj_gpu_replay_what w = {first, last, NULL, 0, last, 0, NULL, 0, NULL, 0};
   return lj_gpu_replay_run(g, ph, &w, kv, b, groups, method, trial0, n_trials, seconds, duty);
 }
 
 static int create(gpu_run *g, const lj_gpu_replay_what *w, const lj_cuda_batch *b, int calls, lj_cuda_replay **rp) {
+  if (w->in && w->one_layer > 0 && !w->order)
+    return lj_cuda_replay_create_layer_stage(g->e, w->key_stage, w->one_layer - 1, w->in, b, calls, rp);
+  if (w->in && w->one_layer > 0)
+    return lj_cuda_replay_create_layer_input(g->e, w->order, w->n, w->one_layer - 1, w->in, b, calls, rp);
   if (w->order && w->one_layer > 0)
     return lj_cuda_replay_create_layer(g->e, w->order, w->n, w->one_layer - 1, b, calls, rp);
   if (w->order) return lj_cuda_replay_create_order(g->e, w->order, w->n, b, calls, rp);
@@ -82,6 +86,7 @@ int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, 
   if (w->name) snprintf(p->name, sizeof p->name, "%s", w->name), p->w.name = p->name;
   p->ph = ph, p->kv = kv, p->groups = groups, p->method = method, p->seconds = seconds;
   int L = g->r->plan.config.n_layers, per_layer = w->order || lj_stage_is_per_layer(w->first);
+  if (w->in && w->one_layer > 0) per_layer = 0;  // one layer: any number of calls
   int calls = per_layer ? L : 4;
   LJ_TRY(create(g, &p->w, b, calls, &p->rp));
   double t = 0;
@@ -125,9 +130,11 @@ void lj_gpu_replay_release(lj_gpu_replay_prep *p) {
 int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k) {
   const lj_gpu_replay_what *w = &p->w;
   // Pre-roll of the same pattern, its length random over one update of the counter
-  // so that the window's start falls at a random point of the counter's 100 ms grid.
-  int64_t offset = (int64_t)(lj_gpu_uniform01(g) * 100e6), pre_done = 0, pre_gap = 0;
-  double pre_s = LJ_GPU_PREROLL_S + (double)offset * 1e-9;
+  // so that the window's start falls at a random point of the counter's 100 ms grid (short
+  // trials read from the samples: of one sample period, after a shorter pre-roll).
+  double grid_s = w->short_preroll ? LJ_GPU_SAMPLE_PERIOD_S : 0.1;
+  int64_t offset = (int64_t)(lj_gpu_uniform01(g) * grid_s * 1e9), pre_done = 0, pre_gap = 0;
+  double pre_s = (w->short_preroll ? LJ_GPU_SHORT_PREROLL_S : LJ_GPU_PREROLL_S) + (double)offset * 1e-9;
   LJ_TRY(play(g, p->rp, p->duty, (int)ceil(pre_s / p->per_launch), pre_s, p->burst, p->gap_ns, &pre_done, &pre_gap));
   char name[96];
   if (w->name)

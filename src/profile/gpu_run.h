@@ -100,7 +100,17 @@ typedef struct {
   int variant;
   const char *name;
   int one_layer;  // 0: cycle all layers; L + 1: layer L alone (lj_cuda_replay_create_layer, key.layer L)
+  // With one_layer: the layers' captured inputs; order set: the whole layer on its own input
+  // (lj_cuda_replay_create_layer_input); order NULL: stage key_stage of that layer alone
+  // (lj_cuda_replay_create_layer_stage).
+  const lj_cuda_layer_inputs *in;
+  int short_preroll;  // 1: LJ_GPU_SHORT_PREROLL_S + up to one sample period (trials read from the samples)
 } lj_gpu_replay_what;
+// The pre-roll of short trials whose energy is the power samples' (§1b): the counter's 100 ms grid
+// does not matter to them; enough for the power to settle to the replay's level (the ~20 ms
+// samples see it), plus a random part of one sample period.
+#define LJ_GPU_SHORT_PREROLL_S 0.1
+#define LJ_GPU_SAMPLE_PERIOD_S 0.02
 int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
                       int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty);
 // A replay made ready for trials (its graph captured and timed), so that trials of several
@@ -146,6 +156,8 @@ int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
 int lj_gpu_known_answer(gpu_run *g);                     // gpu_known_answer.c
 int lj_gpu_layers(gpu_run *g);                           // gpu_layers.c (--per-layer)
 int lj_gpu_layer_skips(gpu_run *g);                      // gpu_layer_skip.c (--per-layer)
+// gpu_layer_stages.c (--per-layer): each stage of each layer alone on that layer's captured input.
+int lj_gpu_layer_stages(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, const lj_cuda_layer_inputs *in);
 int lj_gpu_head_fit_replay(gpu_run *g, int64_t kv, const lj_cuda_batch *b);               // gpu_head_fit.c
 int lj_gpu_run_ablation(gpu_run *g);                     // gpu_ablation.c
 int lj_gpu_run_overhead(gpu_run *g);                     // gpu_overhead.c

@@ -35,7 +35,8 @@ static int measure(gpu_run *g) {
   lj_profile_result *r = g->r;
   int R = o->repeats, B = o->batch;
   int n_replays = 13 + 14 + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
-  int n_sequence = (o->sequence || o->shapley ? 2 * o->trials : 0) + (o->per_layer ? 2 * o->trials + 2 * R : 0);
+  int n_sequence = (o->sequence || o->shapley ? 2 * o->trials : 0) +
+                   (o->per_layer ? 2 * o->trials + 2 * R + (o->layer_stages ? 2 * r->plan.config.n_layers : 0) : 0);
   lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_sequence +
                                                   (o->ablation ? 2 * R : 0) + (o->overhead ? 1 : 0) +
                                                   (o->known_answer_mb > 0 ? 4 : 0));

@@ -24,7 +24,7 @@ void lj_profile_options_default(lj_profile_options *o) {
   // keep replay power near the run's (bench/results/profile/2026-12-04-h200.md).
   o->replay_duty = 0.5;
   o->ablation = 3;
-  o->timeline = o->overhead = o->sequence = o->shapley = 1;
+  o->timeline = o->overhead = o->sequence = o->shapley = o->layer_stages = 1;
   o->head_fit = 0;  // opt-in: at the default KV lengths its fit explains little (docs/cli.md)
   o->progress = 1;
 }

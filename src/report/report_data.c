@@ -263,6 +263,27 @@ static json_t *layers_part(const lj_profile_result *r) {
   return o;
 }
 
+// Layers x stages measured alone (--per-layer): per phase, cells [layer, stage, dynamic J per call];
+// absent where not measured (the page's heatmap then shows the timeline's cells and says so).
+static json_t *layer_stages_part(const lj_profile_result *r) {
+  json_t *o = json_object();
+  for (int p = 0; o && p < LJ_PHASE_COUNT; p++) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->n_layer_stages; i++) {
+      const lj_layer_stage_estimate *l = &r->layer_stages[i];
+      if (l->phase != (lj_phase)p || !(l->dynamic_j.n > 0) || !isfinite(l->dynamic_j.mean)) continue;
+      json_t *cell = json_array();
+      json_array_append_new(cell, json_integer(l->layer));
+      json_array_append_new(cell, json_string(lj_stage_name(l->stage)));
+      json_array_append_new(cell, json_real(l->dynamic_j.mean));
+      json_array_append_new(a, cell);
+    }
+    if (json_array_size(a)) put(o, lj_phase_name((lj_phase)p), a);
+    else json_decref(a);
+  }
+  return o;
+}
+
 // Phase windows on the samples' time axis (ns, as stored).
 static json_t *windows_part(const lj_profile_result *r) {
   json_t *a = json_array();
@@ -411,6 +432,7 @@ json_t *lj_report_page_data(const lj_report_run *r) {
   put(o, "groups", groups_part(p));
   put(o, "heatmap", heatmap_part(p));
   put(o, "layers", layers_part(p));
+  put(o, "layer_stages", layer_stages_part(p));
   put(o, "windows", windows_part(p));
   put(o, "extras", extras_part(p));
   put(o, "findings", findings_part(r));

@@ -540,6 +540,8 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   put(b, doc, "layer_agreement", layer_agreement_json(b, r));
   put(b, doc, "layer_skips", checks_json(b, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips,
                                          r->n_layer_skips, layer_skip_derived, r));
+  put(b, doc, "layer_stages", checks_json(b, &lj_desc_layer_stage_estimate, r->layer_stages, sizeof *r->layer_stages,
+                                          (int)r->n_layer_stages, NULL, r));
   put(b, doc, "head_fit", head_fit_json(b, r));
   put(b, doc, "overhead", overhead_json(b, r));
   put_str(b, doc, "notes", r->notes);

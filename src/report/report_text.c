@@ -692,6 +692,52 @@ static void print_layer_replays(FILE *f, const lj_profile_result *r) {
              "estimate: calls x the layer's replay\n");
 }
 
+// Layers x stages (--per-layer): each stage of each layer alone, dynamic J per call, a row per layer;
+// beside it the stages' sum against the whole layer replayed alone (their gap: what no stage has alone).
+static void print_layer_stages(FILE *f, const lj_profile_result *r) {
+  if (r->n_layer_stages == 0) return;
+  section(f, "Layers x stages (each stage of each layer replayed alone on that layer's input; dynamic J per call)");
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+    int any = 0;
+    for (size_t i = 0; i < r->n_layer_stages && !any; i++) any = r->layer_stages[i].phase == (lj_phase)p;
+    if (!any) continue;
+    fprintf(f, "%-8s %5s", lj_phase_name((lj_phase)p), "layer");
+    for (int k = 0; k < LJ_LAYER_STAGES; k++) fprintf(f, " %9s", lj_stage_name(lj_layer_order_stage(0, k)));
+    fprintf(f, " %9s %9s %8s\n", "sum", "layer", "sum/lay");
+    for (int L = 0; L < r->plan.config.n_layers; L++) {
+      double sum = 0;
+      int n = 0;
+      cell c;
+      char row[512];
+      int used = snprintf(row, sizeof row, "%-8s %5d", lj_phase_name((lj_phase)p), L);
+      for (int k = 0; k < LJ_LAYER_STAGES; k++) {
+        const lj_layer_stage_estimate *x = NULL;
+        for (size_t i = 0; i < r->n_layer_stages; i++) {
+          const lj_layer_stage_estimate *y = &r->layer_stages[i];
+          if (y->phase == (lj_phase)p && y->layer == L && y->stage == lj_layer_order_stage(0, k)) x = y;
+        }
+        double v = x && x->dynamic_j.n > 0 ? x->dynamic_j.mean : NAN;
+        if (isfinite(v)) sum += v, n++;
+        used += snprintf(row + used, sizeof row - (size_t)used, " %9s", energy(c, v));
+      }
+      if (!n) continue;
+      double layer = NAN;
+      for (size_t i = 0; i < r->n_layers; i++)
+        if (r->layers[i].phase == (lj_phase)p && r->layers[i].layer == L) layer = r->layers[i].dynamic_j.mean;
+      cell a, b, d;
+      fprintf(f, "%s %9s %9s %8s\n", row, energy(a, n == LJ_LAYER_STAGES ? sum : NAN), energy(b, layer),
+              pct(d, layer > 0 && n == LJ_LAYER_STAGES ? (sum / layer - 1) * 100 : NAN, 1));
+    }
+  }
+  int low = 0;
+  for (size_t i = 0; i < r->n_layer_stages; i++) low += r->layer_stages[i].time_ratio < LJ_LAYER_STAGE_LOW_RATIO;
+  fprintf(f, "sum/lay: the stages' sum against the whole layer replayed alone, - 1 (isolation misses the transitions "
+             "between stages, docs/attribution.md §2c); one trial per cell: no interval\n");
+  if (low)
+    fprintf(f, "cells replayed faster than in the run: %d of %zu (replayed time / in-situ time < %.1f; JSON: "
+               "time_ratio): their energy per call may be low\n", low, r->n_layer_stages, LJ_LAYER_STAGE_LOW_RATIO);
+}
+
 static void print_head_fit(FILE *f, const lj_profile_result *r) {
   if (!r->head_fit_valid) return;
   const lj_head_fit *h = &r->head_fit;
@@ -737,6 +783,7 @@ int lj_profile_report_text(FILE *f, const lj_profile_result *r) {
     print_ablation(f, r);
     print_ablation_checks(f, r);
     print_layer_replays(f, r);
+    print_layer_stages(f, r);
     print_head_fit(f, r);
   }
   print_overhead(f, r);

@@ -32,13 +32,17 @@ int lj_study_best_under(const double *j, const double *step_ms, size_t n, double
 }
 
 static lj_study_line *line_of(lj_study_analysis *a, const lj_profile_plan *p) {
+  const char *weights = p->weights[0] ? p->weights : "bf16";  // stores from before FP8 ran bf16
   for (size_t i = 0; i < a->n_lines; i++) {
     lj_study_line *l = &a->lines[i];
-    if (!strcmp(l->model, p->model_name) && l->prompt_len == p->prompt_len && l->gen_len == p->gen_len) return l;
+    if (!strcmp(l->model, p->model_name) && !strcmp(l->weights, weights) && l->prompt_len == p->prompt_len &&
+        l->gen_len == p->gen_len)
+      return l;
   }
   lj_study_line *l = &a->lines[a->n_lines++];
   memset(l, 0, sizeof *l);
   snprintf(l->model, sizeof l->model, "%s", p->model_name);
+  snprintf(l->weights, sizeof l->weights, "%s", weights);
   l->prompt_len = p->prompt_len, l->gen_len = p->gen_len;
   l->params_b = p->config.n_layers > 0 ? (double)lj_config_n_params(&p->config) / 1e9 : NAN;
   l->fastest = -1;

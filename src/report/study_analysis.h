@@ -25,9 +25,10 @@ typedef struct {
   const lj_report_run *run;
 } lj_study_line_point;
 
-// One model at one prompt and generated length, its done points by batch.
+// One model in one weight format at one prompt and generated length, its done points by batch.
 typedef struct {
   char model[64];
+  char weights[8];  // the linear layers' format, "bf16" or "fp8": bf16 and FP8 sweeps are separate lines
   char gpu[96];
   int prompt_len, gen_len;
   double params_b;  // billions of parameters

@@ -38,7 +38,8 @@ static json_t *line_json(const lj_study_line *l, double bound_ms) {
                                          "prefill_j_per_token", num(p->prefill_j_per_token), "meets_latency",
                                          p->step_ms <= bound_ms));
   }
-  return json_pack("{s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "model", l->model, "gpu", l->gpu,
+  return json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "model", l->model, "weights",
+                   l->weights, "gpu", l->gpu,
                    "prompt_len", l->prompt_len, "gen_len", l->gen_len, "params_b", num(l->params_b), "best_batch",
                    batch_or_null(l->best_batch), "fastest_batch",
                    batch_or_null(l->fastest >= 0 ? l->pt[l->fastest].batch : 0), "knee_batch",

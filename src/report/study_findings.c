@@ -20,7 +20,8 @@ static int has_energy(const lj_study_line_point *p) { return isfinite(p->j_per_t
 
 static void line_findings(lj_finding_sink *s, const lj_study_line *l, double bound_ms) {
   char who[128];
-  snprintf(who, sizeof who, "%s (prompt %d, gen %d)", l->model, l->prompt_len, l->gen_len);
+  snprintf(who, sizeof who, "%s%s%s (prompt %d, gen %d)", l->model, strcmp(l->weights, "bf16") ? " " : "",
+           strcmp(l->weights, "bf16") ? l->weights : "", l->prompt_len, l->gen_len);
   const lj_study_line_point *first = NULL, *low = NULL, *last = NULL;
   size_t n = 0;
   for (size_t i = 0; i < l->n; i++) {

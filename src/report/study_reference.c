@@ -12,7 +12,8 @@ size_t lj_study_reference_matches(const lj_study_analysis *a, lj_study_reference
     const lj_reference_point *ref = &lj_mlenergy_points[r];
     for (size_t i = 0; i < a->n_lines; i++) {
       const lj_study_line *l = &a->lines[i];
-      if (!strcasestr(l->model, ref->model) || !strstr(l->gpu, ref->gpu)) continue;
+      // ML.ENERGY ran bf16 weights: FP8 lines have no reference
+      if (!strcasestr(l->model, ref->model) || !strstr(l->gpu, ref->gpu) || strcmp(l->weights, "bf16")) continue;
       for (size_t k = 0; k < l->n; k++) {
         const lj_study_line_point *p = &l->pt[k];
         if (p->batch != ref->batch || !isfinite(p->gross_j_per_token) || n >= max) continue;

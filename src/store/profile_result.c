@@ -17,7 +17,7 @@ static void empty_ci(lj_mean_ci *m) {
 const char *lj_profile_method_name(lj_profile_method m) {
   static const char *const names[LJ_METHOD_ALL_COUNT] = {"isolation", "sequence",     "loo",
                                                          "order",     "known_answer", "shapley",
-                                                         "layer"};
+                                                         "layer",     "layer_stage"};
   return (unsigned)m < LJ_METHOD_ALL_COUNT ? names[m] : "?";
 }
 
@@ -73,6 +73,7 @@ void lj_profile_result_free(lj_profile_result *r) {
   free(r->interval_energy_j);
   free(r->interval_step);
   free(r->layers);
+  free(r->layer_stages);
   free(r->trial_conds);
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     free(r->layer_energy_j[p]);
@@ -203,6 +204,12 @@ int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditi
 int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l) {
   LJ_TRY(grow((void **)&r->layers, r->n_layers, sizeof *l));
   r->layers[r->n_layers++] = *l;
+  return 0;
+}
+
+int lj_profile_add_layer_stage(lj_profile_result *r, const lj_layer_stage_estimate *l) {
+  LJ_TRY(grow((void **)&r->layer_stages, r->n_layer_stages, sizeof *l));
+  r->layer_stages[r->n_layer_stages++] = *l;
   return 0;
 }
 

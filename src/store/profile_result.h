@@ -107,9 +107,10 @@ typedef enum {
   LJ_METHOD_KNOWN,          // trials of the known-answer check (variant: lj_known_variant)
   LJ_METHOD_SHAPLEY,        // estimates: (isolation + (whole layer - layer without the stage)) / 2
   LJ_METHOD_LAYER,          // trials: one whole decoder layer (key.layer) replayed alone (--per-layer)
+  LJ_METHOD_LAYER_STAGE,    // trials: one stage (key.stage) of one layer (key.layer) alone (--per-layer)
   LJ_METHOD_ALL_COUNT
 } lj_profile_method;
-// "isolation", "sequence", "loo", "order", "known_answer", "shapley", "layer"
+// "isolation", "sequence", "loo", "order", "known_answer", "shapley", "layer", "layer_stage"
 const char *lj_profile_method_name(lj_profile_method m);
 // The name of the prefill "context" method of stores written before it was removed: the
 // store reader skips its rows and says so in the notes.
@@ -241,6 +242,25 @@ typedef struct {
   uint32_t flags;
 } lj_layer_estimate;
 
+// One stage of one decoder layer replayed alone on that layer's own input and weights, the weights
+// of a matrix stage rotated over copies so that they stream from HBM (docs/attribution.md §2f): per
+// call, over its trials (one by default: no interval). insitu_time_s: the timeline's time per call
+// of that stage of that layer (NAN: no timeline); time_ratio = time_s / insitu_time_s.
+typedef struct {
+  lj_phase phase;
+  int layer;
+  lj_stage stage;
+  int64_t kv_len;
+  int n_trials;
+  lj_mean_ci dynamic_j, gross_j;  // per call
+  lj_mean_ci time_s;              // per call
+  double insitu_time_s, time_ratio;
+  uint32_t flags;
+} lj_layer_stage_estimate;
+// A cell replayed this much faster than the timeline's same stage of the same layer ran too fast to
+// be the run's work (weights from the L2, another kernel): the report says so.
+#define LJ_LAYER_STAGE_LOW_RATIO 0.8
+
 // One layer skipped in the real run (the residual passes through) against its replay
 // estimate: a.calls = the layer's calls per phase unit, a.replay_j = calls x the estimate.
 typedef struct {
@@ -300,6 +320,8 @@ typedef struct {
   size_t n_layers;
   lj_layer_skip layer_skips[LJ_PROFILE_MAX_LAYER_SKIPS];
   int n_layer_skips;
+  lj_layer_stage_estimate *layer_stages;  // per phase, layer and stage (--per-layer; NULL: none)
+  size_t n_layer_stages;
 
   char notes[2048];              // what the run could not do, one sentence each
 } lj_profile_result;
@@ -334,6 +356,7 @@ double lj_profile_stage_share(const lj_profile_result *r, const lj_profile_stage
 // -1 none measured; *worst (may be NULL) gets the layer with the largest |t| (-1: none).
 int lj_profile_layer_agreement(const lj_profile_result *r, lj_phase p, int *worst);
 int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l);
+int lj_profile_add_layer_stage(lj_profile_result *r, const lj_layer_stage_estimate *l);
 int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditions *c);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,

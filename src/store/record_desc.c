@@ -268,16 +268,21 @@ static const lj_field kTrialConditions[] = {
 const lj_record_desc lj_desc_trial_conditions = DESC("trial_conditions", kTrialConditions);
 #undef T
 
+// What a layer's estimate and a layer's stage estimate share: the KV length, trials, and per call
+// the energies and time with their intervals.
+#define LAYER_ESTIMATE_FIELDS(T)                                                     \
+  FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, kv_len),                  \
+      FIELD("n_trials", "n_trials", "trials", LJ_FIELD_INT, "", T, n_trials),        \
+      FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, dynamic_j.level),            \
+      FIELD("dynamic", "dynamic_j", "dynamic_j", LJ_FIELD_CI, "J", T, dynamic_j),    \
+      FIELD("gross", "gross_j", "gross_j", LJ_FIELD_CI, "J", T, gross_j),            \
+      FIELD("time", "time_s", "time_s", LJ_FIELD_CI, "s", T, time_s)
+
 #define T lj_layer_estimate
 static const lj_field kLayerEstimate[] = {
     FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
     FIELD("layer", "layer", "layer", LJ_FIELD_INT, "", T, layer),
-    FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, kv_len),
-    FIELD("n_trials", "n_trials", "trials", LJ_FIELD_INT, "", T, n_trials),
-    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, dynamic_j.level),
-    FIELD("dynamic", "dynamic_j", "dynamic_j", LJ_FIELD_CI, "J", T, dynamic_j),
-    FIELD("gross", "gross_j", "gross_j", LJ_FIELD_CI, "J", T, gross_j),
-    FIELD("time", "time_s", "time_s", LJ_FIELD_CI, "s", T, time_s),
+    LAYER_ESTIMATE_FIELDS(T),
     FIELD("rank", "rank", "rank", LJ_FIELD_INT, "", T, rank),
     FIELD("t", "t", "t", LJ_FIELD_REAL, "", T, t),
     FIELD("critical", "critical", "critical", LJ_FIELD_REAL, "", T, critical),
@@ -285,6 +290,19 @@ static const lj_field kLayerEstimate[] = {
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
 };
 const lj_record_desc lj_desc_layer_estimate = DESC("layer_estimates", kLayerEstimate);
+#undef T
+
+#define T lj_layer_stage_estimate
+static const lj_field kLayerStageEstimate[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("layer", "layer", "layer", LJ_FIELD_INT, "", T, layer),
+    FIELD("stage", "stage", "stage", LJ_FIELD_STAGE, "", T, stage),
+    LAYER_ESTIMATE_FIELDS(T),
+    FIELD("insitu_time_s", "insitu_time_s", "insitu_time_s", LJ_FIELD_REAL, "s", T, insitu_time_s),
+    FIELD("time_ratio", "time_ratio", "time_ratio", LJ_FIELD_REAL, "", T, time_ratio),
+    FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
+};
+const lj_record_desc lj_desc_layer_stage_estimate = DESC("layer_stage_estimates", kLayerStageEstimate);
 #undef T
 
 #define T lj_layer_skip

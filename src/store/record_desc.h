@@ -87,6 +87,7 @@ extern const lj_record_desc lj_desc_ablation;       // lj_ablation, table ablati
 extern const lj_record_desc lj_desc_ablation_check; // lj_ablation_check, table ablation_checks
 extern const lj_record_desc lj_desc_trial_conditions;  // lj_trial_conditions, table trial_conditions
 extern const lj_record_desc lj_desc_layer_estimate;  // lj_layer_estimate, table layer_estimates
+extern const lj_record_desc lj_desc_layer_stage_estimate;  // lj_layer_stage_estimate, table layer_stage_estimates
 extern const lj_record_desc lj_desc_layer_skip;      // lj_layer_skip, table layer_skips (stage: attn_norm)
 extern const lj_record_desc lj_desc_shapley_check;  // lj_shapley_check, table shapley_checks
 extern const lj_record_desc lj_desc_known_answer;   // lj_known_answer, table known_answers

@@ -520,6 +520,8 @@ static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
                     (int)r->n_trial_conds, -1, -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips, r->n_layer_skips,
                     offsetof(lj_layer_skip, phase), -1));
+  LJ_TRY(put_checks(st, run_id, &lj_desc_layer_stage_estimate, r->layer_stages, sizeof *r->layer_stages,
+                    (int)r->n_layer_stages, offsetof(lj_layer_stage_estimate, phase), -1));
   return put_overheads(st, run_id, r);
 }
 
@@ -545,7 +547,8 @@ static const char *const kProfileTables[] = {
     "profile_plans",   "profile_conditions", "phase_windows",   "phase_summaries", "stage_estimates",
     "replay_trials",   "closures",           "stage_intervals", "timeline_phases", "timeline_stages",
     "timeline_layers", "ablations",          "head_fits",       "overheads",       "shapley_checks",
-    "known_answers",   "ablation_checks",    "layer_estimates", "layer_skips",     "trial_conditions",
+    "known_answers",   "ablation_checks",    "layer_estimates", "layer_skips",     "layer_stage_estimates",
+    "trial_conditions",
 };
 
 int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n) {
@@ -556,8 +559,8 @@ int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int6
   if (!known)
     return LJ_FAIL(LJ_EINVAL, "store '%s': '%s' is not a profile table", st->path, table ? table : "(null)");
   if (st->version < 2) return 0;  // a version-1 file has no profile tables
-  int have = 1;  // a file before version 7 may lack the check tables
-  if (st->version < 7) LJ_TRY(lj_store_has_table(st, table, &have));
+  int have = 1;  // a file before version 9 may lack the check, per-layer and trial-condition tables
+  if (st->version < 9) LJ_TRY(lj_store_has_table(st, table, &have));
   if (!have) return 0;
   char sql[128], what[96];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ?", table);

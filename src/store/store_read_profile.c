@@ -579,30 +579,32 @@ static int read_shapley(lj_store *st, int64_t run_id, lj_profile_result *res) {
   return 0;
 }
 
-// Every row of a table added in `version` (a file before it may lack the table: none then),
-// each read into a record of `size` bytes and handed to add.
-static int read_added_table(lj_store *st, int64_t run_id, const lj_record_desc *d, int version, size_t size,
-                            int (*add)(lj_profile_result *, const void *), lj_profile_result *res) {
+// Records of a table added in version `since`, as many as the file holds, each appended by add.
+typedef int (*add_record_fn)(lj_profile_result *r, const void *rec);
+static int add_layer(lj_profile_result *r, const void *rec) { return lj_profile_add_layer(r, rec); }
+static int add_layer_stage(lj_profile_result *r, const void *rec) { return lj_profile_add_layer_stage(r, rec); }
+static int add_conditions(lj_profile_result *r, const void *rec) { return lj_profile_add_trial_conditions(r, rec); }
+
+static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int since, add_record_fn add,
+                      lj_profile_result *res) {
   int have = 1;
-  if (st->version < version) LJ_TRY(lj_store_has_table(st, d->table, &have));
+  if (st->version < since) LJ_TRY(lj_store_has_table(st, d->table, &have));
   if (!have) return 0;
   rows r;
   LJ_TRY(rows_open(st, run_id, d->table, NULL, &r));
-  union {
-    lj_layer_estimate l;
-    lj_trial_conditions c;
-  } rec;
   int rc;
   while ((rc = rows_next(&r)) == 1) {
+    union {
+      lj_layer_estimate layer;
+      lj_layer_stage_estimate layer_stage;
+      lj_trial_conditions conditions;
+    } rec;
     memset(&rec, 0, sizeof rec);
-    if (size > sizeof rec) return LJ_FAIL(LJ_EINVAL, "store: record of table %s too large", d->table);
     if ((rc = get_record(&r, d, &rec)) < 0 || (rc = add(res, &rec)) < 0) break;
   }
   rows_close(&r);
   return rc < 0 ? rc : 0;
 }
-static int add_layer(lj_profile_result *r, const void *l) { return lj_profile_add_layer(r, l); }
-static int add_conditions(lj_profile_result *r, const void *c) { return lj_profile_add_trial_conditions(r, c); }
 
 static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_plan(st, run_id, r));
@@ -627,8 +629,9 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
                      &r->n_known));
   LJ_TRY(read_checks(st, run_id, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,
                      LJ_PROFILE_MAX_CHECKS, &r->n_ablation_checks));
-  LJ_TRY(read_added_table(st, run_id, &lj_desc_layer_estimate, 7, sizeof(lj_layer_estimate), add_layer, r));
-  LJ_TRY(read_added_table(st, run_id, &lj_desc_trial_conditions, 9, sizeof(lj_trial_conditions), add_conditions, r));
+  LJ_TRY(read_grown(st, run_id, &lj_desc_layer_estimate, 7, add_layer, r));
+  LJ_TRY(read_grown(st, run_id, &lj_desc_layer_stage_estimate, 8, add_layer_stage, r));
+  LJ_TRY(read_grown(st, run_id, &lj_desc_trial_conditions, 9, add_conditions, r));
   LJ_TRY(read_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips,
                      LJ_PROFILE_MAX_LAYER_SKIPS, &r->n_layer_skips));
   return read_overheads(st, run_id, r);

@@ -534,6 +534,15 @@ const char lj_store_schema_v6_sources[] =
     "ALTER TABLE ablation_checks ADD COLUMN counter_saved_j REAL;\n"
     "ALTER TABLE ablation_checks ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n";
 
+// The per-call energies and time of a layer's estimate (layer_estimates, layer_stage_estimates).
+#define LAYER_ESTIMATE_COLUMNS                                                                           \
+  "  kv_len INTEGER NOT NULL,\n"                                                                          \
+  "  n_trials INTEGER NOT NULL,\n"                                                                        \
+  "  level REAL,\n"                                                                                       \
+  "  dynamic_j REAL, dynamic_sd_j REAL, dynamic_lo_j REAL, dynamic_hi_j REAL, dynamic_n INTEGER NOT NULL,\n" \
+  "  gross_j REAL, gross_sd_j REAL, gross_lo_j REAL, gross_hi_j REAL, gross_n INTEGER NOT NULL,\n"          \
+  "  time_s REAL, time_sd_s REAL, time_lo_s REAL, time_hi_s REAL, time_n INTEGER NOT NULL,\n"
+
 // Added in version 7: each decoder layer replayed alone (--per-layer, docs/attribution.md §2f)
 // with the agreement test across the layers, and the layer-skip check (the real run without one
 // layer against that layer's estimate; stage is attn_norm, the layer's first).
@@ -542,12 +551,7 @@ const char lj_store_schema_v7[] =
     "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
     "  phase TEXT NOT NULL,\n"
     "  layer INTEGER NOT NULL,\n"
-    "  kv_len INTEGER NOT NULL,\n"
-    "  n_trials INTEGER NOT NULL,\n"
-    "  level REAL,\n"
-    "  dynamic_j REAL, dynamic_sd_j REAL, dynamic_lo_j REAL, dynamic_hi_j REAL, dynamic_n INTEGER NOT NULL,\n"
-    "  gross_j REAL, gross_sd_j REAL, gross_lo_j REAL, gross_hi_j REAL, gross_n INTEGER NOT NULL,\n"
-    "  time_s REAL, time_sd_s REAL, time_lo_s REAL, time_hi_s REAL, time_n INTEGER NOT NULL,\n"
+    LAYER_ESTIMATE_COLUMNS
     "  rank INTEGER NOT NULL,\n"
     "  t REAL, critical REAL,\n"
     "  agrees INTEGER NOT NULL,\n"
@@ -564,9 +568,23 @@ const char lj_store_schema_v7[] =
     "  pass INTEGER NOT NULL,\n"
     "  PRIMARY KEY(run_id, phase, layer));\n";
 
-// Added in version 9 (8 is the per-layer stages' table): the conditions each replay trial ran
-// under (clocks, throttle reasons, temperature, power against the cap), one row per trial, by
-// its index in the run's replay_trials. A table of its own, so that it merges with version 8.
+// Added in version 8: each stage of each decoder layer replayed alone on that layer's own input
+// and weights (--per-layer, docs/attribution.md §2f), for the layers x stages heatmap.
+const char lj_store_schema_v8[] =
+    "CREATE TABLE layer_stage_estimates(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  phase TEXT NOT NULL,\n"
+    "  layer INTEGER NOT NULL,\n"
+    "  stage TEXT NOT NULL,\n"
+    LAYER_ESTIMATE_COLUMNS
+    "  insitu_time_s REAL,\n"
+    "  time_ratio REAL,\n"
+    "  flags INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY(run_id, phase, layer, stage));\n";
+
+// Added in version 9: the conditions each replay trial ran under (clocks, throttle reasons,
+// temperature, power against the cap), one row per trial, by its index in the run's
+// replay_trials.
 const char lj_store_schema_v9[] =
     "CREATE TABLE trial_conditions(\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"

@@ -505,6 +505,103 @@ static void test_layer_replay(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// Each layer's own input (layer_inputs.cu): captured in a stage-by-stage forward call of the
+// prefill's state, then layer L replayed alone on slot L must leave exactly slot L + 1 in x and
+// delta, bit for bit, for every layer, after one call and after three (every call restores its
+// input); the last slot through the final norm and LM head gives the prefill's logits bit for bit.
+// A stage of one layer (lj_cuda_replay_create_layer_stage) leaves what that stage leaves when the
+// layer runs stage by stage from its input, whichever weight copy it ran on. Decode too.
+static void check_layer_inputs(lj_cuda_engine *e, const lj_model_config &c, const lj_cuda_batch &b, int n) {
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  size_t xn = (size_t)n * c.dim;
+  lj_cuda_layer_inputs *in = NULL;
+  assert_int_equal(lj_cuda_layer_inputs_capture(e, &b, 1, &in), LJ_EINVAL);  // over a 1-byte limit
+  assert_null(in);
+  assert_int_equal(lj_cuda_layer_inputs_capture(e, &b, 0, &in), 0);
+  assert_int_equal(lj_cuda_layer_inputs_tokens(in), n);
+  assert_true(lj_cuda_layer_inputs_bytes(&c, n) == 2 * (int64_t)(c.n_layers + 1) * n * c.dim * 2);
+  enum { STAGES = LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1 };
+  lj_stage run[STAGES];
+  for (int k = 0; k < STAGES; k++) run[k] = (lj_stage)(LJ_STAGE_ATTN_NORM + k);
+  std::vector<uint16_t> wx(xn), wd(xn);
+  for (int L = 0; L < c.n_layers; L++) {
+    assert_int_equal(lj_cuda_layer_inputs_read(in, L + 1, wx.data(), wd.data()), 0);
+    for (int calls = 1; calls <= 3; calls += 2) {
+      lj_cuda_replay *rp = NULL;
+      assert_int_equal(lj_cuda_replay_create_layer_input(e, run, STAGES, L, in, &b, calls, &rp), 0);
+      GPU_OK(cudaMemset(a.x, 0, 2 * xn));  // nothing of the last state left: the replay restores it
+      assert_int_equal(lj_cuda_replay_launch(rp, 1), 0);
+      assert_int_equal(lj_cuda_synchronize(e), 0);
+      assert_memory_equal(copy_bf16(a.x, xn).data(), wx.data(), 2 * xn);
+      assert_memory_equal(copy_bf16(a.delta, xn).data(), wd.data(), 2 * xn);
+      lj_cuda_replay_free(rp);
+    }
+  }
+  // slot n_layers through the final norm and the LM head: the phase's logits
+  std::vector<float> want((size_t)c.vocab_size), got((size_t)c.vocab_size);
+  assert_int_equal(lj_cuda_get_logits(e, want.data(), 1), 0);
+  assert_int_equal(lj_cuda_layer_inputs_restore(e, in, c.n_layers), 0);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_FINAL_NORM, -1, &b, &a), 0);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_LM_HEAD, -1, &b, &a), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  assert_int_equal(lj_cuda_get_logits(e, got.data(), 1), 0);
+  assert_memory_equal(got.data(), want.data(), sizeof(float) * want.size());
+  // one stage of the middle layer on its own input: qkv and down against the layer stage by stage
+  int L = c.n_layers / 2;
+  size_t qkv = (size_t)n * (c.n_heads + 2 * c.n_kv_heads) * c.head_dim;
+  assert_int_equal(lj_cuda_layer_inputs_restore(e, in, L), 0);
+  for (int k = 0; k < 2; k++) assert_int_equal(lj_cuda_run_stage(e, run[k], L, &b, &a), 0);
+  std::vector<uint16_t> ref_qkv = copy_bf16(a.qkv, qkv);
+  for (int k = 2; k < STAGES; k++) assert_int_equal(lj_cuda_run_stage(e, run[k], L, &b, &a), 0);
+  std::vector<uint16_t> ref_down = copy_bf16(a.delta, xn);
+  lj_stage check[2] = {LJ_STAGE_QKV, LJ_STAGE_DOWN};
+  for (int i = 0; i < 2; i++) {
+    lj_cuda_replay *rp = NULL;
+    assert_int_equal(lj_cuda_replay_create_layer_stage(e, check[i], L, in, &b, 5, &rp), 0);
+    // the tiny model's matrices are far below the L2: one copy per layer, at most
+    assert_int_equal(lj_cuda_replay_weight_copies(rp), c.n_layers);
+    GPU_OK(cudaMemset(i ? a.delta : a.qkv, 0, i ? 2 * xn : 2 * qkv));
+    assert_int_equal(lj_cuda_replay_launch(rp, 2), 0);
+    assert_int_equal(lj_cuda_synchronize(e), 0);
+    if (i) assert_memory_equal(copy_bf16(a.delta, xn).data(), ref_down.data(), 2 * xn);
+    else assert_memory_equal(copy_bf16(a.qkv, qkv).data(), ref_qkv.data(), 2 * qkv);
+    lj_cuda_replay_free(rp);
+  }
+  lj_cuda_replay *rp = NULL;
+  assert_int_equal(lj_cuda_replay_create_layer_stage(e, LJ_STAGE_LM_HEAD, L, in, &b, 1, &rp), LJ_EINVAL);
+  assert_int_equal(lj_cuda_replay_create_layer_stage(e, LJ_STAGE_QKV, c.n_layers, in, &b, 1, &rp), LJ_EINVAL);
+  assert_null(rp);
+  lj_cuda_layer_inputs_free(in);
+}
+
+static void test_layer_inputs(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 12);
+  int n = 12, zero = 0, one = 1;
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  lj_cuda_batch b;
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, ids.data(), &n, &b), 0);
+  check_layer_inputs(e, c, b, n);
+  // decode: the step after the prompt, its logits from lj_cuda_decode first
+  assert_int_equal(lj_cuda_rewind(e, 1, &n), 0);
+  int tok = 42;
+  assert_int_equal(lj_cuda_decode(e, 1, &tok), 0);
+  assert_int_equal(lj_cuda_rewind(e, 1, &n), 0);
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, &tok, &one, &b), 0);
+  check_layer_inputs(e, c, b, 1);
+  // refused while a layer is skipped
+  lj_cuda_layer_inputs *in = NULL;
+  assert_int_equal(lj_cuda_set_skip_layer(e, 1), 0);
+  assert_int_equal(lj_cuda_layer_inputs_capture(e, &b, 0, &in), LJ_EINVAL);
+  assert_null(in);
+  assert_int_equal(lj_cuda_set_skip_layer(e, -1), 0);
+  lj_cuda_engine_free(e);
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -518,6 +615,7 @@ int main(void) {
       cmocka_unit_test(test_calibration_copy),
       cmocka_unit_test(test_skip_layer),
       cmocka_unit_test(test_layer_replay),
+      cmocka_unit_test(test_layer_inputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

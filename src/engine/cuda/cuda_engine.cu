@@ -227,6 +227,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   *out = e;
   e->cfg = *cfg;
   e->stage_sampling.top_p = 1.0f;  // greedy
+  e->fp8_gemv = LJ_FP8_GEMV_DEFAULT;
   if (opt)
     e->opt = *opt;
   else
@@ -454,6 +455,15 @@ int lj_cuda_set_fusion(lj_cuda_engine *e, int mode) {
   return 0;
 }
 int lj_cuda_fusion(const lj_cuda_engine *e) { return e->fusion; }
+int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant) {
+  if (!lj_fp8_gemv_name(variant))
+    return LJ_FAIL(LJ_EINVAL, "FP8 GEMV variant %d: expected 0 .. %d (base, warp, pipe, splitk)", variant,
+                   LJ_FP8_GEMV_COUNT - 1);
+  e->fp8_gemv = variant;
+  lj_cuda_drop_graph(e);
+  return 0;
+}
+int lj_cuda_fp8_gemv(const lj_cuda_engine *e) { return e->fp8_gemv; }
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return (void *)e->stream; }
 int lj_cuda_synchronize(lj_cuda_engine *e) {
   CUDA_CHECK(cudaStreamSynchronize(e->stream));
@@ -544,7 +554,7 @@ static int matmul(lj_cuda_engine *e, void *y, int y_fp32, const void *x, const b
 static int linear(lj_cuda_engine *e, void *y, const void *x, const linear_dev *lin, int n, int in, int out) {
   if (!lin->q) return matmul(e, y, 0, x, lin->w, n, in, out);
   if (e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, in))
-    return lj_cuda_gemv_fp8(y, 0, (const bf16 *)x, lin->q, lin->scale, n, in, out, e->stream);
+    return lj_cuda_gemv_fp8(y, 0, (const bf16 *)x, lin->q, lin->scale, n, in, out, e->fp8_gemv, e->stream);
   LJ_TRY(lj_cuda_quantize_act(e->act_q, e->act_scale, (const bf16 *)x, n, in, e->stream));
   return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)y, e->act_q, e->act_scale, lin->q, lin->scale, n, in, out, e->stream);
 }

@@ -11,6 +11,7 @@ extern "C" {
 #endif
 
 #include "common/stage.h"
+#include "engine/cuda/fp8_gemv_variant.h"
 #include "engine/weight_format.h"
 #include "model/config.h"
 #include "model/dtype.h"
@@ -187,6 +188,11 @@ int lj_cuda_fusion(const lj_cuda_engine *e);
 // starting there when the fused mode applies (a composite then covers st .. its last part,
 // lj_stage_parts), else st itself.
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st);
+// The FP8 GEMV kernel of forward calls of <= 8 tokens with FP8 weights (lj_fp8_gemv_variant,
+// default LJ_FP8_GEMV_DEFAULT); all compute the same product (fp32 sums in different orders).
+// Captured graphs are dropped. LJ_EINVAL for an unknown variant.
+int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant);
+int lj_cuda_fp8_gemv(const lj_cuda_engine *e);
 // "none" / "production"; NULL for an unknown mode. Parses back with lj_cuda_fusion_parse
 // (-1 for an unknown name).
 const char *lj_cuda_fusion_name(int mode);
@@ -247,6 +253,41 @@ int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n,
 // weights (1B: 122 MB in bf16) exceed an H100's 50 MB L2, so they still stream from HBM.
 int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
                                 int calls, lj_cuda_replay **out);
+// Each decoder layer's own input in one forward call (layer_inputs.cu): the residual x and the
+// delta the layer before it left, as layer L's attn_norm finds them (slot L; layer 0 does not read
+// its delta), and slot n_layers as the final norm finds them. 2 x (n_layers + 1) x n_tokens x dim
+// bf16 (lj_cuda_layer_inputs_bytes: 1B, 128 tokens: 1 MiB a layer).
+typedef struct lj_cuda_layer_inputs lj_cuda_layer_inputs;
+int64_t lj_cuda_layer_inputs_bytes(const lj_model_config *c, int n_tokens);
+// Runs one forward call of batch b stage by stage (embed, then every layer's simple stages, as the
+// unfused forward pass runs them), copying each layer's input before the layer runs. The cached
+// lengths do not move; the K/V it writes are the same call's. Refused (LJ_EINVAL) with marks on, a
+// skip mask or a skipped layer, and when it needs more than max_bytes (> 0) of device memory.
+int lj_cuda_layer_inputs_capture(lj_cuda_engine *e, const lj_cuda_batch *b, int64_t max_bytes,
+                                 lj_cuda_layer_inputs **out);
+// Enqueues copies of slot `layer` (0 .. n_layers) into the engine's x and delta (also inside a graph capture).
+int lj_cuda_layer_inputs_restore(lj_cuda_engine *e, const lj_cuda_layer_inputs *in, int layer);
+// Host copies of slot `layer`'s x and delta (bf16 bit patterns, n_tokens x dim each; either may be NULL).
+int lj_cuda_layer_inputs_read(const lj_cuda_layer_inputs *in, int layer, uint16_t *x, uint16_t *delta);
+int lj_cuda_layer_inputs_tokens(const lj_cuda_layer_inputs *in);
+void lj_cuda_layer_inputs_free(lj_cuda_layer_inputs *in);
+// Layer `layer` alone (lj_cuda_replay_create_layer), every call first restoring that layer's
+// captured input, so that every call computes what the layer computed in the run: one call leaves in
+// x and delta what slot layer + 1 holds. The restore copies 2 x n_tokens x dim bf16 per call.
+int lj_cuda_replay_create_layer_input(lj_cuda_engine *e, const lj_stage *order, int n, int layer,
+                                      const lj_cuda_layer_inputs *in, const lj_cuda_batch *b, int calls,
+                                      lj_cuda_replay **out);
+// One simple stage of the layer on `layer` alone, on that layer's own input: slot `layer` restored
+// and the layer's stages before `st` run once, then `calls` calls of st captured. A matrix stage
+// (qkv, o_proj, gate_up, down) rotates over copies of the layer's weights of that stage, at least
+// twice the L2 in all (at most n_layers copies; lj_cuda_replay_weight_copies), so that they stream
+// from HBM as in the run rather than from the L2; the copies are freed with the replay. A stage that
+// updates its input in place (the norms' residual add, RoPE) drifts from call to call, as in the
+// isolation replay.
+int lj_cuda_replay_create_layer_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_layer_inputs *in,
+                                      const lj_cuda_batch *b, int calls, lj_cuda_replay **out);
+// Copies of the weights a replay rotates over (1: the layer's own weights only).
+int lj_cuda_replay_weight_copies(const lj_cuda_replay *r);
 // Enqueues n launches of the graph (asynchronous; lj_cuda_synchronize waits).
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n);
 int lj_cuda_replay_calls(const lj_cuda_replay *r);

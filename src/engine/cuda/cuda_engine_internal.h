@@ -63,6 +63,7 @@ struct lj_cuda_engine {
   lj_cuda_sampling stage_sampling;  // what the SAMPLE stage uses outside lj_cuda_generate (greedy)
   int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
   int fusion;                       // lj_cuda_fusion_mode
+  int fp8_gemv;                     // lj_fp8_gemv_variant: the FP8 GEMV kernel of decode
   int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter
 
   // Known-answer calibration (calibration.cu): while calib_bytes > 0, forward() runs a copy of
@@ -93,6 +94,24 @@ void lj_cuda_marks_release(lj_cuda_engine *e);
 // calibration.cu: the calibration copy of one layer (nothing while calib_bytes is 0).
 int lj_cuda_calibration_run(lj_cuda_engine *e, int layer);
 void lj_cuda_calibration_release(lj_cuda_engine *e);
+// stage_replay.cu: what one call of a replay runs: the stages first .. last as the forward pass
+// runs them, or (order != NULL) the listed stages in that order, on layer i % n_layers for call i
+// (layer -1) or on `layer`; with `in`, each call first restores that layer's captured input; with
+// `shadow`, call i reads shadow[i % n_shadow] as the layer's weights (copies of one layer's, so that
+// they stream from HBM: layer_stage_replay.cu).
+typedef struct {
+  lj_stage first, last;
+  const lj_stage *order;
+  int n;
+  int layer;
+  const lj_cuda_layer_inputs *in;
+  const layer_dev *shadow;
+  int n_shadow;
+} lj_cuda_replay_what;
+// One eager round, then `calls` calls captured in one graph. `owned` (device memory the graph reads,
+// may be NULL) is freed with the replay, or here on failure; copies: what lj_cuda_replay_weight_copies says.
+int lj_cuda_replay_capture(lj_cuda_engine *e, const lj_cuda_replay_what *w, const lj_cuda_batch *b, int calls,
+                           const char *name, void *owned, int copies, lj_cuda_replay **out);
 // cuda_engine.cu: the decode graph depends on these settings; drop it when they change.
 void lj_cuda_drop_graph(lj_cuda_engine *e);
 

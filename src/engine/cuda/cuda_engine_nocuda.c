@@ -63,6 +63,8 @@ int lj_cuda_set_skip_layer(lj_cuda_engine *e, int layer) { return NO_CUDA(); }
 void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {}
 int lj_cuda_set_fusion(lj_cuda_engine *e, int mode) { return NO_CUDA(); }
 int lj_cuda_fusion(const lj_cuda_engine *e) { return LJ_FUSION_NONE; }
+int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
+int lj_cuda_fp8_gemv(const lj_cuda_engine *e) { return LJ_FP8_GEMV_DEFAULT; }
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) { return st; }
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return NULL; }
 int lj_cuda_synchronize(lj_cuda_engine *e) { return NO_CUDA(); }
@@ -93,6 +95,32 @@ int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n,
   *out = NULL;
   return NO_CUDA();
 }
+int64_t lj_cuda_layer_inputs_bytes(const lj_model_config *c, int n_tokens) {
+  return 2 * (int64_t)(c->n_layers + 1) * n_tokens * c->dim * 2;
+}
+int lj_cuda_layer_inputs_capture(lj_cuda_engine *e, const lj_cuda_batch *b, int64_t max_bytes,
+                                 lj_cuda_layer_inputs **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_layer_inputs_restore(lj_cuda_engine *e, const lj_cuda_layer_inputs *in, int layer) { return NO_CUDA(); }
+int lj_cuda_layer_inputs_read(const lj_cuda_layer_inputs *in, int layer, uint16_t *x, uint16_t *delta) {
+  return NO_CUDA();
+}
+int lj_cuda_layer_inputs_tokens(const lj_cuda_layer_inputs *in) { return 0; }
+void lj_cuda_layer_inputs_free(lj_cuda_layer_inputs *in) {}
+int lj_cuda_replay_create_layer_input(lj_cuda_engine *e, const lj_stage *order, int n, int layer,
+                                      const lj_cuda_layer_inputs *in, const lj_cuda_batch *b, int calls,
+                                      lj_cuda_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_replay_create_layer_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_layer_inputs *in,
+                                      const lj_cuda_batch *b, int calls, lj_cuda_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_replay_weight_copies(const lj_cuda_replay *r) { return 0; }
 int lj_cuda_set_calibration(lj_cuda_engine *e, int64_t bytes) { return NO_CUDA(); }
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n) { return NO_CUDA(); }
 int lj_cuda_replay_calls(const lj_cuda_replay *r) { return 0; }

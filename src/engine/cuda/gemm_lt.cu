@@ -12,6 +12,7 @@
 
 typedef struct {
   int n, in, out, y_fp32, fp8;
+  int scalar_only;  // FP8: built while lj_gemm_lt_set_fp8_scalar_only was on (part of the plan's key)
   int outer;  // FP8: 1 = outer-vector scales in cuBLASLt's epilogue; 0 = unscaled GEMM + scale kernel
   cublasLtMatmulDesc_t desc;
   cublasLtMatrixLayout_t a, b, c;
@@ -25,6 +26,7 @@ struct lj_gemm_lt {
   gemm_plan plans[LJ_GEMM_MAX_PLANS];
   int n_plans;
   int warned_fp8;
+  int fp8_scalar_only;  // lj_gemm_lt_set_fp8_scalar_only: FP8 plans skip the outer-vector try
 };
 
 // Frees a plan's descriptors (any may be NULL) and clears them.
@@ -109,7 +111,8 @@ static int find_plan(lj_gemm_lt *g, int n, int in, int out, int y_fp32, int fp8,
   gemm_plan *p = NULL;
   for (int i = 0; i < g->n_plans; i++) {
     gemm_plan *q = &g->plans[i];
-    if (q->n == n && q->in == in && q->out == out && q->y_fp32 == y_fp32 && q->fp8 == fp8) {
+    if (q->n == n && q->in == in && q->out == out && q->y_fp32 == y_fp32 && q->fp8 == fp8 &&
+        q->scalar_only == (fp8 && g->fp8_scalar_only)) {
       p = q;
       break;
     }
@@ -122,17 +125,19 @@ static int find_plan(lj_gemm_lt *g, int n, int in, int out, int y_fp32, int fp8,
     }
     p = &g->plans[g->n_plans];
     memset(p, 0, sizeof *p);
-    p->n = n, p->in = in, p->out = out, p->y_fp32 = y_fp32, p->fp8 = fp8, p->outer = fp8;
-    int rc = build_plan(g, p);
+    p->n = n, p->in = in, p->out = out, p->y_fp32 = y_fp32, p->fp8 = fp8;
+    p->scalar_only = fp8 && g->fp8_scalar_only;
+    p->outer = fp8 && !p->scalar_only;
+    int rc = p->outer || !fp8 ? build_plan(g, p) : -1;
     if (rc < 0 && fp8) {  // no outer-vector algorithm for this shape: scalar mode + the scale kernel
       destroy_plan(p);
       p->outer = 0;
       lj_clear_error();
       rc = build_plan(g, p);
-      if (rc == 0 && !g->warned_fp8)
+      if (rc == 0 && !g->warned_fp8 && !p->scalar_only)
         fprintf(stderr, "llamajoule: cuBLASLt has no FP8 algorithm with outer-vector scales for %d x %d x %d; "
                         "scaling after the GEMM instead\n", n, in, out);
-      g->warned_fp8 |= rc == 0;
+      g->warned_fp8 |= rc == 0 && !p->scalar_only;
     }
     if (rc < 0) {
       destroy_plan(p);
@@ -142,6 +147,16 @@ static int find_plan(lj_gemm_lt *g, int n, int in, int out, int y_fp32, int fp8,
   }
   *out_p = p;
   return 0;
+}
+
+void lj_gemm_lt_set_fp8_scalar_only(lj_gemm_lt *g, int on) { g->fp8_scalar_only = on != 0; }
+
+int lj_gemm_lt_fp8_outer(const lj_gemm_lt *g, int n, int in, int out) {
+  for (int i = g->n_plans - 1; i >= 0; i--) {
+    const gemm_plan *q = &g->plans[i];
+    if (q->fp8 && q->n == n && q->in == in && q->out == out && q->scalar_only == g->fp8_scalar_only) return q->outer;
+  }
+  return -1;
 }
 
 int lj_gemm_lt_run(lj_gemm_lt *g, void *y, int y_fp32, const __nv_bfloat16 *x,

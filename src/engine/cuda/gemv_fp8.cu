@@ -1,12 +1,27 @@
 // FP8 GEMV (decode, <= 8 tokens): y(n, out) = x(n, in) @ (scale * Q)(out, in)^T with Q E4M3
-// codes and one fp32 scale per output row. gemv.cu's scheme with 16 codes per 16-byte load:
-// a block of 256 threads owns R output rows; thread t reads 16-byte chunks t, t + 256, ...
-// of each row (a warp reads 512 contiguous bytes), converts them in registers (E4M3 -> half
-// is exact, then fp32), multiplies with the matching 16 bf16 inputs of every x row, and
-// accumulates in fp32; warp + block reduction; the row's scale is applied once at the end
-// (one multiply per output). W is read exactly once, streamed past L2.
-// R = 8 rows for one or two tokens (an 4096-wide FP8 row is one chunk per thread: more rows
-// keep as many bytes in flight as the bf16 kernel), 4 otherwise.
+// codes and one fp32 scale per output row. Every variant reads 16 codes per 16-byte load,
+// converts them in registers (cvt.rn.f16x2.e4m3x2 on Hopper: E4M3 -> half is exact, then
+// fp32), multiplies them with the matching 16 bf16 inputs of every x row, accumulates in fp32
+// and applies the row's scale once, after the reduction (one multiply per output). W is read
+// exactly once, streamed past L2 (__ldcs); with programmatic dependent launch a block prefetches
+// its weight bytes into L2 before it waits for the previous kernel. The variants
+// (fp8_gemv_variant.h) differ in how rows and loads are spread over the GPU:
+//  base   gemv.cu's scheme: a block of 256 threads owns R rows (8 for 1-2 tokens: a 4096-wide
+//         FP8 row is one chunk per thread, so more rows keep as many bytes in flight as the bf16
+//         kernel; 4 otherwise); thread t reads chunks t, t + 256, ... of each row, 2 per row in
+//         flight; warp + block reduction.
+//  warp   a warp owns 2 rows and all their chunks (lane l: l, l + 32, ...), 4 chunks per row in
+//         flight (8 loads per lane); a warp reduction only: no shared memory, no barrier.
+//  pipe   persistent: as many blocks as fit on the GPU at once walk the row groups of R rows
+//         (grid-stride); the next pass's loads (the next chunk of each row, or the first of the
+//         next group) are issued before the current pass's math, so loads stay in flight across
+//         the block reduction and only the first group of a block starts cold.
+//  splitk rows of in >= 8192 (down_proj, every 70B layer) are split over a cluster of
+//         S = min(in / 4096, 4) blocks, each running base's loop on a slice of the R rows; the
+//         cluster's first block adds the S partial sums through distributed shared memory in a
+//         fixed order (deterministic). More, shorter blocks: less tail when a grid is ~2 waves.
+//         Shorter rows run base.
+#include <cooperative_groups.h>
 #include <cuda_fp8.h>
 
 #include "engine/cuda/bf16_util.cuh"
@@ -14,9 +29,14 @@
 #include "engine/cuda/gemv_fp8.h"
 #include "engine/cuda/pdl.h"
 
+namespace cg = cooperative_groups;
+
 #define F8_THREADS 256
 #define F8_WARPS (F8_THREADS / 32)
 #define F8_UNROLL 2
+#define W8_THREADS 128  // warp variant: 4 warps per block
+#define W8_ROWS 2       // rows per warp
+#define W8_UNROLL 4     // chunks per row in flight
 
 template <int N>
 struct f8_rows {
@@ -35,62 +55,77 @@ static __device__ __forceinline__ void fp8x16_to_float(const int4 &v, float out[
   }
 }
 
-template <int N, typename OutT>
-static __global__ void __launch_bounds__(F8_THREADS)
-gemv_fp8_kernel(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in, int out) {
-  constexpr int R = f8_rows<N>::value;
-  __shared__ float red[F8_WARPS][R][N];
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  int row0 = blockIdx.x * R;
-  int n16 = in / 16;
-  const int4 *w16[R];
-#pragma unroll
-  for (int r = 0; r < R; r++) {
-    int row = row0 + r < out ? row0 + r : out - 1;  // duplicate the last row, never stored
-    w16[r] = reinterpret_cast<const int4 *>(w + (size_t)row * in);
-  }
-  pdl_trigger();
-#pragma unroll
-  for (int r = 0; r < R; r++)
-    for (int off = threadIdx.x * 128; off < in; off += F8_THREADS * 128)
-      asm volatile("prefetch.global.L2 [%0];" ::"l"(reinterpret_cast<const char *>(w16[r]) + off));
-  pdl_wait();
-  const bf16x8 *x8 = reinterpret_cast<const bf16x8 *>(x);
-  int n8 = in / 8;
-  float acc[R][N];
+// Row `row` of the codes as 16-byte chunks; rows past the end read the last row (never stored).
+static __device__ __forceinline__ const int4 *row_ptr(const uint8_t *w, int row, int out, int in) {
+  return reinterpret_cast<const int4 *>(w + (size_t)(row < out ? row : out - 1) * in);
+}
+
+// Thread t of nt prefetches the 128-byte lines t, t + nt, ... of [p, p + bytes) into L2.
+static __device__ __forceinline__ void prefetch_l2(const void *p, long bytes, int t, int nt) {
+  for (long off = (long)t * 128; off < bytes; off += (long)nt * 128)
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(reinterpret_cast<const char *>(p) + off));
+}
+
+template <typename OutT>
+static __device__ __forceinline__ void store(OutT *y, size_t i, float v) {
+  if constexpr (sizeof(OutT) == 4)
+    y[i] = v;
+  else
+    y[i] = __float2bfloat16(v);
+}
+
+template <int N, int R>
+static __device__ __forceinline__ void zero_acc(float (&acc)[R][N]) {
 #pragma unroll
   for (int r = 0; r < R; r++)
 #pragma unroll
     for (int b = 0; b < N; b++) acc[r][b] = 0.0f;
+}
 
-  for (int c0 = threadIdx.x; c0 < n16; c0 += F8_THREADS * F8_UNROLL) {
+// acc[r][b] += the dot product of chunk c of row r (16 codes, wv[r]) with token b's inputs.
+template <int N, int R>
+static __device__ __forceinline__ void fma_chunk(float (&acc)[R][N], const int4 (&wv)[R], const bf16x8 *x8, int n8,
+                                                 int c) {
+#pragma unroll
+  for (int b = 0; b < N; b++) {
+    float xf[16];
+    bf16x8_to_float(x8[(size_t)b * n8 + 2 * c], xf);
+    bf16x8_to_float(x8[(size_t)b * n8 + 2 * c + 1], xf + 8);
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      float wf[16];
+      fp8x16_to_float(wv[r], wf);
+#pragma unroll
+      for (int j = 0; j < 16; j++) acc[r][b] += wf[j] * xf[j];
+    }
+  }
+}
+
+// Chunks c0, c0 + 256, ... (< c1) of each of the R rows, F8_UNROLL chunks per row in flight.
+template <int N, int R>
+static __device__ __forceinline__ void dot_chunks(float (&acc)[R][N], const int4 *const (&w16)[R], const bf16x8 *x8,
+                                                  int n8, int c0, int c1) {
+  for (int c = c0; c < c1; c += F8_THREADS * F8_UNROLL) {
     int4 wv[F8_UNROLL][R];
 #pragma unroll
     for (int u = 0; u < F8_UNROLL; u++) {
-      int c = c0 + u * F8_THREADS;
+      int cc = c + u * F8_THREADS;
 #pragma unroll
-      for (int r = 0; r < R; r++) wv[u][r] = c < n16 ? __ldcs(w16[r] + c) : make_int4(0, 0, 0, 0);
+      for (int r = 0; r < R; r++) wv[u][r] = cc < c1 ? __ldcs(w16[r] + cc) : make_int4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < F8_UNROLL; u++) {
-      int c = c0 + u * F8_THREADS;
-      if (c < n16) {
-#pragma unroll
-        for (int b = 0; b < N; b++) {
-          float xf[16];
-          bf16x8_to_float(x8[(size_t)b * n8 + 2 * c], xf);
-          bf16x8_to_float(x8[(size_t)b * n8 + 2 * c + 1], xf + 8);
-#pragma unroll
-          for (int r = 0; r < R; r++) {
-            float wf[16];
-            fp8x16_to_float(wv[u][r], wf);
-#pragma unroll
-            for (int j = 0; j < 16; j++) acc[r][b] += wf[j] * xf[j];
-          }
-        }
-      }
+      int cc = c + u * F8_THREADS;
+      if (cc < c1) fma_chunk<N, R>(acc, wv[u], x8, n8, cc);
     }
   }
+}
+
+// The block's sums: thread k < R * N returns output (r, b) = (k / N, k % N), summed over the
+// warps in order; the others return 0. red: F8_WARPS x R x N floats of shared memory.
+template <int N, int R>
+static __device__ __forceinline__ float block_reduce(float (&acc)[R][N], float (*red)[R][N]) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
   for (int r = 0; r < R; r++)
 #pragma unroll
@@ -99,55 +134,251 @@ gemv_fp8_kernel(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *
       if (lane == 0) red[warp][r][b] = v;
     }
   __syncthreads();
+  float v = 0.0f;
   if (threadIdx.x < R * N) {
     int r = threadIdx.x / N, b = threadIdx.x % N;
-    float v = 0.0f;
 #pragma unroll
     for (int k = 0; k < F8_WARPS; k++) v += red[k][r][b];
-    if (row0 + r < out) {
-      v *= scale[row0 + r];
-      if constexpr (sizeof(OutT) == 4)
-        y[(size_t)b * out + row0 + r] = v;
-      else
-        y[(size_t)b * out + row0 + r] = __float2bfloat16(v);
+  }
+  return v;
+}
+
+template <int N, typename OutT>
+static __global__ void __launch_bounds__(F8_THREADS)
+gemv_fp8_base(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in, int out) {
+  constexpr int R = f8_rows<N>::value;
+  __shared__ float red[F8_WARPS][R][N];
+  int row0 = blockIdx.x * R, n16 = in / 16, n8 = in / 8;
+  const int4 *w16[R];
+#pragma unroll
+  for (int r = 0; r < R; r++) w16[r] = row_ptr(w, row0 + r, out, in);
+  pdl_trigger();
+#pragma unroll
+  for (int r = 0; r < R; r++) prefetch_l2(w16[r], in, threadIdx.x, F8_THREADS);
+  pdl_wait();
+  float acc[R][N];
+  zero_acc<N, R>(acc);
+  dot_chunks<N, R>(acc, w16, reinterpret_cast<const bf16x8 *>(x), n8, threadIdx.x, n16);
+  float v = block_reduce<N, R>(acc, red);
+  int r = threadIdx.x / N, b = threadIdx.x % N;
+  if (threadIdx.x < R * N && row0 + r < out) store(y, (size_t)b * out + row0 + r, v * scale[row0 + r]);
+}
+
+template <int N, typename OutT>
+static __global__ void __launch_bounds__(W8_THREADS)
+gemv_fp8_warp(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in, int out) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int row0 = (blockIdx.x * (W8_THREADS / 32) + warp) * W8_ROWS, n16 = in / 16, n8 = in / 8;
+  const int4 *w16[W8_ROWS];
+#pragma unroll
+  for (int r = 0; r < W8_ROWS; r++) w16[r] = row_ptr(w, row0 + r, out, in);
+  pdl_trigger();
+#pragma unroll
+  for (int r = 0; r < W8_ROWS; r++) prefetch_l2(w16[r], in, lane, 32);
+  pdl_wait();
+  const bf16x8 *x8 = reinterpret_cast<const bf16x8 *>(x);
+  float acc[W8_ROWS][N];
+  zero_acc<N, W8_ROWS>(acc);
+  for (int c = lane; c < n16; c += 32 * W8_UNROLL) {
+    int4 wv[W8_UNROLL][W8_ROWS];
+#pragma unroll
+    for (int u = 0; u < W8_UNROLL; u++) {
+      int cc = c + u * 32;
+#pragma unroll
+      for (int r = 0; r < W8_ROWS; r++) wv[u][r] = cc < n16 ? __ldcs(w16[r] + cc) : make_int4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < W8_UNROLL; u++) {
+      int cc = c + u * 32;
+      if (cc < n16) fma_chunk<N, W8_ROWS>(acc, wv[u], x8, n8, cc);
     }
   }
+#pragma unroll
+  for (int r = 0; r < W8_ROWS; r++)
+#pragma unroll
+    for (int b = 0; b < N; b++) {
+      float v = warp_sum(acc[r][b]);  // every lane holds the sum; lane r * N + b stores it
+      if (lane == r * N + b && row0 + r < out) store(y, (size_t)b * out + row0 + r, v * scale[row0 + r]);
+    }
+}
+
+// One pass of a row group: chunk c of each of the R rows from row0 (zeros past the row's end).
+template <int R>
+static __device__ __forceinline__ void load_pass(int4 (&v)[R], const uint8_t *w, int row0, int c, int n16, int in,
+                                                 int out) {
+#pragma unroll
+  for (int r = 0; r < R; r++) v[r] = c < n16 ? __ldcs(row_ptr(w, row0 + r, out, in) + c) : make_int4(0, 0, 0, 0);
+}
+
+template <int N, typename OutT>
+static __global__ void __launch_bounds__(F8_THREADS)
+gemv_fp8_pipe(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in, int out) {
+  constexpr int R = f8_rows<N>::value;
+  __shared__ float red[2][F8_WARPS][R][N];  // alternate groups: one barrier per group suffices
+  int n16 = in / 16, n8 = in / 8, passes = (n16 + F8_THREADS - 1) / F8_THREADS, groups = (out + R - 1) / R;
+  int g = blockIdx.x, p = 0;  // the grid has at most `groups` blocks
+  pdl_trigger();
+#pragma unroll
+  for (int r = 0; r < R; r++) prefetch_l2(row_ptr(w, g * R + r, out, in), in, threadIdx.x, F8_THREADS);
+  pdl_wait();
+  const bf16x8 *x8 = reinterpret_cast<const bf16x8 *>(x);
+  int4 cur[R], nxt[R];
+  load_pass<R>(cur, w, g * R, threadIdx.x, n16, in, out);
+  float acc[R][N];
+  zero_acc<N, R>(acc);
+  for (int buf = 0;;) {
+    int ng = g, np = p + 1;
+    if (np == passes) ng += gridDim.x, np = 0;
+    bool more = ng < groups;
+    if (more) load_pass<R>(nxt, w, ng * R, np * F8_THREADS + threadIdx.x, n16, in, out);
+    int c = p * F8_THREADS + threadIdx.x;
+    if (c < n16) fma_chunk<N, R>(acc, cur, x8, n8, c);
+    if (np == 0) {  // the group's last pass: reduce, scale, store; the next group starts from 0
+      float v = block_reduce<N, R>(acc, red[buf]);
+      int r = threadIdx.x / N, b = threadIdx.x % N, row = g * R + r;
+      if (threadIdx.x < R * N && row < out) store(y, (size_t)b * out + row, v * scale[row]);
+      buf ^= 1;
+      zero_acc<N, R>(acc);
+    }
+    if (!more) break;
+    g = ng, p = np;
+#pragma unroll
+    for (int r = 0; r < R; r++) cur[r] = nxt[r];
+  }
+}
+
+template <int N, typename OutT>
+static __global__ void __launch_bounds__(F8_THREADS)
+gemv_fp8_splitk(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in, int out) {
+  constexpr int R = f8_rows<N>::value;
+  __shared__ float red[F8_WARPS][R][N];
+  __shared__ float part[R * N];
+  cg::cluster_group cluster = cg::this_cluster();
+  int S = (int)cluster.num_blocks(), s = (int)cluster.block_rank();
+  int row0 = (int)(blockIdx.x / S) * R, n16 = in / 16, n8 = in / 8;
+  int per = (n16 + S - 1) / S, c0 = s * per, c1 = min(n16, c0 + per);
+  const int4 *w16[R];
+#pragma unroll
+  for (int r = 0; r < R; r++) w16[r] = row_ptr(w, row0 + r, out, in);
+  pdl_trigger();
+#pragma unroll
+  for (int r = 0; r < R; r++) prefetch_l2(w16[r] + c0, 16l * (c1 - c0), threadIdx.x, F8_THREADS);
+  pdl_wait();
+  float acc[R][N];
+  zero_acc<N, R>(acc);
+  dot_chunks<N, R>(acc, w16, reinterpret_cast<const bf16x8 *>(x), n8, c0 + (int)threadIdx.x, c1);
+  float v = block_reduce<N, R>(acc, red);
+  if (threadIdx.x < R * N) part[threadIdx.x] = v;
+  cluster.sync();
+  if (s == 0 && threadIdx.x < R * N) {
+    float t = 0.0f;
+    for (int k = 0; k < S; k++) t += cluster.map_shared_rank(part, (unsigned)k)[threadIdx.x];
+    int r = threadIdx.x / N, b = threadIdx.x % N;
+    if (row0 + r < out) store(y, (size_t)b * out + row0 + r, t * scale[row0 + r]);
+  }
+  cluster.sync();  // the other blocks' partial sums stay readable until the first block has read them
 }
 
 int lj_cuda_gemv_fp8_supported(int n, int in) { return n >= 1 && n <= LJ_GEMV_FP8_MAX_N && in % 16 == 0; }
 
+// Blocks of a split-K cluster for rows of `in` codes (1: run base).
+static int splitk_slices(int in) {
+  int s = in / 4096;
+  return s < 2 ? 1 : s > 4 ? 4 : s;
+}
+
+// kernel<<<grid, block, 0, s>>> in clusters of `cluster` blocks along x, with PDL when enabled.
+template <typename... KArgs, typename... Args>
+static cudaError_t launch_cluster(void (*kernel)(KArgs...), dim3 grid, dim3 block, int cluster, cudaStream_t s,
+                                  Args... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.stream = s;
+  cudaLaunchAttribute attr[2];
+  int k = 0;
+  attr[k].id = cudaLaunchAttributeClusterDimension;
+  attr[k].val.clusterDim.x = (unsigned)cluster;
+  attr[k].val.clusterDim.y = 1;
+  attr[k].val.clusterDim.z = 1;
+  k++;
+  if (lj_cuda_pdl_enabled()) {
+    attr[k].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[k].val.programmaticStreamSerializationAllowed = 1;
+    k++;
+  }
+  cfg.attrs = attr;
+  cfg.numAttrs = (unsigned)k;
+  return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
+}
+
+// The persistent grid of the pipe variant: blocks resident on the whole GPU at once (queried once
+// per instantiation; the engine uses one device per process).
 template <int N, typename OutT>
-static cudaError_t launch_n(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in, int out,
-                            cudaStream_t s) {
+static unsigned pipe_grid(unsigned groups) {
+  static int resident = 0;
+  if (!resident) {
+    int dev = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, gemv_fp8_pipe<N, OutT>, F8_THREADS, 0) != cudaSuccess ||
+        per_sm < 1)
+      sms = 132, per_sm = 1;
+    resident = sms * per_sm;
+  }
+  return groups < (unsigned)resident ? groups : (unsigned)resident;
+}
+
+template <int N, typename OutT>
+static cudaError_t launch_n(int variant, OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in,
+                            int out, cudaStream_t s) {
   constexpr int R = f8_rows<N>::value;
-  return lj_launch(gemv_fp8_kernel<N, OutT>, dim3((unsigned)((out + R - 1) / R)), dim3(F8_THREADS), 0, s, y, x, w,
-                   scale, in, out);
+  unsigned groups = (unsigned)((out + R - 1) / R);
+  int slices = splitk_slices(in);
+  switch (variant) {
+    case LJ_FP8_GEMV_WARP: {
+      constexpr int rows = W8_THREADS / 32 * W8_ROWS;
+      return lj_launch(gemv_fp8_warp<N, OutT>, dim3((unsigned)((out + rows - 1) / rows)), dim3(W8_THREADS), 0, s, y,
+                       x, w, scale, in, out);
+    }
+    case LJ_FP8_GEMV_PIPE:
+      return lj_launch(gemv_fp8_pipe<N, OutT>, dim3(pipe_grid<N, OutT>(groups)), dim3(F8_THREADS), 0, s, y, x, w,
+                       scale, in, out);
+    case LJ_FP8_GEMV_SPLITK:
+      if (slices > 1)
+        return launch_cluster(gemv_fp8_splitk<N, OutT>, dim3(groups * (unsigned)slices), dim3(F8_THREADS), slices, s, y,
+                              x, w, scale, in, out);
+      [[fallthrough]];  // short rows run base
+    default:
+      return lj_launch(gemv_fp8_base<N, OutT>, dim3(groups), dim3(F8_THREADS), 0, s, y, x, w, scale, in, out);
+  }
 }
 
 template <typename OutT>
-static cudaError_t launch(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int n, int in,
-                          int out, cudaStream_t s) {
+static cudaError_t launch(int variant, OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int n,
+                          int in, int out, cudaStream_t s) {
   switch (n) {
-    case 1: return launch_n<1, OutT>(y, x, w, scale, in, out, s);
-    case 2: return launch_n<2, OutT>(y, x, w, scale, in, out, s);
-    case 3: return launch_n<3, OutT>(y, x, w, scale, in, out, s);
-    case 4: return launch_n<4, OutT>(y, x, w, scale, in, out, s);
-    case 5: return launch_n<5, OutT>(y, x, w, scale, in, out, s);
-    case 6: return launch_n<6, OutT>(y, x, w, scale, in, out, s);
-    case 7: return launch_n<7, OutT>(y, x, w, scale, in, out, s);
-    default: return launch_n<8, OutT>(y, x, w, scale, in, out, s);
+    case 1: return launch_n<1, OutT>(variant, y, x, w, scale, in, out, s);
+    case 2: return launch_n<2, OutT>(variant, y, x, w, scale, in, out, s);
+    case 3: return launch_n<3, OutT>(variant, y, x, w, scale, in, out, s);
+    case 4: return launch_n<4, OutT>(variant, y, x, w, scale, in, out, s);
+    case 5: return launch_n<5, OutT>(variant, y, x, w, scale, in, out, s);
+    case 6: return launch_n<6, OutT>(variant, y, x, w, scale, in, out, s);
+    case 7: return launch_n<7, OutT>(variant, y, x, w, scale, in, out, s);
+    default: return launch_n<8, OutT>(variant, y, x, w, scale, in, out, s);
   }
 }
 
 int lj_cuda_gemv_fp8(void *y, int y_fp32, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int n,
-                     int in, int out, cudaStream_t stream) {
+                     int in, int out, int variant, cudaStream_t stream) {
   if (!lj_cuda_gemv_fp8_supported(n, in))
     return LJ_FAIL(LJ_EUNSUPPORTED, "fp8 gemv: n=%d in=%d (needs 1 <= n <= %d, in %% 16 == 0)", n, in,
                    LJ_GEMV_FP8_MAX_N);
+  if (!lj_fp8_gemv_name(variant))
+    return LJ_FAIL(LJ_EINVAL, "fp8 gemv: variant %d (expected 0 .. %d)", variant, LJ_FP8_GEMV_COUNT - 1);
   if (y_fp32)
-    CUDA_CHECK(launch((float *)y, x, w, scale, n, in, out, stream));
+    CUDA_CHECK(launch(variant, (float *)y, x, w, scale, n, in, out, stream));
   else
-    CUDA_CHECK(launch((__nv_bfloat16 *)y, x, w, scale, n, in, out, stream));
+    CUDA_CHECK(launch(variant, (__nv_bfloat16 *)y, x, w, scale, n, in, out, stream));
   CUDA_CHECK_LAUNCH("gemv_fp8");
   return 0;
 }

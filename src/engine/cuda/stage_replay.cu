@@ -12,16 +12,26 @@ struct lj_cuda_replay {
   lj_cuda_engine *e;
   cudaGraphExec_t exec;
   int calls;
+  void *owned;  // device memory the graph reads (weight copies), freed with it
+  int copies;
 };
 
-// What one call of a replay runs: the stages first .. last as the forward pass runs them, or
-// (order != NULL) the listed stages in that order.
-typedef struct {
-  lj_stage first, last;
-  const lj_stage *order;
-  int n;
-  int layer;  // -1: call i runs layer i % n_layers; else every call runs this layer
-} replay_what;
+typedef lj_cuda_replay_what replay_what;
+
+// One ordered call on `layer`: its captured input first (w->in), the stages on the shadow weights
+// (w->shadow, layer index `shadow_i`) or on the layer's own.
+static int record_order_call(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *b, int layer,
+                             int shadow_i) {
+  if (w->in) LJ_TRY(lj_cuda_layer_inputs_restore(e, w->in, layer));
+  layer_dev *own = e->layers;
+  if (w->shadow) e->layers = (layer_dev *)w->shadow;  // stage_body reads e->layers[layer]
+  int rc = 0;
+  for (int k = 0; k < w->n && rc == 0; k++)
+    if (w->order[k] == LJ_CUDA_CALIBRATION) rc = lj_cuda_calibration_run(e, layer);
+    else rc = lj_cuda_run_stage(e, w->order[k], w->shadow ? shadow_i : layer, b, &e->acts);
+  e->layers = own;
+  return rc;
+}
 
 // Call i runs the replay's stages on layer i % n_layers (one stage outside the layers: layer -1),
 // as the forward pass runs them: in fused mode a composite whose parts lie in the span replaces them.
@@ -29,10 +39,7 @@ static int record(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *
   int n_layers = e->cfg.n_layers;
   for (int i = 0; i < calls; i++) {
     if (w->order) {
-      int layer = w->layer >= 0 ? w->layer : i % n_layers;
-      for (int k = 0; k < w->n; k++)
-        if (w->order[k] == LJ_CUDA_CALIBRATION) LJ_TRY(lj_cuda_calibration_run(e, layer));
-        else LJ_TRY(lj_cuda_run_stage(e, w->order[k], layer, b, &e->acts));
+      LJ_TRY(record_order_call(e, w, b, w->layer >= 0 ? w->layer : i % n_layers, w->shadow ? i % w->n_shadow : 0));
       continue;
     }
     lj_stage first = w->first, last = w->last;
@@ -52,22 +59,14 @@ static int record(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *
   return 0;
 }
 
-// One eager round, then `calls` calls captured in one graph.
-static int capture(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *b, int calls, const char *name,
-                   lj_cuda_replay **out) {
+static int capture_graph(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *b, int calls,
+                         const char *name, lj_cuda_replay *r) {
   // One eager round first: cuBLASLt picks and caches its algorithms outside the capture.
   LJ_TRY(record(e, w, b, calls < e->cfg.n_layers ? calls : e->cfg.n_layers));
   CUDA_CHECK(cudaStreamSynchronize(e->stream));
-  lj_cuda_replay *r = (lj_cuda_replay *)calloc(1, sizeof *r);
-  if (!r) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
-  r->e = e;
-  r->calls = calls;
   cudaGraph_t g;
   cudaError_t begin = cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal);
-  if (begin != cudaSuccess) {
-    free(r);
-    return LJ_FAIL(LJ_ECUDA, "replay capture of %s: %s", name, cudaGetErrorString(begin));
-  }
+  if (begin != cudaSuccess) return LJ_FAIL(LJ_ECUDA, "replay capture of %s: %s", name, cudaGetErrorString(begin));
   int rc = record(e, w, b, calls);
   cudaError_t end = cudaStreamEndCapture(e->stream, &g);
   if (rc == 0 && end != cudaSuccess)
@@ -78,12 +77,30 @@ static int capture(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch 
       rc = LJ_FAIL(LJ_ECUDA, "replay graph of %s: instantiation failed: %s", name, cudaGetErrorString(err));
   }
   if (end == cudaSuccess) cudaGraphDestroy(g);
+  return rc;
+}
+
+int lj_cuda_replay_capture(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *b, int calls,
+                           const char *name, void *owned, int copies, lj_cuda_replay **out) {
+  *out = NULL;
+  lj_cuda_replay *r = (lj_cuda_replay *)calloc(1, sizeof *r);
+  if (!r) {
+    if (owned) cudaFree(owned);
+    return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  }
+  r->e = e, r->calls = calls, r->owned = owned, r->copies = copies;
+  int rc = capture_graph(e, w, b, calls, name, r);
   if (rc < 0) {
-    free(r);
+    lj_cuda_replay_free(r);
     return rc;
   }
   *out = r;
   return 0;
+}
+
+static int capture(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *b, int calls, const char *name,
+                   lj_cuda_replay **out) {
+  return lj_cuda_replay_capture(e, w, b, calls, name, NULL, 1, out);
 }
 
 int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage st, const lj_cuda_batch *b, int calls,
@@ -109,12 +126,12 @@ int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last,
   for (int st = first; !composite && st <= (int)last; st++)
     if ((e->skip_mask >> st) & 1u)
       return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name((lj_stage)st));
-  replay_what w = {first, last, NULL, 0, -1};
+  replay_what w = {first, last, NULL, 0, -1, NULL, NULL, 0};
   return capture(e, &w, b, calls, lj_stage_name(last), out);
 }
 
-static int create_order(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
-                        int calls, lj_cuda_replay **out) {
+static int create_order(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_layer_inputs *in,
+                        const lj_cuda_batch *b, int calls, lj_cuda_replay **out) {
   *out = NULL;
   if (layer < -1 || layer >= e->cfg.n_layers)
     return LJ_FAIL(LJ_EINVAL, "replay of layer %d: the model has layers 0 .. %d", layer, e->cfg.n_layers - 1);
@@ -136,13 +153,16 @@ static int create_order(lj_cuda_engine *e, const lj_stage *order, int n, int lay
       return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name(st));
     seen |= 1u << bit;
   }
-  replay_what w = {order[0], order[n - 1], order, n, layer};
+  if (in && (layer < 0 || lj_cuda_layer_inputs_tokens(in) != b->n_tokens))
+    return LJ_FAIL(LJ_EINVAL, "replay of layer %d on its captured input: the input holds %d tokens, the batch %d",
+                   layer, lj_cuda_layer_inputs_tokens(in), b->n_tokens);
+  replay_what w = {order[0], order[n - 1], order, n, layer, in, NULL, 0};
   return capture(e, &w, b, calls, layer >= 0 ? "one layer" : "a stage order", out);
 }
 
 int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n, const lj_cuda_batch *b, int calls,
                                 lj_cuda_replay **out) {
-  return create_order(e, order, n, -1, b, calls, out);
+  return create_order(e, order, n, -1, NULL, b, calls, out);
 }
 
 int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
@@ -151,7 +171,15 @@ int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n,
     *out = NULL;
     return LJ_FAIL(LJ_EINVAL, "replay of layer %d: expected a layer >= 0", layer);
   }
-  return create_order(e, order, n, layer, b, calls, out);
+  return create_order(e, order, n, layer, NULL, b, calls, out);
+}
+
+int lj_cuda_replay_create_layer_input(lj_cuda_engine *e, const lj_stage *order, int n, int layer,
+                                      const lj_cuda_layer_inputs *in, const lj_cuda_batch *b, int calls,
+                                      lj_cuda_replay **out) {
+  *out = NULL;
+  if (layer < 0 || !in) return LJ_FAIL(LJ_EINVAL, "replay of layer %d on its input: expected a layer >= 0 and an input", layer);
+  return create_order(e, order, n, layer, in, b, calls, out);
 }
 
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n) {
@@ -160,10 +188,12 @@ int lj_cuda_replay_launch(lj_cuda_replay *r, int n) {
 }
 
 int lj_cuda_replay_calls(const lj_cuda_replay *r) { return r->calls; }
+int lj_cuda_replay_weight_copies(const lj_cuda_replay *r) { return r->copies; }
 
 void lj_cuda_replay_free(lj_cuda_replay *r) {
   if (!r) return;
   cudaStreamSynchronize(r->e->stream);
   if (r->exec) cudaGraphExecDestroy(r->exec);
+  if (r->owned) cudaFree(r->owned);
   free(r);
 }

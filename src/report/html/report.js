@@ -98,7 +98,7 @@
       let points = 0;
       // points that hold a value: a bar of a run without the figure (null) is no point
       for (const s of c.getOption().series || []) points += Array.isArray(s.data) ? s.data.filter((v) => v !== null && v !== undefined).length : 0;
-      status.charts[id] = { marks, points };
+      status.charts[id] = { marks, points, series: (c.getOption().series || []).length };
       pending.delete(id);
       writeStatus();
       finish();
@@ -198,22 +198,25 @@
         };
       });
 
-    // Heatmaps: decoder layers x stages, from the in-situ timeline.
+    // Heatmaps: decoder layers x stages, each stage of each layer replayed alone where the run measured
+    // it (--per-layer), else from the in-situ timeline; the description says which.
     for (const p of ['prefill', 'decode']) {
+      const measured = (d.layer_stages || {})[p];
       chart('heatmap-' + p, p[0].toUpperCase() + p.slice(1) + ': energy by layer and stage',
-        'Gross energy of each stage call in each decoder layer, summed over the in-situ timeline (driver power samples integrated over the stage\'s intervals).', 520, () => {
-          const cells = d.heatmap[p];
+        measured ? 'Measured: each stage of each decoder layer replayed alone on that layer\'s own input and weights (profile --per-layer), dynamic energy per call (one trial per cell).'
+          : 'From the in-situ timeline: gross energy of each stage call in each decoder layer, summed over the timeline (driver power samples integrated over the stage\'s intervals); its energy shares follow its time shares (profile --per-layer measures each cell).', 520, () => {
+          const cells = measured || d.heatmap[p];
           if (!cells || !cells.length) return 'no per-layer timeline data for ' + p;
           const stages = ['attn_norm', 'qkv', 'rope', 'attn', 'o_proj', 'ffn_norm', 'gate_up', 'swiglu', 'down'].filter((s) => cells.some((c) => c[1] === s));
           const layers = Array.from({ length: d.model.n_layers }, (_, i) => String(i));
           const vals = cells.map((c) => c[2]);
           return {
-            tooltip: { formatter: (q) => 'layer ' + q.value[1] + ', ' + esc(q.value[0]) + ': ' + fmt(q.value[2], 'J') },
+            tooltip: { formatter: (q) => 'layer ' + q.value[1] + ', ' + esc(q.value[0]) + ': ' + fmt(q.value[2], 'J') + (measured ? ' per call' : '') },
             grid: { left: 70, right: 110, top: 10, bottom: 60 },
             xAxis: { type: 'category', data: stages, name: 'stage', nameLocation: 'middle', nameGap: 32, splitArea: { show: true } },
             yAxis: { type: 'category', data: layers, name: 'decoder layer', nameLocation: 'middle', nameGap: 40 },
             visualMap: { min: Math.min(...vals), max: Math.max(...vals), calculable: true, orient: 'vertical', right: 10, top: 'middle',
-              inRange: { color: SEQUENTIAL }, text: ['J', ''], formatter: (v) => fmt(v, 'J') },
+              inRange: { color: SEQUENTIAL }, text: [measured ? 'J per call' : 'J', ''], formatter: (v) => fmt(v, 'J') },
             series: [{ type: 'heatmap', data: cells.filter((c) => stages.includes(c[1])).map((c) => [c[1], String(c[0]), c[2]]) }],
           };
         });
@@ -460,7 +463,9 @@
         el('p', { class: 'note' }, done, ' of ', study.points.length, ' points done (', study.engine, ' engine): ', study.arguments),
         el('div', { class: 'points' }, table(['point', 'model', 'batch', 'prompt', 'gen', 'status', 'run', 'time', 'reason'], rows))));
     }
-    const lines = [...new Set(runs.map((r) => r.model.name + ' p' + r.workload.prompt_len))];
+    // One line per model, weight format and prompt length: a bf16 and an FP8 sweep of one model stay apart.
+    const runLine = (r) => r.model.name + ' ' + (r.workload.weights || 'bf16') + ' p' + r.workload.prompt_len;
+    const lines = [...new Set(runs.map(runLine))];
     const perToken = (ph, r, f) => { const x = r.phases.find((q) => q.phase === ph); const v = x ? f(x, r) : null; return v !== null && v !== undefined && isFinite(v) ? v : null; };
     const figures = [
       ['j-per-token', 'dynamic J/token', 'J', (x) => x.dynamic_j_per_token],
@@ -471,7 +476,7 @@
     const an = study.analysis;
     if (an) studyAnalysisTables(an);
     // The knee and the best batch under the bound, marked on decode J/token (study_analysis.h has the rules).
-    const lineOf = (name) => (an ? an.lines.find((l) => l.model + ' p' + l.prompt_len === name) : null);
+    const lineOf = (name) => (an ? an.lines.find((l) => l.model + ' ' + (l.weights || 'bf16') + ' p' + l.prompt_len === name) : null);
     const jAt = (l, b) => { const p = l.points.find((q) => q.batch === b); return p ? p.j_per_token : null; };
     const marks = (name) => {
       const l = lineOf(name);
@@ -496,7 +501,7 @@
             // log: decode J/token spans two to three decades from batch 1 to 256
             yAxis: { type: 'log', name: title + ' (' + unit + ')', axisLabel: { formatter: (v) => fmt(v, unit) } },
             series: lines.map((m, i) => Object.assign({ type: 'line', name: m, color: OI[i % 8], symbolSize: 8,
-              data: runs.filter((r) => r.model.name + ' p' + r.workload.prompt_len === m && perToken(ph, r, f) > 0)
+              data: runs.filter((r) => runLine(r) === m && perToken(ph, r, f) > 0)
                 .map((r) => [r.workload.batch, perToken(ph, r, f)]).sort((a, b) => a[0] - b[0]) },
               ph === 'decode' && key === 'j-per-token' ? marks(m) : {})) };
         });
@@ -511,7 +516,7 @@
           grid: { left: 90, right: 60, top: 40, bottom: 50 },
           xAxis: { type: 'log', logBase: 2, name: 'batch', nameLocation: 'middle', nameGap: 28 },
           yAxis: { type: 'value', name: 'decode step (ms)' },
-          series: ls.map((l, i) => ({ type: 'line', name: l.model + ' p' + l.prompt_len + ' g' + l.gen_len, color: OI[i % 8], symbolSize: 8,
+          series: ls.map((l, i) => ({ type: 'line', name: l.model + ' ' + (l.weights || 'bf16') + ' p' + l.prompt_len + ' g' + l.gen_len, color: OI[i % 8], symbolSize: 8,
             data: l.points.filter((p) => p.step_ms !== null).map((p) => [p.batch, p.step_ms]),
             markLine: i ? undefined : { symbol: 'none', silent: true, lineStyle: { type: 'dashed', color: OI[5] }, label: { formatter: 'bound ' + an.latency_ms + ' ms' }, data: [{ yAxis: an.latency_ms }] },
             markPoint: l.best_batch === null ? undefined : { symbol: 'pin', symbolSize: 44, label: { fontSize: 10 },
@@ -545,12 +550,12 @@
       box.append(el('h3', {}, 'Findings'), ul);
     }
     box.append(el('h3', {}, 'Best batch under ' + an.latency_ms + ' ms per decode step, and the knee'));
-    box.append(table(['model', 'prompt', 'gen', 'parameters', 'best batch', 'knee', 'from the knee to the next batch'], an.lines.map((l) => {
+    box.append(table(['model', 'weights', 'prompt', 'gen', 'parameters', 'best batch', 'knee', 'from the knee to the next batch'], an.lines.map((l) => {
       const best = l.best_batch !== null ? String(l.best_batch)
         : 'none meets it' + (l.fastest_batch !== null ? ' (fastest: batch ' + l.fastest_batch + ')' : '');
       const knee = l.knee_batch !== null ? String(l.knee_batch) : 'none up to batch ' + (l.points.length ? l.points[l.points.length - 1].batch : '-');
       const why = l.knee_batch === null ? '-' : 'to batch ' + l.knee_next + ': J/token ' + signedPct(-l.knee_fall_pct) + ', step ' + signedPct(l.knee_growth_pct) + ' per doubling (' + (l.knee_rule === 'fall' ? 'J/token rule' : 'step-time rule') + ')';
-      return [l.model, l.prompt_len, l.gen_len, l.params_b === null ? '-' : l.params_b.toFixed(2) + ' B', best, knee, why];
+      return [l.model, l.weights || 'bf16', l.prompt_len, l.gen_len, l.params_b === null ? '-' : l.params_b.toFixed(2) + ' B', best, knee, why];
     })));
     box.append(el('p', { class: 'note' }, 'Rules: ', an.rules.knee, '; ', an.rules.best, '.'));
     box.append(el('h3', {}, 'Beside ML.ENERGY v3'));

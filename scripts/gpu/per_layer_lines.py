@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""The per-layer lines of a profile's JSON (profile --per-layer; docs/attribution.md §2f), one
+PASS/MISS line with numbers per check: the agreement across layers per phase (random weights: every
+layer the same computation), each layer-skip check, and the layers x stages per phase (the stages'
+sum against the whole layer alone, the time ratio against the timeline, the cells replayed faster
+than in the run, the largest spread of one stage across layers).
+
+usage: per_layer_lines.py PROFILE.json MODEL   (scripts/gpu/per_layer_checks.sh, attribution_checks.sh)
+"""
+import json
+import sys
+
+
+def pct(x):
+    return "-" if x is None else "%+.1f%%" % x
+
+
+def lines(doc, model):
+    layers = doc.get("layers") or []
+    if not layers:
+        print("MISS %s per_layer: no per-layer estimates (notes: %s)" % (model, doc.get("notes", "")))
+    for ag in doc.get("layer_agreement") or []:
+        rows = [l for l in layers if l["phase"] == ag["phase"]]
+        dyn = [l["dynamic_j"]["mean"] for l in rows if l["dynamic_j"]["mean"] is not None]
+        mean = sum(dyn) / len(dyn) if dyn else 0
+        worst = max(rows, key=lambda l: abs(l["t"] or 0))
+        print("%s %s per_layer %s: %d layers, dynamic %.4g J per layer call (spread %s of the mean), largest |t| %.2f "
+              "at layer %d (critical %.2f); time %.4g ms per call"
+              % (ag["verdict"], model, ag["phase"], len(rows), mean,
+                 pct((max(dyn) - min(dyn)) / mean * 100 if mean else None), abs(worst["t"] or 0), worst["layer"],
+                 worst["critical"] or 0, sum(l["time_s"]["mean"] or 0 for l in rows) / max(len(rows), 1) * 1e3))
+    for s in doc.get("layer_skips") or []:
+        print("%s %s layer_skip %s layer %d: saved %.4g J, estimate %.4g J per unit, agreement %s"
+              % ("PASS" if s["pass"] else "MISS", model, s["phase"], s["layer"], s["saved_j"]["mean"] or 0,
+                 s["replay_j"]["mean"] or 0, pct(s["agreement_pct"])))
+    cells = doc.get("layer_stages") or []
+    if not cells:
+        print("MISS %s layer_stages: none measured" % model)
+    for ph in ("prefill", "decode"):
+        c = [x for x in cells if x["phase"] == ph]
+        if not c:
+            continue
+        whole = {l["layer"]: l["dynamic_j"]["mean"] for l in layers if l["phase"] == ph}
+        sums = {}
+        for x in c:
+            sums[x["layer"]] = sums.get(x["layer"], 0) + (x["dynamic_j"]["mean"] or 0)
+        gaps = [sums[L] / whole[L] - 1 for L in sums if whole.get(L)]
+        low = [x for x in c if x["time_ratio"] is not None and x["time_ratio"] < 0.8]
+        ratios = [x["time_ratio"] for x in c if x["time_ratio"] is not None]
+        by_stage = {}
+        for x in c:
+            by_stage.setdefault(x["stage"], []).append(x["dynamic_j"]["mean"] or 0)
+        spread = max(((max(v) - min(v)) / (sum(v) / len(v)) for v in by_stage.values() if sum(v) > 0), default=0)
+        print("%s %s layer_stages %s: %d cells; stages' sum / whole layer - 1: %s to %s; time ratio %.2f to %.2f, %d "
+              "cells < 0.8; largest spread of one stage across layers %s"
+              % ("PASS" if not low else "MISS", model, ph, len(c), pct(min(gaps) * 100 if gaps else None),
+                 pct(max(gaps) * 100 if gaps else None), min(ratios) if ratios else float("nan"),
+                 max(ratios) if ratios else float("nan"), len(low), pct(spread * 100)))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    lines(json.load(open(sys.argv[1])), sys.argv[2])
