@@ -80,7 +80,9 @@ int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, 
   memset(p, 0, sizeof *p);
   p->w = *w;
   if (w->order) {  // kept: the caller's array may not outlive it
-    for (int k = 0; k < w->n && k < LJ_LAYER_STAGES; k++) p->order[k] = w->order[k];
+    int cap = (int)(sizeof p->order / sizeof p->order[0]);  // the known answer's layer + copy: 10
+    if (w->n < 1 || w->n > cap) return LJ_FAIL(LJ_EINVAL, "replay of %d stages: expected 1 .. %d", w->n, cap);
+    for (int k = 0; k < w->n; k++) p->order[k] = w->order[k];
     p->w.order = p->order;
   }
   if (w->name) snprintf(p->name, sizeof p->name, "%s", w->name), p->w.name = p->name;

@@ -117,7 +117,7 @@ int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int6
 // replays can be interleaved: prepare each, run trials of them in any order, release each.
 typedef struct {
   lj_gpu_replay_what w;
-  lj_stage order[LJ_LAYER_STAGES];
+  lj_stage order[LJ_STAGE_COUNT + 1];  // the engine's most: every stage and the calibration copy
   char name[48];
   lj_phase ph;
   int64_t kv;
