@@ -77,6 +77,17 @@ static void test_isolation(void **state) {
   assert_true(lj_trial_samples_usable(&(lj_replay_trial){.sample_energy_j = 1, .duration_s = 9.99}));
   assert_false(lj_trial_samples_usable(&(lj_replay_trial){.sample_energy_j = 1, .duration_s = 10.0}));
   assert_false(lj_trial_samples_usable(&(lj_replay_trial){.sample_energy_j = NAN, .duration_s = 1.0}));
+  // A duty-cycled trial is judged by its window's wall length, idle gaps included: 6 s of the
+  // stage in a 12 s window is a 12 s window (the gaps were taken off duration_s afterwards).
+  assert_false(lj_trial_samples_usable(&(lj_replay_trial){.sample_energy_j = 1, .duration_s = 6.0, .gap_s = 6.0}));
+  assert_true(lj_trial_samples_usable(&(lj_replay_trial){.sample_energy_j = 1, .duration_s = 4.0, .gap_s = 4.0}));
+  // the same through the estimate: 6 s + 6 s trials take the counter, not the samples
+  lj_replay_trial t[3];
+  const double dyn[3] = {1.00e-3, 1.01e-3, 0.99e-3};
+  for (int k = 0; k < 3; k++) t[k] = trial(6.0, dyn[k], dyn[k] + 30e-6), t[k].gap_s = 6.0;
+  assert_int_equal(lj_replay_estimate_compute(t, 3, NAN, 0.95, &e), 0);
+  assert_int_equal(e.window_flags & LJ_WINDOW_SAMPLE_ENERGY, 0);
+  REL(e.dynamic_j.mean, 1.03e-3, 1e-12);
 }
 
 static void plan(lj_profile_result *r) {

@@ -10,7 +10,7 @@
 //   - the text summary and the JSON show them;
 //   - layers x stages: one 0.3 s trial per stage of each layer into per-call cells (the samples'
 //     energy, no interval), the time ratio against the timeline's same stage of the same layer, the
-//     cells through the store, a version-7 file upgraded to version 8 with the fresh schema's table,
+//     cells through the store, a version-7 file upgraded (to 9) with the fresh schema's table,
 //     the text's matrix with the stages' sum against the whole layer, the JSON, and the page's data
 //     for the heatmap (absent without them, so the page shows the timeline's).
 #include <math.h>
@@ -414,7 +414,7 @@ static void test_layer_stages_store_and_upgrade(void **state) {
   char got[2048], want[2048];
   table_sql(v7, "layer_stage_estimates", got, sizeof got);
   assert_string_equal(got, "");
-  // opened for writing: version 8, the fresh schema's table, and the cells stored and read back
+  // opened for writing: the current version, the fresh schema's table, and the cells stored and read back
   assert_int_equal(lj_store_open(v7, &st), 0);
   lj_store *st2 = NULL;
   assert_int_equal(lj_store_open(fresh, &st2), 0);
@@ -455,7 +455,7 @@ static void test_layer_stages_store_and_upgrade(void **state) {
                                           " (SELECT value FROM meta WHERE key = 'upgraded_from')", -1, &q, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(q, 0), 8);
+  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
   assert_int_equal(sqlite3_column_int(q, 1), 7);
   sqlite3_finalize(q);
   sqlite3_close(db);

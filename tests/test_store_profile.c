@@ -615,7 +615,7 @@ static void same_trial(const lj_profile_trial *w, const lj_profile_trial *g) {
   assert_int_equal(w->trial, g->trial);
   assert_int_equal(w->groups, g->groups);
   assert_int_equal(w->method, g->method);
-  SAME(w->gap_s, g->gap_s);
+  SAME(w->t.gap_s, g->t.gap_s);
   SAME(w->t.counter_energy_j, g->t.counter_energy_j);
   SAME(w->t.sample_energy_j, g->t.sample_energy_j);
   SAME(w->t.duration_s, g->t.duration_s);
@@ -816,7 +816,7 @@ static void test_profile_read_back(void **state) {
   w.plan.config.rope_high_freq_factor = 4;
   w.plan.config.rope_original_max_pos = 8192;
   w.plan.config.tie_embeddings = 1;
-  w.trials[0].gap_s = 0.125;
+  w.trials[0].t.gap_s = 0.125;
   w.trials[0].t.window_flags = LJ_WINDOW_SHORT;
   w.stages[0].cost.act_read_bytes = 11;
   w.stages[0].cost.act_write_bytes = 12;

@@ -127,7 +127,7 @@ static void test_point_options(void **state) {
   assert_int_equal(o.n_decode_kv, 1);
   p.stages = 1;
   lj_sweep_point_options(&s, &p, &o);
-  assert_int_equal(o.trials, 3);
+  assert_int_equal(o.trials, 8);  // the profile's default
   assert_int_equal(o.timeline, 1);
   assert_int_equal(o.sequence, 1);
   assert_int_equal(o.n_decode_kv, 3);

@@ -263,6 +263,10 @@ enum {
   /// set by a reader on an estimate over several windows: its figure by the counter lies outside
   /// the interval of its figure from the samples, or the reverse (llamajoule profile)
   LJ_WINDOW_SOURCES_DISAGREE = 1u << 9,
+  /// set by a reader on a replay trial (and the estimates over it): the window ran at the power
+  /// cap (a power-cap or power-brake throttle reason seen inside, or mean power >= 98% of the
+  /// limit), so the replay's clocks were not the run's (llamajoule profile)
+  LJ_WINDOW_POWER_CAP = 1u << 10,
 };
 
 /// A window's energy, measured two ways, and how it was obtained.

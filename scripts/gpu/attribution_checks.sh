@@ -7,7 +7,7 @@
 #     interval lies within +-5% of the whole layer, INCONCLUSIVE when only the
 #     residual does, MISS when it does not; with the interaction row, the sums
 #     of isolation and of the leave-one-out marginals, the stage-order spread
-#     and the energy source (the power samples' for the 0.8 s windows, the
+#     and the energy source (the power samples' for the 0.2 s round windows, the
 #     counter's residual beside it);
 #   - the known answer per phase and method (within 10% of the copy alone);
 #   - the ablations per phase, group and method (within 10% of the estimate);
@@ -16,8 +16,8 @@
 #     the layers' dynamic energies and the largest |t|; a layer-skip check per row where the run
 #     measured one (within 10% of the layer's estimate); the layers x stages (scripts/gpu/
 #     per_layer_checks.sh has the checkpoint with a zeroed layer);
-#   - the profile's wall time (the known answer adds ~90 s to the default's, --per-layer
-#     ~225 s for 1B).
+#   - the profile's wall time (the known answer adds ~60 s to the default's, --per-layer
+#     ~290 s for 1B at the default 8 trials).
 # Reads the GPU only: never changes its clocks, power limit or persistence mode.
 #
 #   bash scripts/gpu/attribution_checks.sh BIN_DIR OUT_DIR [MODEL...]
@@ -103,6 +103,29 @@ for a in ab:
           % (ok(a["pass"]), model, a["phase"], "attn" if a["stage"] == "attn" else "mlp", a["method"],
              a["saved_j"]["mean"] or 0, a["replay_j"]["mean"] or 0, pct(a["agreement_pct"]),
              source(a, "%.3g J" % (a.get("counter_saved_j") or 0))))
+# Trials: interleaved rounds (>= 8 per estimate by default) and the conditions of each trial.
+trials = doc.get("trials") or []
+conds = doc.get("trial_conditions") or []
+iso = {}
+for t in trials:
+    if t["method"] == "isolation":
+        iso.setdefault((t["phase"], t["stage"], t["kv_len"]), []).append(t)
+few = [k for k, v in iso.items() if len(v) < 8]
+print("%s %s trials: %d isolation estimates, %d with fewer than 8 trials; %d trials, %d with conditions"
+      % ("PASS" if iso and not few else "MISS", model, len(iso), len(few), len(trials), len(conds)))
+if conds:
+    sm = [c["sm_clock_min_mhz"] for c in conds if c["sm_clock_min_mhz"] is not None]
+    capped = [c for c in conds if c["at_cap"]]
+    by = {}
+    for c in capped:
+        t = trials[c["trial_index"]]
+        by.setdefault("%s %s %s" % (t["method"], t["phase"], t["stage"]), 0)
+        by["%s %s %s" % (t["method"], t["phase"], t["stage"])] += 1
+    print("INFO %s trial_conditions: SM clock %s-%s MHz, temperature %s-%s C, %d trials at the power cap%s"
+          % (model, min(sm) if sm else "-", max(c["sm_clock_max_mhz"] or 0 for c in conds),
+             min((c["temperature_c"] for c in conds if c["temperature_c"] is not None), default="-"),
+             max((c["temperature_c"] for c in conds if c["temperature_c"] is not None), default="-"),
+             len(capped), (": " + ", ".join("%s x%d" % kv for kv in sorted(by.items()))) if by else ""))
 PY
   python3 "$(dirname "$0")/per_layer_lines.py" "$results/$m.json" "$m" | tee -a "$summary"
 done

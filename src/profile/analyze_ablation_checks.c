@@ -13,6 +13,7 @@
 #include "profile/analyze_internal.h"
 
 // Per-call energy of the skipped stages by method m: attention, or the MLP's three stages.
+// Isolation's stages come from separate trials: their sum's terms are independent.
 static int group_per_call(const lj_profile_result *r, lj_phase ph, int mlp, lj_profile_method m, lj_mean_ci *out) {
   if (!mlp && m == LJ_METHOD_ISOLATION && ph == LJ_PHASE_DECODE) {
     int rc = lj_analyze_decode_attention_per_call(r, out);
@@ -21,6 +22,9 @@ static int group_per_call(const lj_profile_result *r, lj_phase ph, int mlp, lj_p
   }
   static const lj_stage parts[2][3] = {{LJ_STAGE_ATTN}, {LJ_STAGE_GATE_UP, LJ_STAGE_SWIGLU, LJ_STAGE_DOWN}};
   int n = mlp ? 3 : 1;
+  // sequence and Shapley: from the rounds' group sums (their stages' values share each round)
+  if (m == LJ_METHOD_SEQUENCE) return lj_analyze_sequence_group(r, ph, parts[mlp], n, out);
+  if (m == LJ_METHOD_SHAPLEY) return lj_analyze_shapley_group(r, ph, parts[mlp], n, out);
   lj_mean_ci ms[3];
   double coef[3] = {1, 1, 1};
   for (int i = 0; i < n; i++) {

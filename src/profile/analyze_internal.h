@@ -54,7 +54,13 @@ int lj_analyze_closure_sequence(lj_profile_result *r, lj_phase ph, const lj_mean
 int lj_analyze_timeline(lj_profile_result *r, const lj_sample *power, size_t n_power, int device);  // analyze_timeline.c
 int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw);     // analyze_ablation.c
 int lj_analyze_shapley(lj_profile_result *r);                                 // analyze_shapley.c
+// A group of the layer's stages per call (1: found), its interval from the rounds' group sums
+// (the stages' values are correlated within a round): by sequence (analyze_sequence.c) and by
+// Shapley (analyze_shapley.c), from the source the method's estimates took.
+int lj_analyze_sequence_group(const lj_profile_result *r, lj_phase ph, const lj_stage *st, int n, lj_mean_ci *out);
+int lj_analyze_shapley_group(const lj_profile_result *r, lj_phase ph, const lj_stage *st, int n, lj_mean_ci *out);
 int lj_analyze_known_answer(lj_profile_result *r);                            // analyze_known_answer.c
 int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw);  // analyze_ablation_checks.c
 int lj_analyze_head_fit(lj_profile_result *r);                                // analyze_head_fit.c
 int lj_analyze_overheads(lj_profile_result *r, const lj_profile_raw *raw);    // analyze_overhead.c
+void lj_analyze_power_cap(lj_profile_result *r);                              // analyze_power_cap.c

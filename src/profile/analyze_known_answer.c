@@ -116,24 +116,28 @@ static int add(lj_profile_result *r, lj_phase ph, lj_profile_method m, const lj_
   return 0;
 }
 
-// Each figure, the answer and every estimate, from the power samples where all its windows have
-// them (windows < LJ_SAMPLE_WINDOW_MAX_S, docs/attribution.md §1b), else from the counter.
+// Each method's estimate and the answer it is checked against from one source: the power
+// samples where all the windows of both have them (windows < LJ_SAMPLE_WINDOW_MAX_S,
+// docs/attribution.md §1b), else the counter.
 static int phase_check(lj_profile_result *r, lj_phase ph) {
   known_source cs, ss;
   LJ_TRY(source_of(r, ph, 0, &cs));
   if (!cs.have_truth) return 0;
   LJ_TRY(source_of(r, ph, 1, &ss));
   int truth_samples = ss.have_truth && ss.truth_usable;
-  const lj_mean_ci *truth = truth_samples ? &ss.truth : &cs.truth;
-  if (!(truth->mean > 0)) {
-    lj_profile_note(r, "No known-answer check of %s: the calibration copy alone has no positive energy.",
-                    lj_phase_name(ph));
-    return 0;
-  }
   static const lj_profile_method methods[K_COUNT] = {LJ_METHOD_ISOLATION, LJ_METHOD_SEQUENCE, LJ_METHOD_SHAPLEY};
   for (int k = 0; k < K_COUNT; k++) {
     if (!cs.have[k]) continue;
-    int samples = ss.have[k] && ss.usable[k];
+    // One source for the answer and the estimate: a difference of sources (the answer's long
+    // windows by the counter, the estimate's short ones by the samples) would count the two
+    // sources' disagreement as the method's error.
+    int samples = truth_samples && ss.have[k] && ss.usable[k];
+    const lj_mean_ci *truth = samples ? &ss.truth : &cs.truth;
+    if (!(truth->mean > 0)) {
+      lj_profile_note(r, "No known-answer check of %s by %s: the calibration copy alone has no positive energy.",
+                      lj_phase_name(ph), lj_profile_method_name(methods[k]));
+      continue;
+    }
     LJ_TRY(add(r, ph, methods[k], truth, samples ? &ss.est[k] : &cs.est[k], cs.truth.mean, &cs.est[k], samples));
   }
   return 0;

@@ -19,6 +19,7 @@ typedef struct {
   double dyn[MAX_ROUNDS], gross[MAX_ROUNDS], time[MAX_ROUNDS];
   double sdyn[MAX_ROUNDS], sgross[MAX_ROUNDS];
   int have[MAX_ROUNDS];
+  uint32_t flags;  // LJ_WINDOW_POWER_CAP when a round's trial ran at the cap
 } sequence_prefix;
 
 static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage last, sequence_prefix *out) {
@@ -33,6 +34,7 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
     out->gross[t->trial] = v.gross, out->dyn[t->trial] = v.dyn, out->time[t->trial] = v.time;
     out->sgross[t->trial] = v.sgross, out->sdyn[t->trial] = v.sdyn;
     out->have[t->trial] = 1;
+    out->flags |= t->t.window_flags & LJ_WINDOW_POWER_CAP;
   }
 }
 
@@ -112,6 +114,7 @@ int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gro
     s.calls_per_unit = lj_profile_calls_per_unit(p, ph, LJ_STAGE_QKV, 0);  // every layer call of the phase
     e->key.phase = ph, e->key.stage = (lj_stage)st, e->key.layer = -1, e->key.kv_len = kv;
     e->n_trials = n;
+    e->window_flags |= cur.flags;  // this prefix ran at the cap: what the stage adds is not the run's
     LJ_TRY(lj_analyze_add_derived_stage(r, &s));
     prev = cur;
   }
@@ -126,6 +129,42 @@ int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gro
   return 0;
 }
 
+
+// A group of the layer's stages (an ablation's: attention, the MLP) by sequence, per call: the
+// sum of the group's differences taken round by round, so that its interval is the spread of
+// the rounds' sums. Summing the stages' intervals as independent terms would add differences
+// that share a prefix (P_k enters d_k with + and d_k+1 with -), about sqrt(n) too wide.
+int lj_analyze_sequence_group(const lj_profile_result *r, lj_phase ph, const lj_stage *st, int n, lj_mean_ci *out) {
+  double sum[MAX_ROUNDS], ssum[MAX_ROUNDS];
+  int have[MAX_ROUNDS];
+  for (int i = 0; i < MAX_ROUNDS; i++) sum[i] = ssum[i] = 0, have[i] = 1;
+  sequence_prefix *a = malloc(2 * sizeof *a);
+  if (!a) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  int any = 0;
+  for (int k = 0; k < n; k++) {
+    if (st[k] < LJ_STAGE_ATTN_NORM || st[k] > LJ_STAGE_DOWN) continue;
+    sequence_prefix_of(r, ph, st[k], &a[0]);
+    if (st[k] != LJ_STAGE_ATTN_NORM) sequence_prefix_of(r, ph, (lj_stage)(st[k] - 1), &a[1]);
+    else memset(&a[1], 0, sizeof a[1]), memset(a[1].have, 0xff, sizeof a[1].have);
+    for (int i = 0; i < MAX_ROUNDS; i++) {
+      have[i] &= a[0].have[i] && a[1].have[i];
+      sum[i] += a[0].dyn[i] - a[1].dyn[i];
+      ssum[i] += a[0].sdyn[i] - a[1].sdyn[i];
+    }
+    any = 1;
+  }
+  free(a);
+  if (!any) return 0;
+  // the samples' where every round has them (as each stage's estimate, paired_sources)
+  int m = 0, fin = 1, sm = 0, sfin = 1;
+  lj_mean_ci c, sc;
+  memset(&sc, 0, sizeof sc);
+  LJ_TRY(paired_rounds(sum, NULL, have, NULL, r->plan.level, &c, &m, &fin));
+  if (m < 2 || !fin) return 0;
+  LJ_TRY(paired_rounds(ssum, NULL, have, NULL, r->plan.level, &sc, &sm, &sfin));
+  *out = sfin && sm == m ? sc : c;
+  return 1;
+}
 
 // Closure by sequence replay: the whole layer (the prefixes' differences telescope to it) x
 // layers, plus the isolation estimates of the stages outside the layers.

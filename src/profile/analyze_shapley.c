@@ -114,6 +114,9 @@ static int phase_split(lj_profile_result *r, lj_phase ph) {
   c->counter_residual_pct = chk[FIG_DYN].residual_pct;
   c->flags = lj_energy_source_flags(samples, c->residual_j.lo, c->residual_j.hi,
                                     samples ? chk[FIG_DYN].residual_j.estimate : NAN);
+  for (size_t i = 0; i < r->n_trials; i++)  // a whole-layer or leave-one-out window at the power cap
+    if (r->trials[i].method == LJ_METHOD_LOO && r->trials[i].key.phase == ph)
+      c->flags |= r->trials[i].t.window_flags & LJ_WINDOW_POWER_CAP;
   // The other orders: their means against the whole layer's, from the same source.
   double order_mean[LJ_LAYER_ORDERS];
   int n_orders = 0;
@@ -150,6 +153,42 @@ static int phase_split(lj_profile_result *r, lj_phase ph) {
     LJ_TRY(lj_analyze_add_derived_stage(r, &s));
   }
   return 0;
+}
+
+// A group of the layer's stages (an ablation's) by Shapley, per call: half the sum of their
+// isolation estimates plus half the group's marginal sum(full - LOO_i) taken round by round.
+// The stages' Shapley values share each round's whole layer, so their intervals are not
+// independent: summing them as if they were would understate the group's spread.
+int lj_analyze_shapley_group(const lj_profile_result *r, lj_phase ph, const lj_stage *st, int n, lj_mean_ci *out) {
+  const lj_shapley_check *c = &r->shapley[ph];
+  if (c->n_rounds < 2 || n < 1 || n > LJ_LAYER_STAGES) return 0;
+  int samples = (c->flags & LJ_WINDOW_SAMPLE_ENERGY) != 0, what = samples ? FIG_SDYN : FIG_DYN;
+  double full[MAX_ROUNDS], loo[MAX_ROUNDS], marg[MAX_ROUNDS];
+  by_round(r, LJ_METHOD_LOO, ph, LJ_STAGE_COUNT, 0, what, full);
+  for (int i = 0; i < MAX_ROUNDS; i++) marg[i] = full[i];
+  lj_mean_ci parts[LJ_LAYER_STAGES + 1];
+  double coef[LJ_LAYER_STAGES + 1];
+  for (int k = 0; k < n; k++) {
+    by_round(r, LJ_METHOD_LOO, ph, st[k], 0, what, loo);
+    for (int i = 0; i < MAX_ROUNDS; i++) marg[i] += (k ? full[i] : 0) - loo[i];
+    const lj_profile_stage *s = lj_analyze_find_stage(r, LJ_METHOD_ISOLATION, ph, st[k], c->kv_len);
+    if (!s) return 0;
+    parts[k] = samples ? s->est.sample_dynamic_j : (s->est.counter_dynamic_j.n > 0 ? s->est.counter_dynamic_j
+                                                                                   : s->est.dynamic_j);
+    if (parts[k].n < 1) return 0;
+    coef[k] = 0.5;
+  }
+  double v[MAX_ROUNDS];
+  int m = 0;
+  for (int i = 0; i < MAX_ROUNDS; i++)
+    if (isfinite(marg[i])) v[m++] = marg[i];
+  if (m < 2) return 0;
+  LJ_TRY(lj_stats_mean_ci(v, (size_t)m, r->plan.level, &parts[n]));
+  coef[n] = 0.5;
+  lj_interval iv;
+  LJ_TRY(lj_stats_linear_combination(coef, parts, (size_t)n + 1, r->plan.level, &iv));
+  lj_analyze_mean_from_interval(&iv, out);
+  return 1;
 }
 
 int lj_analyze_shapley(lj_profile_result *r) {

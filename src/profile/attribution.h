@@ -19,7 +19,8 @@
 
 // ---------------------------------------------------------------- energy source
 
-// 1 when a trial's samples may stand for its energy: shorter than LJ_SAMPLE_WINDOW_MAX_S, with
+// 1 when a trial's samples may stand for its energy: its window (duration_s + gap_s: the wall
+// length, idle gaps included) shorter than LJ_SAMPLE_WINDOW_MAX_S, with
 // a sample integral, no samples lost inside, no boundary outside the samples.
 int lj_trial_samples_usable(const lj_replay_trial *t);
 // LJ_WINDOW_SAMPLE_ENERGY when from_samples, plus LJ_WINDOW_SOURCES_DISAGREE when `other` (the

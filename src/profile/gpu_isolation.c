@@ -17,18 +17,34 @@ int lj_gpu_replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
   return rc;
 }
 
+// Every stage from first to last (attention alone when only_attn) made ready, then --trials
+// rounds over them in a new random order each (lj_gpu_replay_rounds): drift and temperature
+// spread over every stage's estimate alike instead of landing on whichever ran last.
+static int interleaved(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, int first, int last,
+                       int only_attn) {
+  lj_gpu_replay_prep p[LJ_STAGE_COUNT];
+  int n = 0, rc = 0;
+  for (int st = first; rc == 0 && st <= last; st++) {
+    if (only_attn && st != LJ_STAGE_ATTN) continue;
+    lj_gpu_replay_what w = {(lj_stage)st, (lj_stage)st, NULL, 0, (lj_stage)st, 0, NULL, 0, NULL, 0};
+    rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_ISOLATION, g->o->replay_seconds, g->o->replay_duty,
+                               &p[n]);
+    if (rc == 0) n++;
+  }
+  if (rc == 0) rc = lj_gpu_replay_rounds(g, p, n, g->o->trials, 0);
+  for (int i = 0; i < n; i++) lj_gpu_replay_release(&p[i]), lj_gpu_step_done(g);
+  return rc;
+}
+
 int lj_gpu_replay_prefill(gpu_run *g) {
   lj_cuda_batch b;
   LJ_TRY(lj_gpu_prefill_state(g, &b));
-  for (int st = LJ_STAGE_EMBED; st <= LJ_STAGE_LM_HEAD; st++) {
-    STOP_IF_INTERRUPTED(g);
-    LJ_TRY(lj_gpu_replay_stage(g, LJ_PHASE_PREFILL, (lj_stage)st, 0, &b, 0, g->o->trials, g->o->replay_seconds));
-  }
-  return 0;
+  return interleaved(g, LJ_PHASE_PREFILL, 0, &b, LJ_STAGE_EMBED, LJ_STAGE_LM_HEAD, 0);
 }
 
-// Decode stages at the first KV length, attention at every replayed one; at the
-// middle one also the sequence rounds and the head fit, which need the same state.
+// Decode stages at the first KV length, attention at every replayed one (only its work grows
+// with the cache); at the middle one also the sequence rounds and the head fit, which need the
+// same state. Each KV length is its own engine state: stages interleave within one.
 int lj_gpu_replay_decode(gpu_run *g) {
   const lj_profile_plan *p = &g->r->plan;
   int mid = p->n_decode_kv / 2;
@@ -37,11 +53,7 @@ int lj_gpu_replay_decode(gpu_run *g) {
     int64_t kv = p->decode_kv[j];
     lj_cuda_batch b;
     LJ_TRY(lj_gpu_decode_state_at(g, kv, &b));
-    for (int st = LJ_STAGE_EMBED; st <= LJ_STAGE_SAMPLE; st++) {
-      if (j > 0 && st != LJ_STAGE_ATTN) continue;  // only attention's work grows with the cache
-      STOP_IF_INTERRUPTED(g);
-      LJ_TRY(lj_gpu_replay_stage(g, LJ_PHASE_DECODE, (lj_stage)st, kv, &b, 0, g->o->trials, g->o->replay_seconds));
-    }
+    LJ_TRY(interleaved(g, LJ_PHASE_DECODE, kv, &b, LJ_STAGE_EMBED, LJ_STAGE_SAMPLE, j > 0));
     if (j == mid && (g->o->sequence || g->o->shapley)) LJ_TRY(lj_gpu_layer_rounds(g, LJ_PHASE_DECODE, kv, &b));
     if (j == mid && g->o->head_fit) LJ_TRY(lj_gpu_head_fit_replay(g, kv, &b));
   }

@@ -3,12 +3,13 @@
 // weights and on that layer's own input, captured in a real forward call of the
 // phase's state (lj_cuda_layer_inputs_capture) and restored before every call.
 // Trials of LJ_GPU_LAYER_TRIAL_S, whose energy comes from the power samples
-// (§1b), after a short pre-roll. Rounds run every layer once, so drift spreads
-// over all layers alike. Prefill on the prompt's state, decode at the middle
-// replayed KV length. Then each stage of each layer alone on the same inputs
+// (§1b), after a short pre-roll. Each round runs every layer once, in a new
+// random order (seeded by --seed), so drift spreads over all layers alike.
+// Prefill on the prompt's state, decode at the middle replayed KV length. Then each stage of each layer alone on the same inputs
 // (gpu_layer_stages.c). What proves it wrong: with random weights the layers
 // must agree (lj_layer_agreement_compute); the layer-skip check against the run.
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "common/clock.h"
 #include "profile/gpu_run.h"
@@ -25,20 +26,24 @@ static int phase_layers(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
   enum { N = LJ_LAYER_STAGES };
   lj_stage run[N];
   for (int k = 0; k < N; k++) run[k] = lj_layer_order_stage(0, k);
-  int n_layers = g->r->plan.config.n_layers;
-  for (int round = 0; round < o->trials; round++) {
-    for (int L = 0; L < n_layers; L++) {
-      STOP_IF_INTERRUPTED(g);
-      char name[32];
-      snprintf(name, sizeof name, "layer-%d", L);
-      lj_gpu_replay_what w = {run[0], run[N - 1], run, N, LJ_STAGE_COUNT, 0, name, L + 1, in, 1};
-      LJ_TRY(lj_gpu_replay_run(g, ph, &w, kv, b, 0, LJ_METHOD_LAYER, round, 1, LJ_GPU_LAYER_TRIAL_S, 1));
-    }
-    lj_gpu_step_done(g);
+  int n_layers = g->r->plan.config.n_layers, n = 0, rc = 0;
+  lj_gpu_replay_prep *p = malloc(sizeof *p * (size_t)n_layers);
+  if (!p) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  for (int L = 0; rc == 0 && L < n_layers; L++) {
+    char name[32];
+    snprintf(name, sizeof name, "layer-%d", L);
+    lj_gpu_replay_what w = {run[0], run[N - 1], run, N, LJ_STAGE_COUNT, 0, name, L + 1, in, 1};
+    rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_LAYER, LJ_GPU_LAYER_TRIAL_S, 1, &p[n]);
+    if (rc == 0) n++;
   }
+  // every round: each layer once, in a new random order (gpu_replay_span.c)
+  if (rc == 0) rc = lj_gpu_replay_rounds(g, p, n, o->trials, 1);
+  for (int i = 0; i < n; i++) lj_gpu_replay_release(&p[i]);
+  free(p);
+  LJ_TRY(rc);
   int64_t t1 = lj_mono_ns();
   secs[0] += (double)(t1 - t0) * 1e-9;
-  int rc = o->layer_stages ? lj_gpu_layer_stages(g, ph, kv, b, in) : 0;
+  rc = o->layer_stages ? lj_gpu_layer_stages(g, ph, kv, b, in) : 0;
   secs[1] += (double)(lj_mono_ns() - t1) * 1e-9;
   return rc;
 }

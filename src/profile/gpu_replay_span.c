@@ -75,16 +75,24 @@ static int create(gpu_run *g, const lj_gpu_replay_what *w, const lj_cuda_batch *
   return lj_cuda_replay_create_span(g->e, w->first, w->last, b, calls, rp);
 }
 
-int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
-                      int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
+int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
+                          int groups, lj_profile_method method, double seconds, double duty, lj_gpu_replay_prep *p) {
+  memset(p, 0, sizeof *p);
+  p->w = *w;
+  if (w->order) {  // kept: the caller's array may not outlive it
+    int cap = (int)(sizeof p->order / sizeof p->order[0]);  // the known answer's layer + copy: 10
+    if (w->n < 1 || w->n > cap) return LJ_FAIL(LJ_EINVAL, "replay of %d stages: expected 1 .. %d", w->n, cap);
+    for (int k = 0; k < w->n; k++) p->order[k] = w->order[k];
+    p->w.order = p->order;
+  }
+  if (w->name) snprintf(p->name, sizeof p->name, "%s", w->name), p->w.name = p->name;
+  p->ph = ph, p->kv = kv, p->groups = groups, p->method = method, p->seconds = seconds;
   int L = g->r->plan.config.n_layers, per_layer = w->order || lj_stage_is_per_layer(w->first);
   if (w->in && w->one_layer > 0) per_layer = 0;  // one layer: any number of calls
-  lj_stage first = w->first, last = w->last;
   int calls = per_layer ? L : 4;
-  lj_cuda_replay *rp = NULL;
-  LJ_TRY(create(g, w, b, calls, &rp));
+  LJ_TRY(create(g, &p->w, b, calls, &p->rp));
   double t = 0;
-  int rc = timed_launches(g, rp, 1, &t);
+  int rc = timed_launches(g, p->rp, 1, &t);
   if (rc == 0) {
     double per_call = t / calls;
     int want = (int)ceil(2e-3 / (per_call > 0 ? per_call : 1e-6));
@@ -92,61 +100,103 @@ int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int6
     int cap = per_layer ? (4096 / L) * L : 4096;
     if (want > cap) want = cap;
     if (want > calls) {
-      lj_cuda_replay_free(rp);
-      rp = NULL;
+      lj_cuda_replay_free(p->rp);
+      p->rp = NULL;
       calls = want;
-      rc = create(g, w, b, calls, &rp);
+      rc = create(g, &p->w, b, calls, &p->rp);
     }
   }
-  if (rc == 0) rc = timed_launches(g, rp, 3, &t);
-  double per_launch = t / 3 > 1e-7 ? t / 3 : 1e-7;
-  int launches = rc == 0 ? (int)ceil(seconds / per_launch) : 0;
-  if (launches < 1) launches = 1;
+  if (rc == 0) rc = timed_launches(g, p->rp, 3, &t);
+  if (rc < 0) {
+    lj_gpu_replay_release(p);
+    return rc;
+  }
+  p->calls = calls;
+  p->per_launch = t / 3 > 1e-7 ? t / 3 : 1e-7;
+  p->launches = (int)ceil(seconds / p->per_launch);
+  if (p->launches < 1) p->launches = 1;
   // Duty below 1: bursts of ~2 ms, each followed by an idle gap, so that the mean
   // power stays near the real run's instead of sitting at the power cap.
-  if (!(duty > 0 && duty < 1)) duty = 1;
-  int burst = (int)ceil(2e-3 / per_launch);
-  if (burst < 1) burst = 1;
-  int64_t gap_ns = (int64_t)(burst * per_launch * (1 - duty) / duty * 1e9);
-  for (int k = trial0; rc == 0 && k < trial0 + n_trials && !lj_gpu_interrupted(g); k++) {
-    // Pre-roll of the same pattern, its length random over one update of the counter
-    // so that the window's start falls at a random point of the counter's 100 ms grid.
-    double grid_s = w->short_preroll ? LJ_GPU_SAMPLE_PERIOD_S : 0.1;
-    int64_t offset = (int64_t)(lj_gpu_uniform01(g) * grid_s * 1e9), pre_done = 0, pre_gap = 0;
-    double pre_s = (w->short_preroll ? LJ_GPU_SHORT_PREROLL_S : LJ_GPU_PREROLL_S) + (double)offset * 1e-9;
-    rc = play(g, rp, duty, (int)ceil(pre_s / per_launch), pre_s, burst, gap_ns, &pre_done, &pre_gap);
-    if (rc < 0) break;
-    char name[96];
-    if (w->name)
-      snprintf(name, sizeof name, "%s:%s:%s#%d", lj_profile_method_name(method), lj_phase_name(ph), w->name, k);
-    else if (method == LJ_METHOD_SEQUENCE)
-      snprintf(name, sizeof name, "sequence:%s:%s..%s#%d", lj_phase_name(ph), lj_stage_name(first),
-               lj_stage_name(last), k);
-    else
-      snprintf(name, sizeof name, "replay:%s:%s:%lld:g%d#%d", lj_phase_name(ph), lj_stage_name(last), (long long)kv,
-               groups, k);
-    int h = lj_profile_meter_begin(&g->m, name);  // play() synchronised: the pre-roll is done
-    if (h < 0) {
-      rc = h;
-      break;
+  p->duty = duty > 0 && duty < 1 ? duty : 1;
+  p->burst = (int)ceil(2e-3 / p->per_launch);
+  if (p->burst < 1) p->burst = 1;
+  p->gap_ns = (int64_t)(p->burst * p->per_launch * (1 - p->duty) / p->duty * 1e9);
+  return 0;
+}
+
+void lj_gpu_replay_release(lj_gpu_replay_prep *p) {
+  lj_cuda_replay_free(p->rp);
+  p->rp = NULL;
+}
+
+int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k) {
+  const lj_gpu_replay_what *w = &p->w;
+  // Pre-roll of the same pattern, its length random over one update of the counter
+  // so that the window's start falls at a random point of the counter's 100 ms grid (short
+  // trials read from the samples: of one sample period, after a shorter pre-roll).
+  double grid_s = w->short_preroll ? LJ_GPU_SAMPLE_PERIOD_S : 0.1;
+  int64_t offset = (int64_t)(lj_gpu_uniform01(g) * grid_s * 1e9), pre_done = 0, pre_gap = 0;
+  double pre_s = (w->short_preroll ? LJ_GPU_SHORT_PREROLL_S : LJ_GPU_PREROLL_S) + (double)offset * 1e-9;
+  LJ_TRY(play(g, p->rp, p->duty, (int)ceil(pre_s / p->per_launch), pre_s, p->burst, p->gap_ns, &pre_done, &pre_gap));
+  char name[96];
+  if (w->name)
+    snprintf(name, sizeof name, "%s:%s:%s#%d", lj_profile_method_name(p->method), lj_phase_name(p->ph), w->name, k);
+  else if (p->method == LJ_METHOD_SEQUENCE)
+    snprintf(name, sizeof name, "sequence:%s:%s..%s#%d", lj_phase_name(p->ph), lj_stage_name(w->first),
+             lj_stage_name(w->last), k);
+  else
+    snprintf(name, sizeof name, "replay:%s:%s:%lld:g%d#%d", lj_phase_name(p->ph), lj_stage_name(w->last),
+             (long long)p->kv, p->groups, k);
+  int h = lj_profile_meter_begin(&g->m, name);  // play() synchronised: the pre-roll is done
+  if (h < 0) return h;
+  int64_t done = 0, gap_ns_total = 0;
+  int rc = play(g, p->rp, p->duty, p->launches, p->seconds, p->burst, p->gap_ns, &done, &gap_ns_total);
+  int erc = lj_profile_meter_end(&g->m, h);
+  if (rc == 0) rc = erc;
+  if (rc < 0) return rc;
+  lj_profile_trial tr;
+  memset(&tr, 0, sizeof tr);
+  tr.key.phase = p->ph, tr.key.stage = w->key_stage, tr.key.layer = w->one_layer - 1, tr.key.kv_len = p->kv;
+  tr.trial = k, tr.groups = p->groups, tr.method = p->method, tr.variant = w->variant;
+  tr.t.gap_s = (double)gap_ns_total * 1e-9;
+  tr.t.calls = done * p->calls;
+  tr.t.temperature_c = lj_profile_meter_temperature(&g->m);
+  tr.t.start_offset_ns = offset;
+  tr.t.idle_w = g->m.idle_w;
+  return lj_gpu_keep_trial(g, h, &tr);
+}
+
+int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
+                      int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
+  lj_gpu_replay_prep p;
+  LJ_TRY(lj_gpu_replay_prepare(g, ph, w, kv, b, groups, method, seconds, duty, &p));
+  int rc = 0;
+  for (int k = trial0; rc == 0 && k < trial0 + n_trials && !lj_gpu_interrupted(g); k++) rc = lj_gpu_replay_trial(g, &p, k);
+  lj_gpu_replay_release(&p);
+  return rc;
+}
+
+int lj_gpu_replay_rounds(gpu_run *g, lj_gpu_replay_prep *p, int n, int rounds, int per_round_done) {
+  int *order = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+  if (!order) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  int rc = 0;
+  for (int k = 0; rc == 0 && k < rounds; k++) {
+    // a new random order each round (Fisher-Yates on the run's seeded stream): drift and
+    // temperature spread over every variant alike, and no variant always follows the same one
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+      int j = (int)(lj_gpu_uniform01(g) * (i + 1));
+      if (j > i) j = i;
+      int x = order[i];
+      order[i] = order[j], order[j] = x;
     }
-    int64_t done = 0, gap_ns_total = 0;
-    rc = play(g, rp, duty, launches, seconds, burst, gap_ns, &done, &gap_ns_total);
-    int erc = lj_profile_meter_end(&g->m, h);
-    if (rc == 0) rc = erc;
-    if (rc < 0) break;
-    lj_profile_trial tr;
-    memset(&tr, 0, sizeof tr);
-    tr.key.phase = ph, tr.key.stage = w->key_stage, tr.key.layer = w->one_layer - 1, tr.key.kv_len = kv;
-    tr.trial = k, tr.groups = groups, tr.method = method, tr.variant = w->variant;
-    tr.gap_s = (double)gap_ns_total * 1e-9;
-    tr.t.calls = done * calls;
-    tr.t.temperature_c = lj_profile_meter_temperature(&g->m);
-    tr.t.start_offset_ns = offset;
-    tr.t.idle_w = g->m.idle_w;
-    rc = lj_gpu_keep_trial(g, h, &tr);
+    for (int i = 0; rc == 0 && i < n; i++) {
+      if (lj_gpu_interrupted(g)) rc = LJ_FAIL(LJ_EINTERRUPTED, "profile: interrupted");
+      else rc = lj_gpu_replay_trial(g, &p[order[i]], k);
+    }
+    if (per_round_done) lj_gpu_step_done(g);
   }
-  lj_cuda_replay_free(rp);
+  free(order);
   return rc;
 }
 

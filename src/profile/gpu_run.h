@@ -113,6 +113,29 @@ typedef struct {
 #define LJ_GPU_SAMPLE_PERIOD_S 0.02
 int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
                       int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty);
+// A replay made ready for trials (its graph captured and timed), so that trials of several
+// replays can be interleaved: prepare each, run trials of them in any order, release each.
+typedef struct {
+  lj_gpu_replay_what w;
+  lj_stage order[LJ_STAGE_COUNT + 1];  // the engine's most: every stage and the calibration copy
+  char name[48];
+  lj_phase ph;
+  int64_t kv;
+  int groups;
+  lj_profile_method method;
+  lj_cuda_replay *rp;
+  int calls, launches, burst;
+  double per_launch, seconds, duty;
+  int64_t gap_ns;
+} lj_gpu_replay_prep;
+int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
+                          int groups, lj_profile_method method, double seconds, double duty, lj_gpu_replay_prep *p);
+// One pre-rolled trial of p, numbered k.
+int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k);
+void lj_gpu_replay_release(lj_gpu_replay_prep *p);
+// `rounds` rounds over the n prepared replays p, each round every replay once (trial = the
+// round) in a new random order from the run's seed; per_round_done: one progress step a round.
+int lj_gpu_replay_rounds(gpu_run *g, lj_gpu_replay_prep *p, int n, int rounds, int per_round_done);
 // A real prefill (its activations stay in the buffers), then b set up as that prefill's batch.
 int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b);
 // The engine brought to `kv` cached positions by a real prefill and generation;

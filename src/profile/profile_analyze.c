@@ -20,6 +20,7 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
     LJ_TRY(lj_analyze_ablation_checks(r, raw));
     LJ_TRY(lj_analyze_head_fit(r));
     LJ_TRY(lj_analyze_layers(r, raw));
+    lj_analyze_power_cap(r);
   }
   if (raw) LJ_TRY(lj_analyze_overheads(r, raw));
   return 0;

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "profile/gpu_run.h"
 #include "profile/profile_plan.h"
+#include "profile/trial_conditions.h"
 
 static int plan(gpu_run *g) {
   LJ_TRY(lj_profile_plan_make(g->o, &g->r->plan, &g->ckpt_dir));
@@ -90,10 +91,20 @@ static void collect(gpu_run *g) {
     lj_replay_trial keep = t->t;
     lj_replay_trial_from_window(&wr, keep.calls, keep.temperature_c, keep.idle_w, &t->t);
     t->t.start_offset_ns = keep.start_offset_ns;
-    if (t->gap_s > 0) {  // the idle gaps of a duty-cycled trial: neither the stage's time nor its energy
-      t->t.counter_energy_j -= keep.idle_w * t->gap_s;
-      t->t.sample_energy_j -= keep.idle_w * t->gap_s;
-      t->t.duration_s -= t->gap_s;
+    t->t.gap_s = keep.gap_s;
+    // its clocks, throttle reasons, temperature and power against the cap (trial_conditions.h)
+    lj_trial_conditions c;
+    if (lj_trial_conditions_from_readings(g->m.readings, g->m.n_readings, g->m.dev, wr.begin_ns, wr.end_ns,
+                                          wr.mean_power_w, r->cond.power_limit_w, &c)) {
+      c.trial = (int)i;
+      if (isfinite(c.temperature_c)) t->t.temperature_c = c.temperature_c;  // the window's mean
+      if (c.at_cap) t->t.window_flags |= LJ_WINDOW_POWER_CAP;
+      if (lj_profile_add_trial_conditions(r, &c) < 0) lj_clear_error();
+    }
+    if (t->t.gap_s > 0) {  // the idle gaps of a duty-cycled trial: neither the stage's time nor its energy
+      t->t.counter_energy_j -= keep.idle_w * t->t.gap_s;
+      t->t.sample_energy_j -= keep.idle_w * t->t.gap_s;
+      t->t.duration_s -= t->t.gap_s;
     }
   }
   // Ablations: both phases, by the counter and (windows < LJ_SAMPLE_WINDOW_MAX_S) by the samples;

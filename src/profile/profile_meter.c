@@ -18,15 +18,32 @@ static void widen(double v, double *lo, double *hi) {
   if (v > *hi) *hi = v;
 }
 
-// Sampler sink (delivery thread): conditions, power samples, store.
+// Appends x to a growing array of samples (0, or LJ_ENOMEM).
+static int keep(lj_sample **a, size_t *n, size_t *cap, const lj_sample *x) {
+  if (*n == *cap) {
+    size_t c = *cap ? 2 * *cap : 4096;
+    lj_sample *p = (lj_sample *)realloc(*a, c * sizeof *p);
+    if (!p) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory keeping the sampler's readings");
+    *a = p, *cap = c;
+  }
+  (*a)[(*n)++] = *x;
+  return 0;
+}
+
+// Sampler sink (delivery thread): conditions, power samples, the readings of each trial's
+// conditions (trial_conditions.h), store.
 static int sink(void *user, const lj_sample *s, size_t n) {
   lj_profile_meter *m = (lj_profile_meter *)user;
   pthread_mutex_lock(&m->lock);
   lj_profile_conditions *c = m->cond;
   int rc = 0;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && rc == 0; i++) {
     if (s[i].device != m->dev) continue;
-    switch ((lj_reading)s[i].reading) {
+    lj_reading rd = (lj_reading)s[i].reading;
+    if (rd == LJ_READING_TEMPERATURE || rd == LJ_READING_CLOCK_SM || rd == LJ_READING_CLOCK_MEM ||
+        rd == LJ_READING_THROTTLE || rd == LJ_READING_POWER_LIMIT)
+      rc = keep(&m->readings, &m->n_readings, &m->cap_readings, &s[i]);
+    switch (rd) {
       case LJ_READING_TEMPERATURE:
         widen(s[i].value, &c->temperature_min_c, &c->temperature_max_c);
         m->last_temperature_c = s[i].value;
@@ -35,18 +52,7 @@ static int sink(void *user, const lj_sample *s, size_t n) {
       case LJ_READING_CLOCK_MEM: widen(s[i].value, &c->mem_clock_min_mhz, &c->mem_clock_max_mhz); break;
       case LJ_READING_THROTTLE: c->throttle_seen |= (uint64_t)s[i].value; break;
       case LJ_READING_POWER_LIMIT: c->power_limit_w = s[i].value; break;
-      case LJ_READING_POWER_SAMPLE:
-        if (m->n_power == m->cap_power) {
-          size_t cap = m->cap_power ? 2 * m->cap_power : 4096;
-          lj_sample *p = (lj_sample *)realloc(m->power, cap * sizeof *p);
-          if (!p) {
-            rc = LJ_FAIL(LJ_ENOMEM, "profile: out of memory keeping power samples");
-            break;
-          }
-          m->power = p, m->cap_power = cap;
-        }
-        m->power[m->n_power++] = s[i];
-        break;
+      case LJ_READING_POWER_SAMPLE: rc = keep(&m->power, &m->n_power, &m->cap_power, &s[i]); break;
       default: break;
     }
   }
@@ -127,6 +133,7 @@ void lj_profile_meter_close(lj_profile_meter *m) {
   lj_sample_writer_free(m->writer);
   lj_source_close(m->src);
   free(m->power);
+  free(m->readings);
   pthread_mutex_destroy(&m->lock);
   memset(m, 0, sizeof *m);
 }

@@ -23,6 +23,8 @@ typedef struct {
   lj_profile_conditions *cond;  // updated by the sink
   lj_sample *power;    // POWER_SAMPLE readings of dev, in time order
   size_t n_power, cap_power;
+  lj_sample *readings; // temperature, clock, throttle and power-limit readings of dev (trial conditions)
+  size_t n_readings, cap_readings;
   double last_temperature_c;  // the sink's latest temperature reading (NAN before the first)
   int running;
 } lj_profile_meter;

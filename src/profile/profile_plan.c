@@ -12,8 +12,11 @@
 void lj_profile_options_default(lj_profile_options *o) {
   memset(o, 0, sizeof *o);
   o->batch = 1, o->prompt_len = 128, o->gen_len = 128;
-  o->repeats = 3, o->trials = 3;
-  o->replay_seconds = 2.0, o->phase_seconds = 2.0, o->idle_seconds = 5.0;
+  // 8 interleaved trials of 0.4 s per estimate: an interval over 8 randomised windows means more
+  // than one over 3 back-to-back ones, and windows under 10 s take the power samples, exact
+  // enough at 0.4 s (~20 samples); the default 1B profile stays near 380 s (docs/cli.md).
+  o->repeats = 3, o->trials = 8;
+  o->replay_seconds = 0.4, o->phase_seconds = 2.0, o->idle_seconds = 5.0;
   o->idle_w = NAN, o->level = 0.95;
   o->n_decode_kv = 3;
   // Back to back, an HBM-bound GEMV (decode) or a large GEMM (8B prefill) draws the

@@ -22,7 +22,9 @@ void lj_replay_trial_from_window(const lj_window_result *w, int64_t calls, doubl
 
 int lj_trial_samples_usable(const lj_replay_trial *t) {
   const uint32_t bad = LJ_WINDOW_NO_SAMPLES | LJ_WINDOW_GAP | LJ_WINDOW_EXTRAPOLATED;
-  return isfinite(t->sample_energy_j) && !(t->window_flags & bad) && t->duration_s < LJ_SAMPLE_WINDOW_MAX_S;
+  // the window's wall length: a duty-cycled trial's idle gaps are inside the window the samples cover
+  double wall_s = t->duration_s + (t->gap_s > 0 ? t->gap_s : 0);
+  return isfinite(t->sample_energy_j) && !(t->window_flags & bad) && wall_s < LJ_SAMPLE_WINDOW_MAX_S;
 }
 
 uint32_t lj_energy_source_flags(int from_samples, double lo, double hi, double other) {

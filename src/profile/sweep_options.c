@@ -10,7 +10,7 @@ void lj_sweep_point_options(const lj_sweep_settings *s, const lj_study_point *p,
   o->seed = s->seed, o->device = s->device, o->threads = s->threads, o->weights = s->weights;
   // Checks of the method, not per-point figures: the full profile has them.
   o->ablation = 0, o->head_fit = 0, o->overhead = 0, o->shapley = 0;
-  if (p->stages) return;  // isolation and sequence replay, 3 trials, 3 KV lengths, the timeline
+  if (p->stages) return;  // isolation and sequence replay, the profile's trials (8), 3 KV lengths, the timeline
   // Phase windows only: no replay trial (the runner still sets each stage's replay up
   // once, without a window), no timeline, one decode KV length.
   o->trials = 0, o->sequence = 0, o->timeline = 0, o->n_decode_kv = 1;

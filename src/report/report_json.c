@@ -520,6 +520,8 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   put(b, doc, "stages", stages);
   for (size_t i = 0; i < r->n_trials && trials; i++) push(b, trials, record_json(b, &lj_desc_trial, &r->trials[i], NULL, r));
   put(b, doc, "trials", trials);
+  put(b, doc, "trial_conditions", checks_json(b, &lj_desc_trial_conditions, r->trial_conds, sizeof *r->trial_conds,
+                                              (int)r->n_trial_conds, NULL, r));
   for (int p = 0; p < LJ_PHASE_COUNT && closures; p++)
     for (int m = 0; m < LJ_METHOD_COUNT; m++) {
       lj_closure_row c = {*lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m), (lj_profile_method)m};

@@ -40,13 +40,28 @@ typedef struct {
 typedef struct {
   double counter_energy_j;  // window energy by the energy counter
   double sample_energy_j;   // window energy by integrating the driver's power samples (NAN: unknown)
-  double duration_s;        // window length
+  double duration_s;        // window length, less gap_s
+  double gap_s;             // idle gaps inside the window (replay duty < 1): the counter and sample
+                            // energies exclude idle_w x gap_s, duration_s excludes gap_s
   int64_t calls;            // stage calls completed inside the window
   double temperature_c;     // mean GPU temperature over the window (NAN: unknown)
   double idle_w;            // idle baseline subtracted for the dynamic energy
   int64_t start_offset_ns;  // the randomised delay before the trial (recorded, not used)
   uint32_t window_flags;    // LJ_WINDOW_* of the meter window
 } lj_replay_trial;
+
+// The conditions one replay trial's window ran under (the sampler's readings inside it): clocks,
+// throttle reasons, temperature, power against the cap.
+typedef struct {
+  int trial;                 // index of the trial in the run's trials (replay_trials, in order)
+  double sm_clock_min_mhz, sm_clock_max_mhz;
+  double mem_clock_min_mhz, mem_clock_max_mhz;
+  double temperature_c;      // mean of the temperature readings inside (NAN: none)
+  double power_w;            // mean power over the window (its sample integral / duration)
+  double power_limit_w;      // the enforced limit (the latest reading)
+  int64_t throttle_mask;     // OR of the throttle-reason masks read inside
+  int at_cap;                // power-cap or power-brake reason seen, or power >= 98% of the limit
+} lj_trial_conditions;
 
 // Per-call energy of one stage over its trials. The estimate (gross_j, dynamic_j) is the
 // samples' figure when window_flags holds LJ_WINDOW_SAMPLE_ENERGY (every trial shorter than

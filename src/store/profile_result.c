@@ -74,6 +74,7 @@ void lj_profile_result_free(lj_profile_result *r) {
   free(r->interval_step);
   free(r->layers);
   free(r->layer_stages);
+  free(r->trial_conds);
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     free(r->layer_energy_j[p]);
     free(r->layer_time_s[p]);
@@ -192,6 +193,12 @@ lj_stage_group lj_stage_group_of(lj_stage s) {
 const char *lj_stage_group_name(lj_stage_group g) {
   static const char *const names[LJ_GROUP_COUNT] = {"embed", "norms", "attention", "mlp", "lm_head", "sample"};
   return (unsigned)g < LJ_GROUP_COUNT ? names[g] : "?";
+}
+
+int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditions *c) {
+  LJ_TRY(grow((void **)&r->trial_conds, r->n_trial_conds, sizeof *c));
+  r->trial_conds[r->n_trial_conds++] = *c;
+  return 0;
 }
 
 int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l) {

@@ -141,8 +141,6 @@ typedef struct {
   int trial;
   int groups;                    // attention KV groups active (head fit); 0 = all
   lj_profile_method method;
-  double gap_s;                  // idle gaps inside the window (replay duty < 1): t's counter and
-                                 // sample energies exclude idle_w x gap_s, its duration excludes gap_s
   int variant;                   // order: lj_layer_order_name's index; known answer: lj_known_variant
   lj_replay_trial t;
 } lj_profile_trial;
@@ -316,6 +314,8 @@ typedef struct {
   lj_profile_overhead overhead[2];
   int n_overhead;
 
+  lj_trial_conditions *trial_conds;  // per replay trial whose window had readings (NULL: none)
+  size_t n_trial_conds;
   lj_layer_estimate *layers;     // per phase and layer, phases in order (--per-layer; NULL: none)
   size_t n_layers;
   lj_layer_skip layer_skips[LJ_PROFILE_MAX_LAYER_SKIPS];
@@ -357,6 +357,7 @@ double lj_profile_stage_share(const lj_profile_result *r, const lj_profile_stage
 int lj_profile_layer_agreement(const lj_profile_result *r, lj_phase p, int *worst);
 int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l);
 int lj_profile_add_layer_stage(lj_profile_result *r, const lj_layer_stage_estimate *l);
+int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditions *c);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
 // down), embed, lm_head, sample.

@@ -119,7 +119,7 @@ static const lj_field kTrial[] = {
     FIELD("idle_w", "idle_w", "idle_w", LJ_FIELD_REAL, "W", T, t.idle_w),
     FIELD("start_offset_ns", "start_offset_ns", NULL, LJ_FIELD_I64, "ns", T, t.start_offset_ns),
     FIELD("window_flags", "window_flags", NULL, LJ_FIELD_FLAGS, "", T, t.window_flags),
-    FIELD("gap_s", NULL, "gap_s", LJ_FIELD_REAL, "s", T, gap_s),
+    FIELD("gap_s", NULL, "gap_s", LJ_FIELD_REAL, "s", T, t.gap_s),
     FIELD("variant", "variant", "variant", LJ_FIELD_INT, "", T, variant),
 };
 const lj_record_desc lj_desc_trial = DESC("replay_trials", kTrial);
@@ -250,6 +250,22 @@ static const lj_field kShapleyCheck[] = {
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
 };
 const lj_record_desc lj_desc_shapley_check = DESC("shapley_checks", kShapleyCheck);
+#undef T
+
+#define T lj_trial_conditions
+static const lj_field kTrialConditions[] = {
+    FIELD("trial_index", "trial_index", "trial_index", LJ_FIELD_INT, "", T, trial),
+    FIELD("sm_clock_min_mhz", "sm_clock_min_mhz", "sm_min_mhz", LJ_FIELD_REAL, "MHz", T, sm_clock_min_mhz),
+    FIELD("sm_clock_max_mhz", "sm_clock_max_mhz", "sm_max_mhz", LJ_FIELD_REAL, "MHz", T, sm_clock_max_mhz),
+    FIELD("mem_clock_min_mhz", "mem_clock_min_mhz", "mem_min_mhz", LJ_FIELD_REAL, "MHz", T, mem_clock_min_mhz),
+    FIELD("mem_clock_max_mhz", "mem_clock_max_mhz", "mem_max_mhz", LJ_FIELD_REAL, "MHz", T, mem_clock_max_mhz),
+    FIELD("temperature_c", "temperature_c", "temperature_c", LJ_FIELD_REAL, "C", T, temperature_c),
+    FIELD("power_w", "power_w", "power_w", LJ_FIELD_REAL, "W", T, power_w),
+    FIELD("power_limit_w", "power_limit_w", "power_limit_w", LJ_FIELD_REAL, "W", T, power_limit_w),
+    FIELD("throttle_mask", "throttle_mask", "throttle_mask", LJ_FIELD_I64, "", T, throttle_mask),
+    FIELD("at_cap", "at_cap", "at_cap", LJ_FIELD_BOOL, "", T, at_cap),
+};
+const lj_record_desc lj_desc_trial_conditions = DESC("trial_conditions", kTrialConditions);
 #undef T
 
 // What a layer's estimate and a layer's stage estimate share: the KV length, trials, and per call

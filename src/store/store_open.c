@@ -75,6 +75,7 @@ static int add_schema_parts(lj_store *st, int64_t version, const char *what) {
   if (version < 6) LJ_TRY(lj_store_exec(st, lj_store_schema_v6_sources, what));
   if (version < 7) LJ_TRY(lj_store_exec(st, lj_store_schema_v7, what));
   if (version < 8) LJ_TRY(lj_store_exec(st, lj_store_schema_v8, what));
+  if (version < 9) LJ_TRY(lj_store_exec(st, lj_store_schema_v9, what));
   return 0;
 }
 

@@ -470,12 +470,12 @@ static int put_overheads(lj_store *st, int64_t run_id, const lj_profile_result *
 }
 
 // Rows of one of the check tables: n records of `stride` bytes from base, each with a phase
-// and a method at the given offsets (checked before anything is written).
+// and a method at the given offsets (-1: none; checked before anything is written).
 static int put_checks(lj_store *st, int64_t run_id, const lj_record_desc *d, const void *base, size_t stride, int n,
-                      size_t phase_off, long method_off) {
+                      long phase_off, long method_off) {
   for (int i = 0; i < n; i++) {
     const char *rec = (const char *)base + (size_t)i * stride;
-    lj_phase ph = *(const lj_phase *)(rec + phase_off);
+    lj_phase ph = phase_off >= 0 ? *(const lj_phase *)(rec + phase_off) : LJ_PHASE_LOAD;
     if (!phase_ok(ph)) return bad_key(st, run_id, d->table, (size_t)i, (int)ph, 0);
     if (method_off >= 0 && !method_ok(*(const lj_profile_method *)(rec + method_off)))
       return bad_method(st, run_id, d->table, (size_t)i, (int)*(const lj_profile_method *)(rec + method_off));
@@ -516,6 +516,8 @@ static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
                     r->n_ablation_checks, offsetof(lj_ablation_check, phase), (long)offsetof(lj_ablation_check, method)));
   LJ_TRY(put_checks(st, run_id, &lj_desc_layer_estimate, r->layers, sizeof *r->layers, (int)r->n_layers,
                     offsetof(lj_layer_estimate, phase), -1));
+  LJ_TRY(put_checks(st, run_id, &lj_desc_trial_conditions, r->trial_conds, sizeof *r->trial_conds,
+                    (int)r->n_trial_conds, -1, -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips, r->n_layer_skips,
                     offsetof(lj_layer_skip, phase), -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_layer_stage_estimate, r->layer_stages, sizeof *r->layer_stages,
@@ -546,6 +548,7 @@ static const char *const kProfileTables[] = {
     "replay_trials",   "closures",           "stage_intervals", "timeline_phases", "timeline_stages",
     "timeline_layers", "ablations",          "head_fits",       "overheads",       "shapley_checks",
     "known_answers",   "ablation_checks",    "layer_estimates", "layer_skips",     "layer_stage_estimates",
+    "trial_conditions",
 };
 
 int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n) {
@@ -556,8 +559,8 @@ int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int6
   if (!known)
     return LJ_FAIL(LJ_EINVAL, "store '%s': '%s' is not a profile table", st->path, table ? table : "(null)");
   if (st->version < 2) return 0;  // a version-1 file has no profile tables
-  int have = 1;  // a file before version 8 may lack the check and per-layer tables
-  if (st->version < 8) LJ_TRY(lj_store_has_table(st, table, &have));
+  int have = 1;  // a file before version 9 may lack the check, per-layer and trial-condition tables
+  if (st->version < 9) LJ_TRY(lj_store_has_table(st, table, &have));
   if (!have) return 0;
   char sql[128], what[96];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ?", table);

@@ -410,7 +410,7 @@ static int read_trials(lj_store *st, int64_t run_id, lj_profile_result *res, siz
     lj_profile_trial t;
     memset(&t, 0, sizeof t);
     if ((rc = get_record(&r, &lj_desc_trial, &t)) < 0) break;
-    if (isnan(t.gap_s)) t.gap_s = 0;  // version 2: no gaps
+    if (isnan(t.t.gap_s)) t.t.gap_s = 0;  // version 2: no gaps
     if ((rc = lj_profile_add_trial(res, &t)) < 0) break;
   }
   rows_close(&r);
@@ -583,6 +583,7 @@ static int read_shapley(lj_store *st, int64_t run_id, lj_profile_result *res) {
 typedef int (*add_record_fn)(lj_profile_result *r, const void *rec);
 static int add_layer(lj_profile_result *r, const void *rec) { return lj_profile_add_layer(r, rec); }
 static int add_layer_stage(lj_profile_result *r, const void *rec) { return lj_profile_add_layer_stage(r, rec); }
+static int add_conditions(lj_profile_result *r, const void *rec) { return lj_profile_add_trial_conditions(r, rec); }
 
 static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int since, add_record_fn add,
                       lj_profile_result *res) {
@@ -596,6 +597,7 @@ static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int
     union {
       lj_layer_estimate layer;
       lj_layer_stage_estimate layer_stage;
+      lj_trial_conditions conditions;
     } rec;
     memset(&rec, 0, sizeof rec);
     if ((rc = get_record(&r, d, &rec)) < 0 || (rc = add(res, &rec)) < 0) break;
@@ -629,6 +631,7 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
                      LJ_PROFILE_MAX_CHECKS, &r->n_ablation_checks));
   LJ_TRY(read_grown(st, run_id, &lj_desc_layer_estimate, 7, add_layer, r));
   LJ_TRY(read_grown(st, run_id, &lj_desc_layer_stage_estimate, 8, add_layer_stage, r));
+  LJ_TRY(read_grown(st, run_id, &lj_desc_trial_conditions, 9, add_conditions, r));
   LJ_TRY(read_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips,
                      LJ_PROFILE_MAX_LAYER_SKIPS, &r->n_layer_skips));
   return read_overheads(st, run_id, r);

@@ -581,3 +581,19 @@ const char lj_store_schema_v8[] =
     "  time_ratio REAL,\n"
     "  flags INTEGER NOT NULL DEFAULT 0,\n"
     "  PRIMARY KEY(run_id, phase, layer, stage));\n";
+
+// Added in version 9: the conditions each replay trial ran under (clocks, throttle reasons,
+// temperature, power against the cap), one row per trial, by its index in the run's
+// replay_trials.
+const char lj_store_schema_v9[] =
+    "CREATE TABLE trial_conditions(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  trial_index INTEGER NOT NULL,\n"
+    "  sm_clock_min_mhz REAL, sm_clock_max_mhz REAL,\n"
+    "  mem_clock_min_mhz REAL, mem_clock_max_mhz REAL,\n"
+    "  temperature_c REAL,\n"
+    "  power_w REAL,\n"
+    "  power_limit_w REAL,\n"
+    "  throttle_mask INTEGER NOT NULL,\n"
+    "  at_cap INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(run_id, trial_index));\n";

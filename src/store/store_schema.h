@@ -4,7 +4,8 @@
 // version 4's study tables (the whole upgrade from 3), then version 5's columns
 // of the head fit, the ablation and the plan's weight format (the whole upgrade from 4), then
 // version 6's checks and their source columns (the whole upgrade from 5), then version 7's
-// per-layer tables (the whole upgrade from 6), then version 8's layers x stages (the whole upgrade from 7).
+// per-layer tables (the whole upgrade from 6), then version 8's layers x stages (the whole upgrade from 7),
+// then version 9's trial conditions (the whole upgrade from 8).
 #pragma once
 
 extern const char lj_store_schema_v1[];
@@ -18,6 +19,7 @@ extern const char lj_store_schema_v6[];
 extern const char lj_store_schema_v6_sources[];
 extern const char lj_store_schema_v7[];  // the per-layer estimates and the layer-skip check
 extern const char lj_store_schema_v8[];  // each stage of each layer replayed alone
+extern const char lj_store_schema_v9[];  // the conditions of each replay trial
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
 // tools can tell it from other SQLite files.
