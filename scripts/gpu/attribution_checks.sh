@@ -22,7 +22,8 @@
 #
 #   bash scripts/gpu/attribution_checks.sh BIN_DIR OUT_DIR [MODEL...]
 #   (default model: llama-3.2-1b; BIN_DIR holds llamajoule and test_cuda_profiling;
-#    extra profile options in $PROFILE_ARGS; SKIP_TESTS=1 leaves the engine test out)
+#    extra profile options in $PROFILE_ARGS; SKIP_TESTS=1 leaves the engine test out; PER_LAYER=0
+#    leaves --per-layer out, so that 1B's default profile fits one 10-minute device call)
 # On the device, from the repository root (about 3 minutes of build on 16 cores):
 #   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DLLAMAJOULE_PORTABLE=ON &&
 #   cmake --build build-gpu -j16 --target llamajoule test_cuda_profiling &&
@@ -54,12 +55,14 @@ fi
 
 for m in "${models[@]}"; do
   t0=$(date +%s.%N)
-  "$lj" profile --model "$m" --known-answer --per-layer ${PROFILE_ARGS:-} -o "$results/$m.db" --json \
+  layer_opt=--per-layer
+  [[ ${PER_LAYER:-1} == 0 ]] && layer_opt=
+  "$lj" profile --model "$m" --known-answer $layer_opt ${PROFILE_ARGS:-} -o "$results/$m.db" --json \
     >"$results/$m.json" 2>"$results/$m.txt"
   rc=$?
   t1=$(date +%s.%N)
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}')
-  echo "profile $m: rc=$rc, ${secs} s (with --known-answer --per-layer)" | tee -a "$summary"
+  echo "profile $m: rc=$rc, ${secs} s (with --known-answer $layer_opt)" | tee -a "$summary"
   sed -n '/== Shapley split/,/^$/p;/== Known answer/,/^$/p;/== Ablations/,/^attn:/p' "$results/$m.txt" >>"$summary"
   python3 - "$results/$m.json" "$m" <<'PY' | tee -a "$summary"
 import json, sys
@@ -127,6 +130,6 @@ if conds:
              max((c["temperature_c"] for c in conds if c["temperature_c"] is not None), default="-"),
              len(capped), (": " + ", ".join("%s x%d" % kv for kv in sorted(by.items()))) if by else ""))
 PY
-  python3 "$(dirname "$0")/per_layer_lines.py" "$results/$m.json" "$m" | tee -a "$summary"
+  [[ -n $layer_opt ]] && python3 "$(dirname "$0")/per_layer_lines.py" "$results/$m.json" "$m" | tee -a "$summary"
 done
 echo "done" | tee -a "$summary"
