@@ -7,7 +7,8 @@ multiples of 16, as FP8 needs):
      codes and scales, fp32 arithmetic), greedy, STEPS steps, prompts of 5 tokens (the whole
      forward through the FP8 GEMV) and 37 tokens (prefill through cuBLASLt FP8 with the
      activations quantised per token): step-0 cosine >= COS_REF_DECODE (5 tokens) or
-     COS_REF_PREFILL (37), every decode step >= COS_REF_DECODE, greedy tokens equal until
+     COS_REF_PREFILL (37), every decode step >= COS_REF_DECODE (after 37: COS_REF_AFTER_PREFILL;
+     the CPU reference quantises its activations in calls of > 8 tokens too), greedy tokens equal until
      the first near-tie (as parity_checkpoints.py).
   2. FP8 against bf16 on the same checkpoint, both on the GPU: over a fixed token text of
      KL_LEN tokens, the next-token distribution after each of its prefixes (one `generate -n 1`
@@ -33,7 +34,13 @@ from parity_checkpoints import SHAPES, make_checkpoint, cosine, compare  # noqa:
 
 STEPS = 8
 COS_REF_DECODE = 0.9995   # bf16 activations against fp32: parity_checkpoints measured 0.9999+ for bf16
-COS_REF_PREFILL = 0.998   # + per-token E4M3 activations in the prefill GEMMs
+# A prefill of > 8 tokens quantises its activations per token on both sides (the same rule on bf16
+# rows), but the engines' activations differ by bf16 drift, and an E4M3 code flips wherever that
+# drift crosses a rounding boundary: on the CPU, a drift of +-2^-9 relative (a bf16 rounding) in
+# front of the quantiser costs step-0 cosines of 0.9975-0.9988 and later steps 0.9995-0.9997 on
+# the fixture checkpoints (docs/engine-cuda.md, "Checks and tolerances").
+COS_REF_PREFILL = 0.995
+COS_REF_AFTER_PREFILL = 0.998  # decode steps reading the prefill's KV
 COS_BF16 = 0.985
 KL_MAX = 0.02
 AGREE_MIN = 0.66
@@ -98,10 +105,11 @@ def main():
                     cos0, cos_min, matched, tie, fail = compare(rl, rt, gl, gt)
                     dec = min([cosine(gl[k], rl[k]) for k in range(1, STEPS if tie is None else tie)] or [1.0])
                     need0 = COS_REF_DECODE if plen <= 8 else COS_REF_PREFILL
-                    ok = not fail and cos0 >= need0 and dec >= COS_REF_DECODE
+                    need_dec = COS_REF_DECODE if plen <= 8 else COS_REF_AFTER_PREFILL
+                    ok = not fail and cos0 >= need0 and dec >= need_dec
                     fails += not ok
                     print(f"{'PASS' if ok else 'FAIL'} fp8-vs-cpu-ref {name} prompt {plen}: step-0 cosine {cos0:.6f} "
-                          f"(>= {need0}), decode min {dec:.6f} (>= {COS_REF_DECODE}), greedy {matched}/{STEPS}"
+                          f"(>= {need0}), decode min {dec:.6f} (>= {need_dec}), greedy {matched}/{STEPS}"
                           f"{f' (near-tie at step {tie})' if tie is not None else ''}{f': {fail}' if fail else ''}",
                           flush=True)
                 text = [int(t) for t in np.random.default_rng(11).integers(0, vocab, KL_LEN)]

@@ -12,6 +12,11 @@
 
 #define LJ_FP8_E4M3_MAX 448.0f
 
+// Forward calls of up to this many tokens keep the activations entering an FP8 linear layer as
+// they are (W8A16: the GPU's FP8 GEMV); larger calls quantise them per token with the rule above
+// (W8A8: the GPU's cuBLASLt FP8 GEMM, lj_cuda_quantize_act), and so does the CPU reference.
+#define LJ_FP8_W8A16_MAX_TOKENS 8
+
 LJ_DTYPE_FN float lj_fp8_row_scale(float amax) {
   if (!(amax > 0.0f && amax <= 3.4028235e38f)) return 1.0f;
   float s = amax / LJ_FP8_E4M3_MAX;

@@ -39,6 +39,7 @@ typedef struct {
   lj_progress progress;
   int64_t done;
   int store_warned;                    // a window write failed (warned once)
+  int dequant_said;                    // an FP8 checkpoint dequantised for bf16 (said once)
 } cpu_run;
 
 static int interrupted(const cpu_run *c) { return c->o->interrupted && *c->o->interrupted; }
@@ -53,6 +54,12 @@ static int unit_load(cpu_run *c) {
   else LJ_TRY(lj_weights_random(&c->r->plan.config, c->o->seed, threads, &c->w));
   c->have_weights = 1;
   if (c->o->weights == LJ_WEIGHTS_FP8) LJ_TRY(lj_weights_quantize_fp8(&c->w, threads));  // the FP8 reference
+  else if (lj_weights_is_fp8(&c->w)) {  // bf16 asked of an FP8 checkpoint: bf16(code x scale), as generate
+    LJ_TRY(lj_weights_dequantize_fp8(&c->w, threads));
+    if (!c->dequant_said++)
+      lj_info("%s: FP8 linear layers dequantised to bf16 (code x scale, rounded to bf16) for --weights bf16",
+              c->w.config.name);
+  }
   int B = c->o->batch;
   return lj_cpu_engine_create(&c->w, B, c->o->prompt_len + c->o->gen_len + 1, threads, &c->e);
 }

@@ -35,6 +35,14 @@ check "store: weights (default)" bf16 "$(sqlite3 "$tmp/p.db" 'select weights fro
 check "fp8: exit code" 0 $?
 check "fp8: store" fp8 "$(sqlite3 "$tmp/f.db" 'select weights from profile_plans')"
 check "fp8: report header" 1 "$("$bin" report "$tmp/f.db" --format text -o - 2>/dev/null | grep -c 'engine cpu, fp8 weights')"
+# An FP8 checkpoint profiled with bf16 weights (the default) runs bf16 linear layers, dequantised
+# once as generate does (bf16(code x scale)), not FP8 math under a bf16 plan.
+"$bin" generate --model tiny --weight-seed 3 --write-checkpoint "$tmp/ck8" --checkpoint-dtype fp8 2>/dev/null
+"$bin" profile --engine cpu --model "$tmp/ck8" --prompt-len 8 --gen-len 3 --repeats 2 --phase-seconds 0.05 --threads 2 \
+  -o "$tmp/c8.db" >/dev/null 2>"$tmp/c8.txt"
+check "fp8 checkpoint as bf16: exit code" 0 $?
+check "fp8 checkpoint as bf16: dequantised, said once" 1 "$(grep -c 'FP8 linear layers dequantised to bf16' "$tmp/c8.txt")"
+check "fp8 checkpoint as bf16: store" bf16 "$(sqlite3 "$tmp/c8.db" 'select weights from profile_plans')"
 "$bin" profile --engine cpu --model tiny --weights int4 -o "$tmp/bad.db" >/dev/null 2>"$tmp/bad.txt"
 check "bad --weights: usage error" 2 $?
 check "bad --weights: message" 1 "$(grep -c "\-\-weights 'int4': expected bf16 or fp8" "$tmp/bad.txt")"

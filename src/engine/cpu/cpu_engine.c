@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/thread_pool.h"
+#include "model/fp8_quant.h"
 
 struct lj_cpu_engine {
   const lj_weights *w;
@@ -23,6 +24,7 @@ struct lj_cpu_engine {
   float *proj;      // (cap, dim) o_proj / down output
   float *gate, *up; // (cap, hidden_dim)
   float *rows;      // (cap, dim) final-normed rows whose logits are wanted
+  float *xq;        // (cap, widest input) quantised input of an FP8 linear layer (FP8 weights only)
   lj_stage_hook hook;
   void *hook_ctx;
   int64_t stage_ns[LJ_STAGE_COUNT];
@@ -40,13 +42,15 @@ static void stage_end(lj_cpu_engine *e, lj_stage s, int layer) {
 }
 
 static void free_activations(lj_cpu_engine *e) {
-  float **bufs[] = {&e->x, &e->xn, &e->q, &e->k, &e->v, &e->att, &e->proj, &e->gate, &e->up, &e->rows};
+  float **bufs[] = {&e->x, &e->xn, &e->q, &e->k, &e->v, &e->att, &e->proj, &e->gate, &e->up, &e->rows, &e->xq};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
     free(*bufs[i]);
     *bufs[i] = NULL;
   }
   e->cap = 0;
 }
+
+static int max3(int a, int b, int c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
 static int grow_activations(lj_cpu_engine *e, int n) {
   if (n <= e->cap) return LJ_OK;
@@ -58,8 +62,11 @@ static int grow_activations(lj_cpu_engine *e, int n) {
       {&e->k, (size_t)lj_kv_dim(c)},   {&e->v, (size_t)lj_kv_dim(c)},   {&e->att, (size_t)lj_q_dim(c)},
       {&e->proj, (size_t)c->dim},      {&e->gate, (size_t)c->hidden_dim}, {&e->up, (size_t)c->hidden_dim},
       {&e->rows, (size_t)c->dim},
+      // FP8 weights: the widest input of a linear layer (dim, q_dim for o_proj, hidden for down)
+      {&e->xq, lj_weights_is_fp8(e->w) ? (size_t)max3(c->dim, lj_q_dim(c), c->hidden_dim) : 0},
   };
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+    if (!bufs[i].width) continue;
     *bufs[i].p = malloc(t * bufs[i].width * sizeof(float));
     if (!*bufs[i].p) {
       free_activations(e);
@@ -155,6 +162,14 @@ static void attention_block(lj_cpu_engine *e, const lj_batch *b, int layer) {
   }
 }
 
+// The input of a linear layer: with FP8 weights, calls of more than LJ_FP8_W8A16_MAX_TOKENS tokens
+// quantise it per token (the GPU's FP8 GEMM path, same rule and threshold); otherwise as it is.
+static const float *linear_input(lj_cpu_engine *e, const float *x, const lj_tensor *w, int n) {
+  if (w->dtype != LJ_DTYPE_F8_E4M3 || n <= LJ_FP8_W8A16_MAX_TOKENS) return x;
+  lj_cpu_fp8_quantize_act(x, n, (int)w->shape[1], e->xq);
+  return e->xq;
+}
+
 static void decoder_layer(lj_cpu_engine *e, const lj_batch *b, int l) {
   const lj_model_config *c = &e->w->config;
   const lj_layer_weights *L = &e->w->layers[l];
@@ -166,9 +181,9 @@ static void decoder_layer(lj_cpu_engine *e, const lj_batch *b, int l) {
   stage_end(e, LJ_STAGE_ATTN_NORM, l);
 
   stage_begin(e, LJ_STAGE_QKV, l);
-  lj_cpu_matmul(e->xn, &L->wq, n, e->q, e->pool);  // (n, q_dim)
-  lj_cpu_matmul(e->xn, &L->wk, n, e->k, e->pool);  // (n, kv_dim)
-  lj_cpu_matmul(e->xn, &L->wv, n, e->v, e->pool);  // (n, kv_dim)
+  lj_cpu_matmul(linear_input(e, e->xn, &L->wq, n), &L->wq, n, e->q, e->pool);  // (n, q_dim)
+  lj_cpu_matmul(linear_input(e, e->xn, &L->wk, n), &L->wk, n, e->k, e->pool);  // (n, kv_dim)
+  lj_cpu_matmul(linear_input(e, e->xn, &L->wv, n), &L->wv, n, e->v, e->pool);  // (n, kv_dim)
   stage_end(e, LJ_STAGE_QKV, l);
 
   stage_begin(e, LJ_STAGE_ROPE, l);
@@ -181,7 +196,7 @@ static void decoder_layer(lj_cpu_engine *e, const lj_batch *b, int l) {
   stage_end(e, LJ_STAGE_ATTN, l);
 
   stage_begin(e, LJ_STAGE_O_PROJ, l);
-  lj_cpu_matmul(e->att, &L->wo, n, e->proj, e->pool);  // (n, dim)
+  lj_cpu_matmul(linear_input(e, e->att, &L->wo, n), &L->wo, n, e->proj, e->pool);  // (n, dim)
   lj_cpu_add(e->x, e->proj, (int64_t)n * c->dim);
   stage_end(e, LJ_STAGE_O_PROJ, l);
 
@@ -190,8 +205,8 @@ static void decoder_layer(lj_cpu_engine *e, const lj_batch *b, int l) {
   stage_end(e, LJ_STAGE_FFN_NORM, l);
 
   stage_begin(e, LJ_STAGE_GATE_UP, l);
-  lj_cpu_matmul(e->xn, &L->w_gate, n, e->gate, e->pool);  // (n, hidden_dim)
-  lj_cpu_matmul(e->xn, &L->w_up, n, e->up, e->pool);      // (n, hidden_dim)
+  lj_cpu_matmul(linear_input(e, e->xn, &L->w_gate, n), &L->w_gate, n, e->gate, e->pool);  // (n, hidden_dim)
+  lj_cpu_matmul(linear_input(e, e->xn, &L->w_up, n), &L->w_up, n, e->up, e->pool);      // (n, hidden_dim)
   stage_end(e, LJ_STAGE_GATE_UP, l);
 
   stage_begin(e, LJ_STAGE_SWIGLU, l);
@@ -199,7 +214,7 @@ static void decoder_layer(lj_cpu_engine *e, const lj_batch *b, int l) {
   stage_end(e, LJ_STAGE_SWIGLU, l);
 
   stage_begin(e, LJ_STAGE_DOWN, l);
-  lj_cpu_matmul(e->gate, &L->w_down, n, e->proj, e->pool);  // (n, dim)
+  lj_cpu_matmul(linear_input(e, e->gate, &L->w_down, n), &L->w_down, n, e->proj, e->pool);  // (n, dim)
   lj_cpu_add(e->x, e->proj, (int64_t)n * c->dim);
   stage_end(e, LJ_STAGE_DOWN, l);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "model/fp8_quant.h"
 
 int lj_cpu_embed(const lj_tensor *embed, const int32_t *ids, int n, float *out) {
   int64_t vocab = embed->shape[0], dim = embed->shape[1];
@@ -67,6 +68,17 @@ static float dot_fp8(const float *a, const uint8_t *q, float scale, int n) {
   float tail = 0.0f;
   for (; i < n; i++) tail += a[i] * (lj_e4m3_to_f32(q[i]) * scale);
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+}
+
+void lj_cpu_fp8_quantize_act(const float *x, int n, int in, float *out) {
+  for (int t = 0; t < n; t++) {
+    const float *xr = x + (size_t)t * (size_t)in;
+    float *o = out + (size_t)t * (size_t)in, amax = 0.0f;
+    for (int i = 0; i < in; i++) o[i] = lj_round_bf16(xr[i]);  // what the GPU quantises: bf16 rows
+    for (int i = 0; i < in; i++) amax = fmaxf(amax, fabsf(o[i]));
+    float s = lj_fp8_row_scale(amax);
+    for (int i = 0; i < in; i++) o[i] = lj_e4m3_to_f32(lj_fp8_quantize(o[i], s)) * s;
+  }
 }
 
 typedef struct {

@@ -23,6 +23,11 @@ void lj_cpu_rmsnorm(const float *x /* (n, dim) */, const lj_tensor *weight /* (d
 void lj_cpu_matmul(const float *x /* (n, in) */, const lj_tensor *w /* (out, in) */, int n,
                    float *y /* (n, out) */, lj_thread_pool *pool);
 
+// The activations of a W8A8 FP8 linear layer (calls of more than LJ_FP8_W8A16_MAX_TOKENS tokens):
+// each token's row quantised with model/fp8_quant.h's rule (scale = amax / 448, E4M3 round to
+// nearest even), the GPU's lj_cuda_quantize_act, and written back as code * scale in fp32.
+void lj_cpu_fp8_quantize_act(const float *x /* (n, in) */, int n, int in, float *out /* (n, in) */);
+
 // RoPE inverse frequencies of HF's rope_init_fn: theta^(-2i/head_dim), then
 // the llama3 rescaling (low/high frequency factors, smooth band) when
 // c->rope_type == LJ_ROPE_LLAMA3.

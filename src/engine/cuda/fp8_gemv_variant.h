@@ -14,9 +14,9 @@ typedef enum {
   LJ_FP8_GEMV_COUNT
 } lj_fp8_gemv_variant;
 
-// What the engine runs unless told otherwise: change here once bench_engine --fp8-gemv all has
-// measured the variants (scripts/gpu/fp8_gemv.sh prints the winner).
-#define LJ_FP8_GEMV_DEFAULT LJ_FP8_GEMV_BASE
+// What the engine runs unless told otherwise: `pipe`, the fastest at batch 1, 4 and 8 on 1B and 8B
+// in bench_engine --fp8-gemv all on an H100 (2026-12-06, docs/engine-cuda.md; 70B: a tie with base).
+#define LJ_FP8_GEMV_DEFAULT LJ_FP8_GEMV_PIPE
 
 // "base", "warp", "pipe", "splitk"; NULL for an unknown variant.
 const char *lj_fp8_gemv_name(int variant);

@@ -10,8 +10,9 @@
 #include <stdint.h>
 
 #include "engine/cuda/fp8_gemv_variant.h"
+#include "model/fp8_quant.h"
 
-#define LJ_GEMV_FP8_MAX_N 8
+#define LJ_GEMV_FP8_MAX_N LJ_FP8_W8A16_MAX_TOKENS  // beyond: the FP8 GEMM on quantised activations
 
 int lj_cuda_gemv_fp8_supported(int n, int in);
 // variant: lj_fp8_gemv_variant (LJ_EINVAL for an unknown one).
