@@ -279,9 +279,10 @@ int launch(cudaStream_t st, __nv_bfloat16 *out, const __nv_bfloat16 *qkv, const 
   return 0;
 }
 
-// One kernel shape per variant and head size. Registers: 8 warps at head_dim 128 hold O (64),
-// Q (32) and S (32 at 64 keys) per thread: one block per SM with up to 255 registers; the
-// smaller shapes leave room for 2-4 blocks per SM (shared memory: 55-104 KB per block).
+// One kernel shape per variant and head size (lj_attn_prefill_runs resolves "mma"). Registers:
+// at head_dim 128 a thread holds O (64), Q (32) and S (32 at 64 keys): ptxas uses 225, so one
+// 8-warp or two 4-warp blocks per SM; at 64, two 8-warp or three 4-warp blocks (shared memory
+// 37-104 KB per block).
 template <int HD>
 int launch_hd(int variant, cudaStream_t st, __nv_bfloat16 *out, const __nv_bfloat16 *qkv,
               const __nv_bfloat16 *kc, const __nv_bfloat16 *vc, const int *qs, const int *ql, const int *cs,
