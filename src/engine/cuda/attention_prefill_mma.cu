@@ -139,7 +139,9 @@ attn_prefill_mma_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *qkv, const __nv
   int wrow = warp * 16;                    // the warp's first row in the block
   int wpos = ctx0 + row0 + wrow;           // its position
   int pos_a = wpos + g, pos_b = pos_a + 8;  // this thread's two rows (fragment rows g, g + 8)
-  int wlast = wpos + 15;                   // a tile starting past it is wholly masked for the warp
+  // A tile starting past wlast is wholly masked for the warp; a warp of padding rows only (the
+  // last tile of a sequence) skips every tile.
+  int wlast = wpos <= last_pos ? wpos + 15 : -1;
 
   uint32_t qf[HD / 16][4];
   float o[HD / 8][4];
