@@ -22,12 +22,18 @@
 //      fp8_gemv=NAME.
 //   6. --decode-only: batch-1 decode and its stage tables, then batches 4 and 8 at context 512;
 //      no prefill, no larger batches (scripts/gpu/fp8_gemv.sh: several models in one device call).
+//   7. --attn-prefill NAME|all (default: the engine's default, LJ_ATTN_PREFILL_DEFAULT): the
+//      prefill attention kernels measured (wmma, mma, mma64, mma128, mma_k32;
+//      attn_prefill_variant.h). The prefill of 2048 tokens and its stage table run once per
+//      variant, with the attention stage's ms and TFLOP/s; RESULT kind=prefill lines carry
+//      attn_prefill=NAME. --prefill-only: only that (scripts/gpu/attn_prefill.sh).
 // Every measurement also prints one "RESULT key=value ..." line (read by
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
 // usage: bench_engine [--models llama-3.2-1b,llama-3.2-3b,llama-3.1-8b] [--quick]
 //                     [--fusion none|production|both] [--weights bf16|fp8|both]
 //                     [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]
+//                     [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,19 +184,24 @@ static int64_t kv_bytes_read(const lj_model_config *c, int n_seqs, int ctx) {
   return 2ll * c->n_layers * n_seqs * (int64_t)ctx * lj_kv_dim(c) * 2;
 }
 
+// Causal attention FLOPs of T tokens of one sequence: QK^T and PV over the T(T+1)/2 pairs.
+static double attn_flops(const lj_model_config *c, int T) {
+  return 2.0 * 2.0 * c->n_layers * lj_q_dim(c) * ((double)T * (T + 1) / 2);
+}
+
 // Matmul FLOPs of a forward over T tokens of one sequence (lm_head on the last only),
-// plus causal attention (QK^T and PV over T^2/2 pairs).
+// plus causal attention.
 static double prefill_flops(const lj_model_config *c, int T) {
   double d = c->dim, q = lj_q_dim(c), kv = lj_kv_dim(c), h = c->hidden_dim;
   double per_tok = 2.0 * c->n_layers * (d * (q + 2 * kv) + q * d + 3 * d * h);
-  double attn = 2.0 * 2.0 * c->n_layers * q * ((double)T * (T + 1) / 2);
-  return per_tok * T + attn + 2.0 * d * c->vocab_size;
+  return per_tok * T + attn_flops(c, T) + 2.0 * d * c->vocab_size;
 }
 
 // Time of each stage (summed over layers) in one forward call, each stage bracketed by
 // events (so no overlap between kernels: the sum exceeds the graph's step time).
-static void stage_profile(lj_cuda_engine *e, const lj_model_config *c, int n_seqs, int per_seq, int ctx,
-                          const char *label) {
+// Returns the median ms of each stage (index lj_stage).
+static std::vector<double> stage_profile(lj_cuda_engine *e, const lj_model_config *c, int n_seqs, int per_seq,
+                                         int ctx, const char *label) {
   lj_cuda_reset(e);
   if (ctx > 0) LJ(lj_cuda_fake_context(e, n_seqs, ctx, 7));
   std::vector<int> tok((size_t)n_seqs * per_seq), lens(n_seqs, per_seq);
@@ -243,6 +254,7 @@ static void stage_profile(lj_cuda_engine *e, const lj_model_config *c, int n_seq
     }
   for (auto &x : ev) CK(cudaEventDestroy(x));
   lj_cuda_reset(e);
+  return med;
 }
 
 // Which execution modes to measure (--fusion).
@@ -250,6 +262,9 @@ static int g_fusion_none = 1, g_fusion_prod = 1;
 // The FP8 GEMV variants to measure (--fp8-gemv); --decode-only.
 static std::vector<int> g_fp8_gemvs = {LJ_FP8_GEMV_DEFAULT};
 static int g_decode_only = 0;
+// The prefill attention variants to measure (--attn-prefill); --prefill-only.
+static std::vector<int> g_attn_prefills = {LJ_ATTN_PREFILL_DEFAULT};
+static int g_prefill_only = 0;
 
 // The variants a measurement runs: every selected FP8 GEMV with FP8 weights, else one (-1).
 static std::vector<int> gemv_variants(int wf) {
@@ -280,6 +295,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     double best_s[2] = {0, 0};  // GEMV+PDL per mode
     for (auto v : variants)
     for (int g8 : gemv_variants(wf)) {
+      if (g_prefill_only) break;
       if (v.fusion == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
       if (wf == LJ_WEIGHTS_FP8 && (!v.gemv || v.fusion == LJ_FUSION_PRODUCTION)) continue;  // FP8: GEMV, unfused
       if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
@@ -309,7 +325,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     lj_cuda_set_use_gemv(e, 1);
     for (int f = 0; f < 2; f++)
       for (int g8 : gemv_variants(wf)) {
-        if (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
+        if (g_prefill_only || (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod)) continue;
         LJ(lj_cuda_set_fusion(e, f));
         if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
         char label[96];
@@ -319,30 +335,39 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
       }
     LJ(lj_cuda_set_fusion(e, LJ_FUSION_NONE));  // prefill is unfused in either mode
     if (wf == LJ_WEIGHTS_FP8) LJ(lj_cuda_set_fp8_gemv(e, g_fp8_gemvs[0]));
-    if (!g_decode_only) {  // prefill: its stage table and its time
-      stage_profile(e, &c, 1, 2048, 0, "prefill 2048");
-      int T = 2048;
-      std::vector<int> prompt(T);
-      for (int i = 0; i < T; i++) prompt[i] = (int)(lj_splitmix64(i) % 128000);
-      std::vector<double> t;
-      for (int rep = 0; rep < (quick ? 3 : 6); rep++) {
-        lj_cuda_reset(e);
-        LJ(lj_cuda_synchronize(e));
-        int64_t t0 = lj_mono_ns();
-        LJ(lj_cuda_prefill(e, 1, prompt.data(), &T));
-        LJ(lj_cuda_synchronize(e));
-        if (rep > 0) t.push_back((double)(lj_mono_ns() - t0) * 1e-9);
+    if (!g_decode_only)  // prefill: its stage table and its time, per attention kernel
+      for (int ap : g_attn_prefills) {
+        LJ(lj_cuda_set_attn_prefill(e, ap));
+        const char *apn = lj_attn_prefill_name(ap);
+        int T = 2048;
+        char label[96];
+        snprintf(label, sizeof label, "prefill %d, attention %s", T, apn);
+        double attn_ms = stage_profile(e, &c, 1, T, 0, label)[LJ_STAGE_ATTN];
+        std::vector<int> prompt(T);
+        for (int i = 0; i < T; i++) prompt[i] = (int)(lj_splitmix64(i) % 128000);
+        std::vector<double> t;
+        for (int rep = 0; rep < (quick ? 3 : 6); rep++) {
+          lj_cuda_reset(e);
+          LJ(lj_cuda_synchronize(e));
+          int64_t t0 = lj_mono_ns();
+          LJ(lj_cuda_prefill(e, 1, prompt.data(), &T));
+          LJ(lj_cuda_synchronize(e));
+          if (rep > 0) t.push_back((double)(lj_mono_ns() - t0) * 1e-9);
+        }
+        double s = median(t), fl = prefill_flops(&c, T), attn_tf = attn_flops(&c, T) / (attn_ms * 1e-3) / 1e12;
+        printf("  prefill %d tokens, attention %s (runs %s): %8.2f ms  %7.1f tok/s  %6.1f TFLOP/s effective = "
+               "%5.1f%% of the GEMM rate (%.0f TFLOP/s); attention stage %.3f ms, %.1f TFLOP/s\n",
+               T, apn, lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), s * 1e3, T / s, fl / s / 1e12,
+               100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, attn_ms, attn_tf);
+        printf("RESULT model=%s kind=prefill tokens=%d ms=%.3f tflops=%.1f pct_gemm=%.1f gemm_tflops=%.1f weights=%s "
+               "attn_prefill=%s attn_ms=%.4f attn_tflops=%.1f\n",
+               name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname, apn, attn_ms,
+               attn_tf);
       }
-      double s = median(t), fl = prefill_flops(&c, T);
-      printf("  prefill %d tokens: %8.2f ms  %7.1f tok/s  %6.1f TFLOP/s effective = %5.1f%% of the GEMM rate "
-             "(%.0f TFLOP/s)\n",
-             T, s * 1e3, T / s, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops);
-      printf("RESULT model=%s kind=prefill tokens=%d ms=%.3f tflops=%.1f pct_gemm=%.1f gemm_tflops=%.1f weights=%s\n",
-             name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname);
-    }
     lj_cuda_engine_free(e);
   }
 
+  if (g_prefill_only) return;
   // --- decode throughput over batch sizes
   std::vector<int> batches = g_decode_only ? std::vector<int>{4, 8} : std::vector<int>{1, 4, 16, 64, 256};
   int ctxs[] = {512, 4096};
@@ -407,6 +432,17 @@ int main(int argc, char **argv) {
     }
     else if (!strcmp(argv[i], "--quick")) quick = 1;
     else if (!strcmp(argv[i], "--decode-only")) g_decode_only = 1;
+    else if (!strcmp(argv[i], "--prefill-only")) g_prefill_only = 1;
+    else if (!strcmp(argv[i], "--attn-prefill") && i + 1 < argc) {
+      const char *f = argv[++i];
+      g_attn_prefills.clear();
+      for (int v = 0; v < LJ_ATTN_PREFILL_COUNT; v++)
+        if (!strcmp(f, "all") || v == lj_attn_prefill_parse(f)) g_attn_prefills.push_back(v);
+      if (g_attn_prefills.empty()) {
+        fprintf(stderr, "bench_engine: --attn-prefill %s: expected wmma, mma, mma64, mma128, mma_k32 or all\n", f);
+        return 2;
+      }
+    }
     else if (!strcmp(argv[i], "--fp8-gemv") && i + 1 < argc) {
       const char *f = argv[++i];
       g_fp8_gemvs.clear();
@@ -428,7 +464,8 @@ int main(int argc, char **argv) {
       }
     } else {
       fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|both] "
-                      "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n");
+                      "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n"
+                      "       [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]\n");
       return 2;
     }
   }

@@ -8,7 +8,8 @@
 //   - graph generation (greedy) equals eager decode + host argmax of the engine's logits;
 //   - the fused mode (composite stages in decode) gives the unfused mode's greedy tokens,
 //     its logits within the same tolerance of the reference, and runs the composites;
-//   - a batch that does not fit is refused naming the largest batch that fits.
+//   - a batch that does not fit is refused naming the largest batch that fits;
+//   - every prefill attention variant gives the wmma variant's prefill logits (1B and 3B heads).
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -483,6 +484,54 @@ static void test_generate_more(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// ---------------------------------------------------------------- prefill attention variants
+// The engine's prefill logits with each mma attention variant against the wmma variant on the
+// same engine (2-layer models with the heads of 1B: head_dim 64, 32/8; and of 3B: 128, 24/8):
+// two prompts of 300 and 45 tokens, then 40 and 130 more tokens appended to the caches (the
+// second call's tiles start off the diagonal). The kernels differ only in summation order and
+// where P is rounded to bf16, so the logits stay within bf16 rounding through two layers: rel err
+// <= 1e-2 (the kernels' own bound against float64); the difference is printed.
+static void check_attn_prefill_variants(const char *preset) {
+  lj_model_config c;
+  assert_int_equal(lj_config_preset(preset, &c), 0);
+  c.n_layers = 2;
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 2, opt.max_ctx = 512, opt.max_tokens = 512, opt.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&e, &c, SEED, &opt), 0);
+  int lens1[2] = {300, 45}, lens2[2] = {40, 130};
+  std::vector<int> p1 = random_tokens(lens1[0] + lens1[1], 31), p2 = random_tokens(lens2[0] + lens2[1], 77);
+  size_t nl = 2 * (size_t)c.vocab_size;
+  std::vector<std::vector<float>> logits(2 * LJ_ATTN_PREFILL_COUNT, std::vector<float>(nl));
+  for (int v = 0; v < LJ_ATTN_PREFILL_COUNT; v++) {
+    assert_int_equal(lj_cuda_set_attn_prefill(e, v), 0);
+    assert_int_equal(lj_cuda_attn_prefill(e), v);
+    lj_cuda_reset(e);
+    assert_int_equal(lj_cuda_prefill(e, 2, p1.data(), lens1), 0);
+    assert_int_equal(lj_cuda_get_logits(e, logits[2 * v].data(), 2), 0);
+    assert_int_equal(lj_cuda_prefill(e, 2, p2.data(), lens2), 0);
+    assert_int_equal(lj_cuda_get_logits(e, logits[2 * v + 1].data(), 2), 0);
+  }
+  for (int v = 1; v < LJ_ATTN_PREFILL_COUNT; v++)
+    for (int call = 0; call < 2; call++) {
+      const std::vector<float> &w = logits[call], &got = logits[2 * v + call];
+      std::vector<double> ref(w.begin(), w.end());
+      double err = rel_err(got.data(), ref.data(), nl);
+      printf("  %s, prefill call %d: %s (runs %s) against wmma: rel err %.3g\n", preset, call + 1,
+             lj_attn_prefill_name(v), lj_attn_prefill_name(lj_attn_prefill_runs(v, c.head_dim)), err);
+      if (err > 1e-2) fail_msg("%s: prefill attention %s: logits rel err %.3g from wmma", preset, lj_attn_prefill_name(v), err);
+    }
+  assert_int_equal(lj_cuda_set_attn_prefill(e, LJ_ATTN_PREFILL_COUNT), LJ_EINVAL);
+  lj_cuda_engine_free(e);
+}
+
+static void test_attn_prefill_variants(void **state) {
+  (void)state;
+  check_attn_prefill_variants("llama-3.2-1b");
+  check_attn_prefill_variants("llama-3.2-3b");
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -490,7 +539,7 @@ int main(void) {
       cmocka_unit_test(test_tiny_cublaslt_only), cmocka_unit_test(test_refuses_what_does_not_fit),
       cmocka_unit_test(test_bad_tokens),         cmocka_unit_test(test_upload_dtypes),
       cmocka_unit_test(test_generate_more),      cmocka_unit_test(test_fusion_tiny),
-      cmocka_unit_test(test_fusion_tiny_untied),
+      cmocka_unit_test(test_fusion_tiny_untied), cmocka_unit_test(test_attn_prefill_variants),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@ extern "C" {  // cmocka has no C++ guards
 
 #include "engine/cuda/attention_decode.h"
 #include "engine/cuda/attention_prefill.h"
+#include "engine/cuda/attn_prefill_variant.h"
 #include "engine/cuda/embedding.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv.h"
@@ -433,44 +434,83 @@ static void test_attention_decode(void **state) {
 }
 
 // ---------------------------------------------------------------- prefill attention
-static void test_attention_prefill(void **state) {
-  (void)state;
-  for (const attn_case &ac : g_attn_cases) {
-    int ctx = 300, n_seq = 3, qd = ac.n_heads * ac.hd, kvd = ac.n_kv * ac.hd, stride = qd + 2 * kvd;
-    int q_len[3] = {70, 1, 129}, ctx_start[3] = {0, 33, 100}, q_start[3] = {0, 70, 71};
-    int n_tok = 200, max_q = 129;
-    size_t cache_n = (size_t)n_seq * ac.n_kv * ctx * ac.hd;
-    std::vector<bf16> kc(cache_n), vc(cache_n), qkv((size_t)n_tok * stride);
-    random_bf16(kc.data(), cache_n, next_seed(), 2.0f);
-    random_bf16(vc.data(), cache_n, next_seed(), 1.0f);
-    random_bf16(qkv.data(), qkv.size(), next_seed(), 2.0f);
-    lj_attn_prefill_shape sh = {ac.n_heads, ac.n_kv, ac.hd, ctx};
-    void *d_k = dev_copy(kc.data(), cache_n * 2), *d_v = dev_copy(vc.data(), cache_n * 2);
-    void *d_qkv = dev_copy(qkv.data(), qkv.size() * 2);
-    void *d_qs = dev_copy(q_start, sizeof q_start), *d_ql = dev_copy(q_len, sizeof q_len);
-    void *d_cs = dev_copy(ctx_start, sizeof ctx_start);
+// Every prefill attention variant (attn_prefill_variant.h; the mma ones fall back to wmma for head
+// sizes other than 64 and 128) against the float64 reference on the same inputs: n_seq sequences
+// of q_len[s] new tokens after ctx_start[s] cached positions, packed one after the other. Rows
+// compared: every row of sequences up to 256 tokens, and of longer ones the first and last 64 rows
+// and every 5th (the reference costs O(rows x keys)); every row written must be finite (outputs
+// start as NaN).
+static void check_prefill(const char *name, int n_heads, int n_kv, int hd, int n_seq, const int *q_len,
+                          const int *ctx_start) {
+  int qd = n_heads * hd, kvd = n_kv * hd, stride = qd + 2 * kvd, ctx = 0, n_tok = 0, max_q = 0;
+  std::vector<int> q_start(n_seq);
+  for (int s = 0; s < n_seq; s++) {
+    q_start[s] = n_tok, n_tok += q_len[s];
+    max_q = q_len[s] > max_q ? q_len[s] : max_q;
+    ctx = ctx_start[s] + q_len[s] > ctx ? ctx_start[s] + q_len[s] : ctx;
+  }
+  size_t cache_n = (size_t)n_seq * n_kv * ctx * hd;
+  std::vector<bf16> kc(cache_n), vc(cache_n), qkv((size_t)n_tok * stride);
+  random_bf16(kc.data(), cache_n, next_seed(), 2.0f);
+  random_bf16(vc.data(), cache_n, next_seed(), 1.0f);
+  random_bf16(qkv.data(), qkv.size(), next_seed(), 2.0f);
+  float *kf = to_float(kc.data(), cache_n), *vf = to_float(vc.data(), cache_n);
+  float *qf = to_float(qkv.data(), qkv.size());
+  std::vector<int> rows;  // packed rows compared with the reference
+  std::vector<double> ref;
+  for (int s = 0; s < n_seq; s++)
+    for (int i = 0; i < q_len[s]; i++) {
+      if (q_len[s] > 256 && i >= 64 && i < q_len[s] - 64 && i % 5) continue;
+      int row = q_start[s] + i;
+      rows.push_back(row);
+      ref.resize(ref.size() + qd);
+      double *r = &ref[ref.size() - qd];
+      for (int h = 0; h < n_heads; h++)
+        ref_attention(r + h * hd, qf + (size_t)row * stride + h * hd, kf, vf, s, h / (n_heads / n_kv), n_kv, ctx,
+                      hd, ctx_start[s] + i + 1);
+    }
+  lj_attn_prefill_shape sh = {n_heads, n_kv, hd, ctx};
+  void *d_k = dev_copy(kc.data(), cache_n * 2), *d_v = dev_copy(vc.data(), cache_n * 2);
+  void *d_qkv = dev_copy(qkv.data(), qkv.size() * 2);
+  void *d_qs = dev_copy(q_start.data(), 4 * (size_t)n_seq), *d_ql = dev_copy(q_len, 4 * (size_t)n_seq);
+  void *d_cs = dev_copy(ctx_start, 4 * (size_t)n_seq);
+  for (int v = 0; v < LJ_ATTN_PREFILL_COUNT; v++) {
     void *d_out = dev_poisoned((size_t)n_tok * qd * 2);
-    assert_int_equal(lj_cuda_attention_prefill((bf16 *)d_out, (bf16 *)d_qkv, (bf16 *)d_k, (bf16 *)d_v,
-                                               (int *)d_qs, (int *)d_ql, (int *)d_cs, n_seq, max_q, &sh, 0),
+    assert_int_equal(lj_cuda_attention_prefill_variant(v, (bf16 *)d_out, (bf16 *)d_qkv, (bf16 *)d_k, (bf16 *)d_v,
+                                                       (int *)d_qs, (int *)d_ql, (int *)d_cs, n_seq, max_q, &sh, 0),
                      0);
     float *out = dev_to_float_bf16(d_out, (size_t)n_tok * qd);
-    float *kf = to_float(kc.data(), cache_n), *vf = to_float(vc.data(), cache_n);
-    float *qf = to_float(qkv.data(), qkv.size());
-    std::vector<double> ref((size_t)n_tok * qd);
-    for (int s = 0; s < n_seq; s++)
-      for (int i = 0; i < q_len[s]; i++) {
-        int row = q_start[s] + i, pos = ctx_start[s] + i;
-        for (int h = 0; h < ac.n_heads; h++)
-          ref_attention(&ref[(size_t)row * qd + h * ac.hd], qf + (size_t)row * stride + h * ac.hd, kf, vf, s,
-                        h / (ac.n_heads / ac.n_kv), ac.n_kv, ctx, ac.hd, pos + 1);
-      }
-    double e = rel_err(out, ref.data(), ref.size());
-    if (e > TOL_BF16)
-      fail_msg("prefill attention %s (%d/%d heads, hd %d): rel err %.3g", ac.preset, ac.n_heads, ac.n_kv,
-               ac.hd, e);
-    free(out), free(kf), free(vf), free(qf);
-    cudaFree(d_k), cudaFree(d_v), cudaFree(d_qkv), cudaFree(d_qs), cudaFree(d_ql), cudaFree(d_cs),
-        cudaFree(d_out);
+    size_t not_finite = 0;
+    for (size_t i = 0; i < (size_t)n_tok * qd; i++) not_finite += !isfinite(out[i]);
+    std::vector<float> got(ref.size());
+    for (size_t r = 0; r < rows.size(); r++)
+      memcpy(&got[r * qd], out + (size_t)rows[r] * qd, sizeof(float) * qd);
+    double e = rel_err(got.data(), ref.data(), ref.size());
+    printf("prefill attention %-8s %-14s %2d/%d heads, hd %3d, %d seqs (longest %d): rel err %.3g\n",
+           lj_attn_prefill_name(v), name, n_heads, n_kv, hd, n_seq, max_q, e);
+    if (e > TOL_BF16 || not_finite)
+      fail_msg("prefill attention %s, %s (%d/%d heads, hd %d): rel err %.3g, %zu outputs not written or not finite",
+               lj_attn_prefill_name(v), name, n_heads, n_kv, hd, e, not_finite);
+    free(out);
+    cudaFree(d_out);
+  }
+  free(kf), free(vf), free(qf);
+  cudaFree(d_k), cudaFree(d_v), cudaFree(d_qkv), cudaFree(d_qs), cudaFree(d_ql), cudaFree(d_cs);
+}
+
+static void test_attention_prefill(void **state) {
+  (void)state;
+  // The presets' and tiny models' heads: a prompt of 70, one token after 33 cached, 129 after 100.
+  const int q_len[3] = {70, 1, 129}, ctx_start[3] = {0, 33, 100};
+  for (const attn_case &ac : g_attn_cases) check_prefill(ac.preset, ac.n_heads, ac.n_kv, ac.hd, 3, q_len, ctx_start);
+  // head_dim 64 and 128 at GQA ratios 1, 3 and 4; lengths off every tile size (1, 17, 130) and
+  // one of 2048 (the benchmark's prompt), after cached prefixes that put tiles off the diagonal.
+  const int long_len[4] = {1, 17, 130, 2048}, long_ctx[4] = {200, 33, 70, 3};
+  const int first_ctx[2] = {0, 0}, first_len[2] = {2048, 130};  // fresh prompts: diagonal on tile edges
+  struct { int n_heads, n_kv, hd; } shapes[] = {{4, 4, 64}, {4, 4, 128}, {6, 2, 128}, {6, 2, 64}, {8, 2, 64}, {8, 2, 128}};
+  for (auto sh : shapes) {
+    check_prefill("1/17/130/2048", sh.n_heads, sh.n_kv, sh.hd, 4, long_len, long_ctx);
+    check_prefill("2048/130 fresh", sh.n_heads, sh.n_kv, sh.hd, 2, first_len, first_ctx);
   }
 }
 

@@ -9,9 +9,11 @@
 //     fragment). Finally O / l -> bf16. Query tiles run longest first.
 // The head dim is padded to HDP (16, 32, 64, 128) with zeros, so any head_dim <= 128 works.
 #include <math.h>
+#include <stdint.h>
 #include <mma.h>
 
 #include "engine/cuda/attention_prefill.h"
+#include "engine/cuda/attention_prefill_mma.h"
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/pdl.h"
@@ -257,4 +259,21 @@ int lj_cuda_attention_prefill(__nv_bfloat16 *out, const __nv_bfloat16 *qkv,
   if (hd <= 32) return launch<32>(grid, stream, out, qkv, k_cache, v_cache, q_start, q_len, ctx_start, *s, sl2);
   if (hd <= 64) return launch<64>(grid, stream, out, qkv, k_cache, v_cache, q_start, q_len, ctx_start, *s, sl2);
   return launch<128>(grid, stream, out, qkv, k_cache, v_cache, q_start, q_len, ctx_start, *s, sl2);
+}
+
+int lj_cuda_attention_prefill_variant(int variant, __nv_bfloat16 *out, const __nv_bfloat16 *qkv,
+                                      const __nv_bfloat16 *k_cache, const __nv_bfloat16 *v_cache,
+                                      const int *q_start, const int *q_len, const int *ctx_start,
+                                      int n_seqs, int max_q_len, const lj_attn_prefill_shape *s,
+                                      cudaStream_t stream) {
+  int runs = lj_attn_prefill_runs(variant, s->head_dim);
+  if (runs < 0)
+    return LJ_FAIL(LJ_EINVAL, "attention_prefill: variant %d: expected 0 .. %d", variant, LJ_ATTN_PREFILL_COUNT - 1);
+  // The mma kernel copies 16 bytes at a time; head_dim 64 and 128 keep every row 16-byte aligned.
+  uintptr_t any = (uintptr_t)out | (uintptr_t)qkv | (uintptr_t)k_cache | (uintptr_t)v_cache;
+  if (runs != LJ_ATTN_PREFILL_WMMA && (any & 15) == 0)
+    return lj_cuda_attention_prefill_mma(runs, out, qkv, k_cache, v_cache, q_start, q_len, ctx_start, n_seqs,
+                                         max_q_len, s, stream);
+  return lj_cuda_attention_prefill(out, qkv, k_cache, v_cache, q_start, q_len, ctx_start, n_seqs, max_q_len, s,
+                                   stream);
 }

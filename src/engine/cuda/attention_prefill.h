@@ -21,3 +21,11 @@ int lj_cuda_attention_prefill(__nv_bfloat16 *out, const __nv_bfloat16 *qkv,
                               const int *q_start, const int *q_len, const int *ctx_start,
                               int n_seqs, int max_q_len, const lj_attn_prefill_shape *s,
                               cudaStream_t stream);
+// The same with a chosen kernel (lj_attn_prefill_variant, attn_prefill_variant.h): the mma
+// variants (attention_prefill_mma.cu) for head_dim 64 and 128 with 16-byte aligned pointers,
+// lj_cuda_attention_prefill (wmma) otherwise. LJ_EINVAL for an unknown variant.
+int lj_cuda_attention_prefill_variant(int variant, __nv_bfloat16 *out, const __nv_bfloat16 *qkv,
+                                      const __nv_bfloat16 *k_cache, const __nv_bfloat16 *v_cache,
+                                      const int *q_start, const int *q_len, const int *ctx_start,
+                                      int n_seqs, int max_q_len, const lj_attn_prefill_shape *s,
+                                      cudaStream_t stream);

@@ -228,6 +228,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   e->cfg = *cfg;
   e->stage_sampling.top_p = 1.0f;  // greedy
   e->fp8_gemv = LJ_FP8_GEMV_DEFAULT;
+  e->attn_prefill = LJ_ATTN_PREFILL_DEFAULT;
   if (opt)
     e->opt = *opt;
   else
@@ -464,6 +465,15 @@ int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant) {
   return 0;
 }
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e) { return e->fp8_gemv; }
+int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant) {
+  if (!lj_attn_prefill_name(variant))
+    return LJ_FAIL(LJ_EINVAL, "prefill attention variant %d: expected 0 .. %d (wmma, mma, mma64, mma128, mma_k32)",
+                   variant, LJ_ATTN_PREFILL_COUNT - 1);
+  e->attn_prefill = variant;
+  lj_cuda_drop_graph(e);
+  return 0;
+}
+int lj_cuda_attn_prefill(const lj_cuda_engine *e) { return e->attn_prefill; }
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return (void *)e->stream; }
 int lj_cuda_synchronize(lj_cuda_engine *e) {
   CUDA_CHECK(cudaStreamSynchronize(e->stream));
@@ -594,9 +604,9 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                                         ld->v_cache, b->seq, b->kv_len, n, &sh, e->attn_scratch, s);
       } else {
         lj_attn_prefill_shape sh = {c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx};
-        return lj_cuda_attention_prefill((bf16 *)a->attn, (const bf16 *)a->qkv, ld->k_cache,
-                                         ld->v_cache, b->q_start, b->q_len, b->ctx_start, b->n_seqs,
-                                         b->max_q_len, &sh, s);
+        return lj_cuda_attention_prefill_variant(e->attn_prefill, (bf16 *)a->attn, (const bf16 *)a->qkv,
+                                                 ld->k_cache, ld->v_cache, b->q_start, b->q_len, b->ctx_start,
+                                                 b->n_seqs, b->max_q_len, &sh, s);
       }
     case LJ_STAGE_O_PROJ:
       return linear(e, a->delta, a->attn, &ld->wo, n, e->q_dim, c->dim);

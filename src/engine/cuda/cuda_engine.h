@@ -11,6 +11,7 @@ extern "C" {
 #endif
 
 #include "common/stage.h"
+#include "engine/cuda/attn_prefill_variant.h"
 #include "engine/cuda/fp8_gemv_variant.h"
 #include "engine/weight_format.h"
 #include "model/config.h"
@@ -193,6 +194,12 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 // Captured graphs are dropped. LJ_EINVAL for an unknown variant.
 int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant);
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e);
+// The prefill attention kernel (lj_attn_prefill_variant, default LJ_ATTN_PREFILL_DEFAULT); the
+// mma variants run head_dim 64 and 128 and wmma otherwise (lj_attn_prefill_runs). All compute
+// the same attention (fp32 sums in different orders). Captured graphs are dropped. LJ_EINVAL for
+// an unknown variant.
+int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant);
+int lj_cuda_attn_prefill(const lj_cuda_engine *e);
 // "none" / "production"; NULL for an unknown mode. Parses back with lj_cuda_fusion_parse
 // (-1 for an unknown name).
 const char *lj_cuda_fusion_name(int mode);

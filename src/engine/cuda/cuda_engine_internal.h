@@ -64,6 +64,7 @@ struct lj_cuda_engine {
   int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
   int fusion;                       // lj_cuda_fusion_mode
   int fp8_gemv;                     // lj_fp8_gemv_variant: the FP8 GEMV kernel of decode
+  int attn_prefill;                 // lj_attn_prefill_variant: the attention kernel of prefill
   int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter
 
   // Known-answer calibration (calibration.cu): while calib_bytes > 0, forward() runs a copy of
