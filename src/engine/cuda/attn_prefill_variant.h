@@ -17,7 +17,7 @@ typedef enum {
 
 // What the engine runs unless told otherwise: change here once bench_engine --attn-prefill all
 // has measured the variants (scripts/gpu/attn_prefill.sh prints the winner).
-#define LJ_ATTN_PREFILL_DEFAULT LJ_ATTN_PREFILL_WMMA
+#define LJ_ATTN_PREFILL_DEFAULT LJ_ATTN_PREFILL_MMA  // measured on an H100, 2026-12-06: bench/results/2026-12-06-h100-attn-prefill
 
 // "wmma", "mma", "mma64", "mma128", "mma_k32"; NULL for an unknown variant.
 const char *lj_attn_prefill_name(int variant);
