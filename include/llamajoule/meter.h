@@ -490,6 +490,42 @@ int lj_measure_idle(lj_source *src, int dev, double seconds, lj_idle_result *out
 int lj_idle_from_samples(const lj_sample *s, size_t n, int dev, int64_t begin_ns, int64_t end_ns,
                          lj_idle_result *out);
 
+/// lj_measure_idle() that also appends the measurement's samples of `dev` to `keep`
+/// (NULL: not kept), for lj_idle_curve_fit().
+int lj_measure_idle_kept(lj_source *src, int dev, double seconds, lj_trace *keep, lj_idle_result *out);
+
+/// Idle power against temperature: P_idle(T) = a_w + slope_w_per_c x (T - t0_c), fitted by
+/// ordinary least squares over the idle power samples binned by whole degrees (one point per
+/// bin: its mean temperature and mean power), from a cool start-of-run idle and a warm
+/// cool-down at the end. Leakage rises with temperature; a flat baseline counts it as dynamic.
+typedef struct {
+  double t0_c;               ///< reference temperature (the start-of-run idle's mean)
+  double a_w;                ///< idle power at t0_c
+  double slope_w_per_c;      ///< W per degree C
+  double slope_se_w_per_c;   ///< its standard error (df = n_bins - 2)
+  double slope_lo, slope_hi; ///< its interval at `level`
+  double r2;                 ///< of the fit over the bins
+  double t_min_c, t_max_c;   ///< range of the bins' mean temperatures
+  int n_bins;                ///< whole-degree bins with samples
+  int n_samples;             ///< power samples used
+  int usable;                ///< 1: subtract idle at each window's temperature; 0: keep the flat idle (why)
+  char why[96];              ///< why not usable ("" when usable)
+} lj_idle_curve;
+
+/// Narrowest temperature range a curve is fitted over (C).
+#define LJ_IDLE_CURVE_MIN_RANGE_C 3.0
+
+/// Fits the curve from samples `s` (n, time order, any readings and devices; the power
+/// samples of `dev`, else its instant power, each at the latest temperature reading before
+/// it). Not usable (a fit may still be reported) when the range is below
+/// LJ_IDLE_CURVE_MIN_RANGE_C, fewer than 3 bins, or the fit is poor: r2 below 0.5 or a
+/// slope interval that holds 0 or lies below it.
+/// @return 0, or ::LJ_EINVAL for a level outside (0, 1)
+int lj_idle_curve_fit(const lj_sample *s, size_t n, int dev, double t0_c, double level, lj_idle_curve *out);
+
+/// Idle power at temperature t_c: the curve where usable and t_c is known, else `flat_w`.
+double lj_idle_curve_at(const lj_idle_curve *c, double t_c, double flat_w);
+
 #ifdef __cplusplus
 }
 #endif

@@ -44,6 +44,7 @@ static void usage(FILE *f) {
           "  --phase-seconds S      minimum length of a phase window; short phases repeat (default 2)\n"
           "  --decode-kv N          KV lengths at which decode attention is replayed (default 3)\n"
           "  --idle-seconds S       idle measurement before the run (default 5)\n"
+          "  --cooldown-seconds S   idle after the measurements, for idle against temperature (default 6; 0: off)\n"
           "  --idle-w W             use W watts as the idle baseline instead of measuring\n"
           "  --replay-duty D        fraction of a replay trial the stage runs, in (0, 1]: ~2 ms bursts and\n"
           "                         idle gaps, so that a stage does not sit at the power cap (default 0.5;\n"
@@ -57,8 +58,8 @@ static void usage(FILE *f) {
           "  --known-answer         insert a 16 MiB calibration copy into each layer and check that every\n"
           "                         method recovers its energy (~60 s more); --known-answer-mb N sets its size\n"
           "  --quick                a first look (1B: ~90 s on an H100): --repeats 2 --phase-seconds 1 --trials 3\n"
-          "                         --replay-seconds 0.3 --decode-kv 2 --idle-seconds 2 --no-sequence --no-shapley\n"
-          "                         --ablate none --no-overhead (no head fit); options given with it override these\n"
+          "                         --replay-seconds 0.3 --decode-kv 2 --idle-seconds 2 --cooldown-seconds 3 --no-sequence\n"
+          "                         --no-shapley --ablate none --no-overhead (no head fit); options given with it override these\n"
           "  --ablate none|attn|mlp|both  prefill and decode without that part, against each method's\n"
           "                         estimate (default both)\n"
           "  --head-fit             fit attention's energy against its KV-head groups (off by default)\n"
@@ -104,7 +105,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 
 enum {
   OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
-  OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
+  OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_COOLDOWN_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
   OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
   OPT_PER_LAYER, OPT_NO_LAYER_STAGES
@@ -119,6 +120,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"repeats", required_argument, 0, OPT_REPEATS}, {"trials", required_argument, 0, OPT_TRIALS},
       {"replay-seconds", required_argument, 0, OPT_REPLAY_S}, {"phase-seconds", required_argument, 0, OPT_PHASE_S},
       {"decode-kv", required_argument, 0, OPT_DECODE_KV}, {"idle-seconds", required_argument, 0, OPT_IDLE_S},
+      {"cooldown-seconds", required_argument, 0, OPT_COOLDOWN_S},
       {"idle-w", required_argument, 0, OPT_IDLE_W}, {"no-timeline", no_argument, 0, OPT_NO_TIMELINE},
       {"no-ablation", no_argument, 0, OPT_NO_ABLATION}, {"no-head-fit", no_argument, 0, OPT_NO_HEAD_FIT},
       {"no-sequence", no_argument, 0, OPT_NO_SEQUENCE},
@@ -159,6 +161,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_PHASE_S: LJ_TRY(parse_num("--phase-seconds", optarg, 0.01, 600, &o->phase_seconds)); break;
       case OPT_DECODE_KV: LJ_TRY(parse_int("--decode-kv", optarg, 1, LJ_PROFILE_MAX_KV, &o->n_decode_kv)); break;
       case OPT_IDLE_S: LJ_TRY(parse_num("--idle-seconds", optarg, 0.5, 600, &o->idle_seconds)); break;
+      case OPT_COOLDOWN_S: LJ_TRY(parse_num("--cooldown-seconds", optarg, 0, 600, &o->cooldown_seconds)); break;
       case OPT_IDLE_W: LJ_TRY(parse_num("--idle-w", optarg, 0, 10000, &o->idle_w)); break;
       case OPT_NO_TIMELINE: o->timeline = 0; break;
       case OPT_NO_ABLATION: o->ablation = 0; break;

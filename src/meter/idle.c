@@ -90,6 +90,10 @@ static int idle_sink(void *user, const lj_sample *s, size_t n) {
 }
 
 int lj_measure_idle(lj_source *src, int dev, double seconds, lj_idle_result *out) {
+  return lj_measure_idle_kept(src, dev, seconds, NULL, out);
+}
+
+int lj_measure_idle_kept(lj_source *src, int dev, double seconds, lj_trace *keep, lj_idle_result *out) {
   memset(out, 0, sizeof *out);
   if (dev < 0 || dev >= lj_source_device_count(src))
     return LJ_FAIL(LJ_EINVAL, "idle: no device %d (the source has %d)", dev, lj_source_device_count(src));
@@ -117,6 +121,7 @@ int lj_measure_idle(lj_source *src, int dev, double seconds, lj_idle_result *out
   if (rc == 0) {
     lj_trace_sort(&st.trace);
     rc = lj_idle_from_samples(st.trace.samples, st.trace.n_samples, dev, begin, end, out);
+    if (rc == 0 && keep) rc = lj_trace_append(keep, st.trace.samples, st.trace.n_samples);
   }
   lj_trace_free(&st.trace);
   return rc;

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "profile/gpu_run.h"
+#include "profile/idle_at_temperature.h"
 #include "profile/profile_plan.h"
 #include "profile/trial_conditions.h"
 
@@ -79,11 +80,21 @@ static int measure(gpu_run *g) {
   return 0;
 }
 
+// Idle power at window wr's mean temperature by the curve, else the flat idle.
+static double idle_at(gpu_run *g, const lj_idle_curve *curve, const lj_window_result *wr) {
+  double t = lj_window_temperature(g->m.readings, g->m.n_readings, g->m.dev, wr->begin_ns, wr->end_ns);
+  return lj_idle_curve_at(curve, t, g->m.idle_w);
+}
+
 // Window results into the result (after the sampler stopped: every window is final).
 static void collect(gpu_run *g) {
   lj_profile_result *r = g->r;
   lj_windows *w = lj_sampler_windows(g->m.sampler);
-  for (size_t i = 0; i < r->n_windows; i++) lj_windows_result(w, g->window_handles[i], g->m.dev, &r->windows[i].w);
+  // Idle at each window's own temperature where the run's idle curve holds (docs/attribution.md §1c).
+  const lj_idle_curve *curve = r->idle_curve_valid ? &r->idle_curve.fit : NULL;
+  for (size_t i = 0; i < r->n_windows; i++)
+    if (lj_windows_result(w, g->window_handles[i], g->m.dev, &r->windows[i].w) == 0)
+      lj_window_rebase_idle(&r->windows[i].w, idle_at(g, curve, &r->windows[i].w));
   for (size_t i = 0; i < r->n_trials; i++) {
     lj_window_result wr;
     lj_profile_trial *t = &r->trials[i];
@@ -98,12 +109,13 @@ static void collect(gpu_run *g) {
                                           wr.mean_power_w, r->cond.power_limit_w, &c)) {
       c.trial = (int)i;
       if (isfinite(c.temperature_c)) t->t.temperature_c = c.temperature_c;  // the window's mean
+      t->t.idle_w = lj_idle_curve_at(curve, c.temperature_c, keep.idle_w);
       if (c.at_cap) t->t.window_flags |= LJ_WINDOW_POWER_CAP;
       if (lj_profile_add_trial_conditions(r, &c) < 0) lj_clear_error();
     }
     if (t->t.gap_s > 0) {  // the idle gaps of a duty-cycled trial: neither the stage's time nor its energy
-      t->t.counter_energy_j -= keep.idle_w * t->t.gap_s;
-      t->t.sample_energy_j -= keep.idle_w * t->t.gap_s;
+      t->t.counter_energy_j -= t->t.idle_w * t->t.gap_s;
+      t->t.sample_energy_j -= t->t.idle_w * t->t.gap_s;
       t->t.duration_s -= t->t.gap_s;
     }
   }
@@ -118,6 +130,7 @@ static void collect(gpu_run *g) {
         int64_t n_units = g->abl_units[pi][a][i];
         if (lj_windows_result(w, g->abl_handles[pi][a][i], g->m.dev, &wr) < 0 || n_units <= 0) continue;
         if (wr.flags & LJ_WINDOW_NO_COUNTER) continue;
+        lj_window_rebase_idle(&wr, idle_at(g, curve, &wr));
         double units = (double)n_units, per_unit = wr.counter_above_idle_j / units;
         lj_replay_trial as_trial;
         lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
@@ -141,6 +154,7 @@ static void collect(gpu_run *g) {
         int64_t n_units = g->skip_units[pi][k][i];
         if (lj_windows_result(w, g->skip_handles[pi][k][i], g->m.dev, &wr) < 0 || n_units <= 0) continue;
         if (wr.flags & LJ_WINDOW_NO_COUNTER) continue;
+        lj_window_rebase_idle(&wr, idle_at(g, curve, &wr));
         lj_replay_trial as_trial;
         lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
         raw->skip_j[pi][k][raw->n_skip_j[pi][k]++] = wr.counter_above_idle_j / (double)n_units;
@@ -185,6 +199,13 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   snprintf(keep_msg, sizeof keep_msg, "%s", lj_error_message());
   if (g.m.sampler) {
     int src = lj_profile_meter_stop(&g.m, r);
+    // the cool-down: the card at its warmest, the context open (only after a whole run)
+    if (keep_rc == 0 && src == 0 && !(o->interrupted && *o->interrupted) &&
+        lj_profile_meter_cooldown(&g.m, o->cooldown_seconds, r) < 0) {
+      lj_profile_note(r, "No idle curve: the cool-down failed (%s).", lj_error_message());
+      lj_clear_error();
+    }
+    lj_profile_idle_curve_note(r);
     collect(&g);
     if (keep_rc == 0 && src < 0) keep_rc = src, snprintf(keep_msg, sizeof keep_msg, "%s", lj_error_message());
   }

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "profile/idle_at_temperature.h"
 #ifdef LLAMAJOULE_HAVE_CUDA
 #include "loadgen/cuda_context.h"
 #endif
@@ -69,6 +70,8 @@ int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_p
   m->dev = o->device;
   m->idle_w = NAN;
   m->last_temperature_c = NAN;
+  m->idle_temperature_c = NAN;
+  lj_trace_init(&m->idle_kept);
   LJ_TRY(lj_source_open_nvml(&m->src, NULL));
   int n = lj_source_device_count(m->src);
   if (o->device < 0 || o->device >= n)
@@ -83,7 +86,8 @@ int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_p
 #endif
   if (isnan(o->idle_w)) {
     lj_idle_result idle;
-    LJ_TRY(lj_measure_idle(m->src, m->dev, o->idle_seconds, &idle));
+    LJ_TRY(lj_measure_idle_kept(m->src, m->dev, o->idle_seconds, &m->idle_kept, &idle));
+    if (idle.temperature_c > 0) m->idle_temperature_c = idle.temperature_c;
     m->idle_w = idle.mean_w;
     r->cond.idle_sd_w = idle.n_counter_updates > 1 ? idle.counter_stddev_w : idle.sample_stddev_w;
     snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "measured %.0f s before the run, CUDA context open (%s)",
@@ -134,8 +138,19 @@ void lj_profile_meter_close(lj_profile_meter *m) {
   lj_source_close(m->src);
   free(m->power);
   free(m->readings);
+  lj_trace_free(&m->idle_kept);
   pthread_mutex_destroy(&m->lock);
   memset(m, 0, sizeof *m);
+}
+
+int lj_profile_meter_cooldown(lj_profile_meter *m, double seconds, lj_profile_result *r) {
+  if (!(seconds > 0) || m->running) return 0;
+  lj_idle_result idle;
+  LJ_TRY(lj_measure_idle_kept(m->src, m->dev, seconds, &m->idle_kept, &idle));
+  lj_trace_sort(&m->idle_kept);  // the start's samples, then the cool-down's: one clock
+  r->idle_curve_valid = 1;
+  return lj_idle_curve_from_cooldown(m->idle_kept.samples, m->idle_kept.n_samples, m->dev, idle.begin_ns,
+                                     idle.end_ns, m->idle_temperature_c, r->plan.level, &r->idle_curve);
 }
 
 int lj_profile_meter_begin(lj_profile_meter *m, const char *name) { return lj_meter_begin(m->sampler, name); }

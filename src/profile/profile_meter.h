@@ -26,6 +26,8 @@ typedef struct {
   lj_sample *readings; // temperature, clock, throttle and power-limit readings of dev (trial conditions)
   size_t n_readings, cap_readings;
   double last_temperature_c;  // the sink's latest temperature reading (NAN before the first)
+  lj_trace idle_kept;  // the start-of-run idle's and the cool-down's samples (the idle curve)
+  double idle_temperature_c;  // the start-of-run idle's mean temperature (NAN: not measured)
   int running;
 } lj_profile_meter;
 
@@ -35,6 +37,10 @@ int lj_profile_meter_start(lj_profile_meter *m);
 // Stops the sampler (every window final), writes pending samples, fills the sampler's figures.
 int lj_profile_meter_stop(lj_profile_meter *m, lj_profile_result *r);
 void lj_profile_meter_close(lj_profile_meter *m);
+
+// After lj_profile_meter_stop: idles `seconds` with the context open (the card at its warmest)
+// and fits idle against temperature over that and the start-of-run idle into r->idle_curve.
+int lj_profile_meter_cooldown(lj_profile_meter *m, double seconds, lj_profile_result *r);
 
 int lj_profile_meter_begin(lj_profile_meter *m, const char *name);  // window handle
 int lj_profile_meter_end(lj_profile_meter *m, int handle);

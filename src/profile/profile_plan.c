@@ -18,6 +18,7 @@ void lj_profile_options_default(lj_profile_options *o) {
   o->repeats = 3, o->trials = 8;
   o->replay_seconds = 0.4, o->phase_seconds = 2.0, o->idle_seconds = 5.0;
   o->idle_w = NAN, o->level = 0.95;
+  o->cooldown_seconds = 6.0;  // the card at its warmest: the idle curve's warm end (docs/attribution.md §1c)
   o->n_decode_kv = 3;
   // Back to back, an HBM-bound GEMV (decode) or a large GEMM (8B prefill) draws the
   // card's power cap and is throttled; in the real run it never is. Half-duty bursts
@@ -32,6 +33,7 @@ void lj_profile_options_default(lj_profile_options *o) {
 void lj_profile_options_quick(lj_profile_options *o) {
   o->repeats = 2, o->trials = 3;
   o->replay_seconds = 0.3, o->phase_seconds = 1.0, o->idle_seconds = 2.0;
+  o->cooldown_seconds = 3.0;
   o->n_decode_kv = 2;  // the first and the last step's KV length: no step outside them
   o->sequence = o->shapley = o->head_fit = o->overhead = 0;
   o->ablation = 0;

@@ -23,6 +23,7 @@ typedef struct {
   double phase_seconds;     // minimum per phase window (1.0)
   double idle_seconds;      // idle measurement before the run (5.0); 0 with idle_w given
   double idle_w;            // NAN: measure
+  double cooldown_seconds;  // idle after the measurements, for the idle curve (6.0; 0: none)
   double level;             // 0.95
   int n_decode_kv;          // decode KV lengths at which attention is replayed (3)
   int ablation;             // 0 none, 1 attention, 2 the MLP, 3 both (default), in prefill and decode

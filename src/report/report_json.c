@@ -520,6 +520,7 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   put(b, doc, "stages", stages);
   for (size_t i = 0; i < r->n_trials && trials; i++) push(b, trials, record_json(b, &lj_desc_trial, &r->trials[i], NULL, r));
   put(b, doc, "trials", trials);
+  put(b, doc, "idle_curve", r->idle_curve_valid ? record_json(b, &lj_desc_idle_curve, &r->idle_curve, NULL, r) : json_null());
   put(b, doc, "trial_conditions", checks_json(b, &lj_desc_trial_conditions, r->trial_conds, sizeof *r->trial_conds,
                                               (int)r->n_trial_conds, NULL, r));
   for (int p = 0; p < LJ_PHASE_COUNT && closures; p++)

@@ -61,6 +61,7 @@ void lj_profile_result_init(lj_profile_result *r) {
   }
   r->cond.idle_w = r->cond.idle_sd_w = NAN;
   r->stamp_cost_s = NAN;
+  r->idle_curve.cool_start_c = r->idle_curve.cool_end_c = NAN;
   r->cond.temperature_min_c = r->cond.sm_clock_min_mhz = r->cond.mem_clock_min_mhz = INFINITY;
   r->cond.temperature_max_c = r->cond.sm_clock_max_mhz = r->cond.mem_clock_max_mhz = -INFINITY;
 }

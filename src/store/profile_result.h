@@ -72,6 +72,14 @@ typedef struct {
   int64_t begin_wall_ns, end_wall_ns;
 } lj_profile_conditions;
 
+// Idle power against temperature (docs/attribution.md §1c): the curve fitted over the
+// start-of-run idle (cool) and a cool-down after the measurements (warm), with the context open.
+typedef struct {
+  double cooldown_s;                 // length of the cool-down (0: none measured)
+  double cool_start_c, cool_end_c;   // mean temperature of its first and last second
+  lj_idle_curve fit;                 // fit.usable: dynamic energies use idle at each window's temperature
+} lj_profile_idle_curve;
+
 // One phase window: `units` executions of the phase back to back.
 typedef struct {
   lj_phase phase;
@@ -314,6 +322,8 @@ typedef struct {
   lj_profile_overhead overhead[2];
   int n_overhead;
 
+  lj_profile_idle_curve idle_curve;  // idle against temperature
+  int idle_curve_valid;              // 1: a cool-down was measured (schema 10)
   lj_trial_conditions *trial_conds;  // per replay trial whose window had readings (NULL: none)
   size_t n_trial_conds;
   lj_layer_estimate *layers;     // per phase and layer, phases in order (--per-layer; NULL: none)

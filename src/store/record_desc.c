@@ -268,6 +268,28 @@ static const lj_field kTrialConditions[] = {
 const lj_record_desc lj_desc_trial_conditions = DESC("trial_conditions", kTrialConditions);
 #undef T
 
+#define T lj_profile_idle_curve
+static const lj_field kIdleCurve[] = {
+    FIELD("cooldown_s", "cooldown_s", "cooldown_s", LJ_FIELD_REAL, "s", T, cooldown_s),
+    FIELD("cool_start_c", "cool_start_c", "cool_start_c", LJ_FIELD_REAL, "C", T, cool_start_c),
+    FIELD("cool_end_c", "cool_end_c", "cool_end_c", LJ_FIELD_REAL, "C", T, cool_end_c),
+    FIELD("t0_c", "t0_c", "t0_c", LJ_FIELD_REAL, "C", T, fit.t0_c),
+    FIELD("idle_at_t0_w", "idle_at_t0_w", "idle_at_t0_w", LJ_FIELD_REAL, "W", T, fit.a_w),
+    FIELD("slope_w_per_c", "slope_w_per_c", "slope_w_per_c", LJ_FIELD_REAL, "W/C", T, fit.slope_w_per_c),
+    FIELD("slope_se_w_per_c", "slope_se_w_per_c", "slope_se_w_per_c", LJ_FIELD_REAL, "W/C", T, fit.slope_se_w_per_c),
+    FIELD("slope_lo_w_per_c", "slope_lo_w_per_c", "slope_lo_w_per_c", LJ_FIELD_REAL, "W/C", T, fit.slope_lo),
+    FIELD("slope_hi_w_per_c", "slope_hi_w_per_c", "slope_hi_w_per_c", LJ_FIELD_REAL, "W/C", T, fit.slope_hi),
+    FIELD("r2", "r2", "r2", LJ_FIELD_REAL, "", T, fit.r2),
+    FIELD("t_min_c", "t_min_c", "t_min_c", LJ_FIELD_REAL, "C", T, fit.t_min_c),
+    FIELD("t_max_c", "t_max_c", "t_max_c", LJ_FIELD_REAL, "C", T, fit.t_max_c),
+    FIELD("n_bins", "n_bins", "bins", LJ_FIELD_INT, "", T, fit.n_bins),
+    FIELD("n_samples", "n_samples", "samples", LJ_FIELD_INT, "", T, fit.n_samples),
+    FIELD("used", "used", "used", LJ_FIELD_BOOL, "", T, fit.usable),
+    FIELD("why_not_used", "why_not_used", "why_not_used", LJ_FIELD_TEXT, "", T, fit.why),
+};
+const lj_record_desc lj_desc_idle_curve = DESC("idle_curves", kIdleCurve);
+#undef T
+
 // What a layer's estimate and a layer's stage estimate share: the KV length, trials, and per call
 // the energies and time with their intervals.
 #define LAYER_ESTIMATE_FIELDS(T)                                                     \

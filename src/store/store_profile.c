@@ -516,6 +516,8 @@ static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
                     r->n_ablation_checks, offsetof(lj_ablation_check, phase), (long)offsetof(lj_ablation_check, method)));
   LJ_TRY(put_checks(st, run_id, &lj_desc_layer_estimate, r->layers, sizeof *r->layers, (int)r->n_layers,
                     offsetof(lj_layer_estimate, phase), -1));
+  LJ_TRY(put_checks(st, run_id, &lj_desc_idle_curve, &r->idle_curve, sizeof r->idle_curve, r->idle_curve_valid ? 1 : 0,
+                    -1, -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_trial_conditions, r->trial_conds, sizeof *r->trial_conds,
                     (int)r->n_trial_conds, -1, -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips, r->n_layer_skips,
@@ -548,7 +550,7 @@ static const char *const kProfileTables[] = {
     "replay_trials",   "closures",           "stage_intervals", "timeline_phases", "timeline_stages",
     "timeline_layers", "ablations",          "head_fits",       "overheads",       "shapley_checks",
     "known_answers",   "ablation_checks",    "layer_estimates", "layer_skips",     "layer_stage_estimates",
-    "trial_conditions",
+    "trial_conditions", "idle_curves",
 };
 
 int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n) {
@@ -559,8 +561,8 @@ int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int6
   if (!known)
     return LJ_FAIL(LJ_EINVAL, "store '%s': '%s' is not a profile table", st->path, table ? table : "(null)");
   if (st->version < 2) return 0;  // a version-1 file has no profile tables
-  int have = 1;  // a file before version 9 may lack the check, per-layer and trial-condition tables
-  if (st->version < 9) LJ_TRY(lj_store_has_table(st, table, &have));
+  int have = 1;  // a file before the current version may lack the tables added since
+  if (st->version < LJ_STORE_SCHEMA_VERSION) LJ_TRY(lj_store_has_table(st, table, &have));
   if (!have) return 0;
   char sql[128], what[96];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ?", table);

@@ -606,6 +606,14 @@ static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int
   return rc < 0 ? rc : 0;
 }
 
+// The idle curve (version 10; older files have none).
+static int read_idle_curve(lj_store *st, int64_t run_id, lj_profile_result *r) {
+  int have = 1;
+  if (st->version < 10) LJ_TRY(lj_store_has_table(st, lj_desc_idle_curve.table, &have));
+  if (!have) return 0;
+  return read_checks(st, run_id, &lj_desc_idle_curve, &r->idle_curve, sizeof r->idle_curve, 1, &r->idle_curve_valid);
+}
+
 static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_plan(st, run_id, r));
   LJ_TRY(read_conditions(st, run_id, &r->cond));
@@ -632,6 +640,7 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_grown(st, run_id, &lj_desc_layer_estimate, 7, add_layer, r));
   LJ_TRY(read_grown(st, run_id, &lj_desc_layer_stage_estimate, 8, add_layer_stage, r));
   LJ_TRY(read_grown(st, run_id, &lj_desc_trial_conditions, 9, add_conditions, r));
+  LJ_TRY(read_idle_curve(st, run_id, r));
   LJ_TRY(read_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips,
                      LJ_PROFILE_MAX_LAYER_SKIPS, &r->n_layer_skips));
   return read_overheads(st, run_id, r);

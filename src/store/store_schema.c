@@ -597,3 +597,16 @@ const char lj_store_schema_v9[] =
     "  throttle_mask INTEGER NOT NULL,\n"
     "  at_cap INTEGER NOT NULL,\n"
     "  PRIMARY KEY(run_id, trial_index));\n";
+
+// Added in version 10: idle power against temperature, fitted over the start-of-run idle and
+// a cool-down after the measurements (docs/attribution.md §1c); one row per run that measured one.
+const char lj_store_schema_v10[] =
+    "CREATE TABLE idle_curves(\n"
+    "  run_id INTEGER NOT NULL PRIMARY KEY REFERENCES runs(id),\n"
+    "  cooldown_s REAL, cool_start_c REAL, cool_end_c REAL,\n"
+    "  t0_c REAL, idle_at_t0_w REAL,\n"
+    "  slope_w_per_c REAL, slope_se_w_per_c REAL, slope_lo_w_per_c REAL, slope_hi_w_per_c REAL,\n"
+    "  r2 REAL, t_min_c REAL, t_max_c REAL,\n"
+    "  n_bins INTEGER NOT NULL, n_samples INTEGER NOT NULL,\n"
+    "  used INTEGER NOT NULL,\n"
+    "  why_not_used TEXT NOT NULL);\n";

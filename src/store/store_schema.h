@@ -5,7 +5,8 @@
 // of the head fit, the ablation and the plan's weight format (the whole upgrade from 4), then
 // version 6's checks and their source columns (the whole upgrade from 5), then version 7's
 // per-layer tables (the whole upgrade from 6), then version 8's layers x stages (the whole upgrade from 7),
-// then version 9's trial conditions (the whole upgrade from 8).
+// then version 9's trial conditions (the whole upgrade from 8), then version 10's idle curves
+// (the whole upgrade from 9).
 #pragma once
 
 extern const char lj_store_schema_v1[];
@@ -20,6 +21,7 @@ extern const char lj_store_schema_v6_sources[];
 extern const char lj_store_schema_v7[];  // the per-layer estimates and the layer-skip check
 extern const char lj_store_schema_v8[];  // each stage of each layer replayed alone
 extern const char lj_store_schema_v9[];  // the conditions of each replay trial
+extern const char lj_store_schema_v10[];  // idle against temperature (the cool-down's curve)
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
 // tools can tell it from other SQLite files.

@@ -1,0 +1,211 @@
+// Idle power against temperature (meter/idle_curve.c, profile/idle_at_temperature.c, the
+// store's idle_curves table, schema 10):
+//   - a planted slope of 1.4 W/C over a cool idle and a warm cool-down is recovered within
+//     0.05 W/C, its interval holding it, and idle at a window's temperature follows it;
+//   - a range under 3 C, and a flat idle over a wide range, fall back to the flat idle (why);
+//   - a window rebased on another idle power changes its dynamic energy by dP x time;
+//   - the curve written and read back; a version-9 file read as it is has none, upgraded gets
+//     the table.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "profile/idle_at_temperature.h"
+#include "store/store.h"
+#include "store/store_schema.h"
+
+#define NEAR(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
+
+static lj_sample reading(int64_t t_ns, lj_reading what, double v) {
+  lj_sample s;
+  memset(&s, 0, sizeof s);
+  s.t_ns = t_ns, s.reading = (uint8_t)what, s.value = v;
+  return s;
+}
+
+// Deterministic noise in [-0.5, 0.5] W.
+static double noise(unsigned i) { return ((i * 2654435761u) % 1001u) / 1000.0 - 0.5; }
+
+// Idle samples: `secs` s from t0_ns, temperature falling linearly from t_from to t_to (whole
+// degrees, as NVML reports them, every 100 ms), a power sample every 20 ms of
+// base + slope x (T - 35) + noise. Returns the count written at out.
+static size_t idle_span(lj_sample *out, int64_t t0_ns, double secs, double t_from, double t_to, double base,
+                        double slope) {
+  size_t k = 0;
+  int steps = (int)(secs * 50);
+  double temp = NAN;
+  for (int i = 0; i < steps; i++) {
+    int64_t t = t0_ns + (int64_t)i * 20000000LL;
+    if (i % 5 == 0) {
+      temp = round(t_from + (t_to - t_from) * i / steps);
+      out[k++] = reading(t, LJ_READING_TEMPERATURE, temp);
+    }
+    double p = base + slope * (temp - 35) + noise((unsigned)k);
+    out[k++] = reading(t + 1000, LJ_READING_POWER_SAMPLE, p);
+  }
+  return k;
+}
+
+static lj_sample g_s[8192];
+
+static void test_planted_slope(void **state) {
+  (void)state;
+  size_t n = idle_span(g_s, 0, 5, 35, 35, 121.3, 1.4);  // the start: cool, one temperature
+  int64_t cool = 600LL * 1000000000LL;                     // ten minutes later, the cool-down
+  n += idle_span(g_s + n, cool, 6, 44, 39, 121.3, 1.4);
+  lj_profile_idle_curve c;
+  assert_int_equal(lj_idle_curve_from_cooldown(g_s, n, 0, cool, cool + 6000000000LL, 35, 0.95, &c), 0);
+  const lj_idle_curve *k = &c.fit;
+  assert_true(k->usable);
+  assert_string_equal(k->why, "");
+  NEAR(k->slope_w_per_c, 1.4, 0.05);
+  assert_true(k->slope_lo < 1.4 && k->slope_hi > 1.4);
+  assert_true(k->slope_se_w_per_c > 0 && k->slope_se_w_per_c < 0.05);
+  NEAR(k->a_w, 121.3, 0.2);
+  NEAR(k->t0_c, 35, 0);
+  NEAR(k->t_min_c, 35, 0);
+  NEAR(k->t_max_c, 44, 0.01);
+  assert_int_equal(k->n_bins, 7);  // 35, 39 .. 44 (the cool-down's last whole degrees: 39 to 44)
+  NEAR(c.cooldown_s, 6, 1e-9);
+  NEAR(c.cool_start_c, 44, 0.6);
+  NEAR(c.cool_end_c, 39, 0.6);
+  // idle at a window's temperature: on the curve inside the range, clamped outside it
+  NEAR(lj_idle_curve_at(k, 40, 100), 121.3 + 5 * 1.4, 0.4);
+  NEAR(lj_idle_curve_at(k, 60, 100), lj_idle_curve_at(k, 44, 100), 1e-9);
+  NEAR(lj_idle_curve_at(k, NAN, 100), 100, 0);
+}
+
+static void test_fallbacks(void **state) {
+  (void)state;
+  // a range under 3 C: 35 at the start, 37 to 36 in the cool-down
+  size_t n = idle_span(g_s, 0, 5, 35, 35, 121.3, 1.4);
+  n += idle_span(g_s + n, 100000000000LL, 6, 37, 36, 121.3, 1.4);
+  lj_idle_curve k;
+  assert_int_equal(lj_idle_curve_fit(g_s, n, 0, 35, 0.95, &k), 0);
+  assert_false(k.usable);
+  assert_non_null(strstr(k.why, "range 2.0 C"));
+  NEAR(lj_idle_curve_at(&k, 37, 118), 118, 0);
+  // a wide range but a flat idle: no slope to use
+  n = idle_span(g_s, 0, 5, 35, 35, 121.3, 0);
+  n += idle_span(g_s + n, 100000000000LL, 6, 44, 39, 121.3, 0);
+  assert_int_equal(lj_idle_curve_fit(g_s, n, 0, 35, 0.95, &k), 0);
+  assert_false(k.usable);
+  assert_true(strlen(k.why) > 0);
+  NEAR(k.slope_w_per_c, 0, 0.1);
+  // one temperature only
+  n = idle_span(g_s, 0, 5, 35, 35, 121.3, 1.4);
+  assert_int_equal(lj_idle_curve_fit(g_s, n, 0, 35, 0.95, &k), 0);
+  assert_false(k.usable);
+  assert_int_equal(k.n_bins, 1);
+  // another device's samples are not this one's
+  assert_int_equal(lj_idle_curve_fit(g_s, n, 1, 35, 0.95, &k), 0);
+  assert_int_equal(k.n_samples, 0);
+  assert_int_equal(lj_idle_curve_fit(g_s, n, 0, 35, 1.5, &k), LJ_EINVAL);
+  lj_clear_error();
+}
+
+static void test_rebase(void **state) {
+  (void)state;
+  lj_window_result w;
+  memset(&w, 0, sizeof w);
+  w.duration_s = 2, w.idle_power_w = 100, w.counter_above_idle_j = 50, w.sample_above_idle_j = 52;
+  lj_window_rebase_idle(&w, 105);
+  NEAR(w.counter_above_idle_j, 40, 1e-12);
+  NEAR(w.sample_above_idle_j, 42, 1e-12);
+  NEAR(w.idle_power_w, 105, 0);
+  lj_window_rebase_idle(&w, NAN);
+  NEAR(w.counter_above_idle_j, 40, 1e-12);
+  lj_sample r[3] = {reading(5, LJ_READING_TEMPERATURE, 40), reading(10, LJ_READING_TEMPERATURE, 42),
+                    reading(30, LJ_READING_TEMPERATURE, 60)};
+  NEAR(lj_window_temperature(r, 3, 0, 0, 20), 41, 1e-12);
+  assert_true(isnan(lj_window_temperature(r, 3, 0, 40, 50)));
+}
+
+static void test_store(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lj_test_idle_curve_XXXXXX", path[256];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/t.db", dir);
+  lj_profile_result w, g;
+  lj_profile_result_init(&w);
+  assert_int_equal(lj_config_preset("tiny", &w.plan.config), 0);
+  w.plan.level = 0.95;
+  w.idle_curve_valid = 1;
+  w.idle_curve.cooldown_s = 6, w.idle_curve.cool_start_c = 44, w.idle_curve.cool_end_c = 39;
+  lj_idle_curve *k = &w.idle_curve.fit;
+  k->t0_c = 38, k->a_w = 121.3, k->slope_w_per_c = 1.4, k->slope_se_w_per_c = 0.12, k->slope_lo = 1.1;
+  k->slope_hi = 1.7, k->r2 = 0.97, k->t_min_c = 38, k->t_max_c = 44, k->n_bins = 6, k->n_samples = 550;
+  k->usable = 1;
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile"};
+  int64_t run = 0;
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  assert_int_equal(lj_store_add_profile(st, run, &w), 0);
+  if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(g.idle_curve_valid, 1);
+  assert_memory_equal(&g.idle_curve.fit, k, offsetof(lj_idle_curve, why));
+  assert_string_equal(g.idle_curve.fit.why, "");
+  NEAR(g.idle_curve.cool_end_c, 39, 0);
+  lj_profile_result_free(&g);
+  lj_store_close(st);
+  lj_profile_result_free(&w);
+  // a version-9 file: read as it is, no curve (no error); upgraded, the table, empty
+  snprintf(path, sizeof path, "%s/v9.db", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  const char *parts[] = {lj_store_schema_v1, lj_store_schema_v2, lj_store_schema_v3,         lj_store_schema_v4,
+                         lj_store_schema_v5, lj_store_schema_v6, lj_store_schema_v6_sources, lj_store_schema_v7,
+                         lj_store_schema_v8, lj_store_schema_v9};
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+    assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
+  char sql[200];
+  snprintf(sql, sizeof sql,
+           "PRAGMA application_id = %d; PRAGMA user_version = 9;"
+           " INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '9');",
+           LJ_STORE_APPLICATION_ID);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  int64_t n = -1;
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  if (lj_store_profile_count(st, 1, "idle_curves", &n) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(n, 0);
+  lj_store_close(st);
+  assert_int_equal(lj_store_open(path, &st), 0);
+  assert_int_equal(lj_store_profile_count(st, 1, "idle_curves", &n), 0);
+  assert_int_equal(n, 0);
+  lj_store_close(st);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT (SELECT user_version FROM pragma_user_version),"
+                                      " (SELECT count(*) FROM sqlite_master WHERE name = 'idle_curves')",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), 10);
+  assert_int_equal(sqlite3_column_int(q, 1), 1);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_planted_slope),
+      cmocka_unit_test(test_fallbacks),
+      cmocka_unit_test(test_rebase),
+      cmocka_unit_test(test_store),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
