@@ -113,6 +113,7 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   p->config.bos_id = 128000;
   p->config.eos_id = 128001;
   snprintf(p->engine, sizeof p->engine, "cuda");
+  snprintf(p->fusion, sizeof p->fusion, "production");  // stored as engine "cuda+production"
   p->batch = 4;
   p->prompt_len = 128;
   p->gen_len = 64;
@@ -518,6 +519,7 @@ static void same_plan(const lj_profile_plan *w, const lj_profile_plan *g) {
   assert_int_equal(a->bos_id, b->bos_id);
   assert_int_equal(a->eos_id, b->eos_id);
   assert_string_equal(w->engine, g->engine);
+  assert_string_equal(w->fusion[0] ? w->fusion : "none", g->fusion);
   assert_int_equal(w->timing_only, g->timing_only);
   assert_int_equal(w->device, g->device);
   assert_int_equal(w->batch, g->batch);
@@ -912,6 +914,10 @@ static void test_profile_round_trip(void **state) {
   assert_string_equal((const char *)sqlite3_column_text(q, 6), "The ablation used dynamic energies.");
   assert_int_equal(sqlite3_column_int(q, 7), 1);
   assert_int_equal(sqlite3_column_int(q, 8), 4);
+  sqlite3_finalize(q);
+  // The execution mode rides in the engine column (docs/store.md).
+  q = query_row(db, "SELECT engine FROM profile_plans WHERE run_id = ?", run);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "cuda+production");
   sqlite3_finalize(q);
   // Conditions: NAN and the untouched +-INFINITY ranges are NULL.
   q = query_row(db,

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "report/fusion_cost.h"
 #include "report/report_page.h"
 #include "report/report_run.h"
 #include "report/report_study.h"
@@ -24,7 +25,10 @@ static void usage(FILE *f) {
           "FILE.db:N (run N of it), or a study (llamajoule sweep): every done point, with the study's points\n"
           "and J/token, tokens/J and J per billion parameters per token against batch, per model, for prefill\n"
           "and decode, the best batch under a latency bound, the knee, ML.ENERGY's figures beside ours and\n"
-          "findings. At most %d arguments. Stores are only read.\n\n"
+          "findings. Two profiles of one model, card and shape, one with --fusion none and one with --fusion\n"
+          "production, also get the kernel boundaries' cost on stderr: decode J/token (none - production) with\n"
+          "its interval, and per stage group where both have stage estimates. At most %d arguments. Stores are\n"
+          "only read.\n\n"
           "  --latency-ms L  a study's bound on one decode step for its best batch (default 50 ms)\n"
           "  -o, --output F  the page (default compare.html; '-' is stdout)\n"
           "  -h, --help\n\n"
@@ -127,6 +131,15 @@ int lj_cmd_compare(int argc, char **argv) {
       }
     }
   }
+  // Two profiles of one model and card in both execution modes: what the kernel boundaries cost.
+  for (size_t i = 0; rc == 0 && i < loaded; i++)
+    for (size_t j = i + 1; j < loaded; j++) {
+      const lj_profile_result *unfused, *fused;
+      lj_fusion_cost cost;
+      if (!lj_fusion_cost_pair(&runs[i].prof, &runs[j].prof, &unfused, &fused)) continue;
+      if (lj_fusion_cost_compute(unfused, fused, &cost) == 0) lj_fusion_cost_print(stderr, unfused, &cost);
+      else fprintf(stderr, "llamajoule: compare: %s\n", lj_error_message()), lj_clear_error();
+    }
   for (size_t i = 0; i < loaded; i++) lj_report_run_free(&runs[i]);
   free(runs);
   json_decref(study);

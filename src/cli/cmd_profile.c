@@ -70,6 +70,9 @@ static void usage(FILE *f) {
           "  --seed S               weights of a preset, replay offsets (default 0)\n"
           "  --weights bf16|fp8     the CUDA engine's linear layers: bf16 (default) or FP8 E4M3 with\n"
           "                         per-row scales (docs/engine-cuda.md)\n"
+          "  --fusion none|production  the CUDA engine's decode kernels: one per stage (none, default) or\n"
+          "                         the fused mode's composite stages (production; bf16 weights only; the\n"
+          "                         CPU engine refuses it); `compare` of both says what the boundaries cost\n"
           "output:\n"
           "  -o, --output FILE      store (SQLite; default: the default store, see docs/store.md)\n"
           "  --json                 print the summary as JSON to stdout (docs/profile-json.md), the text to stderr\n"
@@ -107,7 +110,7 @@ enum {
   OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_COOLDOWN_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
-  OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
+  OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_FUSION, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
   OPT_PER_LAYER, OPT_NO_LAYER_STAGES
 };
 
@@ -129,7 +132,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"seed", required_argument, 0, OPT_SEED}, {"json", no_argument, 0, OPT_JSON},
       {"replay-duty", required_argument, 0, OPT_DUTY}, {"ablate", required_argument, 0, OPT_ABLATE},
       {"quick", no_argument, 0, OPT_QUICK},
-      {"weights", required_argument, 0, OPT_WEIGHTS},
+      {"weights", required_argument, 0, OPT_WEIGHTS}, {"fusion", required_argument, 0, OPT_FUSION},
       {"head-fit", no_argument, 0, OPT_HEAD_FIT}, {"no-shapley", no_argument, 0, OPT_NO_SHAPLEY},
       {"known-answer", no_argument, 0, OPT_KNOWN}, {"known-answer-mb", required_argument, 0, OPT_KNOWN_MB},
       {"per-layer", no_argument, 0, OPT_PER_LAYER}, {"no-layer-stages", no_argument, 0, OPT_NO_LAYER_STAGES},
@@ -183,6 +186,10 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_WEIGHTS:
         o->weights = lj_weight_format_parse(optarg);
         if (o->weights < 0) return LJ_FAIL(LJ_EINVAL, "--weights '%s': expected bf16 or fp8", optarg);
+        break;
+      case OPT_FUSION:
+        o->fusion = lj_cuda_fusion_parse(optarg);
+        if (o->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none or production", optarg);
         break;
       case OPT_ABLATE:
         if (!strcmp(optarg, "none")) o->ablation = 0;

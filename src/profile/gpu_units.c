@@ -53,6 +53,7 @@ int lj_gpu_unit_load(gpu_run *g) {
     LJ_TRY(lj_weights_load(g->ckpt_dir, &w));
     int rc = lj_cuda_engine_from_weights(&w, o->weights, B, ctx, B * o->prompt_len, &g->e);
     lj_weights_free(&w);
+    if (rc == 0) rc = lj_cuda_set_fusion(g->e, o->fusion);
     return rc;
   }
   lj_cuda_options opt;
@@ -60,7 +61,8 @@ int lj_gpu_unit_load(gpu_run *g) {
   opt.device = g->m.cuda_index;
   opt.max_batch = B, opt.max_ctx = ctx, opt.max_tokens = B * o->prompt_len, opt.print_plan = 0;
   opt.weights = o->weights;
-  return lj_cuda_engine_create_random(&g->e, &g->r->plan.config, o->seed, &opt);
+  LJ_TRY(lj_cuda_engine_create_random(&g->e, &g->r->plan.config, o->seed, &opt));
+  return lj_cuda_set_fusion(g->e, o->fusion);
 }
 
 int lj_gpu_preroll_units(gpu_run *g, gpu_unit_fn fn, double seconds) {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "common/error.h"
+#include "engine/cuda/cuda_engine.h"
 #include "engine/weight_format.h"
 
 void lj_profile_options_default(lj_profile_options *o) {
@@ -69,6 +70,11 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   p->sequence = o->sequence, p->shapley = o->shapley;
   p->known_answer_bytes = (int64_t)o->known_answer_mb << 20;
   snprintf(p->weights, sizeof p->weights, "%s", o->weights == LJ_WEIGHTS_FP8 ? "fp8" : "bf16");
+  // The fused kernels read bf16 weight rows: with FP8 the engine would run the simple stages.
+  if (o->fusion == LJ_FUSION_PRODUCTION && o->weights == LJ_WEIGHTS_FP8)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion production with --weights fp8: the fused kernels read bf16 weights "
+                   "(docs/engine-cuda.md); use --weights bf16 or --fusion none");
+  snprintf(p->fusion, sizeof p->fusion, "%s", lj_cuda_fusion_name(o->fusion) ? lj_cuda_fusion_name(o->fusion) : "none");
   // Decode KV lengths (positions cached before the step): the first and last
   // step's, and evenly between, so no step lies outside them.
   int64_t first = o->prompt_len, last = (int64_t)o->prompt_len + o->gen_len - 2;

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/mem_available.h"
+#include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/device_memory.h"
 #include "engine/cuda/memory_plan.h"
 #include "model/tokenizer.h"
@@ -32,6 +33,9 @@ static int check_tokenizer(const lj_profile_options *o, const lj_model_config *c
 int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, const char *ckpt_dir, int on_gpu) {
   // The CPU engine runs on host bf16 weights (random ones are built in memory; a checkpoint is
   // mapped) and an fp32 KV cache; the CUDA engine makes random weights on the device.
+  if (!on_gpu && o->fusion != LJ_FUSION_NONE)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion %s: the CPU engine has no fused mode (it runs one kernel per stage); "
+                   "profile on a CUDA device or use --fusion none", p->fusion);
   if (!on_gpu) {
     const lj_model_config *c = &p->config;
     double weights = ckpt_dir ? 0.0 : (double)lj_config_n_params(c) * 2;

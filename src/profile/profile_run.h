@@ -37,6 +37,7 @@ typedef struct {
   int threads;              // CPU engine threads (0 = all)
   uint64_t seed;
   int weights;              // lj_weight_format of the CUDA engine (bf16)
+  int fusion;               // lj_cuda_fusion_mode of the CUDA engine (LJ_FUSION_NONE; production: fused decode)
   int progress;             // progress on stderr (when a terminal)
   lj_store *store;          // samples streamed here when not NULL
   int64_t run_id;

@@ -60,6 +60,7 @@ static json_t *workload_part(const lj_profile_plan *p) {
   json_t *o = json_object();
   put_str(o, "engine", p->engine);
   put_str(o, "weights", p->weights[0] ? p->weights : "bf16");
+  put_str(o, "fusion", p->fusion[0] ? p->fusion : "none");
   put_int(o, "batch", p->batch);
   put_int(o, "prompt_len", p->prompt_len);
   put_int(o, "gen_len", p->gen_len);

@@ -30,6 +30,8 @@ typedef struct {
   lj_model_config config;
   char engine[8];         // "cuda" or "cpu"
   char weights[8];        // "bf16" or "fp8": the linear layers' format (engine/weight_format.h)
+  char fusion[16];        // "none" or "production": the CUDA engine's execution mode (stored in the
+                          // engine column as "cuda+production"; "" in stores from before it: none)
   int timing_only;        // 1: no energy (CPU engine, or no power source): times only
   int device;             // CUDA device index
   int batch, prompt_len, gen_len;

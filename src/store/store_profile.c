@@ -179,7 +179,11 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_text(&r, p->model);
   put_text(&r, p->model_name);
   put_int(&r, p->weights_random);
-  put_text(&r, p->engine);
+  // The execution mode rides in the engine column ("cuda+production"): no schema change for one word.
+  char engine[sizeof p->engine + sizeof p->fusion + 1];
+  snprintf(engine, sizeof engine, "%s%s%s", p->engine, p->fusion[0] && strcmp(p->fusion, "none") ? "+" : "",
+           p->fusion[0] && strcmp(p->fusion, "none") ? p->fusion : "");
+  put_text(&r, engine);
   put_int(&r, p->timing_only);
   put_int(&r, p->device);
   put_int(&r, p->batch);

@@ -214,7 +214,14 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
     get_text(&r, "model", p->model, sizeof p->model);
     get_text(&r, "model_name", p->model_name, sizeof p->model_name);
     p->weights_random = (int)get_int(&r, "weights_random");
-    get_text(&r, "engine", p->engine, sizeof p->engine);
+    char engine[sizeof p->engine + sizeof p->fusion + 1];  // "cuda" or "cuda+production" (store_profile.c)
+    get_text(&r, "engine", engine, sizeof engine);
+    char *plus = strchr(engine, '+');
+    snprintf(p->fusion, sizeof p->fusion, "%s", plus ? plus + 1 : "none");
+    size_t n = plus ? (size_t)(plus - engine) : strlen(engine);
+    if (n >= sizeof p->engine) n = sizeof p->engine - 1;
+    memcpy(p->engine, engine, n);
+    p->engine[n] = '\0';
     get_text(&r, "weights", p->weights, sizeof p->weights);
     p->timing_only = (int)get_int(&r, "timing_only");
     p->device = (int)get_int(&r, "device_index");

@@ -1,0 +1,90 @@
+// The kernel boundaries' cost per token (fusion_cost.h): decode of the unfused run minus decode
+// of the fused run, per generated token, as Welch's two-sample interval over their windows.
+#include "report/fusion_cost.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "report/report_derived.h"
+
+static const char *fusion_of(const lj_profile_result *r) { return r->plan.fusion[0] ? r->plan.fusion : "none"; }
+
+int lj_fusion_cost_pair(const lj_profile_result *a, const lj_profile_result *b, const lj_profile_result **unfused,
+                        const lj_profile_result **fused) {
+  const lj_profile_plan *p = &a->plan, *q = &b->plan;
+  if (strcmp(p->model_name, q->model_name) || strcmp(p->engine, "cuda") || strcmp(q->engine, "cuda") ||
+      strcmp(a->cond.device.name, b->cond.device.name) || strcmp(p->weights, q->weights) || p->batch != q->batch ||
+      p->prompt_len != q->prompt_len || p->gen_len != q->gen_len)
+    return 0;
+  if (!strcmp(fusion_of(a), "none") && !strcmp(fusion_of(b), "production")) return *unfused = a, *fused = b, 1;
+  if (!strcmp(fusion_of(b), "none") && !strcmp(fusion_of(a), "production")) return *unfused = b, *fused = a, 1;
+  return 0;
+}
+
+// (x - y) per token of two phase means with their own tokens per unit.
+static int per_token_difference(const lj_mean_ci *x, int64_t tx, const lj_mean_ci *y, int64_t ty, double level,
+                                lj_interval *out) {
+  double coef[2] = {1.0 / (double)tx, -1.0 / (double)ty};
+  lj_mean_ci m[2] = {*x, *y};
+  return lj_stats_linear_combination(coef, m, 2, level, out);
+}
+
+// a - b of two independent intervals: se in quadrature, df by Welch-Satterthwaite.
+static void interval_difference(const lj_interval *a, const lj_interval *b, double level, lj_interval *out) {
+  out->estimate = a->estimate - b->estimate;
+  out->se = sqrt(a->se * a->se + b->se * b->se);
+  double va = a->se * a->se, vb = b->se * b->se;
+  out->df = out->se == 0 ? INFINITY : (va + vb) * (va + vb) / (va * va / a->df + vb * vb / b->df);
+  out->level = level;
+  double h = isfinite(out->df) ? lj_student_t_quantile(0.5 + level / 2, out->df) * out->se
+                               : out->se * lj_student_t_quantile(0.5 + level / 2, 1e9);
+  out->lo = out->estimate - h, out->hi = out->estimate + h;
+}
+
+static void undefined(lj_interval *v) { v->estimate = v->se = v->df = v->lo = v->hi = NAN, v->level = NAN; }
+
+int lj_fusion_cost_compute(const lj_profile_result *unfused, const lj_profile_result *fused, lj_fusion_cost *out) {
+  memset(out, 0, sizeof *out);
+  const lj_phase_summary *u = &unfused->phases[LJ_PHASE_DECODE], *f = &fused->phases[LJ_PHASE_DECODE];
+  double level = isfinite(unfused->plan.level) && unfused->plan.level > 0 ? unfused->plan.level : 0.95;
+  if (u->n < 1 || f->n < 1 || u->tokens_per_unit < 1 || f->tokens_per_unit < 1)
+    return LJ_FAIL(LJ_EINVAL, "kernel boundaries: the decode phase of the %s run was not measured",
+                   u->n < 1 || u->tokens_per_unit < 1 ? "unfused (fusion none)" : "fused (fusion production)");
+  LJ_TRY(per_token_difference(&u->dynamic_j, u->tokens_per_unit, &f->dynamic_j, f->tokens_per_unit, level,
+                              &out->dynamic_j));
+  LJ_TRY(per_token_difference(&u->gross_j, u->tokens_per_unit, &f->gross_j, f->tokens_per_unit, level, &out->gross_j));
+  for (int g = 0; g < LJ_GROUP_COUNT; g++) {
+    lj_report_group a, b;
+    undefined(&out->group_dynamic_j[g]);
+    LJ_TRY(lj_report_group_sum(unfused, LJ_PHASE_DECODE, (lj_stage_group)g, &a));
+    LJ_TRY(lj_report_group_sum(fused, LJ_PHASE_DECODE, (lj_stage_group)g, &b));
+    if (!a.n_estimates || !b.n_estimates) continue;
+    lj_interval pa = a.dynamic_j, pb = b.dynamic_j;  // per unit -> per token
+    double su = 1.0 / (double)u->tokens_per_unit, sf = 1.0 / (double)f->tokens_per_unit;
+    pa.estimate *= su, pa.se *= su, pb.estimate *= sf, pb.se *= sf;
+    interval_difference(&pa, &pb, level, &out->group_dynamic_j[g]);
+  }
+  return 0;
+}
+
+void lj_fusion_cost_print(FILE *f, const lj_profile_result *unfused, const lj_fusion_cost *c) {
+  const lj_profile_plan *p = &unfused->plan;
+  fprintf(f, "kernel boundaries, %s on %s (batch %d, prompt %d, %d generated): fusion none - production =\n",
+          p->model_name, unfused->cond.device.name[0] ? unfused->cond.device.name : "?", p->batch, p->prompt_len,
+          p->gen_len);
+  fprintf(f, "  decode %.4g J/token above idle [%.4g, %.4g] (%.0f%% interval), %.4g J/token gross [%.4g, %.4g]\n",
+          c->dynamic_j.estimate, c->dynamic_j.lo, c->dynamic_j.hi, 100 * c->dynamic_j.level, c->gross_j.estimate,
+          c->gross_j.lo, c->gross_j.hi);
+  int shown = 0;
+  for (int g = 0; g < LJ_GROUP_COUNT; g++) {
+    const lj_interval *v = &c->group_dynamic_j[g];
+    if (!isfinite(v->estimate)) continue;
+    fprintf(f, "  %-9s %.4g J/token above idle [%.4g, %.4g]\n", lj_stage_group_name((lj_stage_group)g), v->estimate,
+            v->lo, v->hi);
+    shown++;
+  }
+  if (!shown)
+    fprintf(f, "  per stage group: not measured (a run without stage estimates; the fused mode's stage replays "
+               "are not run yet)\n");
+}
