@@ -169,7 +169,8 @@ static void duration_text(double s, char *buf, size_t cap) {
   else snprintf(buf, cap, "%d h %02d min", (int)s / 3600, (int)s % 3600 / 60);
 }
 
-// "decode 0.0123 J/token" or, timing only, "decode 1.23 ms/token", for prefill and decode.
+// "decode 0.0123 J/token above idle (0.0161 gross)" or, timing only, "decode 1.23 ms/token", for
+// prefill and decode: both figures, so that a reader does not take the dynamic one for the gross one.
 static void phase_text(const lj_profile_result *r, char *buf, size_t cap) {
   size_t used = 0;
   buf[0] = '\0';
@@ -179,8 +180,8 @@ static void phase_text(const lj_profile_result *r, char *buf, size_t cap) {
     int k = r->plan.timing_only || !isfinite(s->dynamic_j_per_token)
                 ? snprintf(buf + used, cap - used, "%s%s %.4g ms/token", used ? ", " : "", lj_phase_name((lj_phase)ph),
                            s->time_s.mean / (double)s->tokens_per_unit * 1e3)
-                : snprintf(buf + used, cap - used, "%s%s %.4g J/token", used ? ", " : "", lj_phase_name((lj_phase)ph),
-                           s->dynamic_j_per_token);
+                : snprintf(buf + used, cap - used, "%s%s %.4g J/token above idle (%.4g gross)", used ? ", " : "",
+                           lj_phase_name((lj_phase)ph), s->dynamic_j_per_token, s->gross_j_per_token);
     if (k < 0 || (size_t)k >= cap - used) break;
     used += (size_t)k;
   }
