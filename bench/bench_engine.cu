@@ -360,9 +360,9 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
                T, apn, lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), s * 1e3, T / s, fl / s / 1e12,
                100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, attn_ms, attn_tf);
         printf("RESULT model=%s kind=prefill tokens=%d ms=%.3f tflops=%.1f pct_gemm=%.1f gemm_tflops=%.1f weights=%s "
-               "attn_prefill=%s attn_ms=%.4f attn_tflops=%.1f\n",
-               name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname, apn, attn_ms,
-               attn_tf);
+               "attn_prefill=%s attn_runs=%s attn_ms=%.4f attn_tflops=%.1f\n",
+               name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname, apn,
+               lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), attn_ms, attn_tf);
       }
     lj_cuda_engine_free(e);
   }

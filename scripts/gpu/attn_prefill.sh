@@ -60,7 +60,7 @@ for mw in llama-3.2-1b:bf16 llama-3.2-3b:bf16 llama-3.1-8b:bf16 llama-3.1-8b:fp8
   best=0 best_name=?
   for v in $VARIANTS; do
     l=$(grep -h "RESULT model=$m kind=prefill .*weights=$w attn_prefill=$v " "$LOG/bench_engine_$w.log")
-    runs=$(grep -h "prefill 2048 tokens, attention $v (runs" "$LOG/bench_engine_$w.log" | sed -n "s/.*(runs \([a-z0-9_]*\)).*/\1/p" | head -1)
+    runs=$(echo "$l" | field attn_runs)  # the kernel this model's head size runs
     pct=$(echo "$l" | field pct_gemm)
     printf "    %-8s %8s %11s %12s %11s %9s\n" $v "${runs:-?}" "$(echo "$l" | field attn_ms)" \
       "$(echo "$l" | field attn_tflops)" "$(echo "$l" | field ms)" "${pct:-?}"
