@@ -503,9 +503,11 @@ typedef struct {
   double a_w;                ///< idle power at t0_c
   double slope_w_per_c;      ///< W per degree C
   double slope_se_w_per_c;   ///< its standard error (df = n_bins - 2)
-  double slope_lo, slope_hi; ///< its interval at `level`
+  double slope_lo;           ///< its interval at `level`: lower end
+  double slope_hi;           ///< upper end
   double r2;                 ///< of the fit over the bins
-  double t_min_c, t_max_c;   ///< range of the bins' mean temperatures
+  double t_min_c;            ///< the bins' lowest mean temperature
+  double t_max_c;            ///< the bins' highest mean temperature
   int n_bins;                ///< whole-degree bins with samples
   int n_samples;             ///< power samples used
   int usable;                ///< 1: subtract idle at each window's temperature; 0: keep the flat idle (why)
