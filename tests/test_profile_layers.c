@@ -5,7 +5,9 @@
 //     verdict is MISS naming it;
 //   - the energy source: 0.8 s trials with power samples take the samples (§1b);
 //   - the layer-skip arithmetic: saved energy per phase unit against calls x the replay estimate,
-//     within 10% PASS, 25% off MISS;
+//     the verdict on the agreement's whole interval: narrow and within 10% PASS, 25% off MISS, the
+//     point within but the interval not (wide windows, the H100's --quick skips) INCONCLUSIVE; the
+//     last layer's row says its skip changes the head's input too;
 //   - the estimates and skips written to a store and read back equal;
 //   - the text summary and the JSON show them;
 //   - layers x stages: one 0.3 s trial per stage of each layer into per-call cells (the samples'
@@ -28,6 +30,7 @@
 #include "profile/analyze_layers.h"
 #include "profile/profile_analyze.h"
 #include "report/report.h"
+#include "report/report_derived.h"
 #include "report/report_page.h"
 #include "store/store.h"
 #include "store/store_schema.h"
@@ -116,10 +119,10 @@ static void test_dear_layer_ranked_and_missed(void **state) {
 
 static void test_skip_arithmetic(void **state) {
   (void)state;
-  // a decode unit of 10 steps: the layer runs 10 times; skipping it saves 10 J of 100
-  double full[3] = {100, 101, 99}, skipped[3] = {90, 91, 89};
+  // a decode unit of 10 steps: the layer runs 10 times; skipping it saves 10 J of 100, windows 0.01 J apart
+  double full[3] = {100, 100.01, 99.99}, skipped[3] = {90, 90.01, 89.99};
   lj_mean_ci per_call;
-  double x[3] = {0.99, 1.0, 1.01};
+  double x[3] = {0.999, 1.0, 1.001};
   assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
   lj_layer_skip s;
   assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, full, 3, skipped, 3, &per_call, 0.95, &s), 0);
@@ -127,23 +130,64 @@ static void test_skip_arithmetic(void **state) {
   REL(s.a.saved_j.estimate, 10.0, 1e-12);
   REL(s.a.replay_j.estimate, 10.0, 1e-12);
   assert_true(fabs(s.a.agreement_pct) < 1e-9);
+  // narrow and within: the agreement's whole interval inside +-0.5% (saved se 0.0082 J, replay se 0.0058 J)
+  assert_true(s.a.ratio.lo > 0.995 && s.a.ratio.hi < 1.005);
   assert_true(s.pass);
-  // the replay says 0.8 J per call: the saving is 25% above it
+  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_PASS);
+  // the replay says 0.8 J per call: the saving is 25% above it, MISS however narrow
   for (int i = 0; i < 3; i++) x[i] *= 0.8;
   assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
   assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, full, 3, skipped, 3, &per_call, 0.95, &s), 0);
   REL(s.a.agreement_pct, 25.0, 1e-9);
   assert_false(s.pass);
-  // 9.5 saved against 10 (-5%): within the 10% target
-  double skipped2[3] = {90.5, 91.5, 89.5};
+  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_MISS);
+  // 9.5 saved against 10 (-5%), narrow: within the 10% target, PASS
+  double skipped2[3] = {90.5, 90.51, 90.49};
   for (int i = 0; i < 3; i++) x[i] /= 0.8;
   assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
   assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 10, full, 3, skipped2, 3, &per_call, 0.95, &s), 0);
   REL(s.a.agreement_pct, -5.0, 1e-9);
   assert_true(s.pass);
+  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_PASS);
+  // the same point from windows 1 J apart: the saving's se is 0.82 J, t(~4) x that ~ +-2.3 J on 10 J,
+  // so the agreement's interval reaches past +-10%: the point within, INCONCLUSIVE, not PASS
+  double wide_full[3] = {100, 101, 99}, wide_skipped[3] = {90, 91, 89};
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, wide_full, 3, wide_skipped, 3, &per_call, 0.95, &s),
+                   0);
+  assert_true(fabs(s.a.agreement_pct) < 1e-9);
+  assert_true(s.a.ratio.lo < 0.85 && s.a.ratio.lo > 0.7 && s.a.ratio.hi > 1.15 && s.a.ratio.hi < 1.3);
+  assert_false(s.pass);
+  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_INCONCLUSIVE);
   // no calls: an error naming the layer's first stage
   assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, full, 3, skipped2, 3, &per_call, 0.95, &s),
                    LJ_EINVAL);
+}
+
+// The H100's --quick skips (bench/results/2026-12-06-h100-per-layer): decode layer 8 saved
+// 2.580+-1.873 J against 2.577 estimated (+0.1%, its interval about +-73%): INCONCLUSIVE, not the
+// PASS the point alone gave; layer 15 0.83+-38.10 J against 2.573 (-67.8%): MISS, and it is the last
+// layer, whose skip changes the head's input too.
+static void test_skip_verdict_measured(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  r.plan.config.n_layers = 16;
+  lj_layer_skip s;
+  memset(&s, 0, sizeof s);
+  s.phase = LJ_PHASE_DECODE, s.layer = 8;
+  s.a.agreement_pct = (2.580 / 2.577 - 1) * 100;
+  s.a.ratio.estimate = 2.580 / 2.577, s.a.ratio.lo = (2.580 - 1.873) / 2.577, s.a.ratio.hi = (2.580 + 1.873) / 2.577;
+  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_INCONCLUSIVE);
+  assert_false(lj_report_layer_skip_head_change(&r, &s));
+  s.layer = 15;
+  s.a.agreement_pct = (0.83 / 2.573 - 1) * 100;
+  s.a.ratio.lo = (0.83 - 38.10) / 2.573, s.a.ratio.hi = (0.83 + 38.10) / 2.573;
+  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_MISS);
+  assert_true(lj_report_layer_skip_head_change(&r, &s));
+  // an estimate of zero: no agreement, no verdict
+  s.a.agreement_pct = s.a.ratio.lo = s.a.ratio.hi = NAN;
+  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_NONE);
+  lj_profile_result_free(&r);
 }
 
 // The skip windows through lj_analyze_layers: decode units of 10 layer calls (gen_len 11); skipping
@@ -158,7 +202,7 @@ static void test_skips_from_windows(void **state) {
   memset(&raw, 0, sizeof raw);
   int layers[LJ_SKIP_SLOTS] = {-1, 0, 8, 15};
   memcpy(raw.skip_layer, layers, sizeof layers);
-  double full[3] = {1.000, 1.001, 0.999};
+  double full[3] = {1.0, 1.00001, 0.99999};  // narrow windows: the replay's +-2.5% decides the interval
   double est8 = 0, est15 = 0;
   for (int k = 0; k < TRIALS; k++) est8 += planted(8, k, -1) / TRIALS, est15 += planted(15, k, -1) / TRIALS;
   for (int i = 0; i < 3; i++) {
@@ -183,11 +227,13 @@ static void test_skips_from_windows(void **state) {
   REL(s8->a.saved_j.estimate, 10 * est8, 1e-9);
   REL(s8->a.replay_j.estimate, 10 * est8, 1e-9);
   assert_true(fabs(s8->a.agreement_pct) < 1e-6 && s8->pass);
+  assert_int_equal(lj_report_layer_skip_verdict(s8), LJ_CLOSURE_PASS);
   assert_true(s8->a.flags & LJ_WINDOW_SAMPLE_ENERGY);
   REL(s8->a.counter_saved_j, 10 * est8, 1e-9);  // the counter's offset cancels in the difference
   assert_int_equal(s15->layer, 15);
   REL(s15->a.agreement_pct, 25.0, 1e-6);
   assert_false(s15->pass);
+  assert_int_equal(lj_report_layer_skip_verdict(s15), LJ_CLOSURE_MISS);
   // a repeated layer (a 1-layer model's first, middle and last) is checked once
   raw.skip_layer[2] = raw.skip_layer[3] = 0;
   assert_int_equal(lj_analyze_layers(&r, &raw), 0);
@@ -206,7 +252,14 @@ static void run_with_checks(lj_profile_result *r) {
   assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 10, full, 3, skipped, 3, &r->layers[15].dynamic_j,
                                          0.95, &r->layer_skips[1]),
                    0);
-  r->n_layer_skips = 2;
+  // layer 3 saving 10 x its estimate from windows 1 mJ apart on 10 mJ saved: the point within, the
+  // interval (~ +-23%) not: INCONCLUSIVE
+  double wide_full[3] = {1.0, 1.001, 0.999}, wide_skipped[3];
+  for (int i = 0; i < 3; i++) wide_skipped[i] = wide_full[i] - 10 * r->layers[3].dynamic_j.mean;
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 3, 10, wide_full, 3, wide_skipped, 3,
+                                         &r->layers[3].dynamic_j, 0.95, &r->layer_skips[2]),
+                   0);
+  r->n_layer_skips = 3;
 }
 
 static void test_store_round_trip(void **state) {
@@ -228,7 +281,7 @@ static void test_store_round_trip(void **state) {
   assert_int_equal(lj_store_profile_count(st, run, "layer_estimates", &n), 0);
   assert_int_equal(n, LAYERS);
   assert_int_equal(lj_store_profile_count(st, run, "layer_skips", &n), 0);
-  assert_int_equal(n, 2);
+  assert_int_equal(n, 3);
   if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
   assert_int_equal((int)g.n_layers, LAYERS);
   for (int i = 0; i < LAYERS; i++) {
@@ -248,14 +301,17 @@ static void test_store_round_trip(void **state) {
     assert_int_equal(b->flags, a->flags);
   }
   assert_int_equal(lj_profile_layer_agreement(&g, LJ_PHASE_DECODE, NULL), 0);
-  assert_int_equal(g.n_layer_skips, 2);
-  for (int i = 0; i < 2; i++) {
+  assert_int_equal(g.n_layer_skips, 3);
+  for (int i = 0; i < 3; i++) {
     assert_int_equal(g.layer_skips[i].phase, w.layer_skips[i].phase);
     assert_int_equal(g.layer_skips[i].layer, w.layer_skips[i].layer);
     assert_true(g.layer_skips[i].a.calls == w.layer_skips[i].a.calls);
     REL(g.layer_skips[i].a.saved_j.estimate, w.layer_skips[i].a.saved_j.estimate, 1e-12);
     REL(g.layer_skips[i].a.agreement_pct, w.layer_skips[i].a.agreement_pct, 1e-12);
     assert_int_equal(g.layer_skips[i].pass, w.layer_skips[i].pass);
+    REL(g.layer_skips[i].a.ratio.lo, w.layer_skips[i].a.ratio.lo, 1e-12);  // the verdict's interval
+    REL(g.layer_skips[i].a.ratio.hi, w.layer_skips[i].a.ratio.hi, 1e-12);
+    assert_int_equal(lj_report_layer_skip_verdict(&g.layer_skips[i]), lj_report_layer_skip_verdict(&w.layer_skips[i]));
     assert_true(isnan(g.layer_skips[i].a.counter_saved_j));
   }
   lj_profile_result_free(&g);
@@ -272,8 +328,20 @@ static void test_text_and_json(void **state) {
   assert_non_null(strstr(text, "== Per layer"));
   assert_non_null(strstr(text, "decode   agreement across layers: MISS (largest |t| at layer 7"));
   // the skip of decode's layer 15: saved 10 J against 10 calls x ~1 mJ: far off, MISS
-  assert_non_null(strstr(text, "decode      15      10"));
-  assert_non_null(strstr(text, "MISS"));
+  const char *row15 = strstr(text, "decode      15      10");
+  assert_non_null(row15);
+  const char *eol = strchr(row15, '\n');
+  assert_non_null(eol);
+  // MISS, flagged as the last layer (its skip changes the head's input), and the note saying why
+  const char *miss = strstr(row15, "MISS"), *head = strstr(row15, "head\n");
+  assert_true(miss && miss < eol && head && head < eol + 1);
+  assert_non_null(strstr(text, "head: the last layer; skipping it also changes the input of the final norm"));
+  const char *row3 = strstr(text, "decode       3      10");
+  assert_non_null(row3);
+  const char *inc = strstr(row3, "INCONCLUSIVE"), *eol3 = strchr(row3, '\n');
+  assert_true(inc && eol3 && inc < eol3);
+  assert_true(strncmp(eol3 - 4, "head", 4) != 0);  // not the last layer: no flag
+  assert_non_null(strstr(text, "INCONCLUSIVE: agree within, its interval not"));
   free(text);
   char *json = render(&r, 1);
   assert_non_null(strstr(json, "\"layers\": ["));
@@ -282,6 +350,10 @@ static void test_text_and_json(void **state) {
   assert_non_null(strstr(json, "\"worst_layer\": 7"));
   assert_non_null(strstr(json, "\"layer_skips\": ["));
   assert_non_null(strstr(json, "\"target_pct\": 10"));
+  assert_non_null(strstr(json, "\"verdict\": \"INCONCLUSIVE\""));
+  assert_non_null(strstr(json, "\"includes_head_change\": true"));
+  assert_non_null(strstr(json, "\"includes_head_change\": false"));
+  assert_non_null(strstr(json, "\"agreement_lo_pct\": "));
   free(json);
   lj_profile_result_free(&r);
 }
@@ -518,6 +590,7 @@ int main(void) {
       cmocka_unit_test(test_equal_layers_agree),
       cmocka_unit_test(test_dear_layer_ranked_and_missed),
       cmocka_unit_test(test_skip_arithmetic),
+      cmocka_unit_test(test_skip_verdict_measured),
       cmocka_unit_test(test_skips_from_windows),
       cmocka_unit_test(test_store_round_trip),
       cmocka_unit_test(test_text_and_json),

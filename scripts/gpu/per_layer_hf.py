@@ -91,10 +91,13 @@ def check(doc):
         print("  %s time per layer call (ms): %s (the zero layer's time is the others': only energy tells it)"
               % (phase, " ".join("%.4f" % (t * 1e3) for t in times)))
     for s in doc.get("layer_skips") or []:
-        print("%s per_layer_hf layer_skip %s layer %d: saved %.4g J, estimate %.4g J per unit, agreement %s"
-              % ("PASS" if s["pass"] else "MISS", s["phase"], s["layer"], s["saved_j"]["mean"] or 0,
-                 s["replay_j"]["mean"] or 0,
-                 "-" if s["agreement_pct"] is None else "%+.1f%%" % s["agreement_pct"]))
+        sp = lambda v: "-" if v is None else "%+.1f%%" % v
+        print("%s per_layer_hf layer_skip %s layer %d: saved %.4g J, estimate %.4g J per unit, agreement %s [%s, %s]%s"
+              % (s.get("verdict") or "MISS", s["phase"], s["layer"], s["saved_j"]["mean"] or 0,
+                 s["replay_j"]["mean"] or 0, sp(s["agreement_pct"]), sp(s.get("agreement_lo_pct")),
+                 sp(s.get("agreement_hi_pct")),
+                 " (last layer: the final norm and LM head see another input, so not this layer's energy alone)"
+                 if s.get("includes_head_change") else ""))
     cells = doc.get("layer_stages") or []
     for phase in ("prefill", "decode"):
         for st in ("qkv", "o_proj", "gate_up", "down"):

@@ -15,6 +15,10 @@ def pct(x):
     return "-" if x is None else "%+.1f%%" % x
 
 
+# The last layer's skip also changes the input of the final norm and the LM head (docs/attribution.md §2f).
+HEAD_NOTE = " (last layer: the final norm and LM head see another input, so not this layer's energy alone)"
+
+
 def lines(doc, model):
     layers = doc.get("layers") or []
     if not layers:
@@ -30,9 +34,12 @@ def lines(doc, model):
                  pct((max(dyn) - min(dyn)) / mean * 100 if mean else None), abs(worst["t"] or 0), worst["layer"],
                  worst["critical"] or 0, sum(l["time_s"]["mean"] or 0 for l in rows) / max(len(rows), 1) * 1e3))
     for s in doc.get("layer_skips") or []:
-        print("%s %s layer_skip %s layer %d: saved %.4g J, estimate %.4g J per unit, agreement %s"
-              % ("PASS" if s["pass"] else "MISS", model, s["phase"], s["layer"], s["saved_j"]["mean"] or 0,
-                 s["replay_j"]["mean"] or 0, pct(s["agreement_pct"])))
+        print("%s %s layer_skip %s layer %d: saved %.4g J [%.4g, %.4g], estimate %.4g J per unit, agreement %s "
+              "[%s, %s]%s"
+              % (s.get("verdict") or "MISS", model, s["phase"], s["layer"], s["saved_j"]["mean"] or 0,
+                 s["saved_j"]["lo"] or 0, s["saved_j"]["hi"] or 0, s["replay_j"]["mean"] or 0,
+                 pct(s["agreement_pct"]), pct(s.get("agreement_lo_pct")), pct(s.get("agreement_hi_pct")),
+                 HEAD_NOTE if s.get("includes_head_change") else ""))
     cells = doc.get("layer_stages") or []
     if not cells:
         print("MISS %s layer_stages: none measured" % model)

@@ -13,7 +13,8 @@ int lj_layer_agreement_compute(lj_layer_estimate *l, size_t n, double level);
 
 // A layer skipped in the real run: full_j and skipped_j are dynamic energies of one phase unit
 // (repeats), replay_per_call_j the layer's estimate, calls_per_unit its calls in one unit (prefill:
-// 1, decode: the generated tokens). pass: the saving within LJ_LAYER_SKIP_TARGET_PCT of the estimate.
+// 1, decode: the generated tokens). pass: the whole interval of the agreement (a.ratio - 1) within
+// +-LJ_LAYER_SKIP_TARGET_PCT (the report's verdict: INCONCLUSIVE where only the point is within).
 int lj_layer_skip_compute(lj_phase ph, int layer, int64_t calls_per_unit, const double *full_j, size_t n_full,
                           const double *skipped_j, size_t n_skipped, const lj_mean_ci *replay_per_call_j,
                           double level, lj_layer_skip *out);

@@ -369,9 +369,28 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_source(x, c->a.flags);
     json_array_append_new(ab, x);
   }
+  // the layer-skip checks (--per-layer): the real run without one layer against its replay
+  json_t *ls = json_array();
+  for (int i = 0; ls && i < r->n_layer_skips; i++) {
+    const lj_layer_skip *s = &r->layer_skips[i];
+    json_t *x = json_object();
+    put_str(x, "phase", lj_phase_name(s->phase));
+    put_int(x, "layer", s->layer);
+    put_num(x, "saved_j", s->a.saved_j.estimate);
+    put_num(x, "estimate_j", s->a.replay_j.estimate);
+    put_num(x, "agreement_pct", s->a.agreement_pct);
+    double lo, hi;
+    lj_report_layer_skip_range(s, &lo, &hi);
+    put_num(x, "agreement_lo_pct", lo);
+    put_num(x, "agreement_hi_pct", hi);
+    put_str(x, "verdict", lj_report_closure_verdict_name(lj_report_layer_skip_verdict(s)));
+    put_int(x, "includes_head_change", lj_report_layer_skip_head_change(r, s));
+    json_array_append_new(ls, x);
+  }
   put(o, "shapley", sh);
   put(o, "known_answer", ka);
   put(o, "ablations", ab);
+  put(o, "layer_skips", ls);
   if (r->head_fit_valid) {
     const lj_head_fit *h = &r->head_fit;
     json_t *x = json_object();

@@ -142,6 +142,22 @@ lj_closure_verdict lj_report_shapley_verdict(const lj_shapley_check *c) {
                                     LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
+void lj_report_layer_skip_range(const lj_layer_skip *s, double *lo_pct, double *hi_pct) {
+  // the ratio's (saved / estimate) interval less 1; stores of any version hold it
+  *lo_pct = (s->a.ratio.lo - 1) * 100;
+  *hi_pct = (s->a.ratio.hi - 1) * 100;
+}
+
+lj_closure_verdict lj_report_layer_skip_verdict(const lj_layer_skip *s) {
+  double lo, hi;
+  lj_report_layer_skip_range(s, &lo, &hi);
+  return lj_report_interval_verdict(s->a.agreement_pct, lo, hi, LJ_LAYER_SKIP_TARGET_PCT);
+}
+
+int lj_report_layer_skip_head_change(const lj_profile_result *r, const lj_layer_skip *s) {
+  return r->plan.config.n_layers > 0 && s->layer == r->plan.config.n_layers - 1;
+}
+
 const char *lj_report_closure_verdict_name(lj_closure_verdict v) {
   return v == LJ_CLOSURE_PASS ? "PASS" : v == LJ_CLOSURE_MISS ? "MISS" : v == LJ_CLOSURE_INCONCLUSIVE ? "INCONCLUSIVE" : NULL;
 }

@@ -50,6 +50,14 @@ lj_closure_verdict lj_report_interval_verdict(double pct, double lo_pct, double 
 // The Shapley split's additive check by that rule: its residual (sum of the values - the whole
 // layer) against +-LJ_REPORT_CLOSURE_TARGET_PCT of the layer; NONE where it was not computed.
 lj_closure_verdict lj_report_shapley_verdict(const lj_shapley_check *c);
+// A layer skip's verdict by that rule: its agreement (saved / estimate - 1) with the ratio's interval
+// against +-LJ_LAYER_SKIP_TARGET_PCT; NONE where the estimate was zero (no agreement).
+lj_closure_verdict lj_report_layer_skip_verdict(const lj_layer_skip *s);
+// The agreement's interval in percent (NAN where the ratio has none).
+void lj_report_layer_skip_range(const lj_layer_skip *s, double *lo_pct, double *hi_pct);
+// 1 when s skipped the last decoder layer: that also changes the input of the final norm and the LM
+// head, whose power depends on its operands, so the saving is not that layer's energy alone.
+int lj_report_layer_skip_head_change(const lj_profile_result *r, const lj_layer_skip *s);
 // "PASS", "MISS", "INCONCLUSIVE"; NULL for LJ_CLOSURE_NONE.
 const char *lj_report_closure_verdict_name(lj_closure_verdict v);
 // 1 pass (LJ_CLOSURE_PASS), 0 not (miss or inconclusive), -1 not computed.

@@ -450,8 +450,17 @@ static json_t *checks_json(jb *b, const lj_record_desc *d, const void *base, siz
 }
 
 static json_t *layer_skip_derived(const char *key, const void *rec, const lj_profile_result *r) {
-  (void)rec, (void)r;
+  const lj_layer_skip *s = rec;
   if (!strcmp(key, "target_pct")) return num(LJ_LAYER_SKIP_TARGET_PCT);
+  double lo, hi;
+  lj_report_layer_skip_range(s, &lo, &hi);
+  if (!strcmp(key, "agreement_lo_pct")) return num(lo);
+  if (!strcmp(key, "agreement_hi_pct")) return num(hi);
+  if (!strcmp(key, "verdict")) {
+    const char *v = lj_report_closure_verdict_name(lj_report_layer_skip_verdict(s));
+    return v ? json_string(v) : json_null();
+  }
+  if (!strcmp(key, "includes_head_change")) return json_boolean(lj_report_layer_skip_head_change(r, s));
   return NULL;
 }
 

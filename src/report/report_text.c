@@ -691,16 +691,30 @@ static void print_layer_replays(FILE *f, const lj_profile_result *r) {
                "(Bonferroni). With random weights every layer is the same computation: a MISS says the measurement "
                "differs, not the model\n");
   if (r->n_layer_skips <= 0) return;
-  fprintf(f, "%-8s %5s %7s %16s %16s %8s  %s\n", "phase", "skip", "calls", "saved", "estimate", "agree", "within 10%");
+  fprintf(f, "%-8s %5s %7s %16s %16s %8s %20s  %-12s  %s\n", "phase", "skip", "calls", "saved", "estimate", "agree",
+          "agree 95%", "verdict", "note");
+  int head = 0;
   for (int i = 0; i < r->n_layer_skips; i++) {
     const lj_layer_skip *s = &r->layer_skips[i];
-    cell a, b, d;
-    fprintf(f, "%-8s %5d %7lld %16s %16s %8s  %s\n", lj_phase_name(s->phase), s->layer, (long long)s->a.calls,
-            interval_j(a, &s->a.saved_j), interval_j(b, &s->a.replay_j), pct(d, s->a.agreement_pct, 1),
-            s->pass ? "PASS" : "MISS");
+    const char *verdict = lj_report_closure_verdict_name(lj_report_layer_skip_verdict(s));
+    int h = lj_report_layer_skip_head_change(r, s);
+    head |= h;
+    cell a, b, d, e;
+    double lo, hi;
+    lj_report_layer_skip_range(s, &lo, &hi);
+    fprintf(f, "%-8s %5d %7lld %16s %16s %8s %20s  %-*s%s\n", lj_phase_name(s->phase), s->layer,
+            (long long)s->a.calls, interval_j(a, &s->a.saved_j), interval_j(b, &s->a.replay_j),
+            pct(d, s->a.agreement_pct, 1), pct_range(e, lo, hi),
+            h ? 12 : 0, verdict ? verdict : "-", h ? "  head" : "");
   }
   fprintf(f, "skip: the real run with that layer a no-op (the residual passes through), dynamic J per phase unit; "
-             "estimate: calls x the layer's replay\n");
+             "estimate: calls x the layer's replay; agree: saved / estimate - 1\n"
+             "PASS: the whole 95%% interval of agree within +-%.0f%%; INCONCLUSIVE: agree within, its interval not "
+             "(more rounds decide); MISS: agree outside\n",
+          LJ_LAYER_SKIP_TARGET_PCT);
+  if (head)
+    fprintf(f, "head: the last layer; skipping it also changes the input of the final norm and the LM head, whose "
+               "power depends on its operands, so its saving is not that layer's energy alone\n");
 }
 
 // Layers x stages (--per-layer): each stage of each layer alone, dynamic J per call, a row per layer;

@@ -277,7 +277,9 @@ typedef struct {
   lj_phase phase;
   int layer;
   lj_ablation a;
-  int pass;                       // |a.agreement_pct| <= LJ_LAYER_SKIP_TARGET_PCT
+  int pass;                       // the agreement's whole interval ((a.ratio - 1) x 100) within
+                                  // +-LJ_LAYER_SKIP_TARGET_PCT (the verdict PASS; INCONCLUSIVE: only the
+                                  // point within; MISS: the point outside)
 } lj_layer_skip;
 #define LJ_LAYER_SKIP_TARGET_PCT 10.0
 #define LJ_PROFILE_MAX_LAYER_SKIPS 16

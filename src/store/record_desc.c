@@ -334,6 +334,10 @@ static const lj_field kLayerSkip[] = {
     ABLATION_FIELDS(T, a.),
     FIELD("pass", "pass", "pass", LJ_FIELD_BOOL, "", T, pass),
     DERIVED("target_pct", "%"),
+    DERIVED("agreement_lo_pct", "%"),  // the ratio's interval less 1
+    DERIVED("agreement_hi_pct", "%"),
+    DERIVED("verdict", ""),  // PASS, INCONCLUSIVE or MISS on the agreement's whole interval
+    DERIVED("includes_head_change", ""),  // the last layer: the final norm and LM head see another input
 };
 const lj_record_desc lj_desc_layer_skip = DESC("layer_skips", kLayerSkip);
 #undef T

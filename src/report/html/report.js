@@ -437,6 +437,14 @@
       const note = sourceNote(x.ablations.map((a) => Object.assign({ stage: a.phase + ' without ' + a.skipped }, a)));
       if (note) box.append(el('p', { class: 'note' }, note));
     }
+    if (x.layer_skips && x.layer_skips.length) {
+      box.append(el('h3', {}, 'Layer skips: energy saved without one decoder layer, against its replay'));
+      box.append(table(['phase', 'skipped layer', 'saved per unit', 'estimate', 'agreement', Math.round((d.run.level || 0.95) * 100) + '% interval', 'verdict'],
+        x.layer_skips.map((s) => [s.phase, s.layer + (s.includes_head_change ? ' (last: head changes too)' : ''), fmt(s.saved_j, 'J'), fmt(s.estimate_j, 'J'), signedPct(s.agreement_pct),
+          '[' + signedPct(s.agreement_lo_pct) + ', ' + signedPct(s.agreement_hi_pct) + ']', s.verdict || '-'])));
+      box.append(el('p', { class: 'note' }, 'PASS: the whole interval of the agreement within \u00b110%; INCONCLUSIVE: the agreement within, its interval not; MISS: the agreement outside. ' +
+        'Skipping the last layer also changes the input of the final norm and the LM head, whose power depends on its operands: its saving is not that layer\'s energy alone.'));
+    }
     if (d.run.notes) box.append(el('p', { class: 'note' }, 'Notes: ', d.run.notes));
     root.append(box);
   }
