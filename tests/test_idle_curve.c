@@ -21,6 +21,7 @@
 #include "profile/idle_at_temperature.h"
 #include "store/store.h"
 #include "store/store_schema.h"
+#include "old_store.h"
 
 #define NEAR(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
 
@@ -160,20 +161,8 @@ static void test_store(void **state) {
   lj_profile_result_free(&w);
   // a version-9 file: read as it is, no curve (no error); upgraded, the table, empty
   snprintf(path, sizeof path, "%s/v9.db", dir);
+  write_old_store(path, 9);
   sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  const char *parts[] = {lj_store_schema_v1, lj_store_schema_v2, lj_store_schema_v3,         lj_store_schema_v4,
-                         lj_store_schema_v5, lj_store_schema_v6, lj_store_schema_v6_sources, lj_store_schema_v7,
-                         lj_store_schema_v8, lj_store_schema_v9};
-  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-    assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
-  char sql[200];
-  snprintf(sql, sizeof sql,
-           "PRAGMA application_id = %d; PRAGMA user_version = 9;"
-           " INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '9');",
-           LJ_STORE_APPLICATION_ID);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_close(db);
   int64_t n = -1;
   assert_int_equal(lj_store_open_readonly(path, &st), 0);
   if (lj_store_profile_count(st, 1, "idle_curves", &n) < 0) fail_msg("%s", lj_error_message());
@@ -191,7 +180,7 @@ static void test_store(void **state) {
                                       -1, &q, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(q, 0), 10);
+  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
   assert_int_equal(sqlite3_column_int(q, 1), 1);
   sqlite3_finalize(q);
   sqlite3_close(db);

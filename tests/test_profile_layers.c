@@ -38,6 +38,8 @@
 
 #include <sqlite3.h>
 
+#include "old_store.h"
+
 #define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
 
 enum { LAYERS = 16, TRIALS = 3 };
@@ -439,23 +441,6 @@ static void test_layer_stages_from_trials(void **state) {
   lj_profile_result_free(&r);
 }
 
-// A version-7 file, as the schema's statements up to 7 make it (no runs).
-static void write_v7_store(const char *path) {
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  char sql[128];
-  snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 7;", LJ_STORE_APPLICATION_ID);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  const char *parts[] = {lj_store_schema_v1, lj_store_schema_v2, lj_store_schema_v3,         lj_store_schema_v4,
-                         lj_store_schema_v5, lj_store_schema_v6, lj_store_schema_v6_sources, lj_store_schema_v7};
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-    assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, "INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '7');",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  sqlite3_close(db);
-}
-
 // The CREATE statement of `table` in the file ("" when it has none).
 static void table_sql(const char *path, const char *table, char *buf, size_t cap) {
   sqlite3 *db;
@@ -475,7 +460,7 @@ static void test_layer_stages_store_and_upgrade(void **state) {
   assert_non_null(mkdtemp(dir));
   snprintf(v7, sizeof v7, "%s/v7.db", dir);
   snprintf(fresh, sizeof fresh, "%s/fresh.db", dir);
-  write_v7_store(v7);
+  write_old_store(v7, 7);
   // read as it is: no such table, no rows
   lj_store *st = NULL;
   int64_t n = -1;

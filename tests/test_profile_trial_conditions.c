@@ -24,6 +24,7 @@
 #include "profile/trial_conditions.h"
 #include "store/store.h"
 #include "store/store_schema.h"
+#include "old_store.h"
 
 #define REL(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol) * fabs((double)(b)))
 
@@ -159,19 +160,9 @@ static void test_store(void **state) {
   // row in it) upgraded: both get the table, empty; the version-8 row stays.
   for (int from = 7; from <= 8; from++) {
     snprintf(path, sizeof path, "%s/v%d.db", dir, from);
+    write_old_store(path, from);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    char sql[160];
-    snprintf(sql, sizeof sql,
-             "PRAGMA application_id = %d; PRAGMA user_version = %d;"
-             " INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '%d');",
-             LJ_STORE_APPLICATION_ID, from, from);
-    const char *parts[] = {lj_store_schema_v1, lj_store_schema_v2, lj_store_schema_v3,         lj_store_schema_v4,
-                           lj_store_schema_v5, lj_store_schema_v6, lj_store_schema_v6_sources, lj_store_schema_v7,
-                           lj_store_schema_v8};
-    for (size_t i = 0; i < sizeof parts / sizeof *parts - (from == 7); i++)
-      assert_int_equal(sqlite3_exec(db, parts[i], NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "INSERT INTO runs(id, kind, command_line, host, tool_version, started_wall_ns, status)"
                                   " VALUES (1, 'profile', 'llamajoule profile', 'h', '0.1.0', 1, 'complete');",
