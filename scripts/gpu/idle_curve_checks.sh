@@ -9,21 +9,21 @@
 #   bash scripts/gpu/idle_curve_checks.sh BIN_DIR OUT_DIR   (about 2 x 70 s on an H100)
 set -uo pipefail
 bin_dir=$(cd "${1:?usage: idle_curve_checks.sh BIN_DIR OUT_DIR}" && pwd)
-out=${2:?usage: idle_curve_checks.sh BIN_DIR OUT_DIR}
-mkdir -p "$out"
+results=${2:?usage: idle_curve_checks.sh BIN_DIR OUT_DIR}
+mkdir -p "$results"
 for d in "$bin_dir/../lib" /usr/local/cuda/lib64 /usr/local/nvidia/lib64; do
   [[ -d $d ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
 export LLAMAJOULE_SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 lj="$bin_dir/llamajoule"
-timeout 280 "$lj" profile --quick --cooldown-seconds 8 --model llama-3.2-1b -o "$out/curve.db" --json \
-  >"$out/curve.json" 2>"$out/curve.err"
+timeout 280 "$lj" profile --quick --cooldown-seconds 8 --model llama-3.2-1b -o "$results/curve.db" --json \
+  >"$results/curve.json" 2>"$results/curve.err"
 echo "profile --cooldown-seconds 8: rc=$?"
-timeout 280 "$lj" profile --quick --cooldown-seconds 0 --model llama-3.2-1b --json >"$out/flat.json" 2>"$out/flat.err"
+timeout 280 "$lj" profile --quick --cooldown-seconds 0 --model llama-3.2-1b --json >"$results/flat.json" 2>"$results/flat.err"
 echo "profile --cooldown-seconds 0: rc=$?"
-"$lj" report "$out/curve.db" --format text >"$out/curve.txt" 2>&1
-grep -m1 "W/C" "$out/curve.txt" | sed 's/^ */text: /'
-python3 - "$out/curve.json" "$out/flat.json" <<'PY'
+"$lj" report "$results/curve.db" --format text >"$results/curve.txt" 2>&1
+grep -m1 "W/C" "$results/curve.txt" | sed 's/^ */text: /'
+python3 - "$results/curve.json" "$results/flat.json" <<'PY'
 import json, sys
 def load(p):
     try: return json.load(open(p))

@@ -152,7 +152,7 @@ static void check_linear(int n, int in, int out, int use_gemm, int scalar_only) 
       if (round > 0 && fabs(d) / round > worst_round) worst_round = fabs(d) / round;
     }
   double err = sqrt(num / den);
-  printf("fp8 %s n=%d in=%d out=%d: normalised error %.2e, worst error / bound %.3f (/ the roundings alone %.3f)\n",
+  printf("fp8 %s n=%d in=%d outputs %d: normalised error %.2e, worst error / bound %.3f (/ the roundings alone %.3f)\n",
          use_gemm ? (scalar_only ? "GEMM (fallback forced)" : "GEMM") : "GEMV", n, in, out, err, worst, worst_round);
   assert_true(err <= 1e-2);  // bf16 output rounding (up to 2^-8 relative) dominates
   if (scalar_only) assert_true(worst <= 1.0);
@@ -251,10 +251,10 @@ static void check_variants(int in, int out, const int *ns, int n_ns) {
             num += (g - r) * (g - r), den += r * r;
           }
         double err = sqrt(num / den);
-        printf("fp8 GEMV %-6s n=%d in=%5d out=%5d %s: normalised error %.2e\n", lj_fp8_gemv_name(v), n, in, out,
+        printf("fp8 GEMV %-6s n=%d in=%5d outputs %5d %s: normalised error %.2e\n", lj_fp8_gemv_name(v), n, in, out,
                fp32 ? "fp32" : "bf16", err);
         if (!(err <= (fp32 ? 1e-5 : 1e-2)))
-          fail_msg("variant %s, n=%d in=%d out=%d: error %.3e", lj_fp8_gemv_name(v), n, in, out, err);
+          fail_msg("variant %s, n=%d in=%d outputs %d: error %.3e", lj_fp8_gemv_name(v), n, in, out, err);
       }
     cudaFree(dx);
     free(x), free(ref), free(y), free(yb);

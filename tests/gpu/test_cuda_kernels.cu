@@ -215,7 +215,7 @@ static void check_norm_gemv(int swiglu, int n, int dim, int out, int with_delta)
   }
   for (size_t i = 0; i < y1d.size(); i++) y1d[i] = y1[i];
   double e1 = rel_err(y1, ref.data(), ref.size());
-  if (e1 > TOL_BF16) fail_msg("unfused sequence n=%d dim=%d out=%d: rel err %.3g", n, dim, out, e1);
+  if (e1 > TOL_BF16) fail_msg("unfused sequence n=%d dim=%d outputs %d: rel err %.3g", n, dim, out, e1);
 
   int *d_counter = (int *)dev_copy(std::vector<int>(1, 0).data(), sizeof(int));
   for (int rep = 0; rep < 2; rep++) {
@@ -230,19 +230,19 @@ static void check_norm_gemv(int swiglu, int n, int dim, int out, int with_delta)
     int counter = -1;
     GPU_OK(cudaMemcpy(&counter, d_counter, sizeof counter, cudaMemcpyDeviceToHost));
     const char *what = swiglu ? "norm_gemv_swiglu" : "norm_gemv";
-    if (counter != 0) fail_msg("%s n=%d dim=%d out=%d: block counter left at %d", what, n, dim, out, counter);
+    if (counter != 0) fail_msg("%s n=%d dim=%d outputs %d: block counter left at %d", what, n, dim, out, counter);
     for (size_t i = 0; i < x.size(); i++)
       if (memcmp(&x2[i], &x1[i], sizeof(float)))
-        fail_msg("%s n=%d dim=%d out=%d delta %d launch %d: x[%zu] = %g, unfused %g", what, n, dim, out, with_delta,
+        fail_msg("%s n=%d dim=%d outputs %d delta %d launch %d: x[%zu] = %g, unfused %g", what, n, dim, out, with_delta,
                  rep, i, x2[i], x1[i]);
     size_t differ = 0;
     for (size_t i = 0; i < (size_t)n * out; i++) differ += memcmp(&y2[i], &y1[i], sizeof(float)) != 0;
     double e_ref = rel_err(y2, ref.data(), ref.size()), e_unf = rel_err(y2, y1d.data(), y1d.size());
     if (rep == 0)
-      printf("  %s n=%d dim=%d out=%d delta %d: rel err %.3g (unfused %.3g), vs unfused %.3g, %zu of %zu differ\n",
+      printf("  %s n=%d dim=%d outputs %d delta %d: rel err %.3g (unfused %.3g), vs unfused %.3g, %zu of %zu differ\n",
              what, n, dim, out, with_delta, e_ref, e1, e_unf, differ, (size_t)n * out);
     if (e_ref > TOL_BF16 || e_unf > TOL_BF16)
-      fail_msg("%s n=%d dim=%d out=%d delta %d launch %d: rel err %.3g, vs unfused %.3g", what, n, dim, out,
+      fail_msg("%s n=%d dim=%d outputs %d delta %d launch %d: rel err %.3g, vs unfused %.3g", what, n, dim, out,
                with_delta, rep, e_ref, e_unf);
     free(x2), free(y2);
     cudaFree(d_x2), cudaFree(d_y2);
