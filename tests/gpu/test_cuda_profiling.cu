@@ -466,6 +466,49 @@ static void test_skip_layer(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// Ablation with held outputs: a full run records each layer's attention output and down's delta;
+// with attention (or the MLP) skipped, the stages after it read the records, so the prefill's
+// logits are the full run's bit for bit (the ablated run differs only by the skipped kernels).
+// Without the records they differ (the stale buffer), which is why the profile's ablations hold.
+static void test_held_outputs(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = make_engine(&c, 64);
+  std::vector<int> ids;
+  prompt(&ids, 24);
+  std::vector<float> full, ablated;
+  int full_tokens[4], ablated_tokens[4];
+  const uint32_t masks[2] = {1u << LJ_STAGE_ATTN,
+                             (1u << LJ_STAGE_GATE_UP) | (1u << LJ_STAGE_SWIGLU) | (1u << LJ_STAGE_DOWN)};
+  assert_int_equal(lj_cuda_set_hold_record(e, 1), LJ_EINVAL);  // nothing allocated
+  assert_int_equal(lj_cuda_hold_outputs(e, 1 << 30), LJ_EINVAL);
+  for (int m = 0; m < 2; m++) {
+    lj_cuda_set_skip_mask(e, 0);
+    run_prompt(e, &c, ids, &full, full_tokens);
+    // stale buffers: the ablated logits differ from the full run's
+    lj_cuda_set_skip_mask(e, masks[m]);
+    run_prompt(e, &c, ids, &ablated, ablated_tokens);
+    assert_true(memcmp(full.data(), ablated.data(), sizeof(float) * c.vocab_size) != 0);
+    // held: record on a full prefill, then the ablated prefill is the full one
+    lj_cuda_set_skip_mask(e, 0);
+    assert_int_equal(lj_cuda_hold_outputs(e, (int)ids.size()), 0);
+    assert_int_equal(lj_cuda_set_hold_record(e, 1), 0);
+    int n = (int)ids.size(), zero = 0;  // a prefill only: a decode step would record its own row 0
+    assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+    assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+    assert_int_equal(lj_cuda_set_hold_record(e, 0), 0);
+    lj_cuda_set_skip_mask(e, masks[m]);
+    assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+    assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+    assert_int_equal(lj_cuda_get_logits(e, ablated.data(), 1), 0);
+    if (memcmp(full.data(), ablated.data(), sizeof(float) * c.vocab_size) != 0)
+      fail_msg("mask 0x%x with held outputs: the prefill logits differ from the full run's", masks[m]);
+    assert_int_equal(lj_cuda_hold_outputs(e, 0), 0);
+  }
+  lj_cuda_set_skip_mask(e, 0);
+  lj_cuda_engine_free(e);
+}
+
 static void test_layer_replay(void **state) {
   (void)state;
   lj_model_config c;
@@ -614,6 +657,7 @@ int main(void) {
       cmocka_unit_test(test_order_replay),
       cmocka_unit_test(test_calibration_copy),
       cmocka_unit_test(test_skip_layer),
+      cmocka_unit_test(test_held_outputs),
       cmocka_unit_test(test_layer_replay),
       cmocka_unit_test(test_layer_inputs),
   };

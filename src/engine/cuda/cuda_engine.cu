@@ -386,6 +386,7 @@ void lj_cuda_engine_free(lj_cuda_engine *e) {
   if (e->kv_mem) cudaFree(e->kv_mem);
   if (e->act_mem) cudaFree(e->act_mem);
   lj_cuda_calibration_release(e);
+  lj_cuda_hold_release(e);
   if (e->inv_freq) cudaFree(e->inv_freq);
   if (e->stream) cudaStreamDestroy(e->stream);
   free(e->layers);
@@ -584,7 +585,8 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       return lj_cuda_embedding((bf16 *)a->x, e->embed, b->tokens, n, c->dim, c->vocab_size, s);
     case LJ_STAGE_ATTN_NORM:
       return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x,
-                             layer > first_layer_run(e) ? (const bf16 *)a->delta : NULL, ld->attn_norm, NULL, n,
+                             layer > first_layer_run(e) ? (const bf16 *)lj_cuda_delta_in(e, layer - 1, a) : NULL,
+                             ld->attn_norm, NULL, n,
                              c->dim, eps, s);
     case LJ_STAGE_QKV:
       return linear(e, a->qkv, a->xn, &ld->wqkv, n, c->dim, e->qkv_dim);
@@ -609,7 +611,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                                                  b->n_seqs, b->max_q_len, &sh, s);
       }
     case LJ_STAGE_O_PROJ:
-      return linear(e, a->delta, a->attn, &ld->wo, n, e->q_dim, c->dim);
+      return linear(e, a->delta, lj_cuda_attn_in(e, layer, a), &ld->wo, n, e->q_dim, c->dim);
     case LJ_STAGE_FFN_NORM:
       return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)a->delta,
                              ld->ffn_norm, NULL, n, c->dim, eps, s);
@@ -620,8 +622,8 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
     case LJ_STAGE_DOWN:
       return linear(e, a->delta, a->h, &ld->wdown, n, c->hidden_dim, c->dim);
     case LJ_STAGE_FINAL_NORM:
-      return lj_cuda_rmsnorm((bf16 *)a->xf, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)a->delta,
-                             e->final_norm, b->decode ? NULL : b->last_row, b->n_seqs, c->dim, eps, s);
+      return lj_cuda_rmsnorm((bf16 *)a->xf, (bf16 *)a->x, (const bf16 *)a->x,
+                             (const bf16 *)lj_cuda_delta_in(e, c->n_layers - 1, a), e->final_norm, b->decode ? NULL : b->last_row, b->n_seqs, c->dim, eps, s);
     case LJ_STAGE_LM_HEAD:
       return matmul(e, a->logits, 1, a->xf, e->lm_head, b->n_seqs, c->dim, c->vocab_size);
     case LJ_STAGE_SAMPLE:
@@ -637,7 +639,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
         return lj_cuda_norm_gemv_swiglu((bf16 *)a->h, (bf16 *)a->x, (const bf16 *)a->delta, ld->ffn_norm,
                                         ld->wgu.w, n, c->dim, c->hidden_dim, eps, e->d_fuse_counter, s);
       return lj_cuda_norm_gemv((bf16 *)a->qkv, (bf16 *)a->x,
-                               layer > first_layer_run(e) ? (const bf16 *)a->delta : NULL,
+                               layer > first_layer_run(e) ? (const bf16 *)lj_cuda_delta_in(e, layer - 1, a) : NULL,
                                ld->attn_norm, ld->wqkv.w, n, c->dim, e->qkv_dim, eps, e->d_fuse_counter, s);
     default:
       return LJ_FAIL(LJ_EINVAL, "unknown stage %d", (int)st);
@@ -648,7 +650,9 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                       const lj_cuda_acts *a) {
   if ((unsigned)st < LJ_STAGE_ALL_COUNT && (e->skip_mask >> st) & 1u) return 0;
   nvtxRangePushA(lj_stage_name(st));
-  int rc = stage_body(e, st, layer, b, a ? a : &e->acts);
+  const lj_cuda_acts *acts = a ? a : &e->acts;
+  int rc = stage_body(e, st, layer, b, acts);
+  if (rc == 0) rc = lj_cuda_hold_after(e, st, layer, b->n_tokens, acts);
   nvtxRangePop();
   if (rc == 0 && e->marks_on) rc = lj_cuda_mark_after(e, st, layer);
   return rc;

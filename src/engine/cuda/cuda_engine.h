@@ -214,6 +214,15 @@ int lj_cuda_set_calibration(lj_cuda_engine *e, int64_t bytes);
 #define LJ_CUDA_CALIBRATION ((lj_stage)LJ_STAGE_ALL_COUNT)
 // Bit (1u << stage) set: that stage is skipped everywhere (ablation runs).
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask);
+// Held outputs for ablations (held_outputs.cu): room for one forward call of n_tokens tokens
+// (0 frees it). While recording (lj_cuda_set_hold_record 1), every attention and down call also
+// copies its output into its layer's record; afterwards, with attention or down skipped by the
+// skip mask, o_proj reads the layer's recorded attention output and the next norm the recorded
+// delta, so the stages after a skipped group compute on the full run's data (prefill: bit for
+// bit). Captured graphs are dropped. LJ_EINVAL outside [0, max_tokens] or recording with none
+// allocated; LJ_ENOMEM when the device has no room.
+int lj_cuda_hold_outputs(lj_cuda_engine *e, int n_tokens);
+int lj_cuda_set_hold_record(lj_cuda_engine *e, int on);
 // Layer `layer` a no-op in every forward pass (prefill, decode) from now on: the residual
 // passes through it (the next layer's attn_norm, or the final norm, adds the delta the layer
 // before it left; skipping layer 0, layer 1 adds none); -1 runs every layer again. The

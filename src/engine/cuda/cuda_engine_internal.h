@@ -72,6 +72,12 @@ struct lj_cuda_engine {
   int64_t calib_bytes;
   void *calib_mem;  // (n_layers, 2, calib_bytes): a block per layer, so the copies stream from HBM
 
+  // Held outputs (held_outputs.cu): per layer, attention's output and down's delta of a full run
+  // (held_tokens rows each), read in place of a skipped producer's stale buffer.
+  void *held_mem;
+  int held_tokens;
+  int hold_record;  // while set, every ATTN and DOWN call copies its output into its layer's record
+
   // In-situ timestamps (stage_marks.cu): when marks_on, a one-thread kernel writes
   // %globaltimer before the first stage of a forward call and after every stage,
   // into d_marks[(step + base) * marks_stride + k].
@@ -95,6 +101,12 @@ void lj_cuda_marks_release(lj_cuda_engine *e);
 // calibration.cu: the calibration copy of one layer (nothing while calib_bytes is 0).
 int lj_cuda_calibration_run(lj_cuda_engine *e, int layer);
 void lj_cuda_calibration_release(lj_cuda_engine *e);
+// held_outputs.cu: the record after ATTN and DOWN while recording; what o_proj reads as attention's
+// output and what a norm reads as layer `layer`'s delta (the record where that producer is skipped).
+int lj_cuda_hold_after(lj_cuda_engine *e, lj_stage st, int layer, int n_tokens, const lj_cuda_acts *a);
+const void *lj_cuda_attn_in(const lj_cuda_engine *e, int layer, const lj_cuda_acts *a);
+const void *lj_cuda_delta_in(const lj_cuda_engine *e, int layer, const lj_cuda_acts *a);
+void lj_cuda_hold_release(lj_cuda_engine *e);
 // stage_replay.cu: what one call of a replay runs: the stages first .. last as the forward pass
 // runs them, or (order != NULL) the listed stages in that order, on layer i % n_layers for call i
 // (layer -1) or on `layer`; with `in`, each call first restores that layer's captured input; with

@@ -59,6 +59,8 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage stage, int layer, const lj_cud
   return NO_CUDA();
 }
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask) {}
+int lj_cuda_hold_outputs(lj_cuda_engine *e, int n_tokens) { return NO_CUDA(); }
+int lj_cuda_set_hold_record(lj_cuda_engine *e, int on) { return NO_CUDA(); }
 int lj_cuda_set_skip_layer(lj_cuda_engine *e, int layer) { return NO_CUDA(); }
 void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {}
 int lj_cuda_set_fusion(lj_cuda_engine *e, int mode) { return NO_CUDA(); }
