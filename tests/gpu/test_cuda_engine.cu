@@ -591,8 +591,9 @@ static void check_attn_decode_tiny(const char *preset) {
   lj_cuda_engine_free(en);
 }
 
-// 2-layer models with the heads of 1B (head_dim 64, 32/8) and 3B (128, 24/8): two prompts of 300
-// and 45 tokens, then 24 greedy steps by graph replay and 3 eager decode steps' logits per variant.
+// 2-layer models with the heads of 1B (head_dim 64, 32/8) and 3B (128, 24/8): two prompts of 130
+// and 45 tokens (9 and 3 of 17 splits with keys), then 16 greedy steps by graph replay and 3 eager
+// decode steps' logits per variant.
 static void check_attn_decode_heads(const char *preset) {
   lj_model_config c;
   assert_int_equal(lj_config_preset(preset, &c), 0);
@@ -602,7 +603,7 @@ static void check_attn_decode_heads(const char *preset) {
   opt.max_batch = 2, opt.max_ctx = 512, opt.max_tokens = 1024, opt.print_plan = 0;
   lj_cuda_engine *e = NULL;
   assert_int_equal(lj_cuda_engine_create_random(&e, &c, SEED, &opt), 0);
-  int lens[2] = {300, 45}, steps = 24;
+  int lens[2] = {130, 45}, steps = 16;
   std::vector<int> p = random_tokens(lens[0] + lens[1], 31);
   size_t V = (size_t)c.vocab_size;
   lj_cuda_sampling greedy = {0.0f, 1.0f, 1, 0};
