@@ -27,6 +27,11 @@
 //      attn_prefill_variant.h). The prefill of 2048 tokens and its stage table run once per
 //      variant, with the attention stage's ms and TFLOP/s; RESULT kind=prefill lines carry
 //      attn_prefill=NAME. --prefill-only: only that (scripts/gpu/attn_prefill.sh).
+//   8. --attn-decode NAME|all (default: the engine's default, LJ_ATTN_DECODE_DEFAULT): the decode
+//      attention variants measured (split, one, one_rope; attn_decode_variant.h). Batch-1 decode,
+//      its stage table and every sweep batch run once per variant; with --decode-only the sweep
+//      also runs batch 16. RESULT kind=decode_b1 / decode lines carry attn_decode=NAME
+//      (scripts/gpu/attn_decode.sh).
 // Every measurement also prints one "RESULT key=value ..." line (read by
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
@@ -34,6 +39,7 @@
 //                     [--fusion none|production|both] [--weights bf16|fp8|both]
 //                     [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]
 //                     [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]
+//                     [--attn-decode split|one|one_rope|all]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +271,13 @@ static int g_decode_only = 0;
 // The prefill attention variants to measure (--attn-prefill); --prefill-only.
 static std::vector<int> g_attn_prefills = {LJ_ATTN_PREFILL_DEFAULT};
 static int g_prefill_only = 0;
+// The decode attention variants to measure (--attn-decode); whether the option was given.
+static std::vector<int> g_attn_decodes = {LJ_ATTN_DECODE_DEFAULT};
+static int g_attn_decode_given = 0;
+// ", attention NAME" for labels when variants are compared, else "".
+static std::string attn_label(int ad) {
+  return g_attn_decode_given ? std::string(", attention ") + lj_attn_decode_name(ad) : "";
+}
 
 // The variants a measurement runs: every selected FP8 GEMV with FP8 weights, else one (-1).
 static std::vector<int> gemv_variants(int wf) {
@@ -294,7 +307,8 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
         {1, 0, LJ_FUSION_PRODUCTION, "fused"}};
     double best_s[2] = {0, 0};  // GEMV+PDL per mode
     for (auto v : variants)
-    for (int g8 : gemv_variants(wf)) {
+    for (int g8 : gemv_variants(wf))
+    for (int ad : g_attn_decodes) {
       if (g_prefill_only) break;
       if (v.fusion == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
       if (wf == LJ_WEIGHTS_FP8 && (!v.gemv || v.fusion == LJ_FUSION_PRODUCTION)) continue;  // FP8: GEMV, unfused
@@ -303,19 +317,20 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
       lj_cuda_set_pdl(v.pdl);
       lj_cuda_set_use_gemv(e, gemv);
       LJ(lj_cuda_set_fusion(e, v.fusion));
+      LJ(lj_cuda_set_attn_decode(e, ad));
       int ctx = 512, steps = quick ? 64 : 256;
       double s = decode_step_s(e, 1, ctx, steps);
       int64_t bytes = wbytes + kv_bytes_read(&c, 1, ctx);
       double floor_s = (double)bytes / (copy_gbs * 1e9);
-      printf("  decode batch 1, context %d, %-9s%s%-6s: %8.1f tok/s  %7.3f ms/token  %7.0f GB/s  floor %.3f ms "
+      printf("  decode batch 1, context %d, %-9s%s%-6s%s: %8.1f tok/s  %7.3f ms/token  %7.0f GB/s  floor %.3f ms "
              "(%.0f tok/s): %5.1f%% of floor\n",
-             ctx, v.name, g8 >= 0 ? " fp8 gemv " : "", g8 >= 0 ? lj_fp8_gemv_name(g8) : "", 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
-             1.0 / floor_s, 100.0 * floor_s / s);
+             ctx, v.name, g8 >= 0 ? " fp8 gemv " : "", g8 >= 0 ? lj_fp8_gemv_name(g8) : "", attn_label(ad).c_str(),
+             1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3, 1.0 / floor_s, 100.0 * floor_s / s);
       printf("RESULT model=%s kind=decode_b1 matmul=%s batch=1 ctx=%d tok_s=%.2f ms_token=%.4f gbs=%.1f "
-             "floor_ms=%.4f pct_floor=%.1f fusion=%s weights=%s%s\n",
+             "floor_ms=%.4f pct_floor=%.1f fusion=%s weights=%s%s attn_decode=%s\n",
              name, v.name, ctx, 1.0 / s, s * 1e3, bytes / s / 1e9, floor_s * 1e3,
-             100.0 * floor_s / s, lj_cuda_fusion_name(v.fusion), wname, gemv_field(g8).c_str());
-      if (gemv && v.pdl) best_s[v.fusion] = s;
+             100.0 * floor_s / s, lj_cuda_fusion_name(v.fusion), wname, gemv_field(g8).c_str(), lj_attn_decode_name(ad));
+      if (gemv && v.pdl && ad == g_attn_decodes[0]) best_s[v.fusion] = s;
     }
     if (best_s[0] > 0 && best_s[1] > 0)
       printf("  decode batch 1: fusion saves %.3f ms/token (%.1f%%): %.1f -> %.1f tok/s\n",
@@ -324,16 +339,19 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     lj_cuda_set_pdl(1);
     lj_cuda_set_use_gemv(e, 1);
     for (int f = 0; f < 2; f++)
-      for (int g8 : gemv_variants(wf)) {
+      for (int g8 : gemv_variants(wf))
+      for (int ad : g_attn_decodes) {
         if (g_prefill_only || (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod)) continue;
         LJ(lj_cuda_set_fusion(e, f));
+        LJ(lj_cuda_set_attn_decode(e, ad));
         if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
-        char label[96];
-        snprintf(label, sizeof label, "decode batch 1 context 512, fusion %s%s%s", lj_cuda_fusion_name(f),
-                 g8 >= 0 ? ", fp8 gemv " : "", g8 >= 0 ? lj_fp8_gemv_name(g8) : "");
+        char label[128];
+        snprintf(label, sizeof label, "decode batch 1 context 512, fusion %s%s%s%s", lj_cuda_fusion_name(f),
+                 g8 >= 0 ? ", fp8 gemv " : "", g8 >= 0 ? lj_fp8_gemv_name(g8) : "", attn_label(ad).c_str());
         stage_profile(e, &c, 1, 1, 512, label);
       }
     LJ(lj_cuda_set_fusion(e, LJ_FUSION_NONE));  // prefill is unfused in either mode
+    LJ(lj_cuda_set_attn_decode(e, LJ_ATTN_DECODE_DEFAULT));
     if (wf == LJ_WEIGHTS_FP8) LJ(lj_cuda_set_fp8_gemv(e, g_fp8_gemvs[0]));
     if (!g_decode_only)  // prefill: its stage table and its time, per attention kernel
       for (int ap : g_attn_prefills) {
@@ -370,6 +388,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
   if (g_prefill_only) return;
   // --- decode throughput over batch sizes
   std::vector<int> batches = g_decode_only ? std::vector<int>{4, 8} : std::vector<int>{1, 4, 16, 64, 256};
+  if (g_decode_only && g_attn_decode_given) batches.push_back(16);
   int ctxs[] = {512, 4096};
   for (int ci = 0; ci < (g_decode_only ? 1 : 2); ci++) {
     int ctx = ctxs[ci], steps = quick ? 16 : 32;
@@ -380,7 +399,8 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     CK(cudaMemGetInfo(&free_b, &total_b));
     int fit = lj_cuda_memory_plan_max_batch(&c, wf, o.max_ctx, o.max_tokens, 0, (int64_t)free_b);
     o.max_batch = fit < 256 ? fit : 256;
-    if (g_decode_only && o.max_batch > 8) o.max_batch = 8;  // batches 4 and 8 only: no larger KV cache
+    int most = batches.back();
+    if (g_decode_only && o.max_batch > most) o.max_batch = most;  // the listed batches only: no larger KV cache
     if (o.max_batch < 1) {
       printf("  context %d: even batch 1 does not fit\n", ctx);
       continue;
@@ -394,21 +414,24 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
         continue;
       }
       for (int f = 0; f < 2; f++)
-      for (int g8 : b <= 8 ? gemv_variants(wf) : std::vector<int>{gemv_variants(wf)[0]}) {
+      for (int g8 : b <= 8 ? gemv_variants(wf) : std::vector<int>{gemv_variants(wf)[0]})
+      for (int ad : g_attn_decodes) {
         if (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
         if (f == LJ_FUSION_PRODUCTION && g_fusion_none && b > 8) continue;  // the same kernels as unfused
         LJ(lj_cuda_set_fusion(e, f));
+        LJ(lj_cuda_set_attn_decode(e, ad));
         if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
         double s = decode_step_s(e, b, ctx, steps);
         int64_t bytes = lj_cuda_weight_bytes(e) + kv_bytes_read(&c, b, ctx);
-        printf("  decode batch %3d, context %4d, fusion %-10s%s%-6s: %9.1f tok/s  %7.3f ms/step  %7.0f GB/s\n", b,
-               ctx, lj_cuda_fusion_name(f), g8 >= 0 ? " fp8 gemv " : "", g8 >= 0 ? lj_fp8_gemv_name(g8) : "", b / s,
-               s * 1e3, bytes / s / 1e9);
+        printf("  decode batch %3d, context %4d, fusion %-10s%s%-6s%s: %9.1f tok/s  %7.3f ms/step  %7.0f GB/s\n", b,
+               ctx, lj_cuda_fusion_name(f), g8 >= 0 ? " fp8 gemv " : "", g8 >= 0 ? lj_fp8_gemv_name(g8) : "",
+               attn_label(ad).c_str(), b / s, s * 1e3, bytes / s / 1e9);
         double floor_s = (double)bytes / (copy_gbs * 1e9);
         printf("RESULT model=%s kind=%s batch=%d ctx=%d fits=1 tok_s=%.2f ms_step=%.4f gbs=%.1f fusion=%s "
-               "floor_ms=%.4f pct_floor=%.1f weights=%s%s\n", name,
+               "floor_ms=%.4f pct_floor=%.1f weights=%s%s attn_decode=%s\n", name,
                f == LJ_FUSION_PRODUCTION ? "decode_fused" : "decode", b, ctx, b / s, s * 1e3, bytes / s / 1e9,
-               lj_cuda_fusion_name(f), floor_s * 1e3, 100.0 * floor_s / s, wname, gemv_field(g8).c_str());
+               lj_cuda_fusion_name(f), floor_s * 1e3, 100.0 * floor_s / s, wname, gemv_field(g8).c_str(),
+               lj_attn_decode_name(ad));
       }
     }
     lj_cuda_engine_free(e);
@@ -443,6 +466,17 @@ int main(int argc, char **argv) {
         return 2;
       }
     }
+    else if (!strcmp(argv[i], "--attn-decode") && i + 1 < argc) {
+      const char *f = argv[++i];
+      g_attn_decodes.clear();
+      g_attn_decode_given = 1;
+      for (int v = 0; v < LJ_ATTN_DECODE_COUNT; v++)
+        if (!strcmp(f, "all") || v == lj_attn_decode_parse(f)) g_attn_decodes.push_back(v);
+      if (g_attn_decodes.empty()) {
+        fprintf(stderr, "bench_engine: --attn-decode %s: expected split, one, one_rope or all\n", f);
+        return 2;
+      }
+    }
     else if (!strcmp(argv[i], "--fp8-gemv") && i + 1 < argc) {
       const char *f = argv[++i];
       g_fp8_gemvs.clear();
@@ -465,7 +499,8 @@ int main(int argc, char **argv) {
     } else {
       fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|both] "
                       "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n"
-                      "       [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]\n");
+                      "       [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]\n"
+                      "       [--attn-decode split|one|one_rope|all]\n");
       return 2;
     }
   }

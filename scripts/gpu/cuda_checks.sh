@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All GPU checks of the CUDA engine, one command on a machine with an NVIDIA GPU:
-#   kernel tests, engine tests, compute-sanitizer memcheck + racecheck on the engine
-#   tests (tiny models), and the end-to-end comparison with HF transformers
+#   kernel tests, engine tests, the decode attention variants' tests, compute-sanitizer
+#   memcheck + racecheck on the engine tests (tiny models; every decode attention variant
+#   included) and memcheck on the kernel tests, and the end-to-end comparison with HF transformers
 #   (tiny, tiny-untied, llama-3.2-1b, llama-3.2-3b with random weights), and
 #   `generate --device cuda` on the HF fixture checkpoints (tests/data/models) against HF bf16,
 #   and against the CPU reference on fresh HF checkpoints saved in fp32, f16 and bf16
@@ -9,7 +10,7 @@
 # Prints a table at the end; logs go to $OUT (or ./cuda-checks-logs).
 #
 # usage: scripts/gpu/cuda_checks.sh [BIN_DIR]   (BIN_DIR holds test_cuda_kernels,
-#        test_cuda_engine, bench_engine_dump; default: build-gpu)
+#        test_cuda_engine, test_attn_decode, bench_engine_dump; default: build-gpu)
 set -u
 BIN=${1:-build-gpu}
 LOG=${OUT:-./cuda-checks-logs}
@@ -35,11 +36,13 @@ run() {  # run NAME CMD...: records PASS/FAIL/SKIP and seconds
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$LOG/device.txt"
 run kernels "$BIN/test_cuda_kernels"
 run engine "$BIN/test_cuda_engine"
+run attn_decode "$BIN/test_attn_decode"
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 if [ -n "$CS" ]; then
   run memcheck_engine timeout 200 "$CS" --tool memcheck --error-exitcode 9 "$BIN/test_cuda_engine"
   run racecheck_engine timeout 200 "$CS" --tool racecheck --error-exitcode 9 "$BIN/test_cuda_engine"
   run memcheck_kernels timeout 150 "$CS" --tool memcheck --error-exitcode 9 "$BIN/test_cuda_kernels"
+  run memcheck_attn_decode timeout 300 "$CS" --tool memcheck --error-exitcode 9 "$BIN/test_attn_decode"
 else
   NAMES+=(sanitizer); RESULTS+=("SKIP (no compute-sanitizer)"); TIMES+=(0)
 fi

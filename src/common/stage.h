@@ -3,10 +3,11 @@
 // (-1 for stages outside the decoder layers). Stage names are what NVTX
 // ranges, the store and the reports show.
 //
-// Composite stages: in the engine's fused mode (LJ_FUSION_PRODUCTION) one kernel
-// does the work of several consecutive simple stages of a layer; it is a stage of
-// its own (id >= LJ_STAGE_COUNT, name "a+b+c") that covers those parts, so a
-// profiler can measure and report it as one unit. Arrays indexed by the simple
+// Composite stages: in the engine's fused mode (LJ_FUSION_PRODUCTION), or with the
+// decode attention variant that fuses RoPE ("one_rope"), one kernel does the work of
+// several consecutive simple stages of a layer; it is a stage of its own
+// (id >= LJ_STAGE_COUNT, name "a+b+c") that covers those parts, so a profiler can
+// measure and report it as one unit. Arrays indexed by the simple
 // stages stay LJ_STAGE_COUNT long; LJ_STAGE_ALL_COUNT counts both kinds.
 #pragma once
 #include <stdint.h>
@@ -29,6 +30,7 @@ typedef enum {
   // composite stages (fused mode)
   LJ_STAGE_ATTN_NORM_QKV = LJ_STAGE_COUNT,  // attn_norm + qkv
   LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU,         // ffn_norm + gate_up + swiglu
+  LJ_STAGE_ROPE_ATTN,                       // rope + attn (decode, attention variant one_rope)
   LJ_STAGE_ALL_COUNT
 } lj_stage;
 
@@ -45,7 +47,7 @@ static inline const char *lj_stage_name(lj_stage s) {
   static const char *const names[LJ_STAGE_ALL_COUNT] = {
       "embed", "attn_norm", "qkv", "rope", "attn", "o_proj", "ffn_norm",
       "gate_up", "swiglu", "down", "final_norm", "lm_head", "sample",
-      "attn_norm+qkv", "ffn_norm+gate_up+swiglu"};
+      "attn_norm+qkv", "ffn_norm+gate_up+swiglu", "rope+attn"};
   return (unsigned)s < LJ_STAGE_ALL_COUNT ? names[s] : "?";
 }
 
@@ -65,6 +67,7 @@ static inline int lj_stage_parts(lj_stage s, lj_stage *first, lj_stage *last) {
   switch ((int)s) {
     case LJ_STAGE_ATTN_NORM_QKV: f = LJ_STAGE_ATTN_NORM, l = LJ_STAGE_QKV; break;
     case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU: f = LJ_STAGE_FFN_NORM, l = LJ_STAGE_SWIGLU; break;
+    case LJ_STAGE_ROPE_ATTN: f = LJ_STAGE_ROPE, l = LJ_STAGE_ATTN; break;
     default:
       if ((unsigned)s >= LJ_STAGE_COUNT) return 0;
   }

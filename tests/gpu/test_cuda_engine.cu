@@ -9,7 +9,10 @@
 //   - the fused mode (composite stages in decode) gives the unfused mode's greedy tokens,
 //     its logits within the same tolerance of the reference, and runs the composites;
 //   - a batch that does not fit is refused naming the largest batch that fits;
-//   - every prefill attention variant gives the wmma variant's prefill logits (1B and 3B heads).
+//   - every prefill attention variant gives the wmma variant's prefill logits (1B and 3B heads);
+//   - every decode attention variant passes run_model's checks on the tiny models and gives the
+//     split variant's greedy tokens and decode logits (tiny, 1B and 3B heads); one_rope's graphed
+//     decode step runs rope+attn in place of rope and attn.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,7 +163,8 @@ static void check_logits(const float *got, const std::vector<double> &ref, const
 // gen_out: the graph's greedy tokens (steps x 3); logits_out: every eager step's logits
 // (steps x 3 x vocab), both may be NULL.
 static void run_model(const char *preset, int use_gemv, int fusion = LJ_FUSION_NONE,
-                      std::vector<int> *gen_out = NULL, std::vector<float> *logits_out = NULL) {
+                      std::vector<int> *gen_out = NULL, std::vector<float> *logits_out = NULL,
+                      int attn_decode = LJ_ATTN_DECODE_DEFAULT) {
   ref_model m;
   ref_build(&m, preset);
   lj_cuda_options opt;
@@ -171,6 +175,8 @@ static void run_model(const char *preset, int use_gemv, int fusion = LJ_FUSION_N
   if (rc < 0) fail_msg("create: %s", lj_error_message());
   assert_int_equal(lj_cuda_set_fusion(e, fusion), 0);
   assert_int_equal(lj_cuda_fusion(e), fusion);
+  assert_int_equal(lj_cuda_set_attn_decode(e, attn_decode), 0);
+  assert_int_equal(lj_cuda_attn_decode(e), attn_decode);
   int V = m.c.vocab_size;
 
   // Prefill three prompts of different lengths (one longer than a 64-row tile).
@@ -231,6 +237,39 @@ static void test_tiny_cublaslt_only(void **state) {
   run_model("tiny", 0);
 }
 
+// The stages of one graphed decode step (step 2 of 4 after a 6-token prompt) on a fresh engine
+// of `preset` in a fusion mode and with a decode attention variant: count[stage] marks. Marks are
+// off again on return; the caller frees the engine.
+static lj_cuda_engine *graphed_step_marks(const char *preset, int fusion, int attn_decode,
+                                          int count[LJ_STAGE_ALL_COUNT], std::vector<int> *prompt_out) {
+  lj_model_config c;
+  assert_int_equal(lj_config_preset(preset, &c), 0);
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 1, opt.max_ctx = 64, opt.max_tokens = 64, opt.print_plan = 0;
+  lj_cuda_engine *en = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&en, &c, SEED, &opt), 0);
+  assert_int_equal(lj_cuda_set_fusion(en, fusion), 0);
+  assert_int_equal(lj_cuda_set_attn_decode(en, attn_decode), 0);
+  assert_int_equal(lj_cuda_marks_enable(en, 8), 0);
+  std::vector<int> prompt = random_tokens(6, 11);
+  int n = (int)prompt.size();
+  assert_int_equal(lj_cuda_prefill(en, 1, prompt.data(), &n), 0);
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 1, 0};
+  assert_int_equal(lj_cuda_generate(en, 1, 4, &greedy, NULL), 0);
+  std::vector<lj_cuda_mark_interval> iv(256);
+  int got = 0;
+  assert_int_equal(lj_cuda_marks_read(en, 2, 1, iv.data(), (int)iv.size(), &got), 0);
+  for (int i = 0; i < LJ_STAGE_ALL_COUNT; i++) count[i] = 0;
+  for (int i = 0; i < got; i++)
+    if ((unsigned)iv[(size_t)i].stage < LJ_STAGE_ALL_COUNT) count[iv[(size_t)i].stage]++;
+  printf("  %s decode step (fusion %s, attention %s): %d stage marks\n", preset, lj_cuda_fusion_name(fusion),
+         lj_attn_decode_name(attn_decode), got);
+  lj_cuda_marks_disable(en);
+  if (prompt_out) *prompt_out = prompt;
+  return en;
+}
+
 // Fusion on and off: each run passes run_model's checks (prefill and decode logits within
 // 2e-2 of the float64 reference, graph tokens equal eager tokens); the greedy tokens of both
 // modes are equal, and their decode logits close (bit-identical expected: the fused kernels
@@ -256,26 +295,10 @@ static void check_fusion(const char *preset) {
   // Stage marks of one graphed decode step in fused mode.
   lj_model_config c;
   assert_int_equal(lj_config_preset(preset, &c), 0);
-  lj_cuda_options opt;
-  lj_cuda_options_default(&opt);
-  opt.max_batch = 1, opt.max_ctx = 64, opt.max_tokens = 64, opt.print_plan = 0;
-  lj_cuda_engine *en = NULL;
-  assert_int_equal(lj_cuda_engine_create_random(&en, &c, SEED, &opt), 0);
-  assert_int_equal(lj_cuda_set_fusion(en, LJ_FUSION_PRODUCTION), 0);
-  assert_int_equal(lj_cuda_marks_enable(en, 8), 0);
-  std::vector<int> prompt = random_tokens(6, 11);
-  int n = (int)prompt.size();
-  assert_int_equal(lj_cuda_prefill(en, 1, prompt.data(), &n), 0);
-  lj_cuda_sampling greedy = {0.0f, 1.0f, 1, 0};
-  assert_int_equal(lj_cuda_generate(en, 1, 4, &greedy, NULL), 0);
-  std::vector<lj_cuda_mark_interval> iv(256);
-  int got = 0;
-  assert_int_equal(lj_cuda_marks_read(en, 2, 1, iv.data(), (int)iv.size(), &got), 0);
-  int count[LJ_STAGE_ALL_COUNT] = {0};
-  for (int i = 0; i < got; i++)
-    if ((unsigned)iv[(size_t)i].stage < LJ_STAGE_ALL_COUNT) count[iv[(size_t)i].stage]++;
+  int count[LJ_STAGE_ALL_COUNT];
+  std::vector<int> prompt;
+  lj_cuda_engine *en = graphed_step_marks(preset, LJ_FUSION_PRODUCTION, LJ_ATTN_DECODE_DEFAULT, count, &prompt);
   int L = c.n_layers;
-  printf("  %s fused decode step: %d stage marks\n", preset, got);
   assert_int_equal(count[LJ_STAGE_ATTN_NORM_QKV], L);
   assert_int_equal(count[LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU], L);
   assert_int_equal(count[LJ_STAGE_ROPE], L);
@@ -284,7 +307,6 @@ static void check_fusion(const char *preset) {
                        count[LJ_STAGE_GATE_UP] + count[LJ_STAGE_SWIGLU],
                    0);
   // The prefill (6 tokens, within the GEMV's 8) ran fused too; a composite replays on its own.
-  lj_cuda_marks_disable(en);
   lj_cuda_batch b;
   int one = 1, tok = prompt[0];
   lj_cuda_reset(en);
@@ -527,6 +549,95 @@ static void check_attn_prefill_variants(const char *preset) {
   lj_cuda_engine_free(e);
 }
 
+// ---------------------------------------------------------------- decode attention variants
+// Tokens and logits of a variant against split's: greedy tokens equal, logits within 1e-3
+// (the variants sum in the same order and round RoPE alike: 0 differing values expected, printed).
+static void compare_to_split(const char *what, int v, const std::vector<int> &gen0, const std::vector<int> &gen,
+                             const std::vector<float> &lg0, const std::vector<float> &lg) {
+  assert_int_equal(gen0.size(), gen.size());
+  for (size_t i = 0; i < gen0.size(); i++)
+    if (gen0[i] != gen[i])
+      fail_msg("%s: greedy token %zu: split %d, %s %d", what, i, gen0[i], lj_attn_decode_name(v), gen[i]);
+  assert_int_equal(lg0.size(), lg.size());
+  std::vector<double> ref(lg0.begin(), lg0.end());
+  size_t differ = 0;
+  for (size_t i = 0; i < lg0.size(); i++) differ += lg0[i] != lg[i];
+  double e = rel_err(lg.data(), ref.data(), ref.size());
+  printf("  %s: decode attention %s against split: logits rel err %.3g, %zu of %zu differ; %zu greedy tokens equal\n",
+         what, lj_attn_decode_name(v), e, differ, lg0.size(), gen0.size());
+  if (e > 1e-3) fail_msg("%s: decode attention %s: logits rel err %.3g from split", what, lj_attn_decode_name(v), e);
+}
+
+// The tiny models (head_dim 24 and 12, groups 2 and 4) through run_model with each variant, then the
+// marks of one graphed one_rope decode step: rope+attn once per layer, rope and attn alone never.
+static void check_attn_decode_tiny(const char *preset) {
+  std::vector<int> gen0, gen;
+  std::vector<float> lg0, lg;
+  run_model(preset, 1, LJ_FUSION_NONE, &gen0, &lg0, LJ_ATTN_DECODE_SPLIT);
+  for (int v = 1; v < LJ_ATTN_DECODE_COUNT; v++) {
+    gen.clear(), lg.clear();
+    run_model(preset, 1, LJ_FUSION_NONE, &gen, &lg, v);
+    compare_to_split(preset, v, gen0, gen, lg0, lg);
+  }
+  lj_model_config c;
+  assert_int_equal(lj_config_preset(preset, &c), 0);
+  int count[LJ_STAGE_ALL_COUNT];
+  lj_cuda_engine *en = graphed_step_marks(preset, LJ_FUSION_NONE, LJ_ATTN_DECODE_ONE_ROPE, count, NULL);
+  printf("  %s one_rope decode step: %d rope+attn\n", preset, count[LJ_STAGE_ROPE_ATTN]);
+  assert_int_equal(count[LJ_STAGE_ROPE_ATTN], c.n_layers);
+  assert_int_equal(count[LJ_STAGE_ROPE] + count[LJ_STAGE_ATTN], 0);
+  assert_int_equal(count[LJ_STAGE_O_PROJ], c.n_layers);
+  assert_int_equal(lj_cuda_set_attn_decode(en, LJ_ATTN_DECODE_COUNT), LJ_EINVAL);
+  lj_cuda_engine_free(en);
+}
+
+// 2-layer models with the heads of 1B (head_dim 64, 32/8) and 3B (128, 24/8): two prompts of 130
+// and 45 tokens (9 and 3 of 17 splits with keys), then 16 greedy steps by graph replay and 3 eager
+// decode steps' logits per variant.
+static void check_attn_decode_heads(const char *preset) {
+  lj_model_config c;
+  assert_int_equal(lj_config_preset(preset, &c), 0);
+  c.n_layers = 2;
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 2, opt.max_ctx = 512, opt.max_tokens = 1024, opt.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&e, &c, SEED, &opt), 0);
+  int lens[2] = {130, 45}, steps = 16;
+  std::vector<int> p = random_tokens(lens[0] + lens[1], 31);
+  size_t V = (size_t)c.vocab_size;
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 1, 0};
+  std::vector<int> gen0;
+  std::vector<float> lg0;
+  for (int v = 0; v < LJ_ATTN_DECODE_COUNT; v++) {
+    assert_int_equal(lj_cuda_set_attn_decode(e, v), 0);
+    std::vector<int> gen((size_t)steps * 2);
+    lj_cuda_reset(e);
+    assert_int_equal(lj_cuda_prefill(e, 2, p.data(), lens), 0);
+    assert_int_equal(lj_cuda_generate(e, 2, steps, &greedy, gen.data()), 0);
+    std::vector<float> lg, one(2 * V);
+    lj_cuda_reset(e);
+    assert_int_equal(lj_cuda_prefill(e, 2, p.data(), lens), 0);
+    for (int st = 0; st < 3; st++) {
+      int tok[2] = {gen[(size_t)st * 2], gen[(size_t)st * 2 + 1]};
+      assert_int_equal(lj_cuda_decode(e, 2, tok), 0);
+      assert_int_equal(lj_cuda_get_logits(e, one.data(), 2), 0);
+      lg.insert(lg.end(), one.begin(), one.end());
+    }
+    if (v == LJ_ATTN_DECODE_SPLIT) gen0 = gen, lg0 = lg;
+    else compare_to_split(preset, v, gen0, gen, lg0, lg);
+  }
+  lj_cuda_engine_free(e);
+}
+
+static void test_attn_decode_variants(void **state) {
+  (void)state;
+  check_attn_decode_tiny("tiny");
+  check_attn_decode_tiny("tiny-untied");
+  check_attn_decode_heads("llama-3.2-1b");
+  check_attn_decode_heads("llama-3.2-3b");
+}
+
 static void test_attn_prefill_variants(void **state) {
   (void)state;
   check_attn_prefill_variants("llama-3.2-1b");
@@ -541,6 +652,7 @@ int main(void) {
       cmocka_unit_test(test_bad_tokens),         cmocka_unit_test(test_upload_dtypes),
       cmocka_unit_test(test_generate_more),      cmocka_unit_test(test_fusion_tiny),
       cmocka_unit_test(test_fusion_tiny_untied), cmocka_unit_test(test_attn_prefill_variants),
+      cmocka_unit_test(test_attn_decode_variants),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,9 +132,10 @@ static int allocate(lj_cuda_engine *e) {
   lj_attn_decode_shape worst = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
                                                    o->max_ctx, 1, e->n_sms);
   e->attn_scratch_bytes = lj_attn_decode_scratch_bytes(&worst, o->max_batch);
+  size_t counter_bytes = lj_attn_decode_counter_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
-                  e->attn_scratch_bytes + (fp8 ? T * fp8_act_width(c) + 4 * T : 0) + 35 * 256;
+                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 4 * T : 0) + 36 * 256;
   CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
   e->act_bytes = abytes;
   cur = (char *)e->act_mem;
@@ -161,6 +162,7 @@ static int allocate(lj_cuda_engine *e) {
   e->d_history = (int *)carve(&cur, 4 * (size_t)o->max_ctx * B);
   e->attn_scratch = (float *)carve(&cur, e->attn_scratch_bytes);
   e->d_fuse_counter = (int *)carve(&cur, sizeof(int));
+  e->d_attn_counters = (unsigned *)carve(&cur, counter_bytes);
   if (fp8) {
     e->act_q = (uint8_t *)carve(&cur, T * fp8_act_width(c));
     e->act_scale = (float *)carve(&cur, 4 * T);
@@ -169,6 +171,7 @@ static int allocate(lj_cuda_engine *e) {
     return LJ_FAIL(LJ_ENOMEM, "internal: activation layout overflows its allocation");
 
   CUDA_CHECK(cudaMemsetAsync(e->d_fuse_counter, 0, sizeof(int), e->stream));  // synchronised below
+  CUDA_CHECK(cudaMemsetAsync(e->d_attn_counters, 0, counter_bytes, e->stream));
   e->h_len = (int *)calloc(B, sizeof(int));
   if (!e->h_len) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   float *inv = (float *)malloc(sizeof(float) * (c->head_dim / 2));
@@ -229,6 +232,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   e->stage_sampling.top_p = 1.0f;  // greedy
   e->fp8_gemv = LJ_FP8_GEMV_DEFAULT;
   e->attn_prefill = LJ_ATTN_PREFILL_DEFAULT;
+  e->attn_decode = LJ_ATTN_DECODE_DEFAULT;
   if (opt)
     e->opt = *opt;
   else
@@ -475,6 +479,15 @@ int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant) {
   return 0;
 }
 int lj_cuda_attn_prefill(const lj_cuda_engine *e) { return e->attn_prefill; }
+int lj_cuda_set_attn_decode(lj_cuda_engine *e, int variant) {
+  if (!lj_attn_decode_name(variant))
+    return LJ_FAIL(LJ_EINVAL, "decode attention variant %d: expected 0 .. %d (split, one, one_rope)", variant,
+                   LJ_ATTN_DECODE_COUNT - 1);
+  e->attn_decode = variant;
+  lj_cuda_drop_graph(e);
+  return 0;
+}
+int lj_cuda_attn_decode(const lj_cuda_engine *e) { return e->attn_decode; }
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return (void *)e->stream; }
 int lj_cuda_synchronize(lj_cuda_engine *e) {
   CUDA_CHECK(cudaStreamSynchronize(e->stream));
@@ -593,6 +606,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
     case LJ_STAGE_ROPE:
       return lj_cuda_rope_kv((bf16 *)a->qkv, ld->k_cache, ld->v_cache, b->seq, b->pos, e->inv_freq, n, c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx, s);
     case LJ_STAGE_ATTN:
+    case LJ_STAGE_ROPE_ATTN:
       if (b->decode) {
         lj_attn_decode_shape sh = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
                                                       e->opt.max_ctx, b->n_seqs, e->n_sms);
@@ -602,8 +616,15 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
           sh.n_heads = e->attn_groups * (c->n_heads / c->n_kv_heads);
           sh.n_kv_heads = e->attn_groups;
         }
-        return lj_cuda_attention_decode((bf16 *)a->attn, (const bf16 *)a->qkv, ld->k_cache,
-                                        ld->v_cache, b->seq, b->kv_len, n, &sh, e->attn_scratch, s);
+        // ATTN alone after a separate ROPE runs "one" for one_rope (its q is already rotated).
+        int v = st == LJ_STAGE_ROPE_ATTN                     ? LJ_ATTN_DECODE_ONE_ROPE
+                : e->attn_decode == LJ_ATTN_DECODE_ONE_ROPE ? LJ_ATTN_DECODE_ONE
+                                                            : e->attn_decode;
+        return lj_cuda_attention_decode_variant(v, (bf16 *)a->attn, (const bf16 *)a->qkv, ld->k_cache, ld->v_cache,
+                                                b->seq, b->pos, b->kv_len, e->inv_freq, n, &sh, e->attn_scratch,
+                                                e->d_attn_counters, s);
+      } else if (st == LJ_STAGE_ROPE_ATTN) {
+        return LJ_FAIL(LJ_EUNSUPPORTED, "stage rope+attn runs decode calls only (one new token per sequence)");
       } else {
         lj_attn_prefill_shape sh = {c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx};
         return lj_cuda_attention_prefill_variant(e->attn_prefill, (bf16 *)a->attn, (const bf16 *)a->qkv,
@@ -660,6 +681,12 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
 
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
   lj_stage comp;
+  if (st == LJ_STAGE_ROPE) {  // decode attention that does RoPE and the KV append itself
+    if (!b->decode || lj_attn_decode_fuses_rope(e->attn_decode) != 1 ||
+        (e->skip_mask & lj_stage_part_mask(LJ_STAGE_ROPE_ATTN)))
+      return st;
+    return LJ_STAGE_ROPE_ATTN;
+  }
   if (st == LJ_STAGE_ATTN_NORM)
     comp = LJ_STAGE_ATTN_NORM_QKV;
   else if (st == LJ_STAGE_FFN_NORM)

@@ -11,6 +11,7 @@ extern "C" {
 #endif
 
 #include "common/stage.h"
+#include "engine/cuda/attn_decode_variant.h"
 #include "engine/cuda/attn_prefill_variant.h"
 #include "engine/cuda/fp8_gemv_variant.h"
 #include "engine/weight_format.h"
@@ -166,7 +167,8 @@ int lj_cuda_prepare_batch(lj_cuda_engine *e, int n_seqs, const int *tokens, cons
 // Runs one stage of one layer (layer -1 for EMBED, FINAL_NORM, LM_HEAD, SAMPLE) on the
 // engine's stream, inside an NVTX range named after the stage. Skipped stages do nothing.
 // Composite stages (lj_stage_is_composite) run their fused kernel whatever the fusion
-// mode, on batches of 1 .. 8 tokens (LJ_EUNSUPPORTED beyond).
+// mode (or attention variant), on batches of 1 .. 8 tokens (LJ_EUNSUPPORTED beyond;
+// ROPE_ATTN: decode calls, any batch).
 int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage stage, int layer, const lj_cuda_batch *b,
                       const lj_cuda_acts *a);
 // Switches the own GEMV for small batches on or off (benchmarks compare both).
@@ -186,8 +188,9 @@ typedef enum { LJ_FUSION_NONE = 0, LJ_FUSION_PRODUCTION = 1 } lj_cuda_fusion_mod
 int lj_cuda_set_fusion(lj_cuda_engine *e, int mode);
 int lj_cuda_fusion(const lj_cuda_engine *e);
 // The stage the forward pass runs at simple stage `st` of a layer for batch b: the composite
-// starting there when the fused mode applies (a composite then covers st .. its last part,
-// lj_stage_parts), else st itself.
+// starting there when the fused mode applies, or ROPE_ATTN at ROPE for decode calls with the
+// one_rope attention variant (a composite then covers st .. its last part, lj_stage_parts), else
+// st itself; never a composite whose parts the skip mask holds.
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st);
 // The FP8 GEMV kernel of forward calls of <= 8 tokens with FP8 weights (lj_fp8_gemv_variant,
 // default LJ_FP8_GEMV_DEFAULT); all compute the same product (fp32 sums in different orders).
@@ -200,6 +203,13 @@ int lj_cuda_fp8_gemv(const lj_cuda_engine *e);
 // an unknown variant.
 int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant);
 int lj_cuda_attn_prefill(const lj_cuda_engine *e);
+// The decode attention kernel(s) (lj_attn_decode_variant, default LJ_ATTN_DECODE_DEFAULT): split
+// (rope, attention, combine: three launches), one (rope, then one attention kernel that combines
+// in its last block), one_rope (decode calls run the composite ROPE_ATTN, "rope+attn": one kernel
+// for both). All give the same bits. Captured graphs are dropped. LJ_EINVAL for an unknown variant.
+//   ROPE_ATTN   qkv, KV cache -> KV cache (k rotated, v appended), attn   (q is not rotated in qkv)
+int lj_cuda_set_attn_decode(lj_cuda_engine *e, int variant);
+int lj_cuda_attn_decode(const lj_cuda_engine *e);
 // "none" / "production"; NULL for an unknown mode. Parses back with lj_cuda_fusion_parse
 // (-1 for an unknown name).
 const char *lj_cuda_fusion_name(int mode);

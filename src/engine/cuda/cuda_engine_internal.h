@@ -65,6 +65,9 @@ struct lj_cuda_engine {
   int fusion;                       // lj_cuda_fusion_mode
   int fp8_gemv;                     // lj_fp8_gemv_variant: the FP8 GEMV kernel of decode
   int attn_prefill;                 // lj_attn_prefill_variant: the attention kernel of prefill
+  int attn_decode;                  // lj_attn_decode_variant: the attention kernel(s) of decode
+  unsigned *d_attn_counters;        // device, 0 between launches: the one-kernel decode attention's
+                                    // block counters (max_batch x n_kv_heads)
   int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter
 
   // Known-answer calibration (calibration.cu): while calib_bytes > 0, forward() runs a copy of

@@ -69,6 +69,8 @@ int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e) { return LJ_FP8_GEMV_DEFAULT; }
 int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
 int lj_cuda_attn_prefill(const lj_cuda_engine *e) { return LJ_ATTN_PREFILL_DEFAULT; }
+int lj_cuda_set_attn_decode(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
+int lj_cuda_attn_decode(const lj_cuda_engine *e) { return LJ_ATTN_DECODE_DEFAULT; }
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) { return st; }
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return NULL; }
 int lj_cuda_synchronize(lj_cuda_engine *e) { return NO_CUDA(); }

@@ -15,11 +15,12 @@ static int64_t act_bytes_per_token(const lj_model_config *c) {
   return bf16 + ints;
 }
 
-// Per sequence: final-norm row, logits (fp32), per-sequence state, decode attention scratch.
+// Per sequence: final-norm row, logits (fp32), per-sequence state, decode attention scratch and
+// block counters.
 static int64_t act_bytes_per_seq(const lj_model_config *c, int max_ctx) {
   int64_t splits = (max_ctx + 511) / 512 + 64;  // upper bound of the decode split count
   return 2 * (int64_t)c->dim + 4 * (int64_t)c->vocab_size + 4 * 8 + 4 * (int64_t)max_ctx /*history*/ +
-         4 * (int64_t)c->n_heads * splits * (c->head_dim + 2);
+         4 * (int64_t)c->n_heads * splits * (c->head_dim + 2) + 4 * (int64_t)c->n_kv_heads;
 }
 
 int64_t lj_cuda_linear_params(const lj_model_config *c) {

@@ -7,6 +7,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/pdl.h"
 #include "engine/cuda/rope.h"
+#include "engine/cuda/rope_pair.cuh"
 
 void lj_rope_inv_freq(const lj_model_config *c, float *inv_freq) {
   int half = c->head_dim / 2;
@@ -45,13 +46,9 @@ static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache
     int idx = blockIdx.y * blockDim.x + threadIdx.x;
     if (idx < n_pairs) {
       int head = idx / half, i = idx % half;
-      float angle = (float)p * inv_freq[i], sn, c;
-      sincosf(angle, &sn, &c);
-      c = __bfloat162float(__float2bfloat16(c));
-      sn = __bfloat162float(__float2bfloat16(sn));
       __nv_bfloat16 *x = row + head * hd;  // q heads then k heads, contiguous
-      float x1 = __bfloat162float(x[i]), x2 = __bfloat162float(x[i + half]);
-      __nv_bfloat16 o1 = __float2bfloat16(x1 * c - x2 * sn), o2 = __float2bfloat16(x2 * c + x1 * sn);
+      __nv_bfloat16 o1, o2;
+      rope_pair(__bfloat162float(x[i]), __bfloat162float(x[i + half]), p, inv_freq[i], &o1, &o2);
       if (head < n_heads) {
         x[i] = o1;
         x[i + half] = o2;
