@@ -46,23 +46,6 @@ int lj_layer_agreement_compute(lj_layer_estimate *l, size_t n, double level) {
   return 0;
 }
 
-int lj_layer_skip_compute(lj_phase ph, int layer, int64_t calls_per_unit, const double *full_j, size_t n_full,
-                          const double *skipped_j, size_t n_skipped, const lj_mean_ci *replay_per_call_j,
-                          double level, lj_layer_skip *out) {
-  memset(out, 0, sizeof *out);
-  out->phase = ph;
-  out->layer = layer;
-  // the layer's first stage names it in the ablation record's messages
-  LJ_TRY(lj_ablation_compute(LJ_STAGE_ATTN_NORM, calls_per_unit, full_j, n_full, skipped_j, n_skipped,
-                             replay_per_call_j, level, &out->a));
-  out->a.counter_saved_j = NAN;  // the caller sets it where the counter was read too
-  // PASS only when the agreement's whole interval lies within the target, as the closures decide: a
-  // point inside an interval wider than the band (the skip windows at --quick) proves nothing.
-  double t = LJ_LAYER_SKIP_TARGET_PCT, lo = (out->a.ratio.lo - 1) * 100, hi = (out->a.ratio.hi - 1) * 100;
-  out->pass = fabs(out->a.agreement_pct) <= t && lo >= -t && hi <= t;
-  return 0;
-}
-
 // The estimates of one phase, layer by layer, then their agreement.
 static int phase_layers(lj_profile_result *r, lj_phase ph, lj_replay_trial *t) {
   int n_layers = r->plan.config.n_layers;
@@ -133,34 +116,36 @@ static int phase_layer_stages(lj_profile_result *r, lj_phase ph, lj_replay_trial
   return 0;
 }
 
-// The skip checks of one phase (pi: 0 prefill, 1 decode) against the layers' estimates. The saved
-// energy takes the power samples where every window of both sets has them (§1b; the units' windows
-// are >= --phase-seconds, under 10 s), the counter's beside it.
+// The skip checks of one phase (pi: 0 prefill, 1 decode) against the layers' estimates, from its
+// windows in the order they ran. The saving takes the power samples where they give every pair
+// the counter gives (§1b; the windows are >= --phase-seconds, under 10 s), the counter's beside it.
 static int phase_skips(lj_profile_result *r, const lj_profile_raw *raw, int pi) {
   lj_phase ph = pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
   int n_layers = r->plan.config.n_layers;
   double calls = n_layers > 0 ? lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0) / n_layers : 0;
   int64_t per_unit = (int64_t)(calls + 0.5);
+  size_t n = (size_t)raw->n_skip[pi];
+  enum { CAP = LJ_SKIP_MAX_WINDOWS / 2 };  // pairs: at most one skipped window in two
+  double fc[CAP], sc[CAP], fs[CAP], ss[CAP];
   for (int k = 1; k < LJ_SKIP_SLOTS && r->n_layer_skips < LJ_PROFILE_MAX_LAYER_SKIPS; k++) {
     int L = raw->skip_layer[k], seen = 0;
     for (int j = 1; j < k; j++) seen |= raw->skip_layer[j] == L;
-    if (seen || raw->n_skip_j[pi][0] < 1 || raw->n_skip_j[pi][k] < 1 || per_unit < 1) continue;
+    if (seen || per_unit < 1 || n > LJ_SKIP_MAX_WINDOWS) continue;
     const lj_layer_estimate *est = NULL;
     for (size_t i = 0; i < r->n_layers; i++)
       if (r->layers[i].phase == ph && r->layers[i].layer == L) est = &r->layers[i];
     if (!est) continue;
-    int samples = raw->n_skip_sample_j[pi][0] == raw->n_skip_j[pi][0] &&
-                  raw->n_skip_sample_j[pi][k] == raw->n_skip_j[pi][k];
-    const double *full = samples ? raw->skip_sample_j[pi][0] : raw->skip_j[pi][0];
-    const double *skipped = samples ? raw->skip_sample_j[pi][k] : raw->skip_j[pi][k];
+    size_t nc = lj_layer_skip_pairs(raw->skip_slot[pi], raw->skip_j[pi], n, k, fc, sc);
+    size_t ns = lj_layer_skip_pairs(raw->skip_slot[pi], raw->skip_sample_j[pi], n, k, fs, ss);
+    int samples = ns > 0 && ns >= nc;
+    if (!samples && nc == 0) continue;
     lj_layer_skip *s = &r->layer_skips[r->n_layer_skips];
-    LJ_TRY(lj_layer_skip_compute(ph, L, per_unit, full, (size_t)raw->n_skip_j[pi][0], skipped,
-                                 (size_t)raw->n_skip_j[pi][k], &est->dynamic_j, r->plan.level, s));
+    LJ_TRY(lj_layer_skip_compute(ph, L, L == n_layers - 1, per_unit, samples ? fs : fc, samples ? ss : sc,
+                                 samples ? ns : nc, &est->dynamic_j, r->plan.level, s));
     if (samples) {
-      lj_mean_ci cf, cs;
-      LJ_TRY(lj_stats_mean_ci(raw->skip_j[pi][0], (size_t)raw->n_skip_j[pi][0], r->plan.level, &cf));
-      LJ_TRY(lj_stats_mean_ci(raw->skip_j[pi][k], (size_t)raw->n_skip_j[pi][k], r->plan.level, &cs));
-      s->a.counter_saved_j = cf.mean - cs.mean;
+      double d = 0;
+      for (size_t i = 0; i < nc; i++) d += fc[i] - sc[i];
+      if (nc > 0) s->a.counter_saved_j = d / (double)nc;
       s->a.flags = lj_energy_source_flags(1, s->a.saved_j.lo, s->a.saved_j.hi, s->a.counter_saved_j);
     }
     r->n_layer_skips++;
