@@ -4,10 +4,13 @@
 //   - one layer 20% dearer: it is ranked first, its t lies far beyond the critical value and the
 //     verdict is MISS naming it;
 //   - the energy source: 0.8 s trials with power samples take the samples (§1b);
-//   - the layer-skip arithmetic: saved energy per phase unit against calls x the replay estimate,
-//     the verdict on the agreement's whole interval: narrow and within 10% PASS, 25% off MISS, the
-//     point within but the interval not (wide windows, the H100's --quick skips) INCONCLUSIVE; the
-//     last layer's row says its skip changes the head's input too;
+//   - the layer-skip check: its schedule (every skipped window between two full ones, the order
+//     changing from round to round), the paired saving per phase unit against calls x the replay
+//     estimate, the verdict on the agreement's whole interval: narrow and within 10% PASS, 25% off
+//     (the whole interval outside) MISS, across the band (wide pairs, the H100's --quick skips)
+//     INCONCLUSIVE; a planted drift that Welch's old analysis cannot see through and the paired
+//     one removes; one outlier window; the last layer's estimate with the head's change (from its
+//     trials) and without it (never PASS);
 //   - the estimates and skips written to a store and read back equal;
 //   - the text summary and the JSON show them;
 //   - layers x stages: one 0.3 s trial per stage of each layer into per-call cells (the samples'
@@ -128,7 +131,7 @@ static void test_skip_arithmetic(void **state) {
   double x[3] = {0.999, 1.0, 1.001};
   assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
   lj_layer_skip s;
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, skipped, 3, &per_call, 0.95, &s), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, skipped, 3, &per_call, NULL, 0.95, &s), 0);
   assert_int_equal(s.layer, 5);
   REL(s.a.saved_j.estimate, 10.0, 1e-12);
   // the paired interval: differences 10, 9.99, 10.01: sd 0.01, se 0.00577, t(2) = 4.303
@@ -145,14 +148,32 @@ static void test_skip_arithmetic(void **state) {
   lj_profile_result_init(&r);
   r.plan.config.n_layers = 16;
   assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_PASS);
-  // the same as the last layer: its saving has the head's change too, so never PASS
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped, 3, &per_call, 0.95, &s), 0);
+  // the same as the last layer: its saving has the head's change too, so without it never PASS
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped, 3, &per_call, NULL, 0.95, &s), 0);
   assert_false(s.pass);
+  assert_true(isnan(s.head_change_j.estimate));
   assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_INCONCLUSIVE);
+  // with it: the head changes by 0.5 J a unit; the saving of 10.5 J matches 10 x 1 J + 0.5 J (PASS),
+  // and 10 J against that is -4.8%, still within; a head change of 2 J puts 10 J at -16.7%: MISS
+  double skipped_h[3] = {89.5, 89.52, 89.48};
+  lj_interval head;
+  lj_interval_from_se(0.5, 0.001, 7, 0.95, &head);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped_h, 3, &per_call, &head, 0.95, &s),
+                   0);
+  REL(s.a.replay_j.estimate, 10.5, 1e-12);
+  REL(s.head_change_j.estimate, 0.5, 1e-12);
+  assert_true(fabs(s.a.agreement_pct) < 1e-9 && s.pass);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_PASS);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped, 3, &per_call, &head, 0.95, &s), 0);
+  REL(s.a.agreement_pct, (10 / 10.5 - 1) * 100, 1e-9);
+  assert_true(s.pass);
+  lj_interval_from_se(2.0, 0.001, 7, 0.95, &head);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped, 3, &per_call, &head, 0.95, &s), 0);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_MISS);
   // the replay says 0.8 J per call: the saving is 25% above it, the whole interval outside: MISS
   for (int i = 0; i < 3; i++) x[i] *= 0.8;
   assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, skipped, 3, &per_call, 0.95, &s), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, skipped, 3, &per_call, NULL, 0.95, &s), 0);
   REL(s.a.agreement_pct, 25.0, 1e-9);
   assert_false(s.pass);
   assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_MISS);
@@ -160,27 +181,27 @@ static void test_skip_arithmetic(void **state) {
   double skipped2[3] = {90.5, 90.51, 90.49};
   for (int i = 0; i < 3; i++) x[i] /= 0.8;
   assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, 10, full, skipped2, 3, &per_call, 0.95, &s), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, 10, full, skipped2, 3, &per_call, NULL, 0.95, &s), 0);
   REL(s.a.agreement_pct, -5.0, 1e-9);
   assert_true(s.pass);
   assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_PASS);
   // the same point from pairs 1 J apart: se 0.577 J, t(2) x that ~ +-2.5 J on 10 J, so the agreement's
   // interval reaches past +-10%: INCONCLUSIVE, not PASS
   double wide_skipped[3] = {90, 89, 91};
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, wide_skipped, 3, &per_call, 0.95, &s), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, wide_skipped, 3, &per_call, NULL, 0.95, &s), 0);
   assert_true(fabs(s.a.agreement_pct) < 0.2);
   assert_true(s.a.ratio.lo < 0.85 && s.a.ratio.lo > 0.6 && s.a.ratio.hi > 1.15 && s.a.ratio.hi < 1.4);
   assert_false(s.pass);
   assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_INCONCLUSIVE);
   // one pair: no interval, INCONCLUSIVE however close the point
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, skipped, 1, &per_call, 0.95, &s), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, skipped, 1, &per_call, NULL, 0.95, &s), 0);
   assert_true(isnan(s.a.saved_j.lo) && !s.pass);
   assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_INCONCLUSIVE);
   // no calls, no pairs: errors naming the layer
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, 0, full, skipped2, 3, &per_call, 0.95, &s),
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, 0, full, skipped2, 3, &per_call, NULL, 0.95, &s),
                    LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), "prefill layer 0"));
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 3, 0, 1, full, skipped2, 0, &per_call, 0.95, &s),
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 3, 0, 1, full, skipped2, 0, &per_call, NULL, 0.95, &s),
                    LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), "layer 3: no skipped window"));
   lj_profile_result_free(&r);
@@ -278,7 +299,7 @@ static void test_skip_drift(void **state) {
     size_t m = lj_layer_skip_pairs(slot, j, n, k, b, s);
     assert_int_equal((int)m, ROUNDS);
     lj_layer_skip ls;
-    assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, k, 0, 10, b, s, m, &per_call, 0.95, &ls), 0);
+    assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, k, 0, 10, b, s, m, &per_call, NULL, 0.95, &ls), 0);
     REL(ls.a.saved_j.estimate, 5.0, 0.005);
     assert_true((ls.a.ratio.lo - 1) * 100 > -2 && (ls.a.ratio.hi - 1) * 100 < 2);
     assert_true(ls.pass);
@@ -290,7 +311,7 @@ static lj_verdict slot_verdict(const int *slot, const double *j, size_t n, int k
                                lj_layer_skip *ls) {
   double b[LJ_SKIP_MAX_WINDOWS / 2], s[LJ_SKIP_MAX_WINDOWS / 2];
   size_t m = lj_layer_skip_pairs(slot, j, n, k, b, s);
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, k, 0, 10, b, s, m, per_call, 0.95, ls), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, k, 0, 10, b, s, m, per_call, NULL, 0.95, ls), 0);
   return lj_interval_verdict(ls->a.agreement_pct, (ls->a.ratio.lo - 1) * 100, (ls->a.ratio.hi - 1) * 100, 10);
 }
 
@@ -403,6 +424,31 @@ static void test_skips_from_windows(void **state) {
   assert_false(s15->pass);
   assert_int_equal(lj_report_layer_skip_verdict(&r, s15), LJ_VERDICT_MISS);
   assert_true(lj_report_layer_skip_head_change(&r, s15));
+  // the head's trials (0.3 s, 3 rounds): the final norm + LM head on their own input 2 mJ a call, on
+  // layer 15's 2.5 mJ: 0.5 mJ a call, 5 mJ a unit of 10 steps; the skip saving 10 x est15 + 5 mJ
+  // then agrees with the estimate that adds it (PASS), where without it it read +50%
+  for (int k = 0; k < TRIALS; k++)
+    for (int v = 0; v < 2; v++) {
+      lj_profile_trial t;
+      memset(&t, 0, sizeof t);
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_LM_HEAD, t.key.layer = 15, t.key.kv_len = 40;
+      t.method = LJ_METHOD_LAYER, t.trial = k, t.variant = v;
+      t.t.duration_s = 0.3, t.t.calls = 1000, t.t.idle_w = kIdle;
+      t.t.sample_energy_j = (v ? 2.5e-3 : 2e-3) * (1 + 0.001 * (k - 1)) * 1000 + kIdle * 0.3;
+      t.t.counter_energy_j = t.t.sample_energy_j;
+      t.t.temperature_c = NAN;
+      assert_int_equal(lj_profile_add_trial(&r, &t), 0);
+    }
+  for (size_t i = 0; i < n; i++)
+    if (raw.skip_slot[1][i] == 3) raw.skip_j[1][i] = raw.skip_sample_j[1][i] = 1.0 - 10 * est15 - 0.005;
+  assert_int_equal(lj_analyze_layers(&r, &raw), 0);
+  assert_int_equal(r.n_layers, LAYERS);  // the head's trials are no layer's
+  s15 = &r.layer_skips[2];
+  REL(s15->head_change_j.estimate, 0.005, 1e-3);
+  assert_true(s15->head_change_j.lo < 0.005 && s15->head_change_j.hi > 0.005);
+  REL(s15->a.replay_j.estimate, 10 * est15 + 0.005, 1e-3);
+  assert_true(fabs(s15->a.agreement_pct) < 0.5 && s15->pass);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, s15), LJ_VERDICT_PASS);
   // a repeated layer (a 1-layer model's first, middle and last) is checked once
   raw.skip_layer[2] = raw.skip_layer[3] = 0;
   assert_int_equal(lj_analyze_layers(&r, &raw), 0);
@@ -415,18 +461,20 @@ static void run_with_checks(lj_profile_result *r) {
   planted_run(r, 7);
   assert_int_equal(lj_analyze_layers(r, NULL), 0);
   double full[3] = {100, 101, 99}, skipped[3] = {90, 91, 89};
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, 1, full, skipped, 3, &r->layers[0].dynamic_j, 0.95,
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, 1, full, skipped, 3, &r->layers[0].dynamic_j, NULL, 0.95,
                                          &r->layer_skips[0]),
                    0);
+  lj_interval head;  // the last layer's: the head's change, 2 mJ per unit
+  lj_interval_from_se(0.002, 0.0001, 4, 0.95, &head);
   assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped, 3, &r->layers[15].dynamic_j,
-                                         0.95, &r->layer_skips[1]),
+                                         &head, 0.95, &r->layer_skips[1]),
                    0);
   // layer 3 saving 10 x its estimate in pairs 1 mJ apart on 10 mJ saved: the point within, the
   // interval (~ +-25%) across the band: INCONCLUSIVE
   double wide_full[3] = {1.0, 1.001, 0.999}, wide_skipped[3];
   for (int i = 0; i < 3; i++) wide_skipped[i] = 1.0 - 10 * r->layers[3].dynamic_j.mean;
   assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 3, 0, 10, wide_full, wide_skipped, 3,
-                                         &r->layers[3].dynamic_j, 0.95, &r->layer_skips[2]),
+                                         &r->layers[3].dynamic_j, NULL, 0.95, &r->layer_skips[2]),
                    0);
   r->n_layer_skips = 3;
 }
@@ -482,6 +530,13 @@ static void test_store_round_trip(void **state) {
     REL(g.layer_skips[i].a.ratio.hi, w.layer_skips[i].a.ratio.hi, 1e-12);
     assert_int_equal(lj_report_layer_skip_verdict(&g, &g.layer_skips[i]), lj_report_layer_skip_verdict(&w, &w.layer_skips[i]));
     assert_true(isnan(g.layer_skips[i].a.counter_saved_j));
+    if (i == 1) {  // the last layer's head change, with its interval
+      REL(g.layer_skips[i].head_change_j.estimate, 0.002, 1e-12);
+      REL(g.layer_skips[i].head_change_j.hi, w.layer_skips[i].head_change_j.hi, 1e-12);
+      REL(g.layer_skips[i].head_change_j.df, 4.0, 1e-12);
+    } else {
+      assert_true(isnan(g.layer_skips[i].head_change_j.estimate));
+    }
   }
   lj_profile_result_free(&g);
   lj_store_close(st);
@@ -502,8 +557,8 @@ static void test_text_and_json(void **state) {
   const char *eol = strchr(row15, '\n');
   assert_non_null(eol);
   // MISS, flagged as the last layer (its skip changes the head's input), and the note saying why
-  const char *miss = strstr(row15, "MISS"), *head = strstr(row15, "head\n");
-  assert_true(miss && miss < eol && head && head < eol + 1);
+  const char *miss = strstr(row15, "MISS"), *head = strstr(row15, "head 2.000+-");
+  assert_true(miss && miss < eol && head && head < eol);
   assert_non_null(strstr(text, "head: the last layer; skipping it also changes the input of the final norm"));
   const char *row3 = strstr(text, "decode       3      10");
   assert_non_null(row3);
@@ -523,6 +578,7 @@ static void test_text_and_json(void **state) {
   assert_non_null(strstr(json, "\"verdict\": \"INCONCLUSIVE\""));
   assert_non_null(strstr(json, "\"includes_head_change\": true"));
   assert_non_null(strstr(json, "\"includes_head_change\": false"));
+  assert_non_null(strstr(json, "\"head_change_j\": {"));
   assert_non_null(strstr(json, "\"agreement_lo_pct\": "));
   free(json);
   lj_profile_result_free(&r);

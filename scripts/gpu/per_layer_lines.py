@@ -16,8 +16,16 @@ def pct(x):
     return "-" if x is None else "%+.1f%%" % x
 
 
-# The last layer's skip also changes the input of the final norm and the LM head (docs/attribution.md §2f).
-HEAD_NOTE = " (last layer: the final norm and LM head see another input, so not this layer's energy alone)"
+# The last layer's skip also changes the input of the final norm and the LM head (docs/attribution.md §2f):
+# its estimate adds that change where it was measured; without it the row cannot pass.
+def head_note(s):
+    if not s.get("includes_head_change"):
+        return ""
+    h = s.get("head_change_j") or {}
+    if h.get("mean") is None:
+        return " (last layer: the final norm and LM head see another input, not measured: cannot pass)"
+    return " (last layer: the estimate adds the head's change %.4g J [%.4g, %.4g])" % (h["mean"], h["lo"] or 0,
+                                                                                      h["hi"] or 0)
 
 
 def t975(df):
@@ -56,7 +64,7 @@ def lines(doc, model):
               % (s.get("verdict") or "MISS", model, s["phase"], s["layer"], pct(s["agreement_pct"]),
                  pct(s.get("agreement_lo_pct")), pct(s.get("agreement_hi_pct")), s["saved_j"]["mean"] or 0,
                  s["saved_j"]["lo"] or 0, s["saved_j"]["hi"] or 0, pairs, "-" if sd is None else "%.3g" % sd,
-                 "-" if need is None else need, est, HEAD_NOTE if s.get("includes_head_change") else ""))
+                 "-" if need is None else need, est, head_note(s)))
     cells = doc.get("layer_stages") or []
     if not cells:
         print("MISS %s layer_stages: none measured" % model)

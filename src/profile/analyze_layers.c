@@ -55,7 +55,8 @@ static int phase_layers(lj_profile_result *r, lj_phase ph, lj_replay_trial *t) {
     int64_t kv = 0;
     for (size_t i = 0; i < r->n_trials; i++) {
       const lj_profile_trial *x = &r->trials[i];
-      if (x->method != LJ_METHOD_LAYER || x->key.phase != ph || x->key.layer != L) continue;
+      if (x->method != LJ_METHOD_LAYER || x->key.phase != ph || x->key.layer != L || x->key.stage != LJ_STAGE_COUNT)
+        continue;
       if (isfinite(x->t.counter_energy_j) && x->t.calls > 0 && x->t.duration_s > 0) t[n++] = x->t;
       kv = x->key.kv_len;
     }
@@ -116,10 +117,27 @@ static int phase_layer_stages(lj_profile_result *r, lj_phase ph, lj_replay_trial
   return 0;
 }
 
+// The head's change when the last layer L is skipped, per call: the final norm and LM head on L's input
+// (variant 1) less on their own (variant 0), Welch's difference of their trials' means. 1 when measured.
+static int head_change(const lj_profile_result *r, lj_phase ph, int L, lj_replay_trial *t, lj_interval *out) {
+  lj_replay_estimate e[2];
+  for (int v = 0; v < 2; v++) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_trials; i++) {
+      const lj_profile_trial *x = &r->trials[i];
+      if (x->method == LJ_METHOD_LAYER && x->key.phase == ph && x->key.layer == L && x->key.stage == LJ_STAGE_LM_HEAD &&
+          x->variant == v && isfinite(x->t.counter_energy_j) && x->t.calls > 0 && x->t.duration_s > 0)
+        t[n++] = x->t;
+    }
+    if (n < 2 || lj_replay_estimate_compute(t, n, NAN, r->plan.level, &e[v]) < 0) return 0;
+  }
+  return lj_stats_difference(&e[1].dynamic_j, &e[0].dynamic_j, r->plan.level, out) == 0;
+}
+
 // The skip checks of one phase (pi: 0 prefill, 1 decode) against the layers' estimates, from its
 // windows in the order they ran. The saving takes the power samples where they give every pair
 // the counter gives (§1b; the windows are >= --phase-seconds, under 10 s), the counter's beside it.
-static int phase_skips(lj_profile_result *r, const lj_profile_raw *raw, int pi) {
+static int phase_skips(lj_profile_result *r, const lj_profile_raw *raw, int pi, lj_replay_trial *t) {
   lj_phase ph = pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
   int n_layers = r->plan.config.n_layers;
   double calls = n_layers > 0 ? lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0) / n_layers : 0;
@@ -140,8 +158,14 @@ static int phase_skips(lj_profile_result *r, const lj_profile_raw *raw, int pi) 
     int samples = ns > 0 && ns >= nc;
     if (!samples && nc == 0) continue;
     lj_layer_skip *s = &r->layer_skips[r->n_layer_skips];
-    LJ_TRY(lj_layer_skip_compute(ph, L, L == n_layers - 1, per_unit, samples ? fs : fc, samples ? ss : sc,
-                                 samples ? ns : nc, &est->dynamic_j, r->plan.level, s));
+    lj_interval head;  // per call, then per unit (the head runs once a step, as the layer)
+    int last = L == n_layers - 1, with_head = last && head_change(r, ph, L, t, &head);
+    if (with_head) {
+      double c = lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_LM_HEAD, 0);
+      lj_interval_from_se(head.estimate * c, head.se * c, head.df, r->plan.level, &head);
+    }
+    LJ_TRY(lj_layer_skip_compute(ph, L, last, per_unit, samples ? fs : fc, samples ? ss : sc, samples ? ns : nc,
+                                 &est->dynamic_j, with_head ? &head : NULL, r->plan.level, s));
     if (samples) {
       double d = 0;
       for (size_t i = 0; i < nc; i++) d += fc[i] - sc[i];
@@ -165,8 +189,8 @@ int lj_analyze_layers(lj_profile_result *r, const lj_profile_raw *raw) {
   int rc = 0;
   for (int p = 0; p < LJ_PHASE_COUNT && rc == 0; p++) rc = phase_layers(r, (lj_phase)p, t);
   for (int p = 0; p < LJ_PHASE_COUNT && rc == 0; p++) rc = phase_layer_stages(r, (lj_phase)p, t);
-  free(t);
   r->n_layer_skips = 0;
-  for (int pi = 0; raw && pi < 2 && rc == 0; pi++) rc = phase_skips(r, raw, pi);
+  for (int pi = 0; raw && pi < 2 && rc == 0; pi++) rc = phase_skips(r, raw, pi, t);
+  free(t);
   return rc;
 }

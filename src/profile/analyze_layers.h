@@ -25,12 +25,13 @@ size_t lj_layer_skip_pairs(const int *slot, const double *j, size_t n, int k, do
 // A layer skipped in the real run, from its n pairs: saved = the mean of bracket - skipped with
 // Student's interval on n - 1 degrees of freedom (paired: linear drift cancels), against
 // calls_per_unit x replay_per_call_j, the layer's estimate (calls per unit: prefill 1, decode the
-// generated tokens - 1). pass: the whole interval of the agreement (a.ratio - 1) within
-// +-LJ_LAYER_SKIP_TARGET_PCT (common/verdict.h), and not last_layer (its skip changes the head's
-// input too).
+// generated tokens - 1), plus for the last layer head_change_j (per unit; NULL or NAN: not
+// measured), what its skip changes in the final norm and the LM head. pass: the whole interval of
+// the agreement (a.ratio - 1) within +-LJ_LAYER_SKIP_TARGET_PCT (common/verdict.h), and for the
+// last layer only with the head's change in the estimate.
 int lj_layer_skip_compute(lj_phase ph, int layer, int last_layer, int64_t calls_per_unit, const double *bracket_j,
-                          const double *skipped_j, size_t n, const lj_mean_ci *replay_per_call_j, double level,
-                          lj_layer_skip *out);
+                          const double *skipped_j, size_t n, const lj_mean_ci *replay_per_call_j,
+                          const lj_interval *head_change_j, double level, lj_layer_skip *out);
 
 // Fills r->layers from the "layer" trials, every phase, r->layer_stages from the "layer_stage"
 // trials (with the timeline's time of that stage of that layer for the time ratio), and

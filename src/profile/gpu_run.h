@@ -106,6 +106,7 @@ typedef struct {
   // (lj_cuda_replay_create_layer_stage).
   const lj_cuda_layer_inputs *in;
   int short_preroll;  // 1: LJ_GPU_SHORT_PREROLL_S + up to one sample period (trials read from the samples)
+  int head;           // with in: 1 + a captured slot, the final norm and LM head on it (0: none)
 } lj_gpu_replay_what;
 // The pre-roll of short trials whose energy is the power samples' (§1b): the counter's 100 ms grid
 // does not matter to them; enough for the power to settle to the replay's level (the ~20 ms

@@ -385,6 +385,7 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_num(x, "agreement_hi_pct", hi);
     put_str(x, "verdict", lj_verdict_name(lj_report_layer_skip_verdict(r, s)));
     put_int(x, "includes_head_change", lj_report_layer_skip_head_change(r, s));
+    put_num(x, "head_change_j", s->head_change_j.estimate);
     json_array_append_new(ls, x);
   }
   put(o, "shapley", sh);

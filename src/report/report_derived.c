@@ -145,8 +145,9 @@ lj_verdict lj_report_layer_skip_verdict(const lj_profile_result *r, const lj_lay
   double lo, hi;
   lj_report_layer_skip_range(s, &lo, &hi);
   lj_verdict v = lj_interval_verdict(s->a.agreement_pct, lo, hi, LJ_LAYER_SKIP_TARGET_PCT);
-  // the last layer's saving includes the head's change, which its estimate lacks: no proof of the layer
-  return v == LJ_VERDICT_PASS && lj_report_layer_skip_head_change(r, s) ? LJ_VERDICT_INCONCLUSIVE : v;
+  // the last layer's saving includes the head's change: without it in the estimate, no proof of the layer
+  int lacks = lj_report_layer_skip_head_change(r, s) && !isfinite(s->head_change_j.estimate);
+  return v == LJ_VERDICT_PASS && lacks ? LJ_VERDICT_INCONCLUSIVE : v;
 }
 
 int lj_report_layer_skip_head_change(const lj_profile_result *r, const lj_layer_skip *s) {

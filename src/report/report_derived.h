@@ -48,7 +48,8 @@ lj_verdict lj_report_closure_verdict(const lj_closure *c);
 lj_verdict lj_report_shapley_verdict(const lj_shapley_check *c);
 // A layer skip's verdict by that rule: its agreement (saved / estimate - 1) with the ratio's interval
 // against +-LJ_LAYER_SKIP_TARGET_PCT; NONE where the estimate was zero (no agreement). The last layer
-// (lj_report_layer_skip_head_change) never passes: its estimate lacks the head's change.
+// (lj_report_layer_skip_head_change) passes only with the head's change in its estimate
+// (head_change_j; older stores lack it).
 lj_verdict lj_report_layer_skip_verdict(const lj_profile_result *r, const lj_layer_skip *s);
 // The agreement's interval in percent (NAN where the ratio has none).
 void lj_report_layer_skip_range(const lj_layer_skip *s, double *lo_pct, double *hi_pct);

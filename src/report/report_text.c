@@ -702,10 +702,12 @@ static void print_layer_replays(FILE *f, const lj_profile_result *r) {
     cell a, b, d, e;
     double lo, hi;
     lj_report_layer_skip_range(s, &lo, &hi);
-    fprintf(f, "%-8s %5d %7lld %16s %16s %8s %20s  %-*s%s\n", lj_phase_name(s->phase), s->layer,
+    cell hc;
+    int with = h && isfinite(s->head_change_j.estimate);
+    fprintf(f, "%-8s %5d %7lld %16s %16s %8s %20s  %-*s%s%s\n", lj_phase_name(s->phase), s->layer,
             (long long)s->a.calls, interval_j(a, &s->a.saved_j), interval_j(b, &s->a.replay_j),
-            pct(d, s->a.agreement_pct, 1), pct_range(e, lo, hi),
-            h ? 12 : 0, verdict ? verdict : "-", h ? "  head" : "");
+            pct(d, s->a.agreement_pct, 1), pct_range(e, lo, hi), h ? 12 : 0, verdict ? verdict : "-",
+            !h ? "" : with ? "  head " : "  head", with ? interval_j(hc, &s->head_change_j) : "");
   }
   fprintf(f, "skip: the real run with that layer a no-op (the residual passes through), dynamic J per phase unit; "
              "saved: per skipped window, the mean of the full windows before and after it less it, over the pairs "
@@ -715,8 +717,9 @@ static void print_layer_replays(FILE *f, const lj_profile_result *r) {
           LJ_LAYER_SKIP_TARGET_PCT);
   if (head)
     fprintf(f, "head: the last layer; skipping it also changes the input of the final norm and the LM head, whose "
-               "power depends on its operands, so its saving is not that layer's energy alone and the estimate "
-               "lacks the head's change: never PASS (at best INCONCLUSIVE)\n");
+               "power depends on its operands, so its saving is not that layer's energy alone: its estimate adds "
+               "the head's change (J per unit, beside it: the final norm + LM head replayed on that layer's input "
+               "less on their own); without it (not measured) the row never passes\n");
 }
 
 // Layers x stages (--per-layer): each stage of each layer alone, dynamic J per call, a row per layer;

@@ -440,11 +440,11 @@
     if (x.layer_skips && x.layer_skips.length) {
       box.append(el('h3', {}, 'Layer skips: energy saved without one decoder layer, against its replay'));
       box.append(table(['phase', 'skipped layer', 'saved per unit', 'estimate', 'agreement', Math.round((d.run.level || 0.95) * 100) + '% interval', 'verdict'],
-        x.layer_skips.map((s) => [s.phase, s.layer + (s.includes_head_change ? ' (last: head changes too)' : ''), fmt(s.saved_j, 'J'), fmt(s.estimate_j, 'J'), signedPct(s.agreement_pct),
+        x.layer_skips.map((s) => [s.phase, s.layer + (s.includes_head_change ? (s.head_change_j !== null ? ' (last: estimate + head change ' + fmt(s.head_change_j, 'J') + ')' : ' (last: head changes too)') : ''), fmt(s.saved_j, 'J'), fmt(s.estimate_j, 'J'), signedPct(s.agreement_pct),
           '[' + signedPct(s.agreement_lo_pct) + ', ' + signedPct(s.agreement_hi_pct) + ']', s.verdict || '-'])));
       box.append(el('p', { class: 'note' }, 'Saved: per skipped window, the mean of the full windows run just before and after it less it; the interval over these pairs. ' +
         'PASS: the whole interval of the agreement within \u00b110%; MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound (more rounds decide). ' +
-        'Skipping the last layer also changes the input of the final norm and the LM head, whose power depends on its operands: its saving is not that layer\'s energy alone, and its row never passes.'));
+        'Skipping the last layer also changes the input of the final norm and the LM head, whose power depends on its operands: its saving is not that layer\'s energy alone. Its estimate adds the head\'s change (the final norm and LM head replayed on that layer\'s input less on their own); a row without it never passes.'));
     }
     if (d.run.notes) box.append(el('p', { class: 'note' }, 'Notes: ', d.run.notes));
     root.append(box);
