@@ -188,7 +188,8 @@ static void test_skip_arithmetic(void **state) {
   // the same point from pairs 1 J apart: se 0.577 J, t(2) x that ~ +-2.5 J on 10 J, so the agreement's
   // interval reaches past +-10%: INCONCLUSIVE, not PASS
   double wide_skipped[3] = {90, 89, 91};
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, wide_skipped, 3, &per_call, NULL, 0.95, &s), 0);
+  assert_int_equal(
+      lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, wide_skipped, 3, &per_call, NULL, 0.95, &s), 0);
   assert_true(fabs(s.a.agreement_pct) < 0.2);
   assert_true(s.a.ratio.lo < 0.85 && s.a.ratio.lo > 0.6 && s.a.ratio.hi > 1.15 && s.a.ratio.hi < 1.4);
   assert_false(s.pass);
@@ -248,7 +249,8 @@ static void test_skip_schedule(void **state) {
   assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, 2, b, sk), 15);
   assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, 3, b, sk), 16);
   // the caps: the most rounds fit; a short buffer stops at whole pairs
-  assert_int_equal((int)lj_layer_skip_schedule(LJ_PROFILE_MAX_PAIRS, 3, slot, LJ_SKIP_MAX_WINDOWS), LJ_SKIP_MAX_WINDOWS);
+  assert_int_equal((int)lj_layer_skip_schedule(LJ_PROFILE_MAX_PAIRS, 3, slot, LJ_SKIP_MAX_WINDOWS),
+                   LJ_SKIP_MAX_WINDOWS);
   assert_int_equal((int)lj_layer_skip_schedule(4, 3, slot, 6), 5);
   // one skipped slot (a 1-layer model): F S F S F
   assert_int_equal((int)lj_layer_skip_schedule(2, 1, slot, LJ_SKIP_MAX_WINDOWS), 5);
@@ -286,7 +288,8 @@ static void test_skip_drift(void **state) {
       else full[r] = v;
     }
   lj_ablation welch;
-  assert_int_equal(lj_ablation_compute(LJ_STAGE_ATTN_NORM, 10, full, ROUNDS, sk[2], ROUNDS, &per_call, 0.95, &welch), 0);
+  assert_int_equal(
+      lj_ablation_compute(LJ_STAGE_ATTN_NORM, 10, full, ROUNDS, sk[2], ROUNDS, &per_call, 0.95, &welch), 0);
   double welch_half_pct = (welch.saved_j.hi - welch.saved_j.estimate) / 5.0 * 100;
   assert_true(welch_half_pct > 10);                      // ~+-14%: no verdict possible
   assert_true(welch.saved_j.estimate < 5.0 * 0.97);      // slot 3 runs 3 windows after F: ~-3.9%

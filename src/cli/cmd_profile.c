@@ -176,7 +176,9 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_HEAD_FIT: o->head_fit = 1; break;
       case OPT_NO_SHAPLEY: o->shapley = 0; break;
       case OPT_PER_LAYER: o->per_layer = 1; break;
-      case OPT_SKIP_ROUNDS: LJ_TRY(parse_int("--skip-rounds", optarg, 1, LJ_PROFILE_MAX_SKIP_ROUNDS, &o->skip_rounds)); break;
+      case OPT_SKIP_ROUNDS:
+        LJ_TRY(parse_int("--skip-rounds", optarg, 1, LJ_PROFILE_MAX_SKIP_ROUNDS, &o->skip_rounds));
+        break;
       case OPT_NO_LAYER_STAGES: o->layer_stages = 0; break;
       case OPT_KNOWN: if (!o->known_answer_mb) o->known_answer_mb = LJ_KNOWN_ANSWER_DEFAULT_MB; break;
       case OPT_KNOWN_MB: LJ_TRY(parse_int("--known-answer-mb", optarg, 1, 4096, &o->known_answer_mb)); break;

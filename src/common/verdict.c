@@ -13,5 +13,8 @@ lj_verdict lj_interval_verdict(double pct, double lo_pct, double hi_pct, double 
 }
 
 const char *lj_verdict_name(lj_verdict v) {
-  return v == LJ_VERDICT_PASS ? "PASS" : v == LJ_VERDICT_MISS ? "MISS" : v == LJ_VERDICT_INCONCLUSIVE ? "INCONCLUSIVE" : NULL;
+  return v == LJ_VERDICT_PASS           ? "PASS"
+         : v == LJ_VERDICT_MISS         ? "MISS"
+         : v == LJ_VERDICT_INCONCLUSIVE ? "INCONCLUSIVE"
+                                        : NULL;
 }

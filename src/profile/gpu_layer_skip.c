@@ -11,7 +11,8 @@
 #include "profile/analyze_layers.h"
 #include "profile/gpu_run.h"
 
-_Static_assert(LJ_PROFILE_MAX_SKIP_ROUNDS <= LJ_PROFILE_MAX_PAIRS, "the skip windows' arrays hold LJ_PROFILE_MAX_PAIRS rounds");
+_Static_assert(LJ_PROFILE_MAX_SKIP_ROUNDS <= LJ_PROFILE_MAX_PAIRS,
+               "the skip windows' arrays hold LJ_PROFILE_MAX_PAIRS rounds");
 
 static int window(gpu_run *g, int pi, int slot, int round) {
   if (g->n_skip[pi] >= LJ_SKIP_MAX_WINDOWS) return 0;

@@ -75,15 +75,16 @@ int lj_layer_skip_compute(lj_phase ph, int layer, int last_layer, int64_t calls_
   if (with_head) {
     out->head_change_j = *head_change_j;
     double c = (double)calls_per_unit, coef[2] = {1, 1};
-    lj_mean_ci m[2] = {*replay_per_call_j,
-                       {.n = 2, .mean = head_change_j->estimate / c, .sem = head_change_j->se / c, .df = head_change_j->df}};
+    lj_mean_ci m[2] = {*replay_per_call_j, {.n = 2, .mean = head_change_j->estimate / c,
+                                            .sem = head_change_j->se / c, .df = head_change_j->df}};
     lj_interval sum;
     LJ_TRY(lj_stats_linear_combination(coef, m, 2, level, &sum));
     estimate = (lj_mean_ci){.n = 2, .mean = sum.estimate, .sem = sum.se, .df = sum.df, .level = level};
   }
   LJ_TRY(lj_ablation_against_replay(&estimate, level, a));
   // PASS only on the whole interval; the last layer only with the head's change in its estimate
-  out->pass = (!last_layer || with_head) && lj_interval_verdict(a->agreement_pct, (a->ratio.lo - 1) * 100, (a->ratio.hi - 1) * 100,
-                                                 LJ_LAYER_SKIP_TARGET_PCT) == LJ_VERDICT_PASS;
+  lj_verdict v = lj_interval_verdict(a->agreement_pct, (a->ratio.lo - 1) * 100, (a->ratio.hi - 1) * 100,
+                                     LJ_LAYER_SKIP_TARGET_PCT);
+  out->pass = (!last_layer || with_head) && v == LJ_VERDICT_PASS;
   return 0;
 }

@@ -40,7 +40,9 @@ static int measure(gpu_run *g) {
   int staged = o->fusion == LJ_FUSION_NONE;
   int n_replays = !staged ? 0 : 13 + 14 + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
   int n_sequence = !staged ? 0 : (o->sequence || o->shapley ? 2 * o->trials : 0) +
-                   (o->per_layer ? 2 * o->trials + 2 * o->skip_rounds + (o->layer_stages ? 2 * r->plan.config.n_layers : 0) : 0);
+                   (o->per_layer ? 2 * o->trials + 2 * o->skip_rounds +
+                                       (o->layer_stages ? 2 * r->plan.config.n_layers : 0)
+                                 : 0);
   lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (staged && o->timeline ? 1 : 0) + n_replays + n_sequence +
                                                   (staged && o->ablation ? 2 * R : 0) + (staged && o->overhead ? 1 : 0) +
                                                   (staged && o->known_answer_mb > 0 ? 4 : 0));
