@@ -23,7 +23,7 @@
 # The default (non-quick) per-layer run of 1B alone (~15 minutes with the rest of the default profile):
 #   PROFILE_ARGS=--no-quick bash scripts/gpu/per_layer_checks.sh build-gpu "$OUT/per-layer" 1b
 # The default's layer-skip check inside a quick run (10 rounds of 2 s windows; ~6.5 minutes in all):
-#   PROFILE_ARGS="--skip-rounds 10 --phase-seconds 2 --no-layer-stages" PER_LAYER_TARGET_S=340 \
+#   PROFILE_ARGS="--skip-rounds 10 --phase-seconds 2 --no-layer-stages" PER_LAYER_TARGET_S=360 \
 #     bash scripts/gpu/per_layer_checks.sh build-gpu "$OUT/per-layer" 1b
 set -uo pipefail
 bin_dir=$(cd "${1:?usage: per_layer_checks.sh BIN_DIR OUT_DIR [PART...]}" && pwd)
