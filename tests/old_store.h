@@ -12,7 +12,7 @@ static void write_old_store(const char *path, int version) {
   } parts[] = {{1, lj_store_schema_v1}, {2, lj_store_schema_v2}, {3, lj_store_schema_v3},
                {4, lj_store_schema_v4}, {5, lj_store_schema_v5}, {6, lj_store_schema_v6},
                {6, lj_store_schema_v6_sources}, {7, lj_store_schema_v7}, {8, lj_store_schema_v8},
-               {9, lj_store_schema_v9}, {10, lj_store_schema_v10}};
+               {9, lj_store_schema_v9}, {10, lj_store_schema_v10}, {11, lj_store_schema_v11}};
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   for (size_t i = 0; i < sizeof parts / sizeof parts[0] && parts[i].version <= version; i++)

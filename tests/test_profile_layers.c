@@ -4,10 +4,13 @@
 //   - one layer 20% dearer: it is ranked first, its t lies far beyond the critical value and the
 //     verdict is MISS naming it;
 //   - the energy source: 0.8 s trials with power samples take the samples (§1b);
-//   - the layer-skip arithmetic: saved energy per phase unit against calls x the replay estimate,
-//     the verdict on the agreement's whole interval: narrow and within 10% PASS, 25% off MISS, the
-//     point within but the interval not (wide windows, the H100's --quick skips) INCONCLUSIVE; the
-//     last layer's row says its skip changes the head's input too;
+//   - the layer-skip check: its schedule (every skipped window between two full ones, the order
+//     changing from round to round), the paired saving per phase unit against calls x the replay
+//     estimate, the verdict on the agreement's whole interval: narrow and within 10% PASS, 25% off
+//     (the whole interval outside) MISS, across the band (wide pairs, the H100's --quick skips)
+//     INCONCLUSIVE; a planted drift that Welch's old analysis cannot see through and the paired
+//     one removes; one outlier window; the last layer's estimate with the head's change (from its
+//     trials) and without it (never PASS);
 //   - the estimates and skips written to a store and read back equal;
 //   - the text summary and the JSON show them;
 //   - layers x stages: one 0.3 s trial per stage of each layer into per-call cells (the samples'
@@ -119,56 +122,242 @@ static void test_dear_layer_ranked_and_missed(void **state) {
   lj_profile_result_free(&r);
 }
 
+// Pairs of (mean of the full windows around, skipped) straight into the arithmetic.
 static void test_skip_arithmetic(void **state) {
   (void)state;
-  // a decode unit of 10 steps: the layer runs 10 times; skipping it saves 10 J of 100, windows 0.01 J apart
-  double full[3] = {100, 100.01, 99.99}, skipped[3] = {90, 90.01, 89.99};
+  // a decode unit of 10 steps: the layer runs 10 times; skipping it saves 10 J of 100, pairs 0.01 J apart
+  double full[3] = {100, 100.01, 99.99}, skipped[3] = {90, 90.02, 89.98};
   lj_mean_ci per_call;
   double x[3] = {0.999, 1.0, 1.001};
   assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
   lj_layer_skip s;
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, full, 3, skipped, 3, &per_call, 0.95, &s), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, skipped, 3, &per_call, NULL, 0.95, &s), 0);
   assert_int_equal(s.layer, 5);
   REL(s.a.saved_j.estimate, 10.0, 1e-12);
+  // the paired interval: differences 10, 9.99, 10.01: sd 0.01, se 0.00577, t(2) = 4.303
+  REL(s.a.saved_j.se, 0.01 / sqrt(3), 1e-9);
+  assert_true(s.a.saved_j.df == 2);
+  REL(s.a.saved_j.hi - s.a.saved_j.estimate, 4.302653 * 0.01 / sqrt(3), 1e-6);
+  REL(s.a.full_j.mean, 100.0, 1e-12);
+  REL(s.a.ablated_j.mean, 90.0, 1e-12);
   REL(s.a.replay_j.estimate, 10.0, 1e-12);
   assert_true(fabs(s.a.agreement_pct) < 1e-9);
-  // narrow and within: the agreement's whole interval inside +-0.5% (saved se 0.0082 J, replay se 0.0058 J)
-  assert_true(s.a.ratio.lo > 0.995 && s.a.ratio.hi < 1.005);
+  assert_true(s.a.ratio.lo > 0.99 && s.a.ratio.hi < 1.01);
   assert_true(s.pass);
-  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_PASS);
-  // the replay says 0.8 J per call: the saving is 25% above it, MISS however narrow
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  r.plan.config.n_layers = 16;
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_PASS);
+  // the same as the last layer: its saving has the head's change too, so without it never PASS
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped, 3, &per_call, NULL, 0.95, &s), 0);
+  assert_false(s.pass);
+  assert_true(isnan(s.head_change_j.estimate));
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_INCONCLUSIVE);
+  // with it: the head changes by 0.5 J a unit; the saving of 10.5 J matches 10 x 1 J + 0.5 J (PASS),
+  // and 10 J against that is -4.8%, still within; a head change of 2 J puts 10 J at -16.7%: MISS
+  double skipped_h[3] = {89.5, 89.52, 89.48};
+  lj_interval head;
+  lj_interval_from_se(0.5, 0.001, 7, 0.95, &head);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped_h, 3, &per_call, &head, 0.95, &s),
+                   0);
+  REL(s.a.replay_j.estimate, 10.5, 1e-12);
+  REL(s.head_change_j.estimate, 0.5, 1e-12);
+  assert_true(fabs(s.a.agreement_pct) < 1e-9 && s.pass);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_PASS);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped, 3, &per_call, &head, 0.95, &s), 0);
+  REL(s.a.agreement_pct, (10 / 10.5 - 1) * 100, 1e-9);
+  assert_true(s.pass);
+  lj_interval_from_se(2.0, 0.001, 7, 0.95, &head);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped, 3, &per_call, &head, 0.95, &s), 0);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_MISS);
+  // the replay says 0.8 J per call: the saving is 25% above it, the whole interval outside: MISS
   for (int i = 0; i < 3; i++) x[i] *= 0.8;
   assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, full, 3, skipped, 3, &per_call, 0.95, &s), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, skipped, 3, &per_call, NULL, 0.95, &s), 0);
   REL(s.a.agreement_pct, 25.0, 1e-9);
   assert_false(s.pass);
-  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_MISS);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_MISS);
   // 9.5 saved against 10 (-5%), narrow: within the 10% target, PASS
   double skipped2[3] = {90.5, 90.51, 90.49};
   for (int i = 0; i < 3; i++) x[i] /= 0.8;
   assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &per_call), 0);
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 10, full, 3, skipped2, 3, &per_call, 0.95, &s), 0);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, 10, full, skipped2, 3, &per_call, NULL, 0.95, &s), 0);
   REL(s.a.agreement_pct, -5.0, 1e-9);
   assert_true(s.pass);
-  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_PASS);
-  // the same point from windows 1 J apart: the saving's se is 0.82 J, t(~4) x that ~ +-2.3 J on 10 J,
-  // so the agreement's interval reaches past +-10%: the point within, INCONCLUSIVE, not PASS
-  double wide_full[3] = {100, 101, 99}, wide_skipped[3] = {90, 91, 89};
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 10, wide_full, 3, wide_skipped, 3, &per_call, 0.95, &s),
-                   0);
-  assert_true(fabs(s.a.agreement_pct) < 1e-9);
-  assert_true(s.a.ratio.lo < 0.85 && s.a.ratio.lo > 0.7 && s.a.ratio.hi > 1.15 && s.a.ratio.hi < 1.3);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_PASS);
+  // the same point from pairs 1 J apart: se 0.577 J, t(2) x that ~ +-2.5 J on 10 J, so the agreement's
+  // interval reaches past +-10%: INCONCLUSIVE, not PASS
+  double wide_skipped[3] = {90, 89, 91};
+  assert_int_equal(
+      lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, wide_skipped, 3, &per_call, NULL, 0.95, &s), 0);
+  assert_true(fabs(s.a.agreement_pct) < 0.2);
+  assert_true(s.a.ratio.lo < 0.85 && s.a.ratio.lo > 0.6 && s.a.ratio.hi > 1.15 && s.a.ratio.hi < 1.4);
   assert_false(s.pass);
-  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_INCONCLUSIVE);
-  // no calls: an error naming the layer's first stage
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, full, 3, skipped2, 3, &per_call, 0.95, &s),
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_INCONCLUSIVE);
+  // one pair: no interval, INCONCLUSIVE however close the point
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 5, 0, 10, full, skipped, 1, &per_call, NULL, 0.95, &s), 0);
+  assert_true(isnan(s.a.saved_j.lo) && !s.pass);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_INCONCLUSIVE);
+  // no calls, no pairs: errors naming the layer
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, 0, full, skipped2, 3, &per_call, NULL, 0.95, &s),
                    LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "prefill layer 0"));
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 3, 0, 1, full, skipped2, 0, &per_call, NULL, 0.95, &s),
+                   LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "layer 3: no skipped window"));
+  lj_profile_result_free(&r);
+}
+
+// The schedule: F first and last, every skipped window between two full ones, each slot once a round,
+// a round never starting with the slot the round before ended with (so no two windows of one slot
+// share a full window), and over 6 rounds of 3 slots every slot at every place twice.
+static void test_skip_schedule(void **state) {
+  (void)state;
+  int slot[LJ_SKIP_MAX_WINDOWS];
+  size_t n = lj_layer_skip_schedule(6, 3, slot, LJ_SKIP_MAX_WINDOWS);
+  assert_int_equal((int)n, 1 + 6 * 3 * 2);
+  int place[4][3];
+  memset(place, 0, sizeof place);
+  for (size_t i = 0; i < n; i++) {
+    if (i % 2 == 0) {
+      assert_int_equal(slot[i], 0);
+      continue;
+    }
+    assert_true(slot[i] >= 1 && slot[i] <= 3);
+    place[slot[i]][(i / 2) % 3]++;
+    if (i >= 3) assert_int_not_equal(slot[i], slot[i - 2]);  // no slot twice in a row
+  }
+  for (int k = 1; k <= 3; k++)
+    for (int p = 0; p < 3; p++) assert_int_equal(place[k][p], 2);
+  // the order changes: round 0 runs 1 2 3, round 1 1 3 2; no slot always follows the same one
+  int expect[6] = {1, 2, 3, 1, 3, 2};
+  for (int i = 0; i < 6; i++) assert_int_equal(slot[1 + 2 * i], expect[i]);
+  for (int k = 1; k <= 3; k++) {
+    int before = 0, varies = 0;
+    for (size_t i = 3; i < n; i += 2)
+      if (slot[i] == k) varies |= before && before != slot[i - 2], before = slot[i - 2];
+    assert_true(varies);
+  }
+  // every skipped window of 16 rounds gives one pair
+  n = lj_layer_skip_schedule(16, 3, slot, LJ_SKIP_MAX_WINDOWS);
+  double j[LJ_SKIP_MAX_WINDOWS], b[LJ_SKIP_MAX_WINDOWS / 2], sk[LJ_SKIP_MAX_WINDOWS / 2];
+  for (size_t i = 0; i < n; i++) j[i] = slot[i] ? 9.0 : 10.0;
+  for (int k = 1; k <= 3; k++) assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, k, b, sk), 16);
+  // a window not read (NAN) loses the pairs it belongs to: a full one two, a skipped one its own
+  j[2] = NAN;  // the full window after the first skipped one (slot 1) and before the second (slot 2)
+  assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, 1, b, sk), 15);
+  assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, 2, b, sk), 15);
+  assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, 3, b, sk), 16);
+  // the caps: the most rounds fit; a short buffer stops at whole pairs
+  assert_int_equal((int)lj_layer_skip_schedule(LJ_PROFILE_MAX_PAIRS, 3, slot, LJ_SKIP_MAX_WINDOWS),
+                   LJ_SKIP_MAX_WINDOWS);
+  assert_int_equal((int)lj_layer_skip_schedule(4, 3, slot, 6), 5);
+  // one skipped slot (a 1-layer model): F S F S F
+  assert_int_equal((int)lj_layer_skip_schedule(2, 1, slot, LJ_SKIP_MAX_WINDOWS), 5);
+  assert_int_equal(slot[3], 1);
+}
+
+// J per unit of window i of n under a drift of `drift` J from the first to the last window, with
+// +-0.03 J of fixed pseudo-noise; a skipped window saves `saved` J.
+static double drifting(size_t i, size_t n, int skipped, double saved, double drift) {
+  return 100.0 + drift * (double)i / (double)(n - 1) + 0.03 * sin(1.7 * (double)i) - (skipped ? saved : 0);
+}
+
+// The layer's estimate in the drift and outlier tests: 0.5 J per call, exactly.
+static lj_mean_ci half_joule(void) {
+  double x[3] = {0.5, 0.5, 0.5};
+  lj_mean_ci m;
+  assert_int_equal(lj_stats_mean_ci(x, 3, 0.95, &m), 0);
+  return m;
+}
+
+// A linear drift of 2% (2 J of 100) over the skip windows, each layer saving 5 J (10 calls of 0.5 J):
+// the old schedule (F S1 S2 S3 per round) analysed by Welch's difference of independent means has an
+// interval wider than the band and a bias that grows with the slot's distance from F; the paired
+// schedule recovers the known saving within 0.5% with an interval inside +-2%.
+static void test_skip_drift(void **state) {
+  (void)state;
+  enum { ROUNDS = 8 };
+  lj_mean_ci per_call = half_joule();
+  // the old schedule: F S1 S2 S3, 8 rounds, Welch
+  double full[ROUNDS], sk[3][ROUNDS];
+  for (int r = 0; r < ROUNDS; r++)
+    for (int k = 0; k < 4; k++) {
+      double v = drifting((size_t)(4 * r + k), 4 * ROUNDS, k > 0, 5.0, 2.0);
+      if (k) sk[k - 1][r] = v;
+      else full[r] = v;
+    }
+  lj_ablation welch;
+  assert_int_equal(
+      lj_ablation_compute(LJ_STAGE_ATTN_NORM, 10, full, ROUNDS, sk[2], ROUNDS, &per_call, 0.95, &welch), 0);
+  double welch_half_pct = (welch.saved_j.hi - welch.saved_j.estimate) / 5.0 * 100;
+  assert_true(welch_half_pct > 10);                      // ~+-14%: no verdict possible
+  assert_true(welch.saved_j.estimate < 5.0 * 0.97);      // slot 3 runs 3 windows after F: ~-3.9%
+  // the paired schedule, the same drift over its windows
+  int slot[LJ_SKIP_MAX_WINDOWS];
+  size_t n = lj_layer_skip_schedule(ROUNDS, 3, slot, LJ_SKIP_MAX_WINDOWS);
+  double j[LJ_SKIP_MAX_WINDOWS], b[LJ_SKIP_MAX_WINDOWS / 2], s[LJ_SKIP_MAX_WINDOWS / 2];
+  for (size_t i = 0; i < n; i++) j[i] = drifting(i, n, slot[i] != 0, 5.0, 2.0);
+  for (int k = 1; k <= 3; k++) {
+    size_t m = lj_layer_skip_pairs(slot, j, n, k, b, s);
+    assert_int_equal((int)m, ROUNDS);
+    lj_layer_skip ls;
+    assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, k, 0, 10, b, s, m, &per_call, NULL, 0.95, &ls), 0);
+    REL(ls.a.saved_j.estimate, 5.0, 0.005);
+    assert_true((ls.a.ratio.lo - 1) * 100 > -2 && (ls.a.ratio.hi - 1) * 100 < 2);
+    assert_true(ls.pass);
+  }
+}
+
+// The verdict of slot k's pairs in the windows j (decode, 10 calls a unit) against per_call.
+static lj_verdict slot_verdict(const int *slot, const double *j, size_t n, int k, const lj_mean_ci *per_call,
+                               lj_layer_skip *ls) {
+  double b[LJ_SKIP_MAX_WINDOWS / 2], s[LJ_SKIP_MAX_WINDOWS / 2];
+  size_t m = lj_layer_skip_pairs(slot, j, n, k, b, s);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, k, 0, 10, b, s, m, per_call, NULL, 0.95, ls), 0);
+  return lj_interval_verdict(ls->a.agreement_pct, (ls->a.ratio.lo - 1) * 100, (ls->a.ratio.hi - 1) * 100, 10);
+}
+
+// One skipped window 4 J off (the H100's --quick decode, last layer): its pair's saving is 9 J among
+// 5s, the mean moves to 5.5 J and the interval widens to about +-1.2 J: INCONCLUSIVE, neither a
+// false MISS nor a PASS; the other layers' pairs do not share its full windows and stay PASS. One full
+// window 4 J high moves the two pairs around it by 2 J each (two different layers): both widen, the
+// third layer is untouched.
+static void test_skip_outlier(void **state) {
+  (void)state;
+  enum { ROUNDS = 8 };
+  lj_mean_ci per_call = half_joule();
+  int slot[LJ_SKIP_MAX_WINDOWS];
+  size_t n = lj_layer_skip_schedule(ROUNDS, 3, slot, LJ_SKIP_MAX_WINDOWS);
+  double j[LJ_SKIP_MAX_WINDOWS];
+  for (size_t i = 0; i < n; i++) j[i] = drifting(i, n, slot[i] != 0, 5.0, 0.0);
+  size_t odd = 0;
+  for (size_t i = 0; i < n && !odd; i++)
+    if (slot[i] == 3 && i > n / 2) odd = i;
+  assert_true(odd > 0 && odd + 2 < n);
+  j[odd] -= 4.0;
+  lj_verdict v[4];
+  lj_layer_skip ls;
+  for (int k = 1; k <= 3; k++) v[k] = slot_verdict(slot, j, n, k, &per_call, &ls);
+  REL(ls.a.saved_j.estimate, 5.5, 0.01);  // slot 3's
+  REL(ls.a.saved_j.hi - ls.a.saved_j.estimate, 2.364624 * 4.0 / sqrt(8) / sqrt(8), 0.05);
+  assert_int_equal(v[1], LJ_VERDICT_PASS);
+  assert_int_equal(v[2], LJ_VERDICT_PASS);
+  assert_int_equal(v[3], LJ_VERDICT_INCONCLUSIVE);
+  j[odd] += 4.0;
+  j[odd + 1] += 4.0;  // the full window after it: slot 3's pair and the next slot's pair
+  int next = slot[odd + 2];
+  for (int k = 1; k <= 3; k++) v[k] = slot_verdict(slot, j, n, k, &per_call, &ls);
+  assert_int_equal(v[3], LJ_VERDICT_INCONCLUSIVE);
+  assert_int_equal(v[next], LJ_VERDICT_INCONCLUSIVE);
+  assert_int_equal(v[6 - 3 - next], LJ_VERDICT_PASS);
 }
 
 // The H100's --quick skips (bench/results/2026-12-06-h100-per-layer): decode layer 8 saved
 // 2.580+-1.873 J against 2.577 estimated (+0.1%, its interval about +-73%): INCONCLUSIVE, not the
-// PASS the point alone gave; layer 15 0.83+-38.10 J against 2.573 (-67.8%): MISS, and it is the last
-// layer, whose skip changes the head's input too.
+// PASS the point alone gave; layer 15 0.83+-38.10 J against 2.573 (-67.8%, its interval about
+// +-1500%): INCONCLUSIVE too (it was a MISS on its point), and it is the last layer, whose skip
+// changes the head's input too.
 static void test_skip_verdict_measured(void **state) {
   (void)state;
   lj_profile_result r;
@@ -179,22 +368,23 @@ static void test_skip_verdict_measured(void **state) {
   s.phase = LJ_PHASE_DECODE, s.layer = 8;
   s.a.agreement_pct = (2.580 / 2.577 - 1) * 100;
   s.a.ratio.estimate = 2.580 / 2.577, s.a.ratio.lo = (2.580 - 1.873) / 2.577, s.a.ratio.hi = (2.580 + 1.873) / 2.577;
-  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_INCONCLUSIVE);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_INCONCLUSIVE);
   assert_false(lj_report_layer_skip_head_change(&r, &s));
   s.layer = 15;
   s.a.agreement_pct = (0.83 / 2.573 - 1) * 100;
   s.a.ratio.lo = (0.83 - 38.10) / 2.573, s.a.ratio.hi = (0.83 + 38.10) / 2.573;
-  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_MISS);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_INCONCLUSIVE);
   assert_true(lj_report_layer_skip_head_change(&r, &s));
   // an estimate of zero: no agreement, no verdict
   s.a.agreement_pct = s.a.ratio.lo = s.a.ratio.hi = NAN;
-  assert_int_equal(lj_report_layer_skip_verdict(&s), LJ_CLOSURE_NONE);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, &s), LJ_VERDICT_NONE);
   lj_profile_result_free(&r);
 }
 
-// The skip windows through lj_analyze_layers: decode units of 10 layer calls (gen_len 11); skipping
-// layer 8 saves 10 x its estimate (PASS), layer 15 1.25 x that (MISS); layer 0's windows lack samples
-// in one window, so its check takes the counter; a slot repeating a layer is left out.
+// The skip windows through lj_analyze_layers, in the schedule's order: decode units of 10 layer
+// calls (gen_len 11); skipping layer 8 saves 10 x its estimate (PASS), layer 15 1.25 x that (MISS,
+// and flagged: the last layer); one full window lacks samples, so layer 0's pairs take the counter
+// (the other layers' pairs do not touch it); a slot repeating a layer is left out.
 static void test_skips_from_windows(void **state) {
   (void)state;
   lj_profile_result r;
@@ -204,38 +394,64 @@ static void test_skips_from_windows(void **state) {
   memset(&raw, 0, sizeof raw);
   int layers[LJ_SKIP_SLOTS] = {-1, 0, 8, 15};
   memcpy(raw.skip_layer, layers, sizeof layers);
-  double full[3] = {1.0, 1.00001, 0.99999};  // narrow windows: the replay's +-2.5% decides the interval
   double est8 = 0, est15 = 0;
   for (int k = 0; k < TRIALS; k++) est8 += planted(8, k, -1) / TRIALS, est15 += planted(15, k, -1) / TRIALS;
-  for (int i = 0; i < 3; i++) {
-    raw.skip_j[1][0][i] = full[i] + 0.002;  // the counter reads 2 mJ more in every window
-    raw.skip_sample_j[1][0][i] = full[i];
-    raw.skip_j[1][1][i] = full[i] - 0.01 + 0.002;
-    raw.skip_j[1][2][i] = full[i] - 10 * est8 + 0.002;
-    raw.skip_sample_j[1][2][i] = full[i] - 10 * est8;
-    raw.skip_j[1][3][i] = full[i] - 12.5 * est15 + 0.002;
-    raw.skip_sample_j[1][3][i] = full[i] - 12.5 * est15;
+  size_t n = lj_layer_skip_schedule(4, 3, raw.skip_slot[1], LJ_SKIP_MAX_WINDOWS);
+  raw.n_skip[1] = (int)n;
+  for (size_t i = 0; i < n; i++) {
+    int k = raw.skip_slot[1][i];
+    double v = 1.0 + 1e-7 * (double)(i % 3) - (k == 1 ? 0.01 : k == 2 ? 10 * est8 : k == 3 ? 12.5 * est15 : 0);
+    raw.skip_sample_j[1][i] = v;
+    raw.skip_j[1][i] = v + 0.002;  // the counter reads 2 mJ more in every window
   }
-  for (int k = 0; k < LJ_SKIP_SLOTS; k++) raw.n_skip_j[1][k] = 3, raw.n_skip_sample_j[1][k] = 3;
-  raw.n_skip_sample_j[1][1] = 2;  // one window of layer 0's without samples
+  assert_int_equal(raw.skip_slot[1][1], 1);
+  raw.skip_sample_j[1][0] = NAN;  // the first full window, before layer 0's first skipped one only
   assert_int_equal(lj_analyze_layers(&r, &raw), 0);
   assert_int_equal(r.n_layer_skips, 3);
   const lj_layer_skip *s0 = &r.layer_skips[0], *s8 = &r.layer_skips[1], *s15 = &r.layer_skips[2];
   assert_int_equal(s0->layer, 0);
   assert_true(s0->a.calls == 10);
-  REL(s0->a.saved_j.estimate, 0.01, 1e-9);  // the counter's, both sets
+  REL(s0->a.saved_j.estimate, 0.01, 1e-4);  // the counter's: the samples lost a pair
+  assert_int_equal(s0->a.full_j.n, 4);
   assert_false(s0->a.flags & LJ_WINDOW_SAMPLE_ENERGY);
   assert_int_equal(s8->layer, 8);
-  REL(s8->a.saved_j.estimate, 10 * est8, 1e-9);
+  REL(s8->a.saved_j.estimate, 10 * est8, 1e-4);
   REL(s8->a.replay_j.estimate, 10 * est8, 1e-9);
-  assert_true(fabs(s8->a.agreement_pct) < 1e-6 && s8->pass);
-  assert_int_equal(lj_report_layer_skip_verdict(s8), LJ_CLOSURE_PASS);
+  assert_true(fabs(s8->a.agreement_pct) < 0.01 && s8->pass);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, s8), LJ_VERDICT_PASS);
   assert_true(s8->a.flags & LJ_WINDOW_SAMPLE_ENERGY);
-  REL(s8->a.counter_saved_j, 10 * est8, 1e-9);  // the counter's offset cancels in the difference
+  REL(s8->a.counter_saved_j, 10 * est8, 1e-4);  // the counter's offset cancels in the difference
   assert_int_equal(s15->layer, 15);
-  REL(s15->a.agreement_pct, 25.0, 1e-6);
+  REL(s15->a.agreement_pct, 25.0, 1e-3);
+  assert_true((s15->a.ratio.lo - 1) * 100 > 10);  // the whole interval outside
   assert_false(s15->pass);
-  assert_int_equal(lj_report_layer_skip_verdict(s15), LJ_CLOSURE_MISS);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, s15), LJ_VERDICT_MISS);
+  assert_true(lj_report_layer_skip_head_change(&r, s15));
+  // the head's trials (0.3 s, 3 rounds): the final norm + LM head on their own input 2 mJ a call, on
+  // layer 15's 2.5 mJ: 0.5 mJ a call, 5 mJ a unit of 10 steps; the skip saving 10 x est15 + 5 mJ
+  // then agrees with the estimate that adds it (PASS), where without it it read +50%
+  for (int k = 0; k < TRIALS; k++)
+    for (int v = 0; v < 2; v++) {
+      lj_profile_trial t;
+      memset(&t, 0, sizeof t);
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_LM_HEAD, t.key.layer = 15, t.key.kv_len = 40;
+      t.method = LJ_METHOD_LAYER, t.trial = k, t.variant = v;
+      t.t.duration_s = 0.3, t.t.calls = 1000, t.t.idle_w = kIdle;
+      t.t.sample_energy_j = (v ? 2.5e-3 : 2e-3) * (1 + 0.001 * (k - 1)) * 1000 + kIdle * 0.3;
+      t.t.counter_energy_j = t.t.sample_energy_j;
+      t.t.temperature_c = NAN;
+      assert_int_equal(lj_profile_add_trial(&r, &t), 0);
+    }
+  for (size_t i = 0; i < n; i++)
+    if (raw.skip_slot[1][i] == 3) raw.skip_j[1][i] = raw.skip_sample_j[1][i] = 1.0 - 10 * est15 - 0.005;
+  assert_int_equal(lj_analyze_layers(&r, &raw), 0);
+  assert_int_equal(r.n_layers, LAYERS);  // the head's trials are no layer's
+  s15 = &r.layer_skips[2];
+  REL(s15->head_change_j.estimate, 0.005, 1e-3);
+  assert_true(s15->head_change_j.lo < 0.005 && s15->head_change_j.hi > 0.005);
+  REL(s15->a.replay_j.estimate, 10 * est15 + 0.005, 1e-3);
+  assert_true(fabs(s15->a.agreement_pct) < 0.5 && s15->pass);
+  assert_int_equal(lj_report_layer_skip_verdict(&r, s15), LJ_VERDICT_PASS);
   // a repeated layer (a 1-layer model's first, middle and last) is checked once
   raw.skip_layer[2] = raw.skip_layer[3] = 0;
   assert_int_equal(lj_analyze_layers(&r, &raw), 0);
@@ -248,18 +464,20 @@ static void run_with_checks(lj_profile_result *r) {
   planted_run(r, 7);
   assert_int_equal(lj_analyze_layers(r, NULL), 0);
   double full[3] = {100, 101, 99}, skipped[3] = {90, 91, 89};
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 1, full, 3, skipped, 3, &r->layers[0].dynamic_j, 0.95,
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_PREFILL, 0, 0, 1, full, skipped, 3, &r->layers[0].dynamic_j, NULL, 0.95,
                                          &r->layer_skips[0]),
                    0);
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 10, full, 3, skipped, 3, &r->layers[15].dynamic_j,
-                                         0.95, &r->layer_skips[1]),
+  lj_interval head;  // the last layer's: the head's change, 2 mJ per unit
+  lj_interval_from_se(0.002, 0.0001, 4, 0.95, &head);
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 15, 1, 10, full, skipped, 3, &r->layers[15].dynamic_j,
+                                         &head, 0.95, &r->layer_skips[1]),
                    0);
-  // layer 3 saving 10 x its estimate from windows 1 mJ apart on 10 mJ saved: the point within, the
-  // interval (~ +-23%) not: INCONCLUSIVE
+  // layer 3 saving 10 x its estimate in pairs 1 mJ apart on 10 mJ saved: the point within, the
+  // interval (~ +-25%) across the band: INCONCLUSIVE
   double wide_full[3] = {1.0, 1.001, 0.999}, wide_skipped[3];
-  for (int i = 0; i < 3; i++) wide_skipped[i] = wide_full[i] - 10 * r->layers[3].dynamic_j.mean;
-  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 3, 10, wide_full, 3, wide_skipped, 3,
-                                         &r->layers[3].dynamic_j, 0.95, &r->layer_skips[2]),
+  for (int i = 0; i < 3; i++) wide_skipped[i] = 1.0 - 10 * r->layers[3].dynamic_j.mean;
+  assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, 3, 0, 10, wide_full, wide_skipped, 3,
+                                         &r->layers[3].dynamic_j, NULL, 0.95, &r->layer_skips[2]),
                    0);
   r->n_layer_skips = 3;
 }
@@ -313,8 +531,15 @@ static void test_store_round_trip(void **state) {
     assert_int_equal(g.layer_skips[i].pass, w.layer_skips[i].pass);
     REL(g.layer_skips[i].a.ratio.lo, w.layer_skips[i].a.ratio.lo, 1e-12);  // the verdict's interval
     REL(g.layer_skips[i].a.ratio.hi, w.layer_skips[i].a.ratio.hi, 1e-12);
-    assert_int_equal(lj_report_layer_skip_verdict(&g.layer_skips[i]), lj_report_layer_skip_verdict(&w.layer_skips[i]));
+    assert_int_equal(lj_report_layer_skip_verdict(&g, &g.layer_skips[i]), lj_report_layer_skip_verdict(&w, &w.layer_skips[i]));
     assert_true(isnan(g.layer_skips[i].a.counter_saved_j));
+    if (i == 1) {  // the last layer's head change, with its interval
+      REL(g.layer_skips[i].head_change_j.estimate, 0.002, 1e-12);
+      REL(g.layer_skips[i].head_change_j.hi, w.layer_skips[i].head_change_j.hi, 1e-12);
+      REL(g.layer_skips[i].head_change_j.df, 4.0, 1e-12);
+    } else {
+      assert_true(isnan(g.layer_skips[i].head_change_j.estimate));
+    }
   }
   lj_profile_result_free(&g);
   lj_store_close(st);
@@ -335,15 +560,16 @@ static void test_text_and_json(void **state) {
   const char *eol = strchr(row15, '\n');
   assert_non_null(eol);
   // MISS, flagged as the last layer (its skip changes the head's input), and the note saying why
-  const char *miss = strstr(row15, "MISS"), *head = strstr(row15, "head\n");
-  assert_true(miss && miss < eol && head && head < eol + 1);
+  const char *miss = strstr(row15, "MISS"), *head = strstr(row15, "head 2.000+-");
+  assert_true(miss && miss < eol && head && head < eol);
   assert_non_null(strstr(text, "head: the last layer; skipping it also changes the input of the final norm"));
   const char *row3 = strstr(text, "decode       3      10");
   assert_non_null(row3);
   const char *inc = strstr(row3, "INCONCLUSIVE"), *eol3 = strchr(row3, '\n');
   assert_true(inc && eol3 && inc < eol3);
   assert_true(strncmp(eol3 - 4, "head", 4) != 0);  // not the last layer: no flag
-  assert_non_null(strstr(text, "INCONCLUSIVE: agree within, its interval not"));
+  assert_non_null(strstr(text, "INCONCLUSIVE: the interval across the bound (more rounds decide: --skip-rounds)"));
+  assert_non_null(strstr(text, "saved: per skipped window, the mean of the full windows before and after it"));
   free(text);
   char *json = render(&r, 1);
   assert_non_null(strstr(json, "\"layers\": ["));
@@ -355,6 +581,7 @@ static void test_text_and_json(void **state) {
   assert_non_null(strstr(json, "\"verdict\": \"INCONCLUSIVE\""));
   assert_non_null(strstr(json, "\"includes_head_change\": true"));
   assert_non_null(strstr(json, "\"includes_head_change\": false"));
+  assert_non_null(strstr(json, "\"head_change_j\": {"));
   assert_non_null(strstr(json, "\"agreement_lo_pct\": "));
   free(json);
   lj_profile_result_free(&r);
@@ -575,6 +802,9 @@ int main(void) {
       cmocka_unit_test(test_equal_layers_agree),
       cmocka_unit_test(test_dear_layer_ranked_and_missed),
       cmocka_unit_test(test_skip_arithmetic),
+      cmocka_unit_test(test_skip_schedule),
+      cmocka_unit_test(test_skip_drift),
+      cmocka_unit_test(test_skip_outlier),
       cmocka_unit_test(test_skip_verdict_measured),
       cmocka_unit_test(test_skips_from_windows),
       cmocka_unit_test(test_store_round_trip),

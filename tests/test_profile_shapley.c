@@ -681,13 +681,13 @@ static void test_verdict(void **state) {
   memset(&c, 0, sizeof c);
   c.n_rounds = 3, c.full_j.mean = 1.0;
   c.residual_pct = 1, c.residual_lo_pct = -2, c.residual_hi_pct = 3;
-  assert_int_equal(lj_report_shapley_verdict(&c), LJ_CLOSURE_PASS);
+  assert_int_equal(lj_report_shapley_verdict(&c), LJ_VERDICT_PASS);
   c.residual_hi_pct = 7;
-  assert_int_equal(lj_report_shapley_verdict(&c), LJ_CLOSURE_INCONCLUSIVE);
+  assert_int_equal(lj_report_shapley_verdict(&c), LJ_VERDICT_INCONCLUSIVE);
   c.residual_hi_pct = 3, c.full_j.mean = -0.1;
-  assert_int_equal(lj_report_shapley_verdict(&c), LJ_CLOSURE_MISS);
+  assert_int_equal(lj_report_shapley_verdict(&c), LJ_VERDICT_MISS);
   c.n_rounds = 0;
-  assert_int_equal(lj_report_shapley_verdict(&c), LJ_CLOSURE_NONE);
+  assert_int_equal(lj_report_shapley_verdict(&c), LJ_VERDICT_NONE);
 }
 
 int main(void) {

@@ -396,30 +396,31 @@ static void test_text_sequence(void **state) {
 
 // A closure passes only when the whole interval of its dynamic error lies within +-5%: a point
 // inside with an interval reaching out is inconclusive (the 8B prefill of 2026-12-04,
-// +1.35% [-8.0, +10.7], passed on its point before), a point outside misses.
+// +1.35% [-8.0, +10.7], passed on its point before), a whole interval outside misses, a point
+// outside with its interval reaching back in is inconclusive too (common/verdict.h, test_verdict).
 static void test_closure_verdict(void **state) {
   (void)state;
   lj_closure c;
   memset(&c, 0, sizeof c);
   struct {
     double err, lo, hi;
-    lj_closure_verdict want;
+    lj_verdict want;
   } cases[] = {
-      {-1.2, -3.4, 1.0, LJ_CLOSURE_PASS},           {1.35, -8.0, 10.7, LJ_CLOSURE_INCONCLUSIVE},
-      {-5.0, -5.0, -5.0, LJ_CLOSURE_PASS},          {4.9, 4.8, 5.01, LJ_CLOSURE_INCONCLUSIVE},
-      {5.01, 4.99, 5.03, LJ_CLOSURE_MISS},          {-7.5, -9.9, -5.1, LJ_CLOSURE_MISS},
-      {2.0, NAN, NAN, LJ_CLOSURE_INCONCLUSIVE},     {NAN, -1, 1, LJ_CLOSURE_NONE},
+      {-1.2, -3.4, 1.0, LJ_VERDICT_PASS},           {1.35, -8.0, 10.7, LJ_VERDICT_INCONCLUSIVE},
+      {-5.0, -5.0, -5.0, LJ_VERDICT_PASS},          {4.9, 4.8, 5.01, LJ_VERDICT_INCONCLUSIVE},
+      {5.01, 4.99, 5.03, LJ_VERDICT_INCONCLUSIVE},  {-7.5, -9.9, -5.1, LJ_VERDICT_MISS},
+      {2.0, NAN, NAN, LJ_VERDICT_INCONCLUSIVE},     {NAN, -1, 1, LJ_VERDICT_NONE},
   };
   c.n_terms = 3;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     c.error_dynamic_pct = cases[i].err, c.error_dynamic_lo_pct = cases[i].lo, c.error_dynamic_hi_pct = cases[i].hi;
     assert_int_equal(lj_report_closure_verdict(&c), cases[i].want);
-    assert_int_equal(lj_report_closure_pass(&c), cases[i].want == LJ_CLOSURE_NONE ? -1 : cases[i].want == LJ_CLOSURE_PASS);
+    assert_int_equal(lj_report_closure_pass(&c), cases[i].want == LJ_VERDICT_NONE ? -1 : cases[i].want == LJ_VERDICT_PASS);
   }
   c.n_terms = 0, c.error_dynamic_pct = 0, c.error_dynamic_lo_pct = -1, c.error_dynamic_hi_pct = 1;
-  assert_int_equal(lj_report_closure_verdict(&c), LJ_CLOSURE_NONE);  // not computed
-  assert_string_equal(lj_report_closure_verdict_name(LJ_CLOSURE_INCONCLUSIVE), "INCONCLUSIVE");
-  assert_null(lj_report_closure_verdict_name(LJ_CLOSURE_NONE));
+  assert_int_equal(lj_report_closure_verdict(&c), LJ_VERDICT_NONE);  // not computed
+  assert_string_equal(lj_verdict_name(LJ_VERDICT_INCONCLUSIVE), "INCONCLUSIVE");
+  assert_null(lj_verdict_name(LJ_VERDICT_NONE));
 
   // In the text and the JSON: decode's point inside, its interval reaching -6.0%.
   lj_profile_result r;
@@ -429,7 +430,7 @@ static void test_closure_verdict(void **state) {
   check_layout(text);
   expect_line(text, "decode   isolation     4", "-1.2%", "[-6.0%, +1.0%]", "INCONCLUSIVE", NULL);
   expect_line(text, "prefill  isolation     3", "+7.5%", "[+5.1%, +9.9%]", "MISS", NULL);
-  expect_line(text, "PASS: the whole 95% interval of the dyn error within +-5%; INCONCLUSIVE: the error within,", NULL);
+  expect_line(text, "PASS: the whole 95% interval of the dyn error within +-5%; MISS: the whole interval outside;", NULL);
   free(text);
   text = render(&r, 1);
   json_t *doc = parse(text);

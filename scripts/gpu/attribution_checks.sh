@@ -4,8 +4,8 @@
 # (test_cuda_profiling), then a default profile with --known-answer of each
 # model, and from its JSON one PASS/MISS line with numbers per check:
 #   - the Shapley additive check per phase: PASS when the residual's whole 95%
-#     interval lies within +-5% of the whole layer, INCONCLUSIVE when only the
-#     residual does, MISS when it does not; with the interaction row, the sums
+#     interval lies within +-5% of the whole layer, MISS when the whole interval
+#     lies outside, INCONCLUSIVE otherwise; with the interaction row, the sums
 #     of isolation and of the leave-one-out marginals, the stage-order spread
 #     and the energy source (the power samples' for the 0.2 s round windows, the
 #     counter's residual beside it);

@@ -53,13 +53,16 @@ static void usage(FILE *f) {
           "  --no-shapley           skip the leave-one-out and permuted-order replays (the Shapley split)\n"
           "  --per-layer            replay each decoder layer alone, and each stage of each layer, on its own\n"
           "                         input, prefill and decode; check that the layers agree and skip layers in\n"
-          "                         the real run (1B on an H100: ~3.5 min more; docs/cli.md); --no-layer-stages\n"
+          "                         the real run (1B on an H100: ~8.5 min more; docs/cli.md); --no-layer-stages\n"
           "                         leaves the layers x stages out (~2 min less)\n"
+          "  --skip-rounds N        with --per-layer: rounds of the layer-skip windows, each skipped window\n"
+          "                         between two full ones (default 10, --quick 4; 1B: ~28 s a round)\n"
           "  --known-answer         insert a 16 MiB calibration copy into each layer and check that every\n"
           "                         method recovers its energy (~60 s more); --known-answer-mb N sets its size\n"
           "  --quick                a first look (1B: ~90 s on an H100): --repeats 2 --phase-seconds 1 --trials 3\n"
           "                         --replay-seconds 0.3 --decode-kv 2 --idle-seconds 2 --cooldown-seconds 3 --no-sequence\n"
-          "                         --no-shapley --ablate none --no-overhead (no head fit); options given with it override these\n"
+          "                         --no-shapley --ablate none --no-overhead --skip-rounds 4 (no head fit); options given\n"
+          "                         with it override these\n"
           "  --ablate none|attn|mlp|both  prefill and decode without that part, against each method's\n"
           "                         estimate (default both)\n"
           "  --head-fit             fit attention's energy against its KV-head groups (off by default)\n"
@@ -111,7 +114,7 @@ enum {
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_COOLDOWN_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
   OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_FUSION, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
-  OPT_PER_LAYER, OPT_NO_LAYER_STAGES
+  OPT_PER_LAYER, OPT_NO_LAYER_STAGES, OPT_SKIP_ROUNDS
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -136,6 +139,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"head-fit", no_argument, 0, OPT_HEAD_FIT}, {"no-shapley", no_argument, 0, OPT_NO_SHAPLEY},
       {"known-answer", no_argument, 0, OPT_KNOWN}, {"known-answer-mb", required_argument, 0, OPT_KNOWN_MB},
       {"per-layer", no_argument, 0, OPT_PER_LAYER}, {"no-layer-stages", no_argument, 0, OPT_NO_LAYER_STAGES},
+      {"skip-rounds", required_argument, 0, OPT_SKIP_ROUNDS},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_profile_options_default(&a->o);
@@ -173,6 +177,9 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_HEAD_FIT: o->head_fit = 1; break;
       case OPT_NO_SHAPLEY: o->shapley = 0; break;
       case OPT_PER_LAYER: o->per_layer = 1; break;
+      case OPT_SKIP_ROUNDS:
+        LJ_TRY(parse_int("--skip-rounds", optarg, 1, LJ_PROFILE_MAX_SKIP_ROUNDS, &o->skip_rounds));
+        break;
       case OPT_NO_LAYER_STAGES: o->layer_stages = 0; break;
       case OPT_KNOWN: if (!o->known_answer_mb) o->known_answer_mb = LJ_KNOWN_ANSWER_DEFAULT_MB; break;
       case OPT_KNOWN_MB: LJ_TRY(parse_int("--known-answer-mb", optarg, 1, 4096, &o->known_answer_mb)); break;

@@ -20,7 +20,11 @@ int lj_ablation_compute(lj_stage stage, int64_t calls, const double *full_j, siz
   LJ_TRY(lj_stats_mean_ci(full_j, n_full, level, &out->full_j));
   LJ_TRY(lj_stats_mean_ci(ablated_j, n_ablated, level, &out->ablated_j));
   LJ_TRY(lj_stats_difference(&out->full_j, &out->ablated_j, level, &out->saved_j));
-  double c = (double)calls;
+  return lj_ablation_against_replay(replay_per_call_j, level, out);
+}
+
+int lj_ablation_against_replay(const lj_mean_ci *replay_per_call_j, double level, lj_ablation *out) {
+  double c = (double)out->calls;
   lj_interval_from_se(out->saved_j.estimate / c, out->saved_j.se / c, out->saved_j.df, level, &out->saved_per_call_j);
   LJ_TRY(lj_stats_linear_combination(&c, replay_per_call_j, 1, level, &out->replay_j));
   out->agreement_pct = out->replay_j.estimate != 0

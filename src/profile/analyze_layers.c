@@ -46,23 +46,6 @@ int lj_layer_agreement_compute(lj_layer_estimate *l, size_t n, double level) {
   return 0;
 }
 
-int lj_layer_skip_compute(lj_phase ph, int layer, int64_t calls_per_unit, const double *full_j, size_t n_full,
-                          const double *skipped_j, size_t n_skipped, const lj_mean_ci *replay_per_call_j,
-                          double level, lj_layer_skip *out) {
-  memset(out, 0, sizeof *out);
-  out->phase = ph;
-  out->layer = layer;
-  // the layer's first stage names it in the ablation record's messages
-  LJ_TRY(lj_ablation_compute(LJ_STAGE_ATTN_NORM, calls_per_unit, full_j, n_full, skipped_j, n_skipped,
-                             replay_per_call_j, level, &out->a));
-  out->a.counter_saved_j = NAN;  // the caller sets it where the counter was read too
-  // PASS only when the agreement's whole interval lies within the target, as the closures decide: a
-  // point inside an interval wider than the band (the skip windows at --quick) proves nothing.
-  double t = LJ_LAYER_SKIP_TARGET_PCT, lo = (out->a.ratio.lo - 1) * 100, hi = (out->a.ratio.hi - 1) * 100;
-  out->pass = fabs(out->a.agreement_pct) <= t && lo >= -t && hi <= t;
-  return 0;
-}
-
 // The estimates of one phase, layer by layer, then their agreement.
 static int phase_layers(lj_profile_result *r, lj_phase ph, lj_replay_trial *t) {
   int n_layers = r->plan.config.n_layers;
@@ -72,7 +55,8 @@ static int phase_layers(lj_profile_result *r, lj_phase ph, lj_replay_trial *t) {
     int64_t kv = 0;
     for (size_t i = 0; i < r->n_trials; i++) {
       const lj_profile_trial *x = &r->trials[i];
-      if (x->method != LJ_METHOD_LAYER || x->key.phase != ph || x->key.layer != L) continue;
+      if (x->method != LJ_METHOD_LAYER || x->key.phase != ph || x->key.layer != L || x->key.stage != LJ_STAGE_COUNT)
+        continue;
       if (isfinite(x->t.counter_energy_j) && x->t.calls > 0 && x->t.duration_s > 0) t[n++] = x->t;
       kv = x->key.kv_len;
     }
@@ -133,34 +117,59 @@ static int phase_layer_stages(lj_profile_result *r, lj_phase ph, lj_replay_trial
   return 0;
 }
 
-// The skip checks of one phase (pi: 0 prefill, 1 decode) against the layers' estimates. The saved
-// energy takes the power samples where every window of both sets has them (§1b; the units' windows
-// are >= --phase-seconds, under 10 s), the counter's beside it.
-static int phase_skips(lj_profile_result *r, const lj_profile_raw *raw, int pi) {
+// The head's change when the last layer L is skipped, per call: the final norm and LM head on L's input
+// (variant 1) less on their own (variant 0), Welch's difference of their trials' means. 1 when measured.
+static int head_change(const lj_profile_result *r, lj_phase ph, int L, lj_replay_trial *t, lj_interval *out) {
+  lj_replay_estimate e[2];
+  for (int v = 0; v < 2; v++) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_trials; i++) {
+      const lj_profile_trial *x = &r->trials[i];
+      if (x->method == LJ_METHOD_LAYER && x->key.phase == ph && x->key.layer == L && x->key.stage == LJ_STAGE_LM_HEAD &&
+          x->variant == v && isfinite(x->t.counter_energy_j) && x->t.calls > 0 && x->t.duration_s > 0)
+        t[n++] = x->t;
+    }
+    if (n < 2 || lj_replay_estimate_compute(t, n, NAN, r->plan.level, &e[v]) < 0) return 0;
+  }
+  return lj_stats_difference(&e[1].dynamic_j, &e[0].dynamic_j, r->plan.level, out) == 0;
+}
+
+// The skip checks of one phase (pi: 0 prefill, 1 decode) against the layers' estimates, from its
+// windows in the order they ran. The saving takes the power samples where they give every pair
+// the counter gives (§1b; the windows are >= --phase-seconds, under 10 s), the counter's beside it.
+static int phase_skips(lj_profile_result *r, const lj_profile_raw *raw, int pi, lj_replay_trial *t) {
   lj_phase ph = pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
   int n_layers = r->plan.config.n_layers;
   double calls = n_layers > 0 ? lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0) / n_layers : 0;
   int64_t per_unit = (int64_t)(calls + 0.5);
+  size_t n = (size_t)raw->n_skip[pi];
+  enum { CAP = LJ_SKIP_MAX_WINDOWS / 2 };  // pairs: at most one skipped window in two
+  double fc[CAP], sc[CAP], fs[CAP], ss[CAP];
   for (int k = 1; k < LJ_SKIP_SLOTS && r->n_layer_skips < LJ_PROFILE_MAX_LAYER_SKIPS; k++) {
     int L = raw->skip_layer[k], seen = 0;
     for (int j = 1; j < k; j++) seen |= raw->skip_layer[j] == L;
-    if (seen || raw->n_skip_j[pi][0] < 1 || raw->n_skip_j[pi][k] < 1 || per_unit < 1) continue;
+    if (seen || per_unit < 1 || n > LJ_SKIP_MAX_WINDOWS) continue;
     const lj_layer_estimate *est = NULL;
     for (size_t i = 0; i < r->n_layers; i++)
       if (r->layers[i].phase == ph && r->layers[i].layer == L) est = &r->layers[i];
     if (!est) continue;
-    int samples = raw->n_skip_sample_j[pi][0] == raw->n_skip_j[pi][0] &&
-                  raw->n_skip_sample_j[pi][k] == raw->n_skip_j[pi][k];
-    const double *full = samples ? raw->skip_sample_j[pi][0] : raw->skip_j[pi][0];
-    const double *skipped = samples ? raw->skip_sample_j[pi][k] : raw->skip_j[pi][k];
+    size_t nc = lj_layer_skip_pairs(raw->skip_slot[pi], raw->skip_j[pi], n, k, fc, sc);
+    size_t ns = lj_layer_skip_pairs(raw->skip_slot[pi], raw->skip_sample_j[pi], n, k, fs, ss);
+    int samples = ns > 0 && ns >= nc;
+    if (!samples && nc == 0) continue;
     lj_layer_skip *s = &r->layer_skips[r->n_layer_skips];
-    LJ_TRY(lj_layer_skip_compute(ph, L, per_unit, full, (size_t)raw->n_skip_j[pi][0], skipped,
-                                 (size_t)raw->n_skip_j[pi][k], &est->dynamic_j, r->plan.level, s));
+    lj_interval head;  // per call, then per unit (the head runs once a step, as the layer)
+    int last = L == n_layers - 1, with_head = last && head_change(r, ph, L, t, &head);
+    if (with_head) {
+      double c = lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_LM_HEAD, 0);
+      lj_interval_from_se(head.estimate * c, head.se * c, head.df, r->plan.level, &head);
+    }
+    LJ_TRY(lj_layer_skip_compute(ph, L, last, per_unit, samples ? fs : fc, samples ? ss : sc, samples ? ns : nc,
+                                 &est->dynamic_j, with_head ? &head : NULL, r->plan.level, s));
     if (samples) {
-      lj_mean_ci cf, cs;
-      LJ_TRY(lj_stats_mean_ci(raw->skip_j[pi][0], (size_t)raw->n_skip_j[pi][0], r->plan.level, &cf));
-      LJ_TRY(lj_stats_mean_ci(raw->skip_j[pi][k], (size_t)raw->n_skip_j[pi][k], r->plan.level, &cs));
-      s->a.counter_saved_j = cf.mean - cs.mean;
+      double d = 0;
+      for (size_t i = 0; i < nc; i++) d += fc[i] - sc[i];
+      if (nc > 0) s->a.counter_saved_j = d / (double)nc;
       s->a.flags = lj_energy_source_flags(1, s->a.saved_j.lo, s->a.saved_j.hi, s->a.counter_saved_j);
     }
     r->n_layer_skips++;
@@ -180,8 +189,8 @@ int lj_analyze_layers(lj_profile_result *r, const lj_profile_raw *raw) {
   int rc = 0;
   for (int p = 0; p < LJ_PHASE_COUNT && rc == 0; p++) rc = phase_layers(r, (lj_phase)p, t);
   for (int p = 0; p < LJ_PHASE_COUNT && rc == 0; p++) rc = phase_layer_stages(r, (lj_phase)p, t);
-  free(t);
   r->n_layer_skips = 0;
-  for (int pi = 0; raw && pi < 2 && rc == 0; pi++) rc = phase_skips(r, raw, pi);
+  for (int pi = 0; raw && pi < 2 && rc == 0; pi++) rc = phase_skips(r, raw, pi, t);
+  free(t);
   return rc;
 }

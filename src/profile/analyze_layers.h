@@ -11,13 +11,27 @@
 // (Bonferroni over the n layers). An estimate of one trial (no spread) has an unknown t and agrees.
 int lj_layer_agreement_compute(lj_layer_estimate *l, size_t n, double level);
 
-// A layer skipped in the real run: full_j and skipped_j are dynamic energies of one phase unit
-// (repeats), replay_per_call_j the layer's estimate, calls_per_unit its calls in one unit (prefill:
-// 1, decode: the generated tokens). pass: the whole interval of the agreement (a.ratio - 1) within
-// +-LJ_LAYER_SKIP_TARGET_PCT (the report's verdict: INCONCLUSIVE where only the point is within).
-int lj_layer_skip_compute(lj_phase ph, int layer, int64_t calls_per_unit, const double *full_j, size_t n_full,
-                          const double *skipped_j, size_t n_skipped, const lj_mean_ci *replay_per_call_j,
-                          double level, lj_layer_skip *out);
+// The layer-skip schedule (docs/attribution.md §2f): one phase's windows in order, slot 0 full and
+// 1 .. n_slots a layer skipped: F, then `rounds` rounds of every skipped slot, each followed by F
+// (F S F S F ...: every skipped window between two full ones). The order of the skipped slots changes
+// from round to round and a round never starts with the slot the one before ended with (n_slots > 1),
+// so no two windows of one slot share a full window. Returns the windows written (at most cap).
+size_t lj_layer_skip_schedule(int rounds, int n_slots, int *slot, size_t cap);
+// The pairs of slot k in one phase's windows in the order they ran (slot[i]: 0 full, k > 0 a layer
+// skipped; j[i]: dynamic J per unit, NAN where not measured): for each window of slot k between two
+// full windows, bracket_j = the mean of the two full ones and skipped_j = it. Returns the count
+// (at most n / 2; the arrays hold that many).
+size_t lj_layer_skip_pairs(const int *slot, const double *j, size_t n, int k, double *bracket_j, double *skipped_j);
+// A layer skipped in the real run, from its n pairs: saved = the mean of bracket - skipped with
+// Student's interval on n - 1 degrees of freedom (paired: linear drift cancels), against
+// calls_per_unit x replay_per_call_j, the layer's estimate (calls per unit: prefill 1, decode the
+// generated tokens - 1), plus for the last layer head_change_j (per unit; NULL or NAN: not
+// measured), what its skip changes in the final norm and the LM head. pass: the whole interval of
+// the agreement (a.ratio - 1) within +-LJ_LAYER_SKIP_TARGET_PCT (common/verdict.h), and for the
+// last layer only with the head's change in the estimate.
+int lj_layer_skip_compute(lj_phase ph, int layer, int last_layer, int64_t calls_per_unit, const double *bracket_j,
+                          const double *skipped_j, size_t n, const lj_mean_ci *replay_per_call_j,
+                          const lj_interval *head_change_j, double level, lj_layer_skip *out);
 
 // Fills r->layers from the "layer" trials, every phase, r->layer_stages from the "layer_stage"
 // trials (with the timeline's time of that stage of that layer for the time ratio), and

@@ -93,6 +93,10 @@ void lj_stage_efficiency_compute(const lj_mean_ci *per_call_j, const lj_stage_co
 
 int lj_ablation_compute(lj_stage stage, int64_t calls, const double *full_j, size_t n_full, const double *ablated_j,
                         size_t n_ablated, const lj_mean_ci *replay_per_call_j, double level, lj_ablation *out);
+// The rest of an ablation once out->calls and out->saved_j are set (by Welch above, or from paired
+// windows: the layer skips): the saving per call, the replay's calls x per call, the agreement and
+// the ratio saved / replay (delta method).
+int lj_ablation_against_replay(const lj_mean_ci *replay_per_call_j, double level, lj_ablation *out);
 
 // ---------------------------------------------------------------- attention heads
 

@@ -26,7 +26,7 @@ static int interleaved(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch 
   int n = 0, rc = 0;
   for (int st = first; rc == 0 && st <= last; st++) {
     if (only_attn && st != LJ_STAGE_ATTN) continue;
-    lj_gpu_replay_what w = {(lj_stage)st, (lj_stage)st, NULL, 0, (lj_stage)st, 0, NULL, 0, NULL, 0};
+    lj_gpu_replay_what w = {(lj_stage)st, (lj_stage)st, NULL, 0, (lj_stage)st, 0, NULL, 0, NULL, 0, 0};
     rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_ISOLATION, g->o->replay_seconds, g->o->replay_duty,
                                &p[n]);
     if (rc == 0) n++;

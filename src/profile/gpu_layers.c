@@ -18,6 +18,27 @@
 // The captured inputs held at once (one phase's): 1B, 128 tokens: 17 MiB; 70B, 2048 tokens: 5.1 GiB.
 #define LJ_GPU_LAYER_INPUTS_MAX_BYTES ((int64_t)2 << 30)
 
+// What skipping the last layer changes in the head (the layer-skip check's last layer, §2f): the
+// final norm and the LM head replayed on the last layer's own input (variant 1: their input when that
+// layer is a no-op) and on their input in the run (variant 0), in interleaved rounds; trials filed
+// under the last layer, stage lm_head.
+static int head_change(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, const lj_cuda_layer_inputs *in) {
+  int n_layers = g->r->plan.config.n_layers, n = 0, rc = 0;
+  if (n_layers < 2) return 0;  // one layer: its skip leaves the final norm no delta to add
+  lj_gpu_replay_prep p[2];
+  for (int v = 0; v < 2 && rc == 0; v++) {
+    char name[32];
+    snprintf(name, sizeof name, "head-on-slot-%d", n_layers - v);
+    lj_gpu_replay_what w = {LJ_STAGE_FINAL_NORM, LJ_STAGE_LM_HEAD, NULL, 0, LJ_STAGE_LM_HEAD, v, name, n_layers, in, 1,
+                            1 + n_layers - v};
+    rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_LAYER, LJ_GPU_LAYER_TRIAL_S, 1, &p[n]);
+    if (rc == 0) n++;
+  }
+  if (rc == 0) rc = lj_gpu_replay_rounds(g, p, n, g->o->trials, 0);
+  for (int i = 0; i < n; i++) lj_gpu_replay_release(&p[i]);
+  return rc;
+}
+
 // secs[0] += seconds of the layers alone, secs[1] += of the layers x stages (the run's notes say them).
 static int phase_layers(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, const lj_cuda_layer_inputs *in,
                         double secs[2]) {
@@ -32,7 +53,7 @@ static int phase_layers(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
   for (int L = 0; rc == 0 && L < n_layers; L++) {
     char name[32];
     snprintf(name, sizeof name, "layer-%d", L);
-    lj_gpu_replay_what w = {run[0], run[N - 1], run, N, LJ_STAGE_COUNT, 0, name, L + 1, in, 1};
+    lj_gpu_replay_what w = {run[0], run[N - 1], run, N, LJ_STAGE_COUNT, 0, name, L + 1, in, 1, 0};
     rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_LAYER, LJ_GPU_LAYER_TRIAL_S, 1, &p[n]);
     if (rc == 0) n++;
   }
@@ -41,6 +62,7 @@ static int phase_layers(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
   for (int i = 0; i < n; i++) lj_gpu_replay_release(&p[i]);
   free(p);
   LJ_TRY(rc);
+  LJ_TRY(head_change(g, ph, kv, b, in));
   int64_t t1 = lj_mono_ns();
   secs[0] += (double)(t1 - t0) * 1e-9;
   rc = o->layer_stages ? lj_gpu_layer_stages(g, ph, kv, b, in) : 0;

@@ -60,11 +60,12 @@ static int play(gpu_run *g, lj_cuda_replay *rp, double duty, int launches, doubl
 // after a pre-roll of random length.
 int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
                        int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
-  lj_gpu_replay_what w = {first, last, NULL, 0, last, 0, NULL, 0, NULL, 0};
+  lj_gpu_replay_what w = {first, last, NULL, 0, last, 0, NULL, 0, NULL, 0, 0};
   return lj_gpu_replay_run(g, ph, &w, kv, b, groups, method, trial0, n_trials, seconds, duty);
 }
 
 static int create(gpu_run *g, const lj_gpu_replay_what *w, const lj_cuda_batch *b, int calls, lj_cuda_replay **rp) {
+  if (w->in && w->head > 0) return lj_cuda_replay_create_head_input(g->e, w->head - 1, w->in, b, calls, rp);
   if (w->in && w->one_layer > 0 && !w->order)
     return lj_cuda_replay_create_layer_stage(g->e, w->key_stage, w->one_layer - 1, w->in, b, calls, rp);
   if (w->in && w->one_layer > 0)

@@ -33,10 +33,11 @@ typedef struct {
   int abl_handles[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
   int64_t abl_units[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
   int n_abl[2][LJ_ABLATE_COUNT];
-  // layer-skip windows: [phase][slot: 0 full, 1.. raw.skip_layer[slot] skipped][repeat]
-  int skip_handles[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
-  int64_t skip_units[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
-  int n_skip[2][LJ_SKIP_SLOTS];
+  // layer-skip windows: [phase][in the order they ran], slot 0 full, 1.. raw.skip_layer[slot] skipped
+  int skip_handles[2][LJ_SKIP_MAX_WINDOWS];
+  int64_t skip_units[2][LJ_SKIP_MAX_WINDOWS];
+  int skip_slot[2][LJ_SKIP_MAX_WINDOWS];
+  int n_skip[2];
   lj_profile_raw raw;
   lj_progress progress;
   int64_t done;
@@ -105,6 +106,7 @@ typedef struct {
   // (lj_cuda_replay_create_layer_stage).
   const lj_cuda_layer_inputs *in;
   int short_preroll;  // 1: LJ_GPU_SHORT_PREROLL_S + up to one sample period (trials read from the samples)
+  int head;           // with in: 1 + a captured slot, the final norm and LM head on it (0: none)
 } lj_gpu_replay_what;
 // The pre-roll of short trials whose energy is the power samples' (§1b): the counter's 100 ms grid
 // does not matter to them; enough for the power to settle to the replay's level (the ~20 ms

@@ -29,14 +29,16 @@ typedef struct {
   int n_abl_j[2][LJ_ABLATE_COUNT];
   double abl_sample_j[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
   int n_abl_sample_j[2][LJ_ABLATE_COUNT];
-  // Layer skips (--per-layer): dynamic J per unit of [phase][slot 0: full, 1..: layer skip_layer[slot]
-  // a no-op], by the counter and (as above) by the samples.
+  // Layer skips (--per-layer): per phase, the windows in the order they ran (F S F S F ...; the pairs
+  // need the order): slot 0 full, 1..: layer skip_layer[slot] a no-op; dynamic J per unit by the
+  // counter and (as above) by the samples, NAN where that source has none.
 #define LJ_SKIP_SLOTS 4
+#define LJ_SKIP_MAX_WINDOWS (1 + 2 * LJ_PROFILE_MAX_PAIRS * (LJ_SKIP_SLOTS - 1))
   int skip_layer[LJ_SKIP_SLOTS];
-  double skip_j[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
-  int n_skip_j[2][LJ_SKIP_SLOTS];
-  double skip_sample_j[2][LJ_SKIP_SLOTS][LJ_PROFILE_MAX_PAIRS];
-  int n_skip_sample_j[2][LJ_SKIP_SLOTS];
+  int skip_slot[2][LJ_SKIP_MAX_WINDOWS];
+  double skip_j[2][LJ_SKIP_MAX_WINDOWS];
+  double skip_sample_j[2][LJ_SKIP_MAX_WINDOWS];
+  int n_skip[2];
   double sampler_off_s[LJ_PROFILE_MAX_PAIRS], sampler_on_s[LJ_PROFILE_MAX_PAIRS];  // s per decode step
   int n_sampler_off, n_sampler_on;
   double marks_off_s[LJ_PROFILE_MAX_PAIRS], marks_on_s[LJ_PROFILE_MAX_PAIRS];

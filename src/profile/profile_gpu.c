@@ -40,7 +40,9 @@ static int measure(gpu_run *g) {
   int staged = o->fusion == LJ_FUSION_NONE;
   int n_replays = !staged ? 0 : 13 + 14 + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
   int n_sequence = !staged ? 0 : (o->sequence || o->shapley ? 2 * o->trials : 0) +
-                   (o->per_layer ? 2 * o->trials + 2 * R + (o->layer_stages ? 2 * r->plan.config.n_layers : 0) : 0);
+                   (o->per_layer ? 2 * o->trials + 2 * o->skip_rounds +
+                                       (o->layer_stages ? 2 * r->plan.config.n_layers : 0)
+                                 : 0);
   lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (staged && o->timeline ? 1 : 0) + n_replays + n_sequence +
                                                   (staged && o->ablation ? 2 * R : 0) + (staged && o->overhead ? 1 : 0) +
                                                   (staged && o->known_answer_mb > 0 ? 4 : 0));
@@ -156,20 +158,22 @@ static void collect(gpu_run *g) {
           if (samples) raw->full_sample_j[raw->n_full_sample++] = sample_per_unit;
         }
       }
+  // the skip windows keep their order (each skipped one is paired with the full ones around it): a
+  // window without a reading stays in place as NAN
   for (int pi = 0; pi < 2; pi++)
-    for (int k = 0; k < LJ_SKIP_SLOTS; k++)
-      for (int i = 0; i < g->n_skip[pi][k]; i++) {
-        lj_window_result wr;
-        int64_t n_units = g->skip_units[pi][k][i];
-        if (lj_windows_result(w, g->skip_handles[pi][k][i], g->m.dev, &wr) < 0 || n_units <= 0) continue;
-        if (wr.flags & LJ_WINDOW_NO_COUNTER) continue;
-        lj_window_rebase_idle(&wr, idle_at(g, curve, &wr));
-        lj_replay_trial as_trial;
-        lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
-        raw->skip_j[pi][k][raw->n_skip_j[pi][k]++] = wr.counter_above_idle_j / (double)n_units;
-        if (lj_trial_samples_usable(&as_trial))
-          raw->skip_sample_j[pi][k][raw->n_skip_sample_j[pi][k]++] = wr.sample_above_idle_j / (double)n_units;
-      }
+    for (int i = 0; i < g->n_skip[pi]; i++) {
+      int k = raw->n_skip[pi]++;
+      raw->skip_slot[pi][k] = g->skip_slot[pi][i];
+      raw->skip_j[pi][k] = raw->skip_sample_j[pi][k] = NAN;
+      lj_window_result wr;
+      int64_t n_units = g->skip_units[pi][i];
+      if (lj_windows_result(w, g->skip_handles[pi][i], g->m.dev, &wr) < 0 || n_units <= 0) continue;
+      lj_window_rebase_idle(&wr, idle_at(g, curve, &wr));
+      lj_replay_trial as_trial;
+      lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
+      if (!(wr.flags & LJ_WINDOW_NO_COUNTER)) raw->skip_j[pi][k] = wr.counter_above_idle_j / (double)n_units;
+      if (lj_trial_samples_usable(&as_trial)) raw->skip_sample_j[pi][k] = wr.sample_above_idle_j / (double)n_units;
+    }
   lj_clear_error();
 }
 

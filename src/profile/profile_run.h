@@ -32,6 +32,8 @@ typedef struct {
   int shapley;              // 1: leave-one-out and permuted-order replays of the layer: the Shapley split (default 1)
   int per_layer;            // 1: each decoder layer replayed alone, prefill and decode (--per-layer; default 0)
   int layer_stages;         // with per_layer, 1: also each stage of each layer alone (default 1; --no-layer-stages)
+  int skip_rounds;          // with per_layer: rounds of the layer-skip windows (10; --quick 4; docs/cli.md)
+#define LJ_PROFILE_MAX_SKIP_ROUNDS 32  // LJ_PROFILE_MAX_PAIRS (profile_analyze.h) sizes the windows' arrays
   int known_answer_mb;      // MiB of the known-answer calibration copy; 0: no known-answer check (default)
 #define LJ_KNOWN_ANSWER_DEFAULT_MB 16  // --known-answer: about one 1B decode qkv call of traffic (2 x 16 MiB)
   int threads;              // CPU engine threads (0 = all)

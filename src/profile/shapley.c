@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/verdict.h"
 
 #define SHAPLEY_TARGET_PCT 5.0  // the residual's whole interval within +-5% of the layer
 
@@ -78,7 +79,8 @@ int lj_shapley_compute(const lj_mean_ci *iso, int n, const double *full, const d
   out->isolation_gap_pct = (out->sum_isolation_j.estimate - f) / f * 100;
   out->marginal_gap_pct = (out->sum_marginal_j.estimate - f) / f * 100;
   out->order_spread_pct = NAN;
-  out->pass = f > 0 && out->residual_lo_pct >= -SHAPLEY_TARGET_PCT && out->residual_hi_pct <= SHAPLEY_TARGET_PCT;
+  out->pass = f > 0 && lj_interval_verdict(out->residual_pct, out->residual_lo_pct, out->residual_hi_pct,
+                                           SHAPLEY_TARGET_PCT) == LJ_VERDICT_PASS;
   return 0;
 }
 

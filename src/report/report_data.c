@@ -139,7 +139,7 @@ static json_t *closures_part(const lj_profile_result *r) {
       put_num(o, "error_lo_pct", c->error_dynamic_lo_pct);
       put_num(o, "error_hi_pct", c->error_dynamic_hi_pct);
       put_int(o, "pass", lj_report_closure_pass(c));
-      put_str(o, "verdict", lj_report_closure_verdict_name(lj_report_closure_verdict(c)));
+      put_str(o, "verdict", lj_verdict_name(lj_report_closure_verdict(c)));
       json_array_append_new(a, o);
     }
   return a;
@@ -335,7 +335,7 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_num(x, "residual_hi_pct", c->residual_hi_pct);
     put_num(x, "order_spread_pct", c->order_spread_pct);
     put_int(x, "pass", c->pass);
-    put_str(x, "verdict", lj_report_closure_verdict_name(lj_report_shapley_verdict(c)));
+    put_str(x, "verdict", lj_verdict_name(lj_report_shapley_verdict(c)));
     put_num(x, "counter_residual_pct", c->counter_residual_pct);
     put_source(x, c->flags);
     json_array_append_new(sh, x);
@@ -383,8 +383,9 @@ static json_t *extras_part(const lj_profile_result *r) {
     lj_report_layer_skip_range(s, &lo, &hi);
     put_num(x, "agreement_lo_pct", lo);
     put_num(x, "agreement_hi_pct", hi);
-    put_str(x, "verdict", lj_report_closure_verdict_name(lj_report_layer_skip_verdict(s)));
+    put_str(x, "verdict", lj_verdict_name(lj_report_layer_skip_verdict(r, s)));
     put_int(x, "includes_head_change", lj_report_layer_skip_head_change(r, s));
+    put_num(x, "head_change_j", s->head_change_j.estimate);
     json_array_append_new(ls, x);
   }
   put(o, "shapley", sh);

@@ -121,24 +121,17 @@ const char *lj_report_bound(const lj_stage_cost *c) {
   return c->flops_per_byte < LJ_REPORT_RIDGE_FLOP_PER_BYTE ? "memory" : "compute";
 }
 
-lj_closure_verdict lj_report_interval_verdict(double pct, double lo_pct, double hi_pct, double target_pct) {
-  if (!isfinite(pct)) return LJ_CLOSURE_NONE;
-  if (!(fabs(pct) <= target_pct)) return LJ_CLOSURE_MISS;
-  // NAN bounds (no interval known) fail both comparisons: inconclusive
-  return lo_pct >= -target_pct && hi_pct <= target_pct ? LJ_CLOSURE_PASS : LJ_CLOSURE_INCONCLUSIVE;
-}
-
-lj_closure_verdict lj_report_closure_verdict(const lj_closure *c) {
-  if (c->n_terms <= 0) return LJ_CLOSURE_NONE;
-  return lj_report_interval_verdict(c->error_dynamic_pct, c->error_dynamic_lo_pct, c->error_dynamic_hi_pct,
+lj_verdict lj_report_closure_verdict(const lj_closure *c) {
+  if (c->n_terms <= 0) return LJ_VERDICT_NONE;
+  return lj_interval_verdict(c->error_dynamic_pct, c->error_dynamic_lo_pct, c->error_dynamic_hi_pct,
                                     LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
-lj_closure_verdict lj_report_shapley_verdict(const lj_shapley_check *c) {
-  if (c->n_rounds <= 0) return LJ_CLOSURE_NONE;
+lj_verdict lj_report_shapley_verdict(const lj_shapley_check *c) {
+  if (c->n_rounds <= 0) return LJ_VERDICT_NONE;
   // A layer of no dynamic energy has no percentages to judge (the analysis did not pass it either).
-  if (!(c->full_j.mean > 0)) return LJ_CLOSURE_MISS;
-  return lj_report_interval_verdict(c->residual_pct, c->residual_lo_pct, c->residual_hi_pct,
+  if (!(c->full_j.mean > 0)) return LJ_VERDICT_MISS;
+  return lj_interval_verdict(c->residual_pct, c->residual_lo_pct, c->residual_hi_pct,
                                     LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
@@ -148,23 +141,22 @@ void lj_report_layer_skip_range(const lj_layer_skip *s, double *lo_pct, double *
   *hi_pct = (s->a.ratio.hi - 1) * 100;
 }
 
-lj_closure_verdict lj_report_layer_skip_verdict(const lj_layer_skip *s) {
+lj_verdict lj_report_layer_skip_verdict(const lj_profile_result *r, const lj_layer_skip *s) {
   double lo, hi;
   lj_report_layer_skip_range(s, &lo, &hi);
-  return lj_report_interval_verdict(s->a.agreement_pct, lo, hi, LJ_LAYER_SKIP_TARGET_PCT);
+  lj_verdict v = lj_interval_verdict(s->a.agreement_pct, lo, hi, LJ_LAYER_SKIP_TARGET_PCT);
+  // the last layer's saving includes the head's change: without it in the estimate, no proof of the layer
+  int lacks = lj_report_layer_skip_head_change(r, s) && !isfinite(s->head_change_j.estimate);
+  return v == LJ_VERDICT_PASS && lacks ? LJ_VERDICT_INCONCLUSIVE : v;
 }
 
 int lj_report_layer_skip_head_change(const lj_profile_result *r, const lj_layer_skip *s) {
   return r->plan.config.n_layers > 0 && s->layer == r->plan.config.n_layers - 1;
 }
 
-const char *lj_report_closure_verdict_name(lj_closure_verdict v) {
-  return v == LJ_CLOSURE_PASS ? "PASS" : v == LJ_CLOSURE_MISS ? "MISS" : v == LJ_CLOSURE_INCONCLUSIVE ? "INCONCLUSIVE" : NULL;
-}
-
 int lj_report_closure_pass(const lj_closure *c) {
-  lj_closure_verdict v = lj_report_closure_verdict(c);
-  return v == LJ_CLOSURE_NONE ? -1 : v == LJ_CLOSURE_PASS;
+  lj_verdict v = lj_report_closure_verdict(c);
+  return v == LJ_VERDICT_NONE ? -1 : v == LJ_VERDICT_PASS;
 }
 
 int lj_report_overhead_pass(const lj_profile_overhead *o) {

@@ -3,6 +3,7 @@
 // stage and the pass marks against the project's targets. Kept in one place
 // so that the text and the JSON can never disagree.
 #pragma once
+#include "common/verdict.h"
 #include "store/profile_result.h"
 
 #define LJ_REPORT_RIDGE_FLOP_PER_BYTE 300.0  // H100/H200 dense bf16 FLOP/s over HBM B/s, rounded
@@ -39,28 +40,23 @@ size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p);
 
 // "memory" or "compute" by the cost's FLOP/byte against the ridge; NULL when unknown.
 const char *lj_report_bound(const lj_stage_cost *c);
-// A closure's verdict against the target: PASS when the whole interval of the dynamic error
-// lies within +-target (a point inside with an interval reaching out is no proof),
-// INCONCLUSIVE when the point is inside but its interval is not (or is unknown), MISS when
-// the point is outside.
-typedef enum { LJ_CLOSURE_NONE = -1, LJ_CLOSURE_MISS = 0, LJ_CLOSURE_PASS = 1, LJ_CLOSURE_INCONCLUSIVE = 2 } lj_closure_verdict;
-lj_closure_verdict lj_report_closure_verdict(const lj_closure *c);
-// The same rule for any relative error with its interval against a target (+-pct).
-lj_closure_verdict lj_report_interval_verdict(double pct, double lo_pct, double hi_pct, double target_pct);
+// A closure's verdict (common/verdict.h: PASS when the whole interval of the dynamic error lies
+// within +-target, MISS when the whole interval lies outside, else INCONCLUSIVE).
+lj_verdict lj_report_closure_verdict(const lj_closure *c);
 // The Shapley split's additive check by that rule: its residual (sum of the values - the whole
 // layer) against +-LJ_REPORT_CLOSURE_TARGET_PCT of the layer; NONE where it was not computed.
-lj_closure_verdict lj_report_shapley_verdict(const lj_shapley_check *c);
+lj_verdict lj_report_shapley_verdict(const lj_shapley_check *c);
 // A layer skip's verdict by that rule: its agreement (saved / estimate - 1) with the ratio's interval
-// against +-LJ_LAYER_SKIP_TARGET_PCT; NONE where the estimate was zero (no agreement).
-lj_closure_verdict lj_report_layer_skip_verdict(const lj_layer_skip *s);
+// against +-LJ_LAYER_SKIP_TARGET_PCT; NONE where the estimate was zero (no agreement). The last layer
+// (lj_report_layer_skip_head_change) passes only with the head's change in its estimate
+// (head_change_j; older stores lack it).
+lj_verdict lj_report_layer_skip_verdict(const lj_profile_result *r, const lj_layer_skip *s);
 // The agreement's interval in percent (NAN where the ratio has none).
 void lj_report_layer_skip_range(const lj_layer_skip *s, double *lo_pct, double *hi_pct);
 // 1 when s skipped the last decoder layer: that also changes the input of the final norm and the LM
 // head, whose power depends on its operands, so the saving is not that layer's energy alone.
 int lj_report_layer_skip_head_change(const lj_profile_result *r, const lj_layer_skip *s);
-// "PASS", "MISS", "INCONCLUSIVE"; NULL for LJ_CLOSURE_NONE.
-const char *lj_report_closure_verdict_name(lj_closure_verdict v);
-// 1 pass (LJ_CLOSURE_PASS), 0 not (miss or inconclusive), -1 not computed.
+// 1 pass (LJ_VERDICT_PASS), 0 not (miss or inconclusive), -1 not computed.
 int lj_report_closure_pass(const lj_closure *c);
 int lj_report_overhead_pass(const lj_profile_overhead *o);
 // 1 when the replayed time per call is off the in-situ one by more than the tolerance.

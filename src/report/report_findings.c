@@ -58,14 +58,14 @@ static void phase_group(lj_finding_sink *s, const lj_profile_result *r, lj_phase
 static void closure(lj_finding_sink *s, const lj_profile_result *r, lj_phase p) {
   lj_profile_method m = lj_profile_reported_method(r, p);
   const lj_closure *c = lj_profile_closure_of(r, p, m);
-  lj_closure_verdict v = lj_report_closure_verdict(c);
-  if (v == LJ_CLOSURE_NONE) return;
-  lj_finding_say(s, "closure", v == LJ_CLOSURE_PASS ? 0 : v == LJ_CLOSURE_INCONCLUSIVE ? 1 : 2,
+  lj_verdict v = lj_report_closure_verdict(c);
+  if (v == LJ_VERDICT_NONE) return;
+  lj_finding_say(s, "closure", v == LJ_VERDICT_PASS ? 0 : v == LJ_VERDICT_INCONCLUSIVE ? 1 : 2,
       "%s: the stages (%s replay) sum to %+.1f%% [%+.1f, %+.1f] of the measured dynamic energy: %s the %.0f%% bound.",
       lj_phase_name(p), lj_profile_method_name(m), c->error_dynamic_pct, c->error_dynamic_lo_pct, c->error_dynamic_hi_pct,
-      v == LJ_CLOSURE_PASS            ? "the whole interval within"
-      : v == LJ_CLOSURE_INCONCLUSIVE ? "inconclusive: the point within, its interval not within"
-                                     : "outside",
+      v == LJ_VERDICT_PASS            ? "the whole interval within"
+      : v == LJ_VERDICT_INCONCLUSIVE ? "inconclusive: the interval reaches across"
+                                     : "the whole interval outside",
       LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 

@@ -193,7 +193,7 @@ static json_t *closure_derived(const char *key, const void *rec, const lj_profil
   const lj_closure *c = &((const lj_closure_row *)rec)->c;
   if (!strcmp(key, "pass")) return pass_json(lj_report_closure_pass(c));
   if (!strcmp(key, "verdict")) {
-    const char *v = lj_report_closure_verdict_name(lj_report_closure_verdict(c));
+    const char *v = lj_verdict_name(lj_report_closure_verdict(c));
     return v ? json_string(v) : json_null();
   }
   return NULL;
@@ -406,7 +406,7 @@ static json_t *shapley_derived(const char *key, const void *rec, const lj_profil
   (void)r;
   if (!strcmp(key, "target_pct")) return num(LJ_REPORT_CLOSURE_TARGET_PCT);
   if (!strcmp(key, "verdict")) {
-    const char *v = lj_report_closure_verdict_name(lj_report_shapley_verdict((const lj_shapley_check *)rec));
+    const char *v = lj_verdict_name(lj_report_shapley_verdict((const lj_shapley_check *)rec));
     return v ? json_string(v) : json_null();
   }
   return NULL;
@@ -457,7 +457,7 @@ static json_t *layer_skip_derived(const char *key, const void *rec, const lj_pro
   if (!strcmp(key, "agreement_lo_pct")) return num(lo);
   if (!strcmp(key, "agreement_hi_pct")) return num(hi);
   if (!strcmp(key, "verdict")) {
-    const char *v = lj_report_closure_verdict_name(lj_report_layer_skip_verdict(s));
+    const char *v = lj_verdict_name(lj_report_layer_skip_verdict(r, s));
     return v ? json_string(v) : json_null();
   }
   if (!strcmp(key, "includes_head_change")) return json_boolean(lj_report_layer_skip_head_change(r, s));

@@ -463,7 +463,7 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
 static void print_closure(FILE *f, lj_phase p, const lj_closure *c, lj_profile_method m) {
   if (c->n_terms <= 0) return;
   cell a, b, d, e, g, h, i;
-  const char *verdict = lj_report_closure_verdict_name(lj_report_closure_verdict(c));
+  const char *verdict = lj_verdict_name(lj_report_closure_verdict(c));
   // the predicted gross without its interval (the JSON has it): room for INCONCLUSIVE in 120 columns
   fprintf(f, "%-8s %-9s %5d %9s %10s %7s %9s %16s %7s %17s %s\n", lj_phase_name(p), lj_profile_method_name(m),
           c->n_terms, energy(a, c->measured_gross_j), energy(b, c->predicted_gross_j.estimate),
@@ -486,8 +486,8 @@ static void print_closures(FILE *f, const lj_profile_result *r) {
       print_closure(f, (lj_phase)p, lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m), (lj_profile_method)m);
   }
   fprintf(f, "gross misses the idle energy of the gaps between stages\n");
-  fprintf(f, "PASS: the whole %.0f%% interval of the dyn error within +-%.0f%%; INCONCLUSIVE: the error within,\n"
-             "  its interval not; MISS: the error outside\n",
+  fprintf(f, "PASS: the whole %.0f%% interval of the dyn error within +-%.0f%%; MISS: the whole interval outside;\n"
+             "  INCONCLUSIVE: the interval across the bound (or none)\n",
           r->plan.level * 100, LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
@@ -595,7 +595,7 @@ static void print_shapley(FILE *f, const lj_profile_result *r) {
       fprintf(f, "%-8s %-34s %16s %9s\n", "", rows[i].name, interval_j(a, &rows[i].iv),
               pct(b, rows[i].iv.estimate / full * 100, 1));
     cell d, e, g;
-    const char *verdict = lj_report_closure_verdict_name(lj_report_shapley_verdict(c));
+    const char *verdict = lj_verdict_name(lj_report_shapley_verdict(c));
     fprintf(f, "%-8s additive check: residual %s %s, %s; %d rounds; stage orders: %d others, largest change %s\n", "",
             pct(d, c->residual_pct, 1), pct_range(e, c->residual_lo_pct, c->residual_hi_pct), verdict ? verdict : "-",
             c->n_rounds, c->n_orders, pct(g, c->order_spread_pct, 1));
@@ -609,8 +609,8 @@ static void print_shapley(FILE *f, const lj_profile_result *r) {
                     : " (the additive check did not pass: the Shapley values stay beside the others)");
   }
   fprintf(f, "assumes interactions between at most two stages; a k-stage interaction c adds (k/2 - 1) c to the "
-             "residual\nPASS: the residual's whole 95%% interval within +-%.0f%% of the layer; INCONCLUSIVE: the "
-             "residual within, its interval not; MISS: the residual outside\n",
+             "residual\nPASS: the residual's whole 95%% interval within +-%.0f%% of the layer; MISS: the whole interval "
+             "outside; INCONCLUSIVE: the interval across the bound\n",
           LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
@@ -696,25 +696,30 @@ static void print_layer_replays(FILE *f, const lj_profile_result *r) {
   int head = 0;
   for (int i = 0; i < r->n_layer_skips; i++) {
     const lj_layer_skip *s = &r->layer_skips[i];
-    const char *verdict = lj_report_closure_verdict_name(lj_report_layer_skip_verdict(s));
+    const char *verdict = lj_verdict_name(lj_report_layer_skip_verdict(r, s));
     int h = lj_report_layer_skip_head_change(r, s);
     head |= h;
     cell a, b, d, e;
     double lo, hi;
     lj_report_layer_skip_range(s, &lo, &hi);
-    fprintf(f, "%-8s %5d %7lld %16s %16s %8s %20s  %-*s%s\n", lj_phase_name(s->phase), s->layer,
+    cell hc;
+    int with = h && isfinite(s->head_change_j.estimate);
+    fprintf(f, "%-8s %5d %7lld %16s %16s %8s %20s  %-*s%s%s\n", lj_phase_name(s->phase), s->layer,
             (long long)s->a.calls, interval_j(a, &s->a.saved_j), interval_j(b, &s->a.replay_j),
-            pct(d, s->a.agreement_pct, 1), pct_range(e, lo, hi),
-            h ? 12 : 0, verdict ? verdict : "-", h ? "  head" : "");
+            pct(d, s->a.agreement_pct, 1), pct_range(e, lo, hi), h ? 12 : 0, verdict ? verdict : "-",
+            !h ? "" : with ? "  head " : "  head", with ? interval_j(hc, &s->head_change_j) : "");
   }
   fprintf(f, "skip: the real run with that layer a no-op (the residual passes through), dynamic J per phase unit; "
-             "estimate: calls x the layer's replay; agree: saved / estimate - 1\n"
-             "PASS: the whole 95%% interval of agree within +-%.0f%%; INCONCLUSIVE: agree within, its interval not "
-             "(more rounds decide); MISS: agree outside\n",
+             "saved: per skipped window, the mean of the full windows before and after it less it, over the pairs "
+             "(Student t); estimate: calls x the layer's replay; agree: saved / estimate - 1\n"
+             "PASS: the whole 95%% interval of agree within +-%.0f%%; MISS: the whole interval outside; "
+             "INCONCLUSIVE: the interval across the bound (more rounds decide: --skip-rounds)\n",
           LJ_LAYER_SKIP_TARGET_PCT);
   if (head)
     fprintf(f, "head: the last layer; skipping it also changes the input of the final norm and the LM head, whose "
-               "power depends on its operands, so its saving is not that layer's energy alone\n");
+               "power depends on its operands, so its saving is not that layer's energy alone: its estimate adds "
+               "the head's change (J per unit, beside it: the final norm + LM head replayed on that layer's input "
+               "less on their own); without it (not measured) the row never passes\n");
 }
 
 // Layers x stages (--per-layer): each stage of each layer alone, dynamic J per call, a row per layer;

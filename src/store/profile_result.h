@@ -116,7 +116,9 @@ typedef enum {
   LJ_METHOD_ORDER,          // trials: the whole layer in another legal order (variant: which order)
   LJ_METHOD_KNOWN,          // trials of the known-answer check (variant: lj_known_variant)
   LJ_METHOD_SHAPLEY,        // estimates: (isolation + (whole layer - layer without the stage)) / 2
-  LJ_METHOD_LAYER,          // trials: one whole decoder layer (key.layer) replayed alone (--per-layer)
+  LJ_METHOD_LAYER,          // trials: one whole decoder layer (key.layer) replayed alone (--per-layer);
+                            // key.stage lm_head: the final norm + LM head on the last layer's input
+                            // (variant 1) or on their own (variant 0), for that layer's skip check
   LJ_METHOD_LAYER_STAGE,    // trials: one stage (key.stage) of one layer (key.layer) alone (--per-layer)
   LJ_METHOD_ALL_COUNT
 } lj_profile_method;
@@ -273,13 +275,17 @@ typedef struct {
 
 // One layer skipped in the real run (the residual passes through) against its replay
 // estimate: a.calls = the layer's calls per phase unit, a.replay_j = calls x the estimate.
+// The saving is paired (docs/attribution.md §2f): a.full_j the mean of the two full windows around
+// each skipped one, a.ablated_j the skipped ones, a.saved_j the mean of the pairs' differences.
 typedef struct {
   lj_phase phase;
   int layer;
   lj_ablation a;
   int pass;                       // the agreement's whole interval ((a.ratio - 1) x 100) within
-                                  // +-LJ_LAYER_SKIP_TARGET_PCT (the verdict PASS; INCONCLUSIVE: only the
-                                  // point within; MISS: the point outside)
+                                  // +-LJ_LAYER_SKIP_TARGET_PCT (the verdict PASS; MISS: the whole interval
+                                  // outside; INCONCLUSIVE: across); the last layer only with head_change_j
+  lj_interval head_change_j;      // the last layer: per unit, the final norm + LM head on that layer's input
+                                  // less on their own (a.replay_j includes it); NAN: not measured
 } lj_layer_skip;
 #define LJ_LAYER_SKIP_TARGET_PCT 10.0
 #define LJ_PROFILE_MAX_LAYER_SKIPS 16

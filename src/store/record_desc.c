@@ -333,6 +333,7 @@ static const lj_field kLayerSkip[] = {
     FIELD("layer", "layer", "layer", LJ_FIELD_INT, "", T, layer),
     ABLATION_FIELDS(T, a.),
     FIELD("pass", "pass", "pass", LJ_FIELD_BOOL, "", T, pass),
+    FIELD("head_change", "head_change_j", "head_change_j", LJ_FIELD_IV, "J", T, head_change_j),
     DERIVED("target_pct", "%"),
     DERIVED("agreement_lo_pct", "%"),  // the ratio's interval less 1
     DERIVED("agreement_hi_pct", "%"),

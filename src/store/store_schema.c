@@ -610,3 +610,12 @@ const char lj_store_schema_v10[] =
     "  n_bins INTEGER NOT NULL, n_samples INTEGER NOT NULL,\n"
     "  used INTEGER NOT NULL,\n"
     "  why_not_used TEXT NOT NULL);\n";
+
+// Added in version 11: the last layer's skip check adds what skipping it changes in the final norm
+// and the LM head (docs/attribution.md §2f), per unit with its interval; NULL in older rows.
+const char lj_store_schema_v11[] =
+    "ALTER TABLE layer_skips ADD COLUMN head_change_j REAL;\n"
+    "ALTER TABLE layer_skips ADD COLUMN head_change_se_j REAL;\n"
+    "ALTER TABLE layer_skips ADD COLUMN head_change_df REAL;\n"
+    "ALTER TABLE layer_skips ADD COLUMN head_change_lo_j REAL;\n"
+    "ALTER TABLE layer_skips ADD COLUMN head_change_hi_j REAL;\n";

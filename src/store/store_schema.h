@@ -22,6 +22,7 @@ extern const char lj_store_schema_v7[];  // the per-layer estimates and the laye
 extern const char lj_store_schema_v8[];  // each stage of each layer replayed alone
 extern const char lj_store_schema_v9[];  // the conditions of each replay trial
 extern const char lj_store_schema_v10[];  // idle against temperature (the cool-down's curve)
+extern const char lj_store_schema_v11[];  // the head's change in the last layer's skip check
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
 // tools can tell it from other SQLite files.

@@ -21,7 +21,10 @@
 //     generated tokens bit for bit (the residual passes through, the rounding is the same);
 //     with its real weights skipping it changes the logits; out-of-range layers are refused;
 //   - the per-layer replay: one layer alone in the run's order on the prefill's state
-//     leaves what one stage-by-stage call of that layer leaves.
+//     leaves what one stage-by-stage call of that layer leaves;
+//   - the head replay of the last layer's skip check: the final norm and LM head on the last
+//     captured slot give the prefill's logits, on the slot before it the logits of the prefill
+//     with the last layer skipped, bit for bit.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -617,6 +620,49 @@ static void check_layer_inputs(lj_cuda_engine *e, const lj_model_config &c, cons
   lj_cuda_layer_inputs_free(in);
 }
 
+// The head's change in the last layer's skip check (lj_cuda_replay_create_head_input): the final norm
+// and LM head replayed on slot n_layers give the prefill's logits bit for bit, and on slot n_layers - 1
+// the logits of the prefill with the last layer skipped (its skip leaves the final norm that pair),
+// after one call and after three (each call restores the slot); slots outside are refused.
+static void check_head_replay(lj_cuda_engine *e, const lj_model_config &c, std::vector<int> &ids) {
+  int n = (int)ids.size(), zero = 0;
+  std::vector<float> full((size_t)c.vocab_size), skipped((size_t)c.vocab_size), got((size_t)c.vocab_size);
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  assert_int_equal(lj_cuda_get_logits(e, full.data(), 1), 0);
+  assert_int_equal(lj_cuda_set_skip_layer(e, c.n_layers - 1), 0);
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
+  assert_int_equal(lj_cuda_get_logits(e, skipped.data(), 1), 0);
+  assert_int_equal(lj_cuda_set_skip_layer(e, -1), 0);
+  assert_true(memcmp(full.data(), skipped.data(), sizeof(float) * full.size()) != 0);
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  lj_cuda_batch b;
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, ids.data(), &n, &b), 0);
+  lj_cuda_layer_inputs *in = NULL;
+  assert_int_equal(lj_cuda_layer_inputs_capture(e, &b, 0, &in), 0);
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  for (int slot = c.n_layers - 1; slot <= c.n_layers; slot++)
+    for (int calls = 1; calls <= 3; calls += 2) {
+      lj_cuda_replay *rp = NULL;
+      assert_int_equal(lj_cuda_replay_create_head_input(e, slot, in, &b, calls, &rp), 0);
+      GPU_OK(cudaMemset(a.logits, 0, sizeof(float) * c.vocab_size));
+      assert_int_equal(lj_cuda_replay_launch(rp, 1), 0);
+      assert_int_equal(lj_cuda_synchronize(e), 0);
+      assert_int_equal(lj_cuda_get_logits(e, got.data(), 1), 0);
+      if (memcmp(got.data(), (slot == c.n_layers ? full : skipped).data(), sizeof(float) * got.size()) != 0)
+        fail_msg("the head on slot %d (%d calls): the logits differ from the %s run", slot, calls,
+                 slot == c.n_layers ? "full" : "last-layer-skipped");
+      lj_cuda_replay_free(rp);
+    }
+  lj_cuda_replay *rp = NULL;
+  assert_int_equal(lj_cuda_replay_create_head_input(e, c.n_layers + 1, in, &b, 1, &rp), LJ_EINVAL);
+  assert_int_equal(lj_cuda_replay_create_head_input(e, -1, in, &b, 1, &rp), LJ_EINVAL);
+  assert_int_equal(lj_cuda_replay_create_head_input(e, 0, NULL, &b, 1, &rp), LJ_EINVAL);
+  assert_null(rp);
+  lj_cuda_layer_inputs_free(in);
+}
+
 static void test_layer_inputs(void **state) {
   (void)state;
   lj_model_config c;
@@ -642,6 +688,7 @@ static void test_layer_inputs(void **state) {
   assert_int_equal(lj_cuda_layer_inputs_capture(e, &b, 0, &in), LJ_EINVAL);
   assert_null(in);
   assert_int_equal(lj_cuda_set_skip_layer(e, -1), 0);
+  check_head_replay(e, c, ids);
   lj_cuda_engine_free(e);
 }
 

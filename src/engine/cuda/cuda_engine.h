@@ -312,6 +312,12 @@ int lj_cuda_replay_create_layer_input(lj_cuda_engine *e, const lj_stage *order, 
 // isolation replay.
 int lj_cuda_replay_create_layer_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_layer_inputs *in,
                                       const lj_cuda_batch *b, int calls, lj_cuda_replay **out);
+// The final norm and the LM head, every call first restoring captured slot `slot` (0 .. n_layers):
+// slot n_layers is their input in the run, slot n_layers - 1 their input when the last layer is a
+// no-op (lj_cuda_set_skip_layer): the pair the final norm then adds. The difference of the two is
+// what skipping the last layer changes in the head (the layer-skip check's last layer).
+int lj_cuda_replay_create_head_input(lj_cuda_engine *e, int slot, const lj_cuda_layer_inputs *in,
+                                     const lj_cuda_batch *b, int calls, lj_cuda_replay **out);
 // Copies of the weights a replay rotates over (1: the layer's own weights only).
 int lj_cuda_replay_weight_copies(const lj_cuda_replay *r);
 // Enqueues n launches of the graph (asynchronous; lj_cuda_synchronize waits).

@@ -126,6 +126,11 @@ int lj_cuda_replay_create_layer_stage(lj_cuda_engine *e, lj_stage st, int layer,
   *out = NULL;
   return NO_CUDA();
 }
+int lj_cuda_replay_create_head_input(lj_cuda_engine *e, int slot, const lj_cuda_layer_inputs *in,
+                                     const lj_cuda_batch *b, int calls, lj_cuda_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
 int lj_cuda_replay_weight_copies(const lj_cuda_replay *r) { return 0; }
 int lj_cuda_set_calibration(lj_cuda_engine *e, int64_t bytes) { return NO_CUDA(); }
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n) { return NO_CUDA(); }

@@ -182,6 +182,26 @@ int lj_cuda_replay_create_layer_input(lj_cuda_engine *e, const lj_stage *order, 
   return create_order(e, order, n, layer, in, b, calls, out);
 }
 
+int lj_cuda_replay_create_head_input(lj_cuda_engine *e, int slot, const lj_cuda_layer_inputs *in,
+                                     const lj_cuda_batch *b, int calls, lj_cuda_replay **out) {
+  *out = NULL;
+  static const lj_stage order[2] = {LJ_STAGE_FINAL_NORM, LJ_STAGE_LM_HEAD};
+  if (!in || slot < 0 || slot > e->cfg.n_layers)
+    return LJ_FAIL(LJ_EINVAL, "replay of the head on slot %d: expected a captured input and a slot in 0 .. %d", slot,
+                   e->cfg.n_layers);
+  if (lj_cuda_layer_inputs_tokens(in) != b->n_tokens)
+    return LJ_FAIL(LJ_EINVAL, "replay of the head on its captured input: the input holds %d tokens, the batch %d",
+                   lj_cuda_layer_inputs_tokens(in), b->n_tokens);
+  if (calls < 1) return LJ_FAIL(LJ_EINVAL, "replay of %d calls: need >= 1", calls);
+  if (e->marks_on) return LJ_FAIL(LJ_EINVAL, "replay with stage marks on: disable them first");
+  for (int k = 0; k < 2; k++)
+    if ((e->skip_mask >> order[k]) & 1u)
+      return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name(order[k]));
+  // record_order_call restores slot w.layer, then runs the two stages (which take no layer's weights)
+  replay_what w = {order[0], order[1], order, 2, slot, in, NULL, 0};
+  return capture(e, &w, b, calls, "the head", out);
+}
+
 int lj_cuda_replay_launch(lj_cuda_replay *r, int n) {
   for (int i = 0; i < n; i++) CUDA_CHECK(cudaGraphLaunch(r->exec, r->e->stream));
   return 0;

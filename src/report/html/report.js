@@ -399,7 +399,7 @@
           signedPct(c.error_pct), '[' + signedPct(c.error_lo_pct) + ', ' + signedPct(c.error_hi_pct) + ']', c.verdict || '-'])));
       box.append(el('p', { class: 'note' }, 'Measured: the energy counter around whole phase windows (\u2265 2 s, after a pre-roll of the same work). ' +
         'isolation: each stage replayed alone; sequence: the layer\'s stages replayed as growing prefixes (differences). ' +
-        'Dynamic energy = gross \u2212 idle baseline \u00d7 time. PASS: the whole interval of the error within \u00b15%; INCONCLUSIVE: the error within, its interval not; MISS: the error outside.'));
+        'Dynamic energy = gross \u2212 idle baseline \u00d7 time. PASS: the whole interval of the error within \u00b15%; MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound.'));
     }
     const x = d.extras;
     if (x.ablation || x.head_fit) {
@@ -418,7 +418,7 @@
           signedPct(c.residual_pct) + ' [' + signedPct(c.residual_lo_pct) + ', ' + signedPct(c.residual_hi_pct) + ']', signedPct(c.order_spread_pct), c.verdict || '-', c.headline])));
       box.append(el('p', { class: 'note' }, 'Per layer call, dynamic energy. Shapley value of a stage = (isolation + (whole layer \u2212 layer without it)) / 2, exact when stages interact at most in pairs; ' +
         'the interaction row (whole \u2212 \u03a3 isolation) is the energy no stage has alone. A k-stage interaction c leaves a residual of (k/2 \u2212 1) c. ' +
-        'orders: the largest change of the whole layer replayed in another stage order. PASS: the residual\'s whole interval within \u00b15%; INCONCLUSIVE: the residual within, its interval not; MISS: the residual outside. ' +
+        'orders: the largest change of the whole layer replayed in another stage order. PASS: the residual\'s whole interval within \u00b15%; MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound. ' +
         'The headline method is Shapley where the check passes. ' + sourceNote(x.shapley.map((c) => Object.assign({ stage: 'additive check', method: c.phase }, c)))));
     }
     if (x.known_answer && x.known_answer.length) {
@@ -440,10 +440,11 @@
     if (x.layer_skips && x.layer_skips.length) {
       box.append(el('h3', {}, 'Layer skips: energy saved without one decoder layer, against its replay'));
       box.append(table(['phase', 'skipped layer', 'saved per unit', 'estimate', 'agreement', Math.round((d.run.level || 0.95) * 100) + '% interval', 'verdict'],
-        x.layer_skips.map((s) => [s.phase, s.layer + (s.includes_head_change ? ' (last: head changes too)' : ''), fmt(s.saved_j, 'J'), fmt(s.estimate_j, 'J'), signedPct(s.agreement_pct),
+        x.layer_skips.map((s) => [s.phase, s.layer + (s.includes_head_change ? (s.head_change_j !== null ? ' (last: estimate + head change ' + fmt(s.head_change_j, 'J') + ')' : ' (last: head changes too)') : ''), fmt(s.saved_j, 'J'), fmt(s.estimate_j, 'J'), signedPct(s.agreement_pct),
           '[' + signedPct(s.agreement_lo_pct) + ', ' + signedPct(s.agreement_hi_pct) + ']', s.verdict || '-'])));
-      box.append(el('p', { class: 'note' }, 'PASS: the whole interval of the agreement within \u00b110%; INCONCLUSIVE: the agreement within, its interval not; MISS: the agreement outside. ' +
-        'Skipping the last layer also changes the input of the final norm and the LM head, whose power depends on its operands: its saving is not that layer\'s energy alone.'));
+      box.append(el('p', { class: 'note' }, 'Saved: per skipped window, the mean of the full windows run just before and after it less it; the interval over these pairs. ' +
+        'PASS: the whole interval of the agreement within \u00b110%; MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound (more rounds decide). ' +
+        'Skipping the last layer also changes the input of the final norm and the LM head, whose power depends on its operands: its saving is not that layer\'s energy alone. Its estimate adds the head\'s change (the final norm and LM head replayed on that layer\'s input less on their own); a row without it never passes.'));
     }
     if (d.run.notes) box.append(el('p', { class: 'note' }, 'Notes: ', d.run.notes));
     root.append(box);
