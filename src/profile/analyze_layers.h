@@ -7,8 +7,12 @@
 #include "store/profile_result.h"
 
 // Ranks the n estimates of one phase by dynamic energy (1: dearest) and tests their agreement:
-// t = (layer - mean of the other layers) / Welch se, against t_{1 - (1 - level) / (2n), df}
-// (Bonferroni over the n layers). An estimate of one trial (no spread) has an unknown t and agrees.
+// t = (layer - mean of the other layers) / se from the variance pooled over all layers (the null:
+// the same computation, so the same spread), against t_{1 - (1 - level) / (2n), sum of n_j - 1}
+// (Bonferroni over the n layers). A layer agrees when |t| is within it, or when the difference's
+// whole interval at that level lies within +-LJ_LAYER_AGREE_PCT of the others' mean (equal within
+// the band, if not equal). Without any spread (one trial each) t is unknown and all agree.
+#define LJ_LAYER_AGREE_PCT 5.0
 int lj_layer_agreement_compute(lj_layer_estimate *l, size_t n, double level);
 
 // The layer-skip schedule (docs/attribution.md §2f): one phase's windows in order, slot 0 full and

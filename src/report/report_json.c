@@ -475,8 +475,9 @@ static json_t *layer_agreement_json(jb *b, const lj_profile_result *r) {
       put_str(b, o, "phase", lj_phase_name((lj_phase)p));
       put_str(b, o, "verdict", v ? "PASS" : "MISS");
       put_int(b, o, "worst_layer", worst);
-      put_str(b, o, "test", "t = (layer - mean of the other layers) / Welch se; each layer within the two-sided "
-                            "Bonferroni critical value at level / layers");
+      put_str(b, o, "test", "t = (layer - mean of the other layers) / se from the variance pooled over the layers; "
+                            "a layer agrees when |t| is within the two-sided Bonferroni critical value at level / "
+                            "layers, or when the difference's whole interval lies within +-5% of the others' mean");
     }
     push(b, a, o);
   }

@@ -687,9 +687,10 @@ static void print_layer_replays(FILE *f, const lj_profile_result *r) {
             v ? "PASS" : "MISS", worst, fixed(a, crit, 2));
   }
   if (r->n_layers)
-    fprintf(f, "t: (layer - mean of the other layers) / its Welch se; agrees: |t| within t at 1 - 0.05/(2 x layers) "
-               "(Bonferroni). With random weights every layer is the same computation: a MISS says the measurement "
-               "differs, not the model\n");
+    fprintf(f, "t: (layer - mean of the other layers) / se of the variance pooled over the layers; agrees: |t| within "
+               "t at 1 - 0.05/(2 x layers) (Bonferroni), or the difference's whole interval within +-5%% of the others. "
+               "With random weights every layer is the same computation: a MISS says the measurement differs, not "
+               "the model\n");
   if (r->n_layer_skips <= 0) return;
   fprintf(f, "%-8s %5s %7s %16s %16s %8s %20s  %-12s  %s\n", "phase", "skip", "calls", "saved", "estimate", "agree",
           "agree 95%", "verdict", "note");

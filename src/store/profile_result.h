@@ -239,7 +239,8 @@ typedef struct {
 // (docs/attribution.md §2f): per call of that layer, over trials interleaved across the layers.
 // The energy source follows §1b (flags: LJ_WINDOW_SAMPLE_ENERGY where every trial took the
 // samples). The agreement test across the layers of the phase: t = (this layer - the mean of
-// the others) / its Welch se, against the Bonferroni critical value t_{1 - (1 - level) / (2 L), df}.
+// the others) / the se of the variance pooled over the layers, against the Bonferroni critical
+// value t_{1 - (1 - level) / (2 L), df}, or the difference's whole interval within +-5%.
 typedef struct {
   lj_phase phase;
   int layer;
