@@ -3,6 +3,8 @@
 #pragma once
 #include <stdio.h>
 
+#include "common/error.h"
+#include "store/store.h"
 #include "store/store_schema.h"
 
 static void write_old_store(const char *path, int version) {
@@ -12,7 +14,8 @@ static void write_old_store(const char *path, int version) {
   } parts[] = {{1, lj_store_schema_v1}, {2, lj_store_schema_v2}, {3, lj_store_schema_v3},
                {4, lj_store_schema_v4}, {5, lj_store_schema_v5}, {6, lj_store_schema_v6},
                {6, lj_store_schema_v6_sources}, {7, lj_store_schema_v7}, {8, lj_store_schema_v8},
-               {9, lj_store_schema_v9}, {10, lj_store_schema_v10}, {11, lj_store_schema_v11}};
+               {9, lj_store_schema_v9}, {10, lj_store_schema_v10}, {11, lj_store_schema_v11},
+               {12, lj_store_schema_v12}};
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   for (size_t i = 0; i < sizeof parts / sizeof parts[0] && parts[i].version <= version; i++)
@@ -23,5 +26,36 @@ static void write_old_store(const char *path, int version) {
            " INSERT INTO meta VALUES ('application', 'llamajoule'), ('schema_version', '%d');",
            LJ_STORE_APPLICATION_ID, version, version);
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+// A file of `version` written at path, without `table` (added since): read as it is, it has no
+// rows of it (no error); opened for writing it is upgraded to the current version and has the
+// table, empty.
+static inline void check_table_upgrade(const char *path, int version, const char *table) {
+  write_old_store(path, version);
+  lj_store *st;
+  int64_t n = -1;
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  if (lj_store_profile_count(st, 1, table, &n) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(n, 0);
+  lj_store_close(st);
+  assert_int_equal(lj_store_open(path, &st), 0);
+  assert_int_equal(lj_store_profile_count(st, 1, table, &n), 0);
+  assert_int_equal(n, 0);
+  lj_store_close(st);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT (SELECT user_version FROM pragma_user_version),"
+                                      " (SELECT count(*) FROM sqlite_master WHERE name = ?)",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
+  assert_int_equal(sqlite3_column_int(q, 1), 1);
+  sqlite3_finalize(q);
   sqlite3_close(db);
 }

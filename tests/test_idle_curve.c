@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "store/store_schema.h"
 #include "old_store.h"
+#include "store_round_trip.h"
 
 #define NEAR(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
 
@@ -145,13 +146,7 @@ static void test_store(void **state) {
   k->t0_c = 38, k->a_w = 121.3, k->slope_w_per_c = 1.4, k->slope_se_w_per_c = 0.12, k->slope_lo = 1.1;
   k->slope_hi = 1.7, k->r2 = 0.97, k->t_min_c = 38, k->t_max_c = 44, k->n_bins = 6, k->n_samples = 550;
   k->usable = 1;
-  lj_store *st = NULL;
-  assert_int_equal(lj_store_open(path, &st), 0);
-  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile"};
-  int64_t run = 0;
-  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
-  assert_int_equal(lj_store_add_profile(st, run, &w), 0);
-  if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
+  lj_store *st = store_round_trip(path, &w, &g);
   assert_int_equal(g.idle_curve_valid, 1);
   assert_memory_equal(&g.idle_curve.fit, k, offsetof(lj_idle_curve, why));
   assert_string_equal(g.idle_curve.fit.why, "");
@@ -161,29 +156,7 @@ static void test_store(void **state) {
   lj_profile_result_free(&w);
   // a version-9 file: read as it is, no curve (no error); upgraded, the table, empty
   snprintf(path, sizeof path, "%s/v9.db", dir);
-  write_old_store(path, 9);
-  sqlite3 *db;
-  int64_t n = -1;
-  assert_int_equal(lj_store_open_readonly(path, &st), 0);
-  if (lj_store_profile_count(st, 1, "idle_curves", &n) < 0) fail_msg("%s", lj_error_message());
-  assert_int_equal(n, 0);
-  lj_store_close(st);
-  assert_int_equal(lj_store_open(path, &st), 0);
-  assert_int_equal(lj_store_profile_count(st, 1, "idle_curves", &n), 0);
-  assert_int_equal(n, 0);
-  lj_store_close(st);
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  sqlite3_stmt *q;
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT (SELECT user_version FROM pragma_user_version),"
-                                      " (SELECT count(*) FROM sqlite_master WHERE name = 'idle_curves')",
-                                      -1, &q, NULL),
-                   SQLITE_OK);
-  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
-  assert_int_equal(sqlite3_column_int(q, 1), 1);
-  sqlite3_finalize(q);
-  sqlite3_close(db);
+  check_table_upgrade(path, 9, "idle_curves");
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);

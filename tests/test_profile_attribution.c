@@ -29,10 +29,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
 
 #include "common/error.h"
 #include "llamajoule/meter.h"
+#include "model/config.h"
 #include "profile/attribution.h"
+#include "profile/budget.h"
+#include "profile/profile_analyze.h"
+#include "report/report.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
@@ -717,6 +723,93 @@ static void test_timeline_overlap(void **state) {
   EXACT(ph->energy_j, 160);  // attributed (the overlap twice) + gaps = span + overlap: 160 + 20 = 160 + 20
 }
 
+// The uncertainty budget over the replayed meter's windows (docs/attribution.md §3b): the decode
+// phase window and each decode stage's three 2.4 s trials (their power samples' figures, at 50, 51
+// and 52 C), a flat idle of sd 1 W measured at 45 C, through lj_analyze_budgets and into the JSON.
+// A stage's idle term per call is its call time x sqrt(1^2 + (1.5 W/C x (51 - 45) C)^2) exactly;
+// its edge term, a sixth of a 20 ms sample period of its dynamic power per window, per call, within
+// the buffer's interpolation ramps (at most 10 ms of the step at each end of 2.4 s: 1%).
+static void test_budget_json(void **state) {
+  world *w = *state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  assert_int_equal(lj_config_preset("tiny", &r.plan.config), 0);
+  r.plan.level = LEVEL;
+  r.cond.idle_w = IDLE_W, r.cond.idle_sd_w = 1.0, r.cond.temperature_min_c = 45, r.cond.temperature_max_c = 55;
+  lj_phase_window pw;
+  memset(&pw, 0, sizeof pw);
+  pw.phase = LJ_PHASE_DECODE, pw.units = 1, pw.tokens_per_unit = STEPS, pw.temperature_c = NAN;
+  pw.w = result(w, w->h_decode);
+  assert_int_equal(lj_profile_add_window(&r, &pw), 0);
+  assert_int_equal(lj_profile_summarize_phases(&r), 0);
+  lj_closure_term terms[LJ_STAGE_COUNT];
+  for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    lj_stage st = (lj_stage)s;
+    int64_t call = call_ns(LJ_PHASE_DECODE, st);
+    for (int k = 0; k < TRIALS; k++) {
+      lj_profile_trial t;
+      memset(&t, 0, sizeof t);
+      t.key = (lj_stage_key){.phase = LJ_PHASE_DECODE, .stage = st, .layer = lj_stage_is_per_layer(st) ? 0 : -1};
+      t.trial = k, t.method = LJ_METHOD_ISOLATION;
+      lj_window_result res = result(w, w->h_trial[1][s][k]);
+      lj_replay_trial_from_window(&res, REPLAY_NS / call, 50.0 + k, IDLE_W, &t.t);
+      assert_int_equal(lj_profile_add_trial(&r, &t), 0);
+    }
+    lj_profile_stage ps;
+    memset(&ps, 0, sizeof ps);
+    ps.method = LJ_METHOD_ISOLATION, ps.calls_per_unit = (double)calls_in_phase(LJ_PHASE_DECODE, st);
+    estimate(w, 1, st, w->h_trial[1][s], call, &ps.est);
+    assert_int_equal(lj_profile_add_stage(&r, &ps), 0);
+    lj_closure_term_from_estimate(&ps.est, ps.calls_per_unit, &terms[s]);
+  }
+  const lj_phase_summary *d = &r.phases[LJ_PHASE_DECODE];
+  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, terms, LJ_STAGE_COUNT, &d->gross_j, &d->dynamic_j, LEVEL,
+                                      &r.closure[LJ_PHASE_DECODE]),
+                   0);
+  assert_int_equal(lj_analyze_budgets(&r), 0);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(lj_profile_report_json(f, &r), 0);
+  fclose(f);
+  json_error_t err;
+  json_t *doc = json_loads(buf, 0, &err);
+  free(buf);
+  assert_non_null(doc);
+  json_t *budgets = json_object_get(doc, "budgets");
+  int n_stage = 0, n_closure = 0;
+  for (size_t i = 0; i < json_array_size(budgets); i++) {
+    json_t *b = json_array_get(budgets, i);
+    const char *kind = json_string_value(json_object_get(b, "kind"));
+    assert_string_equal(json_string_value(json_object_get(b, "card_basis")), "not measured");
+    assert_true(json_is_null(json_object_get(b, "card_j")));
+    if (!strcmp(kind, "closure")) {
+      n_closure++;
+      assert_true(json_real_value(json_object_get(b, "total_j")) > 0);
+      continue;
+    }
+    if (strcmp(kind, "stage")) continue;
+    n_stage++;
+    lj_stage st = LJ_STAGE_COUNT;
+    for (int s = 0; s < LJ_STAGE_COUNT; s++)
+      if (!strcmp(lj_stage_name((lj_stage)s), json_string_value(json_object_get(b, "stage")))) st = (lj_stage)s;
+    assert_true(st < LJ_STAGE_COUNT);
+    const lj_replay_estimate *e = &r.stages[st].est;
+    double t = (double)call_ns(LJ_PHASE_DECODE, st) * 1e-9, calls = (double)(REPLAY_NS / call_ns(LJ_PHASE_DECODE, st));
+    EXACT(json_real_value(json_object_get(b, "trial_j")), (e->dynamic_j.hi - e->dynamic_j.lo) / 2);
+    EXACT(json_real_value(json_object_get(b, "idle_j")), t * sqrt(1 + 9.0 * 9.0));
+    assert_string_equal(json_string_value(json_object_get(b, "idle_basis")), "bound");
+    REL(json_real_value(json_object_get(b, "edge_j")), (load_of(LJ_PHASE_DECODE, st)->w - IDLE_W) * 0.020 / 6 / calls,
+        0.01);
+    assert_string_equal(json_string_value(json_object_get(b, "edge_basis")), "bound");
+  }
+  assert_int_equal(n_stage, LJ_STAGE_COUNT);
+  assert_int_equal(n_closure, 1);
+  json_decref(doc);
+  lj_profile_result_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_replay_per_call),
@@ -724,6 +817,7 @@ int main(void) {
       cmocka_unit_test(test_closure_with_wrong_replay),
       cmocka_unit_test(test_timeline),
       cmocka_unit_test(test_ablation),
+      cmocka_unit_test(test_budget_json),
   };
   const struct CMUnitTest plain[] = {
       cmocka_unit_test(test_head_fit),

@@ -32,6 +32,7 @@
 #include "store/store.h"
 #include "store/store_schema.h"
 #include "render_profile.h"
+#include "store_round_trip.h"
 
 #define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
 #define ABS(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
@@ -544,13 +545,7 @@ static void test_store_round_trip(void **state) {
   assert_true(w.n_known >= 1 && w.n_ablation_checks >= 2 && w.shapley[LJ_PHASE_DECODE].n_rounds == R);
   // --ablate both: the single decode ablation of older runs is the MLP's
   assert_true(w.ablation_valid && w.ablation.stage == LJ_STAGE_GATE_UP);
-  lj_store *st = NULL;
-  assert_int_equal(lj_store_open(path, &st), 0);
-  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile"};
-  int64_t run = 0;
-  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
-  assert_int_equal(lj_store_add_profile(st, run, &w), 0);
-  if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
+  lj_store *st = store_round_trip(path, &w, &g);
   assert_int_equal(g.plan.shapley, 1);
   assert_int_equal(g.plan.known_answer_bytes, 1 << 24);
   for (int p = LJ_PHASE_PREFILL; p <= LJ_PHASE_DECODE; p++) {
@@ -681,13 +676,13 @@ static void test_verdict(void **state) {
   memset(&c, 0, sizeof c);
   c.n_rounds = 3, c.full_j.mean = 1.0;
   c.residual_pct = 1, c.residual_lo_pct = -2, c.residual_hi_pct = 3;
-  assert_int_equal(lj_report_shapley_verdict(&c), LJ_VERDICT_PASS);
+  assert_int_equal(lj_report_shapley_verdict(NULL, &c), LJ_VERDICT_PASS);
   c.residual_hi_pct = 7;
-  assert_int_equal(lj_report_shapley_verdict(&c), LJ_VERDICT_INCONCLUSIVE);
+  assert_int_equal(lj_report_shapley_verdict(NULL, &c), LJ_VERDICT_INCONCLUSIVE);
   c.residual_hi_pct = 3, c.full_j.mean = -0.1;
-  assert_int_equal(lj_report_shapley_verdict(&c), LJ_VERDICT_MISS);
+  assert_int_equal(lj_report_shapley_verdict(NULL, &c), LJ_VERDICT_MISS);
   c.n_rounds = 0;
-  assert_int_equal(lj_report_shapley_verdict(&c), LJ_VERDICT_NONE);
+  assert_int_equal(lj_report_shapley_verdict(NULL, &c), LJ_VERDICT_NONE);
 }
 
 int main(void) {

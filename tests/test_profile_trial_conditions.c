@@ -25,6 +25,7 @@
 #include "store/store.h"
 #include "store/store_schema.h"
 #include "old_store.h"
+#include "store_round_trip.h"
 
 #define REL(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol) * fabs((double)(b)))
 
@@ -135,13 +136,7 @@ static void test_store(void **state) {
   assert_int_equal(lj_profile_add_trial_conditions(&w, &c), 0);
   c.trial = 11, c.at_cap = 0, c.throttle_mask = 0, c.power_w = 450, c.temperature_c = NAN;
   assert_int_equal(lj_profile_add_trial_conditions(&w, &c), 0);
-  lj_store *st = NULL;
-  assert_int_equal(lj_store_open(path, &st), 0);
-  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile"};
-  int64_t run = 0;
-  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
-  assert_int_equal(lj_store_add_profile(st, run, &w), 0);
-  if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
+  lj_store *st = store_round_trip(path, &w, &g);
   assert_int_equal(g.n_trial_conds, 2);
   for (int i = 0; i < 2; i++) {
     const lj_trial_conditions *a = &w.trial_conds[i], *b = &g.trial_conds[i];

@@ -414,11 +414,11 @@ static void test_closure_verdict(void **state) {
   c.n_terms = 3;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     c.error_dynamic_pct = cases[i].err, c.error_dynamic_lo_pct = cases[i].lo, c.error_dynamic_hi_pct = cases[i].hi;
-    assert_int_equal(lj_report_closure_verdict(&c), cases[i].want);
-    assert_int_equal(lj_report_closure_pass(&c), cases[i].want == LJ_VERDICT_NONE ? -1 : cases[i].want == LJ_VERDICT_PASS);
+    assert_int_equal(lj_report_closure_verdict(NULL, &c, LJ_METHOD_ISOLATION), cases[i].want);
+    assert_int_equal(lj_report_closure_pass(NULL, &c, LJ_METHOD_ISOLATION), cases[i].want == LJ_VERDICT_NONE ? -1 : cases[i].want == LJ_VERDICT_PASS);
   }
   c.n_terms = 0, c.error_dynamic_pct = 0, c.error_dynamic_lo_pct = -1, c.error_dynamic_hi_pct = 1;
-  assert_int_equal(lj_report_closure_verdict(&c), LJ_VERDICT_NONE);  // not computed
+  assert_int_equal(lj_report_closure_verdict(NULL, &c, LJ_METHOD_ISOLATION), LJ_VERDICT_NONE);  // not computed
   assert_string_equal(lj_verdict_name(LJ_VERDICT_INCONCLUSIVE), "INCONCLUSIVE");
   assert_null(lj_verdict_name(LJ_VERDICT_NONE));
 

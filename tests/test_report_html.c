@@ -20,6 +20,7 @@
 
 #include "common/error.h"
 #include "model/config.h"
+#include "profile/budget.h"
 #include "profile/profile_analyze.h"
 #include "report/report_page.h"
 #include "report/report_run.h"
@@ -179,6 +180,7 @@ static void build(lj_profile_result *r) {
   }
   assert_int_equal(lj_head_fit_compute(groups, ej, 8, 32, 8, 0.95, &r->head_fit), 0);
   r->head_fit_valid = 1, r->head_fit_kv = 576, pl->head_fit = 1;
+  assert_int_equal(lj_analyze_budgets(r), 0);  // the page's budget tables
 }
 
 // 200,000 driver power samples (20 ms apart would be 4000 s; here 0.2 ms, as a long run's count),
@@ -337,6 +339,8 @@ static void test_page(void **state) {
   // the decode heatmap says it shows the cells measured alone, the prefill one the timeline's
   assert_non_null(strstr(after, "Measured: each stage of each decoder layer replayed alone"));
   assert_non_null(strstr(after, "From the in-situ timeline: gross energy of each stage call"));
+  assert_non_null(strstr(after, "Uncertainty budget, decode: what each interval is made of"));
+  assert_non_null(strstr(after, "not measured"));  // card to card
   json_decref(s);
   free(st);
   free(after);

@@ -501,6 +501,7 @@ int lj_measure_idle_kept(lj_source *src, int dev, double seconds, lj_trace *keep
 typedef struct {
   double t0_c;               ///< reference temperature (the start-of-run idle's mean)
   double a_w;                ///< idle power at t0_c
+  double a_se_w;             ///< its standard error (df = n_bins - 2; not stored: the budget's idle term uses it)
   double slope_w_per_c;      ///< W per degree C
   double slope_se_w_per_c;   ///< its standard error (df = n_bins - 2)
   double slope_lo;           ///< its interval at `level`: lower end

@@ -11,6 +11,11 @@
 #     counter's residual beside it);
 #   - the known answer per phase and method (within 10% of the copy alone);
 #   - the ablations per phase, group and method (within 10% of the estimate);
+#     each of these verdicts judges the error +- the total of its uncertainty budget
+#     (docs/attribution.md §3b): PASS only when that whole interval is inside;
+#   - the uncertainty budget per phase (one INFO line per figure and check: each term's
+#     half-width in % of the estimate, its basis, the total and the largest term) and a
+#     PASS line when every closure and check has a budget and card to card stays "not measured";
 #   - the per-layer replay (--per-layer, §2f; per_layer_lines.py) per phase: PASS when every
 #     layer agrees with the others (random weights: the same computation), with the spread of
 #     the layers' dynamic energies and the largest |t|; a layer-skip check per row where the run
@@ -94,7 +99,7 @@ if not ka:
     print("MISS %s known_answer: none computed" % model)
 for k in ka:
     print("%s %s known_answer %s %s: %.3g J alone, %.3g J estimated, error %s [%s, %s]%s; %s"
-          % (ok(k["reliable"]), model, k["phase"], k["method"], k["truth_j"]["mean"] or 0,
+          % (k.get("verdict") or ok(k["reliable"]), model, k["phase"], k["method"], k["truth_j"]["mean"] or 0,
              k["estimate_j"]["mean"] or 0, pct(k["error_pct"]), pct(k["error_lo_pct"]), pct(k["error_hi_pct"]),
              "" if k["reliable"] else " (unreliable for a %d MiB stage)" % (k["bytes"] >> 20),
              source(k, "%.3g J" % (k.get("counter_estimate_j") or 0))))
@@ -103,9 +108,36 @@ if not ab:
     print("MISS %s ablations: none computed" % model)
 for a in ab:
     print("%s %s ablation %s %s vs %s: saved %.3g J, estimate %.3g J per unit, agreement %s; %s"
-          % (ok(a["pass"]), model, a["phase"], "attn" if a["stage"] == "attn" else "mlp", a["method"],
+          % (a.get("verdict") or ok(a["pass"]), model, a["phase"], "attn" if a["stage"] == "attn" else "mlp", a["method"],
              a["saved_j"]["mean"] or 0, a["replay_j"]["mean"] or 0, pct(a["agreement_pct"]),
              source(a, "%.3g J" % (a.get("counter_saved_j") or 0))))
+# The uncertainty budget (docs/attribution.md §3b): per phase, each figure's and check's terms.
+budgets = doc.get("budgets") or []
+def term(b, t):
+    if b[t + "_basis"] == "not measured" or b[t + "_j"] is None:
+        return "%s not measured" % t
+    ref = abs(b["reference_j"] or 0)
+    return "%s %.2f%% (%s)" % (t, b[t + "_j"] / ref * 100 if ref else float("nan"), b[t + "_basis"])
+shown = [b for b in budgets if b["kind"] not in ("stage", "layer")]
+for b in shown:
+    what = b["kind"] if b["kind"] in ("phase", "j_per_token", "shapley") else "%s %s%s" % (
+        b["kind"], b["method"], " " + b["stage"] if b["kind"] == "ablation" else "")
+    print("INFO %s budget %s %s: value %.4g J, total +-%s; %s; largest %s"
+          % (model, b["phase"], what, b["value_j"] or 0,
+             "-" if b["total_pct"] is None else "%.2f%%" % b["total_pct"],
+             ", ".join(term(b, t) for t in ("trial", "idle", "edge", "card")), b.get("largest_term") or "-"))
+for ph in ("prefill", "decode"):
+    rows = [b for b in shown if b["phase"] == ph and b["kind"] == "phase"]
+    for b in rows:
+        print("INFO %s budget %s largest term of the phase figure: %s" % (model, ph, b.get("largest_term") or "-"))
+kinds = {"closure": len(doc.get("closures") or []), "shapley": len(sh), "known_answer": len(ka), "ablation": len(ab)}
+missing = [k for k, n in kinds.items() if sum(1 for b in budgets if b["kind"] == k) < n]
+card = [b for b in budgets if b["card_basis"] != "not measured"]
+print("%s %s budget: %d budgets (%d stage, %d check and phase); every closure and check has one%s; card to card "
+      "not measured in every one%s"
+      % ("PASS" if budgets and not missing and not card else "MISS", model, len(budgets),
+         sum(1 for b in budgets if b["kind"] == "stage"), len(shown),
+         "" if not missing else " except " + ", ".join(missing), "" if not card else " except %d" % len(card)))
 # Trials: interleaved rounds (>= 8 per estimate by default) and the conditions of each trial.
 trials = doc.get("trials") or []
 conds = doc.get("trial_conditions") or []

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "report/card_spread.h"
 #include "report/fusion_cost.h"
 #include "report/report_page.h"
 #include "report/report_run.h"
@@ -34,6 +35,22 @@ static void usage(FILE *f) {
           "  -h, --help\n\n"
           "exit codes: 0 written, 1 writing failed, 2 bad command line, 3 a store is not readable as a profile.\n",
           MAX_RUNS);
+}
+
+// The same profile on several cards: the card-to-card term of the uncertainty budget, once per group.
+static void card_spreads(const lj_report_run *runs, size_t n) {
+  const lj_profile_result **group = calloc(n ? n : 1, sizeof *group);
+  if (!group) return;
+  for (size_t i = 0; i < n; i++) {
+    int seen = 0;  // grouped with an earlier run already
+    for (size_t j = 0; j < i && !seen; j++) seen = lj_card_spread_same(&runs[j].prof, &runs[i].prof);
+    size_t k = 0;
+    for (size_t j = i; j < n && !seen; j++)
+      if (j == i || lj_card_spread_same(&runs[i].prof, &runs[j].prof)) group[k++] = &runs[j].prof;
+    lj_card_spread c;
+    if (!seen && lj_card_spread_compute(group, k, &c)) lj_card_spread_print(stderr, group[0], &c);
+  }
+  free(group);
 }
 
 static int usage_error(int rc) {
@@ -140,6 +157,7 @@ int lj_cmd_compare(int argc, char **argv) {
       if (lj_fusion_cost_compute(unfused, fused, &cost) == 0) lj_fusion_cost_print(stderr, unfused, &cost);
       else fprintf(stderr, "llamajoule: compare: %s\n", lj_error_message()), lj_clear_error();
     }
+  if (rc == 0) card_spreads(runs, loaded);
   for (size_t i = 0; i < loaded; i++) lj_report_run_free(&runs[i]);
   free(runs);
   json_decref(study);

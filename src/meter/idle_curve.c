@@ -20,7 +20,7 @@ typedef struct {
 int lj_idle_curve_fit(const lj_sample *s, size_t n, int dev, double t0_c, double level, lj_idle_curve *out) {
   memset(out, 0, sizeof *out);
   out->t0_c = t0_c;
-  out->a_w = out->slope_w_per_c = out->slope_se_w_per_c = out->slope_lo = out->slope_hi = out->r2 = NAN;
+  out->a_w = out->a_se_w = out->slope_w_per_c = out->slope_se_w_per_c = out->slope_lo = out->slope_hi = out->r2 = NAN;
   out->t_min_c = out->t_max_c = NAN;
   if (!(level > 0 && level < 1)) return LJ_FAIL(LJ_EINVAL, "idle curve: level must be in (0, 1), got %g", level);
   int have_buffer = 0;
@@ -61,6 +61,8 @@ int lj_idle_curve_fit(const lj_sample *s, size_t n, int dev, double t0_c, double
   out->slope_w_per_c = b;
   out->a_w = pm + b * (t0_c - tm);
   out->slope_se_w_per_c = sqrt(ssr / (k - 2) / sxx);
+  // a = mean + b (t0 - tm): var = s^2 / k + (t0 - tm)^2 var(b)
+  out->a_se_w = sqrt(ssr / (k - 2) / k + (t0_c - tm) * (t0_c - tm) * out->slope_se_w_per_c * out->slope_se_w_per_c);
   out->r2 = syy > 0 ? 1 - ssr / syy : NAN;
   double q = lj_student_t_quantile(0.5 + level / 2, k - 2);
   out->slope_lo = b - q * out->slope_se_w_per_c, out->slope_hi = b + q * out->slope_se_w_per_c;

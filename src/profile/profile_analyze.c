@@ -3,6 +3,7 @@
 #include "profile/profile_analyze.h"
 
 #include "common/error.h"
+#include "profile/budget.h"
 #include "profile/analyze_internal.h"
 #include "profile/analyze_layers.h"
 
@@ -21,6 +22,7 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
     LJ_TRY(lj_analyze_head_fit(r));
     LJ_TRY(lj_analyze_layers(r, raw));
     lj_analyze_power_cap(r);
+    LJ_TRY(lj_analyze_budgets(r));  // last: it reads every estimate and check above
   }
   if (raw) LJ_TRY(lj_analyze_overheads(r, raw));
   return 0;

@@ -91,10 +91,13 @@ static int measure(gpu_run *g) {
   return 0;
 }
 
+static double window_temperature(gpu_run *g, const lj_window_result *wr) {
+  return lj_window_temperature(g->m.readings, g->m.n_readings, g->m.dev, wr->begin_ns, wr->end_ns);
+}
+
 // Idle power at window wr's mean temperature by the curve, else the flat idle.
 static double idle_at(gpu_run *g, const lj_idle_curve *curve, const lj_window_result *wr) {
-  double t = lj_window_temperature(g->m.readings, g->m.n_readings, g->m.dev, wr->begin_ns, wr->end_ns);
-  return lj_idle_curve_at(curve, t, g->m.idle_w);
+  return lj_idle_curve_at(curve, window_temperature(g, wr), g->m.idle_w);
 }
 
 // Window results into the result (after the sampler stopped: every window is final).
@@ -104,8 +107,10 @@ static void collect(gpu_run *g) {
   // Idle at each window's own temperature where the run's idle curve holds (docs/attribution.md §1c).
   const lj_idle_curve *curve = r->idle_curve_valid ? &r->idle_curve.fit : NULL;
   for (size_t i = 0; i < r->n_windows; i++)
-    if (lj_windows_result(w, g->window_handles[i], g->m.dev, &r->windows[i].w) == 0)
+    if (lj_windows_result(w, g->window_handles[i], g->m.dev, &r->windows[i].w) == 0) {
+      r->windows[i].temperature_c = window_temperature(g, &r->windows[i].w);  // the budget's idle term
       lj_window_rebase_idle(&r->windows[i].w, idle_at(g, curve, &r->windows[i].w));
+    }
   for (size_t i = 0; i < r->n_trials; i++) {
     lj_window_result wr;
     lj_profile_trial *t = &r->trials[i];

@@ -5,6 +5,7 @@
 // (LJ_WINDOW_SHORT); tests/test_profile_analyze.c checks the per-unit sums.
 #include "profile/profile_window_units.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,5 +27,6 @@ int lj_profile_units_for(lj_profile_unit_fn fn, void *ctx, double seconds, int64
 void lj_profile_window_init(lj_phase_window *w, lj_phase ph, int repeat, int64_t tokens_per_unit) {
   memset(w, 0, sizeof *w);
   w->phase = ph, w->repeat = repeat, w->tokens_per_unit = tokens_per_unit;
+  w->temperature_c = NAN;
   snprintf(w->w.name, sizeof w->w.name, "%s#%d", lj_phase_name(ph), repeat);
 }

@@ -8,7 +8,6 @@
 #include "common/error.h"
 #include "common/verdict.h"
 
-#define SHAPLEY_TARGET_PCT 5.0  // the residual's whole interval within +-5% of the layer
 
 static void interval_of_mean(const lj_mean_ci *m, lj_interval *out) {
   lj_interval_from_se(m->mean, m->sem, m->df, m->level, out);
@@ -80,7 +79,7 @@ int lj_shapley_compute(const lj_mean_ci *iso, int n, const double *full, const d
   out->marginal_gap_pct = (out->sum_marginal_j.estimate - f) / f * 100;
   out->order_spread_pct = NAN;
   out->pass = f > 0 && lj_interval_verdict(out->residual_pct, out->residual_lo_pct, out->residual_hi_pct,
-                                           SHAPLEY_TARGET_PCT) == LJ_VERDICT_PASS;
+                                           LJ_SHAPLEY_TARGET_PCT) == LJ_VERDICT_PASS;
   return 0;
 }
 

@@ -14,6 +14,8 @@
 #include "common/stats.h"
 #include "store/profile_result.h"
 
+#define LJ_SHAPLEY_TARGET_PCT 5.0  // the residual's whole interval within +-5% of the layer
+
 // iso (n): each stage's isolation estimate (per call); full (rounds): the whole layer per round;
 // loo (n x rounds, row i = stage i left out): NAN where that round lacks it (a round is used when
 // it has the whole layer and every leave-one-out). phi (n) receives the Shapley values, marginal

@@ -181,6 +181,11 @@ int lj_report_csv(FILE *f, const lj_report_run *r) {
     record_header(f, "head_fit", &lj_desc_head_fit);
     record_row(f, &lj_desc_head_fit, &h);
   }
+  if (p->n_budgets > 0) {
+    fputc('\n', f);
+    record_header(f, "budgets", &lj_desc_budget);
+    for (size_t i = 0; i < p->n_budgets; i++) record_row(f, &lj_desc_budget, &p->budgets[i]);
+  }
   if (p->n_overhead > 0) {
     fputc('\n', f);
     record_header(f, "overheads", &lj_desc_overhead);

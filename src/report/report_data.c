@@ -138,8 +138,12 @@ static json_t *closures_part(const lj_profile_result *r) {
       put_num(o, "error_pct", c->error_dynamic_pct);
       put_num(o, "error_lo_pct", c->error_dynamic_lo_pct);
       put_num(o, "error_hi_pct", c->error_dynamic_hi_pct);
-      put_int(o, "pass", lj_report_closure_pass(c));
-      put_str(o, "verdict", lj_verdict_name(lj_report_closure_verdict(c)));
+      double lo, hi;
+      lj_report_closure_range(r, c, (lj_profile_method)m, &lo, &hi);
+      put_num(o, "judged_lo_pct", lo);
+      put_num(o, "judged_hi_pct", hi);
+      put_int(o, "pass", lj_report_closure_pass(r, c, (lj_profile_method)m));
+      put_str(o, "verdict", lj_verdict_name(lj_report_closure_verdict(r, c, (lj_profile_method)m)));
       json_array_append_new(a, o);
     }
   return a;
@@ -301,6 +305,39 @@ static json_t *windows_part(const lj_profile_result *r) {
   return a;
 }
 
+// The uncertainty budgets of the phases' figures and checks (the stages' stay in the JSON).
+static json_t *budgets_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < r->n_budgets; i++) {
+    const lj_budget *b = &r->budgets[i];
+    if (!strcmp(b->kind, "stage") || !strcmp(b->kind, "layer")) continue;
+    json_t *x = json_object();
+    put_str(x, "kind", b->kind);
+    put_str(x, "phase", lj_phase_name(b->phase));
+    put_str(x, "method", lj_profile_method_name(b->method));
+    put_str(x, "stage", b->stage == LJ_STAGE_COUNT ? "" : lj_stage_name(b->stage));
+    put_num(x, "value_j", b->value_j);
+    put_num(x, "reference_j", b->reference_j);
+    const char *names[4] = {"trial", "idle", "edge", "card"};
+    const double v[4] = {b->trial_j, b->idle_j, b->edge_j, b->card_j};
+    const char *basis[4] = {b->trial_basis, b->idle_basis, b->edge_basis, b->card_basis};
+    for (int k = 0; k < 4; k++) {
+      char key[32];
+      snprintf(key, sizeof key, "%s_j", names[k]);
+      put_num(x, key, v[k]);
+      snprintf(key, sizeof key, "%s_basis", names[k]);
+      put_str(x, key, basis[k]);
+    }
+    put_num(x, "total_j", b->total_j);
+    put_num(x, "total_pct", lj_budget_total_pct(b));
+    double h;
+    const char *big = lj_report_budget_largest(b, &h);
+    put_str(x, "largest", big ? big : "");
+    json_array_append_new(a, x);
+  }
+  return a;
+}
+
 static json_t *extras_part(const lj_profile_result *r) {
   json_t *o = json_object();
   if (r->ablation_valid) {
@@ -335,7 +372,7 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_num(x, "residual_hi_pct", c->residual_hi_pct);
     put_num(x, "order_spread_pct", c->order_spread_pct);
     put_int(x, "pass", c->pass);
-    put_str(x, "verdict", lj_verdict_name(lj_report_shapley_verdict(c)));
+    put_str(x, "verdict", lj_verdict_name(lj_report_shapley_verdict(r, c)));
     put_num(x, "counter_residual_pct", c->counter_residual_pct);
     put_source(x, c->flags);
     json_array_append_new(sh, x);
@@ -352,6 +389,7 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_num(x, "error_lo_pct", k->error_lo_pct);
     put_num(x, "error_hi_pct", k->error_hi_pct);
     put_int(x, "reliable", k->reliable);
+    put_str(x, "verdict", lj_verdict_name(lj_report_known_verdict(r, k)));
     put_num(x, "counter_estimate_j", k->counter_estimate_j);
     put_source(x, k->flags);
     json_array_append_new(ka, x);
@@ -366,6 +404,7 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_num(x, "estimate_j", c->a.replay_j.estimate);
     put_num(x, "agreement_pct", c->a.agreement_pct);
     put_num(x, "counter_saved_j", c->a.counter_saved_j);
+    put_str(x, "verdict", lj_verdict_name(lj_report_ablation_verdict(r, c)));
     put_source(x, c->a.flags);
     json_array_append_new(ab, x);
   }
@@ -392,6 +431,7 @@ static json_t *extras_part(const lj_profile_result *r) {
   put(o, "known_answer", ka);
   put(o, "ablations", ab);
   put(o, "layer_skips", ls);
+  put(o, "budgets", budgets_part(r));
   if (r->head_fit_valid) {
     const lj_head_fit *h = &r->head_fit;
     json_t *x = json_object();

@@ -121,18 +121,62 @@ const char *lj_report_bound(const lj_stage_cost *c) {
   return c->flops_per_byte < LJ_REPORT_RIDGE_FLOP_PER_BYTE ? "memory" : "compute";
 }
 
-lj_verdict lj_report_closure_verdict(const lj_closure *c) {
-  if (c->n_terms <= 0) return LJ_VERDICT_NONE;
-  return lj_interval_verdict(c->error_dynamic_pct, c->error_dynamic_lo_pct, c->error_dynamic_hi_pct,
-                                    LJ_REPORT_CLOSURE_TARGET_PCT);
+void lj_report_budget_range(const lj_budget *b, double pct, double *lo_pct, double *hi_pct) {
+  double t = lj_budget_total_pct(b);
+  if (!isfinite(t) || !isfinite(pct)) return;
+  *lo_pct = pct - t, *hi_pct = pct + t;
 }
 
-lj_verdict lj_report_shapley_verdict(const lj_shapley_check *c) {
+// The verdict on pct with the budget of (kind, phase, method, stage) where r has one.
+static lj_verdict budget_verdict(const lj_profile_result *r, const char *kind, lj_phase p, lj_profile_method m,
+                                         lj_stage s, double pct, double lo, double hi, double target) {
+  if (r) lj_report_budget_range(lj_profile_budget_of(r, kind, p, m, s), pct, &lo, &hi);
+  return lj_interval_verdict(pct, lo, hi, target);
+}
+
+void lj_report_closure_range(const lj_profile_result *r, const lj_closure *c, lj_profile_method m, double *lo_pct,
+                             double *hi_pct) {
+  *lo_pct = c->error_dynamic_lo_pct, *hi_pct = c->error_dynamic_hi_pct;
+  if (r) lj_report_budget_range(lj_profile_budget_of(r, "closure", c->phase, m, LJ_STAGE_COUNT), c->error_dynamic_pct,
+                                lo_pct, hi_pct);
+}
+
+lj_verdict lj_report_closure_verdict(const lj_profile_result *r, const lj_closure *c, lj_profile_method m) {
+  if (c->n_terms <= 0) return LJ_VERDICT_NONE;
+  double lo, hi;
+  lj_report_closure_range(r, c, m, &lo, &hi);
+  return lj_interval_verdict(c->error_dynamic_pct, lo, hi, LJ_REPORT_CLOSURE_TARGET_PCT);
+}
+
+lj_verdict lj_report_shapley_verdict(const lj_profile_result *r, const lj_shapley_check *c) {
   if (c->n_rounds <= 0) return LJ_VERDICT_NONE;
   // A layer of no dynamic energy has no percentages to judge (the analysis did not pass it either).
   if (!(c->full_j.mean > 0)) return LJ_VERDICT_MISS;
-  return lj_interval_verdict(c->residual_pct, c->residual_lo_pct, c->residual_hi_pct,
-                                    LJ_REPORT_CLOSURE_TARGET_PCT);
+  return budget_verdict(r, "shapley", c->phase, LJ_METHOD_SHAPLEY, LJ_STAGE_COUNT, c->residual_pct,
+                        c->residual_lo_pct, c->residual_hi_pct, LJ_REPORT_CLOSURE_TARGET_PCT);
+}
+
+lj_verdict lj_report_known_verdict(const lj_profile_result *r, const lj_known_answer *k) {
+  return budget_verdict(r, "known_answer", k->phase, k->method, LJ_STAGE_COUNT, k->error_pct, k->error_lo_pct,
+                        k->error_hi_pct, LJ_REPORT_CHECK_TARGET_PCT);
+}
+
+lj_verdict lj_report_ablation_verdict(const lj_profile_result *r, const lj_ablation_check *c) {
+  const lj_ablation *a = &c->a;
+  return budget_verdict(r, "ablation", c->phase, c->method, a->stage, a->agreement_pct, (a->ratio.lo - 1) * 100,
+                        (a->ratio.hi - 1) * 100, LJ_REPORT_CHECK_TARGET_PCT);
+}
+
+const char *lj_report_budget_largest(const lj_budget *b, double *half_j) {
+  const char *names[3] = {"trial", "idle", "edge"};
+  const double v[3] = {b->trial_j, b->idle_j, b->edge_j};
+  const char *basis[3] = {b->trial_basis, b->idle_basis, b->edge_basis};
+  const char *best = NULL;
+  *half_j = NAN;
+  for (int i = 0; i < 3; i++)
+    if (strcmp(basis[i], LJ_BUDGET_NOT_MEASURED) && isfinite(v[i]) && (!best || v[i] > *half_j))
+      best = names[i], *half_j = v[i];
+  return best;
 }
 
 void lj_report_layer_skip_range(const lj_layer_skip *s, double *lo_pct, double *hi_pct) {
@@ -154,8 +198,8 @@ int lj_report_layer_skip_head_change(const lj_profile_result *r, const lj_layer_
   return r->plan.config.n_layers > 0 && s->layer == r->plan.config.n_layers - 1;
 }
 
-int lj_report_closure_pass(const lj_closure *c) {
-  lj_verdict v = lj_report_closure_verdict(c);
+int lj_report_closure_pass(const lj_profile_result *r, const lj_closure *c, lj_profile_method m) {
+  lj_verdict v = lj_report_closure_verdict(r, c, m);
   return v == LJ_VERDICT_NONE ? -1 : v == LJ_VERDICT_PASS;
 }
 

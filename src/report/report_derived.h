@@ -41,11 +41,27 @@ size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p);
 // "memory" or "compute" by the cost's FLOP/byte against the ridge; NULL when unknown.
 const char *lj_report_bound(const lj_stage_cost *c);
 // A closure's verdict (common/verdict.h: PASS when the whole interval of the dynamic error lies
-// within +-target, MISS when the whole interval lies outside, else INCONCLUSIVE).
-lj_verdict lj_report_closure_verdict(const lj_closure *c);
+// within +-target, MISS when the whole interval lies outside, else INCONCLUSIVE). The interval
+// judged is the error +- the total of the run's uncertainty budget for that check where it has
+// one (every measured and bound term in quadrature, docs/attribution.md §3b), else the trials'
+// interval alone (stores before schema 12). r may be NULL: the trials' interval.
+lj_verdict lj_report_closure_verdict(const lj_profile_result *r, const lj_closure *c, lj_profile_method m);
+// The interval the closure's verdict judges: the dynamic error +- its budget's total, else the trials'.
+void lj_report_closure_range(const lj_profile_result *r, const lj_closure *c, lj_profile_method m, double *lo_pct,
+                             double *hi_pct);
+// *lo_pct, *hi_pct: pct -+ b's total in percent of its reference where b has one (else unchanged).
+void lj_report_budget_range(const lj_budget *b, double pct, double *lo_pct, double *hi_pct);
 // The Shapley split's additive check by that rule: its residual (sum of the values - the whole
 // layer) against +-LJ_REPORT_CLOSURE_TARGET_PCT of the layer; NONE where it was not computed.
-lj_verdict lj_report_shapley_verdict(const lj_shapley_check *c);
+lj_verdict lj_report_shapley_verdict(const lj_profile_result *r, const lj_shapley_check *c);
+// A known answer (error against +-LJ_REPORT_CHECK_TARGET_PCT) and an ablation check (agreement
+// against the same) by that rule; NONE where no percentage is known.
+#define LJ_REPORT_CHECK_TARGET_PCT 10.0
+lj_verdict lj_report_known_verdict(const lj_profile_result *r, const lj_known_answer *k);
+lj_verdict lj_report_ablation_verdict(const lj_profile_result *r, const lj_ablation_check *c);
+// The budget term with the largest half-width among the measured and bound ones ("trial", "idle",
+// "edge"; NULL: none) and its half-width in J.
+const char *lj_report_budget_largest(const lj_budget *b, double *half_j);
 // A layer skip's verdict by that rule: its agreement (saved / estimate - 1) with the ratio's interval
 // against +-LJ_LAYER_SKIP_TARGET_PCT; NONE where the estimate was zero (no agreement). The last layer
 // (lj_report_layer_skip_head_change) passes only with the head's change in its estimate
@@ -57,7 +73,7 @@ void lj_report_layer_skip_range(const lj_layer_skip *s, double *lo_pct, double *
 // head, whose power depends on its operands, so the saving is not that layer's energy alone.
 int lj_report_layer_skip_head_change(const lj_profile_result *r, const lj_layer_skip *s);
 // 1 pass (LJ_VERDICT_PASS), 0 not (miss or inconclusive), -1 not computed.
-int lj_report_closure_pass(const lj_closure *c);
+int lj_report_closure_pass(const lj_profile_result *r, const lj_closure *c, lj_profile_method m);
 int lj_report_overhead_pass(const lj_profile_overhead *o);
 // 1 when the replayed time per call is off the in-situ one by more than the tolerance.
 int lj_report_time_ratio_off(double time_ratio);

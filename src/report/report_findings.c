@@ -58,11 +58,13 @@ static void phase_group(lj_finding_sink *s, const lj_profile_result *r, lj_phase
 static void closure(lj_finding_sink *s, const lj_profile_result *r, lj_phase p) {
   lj_profile_method m = lj_profile_reported_method(r, p);
   const lj_closure *c = lj_profile_closure_of(r, p, m);
-  lj_verdict v = lj_report_closure_verdict(c);
+  lj_verdict v = lj_report_closure_verdict(r, c, m);
   if (v == LJ_VERDICT_NONE) return;
+  double lo, hi;  // the interval judged: with the uncertainty budget where the run has one
+  lj_report_closure_range(r, c, m, &lo, &hi);
   lj_finding_say(s, "closure", v == LJ_VERDICT_PASS ? 0 : v == LJ_VERDICT_INCONCLUSIVE ? 1 : 2,
       "%s: the stages (%s replay) sum to %+.1f%% [%+.1f, %+.1f] of the measured dynamic energy: %s the %.0f%% bound.",
-      lj_phase_name(p), lj_profile_method_name(m), c->error_dynamic_pct, c->error_dynamic_lo_pct, c->error_dynamic_hi_pct,
+      lj_phase_name(p), lj_profile_method_name(m), c->error_dynamic_pct, lo, hi,
       v == LJ_VERDICT_PASS            ? "the whole interval within"
       : v == LJ_VERDICT_INCONCLUSIVE ? "inconclusive: the interval reaches across"
                                      : "the whole interval outside",

@@ -190,10 +190,15 @@ static json_t *stage_derived(const char *key, const void *rec, const lj_profile_
 
 static json_t *closure_derived(const char *key, const void *rec, const lj_profile_result *r) {
   if (!strcmp(key, "target_pct")) return num(LJ_REPORT_CLOSURE_TARGET_PCT);
-  const lj_closure *c = &((const lj_closure_row *)rec)->c;
-  if (!strcmp(key, "pass")) return pass_json(lj_report_closure_pass(c));
+  const lj_closure_row *row = rec;
+  const lj_closure *c = &row->c;
+  if (!strcmp(key, "pass")) return pass_json(lj_report_closure_pass(r, c, row->method));
+  double lo, hi;
+  lj_report_closure_range(r, c, row->method, &lo, &hi);
+  if (!strcmp(key, "judged_lo_pct")) return num(lo);
+  if (!strcmp(key, "judged_hi_pct")) return num(hi);
   if (!strcmp(key, "verdict")) {
-    const char *v = lj_verdict_name(lj_report_closure_verdict(c));
+    const char *v = lj_verdict_name(lj_report_closure_verdict(r, c, row->method));
     return v ? json_string(v) : json_null();
   }
   return NULL;
@@ -403,25 +408,42 @@ static json_t *ablation_json(jb *b, const lj_profile_result *r) {
 }
 
 static json_t *shapley_derived(const char *key, const void *rec, const lj_profile_result *r) {
-  (void)r;
   if (!strcmp(key, "target_pct")) return num(LJ_REPORT_CLOSURE_TARGET_PCT);
   if (!strcmp(key, "verdict")) {
-    const char *v = lj_verdict_name(lj_report_shapley_verdict((const lj_shapley_check *)rec));
+    const char *v = lj_verdict_name(lj_report_shapley_verdict(r, (const lj_shapley_check *)rec));
     return v ? json_string(v) : json_null();
   }
   return NULL;
 }
 
+static json_t *verdict_json(lj_verdict v) {
+  const char *name = lj_verdict_name(v);
+  return name ? json_string(name) : json_null();
+}
+
 static json_t *known_derived(const char *key, const void *rec, const lj_profile_result *r) {
-  (void)rec, (void)r;
-  if (!strcmp(key, "target_pct")) return num(10.0);
+  if (!strcmp(key, "target_pct")) return num(LJ_REPORT_CHECK_TARGET_PCT);
+  if (!strcmp(key, "verdict")) return verdict_json(lj_report_known_verdict(r, rec));
   return NULL;
 }
 
 static json_t *ablation_check_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  lj_verdict v = lj_report_ablation_verdict(r, rec);
+  if (!strcmp(key, "target_pct")) return num(LJ_REPORT_CHECK_TARGET_PCT);
+  if (!strcmp(key, "pass")) return v == LJ_VERDICT_NONE ? json_null() : json_boolean(v == LJ_VERDICT_PASS);
+  if (!strcmp(key, "verdict")) return verdict_json(v);
+  return NULL;
+}
+
+static json_t *budget_derived(const char *key, const void *rec, const lj_profile_result *r) {
   (void)r;
-  double a = ((const lj_ablation_check *)rec)->a.agreement_pct;
-  if (!strcmp(key, "pass")) return isfinite(a) ? json_boolean(fabs(a) <= 10) : json_null();
+  const lj_budget *b = rec;
+  if (!strcmp(key, "total_pct")) return num(lj_budget_total_pct(b));
+  if (!strcmp(key, "largest_term")) {
+    double h;
+    const char *t = lj_report_budget_largest(b, &h);
+    return t ? json_string(t) : json_null();
+  }
   return NULL;
 }
 
@@ -554,6 +576,8 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
                                          r->n_layer_skips, layer_skip_derived, r));
   put(b, doc, "layer_stages", checks_json(b, &lj_desc_layer_stage_estimate, r->layer_stages, sizeof *r->layer_stages,
                                           (int)r->n_layer_stages, NULL, r));
+  put(b, doc, "budgets", checks_json(b, &lj_desc_budget, r->budgets, sizeof *r->budgets, (int)r->n_budgets,
+                                     budget_derived, r));
   put(b, doc, "head_fit", head_fit_json(b, r));
   put(b, doc, "overhead", overhead_json(b, r));
   put_str(b, doc, "notes", r->notes);

@@ -460,10 +460,10 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
 
 // ---------------------------------------------------------------- closure
 
-static void print_closure(FILE *f, lj_phase p, const lj_closure *c, lj_profile_method m) {
+static void print_closure(FILE *f, const lj_profile_result *r, lj_phase p, const lj_closure *c, lj_profile_method m) {
   if (c->n_terms <= 0) return;
   cell a, b, d, e, g, h, i;
-  const char *verdict = lj_verdict_name(lj_report_closure_verdict(c));
+  const char *verdict = lj_verdict_name(lj_report_closure_verdict(r, c, m));
   // the predicted gross without its interval (the JSON has it): room for INCONCLUSIVE in 120 columns
   fprintf(f, "%-8s %-9s %5d %9s %10s %7s %9s %16s %7s %17s %s\n", lj_phase_name(p), lj_profile_method_name(m),
           c->n_terms, energy(a, c->measured_gross_j), energy(b, c->predicted_gross_j.estimate),
@@ -483,11 +483,23 @@ static void print_closures(FILE *f, const lj_profile_result *r) {
           "pred gross", "error", "meas dyn", "pred dyn", "error", "dyn error 95%", "verdict");
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     for (int m = 0; m < LJ_METHOD_COUNT; m++)
-      print_closure(f, (lj_phase)p, lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m), (lj_profile_method)m);
+      print_closure(f, r, (lj_phase)p, lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m), (lj_profile_method)m);
   }
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int m = 0; m < LJ_METHOD_COUNT; m++) {
+      const lj_closure *c = lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m);
+      if (c->n_terms <= 0 || !lj_profile_budget_of(r, "closure", (lj_phase)p, (lj_profile_method)m, LJ_STAGE_COUNT))
+        continue;
+      double lo, hi;
+      cell a;
+      lj_report_closure_range(r, c, (lj_profile_method)m, &lo, &hi);
+      fprintf(f, "%-8s %-9s with the uncertainty budget: %s\n", lj_phase_name((lj_phase)p),
+              lj_profile_method_name((lj_profile_method)m), pct_range(a, lo, hi));
+    }
   fprintf(f, "gross misses the idle energy of the gaps between stages\n");
   fprintf(f, "PASS: the whole %.0f%% interval of the dyn error within +-%.0f%%; MISS: the whole interval outside;\n"
-             "  INCONCLUSIVE: the interval across the bound (or none)\n",
+             "  INCONCLUSIVE: the interval across the bound (or none). The interval: the error +- the uncertainty\n"
+             "  budget's total where the run has one (below), else the trials' alone\n",
           r->plan.level * 100, LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
@@ -595,7 +607,7 @@ static void print_shapley(FILE *f, const lj_profile_result *r) {
       fprintf(f, "%-8s %-34s %16s %9s\n", "", rows[i].name, interval_j(a, &rows[i].iv),
               pct(b, rows[i].iv.estimate / full * 100, 1));
     cell d, e, g;
-    const char *verdict = lj_verdict_name(lj_report_shapley_verdict(c));
+    const char *verdict = lj_verdict_name(lj_report_shapley_verdict(r, c));
     fprintf(f, "%-8s additive check: residual %s %s, %s; %d rounds; stage orders: %d others, largest change %s\n", "",
             pct(d, c->residual_pct, 1), pct_range(e, c->residual_lo_pct, c->residual_hi_pct), verdict ? verdict : "-",
             c->n_rounds, c->n_orders, pct(g, c->order_spread_pct, 1));
@@ -614,6 +626,12 @@ static void print_shapley(FILE *f, const lj_profile_result *r) {
           LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
+// PASS and INCONCLUSIVE on the budget's total interval; a miss marks the method unreliable.
+static const char *known_verdict(const lj_profile_result *r, const lj_known_answer *k) {
+  lj_verdict v = lj_report_known_verdict(r, k);
+  return v == LJ_VERDICT_MISS ? "MISS: unreliable at this size" : v == LJ_VERDICT_NONE ? "-" : lj_verdict_name(v);
+}
+
 static void print_known_answer(FILE *f, const lj_profile_result *r) {
   if (r->n_known <= 0) return;
   cell a;
@@ -626,7 +644,7 @@ static void print_known_answer(FILE *f, const lj_profile_result *r) {
     snprintf(a, sizeof a, "%lld MiB", (long long)(k->bytes >> 20));
     fprintf(f, "%-8s %-9s %9s %16s %16s %8s %17s  %s\n", lj_phase_name(k->phase), lj_profile_method_name(k->method), a,
             energy_ci(b, &k->truth_j), interval_j(c, &k->estimate_j), pct(d, k->error_pct, 1),
-            pct_range(e, k->error_lo_pct, k->error_hi_pct), k->reliable ? "PASS" : "MISS: unreliable at this size");
+            pct_range(e, k->error_lo_pct, k->error_hi_pct), known_verdict(r, k));
     if (k->flags & LJ_WINDOW_SAMPLE_ENERGY) {
       fprintf(f, "%-8s %-9s ", "", "");
       print_source(f, k->flags, "estimate", energy(b, k->counter_estimate_j));
@@ -643,11 +661,11 @@ static void print_ablation_checks(FILE *f, const lj_profile_result *r) {
     const lj_ablation_check *c = &r->ablation_checks[i];
     const lj_ablation *ab = &c->a;
     cell a, b, d, e, g, h;
-    int ok = fabs(ab->agreement_pct) <= 10;
+    const char *verdict = lj_verdict_name(lj_report_ablation_verdict(r, c));
     fprintf(f, "%-8s %-5s %-9s %7lld %16s %16s %8s %7s [%s, %s]  %s\n", lj_phase_name(c->phase),
             ab->stage == LJ_STAGE_ATTN ? "attn" : "mlp", lj_profile_method_name(c->method), (long long)ab->calls,
             interval_j(a, &ab->saved_j), interval_j(b, &ab->replay_j), pct(d, ab->agreement_pct, 1),
-            fixed(e, ab->ratio.estimate, 3), fixed(g, ab->ratio.lo, 3), fixed(h, ab->ratio.hi, 3), ok ? "PASS" : "MISS");
+            fixed(e, ab->ratio.estimate, 3), fixed(g, ab->ratio.lo, 3), fixed(h, ab->ratio.hi, 3), verdict ? verdict : "-");
   }
   fprintf(f, "attn: the attention kernel; mlp: gate_up, swiglu and down; agree: (saved - estimate) / estimate\n");
   int from_samples = 0, disagree = 0;
@@ -799,6 +817,71 @@ static void print_overhead(FILE *f, const lj_profile_result *r) {
   }
 }
 
+// ---------------------------------------------------------------- uncertainty budget
+
+// One term: half-width in J and in % of the reference, and its basis (m measured, b bound).
+static const char *budget_term(cell c, double half_j, const char *basis, double ref_j) {
+  if (!strcmp(basis, LJ_BUDGET_NOT_MEASURED) || !isfinite(half_j)) return "not measured";
+  cell a;
+  snprintf(c, sizeof(cell), "%s %.2f%% %s", energy(a, half_j), half_j / fabs(ref_j) * 100,
+           !strcmp(basis, LJ_BUDGET_MEASURED) ? "m" : "b");
+  return c;
+}
+
+static const char *budget_name(cell c, const lj_budget *b) {
+  if (!strcmp(b->kind, "phase")) return "phase (per unit)";
+  if (!strcmp(b->kind, "j_per_token")) return "J/token";
+  if (!strcmp(b->kind, "shapley")) return "Shapley residual";
+  if (!strcmp(b->kind, "ablation"))
+    snprintf(c, sizeof(cell), "ablation %s, %s", b->stage == LJ_STAGE_ATTN ? "attn" : "mlp",
+             lj_profile_method_name(b->method));
+  else if (!strcmp(b->kind, "known_answer"))
+    snprintf(c, sizeof(cell), "known answer, %s", lj_profile_method_name(b->method));
+  else
+    snprintf(c, sizeof(cell), "%s %s", b->kind, lj_profile_method_name(b->method));
+  return c;
+}
+
+static int budget_in_table(const lj_budget *b, lj_phase p) {
+  return b->phase == p && strcmp(b->kind, "stage") && strcmp(b->kind, "layer");
+}
+
+// The phase's budgets of its figure and its checks (the stages' and layers' are in the JSON and the store).
+static void print_budgets(FILE *f, const lj_profile_result *r, lj_phase p) {
+  int any = 0;
+  for (size_t i = 0; i < r->n_budgets; i++) any |= budget_in_table(&r->budgets[i], p);
+  if (!any) return;
+  char t[128];
+  snprintf(t, sizeof t, "Uncertainty budget, %s (95%% half-widths: J, %% of the estimate; m measured, b bound)",
+           lj_phase_name(p));
+  section(f, t);
+  fprintf(f, "%-24s %10s %24s %24s %24s %12s %20s  %s\n", "estimate", "value", "trial", "idle", "edge", "card",
+          "total", "largest");
+  const lj_budget *phase = NULL;
+  for (size_t i = 0; i < r->n_budgets; i++) {
+    const lj_budget *b = &r->budgets[i];
+    if (!budget_in_table(b, p)) continue;
+    cell n, v, a, c, d, e, g, h;
+    double half;
+    const char *big = lj_report_budget_largest(b, &half);
+    snprintf(g, sizeof g, "%s %.2f%%", energy(h, b->total_j), lj_budget_total_pct(b));
+    fprintf(f, "%-24s %10s %24s %24s %24s %12s %20s  %s\n", budget_name(n, b), energy(v, b->value_j),
+            budget_term(a, b->trial_j, b->trial_basis, b->reference_j),
+            budget_term(c, b->idle_j, b->idle_basis, b->reference_j),
+            budget_term(d, b->edge_j, b->edge_basis, b->reference_j),
+            budget_term(e, b->card_j, b->card_basis, b->reference_j), g, big ? big : "-");
+    if (!strcmp(b->kind, "phase")) phase = b;
+  }
+  if (phase) {
+    double half;
+    const char *big = lj_report_budget_largest(phase, &half);
+    fprintf(f, "largest term of the %s figure: %s (%.2f%% of it)\n", lj_phase_name(p), big ? big : "-",
+            half / fabs(phase->reference_j) * 100);
+  }
+  fprintf(f, "total: the measured and bound terms in quadrature; card to card is not measured in one run and stays\n"
+             "  out of every verdict; a check's verdict judges its error +- the total (docs/attribution.md 3b)\n");
+}
+
 // ---------------------------------------------------------------- the report
 
 int lj_profile_report_text(FILE *f, const lj_profile_result *r) {
@@ -816,6 +899,8 @@ int lj_profile_report_text(FILE *f, const lj_profile_result *r) {
     print_layer_replays(f, r);
     print_layer_stages(f, r);
     print_head_fit(f, r);
+    print_budgets(f, r, LJ_PHASE_PREFILL);
+    print_budgets(f, r, LJ_PHASE_DECODE);
   }
   print_overhead(f, r);
   if (r->notes[0]) {

@@ -76,6 +76,7 @@ void lj_profile_result_free(lj_profile_result *r) {
   free(r->layers);
   free(r->layer_stages);
   free(r->trial_conds);
+  free(r->budgets);
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     free(r->layer_energy_j[p]);
     free(r->layer_time_s[p]);
@@ -200,6 +201,27 @@ int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditi
   LJ_TRY(grow((void **)&r->trial_conds, r->n_trial_conds, sizeof *c));
   r->trial_conds[r->n_trial_conds++] = *c;
   return 0;
+}
+
+int lj_profile_add_budget(lj_profile_result *r, const lj_budget *b) {
+  LJ_TRY(grow((void **)&r->budgets, r->n_budgets, sizeof *b));
+  r->budgets[r->n_budgets++] = *b;
+  return 0;
+}
+
+const lj_budget *lj_profile_budget_of(const lj_profile_result *r, const char *kind, lj_phase p, lj_profile_method m,
+                                      lj_stage s) {
+  for (size_t i = 0; i < r->n_budgets; i++) {
+    const lj_budget *b = &r->budgets[i];
+    if (!strcmp(b->kind, kind) && b->phase == p && b->method == m && (s == LJ_STAGE_COUNT || b->stage == s))
+      return b;
+  }
+  return NULL;
+}
+
+double lj_budget_total_pct(const lj_budget *b) {
+  if (!b || !isfinite(b->total_j) || !(fabs(b->reference_j) > 0)) return NAN;
+  return b->total_j / fabs(b->reference_j) * 100;
 }
 
 int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l) {

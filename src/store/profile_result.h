@@ -90,6 +90,7 @@ typedef struct {
   int64_t tokens_per_unit;       // prompt tokens (tokenize, prefill), generated tokens (decode, detokenize)
   lj_window_result w;            // energy by counter and by samples, flags
   double host_s;                 // host time inside the window (timing-only runs: the only figure)
+  double temperature_c;          // mean GPU temperature inside (NAN: unknown; not stored: the budget uses it)
 } lj_phase_window;
 
 // One phase over its repeats, per unit.
@@ -200,7 +201,8 @@ typedef struct {
   int n_orders;                  // other orders measured
   double order_spread_pct;       // largest |order's mean - full| / full x 100 over them
   int pass;                      // the residual's whole interval within +-5% (the verdict PASS;
-                                 // INCONCLUSIVE: only the point within; MISS: the point outside)
+                                 // INCONCLUSIVE: only the point within; MISS: the point outside); with
+                                 // an uncertainty budget, the residual +- its total (docs/attribution.md §3b)
   // Energy source (docs/attribution.md §1b): the figures above are the power samples' where
   // every window they come from is short (flags LJ_WINDOW_SAMPLE_ENERGY), else the counter's;
   // the counter's whole layer and residual beside them (NAN: not measured);
@@ -291,6 +293,29 @@ typedef struct {
 #define LJ_LAYER_SKIP_TARGET_PCT 10.0
 #define LJ_PROFILE_MAX_LAYER_SKIPS 16
 
+// The uncertainty budget of one estimate or check (docs/attribution.md §3b): 95% half-widths
+// (at plan.level) of the independent terms, in J of value_j, and their sum in quadrature. Each
+// term says its basis: "measured" (from this run's spread or fit), "bound" (derived from a
+// stated period or assumption) or "not measured" (kept out of the total and of every verdict).
+typedef struct {
+  char kind[16];                 // "phase", "j_per_token", "stage", "layer", "closure", "shapley",
+                                 // "known_answer", "ablation"
+  lj_phase phase;
+  lj_profile_method method;      // stage, closure, known answer, ablation: the method (else isolation)
+  lj_stage stage;                // stage: its stage; ablation: the skipped group's first; else LJ_STAGE_COUNT
+  int layer;                     // layer estimates: the layer; else -1
+  int64_t kv_len;                // stage estimates: the KV length replayed; else 0
+  double value_j;                // the estimate (per call, per unit, per token); a check: what it
+                                 // tests (predicted - measured, the residual, estimate - truth, saved - replay)
+  double reference_j;            // what the percentages are of: the estimate, or the check's reference
+  double trial_j, idle_j, edge_j, card_j;  // half-widths (NAN: not measured)
+  char trial_basis[16], idle_basis[16], edge_basis[16], card_basis[16];
+  double total_j;                // the measured and bound terms in quadrature
+} lj_budget;
+#define LJ_BUDGET_MEASURED "measured"
+#define LJ_BUDGET_BOUND "bound"
+#define LJ_BUDGET_NOT_MEASURED "not measured"
+
 typedef struct {
   lj_profile_plan plan;
   lj_profile_conditions cond;
@@ -343,6 +368,8 @@ typedef struct {
   int n_layer_skips;
   lj_layer_stage_estimate *layer_stages;  // per phase, layer and stage (--per-layer; NULL: none)
   size_t n_layer_stages;
+  lj_budget *budgets;            // the uncertainty budget of each estimate and check (schema 12; NULL: none)
+  size_t n_budgets;
 
   char notes[2048];              // what the run could not do, one sentence each
 } lj_profile_result;
@@ -379,6 +406,12 @@ int lj_profile_layer_agreement(const lj_profile_result *r, lj_phase p, int *wors
 int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l);
 int lj_profile_add_layer_stage(lj_profile_result *r, const lj_layer_stage_estimate *l);
 int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditions *c);
+int lj_profile_add_budget(lj_profile_result *r, const lj_budget *b);
+// The budget of (kind, phase, method, stage) (stage LJ_STAGE_COUNT: any); NULL: none stored.
+const lj_budget *lj_profile_budget_of(const lj_profile_result *r, const char *kind, lj_phase p, lj_profile_method m,
+                                      lj_stage s);
+// total_j / |reference_j| x 100 (NAN: no budget, or no reference).
+double lj_budget_total_pct(const lj_budget *b);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
 // down), embed, lm_head, sample.

@@ -145,6 +145,8 @@ static const lj_field kClosure[] = {
           c.error_dynamic_lo_pct),
     FIELD("error_dynamic_hi_pct", "error_dynamic_hi_pct", "error_dynamic_hi_pct", LJ_FIELD_REAL, "%", T,
           c.error_dynamic_hi_pct),
+    DERIVED("judged_lo_pct", "%"),  // the interval the verdict judges: the error +- the budget's total
+    DERIVED("judged_hi_pct", "%"),
     DERIVED("target_pct", "%"),
     DERIVED("pass", ""),
     DERIVED("verdict", ""),
@@ -216,7 +218,9 @@ static const lj_field kAblationCheck[] = {
     FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
     FIELD("method", "method", "method", LJ_FIELD_METHOD, "", T, method),
     ABLATION_FIELDS(T, a.),
+    DERIVED("target_pct", "%"),
     DERIVED("pass", ""),
+    DERIVED("verdict", ""),  // PASS, INCONCLUSIVE or MISS on the budget's total interval
 };
 const lj_record_desc lj_desc_ablation_check = DESC("ablation_checks", kAblationCheck);
 #undef T
@@ -359,6 +363,7 @@ static const lj_field kKnownAnswer[] = {
     FIELD("counter_estimate_j", "counter_estimate_j", "counter_estimate_j", LJ_FIELD_REAL, "J", T, counter_estimate_j),
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
     DERIVED("target_pct", "%"),
+    DERIVED("verdict", ""),  // PASS, INCONCLUSIVE or MISS on the budget's total interval (reliable: the point)
 };
 const lj_record_desc lj_desc_known_answer = DESC("known_answers", kKnownAnswer);
 #undef T
@@ -391,6 +396,32 @@ static const lj_field kHeadFit[] = {
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, h.flags),
 };
 const lj_record_desc lj_desc_head_fit = DESC("head_fits", kHeadFit);
+#undef T
+
+// A term's half-width and its basis (measured, bound, not measured).
+#define BUDGET_TERM(name, T)                                                                \
+  FIELD(#name "_j", #name "_j", #name "_j", LJ_FIELD_REAL, "J", T, name##_j),               \
+      FIELD(#name "_basis", #name "_basis", #name "_basis", LJ_FIELD_TEXT, "", T, name##_basis)
+
+#define T lj_budget
+static const lj_field kBudget[] = {
+    FIELD("kind", "kind", "kind", LJ_FIELD_TEXT, "", T, kind),
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("method", "method", "method", LJ_FIELD_METHOD, "", T, method),
+    FIELD("stage", "stage", "stage", LJ_FIELD_STAGE_OR_NONE, "", T, stage),
+    FIELD("layer", "layer", "layer", LJ_FIELD_INT, "", T, layer),
+    FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, kv_len),
+    FIELD("value_j", "value_j", "value_j", LJ_FIELD_REAL, "J", T, value_j),
+    FIELD("reference_j", "reference_j", "reference_j", LJ_FIELD_REAL, "J", T, reference_j),
+    BUDGET_TERM(trial, T),
+    BUDGET_TERM(idle, T),
+    BUDGET_TERM(edge, T),
+    BUDGET_TERM(card, T),
+    FIELD("total_j", "total_j", "total_j", LJ_FIELD_REAL, "J", T, total_j),
+    DERIVED("total_pct", "%"),
+    DERIVED("largest_term", ""),
+};
+const lj_record_desc lj_desc_budget = DESC("budgets", kBudget);
 #undef T
 
 #define T lj_profile_overhead

@@ -528,6 +528,8 @@ static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
                     offsetof(lj_layer_skip, phase), -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_layer_stage_estimate, r->layer_stages, sizeof *r->layer_stages,
                     (int)r->n_layer_stages, offsetof(lj_layer_stage_estimate, phase), -1));
+  LJ_TRY(put_checks(st, run_id, &lj_desc_budget, r->budgets, sizeof *r->budgets, (int)r->n_budgets,
+                    offsetof(lj_budget, phase), (long)offsetof(lj_budget, method)));
   return put_overheads(st, run_id, r);
 }
 
@@ -554,7 +556,7 @@ static const char *const kProfileTables[] = {
     "replay_trials",   "closures",           "stage_intervals", "timeline_phases", "timeline_stages",
     "timeline_layers", "ablations",          "head_fits",       "overheads",       "shapley_checks",
     "known_answers",   "ablation_checks",    "layer_estimates", "layer_skips",     "layer_stage_estimates",
-    "trial_conditions", "idle_curves",
+    "trial_conditions", "idle_curves",  "budgets",
 };
 
 int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n) {

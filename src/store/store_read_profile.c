@@ -348,6 +348,7 @@ static int read_windows(lj_store *st, int64_t run_id, lj_profile_result *res) {
     w.units = get_int(&r, "units");
     w.tokens_per_unit = get_int(&r, "tokens_per_unit");
     w.host_s = get_real(&r, "host_s");
+    w.temperature_c = NAN;  // not stored
     lj_window_result *x = &w.w;
     char reading[32];
     get_text(&r, "name", x->name, sizeof x->name);
@@ -591,6 +592,7 @@ typedef int (*add_record_fn)(lj_profile_result *r, const void *rec);
 static int add_layer(lj_profile_result *r, const void *rec) { return lj_profile_add_layer(r, rec); }
 static int add_layer_stage(lj_profile_result *r, const void *rec) { return lj_profile_add_layer_stage(r, rec); }
 static int add_conditions(lj_profile_result *r, const void *rec) { return lj_profile_add_trial_conditions(r, rec); }
+static int add_budget(lj_profile_result *r, const void *rec) { return lj_profile_add_budget(r, rec); }
 
 static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int since, add_record_fn add,
                       lj_profile_result *res) {
@@ -605,6 +607,7 @@ static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int
       lj_layer_estimate layer;
       lj_layer_stage_estimate layer_stage;
       lj_trial_conditions conditions;
+      lj_budget budget;
     } rec;
     memset(&rec, 0, sizeof rec);
     if ((rc = get_record(&r, d, &rec)) < 0 || (rc = add(res, &rec)) < 0) break;
@@ -648,6 +651,7 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_grown(st, run_id, &lj_desc_layer_stage_estimate, 8, add_layer_stage, r));
   LJ_TRY(read_grown(st, run_id, &lj_desc_trial_conditions, 9, add_conditions, r));
   LJ_TRY(read_idle_curve(st, run_id, r));
+  LJ_TRY(read_grown(st, run_id, &lj_desc_budget, 12, add_budget, r));
   LJ_TRY(read_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips,
                      LJ_PROFILE_MAX_LAYER_SKIPS, &r->n_layer_skips));
   return read_overheads(st, run_id, r);

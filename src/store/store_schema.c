@@ -619,3 +619,22 @@ const char lj_store_schema_v11[] =
     "ALTER TABLE layer_skips ADD COLUMN head_change_df REAL;\n"
     "ALTER TABLE layer_skips ADD COLUMN head_change_lo_j REAL;\n"
     "ALTER TABLE layer_skips ADD COLUMN head_change_hi_j REAL;\n";
+
+// Added in version 12: the uncertainty budget of each estimate and check (docs/attribution.md
+// §3b): the 95% half-width of each term in J with its basis, and their total in quadrature.
+const char lj_store_schema_v12[] =
+    "CREATE TABLE budgets(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  kind TEXT NOT NULL,\n"
+    "  phase TEXT NOT NULL,\n"
+    "  method TEXT NOT NULL,\n"
+    "  stage TEXT NOT NULL,\n"
+    "  layer INTEGER NOT NULL,\n"
+    "  kv_len INTEGER NOT NULL,\n"
+    "  value_j REAL, reference_j REAL,\n"
+    "  trial_j REAL, trial_basis TEXT NOT NULL,\n"
+    "  idle_j REAL, idle_basis TEXT NOT NULL,\n"
+    "  edge_j REAL, edge_basis TEXT NOT NULL,\n"
+    "  card_j REAL, card_basis TEXT NOT NULL,\n"
+    "  total_j REAL);\n"
+    "CREATE INDEX budgets_by_run ON budgets(run_id);\n";

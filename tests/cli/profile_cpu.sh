@@ -49,6 +49,9 @@ check "bad --weights: message" 1 "$(grep -c "\-\-weights 'int4': expected bf16 o
 check "json: decode repeats" 2 "$(jq '.phases[] | select(.phase == "decode") | .n' "$tmp/p.json")"
 check "json: complete" true "$(jq '.complete' "$tmp/p.json")"
 check "json: no decode energy" null "$(jq '.phases[] | select(.phase == "decode") | .gross_j.mean' "$tmp/p.json")"
+# no energy, no uncertainty budget: the array and the table (schema 12) are there, empty
+check "json: no budgets without energy" 0 "$(jq '.budgets | length' "$tmp/p.json")"
+check "store: budgets table, empty" 0 "$(sqlite3 "$tmp/p.db" 'select count(*) from budgets')"
 check "store: run complete" complete "$(sqlite3 "$tmp/p.db" 'select status from runs')"
 check "store: phase windows (1 load + 4 phases x 2)" 9 "$(sqlite3 "$tmp/p.db" 'select count(*) from phase_windows')"
 check "store: plan" "cpu|1|16|6" \

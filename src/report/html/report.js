@@ -394,12 +394,13 @@
       ['phase', 'time', 'gross', 'above idle', 'J/token gross', 'J/token above idle', 'tokens/J gross', 'tokens/J above idle', 'mean power', 'peak power'], rows));
     if (d.closures.length) {
       box.append(el('h3', {}, 'Closures: do the stages add up to the measured phase?'));
-      box.append(table(['phase', 'method', 'stages sum to', 'measured', 'error', Math.round((d.run.level || 0.95) * 100) + '% interval', 'verdict'],
+      box.append(table(['phase', 'method', 'stages sum to', 'measured', 'error', Math.round((d.run.level || 0.95) * 100) + '% interval (trials)', 'with the budget', 'verdict'],
         d.closures.map((c) => [c.phase + (c.reported ? '' : ' (not reported)'), c.method, fmt(c.predicted_dynamic_j, 'J'), fmt(c.measured_dynamic_j, 'J'),
-          signedPct(c.error_pct), '[' + signedPct(c.error_lo_pct) + ', ' + signedPct(c.error_hi_pct) + ']', c.verdict || '-'])));
+          signedPct(c.error_pct), '[' + signedPct(c.error_lo_pct) + ', ' + signedPct(c.error_hi_pct) + ']',
+          '[' + signedPct(c.judged_lo_pct) + ', ' + signedPct(c.judged_hi_pct) + ']', c.verdict || '-'])));
       box.append(el('p', { class: 'note' }, 'Measured: the energy counter around whole phase windows (\u2265 2 s, after a pre-roll of the same work). ' +
         'isolation: each stage replayed alone; sequence: the layer\'s stages replayed as growing prefixes (differences). ' +
-        'Dynamic energy = gross \u2212 idle baseline \u00d7 time. PASS: the whole interval of the error within \u00b15%; MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound.'));
+        'Dynamic energy = gross \u2212 idle baseline \u00d7 time. PASS: the whole interval of the error within \u00b15% (with the uncertainty budget where the run has one, below); MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound.'));
     }
     const x = d.extras;
     if (x.ablation || x.head_fit) {
@@ -425,7 +426,7 @@
       box.append(el('h3', {}, 'Known answer: does each method recover a calibration stage of known energy?'));
       box.append(table(['phase', 'method', 'copy', 'alone (answer)', 'estimate', 'error', 'within 10%'],
         x.known_answer.map((k) => [k.phase, k.method, Math.round(k.bytes / 1048576) + ' MiB', fmt(k.truth_j, 'J'), fmt(k.estimate_j, 'J'),
-          signedPct(k.error_pct) + ' [' + signedPct(k.error_lo_pct) + ', ' + signedPct(k.error_hi_pct) + ']', k.reliable ? 'yes' : 'no: unreliable at this size'])));
+          signedPct(k.error_pct) + ' [' + signedPct(k.error_lo_pct) + ', ' + signedPct(k.error_hi_pct) + ']', k.verdict === 'MISS' ? 'MISS: unreliable at this size' : (k.verdict || (k.reliable ? 'yes' : 'no: unreliable at this size'))])));
       const note = sourceNote(x.known_answer.map((k) => Object.assign({ stage: k.phase + ' copy' }, k)));
       if (note) box.append(el('p', { class: 'note' }, note));
     }
@@ -433,7 +434,7 @@
       box.append(el('h3', {}, 'Ablations: energy saved without a stage group, against each method'));
       box.append(table(['phase', 'skipped', 'method', 'saved per unit', 'estimate', 'agreement', 'within 10%'],
         x.ablations.map((a) => [a.phase, a.skipped, a.method, fmt(a.saved_j, 'J'), fmt(a.estimate_j, 'J'), signedPct(a.agreement_pct),
-          a.agreement_pct !== null && Math.abs(a.agreement_pct) <= 10 ? 'yes' : 'no'])));
+          a.verdict || (a.agreement_pct !== null && Math.abs(a.agreement_pct) <= 10 ? 'yes' : 'no')])));
       const note = sourceNote(x.ablations.map((a) => Object.assign({ stage: a.phase + ' without ' + a.skipped }, a)));
       if (note) box.append(el('p', { class: 'note' }, note));
     }
@@ -445,6 +446,24 @@
       box.append(el('p', { class: 'note' }, 'Saved: per skipped window, the mean of the full windows run just before and after it less it; the interval over these pairs. ' +
         'PASS: the whole interval of the agreement within \u00b110%; MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound (more rounds decide). ' +
         'Skipping the last layer also changes the input of the final norm and the LM head, whose power depends on its operands: its saving is not that layer\'s energy alone. Its estimate adds the head\'s change (the final norm and LM head replayed on that layer\'s input less on their own); a row without it never passes.'));
+    }
+    if (x.budgets && x.budgets.length) {
+      // one table per phase: each figure's and check's terms, J and % of the estimate, and the basis
+      const term = (b, t) => b[t + '_basis'] === 'not measured' || b[t + '_j'] === null ? 'not measured'
+        : fmt(b[t + '_j'], 'J') + ' (' + (Math.abs(b[t + '_j'] / b.reference_j) * 100).toFixed(2) + '%, ' + b[t + '_basis'] + ')';
+      const name = (b) => b.kind === 'phase' ? 'phase (per unit)' : b.kind === 'j_per_token' ? 'J/token' : b.kind === 'shapley' ? 'Shapley residual'
+        : b.kind === 'ablation' ? 'ablation ' + (b.stage === 'attn' ? 'attn' : 'mlp') + ', ' + b.method : b.kind.replace('_', ' ') + ', ' + b.method;
+      for (const ph of ['prefill', 'decode']) {
+        const rows = x.budgets.filter((b) => b.phase === ph);
+        if (!rows.length) continue;
+        box.append(el('h3', {}, 'Uncertainty budget, ' + ph + ': what each interval is made of'));
+        box.append(table(['estimate', 'value', 'trial spread', 'idle', 'edges', 'card to card', 'total', 'largest'],
+          rows.map((b) => [name(b), fmt(b.value_j, 'J'), term(b, 'trial'), term(b, 'idle'), term(b, 'edge'), term(b, 'card'),
+            fmt(b.total_j, 'J') + (b.total_pct === null ? '' : ' (' + b.total_pct.toFixed(2) + '%)'), b.largest || '-'])));
+      }
+      box.append(el('p', { class: 'note' }, 'Half-widths at the run\'s level. trial spread: the trials\' Student-t interval (measured); idle: the idle curve\'s standard errors (measured) or the flat idle\'s spread and its missing temperature dependence (bound) over the estimate\'s time; ' +
+        'edges: what a window\'s edges misplace that the randomised offsets do not average out (bound); card to card: not measured in one run, kept out of every verdict. ' +
+        'total: the measured and bound terms in quadrature. Every PASS above judges the check\'s error \u00b1 this total.'));
     }
     if (d.run.notes) box.append(el('p', { class: 'note' }, 'Notes: ', d.run.notes));
     root.append(box);

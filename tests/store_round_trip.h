@@ -1,0 +1,18 @@
+// A profile written to a new store and read back, for the cmocka tests of a table's round trip.
+// Include after cmocka.h.
+#pragma once
+#include "common/error.h"
+#include "store/store.h"
+
+// Writes w as the profile of a new run of the store at path and reads it back into g (the caller
+// frees it); returns the store, still open, for further checks (the caller closes it).
+static lj_store *store_round_trip(const char *path, const lj_profile_result *w, lj_profile_result *g) {
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_run_info info = {.kind = "profile", .command_line = "llamajoule profile"};
+  int64_t run = 0;
+  assert_int_equal(lj_store_begin_run(st, &info, &run), 0);
+  if (lj_store_add_profile(st, run, w) < 0) fail_msg("%s", lj_error_message());
+  if (lj_store_read_profile(st, run, g) < 0) fail_msg("%s", lj_error_message());
+  return st;
+}

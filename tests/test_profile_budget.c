@@ -1,0 +1,294 @@
+// The uncertainty budget (profile/budget.c, docs/attribution.md §3b):
+//   - the idle term from a usable idle curve (t x its standard errors) and from the flat idle
+//     (its spread, and the leakage slope bound times the temperature difference), what a check
+//     subtracts on both sides cancelling, a term of unknown temperature bounded by the run's hottest;
+//   - the edge term of a window by the samples and by the counter, signed through a combination;
+//   - the total in quadrature with a term not measured left out, the largest term;
+//   - a closure whose trial interval passes, turned INCONCLUSIVE by the idle term of a run without a
+//     usable curve whose replays ran 10 C cooler than the phase, and PASS again with a curve;
+//   - the budgets through the store (schema 12, and the upgrade from 11), the JSON and the text.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "profile/budget.h"
+#include "report/report.h"
+#include "report/report_derived.h"
+#include "store/store.h"
+#include "store/store_schema.h"
+#include "old_store.h"
+#include "store_round_trip.h"
+#include "render_profile.h"
+
+#define REL(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol) * fabs((double)(b)))
+#define T8 2.306004135204166   // t_{0.975, 8}
+#define T10 2.228138851986274  // t_{0.975, 10}
+
+static void base(lj_profile_result *r) {
+  lj_profile_result_init(r);
+  r->plan.level = 0.95;
+  r->cond.temperature_min_c = 35, r->cond.temperature_max_c = 55;
+}
+
+static void test_idle_curve_term(void **state) {
+  (void)state;
+  lj_profile_result r;
+  base(&r);
+  r.idle_curve_valid = 1;
+  lj_idle_curve *k = &r.idle_curve.fit;
+  k->usable = 1, k->a_se_w = 0.2, k->slope_se_w_per_c = 0.05, k->n_bins = 10, k->t0_c = 35;
+  lj_budget_idle_model m;
+  lj_budget_idle_model_of(&r, &m);
+  assert_int_equal(m.curve, 1);
+  REL(m.u_a_w, T8 * 0.2, 1e-12);
+  REL(m.u_b_w_per_c, T8 * 0.05, 1e-12);
+  lj_budget_sum x = {0, 0, 0, 0};
+  lj_budget_add(&x, &m, 1, 2.0, 45, NAN);  // 2 s at 10 C above t0
+  REL(x.s0, 2.0, 1e-15);
+  REL(x.s1, 20.0, 1e-15);
+  REL(lj_budget_idle_j(&m, &x), T8 * sqrt(0.4 * 0.4 + 1.0 * 1.0), 1e-12);
+  // 1 s at an unknown temperature: bounded by the run's hottest (55 C, 20 C above t0)
+  lj_budget_add(&x, &m, 1, 1.0, NAN, NAN);
+  REL(x.s1_abs, 20.0, 1e-15);
+  REL(lj_budget_idle_j(&m, &x), T8 * sqrt(0.6 * 0.6 + 2.0 * 2.0), 1e-12);
+  lj_profile_result_free(&r);
+}
+
+static void test_idle_flat_term(void **state) {
+  (void)state;
+  lj_profile_result r;
+  base(&r);
+  r.cond.idle_sd_w = 0.5;
+  lj_budget_idle_model m;
+  lj_budget_idle_model_of(&r, &m);  // no curve: the 1.5 W/C from the coolest reading
+  assert_int_equal(m.curve, 0);
+  REL(m.u_a_w, 0.5, 1e-15);
+  REL(m.u_b_w_per_c, LJ_BUDGET_LEAKAGE_W_PER_C, 1e-15);
+  REL(m.tref_c, 35, 1e-15);
+  lj_budget_sum x = {0, 0, 0, 0};
+  lj_budget_add(&x, &m, 1, 2.0, 50, NAN);
+  REL(lj_budget_idle_j(&m, &x), sqrt(1.0 + 45.0 * 45.0), 1e-12);
+  // the same time at the same temperature subtracted: a check's two sides cancel
+  lj_budget_add(&x, &m, -1, 2.0, 50, NAN);
+  assert_true(lj_budget_idle_j(&m, &x) == 0);
+  // a fit that is not usable still bounds the slope by its interval's wider end, from its t0
+  r.idle_curve_valid = 1;
+  lj_idle_curve *k = &r.idle_curve.fit;
+  k->usable = 0, k->slope_lo = -0.4, k->slope_hi = 0.8, k->t0_c = 36;
+  lj_budget_idle_model_of(&r, &m);
+  REL(m.u_b_w_per_c, 0.8, 1e-15);
+  REL(m.tref_c, 36, 1e-15);
+  lj_budget_sum y = {0, 0, 0, 0};
+  lj_budget_add(&y, &m, 1, 2.0, 50, NAN);
+  REL(lj_budget_idle_j(&m, &y), sqrt(1.0 + 22.4 * 22.4), 1e-12);
+  lj_profile_result_free(&r);
+}
+
+static void test_edge_term(void **state) {
+  (void)state;
+  // samples: a sixth of a 20 ms period (the mean of dP u^2 / 2h over u) of the 200 W the window ends with
+  REL(lj_budget_window_edge_j(100, 0.5, 1), 200 * 0.020 / 6, 1e-12);
+  // the counter after a pre-roll: its 1 mJ resolution at each end
+  REL(lj_budget_window_edge_j(100, 0.5, 0), 0.002, 1e-12);
+  assert_true(isnan(lj_budget_window_edge_j(NAN, 0.5, 1)));
+  // every window under-reads: a difference of two windows keeps the difference of their bounds
+  lj_budget_idle_model m;
+  memset(&m, 0, sizeof m);
+  m.tref_c = m.t_hot_c = NAN;
+  lj_budget_sum x = {0, 0, 0, 0};
+  lj_budget_add(&x, &m, 1, NAN, NAN, 2.0);
+  lj_budget_add(&x, &m, -1, NAN, NAN, 1.5);
+  REL(x.edge, 0.5, 1e-15);
+}
+
+static void test_total(void **state) {
+  (void)state;
+  lj_budget b;
+  lj_budget_init(&b, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  assert_string_equal(b.card_basis, LJ_BUDGET_NOT_MEASURED);
+  b.reference_j = 100;
+  b.trial_j = 3, b.idle_j = 4, b.card_j = 100;  // card: a number, but not measured: out of the total
+  snprintf(b.trial_basis, sizeof b.trial_basis, "%s", LJ_BUDGET_MEASURED);
+  snprintf(b.idle_basis, sizeof b.idle_basis, "%s", LJ_BUDGET_BOUND);
+  lj_budget_total(&b);
+  REL(b.total_j, 5.0, 1e-15);
+  REL(lj_budget_total_pct(&b), 5.0, 1e-15);
+  double h;
+  assert_string_equal(lj_report_budget_largest(&b, &h), "idle");
+  REL(h, 4.0, 1e-15);
+}
+
+// A decode phase of 2 s at 52 C (400 J above idle per unit, three windows) and one isolation
+// stage of 100 calls x 16 ms replayed at 40-44 C that over-predicts it by 1% [-2, +4]: inside the
+// +-5% target by the trials alone.
+static void closure_run(lj_profile_result *r, int curve) {
+  base(r);
+  r->cond.idle_sd_w = 0.3;
+  if (curve) {
+    r->idle_curve_valid = 1;
+    lj_idle_curve *k = &r->idle_curve.fit;
+    k->usable = 1, k->a_se_w = 0.05, k->slope_se_w_per_c = 0.01, k->n_bins = 12, k->t0_c = 35;
+  }
+  for (int i = 0; i < 3; i++) {
+    lj_phase_window w;
+    memset(&w, 0, sizeof w);
+    w.phase = LJ_PHASE_DECODE, w.repeat = i, w.units = 1, w.tokens_per_unit = 100;
+    w.w.duration_s = 2.0, w.w.counter_above_idle_j = 400, w.temperature_c = 52;
+    assert_int_equal(lj_profile_add_window(r, &w), 0);
+  }
+  lj_phase_summary *p = &r->phases[LJ_PHASE_DECODE];
+  p->n = 3, p->tokens_per_unit = 100;
+  p->time_s = (lj_mean_ci){.mean = 2.0, .n = 3, .lo = 2.0, .hi = 2.0, .level = 0.95};
+  p->dynamic_j = (lj_mean_ci){.mean = 400, .n = 3, .lo = 396, .hi = 404, .level = 0.95};
+  lj_profile_stage s;
+  memset(&s, 0, sizeof s);
+  s.method = LJ_METHOD_ISOLATION, s.calls_per_unit = 100;
+  s.est.key = (lj_stage_key){LJ_PHASE_DECODE, LJ_STAGE_GATE_UP, 0, 4};
+  s.est.n_trials = 3;
+  s.est.dynamic_j = (lj_mean_ci){.mean = 4.04, .n = 3, .lo = 4.0, .hi = 4.08, .level = 0.95};
+  s.est.time_per_call_s = (lj_mean_ci){.mean = 0.016, .n = 3, .lo = 0.016, .hi = 0.016, .level = 0.95};
+  s.est.temperature_min_c = 40, s.est.temperature_max_c = 44;
+  assert_int_equal(lj_profile_add_stage(r, &s), 0);
+  lj_closure *c = &r->closure[LJ_PHASE_DECODE];
+  c->n_terms = 1, c->measured_dynamic_j = 400, c->predicted_dynamic_j.estimate = 404;
+  c->error_dynamic_pct = 1, c->error_dynamic_lo_pct = -2, c->error_dynamic_hi_pct = 4;
+  assert_int_equal(lj_analyze_budgets(r), 0);
+}
+
+static void test_idle_flips_verdict(void **state) {
+  (void)state;
+  lj_profile_result r;
+  closure_run(&r, 0);
+  const lj_closure *c = &r.closure[LJ_PHASE_DECODE];
+  assert_int_equal(lj_report_closure_verdict(NULL, c, LJ_METHOD_ISOLATION), LJ_VERDICT_PASS);  // trials alone
+  const lj_budget *b = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  assert_non_null(b);
+  REL(b->value_j, 4.0, 1e-12);
+  REL(b->trial_j, 12.0, 1e-12);  // 3% of 400 J
+  // s0 = 1.6 - 2.0 s, s1 = 1.6 x (42 - 35) - 2.0 x (52 - 35) = -22.8 s C: the replay ran cooler
+  double idle = sqrt(0.3 * 0.4 * 0.3 * 0.4 + 1.5 * 22.8 * 1.5 * 22.8);
+  REL(b->idle_j, idle, 1e-12);
+  assert_string_equal(b->idle_basis, LJ_BUDGET_BOUND);
+  REL(b->edge_j, 0.002, 1e-9);  // the phase windows' counter resolution (the stage has no trials here)
+  assert_string_equal(b->card_basis, LJ_BUDGET_NOT_MEASURED);
+  REL(b->total_j, sqrt(144 + idle * idle + 0.002 * 0.002), 1e-12);
+  double h;
+  assert_string_equal(lj_report_budget_largest(b, &h), "idle");
+  assert_int_equal(lj_report_closure_verdict(&r, c, LJ_METHOD_ISOLATION), LJ_VERDICT_INCONCLUSIVE);
+  // the phase and its J/token: 2 s at 52 C against the flat idle measured at 35 C
+  const lj_budget *ph = lj_profile_budget_of(&r, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  const lj_budget *pt = lj_profile_budget_of(&r, "j_per_token", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  assert_non_null(ph);
+  assert_non_null(pt);
+  REL(ph->idle_j, sqrt(0.6 * 0.6 + 51.0 * 51.0), 1e-12);
+  REL(ph->trial_j, 4.0, 1e-12);
+  REL(pt->total_j, ph->total_j / 100, 1e-12);
+  REL(pt->value_j, 4.0, 1e-12);
+  lj_profile_result_free(&r);
+  // the same run with a usable idle curve: its standard errors are small, the verdict PASS
+  closure_run(&r, 1);
+  b = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  REL(b->idle_j, T10 * sqrt(0.05 * 0.4 * 0.05 * 0.4 + 0.01 * 22.8 * 0.01 * 22.8), 1e-12);
+  assert_string_equal(b->idle_basis, LJ_BUDGET_MEASURED);
+  assert_int_equal(lj_report_closure_verdict(&r, c, LJ_METHOD_ISOLATION), LJ_VERDICT_PASS);
+  lj_profile_result_free(&r);
+}
+
+static void test_rendered(void **state) {
+  (void)state;
+  lj_profile_result r;
+  closure_run(&r, 0);
+  assert_int_equal(lj_config_preset("tiny", &r.plan.config), 0);
+  char *text = render(&r, 0);
+  assert_non_null(strstr(text, "== Uncertainty budget, decode"));
+  assert_non_null(strstr(text, "closure isolation"));
+  assert_non_null(strstr(text, "largest term of the decode figure: idle"));
+  assert_non_null(strstr(text, "INCONCLUSIVE"));
+  assert_non_null(strstr(text, "decode   isolation with the uncertainty budget: [-8.1%, +10.1%]"));
+  free(text);
+  char *s = render(&r, 1);
+  json_error_t err;
+  json_t *doc = json_loads(s, 0, &err);
+  free(s);
+  assert_non_null(doc);
+  json_t *budgets = json_object_get(doc, "budgets");
+  assert_true(json_is_array(budgets));
+  assert_int_equal(json_array_size(budgets), r.n_budgets);
+  int closures = 0;
+  for (size_t i = 0; i < json_array_size(budgets); i++) {
+    json_t *b = json_array_get(budgets, i);
+    if (strcmp(json_string_value(json_object_get(b, "kind")), "closure")) continue;
+    closures++;
+    REL(json_real_value(json_object_get(b, "trial_j")), 12.0, 1e-12);
+    assert_string_equal(json_string_value(json_object_get(b, "idle_basis")), "bound");
+    assert_string_equal(json_string_value(json_object_get(b, "card_basis")), "not measured");
+    assert_true(json_is_null(json_object_get(b, "card_j")));
+    assert_string_equal(json_string_value(json_object_get(b, "largest_term")), "idle");
+    const lj_budget *want = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+    REL(json_real_value(json_object_get(b, "total_pct")), want->total_j / 400 * 100, 1e-12);
+  }
+  assert_int_equal(closures, 1);
+  json_t *c = json_array_get(json_object_get(doc, "closures"), 0);
+  assert_string_equal(json_string_value(json_object_get(c, "verdict")), "INCONCLUSIVE");
+  const lj_budget *cb = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  REL(json_real_value(json_object_get(c, "judged_lo_pct")), 1 - cb->total_j / 400 * 100, 1e-12);
+  REL(json_real_value(json_object_get(c, "judged_hi_pct")), 1 + cb->total_j / 400 * 100, 1e-12);
+  REL(json_real_value(json_object_get(c, "error_dynamic_lo_pct")), -2, 1e-12);  // the trials' alone, beside
+  json_decref(doc);
+  lj_profile_result_free(&r);
+}
+
+static void test_store(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lj_test_budget_XXXXXX", path[256];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/t.db", dir);
+  lj_profile_result w, g;
+  closure_run(&w, 0);
+  assert_int_equal(lj_config_preset("tiny", &w.plan.config), 0);
+  lj_store *st = store_round_trip(path, &w, &g);
+  assert_int_equal(g.n_budgets, w.n_budgets);
+  for (size_t i = 0; i < w.n_budgets; i++) {
+    const lj_budget *a = &w.budgets[i], *b = &g.budgets[i];
+    assert_string_equal(a->kind, b->kind);
+    assert_int_equal(a->phase, b->phase);
+    assert_int_equal(a->method, b->method);
+    assert_int_equal(a->stage, b->stage);
+    assert_string_equal(a->idle_basis, b->idle_basis);
+    assert_string_equal(a->card_basis, b->card_basis);
+    REL(b->total_j, a->total_j, 0);
+    REL(b->idle_j, a->idle_j, 0);
+    assert_true(isnan(b->card_j));
+  }
+  // read back, the verdict is the budget's again
+  assert_int_equal(lj_report_closure_verdict(&g, &g.closure[LJ_PHASE_DECODE], LJ_METHOD_ISOLATION),
+                   LJ_VERDICT_INCONCLUSIVE);
+  lj_profile_result_free(&g);
+  lj_store_close(st);
+  lj_profile_result_free(&w);
+  // a version-11 file: read as it is, no budgets (no error); upgraded, the table, empty
+  snprintf(path, sizeof path, "%s/v11.db", dir);
+  check_table_upgrade(path, 11, "budgets");
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_idle_curve_term), cmocka_unit_test(test_idle_flat_term),
+      cmocka_unit_test(test_edge_term),       cmocka_unit_test(test_total),
+      cmocka_unit_test(test_idle_flips_verdict), cmocka_unit_test(test_rendered),
+      cmocka_unit_test(test_store),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
