@@ -32,6 +32,7 @@
 
 #include "common/error.h"
 #include "profile/analyze_layers.h"
+#include "profile/bracket.h"
 #include "profile/profile_analyze.h"
 #include "report/report.h"
 #include "report/report_derived.h"
@@ -248,7 +249,7 @@ static void test_skip_arithmetic(void **state) {
 static void test_skip_schedule(void **state) {
   (void)state;
   int slot[LJ_SKIP_MAX_WINDOWS];
-  size_t n = lj_layer_skip_schedule(6, 3, slot, LJ_SKIP_MAX_WINDOWS);
+  size_t n = lj_bracket_schedule(6, 3, slot, LJ_SKIP_MAX_WINDOWS);
   assert_int_equal((int)n, 1 + 6 * 3 * 2);
   int place[4][3];
   memset(place, 0, sizeof place);
@@ -273,21 +274,21 @@ static void test_skip_schedule(void **state) {
     assert_true(varies);
   }
   // every skipped window of 16 rounds gives one pair
-  n = lj_layer_skip_schedule(16, 3, slot, LJ_SKIP_MAX_WINDOWS);
+  n = lj_bracket_schedule(16, 3, slot, LJ_SKIP_MAX_WINDOWS);
   double j[LJ_SKIP_MAX_WINDOWS], b[LJ_SKIP_MAX_WINDOWS / 2], sk[LJ_SKIP_MAX_WINDOWS / 2];
   for (size_t i = 0; i < n; i++) j[i] = slot[i] ? 9.0 : 10.0;
-  for (int k = 1; k <= 3; k++) assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, k, b, sk), 16);
+  for (int k = 1; k <= 3; k++) assert_int_equal((int)lj_bracket_pairs(slot, j, n, k, b, sk), 16);
   // a window not read (NAN) loses the pairs it belongs to: a full one two, a skipped one its own
   j[2] = NAN;  // the full window after the first skipped one (slot 1) and before the second (slot 2)
-  assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, 1, b, sk), 15);
-  assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, 2, b, sk), 15);
-  assert_int_equal((int)lj_layer_skip_pairs(slot, j, n, 3, b, sk), 16);
+  assert_int_equal((int)lj_bracket_pairs(slot, j, n, 1, b, sk), 15);
+  assert_int_equal((int)lj_bracket_pairs(slot, j, n, 2, b, sk), 15);
+  assert_int_equal((int)lj_bracket_pairs(slot, j, n, 3, b, sk), 16);
   // the caps: the most rounds fit; a short buffer stops at whole pairs
-  assert_int_equal((int)lj_layer_skip_schedule(LJ_PROFILE_MAX_PAIRS, 3, slot, LJ_SKIP_MAX_WINDOWS),
+  assert_int_equal((int)lj_bracket_schedule(LJ_PROFILE_MAX_PAIRS, 3, slot, LJ_SKIP_MAX_WINDOWS),
                    LJ_SKIP_MAX_WINDOWS);
-  assert_int_equal((int)lj_layer_skip_schedule(4, 3, slot, 6), 5);
+  assert_int_equal((int)lj_bracket_schedule(4, 3, slot, 6), 5);
   // one skipped slot (a 1-layer model): F S F S F
-  assert_int_equal((int)lj_layer_skip_schedule(2, 1, slot, LJ_SKIP_MAX_WINDOWS), 5);
+  assert_int_equal((int)lj_bracket_schedule(2, 1, slot, LJ_SKIP_MAX_WINDOWS), 5);
   assert_int_equal(slot[3], 1);
 }
 
@@ -329,11 +330,11 @@ static void test_skip_drift(void **state) {
   assert_true(welch.saved_j.estimate < 5.0 * 0.97);      // slot 3 runs 3 windows after F: ~-3.9%
   // the paired schedule, the same drift over its windows
   int slot[LJ_SKIP_MAX_WINDOWS];
-  size_t n = lj_layer_skip_schedule(ROUNDS, 3, slot, LJ_SKIP_MAX_WINDOWS);
+  size_t n = lj_bracket_schedule(ROUNDS, 3, slot, LJ_SKIP_MAX_WINDOWS);
   double j[LJ_SKIP_MAX_WINDOWS], b[LJ_SKIP_MAX_WINDOWS / 2], s[LJ_SKIP_MAX_WINDOWS / 2];
   for (size_t i = 0; i < n; i++) j[i] = drifting(i, n, slot[i] != 0, 5.0, 2.0);
   for (int k = 1; k <= 3; k++) {
-    size_t m = lj_layer_skip_pairs(slot, j, n, k, b, s);
+    size_t m = lj_bracket_pairs(slot, j, n, k, b, s);
     assert_int_equal((int)m, ROUNDS);
     lj_layer_skip ls;
     assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, k, 0, 10, b, s, m, &per_call, NULL, 0.95, &ls), 0);
@@ -347,7 +348,7 @@ static void test_skip_drift(void **state) {
 static lj_verdict slot_verdict(const int *slot, const double *j, size_t n, int k, const lj_mean_ci *per_call,
                                lj_layer_skip *ls) {
   double b[LJ_SKIP_MAX_WINDOWS / 2], s[LJ_SKIP_MAX_WINDOWS / 2];
-  size_t m = lj_layer_skip_pairs(slot, j, n, k, b, s);
+  size_t m = lj_bracket_pairs(slot, j, n, k, b, s);
   assert_int_equal(lj_layer_skip_compute(LJ_PHASE_DECODE, k, 0, 10, b, s, m, per_call, NULL, 0.95, ls), 0);
   return lj_interval_verdict(ls->a.agreement_pct, (ls->a.ratio.lo - 1) * 100, (ls->a.ratio.hi - 1) * 100, 10);
 }
@@ -362,7 +363,7 @@ static void test_skip_outlier(void **state) {
   enum { ROUNDS = 8 };
   lj_mean_ci per_call = half_joule();
   int slot[LJ_SKIP_MAX_WINDOWS];
-  size_t n = lj_layer_skip_schedule(ROUNDS, 3, slot, LJ_SKIP_MAX_WINDOWS);
+  size_t n = lj_bracket_schedule(ROUNDS, 3, slot, LJ_SKIP_MAX_WINDOWS);
   double j[LJ_SKIP_MAX_WINDOWS];
   for (size_t i = 0; i < n; i++) j[i] = drifting(i, n, slot[i] != 0, 5.0, 0.0);
   size_t odd = 0;
@@ -430,7 +431,7 @@ static void test_skips_from_windows(void **state) {
   memcpy(raw.skip_layer, layers, sizeof layers);
   double est8 = 0, est15 = 0;
   for (int k = 0; k < TRIALS; k++) est8 += planted(8, k, -1) / TRIALS, est15 += planted(15, k, -1) / TRIALS;
-  size_t n = lj_layer_skip_schedule(4, 3, raw.skip_slot[1], LJ_SKIP_MAX_WINDOWS);
+  size_t n = lj_bracket_schedule(4, 3, raw.skip_slot[1], LJ_SKIP_MAX_WINDOWS);
   raw.n_skip[1] = (int)n;
   for (size_t i = 0; i < n; i++) {
     int k = raw.skip_slot[1][i];

@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "common/error.h"
+#include "profile/bracket.h"
 #include "profile/profile_analyze.h"
 #include "profile/shapley.h"
 #include "report/report.h"
@@ -257,6 +258,23 @@ static void test_analyze_shapley(void **state) {
 
 // ---------------------------------------------------------------- known answer and ablations
 
+// One phase's ablation windows on the bracketed schedule (3 rounds, F A F M F ...): the full ones
+// e0 + step x window (a linear drift, which the pairs remove), an ablated one its drifted level less
+// saved[kind] by the counter and less saved_s[kind] by the samples (saved_s NULL: no samples; NAN:
+// that group not measured).
+static void plant_ablation(lj_profile_raw *raw, int pi, double e0, double step, const double *saved,
+                           const double *saved_s) {
+  int slot[LJ_ABL_MAX_WINDOWS];
+  size_t n = lj_bracket_schedule(3, 2, slot, LJ_ABL_MAX_WINDOWS);
+  for (size_t i = 0; i < n; i++) {
+    double e = e0 + step * (double)i;
+    raw->abl_kind[pi][i] = slot[i];  // slot 1 attention, 2 the MLP: their LJ_ABLATE_* values
+    raw->abl_j[pi][i] = e - saved[slot[i]];
+    raw->abl_sample_j[pi][i] = saved_s ? e - saved_s[slot[i]] : NAN;
+  }
+  raw->n_abl[pi] = (int)n;
+}
+
 // The planted game of prefill, with the known-answer copy's size in the plan.
 static void known_game(lj_profile_result *r) {
   lj_profile_result_init(r);
@@ -279,13 +297,7 @@ static void test_known_answer_and_ablations(void **state) {
   double attn_phi = a_of(3) + (b_of(3, 6)) / 2;  // attention is stage 3 of the layer
   double mlp_iso = a_of(6) + a_of(7) + a_of(8);
   double L = r.plan.config.n_layers;
-  for (int k = 0; k < 3; k++) {
-    double e = 1 + 0.01 * (k - 1);
-    raw.abl_j[0][LJ_ABLATE_FULL][k] = e;
-    raw.abl_j[0][LJ_ABLATE_NO_ATTN][k] = e - L * attn_phi;
-    raw.abl_j[0][LJ_ABLATE_NO_MLP][k] = e - L * mlp_iso;
-  }
-  for (int a = 0; a < LJ_ABLATE_COUNT; a++) raw.n_abl_j[0][a] = 3;
+  plant_ablation(&raw, 0, 1, 0.01, (const double[]){0, L * attn_phi, L * mlp_iso}, NULL);
   assert_int_equal(lj_profile_analyze(&r, &raw, NULL, 0, 0), 0);
   assert_int_equal(r.n_known, 6);
   for (int i = 0; i < r.n_known; i++) {
@@ -335,14 +347,9 @@ static void test_sources(void **state) {
   lj_profile_raw raw;
   memset(&raw, 0, sizeof raw);
   double L = r.plan.config.n_layers, attn_phi = a_of(3) + b_of(3, 6) / 2;
-  for (int k = 0; k < 3; k++) {
-    double e = 1 + 1e-5 * (k - 1);  // +-10 uJ: the counter's figure lies far outside the interval
-    raw.abl_j[0][LJ_ABLATE_FULL][k] = raw.abl_sample_j[0][LJ_ABLATE_FULL][k] = e;
-    raw.abl_sample_j[0][LJ_ABLATE_NO_ATTN][k] = e - L * attn_phi;
-    raw.abl_j[0][LJ_ABLATE_NO_ATTN][k] = e - 2 * L * attn_phi;
-  }
-  raw.n_abl_j[0][LJ_ABLATE_FULL] = raw.n_abl_j[0][LJ_ABLATE_NO_ATTN] = 3;
-  raw.n_abl_sample_j[0][LJ_ABLATE_FULL] = raw.n_abl_sample_j[0][LJ_ABLATE_NO_ATTN] = 3;
+  // (a drift of 10 uJ a window: the pairs remove it, so the counter's figure lies far outside the interval)
+  plant_ablation(&raw, 0, 1, 1e-5, (const double[]){0, 2 * L * attn_phi, NAN},
+                 (const double[]){0, L * attn_phi, NAN});
   assert_int_equal(lj_profile_analyze(&r, &raw, NULL, 0, 0), 0);
 
   const lj_shapley_check *c = &r.shapley[LJ_PHASE_PREFILL];
@@ -469,12 +476,7 @@ static void test_ablation_group_intervals(void **state) {
   lj_profile_raw raw;
   memset(&raw, 0, sizeof raw);
   double L = r.plan.config.n_layers;
-  for (int k = 0; k < 3; k++) {
-    double e = 1 + 0.01 * (k - 1);
-    raw.abl_j[0][LJ_ABLATE_FULL][k] = e;
-    raw.abl_j[0][LJ_ABLATE_NO_MLP][k] = e - L * (a_of(6) + a_of(7) + a_of(8));
-  }
-  raw.n_abl_j[0][LJ_ABLATE_FULL] = raw.n_abl_j[0][LJ_ABLATE_NO_MLP] = 3;
+  plant_ablation(&raw, 0, 1, 0.01, (const double[]){0, NAN, L * (a_of(6) + a_of(7) + a_of(8))}, NULL);
   assert_int_equal(lj_profile_analyze(&r, &raw, NULL, 0, 0), 0);
   // what each method's group must be: the rounds' sums
   double seq[R], marg[R];
@@ -532,15 +534,13 @@ static void test_store_round_trip(void **state) {
   add_game(&w, LJ_PHASE_PREFILL, 0);
   lj_profile_raw raw;
   memset(&raw, 0, sizeof raw);
-  for (int a = 0; a < LJ_ABLATE_COUNT; a++)
-    for (int k = 0; k < 3; k++) raw.abl_j[1][a][k] = 1 - 0.01 * a + 0.001 * k, raw.n_abl_j[1][a] = 3;
+  plant_ablation(&raw, 1, 1, 0.001, (const double[]){0, 0.01, 0.02}, NULL);
+  raw.abl_j[1][5] += 0.002;  // one attention window off: an interval that is not zero
   add_game(&w, LJ_PHASE_DECODE, 0);
   for (int t = 0; t < R; t++) {
     add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, 1.1e-3 * noise(t));
     add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, 1e-3 * noise(t));
   }
-  for (int k = 0; k < 3; k++) raw.full_j[k] = raw.abl_j[1][LJ_ABLATE_FULL][k], raw.ablated_j[k] = raw.abl_j[1][LJ_ABLATE_NO_MLP][k];
-  raw.n_full = raw.n_ablated = 3;
   assert_int_equal(lj_profile_analyze(&w, &raw, NULL, 0, 0), 0);
   assert_true(w.n_known >= 1 && w.n_ablation_checks >= 2 && w.shapley[LJ_PHASE_DECODE].n_rounds == R);
   // --ablate both: the single decode ablation of older runs is the MLP's
@@ -570,6 +570,22 @@ static void test_store_round_trip(void **state) {
     assert_true(g.ablation_checks[i].phase == w.ablation_checks[i].phase);
     REL(g.ablation_checks[i].a.agreement_pct, w.ablation_checks[i].a.agreement_pct, 1e-12);
     REL(g.ablation_checks[i].a.counter_saved_j, w.ablation_checks[i].a.counter_saved_j, 1e-12);
+    // the paired saving: 3 pairs, Student t on 2 degrees of freedom, and its interval
+    const lj_ablation *a = &w.ablation_checks[i].a, *b = &g.ablation_checks[i].a;
+    if (w.ablation_checks[i].phase == LJ_PHASE_DECODE) assert_int_equal(a->full_j.n, 3);
+    assert_int_equal(b->full_j.n, a->full_j.n);
+    assert_int_equal(b->ablated_j.n, a->ablated_j.n);
+    REL(b->saved_j.df, a->saved_j.df, 1e-12);
+    REL(b->saved_j.lo, a->saved_j.lo, 1e-12);
+    REL(b->saved_j.hi, a->saved_j.hi, 1e-12);
+  }
+  // the decode attention pairs, the drift (+1 mJ a window) taken out of each: 10 mJ saved in two,
+  // 8 mJ in the one whose ablated window read 2 mJ more
+  for (int i = 0; i < w.n_ablation_checks; i++) {
+    const lj_ablation *a = &w.ablation_checks[i].a;
+    if (w.ablation_checks[i].phase != LJ_PHASE_DECODE || a->stage != LJ_STAGE_ATTN) continue;
+    REL(a->saved_j.estimate, 0.01 - 0.002 / 3, 1e-9);
+    REL(a->saved_j.df, 2.0, 1e-12);
   }
   int variants = 0;
   for (size_t i = 0; i < g.n_trials; i++) variants += g.trials[i].method == LJ_METHOD_ORDER && g.trials[i].variant == 2;

@@ -10,7 +10,11 @@
 #     and the energy source (the power samples' for the 0.2 s round windows, the
 #     counter's residual beside it);
 #   - the known answer per phase and method (within 10% of the copy alone);
-#   - the ablations per phase, group and method (within 10% of the estimate);
+#   - the ablations per phase, group and method (within 10% of the estimate), each with its saving's
+#     95% interval over the pairs (each ablated window between two full ones, §5), the pairs' count
+#     and the agreement's interval; a PASS line when every check has >= 2 pairs. Expect the MLP
+#     to decide (intervals ~+-1%) and attention, ~1% of a unit, INCONCLUSIVE at the default 4
+#     rounds (decode ~+-40%; PROFILE_ARGS="--ablation-rounds 32" for ~+-10%);
 #     each of these verdicts judges the error +- the total of its uncertainty budget
 #     (docs/attribution.md §3b): PASS only when that whole interval is inside;
 #   - the uncertainty budget per phase (one INFO line per figure and check: each term's
@@ -106,11 +110,23 @@ for k in ka:
 ab = doc.get("ablations") or []
 if not ab:
     print("MISS %s ablations: none computed" % model)
+def ratio_pct(a, k):
+    r = (a.get("ratio") or {}).get(k)
+    return None if r is None else (r - 1) * 100
 for a in ab:
-    print("%s %s ablation %s %s vs %s: saved %.3g J, estimate %.3g J per unit, agreement %s; %s"
+    sv = a["saved_j"]
+    print("%s %s ablation %s %s vs %s: saved %.4g J [%.4g, %.4g] over %s pairs, estimate %.4g J per unit, "
+          "agreement %s [%s, %s]; %s"
           % (a.get("verdict") or ok(a["pass"]), model, a["phase"], "attn" if a["stage"] == "attn" else "mlp", a["method"],
-             a["saved_j"]["mean"] or 0, a["replay_j"]["mean"] or 0, pct(a["agreement_pct"]),
-             source(a, "%.3g J" % (a.get("counter_saved_j") or 0))))
+             sv["mean"] or 0, sv["lo"] if sv["lo"] is not None else float("nan"),
+             sv["hi"] if sv["hi"] is not None else float("nan"), (a.get("full_j") or {}).get("n"),
+             a["replay_j"]["mean"] or 0, pct(a["agreement_pct"]), pct(ratio_pct(a, "lo")), pct(ratio_pct(a, "hi")),
+             source(a, "%.4g J" % (a.get("counter_saved_j") or 0))))
+# the paired schedule: every check from >= 2 pairs (--ablation-rounds, default 4)
+if ab:
+    npairs = [(a.get("full_j") or {}).get("n") or 0 for a in ab]
+    print("%s %s ablation pairs: %d to %d pairs a check (paired, each ablated window between two full ones)"
+          % ("PASS" if min(npairs) >= 2 else "FAIL", model, min(npairs), max(npairs)))
 # The uncertainty budget (docs/attribution.md §3b): per phase, each figure's and check's terms.
 budgets = doc.get("budgets") or []
 def term(b, t):

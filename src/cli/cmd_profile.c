@@ -65,6 +65,8 @@ static void usage(FILE *f) {
           "                         with it override these\n"
           "  --ablate none|attn|mlp|both  prefill and decode without that part, against each method's\n"
           "                         estimate (default both)\n"
+          "  --ablation-rounds N    rounds of the ablation windows, each ablated window between two full\n"
+          "                         ones (default 4, --quick 3; 1B: ~19 s a round)\n"
           "  --head-fit             fit attention's energy against its KV-head groups (off by default)\n"
           "  --no-timeline, --no-ablation, --no-head-fit, --no-overhead   skip that part\n"
           "  --device N             GPU (CUDA index, default 0)\n"
@@ -114,7 +116,7 @@ enum {
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_COOLDOWN_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
   OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_FUSION, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
-  OPT_PER_LAYER, OPT_NO_LAYER_STAGES, OPT_SKIP_ROUNDS
+  OPT_PER_LAYER, OPT_NO_LAYER_STAGES, OPT_SKIP_ROUNDS, OPT_ABLATION_ROUNDS
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -140,6 +142,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"known-answer", no_argument, 0, OPT_KNOWN}, {"known-answer-mb", required_argument, 0, OPT_KNOWN_MB},
       {"per-layer", no_argument, 0, OPT_PER_LAYER}, {"no-layer-stages", no_argument, 0, OPT_NO_LAYER_STAGES},
       {"skip-rounds", required_argument, 0, OPT_SKIP_ROUNDS},
+      {"ablation-rounds", required_argument, 0, OPT_ABLATION_ROUNDS},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_profile_options_default(&a->o);
@@ -179,6 +182,9 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_PER_LAYER: o->per_layer = 1; break;
       case OPT_SKIP_ROUNDS:
         LJ_TRY(parse_int("--skip-rounds", optarg, 1, LJ_PROFILE_MAX_SKIP_ROUNDS, &o->skip_rounds));
+        break;
+      case OPT_ABLATION_ROUNDS:
+        LJ_TRY(parse_int("--ablation-rounds", optarg, 1, LJ_PROFILE_MAX_ABLATION_ROUNDS, &o->ablation_rounds));
         break;
       case OPT_NO_LAYER_STAGES: o->layer_stages = 0; break;
       case OPT_KNOWN: if (!o->known_answer_mb) o->known_answer_mb = LJ_KNOWN_ANSWER_DEFAULT_MB; break;

@@ -1,10 +1,12 @@
 // Ablation: the energy a run saves when one stage is skipped, against the
-// replay's estimate of that stage.
+// replay's estimate of that stage: from independent sets of runs (Welch) or
+// from bracketed pairs (bracket.h).
 #include <math.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "profile/attribution.h"
+#include "profile/bracket.h"
 
 int lj_ablation_compute(lj_stage stage, int64_t calls, const double *full_j, size_t n_full, const double *ablated_j,
                         size_t n_ablated, const lj_mean_ci *replay_per_call_j, double level, lj_ablation *out) {
@@ -20,6 +22,21 @@ int lj_ablation_compute(lj_stage stage, int64_t calls, const double *full_j, siz
   LJ_TRY(lj_stats_mean_ci(full_j, n_full, level, &out->full_j));
   LJ_TRY(lj_stats_mean_ci(ablated_j, n_ablated, level, &out->ablated_j));
   LJ_TRY(lj_stats_difference(&out->full_j, &out->ablated_j, level, &out->saved_j));
+  return lj_ablation_against_replay(replay_per_call_j, level, out);
+}
+
+int lj_ablation_paired(lj_stage stage, int64_t calls, const double *bracket_j, const double *ablated_j, size_t n,
+                       const lj_mean_ci *replay_per_call_j, double level, lj_ablation *out) {
+  memset(out, 0, sizeof *out);
+  out->counter_saved_j = NAN;  // the caller sets it where the counter was read too
+  if (calls <= 0)
+    return LJ_FAIL(LJ_EINVAL, "ablation of %s: %lld calls of the stage, expected > 0", lj_stage_name(stage),
+                   (long long)calls);
+  if (n == 0)
+    return LJ_FAIL(LJ_EINVAL, "ablation of %s: no ablated window between two full ones", lj_stage_name(stage));
+  out->stage = stage;
+  out->calls = calls;
+  LJ_TRY(lj_bracket_saving(bracket_j, ablated_j, n, level, out));
   return lj_ablation_against_replay(replay_per_call_j, level, out);
 }
 

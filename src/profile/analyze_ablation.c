@@ -1,5 +1,5 @@
 // Ablation: the energy the run saved without a stage group (full - ablated
-// decode units, Welch) against calls x that group's replayed per-call energy
+// decode units: paired over bracketed windows, or Welch on independent sets) against calls x that group's replayed per-call energy
 // (lj_ablation_compute). This is the check that can prove the replay estimates
 // wrong: agreement_pct, and the ratio's interval around 1.
 #include <math.h>
@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "profile/analyze_internal.h"
+#include "profile/bracket.h"
 
 // Per-call attention energy of decode over the whole generation: the replayed
 // KV lengths weighted by the calls they stand for.
@@ -67,8 +68,29 @@ int lj_analyze_ablation_sources(lj_stage st, int64_t calls, const double *full, 
   return 0;
 }
 
+int lj_analyze_ablation_pairs(lj_stage st, int64_t calls, const lj_profile_raw *raw, int pi, int kind,
+                              size_t min_pairs, const lj_mean_ci *per_call, double level, lj_ablation *out) {
+  enum { CAP = LJ_ABL_MAX_WINDOWS / 2 };  // pairs: at most one ablated window in two
+  double fc[CAP], ac[CAP], fs[CAP], as[CAP];
+  size_t n = (size_t)raw->n_abl[pi];
+  if (n > LJ_ABL_MAX_WINDOWS) return 0;
+  size_t nc = lj_bracket_pairs(raw->abl_kind[pi], raw->abl_j[pi], n, kind, fc, ac);
+  size_t ns = lj_bracket_pairs(raw->abl_kind[pi], raw->abl_sample_j[pi], n, kind, fs, as);
+  // The samples' figures where they give every pair the counter gives (windows < LJ_SAMPLE_WINDOW_MAX_S).
+  int samples = ns > 0 && ns >= nc;
+  if ((samples ? ns : nc) < min_pairs || (samples ? ns : nc) == 0) return 0;
+  LJ_TRY(lj_ablation_paired(st, calls, samples ? fs : fc, samples ? as : ac, samples ? ns : nc, per_call, level, out));
+  double d = 0;
+  for (size_t i = 0; i < nc; i++) d += fc[i] - ac[i];
+  out->counter_saved_j = nc > 0 ? d / (double)nc : NAN;
+  out->flags = lj_energy_source_flags(samples, out->saved_j.lo, out->saved_j.hi, samples ? out->counter_saved_j : NAN);
+  return 1;
+}
+
 int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw) {
-  if (!raw || raw->n_full < 1 || raw->n_ablated < 1 || !r->plan.ablation) return 0;
+  if (!raw || !r->plan.ablation) return 0;
+  int paired = raw->n_abl[1] > 0;  // the bracketed windows; else independent sets (full_j, ablated_j)
+  if (!paired && (raw->n_full < 1 || raw->n_ablated < 1)) return 0;
   lj_mean_ci per_call;
   int mlp = r->plan.ablation >= 2;  // 3 (both): the MLP, as the runner keeps it
   if ((mlp ? decode_mlp_per_call(r, &per_call) : lj_analyze_decode_attention_per_call(r, &per_call)) < 0) {
@@ -77,10 +99,17 @@ int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw) {
   }
   // One call = the stage (or the MLP's three) in one layer of one decode step.
   int64_t calls = (int64_t)(r->plan.gen_len - 1) * r->plan.config.n_layers;
-  LJ_TRY(lj_analyze_ablation_sources(mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN, calls, raw->full_j, raw->n_full,
-                                     raw->ablated_j, raw->n_ablated, raw->full_sample_j, raw->n_full_sample,
-                                     raw->ablated_sample_j, raw->n_ablated_sample, &per_call, r->plan.level,
-                                     &r->ablation));
+  lj_stage st = mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN;
+  if (paired) {
+    int have = lj_analyze_ablation_pairs(st, calls, raw, 1, mlp ? LJ_ABLATE_NO_MLP : LJ_ABLATE_NO_ATTN, 1, &per_call,
+                                         r->plan.level, &r->ablation);
+    if (have < 0) return have;
+    r->ablation_valid = have;
+    return 0;
+  }
+  LJ_TRY(lj_analyze_ablation_sources(st, calls, raw->full_j, raw->n_full, raw->ablated_j, raw->n_ablated,
+                                     raw->full_sample_j, raw->n_full_sample, raw->ablated_sample_j,
+                                     raw->n_ablated_sample, &per_call, r->plan.level, &r->ablation));
   r->ablation_valid = 1;
   return 0;
 }

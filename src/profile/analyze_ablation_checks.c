@@ -1,11 +1,12 @@
 // Ablations of prefill and decode, attention and the MLP skipped, each against
 // the estimate of every method that measured the skipped stages (isolation,
-// sequence, Shapley): saved energy per unit against calls x that method's
-// per-call energy (lj_ablation_compute). It removes the stages from the real
-// run, interactions included, so it can prove any of the estimates wrong. The
-// saved energy is the power samples' where every window is short, the counter's
-// beside it (lj_analyze_ablation_sources); each method's estimate already took
-// its own source.
+// sequence, Shapley): saved energy per unit, paired over bracketed windows (each
+// ablated window between two full ones: F A F M F ..., bracket.h), against calls x
+// that method's per-call energy (lj_ablation_paired). It removes the stages from
+// the real run, interactions included, so it can prove any of the estimates wrong.
+// The saved energy is the power samples' where they give every pair, the counter's
+// beside it (lj_analyze_ablation_pairs); each method's estimate already took its
+// own source.
 #include <math.h>
 #include <string.h>
 
@@ -43,11 +44,10 @@ int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw) 
   static const lj_profile_method methods[] = {LJ_METHOD_ISOLATION, LJ_METHOD_SEQUENCE, LJ_METHOD_SHAPLEY};
   for (int pi = 0; pi < 2; pi++) {
     lj_phase ph = pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
-    int nf = raw->n_abl_j[pi][LJ_ABLATE_FULL];
     int64_t calls = (int64_t)llround(lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0));
     for (int mlp = 0; mlp < 2; mlp++) {
-      int kind = mlp ? LJ_ABLATE_NO_MLP : LJ_ABLATE_NO_ATTN, na = raw->n_abl_j[pi][kind];
-      if (nf < 2 || na < 2 || calls < 1) continue;
+      int kind = mlp ? LJ_ABLATE_NO_MLP : LJ_ABLATE_NO_ATTN;
+      if (calls < 1) continue;
       for (size_t k = 0; k < sizeof methods / sizeof *methods && r->n_ablation_checks < LJ_PROFILE_MAX_CHECKS; k++) {
         lj_mean_ci per_call;
         int have = group_per_call(r, ph, mlp, methods[k], &per_call);
@@ -56,10 +56,11 @@ int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw) 
         lj_ablation_check *c = &r->ablation_checks[r->n_ablation_checks];
         memset(c, 0, sizeof *c);
         c->phase = ph, c->method = methods[k];
-        LJ_TRY(lj_analyze_ablation_sources(mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN, calls, raw->abl_j[pi][LJ_ABLATE_FULL],
-                                           nf, raw->abl_j[pi][kind], na, raw->abl_sample_j[pi][LJ_ABLATE_FULL],
-                                           raw->n_abl_sample_j[pi][LJ_ABLATE_FULL], raw->abl_sample_j[pi][kind],
-                                           raw->n_abl_sample_j[pi][kind], &per_call, r->plan.level, &c->a));
+        // two pairs at least: an interval
+        have = lj_analyze_ablation_pairs(mlp ? LJ_STAGE_GATE_UP : LJ_STAGE_ATTN, calls, raw, pi, kind, 2, &per_call,
+                                         r->plan.level, &c->a);
+        if (have < 0) return have;
+        if (!have) break;
         r->n_ablation_checks++;
       }
     }

@@ -37,6 +37,11 @@ int lj_analyze_decode_attention_per_call(const lj_profile_result *r, lj_mean_ci 
 int lj_analyze_ablation_sources(lj_stage st, int64_t calls, const double *full, int n_full, const double *abl,
                                 int n_abl, const double *full_s, int n_full_s, const double *abl_s, int n_abl_s,
                                 const lj_mean_ci *per_call, double level, lj_ablation *out);
+// The same from one phase's ablation windows in the order they ran (raw->abl_*[pi], bracket.h): the
+// pairs of `kind` (each window of it between two full ones), the samples' where they give every pair
+// the counter gives, the counter's mean saving beside. 1: computed; 0: fewer than min_pairs pairs.
+int lj_analyze_ablation_pairs(lj_stage st, int64_t calls, const lj_profile_raw *raw, int pi, int kind,
+                              size_t min_pairs, const lj_mean_ci *per_call, double level, lj_ablation *out);
 // Completes and adds an estimate a method derived from differences of trials.
 int lj_analyze_add_derived_stage(lj_profile_result *r, lj_profile_stage *s);
 

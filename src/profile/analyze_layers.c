@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "profile/analyze_internal.h"
 #include "profile/analyze_layers.h"
+#include "profile/bracket.h"
 
 int lj_layer_agreement_compute(lj_layer_estimate *l, size_t n, double level) {
   for (size_t i = 0; i < n; i++) {
@@ -159,8 +160,8 @@ static int phase_skips(lj_profile_result *r, const lj_profile_raw *raw, int pi, 
     for (size_t i = 0; i < r->n_layers; i++)
       if (r->layers[i].phase == ph && r->layers[i].layer == L) est = &r->layers[i];
     if (!est) continue;
-    size_t nc = lj_layer_skip_pairs(raw->skip_slot[pi], raw->skip_j[pi], n, k, fc, sc);
-    size_t ns = lj_layer_skip_pairs(raw->skip_slot[pi], raw->skip_sample_j[pi], n, k, fs, ss);
+    size_t nc = lj_bracket_pairs(raw->skip_slot[pi], raw->skip_j[pi], n, k, fc, sc);
+    size_t ns = lj_bracket_pairs(raw->skip_slot[pi], raw->skip_sample_j[pi], n, k, fs, ss);
     int samples = ns > 0 && ns >= nc;
     if (!samples && nc == 0) continue;
     lj_layer_skip *s = &r->layer_skips[r->n_layer_skips];

@@ -15,18 +15,7 @@
 #define LJ_LAYER_AGREE_PCT 5.0
 int lj_layer_agreement_compute(lj_layer_estimate *l, size_t n, double level);
 
-// The layer-skip schedule (docs/attribution.md §2f): one phase's windows in order, slot 0 full and
-// 1 .. n_slots a layer skipped: F, then `rounds` rounds of every skipped slot, each followed by F
-// (F S F S F ...: every skipped window between two full ones). The order of the skipped slots changes
-// from round to round and a round never starts with the slot the one before ended with (n_slots > 1),
-// so no two windows of one slot share a full window. Returns the windows written (at most cap).
-size_t lj_layer_skip_schedule(int rounds, int n_slots, int *slot, size_t cap);
-// The pairs of slot k in one phase's windows in the order they ran (slot[i]: 0 full, k > 0 a layer
-// skipped; j[i]: dynamic J per unit, NAN where not measured): for each window of slot k between two
-// full windows, bracket_j = the mean of the two full ones and skipped_j = it. Returns the count
-// (at most n / 2; the arrays hold that many).
-size_t lj_layer_skip_pairs(const int *slot, const double *j, size_t n, int k, double *bracket_j, double *skipped_j);
-// A layer skipped in the real run, from its n pairs: saved = the mean of bracket - skipped with
+// A layer skipped in the real run, from its n pairs (bracket.h): saved = the mean of bracket - skipped with
 // Student's interval on n - 1 degrees of freedom (paired: linear drift cancels), against
 // calls_per_unit x replay_per_call_j, the layer's estimate (calls per unit: prefill 1, decode the
 // generated tokens - 1), plus for the last layer head_change_j (per unit; NULL or NAN: not

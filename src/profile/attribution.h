@@ -93,8 +93,13 @@ void lj_stage_efficiency_compute(const lj_mean_ci *per_call_j, const lj_stage_co
 
 int lj_ablation_compute(lj_stage stage, int64_t calls, const double *full_j, size_t n_full, const double *ablated_j,
                         size_t n_ablated, const lj_mean_ci *replay_per_call_j, double level, lj_ablation *out);
-// The rest of an ablation once out->calls and out->saved_j are set (by Welch above, or from paired
-// windows: the layer skips): the saving per call, the replay's calls x per call, the agreement and
+// The same from n bracketed pairs (bracket.h: bracket_j the mean of the full windows around each
+// ablated one): saved = mean of bracket - ablated, Student's interval on n - 1 degrees of freedom;
+// full_j and ablated_j are the brackets' and the ablated windows' means (n each).
+int lj_ablation_paired(lj_stage stage, int64_t calls, const double *bracket_j, const double *ablated_j, size_t n,
+                       const lj_mean_ci *replay_per_call_j, double level, lj_ablation *out);
+// The rest of an ablation once out->calls and out->saved_j are set (by Welch or from paired
+// windows: the ablations and the layer skips): the saving per call, the replay's calls x per call, the agreement and
 // the ratio saved / replay (delta method).
 int lj_ablation_against_replay(const lj_mean_ci *replay_per_call_j, double level, lj_ablation *out);
 

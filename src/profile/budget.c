@@ -342,7 +342,7 @@ static int in_group(lj_stage skipped, lj_stage s) {
   return s == LJ_STAGE_GATE_UP || s == LJ_STAGE_SWIGLU || s == LJ_STAGE_DOWN;
 }
 
-// saved - replay: the saved energy's windows (a full and an ablated unit per round) against the
+// saved - replay: the saved energy's pairs (an ablated window and the full ones around it) against the
 // method's estimates of the skipped stages. The time saved is taken as the estimates' (what the
 // ablation assumes), at an unknown temperature.
 static int ablations(ctx *c) {

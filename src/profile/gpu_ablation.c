@@ -1,14 +1,21 @@
-// Ablation on the GPU, prefill and decode: windows of the full phase unit
-// alternating with windows of the unit with attention skipped and with the
-// MLP's gate_up, swiglu and down skipped (what --ablate names: both by default),
-// after a pre-roll each; the saved energy is what the group costs in the real
-// run, interactions included. What proves the replay estimates wrong is this:
-// saved per call against calls x each method's per-call energy (agreement_pct,
-// the ratio's interval around 1; analyze_ablation_checks.c). The stages after a skipped group
-// read its outputs held from a full unit, so that only the skipped kernels differ.
+// Ablation on the GPU, prefill and decode (docs/attribution.md §5): windows of the full phase unit
+// and of the unit with attention skipped and with the MLP's gate_up, swiglu and down skipped (what
+// --ablate names: both by default), each ablated window between two full ones (F A F M F ...,
+// bracket.h), --ablation-rounds rounds of every group in an order that changes from round to round.
+// The saved energy per unit, the mean of the full windows around an ablated one less it, is what the
+// group costs in the real run, interactions included. What proves the replay estimates wrong is
+// this: saved per call against calls x each method's per-call energy (agreement_pct, the ratio's
+// interval around 1; analyze_ablation_checks.c). The stages after a skipped group read its outputs
+// held from a full unit, so that only the skipped kernels differ.
 #include <stdio.h>
 
+#include "common/clock.h"
+
+#include "profile/bracket.h"
 #include "profile/gpu_run.h"
+
+_Static_assert(LJ_PROFILE_MAX_ABLATION_ROUNDS <= LJ_PROFILE_MAX_PAIRS,
+               "the ablation windows' arrays hold LJ_PROFILE_MAX_PAIRS rounds");
 
 static uint32_t mask_of(int kind) {
   return kind == LJ_ABLATE_NO_ATTN  ? 1u << LJ_STAGE_ATTN
@@ -16,20 +23,24 @@ static uint32_t mask_of(int kind) {
                                     : 0u;
 }
 
-static int window(gpu_run *g, int pi, int kind, int rep) {
+static int window(gpu_run *g, int pi, int kind, int round) {
   static const char *const names[LJ_ABLATE_COUNT] = {"full", "no_attn", "no_mlp"};
+  if (g->n_abl[pi] >= LJ_ABL_MAX_WINDOWS) return 0;
   gpu_unit_fn fn = pi ? lj_gpu_unit_decode : lj_gpu_unit_prefill;
   lj_cuda_set_skip_mask(g->e, mask_of(kind));
-  LJ_TRY(fn(g));  // capture the graph for this mask outside the window
+  // The graph for this mask is captured in this unit, outside the window; with the short pre-roll
+  // after it, >= 0.1 s of the window's own work precedes it (its energy is the samples').
+  LJ_TRY(fn(g));
   char name[64];
-  snprintf(name, sizeof name, "ablation:%s:%s#%d", pi ? "decode" : "prefill", names[kind], rep);
+  snprintf(name, sizeof name, "ablation:%s:%s#%d", pi ? "decode" : "prefill", names[kind], round);
   int h = -1;
   int64_t units = 0;
   double host_s = 0;
-  LJ_TRY(lj_gpu_timed_window(g, name, fn, 1 << 20, LJ_GPU_PREROLL_S, &h, &units, &host_s));
-  int i = g->n_abl[pi][kind]++;
-  g->abl_handles[pi][kind][i] = h;
-  g->abl_units[pi][kind][i] = units;
+  LJ_TRY(lj_gpu_timed_window(g, name, fn, 1 << 20, LJ_GPU_SHORT_PREROLL_S, &h, &units, &host_s));
+  int i = g->n_abl[pi]++;
+  g->abl_handles[pi][i] = h;
+  g->abl_units[pi][i] = units;
+  g->abl_kind[pi][i] = kind;
   return 0;
 }
 
@@ -58,20 +69,31 @@ static int hold(gpu_run *g, int pi) {
 
 int lj_gpu_run_ablation(gpu_run *g) {
   int want = g->o->ablation;  // 1 attention, 2 the MLP, 3 both
+  int kinds[LJ_ABLATE_COUNT - 1], n_slots = 0;
+  for (int kind = LJ_ABLATE_NO_ATTN; kind < LJ_ABLATE_COUNT; kind++)
+    if (want & kind) kinds[n_slots++] = kind;
+  int rounds = g->o->ablation_rounds < LJ_PROFILE_MAX_PAIRS ? g->o->ablation_rounds : LJ_PROFILE_MAX_PAIRS;
+  if (rounds < 1) rounds = 1;
+  int slot[LJ_ABL_MAX_WINDOWS];
+  size_t n = n_slots ? lj_bracket_schedule(rounds, n_slots, slot, LJ_ABL_MAX_WINDOWS) : 0;
   int rc = 0, held = 1;
-  for (int pi = 0; pi < 2 && rc == 0; pi++) {
-    rc = hold(g, pi);
+  int64_t t0 = lj_mono_ns();
+  for (int pi = 0; pi < 2 && rc == 0 && n; pi++) {
+    rc = hold(g, pi);  // once per phase, before its windows
     held &= rc == 1;
     rc = rc < 0 ? rc : 0;
-    for (int rep = 0; rep < g->o->repeats && rep < LJ_PROFILE_MAX_PAIRS && rc == 0 && !lj_gpu_interrupted(g); rep++) {
-      for (int kind = 0; kind < LJ_ABLATE_COUNT && rc == 0; kind++)
-        if (kind == LJ_ABLATE_FULL || (want & kind)) rc = window(g, pi, kind, rep);
-      lj_gpu_step_done(g);
+    size_t per_round = 2 * (size_t)n_slots;  // an ablated window and the full one after it, per group
+    for (size_t i = 0; i < n && rc == 0 && !lj_gpu_interrupted(g); i++) {
+      rc = window(g, pi, slot[i] ? kinds[slot[i] - 1] : LJ_ABLATE_FULL, i ? (int)((i - 1) / per_round) : 0);
+      if (i > 0 && i % per_round == 0) lj_gpu_step_done(g);  // a round done
     }
   }
   lj_cuda_set_skip_mask(g->e, 0);
   int off = lj_cuda_hold_outputs(g->e, 0);
-  if (rc == 0 && held)
+  if (rc == 0 && n)
+    lj_profile_note(g->r, "Ablations: %d rounds, each ablated window between two full ones, took %.0f s.", rounds,
+                    (double)(lj_mono_ns() - t0) * 1e-9);
+  if (rc == 0 && held && n)
     lj_profile_note(g->r, "Ablations: the stages after a skipped group read that group's outputs recorded from a "
                     "full unit (prefill: the same data bit for bit; decode: each layer's outputs of the last step).");
   return rc < 0 ? rc : off;

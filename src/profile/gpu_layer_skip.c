@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "profile/analyze_layers.h"
+#include "profile/bracket.h"
 #include "profile/gpu_run.h"
 
 _Static_assert(LJ_PROFILE_MAX_SKIP_ROUNDS <= LJ_PROFILE_MAX_PAIRS,
@@ -43,7 +44,7 @@ int lj_gpu_layer_skips(gpu_run *g) {
   int rounds = g->o->skip_rounds < LJ_PROFILE_MAX_PAIRS ? g->o->skip_rounds : LJ_PROFILE_MAX_PAIRS;
   if (rounds < 1) rounds = 1;
   int rc = 0, slot[LJ_SKIP_MAX_WINDOWS];
-  size_t n = lj_layer_skip_schedule(rounds, n_slots, slot, LJ_SKIP_MAX_WINDOWS);
+  size_t n = lj_bracket_schedule(rounds, n_slots, slot, LJ_SKIP_MAX_WINDOWS);
   int64_t t0 = lj_mono_ns();
   for (int pi = 0; pi < 2 && rc == 0; pi++)
     for (size_t i = 0; i < n && rc == 0 && !lj_gpu_interrupted(g); i++) {

@@ -29,10 +29,11 @@ typedef struct {
   int32_t *gen_ids;          // (batch, gen_len) for detokenize
   int *window_handles;       // parallel to r->windows
   int *trial_handles;        // parallel to r->trials
-  // ablation windows: [phase: 0 prefill, 1 decode][LJ_ABLATE_*][repeat]
-  int abl_handles[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
-  int64_t abl_units[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
-  int n_abl[2][LJ_ABLATE_COUNT];
+  // ablation windows: [phase: 0 prefill, 1 decode][in the order they ran], abl_kind LJ_ABLATE_*
+  int abl_handles[2][LJ_ABL_MAX_WINDOWS];
+  int64_t abl_units[2][LJ_ABL_MAX_WINDOWS];
+  int abl_kind[2][LJ_ABL_MAX_WINDOWS];
+  int n_abl[2];
   // layer-skip windows: [phase][in the order they ran], slot 0 full, 1.. raw.skip_layer[slot] skipped
   int skip_handles[2][LJ_SKIP_MAX_WINDOWS];
   int64_t skip_units[2][LJ_SKIP_MAX_WINDOWS];

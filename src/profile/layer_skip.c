@@ -1,43 +1,13 @@
-// The layer-skip check's schedule and arithmetic (docs/attribution.md §2f): every window with one
-// layer a no-op sits between two full windows, and its saving is the mean of those two less it, a
-// paired difference that removes any drift linear over the three windows (the card warming, its
-// leakage). The pairs of one layer are independent when no two of its windows share a full window,
-// which the schedule ensures: the skipped layers' order changes from round to round and a round
-// never starts with the layer the round before ended with.
+// The layer-skip check's arithmetic (docs/attribution.md §2f): every window with one layer a no-op
+// sits between two full windows (bracket.c: the schedule and the paired saving), against the layer's
+// replay estimate, with the head's change for the last layer.
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "common/verdict.h"
 #include "profile/analyze_layers.h"
-
-size_t lj_layer_skip_schedule(int rounds, int n_slots, int *slot, size_t cap) {
-  size_t n = 0;
-  if (cap < 1 || n_slots < 1) return 0;
-  slot[n++] = 0;
-  // round r: the slots rotated by r, reversed in odd rounds, so a round never starts with the slot
-  // the one before ended with (n_slots > 1); over 2 n_slots rounds each slot takes each place
-  // equally often when n_slots is odd (the 3 of the default)
-  for (int r = 0; r < rounds; r++)
-    for (int i = 0; i < n_slots && n + 2 <= cap; i++) {
-      int j = r % 2 ? n_slots - 1 - i : i;
-      slot[n++] = 1 + (r + j) % n_slots;
-      slot[n++] = 0;
-    }
-  return n;
-}
-
-size_t lj_layer_skip_pairs(const int *slot, const double *j, size_t n, int k, double *bracket_j, double *skipped_j) {
-  size_t m = 0;
-  for (size_t i = 1; i + 1 < n; i++) {
-    if (slot[i] != k || slot[i - 1] != 0 || slot[i + 1] != 0) continue;
-    if (!isfinite(j[i - 1]) || !isfinite(j[i]) || !isfinite(j[i + 1])) continue;
-    bracket_j[m] = 0.5 * (j[i - 1] + j[i + 1]);
-    skipped_j[m++] = j[i];
-  }
-  return m;
-}
+#include "profile/bracket.h"
 
 int lj_layer_skip_compute(lj_phase ph, int layer, int last_layer, int64_t calls_per_unit, const double *bracket_j,
                           const double *skipped_j, size_t n, const lj_mean_ci *replay_per_call_j,
@@ -57,18 +27,7 @@ int lj_layer_skip_compute(lj_phase ph, int layer, int last_layer, int64_t calls_
   if (n == 0)
     return LJ_FAIL(LJ_EINVAL, "layer skip of %s layer %d: no skipped window between two full ones", lj_phase_name(ph),
                    layer);
-  double *d = malloc(sizeof *d * n);
-  if (!d) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
-  for (size_t i = 0; i < n; i++) d[i] = bracket_j[i] - skipped_j[i];
-  lj_mean_ci saved;
-  int rc = lj_stats_mean_ci(d, n, level, &saved);
-  free(d);
-  LJ_TRY(rc);
-  LJ_TRY(lj_stats_mean_ci(bracket_j, n, level, &a->full_j));
-  LJ_TRY(lj_stats_mean_ci(skipped_j, n, level, &a->ablated_j));
-  // the paired interval: Student t with n - 1 degrees of freedom (NAN bounds for one pair)
-  a->saved_j.estimate = saved.mean, a->saved_j.se = saved.sem, a->saved_j.df = saved.df;
-  a->saved_j.level = level, a->saved_j.lo = saved.lo, a->saved_j.hi = saved.hi;
+  LJ_TRY(lj_bracket_saving(bracket_j, skipped_j, n, level, a));  // paired: Student t over the pairs
   // The last layer's estimate: its replay plus the head's change per unit, spread over its calls.
   lj_mean_ci estimate = *replay_per_call_j;
   int with_head = last_layer && head_change_j && isfinite(head_change_j->estimate);

@@ -23,12 +23,14 @@ typedef struct {
   // (lj_trial_samples_usable); used only when every window of both sets has them.
   double full_sample_j[LJ_PROFILE_MAX_PAIRS], ablated_sample_j[LJ_PROFILE_MAX_PAIRS];
   int n_full_sample, n_ablated_sample;
-  // Ablations of both phases: dynamic J per unit of [phase: 0 prefill, 1 decode][LJ_ABLATE_*],
-  // by the counter and (as above) by the samples.
-  double abl_j[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
-  int n_abl_j[2][LJ_ABLATE_COUNT];
-  double abl_sample_j[2][LJ_ABLATE_COUNT][LJ_PROFILE_MAX_PAIRS];
-  int n_abl_sample_j[2][LJ_ABLATE_COUNT];
+  // Ablations of both phases (docs/attribution.md §5): per phase [0 prefill, 1 decode], the windows in
+  // the order they ran (F A F M F ...; the pairs need the order, bracket.h): abl_kind LJ_ABLATE_*,
+  // dynamic J per unit by the counter and (as above) by the samples, NAN where that source has none.
+#define LJ_ABL_MAX_WINDOWS (1 + 2 * LJ_PROFILE_MAX_PAIRS * (LJ_ABLATE_COUNT - 1))
+  int abl_kind[2][LJ_ABL_MAX_WINDOWS];
+  double abl_j[2][LJ_ABL_MAX_WINDOWS];
+  double abl_sample_j[2][LJ_ABL_MAX_WINDOWS];
+  int n_abl[2];
   // Layer skips (--per-layer): per phase, the windows in the order they ran (F S F S F ...; the pairs
   // need the order): slot 0 full, 1..: layer skip_layer[slot] a no-op; dynamic J per unit by the
   // counter and (as above) by the samples, NAN where that source has none.

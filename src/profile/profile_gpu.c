@@ -44,7 +44,7 @@ static int measure(gpu_run *g) {
                                        (o->layer_stages ? 2 * r->plan.config.n_layers : 0)
                                  : 0);
   lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (staged && o->timeline ? 1 : 0) + n_replays + n_sequence +
-                                                  (staged && o->ablation ? 2 * R : 0) + (staged && o->overhead ? 1 : 0) +
+                                                  (staged && o->ablation ? 2 * o->ablation_rounds : 0) + (staged && o->overhead ? 1 : 0) +
                                                   (staged && o->known_answer_mb > 0 ? 4 : 0));
   LJ_TRY(lj_profile_meter_start(&g->m));
   // Load: repeated (at most 5 times) until the window is long enough.
@@ -100,6 +100,20 @@ static double idle_at(gpu_run *g, const lj_idle_curve *curve, const lj_window_re
   return lj_idle_curve_at(curve, window_temperature(g, wr), g->m.idle_w);
 }
 
+// Dynamic J per unit of one paired window (ablation, layer skip), idle at its own temperature: by the
+// counter (NAN without a reading) and by the samples (NAN where they cannot stand for it, >= 10 s).
+static void ordered_window(gpu_run *g, lj_windows *w, const lj_idle_curve *curve, int handle, int64_t n_units,
+                           double *j, double *sample_j) {
+  *j = *sample_j = NAN;
+  lj_window_result wr;
+  if (lj_windows_result(w, handle, g->m.dev, &wr) < 0 || n_units <= 0) return;
+  lj_window_rebase_idle(&wr, idle_at(g, curve, &wr));
+  lj_replay_trial as_trial;
+  lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
+  if (!(wr.flags & LJ_WINDOW_NO_COUNTER)) *j = wr.counter_above_idle_j / (double)n_units;
+  if (lj_trial_samples_usable(&as_trial)) *sample_j = wr.sample_above_idle_j / (double)n_units;
+}
+
 // Window results into the result (after the sampler stopped: every window is final).
 static void collect(gpu_run *g) {
   lj_profile_result *r = g->r;
@@ -135,50 +149,23 @@ static void collect(gpu_run *g) {
       t->t.duration_s -= t->t.gap_s;
     }
   }
-  // Ablations: both phases, by the counter and (windows < LJ_SAMPLE_WINDOW_MAX_S) by the samples;
-  // decode's full and the plan's group (the MLP for both) also into the single ablation of older runs.
-  int legacy = g->o->ablation == 1 ? LJ_ABLATE_NO_ATTN : LJ_ABLATE_NO_MLP;
+  // The ablation and skip windows keep their order (each ablated or skipped one is paired with the
+  // full ones around it): a window without a reading stays in place as NAN.
   lj_profile_raw *raw = &g->raw;
-  for (int pi = 0; pi < 2; pi++)
-    for (int a = 0; a < LJ_ABLATE_COUNT; a++)
-      for (int i = 0; i < g->n_abl[pi][a]; i++) {
-        lj_window_result wr;
-        int64_t n_units = g->abl_units[pi][a][i];
-        if (lj_windows_result(w, g->abl_handles[pi][a][i], g->m.dev, &wr) < 0 || n_units <= 0) continue;
-        if (wr.flags & LJ_WINDOW_NO_COUNTER) continue;
-        lj_window_rebase_idle(&wr, idle_at(g, curve, &wr));
-        double units = (double)n_units, per_unit = wr.counter_above_idle_j / units;
-        lj_replay_trial as_trial;
-        lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
-        int samples = lj_trial_samples_usable(&as_trial);
-        double sample_per_unit = wr.sample_above_idle_j / units;
-        raw->abl_j[pi][a][raw->n_abl_j[pi][a]++] = per_unit;
-        if (samples) raw->abl_sample_j[pi][a][raw->n_abl_sample_j[pi][a]++] = sample_per_unit;
-        if (pi == 1 && a == legacy) {
-          raw->ablated_j[raw->n_ablated++] = per_unit;
-          if (samples) raw->ablated_sample_j[raw->n_ablated_sample++] = sample_per_unit;
-        }
-        if (pi == 1 && a == LJ_ABLATE_FULL) {
-          raw->full_j[raw->n_full++] = per_unit;
-          if (samples) raw->full_sample_j[raw->n_full_sample++] = sample_per_unit;
-        }
-      }
-  // the skip windows keep their order (each skipped one is paired with the full ones around it): a
-  // window without a reading stays in place as NAN
-  for (int pi = 0; pi < 2; pi++)
+  for (int pi = 0; pi < 2; pi++) {
+    for (int i = 0; i < g->n_abl[pi]; i++) {
+      int k = raw->n_abl[pi]++;
+      raw->abl_kind[pi][k] = g->abl_kind[pi][i];
+      ordered_window(g, w, curve, g->abl_handles[pi][i], g->abl_units[pi][i], &raw->abl_j[pi][k],
+                     &raw->abl_sample_j[pi][k]);
+    }
     for (int i = 0; i < g->n_skip[pi]; i++) {
       int k = raw->n_skip[pi]++;
       raw->skip_slot[pi][k] = g->skip_slot[pi][i];
-      raw->skip_j[pi][k] = raw->skip_sample_j[pi][k] = NAN;
-      lj_window_result wr;
-      int64_t n_units = g->skip_units[pi][i];
-      if (lj_windows_result(w, g->skip_handles[pi][i], g->m.dev, &wr) < 0 || n_units <= 0) continue;
-      lj_window_rebase_idle(&wr, idle_at(g, curve, &wr));
-      lj_replay_trial as_trial;
-      lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
-      if (!(wr.flags & LJ_WINDOW_NO_COUNTER)) raw->skip_j[pi][k] = wr.counter_above_idle_j / (double)n_units;
-      if (lj_trial_samples_usable(&as_trial)) raw->skip_sample_j[pi][k] = wr.sample_above_idle_j / (double)n_units;
+      ordered_window(g, w, curve, g->skip_handles[pi][i], g->skip_units[pi][i], &raw->skip_j[pi][k],
+                     &raw->skip_sample_j[pi][k]);
     }
+  }
   lj_clear_error();
 }
 

@@ -26,6 +26,10 @@ void lj_profile_options_default(lj_profile_options *o) {
   // keep replay power near the run's (bench/results/profile/2026-12-04-h200.md).
   o->replay_duty = 0.5;
   o->ablation = 3;
+  // Ablations: 4 paired rounds (~80 s for 1B) decide the MLP in both phases (a pair's sd ~0.2% of a
+  // decode unit against its ~65%); attention, ~1% of a unit, cannot be decided in that time (decode
+  // needs ~30 rounds; the arithmetic is in docs/attribution.md §5).
+  o->ablation_rounds = 4;
   o->timeline = o->overhead = o->sequence = o->shapley = o->layer_stages = 1;
   // Layer skips: ~10 pairs of 2 s windows put the saving's 95% interval near +-8.5% of a 1B decode
   // layer (docs/attribution.md §2f gives the arithmetic); --quick's 4 of 1 s do not (INCONCLUSIVE).
@@ -41,6 +45,7 @@ void lj_profile_options_quick(lj_profile_options *o) {
   o->n_decode_kv = 2;  // the first and the last step's KV length: no step outside them
   o->sequence = o->shapley = o->head_fit = o->overhead = 0;
   o->ablation = 0;
+  o->ablation_rounds = 3;  // where --ablate turns them back on
   o->skip_rounds = 4;
 }
 

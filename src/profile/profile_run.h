@@ -27,6 +27,8 @@ typedef struct {
   double level;             // 0.95
   int n_decode_kv;          // decode KV lengths at which attention is replayed (3)
   int ablation;             // 0 none, 1 attention, 2 the MLP, 3 both (default), in prefill and decode
+  int ablation_rounds;      // rounds of the ablation windows (4; --quick 3; docs/cli.md)
+#define LJ_PROFILE_MAX_ABLATION_ROUNDS 32  // LJ_PROFILE_MAX_PAIRS (profile_analyze.h) sizes the windows' arrays
   int head_fit, timeline, overhead;  // 1 = run (default)
   int sequence;             // 1: the layer's stages also measured by sequence replay, prefill and decode (default 1)
   int shapley;              // 1: leave-one-out and permuted-order replays of the layer: the Shapley split (default 1)

@@ -668,6 +668,11 @@ static void print_ablation_checks(FILE *f, const lj_profile_result *r) {
             fixed(e, ab->ratio.estimate, 3), fixed(g, ab->ratio.lo, 3), fixed(h, ab->ratio.hi, 3), verdict ? verdict : "-");
   }
   fprintf(f, "attn: the attention kernel; mlp: gate_up, swiglu and down; agree: (saved - estimate) / estimate\n");
+  int pairs = 0;
+  for (int i = 0; i < r->n_ablation_checks; i++)
+    if (r->ablation_checks[i].a.full_j.n > pairs) pairs = r->ablation_checks[i].a.full_j.n;
+  fprintf(f, "saved: per ablated window, the mean of the full windows before and after it less it, over the pairs "
+             "(Student t; up to %d pairs a row, JSON full_j.n; more rounds decide: --ablation-rounds)\n", pairs);
   int from_samples = 0, disagree = 0;
   for (int i = 0; i < r->n_ablation_checks; i++) {
     from_samples += !!(r->ablation_checks[i].a.flags & LJ_WINDOW_SAMPLE_ENERGY);

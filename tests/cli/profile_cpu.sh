@@ -81,6 +81,10 @@ check "empty --prompt message" 1 "$(grep -c -- "--prompt is empty" "$tmp/bad3.tx
 "$bin" profile --engine cpu --per-layer --skip-rounds 33 -o "$tmp/bad.db" 2>"$tmp/bad7.txt"
 check "--skip-rounds 33 refused" 2 $?
 check "--skip-rounds 33 message" 1 "$(grep -c -- "--skip-rounds '33': expected a number in \[1, 32\]" "$tmp/bad7.txt")"
+"$bin" profile --engine cpu --ablation-rounds 0 -o "$tmp/bad.db" 2>"$tmp/bad8.txt"
+check "--ablation-rounds 0 refused" 2 $?
+check "--ablation-rounds 0 message" 1 "$(grep -c -- "--ablation-rounds '0': expected a number in \[1, 32\]" "$tmp/bad8.txt")"
+check "--ablation-rounds in --help" 1 "$("$bin" profile --help | grep -c -- '--ablation-rounds N')"
 "$bin" profile --engine cpu --model no-such-model -o "$tmp/bad.db" 2>"$tmp/bad2.txt"
 check "unknown model refused" 3 $?
 [[ ! -e $tmp/bad.db ]]; check "refused runs store nothing" 0 $?
