@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "common/error.h"
+#include "common/verdict.h"
 #include "profile/budget.h"
 #include "report/report.h"
 #include "report/report_derived.h"
@@ -125,6 +126,16 @@ static void test_total(void **state) {
   double h;
   assert_string_equal(lj_report_budget_largest(&b, &h), "idle");
   REL(h, 4.0, 1e-15);
+  // one trial: no spread measured, so no total, and a check keeps its unknown interval (INCONCLUSIVE)
+  // instead of the idle and edge terms' narrow one
+  b.trial_j = NAN;
+  snprintf(b.trial_basis, sizeof b.trial_basis, "%s", LJ_BUDGET_NOT_MEASURED);
+  lj_budget_total(&b);
+  assert_true(isnan(b.total_j));
+  double lo = NAN, hi = NAN;
+  lj_report_budget_range(&b, 1.0, &lo, &hi);
+  assert_true(isnan(lo) && isnan(hi));
+  assert_int_equal(lj_interval_verdict(1.0, lo, hi, 5), LJ_VERDICT_INCONCLUSIVE);
 }
 
 // A decode phase of 2 s at 52 C (400 J above idle per unit, three windows) and one isolation

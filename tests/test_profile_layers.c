@@ -287,9 +287,28 @@ static void test_skip_schedule(void **state) {
   assert_int_equal((int)lj_bracket_schedule(LJ_PROFILE_MAX_PAIRS, 3, slot, LJ_SKIP_MAX_WINDOWS),
                    LJ_SKIP_MAX_WINDOWS);
   assert_int_equal((int)lj_bracket_schedule(4, 3, slot, 6), 5);
-  // one skipped slot (a 1-layer model): F S F S F
-  assert_int_equal((int)lj_bracket_schedule(2, 1, slot, LJ_SKIP_MAX_WINDOWS), 5);
-  assert_int_equal(slot[3], 1);
+  // one skipped slot (a 1-layer model, --ablate attn): F S F F S F, two full windows between rounds,
+  // so no two pairs share a full window (F S F S F made neighbouring pairs correlated)
+  assert_int_equal((int)lj_bracket_schedule(2, 1, slot, LJ_SKIP_MAX_WINDOWS), 6);
+  int one[6] = {0, 1, 0, 0, 1, 0};
+  assert_memory_equal(slot, one, sizeof one);
+  // rounds and their ends, for the progress and the window names: one slot ends rounds at windows 2 and 5
+  int closes = 0;
+  for (size_t i = 0; i < 6; i++) {
+    int round = lj_bracket_round(slot, i, 1, &closes);
+    assert_int_equal(round, i < 4 ? 0 : 1);
+    assert_int_equal(closes, i == 2 || i == 5);
+  }
+  // three slots: a round ends at the full window after every third skipped one (windows 6 and 12)
+  n = lj_bracket_schedule(2, 3, slot, LJ_SKIP_MAX_WINDOWS);
+  int ends = 0;
+  for (size_t i = 0; i < n; i++) {
+    int round = lj_bracket_round(slot, i, 3, &closes);
+    assert_int_equal(round, i <= 6 ? 0 : 1);
+    ends += closes;
+    if (closes) assert_true(i == 6 || i == 12);
+  }
+  assert_int_equal(ends, 2);
 }
 
 // J per unit of window i of n under a drift of `drift` J from the first to the last window, with

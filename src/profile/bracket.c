@@ -16,14 +16,26 @@ size_t lj_bracket_schedule(int rounds, int n_slots, int *slot, size_t cap) {
   slot[n++] = 0;
   // round r: the slots rotated by r, reversed in odd rounds, so a round never starts with the slot
   // the one before ended with (n_slots > 1); over 2 n_slots rounds each slot takes each place
-  // equally often when n_slots is odd (the 3 of the layer skips)
-  for (int r = 0; r < rounds; r++)
+  // equally often when n_slots is odd (the 3 of the layer skips; with 2 the order stays 1, 2, which
+  // the pairs do not need). One slot gets a second full window between rounds (F S F F S F ...):
+  // otherwise each pair's right full window would be the next pair's left one, and the pairs,
+  // correlated, would give too narrow an interval.
+  for (int r = 0; r < rounds; r++) {
+    if (n_slots == 1 && r > 0 && n + 1 <= cap) slot[n++] = 0;
     for (int i = 0; i < n_slots && n + 2 <= cap; i++) {
       int j = r % 2 ? n_slots - 1 - i : i;
       slot[n++] = 1 + (r + j) % n_slots;
       slot[n++] = 0;
     }
+  }
   return n;
+}
+
+int lj_bracket_round(const int *slot, size_t i, int n_slots, int *closes) {
+  size_t seen = 0;
+  for (size_t k = 0; k <= i; k++) seen += slot[k] != 0;
+  *closes = !slot[i] && i > 0 && slot[i - 1] && n_slots > 0 && seen % (size_t)n_slots == 0;
+  return seen && n_slots > 0 ? (int)((seen - 1) / (size_t)n_slots) : 0;
 }
 
 size_t lj_bracket_pairs(const int *slot, const double *j, size_t n, int k, double *bracket_j, double *skipped_j) {

@@ -57,6 +57,12 @@ double lj_budget_window_edge_j(double dynamic_j, double duration_s, int samples)
 static int counted(const char *basis) { return strcmp(basis, LJ_BUDGET_NOT_MEASURED) != 0; }
 
 void lj_budget_total(lj_budget *b) {
+  // Without the trial spread (one trial, one window) the interval is unknown: idle and edge alone would
+  // make a check look decided on a single trial.
+  if (!counted(b->trial_basis) || !isfinite(b->trial_j)) {
+    b->total_j = NAN;
+    return;
+  }
   const double v[4] = {b->trial_j, b->idle_j, b->edge_j, b->card_j};
   const char *basis[4] = {b->trial_basis, b->idle_basis, b->edge_basis, b->card_basis};
   double s = 0;

@@ -82,10 +82,10 @@ int lj_gpu_run_ablation(gpu_run *g) {
     rc = hold(g, pi);  // once per phase, before its windows
     held &= rc == 1;
     rc = rc < 0 ? rc : 0;
-    size_t per_round = 2 * (size_t)n_slots;  // an ablated window and the full one after it, per group
     for (size_t i = 0; i < n && rc == 0 && !lj_gpu_interrupted(g); i++) {
-      rc = window(g, pi, slot[i] ? kinds[slot[i] - 1] : LJ_ABLATE_FULL, i ? (int)((i - 1) / per_round) : 0);
-      if (i > 0 && i % per_round == 0) lj_gpu_step_done(g);  // a round done
+      int closes = 0, round = lj_bracket_round(slot, i, n_slots, &closes);
+      rc = window(g, pi, slot[i] ? kinds[slot[i] - 1] : LJ_ABLATE_FULL, round);
+      if (closes) lj_gpu_step_done(g);  // a round done
     }
   }
   lj_cuda_set_skip_mask(g->e, 0);

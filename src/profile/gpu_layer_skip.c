@@ -48,9 +48,9 @@ int lj_gpu_layer_skips(gpu_run *g) {
   int64_t t0 = lj_mono_ns();
   for (int pi = 0; pi < 2 && rc == 0; pi++)
     for (size_t i = 0; i < n && rc == 0 && !lj_gpu_interrupted(g); i++) {
-      size_t per_round = 2 * (size_t)n_slots;  // a skipped window and the full one after it, per slot
-      rc = window(g, pi, slot[i], i ? (int)((i - 1) / per_round) : 0);
-      if (i > 0 && i % per_round == 0) lj_gpu_step_done(g);  // a round done
+      int closes = 0, round = lj_bracket_round(slot, i, n_slots, &closes);
+      rc = window(g, pi, slot[i], round);
+      if (closes) lj_gpu_step_done(g);  // a round done
     }
   int off = lj_cuda_set_skip_layer(g->e, -1);
   if (rc == 0)

@@ -506,6 +506,10 @@ static void test_held_outputs(void **state) {
     assert_int_equal(lj_cuda_get_logits(e, ablated.data(), 1), 0);
     if (memcmp(full.data(), ablated.data(), sizeof(float) * c.vocab_size) != 0)
       fail_msg("mask 0x%x with held outputs: the prefill logits differ from the full run's", masks[m]);
+    // records of fewer rows than the call: refused, not read past their end
+    assert_int_equal(lj_cuda_hold_outputs(e, 4), 0);
+    assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+    assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), LJ_EINVAL);
     assert_int_equal(lj_cuda_hold_outputs(e, 0), 0);
   }
   lj_cuda_set_skip_mask(e, 0);

@@ -672,6 +672,7 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
   if ((unsigned)st < LJ_STAGE_ALL_COUNT && (e->skip_mask >> st) & 1u) return 0;
   nvtxRangePushA(lj_stage_name(st));
   const lj_cuda_acts *acts = a ? a : &e->acts;
+  LJ_TRY(lj_cuda_hold_check(e, b->n_tokens));
   int rc = stage_body(e, st, layer, b, acts);
   if (rc == 0) rc = lj_cuda_hold_after(e, st, layer, b->n_tokens, acts);
   nvtxRangePop();

@@ -108,6 +108,8 @@ void lj_cuda_calibration_release(lj_cuda_engine *e);
 // output and what a norm reads as layer `layer`'s delta (the record where that producer is skipped).
 int lj_cuda_hold_after(lj_cuda_engine *e, lj_stage st, int layer, int n_tokens, const lj_cuda_acts *a);
 const void *lj_cuda_attn_in(const lj_cuda_engine *e, int layer, const lj_cuda_acts *a);
+// LJ_EINVAL when a forward call of n_tokens would read records of fewer rows.
+int lj_cuda_hold_check(const lj_cuda_engine *e, int n_tokens);
 const void *lj_cuda_delta_in(const lj_cuda_engine *e, int layer, const lj_cuda_acts *a);
 void lj_cuda_hold_release(lj_cuda_engine *e);
 // stage_replay.cu: what one call of a replay runs: the stages first .. last as the forward pass

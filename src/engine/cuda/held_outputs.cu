@@ -30,6 +30,7 @@ int lj_cuda_hold_outputs(lj_cuda_engine *e, int n_tokens) {
   cudaError_t err = cudaMalloc(&e->held_mem, total);
   if (err != cudaSuccess) {
     e->held_mem = NULL;
+    (void)cudaGetLastError();  // the caller goes on without records: the next launch check must not see it
     return LJ_FAIL(LJ_ENOMEM, "held outputs: %zu bytes of device memory: %s", total, cudaGetErrorString(err));
   }
   CUDA_CHECK(cudaMemsetAsync(e->held_mem, 0, total, e->stream));
@@ -54,10 +55,11 @@ static bf16 *held_delta(const lj_cuda_engine *e, int layer) {
 }
 
 int lj_cuda_hold_after(lj_cuda_engine *e, lj_stage st, int layer, int n_tokens, const lj_cuda_acts *a) {
-  if (!e->hold_record || (st != LJ_STAGE_ATTN && st != LJ_STAGE_DOWN)) return 0;
+  // rope+attn (the one_rope decode attention) writes attention's output as ATTN does
+  if (!e->hold_record || (st != LJ_STAGE_ATTN && st != LJ_STAGE_ROPE_ATTN && st != LJ_STAGE_DOWN)) return 0;
   if (n_tokens > e->held_tokens)
     return LJ_FAIL(LJ_EINVAL, "held outputs: a forward call of %d tokens, %d held", n_tokens, e->held_tokens);
-  int attn = st == LJ_STAGE_ATTN;
+  int attn = st != LJ_STAGE_DOWN;
   size_t bytes = sizeof(bf16) * (size_t)n_tokens * (size_t)(attn ? e->q_dim : e->cfg.dim);
   CUDA_CHECK(cudaMemcpyAsync(attn ? held_attn(e, layer) : held_delta(e, layer), attn ? a->attn : a->delta, bytes,
                              cudaMemcpyDeviceToDevice, e->stream));
@@ -68,10 +70,19 @@ static int held_for(const lj_cuda_engine *e, lj_stage producer) {
   return e->held_mem && !e->hold_record && ((e->skip_mask >> producer) & 1u);
 }
 
+int lj_cuda_hold_check(const lj_cuda_engine *e, int n_tokens) {
+  if ((held_for(e, LJ_STAGE_ATTN) || held_for(e, LJ_STAGE_DOWN)) && n_tokens > e->held_tokens)
+    return LJ_FAIL(LJ_EINVAL, "held outputs: a forward call of %d tokens reads records of %d", n_tokens,
+                   e->held_tokens);
+  return 0;
+}
+
 const void *lj_cuda_attn_in(const lj_cuda_engine *e, int layer, const lj_cuda_acts *a) {
   return held_for(e, LJ_STAGE_ATTN) ? held_attn(e, layer) : a->attn;
 }
 
 const void *lj_cuda_delta_in(const lj_cuda_engine *e, int layer, const lj_cuda_acts *a) {
+  // a layer skipped (lj_cuda_set_skip_layer) left the delta of the one before it
+  if (layer == e->skip_layer_plus1 - 1) layer--;
   return layer >= 0 && held_for(e, LJ_STAGE_DOWN) ? held_delta(e, layer) : a->delta;
 }
