@@ -26,17 +26,12 @@ static uint32_t mask_of(int kind) {
 static int window(gpu_run *g, int pi, int kind, int round) {
   static const char *const names[LJ_ABLATE_COUNT] = {"full", "no_attn", "no_mlp"};
   if (g->n_abl[pi] >= LJ_ABL_MAX_WINDOWS) return 0;
-  gpu_unit_fn fn = pi ? lj_gpu_unit_decode : lj_gpu_unit_prefill;
   lj_cuda_set_skip_mask(g->e, mask_of(kind));
-  // The graph for this mask is captured in this unit, outside the window; with the short pre-roll
-  // after it, >= 0.1 s of the window's own work precedes it (its energy is the samples').
-  LJ_TRY(fn(g));
   char name[64];
   snprintf(name, sizeof name, "ablation:%s:%s#%d", pi ? "decode" : "prefill", names[kind], round);
   int h = -1;
   int64_t units = 0;
-  double host_s = 0;
-  LJ_TRY(lj_gpu_timed_window(g, name, fn, 1 << 20, LJ_GPU_SHORT_PREROLL_S, &h, &units, &host_s));
+  LJ_TRY(lj_gpu_bracket_window(g, pi, name, &h, &units));
   int i = g->n_abl[pi]++;
   g->abl_handles[pi][i] = h;
   g->abl_units[pi][i] = units;

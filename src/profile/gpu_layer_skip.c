@@ -17,18 +17,13 @@ _Static_assert(LJ_PROFILE_MAX_SKIP_ROUNDS <= LJ_PROFILE_MAX_PAIRS,
 
 static int window(gpu_run *g, int pi, int slot, int round) {
   if (g->n_skip[pi] >= LJ_SKIP_MAX_WINDOWS) return 0;
-  gpu_unit_fn fn = pi ? lj_gpu_unit_decode : lj_gpu_unit_prefill;
   int layer = slot ? g->raw.skip_layer[slot] : -1;
   LJ_TRY(lj_cuda_set_skip_layer(g->e, layer));
-  // The graph without the layer is captured in this unit, outside the window; with the short
-  // pre-roll after it, >= 0.1 s of the window's own work precedes it (its energy is the samples').
-  LJ_TRY(fn(g));
   char name[64];
   snprintf(name, sizeof name, "layer_skip:%s:%d#%d", pi ? "decode" : "prefill", layer, round);
   int h = -1;
   int64_t units = 0;
-  double host_s = 0;
-  LJ_TRY(lj_gpu_timed_window(g, name, fn, 1 << 20, LJ_GPU_SHORT_PREROLL_S, &h, &units, &host_s));
+  LJ_TRY(lj_gpu_bracket_window(g, pi, name, &h, &units));
   int i = g->n_skip[pi]++;
   g->skip_handles[pi][i] = h;
   g->skip_units[pi][i] = units;

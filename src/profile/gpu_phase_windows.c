@@ -37,6 +37,13 @@ int lj_gpu_timed_window(gpu_run *g, const char *name, gpu_unit_fn fn, int max_un
   return rc < 0 ? rc : erc;
 }
 
+int lj_gpu_bracket_window(gpu_run *g, int pi, const char *name, int *handle, int64_t *units) {
+  gpu_unit_fn fn = pi ? lj_gpu_unit_decode : lj_gpu_unit_prefill;
+  LJ_TRY(fn(g));
+  double host_s = 0;
+  return lj_gpu_timed_window(g, name, fn, 1 << 20, LJ_GPU_SHORT_PREROLL_S, handle, units, &host_s);
+}
+
 // GPU phases (prefill, decode) are pre-rolled; load is not repeatable that way, and
 // tokenize and detokenize leave the GPU idle before and inside their windows alike.
 int lj_gpu_phase_window(gpu_run *g, lj_phase ph, int repeat, int64_t tokens_per_unit, gpu_unit_fn fn,

@@ -83,6 +83,11 @@ int lj_gpu_timed_window(gpu_run *g, const char *name, gpu_unit_fn fn, int max_un
                         int64_t *units, double *host_s);
 int lj_gpu_phase_window(gpu_run *g, lj_phase ph, int repeat, int64_t tokens_per_unit, gpu_unit_fn fn,
                         int max_units);
+// One window of a bracketed schedule (bracket.h: the layer skips, the ablations), with the engine
+// as the caller set it: one unit outside the window (it captures the graph of those settings), then
+// a timed window after the short pre-roll, so >= 0.1 s of the window's own work precedes it (its
+// energy is the samples').
+int lj_gpu_bracket_window(gpu_run *g, int pi, const char *name, int *handle, int64_t *units);
 
 // ---------------------------------------------------------------- replays (gpu_replay_span.c)
 
