@@ -32,7 +32,8 @@
 #   bash scripts/gpu/attribution_checks.sh BIN_DIR OUT_DIR [MODEL...]
 #   (default model: llama-3.2-1b; BIN_DIR holds llamajoule and test_cuda_profiling;
 #    extra profile options in $PROFILE_ARGS; SKIP_TESTS=1 leaves the engine test out; PER_LAYER=0
-#    leaves --per-layer out, so that 1B's default profile fits one 10-minute device call)
+#    leaves --per-layer out, so that 1B's default profile fits one 10-minute device call;
+#    KNOWN_ANSWER=0 leaves --known-answer out, ~60 s less)
 # On the device, from the repository root (about 3 minutes of build on 16 cores):
 #   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DLLAMAJOULE_PORTABLE=ON &&
 #   cmake --build build-gpu -j16 --target llamajoule test_cuda_profiling &&
@@ -66,14 +67,16 @@ for m in "${models[@]}"; do
   t0=$(date +%s.%N)
   layer_opt=--per-layer
   [[ ${PER_LAYER:-1} == 0 ]] && layer_opt=
-  "$lj" profile --model "$m" --known-answer $layer_opt ${PROFILE_ARGS:-} -o "$results/$m.db" --json \
+  ka_opt=--known-answer
+  [[ ${KNOWN_ANSWER:-1} == 0 ]] && ka_opt=
+  "$lj" profile --model "$m" $ka_opt $layer_opt ${PROFILE_ARGS:-} -o "$results/$m.db" --json \
     >"$results/$m.json" 2>"$results/$m.txt"
   rc=$?
   t1=$(date +%s.%N)
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}')
-  echo "profile $m: rc=$rc, ${secs} s (with --known-answer $layer_opt)" | tee -a "$summary"
+  echo "profile $m: rc=$rc, ${secs} s (with $ka_opt $layer_opt)" | tee -a "$summary"
   sed -n '/== Shapley split/,/^$/p;/== Known answer/,/^$/p;/== Ablations/,/^attn:/p' "$results/$m.txt" >>"$summary"
-  python3 - "$results/$m.json" "$m" <<'PY' | tee -a "$summary"
+  python3 - "$results/$m.json" "$m" "${KNOWN_ANSWER:-1}" <<'PY' | tee -a "$summary"
 import json, sys
 doc = json.load(open(sys.argv[1]))
 model = sys.argv[2]
@@ -100,7 +103,8 @@ for c in sh:
              source(c, pct(c.get("counter_residual_pct")))))
 ka = doc.get("known_answer") or []
 if not ka:
-    print("MISS %s known_answer: none computed" % model)
+    print(("MISS %s known_answer: none computed" if sys.argv[3] != "0" else
+           "SKIP %s known_answer: not asked for (KNOWN_ANSWER=0)") % model)
 for k in ka:
     print("%s %s known_answer %s %s: %.3g J alone, %.3g J estimated, error %s [%s, %s]%s; %s"
           % (k.get("verdict") or ok(k["reliable"]), model, k["phase"], k["method"], k["truth_j"]["mean"] or 0,
