@@ -22,9 +22,9 @@ static int replay(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, c
 static int phase_check(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b) {
   const lj_profile_options *o = g->o;
   const lj_stage cal[1] = {LJ_CUDA_CALIBRATION};
-  LJ_TRY(replay(g, ph, kv, b, cal, 1, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, "alone-long", 0, o->trials,
+  LJ_TRY(replay(g, ph, kv, b, cal, 1, LJ_STAGE_NONE, LJ_KNOWN_ALONE_LONG, "alone-long", 0, o->trials,
                 KNOWN_LONG_FACTOR * o->replay_seconds, 1));
-  LJ_TRY(replay(g, ph, kv, b, cal, 1, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, "alone", 0, o->trials, o->replay_seconds,
+  LJ_TRY(replay(g, ph, kv, b, cal, 1, LJ_STAGE_NONE, LJ_KNOWN_ALONE, "alone", 0, o->trials, o->replay_seconds,
                 o->replay_duty));
   lj_gpu_step_done(g);
   enum { N = LJ_LAYER_STAGES, AT = 5 };  // the copy runs after the fifth stage, o_proj

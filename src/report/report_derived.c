@@ -137,7 +137,7 @@ static lj_verdict budget_verdict(const lj_profile_result *r, const char *kind, l
 void lj_report_closure_range(const lj_profile_result *r, const lj_closure *c, lj_profile_method m, double *lo_pct,
                              double *hi_pct) {
   *lo_pct = c->error_dynamic_lo_pct, *hi_pct = c->error_dynamic_hi_pct;
-  if (r) lj_report_budget_range(lj_profile_budget_of(r, "closure", c->phase, m, LJ_STAGE_COUNT), c->error_dynamic_pct,
+  if (r) lj_report_budget_range(lj_profile_budget_of(r, "closure", c->phase, m, LJ_STAGE_NONE), c->error_dynamic_pct,
                                 lo_pct, hi_pct);
 }
 
@@ -152,12 +152,12 @@ lj_verdict lj_report_shapley_verdict(const lj_profile_result *r, const lj_shaple
   if (c->n_rounds <= 0) return LJ_VERDICT_NONE;
   // A layer of no dynamic energy has no percentages to judge (the analysis did not pass it either).
   if (!(c->full_j.mean > 0)) return LJ_VERDICT_MISS;
-  return budget_verdict(r, "shapley", c->phase, LJ_METHOD_SHAPLEY, LJ_STAGE_COUNT, c->residual_pct,
+  return budget_verdict(r, "shapley", c->phase, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE, c->residual_pct,
                         c->residual_lo_pct, c->residual_hi_pct, LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
 lj_verdict lj_report_known_verdict(const lj_profile_result *r, const lj_known_answer *k) {
-  return budget_verdict(r, "known_answer", k->phase, k->method, LJ_STAGE_COUNT, k->error_pct, k->error_lo_pct,
+  return budget_verdict(r, "known_answer", k->phase, k->method, LJ_STAGE_NONE, k->error_pct, k->error_lo_pct,
                         k->error_hi_pct, LJ_REPORT_CHECK_TARGET_PCT);
 }
 
