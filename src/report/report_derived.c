@@ -50,14 +50,18 @@ static void undefined_interval(lj_interval *i) {
 }
 
 int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g, lj_report_group *out) {
+  return lj_report_group_sum_by(r, p, g, lj_stage_group_of, lj_profile_reported_method(r, p), out);
+}
+
+int lj_report_group_sum_by(const lj_profile_result *r, lj_phase p, lj_stage_group g,
+                           lj_stage_group (*group_of)(lj_stage), lj_profile_method m, lj_report_group *out) {
   memset(out, 0, sizeof *out);
   undefined_interval(&out->dynamic_j);
   undefined_interval(&out->gross_j);
   out->share_dynamic = out->share_gross = NAN;
-  lj_profile_method m = lj_profile_reported_method(r, p);
   size_t k = 0;
   for (size_t i = 0; i < r->n_stages; i++)
-    if (r->stages[i].est.key.phase == p && lj_stage_group_of(r->stages[i].est.key.stage) == g &&
+    if (r->stages[i].est.key.phase == p && group_of(r->stages[i].est.key.stage) == g &&
         lj_profile_stage_in_method(r, &r->stages[i], m))
       k++;
   if (!k) return 0;
@@ -71,7 +75,7 @@ int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g
   size_t j = 0;
   for (size_t i = 0; i < r->n_stages; i++) {
     const lj_profile_stage *s = &r->stages[i];
-    if (s->est.key.phase != p || lj_stage_group_of(s->est.key.stage) != g || !lj_profile_stage_in_method(r, s, m))
+    if (s->est.key.phase != p || group_of(s->est.key.stage) != g || !lj_profile_stage_in_method(r, s, m))
       continue;
     coef[j] = s->calls_per_unit;
     dyn[j] = s->est.dynamic_j;
