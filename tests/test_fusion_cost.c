@@ -205,6 +205,14 @@ static void test_through_store(void **state) {
   lj_budget_init(&b, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
   b.value_j = 28.5, b.reference_j = 28.5, b.trial_j = 0.5, b.total_j = 0.5;
   assert_int_equal(lj_profile_add_budget(&f, &b), 0);
+  // the in-situ timeline of the fused decode: a composite row beside the unfused ones
+  f.timeline_valid = 1, f.timeline.idle_w = 100;
+  f.timeline.phase[LJ_PHASE_DECODE].n_intervals = 3 * 2032;
+  f.timeline.phase[LJ_PHASE_DECODE].span_s = 1.0, f.timeline.phase[LJ_PHASE_DECODE].energy_j = 300;
+  f.timeline.phase[LJ_PHASE_DECODE].dynamic_j = 200;
+  const lj_timeline_stage tl = {2032, 0.25, 80, 60, 80.0 / 300, 60.0 / 200};
+  f.timeline.stage[LJ_PHASE_DECODE][LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU] = tl;
+  f.timeline.stage[LJ_PHASE_DECODE][LJ_STAGE_DOWN] = tl;
   char dir[] = "/tmp/lj_fusion_cost_XXXXXX", path[64];
   assert_non_null(mkdtemp(dir));
   snprintf(path, sizeof path, "%s/f.db", dir);
@@ -216,6 +224,10 @@ static void test_through_store(void **state) {
   assert_int_equal(gf.n_trials, 2);
   assert_int_equal(gf.trials[0].key.stage, LJ_STAGE_NONE);
   assert_int_equal(gf.trials[1].key.stage, LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU);
+  assert_true(gf.timeline_valid);
+  assert_int_equal(gf.timeline.stage[LJ_PHASE_DECODE][LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU].calls, 2032);
+  assert_float_equal(gf.timeline.stage[LJ_PHASE_DECODE][LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU].dynamic_j, 60, 1e-12);
+  assert_int_equal(gf.timeline.stage[LJ_PHASE_DECODE][LJ_STAGE_FFN_NORM].calls, 0);
   const lj_budget *rb = lj_profile_budget_of(&gf, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
   assert_non_null(rb);
   assert_int_equal(rb->stage, LJ_STAGE_NONE);
@@ -227,6 +239,8 @@ static void test_through_store(void **state) {
   assert_non_null(strstr(json, "\"ffn_norm+gate_up+swiglu\""));
   assert_non_null(strstr(json, "\"stage\": \"none\""));  // the whole-layer trial
   assert_non_null(strstr(text, "ffn_norm+gate_up+swiglu"));
+  // the timeline's table in the text has the composite row (calls 2032)
+  assert_non_null(strstr(text, "  ffn_norm+gate_up+swiglu     2032"));
   free(json), free(text);
   snprintf(path, sizeof path, "%s/f.db", dir);
   unlink(path);

@@ -91,8 +91,9 @@ int lj_gpu_layers(gpu_run *g) {
   LJ_TRY(phase(g, LJ_PHASE_PREFILL, 0, &b, secs));
   const lj_profile_plan *p = &g->r->plan;
   int64_t kv = p->decode_kv[p->n_decode_kv / 2];
-  LJ_TRY(lj_gpu_decode_state_at(g, kv, &b));
-  LJ_TRY(phase(g, LJ_PHASE_DECODE, kv, &b, secs));
+  // each layer's replay lists its nine simple stages: not what the fused decode runs
+  if (!lj_gpu_fused(g)) LJ_TRY(lj_gpu_decode_state_at(g, kv, &b));
+  if (!lj_gpu_fused(g)) LJ_TRY(phase(g, LJ_PHASE_DECODE, kv, &b, secs));
   lj_profile_note(g->r, "--per-layer: each layer alone took %.0f s, the layers x stages %.0f s.", secs[0], secs[1]);
   return 0;
 }
