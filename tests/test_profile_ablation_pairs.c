@@ -109,6 +109,45 @@ static size_t window_of(const lj_profile_raw *raw, int kind, int r) {
   return 0;
 }
 
+// A production profile's decode skips attention only (the MLP ablation would run the fused
+// ffn_norm+gate_up+swiglu as its norm alone): with --ablate both its headline ablation is
+// attention's, checked against the attention estimate, where an unfused profile's is the MLP's.
+static void test_ablation_fused_decode(void **state) {
+  (void)state;
+  lj_profile_raw raw;
+  memset(&raw, 0, sizeof raw);
+  int slot[LJ_ABL_MAX_WINDOWS];
+  size_t n = lj_bracket_schedule(ROUNDS, 1, slot, LJ_ABL_MAX_WINDOWS);
+  for (size_t i = 0; i < n; i++) {
+    raw.abl_kind[1][i] = slot[i] ? LJ_ABLATE_NO_ATTN : LJ_ABLATE_FULL;
+    raw.abl_j[1][i] = raw.abl_sample_j[1][i] = window_j(i, raw.abl_kind[1][i]);
+  }
+  raw.n_abl[1] = (int)n;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  r.plan.level = 0.95, r.plan.ablation = 3, r.plan.gen_len = 128, r.plan.config.n_layers = 16;  // 2032 calls
+  snprintf(r.plan.fusion, sizeof r.plan.fusion, "production");
+  lj_profile_stage st;
+  memset(&st, 0, sizeof st);
+  st.method = LJ_METHOD_ISOLATION, st.calls_per_unit = CALLS;
+  st.est.key.phase = LJ_PHASE_DECODE, st.est.key.stage = LJ_STAGE_ATTN, st.est.key.layer = -1;
+  st.est.dynamic_j = estimate(kAttn);
+  assert_int_equal(lj_profile_add_stage(&r, &st), 0);
+  st.est.key.stage = LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU, st.est.dynamic_j = estimate(kMlp);
+  assert_int_equal(lj_profile_add_stage(&r, &st), 0);
+  assert_int_equal(lj_analyze_ablation(&r, &raw), 0);
+  assert_true(r.ablation_valid);
+  assert_int_equal(r.ablation.stage, LJ_STAGE_ATTN);
+  REL(r.ablation.saved_j.estimate, kAttn, 0.01);
+  assert_int_equal(verdict(&r.ablation), LJ_VERDICT_PASS);
+  // the same windows in an unfused profile: its headline is the MLP's, which has no windows here
+  snprintf(r.plan.fusion, sizeof r.plan.fusion, "none");
+  r.ablation_valid = 0;
+  assert_int_equal(lj_analyze_ablation(&r, &raw), 0);
+  assert_false(r.ablation_valid);
+  lj_profile_result_free(&r);
+}
+
 static void test_ablation_outlier(void **state) {
   (void)state;
   lj_profile_raw raw;
@@ -197,7 +236,7 @@ static void test_ablation_text_and_json(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_ablation_drift),
+      cmocka_unit_test(test_ablation_drift), cmocka_unit_test(test_ablation_fused_decode),
       cmocka_unit_test(test_ablation_outlier),
       cmocka_unit_test(test_ablation_missing_windows),
       cmocka_unit_test(test_ablation_text_and_json),

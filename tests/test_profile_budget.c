@@ -114,7 +114,7 @@ static void test_edge_term(void **state) {
 static void test_total(void **state) {
   (void)state;
   lj_budget b;
-  lj_budget_init(&b, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  lj_budget_init(&b, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
   assert_string_equal(b.card_basis, LJ_BUDGET_NOT_MEASURED);
   b.reference_j = 100;
   b.trial_j = 3, b.idle_j = 4, b.card_j = 100;  // card: a number, but not measured: out of the total
@@ -181,7 +181,7 @@ static void test_idle_flips_verdict(void **state) {
   closure_run(&r, 0);
   const lj_closure *c = &r.closure[LJ_PHASE_DECODE];
   assert_int_equal(lj_report_closure_verdict(NULL, c, LJ_METHOD_ISOLATION), LJ_VERDICT_PASS);  // trials alone
-  const lj_budget *b = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  const lj_budget *b = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
   assert_non_null(b);
   REL(b->value_j, 4.0, 1e-12);
   REL(b->trial_j, 12.0, 1e-12);  // 3% of 400 J
@@ -196,8 +196,8 @@ static void test_idle_flips_verdict(void **state) {
   assert_string_equal(lj_report_budget_largest(b, &h), "idle");
   assert_int_equal(lj_report_closure_verdict(&r, c, LJ_METHOD_ISOLATION), LJ_VERDICT_INCONCLUSIVE);
   // the phase and its J/token: 2 s at 52 C against the flat idle measured at 35 C
-  const lj_budget *ph = lj_profile_budget_of(&r, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
-  const lj_budget *pt = lj_profile_budget_of(&r, "j_per_token", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  const lj_budget *ph = lj_profile_budget_of(&r, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+  const lj_budget *pt = lj_profile_budget_of(&r, "j_per_token", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
   assert_non_null(ph);
   assert_non_null(pt);
   REL(ph->idle_j, sqrt(0.6 * 0.6 + 51.0 * 51.0), 1e-12);
@@ -207,7 +207,7 @@ static void test_idle_flips_verdict(void **state) {
   lj_profile_result_free(&r);
   // the same run with a usable idle curve: its standard errors are small, the verdict PASS
   closure_run(&r, 1);
-  b = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  b = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
   REL(b->idle_j, T10 * sqrt(0.05 * 0.4 * 0.05 * 0.4 + 0.01 * 22.8 * 0.01 * 22.8), 1e-12);
   assert_string_equal(b->idle_basis, LJ_BUDGET_MEASURED);
   assert_int_equal(lj_report_closure_verdict(&r, c, LJ_METHOD_ISOLATION), LJ_VERDICT_PASS);
@@ -244,13 +244,13 @@ static void test_rendered(void **state) {
     assert_string_equal(json_string_value(json_object_get(b, "card_basis")), "not measured");
     assert_true(json_is_null(json_object_get(b, "card_j")));
     assert_string_equal(json_string_value(json_object_get(b, "largest_term")), "idle");
-    const lj_budget *want = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+    const lj_budget *want = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
     REL(json_real_value(json_object_get(b, "total_pct")), want->total_j / 400 * 100, 1e-12);
   }
   assert_int_equal(closures, 1);
   json_t *c = json_array_get(json_object_get(doc, "closures"), 0);
   assert_string_equal(json_string_value(json_object_get(c, "verdict")), "INCONCLUSIVE");
-  const lj_budget *cb = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+  const lj_budget *cb = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
   REL(json_real_value(json_object_get(c, "judged_lo_pct")), 1 - cb->total_j / 400 * 100, 1e-12);
   REL(json_real_value(json_object_get(c, "judged_hi_pct")), 1 + cb->total_j / 400 * 100, 1e-12);
   REL(json_real_value(json_object_get(c, "error_dynamic_lo_pct")), -2, 1e-12);  // the trials' alone, beside

@@ -66,7 +66,7 @@ static void planted_run(lj_profile_result *r, int dear) {
     for (int L = 0; L < LAYERS; L++) {
       lj_profile_trial t;
       memset(&t, 0, sizeof t);
-      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_COUNT, t.key.layer = L, t.key.kv_len = 40;
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_NONE, t.key.layer = L, t.key.kv_len = 40;
       t.method = LJ_METHOD_LAYER, t.trial = k;
       t.t.duration_s = kSeconds, t.t.calls = (int64_t)kCalls, t.t.idle_w = kIdle;
       t.t.sample_energy_j = planted(L, k, dear) * kCalls + kIdle * kSeconds;
@@ -672,7 +672,7 @@ static void cell_run(lj_profile_result *r) {
     for (int L = 0; L < CELL_LAYERS; L++) {
       lj_profile_trial t;
       memset(&t, 0, sizeof t);
-      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_COUNT, t.key.layer = L, t.key.kv_len = 40;
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_NONE, t.key.layer = L, t.key.kv_len = 40;
       t.method = LJ_METHOD_LAYER, t.trial = k;
       t.t.duration_s = kCellSeconds, t.t.calls = 300, t.t.idle_w = kIdle;
       t.t.sample_energy_j = 1e-3 * (1 + 0.001 * k) * 300 + kIdle * kCellSeconds;

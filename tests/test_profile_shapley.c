@@ -165,8 +165,8 @@ static void add_trial(lj_profile_result *r, lj_profile_method m, lj_phase ph, lj
 static void add_known_round(lj_profile_result *r, lj_phase p, int t, double truth, double fa, double fs, double fh,
                             double sx, double long_s) {
   double n = noise(t), u = truth * n, sy = isfinite(sx) ? sx : NAN;
-  add_trial_long(r, LJ_METHOD_KNOWN, p, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, u, sy * u, long_s);
-  add_trial_sources(r, LJ_METHOD_KNOWN, p, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, fa * u, sy * u);
+  add_trial_long(r, LJ_METHOD_KNOWN, p, LJ_STAGE_NONE, LJ_KNOWN_ALONE_LONG, t, u, sy * u, long_s);
+  add_trial_sources(r, LJ_METHOD_KNOWN, p, LJ_STAGE_NONE, LJ_KNOWN_ALONE, t, fa * u, sy * u);
   add_trial_sources(r, LJ_METHOD_KNOWN, p, LJ_STAGE_O_PROJ, LJ_KNOWN_WITHOUT, t, 0.02 * n, sy * 0.02 * n);
   add_trial_sources(r, LJ_METHOD_KNOWN, p, LJ_STAGE_O_PROJ, LJ_KNOWN_WITH, t, 0.02 * n + fs * truth,
                     sy * (0.02 * n + truth));
@@ -204,14 +204,14 @@ static void add_game_sources(lj_profile_result *r, lj_phase ph, double c, double
   double cx = x ? x : 1;
   for (int t = 0; t < R; t++) {
     double e = value(-1, c) * noise(t);
-    add_trial_sources(r, LJ_METHOD_LOO, ph, LJ_STAGE_COUNT, 0, t, cx * e, x ? e : NAN);
+    add_trial_sources(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, 0, t, cx * e, x ? e : NAN);
     for (int i = 0; i < N; i++) {
       e = value(i, c) * noise(t);
       add_trial_sources(r, LJ_METHOD_LOO, ph, lj_layer_order_stage(0, i), 0, t, cx * e, x ? e : NAN);
     }
     e = value(-1, c);
-    add_trial_sources(r, LJ_METHOD_ORDER, ph, LJ_STAGE_COUNT, 1, t, cx * e * 1.02, x ? e * 1.02 : NAN);
-    add_trial_sources(r, LJ_METHOD_ORDER, ph, LJ_STAGE_COUNT, 2, t, cx * e * 0.99, x ? e * 0.99 : NAN);
+    add_trial_sources(r, LJ_METHOD_ORDER, ph, LJ_STAGE_NONE, 1, t, cx * e * 1.02, x ? e * 1.02 : NAN);
+    add_trial_sources(r, LJ_METHOD_ORDER, ph, LJ_STAGE_NONE, 2, t, cx * e * 0.99, x ? e * 0.99 : NAN);
   }
   for (int k = 0; k < 3; k++) add_window(r, ph, k, 1.0);
 }
@@ -538,8 +538,8 @@ static void test_store_round_trip(void **state) {
   raw.abl_j[1][5] += 0.002;  // one attention window off: an interval that is not zero
   add_game(&w, LJ_PHASE_DECODE, 0);
   for (int t = 0; t < R; t++) {
-    add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, 1.1e-3 * noise(t));
-    add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, 1e-3 * noise(t));
+    add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_NONE, LJ_KNOWN_ALONE, t, 1.1e-3 * noise(t));
+    add_trial(&w, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_NONE, LJ_KNOWN_ALONE_LONG, t, 1e-3 * noise(t));
   }
   assert_int_equal(lj_profile_analyze(&w, &raw, NULL, 0, 0), 0);
   assert_true(w.n_known >= 1 && w.n_ablation_checks >= 2 && w.shapley[LJ_PHASE_DECODE].n_rounds == R);
@@ -658,8 +658,8 @@ static void test_rendered(void **state) {
   add_game(&r, LJ_PHASE_PREFILL, 0);
   add_game(&r, LJ_PHASE_DECODE, 0.3 * value(-1, 0));
   for (int t = 0; t < R; t++) {
-    add_trial(&r, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, t, 1e-3 * noise(t));
-    add_trial(&r, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, t, 1.3e-3 * noise(t));
+    add_trial(&r, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_NONE, LJ_KNOWN_ALONE_LONG, t, 1e-3 * noise(t));
+    add_trial(&r, LJ_METHOD_KNOWN, LJ_PHASE_PREFILL, LJ_STAGE_NONE, LJ_KNOWN_ALONE, t, 1.3e-3 * noise(t));
   }
   assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
   char *text = render(&r, 0);

@@ -61,6 +61,15 @@ static void test_tiny_decode(void **state) {
   // layer 0's attention norm has no delta to add, but still writes x back
   const expect first[] = {{LJ_STAGE_ATTN_NORM, 256, 128, 128, 256, 0, 0}};
   check(&c, &sh, 0, first, 1);
+  // composite stages (fused mode) do their parts' work: the sums of the rows above
+  const expect fused[] = {
+      {LJ_STAGE_ATTN_NORM_QKV, 320 + 24576, 128 + 24576, 256 + 128, 256 + 384, 0, 0},
+      {LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU, 320 + 40960 + 800, 128 + 40960, 256 + 128 + 640, 256 + 640 + 320, 0, 0},
+      {LJ_STAGE_ROPE_ATTN, 432 + 4136, 0, 384 + 192, 192 + 192, 1920, 192},
+  };
+  check(&c, &sh, 1, fused, sizeof fused / sizeof fused[0]);
+  lj_stage_cost k;
+  assert_int_equal(lj_stage_cost_compute(&c, LJ_STAGE_ATTN_NORM_QKV, 2, &sh, &k), LJ_EINVAL);  // its parts' layer check
 }
 
 static void test_tiny_prefill_batch(void **state) {
@@ -155,7 +164,7 @@ static void test_bad_shapes(void **state) {
   assert_int_equal(lj_stage_cost_compute(&c, LJ_STAGE_QKV, 0, &sh, &k), LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), "max_seq_len"));
   sh.kv_past = 0;
-  assert_int_equal(lj_stage_cost_compute(&c, (lj_stage)LJ_STAGE_COUNT, -1, &sh, &k), LJ_EINVAL);
+  assert_int_equal(lj_stage_cost_compute(&c, LJ_STAGE_NONE, -1, &sh, &k), LJ_EINVAL);
   assert_int_equal(lj_stage_cost_compute(&c, LJ_STAGE_DOWN, 2, &sh, &k), LJ_EINVAL);  // tiny has 2 layers
   assert_non_null(strstr(lj_error_message(), "down needs a layer in [0, 2), got 2"));
   assert_int_equal(lj_stage_cost_compute(&c, LJ_STAGE_LM_HEAD, 7, &sh, &k), 0);  // not a layer stage: ignored

@@ -1209,7 +1209,7 @@ static void test_profile_one_transaction(void **state) {
   r.intervals[700].stage = LJ_STAGE_QKV;
   // Every trial replays a stage.
   lj_profile_trial *iso = &r.trials[0];
-  iso->key.stage = LJ_STAGE_COUNT;
+  iso->key.stage = LJ_STAGE_NONE;
   assert_int_equal(lj_store_add_profile(st, run, &r), LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), "replay_trials"));
   iso->key.stage = LJ_STAGE_QKV;

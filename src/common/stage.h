@@ -9,6 +9,8 @@
 // (id >= LJ_STAGE_COUNT, name "a+b+c") that covers those parts, so a profiler can
 // measure and report it as one unit. Arrays indexed by the simple
 // stages stay LJ_STAGE_COUNT long; LJ_STAGE_ALL_COUNT counts both kinds.
+// LJ_STAGE_NONE is "no one stage" (a trial of the whole layer, the calibration copy alone,
+// a budget of a whole phase): no stage has it, simple or composite; the store names it "none".
 #pragma once
 #include <stdint.h>
 
@@ -31,7 +33,8 @@ typedef enum {
   LJ_STAGE_ATTN_NORM_QKV = LJ_STAGE_COUNT,  // attn_norm + qkv
   LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU,         // ffn_norm + gate_up + swiglu
   LJ_STAGE_ROPE_ATTN,                       // rope + attn (decode, attention variant one_rope)
-  LJ_STAGE_ALL_COUNT
+  LJ_STAGE_ALL_COUNT,
+  LJ_STAGE_NONE = 0xFF  // no one stage (above every id; arrays are never indexed by it)
 } lj_stage;
 
 typedef enum {
@@ -87,3 +90,6 @@ static inline uint32_t lj_stage_part_mask(lj_stage s) {
 static inline int lj_stage_is_per_layer(lj_stage s) {
   return (s >= LJ_STAGE_ATTN_NORM && s <= LJ_STAGE_DOWN) || lj_stage_is_composite(s);
 }
+
+// 1 for the stages whose work grows with the KV cache: attention and a composite that covers it.
+static inline int lj_stage_reads_cache(lj_stage s) { return (int)((lj_stage_part_mask(s) >> LJ_STAGE_ATTN) & 1u); }

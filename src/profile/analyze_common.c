@@ -21,7 +21,7 @@ double lj_profile_calls_per_unit(const lj_profile_plan *p, lj_phase phase, lj_st
   if (phase != LJ_PHASE_DECODE) return 0;
   int steps = p->gen_len - 1;  // graph steps; the first token comes from the prefill's logits
   if (stage == LJ_STAGE_SAMPLE) return p->gen_len;
-  if (stage != LJ_STAGE_ATTN || p->n_decode_kv <= 1) return layers * steps;
+  if (!lj_stage_reads_cache(stage) || p->n_decode_kv <= 1) return layers * steps;
   int64_t *kv = malloc(sizeof(int64_t) * (size_t)(steps > 0 ? steps : 1));
   if (!kv) return NAN;
   for (int i = 1; i <= steps; i++) kv[i - 1] = lj_analyze_decode_step_kv(p, i);
@@ -48,7 +48,7 @@ double lj_analyze_insitu_time(const lj_profile_result *r, lj_phase ph, lj_stage 
   for (size_t i = 0; i < r->n_intervals; i++) {
     const lj_stage_interval *iv = &r->intervals[i];
     if (iv->phase != ph || iv->stage != st) continue;
-    if (ph == LJ_PHASE_DECODE && st == LJ_STAGE_ATTN && p->n_decode_kv > 1) {
+    if (ph == LJ_PHASE_DECODE && lj_stage_reads_cache(st) && p->n_decode_kv > 1) {
       int64_t step_kv = lj_analyze_decode_step_kv(p, r->interval_step[i]);
       int best = 0;
       for (int j = 1; j < p->n_decode_kv; j++)

@@ -45,7 +45,7 @@ int lj_analyze_isolation(lj_profile_result *r) {
     int layer = lj_stage_is_per_layer(key.stage) ? (p->config.n_layers > 1 ? 1 : 0) : -1;
     if ((rc = lj_stage_cost_compute(&p->config, key.stage, layer, &sh, &s.cost)) < 0) break;
     lj_stage_efficiency_compute(&s.est.dynamic_j, &s.cost, &s.eff);
-    if (key.phase == LJ_PHASE_DECODE && key.stage == LJ_STAGE_ATTN)
+    if (key.phase == LJ_PHASE_DECODE && lj_stage_reads_cache(key.stage))
       s.calls_per_unit = lj_profile_calls_per_unit(p, key.phase, key.stage, lj_analyze_kv_index_of(p, key.kv_len));
     else
       s.calls_per_unit = lj_profile_calls_per_unit(p, key.phase, key.stage, 0);

@@ -66,11 +66,11 @@ static int source_of(const lj_profile_result *r, lj_phase ph, int samples, known
   double level = r->plan.level, x[MAX_ROUNDS], a[MAX_ROUNDS], b[MAX_ROUNDS];
   memset(ks, 0, sizeof *ks);
   ks->truth_usable = 1;
-  if (by_round(r, ph, LJ_STAGE_COUNT, LJ_KNOWN_ALONE_LONG, samples, x, &ks->truth_usable))
+  if (by_round(r, ph, LJ_STAGE_NONE, LJ_KNOWN_ALONE_LONG, samples, x, &ks->truth_usable))
     LJ_TRY(ks->have_truth = mean_of(x, level, &ks->truth));
   lj_mean_ci iso, m;
   ks->usable[K_ISO] = ks->usable[K_SEQ] = 1;
-  int have_iso = by_round(r, ph, LJ_STAGE_COUNT, LJ_KNOWN_ALONE, samples, x, &ks->usable[K_ISO]) &&
+  int have_iso = by_round(r, ph, LJ_STAGE_NONE, LJ_KNOWN_ALONE, samples, x, &ks->usable[K_ISO]) &&
                  mean_of(x, level, &iso) == 1;
   if (have_iso) {
     lj_interval_from_se(iso.mean, iso.sem, iso.df, level, &ks->est[K_ISO]);

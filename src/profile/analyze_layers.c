@@ -62,7 +62,7 @@ static int phase_layers(lj_profile_result *r, lj_phase ph, lj_replay_trial *t) {
     int64_t kv = 0;
     for (size_t i = 0; i < r->n_trials; i++) {
       const lj_profile_trial *x = &r->trials[i];
-      if (x->method != LJ_METHOD_LAYER || x->key.phase != ph || x->key.layer != L || x->key.stage != LJ_STAGE_COUNT)
+      if (x->method != LJ_METHOD_LAYER || x->key.phase != ph || x->key.layer != L || x->key.stage != LJ_STAGE_NONE)
         continue;
       if (isfinite(x->t.counter_energy_j) && x->t.calls > 0 && x->t.duration_s > 0) t[n++] = x->t;
       kv = x->key.kv_len;

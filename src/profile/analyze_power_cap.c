@@ -32,7 +32,7 @@ void lj_analyze_power_cap(lj_profile_result *r) {
     if (used < sizeof text)
       used += (size_t)snprintf(text + used, sizeof text - used, "%s%s %s %s %d of %d", groups > 1 ? "; " : "",
                                lj_profile_method_name(t->method), lj_phase_name(t->key.phase),
-                               t->key.stage == LJ_STAGE_COUNT ? "layer" : lj_stage_name(t->key.stage), capped, n);
+                               t->key.stage == LJ_STAGE_NONE ? "layer" : lj_stage_name(t->key.stage), capped, n);
   }
   if (groups)
     lj_profile_note(r, "Replays at the power cap (lower clocks than the run; their estimates are flagged power_cap): "

@@ -27,7 +27,7 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
   for (size_t i = 0; i < r->n_trials; i++) {
     const lj_profile_trial *t = &r->trials[i];
     // the whole layer: the last prefix, or the Shapley rounds' whole layer (the same replay, measured once)
-    int whole = last == LJ_STAGE_DOWN && t->method == LJ_METHOD_LOO && t->key.stage == LJ_STAGE_COUNT;
+    int whole = last == LJ_STAGE_DOWN && t->method == LJ_METHOD_LOO && t->key.stage == LJ_STAGE_NONE;
     if (!whole && (t->method != LJ_METHOD_SEQUENCE || t->key.stage != last)) continue;
     lj_trial_per_call v;
     if (t->key.phase != ph || t->trial < 0 || t->trial >= MAX_ROUNDS || !lj_analyze_trial_per_call(t, &v)) continue;

@@ -62,7 +62,7 @@ static int split_of(lj_profile_result *r, lj_phase ph, int rounds, const lj_mean
                     lj_shapley_check *chk) {
   enum { N = LJ_LAYER_STAGES };
   double full[MAX_ROUNDS], loo[N * MAX_ROUNDS], col[MAX_ROUNDS];
-  by_round(r, LJ_METHOD_LOO, ph, LJ_STAGE_COUNT, 0, what, full);
+  by_round(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, 0, what, full);
   for (int k = 0; k < N; k++) {
     by_round(r, LJ_METHOD_LOO, ph, lj_layer_order_stage(0, k), 0, what, col);
     for (int i = 0; i < rounds; i++) loo[k * rounds + i] = col[i];
@@ -123,7 +123,7 @@ static int phase_split(lj_profile_result *r, lj_phase ph) {
   for (int v = 1; v < LJ_LAYER_ORDERS; v++) {
     double x[MAX_ROUNDS], sum = 0;
     int n = 0;
-    by_round(r, LJ_METHOD_ORDER, ph, LJ_STAGE_COUNT, v, dyn, x);
+    by_round(r, LJ_METHOD_ORDER, ph, LJ_STAGE_NONE, v, dyn, x);
     for (int i = 0; i < MAX_ROUNDS; i++)
       if (isfinite(x[i])) sum += x[i], n++;
     if (n) order_mean[n_orders++] = sum / n;
@@ -164,7 +164,7 @@ int lj_analyze_shapley_group(const lj_profile_result *r, lj_phase ph, const lj_s
   if (c->n_rounds < 2 || n < 1 || n > LJ_LAYER_STAGES) return 0;
   int samples = (c->flags & LJ_WINDOW_SAMPLE_ENERGY) != 0, what = samples ? FIG_SDYN : FIG_DYN;
   double full[MAX_ROUNDS], loo[MAX_ROUNDS], marg[MAX_ROUNDS];
-  by_round(r, LJ_METHOD_LOO, ph, LJ_STAGE_COUNT, 0, what, full);
+  by_round(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, 0, what, full);
   for (int i = 0; i < MAX_ROUNDS; i++) marg[i] = full[i];
   lj_mean_ci parts[LJ_LAYER_STAGES + 1];
   double coef[LJ_LAYER_STAGES + 1];

@@ -160,7 +160,7 @@ static double stage_edge(const lj_profile_result *r, const lj_profile_stage *s, 
   if (s->method == LJ_METHOD_SHAPLEY) {  // (isolation + whole layer - layer without it) / 2
     const lj_profile_stage *iso = lj_analyze_find_stage(r, LJ_METHOD_ISOLATION, ph, e->key.stage, e->key.kv_len);
     double a = iso ? stage_edges[iso - r->stages] : NAN;
-    double f = set_of(r, LJ_METHOD_LOO, ph, LJ_STAGE_COUNT, e->key.kv_len, 0, -2, samples).edge_j;
+    double f = set_of(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, e->key.kv_len, 0, -2, samples).edge_j;
     double l = set_of(r, LJ_METHOD_LOO, ph, (int)e->key.stage, e->key.kv_len, 0, -2, samples).edge_j;
     return 0.5 * (a + f - l);
   }
@@ -205,7 +205,7 @@ static int phases(ctx *c) {
     const lj_phase_summary *s = &r->phases[ph];
     if (!(s->dynamic_j.n > 0) || !isfinite(s->dynamic_j.mean)) continue;
     lj_budget b;
-    lj_budget_init(&b, "phase", (lj_phase)ph, LJ_METHOD_ISOLATION, LJ_STAGE_COUNT);
+    lj_budget_init(&b, "phase", (lj_phase)ph, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
     b.value_j = b.reference_j = s->dynamic_j.mean;
     lj_budget_sum x = {0, 0, 0, 0};
     lj_budget_add(&x, &c->m, 1, s->time_s.mean, c->phase_temp[ph], c->phase_edge[ph]);
@@ -250,7 +250,7 @@ static int layers(ctx *c) {
     int samples = (l->flags & LJ_WINDOW_SAMPLE_ENERGY) != 0;
     trial_set s = set_of(r, LJ_METHOD_LAYER, l->phase, -1, -1, -1, l->layer, samples);
     lj_budget b;
-    lj_budget_init(&b, "layer", l->phase, LJ_METHOD_LAYER, LJ_STAGE_COUNT);
+    lj_budget_init(&b, "layer", l->phase, LJ_METHOD_LAYER, LJ_STAGE_NONE);
     b.layer = l->layer, b.kv_len = l->kv_len;
     b.value_j = b.reference_j = l->dynamic_j.mean;
     lj_budget_sum x = {0, 0, 0, 0};
@@ -270,7 +270,7 @@ static int closures(ctx *c) {
       const lj_phase_summary *s = &r->phases[ph];
       if (cl->n_terms <= 0 || !isfinite(cl->measured_dynamic_j)) continue;
       lj_budget b;
-      lj_budget_init(&b, "closure", (lj_phase)ph, (lj_profile_method)m, LJ_STAGE_COUNT);
+      lj_budget_init(&b, "closure", (lj_phase)ph, (lj_profile_method)m, LJ_STAGE_NONE);
       b.value_j = cl->predicted_dynamic_j.estimate - cl->measured_dynamic_j;
       b.reference_j = cl->measured_dynamic_j;
       lj_budget_sum x = {0, 0, 0, 0};
@@ -295,7 +295,7 @@ static int shapley(ctx *c) {
     if (sc->n_rounds <= 0) continue;
     int samples = (sc->flags & LJ_WINDOW_SAMPLE_ENERGY) != 0;
     lj_budget b;
-    lj_budget_init(&b, "shapley", (lj_phase)ph, LJ_METHOD_SHAPLEY, LJ_STAGE_COUNT);
+    lj_budget_init(&b, "shapley", (lj_phase)ph, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE);
     b.kv_len = sc->kv_len;
     b.value_j = sc->residual_j.estimate, b.reference_j = sc->full_j.mean;
     lj_budget_sum x = {0, 0, 0, 0};
@@ -305,7 +305,7 @@ static int shapley(ctx *c) {
       if (iso) add_stage_term(c, &x, 0.5, iso);
       add_set(c, &x, -0.5, set_of(r, LJ_METHOD_LOO, (lj_phase)ph, (int)st, sc->kv_len, 0, -2, samples));
     }
-    add_set(c, &x, (sc->n_stages - 2) / 2.0, set_of(r, LJ_METHOD_LOO, (lj_phase)ph, LJ_STAGE_COUNT, sc->kv_len, 0, -2, samples));
+    add_set(c, &x, (sc->n_stages - 2) / 2.0, set_of(r, LJ_METHOD_LOO, (lj_phase)ph, LJ_STAGE_NONE, sc->kv_len, 0, -2, samples));
     double trial = (sc->residual_hi_pct - sc->residual_lo_pct) / 2 / 100 * fabs(sc->full_j.mean);
     set_terms(&b, &c->m, trial, &x);
     LJ_TRY(lj_profile_add_budget(r, &b));
@@ -324,14 +324,14 @@ static int known(ctx *c) {
     int samples = (k->flags & LJ_WINDOW_SAMPLE_ENERGY) != 0;
     lj_phase ph = k->phase;
     lj_budget b;
-    lj_budget_init(&b, "known_answer", ph, k->method, LJ_STAGE_COUNT);
+    lj_budget_init(&b, "known_answer", ph, k->method, LJ_STAGE_NONE);
     b.value_j = k->estimate_j.estimate - k->truth_j.mean, b.reference_j = k->truth_j.mean;
     lj_budget_sum x = {0, 0, 0, 0};
-    add_set(c, &x, -1, set_of(r, LJ_METHOD_KNOWN, ph, LJ_STAGE_COUNT, -1, LJ_KNOWN_ALONE_LONG, -2, samples));
+    add_set(c, &x, -1, set_of(r, LJ_METHOD_KNOWN, ph, LJ_STAGE_NONE, -1, LJ_KNOWN_ALONE_LONG, -2, samples));
     double alone = k->method == LJ_METHOD_ISOLATION ? 1 : k->method == LJ_METHOD_SHAPLEY ? 0.5 : 0;
     double with = k->method == LJ_METHOD_ISOLATION ? 0 : k->method == LJ_METHOD_SHAPLEY ? 0.5 : 1;
     int st = k->method == LJ_METHOD_SEQUENCE ? LJ_STAGE_O_PROJ : LJ_STAGE_DOWN;
-    if (alone > 0) add_set(c, &x, alone, set_of(r, LJ_METHOD_KNOWN, ph, LJ_STAGE_COUNT, -1, LJ_KNOWN_ALONE, -2, samples));
+    if (alone > 0) add_set(c, &x, alone, set_of(r, LJ_METHOD_KNOWN, ph, LJ_STAGE_NONE, -1, LJ_KNOWN_ALONE, -2, samples));
     if (with > 0) {
       add_set(c, &x, with, set_of(r, LJ_METHOD_KNOWN, ph, st, -1, LJ_KNOWN_WITH, -2, samples));
       add_set(c, &x, -with, set_of(r, LJ_METHOD_KNOWN, ph, st, -1, LJ_KNOWN_WITHOUT, -2, samples));

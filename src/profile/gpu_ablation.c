@@ -5,7 +5,9 @@
 // The saved energy per unit, the mean of the full windows around an ablated one less it, is what the
 // group costs in the real run, interactions included. What proves the replay estimates wrong is
 // this: saved per call against calls x each method's per-call energy (agreement_pct, the ratio's
-// interval around 1; analyze_ablation_checks.c). The stages after a skipped group read its outputs
+// interval around 1; analyze_ablation_checks.c). In the fused mode decode skips attention only: with
+// gate_up, swiglu and down skipped, ffn_norm+gate_up+swiglu runs as its norm alone, so the saving
+// would mix the stages' cost with the fusion's and no replay estimate stands for it. The stages after a skipped group read its outputs
 // held from a full unit, so that only the skipped kernels differ.
 #include <stdio.h>
 
@@ -63,17 +65,18 @@ static int hold(gpu_run *g, int pi) {
 }
 
 int lj_gpu_run_ablation(gpu_run *g) {
-  int want = g->o->ablation;  // 1 attention, 2 the MLP, 3 both
-  int kinds[LJ_ABLATE_COUNT - 1], n_slots = 0;
-  for (int kind = LJ_ABLATE_NO_ATTN; kind < LJ_ABLATE_COUNT; kind++)
-    if (want & kind) kinds[n_slots++] = kind;
   int rounds = g->o->ablation_rounds < LJ_PROFILE_MAX_PAIRS ? g->o->ablation_rounds : LJ_PROFILE_MAX_PAIRS;
   if (rounds < 1) rounds = 1;
-  int slot[LJ_ABL_MAX_WINDOWS];
-  size_t n = n_slots ? lj_bracket_schedule(rounds, n_slots, slot, LJ_ABL_MAX_WINDOWS) : 0;
-  int rc = 0, held = 1;
+  int rc = 0, held = 1, ran = 0;
   int64_t t0 = lj_mono_ns();
-  for (int pi = 0; pi < 2 && rc == 0 && n; pi++) {
+  for (int pi = 0; pi < 2 && rc == 0; pi++) {
+    int kinds[LJ_ABLATE_COUNT - 1], n_slots = 0, slot[LJ_ABL_MAX_WINDOWS];
+    for (int kind = LJ_ABLATE_NO_ATTN; kind < LJ_ABLATE_COUNT; kind++)
+      if ((g->o->ablation & kind) && !(pi == 1 && kind == LJ_ABLATE_NO_MLP && lj_gpu_fused(g)))
+        kinds[n_slots++] = kind;
+    size_t n = n_slots ? lj_bracket_schedule(rounds, n_slots, slot, LJ_ABL_MAX_WINDOWS) : 0;
+    if (!n) continue;
+    ran = 1;
     rc = hold(g, pi);  // once per phase, before its windows
     held &= rc == 1;
     rc = rc < 0 ? rc : 0;
@@ -85,10 +88,10 @@ int lj_gpu_run_ablation(gpu_run *g) {
   }
   lj_cuda_set_skip_mask(g->e, 0);
   int off = lj_cuda_hold_outputs(g->e, 0);
-  if (rc == 0 && n)
+  if (rc == 0 && ran)
     lj_profile_note(g->r, "Ablations: %d rounds, each ablated window between two full ones, took %.0f s.", rounds,
                     (double)(lj_mono_ns() - t0) * 1e-9);
-  if (rc == 0 && held && n)
+  if (rc == 0 && held && ran)
     lj_profile_note(g->r, "Ablations: the stages after a skipped group read that group's outputs recorded from a "
                     "full unit (prefill: the same data bit for bit; decode: each layer's outputs of the last step).");
   return rc < 0 ? rc : off;

@@ -17,16 +17,33 @@ int lj_gpu_replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
   return rc;
 }
 
-// Every stage from first to last (attention alone when only_attn) made ready, then --trials
-// rounds over them in a new random order each (lj_gpu_replay_rounds): drift and temperature
-// spread over every stage's estimate alike instead of landing on whichever ran last.
+// The stages one forward call of batch b runs, in order: in the fused mode's decode a composite
+// in place of its parts (lj_cuda_stage_at), else every simple stage first .. last.
+static int stages_run(const gpu_run *g, const lj_cuda_batch *b, int first, int last, lj_stage *out) {
+  int n = 0;
+  for (int st = first; st <= last; st++) {
+    lj_stage at = lj_cuda_stage_at(g->e, b, (lj_stage)st);
+    lj_stage part0 = at;
+    lj_stage_parts(at, &part0, NULL);
+    if (part0 == (lj_stage)st) out[n++] = at;  // a composite once, at its first part
+  }
+  return n;
+}
+
+// Every stage the run's forward call runs from first to last (those that read the KV cache alone
+// when only_attn) made ready, then --trials rounds over them in a new random order each
+// (lj_gpu_replay_rounds): drift and temperature spread over every stage's estimate alike instead of
+// landing on whichever ran last.
 static int interleaved(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, int first, int last,
                        int only_attn) {
+  lj_stage run[LJ_STAGE_COUNT];
+  int n_run = stages_run(g, b, first, last, run);
   lj_gpu_replay_prep p[LJ_STAGE_COUNT];
   int n = 0, rc = 0;
-  for (int st = first; rc == 0 && st <= last; st++) {
-    if (only_attn && st != LJ_STAGE_ATTN) continue;
-    lj_gpu_replay_what w = {(lj_stage)st, (lj_stage)st, NULL, 0, (lj_stage)st, 0, NULL, 0, NULL, 0, 0};
+  for (int k = 0; rc == 0 && k < n_run; k++) {
+    lj_stage st = run[k];
+    if (only_attn && !lj_stage_reads_cache(st)) continue;
+    lj_gpu_replay_what w = {st, st, NULL, 0, st, 0, NULL, 0, NULL, 0, 0};
     rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_ISOLATION, g->o->replay_seconds, g->o->replay_duty,
                                &p[n]);
     if (rc == 0) n++;
@@ -44,7 +61,9 @@ int lj_gpu_replay_prefill(gpu_run *g) {
 
 // Decode stages at the first KV length, attention at every replayed one (only its work grows
 // with the cache); at the middle one also the sequence rounds and the head fit, which need the
-// same state. Each KV length is its own engine state: stages interleave within one.
+// same state. Each KV length is its own engine state: stages interleave within one. In the fused
+// mode the stages are the composites and the simple stages that stay unfused; the sequence and
+// Shapley rounds, which list the layer's nine simple stages, are not run on decode (a note says so).
 int lj_gpu_replay_decode(gpu_run *g) {
   const lj_profile_plan *p = &g->r->plan;
   int mid = p->n_decode_kv / 2;
@@ -54,7 +73,8 @@ int lj_gpu_replay_decode(gpu_run *g) {
     lj_cuda_batch b;
     LJ_TRY(lj_gpu_decode_state_at(g, kv, &b));
     LJ_TRY(interleaved(g, LJ_PHASE_DECODE, kv, &b, LJ_STAGE_EMBED, LJ_STAGE_SAMPLE, j > 0));
-    if (j == mid && (g->o->sequence || g->o->shapley)) LJ_TRY(lj_gpu_layer_rounds(g, LJ_PHASE_DECODE, kv, &b));
+    if (j == mid && !lj_gpu_fused(g) && (g->o->sequence || g->o->shapley))
+      LJ_TRY(lj_gpu_layer_rounds(g, LJ_PHASE_DECODE, kv, &b));
     if (j == mid && g->o->head_fit) LJ_TRY(lj_gpu_head_fit_replay(g, kv, &b));
   }
   return 0;

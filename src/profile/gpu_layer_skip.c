@@ -41,7 +41,7 @@ int lj_gpu_layer_skips(gpu_run *g) {
   int rc = 0, slot[LJ_SKIP_MAX_WINDOWS];
   size_t n = lj_bracket_schedule(rounds, n_slots, slot, LJ_SKIP_MAX_WINDOWS);
   int64_t t0 = lj_mono_ns();
-  for (int pi = 0; pi < 2 && rc == 0; pi++)
+  for (int pi = 0; pi < (lj_gpu_fused(g) ? 1 : 2) && rc == 0; pi++)  // fused: no decode layer estimates to check
     for (size_t i = 0; i < n && rc == 0 && !lj_gpu_interrupted(g); i++) {
       int closes = 0, round = lj_bracket_round(slot, i, n_slots, &closes);
       rc = window(g, pi, slot[i], round);

@@ -53,7 +53,7 @@ static int phase_layers(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
   for (int L = 0; rc == 0 && L < n_layers; L++) {
     char name[32];
     snprintf(name, sizeof name, "layer-%d", L);
-    lj_gpu_replay_what w = {run[0], run[N - 1], run, N, LJ_STAGE_COUNT, 0, name, L + 1, in, 1, 0};
+    lj_gpu_replay_what w = {run[0], run[N - 1], run, N, LJ_STAGE_NONE, 0, name, L + 1, in, 1, 0};
     rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_LAYER, LJ_GPU_LAYER_TRIAL_S, 1, &p[n]);
     if (rc == 0) n++;
   }
@@ -91,8 +91,9 @@ int lj_gpu_layers(gpu_run *g) {
   LJ_TRY(phase(g, LJ_PHASE_PREFILL, 0, &b, secs));
   const lj_profile_plan *p = &g->r->plan;
   int64_t kv = p->decode_kv[p->n_decode_kv / 2];
-  LJ_TRY(lj_gpu_decode_state_at(g, kv, &b));
-  LJ_TRY(phase(g, LJ_PHASE_DECODE, kv, &b, secs));
+  // each layer's replay lists its nine simple stages: not what the fused decode runs
+  if (!lj_gpu_fused(g)) LJ_TRY(lj_gpu_decode_state_at(g, kv, &b));
+  if (!lj_gpu_fused(g)) LJ_TRY(phase(g, LJ_PHASE_DECODE, kv, &b, secs));
   lj_profile_note(g->r, "--per-layer: each layer alone took %.0f s, the layers x stages %.0f s.", secs[0], secs[1]);
   return 0;
 }

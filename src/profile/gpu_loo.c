@@ -44,7 +44,7 @@ int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
   }
   if (rc == 0 && o->shapley) {
     // the whole layer, the layer without each stage, the whole layer in the other orders
-    if ((rc = prep(g, ph, kv, b, run, N, LJ_STAGE_COUNT, LJ_METHOD_LOO, 0, "layer", seconds, &p[n])) == 0) n++;
+    if ((rc = prep(g, ph, kv, b, run, N, LJ_STAGE_NONE, LJ_METHOD_LOO, 0, "layer", seconds, &p[n])) == 0) n++;
     for (int out = 0; rc == 0 && out < N; out++) {
       lj_stage without[N - 1];
       int m = 0;
@@ -57,7 +57,7 @@ int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
     for (int v = 1; rc == 0 && v < LJ_LAYER_ORDERS; v++) {
       lj_stage order[N];
       for (int k = 0; k < N; k++) order[k] = lj_layer_order_stage(v, k);
-      rc = prep(g, ph, kv, b, order, N, LJ_STAGE_COUNT, LJ_METHOD_ORDER, v, lj_layer_order_name(v), seconds, &p[n]);
+      rc = prep(g, ph, kv, b, order, N, LJ_STAGE_NONE, LJ_METHOD_ORDER, v, lj_layer_order_name(v), seconds, &p[n]);
       if (rc == 0) n++;
     }
   }

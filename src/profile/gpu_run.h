@@ -47,6 +47,9 @@ typedef struct {
 } gpu_run;
 
 int lj_gpu_interrupted(const gpu_run *g);
+// 1 when the engine runs its fused mode (--fusion production): decode runs composite stages; the
+// methods whose replays list the layer's simple stages run on prefill only (docs/attribution.md).
+static inline int lj_gpu_fused(const gpu_run *g) { return g->o->fusion != LJ_FUSION_NONE; }
 #define STOP_IF_INTERRUPTED(g) \
   do { if (lj_gpu_interrupted(g)) return LJ_FAIL(LJ_EINTERRUPTED, "profile: interrupted"); } while (0)
 

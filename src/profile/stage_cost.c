@@ -47,6 +47,8 @@ static void gemm(int64_t rows, int64_t k, int64_t n, int64_t wb, int64_t ab, lj_
   o->act_write_bytes = rows * n * ab;
 }
 
+static int composite(const lj_model_config *c, lj_stage s, int layer, const lj_stage_shape *sh, lj_stage_cost *o);
+
 int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, int layer, const lj_stage_shape *sh,
                           lj_stage_cost *o) {
   memset(o, 0, sizeof *o);
@@ -58,6 +60,7 @@ int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, int layer, const
   const int64_t Q = lj_q_dim(c), KV = lj_kv_dim(c);
   const int64_t wb = sh->weight_bytes, ab = sh->act_bytes, lb = sh->logit_bytes, tb = sh->token_bytes;
   const int64_t R = sh->logits_all_tokens ? N : B;  // rows that reach the final norm and LM head
+  if (lj_stage_is_composite(s)) return composite(c, s, layer, sh, o);
   switch (s) {
     case LJ_STAGE_EMBED:  // gather N rows of the (V, D) table
       o->weight_bytes = N * D * wb;
@@ -124,6 +127,31 @@ int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, int layer, const
   return LJ_OK;
 }
 
+// to += one (bytes summed, flops per byte left to the caller).
+static void add_cost(lj_stage_cost *to, const lj_stage_cost *one) {
+  to->flops += one->flops;
+  to->weight_bytes += one->weight_bytes;
+  to->act_read_bytes += one->act_read_bytes;
+  to->act_write_bytes += one->act_write_bytes;
+  to->kv_read_bytes += one->kv_read_bytes;
+  to->kv_write_bytes += one->kv_write_bytes;
+  to->bytes += one->bytes;
+}
+
+// A composite stage (fused mode) does its parts' work: their sum. The intermediates it keeps on chip
+// (xn, gu) are counted as its parts move them, so its bytes are an upper bound of the fused kernel's.
+static int composite(const lj_model_config *c, lj_stage s, int layer, const lj_stage_shape *sh, lj_stage_cost *o) {
+  lj_stage first, last;
+  lj_stage_parts(s, &first, &last);
+  for (int p = (int)first; p <= (int)last; p++) {
+    lj_stage_cost one;
+    LJ_TRY(lj_stage_cost_compute(c, (lj_stage)p, layer, sh, &one));
+    add_cost(o, &one);
+  }
+  o->flops_per_byte = o->bytes > 0 ? (double)o->flops / (double)o->bytes : 0;
+  return LJ_OK;
+}
+
 int lj_stage_cost_forward(const lj_model_config *c, const lj_stage_shape *sh, lj_stage_cost *out) {
   memset(out, 0, sizeof *out);
   for (int s = 0; s < LJ_STAGE_COUNT; s++) {
@@ -131,13 +159,7 @@ int lj_stage_cost_forward(const lj_model_config *c, const lj_stage_shape *sh, lj
     for (int l = per_layer ? 0 : -1; l < (per_layer ? c->n_layers : 0); l++) {
       lj_stage_cost one;
       LJ_TRY(lj_stage_cost_compute(c, (lj_stage)s, l, sh, &one));
-      out->flops += one.flops;
-      out->weight_bytes += one.weight_bytes;
-      out->act_read_bytes += one.act_read_bytes;
-      out->act_write_bytes += one.act_write_bytes;
-      out->kv_read_bytes += one.kv_read_bytes;
-      out->kv_write_bytes += one.kv_write_bytes;
-      out->bytes += one.bytes;
+      add_cost(out, &one);
     }
   }
   out->flops_per_byte = out->bytes > 0 ? (double)out->flops / (double)out->bytes : 0;

@@ -71,7 +71,7 @@ static double energy_to(const power_curve *c, int64_t t) {
 static double energy_between(const power_curve *c, int64_t a, int64_t b) { return energy_to(c, b) - energy_to(c, a); }
 
 static int check_interval(const lj_stage_interval *v, size_t i) {
-  if ((unsigned)v->phase >= LJ_PHASE_COUNT || (unsigned)v->stage >= LJ_STAGE_COUNT)
+  if ((unsigned)v->phase >= LJ_PHASE_COUNT || (unsigned)v->stage >= LJ_STAGE_ALL_COUNT)
     return LJ_FAIL(LJ_EINVAL, "stage interval %zu: phase %d / stage %d out of range", i, (int)v->phase, (int)v->stage);
   if (v->end_ns < v->begin_ns)
     return LJ_FAIL(LJ_EINVAL, "stage interval %zu (%s, layer %d): ends at %lld ns, before it begins at %lld ns", i,
@@ -166,7 +166,7 @@ int lj_timeline_attribute(const lj_stage_interval *iv, size_t n, const lj_sample
     qsort(idx, m, sizeof *idx, cmp_by_begin);
     lj_timeline_phase *ph = &out->phase[p];
     phase_totals(&c, iv, idx, m, idle_w, ph);
-    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    for (int s = 0; s < LJ_STAGE_ALL_COUNT; s++) {
       lj_timeline_stage *st = &out->stage[p][s];
       st->share_gross = ph->energy_j != 0 ? st->energy_j / ph->energy_j : NAN;
       st->share_dynamic = ph->dynamic_j != 0 ? st->dynamic_j / ph->dynamic_j : NAN;

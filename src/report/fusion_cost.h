@@ -11,8 +11,9 @@
 typedef struct {
   lj_interval dynamic_j;   // decode J/token above idle: unfused - fused (> 0: the boundaries cost this)
   lj_interval gross_j;     // the same with the idle power in
-  // Per stage group, decode: unfused - fused per token; estimate NAN where either run has no
-  // stage estimate of that group (the fused mode's stage replays are not run yet).
+  // Per stage group, decode: unfused - fused per token, each layer norm counted with the group
+  // whose composite folds it in (attention+attn_norm, mlp+ffn_norm); estimate NAN where either run
+  // has no stage estimate of that group.
   lj_interval group_dynamic_j[LJ_GROUP_COUNT];
 } lj_fusion_cost;
 

@@ -94,12 +94,12 @@ static void record_row(FILE *f, const lj_record_desc *d, const void *rec) {
       case LJ_FIELD_STAGE:
       case LJ_FIELD_STAGE_OR_NONE: {
         lj_stage st = *(const lj_stage *)p;
-        fputs(st == LJ_STAGE_COUNT ? "none" : lj_stage_name(st), f);
+        fputs(st == LJ_STAGE_NONE ? "none" : lj_stage_name(st), f);
         break;
       }
       case LJ_FIELD_GROUP: {
         lj_stage st = *(const lj_stage *)p;
-        if (st != LJ_STAGE_COUNT) fputs(lj_stage_group_name(lj_stage_group_of(st)), f);
+        if (st != LJ_STAGE_NONE) fputs(lj_stage_group_name(lj_stage_group_of(st)), f);
         break;
       }
       case LJ_FIELD_METHOD: fputs(lj_profile_method_name(*(const lj_profile_method *)p), f); break;

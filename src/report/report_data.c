@@ -212,22 +212,22 @@ static json_t *heatmap_part(const lj_profile_result *r) {
   int n_layers = r->plan.config.n_layers;
   json_t *o = json_object();
   if (n_layers <= 0 || r->n_intervals == 0 || !r->interval_energy_j) return o;
-  size_t cells = (size_t)LJ_PHASE_COUNT * (size_t)n_layers * LJ_STAGE_COUNT;
+  size_t cells = (size_t)LJ_PHASE_COUNT * (size_t)n_layers * LJ_STAGE_ALL_COUNT;
   double *sum = calloc(cells, sizeof *sum);
   if (!sum) return o;
   for (size_t i = 0; i < r->n_intervals; i++) {
     const lj_stage_interval *iv = &r->intervals[i];
     if (iv->layer < 0 || iv->layer >= n_layers || (unsigned)iv->phase >= LJ_PHASE_COUNT ||
-        (unsigned)iv->stage >= LJ_STAGE_COUNT || !isfinite(r->interval_energy_j[i]))
+        (unsigned)iv->stage >= LJ_STAGE_ALL_COUNT || !isfinite(r->interval_energy_j[i]))
       continue;
-    sum[((size_t)iv->phase * (size_t)n_layers + (size_t)iv->layer) * LJ_STAGE_COUNT + iv->stage] +=
+    sum[((size_t)iv->phase * (size_t)n_layers + (size_t)iv->layer) * LJ_STAGE_ALL_COUNT + iv->stage] +=
         r->interval_energy_j[i];
   }
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     json_t *a = json_array();
     for (int l = 0; l < n_layers; l++)
-      for (int s = 0; s < LJ_STAGE_COUNT; s++) {
-        double v = sum[((size_t)p * (size_t)n_layers + (size_t)l) * LJ_STAGE_COUNT + s];
+      for (int s = 0; s < LJ_STAGE_ALL_COUNT; s++) {
+        double v = sum[((size_t)p * (size_t)n_layers + (size_t)l) * LJ_STAGE_ALL_COUNT + s];
         if (v == 0) continue;
         json_t *cell = json_array();
         json_array_append_new(cell, json_integer(l));
@@ -315,7 +315,7 @@ static json_t *budgets_part(const lj_profile_result *r) {
     put_str(x, "kind", b->kind);
     put_str(x, "phase", lj_phase_name(b->phase));
     put_str(x, "method", lj_profile_method_name(b->method));
-    put_str(x, "stage", b->stage == LJ_STAGE_COUNT ? "" : lj_stage_name(b->stage));
+    put_str(x, "stage", b->stage == LJ_STAGE_NONE ? "" : lj_stage_name(b->stage));
     put_num(x, "value_j", b->value_j);
     put_num(x, "reference_j", b->reference_j);
     const char *names[4] = {"trial", "idle", "edge", "card"};

@@ -50,14 +50,18 @@ static void undefined_interval(lj_interval *i) {
 }
 
 int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g, lj_report_group *out) {
+  return lj_report_group_sum_by(r, p, g, lj_stage_group_of, lj_profile_reported_method(r, p), out);
+}
+
+int lj_report_group_sum_by(const lj_profile_result *r, lj_phase p, lj_stage_group g,
+                           lj_stage_group (*group_of)(lj_stage), lj_profile_method m, lj_report_group *out) {
   memset(out, 0, sizeof *out);
   undefined_interval(&out->dynamic_j);
   undefined_interval(&out->gross_j);
   out->share_dynamic = out->share_gross = NAN;
-  lj_profile_method m = lj_profile_reported_method(r, p);
   size_t k = 0;
   for (size_t i = 0; i < r->n_stages; i++)
-    if (r->stages[i].est.key.phase == p && lj_stage_group_of(r->stages[i].est.key.stage) == g &&
+    if (r->stages[i].est.key.phase == p && group_of(r->stages[i].est.key.stage) == g &&
         lj_profile_stage_in_method(r, &r->stages[i], m))
       k++;
   if (!k) return 0;
@@ -71,7 +75,7 @@ int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g
   size_t j = 0;
   for (size_t i = 0; i < r->n_stages; i++) {
     const lj_profile_stage *s = &r->stages[i];
-    if (s->est.key.phase != p || lj_stage_group_of(s->est.key.stage) != g || !lj_profile_stage_in_method(r, s, m))
+    if (s->est.key.phase != p || group_of(s->est.key.stage) != g || !lj_profile_stage_in_method(r, s, m))
       continue;
     coef[j] = s->calls_per_unit;
     dyn[j] = s->est.dynamic_j;
@@ -137,7 +141,7 @@ static lj_verdict budget_verdict(const lj_profile_result *r, const char *kind, l
 void lj_report_closure_range(const lj_profile_result *r, const lj_closure *c, lj_profile_method m, double *lo_pct,
                              double *hi_pct) {
   *lo_pct = c->error_dynamic_lo_pct, *hi_pct = c->error_dynamic_hi_pct;
-  if (r) lj_report_budget_range(lj_profile_budget_of(r, "closure", c->phase, m, LJ_STAGE_COUNT), c->error_dynamic_pct,
+  if (r) lj_report_budget_range(lj_profile_budget_of(r, "closure", c->phase, m, LJ_STAGE_NONE), c->error_dynamic_pct,
                                 lo_pct, hi_pct);
 }
 
@@ -152,12 +156,12 @@ lj_verdict lj_report_shapley_verdict(const lj_profile_result *r, const lj_shaple
   if (c->n_rounds <= 0) return LJ_VERDICT_NONE;
   // A layer of no dynamic energy has no percentages to judge (the analysis did not pass it either).
   if (!(c->full_j.mean > 0)) return LJ_VERDICT_MISS;
-  return budget_verdict(r, "shapley", c->phase, LJ_METHOD_SHAPLEY, LJ_STAGE_COUNT, c->residual_pct,
+  return budget_verdict(r, "shapley", c->phase, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE, c->residual_pct,
                         c->residual_lo_pct, c->residual_hi_pct, LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
 lj_verdict lj_report_known_verdict(const lj_profile_result *r, const lj_known_answer *k) {
-  return budget_verdict(r, "known_answer", k->phase, k->method, LJ_STAGE_COUNT, k->error_pct, k->error_lo_pct,
+  return budget_verdict(r, "known_answer", k->phase, k->method, LJ_STAGE_NONE, k->error_pct, k->error_lo_pct,
                         k->error_hi_pct, LJ_REPORT_CHECK_TARGET_PCT);
 }
 

@@ -30,6 +30,10 @@ typedef struct {
 } lj_report_group;
 
 int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g, lj_report_group *out);
+// The same with the stages grouped by group_of instead of lj_stage_group_of and the estimates of
+// method m instead of the phase's reported method.
+int lj_report_group_sum_by(const lj_profile_result *r, lj_phase p, lj_stage_group g,
+                           lj_stage_group (*group_of)(lj_stage), lj_profile_method m, lj_report_group *out);
 // s's efficiency, every figure NAN when its dynamic estimate is not positive (stores written
 // before lj_stage_efficiency_compute did so hold numbers there).
 void lj_report_stage_efficiency(const lj_profile_stage *s, lj_stage_efficiency *out);

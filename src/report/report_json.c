@@ -129,12 +129,12 @@ static void put_record(jb *b, json_t *o, const lj_record_desc *d, const void *re
       case LJ_FIELD_STAGE:
       case LJ_FIELD_STAGE_OR_NONE: {
         lj_stage st = *(const lj_stage *)p;
-        put_str(b, to, k, st == LJ_STAGE_COUNT ? "none" : lj_stage_name(st));
+        put_str(b, to, k, st == LJ_STAGE_NONE ? "none" : lj_stage_name(st));
         break;
       }
       case LJ_FIELD_GROUP: {  // a trial of no one stage (the whole layer, the copy alone): group null
         lj_stage st = *(const lj_stage *)p;
-        put(b, to, k, st == LJ_STAGE_COUNT ? json_null() : json_string(lj_stage_group_name(lj_stage_group_of(st))));
+        put(b, to, k, st == LJ_STAGE_NONE ? json_null() : json_string(lj_stage_group_name(lj_stage_group_of(st))));
         break;
       }
       case LJ_FIELD_METHOD: put_str(b, to, k, lj_profile_method_name(*(const lj_profile_method *)p)); break;
@@ -388,7 +388,7 @@ static json_t *timeline_json(jb *b, const lj_profile_result *r) {
       json_decref(po), json_decref(stages);
       continue;
     }
-    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    for (int s = 0; s < LJ_STAGE_ALL_COUNT; s++) {
       if (t->stage[p][s].calls <= 0) continue;
       lj_timeline_stage_row ts = {(lj_phase)p, (lj_stage)s, t->stage[p][s]};
       push(b, stages, record_json(b, &lj_desc_timeline_stage, &ts, timeline_stage_derived, r));

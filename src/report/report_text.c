@@ -488,7 +488,7 @@ static void print_closures(FILE *f, const lj_profile_result *r) {
   for (int p = 0; p < LJ_PHASE_COUNT; p++)
     for (int m = 0; m < LJ_METHOD_COUNT; m++) {
       const lj_closure *c = lj_profile_closure_of(r, (lj_phase)p, (lj_profile_method)m);
-      if (c->n_terms <= 0 || !lj_profile_budget_of(r, "closure", (lj_phase)p, (lj_profile_method)m, LJ_STAGE_COUNT))
+      if (c->n_terms <= 0 || !lj_profile_budget_of(r, "closure", (lj_phase)p, (lj_profile_method)m, LJ_STAGE_NONE))
         continue;
       double lo, hi;
       cell a;
@@ -540,7 +540,7 @@ static void print_timeline(FILE *f, const lj_profile_result *r) {
             energy(d, ph->gap_dynamic_j), seconds(e, ph->overlap_s));
     fprintf(f, "  %-10s %8s %10s %10s %11s %12s %8s\n", "stage", "calls", "time", "dynamic", "share situ",
             "share replay", "diff");
-    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    for (int s = 0; s < LJ_STAGE_ALL_COUNT; s++) {
       const lj_timeline_stage *ts = &t->stage[p][s];
       if (ts->calls <= 0) continue;
       double replay = lj_report_replay_share(r, (lj_phase)p, (lj_stage)s);

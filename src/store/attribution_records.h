@@ -136,7 +136,7 @@ typedef struct {
   int n_samples;             // power samples used
   uint32_t flags;            // LJ_WINDOW_NO_SAMPLES, LJ_WINDOW_EXTRAPOLATED (intervals outside the samples)
   lj_timeline_phase phase[LJ_PHASE_COUNT];
-  lj_timeline_stage stage[LJ_PHASE_COUNT][LJ_STAGE_COUNT];
+  lj_timeline_stage stage[LJ_PHASE_COUNT][LJ_STAGE_ALL_COUNT];
 } lj_timeline_result;
 
 // J/FLOP and J/byte of a stage: its per-call energy (gross or dynamic, with

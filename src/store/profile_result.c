@@ -30,7 +30,7 @@ lj_stage lj_layer_order_stage(int variant, int k) {
       // attention's and the MLP's stages alternated: light and heavy neighbours change
       {LJ_STAGE_ATTN_NORM, LJ_STAGE_FFN_NORM, LJ_STAGE_QKV, LJ_STAGE_GATE_UP, LJ_STAGE_ROPE, LJ_STAGE_SWIGLU,
        LJ_STAGE_ATTN, LJ_STAGE_DOWN, LJ_STAGE_O_PROJ}};
-  return (unsigned)variant < LJ_LAYER_ORDERS && (unsigned)k < LJ_LAYER_STAGES ? orders[variant][k] : LJ_STAGE_COUNT;
+  return (unsigned)variant < LJ_LAYER_ORDERS && (unsigned)k < LJ_LAYER_STAGES ? orders[variant][k] : LJ_STAGE_NONE;
 }
 
 const char *lj_layer_order_name(int variant) {
@@ -183,10 +183,13 @@ lj_stage_group lj_stage_group_of(lj_stage s) {
     case LJ_STAGE_QKV:
     case LJ_STAGE_ROPE:
     case LJ_STAGE_ATTN:
-    case LJ_STAGE_O_PROJ: return LJ_GROUP_ATTENTION;
+    case LJ_STAGE_O_PROJ:
+    case LJ_STAGE_ATTN_NORM_QKV:  // a composite goes where its heavy part goes: its norm is inside it
+    case LJ_STAGE_ROPE_ATTN: return LJ_GROUP_ATTENTION;
     case LJ_STAGE_GATE_UP:
     case LJ_STAGE_SWIGLU:
-    case LJ_STAGE_DOWN: return LJ_GROUP_MLP;
+    case LJ_STAGE_DOWN:
+    case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU: return LJ_GROUP_MLP;
     case LJ_STAGE_LM_HEAD: return LJ_GROUP_LM_HEAD;
     default: return LJ_GROUP_SAMPLE;
   }
@@ -213,7 +216,7 @@ const lj_budget *lj_profile_budget_of(const lj_profile_result *r, const char *ki
                                       lj_stage s) {
   for (size_t i = 0; i < r->n_budgets; i++) {
     const lj_budget *b = &r->budgets[i];
-    if (!strcmp(b->kind, kind) && b->phase == p && b->method == m && (s == LJ_STAGE_COUNT || b->stage == s))
+    if (!strcmp(b->kind, kind) && b->phase == p && b->method == m && (s == LJ_STAGE_NONE || b->stage == s))
       return b;
   }
   return NULL;

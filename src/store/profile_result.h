@@ -113,7 +113,7 @@ typedef enum {
                             // cycling all layers back to back; per call = that prefix minus the one before
   LJ_METHOD_COUNT,          // the methods above have a closure each; those below do not
   LJ_METHOD_LOO = LJ_METHOD_COUNT,  // trials: the whole layer in the run's order without key.stage
-                            // (LJ_STAGE_COUNT, "none": nothing left out, the whole layer)
+                            // (LJ_STAGE_NONE, "none": nothing left out, the whole layer)
   LJ_METHOD_ORDER,          // trials: the whole layer in another legal order (variant: which order)
   LJ_METHOD_KNOWN,          // trials of the known-answer check (variant: lj_known_variant)
   LJ_METHOD_SHAPLEY,        // estimates: (isolation + (whole layer - layer without the stage)) / 2
@@ -138,7 +138,7 @@ const char *lj_profile_method_name(lj_profile_method m);
 lj_stage lj_layer_order_stage(int variant, int k);
 const char *lj_layer_order_name(int variant);
 
-// Known-answer trials (method LJ_METHOD_KNOWN): key.stage says what ran (LJ_STAGE_COUNT: the
+// Known-answer trials (method LJ_METHOD_KNOWN): key.stage says what ran (LJ_STAGE_NONE: the
 // calibration copy alone; LJ_STAGE_O_PROJ: the layer's prefix attn_norm .. o_proj; LJ_STAGE_DOWN:
 // the whole layer), variant how.
 typedef enum {
@@ -302,7 +302,7 @@ typedef struct {
                                  // "known_answer", "ablation"
   lj_phase phase;
   lj_profile_method method;      // stage, closure, known answer, ablation: the method (else isolation)
-  lj_stage stage;                // stage: its stage; ablation: the skipped group's first; else LJ_STAGE_COUNT
+  lj_stage stage;                // stage: its stage; ablation: the skipped group's first; else LJ_STAGE_NONE
   int layer;                     // layer estimates: the layer; else -1
   int64_t kv_len;                // stage estimates: the KV length replayed; else 0
   double value_j;                // the estimate (per call, per unit, per token); a check: what it
@@ -407,14 +407,15 @@ int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l);
 int lj_profile_add_layer_stage(lj_profile_result *r, const lj_layer_stage_estimate *l);
 int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditions *c);
 int lj_profile_add_budget(lj_profile_result *r, const lj_budget *b);
-// The budget of (kind, phase, method, stage) (stage LJ_STAGE_COUNT: any); NULL: none stored.
+// The budget of (kind, phase, method, stage) (stage LJ_STAGE_NONE: any); NULL: none stored.
 const lj_budget *lj_profile_budget_of(const lj_profile_result *r, const char *kind, lj_phase p, lj_profile_method m,
                                       lj_stage s);
 // total_j / |reference_j| x 100 (NAN: no budget, or no reference).
 double lj_budget_total_pct(const lj_budget *b);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
-// down), embed, lm_head, sample.
+// down), embed, lm_head, sample. The fused mode's composites: attn_norm+qkv and rope+attn are
+// attention, ffn_norm+gate_up+swiglu is mlp (the norm they fold in goes with them).
 typedef enum {
   LJ_GROUP_EMBED = 0,
   LJ_GROUP_NORMS,

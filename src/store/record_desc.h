@@ -24,7 +24,7 @@ typedef enum {
   LJ_FIELD_TEXT,           // char[size]
   LJ_FIELD_PHASE,          // lj_phase, by name
   LJ_FIELD_STAGE,          // lj_stage, by name
-  LJ_FIELD_STAGE_OR_NONE,  // lj_stage; LJ_STAGE_COUNT is "none" (a trial of no one stage: the whole
+  LJ_FIELD_STAGE_OR_NONE,  // lj_stage; LJ_STAGE_NONE is "none" (a trial of no one stage: the whole
                            // layer, the known answer's calibration copy alone)
   LJ_FIELD_GROUP,          // JSON only: the stage group of the stage at off (null for "none")
   LJ_FIELD_METHOD,         // lj_profile_method, by name

@@ -81,7 +81,7 @@ static void put_field(row *r, const lj_field *f, const void *rec) {
     case LJ_FIELD_STAGE: put_text(r, lj_stage_name(*(const lj_stage *)p)); break;
     case LJ_FIELD_STAGE_OR_NONE: {
       lj_stage s = *(const lj_stage *)p;
-      put_text(r, s == LJ_STAGE_COUNT ? "none" : lj_stage_name(s));
+      put_text(r, s == LJ_STAGE_NONE ? "none" : lj_stage_name(s));
       break;
     }
     case LJ_FIELD_METHOD: put_text(r, lj_profile_method_name(*(const lj_profile_method *)p)); break;
@@ -154,7 +154,7 @@ static int bad_method(lj_store *st, int64_t run_id, const char *table, size_t i,
                  (long long)run_id, table, i, method);
 }
 static int phase_ok(lj_phase p) { return (unsigned)p < LJ_PHASE_COUNT; }
-static int stage_ok(lj_stage s) { return (unsigned)s < LJ_STAGE_COUNT; }
+static int stage_ok(lj_stage s) { return (unsigned)s < LJ_STAGE_ALL_COUNT; }
 static int method_ok(lj_profile_method m) { return (unsigned)m < LJ_METHOD_ALL_COUNT; }
 
 static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) {
@@ -320,7 +320,7 @@ static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res
   for (size_t i = 0; rc == 0 && i < res->n_trials; i++) {
     const lj_profile_trial *t = &res->trials[i];
     // A trial of no one stage: the whole layer (loo, order), the known answer's copy alone.
-    int plain = t->method != LJ_METHOD_ISOLATION && t->method != LJ_METHOD_SEQUENCE && t->key.stage == LJ_STAGE_COUNT;
+    int plain = t->method != LJ_METHOD_ISOLATION && t->method != LJ_METHOD_SEQUENCE && t->key.stage == LJ_STAGE_NONE;
     if (!phase_ok(t->key.phase) || !(stage_ok(t->key.stage) || plain)) {
       rc = bad_key(st, run_id, "replay_trials", i, (int)t->key.phase, (int)t->key.stage);
       break;
@@ -401,7 +401,7 @@ static int put_timeline(lj_store *st, int64_t run_id, const lj_profile_result *r
 
   LJ_TRY(record_prepare(st, run_id, &lj_desc_timeline_stage, &r));
   for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
-    for (int s = 0; rc == 0 && s < LJ_STAGE_COUNT; s++) {
+    for (int s = 0; rc == 0 && s < LJ_STAGE_ALL_COUNT; s++) {
       if (t->stage[p][s].calls <= 0) continue;  // the stage did not run in this phase
       lj_timeline_stage_row ts = {(lj_phase)p, (lj_stage)s, t->stage[p][s]};
       put_record(&r, run_id, &lj_desc_timeline_stage, &ts);

@@ -125,13 +125,13 @@ static int get_phase_col(const rows *r, const char *column, lj_phase *out) {
 static int get_phase(const rows *r, lj_phase *out) { return get_phase_col(r, "phase", out); }
 
 // "none" (a trial of no one stage: the whole layer, the calibration copy alone) is
-// LJ_STAGE_COUNT when allowed.
+// LJ_STAGE_NONE when allowed; composite stages by their names ("attn_norm+qkv").
 static int get_stage_col(const rows *r, const char *column, int allow_none, lj_stage *out) {
   char s[32];
   get_text(r, column, s, sizeof s);
-  for (int i = 0; i < LJ_STAGE_COUNT; i++)
+  for (int i = 0; i < LJ_STAGE_ALL_COUNT; i++)
     if (!strcmp(s, lj_stage_name((lj_stage)i))) return *out = (lj_stage)i, 0;
-  if (allow_none && !strcmp(s, "none")) return *out = LJ_STAGE_COUNT, 0;
+  if (allow_none && !strcmp(s, "none")) return *out = LJ_STAGE_NONE, 0;
   return bad_value(r, column, s);
 }
 static int get_stage(const rows *r, lj_stage *out) { return get_stage_col(r, "stage", 0, out); }

@@ -207,7 +207,9 @@
           : 'From the in-situ timeline: gross energy of each stage call in each decoder layer, summed over the timeline (driver power samples integrated over the stage\'s intervals); its energy shares follow its time shares (profile --per-layer measures each cell).', 520, () => {
           const cells = measured || d.heatmap[p];
           if (!cells || !cells.length) return 'no per-layer timeline data for ' + p;
-          const stages = ['attn_norm', 'qkv', 'rope', 'attn', 'o_proj', 'ffn_norm', 'gate_up', 'swiglu', 'down'].filter((s) => cells.some((c) => c[1] === s));
+          // the layer's stages in the run's order, the fused mode's composites where their parts begin
+          const stages = ['attn_norm', 'attn_norm+qkv', 'qkv', 'rope', 'rope+attn', 'attn', 'o_proj', 'ffn_norm', 'ffn_norm+gate_up+swiglu',
+            'gate_up', 'swiglu', 'down'].filter((s) => cells.some((c) => c[1] === s));
           const layers = Array.from({ length: d.model.n_layers }, (_, i) => String(i));
           const vals = cells.map((c) => c[2]);
           return {
