@@ -32,6 +32,9 @@
 //      its stage table and every sweep batch run once per variant; with --decode-only the sweep
 //      also runs batch 16. RESULT kind=decode_b1 / decode lines carry attn_decode=NAME
 //      (scripts/gpu/attn_decode.sh).
+//   9. --fp8-scale row|tensor|both (default row; needs FP8 among --weights): the FP8 weights' scales,
+//      one per output row or one per tensor (stored in every row's slot: the same kernels and
+//      bytes), or each in turn; RESULT lines of per-tensor runs carry weights=fp8-tensor.
 // Every measurement also prints one "RESULT key=value ..." line (read by
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
@@ -39,7 +42,7 @@
 //                     [--fusion none|production|both] [--weights bf16|fp8|both]
 //                     [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]
 //                     [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]
-//                     [--attn-decode split|one|one_rope|all]
+//                     [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +63,7 @@ extern "C" {
 #include "engine/cuda/weight_fill.h"
 #include "engine/cuda/weight_fp8.h"
 extern "C" {
+#include "model/fp8_quant.h"
 #include "model/random_init.h"
 }
 
@@ -151,8 +155,8 @@ static double measure_gemm_fp8_tflops(void) {
   CK(cudaMalloc(&xs, 4 * (size_t)n));
   CK(cudaMalloc(&ws, 4 * (size_t)n));
   CK(cudaMalloc(&y, 2 * elems));
-  LJ(lj_cuda_fill_random_fp8(xq, xs, n, n, 1, 1, 0));
-  LJ(lj_cuda_fill_random_fp8(wq, ws, n, n, 1, 2, 0));
+  LJ(lj_cuda_fill_random_fp8(xq, xs, n, n, 1, 1, LJ_FP8_SCALE_ROW, 0));
+  LJ(lj_cuda_fill_random_fp8(wq, ws, n, n, 1, 2, LJ_FP8_SCALE_ROW, 0));
   lj_gemm_lt *g;
   LJ(lj_gemm_lt_create(&g, 32 << 20));
   double ms = median_event_ms([&] { LJ(lj_gemm_lt_run_fp8(g, y, xq, xs, wq, ws, n, n, n, 0)); });
@@ -267,6 +271,8 @@ static std::vector<double> stage_profile(lj_cuda_engine *e, const lj_model_confi
 static int g_fusion_none = 1, g_fusion_prod = 1;
 // The FP8 GEMV variants to measure (--fp8-gemv); --decode-only.
 static std::vector<int> g_fp8_gemvs = {LJ_FP8_GEMV_DEFAULT};
+// --fp8-scale: the scale granularities of the FP8 weights measured (lj_fp8_scale_mode).
+static std::vector<int> g_fp8_scales = {LJ_FP8_SCALE_ROW};
 static int g_decode_only = 0;
 // The prefill attention variants to measure (--attn-prefill); --prefill-only.
 static std::vector<int> g_attn_prefills = {LJ_ATTN_PREFILL_DEFAULT};
@@ -286,10 +292,10 @@ static std::vector<int> gemv_variants(int wf) {
 // " fp8_gemv=NAME" for a RESULT line, "" for bf16.
 static std::string gemv_field(int v) { return v < 0 ? "" : std::string(" fp8_gemv=") + lj_fp8_gemv_name(v); }
 
-static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick, int wf) {
+static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick, int wf, int fp8_scale) {
   lj_model_config c;
   LJ(lj_config_preset(name, &c));
-  const char *wname = lj_weight_format_name(wf);
+  const char *wname = lj_weights_label(wf, fp8_scale);
   printf("\n== %s, %s weights: %.2f B parameters, %.2f GB of weights\n", name, wname, lj_config_n_params(&c) / 1e9,
          lj_cuda_weight_storage_bytes(&c, wf) / 1e9);
 
@@ -297,7 +303,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
   {
     lj_cuda_options o;
     lj_cuda_options_default(&o);
-    o.max_batch = 1, o.max_ctx = 4096 + 512, o.max_tokens = 2048, o.weights = wf;
+    o.max_batch = 1, o.max_ctx = 4096 + 512, o.max_tokens = 2048, o.weights = wf, o.fp8_scale = fp8_scale;
     lj_cuda_engine *e;
     LJ(lj_cuda_engine_create_random(&e, &c, 1, &o));
     int64_t wbytes = lj_cuda_weight_bytes(e);
@@ -394,7 +400,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     int ctx = ctxs[ci], steps = quick ? 16 : 32;
     lj_cuda_options o;
     lj_cuda_options_default(&o);
-    o.max_ctx = ctx + steps + 8, o.max_tokens = 256, o.print_plan = 0, o.weights = wf;
+    o.max_ctx = ctx + steps + 8, o.max_tokens = 256, o.print_plan = 0, o.weights = wf, o.fp8_scale = fp8_scale;
     size_t free_b, total_b;
     CK(cudaMemGetInfo(&free_b, &total_b));
     int fit = lj_cuda_memory_plan_max_batch(&c, wf, o.max_ctx, o.max_tokens, 0, (int64_t)free_b);
@@ -442,6 +448,7 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);  // whole lines: the memory plan goes to stderr in between
   const char *models = "llama-3.2-1b,llama-3.2-3b,llama-3.1-8b";
   int quick = 0, w_bf16 = 1, w_fp8 = 0;
+  const char *fp8_scale_given = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
     else if (!strcmp(argv[i], "--weights") && i + 1 < argc) {
@@ -452,6 +459,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_engine: --weights %s: expected bf16, fp8 or both\n", f);
         return 2;
       }
+    }
+    else if (!strcmp(argv[i], "--fp8-scale") && i + 1 < argc) {
+      const char *f = argv[++i];
+      int m = lj_fp8_scale_parse(f);
+      if (!strcmp(f, "both")) g_fp8_scales = {LJ_FP8_SCALE_ROW, LJ_FP8_SCALE_TENSOR};
+      else if (m >= 0) g_fp8_scales = {m};
+      else {
+        fprintf(stderr, "bench_engine: --fp8-scale %s: expected row, tensor or both\n", f);
+        return 2;
+      }
+      fp8_scale_given = f;
     }
     else if (!strcmp(argv[i], "--quick")) quick = 1;
     else if (!strcmp(argv[i], "--decode-only")) g_decode_only = 1;
@@ -500,9 +518,14 @@ int main(int argc, char **argv) {
       fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|both] "
                       "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n"
                       "       [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]\n"
-                      "       [--attn-decode split|one|one_rope|all]\n");
+                      "       [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]\n");
       return 2;
     }
+  }
+  if (fp8_scale_given && !w_fp8) {
+    fprintf(stderr, "bench_engine: --fp8-scale %s: the scales of FP8 weights; add --weights fp8 or both\n",
+            fp8_scale_given);
+    return 2;
   }
   int n = 0;
   cudaError_t rc = cudaGetDeviceCount(&n);
@@ -523,8 +546,9 @@ int main(int argc, char **argv) {
          gemm8, p.name);
   char *list = strdup(models);
   for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-    if (w_bf16) bench_model(tok, copy, gemm, quick, LJ_WEIGHTS_BF16);
-    if (w_fp8) bench_model(tok, copy, gemm8, quick, LJ_WEIGHTS_FP8);
+    if (w_bf16) bench_model(tok, copy, gemm, quick, LJ_WEIGHTS_BF16, LJ_FP8_SCALE_ROW);
+    if (w_fp8)
+      for (int sc : g_fp8_scales) bench_model(tok, copy, gemm8, quick, LJ_WEIGHTS_FP8, sc);
   }
   free(list);
   return 0;

@@ -121,7 +121,7 @@ static void test_quantize_weights(void **state) {
   lj_weights w, ref;
   assert_int_equal(lj_weights_random(&c, 7, 1, &w), 0);
   assert_int_equal(lj_weights_random(&c, 7, 1, &ref), 0);
-  assert_int_equal(lj_weights_quantize_fp8(&w, 3), 0);
+  assert_int_equal(lj_weights_quantize_fp8(&w, 3, LJ_FP8_SCALE_ROW), 0);
   for (int l = 0; l < c.n_layers; l++) {
     lj_tensor *q[7] = {&w.layers[l].wq, &w.layers[l].wk, &w.layers[l].wv, &w.layers[l].wo,
                        &w.layers[l].w_gate, &w.layers[l].w_up, &w.layers[l].w_down};
@@ -149,7 +149,7 @@ static void test_quantize_weights(void **state) {
   assert_int_equal(w.layers[0].attn_norm.dtype, LJ_DTYPE_BF16);
   // Twice is a no-op.
   const void *before = w.layers[0].wq.data;
-  assert_int_equal(lj_weights_quantize_fp8(&w, 1), 0);
+  assert_int_equal(lj_weights_quantize_fp8(&w, 1, LJ_FP8_SCALE_ROW), 0);
   assert_ptr_equal(w.layers[0].wq.data, before);
   lj_weights_free(&w);
   lj_weights_free(&ref);
@@ -164,8 +164,8 @@ static void test_dequantize_weights(void **state) {
   lj_weights w, q;
   assert_int_equal(lj_weights_random(&c, 9, 1, &w), 0);
   assert_int_equal(lj_weights_random(&c, 9, 1, &q), 0);
-  assert_int_equal(lj_weights_quantize_fp8(&w, 2), 0);
-  assert_int_equal(lj_weights_quantize_fp8(&q, 2), 0);
+  assert_int_equal(lj_weights_quantize_fp8(&w, 2, LJ_FP8_SCALE_ROW), 0);
+  assert_int_equal(lj_weights_quantize_fp8(&q, 2, LJ_FP8_SCALE_ROW), 0);
   const void *embed = w.embed.data;
   assert_int_equal(lj_weights_dequantize_fp8(&w, 3), 0);
   assert_false(lj_weights_is_fp8(&w));
@@ -261,7 +261,7 @@ static void test_fp8_prefill_quantises_activations(void **state) {
   lj_weights w, b16;
   assert_int_equal(lj_weights_random(&c, 5, 1, &w), 0);
   assert_int_equal(lj_weights_random(&c, 5, 1, &b16), 0);
-  assert_int_equal(lj_weights_quantize_fp8(&w, 1), 0);
+  assert_int_equal(lj_weights_quantize_fp8(&w, 1, LJ_FP8_SCALE_ROW), 0);
   const int32_t tok[9] = {1, 17, 42, 7, 299, 3, 150, 88, 201};
   size_t V = (size_t)c.vocab_size;
   float *one = malloc(4 * V), *two = malloc(4 * V);
@@ -403,7 +403,7 @@ static void test_fp8_checkpoint(void **state) {
   // Not quantised yet: refused.
   assert_int_equal(lj_checkpoint_write(dir, &w, LJ_DTYPE_F8_E4M3), LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), "quantise first"));
-  assert_int_equal(lj_weights_quantize_fp8(&w, 2), 0);
+  assert_int_equal(lj_weights_quantize_fp8(&w, 2, LJ_FP8_SCALE_ROW), 0);
   assert_int_equal(lj_checkpoint_write(dir, &w, LJ_DTYPE_F8_E4M3), 0);
   if (lj_weights_load(dir, &back) < 0) fail_msg("%s", lj_error_message());
   for (int l = 0; l < c.n_layers; l++) {

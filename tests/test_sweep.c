@@ -290,6 +290,16 @@ static void test_study_resume(void **state) {
   lj_sweep_arguments(&set, p, n, args, sizeof args);
   assert_string_equal(args, "engine=cuda models=tiny batch=1,2 prompt_len=16,32 gen_len=6 stages=none repeats=3 "
                             "phase_seconds=2 idle_seconds=2 seed=0");
+  // FP8 is spelled out, and per-tensor scales after it; per row (the default) adds nothing.
+  char fp8[4096];
+  lj_sweep_settings f = set;
+  f.weights = LJ_WEIGHTS_FP8, f.fp8_scale = LJ_FP8_SCALE_ROW;
+  lj_sweep_arguments(&f, p, n, fp8, sizeof fp8);
+  assert_non_null(strstr(fp8, "seed=0 weights=fp8"));
+  assert_null(strstr(fp8, "fp8_scale"));
+  f.fp8_scale = LJ_FP8_SCALE_TENSOR;
+  lj_sweep_arguments(&f, p, n, fp8, sizeof fp8);
+  assert_non_null(strstr(fp8, "seed=0 weights=fp8 fp8_scale=tensor"));
 
   lj_store *st = NULL;
   assert_int_equal(lj_store_open(path, &st), 0);

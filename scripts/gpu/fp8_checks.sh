@@ -17,15 +17,7 @@
 set -u
 BIN=${1:-build-gpu}
 LOG=${OUT:-./fp8-checks-logs}
-mkdir -p "$LOG"
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-export LLAMAJOULE_SOURCE_DIR=$SRC
-fails=0
-verdict() {  # verdict OK(0/1) TEXT
-  if [ "$1" = 1 ]; then echo "PASS $2"; else echo "FAIL $2"; fails=$((fails + 1)); fi
-}
-
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$LOG/device.txt"
+. "$(dirname "$0")/checks_lib.sh"
 
 "$BIN/test_cuda_fp8" >"$LOG/test_cuda_fp8.log" 2>&1
 rc=$?
@@ -39,7 +31,6 @@ timeout 300 "$BIN/bench_engine" --models llama-3.1-8b --weights both --fusion no
 rc=$?
 verdict $([ $rc -eq 0 ] && echo 1 || echo 0) "bench_engine ran (rc=$rc)"
 grep -E "^ceilings" "$LOG/bench_engine.log"
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 for w in bf16 fp8; do
   line=$(grep "RESULT model=llama-3.1-8b kind=decode_b1 matmul=GEMV+PDL .*weights=$w" "$LOG/bench_engine.log" | head -1)
   pct=$(echo "$line" | field pct_floor)

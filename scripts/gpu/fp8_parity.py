@@ -64,14 +64,14 @@ def read_all(path):
     return out
 
 
-def run(binary, d, prompts, device, weights, n, dump):
+def run(binary, d, prompts, device, weights, n, dump, extra=()):
     cmd = [binary, "generate", "--model", d, "-n", str(n), "--ignore-eos", "--device", device, "--weights",
-           weights, "--threads", "8", "--dump-logits", dump]
+           weights, "--threads", "8", "--dump-logits", dump, *extra]
     for p in prompts:
         cmd += ["--prompt-ids", " ".join(map(str, p))]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
-        raise RuntimeError(f"{device}/{weights} generate exited {p.returncode}: {p.stderr.strip()[-400:]}")
+        raise RuntimeError(f"{device}/{weights}{''.join(' ' + e for e in extra)} generate exited {p.returncode}: {p.stderr.strip()[-400:]}")
     return read_all(dump)
 
 

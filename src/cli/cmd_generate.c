@@ -50,6 +50,8 @@ static void usage(FILE *fp) {
           "                       reference of the same FP8 values); default: fp8 for an FP8\n"
           "                       checkpoint (compressed-tensors), which loads as it is, else bf16;\n"
           "                       bf16 with an FP8 checkpoint dequantises it (bf16(code x scale))\n"
+          "  --fp8-scale row|tensor  with FP8 weights quantised on load: one scale per output row\n"
+          "                       (default) or one per tensor (amax of the whole matrix / 448)\n"
           "  --dump-logits FILE   write every step's logits (format in docs/model.md)\n"
           "  --write-checkpoint DIR  write the model as an HF checkpoint (config.json +\n"
           "                       model.safetensors) and exit\n"
@@ -70,6 +72,7 @@ typedef struct {
   lj_dtype checkpoint_dtype;
   int fusion;  // lj_cuda_fusion_mode
   int weights;  // lj_weight_format
+  int fp8_scale, fp8_scale_given;  // lj_fp8_scale_mode; 1 when --fp8-scale was given
 } gen_args;
 
 static int parse_int(const char *opt, const char *s, long min, long max, long *out) {
@@ -101,9 +104,19 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out) {
 }
 
 enum { OPT_PROMPT_IDS = 256, OPT_CHAT, OPT_TOKENIZER, OPT_BATCH, OPT_SEED, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_IGNORE_EOS,
-       OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE, OPT_FUSION, OPT_WEIGHTS };
+       OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE, OPT_FUSION, OPT_WEIGHTS,
+       OPT_FP8_SCALE };
 
-// Returns 1 when --help was printed.
+// The weight format --fp8-scale is checked against: --checkpoint-dtype fp8 quantises too (its
+// scales are what --fp8-scale says); without --weights a preset is bf16, and a checkpoint
+// directory is unknown (-1) until loaded (an FP8 one stays FP8).
+static int fp8_target(const gen_args *a) {
+  struct stat st;
+  if (a->write_checkpoint && a->checkpoint_dtype == LJ_DTYPE_F8_E4M3) return LJ_WEIGHTS_FP8;
+  if (a->weights < 0 && !(stat(a->model, &st) == 0 && S_ISDIR(st.st_mode))) return LJ_WEIGHTS_BF16;
+  return a->weights;
+}
+
 static int parse_args(int argc, char **argv, gen_args *a) {
   static const struct option opts[] = {
       {"model", required_argument, 0, 'm'},        {"prompt", required_argument, 0, 'p'},
@@ -116,7 +129,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       {"device", required_argument, 0, OPT_DEVICE}, {"dump-logits", required_argument, 0, OPT_DUMP},
       {"write-checkpoint", required_argument, 0, OPT_WRITE},
       {"checkpoint-dtype", required_argument, 0, OPT_CKPT_DTYPE}, {"fusion", required_argument, 0, OPT_FUSION},
-      {"weights", required_argument, 0, OPT_WEIGHTS},
+      {"weights", required_argument, 0, OPT_WEIGHTS}, {"fp8-scale", required_argument, 0, OPT_FP8_SCALE},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   *a = (gen_args){.n_new = 32, .batch = 1, .threads = lj_default_threads(), .device = NULL,
@@ -161,6 +174,11 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         a->weights = lj_weight_format_parse(optarg);
         if (a->weights < 0) return LJ_FAIL(LJ_EINVAL, "--weights '%s': expected bf16 or fp8", optarg);
         break;
+      case OPT_FP8_SCALE:
+        a->fp8_scale = lj_fp8_scale_parse(optarg);
+        if (a->fp8_scale < 0) return LJ_FAIL(LJ_EINVAL, "--fp8-scale '%s': expected row or tensor", optarg);
+        a->fp8_scale_given = 1;
+        break;
       case OPT_FUSION:
         a->fusion = lj_cuda_fusion_parse(optarg);
         if (a->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none or production", optarg);
@@ -177,6 +195,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   if (!a->device) a->device = lj_cuda_device_count() > 0 ? "cuda" : "cpu";
   if (strcmp(a->device, "cpu") && strcmp(a->device, "cuda"))
     return LJ_FAIL(LJ_EINVAL, "--device '%s': expected cpu or cuda", a->device);
+  if (fp8_target(a) >= 0) LJ_TRY(lj_fp8_scale_check(fp8_target(a), a->fp8_scale, a->fp8_scale_given));
   return lj_sampling_params_check(&a->sampling);
 }
 
@@ -375,16 +394,17 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
   int max_tokens = n_seqs * ps.longest;
   if (same_len && max_tokens > 8192) max_tokens = 8192 > n_seqs ? 8192 : n_seqs;
   if (rc == LJ_OK && on_cuda && w)
-    rc = lj_cuda_engine_from_weights(w, a->weights, n_seqs, ps.longest + a->n_new, max_tokens, &cuda);
+    rc = lj_cuda_engine_from_weights(w, a->weights, a->fp8_scale, n_seqs, ps.longest + a->n_new, max_tokens, &cuda);
   if (rc == LJ_OK && on_cuda && !w) {
     lj_cuda_options co;
     lj_cuda_options_default(&co);
     co.max_batch = n_seqs, co.max_ctx = ps.longest + a->n_new, co.max_tokens = max_tokens, co.weights = a->weights;
+    co.fp8_scale = a->fp8_scale;
     int64_t t0 = lj_mono_ns();
     rc = lj_cuda_engine_create_random(&cuda, c, a->weight_seed, &co);
     if (rc == LJ_OK)
       lj_info("%s: RANDOM weights (seed %llu, bf16, stored as %s) generated on the GPU, %.3f B parameters, in %.2f s",
-              c->name, (unsigned long long)a->weight_seed, lj_weight_format_name(a->weights), (double)lj_config_n_params(c) / 1e9,
+              c->name, (unsigned long long)a->weight_seed, lj_weights_label(a->weights, a->fp8_scale), (double)lj_config_n_params(c) / 1e9,
               (double)(lj_mono_ns() - t0) / 1e9);
   }
   else if (rc == LJ_OK && !on_cuda)
@@ -435,7 +455,7 @@ int lj_cmd_generate(int argc, char **argv) {
   if (!a.write_checkpoint && !strcmp(a.device, "cuda") && !(stat(a.model, &st) == 0 && S_ISDIR(st.st_mode)) &&
       lj_config_preset(a.model, &preset) == LJ_OK) {
     if (a.weights < 0) a.weights = LJ_WEIGHTS_BF16;
-    rc = run_generate(&a, &preset, NULL);
+    if ((rc = lj_fp8_scale_check(a.weights, a.fp8_scale, a.fp8_scale_given)) == LJ_OK) rc = run_generate(&a, &preset, NULL);
     return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
   }
   lj_weights w;
@@ -443,13 +463,14 @@ int lj_cmd_generate(int argc, char **argv) {
   if (rc < 0) return lj_report_error(rc);
   // Without --weights, an FP8 checkpoint keeps its FP8 linear layers; anything else is bf16.
   if (a.weights < 0) a.weights = lj_weights_is_fp8(&w) ? LJ_WEIGHTS_FP8 : LJ_WEIGHTS_BF16;
-  // FP8 on the CPU (the reference) or for an FP8 checkpoint: quantised here, per row, as the GPU does.
-  if ((a.weights == LJ_WEIGHTS_FP8 && !strcmp(a.device, "cpu") && !a.write_checkpoint) ||
-      (a.write_checkpoint && a.checkpoint_dtype == LJ_DTYPE_F8_E4M3))
-    rc = lj_weights_quantize_fp8(&w, a.threads);
+  rc = lj_fp8_scale_check(fp8_target(&a), a.fp8_scale, a.fp8_scale_given);
+  // FP8 on the CPU (the reference) or for an FP8 checkpoint: quantised here, as the GPU does.
+  if (rc == LJ_OK && ((a.weights == LJ_WEIGHTS_FP8 && !strcmp(a.device, "cpu") && !a.write_checkpoint) ||
+                      (a.write_checkpoint && a.checkpoint_dtype == LJ_DTYPE_F8_E4M3)))
+    rc = lj_weights_quantize_fp8(&w, a.threads, a.fp8_scale);
   // An FP8 checkpoint with --weights bf16 runs bf16 linear layers on either device, as asked:
   // dequantised here, bf16(code x scale) (the GPU's bf16 path would refuse FP8 tensors).
-  else if (!a.write_checkpoint && a.weights == LJ_WEIGHTS_BF16 && lj_weights_is_fp8(&w)) {
+  else if (rc == LJ_OK && !a.write_checkpoint && a.weights == LJ_WEIGHTS_BF16 && lj_weights_is_fp8(&w)) {
     rc = lj_weights_dequantize_fp8(&w, a.threads);
     if (rc == LJ_OK)
       lj_info("%s: FP8 linear layers dequantised to bf16 (code x scale, rounded to bf16) for --weights bf16",

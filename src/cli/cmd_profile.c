@@ -73,8 +73,9 @@ static void usage(FILE *f) {
           "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
           "  --threads N            CPU engine threads (default: all)\n"
           "  --seed S               weights of a preset, replay offsets (default 0)\n"
-          "  --weights bf16|fp8     the CUDA engine's linear layers: bf16 (default) or FP8 E4M3 with\n"
-          "                         per-row scales (docs/engine-cuda.md)\n"
+          "  --weights bf16|fp8     the linear layers: bf16 (default) or FP8 E4M3 (docs/engine-cuda.md)\n"
+          "  --fp8-scale row|tensor with --weights fp8: one scale per output row (default) or one per\n"
+          "                         tensor, stored as weights fp8-tensor\n"
           "  --fusion none|production  the CUDA engine's decode kernels: one per stage (none, default) or\n"
           "                         the fused mode's composite stages (production; bf16 weights only; the\n"
           "                         CPU engine refuses it); `compare` of both says what the boundaries cost\n"
@@ -115,7 +116,7 @@ enum {
   OPT_BATCH = 256, OPT_PROMPT_LEN, OPT_PROMPT, OPT_GEN_LEN, OPT_TOKENIZER, OPT_REPEATS, OPT_TRIALS, OPT_REPLAY_S,
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_COOLDOWN_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
-  OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_FUSION, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
+  OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_FP8_SCALE, OPT_FUSION, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
   OPT_PER_LAYER, OPT_NO_LAYER_STAGES, OPT_SKIP_ROUNDS, OPT_ABLATION_ROUNDS
 };
 
@@ -138,6 +139,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"replay-duty", required_argument, 0, OPT_DUTY}, {"ablate", required_argument, 0, OPT_ABLATE},
       {"quick", no_argument, 0, OPT_QUICK},
       {"weights", required_argument, 0, OPT_WEIGHTS}, {"fusion", required_argument, 0, OPT_FUSION},
+      {"fp8-scale", required_argument, 0, OPT_FP8_SCALE},
       {"head-fit", no_argument, 0, OPT_HEAD_FIT}, {"no-shapley", no_argument, 0, OPT_NO_SHAPLEY},
       {"known-answer", no_argument, 0, OPT_KNOWN}, {"known-answer-mb", required_argument, 0, OPT_KNOWN_MB},
       {"per-layer", no_argument, 0, OPT_PER_LAYER}, {"no-layer-stages", no_argument, 0, OPT_NO_LAYER_STAGES},
@@ -157,6 +159,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
   int c;
   lj_profile_options *o = &a->o;
   double v = 0;
+  int fp8_scale_given = 0;
   while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
     switch (c) {
       case OPT_MODEL: o->model = optarg; break;
@@ -200,6 +203,11 @@ static int parse_args(int argc, char **argv, profile_args *a) {
         o->weights = lj_weight_format_parse(optarg);
         if (o->weights < 0) return LJ_FAIL(LJ_EINVAL, "--weights '%s': expected bf16 or fp8", optarg);
         break;
+      case OPT_FP8_SCALE:
+        o->fp8_scale = lj_fp8_scale_parse(optarg);
+        if (o->fp8_scale < 0) return LJ_FAIL(LJ_EINVAL, "--fp8-scale '%s': expected row or tensor", optarg);
+        fp8_scale_given = 1;
+        break;
       case OPT_FUSION:
         o->fusion = lj_cuda_fusion_parse(optarg);
         if (o->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none or production", optarg);
@@ -220,6 +228,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
   }
   if (optind < argc) return LJ_FAIL(LJ_EINVAL, "unexpected argument '%s'", argv[optind]);
   if (o->prompt && !*o->prompt) return LJ_FAIL(LJ_EINVAL, "--prompt is empty");
+  LJ_TRY(lj_fp8_scale_check(o->weights, o->fp8_scale, fp8_scale_given));
   if (strcmp(a->engine, "auto") && strcmp(a->engine, "cuda") && strcmp(a->engine, "cpu"))
     return LJ_FAIL(LJ_EINVAL, "--engine '%s': expected auto, cuda or cpu", a->engine);
   return 0;

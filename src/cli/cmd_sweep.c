@@ -43,7 +43,8 @@ static void usage(FILE *f) {
           "  --phase-seconds S      minimum length of a phase window (default 2)\n"
           "  --idle-seconds S       idle measured before each point (default 2)\n"
           "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
-          "  --device N, --threads N, --seed S, --weights bf16|fp8   as for profile\n"
+          "  --device N, --threads N, --seed S, --weights bf16|fp8, --fp8-scale row|tensor   as for\n"
+          "                         profile (tensor joins the study's identity)\n"
           "study:\n"
           "  --max-seconds S        stop before a point that would not end within S seconds of the start\n"
           "                         (estimated from the points done); resume later (exit code 75)\n"
@@ -86,7 +87,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 
 enum {
   OPT_MODELS = 256, OPT_BATCH, OPT_PROMPT_LEN, OPT_GEN_LEN, OPT_STAGES, OPT_ENGINE, OPT_MAX_S, OPT_REPEATS,
-  OPT_PHASE_S, OPT_IDLE_S, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_NAME, OPT_WEIGHTS
+  OPT_PHASE_S, OPT_IDLE_S, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_NAME, OPT_WEIGHTS, OPT_FP8_SCALE
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -99,7 +100,7 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
       {"phase-seconds", required_argument, 0, OPT_PHASE_S}, {"idle-seconds", required_argument, 0, OPT_IDLE_S},
       {"device", required_argument, 0, OPT_DEVICE}, {"threads", required_argument, 0, OPT_THREADS},
       {"seed", required_argument, 0, OPT_SEED}, {"name", required_argument, 0, OPT_NAME},
-      {"weights", required_argument, 0, OPT_WEIGHTS},
+      {"weights", required_argument, 0, OPT_WEIGHTS}, {"fp8-scale", required_argument, 0, OPT_FP8_SCALE},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_sweep_settings_default(&a->s);
@@ -108,7 +109,7 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
   a->stages = "none", a->engine = "auto";
   optind = 1;
   opterr = 0;
-  int c;
+  int c, fp8_scale_given = 0;
   double v = 0;
   while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
     switch (c) {
@@ -135,6 +136,11 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
         a->s.weights = lj_weight_format_parse(optarg);
         if (a->s.weights < 0) return LJ_FAIL(LJ_EINVAL, "--weights '%s': expected bf16 or fp8", optarg);
         break;
+      case OPT_FP8_SCALE:
+        a->s.fp8_scale = lj_fp8_scale_parse(optarg);
+        if (a->s.fp8_scale < 0) return LJ_FAIL(LJ_EINVAL, "--fp8-scale '%s': expected row or tensor", optarg);
+        fp8_scale_given = 1;
+        break;
       case OPT_NAME:
         if (!*optarg || strlen(optarg) >= 256) return LJ_FAIL(LJ_EINVAL, "--name: 1 to 255 bytes");
         a->name = optarg;
@@ -147,6 +153,7 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
   }
   if (optind < argc) return LJ_FAIL(LJ_EINVAL, "unexpected argument '%s'", argv[optind]);
   if (!a->n_models) return LJ_FAIL(LJ_EINVAL, "sweep: which models? (--models llama-3.2-1b,llama-3.2-3b)");
+  LJ_TRY(lj_fp8_scale_check(a->s.weights, a->s.fp8_scale, fp8_scale_given));
   if (!a->out) return LJ_FAIL(LJ_EINVAL, "sweep: -o STUDY.db is required (the study's own store)");
   if (strcmp(a->engine, "auto") && strcmp(a->engine, "cuda") && strcmp(a->engine, "cpu"))
     return LJ_FAIL(LJ_EINVAL, "--engine '%s': expected auto, cuda or cpu", a->engine);

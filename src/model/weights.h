@@ -82,10 +82,12 @@ size_t lj_weights_nbytes(const lj_weights *w);
 void lj_weights_free(lj_weights *w);
 
 // Quantises every linear-layer matrix (wq, wk, wv, wo, w_gate, w_up, w_down) to F8_E4M3 with
-// one fp32 scale per row (model/fp8_quant.h), into host memory owned by w; matrices already
-// in F8_E4M3 are kept; embeddings, norms and lm_head stay as they are. The CPU reference of
-// the CUDA engine's FP8 weights (the same codes and scales, bit for bit).
-int lj_weights_quantize_fp8(lj_weights *w, int n_threads);
+// one fp32 scale per row, or with scale_mode LJ_FP8_SCALE_TENSOR one per matrix stored in every
+// row's slot (model/fp8_quant.h), into host memory owned by w; embeddings, norms and lm_head stay
+// as they are. Matrices already in F8_E4M3 are kept with their own scales (per row only: asking
+// per tensor of an FP8 checkpoint is LJ_EUNSUPPORTED). The CPU reference of the CUDA engine's
+// FP8 weights (the same codes and scales, bit for bit).
+int lj_weights_quantize_fp8(lj_weights *w, int n_threads, int scale_mode);
 // The reverse for FP8 checkpoints run with bf16 linear layers (--weights bf16): every F8_E4M3
 // matrix becomes BF16 holding bf16(e4m3(code) * scale) (what transformers' dequantisation of a
 // compressed-tensors checkpoint to bfloat16 gives); other matrices are kept.

@@ -1,5 +1,5 @@
-// FP8 E4M3 linear-layer weights: quantising loaded/random weights on the host (the CPU
-// reference of the CUDA engine's FP8 path) and reading the scales of checkpoints that
+// FP8 E4M3 linear-layer weights: quantising loaded/random weights on the host, per row or per
+// tensor (the CPU reference of the CUDA engine's FP8 path) and reading the scales of checkpoints that
 // are already FP8 (compressed-tensors "float-quantized": `<name>.weight` F8_E4M3 beside
 // `<name>.weight_scale`, per tensor [] / [1] or per output channel [out] / [out, 1]).
 #include <pthread.h>
@@ -39,16 +39,16 @@ static void parallel_rows(int64_t rows, int n_threads, void (*fn)(void *ctx, int
   for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
 }
 
-// One row of src quantised into q and scale.
+// One row of src quantised into q and scale; per tensor, every scale[r] already holds the
+// tensor's scale (tensor_scale set).
 typedef struct {
   const lj_tensor *src;
   uint8_t *q;
   float *scale;
+  int tensor_scale;
 } quant_job;
 
-static void quant_row(void *ctx, int64_t r) {
-  quant_job *j = ctx;
-  const lj_tensor *t = j->src;
+static float row_amax(const lj_tensor *t, int64_t r) {
   int64_t cols = t->shape[1];
   float amax = 0.0f;
   for (int64_t i = 0; i < cols; i++) {
@@ -56,14 +56,32 @@ static void quant_row(void *ctx, int64_t r) {
     a = a < 0 ? -a : a;
     if (a > amax) amax = a;
   }
-  float s = lj_fp8_row_scale(amax);
+  return amax;
+}
+
+// Per tensor, first pass: scale[r] = the row's amax (the reduction is done after, in any order).
+static void amax_row(void *ctx, int64_t r) {
+  quant_job *j = ctx;
+  j->scale[r] = row_amax(j->src, r);
+}
+
+static void quant_row(void *ctx, int64_t r) {
+  quant_job *j = ctx;
+  const lj_tensor *t = j->src;
+  int64_t cols = t->shape[1];
+  float s = j->tensor_scale ? j->scale[r] : lj_fp8_row_scale(row_amax(t, r));
   j->scale[r] = s;
   for (int64_t i = 0; i < cols; i++)
     j->q[r * cols + i] = lj_fp8_quantize(lj_load_f32(t->data, t->dtype, (size_t)(r * cols + i)), s);
 }
 
-static int quantize_tensor(lj_weights *w, lj_tensor *t, int n_threads) {
-  if (t->dtype == LJ_DTYPE_F8_E4M3) return LJ_OK;
+static int quantize_tensor(lj_weights *w, lj_tensor *t, int n_threads, int scale_mode) {
+  if (t->dtype == LJ_DTYPE_F8_E4M3) {
+    if (scale_mode == LJ_FP8_SCALE_TENSOR)
+      return LJ_FAIL(LJ_EUNSUPPORTED, "'%s' is already F8_E4M3 (an FP8 checkpoint): its own scales are used; per-tensor "
+                     "scales (--fp8-scale tensor) apply to weights quantised on load only", t->name);
+    return LJ_OK;
+  }
   int64_t rows = t->shape[0], cols = t->shape[1];
   uint8_t *q = malloc((size_t)(rows * cols) + 1);
   float *scale = malloc((size_t)rows * sizeof *scale + 1);
@@ -73,7 +91,14 @@ static int quantize_tensor(lj_weights *w, lj_tensor *t, int n_threads) {
     return LJ_FAIL(LJ_ENOMEM, "FP8 quantisation of '%s': out of memory (%lld x %lld)", t->name, (long long)rows,
                    (long long)cols);
   }
-  quant_job j = {.src = t, .q = q, .scale = scale};
+  quant_job j = {.src = t, .q = q, .scale = scale, .tensor_scale = scale_mode == LJ_FP8_SCALE_TENSOR};
+  if (j.tensor_scale) {
+    parallel_rows(rows, n_threads, amax_row, &j);
+    float amax = 0.0f;
+    for (int64_t r = 0; r < rows; r++) amax = scale[r] > amax ? scale[r] : amax;
+    float s = lj_fp8_row_scale(amax);
+    for (int64_t r = 0; r < rows; r++) scale[r] = s;
+  }
   parallel_rows(rows, n_threads, quant_row, &j);
   int rc = lj_weights_adopt(w, q);
   if (rc < 0) {  // adopt frees q on failure; scale is still ours
@@ -134,11 +159,13 @@ int lj_weights_dequantize_fp8(lj_weights *w, int n_threads) {
   return LJ_OK;
 }
 
-int lj_weights_quantize_fp8(lj_weights *w, int n_threads) {
+int lj_weights_quantize_fp8(lj_weights *w, int n_threads, int scale_mode) {
+  if (scale_mode != LJ_FP8_SCALE_ROW && scale_mode != LJ_FP8_SCALE_TENSOR)
+    return LJ_FAIL(LJ_EINVAL, "FP8 quantisation: unknown scale mode %d (row 0, tensor 1)", scale_mode);
   for (int l = 0; l < w->config.n_layers; l++) {
     lj_layer_weights *L = &w->layers[l];
     lj_tensor *ts[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-    for (int i = 0; i < 7; i++) LJ_TRY(quantize_tensor(w, ts[i], n_threads));
+    for (int i = 0; i < 7; i++) LJ_TRY(quantize_tensor(w, ts[i], n_threads, scale_mode));
   }
   return LJ_OK;
 }

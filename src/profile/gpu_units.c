@@ -51,7 +51,7 @@ int lj_gpu_unit_load(gpu_run *g) {
   if (g->ckpt_dir) {
     lj_weights w;
     LJ_TRY(lj_weights_load(g->ckpt_dir, &w));
-    int rc = lj_cuda_engine_from_weights(&w, o->weights, B, ctx, B * o->prompt_len, &g->e);
+    int rc = lj_cuda_engine_from_weights(&w, o->weights, o->fp8_scale, B, ctx, B * o->prompt_len, &g->e);
     lj_weights_free(&w);
     if (rc == 0) rc = lj_cuda_set_fusion(g->e, o->fusion);
     return rc;
@@ -60,7 +60,7 @@ int lj_gpu_unit_load(gpu_run *g) {
   lj_cuda_options_default(&opt);
   opt.device = g->m.cuda_index;
   opt.max_batch = B, opt.max_ctx = ctx, opt.max_tokens = B * o->prompt_len, opt.print_plan = 0;
-  opt.weights = o->weights;
+  opt.weights = o->weights, opt.fp8_scale = o->fp8_scale;
   LJ_TRY(lj_cuda_engine_create_random(&g->e, &g->r->plan.config, o->seed, &opt));
   return lj_cuda_set_fusion(g->e, o->fusion);
 }

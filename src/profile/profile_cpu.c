@@ -53,7 +53,7 @@ static int unit_load(cpu_run *c) {
   if (c->ckpt_dir) LJ_TRY(lj_weights_load(c->ckpt_dir, &c->w));
   else LJ_TRY(lj_weights_random(&c->r->plan.config, c->o->seed, threads, &c->w));
   c->have_weights = 1;
-  if (c->o->weights == LJ_WEIGHTS_FP8) LJ_TRY(lj_weights_quantize_fp8(&c->w, threads));  // the FP8 reference
+  if (c->o->weights == LJ_WEIGHTS_FP8) LJ_TRY(lj_weights_quantize_fp8(&c->w, threads, c->o->fp8_scale));  // the FP8 reference
   else if (lj_weights_is_fp8(&c->w)) {  // bf16 asked of an FP8 checkpoint: bf16(code x scale), as generate
     LJ_TRY(lj_weights_dequantize_fp8(&c->w, threads));
     if (!c->dequant_said++)

@@ -78,7 +78,9 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   p->ablation = o->ablation, p->head_fit = o->head_fit;
   p->sequence = o->sequence, p->shapley = o->shapley;
   p->known_answer_bytes = (int64_t)o->known_answer_mb << 20;
-  snprintf(p->weights, sizeof p->weights, "%s", o->weights == LJ_WEIGHTS_FP8 ? "fp8" : "bf16");
+  // "fp8-tensor" with per-tensor scales: every comparison by weights keeps the two FP8 modes apart.
+  LJ_TRY(lj_fp8_scale_check(o->weights, o->fp8_scale, o->fp8_scale != LJ_FP8_SCALE_ROW));
+  snprintf(p->weights, sizeof p->weights, "%s", lj_weights_label(o->weights, o->fp8_scale));
   // The fused kernels read bf16 weight rows: with FP8 the engine would run the simple stages.
   if (o->fusion == LJ_FUSION_PRODUCTION && o->weights == LJ_WEIGHTS_FP8)
     return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion production with --weights fp8: the fused kernels read bf16 weights "

@@ -41,6 +41,7 @@ typedef struct {
   int threads;              // CPU engine threads (0 = all)
   uint64_t seed;
   int weights;              // lj_weight_format of the CUDA engine (bf16)
+  int fp8_scale;            // with FP8 weights, lj_fp8_scale_mode (per row); quantised on load, both engines
   int fusion;               // lj_cuda_fusion_mode of the CUDA engine (LJ_FUSION_NONE; production: fused decode)
   int progress;             // progress on stderr (when a terminal)
   lj_store *store;          // samples streamed here when not NULL

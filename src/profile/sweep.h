@@ -39,6 +39,7 @@ typedef struct {
   uint64_t seed;
   int device, threads;
   int weights;           // lj_weight_format of the CUDA engine (bf16)
+  int fp8_scale;         // with FP8 weights, lj_fp8_scale_mode (per row)
 } lj_sweep_settings;
 
 void lj_sweep_settings_default(lj_sweep_settings *s);

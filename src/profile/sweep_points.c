@@ -182,6 +182,7 @@ void lj_sweep_arguments(const lj_sweep_settings *s, const lj_study_point *p, siz
          s->idle_seconds, (unsigned long long)s->seed);
   // Only FP8 is spelled out: the identity of bf16 studies stays what it was before the option.
   if (s->weights == LJ_WEIGHTS_FP8) append(buf, cap, &used, " weights=fp8");
+  if (s->weights == LJ_WEIGHTS_FP8 && s->fp8_scale == LJ_FP8_SCALE_TENSOR) append(buf, cap, &used, " fp8_scale=tensor");
 }
 
 int lj_sweep_point_pending(const lj_study_point *p) { return p->status != LJ_POINT_DONE; }

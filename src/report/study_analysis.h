@@ -28,7 +28,7 @@ typedef struct {
 // One model in one weight format at one prompt and generated length, its done points by batch.
 typedef struct {
   char model[64];
-  char weights[8];  // the linear layers' format, "bf16" or "fp8": bf16 and FP8 sweeps are separate lines
+  char weights[16];  // the linear layers' format, "bf16", "fp8" or "fp8-tensor": bf16 and FP8 sweeps are separate lines
   char gpu[96];
   int prompt_len, gen_len;
   double params_b;  // billions of parameters

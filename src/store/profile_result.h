@@ -29,7 +29,8 @@ typedef struct {
   int weights_random;     // 1: preset with random weights generated on the device
   lj_model_config config;
   char engine[8];         // "cuda" or "cpu"
-  char weights[8];        // "bf16" or "fp8": the linear layers' format (engine/weight_format.h)
+  char weights[16];       // "bf16", "fp8" (per-row scales) or "fp8-tensor": the linear layers' format
+                          // (lj_weights_label, engine/weight_format.h)
   char fusion[16];        // "none" or "production": the CUDA engine's execution mode (stored in the
                           // engine column as "cuda+production"; "" in stores from before it: none)
   int timing_only;        // 1: no energy (CPU engine, or no power source): times only

@@ -298,7 +298,7 @@ static void test_engine_vs_cpu_reference(void **state) {
   assert_int_equal(lj_config_preset("tiny", &c), 0);
   lj_weights w;
   assert_int_equal(lj_weights_random(&c, 5, 2, &w), 0);
-  assert_int_equal(lj_weights_quantize_fp8(&w, 2), 0);
+  assert_int_equal(lj_weights_quantize_fp8(&w, 2, LJ_FP8_SCALE_ROW), 0);
   lj_cuda_options o;
   lj_cuda_options_default(&o);
   o.max_batch = 1, o.max_ctx = 128, o.max_tokens = 128, o.weights = LJ_WEIGHTS_FP8, o.print_plan = 0;

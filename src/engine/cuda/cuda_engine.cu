@@ -220,6 +220,10 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
                    "model %s: FP8 weights need dim, hidden_dim, n_heads x head_dim and n_kv_heads x head_dim "
                    "multiples of 16 (16-byte rows and columns for the FP8 GEMV and cuBLASLt); got %d, %d, %d, %d",
                    cfg->name, cfg->dim, cfg->hidden_dim, lj_q_dim(cfg), lj_kv_dim(cfg));
+  if (opt && opt->fp8_scale != LJ_FP8_SCALE_ROW &&
+      (opt->fp8_scale != LJ_FP8_SCALE_TENSOR || opt->weights != LJ_WEIGHTS_FP8))
+    return LJ_FAIL(LJ_EINVAL, "CUDA engine: FP8 scale mode %d with %s weights (per tensor, 1, needs FP8 weights)",
+                   opt->fp8_scale, lj_weight_format_name(opt->weights));
   int n_dev = 0;
   cudaError_t err = cudaGetDeviceCount(&n_dev);
   if (err != cudaSuccess || n_dev == 0)
@@ -274,7 +278,7 @@ int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cf
   do {                                                                                                       \
     if ((lin).q)                                                                                             \
       rc = lj_cuda_fill_random_fp8((lin).q + (size_t)(row0) * (cols), (lin).scale + (row0), (rows), (int)(cols), \
-                                   seed, (id), s);                                                           \
+                                   seed, (id), e->opt.fp8_scale, s);                                         \
     else                                                                                                     \
       rc = lj_cuda_fill_random((lin).w + (size_t)(row0) * (cols), (size_t)(rows) * (cols), seed, (id), 0, s);  \
     if (rc < 0) goto fail;                                                                                   \
@@ -321,15 +325,19 @@ static int upload(lj_cuda_uploader *u, bf16 *dst, const lj_cuda_host_tensor *t, 
 
 // Rows [row0, row0 + rows) of a linear layer (cols wide) from host tensor t.
 static int upload_linear(lj_cuda_uploader *u, const linear_dev *lin, size_t row0, size_t rows, size_t cols,
-                         const lj_cuda_host_tensor *t, const char *name, int layer) {
+                         const lj_cuda_host_tensor *t, const char *name, int layer, int fp8_scale) {
   if (!lin->q) return upload(u, lin->w + row0 * cols, t, rows * cols, name, layer);
   if (!t->data) return LJ_FAIL(LJ_EINVAL, "CUDA engine: weight %s of layer %d is missing", name, layer);
   if (t->dtype == LJ_DTYPE_F8_E4M3 && !t->scale)
     return LJ_FAIL(LJ_EINVAL, "CUDA engine: weight %s of layer %d is F8_E4M3 without scales", name, layer);
   if (t->dtype > LJ_DTYPE_F8_E4M3)
     return LJ_FAIL(LJ_EUNSUPPORTED, "CUDA engine: weight %s of layer %d has an unknown dtype", name, layer);
+  if (t->dtype == LJ_DTYPE_F8_E4M3 && fp8_scale != LJ_FP8_SCALE_ROW)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "CUDA engine: weight %s of layer %d is F8_E4M3 (an FP8 checkpoint) and keeps its "
+                   "own scales; per-tensor scales (--fp8-scale tensor) apply to weights quantised on load only",
+                   name, layer);
   return lj_cuda_upload_fp8(u, lin->q + row0 * cols, lin->scale + row0, t->data, t->dtype, t->scale, rows,
-                            (int)cols);
+                            (int)cols, fp8_scale);
 }
 
 int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
@@ -345,7 +353,7 @@ int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
 #define UP(dst, t, n, name, l) \
   do { if ((rc = upload(u, (dst), &(t), (n), (name), (l))) < 0) goto fail; } while (0)
 #define LIN(lin, row0, rows, cols, t, name, l) \
-  do { if ((rc = upload_linear(u, &(lin), (row0), (rows), (cols), &(t), (name), (l))) < 0) goto fail; } while (0)
+  do { if ((rc = upload_linear(u, &(lin), (row0), (rows), (cols), &(t), (name), (l), e->opt.fp8_scale)) < 0) goto fail; } while (0)
     if (!w->layers) {
       rc = LJ_FAIL(LJ_EINVAL, "CUDA engine: host weights have no layers");
       goto fail;

@@ -30,6 +30,8 @@ typedef struct {
   int weights;          // lj_weight_format: LJ_WEIGHTS_BF16 (default) or LJ_WEIGHTS_FP8 (the linear
                         // layers as E4M3 with per-output-row scales, quantised on load; decode by the
                         // FP8 GEMV, prefill by cuBLASLt FP8 GEMMs; the fused mode runs unfused)
+  int fp8_scale;        // with FP8 weights, lj_fp8_scale_mode: LJ_FP8_SCALE_ROW (default) or _TENSOR (one
+                        // scale per matrix, stored in every row's slot: the same kernels read it)
 } lj_cuda_options;
 
 void lj_cuda_options_default(lj_cuda_options *o);

@@ -16,8 +16,8 @@ static int host_tensor(const lj_tensor *t, const char *name, int layer, lj_cuda_
   return 0;
 }
 
-int lj_cuda_engine_from_weights(const lj_weights *w, int weights, int max_seqs, int max_ctx, int max_tokens,
-                                lj_cuda_engine **out) {
+int lj_cuda_engine_from_weights(const lj_weights *w, int weights, int fp8_scale, int max_seqs, int max_ctx,
+                                int max_tokens, lj_cuda_engine **out) {
   *out = NULL;
   const lj_model_config *c = &w->config;
   lj_cuda_host_layer *layers = calloc((size_t)c->n_layers, sizeof *layers);
@@ -38,6 +38,7 @@ int lj_cuda_engine_from_weights(const lj_weights *w, int weights, int max_seqs, 
     lj_cuda_options o;
     lj_cuda_options_default(&o);
     o.max_batch = max_seqs, o.max_ctx = max_ctx, o.max_tokens = max_tokens, o.weights = weights;
+    o.fp8_scale = fp8_scale;
     rc = lj_cuda_engine_create(out, c, &hw, &o);
   }
   free(layers);

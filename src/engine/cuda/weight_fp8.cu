@@ -1,6 +1,8 @@
 // FP8 quantisation on the device, model/fp8_quant.h's arithmetic (so the codes and scales
 // equal the CPU reference's bit for bit): one block of 256 threads per row finds the row's
-// amax, then writes e4m3(v / scale). Sources: checkpoint rows (F32/F16/BF16 on the device),
+// amax, then writes e4m3(v / scale). Per tensor, three passes: each row's amax into the scale
+// slots, one block reduces them to the tensor's scale and writes it to every slot, then each row
+// is quantised with its (given) slot. Sources: checkpoint rows (F32/F16/BF16 on the device),
 // the random weights of model/random_init.h (rounded to bf16 first, as the CPU engine stores
 // them), and bf16 activations (per token, before an FP8 GEMM).
 #include "engine/cuda/bf16_util.cuh"
@@ -23,26 +25,65 @@ struct src_random {
   __device__ float operator()(size_t i) const { return lj_round_bf16(lj_random_matrix_weight(seed, id, i)); }
 };
 
+// What a pass of quantize_rows_kernel does with row r.
+enum { Q_ROW = 0, Q_AMAX = 1, Q_GIVEN = 2 };  // amax + scale + codes; scale[r] = amax only; codes with scale[r]
+
 template <typename Src>
 static __global__ void __launch_bounds__(Q_THREADS)
-quantize_rows_kernel(uint8_t *q, float *scale, Src src, int cols) {
+quantize_rows_kernel(uint8_t *q, float *scale, Src src, int cols, int pass) {
   __shared__ float scratch[32];
   size_t base = (size_t)blockIdx.x * cols;
-  float amax = 0.0f;
-  for (int i = threadIdx.x; i < cols; i += Q_THREADS) amax = fmaxf(amax, fabsf(src(base + i)));
-  amax = block_max(amax, scratch);  // max is exact in any order
-  float s = lj_fp8_row_scale(amax);
-  if (threadIdx.x == 0) scale[blockIdx.x] = s;
+  float s;
+  if (pass == Q_GIVEN) {
+    s = scale[blockIdx.x];
+  } else {
+    float amax = 0.0f;
+    for (int i = threadIdx.x; i < cols; i += Q_THREADS) amax = fmaxf(amax, fabsf(src(base + i)));
+    amax = block_max(amax, scratch);  // max is exact in any order
+    if (pass == Q_AMAX) {
+      if (threadIdx.x == 0) scale[blockIdx.x] = amax;
+      return;
+    }
+    s = lj_fp8_row_scale(amax);
+    if (threadIdx.x == 0) scale[blockIdx.x] = s;
+  }
   for (int i = threadIdx.x; i < cols; i += Q_THREADS) q[base + i] = lj_fp8_quantize(src(base + i), s);
 }
 
+// scale[0 .. rows) holds the rows' amax: one block reduces it and writes the tensor's scale to every slot.
+static __global__ void __launch_bounds__(1024) tensor_scale_kernel(float *scale, size_t rows) {
+  __shared__ float scratch[32];
+  float amax = 0.0f;
+  for (size_t r = threadIdx.x; r < rows; r += blockDim.x) amax = fmaxf(amax, scale[r]);
+  float s = lj_fp8_row_scale(block_max(amax, scratch));
+  __syncthreads();  // every read of scale[] before any write
+  for (size_t r = threadIdx.x; r < rows; r += blockDim.x) scale[r] = s;
+}
+
 template <typename Src>
-static int run(uint8_t *q, float *scale, Src src, size_t rows, int cols, cudaStream_t s, const char *what) {
+static int run(uint8_t *q, float *scale, Src src, size_t rows, int cols, cudaStream_t s, const char *what,
+               int pass = Q_ROW) {
   if (rows == 0) return 0;
   if (rows > 0x7FFFFFFFu) return LJ_FAIL(LJ_EUNSUPPORTED, "%s: %zu rows", what, rows);
-  quantize_rows_kernel<Src><<<(unsigned)rows, Q_THREADS, 0, s>>>(q, scale, src, cols);
+  quantize_rows_kernel<Src><<<(unsigned)rows, Q_THREADS, 0, s>>>(q, scale, src, cols, pass);
   CUDA_CHECK_LAUNCH(what);
   return 0;
+}
+
+int lj_cuda_rows_amax(float *amax, const void *src, lj_dtype dtype, size_t rows, int cols, cudaStream_t stream) {
+  return run((uint8_t *)NULL, amax, src_raw{src, dtype}, rows, cols, stream, "rows_amax", Q_AMAX);
+}
+
+int lj_cuda_tensor_scale(float *scale, size_t rows, cudaStream_t stream) {
+  if (rows == 0) return 0;
+  tensor_scale_kernel<<<1, 1024, 0, stream>>>(scale, rows);
+  CUDA_CHECK_LAUNCH("tensor_scale");
+  return 0;
+}
+
+int lj_cuda_quantize_rows_given(uint8_t *q, const float *scale, const void *src, lj_dtype dtype, size_t rows, int cols,
+                                cudaStream_t stream) {
+  return run(q, (float *)scale, src_raw{src, dtype}, rows, cols, stream, "quantize_rows_given", Q_GIVEN);
 }
 
 int lj_cuda_quantize_rows(uint8_t *q, float *scale, const void *src, lj_dtype dtype, size_t rows, int cols,
@@ -51,8 +92,13 @@ int lj_cuda_quantize_rows(uint8_t *q, float *scale, const void *src, lj_dtype dt
 }
 
 int lj_cuda_fill_random_fp8(uint8_t *q, float *scale, size_t rows, int cols, uint64_t seed, uint32_t tensor_id,
-                            cudaStream_t stream) {
-  return run(q, scale, src_random{seed, tensor_id}, rows, cols, stream, "fill_random_fp8");
+                            int scale_mode, cudaStream_t stream) {
+  src_random src{seed, tensor_id};
+  if (scale_mode == LJ_FP8_SCALE_ROW) return run(q, scale, src, rows, cols, stream, "fill_random_fp8");
+  if (scale_mode != LJ_FP8_SCALE_TENSOR) return LJ_FAIL(LJ_EINVAL, "fill_random_fp8: unknown scale mode %d", scale_mode);
+  LJ_TRY(run(q, scale, src, rows, cols, stream, "fill_random_fp8 (amax)", Q_AMAX));
+  LJ_TRY(lj_cuda_tensor_scale(scale, rows, stream));
+  return run(q, scale, src, rows, cols, stream, "fill_random_fp8", Q_GIVEN);
 }
 
 int lj_cuda_quantize_act(uint8_t *q, float *scale, const __nv_bfloat16 *x, int n, int in, cudaStream_t stream) {

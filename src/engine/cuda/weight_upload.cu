@@ -9,6 +9,7 @@
 #include "engine/cuda/weight_fill.h"
 #include "engine/cuda/weight_fp8.h"
 #include "engine/cuda/weight_upload.h"
+#include "model/fp8_quant.h"
 
 struct lj_cuda_uploader {
   cudaStream_t stream;
@@ -83,12 +84,23 @@ static int upload_raw(lj_cuda_uploader *u, void *dst, const void *src, size_t by
   return 0;
 }
 
-int lj_cuda_upload_fp8(lj_cuda_uploader *u, uint8_t *q, float *scale, const void *src, lj_dtype dtype,
-                       const float *src_scale, size_t rows, int cols) {
-  if (dtype == LJ_DTYPE_F8_E4M3) {
-    LJ_TRY(upload_raw(u, q, src, rows * (size_t)cols));
-    return upload_raw(u, scale, src_scale, rows * sizeof(float));
-  }
+// Rows [r, r + m) of the source staged on the device, then `pass` queued on them.
+typedef int (*fp8_pass)(uint8_t *q, float *scale, const void *dev, lj_dtype dtype, size_t m, int cols,
+                        cudaStream_t stream);
+
+static int pass_row(uint8_t *q, float *scale, const void *dev, lj_dtype dtype, size_t m, int cols, cudaStream_t st) {
+  return lj_cuda_quantize_rows(q, scale, dev, dtype, m, cols, st);
+}
+static int pass_amax(uint8_t *q, float *scale, const void *dev, lj_dtype dtype, size_t m, int cols, cudaStream_t st) {
+  (void)q;
+  return lj_cuda_rows_amax(scale, dev, dtype, m, cols, st);
+}
+static int pass_given(uint8_t *q, float *scale, const void *dev, lj_dtype dtype, size_t m, int cols, cudaStream_t st) {
+  return lj_cuda_quantize_rows_given(q, scale, dev, dtype, m, cols, st);
+}
+
+static int upload_rows(lj_cuda_uploader *u, uint8_t *q, float *scale, const void *src, lj_dtype dtype, size_t rows,
+                       int cols, fp8_pass pass) {
   const size_t row_bytes = (size_t)cols * lj_dtype_size(dtype);
   const size_t per_chunk = u->chunk_bytes / row_bytes;  // whole rows: each is quantised with its own amax
   if (per_chunk == 0) return LJ_FAIL(LJ_EUNSUPPORTED, "FP8 upload: a row of %d elements exceeds the staging buffer", cols);
@@ -97,10 +109,28 @@ int lj_cuda_upload_fp8(lj_cuda_uploader *u, uint8_t *q, float *scale, const void
     unsigned s;
     LJ_TRY(next_slot(u, (const char *)src + r * row_bytes, m * row_bytes, &s));
     CUDA_CHECK(cudaMemcpyAsync(u->dev[s], u->host[s], m * row_bytes, cudaMemcpyHostToDevice, u->stream));
-    LJ_TRY(lj_cuda_quantize_rows(q + r * (size_t)cols, scale + r, u->dev[s], dtype, m, cols, u->stream));
+    LJ_TRY(pass(q + r * (size_t)cols, scale + r, u->dev[s], dtype, m, cols, u->stream));
     LJ_TRY(slot_done(u, s));
   }
   return 0;
+}
+
+int lj_cuda_upload_fp8(lj_cuda_uploader *u, uint8_t *q, float *scale, const void *src, lj_dtype dtype,
+                       const float *src_scale, size_t rows, int cols, int scale_mode) {
+  if (dtype == LJ_DTYPE_F8_E4M3) {
+    if (scale_mode != LJ_FP8_SCALE_ROW)
+      return LJ_FAIL(LJ_EUNSUPPORTED, "FP8 upload: the tensor is already F8_E4M3 (an FP8 checkpoint) and keeps its "
+                     "own scales; per-tensor scales apply to weights quantised on load only");
+    LJ_TRY(upload_raw(u, q, src, rows * (size_t)cols));
+    return upload_raw(u, scale, src_scale, rows * sizeof(float));
+  }
+  if (scale_mode == LJ_FP8_SCALE_ROW) return upload_rows(u, q, scale, src, dtype, rows, cols, pass_row);
+  if (scale_mode != LJ_FP8_SCALE_TENSOR) return LJ_FAIL(LJ_EINVAL, "FP8 upload: unknown scale mode %d", scale_mode);
+  // Per tensor: the amax needs every row before the first code, so the rows are staged twice
+  // (load time only; the two staging buffers hold 32 MiB each, not a whole tensor).
+  LJ_TRY(upload_rows(u, q, scale, src, dtype, rows, cols, pass_amax));
+  LJ_TRY(lj_cuda_tensor_scale(scale, rows, u->stream));
+  return upload_rows(u, q, scale, src, dtype, rows, cols, pass_given);
 }
 
 int lj_cuda_uploader_finish(lj_cuda_uploader *u) {

@@ -22,9 +22,10 @@ int lj_cuda_uploader_create(lj_cuda_uploader **out, cudaStream_t stream, size_t 
 // Returns when src may be reused; the device writes may still be in flight.
 int lj_cuda_upload(lj_cuda_uploader *u, __nv_bfloat16 *dst, const void *src, size_t n, lj_dtype dtype);
 // Queues an FP8 matrix (rows, cols): F32/F16/BF16 host rows are quantised on the device per
-// row (weight_fp8.h: the CPU quantiser's codes and scales); F8_E4M3 codes are copied with
-// their per-row scales (src_scale, host).
+// row, or per tensor (scale_mode, lj_fp8_scale_mode: the rows are staged twice, once for the
+// amax, once for the codes) (weight_fp8.h: the CPU quantiser's codes and scales); F8_E4M3 codes
+// are copied with their per-row scales (src_scale, host), per row only.
 int lj_cuda_upload_fp8(lj_cuda_uploader *u, uint8_t *q, float *scale, const void *src, lj_dtype dtype,
-                       const float *src_scale, size_t rows, int cols);
+                       const float *src_scale, size_t rows, int cols, int scale_mode);
 // Waits for every queued upload and frees the buffers (NULL is fine). Returns the first error.
 int lj_cuda_uploader_finish(lj_cuda_uploader *u);
