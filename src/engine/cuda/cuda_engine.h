@@ -146,8 +146,8 @@ typedef struct {
 //   ATTN        qkv, KV cache -> attn (n, q_dim)
 //   O_PROJ      attn -> delta (n, dim)
 //   FFN_NORM    x, delta -> x (+= delta), xn
-//   GATE_UP     xn -> gu (n, 2 hidden)
-//   SWIGLU      gu -> h (n, hidden)
+//   GATE_UP     xn -> gu (n, 2 hidden)   (FP8 prefill with the fold: unscaled sums, scales kept)
+//   SWIGLU      gu -> h (n, hidden)      (FP8 prefill with the fold: scales gu first)
 //   DOWN        h -> delta (n, dim)
 //   FINAL_NORM  x, delta at each sequence's last row -> xf (S, dim)
 //   LM_HEAD     xf -> logits (S, vocab) fp32
@@ -197,6 +197,14 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 // Captured graphs are dropped. LJ_EINVAL for an unknown variant.
 int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant);
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e);
+// FP8 prefill (> 8 tokens, cuBLASLt's fallback without outer-vector scales): on (the default), the
+// GATE_UP stage writes gu unscaled (the GEMM's bf16 sums) and SWIGLU applies the scales, saving the
+// scale pass over gu; off, GATE_UP scales gu itself. The same bits either way (lj_cuda_swiglu_fp8).
+// Captured graphs are dropped.
+void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int on);
+int lj_cuda_fp8_fold(const lj_cuda_engine *e);
+// Tests: FP8 GEMMs take cuBLASLt's fallback whatever it offers (lj_gemm_lt_set_fp8_scalar_only).
+void lj_cuda_set_fp8_scalar_only(lj_cuda_engine *e, int on);
 // The prefill attention kernel (lj_attn_prefill_variant, default LJ_ATTN_PREFILL_DEFAULT); the
 // mma variants run head_dim 64 and 128 and wmma otherwise (lj_attn_prefill_runs). All compute
 // the same attention (fp32 sums in different orders). Captured graphs are dropped. LJ_EINVAL for

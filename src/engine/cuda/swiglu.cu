@@ -1,8 +1,13 @@
-// SwiGLU: 8 elements per thread with 16-byte loads when hidden % 8 == 0.
+// SwiGLU: 8 elements per thread with 16-byte loads when hidden % 8 == 0. The FP8 prefill's
+// variant scales gate and up first (gate|up's fallback scaling folded in, model/fp8_quant.h).
+#include <stdint.h>
+
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/pdl.h"
+#include "engine/cuda/row_grid.h"
 #include "engine/cuda/swiglu.h"
+#include "model/fp8_quant.h"
 
 static __device__ __forceinline__ float silu_bf16(float g) {
   return __bfloat162float(__float2bfloat16(g / (1.0f + __expf(-g))));
@@ -39,6 +44,68 @@ static __global__ void swiglu_kernel1(__nv_bfloat16 *out, const __nv_bfloat16 *g
     float g = __bfloat162float(gu[t * 2 * hidden + c]), u = __bfloat162float(gu[t * 2 * hidden + hidden + c]);
     out[idx] = __float2bfloat16(silu_bf16(g) * u);
   }
+}
+
+// gu[t, c] scaled by w_scale[c] * x_scale[t] and rounded to bf16: what gate|up's scale pass writes.
+static __device__ __forceinline__ float scaled_bf16(float y, float w, float xs) {
+  return __bfloat162float(__float2bfloat16(lj_fp8_scale_sum(y, w, xs)));
+}
+
+#define SF_THREADS 256
+#define SF_BLOCKS 4096  // lj_row_grid: blocks to fill the GPU
+
+// (column chunks of 8, rows) grid: 16-byte loads of gate, up and their 16 scales, read once per
+// thread; no division per element.
+static __global__ void __launch_bounds__(SF_THREADS)
+swiglu_fp8_kernel8(__nv_bfloat16 *out, const __nv_bfloat16 *gu, const float *x_scale, const float *w_scale,
+                   int n_tokens, int hidden) {
+  pdl_trigger();
+  int c = blockIdx.x * SF_THREADS + threadIdx.x;
+  if (c >= hidden / 8) return;
+  const float4 *wg = reinterpret_cast<const float4 *>(w_scale) + 2 * c;
+  const float4 *wu = reinterpret_cast<const float4 *>(w_scale + hidden) + 2 * c;
+  float4 a = wg[0], b = wg[1], d = wu[0], e = wu[1];
+  float sg[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w}, su[8] = {d.x, d.y, d.z, d.w, e.x, e.y, e.z, e.w};
+  pdl_wait();  // gu and x_scale come from the previous kernels
+  for (int t = blockIdx.y; t < n_tokens; t += gridDim.y) {
+    const __nv_bfloat16 *row = gu + (size_t)t * 2 * hidden;
+    float xs = x_scale[t], g[8], u[8], o[8];
+    bf16x8_to_float(reinterpret_cast<const bf16x8 *>(row)[c], g);
+    bf16x8_to_float(reinterpret_cast<const bf16x8 *>(row + hidden)[c], u);
+#pragma unroll
+    for (int j = 0; j < 8; j++) o[j] = silu_bf16(scaled_bf16(g[j], sg[j], xs)) * scaled_bf16(u[j], su[j], xs);
+    reinterpret_cast<bf16x8 *>(out + (size_t)t * hidden)[c] = float_to_bf16x8(o);
+  }
+}
+
+static __global__ void __launch_bounds__(SF_THREADS)
+swiglu_fp8_kernel1(__nv_bfloat16 *out, const __nv_bfloat16 *gu, const float *x_scale, const float *w_scale,
+                   int n_tokens, int hidden) {
+  pdl_trigger();
+  int c = blockIdx.x * SF_THREADS + threadIdx.x;
+  if (c >= hidden) return;
+  float sg = w_scale[c], su = w_scale[hidden + c];
+  pdl_wait();
+  for (int t = blockIdx.y; t < n_tokens; t += gridDim.y) {
+    const __nv_bfloat16 *row = gu + (size_t)t * 2 * hidden;
+    float xs = x_scale[t];
+    float g = scaled_bf16(__bfloat162float(row[c]), sg, xs), u = scaled_bf16(__bfloat162float(row[hidden + c]), su, xs);
+    out[(size_t)t * hidden + c] = __float2bfloat16(silu_bf16(g) * u);
+  }
+}
+
+int lj_cuda_swiglu_fp8(__nv_bfloat16 *out, const __nv_bfloat16 *gu, const float *x_scale, const float *w_scale,
+                       int n_tokens, int hidden, cudaStream_t stream) {
+  if (n_tokens <= 0 || hidden <= 0) return 0;
+  int vec = hidden % 8 == 0 && (uintptr_t)gu % 16 == 0 && (uintptr_t)out % 16 == 0 && (uintptr_t)w_scale % 16 == 0;
+  int cols = vec ? hidden / 8 : hidden;
+  dim3 grid = lj_row_grid(cols, n_tokens, SF_THREADS, SF_BLOCKS);
+  if (vec)
+    lj_launch(swiglu_fp8_kernel8, grid, dim3(SF_THREADS), 0, stream, out, gu, x_scale, w_scale, n_tokens, hidden);
+  else
+    lj_launch(swiglu_fp8_kernel1, grid, dim3(SF_THREADS), 0, stream, out, gu, x_scale, w_scale, n_tokens, hidden);
+  CUDA_CHECK_LAUNCH("swiglu_fp8");
+  return 0;
 }
 
 int lj_cuda_swiglu(__nv_bfloat16 *out, const __nv_bfloat16 *gu, int n_tokens, int hidden,
