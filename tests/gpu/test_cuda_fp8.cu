@@ -1,8 +1,8 @@
 // FP8 weights on the GPU: the E4M3 encoder against the host's and CUDA's intrinsic
 // (__nv_cvt_float_to_fp8, __NV_SATFINITE, __NV_E4M3); per-row quantisation bit-identical to
 // the host quantiser; the prefill's activation quantisation and fallback scale pass bit-identical
-// to the host arithmetic on odd shapes, and gate|up's scaling folded into SwiGLU equal to the unfolded
-// path (kernels and the whole model's logits); the FP8 GEMV (every variant, the model shapes of 1B/8B/70B) and the cuBLASLt
+// to the host arithmetic on odd shapes, and gate|up's scaling and down's quantisation folded into
+// SwiGLU equal to the unfolded path (kernels and the whole model's logits); the FP8 GEMV (every variant, the model shapes of 1B/8B/70B) and the cuBLASLt
 // FP8 GEMM (also its fallback, forced) against float64 host references on the same codes; the FP8
 // engine against the CPU FP8 reference (same quantised weights), with every GEMV variant.
 #include <cuda_fp8.h>
@@ -191,9 +191,56 @@ static void check_swiglu_fold(int n, int hidden, int shift) {
   cudaFree(dgu), cudaFree(dws), cudaFree(dxs), cudaFree(dh);
 }
 
+// lj_cuda_swiglu_quant (h and its per-token codes in one kernel) against the two passes it replaces on
+// the device (lj_cuda_swiglu_fp8 or, unscaled, lj_cuda_swiglu, then lj_cuda_quantize_act), bit for
+// bit: h, the codes and the scales. shift 1 misaligns h (the two-pass path).
+static void check_swiglu_quant(int n, int hidden, int scaled, int shift) {
+  size_t ng = (size_t)n * 2 * hidden, nh = (size_t)n * hidden;
+  __nv_bfloat16 *gu = (__nv_bfloat16 *)malloc(ng * 2);
+  random_bf16(gu, ng, 61 + (uint64_t)hidden + n, scaled ? 400.0f : 4.0f);
+  if (n > 1) gu[(size_t)2 * hidden + 3] = __float2bfloat16(scaled ? 30000.0f : 60.0f);  // an outlier in row 1
+  float *ws = (float *)malloc(8 * (size_t)hidden), *xs = (float *)malloc(4 * (size_t)n);
+  for (int o = 0; o < 2 * hidden; o++) ws[o] = exp2f(-14.0f + 6.0f * fabsf(lj_random_unit(62, 1, (uint64_t)o)));
+  for (int t = 0; t < n; t++) xs[t] = exp2f(-4.0f + 6.0f * fabsf(lj_random_unit(63, 1, (uint64_t)t)));
+  __nv_bfloat16 *dgu = (__nv_bfloat16 *)dev_copy(gu, ng * 2), *dh;
+  float *dws = scaled ? (float *)dev_copy(ws, 8 * (size_t)hidden) : NULL;
+  float *dxs = scaled ? (float *)dev_copy(xs, 4 * (size_t)n) : NULL;
+  GPU_OK(cudaMalloc(&dh, (nh + (size_t)shift) * 2));
+  uint8_t *dq, *hq[2];
+  float *dqs, *hqs[2];
+  __nv_bfloat16 *hh[2];
+  GPU_OK(cudaMalloc(&dq, nh + (size_t)shift));
+  GPU_OK(cudaMalloc(&dqs, 4 * (size_t)n));
+  for (int k = 0; k < 2; k++) {
+    GPU_OK(cudaMemset(dh, 0xFF, (nh + (size_t)shift) * 2));
+    GPU_OK(cudaMemset(dq, 0xFF, nh + (size_t)shift));
+    if (k == 0) {
+      assert_int_equal(lj_cuda_swiglu_quant(dh + shift, dq + shift, dqs, dgu, dxs, dws, n, hidden, 0), 0);
+    } else {
+      assert_int_equal(scaled ? lj_cuda_swiglu_fp8(dh + shift, dgu, dxs, dws, n, hidden, 0)
+                              : lj_cuda_swiglu(dh + shift, dgu, n, hidden, 0), 0);
+      assert_int_equal(lj_cuda_quantize_act(dq + shift, dqs, dh + shift, n, hidden, 0), 0);
+    }
+    hh[k] = (__nv_bfloat16 *)malloc(nh * 2), hq[k] = (uint8_t *)malloc(nh), hqs[k] = (float *)malloc(4 * (size_t)n);
+    GPU_OK(cudaMemcpy(hh[k], dh + shift, nh * 2, cudaMemcpyDeviceToHost));
+    GPU_OK(cudaMemcpy(hq[k], dq + shift, nh, cudaMemcpyDeviceToHost));
+    GPU_OK(cudaMemcpy(hqs[k], dqs, 4 * (size_t)n, cudaMemcpyDeviceToHost));
+  }
+  size_t bad_h = 0, bad_q = 0, bad_s = 0;
+  for (size_t i = 0; i < nh; i++) bad_h += memcmp(&hh[0][i], &hh[1][i], 2) != 0, bad_q += hq[0][i] != hq[1][i];
+  for (int t = 0; t < n; t++) bad_s += memcmp(&hqs[0][t], &hqs[1][t], 4) != 0;
+  printf("swiglu_quant n=%d hidden=%d %s shift=%d: %zu h, %zu codes, %zu scales differ from the two passes\n", n,
+         hidden, scaled ? "scaled" : "unscaled", shift, bad_h, bad_q, bad_s);
+  assert_int_equal(bad_h + bad_q + bad_s, 0);
+  for (int k = 0; k < 2; k++) free(hh[k]), free(hq[k]), free(hqs[k]);
+  free(gu), free(ws), free(xs);
+  cudaFree(dgu), cudaFree(dh), cudaFree(dq), cudaFree(dqs), cudaFree(dws), cudaFree(dxs);
+}
+
 // The prefill's two passes around the FP8 GEMM against the host arithmetic, bit for bit: the vector
 // kernels (in and out multiples of 8, aligned; rows held in registers up to 32768 values, longer
-// ones read twice) and the scalar ones (odd widths, misaligned pointers), on odd shapes.
+// ones read twice) and the scalar ones (odd widths, misaligned pointers), on odd shapes; then the
+// SwiGLU kernels with those passes folded in against the passes they replace.
 static void test_fp8_passes_bitexact(void **state) {
   (void)state;
   static const int q_shapes[][3] = {
@@ -212,6 +259,12 @@ static void test_fp8_passes_bitexact(void **state) {
   check_swiglu_fold(5000, 8, 0);
   check_swiglu_fold(3, 1001, 0);
   check_swiglu_fold(3, 1000, 1);
+  static const int sq_shapes[][4] = {
+      {37, 1000, 1, 0}, {9, 14336, 1, 0}, {5, 28672, 1, 0}, {3, 2048, 0, 0}, {4, 14336, 0, 0},
+      {3, 40000, 1, 0}, {3, 1001, 1, 0}, {3, 1000, 1, 1}, {300, 8, 1, 0},
+  };
+  for (size_t i = 0; i < sizeof sq_shapes / sizeof sq_shapes[0]; i++)
+    check_swiglu_quant(sq_shapes[i][0], sq_shapes[i][1], sq_shapes[i][2], sq_shapes[i][3]);
 }
 
 // y = x W^T with W = code * scale: the FP8 GEMV (n <= 8) and the FP8 GEMM (any n, x quantised
@@ -466,11 +519,12 @@ static void test_engine_vs_cpu_reference(void **state) {
   lj_weights_free(&w);
 }
 
-// gate_up's scaling folded into SwiGLU (lj_cuda_set_fp8_fold) against the unfolded path on the tiny
-// FP8 model, cuBLASLt's fallback forced (the fold applies to it only): a prompt of 70 tokens stage
-// by stage through layer 0's SwiGLU, where the folded gu must differ (unscaled sums) and h must be
-// equal bit for bit, then the whole prefill's logits bit for bit; a prompt of 5 tokens (the GEMV,
-// no fold) equal too.
+// gate_up's scaling and down's quantisation folded into SwiGLU (lj_cuda_set_fp8_fold) against the
+// unfolded path on the tiny FP8 model, cuBLASLt's fallback forced (gate_up's fold applies to it
+// only): a prompt of 70 tokens stage by stage through layer 0's down, where the folded gu must differ
+// (unscaled sums), h must be equal bit for bit, and down's delta too although the folded run poisons
+// h (NaN) before down (it reads SwiGLU's codes); then the whole prefill's logits bit for bit; a
+// prompt of 5 tokens (the GEMV, no fold) equal too.
 static void test_fp8_fold(void **state) {
   (void)state;
   lj_model_config c;
@@ -480,8 +534,9 @@ static void test_fp8_fold(void **state) {
   assert_int_equal(lj_cuda_fp8_fold(e), 1);  // the default
   int n = 70, tok[70];
   for (int i = 0; i < n; i++) tok[i] = (int)(lj_splitmix64((uint64_t)i + 5) % (uint64_t)c.vocab_size);
-  size_t ngu = (size_t)n * 2 * c.hidden_dim, nh = (size_t)n * c.hidden_dim, V = (size_t)c.vocab_size;
-  uint16_t *gu[2], *h[2];
+  size_t ngu = (size_t)n * 2 * c.hidden_dim, nh = (size_t)n * c.hidden_dim, nd = (size_t)n * c.dim;
+  size_t V = (size_t)c.vocab_size;
+  uint16_t *gu[2], *h[2], *delta[2];
   float *logits[2][2];
   lj_cuda_acts a = lj_cuda_engine_acts(e);
   for (int fold = 0; fold < 2; fold++) {
@@ -494,8 +549,13 @@ static void test_fp8_fold(void **state) {
       if (lj_cuda_run_stage(e, (lj_stage)st, 0, &b, &a) < 0) fail_msg("%s", lj_error_message());
     assert_int_equal(lj_cuda_synchronize(e), 0);
     gu[fold] = (uint16_t *)malloc(ngu * 2), h[fold] = (uint16_t *)malloc(nh * 2);
+    delta[fold] = (uint16_t *)malloc(nd * 2);
     GPU_OK(cudaMemcpy(gu[fold], a.gu, ngu * 2, cudaMemcpyDeviceToHost));
     GPU_OK(cudaMemcpy(h[fold], a.h, nh * 2, cudaMemcpyDeviceToHost));
+    if (fold) GPU_OK(cudaMemset(a.h, 0xFF, nh * 2));
+    if (lj_cuda_run_stage(e, LJ_STAGE_DOWN, 0, &b, &a) < 0) fail_msg("%s", lj_error_message());
+    assert_int_equal(lj_cuda_synchronize(e), 0);
+    GPU_OK(cudaMemcpy(delta[fold], a.delta, nd * 2, cudaMemcpyDeviceToHost));
     for (int k = 0; k < 2; k++) {
       int len = k ? 5 : n;
       lj_cuda_reset(e);
@@ -504,18 +564,21 @@ static void test_fp8_fold(void **state) {
       assert_int_equal(lj_cuda_get_logits(e, logits[fold][k], 1), 0);
     }
   }
-  size_t gu_diff = 0, h_diff = 0, l_diff = 0, l5_diff = 0;
+  size_t gu_diff = 0, h_diff = 0, d_diff = 0, l_diff = 0, l5_diff = 0;
   for (size_t i = 0; i < ngu; i++) gu_diff += gu[0][i] != gu[1][i];
   for (size_t i = 0; i < nh; i++) h_diff += h[0][i] != h[1][i];
+  for (size_t i = 0; i < nd; i++) d_diff += delta[0][i] != delta[1][i];
   for (size_t i = 0; i < V; i++) l_diff += memcmp(&logits[0][0][i], &logits[1][0][i], 4) != 0;
   for (size_t i = 0; i < V; i++) l5_diff += memcmp(&logits[0][1][i], &logits[1][1][i], 4) != 0;
-  printf("fp8 fold, %d tokens: gu differs in %zu of %zu (unscaled when folded), h in %zu of %zu, prefill logits "
-         "in %zu of %zu; 5 tokens (GEMV): %zu\n", n, gu_diff, ngu, h_diff, nh, l_diff, V, l5_diff);
+  printf("fp8 fold, %d tokens: gu differs in %zu of %zu (unscaled when folded), h in %zu of %zu, down's delta "
+         "(h poisoned when folded) in %zu of %zu, prefill logits in %zu of %zu; 5 tokens (GEMV): %zu\n",
+         n, gu_diff, ngu, h_diff, nh, d_diff, nd, l_diff, V, l5_diff);
   assert_true(gu_diff > ngu / 2);  // the fold ran: gu holds the sums, not the scaled values
   assert_int_equal(h_diff, 0);
+  assert_int_equal(d_diff, 0);  // down read SwiGLU's codes, not the poisoned h
   assert_int_equal(l_diff, 0);
   assert_int_equal(l5_diff, 0);
-  for (int f = 0; f < 2; f++) free(gu[f]), free(h[f]), free(logits[f][0]), free(logits[f][1]);
+  for (int f = 0; f < 2; f++) free(gu[f]), free(h[f]), free(delta[f]), free(logits[f][0]), free(logits[f][1]);
   lj_cuda_engine_free(e);
 }
 

@@ -135,7 +135,7 @@ static int allocate(lj_cuda_engine *e) {
   size_t counter_bytes = lj_attn_decode_counter_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
-                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T : 0) + 37 * 256;
+                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 4 * T : 0) + 39 * 256;
   CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
   e->act_bytes = abytes;
   cur = (char *)e->act_mem;
@@ -167,6 +167,8 @@ static int allocate(lj_cuda_engine *e) {
     e->act_q = (uint8_t *)carve(&cur, T * fp8_act_width(c));
     e->act_scale = (float *)carve(&cur, 4 * T);
     e->gu_scale = (float *)carve(&cur, 4 * T);
+    e->h_q = (uint8_t *)carve(&cur, T * h);
+    e->h_scale = (float *)carve(&cur, 4 * T);
   }
   if ((size_t)(cur - (char *)e->act_mem) > abytes)
     return LJ_FAIL(LJ_ENOMEM, "internal: activation layout overflows its allocation");
@@ -615,12 +617,27 @@ static int gate_up(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_
                                  e->stream);
 }
 
+// 1 when swiglu of a call of n tokens also quantises h per token for down (h_q, h_scale) and down's
+// GEMM reads those: FP8 weights, the GEMM rather than the GEMV, the fold on. Both stages ask.
+static int fp8_folds_down(const lj_cuda_engine *e, const layer_dev *ld, int n) {
+  return e->fp8_fold && ld->wdown.q && !(e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, e->cfg.hidden_dim));
+}
+
 static int swiglu(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
-  int fold = fp8_folds_gate_up(e, ld, n);
+  int fold = fp8_folds_gate_up(e, ld, n), h = e->cfg.hidden_dim;
   if (fold < 0) return fold;
-  if (!fold) return lj_cuda_swiglu((bf16 *)a->h, (const bf16 *)a->gu, n, e->cfg.hidden_dim, e->stream);
-  return lj_cuda_swiglu_fp8((bf16 *)a->h, (const bf16 *)a->gu, e->gu_scale, ld->wgu.scale, n, e->cfg.hidden_dim,
-                            e->stream);
+  const float *xs = fold ? e->gu_scale : NULL, *ws = fold ? ld->wgu.scale : NULL;
+  if (fp8_folds_down(e, ld, n))
+    return lj_cuda_swiglu_quant((bf16 *)a->h, e->h_q, e->h_scale, (const bf16 *)a->gu, xs, ws, n, h, e->stream);
+  if (!fold) return lj_cuda_swiglu((bf16 *)a->h, (const bf16 *)a->gu, n, h, e->stream);
+  return lj_cuda_swiglu_fp8((bf16 *)a->h, (const bf16 *)a->gu, xs, ws, n, h, e->stream);
+}
+
+static int down(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
+  const lj_model_config *c = &e->cfg;
+  if (!fp8_folds_down(e, ld, n)) return linear(e, a->delta, a->h, &ld->wdown, n, c->hidden_dim, c->dim);
+  return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)a->delta, e->h_q, e->h_scale, ld->wdown.q, ld->wdown.scale, n,
+                            c->hidden_dim, c->dim, e->stream);
 }
 
 static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
@@ -681,7 +698,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
     case LJ_STAGE_SWIGLU:
       return swiglu(e, ld, n, a);
     case LJ_STAGE_DOWN:
-      return linear(e, a->delta, a->h, &ld->wdown, n, c->hidden_dim, c->dim);
+      return down(e, ld, n, a);
     case LJ_STAGE_FINAL_NORM:
       return lj_cuda_rmsnorm((bf16 *)a->xf, (bf16 *)a->x, (const bf16 *)a->x,
                              (const bf16 *)lj_cuda_delta_in(e, c->n_layers - 1, a), e->final_norm, b->decode ? NULL : b->last_row, b->n_seqs, c->dim, eps, s);

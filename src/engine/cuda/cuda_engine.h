@@ -147,8 +147,8 @@ typedef struct {
 //   O_PROJ      attn -> delta (n, dim)
 //   FFN_NORM    x, delta -> x (+= delta), xn
 //   GATE_UP     xn -> gu (n, 2 hidden)   (FP8 prefill with the fold: unscaled sums, scales kept)
-//   SWIGLU      gu -> h (n, hidden)      (FP8 prefill with the fold: scales gu first)
-//   DOWN        h -> delta (n, dim)
+//   SWIGLU      gu -> h (n, hidden)      (FP8 prefill with the fold: scales gu first; h's codes too)
+//   DOWN        h -> delta (n, dim)      (FP8 prefill with the fold: h's codes from SWIGLU)
 //   FINAL_NORM  x, delta at each sequence's last row -> xf (S, dim)
 //   LM_HEAD     xf -> logits (S, vocab) fp32
 //   SAMPLE      logits -> next (S) int
@@ -197,10 +197,11 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 // Captured graphs are dropped. LJ_EINVAL for an unknown variant.
 int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant);
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e);
-// FP8 prefill (> 8 tokens, cuBLASLt's fallback without outer-vector scales): on (the default), the
-// GATE_UP stage writes gu unscaled (the GEMM's bf16 sums) and SWIGLU applies the scales, saving the
-// scale pass over gu; off, GATE_UP scales gu itself. The same bits either way (lj_cuda_swiglu_fp8).
-// Captured graphs are dropped.
+// FP8 prefill (> 8 tokens): on (the default), SWIGLU also quantises h per token for DOWN's FP8
+// GEMM (engine buffers; DOWN then reads them, not h), and where gate|up's plan takes cuBLASLt's
+// fallback (no outer-vector scales) GATE_UP writes gu unscaled (the GEMM's bf16 sums) and SWIGLU
+// applies the scales: two passes fewer per layer. Off: GATE_UP scales gu, DOWN quantises h. The
+// same bits either way (lj_cuda_swiglu_fp8, lj_cuda_swiglu_quant). Captured graphs are dropped.
 void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int on);
 int lj_cuda_fp8_fold(const lj_cuda_engine *e);
 // Tests: FP8 GEMMs take cuBLASLt's fallback whatever it offers (lj_gemm_lt_set_fp8_scalar_only).

@@ -45,6 +45,8 @@ struct lj_cuda_engine {
   float *act_scale;  // (max_tokens)
   float *gu_scale;   // (max_tokens) FP8 prefill with the fold: gate|up's per-token scales, which the
                      // SwiGLU stage reads (act_scale is rewritten by every linear call)
+  uint8_t *h_q;      // (max_tokens x hidden) FP8 prefill with the fold: h quantised by SwiGLU for down
+  float *h_scale;    // (max_tokens)
   // batch state (device)
   int *d_tokens, *d_seq, *d_pos, *d_kv_len;                 // (max_tokens)
   int *d_q_start, *d_q_len, *d_ctx_start, *d_last_row;     // (max_batch)

@@ -7,6 +7,7 @@
 
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/fp8_quant.cuh"
 #include "engine/cuda/weight_fp8.h"
 #include "model/fp8_quant.h"
 #include "model/random_init.h"
@@ -38,26 +39,6 @@ quantize_rows_kernel(uint8_t *q, float *scale, Src src, int cols) {
   for (int i = threadIdx.x; i < cols; i += Q_THREADS) q[base + i] = lj_fp8_quantize(src(base + i), s);
 }
 
-static __device__ __forceinline__ uint2 quantize8(uint4 u, float s) {
-  float f[8];
-  bf16x8_to_float(*reinterpret_cast<const bf16x8 *>(&u), f);
-  uint32_t lo = 0, hi = 0;
-#pragma unroll
-  for (int j = 0; j < 4; j++) {
-    lo |= (uint32_t)lj_fp8_quantize(f[j], s) << (8 * j);
-    hi |= (uint32_t)lj_fp8_quantize(f[j + 4], s) << (8 * j);
-  }
-  return make_uint2(lo, hi);
-}
-
-static __device__ __forceinline__ float amax8(uint4 u, float amax) {
-  float f[8];
-  bf16x8_to_float(*reinterpret_cast<const bf16x8 *>(&u), f);
-#pragma unroll
-  for (int j = 0; j < 8; j++) amax = fmaxf(amax, fabsf(f[j]));
-  return amax;
-}
-
 // bf16 rows with in % 8 == 0 and aligned pointers: 16-byte loads of 8 values, 8-byte stores of 8
 // codes. C > 0: a thread keeps its C chunks (chunks t, t + 256, ...) in registers between the amax
 // and the quantisation, so the row is read from memory once (rows up to C x 2048 values); C == 0:
@@ -80,9 +61,9 @@ quantize_bf16_rows_kernel(uint8_t *q, float *scale, const __nv_bfloat16 *x, int 
     }
 #pragma unroll
     for (int k = 0; k < C; k++)
-      if (threadIdx.x + k * Q_THREADS < chunks) amax = amax8(v[k], amax);
+      if (threadIdx.x + k * Q_THREADS < chunks) amax = fp8_amax8(v[k], amax);
   } else {
-    for (int c = threadIdx.x; c < chunks; c += Q_THREADS) amax = amax8(src[c], amax);
+    for (int c = threadIdx.x; c < chunks; c += Q_THREADS) amax = fp8_amax8(src[c], amax);
   }
   amax = block_max(amax, scratch);
   float s = lj_fp8_row_scale(amax);
@@ -91,10 +72,10 @@ quantize_bf16_rows_kernel(uint8_t *q, float *scale, const __nv_bfloat16 *x, int 
 #pragma unroll
     for (int k = 0; k < C; k++) {
       int c = threadIdx.x + k * Q_THREADS;
-      if (c < chunks) dst[c] = quantize8(v[k], s);
+      if (c < chunks) dst[c] = fp8_quantize8(v[k], s);
     }
   } else {
-    for (int c = threadIdx.x; c < chunks; c += Q_THREADS) dst[c] = quantize8(src[c], s);
+    for (int c = threadIdx.x; c < chunks; c += Q_THREADS) dst[c] = fp8_quantize8(src[c], s);
   }
 }
 
