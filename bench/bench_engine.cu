@@ -35,6 +35,11 @@
 //   9. --fp8-scale row|tensor|both (default row; needs FP8 among --weights): the FP8 weights' scales,
 //      one per output row or one per tensor (stored in every row's slot: the same kernels and
 //      bytes), or each in turn; RESULT lines of per-tensor runs carry weights=fp8-tensor.
+//  10. --fp8-fold on|off|both (default on): FP8 prefill with gate|up's scaling folded into the
+//      SwiGLU stage (lj_cuda_set_fp8_fold) or not; the prefill and its stage table run once per
+//      setting, RESULT kind=prefill lines of FP8 carry fp8_fold=on|off (scripts/gpu/fp8_prefill.sh).
+//      The ceilings line also gives the FP8 GEMM's rate without its scale pass (gemm_fp8_sums_tflops,
+//      the fallback's GEMM alone; equal to gemm_fp8_tflops where cuBLASLt scales in its epilogue).
 // Every measurement also prints one "RESULT key=value ..." line (read by
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
@@ -43,6 +48,7 @@
 //                     [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]
 //                     [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]
 //                     [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]
+//                     [--fp8-fold on|off|both]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,8 +149,9 @@ static double measure_gemm_tflops(void) {
   return 2.0 * n * (double)n * n / (ms * 1e-3) / 1e12;
 }
 
-// The engine's FP8 prefill GEMM (per-token x per-channel scales) at 8192^3.
-static double measure_gemm_fp8_tflops(void) {
+// The engine's FP8 prefill GEMM (per-token x per-channel scales) at 8192^3; *sums_tflops: the
+// same without the fallback's scale pass (where there is one).
+static double measure_gemm_fp8_tflops(double *sums_tflops) {
   int n = 8192;
   size_t elems = (size_t)n * n;
   uint8_t *xq, *wq;
@@ -160,6 +167,9 @@ static double measure_gemm_fp8_tflops(void) {
   lj_gemm_lt *g;
   LJ(lj_gemm_lt_create(&g, 32 << 20));
   double ms = median_event_ms([&] { LJ(lj_gemm_lt_run_fp8(g, y, xq, xs, wq, ws, n, n, n, 0)); });
+  double sums_ms = lj_gemm_lt_fp8_outer(g, n, n, n) ? ms
+                                                     : median_event_ms([&] { LJ(lj_gemm_lt_run_fp8_sums(g, y, xq, wq, n, n, n, 0)); });
+  *sums_tflops = 2.0 * n * (double)n * n / (sums_ms * 1e-3) / 1e12;
   lj_gemm_lt_free(g);
   CK(cudaFree(xq));
   CK(cudaFree(wq));
@@ -280,6 +290,8 @@ static int g_prefill_only = 0;
 // The decode attention variants to measure (--attn-decode); whether the option was given.
 static std::vector<int> g_attn_decodes = {LJ_ATTN_DECODE_DEFAULT};
 static int g_attn_decode_given = 0;
+// FP8 prefill: gate|up's scaling folded into SwiGLU (1), not (0), or both measured (--fp8-fold).
+static std::vector<int> g_fp8_folds = {1};
 // ", attention NAME" for labels when variants are compared, else "".
 static std::string attn_label(int ad) {
   return g_attn_decode_given ? std::string(", attention ") + lj_attn_decode_name(ad) : "";
@@ -359,13 +371,17 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     LJ(lj_cuda_set_fusion(e, LJ_FUSION_NONE));  // prefill is unfused in either mode
     LJ(lj_cuda_set_attn_decode(e, LJ_ATTN_DECODE_DEFAULT));
     if (wf == LJ_WEIGHTS_FP8) LJ(lj_cuda_set_fp8_gemv(e, g_fp8_gemvs[0]));
-    if (!g_decode_only)  // prefill: its stage table and its time, per attention kernel
-      for (int ap : g_attn_prefills) {
+    if (!g_decode_only)  // prefill: its stage table and its time, per attention kernel (and FP8 fold setting)
+      for (int ap : g_attn_prefills)
+      for (int fold : wf == LJ_WEIGHTS_FP8 ? g_fp8_folds : std::vector<int>{-1}) {
         LJ(lj_cuda_set_attn_prefill(e, ap));
+        if (fold >= 0) lj_cuda_set_fp8_fold(e, fold);
         const char *apn = lj_attn_prefill_name(ap);
+        std::string fold_label = fold < 0 ? "" : fold ? ", fp8 fold on" : ", fp8 fold off";
+        std::string fold_field = fold < 0 ? "" : fold ? " fp8_fold=on" : " fp8_fold=off";
         int T = 2048;
-        char label[96];
-        snprintf(label, sizeof label, "prefill %d, attention %s", T, apn);
+        char label[128];
+        snprintf(label, sizeof label, "prefill %d, attention %s%s", T, apn, fold_label.c_str());
         double attn_ms = stage_profile(e, &c, 1, T, 0, label)[LJ_STAGE_ATTN];
         std::vector<int> prompt(T);
         for (int i = 0; i < T; i++) prompt[i] = (int)(lj_splitmix64(i) % 128000);
@@ -379,15 +395,16 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
           if (rep > 0) t.push_back((double)(lj_mono_ns() - t0) * 1e-9);
         }
         double s = median(t), fl = prefill_flops(&c, T), attn_tf = attn_flops(&c, T) / (attn_ms * 1e-3) / 1e12;
-        printf("  prefill %d tokens, attention %s (runs %s): %8.2f ms  %7.1f tok/s  %6.1f TFLOP/s effective = "
+        printf("  prefill %d tokens, attention %s (runs %s)%s: %8.2f ms  %7.1f tok/s  %6.1f TFLOP/s effective = "
                "%5.1f%% of the GEMM rate (%.0f TFLOP/s); attention stage %.3f ms, %.1f TFLOP/s\n",
-               T, apn, lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), s * 1e3, T / s, fl / s / 1e12,
-               100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, attn_ms, attn_tf);
+               T, apn, lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), fold_label.c_str(), s * 1e3, T / s,
+               fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, attn_ms, attn_tf);
         printf("RESULT model=%s kind=prefill tokens=%d ms=%.3f tflops=%.1f pct_gemm=%.1f gemm_tflops=%.1f weights=%s "
-               "attn_prefill=%s attn_runs=%s attn_ms=%.4f attn_tflops=%.1f\n",
+               "attn_prefill=%s attn_runs=%s attn_ms=%.4f attn_tflops=%.1f%s\n",
                name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname, apn,
-               lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), attn_ms, attn_tf);
+               lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), attn_ms, attn_tf, fold_field.c_str());
       }
+    if (wf == LJ_WEIGHTS_FP8) lj_cuda_set_fp8_fold(e, 1);
     lj_cuda_engine_free(e);
   }
 
@@ -505,6 +522,16 @@ int main(int argc, char **argv) {
         return 2;
       }
     }
+    else if (!strcmp(argv[i], "--fp8-fold") && i + 1 < argc) {
+      const char *f = argv[++i];
+      if (!strcmp(f, "on")) g_fp8_folds = {1};
+      else if (!strcmp(f, "off")) g_fp8_folds = {0};
+      else if (!strcmp(f, "both")) g_fp8_folds = {0, 1};
+      else {
+        fprintf(stderr, "bench_engine: --fp8-fold %s: expected on, off or both\n", f);
+        return 2;
+      }
+    }
     else if (!strcmp(argv[i], "--fusion") && i + 1 < argc) {
       const char *f = argv[++i];
       if (!strcmp(f, "both")) g_fusion_none = g_fusion_prod = 1;
@@ -518,7 +545,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|both] "
                       "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n"
                       "       [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]\n"
-                      "       [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]\n");
+                      "       [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]\n"
+                      "       [--fp8-fold on|off|both]\n");
       return 2;
     }
   }
@@ -539,11 +567,12 @@ int main(int argc, char **argv) {
   CK(cudaDriverGetVersion(&drv));
   printf("device: %s, %d SMs, %.1f GiB, CUDA driver API %d\n", p.name, p.multiProcessorCount,
          p.totalGlobalMem / 1073741824.0, drv);
-  double copy = measure_copy_gbs(), gemm = measure_gemm_tflops(), gemm8 = w_fp8 ? measure_gemm_fp8_tflops() : 0;
+  double copy = measure_copy_gbs(), gemm = measure_gemm_tflops(), sums8 = 0;
+  double gemm8 = w_fp8 ? measure_gemm_fp8_tflops(&sums8) : 0;
   printf("ceilings: copy %.0f GB/s (read + write), cuBLASLt bf16 GEMM 8192^3 %.0f TFLOP/s", copy, gemm);
-  if (w_fp8) printf(", FP8 GEMM 8192^3 %.0f TFLOP/s", gemm8);
-  printf("\nRESULT kind=ceilings copy_gbs=%.1f gemm_tflops=%.1f gemm_fp8_tflops=%.1f device=\"%s\"\n", copy, gemm,
-         gemm8, p.name);
+  if (w_fp8) printf(", FP8 GEMM 8192^3 %.0f TFLOP/s (%.0f without the scale pass)", gemm8, sums8);
+  printf("\nRESULT kind=ceilings copy_gbs=%.1f gemm_tflops=%.1f gemm_fp8_tflops=%.1f gemm_fp8_sums_tflops=%.1f "
+         "device=\"%s\"\n", copy, gemm, gemm8, sums8, p.name);
   char *list = strdup(models);
   for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
     if (w_bf16) bench_model(tok, copy, gemm, quick, LJ_WEIGHTS_BF16, LJ_FP8_SCALE_ROW);

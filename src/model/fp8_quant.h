@@ -31,3 +31,9 @@ LJ_DTYPE_FN float lj_fp8_row_scale(float amax) {
 }
 
 LJ_DTYPE_FN uint8_t lj_fp8_quantize(float v, float scale) { return lj_f32_to_e4m3(v / scale); }
+
+// The FP8 GEMM's output scaling where cuBLASLt cannot apply the scales (the fallback, and the
+// gate|up sums that the SwiGLU stage scales): y the GEMM's sum rounded to bf16, one fp32 product
+// of the two scales, then one of y (the caller rounds the result to bf16). One expression for
+// the host and every device kernel that applies it, so they agree bit for bit.
+LJ_DTYPE_FN float lj_fp8_scale_sum(float y, float w_scale, float x_scale) { return y * (w_scale * x_scale); }

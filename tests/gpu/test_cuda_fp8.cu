@@ -1,6 +1,8 @@
 // FP8 weights on the GPU: the E4M3 encoder against the host's and CUDA's intrinsic
 // (__nv_cvt_float_to_fp8, __NV_SATFINITE, __NV_E4M3); per-row quantisation bit-identical to
-// the host quantiser; the FP8 GEMV (every variant, the model shapes of 1B/8B/70B) and the cuBLASLt
+// the host quantiser; the prefill's activation quantisation and fallback scale pass bit-identical
+// to the host arithmetic on odd shapes, and gate|up's scaling and down's quantisation folded into
+// SwiGLU equal to the unfolded path (kernels and the whole model's logits); the FP8 GEMV (every variant, the model shapes of 1B/8B/70B) and the cuBLASLt
 // FP8 GEMM (also its fallback, forced) against float64 host references on the same codes; the FP8
 // engine against the CPU FP8 reference (same quantised weights), with every GEMV variant.
 #include <cuda_fp8.h>
@@ -20,8 +22,10 @@ extern "C" {
 #include "model/weights.h"
 }
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/fp8_scale.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv_fp8.h"
+#include "engine/cuda/swiglu.h"
 #include "engine/cuda/weight_fp8.h"
 
 static __global__ void intrinsic_kernel(uint8_t *out, const float *in, size_t n) {
@@ -95,6 +99,172 @@ static void test_quantize_rows(void **state) {
   assert_true(hs[5] == 1.0f);
   free(h), free(hq), free(gq), free(hs), free(gs);
   cudaFree(d), cudaFree(dq), cudaFree(ds);
+}
+
+// lj_cuda_quantize_act on n rows of `in` bf16 values starting `shift` elements into the allocation
+// (shift 1: a pointer that is not 16-byte aligned) against the host quantiser, bit for bit.
+static void check_quantize_act(int n, int in, int shift) {
+  size_t nx = (size_t)n * in;
+  __nv_bfloat16 *h = (__nv_bfloat16 *)malloc(nx * 2);
+  random_bf16(h, nx, 31 + (uint64_t)in * 3 + n, 3.0f);
+  if (n > 1) h[(size_t)in + in / 2] = __float2bfloat16(-1000.0f);  // one outlier: that row's scale
+  if (n > 2)
+    for (int i = 0; i < in; i++) h[(size_t)2 * in + i] = __float2bfloat16(0.0f);  // all-zero row: scale 1
+  uint8_t *hq = (uint8_t *)malloc(nx), *gq = (uint8_t *)malloc(nx);
+  float *hs = (float *)malloc(4 * (size_t)n), *gs = (float *)malloc(4 * (size_t)n);
+  host_quant(h, n, in, hq, hs);
+  __nv_bfloat16 *d;
+  uint8_t *dq;
+  float *ds;
+  GPU_OK(cudaMalloc(&d, (nx + (size_t)shift) * 2));
+  GPU_OK(cudaMemcpy(d + shift, h, nx * 2, cudaMemcpyHostToDevice));
+  GPU_OK(cudaMalloc(&dq, nx + (size_t)shift));
+  GPU_OK(cudaMalloc(&ds, 4 * (size_t)n));
+  assert_int_equal(lj_cuda_quantize_act(dq + shift, ds, d + shift, n, in, 0), 0);
+  GPU_OK(cudaMemcpy(gq, dq + shift, nx, cudaMemcpyDeviceToHost));
+  GPU_OK(cudaMemcpy(gs, ds, 4 * (size_t)n, cudaMemcpyDeviceToHost));
+  size_t bad = 0;
+  for (size_t i = 0; i < nx; i++) bad += hq[i] != gq[i];
+  for (int t = 0; t < n; t++) bad += memcmp(&hs[t], &gs[t], 4) != 0;
+  printf("quantize_act n=%d in=%d shift=%d: %zu of %zu codes and %d scales differ from the host\n", n, in, shift,
+         bad, nx, n);
+  assert_int_equal(bad, 0);
+  free(h), free(hq), free(gq), free(hs), free(gs);
+  cudaFree(d), cudaFree(dq), cudaFree(ds);
+}
+
+// The fallback's scale pass (lj_cuda_fp8_scale_outer) on n x out bf16 sums against
+// bf16(lj_fp8_scale_sum(...)) on the host, bit for bit; shift 1 misaligns y.
+static void check_scale_outer(int n, int out, int shift) {
+  size_t ny = (size_t)n * out;
+  __nv_bfloat16 *y = (__nv_bfloat16 *)malloc(ny * 2), *gy = (__nv_bfloat16 *)malloc(ny * 2);
+  random_bf16(y, ny, 41 + (uint64_t)out + n, 300.0f);
+  float *ws = (float *)malloc(4 * (size_t)out), *xs = (float *)malloc(4 * (size_t)n);
+  for (int o = 0; o < out; o++) ws[o] = exp2f(-12.0f + 8.0f * fabsf(lj_random_unit(42, 1, (uint64_t)o))) * 1.37f;
+  for (int t = 0; t < n; t++) xs[t] = exp2f(-6.0f + 10.0f * fabsf(lj_random_unit(43, 1, (uint64_t)t))) * 0.91f;
+  __nv_bfloat16 *d;
+  GPU_OK(cudaMalloc(&d, (ny + (size_t)shift) * 2));
+  GPU_OK(cudaMemcpy(d + shift, y, ny * 2, cudaMemcpyHostToDevice));
+  void *dws = dev_copy(ws, 4 * (size_t)out), *dxs = dev_copy(xs, 4 * (size_t)n);
+  assert_int_equal(lj_cuda_fp8_scale_outer(d + shift, (const float *)dxs, (const float *)dws, n, out, 0), 0);
+  GPU_OK(cudaMemcpy(gy, d + shift, ny * 2, cudaMemcpyDeviceToHost));
+  size_t bad = 0;
+  for (int t = 0; t < n; t++)
+    for (int o = 0; o < out; o++) {
+      size_t i = (size_t)t * out + o;
+      uint16_t want = lj_f32_to_bf16(lj_fp8_scale_sum(__bfloat162float(y[i]), ws[o], xs[t]));
+      uint16_t got;
+      memcpy(&got, &gy[i], 2);
+      if (got != want && bad++ < 5) printf("  [%d, %d]: 0x%04X, host 0x%04X\n", t, o, got, want);
+    }
+  printf("scale_outer n=%d out=%d shift=%d: %zu of %zu outputs differ from the host\n", n, out, shift, bad, ny);
+  assert_int_equal(bad, 0);
+  free(y), free(gy), free(ws), free(xs);
+  cudaFree(d), cudaFree(dws), cudaFree(dxs);
+}
+
+// lj_cuda_swiglu_fp8 on unscaled sums against the unfolded path on the device (the fallback's scale
+// pass over gu, then lj_cuda_swiglu), bit for bit; shift 1 misaligns the weight scales (the
+// one-element kernels).
+static void check_swiglu_fold(int n, int hidden, int shift) {
+  size_t ng = (size_t)n * 2 * hidden, nh = (size_t)n * hidden;
+  __nv_bfloat16 *gu = (__nv_bfloat16 *)malloc(ng * 2);
+  random_bf16(gu, ng, 51 + (uint64_t)hidden + n, 400.0f);
+  float *ws = (float *)malloc(4 * (2 * (size_t)hidden + 1)), *xs = (float *)malloc(4 * (size_t)n);
+  for (int o = 0; o <= 2 * hidden; o++) ws[o] = exp2f(-14.0f + 6.0f * fabsf(lj_random_unit(52, 1, (uint64_t)o)));
+  for (int t = 0; t < n; t++) xs[t] = exp2f(-4.0f + 6.0f * fabsf(lj_random_unit(53, 1, (uint64_t)t)));
+  __nv_bfloat16 *ha = (__nv_bfloat16 *)malloc(nh * 2), *hb = (__nv_bfloat16 *)malloc(nh * 2);
+  __nv_bfloat16 *dgu = (__nv_bfloat16 *)dev_copy(gu, ng * 2);
+  float *dws = (float *)dev_copy(ws, 4 * (2 * (size_t)hidden + 1)), *dxs = (float *)dev_copy(xs, 4 * (size_t)n);
+  __nv_bfloat16 *dh = (__nv_bfloat16 *)dev_poisoned(nh * 2);
+  assert_int_equal(lj_cuda_swiglu_fp8(dh, dgu, dxs, dws + shift, n, hidden, 0), 0);
+  GPU_OK(cudaMemcpy(ha, dh, nh * 2, cudaMemcpyDeviceToHost));
+  assert_int_equal(lj_cuda_fp8_scale_outer(dgu, dxs, dws + shift, n, 2 * hidden, 0), 0);
+  assert_int_equal(lj_cuda_swiglu(dh, dgu, n, hidden, 0), 0);
+  GPU_OK(cudaMemcpy(hb, dh, nh * 2, cudaMemcpyDeviceToHost));
+  size_t bad = 0;
+  for (size_t i = 0; i < nh; i++) bad += memcmp(&ha[i], &hb[i], 2) != 0;
+  printf("swiglu_fp8 n=%d hidden=%d shift=%d: %zu of %zu outputs differ from scale pass + swiglu\n", n, hidden,
+         shift, bad, nh);
+  assert_int_equal(bad, 0);
+  free(gu), free(ws), free(xs), free(ha), free(hb);
+  cudaFree(dgu), cudaFree(dws), cudaFree(dxs), cudaFree(dh);
+}
+
+// lj_cuda_swiglu_quant (h and its per-token codes in one kernel) against the two passes it replaces on
+// the device (lj_cuda_swiglu_fp8 or, unscaled, lj_cuda_swiglu, then lj_cuda_quantize_act), bit for
+// bit: h, the codes and the scales. shift 1 misaligns h (the two-pass path).
+static void check_swiglu_quant(int n, int hidden, int scaled, int shift) {
+  size_t ng = (size_t)n * 2 * hidden, nh = (size_t)n * hidden;
+  __nv_bfloat16 *gu = (__nv_bfloat16 *)malloc(ng * 2);
+  random_bf16(gu, ng, 61 + (uint64_t)hidden + n, scaled ? 400.0f : 4.0f);
+  if (n > 1) gu[(size_t)2 * hidden + 3] = __float2bfloat16(scaled ? 30000.0f : 60.0f);  // an outlier in row 1
+  float *ws = (float *)malloc(8 * (size_t)hidden), *xs = (float *)malloc(4 * (size_t)n);
+  for (int o = 0; o < 2 * hidden; o++) ws[o] = exp2f(-14.0f + 6.0f * fabsf(lj_random_unit(62, 1, (uint64_t)o)));
+  for (int t = 0; t < n; t++) xs[t] = exp2f(-4.0f + 6.0f * fabsf(lj_random_unit(63, 1, (uint64_t)t)));
+  __nv_bfloat16 *dgu = (__nv_bfloat16 *)dev_copy(gu, ng * 2), *dh;
+  float *dws = scaled ? (float *)dev_copy(ws, 8 * (size_t)hidden) : NULL;
+  float *dxs = scaled ? (float *)dev_copy(xs, 4 * (size_t)n) : NULL;
+  GPU_OK(cudaMalloc(&dh, (nh + (size_t)shift) * 2));
+  uint8_t *dq, *hq[2];
+  float *dqs, *hqs[2];
+  __nv_bfloat16 *hh[2];
+  GPU_OK(cudaMalloc(&dq, nh + (size_t)shift));
+  GPU_OK(cudaMalloc(&dqs, 4 * (size_t)n));
+  for (int k = 0; k < 2; k++) {
+    GPU_OK(cudaMemset(dh, 0xFF, (nh + (size_t)shift) * 2));
+    GPU_OK(cudaMemset(dq, 0xFF, nh + (size_t)shift));
+    if (k == 0) {
+      assert_int_equal(lj_cuda_swiglu_quant(dh + shift, dq + shift, dqs, dgu, dxs, dws, n, hidden, 0), 0);
+    } else {
+      assert_int_equal(scaled ? lj_cuda_swiglu_fp8(dh + shift, dgu, dxs, dws, n, hidden, 0)
+                              : lj_cuda_swiglu(dh + shift, dgu, n, hidden, 0), 0);
+      assert_int_equal(lj_cuda_quantize_act(dq + shift, dqs, dh + shift, n, hidden, 0), 0);
+    }
+    hh[k] = (__nv_bfloat16 *)malloc(nh * 2), hq[k] = (uint8_t *)malloc(nh), hqs[k] = (float *)malloc(4 * (size_t)n);
+    GPU_OK(cudaMemcpy(hh[k], dh + shift, nh * 2, cudaMemcpyDeviceToHost));
+    GPU_OK(cudaMemcpy(hq[k], dq + shift, nh, cudaMemcpyDeviceToHost));
+    GPU_OK(cudaMemcpy(hqs[k], dqs, 4 * (size_t)n, cudaMemcpyDeviceToHost));
+  }
+  size_t bad_h = 0, bad_q = 0, bad_s = 0;
+  for (size_t i = 0; i < nh; i++) bad_h += memcmp(&hh[0][i], &hh[1][i], 2) != 0, bad_q += hq[0][i] != hq[1][i];
+  for (int t = 0; t < n; t++) bad_s += memcmp(&hqs[0][t], &hqs[1][t], 4) != 0;
+  printf("swiglu_quant n=%d hidden=%d %s shift=%d: %zu h, %zu codes, %zu scales differ from the two passes\n", n,
+         hidden, scaled ? "scaled" : "unscaled", shift, bad_h, bad_q, bad_s);
+  assert_int_equal(bad_h + bad_q + bad_s, 0);
+  for (int k = 0; k < 2; k++) free(hh[k]), free(hq[k]), free(hqs[k]);
+  free(gu), free(ws), free(xs);
+  cudaFree(dgu), cudaFree(dh), cudaFree(dq), cudaFree(dqs), cudaFree(dws), cudaFree(dxs);
+}
+
+// The prefill's two passes around the FP8 GEMM against the host arithmetic, bit for bit: the vector
+// kernels (in and out multiples of 8, aligned; rows held in registers up to 32768 values, longer
+// ones read twice) and the scalar ones (odd widths, misaligned pointers), on odd shapes; then the
+// SwiGLU kernels with those passes folded in against the passes they replace.
+static void test_fp8_passes_bitexact(void **state) {
+  (void)state;
+  static const int q_shapes[][3] = {
+      {3, 4104, 0}, {5, 8, 0},     {2, 2048, 0},  {7, 14336, 0}, {3, 28672, 0}, {2, 32768, 0},
+      {3, 40008, 0}, {4, 4100, 0}, {3, 13, 0},    {3, 4104, 1},  {1, 16, 1},
+  };
+  for (size_t i = 0; i < sizeof q_shapes / sizeof q_shapes[0]; i++)
+    check_quantize_act(q_shapes[i][0], q_shapes[i][1], q_shapes[i][2]);
+  static const int s_shapes[][3] = {
+      {3, 1000, 0}, {37, 28672, 0}, {5000, 8, 0}, {9, 4104, 0}, {3, 1001, 0}, {3, 1000, 1}, {2, 7, 0},
+  };
+  for (size_t i = 0; i < sizeof s_shapes / sizeof s_shapes[0]; i++)
+    check_scale_outer(s_shapes[i][0], s_shapes[i][1], s_shapes[i][2]);
+  check_swiglu_fold(37, 1000, 0);
+  check_swiglu_fold(9, 14336, 0);
+  check_swiglu_fold(5000, 8, 0);
+  check_swiglu_fold(3, 1001, 0);
+  check_swiglu_fold(3, 1000, 1);
+  static const int sq_shapes[][4] = {
+      {37, 1000, 1, 0}, {9, 14336, 1, 0}, {5, 28672, 1, 0}, {3, 2048, 0, 0}, {4, 14336, 0, 0},
+      {3, 40000, 1, 0}, {3, 1001, 1, 0}, {3, 1000, 1, 1}, {300, 8, 1, 0},
+  };
+  for (size_t i = 0; i < sizeof sq_shapes / sizeof sq_shapes[0]; i++)
+    check_swiglu_quant(sq_shapes[i][0], sq_shapes[i][1], sq_shapes[i][2], sq_shapes[i][3]);
 }
 
 // y = x W^T with W = code * scale: the FP8 GEMV (n <= 8) and the FP8 GEMM (any n, x quantised
@@ -288,6 +458,16 @@ static double cosine(const float *a, const float *b, size_t n) {
   return ab / sqrt(aa * bb);
 }
 
+// An FP8 engine of one sequence of up to 128 tokens on model c's random weights of `seed`.
+static lj_cuda_engine *tiny_fp8_engine(const lj_model_config *c, uint64_t seed) {
+  lj_cuda_options o;
+  lj_cuda_options_default(&o);
+  o.max_batch = 1, o.max_ctx = 128, o.max_tokens = 128, o.weights = LJ_WEIGHTS_FP8, o.print_plan = 0;
+  lj_cuda_engine *e = NULL;
+  if (lj_cuda_engine_create_random(&e, c, seed, &o) < 0) fail_msg("%s", lj_error_message());
+  return e;
+}
+
 // The tiny model with FP8 weights on the GPU (quantised from the device's random weights) and on
 // the CPU (lj_weights_quantize_fp8 of the same bf16 weights): prompts of 5 tokens (FP8 GEMV) and
 // 70 tokens (cuBLASLt FP8, activations quantised per token), then a decode step; with every FP8
@@ -299,11 +479,7 @@ static void test_engine_vs_cpu_reference(void **state) {
   lj_weights w;
   assert_int_equal(lj_weights_random(&c, 5, 2, &w), 0);
   assert_int_equal(lj_weights_quantize_fp8(&w, 2, LJ_FP8_SCALE_ROW), 0);
-  lj_cuda_options o;
-  lj_cuda_options_default(&o);
-  o.max_batch = 1, o.max_ctx = 128, o.max_tokens = 128, o.weights = LJ_WEIGHTS_FP8, o.print_plan = 0;
-  lj_cuda_engine *e;
-  if (lj_cuda_engine_create_random(&e, &c, 5, &o) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_engine *e = tiny_fp8_engine(&c, 5);
   int lens[2] = {5, 70};
   float *gl = (float *)malloc(4 * (size_t)c.vocab_size), *cl = (float *)malloc(4 * (size_t)c.vocab_size);
   for (int k = 0; k < 2 * LJ_FP8_GEMV_COUNT; k++) {
@@ -343,6 +519,69 @@ static void test_engine_vs_cpu_reference(void **state) {
   lj_weights_free(&w);
 }
 
+// gate_up's scaling and down's quantisation folded into SwiGLU (lj_cuda_set_fp8_fold) against the
+// unfolded path on the tiny FP8 model, cuBLASLt's fallback forced (gate_up's fold applies to it
+// only): a prompt of 70 tokens stage by stage through layer 0's down, where the folded gu must differ
+// (unscaled sums), h must be equal bit for bit, and down's delta too although the folded run poisons
+// h (NaN) before down (it reads SwiGLU's codes); then the whole prefill's logits bit for bit; a
+// prompt of 5 tokens (the GEMV, no fold) equal too.
+static void test_fp8_fold(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("tiny", &c), 0);
+  lj_cuda_engine *e = tiny_fp8_engine(&c, 7);
+  lj_cuda_set_fp8_scalar_only(e, 1);
+  assert_int_equal(lj_cuda_fp8_fold(e), 1);  // the default
+  int n = 70, tok[70];
+  for (int i = 0; i < n; i++) tok[i] = (int)(lj_splitmix64((uint64_t)i + 5) % (uint64_t)c.vocab_size);
+  size_t ngu = (size_t)n * 2 * c.hidden_dim, nh = (size_t)n * c.hidden_dim, nd = (size_t)n * c.dim;
+  size_t V = (size_t)c.vocab_size;
+  uint16_t *gu[2], *h[2], *delta[2];
+  float *logits[2][2];
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  for (int fold = 0; fold < 2; fold++) {
+    lj_cuda_set_fp8_fold(e, fold);
+    lj_cuda_reset(e);
+    lj_cuda_batch b;
+    assert_int_equal(lj_cuda_prepare_batch(e, 1, tok, &n, &b), 0);
+    assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, &b, &a), 0);
+    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_SWIGLU; st++)
+      if (lj_cuda_run_stage(e, (lj_stage)st, 0, &b, &a) < 0) fail_msg("%s", lj_error_message());
+    assert_int_equal(lj_cuda_synchronize(e), 0);
+    gu[fold] = (uint16_t *)malloc(ngu * 2), h[fold] = (uint16_t *)malloc(nh * 2);
+    delta[fold] = (uint16_t *)malloc(nd * 2);
+    GPU_OK(cudaMemcpy(gu[fold], a.gu, ngu * 2, cudaMemcpyDeviceToHost));
+    GPU_OK(cudaMemcpy(h[fold], a.h, nh * 2, cudaMemcpyDeviceToHost));
+    if (fold) GPU_OK(cudaMemset(a.h, 0xFF, nh * 2));
+    if (lj_cuda_run_stage(e, LJ_STAGE_DOWN, 0, &b, &a) < 0) fail_msg("%s", lj_error_message());
+    assert_int_equal(lj_cuda_synchronize(e), 0);
+    GPU_OK(cudaMemcpy(delta[fold], a.delta, nd * 2, cudaMemcpyDeviceToHost));
+    for (int k = 0; k < 2; k++) {
+      int len = k ? 5 : n;
+      lj_cuda_reset(e);
+      assert_int_equal(lj_cuda_prefill(e, 1, tok, &len), 0);
+      logits[fold][k] = (float *)malloc(4 * V);
+      assert_int_equal(lj_cuda_get_logits(e, logits[fold][k], 1), 0);
+    }
+  }
+  size_t gu_diff = 0, h_diff = 0, d_diff = 0, l_diff = 0, l5_diff = 0;
+  for (size_t i = 0; i < ngu; i++) gu_diff += gu[0][i] != gu[1][i];
+  for (size_t i = 0; i < nh; i++) h_diff += h[0][i] != h[1][i];
+  for (size_t i = 0; i < nd; i++) d_diff += delta[0][i] != delta[1][i];
+  for (size_t i = 0; i < V; i++) l_diff += memcmp(&logits[0][0][i], &logits[1][0][i], 4) != 0;
+  for (size_t i = 0; i < V; i++) l5_diff += memcmp(&logits[0][1][i], &logits[1][1][i], 4) != 0;
+  printf("fp8 fold, %d tokens: gu differs in %zu of %zu (unscaled when folded), h in %zu of %zu, down's delta "
+         "(h poisoned when folded) in %zu of %zu, prefill logits in %zu of %zu; 5 tokens (GEMV): %zu\n",
+         n, gu_diff, ngu, h_diff, nh, d_diff, nd, l_diff, V, l5_diff);
+  assert_true(gu_diff > ngu / 2);  // the fold ran: gu holds the sums, not the scaled values
+  assert_int_equal(h_diff, 0);
+  assert_int_equal(d_diff, 0);  // down read SwiGLU's codes, not the poisoned h
+  assert_int_equal(l_diff, 0);
+  assert_int_equal(l5_diff, 0);
+  for (int f = 0; f < 2; f++) free(gu[f]), free(h[f]), free(delta[f]), free(logits[f][0]), free(logits[f][1]);
+  lj_cuda_engine_free(e);
+}
+
 // Shapes FP8 cannot hold are refused up front, naming the model and the dims.
 static void test_refusals(void **state) {
   (void)state;
@@ -361,9 +600,11 @@ int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encoder),  cmocka_unit_test(test_quantize_rows),
+      cmocka_unit_test(test_fp8_passes_bitexact),
       cmocka_unit_test(test_gemv_fp8), cmocka_unit_test(test_gemv_fp8_variants),
       cmocka_unit_test(test_gemm_fp8), cmocka_unit_test(test_gemm_fp8_fallback),
-      cmocka_unit_test(test_engine_vs_cpu_reference), cmocka_unit_test(test_refusals),
+      cmocka_unit_test(test_engine_vs_cpu_reference), cmocka_unit_test(test_fp8_fold),
+      cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,7 +135,7 @@ static int allocate(lj_cuda_engine *e) {
   size_t counter_bytes = lj_attn_decode_counter_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
-                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 4 * T : 0) + 36 * 256;
+                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 4 * T : 0) + 39 * 256;
   CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
   e->act_bytes = abytes;
   cur = (char *)e->act_mem;
@@ -166,6 +166,9 @@ static int allocate(lj_cuda_engine *e) {
   if (fp8) {
     e->act_q = (uint8_t *)carve(&cur, T * fp8_act_width(c));
     e->act_scale = (float *)carve(&cur, 4 * T);
+    e->gu_scale = (float *)carve(&cur, 4 * T);
+    e->h_q = (uint8_t *)carve(&cur, T * h);
+    e->h_scale = (float *)carve(&cur, 4 * T);
   }
   if ((size_t)(cur - (char *)e->act_mem) > abytes)
     return LJ_FAIL(LJ_ENOMEM, "internal: activation layout overflows its allocation");
@@ -235,6 +238,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   e->cfg = *cfg;
   e->stage_sampling.top_p = 1.0f;  // greedy
   e->fp8_gemv = LJ_FP8_GEMV_DEFAULT;
+  e->fp8_fold = 1;
   e->attn_prefill = LJ_ATTN_PREFILL_DEFAULT;
   e->attn_decode = LJ_ATTN_DECODE_DEFAULT;
   if (opt)
@@ -478,6 +482,15 @@ int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant) {
   return 0;
 }
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e) { return e->fp8_gemv; }
+void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int on) {
+  e->fp8_fold = on != 0;
+  lj_cuda_drop_graph(e);
+}
+int lj_cuda_fp8_fold(const lj_cuda_engine *e) { return e->fp8_fold; }
+void lj_cuda_set_fp8_scalar_only(lj_cuda_engine *e, int on) {
+  lj_gemm_lt_set_fp8_scalar_only(e->gemm, on);
+  lj_cuda_drop_graph(e);
+}
 int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant) {
   if (!lj_attn_prefill_name(variant))
     return LJ_FAIL(LJ_EINVAL, "prefill attention variant %d: expected 0 .. %d (wmma, mma, mma64, mma128, mma_k32)",
@@ -582,13 +595,57 @@ static int matmul(lj_cuda_engine *e, void *y, int y_fp32, const void *x, const b
 
 // A linear layer, y (n, out) bf16. FP8: the FP8 GEMV for <= 8 tokens (bf16 activations, the
 // weights dequantised in registers), else the activations quantised per token and one
-// cuBLASLt FP8 GEMM with both scale vectors in its epilogue.
+// cuBLASLt FP8 GEMM with both scale vectors applied (in its epilogue, or by the fallback's pass).
 static int linear(lj_cuda_engine *e, void *y, const void *x, const linear_dev *lin, int n, int in, int out) {
   if (!lin->q) return matmul(e, y, 0, x, lin->w, n, in, out);
   if (e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, in))
     return lj_cuda_gemv_fp8(y, 0, (const bf16 *)x, lin->q, lin->scale, n, in, out, e->fp8_gemv, e->stream);
   LJ_TRY(lj_cuda_quantize_act(e->act_q, e->act_scale, (const bf16 *)x, n, in, e->stream));
   return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)y, e->act_q, e->act_scale, lin->q, lin->scale, n, in, out, e->stream);
+}
+
+// 1 when gate_up of a call of n tokens writes its unscaled sums (its input's per-token scales in
+// gu_scale) and SwiGLU applies the scales: FP8 weights, the GEMM rather than the GEMV, the fold
+// on, and a gate|up plan that takes the fallback (where cuBLASLt scales in its epilogue there is
+// no pass to fold). Both stages ask, so they agree; < 0 when the plan cannot be built.
+static int fp8_folds_gate_up(lj_cuda_engine *e, const layer_dev *ld, int n) {
+  const lj_model_config *c = &e->cfg;
+  if (!e->fp8_fold || !ld->wgu.q || (e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, c->dim))) return 0;
+  int outer = lj_gemm_lt_fp8_plan(e->gemm, n, c->dim, 2 * c->hidden_dim);
+  return outer < 0 ? outer : !outer;
+}
+
+static int gate_up(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
+  const lj_model_config *c = &e->cfg;
+  int fold = fp8_folds_gate_up(e, ld, n);
+  if (fold < 0) return fold;
+  if (!fold) return linear(e, a->gu, a->xn, &ld->wgu, n, c->dim, 2 * c->hidden_dim);
+  LJ_TRY(lj_cuda_quantize_act(e->act_q, e->gu_scale, (const bf16 *)a->xn, n, c->dim, e->stream));
+  return lj_gemm_lt_run_fp8_sums(e->gemm, (bf16 *)a->gu, e->act_q, ld->wgu.q, n, c->dim, 2 * c->hidden_dim,
+                                 e->stream);
+}
+
+// 1 when swiglu of a call of n tokens also quantises h per token for down (h_q, h_scale) and down's
+// GEMM reads those: FP8 weights, the GEMM rather than the GEMV, the fold on. Both stages ask.
+static int fp8_folds_down(const lj_cuda_engine *e, const layer_dev *ld, int n) {
+  return e->fp8_fold && ld->wdown.q && !(e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, e->cfg.hidden_dim));
+}
+
+static int swiglu(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
+  int fold = fp8_folds_gate_up(e, ld, n), h = e->cfg.hidden_dim;
+  if (fold < 0) return fold;
+  const float *xs = fold ? e->gu_scale : NULL, *ws = fold ? ld->wgu.scale : NULL;
+  if (fp8_folds_down(e, ld, n))
+    return lj_cuda_swiglu_quant((bf16 *)a->h, e->h_q, e->h_scale, (const bf16 *)a->gu, xs, ws, n, h, e->stream);
+  if (!fold) return lj_cuda_swiglu((bf16 *)a->h, (const bf16 *)a->gu, n, h, e->stream);
+  return lj_cuda_swiglu_fp8((bf16 *)a->h, (const bf16 *)a->gu, xs, ws, n, h, e->stream);
+}
+
+static int down(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
+  const lj_model_config *c = &e->cfg;
+  if (!fp8_folds_down(e, ld, n)) return linear(e, a->delta, a->h, &ld->wdown, n, c->hidden_dim, c->dim);
+  return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)a->delta, e->h_q, e->h_scale, ld->wdown.q, ld->wdown.scale, n,
+                            c->hidden_dim, c->dim, e->stream);
 }
 
 static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
@@ -645,11 +702,11 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)a->delta,
                              ld->ffn_norm, NULL, n, c->dim, eps, s);
     case LJ_STAGE_GATE_UP:
-      return linear(e, a->gu, a->xn, &ld->wgu, n, c->dim, 2 * c->hidden_dim);
+      return gate_up(e, ld, n, a);
     case LJ_STAGE_SWIGLU:
-      return lj_cuda_swiglu((bf16 *)a->h, (const bf16 *)a->gu, n, c->hidden_dim, s);
+      return swiglu(e, ld, n, a);
     case LJ_STAGE_DOWN:
-      return linear(e, a->delta, a->h, &ld->wdown, n, c->hidden_dim, c->dim);
+      return down(e, ld, n, a);
     case LJ_STAGE_FINAL_NORM:
       return lj_cuda_rmsnorm((bf16 *)a->xf, (bf16 *)a->x, (const bf16 *)a->x,
                              (const bf16 *)lj_cuda_delta_in(e, c->n_layers - 1, a), e->final_norm, b->decode ? NULL : b->last_row, b->n_seqs, c->dim, eps, s);

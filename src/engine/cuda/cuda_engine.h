@@ -148,9 +148,9 @@ typedef struct {
 //   ATTN        qkv, KV cache -> attn (n, q_dim)
 //   O_PROJ      attn -> delta (n, dim)
 //   FFN_NORM    x, delta -> x (+= delta), xn
-//   GATE_UP     xn -> gu (n, 2 hidden)
-//   SWIGLU      gu -> h (n, hidden)
-//   DOWN        h -> delta (n, dim)
+//   GATE_UP     xn -> gu (n, 2 hidden)   (FP8 prefill with the fold: unscaled sums, scales kept)
+//   SWIGLU      gu -> h (n, hidden)      (FP8 prefill with the fold: scales gu first; h's codes too)
+//   DOWN        h -> delta (n, dim)      (FP8 prefill with the fold: h's codes from SWIGLU)
 //   FINAL_NORM  x, delta at each sequence's last row -> xf (S, dim)
 //   LM_HEAD     xf -> logits (S, vocab) fp32
 //   SAMPLE      logits -> next (S) int
@@ -199,6 +199,15 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 // Captured graphs are dropped. LJ_EINVAL for an unknown variant.
 int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant);
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e);
+// FP8 prefill (> 8 tokens): on (the default), SWIGLU also quantises h per token for DOWN's FP8
+// GEMM (engine buffers; DOWN then reads them, not h), and where gate|up's plan takes cuBLASLt's
+// fallback (no outer-vector scales) GATE_UP writes gu unscaled (the GEMM's bf16 sums) and SWIGLU
+// applies the scales: two passes fewer per layer. Off: GATE_UP scales gu, DOWN quantises h. The
+// same bits either way (lj_cuda_swiglu_fp8, lj_cuda_swiglu_quant). Captured graphs are dropped.
+void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int on);
+int lj_cuda_fp8_fold(const lj_cuda_engine *e);
+// Tests: FP8 GEMMs take cuBLASLt's fallback whatever it offers (lj_gemm_lt_set_fp8_scalar_only).
+void lj_cuda_set_fp8_scalar_only(lj_cuda_engine *e, int on);
 // The prefill attention kernel (lj_attn_prefill_variant, default LJ_ATTN_PREFILL_DEFAULT); the
 // mma variants run head_dim 64 and 128 and wmma otherwise (lj_attn_prefill_runs). All compute
 // the same attention (fp32 sums in different orders). Captured graphs are dropped. LJ_EINVAL for

@@ -43,6 +43,10 @@ struct lj_cuda_engine {
   size_t attn_scratch_bytes;
   uint8_t *act_q;    // FP8 prefill: one GEMM's input quantised per token (max_tokens x widest input)
   float *act_scale;  // (max_tokens)
+  float *gu_scale;   // (max_tokens) FP8 prefill with the fold: gate|up's per-token scales, which the
+                     // SwiGLU stage reads (act_scale is rewritten by every linear call)
+  uint8_t *h_q;      // (max_tokens x hidden) FP8 prefill with the fold: h quantised by SwiGLU for down
+  float *h_scale;    // (max_tokens)
   // batch state (device)
   int *d_tokens, *d_seq, *d_pos, *d_kv_len;                 // (max_tokens)
   int *d_q_start, *d_q_len, *d_ctx_start, *d_last_row;     // (max_batch)
@@ -64,6 +68,7 @@ struct lj_cuda_engine {
   int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
   int fusion;                       // lj_cuda_fusion_mode
   int fp8_gemv;                     // lj_fp8_gemv_variant: the FP8 GEMV kernel of decode
+  int fp8_fold;                     // FP8 prefill: gate|up's scaling folded into SwiGLU (lj_cuda_set_fp8_fold)
   int attn_prefill;                 // lj_attn_prefill_variant: the attention kernel of prefill
   int attn_decode;                  // lj_attn_decode_variant: the attention kernel(s) of decode
   unsigned *d_attn_counters;        // device, 0 between launches: the one-kernel decode attention's

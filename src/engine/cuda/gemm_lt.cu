@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/fp8_scale.h"
 #include "engine/cuda/gemm_lt.h"
 
 #define LJ_GEMM_MAX_PLANS 64
@@ -37,16 +38,6 @@ static void destroy_plan(gemm_plan *p) {
   if (p->desc) cublasLtMatmulDescDestroy(p->desc);
   p->a = p->b = p->c = NULL;
   p->desc = NULL;
-}
-
-// y[t, o] *= w_scale[o] * x_scale[t] (the FP8 GEMM without outer-vector scales).
-static __global__ void scale_outer_kernel(__nv_bfloat16 *y, const float *x_scale, const float *w_scale, int n,
-                                          int out) {
-  size_t total = (size_t)n * out;
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-    int t = (int)(i / out), o = (int)(i % out);
-    y[i] = __float2bfloat16(__bfloat162float(y[i]) * (w_scale[o] * x_scale[t]));
-  }
 }
 
 int lj_gemm_lt_create(lj_gemm_lt **out, size_t workspace_bytes) {
@@ -170,24 +161,47 @@ int lj_gemm_lt_run(lj_gemm_lt *g, void *y, int y_fp32, const __nv_bfloat16 *x,
   return 0;
 }
 
+// The FP8 plan of a shape under the current setting, built on first use.
+static int find_fp8_plan(lj_gemm_lt *g, int n, int in, int out, gemm_plan **p) {
+  return find_plan(g, n, in, out, 0, 1, p);
+}
+
+int lj_gemm_lt_fp8_plan(lj_gemm_lt *g, int n, int in, int out) {
+  gemm_plan *p;
+  LJ_TRY(find_fp8_plan(g, n, in, out, &p));
+  return p->outer;
+}
+
+static int run_fp8_plan(lj_gemm_lt *g, const gemm_plan *p, __nv_bfloat16 *y, const uint8_t *xq,
+                        const uint8_t *wq, cudaStream_t stream) {
+  const float alpha = 1.0f, beta = 0.0f;
+  CUBLAS_CHECK(cublasLtMatmul(g->handle, p->desc, &alpha, wq, p->a, xq, p->b, &beta, y, p->c, y, p->c, &p->algo,
+                              g->workspace, g->workspace_bytes, stream));
+  return 0;
+}
+
 int lj_gemm_lt_run_fp8(lj_gemm_lt *g, __nv_bfloat16 *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
                        const float *w_scale, int n, int in, int out, cudaStream_t stream) {
   if (n <= 0) return 0;
   gemm_plan *p;
-  LJ_TRY(find_plan(g, n, in, out, 0, 1, &p));
+  LJ_TRY(find_fp8_plan(g, n, in, out, &p));
   if (p->outer) {
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w_scale,
                                                 sizeof w_scale));
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x_scale,
                                                 sizeof x_scale));
   }
-  const float alpha = 1.0f, beta = 0.0f;
-  CUBLAS_CHECK(cublasLtMatmul(g->handle, p->desc, &alpha, wq, p->a, xq, p->b, &beta, y, p->c, y, p->c, &p->algo,
-                              g->workspace, g->workspace_bytes, stream));
-  if (!p->outer) {
-    size_t total = (size_t)n * out, blocks = (total + 255) / 256;
-    scale_outer_kernel<<<(unsigned)(blocks < 4096 ? blocks : 4096), 256, 0, stream>>>(y, x_scale, w_scale, n, out);
-    CUDA_CHECK_LAUNCH("fp8 scale_outer");
-  }
-  return 0;
+  LJ_TRY(run_fp8_plan(g, p, y, xq, wq, stream));
+  return p->outer ? 0 : lj_cuda_fp8_scale_outer(y, x_scale, w_scale, n, out, stream);
+}
+
+int lj_gemm_lt_run_fp8_sums(lj_gemm_lt *g, __nv_bfloat16 *y, const uint8_t *xq, const uint8_t *wq, int n, int in,
+                            int out, cudaStream_t stream) {
+  if (n <= 0) return 0;
+  gemm_plan *p;
+  LJ_TRY(find_fp8_plan(g, n, in, out, &p));
+  if (p->outer)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "FP8 GEMM %d x %d x %d scales in cuBLASLt's epilogue: it has no unscaled sums",
+                   n, in, out);
+  return run_fp8_plan(g, p, y, xq, wq, stream);
 }

@@ -28,6 +28,15 @@ int lj_gemm_lt_run(lj_gemm_lt *g, void *y, int y_fp32, const __nv_bfloat16 *x,
 // rounding to bf16 again (two roundings: up to ~2^-8 relative per output, against 2^-9).
 int lj_gemm_lt_run_fp8(lj_gemm_lt *g, __nv_bfloat16 *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
                        const float *w_scale, int n, int in, int out, cudaStream_t stream);
+// The fallback's GEMM alone: y(n, out) bf16 = bf16(sum_i xq[t, i] wq[o, i]), the unscaled sums,
+// for a caller that applies lj_fp8_scale_sum itself (the SwiGLU stage folds gate|up's scaling).
+// The same plan and bits as lj_gemm_lt_run_fp8 before its scale pass. LJ_EUNSUPPORTED where the
+// shape's plan scales in cuBLASLt's epilogue (lj_gemm_lt_fp8_plan 1).
+int lj_gemm_lt_run_fp8_sums(lj_gemm_lt *g, __nv_bfloat16 *y, const uint8_t *xq, const uint8_t *wq, int n, int in,
+                            int out, cudaStream_t stream);
+// The FP8 plan of a shape under the current setting, built if there is none yet: 1 when it scales
+// in cuBLASLt's epilogue, 0 when it takes the fallback, < 0 on error.
+int lj_gemm_lt_fp8_plan(lj_gemm_lt *g, int n, int in, int out);
 // Tests: FP8 GEMMs planned from now on take the fallback whatever cuBLASLt offers (plans are
 // cached per shape and setting, so switching back reuses the outer-vector plans).
 void lj_gemm_lt_set_fp8_scalar_only(lj_gemm_lt *g, int on);

@@ -1,8 +1,16 @@
-// SwiGLU: 8 elements per thread with 16-byte loads when hidden % 8 == 0.
+// SwiGLU: 8 elements per thread with 16-byte loads when hidden % 8 == 0. The FP8 prefill's
+// variants scale gate and up first (gate|up's fallback scaling folded in, model/fp8_quant.h) and
+// quantise h per token for down's FP8 GEMM (down's activation quantisation folded in).
+#include <stdint.h>
+
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/fp8_quant.cuh"
 #include "engine/cuda/pdl.h"
+#include "engine/cuda/row_grid.h"
 #include "engine/cuda/swiglu.h"
+#include "engine/cuda/weight_fp8.h"
+#include "model/fp8_quant.h"
 
 static __device__ __forceinline__ float silu_bf16(float g) {
   return __bfloat162float(__float2bfloat16(g / (1.0f + __expf(-g))));
@@ -41,6 +49,68 @@ static __global__ void swiglu_kernel1(__nv_bfloat16 *out, const __nv_bfloat16 *g
   }
 }
 
+// gu[t, c] scaled by w_scale[c] * x_scale[t] and rounded to bf16: what gate|up's scale pass writes.
+static __device__ __forceinline__ float scaled_bf16(float y, float w, float xs) {
+  return __bfloat162float(__float2bfloat16(lj_fp8_scale_sum(y, w, xs)));
+}
+
+#define SF_THREADS 256
+#define SF_BLOCKS 4096  // lj_row_grid: blocks to fill the GPU
+
+// (column chunks of 8, rows) grid: 16-byte loads of gate, up and their 16 scales, read once per
+// thread; no division per element.
+static __global__ void __launch_bounds__(SF_THREADS)
+swiglu_fp8_kernel8(__nv_bfloat16 *out, const __nv_bfloat16 *gu, const float *x_scale, const float *w_scale,
+                   int n_tokens, int hidden) {
+  pdl_trigger();
+  int c = blockIdx.x * SF_THREADS + threadIdx.x;
+  if (c >= hidden / 8) return;
+  const float4 *wg = reinterpret_cast<const float4 *>(w_scale) + 2 * c;
+  const float4 *wu = reinterpret_cast<const float4 *>(w_scale + hidden) + 2 * c;
+  float4 a = wg[0], b = wg[1], d = wu[0], e = wu[1];
+  float sg[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w}, su[8] = {d.x, d.y, d.z, d.w, e.x, e.y, e.z, e.w};
+  pdl_wait();  // gu and x_scale come from the previous kernels
+  for (int t = blockIdx.y; t < n_tokens; t += gridDim.y) {
+    const __nv_bfloat16 *row = gu + (size_t)t * 2 * hidden;
+    float xs = x_scale[t], g[8], u[8], o[8];
+    bf16x8_to_float(reinterpret_cast<const bf16x8 *>(row)[c], g);
+    bf16x8_to_float(reinterpret_cast<const bf16x8 *>(row + hidden)[c], u);
+#pragma unroll
+    for (int j = 0; j < 8; j++) o[j] = silu_bf16(scaled_bf16(g[j], sg[j], xs)) * scaled_bf16(u[j], su[j], xs);
+    reinterpret_cast<bf16x8 *>(out + (size_t)t * hidden)[c] = float_to_bf16x8(o);
+  }
+}
+
+static __global__ void __launch_bounds__(SF_THREADS)
+swiglu_fp8_kernel1(__nv_bfloat16 *out, const __nv_bfloat16 *gu, const float *x_scale, const float *w_scale,
+                   int n_tokens, int hidden) {
+  pdl_trigger();
+  int c = blockIdx.x * SF_THREADS + threadIdx.x;
+  if (c >= hidden) return;
+  float sg = w_scale[c], su = w_scale[hidden + c];
+  pdl_wait();
+  for (int t = blockIdx.y; t < n_tokens; t += gridDim.y) {
+    const __nv_bfloat16 *row = gu + (size_t)t * 2 * hidden;
+    float xs = x_scale[t];
+    float g = scaled_bf16(__bfloat162float(row[c]), sg, xs), u = scaled_bf16(__bfloat162float(row[hidden + c]), su, xs);
+    out[(size_t)t * hidden + c] = __float2bfloat16(silu_bf16(g) * u);
+  }
+}
+
+int lj_cuda_swiglu_fp8(__nv_bfloat16 *out, const __nv_bfloat16 *gu, const float *x_scale, const float *w_scale,
+                       int n_tokens, int hidden, cudaStream_t stream) {
+  if (n_tokens <= 0 || hidden <= 0) return 0;
+  int vec = hidden % 8 == 0 && (uintptr_t)gu % 16 == 0 && (uintptr_t)out % 16 == 0 && (uintptr_t)w_scale % 16 == 0;
+  int cols = vec ? hidden / 8 : hidden;
+  dim3 grid = lj_row_grid(cols, n_tokens, SF_THREADS, SF_BLOCKS);
+  if (vec)
+    lj_launch(swiglu_fp8_kernel8, grid, dim3(SF_THREADS), 0, stream, out, gu, x_scale, w_scale, n_tokens, hidden);
+  else
+    lj_launch(swiglu_fp8_kernel1, grid, dim3(SF_THREADS), 0, stream, out, gu, x_scale, w_scale, n_tokens, hidden);
+  CUDA_CHECK_LAUNCH("swiglu_fp8");
+  return 0;
+}
+
 int lj_cuda_swiglu(__nv_bfloat16 *out, const __nv_bfloat16 *gu, int n_tokens, int hidden,
                    cudaStream_t stream) {
   if (n_tokens <= 0) return 0;
@@ -52,5 +122,85 @@ int lj_cuda_swiglu(__nv_bfloat16 *out, const __nv_bfloat16 *gu, int n_tokens, in
   else
     lj_launch(swiglu_kernel1, dim3((unsigned)blocks), dim3(256), 0, stream, out, gu, n_tokens, hidden);
   CUDA_CHECK_LAUNCH("swiglu");
+  return 0;
+}
+
+#define SQ_THREADS 256
+#define SQ_MAX_CHUNKS 16  // per thread: rows up to 16 x 256 x 8 = 32768 values
+
+// One block per token row t: h as swiglu_kernel8 (x_scale NULL) or swiglu_fp8_kernel8 computes it,
+// written as bf16 and kept in registers, then the row's amax, scale and E4M3 codes: what
+// lj_cuda_quantize_act makes of h. All of the thread's gate and up loads are issued first.
+template <int C>
+static __global__ void __launch_bounds__(SQ_THREADS)
+swiglu_quant_kernel(__nv_bfloat16 *__restrict__ out, uint8_t *__restrict__ q, float *__restrict__ q_scale,
+                    const __nv_bfloat16 *__restrict__ gu, const float *__restrict__ x_scale,
+                    const float *__restrict__ w_scale, int hidden) {
+  __shared__ float scratch[32];
+  pdl_trigger();
+  pdl_wait();  // gu and x_scale come from the previous kernels
+  int t = blockIdx.x, chunks = hidden / 8;
+  const uint4 *g4 = reinterpret_cast<const uint4 *>(gu + (size_t)t * 2 * hidden), *u4 = g4 + chunks;
+  uint4 g[C], u[C];
+#pragma unroll
+  for (int k = 0; k < C; k++) {
+    int c = threadIdx.x + k * SQ_THREADS;
+    if (c < chunks) g[k] = g4[c], u[k] = u4[c];
+  }
+  float xs = x_scale ? x_scale[t] : 1.0f, amax = 0.0f;
+#pragma unroll
+  for (int k = 0; k < C; k++) {
+    int c = threadIdx.x + k * SQ_THREADS;
+    if (c >= chunks) continue;
+    float gf[8], uf[8], o[8];
+    bf16x8_to_float(*reinterpret_cast<const bf16x8 *>(&g[k]), gf);
+    bf16x8_to_float(*reinterpret_cast<const bf16x8 *>(&u[k]), uf);
+    if (x_scale) {
+      const float4 *wg = reinterpret_cast<const float4 *>(w_scale) + 2 * c;
+      const float4 *wu = reinterpret_cast<const float4 *>(w_scale + hidden) + 2 * c;
+      float4 a = wg[0], b = wg[1], d = wu[0], e = wu[1];
+      float sg[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w}, su[8] = {d.x, d.y, d.z, d.w, e.x, e.y, e.z, e.w};
+#pragma unroll
+      for (int j = 0; j < 8; j++) gf[j] = scaled_bf16(gf[j], sg[j], xs), uf[j] = scaled_bf16(uf[j], su[j], xs);
+    }
+#pragma unroll
+    for (int j = 0; j < 8; j++) o[j] = silu_bf16(gf[j]) * uf[j];
+    bf16x8 h = float_to_bf16x8(o);
+    reinterpret_cast<bf16x8 *>(out + (size_t)t * hidden)[c] = h;
+    g[k] = *reinterpret_cast<const uint4 *>(&h);  // h's bits, kept for the codes
+    amax = fp8_amax8(g[k], amax);
+  }
+  amax = block_max(amax, scratch);
+  float s = lj_fp8_row_scale(amax);
+  if (threadIdx.x == 0) q_scale[t] = s;
+  uint2 *dst = reinterpret_cast<uint2 *>(q + (size_t)t * hidden);
+#pragma unroll
+  for (int k = 0; k < C; k++) {
+    int c = threadIdx.x + k * SQ_THREADS;
+    if (c < chunks) dst[c] = fp8_quantize8(g[k], s);
+  }
+}
+
+int lj_cuda_swiglu_quant(__nv_bfloat16 *out, uint8_t *q, float *q_scale, const __nv_bfloat16 *gu,
+                         const float *x_scale, const float *w_scale, int n_tokens, int hidden, cudaStream_t stream) {
+  if (n_tokens <= 0 || hidden <= 0) return 0;
+  int per_thread = (hidden / 8 + SQ_THREADS - 1) / SQ_THREADS;
+  int vec = hidden % 8 == 0 && per_thread <= SQ_MAX_CHUNKS && (uintptr_t)gu % 16 == 0 && (uintptr_t)out % 16 == 0 &&
+            (uintptr_t)q % 8 == 0 && (!x_scale || (uintptr_t)w_scale % 16 == 0);
+  if (!vec) {  // the two passes it replaces: the same bits
+    LJ_TRY(x_scale ? lj_cuda_swiglu_fp8(out, gu, x_scale, w_scale, n_tokens, hidden, stream)
+                   : lj_cuda_swiglu(out, gu, n_tokens, hidden, stream));
+    return lj_cuda_quantize_act(q, q_scale, out, n_tokens, hidden, stream);
+  }
+  dim3 grid((unsigned)n_tokens), block(SQ_THREADS);
+  if (per_thread <= 2)
+    lj_launch(swiglu_quant_kernel<2>, grid, block, 0, stream, out, q, q_scale, gu, x_scale, w_scale, hidden);
+  else if (per_thread <= 4)
+    lj_launch(swiglu_quant_kernel<4>, grid, block, 0, stream, out, q, q_scale, gu, x_scale, w_scale, hidden);
+  else if (per_thread <= 8)
+    lj_launch(swiglu_quant_kernel<8>, grid, block, 0, stream, out, q, q_scale, gu, x_scale, w_scale, hidden);
+  else
+    lj_launch(swiglu_quant_kernel<16>, grid, block, 0, stream, out, q, q_scale, gu, x_scale, w_scale, hidden);
+  CUDA_CHECK_LAUNCH("swiglu_quant");
   return 0;
 }
