@@ -79,6 +79,19 @@ static inline int lj_stage_parts(lj_stage s, lj_stage *first, lj_stage *last) {
   return (int)l - (int)f + 1;
 }
 
+// The stages a forward call runs from first to last (simple ids), in order, given what runs at
+// each simple stage: at[st] is st itself or, in the fused mode, a composite whose first part is
+// st. A composite is listed once, in place of all its parts. Returns how many went to out.
+static inline int lj_stage_sequence(const lj_stage *at, lj_stage first, lj_stage last, lj_stage *out) {
+  int n = 0;
+  for (int st = (int)first; st <= (int)last; st++) {
+    lj_stage begin = at[st], end = at[st];
+    out[n++] = at[st];
+    if (lj_stage_parts(at[st], &begin, &end) > 0 && (int)end > st) st = (int)end;  // past its parts
+  }
+  return n;
+}
+
 // Bit (1u << part) for every simple stage s covers (the skip-mask convention).
 static inline uint32_t lj_stage_part_mask(lj_stage s) {
   lj_stage f, l;

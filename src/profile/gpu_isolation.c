@@ -18,16 +18,11 @@ int lj_gpu_replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const 
 }
 
 // The stages one forward call of batch b runs, in order: in the fused mode's decode a composite
-// in place of its parts (lj_cuda_stage_at), else every simple stage first .. last.
+// in place of all its parts (lj_cuda_stage_at), else every simple stage first .. last.
 static int stages_run(const gpu_run *g, const lj_cuda_batch *b, int first, int last, lj_stage *out) {
-  int n = 0;
-  for (int st = first; st <= last; st++) {
-    lj_stage at = lj_cuda_stage_at(g->e, b, (lj_stage)st);
-    lj_stage part0 = at;
-    lj_stage_parts(at, &part0, NULL);
-    if (part0 == (lj_stage)st) out[n++] = at;  // a composite once, at its first part
-  }
-  return n;
+  lj_stage at[LJ_STAGE_COUNT];
+  for (int st = first; st <= last; st++) at[st] = lj_cuda_stage_at(g->e, b, (lj_stage)st);
+  return lj_stage_sequence(at, (lj_stage)first, (lj_stage)last, out);
 }
 
 // Every stage the run's forward call runs from first to last (those that read the KV cache alone
