@@ -74,7 +74,7 @@ for m in "${models[@]}"; do
   rc=$?
   t1=$(date +%s.%N)
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}')
-  echo "profile $m: rc=$rc, ${secs} s (with $ka_opt $layer_opt)" | tee -a "$summary"
+  echo "profile $m: rc=$rc, ${secs} s (${ka_opt:-without --known-answer}, ${layer_opt:-without --per-layer})" | tee -a "$summary"
   sed -n '/== Shapley split/,/^$/p;/== Known answer/,/^$/p;/== Ablations/,/^attn:/p' "$results/$m.txt" >>"$summary"
   python3 - "$results/$m.json" "$m" "${KNOWN_ANSWER:-1}" <<'PY' | tee -a "$summary"
 import json, sys
