@@ -135,7 +135,7 @@ static int allocate(lj_cuda_engine *e) {
   size_t counter_bytes = lj_attn_decode_counter_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
-                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 4 * T + T * d + 4 * T : 0) + 41 * 256;
+                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 4 * T + T * d + 8 * T : 0) + 42 * 256;
   CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
   e->act_bytes = abytes;
   cur = (char *)e->act_mem;
@@ -171,6 +171,7 @@ static int allocate(lj_cuda_engine *e) {
     e->h_scale = (float *)carve(&cur, 4 * T);
     e->xn_q = (uint8_t *)carve(&cur, T * d);
     e->xn_scale = (float *)carve(&cur, 4 * T);
+    e->o_scale = (float *)carve(&cur, 4 * T);
   }
   if ((size_t)(cur - (char *)e->act_mem) > abytes)
     return LJ_FAIL(LJ_ENOMEM, "internal: activation layout overflows its allocation");
@@ -653,16 +654,47 @@ static int fp8_folds_down(const lj_cuda_engine *e, const layer_dev *ld, int n) {
   return e->fp8_fold >= LJ_CUDA_FP8_FOLD_SWIGLU && fp8_gemm(e, &ld->wdown, n, e->cfg.hidden_dim);
 }
 
+// 1 when o_proj of a call of n tokens writes its unscaled sums to delta (its input's per-token scales
+// in o_scale) and ffn_norm scales them before the residual add: fold O_PROJ, FP8 weights, the GEMM,
+// o_proj not skipped (a skipped o_proj leaves delta as the last writer left it, scaled: ffn_norm then
+// adds it as it is) and an o_proj plan that takes the fallback. Both stages ask; < 0: no plan.
+static int fp8_folds_o_proj(lj_cuda_engine *e, const layer_dev *ld, int n) {
+  if (e->fp8_fold < LJ_CUDA_FP8_FOLD_O_PROJ || !fp8_gemm(e, &ld->wo, n, e->q_dim) ||
+      ((e->skip_mask >> LJ_STAGE_O_PROJ) & 1u))
+    return 0;
+  int outer = lj_gemm_lt_fp8_plan(e->gemm, n, e->q_dim, e->cfg.dim);
+  return outer < 0 ? outer : !outer;
+}
+
+static int o_proj(lj_cuda_engine *e, const layer_dev *ld, int layer, int n, const lj_cuda_acts *a) {
+  int fold = fp8_folds_o_proj(e, ld, n);
+  if (fold < 0) return fold;
+  const void *in = lj_cuda_attn_in(e, layer, a);
+  if (!fold) return linear(e, a->delta, in, &ld->wo, n, e->q_dim, e->cfg.dim);
+  LJ_TRY(lj_cuda_quantize_act(e->act_q, e->o_scale, (const bf16 *)in, n, e->q_dim, e->stream));
+  return lj_gemm_lt_run_fp8_sums(e->gemm, (bf16 *)a->delta, e->act_q, ld->wo.q, n, e->q_dim, e->cfg.dim, e->stream);
+}
+
 // The residual add and norm before lin: attn_norm (scales into xn_scale) or ffn_norm (gu_scale).
-// With fold NORMS it writes lin's FP8 input, not xn (only lin's GEMM reads it).
+// With fold NORMS it writes lin's FP8 input, not xn (only lin's GEMM reads it); delta_xs/delta_ws
+// non-NULL: delta holds o_proj's sums, scaled here (fold O_PROJ).
 static int norm(lj_cuda_engine *e, const lj_cuda_acts *a, const linear_dev *lin, float *q_scale, const void *delta,
-                const bf16 *w, int n) {
+                const float *delta_xs, const float *delta_ws, const bf16 *w, int n) {
   float eps = (float)e->cfg.norm_eps;
-  if (!fp8_norm_quant(e, lin, n))
+  int quant = fp8_norm_quant(e, lin, n);
+  if (!quant && !delta_xs)
     return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)delta, w, NULL, n,
                            e->cfg.dim, eps, e->stream);
-  return lj_cuda_rmsnorm_fp8(NULL, e->xn_q, q_scale, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)delta, NULL,
-                             NULL, w, NULL, n, e->cfg.dim, eps, e->stream);
+  return lj_cuda_rmsnorm_fp8(quant ? NULL : (bf16 *)a->xn, quant ? e->xn_q : NULL, quant ? q_scale : NULL,
+                             (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)delta, delta_xs, delta_ws, w, NULL, n,
+                             e->cfg.dim, eps, e->stream);
+}
+
+static int ffn_norm(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
+  int fold = fp8_folds_o_proj(e, ld, n);
+  if (fold < 0) return fold;
+  return norm(e, a, &ld->wgu, e->gu_scale, a->delta, fold ? e->o_scale : NULL, fold ? ld->wo.scale : NULL,
+              ld->ffn_norm, n);
 }
 
 static int swiglu(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
@@ -697,7 +729,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       return lj_cuda_embedding((bf16 *)a->x, e->embed, b->tokens, n, c->dim, c->vocab_size, s);
     case LJ_STAGE_ATTN_NORM:
       return norm(e, a, &ld->wqkv, e->xn_scale, layer > first_layer_run(e) ? lj_cuda_delta_in(e, layer - 1, a) : NULL,
-                  ld->attn_norm, n);
+                  NULL, NULL, ld->attn_norm, n);
     case LJ_STAGE_QKV:
       return qkv(e, ld, n, a);
     case LJ_STAGE_ROPE:
@@ -729,9 +761,9 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                                                  b->n_seqs, b->max_q_len, &sh, s);
       }
     case LJ_STAGE_O_PROJ:
-      return linear(e, a->delta, lj_cuda_attn_in(e, layer, a), &ld->wo, n, e->q_dim, c->dim);
+      return o_proj(e, ld, layer, n, a);
     case LJ_STAGE_FFN_NORM:
-      return norm(e, a, &ld->wgu, e->gu_scale, a->delta, ld->ffn_norm, n);
+      return ffn_norm(e, ld, n, a);
     case LJ_STAGE_GATE_UP:
       return gate_up(e, ld, n, a);
     case LJ_STAGE_SWIGLU:

@@ -50,6 +50,7 @@ struct lj_cuda_engine {
   uint8_t *xn_q;     // (max_tokens x dim) FP8 prefill, fold NORMS: the norms' output quantised (qkv's
                      // and gate_up's input)
   float *xn_scale;   // (max_tokens) attn_norm's per-token scales (ffn_norm writes gu_scale)
+  float *o_scale;    // (max_tokens) fold O_PROJ: o_proj's input scales, which ffn_norm reads
   // batch state (device)
   int *d_tokens, *d_seq, *d_pos, *d_kv_len;                 // (max_tokens)
   int *d_q_start, *d_q_len, *d_ctx_start, *d_last_row;     // (max_batch)
