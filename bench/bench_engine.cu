@@ -35,9 +35,9 @@
 //   9. --fp8-scale row|tensor|both (default row; needs FP8 among --weights): the FP8 weights' scales,
 //      one per output row or one per tensor (stored in every row's slot: the same kernels and
 //      bytes), or each in turn; RESULT lines of per-tensor runs carry weights=fp8-tensor.
-//  10. --fp8-fold on|off|both (default on): FP8 prefill with gate|up's scaling folded into the
-//      SwiGLU stage (lj_cuda_set_fp8_fold) or not; the prefill and its stage table run once per
-//      setting, RESULT kind=prefill lines of FP8 carry fp8_fold=on|off (scripts/gpu/fp8_prefill.sh).
+//  10. --fp8-fold on|off|both (default on): FP8 prefill with every foldable pass around its GEMMs
+//      folded into a neighbouring kernel (lj_cuda_set_fp8_fold, LJ_CUDA_FP8_FOLD_ALL) or none; the
+//      prefill and its stage table run once per setting, RESULT kind=prefill lines of FP8 carry fp8_fold=on|off (scripts/gpu/fp8_prefill.sh).
 //      The ceilings line also gives the FP8 GEMM's rate without its scale pass (gemm_fp8_sums_tflops,
 //      the fallback's GEMM alone; equal to gemm_fp8_tflops where cuBLASLt scales in its epilogue).
 // Every measurement also prints one "RESULT key=value ..." line (read by
@@ -290,7 +290,7 @@ static int g_prefill_only = 0;
 // The decode attention variants to measure (--attn-decode); whether the option was given.
 static std::vector<int> g_attn_decodes = {LJ_ATTN_DECODE_DEFAULT};
 static int g_attn_decode_given = 0;
-// FP8 prefill: gate|up's scaling folded into SwiGLU (1), not (0), or both measured (--fp8-fold).
+// FP8 prefill: every fold (1: LJ_CUDA_FP8_FOLD_ALL), none (0), or both measured (--fp8-fold).
 static std::vector<int> g_fp8_folds = {1};
 // ", attention NAME" for labels when variants are compared, else "".
 static std::string attn_label(int ad) {
@@ -375,7 +375,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
       for (int ap : g_attn_prefills)
       for (int fold : wf == LJ_WEIGHTS_FP8 ? g_fp8_folds : std::vector<int>{-1}) {
         LJ(lj_cuda_set_attn_prefill(e, ap));
-        if (fold >= 0) lj_cuda_set_fp8_fold(e, fold);
+        if (fold >= 0) lj_cuda_set_fp8_fold(e, fold ? LJ_CUDA_FP8_FOLD_ALL : LJ_CUDA_FP8_FOLD_OFF);
         const char *apn = lj_attn_prefill_name(ap);
         std::string fold_label = fold < 0 ? "" : fold ? ", fp8 fold on" : ", fp8 fold off";
         std::string fold_field = fold < 0 ? "" : fold ? " fp8_fold=on" : " fp8_fold=off";
@@ -404,7 +404,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
                name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname, apn,
                lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), attn_ms, attn_tf, fold_field.c_str());
       }
-    if (wf == LJ_WEIGHTS_FP8) lj_cuda_set_fp8_fold(e, 1);
+    if (wf == LJ_WEIGHTS_FP8) lj_cuda_set_fp8_fold(e, LJ_CUDA_FP8_FOLD_ALL);
     lj_cuda_engine_free(e);
   }
 

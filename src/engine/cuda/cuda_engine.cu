@@ -135,7 +135,7 @@ static int allocate(lj_cuda_engine *e) {
   size_t counter_bytes = lj_attn_decode_counter_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
-                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 4 * T : 0) + 39 * 256;
+                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 4 * T + T * d + 8 * T : 0) + 42 * 256;
   CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
   e->act_bytes = abytes;
   cur = (char *)e->act_mem;
@@ -169,6 +169,9 @@ static int allocate(lj_cuda_engine *e) {
     e->gu_scale = (float *)carve(&cur, 4 * T);
     e->h_q = (uint8_t *)carve(&cur, T * h);
     e->h_scale = (float *)carve(&cur, 4 * T);
+    e->xn_q = (uint8_t *)carve(&cur, T * d);
+    e->xn_scale = (float *)carve(&cur, 4 * T);
+    e->o_scale = (float *)carve(&cur, 4 * T);
   }
   if ((size_t)(cur - (char *)e->act_mem) > abytes)
     return LJ_FAIL(LJ_ENOMEM, "internal: activation layout overflows its allocation");
@@ -238,7 +241,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   e->cfg = *cfg;
   e->stage_sampling.top_p = 1.0f;  // greedy
   e->fp8_gemv = LJ_FP8_GEMV_DEFAULT;
-  e->fp8_fold = 1;
+  e->fp8_fold = LJ_CUDA_FP8_FOLD_ALL;
   e->attn_prefill = LJ_ATTN_PREFILL_DEFAULT;
   e->attn_decode = LJ_ATTN_DECODE_DEFAULT;
   if (opt)
@@ -482,8 +485,8 @@ int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant) {
   return 0;
 }
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e) { return e->fp8_gemv; }
-void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int on) {
-  e->fp8_fold = on != 0;
+void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int level) {
+  e->fp8_fold = level < LJ_CUDA_FP8_FOLD_OFF ? LJ_CUDA_FP8_FOLD_OFF : level > LJ_CUDA_FP8_FOLD_ALL ? LJ_CUDA_FP8_FOLD_ALL : level;
   lj_cuda_drop_graph(e);
 }
 int lj_cuda_fp8_fold(const lj_cuda_engine *e) { return e->fp8_fold; }
@@ -604,31 +607,94 @@ static int linear(lj_cuda_engine *e, void *y, const void *x, const linear_dev *l
   return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)y, e->act_q, e->act_scale, lin->q, lin->scale, n, in, out, e->stream);
 }
 
+// 1 when a call of n tokens runs lin as the FP8 GEMM (FP8 weights, more tokens than the GEMV takes).
+static int fp8_gemm(const lj_cuda_engine *e, const linear_dev *lin, int n, int in) {
+  return lin->q && !(e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, in));
+}
+
+// 1 when the norm before lin (attn_norm before qkv, ffn_norm before gate|up) writes lin's FP8 input
+// (xn_q; scales in xn_scale after attn_norm, gu_scale after ffn_norm) instead of xn: fold NORMS.
+static int fp8_norm_quant(const lj_cuda_engine *e, const linear_dev *lin, int n) {
+  return e->fp8_fold >= LJ_CUDA_FP8_FOLD_NORMS && fp8_gemm(e, lin, n, e->cfg.dim);
+}
+
 // 1 when gate_up of a call of n tokens writes its unscaled sums (its input's per-token scales in
 // gu_scale) and SwiGLU applies the scales: FP8 weights, the GEMM rather than the GEMV, the fold
 // on, and a gate|up plan that takes the fallback (where cuBLASLt scales in its epilogue there is
 // no pass to fold). Both stages ask, so they agree; < 0 when the plan cannot be built.
 static int fp8_folds_gate_up(lj_cuda_engine *e, const layer_dev *ld, int n) {
   const lj_model_config *c = &e->cfg;
-  if (!e->fp8_fold || !ld->wgu.q || (e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, c->dim))) return 0;
+  if (e->fp8_fold < LJ_CUDA_FP8_FOLD_SWIGLU || !fp8_gemm(e, &ld->wgu, n, c->dim)) return 0;
   int outer = lj_gemm_lt_fp8_plan(e->gemm, n, c->dim, 2 * c->hidden_dim);
   return outer < 0 ? outer : !outer;
 }
 
 static int gate_up(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
   const lj_model_config *c = &e->cfg;
-  int fold = fp8_folds_gate_up(e, ld, n);
+  int fold = fp8_folds_gate_up(e, ld, n), pre = fp8_norm_quant(e, &ld->wgu, n);
   if (fold < 0) return fold;
-  if (!fold) return linear(e, a->gu, a->xn, &ld->wgu, n, c->dim, 2 * c->hidden_dim);
-  LJ_TRY(lj_cuda_quantize_act(e->act_q, e->gu_scale, (const bf16 *)a->xn, n, c->dim, e->stream));
-  return lj_gemm_lt_run_fp8_sums(e->gemm, (bf16 *)a->gu, e->act_q, ld->wgu.q, n, c->dim, 2 * c->hidden_dim,
-                                 e->stream);
+  if (!fold && !pre) return linear(e, a->gu, a->xn, &ld->wgu, n, c->dim, 2 * c->hidden_dim);
+  const uint8_t *xq = pre ? e->xn_q : e->act_q;  // pre: ffn_norm quantised xn into xn_q, gu_scale
+  if (!pre) LJ_TRY(lj_cuda_quantize_act(e->act_q, e->gu_scale, (const bf16 *)a->xn, n, c->dim, e->stream));
+  if (!fold)
+    return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)a->gu, xq, e->gu_scale, ld->wgu.q, ld->wgu.scale, n, c->dim,
+                              2 * c->hidden_dim, e->stream);
+  return lj_gemm_lt_run_fp8_sums(e->gemm, (bf16 *)a->gu, xq, ld->wgu.q, n, c->dim, 2 * c->hidden_dim, e->stream);
+}
+
+static int qkv(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
+  if (!fp8_norm_quant(e, &ld->wqkv, n)) return linear(e, a->qkv, a->xn, &ld->wqkv, n, e->cfg.dim, e->qkv_dim);
+  return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)a->qkv, e->xn_q, e->xn_scale, ld->wqkv.q, ld->wqkv.scale, n,
+                            e->cfg.dim, e->qkv_dim, e->stream);
 }
 
 // 1 when swiglu of a call of n tokens also quantises h per token for down (h_q, h_scale) and down's
 // GEMM reads those: FP8 weights, the GEMM rather than the GEMV, the fold on. Both stages ask.
 static int fp8_folds_down(const lj_cuda_engine *e, const layer_dev *ld, int n) {
-  return e->fp8_fold && ld->wdown.q && !(e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, e->cfg.hidden_dim));
+  return e->fp8_fold >= LJ_CUDA_FP8_FOLD_SWIGLU && fp8_gemm(e, &ld->wdown, n, e->cfg.hidden_dim);
+}
+
+// 1 when o_proj of a call of n tokens writes its unscaled sums to delta (its input's per-token scales
+// in o_scale) and ffn_norm scales them before the residual add: fold O_PROJ, FP8 weights, the GEMM,
+// o_proj not skipped (a skipped o_proj leaves delta as the last writer left it, scaled: ffn_norm then
+// adds it as it is) and an o_proj plan that takes the fallback. Both stages ask; < 0: no plan.
+static int fp8_folds_o_proj(lj_cuda_engine *e, const layer_dev *ld, int n) {
+  if (e->fp8_fold < LJ_CUDA_FP8_FOLD_O_PROJ || !fp8_gemm(e, &ld->wo, n, e->q_dim) ||
+      ((e->skip_mask >> LJ_STAGE_O_PROJ) & 1u))
+    return 0;
+  int outer = lj_gemm_lt_fp8_plan(e->gemm, n, e->q_dim, e->cfg.dim);
+  return outer < 0 ? outer : !outer;
+}
+
+static int o_proj(lj_cuda_engine *e, const layer_dev *ld, int layer, int n, const lj_cuda_acts *a) {
+  int fold = fp8_folds_o_proj(e, ld, n);
+  if (fold < 0) return fold;
+  const void *in = lj_cuda_attn_in(e, layer, a);
+  if (!fold) return linear(e, a->delta, in, &ld->wo, n, e->q_dim, e->cfg.dim);
+  LJ_TRY(lj_cuda_quantize_act(e->act_q, e->o_scale, (const bf16 *)in, n, e->q_dim, e->stream));
+  return lj_gemm_lt_run_fp8_sums(e->gemm, (bf16 *)a->delta, e->act_q, ld->wo.q, n, e->q_dim, e->cfg.dim, e->stream);
+}
+
+// The residual add and norm before lin: attn_norm (scales into xn_scale) or ffn_norm (gu_scale).
+// With fold NORMS it writes lin's FP8 input, not xn (only lin's GEMM reads it); delta_xs/delta_ws
+// non-NULL: delta holds o_proj's sums, scaled here (fold O_PROJ).
+static int norm(lj_cuda_engine *e, const lj_cuda_acts *a, const linear_dev *lin, float *q_scale, const void *delta,
+                const float *delta_xs, const float *delta_ws, const bf16 *w, int n) {
+  float eps = (float)e->cfg.norm_eps;
+  int quant = fp8_norm_quant(e, lin, n);
+  if (!quant && !delta_xs)
+    return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)delta, w, NULL, n,
+                           e->cfg.dim, eps, e->stream);
+  return lj_cuda_rmsnorm_fp8(quant ? NULL : (bf16 *)a->xn, quant ? e->xn_q : NULL, quant ? q_scale : NULL,
+                             (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)delta, delta_xs, delta_ws, w, NULL, n,
+                             e->cfg.dim, eps, e->stream);
+}
+
+static int ffn_norm(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
+  int fold = fp8_folds_o_proj(e, ld, n);
+  if (fold < 0) return fold;
+  return norm(e, a, &ld->wgu, e->gu_scale, a->delta, fold ? e->o_scale : NULL, fold ? ld->wo.scale : NULL,
+              ld->ffn_norm, n);
 }
 
 static int swiglu(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
@@ -662,12 +728,10 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
     case LJ_STAGE_EMBED:
       return lj_cuda_embedding((bf16 *)a->x, e->embed, b->tokens, n, c->dim, c->vocab_size, s);
     case LJ_STAGE_ATTN_NORM:
-      return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x,
-                             layer > first_layer_run(e) ? (const bf16 *)lj_cuda_delta_in(e, layer - 1, a) : NULL,
-                             ld->attn_norm, NULL, n,
-                             c->dim, eps, s);
+      return norm(e, a, &ld->wqkv, e->xn_scale, layer > first_layer_run(e) ? lj_cuda_delta_in(e, layer - 1, a) : NULL,
+                  NULL, NULL, ld->attn_norm, n);
     case LJ_STAGE_QKV:
-      return linear(e, a->qkv, a->xn, &ld->wqkv, n, c->dim, e->qkv_dim);
+      return qkv(e, ld, n, a);
     case LJ_STAGE_ROPE:
       return lj_cuda_rope_kv((bf16 *)a->qkv, ld->k_cache, ld->v_cache, b->seq, b->pos, e->inv_freq, n, c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx, s);
     case LJ_STAGE_ATTN:
@@ -697,10 +761,9 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                                                  b->n_seqs, b->max_q_len, &sh, s);
       }
     case LJ_STAGE_O_PROJ:
-      return linear(e, a->delta, lj_cuda_attn_in(e, layer, a), &ld->wo, n, e->q_dim, c->dim);
+      return o_proj(e, ld, layer, n, a);
     case LJ_STAGE_FFN_NORM:
-      return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)a->delta,
-                             ld->ffn_norm, NULL, n, c->dim, eps, s);
+      return ffn_norm(e, ld, n, a);
     case LJ_STAGE_GATE_UP:
       return gate_up(e, ld, n, a);
     case LJ_STAGE_SWIGLU:

@@ -199,12 +199,20 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 // Captured graphs are dropped. LJ_EINVAL for an unknown variant.
 int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant);
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e);
-// FP8 prefill (> 8 tokens): on (the default), SWIGLU also quantises h per token for DOWN's FP8
-// GEMM (engine buffers; DOWN then reads them, not h), and where gate|up's plan takes cuBLASLt's
-// fallback (no outer-vector scales) GATE_UP writes gu unscaled (the GEMM's bf16 sums) and SWIGLU
-// applies the scales: two passes fewer per layer. Off: GATE_UP scales gu, DOWN quantises h. The
-// same bits either way (lj_cuda_swiglu_fp8, lj_cuda_swiglu_quant). Captured graphs are dropped.
-void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int on);
+// FP8 prefill (> 8 tokens): which passes around the FP8 GEMMs are folded into the kernels next to
+// them, cumulative levels (docs/engine-cuda.md, FP8 prefill); the same bits at every level
+// (lj_cuda_swiglu_fp8, lj_cuda_swiglu_quant, lj_cuda_rmsnorm_fp8). Captured graphs are dropped.
+//  OFF    every FP8 GEMM quantises its input and scales its output itself;
+//  SWIGLU SWIGLU also quantises h per token for DOWN's GEMM (DOWN reads those, not h), and where
+//         gate|up's plan takes cuBLASLt's fallback GATE_UP writes gu unscaled and SWIGLU scales it;
+//  NORMS  + ATTN_NORM and FFN_NORM write the per-token E4M3 codes of their output for QKV's and
+//         GATE_UP's GEMMs (and not the bf16 output, which nothing else reads);
+//  O_PROJ + where o_proj's plan takes the fallback, O_PROJ writes its unscaled sums to delta and
+//         FFN_NORM scales them before the residual add (ALL, the default). Down's delta stays scaled.
+// Levels outside [OFF, ALL] are clamped.
+enum { LJ_CUDA_FP8_FOLD_OFF = 0, LJ_CUDA_FP8_FOLD_SWIGLU = 1, LJ_CUDA_FP8_FOLD_NORMS = 2,
+       LJ_CUDA_FP8_FOLD_O_PROJ = 3, LJ_CUDA_FP8_FOLD_ALL = LJ_CUDA_FP8_FOLD_O_PROJ };
+void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int level);
 int lj_cuda_fp8_fold(const lj_cuda_engine *e);
 // Tests: FP8 GEMMs take cuBLASLt's fallback whatever it offers (lj_gemm_lt_set_fp8_scalar_only).
 void lj_cuda_set_fp8_scalar_only(lj_cuda_engine *e, int on);

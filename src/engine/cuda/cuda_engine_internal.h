@@ -47,6 +47,10 @@ struct lj_cuda_engine {
                      // SwiGLU stage reads (act_scale is rewritten by every linear call)
   uint8_t *h_q;      // (max_tokens x hidden) FP8 prefill with the fold: h quantised by SwiGLU for down
   float *h_scale;    // (max_tokens)
+  uint8_t *xn_q;     // (max_tokens x dim) FP8 prefill, fold NORMS: the norms' output quantised (qkv's
+                     // and gate_up's input)
+  float *xn_scale;   // (max_tokens) attn_norm's per-token scales (ffn_norm writes gu_scale)
+  float *o_scale;    // (max_tokens) fold O_PROJ: o_proj's input scales, which ffn_norm reads
   // batch state (device)
   int *d_tokens, *d_seq, *d_pos, *d_kv_len;                 // (max_tokens)
   int *d_q_start, *d_q_len, *d_ctx_start, *d_last_row;     // (max_batch)
@@ -68,7 +72,7 @@ struct lj_cuda_engine {
   int attn_groups;                  // decode attention over the first g KV groups only; 0 = all
   int fusion;                       // lj_cuda_fusion_mode
   int fp8_gemv;                     // lj_fp8_gemv_variant: the FP8 GEMV kernel of decode
-  int fp8_fold;                     // FP8 prefill: gate|up's scaling folded into SwiGLU (lj_cuda_set_fp8_fold)
+  int fp8_fold;                     // FP8 prefill: the passes folded into their neighbours (lj_cuda_set_fp8_fold)
   int attn_prefill;                 // lj_attn_prefill_variant: the attention kernel of prefill
   int attn_decode;                  // lj_attn_decode_variant: the attention kernel(s) of decode
   unsigned *d_attn_counters;        // device, 0 between launches: the one-kernel decode attention's

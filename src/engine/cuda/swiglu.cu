@@ -170,15 +170,7 @@ swiglu_quant_kernel(__nv_bfloat16 *__restrict__ out, uint8_t *__restrict__ q, fl
     g[k] = *reinterpret_cast<const uint4 *>(&h);  // h's bits, kept for the codes
     amax = fp8_amax8(g[k], amax);
   }
-  amax = block_max(amax, scratch);
-  float s = lj_fp8_row_scale(amax);
-  if (threadIdx.x == 0) q_scale[t] = s;
-  uint2 *dst = reinterpret_cast<uint2 *>(q + (size_t)t * hidden);
-#pragma unroll
-  for (int k = 0; k < C; k++) {
-    int c = threadIdx.x + k * SQ_THREADS;
-    if (c < chunks) dst[c] = fp8_quantize8(g[k], s);
-  }
+  fp8_store_row<C, SQ_THREADS>(q + (size_t)t * hidden, q_scale + t, g, amax, chunks, scratch);
 }
 
 int lj_cuda_swiglu_quant(__nv_bfloat16 *out, uint8_t *q, float *q_scale, const __nv_bfloat16 *gu,
