@@ -35,9 +35,11 @@
 //   9. --fp8-scale row|tensor|both (default row; needs FP8 among --weights): the FP8 weights' scales,
 //      one per output row or one per tensor (stored in every row's slot: the same kernels and
 //      bytes), or each in turn; RESULT lines of per-tensor runs carry weights=fp8-tensor.
-//  10. --fp8-fold on|off|both (default on): FP8 prefill with every foldable pass around its GEMMs
-//      folded into a neighbouring kernel (lj_cuda_set_fp8_fold, LJ_CUDA_FP8_FOLD_ALL) or none; the
-//      prefill and its stage table run once per setting, RESULT kind=prefill lines of FP8 carry fp8_fold=on|off (scripts/gpu/fp8_prefill.sh).
+//  10. --fp8-fold on|off|swiglu|both|levels (default on): FP8 prefill with every foldable pass around
+//      its GEMMs folded into a neighbouring kernel (lj_cuda_set_fp8_fold, LJ_CUDA_FP8_FOLD_ALL), none
+//      (off), the SwiGLU folds only (swiglu, the engine's default until the others are measured), off
+//      and on (both), or all three (levels); the prefill and its stage table run once per setting,
+//      RESULT kind=prefill lines of FP8 carry fp8_fold=off|swiglu|on (scripts/gpu/fp8_prefill.sh).
 //      The ceilings line also gives the FP8 GEMM's rate without its scale pass (gemm_fp8_sums_tflops,
 //      the fallback's GEMM alone; equal to gemm_fp8_tflops where cuBLASLt scales in its epilogue).
 // Every measurement also prints one "RESULT key=value ..." line (read by
@@ -48,7 +50,7 @@
 //                     [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]
 //                     [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]
 //                     [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]
-//                     [--fp8-fold on|off|both]
+//                     [--fp8-fold on|off|swiglu|both|levels]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,8 +292,12 @@ static int g_prefill_only = 0;
 // The decode attention variants to measure (--attn-decode); whether the option was given.
 static std::vector<int> g_attn_decodes = {LJ_ATTN_DECODE_DEFAULT};
 static int g_attn_decode_given = 0;
-// FP8 prefill: every fold (1: LJ_CUDA_FP8_FOLD_ALL), none (0), or both measured (--fp8-fold).
-static std::vector<int> g_fp8_folds = {1};
+// FP8 prefill: the fold levels measured (--fp8-fold; LJ_CUDA_FP8_FOLD_*).
+static std::vector<int> g_fp8_folds = {LJ_CUDA_FP8_FOLD_ALL};
+// A fold level's name in labels and RESULT lines.
+static const char *fold_name(int level) {
+  return level == LJ_CUDA_FP8_FOLD_OFF ? "off" : level == LJ_CUDA_FP8_FOLD_ALL ? "on" : "swiglu";
+}
 // ", attention NAME" for labels when variants are compared, else "".
 static std::string attn_label(int ad) {
   return g_attn_decode_given ? std::string(", attention ") + lj_attn_decode_name(ad) : "";
@@ -375,10 +381,10 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
       for (int ap : g_attn_prefills)
       for (int fold : wf == LJ_WEIGHTS_FP8 ? g_fp8_folds : std::vector<int>{-1}) {
         LJ(lj_cuda_set_attn_prefill(e, ap));
-        if (fold >= 0) lj_cuda_set_fp8_fold(e, fold ? LJ_CUDA_FP8_FOLD_ALL : LJ_CUDA_FP8_FOLD_OFF);
+        if (fold >= 0) lj_cuda_set_fp8_fold(e, fold);
         const char *apn = lj_attn_prefill_name(ap);
-        std::string fold_label = fold < 0 ? "" : fold ? ", fp8 fold on" : ", fp8 fold off";
-        std::string fold_field = fold < 0 ? "" : fold ? " fp8_fold=on" : " fp8_fold=off";
+        std::string fold_label = fold < 0 ? "" : std::string(", fp8 fold ") + fold_name(fold);
+        std::string fold_field = fold < 0 ? "" : std::string(" fp8_fold=") + fold_name(fold);
         int T = 2048;
         char label[128];
         snprintf(label, sizeof label, "prefill %d, attention %s%s", T, apn, fold_label.c_str());
@@ -404,7 +410,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
                name, T, s * 1e3, fl / s / 1e12, 100.0 * fl / s / 1e12 / gemm_tflops, gemm_tflops, wname, apn,
                lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), attn_ms, attn_tf, fold_field.c_str());
       }
-    if (wf == LJ_WEIGHTS_FP8) lj_cuda_set_fp8_fold(e, LJ_CUDA_FP8_FOLD_ALL);
+    if (wf == LJ_WEIGHTS_FP8) lj_cuda_set_fp8_fold(e, LJ_CUDA_FP8_FOLD_DEFAULT);
     lj_cuda_engine_free(e);
   }
 
@@ -524,11 +530,14 @@ int main(int argc, char **argv) {
     }
     else if (!strcmp(argv[i], "--fp8-fold") && i + 1 < argc) {
       const char *f = argv[++i];
-      if (!strcmp(f, "on")) g_fp8_folds = {1};
-      else if (!strcmp(f, "off")) g_fp8_folds = {0};
-      else if (!strcmp(f, "both")) g_fp8_folds = {0, 1};
+      if (!strcmp(f, "on")) g_fp8_folds = {LJ_CUDA_FP8_FOLD_ALL};
+      else if (!strcmp(f, "off")) g_fp8_folds = {LJ_CUDA_FP8_FOLD_OFF};
+      else if (!strcmp(f, "swiglu")) g_fp8_folds = {LJ_CUDA_FP8_FOLD_SWIGLU};
+      else if (!strcmp(f, "both")) g_fp8_folds = {LJ_CUDA_FP8_FOLD_OFF, LJ_CUDA_FP8_FOLD_ALL};
+      else if (!strcmp(f, "levels"))
+        g_fp8_folds = {LJ_CUDA_FP8_FOLD_OFF, LJ_CUDA_FP8_FOLD_SWIGLU, LJ_CUDA_FP8_FOLD_ALL};
       else {
-        fprintf(stderr, "bench_engine: --fp8-fold %s: expected on, off or both\n", f);
+        fprintf(stderr, "bench_engine: --fp8-fold %s: expected on, off, swiglu, both or levels\n", f);
         return 2;
       }
     }
@@ -546,7 +555,7 @@ int main(int argc, char **argv) {
                       "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n"
                       "       [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]\n"
                       "       [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]\n"
-                      "       [--fp8-fold on|off|both]\n");
+                      "       [--fp8-fold on|off|swiglu|both|levels]\n");
       return 2;
     }
   }

@@ -5,10 +5,12 @@
 #      fallback's scale pass, the SwiGLU with gate|up's scaling folded in) bit for bit against the
 #      host arithmetic / the unfolded path on odd shapes, the folded engine's logits bit for bit
 #      against the unfolded one, and the file's other FP8 tests;
-#   2. bench_engine --weights both --prefill-only --fp8-fold both on 8B: the bf16 prefill of 2048
-#      tokens (the peer), the FP8 prefill with the fold off and on, their stage tables (event
-#      times summed over layers) and % of the GEMM rate of their format, all measured in this run;
-#   3. PASS when the FP8 prefill (fold on, the default) reaches 60% of the FP8 GEMM rate.
+#   2. bench_engine --weights both --prefill-only --fp8-fold levels on 8B: the bf16 prefill of 2048
+#      tokens (the peer), the FP8 prefill with no fold, the SwiGLU folds (the engine's default) and
+#      every fold (on: also the norms' quantisation and o_proj's scaling, not yet the default),
+#      their stage tables (event times summed over layers) and % of the GEMM rate of their format,
+#      all measured in this run;
+#   3. PASS when the FP8 prefill with every fold reaches 60% of the FP8 GEMM rate.
 # Logs go to OUTDIR (default $OUT, else ./fp8-prefill-logs).
 #
 # usage: scripts/gpu/fp8_prefill.sh [BIN_DIR] [OUTDIR]   (test_cuda_fp8, bench_engine; default build-gpu)
@@ -26,11 +28,11 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,n
 
 timeout 240 "$BIN/test_cuda_fp8" >"$LOG/test_cuda_fp8.log" 2>&1
 rc=$?
-grep -E "^\[  (FAILED|ERROR)|^(quantize_act|scale_outer|swiglu_fp8|fp8 fold)" "$LOG/test_cuda_fp8.log" | sed 's/^/  /'
+grep -E "^\[  (FAILED|ERROR)|^(quantize_act|scale_outer|swiglu_fp8|swiglu_quant|rmsnorm_fp8|fp8 fold)" "$LOG/test_cuda_fp8.log" | sed 's/^/  /'
 verdict $([ $rc -eq 0 ] && echo 1 || echo 0) \
   "test_cuda_fp8 (rc=$rc; prefill passes and the fold bit for bit, GEMV/GEMM bounds, engine vs CPU)"
 
-timeout 200 "$BIN/bench_engine" --models llama-3.1-8b --weights both --fusion none --prefill-only --fp8-fold both \
+timeout 200 "$BIN/bench_engine" --models llama-3.1-8b --weights both --fusion none --prefill-only --fp8-fold levels \
   >"$LOG/bench_engine.log" 2>&1
 rc=$?
 verdict $([ $rc -eq 0 ] && echo 1 || echo 0) "bench_engine ran (rc=$rc)"
@@ -41,22 +43,25 @@ stages() { grep -E "^RESULT model=llama-3.1-8b kind=stage what=\"prefill 2048, a
   "$LOG/bench_engine.log" | sed -n 's/.* stage=\([^ ]*\) ms=\([^ ]*\).*/\1 \2/p'; }
 stages "" >"$LOG/stages_bf16.txt"
 stages ", fp8 fold off" >"$LOG/stages_fp8_off.txt"
+stages ", fp8 fold swiglu" >"$LOG/stages_fp8_swiglu.txt"
 stages ", fp8 fold on" >"$LOG/stages_fp8_on.txt"
 echo "  8B prefill 2048, stage times (events, summed over layers, ms):"
-printf "    %-12s %9s %13s %12s\n" stage bf16 "fp8 fold off" "fp8 fold on"
+printf "    %-12s %9s %13s %16s %12s\n" stage bf16 "fp8 fold off" "fp8 fold swiglu" "fp8 fold on"
 for st in attn_norm qkv rope attn o_proj ffn_norm gate_up swiglu down lm_head; do
-  printf "    %-12s %9s %13s %12s\n" $st "$(awk -v s=$st '$1 == s { print $2 }' "$LOG/stages_bf16.txt")" \
+  printf "    %-12s %9s %13s %16s %12s\n" $st "$(awk -v s=$st '$1 == s { print $2 }' "$LOG/stages_bf16.txt")" \
     "$(awk -v s=$st '$1 == s { print $2 }' "$LOG/stages_fp8_off.txt")" \
+    "$(awk -v s=$st '$1 == s { print $2 }' "$LOG/stages_fp8_swiglu.txt")" \
     "$(awk -v s=$st '$1 == s { print $2 }' "$LOG/stages_fp8_on.txt")"
 done
-printf "    %-12s %9s %13s %12s\n" total "$(awk '{ t += $2 } END { printf "%.3f", t }' "$LOG/stages_bf16.txt")" \
-  "$(awk '{ t += $2 } END { printf "%.3f", t }' "$LOG/stages_fp8_off.txt")" \
-  "$(awk '{ t += $2 } END { printf "%.3f", t }' "$LOG/stages_fp8_on.txt")"
+total() { awk '{ t += $2 } END { printf "%.3f", t }' "$1"; }
+printf "    %-12s %9s %13s %16s %12s\n" total "$(total "$LOG/stages_bf16.txt")" "$(total "$LOG/stages_fp8_off.txt")" \
+  "$(total "$LOG/stages_fp8_swiglu.txt")" "$(total "$LOG/stages_fp8_on.txt")"
 
 echo "  8B prefill 2048 tokens (wall time of lj_cuda_prefill, median):"
 printf "    %-14s %10s %12s %9s %12s\n" run ms "TFLOP/s" "% GEMM" "GEMM TFLOP/s"
 pct_on=""
-for run in "bf16:weights=bf16" "fp8 fold off:weights=fp8 .*fp8_fold=off" "fp8 fold on:weights=fp8 .*fp8_fold=on"; do
+for run in "bf16:weights=bf16" "fp8 fold off:weights=fp8 .*fp8_fold=off" "fp8 fold swiglu:weights=fp8 .*fp8_fold=swiglu" \
+  "fp8 fold on:weights=fp8 .*fp8_fold=on"; do
   name=${run%%:*} pat=${run#*:}
   l=$(grep -E "^RESULT model=llama-3.1-8b kind=prefill .*$pat" "$LOG/bench_engine.log" | head -1)
   pct=$(echo "$l" | field pct_gemm)

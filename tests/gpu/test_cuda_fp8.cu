@@ -612,7 +612,7 @@ static void test_fp8_fold(void **state) {
   assert_int_equal(lj_config_preset("tiny", &c), 0);
   lj_cuda_engine *e = tiny_fp8_engine(&c, 7);
   lj_cuda_set_fp8_scalar_only(e, 1);
-  assert_int_equal(lj_cuda_fp8_fold(e), LJ_CUDA_FP8_FOLD_ALL);  // the default
+  assert_int_equal(lj_cuda_fp8_fold(e), LJ_CUDA_FP8_FOLD_DEFAULT);  // the default (SWIGLU until the others are measured)
   lj_cuda_set_fp8_fold(e, 99);
   assert_int_equal(lj_cuda_fp8_fold(e), LJ_CUDA_FP8_FOLD_ALL);  // clamped
   lj_cuda_set_fp8_fold(e, -1);

@@ -241,7 +241,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   e->cfg = *cfg;
   e->stage_sampling.top_p = 1.0f;  // greedy
   e->fp8_gemv = LJ_FP8_GEMV_DEFAULT;
-  e->fp8_fold = LJ_CUDA_FP8_FOLD_ALL;
+  e->fp8_fold = LJ_CUDA_FP8_FOLD_DEFAULT;
   e->attn_prefill = LJ_ATTN_PREFILL_DEFAULT;
   e->attn_decode = LJ_ATTN_DECODE_DEFAULT;
   if (opt)

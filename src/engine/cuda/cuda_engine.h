@@ -208,10 +208,13 @@ int lj_cuda_fp8_gemv(const lj_cuda_engine *e);
 //  NORMS  + ATTN_NORM and FFN_NORM write the per-token E4M3 codes of their output for QKV's and
 //         GATE_UP's GEMMs (and not the bf16 output, which nothing else reads);
 //  O_PROJ + where o_proj's plan takes the fallback, O_PROJ writes its unscaled sums to delta and
-//         FFN_NORM scales them before the residual add (ALL, the default). Down's delta stays scaled.
+//         FFN_NORM scales them before the residual add (ALL). Down's delta stays scaled.
 // Levels outside [OFF, ALL] are clamped.
+// The default is SWIGLU, the level measured on a GPU (bit for bit and its speed); NORMS and O_PROJ
+// are built and their GPU tests written but not yet run, so they are opt-in until they are.
 enum { LJ_CUDA_FP8_FOLD_OFF = 0, LJ_CUDA_FP8_FOLD_SWIGLU = 1, LJ_CUDA_FP8_FOLD_NORMS = 2,
-       LJ_CUDA_FP8_FOLD_O_PROJ = 3, LJ_CUDA_FP8_FOLD_ALL = LJ_CUDA_FP8_FOLD_O_PROJ };
+       LJ_CUDA_FP8_FOLD_O_PROJ = 3, LJ_CUDA_FP8_FOLD_ALL = LJ_CUDA_FP8_FOLD_O_PROJ,
+       LJ_CUDA_FP8_FOLD_DEFAULT = LJ_CUDA_FP8_FOLD_SWIGLU };
 void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int level);
 int lj_cuda_fp8_fold(const lj_cuda_engine *e);
 // Tests: FP8 GEMMs take cuBLASLt's fallback whatever it offers (lj_gemm_lt_set_fp8_scalar_only).

@@ -68,7 +68,7 @@ int lj_cuda_fusion(const lj_cuda_engine *e) { return LJ_FUSION_NONE; }
 int lj_cuda_set_fp8_gemv(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
 int lj_cuda_fp8_gemv(const lj_cuda_engine *e) { return LJ_FP8_GEMV_DEFAULT; }
 void lj_cuda_set_fp8_fold(lj_cuda_engine *e, int level) {}
-int lj_cuda_fp8_fold(const lj_cuda_engine *e) { return LJ_CUDA_FP8_FOLD_ALL; }
+int lj_cuda_fp8_fold(const lj_cuda_engine *e) { return LJ_CUDA_FP8_FOLD_DEFAULT; }
 void lj_cuda_set_fp8_scalar_only(lj_cuda_engine *e, int on) {}
 int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
 int lj_cuda_attn_prefill(const lj_cuda_engine *e) { return LJ_ATTN_PREFILL_DEFAULT; }
