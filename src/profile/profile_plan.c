@@ -85,6 +85,12 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   if (o->fusion == LJ_FUSION_PRODUCTION && o->weights == LJ_WEIGHTS_FP8)
     return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion production with --weights fp8: the fused kernels read bf16 weights "
                    "(docs/engine-cuda.md); use --weights bf16 or --fusion none");
+  // A prompt this short would run fused too, but the prefill methods replay the simple stages.
+  if (o->fusion == LJ_FUSION_PRODUCTION && (int64_t)o->batch * o->prompt_len <= LJ_CUDA_FUSED_MAX_TOKENS)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion production with a prefill of %lld tokens (batch %d x prompt %d): "
+                   "calls of at most %d tokens run fused, and the prefill's stage methods replay the simple stages; "
+                   "use a prompt of more than %d tokens in all, or --fusion none", (long long)o->batch * o->prompt_len,
+                   o->batch, o->prompt_len, LJ_CUDA_FUSED_MAX_TOKENS, LJ_CUDA_FUSED_MAX_TOKENS);
   snprintf(p->fusion, sizeof p->fusion, "%s", lj_cuda_fusion_name(o->fusion) ? lj_cuda_fusion_name(o->fusion) : "none");
   // Decode KV lengths (positions cached before the step): the first and last
   // step's, and evenly between, so no step lies outside them.

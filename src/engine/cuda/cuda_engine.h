@@ -186,6 +186,9 @@ void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on);
 //   ATTN_NORM_QKV            x, delta (layer > 0) -> x (+= delta), qkv    (xn not written)
 //   FFN_NORM_GATE_UP_SWIGLU  x, delta -> x (+= delta), h                  (xn, gu not written)
 typedef enum { LJ_FUSION_NONE = 0, LJ_FUSION_PRODUCTION = 1 } lj_cuda_fusion_mode;
+// Forward calls of at most this many tokens run fused in LJ_FUSION_PRODUCTION (LJ_GEMV_MAX_N: the
+// fused kernels are GEMVs); larger calls (prefill) run one kernel per stage in either mode.
+#define LJ_CUDA_FUSED_MAX_TOKENS 8
 // Default LJ_FUSION_NONE. Captured graphs are dropped. LJ_EINVAL for an unknown mode.
 int lj_cuda_set_fusion(lj_cuda_engine *e, int mode);
 int lj_cuda_fusion(const lj_cuda_engine *e);

@@ -21,6 +21,7 @@
 // before waiting for the previous kernel.
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/gemv.h"
 #include "engine/cuda/norm_gemv.h"
 #include "engine/cuda/pdl.h"
@@ -223,6 +224,8 @@ norm_gemv_kernel(__nv_bfloat16 *y, __nv_bfloat16 *x, const __nv_bfloat16 *delta,
     }
   }
 }
+
+static_assert(LJ_CUDA_FUSED_MAX_TOKENS == LJ_GEMV_MAX_N, "the fused calls are the GEMV's");
 
 int lj_cuda_norm_gemv_supported(int n, int dim) {
   return n >= 1 && n <= LJ_GEMV_MAX_N && dim % 8 == 0 && dim > 0 && dim <= NG_MAX_DIM;
