@@ -332,8 +332,24 @@ static const char *stage_label(cell c, const lj_profile_stage *s, const lj_profi
   return c;
 }
 
+// The stage column's width: 10, or the longest label a composite stage's name needs
+// ("ffn_norm+gate_up+swiglu shap"), so the columns after it stay aligned.
+static int stage_col(const lj_profile_result *r) {
+  int w = 10;
+  for (size_t i = 0; i < r->n_stages; i++) {
+    int n = (int)strlen(lj_stage_name(r->stages[i].est.key.stage)) + 5;  // + " shap" / " seq"
+    if (lj_stage_is_composite(r->stages[i].est.key.stage) && n > w) w = n;
+  }
+  for (int p = 0; r->timeline_valid && p < LJ_PHASE_COUNT; p++)
+    for (int st = 0; st < LJ_STAGE_ALL_COUNT; st++) {
+      int n = (int)strlen(lj_stage_name((lj_stage)st));
+      if (r->timeline.stage[p][st].calls > 0 && n > w) w = n;
+    }
+  return w;
+}
+
 static void print_stage_row(FILE *f, const lj_profile_result *r, const lj_profile_stage *s, const char *label,
-                            int timing_only) {
+                            int timing_only, int w) {
   const lj_replay_estimate *e = &s->est;
   cell kv, calls, dyn, unit, sh, t, situ, ratio, jf, jb, fb, cv;
   snprintf(kv, sizeof kv, "%lld", (long long)e->key.kv_len);
@@ -347,7 +363,7 @@ static void print_stage_row(FILE *f, const lj_profile_result *r, const lj_profil
   if (timing_only) {
     qty(unit, s->calls_per_unit * e->time_per_call_s.mean, NAN, "s");
     cv_pct(cv, e->time_per_call_s.cv);
-    fprintf(f, "%-10s %5s %8s %10s %10s %6s %10s %6s %-4s %6s\n", label, kv, calls, t, situ, ratio, unit, fb,
+    fprintf(f, "%-*s %5s %8s %10s %10s %6s %10s %6s %-4s %6s\n", w, label, kv, calls, t, situ, ratio, unit, fb,
             bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
     return;
   }
@@ -361,7 +377,7 @@ static void print_stage_row(FILE *f, const lj_profile_result *r, const lj_profil
   sig3(jb, eff.j_per_byte * 1e12);
   cv_pct(cv, e->dynamic_j.cv);
   if (e->window_flags & LJ_WINDOW_SOURCES_DISAGREE) strcat(cv, "!");
-  fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", label, kv, calls, dyn, unit, sh, t,
+  fprintf(f, "%-*s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", w, label, kv, calls, dyn, unit, sh, t,
           situ, ratio, jf, jb, fb, bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
 }
 
@@ -392,11 +408,12 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     fputc('\n', f);
   }
   if (rc == 0) {
+    int w = stage_col(r);
     if (timing_only)
-      fprintf(f, "%-10s %5s %8s %10s %10s %6s %10s %6s %-4s %6s\n", "stage", "kv", "calls/u", "t/call", "in situ",
+      fprintf(f, "%-*s %5s %8s %10s %10s %6s %10s %6s %-4s %6s\n", w, "stage", "kv", "calls/u", "t/call", "in situ",
               "ratio", "time/unit", "FLOP/B", "bnd", "CV");
     else
-      fprintf(f, "%-10s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", "stage", "kv", "calls/u",
+      fprintf(f, "%-*s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", w, "stage", "kv", "calls/u",
               "dyn/call", "dyn/unit", "share", "t/call", "in situ", "ratio", "pJ/FLOP", "pJ/B", "FLOP/B", "bnd", "CV");
     int off = 0, seq = 0, shap = 0, nonpositive = 0, from_samples = 0, disagree = 0;
     for (size_t i = 0; i < n; i++) {
@@ -405,7 +422,7 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
       const lj_mean_ci *d = &rows[i]->est.dynamic_j;
       nonpositive |= d->n > 0 && !(d->mean > 0) && (rows[i]->cost.flops > 0 || rows[i]->cost.bytes > 0);
       cell label;
-      print_stage_row(f, r, rows[i], stage_label(label, rows[i], i ? rows[i - 1] : NULL), timing_only);
+      print_stage_row(f, r, rows[i], stage_label(label, rows[i], i ? rows[i - 1] : NULL), timing_only, w);
       off |= lj_report_time_ratio_off(rows[i]->est.time_ratio);
       seq |= rows[i]->method == LJ_METHOD_SEQUENCE;
       shap |= rows[i]->method == LJ_METHOD_SHAPLEY;
@@ -538,7 +555,8 @@ static void print_timeline(FILE *f, const lj_profile_result *r) {
     fprintf(f, "  gaps %s (%s of the span), %s gross, %s dynamic unattributed; overlap %s\n", seconds(a, ph->gap_s),
             share(b, ph->span_s > 0 ? ph->gap_s / ph->span_s : NAN), energy(c, ph->gap_j),
             energy(d, ph->gap_dynamic_j), seconds(e, ph->overlap_s));
-    fprintf(f, "  %-10s %8s %10s %10s %11s %12s %8s\n", "stage", "calls", "time", "dynamic", "share situ",
+    int w = stage_col(r);
+    fprintf(f, "  %-*s %8s %10s %10s %11s %12s %8s\n", w, "stage", "calls", "time", "dynamic", "share situ",
             "share replay", "diff");
     for (int s = 0; s < LJ_STAGE_ALL_COUNT; s++) {
       const lj_timeline_stage *ts = &t->stage[p][s];
@@ -550,7 +568,7 @@ static void print_timeline(FILE *f, const lj_profile_result *r) {
         snprintf(pp, sizeof pp, "%+.1f pp", diff);
       else
         strcpy(pp, "-");
-      fprintf(f, "  %-10s %8lld %10s %10s %11s %12s %8s\n", lj_stage_name((lj_stage)s), (long long)ts->calls,
+      fprintf(f, "  %-*s %8lld %10s %10s %11s %12s %8s\n", w, lj_stage_name((lj_stage)s), (long long)ts->calls,
               seconds(a, ts->time_s), energy(b, ts->dynamic_j), share(c, ts->share_dynamic), share(d, replay), pp);
     }
     print_layers(f, r, (lj_phase)p);
