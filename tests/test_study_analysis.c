@@ -8,7 +8,9 @@
 // and the study's compare page in headless Chromium (where installed): no
 // console error, the knee and the best batches marked on the charts. A second
 // study of the same models with FP8 weights: compared with the first, every
-// model has a bf16 and an FP8 line, never one line of both.
+// model has a bf16 and an FP8 line, never one line of both. Two bf16 studies of the same models with
+// different figures through `compare A.db B.db`: each study's lines carry their own best batch and
+// knee in the page's data, the text and the findings (only the first study's had them before).
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -20,16 +22,18 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "cli/commands.h"
 #include "common/error.h"
 #include "model/config.h"
 #include "profile/profile_analyze.h"
+#include "report/report_assets.h"
 #include "report/report_page.h"
 #include "report/report_study.h"
 #include "report/study_analysis.h"
 #include "store/store.h"
 #include "store/store_study.h"
 
-static char g_dir[256], g_study[300], g_study_fp8[300];
+static char g_dir[256], g_study[300], g_study_fp8[300], g_study_b[300];
 
 #define GEN 128
 #define PROMPT 128
@@ -49,6 +53,14 @@ static const point kPoints[] = {
     {"llama-3.2-1b", 4, 0.3, 0.4, 5},
 };
 #define N_POINTS (sizeof kPoints / sizeof kPoints[0])
+
+// Study B: 8B's knee is 16 (16 -> 64 falls 7.8% per doubling) and every step is within 50 ms, so its
+// best batch is 256; 1B as in the first study.
+static const point kPointsB[] = {
+    {"llama-3.1-8b", 1, 4.0, 4.5, 10},    {"llama-3.1-8b", 4, 1.0, 1.2, 11},    {"llama-3.1-8b", 16, 0.2, 0.25, 13},
+    {"llama-3.1-8b", 64, 0.17, 0.2, 18},  {"llama-3.1-8b", 256, 0.05, 0.06, 45}, {"llama-3.2-1b", 1, 1.0, 1.2, 5},
+    {"llama-3.2-1b", 4, 0.3, 0.4, 5},
+};
 
 static void add_stage(lj_profile_result *r, lj_stage s, double share) {
   lj_profile_stage st;
@@ -107,14 +119,14 @@ static void build(lj_profile_result *r, const point *p, int stages, const char *
   }
 }
 
-static void make_study(const char *path, const char *weights) {
+static void make_study(const char *path, const char *weights, const point *kp) {
   lj_store *st = NULL;
   assert_int_equal(lj_store_open(path, &st), 0);
   lj_study_point pts[N_POINTS];
   memset(pts, 0, sizeof pts);
   for (size_t i = 0; i < N_POINTS; i++) {
-    snprintf(pts[i].model, sizeof pts[i].model, "%s", kPoints[i].model);
-    pts[i].batch = kPoints[i].batch, pts[i].prompt_len = PROMPT, pts[i].gen_len = GEN;
+    snprintf(pts[i].model, sizeof pts[i].model, "%s", kp[i].model);
+    pts[i].batch = kp[i].batch, pts[i].prompt_len = PROMPT, pts[i].gen_len = GEN;
     pts[i].seconds = pts[i].estimate_s = NAN;
   }
   pts[5].stages = 1;  // 1B batch 1 has per-stage estimates
@@ -130,7 +142,7 @@ static void make_study(const char *path, const char *weights) {
     lj_run_info info = {.kind = "profile", .command_line = "llamajoule sweep", .source = "nvml"};
     assert_int_equal(lj_store_begin_run(st, &info, &pts[i].run_id), 0);
     lj_profile_result r;
-    build(&r, &kPoints[i], pts[i].stages, weights);
+    build(&r, &kp[i], pts[i].stages, weights);
     assert_int_equal(lj_store_add_profile(st, pts[i].run_id, &r), 0);
     lj_profile_result_free(&r);
     assert_int_equal(lj_store_end_run(st, pts[i].run_id, LJ_RUN_COMPLETE, 0), 0);
@@ -138,6 +150,17 @@ static void make_study(const char *path, const char *weights) {
     assert_int_equal(lj_store_study_set_point(st, s.id, i, &pts[i]), 0);
   }
   lj_store_close(st);
+}
+
+// The study's text (lj_report_study_text), to free.
+static char *study_text(const lj_report_study *s) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *mf = open_memstream(&buf, &len);
+  assert_non_null(mf);
+  assert_int_equal(lj_report_study_text(mf, s), 0);
+  fclose(mf);
+  return buf;
 }
 
 #define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
@@ -274,11 +297,7 @@ static void test_study(void **state) {
 
   // The text: the table, the reference lines with the conditions, the findings.
   s.latency_ms = 50;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *mf = open_memstream(&buf, &len);
-  assert_int_equal(lj_report_study_text(mf, &s), 0);
-  fclose(mf);
+  char *buf = study_text(&s);
   assert_non_null(strstr(buf, "latency bound 50 ms per decode step"));
   assert_non_null(strstr(buf, "batch  16 on NVIDIA H100 80GB HBM3: ours 0.25 J/token, theirs 0.263 (+-2%): -4.9%, at or below theirs"));
   assert_non_null(strstr(buf, "batch  64 on NVIDIA H100 80GB HBM3: ours 0.125 J/token, theirs 0.119 (+-2%): +5.0%, above theirs"));
@@ -438,14 +457,109 @@ static void test_weights_apart(void **state) {
   free(after);
 }
 
+// The analysis line of `file`'s study for `model` in the page's data, or NULL.
+static json_t *page_line(json_t *lines, const char *file, const char *model) {
+  for (size_t i = 0; i < json_array_size(lines); i++) {
+    json_t *l = json_array_get(lines, i);
+    if (!strcmp(json_string_value(json_object_get(l, "file")), file) &&
+        !strcmp(json_string_value(json_object_get(l, "model")), model))
+      return l;
+  }
+  return NULL;
+}
+
+static int starts(const char *s, const char *prefix) { return !strncmp(s, prefix, strlen(prefix)); }
+
+static int batch_of(json_t *l, const char *key) { return (int)json_integer_value(json_object_get(l, key)); }
+
+// `compare study.db study_b.db`: both studies' lines in the analysis the page is built from, each
+// with its own best batch and knee (the second study's had none before); the text and findings
+// name each line's file; the page marks a knee and best batches on both studies' lines.
+static void test_compare_studies(void **state) {
+  (void)state;
+  if (!*lj_asset_echarts_js) skip();  // built without node_modules/echarts: compare writes no page
+  char html[400], dom[400];
+  snprintf(html, sizeof html, "%s/compare_studies.html", g_dir);
+  snprintf(dom, sizeof dom, "%s/dom_studies.html", g_dir);
+  char cmd[] = "compare", opt[] = "-o";
+  char *argv[] = {cmd, g_study, g_study_b, opt, html, NULL};
+  assert_int_equal(lj_cmd_compare(5, argv), 0);
+  char *page = slurp(html);
+  const char *p = strstr(page, "id=\"lj-data\">");
+  assert_non_null(p);
+  p = strchr(p, '>') + 1;
+  json_error_t err;
+  json_t *d = json_loadb(p, (size_t)(strstr(p, "</script>") - p), 0, &err);
+  if (!d) fail_msg("the page's data is not JSON: %s", err.text);
+  assert_int_equal(json_array_size(json_object_get(d, "runs")), 2 * N_POINTS);
+  json_t *study = json_object_get(d, "study");
+  assert_int_equal(json_array_size(json_object_get(study, "points")), 2 * N_POINTS);
+  json_t *an = json_object_get(study, "analysis"), *lines = json_object_get(an, "lines");
+  assert_int_equal(json_array_size(lines), 4);
+  json_t *a8 = page_line(lines, g_study, "llama-3.1-8b"), *a1 = page_line(lines, g_study, "llama-3.2-1b");
+  json_t *b8 = page_line(lines, g_study_b, "llama-3.1-8b"), *b1 = page_line(lines, g_study_b, "llama-3.2-1b");
+  assert_true(a8 && a1 && b8 && b1);
+  assert_int_equal(batch_of(a8, "best_batch"), 64);
+  assert_int_equal(batch_of(a8, "knee_batch"), 64);
+  assert_int_equal(batch_of(b8, "best_batch"), 256);  // study B's own: all its steps are within 50 ms
+  assert_int_equal(batch_of(b8, "knee_batch"), 16);
+  assert_int_equal(batch_of(b8, "knee_next"), 64);
+  NEAR(json_real_value(json_object_get(b8, "knee_fall_pct")), (1 - sqrt(0.85)) * 100, 1e-9);
+  assert_int_equal(json_array_size(json_object_get(b8, "points")), 5);
+  NEAR(json_real_value(json_object_get(json_array_get(json_object_get(b8, "points"), 4), "j_per_token")), 0.05, 1e-12);
+  assert_int_equal(batch_of(a1, "best_batch"), 4);
+  assert_int_equal(batch_of(b1, "best_batch"), 4);
+  assert_true(json_is_null(json_object_get(b1, "knee_batch")));
+  int said = 0;
+  json_t *fs = json_object_get(an, "findings");
+  for (size_t i = 0; i < json_array_size(fs); i++) {
+    const char *t = json_string_value(json_object_get(json_array_get(fs, i), "text"));
+    said += !strcmp(t, "the best batch under 50 ms per decode step for llama-3.1-8b (prompt 128, gen 128) in study_b.db is "
+                       "256: 0.05 J/token at 45 ms");
+    said += starts(t, "past batch 16 decode is no longer weight-read bound for llama-3.1-8b (prompt 128, gen 128) in "
+                      "study_b.db: ");
+    said += starts(t, "past batch 64 decode is no longer weight-read bound for llama-3.1-8b (prompt 128, gen 128) in "
+                      "study.db: ");
+  }
+  assert_int_equal(said, 3);
+  json_decref(d);
+  free(page);
+
+  // The text of the two studies analysed as one, as compare does: each line's best batch and knee.
+  lj_report_study s, b;
+  assert_int_equal(lj_report_study_load(g_study, &s), 1);
+  assert_int_equal(lj_report_study_load(g_study_b, &b), 1);
+  assert_int_equal(lj_report_study_merge(&s, &b), 0);
+  assert_int_equal(s.n_runs, 2 * N_POINTS);
+  char *buf = study_text(&s);
+  assert_non_null(strstr(buf, "  llama-3.1-8b (prompt 128, gen 128) in study.db: best batch 64, knee 64\n"));
+  assert_non_null(strstr(buf, "  llama-3.1-8b (prompt 128, gen 128) in study_b.db: best batch 256, knee 16\n"));
+  assert_non_null(strstr(buf, "  llama-3.2-1b (prompt 128, gen 128) in study_b.db: best batch 4, knee none\n"));
+  free(buf);
+  lj_report_study_free(&s);
+
+  char *after = NULL;
+  json_t *st = page_status(html, dom, &after);
+  if (!st) return;
+  json_t *ps = json_object_get(st, "study");
+  assert_int_equal(json_integer_value(json_object_get(ps, "knee_marks")), 2);  // 8B's of each study
+  assert_int_equal(json_integer_value(json_object_get(ps, "best_marks")), 4);
+  json_t *c = json_object_get(json_object_get(st, "charts"), "study-decode-j-per-token");
+  assert_int_equal(json_integer_value(json_object_get(c, "series")), 4);
+  json_decref(st);
+  free(after);
+}
+
 static int setup(void **state) {
   snprintf(g_dir, sizeof g_dir, "/tmp/lj_test_study_analysis_XXXXXX");
   assert_non_null(mkdtemp(g_dir));
   lj_set_quiet(1);
   snprintf(g_study, sizeof g_study, "%s/study.db", g_dir);
-  make_study(g_study, "bf16");
+  make_study(g_study, "bf16", kPoints);
   snprintf(g_study_fp8, sizeof g_study_fp8, "%s/study_fp8.db", g_dir);
-  make_study(g_study_fp8, "fp8");
+  make_study(g_study_fp8, "fp8", kPoints);
+  snprintf(g_study_b, sizeof g_study_b, "%s/study_b.db", g_dir);
+  make_study(g_study_b, "bf16", kPointsB);
   return 0;
 }
 
@@ -458,6 +572,7 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_rules), cmocka_unit_test(test_study),
-                                     cmocka_unit_test(test_page), cmocka_unit_test(test_weights_apart)};
+                                     cmocka_unit_test(test_page), cmocka_unit_test(test_weights_apart),
+                                     cmocka_unit_test(test_compare_studies)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -26,7 +26,8 @@ static void usage(FILE *f) {
           "FILE.db:N (run N of it), or a study (llamajoule sweep): every done point, with the study's points\n"
           "and J/token, tokens/J and J per billion parameters per token against batch, per model, for prefill\n"
           "and decode, the best batch under a latency bound, the knee, ML.ENERGY's figures beside ours and\n"
-          "findings. Two profiles of one model, card and shape, one with --fusion none and one with --fusion\n"
+          "findings; several studies are analysed together, each file's lines with their own best batch and knee.\n"
+          "Two profiles of one model, card and shape, one with --fusion none and one with --fusion\n"
           "production, also get the kernel boundaries' cost on stderr: decode J/token (none - production) with\n"
           "its interval, and per stage group where both have stage estimates. At most %d arguments. Stores are\n"
           "only read.\n\n"
@@ -96,10 +97,14 @@ int lj_cmd_compare(int argc, char **argv) {
   int n = argc - optind;
   if (n < 1) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: which stores? (llamajoule compare A.db B.db ...)"));
   if (n > MAX_RUNS) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: %d runs, at most %d", n, MAX_RUNS));
-  // A study file stands for its done points; the first study's points go on the page.
-  size_t cap = (size_t)n, loaded = 0;
+  // A study file stands for its done points. Every study goes into one (each file's lines apart in its
+  // analysis), whose runs take the first study's place on the page.
+  size_t cap = (size_t)n, loaded = 0, study_at = 0;
   lj_report_run *runs = calloc(cap, sizeof *runs);
   if (!runs) return lj_report_error(LJ_FAIL(LJ_ENOMEM, "compare: out of memory"));
+  lj_report_study all;
+  memset(&all, 0, sizeof all);
+  int studies = 0;
   json_t *study = NULL;
   int rc = 0;
   for (int i = 0; i < n && rc == 0; i++) {
@@ -113,23 +118,25 @@ int lj_cmd_compare(int argc, char **argv) {
       break;
     }
     if (found) {
-      lj_report_run *more = realloc(runs, (cap + s.n_runs) * sizeof *runs);
-      if (!more) {
-        lj_report_study_free(&s);
-        rc = LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
-        break;
-      }
-      runs = more, cap += s.n_runs;
-      s.latency_ms = latency_ms;
-      // The analysis reads the runs: the JSON is made before they move to the page's list.
-      if (!study && !(study = lj_report_study_json(&s))) rc = LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
-      for (size_t k = 0; k < s.n_runs; k++) runs[loaded++] = s.runs[k];
-      s.n_runs = 0;  // moved
-      lj_report_study_free(&s);
+      if (!studies++) all = s, study_at = loaded;
+      else if ((rc = lj_report_study_merge(&all, &s)) < 0) lj_report_study_free(&s);
       continue;
     }
     rc = lj_report_load(path, run, &runs[loaded]);
     if (rc == 0) loaded++;
+  }
+  if (studies) {
+    lj_report_run *more = rc == 0 ? realloc(runs, (cap + all.n_runs) * sizeof *runs) : NULL;
+    all.latency_ms = latency_ms;
+    // The analysis reads the runs: the JSON is made before they move to the page's list.
+    if (more) runs = more, study = lj_report_study_json(&all);
+    if (rc == 0 && !study) rc = LJ_FAIL(LJ_ENOMEM, "compare: out of memory");
+    if (study) {
+      memmove(runs + study_at + all.n_runs, runs + study_at, (loaded - study_at) * sizeof *runs);
+      memcpy(runs + study_at, all.runs, all.n_runs * sizeof *runs);
+      loaded += all.n_runs, all.n_runs = 0;  // moved
+    }
+    lj_report_study_free(&all);
   }
   if (rc == 0 && loaded == 0)
     rc = LJ_FAIL(LJ_EINVAL, "compare: no done point in %s (run llamajoule sweep until some are done)", argv[optind]);

@@ -44,6 +44,20 @@ void lj_report_study_free(lj_report_study *s) {
   memset(s, 0, sizeof *s);
 }
 
+int lj_report_study_merge(lj_report_study *into, lj_report_study *from) {
+  lj_study_point *pts = realloc(into->points, (into->n_points + from->n_points + 1) * sizeof *pts);
+  if (pts) into->points = pts;
+  lj_report_run *runs = pts ? realloc(into->runs, (into->n_runs + from->n_runs + 1) * sizeof *runs) : NULL;
+  if (!runs) return LJ_FAIL(LJ_ENOMEM, "study '%s': out of memory", from->path);
+  into->runs = runs;
+  memcpy(into->points + into->n_points, from->points, from->n_points * sizeof *pts);
+  memcpy(into->runs + into->n_runs, from->runs, from->n_runs * sizeof *runs);
+  into->n_points += from->n_points, into->n_runs += from->n_runs;
+  from->n_runs = 0;  // moved
+  lj_report_study_free(from);
+  return 0;
+}
+
 // The analysis of the done points, as JSON; NULL when out of memory.
 static json_t *analysis_json(const lj_report_study *s) {
   lj_study_analysis a;

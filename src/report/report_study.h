@@ -23,6 +23,10 @@ typedef struct {
 // schema version, a done point whose run is not a readable profile).
 int lj_report_study_load(const char *path, lj_report_study *out);
 void lj_report_study_free(lj_report_study *s);
+// Moves `from`'s points and done runs to the end of `into` and frees `from`: compare of several
+// study files analyses them as one, each file's lines apart (study_analysis.h), so that every
+// study's lines get their own best batch and knee. LJ_ENOMEM leaves both as they were.
+int lj_report_study_merge(lj_report_study *into, lj_report_study *from);
 // `--latency-ms MS` of compare and report: a number of milliseconds, 0 < MS <= 1e6.
 int lj_report_study_parse_latency(const char *arg, double *ms);
 

@@ -31,16 +31,18 @@ int lj_study_best_under(const double *j, const double *step_ms, size_t n, double
   return best;
 }
 
-static lj_study_line *line_of(lj_study_analysis *a, const lj_profile_plan *p) {
+static lj_study_line *line_of(lj_study_analysis *a, const lj_report_run *r) {
+  const lj_profile_plan *p = &r->prof.plan;
   const char *weights = p->weights[0] ? p->weights : "bf16";  // stores from before FP8 ran bf16
   for (size_t i = 0; i < a->n_lines; i++) {
     lj_study_line *l = &a->lines[i];
-    if (!strcmp(l->model, p->model_name) && !strcmp(l->weights, weights) && l->prompt_len == p->prompt_len &&
-        l->gen_len == p->gen_len)
+    if (!strcmp(l->file, r->path) && !strcmp(l->model, p->model_name) && !strcmp(l->weights, weights) &&
+        l->prompt_len == p->prompt_len && l->gen_len == p->gen_len)
       return l;
   }
   lj_study_line *l = &a->lines[a->n_lines++];
   memset(l, 0, sizeof *l);
+  l->file = r->path;
   snprintf(l->model, sizeof l->model, "%s", p->model_name);
   snprintf(l->weights, sizeof l->weights, "%s", weights);
   l->prompt_len = p->prompt_len, l->gen_len = p->gen_len;
@@ -92,9 +94,18 @@ int lj_study_analyze(const lj_report_study *s, double latency_ms, lj_study_analy
   out->latency_ms = latency_ms;
   out->lines = calloc(s->n_runs ? s->n_runs : 1, sizeof *out->lines);
   if (!out->lines) return LJ_FAIL(LJ_ENOMEM, "study: out of memory");
-  for (size_t i = 0; i < s->n_runs; i++) add_point(line_of(out, &s->runs[i].prof.plan), &s->runs[i]);
-  for (size_t i = 0; i < out->n_lines; i++) analyze_line(&out->lines[i], latency_ms);
+  for (size_t i = 0; i < s->n_runs; i++) add_point(line_of(out, &s->runs[i]), &s->runs[i]);
+  for (size_t i = 0; i < out->n_lines; i++) {
+    analyze_line(&out->lines[i], latency_ms);
+    out->several_files |= strcmp(out->lines[i].file, out->lines[0].file) != 0;
+  }
   return 0;
+}
+
+void lj_study_line_name(const lj_study_analysis *a, const lj_study_line *l, char *buf, size_t cap) {
+  const char *slash = strrchr(l->file, '/'), *weights = strcmp(l->weights, "bf16") ? l->weights : "";
+  snprintf(buf, cap, "%s%s%s (prompt %d, gen %d)%s%s", l->model, weights[0] ? " " : "", weights, l->prompt_len,
+           l->gen_len, a->several_files ? " in " : "", a->several_files ? (slash ? slash + 1 : l->file) : "");
 }
 
 void lj_study_analysis_free(lj_study_analysis *a) {

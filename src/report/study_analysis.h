@@ -30,6 +30,7 @@ typedef struct {
   char model[64];
   char weights[16];  // the linear layers' format, "bf16", "fp8" or "fp8-tensor": bf16 and FP8 sweeps are separate lines
   char gpu[96];
+  const char *file;  // the study file of its points: compare of several studies keeps each file's lines apart
   int prompt_len, gen_len;
   double params_b;  // billions of parameters
   size_t n;
@@ -44,6 +45,7 @@ typedef struct {
 
 typedef struct {
   double latency_ms;
+  int several_files;  // the lines come from more than one study file: their names say which
   size_t n_lines;
   lj_study_line *lines;
 } lj_study_analysis;
@@ -57,6 +59,8 @@ int lj_study_knee(const int *batch, const double *j, const double *step_ms, size
 int lj_study_best_under(const double *j, const double *step_ms, size_t n, double bound_ms);
 
 int lj_study_analyze(const lj_report_study *s, double latency_ms, lj_study_analysis *out);
+// "MODEL[ WEIGHTS] (prompt P, gen G)[ in FILE]" (the file's last component, when several files), for the text and findings.
+void lj_study_line_name(const lj_study_analysis *a, const lj_study_line *l, char *buf, size_t cap);
 void lj_study_analysis_free(lj_study_analysis *a);
 
 // {"latency_ms", "rules", "lines": [...], "shares": [...], "reference": {...}, "findings": [...]}

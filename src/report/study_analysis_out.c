@@ -38,8 +38,8 @@ static json_t *line_json(const lj_study_line *l, double bound_ms) {
                                          "prefill_j_per_token", num(p->prefill_j_per_token), "meets_latency",
                                          p->step_ms <= bound_ms));
   }
-  return json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "model", l->model, "weights",
-                   l->weights, "gpu", l->gpu,
+  return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "model", l->model,
+                   "weights", l->weights, "gpu", l->gpu, "file", l->file,
                    "prompt_len", l->prompt_len, "gen_len", l->gen_len, "params_b", num(l->params_b), "best_batch",
                    batch_or_null(l->best_batch), "fastest_batch",
                    batch_or_null(l->fastest >= 0 ? l->pt[l->fastest].batch : 0), "knee_batch",
@@ -118,6 +118,12 @@ int lj_study_analysis_text(FILE *f, const lj_report_study *s, const lj_study_ana
           "J/Bparam/tok", "step", "within bound");
   for (size_t i = 0; i < a->n_lines; i++) {
     const lj_study_line *l = &a->lines[i];
+    char name[160];
+    lj_study_line_name(a, l, name, sizeof name);
+    char best[32] = "none within the bound", knee[32] = "none";
+    if (l->best_batch) snprintf(best, sizeof best, "%d", l->best_batch);
+    if (l->knee_batch) snprintf(knee, sizeof knee, "%d", l->knee_batch);
+    fprintf(f, "  %s: best batch %s, knee %s\n", name, best, knee);  // each line's own, above its points
     for (size_t k = 0; k < l->n; k++) {
       const lj_study_line_point *p = &l->pt[k];
       char j[24], tpj[24], jb[24], st[24];

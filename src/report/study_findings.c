@@ -18,10 +18,9 @@
 
 static int has_energy(const lj_study_line_point *p) { return isfinite(p->j_per_token) && p->j_per_token > 0; }
 
-static void line_findings(lj_finding_sink *s, const lj_study_line *l, double bound_ms) {
-  char who[128];
-  snprintf(who, sizeof who, "%s%s%s (prompt %d, gen %d)", l->model, strcmp(l->weights, "bf16") ? " " : "",
-           strcmp(l->weights, "bf16") ? l->weights : "", l->prompt_len, l->gen_len);
+static void line_findings(lj_finding_sink *s, const lj_study_analysis *a, const lj_study_line *l, double bound_ms) {
+  char who[160];
+  lj_study_line_name(a, l, who, sizeof who);
   const lj_study_line_point *first = NULL, *low = NULL, *last = NULL;
   size_t n = 0;
   for (size_t i = 0; i < l->n; i++) {
@@ -110,7 +109,7 @@ static void reference_findings(lj_finding_sink *s, const lj_study_analysis *a) {
 
 size_t lj_study_findings(const lj_study_analysis *a, lj_finding *out, size_t max) {
   lj_finding_sink s = {out, 0, max};
-  for (size_t i = 0; i < a->n_lines; i++) line_findings(&s, &a->lines[i], a->latency_ms);
+  for (size_t i = 0; i < a->n_lines; i++) line_findings(&s, a, &a->lines[i], a->latency_ms);
   size_findings(&s, a);
   reference_findings(&s, a);
   return s.n;

@@ -494,7 +494,11 @@
         el('div', { class: 'points' }, table(['point', 'model', 'batch', 'prompt', 'gen', 'status', 'run', 'time', 'reason'], rows))));
     }
     // One line per model, weight format and prompt length: a bf16 and an FP8 sweep of one model stay apart.
-    const runLine = (r) => r.model.name + ' ' + (r.workload.weights || 'bf16') + (r.workload.fusion && r.workload.fusion !== 'none' ? ' fused' : '') + ' p' + r.workload.prompt_len;
+    // Several study files (compare A.db B.db): each file's lines apart, named by the file.
+    const an = study.analysis;
+    const several = an && new Set(an.lines.map((l) => l.file)).size > 1;
+    const fileName = (file) => (several ? ' ' + file.replace(/.*\//, '') : '');
+    const runLine = (r) => r.model.name + ' ' + (r.workload.weights || 'bf16') + (r.workload.fusion && r.workload.fusion !== 'none' ? ' fused' : '') + ' p' + r.workload.prompt_len + fileName(r.run.file);
     const lines = [...new Set(runs.map(runLine))];
     const perToken = (ph, r, f) => { const x = r.phases.find((q) => q.phase === ph); const v = x ? f(x, r) : null; return v !== null && v !== undefined && isFinite(v) ? v : null; };
     const figures = [
@@ -503,10 +507,13 @@
       ['j-per-bparam', 'J per billion parameters per token', 'J', (x, r) => (r.model.params && x.dynamic_j_per_token !== null ? x.dynamic_j_per_token / (r.model.params / 1e9) : null)],
       ['s-per-token', 'time per token', 's', (x) => (x.time_s !== null && x.tokens_per_unit ? x.time_s / x.tokens_per_unit : null)],
     ];
-    const an = study.analysis;
-    if (an) studyAnalysisTables(an);
-    // The knee and the best batch under the bound, marked on decode J/token (study_analysis.h has the rules).
-    const lineOf = (name) => (an ? an.lines.find((l) => l.model + ' ' + (l.weights || 'bf16') + ' p' + l.prompt_len === name) : null);
+    if (an) studyAnalysisTables(an, fileName);
+    // The knee and the best batch under the bound, marked on decode J/token (study_analysis.h has the rules):
+    // the analysis's line of the chart line's file, model, weights and prompt length.
+    const lineOf = (name) => {
+      const r = runs.find((q) => runLine(q) === name);
+      return an && r ? an.lines.find((l) => l.file === r.run.file && l.model === r.model.name && (l.weights || 'bf16') === (r.workload.weights || 'bf16') && l.prompt_len === r.workload.prompt_len) : null;
+    };
     const jAt = (l, b) => { const p = l.points.find((q) => q.batch === b); return p ? p.j_per_token : null; };
     const marks = (name) => {
       const l = lineOf(name);
@@ -546,7 +553,7 @@
           grid: { left: 90, right: 60, top: 40, bottom: 50 },
           xAxis: { type: 'log', logBase: 2, name: 'batch', nameLocation: 'middle', nameGap: 28 },
           yAxis: { type: 'value', name: 'decode step (ms)' },
-          series: ls.map((l, i) => ({ type: 'line', name: l.model + ' ' + (l.weights || 'bf16') + ' p' + l.prompt_len + ' g' + l.gen_len, color: OI[i % 8], symbolSize: 8,
+          series: ls.map((l, i) => ({ type: 'line', name: l.model + ' ' + (l.weights || 'bf16') + ' p' + l.prompt_len + ' g' + l.gen_len + fileName(l.file), color: OI[i % 8], symbolSize: 8,
             data: l.points.filter((p) => p.step_ms !== null).map((p) => [p.batch, p.step_ms]),
             markLine: i ? undefined : { symbol: 'none', silent: true, lineStyle: { type: 'dashed', color: OI[5] }, label: { formatter: 'bound ' + an.latency_ms + ' ms' }, data: [{ yAxis: an.latency_ms }] },
             markPoint: l.best_batch === null ? undefined : { symbol: 'pin', symbolSize: 44, label: { fontSize: 10 },
@@ -569,7 +576,7 @@
   }
 
   // The study's findings, its best batch and knee per line, and ML.ENERGY's figures beside ours.
-  function studyAnalysisTables(an) {
+  function studyAnalysisTables(an, fileName) {
     status.study.findings = an.findings.length;
     status.study.reference_rows = an.reference.points.length;
     if (only) return;
@@ -585,7 +592,7 @@
         : 'none meets it' + (l.fastest_batch !== null ? ' (fastest: batch ' + l.fastest_batch + ')' : '');
       const knee = l.knee_batch !== null ? String(l.knee_batch) : 'none up to batch ' + (l.points.length ? l.points[l.points.length - 1].batch : '-');
       const why = l.knee_batch === null ? '-' : 'to batch ' + l.knee_next + ': J/token ' + signedPct(-l.knee_fall_pct) + ', step ' + signedPct(l.knee_growth_pct) + ' per doubling (' + (l.knee_rule === 'fall' ? 'J/token rule' : 'step-time rule') + ')';
-      return [l.model, l.weights || 'bf16', l.prompt_len, l.gen_len, l.params_b === null ? '-' : l.params_b.toFixed(2) + ' B', best, knee, why];
+      return [l.model + fileName(l.file), l.weights || 'bf16', l.prompt_len, l.gen_len, l.params_b === null ? '-' : l.params_b.toFixed(2) + ' B', best, knee, why];
     })));
     box.append(el('p', { class: 'note' }, 'Rules: ', an.rules.knee, '; ', an.rules.best, '.'));
     box.append(el('h3', {}, 'Beside ML.ENERGY v3'));
