@@ -40,7 +40,7 @@ for d in "$bin_dir/../lib" /usr/local/cuda/lib64 /usr/local/nvidia/lib64 /usr/li
 done
 export LLAMAJOULE_SOURCE_DIR=$(cd "$here/../.." && pwd)
 lj="$bin_dir/llamajoule"
-{ date -u +"date %Y-%m-%dT%H:%M:%SZ"; echo "host $(hostname)"; echo "command: $0 $*"; } | tee "$summary"
+{ date -u +"date %Y-%m-%dT%H:%M:%SZ"; echo "command: $0 $*"; } | tee "$summary"
 nvidia-smi --query-gpu=name,driver_version,power.limit,temperature.gpu --format=csv,noheader | tee -a "$summary"
 
 for part in "${parts[@]}"; do

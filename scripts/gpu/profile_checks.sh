@@ -25,7 +25,7 @@ for d in "$bin_dir/../lib" /usr/local/cuda/lib64 /usr/local/nvidia/lib64 /usr/li
 done
 export LLAMAJOULE_SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 lj="$bin_dir/llamajoule"
-{ date -u +"date %Y-%m-%dT%H:%M:%SZ"; echo "host $(hostname)"; echo "command: $0 $*"; } >"$summary"
+{ date -u +"date %Y-%m-%dT%H:%M:%SZ"; echo "command: $0 $*"; } >"$summary"
 nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit,temperature.gpu,clocks.sm,clocks.mem \
   --format=csv | tee -a "$summary"
 nvidia-smi -q -d PERFORMANCE,CLOCK,TEMPERATURE,POWER >"$results/nvidia-smi-before.txt" 2>&1

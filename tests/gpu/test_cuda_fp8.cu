@@ -59,7 +59,7 @@ static void test_encoder(void **state) {
       bad_intr++;
     }
   }
-  printf("e4m3 encoder: %zu values, %zu differ from the host, %zu from __nv_cvt_float_to_fp8\n", n, bad_host,
+  printf("e4m3 encoder: %zu values, %zu differ from the CPU encoder, %zu from __nv_cvt_float_to_fp8\n", n, bad_host,
          bad_intr);
   assert_int_equal(bad_host, 0);
   assert_int_equal(bad_intr, 0);
@@ -127,7 +127,7 @@ static void check_quantize_act(int n, int in, int shift) {
   size_t bad = 0;
   for (size_t i = 0; i < nx; i++) bad += hq[i] != gq[i];
   for (int t = 0; t < n; t++) bad += memcmp(&hs[t], &gs[t], 4) != 0;
-  printf("quantize_act n=%d in=%d shift=%d: %zu of %zu codes and %d scales differ from the host\n", n, in, shift,
+  printf("quantize_act n=%d in=%d shift=%d: %zu of %zu codes and %d scales differ from the CPU quantiser\n", n, in, shift,
          bad, nx, n);
   assert_int_equal(bad, 0);
   free(h), free(hq), free(gq), free(hs), free(gs);
@@ -158,7 +158,7 @@ static void check_scale_outer(int n, int out, int shift) {
       memcpy(&got, &gy[i], 2);
       if (got != want && bad++ < 5) printf("  [%d, %d]: 0x%04X, host 0x%04X\n", t, o, got, want);
     }
-  printf("scale_outer n=%d out=%d shift=%d: %zu of %zu outputs differ from the host\n", n, out, shift, bad, ny);
+  printf("scale_outer n=%d out=%d shift=%d: %zu of %zu outputs differ from the CPU product\n", n, out, shift, bad, ny);
   assert_int_equal(bad, 0);
   free(y), free(gy), free(ws), free(xs);
   cudaFree(d), cudaFree(dws), cudaFree(dxs);
