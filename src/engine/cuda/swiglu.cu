@@ -54,6 +54,22 @@ static __device__ __forceinline__ float scaled_bf16(float y, float w, float xs) 
   return __bfloat162float(__float2bfloat16(lj_fp8_scale_sum(y, w, xs)));
 }
 
+// h of 8 columns c*8 .. c*8+7 from their gate and up values: scaled by gate|up's scales and rounded
+// to bf16 first when x_scale is non-NULL (the fold), then silu(gate) * up.
+static __device__ __forceinline__ void swiglu8(float *o, float *g, float *u, const float *w_scale, int hidden, int c,
+                                               const float *x_scale, float xs) {
+  if (x_scale) {
+    const float4 *wg = reinterpret_cast<const float4 *>(w_scale) + 2 * c;
+    const float4 *wu = reinterpret_cast<const float4 *>(w_scale + hidden) + 2 * c;
+    float4 a = wg[0], b = wg[1], d = wu[0], e = wu[1];
+    float sg[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w}, su[8] = {d.x, d.y, d.z, d.w, e.x, e.y, e.z, e.w};
+#pragma unroll
+    for (int j = 0; j < 8; j++) g[j] = scaled_bf16(g[j], sg[j], xs), u[j] = scaled_bf16(u[j], su[j], xs);
+  }
+#pragma unroll
+  for (int j = 0; j < 8; j++) o[j] = silu_bf16(g[j]) * u[j];
+}
+
 #define SF_THREADS 256
 #define SF_BLOCKS 4096  // lj_row_grid: blocks to fill the GPU
 
@@ -155,16 +171,7 @@ swiglu_quant_kernel(__nv_bfloat16 *__restrict__ out, uint8_t *__restrict__ q, fl
     float gf[8], uf[8], o[8];
     bf16x8_to_float(*reinterpret_cast<const bf16x8 *>(&g[k]), gf);
     bf16x8_to_float(*reinterpret_cast<const bf16x8 *>(&u[k]), uf);
-    if (x_scale) {
-      const float4 *wg = reinterpret_cast<const float4 *>(w_scale) + 2 * c;
-      const float4 *wu = reinterpret_cast<const float4 *>(w_scale + hidden) + 2 * c;
-      float4 a = wg[0], b = wg[1], d = wu[0], e = wu[1];
-      float sg[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w}, su[8] = {d.x, d.y, d.z, d.w, e.x, e.y, e.z, e.w};
-#pragma unroll
-      for (int j = 0; j < 8; j++) gf[j] = scaled_bf16(gf[j], sg[j], xs), uf[j] = scaled_bf16(uf[j], su[j], xs);
-    }
-#pragma unroll
-    for (int j = 0; j < 8; j++) o[j] = silu_bf16(gf[j]) * uf[j];
+    swiglu8(o, gf, uf, w_scale, hidden, c, x_scale, xs);
     bf16x8 h = float_to_bf16x8(o);
     reinterpret_cast<bf16x8 *>(out + (size_t)t * hidden)[c] = h;
     g[k] = *reinterpret_cast<const uint4 *>(&h);  // h's bits, kept for the codes

@@ -74,10 +74,9 @@ quantize_bf16_rows_kernel(uint8_t *q, float *scale, const __nv_bfloat16 *x, int 
   __shared__ float scratch[32];
   int chunks = cols / 8;
   const uint4 *src = reinterpret_cast<const uint4 *>(x + (size_t)blockIdx.x * cols);
-  uint2 *dst = reinterpret_cast<uint2 *>(q + (size_t)blockIdx.x * cols);
-  uint4 v[C > 0 ? C : 1];
   float amax = 0.0f;
   if (C > 0) {
+    uint4 v[C > 0 ? C : 1];
 #pragma unroll
     for (int k = 0; k < C; k++) {  // every load issued before the first use
       int c = threadIdx.x + k * Q_THREADS;
@@ -86,19 +85,14 @@ quantize_bf16_rows_kernel(uint8_t *q, float *scale, const __nv_bfloat16 *x, int 
 #pragma unroll
     for (int k = 0; k < C; k++)
       if (threadIdx.x + k * Q_THREADS < chunks) amax = fp8_amax8(v[k], amax);
-  } else {
+    fp8_store_row<(C > 0 ? C : 1), Q_THREADS>(q + (size_t)blockIdx.x * cols, scale + blockIdx.x, v, amax, chunks,
+                                              scratch);
+  } else {  // the row read twice
     for (int c = threadIdx.x; c < chunks; c += Q_THREADS) amax = fp8_amax8(src[c], amax);
-  }
-  amax = block_max(amax, scratch);
-  float s = lj_fp8_row_scale(amax);
-  if (threadIdx.x == 0) scale[blockIdx.x] = s;
-  if (C > 0) {
-#pragma unroll
-    for (int k = 0; k < C; k++) {
-      int c = threadIdx.x + k * Q_THREADS;
-      if (c < chunks) dst[c] = fp8_quantize8(v[k], s);
-    }
-  } else {
+    amax = block_max(amax, scratch);
+    float s = lj_fp8_row_scale(amax);
+    if (threadIdx.x == 0) scale[blockIdx.x] = s;
+    uint2 *dst = reinterpret_cast<uint2 *>(q + (size_t)blockIdx.x * cols);
     for (int c = threadIdx.x; c < chunks; c += Q_THREADS) dst[c] = fp8_quantize8(src[c], s);
   }
 }
