@@ -553,31 +553,6 @@ static void test_ablation(void **state) {
                    LJ_EINVAL);
 }
 
-static void test_head_fit(void **state) {
-  // 1B: 32 heads, 8 KV groups; energy = 0.3 J + 0.05 J per group, 3 trials at -1, 0, +1 mJ
-  int groups[24];
-  double e[24];
-  for (int g = 1; g <= 8; g++)
-    for (int k = 0; k < 3; k++) {
-      groups[(g - 1) * 3 + k] = g;
-      e[(g - 1) * 3 + k] = 0.3 + 0.05 * g + 0.001 * (k - 1);
-    }
-  lj_head_fit f;
-  assert_int_equal(lj_head_fit_compute(groups, e, 24, 32, 8, LEVEL, &f), 0);
-  EXACT(f.fixed_j, 0.3);
-  EXACT(f.per_group_j, 0.05);
-  EXACT(f.per_head_j, 0.05 / 4);
-  EXACT(f.all_groups_j, 0.7);
-  EXACT(f.fixed_share, 0.3 / 0.7);
-  // residuals -1, 0, +1 mJ at every x: SSE = 8 x 2e-6, s^2 = 16e-6 / 22, Sxx = 3 x 42
-  EXACT(f.fit.se_b, sqrt(16e-6 / 22 / 126));
-  assert_true(f.fit.b_lo < 0.05 && f.fit.b_hi > 0.05);
-  groups[0] = 9;
-  assert_int_equal(lj_head_fit_compute(groups, e, 24, 32, 8, LEVEL, &f), LJ_EINVAL);
-  assert_non_null(strstr(lj_error_message(), "9 active groups"));
-  assert_int_equal(lj_head_fit_compute(groups, e, 24, 30, 8, LEVEL, &f), LJ_EINVAL);
-}
-
 static void test_bad_input(void **state) {
   lj_replay_trial t = {.counter_energy_j = 10, .duration_s = 2, .calls = 0};
   lj_replay_estimate e;
@@ -820,7 +795,6 @@ int main(void) {
       cmocka_unit_test(test_budget_json),
   };
   const struct CMUnitTest plain[] = {
-      cmocka_unit_test(test_head_fit),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_timeline_overlap),
       cmocka_unit_test(test_kv_weights),

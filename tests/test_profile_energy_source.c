@@ -9,9 +9,10 @@
 //   - sequence: the layer's 9 prefixes over 3 rounds, prefix k costing k mJ per call by the
 //     samples (+-1% by round) and k mJ + 0.5 mJ by the counter: each difference is 1 mJ
 //     from the samples, the counter's beside (the first difference 1.5 mJ, disagreeing);
-//   - head fit: attention with 1 or 2 KV groups at exactly 2 + 3 g uJ per call from the
-//     samples; the counter adds a two-valued 0 / 4 uJ: the samples' line (r2 1), the
-//     counter's slope beside it (disagreeing);
+//   - head grid: attention at 2 KV lengths x 2 group counts x 2 replicates, 2 + 3 g uJ + 1e-10 J
+//     per byte of K and V from the samples (replicates +-0.1 uJ); the counter reads every trial
+//     of the largest point 40 uJ high: the samples' fit (per byte recovered, the fit holds), the
+//     counter's per-byte cost beside it, outside its interval (disagreeing);
 //   - ablation: full and MLP-less decode windows whose samples save 9.0 J per run and
 //     whose counter saves 9.5 J: the samples', with the counter's saving beside.
 #include <math.h>
@@ -134,27 +135,42 @@ static void test_head_fit(void **state) {
   (void)state;
   lj_profile_result r;
   plan(&r);
-  for (int k = 0; k < 4; k++) {
-    int g = 1 + k % 2;
-    lj_profile_trial t;
-    memset(&t, 0, sizeof t);
-    t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_ATTN, t.key.layer = -1, t.key.kv_len = 4;
-    t.trial = k / 2, t.groups = g;
-    double s = (2 + 3 * g) * 1e-6;
-    t.t = trial(1.0, s, s + (k == 1 ? 4e-6 : 0));  // the counter's two values: one point 4 uJ high
-    assert_int_equal(lj_profile_add_trial(&r, &t), 0);
-  }
+  // 4 points of batch 1: KV 1024 and 4096, groups 1 and 2 (head_dim of the plan's config)
+  for (int kv = 1024; kv <= 4096; kv *= 4)
+    for (int g = 1; g <= 2; g++) {
+      lj_head_grid_point p;
+      memset(&p, 0, sizeof p);
+      p.batch = 1, p.kv_len = kv, p.groups = g;
+      p.kv_bytes = p.need_bytes = (int64_t)g * kv * r.plan.config.head_dim * 2 * 2;
+      assert_int_equal(lj_profile_add_head_point(&r, &p), 0);
+    }
+  int k = 0;
+  for (size_t i = 0; i < r.n_head_points; i++)
+    for (int rep = 0; rep < 2; rep++, k++) {
+      const lj_head_grid_point *p = &r.head_points[i];
+      lj_profile_trial t;
+      memset(&t, 0, sizeof t);
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_ATTN, t.key.layer = -1, t.key.kv_len = p->kv_len;
+      t.trial = k, t.groups = p->groups, t.batch = 1, t.method = LJ_METHOD_HEAD_GRID;
+      double s = (2 + 3 * p->groups) * 1e-6 + 1e-10 * (double)p->kv_bytes + (rep ? 1e-7 : -1e-7);
+      t.t = trial(0.3, s, s + (i == 3 ? 40e-6 : 0));
+      assert_int_equal(lj_profile_add_trial(&r, &t), 0);
+    }
   assert_int_equal(lj_analyze_head_fit(&r), 0);
-  assert_true(r.head_fit_valid);
-  REL(r.head_fit.fixed_j, 2e-6, 1e-9);
-  REL(r.head_fit.per_group_j, 3e-6, 1e-9);
-  REL(r.head_fit.fit.r2, 1.0, 1e-12);
-  // the counter's fit: g = 1 at 5 uJ twice, g = 2 at 8 and 12 uJ: slope 5 uJ, intercept 0
-  REL(r.head_fit.counter_per_group_j, 5e-6, 1e-9);
-  assert_true(fabs(r.head_fit.counter_fixed_j) <= 1e-15);
-  assert_true(r.head_fit.counter_r2 < 0.9);
-  // the samples' line is exact: a zero-width interval, the counter's slope outside it
-  assert_int_equal(r.head_fit.flags, LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE);
+  // one batch: the all-batch fit only, energy and time
+  assert_int_equal(r.n_head_fits, 2);
+  const lj_head_grid_fit *f = &r.head_fits[0];
+  assert_string_equal(f->quantity, "dynamic_j");
+  REL(f->per_byte.estimate, 1e-10, 1e-6);
+  REL(f->per_group.estimate, 3e-6, 1e-6);
+  REL(f->fixed.estimate, 2e-6, 1e-6);
+  assert_int_equal(f->holds, 1);  // the samples are linear: the replicates' +-0.1 uJ is all there is
+  // the counter's per-byte cost, pulled up by the largest point, lies outside the samples' interval
+  assert_true(f->counter_per_byte > f->per_byte.hi);
+  assert_int_equal(f->flags, LJ_WINDOW_SAMPLE_ENERGY | LJ_WINDOW_SOURCES_DISAGREE);
+  REL(r.head_points[3].dynamic_j.mean, 8e-6 + 1e-10 * (double)r.head_points[3].kv_bytes, 1e-9);
+  REL(r.head_points[3].fitted, r.head_points[3].dynamic_j.mean, 1e-6);
+  assert_string_equal(r.head_fits[1].quantity, "time_s");
   lj_profile_result_free(&r);
 }
 

@@ -30,6 +30,7 @@
 #include "report/report_run.h"
 #include "store/profile_result.h"
 #include "render_profile.h"
+#include "legacy_head_fit.h"
 
 #define LEVEL 0.95
 
@@ -191,7 +192,7 @@ static void build(lj_profile_result *r) {
   for (int i = 0; i < 8; i++) groups[i] = i + 1, ej[i] = 1e-5 + 2e-5 * (i + 1) + 1e-7 * noise[i];
   r->head_fit_valid = 1;
   r->head_fit_kv = 255;
-  assert_int_equal(lj_head_fit_compute(groups, ej, 8, 32, 8, LEVEL, &r->head_fit), 0);
+  assert_int_equal(legacy_head_fit(groups, ej, 8, 32, 8, LEVEL, &r->head_fit), 0);
 
   r->n_overhead = 1;
   lj_profile_overhead *o = &r->overhead[0];

@@ -25,6 +25,7 @@
 #include "report/report_page.h"
 #include "report/report_run.h"
 #include "store/store.h"
+#include "legacy_head_fit.h"
 
 #define HOSTILE "</script><script>alert(1)</script><!-- & \xe2\x80\xa8 \xe2\x80\xa9 \"'"
 
@@ -178,7 +179,7 @@ static void build(lj_profile_result *r) {
     groups[g - 1] = g;
     assert_int_equal(lj_profile_add_trial(r, &tr), 0);
   }
-  assert_int_equal(lj_head_fit_compute(groups, ej, 8, 32, 8, 0.95, &r->head_fit), 0);
+  assert_int_equal(legacy_head_fit(groups, ej, 8, 32, 8, 0.95, &r->head_fit), 0);
   r->head_fit_valid = 1, r->head_fit_kv = 576, pl->head_fit = 1;
   assert_int_equal(lj_analyze_budgets(r), 0);  // the page's budget tables
 }

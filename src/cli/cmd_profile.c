@@ -17,6 +17,7 @@
 #include "engine/cuda/cuda_engine.h"
 #include "profile/profile_plan.h"
 #include "profile/profile_run.h"
+#include "profile/sweep.h"
 #include "report/report.h"
 #include "store/store.h"
 
@@ -67,7 +68,15 @@ static void usage(FILE *f) {
           "                         estimate (default both)\n"
           "  --ablation-rounds N    rounds of the ablation windows, each ablated window between two full\n"
           "                         ones (default 4, --quick 3; 1B: ~19 s a round)\n"
-          "  --head-fit             fit attention's energy against its KV-head groups (off by default)\n"
+          "  --head-fit             the attention-head grid: decode attention alone at KV lengths x batches x\n"
+          "                         active KV groups, 2 trials each in a random order, fitted as fixed + per KV\n"
+          "                         group + per byte of K and V read, with a lack-of-fit test (off by default;\n"
+          "                         1B on an H100: ~65 s; the time is estimated before it starts)\n"
+          "  --head-fit-kv LIST     its KV lengths (default 512,1024,2048,4096,8192,16384,32768)\n"
+          "  --head-fit-batch LIST  its batches (default 1,8,32)\n"
+          "  --head-fit-groups LIST its active KV-group counts (default 1, half and all of the model's)\n"
+          "  --head-fit-trials N    trials per point (default 2: the lack-of-fit test needs >= 2)\n"
+          "  --head-fit-seconds S   one trial's window (default 0.3); each --head-fit-* option implies --head-fit\n"
           "  --no-timeline, --no-ablation, --no-head-fit, --no-overhead   skip that part\n"
           "  --device N             GPU (CUDA index, default 0)\n"
           "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
@@ -117,7 +126,8 @@ enum {
   OPT_PHASE_S, OPT_DECODE_KV, OPT_IDLE_S, OPT_COOLDOWN_S, OPT_IDLE_W, OPT_NO_TIMELINE, OPT_NO_ABLATION, OPT_NO_HEAD_FIT,
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
   OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_FP8_SCALE, OPT_FUSION, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
-  OPT_PER_LAYER, OPT_NO_LAYER_STAGES, OPT_SKIP_ROUNDS, OPT_ABLATION_ROUNDS
+  OPT_PER_LAYER, OPT_NO_LAYER_STAGES, OPT_SKIP_ROUNDS, OPT_ABLATION_ROUNDS, OPT_HEAD_KV, OPT_HEAD_BATCH,
+  OPT_HEAD_GROUPS, OPT_HEAD_TRIALS, OPT_HEAD_SECONDS
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -145,6 +155,10 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"per-layer", no_argument, 0, OPT_PER_LAYER}, {"no-layer-stages", no_argument, 0, OPT_NO_LAYER_STAGES},
       {"skip-rounds", required_argument, 0, OPT_SKIP_ROUNDS},
       {"ablation-rounds", required_argument, 0, OPT_ABLATION_ROUNDS},
+      {"head-fit-kv", required_argument, 0, OPT_HEAD_KV}, {"head-fit-batch", required_argument, 0, OPT_HEAD_BATCH},
+      {"head-fit-groups", required_argument, 0, OPT_HEAD_GROUPS},
+      {"head-fit-trials", required_argument, 0, OPT_HEAD_TRIALS},
+      {"head-fit-seconds", required_argument, 0, OPT_HEAD_SECONDS},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_profile_options_default(&a->o);
@@ -181,6 +195,26 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_NO_HEAD_FIT: o->head_fit = 0; break;
       case OPT_NO_SEQUENCE: o->sequence = 0; break;
       case OPT_HEAD_FIT: o->head_fit = 1; break;
+      case OPT_HEAD_KV:
+        LJ_TRY(lj_sweep_parse_ints("--head-fit-kv", optarg, 1, 1 << 20, o->head_kv, LJ_HEAD_GRID_MAX_VALUES,
+                                   &o->n_head_kv));
+        o->head_fit = 1;
+        break;
+      case OPT_HEAD_BATCH:
+        LJ_TRY(lj_sweep_parse_ints("--head-fit-batch", optarg, 1, 1024, o->head_batch, LJ_HEAD_GRID_MAX_VALUES,
+                                   &o->n_head_batch));
+        o->head_fit = 1;
+        break;
+      case OPT_HEAD_GROUPS:
+        LJ_TRY(lj_sweep_parse_ints("--head-fit-groups", optarg, 1, 1024, o->head_groups, LJ_HEAD_GRID_MAX_VALUES,
+                                   &o->n_head_groups));
+        o->head_fit = 1;
+        break;
+      case OPT_HEAD_TRIALS: LJ_TRY(parse_int("--head-fit-trials", optarg, 1, 32, &o->head_reps)); o->head_fit = 1; break;
+      case OPT_HEAD_SECONDS:
+        LJ_TRY(parse_num("--head-fit-seconds", optarg, 0.001, 60, &o->head_trial_s));
+        o->head_fit = 1;
+        break;
       case OPT_NO_SHAPLEY: o->shapley = 0; break;
       case OPT_PER_LAYER: o->per_layer = 1; break;
       case OPT_SKIP_ROUNDS:
@@ -289,7 +323,8 @@ int lj_cmd_profile(int argc, char **argv) {
   lj_profile_result_init(&r);
   if (a.quick)
     lj_profile_note(&r, "A --quick run (a first look): fewer and shorter windows and trials than the default, "
-                        "so wider intervals; no sequence replay, Shapley split, ablation, head fit or overhead.");
+                        "so wider intervals; no sequence replay, Shapley split, ablation, head fit or overhead unless "
+                        "asked for.");
   rc = on_gpu ? lj_profile_run_gpu(&a.o, &r) : lj_profile_run_cpu(&a.o, &r);
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", lj_error_message());

@@ -215,6 +215,15 @@ double lj_student_t_critical(double level, double df) {
   return lj_student_t_quantile((1 + level) / 2, df);
 }
 
+double lj_f_sf(double f, double d1, double d2) {
+  if (!(d1 > 0 && d2 > 0) || isnan(f)) return NAN;
+  if (f <= 0) return 1;
+  if (isinf(f)) return 0;
+  // x and 1 - x given apart: a large f leaves x tiny, and 1 - x would lose it
+  double den = d2 + d1 * f;
+  return betai_xy(d2 / 2, d1 / 2, d2 / den, d1 * f / den);
+}
+
 // ---------------------------------------------------------------- intervals of derived quantities
 
 void lj_interval_from_se(double estimate, double se, double df, double level, lj_interval *out) {

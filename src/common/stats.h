@@ -51,6 +51,10 @@ double lj_student_t_quantile(double p, double df);
 // Two-sided critical value t_{(1+level)/2, df}; df = INFINITY gives the normal one.
 double lj_student_t_critical(double level, double df);
 
+// P(F > f) for Fisher's F with d1, d2 > 0 degrees of freedom: I_{d2/(d2 + d1 f)}(d2/2, d1/2)
+// (1 for f <= 0; NAN for bad degrees of freedom). The lack-of-fit test's p-value.
+double lj_f_sf(double f, double d1, double d2);
+
 // ---------------------------------------------------------------- intervals of derived quantities
 
 // An estimate with a standard error, its (possibly fractional) degrees of

@@ -105,7 +105,16 @@ int lj_ablation_against_replay(const lj_mean_ci *replay_per_call_j, double level
 
 // ---------------------------------------------------------------- attention heads
 
-// groups[i] active groups (1..n_kv_heads) and the per-call energy measured
-// with them; several points per group count are fine (trials).
-int lj_head_fit_compute(const int *groups, const double *energy_j, size_t n, int n_heads, int n_kv_heads,
-                        double level, lj_head_fit *out);
+// One trial of the grid: its point (an index into the points) and its value per call.
+typedef struct {
+  int point;
+  double y;
+} lj_head_grid_obs;
+// The fit over the trials of the points of `batch` (0: every batch): multiple regression on
+// (1, groups, kv_bytes), the lack-of-fit test, and where it holds one query head's cost at the
+// smallest and largest cell. Fewer than 4 trials, or a design that cannot separate the three
+// coefficients (one group count, or one KV length at one batch), is LJ_EINVAL saying so; trials
+// with a non-finite value are left out. `quantity` names the values' unit ("dynamic_j", "time_s").
+int lj_head_grid_fit_compute(const lj_head_grid_point *pts, size_t n_pts, const lj_head_grid_obs *obs, size_t n,
+                             int batch, int heads_per_group, double level, const char *quantity,
+                             lj_head_grid_fit *out);

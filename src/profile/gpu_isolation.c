@@ -38,7 +38,7 @@ static int interleaved(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch 
   for (int k = 0; rc == 0 && k < n_run; k++) {
     lj_stage st = run[k];
     if (only_attn && !lj_stage_reads_cache(st)) continue;
-    lj_gpu_replay_what w = {st, st, NULL, 0, st, 0, NULL, 0, NULL, 0, 0};
+    lj_gpu_replay_what w = {st, st, NULL, 0, st, 0, NULL, 0, NULL, 0, 0, 0};
     rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_ISOLATION, g->o->replay_seconds, g->o->replay_duty,
                                &p[n]);
     if (rc == 0) n++;
@@ -55,8 +55,8 @@ int lj_gpu_replay_prefill(gpu_run *g) {
 }
 
 // Decode stages at the first KV length, attention at every replayed one (only its work grows
-// with the cache); at the middle one also the sequence rounds and the head fit, which need the
-// same state. Each KV length is its own engine state: stages interleave within one. In the fused
+// with the cache); at the middle one also the sequence rounds, which need the same state; then the
+// attention-head grid, which brings its own K and V. Each KV length is its own engine state: stages interleave within one. In the fused
 // mode the stages are the composites and the simple stages that stay unfused; the sequence and
 // Shapley rounds, which list the layer's nine simple stages, are not run on decode (a note says so).
 int lj_gpu_replay_decode(gpu_run *g) {
@@ -70,7 +70,7 @@ int lj_gpu_replay_decode(gpu_run *g) {
     LJ_TRY(interleaved(g, LJ_PHASE_DECODE, kv, &b, LJ_STAGE_EMBED, LJ_STAGE_SAMPLE, j > 0));
     if (j == mid && !lj_gpu_fused(g) && (g->o->sequence || g->o->shapley))
       LJ_TRY(lj_gpu_layer_rounds(g, LJ_PHASE_DECODE, kv, &b));
-    if (j == mid && g->o->head_fit) LJ_TRY(lj_gpu_head_fit_replay(g, kv, &b));
   }
+  if (g->o->head_fit) LJ_TRY(lj_gpu_head_fit_replay(g));
   return 0;
 }

@@ -15,7 +15,7 @@
 static int replay(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, const lj_stage *order, int n,
                   lj_stage key_stage, int variant, const char *name, int trial0, int n_trials, double seconds,
                   double duty) {
-  lj_gpu_replay_what w = {order[0], order[n - 1], order, n, key_stage, variant, name, 0, NULL, 0, 0};
+  lj_gpu_replay_what w = {order[0], order[n - 1], order, n, key_stage, variant, name, 0, NULL, 0, 0, 0};
   return lj_gpu_replay_run(g, ph, &w, kv, b, 0, LJ_METHOD_KNOWN, trial0, n_trials, seconds, duty);
 }
 

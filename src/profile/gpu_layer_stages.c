@@ -22,7 +22,7 @@ int lj_gpu_layer_stages(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
       lj_stage st = lj_layer_order_stage(0, k);
       char name[48];
       snprintf(name, sizeof name, "layer-%d:%s", L, lj_stage_name(st));
-      lj_gpu_replay_what w = {st, st, NULL, 0, st, 0, name, L + 1, in, 1, 0};
+      lj_gpu_replay_what w = {st, st, NULL, 0, st, 0, name, L + 1, in, 1, 0, 0};
       LJ_TRY(lj_gpu_replay_run(g, ph, &w, kv, b, 0, LJ_METHOD_LAYER_STAGE, 0, 1, LJ_GPU_LAYER_STAGE_TRIAL_S, 1));
     }
     lj_gpu_step_done(g);

@@ -30,7 +30,7 @@ static int head_change(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch 
     char name[32];
     snprintf(name, sizeof name, "head-on-slot-%d", n_layers - v);
     lj_gpu_replay_what w = {LJ_STAGE_FINAL_NORM, LJ_STAGE_LM_HEAD, NULL, 0, LJ_STAGE_LM_HEAD, v, name, n_layers, in, 1,
-                            1 + n_layers - v};
+                            1 + n_layers - v, 0};
     rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_LAYER, LJ_GPU_LAYER_TRIAL_S, 1, &p[n]);
     if (rc == 0) n++;
   }
@@ -53,7 +53,7 @@ static int phase_layers(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
   for (int L = 0; rc == 0 && L < n_layers; L++) {
     char name[32];
     snprintf(name, sizeof name, "layer-%d", L);
-    lj_gpu_replay_what w = {run[0], run[N - 1], run, N, LJ_STAGE_NONE, 0, name, L + 1, in, 1, 0};
+    lj_gpu_replay_what w = {run[0], run[N - 1], run, N, LJ_STAGE_NONE, 0, name, L + 1, in, 1, 0, 0};
     rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_LAYER, LJ_GPU_LAYER_TRIAL_S, 1, &p[n]);
     if (rc == 0) n++;
   }

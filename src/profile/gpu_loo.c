@@ -19,7 +19,7 @@
 static int prep(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, const lj_stage *order, int n,
                 lj_stage key_stage, lj_profile_method m, int variant, const char *name, double seconds,
                 lj_gpu_replay_prep *p) {
-  lj_gpu_replay_what w = {order[0], order[n - 1], order, n, key_stage, variant, name, 0, NULL, 0, 0};
+  lj_gpu_replay_what w = {order[0], order[n - 1], order, n, key_stage, variant, name, 0, NULL, 0, 0, 0};
   return lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, m, seconds, 1, p);
 }
 
@@ -35,11 +35,11 @@ int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
   int n = 0, rc = 0;
   // the sequence prefixes attn_norm .. (each stage but the last)
   for (int k = 0; rc == 0 && o->sequence && k < N - 1; k++) {
-    lj_gpu_replay_what w = {LJ_STAGE_ATTN_NORM, run[k], NULL, 0, run[k], 0, NULL, 0, NULL, 0, 0};
+    lj_gpu_replay_what w = {LJ_STAGE_ATTN_NORM, run[k], NULL, 0, run[k], 0, NULL, 0, NULL, 0, 0, 0};
     if ((rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_SEQUENCE, seconds, 1, &p[n])) == 0) n++;
   }
   if (rc == 0 && !o->shapley) {  // the sequence method's whole layer, as before
-    lj_gpu_replay_what w = {LJ_STAGE_ATTN_NORM, LJ_STAGE_DOWN, NULL, 0, LJ_STAGE_DOWN, 0, NULL, 0, NULL, 0, 0};
+    lj_gpu_replay_what w = {LJ_STAGE_ATTN_NORM, LJ_STAGE_DOWN, NULL, 0, LJ_STAGE_DOWN, 0, NULL, 0, NULL, 0, 0, 0};
     if ((rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_SEQUENCE, seconds, 1, &p[n])) == 0) n++;
   }
   if (rc == 0 && o->shapley) {

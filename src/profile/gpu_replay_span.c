@@ -60,11 +60,13 @@ static int play(gpu_run *g, lj_cuda_replay *rp, double duty, int launches, doubl
 // after a pre-roll of random length.
 int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, int64_t kv, const lj_cuda_batch *b,
                        int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty) {
-  lj_gpu_replay_what w = {first, last, NULL, 0, last, 0, NULL, 0, NULL, 0, 0};
+  lj_gpu_replay_what w = {first, last, NULL, 0, last, 0, NULL, 0, NULL, 0, 0, 0};
   return lj_gpu_replay_run(g, ph, &w, kv, b, groups, method, trial0, n_trials, seconds, duty);
 }
 
-static int create(gpu_run *g, const lj_gpu_replay_what *w, const lj_cuda_batch *b, int calls, lj_cuda_replay **rp) {
+static int create(gpu_run *g, const lj_gpu_replay_what *w, int64_t kv, int groups, const lj_cuda_batch *b, int calls,
+                  lj_cuda_replay **rp) {
+  if (w->grid_batch > 0) return lj_cuda_replay_create_attn_grid(g->e, w->grid_batch, (int)kv, groups, calls, rp);
   if (w->in && w->head > 0) return lj_cuda_replay_create_head_input(g->e, w->head - 1, w->in, b, calls, rp);
   if (w->in && w->one_layer > 0 && !w->order)
     return lj_cuda_replay_create_layer_stage(g->e, w->key_stage, w->one_layer - 1, w->in, b, calls, rp);
@@ -89,9 +91,9 @@ int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, 
   if (w->name) snprintf(p->name, sizeof p->name, "%s", w->name), p->w.name = p->name;
   p->ph = ph, p->kv = kv, p->groups = groups, p->method = method, p->seconds = seconds;
   int L = g->r->plan.config.n_layers, per_layer = w->order || lj_stage_is_per_layer(w->first);
-  if (w->in && w->one_layer > 0) per_layer = 0;  // one layer: any number of calls
+  if ((w->in && w->one_layer > 0) || w->grid_batch > 0) per_layer = 0;  // one layer, the grid: any number of calls
   int calls = per_layer ? L : 4;
-  LJ_TRY(create(g, &p->w, b, calls, &p->rp));
+  LJ_TRY(create(g, &p->w, kv, groups, b, calls, &p->rp));
   double t = 0;
   int rc = timed_launches(g, p->rp, 1, &t);
   if (rc == 0) {
@@ -104,7 +106,7 @@ int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, 
       lj_cuda_replay_free(p->rp);
       p->rp = NULL;
       calls = want;
-      rc = create(g, &p->w, b, calls, &p->rp);
+      rc = create(g, &p->w, kv, groups, b, calls, &p->rp);
     }
   }
   if (rc == 0) rc = timed_launches(g, p->rp, 3, &t);
@@ -158,7 +160,7 @@ int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k) {
   lj_profile_trial tr;
   memset(&tr, 0, sizeof tr);
   tr.key.phase = p->ph, tr.key.stage = w->key_stage, tr.key.layer = w->one_layer - 1, tr.key.kv_len = p->kv;
-  tr.trial = k, tr.groups = p->groups, tr.method = p->method, tr.variant = w->variant;
+  tr.trial = k, tr.groups = p->groups, tr.method = p->method, tr.variant = w->variant, tr.batch = w->grid_batch;
   tr.t.gap_s = (double)gap_ns_total * 1e-9;
   tr.t.calls = done * p->calls;
   tr.t.temperature_c = lj_profile_meter_temperature(&g->m);

@@ -116,6 +116,8 @@ typedef struct {
   const lj_cuda_layer_inputs *in;
   int short_preroll;  // 1: LJ_GPU_SHORT_PREROLL_S + up to one sample period (trials read from the samples)
   int head;           // with in: 1 + a captured slot, the final norm and LM head on it (0: none)
+  int grid_batch;     // > 0: decode attention alone on K and V of its own, this many sequences at the replay's
+                      // kv and groups (lj_cuda_replay_create_attn_grid; the attention-head grid); b unused
 } lj_gpu_replay_what;
 // The pre-roll of short trials whose energy is the power samples' (§1b): the counter's 100 ms grid
 // does not matter to them; enough for the power to settle to the replay's level (the ~20 ms
@@ -159,7 +161,7 @@ int lj_gpu_run_timeline(gpu_run *g);                     // gpu_timeline.c
 int lj_gpu_replay_stage(gpu_run *g, lj_phase ph, lj_stage st, int64_t kv, const lj_cuda_batch *b, int groups,
                         int n_trials, double seconds);   // gpu_isolation.c
 int lj_gpu_replay_prefill(gpu_run *g);                   // gpu_isolation.c
-int lj_gpu_replay_decode(gpu_run *g);                    // gpu_isolation.c (sequence and head fit at its middle KV)
+int lj_gpu_replay_decode(gpu_run *g);                    // gpu_isolation.c (sequence rounds at its middle KV)
 int lj_gpu_sequence_prefill(gpu_run *g);                 // gpu_sequence.c (with the Shapley rounds)
 // gpu_loo.c: rounds of the layer's sequence prefixes, the whole layer, the layer without each
 // stage and in the other orders (what the Shapley split and the sequence method need).
@@ -169,6 +171,8 @@ int lj_gpu_layers(gpu_run *g);                           // gpu_layers.c (--per-
 int lj_gpu_layer_skips(gpu_run *g);                      // gpu_layer_skip.c (--per-layer)
 // gpu_layer_stages.c (--per-layer): each stage of each layer alone on that layer's captured input.
 int lj_gpu_layer_stages(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, const lj_cuda_layer_inputs *in);
-int lj_gpu_head_fit_replay(gpu_run *g, int64_t kv, const lj_cuda_batch *b);               // gpu_head_fit.c
+int lj_gpu_head_fit_replay(gpu_run *g);                  // gpu_head_fit.c (the attention-head grid)
+// The grid's trials before skips (the progress line's count).
+int lj_gpu_head_grid_trials(const lj_profile_options *o, const lj_model_config *c);
 int lj_gpu_run_ablation(gpu_run *g);                     // gpu_ablation.c
 int lj_gpu_run_overhead(gpu_run *g);                     // gpu_overhead.c

@@ -19,11 +19,11 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
     LJ_TRY(lj_analyze_timeline(r, power, n_power, device));
     LJ_TRY(lj_analyze_ablation(r, raw));
     LJ_TRY(lj_analyze_ablation_checks(r, raw));
-    LJ_TRY(lj_analyze_head_fit(r));
     LJ_TRY(lj_analyze_layers(r, raw));
     lj_analyze_power_cap(r);
     LJ_TRY(lj_analyze_budgets(r));  // last: it reads every estimate and check above
   }
+  LJ_TRY(lj_analyze_head_fit(r));  // energy where measured, time always (the CPU engine's grid too)
   if (raw) LJ_TRY(lj_analyze_overheads(r, raw));
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "engine/weight_format.h"
 #include "engine/cpu/thread_pool.h"
 #include "model/weights.h"
+#include "profile/head_grid.h"
 #include "profile/profile_analyze.h"
 #include "profile/profile_plan.h"
 #include "profile/profile_prompt.h"
@@ -174,6 +175,7 @@ static int measure(cpu_run *c) {
       LJ_TRY(phase_window(c, LJ_PHASE_DETOKENIZE, rep, (int64_t)B * o->gen_len, unit_detokenize, 1 << 30));
   }
   if (interrupted(c)) return LJ_FAIL(LJ_EINTERRUPTED, "profile: interrupted");
+  if (o->head_fit) LJ_TRY(lj_head_grid_run_cpu(o, c->r));
   return 0;
 }
 
@@ -185,7 +187,7 @@ int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r) {
   int rc = lj_profile_plan_make(o, &r->plan, &c.ckpt_dir);
   snprintf(r->plan.engine, sizeof r->plan.engine, "cpu");
   r->plan.timing_only = 1;
-  r->plan.ablation = r->plan.head_fit = r->plan.sequence = r->plan.shapley = 0;
+  r->plan.ablation = r->plan.sequence = r->plan.shapley = 0;  // head_fit: the grid runs, timed
   r->plan.known_answer_bytes = 0;
   r->plan.n_decode_kv = 0;
   snprintf(r->cond.device.name, sizeof r->cond.device.name, "CPU (%d threads)",

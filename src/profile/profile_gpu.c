@@ -6,8 +6,8 @@
 //   detokenize windows), interleaved so that drift spreads over the phases ->
 //   in-situ timeline (stage marks on) -> replay: prefill stages, the prefill's layer
 //   prefixes (sequence replay), decode stages at the first KV length, attention at the
-//   others, the decode layer's prefixes and the Shapley rounds (gpu_loo.c) and the head fit
-//   at the middle one -> the known answer (--known-answer) -> ablation, prefill and decode ->
+//   others, the decode layer's prefixes and the Shapley rounds (gpu_loo.c) at the middle one,
+//   the attention-head grid (--head-fit, on K and V of its own) -> the known answer (--known-answer) -> ablation, prefill and decode ->
 //   sampler off -> overhead pairs (they need the sampler off) -> analysis.
 // Window results are read after the sampler has stopped, so no trial waits for
 // the driver's buffer to catch up.
@@ -38,7 +38,7 @@ static int measure(gpu_run *g) {
   // The fused mode (docs/attribution.md): decode runs 3 stages fewer per layer (composites), and the
   // methods whose replays list the layer's simple stages run on prefill only.
   int fused = lj_gpu_fused(g), phases = fused ? 1 : 2;
-  int n_replays = 13 + 14 - (fused ? 3 : 0) + (r->plan.n_decode_kv - 1) + (o->head_fit ? r->plan.config.n_kv_heads : 0);
+  int n_replays = 13 + 14 - (fused ? 3 : 0) + (r->plan.n_decode_kv - 1) + (o->head_fit ? lj_gpu_head_grid_trials(o, &r->plan.config) : 0);
   int n_sequence = (o->sequence || o->shapley ? phases * o->trials : 0) +
                    (o->per_layer ? phases * (o->trials + o->skip_rounds) +
                                        (o->layer_stages ? phases * r->plan.config.n_layers : 0)

@@ -34,7 +34,9 @@ void lj_profile_options_default(lj_profile_options *o) {
   // Layer skips: ~10 pairs of 2 s windows put the saving's 95% interval near +-8.5% of a 1B decode
   // layer (docs/attribution.md §2f gives the arithmetic); --quick's 4 of 1 s do not (INCONCLUSIVE).
   o->skip_rounds = 10;
-  o->head_fit = 0;  // opt-in: at the default KV lengths its fit explains little (docs/cli.md)
+  o->head_fit = 0;  // opt-in: its grid takes ~75 s for 1B on an H100 (docs/cli.md)
+  // 2 replicates give the lack-of-fit test its pure error; 0.3 s windows hold ~15 power samples
+  o->head_reps = 2, o->head_trial_s = 0.3;
   o->progress = 1;
 }
 

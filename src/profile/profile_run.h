@@ -29,7 +29,16 @@ typedef struct {
   int ablation;             // 0 none, 1 attention, 2 the MLP, 3 both (default), in prefill and decode
   int ablation_rounds;      // rounds of the ablation windows (4; --quick 3; docs/cli.md)
 #define LJ_PROFILE_MAX_ABLATION_ROUNDS 32  // LJ_PROFILE_MAX_PAIRS (profile_analyze.h) sizes the windows' arrays
-  int head_fit, timeline, overhead;  // 1 = run (default)
+  int head_fit, timeline, overhead;  // 1 = run (default; head_fit: off, --head-fit)
+  // The attention-head grid (--head-fit; docs/attribution.md "Attention heads"): its KV lengths,
+  // batches and active KV-group counts (n 0: the defaults, lj_head_grid_defaults), replicate trials
+  // per point and the length of one trial.
+#define LJ_HEAD_GRID_MAX_VALUES 16
+  int head_kv[LJ_HEAD_GRID_MAX_VALUES], n_head_kv;
+  int head_batch[LJ_HEAD_GRID_MAX_VALUES], n_head_batch;
+  int head_groups[LJ_HEAD_GRID_MAX_VALUES], n_head_groups;
+  int head_reps;            // trials per point (2)
+  double head_trial_s;      // seconds of one trial (0.3)
   int sequence;             // 1: the layer's stages also measured by sequence replay, prefill and decode (default 1)
   int shapley;              // 1: leave-one-out and permuted-order replays of the layer: the Shapley split (default 1)
   int per_layer;            // 1: each decoder layer replayed alone, prefill and decode (--per-layer; default 0)

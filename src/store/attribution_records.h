@@ -178,3 +178,46 @@ typedef struct {
   uint32_t flags;
   double counter_fixed_j, counter_per_group_j, counter_r2;  // the same fit on the counter (NAN: none)
 } lj_head_fit;
+
+// The attention-head grid (docs/attribution.md "Attention heads"): decode attention replayed alone
+// on K and V of its own, `batch` sequences of kv_len cached positions, the first `groups` KV groups
+// (and their query heads) active; replicate trials in one randomised order across every point.
+#define LJ_HEAD_GRID_SKIP_TEXT 192
+typedef struct {
+  int batch;
+  int64_t kv_len;
+  int groups;
+  int64_t kv_bytes;          // K and V read per call: batch x groups x kv_len x head_dim x 2 (K, V) x element
+  int64_t need_bytes;        // memory one copy of that K and V needs (device bf16; the CPU engine's fp32)
+  int n_trials;              // trials measured (0: skipped, or not reached)
+  lj_mean_ci dynamic_j;      // per call over its trials (the samples' where the fit took them; n 0: no energy)
+  lj_mean_ci time_s;         // per call
+  double fitted;             // the all-batch fit at this point, in its quantity's unit (NAN: no fit)
+  char skipped[LJ_HEAD_GRID_SKIP_TEXT];  // why it was not measured, with the memory arithmetic ("": measured)
+} lj_head_grid_point;
+
+// One fit of the grid: y per call = fixed + per_group x groups + per_byte x kv_bytes, by OLS over every
+// trial of the points of `batch` (0: of every batch), with the lack-of-fit F test from the replicates.
+// The values are in the unit of `quantity`: "dynamic_j" (J per call) or "time_s" (s per call).
+#define LJ_HEAD_GRID_ALPHA 0.05  // the fit holds while the lack-of-fit p-value is >= this
+typedef struct {
+  char quantity[16];
+  int batch;                 // 0: every batch in one fit; else that batch's points alone
+  int n_obs, n_points;       // trials and distinct points fitted
+  lj_interval fixed;         // per call
+  lj_interval per_group;     // per KV group active, beyond its bytes
+  lj_interval per_byte;      // per byte of K and V read
+  double r2, resid_sd;
+  double lof_f, lof_df_lack, lof_df_pure, lof_p;  // lack of fit (NAN: not testable)
+  int holds;                 // 1: lof_p >= LJ_HEAD_GRID_ALPHA; 0: the linear model is rejected; -1: not testable
+  // One query head per call, (per_group + per_byte x its group's bytes) / (n_heads / n_kv_heads), at
+  // the smallest and the largest (batch, kv) the fit covers; NAN unless holds is 1.
+  int small_batch, large_batch;
+  int64_t small_kv, large_kv;
+  lj_interval per_head_small, per_head_large;
+  // Energy fits: LJ_WINDOW_SAMPLE_ENERGY where every trial took the power samples; the same fit
+  // on the counter's figures beside (NAN: none); LJ_WINDOW_SOURCES_DISAGREE: its per-byte cost
+  // outside per_byte's interval.
+  uint32_t flags;
+  double counter_per_byte, counter_lof_p;
+} lj_head_grid_fit;

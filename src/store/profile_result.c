@@ -17,7 +17,7 @@ static void empty_ci(lj_mean_ci *m) {
 const char *lj_profile_method_name(lj_profile_method m) {
   static const char *const names[LJ_METHOD_ALL_COUNT] = {"isolation", "sequence",     "loo",
                                                          "order",     "known_answer", "shapley",
-                                                         "layer",     "layer_stage"};
+                                                         "layer",     "layer_stage", "head_grid"};
   return (unsigned)m < LJ_METHOD_ALL_COUNT ? names[m] : "?";
 }
 
@@ -77,6 +77,8 @@ void lj_profile_result_free(lj_profile_result *r) {
   free(r->layer_stages);
   free(r->trial_conds);
   free(r->budgets);
+  free(r->head_points);
+  free(r->head_fits);
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     free(r->layer_energy_j[p]);
     free(r->layer_time_s[p]);
@@ -209,6 +211,18 @@ int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditi
 int lj_profile_add_budget(lj_profile_result *r, const lj_budget *b) {
   LJ_TRY(grow((void **)&r->budgets, r->n_budgets, sizeof *b));
   r->budgets[r->n_budgets++] = *b;
+  return 0;
+}
+
+int lj_profile_add_head_point(lj_profile_result *r, const lj_head_grid_point *p) {
+  LJ_TRY(grow((void **)&r->head_points, r->n_head_points, sizeof *p));
+  r->head_points[r->n_head_points++] = *p;
+  return 0;
+}
+
+int lj_profile_add_head_fit(lj_profile_result *r, const lj_head_grid_fit *f) {
+  LJ_TRY(grow((void **)&r->head_fits, r->n_head_fits, sizeof *f));
+  r->head_fits[r->n_head_fits++] = *f;
   return 0;
 }
 

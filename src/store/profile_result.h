@@ -122,9 +122,11 @@ typedef enum {
                             // key.stage lm_head: the final norm + LM head on the last layer's input
                             // (variant 1) or on their own (variant 0), for that layer's skip check
   LJ_METHOD_LAYER_STAGE,    // trials: one stage (key.stage) of one layer (key.layer) alone (--per-layer)
+  LJ_METHOD_HEAD_GRID,      // trials: decode attention alone on its own K and V at (batch, kv_len, groups)
+                            // (--head-fit; trial: its place in the grid's randomised order)
   LJ_METHOD_ALL_COUNT
 } lj_profile_method;
-// "isolation", "sequence", "loo", "order", "known_answer", "shapley", "layer", "layer_stage"
+// "isolation", "sequence", "loo", "order", "known_answer", "shapley", "layer", "layer_stage", "head_grid"
 const char *lj_profile_method_name(lj_profile_method m);
 // The name of the prefill "context" method of stores written before it was removed: the
 // store reader skips its rows and says so in the notes.
@@ -154,6 +156,7 @@ typedef struct {
   lj_stage_key key;              // sequence: the last stage of the replayed prefix (t.calls = prefixes run)
   int trial;
   int groups;                    // attention KV groups active (head fit); 0 = all
+  int batch;                     // sequences of the call (head grid: the point's); 0 = the run's batch
   lj_profile_method method;
   int variant;                   // order: lj_layer_order_name's index; known answer: lj_known_variant
   lj_replay_trial t;
@@ -354,7 +357,12 @@ typedef struct {
   int n_known;
   lj_head_fit head_fit;
   int head_fit_valid;
-  int64_t head_fit_kv;           // KV length the head fit was replayed at
+  int64_t head_fit_kv;           // KV length the head fit was replayed at (stores before schema 13;
+                                 // the grid below replaced it)
+  lj_head_grid_point *head_points;  // the attention-head grid's points, skipped ones too (schema 13; NULL: none)
+  size_t n_head_points;
+  lj_head_grid_fit *head_fits;   // its fits: all batches and each batch, energy and time (NULL: none)
+  size_t n_head_fits;
 
   lj_profile_overhead overhead[2];
   int n_overhead;
@@ -408,6 +416,8 @@ int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l);
 int lj_profile_add_layer_stage(lj_profile_result *r, const lj_layer_stage_estimate *l);
 int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditions *c);
 int lj_profile_add_budget(lj_profile_result *r, const lj_budget *b);
+int lj_profile_add_head_point(lj_profile_result *r, const lj_head_grid_point *p);
+int lj_profile_add_head_fit(lj_profile_result *r, const lj_head_grid_fit *f);
 // The budget of (kind, phase, method, stage) (stage LJ_STAGE_NONE: any); NULL: none stored.
 const lj_budget *lj_profile_budget_of(const lj_profile_result *r, const char *kind, lj_phase p, lj_profile_method m,
                                       lj_stage s);

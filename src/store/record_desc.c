@@ -121,6 +121,7 @@ static const lj_field kTrial[] = {
     FIELD("window_flags", "window_flags", NULL, LJ_FIELD_FLAGS, "", T, t.window_flags),
     FIELD("gap_s", NULL, "gap_s", LJ_FIELD_REAL, "s", T, t.gap_s),
     FIELD("variant", "variant", "variant", LJ_FIELD_INT, "", T, variant),
+    FIELD("batch", "batch", "batch", LJ_FIELD_INT, "", T, batch),
 };
 const lj_record_desc lj_desc_trial = DESC("replay_trials", kTrial);
 #undef T
@@ -396,6 +397,54 @@ static const lj_field kHeadFit[] = {
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, h.flags),
 };
 const lj_record_desc lj_desc_head_fit = DESC("head_fits", kHeadFit);
+#undef T
+
+#define T lj_head_grid_point
+static const lj_field kHeadGridPoint[] = {
+    FIELD("batch", "batch", "batch", LJ_FIELD_INT, "", T, batch),
+    FIELD("kv_len", "kv_len", "kv_len", LJ_FIELD_I64, "", T, kv_len),
+    FIELD("groups", "groups", "groups", LJ_FIELD_INT, "", T, groups),
+    FIELD("kv_bytes", "kv_bytes", "kv_bytes", LJ_FIELD_I64, "B", T, kv_bytes),
+    FIELD("need_bytes", "need_bytes", "need_bytes", LJ_FIELD_I64, "B", T, need_bytes),
+    FIELD("n_trials", "n_trials", "trials", LJ_FIELD_INT, "", T, n_trials),
+    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, time_s.level),
+    FIELD("dynamic", "dynamic_j", "dynamic_j", LJ_FIELD_CI, "J", T, dynamic_j),
+    FIELD("time", "time_s", "time_s", LJ_FIELD_CI, "s", T, time_s),
+    FIELD("fitted", "fitted", "fitted", LJ_FIELD_REAL, "", T, fitted),
+    FIELD("skipped", "skipped", "skipped", LJ_FIELD_TEXT, "", T, skipped),
+};
+const lj_record_desc lj_desc_head_grid_point = DESC("head_grid_points", kHeadGridPoint);
+#undef T
+
+#define T lj_head_grid_fit
+static const lj_field kHeadGridFit[] = {
+    FIELD("quantity", "quantity", "quantity", LJ_FIELD_TEXT, "", T, quantity),
+    FIELD("batch", "batch", "batch", LJ_FIELD_INT, "", T, batch),
+    FIELD("n_obs", "n_obs", "n_obs", LJ_FIELD_INT, "", T, n_obs),
+    FIELD("n_points", "n_points", "n_points", LJ_FIELD_INT, "", T, n_points),
+    FIELD("level", NULL, NULL, LJ_FIELD_LEVEL, "", T, fixed.level),
+    FIELD("fixed", "fixed", "fixed", LJ_FIELD_IV, "", T, fixed),
+    FIELD("per_group", "per_group", "per_group", LJ_FIELD_IV, "", T, per_group),
+    FIELD("per_byte", "per_byte", "per_byte", LJ_FIELD_IV, "", T, per_byte),
+    FIELD("r2", "r2", "r2", LJ_FIELD_REAL, "", T, r2),
+    FIELD("resid_sd", "resid_sd", "resid_sd", LJ_FIELD_REAL, "", T, resid_sd),
+    FIELD("lof_f", "lof_f", "lof_f", LJ_FIELD_FINITE, "", T, lof_f),
+    FIELD("lof_df_lack", "lof_df_lack", "lof_df_lack", LJ_FIELD_REAL, "", T, lof_df_lack),
+    FIELD("lof_df_pure", "lof_df_pure", "lof_df_pure", LJ_FIELD_REAL, "", T, lof_df_pure),
+    FIELD("lof_p", "lof_p", "lof_p", LJ_FIELD_REAL, "", T, lof_p),
+    FIELD("holds", "holds", "holds", LJ_FIELD_INT, "", T, holds),
+    DERIVED("verdict", ""),  // "holds", "does not hold" or "not testable"
+    FIELD("small_batch", "small_batch", "small_batch", LJ_FIELD_INT, "", T, small_batch),
+    FIELD("small_kv", "small_kv", "small_kv", LJ_FIELD_I64, "", T, small_kv),
+    FIELD("per_head_small", "per_head_small", "per_head_small", LJ_FIELD_IV, "", T, per_head_small),
+    FIELD("large_batch", "large_batch", "large_batch", LJ_FIELD_INT, "", T, large_batch),
+    FIELD("large_kv", "large_kv", "large_kv", LJ_FIELD_I64, "", T, large_kv),
+    FIELD("per_head_large", "per_head_large", "per_head_large", LJ_FIELD_IV, "", T, per_head_large),
+    FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
+    FIELD("counter_per_byte", "counter_per_byte", "counter_per_byte", LJ_FIELD_REAL, "", T, counter_per_byte),
+    FIELD("counter_lof_p", "counter_lof_p", "counter_lof_p", LJ_FIELD_REAL, "", T, counter_lof_p),
+};
+const lj_record_desc lj_desc_head_grid_fit = DESC("head_grid_fits", kHeadGridFit);
 #undef T
 
 // A term's half-width and its basis (measured, bound, not measured).

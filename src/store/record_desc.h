@@ -93,6 +93,8 @@ extern const lj_record_desc lj_desc_layer_skip;      // lj_layer_skip, table lay
 extern const lj_record_desc lj_desc_shapley_check;  // lj_shapley_check, table shapley_checks
 extern const lj_record_desc lj_desc_known_answer;   // lj_known_answer, table known_answers
 extern const lj_record_desc lj_desc_head_fit;       // lj_head_fit_row, table head_fits
+extern const lj_record_desc lj_desc_head_grid_point;  // lj_head_grid_point, table head_grid_points (schema 13)
+extern const lj_record_desc lj_desc_head_grid_fit;    // lj_head_grid_fit, table head_grid_fits (schema 13)
 extern const lj_record_desc lj_desc_budget;         // lj_budget, table budgets (schema 12)
 extern const lj_record_desc lj_desc_overhead;       // lj_profile_overhead, table overheads
 

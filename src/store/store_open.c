@@ -79,6 +79,7 @@ static int add_schema_parts(lj_store *st, int64_t version, const char *what) {
   if (version < 10) LJ_TRY(lj_store_exec(st, lj_store_schema_v10, what));
   if (version < 11) LJ_TRY(lj_store_exec(st, lj_store_schema_v11, what));
   if (version < 12) LJ_TRY(lj_store_exec(st, lj_store_schema_v12, what));
+  if (version < 13) LJ_TRY(lj_store_exec(st, lj_store_schema_v13, what));
   return 0;
 }
 

@@ -530,6 +530,10 @@ static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
                     (int)r->n_layer_stages, offsetof(lj_layer_stage_estimate, phase), -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_budget, r->budgets, sizeof *r->budgets, (int)r->n_budgets,
                     offsetof(lj_budget, phase), (long)offsetof(lj_budget, method)));
+  LJ_TRY(put_checks(st, run_id, &lj_desc_head_grid_point, r->head_points, sizeof *r->head_points,
+                    (int)r->n_head_points, -1, -1));
+  LJ_TRY(put_checks(st, run_id, &lj_desc_head_grid_fit, r->head_fits, sizeof *r->head_fits, (int)r->n_head_fits,
+                    -1, -1));
   return put_overheads(st, run_id, r);
 }
 
@@ -556,7 +560,7 @@ static const char *const kProfileTables[] = {
     "replay_trials",   "closures",           "stage_intervals", "timeline_phases", "timeline_stages",
     "timeline_layers", "ablations",          "head_fits",       "overheads",       "shapley_checks",
     "known_answers",   "ablation_checks",    "layer_estimates", "layer_skips",     "layer_stage_estimates",
-    "trial_conditions", "idle_curves",  "budgets",
+    "trial_conditions", "idle_curves",  "budgets",         "head_grid_points", "head_grid_fits",
 };
 
 int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n) {

@@ -593,6 +593,8 @@ static int add_layer(lj_profile_result *r, const void *rec) { return lj_profile_
 static int add_layer_stage(lj_profile_result *r, const void *rec) { return lj_profile_add_layer_stage(r, rec); }
 static int add_conditions(lj_profile_result *r, const void *rec) { return lj_profile_add_trial_conditions(r, rec); }
 static int add_budget(lj_profile_result *r, const void *rec) { return lj_profile_add_budget(r, rec); }
+static int add_head_point(lj_profile_result *r, const void *rec) { return lj_profile_add_head_point(r, rec); }
+static int add_head_fit(lj_profile_result *r, const void *rec) { return lj_profile_add_head_fit(r, rec); }
 
 static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int since, add_record_fn add,
                       lj_profile_result *res) {
@@ -608,6 +610,8 @@ static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int
       lj_layer_stage_estimate layer_stage;
       lj_trial_conditions conditions;
       lj_budget budget;
+      lj_head_grid_point head_point;
+      lj_head_grid_fit head_fit;
     } rec;
     memset(&rec, 0, sizeof rec);
     if ((rc = get_record(&r, d, &rec)) < 0 || (rc = add(res, &rec)) < 0) break;
@@ -652,6 +656,8 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_grown(st, run_id, &lj_desc_trial_conditions, 9, add_conditions, r));
   LJ_TRY(read_idle_curve(st, run_id, r));
   LJ_TRY(read_grown(st, run_id, &lj_desc_budget, 12, add_budget, r));
+  LJ_TRY(read_grown(st, run_id, &lj_desc_head_grid_point, 13, add_head_point, r));
+  LJ_TRY(read_grown(st, run_id, &lj_desc_head_grid_fit, 13, add_head_fit, r));
   LJ_TRY(read_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips,
                      LJ_PROFILE_MAX_LAYER_SKIPS, &r->n_layer_skips));
   return read_overheads(st, run_id, r);

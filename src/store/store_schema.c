@@ -638,3 +638,39 @@ const char lj_store_schema_v12[] =
     "  card_j REAL, card_basis TEXT NOT NULL,\n"
     "  total_j REAL);\n"
     "CREATE INDEX budgets_by_run ON budgets(run_id);\n";
+
+// Added in version 13: the attention-head grid (docs/attribution.md "Attention heads"): each
+// replay trial's batch (0: the run's), every design point (skipped ones with the reason) and the
+// fits with their lack-of-fit test. Values of a fit are in its quantity's unit (J or s per call).
+const char lj_store_schema_v13[] =
+    "ALTER TABLE replay_trials ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE TABLE head_grid_points(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  batch INTEGER NOT NULL, kv_len INTEGER NOT NULL, groups INTEGER NOT NULL,\n"
+    "  kv_bytes INTEGER NOT NULL, need_bytes INTEGER NOT NULL, n_trials INTEGER NOT NULL,\n"
+    "  level REAL,\n"
+    "  dynamic_j REAL, dynamic_sd_j REAL, dynamic_lo_j REAL, dynamic_hi_j REAL, dynamic_n INTEGER,\n"
+    "  time_s REAL, time_sd_s REAL, time_lo_s REAL, time_hi_s REAL, time_n INTEGER,\n"
+    "  fitted REAL,\n"
+    "  skipped TEXT NOT NULL,\n"
+    "  PRIMARY KEY(run_id, batch, kv_len, groups));\n"
+    "CREATE TABLE head_grid_fits(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  quantity TEXT NOT NULL, batch INTEGER NOT NULL,\n"
+    "  n_obs INTEGER NOT NULL, n_points INTEGER NOT NULL,\n"
+    "  level REAL,\n"
+    "  fixed REAL, fixed_se REAL, fixed_df REAL, fixed_lo REAL, fixed_hi REAL,\n"
+    "  per_group REAL, per_group_se REAL, per_group_df REAL, per_group_lo REAL, per_group_hi REAL,\n"
+    "  per_byte REAL, per_byte_se REAL, per_byte_df REAL, per_byte_lo REAL, per_byte_hi REAL,\n"
+    "  r2 REAL, resid_sd REAL,\n"
+    "  lof_f REAL, lof_df_lack REAL, lof_df_pure REAL, lof_p REAL,\n"
+    "  holds INTEGER NOT NULL,\n"
+    "  small_batch INTEGER NOT NULL, small_kv INTEGER NOT NULL,\n"
+    "  per_head_small REAL, per_head_small_se REAL, per_head_small_df REAL, per_head_small_lo REAL,\n"
+    "  per_head_small_hi REAL,\n"
+    "  large_batch INTEGER NOT NULL, large_kv INTEGER NOT NULL,\n"
+    "  per_head_large REAL, per_head_large_se REAL, per_head_large_df REAL, per_head_large_lo REAL,\n"
+    "  per_head_large_hi REAL,\n"
+    "  flags INTEGER NOT NULL,\n"
+    "  counter_per_byte REAL, counter_lof_p REAL,\n"
+    "  PRIMARY KEY(run_id, quantity, batch));\n";

@@ -7,7 +7,8 @@
 // per-layer tables (the whole upgrade from 6), then version 8's layers x stages (the whole upgrade from 7),
 // then version 9's trial conditions (the whole upgrade from 8), then version 10's idle curves
 // (the whole upgrade from 9), then version 11's head change of the last layer's skip (the whole upgrade
-// from 10), then version 12's uncertainty budgets (the whole upgrade from 11).
+// from 10), then version 12's uncertainty budgets (the whole upgrade from 11), then version 13's attention-head
+// grid (the whole upgrade from 12).
 #pragma once
 
 extern const char lj_store_schema_v1[];
@@ -25,6 +26,7 @@ extern const char lj_store_schema_v9[];  // the conditions of each replay trial
 extern const char lj_store_schema_v10[];  // idle against temperature (the cool-down's curve)
 extern const char lj_store_schema_v11[];  // the head's change in the last layer's skip check
 extern const char lj_store_schema_v12[];  // the uncertainty budget of each estimate and check
+extern const char lj_store_schema_v13[];  // the attention-head grid: points, fits, trials' batch
 
 // "LJ01": PRAGMA application_id of a llamajoule store, so `file` and SQLite
 // tools can tell it from other SQLite files.

@@ -343,6 +343,13 @@ int lj_cuda_replay_create_layer_stage(lj_cuda_engine *e, lj_stage st, int layer,
 // what skipping the last layer changes in the head (the layer-skip check's last layer).
 int lj_cuda_replay_create_head_input(lj_cuda_engine *e, int slot, const lj_cuda_layer_inputs *in,
                                      const lj_cuda_batch *b, int calls, lj_cuda_replay **out);
+// Decode attention alone on K and V of its own (attn_grid_replay.cu; the attention-head grid):
+// `batch` sequences of kv_len random cached positions, the first `groups` KV groups (1 .. n_kv_heads)
+// active, one query per sequence, `calls` calls in one graph rotating over copies of the K and V
+// (lj_cuda_replay_weight_copies: as many as make twice the L2, fewer where memory is short).
+// LJ_ENOMEM saying the bytes when one copy does not fit the free device memory (less 256 MiB).
+int lj_cuda_replay_create_attn_grid(lj_cuda_engine *e, int batch, int kv_len, int groups, int calls,
+                                    lj_cuda_replay **out);
 // Copies of the weights a replay rotates over (1: the layer's own weights only).
 int lj_cuda_replay_weight_copies(const lj_cuda_replay *r);
 // Enqueues n launches of the graph (asynchronous; lj_cuda_synchronize waits).

@@ -139,6 +139,10 @@ typedef struct {
 // may be NULL) is freed with the replay, or here on failure; copies: what lj_cuda_replay_weight_copies says.
 int lj_cuda_replay_capture(lj_cuda_engine *e, const lj_cuda_replay_what *w, const lj_cuda_batch *b, int calls,
                            const char *name, void *owned, int copies, lj_cuda_replay **out);
+// stage_replay.cu: a replay of a graph captured elsewhere (attn_grid_replay.cu); it takes exec and
+// `owned` (freed with it; on failure here too).
+int lj_cuda_replay_adopt(lj_cuda_engine *e, cudaGraphExec_t exec, int calls, void *owned, int copies,
+                         lj_cuda_replay **out);
 // cuda_engine.cu: the decode graph depends on these settings; drop it when they change.
 void lj_cuda_drop_graph(lj_cuda_engine *e);
 

@@ -89,6 +89,11 @@ int lj_cuda_replay_create(lj_cuda_engine *e, lj_stage stage, const lj_cuda_batch
   *out = NULL;
   return NO_CUDA();
 }
+int lj_cuda_replay_create_attn_grid(lj_cuda_engine *e, int batch, int kv_len, int groups, int calls,
+                                    lj_cuda_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
 int lj_cuda_replay_create_span(lj_cuda_engine *e, lj_stage first, lj_stage last, const lj_cuda_batch *b, int calls,
                                lj_cuda_replay **out) {
   *out = NULL;

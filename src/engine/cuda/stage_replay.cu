@@ -98,6 +98,18 @@ int lj_cuda_replay_capture(lj_cuda_engine *e, const replay_what *w, const lj_cud
   return 0;
 }
 
+int lj_cuda_replay_adopt(lj_cuda_engine *e, cudaGraphExec_t exec, int calls, void *owned, int copies,
+                         lj_cuda_replay **out) {
+  *out = (lj_cuda_replay *)calloc(1, sizeof **out);
+  if (!*out) {
+    if (exec) cudaGraphExecDestroy(exec);
+    if (owned) cudaFree(owned);
+    return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  }
+  (*out)->e = e, (*out)->exec = exec, (*out)->calls = calls, (*out)->owned = owned, (*out)->copies = copies;
+  return 0;
+}
+
 static int capture(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *b, int calls, const char *name,
                    lj_cuda_replay **out) {
   return lj_cuda_replay_capture(e, w, b, calls, name, NULL, 1, out);
