@@ -379,6 +379,35 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   h->flags = LJ_WINDOW_SAMPLE_ENERGY;
   h->counter_fixed_j = 0.0021, h->counter_per_group_j = 0.0006, h->counter_r2 = 0.875;
 
+  // The attention-head grid (schema 13): a measured point, a skipped one with its reason, a grid
+  // trial at batch 8, and the all-batch energy fit that holds.
+  lj_head_grid_point hp;
+  memset(&hp, 0, sizeof hp);
+  hp.batch = 8, hp.kv_len = 4096, hp.groups = 4, hp.kv_bytes = hp.need_bytes = 8LL * 4 * 4096 * 64 * 4;
+  hp.n_trials = 2, hp.dynamic_j = ci(3.1e-5, 2), hp.time_s = ci(2.2e-5, 2), hp.fitted = 3.05e-5;
+  assert_int_equal(lj_profile_add_head_point(r, &hp), 0);
+  hp.kv_len = 1 << 20, hp.n_trials = 0, hp.dynamic_j = hp.time_s = ci_unknown(), hp.fitted = NAN;
+  snprintf(hp.skipped, sizeof hp.skipped, "K and V of one layer, 8 x 4 x 1048576 x 64 x 2 x 2 B = 8.00 GiB, exceed "
+           "the 1.50 GiB free");
+  assert_int_equal(lj_profile_add_head_point(r, &hp), 0);
+  lj_profile_trial gt;
+  memset(&gt, 0, sizeof gt);
+  gt.key.phase = LJ_PHASE_DECODE, gt.key.stage = LJ_STAGE_ATTN, gt.key.layer = -1, gt.key.kv_len = 4096;
+  gt.trial = 0, gt.groups = 4, gt.batch = 8, gt.method = LJ_METHOD_HEAD_GRID;
+  gt.t.counter_energy_j = 60.0, gt.t.sample_energy_j = 59.5, gt.t.duration_s = 0.3, gt.t.calls = 13000;
+  gt.t.temperature_c = 48;
+  assert_int_equal(lj_profile_add_trial(r, &gt), 0);
+  lj_head_grid_fit hf;
+  memset(&hf, 0, sizeof hf);
+  snprintf(hf.quantity, sizeof hf.quantity, "dynamic_j");
+  hf.batch = 0, hf.n_obs = 126, hf.n_points = 63;
+  hf.fixed = interval(4e-6, 1e-7), hf.per_group = interval(1.5e-6, 2e-7), hf.per_byte = interval(1.2e-10, 1e-13);
+  hf.r2 = 0.9995, hf.resid_sd = 2e-6, hf.lof_f = 1.1, hf.lof_df_lack = 60, hf.lof_df_pure = 63, hf.lof_p = 0.35;
+  hf.holds = 1, hf.small_batch = 1, hf.small_kv = 512, hf.large_batch = 32, hf.large_kv = 32768;
+  hf.per_head_small = interval(1.2e-6, 1e-8), hf.per_head_large = interval(2.6e-3, 1e-5);
+  hf.flags = LJ_WINDOW_SAMPLE_ENERGY, hf.counter_per_byte = 1.25e-10, hf.counter_lof_p = 0.01;
+  assert_int_equal(lj_profile_add_head_fit(r, &hf), 0);
+
   r->n_overhead = 2;
   const char *what[2] = {"sampler", "timeline"};
   for (int i = 0; i < 2; i++) {
@@ -419,7 +448,8 @@ static int64_t query_int(sqlite3 *db, const char *sql, int64_t run) {
 static const char *const kTables[] = {
     "profile_plans",   "profile_conditions", "phase_windows",   "phase_summaries", "stage_estimates",
     "replay_trials",   "closures",           "stage_intervals", "timeline_phases", "timeline_stages",
-    "timeline_layers", "ablations",          "head_fits",       "overheads",
+    "timeline_layers", "ablations",          "head_fits",       "overheads",       "head_grid_points",
+    "head_grid_fits",
 };
 enum { N_TABLES = sizeof kTables / sizeof kTables[0] };
 
@@ -616,6 +646,7 @@ static void same_trial(const lj_profile_trial *w, const lj_profile_trial *g) {
   same_key(&w->key, &g->key);
   assert_int_equal(w->trial, g->trial);
   assert_int_equal(w->groups, g->groups);
+  assert_int_equal(w->batch, g->batch);
   assert_int_equal(w->method, g->method);
   SAME(w->t.gap_s, g->t.gap_s);
   SAME(w->t.counter_energy_j, g->t.counter_energy_j);
@@ -781,6 +812,47 @@ static void same_profile(const lj_profile_result *w, const lj_profile_result *g)
   SAME(h->counter_fixed_j, k->counter_fixed_j);
   SAME(h->counter_per_group_j, k->counter_per_group_j);
   SAME(h->counter_r2, k->counter_r2);
+  assert_int_equal(w->n_head_points, g->n_head_points);
+  for (size_t i = 0; i < w->n_head_points; i++) {
+    const lj_head_grid_point *x = &w->head_points[i], *y = &g->head_points[i];
+    assert_int_equal(x->batch, y->batch);
+    assert_int_equal(x->kv_len, y->kv_len);
+    assert_int_equal(x->groups, y->groups);
+    assert_int_equal(x->kv_bytes, y->kv_bytes);
+    assert_int_equal(x->need_bytes, y->need_bytes);
+    assert_int_equal(x->n_trials, y->n_trials);
+    same_ci(&x->dynamic_j, &y->dynamic_j);
+    same_ci(&x->time_s, &y->time_s);
+    SAME(x->fitted, y->fitted);
+    assert_string_equal(x->skipped, y->skipped);
+  }
+  assert_int_equal(w->n_head_fits, g->n_head_fits);
+  for (size_t i = 0; i < w->n_head_fits; i++) {
+    const lj_head_grid_fit *x = &w->head_fits[i], *y = &g->head_fits[i];
+    assert_string_equal(x->quantity, y->quantity);
+    assert_int_equal(x->batch, y->batch);
+    assert_int_equal(x->n_obs, y->n_obs);
+    assert_int_equal(x->n_points, y->n_points);
+    same_iv(&x->fixed, &y->fixed);
+    same_iv(&x->per_group, &y->per_group);
+    same_iv(&x->per_byte, &y->per_byte);
+    same_iv(&x->per_head_small, &y->per_head_small);
+    same_iv(&x->per_head_large, &y->per_head_large);
+    SAME(x->r2, y->r2);
+    SAME(x->resid_sd, y->resid_sd);
+    SAME(x->lof_f, y->lof_f);
+    SAME(x->lof_df_lack, y->lof_df_lack);
+    SAME(x->lof_df_pure, y->lof_df_pure);
+    SAME(x->lof_p, y->lof_p);
+    assert_int_equal(x->holds, y->holds);
+    assert_int_equal(x->small_batch, y->small_batch);
+    assert_int_equal(x->small_kv, y->small_kv);
+    assert_int_equal(x->large_batch, y->large_batch);
+    assert_int_equal(x->large_kv, y->large_kv);
+    assert_int_equal(x->flags, y->flags);
+    SAME(x->counter_per_byte, y->counter_per_byte);
+    SAME(x->counter_lof_p, y->counter_lof_p);
+  }
   assert_int_equal(w->n_overhead, g->n_overhead);
   for (int i = 0; i < w->n_overhead; i++) {
     const lj_profile_overhead *x = &w->overhead[i], *y = &g->overhead[i];
@@ -885,7 +957,7 @@ static void test_profile_round_trip(void **state) {
   assert_int_equal(lj_store_add_profile(st, run, &r), 0);
   // plans, conditions, 4 windows, 2 phases, 4 stages, 14 trials, 3 closures,
   // 1000 intervals, 2 timeline phases, 12 timeline stages, 2 x 2 layers, ...
-  const int64_t want[N_TABLES] = {1, 1, 4, 2, 4, 14, 3, 1000, 2, 12, 4, 1, 1, 2};
+  const int64_t want[N_TABLES] = {1, 1, 4, 2, 4, 15, 3, 1000, 2, 12, 4, 1, 1, 2, 2, 1};
   expect_counts(st, run, want);
   const int64_t none[N_TABLES] = {0};
   expect_counts(st, other, none);
@@ -1008,7 +1080,10 @@ static void test_profile_round_trip(void **state) {
   assert_int_equal(sqlite3_column_int(q, 3), 2);
   sqlite3_finalize(q);
   // Trials, with the head fit's group counts.
-  assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND stage = 'attn'", run), 5);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND stage = 'attn' AND "
+                                 "method != 'head_grid'", run), 5);
+  // the head grid's trial, with its batch (schema 13)
+  assert_int_equal(query_int(db, "SELECT batch FROM replay_trials WHERE run_id = ? AND method = 'head_grid'", run), 8);
   assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND sample_j IS NULL", run), 5);
   q = query_row(db,
                 "SELECT counter_j, calls, start_offset_ns, kv_groups FROM replay_trials"
@@ -1019,7 +1094,8 @@ static void test_profile_round_trip(void **state) {
   assert_int_equal(sqlite3_column_int64(q, 2), 123456791);
   sqlite3_finalize(q);
   assert_int_equal(
-      query_int(db, "SELECT sum(kv_groups) FROM replay_trials WHERE run_id = ? AND stage = 'attn' AND trial = 0", run),
+      query_int(db, "SELECT sum(kv_groups) FROM replay_trials WHERE run_id = ? AND stage = 'attn' AND trial = 0 AND "
+                    "method != 'head_grid'", run),
       8 + 1 + 4);
   // Sequence trials: the prefixes up to attn_norm and up to qkv.
   assert_int_equal(query_int(db, "SELECT count(*) FROM replay_trials WHERE run_id = ? AND method = 'isolation'", run),
@@ -1541,7 +1617,7 @@ static void test_upgrade_from_v2(void **state) {
 
   // Writing: upgraded in place; the old rows stay, with the new columns' defaults; a profile
   // holding both methods' rows under one key can be stored.
-  store_profile_in(path, "replay_trials", 14);
+  store_profile_in(path, "replay_trials", 15);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_upgraded_from(db, 2);
   assert_int_equal(query_int(db, "SELECT context FROM profile_plans WHERE run_id = ?", 7), 0);

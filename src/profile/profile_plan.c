@@ -71,6 +71,10 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   if (o->prompt_len + o->gen_len > p->config.max_seq_len)
     return LJ_FAIL(LJ_EINVAL, "--prompt-len %d + --gen-len %d exceed model %s's %d positions", o->prompt_len,
                    o->gen_len, p->config.name, p->config.max_seq_len);
+  for (int i = 0; i < o->n_head_groups; i++)  // known up front: refused before anything is measured
+    if (o->head_groups[i] > p->config.n_kv_heads)
+      return LJ_FAIL(LJ_EINVAL, "--head-fit-groups: %d groups, but model %s has %d KV heads (1 .. %d)",
+                     o->head_groups[i], p->config.name, p->config.n_kv_heads, p->config.n_kv_heads);
   snprintf(p->model_name, sizeof p->model_name, "%s", p->config.name);
   p->device = o->device, p->batch = o->batch, p->prompt_len = o->prompt_len, p->gen_len = o->gen_len;
   p->repeats = o->repeats, p->trials = o->trials, p->replay_seconds = o->replay_seconds;

@@ -181,6 +181,16 @@ int lj_report_csv(FILE *f, const lj_report_run *r) {
     record_header(f, "head_fit", &lj_desc_head_fit);
     record_row(f, &lj_desc_head_fit, &h);
   }
+  if (p->n_head_points > 0) {
+    fputc('\n', f);
+    record_header(f, "head_grid_points", &lj_desc_head_grid_point);
+    for (size_t i = 0; i < p->n_head_points; i++) record_row(f, &lj_desc_head_grid_point, &p->head_points[i]);
+  }
+  if (p->n_head_fits > 0) {
+    fputc('\n', f);
+    record_header(f, "head_grid_fits", &lj_desc_head_grid_fit);
+    for (size_t i = 0; i < p->n_head_fits; i++) record_row(f, &lj_desc_head_grid_fit, &p->head_fits[i]);
+  }
   if (p->n_budgets > 0) {
     fputc('\n', f);
     record_header(f, "budgets", &lj_desc_budget);

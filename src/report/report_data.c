@@ -1,6 +1,7 @@
 // The run as the HTML page's JSON: one object per table of the run model,
 // NAN as null. The page draws every chart from this and nothing else.
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -461,6 +462,47 @@ static json_t *extras_part(const lj_profile_result *r) {
     }
     put(x, "points", pts);
     put(o, "head_fit", x);
+  }
+  // The attention-head grid's fits (the page's table) and its skipped points.
+  if (r->n_head_fits > 0 || r->n_head_points > 0) {
+    json_t *fits = json_array(), *skips = json_array();
+    for (size_t i = 0; fits && i < r->n_head_fits; i++) {
+      const lj_head_grid_fit *h = &r->head_fits[i];
+      json_t *x = json_object();
+      put_str(x, "quantity", h->quantity);
+      put_int(x, "batch", h->batch);
+      put_int(x, "n_obs", h->n_obs);
+      put_int(x, "n_points", h->n_points);
+      const lj_interval *v[5] = {&h->fixed, &h->per_group, &h->per_byte, &h->per_head_small, &h->per_head_large};
+      static const char *const k[5] = {"fixed", "per_group", "per_byte", "per_head_small", "per_head_large"};
+      for (int j = 0; j < 5; j++) {
+        char key[32];
+        put_num(x, k[j], v[j]->estimate);
+        snprintf(key, sizeof key, "%s_lo", k[j]), put_num(x, key, v[j]->lo);
+        snprintf(key, sizeof key, "%s_hi", k[j]), put_num(x, key, v[j]->hi);
+      }
+      put_num(x, "r2", h->r2);
+      put_num(x, "lof_f", isfinite(h->lof_f) ? h->lof_f : NAN);
+      put_num(x, "lof_p", h->lof_p);
+      put_int(x, "holds", h->holds);
+      put_int(x, "small_batch", h->small_batch), put_int(x, "small_kv", h->small_kv);
+      put_int(x, "large_batch", h->large_batch), put_int(x, "large_kv", h->large_kv);
+      put_source(x, h->flags);
+      json_array_append_new(fits, x);
+    }
+    for (size_t i = 0; skips && i < r->n_head_points; i++) {
+      const lj_head_grid_point *p = &r->head_points[i];
+      if (!p->skipped[0]) continue;
+      json_t *x = json_object();
+      put_int(x, "batch", p->batch), put_int(x, "kv_len", p->kv_len), put_int(x, "groups", p->groups);
+      put_str(x, "skipped", p->skipped);
+      json_array_append_new(skips, x);
+    }
+    json_t *g = json_object();
+    put_int(g, "n_points", (long long)r->n_head_points);
+    put(g, "fits", fits);
+    put(g, "skipped", skips);
+    put(o, "head_grid", g);
   }
   return o;
 }

@@ -464,6 +464,14 @@ static json_t *shapley_json(jb *b, const lj_profile_result *r) {
   return a;
 }
 
+// The head grid fit's verdict on its lack-of-fit test.
+static json_t *head_grid_derived(const char *key, const void *rec, const lj_profile_result *r) {
+  (void)r;
+  const lj_head_grid_fit *h = rec;
+  if (strcmp(key, "verdict")) return NULL;
+  return json_string(h->holds > 0 ? "holds" : h->holds == 0 ? "does not hold" : "not testable");
+}
+
 static json_t *checks_json(jb *b, const lj_record_desc *d, const void *base, size_t stride, int n, derived_fn fn,
                            const lj_profile_result *r) {
   json_t *a = array(b);
@@ -579,6 +587,12 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   put(b, doc, "budgets", checks_json(b, &lj_desc_budget, r->budgets, sizeof *r->budgets, (int)r->n_budgets,
                                      budget_derived, r));
   put(b, doc, "head_fit", head_fit_json(b, r));
+  json_t *grid = json_object();
+  put(b, grid, "points", checks_json(b, &lj_desc_head_grid_point, r->head_points, sizeof *r->head_points,
+                                     (int)r->n_head_points, NULL, r));
+  put(b, grid, "fits", checks_json(b, &lj_desc_head_grid_fit, r->head_fits, sizeof *r->head_fits,
+                                   (int)r->n_head_fits, head_grid_derived, r));
+  put(b, doc, "head_grid", grid);
   put(b, doc, "overhead", overhead_json(b, r));
   put_str(b, doc, "notes", r->notes);
   put_str(b, doc, "energy_note",

@@ -824,6 +824,53 @@ static void print_head_fit(FILE *f, const lj_profile_result *r) {
   print_source(f, h->flags, "per KV group", g);
 }
 
+// The attention-head grid: its points (how many, which were skipped and why) and each fit with its
+// lack-of-fit verdict; the per-head cost only where the fit holds.
+static void print_head_grid(FILE *f, const lj_profile_result *r) {
+  if (r->n_head_points == 0) return;
+  section(f, "Attention heads (decode attention alone: per call = fixed + per KV group x groups + per byte x K,V read)");
+  int skipped = 0, trials = 0;
+  for (size_t i = 0; i < r->n_head_points; i++) skipped += !!r->head_points[i].skipped[0], trials += r->head_points[i].n_trials;
+  fprintf(f, "grid: %zu points (batch x KV length x active KV groups), %d skipped, %d trials\n", r->n_head_points, skipped,
+          trials);
+  for (size_t i = 0; i < r->n_head_points; i++) {
+    const lj_head_grid_point *p = &r->head_points[i];
+    if (p->skipped[0])
+      fprintf(f, "  skipped: batch %d, KV %lld, %d groups: %s\n", p->batch, (long long)p->kv_len, p->groups, p->skipped);
+  }
+  for (size_t i = 0; i < r->n_head_fits; i++) {
+    const lj_head_grid_fit *h = &r->head_fits[i];
+    const char *u = strcmp(h->quantity, "time_s") ? "J" : "s";
+    cell a, b, c, d, e;
+    char scope[32];
+    if (h->batch > 0) snprintf(scope, sizeof scope, "batch %d", h->batch);
+    else snprintf(scope, sizeof scope, "all batches");
+    fprintf(f, "%s, %s per call (%d trials, %d points): fixed %s, per KV group %s, per byte %.3g %s/B [%.3g, %.3g], "
+               "r2 %s\n", scope, *u == 'J' ? "energy" : "time", h->n_obs, h->n_points,
+            qty(a, h->fixed.estimate, (h->fixed.hi - h->fixed.lo) / 2, u),
+            qty(b, h->per_group.estimate, (h->per_group.hi - h->per_group.lo) / 2, u), h->per_byte.estimate, u,
+            h->per_byte.lo, h->per_byte.hi, fixed(c, h->r2, 4));
+    if (h->holds < 0) {
+      fprintf(f, "  lack of fit: not testable (no replicates, or no more points than the 3 coefficients): no per-head cost\n");
+      continue;
+    }
+    fprintf(f, "  lack of fit: F %.3g (%g, %g df), p %.3g: %s\n", h->lof_f, h->lof_df_lack, h->lof_df_pure, h->lof_p,
+            h->holds ? "the fit holds" : "the fit does not hold (no per-head cost)");
+    if (h->holds)
+      fprintf(f, "  per query head: %s at batch %d x KV %lld, %s at batch %d x KV %lld\n",
+              qty(d, h->per_head_small.estimate, (h->per_head_small.hi - h->per_head_small.lo) / 2, u), h->small_batch,
+              (long long)h->small_kv,
+              qty(e, h->per_head_large.estimate, (h->per_head_large.hi - h->per_head_large.lo) / 2, u), h->large_batch,
+              (long long)h->large_kv);
+    if (*u == 'J') {
+      snprintf(a, sizeof a, "%.3g J/B, lack-of-fit p %.3g", h->counter_per_byte, h->counter_lof_p);
+      print_source(f, h->flags, "per byte", a);
+    }
+  }
+  fprintf(f, "+- are 95%% intervals; the fit holds while the lack-of-fit p-value is >= %.2f (docs/attribution.md)\n",
+          LJ_HEAD_GRID_ALPHA);
+}
+
 static void print_overhead(FILE *f, const lj_profile_result *r) {
   if (r->n_overhead <= 0) return;
   section(f, "Measurement overhead (the same decode work, instrumentation off vs on)");
@@ -925,6 +972,7 @@ int lj_profile_report_text(FILE *f, const lj_profile_result *r) {
     print_budgets(f, r, LJ_PHASE_PREFILL);
     print_budgets(f, r, LJ_PHASE_DECODE);
   }
+  print_head_grid(f, r);
   print_overhead(f, r);
   if (r->notes[0]) {
     fputc('\n', f);

@@ -71,6 +71,39 @@ check "--quick: plan (repeats, trials, replay s, phase s, ablation, head fit)" "
 check "--quick: the note says so" 1 "$(sqlite3 "$tmp/q.db" "select count(*) from profile_plans where notes like 'A --quick run%'")"
 check "--quick: in --help" 1 "$("$bin" profile --help | grep -c -- '--quick  ')"
 
+# The attention-head grid on the CPU engine (timed): KV 512, 2048 and one beyond tiny's 131072
+# positions (skipped, with the reason), batch 1 and 2, groups 1 and 2 (tiny has 2 KV heads), 2 trials
+# each in one random order; the fits of time per call with their lack-of-fit tests in the store, the
+# JSON and the text.
+"$bin" profile --engine cpu --model tiny --prompt-len 8 --gen-len 3 --repeats 1 --phase-seconds 0.05 --threads 2 \
+  --head-fit-kv 512,2048,262144 --head-fit-batch 1,2 --head-fit-seconds 0.01 -o "$tmp/h.db" --json >"$tmp/h.json" 2>"$tmp/h.txt"
+check "head grid: exit code" 0 $?
+check "head grid: the estimate said before it ran" 1 "$(grep -c 'attention-head grid: 12 points (4 skipped) x 2 trials' "$tmp/h.txt")"
+check "head grid: points (2 batches x 3 KV x 2 groups), skipped" "12|4" \
+  "$(sqlite3 "$tmp/h.db" "select count(*), sum(skipped != '') from head_grid_points")"
+check "head grid: the skip's reason" 4 \
+  "$(sqlite3 "$tmp/h.db" "select count(*) from head_grid_points where skipped like 'KV 262144 is beyond model tiny''s 131072 positions'")"
+check "head grid: trials, numbered by their place in one order" "16|16|0|15" \
+  "$(sqlite3 "$tmp/h.db" "select count(*), count(distinct trial), min(trial), max(trial) from replay_trials where method = 'head_grid'")"
+check "head grid: the order interleaves the points (not point by point)" 1 \
+  "$(sqlite3 "$tmp/h.db" "select count(*) > 0 from replay_trials a join replay_trials b on b.trial = a.trial + 1
+     where a.method = 'head_grid' and b.method = 'head_grid' and (a.batch != b.batch or a.kv_len != b.kv_len)")"
+check "head grid: each measured point's 2 trials and its fitted time" "8|2|8" \
+  "$(sqlite3 "$tmp/h.db" "select count(*), min(n_trials), count(fitted) from head_grid_points where skipped = ''")"
+check "head grid: time fits of all batches and of each batch" "time_s|0 time_s|1 time_s|2" \
+  "$(sqlite3 "$tmp/h.db" "select quantity || '|' || batch from head_grid_fits order by batch" | tr '\n' ' ' | sed 's/ $//')"
+check "head grid: lack of fit tested (8 points, 3 coefficients, 8 pure-error df)" "5.0|8.0" \
+  "$(sqlite3 "$tmp/h.db" "select lof_df_lack, lof_df_pure from head_grid_fits where batch = 0")"
+check "head grid: a per-byte time above 0" 1 "$(sqlite3 "$tmp/h.db" "select per_byte > 0 from head_grid_fits where batch = 0")"
+check "head grid: per-head cost only where the fit holds" 0 \
+  "$(sqlite3 "$tmp/h.db" "select count(*) from head_grid_fits where (holds = 1) != (per_head_large is not null)")"
+check "head grid: json fits and verdicts" 3 "$(jq '[.head_grid.fits[] | select(.verdict != null)] | length' "$tmp/h.json")"
+check "head grid: text section" 1 \
+  "$("$bin" report "$tmp/h.db" --format text -o - 2>/dev/null | grep -c '^grid: 12 points (batch x KV length x active KV groups), 4 skipped, 16 trials')"
+"$bin" profile --engine cpu --model tiny --head-fit-groups 3 -o "$tmp/bad.db" >/dev/null 2>"$tmp/badg.txt"
+check "--head-fit-groups beyond the KV heads refused (a bad value for the model)" 3 $?
+check "--head-fit-groups message" 1 "$(grep -c -- "--head-fit-groups: 3 groups, but model tiny has 2 KV heads" "$tmp/badg.txt")"
+
 # Bad input: named, usage exit code, nothing measured.
 "$bin" profile --engine cpu --batch 0 -o "$tmp/bad.db" 2>"$tmp/bad.txt"
 check "--batch 0 refused" 2 $?

@@ -414,6 +414,22 @@
       box.append(el('h3', {}, 'Checks'));
       box.append(table(['', ''], r));
     }
+    if (x.head_grid && x.head_grid.fits && x.head_grid.fits.length) {
+      // The attention-head grid: each fit with its lack-of-fit verdict; the per-head cost only where it holds.
+      const g = x.head_grid, unit = (f) => (f.quantity === 'time_s' ? 's' : 'J');
+      const iv = (f, k) => fmt(f[k], unit(f)) + ' [' + fmt(f[k + '_lo'], unit(f)) + ', ' + fmt(f[k + '_hi'], unit(f)) + ']';
+      const sci = (v) => (v === null ? '-' : v.toExponential(3));
+      box.append(el('h3', {}, 'Attention heads: fixed + per KV group + per byte of K and V, where the fit holds'));
+      box.append(table(['fit', 'trials (points)', 'fixed', 'per KV group', 'per byte', 'R\u00b2', 'lack of fit', 'verdict', 'per query head (smallest / largest cell)'],
+        g.fits.map((f) => [(f.batch ? 'batch ' + f.batch : 'all batches') + ', ' + (f.quantity === 'time_s' ? 'time' : 'energy'), f.n_obs + ' (' + f.n_points + ')',
+          iv(f, 'fixed'), iv(f, 'per_group'), sci(f.per_byte) + ' ' + unit(f) + '/B [' + sci(f.per_byte_lo) + ', ' + sci(f.per_byte_hi) + ']',
+          f.r2 === null ? '-' : f.r2.toFixed(4), f.lof_p === null ? 'not testable' : 'F ' + (f.lof_f === null ? '\u221e' : f.lof_f.toFixed(2)) + ', p ' + sci(f.lof_p),
+          f.holds === 1 ? 'holds' : f.holds === 0 ? 'does not hold' : 'not testable',
+          f.holds === 1 ? iv(f, 'per_head_small') + ' at ' + f.small_batch + ' \u00d7 ' + f.small_kv + ' / ' + iv(f, 'per_head_large') + ' at ' + f.large_batch + ' \u00d7 ' + f.large_kv : 'fit does not hold: no per-head cost'])));
+      box.append(el('p', { class: 'note' }, 'Decode attention replayed alone on K and V of its own at ' + g.n_points + ' points (batch \u00d7 KV length \u00d7 active KV groups), replicate trials in one random order. ' +
+        'The fit holds while the lack-of-fit test (its replicates\u2019 spread against the model\u2019s misses) gives p \u2265 0.05; a per-head cost is shown only then. ' +
+        (g.skipped.length ? 'Skipped: ' + g.skipped.map((p) => 'batch ' + p.batch + ' \u00d7 KV ' + p.kv_len + ' \u00d7 ' + p.groups + ' groups (' + p.skipped + ')').join('; ') + '.' : '')));
+    }
     if (x.shapley && x.shapley.length) {
       box.append(el('h3', {}, 'Shapley split of the layer: do the stage values add up to the whole layer?'));
       box.append(table(['phase', 'whole layer', '\u03a3 isolation', 'interaction', '\u03a3 (layer \u2212 without i)', '\u03a3 Shapley', 'residual', 'orders', 'verdict', 'headline'],
