@@ -181,6 +181,29 @@ static void build(lj_profile_result *r) {
   }
   assert_int_equal(legacy_head_fit(groups, ej, 8, 32, 8, 0.95, &r->head_fit), 0);
   r->head_fit_valid = 1, r->head_fit_kv = 576, pl->head_fit = 1;
+  // The attention-head grid: an all-batch energy fit that does not hold, batch 1's that does, a skipped point.
+  lj_head_grid_point hp;
+  memset(&hp, 0, sizeof hp);
+  hp.batch = 32, hp.kv_len = 32768, hp.groups = 8, hp.kv_bytes = hp.need_bytes = 2LL << 30, hp.fitted = NAN;
+  snprintf(hp.skipped, sizeof hp.skipped, "K and V of one layer, 32 x 8 x 32768 x 64 x 2 x 2 B = 2.00 GiB, exceed "
+           "the 1.50 GiB free");
+  assert_int_equal(lj_profile_add_head_point(r, &hp), 0);
+  for (int b = 0; b <= 1; b++) {
+    lj_head_grid_fit hf;
+    memset(&hf, 0, sizeof hf);
+    snprintf(hf.quantity, sizeof hf.quantity, "dynamic_j");
+    hf.batch = b, hf.n_obs = b ? 42 : 124, hf.n_points = b ? 21 : 62;
+    lj_interval_from_se(4e-6, 1e-7, 100, 0.95, &hf.fixed);
+    lj_interval_from_se(1.5e-6, 2e-7, 100, 0.95, &hf.per_group);
+    lj_interval_from_se(1.2e-10, 1e-13, 100, 0.95, &hf.per_byte);
+    hf.r2 = 0.9995, hf.lof_f = b ? 0.9 : 7.5, hf.lof_df_lack = hf.n_points - 3, hf.lof_df_pure = hf.n_points;
+    hf.lof_p = b ? 0.62 : 1e-12, hf.holds = b;
+    hf.small_batch = 1, hf.small_kv = 512, hf.large_batch = b ? 1 : 32, hf.large_kv = 32768;
+    lj_interval_from_se(b ? 1.3e-6 : NAN, 1e-8, 100, 0.95, &hf.per_head_small);
+    lj_interval_from_se(b ? 8e-5 : NAN, 1e-6, 100, 0.95, &hf.per_head_large);
+    hf.flags = LJ_WINDOW_SAMPLE_ENERGY, hf.counter_per_byte = 1.21e-10, hf.counter_lof_p = 1e-9;
+    assert_int_equal(lj_profile_add_head_fit(r, &hf), 0);
+  }
   assert_int_equal(lj_analyze_budgets(r), 0);  // the page's budget tables
 }
 
@@ -342,6 +365,11 @@ static void test_page(void **state) {
   assert_non_null(strstr(after, "From the in-situ timeline: gross energy of each stage call"));
   assert_non_null(strstr(after, "Uncertainty budget, decode: what each interval is made of"));
   assert_non_null(strstr(after, "not measured"));  // card to card
+  // the head grid's table: the verdict of each fit, a per-head cost only where it holds, the skipped point
+  assert_non_null(strstr(after, "Attention heads: fixed + per KV group + per byte of K and V, where the fit holds"));
+  assert_non_null(strstr(after, "fit does not hold: no per-head cost"));
+  assert_non_null(strstr(after, "holds</td>"));
+  assert_non_null(strstr(after, "exceed the 1.50 GiB free"));
   json_decref(s);
   free(st);
   free(after);
