@@ -100,6 +100,8 @@ int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, 
     double per_call = t / calls;
     int want = (int)ceil(2e-3 / (per_call > 0 ? per_call : 1e-6));
     if (per_layer) want = (want + L - 1) / L * L;
+    // the attention grid: a call for every copy of its K and V, so that the graph cycles through them all
+    if (w->grid_batch > 0 && want < lj_cuda_replay_weight_copies(p->rp)) want = lj_cuda_replay_weight_copies(p->rp);
     int cap = per_layer ? (4096 / L) * L : 4096;
     if (want > cap) want = cap;
     if (want > calls) {

@@ -63,7 +63,7 @@ int lj_cuda_replay_create_attn_grid(lj_cuda_engine *e, int batch, int kv_len, in
   int l2 = 0;
   if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, e->opt.device) != cudaSuccess || l2 <= 0) l2 = 50 << 20;
   size_t copies = (2 * (size_t)l2 + copy - 1) / copy;
-  if (copies > 256) copies = 256;
+  if (copies > 1024) copies = 1024;  // 1B's smallest point: 128 KiB a copy, 128 MiB in all
   size_t free_b = 0, total_b = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   const size_t margin = (size_t)256 << 20;  // cuBLASLt, graphs and the driver need some room
