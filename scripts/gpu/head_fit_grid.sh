@@ -28,7 +28,7 @@ t0=$(date +%s.%N)
 timeout 500 "$bin" profile --quick --head-fit --model "$model" -o "$out/grid.db" --json >"$out/grid.json" 2>"$out/grid.err"
 rc=$?
 t1=$(date +%s.%N)
-echo "profile --quick --head-fit --model $model: rc=$rc, $(echo "$t1 - $t0" | bc) s in all"
+echo "profile --quick --head-fit --model $model: rc=$rc, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s in all"
 grep "attention-head grid:" "$out/grid.err" | sed 's/^/estimate: /'
 "$bin" report "$out/grid.db" --format text -o "$out/grid.txt" 2>/dev/null
 sed -n '/^== Attention heads/,/^+- are 95/p' "$out/grid.txt"
