@@ -18,6 +18,7 @@
 #include "engine/generate.h"
 #include "model/config.h"
 #include "model/tokenizer.h"
+#include "model/tp_shard.h"
 #include "model/weights.h"
 
 static void usage(FILE *fp) {
@@ -42,6 +43,10 @@ static void usage(FILE *fp) {
           "  --weight-seed S      seed of the random weights of a preset (default 0)\n"
           "  --threads N          CPU threads (default: all online CPUs)\n"
           "  --device cpu|cuda    engine (default: cuda where a GPU is usable, else cpu)\n"
+          "  --tp N               tensor-parallel degree (default 1): the CPU engine runs N ranks,\n"
+          "                       each with its heads and MLP rows, and sums their o_proj and\n"
+          "                       down_proj outputs (docs/tensor-parallel.md); N must divide the\n"
+          "                       heads, KV heads and intermediate size; the CUDA engine: 1 only\n"
           "  --fusion none|production  CUDA engine's decode kernels: one per stage (none, the\n"
           "                       default: measured faster) or the fused composites\n"
           "                       attn_norm+qkv, ffn_norm+gate_up+swiglu (docs/engine-cuda.md)\n"
@@ -67,6 +72,7 @@ typedef struct {
   int prompt_is_text[MAX_PROMPTS];
   int n_prompts, n_text_prompts;
   int chat, n_new, batch, threads, ignore_eos;
+  int tp;  // tensor-parallel degree
   uint64_t seed, weight_seed;
   lj_sampling_params sampling;
   lj_dtype checkpoint_dtype;
@@ -105,7 +111,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out) {
 
 enum { OPT_PROMPT_IDS = 256, OPT_CHAT, OPT_TOKENIZER, OPT_BATCH, OPT_SEED, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_IGNORE_EOS,
        OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE, OPT_FUSION, OPT_WEIGHTS,
-       OPT_FP8_SCALE };
+       OPT_FP8_SCALE, OPT_TP };
 
 // The weight format --fp8-scale is checked against: --checkpoint-dtype fp8 quantises too (its
 // scales are what --fp8-scale says); without --weights a preset is bf16, and a checkpoint
@@ -115,6 +121,22 @@ static int fp8_target(const gen_args *a) {
   if (a->write_checkpoint && a->checkpoint_dtype == LJ_DTYPE_F8_E4M3) return LJ_WEIGHTS_FP8;
   if (a->weights < 0 && !(stat(a->model, &st) == 0 && S_ISDIR(st.st_mode))) return LJ_WEIGHTS_BF16;
   return a->weights;
+}
+
+// --tp N > 1: the CPU engine with bf16 (or wider) linear layers only. Checked again once an
+// FP8 checkpoint's format is known.
+static int check_tp(const gen_args *a) {
+  if (a->tp > 1 && !strcmp(a->device, "cuda"))
+    return LJ_FAIL(LJ_EUNSUPPORTED,
+                   "--tp %d: the CUDA engine runs on one GPU until its NCCL path exists (docs/tensor-parallel.md); "
+                   "--device cpu emulates tensor parallelism on the CPU",
+                   a->tp);
+  if (a->tp > 1 && a->weights == LJ_WEIGHTS_FP8)
+    return LJ_FAIL(LJ_EUNSUPPORTED,
+                   "--tp %d with FP8 weights: not supported yet (each rank would quantise its own slice of "
+                   "o_proj's and down_proj's input, which nothing checks yet); use --weights bf16",
+                   a->tp);
+  return LJ_OK;
 }
 
 static int parse_args(int argc, char **argv, gen_args *a) {
@@ -130,9 +152,10 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       {"write-checkpoint", required_argument, 0, OPT_WRITE},
       {"checkpoint-dtype", required_argument, 0, OPT_CKPT_DTYPE}, {"fusion", required_argument, 0, OPT_FUSION},
       {"weights", required_argument, 0, OPT_WEIGHTS}, {"fp8-scale", required_argument, 0, OPT_FP8_SCALE},
+      {"tp", required_argument, 0, OPT_TP},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
-  *a = (gen_args){.n_new = 32, .batch = 1, .threads = lj_default_threads(), .device = NULL,
+  *a = (gen_args){.n_new = 32, .batch = 1, .tp = 1, .threads = lj_default_threads(), .device = NULL,
                   .sampling = {0.0f, 0, 1.0f}, .checkpoint_dtype = LJ_DTYPE_BF16, .fusion = LJ_FUSION_NONE,
                   .weights = -1};
   optind = 1;
@@ -161,6 +184,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       case OPT_WSEED: LJ_TRY(parse_u64("--weight-seed", optarg, &a->weight_seed)); break;
       case OPT_THREADS: LJ_TRY(parse_int("--threads", optarg, 1, 1024, &v)); a->threads = (int)v; break;
       case OPT_DEVICE: a->device = optarg; break;
+      case OPT_TP: LJ_TRY(parse_int("--tp", optarg, 1, 64, &v)); a->tp = (int)v; break;
       case OPT_DUMP: a->dump_logits = optarg; break;
       case OPT_WRITE: a->write_checkpoint = optarg; break;
       case OPT_CKPT_DTYPE:
@@ -196,6 +220,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   if (strcmp(a->device, "cpu") && strcmp(a->device, "cuda"))
     return LJ_FAIL(LJ_EINVAL, "--device '%s': expected cpu or cuda", a->device);
   if (fp8_target(a) >= 0) LJ_TRY(lj_fp8_scale_check(fp8_target(a), a->fp8_scale, a->fp8_scale_given));
+  LJ_TRY(check_tp(a));
   return lj_sampling_params_check(&a->sampling);
 }
 
@@ -212,6 +237,7 @@ static int load_model(const gen_args *a, lj_weights *w) {
   lj_model_config c;
   if (lj_config_preset(a->model, &c) < 0)
     return lj_fail_context(LJ_EINVAL, "--model '%s' is neither a checkpoint directory nor a preset", a->model);
+  LJ_TRY(lj_tp_check(&c, a->tp, c.name));  // before the weights (minutes for 8B on the CPU)
   LJ_TRY(lj_weights_random(&c, a->weight_seed, a->threads, w));
   lj_info("%s: RANDOM weights (seed %llu, bf16), %.3f B parameters, %.2f GB, generated in %.2f s", c.name,
           (unsigned long long)a->weight_seed, (double)lj_config_n_params(&c) / 1e9, (double)lj_weights_nbytes(w) / 1e9,
@@ -408,7 +434,10 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
               (double)(lj_mono_ns() - t0) / 1e9);
   }
   else if (rc == LJ_OK && !on_cuda)
-    rc = lj_cpu_engine_create(w, n_seqs, ps.longest + a->n_new, a->threads, &engine);
+    rc = lj_cpu_engine_create_tp(w, n_seqs, ps.longest + a->n_new, a->threads, a->tp, &engine);
+  if (rc == LJ_OK && a->tp > 1)
+    lj_info("%s: tensor parallelism emulated on the CPU: %d ranks, all-reduce after o_proj and down_proj", c->name,
+            a->tp);
   if (rc == LJ_OK && cuda) rc = lj_cuda_set_fusion(cuda, a->fusion);
   FILE *dump = NULL;
   if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
@@ -464,6 +493,7 @@ int lj_cmd_generate(int argc, char **argv) {
   // Without --weights, an FP8 checkpoint keeps its FP8 linear layers; anything else is bf16.
   if (a.weights < 0) a.weights = lj_weights_is_fp8(&w) ? LJ_WEIGHTS_FP8 : LJ_WEIGHTS_BF16;
   rc = lj_fp8_scale_check(fp8_target(&a), a.fp8_scale, a.fp8_scale_given);
+  if (rc == LJ_OK && !a.write_checkpoint) rc = check_tp(&a);
   // FP8 on the CPU (the reference) or for an FP8 checkpoint: quantised here, as the GPU does.
   if (rc == LJ_OK && ((a.weights == LJ_WEIGHTS_FP8 && !strcmp(a.device, "cpu") && !a.write_checkpoint) ||
                       (a.write_checkpoint && a.checkpoint_dtype == LJ_DTYPE_F8_E4M3)))

@@ -69,4 +69,15 @@ expect "FIFO as model.safetensors" 3 "model.safetensors: is not a regular file" 
 rm "$tmp/ck/model.safetensors" "$tmp/ck/config.json" && cp "$fx/model.safetensors" "$tmp/ck/" && mkdir "$tmp/ck/config.json"
 expect "directory as config.json" 3 "config.json: is a directory" -- --model "$tmp/ck" --prompt-ids 1
 expect "unwritable dump" 1 "--dump-logits" -- --model "$fx" --prompt-ids 1 --dump-logits /nonexistent/dir/x.bin
+# --tp N: a degree that does not split the model names the field (a preset's before its weights);
+# the CUDA engine and FP8 weights do not take it yet.
+expect "--tp 4 of 2 KV heads" 3 "'num_key_value_heads' = 2 is not a multiple of the tensor-parallel degree 4" \
+  -- --model tiny --device cpu --tp 4 --prompt-ids 1
+expect "--tp 2 of a checkpoint with 1 KV head" 3 "'num_key_value_heads' = 1" \
+  -- --model tests/data/models/mqa-tied-sharded --device cpu --tp 2 --prompt-ids 1
+expect "--tp 3 of 4 heads" 3 "'num_attention_heads' = 4" -- --model tiny --device cpu --tp 3 --prompt-ids 1
+expect "--tp 0" 2 "--tp '0'" -- --model tiny --device cpu --tp 0 --prompt-ids 1
+expect "--tp on the CUDA engine" 2 "until its NCCL path exists" -- --model tiny --device cuda --tp 2 --prompt-ids 1
+expect "--tp with FP8 weights" 2 "with FP8 weights: not supported yet" \
+  -- --model tiny --device cpu --weights fp8 --tp 2 --prompt-ids 1
 exit $((fails > 0))

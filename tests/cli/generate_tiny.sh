@@ -3,7 +3,8 @@
 # HF's greedy tokens (reference.json), random-weight presets are
 # deterministic across runs and thread counts, --write-checkpoint gives a
 # checkpoint that runs to the same logits, --dump-logits has the documented
-# size, text prompts go through the tokenizer.
+# size, text prompts go through the tokenizer; with tensor parallelism emulated
+# on the CPU (--tp N) the fixtures still give HF's tokens and a preset --tp 1's.
 #   bash tests/cli/generate_tiny.sh path/to/llamajoule
 set -uo pipefail
 bin=${1:?usage: generate_tiny.sh path/to/llamajoule}
@@ -28,6 +29,17 @@ for dir in tests/data/models/*/; do
   check "$name: HF greedy tokens" "$prompt | $want" "$got"
 done
 
+# --tp N (docs/tensor-parallel.md): HF's greedy tokens through the sharded CPU engine, at 2 ranks
+# for every fixture with an even KV head count and at 4 for the one with 4 KV heads.
+for spec in gqa2-bf16:2 gqa2-headdim24-v5config:2 gqa4-tied-llama3:2 mha-untied-norope:2 mha-untied-norope:4; do
+  name=${spec%:*} tp=${spec#*:} dir=tests/data/models/${spec%:*}
+  prompt=$(json_ids "$dir/reference.json" prompt_ids)
+  want=$(json_ids "$dir/reference.json" greedy_ids)
+  got=$("$bin" generate --model "$dir" --device cpu --tp "$tp" --prompt-ids "$prompt" -n 16 --ignore-eos --threads 2 \
+        2>/dev/null | ids_line)
+  check "$name --tp $tp: HF greedy tokens" "$prompt | $want" "$got"
+done
+
 # A batch of different prompts (ragged prefill, then decode together): each sequence
 # gives the tokens it gives alone; the full prompt gives HF's.
 dir=tests/data/models/gqa4-tied-llama3
@@ -46,6 +58,12 @@ b=$("$bin" generate --model tiny --prompt-ids "$p" -n 8 --ignore-eos --threads 2
 check "tiny: 1 and 2 threads agree" "$a" "$b"
 c=$("$bin" generate --model tiny --prompt-ids "$p" -n 8 --ignore-eos --weight-seed 1 2>/dev/null | ids_line)
 [[ "$a" != "$c" ]] && echo "ok: another weight seed gives other tokens" || { echo "FAIL: weight seed ignored"; fails=$((fails + 1)); }
+# --tp 2 gives --tp 1's tokens for a batch of two prompts, and says it runs 2 ranks.
+tp_args=(--model tiny --device cpu --prompt-ids "$p" --prompt-ids "128000 40" -n 12 --ignore-eos --threads 2)
+one=$("$bin" generate "${tp_args[@]}" 2>/dev/null)
+two=$("$bin" generate "${tp_args[@]}" --tp 2 2>"$tmp/tp.err")
+check "tiny --tp 2 = --tp 1 (2 prompts)" "$one" "$two"
+grep -q "2 ranks" "$tmp/tp.err" && echo "ok: --tp 2 says it emulates 2 ranks" || { echo "FAIL: --tp 2 does not say it runs 2 ranks"; fails=$((fails + 1)); }
 
 # Sampling: the same seed gives the same tokens, batch rows use seed + i.
 s1=$("$bin" generate --model tiny --prompt-ids "$p" -n 8 --temperature 0.9 --top-k 50 --top-p 0.95 --seed 11 --batch 2 2>/dev/null | grep '^\[1\] ids')

@@ -1,7 +1,8 @@
 // The fp32 CPU reference forward pass: the stages of common/stage.h run on a
 // ragged batch (tokens of several sequences, each at its own positions) with
 // a KV cache per sequence slot. Prefill and decode are the same call: decode
-// is a batch of one token per sequence.
+// is a batch of one token per sequence. Tensor parallelism can be emulated:
+// N ranks, each with its share of every layer, run one after the other.
 #pragma once
 #include <stdint.h>
 
@@ -25,6 +26,13 @@ typedef struct lj_cpu_engine lj_cpu_engine;
 
 // max_seqs sequence slots of up to max_ctx positions each; n_threads workers.
 int lj_cpu_engine_create(const lj_weights *w, int max_seqs, int max_ctx, int n_threads, lj_cpu_engine **out);
+// The same with tensor parallelism emulated at `degree` ranks (model/tp_shard.h): each rank
+// holds its heads and MLP rows, and every layer's o_proj and down_proj outputs are summed
+// over the ranks in rank order (the all-reduce). Degree 1 is lj_cpu_engine_create: one rank
+// holding the whole model, the same arithmetic. A degree that does not split the model
+// fails naming the field (lj_tp_check).
+int lj_cpu_engine_create_tp(const lj_weights *w, int max_seqs, int max_ctx, int n_threads, int degree,
+                            lj_cpu_engine **out);
 void lj_cpu_engine_free(lj_cpu_engine *e);
 
 // Runs the batch and writes logits (n_logits, vocab). The tokens of one
@@ -33,7 +41,8 @@ void lj_cpu_engine_free(lj_cpu_engine *e);
 int lj_cpu_forward(lj_cpu_engine *e, const lj_batch *b, float *logits /* (n_logits, vocab) */);
 
 void lj_cpu_engine_reset_seq(lj_cpu_engine *e, int seq);
-const lj_kv_cache *lj_cpu_engine_kv(const lj_cpu_engine *e);
+const lj_kv_cache *lj_cpu_engine_kv(const lj_cpu_engine *e);  // rank 0's (the whole cache at degree 1)
+int lj_cpu_engine_tp_degree(const lj_cpu_engine *e);
 void lj_cpu_engine_set_hook(lj_cpu_engine *e, lj_stage_hook hook, void *ctx);
 // Nanoseconds spent per stage since creation (LJ_STAGE_COUNT entries).
 const int64_t *lj_cpu_engine_stage_ns(const lj_cpu_engine *e);
