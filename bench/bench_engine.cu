@@ -561,8 +561,7 @@ static void bench_tune(const char *name, double copy_gbs, int quick, int wf) {
   std::vector<double> class_ms(LJ_GEMV_CLASS_COUNT, 1e30);
   std::vector<int> class_best(dflt, dflt + LJ_GEMV_CLASS_COUNT);
   for (int v : fp8 ? g_tune_fp8_pipe : g_tune_gemv) {
-    std::vector<int> cfg(LJ_GEMV_CLASS_COUNT, v);
-    if (fp8) cfg[LJ_GEMV_CLASS_LM_HEAD] = dflt[LJ_GEMV_CLASS_LM_HEAD];  // bf16: not the pipe's
+    std::vector<int> cfg(LJ_GEMV_CLASS_COUNT, v);  // FP8: lm_head is bf16 and ignores its pipe entry
     set(cfg.data());
     tune_point t = tune_run(e, &c, wname, fp8, copy_gbs, steps);
     if (t.tok_s > best.tok_s) best = t, best_cfg = cfg;
