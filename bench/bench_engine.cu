@@ -42,6 +42,14 @@
 //      RESULT kind=prefill lines of FP8 carry fp8_fold=off|swiglu|on (scripts/gpu/fp8_prefill.sh).
 //      The ceilings line also gives the FP8 GEMM's rate without its scale pass (gemm_fp8_sums_tflops,
 //      the fallback's GEMM alone; equal to gemm_fp8_tflops where cuBLASLt scales in its epilogue).
+//  11. --tune: the decode knobs swept instead of the measurements above (docs/engine-cuda.md,
+//      "Decode tuning"): per model and weight format, batch-1 decode at context 512 (graph replay,
+//      GEMV+PDL, fusion none, as kind=decode_b1) once per GEMV configuration applied to every
+//      class (bf16: --gemv-config LIST, default all twelve; FP8: the pipe variant's --fp8-pipe LIST,
+//      default all nine), then the best configuration per class from the stage tables of those runs,
+//      then each decode attention split count of --attn-split LIST (default 0,1,2,4,8,16,32; 0 =
+//      the rule) with the best GEMV setting. One RESULT kind=tune line per run (tok/s, % of the
+//      floor), then kind=tune_best per model: the fastest setting against the defaults.
 // Every measurement also prints one "RESULT key=value ..." line (read by
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
@@ -51,6 +59,7 @@
 //                     [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]
 //                     [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]
 //                     [--fp8-fold on|off|swiglu|both|levels]
+//                     [--tune [--gemv-config LIST] [--fp8-pipe LIST] [--attn-split LIST]]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -467,6 +476,127 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
   }
 }
 
+// ---------------------------------------------------------------- --tune
+static int g_tune = 0;
+static std::vector<int> g_tune_gemv, g_tune_fp8_pipe, g_tune_splits = {0, 1, 2, 4, 8, 16, 32};
+
+// One comma-separated list of names (parse: name -> index, -1 unknown) or "all" (0 .. count - 1).
+static int parse_names(const char *opt, const char *list, int (*parse)(const char *), int count,
+                       std::vector<int> *out) {
+  out->clear();
+  std::string l(list);
+  if (l == "all") {
+    for (int v = 0; v < count; v++) out->push_back(v);
+    return 0;
+  }
+  size_t at = 0;
+  while (at <= l.size()) {
+    size_t end = l.find(',', at);
+    std::string name = l.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    int v = parse(name.c_str());
+    if (v < 0) {
+      fprintf(stderr, "bench_engine: %s %s: '%s' is not a configuration\n", opt, list, name.c_str());
+      return -1;
+    }
+    out->push_back(v);
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  return 0;
+}
+
+// The GEMV stages a class's time is read from in a stage table.
+static const lj_stage g_class_stage[LJ_GEMV_CLASS_COUNT] = {LJ_STAGE_QKV, LJ_STAGE_O_PROJ, LJ_STAGE_GATE_UP,
+                                                            LJ_STAGE_DOWN, LJ_STAGE_LM_HEAD};
+
+struct tune_point {
+  std::string gemv;
+  int splits;
+  double tok_s, pct;
+};
+
+// Batch-1 decode at context 512 with the engine's current knobs: one RESULT kind=tune line.
+static tune_point tune_run(lj_cuda_engine *e, const lj_model_config *c, const char *wname, int fp8, double copy_gbs,
+                           int steps) {
+  int bf[LJ_GEMV_CLASS_COUNT], f8[LJ_GEMV_CLASS_COUNT];
+  lj_cuda_gemv_configs(e, bf, f8);
+  char spec[160];
+  lj_gemv_spec_format(fp8 ? f8 : bf, fp8, spec, sizeof spec);
+  int ctx = 512, splits = lj_cuda_attn_splits(e);
+  double s = decode_step_s(e, 1, ctx, steps);
+  int64_t bytes = lj_cuda_weight_bytes(e) + kv_bytes_read(c, 1, ctx);
+  double floor_s = (double)bytes / (copy_gbs * 1e9);
+  printf("  tune %s %-44s splits %2d: %8.1f tok/s  %7.3f ms/token  %5.1f%% of floor (%.3f ms)\n", fp8 ? "fp8 pipe" : "gemv",
+         spec, splits, 1.0 / s, s * 1e3, 100.0 * floor_s / s, floor_s * 1e3);
+  printf("RESULT model=%s kind=tune weights=%s gemv=%s attn_splits=%d batch=1 ctx=%d tok_s=%.2f ms_token=%.4f "
+         "floor_ms=%.4f pct_floor=%.1f copy_gbs=%.1f\n", c->name, wname, spec, splits, ctx, 1.0 / s, s * 1e3,
+         floor_s * 1e3, 100.0 * floor_s / s, copy_gbs);
+  return {spec, splits, 1.0 / s, 100.0 * floor_s / s};
+}
+
+// The sweep of one model and weight format (--tune).
+static void bench_tune(const char *name, double copy_gbs, int quick, int wf) {
+  lj_model_config c;
+  LJ(lj_config_preset(name, &c));
+  int fp8 = wf == LJ_WEIGHTS_FP8;
+  const char *wname = lj_weights_label(wf, LJ_FP8_SCALE_ROW);
+  printf("\n== tune %s, %s weights: batch-1 decode at context 512 per knob setting\n", name, wname);
+  lj_cuda_options o;
+  lj_cuda_options_default(&o);
+  // 1024 positions: the decode reaches ~580; a target of one split then holds the whole cache
+  o.max_batch = 1, o.max_ctx = 1024, o.max_tokens = 16, o.weights = wf;
+  lj_cuda_engine *e;
+  LJ(lj_cuda_engine_create_random(&e, &c, 1, &o));
+  lj_cuda_set_pdl(1);
+  lj_cuda_set_use_gemv(e, 1);
+  LJ(lj_cuda_set_fusion(e, LJ_FUSION_NONE));
+  int steps = quick ? 64 : 128;
+  int dflt[LJ_GEMV_CLASS_COUNT];
+  lj_gemv_class_defaults(fp8, dflt);
+  auto set = [&](const int *cfg) { LJ(lj_cuda_set_gemv_configs(e, fp8 ? NULL : cfg, fp8 ? cfg : NULL)); };
+  set(dflt);
+  tune_point base = tune_run(e, &c, wname, fp8, copy_gbs, steps), best = base;
+  std::vector<int> best_cfg(dflt, dflt + LJ_GEMV_CLASS_COUNT);
+  // every configuration on every class; each class's stage time kept for the per-class choice
+  std::vector<double> class_ms(LJ_GEMV_CLASS_COUNT, 1e30);
+  std::vector<int> class_best(dflt, dflt + LJ_GEMV_CLASS_COUNT);
+  for (int v : fp8 ? g_tune_fp8_pipe : g_tune_gemv) {
+    std::vector<int> cfg(LJ_GEMV_CLASS_COUNT, v);  // FP8: lm_head is bf16 and ignores its pipe entry
+    set(cfg.data());
+    tune_point t = tune_run(e, &c, wname, fp8, copy_gbs, steps);
+    if (t.tok_s > best.tok_s) best = t, best_cfg = cfg;
+    char label[96];
+    snprintf(label, sizeof label, "tune %s %s", fp8 ? "fp8 pipe" : "gemv",
+             fp8 ? lj_fp8_pipe_config_name(v) : lj_gemv_config_name(v));
+    std::vector<double> med = stage_profile(e, &c, 1, 1, 512, label);
+    for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++)
+      if (!(fp8 && k == LJ_GEMV_CLASS_LM_HEAD) && med[g_class_stage[k]] < class_ms[k])
+        class_ms[k] = med[g_class_stage[k]], class_best[k] = v;
+  }
+  // the fastest configuration of each class (event-timed stages) together
+  set(class_best.data());
+  tune_point per_class = tune_run(e, &c, wname, fp8, copy_gbs, steps);
+  if (per_class.tok_s > best.tok_s) best = per_class, best_cfg = class_best;
+  // the attention's split count with the best GEMV setting
+  set(best_cfg.data());
+  for (int sp : g_tune_splits) {
+    if (lj_cuda_set_attn_splits(e, sp) < 0) {
+      printf("  tune splits %d: %s (skipped)\n", sp, lj_error_message());
+      continue;
+    }
+    tune_point t = tune_run(e, &c, wname, fp8, copy_gbs, steps);
+    if (t.tok_s > best.tok_s) best = t;
+  }
+  LJ(lj_cuda_set_attn_splits(e, 0));
+  printf("  best: %s, splits %d: %.1f tok/s (%.1f%% of floor) against the defaults' %.1f (%.1f%%): %+.1f%%\n",
+         best.gemv.c_str(), best.splits, best.tok_s, best.pct, base.tok_s, base.pct,
+         100.0 * (best.tok_s / base.tok_s - 1.0));
+  printf("RESULT model=%s kind=tune_best weights=%s gemv=%s attn_splits=%d tok_s=%.2f pct_floor=%.1f "
+         "default_tok_s=%.2f default_pct_floor=%.1f gain_pct=%.1f\n", name, wname, best.gemv.c_str(), best.splits,
+         best.tok_s, best.pct, base.tok_s, base.pct, 100.0 * (best.tok_s / base.tok_s - 1.0));
+  lj_cuda_engine_free(e);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);  // whole lines: the memory plan goes to stderr in between
   const char *models = "llama-3.2-1b,llama-3.2-3b,llama-3.1-8b";
@@ -495,6 +625,30 @@ int main(int argc, char **argv) {
       fp8_scale_given = f;
     }
     else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else if (!strcmp(argv[i], "--tune")) g_tune = 1;
+    else if (!strcmp(argv[i], "--gemv-config") && i + 1 < argc) {
+      if (parse_names("--gemv-config", argv[++i], lj_gemv_config_parse, LJ_GEMV_CONFIG_COUNT, &g_tune_gemv) < 0)
+        return 2;
+    }
+    else if (!strcmp(argv[i], "--fp8-pipe") && i + 1 < argc) {
+      if (parse_names("--fp8-pipe", argv[++i], lj_fp8_pipe_config_parse, LJ_FP8_PIPE_CONFIG_COUNT,
+                      &g_tune_fp8_pipe) < 0)
+        return 2;
+    }
+    else if (!strcmp(argv[i], "--attn-split") && i + 1 < argc) {
+      const char *f = argv[++i];
+      g_tune_splits.clear();
+      for (const char *p = f; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 4096 || (*end && *end != ',')) {
+          fprintf(stderr, "bench_engine: --attn-split %s: expected split counts >= 0, comma-separated (0: the rule)\n", f);
+          return 2;
+        }
+        g_tune_splits.push_back((int)v);
+        p = *end ? end + 1 : end;
+      }
+    }
     else if (!strcmp(argv[i], "--decode-only")) g_decode_only = 1;
     else if (!strcmp(argv[i], "--prefill-only")) g_prefill_only = 1;
     else if (!strcmp(argv[i], "--attn-prefill") && i + 1 < argc) {
@@ -555,10 +709,14 @@ int main(int argc, char **argv) {
                       "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n"
                       "       [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]\n"
                       "       [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]\n"
-                      "       [--fp8-fold on|off|swiglu|both|levels]\n");
+                      "       [--fp8-fold on|off|swiglu|both|levels]\n"
+                      "       [--tune [--gemv-config all|r4u2,...] [--fp8-pipe all|auto,...] [--attn-split 0,1,8,...]]\n");
       return 2;
     }
   }
+  if (g_tune_gemv.empty()) parse_names("--gemv-config", "all", lj_gemv_config_parse, LJ_GEMV_CONFIG_COUNT, &g_tune_gemv);
+  if (g_tune_fp8_pipe.empty())
+    parse_names("--fp8-pipe", "all", lj_fp8_pipe_config_parse, LJ_FP8_PIPE_CONFIG_COUNT, &g_tune_fp8_pipe);
   if (fp8_scale_given && !w_fp8) {
     fprintf(stderr, "bench_engine: --fp8-scale %s: the scales of FP8 weights; add --weights fp8 or both\n",
             fp8_scale_given);
@@ -576,14 +734,19 @@ int main(int argc, char **argv) {
   CK(cudaDriverGetVersion(&drv));
   printf("device: %s, %d SMs, %.1f GiB, CUDA driver API %d\n", p.name, p.multiProcessorCount,
          p.totalGlobalMem / 1073741824.0, drv);
-  double copy = measure_copy_gbs(), gemm = measure_gemm_tflops(), sums8 = 0;
-  double gemm8 = w_fp8 ? measure_gemm_fp8_tflops(&sums8) : 0;
+  double copy = measure_copy_gbs(), gemm = g_tune ? 0 : measure_gemm_tflops(), sums8 = 0;
+  double gemm8 = w_fp8 && !g_tune ? measure_gemm_fp8_tflops(&sums8) : 0;  // --tune: decode only
   printf("ceilings: copy %.0f GB/s (read + write), cuBLASLt bf16 GEMM 8192^3 %.0f TFLOP/s", copy, gemm);
   if (w_fp8) printf(", FP8 GEMM 8192^3 %.0f TFLOP/s (%.0f without the scale pass)", gemm8, sums8);
   printf("\nRESULT kind=ceilings copy_gbs=%.1f gemm_tflops=%.1f gemm_fp8_tflops=%.1f gemm_fp8_sums_tflops=%.1f "
          "device=\"%s\"\n", copy, gemm, gemm8, sums8, p.name);
   char *list = strdup(models);
   for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+    if (g_tune) {
+      if (w_bf16) bench_tune(tok, copy, quick, LJ_WEIGHTS_BF16);
+      if (w_fp8) bench_tune(tok, copy, quick, LJ_WEIGHTS_FP8);
+      continue;
+    }
     if (w_bf16) bench_model(tok, copy, gemm, quick, LJ_WEIGHTS_BF16, LJ_FP8_SCALE_ROW);
     if (w_fp8)
       for (int sc : g_fp8_scales) bench_model(tok, copy, gemm8, quick, LJ_WEIGHTS_FP8, sc);

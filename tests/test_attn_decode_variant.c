@@ -48,11 +48,32 @@ static void test_rope_attn_stage(void **state) {
   assert_int_equal(LJ_STAGE_ALL_COUNT, LJ_STAGE_COUNT + 3);
 }
 
+// The split count of decode attention: the rule (fill the GPU twice) by default, a target when
+// given; shared memory and the one-split-per-16-positions cap bound both.
+static void test_split_rule(void **state) {
+  (void)state;
+  // 1B / 3B / 8B at batch 1 on an H100 (132 SMs, 8 KV heads): ceil(264 / 8) = 33, whatever the context
+  assert_int_equal(lj_attn_decode_splits(8, 4608, 1, 132, 0), 33);
+  assert_int_equal(lj_attn_decode_splits(8, 1024, 1, 132, 0), 33);
+  assert_int_equal(lj_attn_decode_splits(8, 4608, 4, 132, 0), 9);     // ceil(264 / 32); 4608 / 512 = 9
+  assert_int_equal(lj_attn_decode_splits(8, 4104, 256, 132, 0), 9);   // shared memory: ceil(4104 / 512)
+  assert_int_equal(lj_attn_decode_splits(8, 100, 1, 132, 0), 7);      // one split per 16 positions: ceil(100 / 16)
+  // a target: as asked, at least ctx / 2048 (scores in shared memory), at most one per 16 positions
+  assert_int_equal(lj_attn_decode_splits(8, 1024, 1, 132, 8), 8);
+  assert_int_equal(lj_attn_decode_splits(8, 1024, 1, 132, 1), 1);
+  assert_int_equal(lj_attn_decode_splits(8, 4608, 1, 132, 1), 3);     // ceil(4608 / 2048)
+  assert_int_equal(lj_attn_decode_splits(8, 2048, 64, 132, 1), 1);
+  assert_int_equal(lj_attn_decode_splits(8, 1024, 1, 132, 100), 64);  // 1024 / 16
+  assert_int_equal(lj_attn_decode_splits(8, 1, 1, 132, 0), 1);
+  assert_true(LJ_ATTN_DECODE_MAX_TARGET_SPLIT_KEYS * 8 * 4 <= 64 * 1024);  // scores of a group of 8
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names_round_trip),
       cmocka_unit_test(test_fuses_rope),
       cmocka_unit_test(test_rope_attn_stage),
+      cmocka_unit_test(test_split_rule),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

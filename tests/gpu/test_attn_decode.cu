@@ -8,6 +8,8 @@
 //   - split and one get the rope_kv kernel first (the engine's ROPE stage), one_rope does it
 //     itself; each variant's attention runs twice on the same inputs (the second launch checks
 //     that the block counters were left at 0: a stale count would skip or repeat the combine).
+//   - target split counts 1, 2, 8, 32 (test_decode_split_counts), and one split (no combine
+//     kernel) against two combined, bit for bit;
 // Bounds: output rel err <= 1e-2 from float64 (bf16 output and rotated q/k, as the other
 // attention tests); the appended cache rows <= 1e-2 from float64 RoPE; the variants against
 // split <= 1e-3 (the same sums in the same order: 0 differing outputs expected, printed).
@@ -51,10 +53,12 @@ static void ref_rope(double *out, const bf16 *x, int hd, int pos, const float *i
   }
 }
 
-// The variants on n tokens: token t of slot seq[t] attends to kv_len[t] positions.
-static void check_case(const dec_case &dc, const std::vector<int> &kv_len, const char *what) {
+// The variants on n tokens: token t of slot seq[t] attends to kv_len[t] positions of caches of ctx,
+// with `target` splits per (token, KV head) (0: the rule). Returns split's output.
+static std::vector<float> check_case(const dec_case &dc, const std::vector<int> &kv_len, const char *what,
+                                     int ctx = 2048 + 16, int target = 0) {
   int n = (int)kv_len.size(), hd = dc.hd, n_kv = dc.n_kv, n_heads = dc.group * n_kv;
-  int qd = n_heads * hd, kvd = n_kv * hd, stride = qd + 2 * kvd, ctx = 2048 + 16;
+  int qd = n_heads * hd, kvd = n_kv * hd, stride = qd + 2 * kvd;
   lj_model_config c;
   assert_int_equal(lj_config_preset("llama-3.2-1b", &c), 0);  // llama3 RoPE scaling
   c.head_dim = hd;
@@ -103,7 +107,7 @@ static void check_case(const dec_case &dc, const std::vector<int> &kv_len, const
     }
   }
 
-  lj_attn_decode_shape sh = lj_attn_decode_plan(n_heads, n_kv, hd, ctx, n, 132);
+  lj_attn_decode_shape sh = lj_attn_decode_plan(n_heads, n_kv, hd, ctx, n, 132, target);
   void *d_seq = dev_copy(seq.data(), 4 * n), *d_pos = dev_copy(pos.data(), 4 * n);
   void *d_len = dev_copy(kv_len.data(), 4 * n), *d_inv = dev_copy(inv.data(), inv.size() * 4);
   std::vector<float> split_out;
@@ -150,9 +154,9 @@ static void check_case(const dec_case &dc, const std::vector<int> &kv_len, const
       e_split = rel_err(out, s.data(), s.size());
       for (size_t i = 0; i < s.size(); i++) differ += out[i] != split_out[i];
     }
-    printf("decode attention %s hd %d group %d kv_heads %d %s (%d splits of <= %d keys): rel err %.3g, "
+    printf("decode attention %s hd %d group %d kv_heads %d %s (target %d: %d splits of <= %d keys): rel err %.3g, "
            "appended k/v %.3g, against split %.3g (%zu of %d outputs differ)\n",
-           lj_attn_decode_name(v), hd, dc.group, n_kv, what, sh.n_splits, sh.split_keys, e, e_kv, e_split, differ,
+           lj_attn_decode_name(v), hd, dc.group, n_kv, what, target, sh.n_splits, sh.split_keys, e, e_kv, e_split, differ,
            n * qd);
     if (e > 1e-2 || e_kv > 1e-2 || e_split > 1e-3)
       fail_msg("decode attention %s hd %d group %d %s: rel err %.3g (<= 1e-2), k/v %.3g (<= 1e-2), against split "
@@ -162,6 +166,7 @@ static void check_case(const dec_case &dc, const std::vector<int> &kv_len, const
     cudaFree(d_k), cudaFree(d_v), cudaFree(d_qkv), cudaFree(d_out), cudaFree(d_scratch), cudaFree(d_ctr);
   }
   cudaFree(d_seq), cudaFree(d_pos), cudaFree(d_len), cudaFree(d_inv);
+  return split_out;
 }
 
 static void test_decode_variants(void **state) {
@@ -172,10 +177,35 @@ static void test_decode_variants(void **state) {
   }
 }
 
+// A target split count (lj_cuda_set_attn_splits, bench_engine --tune): every variant at 1, 2, 8 and
+// 32 splits against float64 and split, on caches of 2048 (one split of 2048 keys: 64 KB of scores
+// at a group of 8, above the 48 KB a launch gets without asking) and 1024 (the tune's engine).
+// One split runs no combine kernel: its output must equal, bit for bit, that of two splits of
+// which only the first has keys (kv_len <= 16: one share of 16 keys either way), combined.
+static void test_decode_split_counts(void **state) {
+  (void)state;
+  for (const dec_case &dc : g_cases)
+    for (int target : {1, 2, 8, 32}) {
+      check_case(dc, {1, 2, 63, 64, 65, 511, 512, 2048}, "8 sequences, kv_len 1..2048, cache 2048", 2048, target);
+      check_case(dc, {512}, "1 sequence, kv_len 512, cache 1024", 1024, target);
+    }
+  for (const dec_case &dc : g_cases) {
+    uint64_t seed = g_seed;
+    std::vector<float> one = check_case(dc, {1, 7, 16, 16}, "kv_len <= 16, one split", 1024, 1);
+    g_seed = seed;  // the same inputs
+    std::vector<float> two = check_case(dc, {1, 7, 16, 16}, "kv_len <= 16, two splits", 1024, 2);
+    size_t differ = 0;
+    for (size_t i = 0; i < one.size(); i++) differ += memcmp(&one[i], &two[i], 4) != 0;
+    printf("decode attention hd %d group %d: one split without the combine against two combined: %zu of %zu "
+           "outputs differ\n", dc.hd, dc.group, differ, one.size());
+    if (differ) fail_msg("hd %d group %d: one split differs from the combine in %zu outputs", dc.hd, dc.group, differ);
+  }
+}
+
 // Unknown variants and one-kernel launches without counters are refused, naming what is missing.
 static void test_decode_variant_refusals(void **state) {
   (void)state;
-  lj_attn_decode_shape sh = lj_attn_decode_plan(32, 8, 64, 512, 1, 132);
+  lj_attn_decode_shape sh = lj_attn_decode_plan(32, 8, 64, 512, 1, 132, 0);
   assert_int_equal(lj_cuda_attention_decode_variant(LJ_ATTN_DECODE_COUNT, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                                                     NULL, 1, &sh, NULL, NULL, 0),
                    LJ_EINVAL);
@@ -192,6 +222,7 @@ int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_variants),
+      cmocka_unit_test(test_decode_split_counts),
       cmocka_unit_test(test_decode_variant_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

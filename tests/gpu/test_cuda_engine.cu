@@ -638,6 +638,98 @@ static void test_attn_decode_variants(void **state) {
   check_attn_decode_heads("llama-3.2-3b");
 }
 
+// The decode knobs of bench_engine --tune through the engine: a 2-layer model with 1B's heads, two
+// sequences (130 and 45 cached tokens), 3 eager decode steps fed the default's greedy tokens (one
+// and two tokens per call: batch 1 runs the configurations, batch 2 as well), and a graphed
+// generation. Every GEMV configuration (bf16, and FP8's pipe) must give the default's logits and
+// tokens bit for bit; other decode attention split counts (1: no combine kernel) change the fp32
+// sums' order: logits within 1e-2 of the default's (printed).
+static void decode_logits(lj_cuda_engine *e, size_t V, int n_seqs, const int *lens, const std::vector<int> &p,
+                          const std::vector<int> &feed, std::vector<float> *lg, std::vector<int> *gen, int steps) {
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 1, 0};
+  gen->assign((size_t)steps * n_seqs, 0);
+  lj_cuda_reset(e);
+  assert_int_equal(lj_cuda_prefill(e, n_seqs, p.data(), lens), 0);
+  assert_int_equal(lj_cuda_generate(e, n_seqs, steps, &greedy, gen->data()), 0);
+  lj_cuda_reset(e);
+  assert_int_equal(lj_cuda_prefill(e, n_seqs, p.data(), lens), 0);
+  std::vector<float> one((size_t)n_seqs * V);
+  lg->clear();
+  for (int st = 0; st < 3; st++) {
+    const std::vector<int> &src = feed.empty() ? *gen : feed;
+    assert_int_equal(lj_cuda_decode(e, n_seqs, &src[(size_t)st * n_seqs]), 0);
+    assert_int_equal(lj_cuda_get_logits(e, one.data(), n_seqs), 0);
+    lg->insert(lg->end(), one.begin(), one.end());
+  }
+}
+
+static void check_decode_knobs(int weights) {
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("llama-3.2-1b", &c), 0);
+  c.n_layers = 2;
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 2, opt.max_ctx = 512, opt.max_tokens = 1024, opt.print_plan = 0, opt.weights = weights;
+  lj_cuda_engine *e = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&e, &c, SEED, &opt), 0);
+  int fp8 = weights == LJ_WEIGHTS_FP8, steps = 8;
+  const char *wn = fp8 ? "fp8" : "bf16";
+  int lens[2] = {130, 45};
+  std::vector<int> p = random_tokens(lens[0] + lens[1], 37);
+  for (int n_seqs = 1; n_seqs <= 2; n_seqs++) {
+    std::vector<float> lg0, lg;
+    std::vector<int> gen0, gen, none;
+    decode_logits(e, (size_t)c.vocab_size, n_seqs, lens, p, none, &lg0, &gen0, steps);
+    int count = fp8 ? LJ_FP8_PIPE_CONFIG_COUNT : LJ_GEMV_CONFIG_COUNT;
+    for (int v = 0; v <= count; v++) {  // v == count: a different configuration per class
+      int cfg[LJ_GEMV_CLASS_COUNT];
+      for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) cfg[k] = v < count ? v : (k * 5 + 1) % count;
+      assert_int_equal(lj_cuda_set_gemv_configs(e, fp8 ? NULL : cfg, fp8 ? cfg : NULL), 0);
+      decode_logits(e, (size_t)c.vocab_size, n_seqs, lens, p, gen0, &lg, &gen, steps);
+      char spec[160];
+      lj_gemv_spec_format(cfg, fp8, spec, sizeof spec);
+      size_t differ = 0, tok_differ = 0;
+      for (size_t i = 0; i < lg0.size(); i++) differ += memcmp(&lg0[i], &lg[i], 4) != 0;
+      for (size_t i = 0; i < gen0.size(); i++) tok_differ += gen0[i] != gen[i];
+      printf("  %s batch %d, GEMV %s: %zu of %zu decode logits and %zu of %zu greedy tokens differ from the default\n",
+             wn, n_seqs, spec, differ, lg0.size(), tok_differ, gen0.size());
+      if (differ || tok_differ)
+        fail_msg("%s batch %d, GEMV %s: %zu logits, %zu tokens differ from the default", wn, n_seqs, spec, differ,
+                 tok_differ);
+    }
+    int dflt[LJ_GEMV_CLASS_COUNT];
+    lj_gemv_class_defaults(fp8, dflt);
+    assert_int_equal(lj_cuda_set_gemv_configs(e, fp8 ? NULL : dflt, fp8 ? dflt : NULL), 0);
+    for (int sp : {1, 2, 8}) {
+      assert_int_equal(lj_cuda_set_attn_splits(e, sp), 0);
+      assert_int_equal(lj_cuda_attn_splits(e), sp);
+      decode_logits(e, (size_t)c.vocab_size, n_seqs, lens, p, gen0, &lg, &gen, steps);
+      std::vector<double> ref(lg0.begin(), lg0.end());
+      double err = rel_err(lg.data(), ref.data(), ref.size());
+      size_t tok_equal = 0;
+      for (size_t i = 0; i < gen0.size(); i++) tok_equal += gen0[i] == gen[i];
+      printf("  %s batch %d, decode attention %d splits: logits rel err %.3g from the rule's; %zu of %zu greedy "
+             "tokens equal\n", wn, n_seqs, sp, err, tok_equal, gen0.size());
+      if (err > 1e-2) fail_msg("%s batch %d, %d splits: logits rel err %.3g (bound 1e-2)", wn, n_seqs, sp, err);
+    }
+    assert_int_equal(lj_cuda_set_attn_splits(e, 0), 0);
+  }
+  // refusals: a split count beyond the scratch, an unknown configuration (nothing changed)
+  assert_int_equal(lj_cuda_set_attn_splits(e, 100000), LJ_EINVAL);
+  assert_int_equal(lj_cuda_set_attn_splits(e, -1), LJ_EINVAL);
+  int bad[LJ_GEMV_CLASS_COUNT] = {0, 0, LJ_GEMV_CONFIG_COUNT, 0, 0}, got[LJ_GEMV_CLASS_COUNT];
+  assert_int_equal(lj_cuda_set_gemv_configs(e, bad, NULL), LJ_EINVAL);
+  lj_cuda_gemv_configs(e, got, NULL);
+  assert_int_equal(got[LJ_GEMV_CLASS_GATE_UP], LJ_GEMV_CONFIG_DEFAULT);
+  lj_cuda_engine_free(e);
+}
+
+static void test_decode_knobs(void **state) {
+  (void)state;
+  check_decode_knobs(LJ_WEIGHTS_BF16);
+  check_decode_knobs(LJ_WEIGHTS_FP8);
+}
+
 static void test_attn_prefill_variants(void **state) {
   (void)state;
   check_attn_prefill_variants("llama-3.2-1b");
@@ -652,7 +744,7 @@ int main(void) {
       cmocka_unit_test(test_bad_tokens),         cmocka_unit_test(test_upload_dtypes),
       cmocka_unit_test(test_generate_more),      cmocka_unit_test(test_fusion_tiny),
       cmocka_unit_test(test_fusion_tiny_untied), cmocka_unit_test(test_attn_prefill_variants),
-      cmocka_unit_test(test_attn_decode_variants),
+      cmocka_unit_test(test_attn_decode_variants), cmocka_unit_test(test_decode_knobs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,9 @@ extern "C" {  // cmocka has no C++ guards
 
 #include <vector>
 
+extern "C" {
+#include "common/error.h"
+}
 #include "engine/cuda/attention_decode.h"
 #include "engine/cuda/attention_prefill.h"
 #include "engine/cuda/attn_prefill_variant.h"
@@ -111,6 +114,18 @@ static void test_rmsnorm(void **state) {
 }
 
 // ---------------------------------------------------------------- matmul: cuBLASLt and own GEMV
+// float64 y (n, out) = x (n, in) W (out, in)^T.
+static std::vector<double> ref_matmul(const float *xf, const float *wf, int n, int in, int out) {
+  std::vector<double> ref((size_t)n * out);
+  for (int i = 0; i < n; i++)
+    for (int o = 0; o < out; o++) {
+      double acc = 0;
+      for (int k = 0; k < in; k++) acc += (double)xf[(size_t)i * in + k] * wf[(size_t)o * in + k];
+      ref[(size_t)i * out + o] = acc;
+    }
+  return ref;
+}
+
 static void check_matmul(lj_gemm_lt *g, int use_gemv, int n, int in, int out, int y_fp32) {
   std::vector<bf16> x((size_t)n * in), w((size_t)out * in);
   random_bf16(x.data(), x.size(), next_seed(), 1.0f);
@@ -131,13 +146,7 @@ static void check_matmul(lj_gemm_lt *g, int use_gemv, int n, int in, int out, in
     free(f);
   }
   float *xf = to_float(x.data(), x.size()), *wf = to_float(w.data(), w.size());
-  std::vector<double> ref((size_t)n * out);
-  for (int i = 0; i < n; i++)
-    for (int o = 0; o < out; o++) {
-      double acc = 0;
-      for (int k = 0; k < in; k++) acc += (double)xf[(size_t)i * in + k] * wf[(size_t)o * in + k];
-      ref[(size_t)i * out + o] = acc;
-    }
+  std::vector<double> ref = ref_matmul(xf, wf, n, in, out);
   double e = rel_err(y.data(), ref.data(), ref.size());
   double tol = y_fp32 ? TOL_FP32 : TOL_BF16;
   if (e > tol)
@@ -159,6 +168,62 @@ static void test_matmul(void **state) {
       if (lj_cuda_gemv_supported(s.n, s.in)) check_matmul(g, 1, s.n, s.in, s.out, fp32);
     }
   lj_gemm_lt_free(g);
+}
+
+// ---------------------------------------------------------------- GEMV configurations
+// Every configuration of gemv_config.h (rows per block, chunks in flight) against the default on
+// the same inputs, bit for bit (a thread adds its chunks in the same order whatever the
+// configuration: 0 differing outputs expected and printed), and against float64 (bf16 <= 1e-2,
+// fp32 <= 1e-5). Shapes: odd row counts (not a multiple of 8 rows), rows shorter than one pass of
+// 256 threads x 8 values and longer than U passes, the decode shapes of 1B / 8B (qkv, o_proj,
+// gate_up, down) and an LM head in fp32; n = 1, 2 (the configurations) and 3 (runs the default).
+static void check_gemv_configs(int n, int in, int out, int y_fp32) {
+  std::vector<bf16> x((size_t)n * in), w((size_t)out * in);
+  random_bf16(x.data(), x.size(), next_seed(), 1.0f);
+  random_bf16(w.data(), w.size(), next_seed(), 0.05f);
+  void *d_x = dev_copy(x.data(), x.size() * 2), *d_w = dev_copy(w.data(), w.size() * 2);
+  size_t esz = y_fp32 ? 4 : 2, bytes = (size_t)n * out * esz;
+  void *d_y = dev_poisoned(bytes);
+  std::vector<unsigned char> want(bytes), got(bytes);
+  assert_int_equal(lj_cuda_gemv_cfg(d_y, y_fp32, (bf16 *)d_x, (bf16 *)d_w, n, in, out, LJ_GEMV_CONFIG_DEFAULT, 0), 0);
+  GPU_OK(cudaDeviceSynchronize());
+  GPU_OK(cudaMemcpy(want.data(), d_y, bytes, cudaMemcpyDeviceToHost));
+  float *xf = to_float(x.data(), x.size()), *wf = to_float(w.data(), w.size());
+  std::vector<double> ref = ref_matmul(xf, wf, n, in, out);
+  for (int cfg = 0; cfg < LJ_GEMV_CONFIG_COUNT; cfg++) {
+    GPU_OK(cudaMemset(d_y, 0xff, bytes));  // NaN in both formats: an output not written shows
+    assert_int_equal(lj_cuda_gemv_cfg(d_y, y_fp32, (bf16 *)d_x, (bf16 *)d_w, n, in, out, cfg, 0), 0);
+    GPU_OK(cudaDeviceSynchronize());
+    GPU_OK(cudaMemcpy(got.data(), d_y, bytes, cudaMemcpyDeviceToHost));
+    size_t differ = 0;
+    for (size_t i = 0; i < (size_t)n * out; i++) differ += memcmp(&got[i * esz], &want[i * esz], esz) != 0;
+    std::vector<float> y((size_t)n * out);
+    for (size_t i = 0; i < y.size(); i++) {
+      if (y_fp32)
+        memcpy(&y[i], &got[i * 4], 4);
+      else
+        y[i] = __bfloat162float(*reinterpret_cast<const bf16 *>(&got[i * 2]));
+    }
+    double e = rel_err(y.data(), ref.data(), ref.size()), tol = y_fp32 ? TOL_FP32 : TOL_BF16;
+    printf("gemv config %s n=%d in=%d out=%d %s: rel err %.3g, %zu of %zu outputs differ from r4u2\n",
+           lj_gemv_config_name(cfg), n, in, out, y_fp32 ? "fp32" : "bf16", e, differ, y.size());
+    if (e > tol || differ)
+      fail_msg("gemv config %s n=%d in=%d out=%d: rel err %.3g (bound %.0e), %zu outputs differ from the default",
+               lj_gemv_config_name(cfg), n, in, out, e, tol, differ);
+  }
+  assert_int_equal(lj_cuda_gemv_cfg(d_y, y_fp32, (bf16 *)d_x, (bf16 *)d_w, n, in, out, LJ_GEMV_CONFIG_COUNT, 0),
+                   LJ_EINVAL);
+  free(xf), free(wf);
+  cudaFree(d_x), cudaFree(d_w), cudaFree(d_y);
+}
+
+static void test_gemv_configs(void **state) {
+  (void)state;
+  struct { int n, in, out, fp32; } shapes[] = {
+      {1, 2048, 3072, 0}, {2, 2048, 2048, 0}, {1, 2048, 16384, 0}, {1, 8192, 2048, 0},  // 1B
+      {1, 4096, 6144, 0}, {2, 14336, 4096, 0}, {1, 96, 37, 0},   {2, 8200, 203, 0},     // 8B, odd
+      {1, 2048, 5003, 1}, {2, 4096, 77, 1},    {3, 2048, 515, 0}, {3, 4104, 9, 1}};     // LM head, n = 3
+  for (auto s : shapes) check_gemv_configs(s.n, s.in, s.out, s.fp32);
 }
 
 // ---------------------------------------------------------------- fused norm + GEMV (+ SwiGLU)
@@ -405,7 +470,7 @@ static void test_attention_decode(void **state) {
     random_bf16(vc.data(), cache_n, next_seed(), 1.0f);
     random_bf16(qkv.data(), qkv.size(), next_seed(), 2.0f);
     for (int batch_hint : {1, 4}) {
-      lj_attn_decode_shape sh = lj_attn_decode_plan(ac.n_heads, ac.n_kv, ac.hd, ctx, batch_hint, 132);
+      lj_attn_decode_shape sh = lj_attn_decode_plan(ac.n_heads, ac.n_kv, ac.hd, ctx, batch_hint, 132, 0);
       void *d_k = dev_copy(kc.data(), cache_n * 2), *d_v = dev_copy(vc.data(), cache_n * 2);
       void *d_qkv = dev_copy(qkv.data(), qkv.size() * 2), *d_seq = dev_copy(seq, sizeof seq);
       void *d_len = dev_copy(kv_len, sizeof kv_len);
@@ -617,7 +682,8 @@ int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_embedding),         cmocka_unit_test(test_rmsnorm),
-      cmocka_unit_test(test_matmul),            cmocka_unit_test(test_swiglu),
+      cmocka_unit_test(test_matmul),            cmocka_unit_test(test_gemv_configs),
+      cmocka_unit_test(test_swiglu),
       cmocka_unit_test(test_rope),              cmocka_unit_test(test_attention_decode),
       cmocka_unit_test(test_attention_prefill), cmocka_unit_test(test_sampling),
       cmocka_unit_test(test_norm_gemv),         cmocka_unit_test(test_norm_gemv_swiglu),

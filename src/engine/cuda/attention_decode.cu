@@ -5,7 +5,8 @@
 //   Phase 2: softmax of the chunk per head (max and sum kept for the combine).
 //   Phase 3: the same lanes read V once and accumulate p * v for all G heads.
 //   Combine: per (token, head), rescale the splits' partial outputs by
-//            exp2(m_s - M) and divide by the total sum: a second kernel ("split"), or
+//            exp2(m_s - M) and divide by the total sum: a second kernel ("split"; not
+//            launched when the plan has one split: the block divides by its own sum), or
 //            in the same launch ("one", "one_rope"): each block counts itself on a
 //            device counter of its (token, kv head) after writing its partials; the
 //            last one reads them all, writes the output and resets the counter.
@@ -21,21 +22,16 @@
 #include "engine/cuda/rope_pair.cuh"
 
 #define DEC_WARPS 4
-#define DEC_MAX_SPLIT 512  // keeps dynamic + static shared memory under 48 KB
+#define DEC_MAX_SPLIT LJ_ATTN_DECODE_MAX_TARGET_SPLIT_KEYS  // the scores' shared memory: <= 64 KB
 #define DEC_UNROLL 4       // keys per lane with loads in flight at once
 
 // The split count is fixed (a captured graph keeps its grid); each split's share of
 // the keys is ceil(kv_len / n_splits), computed in the kernel from the current
 // length, so every block has work at short contexts too.
 lj_attn_decode_shape lj_attn_decode_plan(int n_heads, int n_kv_heads, int head_dim, int ctx_cap,
-                                         int n_seq, int n_sms) {
+                                         int n_seq, int n_sms, int target_splits) {
   lj_attn_decode_shape s = {n_heads, n_kv_heads, head_dim, ctx_cap, 16, 1};
-  int per_seq = n_kv_heads * (n_seq > 0 ? n_seq : 1);
-  int splits = (2 * n_sms + per_seq - 1) / per_seq;       // fill the GPU
-  int min_splits = (ctx_cap + DEC_MAX_SPLIT - 1) / DEC_MAX_SPLIT;  // fit shared memory
-  if (splits < min_splits) splits = min_splits;
-  if (splits > (ctx_cap + 15) / 16) splits = (ctx_cap + 15) / 16;
-  if (splits < 1) splits = 1;
+  int splits = lj_attn_decode_splits(n_kv_heads, ctx_cap, n_seq, n_sms, target_splits);
   s.n_splits = splits;
   s.split_keys = ((ctx_cap + splits - 1) / splits + 15) / 16 * 16;  // largest share
   return s;
@@ -87,7 +83,7 @@ struct dec_one_args {
   unsigned *counters;      // (n_tokens, n_kv_heads), 0 between launches
   const int *pos;          // "one_rope": position of each token's new key (NULL: no RoPE)
   const float *inv_freq;   // "one_rope": (head_dim / 2)
-  __nv_bfloat16 *out;      // (n_tokens, n_heads * head_dim)
+  __nv_bfloat16 *out;      // (n_tokens, n_heads * head_dim): written here by one, one_rope and one split
 };
 
 template <int G, int LPK, bool ONE>
@@ -110,6 +106,9 @@ attn_decode_kernel(float *o_part, float *ml_part, const __nv_bfloat16 *qkv,
   int k0 = split * share, k1 = min(k0 + share, len);
   int n_active = share > 0 ? (len + share - 1) / share : 0;  // splits with keys: those that count
   size_t part = ((size_t)t * s.n_heads + (size_t)kvh * G) * s.n_splits + split;
+  // The output written here, not by a combine: the one-kernel variants, and a single split
+  // (no combine kernel is launched; its weight would be 1: the same bits).
+  const bool direct = ONE || s.n_splits == 1;
   const __nv_bfloat16 *row = qkv + (size_t)t * (q_dim + 2 * kv_dim);
   if (k0 >= k1) {  // this split is past the sequence's end
     if (!ONE && threadIdx.x < G) {
@@ -117,7 +116,7 @@ attn_decode_kernel(float *o_part, float *ml_part, const __nv_bfloat16 *qkv,
       ml_part[2 * p] = -INFINITY;
       ml_part[2 * p + 1] = 0.0f;
     }
-    if (ONE && n_active == 0 && split == 0)  // no keys at all: zeros, as the combine kernel writes
+    if (direct && n_active == 0 && split == 0)  // no keys at all: zeros, as the combine kernel writes
       for (int i = threadIdx.x; i < G * hd; i += blockDim.x)
         one.out[(size_t)t * q_dim + (size_t)kvh * G * hd + i] = __float2bfloat16(0.0f);
     return;
@@ -244,13 +243,13 @@ attn_decode_kernel(float *o_part, float *ml_part, const __nv_bfloat16 *qkv,
       for (int e = 0; e < 8; e++) red[warp][g][d0 + e] = acc[g][e];
   }
   __syncthreads();
-  __nv_bfloat16 *out_t = ONE ? one.out + (size_t)t * q_dim + (size_t)kvh * G * hd : NULL;
+  __nv_bfloat16 *out_t = direct ? one.out + (size_t)t * q_dim + (size_t)kvh * G * hd : NULL;
   for (int idx = threadIdx.x; idx < G * hd; idx += blockDim.x) {
     int g = idx / hd, d = idx % hd;
     float v = 0.0f;
 #pragma unroll
     for (int w = 0; w < DEC_WARPS; w++) v += red[w][g][d];
-    if (ONE && n_active == 1) {  // the only split: its sum is the total (the combine's weight is 1)
+    if (direct && n_active == 1) {  // the only split: its sum is the total (the combine's weight is 1)
       out_t[idx] = __float2bfloat16(l_s[g] > 0.0f ? v / l_s[g] : 0.0f);
       continue;
     }
@@ -309,6 +308,9 @@ struct dec_launch {
 template <int G, int LPK>
 static void launch_gl(const dec_launch &a, bool one) {
   auto k = one ? attn_decode_kernel<G, LPK, true> : attn_decode_kernel<G, LPK, false>;
+  // A target split count's long splits: opt in (allowed during graph capture); a failure is the
+  // thread's last error, which the caller's CUDA_CHECK_LAUNCH reports.
+  if (a.smem > 48 * 1024) (void)cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)a.smem);
   lj_launch(k, a.grid, dim3(DEC_WARPS * 32), a.smem, a.st, a.o_part, a.ml, a.qkv, a.kc, a.vc, a.seq, a.kv_len, a.s,
             a.sl2, a.one);
 }
@@ -371,7 +373,7 @@ int lj_cuda_attention_decode_variant(int variant, __nv_bfloat16 *out, const __nv
     default: launch_g<8>(a, lpk, one); break;
   }
   CUDA_CHECK_LAUNCH("attention_decode");
-  if (one) return 0;
+  if (one || s->n_splits == 1) return 0;  // the kernel wrote the output
   lj_launch(attn_combine_kernel, dim3(dim3(s->n_heads, n_tokens)), dim3(128), 0, stream, out, a.o_part, a.ml, *s);
   CUDA_CHECK_LAUNCH("attention_combine");
   return 0;

@@ -11,13 +11,15 @@
 typedef struct {
   int n_heads, n_kv_heads, head_dim;
   int ctx_cap;      // cache positions per sequence
-  int split_keys;   // keys per split (multiple of 64)
+  int split_keys;   // keys per split (multiple of 16)
   int n_splits;     // ceil(ctx_cap / split_keys): fixed, so a captured graph fits any length
 } lj_attn_decode_shape;
 
-// Picks split_keys / n_splits for n_seq sequences so that the grid fills the GPU.
+// Picks split_keys / n_splits for n_seq sequences: target_splits splits when > 0, else so that
+// the grid fills the GPU (lj_attn_decode_splits). One split: the split kernel writes the output
+// itself and no combine kernel runs.
 lj_attn_decode_shape lj_attn_decode_plan(int n_heads, int n_kv_heads, int head_dim, int ctx_cap,
-                                         int n_seq, int n_sms);
+                                         int n_seq, int n_sms, int target_splits);
 
 // Bytes of fp32 scratch needed for n_tokens queries (partial outputs + max/sum).
 size_t lj_attn_decode_scratch_bytes(const lj_attn_decode_shape *s, int n_tokens);

@@ -20,3 +20,13 @@ int lj_attn_decode_fuses_rope(int variant) {
   if (!lj_attn_decode_name(variant)) return -1;
   return variant == LJ_ATTN_DECODE_ONE_ROPE;
 }
+
+int lj_attn_decode_splits(int n_kv_heads, int ctx_cap, int n_seq, int n_sms, int target) {
+  int per_seq = n_kv_heads * (n_seq > 0 ? n_seq : 1);
+  int splits = target > 0 ? target : (2 * n_sms + per_seq - 1) / per_seq;  // the rule: fill the GPU
+  int keys = target > 0 ? LJ_ATTN_DECODE_MAX_TARGET_SPLIT_KEYS : LJ_ATTN_DECODE_MAX_SPLIT_KEYS;
+  int min_splits = (ctx_cap + keys - 1) / keys;  // the scores of a split fit shared memory
+  if (splits < min_splits) splits = min_splits;
+  if (splits > (ctx_cap + 15) / 16) splits = (ctx_cap + 15) / 16;
+  return splits < 1 ? 1 : splits;
+}

@@ -21,6 +21,19 @@ typedef enum {
 const char *lj_attn_decode_name(int variant);
 // The variant of a name; -1 for an unknown one.
 int lj_attn_decode_parse(const char *name);
+// Keys of one sequence's cache that one split block holds at most (its scores live in shared
+// memory): under the rule, and with a target split count (up to 64 KB of scores at a group of 8,
+// above the 48 KB a launch gets without asking).
+#define LJ_ATTN_DECODE_MAX_SPLIT_KEYS 512
+#define LJ_ATTN_DECODE_MAX_TARGET_SPLIT_KEYS 2048
+
+// The split count of decode attention for n_seq sequences with caches of ctx_cap positions:
+// `target` splits per (token, KV head) when > 0 (lj_cuda_set_attn_splits, bench_engine --tune),
+// else the rule: enough blocks to fill the GPU twice (2 x n_sms over n_seq x n_kv_heads). Either
+// way at least ctx_cap / LJ_ATTN_DECODE_MAX_SPLIT_KEYS (shared memory; with a target, ctx_cap /
+// LJ_ATTN_DECODE_MAX_TARGET_SPLIT_KEYS) and at most one split per 16 positions. The count is fixed for a graph; each step shares the current length among them.
+int lj_attn_decode_splits(int n_kv_heads, int ctx_cap, int n_seq, int n_sms, int target);
+
 // 1 when the variant does RoPE and the KV append itself (decode runs the composite stage rope+attn
 // instead of rope, attn), 0 when not, -1 for an unknown variant.
 int lj_attn_decode_fuses_rope(int variant);

@@ -53,7 +53,7 @@ int lj_cuda_replay_create_attn_grid(lj_cuda_engine *e, int batch, int kv_len, in
                    "groups <= %d", batch, kv_len, groups, calls, c->n_kv_heads);
   if (e->marks_on) return LJ_FAIL(LJ_EINVAL, "replay with stage marks on: disable them first");
   int hpg = c->n_heads / c->n_kv_heads, hd = c->head_dim;
-  lj_attn_decode_shape sh = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, hd, kv_len, batch, e->n_sms);
+  lj_attn_decode_shape sh = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, hd, kv_len, batch, e->n_sms, e->attn_splits);
   sh.n_heads = groups * hpg;  // as lj_cuda_set_attn_groups: fewer groups, the same splits
   sh.n_kv_heads = groups;
   size_t half = (size_t)batch * groups * kv_len * hd * sizeof(bf16), copy = round256(2 * half);

@@ -130,7 +130,8 @@ static int allocate(lj_cuda_engine *e) {
   // the finest split, or the largest prefill).
   // (the split count only falls as the batch grows)
   lj_attn_decode_shape worst = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
-                                                   o->max_ctx, 1, e->n_sms);
+                                                   o->max_ctx, 1, e->n_sms, 0);
+  e->attn_split_cap = worst.n_splits;  // the scratch holds no more splits than this
   e->attn_scratch_bytes = lj_attn_decode_scratch_bytes(&worst, o->max_batch);
   size_t counter_bytes = lj_attn_decode_counter_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
@@ -244,6 +245,8 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   e->fp8_fold = LJ_CUDA_FP8_FOLD_DEFAULT;
   e->attn_prefill = LJ_ATTN_PREFILL_DEFAULT;
   e->attn_decode = LJ_ATTN_DECODE_DEFAULT;
+  lj_gemv_class_defaults(0, e->gemv_cfg);
+  lj_gemv_class_defaults(1, e->fp8_pipe_cfg);
   if (opt)
     e->opt = *opt;
   else
@@ -512,6 +515,37 @@ int lj_cuda_set_attn_decode(lj_cuda_engine *e, int variant) {
   return 0;
 }
 int lj_cuda_attn_decode(const lj_cuda_engine *e) { return e->attn_decode; }
+int lj_cuda_set_attn_splits(lj_cuda_engine *e, int splits) {
+  if (splits < 0 || splits > e->attn_split_cap)
+    return LJ_FAIL(LJ_EINVAL, "decode attention splits %d: expected 0 (the rule) .. %d (what the scratch of a "
+                   "context of %d holds)", splits, e->attn_split_cap, e->opt.max_ctx);
+  e->attn_splits = splits;
+  lj_cuda_drop_graph(e);
+  return 0;
+}
+int lj_cuda_attn_splits(const lj_cuda_engine *e) { return e->attn_splits; }
+int lj_cuda_set_gemv_configs(lj_cuda_engine *e, const int *bf16_cfg, const int *fp8_pipe_cfg) {
+  for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) {
+    if (bf16_cfg && !lj_gemv_config_name(bf16_cfg[k]))
+      return LJ_FAIL(LJ_EINVAL, "GEMV configuration %d for %s: expected 0 .. %d", bf16_cfg[k], lj_gemv_class_name(k),
+                     LJ_GEMV_CONFIG_COUNT - 1);
+    if (fp8_pipe_cfg && !lj_fp8_pipe_config_name(fp8_pipe_cfg[k]))
+      return LJ_FAIL(LJ_EINVAL, "FP8 pipe GEMV configuration %d for %s: expected 0 .. %d", fp8_pipe_cfg[k],
+                     lj_gemv_class_name(k), LJ_FP8_PIPE_CONFIG_COUNT - 1);
+  }
+  for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) {
+    if (bf16_cfg) e->gemv_cfg[k] = bf16_cfg[k];
+    if (fp8_pipe_cfg) e->fp8_pipe_cfg[k] = fp8_pipe_cfg[k];
+  }
+  lj_cuda_drop_graph(e);
+  return 0;
+}
+void lj_cuda_gemv_configs(const lj_cuda_engine *e, int *bf16_cfg, int *fp8_pipe_cfg) {
+  for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) {
+    if (bf16_cfg) bf16_cfg[k] = e->gemv_cfg[k];
+    if (fp8_pipe_cfg) fp8_pipe_cfg[k] = e->fp8_pipe_cfg[k];
+  }
+}
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return (void *)e->stream; }
 int lj_cuda_synchronize(lj_cuda_engine *e) {
   CUDA_CHECK(cudaStreamSynchronize(e->stream));
@@ -589,20 +623,22 @@ int lj_cuda_prepare_batch(lj_cuda_engine *e, int n_seqs, const int *tokens, cons
 
 // ---------------------------------------------------------------- stages
 
-static int matmul(lj_cuda_engine *e, void *y, int y_fp32, const void *x, const bf16 *w, int n,
+// cls: the GEMV's shape class (lj_gemv_class), which picks its configuration.
+static int matmul(lj_cuda_engine *e, int cls, void *y, int y_fp32, const void *x, const bf16 *w, int n,
                   int in, int out) {
   if (e->opt.use_gemv && lj_cuda_gemv_supported(n, in))
-    return lj_cuda_gemv(y, y_fp32, (const bf16 *)x, w, n, in, out, e->stream);
+    return lj_cuda_gemv_cfg(y, y_fp32, (const bf16 *)x, w, n, in, out, e->gemv_cfg[cls], e->stream);
   return lj_gemm_lt_run(e->gemm, y, y_fp32, (const bf16 *)x, w, n, in, out, e->stream);
 }
 
 // A linear layer, y (n, out) bf16. FP8: the FP8 GEMV for <= 8 tokens (bf16 activations, the
 // weights dequantised in registers), else the activations quantised per token and one
 // cuBLASLt FP8 GEMM with both scale vectors applied (in its epilogue, or by the fallback's pass).
-static int linear(lj_cuda_engine *e, void *y, const void *x, const linear_dev *lin, int n, int in, int out) {
-  if (!lin->q) return matmul(e, y, 0, x, lin->w, n, in, out);
+static int linear(lj_cuda_engine *e, int cls, void *y, const void *x, const linear_dev *lin, int n, int in, int out) {
+  if (!lin->q) return matmul(e, cls, y, 0, x, lin->w, n, in, out);
   if (e->opt.use_gemv && lj_cuda_gemv_fp8_supported(n, in))
-    return lj_cuda_gemv_fp8(y, 0, (const bf16 *)x, lin->q, lin->scale, n, in, out, e->fp8_gemv, e->stream);
+    return lj_cuda_gemv_fp8_cfg(y, 0, (const bf16 *)x, lin->q, lin->scale, n, in, out, e->fp8_gemv,
+                                e->fp8_pipe_cfg[cls], e->stream);
   LJ_TRY(lj_cuda_quantize_act(e->act_q, e->act_scale, (const bf16 *)x, n, in, e->stream));
   return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)y, e->act_q, e->act_scale, lin->q, lin->scale, n, in, out, e->stream);
 }
@@ -633,7 +669,7 @@ static int gate_up(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_
   const lj_model_config *c = &e->cfg;
   int fold = fp8_folds_gate_up(e, ld, n), pre = fp8_norm_quant(e, &ld->wgu, n);
   if (fold < 0) return fold;
-  if (!fold && !pre) return linear(e, a->gu, a->xn, &ld->wgu, n, c->dim, 2 * c->hidden_dim);
+  if (!fold && !pre) return linear(e, LJ_GEMV_CLASS_GATE_UP, a->gu, a->xn, &ld->wgu, n, c->dim, 2 * c->hidden_dim);
   const uint8_t *xq = pre ? e->xn_q : e->act_q;  // pre: ffn_norm quantised xn into xn_q, gu_scale
   if (!pre) LJ_TRY(lj_cuda_quantize_act(e->act_q, e->gu_scale, (const bf16 *)a->xn, n, c->dim, e->stream));
   if (!fold)
@@ -643,7 +679,7 @@ static int gate_up(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_
 }
 
 static int qkv(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
-  if (!fp8_norm_quant(e, &ld->wqkv, n)) return linear(e, a->qkv, a->xn, &ld->wqkv, n, e->cfg.dim, e->qkv_dim);
+  if (!fp8_norm_quant(e, &ld->wqkv, n)) return linear(e, LJ_GEMV_CLASS_QKV, a->qkv, a->xn, &ld->wqkv, n, e->cfg.dim, e->qkv_dim);
   return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)a->qkv, e->xn_q, e->xn_scale, ld->wqkv.q, ld->wqkv.scale, n,
                             e->cfg.dim, e->qkv_dim, e->stream);
 }
@@ -670,7 +706,7 @@ static int o_proj(lj_cuda_engine *e, const layer_dev *ld, int layer, int n, cons
   int fold = fp8_folds_o_proj(e, ld, n);
   if (fold < 0) return fold;
   const void *in = lj_cuda_attn_in(e, layer, a);
-  if (!fold) return linear(e, a->delta, in, &ld->wo, n, e->q_dim, e->cfg.dim);
+  if (!fold) return linear(e, LJ_GEMV_CLASS_O_PROJ, a->delta, in, &ld->wo, n, e->q_dim, e->cfg.dim);
   LJ_TRY(lj_cuda_quantize_act(e->act_q, e->o_scale, (const bf16 *)in, n, e->q_dim, e->stream));
   return lj_gemm_lt_run_fp8_sums(e->gemm, (bf16 *)a->delta, e->act_q, ld->wo.q, n, e->q_dim, e->cfg.dim, e->stream);
 }
@@ -709,7 +745,7 @@ static int swiglu(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_a
 
 static int down(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_acts *a) {
   const lj_model_config *c = &e->cfg;
-  if (!fp8_folds_down(e, ld, n)) return linear(e, a->delta, a->h, &ld->wdown, n, c->hidden_dim, c->dim);
+  if (!fp8_folds_down(e, ld, n)) return linear(e, LJ_GEMV_CLASS_DOWN, a->delta, a->h, &ld->wdown, n, c->hidden_dim, c->dim);
   return lj_gemm_lt_run_fp8(e->gemm, (bf16 *)a->delta, e->h_q, e->h_scale, ld->wdown.q, ld->wdown.scale, n,
                             c->hidden_dim, c->dim, e->stream);
 }
@@ -738,7 +774,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
     case LJ_STAGE_ROPE_ATTN:
       if (b->decode) {
         lj_attn_decode_shape sh = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
-                                                      e->opt.max_ctx, b->n_seqs, e->n_sms);
+                                                      e->opt.max_ctx, b->n_seqs, e->n_sms, e->attn_splits);
         if (e->attn_groups > 0) {
           // Fewer groups, same splits: group g's queries and cache rows stay in bounds
           // (the strides shrink with the head counts), the work per group is unchanged.
@@ -774,7 +810,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       return lj_cuda_rmsnorm((bf16 *)a->xf, (bf16 *)a->x, (const bf16 *)a->x,
                              (const bf16 *)lj_cuda_delta_in(e, c->n_layers - 1, a), e->final_norm, b->decode ? NULL : b->last_row, b->n_seqs, c->dim, eps, s);
     case LJ_STAGE_LM_HEAD:
-      return matmul(e, a->logits, 1, a->xf, e->lm_head, b->n_seqs, c->dim, c->vocab_size);
+      return matmul(e, LJ_GEMV_CLASS_LM_HEAD, a->logits, 1, a->xf, e->lm_head, b->n_seqs, c->dim, c->vocab_size);
     case LJ_STAGE_SAMPLE:
       return lj_cuda_sample(a->next, a->logits, b->n_seqs, c->vocab_size, e->stage_sampling.temperature,
                             e->stage_sampling.top_p, e->stage_sampling.top_k, e->stage_sampling.seed,

@@ -14,6 +14,7 @@ extern "C" {
 #include "engine/cuda/attn_decode_variant.h"
 #include "engine/cuda/attn_prefill_variant.h"
 #include "engine/cuda/fp8_gemv_variant.h"
+#include "engine/cuda/gemv_config.h"
 #include "engine/weight_format.h"
 #include "model/config.h"
 #include "model/dtype.h"
@@ -235,6 +236,18 @@ int lj_cuda_attn_prefill(const lj_cuda_engine *e);
 //   ROPE_ATTN   qkv, KV cache -> KV cache (k rotated, v appended), attn   (q is not rotated in qkv)
 int lj_cuda_set_attn_decode(lj_cuda_engine *e, int variant);
 int lj_cuda_attn_decode(const lj_cuda_engine *e);
+// Decode attention splits per (token, KV head): 0 (default) the rule that fills the GPU
+// (lj_attn_decode_splits), n > 0 n splits (at least what shared memory needs); 1 runs no combine
+// kernel. Other split counts change the fp32 sums' order. Captured graphs are dropped. LJ_EINVAL
+// above the rule's count at batch 1 (the scratch is sized for it).
+int lj_cuda_set_attn_splits(lj_cuda_engine *e, int splits);
+int lj_cuda_attn_splits(const lj_cuda_engine *e);
+// The decode GEMVs' configurations per shape class (lj_gemv_class, LJ_GEMV_CLASS_COUNT entries;
+// gemv_config.h): bf16 (rows per block, chunks in flight) and the FP8 pipe variant's (rows, passes
+// ahead); NULL keeps that table. Every configuration gives the same bits. Captured graphs are
+// dropped. LJ_EINVAL (nothing changed) for an unknown configuration.
+int lj_cuda_set_gemv_configs(lj_cuda_engine *e, const int *bf16_cfg, const int *fp8_pipe_cfg);
+void lj_cuda_gemv_configs(const lj_cuda_engine *e, int *bf16_cfg, int *fp8_pipe_cfg);
 // "none" / "production"; NULL for an unknown mode. Parses back with lj_cuda_fusion_parse
 // (-1 for an unknown name).
 const char *lj_cuda_fusion_name(int mode);

@@ -75,6 +75,10 @@ struct lj_cuda_engine {
   int fp8_fold;                     // FP8 prefill: the passes folded into their neighbours (lj_cuda_set_fp8_fold)
   int attn_prefill;                 // lj_attn_prefill_variant: the attention kernel of prefill
   int attn_decode;                  // lj_attn_decode_variant: the attention kernel(s) of decode
+  int attn_splits;                  // decode attention splits per (token, kv head); 0: the rule
+  int attn_split_cap;               // the most splits the attention scratch holds (the rule at batch 1)
+  int gemv_cfg[LJ_GEMV_CLASS_COUNT];      // bf16 GEMV configuration per shape class (gemv_config.h)
+  int fp8_pipe_cfg[LJ_GEMV_CLASS_COUNT];  // FP8 pipe GEMV configuration per shape class
   unsigned *d_attn_counters;        // device, 0 between launches: the one-kernel decode attention's
                                     // block counters (max_batch x n_kv_heads)
   int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter

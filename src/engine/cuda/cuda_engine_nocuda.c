@@ -74,6 +74,13 @@ int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant) { return NO_CUDA();
 int lj_cuda_attn_prefill(const lj_cuda_engine *e) { return LJ_ATTN_PREFILL_DEFAULT; }
 int lj_cuda_set_attn_decode(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
 int lj_cuda_attn_decode(const lj_cuda_engine *e) { return LJ_ATTN_DECODE_DEFAULT; }
+int lj_cuda_set_attn_splits(lj_cuda_engine *e, int splits) { return NO_CUDA(); }
+int lj_cuda_attn_splits(const lj_cuda_engine *e) { return 0; }
+int lj_cuda_set_gemv_configs(lj_cuda_engine *e, const int *bf16_cfg, const int *fp8_pipe_cfg) { return NO_CUDA(); }
+void lj_cuda_gemv_configs(const lj_cuda_engine *e, int *bf16_cfg, int *fp8_pipe_cfg) {
+  if (bf16_cfg) lj_gemv_class_defaults(0, bf16_cfg);
+  if (fp8_pipe_cfg) lj_gemv_class_defaults(1, fp8_pipe_cfg);
+}
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) { return st; }
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return NULL; }
 int lj_cuda_synchronize(lj_cuda_engine *e) { return NO_CUDA(); }

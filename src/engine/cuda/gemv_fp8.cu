@@ -15,7 +15,9 @@
 //  pipe   persistent: as many blocks as fit on the GPU at once walk the row groups of R rows
 //         (grid-stride); the next pass's loads (the next chunk of each row, or the first of the
 //         next group) are issued before the current pass's math, so loads stay in flight across
-//         the block reduction and only the first group of a block starts cold.
+//         the block reduction and only the first group of a block starts cold. R and the passes
+//         loaded ahead (D) are a run-time configuration (gemv_config.h; default R as base, D 1);
+//         each thread adds its chunks in the same order whatever R and D: the same bits.
 //  splitk rows of in >= 8192 (down_proj, every 70B layer) are split over a cluster of
 //         S = min(in / 4096, 4) blocks, each running base's loop on a slice of the R rows; the
 //         cluster's first block adds the S partial sums through distributed shared memory in a
@@ -26,6 +28,7 @@
 
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/gemv.h"
 #include "engine/cuda/gemv_fp8.h"
 #include "engine/cuda/pdl.h"
 
@@ -210,40 +213,51 @@ static __device__ __forceinline__ void load_pass(int4 (&v)[R], const uint8_t *w,
   for (int r = 0; r < R; r++) v[r] = c < n16 ? __ldcs(row_ptr(w, row0 + r, out, in) + c) : make_int4(0, 0, 0, 0);
 }
 
-template <int N, typename OutT>
+// The pass after (g, p): the next chunk column of group g, or the first of the block's next group.
+static __device__ __forceinline__ void next_pass(int &g, int &p, int passes) {
+  if (++p == passes) g += gridDim.x, p = 0;
+}
+
+// R rows per group, D passes' loads in flight ahead of the pass being computed (D = 1: the next
+// pass's loads issued before this pass's math).
+template <int N, int R, int D, typename OutT>
 static __global__ void __launch_bounds__(F8_THREADS)
 gemv_fp8_pipe(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in, int out) {
-  constexpr int R = f8_rows<N>::value;
   __shared__ float red[2][F8_WARPS][R][N];  // alternate groups: one barrier per group suffices
   int n16 = in / 16, n8 = in / 8, passes = (n16 + F8_THREADS - 1) / F8_THREADS, groups = (out + R - 1) / R;
-  int g = blockIdx.x, p = 0;  // the grid has at most `groups` blocks
+  int g = blockIdx.x, p = 0;  // the pass computed next; the grid has at most `groups` blocks
   pdl_trigger();
 #pragma unroll
   for (int r = 0; r < R; r++) prefetch_l2(row_ptr(w, g * R + r, out, in), in, threadIdx.x, F8_THREADS);
   pdl_wait();
   const bf16x8 *x8 = reinterpret_cast<const bf16x8 *>(x);
-  int4 cur[R], nxt[R];
-  load_pass<R>(cur, w, g * R, threadIdx.x, n16, in, out);
+  int4 buf[D + 1][R];  // buf[0]: the pass computed now; buf[1 ..]: the passes after it
+  int lg = g, lp = 0;  // the next pass to load
+#pragma unroll
+  for (int i = 0; i < D; i++) {
+    if (lg < groups) load_pass<R>(buf[i], w, lg * R, lp * F8_THREADS + threadIdx.x, n16, in, out);
+    next_pass(lg, lp, passes);
+  }
   float acc[R][N];
   zero_acc<N, R>(acc);
-  for (int buf = 0;;) {
-    int ng = g, np = p + 1;
-    if (np == passes) ng += gridDim.x, np = 0;
-    bool more = ng < groups;
-    if (more) load_pass<R>(nxt, w, ng * R, np * F8_THREADS + threadIdx.x, n16, in, out);
+  for (int sel = 0;;) {
+    if (lg < groups) load_pass<R>(buf[D], w, lg * R, lp * F8_THREADS + threadIdx.x, n16, in, out);
+    next_pass(lg, lp, passes);
     int c = p * F8_THREADS + threadIdx.x;
-    if (c < n16) fma_chunk<N, R>(acc, cur, x8, n8, c);
-    if (np == 0) {  // the group's last pass: reduce, scale, store; the next group starts from 0
-      float v = block_reduce<N, R>(acc, red[buf]);
+    if (c < n16) fma_chunk<N, R>(acc, buf[0], x8, n8, c);
+    if (p == passes - 1) {  // the group's last pass: reduce, scale, store; the next group starts from 0
+      float v = block_reduce<N, R>(acc, red[sel]);
       int r = threadIdx.x / N, b = threadIdx.x % N, row = g * R + r;
       if (threadIdx.x < R * N && row < out) store(y, (size_t)b * out + row, v * scale[row]);
-      buf ^= 1;
+      sel ^= 1;
       zero_acc<N, R>(acc);
     }
-    if (!more) break;
-    g = ng, p = np;
+    next_pass(g, p, passes);
+    if (g >= groups) break;
 #pragma unroll
-    for (int r = 0; r < R; r++) cur[r] = nxt[r];
+    for (int i = 0; i < D; i++)
+#pragma unroll
+      for (int r = 0; r < R; r++) buf[i][r] = buf[i + 1][r];
   }
 }
 
@@ -314,13 +328,13 @@ static cudaError_t launch_cluster(void (*kernel)(KArgs...), dim3 grid, dim3 bloc
 
 // The persistent grid of the pipe variant: blocks resident on the whole GPU at once (queried once
 // per instantiation; the engine uses one device per process).
-template <int N, typename OutT>
+template <int N, int R, int D, typename OutT>
 static unsigned pipe_grid(unsigned groups) {
   static int resident = 0;
   if (!resident) {
     int dev = 0, sms = 0, per_sm = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, gemv_fp8_pipe<N, OutT>, F8_THREADS, 0) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, gemv_fp8_pipe<N, R, D, OutT>, F8_THREADS, 0) != cudaSuccess ||
         per_sm < 1)
       sms = 132, per_sm = 1;
     resident = sms * per_sm;
@@ -328,8 +342,38 @@ static unsigned pipe_grid(unsigned groups) {
   return groups < (unsigned)resident ? groups : (unsigned)resident;
 }
 
+template <int N, int R, int D, typename OutT>
+static cudaError_t launch_pipe(OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in, int out,
+                               cudaStream_t s) {
+  unsigned groups = (unsigned)((out + R - 1) / R);
+  return lj_launch(gemv_fp8_pipe<N, R, D, OutT>, dim3(pipe_grid<N, R, D, OutT>(groups)), dim3(F8_THREADS), 0, s, y, x,
+                   w, scale, in, out);
+}
+
+// The pipe variant in configuration cfg (gemv_config.h; 0: R = f8_rows<N>, D = 1).
+// fp32 outputs (tests) and calls of more than LJ_GEMV_TUNED_MAX_N tokens run the default: every
+// configuration gives its bits, so only the engine's bf16 outputs of 1-2 tokens (batch-1 decode)
+// are instantiated for the others.
 template <int N, typename OutT>
-static cudaError_t launch_n(int variant, OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in,
+static cudaError_t launch_pipe_cfg(int cfg, OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale,
+                                   int in, int out, cudaStream_t s) {
+  if constexpr (sizeof(OutT) == 4 || N > LJ_GEMV_TUNED_MAX_N) {
+    (void)cfg;
+    return launch_pipe<N, (f8_rows<N>::value), 1>(y, x, w, scale, in, out, s);
+  } else {
+    int rows = cfg ? lj_fp8_pipe_config_rows(cfg) : f8_rows<N>::value, d2 = lj_fp8_pipe_config_depth(cfg) == 2;
+    switch (rows) {
+      case 2: return d2 ? launch_pipe<N, 2, 2>(y, x, w, scale, in, out, s) : launch_pipe<N, 2, 1>(y, x, w, scale, in, out, s);
+      case 4: return d2 ? launch_pipe<N, 4, 2>(y, x, w, scale, in, out, s) : launch_pipe<N, 4, 1>(y, x, w, scale, in, out, s);
+      case 8: return d2 ? launch_pipe<N, 8, 2>(y, x, w, scale, in, out, s) : launch_pipe<N, 8, 1>(y, x, w, scale, in, out, s);
+      default:
+        return d2 ? launch_pipe<N, 16, 2>(y, x, w, scale, in, out, s) : launch_pipe<N, 16, 1>(y, x, w, scale, in, out, s);
+    }
+  }
+}
+
+template <int N, typename OutT>
+static cudaError_t launch_n(int variant, int pipe_cfg, OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int in,
                             int out, cudaStream_t s) {
   constexpr int R = f8_rows<N>::value;
   unsigned groups = (unsigned)((out + R - 1) / R);
@@ -341,8 +385,7 @@ static cudaError_t launch_n(int variant, OutT *y, const __nv_bfloat16 *x, const 
                        x, w, scale, in, out);
     }
     case LJ_FP8_GEMV_PIPE:
-      return lj_launch(gemv_fp8_pipe<N, OutT>, dim3(pipe_grid<N, OutT>(groups)), dim3(F8_THREADS), 0, s, y, x, w,
-                       scale, in, out);
+      return launch_pipe_cfg<N, OutT>(pipe_cfg, y, x, w, scale, in, out, s);
     case LJ_FP8_GEMV_SPLITK:
       if (slices > 1)
         return launch_cluster(gemv_fp8_splitk<N, OutT>, dim3(groups * (unsigned)slices), dim3(F8_THREADS), slices, s, y,
@@ -354,31 +397,39 @@ static cudaError_t launch_n(int variant, OutT *y, const __nv_bfloat16 *x, const 
 }
 
 template <typename OutT>
-static cudaError_t launch(int variant, OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int n,
+static cudaError_t launch(int variant, int pipe_cfg, OutT *y, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int n,
                           int in, int out, cudaStream_t s) {
   switch (n) {
-    case 1: return launch_n<1, OutT>(variant, y, x, w, scale, in, out, s);
-    case 2: return launch_n<2, OutT>(variant, y, x, w, scale, in, out, s);
-    case 3: return launch_n<3, OutT>(variant, y, x, w, scale, in, out, s);
-    case 4: return launch_n<4, OutT>(variant, y, x, w, scale, in, out, s);
-    case 5: return launch_n<5, OutT>(variant, y, x, w, scale, in, out, s);
-    case 6: return launch_n<6, OutT>(variant, y, x, w, scale, in, out, s);
-    case 7: return launch_n<7, OutT>(variant, y, x, w, scale, in, out, s);
-    default: return launch_n<8, OutT>(variant, y, x, w, scale, in, out, s);
+    case 1: return launch_n<1, OutT>(variant, pipe_cfg, y, x, w, scale, in, out, s);
+    case 2: return launch_n<2, OutT>(variant, pipe_cfg, y, x, w, scale, in, out, s);
+    case 3: return launch_n<3, OutT>(variant, pipe_cfg, y, x, w, scale, in, out, s);
+    case 4: return launch_n<4, OutT>(variant, pipe_cfg, y, x, w, scale, in, out, s);
+    case 5: return launch_n<5, OutT>(variant, pipe_cfg, y, x, w, scale, in, out, s);
+    case 6: return launch_n<6, OutT>(variant, pipe_cfg, y, x, w, scale, in, out, s);
+    case 7: return launch_n<7, OutT>(variant, pipe_cfg, y, x, w, scale, in, out, s);
+    default: return launch_n<8, OutT>(variant, pipe_cfg, y, x, w, scale, in, out, s);
   }
 }
 
 int lj_cuda_gemv_fp8(void *y, int y_fp32, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int n,
                      int in, int out, int variant, cudaStream_t stream) {
+  return lj_cuda_gemv_fp8_cfg(y, y_fp32, x, w, scale, n, in, out, variant, LJ_FP8_PIPE_CONFIG_DEFAULT, stream);
+}
+
+int lj_cuda_gemv_fp8_cfg(void *y, int y_fp32, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int n,
+                         int in, int out, int variant, int pipe_cfg, cudaStream_t stream) {
   if (!lj_cuda_gemv_fp8_supported(n, in))
     return LJ_FAIL(LJ_EUNSUPPORTED, "fp8 gemv: n=%d in=%d (needs 1 <= n <= %d, in %% 16 == 0)", n, in,
                    LJ_GEMV_FP8_MAX_N);
   if (!lj_fp8_gemv_name(variant))
     return LJ_FAIL(LJ_EINVAL, "fp8 gemv: variant %d (expected 0 .. %d)", variant, LJ_FP8_GEMV_COUNT - 1);
+  if (!lj_fp8_pipe_config_name(pipe_cfg))
+    return LJ_FAIL(LJ_EINVAL, "fp8 gemv: pipe configuration %d (expected 0 .. %d)", pipe_cfg,
+                   LJ_FP8_PIPE_CONFIG_COUNT - 1);
   if (y_fp32)
-    CUDA_CHECK(launch(variant, (float *)y, x, w, scale, n, in, out, stream));
+    CUDA_CHECK(launch(variant, pipe_cfg, (float *)y, x, w, scale, n, in, out, stream));
   else
-    CUDA_CHECK(launch(variant, (__nv_bfloat16 *)y, x, w, scale, n, in, out, stream));
+    CUDA_CHECK(launch(variant, pipe_cfg, (__nv_bfloat16 *)y, x, w, scale, n, in, out, stream));
   CUDA_CHECK_LAUNCH("gemv_fp8");
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "engine/cuda/fp8_gemv_variant.h"
+#include "engine/cuda/gemv_config.h"
 #include "model/fp8_quant.h"
 
 #define LJ_GEMV_FP8_MAX_N LJ_FP8_W8A16_MAX_TOKENS  // beyond: the FP8 GEMM on quantised activations
@@ -18,3 +19,7 @@ int lj_cuda_gemv_fp8_supported(int n, int in);
 // variant: lj_fp8_gemv_variant (LJ_EINVAL for an unknown one).
 int lj_cuda_gemv_fp8(void *y, int y_fp32, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int n,
                      int in, int out, int variant, cudaStream_t stream);
+// The same with the pipe variant's configuration (gemv_config.h, LJ_FP8_PIPE_CONFIG_*; read by
+// pipe only; every configuration gives pipe's bits). LJ_EINVAL for an unknown one.
+int lj_cuda_gemv_fp8_cfg(void *y, int y_fp32, const __nv_bfloat16 *x, const uint8_t *w, const float *scale, int n,
+                         int in, int out, int variant, int pipe_cfg, cudaStream_t stream);
