@@ -14,7 +14,7 @@
 
 #include "report/card_spread.h"
 
-#define REL(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol) * fabs((double)(b)))
+#include "near.h"
 #define T2 4.302652729749464  // t_{0.975, 2}
 
 static void run(lj_profile_result *r, const char *uuid, double j_per_token) {

@@ -24,7 +24,7 @@
 #include "old_store.h"
 #include "store_round_trip.h"
 
-#define NEAR(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
+#include "near.h"
 
 static lj_sample reading(int64_t t_ns, lj_reading what, double v) {
   lj_sample s;

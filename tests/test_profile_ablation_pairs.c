@@ -24,7 +24,7 @@
 #include "profile/bracket.h"
 #include "render_profile.h"
 
-#define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
+#include "near.h"
 
 enum { ROUNDS = 6, CALLS = 2032 };
 static const double kUnit = 54.0, kAttn = 0.5, kMlp = 34.0, kDrift = 0.1, kNoise = 0.02;

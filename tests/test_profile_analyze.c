@@ -24,7 +24,7 @@
 #include "common/error.h"
 #include "profile/profile_analyze.h"
 
-#define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
+#include "near.h"
 
 enum { P = 4, G = 5 };
 static const double kIdle = 100.0;       // W

@@ -30,7 +30,7 @@
 #include "store_round_trip.h"
 #include "render_profile.h"
 
-#define REL(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol) * fabs((double)(b)))
+#include "near.h"
 #define T8 2.306004135204166   // t_{0.975, 8}
 #define T10 2.228138851986274  // t_{0.975, 10}
 

@@ -27,7 +27,7 @@
 #include "common/error.h"
 #include "profile/analyze_internal.h"
 
-#define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
+#include "near.h"
 
 static const double kIdle = 100.0;  // W
 

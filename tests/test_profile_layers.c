@@ -45,7 +45,7 @@
 
 #include "old_store.h"
 
-#define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
+#include "near.h"
 
 enum { LAYERS = 16, TRIALS = 3 };
 static const double kIdle = 100.0, kSeconds = 0.8, kCalls = 1000;

@@ -35,7 +35,7 @@
 #include "render_profile.h"
 #include "store_round_trip.h"
 
-#define REL(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fabs(b))
+#include "near.h"
 #define ABS(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
 
 enum { N = LJ_LAYER_STAGES, R = 3 };

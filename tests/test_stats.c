@@ -15,13 +15,7 @@
 #include "common/error.h"
 #include "common/stats.h"
 
-#define NEAR(a, b, tol)                                                                         \
-  do {                                                                                          \
-    double got_ = (a), want_ = (b);                                                             \
-    if (!(fabs(got_ - want_) <= (tol)))                                                         \
-      fail_msg("%s = %.15g, expected %.15g (tolerance %g)", #a, got_, want_, (double)(tol));    \
-  } while (0)
-#define REL(a, b, rel) NEAR(a, b, (rel) * fabs((double)(b)))
+#include "near.h"
 
 // R: sleep$extra by group (Cushny & Peebles), as in ?t.test.
 static const double sleep1[10] = {0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0};

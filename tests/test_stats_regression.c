@@ -21,13 +21,7 @@
 #include "common/ols_multi.h"
 #include "common/stats.h"
 
-#define NEAR(a, b, tol)                                                                      \
-  do {                                                                                       \
-    double got_ = (a), want_ = (b);                                                          \
-    if (!(fabs(got_ - want_) <= (tol)))                                                      \
-      fail_msg("%s = %.15g, expected %.15g (tolerance %g)", #a, got_, want_, (double)(tol)); \
-  } while (0)
-#define REL(a, b, rel) NEAR(a, b, (rel) * fabs((double)(b)))
+#include "near.h"
 
 static void test_f_tail(void **state) {
   (void)state;

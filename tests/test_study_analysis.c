@@ -163,7 +163,7 @@ static char *study_text(const lj_report_study *s) {
   return buf;
 }
 
-#define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
+#include "near.h"
 
 // The rules on plain numbers: the J/token rule, the step-time rule, none; the best batch.
 static void test_rules(void **state) {
