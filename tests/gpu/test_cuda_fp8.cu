@@ -158,7 +158,7 @@ static void check_scale_outer(int n, int out, int shift) {
       memcpy(&got, &gy[i], 2);
       if (got != want && bad++ < 5) printf("  [%d, %d]: 0x%04X, host 0x%04X\n", t, o, got, want);
     }
-  printf("scale_outer n=%d out=%d shift=%d: %zu of %zu outputs differ from the CPU product\n", n, out, shift, bad, ny);
+  printf("scale_outer n=%d cols=%d shift=%d: %zu of %zu outputs differ from the CPU product\n", n, out, shift, bad, ny);
   assert_int_equal(bad, 0);
   free(y), free(gy), free(ws), free(xs);
   cudaFree(d), cudaFree(dws), cudaFree(dxs);

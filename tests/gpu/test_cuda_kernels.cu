@@ -205,10 +205,10 @@ static void check_gemv_configs(int n, int in, int out, int y_fp32) {
         y[i] = __bfloat162float(*reinterpret_cast<const bf16 *>(&got[i * 2]));
     }
     double e = rel_err(y.data(), ref.data(), ref.size()), tol = y_fp32 ? TOL_FP32 : TOL_BF16;
-    printf("gemv config %s n=%d in=%d out=%d %s: rel err %.3g, %zu of %zu outputs differ from r4u2\n",
+    printf("gemv config %s n=%d in=%d rows=%d %s: rel err %.3g, %zu of %zu outputs differ from r4u2\n",
            lj_gemv_config_name(cfg), n, in, out, y_fp32 ? "fp32" : "bf16", e, differ, y.size());
     if (e > tol || differ)
-      fail_msg("gemv config %s n=%d in=%d out=%d: rel err %.3g (bound %.0e), %zu outputs differ from the default",
+      fail_msg("gemv config %s n=%d in=%d rows=%d: rel err %.3g (bound %.0e), %zu outputs differ from the default",
                lj_gemv_config_name(cfg), n, in, out, e, tol, differ);
   }
   assert_int_equal(lj_cuda_gemv_cfg(d_y, y_fp32, (bf16 *)d_x, (bf16 *)d_w, n, in, out, LJ_GEMV_CONFIG_COUNT, 0),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Final GPU run: the meter checks, then the quickstart's GPU steps.
 set -uo pipefail
-B=.gpu/final; O=${OUT:-/tmp/out}
+B=.gpu/final; O=${OUT:-./out}
 for d in /usr/local/cuda/lib64 /usr/local/nvidia/lib64; do [[ -d $d ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"; done
 date -u; nvidia-smi --query-gpu=name,driver_version,temperature.gpu,clocks.sm,clocks.mem,power.draw,clocks_event_reasons.active --format=csv
 timeout 330 bash scripts/gpu/meter_checks.sh $B $O/meter > $O/meter_checks.log 2>&1; echo "meter_checks rc=$?"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 set -uo pipefail
-B=.gpu/final; O=${OUT:-/tmp/out}
+B=.gpu/final; O=${OUT:-./out}
 for d in /usr/local/cuda/lib64 /usr/local/nvidia/lib64; do [[ -d $d ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"; done
 {
 date -u; nvidia-smi --query-gpu=name,driver_version,temperature.gpu,clocks.sm,clocks.mem,clocks_event_reasons.active --format=csv
