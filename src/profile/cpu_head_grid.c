@@ -10,14 +10,12 @@
 #include "common/mem_available.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/thread_pool.h"
+#include "model/random_init.h"
 #include "profile/head_grid.h"
 
+// uniform in [-1, 1), the generator of the GPU grid's K and V (attn_grid_replay.cu)
 static void fill(float *x, size_t n, uint64_t seed) {
-  uint64_t s = seed * 6364136223846793005ULL + 1;
-  for (size_t i = 0; i < n; i++) {
-    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-    x[i] = (float)((double)(s >> 40) / (double)(1 << 24) * 2 - 1);  // uniform in [-1, 1)
-  }
+  for (size_t i = 0; i < n; i++) x[i] = lj_random_unit(seed, 0xFFFFFFFEu, i);
 }
 
 // One trial of point p: calls of attention over every sequence for at least seconds.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "model/random_init.h"
 
 static int add_once(int *v, int *n, int x) {
   for (int i = 0; i < *n; i++)
@@ -37,12 +38,11 @@ int64_t lj_head_grid_kv_bytes(const lj_model_config *c, int batch, int64_t kv, i
 
 static double gib(int64_t b) { return (double)b / (double)(1 << 30); }
 
-// splitmix64: the order depends on the run's seed only, the same on either engine
+// splitmix64's stream: the order depends on the run's seed only, the same on either engine
 static uint64_t next_u64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  uint64_t z = lj_splitmix64(*s);
+  *s += 0x9E3779B97F4A7C15ULL;
+  return z;
 }
 
 int lj_head_grid_plan_make(const lj_profile_options *o, const lj_model_config *c, int elem_bytes, int64_t avail_bytes,
