@@ -846,6 +846,7 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
 
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
   lj_stage comp;
+  if (!lj_stage_runs_at_degree(st, 1)) return LJ_STAGE_NONE;  // one GPU: no all-reduce
   if (st == LJ_STAGE_ROPE) {  // decode attention that does RoPE and the KV append itself
     if (!b->decode || lj_attn_decode_fuses_rope(e->attn_decode) != 1 ||
         (e->skip_mask & lj_stage_part_mask(LJ_STAGE_ROPE_ATTN)))
@@ -874,8 +875,9 @@ static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) {
   if (e->marks_on) LJ_TRY(lj_cuda_mark_begin(e));
   LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, b, a));
   for (int l = 0; l < e->cfg.n_layers; l++)
-    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN && l != e->skip_layer_plus1 - 1; st++) {
+    for (int st = LJ_STAGE_LAYER_FIRST; st <= LJ_STAGE_LAYER_LAST && l != e->skip_layer_plus1 - 1; st++) {
       lj_stage run = lj_cuda_stage_at(e, b, (lj_stage)st);
+      if (run == LJ_STAGE_NONE) continue;  // not run at this degree
       LJ_TRY(lj_cuda_run_stage(e, run, l, b, a));
       lj_stage last = run;
       lj_stage_parts(run, NULL, &last);
