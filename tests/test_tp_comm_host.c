@@ -30,7 +30,7 @@
 #include "model/tp_shard.h"
 
 static void touch(const char *path) {
-  char dir[512];
+  char dir[1024];
   snprintf(dir, sizeof dir, "mkdir -p \"$(dirname '%s')\"", path);
   assert_int_equal(system(dir), 0);
   FILE *f = fopen(path, "w");
@@ -74,7 +74,7 @@ static void test_search_order(void **state) {
   assert_non_null(strstr(msg, p1));
   assert_non_null(strstr(msg, "set LLAMAJOULE_NCCL"));
   assert_null(api.dl);
-  char cmd[600];
+  char cmd[64];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
   assert_int_equal(system(cmd), 0);
 }

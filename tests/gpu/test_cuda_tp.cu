@@ -4,12 +4,14 @@
 // prompts (7 and 4 tokens), then STEPS decode steps of both, every engine fed the CPU emulation's
 // greedy tokens (so that one near-tie cannot make the runs diverge):
 //   - loopback degree N against the CPU emulation at degree N (fp32, lj_cpu_engine_create_tp):
-//     every logits row cosine >= 0.999 and ||cuda - cpu|| / ||cpu|| <= 2e-2 (the bound
-//     test_cuda_engine holds the engine to against a float64 reference: bf16 activations, each
-//     rounding 2^-9 relative, through 2-3 layers; the all-reduce adds one bf16 rounding of each
-//     rank's partial and one of the sum per block); the argmax equal wherever the CPU's top two
-//     logits are more than GAP apart (closer pairs are counted and printed);
-//   - loopback degree N against the CUDA engine alone (degree 1), same bounds;
+//     every logits row cosine >= 0.999 and ||cuda - cpu|| / ||cpu|| <= 3e-2. The engine alone
+//     measured 1.0e-2 to 1.8e-2 against these fixtures' fp32 logits (bench/results/engine/
+//     2026-11-24-h100-e2e_fixtures.log: bf16 weights and activations, each rounding 2^-9
+//     relative, through 2-3 layers); the all-reduce adds one bf16 rounding of each rank's partial
+//     per block, hence the margin. The argmax equal wherever the CPU's top two logits are more
+//     than GAP apart (closer pairs are counted and printed);
+//   - loopback degree N against the CUDA engine alone (degree 1): cosine >= 0.999, rel err
+//     <= 2e-2 (both bf16: they differ by the partials' roundings only), the same argmax rule;
 //   - NCCL at degree 1 (when libnccl.so.2 loads; else the reason is printed and that part
 //     skipped): the one rank's logits equal the engine alone's bit for bit (NCCL's all-reduce
 //     of one rank copies; the stages are the same kernels);
@@ -34,12 +36,13 @@ extern "C" {
 #include "engine/cpu/cpu_ops.h"
 #include "engine/generate.h"
 #include "model/weights.h"
+#include "engine/cuda/cuda_generate.h"  // no C++ guards of its own
 }
-#include "engine/cuda/cuda_generate.h"
 #include "engine/cuda/tp_engine.h"
 
 #define COS_MIN 0.999
-#define REL_MAX 2e-2
+#define REL_CPU 3e-2  // against the fp32 CPU emulation
+#define REL_GPU 2e-2  // against the CUDA engine alone
 #define GAP 0.05f
 enum { STEPS = 6, SEQS = 2 };
 
@@ -96,12 +99,12 @@ static diff compare(const trace *got, const trace *want, int V) {
   return d;
 }
 
-static void expect_close(const char *what, const trace *got, const trace *want, int V) {
+static void expect_close(const char *what, const trace *got, const trace *want, int V, double rel_max) {
   diff d = compare(got, want, V);
   printf("%s: min cosine %.6f, max rel err %.3e, argmax differences %d (near ties %d)\n", what, d.min_cos, d.max_rel,
          d.argmax_diff, d.near_ties);
   if (d.min_cos < COS_MIN) fail_msg("%s: cosine %.6f < %.3f", what, d.min_cos, COS_MIN);
-  if (d.max_rel > REL_MAX) fail_msg("%s: rel err %.3e > %.1e", what, d.max_rel, REL_MAX);
+  if (d.max_rel > rel_max) fail_msg("%s: rel err %.3e > %.1e", what, d.max_rel, rel_max);
   if (d.argmax_diff) fail_msg("%s: %d greedy tokens differ", what, d.argmax_diff);
 }
 
@@ -140,9 +143,9 @@ static void fixture(const char *dir, int degree) {
   tp_trace(t, V, &cpu, &tp);
   char what[256];
   snprintf(what, sizeof what, "%s loopback %d vs CPU emulation %d", dir, degree, degree);
-  expect_close(what, &tp, &cpu, V);
+  expect_close(what, &tp, &cpu, V, REL_CPU);
   snprintf(what, sizeof what, "%s loopback %d vs CUDA alone", dir, degree);
-  expect_close(what, &tp, &alone, V);
+  expect_close(what, &tp, &alone, V, REL_GPU);
   lj_cuda_tp_free(t);
 
   // Without the all-reduce each rank keeps its partial delta: the bound above must fail.
@@ -153,7 +156,7 @@ static void fixture(const char *dir, int degree) {
   diff d = compare(&skipped, &cpu, V);
   printf("%s loopback %d WITHOUT the all-reduce: min cosine %.6f, max rel err %.3e\n", dir, degree, d.min_cos,
          d.max_rel);
-  if (!(d.max_rel > REL_MAX)) fail_msg("without the all-reduce the rel err %.3e stays within %.1e", d.max_rel, REL_MAX);
+  if (!(d.max_rel > REL_CPU)) fail_msg("without the all-reduce the rel err %.3e stays within %.1e", d.max_rel, REL_CPU);
   lj_cuda_tp_free(t);
 
   // NCCL at degree 1 on one GPU: the same path, the one rank's logits bit for bit the engine's.
@@ -195,12 +198,12 @@ static void test_tiny_random_degree2(void **state) {
   lj_cuda_tp *t;
   if (lj_cuda_tp_random(&c, seed, 2, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
   tp_trace(t, c.vocab_size, &cpu, &tp);
-  expect_close("tiny random, loopback 2 vs CPU emulation 2", &tp, &cpu, c.vocab_size);
+  expect_close("tiny random, loopback 2 vs CPU emulation 2", &tp, &cpu, c.vocab_size, REL_CPU);
   lj_cuda_tp_free(t);
   lj_cuda_engine *e;
   if (lj_cuda_engine_create_random(&e, &c, seed, &o) < 0) fail_msg("%s", lj_error_message());
   run(lj_cuda_forward_fn, e, c.vocab_size, &cpu, &alone);
-  expect_close("tiny random, loopback 2 vs CUDA alone", &tp, &alone, c.vocab_size);
+  expect_close("tiny random, loopback 2 vs CUDA alone", &tp, &alone, c.vocab_size, REL_GPU);
   lj_cuda_engine_free(e);
   lj_weights_free(&w);
 }

@@ -48,7 +48,11 @@ int lj_cuda_tp_create(int degree, int backend, int device, lj_cuda_rank_builder 
 
 void lj_cuda_tp_free(lj_cuda_tp *tp) {
   if (!tp) return;
-  for (int r = 0; r < tp->degree; r++) lj_cuda_engine_free(tp->ranks[r]);
+  for (int r = 0; r < tp->degree; r++) {
+    if (!tp->ranks[r]) continue;
+    cudaSetDevice(tp->ranks[r]->opt.device);  // its stream and memory live there
+    lj_cuda_engine_free(tp->ranks[r]);
+  }
   lj_tp_comm_free(tp->comm);
   free(tp);
 }
