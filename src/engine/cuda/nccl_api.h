@@ -29,6 +29,7 @@ int lj_nccl_candidates(const char *env, const char *root, char (*out)[512], int 
 int lj_nccl_api_load_from(lj_nccl_api *api, const char (*paths)[512], int n);
 // lj_nccl_api_load_from(lj_nccl_candidates(getenv("LLAMAJOULE_NCCL"), "")).
 int lj_nccl_api_load(lj_nccl_api *api);
+// dlclose: only where no communicator was made (tp_comm.cu keeps the library loaded).
 void lj_nccl_api_unload(lj_nccl_api *api);
 // "2.28.9" from a version code (2.9+: major*10000 + minor*100 + patch; older: *1000 + *100).
 void lj_nccl_version_string(int code, char *buf, size_t cap);

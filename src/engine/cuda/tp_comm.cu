@@ -152,7 +152,8 @@ void lj_tp_comm_free(lj_tp_comm *c) {
   for (int r = 0; r < c->n; r++)
     if (c->comms[r]) ((destroy_fn)c->api.comm_destroy)((ncclComm_t)c->comms[r]);
 #endif
-  lj_nccl_api_unload(&c->api);
+  // libnccl stays loaded (no dlclose): its proxy threads may still be winding down after
+  // ncclCommDestroy, and unmapping their code under them would crash the process.
   for (int r = 0; r < c->n; r++)
     if (c->ev[r]) cudaEventDestroy(c->ev[r]);
   if (c->d_parts) cudaFree(c->d_parts);
