@@ -46,7 +46,13 @@ static void usage(FILE *fp) {
           "  --tp N               tensor-parallel degree (default 1): the CPU engine runs N ranks,\n"
           "                       each with its heads and MLP rows, and sums their o_proj and\n"
           "                       down_proj outputs (docs/tensor-parallel.md); N must divide the\n"
-          "                       heads, KV heads and intermediate size; the CUDA engine: 1 only\n"
+          "                       heads, KV heads and intermediate size; the CUDA engine runs N\n"
+          "                       ranks too (eager, no CUDA graphs yet), bf16 weights only\n"
+          "  --tp-backend nccl|loopback  CUDA ranks' all-reduce: nccl (default; rank r on GPU r,\n"
+          "                       libnccl.so.2 loaded at run time, $LLAMAJOULE_NCCL first) or\n"
+          "                       loopback (every rank on one GPU: a test device, not a\n"
+          "                       performance mode); given with --tp 1, the one rank runs through\n"
+          "                       the tensor-parallel path\n"
           "  --fusion none|production  CUDA engine's decode kernels: one per stage (none, the\n"
           "                       default: measured faster) or the fused composites\n"
           "                       attn_norm+qkv, ffn_norm+gate_up+swiglu (docs/engine-cuda.md)\n"
@@ -73,6 +79,7 @@ typedef struct {
   int n_prompts, n_text_prompts;
   int chat, n_new, batch, threads, ignore_eos;
   int tp;  // tensor-parallel degree
+  int tp_backend, tp_backend_given;  // lj_tp_backend; 1 when --tp-backend was given
   uint64_t seed, weight_seed;
   lj_sampling_params sampling;
   lj_dtype checkpoint_dtype;
@@ -111,7 +118,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out) {
 
 enum { OPT_PROMPT_IDS = 256, OPT_CHAT, OPT_TOKENIZER, OPT_BATCH, OPT_SEED, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_IGNORE_EOS,
        OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE, OPT_FUSION, OPT_WEIGHTS,
-       OPT_FP8_SCALE, OPT_TP };
+       OPT_FP8_SCALE, OPT_TP, OPT_TP_BACKEND };
 
 // The weight format --fp8-scale is checked against: --checkpoint-dtype fp8 quantises too (its
 // scales are what --fp8-scale says); without --weights a preset is bf16, and a checkpoint
@@ -123,15 +130,14 @@ static int fp8_target(const gen_args *a) {
   return a->weights;
 }
 
-// --tp N > 1: the CPU engine with bf16 (or wider) linear layers only. Checked again once an
-// FP8 checkpoint's format is known.
+// The CUDA engine through its tensor-parallel path: --tp N > 1, or --tp-backend given.
+static int cuda_tp(const gen_args *a) { return !strcmp(a->device, "cuda") && (a->tp > 1 || a->tp_backend_given); }
+
+// --tp N > 1: bf16 (or wider) linear layers only. Checked again once an FP8 checkpoint's format is known.
 static int check_tp(const gen_args *a) {
-  if (a->tp > 1 && !strcmp(a->device, "cuda"))
-    return LJ_FAIL(LJ_EUNSUPPORTED,
-                   "--tp %d: the CUDA engine runs on one GPU until its NCCL path exists (docs/tensor-parallel.md); "
-                   "--device cpu emulates tensor parallelism on the CPU",
-                   a->tp);
-  if (a->tp > 1 && a->weights == LJ_WEIGHTS_FP8)
+  if (a->tp_backend_given && strcmp(a->device, "cuda"))
+    return LJ_FAIL(LJ_EINVAL, "--tp-backend applies to --device cuda (the CPU emulation adds its ranks itself)");
+  if ((a->tp > 1 || cuda_tp(a)) && a->weights == LJ_WEIGHTS_FP8)
     return LJ_FAIL(LJ_EUNSUPPORTED,
                    "--tp %d with FP8 weights: not supported yet (each rank would quantise its own slice of "
                    "o_proj's and down_proj's input, which nothing checks yet); use --weights bf16",
@@ -152,7 +158,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       {"write-checkpoint", required_argument, 0, OPT_WRITE},
       {"checkpoint-dtype", required_argument, 0, OPT_CKPT_DTYPE}, {"fusion", required_argument, 0, OPT_FUSION},
       {"weights", required_argument, 0, OPT_WEIGHTS}, {"fp8-scale", required_argument, 0, OPT_FP8_SCALE},
-      {"tp", required_argument, 0, OPT_TP},
+      {"tp", required_argument, 0, OPT_TP}, {"tp-backend", required_argument, 0, OPT_TP_BACKEND},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   *a = (gen_args){.n_new = 32, .batch = 1, .tp = 1, .threads = lj_default_threads(), .device = NULL,
@@ -185,6 +191,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       case OPT_THREADS: LJ_TRY(parse_int("--threads", optarg, 1, 1024, &v)); a->threads = (int)v; break;
       case OPT_DEVICE: a->device = optarg; break;
       case OPT_TP: LJ_TRY(parse_int("--tp", optarg, 1, 64, &v)); a->tp = (int)v; break;
+      case OPT_TP_BACKEND: LJ_TRY(lj_tp_backend_parse(optarg, &a->tp_backend)); a->tp_backend_given = 1; break;
       case OPT_DUMP: a->dump_logits = optarg; break;
       case OPT_WRITE: a->write_checkpoint = optarg; break;
       case OPT_CKPT_DTYPE:
@@ -419,9 +426,22 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
   for (int q = 1; q < n_seqs; q++) same_len &= rc == LJ_OK && lens[q] == lens[0];
   int max_tokens = n_seqs * ps.longest;
   if (same_len && max_tokens > 8192) max_tokens = 8192 > n_seqs ? 8192 : n_seqs;
-  if (rc == LJ_OK && on_cuda && w)
+  // --tp N (or --tp-backend) on the GPU: N ranks of the CUDA engine, driven stage by stage.
+  lj_cuda_tp *tp = NULL;
+  if (rc == LJ_OK && cuda_tp(a)) {
+    lj_cuda_options co;
+    lj_cuda_options_default(&co);
+    co.max_batch = n_seqs, co.max_ctx = ps.longest + a->n_new, co.max_tokens = max_tokens;
+    co.weights = a->weights;  // FP8: refused with its reason
+    rc = w ? lj_cuda_tp_from_weights(w, a->tp, a->tp_backend, &co, &tp)
+           : lj_cuda_tp_random(c, a->weight_seed, a->tp, a->tp_backend, &co, &tp);
+    if (rc == LJ_OK)
+      lj_info("%s: tensor parallelism on the CUDA engine: %d rank(s), all-reduce after o_proj and down_proj; %s; "
+              "eager (no CUDA graphs)", c->name, a->tp, lj_cuda_tp_describe(tp));
+  }
+  if (rc == LJ_OK && on_cuda && !tp && w)
     rc = lj_cuda_engine_from_weights(w, a->weights, a->fp8_scale, n_seqs, ps.longest + a->n_new, max_tokens, &cuda);
-  if (rc == LJ_OK && on_cuda && !w) {
+  if (rc == LJ_OK && on_cuda && !tp && !w) {
     lj_cuda_options co;
     lj_cuda_options_default(&co);
     co.max_batch = n_seqs, co.max_ctx = ps.longest + a->n_new, co.max_tokens = max_tokens, co.weights = a->weights;
@@ -435,10 +455,11 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
   }
   else if (rc == LJ_OK && !on_cuda)
     rc = lj_cpu_engine_create_tp(w, n_seqs, ps.longest + a->n_new, a->threads, a->tp, &engine);
-  if (rc == LJ_OK && a->tp > 1)
+  if (rc == LJ_OK && a->tp > 1 && !on_cuda)
     lj_info("%s: tensor parallelism emulated on the CPU: %d ranks, all-reduce after o_proj and down_proj", c->name,
             a->tp);
   if (rc == LJ_OK && cuda) rc = lj_cuda_set_fusion(cuda, a->fusion);
+  if (rc == LJ_OK && tp) rc = lj_cuda_tp_set_fusion(tp, a->fusion);
   FILE *dump = NULL;
   if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
     rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: cannot create: %s", a->dump_logits, strerror(errno));
@@ -447,7 +468,10 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
     lj_generate_opts o = {.n_new = a->n_new, .stop_ids = stop, .n_stop = n_stop, .ignore_eos = a->ignore_eos,
                           .sampling = a->sampling, .seed = a->seed, .dump_logits = dump, .progress = 1};
     // CUDA: graph replays with sampling on the GPU; the host loop only to dump every step's logits.
-    if (on_cuda && !dump)
+    // Tensor parallelism: the host loop (the ranks run eagerly, stage by stage).
+    if (tp)
+      rc = lj_generate(lj_cuda_tp_forward_fn, tp, c->vocab_size, prompts, lens, n_seqs, &o, &res);
+    else if (on_cuda && !dump)
       rc = lj_cuda_generate_fast(cuda, prompts, lens, n_seqs, &o, &res);
     else if (on_cuda)
       rc = lj_generate(lj_cuda_forward_fn, cuda, c->vocab_size, prompts, lens, n_seqs, &o, &res);
@@ -463,6 +487,7 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
   lj_tokenizer_free(tok);
   lj_cpu_engine_free(engine);
   lj_cuda_engine_free(cuda);
+  lj_cuda_tp_free(tp);
   return rc;
 }
 

@@ -70,14 +70,19 @@ rm "$tmp/ck/model.safetensors" "$tmp/ck/config.json" && cp "$fx/model.safetensor
 expect "directory as config.json" 3 "config.json: is a directory" -- --model "$tmp/ck" --prompt-ids 1
 expect "unwritable dump" 1 "--dump-logits" -- --model "$fx" --prompt-ids 1 --dump-logits /nonexistent/dir/x.bin
 # --tp N: a degree that does not split the model names the field (a preset's before its weights);
-# the CUDA engine and FP8 weights do not take it yet.
+# FP8 weights do not take it yet (either engine); --tp-backend is the CUDA engine's.
 expect "--tp 4 of 2 KV heads" 3 "'num_key_value_heads' = 2 is not a multiple of the tensor-parallel degree 4" \
   -- --model tiny --device cpu --tp 4 --prompt-ids 1
 expect "--tp 2 of a checkpoint with 1 KV head" 3 "'num_key_value_heads' = 1" \
   -- --model tests/data/models/mqa-tied-sharded --device cpu --tp 2 --prompt-ids 1
 expect "--tp 3 of 4 heads" 3 "'num_attention_heads' = 4" -- --model tiny --device cpu --tp 3 --prompt-ids 1
 expect "--tp 0" 2 "--tp '0'" -- --model tiny --device cpu --tp 0 --prompt-ids 1
-expect "--tp on the CUDA engine" 2 "until its NCCL path exists" -- --model tiny --device cuda --tp 2 --prompt-ids 1
+expect "--tp-backend on the CPU" 2 "--tp-backend applies to --device cuda" \
+  -- --model tiny --device cpu --tp 2 --tp-backend loopback --prompt-ids 1
+expect "unknown --tp-backend" 2 "--tp-backend 'mpi': expected nccl or loopback" \
+  -- --model tiny --device cuda --tp 2 --tp-backend mpi --prompt-ids 1
+expect "--tp with FP8 weights on the CUDA engine" 2 "with FP8 weights: not supported yet" \
+  -- --model tiny --device cuda --weights fp8 --tp 2 --tp-backend loopback --prompt-ids 1
 expect "--tp with FP8 weights" 2 "with FP8 weights: not supported yet" \
   -- --model tiny --device cpu --weights fp8 --tp 2 --prompt-ids 1
 exit $((fails > 0))

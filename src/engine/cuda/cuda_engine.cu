@@ -36,6 +36,9 @@
 #include "engine/cuda/weight_fill.h"
 #include "engine/cuda/weight_upload.h"
 #include "model/random_init.h"
+extern "C" {
+#include "model/tp_shard.h"
+}
 
 void lj_cuda_options_default(lj_cuda_options *o) {
   memset(o, 0, sizeof *o);
@@ -269,9 +272,32 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   return 0;
 }
 
-int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cfg, uint64_t seed,
-                                 const lj_cuda_options *opt) {
-  int rc = engine_begin(out, cfg, opt);
+// Rows or columns of weight w that rank `rank` of `degree` holds (model/tp_shard.h), generated with the
+// values the whole tensor has there, at row dst_row0 of lin (q, k and v share wqkv, gate and up wgu).
+static int fill_linear(lj_cuda_engine *e, const linear_dev *lin, size_t dst_row0, const lj_model_config *full,
+                       int degree, int rank, lj_tp_weight w, uint32_t id, uint64_t seed) {
+  int64_t rows, cols, row0 = 0, col0 = 0, full_cols;
+  lj_tp_weight_shape(full, w, &rows, &cols);
+  full_cols = cols;
+  lj_tp_slice sl = lj_tp_shard(full, degree, rank, w);
+  if (sl.split == LJ_TP_ROWS) row0 = sl.begin, rows = sl.end - sl.begin;
+  if (sl.split == LJ_TP_COLS) col0 = sl.begin, cols = sl.end - sl.begin;
+  if (!lin->q)
+    return lj_cuda_fill_random_block(lin->w + dst_row0 * (size_t)cols, (size_t)rows, (size_t)cols, (size_t)full_cols,
+                                     (size_t)row0, (size_t)col0, seed, id, 0, e->stream);
+  if (row0 || col0)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "FP8 weights with tensor parallelism: not supported (docs/tensor-parallel.md)");
+  return lj_cuda_fill_random_fp8(lin->q + dst_row0 * (size_t)cols, lin->scale + dst_row0, (size_t)rows, (int)cols,
+                                 seed, id, e->opt.fp8_scale, e->stream);
+}
+
+int lj_cuda_engine_create_random_rank(lj_cuda_engine **out, const lj_model_config *full, int degree, int rank,
+                                      uint64_t seed, const lj_cuda_options *opt) {
+  lj_model_config rc_cfg;
+  int rc = lj_tp_check(full, degree, full->name);
+  if (rc < 0) return rc;
+  lj_tp_rank_config(full, degree, &rc_cfg);
+  rc = engine_begin(out, &rc_cfg, opt);
   lj_cuda_engine *e = *out;
   if (rc < 0) {
     lj_cuda_engine_free(e);
@@ -283,27 +309,19 @@ int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cf
   cudaStream_t s = e->stream;
 #define FILL(ptr, n, id, norm) \
   do { if ((rc = lj_cuda_fill_random((ptr), (n), seed, (id), (norm), s)) < 0) goto fail; } while (0)
-  // A linear layer's part: rows [row0, row0 + rows) of lin, tensor `id` (cols wide).
-#define FILL_LIN(lin, row0, rows, cols, id)                                                                  \
-  do {                                                                                                       \
-    if ((lin).q)                                                                                             \
-      rc = lj_cuda_fill_random_fp8((lin).q + (size_t)(row0) * (cols), (lin).scale + (row0), (rows), (int)(cols), \
-                                   seed, (id), e->opt.fp8_scale, s);                                         \
-    else                                                                                                     \
-      rc = lj_cuda_fill_random((lin).w + (size_t)(row0) * (cols), (size_t)(rows) * (cols), seed, (id), 0, s);  \
-    if (rc < 0) goto fail;                                                                                   \
-  } while (0)
+#define FILL_LIN(lin, row0, w, id) \
+  do { if ((rc = fill_linear(e, &(lin), (row0), full, degree, rank, (w), (id), seed)) < 0) goto fail; } while (0)
   for (int l = 0; l < c->n_layers; l++) {
     layer_dev *ld = &e->layers[l];
     FILL(ld->attn_norm, d, lj_layer_tensor_id(l, LJ_TENSOR_ATTN_NORM), 1);
-    FILL_LIN(ld->wqkv, 0, e->q_dim, d, lj_layer_tensor_id(l, LJ_TENSOR_WQ));
-    FILL_LIN(ld->wqkv, e->q_dim, e->kv_dim, d, lj_layer_tensor_id(l, LJ_TENSOR_WK));
-    FILL_LIN(ld->wqkv, e->q_dim + e->kv_dim, e->kv_dim, d, lj_layer_tensor_id(l, LJ_TENSOR_WV));
-    FILL_LIN(ld->wo, 0, d, e->q_dim, lj_layer_tensor_id(l, LJ_TENSOR_WO));
+    FILL_LIN(ld->wqkv, 0, LJ_TP_WQ, lj_layer_tensor_id(l, LJ_TENSOR_WQ));
+    FILL_LIN(ld->wqkv, e->q_dim, LJ_TP_WK, lj_layer_tensor_id(l, LJ_TENSOR_WK));
+    FILL_LIN(ld->wqkv, e->q_dim + e->kv_dim, LJ_TP_WV, lj_layer_tensor_id(l, LJ_TENSOR_WV));
+    FILL_LIN(ld->wo, 0, LJ_TP_WO, lj_layer_tensor_id(l, LJ_TENSOR_WO));
     FILL(ld->ffn_norm, d, lj_layer_tensor_id(l, LJ_TENSOR_FFN_NORM), 1);
-    FILL_LIN(ld->wgu, 0, h, d, lj_layer_tensor_id(l, LJ_TENSOR_W_GATE));
-    FILL_LIN(ld->wgu, h, h, d, lj_layer_tensor_id(l, LJ_TENSOR_W_UP));
-    FILL_LIN(ld->wdown, 0, d, h, lj_layer_tensor_id(l, LJ_TENSOR_W_DOWN));
+    FILL_LIN(ld->wgu, 0, LJ_TP_W_GATE, lj_layer_tensor_id(l, LJ_TENSOR_W_GATE));
+    FILL_LIN(ld->wgu, h, LJ_TP_W_UP, lj_layer_tensor_id(l, LJ_TENSOR_W_UP));
+    FILL_LIN(ld->wdown, 0, LJ_TP_W_DOWN, lj_layer_tensor_id(l, LJ_TENSOR_W_DOWN));
   }
 #undef FILL_LIN
   FILL(e->embed, V * d, lj_global_tensor_id(LJ_TENSOR_EMBED), 0);
@@ -319,6 +337,11 @@ fail:
   lj_cuda_engine_free(e);
   *out = NULL;
   return rc;
+}
+
+int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cfg, uint64_t seed,
+                                 const lj_cuda_options *opt) {
+  return lj_cuda_engine_create_random_rank(out, cfg, 1, 0, seed, opt);
 }
 
 static int upload(lj_cuda_uploader *u, bf16 *dst, const lj_cuda_host_tensor *t, size_t n, const char *name,
@@ -869,25 +892,41 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
   return comp;
 }
 
-// The whole forward pass: embed, layers, final norm, LM head.
-static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) {
-  const lj_cuda_acts *a = &e->acts;
-  if (e->marks_on) LJ_TRY(lj_cuda_mark_begin(e));
-  LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, b, a));
-  for (int l = 0; l < e->cfg.n_layers; l++)
-    for (int st = LJ_STAGE_LAYER_FIRST; st <= LJ_STAGE_LAYER_LAST && l != e->skip_layer_plus1 - 1; st++) {
-      lj_stage run = lj_cuda_stage_at(e, b, (lj_stage)st);
-      if (run == LJ_STAGE_NONE) continue;  // not run at this degree
-      LJ_TRY(lj_cuda_run_stage(e, run, l, b, a));
-      lj_stage last = run;
-      lj_stage_parts(run, NULL, &last);
+// The whole forward pass of n ranks (tensor parallelism: each on its own weights, KV cache and
+// activations; 1: the engine alone): embed, layers, final norm, LM head, stage by stage, every
+// rank in turn on its own device and stream, with g's all-reduce of delta after every layer's
+// o_proj and down (NULL: none). Fused composites never contain o_proj or down.
+static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *bs, const lj_cuda_group *g) {
+  const lj_cuda_engine *e0 = es[0];
+  for (int r = 0; r < n; r++) {
+    if (n > 1) CUDA_CHECK(cudaSetDevice(es[r]->opt.device));
+    if (es[r]->marks_on) LJ_TRY(lj_cuda_mark_begin(es[r]));
+    LJ_TRY(lj_cuda_run_stage(es[r], LJ_STAGE_EMBED, -1, &bs[r], &es[r]->acts));
+  }
+  for (int l = 0; l < e0->cfg.n_layers; l++)
+    for (int st = LJ_STAGE_LAYER_FIRST; st <= LJ_STAGE_LAYER_LAST && l != e0->skip_layer_plus1 - 1; st++) {
+      lj_stage last = (lj_stage)st;
+      if (lj_cuda_stage_at(e0, &bs[0], (lj_stage)st) == LJ_STAGE_NONE) continue;  // an all-reduce stage: g's, below
+      for (int r = 0; r < n; r++) {
+        if (n > 1) CUDA_CHECK(cudaSetDevice(es[r]->opt.device));
+        lj_stage run = lj_cuda_stage_at(es[r], &bs[r], (lj_stage)st);
+        LJ_TRY(lj_cuda_run_stage(es[r], run, l, &bs[r], &es[r]->acts));
+        last = run;
+        lj_stage_parts(run, NULL, &last);
+        if (last == LJ_STAGE_O_PROJ) LJ_TRY(lj_cuda_calibration_run(es[r], l));
+      }
       st = (int)last;  // a composite covers its parts
-      if (last == LJ_STAGE_O_PROJ) LJ_TRY(lj_cuda_calibration_run(e, l));
+      if (g && (last == LJ_STAGE_O_PROJ || last == LJ_STAGE_DOWN)) LJ_TRY(g->allreduce_delta(g->ctx, bs[0].n_tokens));
     }
-  LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_FINAL_NORM, -1, b, a));
-  LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_LM_HEAD, -1, b, a));
+  for (int r = 0; r < n; r++) {
+    if (n > 1) CUDA_CHECK(cudaSetDevice(es[r]->opt.device));
+    LJ_TRY(lj_cuda_run_stage(es[r], LJ_STAGE_FINAL_NORM, -1, &bs[r], &es[r]->acts));
+    LJ_TRY(lj_cuda_run_stage(es[r], LJ_STAGE_LM_HEAD, -1, &bs[r], &es[r]->acts));
+  }
   return 0;
 }
+
+static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) { return forward_ranks(&e, 1, b, NULL); }
 
 int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens) {
   nvtxRangePushA(lj_phase_name(LJ_PHASE_PREFILL));
@@ -1020,8 +1059,8 @@ int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens) {
 }
 
 // Decode shape with arbitrary slots: the batch arrays are written directly.
-static int forward_decode_slots(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq,
-                                const int32_t *pos, int n) {
+static int upload_decode_slots(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos, int n,
+                               lj_cuda_batch *out) {
   int *h = (int *)malloc(sizeof(int) * 4 * (size_t)n);
   if (!h) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   for (int i = 0; i < n; i++) h[i] = tokens[i], h[n + i] = seq[i], h[2 * n + i] = pos[i], h[3 * n + i] = pos[i] + 1;
@@ -1034,16 +1073,22 @@ static int forward_decode_slots(lj_cuda_engine *e, const int32_t *tokens, const 
   if (err != cudaSuccess) return LJ_FAIL(LJ_ECUDA, "batch upload failed: %s", cudaGetErrorString(err));
   lj_cuda_batch b = {n, n, 1, 1, e->d_tokens, e->d_seq, e->d_pos, e->d_kv_len,
                      e->d_q_start, e->d_q_len, e->d_ctx_start, e->d_last_row};
-  LJ_TRY(forward(e, &b));
-  for (int i = 0; i < n; i++) e->h_len[seq[i]] = pos[i] + 1;
-  e->last_rows = n;
-  e->gen_rows = 0;  // a new forward call: nothing to continue
+  *out = b;
   return 0;
 }
 
-int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
-                          int n, const int32_t *logit_rows, int n_logits, float *logits) {
+static int use_device(const lj_cuda_engine *e, int n_ranks) {
+  if (n_ranks > 1) CUDA_CHECK(cudaSetDevice(e->opt.device));
+  return 0;
+}
+
+int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const lj_cuda_group *g, const int32_t *tokens,
+                          const int32_t *seq, const int32_t *pos, int n, const int32_t *logit_rows, int n_logits,
+                          float *logits) {
+  lj_cuda_engine *e = es[0];
   const lj_cuda_options *o = &e->opt;
+  if (n_ranks < 1 || n_ranks > LJ_CUDA_MAX_RANKS)
+    return LJ_FAIL(LJ_EINVAL, "forward over %d ranks: 1 .. %d", n_ranks, LJ_CUDA_MAX_RANKS);
   if (n <= 0 || n > o->max_tokens)
     return LJ_FAIL(LJ_EINVAL, "forward of %d tokens: the engine takes 1 .. %d", n, o->max_tokens);
   for (int i = 0; i < n; i++) {
@@ -1054,6 +1099,7 @@ int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_
     if (tokens[i] < 0 || tokens[i] >= e->cfg.vocab_size)
       return LJ_FAIL(LJ_EINVAL, "token %d is %d, outside the vocabulary [0, %d)", i, tokens[i], e->cfg.vocab_size);
   }
+  lj_cuda_batch bs[LJ_CUDA_MAX_RANKS];
   // Decode shape?
   int decode = n_logits == n;
   for (int i = 0; decode && i < n; i++) {
@@ -1062,7 +1108,16 @@ int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_
       if (seq[j] == seq[i]) decode = 0;
   }
   if (decode) {
-    LJ_TRY(forward_decode_slots(e, tokens, seq, pos, n));
+    for (int r = 0; r < n_ranks; r++) {
+      LJ_TRY(use_device(es[r], n_ranks));
+      LJ_TRY(upload_decode_slots(es[r], tokens, seq, pos, n, &bs[r]));
+    }
+    LJ_TRY(forward_ranks(es, n_ranks, bs, g));
+    for (int r = 0; r < n_ranks; r++) {
+      for (int i = 0; i < n; i++) es[r]->h_len[seq[i]] = pos[i] + 1;
+      es[r]->last_rows = n;
+      es[r]->gen_rows = 0;  // a new forward call: nothing to continue
+    }
   } else {
     // Prefill shape: slots 0 .. k-1 in order, consecutive positions, one logits row each
     // (its last token: the engine's final norm takes each sequence's last row).
@@ -1073,7 +1128,10 @@ int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_
     for (int i = 0; i < n && ok; i++) {
       if (i == 0 || seq[i] != seq[i - 1]) {
         ok = seq[i] == k;
-        if (ok) e->h_len[k] = pos[i], k++;  // positions from pos[i] on are (over)written
+        if (ok) {
+          for (int r = 0; r < n_ranks; r++) es[r]->h_len[k] = pos[i];  // positions from pos[i] on are (over)written
+          k++;
+        }
       } else {
         ok = pos[i] == pos[i - 1] + 1;
       }
@@ -1085,20 +1143,28 @@ int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_
       ok = n_logits == k && logit_rows[s] == row - 1;
     }
     int rc = 0;
-    lj_cuda_batch b;
-    if (!ok) {
+    if (!ok)
       rc = LJ_FAIL(LJ_EUNSUPPORTED,
                    "CUDA engine: a forward call must be a decode step (one token per slot) or a prefill of "
                    "slots 0 .. k-1 in order with the logits of each one's last token");
-    } else if ((rc = lj_cuda_prepare_batch(e, k, tokens, lens, &b)) == 0 && (rc = forward(e, &b)) == 0) {
-      for (int s = 0; s < k; s++) e->h_len[s] += lens[s];
-      e->last_rows = k;
-      e->gen_rows = 0;  // a new forward call: nothing to continue
+    for (int r = 0; rc == 0 && r < n_ranks; r++)
+      if ((rc = use_device(es[r], n_ranks)) == 0) rc = lj_cuda_prepare_batch(es[r], k, tokens, lens, &bs[r]);
+    if (rc == 0) rc = forward_ranks(es, n_ranks, bs, g);
+    for (int r = 0; rc == 0 && r < n_ranks; r++) {
+      for (int s = 0; s < k; s++) es[r]->h_len[s] += lens[s];
+      es[r]->last_rows = k;
+      es[r]->gen_rows = 0;  // a new forward call: nothing to continue
     }
     free(lens);
     LJ_TRY(rc);
   }
+  LJ_TRY(use_device(e, n_ranks));
   return lj_cuda_get_logits(e, logits, n_logits);
+}
+
+int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
+                          int n, const int32_t *logit_rows, int n_logits, float *logits) {
+  return lj_cuda_forward_group(&e, 1, NULL, tokens, seq, pos, n, logit_rows, n_logits, logits);
 }
 
 int lj_cuda_get_logits(lj_cuda_engine *e, float *out, int n_rows) {

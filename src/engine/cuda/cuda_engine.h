@@ -75,6 +75,11 @@ int lj_cuda_engine_create(lj_cuda_engine **out, const lj_model_config *cfg,
 // Random weights generated on the device (model/random_init.h, rounded to bf16).
 int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cfg, uint64_t seed,
                                  const lj_cuda_options *opt);
+// The same for rank `rank` of tensor-parallel degree `degree` (model/tp_shard.h): the rank's layer
+// shape (lj_tp_rank_config of cfg), its slices of the whole model's random tensors with the values
+// they have there, the replicated tensors whole; no host copy. Degree 1: the call above.
+int lj_cuda_engine_create_random_rank(lj_cuda_engine **out, const lj_model_config *cfg, int degree, int rank,
+                                      uint64_t seed, const lj_cuda_options *opt);
 void lj_cuda_engine_free(lj_cuda_engine *e);
 
 // Forgets every sequence (lengths back to 0).

@@ -7,6 +7,7 @@
 
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/gemm_lt.h"
+#include "engine/cuda/tp_comm.h"
 
 typedef __nv_bfloat16 bf16;
 
@@ -151,3 +152,16 @@ int lj_cuda_replay_adopt(lj_cuda_engine *e, cudaGraphExec_t exec, int calls, voi
 void lj_cuda_drop_graph(lj_cuda_engine *e);
 
 
+
+// Tensor parallelism (tp_engine.cu): a group's all-reduce of every rank's delta (n_tokens x dim
+// bf16, in place), called by the forward pass after each layer's o_proj and down.
+#define LJ_CUDA_MAX_RANKS LJ_TP_MAX_RANKS
+typedef struct {
+  int (*allreduce_delta)(void *ctx, int n_tokens);
+  void *ctx;
+} lj_cuda_group;
+// lj_cuda_forward_batch over n_ranks engines of one group (the ranks' batches, cached lengths and
+// stages kept in step; g NULL: no all-reduce); the logits are rank 0's. n_ranks 1, g NULL: the engine alone.
+int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const lj_cuda_group *g, const int32_t *tokens,
+                          const int32_t *seq, const int32_t *pos, int n, const int32_t *logit_rows, int n_logits,
+                          float *logits);

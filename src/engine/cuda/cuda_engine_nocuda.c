@@ -26,6 +26,11 @@ int lj_cuda_engine_create_random(lj_cuda_engine **out, const lj_model_config *cf
   *out = NULL;
   return NO_CUDA();
 }
+int lj_cuda_engine_create_random_rank(lj_cuda_engine **out, const lj_model_config *cfg, int degree, int rank,
+                                      uint64_t seed, const lj_cuda_options *opt) {
+  *out = NULL;
+  return NO_CUDA();
+}
 void lj_cuda_engine_free(lj_cuda_engine *e) {}
 void lj_cuda_reset(lj_cuda_engine *e) {}
 int lj_cuda_seq_len(const lj_cuda_engine *e, int s) { return -1; }

@@ -4,10 +4,12 @@
 #include "model/dtype.h"
 #include "model/random_init.h"
 
-static __global__ void fill_random_kernel(__nv_bfloat16 *dst, size_t n, uint64_t seed,
-                                          uint32_t tensor_id, int norm) {
+static __global__ void fill_random_kernel(__nv_bfloat16 *dst, size_t rows, size_t cols, size_t full_cols,
+                                          size_t row0, size_t col0, uint64_t seed, uint32_t tensor_id, int norm) {
+  size_t n = rows * cols;
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-    float v = norm ? lj_random_norm_weight(seed, tensor_id, i) : lj_random_matrix_weight(seed, tensor_id, i);
+    size_t src = (row0 + i / cols) * full_cols + col0 + i % cols;
+    float v = norm ? lj_random_norm_weight(seed, tensor_id, src) : lj_random_matrix_weight(seed, tensor_id, src);
     dst[i] = __float2bfloat16(v);
   }
 }
@@ -29,11 +31,18 @@ static unsigned grid_for(size_t n) {
   return (unsigned)(b > 4096 ? 4096 : (b ? b : 1));
 }
 
-int lj_cuda_fill_random(__nv_bfloat16 *dst, size_t n, uint64_t seed, uint32_t tensor_id, int norm,
-                        cudaStream_t stream) {
-  fill_random_kernel<<<grid_for(n), 256, 0, stream>>>(dst, n, seed, tensor_id, norm);
+int lj_cuda_fill_random_block(__nv_bfloat16 *dst, size_t rows, size_t cols, size_t full_cols, size_t row0,
+                              size_t col0, uint64_t seed, uint32_t tensor_id, int norm, cudaStream_t stream) {
+  fill_random_kernel<<<grid_for(rows * cols), 256, 0, stream>>>(dst, rows, cols, full_cols, row0, col0, seed,
+                                                                tensor_id, norm);
   CUDA_CHECK_LAUNCH("fill_random");
   return 0;
+}
+
+// The whole tensor: one row of n.
+int lj_cuda_fill_random(__nv_bfloat16 *dst, size_t n, uint64_t seed, uint32_t tensor_id, int norm,
+                        cudaStream_t stream) {
+  return lj_cuda_fill_random_block(dst, 1, n, n, 0, 0, seed, tensor_id, norm, stream);
 }
 
 int lj_cuda_f32_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n, cudaStream_t stream) {

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Tensor parallelism over NCCL on a multi-GPU host (docs/tensor-parallel.md §7): parity of the
+# NCCL path at degree 2, 4, 8 (as many as the GPUs allow) and 8B's decode tok/s against one GPU.
+#   - tiny: --tp 2 over NCCL = the CPU emulation's greedy tokens;
+#   - llama-3.2-1b at each degree: greedy tokens (32) = --tp 1's (the engine alone);
+#   - llama-3.1-8b at --tp 1 (engine alone, CUDA graphs) and --tp 2, 4 (eager): decode tok/s;
+#   - test_cuda_tp (loopback, NCCL degree 1) as on one GPU.
+#   bash scripts/gpu/tp_multi.sh [BIN_DIR]        (default build-gpu; logs in $OUT or ./tp-multi-logs)
+set -u
+BIN=${1:-build-gpu}
+LOG=${OUT:-./tp-multi-logs}
+source "$(dirname "$0")/checks_lib.sh"
+P="128000 791 6864 315 9822 374"
+ids() { grep '^ids: ' "$1" | sed 's/^ids: //'; }
+tps() { grep -o 'decode [0-9]* tokens in [0-9.]* s ([0-9.]* tok/s)' "$1" | grep -o '([0-9.]* tok/s)' | tr -d '()'; }
+ngpu=$(nvidia-smi -L | wc -l)
+echo "INFO GPUs: $ngpu"
+nvidia-smi topo -m 2>&1 | sed 's/^/INFO topo /' | head -12
+
+"$BIN/llamajoule" generate --model tiny --prompt-ids "$P" -n 16 --ignore-eos --device cpu --tp 2 >"$LOG/tiny.cpu2" 2>&1
+"$BIN/llamajoule" generate --model tiny --prompt-ids "$P" -n 16 --ignore-eos --device cuda --tp 2 >"$LOG/tiny.nccl2" 2>&1
+a=$(ids "$LOG/tiny.cpu2") b=$(ids "$LOG/tiny.nccl2")
+verdict "$([ -n "$a" ] && [ "$a" = "$b" ] && echo 1 || echo 0)" "tiny --tp 2 over NCCL = CPU emulation's tokens: [$b] / [$a]"
+grep -o "nccl [0-9.]* from .*NCCL_NVLS_ENABLE=[^;]*" "$LOG/tiny.nccl2" | head -1 | sed 's/^/INFO /'
+
+"$BIN/llamajoule" generate --model llama-3.2-1b --prompt-ids "$P" -n 32 --ignore-eos --device cuda >"$LOG/1b.tp1" 2>&1
+for n in 2 4 8; do
+  [ "$n" -le "$ngpu" ] || continue
+  "$BIN/llamajoule" generate --model llama-3.2-1b --prompt-ids "$P" -n 32 --ignore-eos --device cuda --tp $n \
+    >"$LOG/1b.nccl$n" 2>&1
+  a=$(ids "$LOG/1b.tp1") b=$(ids "$LOG/1b.nccl$n")
+  verdict "$([ -n "$a" ] && [ "$a" = "$b" ] && echo 1 || echo 0)" "llama-3.2-1b --tp $n over NCCL = --tp 1 (32 tokens), $(tps "$LOG/1b.nccl$n")"
+done
+
+for n in 1 2 4; do
+  [ "$n" -le "$ngpu" ] || continue
+  "$BIN/llamajoule" generate --model llama-3.1-8b --prompt-ids "$P" -n 128 --ignore-eos --device cuda \
+    $([ $n -gt 1 ] && echo --tp $n) >"$LOG/8b.tp$n" 2>&1
+  echo "INFO llama-3.1-8b --tp $n: decode $(tps "$LOG/8b.tp$n") (exit $?)"
+done
+a=$(ids "$LOG/8b.tp1") b=$(ids "$LOG/8b.tp2")
+[ "$ngpu" -ge 2 ] && verdict "$([ -n "$a" ] && [ "$a" = "$b" ] && echo 1 || echo 0)" "llama-3.1-8b --tp 2 = --tp 1 tokens (128)"
+
+(cd "$SRC" && timeout 300 "$BIN/test_cuda_tp") >"$LOG/test_cuda_tp.log" 2>&1
+verdict "$([ $? = 0 ] && echo 1 || echo 0)" "test_cuda_tp"
+echo "RESULT tp_multi fails=$fails"
+exit $((fails > 0))

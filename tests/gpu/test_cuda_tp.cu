@@ -1,0 +1,220 @@
+// The CUDA engine's tensor-parallel path (engine/cuda/tp_engine.h) on one GPU. On HF fixtures
+// (gqa2-bf16 at degree 2; mha-untied-norope, 4 KV heads, at degrees 2 and 4) and on the tiny
+// preset's random weights generated per rank on the device (degree 2), a ragged prefill of two
+// prompts (7 and 4 tokens), then STEPS decode steps of both, every engine fed the CPU emulation's
+// greedy tokens (so that one near-tie cannot make the runs diverge):
+//   - loopback degree N against the CPU emulation at degree N (fp32, lj_cpu_engine_create_tp):
+//     every logits row cosine >= 0.999 and ||cuda - cpu|| / ||cpu|| <= 3e-2. The engine alone
+//     measured 1.0e-2 to 1.8e-2 against these fixtures' fp32 logits (bench/results/engine/
+//     2026-11-24-h100-e2e_fixtures.log: bf16 weights and activations, each rounding 2^-9
+//     relative, through 2-3 layers); the all-reduce adds one bf16 rounding of each rank's partial
+//     per block, hence the margin. The argmax equal wherever the CPU's top two logits are more
+//     than GAP apart (closer pairs are counted and printed);
+//   - loopback degree N against the CUDA engine alone (degree 1): cosine >= 0.999, rel err
+//     <= 2e-2 (both bf16: they differ by the partials' roundings only), the same argmax rule;
+//   - NCCL at degree 1 (when libnccl.so.2 loads; else the reason is printed and that part
+//     skipped): the one rank's logits equal the engine alone's bit for bit (NCCL's all-reduce
+//     of one rank copies; the stages are the same kernels);
+//   - without the all-reduce (lj_cuda_tp_set_skip_allreduce) the error against the CPU emulation
+//     exceeds the bound: the check above would fail if the ranks' partial sums were not added;
+//   - the random preset's ranks generate their slices with the whole tensor's values: loopback
+//     degree 2 against the CPU emulation of the same random weights (host, lj_weights_random).
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+extern "C" {  // cmocka has no C++ guards
+#include <cmocka.h>
+}
+
+#include <math.h>
+#include <vector>
+
+#include "gpu_test_util.h"
+extern "C" {
+#include "common/error.h"
+#include "engine/cpu/cpu_engine.h"
+#include "engine/cpu/cpu_ops.h"
+#include "engine/generate.h"
+#include "model/weights.h"
+#include "engine/cuda/cuda_generate.h"  // no C++ guards of its own
+}
+#include "engine/cuda/tp_engine.h"
+
+#define COS_MIN 0.999
+#define REL_CPU 3e-2  // against the fp32 CPU emulation
+#define REL_GPU 2e-2  // against the CUDA engine alone
+#define GAP 0.05f
+enum { STEPS = 6, SEQS = 2 };
+
+typedef struct {
+  std::vector<float> logits;  // (1 + STEPS, SEQS, vocab)
+  int32_t tokens[1 + STEPS][SEQS];
+} trace;
+
+// forced NULL: greedy on its own logits; else the tokens to feed (the reference's).
+static void run(lj_forward_fn fwd, void *eng, int V, const trace *forced, trace *t) {
+  const int32_t prompt[11] = {1, 91, 64, 15, 22, 74, 66, /* seq 1: */ 1, 40, 93, 11};
+  const int32_t seq[11] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1}, pos[11] = {0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3};
+  const int32_t last[SEQS] = {6, 10}, rows[SEQS] = {0, 1};
+  t->logits.assign((size_t)(1 + STEPS) * SEQS * (size_t)V, 0.0f);
+  lj_batch b = {prompt, seq, pos, 11, last, SEQS};
+  if (fwd(eng, &b, t->logits.data()) < 0) fail_msg("%s", lj_error_message());
+  int32_t next_pos[SEQS] = {7, 4};
+  for (int step = 0; step <= STEPS; step++) {
+    float *lg = t->logits.data() + (size_t)step * SEQS * (size_t)V;
+    for (int s = 0; s < SEQS; s++) t->tokens[step][s] = lj_cpu_argmax(lg + (size_t)s * (size_t)V, V);
+    if (step == STEPS) break;
+    const int32_t *feed = forced ? forced->tokens[step] : t->tokens[step];
+    int32_t dseq[SEQS] = {0, 1};
+    lj_batch d = {feed, dseq, next_pos, SEQS, rows, SEQS};
+    if (fwd(eng, &d, lg + (size_t)SEQS * (size_t)V) < 0) fail_msg("%s", lj_error_message());
+    for (int s = 0; s < SEQS; s++) next_pos[s]++;
+  }
+}
+
+typedef struct {
+  double min_cos, max_rel;
+  int argmax_diff, near_ties;
+} diff;
+
+static diff compare(const trace *got, const trace *want, int V) {
+  diff d = {1.0, 0.0, 0, 0};
+  for (int row = 0; row < (1 + STEPS) * SEQS; row++) {
+    const float *a = got->logits.data() + (size_t)row * V, *b = want->logits.data() + (size_t)row * V;
+    double ab = 0, aa = 0, bb = 0, ee = 0;
+    float top = -INFINITY, second = -INFINITY;
+    for (int i = 0; i < V; i++) {
+      ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+      ee += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+      if (b[i] > top) second = top, top = b[i];
+      else if (b[i] > second) second = b[i];
+    }
+    double cos = ab / sqrt(aa * bb), rel = sqrt(ee / bb);
+    if (cos < d.min_cos) d.min_cos = cos;
+    if (rel > d.max_rel) d.max_rel = rel;
+    int ga = lj_cpu_argmax(a, V), wa = lj_cpu_argmax(b, V);
+    if (top - second <= GAP) d.near_ties++;
+    else if (ga != wa) d.argmax_diff++;
+  }
+  return d;
+}
+
+static void expect_close(const char *what, const trace *got, const trace *want, int V, double rel_max) {
+  diff d = compare(got, want, V);
+  printf("%s: min cosine %.6f, max rel err %.3e, argmax differences %d (near ties %d)\n", what, d.min_cos, d.max_rel,
+         d.argmax_diff, d.near_ties);
+  if (d.min_cos < COS_MIN) fail_msg("%s: cosine %.6f < %.3f", what, d.min_cos, COS_MIN);
+  if (d.max_rel > rel_max) fail_msg("%s: rel err %.3e > %.1e", what, d.max_rel, rel_max);
+  if (d.argmax_diff) fail_msg("%s: %d greedy tokens differ", what, d.argmax_diff);
+}
+
+static lj_cuda_options opts(void) {
+  lj_cuda_options o;
+  lj_cuda_options_default(&o);
+  o.max_batch = SEQS, o.max_ctx = 16, o.max_tokens = 16, o.print_plan = 0;
+  return o;
+}
+
+static void cpu_trace(const lj_weights *w, int degree, trace *t) {
+  lj_cpu_engine *e;
+  if (lj_cpu_engine_create_tp(w, SEQS, 16, 2, degree, &e) < 0) fail_msg("%s", lj_error_message());
+  run(lj_cpu_forward_fn, e, w->config.vocab_size, NULL, t);
+  lj_cpu_engine_free(e);
+}
+
+static void tp_trace(lj_cuda_tp *tp, int V, const trace *forced, trace *t) {
+  run(lj_cuda_tp_forward_fn, tp, V, forced, t);
+}
+
+static void fixture(const char *dir, int degree) {
+  lj_weights w;
+  if (lj_weights_load(dir, &w) < 0) fail_msg("%s", lj_error_message());
+  const int V = w.config.vocab_size;
+  trace cpu, alone, tp;
+  cpu_trace(&w, degree, &cpu);
+  lj_cuda_engine *e;
+  lj_cuda_options o = opts();
+  if (lj_cuda_engine_from_weights(&w, LJ_WEIGHTS_BF16, 0, SEQS, 16, 16, &e) < 0) fail_msg("%s", lj_error_message());
+  run(lj_cuda_forward_fn, e, V, &cpu, &alone);
+
+  lj_cuda_tp *t;
+  if (lj_cuda_tp_from_weights(&w, degree, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
+  printf("%s degree %d: %s\n", dir, degree, lj_cuda_tp_describe(t));
+  tp_trace(t, V, &cpu, &tp);
+  char what[256];
+  snprintf(what, sizeof what, "%s loopback %d vs CPU emulation %d", dir, degree, degree);
+  expect_close(what, &tp, &cpu, V, REL_CPU);
+  snprintf(what, sizeof what, "%s loopback %d vs CUDA alone", dir, degree);
+  expect_close(what, &tp, &alone, V, REL_GPU);
+  lj_cuda_tp_free(t);
+
+  // Without the all-reduce each rank keeps its partial delta: the bound above must fail.
+  if (lj_cuda_tp_from_weights(&w, degree, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_tp_set_skip_allreduce(t, 1);
+  trace skipped;
+  tp_trace(t, V, &cpu, &skipped);
+  diff d = compare(&skipped, &cpu, V);
+  printf("%s loopback %d WITHOUT the all-reduce: min cosine %.6f, max rel err %.3e\n", dir, degree, d.min_cos,
+         d.max_rel);
+  if (!(d.max_rel > REL_CPU)) fail_msg("without the all-reduce the rel err %.3e stays within %.1e", d.max_rel, REL_CPU);
+  lj_cuda_tp_free(t);
+
+  // NCCL at degree 1 on one GPU: the same path, the one rank's logits bit for bit the engine's.
+  if (degree == 2) {
+    int rc = lj_cuda_tp_from_weights(&w, 1, LJ_TP_BACKEND_NCCL, &o, &t);
+    if (rc == LJ_ENODEV) {
+      printf("NCCL degree 1 skipped: %s\n", lj_error_message());
+    } else {
+      if (rc < 0) fail_msg("%s", lj_error_message());
+      printf("NCCL degree 1: %s\n", lj_cuda_tp_describe(t));
+      trace one;
+      tp_trace(t, V, &cpu, &one);
+      size_t differ = 0;
+      for (size_t i = 0; i < one.logits.size(); i++) differ += memcmp(&one.logits[i], &alone.logits[i], 4) != 0;
+      printf("%s NCCL degree 1 vs CUDA alone: %zu of %zu logits differ\n", dir, differ, one.logits.size());
+      assert_int_equal(differ, 0);
+      lj_cuda_tp_free(t);
+    }
+  }
+  lj_cuda_engine_free(e);
+  lj_weights_free(&w);
+}
+
+static void test_gqa2_degree2(void **state) { (void)state; fixture("tests/data/models/gqa2-bf16", 2); }
+static void test_mha4_degree2(void **state) { (void)state; fixture("tests/data/models/mha-untied-norope", 2); }
+static void test_mha4_degree4(void **state) { (void)state; fixture("tests/data/models/mha-untied-norope", 4); }
+
+// Random weights generated per rank on the device against the CPU emulation of the same weights.
+static void test_tiny_random_degree2(void **state) {
+  (void)state;
+  lj_model_config c;
+  if (lj_config_preset("tiny", &c) < 0) fail_msg("%s", lj_error_message());
+  const uint64_t seed = 7;
+  lj_weights w;
+  if (lj_weights_random(&c, seed, 2, &w) < 0) fail_msg("%s", lj_error_message());
+  trace cpu, tp, alone;
+  cpu_trace(&w, 2, &cpu);
+  lj_cuda_options o = opts();
+  lj_cuda_tp *t;
+  if (lj_cuda_tp_random(&c, seed, 2, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
+  tp_trace(t, c.vocab_size, &cpu, &tp);
+  expect_close("tiny random, loopback 2 vs CPU emulation 2", &tp, &cpu, c.vocab_size, REL_CPU);
+  lj_cuda_tp_free(t);
+  lj_cuda_engine *e;
+  if (lj_cuda_engine_create_random(&e, &c, seed, &o) < 0) fail_msg("%s", lj_error_message());
+  run(lj_cuda_forward_fn, e, c.vocab_size, &cpu, &alone);
+  expect_close("tiny random, loopback 2 vs CUDA alone", &tp, &alone, c.vocab_size, REL_GPU);
+  lj_cuda_engine_free(e);
+  lj_weights_free(&w);
+}
+
+int main(void) {
+  gpu_test_require_device();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gqa2_degree2),
+      cmocka_unit_test(test_mha4_degree2),
+      cmocka_unit_test(test_mha4_degree4),
+      cmocka_unit_test(test_tiny_random_degree2),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
