@@ -240,7 +240,7 @@ static std::vector<double> stage_profile(lj_cuda_engine *e, const lj_model_confi
   lj_cuda_batch b;
   LJ(lj_cuda_prepare_batch(e, n_seqs, tok.data(), lens.data(), &b));
   cudaStream_t st = (cudaStream_t)lj_cuda_engine_stream(e);
-  int n_calls = 1 + c->n_layers * (LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1) + 2;
+  int n_calls = 1 + c->n_layers * (LJ_STAGE_LAYER_LAST - LJ_STAGE_LAYER_FIRST + 1) + 2;  // at most
   std::vector<cudaEvent_t> ev(n_calls + 1);
   for (auto &x : ev) CK(cudaEventCreate(&x));
   std::vector<std::vector<double>> per_stage(LJ_STAGE_ALL_COUNT);
@@ -255,8 +255,9 @@ static std::vector<double> stage_profile(lj_cuda_engine *e, const lj_model_confi
     };
     one(LJ_STAGE_EMBED, -1);
     for (int l = 0; l < c->n_layers; l++)
-      for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+      for (int s = LJ_STAGE_LAYER_FIRST; s <= LJ_STAGE_LAYER_LAST; s++) {
         lj_stage run = lj_cuda_stage_at(e, &b, (lj_stage)s), last = run;  // the engine's order
+        if (run == LJ_STAGE_NONE) continue;  // not run on one GPU (an all-reduce)
         one(run, l);
         lj_stage_parts(run, NULL, &last);
         s = (int)last;

@@ -309,6 +309,7 @@ int main(int argc, char **argv) {
   lj_cuda_set_skip_mask(g_e, 0);
   for (int i = 0; i < NS; i++) measure_iso(stages[i]), fprintf(stderr, "  iso:%s\n", lj_stage_name(stages[i]));
   for (int st = LJ_STAGE_QKV; st <= LJ_STAGE_DOWN; st++) {
+    if (!lj_stage_runs_at_degree((lj_stage)st, 1)) continue;  // one GPU: no all-reduce
     char name[40];
     snprintf(name, sizeof name, "seq:%s", lj_stage_name((lj_stage)st));
     measure_span(name, LJ_STAGE_ATTN_NORM, (lj_stage)st, 1);
@@ -354,6 +355,7 @@ int main(int argc, char **argv) {
   printf("\n%-12s %12s %12s %12s %8s\n", "prefix to", "seq mJ", "step mJ", "iso mJ", "step/iso");
   double prev = 0;
   for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) {
+    if (!lj_stage_runs_at_degree((lj_stage)st, 1)) continue;
     char a[40], q[40];
     snprintf(a, sizeof a, "iso:%s", lj_stage_name((lj_stage)st));
     snprintf(q, sizeof q, "seq:%s", lj_stage_name((lj_stage)st));

@@ -65,7 +65,7 @@ static void add_trials(lj_profile_result *r, lj_stage s, int64_t kv) {
 
 static double predicted_decode_dynamic(const lj_profile_plan *p) {
   double sum = 0;
-  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s++) {
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s = lj_stage_next(s, 1)) {
     if (s == LJ_STAGE_ATTN) {
       for (int j = 0; j < p->n_decode_kv; j++)
         sum += lj_profile_calls_per_unit(p, LJ_PHASE_DECODE, (lj_stage)s, j) * energy_of((lj_stage)s, p->decode_kv[j]);
@@ -103,7 +103,7 @@ static void test_analyze(void **state) {
   plan(&r);
   r.cond.idle_w = kIdle;
   int L = r.plan.config.n_layers;
-  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s++) add_trials(&r, (lj_stage)s, P);
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s = lj_stage_next(s, 1)) add_trials(&r, (lj_stage)s, P);
   add_trials(&r, LJ_STAGE_ATTN, 5);
   add_trials(&r, LJ_STAGE_ATTN, 7);
   // Three decode windows, each 10 units; dynamic energy 4% above the prediction.
@@ -122,7 +122,7 @@ static void test_analyze(void **state) {
   }
   // In-situ intervals: every stage call of step 1 lasts kCallTime plus one stamp.
   int64_t t = 1000000;
-  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s++) {
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s = lj_stage_next(s, 1)) {
     int calls = lj_stage_is_per_layer((lj_stage)s) ? L : 1;
     for (int l = 0; l < calls; l++) {
       lj_stage_interval iv = {t, t + (int64_t)llround((kCallTime + kStamp) * 1e9), LJ_PHASE_DECODE, (lj_stage)s,
@@ -151,7 +151,7 @@ static void test_analyze(void **state) {
   assert_int_equal(rc, 0);
 
   REL(r.stamp_cost_s, kStamp, 1e-9);
-  assert_int_equal((int)r.n_stages, LJ_STAGE_SAMPLE + 1 + 2);  // every decode stage, attention at 3 lengths
+  assert_int_equal((int)r.n_stages, 13 + 2);  // every decode stage of a degree-1 run, attention at 3 lengths
   for (size_t i = 0; i < r.n_stages; i++) {
     const lj_profile_stage *s = &r.stages[i];
     REL(s->est.dynamic_j.mean, energy_of(s->est.key.stage, s->est.key.kv_len), 1e-12);
@@ -162,7 +162,7 @@ static void test_analyze(void **state) {
     if (!(s->est.key.stage == LJ_STAGE_ATTN && s->est.key.kv_len != P)) REL(s->est.time_ratio, 1.0, 1e-6);
   }
   const lj_closure *c = &r.closure[LJ_PHASE_DECODE];
-  assert_int_equal(c->n_terms, LJ_STAGE_SAMPLE + 1 + 2);
+  assert_int_equal(c->n_terms, 13 + 2);  // a degree-1 run's 13 stages, attention at 3 lengths
   REL(c->predicted_dynamic_j.estimate, pred, 1e-12);
   REL(c->error_dynamic_pct, (1 / 1.04 - 1) * 100, 1e-9);
   double share = 0;
@@ -198,7 +198,7 @@ static void add_exact_window(lj_profile_result *r, lj_phase ph, int repeat, int6
 
 // Isolation trials of every prefill stage at energy_of, exact; prefill windows holding `unit` J.
 static void prefill_isolation_and_windows(lj_profile_result *r, double unit) {
-  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_LM_HEAD; s++)
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_LM_HEAD; s = lj_stage_next(s, 1))
     for (int k = 0; k < 3; k++) {
       lj_profile_trial t;
       memset(&t, 0, sizeof t);
@@ -237,15 +237,16 @@ static void test_sequence(void **state) {
   r.cond.idle_w = kIdle;
   const lj_profile_plan *p = &r.plan;
   double L = p->config.n_layers, layer = 0, iso_sum = 0;
-  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_LM_HEAD; s++)
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_LM_HEAD; s = lj_stage_next(s, 1))
     iso_sum += lj_profile_calls_per_unit(p, LJ_PHASE_PREFILL, (lj_stage)s, 0) * energy_of((lj_stage)s, 0);
-  for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) layer += 1.5 * energy_of((lj_stage)s, 0);
+  for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s = lj_stage_next(s, 1))
+    layer += 1.5 * energy_of((lj_stage)s, 0);
   double outside = energy_of(LJ_STAGE_EMBED, 0) + energy_of(LJ_STAGE_FINAL_NORM, 0) + energy_of(LJ_STAGE_LM_HEAD, 0);
   double seq_sum = L * layer + outside;
   prefill_isolation_and_windows(&r, seq_sum);
   for (int k = 0; k < 3; k++) {
     double prefix = 0;
-    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s = lj_stage_next(s, 1)) {
       prefix += 1.5 * energy_of((lj_stage)s, 0);
       add_sequence(&r, (lj_stage)s, prefix, k);
     }
@@ -285,11 +286,12 @@ static void test_sequence(void **state) {
   plan(&r);
   r.cond.idle_w = kIdle;
   double steps = p->gen_len - 1, dlayer = 0;
-  for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) dlayer += 1.5 * energy_of((lj_stage)s, 5);
+  for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s = lj_stage_next(s, 1))
+    dlayer += 1.5 * energy_of((lj_stage)s, 5);
   double dout = steps * (energy_of(LJ_STAGE_EMBED, P) + energy_of(LJ_STAGE_FINAL_NORM, P) +
                          energy_of(LJ_STAGE_LM_HEAD, P)) + p->gen_len * energy_of(LJ_STAGE_SAMPLE, P);
   double dsum = L * steps * dlayer + dout;
-  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s++) {
+  for (int s = LJ_STAGE_EMBED; s <= LJ_STAGE_SAMPLE; s = lj_stage_next(s, 1)) {
     if (s == LJ_STAGE_ATTN)
       for (int j = 0; j < p->n_decode_kv; j++) add_trials(&r, (lj_stage)s, p->decode_kv[j]);
     else
@@ -297,7 +299,7 @@ static void test_sequence(void **state) {
   }
   for (int k = 0; k < 3; k++) {
     double prefix = 0;
-    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s = lj_stage_next(s, 1)) {
       prefix += 1.5 * energy_of((lj_stage)s, 5);
       add_sequence_at(&r, LJ_PHASE_DECODE, 5, (lj_stage)s, prefix, k);
     }
@@ -322,7 +324,7 @@ static void test_sequence(void **state) {
   prefill_isolation_and_windows(&r, seq_sum);
   for (int k = 0; k < 3; k++) {
     double prefix = 0;
-    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s = lj_stage_next(s, 1)) {
       prefix += 1.5 * energy_of((lj_stage)s, 0);
       if (s != LJ_STAGE_ROPE || k == 0) add_sequence(&r, (lj_stage)s, prefix, k);
     }

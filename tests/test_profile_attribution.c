@@ -69,13 +69,15 @@ typedef struct {
   double w;
   int len;
 } stage_load;
+// A degree-1 run: the all-reduce stages (after o_proj and down) do not run ({0, 0}); it has 13 stages.
+enum { RUN_STAGES = 13 };
 static const stage_load load[2][LJ_STAGE_COUNT] = {
     // prefill: one pass of 2 + 2 x 22 + 1 + 2 + 1 = 50 x 20 ms = 1 s
-    {{180, 2}, {200, 1}, {600, 3}, {220, 1}, {550, 4}, {590, 2}, {200, 1}, {650, 6}, {300, 1}, {620, 3},
-     {160, 1}, {520, 2}, {130, 1}},
+    {{180, 2}, {200, 1}, {600, 3}, {220, 1}, {550, 4}, {590, 2}, {0, 0}, {200, 1}, {650, 6}, {300, 1}, {620, 3},
+     {0, 0}, {160, 1}, {520, 2}, {130, 1}},
     // decode: one step of 1 + 2 x 14 + 1 + 2 + 1 = 33 x 20 ms, after a 20 ms gap
-    {{150, 1}, {160, 1}, {400, 2}, {170, 1}, {300, 2}, {380, 1}, {160, 1}, {450, 3}, {200, 1}, {420, 2},
-     {155, 1}, {500, 2}, {130, 1}},
+    {{150, 1}, {160, 1}, {400, 2}, {170, 1}, {300, 2}, {380, 1}, {0, 0}, {160, 1}, {450, 3}, {200, 1}, {420, 2},
+     {0, 0}, {155, 1}, {500, 2}, {130, 1}},
 };
 static const double trial_offset_w[TRIALS] = {-2, 0, 2};
 
@@ -129,9 +131,10 @@ static void run_stage(engine *en, lj_phase p, lj_stage s, int layer, double extr
 static void forward(engine *en, lj_phase p, double extra_w, lj_stage skip, int record) {
   run_stage(en, p, LJ_STAGE_EMBED, -1, extra_w, record);
   for (int l = 0; l < LAYERS; l++)
-    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++)
+    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s = lj_stage_next(s, 1))
       if (s != (int)skip) run_stage(en, p, (lj_stage)s, l, extra_w, record);
-  for (int s = LJ_STAGE_FINAL_NORM; s <= LJ_STAGE_SAMPLE; s++) run_stage(en, p, (lj_stage)s, -1, extra_w, record);
+  for (int s = LJ_STAGE_FINAL_NORM; s <= LJ_STAGE_SAMPLE; s = lj_stage_next(s, 1))
+    run_stage(en, p, (lj_stage)s, -1, extra_w, record);
 }
 
 static void idle(engine *en, int64_t len) { en->now += len; }
@@ -230,7 +233,7 @@ static void build_plan(plan *pl) {
   uint32_t rng = 12345;
   for (int p = 0; p < 2; p++) {
     lj_phase phase = p ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
-    for (int s = 0; s < LJ_STAGE_COUNT; s++)
+    for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1))
       for (int k = 0; k < TRIALS; k++) {
         pl->offset[p][s][k] = aligned_offset(&rng);
         idle(en, pl->offset[p][s][k]);
@@ -313,7 +316,7 @@ static int setup(void **state) {
     w->h_wrong[r] = window(w, "replay gate_up (wrong)", w->pl.wrong[r]);
   }
   for (int p = 0; p < 2; p++)
-    for (int s = 0; s < LJ_STAGE_COUNT; s++)
+    for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1))
       for (int k = 0; k < TRIALS; k++) w->h_trial[p][s][k] = window(w, lj_stage_name((lj_stage)s), w->pl.trial[p][s][k]);
   for (int64_t t = T0; t <= w->pl.en.now; t += 10 * MS) assert_int_equal(lj_sampler_poll(w->sampler, t), 0);
   assert_int_equal(lj_sampler_stop(w->sampler), 0);
@@ -367,7 +370,7 @@ static void test_replay_per_call(void **state) {
   world *w = *state;
   const double sem_w = 2.0 / sqrt(3.0);  // the trial powers -2, 0, +2 W: sd 2 W
   for (int p = 0; p < 2; p++)
-    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1)) {
       lj_replay_estimate e;
       estimate(w, p, (lj_stage)s, w->h_trial[p][s], call_ns(phase_of(p), (lj_stage)s), &e);
       double pw = load_of(phase_of(p), (lj_stage)s)->w, sec = (double)call_ns(phase_of(p), (lj_stage)s) * 1e-9;
@@ -399,7 +402,8 @@ static void test_replay_per_call(void **state) {
 
 // Closure terms for a phase; `wrong` replaces decode GATE_UP by the wrong replay.
 static size_t closure_terms(world *w, int p, int wrong, lj_closure_term *terms) {
-  for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+  size_t n = 0;
+  for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1)) {
     lj_replay_estimate e;
     lj_stage st = (lj_stage)s;
     if (wrong && p == 1 && st == LJ_STAGE_GATE_UP)
@@ -409,9 +413,9 @@ static size_t closure_terms(world *w, int p, int wrong, lj_closure_term *terms) 
     // the counter's figures (exact on its grid); one estimate stands for both layers: one term
     // with the summed calls
     e.gross_j = e.counter_gross_j, e.dynamic_j = e.counter_dynamic_j;
-    lj_closure_term_from_estimate(&e, calls_in_phase(phase_of(p), st), &terms[s]);
+    lj_closure_term_from_estimate(&e, calls_in_phase(phase_of(p), st), &terms[n++]);
   }
-  return LJ_STAGE_COUNT;
+  return n;
 }
 
 static void test_closure(void **state) {
@@ -422,7 +426,7 @@ static void test_closure(void **state) {
     span sp = p ? w->pl.decode : w->pl.prefill;
     // the phase's energy is what the synthetic engine spent: stages plus idle gaps
     double stages_j = 0, stages_dyn_j = 0, se2 = 0, v2_over_df = 0;
-    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1)) {
       double calls = (double)calls_in_phase(phase, (lj_stage)s), sec = (double)call_ns(phase, (lj_stage)s) * 1e-9;
       stages_j += calls * load_of(phase, (lj_stage)s)->w * sec;
       stages_dyn_j += calls * (load_of(phase, (lj_stage)s)->w - IDLE_W) * sec;
@@ -450,7 +454,7 @@ static void test_closure(void **state) {
     EXACT(c.predicted_gross_j.df, se2 * se2 / v2_over_df);
     EXACT(c.error_dynamic_hi_pct - c.error_dynamic_pct, (c.predicted_dynamic_j.hi - stages_dyn_j) / stages_dyn_j * 100);
     assert_true(c.error_dynamic_lo_pct < 0 && c.error_dynamic_hi_pct > 0);
-    assert_int_equal(c.n_terms, LJ_STAGE_COUNT);
+    assert_int_equal(c.n_terms, RUN_STAGES);
   }
 }
 
@@ -487,7 +491,7 @@ static void test_timeline(void **state) {
     lj_phase phase = phase_of(p);
     const lj_timeline_phase *ph = &t->phase[phase];
     double sum = 0;
-    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1)) {
       const lj_timeline_stage *st = &t->stage[phase][s];
       assert_int_equal(st->calls, calls_in_phase(phase, (lj_stage)s));
       EXACT(st->time_s, (double)st->calls * (double)call_ns(phase, (lj_stage)s) * 1e-9);
@@ -511,7 +515,7 @@ static void test_timeline(void **state) {
   // per layer the ramps telescope too: layer 0 hands over to layer 1's attn_norm (same power),
   // layer 1 to final_norm (155 W instead of 160 W): -0.05 J per step
   double layer_j[LAYERS], layer_s[LAYERS], pure = 0;
-  for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++)
+  for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s = lj_stage_next(s, 1))
     pure += STEPS * load_of(LJ_PHASE_DECODE, (lj_stage)s)->w * (double)call_ns(LJ_PHASE_DECODE, (lj_stage)s) * 1e-9;
   assert_int_equal(lj_timeline_layers(en->iv, en->n_iv, w->interval_j, LJ_PHASE_DECODE, LAYERS, layer_j, layer_s), 0);
   EXACT(layer_j[0], pure);
@@ -718,7 +722,7 @@ static void test_budget_json(void **state) {
   assert_int_equal(lj_profile_add_window(&r, &pw), 0);
   assert_int_equal(lj_profile_summarize_phases(&r), 0);
   lj_closure_term terms[LJ_STAGE_COUNT];
-  for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+  for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1)) {
     lj_stage st = (lj_stage)s;
     int64_t call = call_ns(LJ_PHASE_DECODE, st);
     for (int k = 0; k < TRIALS; k++) {
@@ -735,10 +739,10 @@ static void test_budget_json(void **state) {
     ps.method = LJ_METHOD_ISOLATION, ps.calls_per_unit = (double)calls_in_phase(LJ_PHASE_DECODE, st);
     estimate(w, 1, st, w->h_trial[1][s], call, &ps.est);
     assert_int_equal(lj_profile_add_stage(&r, &ps), 0);
-    lj_closure_term_from_estimate(&ps.est, ps.calls_per_unit, &terms[s]);
+    lj_closure_term_from_estimate(&ps.est, ps.calls_per_unit, &terms[r.n_stages - 1]);
   }
   const lj_phase_summary *d = &r.phases[LJ_PHASE_DECODE];
-  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, terms, LJ_STAGE_COUNT, &d->gross_j, &d->dynamic_j, LEVEL,
+  assert_int_equal(lj_closure_compute(LJ_PHASE_DECODE, terms, RUN_STAGES, &d->gross_j, &d->dynamic_j, LEVEL,
                                       &r.closure[LJ_PHASE_DECODE]),
                    0);
   assert_int_equal(lj_analyze_budgets(&r), 0);
@@ -767,10 +771,13 @@ static void test_budget_json(void **state) {
     if (strcmp(kind, "stage")) continue;
     n_stage++;
     lj_stage st = LJ_STAGE_COUNT;
-    for (int s = 0; s < LJ_STAGE_COUNT; s++)
+    for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1))
       if (!strcmp(lj_stage_name((lj_stage)s), json_string_value(json_object_get(b, "stage")))) st = (lj_stage)s;
     assert_true(st < LJ_STAGE_COUNT);
-    const lj_replay_estimate *e = &r.stages[st].est;
+    const lj_replay_estimate *e = NULL;  // the stage's row (rows follow the run's stages)
+    for (size_t j = 0; j < r.n_stages; j++)
+      if (r.stages[j].est.key.stage == st) e = &r.stages[j].est;
+    assert_non_null(e);
     double t = (double)call_ns(LJ_PHASE_DECODE, st) * 1e-9, calls = (double)(REPLAY_NS / call_ns(LJ_PHASE_DECODE, st));
     EXACT(json_real_value(json_object_get(b, "trial_j")), (e->dynamic_j.hi - e->dynamic_j.lo) / 2);
     EXACT(json_real_value(json_object_get(b, "idle_j")), t * sqrt(1 + 9.0 * 9.0));
@@ -779,7 +786,7 @@ static void test_budget_json(void **state) {
         0.01);
     assert_string_equal(json_string_value(json_object_get(b, "edge_basis")), "bound");
   }
-  assert_int_equal(n_stage, LJ_STAGE_COUNT);
+  assert_int_equal(n_stage, RUN_STAGES);
   assert_int_equal(n_closure, 1);
   json_decref(doc);
   lj_profile_result_free(&r);

@@ -107,7 +107,7 @@ static void test_sequence(void **state) {
     for (int k = 1; k <= 9; k++) {
       lj_profile_trial t;
       memset(&t, 0, sizeof t);
-      t.key.phase = LJ_PHASE_DECODE, t.key.stage = (lj_stage)(LJ_STAGE_ATTN_NORM + k - 1), t.key.layer = -1;
+      t.key.phase = LJ_PHASE_DECODE, t.key.stage = lj_layer_order_stage(0, k - 1), t.key.layer = -1;
       t.key.kv_len = 4, t.trial = round, t.method = LJ_METHOD_SEQUENCE;
       double s = k * 1e-3 * (1 + 0.01 * (round - 1));
       t.t = trial(2.0, s, s + 0.5e-3);

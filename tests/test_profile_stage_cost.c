@@ -3,7 +3,9 @@
 // 4 heads, 2 KV heads, head_dim 24, vocab 128256) and against published
 // sizes of Llama 3.2 1B: one layer's QKV weights are 12.6 MB, the KV cache
 // holds 32 KiB per token, and one decode step reads all 1.24 B parameters
-// (2.47 GB: ~0.82 ms at 3.0 TB/s). Integer counts: exact.
+// (2.47 GB: ~0.82 ms at 3.0 TB/s). Integer counts: exact. The all-reduce stages (tensor
+// parallelism, per rank): a ring's 2 (N-1)/N x N_tok x dim bf16 elements sent and as many
+// received, (N-1)/N x N_tok x dim adds, all on the link (NVLink), none in HBM; nothing at degree 1.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include "common/error.h"
 #include "model/config.h"
 #include "profile/stage_cost.h"
+#include "report/report_derived.h"
 
 typedef struct {
   lj_stage stage;
@@ -150,6 +153,63 @@ static void test_untied_weights(void **state) {
   assert_int_equal(f.weight_bytes, 2 * (lj_config_n_params(&c) - table) + 2 * c.dim);
 }
 
+static void test_allreduce(void **state) {
+  (void)state;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("tiny", &c), 0);  // dim 64, 2 layers
+  lj_stage_shape sh;
+  lj_stage_shape_default(&sh);
+  sh.batch = 2, sh.n_tokens = 8;  // a prefill of 16 tokens: the update is 16 x 64 = 1024 elements
+  // degree, adds, link bytes (sent + received): 2 (N-1)/N x 1024 x 2 bytes each way
+  const struct {
+    int degree;
+    int64_t adds, link;
+  } e[] = {{1, 0, 0}, {2, 512, 2 * 2048}, {4, 768, 2 * 3072}, {8, 896, 2 * 3584}};
+  for (size_t i = 0; i < sizeof e / sizeof e[0]; i++)
+    for (int k = 0; k < 2; k++) {
+      lj_stage st = k ? LJ_STAGE_MLP_ALLREDUCE : LJ_STAGE_ATTN_ALLREDUCE;
+      sh.tp_degree = e[i].degree;
+      lj_stage_cost o;
+      assert_int_equal(lj_stage_cost_compute(&c, st, 1, &sh, &o), 0);
+      if (o.flops != e[i].adds || o.link_bytes != e[i].link)
+        fail_msg("%s at degree %d: adds %lld link %lld, expected %lld %lld", lj_stage_name(st), e[i].degree,
+                 (long long)o.flops, (long long)o.link_bytes, (long long)e[i].adds, (long long)e[i].link);
+      assert_int_equal(o.bytes, 0);  // no HBM bytes: the roofline keeps them apart
+      assert_int_equal(o.weight_bytes + o.act_read_bytes + o.act_write_bytes + o.kv_read_bytes + o.kv_write_bytes, 0);
+      assert_int_equal(lj_stage_cost_link_bytes_of(st, o.flops), o.link_bytes);  // what the store reader derives
+      const char *bound = lj_report_bound(&o);
+      if (e[i].degree > 1) assert_string_equal(bound, "link");
+      else assert_null(bound);
+    }
+  // every other stage has no link bytes, at any degree; o_proj's decode GEMV stays memory-bound
+  sh.tp_degree = 4, sh.batch = 1, sh.n_tokens = 1;
+  lj_stage_cost o;
+  assert_int_equal(lj_stage_cost_compute(&c, LJ_STAGE_O_PROJ, 1, &sh, &o), 0);
+  assert_int_equal(o.link_bytes, 0);
+  assert_int_equal(lj_stage_cost_link_bytes_of(LJ_STAGE_O_PROJ, o.flops), 0);
+  assert_string_equal(lj_report_bound(&o), "memory");
+  // one decode step of 70B at degree 8 (dim 8192): 28 KiB each way per all-reduce
+  lj_model_config b;
+  assert_int_equal(lj_config_preset("llama-3.3-70b", &b), 0);
+  sh.tp_degree = 8;
+  assert_int_equal(lj_stage_cost_compute(&b, LJ_STAGE_ATTN_ALLREDUCE, 0, &sh, &o), 0);
+  assert_int_equal(o.link_bytes, 2 * 28672);
+  assert_int_equal(o.flops, 7168);
+  // the forward pass: two all-reduces per layer; degree 1 adds none
+  lj_stage_cost f1, f8;
+  sh.tp_degree = 1;
+  assert_int_equal(lj_stage_cost_forward(&b, &sh, &f1), 0);
+  sh.tp_degree = 8;
+  assert_int_equal(lj_stage_cost_forward(&b, &sh, &f8), 0);
+  assert_int_equal(f1.link_bytes, 0);
+  assert_int_equal(f8.link_bytes, 2LL * b.n_layers * 2 * 28672);
+  assert_int_equal(f8.bytes, f1.bytes);
+  assert_int_equal(f8.flops - f1.flops, 2LL * b.n_layers * 7168);
+  sh.tp_degree = 0;
+  assert_int_equal(lj_stage_cost_compute(&c, LJ_STAGE_ATTN_ALLREDUCE, 0, &sh, &o), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "tensor-parallel degree 0"));
+}
+
 static void test_bad_shapes(void **state) {
   lj_model_config c;
   assert_int_equal(lj_config_preset("tiny", &c), 0);
@@ -178,6 +238,7 @@ int main(void) {
       cmocka_unit_test(test_tiny_prefill_batch),
       cmocka_unit_test(test_llama_1b),
       cmocka_unit_test(test_untied_weights),
+      cmocka_unit_test(test_allreduce),
       cmocka_unit_test(test_bad_shapes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

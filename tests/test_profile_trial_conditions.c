@@ -90,7 +90,7 @@ static void add_prefixes(lj_profile_result *r) {
     for (int k = 1; k <= 9; k++) {
       lj_profile_trial t;
       memset(&t, 0, sizeof t);
-      t.key.phase = LJ_PHASE_PREFILL, t.key.stage = (lj_stage)(LJ_STAGE_ATTN_NORM + k - 1), t.key.layer = -1;
+      t.key.phase = LJ_PHASE_PREFILL, t.key.stage = lj_layer_order_stage(0, k - 1), t.key.layer = -1;
       t.trial = round, t.method = LJ_METHOD_SEQUENCE;
       t.t.calls = 1000, t.t.duration_s = 2.0, t.t.idle_w = 100, t.t.temperature_c = 50;
       t.t.counter_energy_j = 1000 * k * 1e-3 * (1 + 0.01 * (round - 1)) + 200;

@@ -26,8 +26,11 @@
 static char g_dir[256];
 
 // Per-call dynamic energy (J) of each stage in decode and prefill (512 tokens), batch 1.
-static const double kDecodeJ[LJ_STAGE_COUNT] = {2e-6, 1e-5, 4e-4, 1e-5, 1.5e-4, 1.4e-4, 1e-5, 1.1e-3, 1.5e-5, 5.5e-4, 1e-6, 9e-3, 2e-5};
-static const double kPrefillJ[LJ_STAGE_COUNT] = {2e-5, 2e-4, 8e-3, 3e-4, 6e-3, 2.6e-3, 2e-4, 2e-2, 6e-4, 1e-2, 1e-5, 2e-2, 1e-5};
+// per stage id; 0 for the all-reduce stages, which a degree-1 run does not have
+static const double kDecodeJ[LJ_STAGE_COUNT] = {2e-6,   1e-5,   4e-4, 1e-5, 1.5e-4, 1.4e-4, 0,   1e-5,
+                                                1.1e-3, 1.5e-5, 5.5e-4, 0, 1e-6, 9e-3,   2e-5};
+static const double kPrefillJ[LJ_STAGE_COUNT] = {2e-5, 2e-4, 8e-3, 3e-4, 6e-3,  2.6e-3, 0, 2e-4,
+                                                 2e-2, 6e-4, 1e-2, 0,    1e-5, 2e-2,   1e-5};
 
 static void add_stage(lj_profile_result *r, lj_phase p, lj_stage s, double calls, double dyn_j) {
   lj_profile_stage st;
@@ -93,7 +96,7 @@ static void build(lj_profile_result *r, int batch, int prompt_len, const char *g
     }
   }
   assert_int_equal(lj_profile_summarize_phases(r), 0);
-  for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+  for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1)) {
     double per = lj_stage_is_per_layer((lj_stage)s) ? 16 : 1;
     if (s != LJ_STAGE_SAMPLE) add_stage(r, LJ_PHASE_PREFILL, (lj_stage)s, per, kPrefillJ[s] * prefill_scale);
     add_stage(r, LJ_PHASE_DECODE, (lj_stage)s, s == LJ_STAGE_SAMPLE ? 128 : per * 127, kDecodeJ[s] * decode_scale);

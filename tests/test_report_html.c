@@ -58,8 +58,11 @@ static void add_stage(lj_profile_result *r, lj_phase p, lj_stage s, int64_t kv, 
 }
 
 // Per-call dynamic energy (J) and time (s) of each stage, prefill (512 tokens) and decode.
-static const double kPrefillJ[LJ_STAGE_COUNT] = {2e-5, 2e-4, 8e-3, 3e-4, 6e-3, 2.6e-3, 2e-4, 2e-2, 6e-4, 1e-2, 1e-5, 2e-2, 1e-5};
-static const double kDecodeJ[LJ_STAGE_COUNT] = {2e-6, 1e-5, 4e-4, 1e-5, 1.5e-4, 1.4e-4, 1e-5, 1.1e-3, 1.5e-5, 5.5e-4, 1e-6, 9e-3, 2e-5};
+// per stage id; 0 for the all-reduce stages, which a degree-1 run does not have
+static const double kPrefillJ[LJ_STAGE_COUNT] = {2e-5, 2e-4, 8e-3, 3e-4, 6e-3,  2.6e-3, 0, 2e-4,
+                                                 2e-2, 6e-4, 1e-2, 0,    1e-5, 2e-2,   1e-5};
+static const double kDecodeJ[LJ_STAGE_COUNT] = {2e-6,   1e-5,   4e-4, 1e-5, 1.5e-4, 1.4e-4, 0,   1e-5,
+                                                1.1e-3, 1.5e-5, 5.5e-4, 0, 1e-6, 9e-3,   2e-5};
 
 static void build(lj_profile_result *r) {
   lj_profile_result_init(r);
@@ -114,7 +117,7 @@ static void build(lj_profile_result *r) {
   }
   assert_int_equal(lj_profile_summarize_phases(r), 0);
 
-  for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+  for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1)) {
     double per = lj_stage_is_per_layer((lj_stage)s) ? 16 : 1;
     add_stage(r, LJ_PHASE_PREFILL, (lj_stage)s, 0, per, kPrefillJ[s], kPrefillJ[s] / 300, LJ_METHOD_ISOLATION);
     add_stage(r, LJ_PHASE_DECODE, (lj_stage)s, 576, per * 128, kDecodeJ[s], kDecodeJ[s] / 150, LJ_METHOD_ISOLATION);
@@ -139,7 +142,7 @@ static void build(lj_profile_result *r) {
   for (int step = 0; step <= 128; step++) {
     lj_phase p = step ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
     for (int l = 0; l < 16; l++)
-      for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+      for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s = lj_stage_next(s, 1)) {
         lj_stage_interval iv = {.begin_ns = t, .end_ns = t + 20000, .phase = p, .stage = (lj_stage)s, .layer = l};
         assert_int_equal(lj_profile_add_interval(r, &iv, step), 0);
         r->interval_energy_j[r->n_intervals - 1] = (step ? kDecodeJ[s] : kPrefillJ[s]) * (1 + 0.02 * l);
@@ -150,7 +153,7 @@ static void build(lj_profile_result *r) {
   r->timeline.phase[LJ_PHASE_DECODE].n_intervals = 128 * 16 * 9;
   // Decode's layers x stages measured alone (--per-layer): that heatmap uses them, prefill's the timeline.
   for (int l = 0; l < 16; l++)
-    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s++) {
+    for (int s = LJ_STAGE_ATTN_NORM; s <= LJ_STAGE_DOWN; s = lj_stage_next(s, 1)) {
       lj_layer_stage_estimate e;
       memset(&e, 0, sizeof e);
       e.phase = LJ_PHASE_DECODE, e.layer = l, e.stage = (lj_stage)s, e.kv_len = 576, e.n_trials = 1;

@@ -327,7 +327,7 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   tp->gap_dynamic_j = 0.375;
   r->timeline.phase[LJ_PHASE_PREFILL].n_intervals = 22;
   r->timeline.phase[LJ_PHASE_PREFILL].energy_j = 0.25;
-  for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+  for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1)) {
     lj_timeline_stage *ts = &r->timeline.stage[LJ_PHASE_DECODE][s];
     ts->calls = s == LJ_STAGE_SAMPLE ? 0 : 44;  // sample did not run: no row
     ts->time_s = 0.001 * s;
@@ -696,7 +696,7 @@ static void same_timeline(const lj_timeline_result *w, const lj_timeline_result 
       SAME(a->gap_dynamic_j, b->gap_dynamic_j);
       SAME(a->overlap_s, b->overlap_s);
     }
-    for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    for (int s = 0; s < LJ_STAGE_COUNT; s = lj_stage_next(s, 1)) {
       const lj_timeline_stage *x = &w->stage[p][s], *y = &g->stage[p][s];
       if (x->calls <= 0) {  // the stage did not run: no row
         assert_int_equal(y->calls, 0);

@@ -81,6 +81,9 @@ static void usage(FILE *f) {
           "  --device N             GPU (CUDA index, default 0)\n"
           "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
           "  --threads N            CPU engine threads (default: all)\n"
+          "  --tp N                 tensor-parallel degree (default 1): with --engine cpu the CPU engine emulates\n"
+          "                         N ranks, and the all-reduce stages attn_allreduce and mlp_allreduce get rows\n"
+          "                         of their own (docs/tensor-parallel.md); the GPU profile runs degree 1 only\n"
           "  --seed S               weights of a preset, replay offsets (default 0)\n"
           "  --weights bf16|fp8     the linear layers: bf16 (default) or FP8 E4M3 (docs/engine-cuda.md)\n"
           "  --fp8-scale row|tensor with --weights fp8: one scale per output row (default) or one per\n"
@@ -127,7 +130,7 @@ enum {
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
   OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_FP8_SCALE, OPT_FUSION, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
   OPT_PER_LAYER, OPT_NO_LAYER_STAGES, OPT_SKIP_ROUNDS, OPT_ABLATION_ROUNDS, OPT_HEAD_KV, OPT_HEAD_BATCH,
-  OPT_HEAD_GROUPS, OPT_HEAD_TRIALS, OPT_HEAD_SECONDS
+  OPT_HEAD_GROUPS, OPT_HEAD_TRIALS, OPT_HEAD_SECONDS, OPT_TP
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -145,6 +148,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"no-sequence", no_argument, 0, OPT_NO_SEQUENCE},
       {"no-overhead", no_argument, 0, OPT_NO_OVERHEAD}, {"device", required_argument, 0, OPT_DEVICE},
       {"engine", required_argument, 0, OPT_ENGINE}, {"threads", required_argument, 0, OPT_THREADS},
+      {"tp", required_argument, 0, OPT_TP},
       {"seed", required_argument, 0, OPT_SEED}, {"json", no_argument, 0, OPT_JSON},
       {"replay-duty", required_argument, 0, OPT_DUTY}, {"ablate", required_argument, 0, OPT_ABLATE},
       {"quick", no_argument, 0, OPT_QUICK},
@@ -230,6 +234,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_DEVICE: LJ_TRY(parse_int("--device", optarg, 0, 255, &o->device)); break;
       case OPT_ENGINE: a->engine = optarg; break;
       case OPT_THREADS: LJ_TRY(parse_int("--threads", optarg, 1, 4096, &o->threads)); break;
+      case OPT_TP: LJ_TRY(parse_int("--tp", optarg, 1, 64, &o->tp_degree)); break;
       case OPT_SEED: LJ_TRY(parse_num("--seed", optarg, 0, 9007199254740992.0, &v)); o->seed = (uint64_t)v; break;
       case OPT_JSON: a->json = 1; break;
       case OPT_DUTY: LJ_TRY(parse_num("--replay-duty", optarg, 0.05, 1, &o->replay_duty)); break;
@@ -291,6 +296,13 @@ int lj_cmd_profile(int argc, char **argv) {
   int on_gpu = strcmp(a.engine, "cpu") != 0 && lj_cuda_device_count() > 0;
   if (!strcmp(a.engine, "cuda") && !on_gpu)
     return lj_report_error(LJ_FAIL(LJ_ENODEV, "--engine cuda: no usable CUDA device (or a build without CUDA)"));
+  if (on_gpu && a.o.tp_degree > 1) {
+    lj_report_error(LJ_FAIL(LJ_EUNSUPPORTED,
+                            "--tp %d: the GPU profile runs one GPU until the multi-GPU profile exists "
+                            "(docs/tensor-parallel.md §4); --engine cpu emulates tensor parallelism, timing only",
+                            a.o.tp_degree));
+    return LJ_EXIT_USAGE;
+  }
   if ((rc = lj_profile_preflight(&a.o, &check, ckpt, on_gpu)) < 0) return lj_report_error(rc);
   if (!on_gpu)
     fprintf(stderr,

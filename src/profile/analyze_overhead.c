@@ -41,7 +41,7 @@ void lj_analyze_stamp_cost(lj_profile_result *r, const lj_profile_raw *raw) {
   double off = lj_stats_mean(raw->marks_off_s, (size_t)raw->n_marks_off);
   // per decode step; a unit of gen_len tokens has gen_len - 1 marked steps
   double per_step = (on - off) * r->plan.gen_len / (r->plan.gen_len - 1);
-  double stamps = (double)(LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1) * r->plan.config.n_layers + 5;
+  double stamps = (double)LJ_LAYER_STAGES * r->plan.config.n_layers + 5;
   if (per_step > 0) r->stamp_cost_s = per_step / stamps;
 }
 

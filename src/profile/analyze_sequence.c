@@ -15,6 +15,16 @@
 // (--trials is at most 100): by the counter and by the power samples (NAN where a round's
 // samples cannot stand for it, lj_trial_samples_usable).
 enum { MAX_ROUNDS = 128 };
+// The prefixes follow the run's order of a layer's stages (lj_layer_order_stage, variant 0: a
+// GPU profile runs at tensor-parallel degree 1); the whole layer is the prefix up to its last.
+#define LAST lj_layer_order_stage(0, LJ_LAYER_STAGES - 1)
+
+// The stage before st in the run's order (LJ_STAGE_NONE: st is the first, or not in the layer).
+static lj_stage stage_before(lj_stage st) {
+  for (int k = 1; k < LJ_LAYER_STAGES; k++)
+    if (lj_layer_order_stage(0, k) == st) return lj_layer_order_stage(0, k - 1);
+  return LJ_STAGE_NONE;
+}
 typedef struct {
   double dyn[MAX_ROUNDS], gross[MAX_ROUNDS], time[MAX_ROUNDS];
   double sdyn[MAX_ROUNDS], sgross[MAX_ROUNDS];
@@ -27,7 +37,7 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
   for (size_t i = 0; i < r->n_trials; i++) {
     const lj_profile_trial *t = &r->trials[i];
     // the whole layer: the last prefix, or the Shapley rounds' whole layer (the same replay, measured once)
-    int whole = last == LJ_STAGE_DOWN && t->method == LJ_METHOD_LOO && t->key.stage == LJ_STAGE_NONE;
+    int whole = last == LAST && t->method == LJ_METHOD_LOO && t->key.stage == LJ_STAGE_NONE;
     if (!whole && (t->method != LJ_METHOD_SEQUENCE || t->key.stage != last)) continue;
     lj_trial_per_call v;
     if (t->key.phase != ph || t->trial < 0 || t->trial >= MAX_ROUNDS || !lj_analyze_trial_per_call(t, &v)) continue;
@@ -95,9 +105,10 @@ int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gro
     if (r->trials[i].method == LJ_METHOD_SEQUENCE && r->trials[i].key.phase == ph) kv = r->trials[i].key.kv_len;
   if (kv < 0) return 0;  // not measured
   *complete = 1;
-  for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) {
-    sequence_prefix_of(r, ph, (lj_stage)st, &cur);
-    int first = st == LJ_STAGE_ATTN_NORM, n = 0;
+  for (int k = 0; k < LJ_LAYER_STAGES; k++) {
+    lj_stage st = lj_layer_order_stage(0, k);
+    sequence_prefix_of(r, ph, st, &cur);
+    int first = k == 0, n = 0;
     lj_profile_stage s;
     memset(&s, 0, sizeof s);
     lj_replay_estimate *e = &s.est;
@@ -112,7 +123,7 @@ int lj_analyze_sequence(lj_profile_result *r, lj_phase ph, lj_mean_ci *layer_gro
                          &fin));
     s.method = LJ_METHOD_SEQUENCE;
     s.calls_per_unit = lj_profile_calls_per_unit(p, ph, LJ_STAGE_QKV, 0);  // every layer call of the phase
-    e->key.phase = ph, e->key.stage = (lj_stage)st, e->key.layer = -1, e->key.kv_len = kv;
+    e->key.phase = ph, e->key.stage = st, e->key.layer = -1, e->key.kv_len = kv;
     e->n_trials = n;
     e->window_flags |= cur.flags;  // this prefix ran at the cap: what the stage adds is not the run's
     LJ_TRY(lj_analyze_add_derived_stage(r, &s));
@@ -142,9 +153,10 @@ int lj_analyze_sequence_group(const lj_profile_result *r, lj_phase ph, const lj_
   if (!a) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
   int any = 0;
   for (int k = 0; k < n; k++) {
-    if (st[k] < LJ_STAGE_ATTN_NORM || st[k] > LJ_STAGE_DOWN) continue;
+    lj_stage before = stage_before(st[k]);
+    if (before == LJ_STAGE_NONE && st[k] != lj_layer_order_stage(0, 0)) continue;  // not a layer stage
     sequence_prefix_of(r, ph, st[k], &a[0]);
-    if (st[k] != LJ_STAGE_ATTN_NORM) sequence_prefix_of(r, ph, (lj_stage)(st[k] - 1), &a[1]);
+    if (before != LJ_STAGE_NONE) sequence_prefix_of(r, ph, before, &a[1]);
     else memset(&a[1], 0, sizeof a[1]), memset(a[1].have, 0xff, sizeof a[1].have);
     for (int i = 0; i < MAX_ROUNDS; i++) {
       have[i] &= a[0].have[i] && a[1].have[i];
@@ -187,7 +199,7 @@ int lj_analyze_closure_sequence(lj_profile_result *r, lj_phase ph, const lj_mean
     lj_closure_term_from_estimate(&s->est, s->calls_per_unit, &terms[n++]);
   }
   memset(&terms[n], 0, sizeof terms[n]);
-  terms[n].key.phase = ph, terms[n].key.stage = LJ_STAGE_DOWN, terms[n].key.layer = -1;
+  terms[n].key.phase = ph, terms[n].key.stage = LAST, terms[n].key.layer = -1;
   terms[n].calls = lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0);  // every layer call
   terms[n].gross_j = *layer_gross, terms[n].dynamic_j = *layer_dyn;
   n++;

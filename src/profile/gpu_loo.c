@@ -39,7 +39,7 @@ int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
     if ((rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_SEQUENCE, seconds, 1, &p[n])) == 0) n++;
   }
   if (rc == 0 && !o->shapley) {  // the sequence method's whole layer, as before
-    lj_gpu_replay_what w = {LJ_STAGE_ATTN_NORM, LJ_STAGE_DOWN, NULL, 0, LJ_STAGE_DOWN, 0, NULL, 0, NULL, 0, 0, 0};
+    lj_gpu_replay_what w = {run[0], run[N - 1], NULL, 0, run[N - 1], 0, NULL, 0, NULL, 0, 0, 0};
     if ((rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_SEQUENCE, seconds, 1, &p[n])) == 0) n++;
   }
   if (rc == 0 && o->shapley) {

@@ -5,6 +5,9 @@
 // It shares the phase-window loop with the GPU runner (profile_window_units.c);
 // What can prove its times wrong: calls x stage time per call, summed, against
 // the phase window's time (the engine clocks its stages inside the window).
+// With --tp N the engine emulates N tensor-parallel ranks (docs/tensor-parallel.md): every stage
+// runs each rank's share in turn, and the all-reduce stages (attn_allreduce, mlp_allreduce) get
+// rows of their own.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +65,7 @@ static int unit_load(cpu_run *c) {
               c->w.config.name);
   }
   int B = c->o->batch;
-  return lj_cpu_engine_create(&c->w, B, c->o->prompt_len + c->o->gen_len + 1, threads, &c->e);
+  return lj_cpu_engine_create_tp(&c->w, B, c->o->prompt_len + c->o->gen_len + 1, threads, c->o->tp_degree, &c->e);
 }
 
 static int unit_tokenize(cpu_run *c) { return lj_profile_tokenize_unit(&c->prompt); }
@@ -75,11 +78,12 @@ static int argmax(const float *x, int n) {
   return best;
 }
 
-// Per-stage time of one call of fn, added to phase ph.
+// Per-stage time of one call of fn, added to phase ph (the stages that run at the engine's degree).
 static void stage_delta(cpu_run *c, lj_phase ph, const int64_t *before, int calls_scale) {
   const int64_t *now = lj_cpu_engine_stage_ns(c->e);
   int L = c->r->plan.config.n_layers;
   for (int s = 0; s < LJ_STAGE_COUNT; s++) {
+    if (!lj_stage_runs_at_degree((lj_stage)s, lj_cpu_engine_tp_degree(c->e))) continue;
     c->stage_ns[ph][s] += now[s] - before[s];
     c->stage_calls[ph][s] += (int64_t)calls_scale * (lj_stage_is_per_layer((lj_stage)s) ? L : 1);
   }
@@ -193,6 +197,10 @@ int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r) {
   snprintf(r->cond.device.name, sizeof r->cond.device.name, "CPU (%d threads)",
            o->threads > 0 ? o->threads : lj_default_threads());
   snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "none (timing only)");
+  if (o->tp_degree > 1)
+    lj_profile_note(r, "Tensor parallelism emulated on the CPU at degree %d (docs/tensor-parallel.md): each stage "
+                       "runs the %d ranks' shares one after the other, and attn_allreduce and mlp_allreduce add "
+                       "their partial o_proj and down outputs (and the residual).", o->tp_degree, o->tp_degree);
   if (rc == 0) rc = measure(&c);
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", lj_error_message());
@@ -222,6 +230,7 @@ int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r) {
       lj_stage_shape_default(&sh);
       sh.batch = o->batch, sh.n_tokens = ph == LJ_PHASE_PREFILL ? o->prompt_len : 1;
       sh.kv_past = s.est.key.kv_len;
+      sh.tp_degree = o->tp_degree;
       int layer = lj_stage_is_per_layer((lj_stage)st) ? (r->plan.config.n_layers > 1 ? 1 : 0) : -1;
       lj_stage_cost_compute(&r->plan.config, (lj_stage)st, layer, &sh, &s.cost);
       s.calls_per_unit = lj_profile_calls_per_unit(&r->plan, (lj_phase)ph, (lj_stage)st, 0);

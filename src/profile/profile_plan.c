@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/weight_format.h"
+#include "model/tp_shard.h"
 
 void lj_profile_options_default(lj_profile_options *o) {
   memset(o, 0, sizeof *o);
@@ -38,6 +39,7 @@ void lj_profile_options_default(lj_profile_options *o) {
   // 2 replicates give the lack-of-fit test its pure error; 0.3 s windows hold ~15 power samples
   o->head_reps = 2, o->head_trial_s = 0.3;
   o->progress = 1;
+  o->tp_degree = 1;
 }
 
 void lj_profile_options_quick(lj_profile_options *o) {
@@ -97,6 +99,12 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
                    "calls of at most %d tokens run fused, and the prefill's stage methods replay the simple stages; "
                    "use a prompt of more than %d tokens in all, or --fusion none", (long long)o->batch * o->prompt_len,
                    o->batch, o->prompt_len, LJ_CUDA_FUSED_MAX_TOKENS, LJ_CUDA_FUSED_MAX_TOKENS);
+  // Tensor parallelism: a degree that splits the model's heads and MLP rows, bf16 linear layers.
+  LJ_TRY(lj_tp_check(&p->config, o->tp_degree, p->config.name));
+  if (o->tp_degree > 1 && o->weights == LJ_WEIGHTS_FP8)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "--tp %d with --weights fp8: not supported yet (each rank would quantise its "
+                   "own slice of o_proj's and down_proj's input, which nothing checks yet); use --weights bf16",
+                   o->tp_degree);
   snprintf(p->fusion, sizeof p->fusion, "%s", lj_cuda_fusion_name(o->fusion) ? lj_cuda_fusion_name(o->fusion) : "none");
   // Decode KV lengths (positions cached before the step): the first and last
   // step's, and evenly between, so no step lies outside them.

@@ -48,6 +48,7 @@ typedef struct {
   int known_answer_mb;      // MiB of the known-answer calibration copy; 0: no known-answer check (default)
 #define LJ_KNOWN_ANSWER_DEFAULT_MB 16  // --known-answer: about one 1B decode qkv call of traffic (2 x 16 MiB)
   int threads;              // CPU engine threads (0 = all)
+  int tp_degree;            // tensor-parallel ranks (1; > 1: the CPU engine's emulation only, docs/tensor-parallel.md)
   uint64_t seed;
   int weights;              // lj_weight_format of the CUDA engine (bf16)
   int fp8_scale;            // with FP8 weights, lj_fp8_scale_mode (per row); quantised on load, both engines

@@ -12,6 +12,7 @@ void lj_stage_shape_default(lj_stage_shape *s) {
   s->act_bytes = 2;
   s->logit_bytes = 4;
   s->token_bytes = 4;
+  s->tp_degree = 1;
 }
 
 static int check_shape(const lj_model_config *c, const lj_stage_shape *sh) {
@@ -24,6 +25,8 @@ static int check_shape(const lj_model_config *c, const lj_stage_shape *sh) {
   if (sh->weight_bytes < 1 || sh->act_bytes < 1 || sh->logit_bytes < 1 || sh->token_bytes < 1)
     return LJ_FAIL(LJ_EINVAL, "stage cost: element sizes must be >= 1 byte (weight %d, act %d, logit %d, token %d)",
                    sh->weight_bytes, sh->act_bytes, sh->logit_bytes, sh->token_bytes);
+  if (sh->tp_degree < 1)
+    return LJ_FAIL(LJ_EINVAL, "stage cost: tensor-parallel degree %d, expected >= 1", sh->tp_degree);
   if (c->dim < 1 || c->hidden_dim < 1 || c->n_heads < 1 || c->n_kv_heads < 1 || c->head_dim < 1 || c->vocab_size < 1)
     return LJ_FAIL(LJ_EINVAL, "stage cost: model '%s' has a zero dimension", c->name);
   return LJ_OK;
@@ -107,6 +110,13 @@ int lj_stage_cost_compute(const lj_model_config *c, lj_stage s, int layer, const
     case LJ_STAGE_DOWN:  // (N, H) x (H, D) -> delta
       gemm(N, H, D, wb, ab, o);
       break;
+    case LJ_STAGE_ATTN_ALLREDUCE:  // ring all-reduce of delta (N, D) per rank; nothing at degree 1
+    case LJ_STAGE_MLP_ALLREDUCE: {
+      const int64_t G = sh->tp_degree;
+      o->flops = (G - 1) * N * D / G;
+      o->link_bytes = 2 * (2 * (G - 1) * N * D * ab / G);  // sent + received
+      break;
+    }
     case LJ_STAGE_FINAL_NORM:  // the last DOWN's delta added on the rows that reach the LM head
       add_rmsnorm(R, D, 1, wb, ab, o);
       break;
@@ -136,6 +146,7 @@ static void add_cost(lj_stage_cost *to, const lj_stage_cost *one) {
   to->kv_read_bytes += one->kv_read_bytes;
   to->kv_write_bytes += one->kv_write_bytes;
   to->bytes += one->bytes;
+  to->link_bytes += one->link_bytes;
 }
 
 // A composite stage (fused mode) does its parts' work: their sum. The intermediates it keeps on chip

@@ -17,7 +17,11 @@
 //   - attention is causal: a query at position p attends to keys 0..p;
 //   - FINAL_NORM, LM_HEAD and SAMPLE run on the last token of each sequence
 //     (`logits_all_tokens` = 1: on every token);
-//   - SAMPLE is greedy (one comparison per logit).
+//   - SAMPLE is greedy (one comparison per logit);
+//   - ATTN_ALLREDUCE and MLP_ALLREDUCE (tensor-parallel degree N > 1, per rank): a ring all-reduce
+//     of the (N_tok, D) update; each rank sends and receives 2 (N-1)/N N_tok D elements and adds
+//     (N-1)/N N_tok D of them. Those bytes cross the link between GPUs (NVLink), not HBM: they are
+//     link_bytes, and `bytes` stays 0. At degree 1 the stages do not run: all zero.
 #pragma once
 #include <stdint.h>
 
@@ -34,9 +38,10 @@ typedef struct {
   int act_bytes;            // bytes per activation and KV-cache element: 2 (bf16)
   int logit_bytes;          // bytes per logit: 4 (fp32)
   int token_bytes;          // bytes per token id: 4 (int32)
+  int tp_degree;            // tensor-parallel ranks: 1 (the all-reduce stages' cost only)
 } lj_stage_shape;
 
-// batch 1, one decode token after `kv_past` positions, bf16, fp32 logits.
+// batch 1, one decode token after `kv_past` positions, bf16, fp32 logits, degree 1.
 void lj_stage_shape_default(lj_stage_shape *s);
 
 // Per call of stage `s` in decoder layer `layer` (0..n_layers-1; ignored for

@@ -203,6 +203,12 @@ static json_t *groups_part(const lj_profile_result *r) {
       put_num(o, "dynamic_j_lo", sum.dynamic_j.lo);
       put_num(o, "dynamic_j_hi", sum.dynamic_j.hi);
       put_num(o, "share_dynamic", sum.share_dynamic);
+      lj_interval jt;
+      double st;
+      if (g == LJ_GROUP_COMM && lj_report_comm_per_token(r, (lj_phase)p, &jt, &st) == 1) {
+        put_num(o, "dynamic_j_per_token", jt.estimate);
+        put_num(o, "time_s_per_token", st);
+      }
       json_array_append_new(a, o);
     }
   return a;

@@ -58,7 +58,7 @@ int lj_report_group_sum_by(const lj_profile_result *r, lj_phase p, lj_stage_grou
   memset(out, 0, sizeof *out);
   undefined_interval(&out->dynamic_j);
   undefined_interval(&out->gross_j);
-  out->share_dynamic = out->share_gross = NAN;
+  out->share_dynamic = out->share_gross = out->time_s = NAN;
   size_t k = 0;
   for (size_t i = 0; i < r->n_stages; i++)
     if (r->stages[i].est.key.phase == p && group_of(r->stages[i].est.key.stage) == g &&
@@ -71,7 +71,7 @@ int lj_report_group_sum_by(const lj_profile_result *r, lj_phase p, lj_stage_grou
     free(coef), free(dyn), free(gross);
     return LJ_FAIL(LJ_ENOMEM, "report: out of memory summing %zu stage estimates", k);
   }
-  double share_d = 0, share_g = 0;
+  double share_d = 0, share_g = 0, time = 0;
   size_t j = 0;
   for (size_t i = 0; i < r->n_stages; i++) {
     const lj_profile_stage *s = &r->stages[i];
@@ -82,6 +82,7 @@ int lj_report_group_sum_by(const lj_profile_result *r, lj_phase p, lj_stage_grou
     gross[j] = s->est.gross_j;
     share_d += lj_profile_stage_share(r, s, 1);  // NAN in any estimate makes the sum NAN: unknown, not partial
     share_g += lj_profile_stage_share(r, s, 0);
+    time += s->calls_per_unit * (s->est.time_per_call_s.n > 0 ? s->est.time_per_call_s.mean : NAN);
     j++;
   }
   double level = r->plan.level > 0 && r->plan.level < 1 ? r->plan.level : 0.95;
@@ -92,7 +93,22 @@ int lj_report_group_sum_by(const lj_profile_result *r, lj_phase p, lj_stage_grou
   out->n_estimates = (int)k;
   out->share_dynamic = share_d;
   out->share_gross = share_g;
+  out->time_s = time;
   return 0;
+}
+
+int lj_report_comm_per_token(const lj_profile_result *r, lj_phase p, lj_interval *j_per_token, double *s_per_token) {
+  undefined_interval(j_per_token);
+  *s_per_token = NAN;
+  lj_report_group g;
+  LJ_TRY(lj_report_group_sum(r, p, LJ_GROUP_COMM, &g));
+  int64_t tokens = r->phases[p].tokens_per_unit;
+  if (!g.n_estimates || tokens <= 0) return 0;
+  *j_per_token = g.dynamic_j;
+  j_per_token->estimate /= (double)tokens, j_per_token->se /= (double)tokens;
+  j_per_token->lo /= (double)tokens, j_per_token->hi /= (double)tokens;
+  *s_per_token = g.time_s / (double)tokens;
+  return 1;
 }
 
 double lj_report_replay_share(const lj_profile_result *r, lj_phase p, lj_stage s) {
@@ -121,6 +137,7 @@ size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p) {
 }
 
 const char *lj_report_bound(const lj_stage_cost *c) {
+  if (c->link_bytes > 0) return "link";  // an all-reduce: its bytes cross NVLink, not HBM
   if (c->bytes <= 0 || !isfinite(c->flops_per_byte)) return NULL;
   return c->flops_per_byte < LJ_REPORT_RIDGE_FLOP_PER_BYTE ? "memory" : "compute";
 }

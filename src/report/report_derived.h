@@ -27,9 +27,14 @@ typedef struct {
   lj_interval dynamic_j;  // per unit: sum of calls_per_unit x dynamic per call, with its interval
   lj_interval gross_j;
   double share_dynamic, share_gross;  // sums of the estimates' shares
+  double time_s;                      // per unit: sum of calls_per_unit x time per call (NAN: one unknown)
 } lj_report_group;
 
 int lj_report_group_sum(const lj_profile_result *r, lj_phase p, lj_stage_group g, lj_report_group *out);
+// The communication (the all-reduce stages, tensor parallelism) per token of phase p: its dynamic
+// energy (J/token, with the group's interval) and its time (s/token). 0 with no all-reduce
+// estimate in the phase (a degree-1 run); 1 when filled.
+int lj_report_comm_per_token(const lj_profile_result *r, lj_phase p, lj_interval *j_per_token, double *s_per_token);
 // The same with the stages grouped by group_of instead of lj_stage_group_of and the estimates of
 // method m instead of the phase's reported method.
 int lj_report_group_sum_by(const lj_profile_result *r, lj_phase p, lj_stage_group g,
@@ -42,7 +47,8 @@ double lj_report_replay_share(const lj_profile_result *r, lj_phase p, lj_stage s
 // Number of estimates of the phase (0: the phase was not replayed).
 size_t lj_report_stage_count(const lj_profile_result *r, lj_phase p);
 
-// "memory" or "compute" by the cost's FLOP/byte against the ridge; NULL when unknown.
+// "memory" or "compute" by the cost's FLOP/byte against the ridge; "link" for a stage whose bytes
+// cross the link between GPUs (the all-reduce stages: apart from HBM, no ridge); NULL when unknown.
 const char *lj_report_bound(const lj_stage_cost *c);
 // A closure's verdict (common/verdict.h: PASS when the whole interval of the dynamic error lies
 // within +-target, MISS when the whole interval lies outside, else INCONCLUSIVE). The interval

@@ -356,6 +356,12 @@ static json_t *groups_json(jb *b, const lj_profile_result *r, int *rc) {
       put(b, o, "gross_j_per_unit", interval(b, &sum.gross_j));
       put_num(b, o, "share_dynamic", sum.share_dynamic);
       put_num(b, o, "share_gross", sum.share_gross);
+      lj_interval jt;
+      double st;
+      if (g == LJ_GROUP_COMM && lj_report_comm_per_token(r, (lj_phase)p, &jt, &st) == 1) {  // issue 18's figure
+        put(b, o, "dynamic_j_per_token", interval(b, &jt));
+        put_num(b, o, "time_s_per_token", st);
+      }
       push(b, a, o);
     }
   return a;

@@ -297,16 +297,59 @@ static int stage_order(const void *pa, const void *pb) {
   return (sa->method > sb->method) - (sa->method < sb->method);
 }
 
+// The communication's line under the group table (tensor parallelism; nothing at degree 1).
+static int print_comm(FILE *f, const lj_profile_result *r, lj_phase p) {
+  lj_interval j;
+  double s;
+  cell a, b;
+  int has = lj_report_comm_per_token(r, p, &j, &s);
+  if (has < 0) return has;
+  if (has && r->plan.timing_only)
+    fprintf(f, "communication (attn_allreduce + mlp_allreduce): %s per token\n", qty(a, s, NAN, "s"));
+  else if (has)
+    fprintf(f, "communication (attn_allreduce + mlp_allreduce): %s per token dynamic, %s per token\n",
+            interval_j(a, &j), qty(b, s, NAN, "s"));
+  return 0;
+}
+
+// The group column's width: 10, or "communication"'s where that group has rows.
+static int group_col(const lj_profile_result *r, lj_phase p) {
+  lj_report_group comm;
+  int rc = lj_report_group_sum(r, p, LJ_GROUP_COMM, &comm);
+  return rc == 0 && comm.n_estimates ? (int)strlen(lj_stage_group_name(LJ_GROUP_COMM)) : 10;
+}
+
+// A timing-only run's groups: the engine's own clock per unit, and each group's share of the stages' sum.
+static int print_groups_time(FILE *f, const lj_profile_result *r, lj_phase p) {
+  lj_report_group sum[LJ_GROUP_COUNT];
+  double total = 0;
+  for (int g = 0; g < LJ_GROUP_COUNT; g++) {
+    LJ_TRY(lj_report_group_sum(r, p, (lj_stage_group)g, &sum[g]));
+    if (sum[g].n_estimates) total += sum[g].time_s;
+  }
+  int w = group_col(r, p);
+  cell a, b;
+  fprintf(f, "%-*s %10s %8s %5s\n", w, "group", "time/unit", "share", "rows");
+  for (int g = 0; g < LJ_GROUP_COUNT; g++)
+    if (sum[g].n_estimates)
+      fprintf(f, "%-*s %10s %8s %5d\n", w, lj_stage_group_name((lj_stage_group)g), qty(a, sum[g].time_s, NAN, "s"),
+              share(b, total > 0 ? sum[g].time_s / total : NAN), sum[g].n_estimates);
+  return print_comm(f, r, p);
+}
+
 static int print_groups(FILE *f, const lj_profile_result *r, lj_phase p) {
   cell a, b, c, d;
-  fprintf(f, "%-10s %18s %18s %8s %8s %5s\n", "group", "dynamic/unit", "gross/unit", "share d", "share g", "rows");
+  int w = group_col(r, p);
+  fprintf(f, "%-*s %18s %18s %8s %8s %5s\n", w, "group", "dynamic/unit", "gross/unit", "share d", "share g", "rows");
   for (int g = 0; g < LJ_GROUP_COUNT; g++) {
     lj_report_group sum;
     LJ_TRY(lj_report_group_sum(r, p, (lj_stage_group)g, &sum));
     if (!sum.n_estimates) continue;
-    fprintf(f, "%-10s %18s %18s %8s %8s %5d\n", lj_stage_group_name((lj_stage_group)g), interval_j(a, &sum.dynamic_j),
-            interval_j(b, &sum.gross_j), share(c, sum.share_dynamic), share(d, sum.share_gross), sum.n_estimates);
+    fprintf(f, "%-*s %18s %18s %8s %8s %5d\n", w, lj_stage_group_name((lj_stage_group)g),
+            interval_j(a, &sum.dynamic_j), interval_j(b, &sum.gross_j), share(c, sum.share_dynamic),
+            share(d, sum.share_gross), sum.n_estimates);
   }
+  LJ_TRY(print_comm(f, r, p));
   // The shares are of the replayed stages; say how much of the measured phase they leave out.
   const lj_closure *cl = lj_profile_closure_of(r, p, lj_profile_reported_method(r, p));
   if (cl->n_terms > 0 && cl->measured_dynamic_j > 0 && isfinite(cl->predicted_dynamic_j.estimate)) {
@@ -332,13 +375,14 @@ static const char *stage_label(cell c, const lj_profile_stage *s, const lj_profi
   return c;
 }
 
-// The stage column's width: 10, or the longest label a composite stage's name needs
-// ("ffn_norm+gate_up+swiglu shap"), so the columns after it stay aligned.
+// The stage column's width: 10, or the longest label a composite or all-reduce stage's name needs
+// ("ffn_norm+gate_up+swiglu shap", "attn_allreduce"), so the columns after it stay aligned.
 static int stage_col(const lj_profile_result *r) {
   int w = 10;
   for (size_t i = 0; i < r->n_stages; i++) {
     int n = (int)strlen(lj_stage_name(r->stages[i].est.key.stage)) + 5;  // + " shap" / " seq"
-    if (lj_stage_is_composite(r->stages[i].est.key.stage) && n > w) w = n;
+    lj_stage st = r->stages[i].est.key.stage;
+    if ((lj_stage_is_composite(st) || lj_stage_is_allreduce(st)) && n > w) w = n;
   }
   for (int p = 0; r->timeline_valid && p < LJ_PHASE_COUNT; p++)
     for (int st = 0; st < LJ_STAGE_ALL_COUNT; st++) {
@@ -346,6 +390,11 @@ static int stage_col(const lj_profile_result *r) {
       if (r->timeline.stage[p][st].calls > 0 && n > w) w = n;
     }
   return w;
+}
+
+// "mem", "comp", "link" or "-" (lj_report_bound).
+static const char *bound_abbrev(const char *bound) {
+  return !bound ? "-" : bound[0] == 'm' ? "mem" : bound[0] == 'c' ? "comp" : bound;
 }
 
 static void print_stage_row(FILE *f, const lj_profile_result *r, const lj_profile_stage *s, const char *label,
@@ -364,7 +413,7 @@ static void print_stage_row(FILE *f, const lj_profile_result *r, const lj_profil
     qty(unit, s->calls_per_unit * e->time_per_call_s.mean, NAN, "s");
     cv_pct(cv, e->time_per_call_s.cv);
     fprintf(f, "%-*s %5s %8s %10s %10s %6s %10s %6s %-4s %6s\n", w, label, kv, calls, t, situ, ratio, unit, fb,
-            bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
+            bound_abbrev(bound), cv);
     return;
   }
   double per_call = e->dynamic_j.n > 0 ? e->dynamic_j.mean : NAN;
@@ -378,7 +427,7 @@ static void print_stage_row(FILE *f, const lj_profile_result *r, const lj_profil
   cv_pct(cv, e->dynamic_j.cv);
   if (e->window_flags & LJ_WINDOW_SOURCES_DISAGREE) strcat(cv, "!");
   fprintf(f, "%-*s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", w, label, kv, calls, dyn, unit, sh, t,
-          situ, ratio, jf, jb, fb, bound ? (bound[0] == 'm' ? "mem" : "comp") : "-", cv);
+          situ, ratio, jf, jb, fb, bound_abbrev(bound), cv);
 }
 
 static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
@@ -399,7 +448,10 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
            timing_only ? "the CPU engine's stage clocks" : "isolation replay", timing_only ? "" : trials);
   section(f, title);
   int rc = 0;
-  if (!timing_only) {
+  if (timing_only && group_col(r, p) > 10) {  // the groups by time where the run has an all-reduce (degree > 1)
+    rc = print_groups_time(f, r, p);
+    fputc('\n', f);
+  } else if (!timing_only) {
     rc = print_groups(f, r, p);
     lj_profile_method m = lj_profile_reported_method(r, p);
     if (m != LJ_METHOD_ISOLATION)
@@ -444,7 +496,9 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
               lj_profile_method_name(m), m == LJ_METHOD_ISOLATION ? "" : "; - = a row it replaced");
     }
     if (!timing_only) fprintf(f, "pJ/FLOP, pJ/B: dynamic energy over the analytic work; ");
-    fprintf(f, "bnd: FLOP/B below the ridge (%.0f) = memory-bound\n", LJ_REPORT_RIDGE_FLOP_PER_BYTE);
+    fprintf(f, "bnd: FLOP/B below the ridge (%.0f) = memory-bound", LJ_REPORT_RIDGE_FLOP_PER_BYTE);
+    fprintf(f, group_col(r, p) > 10 ? "; link: an all-reduce, its bytes cross NVLink, not HBM (no FLOP/B, pJ/B)\n"
+                                    : "\n");
     if (nonpositive && !timing_only)
       fprintf(f, "pJ/FLOP, pJ/B -: a dynamic estimate <= 0 is noise (a stage's work costs energy), "
                  "so it has no energy per work\n");

@@ -24,9 +24,20 @@ typedef struct {
   int64_t act_write_bytes;  // activations written (incl. logits, sampled ids)
   int64_t kv_read_bytes;    // KV cache read
   int64_t kv_write_bytes;   // KV cache written
-  int64_t bytes;            // the sum of the five above
+  int64_t bytes;            // the sum of the five above (the device's memory, HBM)
   double flops_per_byte;    // arithmetic intensity: flops / bytes
+  // Sent plus received over the link between GPUs (NVLink) by one rank: the all-reduce stages'
+  // traffic, apart from the HBM bytes above (0 for every other stage). Schema 13 has no column
+  // for it: the store reader derives it from the stored adds (lj_stage_cost_link_bytes_of).
+  int64_t link_bytes;
 } lj_stage_cost;
+
+// The link bytes of an all-reduce stage from its adds: a ring all-reduce of bf16 elements sends
+// and receives 2 (N-1)/N elements of 2 bytes each per element of the sum, and adds (N-1)/N of them,
+// so link bytes = 2 x 2 x 2 x adds. 0 for every other stage.
+static inline int64_t lj_stage_cost_link_bytes_of(lj_stage s, int64_t adds) {
+  return lj_stage_is_allreduce(s) ? 8 * adds : 0;
+}
 
 // What one measured stage figure is about.
 typedef struct {

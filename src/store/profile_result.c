@@ -21,17 +21,26 @@ const char *lj_profile_method_name(lj_profile_method m) {
   return (unsigned)m < LJ_METHOD_ALL_COUNT ? names[m] : "?";
 }
 
-lj_stage lj_layer_order_stage(int variant, int k) {
-  static const lj_stage orders[LJ_LAYER_ORDERS][LJ_LAYER_STAGES] = {
-      {LJ_STAGE_ATTN_NORM, LJ_STAGE_QKV, LJ_STAGE_ROPE, LJ_STAGE_ATTN, LJ_STAGE_O_PROJ, LJ_STAGE_FFN_NORM,
-       LJ_STAGE_GATE_UP, LJ_STAGE_SWIGLU, LJ_STAGE_DOWN},
-      {LJ_STAGE_DOWN, LJ_STAGE_SWIGLU, LJ_STAGE_GATE_UP, LJ_STAGE_FFN_NORM, LJ_STAGE_O_PROJ, LJ_STAGE_ATTN,
-       LJ_STAGE_ROPE, LJ_STAGE_QKV, LJ_STAGE_ATTN_NORM},
+lj_stage lj_layer_order_stage_tp(int variant, int k, int degree) {
+  // The orders with both all-reduce stages; at degree 1 they are left out, which leaves each
+  // order as it was before the stages existed.
+  static const lj_stage orders[LJ_LAYER_ORDERS][LJ_LAYER_STAGES_TP] = {
+      {LJ_STAGE_ATTN_NORM, LJ_STAGE_QKV, LJ_STAGE_ROPE, LJ_STAGE_ATTN, LJ_STAGE_O_PROJ, LJ_STAGE_ATTN_ALLREDUCE,
+       LJ_STAGE_FFN_NORM, LJ_STAGE_GATE_UP, LJ_STAGE_SWIGLU, LJ_STAGE_DOWN, LJ_STAGE_MLP_ALLREDUCE},
+      {LJ_STAGE_MLP_ALLREDUCE, LJ_STAGE_DOWN, LJ_STAGE_SWIGLU, LJ_STAGE_GATE_UP, LJ_STAGE_FFN_NORM,
+       LJ_STAGE_ATTN_ALLREDUCE, LJ_STAGE_O_PROJ, LJ_STAGE_ATTN, LJ_STAGE_ROPE, LJ_STAGE_QKV, LJ_STAGE_ATTN_NORM},
       // attention's and the MLP's stages alternated: light and heavy neighbours change
       {LJ_STAGE_ATTN_NORM, LJ_STAGE_FFN_NORM, LJ_STAGE_QKV, LJ_STAGE_GATE_UP, LJ_STAGE_ROPE, LJ_STAGE_SWIGLU,
-       LJ_STAGE_ATTN, LJ_STAGE_DOWN, LJ_STAGE_O_PROJ}};
-  return (unsigned)variant < LJ_LAYER_ORDERS && (unsigned)k < LJ_LAYER_STAGES ? orders[variant][k] : LJ_STAGE_NONE;
+       LJ_STAGE_ATTN, LJ_STAGE_DOWN, LJ_STAGE_O_PROJ, LJ_STAGE_MLP_ALLREDUCE, LJ_STAGE_ATTN_ALLREDUCE}};
+  if ((unsigned)variant >= LJ_LAYER_ORDERS || k < 0 || k >= lj_layer_stages(degree)) return LJ_STAGE_NONE;
+  for (int i = 0; i < LJ_LAYER_STAGES_TP; i++)
+    if (lj_stage_runs_at_degree(orders[variant][i], degree) && k-- == 0) return orders[variant][i];
+  return LJ_STAGE_NONE;
 }
+
+lj_stage lj_layer_order_stage(int variant, int k) { return lj_layer_order_stage_tp(variant, k, 1); }
+
+int lj_layer_stages(int degree) { return degree > 1 ? LJ_LAYER_STAGES_TP : LJ_LAYER_STAGES; }
 
 const char *lj_layer_order_name(int variant) {
   static const char *const names[LJ_LAYER_ORDERS] = {"run", "reversed", "interleaved"};
@@ -192,13 +201,16 @@ lj_stage_group lj_stage_group_of(lj_stage s) {
     case LJ_STAGE_SWIGLU:
     case LJ_STAGE_DOWN:
     case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU: return LJ_GROUP_MLP;
+    case LJ_STAGE_ATTN_ALLREDUCE:
+    case LJ_STAGE_MLP_ALLREDUCE: return LJ_GROUP_COMM;
     case LJ_STAGE_LM_HEAD: return LJ_GROUP_LM_HEAD;
     default: return LJ_GROUP_SAMPLE;
   }
 }
 
 const char *lj_stage_group_name(lj_stage_group g) {
-  static const char *const names[LJ_GROUP_COUNT] = {"embed", "norms", "attention", "mlp", "lm_head", "sample"};
+  static const char *const names[LJ_GROUP_COUNT] = {"embed",         "norms",   "attention", "mlp",
+                                                     "communication", "lm_head", "sample"};
   return (unsigned)g < LJ_GROUP_COUNT ? names[g] : "?";
 }
 

@@ -135,10 +135,17 @@ const char *lj_profile_method_name(lj_profile_method m);
 // The stage orders of LJ_METHOD_ORDER trials (variant 1 ..), and the run's own (variant 0).
 // With captured inputs every order is computable: each stage reads buffers that hold real
 // activations of its shape, whatever ran before it.
-#define LJ_LAYER_STAGES 9  // attn_norm .. down
+// A layer at tensor-parallel degree 1 runs LJ_LAYER_STAGES stages (attn_norm .. down, no all-reduce);
+// above 1 it runs LJ_LAYER_STAGES_TP (attn_allreduce after o_proj, mlp_allreduce after down).
+#define LJ_LAYER_STAGES 9
+#define LJ_LAYER_STAGES_TP 11
 #define LJ_LAYER_ORDERS 3
-// Stage k (0 .. LJ_LAYER_STAGES - 1) of order `variant`; "run", "reversed", "interleaved".
+// Stage k (0 .. LJ_LAYER_STAGES - 1) of order `variant` at degree 1; "run", "reversed", "interleaved".
 lj_stage lj_layer_order_stage(int variant, int k);
+// The same at tensor-parallel degree `degree` (k < lj_layer_stages(degree)): the orders with the
+// all-reduce stages where they run, and without them at degree 1 (lj_layer_order_stage).
+lj_stage lj_layer_order_stage_tp(int variant, int k, int degree);
+int lj_layer_stages(int degree);
 const char *lj_layer_order_name(int variant);
 
 // Known-answer trials (method LJ_METHOD_KNOWN): key.stage says what ran (LJ_STAGE_NONE: the
@@ -425,13 +432,16 @@ const lj_budget *lj_profile_budget_of(const lj_profile_result *r, const char *ki
 double lj_budget_total_pct(const lj_budget *b);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
-// down), embed, lm_head, sample. The fused mode's composites: attn_norm+qkv and rope+attn are
-// attention, ffn_norm+gate_up+swiglu is mlp (the norm they fold in goes with them).
+// down), communication (attn_allreduce, mlp_allreduce: tensor parallelism only), embed, lm_head,
+// sample. The fused mode's composites: attn_norm+qkv and rope+attn are attention,
+// ffn_norm+gate_up+swiglu is mlp (the norm they fold in goes with them). A group without
+// estimates is not shown, so a degree-1 run has no communication row.
 typedef enum {
   LJ_GROUP_EMBED = 0,
   LJ_GROUP_NORMS,
   LJ_GROUP_ATTENTION,
   LJ_GROUP_MLP,
+  LJ_GROUP_COMM,
   LJ_GROUP_LM_HEAD,
   LJ_GROUP_SAMPLE,
   LJ_GROUP_COUNT

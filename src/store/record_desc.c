@@ -84,6 +84,7 @@ static const lj_field kStage[] = {
     NESTED("cost", "kv_read_bytes", "kv_read_bytes", NULL, LJ_FIELD_I64, "B", T, cost.kv_read_bytes),
     NESTED("cost", "kv_write_bytes", "kv_write_bytes", NULL, LJ_FIELD_I64, "B", T, cost.kv_write_bytes),
     NESTED("cost", "bytes", "bytes", "bytes", LJ_FIELD_I64, "B", T, cost.bytes),
+    NESTED("cost", NULL, "link_bytes", NULL, LJ_FIELD_I64, "B", T, cost.link_bytes),  // not stored: derived on read
     FIELD("flops_per_byte", NULL, NULL, LJ_FIELD_REAL, "FLOP/B", T, cost.flops_per_byte),
     NESTED_DERIVED("cost", "flops_per_byte", "FLOP/B"),  // null without bytes
     DERIVED("bound", ""),

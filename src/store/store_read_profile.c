@@ -403,6 +403,7 @@ static int read_stages(lj_store *st, int64_t run_id, lj_profile_result *res, siz
     int samples = (e->window_flags & LJ_WINDOW_SAMPLE_ENERGY) && e->sample_dynamic_j.n > 0;
     e->gross_j = samples ? e->sample_gross_j : e->counter_gross_j;
     e->dynamic_j = samples ? e->sample_dynamic_j : e->counter_dynamic_j;
+    s.cost.link_bytes = lj_stage_cost_link_bytes_of(e->key.stage, s.cost.flops);  // no column (schema 13)
     if ((rc = lj_profile_add_stage(res, &s)) < 0) break;
   }
   rows_close(&r);

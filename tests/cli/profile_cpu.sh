@@ -6,6 +6,12 @@
 # Ctrl-C and a hang-up keep what was measured (a run started with SIGHUP ignored goes on),
 # marked incomplete; a killed run keeps the windows it finished (each is stored
 # as it closes), its run left `incomplete` with no end time and no exit code.
+# --tp N (docs/tensor-parallel.md §3): the CPU engine's tensor-parallel emulation, timed; at degree 2
+# the all-reduce stages have rows of their own in prefill and decode, right after o_proj and down;
+# they form the communication group, whose time per token the report gives; their analytic cost is
+# link bytes (NVLink), not HBM bytes, and survives the store (derived from the stored adds). --tp 1
+# is the run without the option: no all-reduce row. Degrees that do not split the model, and FP8
+# weights, are refused before anything is stored.
 #   bash tests/cli/profile_cpu.sh path/to/llamajoule
 set -uo pipefail
 bin=${1:?usage: profile_cpu.sh path/to/llamajoule}
@@ -60,6 +66,64 @@ check "store: plan" "cpu|1|16|6" \
 check "store: stage rows" 24 "$(sqlite3 "$tmp/p.db" 'select count(*) from stage_estimates')"
 check "store: decode qkv calls per unit (5 steps x 2 layers)" 10 \
   "$(sqlite3 "$tmp/p.db" "select cast(calls_per_unit as int) from stage_estimates where phase='decode' and stage='qkv'")"
+
+# ---- --tp N: the CPU engine's tensor-parallel emulation
+tp_run=(profile --engine cpu --model tiny --prompt-len 8 --gen-len 3 --repeats 1 --phase-seconds 0.05 --threads 2)
+
+"$bin" "${tp_run[@]}" --tp 2 -o "$tmp/tp.db" --json >"$tmp/tp.json" 2>"$tmp/tp.txt"
+check "tp 2: exit code" 0 $?
+# 12 stages timed per phase at degree 1 (profile_cpu.sh), 14 at degree 2
+check "tp 2: store: stage rows" 28 "$(sqlite3 "$tmp/tp.db" 'select count(*) from stage_estimates')"
+check "tp 2: store: all-reduce rows (2 stages x prefill, decode)" 4 \
+  "$(sqlite3 "$tmp/tp.db" "select count(*) from stage_estimates where stage in ('attn_allreduce', 'mlp_allreduce')
+                           and time_per_call_s > 0")"
+check "tp 2: decode mlp_allreduce calls per unit (2 steps x 2 layers)" 4 \
+  "$(sqlite3 "$tmp/tp.db" "select cast(calls_per_unit as int) from stage_estimates where phase='decode' and stage='mlp_allreduce'")"
+check "tp 2: store: the note names the degree" 1 \
+  "$(sqlite3 "$tmp/tp.db" "select count(*) from profile_plans where notes like '%emulated on the CPU at degree 2%'")"
+# the run's decode stages in order: each all-reduce right after its projection
+check "tp 2: json: decode stages in order" \
+  "embed attn_norm qkv rope attn o_proj attn_allreduce ffn_norm gate_up swiglu down mlp_allreduce final_norm lm_head" \
+  "$(jq -r '[.stages[] | select(.phase == "decode") | .stage] | join(" ")' "$tmp/tp.json")"
+check "tp 2: json: communication group" '"communication"' \
+  "$(jq '.stages[] | select(.phase == "decode" and .stage == "attn_allreduce") | .group' "$tmp/tp.json")"
+# tiny: dim 64, one decode token; per rank at degree 2: 32 adds, 2 x (2 x 1/2 x 64 x 2 B) = 256 link bytes
+check "tp 2: json: all-reduce cost (adds, link bytes, HBM bytes, bound)" "32 256 0 link" \
+  "$(jq -r '.stages[] | select(.phase == "decode" and .stage == "mlp_allreduce") |
+            "\(.cost.flops) \(.cost.link_bytes) \(.cost.bytes) \(.bound)"' "$tmp/tp.json")"
+check "tp 2: json: o_proj has no link bytes" "0 memory" \
+  "$(jq -r '.stages[] | select(.phase == "decode" and .stage == "o_proj") | "\(.cost.link_bytes) \(.bound)"' "$tmp/tp.json")"
+jq -e '.stage_groups[] | select(.phase == "decode" and .group == "communication") | .time_s_per_token > 0' "$tmp/tp.json" \
+  >/dev/null
+check "tp 2: json: communication time per token" 0 $?
+check "tp 2: summary: communication group rows, prefill and decode" 2 "$(grep -cE '^communication +[0-9]' "$tmp/tp.txt")"
+check "tp 2: summary: communication per token, prefill and decode" 2 \
+  "$(grep -c '^communication (attn_allreduce + mlp_allreduce): .* per token' "$tmp/tp.txt")"
+# The report read back from the store: the same rows, the link bytes derived from the stored adds.
+"$bin" report "$tmp/tp.db" --format json -o "$tmp/back.json" 2>/dev/null
+check "tp 2: report from the store: link bytes" "256 link" \
+  "$(jq -r '.stages[] | select(.phase == "decode" and .stage == "attn_allreduce") | "\(.cost.link_bytes) \(.bound)"' "$tmp/back.json")"
+"$bin" report "$tmp/tp.db" --format text -o "$tmp/back.txt" 2>/dev/null
+check "tp 2: text report: all-reduce rows bound to the link" 4 \
+  "$(grep -cE '^(attn|mlp)_allreduce .* link ' "$tmp/back.txt")"
+
+# Degree 1: the run without --tp: no all-reduce row, no communication group.
+"$bin" "${tp_run[@]}" --tp 1 -o "$tmp/one.db" >"$tmp/one.txt" 2>&1
+check "tp 1: exit code" 0 $?
+check "tp 1: store: stage rows" 24 "$(sqlite3 "$tmp/one.db" 'select count(*) from stage_estimates')"
+check "tp 1: no all-reduce row" 0 "$(sqlite3 "$tmp/one.db" "select count(*) from stage_estimates where stage like '%allreduce'")"
+check "tp 1: no communication in the summary" 0 "$(grep -c 'communication' "$tmp/one.txt")"
+
+# Refusals, before anything is stored: a degree that does not split tiny's 4 heads; FP8 weights.
+"$bin" "${tp_run[@]}" --tp 3 -o "$tmp/bad3.db" >/dev/null 2>"$tmp/bad3.txt"
+check "tp 3: exit code (bad input)" 3 $?
+check "tp 3: names the field" 1 "$(grep -c "'num_attention_heads' = 4 is not a multiple of the tensor-parallel degree 3" "$tmp/bad3.txt")"
+check "tp 3: nothing stored" 0 "$([[ -e "$tmp/bad3.db" ]] && sqlite3 "$tmp/bad3.db" 'select count(*) from runs' || echo 0)"
+"$bin" "${tp_run[@]}" --tp 2 --weights fp8 -o "$tmp/f8.db" >/dev/null 2>"$tmp/f8.txt"
+check "tp 2 fp8: refused" 1 "$(grep -c -- '--tp 2 with --weights fp8: not supported yet' "$tmp/f8.txt")"
+"$bin" "${tp_run[@]}" --tp 0 -o "$tmp/b0.db" >/dev/null 2>"$tmp/b0.txt"
+check "tp 0: usage error" 2 $?
+check "--tp in --help" 1 "$("$bin" profile --help | grep -c -- '--tp N  ')"
 
 # --quick: its settings in the plan; an option given before it still wins (--repeats 3), and so
 # does one after it (--phase-seconds 0.1, to keep this test short).

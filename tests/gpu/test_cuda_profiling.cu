@@ -44,6 +44,7 @@ extern "C" {
 #include "gpu_test_util.h"
 extern "C" {
 #include "model/config.h"
+#include "store/profile_result.h"  // lj_layer_order_stage: a layer's stages on one GPU, in run order
 }
 
 static lj_cuda_engine *make_engine(lj_model_config *c, int ctx) {
@@ -142,12 +143,12 @@ static int64_t mono_ns(void) {
 
 static void check_order(const lj_cuda_mark_interval *iv, int n, int n_layers, int with_sample, int64_t t0,
                         int64_t t1) {
-  const int per_layer = LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1;  // 9 stages in a layer
+  const int per_layer = LJ_LAYER_STAGES;  // 9 stages in a layer (no all-reduce on one GPU)
   assert_int_equal(n, 1 + per_layer * n_layers + 2 + with_sample);
   assert_int_equal(iv[0].stage, LJ_STAGE_EMBED);
   for (int l = 0; l < n_layers; l++)
     for (int s = 0; s < per_layer; s++) {
-      assert_int_equal(iv[1 + per_layer * l + s].stage, LJ_STAGE_ATTN_NORM + s);
+      assert_int_equal(iv[1 + per_layer * l + s].stage, lj_layer_order_stage(0, s));
       assert_int_equal(iv[1 + per_layer * l + s].layer, l);
     }
   assert_int_equal(iv[1 + per_layer * n_layers].stage, LJ_STAGE_FINAL_NORM);
@@ -305,8 +306,8 @@ static double graphed_prefill_seconds(lj_cuda_engine *e, const std::vector<int> 
 // The layer in the run's order, as a list (the leave-one-out replay's starting point).
 static std::vector<lj_stage> run_order(int without) {
   std::vector<lj_stage> v;
-  for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++)
-    if (st != without) v.push_back((lj_stage)st);
+  for (int k = 0; k < LJ_LAYER_STAGES; k++)
+    if (lj_layer_order_stage(0, k) != without) v.push_back(lj_layer_order_stage(0, k));
   return v;
 }
 
@@ -530,9 +531,9 @@ static void test_layer_replay(void **state) {
   lj_cuda_acts a = lj_cuda_engine_acts(e);
   size_t xn = (size_t)n * c.dim;
   int L = c.n_layers / 2;
-  enum { STAGES = LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1 };
+  enum { STAGES = LJ_LAYER_STAGES };
   lj_stage run[STAGES];
-  for (int k = 0; k < STAGES; k++) run[k] = (lj_stage)(LJ_STAGE_ATTN_NORM + k);
+  for (int k = 0; k < STAGES; k++) run[k] = lj_layer_order_stage(0, k);
   // the reference: embed, then layer L once, stage by stage
   assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, &b, &a), 0);
   std::vector<uint16_t> x0 = copy_bf16(a.x, xn), d0 = copy_bf16(a.delta, xn);
@@ -570,9 +571,9 @@ static void check_layer_inputs(lj_cuda_engine *e, const lj_model_config &c, cons
   assert_int_equal(lj_cuda_layer_inputs_capture(e, &b, 0, &in), 0);
   assert_int_equal(lj_cuda_layer_inputs_tokens(in), n);
   assert_true(lj_cuda_layer_inputs_bytes(&c, n) == 2 * (int64_t)(c.n_layers + 1) * n * c.dim * 2);
-  enum { STAGES = LJ_STAGE_DOWN - LJ_STAGE_ATTN_NORM + 1 };
+  enum { STAGES = LJ_LAYER_STAGES };
   lj_stage run[STAGES];
-  for (int k = 0; k < STAGES; k++) run[k] = (lj_stage)(LJ_STAGE_ATTN_NORM + k);
+  for (int k = 0; k < STAGES; k++) run[k] = lj_layer_order_stage(0, k);
   std::vector<uint16_t> wx(xn), wd(xn);
   for (int L = 0; L < c.n_layers; L++) {
     assert_int_equal(lj_cuda_layer_inputs_read(in, L + 1, wx.data(), wd.data()), 0);

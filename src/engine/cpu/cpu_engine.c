@@ -218,18 +218,28 @@ static const float *linear_input(lj_cpu_engine *e, const float *x, const lj_tens
 }
 
 // The rank's partial output of a column-split projection (o_proj, down_proj): rank 0 writes
-// proj, the others their own buffer, summed into proj by all_reduce.
+// proj, the others their own buffer, summed into proj by reduce_and_add.
 static float *partial_out(lj_cpu_engine *e, int r) { return r ? e->ranks[r].part : e->proj; }
 
-// The all-reduce of the ranks' partial sums, in rank order (0 + 1 + 2 ...): every rank
-// then holds the same proj. Degree 1: nothing to add.
-static void all_reduce(lj_cpu_engine *e, int n) {
-  for (int r = 1; r < e->degree; r++) lj_cpu_add(e->proj, e->ranks[r].part, (int64_t)n * e->w->config.dim);
+// Ends the projection's stage `proj_st` (o_proj, down) of layer l and adds its output to the
+// residual stream. Degree > 1: in the all-reduce stage `ar` the ranks' partial sums are added in
+// rank order (0 + 1 + 2 ...), so that every rank would hold the same proj, and then the residual
+// (every rank would add it). Degree 1: nothing to reduce, no all-reduce stage; the residual add
+// stays in the projection's stage, as before the all-reduce stages existed.
+static void reduce_and_add(lj_cpu_engine *e, lj_stage proj_st, lj_stage ar, int l, int n) {
+  const int64_t len = (int64_t)n * e->w->config.dim;
+  lj_stage st = proj_st;
+  if (e->degree > 1) {
+    stage_end(e, proj_st, l);
+    stage_begin(e, st = ar, l);
+    for (int r = 1; r < e->degree; r++) lj_cpu_add(e->proj, e->ranks[r].part, len);
+  }
+  lj_cpu_add(e->x, e->proj, len);
+  stage_end(e, st, l);
 }
 
 // Every stage runs each rank's share in turn; the ranks' o_proj and down_proj leave partial
-// sums that all_reduce adds before the residual update (in o_proj's and down's stage: stage.h
-// has no all-reduce stage yet, docs/tensor-parallel.md). The norms and the residual stream
+// sums that the all-reduce stages add (reduce_and_add). The norms and the residual stream
 // are replicated: computed once, as every rank would compute the same rows.
 static void decoder_layer(lj_cpu_engine *e, const lj_batch *b, int l) {
   const lj_model_config *c = &e->w->config;
@@ -268,9 +278,7 @@ static void decoder_layer(lj_cpu_engine *e, const lj_batch *b, int l) {
     const lj_tensor *wo = &e->ranks[r].w.layers[l].wo;
     lj_cpu_matmul(linear_input(e, e->ranks[r].att, wo, n), wo, n, partial_out(e, r), e->pool);  // (n, dim)
   }
-  all_reduce(e, n);
-  lj_cpu_add(e->x, e->proj, (int64_t)n * c->dim);
-  stage_end(e, LJ_STAGE_O_PROJ, l);
+  reduce_and_add(e, LJ_STAGE_O_PROJ, LJ_STAGE_ATTN_ALLREDUCE, l, n);
 
   stage_begin(e, LJ_STAGE_FFN_NORM, l);
   lj_cpu_rmsnorm(e->x, &L->ffn_norm, eps, n, c->dim, e->xn);
@@ -297,9 +305,7 @@ static void decoder_layer(lj_cpu_engine *e, const lj_batch *b, int l) {
     const lj_tensor *wd = &e->ranks[r].w.layers[l].w_down;
     lj_cpu_matmul(linear_input(e, e->ranks[r].gate, wd, n), wd, n, partial_out(e, r), e->pool);  // (n, dim)
   }
-  all_reduce(e, n);
-  lj_cpu_add(e->x, e->proj, (int64_t)n * c->dim);
-  stage_end(e, LJ_STAGE_DOWN, l);
+  reduce_and_add(e, LJ_STAGE_DOWN, LJ_STAGE_MLP_ALLREDUCE, l, n);
 }
 
 int lj_cpu_forward(lj_cpu_engine *e, const lj_batch *b, float *logits) {

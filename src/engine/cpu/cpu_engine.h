@@ -28,8 +28,10 @@ typedef struct lj_cpu_engine lj_cpu_engine;
 int lj_cpu_engine_create(const lj_weights *w, int max_seqs, int max_ctx, int n_threads, lj_cpu_engine **out);
 // The same with tensor parallelism emulated at `degree` ranks (model/tp_shard.h): each rank
 // holds its heads and MLP rows, and every layer's o_proj and down_proj outputs are summed
-// over the ranks in rank order (the all-reduce). Degree 1 is lj_cpu_engine_create: one rank
-// holding the whole model, the same arithmetic. A degree that does not split the model
+// over the ranks in rank order (the all-reduce, in the stages attn_allreduce and mlp_allreduce,
+// which also add the sum to the residual stream). Degree 1 is lj_cpu_engine_create: one rank
+// holding the whole model, the same arithmetic and stages as before the all-reduce stages
+// existed (none of them runs). A degree that does not split the model
 // fails naming the field (lj_tp_check).
 int lj_cpu_engine_create_tp(const lj_weights *w, int max_seqs, int max_ctx, int n_threads, int degree,
                             lj_cpu_engine **out);

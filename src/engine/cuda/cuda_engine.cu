@@ -869,6 +869,7 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
 
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
   lj_stage comp;
+  if (!lj_stage_runs_at_degree(st, 1)) return LJ_STAGE_NONE;  // one GPU: no all-reduce
   if (st == LJ_STAGE_ROPE) {  // decode attention that does RoPE and the KV append itself
     if (!b->decode || lj_attn_decode_fuses_rope(e->attn_decode) != 1 ||
         (e->skip_mask & lj_stage_part_mask(LJ_STAGE_ROPE_ATTN)))
@@ -903,8 +904,9 @@ static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *
     LJ_TRY(lj_cuda_run_stage(es[r], LJ_STAGE_EMBED, -1, &bs[r], &es[r]->acts));
   }
   for (int l = 0; l < e0->cfg.n_layers; l++)
-    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN && l != e0->skip_layer_plus1 - 1; st++) {
+    for (int st = LJ_STAGE_LAYER_FIRST; st <= LJ_STAGE_LAYER_LAST && l != e0->skip_layer_plus1 - 1; st++) {
       lj_stage last = (lj_stage)st;
+      if (lj_cuda_stage_at(e0, &bs[0], (lj_stage)st) == LJ_STAGE_NONE) continue;  // an all-reduce stage: g's, below
       for (int r = 0; r < n; r++) {
         if (n > 1) CUDA_CHECK(cudaSetDevice(es[r]->opt.device));
         lj_stage run = lj_cuda_stage_at(es[r], &bs[r], (lj_stage)st);

@@ -201,7 +201,8 @@ int lj_cuda_fusion(const lj_cuda_engine *e);
 // The stage the forward pass runs at simple stage `st` of a layer for batch b: the composite
 // starting there when the fused mode applies, or ROPE_ATTN at ROPE for decode calls with the
 // one_rope attention variant (a composite then covers st .. its last part, lj_stage_parts), else
-// st itself; never a composite whose parts the skip mask holds.
+// st itself; never a composite whose parts the skip mask holds. LJ_STAGE_NONE for a stage that
+// does not run: the all-reduce stages on one GPU (lj_stage_runs_at_degree).
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st);
 // The FP8 GEMV kernel of forward calls of <= 8 tokens with FP8 weights (lj_fp8_gemv_variant,
 // default LJ_FP8_GEMV_DEFAULT); all compute the same product (fp32 sums in different orders).

@@ -86,7 +86,9 @@ void lj_cuda_gemv_configs(const lj_cuda_engine *e, int *bf16_cfg, int *fp8_pipe_
   if (bf16_cfg) lj_gemv_class_defaults(0, bf16_cfg);
   if (fp8_pipe_cfg) lj_gemv_class_defaults(1, fp8_pipe_cfg);
 }
-lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) { return st; }
+lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
+  return lj_stage_runs_at_degree(st, 1) ? st : LJ_STAGE_NONE;
+}
 void *lj_cuda_engine_stream(const lj_cuda_engine *e) { return NULL; }
 int lj_cuda_synchronize(lj_cuda_engine *e) { return NO_CUDA(); }
 int lj_cuda_fake_context(lj_cuda_engine *e, int n_seqs, int len, uint64_t seed) { return NO_CUDA(); }

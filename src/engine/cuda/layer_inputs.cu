@@ -33,7 +33,9 @@ static int forward_saving(lj_cuda_engine *e, const lj_cuda_batch *b, lj_cuda_lay
   LJ_TRY(lj_cuda_run_stage(e, LJ_STAGE_EMBED, -1, b, &e->acts));
   for (int l = 0; l < e->cfg.n_layers; l++) {
     LJ_TRY(save(e, in, l));
-    for (int st = LJ_STAGE_ATTN_NORM; st <= LJ_STAGE_DOWN; st++) LJ_TRY(lj_cuda_run_stage(e, (lj_stage)st, l, b, &e->acts));
+    for (int st = LJ_STAGE_LAYER_FIRST; st <= LJ_STAGE_LAYER_LAST; st++)
+      if (lj_cuda_stage_at(e, b, (lj_stage)st) != LJ_STAGE_NONE)  // not an all-reduce on one GPU
+        LJ_TRY(lj_cuda_run_stage(e, (lj_stage)st, l, b, &e->acts));
   }
   LJ_TRY(save(e, in, e->cfg.n_layers));
   CUDA_CHECK(cudaStreamSynchronize(e->stream));

@@ -85,7 +85,9 @@ int lj_cuda_replay_create_layer_stage(lj_cuda_engine *e, lj_stage st, int layer,
                    lj_stage_name(st), layer);
   // The stage's input: the layer's input, then its stages before st, once.
   LJ_TRY(lj_cuda_layer_inputs_restore(e, in, layer));
-  for (int k = LJ_STAGE_ATTN_NORM; k < (int)st; k++) LJ_TRY(lj_cuda_run_stage(e, (lj_stage)k, layer, b, &e->acts));
+  for (int k = LJ_STAGE_LAYER_FIRST; k < (int)st; k++)
+    if (lj_cuda_stage_at(e, b, (lj_stage)k) != LJ_STAGE_NONE)  // not an all-reduce on one GPU
+      LJ_TRY(lj_cuda_run_stage(e, (lj_stage)k, layer, b, &e->acts));
   layer_dev *shadow = (layer_dev *)calloc((size_t)e->cfg.n_layers, sizeof *shadow);
   if (!shadow) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   int copies = 1;

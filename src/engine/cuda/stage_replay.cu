@@ -50,6 +50,7 @@ static int record(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *
     }
     for (int st = first; st <= (int)last; st++) {
       lj_stage run = lj_cuda_stage_at(e, b, (lj_stage)st), end = run;
+      if (run == LJ_STAGE_NONE) continue;  // not run at this degree
       lj_stage_parts(run, NULL, &end);
       if (end > last) run = (lj_stage)st, end = run;  // the span ends inside the composite
       LJ_TRY(lj_cuda_run_stage(e, run, layer, b, &e->acts));

@@ -25,8 +25,10 @@
   // Okabe-Ito: distinguishable with every common colour-vision deficiency, and in grey print.
   const OI = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
   const METHOD_COLOR = { isolation: OI[0], sequence: OI[2], shapley: OI[3], ablation: OI[5] };
-  const GROUP_LABEL = { attention: 'attention', mlp: 'MLP', norms: 'norms', embed: 'embedding', lm_head: 'LM head', sample: 'sampling' };
+  const GROUP_LABEL = { attention: 'attention', mlp: 'MLP', communication: 'communication', norms: 'norms', embed: 'embedding',
+                        lm_head: 'LM head', sample: 'sampling' };
   const GROUP_COLOR = { attention: OI[0], MLP: OI[1], norms: OI[2], embedding: OI[3], 'LM head': OI[4], sampling: OI[5],
+                        communication: OI[7],
                         'idle (static)': '#9a9a9a', 'not split into stages': '#c8c8c8', 'not attributed': '#c8c8c8' };
   const PHASE_COLOR = { load: '#9a9a9a', tokenize: OI[3], prefill: OI[0], decode: OI[1], detokenize: OI[2] };
   const SEQUENTIAL = ['#fde725', '#5ec962', '#21918c', '#3b528b', '#440154'];  // viridis, light to dark
@@ -394,6 +396,14 @@
     box.append(el('h3', {}, 'Phases (per unit: one prefill of the batch, one generation, ...)'));
     box.append(table(timing ? ['phase', 'time', 'tokens', 'tokens/s'] :
       ['phase', 'time', 'gross', 'above idle', 'J/token gross', 'J/token above idle', 'tokens/J gross', 'tokens/J above idle', 'mean power', 'peak power'], rows));
+    // Tensor parallelism: what the all-reduce stages cost per token (a degree-1 run has none).
+    const comm = (d.groups || []).filter((x) => x.group === 'communication');
+    if (comm.length) {
+      box.append(el('h3', {}, 'Communication (the all-reduce stages, per token)'));
+      box.append(table(timing ? ['phase', 'time/token'] : ['phase', 'J/token above idle', 'time/token', 'share of the stages'],
+        comm.map((x) => timing ? [x.phase, fmt(x.time_s_per_token, 's')]
+          : [x.phase, fmt(x.dynamic_j_per_token, 'J'), fmt(x.time_s_per_token, 's'), pct(x.share_dynamic)])));
+    }
     if (d.closures.length) {
       box.append(el('h3', {}, 'Closures: do the stages add up to the measured phase?'));
       box.append(table(['phase', 'method', 'stages sum to', 'measured', 'error', Math.round((d.run.level || 0.95) * 100) + '% interval (trials)', 'with the budget', 'verdict'],
