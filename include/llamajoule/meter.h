@@ -478,6 +478,9 @@ int lj_meter_result(lj_sampler *s, int handle, int device, lj_window_result *out
 /// tensor-parallel run, on one sampler that reads every GPU.
 typedef struct lj_meter_barrier lj_meter_barrier;
 /// Creates a barrier for `n_threads` threads on sampler `s` (which must outlive it).
+/// @param out the barrier; free with lj_meter_barrier_free()
+/// @param s the sampler whose windows and clock it uses
+/// @param n_threads threads that arrive at every boundary (one per GPU)
 /// @return 0, ::LJ_EINVAL (n_threads < 1) or ::LJ_ENOMEM
 int lj_meter_barrier_create(lj_meter_barrier **out, lj_sampler *s, int n_threads);
 /// Frees a barrier (NULL is allowed); no thread may be waiting in it.
@@ -487,10 +490,15 @@ void lj_meter_barrier_free(lj_meter_barrier *b);
 /// begins window `name` at its arrival time on the sampler's clock: one
 /// timestamp for every device, after the work of every GPU before it. Every
 /// device's counter thread is woken for a boundary read at once.
+/// @param b the barrier
+/// @param name the window's name
 /// @param t_ns set to the window's begin (NULL: not wanted)
 /// @return the window's handle (the same in every thread), or a negative ::lj_status (in every thread)
 int lj_meter_barrier_begin(lj_meter_barrier *b, const char *name, int64_t *t_ns);
 /// The same for the end of window `handle` (every thread passes the same handle).
+/// @param b the barrier
+/// @param handle the window (lj_meter_barrier_begin()'s return)
+/// @param t_ns set to the window's end (NULL: not wanted)
 /// @return 0, or a negative ::lj_status in every thread
 int lj_meter_barrier_end(lj_meter_barrier *b, int handle, int64_t *t_ns);
 
@@ -536,8 +544,11 @@ int lj_measure_idle_kept(lj_source *src, int dev, double seconds, lj_trace *keep
 /// each GPU's own baseline, as leakage differs card to card), each read on its own threads.
 /// Appends the samples of every device to `keep` (NULL: not kept); fit each device's idle curve
 /// from them with lj_idle_curve_fit(..., dev, ...).
+/// @param src an open source
 /// @param devs device indices (distinct, < 64)
 /// @param n_devs how many
+/// @param seconds length of the measurement, (0, 3600]
+/// @param keep receives every measured device's samples (NULL: not kept)
 /// @param out room for n_devs results, in the order of `devs`
 /// @return 0; ::LJ_EINVAL for a bad or repeated device or `seconds`; as lj_measure_idle()
 int lj_measure_idle_devices(lj_source *src, const int *devs, int n_devs, double seconds, lj_trace *keep,

@@ -394,6 +394,12 @@
     box.append(el('h3', {}, 'Phases (per unit: one prefill of the batch, one generation, ...)'));
     box.append(table(timing ? ['phase', 'time', 'tokens', 'tokens/s'] :
       ['phase', 'time', 'gross', 'above idle', 'J/token gross', 'J/token above idle', 'tokens/J gross', 'tokens/J above idle', 'mean power', 'peak power'], rows));
+    if (d.per_gpu && d.per_gpu.length) {
+      box.append(el('h3', {}, 'Per GPU (tensor-parallel degree ' + w.tp_degree + '; per unit)'));
+      box.append(table(['phase', 'GPU', 'gross', 'above idle', 'J/token gross', 'J/token above idle', 'share of gross'],
+        d.per_gpu.map((g) => [g.phase, g.rank < 0 ? 'sum' : String(g.rank), fmt(g.gross_j, 'J'), fmt(g.dynamic_j, 'J'),
+          fmt(g.gross_j_per_token, 'J'), fmt(g.dynamic_j_per_token, 'J'), g.share_gross === null ? '-' : (g.share_gross * 100).toFixed(1) + '%'])));
+    }
     if (d.closures.length) {
       box.append(el('h3', {}, 'Closures: do the stages add up to the measured phase?'));
       box.append(table(['phase', 'method', 'stages sum to', 'measured', 'error', Math.round((d.run.level || 0.95) * 100) + '% interval (trials)', 'with the budget', 'verdict'],
