@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The per-GPU meter on real GPUs (docs/tensor-parallel.md §5), from prebuilt binaries:
 #   1. llamajoule idle --seconds 5: every visible GPU measured at once, each its own baseline
-#      (all in about 5 s, not 5 s per GPU);
+#      (the baselines end within 2 s of each other, not 5 s per GPU apart);
 #   2. llamajoule meter -o tp.db -- (gemm_burst --seconds 5 --device d, on every GPU at once):
 #      a row per GPU with counter vs buffer within 3%, and the 'all' row the sum of the GPU rows;
 #   3. from tp.db: each GPU's first energy-counter read at or after the window's begin and end
@@ -23,15 +23,17 @@ check() { verdict "$(awk "BEGIN { r = ($2) ? 1 : 0; print r }" </dev/null)" "$1"
 n=$(nvidia-smi -L | grep -c '^GPU ')
 echo "INFO GPUs: $n"
 
-# 1. idle of every GPU at once
-start=$(date +%s.%N)
+# 1. idle of every GPU at once: the baselines' end times lie within 2 s of each other (one after
+#    the other they would be 5 s apart and more)
 "$lj" idle --seconds 5 >"$results/idle.txt" 2>&1
 rc=$?
-took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 cat "$results/idle.txt"
 got=$(grep -c 'idle power' "$results/idle.txt")
-check "idle: exit $rc, $got of $n GPUs measured together in $took s (one after the other: >= $((5 * n)) s)" \
-  "$rc == 0 && $got == $n && ($n == 1 || $took < 5 * $n - 2)"
+apart=$(python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); r = c.execute('select max(id) from runs').fetchone()[0]; \
+a, b = c.execute('select min(measured_wall_ns), max(measured_wall_ns) from idle_baselines where run_id = ?', (r,)).fetchone(); \
+print('%.2f' % ((b - a) / 1e9))" "$LLAMAJOULE_STORE" 2>/dev/null)
+check "idle: exit $rc, $got of $n GPUs measured together (their ends ${apart:-?} s apart; one after the other: >= 5 s)" \
+  "$rc == 0 && $got == $n && (\"${apart:-x}\" != \"x\") && ${apart:-99} < 2"
 
 # 2. meter over a GEMM burst on every GPU at once
 cmd="for d in \$(seq 0 $((n - 1))); do '$gemm' --seconds 5 --device \$d & done; wait"
