@@ -679,8 +679,8 @@ const char lj_store_schema_v13[] =
 // older rows); the per-phase, per-stage and per-window tables below get a tp_rank column: the
 // GPU's rank r (device index r), -1 for the sum over the ranks of a run of degree > 1, 0 in
 // every row of a degree-1 run and of an older file. SQLite cannot change a table's key, so each
-// is rebuilt around its rows with tp_rank after run_id in its key (lj_store_key_by_rank), as
-// version 3 rebuilt stage_estimates.
+// is rebuilt (around its rows, when it has any) with tp_rank after run_id in its key
+// (lj_store_key_by_rank), as version 3 rebuilt stage_estimates.
 const char lj_store_schema_v14[] = "ALTER TABLE profile_plans ADD COLUMN tp_degree INTEGER NOT NULL DEFAULT 1;\n";
 
 const char *const lj_store_tp_rank_tables[] = {
