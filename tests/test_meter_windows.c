@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "llamajoule/meter.h"
+#include "trace_add.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
@@ -24,16 +25,6 @@
     if (!(fabs(got_ - want_) <= 1e-9 * (fabs(want_) + 1.0)))                          \
       fail_msg("%s = %.12g, expected %s = %.12g", #a, got_, #b, want_);              \
   } while (0)
-
-static void add(lj_trace *t, int dev, lj_reading r, int64_t t_ns, double v) {
-  lj_sample s;
-  memset(&s, 0, sizeof s);
-  s.t_ns = t_ns;
-  s.device = (uint16_t)dev;
-  s.reading = (uint8_t)r;
-  s.value = v;
-  assert_int_equal(lj_trace_append(t, &s, 1), 0);
-}
 
 // ---- signals: power P(t) and its integral E(t), t in seconds from T0
 
@@ -66,11 +57,11 @@ static double square_sampled_energy(double t) {
 static void build_trace(lj_trace *t, int dev, signal_fn power, signal_fn energy, int ps, int cs, double secs) {
   for (int k = 0; k * ps <= (int)(secs * 1000 + 0.5); k++) {
     double ts = k * ps / 1000.0;
-    add(t, dev, LJ_READING_POWER_SAMPLE, T0 + (int64_t)k * ps * MS, power(ts));
+    trace_add(t, dev, LJ_READING_POWER_SAMPLE, T0 + (int64_t)k * ps * MS, power(ts));
   }
   for (int k = 0; k * cs <= (int)(secs * 1000 + 0.5); k++) {
     double ts = k * cs / 1000.0;
-    add(t, dev, LJ_READING_ENERGY, T0 + (int64_t)k * cs * MS, 5000.0 + energy(ts));
+    trace_add(t, dev, LJ_READING_ENERGY, T0 + (int64_t)k * cs * MS, 5000.0 + energy(ts));
   }
 }
 

@@ -31,6 +31,7 @@
 #include "store/profile_result.h"
 #include "render_profile.h"
 #include "legacy_head_fit.h"
+#include "near.h"
 
 #define LEVEL 0.95
 
@@ -765,6 +766,15 @@ static void test_json_timing_only(void **state) {
 }
 
 // Write errors surface as LJ_EIO (a stream opened read-only cannot be written).
+// The run's CSV into *buf, which the caller frees (the caller's pointer: open_memstream keeps
+// its address until fclose).
+static void csv_of(const lj_report_run *run, char **buf, size_t *len) {
+  FILE *f = open_memstream(buf, len);
+  assert_non_null(f);
+  assert_int_equal(lj_report_csv(f, run), 0);
+  assert_int_equal(fclose(f), 0);
+}
+
 // The line after "# table NAME" (the header) and the rows after it up to the blank line.
 static const char *csv_section(const char *text, const char *name) {
   char tag[64];
@@ -783,10 +793,7 @@ static void test_csv_full(void **state) {
   snprintf(run.path, sizeof run.path, "run.db");
   char *buf = NULL;
   size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  assert_non_null(f);
-  assert_int_equal(lj_report_csv(f, &run), 0);
-  assert_int_equal(fclose(f), 0);
+  csv_of(&run, &buf, &len);
   const char *stages = csv_section(buf, "stages");
   assert_int_equal(strncmp(stages, "phase,stage,kv_len,method,trials,calls_per_unit,gross_j,gross_j_lo,gross_j_hi,gross_j_n,"
                                    "dynamic_j,dynamic_j_lo,dynamic_j_hi,dynamic_j_n,counter_dynamic_j,counter_dynamic_j_lo,"
@@ -813,6 +820,87 @@ static void test_csv_full(void **state) {
   assert_non_null(strstr(over, "\n\"sampler\",10,"));
   free(buf);
   lj_profile_result_free(&run.prof);
+}
+
+// Tensor parallelism (schema 14): a degree-1 run has no per-GPU table anywhere; at degree 2 each
+// GPU's phases (here 3/4 and 1/4 of the sum) are a table of the text, the JSON, the CSV and the page.
+static void scale_summary(lj_phase_summary *s, double f) {
+  s->gross_j.mean *= f, s->dynamic_j.mean *= f, s->sample_gross_j.mean *= f;
+  s->gross_j_per_token *= f, s->dynamic_j_per_token *= f;
+}
+
+static void test_per_gpu_table(void **state) {
+  lj_report_run run;
+  memset(&run, 0, sizeof run);
+  build(&run.prof);
+  lj_profile_result *r = &run.prof;
+  char *text = render(r, 0);
+  assert_null(strstr(text, "Per GPU"));
+  free(text);
+  json_t *page = lj_report_page_data(&run);
+  assert_null(json_object_get(page, "per_gpu"));
+  json_decref(page);
+  text = render(r, 1);
+  json_t *doc = parse(text);
+  assert_null(json_object_get(doc, "per_gpu"));
+  assert_int_equal(json_integer_value(get(get(doc, "plan"), "tp_degree")), 1);
+  assert_int_equal(json_integer_value(get(find(get(doc, "phases"), "phase", "decode"), "tp_rank")), 0);
+  json_decref(doc);
+  free(text);
+
+  r->plan.tp_degree = 2;
+  r->n_ranks = 2;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int k = 0; k < 2; k++) {
+      r->rank_phases[k][p] = r->phases[p];
+      scale_summary(&r->rank_phases[k][p], k == 0 ? 0.75 : 0.25);
+    }
+  const lj_phase_summary *dec = &r->phases[LJ_PHASE_DECODE];
+  assert_true(dec->n > 0 && dec->gross_j.mean > 0);
+  text = render(r, 0);
+  check_layout(text);
+  expect_line(text, "== Per GPU (tensor-parallel degree 2; per unit)", NULL);
+  expect_line(text, "decode        0 ", "75.0%", NULL);
+  expect_line(text, "decode        1 ", "25.0%", NULL);
+  expect_line(text, "decode      sum ", "100.0%", NULL);
+  free(text);
+
+  text = render(r, 1);
+  doc = parse(text);
+  assert_int_equal(json_integer_value(get(get(doc, "plan"), "tp_degree")), 2);
+  assert_int_equal(json_integer_value(get(find(get(doc, "phases"), "phase", "decode"), "tp_rank")), -1);
+  json_t *gpus = get(doc, "per_gpu");
+  assert_int_equal(json_array_size(gpus), 2);
+  json_t *g1 = json_array_get(gpus, 1);
+  assert_int_equal(json_integer_value(get(g1, "rank")), 1);
+  json_t *g1dec = find(get(g1, "phases"), "phase", "decode");
+  assert_int_equal(json_integer_value(get(g1dec, "tp_rank")), 1);
+  REL(number(get(g1dec, "gross_j"), "mean"), 0.25 * dec->gross_j.mean, 1e-9);
+  json_decref(doc);
+  free(text);
+
+  char *buf = NULL;
+  size_t len = 0;
+  csv_of(&run, &buf, &len);
+  const char *per = csv_section(buf, "per_gpu");
+  assert_int_equal(strncmp(per, "rank,phase,", 11), 0);
+  assert_non_null(strstr(per, "\n1,decode,"));
+  free(buf);
+
+  page = lj_report_page_data(&run);
+  json_t *rows = get(page, "per_gpu");
+  int sum_rows = 0;
+  size_t i;
+  json_t *row;
+  json_array_foreach(rows, i, row) {
+    if (strcmp(json_string_value(get(row, "phase")), "decode")) continue;
+    long long k = json_integer_value(get(row, "rank"));
+    REL(number(row, "share_gross"), k == 0 ? 0.75 : k == 1 ? 0.25 : 1.0, 1e-12);
+    sum_rows += k == -1;
+  }
+  assert_int_equal(sum_rows, 1);
+  json_decref(page);
+  lj_profile_result_free(r);
 }
 
 // The power chart's throttle spans: runs of throttle readings with a reason that limits the
@@ -866,7 +954,8 @@ int main(void) {
       cmocka_unit_test(test_text_incomplete),  cmocka_unit_test(test_text_timing_only),
       cmocka_unit_test(test_json_full),
       cmocka_unit_test(test_json_timing_only), cmocka_unit_test(test_write_error),
-      cmocka_unit_test(test_csv_full),         cmocka_unit_test(test_series_throttle),
+      cmocka_unit_test(test_csv_full),
+      cmocka_unit_test(test_per_gpu_table),         cmocka_unit_test(test_series_throttle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

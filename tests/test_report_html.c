@@ -300,6 +300,22 @@ static void test_page(void **state) {
   assert_non_null(out);
   int rc = lj_report_html(out, &run);
   fclose(out);
+  // The same run as if split over 2 GPUs (tensor parallelism: 3/4 and 1/4 of each phase): the
+  // page gains the per-GPU table, opened below.
+  char tp_path[512];
+  snprintf(tp_path, sizeof tp_path, "%s/gpu-1b-tp2.html", g_dir);
+  run.prof.plan.tp_degree = run.prof.n_ranks = 2;
+  for (int k = 0; k < 2; k++)
+    for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+      lj_phase_summary *ps = &run.prof.rank_phases[k][p];
+      *ps = run.prof.phases[p];
+      ps->gross_j.mean *= k ? 0.25 : 0.75;
+      ps->dynamic_j.mean *= k ? 0.25 : 0.75;
+    }
+  out = fopen(tp_path, "w");
+  assert_non_null(out);
+  assert_int_equal(lj_report_html(out, &run), rc);
+  fclose(out);
   lj_report_run_free(&run);
   if (rc == LJ_EUNSUPPORTED) skip();  // built without node_modules/echarts
   assert_int_equal(rc, 0);
@@ -373,6 +389,24 @@ static void test_page(void **state) {
   assert_non_null(strstr(after, "fit does not hold: no per-head cost"));
   assert_non_null(strstr(after, "holds</td>"));
   assert_non_null(strstr(after, "exceed the 1.50 GiB free"));
+  assert_null(strstr(after, "<h3>Per GPU"));  // a degree-1 run has no per-GPU table (the script names it)
+  json_decref(s);
+  free(st);
+  free(after);
+
+  // the degree-2 page: no error, and the per-GPU table with each GPU's share
+  snprintf(cmd, sizeof cmd, "%s --dump-dom 'file://%s' >'%s' 2>/dev/null", chrome, tp_path, dom);
+  assert_int_equal(system(cmd), 0);
+  after = slurp(dom, NULL);
+  st = element_text(after, "lj-status");
+  assert_non_null(st);
+  s = json_loads(st, 0, &err);
+  if (!s) fail_msg("status is not JSON: %s", st);
+  assert_true(json_is_true(json_object_get(s, "done")));
+  assert_int_equal(json_array_size(json_object_get(s, "errors")), 0);
+  assert_non_null(strstr(after, "<h3>Per GPU (tensor-parallel degree 2; per unit)</h3>"));
+  assert_non_null(strstr(after, "<td>75.0%</td>"));
+  assert_non_null(strstr(after, "<td>sum</td>"));
   json_decref(s);
   free(st);
   free(after);

@@ -713,6 +713,22 @@ static void same_timeline(const lj_timeline_result *w, const lj_timeline_result 
 }
 
 // Everything lj_store_add_profile writes comes back: field by field.
+static void same_summary(const lj_phase_summary *a, const lj_phase_summary *b) {
+  assert_int_equal(a->phase, b->phase);
+  assert_int_equal(a->n, b->n);
+  if (a->n <= 0) return;  // not measured: no row
+  assert_int_equal(a->tokens_per_unit, b->tokens_per_unit);
+  same_ci(&a->time_s, &b->time_s);
+  same_ci(&a->gross_j, &b->gross_j);
+  same_ci(&a->dynamic_j, &b->dynamic_j);
+  same_ci(&a->sample_gross_j, &b->sample_gross_j);
+  SAME(a->gross_j_per_token, b->gross_j_per_token);
+  SAME(a->dynamic_j_per_token, b->dynamic_j_per_token);
+  SAME(a->tokens_per_gross_j, b->tokens_per_gross_j);
+  SAME(a->tokens_per_dynamic_j, b->tokens_per_dynamic_j);
+  assert_int_equal(a->window_flags, b->window_flags);
+}
+
 static void same_profile(const lj_profile_result *w, const lj_profile_result *g) {
   same_plan(&w->plan, &g->plan);
   same_conditions(&w->cond, &g->cond);
@@ -728,22 +744,11 @@ static void same_profile(const lj_profile_result *w, const lj_profile_result *g)
     SAME(a->host_s, b->host_s);
     same_window(&a->w, &b->w);
   }
-  for (int p = 0; p < LJ_PHASE_COUNT; p++) {
-    const lj_phase_summary *a = &w->phases[p], *b = &g->phases[p];
-    assert_int_equal(a->phase, b->phase);
-    assert_int_equal(a->n, b->n);
-    if (a->n <= 0) continue;  // not measured: no row
-    assert_int_equal(a->tokens_per_unit, b->tokens_per_unit);
-    same_ci(&a->time_s, &b->time_s);
-    same_ci(&a->gross_j, &b->gross_j);
-    same_ci(&a->dynamic_j, &b->dynamic_j);
-    same_ci(&a->sample_gross_j, &b->sample_gross_j);
-    SAME(a->gross_j_per_token, b->gross_j_per_token);
-    SAME(a->dynamic_j_per_token, b->dynamic_j_per_token);
-    SAME(a->tokens_per_gross_j, b->tokens_per_gross_j);
-    SAME(a->tokens_per_dynamic_j, b->tokens_per_dynamic_j);
-    assert_int_equal(a->window_flags, b->window_flags);
-  }
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) same_summary(&w->phases[p], &g->phases[p]);
+  assert_int_equal(w->plan.tp_degree > 1 ? w->plan.tp_degree : 1, g->plan.tp_degree);
+  assert_int_equal(w->n_ranks, g->n_ranks);
+  for (int k = 0; k < w->n_ranks; k++)
+    for (int p = 0; p < LJ_PHASE_COUNT; p++) same_summary(&w->rank_phases[k][p], &g->rank_phases[k][p]);
   assert_int_equal(w->n_stages, g->n_stages);
   for (size_t i = 0; i < w->n_stages; i++) same_stage(&w->stages[i], &g->stages[i]);
   assert_int_equal(w->n_trials, g->n_trials);
@@ -1664,6 +1669,29 @@ static void write_store_of(const char *path, int version, const char *const *par
   sqlite3_close(db);
 }
 
+// An older file's rows of run 7: a sequence trial (counter 1.5 J), then `more` statements.
+static void add_old_rows(const char *path, const char *more) {
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO replay_trials(run_id, phase, stage, layer, kv_len, kv_groups, trial, calls, start_offset_ns,"
+           " window_flags, method, counter_j) VALUES (7, 'decode', 'qkv', -1, 128, 0, 2, 1000, 0, 0, 'sequence', 1.5);%s",
+           more);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+// Read as it is (read-only, not upgraded): `table` holds `want` rows of run 7.
+static void count_as_it_is(const char *path, const char *table, int64_t want) {
+  lj_store *st = NULL;
+  int64_t n = -1;
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  assert_int_equal(lj_store_profile_count(st, 7, table, &n), 0);
+  assert_int_equal(n, want);
+  lj_store_close(st);
+}
+
 // Version 5 (the energy-source columns of the head fit and the ablation) upgrades to 6: the
 // checks and the trials' variant; an old trial keeps variant 0.
 static void test_upgrade_from_v5(void **state) {
@@ -1671,23 +1699,11 @@ static void test_upgrade_from_v5(void **state) {
   path_in_tmp(path, sizeof path, "v5.db");
   const char *parts[] = {lj_store_schema_v2, lj_store_schema_v3, lj_store_schema_v4, lj_store_schema_v5};
   write_store_of(path, 5, parts, 4);
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db,
-                                "INSERT INTO replay_trials(run_id, phase, stage, layer, kv_len, kv_groups, trial, calls,"
-                                " start_offset_ns, window_flags, method, counter_j) VALUES"
-                                " (7, 'decode', 'qkv', -1, 128, 0, 2, 1000, 0, 0, 'sequence', 1.5);",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  sqlite3_close(db);
+  add_old_rows(path, "");
   // Reading as it is: no check tables there, none read.
-  lj_store *st = NULL;
-  int64_t n = -1;
-  assert_int_equal(lj_store_open_readonly(path, &st), 0);
-  assert_int_equal(lj_store_profile_count(st, 7, "shapley_checks", &n), 0);
-  assert_int_equal(n, 0);
-  lj_store_close(st);
+  count_as_it_is(path, "shapley_checks", 0);
   store_profile_in(path, "stage_intervals", 100);
+  sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_upgraded_from(db, 5);
   sqlite3_stmt *q = query_row(db, "SELECT variant, counter_j FROM replay_trials WHERE run_id = ?", 7);
@@ -1724,6 +1740,155 @@ static void test_upgrade_from_v6(void **state) {
   assert_schema_as_fresh(path, "fresh6.db");
 }
 
+// A mean and its interval times f (powers of two: exact), as the store derives cv back.
+static void scale_ci(lj_mean_ci *m, double f) {
+  m->mean *= f, m->stddev *= f, m->sem *= f, m->half_width *= f, m->lo *= f, m->hi *= f;
+}
+
+// Tensor parallelism (schema 14): a degree-2 profile keeps the sum over its ranks as the run's
+// figures (tp_rank -1 in every per-rank table) and each rank's phase summaries (tp_rank 0, 1),
+// and reads back the same; a degree-1 profile in the same file keeps rank 0 and reads only its own.
+static void test_profile_per_rank(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "ranks.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t one = new_run(st), two = new_run(st);
+  lj_profile_result w1, w2, g;
+  make_profile(&w1, 100);
+  make_profile(&w2, 100);
+  w2.plan.tp_degree = 2;
+  w2.n_ranks = 2;
+  for (int k = 0; k < 2; k++)
+    for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+      lj_phase_summary *s = &w2.rank_phases[k][p];
+      *s = w2.phases[p];
+      scale_ci(&s->gross_j, k == 0 ? 0.5 : 0.25);
+      scale_ci(&s->dynamic_j, k == 0 ? 0.5 : 0.25);
+    }
+  // a row in each per-rank table make_profile leaves empty
+  w2.shapley[LJ_PHASE_DECODE].phase = LJ_PHASE_DECODE;
+  w2.shapley[LJ_PHASE_DECODE].n_rounds = 2;
+  w2.known[0].phase = LJ_PHASE_DECODE;
+  w2.n_known = 1;
+  w2.ablation_checks[0].phase = LJ_PHASE_DECODE;
+  w2.ablation_checks[0].a.stage = LJ_STAGE_ATTN;
+  w2.n_ablation_checks = 1;
+  w2.layer_skips[0].phase = LJ_PHASE_DECODE;
+  w2.layer_skips[0].a.stage = LJ_STAGE_ATTN_NORM;
+  w2.n_layer_skips = 1;
+  lj_layer_estimate le = {.phase = LJ_PHASE_DECODE, .layer = 1, .rank = 1};
+  assert_int_equal(lj_profile_add_layer(&w2, &le), 0);
+  lj_layer_stage_estimate ls = {.phase = LJ_PHASE_DECODE, .layer = 1, .stage = LJ_STAGE_QKV};
+  assert_int_equal(lj_profile_add_layer_stage(&w2, &ls), 0);
+  lj_trial_conditions tc = {.trial = 0, .power_w = 400};
+  assert_int_equal(lj_profile_add_trial_conditions(&w2, &tc), 0);
+  assert_int_equal(lj_store_add_profile(st, one, &w1), 0);
+  assert_int_equal(lj_store_add_profile(st, two, &w2), 0);
+  lj_store_close(st);
+
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "SELECT tp_degree FROM profile_plans WHERE run_id = ?", one), 1);
+  assert_int_equal(query_int(db, "SELECT tp_degree FROM profile_plans WHERE run_id = ?", two), 2);
+  int with_rows = 0;
+  for (int i = 0; i < lj_store_n_tp_rank_tables; i++) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ? AND tp_rank != 0", lj_store_tp_rank_tables[i]);
+    assert_int_equal(query_int(db, sql, one), 0);
+    // every row of the degree-2 run is the sum's, but the ranks' own phase summaries
+    int summaries = !strcmp(lj_store_tp_rank_tables[i], "phase_summaries");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ? AND tp_rank NOT IN (-1%s)",
+             lj_store_tp_rank_tables[i], summaries ? ", 0, 1" : "");
+    if (query_int(db, sql, two) != 0) fail_msg("table %s: rows of the degree-2 run not of rank -1", lj_store_tp_rank_tables[i]);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ?", lj_store_tp_rank_tables[i]);
+    with_rows += query_int(db, sql, two) > 0;
+  }
+  assert_int_equal(with_rows, lj_store_n_tp_rank_tables);
+  int64_t measured = 0;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) measured += w2.phases[p].n > 0;
+  assert_true(measured > 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM phase_summaries WHERE run_id = ? AND tp_rank = -1", two),
+                   measured);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM phase_summaries WHERE run_id = ? AND tp_rank = 1", two),
+                   measured);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM stage_estimates WHERE run_id = ? AND tp_rank = -1", two),
+                   (int64_t)w2.n_stages);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM phase_windows WHERE run_id = ? AND tp_rank = -1", two),
+                   (int64_t)w2.n_windows);
+  sqlite3_close(db);
+
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  assert_int_equal(lj_store_read_profile(st, two, &g), 0);
+  same_profile(&w2, &g);
+  assert_true(g.rank_phases[1][LJ_PHASE_DECODE].gross_j.mean == 0.25 * w2.phases[LJ_PHASE_DECODE].gross_j.mean);
+  // the sum's rows of every per-rank table come back (the reader keeps rank -1)
+  assert_int_equal(g.shapley[LJ_PHASE_DECODE].n_rounds, 2);
+  assert_int_equal(g.n_known, 1);
+  assert_int_equal(g.n_ablation_checks, 1);
+  assert_int_equal(g.n_layer_skips, 1);
+  assert_int_equal(g.n_layers, 1);
+  assert_int_equal(g.n_layer_stages, 1);
+  assert_int_equal(g.n_trial_conds, 1);
+  assert_int_equal(g.ablation_valid, 1);
+  assert_int_equal(g.n_stages, w2.n_stages);
+  assert_int_equal(g.n_windows, w2.n_windows);
+  assert_int_equal(g.n_intervals, w2.n_intervals);
+  lj_profile_result_free(&g);
+  assert_int_equal(lj_store_read_profile(st, one, &g), 0);
+  same_profile(&w1, &g);
+  assert_int_equal(g.n_ranks, 0);
+  lj_profile_result_free(&g);
+  lj_store_close(st);
+  lj_profile_result_free(&w1);
+  lj_profile_result_free(&w2);
+}
+
+// Version 13 upgrades to 14: the plan's tp_degree is 1, every row of the per-rank tables is
+// rank 0 of a degree-1 run, tp_rank is part of their keys, and the schema is a fresh file's.
+static void test_upgrade_from_v13(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "v13.db");
+  const char *parts[] = {lj_store_schema_v2,  lj_store_schema_v3,  lj_store_schema_v4,  lj_store_schema_v5,
+                         lj_store_schema_v6,  lj_store_schema_v6_sources, lj_store_schema_v7, lj_store_schema_v8,
+                         lj_store_schema_v9,  lj_store_schema_v10, lj_store_schema_v11, lj_store_schema_v12,
+                         lj_store_schema_v13};
+  write_store_of(path, 13, parts, (int)(sizeof parts / sizeof parts[0]));
+  add_old_rows(path, "INSERT INTO phase_summaries(run_id, phase, n_windows, tokens_per_unit, time_n, gross_n,"
+                     " dynamic_n, sample_gross_n, window_flags, gross_j) VALUES (7, 'decode', 3, 64, 3, 3, 3, 0, 0, 12.5);");
+  // Read as it is (no tp_rank yet): the rows are there.
+  count_as_it_is(path, "phase_summaries", 1);
+  store_profile_in(path, "stage_intervals", 100);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_upgraded_from(db, 13);
+  assert_int_equal(query_int(db, "SELECT tp_rank FROM phase_summaries WHERE run_id = ?", 7), 0);
+  assert_true(query_int(db, "SELECT gross_j FROM phase_summaries WHERE run_id = ?", 7) == 12);  // 12.5 as int
+  sqlite3_stmt *q = query_row(db, "SELECT tp_rank, counter_j FROM replay_trials WHERE run_id = ?", 7);
+  assert_int_equal(sqlite3_column_int(q, 0), 0);
+  assert_true(sqlite3_column_double(q, 1) == 1.5);
+  sqlite3_finalize(q);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_table_info('profile_plans') WHERE name = 'tp_degree'"
+                                 " AND dflt_value = '1'", 0), 1);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name GLOB '*_v13'", 0), 0);
+  // tp_rank is in every per-rank table's key: rank 1 of the same phase is a row of its own,
+  // rank 0 again is refused.
+  for (int i = 0; i < lj_store_n_tp_rank_tables; i++) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE name = '%s' AND sql LIKE '%%PRIMARY KEY(run_id, tp_rank, %%'",
+             lj_store_tp_rank_tables[i]);
+    if (query_int(db, sql, 0) != 1) fail_msg("table %s: tp_rank not at the head of its key", lj_store_tp_rank_tables[i]);
+  }
+#define AGAIN(rank)                                                                                   \
+  "INSERT INTO phase_summaries(run_id, phase, n_windows, tokens_per_unit, time_n, gross_n, dynamic_n," \
+  " sample_gross_n, window_flags, tp_rank) VALUES (7, 'decode', 3, 64, 3, 3, 3, 0, 0, " rank ")"
+  assert_int_equal(sqlite3_exec(db, AGAIN("1"), NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, AGAIN("0"), NULL, NULL, NULL), SQLITE_CONSTRAINT);
+#undef AGAIN
+  sqlite3_close(db);
+  assert_schema_as_fresh(path, "fresh13.db");
+}
+
 // Versions other than 1, 2 and 3 are refused, naming the file.
 static void test_unknown_versions_refused(void **state) {
   char path[1024], sql[64], version[32];
@@ -1754,7 +1919,8 @@ int main(void) {
       cmocka_unit_test(test_profile_device_source),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
       cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2), cmocka_unit_test(test_upgrade_from_v5),
-      cmocka_unit_test(test_upgrade_from_v6),
+      cmocka_unit_test(test_upgrade_from_v6),       cmocka_unit_test(test_upgrade_from_v13),
+      cmocka_unit_test(test_profile_per_rank),
       cmocka_unit_test(test_unknown_versions_refused), cmocka_unit_test(test_phase_windows_as_they_close),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

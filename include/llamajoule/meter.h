@@ -267,6 +267,10 @@ enum {
   /// cap (a power-cap or power-brake throttle reason seen inside, or mean power >= 98% of the
   /// limit), so the replay's clocks were not the run's (llamajoule profile)
   LJ_WINDOW_POWER_CAP = 1u << 10,
+  /// the engine finished (lj_windows_finish()) before any reading of this device at or after the
+  /// window's end arrived: its sampler threads lagged or stopped, so its figure extends what came
+  /// before (::LJ_WINDOW_EXTRAPOLATED too). The device stays in the sum, which carries the flag.
+  LJ_WINDOW_INCOMPLETE = 1u << 11,
 };
 
 /// A window's energy, measured two ways, and how it was obtained.
@@ -301,6 +305,11 @@ typedef struct {
 int lj_windows_create(lj_windows **out, int n_devices);
 /// Frees an engine (NULL is allowed).
 void lj_windows_free(lj_windows *w);
+/// Device `dev` is not metered (a GPU of the source that the measured work does not use): its
+/// samples are ignored, it holds back no window, it is left out of the sum (device -1), and
+/// lj_windows_result() for it is ::LJ_EINVAL. The sampler calls it for the devices its
+/// lj_sampler_config::devices leaves out.
+void lj_windows_exclude(lj_windows *w, int dev);
 /// Idle baseline of device `dev`, W, for the "above idle" energies. It applies
 /// to every window's result, read after the call.
 void lj_windows_set_idle(lj_windows *w, int dev, double idle_w);
@@ -324,7 +333,10 @@ void lj_windows_set_integrated(lj_windows *w, int dev, lj_reading r);
 /// only at lj_windows_finish(). The sampler sets it from the source's devices.
 void lj_windows_expect(lj_windows *w, int dev, uint32_t readings);
 /// Feeds samples (any devices, any order; duplicates and samples older than
-/// the kept history are dropped). @return 0 or a negative ::lj_status
+/// the kept history are dropped). Each device's figure for an ended window
+/// becomes final on its own readings: one device's samples arriving late hold
+/// back only its figure and the sum (::LJ_WINDOW_PENDING), never another
+/// device's. @return 0 or a negative ::lj_status
 int lj_windows_add(lj_windows *w, const lj_sample *s, size_t n);
 /// Begins a window called `name` at `t_ns`.
 /// @return its handle (>= 0), or a negative ::lj_status
@@ -381,6 +393,10 @@ typedef struct {
   int64_t deliver_period_ns;  ///< batches to the sink and the windows: 50 ms
   size_t ring_capacity;       ///< samples per producer ring: 65536; when full, new samples are dropped and counted
   uint32_t field_readings;    ///< polled readings besides the counter (mask); 0 = every supported one
+  /// devices of the source to read (bit d = device d, d < 64); 0 = every device. Each one read
+  /// gets its own threads; the others are left out of the windows (lj_windows_exclude()), so a
+  /// tensor-parallel run on 2 of 8 GPUs sums the 2 it uses
+  uint64_t devices;
   lj_sample_sink sink;        ///< may be NULL
   void *sink_user;            ///< passed to `sink`
 } lj_sampler_config;
@@ -411,7 +427,10 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
 void lj_sampler_free(lj_sampler *s);
 
 /// Threaded mode: per device one counter thread and one fields+drain thread,
-/// plus one delivery thread. Returns once every thread has read once, so a
+/// plus one delivery thread. Each device's threads keep their own schedule, so
+/// the devices' counters are read side by side, not in turn (one read costs
+/// ~4 ms: 8 GPUs read in turn would put 30 ms between the first and the last),
+/// and a window boundary wakes every device's counter thread at once. Returns once every thread has read once, so a
 /// window begun right after it has readings before its begin.
 /// @return 0 or a negative ::lj_status (threads could not start)
 int lj_sampler_start(lj_sampler *s);
@@ -455,6 +474,34 @@ void lj_sampler_read_counter_now(lj_sampler *s);
 /// @return 0 or ::LJ_EINVAL
 int lj_meter_result(lj_sampler *s, int handle, int device, lj_window_result *out, int64_t timeout_ns);
 
+/// A window boundary shared by several threads (opaque): one thread per GPU of a
+/// tensor-parallel run, on one sampler that reads every GPU.
+typedef struct lj_meter_barrier lj_meter_barrier;
+/// Creates a barrier for `n_threads` threads on sampler `s` (which must outlive it).
+/// @param out the barrier; free with lj_meter_barrier_free()
+/// @param s the sampler whose windows and clock it uses
+/// @param n_threads threads that arrive at every boundary (one per GPU)
+/// @return 0, ::LJ_EINVAL (n_threads < 1) or ::LJ_ENOMEM
+int lj_meter_barrier_create(lj_meter_barrier **out, lj_sampler *s, int n_threads);
+/// Frees a barrier (NULL is allowed); no thread may be waiting in it.
+void lj_meter_barrier_free(lj_meter_barrier *b);
+/// Each of the n threads calls it once its GPU's stream is synchronised
+/// (cudaStreamSynchronize); it returns when all have. The last to arrive
+/// begins window `name` at its arrival time on the sampler's clock: one
+/// timestamp for every device, after the work of every GPU before it. Every
+/// device's counter thread is woken for a boundary read at once.
+/// @param b the barrier
+/// @param name the window's name
+/// @param t_ns set to the window's begin (NULL: not wanted)
+/// @return the window's handle (the same in every thread), or a negative ::lj_status (in every thread)
+int lj_meter_barrier_begin(lj_meter_barrier *b, const char *name, int64_t *t_ns);
+/// The same for the end of window `handle` (every thread passes the same handle).
+/// @param b the barrier
+/// @param handle the window (lj_meter_barrier_begin()'s return)
+/// @param t_ns set to the window's end (NULL: not wanted)
+/// @return 0, or a negative ::lj_status in every thread
+int lj_meter_barrier_end(lj_meter_barrier *b, int handle, int64_t *t_ns);
+
 // ---------------------------------------------------------------- idle baseline
 
 /// An idle baseline: the power of a device doing nothing, measured two ways.
@@ -493,6 +540,19 @@ int lj_idle_from_samples(const lj_sample *s, size_t n, int dev, int64_t begin_ns
 /// lj_measure_idle() that also appends the measurement's samples of `dev` to `keep`
 /// (NULL: not kept), for lj_idle_curve_fit().
 int lj_measure_idle_kept(lj_source *src, int dev, double seconds, lj_trace *keep, lj_idle_result *out);
+/// Idle power of several devices at once, over the same `seconds` (a tensor-parallel run's GPUs:
+/// each GPU's own baseline, as leakage differs card to card), each read on its own threads.
+/// Appends the samples of every device to `keep` (NULL: not kept); fit each device's idle curve
+/// from them with lj_idle_curve_fit(..., dev, ...).
+/// @param src an open source
+/// @param devs device indices (distinct, < 64)
+/// @param n_devs how many
+/// @param seconds length of the measurement, (0, 3600]
+/// @param keep receives every measured device's samples (NULL: not kept)
+/// @param out room for n_devs results, in the order of `devs`
+/// @return 0; ::LJ_EINVAL for a bad or repeated device or `seconds`; as lj_measure_idle()
+int lj_measure_idle_devices(lj_source *src, const int *devs, int n_devs, double seconds, lj_trace *keep,
+                            lj_idle_result *out);
 
 /// Idle power against temperature: P_idle(T) = a_w + slope_w_per_c x (T - t0_c), fitted by
 /// ordinary least squares over the idle power samples binned by whole degrees (one point per

@@ -87,7 +87,7 @@ static int parse_args(int argc, char **argv, idle_options *o) {
   return 0;
 }
 
-// Progress while lj_measure_idle blocks: a thread redraws once per 100 ms.
+// Progress while the measurement blocks: a thread redraws once per 100 ms.
 typedef struct {
   lj_progress bar;
   int64_t start_ns, total_ns;
@@ -113,46 +113,62 @@ static double read_mean(lj_source *src, int dev, lj_reading r, double *acc, int 
   return *n ? *acc / *n : 0;
 }
 
-static int measure_one(lj_source *src, const lj_device_info *info, const idle_options *o, const char *context,
-                       lj_idle_baseline *b) {
-  double sm_acc = 0, mem_acc = 0;
-  int sm_n = 0, mem_n = 0;
-  read_mean(src, info->index, LJ_READING_CLOCK_SM, &sm_acc, &sm_n);
-  read_mean(src, info->index, LJ_READING_CLOCK_MEM, &mem_acc, &mem_n);
-
-  char label[160];
-  snprintf(label, sizeof label, "idle GPU %d, %.0f s (%%)", info->index, o->seconds);
-  idle_progress p = {.start_ns = lj_mono_ns(), .total_ns = (int64_t)(o->seconds * 1e9)};
-  lj_progress_begin(&p.bar, label, 100);
-  pthread_t thread;
-  int drawing = p.bar.enabled && pthread_create(&thread, NULL, draw_progress, &p) == 0;
-  lj_idle_result r;
-  int rc = lj_measure_idle(src, info->index, o->seconds, &r);
-  p.done = 1;
-  if (drawing) pthread_join(thread, NULL);
-  lj_progress_end(&p.bar);
-  if (rc < 0) return lj_fail_context(rc, "measuring idle power of GPU %d", info->index);
-
-  memset(b, 0, sizeof *b);
-  snprintf(b->device_uuid, sizeof b->device_uuid, "%s", info->uuid);
-  snprintf(b->device_name, sizeof b->device_name, "%s", info->name);
-  b->measured_wall_ns = lj_wall_ns();
-  b->seconds = r.seconds;
-  b->mean_w = r.mean_w;
-  int by_counter = r.n_counter_updates > 0 && r.mean_w == r.counter_mean_w;
-  b->stddev_w = by_counter ? r.counter_stddev_w : r.sample_stddev_w;
-  b->counter_mean_w = r.counter_mean_w;
-  b->counter_stddev_w = r.counter_stddev_w;
-  b->sample_mean_w = r.sample_mean_w;
-  b->sample_stddev_w = r.sample_stddev_w;
-  b->n_counter_updates = r.n_counter_updates;
-  b->n_samples = r.n_samples;
-  b->temperature_c = r.temperature_c;
-  b->sm_clock_mhz = read_mean(src, info->index, LJ_READING_CLOCK_SM, &sm_acc, &sm_n);
-  b->mem_clock_mhz = read_mean(src, info->index, LJ_READING_CLOCK_MEM, &mem_acc, &mem_n);
-  snprintf(b->method, sizeof b->method, "%s", by_counter ? "counter" : "samples");
-  snprintf(b->context, sizeof b->context, "%s", context);
-  return 0;
+// Measures every GPU of devs[] at once, each on its own sampler threads, and fills a baseline each.
+static int measure_all(lj_source *src, const lj_device_info *devs, int n, const idle_options *o,
+                       const char *const *context, lj_idle_baseline *b) {
+  double *sm_acc = calloc((size_t)n, sizeof *sm_acc), *mem_acc = calloc((size_t)n, sizeof *mem_acc);
+  int *sm_n = calloc((size_t)n, sizeof *sm_n), *mem_n = calloc((size_t)n, sizeof *mem_n), *idx = calloc((size_t)n, sizeof *idx);
+  lj_idle_result *r = calloc((size_t)n, sizeof *r);
+  int rc = sm_acc && mem_acc && sm_n && mem_n && idx && r ? 0 : LJ_FAIL(LJ_ENOMEM, "idle: out of memory");
+  for (int i = 0; rc == 0 && i < n; i++) {
+    idx[i] = devs[i].index;
+    read_mean(src, idx[i], LJ_READING_CLOCK_SM, &sm_acc[i], &sm_n[i]);
+    read_mean(src, idx[i], LJ_READING_CLOCK_MEM, &mem_acc[i], &mem_n[i]);
+  }
+  if (rc == 0) {
+    char label[160];
+    if (n == 1) snprintf(label, sizeof label, "idle GPU %d, %.0f s (%%)", idx[0], o->seconds);
+    else snprintf(label, sizeof label, "idle %d GPUs at once, %.0f s (%%)", n, o->seconds);
+    idle_progress p = {.start_ns = lj_mono_ns(), .total_ns = (int64_t)(o->seconds * 1e9)};
+    lj_progress_begin(&p.bar, label, 100);
+    pthread_t thread;
+    int drawing = p.bar.enabled && pthread_create(&thread, NULL, draw_progress, &p) == 0;
+    rc = lj_measure_idle_devices(src, idx, n, o->seconds, NULL, r);
+    p.done = 1;
+    if (drawing) pthread_join(thread, NULL);
+    lj_progress_end(&p.bar);
+    if (rc < 0) rc = lj_fail_context(rc, "measuring idle power of GPU%s %d%s", n == 1 ? "" : "s", idx[0],
+                                     n == 1 ? "" : "...");
+  }
+  for (int i = 0; rc == 0 && i < n; i++) {
+    lj_idle_baseline *bi = &b[i];
+    memset(bi, 0, sizeof *bi);
+    snprintf(bi->device_uuid, sizeof bi->device_uuid, "%s", devs[i].uuid);
+    snprintf(bi->device_name, sizeof bi->device_name, "%s", devs[i].name);
+    bi->measured_wall_ns = lj_wall_ns();
+    bi->seconds = r[i].seconds;
+    bi->mean_w = r[i].mean_w;
+    int by_counter = r[i].n_counter_updates > 0 && r[i].mean_w == r[i].counter_mean_w;
+    bi->stddev_w = by_counter ? r[i].counter_stddev_w : r[i].sample_stddev_w;
+    bi->counter_mean_w = r[i].counter_mean_w;
+    bi->counter_stddev_w = r[i].counter_stddev_w;
+    bi->sample_mean_w = r[i].sample_mean_w;
+    bi->sample_stddev_w = r[i].sample_stddev_w;
+    bi->n_counter_updates = r[i].n_counter_updates;
+    bi->n_samples = r[i].n_samples;
+    bi->temperature_c = r[i].temperature_c;
+    bi->sm_clock_mhz = read_mean(src, idx[i], LJ_READING_CLOCK_SM, &sm_acc[i], &sm_n[i]);
+    bi->mem_clock_mhz = read_mean(src, idx[i], LJ_READING_CLOCK_MEM, &mem_acc[i], &mem_n[i]);
+    snprintf(bi->method, sizeof bi->method, "%s", by_counter ? "counter" : "samples");
+    snprintf(bi->context, sizeof bi->context, "%s", context[i]);
+  }
+  free(sm_acc);
+  free(mem_acc);
+  free(sm_n);
+  free(mem_n);
+  free(idx);
+  free(r);
+  return rc;
 }
 
 static void print_baseline(const lj_device_info *info, const lj_idle_baseline *b) {
@@ -198,19 +214,29 @@ static int run_idle(const idle_options *o, int argc, char **argv) {
   char path[1024];
   int64_t run = 0;
   if (rc == 0) rc = lj_cli_begin_run(o->out_path, "idle", o->source, argc, argv, &st, &run, path, sizeof path);
+  // Every GPU asked for, each with its context open, measured together over the same seconds.
+  lj_device_info *devs = rc == 0 ? calloc((size_t)n_dev, sizeof *devs) : NULL;
+  const char **context = rc == 0 ? calloc((size_t)n_dev, sizeof *context) : NULL;
+  lj_idle_baseline *b = rc == 0 ? calloc((size_t)n_dev, sizeof *b) : NULL;
+  if (rc == 0 && (!devs || !context || !b)) rc = LJ_FAIL(LJ_ENOMEM, "idle: out of memory");
+  int n = 0;
   for (int d = 0; rc == 0 && d < n_dev; d++) {
     lj_device_info info;
     if ((rc = lj_source_device_info(src, d, &info)) < 0) break;
     if ((rc = lj_store_add_device(st, run, &info)) < 0) break;
     if (o->device >= 0 && d != o->device) continue;
-    const char *context;
-    lj_idle_baseline b;
-    if ((rc = open_context(src, &info, &context)) < 0) break;
-    if ((rc = measure_one(src, &info, o, context, &b)) < 0) break;
-    b.run_id = run;
-    if ((rc = lj_store_add_idle_baseline(st, &b)) < 0) break;
-    print_baseline(&info, &b);
+    if ((rc = open_context(src, &info, &context[n])) < 0) break;
+    devs[n++] = info;
   }
+  if (rc == 0) rc = measure_all(src, devs, n, o, context, b);
+  for (int i = 0; rc == 0 && i < n; i++) {
+    b[i].run_id = run;
+    if ((rc = lj_store_add_idle_baseline(st, &b[i])) < 0) break;
+    print_baseline(&devs[i], &b[i]);
+  }
+  free(devs);
+  free(context);
+  free(b);
   if (st) {
     int end = lj_store_end_run(st, run, rc == 0 ? LJ_RUN_COMPLETE : LJ_RUN_FAILED, lj_exit_code(rc));
     if (rc == 0) rc = end;

@@ -75,17 +75,14 @@ int lj_idle_from_samples(const lj_sample *s, size_t n, int dev, int64_t begin_ns
 
 typedef struct {
   lj_trace trace;
-  int dev;
-  int failed;
+  uint64_t devs;  // bit d: keep device d's samples
 } idle_sink_state;
 
 static int idle_sink(void *user, const lj_sample *s, size_t n) {
   idle_sink_state *st = user;
   for (size_t i = 0; i < n; i++)
-    if (s[i].device == st->dev && lj_trace_append(&st->trace, &s[i], 1) < 0) {
-      st->failed = 1;
+    if (s[i].device < 64 && ((st->devs >> s[i].device) & 1) && lj_trace_append(&st->trace, &s[i], 1) < 0)
       return LJ_ENOMEM;
-    }
   return 0;
 }
 
@@ -94,19 +91,29 @@ int lj_measure_idle(lj_source *src, int dev, double seconds, lj_idle_result *out
 }
 
 int lj_measure_idle_kept(lj_source *src, int dev, double seconds, lj_trace *keep, lj_idle_result *out) {
-  memset(out, 0, sizeof *out);
-  if (dev < 0 || dev >= lj_source_device_count(src))
-    return LJ_FAIL(LJ_EINVAL, "idle: no device %d (the source has %d)", dev, lj_source_device_count(src));
-  if (!(seconds > 0) || seconds > 3600) return LJ_FAIL(LJ_EINVAL, "idle: seconds must be in (0, 3600], got %g", seconds);
+  return lj_measure_idle_devices(src, &dev, 1, seconds, keep, out);
+}
+
+int lj_measure_idle_devices(lj_source *src, const int *devs, int n_devs, double seconds, lj_trace *keep,
+                            lj_idle_result *out) {
+  memset(out, 0, (size_t)(n_devs > 0 ? n_devs : 0) * sizeof *out);
+  if (n_devs < 1) return LJ_FAIL(LJ_EINVAL, "idle: no device to measure");
   idle_sink_state st;
   memset(&st, 0, sizeof st);
+  for (int i = 0; i < n_devs; i++) {
+    if (devs[i] < 0 || devs[i] >= lj_source_device_count(src) || devs[i] >= 64)
+      return LJ_FAIL(LJ_EINVAL, "idle: no device %d (the source has %d)", devs[i], lj_source_device_count(src));
+    if ((st.devs >> devs[i]) & 1) return LJ_FAIL(LJ_EINVAL, "idle: device %d named twice", devs[i]);
+    st.devs |= 1ull << devs[i];
+  }
+  if (!(seconds > 0) || seconds > 3600) return LJ_FAIL(LJ_EINVAL, "idle: seconds must be in (0, 3600], got %g", seconds);
   lj_trace_init(&st.trace);
-  st.dev = dev;
   lj_sampler_config c;
   lj_sampler_config_default(&c);
   c.field_readings = LJ_READING_BIT(LJ_READING_TEMPERATURE) | LJ_READING_BIT(LJ_READING_POWER_INSTANT);
   c.field_period_ns = 100 * 1000000LL;  // idle: no need for 10 ms fields
   c.counter_period_ns = 100 * 1000000LL; // every counter update: the spread is over update intervals
+  c.devices = st.devs;                   // the GPUs asked for, all at once, each on its own threads
   c.sink = idle_sink;
   c.sink_user = &st;
   lj_sampler *s;
@@ -120,7 +127,8 @@ int lj_measure_idle_kept(lj_source *src, int dev, double seconds, lj_trace *keep
   lj_sampler_free(s);
   if (rc == 0) {
     lj_trace_sort(&st.trace);
-    rc = lj_idle_from_samples(st.trace.samples, st.trace.n_samples, dev, begin, end, out);
+    for (int i = 0; i < n_devs && rc == 0; i++)
+      rc = lj_idle_from_samples(st.trace.samples, st.trace.n_samples, devs[i], begin, end, &out[i]);
     if (rc == 0 && keep) rc = lj_trace_append(keep, st.trace.samples, st.trace.n_samples);
   }
   lj_trace_free(&st.trace);

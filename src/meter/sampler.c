@@ -4,6 +4,9 @@
 // fast fields, and with each drain of the streamed samples (driver buffer)
 // the slow fields. Each writes into its own
 // bounded ring; a delivery thread moves batches to the windows and the sink.
+// Devices never share a thread: each GPU's counter is read on its own
+// schedule, side by side with the others (several GPUs read in turn would
+// skew their boundary reads by ~4 ms per GPU).
 // lj_sampler_poll runs the same tasks synchronously at a given time.
 #include <errno.h>
 #include <pthread.h>
@@ -45,6 +48,7 @@ struct lj_sampler {
   uint32_t *poll_mask;    // (n_dev) polled readings every field period
   uint32_t *slow_mask;    // (n_dev) polled readings with each drain
   int *has_counter;       // (n_dev)
+  int *metered;           // (n_dev) 1: read (lj_sampler_config::devices)
   lj_windows *windows;
   lj_sample *batch;       // (BATCH_CAP), delivery only
   pthread_t deliver_thread;
@@ -159,6 +163,7 @@ static int64_t run_due(lj_worker *w, int64_t now, int wanted) {
 }
 
 static int worker_active(const lj_sampler *s, const lj_worker *w) {
+  if (!s->metered[w->dev]) return 0;
   if (w->is_counter) return s->has_counter[w->dev];
   const lj_device_info *i = &s->src->devices[w->dev];
   return s->poll_mask[w->dev] || s->slow_mask[w->dev] || i->streamed;
@@ -270,6 +275,9 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
   if (c.ring_capacity == 0) c.ring_capacity = d.ring_capacity;
   int n = lj_source_device_count(src);
   if (n <= 0) return LJ_FAIL(LJ_ENODEV, "the %s source has no devices", lj_source_kind(src));
+  if (n < 64 && (c.devices >> n))
+    return LJ_FAIL(LJ_EINVAL, "sampler: devices mask 0x%llx names a device past the %s source's %d",
+                   (unsigned long long)c.devices, lj_source_kind(src), n);
   lj_sampler *s = calloc(1, sizeof *s);
   if (!s) return LJ_FAIL(LJ_ENOMEM, "out of memory creating the sampler");
   s->src = src;
@@ -279,6 +287,7 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
   s->poll_mask = calloc((size_t)n, sizeof *s->poll_mask);
   s->slow_mask = calloc((size_t)n, sizeof *s->slow_mask);
   s->has_counter = calloc((size_t)n, sizeof *s->has_counter);
+  s->metered = calloc((size_t)n, sizeof *s->metered);
   s->batch = malloc(BATCH_CAP * sizeof *s->batch);
   pthread_mutex_init(&s->lock, NULL);
   pthread_mutex_init(&s->deliver_lock, NULL);
@@ -287,7 +296,7 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&s->wake, &ca);
   pthread_condattr_destroy(&ca);
-  int rc = (s->workers && s->poll_mask && s->slow_mask && s->has_counter && s->batch) ? 0 : LJ_FAIL(LJ_ENOMEM, "out of memory creating the sampler");
+  int rc = (s->workers && s->poll_mask && s->slow_mask && s->has_counter && s->metered && s->batch) ? 0 : LJ_FAIL(LJ_ENOMEM, "out of memory creating the sampler");
   if (rc == 0) rc = lj_windows_create(&s->windows, n);
   for (int i = 0; i < 2 * n && rc == 0; i++) {
     lj_worker *w = &s->workers[i];
@@ -301,6 +310,11 @@ int lj_sampler_create(lj_sampler **out, lj_source *src, const lj_sampler_config 
     }
   }
   for (int dv = 0; dv < n && rc == 0; dv++) {
+    s->metered[dv] = !c.devices || (dv < 64 && ((c.devices >> dv) & 1));
+    if (!s->metered[dv]) {
+      lj_windows_exclude(s->windows, dv);
+      continue;
+    }
     const lj_device_info *info = &src->devices[dv];
     uint32_t polled = info->supported & ~info->streamed;
     s->has_counter[dv] = (polled & LJ_READING_BIT(LJ_READING_ENERGY)) != 0;
@@ -392,6 +406,7 @@ void lj_sampler_free(lj_sampler *s) {
   free(s->poll_mask);
   free(s->slow_mask);
   free(s->has_counter);
+  free(s->metered);
   free(s->batch);
   pthread_cond_destroy(&s->wake);
   pthread_mutex_destroy(&s->lock);
@@ -437,7 +452,7 @@ void lj_sampler_stats_get(lj_sampler *s, lj_sampler_stats *out) {
   out->cpu_ns += atomic_load(&s->deliver_cpu_ns) + atomic_load(&s->manual_cpu_ns);
   for (int d = 0; d < s->n_dev; d++) {
     lj_source_stats st;
-    if (lj_source_stats_get(s->src, d, &st) == 0) out->buffer_gaps += st.buffer_gaps;
+    if (s->metered[d] && lj_source_stats_get(s->src, d, &st) == 0) out->buffer_gaps += st.buffer_gaps;
   }
   int64_t end = s->stopped ? s->stop_ns : lj_sampler_now(s);
   out->wall_ns = (s->running || s->manual) ? end - s->start_ns : 0;

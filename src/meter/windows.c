@@ -2,9 +2,12 @@
 // device, the energy-counter readings and the streamed power samples (the
 // driver buffer, and instant power for sources without a buffer) from the
 // begin of the oldest unfinished window on, and computes a window's energy
-// two ways when asked (series.h). A window is final once a sample past its
-// end has arrived for every series that delivers samples (or at finish);
-// its results are then cached and the history before it can go.
+// two ways when asked (series.h). A device's figure for a window is final
+// once a sample past its end has arrived for every series of that device
+// that delivers samples (or at finish); each device's sampler threads run
+// apart, so one that lags holds back only its own figure and the sum. Final
+// figures are cached, and once every device's is, the history before the
+// window can go.
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +30,16 @@ typedef struct {
   int expect_set;
   uint32_t expect;            // LJ_READING_BIT mask of readings that keep arriving
   int64_t latest_ns;          // newest sample time of any reading
+  int excluded;               // not metered: no figures, not in the sum
 } wdev;
 
 typedef struct {
   char name[64];
   int64_t begin_ns, end_ns;
   int open;
-  int final;
-  lj_window_result *cached;  // (n_devices + 1) once final; [n_devices] = total
+  int final;                 // every device's figure (and the sum) is cached
+  lj_window_result *cached;  // (n_devices + 1) once a device is final; [n_devices] = total
+  unsigned char *dev_final;  // (n_devices) with cached: that device's figure is cached
 } window;
 
 struct lj_windows {
@@ -72,7 +77,10 @@ void lj_windows_free(lj_windows *w) {
     lj_series_free(&w->dev[d].power_sample);
     lj_series_free(&w->dev[d].power_instant);
   }
-  for (int i = 0; i < w->n_w; i++) free(w->w[i].cached);
+  for (int i = 0; i < w->n_w; i++) {
+    free(w->w[i].cached);
+    free(w->w[i].dev_final);
+  }
   free(w->w);
   free(w->dev);
   pthread_mutex_destroy(&w->lock);
@@ -80,6 +88,13 @@ void lj_windows_free(lj_windows *w) {
 }
 
 static int valid_dev(const lj_windows *w, int dev) { return dev >= 0 && dev < w->n_dev; }
+
+void lj_windows_exclude(lj_windows *w, int dev) {
+  if (!valid_dev(w, dev)) return;
+  pthread_mutex_lock(&w->lock);
+  w->dev[dev].excluded = 1;
+  pthread_mutex_unlock(&w->lock);
+}
 
 void lj_windows_set_idle(lj_windows *w, int dev, double idle_w) {
   if (!valid_dev(w, dev)) return;
@@ -176,14 +191,24 @@ static void compute(const lj_windows *w, const window *win, int dev, lj_window_r
   out->counter_above_idle_j = c.energy_j - d->idle_w * out->duration_s;
   out->sample_above_idle_j = p.energy_j - d->idle_w * out->duration_s;
   if (win->open) out->flags |= LJ_WINDOW_OPEN;
-  else if (!win->final) out->flags |= LJ_WINDOW_PENDING;
+  else if (!(win->dev_final && win->dev_final[dev])) out->flags |= LJ_WINDOW_PENDING;
+  // finished before any reading of this device reached the end: its sampler
+  // threads lagged or stopped, and the figure holds what came before
+  if (!win->open && w->finished && d->latest_ns < win->end_ns) out->flags |= LJ_WINDOW_INCOMPLETE;
 }
 
-static void sum_devices(const lj_window_result *per_dev, int n, lj_window_result *out) {
-  *out = per_dev[0];
-  out->device = -1;
-  for (int d = 1; d < n; d++) {
+// The sum over the metered devices of their figures per_dev[0..n_dev).
+static void sum_devices(const lj_windows *w, const lj_window_result *per_dev, lj_window_result *out) {
+  int first = 1;
+  for (int d = 0; d < w->n_dev; d++) {
+    if (w->dev[d].excluded) continue;
     const lj_window_result *r = &per_dev[d];
+    if (first) {
+      *out = *r;
+      out->device = -1;
+      first = 0;
+      continue;
+    }
     out->counter_energy_j += r->counter_energy_j;
     out->counter_updates += r->counter_updates;
     out->sample_energy_j += r->sample_energy_j;
@@ -196,6 +221,11 @@ static void sum_devices(const lj_window_result *per_dev, int n, lj_window_result
     out->flags |= r->flags;
     if (r->end_ns > out->end_ns) out->end_ns = r->end_ns;
   }
+  if (first) {  // no device metered: nothing measured
+    memset(out, 0, sizeof *out);
+    out->device = -1;
+    out->flags = LJ_WINDOW_NO_COUNTER | LJ_WINDOW_NO_SAMPLES;
+  }
   out->duration_s = (double)(out->end_ns - out->begin_ns) * 1e-9;
 }
 
@@ -205,33 +235,50 @@ static int series_reached(const wdev *d, lj_reading r, const lj_series *s, int64
   return s->n && s->p[s->n - 1].t_ns >= t;
 }
 
-static int window_ready(const lj_windows *w, const window *win) {
+// Device d's figure for an ended window can be cached: every series it
+// expects has passed the end (or no more samples will come).
+static int device_ready(const lj_windows *w, const window *win, int d) {
   if (win->open) return 0;
-  if (w->finished) return 1;
-  for (int d = 0; d < w->n_dev; d++) {
-    const wdev *dv = &w->dev[d];
-    if (!dv->expect_set) return 0;
-    if (!series_reached(dv, LJ_READING_ENERGY, &dv->counter, win->end_ns) ||
-        !series_reached(dv, LJ_READING_POWER_SAMPLE, &dv->power_sample, win->end_ns) ||
-        (keeps_instant(dv) && !series_reached(dv, LJ_READING_POWER_INSTANT, &dv->power_instant, win->end_ns)))
-      return 0;
-  }
-  return 1;
+  const wdev *dv = &w->dev[d];
+  if (w->finished || dv->excluded) return 1;
+  if (!dv->expect_set) return 0;
+  return series_reached(dv, LJ_READING_ENERGY, &dv->counter, win->end_ns) &&
+         series_reached(dv, LJ_READING_POWER_SAMPLE, &dv->power_sample, win->end_ns) &&
+         (!keeps_instant(dv) || series_reached(dv, LJ_READING_POWER_INSTANT, &dv->power_instant, win->end_ns));
 }
 
+// Caches the figures of the devices that are ready, and the sum once all are.
 static int finalize(lj_windows *w, window *win) {
-  lj_window_result *cached = calloc((size_t)w->n_dev + 1, sizeof *cached);
-  if (!cached) return LJ_FAIL(LJ_ENOMEM, "out of memory finishing window %s", win->name);
+  if (!win->cached) {
+    win->cached = calloc((size_t)w->n_dev + 1, sizeof *win->cached);
+    win->dev_final = calloc((size_t)w->n_dev, 1);
+    if (!win->cached || !win->dev_final) {
+      free(win->cached);
+      free(win->dev_final);
+      win->cached = NULL;
+      win->dev_final = NULL;
+      return LJ_FAIL(LJ_ENOMEM, "out of memory finishing window %s", win->name);
+    }
+  }
+  int all = 1;
+  for (int d = 0; d < w->n_dev; d++) {
+    if (win->dev_final[d]) continue;
+    if (!device_ready(w, win, d)) {
+      all = 0;
+      continue;
+    }
+    win->dev_final[d] = 1;
+    if (!w->dev[d].excluded) compute(w, win, d, &win->cached[d]);
+  }
+  if (!all) return 0;
   win->final = 1;
-  for (int d = 0; d < w->n_dev; d++) compute(w, win, d, &cached[d]);
-  sum_devices(cached, w->n_dev, &cached[w->n_dev]);
-  win->cached = cached;
+  sum_devices(w, win->cached, &win->cached[w->n_dev]);
   return 0;
 }
 
 static int finalize_ready(lj_windows *w) {
   for (int i = 0; i < w->n_w; i++)
-    if (!w->w[i].final && window_ready(w, &w->w[i])) LJ_TRY(finalize(w, &w->w[i]));
+    if (!w->w[i].final && !w->w[i].open) LJ_TRY(finalize(w, &w->w[i]));
   return 0;
 }
 
@@ -240,7 +287,7 @@ static void prune(lj_windows *w) {
     wdev *dv = &w->dev[d];
     int64_t horizon = dv->latest_ns - RETAIN_NS;
     for (int i = 0; i < w->n_w; i++)
-      if (!w->w[i].final && w->w[i].begin_ns < horizon) horizon = w->w[i].begin_ns;
+      if (!(w->w[i].dev_final && w->w[i].dev_final[d]) && w->w[i].begin_ns < horizon) horizon = w->w[i].begin_ns;
     lj_series_prune(&dv->counter, horizon);
     lj_series_prune(&dv->power_sample, horizon);
     lj_series_prune(&dv->power_instant, horizon);
@@ -251,7 +298,7 @@ int lj_windows_add(lj_windows *w, const lj_sample *s, size_t n) {
   int rc = 0;
   pthread_mutex_lock(&w->lock);
   for (size_t i = 0; i < n && rc >= 0; i++) {
-    if (s[i].device >= w->n_dev) continue;  // not a device of these windows
+    if (s[i].device >= w->n_dev || w->dev[s[i].device].excluded) continue;  // not metered here
     wdev *d = &w->dev[s[i].device];
     lj_series *series = NULL;
     switch (s[i].reading) {
@@ -337,17 +384,24 @@ int lj_windows_result(lj_windows *w, int handle, int device, lj_window_result *o
     rc = LJ_FAIL(LJ_EINVAL, "window %s: no device %d (0..%d, or -1 for all)", w->w[handle].name, device, w->n_dev - 1);
   } else {
     window *win = &w->w[handle];
-    if (win->final) {
+    if (device >= 0 && w->dev[device].excluded) {
+      rc = LJ_FAIL(LJ_EINVAL, "window %s: device %d is not metered", win->name, device);
+    } else if (win->final) {
       *out = win->cached[device < 0 ? w->n_dev : device];
     } else if (device >= 0) {
-      compute(w, win, device, out);
+      if (win->dev_final && win->dev_final[device]) *out = win->cached[device];
+      else compute(w, win, device, out);
     } else {
       lj_window_result *per = calloc((size_t)w->n_dev, sizeof *per);
       if (!per) {
         rc = LJ_FAIL(LJ_ENOMEM, "out of memory");
       } else {
-        for (int d = 0; d < w->n_dev; d++) compute(w, win, d, &per[d]);
-        sum_devices(per, w->n_dev, out);
+        for (int d = 0; d < w->n_dev; d++) {
+          if (w->dev[d].excluded) continue;
+          if (win->dev_final && win->dev_final[d]) per[d] = win->cached[d];
+          else compute(w, win, d, &per[d]);
+        }
+        sum_devices(w, per, out);
         free(per);
       }
     }

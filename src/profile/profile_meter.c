@@ -106,6 +106,8 @@ int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_p
   lj_sampler_config_default(&cfg);
   cfg.sink = sink;
   cfg.sink_user = m;
+  // its own GPU only: the host's other GPUs cost sampler time and hold back no window
+  if (m->dev < 64) cfg.devices = 1ull << m->dev;
   LJ_TRY(lj_sampler_create(&m->sampler, m->src, &cfg));
   lj_windows_set_idle(lj_sampler_windows(m->sampler), m->dev, m->idle_w);
   return 0;

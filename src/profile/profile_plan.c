@@ -105,6 +105,7 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
     return LJ_FAIL(LJ_EUNSUPPORTED, "--tp %d with --weights fp8: not supported yet (each rank would quantise its "
                    "own slice of o_proj's and down_proj's input, which nothing checks yet); use --weights bf16",
                    o->tp_degree);
+  p->tp_degree = o->tp_degree;
   snprintf(p->fusion, sizeof p->fusion, "%s", lj_cuda_fusion_name(o->fusion) ? lj_cuda_fusion_name(o->fusion) : "none");
   // Decode KV lengths (positions cached before the step): the first and last
   // step's, and evenly between, so no step lies outside them.

@@ -64,10 +64,11 @@ static void put_interval(FILE *f, const lj_interval *v) {
   put_real(f, v->hi);
 }
 
-// A described table's section header: its CSV columns, a mean as X, X_lo, X_hi, X_n and a
-// derived interval as X, X_lo, X_hi.
-static void record_header(FILE *f, const char *name, const lj_record_desc *d) {
-  fprintf(f, "# table %s\n", name);
+// A described table's section header: `lead` (columns before the description's: the per-GPU
+// table's rank), then its CSV columns, a mean as X, X_lo, X_hi, X_n and a derived interval as X,
+// X_lo, X_hi.
+static void record_header_with(FILE *f, const char *name, const char *lead, const lj_record_desc *d) {
+  fprintf(f, "# table %s\n%s", name, lead);
   int first = 1;
   for (size_t i = 0; i < d->n_fields; i++) {
     const lj_field *c = &d->fields[i];
@@ -80,6 +81,8 @@ static void record_header(FILE *f, const char *name, const lj_record_desc *d) {
   }
   fputc('\n', f);
 }
+
+static void record_header(FILE *f, const char *name, const lj_record_desc *d) { record_header_with(f, name, "", d); }
 
 static void record_row(FILE *f, const lj_record_desc *d, const void *rec) {
   int first = 1;
@@ -113,6 +116,7 @@ static void record_row(FILE *f, const lj_record_desc *d, const void *rec) {
       case LJ_FIELD_TEXT: csv_text(f, (const char *)p); break;
       case LJ_FIELD_CI: put_ci(f, p); break;
       case LJ_FIELD_IV: put_interval(f, p); break;
+      case LJ_FIELD_TP_RANK:  // not in the CSV: the plan's
       case LJ_FIELD_DERIVED: break;  // JSON only
     }
   }
@@ -158,6 +162,18 @@ int lj_report_csv(FILE *f, const lj_report_run *r) {
     if (s.n > 0) record_row(f, &lj_desc_phase_summary, &s);
   }
   fputc('\n', f);
+  if (p->n_ranks > 1) {  // tensor-parallel degree > 1: each GPU's phases ("phases" is their sum)
+    record_header_with(f, "per_gpu", "rank,", &lj_desc_phase_summary);
+    for (int k = 0; k < p->n_ranks; k++)
+      for (int i = 0; i < LJ_PHASE_COUNT; i++) {
+        lj_phase_summary s = p->rank_phases[k][i];
+        s.phase = (lj_phase)i;
+        if (s.n <= 0) continue;
+        fprintf(f, "%d,", k);
+        record_row(f, &lj_desc_phase_summary, &s);
+      }
+    fputc('\n', f);
+  }
   record_header(f, "stages", &lj_desc_stage);
   for (size_t i = 0; i < p->n_stages; i++) record_row(f, &lj_desc_stage, &p->stages[i]);
   fputc('\n', f);

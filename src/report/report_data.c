@@ -63,6 +63,7 @@ static json_t *workload_part(const lj_profile_plan *p) {
   put_str(o, "weights", p->weights[0] ? p->weights : "bf16");
   put_str(o, "fusion", p->fusion[0] ? p->fusion : "none");
   put_int(o, "batch", p->batch);
+  if (p->tp_degree > 1) put_int(o, "tp_degree", p->tp_degree);
   put_int(o, "prompt_len", p->prompt_len);
   put_int(o, "gen_len", p->gen_len);
   put_int(o, "repeats", p->repeats);
@@ -120,6 +121,27 @@ static json_t *phases_part(const lj_profile_result *r) {
     put(o, "gpu_idle", json_boolean(lj_report_phase_gpu_idle((lj_phase)p)));
     json_array_append_new(a, o);
   }
+  return a;
+}
+
+// Tensor-parallel degree > 1: each GPU's phases and their sum (the run's figures), one row each.
+static json_t *per_gpu_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int k = 0; k <= r->n_ranks; k++) {
+      double share;
+      const lj_phase_summary *s = lj_report_rank_row(r, k, (lj_phase)p, &share);
+      if (!s) continue;
+      json_t *o = json_object();
+      put_str(o, "phase", lj_phase_name((lj_phase)p));
+      put_int(o, "rank", k < r->n_ranks ? k : -1);
+      put_ci(o, "gross_j", &s->gross_j);
+      put_ci(o, "dynamic_j", &s->dynamic_j);
+      put_num(o, "gross_j_per_token", s->gross_j_per_token);
+      put_num(o, "dynamic_j_per_token", s->dynamic_j_per_token);
+      put_num(o, "share_gross", share);
+      json_array_append_new(a, o);
+    }
   return a;
 }
 
@@ -536,6 +558,7 @@ json_t *lj_report_page_data(const lj_report_run *r) {
   put(o, "workload", workload_part(&p->plan));
   put(o, "gpu", gpu_part(p));
   put(o, "phases", phases_part(p));
+  if (p->n_ranks > 1) put(o, "per_gpu", per_gpu_part(p));  // absent at degree 1: the page as before
   put(o, "closures", closures_part(p));
   put(o, "stages", stages_part(p));
   put(o, "groups", groups_part(p));

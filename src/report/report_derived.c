@@ -44,6 +44,14 @@ double lj_report_phase_share(const lj_profile_result *r, lj_phase p, int dynamic
   return e / total;
 }
 
+const lj_phase_summary *lj_report_rank_row(const lj_profile_result *r, int k, lj_phase p, double *share) {
+  const lj_phase_summary *sum = &r->phases[p], *s = k < r->n_ranks ? &r->rank_phases[k][p] : sum;
+  *share = NAN;
+  if (sum->n <= 0 || s->n <= 0) return NULL;
+  if (s->gross_j.n > 0 && sum->gross_j.n > 0 && sum->gross_j.mean != 0) *share = s->gross_j.mean / sum->gross_j.mean;
+  return s;
+}
+
 static void undefined_interval(lj_interval *i) {
   i->estimate = i->se = i->df = i->lo = i->hi = NAN;
   i->level = NAN;

@@ -20,6 +20,10 @@ int lj_report_phase_gpu_idle(lj_phase p);
 // r's summary of phase p as the reports show it: a GPU-idle phase's dynamic figures undefined.
 void lj_report_phase_view(const lj_profile_result *r, lj_phase p, lj_phase_summary *out);
 double lj_report_phase_share(const lj_profile_result *r, lj_phase p, int dynamic);
+// The per-GPU table's row k of phase p (tensor-parallel degree > 1): rank k's summary for k <
+// r->n_ranks, the sum (the run's own) for k == r->n_ranks; NULL when that one was not measured.
+// *share: its gross energy over the sum's (NAN: unknown).
+const lj_phase_summary *lj_report_rank_row(const lj_profile_result *r, int k, lj_phase p, double *share);
 
 // A stage group in one phase: the sum over its stage estimates (every KV row).
 typedef struct {

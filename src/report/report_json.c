@@ -146,6 +146,7 @@ static void put_record(jb *b, json_t *o, const lj_record_desc *d, const void *re
       }
       case LJ_FIELD_CI: put(b, to, k, mean_ci(b, (const lj_mean_ci *)p)); break;
       case LJ_FIELD_IV: put(b, to, k, interval(b, (const lj_interval *)p)); break;
+      case LJ_FIELD_TP_RANK: put_int(b, to, k, r ? lj_profile_main_rank(&r->plan) : 0); break;
       case LJ_FIELD_DERIVED: {
         json_t *v = derived ? derived(k, rec, r) : NULL;
         put(b, to, k, v ? v : json_null());
@@ -242,6 +243,7 @@ static json_t *plan_json(jb *b, const lj_profile_result *r) {
   if (p->timing_only) put_str(b, o, "timing_only_reason", lj_report_timing_reason(r));
   put_int(b, o, "device", p->device);
   put_int(b, o, "batch", p->batch);
+  put_int(b, o, "tp_degree", p->tp_degree > 1 ? p->tp_degree : 1);
   put_int(b, o, "prompt_len", p->prompt_len);
   put_int(b, o, "gen_len", p->gen_len);
   put_int(b, o, "repeats", p->repeats);
@@ -311,6 +313,25 @@ static json_t *phase_json(jb *b, const lj_profile_result *r, lj_phase p) {
   lj_phase_summary s;
   lj_report_phase_view(r, p, &s);
   return record_json(b, &lj_desc_phase_summary, &s, phase_derived, r);
+}
+
+// Each rank's phase summaries (tensor-parallel degree > 1); "phases" holds their sum.
+static json_t *per_gpu_json(jb *b, const lj_profile_result *r) {
+  json_t *a = array(b);
+  for (int k = 0; k < r->n_ranks && a; k++) {
+    json_t *o = object(b), *phases = array(b);
+    if (!o) break;
+    put_int(b, o, "rank", k);
+    for (int p = 0; p < LJ_PHASE_COUNT && phases; p++) {
+      if (r->rank_phases[k][p].n <= 0) continue;
+      json_t *x = record_json(b, &lj_desc_phase_summary, &r->rank_phases[k][p], NULL, r);
+      if (x) put_int(b, x, "tp_rank", k);
+      push(b, phases, x);
+    }
+    put(b, o, "phases", phases);
+    push(b, a, o);
+  }
+  return a;
 }
 
 static json_t *window_json(jb *b, const lj_phase_window *w) {
@@ -550,6 +571,7 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
   for (int p = 0; p < LJ_PHASE_COUNT; p++)
     if (phases) push(b, phases, phase_json(b, r, (lj_phase)p));
   put(b, doc, "phases", phases);
+  if (r->n_ranks > 1) put(b, doc, "per_gpu", per_gpu_json(b, r));
   json_t *run = object(b);
   if (run) {
     put_num(b, run, "gross_j", lj_report_phase_total_j(r, 0));

@@ -285,6 +285,29 @@ static void print_phases(FILE *f, const lj_profile_result *r) {
     fprintf(f, "dynamic -: tokenize and detokenize run on the CPU while the GPU idles; above idle is noise there\n");
 }
 
+// Each GPU's phases (tensor-parallel degree > 1: rank r on device r) beside their sum, the run's
+// figure above; share = the GPU's gross energy over the sum's.
+static void print_ranks(FILE *f, const lj_profile_result *r) {
+  if (r->n_ranks < 2 || r->plan.timing_only) return;
+  cell a, b, c, d, e;
+  char title[96];
+  snprintf(title, sizeof title, "Per GPU (tensor-parallel degree %d; per unit)", r->plan.tp_degree);
+  section(f, title);
+  fprintf(f, "%-10s %4s %18s %18s %11s %11s %8s\n", "phase", "GPU", "gross/unit", "dynamic/unit", "gross/tok",
+          "dyn/tok", "share g");
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int k = 0; k <= r->n_ranks; k++) {
+      double sh;
+      const lj_phase_summary *s = lj_report_rank_row(r, k, (lj_phase)p, &sh);
+      if (!s) continue;
+      char gpu[8];
+      snprintf(gpu, sizeof gpu, k < r->n_ranks ? "%d" : "sum", k);
+      fprintf(f, "%-10s %4s %18s %18s %11s %11s %8s\n", lj_phase_name((lj_phase)p), gpu, energy_ci(a, &s->gross_j),
+              energy_ci(b, &s->dynamic_j), energy(c, s->gross_j_per_token), energy(d, s->dynamic_j_per_token),
+              share(e, sh));
+    }
+}
+
 // ---------------------------------------------------------------- stages
 
 // By stage, KV length and layer; a sequence estimate right under its isolation one.
@@ -1011,6 +1034,7 @@ static void print_budgets(FILE *f, const lj_profile_result *r, lj_phase p) {
 int lj_profile_report_text(FILE *f, const lj_profile_result *r) {
   print_header(f, r);
   print_phases(f, r);
+  print_ranks(f, r);
   LJ_TRY(print_stages(f, r, LJ_PHASE_PREFILL));
   LJ_TRY(print_stages(f, r, LJ_PHASE_DECODE));
   if (!r->plan.timing_only) {

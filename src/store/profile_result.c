@@ -53,18 +53,25 @@ const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, 
   return m == LJ_METHOD_SEQUENCE || m == LJ_METHOD_SHAPLEY ? &r->closure_sequence[p] : &r->closure[p];
 }
 
+static void empty_summary(lj_phase_summary *s, lj_phase p) {
+  s->phase = p;
+  empty_ci(&s->time_s);
+  empty_ci(&s->gross_j);
+  empty_ci(&s->dynamic_j);
+  empty_ci(&s->sample_gross_j);
+  s->gross_j_per_token = s->dynamic_j_per_token = NAN;
+  s->tokens_per_gross_j = s->tokens_per_dynamic_j = NAN;
+}
+
+int lj_profile_main_rank(const lj_profile_plan *p) { return p->tp_degree > 1 ? -1 : 0; }
+
 void lj_profile_result_init(lj_profile_result *r) {
   memset(r, 0, sizeof *r);
   r->plan.level = 0.95;
+  r->plan.tp_degree = 1;
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
-    lj_phase_summary *s = &r->phases[p];
-    s->phase = (lj_phase)p;
-    empty_ci(&s->time_s);
-    empty_ci(&s->gross_j);
-    empty_ci(&s->dynamic_j);
-    empty_ci(&s->sample_gross_j);
-    s->gross_j_per_token = s->dynamic_j_per_token = NAN;
-    s->tokens_per_gross_j = s->tokens_per_dynamic_j = NAN;
+    empty_summary(&r->phases[p], (lj_phase)p);
+    for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) empty_summary(&r->rank_phases[k][p], (lj_phase)p);
     r->closure[p].phase = (lj_phase)p;
     r->closure_sequence[p].phase = (lj_phase)p;
   }

@@ -54,6 +54,7 @@ typedef struct {
   int64_t known_answer_bytes;  // calibration copy of the known-answer check (0: not run)
   uint64_t seed;          // weights and offsets
   char prompt_source[32]; // "text" (--prompt), "built-in text", "token ids" (no tokenizer)
+  int tp_degree;          // tensor-parallel degree: GPUs the model is split over (0 or 1: one GPU)
 } lj_profile_plan;
 
 // The GPU as found, over the whole run (from the sampler's readings).
@@ -327,6 +328,8 @@ typedef struct {
 #define LJ_BUDGET_BOUND "bound"
 #define LJ_BUDGET_NOT_MEASURED "not measured"
 
+#define LJ_PROFILE_MAX_RANKS 8  // tensor-parallel degrees 1, 2, 4, 8 (docs/tensor-parallel.md)
+
 typedef struct {
   lj_profile_plan plan;
   lj_profile_conditions cond;
@@ -334,7 +337,10 @@ typedef struct {
 
   lj_phase_window *windows;
   size_t n_windows;
-  lj_phase_summary phases[LJ_PHASE_COUNT];
+  lj_phase_summary phases[LJ_PHASE_COUNT];  // tp_degree > 1: the sum over the ranks
+  // tp_degree > 1: each rank's (GPU's) own phase summaries, rank r on device index r (n 0: not measured)
+  lj_phase_summary rank_phases[LJ_PROFILE_MAX_RANKS][LJ_PHASE_COUNT];
+  int n_ranks;                   // ranks with phase summaries (0: none apart from the sum)
 
   lj_profile_trial *trials;
   size_t n_trials;
@@ -395,6 +401,9 @@ typedef struct {
 const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, lj_profile_method m);
 
 void lj_profile_result_init(lj_profile_result *r);
+// The tensor-parallel rank of the run's own figures (the main arrays): 0 at degree 1, -1 (the sum
+// over the ranks) above. The store keys the per-rank tables by it (schema 14, tp_rank).
+int lj_profile_main_rank(const lj_profile_plan *p);
 void lj_profile_result_free(lj_profile_result *r);
 // Appends (the arrays grow); LJ_ENOMEM on failure.
 int lj_profile_add_window(lj_profile_result *r, const lj_phase_window *w);

@@ -11,6 +11,9 @@
   {sql, json, csv, type, unit, offsetof(T, m), MEMBER_SIZE(T, m), group}
 #define DERIVED(json, unit) {NULL, json, NULL, LJ_FIELD_DERIVED, unit, 0, 0, NULL}
 #define NESTED_DERIVED(group, json, unit) {NULL, json, NULL, LJ_FIELD_DERIVED, unit, 0, 0, group}
+// The tensor-parallel rank (schema 14): last in every per-rank table; CSV sections hold the run's
+// own figures, their rank is the plan's.
+#define TP_RANK {"tp_rank", "tp_rank", NULL, LJ_FIELD_TP_RANK, "", 0, 0, NULL}
 #define DESC(table, fields) {table, fields, sizeof fields / sizeof fields[0]}
 
 const char *lj_field_suffix(const char *unit) {
@@ -40,6 +43,7 @@ static const lj_field kPhaseSummary[] = {
     DERIVED("share_dynamic", ""),
     DERIVED("gpu_idle", ""),  // a CPU phase: no dynamic figures (lj_report_phase_gpu_idle)
     FIELD("window_flags", "window_flags", NULL, LJ_FIELD_FLAGS, "", T, window_flags),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_phase_summary = DESC("phase_summaries", kPhaseSummary);
 #undef T
@@ -98,6 +102,7 @@ static const lj_field kStage[] = {
     NESTED("efficiency", "dynamic_j_per_byte_hi", "j_per_byte_hi", NULL, LJ_FIELD_REAL, "J/B", T, eff.j_per_byte_hi),
     NESTED("efficiency", "flops_per_dynamic_j", "flops_per_j", NULL, LJ_FIELD_REAL, "FLOP/J", T, eff.flops_per_j),
     NESTED("efficiency", "bytes_per_dynamic_j", "bytes_per_j", NULL, LJ_FIELD_REAL, "B/J", T, eff.bytes_per_j),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_stage = DESC("stage_estimates", kStage);
 #undef T
@@ -123,6 +128,7 @@ static const lj_field kTrial[] = {
     FIELD("gap_s", NULL, "gap_s", LJ_FIELD_REAL, "s", T, t.gap_s),
     FIELD("variant", "variant", "variant", LJ_FIELD_INT, "", T, variant),
     FIELD("batch", "batch", "batch", LJ_FIELD_INT, "", T, batch),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_trial = DESC("replay_trials", kTrial);
 #undef T
@@ -152,6 +158,7 @@ static const lj_field kClosure[] = {
     DERIVED("target_pct", "%"),
     DERIVED("pass", ""),
     DERIVED("verdict", ""),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_closure = DESC("closures", kClosure);
 #undef T
@@ -176,6 +183,7 @@ static const lj_field kTimelinePhase[] = {
     FIELD("gap_j", "gap_j", "gap_j", LJ_FIELD_REAL, "J", T, t.gap_j),
     FIELD("gap_dynamic_j", "gap_dynamic_j", "gap_dynamic_j", LJ_FIELD_REAL, "J", T, t.gap_dynamic_j),
     FIELD("overlap_s", "overlap_s", "overlap_s", LJ_FIELD_REAL, "s", T, t.overlap_s),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_timeline_phase = DESC("timeline_phases", kTimelinePhase);
 #undef T
@@ -191,6 +199,7 @@ static const lj_field kTimelineStage[] = {
     FIELD("share_gross", "share_gross", "share_gross", LJ_FIELD_REAL, "", T, t.share_gross),
     FIELD("share_dynamic", "share_dynamic", "share_dynamic", LJ_FIELD_REAL, "", T, t.share_dynamic),
     DERIVED("replay_share_dynamic", ""),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_timeline_stage = DESC("timeline_stages", kTimelineStage);
 #undef T
@@ -211,7 +220,7 @@ const lj_record_desc lj_desc_timeline_stage = DESC("timeline_stages", kTimelineS
       FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, A flags)
 
 #define T lj_ablation
-static const lj_field kAblation[] = {ABLATION_FIELDS(T, )};
+static const lj_field kAblation[] = {ABLATION_FIELDS(T, ), TP_RANK};
 const lj_record_desc lj_desc_ablation = DESC("ablations", kAblation);
 #undef T
 
@@ -223,6 +232,7 @@ static const lj_field kAblationCheck[] = {
     DERIVED("target_pct", "%"),
     DERIVED("pass", ""),
     DERIVED("verdict", ""),  // PASS, INCONCLUSIVE or MISS on the budget's total interval
+    TP_RANK,
 };
 const lj_record_desc lj_desc_ablation_check = DESC("ablation_checks", kAblationCheck);
 #undef T
@@ -254,6 +264,7 @@ static const lj_field kShapleyCheck[] = {
     FIELD("counter_residual_pct", "counter_residual_pct", "counter_residual_pct", LJ_FIELD_REAL, "%", T,
           counter_residual_pct),
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_shapley_check = DESC("shapley_checks", kShapleyCheck);
 #undef T
@@ -270,6 +281,7 @@ static const lj_field kTrialConditions[] = {
     FIELD("power_limit_w", "power_limit_w", "power_limit_w", LJ_FIELD_REAL, "W", T, power_limit_w),
     FIELD("throttle_mask", "throttle_mask", "throttle_mask", LJ_FIELD_I64, "", T, throttle_mask),
     FIELD("at_cap", "at_cap", "at_cap", LJ_FIELD_BOOL, "", T, at_cap),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_trial_conditions = DESC("trial_conditions", kTrialConditions);
 #undef T
@@ -316,6 +328,7 @@ static const lj_field kLayerEstimate[] = {
     FIELD("critical", "critical", "critical", LJ_FIELD_REAL, "", T, critical),
     FIELD("agrees", "agrees", "agrees", LJ_FIELD_BOOL, "", T, agrees),
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_layer_estimate = DESC("layer_estimates", kLayerEstimate);
 #undef T
@@ -329,6 +342,7 @@ static const lj_field kLayerStageEstimate[] = {
     FIELD("insitu_time_s", "insitu_time_s", "insitu_time_s", LJ_FIELD_REAL, "s", T, insitu_time_s),
     FIELD("time_ratio", "time_ratio", "time_ratio", LJ_FIELD_REAL, "", T, time_ratio),
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
+    TP_RANK,
 };
 const lj_record_desc lj_desc_layer_stage_estimate = DESC("layer_stage_estimates", kLayerStageEstimate);
 #undef T
@@ -345,6 +359,7 @@ static const lj_field kLayerSkip[] = {
     DERIVED("agreement_hi_pct", "%"),
     DERIVED("verdict", ""),  // PASS, INCONCLUSIVE or MISS on the agreement's whole interval
     DERIVED("includes_head_change", ""),  // the last layer: the final norm and LM head see another input
+    TP_RANK,
 };
 const lj_record_desc lj_desc_layer_skip = DESC("layer_skips", kLayerSkip);
 #undef T
@@ -366,6 +381,7 @@ static const lj_field kKnownAnswer[] = {
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
     DERIVED("target_pct", "%"),
     DERIVED("verdict", ""),  // PASS, INCONCLUSIVE or MISS on the budget's total interval (reliable: the point)
+    TP_RANK,
 };
 const lj_record_desc lj_desc_known_answer = DESC("known_answers", kKnownAnswer);
 #undef T

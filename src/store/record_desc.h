@@ -33,6 +33,8 @@ typedef enum {
   LJ_FIELD_CI,             // lj_mean_ci
   LJ_FIELD_IV,             // lj_interval
   LJ_FIELD_DERIVED,        // JSON only: computed by the report from the record
+  LJ_FIELD_TP_RANK,        // the row's tensor-parallel rank (schema 14): not in the record but in the walk,
+                           // lj_profile_main_rank of the run for its own figures, r for rank r's
 } lj_field_type;
 
 typedef struct {

@@ -15,6 +15,10 @@ struct lj_store {
   // Held for a whole transaction: the sampler's writer and the profile's
   // window writes share the connection, and so its transactions.
   pthread_mutex_t txn;
+  // The tensor-parallel rank of the profile rows being written, and of those read into the
+  // result's main arrays: 0 for a degree-1 run, -1 (the sum over ranks) above
+  // (lj_profile_main_rank); per-rank phase summaries are written and read with their own.
+  int profile_rank;
 };
 
 // Prepare, bind with the caller, step once, finalize: for one-off statements.
@@ -34,3 +38,7 @@ void lj_store_column_text(sqlite3_stmt *stmt, int col, char *buf, size_t cap);
 // replaced by this one (the final values of a window first written pending).
 // `i` numbers the window in error messages.
 int lj_store_upsert_phase_window(lj_store *st, int64_t run_id, const lj_phase_window *w, size_t i);
+
+// Adds tp_rank to every table of lj_store_tp_rank_tables and rebuilds it with tp_rank in its
+// primary key (store_rank_key.c): version 14, in a fresh file and an upgrade alike.
+int lj_store_key_by_rank(lj_store *st, const char *what);

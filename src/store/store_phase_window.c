@@ -6,14 +6,17 @@
 
 #include "store/store_internal.h"
 
-// The windows row of (run, phase, repeat): 1 and its id, or 0 when not stored yet.
+// The windows row of (run, rank, phase, repeat): 1 and its id, or 0 when not stored yet. The
+// rank is the store's profile_rank (0 for a degree-1 run).
 static int stored_window(lj_store *st, int64_t run_id, const lj_phase_window *w, const char *what, int64_t *id) {
   sqlite3_stmt *stmt;
-  LJ_TRY(lj_store_prepare(st, "SELECT window_id FROM phase_windows WHERE run_id = ? AND phase = ? AND repeat = ?",
+  LJ_TRY(lj_store_prepare(st, "SELECT window_id FROM phase_windows WHERE run_id = ? AND phase = ? AND repeat = ?"
+                          " AND tp_rank = ?",
                           &stmt, what));
   sqlite3_bind_int64(stmt, 1, run_id);
   sqlite3_bind_text(stmt, 2, lj_phase_name(w->phase), -1, SQLITE_STATIC);
   sqlite3_bind_int(stmt, 3, w->repeat);
+  sqlite3_bind_int(stmt, 4, st->profile_rank);
   int rc = sqlite3_step(stmt);
   *id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
   sqlite3_finalize(stmt);
@@ -36,9 +39,9 @@ int lj_store_upsert_phase_window(lj_store *st, int64_t run_id, const lj_phase_wi
   sqlite3_stmt *stmt;
   LJ_TRY(lj_store_prepare(st,
                           stored ? "UPDATE phase_windows SET window_id = ?4, units = ?5, tokens_per_unit = ?6,"
-                                   " host_s = ?7 WHERE run_id = ?1 AND phase = ?2 AND repeat = ?3"
+                                   " host_s = ?7 WHERE run_id = ?1 AND phase = ?2 AND repeat = ?3 AND tp_rank = ?8"
                                  : "INSERT INTO phase_windows(run_id, phase, repeat, window_id, units,"
-                                   " tokens_per_unit, host_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                   " tokens_per_unit, host_s, tp_rank) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                           &stmt, what));
   sqlite3_bind_int64(stmt, 1, run_id);
   sqlite3_bind_text(stmt, 2, lj_phase_name(w->phase), -1, SQLITE_STATIC);
@@ -48,6 +51,7 @@ int lj_store_upsert_phase_window(lj_store *st, int64_t run_id, const lj_phase_wi
   sqlite3_bind_int64(stmt, 6, w->tokens_per_unit);
   if (isnan(w->host_s)) sqlite3_bind_null(stmt, 7);  // not measured
   else sqlite3_bind_double(stmt, 7, w->host_s);
+  sqlite3_bind_int(stmt, 8, st->profile_rank);
   LJ_TRY(lj_store_step_once(st, stmt, what));
   if (!stored) return 0;
   LJ_TRY(lj_store_prepare(st, "DELETE FROM windows WHERE id = ?", &stmt, what));

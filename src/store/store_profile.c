@@ -87,6 +87,7 @@ static void put_field(row *r, const lj_field *f, const void *rec) {
     case LJ_FIELD_METHOD: put_text(r, lj_profile_method_name(*(const lj_profile_method *)p)); break;
     case LJ_FIELD_CI: put_ci(r, (const lj_mean_ci *)p); break;
     case LJ_FIELD_IV: put_interval(r, (const lj_interval *)p); break;
+    case LJ_FIELD_TP_RANK: put_int(r, r->st->profile_rank); break;
     case LJ_FIELD_GROUP:
     case LJ_FIELD_DERIVED: break;
   }
@@ -167,7 +168,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
                      " ablation, head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
                      " n_heads, n_kv_heads, head_dim, vocab_size, max_seq_len, rope_theta, rope_type, rope_factor,"
                      " rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos, norm_eps,"
-                     " tie_embeddings, bos_id, eos_id, weights, shapley, known_answer_bytes",
+                     " tie_embeddings, bos_id, eos_id, weights, shapley, known_answer_bytes, tp_degree",
                      &r));
   char kv[LJ_PROFILE_MAX_KV * 24] = "";
   size_t used = 0;
@@ -224,6 +225,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_text(&r, p->weights[0] ? p->weights : "bf16");
   put_int(&r, p->shapley);
   put_int(&r, p->known_answer_bytes);
+  put_int(&r, p->tp_degree > 1 ? p->tp_degree : 1);
   int rc = row_insert(&r);
   row_finish(&r);
   return rc;
@@ -274,17 +276,26 @@ static int put_phase_windows(lj_store *st, int64_t run_id, const lj_profile_resu
   return 0;
 }
 
+// The run's own summaries (the sum over the ranks when tp_degree > 1), then each rank's.
 static int put_phase_summaries(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  if (res->n_ranks < 0 || res->n_ranks > LJ_PROFILE_MAX_RANKS)
+    return LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld: %d ranks (at most %d)", st->path, (long long)run_id,
+                   res->n_ranks, LJ_PROFILE_MAX_RANKS);
   row r;
   LJ_TRY(record_prepare(st, run_id, &lj_desc_phase_summary, &r));
-  int rc = 0;
-  for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
-    lj_phase_summary s = res->phases[p];
-    if (s.n <= 0) continue;  // not measured: no row
-    s.phase = (lj_phase)p;
-    put_record(&r, run_id, &lj_desc_phase_summary, &s);
-    rc = row_insert(&r);
+  int rc = 0, main_rank = st->profile_rank;
+  for (int k = -1; rc == 0 && k < res->n_ranks; k++) {
+    st->profile_rank = k < 0 ? main_rank : k;
+    const lj_phase_summary *of = k < 0 ? res->phases : res->rank_phases[k];
+    for (int p = 0; rc == 0 && p < LJ_PHASE_COUNT; p++) {
+      lj_phase_summary s = of[p];
+      if (s.n <= 0) continue;  // not measured: no row
+      s.phase = (lj_phase)p;
+      put_record(&r, run_id, &lj_desc_phase_summary, &s);
+      rc = row_insert(&r);
+    }
   }
+  st->profile_rank = main_rank;
   row_finish(&r);
   return rc;
 }
@@ -362,7 +373,7 @@ static int put_intervals(lj_store *st, int64_t run_id, const lj_profile_result *
                    st->path, (long long)run_id, res->n_intervals);
   row r;
   LJ_TRY(row_prepare(st, run_id, "stage_intervals",
-                     "run_id, seq, phase, stage, layer, step, begin_ns, end_ns, energy_j", &r));
+                     "run_id, seq, phase, stage, layer, step, begin_ns, end_ns, energy_j, tp_rank", &r));
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < res->n_intervals; i++) {
     const lj_stage_interval *iv = &res->intervals[i];
@@ -379,6 +390,7 @@ static int put_intervals(lj_store *st, int64_t run_id, const lj_profile_result *
     put_int(&r, iv->begin_ns);
     put_int(&r, iv->end_ns);
     put_real(&r, res->interval_energy_j ? res->interval_energy_j[i] : NAN);
+    put_int(&r, st->profile_rank);
     rc = row_insert(&r);
   }
   row_finish(&r);
@@ -545,7 +557,9 @@ int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *
   snprintf(what, sizeof what, "writing the profile of run %lld", (long long)run_id);
   pthread_mutex_lock(&st->txn);
   int rc = lj_store_exec(st, "BEGIN IMMEDIATE", what);
+  st->profile_rank = lj_profile_main_rank(&r->plan);
   if (rc == 0) rc = put_all(st, run_id, r);
+  st->profile_rank = 0;
   if (rc == 0) rc = lj_store_exec(st, "COMMIT", what);
   // Keep the first error's message: the rollback's own result does not matter.
   if (rc < 0 && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

@@ -18,6 +18,8 @@ typedef struct {
   sqlite3_stmt *stmt;
   int64_t run_id;
   const char *table;
+  int c_rank;    // the tp_rank column (-1: none, a table or file without ranks)
+  int all_ranks; // 1: every rank's rows; 0: only those of st->profile_rank (the run's own figures)
 } rows;
 
 static int rows_open(lj_store *st, int64_t run_id, const char *table, const char *extra, rows *r) {
@@ -29,12 +31,20 @@ static int rows_open(lj_store *st, int64_t run_id, const char *table, const char
   snprintf(what, sizeof what, "reading the profile of run %lld from table %.48s", (long long)run_id, table);
   LJ_TRY(lj_store_prepare(st, sql, &r->stmt, what));
   sqlite3_bind_int64(r->stmt, 1, run_id);
+  r->all_ranks = 0;
+  r->c_rank = -1;
+  for (int i = 0, n = sqlite3_column_count(r->stmt); i < n; i++)
+    if (!strcmp(sqlite3_column_name(r->stmt, i), "tp_rank")) r->c_rank = i;
   return 0;
 }
 
 // 1 a row, 0 done, negative on error (naming the file and the table).
 static int rows_next(rows *r) {
   int rc = sqlite3_step(r->stmt);
+  // another rank's rows of a per-rank table (schema 14): not the run's own figures
+  while (rc == SQLITE_ROW && r->c_rank >= 0 && !r->all_ranks &&
+         sqlite3_column_int(r->stmt, r->c_rank) != r->st->profile_rank)
+    rc = sqlite3_step(r->stmt);
   if (rc == SQLITE_ROW) return 1;
   if (rc == SQLITE_DONE) return 0;
   char what[128];
@@ -182,6 +192,7 @@ static int get_record(const rows *r, const lj_record_desc *d, void *rec) {
       case LJ_FIELD_METHOD: LJ_TRY(get_method_col(r, n, (lj_profile_method *)p)); break;
       case LJ_FIELD_CI: get_ci(r, n, u, level, (lj_mean_ci *)p); break;
       case LJ_FIELD_IV: get_iv(r, n, u, level, (lj_interval *)p); break;
+      case LJ_FIELD_TP_RANK:  // rows_next keeps the rank wanted
       case LJ_FIELD_GROUP:
       case LJ_FIELD_DERIVED: break;
     }
@@ -243,6 +254,12 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
     p->known_answer_bytes = get_int(&r, "known_answer_bytes");
     p->seed = (uint64_t)get_int(&r, "seed");
     get_text(&r, "prompt_source", p->prompt_source, sizeof p->prompt_source);
+    p->tp_degree = (int)get_int_or(&r, "tp_degree", 1);  // 1 before version 14
+    if (p->tp_degree < 1 || p->tp_degree > LJ_PROFILE_MAX_RANKS) {
+      rows_close(&r);
+      return LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld: tp_degree %d outside 1..%d", st->path,
+                     (long long)run_id, p->tp_degree, LJ_PROFILE_MAX_RANKS);
+    }
     get_text(&r, "notes", res->notes, sizeof res->notes);
     get_text(&r, "config_name", c->name, sizeof c->name);
     c->dim = (int)get_int(&r, "dim");
@@ -332,12 +349,15 @@ static int reading_of(const char *name) {
 // A phase window and its `windows` row (joined on window_id; store.md).
 static int read_windows(lj_store *st, int64_t run_id, lj_profile_result *res) {
   rows r;
-  LJ_TRY(rows_open(st, run_id, "(SELECT p.run_id, p.phase, p.repeat, p.units, p.tokens_per_unit, p.host_s,"
-                               " w.name, w.device_index, w.begin_ns, w.end_ns, w.duration_s, w.counter_j,"
-                               " w.counter_updates, w.buffer_j, w.n_samples, w.integrated_reading, w.mean_w,"
-                               " w.peak_w, w.idle_w, w.counter_above_idle_j, w.buffer_above_idle_j, w.flags,"
-                               " p.rowid AS rowid FROM phase_windows p JOIN windows w ON w.id = p.window_id)",
-                   NULL, &r));
+  char joined[640];
+  snprintf(joined, sizeof joined,
+           "(SELECT p.run_id, p.phase, p.repeat, p.units, p.tokens_per_unit, p.host_s,"
+           " w.name, w.device_index, w.begin_ns, w.end_ns, w.duration_s, w.counter_j,"
+           " w.counter_updates, w.buffer_j, w.n_samples, w.integrated_reading, w.mean_w,"
+           " w.peak_w, w.idle_w, w.counter_above_idle_j, w.buffer_above_idle_j, w.flags,"
+           " p.rowid AS rowid%s FROM phase_windows p JOIN windows w ON w.id = p.window_id)",
+           st->version >= 14 ? ", p.tp_rank" : "");
+  LJ_TRY(rows_open(st, run_id, joined, NULL, &r));
   r.table = "phase_windows";
   int rc;
   while ((rc = rows_next(&r)) == 1) {
@@ -375,15 +395,28 @@ static int read_windows(lj_store *st, int64_t run_id, lj_profile_result *res) {
   return rc;
 }
 
+// The run's own summaries into phases, each rank's (schema 14, tp_degree > 1) into rank_phases.
 static int read_summaries(lj_store *st, int64_t run_id, lj_profile_result *res) {
   rows r;
   LJ_TRY(rows_open(st, run_id, "phase_summaries", NULL, &r));
+  r.all_ranks = 1;
   int rc;
   while ((rc = rows_next(&r)) == 1) {
     lj_phase_summary s;
     memset(&s, 0, sizeof s);
     if ((rc = get_record(&r, &lj_desc_phase_summary, &s)) < 0) break;
-    res->phases[s.phase] = s;
+    int rank = r.c_rank < 0 ? st->profile_rank : sqlite3_column_int(r.stmt, r.c_rank);
+    if (rank == st->profile_rank) {
+      res->phases[s.phase] = s;
+    } else if (rank >= 0 && rank < LJ_PROFILE_MAX_RANKS && rank < res->plan.tp_degree) {
+      res->rank_phases[rank][s.phase] = s;
+      if (rank + 1 > res->n_ranks) res->n_ranks = rank + 1;
+    } else {
+      rc = LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table phase_summaries: tp_rank %d outside 0..%d "
+                   "(tensor-parallel degree %d)", st->path, (long long)run_id, rank, res->plan.tp_degree - 1,
+                   res->plan.tp_degree);
+      break;
+    }
   }
   rows_close(&r);
   return rc;
@@ -631,6 +664,7 @@ static int read_idle_curve(lj_store *st, int64_t run_id, lj_profile_result *r) {
 
 static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_plan(st, run_id, r));
+  st->profile_rank = lj_profile_main_rank(&r->plan);  // the rows of the run's own figures
   LJ_TRY(read_conditions(st, run_id, &r->cond));
   LJ_TRY(read_windows(st, run_id, r));
   LJ_TRY(read_summaries(st, run_id, r));
@@ -674,6 +708,7 @@ int lj_store_read_profile(lj_store *st, int64_t run_id, lj_profile_result *out) 
   snprintf(what, sizeof what, "reading the profile of run %lld", (long long)run_id);
   LJ_TRY(lj_store_exec(st, "BEGIN", what));
   int rc = read_all(st, run_id, out);
+  st->profile_rank = 0;
   sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
   if (rc < 0) lj_profile_result_free(out);
   return rc;

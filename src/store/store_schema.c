@@ -674,3 +674,22 @@ const char lj_store_schema_v13[] =
     "  flags INTEGER NOT NULL,\n"
     "  counter_per_byte REAL, counter_lof_p REAL,\n"
     "  PRIMARY KEY(run_id, quantity, batch));\n";
+
+// Added in version 14: tensor parallelism (docs/tensor-parallel.md §4). The plan's degree (1 in
+// older rows); the per-phase, per-stage and per-window tables below get a tp_rank column: the
+// GPU's rank r (device index r), -1 for the sum over the ranks of a run of degree > 1, 0 in
+// every row of a degree-1 run and of an older file. SQLite cannot change a table's key, so each
+// is rebuilt (around its rows, when it has any) with tp_rank after run_id in its key
+// (lj_store_key_by_rank), as version 3 rebuilt stage_estimates.
+const char lj_store_schema_v14[] = "ALTER TABLE profile_plans ADD COLUMN tp_degree INTEGER NOT NULL DEFAULT 1;\n";
+
+const char *const lj_store_tp_rank_tables[] = {
+    // per window
+    "phase_windows", "replay_trials", "trial_conditions", "stage_intervals",
+    // per phase
+    "phase_summaries", "closures", "shapley_checks", "known_answers", "timeline_phases", "layer_estimates",
+    "layer_skips",
+    // per stage
+    "stage_estimates", "timeline_stages", "layer_stage_estimates", "ablations", "ablation_checks",
+};
+const int lj_store_n_tp_rank_tables = (int)(sizeof lj_store_tp_rank_tables / sizeof lj_store_tp_rank_tables[0]);

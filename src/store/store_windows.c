@@ -18,6 +18,7 @@ static const struct {
     {LJ_WINDOW_SAMPLE_ENERGY, "sample_energy"},
     {LJ_WINDOW_SOURCES_DISAGREE, "sources_disagree"},
     {LJ_WINDOW_POWER_CAP, "power_cap"},
+    {LJ_WINDOW_INCOMPLETE, "incomplete"},
 };
 
 void lj_window_flags_text(uint32_t flags, char *buf, size_t cap) {

@@ -77,3 +77,40 @@ set +m
 "$bin" meter --source "replay:$tmp/run.db" --idle none -- true >"$tmp/out" 2>"$tmp/err" || fail "replaying the store failed: $(cat "$tmp/err")"
 grep -qE '^0 +Replayed GPU' "$tmp/err" || fail "no GPU row when replaying the store"
 echo "ok: a stored run replays"
+
+# 5. Two GPUs whose samples and counter reads fall at different times (300 W and 100 W): a row
+#    per GPU, each read on its own threads, and the sum in the 'all' row; 1% tolerance as in 1.
+awk 'BEGIN { print "#device,0,GPU-bbbbbbbb-0000-0000-0000-000000000000,00000000:02:00.0,700,Replayed GPU";
+             print "#device,1,GPU-cccccccc-0000-0000-0000-000000000000,00000000:03:00.0,700,Second GPU";
+             print "t_ns,device,reading,value";
+             for (i = 0; i <= 3000; i++) { t = 1e9 + i * 2e7; u = t + 7e6;
+               print sprintf("%.0f", t) ",0,power_sample,300";
+               print sprintf("%.0f", u) ",1,power_sample,100";
+               if (i % 5 == 0) { print sprintf("%.0f", t) ",0,energy," 100 + 300 * i * 0.02;
+                                 print sprintf("%.0f", t + 5e7) ",1,energy," 900 + 100 * (i * 0.02 + 0.05) } } }' >"$tmp/two.csv"
+"$bin" meter --source "replay:$tmp/two.csv" --idle none -o "$tmp/two.db" -- sleep 1 >"$tmp/out" 2>"$tmp/err" || fail "two GPUs: meter failed: $(cat "$tmp/err")"
+r0=$(grep -E '^0 +Replayed GPU' "$tmp/err") || fail "two GPUs: no row for GPU 0: $(cat "$tmp/err")"
+r1=$(grep -E '^1 +Second GPU' "$tmp/err") || fail "two GPUs: no row for GPU 1: $(cat "$tmp/err")"
+ra=$(grep -E '^all ' "$tmp/err") || fail "two GPUs: no 'all' row: $(cat "$tmp/err")"
+read -r _ _ _ c0 b0 _ _ _ s0 _ <<<"$r0"
+read -r _ _ _ c1 b1 _ _ _ s1 _ <<<"$r1"
+read -r _ ca ba _ <<<"$ra"
+awk -v c0="$c0" -v c1="$c1" -v ca="$ca" -v b0="$b0" -v b1="$b1" -v ba="$ba" -v s="$s0" 'BEGIN {
+  w0 = 300 * s; w1 = 100 * s;
+  ok = c0 > 0.99 * w0 && c0 < 1.01 * w0 && c1 > 0.99 * w1 && c1 < 1.01 * w1 && b1 > 0.99 * w1 && b1 < 1.01 * w1 &&
+       (ca - c0 - c1) ^ 2 < 0.04 && (ba - b0 - b1) ^ 2 < 0.04;
+  exit !ok }' || fail "two GPUs: counter $c0 + $c1 = $ca J, buffer $b0 + $b1 = $ba J over $s0 s (want 300 and 100 W)"
+echo "ok: two GPUs: $c0 J + $c1 J = $ca J over $s0 s"
+
+# 6. idle measures both GPUs at once, each its own baseline (300 W and 100 W, 1% tolerance): the
+#    two baselines end together (stored end times under 1 s apart; one after the other they
+#    would be the 2 s of a measurement apart).
+"$bin" idle --source "replay:$tmp/two.csv" --seconds 2 -o "$tmp/idle2.db" >"$tmp/idle2.out" 2>&1 || fail "idle of two GPUs failed: $(cat "$tmp/idle2.out")"
+w0=$(awk '/^GPU 0/ { g = 1 } g && /idle power/ { print $3; exit }' "$tmp/idle2.out")
+w1=$(awk '/^GPU 1/ { g = 1 } g && /idle power/ { print $3; exit }' "$tmp/idle2.out")
+apart=$(python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+a, b = c.execute('select min(measured_wall_ns), max(measured_wall_ns) from idle_baselines').fetchone(); \
+print((b - a) / 1e9)" "$tmp/idle2.db") || fail "idle of two GPUs: no baselines in the store"
+awk -v a="$w0" -v b="$w1" -v t="$apart" 'BEGIN { exit !(a > 297 && a < 303 && b > 99 && b < 101 && t < 1) }' ||
+  fail "idle of two GPUs: $w0 W and $w1 W, ends $apart s apart (want 300 W and 100 W, ends under 1 s apart): $(cat "$tmp/idle2.out")"
+echo "ok: idle of two GPUs at once: $w0 W and $w1 W, their ends $apart s apart"

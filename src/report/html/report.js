@@ -396,6 +396,12 @@
     box.append(el('h3', {}, 'Phases (per unit: one prefill of the batch, one generation, ...)'));
     box.append(table(timing ? ['phase', 'time', 'tokens', 'tokens/s'] :
       ['phase', 'time', 'gross', 'above idle', 'J/token gross', 'J/token above idle', 'tokens/J gross', 'tokens/J above idle', 'mean power', 'peak power'], rows));
+    if (d.per_gpu && d.per_gpu.length) {
+      box.append(el('h3', {}, 'Per GPU (tensor-parallel degree ' + w.tp_degree + '; per unit)'));
+      box.append(table(['phase', 'GPU', 'gross', 'above idle', 'J/token gross', 'J/token above idle', 'share of gross'],
+        d.per_gpu.map((g) => [g.phase, g.rank < 0 ? 'sum' : String(g.rank), fmt(g.gross_j, 'J'), fmt(g.dynamic_j, 'J'),
+          fmt(g.gross_j_per_token, 'J'), fmt(g.dynamic_j_per_token, 'J'), g.share_gross === null ? '-' : (g.share_gross * 100).toFixed(1) + '%'])));
+    }
     // Tensor parallelism: what the all-reduce stages cost per token (a degree-1 run has none).
     const comm = (d.groups || []).filter((x) => x.group === 'communication');
     if (comm.length) {
