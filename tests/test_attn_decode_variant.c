@@ -48,13 +48,16 @@ static void test_rope_attn_stage(void **state) {
   assert_int_equal(LJ_STAGE_ALL_COUNT, LJ_STAGE_COUNT + 3);
 }
 
-// The split count of decode attention: the rule (fill the GPU twice) by default, a target when
+// The split count of decode attention: the rule (one sequence fills the SMs once, a batch twice) by default, a target when
 // given; shared memory and the one-split-per-16-positions cap bound both.
 static void test_split_rule(void **state) {
   (void)state;
-  // 1B / 3B / 8B at batch 1 on an H100 (132 SMs, 8 KV heads): ceil(264 / 8) = 33, whatever the context
-  assert_int_equal(lj_attn_decode_splits(8, 4608, 1, 132, 0), 33);
-  assert_int_equal(lj_attn_decode_splits(8, 1024, 1, 132, 0), 33);
+  // 1B / 3B / 8B at batch 1 on an H100 (132 SMs, 8 KV heads): 132 / 8 = 16, whatever the context
+  assert_int_equal(lj_attn_decode_splits(8, 4608, 1, 132, 0), 16);    // one sequence: 132 / 8 blocks, once per SM
+  assert_int_equal(lj_attn_decode_splits(8, 1024, 1, 132, 0), 16);
+  assert_int_equal(lj_attn_decode_splits(8, 1024, 2, 132, 0), 17);    // batches: two per SM, ceil(264 / 16)
+  assert_int_equal(lj_attn_decode_splits(24, 1024, 1, 132, 0), 5);    // 132 / 24
+  assert_int_equal(lj_attn_decode_splits(8, 100, 1, 4, 0), 1);        // fewer SMs than KV heads: at least one
   assert_int_equal(lj_attn_decode_splits(8, 4608, 4, 132, 0), 9);     // ceil(264 / 32); 4608 / 512 = 9
   assert_int_equal(lj_attn_decode_splits(8, 4104, 256, 132, 0), 9);   // shared memory: ceil(4104 / 512)
   assert_int_equal(lj_attn_decode_splits(8, 100, 1, 132, 0), 7);      // one split per 16 positions: ceil(100 / 16)

@@ -23,7 +23,10 @@ int lj_attn_decode_fuses_rope(int variant) {
 
 int lj_attn_decode_splits(int n_kv_heads, int ctx_cap, int n_seq, int n_sms, int target) {
   int per_seq = n_kv_heads * (n_seq > 0 ? n_seq : 1);
-  int splits = target > 0 ? target : (2 * n_sms + per_seq - 1) / per_seq;  // the rule: fill the GPU
+  // The rule: one sequence fills the SMs once (bench/results/engine/2026-12-07-h100-decode-tune: on an H100
+  // at context 512, 16 splits beat the 33 of two blocks per SM by 2-7% for 1B, 3B and 8B); batches
+  // keep two blocks per SM, not yet measured against it.
+  int splits = target > 0 ? target : n_seq <= 1 ? n_sms / per_seq : (2 * n_sms + per_seq - 1) / per_seq;
   int keys = target > 0 ? LJ_ATTN_DECODE_MAX_TARGET_SPLIT_KEYS : LJ_ATTN_DECODE_MAX_SPLIT_KEYS;
   int min_splits = (ctx_cap + keys - 1) / keys;  // the scores of a split fit shared memory
   if (splits < min_splits) splits = min_splits;

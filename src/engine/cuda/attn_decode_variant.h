@@ -29,7 +29,8 @@ int lj_attn_decode_parse(const char *name);
 
 // The split count of decode attention for n_seq sequences with caches of ctx_cap positions:
 // `target` splits per (token, KV head) when > 0 (lj_cuda_set_attn_splits, bench_engine --tune),
-// else the rule: enough blocks to fill the GPU twice (2 x n_sms over n_seq x n_kv_heads). Either
+// else the rule: one sequence fills the GPU once (n_sms / n_kv_heads: measured faster at batch 1),
+// a batch twice (2 x n_sms over n_seq x n_kv_heads, rounded up). Either
 // way at least ctx_cap / LJ_ATTN_DECODE_MAX_SPLIT_KEYS (shared memory; with a target, ctx_cap /
 // LJ_ATTN_DECODE_MAX_TARGET_SPLIT_KEYS) and at most one split per 16 positions. The count is fixed for a graph; each step shares the current length among them.
 int lj_attn_decode_splits(int n_kv_heads, int ctx_cap, int n_seq, int n_sms, int target);

@@ -130,10 +130,14 @@ static int allocate(lj_cuda_engine *e) {
   }
 
   // activations + batch state + attention scratch (worst case: every slot decoding with
-  // the finest split, or the largest prefill).
-  // (the split count only falls as the batch grows)
+  // the finest split, or the largest prefill). The rule gives one sequence one block per SM and
+  // a batch two; from two sequences on the count only falls as the batch grows, so one sequence
+  // planned at two blocks per SM bounds every batch (and the tune's targets up to it).
   lj_attn_decode_shape worst = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim,
                                                    o->max_ctx, 1, e->n_sms, 0);
+  lj_attn_decode_shape twice = lj_attn_decode_plan(c->n_heads, c->n_kv_heads, c->head_dim, o->max_ctx, 1, e->n_sms,
+                                                   (2 * e->n_sms + c->n_kv_heads - 1) / c->n_kv_heads);
+  if (twice.n_splits > worst.n_splits) worst = twice;
   e->attn_split_cap = worst.n_splits;  // the scratch holds no more splits than this
   e->attn_scratch_bytes = lj_attn_decode_scratch_bytes(&worst, o->max_batch);
   size_t counter_bytes = lj_attn_decode_counter_bytes(&worst, o->max_batch);
