@@ -37,11 +37,15 @@
 //      bytes), or each in turn; RESULT lines of per-tensor runs carry weights=fp8-tensor.
 //  10. --fp8-fold on|off|swiglu|both|levels (default on): FP8 prefill with every foldable pass around
 //      its GEMMs folded into a neighbouring kernel (lj_cuda_set_fp8_fold, LJ_CUDA_FP8_FOLD_ALL), none
-//      (off), the SwiGLU folds only (swiglu, the engine's default until the others are measured), off
+//      (off), the SwiGLU folds only (swiglu), off
 //      and on (both), or all three (levels); the prefill and its stage table run once per setting,
 //      RESULT kind=prefill lines of FP8 carry fp8_fold=off|swiglu|on (scripts/gpu/fp8_prefill.sh).
 //      The ceilings line also gives the FP8 GEMM's rate without its scale pass (gemm_fp8_sums_tflops,
 //      the fallback's GEMM alone; equal to gemm_fp8_tflops where cuBLASLt scales in its epilogue).
+//  11. --swiglu-quant row256|row512|row1024|split|all (default: the engine's, LJ_SWIGLU_QUANT_DEFAULT):
+//      the kernel of SwiGLU + down's activation quantisation (swiglu.h; the same bits) at the fold
+//      levels that run it; labels of a non-default kernel end in ", swiglu_quant NAME" and every FP8
+//      prefill RESULT line carries swiglu_quant=NAME.
 //  11. --tune: the decode knobs swept instead of the measurements above (docs/engine-cuda.md,
 //      "Decode tuning"): per model and weight format, batch-1 decode at context 512 (graph replay,
 //      GEMV+PDL, fusion none, as kind=decode_b1) once per GEMV configuration applied to every
@@ -58,7 +62,7 @@
 //                     [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]
 //                     [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]
 //                     [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]
-//                     [--fp8-fold on|off|swiglu|both|levels]
+//                     [--fp8-fold on|off|swiglu|both|levels] [--swiglu-quant NAME|all]
 //                     [--tune [--gemv-config LIST] [--fp8-pipe LIST] [--attn-split LIST]]
 #include <cuda_runtime.h>
 #include <stdio.h>
@@ -77,6 +81,7 @@ extern "C" {
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/pdl.h"
+#include "engine/cuda/swiglu.h"
 #include "engine/cuda/weight_fill.h"
 #include "engine/cuda/weight_fp8.h"
 extern "C" {
@@ -304,6 +309,8 @@ static std::vector<int> g_attn_decodes = {LJ_ATTN_DECODE_DEFAULT};
 static int g_attn_decode_given = 0;
 // FP8 prefill: the fold levels measured (--fp8-fold; LJ_CUDA_FP8_FOLD_*).
 static std::vector<int> g_fp8_folds = {LJ_CUDA_FP8_FOLD_ALL};
+// FP8 prefill: the kernels of SwiGLU + down's quantisation measured where the fold runs it (--swiglu-quant).
+static std::vector<int> g_swiglu_quants = {LJ_SWIGLU_QUANT_DEFAULT};
 // A fold level's name in labels and RESULT lines.
 static const char *fold_name(int level) {
   return level == LJ_CUDA_FP8_FOLD_OFF ? "off" : level == LJ_CUDA_FP8_FOLD_ALL ? "on" : "swiglu";
@@ -389,12 +396,17 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     if (wf == LJ_WEIGHTS_FP8) LJ(lj_cuda_set_fp8_gemv(e, g_fp8_gemvs[0]));
     if (!g_decode_only)  // prefill: its stage table and its time, per attention kernel (and FP8 fold setting)
       for (int ap : g_attn_prefills)
-      for (int fold : wf == LJ_WEIGHTS_FP8 ? g_fp8_folds : std::vector<int>{-1}) {
+      for (int fold : wf == LJ_WEIGHTS_FP8 ? g_fp8_folds : std::vector<int>{-1})
+      for (int sq : fold >= LJ_CUDA_FP8_FOLD_SWIGLU ? g_swiglu_quants : std::vector<int>{LJ_SWIGLU_QUANT_DEFAULT}) {
         LJ(lj_cuda_set_attn_prefill(e, ap));
         if (fold >= 0) lj_cuda_set_fp8_fold(e, fold);
+        if (wf == LJ_WEIGHTS_FP8) LJ(lj_cuda_set_swiglu_quant(e, sq));
         const char *apn = lj_attn_prefill_name(ap);
-        std::string fold_label = fold < 0 ? "" : std::string(", fp8 fold ") + fold_name(fold);
-        std::string fold_field = fold < 0 ? "" : std::string(" fp8_fold=") + fold_name(fold);
+        // the default SwiGLU kernel keeps the label of before (scripts/gpu/fp8_prefill.sh reads it)
+        std::string sq_label = sq == LJ_SWIGLU_QUANT_DEFAULT ? "" : std::string(", swiglu_quant ") + lj_swiglu_quant_name(sq);
+        std::string fold_label = fold < 0 ? "" : std::string(", fp8 fold ") + fold_name(fold) + sq_label;
+        std::string fold_field = fold < 0 ? "" : std::string(" fp8_fold=") + fold_name(fold) +
+                                 " swiglu_quant=" + lj_swiglu_quant_name(sq);
         int T = 2048;
         char label[128];
         snprintf(label, sizeof label, "prefill %d, attention %s%s", T, apn, fold_label.c_str());
@@ -421,6 +433,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
                lj_attn_prefill_name(lj_attn_prefill_runs(ap, c.head_dim)), attn_ms, attn_tf, fold_field.c_str());
       }
     if (wf == LJ_WEIGHTS_FP8) lj_cuda_set_fp8_fold(e, LJ_CUDA_FP8_FOLD_DEFAULT);
+    if (wf == LJ_WEIGHTS_FP8) LJ(lj_cuda_set_swiglu_quant(e, LJ_SWIGLU_QUANT_DEFAULT));
     lj_cuda_engine_free(e);
   }
 
@@ -693,6 +706,16 @@ int main(int argc, char **argv) {
         g_fp8_folds = {LJ_CUDA_FP8_FOLD_OFF, LJ_CUDA_FP8_FOLD_SWIGLU, LJ_CUDA_FP8_FOLD_ALL};
       else {
         fprintf(stderr, "bench_engine: --fp8-fold %s: expected on, off, swiglu, both or levels\n", f);
+        return 2;
+      }
+    }
+    else if (!strcmp(argv[i], "--swiglu-quant") && i + 1 < argc) {
+      const char *f = argv[++i];
+      g_swiglu_quants.clear();
+      for (int v = 0; v < LJ_SWIGLU_QUANT_COUNT; v++)
+        if (!strcmp(f, "all") || v == lj_swiglu_quant_parse(f)) g_swiglu_quants.push_back(v);
+      if (g_swiglu_quants.empty()) {
+        fprintf(stderr, "bench_engine: --swiglu-quant %s: expected row256, row512, row1024, split or all\n", f);
         return 2;
       }
     }

@@ -121,12 +121,12 @@ static void test_70b_fp8_fits_h100(void **state) {
   assert_non_null(strstr(lj_error_message(), "--weights fp8 halves the linear layers"));
   // FP8 prefill buffers: the widest GEMM input (hidden 28672) quantised per token + its scale,
   // gate|up's own scale (read by SwiGLU, which applies gate|up's scaling), and h quantised by SwiGLU
-  // for down (28672 + a scale), the norms' output quantised for qkv and gate|up (dim 8192 +
+  // for down (28672 + a scale + the row amax word), the norms' output quantised for qkv and gate|up (dim 8192 +
   // attn_norm's scale), and o_proj's input scales (read by ffn_norm, which applies o_proj's scaling).
   lj_cuda_memory_plan q;
   lj_cuda_memory_plan_compute(&c, LJ_WEIGHTS_BF16, 1, 2048, 2048, &q);
   lj_cuda_memory_plan_compute(&c, LJ_WEIGHTS_FP8, 1, 2048, 2048, &p);
-  assert_int_equal(p.activations - q.activations, 2048ll * (28672 + 4 + 4 + 28672 + 4 + 8192 + 4 + 4));
+  assert_int_equal(p.activations - q.activations, 2048ll * (28672 + 4 + 4 + 28672 + 4 + 4 + 8192 + 4 + 4));
 }
 
 int main(void) {

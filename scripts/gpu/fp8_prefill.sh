@@ -10,7 +10,10 @@
 #      every fold (on: also the norms' quantisation and o_proj's scaling, not yet the default),
 #      their stage tables (event times summed over layers) and % of the GEMM rate of their format,
 #      all measured in this run;
-#   3. PASS when the FP8 prefill with every fold reaches 60% of the FP8 GEMM rate.
+#      each of them with every kernel of SwiGLU + down's quantisation (--swiglu-quant all: row256,
+#      row512, row1024, split; the same bits) where the fold runs it;
+#   3. PASS when the FP8 prefill with every fold and the default SwiGLU kernel reaches 60% of the
+#      FP8 GEMM rate; the table names the fastest kernel (the next default if it is not).
 # Logs go to OUTDIR (default $OUT, else ./fp8-prefill-logs).
 #
 # usage: scripts/gpu/fp8_prefill.sh [BIN_DIR] [OUTDIR]   (test_cuda_fp8, bench_engine; default build-gpu)
@@ -32,7 +35,7 @@ grep -E "^\[  (FAILED|ERROR)|^(quantize_act|scale_outer|swiglu_fp8|swiglu_quant|
 verdict $([ $rc -eq 0 ] && echo 1 || echo 0) \
   "test_cuda_fp8 (rc=$rc; prefill passes and the fold bit for bit, GEMV/GEMM bounds, engine vs CPU)"
 
-timeout 200 "$BIN/bench_engine" --models llama-3.1-8b --weights both --fusion none --prefill-only --fp8-fold levels \
+timeout 200 "$BIN/bench_engine" --models llama-3.1-8b --weights both --fusion none --prefill-only --fp8-fold levels --swiglu-quant all \
   >"$LOG/bench_engine.log" 2>&1
 rc=$?
 verdict $([ $rc -eq 0 ] && echo 1 || echo 0) "bench_engine ran (rc=$rc)"
@@ -53,6 +56,17 @@ for st in attn_norm qkv rope attn o_proj ffn_norm gate_up swiglu down lm_head; d
     "$(awk -v s=$st '$1 == s { print $2 }' "$LOG/stages_fp8_swiglu.txt")" \
     "$(awk -v s=$st '$1 == s { print $2 }' "$LOG/stages_fp8_on.txt")"
 done
+echo "  8B FP8 prefill 2048, fold on, per SwiGLU + quantisation kernel (swiglu stage ms, prefill ms, % GEMM):"
+best=""; best_ms=""
+for v in row256 row512 row1024 split; do
+  l=$(grep -E "^RESULT model=llama-3.1-8b kind=prefill .*weights=fp8 .*fp8_fold=on swiglu_quant=$v( |$)" "$LOG/bench_engine.log" | head -1)
+  lab=", fp8 fold on"; [ $v = row256 ] || lab=", fp8 fold on, swiglu_quant $v"
+  sw=$(stages "$lab" | awk '$1 == "swiglu" { print $2 }')
+  ms=$(echo "$l" | field ms)
+  printf "    %-8s swiglu %8s ms  prefill %8s ms  %5s%%\n" $v "${sw:-?}" "${ms:-?}" "$(echo "$l" | field pct_gemm)"
+  [ -n "$ms" ] && { [ -z "$best_ms" ] || awk -v a="$ms" -v b="$best_ms" 'BEGIN { exit !(a < b) }'; } && best=$v best_ms=$ms
+done
+echo "  fastest SwiGLU + quantisation kernel: ${best:-?} (${best_ms:-?} ms)"
 total() { awk '{ t += $2 } END { printf "%.3f", t }' "$1"; }
 printf "    %-12s %9s %13s %16s %12s\n" total "$(total "$LOG/stages_bf16.txt")" "$(total "$LOG/stages_fp8_off.txt")" \
   "$(total "$LOG/stages_fp8_swiglu.txt")" "$(total "$LOG/stages_fp8_on.txt")"
@@ -60,10 +74,11 @@ printf "    %-12s %9s %13s %16s %12s\n" total "$(total "$LOG/stages_bf16.txt")" 
 echo "  8B prefill 2048 tokens (wall time of lj_cuda_prefill, median):"
 printf "    %-14s %10s %12s %9s %12s\n" run ms "TFLOP/s" "% GEMM" "GEMM TFLOP/s"
 pct_on=""
-for run in "bf16:weights=bf16" "fp8 fold off:weights=fp8 .*fp8_fold=off" "fp8 fold swiglu:weights=fp8 .*fp8_fold=swiglu" \
-  "fp8 fold on:weights=fp8 .*fp8_fold=on"; do
+q=" swiglu_quant=row256"  # the default kernel
+for run in "bf16:weights=bf16" "fp8 fold off:weights=fp8 .*fp8_fold=off$q" "fp8 fold swiglu:weights=fp8 .*fp8_fold=swiglu$q" \
+  "fp8 fold on:weights=fp8 .*fp8_fold=on$q"; do
   name=${run%%:*} pat=${run#*:}
-  l=$(grep -E "^RESULT model=llama-3.1-8b kind=prefill .*$pat" "$LOG/bench_engine.log" | head -1)
+  l=$(grep -E "^RESULT model=llama-3.1-8b kind=prefill .*$pat( |$)" "$LOG/bench_engine.log" | head -1)
   pct=$(echo "$l" | field pct_gemm)
   printf "    %-14s %10s %12s %9s %12s\n" "$name" "$(echo "$l" | field ms)" "$(echo "$l" | field tflops)" \
     "${pct:-?}" "$(echo "$l" | field gemm_tflops)"

@@ -194,12 +194,14 @@ static void check_swiglu_fold(int n, int hidden, int shift) {
 
 // lj_cuda_swiglu_quant (h and its per-token codes in one kernel) against the two passes it replaces on
 // the device (lj_cuda_swiglu_fp8 or, unscaled, lj_cuda_swiglu, then lj_cuda_quantize_act), bit for
-// bit: h, the codes and the scales. shift 1 misaligns h (the two-pass path).
-static void check_swiglu_quant(int n, int hidden, int scaled, int shift) {
+// bit: h, the codes and the scales, for each kernel variant (split with its amax scratch; a row of
+// zeros, whose amax stays the zeroed word). shift 1 misaligns h (the two-pass path).
+static void check_swiglu_quant(int n, int hidden, int scaled, int shift, int variant) {
   size_t ng = (size_t)n * 2 * hidden, nh = (size_t)n * hidden;
   __nv_bfloat16 *gu = (__nv_bfloat16 *)malloc(ng * 2);
   random_bf16(gu, ng, 61 + (uint64_t)hidden + n, scaled ? 400.0f : 4.0f);
   if (n > 1) gu[(size_t)2 * hidden + 3] = __float2bfloat16(scaled ? 30000.0f : 60.0f);  // an outlier in row 1
+  if (n > 2) memset(gu + (size_t)2 * 2 * hidden, 0, (size_t)2 * 2 * hidden);             // row 2: zeros
   float *ws = (float *)malloc(8 * (size_t)hidden), *xs = (float *)malloc(4 * (size_t)n);
   for (int o = 0; o < 2 * hidden; o++) ws[o] = exp2f(-14.0f + 6.0f * fabsf(lj_random_unit(62, 1, (uint64_t)o)));
   for (int t = 0; t < n; t++) xs[t] = exp2f(-4.0f + 6.0f * fabsf(lj_random_unit(63, 1, (uint64_t)t)));
@@ -212,11 +214,15 @@ static void check_swiglu_quant(int n, int hidden, int scaled, int shift) {
   __nv_bfloat16 *hh[2];
   GPU_OK(cudaMalloc(&dq, nh + (size_t)shift));
   GPU_OK(cudaMalloc(&dqs, 4 * (size_t)n));
+  unsigned *damax;
+  GPU_OK(cudaMalloc(&damax, 4 * (size_t)n));
+  GPU_OK(cudaMemset(damax, 0xFF, 4 * (size_t)n));  // the kernel must zero it
   for (int k = 0; k < 2; k++) {
     GPU_OK(cudaMemset(dh, 0xFF, (nh + (size_t)shift) * 2));
     GPU_OK(cudaMemset(dq, 0xFF, nh + (size_t)shift));
     if (k == 0) {
-      assert_int_equal(lj_cuda_swiglu_quant(dh + shift, dq + shift, dqs, dgu, dxs, dws, n, hidden, 0), 0);
+      assert_int_equal(lj_cuda_swiglu_quant(dh + shift, dq + shift, dqs, dgu, dxs, dws, n, hidden, variant, damax, 0),
+                       0);
     } else {
       assert_int_equal(scaled ? lj_cuda_swiglu_fp8(dh + shift, dgu, dxs, dws, n, hidden, 0)
                               : lj_cuda_swiglu(dh + shift, dgu, n, hidden, 0), 0);
@@ -230,12 +236,12 @@ static void check_swiglu_quant(int n, int hidden, int scaled, int shift) {
   size_t bad_h = 0, bad_q = 0, bad_s = 0;
   for (size_t i = 0; i < nh; i++) bad_h += memcmp(&hh[0][i], &hh[1][i], 2) != 0, bad_q += hq[0][i] != hq[1][i];
   for (int t = 0; t < n; t++) bad_s += memcmp(&hqs[0][t], &hqs[1][t], 4) != 0;
-  printf("swiglu_quant n=%d hidden=%d %s shift=%d: %zu h, %zu codes, %zu scales differ from the two passes\n", n,
-         hidden, scaled ? "scaled" : "unscaled", shift, bad_h, bad_q, bad_s);
+  printf("swiglu_quant %s n=%d hidden=%d %s shift=%d: %zu h, %zu codes, %zu scales differ from the two passes\n",
+         lj_swiglu_quant_name(variant), n, hidden, scaled ? "scaled" : "unscaled", shift, bad_h, bad_q, bad_s);
   assert_int_equal(bad_h + bad_q + bad_s, 0);
   for (int k = 0; k < 2; k++) free(hh[k]), free(hq[k]), free(hqs[k]);
   free(gu), free(ws), free(xs);
-  cudaFree(dgu), cudaFree(dh), cudaFree(dq), cudaFree(dqs), cudaFree(dws), cudaFree(dxs);
+  cudaFree(dgu), cudaFree(dh), cudaFree(dq), cudaFree(dqs), cudaFree(dws), cudaFree(dxs), cudaFree(damax);
 }
 
 // lj_cuda_rmsnorm_fp8 (the residual add with delta scaled from an FP8 GEMM's sums, the norm, and the
@@ -333,10 +339,11 @@ static void test_fp8_passes_bitexact(void **state) {
   check_swiglu_fold(3, 1000, 1);
   static const int sq_shapes[][4] = {
       {37, 1000, 1, 0}, {9, 14336, 1, 0}, {5, 28672, 1, 0}, {3, 2048, 0, 0}, {4, 14336, 0, 0},
-      {3, 40000, 1, 0}, {3, 1001, 1, 0}, {3, 1000, 1, 1}, {300, 8, 1, 0},
+      {3, 40000, 1, 0}, {3, 1001, 1, 0}, {3, 1000, 1, 1}, {300, 8, 1, 0}, {5000, 8, 1, 0}, {600, 14336, 1, 0},
   };
-  for (size_t i = 0; i < sizeof sq_shapes / sizeof sq_shapes[0]; i++)
-    check_swiglu_quant(sq_shapes[i][0], sq_shapes[i][1], sq_shapes[i][2], sq_shapes[i][3]);
+  for (int v = 0; v < LJ_SWIGLU_QUANT_COUNT; v++)
+    for (size_t i = 0; i < sizeof sq_shapes / sizeof sq_shapes[0]; i++)
+      check_swiglu_quant(sq_shapes[i][0], sq_shapes[i][1], sq_shapes[i][2], sq_shapes[i][3], v);
   // norms: one chunk per thread and partial ones (296 = 8 x 37, 4104 = 8 x 513), the widest (8192)
   static const int rn_shapes[][3] = {{37, 296, 1}, {3, 4104, 1}, {5, 8192, 1}, {1, 8, 1}, {70, 4096, 1}, {9, 4104, 0}};
   for (size_t i = 0; i < sizeof rn_shapes / sizeof rn_shapes[0]; i++)
@@ -612,7 +619,7 @@ static void test_fp8_fold(void **state) {
   assert_int_equal(lj_config_preset("tiny", &c), 0);
   lj_cuda_engine *e = tiny_fp8_engine(&c, 7);
   lj_cuda_set_fp8_scalar_only(e, 1);
-  assert_int_equal(lj_cuda_fp8_fold(e), LJ_CUDA_FP8_FOLD_DEFAULT);  // the default (SWIGLU until the others are measured)
+  assert_int_equal(lj_cuda_fp8_fold(e), LJ_CUDA_FP8_FOLD_DEFAULT);  // the default: every fold
   lj_cuda_set_fp8_fold(e, 99);
   assert_int_equal(lj_cuda_fp8_fold(e), LJ_CUDA_FP8_FOLD_ALL);  // clamped
   lj_cuda_set_fp8_fold(e, -1);
@@ -680,6 +687,23 @@ static void test_fp8_fold(void **state) {
     assert_int_equal(l_diff, 0);
     assert_int_equal(l5_diff, 0);
   }
+  // every kernel of SwiGLU + down's quantisation, at every fold: the same logits
+  assert_int_equal(lj_cuda_set_swiglu_quant(e, LJ_SWIGLU_QUANT_COUNT), LJ_EINVAL);
+  float *lq = (float *)malloc(4 * V);
+  for (int v = 0; v < LJ_SWIGLU_QUANT_COUNT; v++) {
+    assert_int_equal(lj_cuda_set_swiglu_quant(e, v), 0);
+    assert_int_equal(lj_cuda_swiglu_quant_variant(e), v);
+    lj_cuda_set_fp8_fold(e, LJ_CUDA_FP8_FOLD_ALL);
+    lj_cuda_reset(e);
+    int plen = n;
+    assert_int_equal(lj_cuda_prefill(e, 1, tok, &plen), 0);
+    assert_int_equal(lj_cuda_get_logits(e, lq, 1), 0);
+    size_t d = 0;
+    for (size_t i = 0; i < V; i++) d += memcmp(&lq[i], &logits[0][0][i], 4) != 0;
+    printf("swiglu_quant %s, fold on: prefill logits %zu/%zu differ from fold off\n", lj_swiglu_quant_name(v), d, V);
+    assert_int_equal(d, 0);
+  }
+  free(lq);
   for (int lv = 0; lv < L; lv++) {
     for (int k = 0; k < FI_COUNT; k++) free(got[lv][k]);
     free(logits[lv][0]), free(logits[lv][1]);

@@ -143,7 +143,7 @@ static int allocate(lj_cuda_engine *e) {
   size_t counter_bytes = lj_attn_decode_counter_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
-                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 4 * T + T * d + 8 * T : 0) + 42 * 256;
+                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 8 * T + T * d + 8 * T : 0) + 43 * 256;
   CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
   e->act_bytes = abytes;
   cur = (char *)e->act_mem;
@@ -177,6 +177,7 @@ static int allocate(lj_cuda_engine *e) {
     e->gu_scale = (float *)carve(&cur, 4 * T);
     e->h_q = (uint8_t *)carve(&cur, T * h);
     e->h_scale = (float *)carve(&cur, 4 * T);
+    e->h_amax = (unsigned *)carve(&cur, 4 * T);
     e->xn_q = (uint8_t *)carve(&cur, T * d);
     e->xn_scale = (float *)carve(&cur, 4 * T);
     e->o_scale = (float *)carve(&cur, 4 * T);
@@ -251,6 +252,7 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   e->fp8_gemv = LJ_FP8_GEMV_DEFAULT;
   e->fp8_fold = LJ_CUDA_FP8_FOLD_DEFAULT;
   e->attn_prefill = LJ_ATTN_PREFILL_DEFAULT;
+  e->swiglu_quant = LJ_SWIGLU_QUANT_DEFAULT;
   e->attn_decode = LJ_ATTN_DECODE_DEFAULT;
   lj_gemv_class_defaults(0, e->gemv_cfg);
   lj_gemv_class_defaults(1, e->fp8_pipe_cfg);
@@ -533,6 +535,15 @@ int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant) {
   return 0;
 }
 int lj_cuda_attn_prefill(const lj_cuda_engine *e) { return e->attn_prefill; }
+
+int lj_cuda_set_swiglu_quant(lj_cuda_engine *e, int variant) {
+  if (!lj_swiglu_quant_name(variant))
+    return LJ_FAIL(LJ_EINVAL, "swiglu_quant variant %d: expected 0 .. %d", variant, LJ_SWIGLU_QUANT_COUNT - 1);
+  e->swiglu_quant = variant;
+  lj_cuda_drop_graph(e);
+  return 0;
+}
+int lj_cuda_swiglu_quant_variant(const lj_cuda_engine *e) { return e->swiglu_quant; }
 int lj_cuda_set_attn_decode(lj_cuda_engine *e, int variant) {
   if (!lj_attn_decode_name(variant))
     return LJ_FAIL(LJ_EINVAL, "decode attention variant %d: expected 0 .. %d (split, one, one_rope)", variant,
@@ -765,7 +776,8 @@ static int swiglu(lj_cuda_engine *e, const layer_dev *ld, int n, const lj_cuda_a
   if (fold < 0) return fold;
   const float *xs = fold ? e->gu_scale : NULL, *ws = fold ? ld->wgu.scale : NULL;
   if (fp8_folds_down(e, ld, n))
-    return lj_cuda_swiglu_quant((bf16 *)a->h, e->h_q, e->h_scale, (const bf16 *)a->gu, xs, ws, n, h, e->stream);
+    return lj_cuda_swiglu_quant((bf16 *)a->h, e->h_q, e->h_scale, (const bf16 *)a->gu, xs, ws, n, h,
+                                e->swiglu_quant, e->h_amax, e->stream);
   if (!fold) return lj_cuda_swiglu((bf16 *)a->h, (const bf16 *)a->gu, n, h, e->stream);
   return lj_cuda_swiglu_fp8((bf16 *)a->h, (const bf16 *)a->gu, xs, ws, n, h, e->stream);
 }

@@ -48,6 +48,7 @@ struct lj_cuda_engine {
                      // SwiGLU stage reads (act_scale is rewritten by every linear call)
   uint8_t *h_q;      // (max_tokens x hidden) FP8 prefill with the fold: h quantised by SwiGLU for down
   float *h_scale;    // (max_tokens)
+  unsigned *h_amax;  // (max_tokens) the split SwiGLU quantisation's row amax (swiglu.h)
   uint8_t *xn_q;     // (max_tokens x dim) FP8 prefill, fold NORMS: the norms' output quantised (qkv's
                      // and gate_up's input)
   float *xn_scale;   // (max_tokens) attn_norm's per-token scales (ffn_norm writes gu_scale)
@@ -75,6 +76,7 @@ struct lj_cuda_engine {
   int fp8_gemv;                     // lj_fp8_gemv_variant: the FP8 GEMV kernel of decode
   int fp8_fold;                     // FP8 prefill: the passes folded into their neighbours (lj_cuda_set_fp8_fold)
   int attn_prefill;                 // lj_attn_prefill_variant: the attention kernel of prefill
+  int swiglu_quant;                 // LJ_SWIGLU_QUANT_*: the kernel of SwiGLU + down's quantisation
   int attn_decode;                  // lj_attn_decode_variant: the attention kernel(s) of decode
   int attn_splits;                  // decode attention splits per (token, kv head); 0: the rule
   int attn_split_cap;               // the most splits the attention scratch holds (the rule at batch 1)

@@ -77,6 +77,8 @@ int lj_cuda_fp8_fold(const lj_cuda_engine *e) { return LJ_CUDA_FP8_FOLD_DEFAULT;
 void lj_cuda_set_fp8_scalar_only(lj_cuda_engine *e, int on) {}
 int lj_cuda_set_attn_prefill(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
 int lj_cuda_attn_prefill(const lj_cuda_engine *e) { return LJ_ATTN_PREFILL_DEFAULT; }
+int lj_cuda_set_swiglu_quant(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
+int lj_cuda_swiglu_quant_variant(const lj_cuda_engine *e) { return 0; }
 int lj_cuda_set_attn_decode(lj_cuda_engine *e, int variant) { return NO_CUDA(); }
 int lj_cuda_attn_decode(const lj_cuda_engine *e) { return LJ_ATTN_DECODE_DEFAULT; }
 int lj_cuda_set_attn_splits(lj_cuda_engine *e, int splits) { return NO_CUDA(); }

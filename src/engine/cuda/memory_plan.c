@@ -41,13 +41,13 @@ int64_t lj_cuda_weight_storage_bytes(const lj_model_config *c, int weights) {
 
 // FP8 prefill: the activations of one GEMM quantised per token (1 byte each, widest input:
 // hidden_dim), their scales, gate|up's own scales (read by the SwiGLU stage that scales gu), and
-// h quantised by SwiGLU for down (hidden_dim bytes and a scale), the norms' output quantised for
+// h quantised by SwiGLU for down (hidden_dim bytes, a scale and the row amax word), the norms' output quantised for
 // qkv and gate|up (dim bytes and attn_norm's scale) and o_proj's input scales (read by ffn_norm).
 static int64_t fp8_act_bytes_per_token(const lj_model_config *c, int weights) {
   if (weights != LJ_WEIGHTS_FP8) return 0;
   int64_t w = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
   if (lj_q_dim(c) > w) w = lj_q_dim(c);
-  return w + 4 + 4 + c->hidden_dim + 4 + c->dim + 4 + 4;
+  return w + 4 + 4 + c->hidden_dim + 4 + 4 + c->dim + 4 + 4;
 }
 
 void lj_cuda_memory_plan_compute(const lj_model_config *c, int weights, int max_batch, int max_ctx,
