@@ -57,10 +57,12 @@ for st in attn_norm qkv rope attn o_proj ffn_norm gate_up swiglu down lm_head; d
     "$(awk -v s=$st '$1 == s { print $2 }' "$LOG/stages_fp8_on.txt")"
 done
 echo "  8B FP8 prefill 2048, fold on, per SwiGLU + quantisation kernel (swiglu stage ms, prefill ms, % GEMM):"
+# the engine's default kernel, whose bench labels carry no suffix (swiglu.h, from the source tree)
+D=$(sed -n 's/^#define LJ_SWIGLU_QUANT_DEFAULT LJ_SWIGLU_QUANT_\([A-Z0-9]*\).*/\1/p' src/engine/cuda/swiglu.h | tr A-Z a-z)
 best=""; best_ms=""
 for v in row256 row512 row1024 split; do
   l=$(grep -E "^RESULT model=llama-3.1-8b kind=prefill .*weights=fp8 .*fp8_fold=on swiglu_quant=$v( |$)" "$LOG/bench_engine.log" | head -1)
-  lab=", fp8 fold on"; [ $v = row256 ] || lab=", fp8 fold on, swiglu_quant $v"
+  lab=", fp8 fold on"; [ "$v" = "$D" ] || lab=", fp8 fold on, swiglu_quant $v"
   sw=$(stages "$lab" | awk '$1 == "swiglu" { print $2 }')
   ms=$(echo "$l" | field ms)
   printf "    %-8s swiglu %8s ms  prefill %8s ms  %5s%%\n" $v "${sw:-?}" "${ms:-?}" "$(echo "$l" | field pct_gemm)"
@@ -74,7 +76,7 @@ printf "    %-12s %9s %13s %16s %12s\n" total "$(total "$LOG/stages_bf16.txt")" 
 echo "  8B prefill 2048 tokens (wall time of lj_cuda_prefill, median):"
 printf "    %-14s %10s %12s %9s %12s\n" run ms "TFLOP/s" "% GEMM" "GEMM TFLOP/s"
 pct_on=""
-q=" swiglu_quant=row256"  # the default kernel
+q=" swiglu_quant=$D"  # the default kernel
 for run in "bf16:weights=bf16" "fp8 fold off:weights=fp8 .*fp8_fold=off$q" "fp8 fold swiglu:weights=fp8 .*fp8_fold=swiglu$q" \
   "fp8 fold on:weights=fp8 .*fp8_fold=on$q"; do
   name=${run%%:*} pat=${run#*:}
