@@ -397,12 +397,16 @@ static void test_known_answer_and_ablations(void **state) {
   double L = r.plan.config.n_layers;
   plant_ablation(&raw, 0, 1, 0.01, (const double[]){0, L * attn_phi, L * mlp_iso}, NULL);
   assert_int_equal(lj_profile_analyze(&r, &raw, NULL, 0, 0), 0);
-  assert_int_equal(r.n_known, 6);
+  // both phases by isolation, sequence and pairwise Shapley; prefill by the layer's own game too
+  // (decode has no rounds here), its estimate the whole layer with the copy less without: -5%
+  assert_int_equal(r.n_known, 7);
   for (int i = 0; i < r.n_known; i++) {
     const lj_known_answer *k = &r.known[i];
     REL(k->truth_j.mean, truth, 1e-9);
     assert_int_equal(k->bytes, 16 << 20);
-    double want = k->method == LJ_METHOD_ISOLATION ? 5.0 : k->method == LJ_METHOD_SEQUENCE ? 25.0 : 0.0;
+    double want = k->method == LJ_METHOD_ISOLATION ? 5.0 : k->method == LJ_METHOD_SEQUENCE ? 25.0
+                  : k->method == LJ_METHOD_SHAPLEY_LAYER ? -5.0 : 0.0;
+    if (k->method == LJ_METHOD_SHAPLEY_LAYER) assert_true(k->phase == LJ_PHASE_PREFILL);
     ABS(k->error_pct, want, 1e-6);
     assert_int_equal(k->reliable, k->method != LJ_METHOD_SEQUENCE);
     assert_true(k->error_lo_pct <= k->error_pct && k->error_pct <= k->error_hi_pct);
@@ -495,7 +499,7 @@ static void test_sources(void **state) {
   assert_string_equal(c->layer_verdict, "PASS");  // by the samples; the counter's 1.5 x would not fit
 
   // The known answer: every estimate by the samples is exact, the counter's 1.5 x beside it.
-  assert_int_equal(r.n_known, 3);
+  assert_int_equal(r.n_known, 4);
   for (int i = 0; i < r.n_known; i++) {
     const lj_known_answer *k = &r.known[i];
     REL(k->truth_j.mean, truth, 1e-9);
@@ -548,7 +552,7 @@ static void test_known_answer_one_source(void **state) {
   const double truth = 2e-3;
   for (int t = 0; t < R; t++) add_known_round(&r, LJ_PHASE_PREFILL, t, truth, 1, 1, 1, 0.8, 10.02);
   assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
-  assert_int_equal(r.n_known, 3);
+  assert_int_equal(r.n_known, 4);
   for (int i = 0; i < r.n_known; i++) {
     const lj_known_answer *k = &r.known[i];
     REL(k->truth_j.mean, truth, 1e-9);
