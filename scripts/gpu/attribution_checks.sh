@@ -9,6 +9,11 @@
 #     of isolation and of the leave-one-out marginals, the stage-order spread
 #     and the energy source (the power samples' for the 0.2 s round windows, the
 #     counter's residual beside it);
+#   - the Shapley split by the layer's own game per phase (shapley_layer): stage costs plus a cost
+#     per GEMM->GEMM junction fitted to all 20 windows of each round; PASS when every window's
+#     residual has its whole 95% interval within +-5% of the layer, with the worst window, the sum
+#     of its values against the layer and the junction cost (expect PASS in both phases: the
+#     2026-12-06 1B rounds give worst windows of -2.2% and -0.9%);
 #   - the known answer per phase and method (within 10% of the copy alone);
 #   - the ablations per phase, group and method (within 10% of the estimate), each with its saving's
 #     95% interval over the pairs (each ablated window between two full ones, §5), the pairs' count
@@ -101,6 +106,17 @@ for c in sh:
              pct(c["residual_hi_pct"]), c["n_rounds"], pct(frac("interaction_j")), pct(c["isolation_gap_pct"]),
              pct(c["marginal_gap_pct"]), pct(c["order_spread_pct"]), c["headline_method"],
              source(c, pct(c.get("counter_residual_pct")))))
+    # the layer's own game fitted to every window of the rounds (its check: every window within +-5%)
+    if not c.get("layer_windows"):
+        print("MISS %s shapley_layer %s: no fit of the layer's own game (notes: %s)" % (model, c["phase"], doc.get("notes", "")))
+        continue
+    j = c.get("layer_junction_j") or {}
+    print("%s %s shapley_layer %s: %d windows; worst window %s %s [%s, %s]; sum phi - layer %s [%s, %s]; "
+          "GEMM->GEMM junction %s of the layer; headline %s"
+          % (c.get("layer_verdict") or "MISS", model, c["phase"], c["layer_windows"], c.get("layer_worst"),
+             pct(c["layer_worst_pct"]), pct(c["layer_worst_lo_pct"]), pct(c["layer_worst_hi_pct"]),
+             pct(c["layer_residual_pct"]), pct(c["layer_residual_lo_pct"]), pct(c["layer_residual_hi_pct"]),
+             pct(None if j.get("mean") is None or not full else j["mean"] / full * 100), c["headline_method"]))
 ka = doc.get("known_answer") or []
 if not ka:
     print(("MISS %s known_answer: none computed" if sys.argv[3] != "0" else

@@ -1,6 +1,6 @@
 // Ablations of prefill and decode, attention and the MLP skipped, each against
 // the estimate of every method that measured the skipped stages (isolation,
-// sequence, Shapley): saved energy per unit, paired over bracketed windows (each
+// sequence, Shapley pairwise and by the layer's own game): saved energy per unit, paired over bracketed windows (each
 // ablated window between two full ones: F A F M F ..., bracket.h), against calls x
 // that method's per-call energy (lj_ablation_paired). It removes the stages from
 // the real run, interactions included, so it can prove any of the estimates wrong.
@@ -23,9 +23,10 @@ static int group_per_call(const lj_profile_result *r, lj_phase ph, int mlp, lj_p
   }
   static const lj_stage parts[2][3] = {{LJ_STAGE_ATTN}, {LJ_STAGE_GATE_UP, LJ_STAGE_SWIGLU, LJ_STAGE_DOWN}};
   int n = mlp ? 3 : 1;
-  // sequence and Shapley: from the rounds' group sums (their stages' values share each round)
+  // sequence and both Shapley splits: from the rounds' group sums (their stages' values share each round)
   if (m == LJ_METHOD_SEQUENCE) return lj_analyze_sequence_group(r, ph, parts[mlp], n, out);
   if (m == LJ_METHOD_SHAPLEY) return lj_analyze_shapley_group(r, ph, parts[mlp], n, out);
+  if (m == LJ_METHOD_SHAPLEY_LAYER) return lj_analyze_shapley_layer_group(r, ph, parts[mlp], n, out);
   lj_mean_ci ms[3];
   double coef[3] = {1, 1, 1};
   for (int i = 0; i < n; i++) {
@@ -41,7 +42,8 @@ static int group_per_call(const lj_profile_result *r, lj_phase ph, int mlp, lj_p
 
 int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw) {
   if (!raw) return 0;
-  static const lj_profile_method methods[] = {LJ_METHOD_ISOLATION, LJ_METHOD_SEQUENCE, LJ_METHOD_SHAPLEY};
+  static const lj_profile_method methods[] = {LJ_METHOD_ISOLATION, LJ_METHOD_SEQUENCE, LJ_METHOD_SHAPLEY,
+                                              LJ_METHOD_SHAPLEY_LAYER};
   for (int pi = 0; pi < 2; pi++) {
     lj_phase ph = pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
     int64_t calls = (int64_t)llround(lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0));

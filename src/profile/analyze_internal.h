@@ -64,6 +64,9 @@ int lj_analyze_shapley(lj_profile_result *r);                                 //
 // Shapley (analyze_shapley.c), from the source the method's estimates took.
 int lj_analyze_sequence_group(const lj_profile_result *r, lj_phase ph, const lj_stage *st, int n, lj_mean_ci *out);
 int lj_analyze_shapley_group(const lj_profile_result *r, lj_phase ph, const lj_stage *st, int n, lj_mean_ci *out);
+// The same by the layer's own game (its Shapley values summed round by round).
+int lj_analyze_shapley_layer_group(const lj_profile_result *r, lj_phase ph, const lj_stage *st, int n,
+                                   lj_mean_ci *out);
 int lj_analyze_known_answer(lj_profile_result *r);                            // analyze_known_answer.c
 int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw);  // analyze_ablation_checks.c
 int lj_analyze_head_fit(lj_profile_result *r);                                // analyze_head_fit.c

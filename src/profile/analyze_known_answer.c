@@ -3,7 +3,8 @@
 // is the answer. Each method attributes it as it attributes any stage:
 // isolation (the copy alone at the isolation replay's settings), sequence (the
 // prefix attn_norm .. o_proj with the copy minus without it, by round) and
-// Shapley ((isolation + (whole layer with the copy - without it)) / 2). A method
+// Shapley ((isolation + (whole layer with the copy - without it)) / 2), the layer's own game
+// (whole layer with the copy - without it, where the phase has that split). A method
 // that misses by more than 10% is unreliable for stages of that size. The
 // windows are short: each figure is the power samples' where all its windows
 // have them, the counter's beside it (docs/attribution.md §1b).
@@ -54,7 +55,7 @@ static int paired(const double *with, const double *without, double level, lj_me
 }
 
 // What one source gives: the answer (the copy alone, long windows) and each method's estimate.
-enum { K_ISO, K_SEQ, K_SHAP, K_COUNT };
+enum { K_ISO, K_SEQ, K_SHAP, K_SHAPL, K_COUNT };
 typedef struct {
   lj_mean_ci truth;
   int have_truth, truth_usable;
@@ -85,6 +86,15 @@ static int source_of(const lj_profile_result *r, lj_phase ph, int samples, known
   ks->usable[K_SHAP] = ks->usable[K_ISO];
   by_round(r, ph, LJ_STAGE_DOWN, LJ_KNOWN_WITH, samples, a, &ks->usable[K_SHAP]);
   by_round(r, ph, LJ_STAGE_DOWN, LJ_KNOWN_WITHOUT, samples, b, &ks->usable[K_SHAP]);
+  // the layer's own game: the copy is a light stage between o_proj and ffn_norm, so leaving it out
+  // makes no GEMM->GEMM junction and its Shapley value is its marginal (docs/attribution.md §2d)
+  ks->usable[K_SHAPL] = 1;
+  by_round(r, ph, LJ_STAGE_DOWN, LJ_KNOWN_WITH, samples, a, &ks->usable[K_SHAPL]);
+  by_round(r, ph, LJ_STAGE_DOWN, LJ_KNOWN_WITHOUT, samples, b, &ks->usable[K_SHAPL]);
+  if (r->shapley[ph].layer_windows > 0 && paired(a, b, level, &m) == 1) {
+    lj_interval_from_se(m.mean, m.sem, m.df, level, &ks->est[K_SHAPL]);
+    ks->have[K_SHAPL] = 1;
+  }
   if (have_iso && paired(a, b, level, &m) == 1) {
     double coef[2] = {0.5, 0.5};
     lj_mean_ci both[2] = {iso, m};
@@ -125,7 +135,8 @@ static int phase_check(lj_profile_result *r, lj_phase ph) {
   if (!cs.have_truth) return 0;
   LJ_TRY(source_of(r, ph, 1, &ss));
   int truth_samples = ss.have_truth && ss.truth_usable;
-  static const lj_profile_method methods[K_COUNT] = {LJ_METHOD_ISOLATION, LJ_METHOD_SEQUENCE, LJ_METHOD_SHAPLEY};
+  static const lj_profile_method methods[K_COUNT] = {LJ_METHOD_ISOLATION, LJ_METHOD_SEQUENCE, LJ_METHOD_SHAPLEY,
+                                                     LJ_METHOD_SHAPLEY_LAYER};
   for (int k = 0; k < K_COUNT; k++) {
     if (!cs.have[k]) continue;
     // One source for the answer and the estimate: a difference of sources (the answer's long

@@ -1,4 +1,4 @@
-// The Shapley split of each phase's layer (shapley.h, docs/attribution.md §2d):
+// The Shapley splits of each phase's layer (shapley.h, shapley_layer.h, docs/attribution.md §2d):
 // the whole layer per round (the sequence method's last prefix, measured in the
 // same rounds), the layer without each stage per round (LOO trials), each stage
 // alone (its isolation estimate); the permuted orders bound how much the
@@ -6,13 +6,17 @@
 // the Shapley values against the whole layer) is what can prove it wrong. The
 // rounds' windows are short (0.4 x --replay-seconds): the split is made by both
 // sources and is the power samples' where every window and every isolation
-// estimate has them (docs/attribution.md §1b), the counter's beside it.
+// estimate has them (docs/attribution.md §1b), the counter's beside it. The layer's own game
+// (shapley_layer.h) is fitted to every window of the rounds (the whole layer, the sequence
+// prefixes, the leave-one-out replays, the orders), which its check tests window by window.
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "profile/analyze_internal.h"
 #include "profile/shapley.h"
+#include "profile/shapley_layer.h"
 
 enum { MAX_ROUNDS = 128 };
 // Which per-call figure of a trial (lj_trial_per_call): by the counter, the time, by the samples.
@@ -191,9 +195,180 @@ int lj_analyze_shapley_group(const lj_profile_result *r, lj_phase ph, const lj_s
   return 1;
 }
 
+// ---------------------------------------------------------------- the layer's own game
+
+typedef struct {
+  lj_layer_window w[LJ_SHAPLEY_LAYER_MAX_WINDOWS];
+  char name[LJ_SHAPLEY_LAYER_MAX_WINDOWS][32];
+  lj_profile_method method[LJ_SHAPLEY_LAYER_MAX_WINDOWS];
+  lj_stage stage[LJ_SHAPLEY_LAYER_MAX_WINDOWS];
+  int variant[LJ_SHAPLEY_LAYER_MAX_WINDOWS];
+  int n;
+} layer_windows;
+
+static void add_window(layer_windows *lw, lj_profile_method m, lj_stage st, int variant, const lj_stage *order, int n,
+                       const char *name) {
+  if (lw->n >= LJ_SHAPLEY_LAYER_MAX_WINDOWS) return;
+  lj_layer_window *w = &lw->w[lw->n];
+  w->n = 0;
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < LJ_LAYER_STAGES; i++)
+      if (lj_layer_order_stage(0, i) == order[k]) w->stage[w->n++] = i;
+  snprintf(lw->name[lw->n], sizeof lw->name[0], "%s", name);
+  lw->method[lw->n] = m, lw->stage[lw->n] = st, lw->variant[lw->n] = variant;
+  lw->n++;
+}
+
+// The windows of the phase's rounds that have trials: the whole layer first, then the prefixes,
+// the layer without each stage and the other orders, each a cycle of its stages.
+static void windows_of(const lj_profile_result *r, lj_phase ph, int rounds, layer_windows *lw) {
+  enum { N = LJ_LAYER_STAGES };
+  lj_stage run[N], order[N];
+  for (int k = 0; k < N; k++) run[k] = lj_layer_order_stage(0, k);
+  lw->n = 0;
+  add_window(lw, LJ_METHOD_LOO, LJ_STAGE_NONE, 0, run, N, "layer");
+  char name[32];
+  for (int k = 0; k < N - 1; k++) {
+    snprintf(name, sizeof name, "prefix ..%s", lj_stage_name(run[k]));
+    add_window(lw, LJ_METHOD_SEQUENCE, run[k], 0, run, k + 1, name);
+  }
+  for (int out = 0; out < N; out++) {
+    int m = 0;
+    for (int k = 0; k < N; k++)
+      if (k != out) order[m++] = run[k];
+    snprintf(name, sizeof name, "without %s", lj_stage_name(run[out]));
+    add_window(lw, LJ_METHOD_LOO, run[out], 0, order, m, name);
+  }
+  for (int v = 1; v < LJ_LAYER_ORDERS; v++) {
+    for (int k = 0; k < N; k++) order[k] = lj_layer_order_stage(v, k);
+    add_window(lw, LJ_METHOD_ORDER, LJ_STAGE_NONE, v, order, N, lj_layer_order_name(v));
+  }
+  // keep the windows measured in some round (a profile without the sequence method has no prefixes)
+  int kept = 0;
+  double x[MAX_ROUNDS];
+  for (int j = 0; j < lw->n; j++) {
+    by_round(r, lw->method[j], ph, lw->stage[j], lw->variant[j], FIG_TIME, x);
+    int any = 0;
+    for (int i = 0; i < rounds; i++) any |= isfinite(x[i]);
+    if (!any && j > 0) continue;
+    if (kept != j) {
+      lw->w[kept] = lw->w[j], lw->method[kept] = lw->method[j], lw->stage[kept] = lw->stage[j];
+      lw->variant[kept] = lw->variant[j];
+      memcpy(lw->name[kept], lw->name[j], sizeof lw->name[0]);
+    }
+    kept++;
+  }
+  lw->n = kept;
+}
+
+// The layer game's fit of figure `what`; 0 when it could not be made (a note to `note` says why).
+static int layer_fit_of(const lj_profile_result *r, lj_profile_result *note, lj_phase ph, const layer_windows *lw,
+                        int rounds, int what, lj_shapley_layer_fit *fit, double *phi_rounds) {
+  static const int heavy_stage[LJ_STAGE_ALL_COUNT] = {[LJ_STAGE_QKV] = 1, [LJ_STAGE_O_PROJ] = 1,
+                                                       [LJ_STAGE_GATE_UP] = 1, [LJ_STAGE_DOWN] = 1};
+  int heavy[LJ_LAYER_STAGES];
+  for (int k = 0; k < LJ_LAYER_STAGES; k++) heavy[k] = heavy_stage[lj_layer_order_stage(0, k)];
+  double y[LJ_SHAPLEY_LAYER_MAX_WINDOWS * MAX_ROUNDS], x[MAX_ROUNDS];
+  for (int j = 0; j < lw->n; j++) {
+    by_round(r, lw->method[j], ph, lw->stage[j], lw->variant[j], what, x);
+    for (int i = 0; i < rounds; i++) y[j * rounds + i] = x[i];
+  }
+  if (lj_shapley_layer_fit_rounds(LJ_LAYER_STAGES, heavy, lw->w, lw->n, y, rounds, r->plan.level, fit, phi_rounds) < 0) {
+    if (note) lj_profile_note(note, "No Shapley split of the %s layer's own game: %s.", lj_phase_name(ph), lj_error_message());
+    lj_clear_error();
+    return 0;
+  }
+  return 1;
+}
+
+// 1 when every trial of the phase's sequence prefixes has samples that can stand for it.
+static int prefixes_samples_usable(const lj_profile_result *r, lj_phase ph) {
+  for (size_t i = 0; i < r->n_trials; i++) {
+    const lj_profile_trial *t = &r->trials[i];
+    if (t->method == LJ_METHOD_SEQUENCE && t->key.phase == ph && !lj_trial_samples_usable(&t->t)) return 0;
+  }
+  return 1;
+}
+
+// The layer's own game, fitted to the rounds' windows, by the source of the pairwise split where
+// the prefixes have it too: its check into the phase's lj_shapley_check, its values as rows.
+static int layer_split(lj_profile_result *r, lj_phase ph) {
+  lj_shapley_check *c = &r->shapley[ph];
+  if (c->n_rounds < 1) return 0;  // the pairwise split found the rounds (and said why not)
+  int64_t kv = 0;
+  int rounds = rounds_of(r, ph, &kv);
+  layer_windows lw;
+  windows_of(r, ph, rounds, &lw);
+  int samples = (c->flags & LJ_WINDOW_SAMPLE_ENERGY) && prefixes_samples_usable(r, ph);
+  enum { N = LJ_LAYER_STAGES };
+  lj_shapley_layer_fit fit[5];
+  for (int w = FIG_DYN; w <= FIG_TIME; w++)
+    if (!layer_fit_of(r, r, ph, &lw, rounds, w, &fit[w], NULL)) return 0;
+  for (int w = FIG_SDYN; samples && w <= FIG_SGROSS; w++)
+    if (!layer_fit_of(r, r, ph, &lw, rounds, w, &fit[w], NULL)) samples = 0;
+  int dyn = samples ? FIG_SDYN : FIG_DYN, gross = samples ? FIG_SGROSS : FIG_GROSS;
+  const lj_shapley_layer_fit *f = &fit[dyn];
+  c->layer_windows = f->n_windows;
+  c->layer_junction_j = f->junction;
+  c->layer_residual_pct = f->layer_pct, c->layer_residual_lo_pct = f->layer_lo_pct;
+  c->layer_residual_hi_pct = f->layer_hi_pct;
+  snprintf(c->layer_worst, sizeof c->layer_worst, "%s", lw.name[f->worst]);
+  c->layer_worst_pct = f->worst_pct, c->layer_worst_lo_pct = f->worst_lo_pct, c->layer_worst_hi_pct = f->worst_hi_pct;
+  snprintf(c->layer_verdict, sizeof c->layer_verdict, "%s", lj_verdict_name(f->verdict));
+  for (int k = 0; k < N; k++) {
+    lj_profile_stage s;
+    memset(&s, 0, sizeof s);
+    s.method = LJ_METHOD_SHAPLEY_LAYER;
+    s.calls_per_unit = lj_profile_calls_per_unit(&r->plan, ph, LJ_STAGE_QKV, 0);  // every layer call of the phase
+    lj_replay_estimate *e = &s.est;
+    e->key.phase = ph, e->key.stage = lj_layer_order_stage(0, k), e->key.layer = -1, e->key.kv_len = kv;
+    e->n_trials = f->n_rounds;
+    lj_analyze_mean_from_interval(&fit[FIG_DYN].phi[k], &e->counter_dynamic_j);
+    lj_analyze_mean_from_interval(&fit[FIG_GROSS].phi[k], &e->counter_gross_j);
+    if (samples) {
+      lj_analyze_mean_from_interval(&fit[FIG_SDYN].phi[k], &e->sample_dynamic_j);
+      lj_analyze_mean_from_interval(&fit[FIG_SGROSS].phi[k], &e->sample_gross_j);
+    }
+    lj_analyze_mean_from_interval(&fit[dyn].phi[k], &e->dynamic_j);
+    lj_analyze_mean_from_interval(&fit[gross].phi[k], &e->gross_j);
+    lj_analyze_mean_from_interval(&fit[FIG_TIME].phi[k], &e->time_per_call_s);
+    e->window_flags = lj_energy_source_flags(samples, e->dynamic_j.lo, e->dynamic_j.hi,
+                                             samples ? e->counter_dynamic_j.mean : NAN);
+    LJ_TRY(lj_analyze_add_derived_stage(r, &s));
+  }
+  return 0;
+}
+
+// A group of the layer's stages by the layer's own game, per call: the sum of their Shapley values
+// round by round (they share each round's fit), from the source the rows took.
+int lj_analyze_shapley_layer_group(const lj_profile_result *r, lj_phase ph, const lj_stage *st, int n,
+                                   lj_mean_ci *out) {
+  const lj_profile_stage *row = lj_analyze_find_stage(r, LJ_METHOD_SHAPLEY_LAYER, ph, st[0], -1);
+  if (!row || n < 1 || n > LJ_LAYER_STAGES) return 0;
+  int64_t kv = 0;
+  int rounds = rounds_of(r, ph, &kv);
+  layer_windows lw;
+  windows_of(r, ph, rounds, &lw);
+  lj_shapley_layer_fit fit;
+  double phi[LJ_LAYER_STAGES * LJ_SHAPLEY_LAYER_MAX_ROUNDS];
+  int what = (row->est.window_flags & LJ_WINDOW_SAMPLE_ENERGY) ? FIG_SDYN : FIG_DYN;
+  if (!layer_fit_of(r, NULL, ph, &lw, rounds, what, &fit, phi)) return 0;
+  double v[MAX_ROUNDS];
+  for (int q = 0; q < fit.n_rounds; q++) {
+    v[q] = 0;
+    for (int k = 0; k < n; k++)
+      for (int i = 0; i < LJ_LAYER_STAGES; i++)
+        if (lj_layer_order_stage(0, i) == st[k]) v[q] += phi[i * LJ_SHAPLEY_LAYER_MAX_ROUNDS + q];
+  }
+  LJ_TRY(lj_stats_mean_ci(v, (size_t)fit.n_rounds, r->plan.level, out));
+  return 1;
+}
+
 int lj_analyze_shapley(lj_profile_result *r) {
-  LJ_TRY(phase_split(r, LJ_PHASE_PREFILL));
-  LJ_TRY(phase_split(r, LJ_PHASE_DECODE));
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
+    LJ_TRY(phase_split(r, (lj_phase)ph));
+    LJ_TRY(layer_split(r, (lj_phase)ph));
+  }
   // The reported method may now be Shapley: the shares again, with its denominator.
   for (size_t i = 0; i < r->n_stages; i++) {
     lj_profile_stage *s = &r->stages[i];

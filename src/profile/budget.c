@@ -164,6 +164,11 @@ static double stage_edge(const lj_profile_result *r, const lj_profile_stage *s, 
     double l = set_of(r, LJ_METHOD_LOO, ph, (int)e->key.stage, e->key.kv_len, 0, -2, samples).edge_j;
     return 0.5 * (a + f - l);
   }
+  if (s->method == LJ_METHOD_SHAPLEY_LAYER) {  // the layer's own game: about its marginal's, whole layer - without it
+    double f = set_of(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, e->key.kv_len, 0, -2, samples).edge_j;
+    double l = set_of(r, LJ_METHOD_LOO, ph, (int)e->key.stage, e->key.kv_len, 0, -2, samples).edge_j;
+    return f - l;
+  }
   return NAN;
 }
 

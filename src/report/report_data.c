@@ -403,6 +403,13 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_int(x, "pass", c->pass);
     put_str(x, "verdict", lj_verdict_name(lj_report_shapley_verdict(r, c)));
     put_num(x, "counter_residual_pct", c->counter_residual_pct);
+    put_int(x, "layer_windows", c->layer_windows);
+    put_num(x, "layer_residual_pct", c->layer_residual_pct);
+    put_str(x, "layer_worst", c->layer_worst);
+    put_num(x, "layer_worst_pct", c->layer_worst_pct);
+    put_num(x, "layer_worst_lo_pct", c->layer_worst_lo_pct);
+    put_num(x, "layer_worst_hi_pct", c->layer_worst_hi_pct);
+    put_str(x, "layer_verdict", c->layer_verdict[0] ? c->layer_verdict : NULL);
     put_source(x, c->flags);
     json_array_append_new(sh, x);
   }

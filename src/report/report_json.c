@@ -485,6 +485,9 @@ static json_t *shapley_json(jb *b, const lj_profile_result *r) {
       put_str(b, o, "headline_method", lj_profile_method_name(lj_profile_reported_method(r, (lj_phase)p)));
       put_str(b, o, "assumption", "interactions between at most two stages: phi_i = (isolation_i + (layer - layer "
                                   "without i)) / 2; a k-stage interaction c adds (k/2 - 1) c to the residual");
+      put_str(b, o, "layer_assumption", "the layer's own game: v(S) = sum of stage costs + J per GEMM->GEMM junction "
+                                        "of S replayed back to back as a cycle, fitted to every window of the rounds; "
+                                        "layer_verdict judges every window's residual");
     }
     push(b, a, o);
   }

@@ -393,6 +393,8 @@ static const char *stage_label(cell c, const lj_profile_stage *s, const lj_profi
     under ? snprintf(c, sizeof(cell), "  seq") : snprintf(c, sizeof(cell), "%s seq", name);
   else if (s->method == LJ_METHOD_SHAPLEY)
     under ? snprintf(c, sizeof(cell), "  shap") : snprintf(c, sizeof(cell), "%s shap", name);
+  else if (s->method == LJ_METHOD_SHAPLEY_LAYER)
+    under ? snprintf(c, sizeof(cell), "  shL") : snprintf(c, sizeof(cell), "%s shL", name);
   else
     snprintf(c, sizeof(cell), "%s", name);
   return c;
@@ -490,7 +492,7 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     else
       fprintf(f, "%-*s %5s %8s %16s %9s %6s %8s %8s %5s %7s %6s %6s %-4s %5s\n", w, "stage", "kv", "calls/u",
               "dyn/call", "dyn/unit", "share", "t/call", "in situ", "ratio", "pJ/FLOP", "pJ/B", "FLOP/B", "bnd", "CV");
-    int off = 0, seq = 0, shap = 0, nonpositive = 0, from_samples = 0, disagree = 0;
+    int off = 0, seq = 0, shap = 0, shl = 0, nonpositive = 0, from_samples = 0, disagree = 0;
     for (size_t i = 0; i < n; i++) {
       from_samples += !!(rows[i]->est.window_flags & LJ_WINDOW_SAMPLE_ENERGY);
       disagree += !!(rows[i]->est.window_flags & LJ_WINDOW_SOURCES_DISAGREE);
@@ -501,6 +503,7 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
       off |= lj_report_time_ratio_off(rows[i]->est.time_ratio);
       seq |= rows[i]->method == LJ_METHOD_SEQUENCE;
       shap |= rows[i]->method == LJ_METHOD_SHAPLEY;
+      shl |= rows[i]->method == LJ_METHOD_SHAPLEY_LAYER;
     }
     if (timing_only)
       fprintf(f, "kv: positions in the cache; t/call: the engine's own clock per call, averaged over the run\n");
@@ -513,6 +516,9 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
     if (shap)
       fprintf(f, "shap: Shapley value, (isolation + (whole layer - layer without the stage)) / 2; exact with "
                  "pairwise interactions (its check: Shapley split below)\n");
+    if (shl)
+      fprintf(f, "shL: Shapley value of the layer's own game (stage costs + a cost per GEMM->GEMM junction) fitted "
+                 "to every window of the rounds (its check: Shapley split below)\n");
     if (!timing_only) {
       lj_profile_method m = lj_profile_reported_method(r, p);
       fprintf(f, "share: of the %s method's sum (its closure's prediction): its rows add to 100%%%s\n",
@@ -544,6 +550,7 @@ static int print_stages(FILE *f, const lj_profile_result *r, lj_phase p) {
         fprintf(f, "flags: %s%s kv %lld: %s\n", lj_stage_name(e->key.stage),
                 rows[i]->method == LJ_METHOD_SEQUENCE  ? " seq"
                 : rows[i]->method == LJ_METHOD_SHAPLEY ? " shap"
+                : rows[i]->method == LJ_METHOD_SHAPLEY_LAYER ? " shL"
                                                        : "",
                 (long long)e->key.kv_len, flags_text(fl, shown));
     }
@@ -710,14 +717,25 @@ static void print_shapley(FILE *f, const lj_profile_result *r) {
       fprintf(f, "%-8s ", "");
       print_source(f, c->flags, "residual", pct(d, c->counter_residual_pct, 1));
     }
+    if (c->layer_windows > 0) {
+      cell h, k;
+      fprintf(f, "%-8s layer's own game: %d windows fitted; sum shL - layer %s %s; worst window %s %s %s: %s; "
+                 "GEMM->GEMM junction %s\n", "", c->layer_windows, pct(d, c->layer_residual_pct, 1),
+              pct_range(e, c->layer_residual_lo_pct, c->layer_residual_hi_pct), c->layer_worst,
+              pct(g, c->layer_worst_pct, 1), pct_range(h, c->layer_worst_lo_pct, c->layer_worst_hi_pct),
+              c->layer_verdict[0] ? c->layer_verdict : "-", interval_j(k, &c->layer_junction_j));
+    }
     lj_profile_method m = lj_profile_reported_method(r, (lj_phase)p);
     fprintf(f, "%-8s headline: %s%s\n", "", lj_profile_method_name(m),
-            c->pass ? " (the additive check passed)"
-                    : " (the additive check did not pass: the Shapley values stay beside the others)");
+            m == LJ_METHOD_SHAPLEY_LAYER ? " (the layer's own game fits every window)"
+            : c->pass                    ? " (the additive check passed)"
+                      : " (no Shapley check passed: the Shapley values stay beside the others)");
   }
-  fprintf(f, "assumes interactions between at most two stages; a k-stage interaction c adds (k/2 - 1) c to the "
-             "residual\nPASS: the residual's whole 95%% interval within +-%.0f%% of the layer; MISS: the whole interval "
-             "outside; INCONCLUSIVE: the interval across the bound\n",
+  fprintf(f, "shap assumes interactions between at most two stages; a k-stage interaction c adds (k/2 - 1) c to "
+             "the residual\nshL assumes v(S) = sum of stage costs + J per GEMM->GEMM junction of S replayed as a "
+             "cycle; its check: every window's residual (model - measured)\nPASS: the residual's whole 95%% interval "
+             "within +-%.0f%% of the layer; MISS: the whole interval outside; INCONCLUSIVE: the interval across the "
+             "bound\nheadline: shL where its check passes, else shap where its check passes, else sequence\n",
           LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 

@@ -17,7 +17,8 @@ static void empty_ci(lj_mean_ci *m) {
 const char *lj_profile_method_name(lj_profile_method m) {
   static const char *const names[LJ_METHOD_ALL_COUNT] = {"isolation", "sequence",     "loo",
                                                          "order",     "known_answer", "shapley",
-                                                         "layer",     "layer_stage", "head_grid"};
+                                                         "layer",     "layer_stage", "head_grid",
+                                                         "shapley_layer"};
   return (unsigned)m < LJ_METHOD_ALL_COUNT ? names[m] : "?";
 }
 
@@ -50,7 +51,8 @@ const char *lj_layer_order_name(int variant) {
 const lj_closure *lj_profile_closure_of(const lj_profile_result *r, lj_phase p, lj_profile_method m) {
   // Shapley's values add up to the whole layer (its additive check): its closure is the whole
   // layer's, the one the sequence closure computes.
-  return m == LJ_METHOD_SEQUENCE || m == LJ_METHOD_SHAPLEY ? &r->closure_sequence[p] : &r->closure[p];
+  return m == LJ_METHOD_SEQUENCE || m == LJ_METHOD_SHAPLEY || m == LJ_METHOD_SHAPLEY_LAYER ? &r->closure_sequence[p]
+                                                                                            : &r->closure[p];
 }
 
 static void empty_summary(lj_phase_summary *s, lj_phase p) {
@@ -157,6 +159,8 @@ void lj_profile_note(lj_profile_result *r, const char *fmt, ...) {
 }
 
 lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p) {
+  // the layer's own game where its check passed; the pairwise split kept for one release behind it
+  if (r->shapley[p].layer_windows > 0 && !strcmp(r->shapley[p].layer_verdict, "PASS")) return LJ_METHOD_SHAPLEY_LAYER;
   if (r->shapley[p].n_rounds > 0 && r->shapley[p].pass) return LJ_METHOD_SHAPLEY;
   return r->closure_sequence[p].n_terms > 0 ? LJ_METHOD_SEQUENCE : LJ_METHOD_ISOLATION;
 }

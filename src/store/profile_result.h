@@ -125,9 +125,12 @@ typedef enum {
   LJ_METHOD_LAYER_STAGE,    // trials: one stage (key.stage) of one layer (key.layer) alone (--per-layer)
   LJ_METHOD_HEAD_GRID,      // trials: decode attention alone on its own K and V at (batch, kv_len, groups)
                             // (--head-fit; trial: its place in the grid's randomised order)
+  LJ_METHOD_SHAPLEY_LAYER,  // estimates: the Shapley value of the layer's own game fitted to every
+                            // window of the rounds (shapley_layer.h)
   LJ_METHOD_ALL_COUNT
 } lj_profile_method;
-// "isolation", "sequence", "loo", "order", "known_answer", "shapley", "layer", "layer_stage", "head_grid"
+// "isolation", "sequence", "loo", "order", "known_answer", "shapley", "layer", "layer_stage", "head_grid",
+// "shapley_layer"
 const char *lj_profile_method_name(lj_profile_method m);
 // The name of the prefill "context" method of stores written before it was removed: the
 // store reader skips its rows and says so in the notes.
@@ -221,6 +224,16 @@ typedef struct {
   // LJ_WINDOW_SOURCES_DISAGREE: the counter's residual outside residual_j's interval.
   double counter_full_j, counter_residual_pct;
   uint32_t flags;
+  // The layer's own game (shapley_layer.h, docs/attribution.md §2d): v(S) = sum a_i + J x (GEMM->GEMM
+  // junctions of S's cycle), fitted round by round to every window of the rounds (the whole layer,
+  // the prefixes, the leave-one-out replays, the orders), from the same source as the figures above;
+  // its Shapley values are the shapley_layer rows. layer_windows 0: not made.
+  int layer_windows;
+  lj_interval layer_junction_j;  // J per GEMM->GEMM junction (estimate NAN: no window tells it apart)
+  double layer_residual_pct, layer_residual_lo_pct, layer_residual_hi_pct;  // sum phi - whole layer, % of it
+  char layer_worst[32];          // the window whose residual's interval reaches farthest from 0
+  double layer_worst_pct, layer_worst_lo_pct, layer_worst_hi_pct;  // its residual (model - measured), %
+  char layer_verdict[16];        // PASS: every window's whole interval within +-5%; MISS: one wholly outside
 } lj_shapley_check;
 
 // The known-answer check of one method in one phase: the calibration copy's energy per call

@@ -265,6 +265,18 @@ static const lj_field kShapleyCheck[] = {
           counter_residual_pct),
     FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
     TP_RANK,
+    FIELD("layer_windows", "layer_windows", "layer_windows", LJ_FIELD_INT, "", T, layer_windows),
+    FIELD("layer_junction", "layer_junction_j", "layer_junction_j", LJ_FIELD_IV, "J", T, layer_junction_j),
+    FIELD("layer_residual_pct", "layer_residual_pct", "layer_residual_pct", LJ_FIELD_REAL, "%", T, layer_residual_pct),
+    FIELD("layer_residual_lo_pct", "layer_residual_lo_pct", "layer_residual_lo_pct", LJ_FIELD_REAL, "%", T,
+          layer_residual_lo_pct),
+    FIELD("layer_residual_hi_pct", "layer_residual_hi_pct", "layer_residual_hi_pct", LJ_FIELD_REAL, "%", T,
+          layer_residual_hi_pct),
+    FIELD("layer_worst", "layer_worst", "layer_worst", LJ_FIELD_TEXT, "", T, layer_worst),
+    FIELD("layer_worst_pct", "layer_worst_pct", "layer_worst_pct", LJ_FIELD_REAL, "%", T, layer_worst_pct),
+    FIELD("layer_worst_lo_pct", "layer_worst_lo_pct", "layer_worst_lo_pct", LJ_FIELD_REAL, "%", T, layer_worst_lo_pct),
+    FIELD("layer_worst_hi_pct", "layer_worst_hi_pct", "layer_worst_hi_pct", LJ_FIELD_REAL, "%", T, layer_worst_hi_pct),
+    FIELD("layer_verdict", "layer_verdict", "layer_verdict", LJ_FIELD_TEXT, "", T, layer_verdict),
 };
 const lj_record_desc lj_desc_shapley_check = DESC("shapley_checks", kShapleyCheck);
 #undef T

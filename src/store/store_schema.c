@@ -693,3 +693,21 @@ const char *const lj_store_tp_rank_tables[] = {
     "stage_estimates", "timeline_stages", "layer_stage_estimates", "ablations", "ablation_checks",
 };
 const int lj_store_n_tp_rank_tables = (int)(sizeof lj_store_tp_rank_tables / sizeof lj_store_tp_rank_tables[0]);
+
+// Added in version 15: the Shapley split by the layer's own game (docs/attribution.md §2d): the
+// fit of every window of the rounds, its junction term and its check; NULL and 0 in older rows.
+const char lj_store_schema_v15[] =
+    "ALTER TABLE shapley_checks ADD COLUMN layer_windows INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_junction_j REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_junction_se_j REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_junction_df REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_junction_lo_j REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_junction_hi_j REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_residual_pct REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_residual_lo_pct REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_residual_hi_pct REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_worst TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_worst_pct REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_worst_lo_pct REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_worst_hi_pct REAL;\n"
+    "ALTER TABLE shapley_checks ADD COLUMN layer_verdict TEXT NOT NULL DEFAULT '';\n";

@@ -24,7 +24,7 @@
 
   // Okabe-Ito: distinguishable with every common colour-vision deficiency, and in grey print.
   const OI = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
-  const METHOD_COLOR = { isolation: OI[0], sequence: OI[2], shapley: OI[3], ablation: OI[5] };
+  const METHOD_COLOR = { isolation: OI[0], sequence: OI[2], shapley: OI[3], ablation: OI[5], shapley_layer: OI[6] };
   const GROUP_LABEL = { attention: 'attention', mlp: 'MLP', communication: 'communication', norms: 'norms', embed: 'embedding',
                         lm_head: 'LM head', sample: 'sampling' };
   const GROUP_COLOR = { attention: OI[0], MLP: OI[1], norms: OI[2], embedding: OI[3], 'LM head': OI[4], sampling: OI[5],
@@ -455,6 +455,16 @@
         'the interaction row (whole \u2212 \u03a3 isolation) is the energy no stage has alone. A k-stage interaction c leaves a residual of (k/2 \u2212 1) c. ' +
         'orders: the largest change of the whole layer replayed in another stage order. PASS: the residual\'s whole interval within \u00b15%; MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound. ' +
         'The headline method is Shapley where the check passes. ' + sourceNote(x.shapley.map((c) => Object.assign({ stage: 'additive check', method: c.phase }, c)))));
+      const fitted = x.shapley.filter((c) => c.layer_windows > 0);
+      if (fitted.length) {
+        box.append(table(['phase', 'windows fitted', '\u03a3 \u03c6 \u2212 layer', 'worst window (model \u2212 measured)', 'verdict', 'headline'],
+          fitted.map((c) => [c.phase, String(c.layer_windows), signedPct(c.layer_residual_pct),
+            c.layer_worst + ' ' + signedPct(c.layer_worst_pct) + ' [' + signedPct(c.layer_worst_lo_pct) + ', ' + signedPct(c.layer_worst_hi_pct) + ']',
+            c.layer_verdict || '-', c.headline])));
+        box.append(el('p', { class: 'note' }, 'The layer\u2019s own game (shapley_layer): the energy of any set of the layer\u2019s stages replayed back to back as a cycle = the sum of their costs + a cost per GEMM\u2192GEMM junction, ' +
+          'fitted to every window of the rounds (the whole layer, the prefixes, the layer without each stage, the other orders); its Shapley values need no isolation. ' +
+          'PASS: every window\u2019s residual has its whole interval within \u00b15% of the layer. The headline uses it where it passes, else the pairwise split where that passes, else sequence.'));
+      }
     }
     if (x.known_answer && x.known_answer.length) {
       box.append(el('h3', {}, 'Known answer: does each method recover a calibration stage of known energy?'));
