@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The GPU profile at tensor-parallel degree N on ONE GPU (docs/tensor-parallel.md §4), under 3
-# minutes on an H100 (each profile --quick of 1B: ~30-60 s):
+# The GPU profile at tensor-parallel degree N on ONE GPU (docs/tensor-parallel.md §4), meant to
+# take under 3 minutes on an H100 (three short profiles of 1B, ~40-60 s each; not yet timed):
 #   1. profile --tp 1 (the single-GPU profile, graphed) as the reference;
 #   2. profile --tp 2 --tp-backend loopback: completes, its store holds the sum (tp_rank -1) and the
 #      one device's rows (tp_rank 0: loopback meters one GPU once), the note saying so; the decode
@@ -20,7 +20,9 @@ BIN=${1:-build-gpu}
 LOG=${2:-${OUT:-./tp-profile-logs}}
 source "$(dirname "$0")/checks_lib.sh"
 M=llama-3.2-1b
-Q="--model $M --quick --prompt-len 64 --gen-len 32 --no-timeline"
+# --quick, shorter still: 2 trials of 0.2 s per stage, attention at one KV length, no cool-down
+Q="--model $M --quick --prompt-len 64 --gen-len 32 --no-timeline --trials 2 --replay-seconds 0.2 --phase-seconds 0.5"
+Q="$Q --decode-kv 1 --cooldown-seconds 0"
 
 prof() {  # prof NAME ARGS...: one profile into its own store, JSON kept
   local name=$1; shift
