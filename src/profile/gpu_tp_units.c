@@ -16,7 +16,8 @@ static int sync_ranks(gpu_run *g) {
 }
 
 static int rewind_ranks(gpu_run *g, const int *len) {
-  for (int r = 0; r < lj_cuda_tp_degree(g->tp); r++) LJ_TRY(lj_cuda_rewind(lj_cuda_tp_rank(g->tp, r), g->o->batch, len));
+  for (int r = 0; r < lj_cuda_tp_degree(g->tp); r++)
+    LJ_TRY(lj_cuda_rewind(lj_cuda_tp_rank(g->tp, r), g->o->batch, len));
   return 0;
 }
 

@@ -28,7 +28,8 @@ int lj_gpu_run_alloc(gpu_run *g) {
   g->prompt_lens = malloc(sizeof(int) * 2 * (size_t)B);
   g->gen_steps = malloc(sizeof(int32_t) * (size_t)B * G);
   g->gen_ids = malloc(sizeof(int32_t) * (size_t)B * G);
-  if (!g->n_tokens || !g->prompt_lens || !g->gen_steps || !g->gen_ids) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  if (!g->n_tokens || !g->prompt_lens || !g->gen_steps || !g->gen_ids)
+    return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
   for (int s = 0; s < B; s++) g->n_tokens[s] = g->prompt_lens[s] = g->o->prompt_len, g->prompt_lens[B + s] = 0;
   return 0;
 }

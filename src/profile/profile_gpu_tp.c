@@ -24,8 +24,11 @@
 #include "profile/tp_rank_windows.h"
 
 int lj_profile_gpu_tp_check(const lj_profile_options *o) {
-  const char *opt = o->per_layer ? "--per-layer" : o->head_fit ? "--head-fit" : o->known_answer_mb > 0 ? "--known-answer"
-                    : o->fusion != LJ_FUSION_NONE ? "--fusion production" : NULL;
+  const char *opt = o->per_layer                ? "--per-layer"
+                    : o->head_fit                 ? "--head-fit"
+                    : o->known_answer_mb > 0      ? "--known-answer"
+                    : o->fusion != LJ_FUSION_NONE ? "--fusion production"
+                                                  : NULL;
   if (opt)
     return LJ_FAIL(LJ_EUNSUPPORTED, "%s with --tp on the GPU: not built for tensor parallelism yet (the ranks' "
                    "profile has phase windows per GPU and isolation replays; docs/tensor-parallel.md §7)", opt);

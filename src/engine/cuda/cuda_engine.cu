@@ -879,7 +879,8 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
 
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
   lj_stage comp;
-  if (!lj_stage_runs_at_degree(st, e->tp_degree > 1 ? e->tp_degree : 1)) return LJ_STAGE_NONE;  // one GPU: no all-reduce
+  // one GPU (a lone engine, or a group of one): no all-reduce
+  if (!lj_stage_runs_at_degree(st, e->tp_degree > 1 ? e->tp_degree : 1)) return LJ_STAGE_NONE;
   if (st == LJ_STAGE_ROPE) {  // decode attention that does RoPE and the KV append itself
     if (!b->decode || lj_attn_decode_fuses_rope(e->attn_decode) != 1 ||
         (e->skip_mask & lj_stage_part_mask(LJ_STAGE_ROPE_ATTN)))

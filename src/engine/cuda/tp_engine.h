@@ -3,8 +3,9 @@
 // own activations, driven stage by stage from one host thread; each layer's stages
 // attn_allreduce and mlp_allreduce (after o_proj and down) all-reduce the ranks' delta (the partial
 // sums of the residual update) in place (tp_comm.h: NCCL across GPUs, or loopback on one GPU):
-// every rank runs the stage (lj_cuda_run_stage), and the last rank's run enqueues the collective. Norms, residual, final norm, LM head
-// and sampling are replicated: every rank computes the same logits; rank 0's are returned.
+// every rank runs the stage (lj_cuda_run_stage), and the last rank's run enqueues the collective.
+// Norms, residual, final norm, LM head and sampling are replicated: every rank computes the same
+// logits; rank 0's are returned.
 // Eager (no CUDA graphs yet). Plain C API; without CUDA every call is LJ_ENODEV.
 #pragma once
 #include <stdint.h>
