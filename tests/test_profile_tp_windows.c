@@ -8,6 +8,8 @@
 // rounding: tolerance 1e-9 relative.
 #include <math.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +24,8 @@
 #include "profile/profile_analyze.h"
 #include "profile/profile_run.h"
 #include "profile/tp_rank_windows.h"
+#include "store/store.h"
+#include "store_round_trip.h"
 #include "trace_add.h"
 
 #define SEC 1000000000LL
@@ -73,6 +77,23 @@ static void add_windows(lj_profile_result *r) {
   }
 }
 
+// The result into a fresh store and back (store_round_trip.h): every per-rank row has a key of its own.
+static void stored_and_read(const lj_profile_result *r, int want_ranks) {
+  char dir[] = "/tmp/lj_tp_windows_XXXXXX", path[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/p.db", dir);
+  lj_profile_result back;
+  lj_store *st = store_round_trip(path, r, &back);
+  assert_int_equal(back.n_ranks, want_ranks);
+  for (int k = 0; k < want_ranks; k++)
+    EXACT(back.rank_phases[k][LJ_PHASE_DECODE].gross_j.mean, r->rank_phases[k][LJ_PHASE_DECODE].gross_j.mean);
+  EXACT(back.phases[LJ_PHASE_DECODE].gross_j.mean, r->phases[LJ_PHASE_DECODE].gross_j.mean);
+  lj_profile_result_free(&back);
+  lj_store_close(st);
+  remove(path);
+  remove(dir);
+}
+
 static void test_two_gpus(void **state) {
   (void)state;
   lj_windows *w = windows_of(2);
@@ -102,6 +123,7 @@ static void test_two_gpus(void **state) {
   }
   // the windows of rank 0 are not the run's: the run keeps the sum
   assert_true(r.windows[0].w.counter_energy_j > 1.5 * kPower[0] * 1.0);
+  stored_and_read(&r, 2);
   lj_profile_result_free(&r);
   lj_windows_free(w);
 }
@@ -121,6 +143,26 @@ static void test_one_gpu_for_every_rank(void **state) {
   EXACT(r.windows[1].w.counter_energy_j, 2.0 * kPower[0]);
   EXACT(r.phases[LJ_PHASE_DECODE].gross_j.mean, kPower[0] * (2.0 / 4 + 1.5 / 4) / 2);
   EXACT(r.rank_phases[0][LJ_PHASE_DECODE].gross_j.mean, r.phases[LJ_PHASE_DECODE].gross_j.mean);
+  stored_and_read(&r, 1);
+  lj_profile_result_free(&r);
+  lj_windows_free(w);
+}
+
+// Degree 1 through the ranks' path (--tp-backend given at --tp 1): the run's own rows are rank 0's,
+// so no per-rank copy of them (the store's key would meet them twice).
+static void test_degree_one(void **state) {
+  (void)state;
+  lj_windows *w = windows_of(1);
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  r.plan.level = 0.95, r.plan.tp_degree = 1;
+  add_windows(&r);
+  int handles[4] = {0, 1, 2, 3}, devs[1] = {0};
+  assert_int_equal(lj_profile_tp_collect(&r, w, handles, devs, 1), 0);
+  assert_int_equal(r.n_ranks, 0);
+  assert_int_equal(lj_profile_summarize_phases(&r), 0);
+  EXACT(r.phases[LJ_PHASE_DECODE].gross_j.mean, kPower[0] * (2.0 / 4 + 1.5 / 4) / 2);
+  stored_and_read(&r, 0);
   lj_profile_result_free(&r);
   lj_windows_free(w);
 }
@@ -192,6 +234,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_two_gpus),
       cmocka_unit_test(test_one_gpu_for_every_rank),
+      cmocka_unit_test(test_degree_one),
       cmocka_unit_test(test_trials_summed),
       cmocka_unit_test(test_bad_device_count),
       cmocka_unit_test(test_refused_options),

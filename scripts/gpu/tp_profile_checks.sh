@@ -7,7 +7,7 @@
 #      and prefill J/token within a factor 0.5 .. 6 of --tp 1's (loopback runs the ranks in turn,
 #      eagerly, with a host argmax per step: slower and dearer, not cheaper by half);
 #   3. profile --tp 1 --tp-backend nccl: the tensor-parallel profile's path with NCCL, one rank:
-#      completes, rows tp_rank -1 and 0 equal (one GPU), J/token within 0.5 .. 3 of --tp 1's;
+#      completes, its rows rank 0's only (degree 1), J/token within 0.5 .. 3 of --tp 1's (eager);
 #   4. profile --tp 2 --tp-backend nccl on one GPU is refused naming the GPUs it needs, and
 #      --per-layer with --tp is refused naming the option.
 #   5. the loopback run's isolation replay: attn_allreduce and mlp_allreduce rows in prefill and
@@ -67,10 +67,12 @@ if grep -q "libnccl\|NCCL" "$LOG/nccl1.err" && [ "$rcn" != 0 ]; then
 else
   verdict "$([ "$rcn" = 0 ] && echo 1 || echo 0)" "profile --tp 1 --tp-backend nccl exit $rcn"
   grep -o 'nccl [0-9.]* from [^.]*' "$LOG/nccl1.json" | head -1 | sed 's/^/INFO /'
+  # degree 1: the run's own rows are rank 0's (as any degree-1 run's), no sum row
+  verdict "$([ -z "$(jpt nccl1 -1 decode)" ] && [ -n "$(jpt nccl1 0 decode)" ] && echo 1 || echo 0)" \
+    "nccl 1: rows of tp_rank 0 only (degree 1)"
   for ph in prefill decode; do
-    a=$(jpt nccl1 -1 $ph) b=$(jpt tp1 0 $ph) s0=$(jpt nccl1 0 $ph)
+    a=$(jpt nccl1 0 $ph) b=$(jpt tp1 0 $ph)
     verdict "$(ratio_in "${a:-0}" "${b:-0}" 0.5 3)" "nccl 1 $ph J/token $a vs --tp 1 $b (factor 0.5 .. 3)"
-    verdict "$(ratio_in "${a:-0}" "${s0:-0}" 0.999999 1.000001)" "nccl 1 $ph: the sum = rank 0's ($a, $s0)"
   done
 fi
 

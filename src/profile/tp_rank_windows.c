@@ -30,7 +30,8 @@ int lj_profile_tp_collect(lj_profile_result *r, lj_windows *w, const int *handle
     if (rc == 0) rc = lj_phase_summaries_of(&r->plan, own, r->n_windows, r->rank_phases[k]);
   }
   free(own);
-  if (rc == 0) r->n_ranks = n_devs;
+  // degree 1 (the ranks' path with one rank): the run's own rows are rank 0's, as in any degree-1 run
+  if (rc == 0) r->n_ranks = r->plan.tp_degree > 1 ? n_devs : 0;
   return rc;
 }
 
