@@ -844,10 +844,10 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
                             e->d_step, s);
     case LJ_STAGE_ATTN_ALLREDUCE:
     case LJ_STAGE_MLP_ALLREDUCE:  // in place on delta, o_proj's or down's partial sum (tp_engine.cu)
-      if (!e->group || e->tp_degree < 2)
+      if (!e->group || e->group_degree < 2)
         return LJ_FAIL(LJ_EINVAL, "stage %s runs on a rank of a tensor-parallel group of degree > 1 only",
                        lj_stage_name(st));
-      return e->group->allreduce_rank(e->group->ctx, e->tp_rank, n);
+      return e->group->allreduce_rank(e->group->ctx, e->group_rank, n);
     case LJ_STAGE_ATTN_NORM_QKV:
     case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU:
       if (!ld->wqkv.w)
@@ -880,7 +880,7 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
   lj_stage comp;
   // one GPU (a lone engine, or a group of one): no all-reduce
-  if (!lj_stage_runs_at_degree(st, e->tp_degree > 1 ? e->tp_degree : 1)) return LJ_STAGE_NONE;
+  if (!lj_stage_runs_at_degree(st, e->group_degree > 1 ? e->group_degree : 1)) return LJ_STAGE_NONE;
   if (st == LJ_STAGE_ROPE) {  // decode attention that does RoPE and the KV append itself
     if (!b->decode || lj_attn_decode_fuses_rope(e->attn_decode) != 1 ||
         (e->skip_mask & lj_stage_part_mask(LJ_STAGE_ROPE_ATTN)))
@@ -938,7 +938,7 @@ static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *
 }
 
 void lj_cuda_engine_join_group(lj_cuda_engine *e, const lj_cuda_group *g, int degree, int rank) {
-  e->group = g, e->tp_degree = degree, e->tp_rank = rank;
+  e->group = g, e->group_degree = degree, e->group_rank = rank;
   lj_cuda_drop_graph(e);  // its stages changed
 }
 

@@ -110,8 +110,8 @@ struct lj_cuda_engine {
   int64_t mark_offset_ns;           // host CLOCK_MONOTONIC - GPU globaltimer
   double mark_offset_uncertainty_ns;
 
-  // Tensor parallelism: this engine is rank tp_rank of tp_degree in `group` (0 and NULL: alone).
-  int tp_degree, tp_rank;
+  // Tensor parallelism: this engine is rank group_rank of group_degree in `group` (0 and NULL: alone).
+  int group_degree, group_rank;
   const struct lj_cuda_group *group;
 };
 
