@@ -21,7 +21,9 @@
 #include "engine/cuda/tp_comm.h"
 #include "llamajoule/meter.h"
 #include "near.h"
+#include "profile/analyze_internal.h"
 #include "profile/profile_analyze.h"
+#include "profile/stage_cost.h"
 #include "profile/profile_run.h"
 #include "profile/tp_rank_windows.h"
 #include "store/store.h"
@@ -192,6 +194,28 @@ static void test_trials_summed(void **state) {
   lj_windows_free(w);
 }
 
+// The GPU profile's stage rows take their shape from the plan: at degree 2 an all-reduce of 1B's
+// decode token (dim 2048, bf16) sends and receives 2 x 2 (2 - 1) / 2 x 2048 x 2 bytes and adds
+// (2 - 1) / 2 x 2048; at degree 1 it costs nothing.
+static void test_allreduce_cost_of_the_plan(void **state) {
+  (void)state;
+  lj_profile_plan p;
+  memset(&p, 0, sizeof p);
+  assert_int_equal(lj_config_preset("llama-3.2-1b", &p.config), 0);
+  p.batch = 1, p.prompt_len = 16, p.tp_degree = 2;
+  lj_stage_shape sh;
+  lj_analyze_shape_of(&p, LJ_PHASE_DECODE, 16, &sh);
+  assert_int_equal(sh.tp_degree, 2);
+  lj_stage_cost c;
+  assert_int_equal(lj_stage_cost_compute(&p.config, LJ_STAGE_ATTN_ALLREDUCE, 0, &sh, &c), 0);
+  EXACT((double)c.link_bytes, 2.0 * 2 * 1 * 2048 * 2 / 2);
+  EXACT((double)c.flops, 1.0 * 2048 / 2);
+  p.tp_degree = 1;
+  lj_analyze_shape_of(&p, LJ_PHASE_DECODE, 16, &sh);
+  assert_int_equal(lj_stage_cost_compute(&p.config, LJ_STAGE_ATTN_ALLREDUCE, 0, &sh, &c), 0);
+  EXACT((double)c.link_bytes + 1.0, 1.0);
+}
+
 static void test_bad_device_count(void **state) {
   (void)state;
   lj_profile_result r;
@@ -236,6 +260,7 @@ int main(void) {
       cmocka_unit_test(test_one_gpu_for_every_rank),
       cmocka_unit_test(test_degree_one),
       cmocka_unit_test(test_trials_summed),
+      cmocka_unit_test(test_allreduce_cost_of_the_plan),
       cmocka_unit_test(test_bad_device_count),
       cmocka_unit_test(test_refused_options),
   };
