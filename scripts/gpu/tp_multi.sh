@@ -4,7 +4,11 @@
 #   - tiny: --tp 2 over NCCL = the CPU emulation's greedy tokens;
 #   - llama-3.2-1b at each degree: greedy tokens (32) = --tp 1's (the engine alone);
 #   - llama-3.1-8b at --tp 1 (engine alone, CUDA graphs) and --tp 2, 4 (eager): decode tok/s;
-#   - test_cuda_tp (loopback, NCCL degree 1) as on one GPU.
+#   - test_cuda_tp (loopback, NCCL degree 1) as on one GPU;
+#   - profile --quick of llama-3.1-8b at --tp 1, 2, 4 (J/token of prefill and decode against the
+#     degree, each GPU's decode J/token) and of llama-3.3-70b at --tp 2, 4, 8 (as many as the GPUs
+#     allow; 70B in bf16 needs 2): completes, one per-GPU row per rank, the per-GPU decode energy
+#     adds up to the sum (1e-6), the all-reduce stages' rows present with positive time.
 #   bash scripts/gpu/tp_multi.sh [BIN_DIR]        (default build-gpu; logs in $OUT or ./tp-multi-logs)
 set -u
 BIN=${1:-build-gpu}
@@ -40,6 +44,42 @@ for n in 1 2 4; do
 done
 a=$(ids "$LOG/8b.tp1") b=$(ids "$LOG/8b.tp2")
 [ "$ngpu" -ge 2 ] && verdict "$([ -n "$a" ] && [ "$a" = "$b" ] && echo 1 || echo 0)" "llama-3.1-8b --tp 2 = --tp 1 tokens (128)"
+
+# profile --tp N: each store's phase summaries per rank (tp_rank -1 is the sum) and the all-reduce rows.
+prof_rows() {
+  python3 - "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for r in db.execute("SELECT tp_rank, phase, gross_j_per_token, dynamic_j_per_token FROM phase_summaries "
+                    "WHERE phase IN ('prefill', 'decode') ORDER BY tp_rank, phase"):
+    print(*r)
+s = db.execute("SELECT count(*), min(time_per_call_s) FROM stage_estimates WHERE stage LIKE '%allreduce'").fetchone()
+print("allreduce", *s)
+PY
+}
+prof_check() {  # prof_check MODEL N
+  local m=$1 n=$2 f="$LOG/prof.$1.tp$2"
+  rm -f "$f.db"
+  timeout 580 "$BIN/llamajoule" profile --model "$m" --quick --tp "$n" --json -o "$f.db" >"$f.json" 2>"$f.err"
+  local rc=$?
+  verdict "$([ $rc = 0 ] && echo 1 || echo 0)" "profile $m --tp $n: exit $rc $(grep -m1 error "$f.err" | cut -c1-160)"
+  [ $rc = 0 ] || return
+  prof_rows "$f.db" | sed "s/^/INFO $m tp$n (tp_rank phase J\/token dynamic J\/token): /"
+  if [ "$n" -gt 1 ]; then
+    local ranks sum parts ar
+    ranks=$(prof_rows "$f.db" | awk '$1 >= 0 && $2 == "decode"' | wc -l)
+    verdict "$([ "$ranks" = "$n" ] && echo 1 || echo 0)" "profile $m --tp $n: $ranks per-GPU decode rows"
+    sum=$(prof_rows "$f.db" | awk '$1 == -1 && $2 == "decode" { print $3 }')
+    parts=$(prof_rows "$f.db" | awk '$1 >= 0 && $2 == "decode" { s += $3 } END { print s }')
+    verdict "$(python3 -c "import sys; a,b=map(float,sys.argv[1:]); print(1 if abs(a-b) <= 1e-6*abs(a) else 0)" "$sum" "$parts" 2>/dev/null || echo 0)" \
+      "profile $m --tp $n: per-GPU decode J/token adds up to the sum ($parts vs $sum)"
+    ar=$(prof_rows "$f.db" | awk '$1 == "allreduce" { print $2, $3 }')
+    verdict "$(echo "$ar" | awk '{ print ($1 >= 2 && $2 > 0) ? 1 : 0 }')" "profile $m --tp $n: all-reduce rows (count, min s/call): $ar"
+  fi
+}
+for n in 1 2 4; do [ "$n" -le "$ngpu" ] && prof_check llama-3.1-8b $n; done
+for n in 2 4 8; do [ "$n" -le "$ngpu" ] && prof_check llama-3.3-70b $n; done
+echo "INFO not built yet: the Shapley additive check per GPU at --tp > 1 (docs/tensor-parallel.md §7)"
 
 (cd "$SRC" && timeout 300 "$BIN/test_cuda_tp") >"$LOG/test_cuda_tp.log" 2>&1
 verdict "$([ $? = 0 ] && echo 1 || echo 0)" "test_cuda_tp"

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "engine/weight_format.h"
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/tp_comm.h"
 #include "profile/profile_plan.h"
 #include "profile/profile_run.h"
 #include "profile/sweep.h"
@@ -83,7 +84,13 @@ static void usage(FILE *f) {
           "  --threads N            CPU engine threads (default: all)\n"
           "  --tp N                 tensor-parallel degree (default 1): with --engine cpu the CPU engine emulates\n"
           "                         N ranks, and the all-reduce stages attn_allreduce and mlp_allreduce get rows\n"
-          "                         of their own (docs/tensor-parallel.md); the GPU profile runs degree 1 only\n"
+          "                         of their own (docs/tensor-parallel.md); on the GPU the ranks' phase windows\n"
+          "                         are measured on every rank's GPU (per-GPU table; the stage methods are not\n"
+          "                         built for the ranks yet: --per-layer, --head-fit, --known-answer and\n"
+          "                         --fusion production are refused, the other methods left out)\n"
+          "  --tp-backend B         the GPU's ranks: nccl (default: rank r on GPU r) or loopback (every rank on\n"
+          "                         --device, a test of the sharded path on one GPU); given at --tp 1, the\n"
+          "                         tensor-parallel profile runs one rank\n"
           "  --seed S               weights of a preset, replay offsets (default 0)\n"
           "  --weights bf16|fp8     the linear layers: bf16 (default) or FP8 E4M3 (docs/engine-cuda.md)\n"
           "  --fp8-scale row|tensor with --weights fp8: one scale per output row (default) or one per\n"
@@ -101,6 +108,7 @@ static void usage(FILE *f) {
 
 typedef struct {
   int quick;  // --quick given
+  int tp_backend_given;  // --tp-backend given: the tensor-parallel GPU profile even at --tp 1
   lj_profile_options o;
   const char *out_path, *engine;
   int json;
@@ -130,7 +138,7 @@ enum {
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
   OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_FP8_SCALE, OPT_FUSION, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
   OPT_PER_LAYER, OPT_NO_LAYER_STAGES, OPT_SKIP_ROUNDS, OPT_ABLATION_ROUNDS, OPT_HEAD_KV, OPT_HEAD_BATCH,
-  OPT_HEAD_GROUPS, OPT_HEAD_TRIALS, OPT_HEAD_SECONDS, OPT_TP
+  OPT_HEAD_GROUPS, OPT_HEAD_TRIALS, OPT_HEAD_SECONDS, OPT_TP, OPT_TP_BACKEND
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -148,7 +156,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"no-sequence", no_argument, 0, OPT_NO_SEQUENCE},
       {"no-overhead", no_argument, 0, OPT_NO_OVERHEAD}, {"device", required_argument, 0, OPT_DEVICE},
       {"engine", required_argument, 0, OPT_ENGINE}, {"threads", required_argument, 0, OPT_THREADS},
-      {"tp", required_argument, 0, OPT_TP},
+      {"tp", required_argument, 0, OPT_TP}, {"tp-backend", required_argument, 0, OPT_TP_BACKEND},
       {"seed", required_argument, 0, OPT_SEED}, {"json", no_argument, 0, OPT_JSON},
       {"replay-duty", required_argument, 0, OPT_DUTY}, {"ablate", required_argument, 0, OPT_ABLATE},
       {"quick", no_argument, 0, OPT_QUICK},
@@ -235,6 +243,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       case OPT_ENGINE: a->engine = optarg; break;
       case OPT_THREADS: LJ_TRY(parse_int("--threads", optarg, 1, 4096, &o->threads)); break;
       case OPT_TP: LJ_TRY(parse_int("--tp", optarg, 1, 64, &o->tp_degree)); break;
+      case OPT_TP_BACKEND: LJ_TRY(lj_tp_backend_parse(optarg, &o->tp_backend)); a->tp_backend_given = 1; break;
       case OPT_SEED: LJ_TRY(parse_num("--seed", optarg, 0, 9007199254740992.0, &v)); o->seed = (uint64_t)v; break;
       case OPT_JSON: a->json = 1; break;
       case OPT_DUTY: LJ_TRY(parse_num("--replay-duty", optarg, 0.05, 1, &o->replay_duty)); break;
@@ -296,11 +305,14 @@ int lj_cmd_profile(int argc, char **argv) {
   int on_gpu = strcmp(a.engine, "cpu") != 0 && lj_cuda_device_count() > 0;
   if (!strcmp(a.engine, "cuda") && !on_gpu)
     return lj_report_error(LJ_FAIL(LJ_ENODEV, "--engine cuda: no usable CUDA device (or a build without CUDA)"));
-  if (on_gpu && a.o.tp_degree > 1) {
-    lj_report_error(LJ_FAIL(LJ_EUNSUPPORTED,
-                            "--tp %d: the GPU profile runs one GPU until the multi-GPU profile exists "
-                            "(docs/tensor-parallel.md §4); --engine cpu emulates tensor parallelism, timing only",
-                            a.o.tp_degree));
+  int tp_gpu = on_gpu && (a.o.tp_degree > 1 || a.tp_backend_given);
+  if (tp_gpu && (rc = lj_profile_gpu_tp_check(&a.o)) < 0) {
+    lj_report_error(rc);
+    return LJ_EXIT_USAGE;
+  }
+  if (a.tp_backend_given && !on_gpu) {
+    lj_report_error(LJ_FAIL(LJ_EINVAL, "--tp-backend applies to the GPU's ranks (the CUDA engine); the CPU engine "
+                                       "emulates them with --tp alone"));
     return LJ_EXIT_USAGE;
   }
   if ((rc = lj_profile_preflight(&a.o, &check, ckpt, on_gpu)) < 0) return lj_report_error(rc);
@@ -337,7 +349,7 @@ int lj_cmd_profile(int argc, char **argv) {
     lj_profile_note(&r, "A --quick run (a first look): fewer and shorter windows and trials than the default, "
                         "so wider intervals; no sequence replay, Shapley split, ablation, head fit or overhead unless "
                         "asked for.");
-  rc = on_gpu ? lj_profile_run_gpu(&a.o, &r) : lj_profile_run_cpu(&a.o, &r);
+  rc = tp_gpu ? lj_profile_run_gpu_tp(&a.o, &r) : on_gpu ? lj_profile_run_gpu(&a.o, &r) : lj_profile_run_cpu(&a.o, &r);
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", lj_error_message());
   for (int i = 0; i < kNumStop; i++) sigaction(kStopSignals[i], &old[i], NULL);

@@ -69,6 +69,7 @@ void lj_analyze_shape_of(const lj_profile_plan *p, lj_phase ph, int64_t kv, lj_s
   sh->batch = p->batch;
   sh->n_tokens = ph == LJ_PHASE_PREFILL ? p->prompt_len : 1;
   sh->kv_past = ph == LJ_PHASE_PREFILL ? 0 : kv;
+  sh->tp_degree = p->tp_degree > 1 ? p->tp_degree : 1;  // the all-reduce stages' link bytes and adds
 }
 
 

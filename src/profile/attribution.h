@@ -33,6 +33,10 @@ uint32_t lj_energy_source_flags(int from_samples, double lo, double hi, double o
 void lj_replay_trial_from_window(const lj_window_result *w, int64_t calls, double temperature_c, double idle_w,
                                  lj_replay_trial *out);
 
+// A duty-cycled trial's idle gaps (gap_s at idle_w) are neither the stage's time nor its energy:
+// taken off both (nothing when gap_s is 0).
+void lj_replay_trial_take_gaps(lj_replay_trial *t);
+
 // n >= 1 trials, each with calls > 0 and duration > 0 (else LJ_EINVAL naming the trial).
 int lj_replay_estimate_compute(const lj_replay_trial *trials, size_t n, double insitu_time_per_call_s,
                                double level, lj_replay_estimate *out);

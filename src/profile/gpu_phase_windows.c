@@ -71,3 +71,29 @@ int lj_gpu_phase_window(gpu_run *g, lj_phase ph, int repeat, int64_t tokens_per_
   lj_gpu_step_done(g);
   return rc;
 }
+
+int lj_gpu_phase_rounds(gpu_run *g, gpu_unit_fn prefill, gpu_unit_fn decode) {
+  const lj_profile_options *o = g->o;
+  int B = o->batch;
+  LJ_TRY(prefill(g));  // warm-up
+  LJ_TRY(decode(g));
+  lj_gpu_keep_generated(g);
+  int64_t prompt_tokens = (int64_t)B * o->prompt_len, gen_tokens = (int64_t)B * o->gen_len;
+  for (int rep = 0; rep < o->repeats; rep++) {
+    STOP_IF_INTERRUPTED(g);
+    if (g->prompt.tok)
+      LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_TOKENIZE, rep, (int64_t)B * g->prompt.text_tokens, lj_gpu_unit_tokenize,
+                                 1 << 30));
+    else
+      lj_gpu_step_done(g);
+    LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_PREFILL, rep, prompt_tokens, prefill, 1 << 30));
+    STOP_IF_INTERRUPTED(g);
+    LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_DECODE, rep, gen_tokens, decode, 1 << 30));
+    lj_gpu_keep_generated(g);
+    if (g->prompt.tok)
+      LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_DETOKENIZE, rep, gen_tokens, lj_gpu_unit_detokenize, 1 << 30));
+    else
+      lj_gpu_step_done(g);
+  }
+  return 0;
+}

@@ -15,10 +15,16 @@
 #include "common/clock.h"
 #include "profile/gpu_run.h"
 
-static int timed_launches(gpu_run *g, lj_cuda_replay *rp, int n, double *seconds) {
+// n launches of p's replay: its graph, or the tensor-parallel ranks' (whose launch ends with rank 0's
+// stream, g->e's, waiting for every rank).
+static int launch(const lj_gpu_replay_prep *p, int n) {
+  return p->trp ? lj_cuda_tp_replay_launch(p->trp, n) : lj_cuda_replay_launch(p->rp, n);
+}
+
+static int timed_launches(gpu_run *g, const lj_gpu_replay_prep *p, int n, double *seconds) {
   LJ_TRY(lj_cuda_synchronize(g->e));
   int64_t t0 = lj_mono_ns();
-  LJ_TRY(lj_cuda_replay_launch(rp, n));
+  LJ_TRY(launch(p, n));
   LJ_TRY(lj_cuda_synchronize(g->e));
   *seconds = (double)(lj_mono_ns() - t0) * 1e-9;
   return 0;
@@ -34,17 +40,17 @@ int lj_gpu_keep_trial(gpu_run *g, int h, const lj_profile_trial *tr) {
 
 // Launches of rp at `duty`: back to back, `launches` of them (duty 1); or bursts of
 // `burst` launches, each followed by gap_ns idle, for `seconds`. Counts what it did.
-static int play(gpu_run *g, lj_cuda_replay *rp, double duty, int launches, double seconds, int burst, int64_t gap_ns,
-                int64_t *done, int64_t *gap_ns_total) {
+static int play(gpu_run *g, const lj_gpu_replay_prep *rp, double duty, int launches, double seconds, int burst,
+                int64_t gap_ns, int64_t *done, int64_t *gap_ns_total) {
   if (duty >= 1) {
-    LJ_TRY(lj_cuda_replay_launch(rp, launches));
+    LJ_TRY(launch(rp, launches));
     LJ_TRY(lj_cuda_synchronize(g->e));
     *done += launches;
     return 0;
   }
   int64_t t0 = lj_mono_ns();
   while ((double)(lj_mono_ns() - t0) < seconds * 1e9) {
-    LJ_TRY(lj_cuda_replay_launch(rp, burst));
+    LJ_TRY(launch(rp, burst));
     LJ_TRY(lj_cuda_synchronize(g->e));
     *done += burst;
     int64_t a = lj_mono_ns();
@@ -65,7 +71,13 @@ int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, i
 }
 
 static int create(gpu_run *g, const lj_gpu_replay_what *w, int64_t kv, int groups, const lj_cuda_batch *b, int calls,
-                  lj_cuda_replay **rp) {
+                  lj_gpu_replay_prep *p) {
+  lj_cuda_replay **rp = &p->rp;
+  if (g->tp) {  // the ranks: one stage alone (isolation) is what they replay so far
+    if (w->order || w->in || w->grid_batch > 0 || w->one_layer > 0 || w->first != w->last)
+      return LJ_FAIL(LJ_EUNSUPPORTED, "profile with --tp on the GPU: only one stage alone is replayed on the ranks");
+    return lj_cuda_tp_replay_create(g->tp, w->first, calls, &p->trp);
+  }
   if (w->grid_batch > 0) return lj_cuda_replay_create_attn_grid(g->e, w->grid_batch, (int)kv, groups, calls, rp);
   if (w->in && w->head > 0) return lj_cuda_replay_create_head_input(g->e, w->head - 1, w->in, b, calls, rp);
   if (w->in && w->one_layer > 0 && !w->order)
@@ -93,9 +105,9 @@ int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, 
   int L = g->r->plan.config.n_layers, per_layer = w->order || lj_stage_is_per_layer(w->first);
   if ((w->in && w->one_layer > 0) || w->grid_batch > 0) per_layer = 0;  // one layer, the grid: any number of calls
   int calls = per_layer ? L : 4;
-  LJ_TRY(create(g, &p->w, kv, groups, b, calls, &p->rp));
+  LJ_TRY(create(g, &p->w, kv, groups, b, calls, p));
   double t = 0;
-  int rc = timed_launches(g, p->rp, 1, &t);
+  int rc = timed_launches(g, p, 1, &t);
   if (rc == 0) {
     double per_call = t / calls;
     int want = (int)ceil(2e-3 / (per_call > 0 ? per_call : 1e-6));
@@ -105,13 +117,12 @@ int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, 
     int cap = per_layer ? (4096 / L) * L : 4096;
     if (want > cap) want = cap;
     if (want > calls) {
-      lj_cuda_replay_free(p->rp);
-      p->rp = NULL;
+      lj_gpu_replay_release(p);
       calls = want;
-      rc = create(g, &p->w, kv, groups, b, calls, &p->rp);
+      rc = create(g, &p->w, kv, groups, b, calls, p);
     }
   }
-  if (rc == 0) rc = timed_launches(g, p->rp, 3, &t);
+  if (rc == 0) rc = timed_launches(g, p, 3, &t);
   if (rc < 0) {
     lj_gpu_replay_release(p);
     return rc;
@@ -131,7 +142,8 @@ int lj_gpu_replay_prepare(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, 
 
 void lj_gpu_replay_release(lj_gpu_replay_prep *p) {
   lj_cuda_replay_free(p->rp);
-  p->rp = NULL;
+  lj_cuda_tp_replay_free(p->trp);
+  p->rp = NULL, p->trp = NULL;
 }
 
 int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k) {
@@ -142,7 +154,7 @@ int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k) {
   double grid_s = w->short_preroll ? LJ_GPU_SAMPLE_PERIOD_S : 0.1;
   int64_t offset = (int64_t)(lj_gpu_uniform01(g) * grid_s * 1e9), pre_done = 0, pre_gap = 0;
   double pre_s = (w->short_preroll ? LJ_GPU_SHORT_PREROLL_S : LJ_GPU_PREROLL_S) + (double)offset * 1e-9;
-  LJ_TRY(play(g, p->rp, p->duty, (int)ceil(pre_s / p->per_launch), pre_s, p->burst, p->gap_ns, &pre_done, &pre_gap));
+  LJ_TRY(play(g, p, p->duty, (int)ceil(pre_s / p->per_launch), pre_s, p->burst, p->gap_ns, &pre_done, &pre_gap));
   char name[96];
   if (w->name)
     snprintf(name, sizeof name, "%s:%s:%s#%d", lj_profile_method_name(p->method), lj_phase_name(p->ph), w->name, k);
@@ -155,7 +167,7 @@ int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k) {
   int h = lj_profile_meter_begin(&g->m, name);  // play() synchronised: the pre-roll is done
   if (h < 0) return h;
   int64_t done = 0, gap_ns_total = 0;
-  int rc = play(g, p->rp, p->duty, p->launches, p->seconds, p->burst, p->gap_ns, &done, &gap_ns_total);
+  int rc = play(g, p, p->duty, p->launches, p->seconds, p->burst, p->gap_ns, &done, &gap_ns_total);
   int erc = lj_profile_meter_end(&g->m, h);
   if (rc == 0) rc = erc;
   if (rc < 0) return rc;
@@ -206,6 +218,7 @@ int lj_gpu_replay_rounds(gpu_run *g, lj_gpu_replay_prep *p, int n, int rounds, i
 }
 
 int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b) {
+  if (g->tp) return lj_gpu_tp_prefill_state(g, b);
   LJ_TRY(lj_gpu_unit_prefill(g));
   int *zeros = g->prompt_lens + g->o->batch;
   LJ_TRY(lj_cuda_rewind(g->e, g->o->batch, zeros));
@@ -213,6 +226,7 @@ int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b) {
 }
 
 int lj_gpu_decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b) {
+  if (g->tp) return lj_gpu_tp_decode_state_at(g, kv, b);
   const lj_profile_options *o = g->o;
   LJ_TRY(lj_gpu_unit_prefill(g));
   int steps = (int)(kv - o->prompt_len) + 1;

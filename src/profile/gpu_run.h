@@ -21,6 +21,13 @@ typedef struct {
   lj_profile_result *r;
   lj_profile_meter m;
   lj_cuda_engine *e;
+  // Tensor parallelism (profile_gpu_tp.c): the ranks (e stays NULL), their backend, rank 0's last
+  // logits (batch x vocab, host) and each sequence's next token.
+  lj_cuda_tp *tp;
+  int tp_backend;
+  float *tp_logits;
+  int32_t *tp_next;
+  int32_t *tp_work;          // (5 x batch) the decode unit's arrays
   lj_profile_prompt prompt;
   const char *ckpt_dir;      // NULL for a preset
   int *n_tokens;             // (batch) prompt_len each
@@ -47,6 +54,10 @@ typedef struct {
 } gpu_run;
 
 int lj_gpu_interrupted(const gpu_run *g);
+// The run's host arrays (n_tokens, prompt_lens, gen_steps, gen_ids; gpu_units.c), and their free
+// with the tensor-parallel ones and the window and trial handles.
+int lj_gpu_run_alloc(gpu_run *g);
+void lj_gpu_run_free(gpu_run *g);
 // 1 when the engine runs its fused mode (--fusion production): decode runs composite stages; the
 // methods whose replays list the layer's simple stages run on prefill only (docs/attribution.md).
 static inline int lj_gpu_fused(const gpu_run *g) { return g->o->fusion != LJ_FUSION_NONE; }
@@ -54,6 +65,8 @@ static inline int lj_gpu_fused(const gpu_run *g) { return g->o->fusion != LJ_FUS
   do { if (lj_gpu_interrupted(g)) return LJ_FAIL(LJ_EINTERRUPTED, "profile: interrupted"); } while (0)
 
 void lj_gpu_step_done(gpu_run *g);
+// The run's conditions made readable at its end: throttle reasons named, an empty range NAN (profile_gpu.c).
+void lj_gpu_finish_conditions(lj_profile_result *r);
 // Uniform in [0, 1) from the run's seed (trial offsets).
 double lj_gpu_uniform01(gpu_run *g);
 
@@ -66,6 +79,15 @@ int lj_gpu_unit_prefill(gpu_run *g);
 int lj_gpu_unit_decode(gpu_run *g);     // one generation from the prompt's cache (synchronises)
 int lj_gpu_unit_detokenize(gpu_run *g);
 void lj_gpu_keep_generated(gpu_run *g);  // gen_steps -> gen_ids
+// The same units on the tensor-parallel ranks (gpu_tp_units.c), eager: every rank runs every stage,
+// the all-reduce stages join them; each unit ends with every rank's stream synchronised.
+int lj_gpu_tp_unit_load(gpu_run *g);
+int lj_gpu_tp_unit_prefill(gpu_run *g);   // the prompts from an empty cache; keeps each one's next token
+int lj_gpu_tp_unit_decode(gpu_run *g);    // gen_len tokens from the prompt's cache (greedy, host argmax)
+// lj_gpu_prefill_state and lj_gpu_decode_state_at on the ranks (every rank's batch kept by
+// lj_cuda_tp_prepare_batch; b is rank 0's, g->e).
+int lj_gpu_tp_prefill_state(gpu_run *g, lj_cuda_batch *b);
+int lj_gpu_tp_decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b);
 
 // Seconds of the same work run just before a GPU window opens. The energy counter
 // updates every ~100 ms and a read returns its last update, so a window's begin
@@ -86,6 +108,10 @@ int lj_gpu_timed_window(gpu_run *g, const char *name, gpu_unit_fn fn, int max_un
                         int64_t *units, double *host_s);
 int lj_gpu_phase_window(gpu_run *g, lj_phase ph, int repeat, int64_t tokens_per_unit, gpu_unit_fn fn,
                         int max_units);
+// A warm-up unit of each (cuBLASLt plans, the decode graph, the generated ids for detokenize), then
+// --repeats rounds of tokenize, prefill, decode and detokenize windows, interleaved so that drift
+// spreads over the phases; prefill and decode are the engine's units (one GPU's, or the ranks').
+int lj_gpu_phase_rounds(gpu_run *g, gpu_unit_fn prefill, gpu_unit_fn decode);
 // One window of a bracketed schedule (bracket.h: the layer skips, the ablations), with the engine
 // as the caller set it: one unit outside the window (it captures the graph of those settings), then
 // a timed window after the short pre-roll, so >= 0.1 s of the window's own work precedes it (its
@@ -137,6 +163,7 @@ typedef struct {
   int groups;
   lj_profile_method method;
   lj_cuda_replay *rp;
+  lj_cuda_tp_replay *trp;  // tensor parallelism: the ranks' replay (rp NULL)
   int calls, launches, burst;
   double per_launch, seconds, duty;
   int64_t gap_ns;

@@ -4,6 +4,7 @@
 // before a window. Every window and replay counts these units, so a wrong
 // unit shows as a phase window whose units x tokens disagree with the plan
 // (tests/test_profile_analyze.c checks the per-unit figures).
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -18,6 +19,25 @@ void lj_gpu_step_done(gpu_run *g) { lj_progress_update(&g->progress, ++g->done);
 double lj_gpu_uniform01(gpu_run *g) {
   g->rng = lj_splitmix64(g->rng + 0x9E3779B97F4A7C15ull);
   return (double)(g->rng >> 11) * 0x1.0p-53;
+}
+
+int lj_gpu_run_alloc(gpu_run *g) {
+  int B = g->o->batch;
+  size_t G = (size_t)g->o->gen_len;
+  g->n_tokens = malloc(sizeof(int) * (size_t)B);
+  g->prompt_lens = malloc(sizeof(int) * 2 * (size_t)B);
+  g->gen_steps = malloc(sizeof(int32_t) * (size_t)B * G);
+  g->gen_ids = malloc(sizeof(int32_t) * (size_t)B * G);
+  if (!g->n_tokens || !g->prompt_lens || !g->gen_steps || !g->gen_ids)
+    return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
+  for (int s = 0; s < B; s++) g->n_tokens[s] = g->prompt_lens[s] = g->o->prompt_len, g->prompt_lens[B + s] = 0;
+  return 0;
+}
+
+void lj_gpu_run_free(gpu_run *g) {
+  free(g->n_tokens), free(g->prompt_lens), free(g->gen_steps), free(g->gen_ids);
+  free(g->tp_logits), free(g->tp_next), free(g->tp_work);
+  free(g->window_handles), free(g->trial_handles);
 }
 
 int lj_gpu_unit_tokenize(gpu_run *g) { return lj_profile_tokenize_unit(&g->prompt); }

@@ -18,28 +18,29 @@ static int use_samples(lj_phase_window *w) {
   return 1;
 }
 
-int lj_profile_summarize_phases(lj_profile_result *r) {
-  double level = r->plan.level > 0 && r->plan.level < 1 ? r->plan.level : 0.95;
+int lj_phase_summaries_of(const lj_profile_plan *plan, lj_phase_window *windows, size_t n_windows,
+                          lj_phase_summary *out) {
+  double level = plan->level > 0 && plan->level < 1 ? plan->level : 0.95;
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     double t[64], g[64], d[64], sg[64];
     size_t n = 0, n_g = 0, n_sg = 0;
-    lj_phase_summary *s = &r->phases[p];
+    lj_phase_summary *s = &out[p];
     uint32_t flags = 0;
     int64_t tokens = 0;
-    for (size_t i = 0; i < r->n_windows && n < 64; i++) {
-      lj_phase_window *w = &r->windows[i];
+    for (size_t i = 0; i < n_windows && n < 64; i++) {
+      lj_phase_window *w = &windows[i];
       if ((int)w->phase != p || w->units <= 0) continue;
       double u = (double)w->units;
       t[n++] = w->host_s / u;
       tokens = w->tokens_per_unit;
-      if (!r->plan.timing_only && use_samples(w)) {
+      if (!plan->timing_only && use_samples(w)) {
         g[n_g] = w->w.sample_energy_j / u;
         d[n_g++] = w->w.sample_above_idle_j / u;
-      } else if (!r->plan.timing_only && !(w->w.flags & LJ_WINDOW_NO_COUNTER)) {
+      } else if (!plan->timing_only && !(w->w.flags & LJ_WINDOW_NO_COUNTER)) {
         g[n_g] = w->w.counter_energy_j / u;
         d[n_g++] = w->w.counter_above_idle_j / u;
       }
-      if (!r->plan.timing_only && !(w->w.flags & LJ_WINDOW_NO_SAMPLES)) sg[n_sg++] = w->w.sample_energy_j / u;
+      if (!plan->timing_only && !(w->w.flags & LJ_WINDOW_NO_SAMPLES)) sg[n_sg++] = w->w.sample_energy_j / u;
       flags |= w->w.flags;
     }
     s->n = (int)n;
@@ -60,4 +61,8 @@ int lj_profile_summarize_phases(lj_profile_result *r) {
     if (n_sg) LJ_TRY(lj_stats_mean_ci(sg, n_sg, level, &s->sample_gross_j));
   }
   return 0;
+}
+
+int lj_profile_summarize_phases(lj_profile_result *r) {
+  return lj_phase_summaries_of(&r->plan, r->windows, r->n_windows, r->phases);
 }

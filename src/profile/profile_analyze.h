@@ -60,3 +60,7 @@ double lj_profile_calls_per_unit(const lj_profile_plan *p, lj_phase phase, lj_st
 
 // Fills phases[] from the windows (per unit: window energy / units).
 int lj_profile_summarize_phases(lj_profile_result *r);
+// The same for any set of windows (a tensor-parallel rank's: the run's windows as one GPU saw
+// them) into out[LJ_PHASE_COUNT]; a short window's flags gain LJ_WINDOW_SAMPLE_ENERGY.
+int lj_phase_summaries_of(const lj_profile_plan *plan, lj_phase_window *windows, size_t n_windows,
+                          lj_phase_summary *out);

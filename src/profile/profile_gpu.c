@@ -34,7 +34,7 @@ static int plan(gpu_run *g) {
 static int measure(gpu_run *g) {
   const lj_profile_options *o = g->o;
   lj_profile_result *r = g->r;
-  int R = o->repeats, B = o->batch;
+  int R = o->repeats;
   // The fused mode (docs/attribution.md): decode runs 3 stages fewer per layer (composites), and the
   // methods whose replays list the layer's simple stages run on prefill only.
   int fused = lj_gpu_fused(g), phases = fused ? 1 : 2;
@@ -53,26 +53,7 @@ static int measure(gpu_run *g) {
   if (!g->e) return LJ_FAIL(LJ_EINVAL, "profile: the model did not load");
   LJ_TRY(lj_profile_prompt_build(o, &r->plan.config, g->ckpt_dir, &g->prompt, r));
   // Warm-up: cuBLASLt plans, the decode graph, the generated ids for detokenize.
-  LJ_TRY(lj_gpu_unit_prefill(g));
-  LJ_TRY(lj_gpu_unit_decode(g));
-  lj_gpu_keep_generated(g);
-  int64_t prompt_tokens = (int64_t)B * o->prompt_len, gen_tokens = (int64_t)B * o->gen_len;
-  for (int rep = 0; rep < R; rep++) {
-    STOP_IF_INTERRUPTED(g);
-    if (g->prompt.tok)
-      LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_TOKENIZE, rep, (int64_t)B * g->prompt.text_tokens, lj_gpu_unit_tokenize,
-                                 1 << 30));
-    else
-      lj_gpu_step_done(g);
-    LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_PREFILL, rep, prompt_tokens, lj_gpu_unit_prefill, 1 << 30));
-    STOP_IF_INTERRUPTED(g);
-    LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_DECODE, rep, gen_tokens, lj_gpu_unit_decode, 1 << 30));
-    lj_gpu_keep_generated(g);
-    if (g->prompt.tok)
-      LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_DETOKENIZE, rep, gen_tokens, lj_gpu_unit_detokenize, 1 << 30));
-    else
-      lj_gpu_step_done(g);
-  }
+  LJ_TRY(lj_gpu_phase_rounds(g, lj_gpu_unit_prefill, lj_gpu_unit_decode));
   if (fused)
     lj_profile_note(r, "--fusion %s: decode runs the composite stages attn_norm+qkv and ffn_norm+gate_up+swiglu; its "
                        "stage table (timeline, isolation, head fit) lists them and the stages that stay unfused. Prefill "
@@ -146,11 +127,7 @@ static void collect(gpu_run *g) {
       if (c.at_cap) t->t.window_flags |= LJ_WINDOW_POWER_CAP;
       if (lj_profile_add_trial_conditions(r, &c) < 0) lj_clear_error();
     }
-    if (t->t.gap_s > 0) {  // the idle gaps of a duty-cycled trial: neither the stage's time nor its energy
-      t->t.counter_energy_j -= t->t.idle_w * t->t.gap_s;
-      t->t.sample_energy_j -= t->t.idle_w * t->t.gap_s;
-      t->t.duration_s -= t->t.gap_s;
-    }
+    lj_replay_trial_take_gaps(&t->t);
   }
   // The ablation and skip windows keep their order (each ablated or skipped one is paired with the
   // full ones around it): a window without a reading stays in place as NAN.
@@ -182,6 +159,13 @@ static void throttle_names(uint64_t mask, char *buf, size_t cap) {
   if (!used) snprintf(buf, cap, "none");
 }
 
+void lj_gpu_finish_conditions(lj_profile_result *r) {
+  throttle_names(r->cond.throttle_seen, r->cond.throttle_text, sizeof r->cond.throttle_text);
+  if (r->cond.temperature_min_c > r->cond.temperature_max_c) r->cond.temperature_min_c = r->cond.temperature_max_c = NAN;
+  if (r->cond.sm_clock_min_mhz > r->cond.sm_clock_max_mhz) r->cond.sm_clock_min_mhz = r->cond.sm_clock_max_mhz = NAN;
+  if (r->cond.mem_clock_min_mhz > r->cond.mem_clock_max_mhz) r->cond.mem_clock_min_mhz = r->cond.mem_clock_max_mhz = NAN;
+}
+
 int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   gpu_run g;
   memset(&g, 0, sizeof g);
@@ -190,15 +174,7 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   r->cond.begin_wall_ns = lj_wall_ns();
   lj_cuda_driver_version(r->cond.cuda_driver, (int)sizeof r->cond.cuda_driver);
   int rc = plan(&g);
-  int B = o->batch;
-  g.n_tokens = malloc(sizeof(int) * (size_t)B);
-  g.prompt_lens = malloc(sizeof(int) * 2 * (size_t)B);
-  g.gen_steps = malloc(sizeof(int32_t) * (size_t)B * (size_t)o->gen_len);
-  g.gen_ids = malloc(sizeof(int32_t) * (size_t)B * (size_t)o->gen_len);
-  if (rc == 0 && (!g.n_tokens || !g.prompt_lens || !g.gen_steps || !g.gen_ids))
-    rc = LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
-  if (rc == 0)
-    for (int s = 0; s < B; s++) g.n_tokens[s] = o->prompt_len, g.prompt_lens[s] = o->prompt_len, g.prompt_lens[B + s] = 0;
+  if (rc == 0) rc = lj_gpu_run_alloc(&g);
   if (rc == 0) rc = lj_profile_meter_open(&g.m, o, r);
   if (rc == 0) rc = measure(&g);
   // Whatever happened, keep what was measured: stop, collect, analyse.
@@ -223,10 +199,7 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   }
   lj_progress_end(&g.progress);
   r->cond.end_wall_ns = lj_wall_ns();
-  throttle_names(r->cond.throttle_seen, r->cond.throttle_text, sizeof r->cond.throttle_text);
-  if (r->cond.temperature_min_c > r->cond.temperature_max_c) r->cond.temperature_min_c = r->cond.temperature_max_c = NAN;
-  if (r->cond.sm_clock_min_mhz > r->cond.sm_clock_max_mhz) r->cond.sm_clock_min_mhz = r->cond.sm_clock_max_mhz = NAN;
-  if (r->cond.mem_clock_min_mhz > r->cond.mem_clock_max_mhz) r->cond.mem_clock_min_mhz = r->cond.mem_clock_max_mhz = NAN;
+  lj_gpu_finish_conditions(r);
   if (keep_rc < 0) lj_profile_note(r, "The run stopped early: %s.", keep_msg);
   r->complete = keep_rc == 0;
   int arc = lj_profile_analyze(r, &g.raw, g.m.power, g.m.n_power, g.m.dev);
@@ -240,12 +213,7 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   lj_profile_prompt_free(&g.prompt);
   lj_cuda_engine_free(g.e);
   lj_profile_meter_close(&g.m);
-  free(g.n_tokens);
-  free(g.prompt_lens);
-  free(g.gen_steps);
-  free(g.gen_ids);
-  free(g.window_handles);
-  free(g.trial_handles);
+  lj_gpu_run_free(&g);
   if (keep_rc < 0) return LJ_FAIL(keep_rc, "%s", keep_msg);
   return 0;
 }

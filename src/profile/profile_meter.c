@@ -63,27 +63,51 @@ static int sink(void *user, const lj_sample *s, size_t n) {
   return rc;
 }
 
-int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_profile_result *r) {
+// The source, the first device's description and CUDA context (m->dev and m->cuda_index).
+static int open_source(lj_profile_meter *m, const lj_profile_options *o, lj_profile_result *r, int dev) {
   memset(m, 0, sizeof *m);
   pthread_mutex_init(&m->lock, NULL);
   m->cond = &r->cond;
-  m->dev = o->device;
+  m->dev = dev;
   m->idle_w = NAN;
   m->last_temperature_c = NAN;
   m->idle_temperature_c = NAN;
+  m->n_devs = 1, m->devs[0] = dev;
   lj_trace_init(&m->idle_kept);
   LJ_TRY(lj_source_open_nvml(&m->src, NULL));
   int n = lj_source_device_count(m->src);
-  if (o->device < 0 || o->device >= n)
-    return LJ_FAIL(LJ_EINVAL, "--device %d: NVML sees %d GPU%s (respecting CUDA_VISIBLE_DEVICES)", o->device, n,
+  if (dev < 0 || dev >= n)
+    return LJ_FAIL(LJ_EINVAL, "--device %d: NVML sees %d GPU%s (respecting CUDA_VISIBLE_DEVICES)", dev, n,
                    n == 1 ? "" : "s");
   LJ_TRY(lj_source_device_info(m->src, m->dev, &r->cond.device));
   r->cond.power_limit_w = r->cond.device.power_limit_w;
 #ifdef LLAMAJOULE_HAVE_CUDA
   LJ_TRY(lj_cuda_context_open(r->cond.device.uuid, r->cond.device.pci_bus_id, &m->cuda_index));
 #else
+  (void)o;
   return LJ_FAIL(LJ_ENODEV, "this llamajoule was built without CUDA: only the CPU engine (timing only) can run");
 #endif
+  return 0;
+}
+
+// The sample writer and the sampler over m->devs, each device's idle set (m->dev_idle_w).
+static int open_sampler(lj_profile_meter *m, const lj_profile_options *o) {
+  if (o->store) LJ_TRY(lj_sample_writer_create(o->store, o->run_id, &m->writer));
+  lj_sampler_config cfg;
+  lj_sampler_config_default(&cfg);
+  cfg.sink = sink;
+  cfg.sink_user = m;
+  // the run's own GPUs only: the host's other GPUs cost sampler time and hold back no window
+  cfg.devices = 0;
+  for (int k = 0; k < m->n_devs; k++)
+    if (m->devs[k] < 64) cfg.devices |= 1ull << m->devs[k];
+  LJ_TRY(lj_sampler_create(&m->sampler, m->src, &cfg));
+  for (int k = 0; k < m->n_devs; k++) lj_windows_set_idle(lj_sampler_windows(m->sampler), m->devs[k], m->dev_idle_w[k]);
+  return 0;
+}
+
+int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_profile_result *r) {
+  LJ_TRY(open_source(m, o, r, o->device));
   if (isnan(o->idle_w)) {
     lj_idle_result idle;
     LJ_TRY(lj_measure_idle_kept(m->src, m->dev, o->idle_seconds, &m->idle_kept, &idle));
@@ -98,19 +122,52 @@ int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_p
     snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "given (--idle-w %.1f)", o->idle_w);
   }
   r->cond.idle_w = m->idle_w;
-  if (o->store) {
-    LJ_TRY(lj_store_add_device(o->store, o->run_id, &r->cond.device));
-    LJ_TRY(lj_sample_writer_create(o->store, o->run_id, &m->writer));
+  m->dev_idle_w[0] = m->idle_w;
+  if (o->store) LJ_TRY(lj_store_add_device(o->store, o->run_id, &r->cond.device));
+  return open_sampler(m, o);
+}
+
+int lj_profile_meter_open_devices(lj_profile_meter *m, const lj_profile_options *o, lj_profile_result *r,
+                                  const int *devs, int n_devs) {
+  if (n_devs < 1 || n_devs > LJ_PROFILE_MAX_RANKS)
+    return LJ_FAIL(LJ_EINVAL, "profile: %d GPUs to meter, expected 1 .. %d", n_devs, LJ_PROFILE_MAX_RANKS);
+  LJ_TRY(open_source(m, o, r, devs[0]));
+  m->n_devs = n_devs;
+  int n_nvml = lj_source_device_count(m->src);
+  for (int k = 0; k < n_devs; k++) {
+    if (devs[k] < 0 || devs[k] >= n_nvml)
+      return LJ_FAIL(LJ_EINVAL, "profile: GPU %d of the run: NVML sees %d GPU%s (respecting CUDA_VISIBLE_DEVICES)",
+                     devs[k], n_nvml, n_nvml == 1 ? "" : "s");
+    m->devs[k] = devs[k];
+    lj_device_info info;
+    if (k == 0) info = r->cond.device;
+    else LJ_TRY(lj_source_device_info(m->src, devs[k], &info));
+#ifdef LLAMAJOULE_HAVE_CUDA
+    int cuda_index = -1;
+    if (k > 0) LJ_TRY(lj_cuda_context_open(info.uuid, info.pci_bus_id, &cuda_index));
+    if (k > 0 && cuda_index != devs[k])  // rank r runs on CUDA device r; its energy must be that GPU's
+      return LJ_FAIL(LJ_EINVAL, "profile: NVML device %d (%s) is CUDA device %d: the ranks' GPUs must be numbered "
+                     "alike (set CUDA_DEVICE_ORDER=PCI_BUS_ID)", devs[k], info.pci_bus_id, cuda_index);
+#endif
+    if (o->store) LJ_TRY(lj_store_add_device(o->store, o->run_id, &info));
   }
-  lj_sampler_config cfg;
-  lj_sampler_config_default(&cfg);
-  cfg.sink = sink;
-  cfg.sink_user = m;
-  // its own GPU only: the host's other GPUs cost sampler time and hold back no window
-  if (m->dev < 64) cfg.devices = 1ull << m->dev;
-  LJ_TRY(lj_sampler_create(&m->sampler, m->src, &cfg));
-  lj_windows_set_idle(lj_sampler_windows(m->sampler), m->dev, m->idle_w);
-  return 0;
+  if (isnan(o->idle_w)) {
+    lj_idle_result idle[LJ_PROFILE_MAX_RANKS];
+    LJ_TRY(lj_measure_idle_devices(m->src, m->devs, n_devs, o->idle_seconds, &m->idle_kept, idle));
+    for (int k = 0; k < n_devs; k++) m->dev_idle_w[k] = idle[k].mean_w;
+    if (idle[0].temperature_c > 0) m->idle_temperature_c = idle[0].temperature_c;
+    r->cond.idle_sd_w = idle[0].n_counter_updates > 1 ? idle[0].counter_stddev_w : idle[0].sample_stddev_w;
+    snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "measured %d s, all %d GPUs at once, contexts open",
+             (int)lround(o->idle_seconds) % 1000, n_devs % 100);
+    widen(idle[0].temperature_c > 0 ? idle[0].temperature_c : NAN, &r->cond.temperature_min_c,
+          &r->cond.temperature_max_c);
+  } else {
+    for (int k = 0; k < n_devs; k++) m->dev_idle_w[k] = o->idle_w;
+    snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "given (--idle-w %.1f, each GPU)", fmin(o->idle_w, 1e5));
+  }
+  m->idle_w = m->dev_idle_w[0];
+  r->cond.idle_w = m->idle_w;
+  return open_sampler(m, o);
 }
 
 int lj_profile_meter_start(lj_profile_meter *m) {

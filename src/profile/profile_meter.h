@@ -29,10 +29,19 @@ typedef struct {
   lj_trace idle_kept;  // the start-of-run idle's and the cool-down's samples (the idle curve)
   double idle_temperature_c;  // the start-of-run idle's mean temperature (NAN: not measured)
   int running;
+  int n_devs;          // the GPUs metered: devs[0] = dev; a tensor-parallel run's ranks' GPUs
+  int devs[LJ_PROFILE_MAX_RANKS];
+  double dev_idle_w[LJ_PROFILE_MAX_RANKS];
 } lj_profile_meter;
 
 // Opens the source, the context, measures idle (or takes o->idle_w), fills r->cond.
 int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_profile_result *r);
+// The same over several GPUs (NVML indices devs, distinct; NVML device k must be CUDA device k):
+// each one's idle measured at once (lj_measure_idle_devices) and set in the windows, each one in
+// the store's devices, the sampler reading them all (a window's device -1 is their sum). The
+// conditions (temperature, clocks, cool-down) are devs[0]'s.
+int lj_profile_meter_open_devices(lj_profile_meter *m, const lj_profile_options *o, lj_profile_result *r,
+                                  const int *devs, int n_devs);
 int lj_profile_meter_start(lj_profile_meter *m);
 // Stops the sampler (every window final), writes pending samples, fills the sampler's figures.
 int lj_profile_meter_stop(lj_profile_meter *m, lj_profile_result *r);

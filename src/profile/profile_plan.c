@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/tp_comm.h"
 #include "engine/weight_format.h"
 #include "model/tp_shard.h"
 
@@ -40,6 +41,7 @@ void lj_profile_options_default(lj_profile_options *o) {
   o->head_reps = 2, o->head_trial_s = 0.3;
   o->progress = 1;
   o->tp_degree = 1;
+  o->tp_backend = LJ_TP_BACKEND_NCCL;
 }
 
 void lj_profile_options_quick(lj_profile_options *o) {

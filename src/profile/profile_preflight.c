@@ -9,6 +9,8 @@
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/device_memory.h"
 #include "engine/cuda/memory_plan.h"
+#include "engine/cuda/tp_comm.h"
+#include "model/tp_shard.h"
 #include "model/tokenizer.h"
 #include "profile/profile_plan.h"
 
@@ -47,13 +49,27 @@ int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, 
                      o->batch, o->prompt_len + o->gen_len + 1, (double)avail / 1e9);
   }
   if (on_gpu) {
-    // The plan the runner's engine is created with (profile_gpu.c, load_once).
-    int B = o->batch, ctx = o->prompt_len + o->gen_len + 1;
-    int64_t free_b = 0, total_b = 0;
-    LJ_TRY(lj_cuda_device_memory(o->device, &free_b, &total_b));
+    // The plan the runner's engine is created with (profile_gpu.c, load_once); at --tp N each rank's
+    // (its layer shape): loopback puts the N ranks on the one GPU, nccl rank r on GPU r (a GPU
+    // missing there is the communicator's error, which names the count).
+    int B = o->batch, ctx = o->prompt_len + o->gen_len + 1, N = o->tp_degree > 1 ? o->tp_degree : 1;
+    lj_model_config c = p->config;
+    if (N > 1) lj_tp_rank_config(&p->config, N, &c);
     lj_cuda_memory_plan plan;
-    lj_cuda_memory_plan_compute(&p->config, o->weights, B, ctx, B * o->prompt_len, &plan);
-    LJ_TRY(lj_cuda_memory_plan_check(&p->config, o->weights, B, ctx, B * o->prompt_len, &plan, free_b));
+    lj_cuda_memory_plan_compute(&c, o->weights, B, ctx, B * o->prompt_len, &plan);
+    int shared = N > 1 && o->tp_backend == LJ_TP_BACKEND_LOOPBACK, spread = N > 1 && !shared;
+    int n_check = spread ? N : 1, n_dev = lj_cuda_device_count();
+    if (spread && n_check > n_dev) n_check = n_dev;
+    for (int d = 0; d < n_check; d++) {
+      int64_t free_b = 0, total_b = 0;
+      LJ_TRY(lj_cuda_device_memory(spread ? d : o->device, &free_b, &total_b));
+      if (shared) free_b = (free_b - LJ_CUDA_MEMORY_MARGIN) / N + LJ_CUDA_MEMORY_MARGIN;  // each rank's part
+      int rc = lj_cuda_memory_plan_check(&c, o->weights, B, ctx, B * o->prompt_len, &plan, free_b);
+      if (rc < 0 && N > 1)
+        return lj_fail_context(rc, "--tp %d: each rank's share of %s (%s)", N, p->config.name,
+                               shared ? "all ranks on one GPU" : "rank r on GPU r");
+      LJ_TRY(rc);
+    }
   }
   return check_tokenizer(o, &p->config, ckpt_dir);
 }

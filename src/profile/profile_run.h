@@ -48,7 +48,8 @@ typedef struct {
   int known_answer_mb;      // MiB of the known-answer calibration copy; 0: no known-answer check (default)
 #define LJ_KNOWN_ANSWER_DEFAULT_MB 16  // --known-answer: about one 1B decode qkv call of traffic (2 x 16 MiB)
   int threads;              // CPU engine threads (0 = all)
-  int tp_degree;            // tensor-parallel ranks (1; > 1: the CPU engine's emulation only, docs/tensor-parallel.md)
+  int tp_degree;            // tensor-parallel ranks (1; docs/tensor-parallel.md)
+  int tp_backend;           // lj_tp_backend of the GPU's ranks: nccl (default, rank r on GPU r) or loopback (one GPU)
   uint64_t seed;
   int weights;              // lj_weight_format of the CUDA engine (bf16)
   int fp8_scale;            // with FP8 weights, lj_fp8_scale_mode (per row); quantised on load, both engines
@@ -70,6 +71,11 @@ void lj_profile_options_quick(lj_profile_options *o);
 // before a failure or an interruption (r->complete = 0 then).
 int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r);
 int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r);
+// The GPU profile of a tensor-parallel group (profile_gpu_tp.c): phase windows on every rank's GPU.
+int lj_profile_run_gpu_tp(const lj_profile_options *o, lj_profile_result *r);
+// LJ_EUNSUPPORTED naming the option for a method the tensor-parallel GPU profile does not have yet
+// (--per-layer, --head-fit, --known-answer, --fusion production), LJ_EINVAL for --device with nccl.
+int lj_profile_gpu_tp_check(const lj_profile_options *o);
 
 // Adds a closed phase window to the result and writes it to o->store (when
 // set) in its own transaction. A failed write is warned about once (*warned)

@@ -20,6 +20,13 @@ void lj_replay_trial_from_window(const lj_window_result *w, int64_t calls, doubl
   out->window_flags = w->flags;
 }
 
+void lj_replay_trial_take_gaps(lj_replay_trial *t) {
+  if (!(t->gap_s > 0)) return;
+  t->counter_energy_j -= t->idle_w * t->gap_s;
+  t->sample_energy_j -= t->idle_w * t->gap_s;
+  t->duration_s -= t->gap_s;
+}
+
 int lj_trial_samples_usable(const lj_replay_trial *t) {
   const uint32_t bad = LJ_WINDOW_NO_SAMPLES | LJ_WINDOW_GAP | LJ_WINDOW_EXTRAPOLATED;
   // the window's wall length: a duty-cycled trial's idle gaps are inside the window the samples cover

@@ -124,6 +124,16 @@ check "tp 2 fp8: refused" 1 "$(grep -c -- '--tp 2 with --weights fp8: not suppor
 "$bin" "${tp_run[@]}" --tp 0 -o "$tmp/b0.db" >/dev/null 2>"$tmp/b0.txt"
 check "tp 0: usage error" 2 $?
 check "--tp in --help" 1 "$("$bin" profile --help | grep -c -- '--tp N  ')"
+# --tp-backend is the GPU ranks' (the CUDA engine's): on the CPU engine a usage error naming it,
+# before anything is stored; an unknown backend names the accepted ones.
+"$bin" "${tp_run[@]}" --tp 2 --tp-backend loopback -o "$tmp/tb.db" >/dev/null 2>"$tmp/tb.txt"
+check "--tp-backend on the CPU: usage error" 2 $?
+check "--tp-backend on the CPU: names it" 1 "$(grep -c -- "--tp-backend applies to the GPU's ranks" "$tmp/tb.txt")"
+check "--tp-backend on the CPU: nothing stored" 0 "$([[ -e "$tmp/tb.db" ]] && sqlite3 "$tmp/tb.db" 'select count(*) from runs' || echo 0)"
+"$bin" "${tp_run[@]}" --tp 2 --tp-backend mpi -o "$tmp/tm.db" >/dev/null 2>"$tmp/tm.txt"
+check "--tp-backend mpi: usage error" 2 $?
+check "--tp-backend mpi: names the accepted" 1 "$(grep -c -- "--tp-backend 'mpi': expected nccl or loopback" "$tmp/tm.txt")"
+check "--tp-backend in --help" 1 "$("$bin" profile --help | grep -c -- '--tp-backend B  ')"
 
 # --quick: its settings in the plan; an option given before it still wins (--repeats 3), and so
 # does one after it (--phase-seconds 0.1, to keep this test short).

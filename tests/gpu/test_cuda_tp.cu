@@ -18,7 +18,10 @@
 //   - without the all-reduce (lj_cuda_tp_set_skip_allreduce) the error against the CPU emulation
 //     exceeds the bound: the check above would fail if the ranks' partial sums were not added;
 //   - the random preset's ranks generate their slices with the whole tensor's values: loopback
-//     degree 2 against the CPU emulation of the same random weights (host, lj_weights_random).
+//     degree 2 against the CPU emulation of the same random weights (host, lj_weights_random);
+//   - the all-reduce is a stage of its own (docs/tensor-parallel.md §3 item 6): a rank of degree 2
+//     runs attn_allreduce and mlp_allreduce (lj_cuda_stage_at), the engine alone neither (and
+//     refuses to run one, naming it), and a rank that runs one twice before the others is refused.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +30,7 @@ extern "C" {  // cmocka has no C++ guards
 }
 
 #include <math.h>
+#include <string.h>
 #include <vector>
 
 #include "gpu_test_util.h"
@@ -208,6 +212,41 @@ static void test_tiny_random_degree2(void **state) {
   lj_weights_free(&w);
 }
 
+static void test_allreduce_stages(void **state) {
+  (void)state;
+  lj_model_config c;
+  if (lj_config_preset("tiny", &c) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_options o = opts();
+  lj_cuda_tp *t;
+  if (lj_cuda_tp_random(&c, 7, 2, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_engine *r0 = lj_cuda_tp_rank(t, 0), *r1 = lj_cuda_tp_rank(t, 1);
+  int tokens[3] = {1, 2, 3}, n_tokens[1] = {3};
+  lj_cuda_batch b0, b1;
+  if (lj_cuda_prepare_batch(r0, 1, tokens, n_tokens, &b0) < 0 || lj_cuda_prepare_batch(r1, 1, tokens, n_tokens, &b1) < 0)
+    fail_msg("%s", lj_error_message());
+  assert_int_equal(lj_cuda_stage_at(r0, &b0, LJ_STAGE_ATTN_ALLREDUCE), LJ_STAGE_ATTN_ALLREDUCE);
+  assert_int_equal(lj_cuda_stage_at(r1, &b1, LJ_STAGE_MLP_ALLREDUCE), LJ_STAGE_MLP_ALLREDUCE);
+  // one all-reduce: both ranks, then again (the group is ready for the next)
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(lj_cuda_run_stage(r0, LJ_STAGE_ATTN_ALLREDUCE, 0, &b0, NULL), 0);
+    assert_int_equal(lj_cuda_run_stage(r1, LJ_STAGE_ATTN_ALLREDUCE, 0, &b1, NULL), 0);
+  }
+  assert_int_equal(lj_cuda_run_stage(r0, LJ_STAGE_MLP_ALLREDUCE, 0, &b0, NULL), 0);
+  assert_int_equal(lj_cuda_run_stage(r0, LJ_STAGE_MLP_ALLREDUCE, 0, &b0, NULL), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "rank 0 arrived twice"));
+  assert_int_equal(lj_cuda_synchronize(r0), 0);
+  lj_cuda_tp_free(t);
+  lj_cuda_engine *e;
+  if (lj_cuda_engine_create_random(&e, &c, 7, &o) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_batch b;
+  if (lj_cuda_prepare_batch(e, 1, tokens, n_tokens, &b) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(lj_cuda_stage_at(e, &b, LJ_STAGE_ATTN_ALLREDUCE), LJ_STAGE_NONE);
+  assert_int_equal(lj_cuda_stage_at(e, &b, LJ_STAGE_MLP_ALLREDUCE), LJ_STAGE_NONE);
+  assert_int_equal(lj_cuda_run_stage(e, LJ_STAGE_ATTN_ALLREDUCE, 0, &b, NULL), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "attn_allreduce runs on a rank of a tensor-parallel group"));
+  lj_cuda_engine_free(e);
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -215,6 +254,7 @@ int main(void) {
       cmocka_unit_test(test_mha4_degree2),
       cmocka_unit_test(test_mha4_degree4),
       cmocka_unit_test(test_tiny_random_degree2),
+      cmocka_unit_test(test_allreduce_stages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -854,6 +854,12 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       return lj_cuda_sample(a->next, a->logits, b->n_seqs, c->vocab_size, e->stage_sampling.temperature,
                             e->stage_sampling.top_p, e->stage_sampling.top_k, e->stage_sampling.seed,
                             e->d_step, s);
+    case LJ_STAGE_ATTN_ALLREDUCE:
+    case LJ_STAGE_MLP_ALLREDUCE:  // in place on delta, o_proj's or down's partial sum (tp_engine.cu)
+      if (!e->group || e->group_degree < 2)
+        return LJ_FAIL(LJ_EINVAL, "stage %s runs on a rank of a tensor-parallel group of degree > 1 only",
+                       lj_stage_name(st));
+      return e->group->allreduce_rank(e->group->ctx, e->group_rank, n);
     case LJ_STAGE_ATTN_NORM_QKV:
     case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU:
       if (!ld->wqkv.w)
@@ -885,7 +891,8 @@ int lj_cuda_run_stage(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
 
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
   lj_stage comp;
-  if (!lj_stage_runs_at_degree(st, 1)) return LJ_STAGE_NONE;  // one GPU: no all-reduce
+  // one GPU (a lone engine, or a group of one): no all-reduce
+  if (!lj_stage_runs_at_degree(st, e->group_degree > 1 ? e->group_degree : 1)) return LJ_STAGE_NONE;
   if (st == LJ_STAGE_ROPE) {  // decode attention that does RoPE and the KV append itself
     if (!b->decode || lj_attn_decode_fuses_rope(e->attn_decode) != 1 ||
         (e->skip_mask & lj_stage_part_mask(LJ_STAGE_ROPE_ATTN)))
@@ -910,9 +917,10 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 
 // The whole forward pass of n ranks (tensor parallelism: each on its own weights, KV cache and
 // activations; 1: the engine alone): embed, layers, final norm, LM head, stage by stage, every
-// rank in turn on its own device and stream, with g's all-reduce of delta after every layer's
-// o_proj and down (NULL: none). Fused composites never contain o_proj or down.
-static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *bs, const lj_cuda_group *g) {
+// rank in turn on its own device and stream. At degree > 1 the layer's stages include
+// attn_allreduce and mlp_allreduce (lj_cuda_stage_at), whose last rank's run enqueues the
+// collective. Fused composites never contain o_proj, down or an all-reduce.
+static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *bs) {
   const lj_cuda_engine *e0 = es[0];
   for (int r = 0; r < n; r++) {
     if (n > 1) CUDA_CHECK(cudaSetDevice(es[r]->opt.device));
@@ -922,7 +930,7 @@ static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *
   for (int l = 0; l < e0->cfg.n_layers; l++)
     for (int st = LJ_STAGE_LAYER_FIRST; st <= LJ_STAGE_LAYER_LAST && l != e0->skip_layer_plus1 - 1; st++) {
       lj_stage last = (lj_stage)st;
-      if (lj_cuda_stage_at(e0, &bs[0], (lj_stage)st) == LJ_STAGE_NONE) continue;  // an all-reduce stage: g's, below
+      if (lj_cuda_stage_at(e0, &bs[0], (lj_stage)st) == LJ_STAGE_NONE) continue;  // an all-reduce on one GPU
       for (int r = 0; r < n; r++) {
         if (n > 1) CUDA_CHECK(cudaSetDevice(es[r]->opt.device));
         lj_stage run = lj_cuda_stage_at(es[r], &bs[r], (lj_stage)st);
@@ -932,7 +940,6 @@ static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *
         if (last == LJ_STAGE_O_PROJ) LJ_TRY(lj_cuda_calibration_run(es[r], l));
       }
       st = (int)last;  // a composite covers its parts
-      if (g && (last == LJ_STAGE_O_PROJ || last == LJ_STAGE_DOWN)) LJ_TRY(g->allreduce_delta(g->ctx, bs[0].n_tokens));
     }
   for (int r = 0; r < n; r++) {
     if (n > 1) CUDA_CHECK(cudaSetDevice(es[r]->opt.device));
@@ -942,7 +949,12 @@ static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *
   return 0;
 }
 
-static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) { return forward_ranks(&e, 1, b, NULL); }
+void lj_cuda_engine_join_group(lj_cuda_engine *e, const lj_cuda_group *g, int degree, int rank) {
+  e->group = g, e->group_degree = degree, e->group_rank = rank;
+  lj_cuda_drop_graph(e);  // its stages changed
+}
+
+static int forward(lj_cuda_engine *e, const lj_cuda_batch *b) { return forward_ranks(&e, 1, b); }
 
 int lj_cuda_prefill(lj_cuda_engine *e, int n_seqs, const int *tokens, const int *n_tokens) {
   nvtxRangePushA(lj_phase_name(LJ_PHASE_PREFILL));
@@ -1098,7 +1110,7 @@ static int use_device(const lj_cuda_engine *e, int n_ranks) {
   return 0;
 }
 
-int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const lj_cuda_group *g, const int32_t *tokens,
+int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const int32_t *tokens,
                           const int32_t *seq, const int32_t *pos, int n, const int32_t *logit_rows, int n_logits,
                           float *logits) {
   lj_cuda_engine *e = es[0];
@@ -1128,7 +1140,7 @@ int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const lj_cuda_
       LJ_TRY(use_device(es[r], n_ranks));
       LJ_TRY(upload_decode_slots(es[r], tokens, seq, pos, n, &bs[r]));
     }
-    LJ_TRY(forward_ranks(es, n_ranks, bs, g));
+    LJ_TRY(forward_ranks(es, n_ranks, bs));
     for (int r = 0; r < n_ranks; r++) {
       for (int i = 0; i < n; i++) es[r]->h_len[seq[i]] = pos[i] + 1;
       es[r]->last_rows = n;
@@ -1165,7 +1177,7 @@ int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const lj_cuda_
                    "slots 0 .. k-1 in order with the logits of each one's last token");
     for (int r = 0; rc == 0 && r < n_ranks; r++)
       if ((rc = use_device(es[r], n_ranks)) == 0) rc = lj_cuda_prepare_batch(es[r], k, tokens, lens, &bs[r]);
-    if (rc == 0) rc = forward_ranks(es, n_ranks, bs, g);
+    if (rc == 0) rc = forward_ranks(es, n_ranks, bs);
     for (int r = 0; rc == 0 && r < n_ranks; r++) {
       for (int s = 0; s < k; s++) es[r]->h_len[s] += lens[s];
       es[r]->last_rows = k;
@@ -1180,7 +1192,7 @@ int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const lj_cuda_
 
 int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
                           int n, const int32_t *logit_rows, int n_logits, float *logits) {
-  return lj_cuda_forward_group(&e, 1, NULL, tokens, seq, pos, n, logit_rows, n_logits, logits);
+  return lj_cuda_forward_group(&e, 1, tokens, seq, pos, n, logit_rows, n_logits, logits);
 }
 
 int lj_cuda_get_logits(lj_cuda_engine *e, float *out, int n_rows) {

@@ -111,6 +111,10 @@ struct lj_cuda_engine {
   int marks_prefill_n, marks_decode_n;  // marks of one prefill call / one decode step
   int64_t mark_offset_ns;           // host CLOCK_MONOTONIC - GPU globaltimer
   double mark_offset_uncertainty_ns;
+
+  // Tensor parallelism: this engine is rank group_rank of group_degree in `group` (0 and NULL: alone).
+  int group_degree, group_rank;
+  const struct lj_cuda_group *group;
 };
 
 // stage_marks.cu: called by the engine around stages while marks are on.
@@ -156,14 +160,19 @@ void lj_cuda_drop_graph(lj_cuda_engine *e);
 
 
 // Tensor parallelism (tp_engine.cu): a group's all-reduce of every rank's delta (n_tokens x dim
-// bf16, in place), called by the forward pass after each layer's o_proj and down.
+// bf16, in place). Each rank's run of the stages attn_allreduce and mlp_allreduce calls
+// allreduce_rank with its rank; the group enqueues the collective for every rank once the last of
+// them has arrived (NCCL's one-thread group call needs them all), so the ranks may come in any order.
 #define LJ_CUDA_MAX_RANKS LJ_TP_MAX_RANKS
-typedef struct {
-  int (*allreduce_delta)(void *ctx, int n_tokens);
+typedef struct lj_cuda_group {
+  int (*allreduce_rank)(void *ctx, int rank, int n_tokens);
   void *ctx;
 } lj_cuda_group;
+// Makes e rank `rank` of a group of `degree` (lj_cuda_stage_at then runs the all-reduce stages at
+// degree > 1). A lone engine is degree 1 with no group.
+void lj_cuda_engine_join_group(lj_cuda_engine *e, const lj_cuda_group *g, int degree, int rank);
 // lj_cuda_forward_batch over n_ranks engines of one group (the ranks' batches, cached lengths and
-// stages kept in step; g NULL: no all-reduce); the logits are rank 0's. n_ranks 1, g NULL: the engine alone.
-int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const lj_cuda_group *g, const int32_t *tokens,
+// stages kept in step); the logits are rank 0's. n_ranks 1: the engine alone.
+int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const int32_t *tokens,
                           const int32_t *seq, const int32_t *pos, int n, const int32_t *logit_rows, int n_logits,
                           float *logits);

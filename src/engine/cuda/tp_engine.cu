@@ -1,7 +1,9 @@
 #include "engine/cuda/tp_engine.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_engine_internal.h"
 extern "C" {
 #include "common/error.h"
@@ -12,12 +14,27 @@ struct lj_cuda_tp {
   lj_tp_comm *comm;
   lj_cuda_engine *ranks[LJ_CUDA_MAX_RANKS];
   lj_cuda_group group;
+  int arrived[LJ_CUDA_MAX_RANKS], n_arrived, arrived_tokens;  // this all-reduce's ranks so far
+  lj_cuda_batch bs[LJ_CUDA_MAX_RANKS];  // the last lj_cuda_tp_prepare_batch's, one per rank
+  int have_batch;
 };
 
-// The all-reduce of delta after o_proj and down: the one place the ranks communicate (the
-// all-reduce stages of docs/tensor-parallel.md §3 will call it).
-static int tp_allreduce_delta(void *ctx, int n_tokens) {
+// Rank `rank`'s run of an all-reduce stage (attn_allreduce, mlp_allreduce): the one place the
+// ranks communicate. The collective is enqueued for every rank when the last one arrives, on each
+// rank's stream, in place on delta (the partial sums of o_proj or down).
+static int tp_allreduce_rank(void *ctx, int rank, int n_tokens) {
   lj_cuda_tp *tp = (lj_cuda_tp *)ctx;
+  if (rank < 0 || rank >= tp->degree)
+    return LJ_FAIL(LJ_EINVAL, "all-reduce: rank %d outside the group of %d", rank, tp->degree);
+  if (tp->arrived[rank] || (tp->n_arrived > 0 && n_tokens != tp->arrived_tokens)) {
+    int other = tp->arrived_tokens;
+    memset(tp->arrived, 0, sizeof tp->arrived), tp->n_arrived = 0;
+    return LJ_FAIL(LJ_EINVAL, "all-reduce: rank %d arrived %s before the other ranks of %d ran theirs", rank,
+                   n_tokens != other ? "with another token count" : "twice", tp->degree);
+  }
+  tp->arrived[rank] = 1, tp->arrived_tokens = n_tokens;
+  if (++tp->n_arrived < tp->degree) return 0;
+  memset(tp->arrived, 0, sizeof tp->arrived), tp->n_arrived = 0;
   if (tp->skip_allreduce) return 0;
   void *bufs[LJ_CUDA_MAX_RANKS], *streams[LJ_CUDA_MAX_RANKS];
   for (int r = 0; r < tp->degree; r++) bufs[r] = tp->ranks[r]->acts.delta, streams[r] = tp->ranks[r]->stream;
@@ -31,12 +48,13 @@ int lj_cuda_tp_create(int degree, int backend, int device, lj_cuda_rank_builder 
   lj_cuda_tp *tp = (lj_cuda_tp *)calloc(1, sizeof *tp);
   if (!tp) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   tp->degree = degree;
-  tp->group.allreduce_delta = tp_allreduce_delta;
+  tp->group.allreduce_rank = tp_allreduce_rank;
   tp->group.ctx = tp;
   int rc = lj_tp_comm_create(&tp->comm, backend, degree, device);
   for (int r = 0; rc == 0 && r < degree; r++) {
     rc = build(ctx, degree, r, lj_tp_comm_device(tp->comm, r), &tp->ranks[r]);
     if (rc < 0) rc = lj_fail_context(rc, "tensor-parallel rank %d of %d", r, degree);
+    else lj_cuda_engine_join_group(tp->ranks[r], &tp->group, degree, r);
   }
   if (rc < 0) {
     lj_cuda_tp_free(tp);
@@ -65,7 +83,7 @@ const char *lj_cuda_tp_describe(const lj_cuda_tp *tp) { return lj_tp_comm_descri
 
 int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_t *seq, const int32_t *pos, int n,
                              const int32_t *logit_rows, int n_logits, float *logits) {
-  return lj_cuda_forward_group(tp->ranks, tp->degree, &tp->group, tokens, seq, pos, n, logit_rows, n_logits, logits);
+  return lj_cuda_forward_group(tp->ranks, tp->degree, tokens, seq, pos, n, logit_rows, n_logits, logits);
 }
 
 int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode) {
@@ -74,3 +92,79 @@ int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode) {
 }
 
 void lj_cuda_tp_set_skip_allreduce(lj_cuda_tp *tp, int on) { tp->skip_allreduce = on; }
+
+int lj_cuda_tp_prepare_batch(lj_cuda_tp *tp, int n_seqs, const int *tokens, const int *n_tokens, lj_cuda_batch *b0) {
+  tp->have_batch = 0;
+  for (int r = 0; r < tp->degree; r++) {
+    CUDA_CHECK(cudaSetDevice(tp->ranks[r]->opt.device));
+    LJ_TRY(lj_cuda_prepare_batch(tp->ranks[r], n_seqs, tokens, n_tokens, &tp->bs[r]));
+  }
+  tp->have_batch = 1;
+  CUDA_CHECK(cudaSetDevice(tp->ranks[0]->opt.device));
+  if (b0) *b0 = tp->bs[0];
+  return 0;
+}
+
+struct lj_cuda_tp_replay {
+  lj_cuda_tp *tp;
+  lj_stage stage;
+  int calls;
+  cudaEvent_t ev[LJ_CUDA_MAX_RANKS];  // rank r's end of a launch, on its device (r >= 1)
+};
+
+int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage st, int calls, lj_cuda_tp_replay **out) {
+  *out = NULL;
+  if (!tp->have_batch) return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay: no batch (lj_cuda_tp_prepare_batch first)");
+  if ((unsigned)st >= LJ_STAGE_ALL_COUNT || calls < 1)
+    return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay of stage %d in %d calls: a known stage and >= 1 call", (int)st,
+                   calls);
+  lj_stage first = st;
+  lj_stage_parts(st, &first, NULL);  // a composite is what the forward call runs at its first part
+  if (lj_cuda_stage_at(tp->ranks[0], &tp->bs[0], first) != st)
+    return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay of stage %s: the ranks' forward call does not run it as itself",
+                   lj_stage_name(st));
+  lj_cuda_tp_replay *r = (lj_cuda_tp_replay *)calloc(1, sizeof *r);
+  if (!r) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
+  r->tp = tp, r->stage = st, r->calls = calls;
+  for (int k = 1; k < tp->degree; k++) {
+    cudaSetDevice(tp->ranks[k]->opt.device);
+    cudaError_t err = cudaEventCreateWithFlags(&r->ev[k], cudaEventDisableTiming);
+    if (err != cudaSuccess) {
+      lj_cuda_tp_replay_free(r);
+      return LJ_FAIL(LJ_ECUDA, "tensor-parallel replay: event on rank %d: %s", k, cudaGetErrorString(err));
+    }
+  }
+  *out = r;
+  return 0;
+}
+
+int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n) {
+  lj_cuda_tp *tp = r->tp;
+  int L = tp->ranks[0]->cfg.n_layers, per_layer = lj_stage_is_per_layer(r->stage);
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < r->calls; i++)
+      for (int q = 0; q < tp->degree; q++) {
+        if (tp->degree > 1) CUDA_CHECK(cudaSetDevice(tp->ranks[q]->opt.device));
+        LJ_TRY(lj_cuda_run_stage(tp->ranks[q], r->stage, per_layer ? i % L : -1, &tp->bs[q], NULL));
+      }
+  for (int q = 1; q < tp->degree; q++) {  // rank 0's stream waits for the others: one synchronize covers all
+    CUDA_CHECK(cudaSetDevice(tp->ranks[q]->opt.device));
+    CUDA_CHECK(cudaEventRecord(r->ev[q], tp->ranks[q]->stream));
+    CUDA_CHECK(cudaSetDevice(tp->ranks[0]->opt.device));
+    CUDA_CHECK(cudaStreamWaitEvent(tp->ranks[0]->stream, r->ev[q], 0));
+  }
+  return 0;
+}
+
+int lj_cuda_tp_replay_calls(const lj_cuda_tp_replay *r) { return r->calls; }
+
+void lj_cuda_tp_replay_free(lj_cuda_tp_replay *r) {
+  if (!r) return;
+  for (int q = 0; q < r->tp->degree; q++) {
+    cudaSetDevice(r->tp->ranks[q]->opt.device);
+    cudaStreamSynchronize(r->tp->ranks[q]->stream);
+    if (q > 0 && r->ev[q]) cudaEventDestroy(r->ev[q]);
+  }
+  cudaSetDevice(r->tp->ranks[0]->opt.device);
+  free(r);
+}

@@ -1,9 +1,11 @@
 // The CUDA engine with tensor parallelism (docs/tensor-parallel.md §6): N lj_cuda_engine ranks,
 // each holding its rank's slices (model/tp_shard.h), its own KV cache of its KV heads and its
-// own activations, driven stage by stage from one host thread; after every layer's o_proj and
-// down the ranks' delta (the partial sums of the residual update) is all-reduced in place
-// (tp_comm.h: NCCL across GPUs, or loopback on one GPU). Norms, residual, final norm, LM head
-// and sampling are replicated: every rank computes the same logits; rank 0's are returned.
+// own activations, driven stage by stage from one host thread; each layer's stages
+// attn_allreduce and mlp_allreduce (after o_proj and down) all-reduce the ranks' delta (the partial
+// sums of the residual update) in place (tp_comm.h: NCCL across GPUs, or loopback on one GPU):
+// every rank runs the stage (lj_cuda_run_stage), and the last rank's run enqueues the collective.
+// Norms, residual, final norm, LM head and sampling are replicated: every rank computes the same
+// logits; rank 0's are returned.
 // Eager (no CUDA graphs yet). Plain C API; without CUDA every call is LJ_ENODEV.
 #pragma once
 #include <stdint.h>
@@ -33,6 +35,20 @@ int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_
                              const int32_t *logit_rows, int n_logits, float *logits);
 // lj_cuda_set_fusion on every rank.
 int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode);
+// Stage by stage (the profile's replays; docs/tensor-parallel.md §4). Prepares every rank's batch
+// (lj_cuda_prepare_batch on each) and keeps them for the group's replays; b0 receives rank 0's.
+int lj_cuda_tp_prepare_batch(lj_cuda_tp *tp, int n_seqs, const int *tokens, const int *n_tokens, lj_cuda_batch *b0);
+// A replay of one stage (as the ranks' forward call runs it: a composite in place of its parts)
+// on every rank together, `calls` calls (per-layer stages cycle
+// through the layers, as lj_cuda_replay_create), on the batches of the last lj_cuda_tp_prepare_batch.
+// Eager, not a CUDA graph: each launch enqueues calls x ranks stages from the host, the all-reduce
+// stages joining the ranks, and ends with rank 0's stream waiting for every rank's, so that
+// lj_cuda_synchronize of rank 0 waits for the whole launch.
+typedef struct lj_cuda_tp_replay lj_cuda_tp_replay;
+int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage stage, int calls, lj_cuda_tp_replay **out);
+int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n);
+int lj_cuda_tp_replay_calls(const lj_cuda_tp_replay *r);
+void lj_cuda_tp_replay_free(lj_cuda_tp_replay *r);
 // Tests: 1 skips the all-reduce (each rank keeps its own partial delta), to show that it matters.
 void lj_cuda_tp_set_skip_allreduce(lj_cuda_tp *tp, int on);
 

@@ -21,6 +21,16 @@ int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_
 }
 int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode) { return NO_CUDA(); }
 void lj_cuda_tp_set_skip_allreduce(lj_cuda_tp *tp, int on) {}
+int lj_cuda_tp_prepare_batch(lj_cuda_tp *tp, int n_seqs, const int *tokens, const int *n_tokens, lj_cuda_batch *b0) {
+  return NO_CUDA();
+}
+int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage stage, int calls, lj_cuda_tp_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n) { return NO_CUDA(); }
+int lj_cuda_tp_replay_calls(const lj_cuda_tp_replay *r) { return 0; }
+void lj_cuda_tp_replay_free(lj_cuda_tp_replay *r) {}
 #else
 typedef int lj_tp_engine_nocuda_unused;  // ISO C forbids an empty translation unit
 #endif
