@@ -79,6 +79,7 @@ extern "C" {
 }
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/gemm_lt.h"
+#include "engine/cuda/gemv_defaults.h"
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/pdl.h"
 #include "engine/cuda/swiglu.h"
@@ -327,12 +328,28 @@ static std::vector<int> gemv_variants(int wf) {
 // " fp8_gemv=NAME" for a RESULT line, "" for bf16.
 static std::string gemv_field(int v) { return v < 0 ? "" : std::string(" fp8_gemv=") + lj_fp8_gemv_name(v); }
 
+// The decode GEMVs' defaults for this model (gemv_defaults.c: by matrix shape, from the measured
+// shape nearest to each), what --tune starts from and every other run uses.
+static void print_gemv_defaults(const lj_model_config *c, int fp8) {
+  printf("  GEMV defaults at 1-2 tokens (by shape, gemv_defaults.c):");
+  for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) {
+    int64_t rows, len;
+    lj_gemv_class_shape(c, k, &rows, &len);
+    int pipe = fp8 && k != LJ_GEMV_CLASS_LM_HEAD;  // the lm_head is bf16 in either format
+    const lj_gemv_measured *m = lj_gemv_nearest_measured(pipe, k, rows, len);
+    printf(" %s %lldx%lld %s%s (%s)", lj_gemv_class_name(k), (long long)rows, (long long)len,
+           pipe ? "pipe " : "", pipe ? lj_fp8_pipe_config_name(m->cfg) : lj_gemv_config_name(m->cfg), m->model);
+  }
+  printf("\n");
+}
+
 static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick, int wf, int fp8_scale) {
   lj_model_config c;
   LJ(lj_config_preset(name, &c));
   const char *wname = lj_weights_label(wf, fp8_scale);
   printf("\n== %s, %s weights: %.2f B parameters, %.2f GB of weights\n", name, wname, lj_config_n_params(&c) / 1e9,
          lj_cuda_weight_storage_bytes(&c, wf) / 1e9);
+  print_gemv_defaults(&c, wf == LJ_WEIGHTS_FP8);
 
   // --- batch 1: decode at context 512, prefill of 2048 tokens
   {
@@ -555,6 +572,7 @@ static void bench_tune(const char *name, double copy_gbs, int quick, int wf) {
   int fp8 = wf == LJ_WEIGHTS_FP8;
   const char *wname = lj_weights_label(wf, LJ_FP8_SCALE_ROW);
   printf("\n== tune %s, %s weights: batch-1 decode at context 512 per knob setting\n", name, wname);
+  print_gemv_defaults(&c, fp8);
   lj_cuda_options o;
   lj_cuda_options_default(&o);
   // 1024 positions: the decode reaches ~580; a target of one split then holds the whole cache
@@ -566,7 +584,7 @@ static void bench_tune(const char *name, double copy_gbs, int quick, int wf) {
   LJ(lj_cuda_set_fusion(e, LJ_FUSION_NONE));
   int steps = quick ? 64 : 128;
   int dflt[LJ_GEMV_CLASS_COUNT];
-  lj_gemv_class_defaults(fp8, dflt);
+  lj_gemv_model_defaults(&c, fp8, dflt);
   auto set = [&](const int *cfg) { LJ(lj_cuda_set_gemv_configs(e, fp8 ? NULL : cfg, fp8 ? cfg : NULL)); };
   set(dflt);
   tune_point base = tune_run(e, &c, wname, fp8, copy_gbs, steps), best = base;

@@ -26,6 +26,7 @@ extern "C" {
 #include "common/error.h"
 }
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/gemv_defaults.h"
 #include "engine/cuda/rope.h"
 #include "gpu_test_util.h"
 extern "C" {
@@ -698,7 +699,7 @@ static void check_decode_knobs(int weights) {
                  tok_differ);
     }
     int dflt[LJ_GEMV_CLASS_COUNT];
-    lj_gemv_class_defaults(fp8, dflt);
+    lj_gemv_model_defaults(&c, fp8, dflt);
     assert_int_equal(lj_cuda_set_gemv_configs(e, fp8 ? NULL : dflt, fp8 ? dflt : NULL), 0);
     for (int sp : {1, 2, 8}) {
       assert_int_equal(lj_cuda_set_attn_splits(e, sp), 0);
@@ -720,7 +721,9 @@ static void check_decode_knobs(int weights) {
   int bad[LJ_GEMV_CLASS_COUNT] = {0, 0, LJ_GEMV_CONFIG_COUNT, 0, 0}, got[LJ_GEMV_CLASS_COUNT];
   assert_int_equal(lj_cuda_set_gemv_configs(e, bad, NULL), LJ_EINVAL);
   lj_cuda_gemv_configs(e, got, NULL);
-  assert_int_equal(got[LJ_GEMV_CLASS_GATE_UP], LJ_GEMV_CONFIG_DEFAULT);
+  int want[LJ_GEMV_CLASS_COUNT];  // the shape's default, set again above
+  lj_gemv_model_defaults(&c, 0, want);
+  assert_int_equal(got[LJ_GEMV_CLASS_GATE_UP], want[LJ_GEMV_CLASS_GATE_UP]);
   lj_cuda_engine_free(e);
 }
 

@@ -24,6 +24,7 @@
 #include "engine/cuda/embedding.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv.h"
+#include "engine/cuda/gemv_defaults.h"
 #include "engine/cuda/gemv_fp8.h"
 #include "engine/cuda/weight_fp8.h"
 #include "engine/cuda/memory_plan.h"
@@ -254,8 +255,8 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   e->attn_prefill = LJ_ATTN_PREFILL_DEFAULT;
   e->swiglu_quant = LJ_SWIGLU_QUANT_DEFAULT;
   e->attn_decode = LJ_ATTN_DECODE_DEFAULT;
-  lj_gemv_class_defaults(0, e->gemv_cfg);
-  lj_gemv_class_defaults(1, e->fp8_pipe_cfg);
+  lj_gemv_model_defaults(cfg, 0, e->gemv_cfg);  // a rank's layer shape under tensor parallelism
+  lj_gemv_model_defaults(cfg, 1, e->fp8_pipe_cfg);
   if (opt)
     e->opt = *opt;
   else
