@@ -12,10 +12,10 @@
 //      prefill is compared with the cuBLASLt FP8 GEMM rate at 8192^3 (E4M3 x E4M3 -> bf16 with
 //      outer-vector scales, the engine's prefill GEMM), measured here too; RESULT lines carry
 //      weights=bf16|fp8. FP8 batch 1 runs the own GEMV unfused only (no cuBLASLt-only or fused variant).
-//   4. --fusion none|production|both (default both): the execution modes measured. Batch-1
-//      decode and its stage table run in each; the batch sweep runs batches <= 8 (where
-//      the fused kernels apply) in each, larger batches once (RESULT kind=decode for the
-//      unfused mode, kind=decode_fused for the fused one).
+//   4. --fusion none|production|norm-once|both|all (default both: none and production): the
+//      execution modes measured. Batch-1 decode and its stage table run in each; the batch sweep
+//      runs batches <= 8 (where the fused kernels apply) in each, larger batches once (RESULT
+//      kind=decode for the unfused mode, kind=decode_fused for production, decode_norm_once).
 //   5. --fp8-gemv NAME|all (default: the engine's default, LJ_FP8_GEMV_DEFAULT): the FP8 GEMV
 //      kernels measured (base, warp, pipe, splitk; fp8_gemv_variant.h). FP8 batch-1 decode, its
 //      stage table and the sweep's batches <= 8 run once per variant; their RESULT lines carry
@@ -58,7 +58,7 @@
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
 // usage: bench_engine [--models llama-3.2-1b,llama-3.2-3b,llama-3.1-8b] [--quick]
-//                     [--fusion none|production|both] [--weights bf16|fp8|both]
+//                     [--fusion none|production|norm-once|both|all] [--weights bf16|fp8|both]
 //                     [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]
 //                     [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]
 //                     [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]
@@ -79,6 +79,7 @@ extern "C" {
 }
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/gemm_lt.h"
+#include "engine/cuda/gemv_defaults.h"
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/pdl.h"
 #include "engine/cuda/swiglu.h"
@@ -295,7 +296,8 @@ static std::vector<double> stage_profile(lj_cuda_engine *e, const lj_model_confi
 }
 
 // Which execution modes to measure (--fusion).
-static int g_fusion_none = 1, g_fusion_prod = 1;
+static int g_fusion_on[3] = {1, 1, 0};  // by lj_cuda_fusion_mode: none, production, norm-once
+static const int g_fusions = 3;
 // The FP8 GEMV variants to measure (--fp8-gemv); --decode-only.
 static std::vector<int> g_fp8_gemvs = {LJ_FP8_GEMV_DEFAULT};
 // --fp8-scale: the scale granularities of the FP8 weights measured (lj_fp8_scale_mode).
@@ -327,12 +329,28 @@ static std::vector<int> gemv_variants(int wf) {
 // " fp8_gemv=NAME" for a RESULT line, "" for bf16.
 static std::string gemv_field(int v) { return v < 0 ? "" : std::string(" fp8_gemv=") + lj_fp8_gemv_name(v); }
 
+// The decode GEMVs' defaults for this model (gemv_defaults.c: by matrix shape, from the measured
+// shape nearest to each), what --tune starts from and every other run uses.
+static void print_gemv_defaults(const lj_model_config *c, int fp8) {
+  printf("  GEMV defaults at 1-2 tokens (by shape, gemv_defaults.c):");
+  for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) {
+    int64_t rows, len;
+    lj_gemv_class_shape(c, k, &rows, &len);
+    int pipe = fp8 && k != LJ_GEMV_CLASS_LM_HEAD;  // the lm_head is bf16 in either format
+    const lj_gemv_measured *m = lj_gemv_nearest_measured(pipe, k, rows, len);
+    printf(" %s %lldx%lld %s%s (%s)", lj_gemv_class_name(k), (long long)rows, (long long)len,
+           pipe ? "pipe " : "", pipe ? lj_fp8_pipe_config_name(m->cfg) : lj_gemv_config_name(m->cfg), m->model);
+  }
+  printf("\n");
+}
+
 static void bench_model(const char *name, double copy_gbs, double gemm_tflops, int quick, int wf, int fp8_scale) {
   lj_model_config c;
   LJ(lj_config_preset(name, &c));
   const char *wname = lj_weights_label(wf, fp8_scale);
   printf("\n== %s, %s weights: %.2f B parameters, %.2f GB of weights\n", name, wname, lj_config_n_params(&c) / 1e9,
          lj_cuda_weight_storage_bytes(&c, wf) / 1e9);
+  print_gemv_defaults(&c, wf == LJ_WEIGHTS_FP8);
 
   // --- batch 1: decode at context 512, prefill of 2048 tokens
   {
@@ -345,14 +363,15 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
     struct { int gemv, pdl, fusion; const char *name; } variants[] = {
         {1, 1, LJ_FUSION_NONE, "GEMV+PDL"},        {1, 0, LJ_FUSION_NONE, "GEMV"},
         {0, 1, LJ_FUSION_NONE, "cuBLASLt"},        {1, 1, LJ_FUSION_PRODUCTION, "fused+PDL"},
-        {1, 0, LJ_FUSION_PRODUCTION, "fused"}};
-    double best_s[2] = {0, 0};  // GEMV+PDL per mode
+        {1, 0, LJ_FUSION_PRODUCTION, "fused"},     {1, 1, LJ_FUSION_NORM_ONCE, "norm-once+PDL"},
+        {1, 0, LJ_FUSION_NORM_ONCE, "norm-once"}};
+    double best_s[3] = {0, 0, 0};  // GEMV+PDL per mode
     for (auto v : variants)
     for (int g8 : gemv_variants(wf))
     for (int ad : g_attn_decodes) {
       if (g_prefill_only) break;
-      if (v.fusion == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
-      if (wf == LJ_WEIGHTS_FP8 && (!v.gemv || v.fusion == LJ_FUSION_PRODUCTION)) continue;  // FP8: GEMV, unfused
+      if (!g_fusion_on[v.fusion]) continue;
+      if (wf == LJ_WEIGHTS_FP8 && (!v.gemv || v.fusion != LJ_FUSION_NONE)) continue;  // FP8: GEMV, unfused
       if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
       int gemv = v.gemv;
       lj_cuda_set_pdl(v.pdl);
@@ -373,16 +392,17 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
              100.0 * floor_s / s, lj_cuda_fusion_name(v.fusion), wname, gemv_field(g8).c_str(), lj_attn_decode_name(ad));
       if (gemv && v.pdl && ad == g_attn_decodes[0]) best_s[v.fusion] = s;
     }
-    if (best_s[0] > 0 && best_s[1] > 0)
-      printf("  decode batch 1: fusion saves %.3f ms/token (%.1f%%): %.1f -> %.1f tok/s\n",
-             (best_s[0] - best_s[1]) * 1e3, 100.0 * (best_s[0] - best_s[1]) / best_s[0], 1.0 / best_s[0],
-             1.0 / best_s[1]);
+    for (int f = 1; f < g_fusions; f++)
+      if (best_s[0] > 0 && best_s[f] > 0)
+        printf("  decode batch 1: fusion %s saves %.3f ms/token (%.1f%%): %.1f -> %.1f tok/s\n",
+               lj_cuda_fusion_name(f), (best_s[0] - best_s[f]) * 1e3, 100.0 * (best_s[0] - best_s[f]) / best_s[0],
+               1.0 / best_s[0], 1.0 / best_s[f]);
     lj_cuda_set_pdl(1);
     lj_cuda_set_use_gemv(e, 1);
-    for (int f = 0; f < 2; f++)
+    for (int f = 0; f < g_fusions; f++)
       for (int g8 : gemv_variants(wf))
       for (int ad : g_attn_decodes) {
-        if (g_prefill_only || (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod)) continue;
+        if (g_prefill_only || !g_fusion_on[f] || (wf == LJ_WEIGHTS_FP8 && f != LJ_FUSION_NONE)) continue;
         LJ(lj_cuda_set_fusion(e, f));
         LJ(lj_cuda_set_attn_decode(e, ad));
         if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
@@ -465,11 +485,11 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
         printf("RESULT model=%s kind=decode batch=%d ctx=%d fits=0 max_batch=%d\n", name, b, ctx, fit);
         continue;
       }
-      for (int f = 0; f < 2; f++)
+      for (int f = 0; f < g_fusions; f++)
       for (int g8 : b <= 8 ? gemv_variants(wf) : std::vector<int>{gemv_variants(wf)[0]})
       for (int ad : g_attn_decodes) {
-        if (f == LJ_FUSION_NONE ? !g_fusion_none : !g_fusion_prod) continue;
-        if (f == LJ_FUSION_PRODUCTION && g_fusion_none && b > 8) continue;  // the same kernels as unfused
+        if (!g_fusion_on[f]) continue;
+        if (f != LJ_FUSION_NONE && g_fusion_on[LJ_FUSION_NONE] && b > 8) continue;  // the same kernels as unfused
         LJ(lj_cuda_set_fusion(e, f));
         LJ(lj_cuda_set_attn_decode(e, ad));
         if (g8 >= 0) LJ(lj_cuda_set_fp8_gemv(e, g8));
@@ -481,7 +501,7 @@ static void bench_model(const char *name, double copy_gbs, double gemm_tflops, i
         double floor_s = (double)bytes / (copy_gbs * 1e9);
         printf("RESULT model=%s kind=%s batch=%d ctx=%d fits=1 tok_s=%.2f ms_step=%.4f gbs=%.1f fusion=%s "
                "floor_ms=%.4f pct_floor=%.1f weights=%s%s attn_decode=%s\n", name,
-               f == LJ_FUSION_PRODUCTION ? "decode_fused" : "decode", b, ctx, b / s, s * 1e3, bytes / s / 1e9,
+               f == LJ_FUSION_PRODUCTION ? "decode_fused" : f == LJ_FUSION_NORM_ONCE ? "decode_norm_once" : "decode", b, ctx, b / s, s * 1e3, bytes / s / 1e9,
                lj_cuda_fusion_name(f), floor_s * 1e3, 100.0 * floor_s / s, wname, gemv_field(g8).c_str(),
                lj_attn_decode_name(ad));
       }
@@ -555,6 +575,7 @@ static void bench_tune(const char *name, double copy_gbs, int quick, int wf) {
   int fp8 = wf == LJ_WEIGHTS_FP8;
   const char *wname = lj_weights_label(wf, LJ_FP8_SCALE_ROW);
   printf("\n== tune %s, %s weights: batch-1 decode at context 512 per knob setting\n", name, wname);
+  print_gemv_defaults(&c, fp8);
   lj_cuda_options o;
   lj_cuda_options_default(&o);
   // 1024 positions: the decode reaches ~580; a target of one split then holds the whole cache
@@ -566,7 +587,7 @@ static void bench_tune(const char *name, double copy_gbs, int quick, int wf) {
   LJ(lj_cuda_set_fusion(e, LJ_FUSION_NONE));
   int steps = quick ? 64 : 128;
   int dflt[LJ_GEMV_CLASS_COUNT];
-  lj_gemv_class_defaults(fp8, dflt);
+  lj_gemv_model_defaults(&c, fp8, dflt);
   auto set = [&](const int *cfg) { LJ(lj_cuda_set_gemv_configs(e, fp8 ? NULL : cfg, fp8 ? cfg : NULL)); };
   set(dflt);
   tune_point base = tune_run(e, &c, wname, fp8, copy_gbs, steps), best = base;
@@ -721,15 +742,16 @@ int main(int argc, char **argv) {
     }
     else if (!strcmp(argv[i], "--fusion") && i + 1 < argc) {
       const char *f = argv[++i];
-      if (!strcmp(f, "both")) g_fusion_none = g_fusion_prod = 1;
-      else if (lj_cuda_fusion_parse(f) == LJ_FUSION_NONE) g_fusion_none = 1, g_fusion_prod = 0;
-      else if (lj_cuda_fusion_parse(f) == LJ_FUSION_PRODUCTION) g_fusion_none = 0, g_fusion_prod = 1;
-      else {
-        fprintf(stderr, "bench_engine: --fusion %s: expected none, production or both\n", f);
+      int m = lj_cuda_fusion_parse(f), all = !strcmp(f, "all");
+      if (!all && strcmp(f, "both") && (m < 0 || m >= g_fusions)) {
+        fprintf(stderr, "bench_engine: --fusion %s: expected none, production, norm-once, both (none and "
+                "production) or all\n", f);
         return 2;
       }
+      for (int k = 0; k < g_fusions; k++)
+        g_fusion_on[k] = all || (m < 0 ? k != LJ_FUSION_NORM_ONCE : k == m);
     } else {
-      fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|both] "
+      fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|norm-once|both|all] "
                       "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n"
                       "       [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]\n"
                       "       [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]\n"

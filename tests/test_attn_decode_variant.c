@@ -45,7 +45,8 @@ static void test_rope_attn_stage(void **state) {
   assert_int_equal(f, LJ_STAGE_ROPE);
   assert_int_equal(l, LJ_STAGE_ATTN);
   assert_int_equal(lj_stage_part_mask(LJ_STAGE_ROPE_ATTN), (1u << LJ_STAGE_ROPE) | (1u << LJ_STAGE_ATTN));
-  assert_int_equal(LJ_STAGE_ALL_COUNT, LJ_STAGE_COUNT + 3);
+  assert_int_equal(LJ_STAGE_ROPE_ATTN, LJ_STAGE_COUNT + 2);  // its id; norm-once's two composites follow
+  assert_int_equal(LJ_STAGE_ALL_COUNT, LJ_STAGE_COUNT + 5);
 }
 
 // The split count of decode attention: the rule (one sequence fills the SMs once, a batch twice) by default, a target when

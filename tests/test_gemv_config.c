@@ -1,5 +1,5 @@
 // The decode GEMVs' configurations (gemv_config.h; no GPU needed): names and their rows and loads in
-// flight, the per-class specs bench_engine --tune prints and the engine's setter reads, and the
+// flight, the defaults per matrix shape, the per-class specs bench_engine --tune prints and the engine's setter reads, and the
 // errors a bad spec gets.
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +11,8 @@
 
 #include "common/error.h"
 #include "engine/cuda/gemv_config.h"
+#include "engine/cuda/gemv_defaults.h"
+#include "model/config.h"
 
 static void test_bf16_names(void **state) {
   (void)state;
@@ -52,17 +54,75 @@ static void test_fp8_pipe_names(void **state) {
   assert_int_equal(lj_fp8_pipe_config_parse("r4u2"), -1);  // bf16's word
 }
 
-static void test_class_names_and_defaults(void **state) {
+static void test_class_names(void **state) {
   (void)state;
   const char *want[LJ_GEMV_CLASS_COUNT] = {"qkv", "o_proj", "gate_up", "down", "lm_head"};
   for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) assert_string_equal(lj_gemv_class_name(k), want[k]);
   assert_null(lj_gemv_class_name(LJ_GEMV_CLASS_COUNT));
-  int cfg[LJ_GEMV_CLASS_COUNT];
-  // unchanged until bench_engine --tune has measured the others on a GPU (scripts/gpu/decode_tune.sh)
-  lj_gemv_class_defaults(0, cfg);
-  for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) assert_int_equal(cfg[k], LJ_GEMV_CONFIG_DEFAULT);
-  lj_gemv_class_defaults(1, cfg);
-  for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) assert_int_equal(cfg[k], LJ_FP8_PIPE_CONFIG_DEFAULT);
+}
+
+// Every class of model `name` gets configuration `want` (a bf16 or FP8 pipe name); the lm_head of
+// an FP8 model is bf16 and asked of the bf16 table (want_lm_head).
+static void expect_model(const char *name, int fp8, const char *want, const char *want_lm_head) {
+  lj_model_config c;
+  assert_int_equal(lj_config_preset(name, &c), 0);
+  int cfg[LJ_GEMV_CLASS_COUNT], lm[LJ_GEMV_CLASS_COUNT];
+  lj_gemv_model_defaults(&c, fp8, cfg);
+  lj_gemv_model_defaults(&c, 0, lm);
+  for (int k = 0; k < LJ_GEMV_CLASS_LM_HEAD; k++) {
+    const char *got = fp8 ? lj_fp8_pipe_config_name(cfg[k]) : lj_gemv_config_name(cfg[k]);
+    if (strcmp(got, want)) fail_msg("%s %s %s: %s, expected %s", name, fp8 ? "fp8" : "bf16", lj_gemv_class_name(k), got, want);
+  }
+  assert_string_equal(lj_gemv_config_name(lm[LJ_GEMV_CLASS_LM_HEAD]), want_lm_head);
+}
+
+// The defaults per shape (gemv_defaults.c): each measured model gets its own fastest setting on
+// every class (H100, 2026-12-07: 1B r4u2, 3B r1u1, 8B r1u1, 8B FP8 pipe r4d1); 70B's shapes are
+// nearest 8B's, the tiny test models' 1B's; FP8 has one measured model, so every FP8 shape gets r4d1.
+static void test_defaults_per_preset(void **state) {
+  (void)state;
+  expect_model("llama-3.2-1b", 0, "r4u2", "r4u2");
+  expect_model("llama-3.2-3b", 0, "r1u1", "r1u1");
+  expect_model("llama-3.1-8b", 0, "r1u1", "r1u1");
+  expect_model("llama-3.3-70b", 0, "r1u1", "r1u1");
+  expect_model("tiny", 0, "r4u2", "r4u2");
+  expect_model("tiny-untied", 0, "r4u2", "r4u2");
+  expect_model("llama-3.1-8b", 1, "r4d1", "r1u1");
+  expect_model("llama-3.2-1b", 1, "r4d1", "r4u2");
+  expect_model("llama-3.3-70b", 1, "r4d1", "r1u1");
+  // the source of a default: the measured model and its tok/s against the kernel before the knob
+  const lj_gemv_measured *m = lj_gemv_nearest_measured(0, LJ_GEMV_CLASS_DOWN, 4096, 14336);
+  assert_non_null(m);
+  assert_string_equal(m->model, "llama-3.1-8b");
+  assert_true(m->tok_s > m->before_tok_s);
+  assert_null(lj_gemv_nearest_measured(0, LJ_GEMV_CLASS_COUNT, 4096, 4096));
+  assert_int_equal(lj_gemv_default_config(0, LJ_GEMV_CLASS_COUNT, 4096, 4096), LJ_GEMV_CONFIG_DEFAULT);
+}
+
+// Shapes not measured: the nearest measured shape of the class in log2 rows + log2 row length.
+static void test_defaults_nearest(void **state) {
+  (void)state;
+  int64_t rows, len;
+  lj_model_config c;
+  assert_int_equal(lj_config_preset("llama-3.2-3b", &c), 0);
+  lj_gemv_class_shape(&c, LJ_GEMV_CLASS_QKV, &rows, &len);
+  assert_int_equal(rows, 24 * 128 + 2 * 8 * 128);
+  assert_int_equal(len, 3072);
+  lj_gemv_class_shape(&c, LJ_GEMV_CLASS_DOWN, &rows, &len);
+  assert_true(rows == 3072 && len == 8192);
+  lj_gemv_class_shape(&c, LJ_GEMV_CLASS_LM_HEAD, &rows, &len);
+  assert_true(rows == 128256 && len == 3072);
+  // down, 8192 long: 2048 rows are 1B's (r4u2), 3072 3B's (r1u1); 2400 rows lie nearer 2048 in log2
+  assert_string_equal(lj_gemv_config_name(lj_gemv_default_config(0, LJ_GEMV_CLASS_DOWN, 2400, 8192)), "r4u2");
+  assert_string_equal(lj_gemv_config_name(lj_gemv_default_config(0, LJ_GEMV_CLASS_DOWN, 2600, 8192)), "r1u1");
+  // an 8B rank of degree 2: gate_up 14336 x 4096 and down 4096 x 7168 lie nearer 3B's (distance 0.61)
+  // than 8B's (1.0); its qkv, 3072 x 4096, is 1.0 from 1B's and from 8B's: the first in the table wins
+  assert_true(lj_gemv_nearest_measured(0, LJ_GEMV_CLASS_GATE_UP, 14336, 4096) ==
+              lj_gemv_nearest_measured(0, LJ_GEMV_CLASS_GATE_UP, 16384, 3072));
+  assert_string_equal(lj_gemv_nearest_measured(0, LJ_GEMV_CLASS_DOWN, 4096, 7168)->model, "llama-3.2-3b");
+  assert_string_equal(lj_gemv_nearest_measured(0, LJ_GEMV_CLASS_QKV, 3072, 4096)->model, "llama-3.2-1b");
+  // a degenerate shape is clamped, not a NaN distance
+  assert_string_equal(lj_gemv_config_name(lj_gemv_default_config(0, LJ_GEMV_CLASS_QKV, 0, 0)), "r4u2");
 }
 
 static void test_spec_parse(void **state) {
@@ -124,7 +184,8 @@ static void test_spec_format_round_trip(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bf16_names),          cmocka_unit_test(test_fp8_pipe_names),
-      cmocka_unit_test(test_class_names_and_defaults), cmocka_unit_test(test_spec_parse),
+      cmocka_unit_test(test_class_names),
+      cmocka_unit_test(test_defaults_per_preset), cmocka_unit_test(test_defaults_nearest), cmocka_unit_test(test_spec_parse),
       cmocka_unit_test(test_spec_errors),         cmocka_unit_test(test_spec_format_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,8 +109,8 @@ static size_t window_of(const lj_profile_raw *raw, int kind, int r) {
   return 0;
 }
 
-// A production profile's decode skips attention only (the MLP ablation would run the fused
-// ffn_norm+gate_up+swiglu as its norm alone): with --ablate both its headline ablation is
+// A production (or norm-once) profile's decode skips attention only (the MLP ablation would run the
+// fused ffn_norm+gate_up+swiglu as its norm alone): with --ablate both its headline ablation is
 // attention's, checked against the attention estimate, where an unfused profile's is the MLP's.
 static void test_ablation_fused_decode(void **state) {
   (void)state;
@@ -140,11 +140,20 @@ static void test_ablation_fused_decode(void **state) {
   assert_int_equal(r.ablation.stage, LJ_STAGE_ATTN);
   REL(r.ablation.saved_j.estimate, kAttn, 0.01);
   assert_int_equal(verdict(&r.ablation), LJ_VERDICT_PASS);
-  // the same windows in an unfused profile: its headline is the MLP's, which has no windows here
-  snprintf(r.plan.fusion, sizeof r.plan.fusion, "none");
+  // norm-once is fused too (with the MLP skipped its o_proj+ffn_norm runs as its parts): attention's
+  snprintf(r.plan.fusion, sizeof r.plan.fusion, "norm-once");
   r.ablation_valid = 0;
   assert_int_equal(lj_analyze_ablation(&r, &raw), 0);
-  assert_false(r.ablation_valid);
+  assert_true(r.ablation_valid);
+  assert_int_equal(r.ablation.stage, LJ_STAGE_ATTN);
+  // the same windows in an unfused profile ("none", or "" from a store before the modes): its
+  // headline is the MLP's, which has no windows here
+  for (int k = 0; k < 2; k++) {
+    snprintf(r.plan.fusion, sizeof r.plan.fusion, "%s", k ? "" : "none");
+    r.ablation_valid = 0;
+    assert_int_equal(lj_analyze_ablation(&r, &raw), 0);
+    assert_false(r.ablation_valid);
+  }
   lj_profile_result_free(&r);
 }
 

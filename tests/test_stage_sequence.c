@@ -119,6 +119,40 @@ static void test_fused_decode_lists_each_composite_once(void **state) {
   assert_int_equal(covered, ((1u << LJ_STAGE_COUNT) - 1u) & ~allreduce);
 }
 
+// Norm once (v9): attn_norm+qkv, o_proj+ffn_norm and gate_up+swiglu with the stages left simple
+// cover every simple stage once; o_proj+ffn_norm's run of ids holds attn_allreduce's, never a part
+// (composites run at degree 1). Their names, groups (the heavy part's) and no KV-cache reads.
+static void test_norm_once_lists_each_composite_once(void **state) {
+  (void)state;
+  lj_stage at[LJ_STAGE_COUNT], out[LJ_STAGE_COUNT];
+  identity(at, 1);
+  at[LJ_STAGE_ATTN_NORM] = LJ_STAGE_ATTN_NORM_QKV;
+  at[LJ_STAGE_O_PROJ] = LJ_STAGE_O_PROJ_FFN_NORM;
+  at[LJ_STAGE_GATE_UP] = LJ_STAGE_GATE_UP_SWIGLU;
+  const char *want[] = {"embed", "attn_norm+qkv", "rope", "attn", "o_proj+ffn_norm", "gate_up+swiglu", "down",
+                        "final_norm", "lm_head", "sample"};
+  int n = lj_stage_sequence(at, LJ_STAGE_EMBED, LJ_STAGE_SAMPLE, out);
+  assert_int_equal(n, (int)(sizeof want / sizeof want[0]));
+  uint32_t covered = 0;
+  for (int i = 0; i < n; i++) {
+    assert_string_equal(lj_stage_name(out[i]), want[i]);
+    assert_int_equal(covered & lj_stage_part_mask(out[i]), 0);
+    covered |= lj_stage_part_mask(out[i]);
+  }
+  uint32_t allreduce = (1u << LJ_STAGE_ATTN_ALLREDUCE) | (1u << LJ_STAGE_MLP_ALLREDUCE);
+  assert_int_equal(covered, ((1u << LJ_STAGE_COUNT) - 1u) & ~allreduce);
+  assert_int_equal(lj_stage_part_mask(LJ_STAGE_O_PROJ_FFN_NORM), (1u << LJ_STAGE_O_PROJ) | (1u << LJ_STAGE_FFN_NORM));
+  assert_int_equal(lj_stage_part_mask(LJ_STAGE_GATE_UP_SWIGLU), (1u << LJ_STAGE_GATE_UP) | (1u << LJ_STAGE_SWIGLU));
+  assert_int_equal(lj_stage_part_mask(LJ_STAGE_ATTN_ALLREDUCE), 1u << LJ_STAGE_ATTN_ALLREDUCE);  // a simple stage
+  for (int k = 0; k < 2; k++) {
+    lj_stage st = k ? LJ_STAGE_GATE_UP_SWIGLU : LJ_STAGE_O_PROJ_FFN_NORM;
+    assert_true(lj_stage_is_composite(st));
+    assert_true(lj_stage_is_per_layer(st));
+    assert_false(lj_stage_reads_cache(st));
+    assert_int_equal(lj_stage_group_of(st), k ? LJ_GROUP_MLP : LJ_GROUP_ATTENTION);
+  }
+}
+
 static void test_rope_attn_and_a_span(void **state) {
   (void)state;
   lj_stage at[LJ_STAGE_COUNT], out[LJ_STAGE_COUNT];
@@ -138,6 +172,7 @@ int main(void) {
       cmocka_unit_test(test_degree2_places_allreduce),
       cmocka_unit_test(test_layer_orders),
       cmocka_unit_test(test_fused_decode_lists_each_composite_once),
+      cmocka_unit_test(test_norm_once_lists_each_composite_once),
       cmocka_unit_test(test_rope_attn_and_a_span),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,8 +76,8 @@ for mw in llama-3.2-1b:bf16 llama-3.2-3b:bf16 llama-3.1-8b:bf16 llama-3.1-8b:fp8
   verdict $(awk -v p="${pct:-0}" 'BEGIN { print (p >= 85) }') \
     "$m $w decode batch 1: best setting at ${pct:-?}% of the bandwidth floor (defaults ${dpct:-?}%; target >= 85)"
 done
-echo "  to make a GEMV setting the default: src/engine/cuda/gemv_config.c, bf16_defaults / fp8_defaults" \
-  "(per class: qkv, o_proj, gate_up, down, lm_head; names in gemv_config.h); a split count: the engine's" \
+echo "  to make a GEMV setting the default: src/engine/cuda/gemv_defaults.c, the measured table (per model" \
+  "shape: qkv, o_proj, gate_up, down, lm_head; names in gemv_config.h); a split count: the engine's" \
   "attn_splits at creation (0 = the rule), after checking batches 4-16 (bench_engine --attn-decode)"
 echo "decode_tune: $fails failure(s)"
 exit $((fails > 0))

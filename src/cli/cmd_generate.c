@@ -53,9 +53,11 @@ static void usage(FILE *fp) {
           "                       loopback (every rank on one GPU: a test device, not a\n"
           "                       performance mode); given with --tp 1, the one rank runs through\n"
           "                       the tensor-parallel path\n"
-          "  --fusion none|production  CUDA engine's decode kernels: one per stage (none, the\n"
-          "                       default: measured faster) or the fused composites\n"
-          "                       attn_norm+qkv, ffn_norm+gate_up+swiglu (docs/engine-cuda.md)\n"
+          "  --fusion none|production|norm-once  CUDA engine's decode kernels: one per stage\n"
+          "                       (none, the default: measured faster), the fused composites\n"
+          "                       attn_norm+qkv, ffn_norm+gate_up+swiglu (production), or\n"
+          "                       attn_norm+qkv, o_proj+ffn_norm, gate_up+swiglu (norm-once: the\n"
+          "                       FFN norm once per token; one GPU) (docs/engine-cuda.md)\n"
           "  --weights bf16|fp8   linear layers in bf16 (default) or FP8 E4M3 with one scale per\n"
           "                       output row, quantised on load (cuda: on the GPU; cpu: the fp32\n"
           "                       reference of the same FP8 values); default: fp8 for an FP8\n"
@@ -212,7 +214,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         break;
       case OPT_FUSION:
         a->fusion = lj_cuda_fusion_parse(optarg);
-        if (a->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none or production", optarg);
+        if (a->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none, production or norm-once", optarg);
         break;
       case 'h': usage(stdout); return 1;
       case ':': return LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]);

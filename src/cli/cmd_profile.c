@@ -95,9 +95,10 @@ static void usage(FILE *f) {
           "  --weights bf16|fp8     the linear layers: bf16 (default) or FP8 E4M3 (docs/engine-cuda.md)\n"
           "  --fp8-scale row|tensor with --weights fp8: one scale per output row (default) or one per\n"
           "                         tensor, stored as weights fp8-tensor\n"
-          "  --fusion none|production  the CUDA engine's decode kernels: one per stage (none, default) or\n"
-          "                         the fused mode's composite stages (production; bf16 weights only; the\n"
-          "                         CPU engine refuses it); `compare` of both says what the boundaries cost\n"
+          "  --fusion none|production|norm-once  the CUDA engine's decode kernels: one per stage (none,\n"
+          "                         default) or a fused mode's composite stages (production, norm-once;\n"
+          "                         bf16 weights only; the CPU engine refuses them); `compare` of two\n"
+          "                         modes says what the boundaries cost\n"
           "output:\n"
           "  -o, --output FILE      store (SQLite; default: the default store, see docs/store.md)\n"
           "  --json                 print the summary as JSON to stdout (docs/profile-json.md), the text to stderr\n"
@@ -258,7 +259,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
         break;
       case OPT_FUSION:
         o->fusion = lj_cuda_fusion_parse(optarg);
-        if (o->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none or production", optarg);
+        if (o->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none, production or norm-once", optarg);
         break;
       case OPT_ABLATE:
         if (!strcmp(optarg, "none")) o->ablation = 0;

@@ -3,7 +3,7 @@
 // (-1 for stages outside the decoder layers). Stage names are what NVTX
 // ranges, the store and the reports show.
 //
-// Composite stages: in the engine's fused mode (LJ_FUSION_PRODUCTION), or with the
+// Composite stages: in the engine's fused modes (LJ_FUSION_PRODUCTION, LJ_FUSION_NORM_ONCE), or with the
 // decode attention variant that fuses RoPE ("one_rope"), one kernel does the work of
 // several consecutive simple stages of a layer; it is a stage of its own
 // (id >= LJ_STAGE_COUNT, name "a+b+c") that covers those parts, so a profiler can
@@ -40,6 +40,8 @@ typedef enum {
   LJ_STAGE_ATTN_NORM_QKV = LJ_STAGE_COUNT,  // attn_norm + qkv
   LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU,         // ffn_norm + gate_up + swiglu
   LJ_STAGE_ROPE_ATTN,                       // rope + attn (decode, attention variant one_rope)
+  LJ_STAGE_O_PROJ_FFN_NORM,                 // o_proj + ffn_norm (norm once: residual, sum of squares)
+  LJ_STAGE_GATE_UP_SWIGLU,                  // gate_up + swiglu (norm once: the scale applied on the fly)
   LJ_STAGE_ALL_COUNT,
   LJ_STAGE_NONE = 0xFF,  // no one stage (above every id; arrays are never indexed by it)
   // a decoder layer's simple stages, in run order: attn_norm .. mlp_allreduce
@@ -60,7 +62,7 @@ static inline const char *lj_stage_name(lj_stage s) {
   static const char *const names[LJ_STAGE_ALL_COUNT] = {
       "embed", "attn_norm", "qkv", "rope", "attn", "o_proj", "attn_allreduce", "ffn_norm",
       "gate_up", "swiglu", "down", "mlp_allreduce", "final_norm", "lm_head", "sample",
-      "attn_norm+qkv", "ffn_norm+gate_up+swiglu", "rope+attn"};
+      "attn_norm+qkv", "ffn_norm+gate_up+swiglu", "rope+attn", "o_proj+ffn_norm", "gate_up+swiglu"};
   return (unsigned)s < LJ_STAGE_ALL_COUNT ? names[s] : "?";
 }
 
@@ -81,6 +83,9 @@ static inline int lj_stage_parts(lj_stage s, lj_stage *first, lj_stage *last) {
     case LJ_STAGE_ATTN_NORM_QKV: f = LJ_STAGE_ATTN_NORM, l = LJ_STAGE_QKV; break;
     case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU: f = LJ_STAGE_FFN_NORM, l = LJ_STAGE_SWIGLU; break;
     case LJ_STAGE_ROPE_ATTN: f = LJ_STAGE_ROPE, l = LJ_STAGE_ATTN; break;
+    // covers the all-reduce between them, which runs only at degree > 1, where this one is not used
+    case LJ_STAGE_O_PROJ_FFN_NORM: f = LJ_STAGE_O_PROJ, l = LJ_STAGE_FFN_NORM; break;
+    case LJ_STAGE_GATE_UP_SWIGLU: f = LJ_STAGE_GATE_UP, l = LJ_STAGE_SWIGLU; break;
     default:
       if ((unsigned)s >= LJ_STAGE_COUNT) return 0;
   }
@@ -104,11 +109,14 @@ static inline int lj_stage_sequence(const lj_stage *at, lj_stage first, lj_stage
   return n;
 }
 
-// Bit (1u << part) for every simple stage s covers (the skip-mask convention).
+// Bit (1u << part) for every simple stage s covers (the skip-mask convention). A composite's run
+// may span the all-reduce after o_proj (o_proj+ffn_norm), which is never a part: composites run
+// at degree 1 only.
 static inline uint32_t lj_stage_part_mask(lj_stage s) {
   lj_stage f, l;
   int n = lj_stage_parts(s, &f, &l);
-  return n > 0 ? ((2u << l) - (1u << f)) : 0u;
+  uint32_t comm = s == f ? 0u : (1u << LJ_STAGE_ATTN_ALLREDUCE) | (1u << LJ_STAGE_MLP_ALLREDUCE);
+  return n > 0 ? ((2u << l) - (1u << f)) & ~comm : 0u;
 }
 
 // 1 for the stages that run once per decoder layer (composites included: all of theirs do).

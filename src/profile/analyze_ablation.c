@@ -92,8 +92,9 @@ int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw) {
   int paired = raw->n_abl[1] > 0;  // the bracketed windows; else independent sets (full_j, ablated_j)
   if (!paired && (raw->n_full < 1 || raw->n_ablated < 1)) return 0;
   lj_mean_ci per_call;
-  // 3 (both): the MLP, as the runner keeps it; the fused mode's decode skips attention only
-  int mlp = r->plan.ablation >= 2 && strcmp(r->plan.fusion, "production") != 0;
+  // 3 (both): the MLP, as the runner keeps it; a fused mode's decode skips attention only ("" is none)
+  int fused = r->plan.fusion[0] && strcmp(r->plan.fusion, "none") != 0;
+  int mlp = r->plan.ablation >= 2 && !fused;
   if ((mlp ? decode_mlp_per_call(r, &per_call) : lj_analyze_decode_attention_per_call(r, &per_call)) < 0) {
     lj_clear_error();
     return 0;

@@ -92,20 +92,25 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   LJ_TRY(lj_fp8_scale_check(o->weights, o->fp8_scale, o->fp8_scale != LJ_FP8_SCALE_ROW));
   snprintf(p->weights, sizeof p->weights, "%s", lj_weights_label(o->weights, o->fp8_scale));
   // The fused kernels read bf16 weight rows: with FP8 the engine would run the simple stages.
-  if (o->fusion == LJ_FUSION_PRODUCTION && o->weights == LJ_WEIGHTS_FP8)
-    return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion production with --weights fp8: the fused kernels read bf16 weights "
-                   "(docs/engine-cuda.md); use --weights bf16 or --fusion none");
+  const char *fname = lj_cuda_fusion_name(o->fusion) ? lj_cuda_fusion_name(o->fusion) : "?";
+  if (o->fusion != LJ_FUSION_NONE && o->weights == LJ_WEIGHTS_FP8)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion %s with --weights fp8: the fused kernels read bf16 weights "
+                   "(docs/engine-cuda.md); use --weights bf16 or --fusion none", fname);
   // A prompt this short would run fused too, but the prefill methods replay the simple stages.
-  if (o->fusion == LJ_FUSION_PRODUCTION && (int64_t)o->batch * o->prompt_len <= LJ_CUDA_FUSED_MAX_TOKENS)
-    return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion production with a prefill of %lld tokens (batch %d x prompt %d): "
+  if (o->fusion != LJ_FUSION_NONE && (int64_t)o->batch * o->prompt_len <= LJ_CUDA_FUSED_MAX_TOKENS)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion %s with a prefill of %lld tokens (batch %d x prompt %d): "
                    "calls of at most %d tokens run fused, and the prefill's stage methods replay the simple stages; "
-                   "use a prompt of more than %d tokens in all, or --fusion none", (long long)o->batch * o->prompt_len,
+                   "use a prompt of more than %d tokens in all, or --fusion none", fname, (long long)o->batch * o->prompt_len,
                    o->batch, o->prompt_len, LJ_CUDA_FUSED_MAX_TOKENS, LJ_CUDA_FUSED_MAX_TOKENS);
   // Tensor parallelism: a degree that splits the model's heads and MLP rows, bf16 linear layers.
   LJ_TRY(lj_tp_check(&p->config, o->tp_degree, p->config.name));
   if (o->tp_degree > 1 && o->weights == LJ_WEIGHTS_FP8)
     return LJ_FAIL(LJ_EUNSUPPORTED, "--tp %d with --weights fp8: not supported yet (each rank would quantise its "
                    "own slice of o_proj's and down_proj's input, which nothing checks yet); use --weights bf16",
+                   o->tp_degree);
+  if (o->tp_degree > 1 && o->fusion == LJ_FUSION_NORM_ONCE)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "--tp %d with --fusion norm-once: its o_proj+ffn_norm would normalise before the "
+                   "all-reduce of o_proj's partial sums (docs/engine-cuda.md); use --fusion none or production",
                    o->tp_degree);
   p->tp_degree = o->tp_degree;
   snprintf(p->fusion, sizeof p->fusion, "%s", lj_cuda_fusion_name(o->fusion) ? lj_cuda_fusion_name(o->fusion) : "none");

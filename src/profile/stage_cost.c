@@ -155,6 +155,7 @@ static int composite(const lj_model_config *c, lj_stage s, int layer, const lj_s
   lj_stage first, last;
   lj_stage_parts(s, &first, &last);
   for (int p = (int)first; p <= (int)last; p++) {
+    if (!lj_stage_runs_at_degree((lj_stage)p, 1)) continue;  // a composite's span holds no all-reduce
     lj_stage_cost one;
     LJ_TRY(lj_stage_cost_compute(c, (lj_stage)p, layer, sh, &one));
     add_cost(o, &one);

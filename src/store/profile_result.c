@@ -207,11 +207,13 @@ lj_stage_group lj_stage_group_of(lj_stage s) {
     case LJ_STAGE_ATTN:
     case LJ_STAGE_O_PROJ:
     case LJ_STAGE_ATTN_NORM_QKV:  // a composite goes where its heavy part goes: its norm is inside it
+    case LJ_STAGE_O_PROJ_FFN_NORM:
     case LJ_STAGE_ROPE_ATTN: return LJ_GROUP_ATTENTION;
     case LJ_STAGE_GATE_UP:
     case LJ_STAGE_SWIGLU:
     case LJ_STAGE_DOWN:
-    case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU: return LJ_GROUP_MLP;
+    case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU:
+    case LJ_STAGE_GATE_UP_SWIGLU: return LJ_GROUP_MLP;
     case LJ_STAGE_ATTN_ALLREDUCE:
     case LJ_STAGE_MLP_ALLREDUCE: return LJ_GROUP_COMM;
     case LJ_STAGE_LM_HEAD: return LJ_GROUP_LM_HEAD;

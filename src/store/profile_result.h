@@ -31,7 +31,7 @@ typedef struct {
   char engine[8];         // "cuda" or "cpu"
   char weights[16];       // "bf16", "fp8" (per-row scales) or "fp8-tensor": the linear layers' format
                           // (lj_weights_label, engine/weight_format.h)
-  char fusion[16];        // "none" or "production": the CUDA engine's execution mode (stored in the
+  char fusion[16];        // "none", "production" or "norm-once": the CUDA engine's execution mode (stored in the
                           // engine column as "cuda+production"; "" in stores from before it: none)
   int timing_only;        // 1: no energy (CPU engine, or no power source): times only
   int device;             // CUDA device index

@@ -26,6 +26,7 @@ extern "C" {
 #include "common/error.h"
 }
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/gemv_defaults.h"
 #include "engine/cuda/rope.h"
 #include "gpu_test_util.h"
 extern "C" {
@@ -274,33 +275,37 @@ static lj_cuda_engine *graphed_step_marks(const char *preset, int fusion, int at
 // 2e-2 of the float64 reference, graph tokens equal eager tokens); the greedy tokens of both
 // modes are equal, and their decode logits close (bit-identical expected: the fused kernels
 // round like the unfused ones; printed). Then the fused decode step's stage marks show the
-// composites in place of their parts.
-static void check_fusion(const char *preset) {
+// composites in place of their parts, and a composite replays on its own.
+static void check_fusion(const char *preset, int mode) {
   std::vector<int> gen0, gen1;
   std::vector<float> lg0, lg1;
+  const char *mname = lj_cuda_fusion_name(mode);
   run_model(preset, 1, LJ_FUSION_NONE, &gen0, &lg0);
-  run_model(preset, 1, LJ_FUSION_PRODUCTION, &gen1, &lg1);
+  run_model(preset, 1, mode, &gen1, &lg1);
   assert_int_equal(gen0.size(), gen1.size());
   for (size_t i = 0; i < gen0.size(); i++)
-    if (gen0[i] != gen1[i]) fail_msg("%s: greedy token %zu: unfused %d, fused %d", preset, i, gen0[i], gen1[i]);
+    if (gen0[i] != gen1[i]) fail_msg("%s: greedy token %zu: unfused %d, %s %d", preset, i, gen0[i], mname, gen1[i]);
   assert_int_equal(lg0.size(), lg1.size());
   std::vector<double> ref(lg0.begin(), lg0.end());
   size_t differ = 0;
   for (size_t i = 0; i < lg0.size(); i++) differ += lg0[i] != lg1[i];
   double e = rel_err(lg1.data(), ref.data(), ref.size());
-  printf("  %s: fused vs unfused decode logits: rel err %.3g, %zu of %zu differ; %zu greedy tokens equal\n", preset,
-         e, differ, lg0.size(), gen0.size());
-  if (e > TOL_LOGITS) fail_msg("%s: fused logits rel err %.3g from the unfused ones", preset, e);
+  printf("  %s: fusion %s vs unfused decode logits: rel err %.3g, %zu of %zu differ; %zu greedy tokens equal\n",
+         preset, mname, e, differ, lg0.size(), gen0.size());
+  if (e > TOL_LOGITS) fail_msg("%s: fusion %s logits rel err %.3g from the unfused ones", preset, mname, e);
 
-  // Stage marks of one graphed decode step in fused mode.
+  // Stage marks of one graphed decode step in the fused mode.
   lj_model_config c;
   assert_int_equal(lj_config_preset(preset, &c), 0);
   int count[LJ_STAGE_ALL_COUNT];
   std::vector<int> prompt;
-  lj_cuda_engine *en = graphed_step_marks(preset, LJ_FUSION_PRODUCTION, LJ_ATTN_DECODE_DEFAULT, count, &prompt);
-  int L = c.n_layers;
+  lj_cuda_engine *en = graphed_step_marks(preset, mode, LJ_ATTN_DECODE_DEFAULT, count, &prompt);
+  int L = c.n_layers, once = mode == LJ_FUSION_NORM_ONCE;
   assert_int_equal(count[LJ_STAGE_ATTN_NORM_QKV], L);
-  assert_int_equal(count[LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU], L);
+  assert_int_equal(count[LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU], once ? 0 : L);
+  assert_int_equal(count[LJ_STAGE_O_PROJ_FFN_NORM], once ? L : 0);
+  assert_int_equal(count[LJ_STAGE_GATE_UP_SWIGLU], once ? L : 0);
+  assert_int_equal(count[LJ_STAGE_O_PROJ], once ? 0 : L);
   assert_int_equal(count[LJ_STAGE_ROPE], L);
   assert_int_equal(count[LJ_STAGE_DOWN], L);
   assert_int_equal(count[LJ_STAGE_ATTN_NORM] + count[LJ_STAGE_QKV] + count[LJ_STAGE_FFN_NORM] +
@@ -311,21 +316,32 @@ static void check_fusion(const char *preset) {
   int one = 1, tok = prompt[0];
   lj_cuda_reset(en);
   assert_int_equal(lj_cuda_prepare_batch(en, 1, &tok, &one, &b), 0);
-  lj_cuda_replay *r = NULL;
-  assert_int_equal(lj_cuda_replay_create(en, LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU, &b, 2 * L, &r), 0);
-  assert_int_equal(lj_cuda_replay_launch(r, 2), 0);
-  assert_int_equal(lj_cuda_synchronize(en), 0);
-  lj_cuda_replay_free(r);
+  lj_stage comps[2] = {once ? LJ_STAGE_O_PROJ_FFN_NORM : LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU,
+                       once ? LJ_STAGE_GATE_UP_SWIGLU : LJ_STAGE_ATTN_NORM_QKV};
+  for (lj_stage st : comps) {
+    lj_cuda_replay *r = NULL;
+    assert_int_equal(lj_cuda_replay_create(en, st, &b, 2 * L, &r), 0);
+    assert_int_equal(lj_cuda_replay_launch(r, 2), 0);
+    assert_int_equal(lj_cuda_synchronize(en), 0);
+    lj_cuda_replay_free(r);
+  }
   lj_cuda_engine_free(en);
 }
 
 static void test_fusion_tiny(void **state) {
   (void)state;
-  check_fusion("tiny");
+  check_fusion("tiny", LJ_FUSION_PRODUCTION);
 }
 static void test_fusion_tiny_untied(void **state) {
   (void)state;
-  check_fusion("tiny-untied");
+  check_fusion("tiny-untied", LJ_FUSION_PRODUCTION);
+}
+// Norm once (v9): the same checks; its o_proj+ffn_norm and gate_up+swiglu replace o_proj,
+// ffn_norm+gate_up+swiglu. With an odd intermediate size and q_dim != dim (tiny-untied) too.
+static void test_fusion_norm_once(void **state) {
+  (void)state;
+  check_fusion("tiny", LJ_FUSION_NORM_ONCE);
+  check_fusion("tiny-untied", LJ_FUSION_NORM_ONCE);
 }
 
 static void test_refuses_what_does_not_fit(void **state) {
@@ -591,18 +607,24 @@ static void check_attn_decode_tiny(const char *preset) {
   lj_cuda_engine_free(en);
 }
 
+// A 2-layer engine of a preset's layer shape (random weights), 2 sequences of up to 512 positions.
+static lj_cuda_engine *two_layer_engine(const char *preset, int weights, lj_model_config *c) {
+  assert_int_equal(lj_config_preset(preset, c), 0);
+  c->n_layers = 2;
+  lj_cuda_options opt;
+  lj_cuda_options_default(&opt);
+  opt.max_batch = 2, opt.max_ctx = 512, opt.max_tokens = 1024, opt.print_plan = 0, opt.weights = weights;
+  lj_cuda_engine *e = NULL;
+  assert_int_equal(lj_cuda_engine_create_random(&e, c, SEED, &opt), 0);
+  return e;
+}
+
 // 2-layer models with the heads of 1B (head_dim 64, 32/8) and 3B (128, 24/8): two prompts of 130
 // and 45 tokens (9 and 3 of 17 splits with keys), then 16 greedy steps by graph replay and 3 eager
 // decode steps' logits per variant.
 static void check_attn_decode_heads(const char *preset) {
   lj_model_config c;
-  assert_int_equal(lj_config_preset(preset, &c), 0);
-  c.n_layers = 2;
-  lj_cuda_options opt;
-  lj_cuda_options_default(&opt);
-  opt.max_batch = 2, opt.max_ctx = 512, opt.max_tokens = 1024, opt.print_plan = 0;
-  lj_cuda_engine *e = NULL;
-  assert_int_equal(lj_cuda_engine_create_random(&e, &c, SEED, &opt), 0);
+  lj_cuda_engine *e = two_layer_engine(preset, LJ_WEIGHTS_BF16, &c);
   int lens[2] = {130, 45}, steps = 16;
   std::vector<int> p = random_tokens(lens[0] + lens[1], 31);
   size_t V = (size_t)c.vocab_size;
@@ -665,13 +687,7 @@ static void decode_logits(lj_cuda_engine *e, size_t V, int n_seqs, const int *le
 
 static void check_decode_knobs(int weights) {
   lj_model_config c;
-  assert_int_equal(lj_config_preset("llama-3.2-1b", &c), 0);
-  c.n_layers = 2;
-  lj_cuda_options opt;
-  lj_cuda_options_default(&opt);
-  opt.max_batch = 2, opt.max_ctx = 512, opt.max_tokens = 1024, opt.print_plan = 0, opt.weights = weights;
-  lj_cuda_engine *e = NULL;
-  assert_int_equal(lj_cuda_engine_create_random(&e, &c, SEED, &opt), 0);
+  lj_cuda_engine *e = two_layer_engine("llama-3.2-1b", weights, &c);
   int fp8 = weights == LJ_WEIGHTS_FP8, steps = 8;
   const char *wn = fp8 ? "fp8" : "bf16";
   int lens[2] = {130, 45};
@@ -698,7 +714,7 @@ static void check_decode_knobs(int weights) {
                  tok_differ);
     }
     int dflt[LJ_GEMV_CLASS_COUNT];
-    lj_gemv_class_defaults(fp8, dflt);
+    lj_gemv_model_defaults(&c, fp8, dflt);
     assert_int_equal(lj_cuda_set_gemv_configs(e, fp8 ? NULL : dflt, fp8 ? dflt : NULL), 0);
     for (int sp : {1, 2, 8}) {
       assert_int_equal(lj_cuda_set_attn_splits(e, sp), 0);
@@ -720,7 +736,9 @@ static void check_decode_knobs(int weights) {
   int bad[LJ_GEMV_CLASS_COUNT] = {0, 0, LJ_GEMV_CONFIG_COUNT, 0, 0}, got[LJ_GEMV_CLASS_COUNT];
   assert_int_equal(lj_cuda_set_gemv_configs(e, bad, NULL), LJ_EINVAL);
   lj_cuda_gemv_configs(e, got, NULL);
-  assert_int_equal(got[LJ_GEMV_CLASS_GATE_UP], LJ_GEMV_CONFIG_DEFAULT);
+  int want[LJ_GEMV_CLASS_COUNT];  // the shape's default, set again above
+  lj_gemv_model_defaults(&c, 0, want);
+  assert_int_equal(got[LJ_GEMV_CLASS_GATE_UP], want[LJ_GEMV_CLASS_GATE_UP]);
   lj_cuda_engine_free(e);
 }
 
@@ -736,6 +754,35 @@ static void test_attn_prefill_variants(void **state) {
   check_attn_prefill_variants("llama-3.2-3b");
 }
 
+// Norm once on 1B's layer shape (2 layers, random weights) at batch 1 and 2: the greedy tokens
+// and decode logits of the unfused mode (bit-identical expected, printed; within 1e-2), with the
+// shape's default GEMV configurations.
+static void test_norm_once_1b_shape(void **state) {
+  (void)state;
+  lj_model_config c;
+  lj_cuda_engine *e = two_layer_engine("llama-3.2-1b", LJ_WEIGHTS_BF16, &c);
+  int lens[2] = {100, 37};
+  std::vector<int> p = random_tokens(lens[0] + lens[1], 41), none;
+  for (int n_seqs = 1; n_seqs <= 2; n_seqs++) {
+    std::vector<float> lg0, lg1;
+    std::vector<int> gen0, gen1;
+    assert_int_equal(lj_cuda_set_fusion(e, LJ_FUSION_NONE), 0);
+    decode_logits(e, (size_t)c.vocab_size, n_seqs, lens, p, none, &lg0, &gen0, 8);
+    assert_int_equal(lj_cuda_set_fusion(e, LJ_FUSION_NORM_ONCE), 0);
+    decode_logits(e, (size_t)c.vocab_size, n_seqs, lens, p, gen0, &lg1, &gen1, 8);
+    size_t differ = 0, tok_differ = 0;
+    for (size_t i = 0; i < lg0.size(); i++) differ += memcmp(&lg0[i], &lg1[i], 4) != 0;
+    for (size_t i = 0; i < gen0.size(); i++) tok_differ += gen0[i] != gen1[i];
+    std::vector<double> ref(lg0.begin(), lg0.end());
+    double err = rel_err(lg1.data(), ref.data(), ref.size());
+    printf("  1B shape, batch %d, norm-once: %zu of %zu decode logits differ from none (rel err %.3g), %zu of %zu "
+           "greedy tokens\n", n_seqs, differ, lg0.size(), err, tok_differ, gen0.size());
+    if (err > 1e-2 || tok_differ) fail_msg("1B shape batch %d: norm-once rel err %.3g, %zu tokens differ", n_seqs, err,
+                                           tok_differ);
+  }
+  lj_cuda_engine_free(e);
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -743,7 +790,8 @@ int main(void) {
       cmocka_unit_test(test_tiny_cublaslt_only), cmocka_unit_test(test_refuses_what_does_not_fit),
       cmocka_unit_test(test_bad_tokens),         cmocka_unit_test(test_upload_dtypes),
       cmocka_unit_test(test_generate_more),      cmocka_unit_test(test_fusion_tiny),
-      cmocka_unit_test(test_fusion_tiny_untied), cmocka_unit_test(test_attn_prefill_variants),
+      cmocka_unit_test(test_fusion_tiny_untied), cmocka_unit_test(test_fusion_norm_once),
+      cmocka_unit_test(test_norm_once_1b_shape), cmocka_unit_test(test_attn_prefill_variants),
       cmocka_unit_test(test_attn_decode_variants), cmocka_unit_test(test_decode_knobs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@ extern "C" {
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv.h"
 #include "engine/cuda/norm_gemv.h"
+#include "engine/cuda/norm_once.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
 #include "engine/cuda/sampling.h"
@@ -345,6 +346,102 @@ static void test_norm_gemv_swiglu(void **state) {
                                              {1, 64, 7},      {1, 96, 100}};
   for (auto sh : shapes) check_norm_gemv(1, sh.n, sh.dim, sh.hidden, 1);
   check_norm_gemv(1, 3, 64, 160, 0);
+}
+
+// The "norm once" kernels (norm_once.h) against the unfused sequence on the same inputs: o_proj's
+// gemv (delta), rmsnorm (x += delta, xn), the gate|up gemv, swiglu. Rounded and summed in the
+// unfused kernels' order: delta and the updated x must be bit-identical, rstd within 1e-5 of float64
+// from the updated x, h within 1e-2 of the unfused h (the count of bit differences is printed; 0 is
+// expected). cfg_o / cfg_gu: the GEMV configurations (the same bits for every one). Each pair runs
+// twice from fresh inputs: the second checks that the block counter came back to 0.
+static void check_norm_once(int n, int in, int dim, int hidden, int cfg_o, int cfg_gu) {
+  const float eps = 1e-5f;
+  std::vector<bf16> a((size_t)n * in), x((size_t)n * dim), nw(dim), wo((size_t)dim * in), wgu((size_t)2 * hidden * dim);
+  random_bf16(a.data(), a.size(), next_seed(), 1.0f);
+  random_bf16(x.data(), x.size(), next_seed(), 2.0f);
+  random_bf16(wo.data(), wo.size(), next_seed(), 0.05f);
+  random_bf16(wgu.data(), wgu.size(), next_seed(), 0.05f);
+  for (int i = 0; i < dim; i++) nw[i] = __float2bfloat16(1.0f + 0.1f * lj_random_unit(next_seed(), 1, i));
+  size_t xb = x.size() * 2, hn = (size_t)n * hidden;
+  void *d_a = dev_copy(a.data(), a.size() * 2), *d_nw = dev_copy(nw.data(), (size_t)dim * 2);
+  void *d_wo = dev_copy(wo.data(), wo.size() * 2), *d_wgu = dev_copy(wgu.data(), wgu.size() * 2);
+
+  void *d_x1 = dev_copy(x.data(), xb), *d_d1 = dev_poisoned(xb), *d_xn = dev_poisoned(xb);
+  void *d_gu = dev_poisoned(2 * hn * 2), *d_h1 = dev_poisoned(hn * 2);
+  assert_int_equal(lj_cuda_gemv(d_d1, 0, (bf16 *)d_a, (bf16 *)d_wo, n, in, dim, 0), 0);
+  assert_int_equal(lj_cuda_rmsnorm((bf16 *)d_xn, (bf16 *)d_x1, (bf16 *)d_x1, (bf16 *)d_d1, (bf16 *)d_nw, NULL, n, dim,
+                                   eps, 0), 0);
+  assert_int_equal(lj_cuda_gemv(d_gu, 0, (bf16 *)d_xn, (bf16 *)d_wgu, n, dim, 2 * hidden, 0), 0);
+  assert_int_equal(lj_cuda_swiglu((bf16 *)d_h1, (bf16 *)d_gu, n, hidden, 0), 0);
+  float *x1 = dev_to_float_bf16(d_x1, x.size()), *d1 = dev_to_float_bf16(d_d1, x.size());
+  float *h1 = dev_to_float_bf16(d_h1, hn);
+  std::vector<double> h1d(h1, h1 + hn), rstd_ref(n);
+  for (int t = 0; t < n; t++) {
+    double ss = 0;
+    for (int d = 0; d < dim; d++) ss += (double)x1[(size_t)t * dim + d] * x1[(size_t)t * dim + d];
+    rstd_ref[t] = 1.0 / sqrt(ss / dim + eps);
+  }
+
+  int *d_counter = (int *)dev_copy(std::vector<int>(1, 0).data(), sizeof(int));
+  float *d_rstd = (float *)dev_poisoned((size_t)n * 4);
+  for (int rep = 0; rep < 2; rep++) {
+    void *d_x2 = dev_copy(x.data(), xb), *d_d2 = dev_poisoned(xb), *d_h2 = dev_poisoned(hn * 2);
+    assert_int_equal(lj_cuda_gemv_residual_norm((bf16 *)d_d2, (bf16 *)d_x2, d_rstd, (bf16 *)d_a, (bf16 *)d_wo, n, in,
+                                                dim, eps, d_counter, cfg_o, 0), 0);
+    assert_int_equal(lj_cuda_scaled_gemv_swiglu((bf16 *)d_h2, (bf16 *)d_x2, d_rstd, (bf16 *)d_nw, (bf16 *)d_wgu, n,
+                                                dim, hidden, cfg_gu, 0), 0);
+    float *x2 = dev_to_float_bf16(d_x2, x.size()), *d2 = dev_to_float_bf16(d_d2, x.size());
+    float *h2 = dev_to_float_bf16(d_h2, hn);
+    std::vector<float> rstd(n);
+    int counter = -1;
+    GPU_OK(cudaMemcpy(rstd.data(), d_rstd, (size_t)n * 4, cudaMemcpyDeviceToHost));
+    GPU_OK(cudaMemcpy(&counter, d_counter, sizeof counter, cudaMemcpyDeviceToHost));
+    char what[96];
+    snprintf(what, sizeof what, "norm once n=%d in=%d dim=%d hidden=%d (%s, %s) launch %d", n, in, dim, hidden,
+             lj_gemv_config_name(cfg_o), lj_gemv_config_name(cfg_gu), rep);
+    if (counter != 0) fail_msg("%s: block counter left at %d", what, counter);
+    for (size_t i = 0; i < x.size(); i++) {
+      if (memcmp(&d2[i], &d1[i], sizeof(float))) fail_msg("%s: delta[%zu] = %g, unfused %g", what, i, d2[i], d1[i]);
+      if (memcmp(&x2[i], &x1[i], sizeof(float))) fail_msg("%s: x[%zu] = %g, unfused %g", what, i, x2[i], x1[i]);
+    }
+    for (int t = 0; t < n; t++)
+      if (!(fabs(rstd[t] - rstd_ref[t]) <= 1e-5 * rstd_ref[t]))
+        fail_msg("%s: rstd[%d] = %.9g, float64 %.9g", what, t, rstd[t], rstd_ref[t]);
+    size_t differ = 0;
+    for (size_t i = 0; i < hn; i++) differ += memcmp(&h2[i], &h1[i], sizeof(float)) != 0;
+    double e = rel_err(h2, h1d.data(), hn);
+    if (rep == 0) printf("  %s: h vs unfused rel err %.3g, %zu of %zu differ\n", what, e, differ, hn);
+    if (e > TOL_BF16) fail_msg("%s: h rel err %.3g from the unfused sequence", what, e);
+    free(x2), free(d2), free(h2);
+    cudaFree(d_x2), cudaFree(d_d2), cudaFree(d_h2);
+  }
+  free(x1), free(d1), free(h1);
+  cudaFree(d_counter), cudaFree(d_rstd), cudaFree(d_a), cudaFree(d_nw), cudaFree(d_wo), cudaFree(d_wgu);
+  cudaFree(d_x1), cudaFree(d_d1), cudaFree(d_xn), cudaFree(d_gu), cudaFree(d_h1);
+}
+
+static void test_norm_once(void **state) {
+  (void)state;
+  // (n, in = q_dim, dim, hidden): 1B's and 8B's layers, the tiny models (q_dim != dim, odd hidden),
+  // rows of 8192 (the last block reads 4 chunks a thread), every token count 1 .. 8.
+  struct { int n, in, dim, hidden; } shapes[] = {{1, 2048, 2048, 8192}, {2, 4096, 4096, 14336}, {1, 96, 64, 160},
+                                                 {2, 96, 96, 200},      {3, 96, 64, 160},       {8, 96, 96, 13},
+                                                 {5, 200, 8192, 9},     {4, 64, 1000, 1},       {6, 48, 24, 7},
+                                                 {7, 3072, 3072, 100}};
+  int r4u2 = lj_gemv_config_parse("r4u2");
+  for (auto sh : shapes) check_norm_once(sh.n, sh.in, sh.dim, sh.hidden, r4u2, r4u2);
+  // every configuration at one and two tokens (o_proj's and gate_up's), on 1B's shape and an odd one
+  for (int cfg = 0; cfg < LJ_GEMV_CONFIG_COUNT; cfg++)
+    for (int n = 1; n <= 2; n++) {
+      check_norm_once(n, 2048, 2048, 8192, cfg, (cfg + 5) % LJ_GEMV_CONFIG_COUNT);
+      check_norm_once(n, 96, 64, 13, (cfg + 3) % LJ_GEMV_CONFIG_COUNT, cfg);
+    }
+  // refusals: a row wider than rmsnorm.cu's, 9 tokens, an unknown configuration, no counter
+  assert_int_equal(lj_cuda_norm_once_supported(1, 64, 8200), 0);
+  assert_int_equal(lj_cuda_norm_once_supported(9, 64, 64), 0);
+  assert_int_equal(lj_cuda_gemv_residual_norm(NULL, NULL, NULL, NULL, NULL, 1, 64, 64, 1e-5f, NULL, 0, 0), LJ_EINVAL);
+  assert_int_equal(lj_cuda_scaled_gemv_swiglu(NULL, NULL, NULL, NULL, NULL, 1, 64, 8, LJ_GEMV_CONFIG_COUNT, 0),
+                   LJ_EINVAL);
 }
 
 // ---------------------------------------------------------------- swiglu
@@ -696,6 +793,7 @@ int main(void) {
       cmocka_unit_test(test_rope),              cmocka_unit_test(test_attention_decode),
       cmocka_unit_test(test_attention_prefill), cmocka_unit_test(test_sampling),
       cmocka_unit_test(test_norm_gemv),         cmocka_unit_test(test_norm_gemv_swiglu),
+      cmocka_unit_test(test_norm_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

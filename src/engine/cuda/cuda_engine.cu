@@ -24,11 +24,13 @@
 #include "engine/cuda/embedding.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv.h"
+#include "engine/cuda/gemv_defaults.h"
 #include "engine/cuda/gemv_fp8.h"
 #include "engine/cuda/weight_fp8.h"
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/no_device_reason.h"
 #include "engine/cuda/norm_gemv.h"
+#include "engine/cuda/norm_once.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
 #include "engine/cuda/sampling.h"
@@ -143,7 +145,7 @@ static int allocate(lj_cuda_engine *e) {
   size_t counter_bytes = lj_attn_decode_counter_bytes(&worst, o->max_batch);
   size_t abytes = 2 * T * (2 * d + e->qkv_dim + e->q_dim + d + 3 * h) + 2 * B * d + 4 * B * V +
                   4 * B + 4 * 4 * T + 4 * 4 * B + 4 + 4 * (size_t)o->max_ctx * B +
-                  e->attn_scratch_bytes + counter_bytes + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 8 * T + T * d + 8 * T : 0) + 43 * 256;
+                  e->attn_scratch_bytes + counter_bytes + 4 * T + sizeof(int) + 2 * 256 + (fp8 ? T * fp8_act_width(c) + 8 * T + T * h + 8 * T + T * d + 8 * T : 0) + 43 * 256;
   CUDA_CHECK(cudaMalloc(&e->act_mem, abytes));
   e->act_bytes = abytes;
   cur = (char *)e->act_mem;
@@ -170,6 +172,8 @@ static int allocate(lj_cuda_engine *e) {
   e->d_history = (int *)carve(&cur, 4 * (size_t)o->max_ctx * B);
   e->attn_scratch = (float *)carve(&cur, e->attn_scratch_bytes);
   e->d_fuse_counter = (int *)carve(&cur, sizeof(int));
+  e->d_norm_counter = (int *)carve(&cur, sizeof(int));
+  e->norm_rstd = (float *)carve(&cur, 4 * T);
   e->d_attn_counters = (unsigned *)carve(&cur, counter_bytes);
   if (fp8) {
     e->act_q = (uint8_t *)carve(&cur, T * fp8_act_width(c));
@@ -186,6 +190,7 @@ static int allocate(lj_cuda_engine *e) {
     return LJ_FAIL(LJ_ENOMEM, "internal: activation layout overflows its allocation");
 
   CUDA_CHECK(cudaMemsetAsync(e->d_fuse_counter, 0, sizeof(int), e->stream));  // synchronised below
+  CUDA_CHECK(cudaMemsetAsync(e->d_norm_counter, 0, sizeof(int), e->stream));
   CUDA_CHECK(cudaMemsetAsync(e->d_attn_counters, 0, counter_bytes, e->stream));
   e->h_len = (int *)calloc(B, sizeof(int));
   if (!e->h_len) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
@@ -254,8 +259,8 @@ static int engine_begin(lj_cuda_engine **out, const lj_model_config *cfg, const 
   e->attn_prefill = LJ_ATTN_PREFILL_DEFAULT;
   e->swiglu_quant = LJ_SWIGLU_QUANT_DEFAULT;
   e->attn_decode = LJ_ATTN_DECODE_DEFAULT;
-  lj_gemv_class_defaults(0, e->gemv_cfg);
-  lj_gemv_class_defaults(1, e->fp8_pipe_cfg);
+  lj_gemv_model_defaults(cfg, 0, e->gemv_cfg);  // a rank's layer shape under tensor parallelism
+  lj_gemv_model_defaults(cfg, 1, e->fp8_pipe_cfg);
   if (opt)
     e->opt = *opt;
   else
@@ -310,6 +315,7 @@ int lj_cuda_engine_create_random_rank(lj_cuda_engine **out, const lj_model_confi
     *out = NULL;
     return rc;
   }
+  e->tp_degree = degree;
   const lj_model_config *c = &e->cfg;
   size_t d = c->dim, h = c->hidden_dim, V = c->vocab_size;
   cudaStream_t s = e->stream;
@@ -500,9 +506,17 @@ void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on) {
   e->opt.use_gemv = on;
   lj_cuda_drop_graph(e);
 }
+// The tensor-parallel degree of a rank: random-weight ranks know it at creation (tp_degree), every
+// rank once it joins its group (group_degree).
+static int rank_degree(const lj_cuda_engine *e) { return e->group_degree > e->tp_degree ? e->group_degree : e->tp_degree; }
+
 int lj_cuda_set_fusion(lj_cuda_engine *e, int mode) {
   if (!lj_cuda_fusion_name(mode))
-    return LJ_FAIL(LJ_EINVAL, "fusion mode %d: expected LJ_FUSION_NONE or LJ_FUSION_PRODUCTION", mode);
+    return LJ_FAIL(LJ_EINVAL, "fusion mode %d: expected LJ_FUSION_NONE, LJ_FUSION_PRODUCTION or LJ_FUSION_NORM_ONCE",
+                   mode);
+  if (mode == LJ_FUSION_NORM_ONCE && rank_degree(e) > 1)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "fusion norm-once with tensor parallelism (degree %d): o_proj+ffn_norm would run "
+                   "the norm before the all-reduce of o_proj's partial sums; use none or production", rank_degree(e));
   e->fusion = mode;
   lj_cuda_drop_graph(e);
   return 0;
@@ -862,9 +876,18 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
       return e->group->allreduce_rank(e->group->ctx, e->group_rank, n);
     case LJ_STAGE_ATTN_NORM_QKV:
     case LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU:
+    case LJ_STAGE_O_PROJ_FFN_NORM:
+    case LJ_STAGE_GATE_UP_SWIGLU:
       if (!ld->wqkv.w)
         return LJ_FAIL(LJ_EUNSUPPORTED, "stage %s: the fused kernels read bf16 weights; this engine holds FP8",
                        lj_stage_name(st));
+      if (st == LJ_STAGE_O_PROJ_FFN_NORM)
+        return lj_cuda_gemv_residual_norm((bf16 *)a->delta, (bf16 *)a->x, e->norm_rstd,
+                                          (const bf16 *)lj_cuda_attn_in(e, layer, a), ld->wo.w, n, e->q_dim, c->dim,
+                                          eps, e->d_norm_counter, e->gemv_cfg[LJ_GEMV_CLASS_O_PROJ], s);
+      if (st == LJ_STAGE_GATE_UP_SWIGLU)  // reads the rstd the last o_proj+ffn_norm wrote
+        return lj_cuda_scaled_gemv_swiglu((bf16 *)a->h, (const bf16 *)a->x, e->norm_rstd, ld->ffn_norm, ld->wgu.w, n,
+                                          c->dim, c->hidden_dim, e->gemv_cfg[LJ_GEMV_CLASS_GATE_UP], s);
       if (st == LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU)
         return lj_cuda_norm_gemv_swiglu((bf16 *)a->h, (bf16 *)a->x, (const bf16 *)a->delta, ld->ffn_norm,
                                         ld->wgu.w, n, c->dim, c->hidden_dim, eps, e->d_fuse_counter, s);
@@ -899,18 +922,26 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
       return st;
     return LJ_STAGE_ROPE_ATTN;
   }
-  if (st == LJ_STAGE_ATTN_NORM)
+  uint32_t parts;
+  if (st == LJ_STAGE_ATTN_NORM) {
     comp = LJ_STAGE_ATTN_NORM_QKV;
-  else if (st == LJ_STAGE_FFN_NORM)
+  } else if (e->fusion == LJ_FUSION_PRODUCTION && st == LJ_STAGE_FFN_NORM) {
     comp = LJ_STAGE_FFN_NORM_GATE_UP_SWIGLU;
-  else
+  } else if (e->fusion == LJ_FUSION_NORM_ONCE && (st == LJ_STAGE_O_PROJ || st == LJ_STAGE_GATE_UP)) {
+    // The pair runs together or not at all: gate_up+swiglu reads the rstd o_proj+ffn_norm writes.
+    if (rank_degree(e) > 1 || !lj_cuda_norm_once_supported(b->n_tokens, e->q_dim, e->cfg.dim)) return st;
+    comp = st == LJ_STAGE_O_PROJ ? LJ_STAGE_O_PROJ_FFN_NORM : LJ_STAGE_GATE_UP_SWIGLU;
+  } else {
     return st;
+  }
   // Only where the own GEMV would run the matrices (decode), and only while every part
   // runs as itself: the ablation of a simple stage keeps its meaning (FP8 has no fused kernel).
-  if (e->fusion != LJ_FUSION_PRODUCTION || !e->opt.use_gemv || e->opt.weights == LJ_WEIGHTS_FP8 ||
+  if (e->fusion == LJ_FUSION_NONE || !e->opt.use_gemv || e->opt.weights == LJ_WEIGHTS_FP8 ||
       !lj_cuda_norm_gemv_supported(b->n_tokens, e->cfg.dim))
     return st;
-  uint32_t parts = lj_stage_part_mask(comp);
+  parts = lj_stage_part_mask(comp);
+  if (comp == LJ_STAGE_O_PROJ_FFN_NORM || comp == LJ_STAGE_GATE_UP_SWIGLU)
+    parts = lj_stage_part_mask(LJ_STAGE_O_PROJ_FFN_NORM) | lj_stage_part_mask(LJ_STAGE_GATE_UP_SWIGLU);
   if (e->skip_mask & parts) return st;
   return comp;
 }
@@ -919,7 +950,8 @@ lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_st
 // activations; 1: the engine alone): embed, layers, final norm, LM head, stage by stage, every
 // rank in turn on its own device and stream. At degree > 1 the layer's stages include
 // attn_allreduce and mlp_allreduce (lj_cuda_stage_at), whose last rank's run enqueues the
-// collective. Fused composites never contain o_proj, down or an all-reduce.
+// collective. Fused composites never contain down or an all-reduce, nor o_proj at degree > 1
+// (o_proj+ffn_norm: norm-once, refused on ranks).
 static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *bs) {
   const lj_cuda_engine *e0 = es[0];
   for (int r = 0; r < n; r++) {
@@ -935,9 +967,11 @@ static int forward_ranks(lj_cuda_engine *const *es, int n, const lj_cuda_batch *
         if (n > 1) CUDA_CHECK(cudaSetDevice(es[r]->opt.device));
         lj_stage run = lj_cuda_stage_at(es[r], &bs[r], (lj_stage)st);
         LJ_TRY(lj_cuda_run_stage(es[r], run, l, &bs[r], &es[r]->acts));
+        lj_stage first = run;
         last = run;
-        lj_stage_parts(run, NULL, &last);
-        if (last == LJ_STAGE_O_PROJ) LJ_TRY(lj_cuda_calibration_run(es[r], l));
+        lj_stage_parts(run, &first, &last);
+        // after o_proj, or after the composite that holds it (o_proj+ffn_norm)
+        if (first <= LJ_STAGE_O_PROJ && last >= LJ_STAGE_O_PROJ) LJ_TRY(lj_cuda_calibration_run(es[r], l));
       }
       st = (int)last;  // a composite covers its parts
     }

@@ -191,11 +191,19 @@ void lj_cuda_set_use_gemv(lj_cuda_engine *e, int on);
 // runs as its parts. Composite inputs and outputs:
 //   ATTN_NORM_QKV            x, delta (layer > 0) -> x (+= delta), qkv    (xn not written)
 //   FFN_NORM_GATE_UP_SWIGLU  x, delta -> x (+= delta), h                  (xn, gu not written)
-typedef enum { LJ_FUSION_NONE = 0, LJ_FUSION_PRODUCTION = 1 } lj_cuda_fusion_mode;
-// Forward calls of at most this many tokens run fused in LJ_FUSION_PRODUCTION (LJ_GEMV_MAX_N: the
+// NORM_ONCE (v9, norm_once.h): the attention side as PRODUCTION (ATTN_NORM_QKV); the FFN norm done
+// once per token instead of in every gate|up block: O_PROJ_FFN_NORM ("o_proj+ffn_norm": o_proj's
+// GEMV, the residual add in its epilogue, its last block the sum of squares) and GATE_UP_SWIGLU
+// ("gate_up+swiglu": the norm applied to x chunk by chunk in the gate|up GEMV, SwiGLU in its
+// epilogue). One GPU only (the composite would swallow the all-reduce after o_proj).
+//   O_PROJ_FFN_NORM  attn, x -> delta, x (+= delta), the norm's rstd per token   (xn not written)
+//   GATE_UP_SWIGLU   x, rstd -> h                                             (xn, gu not written)
+typedef enum { LJ_FUSION_NONE = 0, LJ_FUSION_PRODUCTION = 1, LJ_FUSION_NORM_ONCE = 2 } lj_cuda_fusion_mode;
+// Forward calls of at most this many tokens run fused in the fused modes (LJ_GEMV_MAX_N: the
 // fused kernels are GEMVs); larger calls (prefill) run one kernel per stage in either mode.
 #define LJ_CUDA_FUSED_MAX_TOKENS 8
-// Default LJ_FUSION_NONE. Captured graphs are dropped. LJ_EINVAL for an unknown mode.
+// Default LJ_FUSION_NONE. Captured graphs are dropped. LJ_EINVAL for an unknown mode;
+// LJ_EUNSUPPORTED for NORM_ONCE on a tensor-parallel rank of degree > 1.
 int lj_cuda_set_fusion(lj_cuda_engine *e, int mode);
 int lj_cuda_fusion(const lj_cuda_engine *e);
 // The stage the forward pass runs at simple stage `st` of a layer for batch b: the composite

@@ -85,6 +85,9 @@ struct lj_cuda_engine {
   unsigned *d_attn_counters;        // device, 0 between launches: the one-kernel decode attention's
                                     // block counters (max_batch x n_kv_heads)
   int *d_fuse_counter;              // device, 0 between launches: the fused kernels' block counter
+  int *d_norm_counter;              // device, 0 between launches: o_proj+ffn_norm's block counter
+  float *norm_rstd;                 // device, max_tokens: o_proj+ffn_norm's rstd per token (norm once)
+  int tp_degree;                    // the tensor-parallel degree of a rank engine; 0: the engine alone
 
   // Known-answer calibration (calibration.cu): while calib_bytes > 0, forward() runs a copy of
   // calib_bytes from layer l's source block to its destination block after each layer's o_proj.

@@ -85,8 +85,10 @@ int lj_cuda_set_attn_splits(lj_cuda_engine *e, int splits) { return NO_CUDA(); }
 int lj_cuda_attn_splits(const lj_cuda_engine *e) { return 0; }
 int lj_cuda_set_gemv_configs(lj_cuda_engine *e, const int *bf16_cfg, const int *fp8_pipe_cfg) { return NO_CUDA(); }
 void lj_cuda_gemv_configs(const lj_cuda_engine *e, int *bf16_cfg, int *fp8_pipe_cfg) {
-  if (bf16_cfg) lj_gemv_class_defaults(0, bf16_cfg);
-  if (fp8_pipe_cfg) lj_gemv_class_defaults(1, fp8_pipe_cfg);
+  for (int k = 0; k < LJ_GEMV_CLASS_COUNT; k++) {  // no engine exists without CUDA
+    if (bf16_cfg) bf16_cfg[k] = LJ_GEMV_CONFIG_DEFAULT;
+    if (fp8_pipe_cfg) fp8_pipe_cfg[k] = LJ_FP8_PIPE_CONFIG_DEFAULT;
+  }
 }
 lj_stage lj_cuda_stage_at(const lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st) {
   return lj_stage_runs_at_degree(st, 1) ? st : LJ_STAGE_NONE;

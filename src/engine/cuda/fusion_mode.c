@@ -8,6 +8,7 @@ const char *lj_cuda_fusion_name(int mode) {
   switch (mode) {
     case LJ_FUSION_NONE: return "none";
     case LJ_FUSION_PRODUCTION: return "production";
+    case LJ_FUSION_NORM_ONCE: return "norm-once";
     default: return NULL;
   }
 }
@@ -16,5 +17,6 @@ int lj_cuda_fusion_parse(const char *name) {
   if (!name) return -1;
   if (!strcmp(name, "none")) return LJ_FUSION_NONE;
   if (!strcmp(name, "production")) return LJ_FUSION_PRODUCTION;
+  if (!strcmp(name, "norm-once")) return LJ_FUSION_NORM_ONCE;
   return -1;
 }

@@ -3,7 +3,7 @@
 // every row, so a warp reads 512 contiguous bytes), U chunks per row
 // in flight, each weight chunk multiplied with the matching chunk of every x
 // row (x is small and stays in L1/L2), fp32 accumulation, then a warp + block
-// reduction. W is read exactly once. Many small blocks keep enough loads in
+// reduction (gemv_loop.cuh, shared with the fused kernels). W is read exactly once. Many small blocks keep enough loads in
 // flight for short rows too (in = 2048: one chunk per thread per row).
 // (R, U) is a run-time choice among gemv_config.h's twelve (default 4, 2): a thread adds
 // its chunks in the same order whatever R and U, so every configuration gives the same bits.
@@ -12,84 +12,26 @@
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/gemv.h"
+#include "engine/cuda/gemv_loop.cuh"
 #include "engine/cuda/pdl.h"
 
-#define GEMV_THREADS 256
-#define GEMV_WARPS (GEMV_THREADS / 32)
+#define GEMV_THREADS LJ_GEMV_THREADS
+#define GEMV_WARPS LJ_GEMV_WARPS
 
 template <int N, int R, int U, typename OutT>
 static __global__ void __launch_bounds__(GEMV_THREADS)
 gemv_kernel(OutT *y, const __nv_bfloat16 *x, const __nv_bfloat16 *w, int in, int out) {
   __shared__ float red[GEMV_WARPS][R][N];
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   int row0 = blockIdx.x * R;
   int n8 = in / 8;
   const bf16x8 *w8[R];
-#pragma unroll
-  for (int r = 0; r < R; r++) {
-    int row = row0 + r < out ? row0 + r : out - 1;  // duplicate the last row, never stored
-    w8[r] = reinterpret_cast<const bf16x8 *>(w + (size_t)row * in);
-  }
-  pdl_trigger();
-#pragma unroll
-  for (int r = 0; r < R; r++)
-    for (int off = threadIdx.x * 128; off < in * 2; off += GEMV_THREADS * 128)
-      asm volatile("prefetch.global.L2 [%0];" ::"l"(reinterpret_cast<const char *>(w8[r]) + off));
-  pdl_wait();
+  weight_rows<R>(w8, w, row0, out, in);
+  prefetch_rows<R>(w8, in);
   const bf16x8 *x8 = reinterpret_cast<const bf16x8 *>(x);
-  float acc[R][N];
-#pragma unroll
-  for (int r = 0; r < R; r++)
-#pragma unroll
-    for (int b = 0; b < N; b++) acc[r][b] = 0.0f;
-
-  for (int c0 = threadIdx.x; c0 < n8; c0 += GEMV_THREADS * U) {
-    bf16x8 wv[U][R];
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-      int c = c0 + u * GEMV_THREADS;
-#pragma unroll
-      for (int r = 0; r < R; r++) {
-        if (c < n8) {
-          int4 t = __ldcs(reinterpret_cast<const int4 *>(w8[r] + c));  // streamed, not kept in L2
-          wv[u][r] = *reinterpret_cast<bf16x8 *>(&t);
-        } else {
-          wv[u][r] = bf16x8{};
-        }
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-      int c = c0 + u * GEMV_THREADS;
-      if (c < n8) {
-#pragma unroll
-        for (int b = 0; b < N; b++) {
-          float xf[8];
-          bf16x8_to_float(x8[(size_t)b * n8 + c], xf);
-#pragma unroll
-          for (int r = 0; r < R; r++) {
-            float wf[8];
-            bf16x8_to_float(wv[u][r], wf);
-#pragma unroll
-            for (int j = 0; j < 8; j++) acc[r][b] += wf[j] * xf[j];
-          }
-        }
-      }
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < R; r++)
-#pragma unroll
-    for (int b = 0; b < N; b++) {
-      float v = warp_sum(acc[r][b]);
-      if (lane == 0) red[warp][r][b] = v;
-    }
-  __syncthreads();
+  float v = gemv_rows<N, R, U>(w8, n8, [&](int b, int c, float *xf) { bf16x8_to_float(x8[(size_t)b * n8 + c], xf); },
+                               red);
   if (threadIdx.x < R * N) {
     int r = threadIdx.x / N, b = threadIdx.x % N;
-    float v = 0.0f;
-#pragma unroll
-    for (int k = 0; k < GEMV_WARPS; k++) v += red[k][r][b];
     if (row0 + r < out) {
       if constexpr (sizeof(OutT) == 4)
         y[(size_t)b * out + row0 + r] = v;

@@ -11,18 +11,6 @@ static const char *const bf16_names[LJ_GEMV_CONFIG_COUNT] = {"r1u1", "r1u2", "r1
 static const char *const fp8_names[LJ_FP8_PIPE_CONFIG_COUNT] = {"auto", "r2d1", "r2d2", "r4d1", "r4d2",
                                                                 "r8d1", "r8d2", "r16d1", "r16d2"};
 
-// The engine's defaults per class (qkv, o_proj, gate_up, down, lm_head).
-static const int bf16_defaults[LJ_GEMV_CLASS_COUNT] = {LJ_GEMV_CONFIG_DEFAULT, LJ_GEMV_CONFIG_DEFAULT,
-                                                       LJ_GEMV_CONFIG_DEFAULT, LJ_GEMV_CONFIG_DEFAULT,
-                                                       LJ_GEMV_CONFIG_DEFAULT};
-static const int fp8_defaults[LJ_GEMV_CLASS_COUNT] = {LJ_FP8_PIPE_CONFIG_DEFAULT, LJ_FP8_PIPE_CONFIG_DEFAULT,
-                                                      LJ_FP8_PIPE_CONFIG_DEFAULT, LJ_FP8_PIPE_CONFIG_DEFAULT,
-                                                      LJ_FP8_PIPE_CONFIG_DEFAULT};
-
-void lj_gemv_class_defaults(int fp8, int cfg[LJ_GEMV_CLASS_COUNT]) {
-  memcpy(cfg, fp8 ? fp8_defaults : bf16_defaults, sizeof bf16_defaults);
-}
-
 static int find(const char *const *names, int n, const char *name) {
   for (int i = 0; name && i < n; i++)
     if (!strcmp(name, names[i])) return i;

@@ -35,10 +35,10 @@ typedef enum {
 #define LJ_FP8_PIPE_CONFIG_COUNT 9
 #define LJ_FP8_PIPE_CONFIG_DEFAULT 0
 
-// What an engine runs per class unless told otherwise (fp8: the pipe table), from gemv_config.c's
-// two default tables: r4u2 and auto everywhere until bench_engine --tune has measured the others
-// (scripts/gpu/decode_tune.sh prints the tables to write there).
-void lj_gemv_class_defaults(int fp8, int cfg[LJ_GEMV_CLASS_COUNT]);
+// What an engine runs per class unless told otherwise is a function of the matrix shape
+// (gemv_defaults.h: the settings measured fastest per model on an H100, the nearest measured shape
+// for the others). LJ_GEMV_CONFIG_DEFAULT / LJ_FP8_PIPE_CONFIG_DEFAULT remain the kernels calls of
+// more than LJ_GEMV_TUNED_MAX_N tokens and the plain launchers run.
 
 // "qkv", "o_proj", "gate_up", "down", "lm_head"; NULL for an unknown class.
 const char *lj_gemv_class_name(int cls);

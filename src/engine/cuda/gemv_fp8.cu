@@ -29,6 +29,7 @@
 #include "engine/cuda/bf16_util.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/gemv.h"
+#include "engine/cuda/gemv_loop.cuh"
 #include "engine/cuda/gemv_fp8.h"
 #include "engine/cuda/pdl.h"
 
@@ -36,6 +37,7 @@ namespace cg = cooperative_groups;
 
 #define F8_THREADS 256
 #define F8_WARPS (F8_THREADS / 32)
+static_assert(F8_WARPS == LJ_GEMV_WARPS, "block_reduce (gemv_loop.cuh) sums LJ_GEMV_WARPS partials");
 #define F8_UNROLL 2
 #define W8_THREADS 128  // warp variant: 4 warps per block
 #define W8_ROWS 2       // rows per warp
@@ -122,28 +124,6 @@ static __device__ __forceinline__ void dot_chunks(float (&acc)[R][N], const int4
       if (cc < c1) fma_chunk<N, R>(acc, wv[u], x8, n8, cc);
     }
   }
-}
-
-// The block's sums: thread k < R * N returns output (r, b) = (k / N, k % N), summed over the
-// warps in order; the others return 0. red: F8_WARPS x R x N floats of shared memory.
-template <int N, int R>
-static __device__ __forceinline__ float block_reduce(float (&acc)[R][N], float (*red)[R][N]) {
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-  for (int r = 0; r < R; r++)
-#pragma unroll
-    for (int b = 0; b < N; b++) {
-      float v = warp_sum(acc[r][b]);
-      if (lane == 0) red[warp][r][b] = v;
-    }
-  __syncthreads();
-  float v = 0.0f;
-  if (threadIdx.x < R * N) {
-    int r = threadIdx.x / N, b = threadIdx.x % N;
-#pragma unroll
-    for (int k = 0; k < F8_WARPS; k++) v += red[k][r][b];
-  }
-  return v;
 }
 
 template <int N, typename OutT>

@@ -12,7 +12,7 @@ static int64_t act_bytes_per_token(const lj_model_config *c) {
   int64_t bf16 = 2 * (d /*x*/ + d /*xn*/ + (q + 2 * kv) /*qkv*/ + q /*attn*/ + d /*delta*/ +
                       2 * h /*gate|up*/ + h /*swiglu*/);
   int64_t ints = 4 * 4;  // tokens, seq, pos, kv_len
-  return bf16 + ints;
+  return bf16 + ints + 4 /*norm-once's rstd (fp32)*/;
 }
 
 // Per sequence: final-norm row, logits (fp32), per-sequence state, decode attention scratch and

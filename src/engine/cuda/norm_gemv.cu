@@ -23,11 +23,12 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/gemv.h"
+#include "engine/cuda/gemv_loop.cuh"
 #include "engine/cuda/norm_gemv.h"
 #include "engine/cuda/pdl.h"
 
-#define NG_THREADS 256
-#define NG_WARPS (NG_THREADS / 32)
+#define NG_THREADS LJ_GEMV_THREADS
+#define NG_WARPS LJ_GEMV_WARPS
 #define NG_UNROLL 2
 #define NG_MAX_DIM (NG_THREADS * 8 * 4)    // 8192, as rmsnorm.cu
 #define NG_STATIC_SMEM_LIMIT (48 << 10)    // above this the kernel needs the opt-in attribute
@@ -69,12 +70,7 @@ norm_gemv_kernel(__nv_bfloat16 *y, __nv_bfloat16 *x, const __nv_bfloat16 *delta,
     }
     w8[r] = reinterpret_cast<const bf16x8 *>(w + (size_t)row * dim);
   }
-  pdl_trigger();
-#pragma unroll
-  for (int r = 0; r < NG_ROWS; r++)
-    for (int off = threadIdx.x * 128; off < dim * 2; off += NG_THREADS * 128)
-      asm volatile("prefetch.global.L2 [%0];" ::"l"(reinterpret_cast<const char *>(w8[r]) + off));
-  pdl_wait();  // x and delta come from the previous kernels
+  prefetch_rows<NG_ROWS>(w8, dim);  // x and delta come from the previous kernels
 
   // 1. v = bf16(x + delta) (exact in bf16) into shared memory; sum of squares per row,
   //    per thread in rmsnorm.cu's order.
@@ -152,61 +148,12 @@ norm_gemv_kernel(__nv_bfloat16 *y, __nv_bfloat16 *x, const __nv_bfloat16 *delta,
   __syncthreads();
 
   // 4. The GEMV, gemv.cu's loop with x read from shared memory.
-  float acc[NG_ROWS][N];
-#pragma unroll
-  for (int r = 0; r < NG_ROWS; r++)
-#pragma unroll
-    for (int b = 0; b < N; b++) acc[r][b] = 0.0f;
-
-  for (int c0 = threadIdx.x; c0 < n8; c0 += NG_THREADS * NG_UNROLL) {
-    bf16x8 wv[NG_UNROLL][NG_ROWS];
-#pragma unroll
-    for (int u = 0; u < NG_UNROLL; u++) {
-      int c = c0 + u * NG_THREADS;
-#pragma unroll
-      for (int r = 0; r < NG_ROWS; r++) {
-        if (c < n8) {
-          int4 t = __ldcs(reinterpret_cast<const int4 *>(w8[r] + c));  // streamed, not kept in L2
-          wv[u][r] = *reinterpret_cast<bf16x8 *>(&t);
-        } else {
-          wv[u][r] = bf16x8{};
-        }
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < NG_UNROLL; u++) {
-      int c = c0 + u * NG_THREADS;
-      if (c < n8) {
-#pragma unroll
-        for (int b = 0; b < N; b++) {
-          float xf[8];
-          bf16x8_to_float(xs[(size_t)b * n8 + c], xf);
-#pragma unroll
-          for (int r = 0; r < NG_ROWS; r++) {
-            float wf[8];
-            bf16x8_to_float(wv[u][r], wf);
-#pragma unroll
-            for (int j = 0; j < 8; j++) acc[r][b] += wf[j] * xf[j];
-          }
-        }
-      }
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < NG_ROWS; r++)
-#pragma unroll
-    for (int b = 0; b < N; b++) {
-      float v = warp_sum(acc[r][b]);
-      if (lane == 0) red[warp][r][b] = v;
-    }
-  __syncthreads();
+  float v = gemv_rows<N, NG_ROWS, NG_UNROLL>(
+      w8, n8, [&](int b, int c, float *xf) { bf16x8_to_float(xs[(size_t)b * n8 + c], xf); }, red);
 
   // 5. Epilogue: bf16 rows (QKV), or silu(gate) * up from the block's own gate and up rows.
   if (threadIdx.x < NG_ROWS * N) {
     int r = threadIdx.x / N, b = threadIdx.x % N;
-    float v = 0.0f;
-#pragma unroll
-    for (int k = 0; k < NG_WARPS; k++) v += red[k][r][b];
     if (SWIGLU)
       row_out[r][b] = v;
     else if (first + r < out)
