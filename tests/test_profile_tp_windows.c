@@ -21,6 +21,7 @@
 #include "engine/cuda/tp_comm.h"
 #include "llamajoule/meter.h"
 #include "near.h"
+#include "engine/cuda/cuda_engine.h"
 #include "profile/analyze_internal.h"
 #include "profile/profile_analyze.h"
 #include "profile/stage_cost.h"
@@ -239,7 +240,17 @@ static void test_refused_options(void **state) {
   lj_profile_options_default(&o);
   o.tp_degree = 2;
   assert_int_equal(o.tp_backend, LJ_TP_BACKEND_NCCL);
-  assert_int_equal(lj_profile_gpu_tp_check(&o), 0);  // the defaults: their methods are left out, not refused
+  // the defaults: their methods are left out, not refused; over NCCL, with fewer GPUs than ranks
+  // visible, refused before a run is stored (this machine's count decides which)
+  if (lj_cuda_device_count() >= 2) {
+    assert_int_equal(lj_profile_gpu_tp_check(&o), 0);
+  } else {
+    assert_int_equal(lj_profile_gpu_tp_check(&o), LJ_EINVAL);
+    assert_non_null(strstr(lj_error_message(), "--tp 2 over NCCL needs 2 GPUs (one per rank)"));
+  }
+  o.tp_backend = LJ_TP_BACKEND_LOOPBACK;
+  assert_int_equal(lj_profile_gpu_tp_check(&o), 0);  // every rank on one GPU
+  o.tp_backend = LJ_TP_BACKEND_NCCL;
   o.per_layer = 1;
   expect_refused(&o, LJ_EUNSUPPORTED, "--per-layer with --tp on the GPU");
   o.head_fit = 1;

@@ -38,6 +38,11 @@ int lj_profile_gpu_tp_check(const lj_profile_options *o) {
   if (o->tp_backend == LJ_TP_BACKEND_NCCL && o->tp_degree > LJ_PROFILE_MAX_RANKS)
     return LJ_FAIL(LJ_EINVAL, "--tp %d over NCCL: the profile stores at most %d GPUs", o->tp_degree,
                    LJ_PROFILE_MAX_RANKS);
+  // Before any run is stored: the meter would otherwise fail first, on a GPU it cannot see.
+  int n_dev = lj_cuda_device_count();
+  if (o->tp_backend == LJ_TP_BACKEND_NCCL && n_dev < o->tp_degree)
+    return LJ_FAIL(LJ_EINVAL, "--tp %d over NCCL needs %d GPUs (one per rank); %d visible (--tp-backend "
+                   "loopback runs every rank on one GPU, for testing)", o->tp_degree, o->tp_degree, n_dev);
   return 0;
 }
 

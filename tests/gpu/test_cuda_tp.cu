@@ -247,6 +247,49 @@ static void test_allreduce_stages(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// An all-reduce stage replayed alone (the profile's isolation replay) averages, so delta stays as
+// the forward pass left it: equal on every rank after its all-reduce, so the average leaves it bit
+// for bit. A sum would double it on every call at degree 2 (inf within ~130 calls; the later
+// replays then computed on inf and NaN).
+static void test_allreduce_replay_keeps_delta(void **state) {
+  (void)state;
+  lj_model_config c;
+  if (lj_config_preset("tiny", &c) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_options o = opts();
+  lj_cuda_tp *t;
+  if (lj_cuda_tp_random(&c, 7, 2, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
+  int32_t tok[3] = {1, 2, 3}, seq[3] = {0, 0, 0}, pos[3] = {0, 1, 2}, row = 2;
+  std::vector<float> logits((size_t)c.vocab_size);
+  if (lj_cuda_tp_forward_batch(t, tok, seq, pos, 3, &row, 1, logits.data()) < 0) fail_msg("%s", lj_error_message());
+  int tokens[3] = {1, 2, 3}, n_tokens[1] = {3};
+  lj_cuda_batch b0;
+  if (lj_cuda_tp_prepare_batch(t, 1, tokens, n_tokens, &b0) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_engine *r0 = lj_cuda_tp_rank(t, 0);
+  size_t n = (size_t)3 * c.dim;
+  std::vector<uint16_t> before(n), after(n);
+  assert_int_equal(lj_cuda_synchronize(r0), 0);
+  GPU_OK(cudaMemcpy(before.data(), lj_cuda_engine_acts(r0).delta, n * 2, cudaMemcpyDeviceToHost));
+  lj_cuda_tp_replay *rep;
+  if (lj_cuda_tp_replay_create(t, LJ_STAGE_MLP_ALLREDUCE, 64, &rep) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(lj_cuda_tp_replay_launch(rep, 5), 0);  // 320 all-reduces
+  assert_int_equal(lj_cuda_synchronize(r0), 0);
+  lj_cuda_tp_replay_free(rep);
+  GPU_OK(cudaMemcpy(after.data(), lj_cuda_engine_acts(r0).delta, n * 2, cudaMemcpyDeviceToHost));
+  size_t differ = 0, finite = 0;
+  for (size_t i = 0; i < n; i++) {
+    differ += before[i] != after[i];
+    finite += (after[i] & 0x7F80u) != 0x7F80u;  // exponent all ones: inf or NaN
+  }
+  printf("mlp_allreduce replayed 320 times alone: %zu of %zu delta values differ, %zu finite\n", differ, n, finite);
+  assert_int_equal(differ, 0);
+  assert_int_equal(finite, n);
+  // and a forward pass afterwards sums again: the same logits as before the replay
+  std::vector<float> again((size_t)c.vocab_size);
+  if (lj_cuda_tp_forward_batch(t, tok, seq, pos, 3, &row, 1, again.data()) < 0) fail_msg("%s", lj_error_message());
+  assert_memory_equal(again.data(), logits.data(), logits.size() * sizeof(float));
+  lj_cuda_tp_free(t);
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -255,6 +298,7 @@ int main(void) {
       cmocka_unit_test(test_mha4_degree4),
       cmocka_unit_test(test_tiny_random_degree2),
       cmocka_unit_test(test_allreduce_stages),
+      cmocka_unit_test(test_allreduce_replay_keeps_delta),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

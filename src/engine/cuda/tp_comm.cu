@@ -1,5 +1,6 @@
 #include "engine/cuda/tp_comm.h"
 
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ extern "C" {
 
 struct lj_tp_comm {
   int backend, n;
+  int average;            // lj_tp_comm_set_average
   int device;             // loopback: the one device
   char describe[768];
   // loopback
@@ -29,6 +31,7 @@ struct lj_tp_comm {
 };
 
 int lj_tp_comm_ranks(const lj_tp_comm *c) { return c->n; }
+void lj_tp_comm_set_average(lj_tp_comm *c, int on) { c->average = on != 0; }
 int lj_tp_comm_backend(const lj_tp_comm *c) { return c->backend; }
 int lj_tp_comm_device(const lj_tp_comm *c, int rank) { return c->backend == LJ_TP_BACKEND_NCCL ? rank : c->device; }
 const char *lj_tp_comm_describe(const lj_tp_comm *c) { return c->describe; }
@@ -70,7 +73,8 @@ static int nccl_allreduce(lj_tp_comm *c, void *const *bufs, size_t count, void *
   if (res != ncclSuccess) return nccl_fail(c, res, "ncclGroupStart");
   ncclResult_t first = ncclSuccess;
   for (int r = 0; r < c->n; r++) {
-    res = ((all_reduce_fn)c->api.all_reduce)(bufs[r], bufs[r], count, ncclBfloat16, ncclSum, (ncclComm_t)c->comms[r],
+    res = ((all_reduce_fn)c->api.all_reduce)(bufs[r], bufs[r], count, ncclBfloat16, c->average ? ncclAvg : ncclSum,
+                                              (ncclComm_t)c->comms[r],
                                               (cudaStream_t)streams[r]);
     if (first == ncclSuccess) first = res;
   }
@@ -91,9 +95,10 @@ static int nccl_allreduce(lj_tp_comm *c, void *const *bufs, size_t count, void *
 }
 #endif
 
-static __global__ void loopback_sum_kernel(uint16_t *const *parts, int n, size_t count) {
+static __global__ void loopback_sum_kernel(uint16_t *const *parts, int n, size_t count, int average) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x) {
     uint16_t s = lj_tp_sum_bf16(parts, n, i);
+    if (average) s = __bfloat16_as_ushort(__float2bfloat16(__uint_as_float((unsigned)s << 16) / (float)n));
     for (int r = 0; r < n; r++) parts[r][i] = s;
   }
 }
@@ -121,7 +126,8 @@ static int loopback_allreduce(lj_tp_comm *c, void *const *bufs, size_t count, vo
     CUDA_CHECK(cudaStreamWaitEvent(s0, c->ev[r], 0));
   }
   size_t blocks = (count + 255) / 256;
-  loopback_sum_kernel<<<(unsigned)(blocks > 1024 ? 1024 : blocks ? blocks : 1), 256, 0, s0>>>(c->d_parts, c->n, count);
+  unsigned grid = (unsigned)(blocks > 1024 ? 1024 : blocks ? blocks : 1);
+  loopback_sum_kernel<<<grid, 256, 0, s0>>>(c->d_parts, c->n, count, c->average);
   CUDA_CHECK_LAUNCH("loopback_sum");
   CUDA_CHECK(cudaEventRecord(c->ev[0], s0));
   for (int r = 1; r < c->n; r++) CUDA_CHECK(cudaStreamWaitEvent((cudaStream_t)streams[r], c->ev[0], 0));

@@ -36,6 +36,11 @@ const char *lj_tp_comm_describe(const lj_tp_comm *c);
 // In place: bufs[r] (count bf16 on rank r's device) becomes the sum over ranks, for every r;
 // enqueued on streams[r] (cudaStream_t), asynchronous.
 int lj_tp_comm_allreduce_bf16(lj_tp_comm *c, void *const *bufs, size_t count, void *const *streams);
+// On: the all-reduce averages instead of summing (ncclAvg; loopback divides the sum by N), the
+// same traffic and work. For a replay of the all-reduce stage alone, which would otherwise
+// multiply the buffer by N on every call (inf within ~130 calls at degree 2) and leave every later
+// replay computing on inf and NaN; an average of equal buffers leaves them as they are.
+void lj_tp_comm_set_average(lj_tp_comm *c, int on);
 
 #ifdef __cplusplus
 }

@@ -141,12 +141,19 @@ int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage st, int calls, lj_cuda_tp_
 int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n) {
   lj_cuda_tp *tp = r->tp;
   int L = tp->ranks[0]->cfg.n_layers, per_layer = lj_stage_is_per_layer(r->stage);
-  for (int k = 0; k < n; k++)
-    for (int i = 0; i < r->calls; i++)
-      for (int q = 0; q < tp->degree; q++) {
-        if (tp->degree > 1) CUDA_CHECK(cudaSetDevice(tp->ranks[q]->opt.device));
-        LJ_TRY(lj_cuda_run_stage(tp->ranks[q], r->stage, per_layer ? i % L : -1, &tp->bs[q], NULL));
+  // An all-reduce replayed alone averages: a sum would multiply delta by N on every call
+  // (lj_tp_comm_set_average); the same traffic and work.
+  int alone = r->stage == LJ_STAGE_ATTN_ALLREDUCE || r->stage == LJ_STAGE_MLP_ALLREDUCE, rc = 0;
+  if (alone) lj_tp_comm_set_average(tp->comm, 1);
+  for (int k = 0; k < n && rc == 0; k++)
+    for (int i = 0; i < r->calls && rc == 0; i++)
+      for (int q = 0; q < tp->degree && rc == 0; q++) {
+        if (tp->degree > 1 && cudaSetDevice(tp->ranks[q]->opt.device) != cudaSuccess)
+          rc = LJ_FAIL(LJ_ECUDA, "tensor-parallel replay: cudaSetDevice(%d)", tp->ranks[q]->opt.device);
+        if (rc == 0) rc = lj_cuda_run_stage(tp->ranks[q], r->stage, per_layer ? i % L : -1, &tp->bs[q], NULL);
       }
+  if (alone) lj_tp_comm_set_average(tp->comm, 0);
+  LJ_TRY(rc);
   for (int q = 1; q < tp->degree; q++) {  // rank 0's stream waits for the others: one synchronize covers all
     CUDA_CHECK(cudaSetDevice(tp->ranks[q]->opt.device));
     CUDA_CHECK(cudaEventRecord(r->ev[q], tp->ranks[q]->stream));
