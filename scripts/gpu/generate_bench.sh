@@ -5,11 +5,12 @@
 # Prints one table: generate's decode tok/s, bench_engine's, and generate / bench_engine
 # (target >= 0.95). generate decodes 512 tokens after a 256-token prompt (mean context 512);
 # its decode time includes the decode graph's capture, as a user's run does.
+# Logs go to $BENCH_LOG_DIR, else $OUT, else ./bench-logs.
 set -u
 BIN=${1:-build-gpu}
 MODELS=${2:-llama-3.2-1b,llama-3.2-3b,llama-3.1-8b}
 BATCHES=${3:-1,4,16,64,256}
-LOG=${OUT:-./bench-logs}
+LOG=${BENCH_LOG_DIR:-${OUT:-./bench-logs}}
 FUSION=${FUSION:-none}  # generate's --fusion; compared with bench_engine's line of the same mode
 mkdir -p "$LOG"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw,clocks_throttle_reasons.active \

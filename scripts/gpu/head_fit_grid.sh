@@ -17,22 +17,22 @@
 #                                                           1B: ~60 s of profile --quick + ~60 s of grid)
 set -uo pipefail
 bin=${1:?usage: head_fit_grid.sh BIN OUTDIR [model]}
-out=${2:?usage: head_fit_grid.sh BIN OUTDIR [model]}
+dest=${2:?usage: head_fit_grid.sh BIN OUTDIR [model]}
 model=${3:-llama-3.2-1b}
 [[ -d $bin ]] && bin="$bin/llamajoule"
-mkdir -p "$out"
+mkdir -p "$dest"
 for d in "$(dirname "$bin")/../lib" /usr/local/cuda/lib64 /usr/local/nvidia/lib64; do
   [[ -d $d ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
 t0=$(date +%s.%N)
-timeout 500 "$bin" profile --quick --head-fit --model "$model" -o "$out/grid.db" --json >"$out/grid.json" 2>"$out/grid.err"
+timeout 500 "$bin" profile --quick --head-fit --model "$model" -o "$dest/grid.db" --json >"$dest/grid.json" 2>"$dest/grid.err"
 rc=$?
 t1=$(date +%s.%N)
 echo "profile --quick --head-fit --model $model: rc=$rc, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s in all"
-grep "attention-head grid:" "$out/grid.err" | sed 's/^/estimate: /'
-"$bin" report "$out/grid.db" --format text -o "$out/grid.txt" 2>/dev/null
-sed -n '/^== Attention heads/,/^+- are 95/p' "$out/grid.txt"
-python3 - "$out/grid.json" "$model" "$rc" <<'PY'
+grep "attention-head grid:" "$dest/grid.err" | sed 's/^/estimate: /'
+"$bin" report "$dest/grid.db" --format text -o "$dest/grid.txt" 2>/dev/null
+sed -n '/^== Attention heads/,/^+- are 95/p' "$dest/grid.txt"
+python3 - "$dest/grid.json" "$model" "$rc" <<'PY'
 import json, math, re, sys
 path, model, rc = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def ok(c, what): print(("PASS " if c else "FAIL ") + what)

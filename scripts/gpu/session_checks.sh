@@ -23,7 +23,7 @@ step kernels 150 "$B/test_cuda_kernels"
 step engine 150 "$B/test_cuda_engine"
 step profiling 200 "$B/test_cuda_profiling"
 step bench_engine 240 "$B/bench_engine" --models llama-3.2-1b,llama-3.2-3b,llama-3.1-8b --fusion both
-step generate_bench 200 env OUT="$LOG" bash "$SRC/scripts/gpu/generate_bench.sh" "$B"
+step generate_bench 200 env BENCH_LOG_DIR="$LOG" bash "$SRC/scripts/gpu/generate_bench.sh" "$B"
 step parity 200 python3 "$SRC/scripts/gpu/parity_checkpoints.py" "$B/llamajoule" --json "$LOG/parity.json"
 step profile_short 200 "$B/llamajoule" profile --model llama-3.2-1b --trials 2 --replay-seconds 1 --repeats 2 \
   --no-timeline --no-head-fit --no-ablation -o /tmp/short.db

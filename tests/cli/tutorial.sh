@@ -25,23 +25,23 @@ if "$bin" devices >/dev/null 2>&1 && "$bin" --version | grep -q "CUDA engine bui
 marker_re='^<!-- test(: (gpu|gpu-only))? expect: (.*) -->$'
 section=0 mode="" expect="" in_block=0 n_blocks=0 n_run=0 n_skip=0 block=""
 run_block() {  # runs $block as marked by $mode / $expect
-  local out="$work/block$n_blocks.out" rc first
+  local log="$work/block$n_blocks.log" rc first
   first=$(printf '%s' "$block" | head -n 1)
   if [[ $mode == gpu-only && $gpu -eq 0 ]]; then echo "skip (needs a GPU): $first"; n_skip=$((n_skip + 1)); return; fi
   printf '%s\n' "$block" >"$work/block$n_blocks.sh"
-  (cd "$work" && bash -e "block$n_blocks.sh") >"$out" 2>&1
+  (cd "$work" && bash -e "block$n_blocks.sh") >"$log" 2>&1
   rc=$?
   if [[ $mode == gpu && $gpu -eq 0 ]]; then
-    [[ $rc -eq 4 ]] || fail "block '$first': exit $rc without a GPU, expected 4; output: $(head -c 2000 "$out")"
-    grep -qE "no NVIDIA driver|sees no GPU|is the NVIDIA driver loaded" "$out" || fail "block '$first': exit 4 without the reason"
-    echo "ok (no GPU here: exit 4, $(grep -m1 -oE 'no NVIDIA driver|sees no GPU|is the NVIDIA driver loaded' "$out")): $first"
+    [[ $rc -eq 4 ]] || fail "block '$first': exit $rc without a GPU, expected 4; output: $(head -c 2000 "$log")"
+    grep -qE "no NVIDIA driver|sees no GPU|is the NVIDIA driver loaded" "$log" || fail "block '$first': exit 4 without the reason"
+    echo "ok (no GPU here: exit 4, $(grep -m1 -oE 'no NVIDIA driver|sees no GPU|is the NVIDIA driver loaded' "$log")): $first"
     n_run=$((n_run + 1)); return
   fi
-  [[ $rc -eq 0 ]] || fail "block '$first': exit $rc; output: $(head -c 3000 "$out")"
+  [[ $rc -eq 0 ]] || fail "block '$first': exit $rc; output: $(head -c 3000 "$log")"
   local re rest="$expect"
   while [[ -n "$rest" ]]; do
     re=${rest%% | *}; [[ "$rest" == *" | "* ]] && rest=${rest#* | } || rest=""
-    grep -qE -- "$re" "$out" || fail "block '$first': output lacks /$re/; output: $(head -c 3000 "$out")"
+    grep -qE -- "$re" "$log" || fail "block '$first': output lacks /$re/; output: $(head -c 3000 "$log")"
   done
   echo "ok: $first"
   n_run=$((n_run + 1))

@@ -12,12 +12,12 @@ if [[ -z "$doxygen" ]]; then
   echo "skip: doxygen was not found when CMake configured this build (apt-get install doxygen, then re-run cmake)"
   exit 77
 fi
-out="$build/docs"
-rm -rf "$out/html"
+docs_dir="$build/docs"
+rm -rf "$docs_dir/html"
 log=$(cmake --build "$build" --target docs 2>&1) || fail "the docs target failed (warnings are errors):
 $log"
 if grep -E "(warning|error):" <<<"$log"; then fail "doxygen reported the lines above"; fi
-html="$out/html"
+html="$docs_dir/html"
 [[ -f "$html/index.html" && -f "$html/meter_8h.html" && -f "$html/error_8h.html" ]] || fail "no reference under $html"
 grep -q "examples/meter_region/main.c" "$html/index.html" || fail "the main page does not point to the example"
 

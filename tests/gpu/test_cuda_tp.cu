@@ -212,13 +212,20 @@ static void test_tiny_random_degree2(void **state) {
   lj_weights_free(&w);
 }
 
+// The tiny preset's random weights (seed 7) as two loopback ranks on one GPU.
+static lj_cuda_tp *tiny_loopback2(lj_model_config *c) {
+  if (lj_config_preset("tiny", c) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_options o = opts();
+  lj_cuda_tp *t;
+  if (lj_cuda_tp_random(c, 7, 2, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
+  return t;
+}
+
 static void test_allreduce_stages(void **state) {
   (void)state;
   lj_model_config c;
-  if (lj_config_preset("tiny", &c) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_tp *t = tiny_loopback2(&c);
   lj_cuda_options o = opts();
-  lj_cuda_tp *t;
-  if (lj_cuda_tp_random(&c, 7, 2, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
   lj_cuda_engine *r0 = lj_cuda_tp_rank(t, 0), *r1 = lj_cuda_tp_rank(t, 1);
   int tokens[3] = {1, 2, 3}, n_tokens[1] = {3};
   lj_cuda_batch b0, b1;
@@ -254,10 +261,7 @@ static void test_allreduce_stages(void **state) {
 static void test_allreduce_replay_keeps_delta(void **state) {
   (void)state;
   lj_model_config c;
-  if (lj_config_preset("tiny", &c) < 0) fail_msg("%s", lj_error_message());
-  lj_cuda_options o = opts();
-  lj_cuda_tp *t;
-  if (lj_cuda_tp_random(&c, 7, 2, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
+  lj_cuda_tp *t = tiny_loopback2(&c);
   int32_t tok[3] = {1, 2, 3}, seq[3] = {0, 0, 0}, pos[3] = {0, 1, 2}, row = 2;
   std::vector<float> logits((size_t)c.vocab_size);
   if (lj_cuda_tp_forward_batch(t, tok, seq, pos, 3, &row, 1, logits.data()) < 0) fail_msg("%s", lj_error_message());

@@ -39,7 +39,7 @@
   function el(tag, attrs, ...kids) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-    for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+    for (const k of kids) e.append(typeof k === "object" && k !== null ? k : String(k));  // append makes text of a string
     return e;
   }
   function esc(s) {
