@@ -412,7 +412,7 @@ static void test_page(void **state) {
   assert_non_null(strstr(after, "<h3>Ablation windows: each full and skipped window in the order it ran</h3>"));
   assert_non_null(strstr(after, "<td>690.4 W</td>"));
   assert_non_null(strstr(after, "<td>3.484 ms</td>"));
-  assert_non_null(strstr(after, "Power cap: prefill attn (isolation) had a window of their pairs at the power limit"));
+  assert_non_null(strstr(after, "Power cap: the pairs of prefill attn (isolation) hold a window at the power limit"));
   json_decref(s);
   free(st);
   free(after);

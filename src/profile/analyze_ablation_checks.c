@@ -42,8 +42,8 @@ static int group_per_call(const lj_profile_result *r, lj_phase ph, int mlp, lj_p
   return 1;
 }
 
-// A note naming the groups whose pairs had a window at the power cap: there the skipped run is not at
-// the full run's operating point, and its saving is flagged power_cap.
+// A note naming the groups whose pairs had a window at the power cap (the card at its limit there:
+// the 3B prefill without attention, docs/attribution.md §5); their rows are flagged power_cap.
 static void cap_note(lj_profile_result *r) {
   char text[256];
   size_t used = 0;

@@ -481,8 +481,8 @@
           a.verdict || (a.agreement_pct !== null && Math.abs(a.agreement_pct) <= 10 ? 'yes' : 'no')])));
       const note = sourceNote(x.ablations.map((a) => Object.assign({ stage: a.phase + ' without ' + a.skipped }, a)));
       if (note) box.append(el('p', { class: 'note' }, note));
-      if (x.ablations.some((a) => a.power_cap)) box.append(el('p', { class: 'note' }, 'Power cap: ' + x.ablations.filter((a) => a.power_cap).map((a) => a.phase + ' ' + a.skipped + ' (' + a.method + ')').join(', ') +
-        ' had a window of their pairs at the power limit (mean power \u2265 98% of it, or a power-cap reason): the windows below say which.'));
+      if (x.ablations.some((a) => a.power_cap)) box.append(el('p', { class: 'note' }, 'Power cap: the pairs of ' + x.ablations.filter((a) => a.power_cap).map((a) => a.phase + ' ' + a.skipped + ' (' + a.method + ')').join(', ') +
+        ' hold a window at the power limit (mean power \u2265 98% of it, or a power-cap reason): the windows below say which.'));
     }
     if (x.ablation_windows && x.ablation_windows.length) {
       const w = x.ablation_windows;
