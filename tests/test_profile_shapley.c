@@ -11,7 +11,8 @@
 //     Shapley estimates per stage, the reported method Shapley, the order spread;
 //   - the known answer: the calibration copy's truth, and a method 25% off is
 //     marked unreliable while one within 10% is not;
-//   - ablations of prefill and decode against each method's estimate;
+//   - ablations of prefill and decode against each method's estimate; a group whose pairs had a
+//     window at the power cap is flagged power_cap and named in the notes;
 //   - the layer's own game through lj_profile_analyze (shapley_layer rows, its check, the headline):
 //     windows additive in their cycle with lone stages 20% cheaper give a pairwise residual of -10%
 //     and an exact layer-game split; a three-stage term makes the layer game's check MISS;
@@ -29,6 +30,7 @@
 #include <sqlite3.h>
 
 #include "common/error.h"
+#include "profile/ablation_windows.h"
 #include "profile/bracket.h"
 #include "profile/profile_analyze.h"
 #include "profile/shapley.h"
@@ -411,7 +413,18 @@ static void test_known_answer_and_ablations(void **state) {
   double mlp_iso = a_of(6) + a_of(7) + a_of(8);
   double L = r.plan.config.n_layers;
   plant_ablation(&raw, 0, 1, 0.01, (const double[]){0, L * attn_phi, L * mlp_iso}, NULL);
+  // the windows as the run keeps them, those without attention at the power cap
+  lj_ablation_window aw[LJ_ABL_MAX_WINDOWS];
+  for (int i = 0; i < raw.n_abl[0]; i++) {
+    lj_ablation_window_init(&aw[i], LJ_PHASE_PREFILL, i, raw.abl_kind[0][i]);
+    aw[i].at_cap = raw.abl_kind[0][i] == LJ_ABLATE_NO_ATTN;
+  }
+  lj_ablation_windows_number(aw, (size_t)raw.n_abl[0]);
+  for (int i = 0; i < raw.n_abl[0]; i++) assert_int_equal(lj_profile_add_ablation_window(&r, &aw[i]), 0);
   assert_int_equal(lj_profile_analyze(&r, &raw, NULL, 0, 0), 0);
+  assert_non_null(strstr(r.notes, "Ablation windows at the power cap"));
+  assert_non_null(strstr(r.notes, "prefill attn 3 of 3 pairs"));
+  assert_null(strstr(r.notes, "prefill mlp"));
   // both phases by isolation, sequence and pairwise Shapley; prefill by the layer's own game too
   // (decode has no rounds here), its estimate the whole layer with the copy less without: -5%
   assert_int_equal(r.n_known, 7);
@@ -434,6 +447,7 @@ static void test_known_answer_and_ablations(void **state) {
     assert_true(c->phase == LJ_PHASE_PREFILL);
     assert_int_equal(c->a.calls, (int64_t)L);
     int attn = c->a.stage == LJ_STAGE_ATTN;
+    assert_int_equal(!!(c->a.flags & LJ_WINDOW_POWER_CAP), attn);  // its pairs' windows at the cap
     if (c->method == LJ_METHOD_SHAPLEY_LAYER) {  // the group's rows summed (one fit per round)
       double e = 0;
       for (size_t k = 0; k < r.n_stages; k++) {
@@ -814,8 +828,10 @@ static void test_upgrade_from_v14(void **state) {
     snprintf(sql, sizeof sql, "ALTER TABLE shapley_checks DROP COLUMN %s;", cols[i]);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
   }
+  // (and without version 16's table)
   assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 14; UPDATE meta SET value = '14' WHERE key = "
-                                    "'schema_version'; DELETE FROM stage_estimates WHERE method = 'shapley_layer';",
+                                    "'schema_version'; DELETE FROM stage_estimates WHERE method = 'shapley_layer';"
+                                    " DROP TABLE ablation_windows;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(db);
