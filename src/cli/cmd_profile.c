@@ -59,8 +59,9 @@ static void usage(FILE *f) {
           "                         leaves the layers x stages out (~2 min less)\n"
           "  --skip-rounds N        with --per-layer: rounds of the layer-skip windows, each skipped window\n"
           "                         between two full ones (default 10, --quick 4; 1B: ~28 s a round)\n"
-          "  --known-answer         insert a 16 MiB calibration copy into each layer and check that every\n"
-          "                         method recovers its energy (~60 s more); --known-answer-mb N sets its size\n"
+          "  --known-answer         insert a calibration copy into each layer (an eighth of a layer's bf16\n"
+          "                         weights, 16 MiB at least) and check that every method recovers its\n"
+          "                         energy (~60 s more); --known-answer-mb N sets its size\n"
           "  --quick                a first look (1B: ~90 s on an H100): --repeats 2 --phase-seconds 1 --trials 3\n"
           "                         --replay-seconds 0.3 --decode-kv 2 --idle-seconds 2 --cooldown-seconds 3 --no-sequence\n"
           "                         --no-shapley --ablate none --no-overhead --skip-rounds 4 (no head fit); options given\n"
@@ -237,7 +238,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
         LJ_TRY(parse_int("--ablation-rounds", optarg, 1, LJ_PROFILE_MAX_ABLATION_ROUNDS, &o->ablation_rounds));
         break;
       case OPT_NO_LAYER_STAGES: o->layer_stages = 0; break;
-      case OPT_KNOWN: if (!o->known_answer_mb) o->known_answer_mb = LJ_KNOWN_ANSWER_DEFAULT_MB; break;
+      case OPT_KNOWN: if (!o->known_answer_mb) o->known_answer_mb = LJ_KNOWN_ANSWER_AUTO; break;
       case OPT_KNOWN_MB: LJ_TRY(parse_int("--known-answer-mb", optarg, 1, 4096, &o->known_answer_mb)); break;
       case OPT_NO_OVERHEAD: o->overhead = 0; break;
       case OPT_DEVICE: LJ_TRY(parse_int("--device", optarg, 0, 255, &o->device)); break;

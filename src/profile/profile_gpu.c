@@ -46,7 +46,7 @@ static int measure(gpu_run *g) {
                                  : 0);
   lj_progress_begin(&g->progress, "profile", 1 + 4 * R + (o->timeline ? 1 : 0) + n_replays + n_sequence +
                                                   (o->ablation ? 2 * o->ablation_rounds : 0) + (o->overhead ? 1 : 0) +
-                                                  (o->known_answer_mb > 0 ? 2 * phases : 0));
+                                                  (r->plan.known_answer_bytes > 0 ? 2 * phases : 0));
   LJ_TRY(lj_profile_meter_start(&g->m));
   // Load: repeated (at most 5 times) until the window is long enough.
   LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_LOAD, 0, 0, lj_gpu_unit_load, 5));
@@ -71,7 +71,7 @@ static int measure(gpu_run *g) {
   LJ_TRY(lj_gpu_replay_decode(g));
   if (o->per_layer) LJ_TRY(lj_gpu_layers(g));
   if (o->per_layer) LJ_TRY(lj_gpu_layer_skips(g));
-  if (o->known_answer_mb > 0) LJ_TRY(lj_gpu_known_answer(g));
+  if (r->plan.known_answer_bytes > 0) LJ_TRY(lj_gpu_known_answer(g));
   if (o->ablation) LJ_TRY(lj_gpu_run_ablation(g));
   return 0;
 }

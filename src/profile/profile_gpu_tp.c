@@ -26,7 +26,7 @@
 int lj_profile_gpu_tp_check(const lj_profile_options *o) {
   const char *opt = o->per_layer                ? "--per-layer"
                     : o->head_fit                 ? "--head-fit"
-                    : o->known_answer_mb > 0      ? "--known-answer"
+                    : o->known_answer_mb != 0     ? "--known-answer"
                     : o->fusion != LJ_FUSION_NONE ? "--fusion production"
                                                   : NULL;
   if (opt)

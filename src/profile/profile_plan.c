@@ -55,6 +55,15 @@ void lj_profile_options_quick(lj_profile_options *o) {
   o->skip_rounds = 4;
 }
 
+int lj_known_answer_mb(const lj_model_config *c) {
+  double params = (double)c->dim * (lj_q_dim(c) + 2.0 * lj_kv_dim(c)) + (double)lj_q_dim(c) * c->dim +
+                  3.0 * c->dim * c->hidden_dim;
+  int mb = (int)(params * 2 / 8 / (1 << 20));
+  int most = c->n_layers > 0 ? 1024 / c->n_layers : 16;  // 2 GiB: a source and a destination a layer
+  if (mb > most) mb = most;
+  return mb < 16 ? 16 : mb;
+}
+
 int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const char **ckpt_dir) {
   *ckpt_dir = NULL;
   snprintf(p->model, sizeof p->model, "%s", o->model);
@@ -87,7 +96,8 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
   p->layers_replayed = p->config.n_layers;
   p->ablation = o->ablation, p->head_fit = o->head_fit;
   p->sequence = o->sequence, p->shapley = o->shapley;
-  p->known_answer_bytes = (int64_t)o->known_answer_mb << 20;
+  int ka_mb = o->known_answer_mb == LJ_KNOWN_ANSWER_AUTO ? lj_known_answer_mb(&p->config) : o->known_answer_mb;
+  p->known_answer_bytes = (int64_t)ka_mb << 20;
   // "fp8-tensor" with per-tensor scales: every comparison by weights keeps the two FP8 modes apart.
   LJ_TRY(lj_fp8_scale_check(o->weights, o->fp8_scale, o->fp8_scale != LJ_FP8_SCALE_ROW));
   snprintf(p->weights, sizeof p->weights, "%s", lj_weights_label(o->weights, o->fp8_scale));

@@ -4,6 +4,11 @@
 #include "store/profile_result.h"
 #include "profile/profile_run.h"
 
+// The known answer's copy when no size is given, MiB: an eighth of one layer's bf16 linear weights,
+// so that it is the same part of a layer at every model size (1B 16 MiB, 3B 24, 8B 32), at least
+// 16 MiB, and at most 2 GiB of copy buffers over all layers (each layer has its source and destination).
+int lj_known_answer_mb(const lj_model_config *c);
+
 // *ckpt_dir: the checkpoint directory, or NULL for a preset (random weights).
 int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const char **ckpt_dir);
 

@@ -46,7 +46,7 @@ typedef struct {
   int skip_rounds;          // with per_layer: rounds of the layer-skip windows (10; --quick 4; docs/cli.md)
 #define LJ_PROFILE_MAX_SKIP_ROUNDS 32  // LJ_PROFILE_MAX_PAIRS (profile_analyze.h) sizes the windows' arrays
   int known_answer_mb;      // MiB of the known-answer calibration copy; 0: no known-answer check (default)
-#define LJ_KNOWN_ANSWER_DEFAULT_MB 16  // --known-answer: about one 1B decode qkv call of traffic (2 x 16 MiB)
+#define LJ_KNOWN_ANSWER_AUTO (-1)  // --known-answer without a size: lj_known_answer_mb of the model
   int threads;              // CPU engine threads (0 = all)
   int tp_degree;            // tensor-parallel ranks (1; docs/tensor-parallel.md)
   int tp_backend;           // lj_tp_backend of the GPU's ranks: nccl (default, rank r on GPU r) or loopback (one GPU)
