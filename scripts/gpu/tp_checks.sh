@@ -8,11 +8,11 @@
 #      generated per rank on the GPU): greedy tokens = --tp 1's (the engine alone) until a near tie;
 #   3. generate --tp 1 --tp-backend nccl (llama-3.2-1b): the same tokens through NCCL's path;
 #   4. --tp 2 over NCCL on one GPU is refused naming the GPUs it needs.
-#   bash scripts/gpu/tp_checks.sh [BIN_DIR]        (default build-gpu; logs in $OUT or ./tp-logs)
+#   bash scripts/gpu/tp_checks.sh [BIN_DIR [LOG_DIR]]   (default build-gpu; logs in LOG_DIR, else $OUT or ./tp-logs)
 # Set LLAMAJOULE_NCCL to libnccl.so.2 if the machine has it somewhere unusual.
 set -u
 BIN=${1:-build-gpu}
-LOG=${OUT:-./tp-logs}
+LOG=${2:-${OUT:-./tp-logs}}
 source "$(dirname "$0")/checks_lib.sh"
 P="128000 791 6864 315 9822 374"
 ids() { grep '^ids: ' "$1" | sed 's/^ids: //'; }
