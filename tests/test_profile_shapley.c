@@ -307,7 +307,8 @@ static double window_value(const lj_stage *st, int n, double c3) {
   return v + (have == 3 ? c3 : 0);
 }
 
-static void add_layer_game(lj_profile_result *r, lj_phase ph, double c3) {
+// off: added to the window without o_proj (a window the model cannot follow).
+static void add_layer_game_off(lj_profile_result *r, lj_phase ph, double c3, double off) {
   for (int k = 0; k < N; k++)
     for (int t = 0; t < R; t++)
       add_trial(r, LJ_METHOD_ISOLATION, ph, lj_layer_order_stage(0, k), 0, t, 0.8 * a_of(k) * noise(t));
@@ -321,7 +322,8 @@ static void add_layer_game(lj_profile_result *r, lj_phase ph, double c3) {
       int m = 0;
       for (int k = 0; k < N; k++)
         if (k != out) w[m++] = run[k];
-      add_trial(r, LJ_METHOD_LOO, ph, run[out], 0, t, window_value(w, m, c3) * noise(t));
+      add_trial(r, LJ_METHOD_LOO, ph, run[out], 0, t,
+                (window_value(w, m, c3) + (run[out] == LJ_STAGE_O_PROJ ? off : 0)) * noise(t));
     }
     for (int v = 1; v < LJ_LAYER_ORDERS; v++) {
       for (int k = 0; k < N; k++) w[k] = lj_layer_order_stage(v, k);
@@ -330,6 +332,8 @@ static void add_layer_game(lj_profile_result *r, lj_phase ph, double c3) {
   }
   for (int k = 0; k < 3; k++) add_window(r, ph, k, 1.0);
 }
+
+static void add_layer_game(lj_profile_result *r, lj_phase ph, double c3) { add_layer_game_off(r, ph, c3, 0); }
 
 static void test_layer_game_through_analyze(void **state) {
   (void)state;
@@ -368,6 +372,28 @@ static void test_layer_game_through_analyze(void **state) {
   // ...which the pairwise check misses here: the term's +c/2 offsets the isolation gap's -10%,
   // (-0.2 a - c) / 2 + 2c / 2 = +0.05 a of a layer of 1.3 a
   REL(dc->residual_pct, 0.05 / 1.3 * 100, 1e-9);
+  lj_profile_result_free(&r);
+}
+
+// One window 8% of the layer off (the layer without o_proj), through lj_profile_analyze: the check
+// judges it as the other windows predict it, so it reads -8% and MISSes, and the headline is not the
+// layer game. Judged raw (before), the window's leverage of 0.66 showed only -2.7%: a PASS.
+static void test_layer_game_window_off(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  double full = 0;
+  for (int i = 0; i < N; i++) full += a_of(i);
+  add_layer_game_off(&r, LJ_PHASE_PREFILL, 0, 0.08 * full);
+  add_layer_game(&r, LJ_PHASE_DECODE, 0);
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  const lj_shapley_check *pc = &r.shapley[LJ_PHASE_PREFILL];
+  assert_string_equal(pc->layer_verdict, "MISS");
+  assert_string_equal(pc->layer_worst, "without o_proj");
+  REL(pc->layer_worst_pct, -8.0, 1e-6);
+  assert_true(lj_profile_reported_method(&r, LJ_PHASE_PREFILL) != LJ_METHOD_SHAPLEY_LAYER);
+  assert_string_equal(r.shapley[LJ_PHASE_DECODE].layer_verdict, "PASS");
   lj_profile_result_free(&r);
 }
 
@@ -924,6 +950,7 @@ int main(void) {
       cmocka_unit_test(test_third_order_flagged),
       cmocka_unit_test(test_analyze_shapley),
       cmocka_unit_test(test_layer_game_through_analyze),
+      cmocka_unit_test(test_layer_game_window_off),
       cmocka_unit_test(test_sources),
       cmocka_unit_test(test_known_answer_and_ablations),
       cmocka_unit_test(test_known_answer_one_source),

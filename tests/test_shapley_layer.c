@@ -9,9 +9,11 @@
 //   - one window 8% off: judged as predicted from the others it reads -8% and MISSes (its raw
 //     residual would be smaller by its leverage), and phi's intervals widen by the misfit, which
 //     the rounds' spread does not see; windows that only decide their own costs are not judged and
-//     give no PASS;
+//     give no PASS; with independent noise on every window, phi's reported se matches its spread
+//     over 400 seeds (the misfit term takes the rounds' noise off before it widens);
 //   - windows without a GEMM->GEMM junction: J is left out, not guessed; errors name the cause.
 #include <math.h>
+#include <stdint.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,7 +174,7 @@ static void test_missing_terms_miss(void **state) {
   assert_true(fabs(f.worst_pct) < 5);
 }
 
-// One window measured off by 8% of the layer (what the 3B prefill's "without o_proj" read): the fit
+// One window measured off by 8% of the layer (3B prefill's "without o_proj" read +6.0%): the fit
 // leans towards it by its leverage, so its raw residual is only (1 - h_jj) of the 8%; judged as
 // predicted from the other windows it reads the whole 8%, exactly, and MISSes.
 static void test_one_window_off_is_judged_whole(void **state) {
@@ -202,16 +204,59 @@ static void test_one_window_off_is_judged_whole(void **state) {
     if (j != off) assert_true(fabs(f.resid[j].estimate) < fabs(f.resid[off].estimate));
   // only as many windows as costs: each decides its own cost, none is judged, no PASS
   fill(w, nw, (extra){0, 0}, y);
-  lj_layer_window few[N + 1];
-  double yf[(N + 1) * R];
+  lj_layer_window few[N];
+  double yf[N * R];
   few[0] = w[0];
-  for (int j = 1; j <= N; j++) few[j] = w[N + j - 1];  // the leave-one-out windows (8 prefixes skipped)
-  for (int j = 0; j <= N; j++)
+  for (int j = 1; j < N; j++) few[j] = w[N + j - 1];  // the whole layer and 8 leave-one-out windows
+  for (int j = 0; j < N; j++)
     for (int r = 0; r < R; r++) yf[j * R + r] = value(&few[j], (extra){0, 0}) * noise(r);
   assert_int_equal(lj_shapley_layer_fit_rounds(N, kHeavy, few, N, yf, R, 0.95, &f, NULL), 0);
   assert_int_equal(f.n_judged, 0);
   assert_true(isnan(f.worst_pct) && isnan(f.layer_pct));
   assert_int_equal(f.verdict, LJ_VERDICT_INCONCLUSIVE);
+}
+
+// Intervals that mean what they say: the exact game with independent noise on every window and
+// round (1.5% of the layer, 8 rounds), over 400 seeds. The reported se of each phi must match the
+// spread of phi across the seeds: the misfit term must not count the rounds' noise a second time
+// (it did: se 1.37-1.41 x the spread, 99% coverage of a 95% interval).
+static uint64_t mix(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+static double gauss(uint64_t *s) {
+  double u1 = ((double)(mix(s) >> 11) + 0.5) * 0x1.0p-53, u2 = (double)(mix(s) >> 11) * 0x1.0p-53;
+  return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+static void test_intervals_cover_noise(void **state) {
+  (void)state;
+  enum { RR = 8, SEEDS = 400 };
+  lj_layer_window w[LJ_SHAPLEY_LAYER_MAX_WINDOWS];
+  int nw = windows(w);
+  double full = value(&w[0], (extra){0, 0}), y[LJ_SHAPLEY_LAYER_MAX_WINDOWS * RR];
+  double sum[N] = {0}, sum2[N] = {0}, se_sum[N] = {0};
+  uint64_t seed = 42;
+  int misses = 0;
+  for (int t = 0; t < SEEDS; t++) {
+    for (int j = 0; j < nw; j++)
+      for (int r = 0; r < RR; r++) y[j * RR + r] = value(&w[j], (extra){0, 0}) + 0.015 * full * gauss(&seed);
+    lj_shapley_layer_fit f;
+    assert_int_equal(lj_shapley_layer_fit_rounds(N, kHeavy, w, nw, y, RR, 0.95, &f, NULL), 0);
+    for (int i = 0; i < N; i++) {
+      sum[i] += f.phi[i].estimate, sum2[i] += f.phi[i].estimate * f.phi[i].estimate;
+      se_sum[i] += f.phi[i].se;
+    }
+    misses += f.verdict == LJ_VERDICT_MISS;
+  }
+  for (int i = 0; i < N; i++) {
+    double mean = sum[i] / SEEDS, sd = sqrt((sum2[i] - SEEDS * mean * mean) / (SEEDS - 1));
+    double ratio = se_sum[i] / SEEDS / sd;
+    assert_true(ratio > 0.85 && ratio < 1.2);
+  }
+  assert_true(misses <= SEEDS / 20);  // an exact game MISSes rarely (the noise is 1.5% against a 5% band)
 }
 
 static void test_junction_left_out_and_errors(void **state) {
@@ -249,6 +294,7 @@ int main(void) {
       cmocka_unit_test(test_assumed_form_fits_exactly),
       cmocka_unit_test(test_missing_terms_miss),
       cmocka_unit_test(test_one_window_off_is_judged_whole),
+      cmocka_unit_test(test_intervals_cover_noise),
       cmocka_unit_test(test_junction_left_out_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

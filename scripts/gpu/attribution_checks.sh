@@ -111,7 +111,7 @@ for c in sh:
         print("MISS %s shapley_layer %s: no fit of the layer's own game (notes: %s)" % (model, c["phase"], doc.get("notes", "")))
         continue
     j = c.get("layer_junction_j") or {}
-    print("%s %s shapley_layer %s: %d windows; worst window %s %s [%s, %s]; sum phi - layer %s [%s, %s]; "
+    print("%s %s shapley_layer %s: %d windows; worst window %s %s [%s, %s]; sum phi (other windows) - layer %s [%s, %s]; "
           "GEMM->GEMM junction %s of the layer; headline %s"
           % (c.get("layer_verdict") or "MISS", model, c["phase"], c["layer_windows"], c.get("layer_worst"),
              pct(c["layer_worst_pct"]), pct(c["layer_worst_lo_pct"]), pct(c["layer_worst_hi_pct"]),

@@ -312,7 +312,7 @@ static int layer_split(lj_profile_result *r, lj_phase ph) {
   c->layer_junction_j = f->junction;
   c->layer_residual_pct = f->layer_pct, c->layer_residual_lo_pct = f->layer_lo_pct;
   c->layer_residual_hi_pct = f->layer_hi_pct;
-  snprintf(c->layer_worst, sizeof c->layer_worst, "%s", lw.name[f->worst]);
+  snprintf(c->layer_worst, sizeof c->layer_worst, "%s", isnan(f->worst_pct) ? "" : lw.name[f->worst]);  // none judged
   c->layer_worst_pct = f->worst_pct, c->layer_worst_lo_pct = f->worst_lo_pct, c->layer_worst_hi_pct = f->worst_hi_pct;
   snprintf(c->layer_verdict, sizeof c->layer_verdict, "%s", lj_verdict_name(f->verdict));
   for (int k = 0; k < N; k++) {
@@ -340,7 +340,8 @@ static int layer_split(lj_profile_result *r, lj_phase ph) {
 }
 
 // A group of the layer's stages by the layer's own game, per call: the sum of their Shapley values
-// round by round (they share each round's fit), from the source the rows took.
+// round by round (they share each round's fit), its interval widened by the fit's misfit, from the
+// source the rows took.
 int lj_analyze_shapley_layer_group(const lj_profile_result *r, lj_phase ph, const lj_stage *st, int n,
                                    lj_mean_ci *out) {
   const lj_profile_stage *row = lj_analyze_find_stage(r, LJ_METHOD_SHAPLEY_LAYER, ph, st[0], -1);
@@ -354,13 +355,22 @@ int lj_analyze_shapley_layer_group(const lj_profile_result *r, lj_phase ph, cons
   int what = (row->est.window_flags & LJ_WINDOW_SAMPLE_ENERGY) ? FIG_SDYN : FIG_DYN;
   if (!layer_fit_of(r, NULL, ph, &lw, rounds, what, &fit, phi)) return 0;
   double v[MAX_ROUNDS];
+  int members[LJ_LAYER_STAGES], m = 0;
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < LJ_LAYER_STAGES; i++)
+      if (lj_layer_order_stage(0, i) == st[k]) members[m++] = i;
   for (int q = 0; q < fit.n_rounds; q++) {
     v[q] = 0;
-    for (int k = 0; k < n; k++)
-      for (int i = 0; i < LJ_LAYER_STAGES; i++)
-        if (lj_layer_order_stage(0, i) == st[k]) v[q] += phi[i * LJ_SHAPLEY_LAYER_MAX_ROUNDS + q];
+    for (int k = 0; k < m; k++) v[q] += phi[members[k] * LJ_SHAPLEY_LAYER_MAX_ROUNDS + q];
   }
-  LJ_TRY(lj_stats_mean_ci(v, (size_t)fit.n_rounds, r->plan.level, out));
+  // the rounds' spread of the sum, widened by the fit's misfit as each stage's row is
+  lj_mean_ci rounds_ci;
+  LJ_TRY(lj_stats_mean_ci(v, (size_t)fit.n_rounds, r->plan.level, &rounds_ci));
+  lj_interval iv;
+  lj_interval_from_se(rounds_ci.mean, rounds_ci.sem, rounds_ci.df, r->plan.level, &iv);
+  lj_shapley_layer_widen(&fit, members, m, &iv);
+  lj_analyze_mean_from_interval(&iv, out);
+  out->n = rounds_ci.n;
   return 1;
 }
 

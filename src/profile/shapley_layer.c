@@ -93,26 +93,39 @@ static int interval_over_rounds(const double *v, int k, double level, lj_interva
 
 // The rounds' spread sees only what varies from round to round; a misfit the model cannot follow is
 // the same in every round. Its share of phi_i = c^T beta (c: stage i and its share of J) is the
-// regression's s^2 c^T (X^T X)^-1 c, with s^2 = sum of the mean residuals^2 / (windows - terms) and
-// (X^T X)^-1 = h h^T; added to the rounds' variance, df by Welch-Satterthwaite.
-static void widen_by_misfit(double h[MAXP][MAXW], int nw, int p, int n, const double *share,
-                            const double *rbar, int rounds, double level, lj_shapley_layer_fit *out) {
+// regression's s^2 c^T (X^T X)^-1 c = s^2 |h^T c|^2 ((X^T X)^-1 = h h^T). s^2 is the misfit alone:
+// the mean residuals' sum of squares also holds the rounds' noise, tr((I - H) Sigma) / rounds, which
+// the rounds' spread already counts; it is estimated by the residuals' variances over the rounds and
+// taken off (else an exact model's intervals come out ~1.4x too wide), then / (windows - terms).
+static void misfit_of(double h[MAXP][MAXW], int nw, int p, int n, const double *share, double raw[MAXW][MAXR],
+                      int rounds, lj_shapley_layer_fit *out) {
   int spare = nw - p;
-  double rss = 0;
-  for (int j = 0; j < nw; j++) rss += rbar[j] * rbar[j];
-  out->misfit_s = spare > 0 ? sqrt(rss / spare) : NAN;
-  if (!(spare > 0 && rss > 0)) return;
-  for (int i = 0; i < n; i++) {
-    double q = 0;
-    for (int w = 0; w < nw; w++) {
-      double ch = h[i][w] + (p > n ? share[i] * h[n][w] : 0);
-      q += ch * ch;
-    }
-    lj_interval *e = &out->phi[i];
-    double v1 = e->se * e->se, v2 = rss / spare * q, se = sqrt(v1 + v2);
-    double df1 = rounds - 1, denom = (v1 > 0 ? v1 * v1 / df1 : 0) + v2 * v2 / spare;
-    lj_interval_from_se(e->estimate, se, denom > 0 ? (v1 + v2) * (v1 + v2) / denom : INFINITY, level, e);
+  double rss = 0, noise = 0;
+  for (int j = 0; j < nw; j++) {
+    double m = 0, v = 0;
+    for (int q = 0; q < rounds; q++) m += raw[j][q] / rounds;
+    for (int q = 0; q < rounds; q++) v += (raw[j][q] - m) * (raw[j][q] - m) / (rounds - 1);
+    rss += m * m, noise += v / rounds;
   }
+  out->misfit_df = spare;
+  out->misfit_s2 = spare > 0 ? fmax(0, rss - noise) / spare : 0;
+  out->misfit_s = spare > 0 ? sqrt(out->misfit_s2) : NAN;
+  for (int i = 0; i < n; i++)
+    for (int w = 0; w < nw; w++) out->phi_row[i][w] = h[i][w] + (p > n ? share[i] * h[n][w] : 0);
+}
+
+void lj_shapley_layer_widen(const lj_shapley_layer_fit *f, const int *members, int m, lj_interval *e) {
+  if (!(f->misfit_s2 > 0) || f->misfit_df < 1) return;
+  double q = 0;
+  for (int w = 0; w < f->n_windows; w++) {
+    double c = 0;
+    for (int k = 0; k < m; k++) c += f->phi_row[members[k]][w];
+    q += c * c;
+  }
+  double v1 = e->se * e->se, v2 = f->misfit_s2 * q, df1 = e->df;
+  double denom = (v1 > 0 && isfinite(df1) ? v1 * v1 / df1 : 0) + v2 * v2 / f->misfit_df;
+  lj_interval_from_se(e->estimate, sqrt(v1 + v2), denom > 0 ? (v1 + v2) * (v1 + v2) / denom : INFINITY, e->level,
+                      e);
 }
 
 int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *w, int n_windows, const double *y,
@@ -157,7 +170,7 @@ int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *
   }
   double share[LJ_LAYER_STAGES_TP];
   junction_shares(n, heavy, share);
-  double phi[LJ_LAYER_STAGES_TP][MAXR], jr[MAXR], res[MAXW][MAXR], full[MAXR], rbar[MAXW] = {0};
+  double phi[LJ_LAYER_STAGES_TP][MAXR], jr[MAXR], res[MAXW][MAXR], full[MAXR], raw[MAXW][MAXR];
   for (int q = 0; q < k; q++) {
     int r = used[q];
     double beta[MAXP];
@@ -171,7 +184,7 @@ int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *
     for (int j = 0; j < n_windows; j++) {
       double model = 0;
       for (int i = 0; i < p; i++) model += x[j][i] * beta[i];
-      rbar[j] += (model - y[(size_t)j * rounds + r]) / k;
+      raw[j][q] = model - y[(size_t)j * rounds + r];
       res[j][q] = (model - y[(size_t)j * rounds + r]) / (1 - lev[j]);  // NAN where not judged
     }
     full[q] = y[r];
@@ -182,7 +195,8 @@ int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *
     if (phi_rounds)
       for (int q = 0; q < k; q++) phi_rounds[(size_t)i * MAXR + q] = phi[i][q];
   }
-  widen_by_misfit(h, n_windows, p, n, share, rbar, k, level, out);
+  misfit_of(h, n_windows, p, n, share, raw, k, out);
+  for (int i = 0; i < n; i++) lj_shapley_layer_widen(out, &i, 1, &out->phi[i]);
   if (p > n) LJ_TRY(interval_over_rounds(jr, k, level, &out->junction));
   else lj_interval_from_se(NAN, NAN, NAN, level, &out->junction);
   // the check: every window against +-5% of the whole layer

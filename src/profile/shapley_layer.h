@@ -40,8 +40,11 @@ typedef struct {
   int has_junction;                   // 0: no window tells J from the a_i (J left out)
   lj_interval phi[LJ_LAYER_STAGES_TP];  // the fitted game's Shapley values, run order; their intervals
                                         // hold the rounds' spread and the fit's misfit (misfit_s)
-  double misfit_s;                      // the residual standard deviation of the mean windows (J per
-                                        // call; NAN: no window to spare)
+  double misfit_s;                      // the misfit's standard deviation per window, the rounds' noise
+                                        // taken off (J per call; NAN: no window to spare)
+  double misfit_s2;                     // its square (0: none shown)
+  int misfit_df;                        // its degrees of freedom: windows - terms
+  double phi_row[LJ_LAYER_STAGES_TP][LJ_SHAPLEY_LAYER_MAX_WINDOWS];  // h^T c_i: phi_i's weights on the windows
   lj_interval junction;                 // J per heavy->heavy junction (estimate NAN: left out)
   int n_judged;                         // windows the others predict (h_jj < 1)
   lj_interval resid[LJ_SHAPLEY_LAYER_MAX_WINDOWS];  // deleted residual (model - measured) / (1 - h_jj); NAN: not judged
@@ -59,6 +62,10 @@ typedef struct {
 // than 2 complete rounds, fewer windows than stage costs, or a stage no window tells apart.
 int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *w, int n_windows, const double *y,
                                 int rounds, double level, lj_shapley_layer_fit *out, double *phi_rounds);
+
+// Widens e, the rounds' interval of the sum of members' phi (stage indices), by the fit's misfit:
+// variance s^2 |sum of their phi_row|^2 added, df by Welch-Satterthwaite (nothing without a misfit).
+void lj_shapley_layer_widen(const lj_shapley_layer_fit *f, const int *members, int m, lj_interval *e);
 
 // Heavy->heavy junctions of a window's cycle (a one-stage window runs into itself).
 int lj_layer_window_heavy_junctions(const lj_layer_window *w, const int *heavy);

@@ -487,7 +487,8 @@ static json_t *shapley_json(jb *b, const lj_profile_result *r) {
                                   "without i)) / 2; a k-stage interaction c adds (k/2 - 1) c to the residual");
       put_str(b, o, "layer_assumption", "the layer's own game: v(S) = sum of stage costs + J per GEMM->GEMM junction "
                                         "of S replayed back to back as a cycle, fitted to every window of the rounds; "
-                                        "layer_verdict judges every window's residual");
+                                        "layer_verdict judges every window as the fit to the other windows "
+                                        "predicts it (deleted residual)");
     }
     push(b, a, o);
   }

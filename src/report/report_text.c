@@ -720,7 +720,7 @@ static void print_shapley(FILE *f, const lj_profile_result *r) {
     }
     if (c->layer_windows > 0) {
       cell h, k;
-      fprintf(f, "%-8s layer's own game: %d windows fitted; sum shL - layer %s %s; worst window %s %s %s: %s; "
+      fprintf(f, "%-8s layer's own game: %d windows fitted; sum shL (other windows) - layer %s %s; worst window %s %s %s: %s; "
                  "GEMM->GEMM junction %s\n", "", c->layer_windows, pct(d, c->layer_residual_pct, 1),
               pct_range(e, c->layer_residual_lo_pct, c->layer_residual_hi_pct), c->layer_worst,
               pct(g, c->layer_worst_pct, 1), pct_range(h, c->layer_worst_lo_pct, c->layer_worst_hi_pct),
@@ -734,7 +734,7 @@ static void print_shapley(FILE *f, const lj_profile_result *r) {
   }
   fprintf(f, "shap assumes interactions between at most two stages; a k-stage interaction c adds (k/2 - 1) c to "
              "the residual\nshL assumes v(S) = sum of stage costs + J per GEMM->GEMM junction of S replayed as a "
-             "cycle; its check: every window's residual (model - measured)\nPASS: the residual's whole 95%% interval "
+             "cycle; its check: every window as the fit to the other windows predicts it (deleted residual, model - measured;\n  a window no other predicts is not judged, and then no PASS)\nPASS: the residual's whole 95%% interval "
              "within +-%.0f%% of the layer; MISS: the whole interval outside; INCONCLUSIVE: the interval across the "
              "bound\nheadline: shL where its check passes, else shap where its check passes, else sequence\n",
           LJ_REPORT_CLOSURE_TARGET_PCT);

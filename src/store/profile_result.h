@@ -230,9 +230,9 @@ typedef struct {
   // its Shapley values are the shapley_layer rows. layer_windows 0: not made.
   int layer_windows;
   lj_interval layer_junction_j;  // J per GEMM->GEMM junction (estimate NAN: no window tells it apart)
-  double layer_residual_pct, layer_residual_lo_pct, layer_residual_hi_pct;  // sum phi - whole layer, % of it
-  char layer_worst[32];          // the window whose residual's interval reaches farthest from 0
-  double layer_worst_pct, layer_worst_lo_pct, layer_worst_hi_pct;  // its residual (model - measured), %
+  double layer_residual_pct, layer_residual_lo_pct, layer_residual_hi_pct;  // sum phi (other windows' fit) - whole, %
+  char layer_worst[32];          // the window whose deleted residual reaches farthest from 0 ("": none judged)
+  double layer_worst_pct, layer_worst_lo_pct, layer_worst_hi_pct;  // its deleted residual (predicted - measured), %
   char layer_verdict[16];        // PASS: every window's whole interval within +-5%; MISS: one wholly outside
 } lj_shapley_check;
 

@@ -457,13 +457,13 @@
         'The headline method is Shapley where the check passes. ' + sourceNote(x.shapley.map((c) => Object.assign({ stage: 'additive check', method: c.phase }, c)))));
       const fitted = x.shapley.filter((c) => c.layer_windows > 0);
       if (fitted.length) {
-        box.append(table(['phase', 'windows fitted', '\u03a3 \u03c6 \u2212 layer', 'worst window (model \u2212 measured)', 'verdict', 'headline'],
+        box.append(table(['phase', 'windows fitted', '\u03a3 \u03c6 (other windows) \u2212 layer', 'worst window (predicted \u2212 measured)', 'verdict', 'headline'],
           fitted.map((c) => [c.phase, String(c.layer_windows), signedPct(c.layer_residual_pct),
             c.layer_worst + ' ' + signedPct(c.layer_worst_pct) + ' [' + signedPct(c.layer_worst_lo_pct) + ', ' + signedPct(c.layer_worst_hi_pct) + ']',
             c.layer_verdict || '-', c.headline])));
         box.append(el('p', { class: 'note' }, 'The layer\u2019s own game (shapley_layer): the energy of any set of the layer\u2019s stages replayed back to back as a cycle = the sum of their costs + a cost per GEMM\u2192GEMM junction, ' +
           'fitted to every window of the rounds (the whole layer, the prefixes, the layer without each stage, the other orders); its Shapley values need no isolation. ' +
-          'PASS: every window\u2019s residual has its whole interval within \u00b15% of the layer. The headline uses it where it passes, else the pairwise split where that passes, else sequence.'));
+          'PASS: every window, as the fit to the other windows predicts it, has its whole interval within \u00b15% of the layer (a window no other predicts is not judged, and then no PASS). The headline uses it where it passes, else the pairwise split where that passes, else sequence.'));
       }
     }
     if (x.known_answer && x.known_answer.length) {
