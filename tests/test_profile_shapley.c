@@ -335,16 +335,22 @@ static void add_layer_game_off(lj_profile_result *r, lj_phase ph, double c3, dou
 
 static void add_layer_game(lj_profile_result *r, lj_phase ph, double c3) { add_layer_game_off(r, ph, c3, 0); }
 
+// The planted layer game in both phases (terms as fractions of the layer, sum a_i), analysed.
+static double layer_games(lj_profile_result *r, double prefill_off, double decode_c3) {
+  lj_profile_result_init(r);
+  plan(r);
+  double full = 0;
+  for (int i = 0; i < N; i++) full += a_of(i);
+  add_layer_game_off(r, LJ_PHASE_PREFILL, 0, prefill_off * full);
+  add_layer_game(r, LJ_PHASE_DECODE, decode_c3 * full);
+  assert_int_equal(lj_profile_analyze(r, NULL, NULL, 0, 0), 0);
+  return full;
+}
+
 static void test_layer_game_through_analyze(void **state) {
   (void)state;
   lj_profile_result r;
-  lj_profile_result_init(&r);
-  plan(&r);
-  double full = 0;
-  for (int i = 0; i < N; i++) full += a_of(i);
-  add_layer_game(&r, LJ_PHASE_PREFILL, 0);
-  add_layer_game(&r, LJ_PHASE_DECODE, 0.3 * full);
-  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  layer_games(&r, 0, 0.3);
   const lj_shapley_check *pc = &r.shapley[LJ_PHASE_PREFILL], *dc = &r.shapley[LJ_PHASE_DECODE];
   // pairwise: residual -(layer - sum isolation) / 2 = -10% of the layer, the marginals adding to the layer
   REL(pc->residual_pct, -10.0, 1e-9);
@@ -381,13 +387,7 @@ static void test_layer_game_through_analyze(void **state) {
 static void test_layer_game_window_off(void **state) {
   (void)state;
   lj_profile_result r;
-  lj_profile_result_init(&r);
-  plan(&r);
-  double full = 0;
-  for (int i = 0; i < N; i++) full += a_of(i);
-  add_layer_game_off(&r, LJ_PHASE_PREFILL, 0, 0.08 * full);
-  add_layer_game(&r, LJ_PHASE_DECODE, 0);
-  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  layer_games(&r, 0.08, 0);
   const lj_shapley_check *pc = &r.shapley[LJ_PHASE_PREFILL];
   assert_string_equal(pc->layer_verdict, "MISS");
   assert_string_equal(pc->layer_worst, "without o_proj");
