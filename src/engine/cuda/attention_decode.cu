@@ -309,11 +309,15 @@ struct dec_launch {
 template <int G, int LPK>
 static void launch_gl(const dec_launch &a, bool one) {
   auto k = one ? attn_decode_kernel<G, LPK, true> : attn_decode_kernel<G, LPK, false>;
-  // A target split count's long splits: opt in (static arrays counted); a failure is the thread's
-  // last error, which the caller's CUDA_CHECK_LAUNCH reports.
-  static const size_t static_one = lj_static_smem(attn_decode_kernel<G, LPK, true>),
-                      static_split = lj_static_smem(attn_decode_kernel<G, LPK, false>);
-  (void)lj_smem_optin(k, one ? static_one : static_split, a.smem);
+  // A target split count's long splits: opt in (static arrays counted), once, to the most any launch
+  // asks (G rows of DEC_MAX_SPLIT scores), so that a smaller launch never lowers the limit below what
+  // a graph captured earlier needs. A failure shows as the launch's own error.
+  static const size_t most = (size_t)G * DEC_MAX_SPLIT * sizeof(float);
+  static const cudaError_t opt_one = lj_smem_optin(attn_decode_kernel<G, LPK, true>,
+                                                   lj_static_smem(attn_decode_kernel<G, LPK, true>), most),
+                           opt_split = lj_smem_optin(attn_decode_kernel<G, LPK, false>,
+                                                     lj_static_smem(attn_decode_kernel<G, LPK, false>), most);
+  (void)opt_one, (void)opt_split;
   lj_launch(k, a.grid, dim3(DEC_WARPS * 32), a.smem, a.st, a.o_part, a.ml, a.qkv, a.kc, a.vc, a.seq, a.kv_len, a.s,
             a.sl2, a.one);
 }

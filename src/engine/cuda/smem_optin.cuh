@@ -7,12 +7,15 @@
 
 #define LJ_SMEM_DEFAULT_LIMIT (48u << 10)
 
-// The kernel's static shared memory (0 when it cannot be read: the launch then reports the error).
-// Callers keep it in a function-local static const, initialised once and thread-safely.
+// The kernel's static shared memory; the whole default when it cannot be read, so that the opt-in
+// is always asked and reports its own error. Callers keep it in a function-local static const,
+// initialised once and thread-safely.
 template <typename K>
 static size_t lj_static_smem(K kernel) {
   cudaFuncAttributes fa;
-  return cudaFuncGetAttributes(&fa, kernel) == cudaSuccess ? fa.sharedSizeBytes : 0;
+  if (cudaFuncGetAttributes(&fa, kernel) == cudaSuccess) return fa.sharedSizeBytes;
+  (void)cudaGetLastError();  // not left for an unrelated check to find
+  return LJ_SMEM_DEFAULT_LIMIT;
 }
 
 // The opt-in where the kernel's static (static_bytes) and dynamic shared memory need it.
