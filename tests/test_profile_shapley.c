@@ -798,7 +798,8 @@ static void test_upgrade_from_v14(void **state) {
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
   }
   assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 14; UPDATE meta SET value = '14' WHERE key = "
-                                    "'schema_version'; DELETE FROM stage_estimates WHERE method = 'shapley_layer';",
+                                    "'schema_version'; DELETE FROM stage_estimates WHERE method = 'shapley_layer';"
+                                    " DROP TABLE rank_idle;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(db);

@@ -122,7 +122,7 @@ int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_p
     snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "given (--idle-w %.1f)", o->idle_w);
   }
   r->cond.idle_w = m->idle_w;
-  m->dev_idle_w[0] = m->idle_w;
+  m->dev_idle_w[0] = m->idle_w, m->dev_idle_sd_w[0] = r->cond.idle_sd_w;
   if (o->store) LJ_TRY(lj_store_add_device(o->store, o->run_id, &r->cond.device));
   return open_sampler(m, o);
 }
@@ -154,18 +154,25 @@ int lj_profile_meter_open_devices(lj_profile_meter *m, const lj_profile_options 
   if (isnan(o->idle_w)) {
     lj_idle_result idle[LJ_PROFILE_MAX_RANKS];
     LJ_TRY(lj_measure_idle_devices(m->src, m->devs, n_devs, o->idle_seconds, &m->idle_kept, idle));
-    for (int k = 0; k < n_devs; k++) m->dev_idle_w[k] = idle[k].mean_w;
+    double var = 0;
+    for (int k = 0; k < n_devs; k++) {
+      m->dev_idle_w[k] = idle[k].mean_w;
+      m->dev_idle_sd_w[k] = idle[k].n_counter_updates > 1 ? idle[k].counter_stddev_w : idle[k].sample_stddev_w;
+      var += m->dev_idle_sd_w[k] * m->dev_idle_sd_w[k];
+    }
     if (idle[0].temperature_c > 0) m->idle_temperature_c = idle[0].temperature_c;
-    r->cond.idle_sd_w = idle[0].n_counter_updates > 1 ? idle[0].counter_stddev_w : idle[0].sample_stddev_w;
-    snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "measured %d s, all %d GPUs at once, contexts open",
-             (int)lround(o->idle_seconds) % 1000, n_devs % 100);
+    r->cond.idle_sd_w = sqrt(var);  // each GPU's readings its own: independent
+    snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "measured %d s, all %d GPUs at once, contexts open%s",
+             (int)lround(o->idle_seconds) % 1000, n_devs % 100, n_devs > 1 ? "; their sum" : "");
     widen(idle[0].temperature_c > 0 ? idle[0].temperature_c : NAN, &r->cond.temperature_min_c,
           &r->cond.temperature_max_c);
   } else {
-    for (int k = 0; k < n_devs; k++) m->dev_idle_w[k] = o->idle_w;
+    for (int k = 0; k < n_devs; k++) m->dev_idle_w[k] = o->idle_w, m->dev_idle_sd_w[k] = NAN;
     snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "given (--idle-w %.1f, each GPU)", fmin(o->idle_w, 1e5));
   }
-  m->idle_w = m->dev_idle_w[0];
+  // the run's baseline: what its windows (the sum over the GPUs, device -1) subtract
+  m->idle_w = 0;
+  for (int k = 0; k < n_devs; k++) m->idle_w += m->dev_idle_w[k];
   r->cond.idle_w = m->idle_w;
   return open_sampler(m, o);
 }

@@ -46,6 +46,16 @@ int lj_cuda_tp_prepare_batch(lj_cuda_tp *tp, int n_seqs, const int *tokens, cons
 // lj_cuda_synchronize of rank 0 waits for the whole launch.
 typedef struct lj_cuda_tp_replay lj_cuda_tp_replay;
 int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage stage, int calls, lj_cuda_tp_replay **out);
+// The same for n stages of the layer in the given order (the Shapley rounds' whole layer, the layer
+// without one stage, another order), each call every stage of one layer on every rank, the calls
+// cycling through the layers (as lj_cuda_replay_create_order on one GPU).
+int lj_cuda_tp_replay_create_order(lj_cuda_tp *tp, const lj_stage *order, int n, int calls, lj_cuda_tp_replay **out);
+// 1 when a replay of `order` must average its all-reduces (lj_tp_comm_set_average): an all-reduce
+// that meets delta already reduced, with neither o_proj nor down between them round the cycle (an
+// all-reduce alone, or the layer without one of them), would multiply it by N on every call and
+// reach inf; averaging is the same traffic and work. An order whose every all-reduce follows its
+// producer sums, as the run does. Host code, in every build (tp_replay_order.c).
+int lj_tp_order_averages(const lj_stage *order, int n);
 int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n);
 int lj_cuda_tp_replay_calls(const lj_cuda_tp_replay *r);
 void lj_cuda_tp_replay_free(lj_cuda_tp_replay *r);

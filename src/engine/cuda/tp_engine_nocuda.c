@@ -28,6 +28,10 @@ int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage stage, int calls, lj_cuda_
   *out = NULL;
   return NO_CUDA();
 }
+int lj_cuda_tp_replay_create_order(lj_cuda_tp *tp, const lj_stage *order, int n, int calls, lj_cuda_tp_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
 int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n) { return NO_CUDA(); }
 int lj_cuda_tp_replay_calls(const lj_cuda_tp_replay *r) { return 0; }
 void lj_cuda_tp_replay_free(lj_cuda_tp_replay *r) {}
