@@ -86,6 +86,15 @@ int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_
   return lj_cuda_forward_group(tp->ranks, tp->degree, tokens, seq, pos, n, logit_rows, n_logits, logits);
 }
 
+int lj_cuda_tp_sample(lj_cuda_tp *tp, int n_rows, const lj_cuda_sampling *s, int *out_tokens) {
+  // rank 0 last: its tokens' copy synchronises its stream alone, the others are already enqueued
+  for (int r = tp->degree - 1; r >= 0; r--) {
+    CUDA_CHECK(cudaSetDevice(tp->ranks[r]->opt.device));
+    LJ_TRY(lj_cuda_sample_tokens(tp->ranks[r], n_rows, s, r == 0 ? out_tokens : NULL));
+  }
+  return 0;
+}
+
 int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode) {
   for (int r = 0; r < tp->degree; r++) LJ_TRY(lj_cuda_set_fusion(tp->ranks[r], mode));
   return 0;

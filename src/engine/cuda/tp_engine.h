@@ -30,9 +30,13 @@ int lj_cuda_tp_degree(const lj_cuda_tp *tp);
 lj_cuda_engine *lj_cuda_tp_rank(const lj_cuda_tp *tp, int rank);
 // The communicator, in one line (tp_comm.h's lj_tp_comm_describe).
 const char *lj_cuda_tp_describe(const lj_cuda_tp *tp);
-// lj_cuda_forward_batch over the ranks (same shapes); logits are rank 0's.
+// lj_cuda_forward_batch over the ranks (same shapes); logits are rank 0's (NULL: left on the devices).
 int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_t *seq, const int32_t *pos, int n,
                              const int32_t *logit_rows, int n_logits, float *logits);
+// The sample stage on every rank, as the single-GPU decode step runs it: each rank samples n_rows
+// tokens from its own logits on its GPU (lj_cuda_sample_tokens; replicated, like the LM head), and
+// rank 0's come back to out_tokens (NULL: none copied).
+int lj_cuda_tp_sample(lj_cuda_tp *tp, int n_rows, const lj_cuda_sampling *s, int *out_tokens);
 // lj_cuda_set_fusion on every rank.
 int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode);
 // Stage by stage (the profile's replays; docs/tensor-parallel.md §4). Prepares every rank's batch

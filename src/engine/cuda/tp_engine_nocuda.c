@@ -19,6 +19,7 @@ int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_
                              const int32_t *logit_rows, int n_logits, float *logits) {
   return NO_CUDA();
 }
+int lj_cuda_tp_sample(lj_cuda_tp *tp, int n_rows, const lj_cuda_sampling *s, int *out_tokens) { return NO_CUDA(); }
 int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode) { return NO_CUDA(); }
 void lj_cuda_tp_set_skip_allreduce(lj_cuda_tp *tp, int on) {}
 int lj_cuda_tp_prepare_batch(lj_cuda_tp *tp, int n_seqs, const int *tokens, const int *n_tokens, lj_cuda_batch *b0) {
