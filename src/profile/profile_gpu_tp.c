@@ -143,7 +143,9 @@ int lj_profile_run_gpu_tp(const lj_profile_options *o, lj_profile_result *r) {
     int src = lj_profile_meter_stop(&g.m, r);
     lj_windows *w = lj_sampler_windows(g.m.sampler);
     int crc = lj_profile_tp_collect(r, w, g.window_handles, g.m.devs, g.m.n_devs);
-    if (crc == 0) crc = lj_profile_tp_collect_trials(r, w, g.trial_handles, g.m.devs, g.m.n_devs, g.m.dev_idle_w);
+    if (crc == 0)
+      crc = lj_profile_tp_collect_trials(r, w, g.trial_handles, g.m.devs, g.m.n_devs, g.m.dev_idle_w, g.m.readings,
+                                         g.m.n_readings);
     for (int k = 0; k < r->n_ranks; k++) r->ranks[k].idle_w = g.m.dev_idle_w[k], r->ranks[k].idle_sd_w = g.m.dev_idle_sd_w[k];
     if (src == 0) src = crc;
     for (size_t i = 0; i < r->n_windows; i++)

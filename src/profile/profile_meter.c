@@ -31,23 +31,33 @@ static int keep(lj_sample **a, size_t *n, size_t *cap, const lj_sample *x) {
   return 0;
 }
 
+static int metered(const lj_profile_meter *m, int dev) {
+  for (int k = 0; k < m->n_devs; k++)
+    if (m->devs[k] == dev) return 1;
+  return 0;
+}
+
 // Sampler sink (delivery thread): conditions, power samples, the readings of each trial's
-// conditions (trial_conditions.h), store.
+// conditions (trial_conditions.h), store. Over several GPUs (tensor parallelism) the readings of
+// every one are kept (each rank's trials take its own temperature), the temperature range and the
+// throttle reasons seen are every GPU's, the rest the first GPU's.
 static int sink(void *user, const lj_sample *s, size_t n) {
   lj_profile_meter *m = (lj_profile_meter *)user;
   pthread_mutex_lock(&m->lock);
   lj_profile_conditions *c = m->cond;
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
-    if (s[i].device != m->dev) continue;
+    int own = s[i].device == m->dev;
+    if (!own && !metered(m, s[i].device)) continue;
     lj_reading rd = (lj_reading)s[i].reading;
     if (rd == LJ_READING_TEMPERATURE || rd == LJ_READING_CLOCK_SM || rd == LJ_READING_CLOCK_MEM ||
         rd == LJ_READING_THROTTLE || rd == LJ_READING_POWER_LIMIT)
       rc = keep(&m->readings, &m->n_readings, &m->cap_readings, &s[i]);
+    if (!own && rd != LJ_READING_TEMPERATURE && rd != LJ_READING_THROTTLE) continue;
     switch (rd) {
       case LJ_READING_TEMPERATURE:
         widen(s[i].value, &c->temperature_min_c, &c->temperature_max_c);
-        m->last_temperature_c = s[i].value;
+        if (own) m->last_temperature_c = s[i].value;
         break;
       case LJ_READING_CLOCK_SM: widen(s[i].value, &c->sm_clock_min_mhz, &c->sm_clock_max_mhz); break;
       case LJ_READING_CLOCK_MEM: widen(s[i].value, &c->mem_clock_min_mhz, &c->mem_clock_max_mhz); break;

@@ -7,10 +7,12 @@
 // A replay trial runs every rank together (the all-reduce stages join them): its energy is the
 // sum over the GPUs, its idle the sum of their idles; each GPU's own reading of it, at that GPU's
 // idle, is its rank's trial (what the per-GPU Shapley split is made of).
+#include <math.h>
 #include <stdlib.h>
 
 #include "common/error.h"
 #include "profile/attribution.h"
+#include "profile/idle_at_temperature.h"
 #include "profile/profile_analyze.h"
 #include "profile/tp_rank_windows.h"
 
@@ -36,14 +38,17 @@ int lj_profile_tp_collect(lj_profile_result *r, lj_windows *w, const int *handle
   return rc;
 }
 
-// One trial as `device` read it (idle_w its idle), the run's bookkeeping kept.
-static int trial_of(lj_windows *w, int handle, int device, double idle_w, const lj_profile_trial *t,
-                    lj_profile_trial *out) {
+// One trial as `device` read it (idle_w its idle), the run's bookkeeping kept; its temperature the
+// device's mean over the window where the readings have it (a rank's GPU may run hotter than rank
+// 0's, whose latest reading the trial was filed with).
+static int trial_of(lj_windows *w, int handle, int device, double idle_w, const lj_sample *readings, size_t n_readings,
+                    const lj_profile_trial *t, lj_profile_trial *out) {
   lj_window_result wr;
   LJ_TRY(lj_windows_result(w, handle, device, &wr));
   lj_profile_trial keep = *t;  // t may be out
   *out = keep;
-  lj_replay_trial_from_window(&wr, keep.t.calls, keep.t.temperature_c, idle_w, &out->t);
+  double temp = device >= 0 ? lj_window_temperature(readings, n_readings, device, wr.begin_ns, wr.end_ns) : NAN;
+  lj_replay_trial_from_window(&wr, keep.t.calls, isfinite(temp) ? temp : keep.t.temperature_c, idle_w, &out->t);
   out->t.start_offset_ns = keep.t.start_offset_ns;
   out->t.gap_s = keep.t.gap_s;
   lj_replay_trial_take_gaps(&out->t);
@@ -51,7 +56,7 @@ static int trial_of(lj_windows *w, int handle, int device, double idle_w, const 
 }
 
 int lj_profile_tp_collect_trials(lj_profile_result *r, lj_windows *w, const int *handles, const int *devs, int n_devs,
-                                 const double *idle_w) {
+                                 const double *idle_w, const lj_sample *readings, size_t n_readings) {
   if (n_devs < 1 || n_devs > LJ_PROFILE_MAX_RANKS)
     return LJ_FAIL(LJ_EINVAL, "profile: %d GPUs for the ranks' trials, expected 1 .. %d", n_devs,
                    LJ_PROFILE_MAX_RANKS);
@@ -67,9 +72,9 @@ int lj_profile_tp_collect_trials(lj_profile_result *r, lj_windows *w, const int 
     if (r->n_trials && !rk->trials) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory for the ranks' trials");
     rk->idle_w = idle_w[k];
     for (size_t i = 0; i < r->n_trials; i++, rk->n_trials++)
-      LJ_TRY(trial_of(w, handles[i], devs[k], idle_w[k], &r->trials[i], &rk->trials[i]));
+      LJ_TRY(trial_of(w, handles[i], devs[k], idle_w[k], readings, n_readings, &r->trials[i], &rk->trials[i]));
   }
-  for (size_t i = 0; i < r->n_trials; i++)
-    LJ_TRY(trial_of(w, handles[i], n_devs > 1 ? -1 : devs[0], idle_sum, &r->trials[i], &r->trials[i]));
+  for (size_t i = 0; i < r->n_trials; i++)  // the sum's temperature stays rank 0's
+    LJ_TRY(trial_of(w, handles[i], n_devs > 1 ? -1 : devs[0], idle_sum, NULL, 0, &r->trials[i], &r->trials[i]));
   return 0;
 }

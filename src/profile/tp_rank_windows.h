@@ -11,6 +11,7 @@ int lj_profile_tp_collect(lj_profile_result *r, lj_windows *w, const int *handle
 // The replay trials r->trials[i] from window handles[i] summed over the GPUs devs (one device:
 // that one's figure) with their summed idle (idle_w[k]: devs[k]'s); a duty-cycled trial's gaps
 // taken off its time and (at that idle) its energy, as on one GPU. At degree > 1 over several GPUs
-// also r->ranks[k].trials: the same trials as devs[k] alone read them, at its own idle.
+// also r->ranks[k].trials: the same trials as devs[k] alone read them, at its own idle and at its
+// own mean temperature over the window (readings: the sampler's temperature readings of the GPUs).
 int lj_profile_tp_collect_trials(lj_profile_result *r, lj_windows *w, const int *handles, const int *devs, int n_devs,
-                                 const double *idle_w);
+                                 const double *idle_w, const lj_sample *readings, size_t n_readings);
