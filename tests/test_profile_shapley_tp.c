@@ -218,7 +218,9 @@ static void test_ranks_stored(void **state) {
   lj_profile_result r, back;
   run_of(&r);
   assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
-  char dir[] = "/tmp/lj_shapley_tp_XXXXXX", path[64];
+  char dir[512], path[600];
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, sizeof dir, "%s/lj_shapley_tp_XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
   assert_non_null(mkdtemp(dir));
   snprintf(path, sizeof path, "%s/p.db", dir);
   lj_store *st = store_round_trip(path, &r, &back);
