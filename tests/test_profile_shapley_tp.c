@@ -262,13 +262,15 @@ static void test_rendered(void **state) {
   run_of(&r);
   assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
   // text: each GPU's row and the sum's; GPU 1's third-order term (+14% of its layer) a MISS
-  static const char *const in_text[] = {"decode      0", "decode      1", "decode    sum", "  PASS\n", "  MISS\n"};
+  static const char *const in_text[] = {"decode      0", "decode      1", "decode    sum", "  PASS\n", "  MISS\n",
+                                        "idle per GPU: 0: 60.0 W, 1: 40.0 W; sum 100.0 W"};
   static const char *const in_json[] = {"\"shapley\": [", "\"tp_rank\": 1", "\"idle_w\": 40"};
   for (int json = 0; json < 2; json++) {
     char *out = render(&r, json);
-    const char *at = strstr(out, json ? "\"per_gpu\": [" : "Shapley additive check per GPU (tensor-parallel degree 2");
+    const char *at = strstr(out, json ? "\"per_gpu\": [" : "Per GPU (tensor-parallel degree 2");
     assert_non_null(at);
-    int n = json ? 3 : 5;
+    assert_true(json || strstr(at, "Shapley additive check per GPU (tensor-parallel degree 2"));
+    int n = json ? 3 : 6;
     for (int i = 0; i < n; i++)
       if (!strstr(at, json ? in_json[i] : in_text[i])) fail_msg("missing: %s", json ? in_json[i] : in_text[i]);
     free(out);

@@ -306,6 +306,12 @@ static void print_ranks(FILE *f, const lj_profile_result *r) {
               energy_ci(b, &s->dynamic_j), energy(c, s->gross_j_per_token), energy(d, s->dynamic_j_per_token),
               share(e, sh));
     }
+  // each GPU's dynamic figures are above its own idle; the sum's above their sum (the conditions' idle)
+  if (!isfinite(r->ranks[0].idle_w)) return;
+  fprintf(f, "idle per GPU:");
+  for (int k = 0; k < r->n_ranks; k++)
+    fprintf(f, " %d: %s W%s", k, fixed(a, r->ranks[k].idle_w, 1), k + 1 < r->n_ranks ? "," : "");
+  fprintf(f, "; sum %s W\n", fixed(a, r->cond.idle_w, 1));
 }
 
 // ---------------------------------------------------------------- stages
