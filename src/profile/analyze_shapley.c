@@ -79,7 +79,7 @@ static int split_of(lj_profile_result *r, lj_phase ph, int rounds, const lj_mean
   return 1;
 }
 
-int lj_analyze_shapley_phase(lj_profile_result *r, lj_phase ph) {
+static int phase_split(lj_profile_result *r, lj_phase ph) {
   int64_t kv = 0;
   int rounds = rounds_of(r, ph, &kv);
   if (rounds < 1) return 0;
@@ -159,6 +159,8 @@ int lj_analyze_shapley_phase(lj_profile_result *r, lj_phase ph) {
   }
   return 0;
 }
+
+int lj_analyze_shapley_phase(lj_profile_result *r, lj_phase ph) { return phase_split(r, ph); }
 
 // A group of the layer's stages (an ablation's) by Shapley, per call: half the sum of their
 // isolation estimates plus half the group's marginal sum(full - LOO_i) taken round by round.
@@ -367,7 +369,7 @@ int lj_analyze_shapley_layer_group(const lj_profile_result *r, lj_phase ph, cons
 
 int lj_analyze_shapley(lj_profile_result *r) {
   for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
-    LJ_TRY(lj_analyze_shapley_phase(r, (lj_phase)ph));
+    LJ_TRY(phase_split(r, (lj_phase)ph));
     LJ_TRY(layer_split(r, (lj_phase)ph));
   }
   // The reported method may now be Shapley: the shares again, with its denominator.
