@@ -2,6 +2,7 @@
 // to `version`, its pragmas and meta rows, no runs. Include after cmocka.h and sqlite3.h.
 #pragma once
 #include <stdio.h>
+#include <string.h>
 
 #include "common/error.h"
 #include "store/store.h"
@@ -29,11 +30,9 @@ static void write_old_store(const char *path, int version) {
   sqlite3_close(db);
 }
 
-// A file of `version` written at path, without `table` (added since): read as it is, it has no
-// rows of it (no error); opened for writing it is upgraded to the current version and has the
-// table, empty.
-static inline void check_table_upgrade(const char *path, int version, const char *table) {
-  write_old_store(path, version);
+// A file at path of an older version without `table` (added since): read as it is, it has no rows
+// of it (no error); opened for writing it is upgraded to the current version and has the table, empty.
+static inline void check_table_added(const char *path, const char *table) {
   lj_store *st;
   int64_t n = -1;
   assert_int_equal(lj_store_open_readonly(path, &st), 0);
@@ -57,5 +56,35 @@ static inline void check_table_upgrade(const char *path, int version, const char
   assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
   assert_int_equal(sqlite3_column_int(q, 1), 1);
   sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
+// check_table_added on a file of `version` as write_old_store writes it.
+static inline void check_table_upgrade(const char *path, int version, const char *table) {
+  write_old_store(path, version);
+  check_table_added(path, table);
+}
+
+// A current file at path made into one of `version` that lacks `table` (added in a version after
+// it), and every other table added after it: for the versions write_old_store does not write (the
+// per-rank keys of 14 need the store).
+static inline void write_store_without(const char *path, int version, const char *table) {
+  static const struct {
+    int version;
+    const char *table;
+  } added[] = {{16, "ablation_windows"}, {17, "rank_idle"}};  // the tables of versions after 15
+  lj_store *st;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  lj_store_close(st);
+  sqlite3 *db;
+  char sql[400];
+  int n = snprintf(sql, sizeof sql, "DROP TABLE %s;", table);
+  for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
+    if (added[i].version > version && strcmp(added[i].table, table))
+      n += snprintf(sql + n, sizeof sql - (size_t)n, " DROP TABLE %s;", added[i].table);
+  snprintf(sql + n, sizeof sql - (size_t)n, " PRAGMA user_version = %d; UPDATE meta SET value = '%d' WHERE key = "
+           "'schema_version';", version, version);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
 }

@@ -11,7 +11,8 @@
 //     Shapley estimates per stage, the reported method Shapley, the order spread;
 //   - the known answer: the calibration copy's truth, and a method 25% off is
 //     marked unreliable while one within 10% is not;
-//   - ablations of prefill and decode against each method's estimate;
+//   - ablations of prefill and decode against each method's estimate; a group whose pairs had a
+//     window at the power cap is flagged power_cap and named in the notes;
 //   - the layer's own game through lj_profile_analyze (shapley_layer rows, its check, the headline):
 //     windows additive in their cycle with lone stages 20% cheaper give a pairwise residual of -10%
 //     and an exact layer-game split; a three-stage term makes the layer game's check MISS;
@@ -29,6 +30,7 @@
 #include <sqlite3.h>
 
 #include "common/error.h"
+#include "profile/ablation_windows.h"
 #include "profile/bracket.h"
 #include "profile/profile_analyze.h"
 #include "profile/shapley.h"
@@ -62,6 +64,15 @@ static double value(int out, double c) {
   }
   if (out != 4 && out != 5 && out != 7) v += c;
   return v;
+}
+// v(S) for S = the prefix 0 .. last of the run's order (as the sequence method replays it).
+static double prefix_value(int last, double c) {
+  double v = 0;
+  for (int i = 0; i <= last; i++) {
+    v += a_of(i);
+    for (int j = i + 1; j <= last; j++) v += b_of(i, j);
+  }
+  return v + (last >= 7 ? c : 0);
 }
 static double noise(int round) { return 1 + 0.001 * (round - 1); }  // -0.1%, 0, +0.1%: means exact
 
@@ -213,6 +224,10 @@ static void add_game_sources(lj_profile_result *r, lj_phase ph, double c, double
       e = value(i, c) * noise(t);
       add_trial_sources(r, LJ_METHOD_LOO, ph, lj_layer_order_stage(0, i), 0, t, cx * e, x ? e : NAN);
     }
+    for (int k = 0; k < N - 1; k++) {
+      e = prefix_value(k, c) * noise(t);
+      add_trial_sources(r, LJ_METHOD_SEQUENCE, ph, lj_layer_order_stage(0, k), 0, t, cx * e, x ? e : NAN);
+    }
     e = value(-1, c);
     add_trial_sources(r, LJ_METHOD_ORDER, ph, LJ_STAGE_NONE, 1, t, cx * e * 1.02, x ? e * 1.02 : NAN);
     add_trial_sources(r, LJ_METHOD_ORDER, ph, LJ_STAGE_NONE, 2, t, cx * e * 0.99, x ? e * 0.99 : NAN);
@@ -251,9 +266,10 @@ static void test_analyze_shapley(void **state) {
     n++;
   }
   assert_int_equal(n, N);
-  // The layer's own game, fitted to the 12 windows (no prefixes here): the small pairwise terms and
-  // the orders' +2% and -1% fit within +-5% in prefill; the third-order term of 30% does not in decode.
-  assert_int_equal(pc->layer_windows, 12);
+  // The layer's own game, fitted to the 20 windows: the small pairwise terms and the orders' +2% and
+  // -1%, each window predicted from the others, fit within +-5% in prefill; the third-order term of
+  // 30% does not in decode.
+  assert_int_equal(pc->layer_windows, 20);
   assert_string_equal(pc->layer_verdict, "PASS");
   assert_string_equal(dc->layer_verdict, "MISS");
   assert_true(fabs(pc->layer_worst_pct) < 5 && (dc->layer_worst_lo_pct > 5 || dc->layer_worst_hi_pct < -5));
@@ -264,7 +280,8 @@ static void test_analyze_shapley(void **state) {
     sum += s->est.dynamic_j.mean;
     assert_true(isfinite(s->share_dynamic));  // the headline's rows carry the shares
   }
-  REL(sum, pc->full_j.mean * (1 + pc->layer_residual_pct / 100), 1e-9);  // sum phi - layer = its residual
+  // sum phi - layer is the raw residual, (1 - h) of the deleted one the check judges: never larger
+  assert_true(fabs(sum / pc->full_j.mean - 1) * 100 <= fabs(pc->layer_residual_pct) + 1e-9);
   // the headline: the layer's own game where its check passed, neither Shapley split where both failed
   assert_true(lj_profile_reported_method(&r, LJ_PHASE_PREFILL) == LJ_METHOD_SHAPLEY_LAYER);
   assert_true(lj_profile_reported_method(&r, LJ_PHASE_DECODE) != LJ_METHOD_SHAPLEY);
@@ -396,7 +413,18 @@ static void test_known_answer_and_ablations(void **state) {
   double mlp_iso = a_of(6) + a_of(7) + a_of(8);
   double L = r.plan.config.n_layers;
   plant_ablation(&raw, 0, 1, 0.01, (const double[]){0, L * attn_phi, L * mlp_iso}, NULL);
+  // the windows as the run keeps them, those without attention at the power cap
+  lj_ablation_window aw[LJ_ABL_MAX_WINDOWS];
+  for (int i = 0; i < raw.n_abl[0]; i++) {
+    lj_ablation_window_init(&aw[i], LJ_PHASE_PREFILL, i, raw.abl_kind[0][i]);
+    aw[i].at_cap = raw.abl_kind[0][i] == LJ_ABLATE_NO_ATTN;
+  }
+  lj_ablation_windows_number(aw, (size_t)raw.n_abl[0]);
+  for (int i = 0; i < raw.n_abl[0]; i++) assert_int_equal(lj_profile_add_ablation_window(&r, &aw[i]), 0);
   assert_int_equal(lj_profile_analyze(&r, &raw, NULL, 0, 0), 0);
+  assert_non_null(strstr(r.notes, "Ablation windows at the power cap"));
+  assert_non_null(strstr(r.notes, "prefill attn 3 of 3 pairs"));
+  assert_null(strstr(r.notes, "prefill mlp"));
   // both phases by isolation, sequence and pairwise Shapley; prefill by the layer's own game too
   // (decode has no rounds here), its estimate the whole layer with the copy less without: -5%
   assert_int_equal(r.n_known, 7);
@@ -411,14 +439,15 @@ static void test_known_answer_and_ablations(void **state) {
     assert_int_equal(k->reliable, k->method != LJ_METHOD_SEQUENCE);
     assert_true(k->error_lo_pct <= k->error_pct && k->error_pct <= k->error_hi_pct);
   }
-  // prefill only (no decode ablation windows), attention and the MLP, isolation and both Shapley
-  // splits (no sequence estimates here)
-  assert_int_equal(r.n_ablation_checks, 6);
+  // prefill only (no decode ablation windows), attention and the MLP, isolation, sequence and both
+  // Shapley splits
+  assert_int_equal(r.n_ablation_checks, 8);
   for (int i = 0; i < r.n_ablation_checks; i++) {
     const lj_ablation_check *c = &r.ablation_checks[i];
     assert_true(c->phase == LJ_PHASE_PREFILL);
     assert_int_equal(c->a.calls, (int64_t)L);
     int attn = c->a.stage == LJ_STAGE_ATTN;
+    assert_int_equal(!!(c->a.flags & LJ_WINDOW_POWER_CAP), attn);  // its pairs' windows at the cap
     if (c->method == LJ_METHOD_SHAPLEY_LAYER) {  // the group's rows summed (one fit per round)
       double e = 0;
       for (size_t k = 0; k < r.n_stages; k++) {
@@ -431,8 +460,10 @@ static void test_known_answer_and_ablations(void **state) {
       REL(c->a.replay_j.estimate, L * e, 1e-9);
       continue;
     }
+    // sequence: each stage's prefix difference, so the pairs it closes fall to the MLP's gate_up and down
+    double b_mlp = b_of(6, 3) + b_of(2, 8);
     double est = attn ? (c->method == LJ_METHOD_SHAPLEY ? attn_phi : a_of(3))
-                      : (c->method == LJ_METHOD_SHAPLEY ? mlp_iso + (b_of(6, 3) + b_of(2, 8)) / 2 : mlp_iso);
+                      : mlp_iso + (c->method == LJ_METHOD_SHAPLEY ? b_mlp / 2 : c->method == LJ_METHOD_SEQUENCE ? b_mlp : 0);
     double saved = L * (attn ? attn_phi : mlp_iso);
     REL(c->a.saved_j.estimate, saved, 1e-9);
     ABS(c->a.agreement_pct, (saved / (L * est) - 1) * 100, 1e-6);
@@ -520,7 +551,7 @@ static void test_sources(void **state) {
     if (a->method == LJ_METHOD_SHAPLEY) ABS(a->a.agreement_pct, 0, 1e-6);
     na++;
   }
-  assert_int_equal(na, 3);  // isolation and both Shapley splits (no sequence estimates here)
+  assert_int_equal(na, 4);  // isolation, sequence and both Shapley splits
   // One window without samples: the counter's split, no sample flag.
   lj_profile_result_free(&r);
   lj_profile_result_init(&r);
@@ -676,7 +707,7 @@ static void test_store_round_trip(void **state) {
     assert_int_equal(b->flags, a->flags);
     // the layer's own game
     assert_int_equal(b->layer_windows, a->layer_windows);
-    assert_true(a->layer_windows == 12);
+    assert_true(a->layer_windows == 20);
     assert_string_equal(b->layer_verdict, a->layer_verdict);
     assert_string_equal(b->layer_worst, a->layer_worst);
     ABS(b->layer_worst_pct, a->layer_worst_pct, 1e-12);
@@ -797,9 +828,10 @@ static void test_upgrade_from_v14(void **state) {
     snprintf(sql, sizeof sql, "ALTER TABLE shapley_checks DROP COLUMN %s;", cols[i]);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
   }
+  // (and without the tables of versions 16 and 17)
   assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 14; UPDATE meta SET value = '14' WHERE key = "
                                     "'schema_version'; DELETE FROM stage_estimates WHERE method = 'shapley_layer';"
-                                    " DROP TABLE rank_idle;",
+                                    " DROP TABLE ablation_windows; DROP TABLE rank_idle;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(db);
@@ -849,7 +881,7 @@ static void test_rendered(void **state) {
   assert_non_null(strstr(text, "interaction = layer - sum isolation"));
   assert_non_null(strstr(text, "headline: shapley_layer (the layer's own game fits every window)"));  // prefill
   assert_non_null(strstr(text, "no Shapley check passed"));                                         // decode
-  assert_non_null(strstr(text, "layer's own game: 12 windows fitted"));
+  assert_non_null(strstr(text, "layer's own game: 20 windows fitted"));
   assert_non_null(strstr(text, ", PASS; 3 rounds"));  // prefill: the residual's interval within +-5%
   assert_non_null(strstr(text, ", MISS; 3 rounds"));  // decode: a third-order term, the residual outside
   assert_non_null(strstr(text, "MISS: unreliable at this size"));                   // isolation 30% off

@@ -1,6 +1,6 @@
 // The HTML report end to end on a synthetic GPU run of Llama 3.2 1B written
 // to a real store (every stage of prefill and decode, closures, an in-situ
-// timeline over all 16 layers, 200,000 driver power samples): the store read
+// timeline over all 16 layers, 200,000 driver power samples, a prefill ablation's windows): the store read
 // back, the page rendered, its strings escaped (the model, GPU and prompt
 // names are hostile), no network loads in it, and, where Debian's chromium is
 // installed, the page opened headless: no console error, no blocked request,
@@ -20,6 +20,7 @@
 
 #include "common/error.h"
 #include "model/config.h"
+#include "profile/ablation_windows.h"
 #include "profile/budget.h"
 #include "profile/profile_analyze.h"
 #include "report/report_page.h"
@@ -168,6 +169,23 @@ static void build(lj_profile_result *r) {
   assert_int_equal(lj_stats_mean_ci((double[]){1.9e-2, 1.92e-2, 1.88e-2}, 3, 0.95, &replay), 0);
   assert_int_equal(lj_ablation_compute(LJ_STAGE_GATE_UP, 2048, full, 3, ablated, 3, &replay, 0.95, &r->ablation), 0);
   r->ablation_valid = 1;
+  // A prefill attention ablation that misses, its windows without attention at the power cap (the
+  // 3B H100 example's figures): the page's windows table under the checks.
+  lj_ablation_check *ac = &r->ablation_checks[r->n_ablation_checks++];
+  ac->phase = LJ_PHASE_PREFILL, ac->method = LJ_METHOD_ISOLATION, ac->a = r->ablation;
+  ac->a.stage = LJ_STAGE_ATTN, ac->a.calls = 16, ac->a.agreement_pct = -685.1;
+  ac->a.ratio.estimate = -5.851, ac->a.ratio.lo = -7.322, ac->a.ratio.hi = -4.379;
+  ac->a.flags = LJ_WINDOW_POWER_CAP | LJ_WINDOW_SAMPLE_ENERGY;
+  for (int i = 0; i < 5; i++) {
+    lj_ablation_window w;
+    lj_ablation_window_init(&w, LJ_PHASE_PREFILL, i, i % 2 ? (i == 1 ? LJ_ABLATE_NO_ATTN : LJ_ABLATE_NO_MLP) : 0);
+    w.units = 574, w.duration_s = 2.0, w.sample_j = i == 1 ? 1.852 : i == 3 ? 0.646 : 1.782;
+    w.counter_j = w.sample_j, w.mean_power_w = i == 1 ? 690.4 : i == 3 ? 555 : 638, w.peak_power_w = 700.4;
+    w.temperature_start_c = 55, w.temperature_end_c = 56, w.at_cap = i == 1;
+    w.flags = w.at_cap ? LJ_WINDOW_POWER_CAP : 0;
+    assert_int_equal(lj_profile_add_ablation_window(r, &w), 0);
+  }
+  lj_ablation_windows_number(r->abl_windows, r->n_abl_windows);
   // The attention-head fit: decode attention with 1 .. 8 KV groups, one trial each, ~8 uJ + 2.5 uJ per group.
   int groups[8];
   double ej[8];
@@ -399,6 +417,11 @@ static void test_page(void **state) {
   assert_non_null(strstr(after, "holds</td>"));
   assert_non_null(strstr(after, "exceed the 1.50 GiB free"));
   assert_null(strstr(after, "<h3>Per GPU"));  // a degree-1 run has no per-GPU table (the script names it)
+  // the ablation windows under the checks: the pair's windows, the one at the cap
+  assert_non_null(strstr(after, "<h3>Ablation windows: each full and skipped window in the order it ran</h3>"));
+  assert_non_null(strstr(after, "<td>690.4 W</td>"));
+  assert_non_null(strstr(after, "<td>3.484 ms</td>"));
+  assert_non_null(strstr(after, "Power cap: the pairs of prefill attn (isolation) hold a window at the power limit"));
   json_decref(s);
   free(st);
   free(after);

@@ -6,6 +6,10 @@
 //     definition (the average marginal over all 9! orders of arrival), so the check PASSes;
 //   - a three-stage interaction (qkv, o_proj, gate_up together: no junction) and a pairwise one
 //     (rope with gate_up), each worth 30% of the layer: the check MISSes;
+//   - one window 8% off: judged as predicted from the others it reads -8% and MISSes (its raw
+//     residual would be smaller by its leverage), and phi's intervals widen by the misfit, which
+//     the rounds' spread does not see; windows that only decide their own costs are not judged and
+//     give no PASS;
 //   - windows without a GEMM->GEMM junction: J is left out, not guessed; errors name the cause.
 #include <math.h>
 #include <setjmp.h>
@@ -140,6 +144,7 @@ static void test_assumed_form_fits_exactly(void **state) {
   // a GEMM's share of J differs from its a_i: the fitted game is not additive
   assert_true(fabs(want[1] - a_of(1)) > 1e-5);
   NEAR(f.layer_pct, 0, 1e-9);
+  NEAR(f.misfit_s, 0, 1e-12 * full);  // an exact fit widens nothing
   assert_int_equal(f.verdict, LJ_VERDICT_PASS);
 }
 
@@ -165,6 +170,48 @@ static void test_missing_terms_miss(void **state) {
   assert_int_equal(lj_shapley_layer_fit_rounds(N, kHeavy, w, nw, y, R, 0.95, &f, NULL), 0);
   assert_true(f.verdict != LJ_VERDICT_MISS);
   assert_true(fabs(f.worst_pct) < 5);
+}
+
+// One window measured off by 8% of the layer (what the 3B prefill's "without o_proj" read): the fit
+// leans towards it by its leverage, so its raw residual is only (1 - h_jj) of the 8%; judged as
+// predicted from the other windows it reads the whole 8%, exactly, and MISSes.
+static void test_one_window_off_is_judged_whole(void **state) {
+  (void)state;
+  lj_layer_window w[LJ_SHAPLEY_LAYER_MAX_WINDOWS];
+  int nw = windows(w);
+  const int off = 1 + (N - 1) + 4;  // the layer without o_proj
+  double y[LJ_SHAPLEY_LAYER_MAX_WINDOWS * R], full = value(&w[0], (extra){0, 0});
+  fill(w, nw, (extra){0, 0}, y);
+  for (int r = 0; r < R; r++) y[off * R + r] += 0.08 * full * noise(r);
+  lj_shapley_layer_fit f;
+  double phi_r[N * LJ_SHAPLEY_LAYER_MAX_ROUNDS];
+  assert_int_equal(lj_shapley_layer_fit_rounds(N, kHeavy, w, nw, y, R, 0.95, &f, phi_r), 0);
+  assert_int_equal(f.n_judged, nw);
+  // the misfit is the same in every round: the rounds' spread of phi does not see it, its interval does
+  assert_true(f.misfit_s > 0.01 * full);
+  for (int i = 0; i < N; i++) {
+    lj_mean_ci m;
+    assert_int_equal(lj_stats_mean_ci(phi_r + i * LJ_SHAPLEY_LAYER_MAX_ROUNDS, R, 0.95, &m), 0);
+    assert_true(f.phi[i].se > 2 * m.sem);
+  }
+  assert_int_equal(f.worst, off);
+  REL(f.worst_pct, -8.0, 1e-6);
+  assert_int_equal(f.verdict, LJ_VERDICT_MISS);
+  // every other window, predicted without itself, still sees the off window in its fit: off by less
+  for (int j = 0; j < nw; j++)
+    if (j != off) assert_true(fabs(f.resid[j].estimate) < fabs(f.resid[off].estimate));
+  // only as many windows as costs: each decides its own cost, none is judged, no PASS
+  fill(w, nw, (extra){0, 0}, y);
+  lj_layer_window few[N + 1];
+  double yf[(N + 1) * R];
+  few[0] = w[0];
+  for (int j = 1; j <= N; j++) few[j] = w[N + j - 1];  // the leave-one-out windows (8 prefixes skipped)
+  for (int j = 0; j <= N; j++)
+    for (int r = 0; r < R; r++) yf[j * R + r] = value(&few[j], (extra){0, 0}) * noise(r);
+  assert_int_equal(lj_shapley_layer_fit_rounds(N, kHeavy, few, N, yf, R, 0.95, &f, NULL), 0);
+  assert_int_equal(f.n_judged, 0);
+  assert_true(isnan(f.worst_pct) && isnan(f.layer_pct));
+  assert_int_equal(f.verdict, LJ_VERDICT_INCONCLUSIVE);
 }
 
 static void test_junction_left_out_and_errors(void **state) {
@@ -201,6 +248,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_assumed_form_fits_exactly),
       cmocka_unit_test(test_missing_terms_miss),
+      cmocka_unit_test(test_one_window_off_is_judged_whole),
       cmocka_unit_test(test_junction_left_out_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "store/profile_result.h"
 #include "store/store.h"
 #include "store/store_schema.h"
+#include "old_store.h"
 
 static char g_dir[256];
 
@@ -1934,25 +1935,20 @@ static void test_upgrade_from_v13(void **state) {
   assert_schema_as_fresh(path, "fresh13.db");
 }
 
-// Version 15 upgrades to 16: the ranks' idle baselines (rank_idle), empty for the runs it held; a
-// file of 15 read as it is has no such rows.
-static void test_upgrade_from_v15(void **state) {
+// Version 16 upgrades to 17: the ranks' idle baselines (rank_idle), empty for the runs it held; a
+// file of 16 read as it is has no such rows.
+static void test_upgrade_from_v16(void **state) {
   char path[1024];
-  path_in_tmp(path, sizeof path, "v15.db");
-  lj_store *st = NULL;
-  assert_int_equal(lj_store_open(path, &st), 0);  // a fresh file, then made a version-15 one
-  lj_store_close(st);
-  add_old_rows(path, "DROP TABLE rank_idle; PRAGMA user_version = 15;"
-                     " UPDATE meta SET value = '15' WHERE key = 'schema_version';");
-  count_as_it_is(path, "rank_idle", 0);
-  store_profile_in(path, "rank_idle", 0);  // a degree-1 run has no rank of its own
+  path_in_tmp(path, sizeof path, "v16.db");
+  write_store_without(path, 16, "rank_idle");
+  check_table_added(path, "rank_idle");
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_upgraded_from(db, 15);
+  assert_int_equal(query_int(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'upgraded_from'", 0), 16);
   assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'rank_idle'"
                                  " AND sql LIKE '%PRIMARY KEY(run_id, tp_rank)%'", 0), 1);
   sqlite3_close(db);
-  assert_schema_as_fresh(path, "fresh15.db");
+  assert_schema_as_fresh(path, "fresh16.db");
 }
 
 // Versions other than 1, 2 and 3 are refused, naming the file.
@@ -1985,7 +1981,7 @@ int main(void) {
       cmocka_unit_test(test_profile_device_source),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
       cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2), cmocka_unit_test(test_upgrade_from_v5),
-      cmocka_unit_test(test_upgrade_from_v6),       cmocka_unit_test(test_upgrade_from_v13), cmocka_unit_test(test_upgrade_from_v15),
+      cmocka_unit_test(test_upgrade_from_v6),       cmocka_unit_test(test_upgrade_from_v13), cmocka_unit_test(test_upgrade_from_v16),
       cmocka_unit_test(test_profile_per_rank),
       cmocka_unit_test(test_unknown_versions_refused), cmocka_unit_test(test_phase_windows_as_they_close),
       cmocka_unit_test(test_phase_windows_as_they_close_per_rank),

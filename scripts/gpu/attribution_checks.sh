@@ -10,10 +10,10 @@
 #     and the energy source (the power samples' for the 0.2 s round windows, the
 #     counter's residual beside it);
 #   - the Shapley split by the layer's own game per phase (shapley_layer): stage costs plus a cost
-#     per GEMM->GEMM junction fitted to all 20 windows of each round; PASS when every window's
-#     residual has its whole 95% interval within +-5% of the layer, with the worst window, the sum
-#     of its values against the layer and the junction cost (expect PASS in both phases: the
-#     2026-12-06 1B rounds give worst windows of -2.2% and -0.9%);
+#     per GEMM->GEMM junction fitted to all 20 windows of each round; PASS when every window, as the
+#     fit to the other windows predicts it, has its whole 95% interval within +-5% of the layer,
+#     with the worst window, the sum of the values split from the other windows against the layer
+#     and the junction cost (2026-12-07, H100: decode PASS for 1B and 8B, prefill INCONCLUSIVE);
 #   - the known answer per phase and method (within 10% of the copy alone);
 #   - the ablations per phase, group and method (within 10% of the estimate), each with its saving's
 #     95% interval over the pairs (each ablated window between two full ones, §5), the pairs' count

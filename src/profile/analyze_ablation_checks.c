@@ -8,9 +8,11 @@
 // beside it (lj_analyze_ablation_pairs); each method's estimate already took its
 // own source.
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "profile/ablation_windows.h"
 #include "profile/analyze_internal.h"
 
 // Per-call energy of the skipped stages by method m: attention, or the MLP's three stages.
@@ -40,6 +42,25 @@ static int group_per_call(const lj_profile_result *r, lj_phase ph, int mlp, lj_p
   return 1;
 }
 
+// A note naming the groups whose pairs had a window at the power cap (the card at its limit there:
+// the 3B prefill without attention, docs/attribution.md §5); their rows are flagged power_cap.
+static void cap_note(lj_profile_result *r) {
+  char text[256];
+  size_t used = 0;
+  for (int pi = 0; pi < 2; pi++)
+    for (int kind = LJ_ABLATE_NO_ATTN; kind < LJ_ABLATE_COUNT; kind++) {
+      lj_phase ph = pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL;
+      int capped = 0, pairs = 0;
+      lj_ablation_windows_cap(r->abl_windows, r->n_abl_windows, ph, lj_ablation_group_name(kind), &capped, &pairs);
+      if (capped && used < sizeof text)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s %s %d of %d pairs", used ? "; " : "",
+                                 lj_phase_name(ph), lj_ablation_group_name(kind), capped, pairs);
+    }
+  if (used)
+    lj_profile_note(r, "Ablation windows at the power cap (mean power >= 98%% of the limit or a power-cap reason; "
+                       "those rows are flagged power_cap, docs/attribution.md §5): %s.", text);
+}
+
 int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw) {
   if (!raw) return 0;
   static const lj_profile_method methods[] = {LJ_METHOD_ISOLATION, LJ_METHOD_SEQUENCE, LJ_METHOD_SHAPLEY,
@@ -63,9 +84,12 @@ int lj_analyze_ablation_checks(lj_profile_result *r, const lj_profile_raw *raw) 
                                          r->plan.level, &c->a);
         if (have < 0) return have;
         if (!have) break;
+        c->a.flags |= lj_ablation_windows_cap(r->abl_windows, r->n_abl_windows, ph, lj_ablation_group_name(kind),
+                                              NULL, NULL);
         r->n_ablation_checks++;
       }
     }
   }
+  cap_note(r);
   return 0;
 }

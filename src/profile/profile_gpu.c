@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "profile/ablation_windows.h"
 #include "profile/gpu_run.h"
 #include "profile/idle_at_temperature.h"
 #include "profile/profile_plan.h"
@@ -86,16 +87,40 @@ static double idle_at(gpu_run *g, const lj_idle_curve *curve, const lj_window_re
 
 // Dynamic J per unit of one paired window (ablation, layer skip), idle at its own temperature: by the
 // counter (NAN without a reading) and by the samples (NAN where they cannot stand for it, >= 10 s).
-static void ordered_window(gpu_run *g, lj_windows *w, const lj_idle_curve *curve, int handle, int64_t n_units,
-                           double *j, double *sample_j) {
+// Returns 1 with the window's result in *out (idle rebased), 0 when it has none.
+static int ordered_window(gpu_run *g, lj_windows *w, const lj_idle_curve *curve, int handle, int64_t n_units,
+                          double *j, double *sample_j, lj_window_result *out) {
   *j = *sample_j = NAN;
   lj_window_result wr;
-  if (lj_windows_result(w, handle, g->m.dev, &wr) < 0 || n_units <= 0) return;
+  if (lj_windows_result(w, handle, g->m.dev, &wr) < 0 || n_units <= 0) return 0;
   lj_window_rebase_idle(&wr, idle_at(g, curve, &wr));
   lj_replay_trial as_trial;
   lj_replay_trial_from_window(&wr, n_units, NAN, 0, &as_trial);
   if (!(wr.flags & LJ_WINDOW_NO_COUNTER)) *j = wr.counter_above_idle_j / (double)n_units;
   if (lj_trial_samples_usable(&as_trial)) *sample_j = wr.sample_above_idle_j / (double)n_units;
+  if (out) *out = wr;
+  return 1;
+}
+
+// Phase pi's ablation windows into raw (their J per unit, in order) and into r (each window with its
+// conditions, ablation_windows.h).
+static void collect_ablation(gpu_run *g, lj_windows *w, const lj_idle_curve *curve, int pi) {
+  lj_profile_raw *raw = &g->raw;
+  lj_ablation_window aw[LJ_ABL_MAX_WINDOWS];
+  int n = g->n_abl[pi] < LJ_ABL_MAX_WINDOWS ? g->n_abl[pi] : LJ_ABL_MAX_WINDOWS;
+  for (int i = 0; i < n; i++) {
+    int k = raw->n_abl[pi]++;
+    raw->abl_kind[pi][k] = g->abl_kind[pi][i];
+    lj_window_result wr;
+    lj_ablation_window_init(&aw[i], pi ? LJ_PHASE_DECODE : LJ_PHASE_PREFILL, i, g->abl_kind[pi][i]);
+    if (ordered_window(g, w, curve, g->abl_handles[pi][i], g->abl_units[pi][i], &raw->abl_j[pi][k],
+                       &raw->abl_sample_j[pi][k], &wr))
+      lj_ablation_window_measure(&wr, g->abl_units[pi][i], raw->abl_j[pi][k], raw->abl_sample_j[pi][k],
+                                 g->m.readings, g->m.n_readings, g->m.dev, g->r->cond.power_limit_w, &aw[i]);
+  }
+  lj_ablation_windows_number(aw, (size_t)n);
+  for (int i = 0; i < n; i++)
+    if (lj_profile_add_ablation_window(g->r, &aw[i]) < 0) lj_clear_error();
 }
 
 // Window results into the result (after the sampler stopped: every window is final).
@@ -133,17 +158,12 @@ static void collect(gpu_run *g) {
   // full ones around it): a window without a reading stays in place as NAN.
   lj_profile_raw *raw = &g->raw;
   for (int pi = 0; pi < 2; pi++) {
-    for (int i = 0; i < g->n_abl[pi]; i++) {
-      int k = raw->n_abl[pi]++;
-      raw->abl_kind[pi][k] = g->abl_kind[pi][i];
-      ordered_window(g, w, curve, g->abl_handles[pi][i], g->abl_units[pi][i], &raw->abl_j[pi][k],
-                     &raw->abl_sample_j[pi][k]);
-    }
+    collect_ablation(g, w, curve, pi);
     for (int i = 0; i < g->n_skip[pi]; i++) {
       int k = raw->n_skip[pi]++;
       raw->skip_slot[pi][k] = g->skip_slot[pi][i];
       ordered_window(g, w, curve, g->skip_handles[pi][i], g->skip_units[pi][i], &raw->skip_j[pi][k],
-                     &raw->skip_sample_j[pi][k]);
+                     &raw->skip_sample_j[pi][k], NULL);
     }
   }
   lj_clear_error();

@@ -91,6 +91,30 @@ static int interval_over_rounds(const double *v, int k, double level, lj_interva
   return 0;
 }
 
+// The rounds' spread sees only what varies from round to round; a misfit the model cannot follow is
+// the same in every round. Its share of phi_i = c^T beta (c: stage i and its share of J) is the
+// regression's s^2 c^T (X^T X)^-1 c, with s^2 = sum of the mean residuals^2 / (windows - terms) and
+// (X^T X)^-1 = h h^T; added to the rounds' variance, df by Welch-Satterthwaite.
+static void widen_by_misfit(double h[MAXP][MAXW], int nw, int p, int n, const double *share,
+                            const double *rbar, int rounds, double level, lj_shapley_layer_fit *out) {
+  int spare = nw - p;
+  double rss = 0;
+  for (int j = 0; j < nw; j++) rss += rbar[j] * rbar[j];
+  out->misfit_s = spare > 0 ? sqrt(rss / spare) : NAN;
+  if (!(spare > 0 && rss > 0)) return;
+  for (int i = 0; i < n; i++) {
+    double q = 0;
+    for (int w = 0; w < nw; w++) {
+      double ch = h[i][w] + (p > n ? share[i] * h[n][w] : 0);
+      q += ch * ch;
+    }
+    lj_interval *e = &out->phi[i];
+    double v1 = e->se * e->se, v2 = rss / spare * q, se = sqrt(v1 + v2);
+    double df1 = rounds - 1, denom = (v1 > 0 ? v1 * v1 / df1 : 0) + v2 * v2 / spare;
+    lj_interval_from_se(e->estimate, se, denom > 0 ? (v1 + v2) * (v1 + v2) / denom : INFINITY, level, e);
+  }
+}
+
 int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *w, int n_windows, const double *y,
                                 int rounds, double level, lj_shapley_layer_fit *out, double *phi_rounds) {
   if (n < 1 || n > LJ_LAYER_STAGES_TP || n_windows < 1 || n_windows > MAXW || rounds < 1)
@@ -122,9 +146,18 @@ int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *
   if (k < 2) return LJ_FAIL(LJ_EINVAL, "Shapley split of the layer: %d complete rounds (every window), need 2", k);
   memset(out, 0, sizeof *out);
   out->n_stages = n, out->n_windows = n_windows, out->n_rounds = k, out->has_junction = p > n;
+  // Each window's leverage h_jj = x_j (X^T X)^-1 x_j^T: how much of it the fit takes from the window
+  // itself. A window the others cannot predict (h_jj = 1) is not judged.
+  double lev[MAXW];
+  for (int j = 0; j < n_windows; j++) {
+    lev[j] = 0;
+    for (int i = 0; i < p; i++) lev[j] += x[j][i] * h[i][j];
+    if (!(1 - lev[j] > 1e-9)) lev[j] = NAN;
+    else out->n_judged++;
+  }
   double share[LJ_LAYER_STAGES_TP];
   junction_shares(n, heavy, share);
-  double phi[LJ_LAYER_STAGES_TP][MAXR], jr[MAXR], res[MAXW][MAXR], full[MAXR];
+  double phi[LJ_LAYER_STAGES_TP][MAXR], jr[MAXR], res[MAXW][MAXR], full[MAXR], rbar[MAXW] = {0};
   for (int q = 0; q < k; q++) {
     int r = used[q];
     double beta[MAXP];
@@ -138,7 +171,8 @@ int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *
     for (int j = 0; j < n_windows; j++) {
       double model = 0;
       for (int i = 0; i < p; i++) model += x[j][i] * beta[i];
-      res[j][q] = model - y[(size_t)j * rounds + r];
+      rbar[j] += (model - y[(size_t)j * rounds + r]) / k;
+      res[j][q] = (model - y[(size_t)j * rounds + r]) / (1 - lev[j]);  // NAN where not judged
     }
     full[q] = y[r];
   }
@@ -148,6 +182,7 @@ int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *
     if (phi_rounds)
       for (int q = 0; q < k; q++) phi_rounds[(size_t)i * MAXR + q] = phi[i][q];
   }
+  widen_by_misfit(h, n_windows, p, n, share, rbar, k, level, out);
   if (p > n) LJ_TRY(interval_over_rounds(jr, k, level, &out->junction));
   else lj_interval_from_se(NAN, NAN, NAN, level, &out->junction);
   // the check: every window against +-5% of the whole layer
@@ -155,6 +190,11 @@ int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *
   int miss = 0, all_pass = f > 0;
   out->worst = 0;
   for (int j = 0; j < n_windows; j++) {
+    if (isnan(lev[j])) {
+      lj_interval_from_se(NAN, NAN, NAN, level, &out->resid[j]);
+      all_pass = 0;
+      continue;
+    }
     LJ_TRY(interval_over_rounds(res[j], k, level, &out->resid[j]));
     const lj_interval *e = &out->resid[j];
     double pct = e->estimate / f * 100, lo = e->lo / f * 100, hi = e->hi / f * 100;
@@ -165,6 +205,8 @@ int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *
     if (!(far <= reach)) reach = far, out->worst = j, out->worst_pct = pct, out->worst_lo_pct = lo, out->worst_hi_pct = hi;
     if (j == 0) out->layer_pct = pct, out->layer_lo_pct = lo, out->layer_hi_pct = hi;
   }
+  if (reach < 0) out->worst_pct = out->worst_lo_pct = out->worst_hi_pct = NAN;
+  if (isnan(lev[0])) out->layer_pct = out->layer_lo_pct = out->layer_hi_pct = NAN;
   out->verdict = miss ? LJ_VERDICT_MISS : all_pass ? LJ_VERDICT_PASS : LJ_VERDICT_INCONCLUSIVE;
   return 0;
 }

@@ -12,10 +12,14 @@
 // 2^n coalitions (a_i plus stage i's share of J). Isolation is not a value of this game: a stage
 // alone at duty < 1 runs into itself and into idle gaps (its own method, §2).
 //
-// The check: every window's residual (model - measured, paired by round) against +-5% of the whole
-// layer. Window 0 must be the whole layer: its residual is sum phi - v(N), the additive check. A
+// The check: every window predicted by the fit to the other windows (the deleted residual
+// e_j / (1 - h_jj), paired by round) against +-5% of the whole layer. A raw residual would be
+// lenient: a window pulls the fit towards itself by its leverage h_jj, so a window 8% off with
+// h_jj = 0.5 would read 4%. Window 0 must be the whole layer: its deleted residual is the sum of the
+// values split from the other windows alone minus v(N), an additive check the split can fail. A
 // term the model lacks (a pairwise or three-stage interaction, a junction of another kind) moves
 // windows the fit cannot follow, so it shows; a game of the assumed form fits every window exactly.
+// A window the others cannot predict (h_jj = 1) is not judged, and no PASS is given without all.
 #pragma once
 #include "common/stats.h"
 #include "common/verdict.h"
@@ -34,13 +38,17 @@ typedef struct {
 typedef struct {
   int n_stages, n_windows, n_rounds;  // rounds: those with every window
   int has_junction;                   // 0: no window tells J from the a_i (J left out)
-  lj_interval phi[LJ_LAYER_STAGES_TP];  // the fitted game's Shapley values, run order
+  lj_interval phi[LJ_LAYER_STAGES_TP];  // the fitted game's Shapley values, run order; their intervals
+                                        // hold the rounds' spread and the fit's misfit (misfit_s)
+  double misfit_s;                      // the residual standard deviation of the mean windows (J per
+                                        // call; NAN: no window to spare)
   lj_interval junction;                 // J per heavy->heavy junction (estimate NAN: left out)
-  lj_interval resid[LJ_SHAPLEY_LAYER_MAX_WINDOWS];  // model - measured, per window
+  int n_judged;                         // windows the others predict (h_jj < 1)
+  lj_interval resid[LJ_SHAPLEY_LAYER_MAX_WINDOWS];  // deleted residual (model - measured) / (1 - h_jj); NAN: not judged
   lj_mean_ci full;                      // window 0 over the rounds
   int worst;                            // the window whose residual interval reaches farthest
   double worst_pct, worst_lo_pct, worst_hi_pct;   // its residual, % of full
-  double layer_pct, layer_lo_pct, layer_hi_pct;   // window 0's: sum phi - v(N), % of full
+  double layer_pct, layer_lo_pct, layer_hi_pct;   // window 0's: sum phi (others' fit) - v(N), % of full
   lj_verdict verdict;  // MISS: a window's whole interval outside +-5%; PASS: every one inside
 } lj_shapley_layer_fit;
 

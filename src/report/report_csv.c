@@ -207,6 +207,11 @@ int lj_report_csv(FILE *f, const lj_report_run *r) {
     record_header(f, "head_grid_fits", &lj_desc_head_grid_fit);
     for (size_t i = 0; i < p->n_head_fits; i++) record_row(f, &lj_desc_head_grid_fit, &p->head_fits[i]);
   }
+  if (p->n_abl_windows > 0) {
+    fputc('\n', f);
+    record_header(f, "ablation_windows", &lj_desc_ablation_window);
+    for (size_t i = 0; i < p->n_abl_windows; i++) record_row(f, &lj_desc_ablation_window, &p->abl_windows[i]);
+  }
   if (p->n_budgets > 0) {
     fputc('\n', f);
     record_header(f, "budgets", &lj_desc_budget);

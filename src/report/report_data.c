@@ -357,6 +357,31 @@ static json_t *windows_part(const lj_profile_result *r) {
 }
 
 // The uncertainty budgets of the phases' figures and checks (the stages' stay in the JSON).
+// The ablations' windows in the order they ran (the page's table under the ablation checks).
+static json_t *ablation_windows_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < r->n_abl_windows; i++) {
+    const lj_ablation_window *w = &r->abl_windows[i];
+    json_t *x = json_object();
+    put_str(x, "phase", lj_phase_name(w->phase));
+    put_int(x, "seq", w->seq);
+    put_str(x, "skipped", w->group);
+    put_int(x, "round", w->round);
+    put_int(x, "pair", w->pair);
+    put_int(x, "units", w->units);
+    put_num(x, "time_per_unit_s", w->units > 0 ? w->duration_s / (double)w->units : NAN);
+    put_num(x, "dynamic_j", isfinite(w->sample_j) ? w->sample_j : w->counter_j);
+    put_num(x, "counter_dynamic_j", w->counter_j);
+    put_num(x, "mean_power_w", w->mean_power_w);
+    put_num(x, "peak_power_w", w->peak_power_w);
+    put_num(x, "temperature_start_c", w->temperature_start_c);
+    put_num(x, "temperature_end_c", w->temperature_end_c);
+    put_int(x, "at_cap", w->at_cap);
+    json_array_append_new(a, x);
+  }
+  return a;
+}
+
 static json_t *budgets_part(const lj_profile_result *r) {
   json_t *a = json_array();
   for (size_t i = 0; a && i < r->n_budgets; i++) {
@@ -464,6 +489,7 @@ static json_t *extras_part(const lj_profile_result *r) {
     put_num(x, "counter_saved_j", c->a.counter_saved_j);
     put_str(x, "verdict", lj_verdict_name(lj_report_ablation_verdict(r, c)));
     put_source(x, c->a.flags);
+    put(x, "power_cap", json_boolean(c->a.flags & LJ_WINDOW_POWER_CAP));
     json_array_append_new(ab, x);
   }
   // the layer-skip checks (--per-layer): the real run without one layer against its replay
@@ -489,6 +515,7 @@ static json_t *extras_part(const lj_profile_result *r) {
   if (r->n_ranks > 1) put(o, "shapley_per_gpu", rank_shapley_part(r));  // tensor parallelism only
   put(o, "known_answer", ka);
   put(o, "ablations", ab);
+  put(o, "ablation_windows", ablation_windows_part(r));
   put(o, "layer_skips", ls);
   put(o, "budgets", budgets_part(r));
   if (r->head_fit_valid) {

@@ -618,6 +618,8 @@ static json_t *document(jb *b, const lj_profile_result *r, int *rc) {
                                           known_derived, r));
   put(b, doc, "ablations", checks_json(b, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,
                                        r->n_ablation_checks, ablation_check_derived, r));
+  put(b, doc, "ablation_windows", checks_json(b, &lj_desc_ablation_window, r->abl_windows, sizeof *r->abl_windows,
+                                              (int)r->n_abl_windows, NULL, r));
   put(b, doc, "layers", checks_json(b, &lj_desc_layer_estimate, r->layers, sizeof *r->layers, (int)r->n_layers,
                                      NULL, r));
   put(b, doc, "layer_agreement", layer_agreement_json(b, r));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "report/ablation_windows_text.h"
 #include "report/report_derived.h"
 #include "store/profile_result.h"
 #include "store/store.h"
@@ -831,6 +832,12 @@ static void print_ablation_checks(FILE *f, const lj_profile_result *r) {
                "energy counter%s\n",
             from_samples, r->n_ablation_checks, LJ_SAMPLE_WINDOW_MAX_S,
             disagree ? "; the counter's figure outside the interval in some rows (JSON: counter_saved_j)" : "");
+  int capped = 0;
+  for (int i = 0; i < r->n_ablation_checks; i++) capped += !!(r->ablation_checks[i].a.flags & LJ_WINDOW_POWER_CAP);
+  if (capped)
+    fprintf(f, "power cap: %d rows have a window of their pairs at the power limit (mean >= 98%% of it, or a "
+               "power-cap reason; JSON flags_text power_cap; docs/attribution.md 5)\n", capped);
+  lj_report_ablation_windows_text(f, r);
 }
 
 // Each layer replayed alone (--per-layer), its agreement test, and the layer-skip checks.

@@ -74,6 +74,29 @@ typedef struct {
   int at_cap;                // power-cap or power-brake reason seen, or power >= 98% of the limit
 } lj_trial_conditions;
 
+// One window of the ablations' bracketed schedule (docs/attribution.md §5), kept so that a check
+// can be examined after the run: each skipped window sits between the full windows seq - 1 and
+// seq + 1 of its phase (F A F M F ...); pair numbers those of each group in the order they ran.
+typedef struct {
+  lj_phase phase;
+  int seq;                   // its place in the phase's schedule, from 0 (a full window)
+  char group[8];             // what was skipped: "full" (nothing), "attn" or "mlp"
+  int round;                 // the round it ran in (a full window: that of the window before it)
+  int pair;                  // a skipped window: its pair's number within its group; a full one -1
+  int64_t units;             // units of the phase inside the window
+  double duration_s;
+  double counter_j;          // dynamic J per unit by the energy counter (NAN: no reading)
+  double sample_j;           // the same by the power samples (NAN: they cannot stand for the window)
+  double idle_w;             // the idle subtracted, at the window's temperature
+  double mean_power_w, peak_power_w;  // gross, by the power samples
+  double temperature_start_c, temperature_end_c;  // the first and last reading inside (NAN: none)
+  double sm_clock_min_mhz, sm_clock_max_mhz;
+  double power_limit_w;
+  int64_t throttle_mask;     // OR of the throttle reasons read inside
+  int at_cap;                // a power-cap reason seen, or mean power >= 98% of the limit
+  uint32_t flags;            // LJ_WINDOW_* of the window (LJ_WINDOW_POWER_CAP when at_cap)
+} lj_ablation_window;
+
 // Per-call energy of one stage over its trials. The estimate (gross_j, dynamic_j) is the
 // samples' figure when window_flags holds LJ_WINDOW_SAMPLE_ENERGY (every trial shorter than
 // LJ_SAMPLE_WINDOW_MAX_S, with samples), else the counter's; both stay beside it, and

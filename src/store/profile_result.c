@@ -95,6 +95,7 @@ void lj_profile_result_free(lj_profile_result *r) {
   free(r->layers);
   free(r->layer_stages);
   free(r->trial_conds);
+  free(r->abl_windows);
   free(r->budgets);
   free(r->head_points);
   free(r->head_fits);
@@ -235,6 +236,12 @@ const char *lj_stage_group_name(lj_stage_group g) {
 int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditions *c) {
   LJ_TRY(grow((void **)&r->trial_conds, r->n_trial_conds, sizeof *c));
   r->trial_conds[r->n_trial_conds++] = *c;
+  return 0;
+}
+
+int lj_profile_add_ablation_window(lj_profile_result *r, const lj_ablation_window *w) {
+  LJ_TRY(grow((void **)&r->abl_windows, r->n_abl_windows, sizeof *w));
+  r->abl_windows[r->n_abl_windows++] = *w;
   return 0;
 }
 

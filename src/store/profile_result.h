@@ -411,6 +411,8 @@ typedef struct {
   int idle_curve_valid;              // 1: a cool-down was measured (schema 10)
   lj_trial_conditions *trial_conds;  // per replay trial whose window had readings (NULL: none)
   size_t n_trial_conds;
+  lj_ablation_window *abl_windows;   // the ablations' windows, per phase in the order they ran (schema 16)
+  size_t n_abl_windows;
   lj_layer_estimate *layers;     // per phase and layer, phases in order (--per-layer; NULL: none)
   size_t n_layers;
   lj_layer_skip layer_skips[LJ_PROFILE_MAX_LAYER_SKIPS];
@@ -458,6 +460,7 @@ int lj_profile_layer_agreement(const lj_profile_result *r, lj_phase p, int *wors
 int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l);
 int lj_profile_add_layer_stage(lj_profile_result *r, const lj_layer_stage_estimate *l);
 int lj_profile_add_trial_conditions(lj_profile_result *r, const lj_trial_conditions *c);
+int lj_profile_add_ablation_window(lj_profile_result *r, const lj_ablation_window *w);
 int lj_profile_add_budget(lj_profile_result *r, const lj_budget *b);
 int lj_profile_add_head_point(lj_profile_result *r, const lj_head_grid_point *p);
 int lj_profile_add_head_fit(lj_profile_result *r, const lj_head_grid_fit *f);

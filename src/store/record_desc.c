@@ -298,6 +298,34 @@ static const lj_field kTrialConditions[] = {
 const lj_record_desc lj_desc_trial_conditions = DESC("trial_conditions", kTrialConditions);
 #undef T
 
+#define T lj_ablation_window
+static const lj_field kAblationWindow[] = {
+    FIELD("phase", "phase", "phase", LJ_FIELD_PHASE, "", T, phase),
+    FIELD("seq", "seq", "seq", LJ_FIELD_INT, "", T, seq),
+    FIELD("skipped", "skipped", "skipped", LJ_FIELD_TEXT, "", T, group),
+    FIELD("round", "round", "round", LJ_FIELD_INT, "", T, round),
+    FIELD("pair", "pair", "pair", LJ_FIELD_INT, "", T, pair),
+    FIELD("units", "units", "units", LJ_FIELD_I64, "", T, units),
+    FIELD("duration_s", "duration_s", "duration_s", LJ_FIELD_REAL, "s", T, duration_s),
+    FIELD("counter_dynamic_j", "counter_dynamic_j", "counter_dynamic_j", LJ_FIELD_REAL, "J", T, counter_j),
+    FIELD("sample_dynamic_j", "sample_dynamic_j", "sample_dynamic_j", LJ_FIELD_REAL, "J", T, sample_j),
+    FIELD("idle_w", "idle_w", "idle_w", LJ_FIELD_REAL, "W", T, idle_w),
+    FIELD("mean_power_w", "mean_power_w", "mean_power_w", LJ_FIELD_REAL, "W", T, mean_power_w),
+    FIELD("peak_power_w", "peak_power_w", "peak_power_w", LJ_FIELD_REAL, "W", T, peak_power_w),
+    FIELD("temperature_start_c", "temperature_start_c", "temperature_start_c", LJ_FIELD_REAL, "C", T,
+          temperature_start_c),
+    FIELD("temperature_end_c", "temperature_end_c", "temperature_end_c", LJ_FIELD_REAL, "C", T, temperature_end_c),
+    FIELD("sm_clock_min_mhz", "sm_clock_min_mhz", "sm_min_mhz", LJ_FIELD_REAL, "MHz", T, sm_clock_min_mhz),
+    FIELD("sm_clock_max_mhz", "sm_clock_max_mhz", "sm_max_mhz", LJ_FIELD_REAL, "MHz", T, sm_clock_max_mhz),
+    FIELD("power_limit_w", "power_limit_w", "power_limit_w", LJ_FIELD_REAL, "W", T, power_limit_w),
+    FIELD("throttle_mask", "throttle_mask", "throttle_mask", LJ_FIELD_I64, "", T, throttle_mask),
+    FIELD("at_cap", "at_cap", "at_cap", LJ_FIELD_BOOL, "", T, at_cap),
+    FIELD("flags", "flags", NULL, LJ_FIELD_FLAGS, "", T, flags),
+    TP_RANK,
+};
+const lj_record_desc lj_desc_ablation_window = DESC("ablation_windows", kAblationWindow);
+#undef T
+
 #define T lj_profile_idle_curve
 static const lj_field kIdleCurve[] = {
     FIELD("cooldown_s", "cooldown_s", "cooldown_s", LJ_FIELD_REAL, "s", T, cooldown_s),

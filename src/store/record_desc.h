@@ -89,6 +89,7 @@ extern const lj_record_desc lj_desc_ablation;       // lj_ablation, table ablati
 extern const lj_record_desc lj_desc_ablation_check; // lj_ablation_check, table ablation_checks
 extern const lj_record_desc lj_desc_idle_curve;  // lj_profile_idle_curve, table idle_curves (schema 10)
 extern const lj_record_desc lj_desc_trial_conditions;  // lj_trial_conditions, table trial_conditions
+extern const lj_record_desc lj_desc_ablation_window;  // lj_ablation_window, table ablation_windows (schema 16)
 extern const lj_record_desc lj_desc_layer_estimate;  // lj_layer_estimate, table layer_estimates
 extern const lj_record_desc lj_desc_layer_stage_estimate;  // lj_layer_stage_estimate, table layer_stage_estimates
 extern const lj_record_desc lj_desc_layer_skip;      // lj_layer_skip, table layer_skips (stage: attn_norm)

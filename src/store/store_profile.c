@@ -569,6 +569,8 @@ static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
                     -1, -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_trial_conditions, r->trial_conds, sizeof *r->trial_conds,
                     (int)r->n_trial_conds, -1, -1));
+  LJ_TRY(put_checks(st, run_id, &lj_desc_ablation_window, r->abl_windows, sizeof *r->abl_windows,
+                    (int)r->n_abl_windows, offsetof(lj_ablation_window, phase), -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_layer_skip, r->layer_skips, sizeof *r->layer_skips, r->n_layer_skips,
                     offsetof(lj_layer_skip, phase), -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_layer_stage_estimate, r->layer_stages, sizeof *r->layer_stages,
@@ -609,7 +611,7 @@ static const char *const kProfileTables[] = {
     "timeline_layers", "ablations",          "head_fits",       "overheads",       "shapley_checks",
     "known_answers",   "ablation_checks",    "layer_estimates", "layer_skips",     "layer_stage_estimates",
     "trial_conditions", "idle_curves",  "budgets",         "head_grid_points", "head_grid_fits",
-    "rank_idle",
+    "ablation_windows", "rank_idle",
 };
 
 int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n) {

@@ -621,13 +621,13 @@ static int read_shapley(lj_store *st, int64_t run_id, lj_profile_result *res) {
   return 0;
 }
 
-// Each rank's own figures (docs/tensor-parallel.md §4): its GPU's idle (version 16), and its trials,
+// Each rank's own figures (docs/tensor-parallel.md §4): its GPU's idle (version 17), and its trials,
 // estimates and Shapley checks, the rows of its tp_rank, into res->ranks[k] for the ranks the phase
 // summaries named (res->n_ranks).
 static int read_ranks(lj_store *st, int64_t run_id, lj_profile_result *res) {
   if (res->plan.tp_degree < 2 || res->n_ranks < 1) return 0;
   int rc = 0;
-  if (st->version >= 16) {
+  if (st->version >= 17) {
     rows r;
     LJ_TRY(rows_open(st, run_id, "rank_idle", NULL, &r));
     r.all_ranks = 1;
@@ -670,6 +670,7 @@ typedef int (*add_record_fn)(lj_profile_result *r, const void *rec);
 static int add_layer(lj_profile_result *r, const void *rec) { return lj_profile_add_layer(r, rec); }
 static int add_layer_stage(lj_profile_result *r, const void *rec) { return lj_profile_add_layer_stage(r, rec); }
 static int add_conditions(lj_profile_result *r, const void *rec) { return lj_profile_add_trial_conditions(r, rec); }
+static int add_abl_window(lj_profile_result *r, const void *rec) { return lj_profile_add_ablation_window(r, rec); }
 static int add_budget(lj_profile_result *r, const void *rec) { return lj_profile_add_budget(r, rec); }
 static int add_head_point(lj_profile_result *r, const void *rec) { return lj_profile_add_head_point(r, rec); }
 static int add_head_fit(lj_profile_result *r, const void *rec) { return lj_profile_add_head_fit(r, rec); }
@@ -687,6 +688,7 @@ static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int
       lj_layer_estimate layer;
       lj_layer_stage_estimate layer_stage;
       lj_trial_conditions conditions;
+      lj_ablation_window abl_window;
       lj_budget budget;
       lj_head_grid_point head_point;
       lj_head_grid_fit head_fit;
@@ -734,6 +736,7 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_grown(st, run_id, &lj_desc_layer_estimate, 7, add_layer, r));
   LJ_TRY(read_grown(st, run_id, &lj_desc_layer_stage_estimate, 8, add_layer_stage, r));
   LJ_TRY(read_grown(st, run_id, &lj_desc_trial_conditions, 9, add_conditions, r));
+  LJ_TRY(read_grown(st, run_id, &lj_desc_ablation_window, 16, add_abl_window, r));
   LJ_TRY(read_idle_curve(st, run_id, r));
   LJ_TRY(read_grown(st, run_id, &lj_desc_budget, 12, add_budget, r));
   LJ_TRY(read_grown(st, run_id, &lj_desc_head_grid_point, 13, add_head_point, r));

@@ -712,10 +712,33 @@ const char lj_store_schema_v15[] =
     "ALTER TABLE shapley_checks ADD COLUMN layer_worst_hi_pct REAL;\n"
     "ALTER TABLE shapley_checks ADD COLUMN layer_verdict TEXT NOT NULL DEFAULT '';\n";
 
-// Added in version 16: each tensor-parallel rank's GPU's idle baseline (docs/tensor-parallel.md §4),
+// Added in version 16: every window of the ablations' bracketed schedule (docs/attribution.md §5),
+// one row per window in the order it ran, so that a check can be examined after the run.
+const char lj_store_schema_v16[] =
+    "CREATE TABLE ablation_windows(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  phase TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  skipped TEXT NOT NULL,\n"
+    "  round INTEGER NOT NULL,\n"
+    "  pair INTEGER NOT NULL,\n"
+    "  units INTEGER NOT NULL,\n"
+    "  duration_s REAL,\n"
+    "  counter_dynamic_j REAL, sample_dynamic_j REAL,\n"
+    "  idle_w REAL, mean_power_w REAL, peak_power_w REAL,\n"
+    "  temperature_start_c REAL, temperature_end_c REAL,\n"
+    "  sm_clock_min_mhz REAL, sm_clock_max_mhz REAL,\n"
+    "  power_limit_w REAL,\n"
+    "  throttle_mask INTEGER NOT NULL,\n"
+    "  at_cap INTEGER NOT NULL,\n"
+    "  flags INTEGER NOT NULL,\n"
+    "  tp_rank INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY(run_id, tp_rank, phase, seq));\n";
+
+// Added in version 17: each tensor-parallel rank's GPU's idle baseline (docs/tensor-parallel.md §4),
 // what that GPU's own figures (its phase summaries, trials, estimates and Shapley checks, rows of
 // its tp_rank) subtract; the run's own baseline (profile_conditions.idle_w) is their sum.
-const char lj_store_schema_v16[] =
+const char lj_store_schema_v17[] =
     "CREATE TABLE rank_idle(\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
     "  tp_rank INTEGER NOT NULL,\n"

@@ -330,10 +330,13 @@ static void check_norm_gemv(int swiglu, int n, int dim, int out, int with_delta)
 static void test_norm_gemv(void **state) {
   (void)state;
   // (n, dim, out): 1B's QKV, the tiny models, odd row counts (one token: 8 rows per block,
-  // else 4), 8 rows of 8192 (128 KiB of shared memory: the opt-in path), every token count 1 .. 8.
+  // else 4), 8 rows of 8192 (128 KiB of shared memory: the opt-in path), every token count 1 .. 8;
+  // 3B's QKV at 8 tokens: 48 KiB of rows plus the static reductions, past the default limit (its
+  // launch failed "invalid argument" when only the rows were counted).
   struct { int n, dim, out; } shapes[] = {{1, 2048, 3072}, {3, 64, 96},   {8, 96, 200},   {5, 96, 13},
                                           {2, 4096, 6144}, {4, 8192, 40}, {8, 8192, 21},  {6, 200, 515},
-                                          {7, 3072, 5},    {1, 96, 1},    {1, 64, 13},    {1, 8192, 70}};
+                                          {7, 3072, 5},    {1, 96, 1},    {1, 64, 13},    {1, 8192, 70},
+                                          {8, 3072, 5120}};
   for (auto sh : shapes)
     for (int with_delta = 0; with_delta < 2; with_delta++) check_norm_gemv(0, sh.n, sh.dim, sh.out, with_delta);
 }
@@ -343,7 +346,7 @@ static void test_norm_gemv_swiglu(void **state) {
   // (n, dim, hidden): 1B's gate|up, the tiny models (odd hidden 200/2 pairs, 160), odd hidden.
   struct { int n, dim, hidden; } shapes[] = {{1, 2048, 8192}, {3, 64, 160}, {8, 96, 200},  {5, 96, 13},
                                              {2, 3072, 8192}, {8, 8192, 9}, {4, 4096, 1001}, {1, 96, 1},
-                                             {1, 64, 7},      {1, 96, 100}};
+                                             {1, 64, 7},      {1, 96, 100}, {8, 3072, 8192}};
   for (auto sh : shapes) check_norm_gemv(1, sh.n, sh.dim, sh.hidden, 1);
   check_norm_gemv(1, 3, 64, 160, 0);
 }

@@ -20,6 +20,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/pdl.h"
 #include "engine/cuda/rope_pair.cuh"
+#include "engine/cuda/smem_optin.cuh"
 
 #define DEC_WARPS 4
 #define DEC_MAX_SPLIT LJ_ATTN_DECODE_MAX_TARGET_SPLIT_KEYS  // the scores' shared memory: <= 64 KB
@@ -308,9 +309,11 @@ struct dec_launch {
 template <int G, int LPK>
 static void launch_gl(const dec_launch &a, bool one) {
   auto k = one ? attn_decode_kernel<G, LPK, true> : attn_decode_kernel<G, LPK, false>;
-  // A target split count's long splits: opt in (allowed during graph capture); a failure is the
-  // thread's last error, which the caller's CUDA_CHECK_LAUNCH reports.
-  if (a.smem > 48 * 1024) (void)cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)a.smem);
+  // A target split count's long splits: opt in (static arrays counted); a failure is the thread's
+  // last error, which the caller's CUDA_CHECK_LAUNCH reports.
+  static const size_t static_one = lj_static_smem(attn_decode_kernel<G, LPK, true>),
+                      static_split = lj_static_smem(attn_decode_kernel<G, LPK, false>);
+  (void)lj_smem_optin(k, one ? static_one : static_split, a.smem);
   lj_launch(k, a.grid, dim3(DEC_WARPS * 32), a.smem, a.st, a.o_part, a.ml, a.qkv, a.kc, a.vc, a.seq, a.kv_len, a.s,
             a.sl2, a.one);
 }

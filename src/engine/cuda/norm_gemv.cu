@@ -26,12 +26,12 @@
 #include "engine/cuda/gemv_loop.cuh"
 #include "engine/cuda/norm_gemv.h"
 #include "engine/cuda/pdl.h"
+#include "engine/cuda/smem_optin.cuh"
 
 #define NG_THREADS LJ_GEMV_THREADS
 #define NG_WARPS LJ_GEMV_WARPS
 #define NG_UNROLL 2
 #define NG_MAX_DIM (NG_THREADS * 8 * 4)    // 8192, as rmsnorm.cu
-#define NG_STATIC_SMEM_LIMIT (48 << 10)    // above this the kernel needs the opt-in attribute
 
 static __device__ __forceinline__ float bf16r(float v) { return __bfloat162float(__float2bfloat16(v)); }
 
@@ -182,13 +182,12 @@ template <int N, bool SWIGLU>
 static cudaError_t launch_n(__nv_bfloat16 *y, __nv_bfloat16 *x, const __nv_bfloat16 *delta,
                             const __nv_bfloat16 *norm_w, const __nv_bfloat16 *w, int dim, int out, float eps,
                             int *counter, cudaStream_t s) {
+  // Rows of up to 8 x 8192 bf16 (128 KiB) beside the static reductions: 8 rows of 3072 (48 KiB) need
+  // the opt-in too.
   size_t smem = (size_t)N * dim * 2;
-  if (smem > NG_STATIC_SMEM_LIMIT) {
-    // Rows of up to 8 x 8192 bf16 (128 KiB): opt in to the larger shared memory.
-    cudaError_t err = cudaFuncSetAttribute(norm_gemv_kernel<N, SWIGLU>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (err != cudaSuccess) return err;
-  }
+  static const size_t static_bytes = lj_static_smem(norm_gemv_kernel<N, SWIGLU>);
+  cudaError_t err = lj_smem_optin(norm_gemv_kernel<N, SWIGLU>, static_bytes, smem);
+  if (err != cudaSuccess) return err;
   int per_block = SWIGLU ? ng_rows<N>::value / 2 : ng_rows<N>::value;
   dim3 grid((unsigned)((out + per_block - 1) / per_block)), block(NG_THREADS);
   return lj_launch(norm_gemv_kernel<N, SWIGLU>, grid, block, smem, s, y, x, delta, norm_w, w, dim, out, eps,

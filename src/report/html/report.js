@@ -488,6 +488,19 @@
           a.verdict || (a.agreement_pct !== null && Math.abs(a.agreement_pct) <= 10 ? 'yes' : 'no')])));
       const note = sourceNote(x.ablations.map((a) => Object.assign({ stage: a.phase + ' without ' + a.skipped }, a)));
       if (note) box.append(el('p', { class: 'note' }, note));
+      if (x.ablations.some((a) => a.power_cap)) box.append(el('p', { class: 'note' }, 'Power cap: the pairs of ' + x.ablations.filter((a) => a.power_cap).map((a) => a.phase + ' ' + a.skipped + ' (' + a.method + ')').join(', ') +
+        ' hold a window at the power limit (mean power \u2265 98% of it, or a power-cap reason): the windows below say which.'));
+    }
+    if (x.ablation_windows && x.ablation_windows.length) {
+      const w = x.ablation_windows;
+      const ms = (v) => v === null ? '-' : (v * 1e3).toFixed(3) + ' ms';
+      const temp = (a) => (a.temperature_start_c === null ? '-' : a.temperature_start_c.toFixed(0)) + '\u2192' + (a.temperature_end_c === null ? '-' : a.temperature_end_c.toFixed(0)) + ' \u00b0C';
+      box.append(el('h3', {}, 'Ablation windows: each full and skipped window in the order it ran'));
+      box.append(table(['phase', 'window', 'skipped', 'pair', 'units', 'time per unit', 'dynamic per unit', 'by the counter', 'mean power', 'peak', 'temperature', 'at the cap'],
+        w.map((a) => [a.phase, String(a.seq), a.skipped, a.pair < 0 ? '-' : String(a.pair), String(a.units), ms(a.time_per_unit_s), fmt(a.dynamic_j, 'J'), fmt(a.counter_dynamic_j, 'J'),
+          a.mean_power_w === null ? '-' : a.mean_power_w.toFixed(1) + ' W', a.peak_power_w === null ? '-' : a.peak_power_w.toFixed(1) + ' W', temp(a), a.at_cap ? 'yes' : '-'])));
+      box.append(el('p', { class: 'note' }, 'A skipped window\u2019s pair is it and the full windows just before and after it: the saving of a pair is the mean of those two less it. ' +
+        'Dynamic per unit: the power samples\u2019 where they stand for the window, else the counter\u2019s; mean and peak power are gross. At the cap: the window\u2019s mean power \u2265 98% of the limit, or a power-cap reason read inside it.'));
     }
     if (x.layer_skips && x.layer_skips.length) {
       box.append(el('h3', {}, 'Layer skips: energy saved without one decoder layer, against its replay'));
