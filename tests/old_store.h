@@ -2,6 +2,7 @@
 // to `version`, its pragmas and meta rows, no runs. Include after cmocka.h and sqlite3.h.
 #pragma once
 #include <stdio.h>
+#include <string.h>
 
 #include "common/error.h"
 #include "store/store.h"
@@ -65,15 +66,24 @@ static inline void check_table_upgrade(const char *path, int version, const char
 }
 
 // A current file at path made into one of `version` that lacks `table` (added in a version after
-// it): for the versions write_old_store does not write (the per-rank keys of 14 need the store).
+// it), and every other table added after it: for the versions write_old_store does not write (the
+// per-rank keys of 14 need the store).
 static inline void write_store_without(const char *path, int version, const char *table) {
+  static const struct {
+    int version;
+    const char *table;
+  } added[] = {{16, "ablation_windows"}, {17, "rank_idle"}};  // the tables of versions after 15
   lj_store *st;
   assert_int_equal(lj_store_open(path, &st), 0);
   lj_store_close(st);
   sqlite3 *db;
-  char sql[200];
-  snprintf(sql, sizeof sql, "DROP TABLE %s; PRAGMA user_version = %d; UPDATE meta SET value = '%d' WHERE key = "
-           "'schema_version';", table, version, version);
+  char sql[400];
+  int n = snprintf(sql, sizeof sql, "DROP TABLE %s;", table);
+  for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
+    if (added[i].version > version && strcmp(added[i].table, table))
+      n += snprintf(sql + n, sizeof sql - (size_t)n, " DROP TABLE %s;", added[i].table);
+  snprintf(sql + n, sizeof sql - (size_t)n, " PRAGMA user_version = %d; UPDATE meta SET value = '%d' WHERE key = "
+           "'schema_version';", version, version);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);

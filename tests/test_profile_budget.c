@@ -94,6 +94,28 @@ static void test_idle_flat_term(void **state) {
   lj_profile_result_free(&r);
 }
 
+// Tensor-parallel degree 2 over two GPUs: the run's figures are the sum of both, whose idle each
+// leaks with the heat: the flat-idle slope bound counts once per GPU (it was the first GPU's alone).
+// One GPU for every rank (loopback) and each rank's own view (n_ranks 0) keep one GPU's bound.
+static void test_idle_flat_term_per_gpu(void **state) {
+  (void)state;
+  lj_profile_result r;
+  base(&r);
+  r.cond.idle_sd_w = 0.5;
+  r.plan.tp_degree = 2, r.n_ranks = 2;
+  lj_budget_idle_model m;
+  lj_budget_idle_model_of(&r, &m);
+  REL(m.u_a_w, 0.5, 1e-15);  // the sum's sd, as the meter gives it (each GPU's in quadrature)
+  REL(m.u_b_w_per_c, 2 * LJ_BUDGET_LEAKAGE_W_PER_C, 1e-15);
+  r.n_ranks = 1;
+  lj_budget_idle_model_of(&r, &m);
+  REL(m.u_b_w_per_c, LJ_BUDGET_LEAKAGE_W_PER_C, 1e-15);
+  r.n_ranks = 0;
+  lj_budget_idle_model_of(&r, &m);
+  REL(m.u_b_w_per_c, LJ_BUDGET_LEAKAGE_W_PER_C, 1e-15);
+  lj_profile_result_free(&r);
+}
+
 static void test_edge_term(void **state) {
   (void)state;
   // samples: a sixth of a 20 ms period (the mean of dP u^2 / 2h over u) of the 200 W the window ends with
@@ -297,6 +319,7 @@ static void test_store(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idle_curve_term), cmocka_unit_test(test_idle_flat_term),
+      cmocka_unit_test(test_idle_flat_term_per_gpu),
       cmocka_unit_test(test_edge_term),       cmocka_unit_test(test_total),
       cmocka_unit_test(test_idle_flips_verdict), cmocka_unit_test(test_rendered),
       cmocka_unit_test(test_store),

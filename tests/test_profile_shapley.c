@@ -854,10 +854,10 @@ static void test_upgrade_from_v14(void **state) {
     snprintf(sql, sizeof sql, "ALTER TABLE shapley_checks DROP COLUMN %s;", cols[i]);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
   }
-  // (and without version 16's table)
+  // (and without the tables of versions 16 and 17)
   assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 14; UPDATE meta SET value = '14' WHERE key = "
                                     "'schema_version'; DELETE FROM stage_estimates WHERE method = 'shapley_layer';"
-                                    " DROP TABLE ablation_windows;",
+                                    " DROP TABLE ablation_windows; DROP TABLE rank_idle;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(db);

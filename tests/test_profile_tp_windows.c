@@ -171,19 +171,27 @@ static void test_degree_one(void **state) {
 }
 
 // A replay trial of the ranks: the window summed over both GPUs, the summed idle, and a duty-cycled
-// trial's gaps taken off its time and (at that idle) its energy. Window 1: 2 s at 500 W.
+// trial's gaps taken off its time and (at that idle) its energy; each rank's trial is its own GPU's
+// reading of the same window at its own idle. Window 1: 2 s at 300 W + 200 W, idle 50 W + 40 W.
 static void test_trials_summed(void **state) {
   (void)state;
   lj_windows *w = windows_of(2);
   lj_profile_result r;
   lj_profile_result_init(&r);
+  r.plan.tp_degree = 2;
   lj_profile_trial t;
   memset(&t, 0, sizeof t);
   t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_ATTN_ALLREDUCE, t.key.layer = -1;
   t.t.calls = 1000, t.t.gap_s = 0.5, t.t.temperature_c = 40;
   assert_int_equal(lj_profile_add_trial(&r, &t), 0);
-  int handles[1] = {1};
-  assert_int_equal(lj_profile_tp_collect_trials(&r, w, handles, -1, 90.0), 0);
+  int handles[1] = {1}, devs[2] = {0, 1};
+  // each GPU's temperature readings: rank 1's runs 20 C hotter than rank 0's (the trial was filed at 40)
+  lj_trace temps;
+  lj_trace_init(&temps);
+  for (int d = 0; d < 2; d++)
+    for (int k = 0; k <= 80; k++) trace_add(&temps, d, LJ_READING_TEMPERATURE, at(k * 0.1), 50.0 + 20.0 * d);
+  lj_trace_sort(&temps);
+  assert_int_equal(lj_profile_tp_collect_trials(&r, w, handles, devs, 2, kIdle, temps.samples, temps.n_samples), 0);
   const lj_replay_trial *got = &r.trials[0].t;
   EXACT(got->counter_energy_j, 2.0 * 500.0 - 0.5 * 90.0);
   EXACT(got->sample_energy_j, 2.0 * 500.0 - 0.5 * 90.0);
@@ -191,7 +199,29 @@ static void test_trials_summed(void **state) {
   EXACT(got->idle_w, 90.0);
   assert_int_equal((int)got->calls, 1000);
   EXACT(got->gap_s, 0.5);
+  EXACT(got->temperature_c, 40);  // the sum's: as filed (rank 0's latest reading)
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal((int)r.ranks[k].n_trials, 1);
+    const lj_profile_trial *rt = &r.ranks[k].trials[0];
+    assert_int_equal(rt->key.stage, LJ_STAGE_ATTN_ALLREDUCE);
+    EXACT(rt->t.counter_energy_j, 2.0 * kPower[k] - 0.5 * kIdle[k]);
+    EXACT(rt->t.idle_w, kIdle[k]);
+    EXACT(rt->t.temperature_c, 50.0 + 20.0 * k);  // its own GPU's over the window
+    EXACT(rt->t.duration_s, 1.5);
+    assert_int_equal((int)rt->t.calls, 1000);
+    EXACT(r.ranks[k].idle_w, kIdle[k]);
+  }
+  // one GPU for every rank (loopback): its figure is the run's, and there is no rank of its own
   lj_profile_result_free(&r);
+  lj_profile_result_init(&r);
+  r.plan.tp_degree = 2;
+  assert_int_equal(lj_profile_add_trial(&r, &t), 0);
+  assert_int_equal(lj_profile_tp_collect_trials(&r, w, handles, devs, 1, kIdle, NULL, 0), 0);
+  EXACT(r.trials[0].t.counter_energy_j, 2.0 * kPower[0] - 0.5 * kIdle[0]);
+  EXACT(r.trials[0].t.temperature_c, 40);
+  assert_null(r.ranks[0].trials);
+  lj_profile_result_free(&r);
+  lj_trace_free(&temps);
   lj_windows_free(w);
 }
 

@@ -330,6 +330,15 @@ static void test_page(void **state) {
       ps->gross_j.mean *= k ? 0.25 : 0.75;
       ps->dynamic_j.mean *= k ? 0.25 : 0.75;
     }
+  // and the Shapley split's additive check of the sum and of each GPU (decode): GPU 1's a MISS
+  for (int k = 0; k <= 2; k++) {
+    lj_shapley_check *c = k < 2 ? &run.prof.ranks[k].shapley[LJ_PHASE_DECODE] : &run.prof.shapley[LJ_PHASE_DECODE];
+    c->phase = LJ_PHASE_DECODE, c->n_rounds = 3, c->n_stages = LJ_LAYER_STAGES_TP;
+    c->full_j.mean = k == 2 ? 4e-3 : k ? 1e-3 : 3e-3, c->full_j.n = 3;
+    c->residual_pct = k == 1 ? 12.0 : 1.0, c->residual_lo_pct = c->residual_pct - 1, c->residual_hi_pct = c->residual_pct + 1;
+    c->sum_shapley_j.estimate = c->full_j.mean * (1 + c->residual_pct / 100);
+    c->pass = k != 1;
+  }
   out = fopen(tp_path, "w");
   assert_non_null(out);
   assert_int_equal(lj_report_html(out, &run), rc);
@@ -430,6 +439,8 @@ static void test_page(void **state) {
   assert_non_null(strstr(after, "<h3>Per GPU (tensor-parallel degree 2; per unit)</h3>"));
   assert_non_null(strstr(after, "<td>75.0%</td>"));
   assert_non_null(strstr(after, "<td>sum</td>"));
+  assert_non_null(strstr(after, "Per GPU: each GPU"));  // the per-GPU additive checks under the Shapley table
+  assert_non_null(strstr(after, "<td>+12.0% [+11.0%, +13.0%]</td><td>MISS</td>"));  // GPU 1's check
   json_decref(s);
   free(st);
   free(after);

@@ -18,9 +18,11 @@
 
 #include "common/error.h"
 #include "profile/profile_analyze.h"
+#include "profile/profile_run.h"
 #include "store/profile_result.h"
 #include "store/store.h"
 #include "store/store_schema.h"
+#include "old_store.h"
 
 static char g_dir[256];
 
@@ -1431,7 +1433,7 @@ static void test_phase_windows_as_they_close(void **state) {
       lj_phase_window pending = r.windows[i];
       pending.w.flags |= LJ_WINDOW_PENDING;
       pending.w.counter_energy_j = round;  // not final yet
-      assert_int_equal(lj_store_add_phase_window(st, run, &pending), 0);
+      assert_int_equal(lj_store_add_phase_window(st, run, &pending, 0), 0);
     }
   assert_int_equal(pthread_join(thread, NULL), 0);
   assert_int_equal(stream.failures, 0);
@@ -1460,6 +1462,50 @@ static void test_phase_windows_as_they_close(void **state) {
   assert_string_equal((const char *)sqlite3_column_text(q, 1), "no_samples");
   assert_true(fabs(sqlite3_column_double(q, 2) - 2.0 * 0.98) < 1e-9);
   sqlite3_finalize(q);
+  sqlite3_close(db);
+  lj_store_close(st);
+  lj_profile_result_free(&r);
+}
+
+// At tensor-parallel degree 2 the windows kept as they close are the run's own figures (tp_rank -1,
+// the sum over the GPUs), so the profile written at the end replaces them: no provisional row of
+// rank 0 outlives the run beside the final ones.
+static void test_phase_windows_as_they_close_per_rank(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "incremental_tp.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st);
+  lj_profile_result r;
+  make_profile(&r, 0);
+  r.plan.tp_degree = 2;
+  size_t n = r.n_windows;
+  lj_phase_window kept[8];
+  assert_true(n > 0 && n <= 8);
+  memcpy(kept, r.windows, n * sizeof *kept);
+  r.n_windows = 0;
+  lj_profile_options o;
+  memset(&o, 0, sizeof o);
+  o.store = st, o.run_id = run;
+  for (size_t i = 0; i < n; i++) {
+    lj_phase_window pending = kept[i];
+    pending.w.flags |= LJ_WINDOW_PENDING;
+    int warned = 0;
+    assert_int_equal(lj_profile_keep_window(&o, &r, &pending, &warned), 0);
+    assert_int_equal(warned, 0);
+  }
+  memcpy(r.windows, kept, n * sizeof *kept);  // the final values
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM phase_windows WHERE run_id = ? AND tp_rank = 0", run), 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM phase_windows WHERE run_id = ? AND tp_rank = -1", run), (int)n);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM windows WHERE run_id = ?", run), (int)n);
+  assert_int_equal(query_int(db,
+                             "SELECT count(*) FROM phase_windows pw JOIN windows w ON w.id = pw.window_id"
+                             " WHERE pw.run_id = ? AND w.warnings LIKE '%pending%'",
+                             run),
+                   0);
   sqlite3_close(db);
   lj_store_close(st);
   lj_profile_result_free(&r);
@@ -1889,6 +1935,22 @@ static void test_upgrade_from_v13(void **state) {
   assert_schema_as_fresh(path, "fresh13.db");
 }
 
+// Version 16 upgrades to 17: the ranks' idle baselines (rank_idle), empty for the runs it held; a
+// file of 16 read as it is has no such rows.
+static void test_upgrade_from_v16(void **state) {
+  char path[1024];
+  path_in_tmp(path, sizeof path, "v16.db");
+  write_store_without(path, 16, "rank_idle");
+  check_table_added(path, "rank_idle");
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'upgraded_from'", 0), 16);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'rank_idle'"
+                                 " AND sql LIKE '%PRIMARY KEY(run_id, tp_rank)%'", 0), 1);
+  sqlite3_close(db);
+  assert_schema_as_fresh(path, "fresh16.db");
+}
+
 // Versions other than 1, 2 and 3 are refused, naming the file.
 static void test_unknown_versions_refused(void **state) {
   char path[1024], sql[64], version[32];
@@ -1919,9 +1981,10 @@ int main(void) {
       cmocka_unit_test(test_profile_device_source),    cmocka_unit_test(test_profile_one_transaction),
       cmocka_unit_test(test_profile_many_intervals), cmocka_unit_test(test_profile_readonly_refused),
       cmocka_unit_test(test_upgrade_from_v1),       cmocka_unit_test(test_upgrade_from_v2), cmocka_unit_test(test_upgrade_from_v5),
-      cmocka_unit_test(test_upgrade_from_v6),       cmocka_unit_test(test_upgrade_from_v13),
+      cmocka_unit_test(test_upgrade_from_v6),       cmocka_unit_test(test_upgrade_from_v13), cmocka_unit_test(test_upgrade_from_v16),
       cmocka_unit_test(test_profile_per_rank),
       cmocka_unit_test(test_unknown_versions_refused), cmocka_unit_test(test_phase_windows_as_they_close),
+      cmocka_unit_test(test_phase_windows_as_they_close_per_rank),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -8,7 +8,10 @@
 //     one bf16 rounding at the end (a ring's per-hop bf16 roundings would differ);
 //   - each rank's CUDA memory plan holds the weight bytes of model/tp_shard.h's plan (bf16), for
 //     every preset and degree 1, 2, 4, 8;
-//   - --tp-backend names.
+//   - --tp-backend names;
+//   - which replays of the ranks average their all-reduces (lj_tp_order_averages): those where an
+//     all-reduce meets delta already reduced round the cycle (alone, or the layer without o_proj or
+//     down, or the interleaved order's two in a row), not the run's order or the reversed one.
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,9 +28,11 @@
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/nccl_api.h"
 #include "engine/cuda/tp_comm.h"
+#include "engine/cuda/tp_engine.h"
 #include "engine/cuda/tp_sum.h"
 #include "model/config.h"
 #include "model/tp_shard.h"
+#include "store/profile_result.h"
 
 static void touch(const char *path) {
   char dir[1024];
@@ -150,11 +155,35 @@ static void test_backend_names(void **state) {
   assert_non_null(strstr(lj_error_message(), "--tp-backend 'mpi': expected nccl or loopback"));
 }
 
+static void test_replay_order_averages(void **state) {
+  (void)state;
+  enum { N = LJ_LAYER_STAGES_TP };
+  lj_stage o[N];
+  for (int v = 0; v < LJ_LAYER_ORDERS; v++) {
+    for (int k = 0; k < N; k++) o[k] = lj_layer_order_stage_tp(v, k, 2);
+    // the run's and the reversed order sum (each all-reduce after its producer, round the cycle);
+    // the interleaved one has the two all-reduces in a row
+    assert_int_equal(lj_tp_order_averages(o, N), v == 2);
+  }
+  for (int out = 0; out < N; out++) {  // the layer without one stage, in the run's order
+    int m = 0;
+    for (int k = 0; k < N; k++)
+      if (k != out) o[m++] = lj_layer_order_stage_tp(0, k, 2);
+    lj_stage gone = lj_layer_order_stage_tp(0, out, 2);
+    assert_int_equal(lj_tp_order_averages(o, m), gone == LJ_STAGE_O_PROJ || gone == LJ_STAGE_DOWN);
+  }
+  lj_stage alone[1] = {LJ_STAGE_MLP_ALLREDUCE}, qkv[1] = {LJ_STAGE_QKV};
+  assert_int_equal(lj_tp_order_averages(alone, 1), 1);
+  assert_int_equal(lj_tp_order_averages(qkv, 1), 0);
+  lj_stage pair[2] = {LJ_STAGE_DOWN, LJ_STAGE_MLP_ALLREDUCE};
+  assert_int_equal(lj_tp_order_averages(pair, 2), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_search_order),     cmocka_unit_test(test_nvls_and_version),
       cmocka_unit_test(test_loopback_sum),     cmocka_unit_test(test_rank_memory_plan),
-      cmocka_unit_test(test_backend_names),
+      cmocka_unit_test(test_backend_names),     cmocka_unit_test(test_replay_order_averages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,4 +10,8 @@ verdict() {  # verdict OK(0/1) TEXT... (the words after OK joined by spaces)
   if [ "$ok" = 1 ]; then echo "PASS $*"; else echo "FAIL $*"; fails=$((fails + 1)); fi
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }  # field KEY < "RESULT ... KEY=value ..."
+sql_rows() {  # sql_rows DB QUERY: the query's rows, fields separated by spaces (python3's sqlite3)
+  python3 -c 'import sqlite3, sys
+for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print(*r)' "$1" "$2"
+}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$LOG/device.txt"

@@ -8,7 +8,10 @@
 #   - profile --quick of llama-3.1-8b at --tp 1, 2, 4 (J/token of prefill and decode against the
 #     degree, each GPU's decode J/token) and of llama-3.3-70b at --tp 2, 4, 8 (as many as the GPUs
 #     allow; 70B in bf16 needs 2): completes, one per-GPU row per rank, the per-GPU decode energy
-#     adds up to the sum (1e-6), the all-reduce stages' rows present with positive time.
+#     adds up to the sum (1e-6), the all-reduce stages' rows present with positive time;
+#   - the issue's bar: profile (with the Shapley rounds) of llama-3.1-8b at --tp 2 and of
+#     llama-3.3-70b at the largest degree the GPUs allow: each GPU's own additive check (its Shapley
+#     values against its own whole-layer replay) PASS within 5% with its budget, in prefill and decode.
 #   bash scripts/gpu/tp_multi.sh [BIN_DIR]        (default build-gpu; logs in $OUT or ./tp-multi-logs)
 set -u
 BIN=${1:-build-gpu}
@@ -79,7 +82,23 @@ prof_check() {  # prof_check MODEL N
 }
 for n in 1 2 4; do [ "$n" -le "$ngpu" ] && prof_check llama-3.1-8b $n; done
 for n in 2 4 8; do [ "$n" -le "$ngpu" ] && prof_check llama-3.3-70b $n; done
-echo "INFO not built yet: the Shapley additive check per GPU at --tp > 1 (docs/tensor-parallel.md §7)"
+# each GPU's own Shapley additive check (tp_rank r >= 0; -1 is the sum's), from a profile with the rounds
+shapley_check() {  # shapley_check MODEL N
+  local m=$1 n=$2 f="$LOG/shap.$1.tp$2"
+  rm -f "$f.db"
+  timeout 1800 "$BIN/llamajoule" profile --model "$m" --tp "$n" --no-timeline --ablate none --no-overhead --json \
+    -o "$f.db" >"$f.json" 2>"$f.err"
+  local rc=$? rows
+  verdict "$([ $rc = 0 ] && echo 1 || echo 0)" "profile $m --tp $n with the Shapley rounds: exit $rc $(grep -m1 error "$f.err" | cut -c1-160)"
+  [ $rc = 0 ] || return
+  rows=$(sql_rows "$f.db" "SELECT tp_rank, phase, n_stages, residual_pct, residual_lo_pct, residual_hi_pct, pass
+    FROM shapley_checks ORDER BY tp_rank, phase")
+  echo "$rows" | sed "s/^/INFO $m tp$n Shapley (tp_rank phase stages residual% lo hi pass): /"
+  verdict "$(echo "$rows" | awk -v n="$n" '$1 >= 0 && $3 == 11 { k++; p += $7 } END { print (k == 2 * n && p == k) ? 1 : 0 }')" \
+    "profile $m --tp $n: every GPU's additive check PASS within 5% in prefill and decode"
+}
+[ "$ngpu" -ge 2 ] && shapley_check llama-3.1-8b 2
+for n in 8 4 2; do if [ "$n" -le "$ngpu" ]; then shapley_check llama-3.3-70b $n; break; fi; done
 
 (cd "$SRC" && timeout 300 "$BIN/test_cuda_tp") >"$LOG/test_cuda_tp.log" 2>&1
 verdict "$([ $? = 0 ] && echo 1 || echo 0)" "test_cuda_tp"

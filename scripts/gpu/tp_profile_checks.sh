@@ -5,15 +5,17 @@
 #   2. profile --tp 2 --tp-backend loopback: completes, its store holds the sum (tp_rank -1) and the
 #      one device's rows (tp_rank 0: loopback meters one GPU once), the note saying so; the decode
 #      and prefill J/token within a factor 0.5 .. 6 of --tp 1's (loopback runs the ranks in turn,
-#      eagerly, with a host argmax per step: slower and dearer, not cheaper by half);
+#      eagerly: slower and dearer, not cheaper by half);
 #   3. profile --tp 1 --tp-backend nccl: the tensor-parallel profile's path with NCCL, one rank:
 #      completes, its rows rank 0's only (degree 1), J/token within 0.5 .. 3 of --tp 1's (eager);
 #   4. profile --tp 2 --tp-backend nccl on one GPU is refused naming the GPUs it needs, and
 #      --per-layer with --tp is refused naming the option.
 #   5. the loopback run's isolation replay: attn_allreduce and mlp_allreduce rows in prefill and
 #      decode with positive time and energy per call, and the decode stages' closure printed.
-# Not built yet (printed as SKIP, not PASS): the Shapley additive check per GPU at degree > 1
-# (the ranks' sequence and order replays; docs/tensor-parallel.md §7).
+#   6. profile --tp 2 --tp-backend loopback with the Shapley rounds (not --quick, which leaves them
+#      out): the sum's additive check in prefill and decode over a rank's 11 stages (the order
+#      replays on the ranks); its residuals printed. Loopback has one meter: the check per GPU
+#      needs NCCL over 2 GPUs (scripts/gpu/tp_multi.sh).
 #   bash scripts/gpu/tp_profile_checks.sh [BIN_DIR] [OUT]   (default build-gpu, $OUT or ./tp-profile-logs)
 set -u
 BIN=${1:-build-gpu}
@@ -94,6 +96,16 @@ echo "$ar" | sed 's/^/INFO loopback 2 all-reduce (phase stage s\/call J\/call): 
 verdict "$(echo "$ar" | awk 'NF == 4 && $3 > 0 && $4 > 0 { n++ } END { print (n == 4) ? 1 : 0 }')" \
   "loopback 2: attn_allreduce and mlp_allreduce replayed in prefill and decode, positive time and energy"
 grep -E '^(communication|closure|decode)' "$LOG/loop2.err" | head -8 | sed 's/^/INFO loopback 2 summary: /'
-echo "SKIP the Shapley additive check per GPU at --tp 2: not built (docs/tensor-parallel.md §7)"
+# the Shapley rounds on the ranks: short, but every order of a rank's 11 stages, 3 rounds
+S="--model $M --prompt-len 64 --gen-len 32 --repeats 2 --phase-seconds 0.5 --trials 3 --replay-seconds 0.3"
+S="$S --decode-kv 1 --idle-seconds 2 --cooldown-seconds 0 --no-timeline --ablate none --no-overhead --no-sequence"
+Q=$S  # prof's arguments from here on
+rcs=$(prof loop2s --tp 2 --tp-backend loopback)
+verdict "$([ "$rcs" = 0 ] && echo 1 || echo 0)" "profile --tp 2 --tp-backend loopback with the Shapley rounds exit $rcs: $(grep -m1 error "$LOG/loop2s.err" | cut -c1-200)"
+sh=$(sql_rows "$LOG/loop2s.db" "SELECT tp_rank, phase, n_stages, n_rounds, residual_pct, residual_lo_pct,
+  residual_hi_pct, pass FROM shapley_checks ORDER BY tp_rank, phase")
+echo "$sh" | sed 's/^/INFO loopback 2 Shapley (tp_rank phase stages rounds residual% lo hi pass): /'
+verdict "$(echo "$sh" | awk '$1 == -1 && $3 == 11 && $4 >= 2 { n++ } END { print (n == 2) ? 1 : 0 }')" \
+  "loopback 2: the sum's additive check in prefill and decode over 11 stages (the all-reduces are players)"
 echo "RESULT tp_profile fails=$fails"
 exit $((fails > 0))

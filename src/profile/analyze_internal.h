@@ -59,6 +59,13 @@ int lj_analyze_closure_sequence(lj_profile_result *r, lj_phase ph, const lj_mean
 int lj_analyze_timeline(lj_profile_result *r, const lj_sample *power, size_t n_power, int device);  // analyze_timeline.c
 int lj_analyze_ablation(lj_profile_result *r, const lj_profile_raw *raw);     // analyze_ablation.c
 int lj_analyze_shapley(lj_profile_result *r);                                 // analyze_shapley.c
+// One phase's pairwise Shapley split of the layer's stages (the all-reduce stages with them at
+// tensor-parallel degree > 1): r->shapley[ph] and its shapley rows (analyze_shapley.c).
+int lj_analyze_shapley_phase(lj_profile_result *r, lj_phase ph);
+// At tensor-parallel degree > 1 (analyze_shapley_tp.c): the split of the run's own figures (the sum
+// over the GPUs) and of each rank's GPU alone (r->ranks[k]: its isolation and Shapley estimates and
+// checks, each check judged with the rank's own uncertainty budget).
+int lj_analyze_shapley_tp(lj_profile_result *r);
 // A group of the layer's stages per call (1: found), its interval from the rounds' group sums
 // (the stages' values are correlated within a round): by sequence (analyze_sequence.c) and by
 // Shapley (analyze_shapley.c), from the source the method's estimates took.

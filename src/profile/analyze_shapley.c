@@ -64,11 +64,11 @@ static int rounds_samples_usable(const lj_profile_result *r, lj_phase ph) {
 // `what` with the isolation estimates iso; 0 when it could not be made (a note says why).
 static int split_of(lj_profile_result *r, lj_phase ph, int rounds, const lj_mean_ci *iso, int what, lj_interval *phi,
                     lj_shapley_check *chk) {
-  enum { N = LJ_LAYER_STAGES };
-  double full[MAX_ROUNDS], loo[N * MAX_ROUNDS], col[MAX_ROUNDS];
+  const int N = lj_layer_stages(r->plan.tp_degree), deg = r->plan.tp_degree;  // the all-reduce stages at degree > 1
+  double full[MAX_ROUNDS], loo[LJ_LAYER_STAGES_TP * MAX_ROUNDS], col[MAX_ROUNDS];
   by_round(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, 0, what, full);
   for (int k = 0; k < N; k++) {
-    by_round(r, LJ_METHOD_LOO, ph, lj_layer_order_stage(0, k), 0, what, col);
+    by_round(r, LJ_METHOD_LOO, ph, lj_layer_order_stage_tp(0, k, deg), 0, what, col);
     for (int i = 0; i < rounds; i++) loo[k * rounds + i] = col[i];
   }
   if (lj_shapley_compute(iso, N, full, loo, rounds, r->plan.level, phi, NULL, chk) < 0) {
@@ -84,12 +84,12 @@ static int phase_split(lj_profile_result *r, lj_phase ph) {
   int rounds = rounds_of(r, ph, &kv);
   if (rounds < 1) return 0;
   const lj_profile_plan *p = &r->plan;
-  enum { N = LJ_LAYER_STAGES };
+  const int N = lj_layer_stages(p->tp_degree);
   // The isolation estimates by source: [FIG_DYN, FIG_GROSS, FIG_TIME, FIG_SDYN, FIG_SGROSS].
-  lj_mean_ci iso[5][N];
+  lj_mean_ci iso[5][LJ_LAYER_STAGES_TP];
   int samples = rounds_samples_usable(r, ph);
   for (int k = 0; k < N; k++) {
-    lj_stage st = lj_layer_order_stage(0, k);
+    lj_stage st = lj_layer_order_stage_tp(0, k, p->tp_degree);
     const lj_profile_stage *s = lj_analyze_find_stage(r, LJ_METHOD_ISOLATION, ph, st, ph == LJ_PHASE_DECODE ? kv : 0);
     if (!s) {
       lj_profile_note(r, "No Shapley split of %s: stage %s has no isolation estimate.", lj_phase_name(ph),
@@ -104,7 +104,7 @@ static int phase_split(lj_profile_result *r, lj_phase ph) {
     // the samples' split only where isolation took the samples too
     samples &= (e->window_flags & LJ_WINDOW_SAMPLE_ENERGY) && e->sample_dynamic_j.n > 0 && e->sample_gross_j.n > 0;
   }
-  lj_interval phi[5][N];
+  lj_interval phi[5][LJ_LAYER_STAGES_TP];
   lj_shapley_check chk[5];
   for (int w = FIG_DYN; w <= FIG_TIME; w++)
     if (!split_of(r, ph, rounds, iso[w], w, phi[w], &chk[w])) return 0;
@@ -140,7 +140,8 @@ static int phase_split(lj_profile_result *r, lj_phase ph) {
     s.method = LJ_METHOD_SHAPLEY;
     s.calls_per_unit = lj_profile_calls_per_unit(p, ph, LJ_STAGE_QKV, 0);  // every layer call of the phase
     lj_replay_estimate *e = &s.est;
-    e->key.phase = ph, e->key.stage = lj_layer_order_stage(0, k), e->key.layer = -1, e->key.kv_len = kv;
+    e->key.phase = ph, e->key.stage = lj_layer_order_stage_tp(0, k, p->tp_degree), e->key.layer = -1;
+    e->key.kv_len = kv;
     e->n_trials = c->n_rounds;
     // both sources' values, the estimate the samples' where every window is short (§1b)
     lj_analyze_mean_from_interval(&phi[FIG_DYN][k], &e->counter_dynamic_j);
@@ -158,6 +159,8 @@ static int phase_split(lj_profile_result *r, lj_phase ph) {
   }
   return 0;
 }
+
+int lj_analyze_shapley_phase(lj_profile_result *r, lj_phase ph) { return phase_split(r, ph); }
 
 // A group of the layer's stages (an ablation's) by Shapley, per call: half the sum of their
 // isolation estimates plus half the group's marginal sum(full - LOO_i) taken round by round.

@@ -29,8 +29,11 @@ void lj_budget_idle_model_of(const lj_profile_result *r, lj_budget_idle_model *m
   }
   m->u_a_w = isfinite(r->cond.idle_sd_w) ? r->cond.idle_sd_w : 0;
   // an unusable fit still bounds the slope by its interval's wider end; without one, the figure
+  // once for each GPU the figures sum (a tensor-parallel run's own: every rank's, whose leakage
+  // grows alike with the heat)
+  int gpus = r->plan.tp_degree > 1 && r->n_ranks > 1 ? r->n_ranks : 1;
   m->u_b_w_per_c = c && isfinite(c->slope_lo) && isfinite(c->slope_hi) ? fmax(fabs(c->slope_lo), fabs(c->slope_hi))
-                                                                         : LJ_BUDGET_LEAKAGE_W_PER_C;
+                                                                         : gpus * LJ_BUDGET_LEAKAGE_W_PER_C;
   m->tref_c = c && isfinite(c->t0_c) ? c->t0_c : isfinite(cool) ? cool : NAN;
 }
 
@@ -304,8 +307,8 @@ static int shapley(ctx *c) {
     b.kv_len = sc->kv_len;
     b.value_j = sc->residual_j.estimate, b.reference_j = sc->full_j.mean;
     lj_budget_sum x = {0, 0, 0, 0};
-    for (int k = 0; k < LJ_LAYER_STAGES; k++) {
-      lj_stage st = lj_layer_order_stage(0, k);
+    for (int k = 0; k < lj_layer_stages(r->plan.tp_degree); k++) {  // the all-reduce stages at degree > 1
+      lj_stage st = lj_layer_order_stage_tp(0, k, r->plan.tp_degree);
       const lj_profile_stage *iso = lj_analyze_find_stage(r, LJ_METHOD_ISOLATION, (lj_phase)ph, st, sc->kv_len);
       if (iso) add_stage_term(c, &x, 0.5, iso);
       add_set(c, &x, -0.5, set_of(r, LJ_METHOD_LOO, (lj_phase)ph, (int)st, sc->kv_len, 0, -2, samples));

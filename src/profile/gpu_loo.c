@@ -28,9 +28,11 @@ int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
   // The Shapley rounds hold 20 windows instead of 9: each shorter, so that the default profile
   // keeps its time (docs/cli.md); their energies are the power samples' (windows < 10 s).
   double seconds = o->shapley ? LJ_GPU_LAYER_ROUND_FRACTION * o->replay_seconds : o->replay_seconds;
-  enum { N = LJ_LAYER_STAGES, MAX = N - 1 + 1 + N + LJ_LAYER_ORDERS };
-  lj_stage run[N];
-  for (int k = 0; k < N; k++) run[k] = lj_layer_order_stage(0, k);
+  // a rank's layer at tensor-parallel degree > 1: the all-reduce stages are players too
+  const int deg = g->r->plan.tp_degree, N = lj_layer_stages(deg);
+  enum { NMAX = LJ_LAYER_STAGES_TP, MAX = NMAX - 1 + 1 + NMAX + LJ_LAYER_ORDERS };
+  lj_stage run[NMAX];
+  for (int k = 0; k < N; k++) run[k] = lj_layer_order_stage_tp(0, k, deg);
   lj_gpu_replay_prep p[MAX];
   int n = 0, rc = 0;
   // the sequence prefixes attn_norm .. (each stage but the last)
@@ -46,7 +48,7 @@ int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
     // the whole layer, the layer without each stage, the whole layer in the other orders
     if ((rc = prep(g, ph, kv, b, run, N, LJ_STAGE_NONE, LJ_METHOD_LOO, 0, "layer", seconds, &p[n])) == 0) n++;
     for (int out = 0; rc == 0 && out < N; out++) {
-      lj_stage without[N - 1];
+      lj_stage without[NMAX];
       int m = 0;
       for (int k = 0; k < N; k++)
         if (k != out) without[m++] = run[k];
@@ -55,8 +57,8 @@ int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
       if ((rc = prep(g, ph, kv, b, without, m, run[out], LJ_METHOD_LOO, 0, name, seconds, &p[n])) == 0) n++;
     }
     for (int v = 1; rc == 0 && v < LJ_LAYER_ORDERS; v++) {
-      lj_stage order[N];
-      for (int k = 0; k < N; k++) order[k] = lj_layer_order_stage(v, k);
+      lj_stage order[NMAX];
+      for (int k = 0; k < N; k++) order[k] = lj_layer_order_stage_tp(v, k, deg);
       rc = prep(g, ph, kv, b, order, N, LJ_STAGE_NONE, LJ_METHOD_ORDER, v, lj_layer_order_name(v), seconds, &p[n]);
       if (rc == 0) n++;
     }

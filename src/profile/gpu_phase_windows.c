@@ -60,10 +60,12 @@ int lj_gpu_phase_window(gpu_run *g, lj_phase ph, int repeat, int64_t tokens_per_
     if (!hs) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
     g->window_handles = hs;
     hs[g->r->n_windows] = handle;
-    // Stored now as it stands (flagged pending), replaced by its final values at the end.
-    if (lj_windows_result(lj_sampler_windows(g->m.sampler), handle, g->m.dev, &w.w) < 0) {
+    // Stored now as it stands (flagged pending), replaced by its final values at the end: the run's
+    // own figure, which over several GPUs is their sum (device -1, tp_rank -1), not the first GPU's.
+    int dev = g->m.n_devs > 1 ? -1 : g->m.dev;
+    if (lj_windows_result(lj_sampler_windows(g->m.sampler), handle, dev, &w.w) < 0) {
       snprintf(w.w.name, sizeof w.w.name, "%s", name);
-      w.w.device = g->m.dev, w.w.flags = LJ_WINDOW_PENDING;
+      w.w.device = dev, w.w.flags = LJ_WINDOW_PENDING;
       lj_clear_error();
     }
     LJ_TRY(lj_profile_keep_window(g->o, g->r, &w, &g->store_warned));

@@ -73,9 +73,11 @@ int lj_gpu_replay_span(gpu_run *g, lj_phase ph, lj_stage first, lj_stage last, i
 static int create(gpu_run *g, const lj_gpu_replay_what *w, int64_t kv, int groups, const lj_cuda_batch *b, int calls,
                   lj_gpu_replay_prep *p) {
   lj_cuda_replay **rp = &p->rp;
-  if (g->tp) {  // the ranks: one stage alone (isolation) is what they replay so far
-    if (w->order || w->in || w->grid_batch > 0 || w->one_layer > 0 || w->first != w->last)
-      return LJ_FAIL(LJ_EUNSUPPORTED, "profile with --tp on the GPU: only one stage alone is replayed on the ranks");
+  if (g->tp) {  // the ranks: one stage alone (isolation), or an order of the layer's (the Shapley rounds)
+    if (w->in || w->grid_batch > 0 || w->one_layer > 0 || (!w->order && w->first != w->last))
+      return LJ_FAIL(LJ_EUNSUPPORTED, "profile with --tp on the GPU: the ranks replay one stage alone or an order of "
+                     "the layer's stages, not a span, one layer or captured inputs");
+    if (w->order) return lj_cuda_tp_replay_create_order(g->tp, w->order, w->n, calls, &p->trp);
     return lj_cuda_tp_replay_create(g->tp, w->first, calls, &p->trp);
   }
   if (w->grid_batch > 0) return lj_cuda_replay_create_attn_grid(g->e, w->grid_batch, (int)kv, groups, calls, rp);

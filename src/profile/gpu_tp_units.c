@@ -2,8 +2,9 @@
 // of every rank, one prefill of the batch, one generation of gen_len tokens per sequence. The
 // ranks run eagerly (no CUDA graphs yet): each forward call is every stage on every rank, the
 // all-reduce stages joining them, then every rank's stream synchronised, so a window that ends
-// after a unit holds all of its work on every GPU. Greedy tokens from rank 0's logits (every rank
-// computes the same), as the single-GPU decode unit samples greedily.
+// after a unit holds all of its work on every GPU. Greedy tokens: the prefill's from rank 0's
+// logits on the host (the single-GPU prefill unit samples none; its decode samples the first),
+// the decode's by the sample stage on every rank's GPU, as the single-GPU decode unit samples.
 #include <stdlib.h>
 
 #include "engine/cuda/cuda_generate.h"
@@ -76,19 +77,25 @@ int lj_gpu_tp_unit_prefill(gpu_run *g) {
 
 // As lj_cuda_generate after a prefill: the first token from the prefill's logits, then `steps` - 1
 // decode steps, each feeding back the last token; gen_steps (when steps <= gen_len) gets the tokens.
+// Sampling is the engine's sample stage on the GPUs, as in the single-GPU decode (the stage the
+// isolation replay measures, gen_len calls a unit): once at the start, where lj_cuda_generate
+// samples its first token from the logits the engine holds (the token kept is the prefill's greedy
+// one, which the ranks computed from the prompt), then once after each step, the logits never
+// leaving the devices.
 static int generate_steps(gpu_run *g, int steps) {
   int B = g->o->batch;
   int32_t *seq = g->tp_work, *pos = seq + B, *rows = pos + B, *tok = rows + B, *first = tok + B;
+  lj_cuda_sampling greedy = {0.0f, 1.0f, g->o->seed, 0};
   LJ_TRY(rewind_ranks(g, g->prompt_lens));
+  LJ_TRY(lj_cuda_tp_sample(g->tp, B, &greedy, NULL));
   for (int s = 0; s < B; s++) seq[s] = s, rows[s] = s, tok[s] = first[s] = g->tp_next[s];
   for (int step = 0; step < steps; step++) {
     if (step < g->o->gen_len)
       for (int s = 0; s < B; s++) g->gen_steps[(size_t)step * B + s] = tok[s];
     if (step == steps - 1) break;
     for (int s = 0; s < B; s++) pos[s] = g->prompt_lens[s] + step;
-    LJ_TRY(lj_cuda_tp_forward_batch(g->tp, tok, seq, pos, B, rows, B, g->tp_logits));
-    argmax_rows(g, B);
-    for (int s = 0; s < B; s++) tok[s] = g->tp_next[s];
+    LJ_TRY(lj_cuda_tp_forward_batch(g->tp, tok, seq, pos, B, rows, B, NULL));
+    LJ_TRY(lj_cuda_tp_sample(g->tp, B, &greedy, tok));
   }
   for (int s = 0; s < B; s++) g->tp_next[s] = first[s];  // the prefill's, for the next unit
   return sync_ranks(g);

@@ -14,7 +14,7 @@ int lj_profile_analyze(lj_profile_result *r, const lj_profile_raw *raw, const lj
   if (!r->plan.timing_only) {
     LJ_TRY(lj_analyze_isolation(r));
     LJ_TRY(lj_analyze_closures(r));  // sequence estimates first: the Shapley split follows them
-    LJ_TRY(lj_analyze_shapley(r));
+    LJ_TRY(r->plan.tp_degree > 1 ? lj_analyze_shapley_tp(r) : lj_analyze_shapley(r));
     LJ_TRY(lj_analyze_known_answer(r));
     LJ_TRY(lj_analyze_timeline(r, power, n_power, device));
     LJ_TRY(lj_analyze_ablation(r, raw));

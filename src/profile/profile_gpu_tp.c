@@ -4,13 +4,17 @@
 //   idle of every rank's GPU at once -> sampler over those GPUs -> load windows -> warm-up ->
 //   R x (tokenize, prefill, decode, detokenize windows) -> isolation replays of every stage the
 //   ranks run (the all-reduce stages included; prefill, decode at its KV lengths), each trial all
-//   ranks together -> sampler off -> per-GPU phase figures, the trials summed over the GPUs.
+//   ranks together -> the Shapley rounds -> sampler off -> per-GPU phase figures, each trial per GPU
+//   and summed over the GPUs.
 // Every window opens and closes with every rank's stream synchronised (one host thread drives the
 // ranks, so that is the shared barrier), so each GPU's figure covers the same work; the run's
 // figures are their sum and each GPU's phase summaries are stored as its rank's (schema 14).
+// The Shapley rounds (the whole layer, the layer without each stage, the other orders; all ranks
+// together) run in prefill and at decode's middle KV length, and each GPU's own reading of every
+// trial gives its rank's split and additive check (analyze_shapley_tp.c).
 // Not yet (lj_profile_gpu_tp_check refuses what is asked for, the defaults are left out with a
-// note): the timeline, sequence replay, Shapley rounds, ablation, per-layer, head fit, known
-// answer and overhead pairs, per-GPU stage estimates, the fused mode, the idle curve.
+// note): the timeline, sequence replay, the layer's own game, ablation, per-layer, head fit, known
+// answer and overhead pairs, the fused mode, the idle curve.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +53,8 @@ int lj_profile_gpu_tp_check(const lj_profile_options *o) {
 static int measure(gpu_run *g) {
   const lj_profile_options *o = g->o;
   lj_profile_result *r = g->r;
-  lj_progress_begin(&g->progress, "profile", 1 + 4 * o->repeats + 2 * LJ_STAGE_COUNT + r->plan.n_decode_kv);
+  lj_progress_begin(&g->progress, "profile", 1 + 4 * o->repeats + 2 * LJ_STAGE_COUNT + r->plan.n_decode_kv +
+                                                  (o->shapley ? 2 * o->trials : 0));
   LJ_TRY(lj_profile_meter_start(&g->m));
   LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_LOAD, 0, 0, lj_gpu_tp_unit_load, 5));
   STOP_IF_INTERRUPTED(g);
@@ -61,6 +66,9 @@ static int measure(gpu_run *g) {
   // the harness reads (lj_gpu_replay_prepare makes the ranks' replay).
   g->e = lj_cuda_tp_rank(g->tp, 0);
   LJ_TRY(lj_gpu_replay_prefill(g));
+  // The Shapley rounds (gpu_loo.c: the whole layer, the layer without each stage, the other orders,
+  // every rank together, each GPU reading each window): prefill here, decode at its middle KV length.
+  if (o->shapley) LJ_TRY(lj_gpu_sequence_prefill(g));
   LJ_TRY(lj_gpu_replay_decode(g));
   return 0;
 }
@@ -68,17 +76,18 @@ static int measure(gpu_run *g) {
 // What the plan says was not run, so the report expects none of it.
 static void plan_tp_methods(lj_profile_result *r) {
   lj_profile_plan *p = &r->plan;
-  p->ablation = p->sequence = p->shapley = p->head_fit = 0;
+  p->ablation = p->sequence = p->head_fit = 0;
   p->known_answer_bytes = 0;
   lj_profile_note(r, "Tensor-parallel degree %d on the GPU: the phase windows measured on every rank's GPU at the "
-                     "same boundaries (each GPU's figures in the per-GPU table, the run's are their sum), and the "
-                     "isolation replay of every stage with all ranks replaying it together, the all-reduce stages "
-                     "included (each trial's energy the sum over the GPUs). Not built for the ranks yet, so not "
-                     "run: the timeline (in-situ times), sequence replay, Shapley split, ablation, overhead pairs, "
-                     "per-GPU stage estimates and the idle curve (each GPU's flat idle). The ranks run eagerly (no "
-                     "CUDA graphs), the replays too: a stage of a few microseconds is bound by the host's launches, "
-                     "so its time per call reads high; the phases' tokens/s is not the graphed single-GPU "
-                     "engine's.", p->tp_degree);
+                     "same boundaries (each GPU's figures in the per-GPU table, the run's are their sum), the "
+                     "isolation replay of every stage%s with all ranks replaying it together, the all-reduce stages "
+                     "included; every trial is read by each GPU's meter at that GPU's idle (its per-GPU estimates "
+                     "and Shapley check) and summed (the run's). Not built for the ranks yet, so not run: the "
+                     "timeline (in-situ times), sequence replay, the layer's own game, ablation, overhead pairs and "
+                     "the idle curve (each GPU's flat idle). The ranks run eagerly (no CUDA graphs), the replays "
+                     "too: a stage of a few microseconds is bound by the host's launches, so its time per call reads "
+                     "high; the phases' tokens/s is not the graphed single-GPU engine's.", p->tp_degree,
+                  p->shapley ? " and the Shapley rounds" : "");
 }
 
 static int alloc_run(gpu_run *g) {
@@ -111,7 +120,7 @@ static int open_meter(gpu_run *g) {
 int lj_profile_run_gpu_tp(const lj_profile_options *o, lj_profile_result *r) {
   // the methods the ranks do not have are off (their defaults; asked-for ones are refused below)
   lj_profile_options to = *o;
-  to.sequence = to.shapley = to.head_fit = to.per_layer = to.timeline = to.overhead = 0;
+  to.sequence = to.head_fit = to.per_layer = to.timeline = to.overhead = 0;
   to.ablation = 0;
   gpu_run g;
   memset(&g, 0, sizeof g);
@@ -133,11 +142,11 @@ int lj_profile_run_gpu_tp(const lj_profile_options *o, lj_profile_result *r) {
   if (g.m.sampler) {
     int src = lj_profile_meter_stop(&g.m, r);
     lj_windows *w = lj_sampler_windows(g.m.sampler);
-    double idle_sum = 0;
-    for (int k = 0; k < g.m.n_devs; k++) idle_sum += g.m.dev_idle_w[k];
     int crc = lj_profile_tp_collect(r, w, g.window_handles, g.m.devs, g.m.n_devs);
     if (crc == 0)
-      crc = lj_profile_tp_collect_trials(r, w, g.trial_handles, g.m.n_devs > 1 ? -1 : g.m.dev, idle_sum);
+      crc = lj_profile_tp_collect_trials(r, w, g.trial_handles, g.m.devs, g.m.n_devs, g.m.dev_idle_w, g.m.readings,
+                                         g.m.n_readings);
+    for (int k = 0; k < r->n_ranks; k++) r->ranks[k].idle_w = g.m.dev_idle_w[k], r->ranks[k].idle_sd_w = g.m.dev_idle_sd_w[k];
     if (src == 0) src = crc;
     for (size_t i = 0; i < r->n_windows; i++)
       r->windows[i].temperature_c = lj_window_temperature(g.m.readings, g.m.n_readings, g.m.dev,

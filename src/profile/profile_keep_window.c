@@ -7,7 +7,7 @@ int lj_profile_keep_window(const lj_profile_options *o, lj_profile_result *r, co
   LJ_TRY(lj_profile_add_window(r, w));
   if (!o->store) return 0;
   // A failed write loses nothing: the window is in the result, written with the profile at the end.
-  if (lj_store_add_phase_window(o->store, o->run_id, w) < 0 && !*warned) {
+  if (lj_store_add_phase_window(o->store, o->run_id, w, lj_profile_main_rank(&r->plan)) < 0 && !*warned) {
     *warned = 1;
     lj_warn("%s; the windows are kept in memory and stored at the end of the run", lj_error_message());
   }

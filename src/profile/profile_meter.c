@@ -31,23 +31,33 @@ static int keep(lj_sample **a, size_t *n, size_t *cap, const lj_sample *x) {
   return 0;
 }
 
+static int metered(const lj_profile_meter *m, int dev) {
+  for (int k = 0; k < m->n_devs; k++)
+    if (m->devs[k] == dev) return 1;
+  return 0;
+}
+
 // Sampler sink (delivery thread): conditions, power samples, the readings of each trial's
-// conditions (trial_conditions.h), store.
+// conditions (trial_conditions.h), store. Over several GPUs (tensor parallelism) the readings of
+// every one are kept (each rank's trials take its own temperature), the temperature range and the
+// throttle reasons seen are every GPU's, the rest the first GPU's.
 static int sink(void *user, const lj_sample *s, size_t n) {
   lj_profile_meter *m = (lj_profile_meter *)user;
   pthread_mutex_lock(&m->lock);
   lj_profile_conditions *c = m->cond;
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
-    if (s[i].device != m->dev) continue;
+    int own = s[i].device == m->dev;
+    if (!own && !metered(m, s[i].device)) continue;
     lj_reading rd = (lj_reading)s[i].reading;
     if (rd == LJ_READING_TEMPERATURE || rd == LJ_READING_CLOCK_SM || rd == LJ_READING_CLOCK_MEM ||
         rd == LJ_READING_THROTTLE || rd == LJ_READING_POWER_LIMIT)
       rc = keep(&m->readings, &m->n_readings, &m->cap_readings, &s[i]);
+    if (!own && rd != LJ_READING_TEMPERATURE && rd != LJ_READING_THROTTLE) continue;
     switch (rd) {
       case LJ_READING_TEMPERATURE:
         widen(s[i].value, &c->temperature_min_c, &c->temperature_max_c);
-        m->last_temperature_c = s[i].value;
+        if (own) m->last_temperature_c = s[i].value;
         break;
       case LJ_READING_CLOCK_SM: widen(s[i].value, &c->sm_clock_min_mhz, &c->sm_clock_max_mhz); break;
       case LJ_READING_CLOCK_MEM: widen(s[i].value, &c->mem_clock_min_mhz, &c->mem_clock_max_mhz); break;
@@ -122,7 +132,7 @@ int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_p
     snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "given (--idle-w %.1f)", o->idle_w);
   }
   r->cond.idle_w = m->idle_w;
-  m->dev_idle_w[0] = m->idle_w;
+  m->dev_idle_w[0] = m->idle_w, m->dev_idle_sd_w[0] = r->cond.idle_sd_w;
   if (o->store) LJ_TRY(lj_store_add_device(o->store, o->run_id, &r->cond.device));
   return open_sampler(m, o);
 }
@@ -154,18 +164,25 @@ int lj_profile_meter_open_devices(lj_profile_meter *m, const lj_profile_options 
   if (isnan(o->idle_w)) {
     lj_idle_result idle[LJ_PROFILE_MAX_RANKS];
     LJ_TRY(lj_measure_idle_devices(m->src, m->devs, n_devs, o->idle_seconds, &m->idle_kept, idle));
-    for (int k = 0; k < n_devs; k++) m->dev_idle_w[k] = idle[k].mean_w;
+    double var = 0;
+    for (int k = 0; k < n_devs; k++) {
+      m->dev_idle_w[k] = idle[k].mean_w;
+      m->dev_idle_sd_w[k] = idle[k].n_counter_updates > 1 ? idle[k].counter_stddev_w : idle[k].sample_stddev_w;
+      var += m->dev_idle_sd_w[k] * m->dev_idle_sd_w[k];
+    }
     if (idle[0].temperature_c > 0) m->idle_temperature_c = idle[0].temperature_c;
-    r->cond.idle_sd_w = idle[0].n_counter_updates > 1 ? idle[0].counter_stddev_w : idle[0].sample_stddev_w;
-    snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "measured %d s, all %d GPUs at once, contexts open",
-             (int)lround(o->idle_seconds) % 1000, n_devs % 100);
+    r->cond.idle_sd_w = sqrt(var);  // each GPU's readings its own: independent
+    snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "measured %d s, all %d GPUs at once, contexts open%s",
+             (int)lround(o->idle_seconds) % 1000, n_devs % 100, n_devs > 1 ? "; their sum" : "");
     widen(idle[0].temperature_c > 0 ? idle[0].temperature_c : NAN, &r->cond.temperature_min_c,
           &r->cond.temperature_max_c);
   } else {
-    for (int k = 0; k < n_devs; k++) m->dev_idle_w[k] = o->idle_w;
+    for (int k = 0; k < n_devs; k++) m->dev_idle_w[k] = o->idle_w, m->dev_idle_sd_w[k] = NAN;
     snprintf(r->cond.idle_method, sizeof r->cond.idle_method, "given (--idle-w %.1f, each GPU)", fmin(o->idle_w, 1e5));
   }
-  m->idle_w = m->dev_idle_w[0];
+  // the run's baseline: what its windows (the sum over the GPUs, device -1) subtract
+  m->idle_w = 0;
+  for (int k = 0; k < n_devs; k++) m->idle_w += m->dev_idle_w[k];
   r->cond.idle_w = m->idle_w;
   return open_sampler(m, o);
 }

@@ -32,6 +32,7 @@ typedef struct {
   int n_devs;          // the GPUs metered: devs[0] = dev; a tensor-parallel run's ranks' GPUs
   int devs[LJ_PROFILE_MAX_RANKS];
   double dev_idle_w[LJ_PROFILE_MAX_RANKS];
+  double dev_idle_sd_w[LJ_PROFILE_MAX_RANKS];  // each one's idle readings' sd (NAN: given, not measured)
 } lj_profile_meter;
 
 // Opens the source, the context, measures idle (or takes o->idle_w), fills r->cond.
@@ -39,7 +40,8 @@ int lj_profile_meter_open(lj_profile_meter *m, const lj_profile_options *o, lj_p
 // The same over several GPUs (NVML indices devs, distinct; NVML device k must be CUDA device k):
 // each one's idle measured at once (lj_measure_idle_devices) and set in the windows, each one in
 // the store's devices, the sampler reading them all (a window's device -1 is their sum). The
-// conditions (temperature, clocks, cool-down) are devs[0]'s.
+// conditions' idle is the run's own baseline, the sum over the GPUs (what the summed windows
+// subtract; its sd theirs in quadrature); temperature, clocks and cool-down are devs[0]'s.
 int lj_profile_meter_open_devices(lj_profile_meter *m, const lj_profile_options *o, lj_profile_result *r,
                                   const int *devs, int n_devs);
 int lj_profile_meter_start(lj_profile_meter *m);

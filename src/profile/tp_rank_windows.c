@@ -5,11 +5,14 @@
 // are its own windows summarised alike (rank_phases). One GPU for every rank (the loopback
 // backend) is one device: its figure is the run's, once, and there is one per-GPU row, not N.
 // A replay trial runs every rank together (the all-reduce stages join them): its energy is the
-// sum over the GPUs, its idle the sum of their idles.
+// sum over the GPUs, its idle the sum of their idles; each GPU's own reading of it, at that GPU's
+// idle, is its rank's trial (what the per-GPU Shapley split is made of).
+#include <math.h>
 #include <stdlib.h>
 
 #include "common/error.h"
 #include "profile/attribution.h"
+#include "profile/idle_at_temperature.h"
 #include "profile/profile_analyze.h"
 #include "profile/tp_rank_windows.h"
 
@@ -35,16 +38,43 @@ int lj_profile_tp_collect(lj_profile_result *r, lj_windows *w, const int *handle
   return rc;
 }
 
-int lj_profile_tp_collect_trials(lj_profile_result *r, lj_windows *w, const int *handles, int device, double idle_w) {
-  for (size_t i = 0; i < r->n_trials; i++) {
-    lj_profile_trial *t = &r->trials[i];
-    lj_window_result wr;
-    LJ_TRY(lj_windows_result(w, handles[i], device, &wr));
-    lj_replay_trial keep = t->t;
-    lj_replay_trial_from_window(&wr, keep.calls, keep.temperature_c, idle_w, &t->t);
-    t->t.start_offset_ns = keep.start_offset_ns;
-    t->t.gap_s = keep.gap_s;
-    lj_replay_trial_take_gaps(&t->t);
+// One trial as `device` read it (idle_w its idle), the run's bookkeeping kept; its temperature the
+// device's mean over the window where the readings have it (a rank's GPU may run hotter than rank
+// 0's, whose latest reading the trial was filed with).
+static int trial_of(lj_windows *w, int handle, int device, double idle_w, const lj_sample *readings, size_t n_readings,
+                    const lj_profile_trial *t, lj_profile_trial *out) {
+  lj_window_result wr;
+  LJ_TRY(lj_windows_result(w, handle, device, &wr));
+  lj_profile_trial keep = *t;  // t may be out
+  *out = keep;
+  double temp = device >= 0 ? lj_window_temperature(readings, n_readings, device, wr.begin_ns, wr.end_ns) : NAN;
+  lj_replay_trial_from_window(&wr, keep.t.calls, isfinite(temp) ? temp : keep.t.temperature_c, idle_w, &out->t);
+  out->t.start_offset_ns = keep.t.start_offset_ns;
+  out->t.gap_s = keep.t.gap_s;
+  lj_replay_trial_take_gaps(&out->t);
+  return 0;
+}
+
+int lj_profile_tp_collect_trials(lj_profile_result *r, lj_windows *w, const int *handles, const int *devs, int n_devs,
+                                 const double *idle_w, const lj_sample *readings, size_t n_readings) {
+  if (n_devs < 1 || n_devs > LJ_PROFILE_MAX_RANKS)
+    return LJ_FAIL(LJ_EINVAL, "profile: %d GPUs for the ranks' trials, expected 1 .. %d", n_devs,
+                   LJ_PROFILE_MAX_RANKS);
+  double idle_sum = 0;
+  for (int k = 0; k < n_devs; k++) idle_sum += idle_w[k];
+  // each GPU's own reading first: the run's trial below replaces the bookkeeping they copy
+  int per_rank = n_devs > 1 && r->plan.tp_degree > 1;
+  for (int k = 0; per_rank && k < n_devs; k++) {
+    lj_profile_rank *rk = &r->ranks[k];
+    free(rk->trials);
+    rk->trials = r->n_trials ? malloc(sizeof *rk->trials * r->n_trials) : NULL;
+    rk->n_trials = 0;
+    if (r->n_trials && !rk->trials) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory for the ranks' trials");
+    rk->idle_w = idle_w[k];
+    for (size_t i = 0; i < r->n_trials; i++, rk->n_trials++)
+      LJ_TRY(trial_of(w, handles[i], devs[k], idle_w[k], readings, n_readings, &r->trials[i], &rk->trials[i]));
   }
+  for (size_t i = 0; i < r->n_trials; i++)  // the sum's temperature stays rank 0's
+    LJ_TRY(trial_of(w, handles[i], n_devs > 1 ? -1 : devs[0], idle_sum, NULL, 0, &r->trials[i], &r->trials[i]));
   return 0;
 }

@@ -8,7 +8,10 @@
 // phase summaries of devs[k]'s own figures of the same windows; r->n_ranks = n_devs (0 at degree 1:
 // the run's own summaries are rank 0's there, stored once).
 int lj_profile_tp_collect(lj_profile_result *r, lj_windows *w, const int *handles, const int *devs, int n_devs);
-// The replay trials r->trials[i] from window handles[i] of `device` (-1: the sum over the GPUs;
-// the one GPU of loopback) with idle_w the GPUs' summed idle; a duty-cycled trial's gaps taken off
-// its time and (at idle_w) its energy, as on one GPU.
-int lj_profile_tp_collect_trials(lj_profile_result *r, lj_windows *w, const int *handles, int device, double idle_w);
+// The replay trials r->trials[i] from window handles[i] summed over the GPUs devs (one device:
+// that one's figure) with their summed idle (idle_w[k]: devs[k]'s); a duty-cycled trial's gaps
+// taken off its time and (at that idle) its energy, as on one GPU. At degree > 1 over several GPUs
+// also r->ranks[k].trials: the same trials as devs[k] alone read them, at its own idle and at its
+// own mean temperature over the window (readings: the sampler's temperature readings of the GPUs).
+int lj_profile_tp_collect_trials(lj_profile_result *r, lj_windows *w, const int *handles, const int *devs, int n_devs,
+                                 const double *idle_w, const lj_sample *readings, size_t n_readings);

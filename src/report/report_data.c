@@ -145,6 +145,28 @@ static json_t *per_gpu_part(const lj_profile_result *r) {
   return a;
 }
 
+// Tensor-parallel degree > 1: each GPU's additive check on its own split, then the sum's (rank -1).
+static json_t *rank_shapley_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int k = 0; k <= r->n_ranks; k++) {
+      const lj_shapley_check *c = k < r->n_ranks ? &r->ranks[k].shapley[p] : &r->shapley[p];
+      if (c->n_rounds <= 0) continue;
+      json_t *x = json_object();
+      put_str(x, "phase", lj_phase_name((lj_phase)p));
+      put_int(x, "rank", k < r->n_ranks ? k : -1);
+      put_num(x, "full_j", c->full_j.mean);
+      put_num(x, "sum_shapley_j", c->sum_shapley_j.estimate);
+      put_num(x, "residual_pct", c->residual_pct);
+      put_num(x, "residual_lo_pct", c->residual_lo_pct);
+      put_num(x, "residual_hi_pct", c->residual_hi_pct);
+      lj_verdict v = k < r->n_ranks ? lj_report_rank_shapley_verdict(c) : lj_report_shapley_verdict(r, c);
+      put_str(x, "verdict", lj_verdict_name(v));
+      json_array_append_new(a, x);
+    }
+  return a;
+}
+
 static json_t *closures_part(const lj_profile_result *r) {
   json_t *a = json_array();
   for (int p = 0; p < LJ_PHASE_COUNT; p++)
@@ -490,6 +512,7 @@ static json_t *extras_part(const lj_profile_result *r) {
     json_array_append_new(ls, x);
   }
   put(o, "shapley", sh);
+  if (r->n_ranks > 1) put(o, "shapley_per_gpu", rank_shapley_part(r));  // tensor parallelism only
   put(o, "known_answer", ka);
   put(o, "ablations", ab);
   put(o, "ablation_windows", ablation_windows_part(r));

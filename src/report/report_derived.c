@@ -185,6 +185,15 @@ lj_verdict lj_report_shapley_verdict(const lj_profile_result *r, const lj_shaple
                         c->residual_lo_pct, c->residual_hi_pct, LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
+lj_verdict lj_report_rank_shapley_verdict(const lj_shapley_check *c) {
+  if (c->n_rounds <= 0) return LJ_VERDICT_NONE;
+  if (!(c->full_j.mean > 0)) return LJ_VERDICT_MISS;
+  if (c->pass) return LJ_VERDICT_PASS;
+  lj_verdict v = lj_interval_verdict(c->residual_pct, c->residual_lo_pct, c->residual_hi_pct,
+                                     LJ_REPORT_CLOSURE_TARGET_PCT);
+  return v == LJ_VERDICT_PASS ? LJ_VERDICT_INCONCLUSIVE : v;  // within on the trials, not with the budget
+}
+
 lj_verdict lj_report_known_verdict(const lj_profile_result *r, const lj_known_answer *k) {
   return budget_verdict(r, "known_answer", k->phase, k->method, LJ_STAGE_NONE, k->error_pct, k->error_lo_pct,
                         k->error_hi_pct, LJ_REPORT_CHECK_TARGET_PCT);

@@ -68,6 +68,10 @@ void lj_report_budget_range(const lj_budget *b, double pct, double *lo_pct, doub
 // The Shapley split's additive check by that rule: its residual (sum of the values - the whole
 // layer) against +-LJ_REPORT_CLOSURE_TARGET_PCT of the layer; NONE where it was not computed.
 lj_verdict lj_report_shapley_verdict(const lj_profile_result *r, const lj_shapley_check *c);
+// One tensor-parallel rank's additive check (r->ranks[k].shapley: its GPU's own split): PASS where
+// the analysis passed it with that GPU's budget (c->pass), else by the residual's interval alone:
+// MISS wholly outside +-LJ_REPORT_CLOSURE_TARGET_PCT, INCONCLUSIVE otherwise; NONE: not computed.
+lj_verdict lj_report_rank_shapley_verdict(const lj_shapley_check *c);
 // A known answer (error against +-LJ_REPORT_CHECK_TARGET_PCT) and an ablation check (agreement
 // against the same) by that rule; NONE where no percentage is known.
 #define LJ_REPORT_CHECK_TARGET_PCT 10.0

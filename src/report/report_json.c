@@ -329,6 +329,16 @@ static json_t *per_gpu_json(jb *b, const lj_profile_result *r) {
       push(b, phases, x);
     }
     put(b, o, "phases", phases);
+    put_num(b, o, "idle_w", r->ranks[k].idle_w);
+    json_t *checks = array(b);  // the GPU's own Shapley split's additive check, per phase
+    for (int p = 0; p < LJ_PHASE_COUNT && checks; p++) {
+      const lj_shapley_check *c = &r->ranks[k].shapley[p];
+      if (c->n_rounds <= 0) continue;
+      json_t *x = record_json(b, &lj_desc_shapley_check, c, NULL, r);
+      if (x) put_int(b, x, "tp_rank", k), put_str(b, x, "verdict", lj_verdict_name(lj_report_rank_shapley_verdict(c)));
+      push(b, checks, x);
+    }
+    put(b, o, "shapley", checks);
     push(b, a, o);
   }
   return a;

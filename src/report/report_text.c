@@ -307,6 +307,12 @@ static void print_ranks(FILE *f, const lj_profile_result *r) {
               energy_ci(b, &s->dynamic_j), energy(c, s->gross_j_per_token), energy(d, s->dynamic_j_per_token),
               share(e, sh));
     }
+  // each GPU's dynamic figures are above its own idle; the sum's above their sum (the conditions' idle)
+  if (!isfinite(r->ranks[0].idle_w)) return;
+  fprintf(f, "idle per GPU:");
+  for (int k = 0; k < r->n_ranks; k++)
+    fprintf(f, " %d: %s W%s", k, fixed(a, r->ranks[k].idle_w, 1), k + 1 < r->n_ranks ? "," : "");
+  fprintf(f, "; sum %s W\n", fixed(a, r->cond.idle_w, 1));
 }
 
 // ---------------------------------------------------------------- stages
@@ -740,6 +746,35 @@ static void print_shapley(FILE *f, const lj_profile_result *r) {
           LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
+// Tensor-parallel degree > 1: each GPU's own Shapley split checked against its own whole layer, and
+// the run's (the sum over the GPUs) below them.
+static void print_rank_shapley(FILE *f, const lj_profile_result *r) {
+  int any = 0;
+  for (int k = 0; k < r->n_ranks && r->n_ranks > 1; k++)
+    for (int p = 0; p < LJ_PHASE_COUNT; p++) any |= r->ranks[k].shapley[p].n_rounds > 0;
+  if (!any) return;
+  char title[96];
+  snprintf(title, sizeof title, "Shapley additive check per GPU (tensor-parallel degree %d; per layer call)",
+           r->plan.tp_degree);
+  section(f, title);
+  fprintf(f, "%-8s %4s %16s %16s %8s %17s  %s\n", "phase", "GPU", "whole layer", "sum of Shapley", "residual", "95%",
+          "verdict");
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    for (int k = 0; k <= r->n_ranks; k++) {
+      const lj_shapley_check *c = k < r->n_ranks ? &r->ranks[k].shapley[p] : &r->shapley[p];
+      if (c->n_rounds <= 0) continue;
+      lj_verdict v = k < r->n_ranks ? lj_report_rank_shapley_verdict(c) : lj_report_shapley_verdict(r, c);
+      cell a, b, d, e;
+      char gpu[8];
+      snprintf(gpu, sizeof gpu, k < r->n_ranks ? "%d" : "sum", k);
+      fprintf(f, "%-8s %4s %16s %16s %8s %17s  %s\n", lj_phase_name((lj_phase)p), gpu, energy_ci(a, &c->full_j),
+              interval_j(b, &c->sum_shapley_j), pct(d, c->residual_pct, 1),
+              pct_range(e, c->residual_lo_pct, c->residual_hi_pct), v == LJ_VERDICT_NONE ? "-" : lj_verdict_name(v));
+    }
+  fprintf(f, "each GPU's split from its own meter's reading of every round and its own idle; PASS: the residual "
+             "within +-%.0f%% of that GPU's layer with its uncertainty budget\n", LJ_REPORT_CLOSURE_TARGET_PCT);
+}
+
 // PASS and INCONCLUSIVE on the budget's total interval; a miss marks the method unreliable.
 static const char *known_verdict(const lj_profile_result *r, const lj_known_answer *k) {
   lj_verdict v = lj_report_known_verdict(r, k);
@@ -1066,6 +1101,7 @@ int lj_profile_report_text(FILE *f, const lj_profile_result *r) {
     print_closures(f, r);
     print_timeline(f, r);
     print_shapley(f, r);
+    print_rank_shapley(f, r);
     print_known_answer(f, r);
     print_ablation(f, r);
     print_ablation_checks(f, r);

@@ -78,6 +78,7 @@ void lj_profile_result_init(lj_profile_result *r) {
     r->closure_sequence[p].phase = (lj_phase)p;
   }
   r->cond.idle_w = r->cond.idle_sd_w = NAN;
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) r->ranks[k].idle_w = r->ranks[k].idle_sd_w = NAN;
   r->stamp_cost_s = NAN;
   r->idle_curve.cool_start_c = r->idle_curve.cool_end_c = NAN;
   r->cond.temperature_min_c = r->cond.sm_clock_min_mhz = r->cond.mem_clock_min_mhz = INFINITY;
@@ -101,6 +102,10 @@ void lj_profile_result_free(lj_profile_result *r) {
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     free(r->layer_energy_j[p]);
     free(r->layer_time_s[p]);
+  }
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) {
+    free(r->ranks[k].trials);
+    free(r->ranks[k].stages);
   }
   memset(r, 0, sizeof *r);
 }

@@ -343,6 +343,19 @@ typedef struct {
 
 #define LJ_PROFILE_MAX_RANKS 8  // tensor-parallel degrees 1, 2, 4, 8 (docs/tensor-parallel.md)
 
+// What one rank's GPU saw of a tensor-parallel run (docs/tensor-parallel.md §4): every replay trial
+// runs all ranks together, and each GPU's own meter reads the same window; its idle baseline is
+// its own. The rank's stage estimates (isolation, Shapley) and Shapley checks are made from its
+// trials alone, so that the additive check holds (or not) on each GPU.
+typedef struct {
+  double idle_w, idle_sd_w;      // the GPU's idle baseline (NAN: not measured)
+  lj_profile_trial *trials;      // trial i of the run (same order, n_trials) as this GPU read it; NULL: none
+  size_t n_trials;
+  lj_profile_stage *stages;      // the rank's isolation and Shapley estimates (NULL: none)
+  size_t n_stages;
+  lj_shapley_check shapley[LJ_PHASE_COUNT];  // n_rounds 0: not computed
+} lj_profile_rank;
+
 typedef struct {
   lj_profile_plan plan;
   lj_profile_conditions cond;
@@ -354,6 +367,7 @@ typedef struct {
   // tp_degree > 1: each rank's (GPU's) own phase summaries, rank r on device index r (n 0: not measured)
   lj_phase_summary rank_phases[LJ_PROFILE_MAX_RANKS][LJ_PHASE_COUNT];
   int n_ranks;                   // ranks with phase summaries (0: none apart from the sum)
+  lj_profile_rank ranks[LJ_PROFILE_MAX_RANKS];  // tp_degree > 1: each rank's idle, trials and Shapley split
 
   lj_profile_trial *trials;
   size_t n_trials;

@@ -19,7 +19,7 @@
 #include "llamajoule/meter.h"
 #include "store/profile_result.h"
 
-#define LJ_STORE_SCHEMA_VERSION 16
+#define LJ_STORE_SCHEMA_VERSION 17
 
 typedef struct lj_store lj_store;
 
@@ -108,8 +108,10 @@ int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *
 // while the sampler's writer streams to the same store), so that a run killed
 // part-way keeps its finished windows. A window of the same phase and repeat
 // already stored is replaced (a GPU window is written pending, then final);
-// lj_store_add_profile replaces them all with the result's values.
-int lj_store_add_phase_window(lj_store *st, int64_t run_id, const lj_phase_window *w);
+// lj_store_add_profile replaces them all with the result's values. tp_rank: the rank of the run's
+// own figures (lj_profile_main_rank: -1, the sum over the GPUs, at tensor-parallel degree > 1),
+// the rank the final write keys them by; another would outlive the run as a stale row.
+int lj_store_add_phase_window(lj_store *st, int64_t run_id, const lj_phase_window *w, int tp_rank);
 // Reads the profile of run `run_id` back (every table lj_store_add_profile
 // writes; a version-2 file's rows read as isolation replays). `out` is
 // initialised here; free it with lj_profile_result_free. LJ_EINVAL naming the

@@ -300,13 +300,14 @@ static int put_phase_summaries(lj_store *st, int64_t run_id, const lj_profile_re
   return rc;
 }
 
-static int put_stages(lj_store *st, int64_t run_id, const lj_profile_result *res) {
-  if (res->n_stages == 0) return 0;
+// n estimates of the store's profile_rank (the run's own, or one rank's).
+static int put_stages(lj_store *st, int64_t run_id, const lj_profile_stage *stages, size_t n) {
+  if (n == 0) return 0;
   row r;
   LJ_TRY(record_prepare(st, run_id, &lj_desc_stage, &r));
   int rc = 0;
-  for (size_t i = 0; rc == 0 && i < res->n_stages; i++) {
-    const lj_profile_stage *s = &res->stages[i];
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    const lj_profile_stage *s = &stages[i];
     const lj_replay_estimate *e = &s->est;
     if (!phase_ok(e->key.phase) || !stage_ok(e->key.stage)) {
       rc = bad_key(st, run_id, "stage_estimates", i, (int)e->key.phase, (int)e->key.stage);
@@ -323,13 +324,14 @@ static int put_stages(lj_store *st, int64_t run_id, const lj_profile_result *res
   return rc;
 }
 
-static int put_trials(lj_store *st, int64_t run_id, const lj_profile_result *res) {
-  if (res->n_trials == 0) return 0;
+// n trials of the store's profile_rank (the run's own, or one rank's).
+static int put_trials(lj_store *st, int64_t run_id, const lj_profile_trial *trials, size_t n) {
+  if (n == 0) return 0;
   row r;
   LJ_TRY(record_prepare(st, run_id, &lj_desc_trial, &r));
   int rc = 0;
-  for (size_t i = 0; rc == 0 && i < res->n_trials; i++) {
-    const lj_profile_trial *t = &res->trials[i];
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    const lj_profile_trial *t = &trials[i];
     // A trial of no one stage: the whole layer (loo, order), the known answer's copy alone.
     int plain = t->method != LJ_METHOD_ISOLATION && t->method != LJ_METHOD_SEQUENCE && t->key.stage == LJ_STAGE_NONE;
     if (!phase_ok(t->key.phase) || !(stage_ok(t->key.stage) || plain)) {
@@ -508,24 +510,55 @@ static int put_checks(lj_store *st, int64_t run_id, const lj_record_desc *d, con
   return rc;
 }
 
+// The phases' Shapley checks that were computed, of the store's profile_rank.
+static int put_shapley(lj_store *st, int64_t run_id, const lj_shapley_check *of) {
+  lj_shapley_check sh[LJ_PHASE_COUNT];
+  int n_sh = 0;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    if (of[p].n_rounds > 0) sh[n_sh++] = of[p];
+  return put_checks(st, run_id, &lj_desc_shapley_check, sh, sizeof *sh, n_sh, offsetof(lj_shapley_check, phase), -1);
+}
+
+// Each rank's own figures at tensor-parallel degree > 1 (docs/tensor-parallel.md §4): its GPU's idle,
+// its reading of every trial, its estimates and Shapley checks, under its tp_rank.
+static int put_ranks(lj_store *st, int64_t run_id, const lj_profile_result *res) {
+  if (res->plan.tp_degree < 2) return 0;
+  int rc = 0, main_rank = st->profile_rank;
+  row r;
+  LJ_TRY(row_prepare(st, run_id, "rank_idle", "run_id, tp_rank, idle_w, idle_sd_w", &r));
+  for (int k = 0; rc == 0 && k < res->n_ranks; k++) {
+    put_int(&r, run_id);
+    put_int(&r, k);
+    put_real(&r, res->ranks[k].idle_w);
+    put_real(&r, res->ranks[k].idle_sd_w);
+    rc = row_insert(&r);
+  }
+  row_finish(&r);
+  for (int k = 0; rc == 0 && k < res->n_ranks; k++) {
+    const lj_profile_rank *rk = &res->ranks[k];
+    st->profile_rank = k;
+    rc = put_trials(st, run_id, rk->trials, rk->n_trials);
+    if (rc == 0) rc = put_stages(st, run_id, rk->stages, rk->n_stages);
+    if (rc == 0) rc = put_shapley(st, run_id, rk->shapley);
+  }
+  st->profile_rank = main_rank;
+  return rc;
+}
+
 static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
   LJ_TRY(put_plan(st, run_id, r));
   LJ_TRY(put_conditions(st, run_id, &r->cond));
   LJ_TRY(put_phase_windows(st, run_id, r));
   LJ_TRY(put_phase_summaries(st, run_id, r));
-  LJ_TRY(put_stages(st, run_id, r));
-  LJ_TRY(put_trials(st, run_id, r));
+  LJ_TRY(put_stages(st, run_id, r->stages, r->n_stages));
+  LJ_TRY(put_trials(st, run_id, r->trials, r->n_trials));
   LJ_TRY(put_closures(st, run_id, r));
   LJ_TRY(put_intervals(st, run_id, r));
   if (r->timeline_valid) LJ_TRY(put_timeline(st, run_id, r));
   LJ_TRY(put_layers(st, run_id, r));
   if (r->ablation_valid) LJ_TRY(put_ablation(st, run_id, &r->ablation));
   if (r->head_fit_valid) LJ_TRY(put_head_fit(st, run_id, &r->head_fit, r->head_fit_kv));
-  lj_shapley_check sh[LJ_PHASE_COUNT];
-  int n_sh = 0;
-  for (int p = 0; p < LJ_PHASE_COUNT; p++)
-    if (r->shapley[p].n_rounds > 0) sh[n_sh++] = r->shapley[p];
-  LJ_TRY(put_checks(st, run_id, &lj_desc_shapley_check, sh, sizeof *sh, n_sh, offsetof(lj_shapley_check, phase), -1));
+  LJ_TRY(put_shapley(st, run_id, r->shapley));
   LJ_TRY(put_checks(st, run_id, &lj_desc_known_answer, r->known, sizeof *r->known, r->n_known,
                     offsetof(lj_known_answer, phase), (long)offsetof(lj_known_answer, method)));
   LJ_TRY(put_checks(st, run_id, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,
@@ -548,6 +581,7 @@ static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
                     (int)r->n_head_points, -1, -1));
   LJ_TRY(put_checks(st, run_id, &lj_desc_head_grid_fit, r->head_fits, sizeof *r->head_fits, (int)r->n_head_fits,
                     -1, -1));
+  LJ_TRY(put_ranks(st, run_id, r));
   return put_overheads(st, run_id, r);
 }
 
@@ -577,7 +611,7 @@ static const char *const kProfileTables[] = {
     "timeline_layers", "ablations",          "head_fits",       "overheads",       "shapley_checks",
     "known_answers",   "ablation_checks",    "layer_estimates", "layer_skips",     "layer_stage_estimates",
     "trial_conditions", "idle_curves",  "budgets",         "head_grid_points", "head_grid_fits",
-    "ablation_windows",
+    "ablation_windows", "rank_idle",
 };
 
 int lj_store_profile_count(lj_store *st, int64_t run_id, const char *table, int64_t *n) {

@@ -621,6 +621,50 @@ static int read_shapley(lj_store *st, int64_t run_id, lj_profile_result *res) {
   return 0;
 }
 
+// Each rank's own figures (docs/tensor-parallel.md §4): its GPU's idle (version 17), and its trials,
+// estimates and Shapley checks, the rows of its tp_rank, into res->ranks[k] for the ranks the phase
+// summaries named (res->n_ranks).
+static int read_ranks(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  if (res->plan.tp_degree < 2 || res->n_ranks < 1) return 0;
+  int rc = 0;
+  if (st->version >= 17) {
+    rows r;
+    LJ_TRY(rows_open(st, run_id, "rank_idle", NULL, &r));
+    r.all_ranks = 1;
+    while ((rc = rows_next(&r)) == 1) {
+      int k = (int)get_int(&r, "tp_rank");
+      if (k < 0 || k >= res->n_ranks) {
+        rc = LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table rank_idle: tp_rank %d outside 0..%d", st->path,
+                     (long long)run_id, k, res->n_ranks - 1);
+        break;
+      }
+      res->ranks[k].idle_w = get_real(&r, "idle_w");
+      res->ranks[k].idle_sd_w = get_real(&r, "idle_sd_w");
+    }
+    rows_close(&r);
+    LJ_TRY(rc);
+  }
+  int main_rank = st->profile_rank;
+  for (int k = 0; rc == 0 && k < res->n_ranks; k++) {
+    lj_profile_result v;  // the rank's rows, read as a run's own
+    lj_profile_result_init(&v);
+    v.plan = res->plan;
+    st->profile_rank = k;
+    size_t legacy = 0;
+    rc = read_stages(st, run_id, &v, &legacy);
+    if (rc == 0) rc = read_trials(st, run_id, &v, &legacy);
+    if (rc == 0) rc = read_shapley(st, run_id, &v);
+    lj_profile_rank *rk = &res->ranks[k];
+    rk->stages = v.stages, rk->n_stages = v.n_stages;
+    rk->trials = v.trials, rk->n_trials = v.n_trials;
+    memcpy(rk->shapley, v.shapley, sizeof rk->shapley);
+    v.stages = NULL, v.trials = NULL;
+    lj_profile_result_free(&v);
+  }
+  st->profile_rank = main_rank;
+  return rc;
+}
+
 // Records of a table added in version `since`, as many as the file holds, each appended by add.
 typedef int (*add_record_fn)(lj_profile_result *r, const void *rec);
 static int add_layer(lj_profile_result *r, const void *rec) { return lj_profile_add_layer(r, rec); }
@@ -684,6 +728,7 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_ablation(st, run_id, r));
   LJ_TRY(read_head_fit(st, run_id, r));
   LJ_TRY(read_shapley(st, run_id, r));
+  LJ_TRY(read_ranks(st, run_id, r));
   LJ_TRY(read_checks(st, run_id, &lj_desc_known_answer, r->known, sizeof *r->known, LJ_PROFILE_MAX_CHECKS,
                      &r->n_known));
   LJ_TRY(read_checks(st, run_id, &lj_desc_ablation_check, r->ablation_checks, sizeof *r->ablation_checks,

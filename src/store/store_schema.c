@@ -734,3 +734,14 @@ const char lj_store_schema_v16[] =
     "  flags INTEGER NOT NULL,\n"
     "  tp_rank INTEGER NOT NULL DEFAULT 0,\n"
     "  PRIMARY KEY(run_id, tp_rank, phase, seq));\n";
+
+// Added in version 17: each tensor-parallel rank's GPU's idle baseline (docs/tensor-parallel.md §4),
+// what that GPU's own figures (its phase summaries, trials, estimates and Shapley checks, rows of
+// its tp_rank) subtract; the run's own baseline (profile_conditions.idle_w) is their sum.
+const char lj_store_schema_v17[] =
+    "CREATE TABLE rank_idle(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  tp_rank INTEGER NOT NULL,\n"
+    "  idle_w REAL,\n"
+    "  idle_sd_w REAL,\n"
+    "  PRIMARY KEY(run_id, tp_rank));\n";

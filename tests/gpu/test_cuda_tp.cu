@@ -21,7 +21,9 @@
 //     degree 2 against the CPU emulation of the same random weights (host, lj_weights_random);
 //   - the all-reduce is a stage of its own (docs/tensor-parallel.md §3 item 6): a rank of degree 2
 //     runs attn_allreduce and mlp_allreduce (lj_cuda_stage_at), the engine alone neither (and
-//     refuses to run one, naming it), and a rank that runs one twice before the others is refused.
+//     refuses to run one, naming it), and a rank that runs one twice before the others is refused;
+//   - every order the Shapley rounds replay on the ranks leaves delta finite, and the ranks' sample
+//     stage gives the greedy token of rank 0's logits.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,7 +43,11 @@ extern "C" {
 #include "engine/generate.h"
 #include "model/weights.h"
 #include "engine/cuda/cuda_generate.h"  // no C++ guards of its own
+// The Shapley rounds' orders (store/profile_result.h, whose meter types clash in C++ with the
+// engine's lj_sample function): 3 orders of a rank's 11 stages at degree > 1.
+lj_stage lj_layer_order_stage_tp(int variant, int k, int degree);
 }
+enum { LAYER_STAGES_TP = 11, LAYER_ORDERS = 3 };
 #include "engine/cuda/tp_engine.h"
 
 #define COS_MIN 0.999
@@ -221,6 +227,21 @@ static lj_cuda_tp *tiny_loopback2(lj_model_config *c) {
   return t;
 }
 
+// Three tokens of one sequence: the forward call of the replay tests.
+static int32_t kTok[3] = {1, 2, 3}, kSeq[3] = {0, 0, 0}, kPos[3] = {0, 1, 2}, kRow = 2;
+
+// tiny_loopback2 after a forward call of kTok (rank 0's logits into *logits), with that batch
+// prepared on every rank for replays.
+static lj_cuda_tp *tiny_forwarded(lj_model_config *c, std::vector<float> *logits) {
+  lj_cuda_tp *t = tiny_loopback2(c);
+  logits->assign((size_t)c->vocab_size, 0.0f);
+  if (lj_cuda_tp_forward_batch(t, kTok, kSeq, kPos, 3, &kRow, 1, logits->data()) < 0) fail_msg("%s", lj_error_message());
+  int tokens[3] = {1, 2, 3}, n_tokens[1] = {3};
+  lj_cuda_batch b0;
+  if (lj_cuda_tp_prepare_batch(t, 1, tokens, n_tokens, &b0) < 0) fail_msg("%s", lj_error_message());
+  return t;
+}
+
 static void test_allreduce_stages(void **state) {
   (void)state;
   lj_model_config c;
@@ -261,13 +282,8 @@ static void test_allreduce_stages(void **state) {
 static void test_allreduce_replay_keeps_delta(void **state) {
   (void)state;
   lj_model_config c;
-  lj_cuda_tp *t = tiny_loopback2(&c);
-  int32_t tok[3] = {1, 2, 3}, seq[3] = {0, 0, 0}, pos[3] = {0, 1, 2}, row = 2;
-  std::vector<float> logits((size_t)c.vocab_size);
-  if (lj_cuda_tp_forward_batch(t, tok, seq, pos, 3, &row, 1, logits.data()) < 0) fail_msg("%s", lj_error_message());
-  int tokens[3] = {1, 2, 3}, n_tokens[1] = {3};
-  lj_cuda_batch b0;
-  if (lj_cuda_tp_prepare_batch(t, 1, tokens, n_tokens, &b0) < 0) fail_msg("%s", lj_error_message());
+  std::vector<float> logits;
+  lj_cuda_tp *t = tiny_forwarded(&c, &logits);
   lj_cuda_engine *r0 = lj_cuda_tp_rank(t, 0);
   size_t n = (size_t)3 * c.dim;
   std::vector<uint16_t> before(n), after(n);
@@ -289,8 +305,61 @@ static void test_allreduce_replay_keeps_delta(void **state) {
   assert_int_equal(finite, n);
   // and a forward pass afterwards sums again: the same logits as before the replay
   std::vector<float> again((size_t)c.vocab_size);
-  if (lj_cuda_tp_forward_batch(t, tok, seq, pos, 3, &row, 1, again.data()) < 0) fail_msg("%s", lj_error_message());
+  if (lj_cuda_tp_forward_batch(t, kTok, kSeq, kPos, 3, &kRow, 1, again.data()) < 0) fail_msg("%s", lj_error_message());
   assert_memory_equal(again.data(), logits.data(), logits.size() * sizeof(float));
+  lj_cuda_tp_free(t);
+}
+
+// Every order the Shapley rounds replay on the ranks (the whole layer, the layer without each stage,
+// the two other orders: lj_layer_order_stage_tp) leaves delta and the residual finite after 320
+// layer calls: an all-reduce that meets delta already reduced averages (lj_tp_order_averages).
+static void test_order_replays_stay_finite(void **state) {
+  (void)state;
+  lj_model_config c;
+  std::vector<float> logits;
+  lj_cuda_tp *t = tiny_forwarded(&c, &logits);
+  lj_cuda_engine *r0 = lj_cuda_tp_rank(t, 0);
+  enum { N = LAYER_STAGES_TP };
+  size_t n = (size_t)3 * c.dim;
+  std::vector<uint16_t> delta(n);
+  for (int v = 0; v < LAYER_ORDERS + N; v++) {
+    lj_stage o[N];
+    int m = 0;
+    for (int k = 0; k < N; k++)  // v < 3: order v; else the run's order without stage v - 3
+      if (v < LAYER_ORDERS || k != v - LAYER_ORDERS) o[m++] = lj_layer_order_stage_tp(v < LAYER_ORDERS ? v : 0, k, 2);
+    lj_cuda_tp_replay *rep;
+    if (lj_cuda_tp_replay_create_order(t, o, m, 2 * c.n_layers, &rep) < 0) fail_msg("%s", lj_error_message());
+    assert_int_equal(lj_cuda_tp_replay_launch(rep, 160 / c.n_layers), 0);
+    assert_int_equal(lj_cuda_synchronize(r0), 0);
+    lj_cuda_tp_replay_free(rep);
+    GPU_OK(cudaMemcpy(delta.data(), lj_cuda_engine_acts(r0).delta, n * 2, cudaMemcpyDeviceToHost));
+    size_t finite = 0;
+    for (size_t i = 0; i < n; i++) finite += (delta[i] & 0x7F80u) != 0x7F80u;
+    printf("order %d (%d stages, averages %d): %zu of %zu delta values finite\n", v, m, lj_tp_order_averages(o, m),
+           finite, n);
+    assert_int_equal(finite, n);
+  }
+  lj_cuda_tp_free(t);
+}
+
+// The ranks' sample stage (the decode unit's): greedy tokens equal rank 0's logits' argmax on the host.
+static void test_sample_on_the_ranks(void **state) {
+  (void)state;
+  lj_model_config c;
+  std::vector<float> logits;
+  lj_cuda_tp *t = tiny_forwarded(&c, &logits);
+  int best = 0;
+  for (int v = 1; v < c.vocab_size; v++)
+    if (logits[(size_t)v] > logits[(size_t)best]) best = v;
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 7, 0};
+  int got = -1;
+  if (lj_cuda_tp_sample(t, 1, &greedy, &got) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(got, best);
+  // a forward call that leaves the logits on the devices, then the sample: the same token
+  if (lj_cuda_tp_forward_batch(t, kTok, kSeq, kPos, 3, &kRow, 1, NULL) < 0) fail_msg("%s", lj_error_message());
+  got = -1;
+  if (lj_cuda_tp_sample(t, 1, &greedy, &got) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(got, best);
   lj_cuda_tp_free(t);
 }
 
@@ -303,6 +372,8 @@ int main(void) {
       cmocka_unit_test(test_tiny_random_degree2),
       cmocka_unit_test(test_allreduce_stages),
       cmocka_unit_test(test_allreduce_replay_keeps_delta),
+      cmocka_unit_test(test_order_replays_stay_finite),
+      cmocka_unit_test(test_sample_on_the_ranks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1221,6 +1221,7 @@ int lj_cuda_forward_group(lj_cuda_engine *const *es, int n_ranks, const int32_t 
     LJ_TRY(rc);
   }
   LJ_TRY(use_device(e, n_ranks));
+  if (!logits) return 0;  // left on the device, where the sample stage reads them
   return lj_cuda_get_logits(e, logits, n_logits);
 }
 

@@ -106,7 +106,8 @@ int lj_cuda_decode(lj_cuda_engine *e, int n_seqs, const int *tokens);
 // `logits` (n_logits, vocab) host. Two shapes are accepted: decode (one token per
 // slot, distinct slots, logit_rows = 0 .. n - 1) and prefill (the tokens of slots
 // 0 .. k - 1 in order, each at consecutive positions, one logits row per slot).
-// Anything else: LJ_EUNSUPPORTED.
+// Anything else: LJ_EUNSUPPORTED. logits NULL: the rows stay on the device only (for
+// lj_cuda_sample_tokens).
 int lj_cuda_forward_batch(lj_cuda_engine *e, const int32_t *tokens, const int32_t *seq, const int32_t *pos,
                           int n, const int32_t *logit_rows, int n_logits, float *logits);
 

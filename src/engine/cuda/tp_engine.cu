@@ -86,6 +86,15 @@ int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_
   return lj_cuda_forward_group(tp->ranks, tp->degree, tokens, seq, pos, n, logit_rows, n_logits, logits);
 }
 
+int lj_cuda_tp_sample(lj_cuda_tp *tp, int n_rows, const lj_cuda_sampling *s, int *out_tokens) {
+  // rank 0 last: its tokens' copy synchronises its stream alone, the others are already enqueued
+  for (int r = tp->degree - 1; r >= 0; r--) {
+    CUDA_CHECK(cudaSetDevice(tp->ranks[r]->opt.device));
+    LJ_TRY(lj_cuda_sample_tokens(tp->ranks[r], n_rows, s, r == 0 ? out_tokens : NULL));
+  }
+  return 0;
+}
+
 int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode) {
   for (int r = 0; r < tp->degree; r++) LJ_TRY(lj_cuda_set_fusion(tp->ranks[r], mode));
   return 0;
@@ -107,25 +116,36 @@ int lj_cuda_tp_prepare_batch(lj_cuda_tp *tp, int n_seqs, const int *tokens, cons
 
 struct lj_cuda_tp_replay {
   lj_cuda_tp *tp;
-  lj_stage stage;
-  int calls;
+  lj_stage order[LJ_STAGE_COUNT];  // what one call runs, in order (one stage: isolation)
+  int n, calls, per_layer, average;
   cudaEvent_t ev[LJ_CUDA_MAX_RANKS];  // rank r's end of a launch, on its device (r >= 1)
 };
 
-int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage st, int calls, lj_cuda_tp_replay **out) {
+int lj_cuda_tp_replay_create_order(lj_cuda_tp *tp, const lj_stage *order, int n, int calls, lj_cuda_tp_replay **out) {
   *out = NULL;
   if (!tp->have_batch) return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay: no batch (lj_cuda_tp_prepare_batch first)");
-  if ((unsigned)st >= LJ_STAGE_ALL_COUNT || calls < 1)
-    return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay of stage %d in %d calls: a known stage and >= 1 call", (int)st,
-                   calls);
-  lj_stage first = st;
-  lj_stage_parts(st, &first, NULL);  // a composite is what the forward call runs at its first part
-  if (lj_cuda_stage_at(tp->ranks[0], &tp->bs[0], first) != st)
-    return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay of stage %s: the ranks' forward call does not run it as itself",
-                   lj_stage_name(st));
+  if (n < 1 || n > LJ_STAGE_COUNT || calls < 1)
+    return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay of %d stages in %d calls: 1 .. %d stages, >= 1 call", n, calls,
+                   LJ_STAGE_COUNT);
+  int per_layer = 0;
+  for (int j = 0; j < n; j++) {
+    lj_stage st = order[j], first = st;
+    if ((unsigned)st >= LJ_STAGE_ALL_COUNT)
+      return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay of stage %d: not a known stage", (int)st);
+    lj_stage_parts(st, &first, NULL);  // a composite is what the forward call runs at its first part
+    if (lj_cuda_stage_at(tp->ranks[0], &tp->bs[0], first) != st)
+      return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay of stage %s: the ranks' forward call does not run it as itself",
+                     lj_stage_name(st));
+    if (n > 1 && !lj_stage_is_per_layer(st))
+      return LJ_FAIL(LJ_EINVAL, "tensor-parallel replay of an order: stage %s is not one of the layer's",
+                     lj_stage_name(st));
+    per_layer |= lj_stage_is_per_layer(st);
+  }
   lj_cuda_tp_replay *r = (lj_cuda_tp_replay *)calloc(1, sizeof *r);
   if (!r) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
-  r->tp = tp, r->stage = st, r->calls = calls;
+  r->tp = tp, r->n = n, r->calls = calls, r->per_layer = per_layer;
+  memcpy(r->order, order, sizeof(lj_stage) * (size_t)n);
+  r->average = lj_tp_order_averages(order, n);
   for (int k = 1; k < tp->degree; k++) {
     cudaSetDevice(tp->ranks[k]->opt.device);
     cudaError_t err = cudaEventCreateWithFlags(&r->ev[k], cudaEventDisableTiming);
@@ -134,25 +154,30 @@ int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage st, int calls, lj_cuda_tp_
       return LJ_FAIL(LJ_ECUDA, "tensor-parallel replay: event on rank %d: %s", k, cudaGetErrorString(err));
     }
   }
+  cudaSetDevice(tp->ranks[0]->opt.device);
   *out = r;
   return 0;
 }
 
+int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage st, int calls, lj_cuda_tp_replay **out) {
+  return lj_cuda_tp_replay_create_order(tp, &st, 1, calls, out);
+}
+
 int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n) {
   lj_cuda_tp *tp = r->tp;
-  int L = tp->ranks[0]->cfg.n_layers, per_layer = lj_stage_is_per_layer(r->stage);
-  // An all-reduce replayed alone averages: a sum would multiply delta by N on every call
-  // (lj_tp_comm_set_average); the same traffic and work.
-  int alone = r->stage == LJ_STAGE_ATTN_ALLREDUCE || r->stage == LJ_STAGE_MLP_ALLREDUCE, rc = 0;
-  if (alone) lj_tp_comm_set_average(tp->comm, 1);
+  int L = tp->ranks[0]->cfg.n_layers, rc = 0;
+  // An all-reduce replayed alone (or after another, no producer between) averages: a sum would
+  // multiply delta by N on every call (lj_tp_order_averages); the same traffic and work.
+  if (r->average) lj_tp_comm_set_average(tp->comm, 1);
   for (int k = 0; k < n && rc == 0; k++)
     for (int i = 0; i < r->calls && rc == 0; i++)
-      for (int q = 0; q < tp->degree && rc == 0; q++) {
-        if (tp->degree > 1 && cudaSetDevice(tp->ranks[q]->opt.device) != cudaSuccess)
-          rc = LJ_FAIL(LJ_ECUDA, "tensor-parallel replay: cudaSetDevice(%d)", tp->ranks[q]->opt.device);
-        if (rc == 0) rc = lj_cuda_run_stage(tp->ranks[q], r->stage, per_layer ? i % L : -1, &tp->bs[q], NULL);
-      }
-  if (alone) lj_tp_comm_set_average(tp->comm, 0);
+      for (int j = 0; j < r->n && rc == 0; j++)
+        for (int q = 0; q < tp->degree && rc == 0; q++) {
+          if (tp->degree > 1 && cudaSetDevice(tp->ranks[q]->opt.device) != cudaSuccess)
+            rc = LJ_FAIL(LJ_ECUDA, "tensor-parallel replay: cudaSetDevice(%d)", tp->ranks[q]->opt.device);
+          if (rc == 0) rc = lj_cuda_run_stage(tp->ranks[q], r->order[j], r->per_layer ? i % L : -1, &tp->bs[q], NULL);
+        }
+  if (r->average) lj_tp_comm_set_average(tp->comm, 0);
   LJ_TRY(rc);
   for (int q = 1; q < tp->degree; q++) {  // rank 0's stream waits for the others: one synchronize covers all
     CUDA_CHECK(cudaSetDevice(tp->ranks[q]->opt.device));

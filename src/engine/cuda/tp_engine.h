@@ -30,9 +30,13 @@ int lj_cuda_tp_degree(const lj_cuda_tp *tp);
 lj_cuda_engine *lj_cuda_tp_rank(const lj_cuda_tp *tp, int rank);
 // The communicator, in one line (tp_comm.h's lj_tp_comm_describe).
 const char *lj_cuda_tp_describe(const lj_cuda_tp *tp);
-// lj_cuda_forward_batch over the ranks (same shapes); logits are rank 0's.
+// lj_cuda_forward_batch over the ranks (same shapes); logits are rank 0's (NULL: left on the devices).
 int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_t *seq, const int32_t *pos, int n,
                              const int32_t *logit_rows, int n_logits, float *logits);
+// The sample stage on every rank, as the single-GPU decode step runs it: each rank samples n_rows
+// tokens from its own logits on its GPU (lj_cuda_sample_tokens; replicated, like the LM head), and
+// rank 0's come back to out_tokens (NULL: none copied).
+int lj_cuda_tp_sample(lj_cuda_tp *tp, int n_rows, const lj_cuda_sampling *s, int *out_tokens);
 // lj_cuda_set_fusion on every rank.
 int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode);
 // Stage by stage (the profile's replays; docs/tensor-parallel.md §4). Prepares every rank's batch
@@ -46,6 +50,16 @@ int lj_cuda_tp_prepare_batch(lj_cuda_tp *tp, int n_seqs, const int *tokens, cons
 // lj_cuda_synchronize of rank 0 waits for the whole launch.
 typedef struct lj_cuda_tp_replay lj_cuda_tp_replay;
 int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage stage, int calls, lj_cuda_tp_replay **out);
+// The same for n stages of the layer in the given order (the Shapley rounds' whole layer, the layer
+// without one stage, another order), each call every stage of one layer on every rank, the calls
+// cycling through the layers (as lj_cuda_replay_create_order on one GPU).
+int lj_cuda_tp_replay_create_order(lj_cuda_tp *tp, const lj_stage *order, int n, int calls, lj_cuda_tp_replay **out);
+// 1 when a replay of `order` must average its all-reduces (lj_tp_comm_set_average): an all-reduce
+// that meets delta already reduced, with neither o_proj nor down between them round the cycle (an
+// all-reduce alone, or the layer without one of them), would multiply it by N on every call and
+// reach inf; averaging is the same traffic and work. An order whose every all-reduce follows its
+// producer sums, as the run does. Host code, in every build (tp_replay_order.c).
+int lj_tp_order_averages(const lj_stage *order, int n);
 int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n);
 int lj_cuda_tp_replay_calls(const lj_cuda_tp_replay *r);
 void lj_cuda_tp_replay_free(lj_cuda_tp_replay *r);

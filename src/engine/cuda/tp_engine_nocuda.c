@@ -19,12 +19,17 @@ int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_
                              const int32_t *logit_rows, int n_logits, float *logits) {
   return NO_CUDA();
 }
+int lj_cuda_tp_sample(lj_cuda_tp *tp, int n_rows, const lj_cuda_sampling *s, int *out_tokens) { return NO_CUDA(); }
 int lj_cuda_tp_set_fusion(lj_cuda_tp *tp, int mode) { return NO_CUDA(); }
 void lj_cuda_tp_set_skip_allreduce(lj_cuda_tp *tp, int on) {}
 int lj_cuda_tp_prepare_batch(lj_cuda_tp *tp, int n_seqs, const int *tokens, const int *n_tokens, lj_cuda_batch *b0) {
   return NO_CUDA();
 }
 int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage stage, int calls, lj_cuda_tp_replay **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+int lj_cuda_tp_replay_create_order(lj_cuda_tp *tp, const lj_stage *order, int n, int calls, lj_cuda_tp_replay **out) {
   *out = NULL;
   return NO_CUDA();
 }

@@ -1,0 +1,295 @@
+// The Shapley split at tensor-parallel degree 2 (analyze_shapley_tp.c, docs/tensor-parallel.md §4),
+// on synthetic trials whose every number is chosen. Each GPU reads every trial of the ranks; GPU k
+// plays its own layer game over the 11 stages of a rank's layer (the two all-reduce stages with
+// the nine): stage i alone costs a_i (1 + k), pairs interact by b_ij, and GPU 1 has a third-order
+// term c among three stages. The run's own trials are the two GPUs' sums. Then:
+//   - the run's split (the sum) has all 11 stages and each GPU's split its own 11 Shapley values:
+//     a_i (1 + k) + sum_j b_ij / 2 exactly; GPU 0's additive check passes, GPU 1's residual is c / 2
+//     of its own layer and fails, though the sum's residual is smaller;
+//   - every Shapley value of the sum is the sum of the GPUs' (the split is linear in the game);
+//   - a rank's check is judged with its own uncertainty budget (its idle's sd).
+// Tolerances: 1e-9 relative (the figures are exact up to float rounding).
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "profile/profile_analyze.h"
+#include "profile/shapley.h"
+#include "near.h"
+#include "store/store.h"
+#include "store_round_trip.h"
+#include "render_profile.h"
+#include "report/report_page.h"
+
+enum { N = LJ_LAYER_STAGES_TP, R = 3, DEG = 2 };
+static const double kIdle[DEG] = {60.0, 40.0};
+
+static double a_of(int i, int k) { return 1e-3 * (1 + i) * (1 + k); }
+static double b_of(int i, int j) {
+  if (i > j) return b_of(j, i);
+  return (i == 0 && j == 1) ? 4e-4 : (i == 3 && j == 6) ? -3e-4 : (i == 2 && j == 10) ? 2e-4 : 0;
+}
+// GPU k's v(S) for S = all stages but `out` (-1: all), plus c when the triple {4, 5, 7} is in S.
+static double value(int k, int out, double c) {
+  double v = 0;
+  for (int i = 0; i < N; i++) {
+    if (i == out) continue;
+    v += a_of(i, k);
+    for (int j = i + 1; j < N; j++)
+      if (j != out) v += b_of(i, j);
+  }
+  if (out != 4 && out != 5 && out != 7) v += c;
+  return v;
+}
+static double noise(int round) { return 1 + 0.001 * (round - 1); }
+static double third(int k) { return k == 1 ? 0.4 * value(1, -1, 0) : 0; }
+
+static int index_of(lj_stage s) {
+  for (int i = 0; i < N; i++)
+    if (lj_layer_order_stage_tp(0, i, DEG) == s) return i;
+  return -1;
+}
+
+// One trial of 1000 calls in a 1 s window: GPU k's per-call dynamic energy e[k] at its idle, the
+// run's the sum at the summed idle.
+static void add_trial(lj_profile_result *r, lj_profile_method m, lj_phase ph, lj_stage st, int variant, int trial,
+                      const double *e) {
+  lj_profile_trial t;
+  memset(&t, 0, sizeof t);
+  t.key.phase = ph, t.key.stage = st, t.key.layer = -1, t.key.kv_len = ph == LJ_PHASE_DECODE ? 4 : 0;
+  t.trial = trial, t.method = m, t.variant = variant;
+  t.t.calls = 1000, t.t.duration_s = 1.0, t.t.temperature_c = 40, t.t.sample_energy_j = NAN;
+  double sum = 0, idle = 0;
+  for (int k = 0; k < DEG; k++) {
+    lj_profile_rank *rk = &r->ranks[k];
+    lj_profile_trial x = t;
+    x.t.idle_w = kIdle[k];
+    x.t.counter_energy_j = 1000 * e[k] + kIdle[k];
+    lj_profile_trial *grown = realloc(rk->trials, sizeof *grown * (rk->n_trials + 1));
+    assert_non_null(grown);
+    rk->trials = grown;
+    rk->trials[rk->n_trials++] = x;
+    sum += e[k], idle += kIdle[k];
+  }
+  t.t.idle_w = idle;
+  t.t.counter_energy_j = 1000 * sum + idle;
+  assert_int_equal(lj_profile_add_trial(r, &t), 0);
+}
+
+static void add_window(lj_profile_result *r, lj_phase ph, int repeat) {
+  lj_phase_window w;
+  memset(&w, 0, sizeof w);
+  w.phase = ph, w.repeat = repeat, w.units = 100, w.tokens_per_unit = 4;
+  w.w.duration_s = w.host_s = 0.1;
+  w.w.counter_above_idle_j = 100 * 0.05;
+  w.w.idle_power_w = kIdle[0] + kIdle[1];
+  w.w.counter_energy_j = w.w.counter_above_idle_j + w.w.idle_power_w * w.w.duration_s;
+  w.w.sample_energy_j = NAN;
+  w.w.flags = LJ_WINDOW_NO_SAMPLES;
+  assert_int_equal(lj_profile_add_window(r, &w), 0);
+}
+
+// Isolation of every stage a rank's forward call runs, the rounds of each GPU's game.
+static void add_game(lj_profile_result *r, lj_phase ph) {
+  int last = ph == LJ_PHASE_DECODE ? LJ_STAGE_SAMPLE : LJ_STAGE_LM_HEAD;
+  double e[DEG];
+  for (int s = LJ_STAGE_EMBED; s <= last; s++) {
+    int i = index_of((lj_stage)s);
+    for (int t = 0; t < R; t++) {
+      for (int k = 0; k < DEG; k++) e[k] = (i >= 0 ? a_of(i, k) : 5e-4) * noise(t);
+      add_trial(r, LJ_METHOD_ISOLATION, ph, (lj_stage)s, 0, t, e);
+    }
+  }
+  for (int t = 0; t < R; t++) {
+    for (int k = 0; k < DEG; k++) e[k] = value(k, -1, third(k)) * noise(t);
+    add_trial(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, 0, t, e);
+    for (int i = 0; i < N; i++) {
+      for (int k = 0; k < DEG; k++) e[k] = value(k, i, third(k)) * noise(t);
+      add_trial(r, LJ_METHOD_LOO, ph, lj_layer_order_stage_tp(0, i, DEG), 0, t, e);
+    }
+  }
+  for (int rep = 0; rep < 3; rep++) add_window(r, ph, rep);
+}
+
+static void run_of(lj_profile_result *r) {
+  lj_profile_result_init(r);
+  lj_profile_plan *p = &r->plan;
+  assert_int_equal(lj_config_preset("llama-3.2-1b", &p->config), 0);
+  p->config.n_layers = 2;
+  p->batch = 1, p->prompt_len = 4, p->gen_len = 5, p->level = 0.95, p->repeats = 3, p->trials = R;
+  p->n_decode_kv = 1, p->decode_kv[0] = 4, p->shapley = 1, p->tp_degree = DEG;
+  r->cond.idle_w = kIdle[0] + kIdle[1], r->cond.idle_sd_w = 0.5;
+  r->n_ranks = DEG;
+  for (int k = 0; k < DEG; k++) r->ranks[k].idle_w = kIdle[k], r->ranks[k].idle_sd_w = 0.5 / sqrt(2.0);
+  add_game(r, LJ_PHASE_PREFILL);
+  add_game(r, LJ_PHASE_DECODE);
+  assert_int_equal(lj_profile_summarize_phases(r), 0);
+  for (int k = 0; k < DEG; k++) memcpy(r->rank_phases[k], r->phases, sizeof r->phases);
+}
+
+static const lj_profile_stage *shapley_row(const lj_profile_stage *s, size_t n, lj_phase ph, lj_stage st) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i].method == LJ_METHOD_SHAPLEY && s[i].est.key.phase == ph && s[i].est.key.stage == st) return &s[i];
+  return NULL;
+}
+
+static void test_per_gpu_split(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_of(&r);
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
+    const lj_shapley_check *sum = &r.shapley[ph];
+    assert_int_equal(sum->n_rounds, R);
+    assert_int_equal(sum->n_stages, N);  // the all-reduce stages are players too
+    REL(sum->full_j.mean, value(0, -1, 0) + value(1, -1, third(1)), 1e-9);
+    for (int k = 0; k < DEG; k++) {
+      const lj_shapley_check *c = &r.ranks[k].shapley[ph];
+      assert_int_equal(c->n_rounds, R);
+      assert_int_equal(c->n_stages, N);
+      REL(c->full_j.mean, value(k, -1, third(k)), 1e-9);
+      // a k-th order term c: the residual (3/2 - 1) c
+      REL(c->residual_j.estimate + 1.0, third(k) / 2 + 1.0, 1e-9);
+    }
+    assert_true(r.ranks[0].shapley[ph].pass);
+    assert_false(r.ranks[1].shapley[ph].pass);
+    assert_true(r.ranks[1].shapley[ph].residual_pct > 5);
+    assert_true(fabs(sum->residual_pct) < r.ranks[1].shapley[ph].residual_pct);
+    for (int i = 0; i < N; i++) {
+      lj_stage st = lj_layer_order_stage_tp(0, i, DEG);
+      const lj_profile_stage *s = shapley_row(r.stages, r.n_stages, (lj_phase)ph, st);
+      assert_non_null(s);
+      double sum_k = 0;
+      for (int k = 0; k < DEG; k++) {
+        const lj_profile_stage *x = shapley_row(r.ranks[k].stages, r.ranks[k].n_stages, (lj_phase)ph, st);
+        assert_non_null(x);
+        if (k == 0) {
+          double want = a_of(i, 0);
+          for (int j = 0; j < N; j++)
+            if (j != i) want += b_of(i, j) / 2;
+          REL(x->est.dynamic_j.mean, want, 1e-9);
+        }
+        sum_k += x->est.dynamic_j.mean;
+      }
+      REL(s->est.dynamic_j.mean, sum_k, 1e-9);
+    }
+  }
+  // each rank's isolation estimates are its own GPU's (the all-reduce's a_i (1 + k))
+  int i = index_of(LJ_STAGE_ATTN_ALLREDUCE);
+  for (int k = 0; k < DEG; k++) {
+    int found = 0;
+    for (size_t j = 0; j < r.ranks[k].n_stages; j++) {
+      const lj_profile_stage *s = &r.ranks[k].stages[j];
+      if (s->method != LJ_METHOD_ISOLATION || s->est.key.stage != LJ_STAGE_ATTN_ALLREDUCE ||
+          s->est.key.phase != LJ_PHASE_DECODE)
+        continue;
+      REL(s->est.dynamic_j.mean, a_of(i, k), 1e-9);
+      found = 1;
+    }
+    assert_true(found);
+  }
+  lj_profile_result_free(&r);
+}
+
+// A rank whose idle is uncertain: its budget widens the residual's interval, so a residual that
+// passes on its own interval no longer passes with the budget (as on one GPU).
+static void test_rank_budget_decides(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_of(&r);
+  r.ranks[0].idle_sd_w = 50;  // W: the layer's 11 stages' idle exposure makes this several %
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  const lj_shapley_check *c = &r.ranks[0].shapley[LJ_PHASE_DECODE];
+  assert_true(c->residual_lo_pct > -5 && c->residual_hi_pct < 5);  // its own interval within
+  assert_false(c->pass);
+  lj_profile_result_free(&r);
+}
+
+// Each rank's idle, trials, estimates and checks written under its tp_rank and read back as they were.
+static void test_ranks_stored(void **state) {
+  (void)state;
+  lj_profile_result r, back;
+  run_of(&r);
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  char dir[512], path[600];
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, sizeof dir, "%s/lj_shapley_tp_XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/p.db", dir);
+  lj_store *st = store_round_trip(path, &r, &back);
+  assert_int_equal(back.n_ranks, DEG);
+  for (int k = 0; k < DEG; k++) {
+    const lj_profile_rank *w = &r.ranks[k], *g = &back.ranks[k];
+    REL(g->idle_w, kIdle[k], 1e-12);
+    REL(g->idle_sd_w, w->idle_sd_w, 1e-12);
+    assert_int_equal((int)g->n_trials, (int)w->n_trials);
+    REL(g->trials[5].t.counter_energy_j, w->trials[5].t.counter_energy_j, 1e-12);
+    assert_int_equal((int)g->n_stages, (int)w->n_stages);
+    for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
+      assert_int_equal(g->shapley[ph].n_rounds, R);
+      assert_int_equal(g->shapley[ph].pass, w->shapley[ph].pass);
+      REL(g->shapley[ph].residual_pct + 100, w->shapley[ph].residual_pct + 100, 1e-9);
+    }
+    const lj_profile_stage *a = shapley_row(w->stages, w->n_stages, LJ_PHASE_DECODE, LJ_STAGE_MLP_ALLREDUCE);
+    const lj_profile_stage *b = shapley_row(g->stages, g->n_stages, LJ_PHASE_DECODE, LJ_STAGE_MLP_ALLREDUCE);
+    assert_non_null(a);
+    assert_non_null(b);
+    REL(b->est.dynamic_j.mean, a->est.dynamic_j.mean, 1e-12);
+  }
+  // the run's own rows stay the sum's
+  assert_int_equal((int)back.n_trials, (int)r.n_trials);
+  assert_int_equal((int)back.n_stages, (int)r.n_stages);
+  REL(back.shapley[LJ_PHASE_DECODE].full_j.mean, r.shapley[LJ_PHASE_DECODE].full_j.mean, 1e-12);
+  lj_store_close(st);
+  lj_profile_result_free(&back);
+  lj_profile_result_free(&r);
+  remove(path);
+  remove(dir);
+}
+
+// The text shows each GPU's additive check and the sum's; the JSON each GPU's checks in per_gpu, the
+// page's data the same rows.
+static void test_rendered(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_of(&r);
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  // text: each GPU's row and the sum's; GPU 1's third-order term (+14% of its layer) a MISS
+  static const char *const in_text[] = {"decode      0", "decode      1", "decode    sum", "  PASS\n", "  MISS\n",
+                                        "idle per GPU: 0: 60.0 W, 1: 40.0 W; sum 100.0 W"};
+  static const char *const in_json[] = {"\"shapley\": [", "\"tp_rank\": 1", "\"idle_w\": 40"};
+  for (int json = 0; json < 2; json++) {
+    char *out = render(&r, json);
+    const char *at = strstr(out, json ? "\"per_gpu\": [" : "Per GPU (tensor-parallel degree 2");
+    assert_non_null(at);
+    assert_true(json || strstr(at, "Shapley additive check per GPU (tensor-parallel degree 2"));
+    int n = json ? 3 : 6;
+    for (int i = 0; i < n; i++)
+      if (!strstr(at, json ? in_json[i] : in_text[i])) fail_msg("missing: %s", json ? in_json[i] : in_text[i]);
+    free(out);
+  }
+  lj_report_run run = {.prof = r};
+  json_t *page = lj_report_page_data(&run);
+  assert_non_null(page);
+  json_t *rows = json_object_get(json_object_get(page, "extras"), "shapley_per_gpu");
+  assert_int_equal((int)json_array_size(rows), 2 * (DEG + 1));
+  json_decref(page);
+  lj_profile_result_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_per_gpu_split),
+      cmocka_unit_test(test_rank_budget_decides),
+      cmocka_unit_test(test_ranks_stored),
+      cmocka_unit_test(test_rendered),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
