@@ -7,7 +7,9 @@
 
 #include "report/report.h"
 
-static char *render(const lj_profile_result *r, int json) {
+// Not inlined: GCC 12 otherwise takes the returned heap buffer for the local pointer it was written
+// through (-Wdangling-pointer).
+__attribute__((noinline)) static char *render(const lj_profile_result *r, int json) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
