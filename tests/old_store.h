@@ -65,9 +65,20 @@ static inline void check_table_upgrade(const char *path, int version, const char
   check_table_added(path, table);
 }
 
+// Drops from db every column a schema part adds ("ALTER TABLE t ADD COLUMN c ..."), so that a current
+// file reads as one from before that part.
+static inline void drop_added_columns(sqlite3 *db, const char *part) {
+  char table[64], column[64], sql[200];
+  for (const char *at = part; (at = strstr(at, "ALTER TABLE ")) != NULL; at++) {
+    if (sscanf(at, "ALTER TABLE %63s ADD COLUMN %63s", table, column) != 2) continue;
+    snprintf(sql, sizeof sql, "ALTER TABLE %s DROP COLUMN %s;", table, column);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  }
+}
+
 // A current file at path made into one of `version` that lacks `table` (added in a version after
-// it), and every other table added after it: for the versions write_old_store does not write (the
-// per-rank keys of 14 need the store).
+// it) and the columns of the versions after it: for the versions write_old_store does not write
+// (the per-rank keys of 14 need the store).
 static inline void write_store_without(const char *path, int version, const char *table) {
   static const struct {
     int version;
@@ -86,5 +97,7 @@ static inline void write_store_without(const char *path, int version, const char
            "'schema_version';", version, version);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  if (version < 15) drop_added_columns(db, lj_store_schema_v15);
+  if (version < 18) drop_added_columns(db, lj_store_schema_v18);
   sqlite3_close(db);
 }

@@ -1,8 +1,24 @@
 // A profile written to a new store and read back, for the cmocka tests of a table's round trip.
 // Include after cmocka.h.
 #pragma once
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "common/error.h"
 #include "store/store.h"
+
+// A new directory from the mkdtemp template dir, and path the file name inside it.
+static inline void scratch_store(char *dir, char *path, size_t cap, const char *name) {
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, cap, "%s/%s", dir, name);
+}
+
+// Removes the directory scratch_store made, with what is in it.
+static inline void scratch_remove(const char *dir) {
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
 
 // Writes w as the profile of a new run of the store at path and reads it back into g (the caller
 // frees it); returns the store, still open, for further checks (the caller closes it).

@@ -17,7 +17,10 @@
 //     windows additive in their cycle with lone stages 20% cheaper give a pairwise residual of -10%
 //     and an exact layer-game split; a three-stage term makes the layer game's check MISS;
 //   - the three check tables written to a store and read back (the layer game's columns too, and
-//     their upgrade from schema 14), and shown in the text and JSON.
+//     their upgrade from schema 14), and shown in the text and JSON;
+//   - the text and JSON of the store the same as the profile's (schema 17: the plan's sequence
+//     replay, the layer game's standard errors behind the stage groups' intervals), and a file of
+//     version 16 read without them.
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +42,7 @@
 #include "store/store.h"
 #include "store/store_schema.h"
 #include "render_profile.h"
+#include "old_store.h"
 #include "store_round_trip.h"
 
 #include "near.h"
@@ -697,8 +701,7 @@ static void test_ablation_group_intervals(void **state) {
 static void test_store_round_trip(void **state) {
   (void)state;
   char dir[] = "/tmp/lj_test_shapley_XXXXXX", path[256];
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/s.db", dir);
+  scratch_store(dir, path, sizeof path, "s.db");
   lj_profile_result w, g;
   lj_profile_result_init(&w);
   plan(&w);
@@ -775,9 +778,7 @@ static void test_store_round_trip(void **state) {
   lj_profile_result_free(&g);
   lj_store_close(st);
   lj_profile_result_free(&w);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
+  scratch_remove(dir);
 }
 
 // A version-4 file with one replay trial: opened for writing it becomes version 6, the trial
@@ -785,8 +786,7 @@ static void test_store_round_trip(void **state) {
 static void test_upgrade_from_v4(void **state) {
   (void)state;
   char dir[] = "/tmp/lj_test_shapley_v4_XXXXXX", path[256];
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/v4.db", dir);
+  scratch_store(dir, path, sizeof path, "v4.db");
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   char sql[128];
@@ -823,9 +823,34 @@ static void test_upgrade_from_v4(void **state) {
   assert_int_equal(sqlite3_column_int(q, 3), LJ_STORE_SCHEMA_VERSION);
   sqlite3_finalize(q);
   sqlite3_close(db);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
+  scratch_remove(dir);
+}
+
+static void exec_sql(const char *path, const char *sql) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  sqlite3_close(db);
+}
+
+// w stored in a new file at path, made a file of `version` (14 or 17): without the columns and the
+// tables of the versions after it.
+static void store_as_version(const char *path, const lj_profile_result *w, int version) {
+  lj_profile_result g;
+  lj_store *st = store_round_trip(path, w, &g);
+  lj_store_close(st);
+  lj_profile_result_free(&g);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  if (version < 15) drop_added_columns(db, lj_store_schema_v15);  // the layer game's columns
+  if (version < 16) assert_int_equal(sqlite3_exec(db, "DROP TABLE ablation_windows;", NULL, NULL, NULL), SQLITE_OK);
+  if (version < 17) assert_int_equal(sqlite3_exec(db, "DROP TABLE rank_idle;", NULL, NULL, NULL), SQLITE_OK);
+  drop_added_columns(db, lj_store_schema_v18);
+  char sql[160];
+  snprintf(sql, sizeof sql, "PRAGMA user_version = %d; UPDATE meta SET value = '%d' WHERE key = 'schema_version';",
+           version, version);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
 }
 
 // A version-14 file (the shapley_checks table without the layer game's columns, one pairwise row):
@@ -833,34 +858,15 @@ static void test_upgrade_from_v4(void **state) {
 static void test_upgrade_from_v14(void **state) {
   (void)state;
   char dir[] = "/tmp/lj_test_shapley_v14_XXXXXX", path[256];
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/v14.db", dir);
+  scratch_store(dir, path, sizeof path, "v14.db");
   lj_profile_result w, g;
   lj_profile_result_init(&w);
   plan(&w);
   add_game(&w, LJ_PHASE_PREFILL, 0);
   assert_int_equal(lj_profile_analyze(&w, NULL, NULL, 0, 0), 0);
-  lj_store *st = store_round_trip(path, &w, &g);
-  lj_store_close(st);
-  lj_profile_result_free(&g);
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  static const char *const cols[] = {"layer_windows", "layer_junction_j", "layer_junction_se_j", "layer_junction_df",
-                                     "layer_junction_lo_j", "layer_junction_hi_j", "layer_residual_pct",
-                                     "layer_residual_lo_pct", "layer_residual_hi_pct", "layer_worst",
-                                     "layer_worst_pct", "layer_worst_lo_pct", "layer_worst_hi_pct", "layer_verdict"};
-  char sql[200];
-  for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) {
-    snprintf(sql, sizeof sql, "ALTER TABLE shapley_checks DROP COLUMN %s;", cols[i]);
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-  }
-  // (and without the tables of versions 16 and 17)
-  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 14; UPDATE meta SET value = '14' WHERE key = "
-                                    "'schema_version'; DELETE FROM stage_estimates WHERE method = 'shapley_layer';"
-                                    " DROP TABLE ablation_windows; DROP TABLE rank_idle;",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  sqlite3_close(db);
+  store_as_version(path, &w, 14);
+  exec_sql(path, "DELETE FROM stage_estimates WHERE method = 'shapley_layer';");
+  lj_store *st;
   assert_int_equal(lj_store_open(path, &st), 0);
   if (lj_store_read_profile(st, 1, &g) < 0) fail_msg("%s", lj_error_message());
   const lj_shapley_check *c = &g.shapley[LJ_PHASE_PREFILL];
@@ -870,6 +876,7 @@ static void test_upgrade_from_v14(void **state) {
   assert_string_equal(c->layer_verdict, "");
   assert_true(lj_profile_reported_method(&g, LJ_PHASE_PREFILL) == LJ_METHOD_SHAPLEY);  // the pairwise headline
   lj_store_close(st);
+  sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   sqlite3_stmt *q;
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version), layer_windows,"
@@ -882,12 +889,106 @@ static void test_upgrade_from_v14(void **state) {
   sqlite3_close(db);
   lj_profile_result_free(&g);
   lj_profile_result_free(&w);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
+  scratch_remove(dir);
+}
+
+// A version-17 file (no plan column for the sequence replay, no standard errors of the means): read
+// as it is, the plan's sequence replay is whether the run has sequence rows, and a mean's standard
+// error and df are those of a spread of X_n values (none for a Shapley value, whose sd is NULL).
+static void test_upgrade_from_v17(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lj_test_shapley_v17_XXXXXX", path[256];
+  scratch_store(dir, path, sizeof path, "v17.db");
+  lj_profile_result w, g;
+  lj_profile_result_init(&w);
+  plan(&w);
+  w.plan.sequence = 1;
+  add_layer_game(&w, LJ_PHASE_PREFILL, 0);
+  assert_int_equal(lj_profile_analyze(&w, NULL, NULL, 0, 0), 0);
+  store_as_version(path, &w, 17);
+  lj_store *st;
+  assert_int_equal(lj_store_open_readonly(path, &st), 0);
+  if (lj_store_read_profile(st, 1, &g) < 0) fail_msg("%s", lj_error_message());
+  lj_store_close(st);
+  assert_int_equal(g.plan.sequence, 1);
+  int n = 0;
+  for (size_t i = 0; i < g.n_stages; i++) {
+    const lj_mean_ci *d = &g.stages[i].est.dynamic_j;
+    if (g.stages[i].method == LJ_METHOD_ISOLATION) {  // R trials: their spread
+      REL(d->sem, d->stddev / sqrt(R), 1e-12);
+      REL(d->df, R - 1, 1e-12);
+    } else if (g.stages[i].method == LJ_METHOD_SHAPLEY_LAYER) {  // the fit's standard error is lost
+      assert_true(isnan(d->sem));
+      n++;
+    }
+  }
+  assert_int_equal(n, N);
+  lj_profile_result_free(&g);
+  // a run with no sequence rows read as one without the sequence replay; upgraded, the plan's
+  // column stays NULL and is read the same way
+  exec_sql(path, "DELETE FROM stage_estimates WHERE method = 'sequence'; DELETE FROM replay_trials WHERE method"
+                 " = 'sequence';");
+  assert_int_equal(lj_store_open(path, &st), 0);
+  if (lj_store_read_profile(st, 1, &g) < 0) fail_msg("%s", lj_error_message());
+  lj_store_close(st);
+  assert_int_equal(g.plan.sequence, 0);
+  lj_profile_result_free(&g);
+  lj_profile_result_free(&w);
+  scratch_remove(dir);
 }
 
 // ---------------------------------------------------------------- text and JSON
+
+// The first line where two texts part, or NULL where they are equal: a failure names that line.
+static const char *first_difference(const char *a, const char *b, char *out, size_t cap) {
+  size_t line = 1, start = 0, i = 0;
+  for (; a[i] && a[i] == b[i]; i++)
+    if (a[i] == '\n') line++, start = i + 1;
+  if (!a[i] && !b[i]) return NULL;
+  int na = (int)strcspn(a + start, "\n"), nb = (int)strcspn(b + start, "\n");
+  snprintf(out, cap, "line %zu:\n  profile: %.*s\n  stored:  %.*s", line, na, a + start, nb, b + start);
+  return out;
+}
+
+// The report of a store prints what the profile printed (examples/profile/*.txt are both): the
+// plan's sequence replay, and the groups of the layer game's rows with their intervals, whose
+// standard errors and degrees of freedom come from the fit, not from a spread of n trials.
+static void test_report_of_store(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lj_test_shapley_text_XXXXXX", path[256];
+  scratch_store(dir, path, sizeof path, "t.db");
+  lj_profile_result w, g;
+  lj_profile_result_init(&w);
+  plan(&w);
+  w.plan.sequence = 1, w.plan.known_answer_bytes = 16 << 20;
+  add_layer_game(&w, LJ_PHASE_PREFILL, 0);
+  add_game(&w, LJ_PHASE_DECODE, 0);
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++)
+    for (int t = 0; t < R; t++) add_known_round(&w, (lj_phase)ph, t, 2e-3, 1.05, 1.25, 0.95, NAN, 1.0);
+  lj_profile_raw raw;
+  memset(&raw, 0, sizeof raw);
+  plant_ablation(&raw, 0, 1, 0.01, (const double[]){0, 0.004, 0.02}, NULL);
+  plant_ablation(&raw, 1, 1, 0.001, (const double[]){0, 0.01, 0.02}, NULL);
+  raw.abl_j[1][5] += 0.002;  // one attention window off: an interval that is not zero
+  for (size_t i = 0; i < w.n_windows; i++) w.windows[i].w.idle_power_w = kIdle;  // as a GPU run's windows
+  assert_int_equal(lj_profile_analyze(&w, &raw, NULL, 0, 0), 0);
+  assert_true(lj_profile_reported_method(&w, LJ_PHASE_PREFILL) == LJ_METHOD_SHAPLEY_LAYER);
+  lj_store *st = store_round_trip(path, &w, &g);
+  char *want = render(&w, 0), *got = render(&g, 0), why[600];
+  assert_non_null(strstr(want, "  sequence:  the layer's 9 stage prefixes in order, 3 rounds"));
+  assert_non_null(strstr(want, "+-"));
+  const char *diff = first_difference(want, got, why, sizeof why);
+  if (diff) fail_msg("the report of the store differs from the profile's at %s", diff);
+  free(want), free(got);
+  want = render(&w, 1), got = render(&g, 1);
+  diff = first_difference(want, got, why, sizeof why);
+  if (diff) fail_msg("the JSON of the store differs from the profile's at %s", diff);
+  free(want), free(got);
+  lj_store_close(st);
+  lj_profile_result_free(&g);
+  lj_profile_result_free(&w);
+  scratch_remove(dir);
+}
 
 static void test_rendered(void **state) {
   (void)state;
@@ -958,7 +1059,9 @@ int main(void) {
       cmocka_unit_test(test_store_round_trip),
       cmocka_unit_test(test_upgrade_from_v4),
       cmocka_unit_test(test_upgrade_from_v14),
+      cmocka_unit_test(test_upgrade_from_v17),
       cmocka_unit_test(test_rendered),
+      cmocka_unit_test(test_report_of_store),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

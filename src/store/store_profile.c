@@ -49,12 +49,15 @@ static void put_real(row *r, double v) {
 }
 // Minima and maxima start at +-INFINITY: still infinite means nothing was read.
 static void put_finite(row *r, double v) { put_real(r, isfinite(v) ? v : NAN); }
+// The standard error and df too (schema 18): a mean from a fit has no stddev they follow from.
 static void put_ci(row *r, const lj_mean_ci *m) {
   put_real(r, m->mean);
   put_real(r, m->stddev);
   put_real(r, m->lo);
   put_real(r, m->hi);
   put_int(r, m->n);
+  put_real(r, m->sem);
+  put_real(r, m->df);
 }
 static void put_interval(row *r, const lj_interval *v) {
   put_real(r, v->estimate);
@@ -106,8 +109,8 @@ static int record_columns(const lj_record_desc *d, char *buf, size_t cap) {
     if (!f->sql) continue;
     const char *u = lj_field_suffix(f->unit), *n = f->sql;
     if (f->type == LJ_FIELD_CI)
-      used += (size_t)snprintf(buf + used, cap - used, ", %s%s, %s_sd%s, %s_lo%s, %s_hi%s, %s_n", n, u, n, u, n, u,
-                               n, u, n);
+      used += (size_t)snprintf(buf + used, cap - used, ", %s%s, %s_sd%s, %s_lo%s, %s_hi%s, %s_n, %s_se%s, %s_df", n,
+                               u, n, u, n, u, n, u, n, n, u, n);
     else if (f->type == LJ_FIELD_IV)
       used += (size_t)snprintf(buf + used, cap - used, ", %s%s, %s_se%s, %s_df, %s_lo%s, %s_hi%s", n, u, n, u, n, n,
                                u, n, u);
@@ -168,7 +171,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
                      " ablation, head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
                      " n_heads, n_kv_heads, head_dim, vocab_size, max_seq_len, rope_theta, rope_type, rope_factor,"
                      " rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos, norm_eps,"
-                     " tie_embeddings, bos_id, eos_id, weights, shapley, known_answer_bytes, tp_degree",
+                     " tie_embeddings, bos_id, eos_id, weights, shapley, known_answer_bytes, tp_degree, sequence",
                      &r));
   char kv[LJ_PROFILE_MAX_KV * 24] = "";
   size_t used = 0;
@@ -226,6 +229,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_int(&r, p->shapley);
   put_int(&r, p->known_answer_bytes);
   put_int(&r, p->tp_degree > 1 ? p->tp_degree : 1);
+  put_int(&r, p->sequence);
   int rc = row_insert(&r);
   row_finish(&r);
   return rc;

@@ -83,7 +83,8 @@ static void get_text(const rows *r, const char *name, char *buf, size_t cap) {
   lj_store_column_text(r->stmt, c, buf, cap);
 }
 
-// A mean with its interval: X, X_sd, X_lo, X_hi, X_n (store.md); the unit suffix after the part.
+// A mean with its interval: X, X_sd, X_lo, X_hi, X_n, X_se, X_df (store.md); the unit suffix after
+// the part. Rows before schema 18 have no X_se, X_df: those of a mean of X_n values.
 static void get_ci(const rows *r, const char *name, const char *unit, double level, lj_mean_ci *m) {
   char col[96];
   memset(m, 0, sizeof *m);
@@ -98,8 +99,12 @@ static void get_ci(const rows *r, const char *name, const char *unit, double lev
   m->lo = get_real(r, col);
   snprintf(col, sizeof col, "%s_hi%s", name, unit);
   m->hi = get_real(r, col);
-  m->df = m->n > 0 ? m->n - 1 : NAN;
-  m->sem = m->n > 0 ? m->stddev / sqrt((double)m->n) : NAN;
+  snprintf(col, sizeof col, "%s_df", name);
+  m->df = get_real(r, col);
+  if (isnan(m->df)) m->df = m->n > 0 ? m->n - 1 : NAN;
+  snprintf(col, sizeof col, "%s_se%s", name, unit);
+  m->sem = get_real(r, col);
+  if (isnan(m->sem)) m->sem = m->n > 0 ? m->stddev / sqrt((double)m->n) : NAN;
   m->cv = m->mean != 0 ? m->stddev / fabs(m->mean) : NAN;
   m->half_width = (m->hi - m->lo) / 2;
 }
@@ -251,6 +256,7 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
     p->ablation = (int)get_int(&r, "ablation");
     p->head_fit = (int)get_int(&r, "head_fit");
     p->shapley = (int)get_int(&r, "shapley");  // 0 before version 6
+    p->sequence = (int)get_int_or(&r, "sequence", -1);  // before version 18: from the rows (read_all)
     p->known_answer_bytes = get_int(&r, "known_answer_bytes");
     p->seed = (uint64_t)get_int(&r, "seed");
     get_text(&r, "prompt_source", p->prompt_source, sizeof p->prompt_source);
@@ -708,6 +714,15 @@ static int read_idle_curve(lj_store *st, int64_t run_id, lj_profile_result *r) {
   return read_checks(st, run_id, &lj_desc_idle_curve, &r->idle_curve, sizeof r->idle_curve, 1, &r->idle_curve_valid);
 }
 
+// Whether a run stored before the plan kept its sequence replay (schema 18) measured one.
+static int has_sequence_rows(const lj_profile_result *r) {
+  for (size_t i = 0; i < r->n_stages; i++)
+    if (r->stages[i].method == LJ_METHOD_SEQUENCE) return 1;
+  for (size_t i = 0; i < r->n_trials; i++)
+    if (r->trials[i].method == LJ_METHOD_SEQUENCE) return 1;
+  return 0;
+}
+
 static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_plan(st, run_id, r));
   st->profile_rank = lj_profile_main_rank(&r->plan);  // the rows of the run's own figures
@@ -718,6 +733,7 @@ static int read_all(lj_store *st, int64_t run_id, lj_profile_result *r) {
   LJ_TRY(read_stages(st, run_id, r, &legacy[0]));
   LJ_TRY(read_trials(st, run_id, r, &legacy[1]));
   LJ_TRY(read_closures(st, run_id, r, &legacy[2]));
+  if (r->plan.sequence < 0) r->plan.sequence = has_sequence_rows(r);
   if (legacy[0] + legacy[1] + legacy[2])
     lj_profile_note(r, "Not shown: %zu stage estimates, %zu replay trials and %zu closures of the prefill 'context' "
                        "method, which this version no longer has (superseded by the sequence replay).",
