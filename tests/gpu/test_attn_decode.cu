@@ -189,6 +189,11 @@ static void test_decode_split_counts(void **state) {
       check_case(dc, {1, 2, 63, 64, 65, 511, 512, 2048}, "8 sequences, kv_len 1..2048, cache 2048", 2048, target);
       check_case(dc, {512}, "1 sequence, kv_len 512, cache 1024", 1024, target);
     }
+  // Exactly 48 KiB of scores (a group of 8 x 1536 keys a split: a cache of 3072 in 2 splits) beside the
+  // kernel's static arrays: past the default limit, which failed to launch when only the scores
+  // were counted against it.
+  for (const dec_case &dc : g_cases)
+    if (dc.group == 8) check_case(dc, {3072, 1500, 1}, "3 sequences, cache 3072 in 2 splits of 1536 keys", 3072, 2);
   for (const dec_case &dc : g_cases) {
     uint64_t seed = g_seed;
     std::vector<float> one = check_case(dc, {1, 7, 16, 16}, "kv_len <= 16, one split", 1024, 1);
