@@ -875,6 +875,10 @@ static void test_upgrade_from_v14(void **state) {
   assert_int_equal(c->layer_windows, 0);
   assert_string_equal(c->layer_verdict, "");
   assert_true(lj_profile_reported_method(&g, LJ_PHASE_PREFILL) == LJ_METHOD_SHAPLEY);  // the pairwise headline
+  char *text = render(&g, 0);  // no legend of a split the store does not have
+  assert_null(strstr(text, "shL assumes"));
+  assert_non_null(strstr(text, "headline: shap where its check passes, else sequence"));
+  free(text);
   lj_store_close(st);
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -1009,6 +1013,7 @@ static void test_rendered(void **state) {
   assert_non_null(strstr(text, "headline: shapley_layer (the layer's own game fits every window)"));  // prefill
   assert_non_null(strstr(text, "no Shapley check passed"));                                         // decode
   assert_non_null(strstr(text, "layer's own game: 20 windows fitted"));
+  assert_non_null(strstr(text, "shL assumes"));
   assert_non_null(strstr(text, ", PASS; 3 rounds"));  // prefill: the residual's interval within +-5%
   assert_non_null(strstr(text, ", MISS; 3 rounds"));  // decode: a third-order term, the residual outside
   assert_non_null(strstr(text, "MISS: unreliable at this size"));                   // isolation 30% off

@@ -738,12 +738,19 @@ static void print_shapley(FILE *f, const lj_profile_result *r) {
             : c->pass                    ? " (the additive check passed)"
                       : " (no Shapley check passed: the Shapley values stay beside the others)");
   }
+  int layer_game = 0;  // the layer game's legend only where a phase has its fit (older stores do not)
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) layer_game |= r->shapley[p].layer_windows > 0;
   fprintf(f, "shap assumes interactions between at most two stages; a k-stage interaction c adds (k/2 - 1) c to "
-             "the residual\nshL assumes v(S) = sum of stage costs + J per GEMM->GEMM junction of S replayed as a "
-             "cycle; its check: every window as the fit to the other windows predicts it (deleted residual, model - measured;\n  a window no other predicts is not judged, and then no PASS)\nPASS: the residual's whole 95%% interval "
-             "within +-%.0f%% of the layer; MISS: the whole interval outside; INCONCLUSIVE: the interval across the "
-             "bound\nheadline: shL where its check passes, else shap where its check passes, else sequence\n",
-          LJ_REPORT_CLOSURE_TARGET_PCT);
+             "the residual\n");
+  if (layer_game)
+    fprintf(f, "shL assumes v(S) = sum of stage costs + J per GEMM->GEMM junction of S replayed as a cycle; its "
+               "check: every window as the fit to the other windows predicts it (deleted residual, model - "
+               "measured;\n  a window no other predicts is not judged, and then no PASS)\n");
+  fprintf(f, "PASS: the residual's whole 95%% interval within +-%.0f%% of the layer; MISS: the whole interval "
+             "outside; INCONCLUSIVE: the interval across the bound\nheadline: %s\n",
+          LJ_REPORT_CLOSURE_TARGET_PCT,
+          layer_game ? "shL where its check passes, else shap where its check passes, else sequence"
+                     : "shap where its check passes, else sequence");
 }
 
 // Tensor-parallel degree > 1: each GPU's own Shapley split checked against its own whole layer, and
