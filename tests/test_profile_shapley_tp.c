@@ -49,7 +49,9 @@ static double value(int k, int out, double c) {
   return v;
 }
 static double noise(int round) { return 1 + 0.001 * (round - 1); }
-static double third(int k) { return k == 1 ? 0.4 * value(1, -1, 0) : 0; }
+// GPU k's three-stage term, a fraction of its layer (GPU 1: 40%, a MISS; test_cancelling sets both).
+static double g_third_frac[DEG] = {0, 0.4};
+static double third(int k) { return g_third_frac[k] * value(k, -1, 0); }
 
 static int index_of(lj_stage s) {
   for (int i = 0; i < N; i++)
@@ -212,6 +214,26 @@ static void test_rank_budget_decides(void **state) {
   lj_profile_result_free(&r);
 }
 
+// Terms of opposite sign on the two GPUs cancel in the sum: the sum's check passes, each GPU's
+// misses, and the headline is not the Shapley split (the bar is per GPU), with a note.
+static void test_cancelling(void **state) {
+  (void)state;
+  const double keep[DEG] = {g_third_frac[0], g_third_frac[1]};
+  g_third_frac[0] = 0.3, g_third_frac[1] = -0.3 * value(0, -1, 0) / value(1, -1, 0);
+  lj_profile_result r;
+  run_of(&r);
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) {
+    assert_true(r.shapley[ph].pass);
+    assert_false(r.ranks[0].shapley[ph].pass);
+    assert_false(r.ranks[1].shapley[ph].pass);
+    assert_true(lj_profile_reported_method(&r, (lj_phase)ph) != LJ_METHOD_SHAPLEY);
+  }
+  assert_non_null(strstr(r.notes, "GPU 0's own Shapley additive check did not pass"));
+  lj_profile_result_free(&r);
+  g_third_frac[0] = keep[0], g_third_frac[1] = keep[1];
+}
+
 // Each rank's idle, trials, estimates and checks written under its tp_rank and read back as they were.
 static void test_ranks_stored(void **state) {
   (void)state;
@@ -288,6 +310,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_per_gpu_split),
       cmocka_unit_test(test_rank_budget_decides),
+      cmocka_unit_test(test_cancelling),
       cmocka_unit_test(test_ranks_stored),
       cmocka_unit_test(test_rendered),
   };

@@ -44,11 +44,17 @@ static int rank_split(lj_profile_result *r, int k) {
 
 int lj_analyze_shapley_tp(lj_profile_result *r) {
   for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++) LJ_TRY(lj_analyze_shapley_phase(r, (lj_phase)ph));
+  for (int k = 0; k < r->n_ranks && r->n_ranks > 1; k++)
+    if (r->ranks[k].trials) LJ_TRY(rank_split(r, k));
+  // The headline is Shapley only where every GPU's check passed too (lj_profile_reported_method).
+  for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++)
+    for (int k = 0; k < r->n_ranks && r->n_ranks > 1 && r->shapley[ph].pass; k++)
+      if (r->ranks[k].shapley[ph].n_rounds > 0 && !r->ranks[k].shapley[ph].pass)
+        lj_profile_note(r, "%s: GPU %d's own Shapley additive check did not pass, so the headline is not the "
+                           "Shapley split although the sum's check passed.", lj_phase_name((lj_phase)ph), k);
   for (size_t i = 0; i < r->n_stages; i++) {  // the reported method may now be Shapley: the shares again
     r->stages[i].share_gross = lj_profile_stage_share(r, &r->stages[i], 0);
     r->stages[i].share_dynamic = lj_profile_stage_share(r, &r->stages[i], 1);
   }
-  for (int k = 0; k < r->n_ranks && r->n_ranks > 1; k++)
-    if (r->ranks[k].trials) LJ_TRY(rank_split(r, k));
   return 0;
 }

@@ -58,7 +58,8 @@ int lj_gpu_replay_prefill(gpu_run *g) {
 // with the cache); at the middle one also the sequence rounds, which need the same state; then the
 // attention-head grid, which brings its own K and V. Each KV length is its own engine state: stages interleave within one. In the fused
 // mode the stages are the composites and the simple stages that stay unfused; the sequence and
-// Shapley rounds, which list the layer's nine simple stages, are not run on decode (a note says so).
+// Shapley rounds, which list the layer's simple stages (nine; eleven with the all-reduces at degree
+// > 1), are not run on decode (a note says so).
 int lj_gpu_replay_decode(gpu_run *g) {
   const lj_profile_plan *p = &g->r->plan;
   int mid = p->n_decode_kv / 2;

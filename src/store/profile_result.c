@@ -164,10 +164,18 @@ void lj_profile_note(lj_profile_result *r, const char *fmt, ...) {
   va_end(ap);
 }
 
+// At tensor-parallel degree > 1 every GPU's own additive check must pass too: residuals of opposite
+// sign on two GPUs cancel in the sum's.
+static int ranks_pass(const lj_profile_result *r, lj_phase p) {
+  for (int k = 0; k < r->n_ranks && r->n_ranks > 1; k++)
+    if (r->ranks[k].shapley[p].n_rounds > 0 && !r->ranks[k].shapley[p].pass) return 0;
+  return 1;
+}
+
 lj_profile_method lj_profile_reported_method(const lj_profile_result *r, lj_phase p) {
   // the layer's own game where its check passed; the pairwise split kept for one release behind it
   if (r->shapley[p].layer_windows > 0 && !strcmp(r->shapley[p].layer_verdict, "PASS")) return LJ_METHOD_SHAPLEY_LAYER;
-  if (r->shapley[p].n_rounds > 0 && r->shapley[p].pass) return LJ_METHOD_SHAPLEY;
+  if (r->shapley[p].n_rounds > 0 && r->shapley[p].pass && ranks_pass(r, p)) return LJ_METHOD_SHAPLEY;
   return r->closure_sequence[p].n_terms > 0 ? LJ_METHOD_SEQUENCE : LJ_METHOD_ISOLATION;
 }
 

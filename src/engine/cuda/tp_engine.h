@@ -55,9 +55,12 @@ int lj_cuda_tp_replay_create(lj_cuda_tp *tp, lj_stage stage, int calls, lj_cuda_
 // cycling through the layers (as lj_cuda_replay_create_order on one GPU).
 int lj_cuda_tp_replay_create_order(lj_cuda_tp *tp, const lj_stage *order, int n, int calls, lj_cuda_tp_replay **out);
 // 1 when a replay of `order` must average its all-reduces (lj_tp_comm_set_average): an all-reduce
-// that meets delta already reduced, with neither o_proj nor down between them round the cycle (an
-// all-reduce alone, or the layer without one of them), would multiply it by N on every call and
-// reach inf; averaging is the same traffic and work. An order whose every all-reduce follows its
+// that meets delta already reduced, with neither o_proj nor down between them round the cycle,
+// multiplies it by N. Alone it does so on every call and reaches inf; in the layer without o_proj
+// or down, or the interleaved order, delta stays bounded (another stage rewrites it each cycle) but
+// at up to N^2 times the run's values. Averaging keeps the run's values at the same traffic; NCCL's
+// average is a sum with a scale folded in, so these windows run a slightly different collective
+// from the whole layer's they are compared with. An order whose every all-reduce follows its
 // producer sums, as the run does. Host code, in every build (tp_replay_order.c).
 int lj_tp_order_averages(const lj_stage *order, int n);
 int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n);

@@ -12,7 +12,7 @@ int lj_tp_order_averages(const lj_stage *order, int n) {
     for (int j = 1; j <= n; j++) {
       lj_stage prev = order[(i - j + n) % n];
       if (writes_delta(prev)) break;
-      if (reduces_delta(prev)) return 1;  // a sum of a sum: delta x N each cycle
+      if (reduces_delta(prev)) return 1;  // a sum of a sum: delta x N (tp_engine.h says when it is bounded)
     }
   }
   return 0;
