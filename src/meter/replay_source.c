@@ -1,4 +1,5 @@
-// Replay source: plays a recorded trace back on its own clock. Every reading
+// Replay source: plays a recorded trace back on its own clock (in real time from the first
+// question of the time: a reading, a drain, the clock). Every reading
 // of the trace is a stream: lj_source_drain returns, per device, the samples
 // whose time has come (t_ns <= the replay clock), exactly as recorded.
 // lj_source_read returns the latest recorded sample of a reading at or
@@ -28,9 +29,12 @@ typedef struct {
   int realtime;
   uint32_t polled;  // LJ_READING_BIT mask of readings given by read only, stamped at the read
   int64_t origin_trace_ns, origin_mono_ns;  // realtime: now = origin_trace + (mono - origin_mono)
+  int anchored;  // realtime: the clock starts at the first question of the time, not at the open, so
+                 // that what a command does before it measures (a store to create) shifts nothing
 } replay_impl;
 
 static int64_t replay_now_locked(replay_impl *r) {
+  if (r->realtime && !r->anchored) r->origin_mono_ns = lj_mono_ns(), r->anchored = 1;
   if (r->realtime) return r->origin_trace_ns + (lj_mono_ns() - r->origin_mono_ns);
   return r->now_ns;
 }
@@ -49,6 +53,7 @@ static int replay_set_now(lj_source *src, int64_t now_ns) {
   if (r->realtime) {
     r->origin_trace_ns = now_ns;
     r->origin_mono_ns = lj_mono_ns();
+    r->anchored = 1;
   } else {
     r->now_ns = now_ns;
   }
