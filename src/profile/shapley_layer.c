@@ -102,10 +102,9 @@ static void misfit_of(double h[MAXP][MAXW], int nw, int p, int n, const double *
   int spare = nw - p;
   double rss = 0, noise = 0;
   for (int j = 0; j < nw; j++) {
-    double m = 0, v = 0;
-    for (int q = 0; q < rounds; q++) m += raw[j][q] / rounds;
-    for (int q = 0; q < rounds; q++) v += (raw[j][q] - m) * (raw[j][q] - m) / (rounds - 1);
-    rss += m * m, noise += v / rounds;
+    lj_mean_ci m;
+    if (lj_stats_mean_ci(raw[j], (size_t)rounds, 0.95, &m) < 0) continue;  // rounds >= 2: never
+    rss += m.mean * m.mean, noise += m.sem * m.sem;
   }
   out->misfit_df = spare;
   out->misfit_s2 = spare > 0 ? fmax(0, rss - noise) / spare : 0;
@@ -185,7 +184,7 @@ int lj_shapley_layer_fit_rounds(int n, const int *heavy, const lj_layer_window *
       double model = 0;
       for (int i = 0; i < p; i++) model += x[j][i] * beta[i];
       raw[j][q] = model - y[(size_t)j * rounds + r];
-      res[j][q] = (model - y[(size_t)j * rounds + r]) / (1 - lev[j]);  // NAN where not judged
+      res[j][q] = raw[j][q] / (1 - lev[j]);  // NAN where not judged
     }
     full[q] = y[r];
   }
