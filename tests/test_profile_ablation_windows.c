@@ -1,5 +1,5 @@
 // The ablations' windows as the run keeps them (ablation_windows.c, schema 16's ablation_windows,
-// docs/attribution.md §5), on the 3B prefill attention ablation of examples/profile (H100): full
+// docs/attribution.md §5), on the 3B prefill attention ablation of the first 3B H100 example (§5): full
 // windows at 638 W, the windows without attention at 690 W against a 700 W limit:
 //   - a window's figures from its result and the readings inside it: time, J per unit, power, the
 //     first and last temperature, the clock range, the cap (mean >= 98% of the limit);
