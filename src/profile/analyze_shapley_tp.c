@@ -3,7 +3,8 @@
 // twice over: once on the run's own figures (the sum over the GPUs), and once per GPU on that
 // GPU's own readings alone, with its own idle. Each GPU's additive check (its Shapley values
 // against its own whole-layer replay) is what the issue holds to 5% per GPU, judged as on one GPU:
-// PASS only with the residual's interval, widened by that GPU's uncertainty budget, inside.
+// PASS only with the residual's interval, widened by that GPU's uncertainty budget, inside; the
+// budgets are kept with the rank (the report judges its checks by them).
 // The layer's own game (shapley_layer.h) is not fitted here: its windows list the degree-1 layer.
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ static int rank_split(lj_profile_result *r, int k) {
     rk->stages = v.stages, rk->n_stages = v.n_stages;
     v.stages = NULL, v.n_stages = 0;
     memcpy(rk->shapley, v.shapley, sizeof rk->shapley);
+    free(rk->budgets);
+    rk->budgets = v.budgets, rk->n_budgets = v.n_budgets;
+    v.budgets = NULL, v.n_budgets = 0;
     for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++)
       if (r->shapley[ph].n_rounds > 0 && rk->shapley[ph].n_rounds < 1)
         lj_profile_note(r, "GPU %d: no Shapley split of %s (its own trials lack a round or an estimate).", k,

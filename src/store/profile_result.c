@@ -106,6 +106,7 @@ void lj_profile_result_free(lj_profile_result *r) {
   for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) {
     free(r->ranks[k].trials);
     free(r->ranks[k].stages);
+    free(r->ranks[k].budgets);
   }
   memset(r, 0, sizeof *r);
 }
@@ -271,14 +272,17 @@ int lj_profile_add_head_fit(lj_profile_result *r, const lj_head_grid_fit *f) {
   return 0;
 }
 
+const lj_budget *lj_budget_find(const lj_budget *b, size_t n, const char *kind, lj_phase p, lj_profile_method m,
+                                lj_stage s) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(b[i].kind, kind) && b[i].phase == p && b[i].method == m && (s == LJ_STAGE_NONE || b[i].stage == s))
+      return &b[i];
+  return NULL;
+}
+
 const lj_budget *lj_profile_budget_of(const lj_profile_result *r, const char *kind, lj_phase p, lj_profile_method m,
                                       lj_stage s) {
-  for (size_t i = 0; i < r->n_budgets; i++) {
-    const lj_budget *b = &r->budgets[i];
-    if (!strcmp(b->kind, kind) && b->phase == p && b->method == m && (s == LJ_STAGE_NONE || b->stage == s))
-      return b;
-  }
-  return NULL;
+  return lj_budget_find(r->budgets, r->n_budgets, kind, p, m, s);
 }
 
 double lj_budget_total_pct(const lj_budget *b) {
