@@ -235,6 +235,31 @@ static void test_rank_budget_decides(void **state) {
   lj_profile_result_free(&r);
 }
 
+// Each GPU's leakage from its own temperatures: every trial ran at 40 C on both GPUs; the run's
+// coolest reading is 40 C (GPU 0's range unknown: the run's), GPU 1's own coolest 30 C. GPU 0's
+// check has no slope term; GPU 1's is 1.5 W/C x 10 C x its exposure S0; the sum's is GPU 1's alone
+// (before, it took GPU 0's temperatures for both: none). Every check has the same S0 (the same
+// times), which GPU 0's idle term gives: u_a S0 with u_a its idle's sd.
+static void test_rank_temperatures(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_of(&r);
+  r.cond.temperature_min_c = r.cond.temperature_max_c = 40;
+  r.ranks[1].temperature_min_c = 30, r.ranks[1].temperature_max_c = 45;
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  const lj_budget *b[DEG + 1];
+  for (int k = 0; k < DEG; k++)
+    b[k] = lj_budget_find(r.ranks[k].budgets, r.ranks[k].n_budgets, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY,
+                          LJ_STAGE_NONE);
+  b[DEG] = lj_profile_budget_of(&r, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE);
+  for (int k = 0; k <= DEG; k++) assert_non_null(b[k]);
+  double u0 = 0.5 / sqrt(2.0), s0 = b[0]->idle_j / u0;
+  assert_true(s0 > 0);
+  REL(b[1]->idle_j, s0 * sqrt(u0 * u0 + 15.0 * 15.0), 1e-9);
+  REL(b[DEG]->idle_j, s0 * sqrt(0.5 * 0.5 + 15.0 * 15.0), 1e-9);
+  lj_profile_result_free(&r);
+}
+
 // Terms of opposite sign on the two GPUs cancel in the sum: the sum's check passes, each GPU's
 // misses, and the headline is not the Shapley split (the bar is per GPU), with a note.
 static void test_cancelling(void **state) {
@@ -400,6 +425,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_per_gpu_split),
       cmocka_unit_test(test_rank_budget_decides),
+      cmocka_unit_test(test_rank_temperatures),
       cmocka_unit_test(test_cancelling),
       cmocka_unit_test(test_ranks_stored),
       cmocka_unit_test(test_upgrade_from_v18),

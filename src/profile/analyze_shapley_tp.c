@@ -4,8 +4,10 @@
 // GPU's own readings alone, with its own idle. Each GPU's additive check (its Shapley values
 // against its own whole-layer replay) is what the issue holds to 5% per GPU, judged as on one GPU:
 // PASS only with the residual's interval, widened by that GPU's uncertainty budget, inside; the
-// budgets are kept with the rank (the report judges its checks by them).
+// budgets are kept with the rank (the report judges its checks by them). Its budgets' leakage term
+// takes its own GPU's temperatures.
 // The layer's own game (shapley_layer.h) is not fitted here: its windows list the degree-1 layer.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,9 @@ static int rank_split(lj_profile_result *r, int k) {
   v.plan = r->plan;
   v.cond = r->cond;
   v.cond.idle_w = rk->idle_w, v.cond.idle_sd_w = rk->idle_sd_w;
+  // its budget's leakage term from its own GPU's temperatures, where the sampler read them
+  if (isfinite(rk->temperature_min_c) && isfinite(rk->temperature_max_c))
+    v.cond.temperature_min_c = rk->temperature_min_c, v.cond.temperature_max_c = rk->temperature_max_c;
   memcpy(v.phases, r->rank_phases[k], sizeof v.phases);
   v.trials = rk->trials, v.n_trials = rk->n_trials;  // borrowed: not freed with v
   int rc = lj_analyze_isolation(&v);

@@ -78,7 +78,11 @@ void lj_profile_result_init(lj_profile_result *r) {
     r->closure_sequence[p].phase = (lj_phase)p;
   }
   r->cond.idle_w = r->cond.idle_sd_w = NAN;
-  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) r->ranks[k].idle_w = r->ranks[k].idle_sd_w = NAN;
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) {
+    lj_profile_rank *rk = &r->ranks[k];
+    rk->idle_w = rk->idle_sd_w = rk->temperature_min_c = rk->temperature_max_c = NAN;
+    for (int p = 0; p < LJ_PHASE_COUNT; p++) rk->phase_temperature_c[p] = NAN;
+  }
   r->stamp_cost_s = NAN;
   r->idle_curve.cool_start_c = r->idle_curve.cool_end_c = NAN;
   r->cond.temperature_min_c = r->cond.sm_clock_min_mhz = r->cond.mem_clock_min_mhz = INFINITY;

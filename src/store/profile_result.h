@@ -356,6 +356,10 @@ typedef struct {
   lj_shapley_check shapley[LJ_PHASE_COUNT];  // n_rounds 0: not computed
   lj_budget *budgets;            // the uncertainty budgets of its estimates and checks (its checks' verdicts)
   size_t n_budgets;
+  // Its GPU's coolest and hottest readings (its idle's included) and its mean over each phase's
+  // windows: what its leakage term in the budgets takes (NAN: unknown; not stored, as the windows'
+  // temperatures are not).
+  double temperature_min_c, temperature_max_c, phase_temperature_c[LJ_PHASE_COUNT];
 } lj_profile_rank;
 
 typedef struct {
