@@ -260,6 +260,27 @@ static void test_rank_temperatures(void **state) {
   lj_profile_result_free(&r);
 }
 
+// A GPU whose own trials lack a stage's isolation in decode has no split there; why is the note
+// its analysis wrote, carried into the run's notes with the GPU named (it was dropped).
+static void test_rank_notes(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_of(&r);
+  lj_profile_rank *rk = &r.ranks[1];
+  for (size_t i = 0; i < rk->n_trials; i++) {
+    lj_profile_trial *t = &rk->trials[i];
+    if (t->method == LJ_METHOD_ISOLATION && t->key.phase == LJ_PHASE_DECODE && t->key.stage == LJ_STAGE_GATE_UP)
+      t->method = LJ_METHOD_KNOWN;  // not an isolation trial: GPU 1 has no estimate of it
+  }
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  assert_int_equal(rk->shapley[LJ_PHASE_DECODE].n_rounds, 0);
+  assert_int_equal(rk->shapley[LJ_PHASE_PREFILL].n_rounds, R);
+  assert_non_null(strstr(r.notes, "GPU 1: No Shapley split of decode: stage gate_up has no isolation estimate."));
+  assert_non_null(strstr(r.notes, "GPU 1: no Shapley split of decode (its own trials lack a round or an estimate)."));
+  assert_null(strstr(r.notes, "GPU 0: "));  // GPU 0's analysis wrote none
+  lj_profile_result_free(&r);
+}
+
 // Terms of opposite sign on the two GPUs cancel in the sum: the sum's check passes, each GPU's
 // misses, and the headline is not the Shapley split (the bar is per GPU), with a note.
 static void test_cancelling(void **state) {
@@ -426,6 +447,7 @@ int main(void) {
       cmocka_unit_test(test_per_gpu_split),
       cmocka_unit_test(test_rank_budget_decides),
       cmocka_unit_test(test_rank_temperatures),
+      cmocka_unit_test(test_rank_notes),
       cmocka_unit_test(test_cancelling),
       cmocka_unit_test(test_ranks_stored),
       cmocka_unit_test(test_upgrade_from_v18),

@@ -5,7 +5,8 @@
 // against its own whole-layer replay) is what the issue holds to 5% per GPU, judged as on one GPU:
 // PASS only with the residual's interval, widened by that GPU's uncertainty budget, inside; the
 // budgets are kept with the rank (the report judges its checks by them). Its budgets' leakage term
-// takes its own GPU's temperatures.
+// takes its own GPU's temperatures. The notes its analysis wrote (why a split or a check is
+// missing) go into the run's, prefixed with the GPU.
 // The layer's own game (shapley_layer.h) is not fitted here: its windows list the degree-1 layer.
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ static int rank_split(lj_profile_result *r, int k) {
   if (rc == 0) rc = lj_analyze_closures(&v);
   for (int ph = LJ_PHASE_PREFILL; rc == 0 && ph <= LJ_PHASE_DECODE; ph++) rc = lj_analyze_shapley_phase(&v, (lj_phase)ph);
   if (rc == 0) rc = lj_analyze_budgets(&v);  // the rank's own idle: its checks' verdicts
+  if (v.notes[0]) lj_profile_note(r, "GPU %d: %s", k, v.notes);  // why its split or a check is missing
   if (rc == 0) {
     free(rk->stages);
     rk->stages = v.stages, rk->n_stages = v.n_stages;
