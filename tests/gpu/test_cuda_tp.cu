@@ -23,7 +23,9 @@
 //     runs attn_allreduce and mlp_allreduce (lj_cuda_stage_at), the engine alone neither (and
 //     refuses to run one, naming it), and a rank that runs one twice before the others is refused;
 //   - every order the Shapley rounds replay on the ranks leaves delta finite, and the ranks' sample
-//     stage gives the greedy token of rank 0's logits.
+//     stage gives the greedy token of rank 0's logits;
+//   - a group call that fails leaves no rank waiting at an all-reduce (tp_arrivals.h): the rank that
+//     arrived before it runs its all-reduce again without being refused as "twice".
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -275,6 +277,33 @@ static void test_allreduce_stages(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// A group call that fails leaves no rank waiting at an all-reduce: rank 0 ran attn_allreduce alone
+// (as a rank does before a later rank's stage fails), then a forward call failed; rank 0 runs it
+// again and is not refused as "twice" (it was before the arrivals were cleared on every exit), and
+// rank 1 completes the collective.
+static void test_failed_call_clears_arrivals(void **state) {
+  (void)state;
+  lj_model_config c;
+  std::vector<float> logits;
+  lj_cuda_tp *t = tiny_forwarded(&c, &logits);
+  lj_cuda_engine *r0 = lj_cuda_tp_rank(t, 0), *r1 = lj_cuda_tp_rank(t, 1);
+  int tokens[3] = {1, 2, 3}, n_tokens[1] = {3};
+  lj_cuda_batch b0, b1;
+  if (lj_cuda_prepare_batch(r0, 1, tokens, n_tokens, &b0) < 0 || lj_cuda_prepare_batch(r1, 1, tokens, n_tokens, &b1) < 0)
+    fail_msg("%s", lj_error_message());
+  assert_int_equal(lj_cuda_run_stage(r0, LJ_STAGE_ATTN_ALLREDUCE, 0, &b0, NULL), 0);
+  int32_t bad[3] = {1, c.vocab_size, 3};  // outside the vocabulary: the call fails
+  assert_int_equal(lj_cuda_tp_forward_batch(t, bad, kSeq, kPos, 3, &kRow, 1, NULL), LJ_EINVAL);
+  assert_int_equal(lj_cuda_run_stage(r0, LJ_STAGE_ATTN_ALLREDUCE, 0, &b0, NULL), 0);
+  assert_int_equal(lj_cuda_run_stage(r1, LJ_STAGE_ATTN_ALLREDUCE, 0, &b1, NULL), 0);
+  assert_int_equal(lj_cuda_synchronize(r0), 0);
+  // and the group works on: a forward call gives the logits it gave before
+  std::vector<float> again((size_t)c.vocab_size);
+  if (lj_cuda_tp_forward_batch(t, kTok, kSeq, kPos, 3, &kRow, 1, again.data()) < 0) fail_msg("%s", lj_error_message());
+  assert_memory_equal(again.data(), logits.data(), logits.size() * sizeof(float));
+  lj_cuda_tp_free(t);
+}
+
 // An all-reduce stage replayed alone (the profile's isolation replay) averages, so delta stays as
 // the forward pass left it: equal on every rank after its all-reduce, so the average leaves it bit
 // for bit. A sum would double it on every call at degree 2 (inf within ~130 calls; the later
@@ -371,6 +400,7 @@ int main(void) {
       cmocka_unit_test(test_mha4_degree4),
       cmocka_unit_test(test_tiny_random_degree2),
       cmocka_unit_test(test_allreduce_stages),
+      cmocka_unit_test(test_failed_call_clears_arrivals),
       cmocka_unit_test(test_allreduce_replay_keeps_delta),
       cmocka_unit_test(test_order_replays_stay_finite),
       cmocka_unit_test(test_sample_on_the_ranks),
