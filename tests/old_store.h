@@ -99,5 +99,6 @@ static inline void write_store_without(const char *path, int version, const char
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
   if (version < 15) drop_added_columns(db, lj_store_schema_v15);
   if (version < 18) drop_added_columns(db, lj_store_schema_v18);
+  if (version < 19) drop_added_columns(db, lj_store_schema_v19);
   sqlite3_close(db);
 }

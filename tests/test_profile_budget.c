@@ -52,7 +52,7 @@ static void test_idle_curve_term(void **state) {
   assert_int_equal(m.curve, 1);
   REL(m.u_a_w, T8 * 0.2, 1e-12);
   REL(m.u_b_w_per_c, T8 * 0.05, 1e-12);
-  lj_budget_sum x = {0, 0, 0, 0};
+  lj_budget_sum x = {0};
   lj_budget_add(&x, &m, 1, 2.0, 45, NAN);  // 2 s at 10 C above t0
   REL(x.s0, 2.0, 1e-15);
   REL(x.s1, 20.0, 1e-15);
@@ -75,7 +75,7 @@ static void test_idle_flat_term(void **state) {
   REL(m.u_a_w, 0.5, 1e-15);
   REL(m.u_b_w_per_c, LJ_BUDGET_LEAKAGE_W_PER_C, 1e-15);
   REL(m.tref_c, 35, 1e-15);
-  lj_budget_sum x = {0, 0, 0, 0};
+  lj_budget_sum x = {0};
   lj_budget_add(&x, &m, 1, 2.0, 50, NAN);
   REL(lj_budget_idle_j(&m, &x), sqrt(1.0 + 45.0 * 45.0), 1e-12);
   // the same time at the same temperature subtracted: a check's two sides cancel
@@ -88,31 +88,93 @@ static void test_idle_flat_term(void **state) {
   lj_budget_idle_model_of(&r, &m);
   REL(m.u_b_w_per_c, 0.8, 1e-15);
   REL(m.tref_c, 36, 1e-15);
-  lj_budget_sum y = {0, 0, 0, 0};
+  lj_budget_sum y = {0};
   lj_budget_add(&y, &m, 1, 2.0, 50, NAN);
   REL(lj_budget_idle_j(&m, &y), sqrt(1.0 + 22.4 * 22.4), 1e-12);
   lj_profile_result_free(&r);
 }
 
+// A stage estimate of stage st (isolation, decode) at mid temperature temp_c, t_s per call.
+static lj_profile_stage stage_at(lj_stage st, double t_s, double temp_c) {
+  lj_profile_stage x;
+  memset(&x, 0, sizeof x);
+  x.method = LJ_METHOD_ISOLATION;
+  x.est.key.phase = LJ_PHASE_DECODE, x.est.key.stage = st, x.est.key.layer = -1, x.est.key.kv_len = 4;
+  x.est.dynamic_j.n = 3, x.est.dynamic_j.mean = 0.1;
+  x.est.time_per_call_s.mean = t_s;
+  x.est.temperature_min_c = x.est.temperature_max_c = temp_c;
+  return x;
+}
+
 // Tensor-parallel degree 2 over two GPUs: the run's figures are the sum of both, whose idle each
-// leaks with the heat: the flat-idle slope bound counts once per GPU (it was the first GPU's alone).
-// One GPU for every rank (loopback) and each rank's own view (n_ranks 0) keep one GPU's bound.
+// leaks with the heat at its own temperature from its own coolest reading. GPU 0 idled at 35 C and
+// ran at 50, GPU 1 idled at 30 and ran at 60; the run's windows and trials carry GPU 0's
+// temperature. Each GPU's slope term is 1.5 W/C x t x (T - tref), summed: for 2 s, 45 + 90 = 135 J
+// (it was 2 x 1.5 W/C x 2 s x (50 - 35) = 90 J, GPU 0's heat counted twice). One GPU for every
+// rank (loopback) and each rank's own view (n_ranks 0) keep one GPU's model.
 static void test_idle_flat_term_per_gpu(void **state) {
   (void)state;
   lj_profile_result r;
   base(&r);
   r.cond.idle_sd_w = 0.5;
+  r.cond.temperature_min_c = 30, r.cond.temperature_max_c = 65;  // every GPU's range
   r.plan.tp_degree = 2, r.n_ranks = 2;
+  const double cool[2] = {35, 30}, hot[2] = {55, 65}, run_at[2] = {50, 60};
+  for (int k = 0; k < 2; k++) {
+    r.ranks[k].temperature_min_c = cool[k], r.ranks[k].temperature_max_c = hot[k];
+    r.ranks[k].phase_temperature_c[LJ_PHASE_DECODE] = run_at[k];
+  }
   lj_budget_idle_model m;
   lj_budget_idle_model_of(&r, &m);
   REL(m.u_a_w, 0.5, 1e-15);  // the sum's sd, as the meter gives it (each GPU's in quadrature)
-  REL(m.u_b_w_per_c, 2 * LJ_BUDGET_LEAKAGE_W_PER_C, 1e-15);
+  assert_int_equal(m.n_gpus, 2);
+  for (int k = 0; k < 2; k++) {
+    REL(m.gpu_u_b_w_per_c[k], LJ_BUDGET_LEAKAGE_W_PER_C, 1e-15);
+    REL(m.gpu_tref_c[k], cool[k], 1e-15);
+    REL(m.gpu_t_hot_c[k], hot[k], 1e-15);
+  }
+  lj_budget_sum x = {0};
+  lj_budget_add_gpus(&x, &m, 1, 2.0, run_at, NAN);
+  REL(lj_budget_idle_j(&m, &x), sqrt(1.0 + 135.0 * 135.0), 1e-12);
+  lj_budget_add_gpus(&x, &m, -1, 2.0, run_at, NAN);  // a check's two sides cancel on each GPU
+  assert_true(lj_budget_idle_j(&m, &x) == 0);
+  // a term of unknown temperature: each GPU's hottest, 1 s: 1.5 x (20 + 35)
+  lj_budget_sum y = {0};
+  const double unknown[2] = {NAN, NAN};
+  lj_budget_add_gpus(&y, &m, 1, 1.0, unknown, NAN);
+  REL(lj_budget_idle_j(&m, &y), sqrt(0.25 + 82.5 * 82.5), 1e-12);
+  // through the analysis: the decode phase (2 s a unit, its windows at GPU 0's 50 C) and a stage
+  // estimate (0.5 s a call, 45 C in the run's trials; GPU 0 read 45, GPU 1 70 C)
+  r.phases[LJ_PHASE_DECODE].dynamic_j.n = 3, r.phases[LJ_PHASE_DECODE].dynamic_j.mean = 100;
+  r.phases[LJ_PHASE_DECODE].time_s.mean = 2;
+  lj_phase_window w;
+  memset(&w, 0, sizeof w);
+  w.phase = LJ_PHASE_DECODE, w.units = 1, w.temperature_c = 50;
+  w.w.duration_s = 2, w.w.counter_above_idle_j = 100;
+  assert_int_equal(lj_profile_add_window(&r, &w), 0);
+  lj_profile_stage st = stage_at(LJ_STAGE_DOWN, 0.5, 45);
+  assert_int_equal(lj_profile_add_stage(&r, &st), 0);
+  for (int k = 0; k < 2; k++) {
+    r.ranks[k].stages = malloc(sizeof *r.ranks[k].stages);
+    assert_non_null(r.ranks[k].stages);
+    r.ranks[k].stages[0] = stage_at(LJ_STAGE_DOWN, 0.5, k ? 70 : 45), r.ranks[k].n_stages = 1;
+  }
+  assert_int_equal(lj_analyze_budgets(&r), 0);
+  const lj_budget *ph = lj_profile_budget_of(&r, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+  assert_non_null(ph);
+  REL(ph->idle_j, sqrt(1.0 + 135.0 * 135.0), 1e-12);
+  const lj_budget *sb = lj_profile_budget_of(&r, "stage", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_DOWN);
+  assert_non_null(sb);
+  double slope = 1.5 * 0.5 * (45 - 35) + 1.5 * 0.5 * (70 - 30);
+  REL(sb->idle_j, sqrt(0.25 * 0.25 + slope * slope), 1e-12);
+  // one GPU's model where the figures are one GPU's
   r.n_ranks = 1;
   lj_budget_idle_model_of(&r, &m);
+  assert_int_equal(m.n_gpus, 0);
   REL(m.u_b_w_per_c, LJ_BUDGET_LEAKAGE_W_PER_C, 1e-15);
   r.n_ranks = 0;
   lj_budget_idle_model_of(&r, &m);
-  REL(m.u_b_w_per_c, LJ_BUDGET_LEAKAGE_W_PER_C, 1e-15);
+  assert_int_equal(m.n_gpus, 0);
   lj_profile_result_free(&r);
 }
 
@@ -127,7 +189,7 @@ static void test_edge_term(void **state) {
   lj_budget_idle_model m;
   memset(&m, 0, sizeof m);
   m.tref_c = m.t_hot_c = NAN;
-  lj_budget_sum x = {0, 0, 0, 0};
+  lj_budget_sum x = {0};
   lj_budget_add(&x, &m, 1, NAN, NAN, 2.0);
   lj_budget_add(&x, &m, -1, NAN, NAN, 1.5);
   REL(x.edge, 0.5, 1e-15);

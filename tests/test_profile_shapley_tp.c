@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "common/error.h"
 #include "profile/profile_analyze.h"
@@ -26,6 +27,7 @@
 #include "store/store.h"
 #include "store_round_trip.h"
 #include "render_profile.h"
+#include "report/report_derived.h"
 #include "report/report_page.h"
 
 enum { N = LJ_LAYER_STAGES_TP, R = 3, DEG = 2 };
@@ -201,16 +203,81 @@ static void test_per_gpu_split(void **state) {
 }
 
 // A rank whose idle is uncertain: its budget widens the residual's interval, so a residual that
-// passes on its own interval no longer passes with the budget (as on one GPU).
+// passes on its own interval no longer passes with the budget (as on one GPU), and one that misses
+// on its own interval is INCONCLUSIVE with it: the report judges each GPU with its own budget.
 static void test_rank_budget_decides(void **state) {
   (void)state;
   lj_profile_result r;
   run_of(&r);
   r.ranks[0].idle_sd_w = 50;  // W: the layer's 11 stages' idle exposure makes this several %
+  r.ranks[1].idle_sd_w = 500;  // GPU 1's third-order term misses on its trials alone, not with this budget
   assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
   const lj_shapley_check *c = &r.ranks[0].shapley[LJ_PHASE_DECODE];
   assert_true(c->residual_lo_pct > -5 && c->residual_hi_pct < 5);  // its own interval within
   assert_false(c->pass);
+  // the report judges each GPU's check with that GPU's budget, as the sum's with the run's
+  const lj_shapley_check *c1 = &r.ranks[1].shapley[LJ_PHASE_DECODE];
+  assert_true(c1->residual_lo_pct > 5);  // wholly outside on its trials
+  lj_report_gpu_check g;
+  lj_report_gpu_check_of(&r, 1, LJ_PHASE_DECODE, &g);
+  assert_non_null(g.budget);
+  REL(g.budget_pct, lj_budget_total_pct(lj_budget_find(r.ranks[1].budgets, r.ranks[1].n_budgets, "shapley",
+                                                       LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE)), 1e-12);
+  REL(g.judged_lo_pct + 100, c1->residual_pct - g.budget_pct + 100, 1e-12);
+  assert_true(g.judged_lo_pct < 5 && g.judged_hi_pct > 5);
+  assert_int_equal(g.verdict, LJ_VERDICT_INCONCLUSIVE);
+  assert_int_equal(lj_report_rank_shapley_verdict(&r.ranks[1], c1), LJ_VERDICT_INCONCLUSIVE);
+  lj_report_gpu_check_of(&r, 0, LJ_PHASE_DECODE, &g);
+  assert_int_equal(g.verdict, LJ_VERDICT_INCONCLUSIVE);
+  // the sum's row: the run's budget
+  lj_report_gpu_check_of(&r, DEG, LJ_PHASE_DECODE, &g);
+  assert_true(g.budget == lj_profile_budget_of(&r, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE));
+  lj_profile_result_free(&r);
+}
+
+// Each GPU's leakage from its own temperatures: every trial ran at 40 C on both GPUs; the run's
+// coolest reading is 40 C (GPU 0's range unknown: the run's), GPU 1's own coolest 30 C. GPU 0's
+// check has no slope term; GPU 1's is 1.5 W/C x 10 C x its exposure S0; the sum's is GPU 1's alone
+// (before, it took GPU 0's temperatures for both: none). Every check has the same S0 (the same
+// times), which GPU 0's idle term gives: u_a S0 with u_a its idle's sd.
+static void test_rank_temperatures(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_of(&r);
+  r.cond.temperature_min_c = r.cond.temperature_max_c = 40;
+  r.ranks[1].temperature_min_c = 30, r.ranks[1].temperature_max_c = 45;
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  const lj_budget *b[DEG + 1];
+  for (int k = 0; k < DEG; k++)
+    b[k] = lj_budget_find(r.ranks[k].budgets, r.ranks[k].n_budgets, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY,
+                          LJ_STAGE_NONE);
+  b[DEG] = lj_profile_budget_of(&r, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE);
+  for (int k = 0; k <= DEG; k++) assert_non_null(b[k]);
+  double u0 = 0.5 / sqrt(2.0), s0 = b[0]->idle_j / u0;
+  assert_true(s0 > 0);
+  REL(b[1]->idle_j, s0 * sqrt(u0 * u0 + 15.0 * 15.0), 1e-9);
+  REL(b[DEG]->idle_j, s0 * sqrt(0.5 * 0.5 + 15.0 * 15.0), 1e-9);
+  lj_profile_result_free(&r);
+}
+
+// A GPU whose own trials lack a stage's isolation in decode has no split there; why is the note
+// its analysis wrote, carried into the run's notes with the GPU named (it was dropped).
+static void test_rank_notes(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_of(&r);
+  lj_profile_rank *rk = &r.ranks[1];
+  for (size_t i = 0; i < rk->n_trials; i++) {
+    lj_profile_trial *t = &rk->trials[i];
+    if (t->method == LJ_METHOD_ISOLATION && t->key.phase == LJ_PHASE_DECODE && t->key.stage == LJ_STAGE_GATE_UP)
+      t->method = LJ_METHOD_KNOWN;  // not an isolation trial: GPU 1 has no estimate of it
+  }
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  assert_int_equal(rk->shapley[LJ_PHASE_DECODE].n_rounds, 0);
+  assert_int_equal(rk->shapley[LJ_PHASE_PREFILL].n_rounds, R);
+  assert_non_null(strstr(r.notes, "GPU 1: No Shapley split of decode: stage gate_up has no isolation estimate."));
+  assert_non_null(strstr(r.notes, "GPU 1: no Shapley split of decode (its own trials lack a round or an estimate)."));
+  assert_null(strstr(r.notes, "GPU 0: "));  // GPU 0's analysis wrote none
   lj_profile_result_free(&r);
 }
 
@@ -234,18 +301,25 @@ static void test_cancelling(void **state) {
   g_third_frac[0] = keep[0], g_third_frac[1] = keep[1];
 }
 
+// The planted run analysed into r, written to a new store at path (in a new directory dir) and read
+// back into back; the store stays open.
+static lj_store *analysed_and_stored(lj_profile_result *r, lj_profile_result *back, char *dir, size_t dir_cap,
+                                     char *path, size_t path_cap) {
+  run_of(r);
+  assert_int_equal(lj_profile_analyze(r, NULL, NULL, 0, 0), 0);
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, dir_cap, "%s/lj_shapley_tp_XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, path_cap, "%s/p.db", dir);
+  return store_round_trip(path, r, back);
+}
+
 // Each rank's idle, trials, estimates and checks written under its tp_rank and read back as they were.
 static void test_ranks_stored(void **state) {
   (void)state;
   lj_profile_result r, back;
-  run_of(&r);
-  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
   char dir[512], path[600];
-  const char *tmp = getenv("TMPDIR");
-  snprintf(dir, sizeof dir, "%s/lj_shapley_tp_XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/p.db", dir);
-  lj_store *st = store_round_trip(path, &r, &back);
+  lj_store *st = analysed_and_stored(&r, &back, dir, sizeof dir, path, sizeof path);
   assert_int_equal(back.n_ranks, DEG);
   for (int k = 0; k < DEG; k++) {
     const lj_profile_rank *w = &r.ranks[k], *g = &back.ranks[k];
@@ -259,18 +333,78 @@ static void test_ranks_stored(void **state) {
       assert_int_equal(g->shapley[ph].pass, w->shapley[ph].pass);
       REL(g->shapley[ph].residual_pct + 100, w->shapley[ph].residual_pct + 100, 1e-9);
     }
+    // its own budgets under its tp_rank, and its check's verdict read back from them
+    assert_true(w->n_budgets > 0);
+    assert_int_equal((int)g->n_budgets, (int)w->n_budgets);
+    const lj_budget *bw = lj_budget_find(w->budgets, w->n_budgets, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY,
+                                         LJ_STAGE_NONE);
+    const lj_budget *bg = lj_budget_find(g->budgets, g->n_budgets, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY,
+                                         LJ_STAGE_NONE);
+    assert_non_null(bw);
+    assert_non_null(bg);
+    REL(bg->total_j, bw->total_j, 1e-12);
+    REL(bg->idle_j, bw->idle_j, 1e-12);
+    assert_int_equal(lj_report_rank_shapley_verdict(g, &g->shapley[LJ_PHASE_DECODE]),
+                     lj_report_rank_shapley_verdict(w, &w->shapley[LJ_PHASE_DECODE]));
     const lj_profile_stage *a = shapley_row(w->stages, w->n_stages, LJ_PHASE_DECODE, LJ_STAGE_MLP_ALLREDUCE);
     const lj_profile_stage *b = shapley_row(g->stages, g->n_stages, LJ_PHASE_DECODE, LJ_STAGE_MLP_ALLREDUCE);
     assert_non_null(a);
     assert_non_null(b);
     REL(b->est.dynamic_j.mean, a->est.dynamic_j.mean, 1e-12);
   }
-  // the run's own rows stay the sum's
+  // the run's own rows stay the sum's (its budgets too: none of a rank's among them)
+  assert_int_equal((int)back.n_budgets, (int)r.n_budgets);
+  REL(lj_profile_budget_of(&back, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE)->total_j,
+      lj_profile_budget_of(&r, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE)->total_j, 1e-12);
   assert_int_equal((int)back.n_trials, (int)r.n_trials);
   assert_int_equal((int)back.n_stages, (int)r.n_stages);
   REL(back.shapley[LJ_PHASE_DECODE].full_j.mean, r.shapley[LJ_PHASE_DECODE].full_j.mean, 1e-12);
   lj_store_close(st);
   lj_profile_result_free(&back);
+  lj_profile_result_free(&r);
+  remove(path);
+  remove(dir);
+}
+
+// A file of version 18 (the budgets without tp_rank: the run's own rows only, the sum's at degree 2):
+// read as it is, or upgraded to 19 (its rows become the sum's, tp_rank -1), the run's budgets are
+// what it stored and no rank has any; each GPU's verdict then falls back to its stored pass.
+static void test_upgrade_from_v18(void **state) {
+  (void)state;
+  lj_profile_result r, back;
+  char dir[512], path[600];
+  lj_store *st = analysed_and_stored(&r, &back, dir, sizeof dir, path, sizeof path);
+  lj_store_close(st);
+  lj_profile_result_free(&back);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "DELETE FROM budgets WHERE tp_rank >= 0; ALTER TABLE budgets DROP COLUMN tp_rank;"
+                                    " PRAGMA user_version = 18; UPDATE meta SET value = '18' WHERE key = "
+                                    "'schema_version';", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  for (int upgrade = 0; upgrade < 2; upgrade++) {
+    assert_int_equal(upgrade ? lj_store_open(path, &st) : lj_store_open_readonly(path, &st), 0);
+    if (lj_store_read_profile(st, 1, &back) < 0) fail_msg("%s", lj_error_message());
+    lj_store_close(st);
+    assert_int_equal((int)back.n_budgets, (int)r.n_budgets);
+    for (int k = 0; k < DEG; k++) {
+      assert_int_equal((int)back.ranks[k].n_budgets, 0);
+      const lj_shapley_check *c = &back.ranks[k].shapley[LJ_PHASE_DECODE];
+      assert_int_equal(lj_report_rank_shapley_verdict(&back.ranks[k], c), c->pass ? LJ_VERDICT_PASS : LJ_VERDICT_MISS);
+    }
+    lj_profile_result_free(&back);
+  }
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), min(tp_rank), max(tp_rank) FROM budgets", -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), (int)r.n_budgets);
+  assert_int_equal(sqlite3_column_int(q, 1), -1);
+  assert_int_equal(sqlite3_column_int(q, 2), -1);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
   lj_profile_result_free(&r);
   remove(path);
   remove(dir);
@@ -285,14 +419,16 @@ static void test_rendered(void **state) {
   assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
   // text: each GPU's row and the sum's; GPU 1's third-order term (+14% of its layer) a MISS
   static const char *const in_text[] = {"decode      0", "decode      1", "decode    sum", "  PASS\n", "  MISS\n",
-                                        "idle per GPU: 0: 60.0 W, 1: 40.0 W; sum 100.0 W"};
-  static const char *const in_json[] = {"\"shapley\": [", "\"tp_rank\": 1", "\"idle_w\": 40"};
+                                        "idle per GPU: 0: 60.0 W, 1: 40.0 W; sum 100.0 W",
+                                        "budget            judged  verdict"};
+  static const char *const in_json[] = {"\"shapley\": [", "\"tp_rank\": 1", "\"idle_w\": 40", "\"budget_pct\": ",
+                                        "\"judged_lo_pct\": ", "\"budgets\": [", "\"kind\": \"shapley\""};
   for (int json = 0; json < 2; json++) {
     char *out = render(&r, json);
     const char *at = strstr(out, json ? "\"per_gpu\": [" : "Per GPU (tensor-parallel degree 2");
     assert_non_null(at);
     assert_true(json || strstr(at, "Shapley additive check per GPU (tensor-parallel degree 2"));
-    int n = json ? 3 : 6;
+    int n = 7;
     for (int i = 0; i < n; i++)
       if (!strstr(at, json ? in_json[i] : in_text[i])) fail_msg("missing: %s", json ? in_json[i] : in_text[i]);
     free(out);
@@ -310,8 +446,11 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_per_gpu_split),
       cmocka_unit_test(test_rank_budget_decides),
+      cmocka_unit_test(test_rank_temperatures),
+      cmocka_unit_test(test_rank_notes),
       cmocka_unit_test(test_cancelling),
       cmocka_unit_test(test_ranks_stored),
+      cmocka_unit_test(test_upgrade_from_v18),
       cmocka_unit_test(test_rendered),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

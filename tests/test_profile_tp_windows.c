@@ -97,15 +97,30 @@ static void stored_and_read(const lj_profile_result *r, int want_ranks) {
   remove(dir);
 }
 
+// Two GPUs' windows collected into r (its plan at degree 2); the windows, for the caller to free.
+static lj_windows *collected_two_gpus(lj_profile_result *r) {
+  lj_windows *w = windows_of(2);
+  lj_profile_result_init(r);
+  r->plan.level = 0.95, r->plan.tp_degree = 2;
+  add_windows(r);
+  int handles[4] = {0, 1, 2, 3}, devs[2] = {0, 1};
+  assert_int_equal(lj_profile_tp_collect(r, w, handles, devs, 2), 0);
+  return w;
+}
+
+// Each GPU's temperature readings over the 8 s: GPU d at 50 + 20 d C, rising by `per_s` C a second.
+static void temperatures_of(lj_trace *t, double per_s) {
+  lj_trace_init(t);
+  for (int d = 0; d < 2; d++)
+    for (int k = 0; k <= 80; k++)
+      trace_add(t, d, LJ_READING_TEMPERATURE, at(k * 0.1), 50.0 + 20.0 * d + per_s * k * 0.1);
+  lj_trace_sort(t);
+}
+
 static void test_two_gpus(void **state) {
   (void)state;
-  lj_windows *w = windows_of(2);
   lj_profile_result r;
-  lj_profile_result_init(&r);
-  r.plan.level = 0.95, r.plan.tp_degree = 2;
-  add_windows(&r);
-  int handles[4] = {0, 1, 2, 3}, devs[2] = {0, 1};
-  assert_int_equal(lj_profile_tp_collect(&r, w, handles, devs, 2), 0);
+  lj_windows *w = collected_two_gpus(&r);
   assert_int_equal(r.n_ranks, 2);
   // the run's window: both GPUs (decode window 1: 2 s at 500 W)
   assert_int_equal(r.windows[1].w.device, -1);
@@ -187,10 +202,7 @@ static void test_trials_summed(void **state) {
   int handles[1] = {1}, devs[2] = {0, 1};
   // each GPU's temperature readings: rank 1's runs 20 C hotter than rank 0's (the trial was filed at 40)
   lj_trace temps;
-  lj_trace_init(&temps);
-  for (int d = 0; d < 2; d++)
-    for (int k = 0; k <= 80; k++) trace_add(&temps, d, LJ_READING_TEMPERATURE, at(k * 0.1), 50.0 + 20.0 * d);
-  lj_trace_sort(&temps);
+  temperatures_of(&temps, 0);
   assert_int_equal(lj_profile_tp_collect_trials(&r, w, handles, devs, 2, kIdle, temps.samples, temps.n_samples), 0);
   const lj_replay_trial *got = &r.trials[0].t;
   EXACT(got->counter_energy_j, 2.0 * 500.0 - 0.5 * 90.0);
@@ -220,6 +232,35 @@ static void test_trials_summed(void **state) {
   EXACT(r.trials[0].t.counter_energy_j, 2.0 * kPower[0] - 0.5 * kIdle[0]);
   EXACT(r.trials[0].t.temperature_c, 40);
   assert_null(r.ranks[0].trials);
+  lj_profile_result_free(&r);
+  lj_trace_free(&temps);
+  lj_windows_free(w);
+}
+
+// Each GPU's temperatures (what its leakage term in the sum's budget takes): GPU 0 idled at 35 C
+// and reads 50 + s C at second s, GPU 1 idled at 30 C and reads 20 C more; a window's mean is its
+// readings' (prefill windows at 0.5-1.5 s and 4.5-5.5 s: 50 + 3 on GPU 0; decode at 2-4 s and
+// 6-7.5 s: 50 + 4.875), the range over the run with the idle's mean.
+static void test_gpu_temperatures(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_windows *w = collected_two_gpus(&r);
+  lj_trace temps;
+  temperatures_of(&temps, 1.0);
+  const int devs[2] = {0, 1};
+  const double idle_temp[2] = {35, 30};
+  lj_profile_tp_temperatures(&r, devs, idle_temp, temps.samples, temps.n_samples);
+  for (int k = 0; k < 2; k++) {
+    EXACT(r.ranks[k].temperature_min_c, idle_temp[k]);
+    EXACT(r.ranks[k].temperature_max_c, 58.0 + 20.0 * k);
+    EXACT(r.ranks[k].phase_temperature_c[LJ_PHASE_PREFILL], 53.0 + 20.0 * k);
+    EXACT(r.ranks[k].phase_temperature_c[LJ_PHASE_DECODE], 54.875 + 20.0 * k);
+    assert_true(isnan(r.ranks[k].phase_temperature_c[LJ_PHASE_LOAD]));
+  }
+  // without an idle temperature: the readings' range alone
+  const double none[2] = {NAN, NAN};
+  lj_profile_tp_temperatures(&r, devs, none, temps.samples, temps.n_samples);
+  EXACT(r.ranks[1].temperature_min_c, 70.0);
   lj_profile_result_free(&r);
   lj_trace_free(&temps);
   lj_windows_free(w);
@@ -301,6 +342,7 @@ int main(void) {
       cmocka_unit_test(test_one_gpu_for_every_rank),
       cmocka_unit_test(test_degree_one),
       cmocka_unit_test(test_trials_summed),
+      cmocka_unit_test(test_gpu_temperatures),
       cmocka_unit_test(test_allreduce_cost_of_the_plan),
       cmocka_unit_test(test_bad_device_count),
       cmocka_unit_test(test_refused_options),

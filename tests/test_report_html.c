@@ -339,6 +339,13 @@ static void test_page(void **state) {
     c->sum_shapley_j.estimate = c->full_j.mean * (1 + c->residual_pct / 100);
     c->pass = k != 1;
   }
+  // GPU 1's own budget, 8% of its layer: judged [+4%, +20%], INCONCLUSIVE where its trials alone MISS
+  lj_budget *b1 = calloc(1, sizeof *b1);
+  assert_non_null(b1);
+  snprintf(b1->kind, sizeof b1->kind, "shapley");
+  b1->phase = LJ_PHASE_DECODE, b1->method = LJ_METHOD_SHAPLEY, b1->stage = LJ_STAGE_NONE;
+  b1->reference_j = 1e-3, b1->total_j = 0.08e-3;
+  run.prof.ranks[1].budgets = b1, run.prof.ranks[1].n_budgets = 1;
   out = fopen(tp_path, "w");
   assert_non_null(out);
   assert_int_equal(lj_report_html(out, &run), rc);
@@ -440,7 +447,10 @@ static void test_page(void **state) {
   assert_non_null(strstr(after, "<td>75.0%</td>"));
   assert_non_null(strstr(after, "<td>sum</td>"));
   assert_non_null(strstr(after, "Per GPU: each GPU"));  // the per-GPU additive checks under the Shapley table
-  assert_non_null(strstr(after, "<td>+12.0% [+11.0%, +13.0%]</td><td>MISS</td>"));  // GPU 1's check
+  // GPU 1's check, judged with its own budget; GPU 0's has none stored (its trials' interval)
+  assert_non_null(strstr(after, "<td>+12.0% [+11.0%, +13.0%]</td><td>\u00b18.0%</td><td>[+4.0%, +20.0%]</td>"
+                                "<td>INCONCLUSIVE</td>"));
+  assert_non_null(strstr(after, "<td>+1.0% [0.0%, +2.0%]</td><td>-</td><td>[0.0%, +2.0%]</td><td>PASS</td>"));
   json_decref(s);
   free(st);
   free(after);

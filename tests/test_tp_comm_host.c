@@ -11,7 +11,10 @@
 //   - --tp-backend names;
 //   - which replays of the ranks average their all-reduces (lj_tp_order_averages): those where an
 //     all-reduce meets delta already reduced round the cycle (alone, or the layer without o_proj or
-//     down, or the interleaved order's two in a row), not the run's order or the reversed one.
+//     down, or the interleaved order's two in a row), not the run's order or the reversed one;
+//   - the ranks' arrivals at an all-reduce (tp_arrivals.h): a call that fails after one rank
+//     arrived leaves none behind, so the next call neither refuses that rank nor completes the
+//     collective without the others.
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +30,7 @@
 #include "common/error.h"
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/nccl_api.h"
+#include "engine/cuda/tp_arrivals.h"
 #include "engine/cuda/tp_comm.h"
 #include "engine/cuda/tp_engine.h"
 #include "engine/cuda/tp_sum.h"
@@ -179,11 +183,44 @@ static void test_replay_order_averages(void **state) {
   assert_int_equal(lj_tp_order_averages(pair, 2), 0);
 }
 
+static void test_arrivals(void **state) {
+  (void)state;
+  lj_tp_arrivals a;
+  memset(&a, 0, sizeof a);
+  // degree 2: the collective when the second rank arrives, in either order
+  assert_int_equal(lj_tp_arrive(&a, 2, 1, 6), 0);
+  assert_int_equal(lj_tp_arrive(&a, 2, 0, 6), 1);
+  assert_int_equal(lj_tp_arrivals_end(&a, 0), 0);
+  // a call that fails after rank 0 arrived (rank 1's o_proj failed): the next call starts clean,
+  // so rank 1 alone does not complete the collective, and rank 0 is not "twice"
+  assert_int_equal(lj_tp_arrive(&a, 2, 0, 6), 0);
+  assert_int_equal(lj_tp_arrivals_end(&a, LJ_ECUDA), LJ_ECUDA);
+  assert_int_equal(lj_tp_arrive(&a, 2, 1, 6), 0);
+  assert_int_equal(lj_tp_arrive(&a, 2, 0, 6), 1);
+  // a call that returned with a rank still waiting is an error, and leaves nothing either
+  assert_int_equal(lj_tp_arrive(&a, 4, 2, 1), 0);
+  assert_int_equal(lj_tp_arrivals_end(&a, 0), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "1 rank waiting"));
+  assert_int_equal(a.n, 0);
+  // twice, another token count, outside the group: refused, cleared
+  assert_int_equal(lj_tp_arrive(&a, 2, 0, 6), 0);
+  assert_int_equal(lj_tp_arrive(&a, 2, 0, 6), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "rank 0 arrived twice"));
+  assert_int_equal(lj_tp_arrive(&a, 2, 0, 6), 0);
+  assert_int_equal(lj_tp_arrive(&a, 2, 1, 7), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "with another token count"));
+  assert_int_equal(lj_tp_arrive(&a, 2, 2, 6), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "rank 2 outside the group of 2"));
+  assert_int_equal(a.n, 0);
+  lj_clear_error();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_search_order),     cmocka_unit_test(test_nvls_and_version),
       cmocka_unit_test(test_loopback_sum),     cmocka_unit_test(test_rank_memory_plan),
       cmocka_unit_test(test_backend_names),     cmocka_unit_test(test_replay_order_averages),
+      cmocka_unit_test(test_arrivals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
 # every rank on the one device (--tp-backend loopback) and NCCL at degree 1, then what a
 # multi-GPU machine needs known first (GPUs, topology, NCCL). Under 2 minutes on an H100.
 #   1. test_cuda_tp: loopback degree 2 and 4 against the CPU emulation and the engine alone, NCCL
-#      degree 1 bit for bit, the all-reduce shown to matter (its printed numbers are kept);
+#      degree 1 bit for bit, the all-reduce shown to matter (its printed numbers are kept); its NCCL
+#      degree-2 order replays skip here, saying so (tp_multi.sh runs them on 2+ GPUs);
 #   2. generate --tp 2 --tp-backend loopback on the tiny presets and llama-3.2-1b (random weights
 #      generated per rank on the GPU): greedy tokens = --tp 1's (the engine alone) until a near tie;
 #   3. generate --tp 1 --tp-backend nccl (llama-3.2-1b): the same tokens through NCCL's path;

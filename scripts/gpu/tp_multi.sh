@@ -4,7 +4,8 @@
 #   - tiny: --tp 2 over NCCL = the CPU emulation's greedy tokens;
 #   - llama-3.2-1b at each degree: greedy tokens (32) = --tp 1's (the engine alone);
 #   - llama-3.1-8b at --tp 1 (engine alone, CUDA graphs) and --tp 2, 4 (eager): decode tok/s;
-#   - test_cuda_tp (loopback, NCCL degree 1) as on one GPU;
+#   - test_cuda_tp (loopback, NCCL degree 1) as on one GPU, and its NCCL degree-2 order replays
+#     (test_nccl_order_replays: skipped on one GPU);
 #   - profile --quick of llama-3.1-8b at --tp 1, 2, 4 (J/token of prefill and decode against the
 #     degree, each GPU's decode J/token) and of llama-3.3-70b at --tp 2, 4, 8 (as many as the GPUs
 #     allow; 70B in bf16 needs 2): completes, one per-GPU row per rank, the per-GPU decode energy

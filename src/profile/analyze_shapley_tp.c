@@ -3,8 +3,12 @@
 // twice over: once on the run's own figures (the sum over the GPUs), and once per GPU on that
 // GPU's own readings alone, with its own idle. Each GPU's additive check (its Shapley values
 // against its own whole-layer replay) is what the issue holds to 5% per GPU, judged as on one GPU:
-// PASS only with the residual's interval, widened by that GPU's uncertainty budget, inside.
+// PASS only with the residual's interval, widened by that GPU's uncertainty budget, inside; the
+// budgets are kept with the rank (the report judges its checks by them). Its budgets' leakage term
+// takes its own GPU's temperatures. The notes its analysis wrote (why a split or a check is
+// missing) go into the run's, prefixed with the GPU.
 // The layer's own game (shapley_layer.h) is not fitted here: its windows list the degree-1 layer.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +25,24 @@ static int rank_split(lj_profile_result *r, int k) {
   v.plan = r->plan;
   v.cond = r->cond;
   v.cond.idle_w = rk->idle_w, v.cond.idle_sd_w = rk->idle_sd_w;
+  // its budget's leakage term from its own GPU's temperatures, where the sampler read them
+  if (isfinite(rk->temperature_min_c) && isfinite(rk->temperature_max_c))
+    v.cond.temperature_min_c = rk->temperature_min_c, v.cond.temperature_max_c = rk->temperature_max_c;
   memcpy(v.phases, r->rank_phases[k], sizeof v.phases);
   v.trials = rk->trials, v.n_trials = rk->n_trials;  // borrowed: not freed with v
   int rc = lj_analyze_isolation(&v);
   if (rc == 0) rc = lj_analyze_closures(&v);
   for (int ph = LJ_PHASE_PREFILL; rc == 0 && ph <= LJ_PHASE_DECODE; ph++) rc = lj_analyze_shapley_phase(&v, (lj_phase)ph);
   if (rc == 0) rc = lj_analyze_budgets(&v);  // the rank's own idle: its checks' verdicts
+  if (v.notes[0]) lj_profile_note(r, "GPU %d: %s", k, v.notes);  // why its split or a check is missing
   if (rc == 0) {
     free(rk->stages);
     rk->stages = v.stages, rk->n_stages = v.n_stages;
     v.stages = NULL, v.n_stages = 0;
     memcpy(rk->shapley, v.shapley, sizeof rk->shapley);
+    free(rk->budgets);
+    rk->budgets = v.budgets, rk->n_budgets = v.n_budgets;
+    v.budgets = NULL, v.n_budgets = 0;
     for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++)
       if (r->shapley[ph].n_rounds > 0 && rk->shapley[ph].n_rounds < 1)
         lj_profile_note(r, "GPU %d: no Shapley split of %s (its own trials lack a round or an estimate).", k,

@@ -29,25 +29,49 @@ void lj_budget_idle_model_of(const lj_profile_result *r, lj_budget_idle_model *m
   }
   m->u_a_w = isfinite(r->cond.idle_sd_w) ? r->cond.idle_sd_w : 0;
   // an unusable fit still bounds the slope by its interval's wider end; without one, the figure
-  // once for each GPU the figures sum (a tensor-parallel run's own: every rank's, whose leakage
-  // grows alike with the heat)
-  int gpus = r->plan.tp_degree > 1 && r->n_ranks > 1 ? r->n_ranks : 1;
   m->u_b_w_per_c = c && isfinite(c->slope_lo) && isfinite(c->slope_hi) ? fmax(fabs(c->slope_lo), fabs(c->slope_hi))
-                                                                         : gpus * LJ_BUDGET_LEAKAGE_W_PER_C;
+                                                                         : LJ_BUDGET_LEAKAGE_W_PER_C;
   m->tref_c = c && isfinite(c->t0_c) ? c->t0_c : isfinite(cool) ? cool : NAN;
+  // A tensor-parallel run's own figures sum every GPU's: each GPU's leakage at its own temperatures,
+  // from its own coolest reading (the run's range where its own is unknown). No GPU has an idle curve
+  // of its own yet, so each takes the figure.
+  if (c || !(r->plan.tp_degree > 1 && r->n_ranks > 1)) return;
+  m->n_gpus = r->n_ranks;
+  for (int k = 0; k < r->n_ranks; k++) {
+    const lj_profile_rank *rk = &r->ranks[k];
+    m->gpu_u_b_w_per_c[k] = LJ_BUDGET_LEAKAGE_W_PER_C;
+    m->gpu_tref_c[k] = isfinite(rk->temperature_min_c) ? rk->temperature_min_c : m->tref_c;
+    m->gpu_t_hot_c[k] = isfinite(rk->temperature_max_c) ? rk->temperature_max_c : m->t_hot_c;
+  }
 }
 
-void lj_budget_add(lj_budget_sum *x, const lj_budget_idle_model *m, double c, double t_s, double temp_c, double edge_j) {
+// One GPU's slope exposure of a term: signed at its known temperature, else bounded by the hottest.
+static void add_slope(double *s1, double *s1_abs, double c, double t_s, double temp_c, double tref_c, double hot_c) {
+  if (isfinite(temp_c) && isfinite(tref_c)) *s1 += c * t_s * (temp_c - tref_c);
+  else if (isfinite(hot_c) && isfinite(tref_c)) *s1_abs += fabs(c) * t_s * fabs(hot_c - tref_c);
+}
+
+void lj_budget_add_gpus(lj_budget_sum *x, const lj_budget_idle_model *m, double c, double t_s,
+                        const double *gpu_temp_c, double edge_j) {
   if (isfinite(t_s)) {
     x->s0 += c * t_s;
-    if (isfinite(temp_c) && isfinite(m->tref_c)) x->s1 += c * t_s * (temp_c - m->tref_c);
-    else if (isfinite(m->t_hot_c) && isfinite(m->tref_c)) x->s1_abs += fabs(c) * t_s * fabs(m->t_hot_c - m->tref_c);
+    if (!m->n_gpus) add_slope(&x->s1, &x->s1_abs, c, t_s, gpu_temp_c[0], m->tref_c, m->t_hot_c);
+    for (int k = 0; k < m->n_gpus; k++)
+      add_slope(&x->gpu_s1[k], &x->gpu_s1_abs[k], c, t_s, gpu_temp_c[k], m->gpu_tref_c[k], m->gpu_t_hot_c[k]);
   }
   if (isfinite(edge_j)) x->edge += c * edge_j;
 }
 
+void lj_budget_add(lj_budget_sum *x, const lj_budget_idle_model *m, double c, double t_s, double temp_c, double edge_j) {
+  double t[LJ_PROFILE_MAX_RANKS];
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) t[k] = temp_c;
+  lj_budget_add_gpus(x, m, c, t_s, t, edge_j);
+}
+
 double lj_budget_idle_j(const lj_budget_idle_model *m, const lj_budget_sum *x) {
   double a = m->u_a_w * x->s0, b = m->u_b_w_per_c * (fabs(x->s1) + x->s1_abs);
+  if (m->n_gpus) b = 0;
+  for (int k = 0; k < m->n_gpus; k++) b += m->gpu_u_b_w_per_c[k] * (fabs(x->gpu_s1[k]) + x->gpu_s1_abs[k]);
   return sqrt(a * a + b * b);
 }
 
@@ -101,17 +125,22 @@ static void set_terms(lj_budget *b, const lj_budget_idle_model *m, double trial_
 static double half_width(const lj_mean_ci *c) { return c->n >= 2 ? (c->hi - c->lo) / 2 : NAN; }
 
 // Per call of a set of trials: mean time, mean temperature (NAN: none), and the edge bound of the
-// set's mean (each window's bound per call, averaged: a bias of one sign does not average out).
+// set's mean (each window's bound per call, averaged: a bias of one sign does not average out);
+// at tensor-parallel degree > 1 also each GPU's mean temperature over its own reading of them.
 typedef struct {
   int n;
   double time_s, temp_c, edge_j;
+  double gpu_temp_c[LJ_PROFILE_MAX_RANKS];
 } trial_set;
+
+// The mean of sum over n readings (NAN: none).
+static double mean_of(double sum, int n) { return n ? sum / n : NAN; }
 
 // stage -1, kv -1, variant -1, layer -2: any.
 static trial_set set_of(const lj_profile_result *r, lj_profile_method m, lj_phase ph, int stage, int64_t kv,
                         int variant, int layer, int samples) {
-  trial_set s = {0, 0, 0, 0};
-  int n_temp = 0;
+  trial_set s = {0};
+  int n_temp = 0, n_gpu_temp[LJ_PROFILE_MAX_RANKS] = {0};
   for (size_t i = 0; i < r->n_trials; i++) {
     const lj_profile_trial *t = &r->trials[i];
     if (t->method != m || t->key.phase != ph || t->groups != 0 || (stage >= 0 && (int)t->key.stage != stage) ||
@@ -126,10 +155,16 @@ static trial_set set_of(const lj_profile_result *r, lj_profile_method m, lj_phas
     s.time_s += t->t.duration_s / (double)t->t.calls;
     s.edge_j += e / (double)t->t.calls;
     if (isfinite(t->t.temperature_c)) s.temp_c += t->t.temperature_c, n_temp++;
+    for (int k = 0; k < r->n_ranks && r->n_ranks > 1; k++) {  // trial i as GPU k read it
+      const lj_profile_rank *rk = &r->ranks[k];
+      double g = rk->n_trials == r->n_trials ? rk->trials[i].t.temperature_c : NAN;
+      if (isfinite(g)) s.gpu_temp_c[k] += g, n_gpu_temp[k]++;
+    }
   }
   if (s.n) s.time_s /= s.n, s.edge_j /= s.n;
   else s.time_s = s.edge_j = NAN;
-  s.temp_c = n_temp ? s.temp_c / n_temp : NAN;
+  s.temp_c = mean_of(s.temp_c, n_temp);
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) s.gpu_temp_c[k] = mean_of(s.gpu_temp_c[k], n_gpu_temp[k]);
   return s;
 }
 
@@ -188,8 +223,8 @@ static void phase_windows(const lj_profile_result *r, lj_phase ph, double *temp_
                                        w->w.duration_s, samples);
     if (isfinite(x)) e += x / (double)w->units, ne++;
   }
-  *temp_c = nt ? t / nt : NAN;
-  *edge_j = ne ? e / ne : NAN;
+  *temp_c = mean_of(t, nt);
+  *edge_j = mean_of(e, ne);
 }
 
 typedef struct {
@@ -199,12 +234,44 @@ typedef struct {
   double phase_temp[LJ_PHASE_COUNT], phase_edge[LJ_PHASE_COUNT];
 } ctx;
 
+// GPU k's own estimate of what s estimates (tensor-parallel degree > 1); NULL: none.
+static const lj_profile_stage *gpu_stage(const lj_profile_result *r, int k, const lj_profile_stage *s) {
+  const lj_profile_rank *rk = &r->ranks[k];
+  for (size_t i = 0; i < rk->n_stages; i++) {
+    const lj_profile_stage *g = &rk->stages[i];
+    if (g->method == s->method && g->est.key.phase == s->est.key.phase && g->est.key.stage == s->est.key.stage &&
+        g->est.key.kv_len == s->est.key.kv_len && g->est.key.layer == s->est.key.layer)
+      return g;
+  }
+  return NULL;
+}
+
+// A term's temperature on each GPU (c->m.n_gpus), or the run's as the one GPU's (t[0]).
+static void add_term(ctx *c, lj_budget_sum *x, double coef, double t_s, double run_temp_c, const double *gpu_temp_c,
+                     double edge_j) {
+  double t[LJ_PROFILE_MAX_RANKS];
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) t[k] = c->m.n_gpus ? gpu_temp_c[k] : run_temp_c;
+  lj_budget_add_gpus(x, &c->m, coef, t_s, t, edge_j);
+}
+
 static void add_stage_term(ctx *c, lj_budget_sum *x, double coef, const lj_profile_stage *s) {
-  lj_budget_add(x, &c->m, coef, s->est.time_per_call_s.mean, mid_temperature(&s->est), c->stage_edge[s - c->r->stages]);
+  double g[LJ_PROFILE_MAX_RANKS];
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) {
+    const lj_profile_stage *own = k < c->m.n_gpus ? gpu_stage(c->r, k, s) : NULL;
+    g[k] = own ? mid_temperature(&own->est) : NAN;
+  }
+  add_term(c, x, coef, s->est.time_per_call_s.mean, mid_temperature(&s->est), g, c->stage_edge[s - c->r->stages]);
 }
 
 static void add_set(ctx *c, lj_budget_sum *x, double coef, trial_set s) {
-  if (s.n) lj_budget_add(x, &c->m, coef, s.time_s, s.temp_c, s.edge_j);
+  if (s.n) add_term(c, x, coef, s.time_s, s.temp_c, s.gpu_temp_c, s.edge_j);
+}
+
+// The phase's windows as a term: per unit, at their mean temperature (each GPU's own over them).
+static void add_phase_term(ctx *c, lj_budget_sum *x, double coef, lj_phase ph) {
+  double g[LJ_PROFILE_MAX_RANKS];
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) g[k] = c->r->ranks[k].phase_temperature_c[ph];
+  add_term(c, x, coef, c->r->phases[ph].time_s.mean, c->phase_temp[ph], g, c->phase_edge[ph]);
 }
 
 static int phases(ctx *c) {
@@ -215,8 +282,8 @@ static int phases(ctx *c) {
     lj_budget b;
     lj_budget_init(&b, "phase", (lj_phase)ph, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
     b.value_j = b.reference_j = s->dynamic_j.mean;
-    lj_budget_sum x = {0, 0, 0, 0};
-    lj_budget_add(&x, &c->m, 1, s->time_s.mean, c->phase_temp[ph], c->phase_edge[ph]);
+    lj_budget_sum x = {0};
+    add_phase_term(c, &x, 1, (lj_phase)ph);
     set_terms(&b, &c->m, half_width(&s->dynamic_j), &x);
     LJ_TRY(lj_profile_add_budget(r, &b));
     if (!(s->tokens_per_unit > 0)) continue;
@@ -242,7 +309,7 @@ static int stages(ctx *c) {
     lj_budget_init(&b, "stage", s->est.key.phase, s->method, s->est.key.stage);
     b.layer = s->est.key.layer, b.kv_len = s->est.key.kv_len;
     b.value_j = b.reference_j = s->est.dynamic_j.mean;
-    lj_budget_sum x = {0, 0, 0, 0};
+    lj_budget_sum x = {0};
     add_stage_term(c, &x, 1, s);
     set_terms(&b, &c->m, half_width(&s->est.dynamic_j), &x);
     LJ_TRY(lj_profile_add_budget(r, &b));
@@ -261,8 +328,8 @@ static int layers(ctx *c) {
     lj_budget_init(&b, "layer", l->phase, LJ_METHOD_LAYER, LJ_STAGE_NONE);
     b.layer = l->layer, b.kv_len = l->kv_len;
     b.value_j = b.reference_j = l->dynamic_j.mean;
-    lj_budget_sum x = {0, 0, 0, 0};
-    lj_budget_add(&x, &c->m, 1, l->time_s.mean, s.temp_c, s.edge_j);
+    lj_budget_sum x = {0};
+    add_term(c, &x, 1, l->time_s.mean, s.temp_c, s.gpu_temp_c, s.edge_j);
     set_terms(&b, &c->m, half_width(&l->dynamic_j), &x);
     LJ_TRY(lj_profile_add_budget(r, &b));
   }
@@ -275,19 +342,18 @@ static int closures(ctx *c) {
   for (int ph = LJ_PHASE_PREFILL; ph <= LJ_PHASE_DECODE; ph++)
     for (int m = 0; m < LJ_METHOD_COUNT; m++) {
       const lj_closure *cl = lj_profile_closure_of(r, (lj_phase)ph, (lj_profile_method)m);
-      const lj_phase_summary *s = &r->phases[ph];
       if (cl->n_terms <= 0 || !isfinite(cl->measured_dynamic_j)) continue;
       lj_budget b;
       lj_budget_init(&b, "closure", (lj_phase)ph, (lj_profile_method)m, LJ_STAGE_NONE);
       b.value_j = cl->predicted_dynamic_j.estimate - cl->measured_dynamic_j;
       b.reference_j = cl->measured_dynamic_j;
-      lj_budget_sum x = {0, 0, 0, 0};
+      lj_budget_sum x = {0};
       for (size_t i = 0; i < r->n_stages; i++) {
         const lj_profile_stage *st = &r->stages[i];
         if ((int)st->est.key.phase == ph && st->calls_per_unit > 0 && lj_profile_stage_in_method(r, st, (lj_profile_method)m))
           add_stage_term(c, &x, st->calls_per_unit, st);
       }
-      lj_budget_add(&x, &c->m, -1, s->time_s.mean, c->phase_temp[ph], c->phase_edge[ph]);
+      add_phase_term(c, &x, -1, (lj_phase)ph);
       double trial = (cl->error_dynamic_hi_pct - cl->error_dynamic_lo_pct) / 2 / 100 * fabs(cl->measured_dynamic_j);
       set_terms(&b, &c->m, trial, &x);
       LJ_TRY(lj_profile_add_budget(r, &b));
@@ -306,7 +372,7 @@ static int shapley(ctx *c) {
     lj_budget_init(&b, "shapley", (lj_phase)ph, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE);
     b.kv_len = sc->kv_len;
     b.value_j = sc->residual_j.estimate, b.reference_j = sc->full_j.mean;
-    lj_budget_sum x = {0, 0, 0, 0};
+    lj_budget_sum x = {0};
     for (int k = 0; k < lj_layer_stages(r->plan.tp_degree); k++) {  // the all-reduce stages at degree > 1
       lj_stage st = lj_layer_order_stage_tp(0, k, r->plan.tp_degree);
       const lj_profile_stage *iso = lj_analyze_find_stage(r, LJ_METHOD_ISOLATION, (lj_phase)ph, st, sc->kv_len);
@@ -334,7 +400,7 @@ static int known(ctx *c) {
     lj_budget b;
     lj_budget_init(&b, "known_answer", ph, k->method, LJ_STAGE_NONE);
     b.value_j = k->estimate_j.estimate - k->truth_j.mean, b.reference_j = k->truth_j.mean;
-    lj_budget_sum x = {0, 0, 0, 0};
+    lj_budget_sum x = {0};
     add_set(c, &x, -1, set_of(r, LJ_METHOD_KNOWN, ph, LJ_STAGE_NONE, -1, LJ_KNOWN_ALONE_LONG, -2, samples));
     double alone = k->method == LJ_METHOD_ISOLATION ? 1 : k->method == LJ_METHOD_SHAPLEY ? 0.5 : 0;
     double with = k->method == LJ_METHOD_ISOLATION ? 0 : k->method == LJ_METHOD_SHAPLEY ? 0.5 : 1;
@@ -367,7 +433,7 @@ static int ablations(ctx *c) {
     lj_budget b;
     lj_budget_init(&b, "ablation", ac->phase, ac->method, a->stage);
     b.value_j = a->saved_j.estimate - a->replay_j.estimate, b.reference_j = a->replay_j.estimate;
-    lj_budget_sum x = {0, 0, 0, 0};
+    lj_budget_sum x = {0};
     double saved_s = 0;
     for (size_t k = 0; k < r->n_stages; k++) {
       const lj_profile_stage *s = &r->stages[k];

@@ -21,6 +21,12 @@ typedef struct {
                        // LJ_BUDGET_LEAKAGE_W_PER_C without a fit)
   double tref_c;       // curve: t0; flat idle: the temperature it was measured at (the run's coolest)
   double t_hot_c;      // the run's hottest reading: bounds a term whose own temperature is unknown
+  // The sum over the GPUs of a tensor-parallel run (flat idles): the slope term is each GPU's own,
+  // u_b x (T - tref) at that GPU's temperatures and from its own coolest reading, summed over the
+  // GPUs (their leakage grows alike with the heat: a bound, not a spread); u_b, tref_c, t_hot_c
+  // above are then unused. 0: one GPU's model.
+  int n_gpus;
+  double gpu_u_b_w_per_c[LJ_PROFILE_MAX_RANKS], gpu_tref_c[LJ_PROFILE_MAX_RANKS], gpu_t_hot_c[LJ_PROFILE_MAX_RANKS];
 } lj_budget_idle_model;
 void lj_budget_idle_model_of(const lj_profile_result *r, lj_budget_idle_model *m);
 
@@ -31,9 +37,16 @@ typedef struct {
   double s1;      // sum c t (T - tref) over the terms with a temperature (s C)
   double s1_abs;  // sum |c| t |t_hot - tref| over the terms without one (their sign unknown)
   double edge;    // sum c e (J): every window under-reads (a bias of one sign), so a balanced check cancels it
+  double gpu_s1[LJ_PROFILE_MAX_RANKS], gpu_s1_abs[LJ_PROFILE_MAX_RANKS];  // s1, s1_abs per GPU (m->n_gpus)
 } lj_budget_sum;
+// Zero it before the first add: lj_budget_sum x = {0}.
 void lj_budget_add(lj_budget_sum *x, const lj_budget_idle_model *m, double c, double t_s, double temp_c, double edge_j);
-// sqrt((u_a s0)^2 + (u_b (|s1| + s1_abs))^2).
+// The same with each GPU's own temperature of the term, gpu_temp_c[k] for k < m->n_gpus (NAN: unknown);
+// with one GPU's model, gpu_temp_c[0].
+void lj_budget_add_gpus(lj_budget_sum *x, const lj_budget_idle_model *m, double c, double t_s,
+                        const double *gpu_temp_c, double edge_j);
+// sqrt((u_a s0)^2 + (u_b (|s1| + s1_abs))^2); over several GPUs the second part is
+// sum_k u_b,k (|s1_k| + s1_abs_k).
 double lj_budget_idle_j(const lj_budget_idle_model *m, const lj_budget_sum *x);
 // The edge bound of one window of dynamic_j over duration_s: what its edges misplace that the
 // randomised start offsets do not turn into trial spread. The power samples (linear between samples

@@ -151,6 +151,8 @@ int lj_profile_run_gpu_tp(const lj_profile_options *o, lj_profile_result *r) {
     for (size_t i = 0; i < r->n_windows; i++)
       r->windows[i].temperature_c = lj_window_temperature(g.m.readings, g.m.n_readings, g.m.dev,
                                                           r->windows[i].w.begin_ns, r->windows[i].w.end_ns);
+    // each GPU's own, for the sum's budget (each GPU leaks at its own heat) and each rank's
+    lj_profile_tp_temperatures(r, g.m.devs, g.m.dev_idle_temperature_c, g.m.readings, g.m.n_readings);
     if (keep_rc == 0 && src < 0) keep_rc = src, snprintf(keep_msg, sizeof keep_msg, "%s", lj_error_message());
   }
   lj_progress_end(&g.progress);

@@ -82,6 +82,7 @@ static int open_source(lj_profile_meter *m, const lj_profile_options *o, lj_prof
   m->idle_w = NAN;
   m->last_temperature_c = NAN;
   m->idle_temperature_c = NAN;
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) m->dev_idle_temperature_c[k] = NAN;
   m->n_devs = 1, m->devs[0] = dev;
   lj_trace_init(&m->idle_kept);
   LJ_TRY(lj_source_open_nvml(&m->src, NULL));
@@ -168,6 +169,7 @@ int lj_profile_meter_open_devices(lj_profile_meter *m, const lj_profile_options 
     for (int k = 0; k < n_devs; k++) {
       m->dev_idle_w[k] = idle[k].mean_w;
       m->dev_idle_sd_w[k] = idle[k].n_counter_updates > 1 ? idle[k].counter_stddev_w : idle[k].sample_stddev_w;
+      m->dev_idle_temperature_c[k] = idle[k].temperature_c > 0 ? idle[k].temperature_c : NAN;
       var += m->dev_idle_sd_w[k] * m->dev_idle_sd_w[k];
     }
     if (idle[0].temperature_c > 0) m->idle_temperature_c = idle[0].temperature_c;

@@ -33,6 +33,7 @@ typedef struct {
   int devs[LJ_PROFILE_MAX_RANKS];
   double dev_idle_w[LJ_PROFILE_MAX_RANKS];
   double dev_idle_sd_w[LJ_PROFILE_MAX_RANKS];  // each one's idle readings' sd (NAN: given, not measured)
+  double dev_idle_temperature_c[LJ_PROFILE_MAX_RANKS];  // each one's idle mean temperature (NAN: not measured)
 } lj_profile_meter;
 
 // Opens the source, the context, measures idle (or takes o->idle_w), fills r->cond.

@@ -78,3 +78,29 @@ int lj_profile_tp_collect_trials(lj_profile_result *r, lj_windows *w, const int 
     LJ_TRY(trial_of(w, handles[i], n_devs > 1 ? -1 : devs[0], idle_sum, NULL, 0, &r->trials[i], &r->trials[i]));
   return 0;
 }
+
+void lj_profile_tp_temperatures(lj_profile_result *r, const int *devs, const double *idle_temp_c,
+                                const lj_sample *readings, size_t n_readings) {
+  for (int k = 0; k < r->n_ranks && r->n_ranks > 1; k++) {
+    lj_profile_rank *rk = &r->ranks[k];
+    double lo = idle_temp_c[k], hi = idle_temp_c[k];  // NAN fails every comparison: the first reading replaces it
+    for (size_t i = 0; i < n_readings; i++) {
+      const lj_sample *x = &readings[i];
+      if (x->device != devs[k] || x->reading != LJ_READING_TEMPERATURE || !isfinite(x->value)) continue;
+      if (!(x->value >= lo)) lo = x->value;
+      if (!(x->value <= hi)) hi = x->value;
+    }
+    rk->temperature_min_c = lo, rk->temperature_max_c = hi;
+    for (int p = 0; p < LJ_PHASE_COUNT; p++) {
+      double sum = 0;
+      int n = 0;
+      for (size_t i = 0; i < r->n_windows; i++) {
+        const lj_phase_window *w = &r->windows[i];
+        if ((int)w->phase != p || !(w->units > 0)) continue;
+        double t = lj_window_temperature(readings, n_readings, devs[k], w->w.begin_ns, w->w.end_ns);
+        if (isfinite(t)) sum += t, n++;
+      }
+      rk->phase_temperature_c[p] = n ? sum / n : NAN;
+    }
+  }
+}

@@ -15,3 +15,9 @@ int lj_profile_tp_collect(lj_profile_result *r, lj_windows *w, const int *handle
 // own mean temperature over the window (readings: the sampler's temperature readings of the GPUs).
 int lj_profile_tp_collect_trials(lj_profile_result *r, lj_windows *w, const int *handles, const int *devs, int n_devs,
                                  const double *idle_w, const lj_sample *readings, size_t n_readings);
+// After the sampler stopped, at degree > 1 over several GPUs (r->n_ranks set): each rank's GPU's
+// temperatures, what the budgets' leakage term takes for that GPU (budget.h): its coolest and
+// hottest reading over the run, its idle's mean idle_temp_c[k] (NAN: none) included, and its mean
+// over each phase's windows. readings: the sampler's temperature readings of the GPUs devs.
+void lj_profile_tp_temperatures(lj_profile_result *r, const int *devs, const double *idle_temp_c,
+                                const lj_sample *readings, size_t n_readings);

@@ -150,7 +150,9 @@ static json_t *rank_shapley_part(const lj_profile_result *r) {
   json_t *a = json_array();
   for (int p = 0; p < LJ_PHASE_COUNT; p++)
     for (int k = 0; k <= r->n_ranks; k++) {
-      const lj_shapley_check *c = k < r->n_ranks ? &r->ranks[k].shapley[p] : &r->shapley[p];
+      lj_report_gpu_check g;
+      lj_report_gpu_check_of(r, k, (lj_phase)p, &g);
+      const lj_shapley_check *c = g.c;
       if (c->n_rounds <= 0) continue;
       json_t *x = json_object();
       put_str(x, "phase", lj_phase_name((lj_phase)p));
@@ -160,8 +162,10 @@ static json_t *rank_shapley_part(const lj_profile_result *r) {
       put_num(x, "residual_pct", c->residual_pct);
       put_num(x, "residual_lo_pct", c->residual_lo_pct);
       put_num(x, "residual_hi_pct", c->residual_hi_pct);
-      lj_verdict v = k < r->n_ranks ? lj_report_rank_shapley_verdict(c) : lj_report_shapley_verdict(r, c);
-      put_str(x, "verdict", lj_verdict_name(v));
+      put_num(x, "budget_pct", g.budget_pct);
+      put_num(x, "judged_lo_pct", g.judged_lo_pct);
+      put_num(x, "judged_hi_pct", g.judged_hi_pct);
+      put_str(x, "verdict", lj_verdict_name(g.verdict));
       json_array_append_new(a, x);
     }
   return a;

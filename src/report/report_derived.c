@@ -185,13 +185,31 @@ lj_verdict lj_report_shapley_verdict(const lj_profile_result *r, const lj_shaple
                         c->residual_lo_pct, c->residual_hi_pct, LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
-lj_verdict lj_report_rank_shapley_verdict(const lj_shapley_check *c) {
+static const lj_budget *rank_shapley_budget(const lj_profile_rank *rk, const lj_shapley_check *c) {
+  return lj_budget_find(rk->budgets, rk->n_budgets, "shapley", c->phase, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE);
+}
+
+lj_verdict lj_report_rank_shapley_verdict(const lj_profile_rank *rk, const lj_shapley_check *c) {
   if (c->n_rounds <= 0) return LJ_VERDICT_NONE;
   if (!(c->full_j.mean > 0)) return LJ_VERDICT_MISS;
+  double lo = c->residual_lo_pct, hi = c->residual_hi_pct;
+  const lj_budget *b = rank_shapley_budget(rk, c);
+  if (b) lj_report_budget_range(b, c->residual_pct, &lo, &hi);
+  lj_verdict v = lj_interval_verdict(c->residual_pct, lo, hi, LJ_REPORT_CLOSURE_TARGET_PCT);
+  if (b) return v;
   if (c->pass) return LJ_VERDICT_PASS;
-  lj_verdict v = lj_interval_verdict(c->residual_pct, c->residual_lo_pct, c->residual_hi_pct,
-                                     LJ_REPORT_CLOSURE_TARGET_PCT);
   return v == LJ_VERDICT_PASS ? LJ_VERDICT_INCONCLUSIVE : v;  // within on the trials, not with the budget
+}
+
+void lj_report_gpu_check_of(const lj_profile_result *r, int k, lj_phase p, lj_report_gpu_check *out) {
+  const lj_profile_rank *rk = k < r->n_ranks ? &r->ranks[k] : NULL;
+  const lj_shapley_check *c = rk ? &rk->shapley[p] : &r->shapley[p];
+  out->c = c;
+  out->budget = rk ? rank_shapley_budget(rk, c) : lj_profile_budget_of(r, "shapley", p, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE);
+  out->budget_pct = lj_budget_total_pct(out->budget);
+  out->judged_lo_pct = c->residual_lo_pct, out->judged_hi_pct = c->residual_hi_pct;
+  lj_report_budget_range(out->budget, c->residual_pct, &out->judged_lo_pct, &out->judged_hi_pct);
+  out->verdict = rk ? lj_report_rank_shapley_verdict(rk, c) : lj_report_shapley_verdict(r, c);
 }
 
 lj_verdict lj_report_known_verdict(const lj_profile_result *r, const lj_known_answer *k) {

@@ -68,10 +68,22 @@ void lj_report_budget_range(const lj_budget *b, double pct, double *lo_pct, doub
 // The Shapley split's additive check by that rule: its residual (sum of the values - the whole
 // layer) against +-LJ_REPORT_CLOSURE_TARGET_PCT of the layer; NONE where it was not computed.
 lj_verdict lj_report_shapley_verdict(const lj_profile_result *r, const lj_shapley_check *c);
-// One tensor-parallel rank's additive check (r->ranks[k].shapley: its GPU's own split): PASS where
-// the analysis passed it with that GPU's budget (c->pass), else by the residual's interval alone:
-// MISS wholly outside +-LJ_REPORT_CLOSURE_TARGET_PCT, INCONCLUSIVE otherwise; NONE: not computed.
-lj_verdict lj_report_rank_shapley_verdict(const lj_shapley_check *c);
+// One tensor-parallel rank's additive check (rk->shapley: its GPU's own split) by the same rule with
+// that GPU's own budget (rk->budgets), as the sum's with the run's. A store before schema 19 kept no
+// rank budgets: PASS where the analysis passed it with the budget (c->pass), else by the residual's
+// interval alone, MISS wholly outside, INCONCLUSIVE otherwise; NONE: not computed.
+lj_verdict lj_report_rank_shapley_verdict(const lj_profile_rank *rk, const lj_shapley_check *c);
+// The additive check of GPU k of a tensor-parallel run (k < r->n_ranks) or of their sum (k == r->n_ranks,
+// the run's own) in phase p, as the per-GPU tables show it: the budget it is judged with (NULL: none
+// stored), that budget's total in % of the layer (NAN: none), the interval the verdict judges (the
+// residual +- that total, else the trials' interval) and the verdict.
+typedef struct {
+  const lj_shapley_check *c;
+  const lj_budget *budget;
+  double budget_pct, judged_lo_pct, judged_hi_pct;
+  lj_verdict verdict;
+} lj_report_gpu_check;
+void lj_report_gpu_check_of(const lj_profile_result *r, int k, lj_phase p, lj_report_gpu_check *out);
 // A known answer (error against +-LJ_REPORT_CHECK_TARGET_PCT) and an ablation check (agreement
 // against the same) by that rule; NONE where no percentage is known.
 #define LJ_REPORT_CHECK_TARGET_PCT 10.0

@@ -315,35 +315,6 @@ static json_t *phase_json(jb *b, const lj_profile_result *r, lj_phase p) {
   return record_json(b, &lj_desc_phase_summary, &s, phase_derived, r);
 }
 
-// Each rank's phase summaries (tensor-parallel degree > 1); "phases" holds their sum.
-static json_t *per_gpu_json(jb *b, const lj_profile_result *r) {
-  json_t *a = array(b);
-  for (int k = 0; k < r->n_ranks && a; k++) {
-    json_t *o = object(b), *phases = array(b);
-    if (!o) break;
-    put_int(b, o, "rank", k);
-    for (int p = 0; p < LJ_PHASE_COUNT && phases; p++) {
-      if (r->rank_phases[k][p].n <= 0) continue;
-      json_t *x = record_json(b, &lj_desc_phase_summary, &r->rank_phases[k][p], NULL, r);
-      if (x) put_int(b, x, "tp_rank", k);
-      push(b, phases, x);
-    }
-    put(b, o, "phases", phases);
-    put_num(b, o, "idle_w", r->ranks[k].idle_w);
-    json_t *checks = array(b);  // the GPU's own Shapley split's additive check, per phase
-    for (int p = 0; p < LJ_PHASE_COUNT && checks; p++) {
-      const lj_shapley_check *c = &r->ranks[k].shapley[p];
-      if (c->n_rounds <= 0) continue;
-      json_t *x = record_json(b, &lj_desc_shapley_check, c, NULL, r);
-      if (x) put_int(b, x, "tp_rank", k), put_str(b, x, "verdict", lj_verdict_name(lj_report_rank_shapley_verdict(c)));
-      push(b, checks, x);
-    }
-    put(b, o, "shapley", checks);
-    push(b, a, o);
-  }
-  return a;
-}
-
 static json_t *window_json(jb *b, const lj_phase_window *w) {
   json_t *o = object(b);
   if (!o) return NULL;
@@ -517,6 +488,49 @@ static json_t *checks_json(jb *b, const lj_record_desc *d, const void *base, siz
                            const lj_profile_result *r) {
   json_t *a = array(b);
   for (int i = 0; a && i < n; i++) push(b, a, record_json(b, d, (const char *)base + (size_t)i * stride, fn, r));
+  return a;
+}
+
+// Each rank's phase summaries (tensor-parallel degree > 1); "phases" holds their sum.
+static json_t *per_gpu_json(jb *b, const lj_profile_result *r) {
+  json_t *a = array(b);
+  for (int k = 0; k < r->n_ranks && a; k++) {
+    json_t *o = object(b), *phases = array(b);
+    if (!o) break;
+    put_int(b, o, "rank", k);
+    for (int p = 0; p < LJ_PHASE_COUNT && phases; p++) {
+      if (r->rank_phases[k][p].n <= 0) continue;
+      json_t *x = record_json(b, &lj_desc_phase_summary, &r->rank_phases[k][p], NULL, r);
+      if (x) put_int(b, x, "tp_rank", k);
+      push(b, phases, x);
+    }
+    put(b, o, "phases", phases);
+    put_num(b, o, "idle_w", r->ranks[k].idle_w);
+    json_t *checks = array(b);  // the GPU's own Shapley split's additive check, per phase, judged with its budget
+    for (int p = 0; p < LJ_PHASE_COUNT && checks; p++) {
+      lj_report_gpu_check g;
+      lj_report_gpu_check_of(r, k, (lj_phase)p, &g);
+      if (g.c->n_rounds <= 0) continue;
+      json_t *x = record_json(b, &lj_desc_shapley_check, g.c, NULL, r);
+      if (x) {
+        put_int(b, x, "tp_rank", k);
+        put_num(b, x, "budget_pct", g.budget_pct);
+        put_num(b, x, "judged_lo_pct", g.judged_lo_pct);
+        put_num(b, x, "judged_hi_pct", g.judged_hi_pct);
+        put_str(b, x, "verdict", lj_verdict_name(g.verdict));
+      }
+      push(b, checks, x);
+    }
+    put(b, o, "shapley", checks);
+    json_t *budgets = array(b);  // its own uncertainty budgets, as the document's "budgets" holds the run's
+    for (size_t i = 0; budgets && i < r->ranks[k].n_budgets; i++) {
+      json_t *x = record_json(b, &lj_desc_budget, &r->ranks[k].budgets[i], budget_derived, r);
+      if (x) put_int(b, x, "tp_rank", k);
+      push(b, budgets, x);
+    }
+    put(b, o, "budgets", budgets);
+    push(b, a, o);
+  }
   return a;
 }
 

@@ -764,22 +764,27 @@ static void print_rank_shapley(FILE *f, const lj_profile_result *r) {
   snprintf(title, sizeof title, "Shapley additive check per GPU (tensor-parallel degree %d; per layer call)",
            r->plan.tp_degree);
   section(f, title);
-  fprintf(f, "%-8s %4s %16s %16s %8s %17s  %s\n", "phase", "GPU", "whole layer", "sum of Shapley", "residual", "95%",
-          "verdict");
+  fprintf(f, "%-8s %4s %16s %16s %8s %17s %7s %17s  %s\n", "phase", "GPU", "whole layer", "sum of Shapley", "residual",
+          "95% (trials)", "budget", "judged", "verdict");
   for (int p = 0; p < LJ_PHASE_COUNT; p++)
     for (int k = 0; k <= r->n_ranks; k++) {
-      const lj_shapley_check *c = k < r->n_ranks ? &r->ranks[k].shapley[p] : &r->shapley[p];
+      lj_report_gpu_check g;
+      lj_report_gpu_check_of(r, k, (lj_phase)p, &g);
+      const lj_shapley_check *c = g.c;
       if (c->n_rounds <= 0) continue;
-      lj_verdict v = k < r->n_ranks ? lj_report_rank_shapley_verdict(c) : lj_report_shapley_verdict(r, c);
-      cell a, b, d, e;
+      cell a, b, d, e, h, j;
       char gpu[8];
       snprintf(gpu, sizeof gpu, k < r->n_ranks ? "%d" : "sum", k);
-      fprintf(f, "%-8s %4s %16s %16s %8s %17s  %s\n", lj_phase_name((lj_phase)p), gpu, energy_ci(a, &c->full_j),
-              interval_j(b, &c->sum_shapley_j), pct(d, c->residual_pct, 1),
-              pct_range(e, c->residual_lo_pct, c->residual_hi_pct), v == LJ_VERDICT_NONE ? "-" : lj_verdict_name(v));
+      if (isfinite(g.budget_pct)) snprintf(h, sizeof h, "+-%.1f%%", g.budget_pct);
+      else dash(h);
+      fprintf(f, "%-8s %4s %16s %16s %8s %17s %7s %17s  %s\n", lj_phase_name((lj_phase)p), gpu,
+              energy_ci(a, &c->full_j), interval_j(b, &c->sum_shapley_j), pct(d, c->residual_pct, 1),
+              pct_range(e, c->residual_lo_pct, c->residual_hi_pct), h, pct_range(j, g.judged_lo_pct, g.judged_hi_pct),
+              g.verdict == LJ_VERDICT_NONE ? "-" : lj_verdict_name(g.verdict));
     }
-  fprintf(f, "each GPU's split from its own meter's reading of every round and its own idle; PASS: the residual "
-             "within +-%.0f%% of that GPU's layer with its uncertainty budget\n", LJ_REPORT_CLOSURE_TARGET_PCT);
+  fprintf(f, "each GPU's split from its own meter's reading of every round and its own idle; budget: the total of "
+             "that GPU's own uncertainty budget (the sum's: the run's), in %% of its layer; PASS: the residual +- "
+             "its budget (judged) within +-%.0f%% of the layer\n", LJ_REPORT_CLOSURE_TARGET_PCT);
 }
 
 // PASS and INCONCLUSIVE on the budget's total interval; a miss marks the method unreliable.

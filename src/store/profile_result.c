@@ -78,7 +78,11 @@ void lj_profile_result_init(lj_profile_result *r) {
     r->closure_sequence[p].phase = (lj_phase)p;
   }
   r->cond.idle_w = r->cond.idle_sd_w = NAN;
-  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) r->ranks[k].idle_w = r->ranks[k].idle_sd_w = NAN;
+  for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) {
+    lj_profile_rank *rk = &r->ranks[k];
+    rk->idle_w = rk->idle_sd_w = rk->temperature_min_c = rk->temperature_max_c = NAN;
+    for (int p = 0; p < LJ_PHASE_COUNT; p++) rk->phase_temperature_c[p] = NAN;
+  }
   r->stamp_cost_s = NAN;
   r->idle_curve.cool_start_c = r->idle_curve.cool_end_c = NAN;
   r->cond.temperature_min_c = r->cond.sm_clock_min_mhz = r->cond.mem_clock_min_mhz = INFINITY;
@@ -106,6 +110,7 @@ void lj_profile_result_free(lj_profile_result *r) {
   for (int k = 0; k < LJ_PROFILE_MAX_RANKS; k++) {
     free(r->ranks[k].trials);
     free(r->ranks[k].stages);
+    free(r->ranks[k].budgets);
   }
   memset(r, 0, sizeof *r);
 }
@@ -271,14 +276,17 @@ int lj_profile_add_head_fit(lj_profile_result *r, const lj_head_grid_fit *f) {
   return 0;
 }
 
+const lj_budget *lj_budget_find(const lj_budget *b, size_t n, const char *kind, lj_phase p, lj_profile_method m,
+                                lj_stage s) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(b[i].kind, kind) && b[i].phase == p && b[i].method == m && (s == LJ_STAGE_NONE || b[i].stage == s))
+      return &b[i];
+  return NULL;
+}
+
 const lj_budget *lj_profile_budget_of(const lj_profile_result *r, const char *kind, lj_phase p, lj_profile_method m,
                                       lj_stage s) {
-  for (size_t i = 0; i < r->n_budgets; i++) {
-    const lj_budget *b = &r->budgets[i];
-    if (!strcmp(b->kind, kind) && b->phase == p && b->method == m && (s == LJ_STAGE_NONE || b->stage == s))
-      return b;
-  }
-  return NULL;
+  return lj_budget_find(r->budgets, r->n_budgets, kind, p, m, s);
 }
 
 double lj_budget_total_pct(const lj_budget *b) {

@@ -354,6 +354,12 @@ typedef struct {
   lj_profile_stage *stages;      // the rank's isolation and Shapley estimates (NULL: none)
   size_t n_stages;
   lj_shapley_check shapley[LJ_PHASE_COUNT];  // n_rounds 0: not computed
+  lj_budget *budgets;            // the uncertainty budgets of its estimates and checks (its checks' verdicts)
+  size_t n_budgets;
+  // Its GPU's coolest and hottest readings (its idle's included) and its mean over each phase's
+  // windows: what its leakage term in the budgets takes (NAN: unknown; not stored, as the windows'
+  // temperatures are not).
+  double temperature_min_c, temperature_max_c, phase_temperature_c[LJ_PHASE_COUNT];
 } lj_profile_rank;
 
 typedef struct {
@@ -467,6 +473,9 @@ int lj_profile_add_head_fit(lj_profile_result *r, const lj_head_grid_fit *f);
 // The budget of (kind, phase, method, stage) (stage LJ_STAGE_NONE: any); NULL: none stored.
 const lj_budget *lj_profile_budget_of(const lj_profile_result *r, const char *kind, lj_phase p, lj_profile_method m,
                                       lj_stage s);
+// The same among n budgets (a tensor-parallel rank's own: lj_profile_rank.budgets).
+const lj_budget *lj_budget_find(const lj_budget *b, size_t n, const char *kind, lj_phase p, lj_profile_method m,
+                                lj_stage s);
 // total_j / |reference_j| x 100 (NAN: no budget, or no reference).
 double lj_budget_total_pct(const lj_budget *b);
 

@@ -526,6 +526,7 @@ static const lj_field kBudget[] = {
     FIELD("total_j", "total_j", "total_j", LJ_FIELD_REAL, "J", T, total_j),
     DERIVED("total_pct", "%"),
     DERIVED("largest_term", ""),
+    TP_RANK,  // schema 19
 };
 const lj_record_desc lj_desc_budget = DESC("budgets", kBudget);
 #undef T

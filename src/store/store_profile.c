@@ -524,7 +524,7 @@ static int put_shapley(lj_store *st, int64_t run_id, const lj_shapley_check *of)
 }
 
 // Each rank's own figures at tensor-parallel degree > 1 (docs/tensor-parallel.md §4): its GPU's idle,
-// its reading of every trial, its estimates and Shapley checks, under its tp_rank.
+// its reading of every trial, its estimates, Shapley checks and uncertainty budgets, under its tp_rank.
 static int put_ranks(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   if (res->plan.tp_degree < 2) return 0;
   int rc = 0, main_rank = st->profile_rank;
@@ -544,6 +544,9 @@ static int put_ranks(lj_store *st, int64_t run_id, const lj_profile_result *res)
     rc = put_trials(st, run_id, rk->trials, rk->n_trials);
     if (rc == 0) rc = put_stages(st, run_id, rk->stages, rk->n_stages);
     if (rc == 0) rc = put_shapley(st, run_id, rk->shapley);
+    if (rc == 0)
+      rc = put_checks(st, run_id, &lj_desc_budget, rk->budgets, sizeof *rk->budgets, (int)rk->n_budgets,
+                      offsetof(lj_budget, phase), (long)offsetof(lj_budget, method));
   }
   st->profile_rank = main_rank;
   return rc;

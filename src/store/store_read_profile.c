@@ -627,50 +627,6 @@ static int read_shapley(lj_store *st, int64_t run_id, lj_profile_result *res) {
   return 0;
 }
 
-// Each rank's own figures (docs/tensor-parallel.md §4): its GPU's idle (version 17), and its trials,
-// estimates and Shapley checks, the rows of its tp_rank, into res->ranks[k] for the ranks the phase
-// summaries named (res->n_ranks).
-static int read_ranks(lj_store *st, int64_t run_id, lj_profile_result *res) {
-  if (res->plan.tp_degree < 2 || res->n_ranks < 1) return 0;
-  int rc = 0;
-  if (st->version >= 17) {
-    rows r;
-    LJ_TRY(rows_open(st, run_id, "rank_idle", NULL, &r));
-    r.all_ranks = 1;
-    while ((rc = rows_next(&r)) == 1) {
-      int k = (int)get_int(&r, "tp_rank");
-      if (k < 0 || k >= res->n_ranks) {
-        rc = LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table rank_idle: tp_rank %d outside 0..%d", st->path,
-                     (long long)run_id, k, res->n_ranks - 1);
-        break;
-      }
-      res->ranks[k].idle_w = get_real(&r, "idle_w");
-      res->ranks[k].idle_sd_w = get_real(&r, "idle_sd_w");
-    }
-    rows_close(&r);
-    LJ_TRY(rc);
-  }
-  int main_rank = st->profile_rank;
-  for (int k = 0; rc == 0 && k < res->n_ranks; k++) {
-    lj_profile_result v;  // the rank's rows, read as a run's own
-    lj_profile_result_init(&v);
-    v.plan = res->plan;
-    st->profile_rank = k;
-    size_t legacy = 0;
-    rc = read_stages(st, run_id, &v, &legacy);
-    if (rc == 0) rc = read_trials(st, run_id, &v, &legacy);
-    if (rc == 0) rc = read_shapley(st, run_id, &v);
-    lj_profile_rank *rk = &res->ranks[k];
-    rk->stages = v.stages, rk->n_stages = v.n_stages;
-    rk->trials = v.trials, rk->n_trials = v.n_trials;
-    memcpy(rk->shapley, v.shapley, sizeof rk->shapley);
-    v.stages = NULL, v.trials = NULL;
-    lj_profile_result_free(&v);
-  }
-  st->profile_rank = main_rank;
-  return rc;
-}
-
 // Records of a table added in version `since`, as many as the file holds, each appended by add.
 typedef int (*add_record_fn)(lj_profile_result *r, const void *rec);
 static int add_layer(lj_profile_result *r, const void *rec) { return lj_profile_add_layer(r, rec); }
@@ -704,6 +660,53 @@ static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int
   }
   rows_close(&r);
   return rc < 0 ? rc : 0;
+}
+
+// Each rank's own figures (docs/tensor-parallel.md §4): its GPU's idle (version 17), and its trials,
+// estimates, Shapley checks and uncertainty budgets (version 19), the rows of its tp_rank, into
+// res->ranks[k] for the ranks the phase summaries named (res->n_ranks).
+static int read_ranks(lj_store *st, int64_t run_id, lj_profile_result *res) {
+  if (res->plan.tp_degree < 2 || res->n_ranks < 1) return 0;
+  int rc = 0;
+  if (st->version >= 17) {
+    rows r;
+    LJ_TRY(rows_open(st, run_id, "rank_idle", NULL, &r));
+    r.all_ranks = 1;
+    while ((rc = rows_next(&r)) == 1) {
+      int k = (int)get_int(&r, "tp_rank");
+      if (k < 0 || k >= res->n_ranks) {
+        rc = LJ_FAIL(LJ_EINVAL, "store '%s': profile of run %lld, table rank_idle: tp_rank %d outside 0..%d", st->path,
+                     (long long)run_id, k, res->n_ranks - 1);
+        break;
+      }
+      res->ranks[k].idle_w = get_real(&r, "idle_w");
+      res->ranks[k].idle_sd_w = get_real(&r, "idle_sd_w");
+    }
+    rows_close(&r);
+    LJ_TRY(rc);
+  }
+  int main_rank = st->profile_rank;
+  for (int k = 0; rc == 0 && k < res->n_ranks; k++) {
+    lj_profile_result v;  // the rank's rows, read as a run's own
+    lj_profile_result_init(&v);
+    v.plan = res->plan;
+    st->profile_rank = k;
+    size_t legacy = 0;
+    rc = read_stages(st, run_id, &v, &legacy);
+    if (rc == 0) rc = read_trials(st, run_id, &v, &legacy);
+    if (rc == 0) rc = read_shapley(st, run_id, &v);
+    // before version 19 the budgets had no tp_rank: every row was the run's own
+    if (rc == 0 && st->version >= 19) rc = read_grown(st, run_id, &lj_desc_budget, 19, add_budget, &v);
+    lj_profile_rank *rk = &res->ranks[k];
+    rk->stages = v.stages, rk->n_stages = v.n_stages;
+    rk->trials = v.trials, rk->n_trials = v.n_trials;
+    rk->budgets = v.budgets, rk->n_budgets = v.n_budgets;
+    memcpy(rk->shapley, v.shapley, sizeof rk->shapley);
+    v.stages = NULL, v.trials = NULL, v.budgets = NULL;
+    lj_profile_result_free(&v);
+  }
+  st->profile_rank = main_rank;
+  return rc;
 }
 
 // The idle curve (version 10; older files have none).

@@ -807,3 +807,11 @@ const char lj_store_schema_v18[] =
     "ALTER TABLE overheads ADD COLUMN off_df REAL;\n"
     "ALTER TABLE overheads ADD COLUMN on_se_s REAL;\n"
     "ALTER TABLE overheads ADD COLUMN on_df REAL;\n";
+
+// Added in version 19: each tensor-parallel rank's uncertainty budgets (docs/tensor-parallel.md §4),
+// what its GPU's own checks are judged with, under its tp_rank as the per-rank tables hold its rows.
+// The budgets table has no key to rebuild, so the column is added; the rows a run of degree > 1
+// stored before it are the sum's (-1), those of every other run rank 0's.
+const char lj_store_schema_v19[] =
+    "ALTER TABLE budgets ADD COLUMN tp_rank INTEGER NOT NULL DEFAULT 0;\n"
+    "UPDATE budgets SET tp_rank = -1 WHERE run_id IN (SELECT run_id FROM profile_plans WHERE tp_degree > 1);\n";

@@ -12,7 +12,8 @@
 // upgrade from 13: lj_store_schema_v14, then lj_store_key_by_rank), then version 15's Shapley split by the
 // layer's own game (the whole upgrade from 14), then version 16's ablation windows (the whole upgrade from 15),
 // then version 17's idle of each rank's GPU (the whole upgrade from 16),
-// then version 18's plan sequence column and the means' standard errors (the whole upgrade from 17).
+// then version 18's plan sequence column and the means' standard errors (the whole upgrade from 17),
+// then version 19's tp_rank of the budgets (the whole upgrade from 18).
 #pragma once
 
 extern const char lj_store_schema_v1[];
@@ -36,6 +37,7 @@ extern const char lj_store_schema_v15[];  // the Shapley split by the layer's ow
 extern const char lj_store_schema_v16[];  // the ablations' windows
 extern const char lj_store_schema_v17[];  // each tensor-parallel rank's idle baseline
 extern const char lj_store_schema_v18[];  // the plan's sequence replay; each mean's standard error and df
+extern const char lj_store_schema_v19[];  // each tensor-parallel rank's uncertainty budgets
 // Version 14's per-rank tables: each gets a tp_rank column (0 in old rows) at the head of its key.
 extern const char *const lj_store_tp_rank_tables[];
 extern const int lj_store_n_tp_rank_tables;

@@ -23,7 +23,12 @@
 //     runs attn_allreduce and mlp_allreduce (lj_cuda_stage_at), the engine alone neither (and
 //     refuses to run one, naming it), and a rank that runs one twice before the others is refused;
 //   - every order the Shapley rounds replay on the ranks leaves delta finite, and the ranks' sample
-//     stage gives the greedy token of rank 0's logits.
+//     stage gives the greedy token of rank 0's logits;
+//   - a group call that fails leaves no rank waiting at an all-reduce (tp_arrivals.h): the rank that
+//     arrived before it runs its all-reduce again without being refused as "twice";
+//   - NCCL at degree 2 over two GPUs (skipped, saying why, with fewer than 2 GPUs visible or no
+//     NCCL): every order of the Shapley rounds leaves delta finite on both GPUs, and an all-reduce
+//     replayed alone averages (ncclAvg), leaving delta bit for bit.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,22 +223,38 @@ static void test_tiny_random_degree2(void **state) {
   lj_weights_free(&w);
 }
 
-// The tiny preset's random weights (seed 7) as two loopback ranks on one GPU.
-static lj_cuda_tp *tiny_loopback2(lj_model_config *c) {
+// The tiny preset's random weights (seed 7) as two ranks: loopback (both on one GPU) or NCCL (rank r
+// on GPU r; the test is skipped, saying why, where fewer than 2 GPUs are visible or NCCL is missing).
+static lj_cuda_tp *tiny_ranks2(lj_model_config *c, int backend) {
   if (lj_config_preset("tiny", c) < 0) fail_msg("%s", lj_error_message());
+  if (backend == LJ_TP_BACKEND_NCCL) {
+    int n_dev = 0;
+    if (cudaGetDeviceCount(&n_dev) != cudaSuccess) n_dev = 0;
+    if (n_dev < 2) {
+      printf("skipped: NCCL at degree 2 puts rank r on GPU r and needs 2 GPUs; %d visible\n", n_dev);
+      skip();
+    }
+  }
   lj_cuda_options o = opts();
   lj_cuda_tp *t;
-  if (lj_cuda_tp_random(c, 7, 2, LJ_TP_BACKEND_LOOPBACK, &o, &t) < 0) fail_msg("%s", lj_error_message());
+  int rc = lj_cuda_tp_random(c, 7, 2, backend, &o, &t);
+  if (backend == LJ_TP_BACKEND_NCCL && (rc == LJ_ENODEV || rc == LJ_EUNSUPPORTED)) {
+    printf("skipped: NCCL degree 2: %s\n", lj_error_message());
+    skip();
+  }
+  if (rc < 0) fail_msg("%s", lj_error_message());
   return t;
 }
+static lj_cuda_tp *tiny_loopback2(lj_model_config *c) { return tiny_ranks2(c, LJ_TP_BACKEND_LOOPBACK); }
 
 // Three tokens of one sequence: the forward call of the replay tests.
 static int32_t kTok[3] = {1, 2, 3}, kSeq[3] = {0, 0, 0}, kPos[3] = {0, 1, 2}, kRow = 2;
 
-// tiny_loopback2 after a forward call of kTok (rank 0's logits into *logits), with that batch
+// tiny_ranks2 after a forward call of kTok (rank 0's logits into *logits), with that batch
 // prepared on every rank for replays.
-static lj_cuda_tp *tiny_forwarded(lj_model_config *c, std::vector<float> *logits) {
-  lj_cuda_tp *t = tiny_loopback2(c);
+static lj_cuda_tp *tiny_forwarded(lj_model_config *c, std::vector<float> *logits,
+                                  int backend = LJ_TP_BACKEND_LOOPBACK) {
+  lj_cuda_tp *t = tiny_ranks2(c, backend);
   logits->assign((size_t)c->vocab_size, 0.0f);
   if (lj_cuda_tp_forward_batch(t, kTok, kSeq, kPos, 3, &kRow, 1, logits->data()) < 0) fail_msg("%s", lj_error_message());
   int tokens[3] = {1, 2, 3}, n_tokens[1] = {3};
@@ -275,6 +296,33 @@ static void test_allreduce_stages(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// A group call that fails leaves no rank waiting at an all-reduce: rank 0 ran attn_allreduce alone
+// (as a rank does before a later rank's stage fails), then a forward call failed; rank 0 runs it
+// again and is not refused as "twice" (it was before the arrivals were cleared on every exit), and
+// rank 1 completes the collective.
+static void test_failed_call_clears_arrivals(void **state) {
+  (void)state;
+  lj_model_config c;
+  std::vector<float> logits;
+  lj_cuda_tp *t = tiny_forwarded(&c, &logits);
+  lj_cuda_engine *r0 = lj_cuda_tp_rank(t, 0), *r1 = lj_cuda_tp_rank(t, 1);
+  int tokens[3] = {1, 2, 3}, n_tokens[1] = {3};
+  lj_cuda_batch b0, b1;
+  if (lj_cuda_prepare_batch(r0, 1, tokens, n_tokens, &b0) < 0 || lj_cuda_prepare_batch(r1, 1, tokens, n_tokens, &b1) < 0)
+    fail_msg("%s", lj_error_message());
+  assert_int_equal(lj_cuda_run_stage(r0, LJ_STAGE_ATTN_ALLREDUCE, 0, &b0, NULL), 0);
+  int32_t bad[3] = {1, c.vocab_size, 3};  // outside the vocabulary: the call fails
+  assert_int_equal(lj_cuda_tp_forward_batch(t, bad, kSeq, kPos, 3, &kRow, 1, NULL), LJ_EINVAL);
+  assert_int_equal(lj_cuda_run_stage(r0, LJ_STAGE_ATTN_ALLREDUCE, 0, &b0, NULL), 0);
+  assert_int_equal(lj_cuda_run_stage(r1, LJ_STAGE_ATTN_ALLREDUCE, 0, &b1, NULL), 0);
+  assert_int_equal(lj_cuda_synchronize(r0), 0);
+  // and the group works on: a forward call gives the logits it gave before
+  std::vector<float> again((size_t)c.vocab_size);
+  if (lj_cuda_tp_forward_batch(t, kTok, kSeq, kPos, 3, &kRow, 1, again.data()) < 0) fail_msg("%s", lj_error_message());
+  assert_memory_equal(again.data(), logits.data(), logits.size() * sizeof(float));
+  lj_cuda_tp_free(t);
+}
+
 // An all-reduce stage replayed alone (the profile's isolation replay) averages, so delta stays as
 // the forward pass left it: equal on every rank after its all-reduce, so the average leaves it bit
 // for bit. A sum would double it on every call at degree 2 (inf within ~130 calls; the later
@@ -312,12 +360,12 @@ static void test_allreduce_replay_keeps_delta(void **state) {
 
 // Every order the Shapley rounds replay on the ranks (the whole layer, the layer without each stage,
 // the two other orders: lj_layer_order_stage_tp) leaves delta and the residual finite after 320
-// layer calls: an all-reduce that meets delta already reduced averages (lj_tp_order_averages).
-static void test_order_replays_stay_finite(void **state) {
-  (void)state;
+// layer calls, on every rank's GPU: an all-reduce that meets delta already reduced averages
+// (lj_tp_order_averages).
+static void order_replays_stay_finite(int backend) {
   lj_model_config c;
   std::vector<float> logits;
-  lj_cuda_tp *t = tiny_forwarded(&c, &logits);
+  lj_cuda_tp *t = tiny_forwarded(&c, &logits, backend);
   lj_cuda_engine *r0 = lj_cuda_tp_rank(t, 0);
   enum { N = LAYER_STAGES_TP };
   size_t n = (size_t)3 * c.dim;
@@ -330,14 +378,53 @@ static void test_order_replays_stay_finite(void **state) {
     lj_cuda_tp_replay *rep;
     if (lj_cuda_tp_replay_create_order(t, o, m, 2 * c.n_layers, &rep) < 0) fail_msg("%s", lj_error_message());
     assert_int_equal(lj_cuda_tp_replay_launch(rep, 160 / c.n_layers), 0);
-    assert_int_equal(lj_cuda_synchronize(r0), 0);
+    assert_int_equal(lj_cuda_synchronize(r0), 0);  // rank 0's stream waits for every rank's
     lj_cuda_tp_replay_free(rep);
-    GPU_OK(cudaMemcpy(delta.data(), lj_cuda_engine_acts(r0).delta, n * 2, cudaMemcpyDeviceToHost));
-    size_t finite = 0;
-    for (size_t i = 0; i < n; i++) finite += (delta[i] & 0x7F80u) != 0x7F80u;
-    printf("order %d (%d stages, averages %d): %zu of %zu delta values finite\n", v, m, lj_tp_order_averages(o, m),
-           finite, n);
-    assert_int_equal(finite, n);
+    for (int q = 0; q < lj_cuda_tp_degree(t); q++) {
+      GPU_OK(cudaMemcpy(delta.data(), lj_cuda_engine_acts(lj_cuda_tp_rank(t, q)).delta, n * 2, cudaMemcpyDeviceToHost));
+      size_t finite = 0;
+      for (size_t i = 0; i < n; i++) finite += (delta[i] & 0x7F80u) != 0x7F80u;
+      printf("%s order %d (%d stages, averages %d), rank %d: %zu of %zu delta values finite\n",
+             backend == LJ_TP_BACKEND_NCCL ? "nccl" : "loopback", v, m, lj_tp_order_averages(o, m), q, finite, n);
+      assert_int_equal(finite, n);
+    }
+  }
+  lj_cuda_tp_free(t);
+}
+
+static void test_order_replays_stay_finite(void **state) {
+  (void)state;
+  order_replays_stay_finite(LJ_TP_BACKEND_LOOPBACK);
+}
+
+// The same over NCCL at degree 2, rank r on GPU r (the per-GPU Shapley checks need it), then an
+// all-reduce replayed alone: ncclAvg of the ranks' equal delta leaves it bit for bit on both GPUs
+// (ncclSum would double it on every call). Skipped, saying why, where fewer than 2 GPUs are
+// visible or NCCL does not load.
+static void test_nccl_order_replays(void **state) {
+  (void)state;
+  order_replays_stay_finite(LJ_TP_BACKEND_NCCL);
+  lj_model_config c;
+  std::vector<float> logits;
+  lj_cuda_tp *t = tiny_forwarded(&c, &logits, LJ_TP_BACKEND_NCCL);  // delta all-reduced: equal on both
+  size_t n = (size_t)3 * c.dim;
+  std::vector<uint16_t> before[2], after(n);
+  assert_int_equal(lj_cuda_synchronize(lj_cuda_tp_rank(t, 0)), 0);
+  for (int q = 0; q < 2; q++) {
+    before[q].resize(n);
+    GPU_OK(cudaMemcpy(before[q].data(), lj_cuda_engine_acts(lj_cuda_tp_rank(t, q)).delta, n * 2, cudaMemcpyDeviceToHost));
+  }
+  lj_cuda_tp_replay *rep;
+  if (lj_cuda_tp_replay_create(t, LJ_STAGE_MLP_ALLREDUCE, 64, &rep) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(lj_cuda_tp_replay_launch(rep, 5), 0);  // 320 all-reduces
+  assert_int_equal(lj_cuda_synchronize(lj_cuda_tp_rank(t, 0)), 0);
+  lj_cuda_tp_replay_free(rep);
+  for (int q = 0; q < 2; q++) {
+    GPU_OK(cudaMemcpy(after.data(), lj_cuda_engine_acts(lj_cuda_tp_rank(t, q)).delta, n * 2, cudaMemcpyDeviceToHost));
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += before[q][i] != after[i];
+    printf("nccl mlp_allreduce replayed 320 times alone, rank %d: %zu of %zu delta values differ\n", q, differ, n);
+    assert_int_equal(differ, 0);
   }
   lj_cuda_tp_free(t);
 }
@@ -371,8 +458,10 @@ int main(void) {
       cmocka_unit_test(test_mha4_degree4),
       cmocka_unit_test(test_tiny_random_degree2),
       cmocka_unit_test(test_allreduce_stages),
+      cmocka_unit_test(test_failed_call_clears_arrivals),
       cmocka_unit_test(test_allreduce_replay_keeps_delta),
       cmocka_unit_test(test_order_replays_stay_finite),
+      cmocka_unit_test(test_nccl_order_replays),
       cmocka_unit_test(test_sample_on_the_ranks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_engine_internal.h"
+#include "engine/cuda/tp_arrivals.h"
 extern "C" {
 #include "common/error.h"
 }
@@ -14,7 +15,7 @@ struct lj_cuda_tp {
   lj_tp_comm *comm;
   lj_cuda_engine *ranks[LJ_CUDA_MAX_RANKS];
   lj_cuda_group group;
-  int arrived[LJ_CUDA_MAX_RANKS], n_arrived, arrived_tokens;  // this all-reduce's ranks so far
+  lj_tp_arrivals arrivals;  // this all-reduce's ranks so far (cleared at the end of every group call)
   lj_cuda_batch bs[LJ_CUDA_MAX_RANKS];  // the last lj_cuda_tp_prepare_batch's, one per rank
   int have_batch;
 };
@@ -24,17 +25,8 @@ struct lj_cuda_tp {
 // rank's stream, in place on delta (the partial sums of o_proj or down).
 static int tp_allreduce_rank(void *ctx, int rank, int n_tokens) {
   lj_cuda_tp *tp = (lj_cuda_tp *)ctx;
-  if (rank < 0 || rank >= tp->degree)
-    return LJ_FAIL(LJ_EINVAL, "all-reduce: rank %d outside the group of %d", rank, tp->degree);
-  if (tp->arrived[rank] || (tp->n_arrived > 0 && n_tokens != tp->arrived_tokens)) {
-    int other = tp->arrived_tokens;
-    memset(tp->arrived, 0, sizeof tp->arrived), tp->n_arrived = 0;
-    return LJ_FAIL(LJ_EINVAL, "all-reduce: rank %d arrived %s before the other ranks of %d ran theirs", rank,
-                   n_tokens != other ? "with another token count" : "twice", tp->degree);
-  }
-  tp->arrived[rank] = 1, tp->arrived_tokens = n_tokens;
-  if (++tp->n_arrived < tp->degree) return 0;
-  memset(tp->arrived, 0, sizeof tp->arrived), tp->n_arrived = 0;
+  int last = lj_tp_arrive(&tp->arrivals, tp->degree, rank, n_tokens);
+  if (last <= 0) return last;
   if (tp->skip_allreduce) return 0;
   void *bufs[LJ_CUDA_MAX_RANKS], *streams[LJ_CUDA_MAX_RANKS];
   for (int r = 0; r < tp->degree; r++) bufs[r] = tp->ranks[r]->acts.delta, streams[r] = tp->ranks[r]->stream;
@@ -83,7 +75,9 @@ const char *lj_cuda_tp_describe(const lj_cuda_tp *tp) { return lj_tp_comm_descri
 
 int lj_cuda_tp_forward_batch(lj_cuda_tp *tp, const int32_t *tokens, const int32_t *seq, const int32_t *pos, int n,
                              const int32_t *logit_rows, int n_logits, float *logits) {
-  return lj_cuda_forward_group(tp->ranks, tp->degree, tokens, seq, pos, n, logit_rows, n_logits, logits);
+  // a rank's failure between two arrivals leaves the others waiting: cleared on every exit
+  return lj_tp_arrivals_end(&tp->arrivals, lj_cuda_forward_group(tp->ranks, tp->degree, tokens, seq, pos, n,
+                                                                 logit_rows, n_logits, logits));
 }
 
 int lj_cuda_tp_sample(lj_cuda_tp *tp, int n_rows, const lj_cuda_sampling *s, int *out_tokens) {
@@ -178,7 +172,7 @@ int lj_cuda_tp_replay_launch(lj_cuda_tp_replay *r, int n) {
           if (rc == 0) rc = lj_cuda_run_stage(tp->ranks[q], r->order[j], r->per_layer ? i % L : -1, &tp->bs[q], NULL);
         }
   if (r->average) lj_tp_comm_set_average(tp->comm, 0);
-  LJ_TRY(rc);
+  LJ_TRY(lj_tp_arrivals_end(&tp->arrivals, rc));  // a rank's failure mid-layer leaves the others waiting
   for (int q = 1; q < tp->degree; q++) {  // rank 0's stream waits for the others: one synchronize covers all
     CUDA_CHECK(cudaSetDevice(tp->ranks[q]->opt.device));
     CUDA_CHECK(cudaEventRecord(r->ev[q], tp->ranks[q]->stream));

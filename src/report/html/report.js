@@ -456,11 +456,14 @@
         'orders: the largest change of the whole layer replayed in another stage order. PASS: the residual\'s whole interval within \u00b15%; MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound. ' +
         'The headline method is Shapley where the check passes. ' + sourceNote(x.shapley.map((c) => Object.assign({ stage: 'additive check', method: c.phase }, c)))));
       if (x.shapley_per_gpu && x.shapley_per_gpu.length) {
-        box.append(table(['phase', 'GPU', 'whole layer', '\u03a3 Shapley', 'residual', 'verdict'],
+        box.append(table(['phase', 'GPU', 'whole layer', '\u03a3 Shapley', 'residual (trials)', 'budget', 'judged', 'verdict'],
           x.shapley_per_gpu.map((c) => [c.phase, c.rank < 0 ? 'sum' : String(c.rank), fmt(c.full_j, 'J'), fmt(c.sum_shapley_j, 'J'),
-            signedPct(c.residual_pct) + ' [' + signedPct(c.residual_lo_pct) + ', ' + signedPct(c.residual_hi_pct) + ']', c.verdict || '-'])));
+            signedPct(c.residual_pct) + ' [' + signedPct(c.residual_lo_pct) + ', ' + signedPct(c.residual_hi_pct) + ']',
+            c.budget_pct == null ? '-' : '\u00b1' + c.budget_pct.toFixed(1) + '%',
+            '[' + signedPct(c.judged_lo_pct) + ', ' + signedPct(c.judged_hi_pct) + ']', c.verdict || '-'])));
         box.append(el('p', { class: 'note' }, 'Per GPU: each GPU\u2019s own split, from its own meter\u2019s reading of every round and its own idle, checked against its own whole layer; ' +
-          'PASS: within \u00b15% with that GPU\u2019s uncertainty budget. The sum is the run\u2019s split above.'));
+          'budget: the total of that GPU\u2019s own uncertainty budget (the sum\u2019s: the run\u2019s), in % of its layer; ' +
+          'PASS: the residual \u00b1 its budget (judged) within \u00b15%. The sum is the run\u2019s split above.'));
       }
       const fitted = x.shapley.filter((c) => c.layer_windows > 0);
       if (fitted.length) {
