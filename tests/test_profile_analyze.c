@@ -335,32 +335,68 @@ static void test_sequence(void **state) {
   lj_profile_result_free(&r);
 }
 
-// A load window of 50 ms, shorter than two 100 ms counter periods: its counter delta (two-valued,
-// here half the truth) is not its energy; the samples' integral is, and the window says so.
-static void test_short_window_from_samples(void **state) {
+// Which source a phase's energy takes. A load window of 50 ms, shorter than two 100 ms counter
+// periods: its counter delta (two-valued, here half the truth) is not its energy; the samples'
+// integral is, and the window says so. Windows under 10 s take the samples too when every window
+// of the phase has them whole (the counter's update edges spread a 2 s window's delta by ~2%);
+// one window with a gap in its samples, or a window of 10 s or more, leaves the phase to the counter.
+static lj_phase_window window_of(lj_phase phase, double seconds, double counter_j, double sample_j, uint32_t flags) {
+  lj_phase_window w;
+  memset(&w, 0, sizeof w);
+  w.phase = phase;
+  w.units = 1;
+  w.host_s = w.w.duration_s = seconds;
+  w.w.idle_power_w = kIdle;
+  w.w.counter_energy_j = counter_j, w.w.counter_above_idle_j = counter_j - kIdle * seconds;
+  w.w.sample_energy_j = sample_j, w.w.sample_above_idle_j = sample_j - kIdle * seconds;
+  w.w.flags = flags;
+  return w;
+}
+
+static void test_phase_energy_source(void **state) {
   (void)state;
   lj_profile_result r;
   lj_profile_result_init(&r);
-  lj_phase_window w;
-  memset(&w, 0, sizeof w);
-  w.phase = LJ_PHASE_LOAD;
-  w.units = 1;
-  w.host_s = w.w.duration_s = 0.05;
-  w.w.idle_power_w = kIdle;
-  w.w.counter_energy_j = 10, w.w.counter_above_idle_j = 10 - kIdle * 0.05;
-  w.w.sample_energy_j = 20, w.w.sample_above_idle_j = 20 - kIdle * 0.05;
-  w.w.flags = LJ_WINDOW_SHORT;
+  lj_phase_window w = window_of(LJ_PHASE_LOAD, 0.05, 10, 20, LJ_WINDOW_SHORT | LJ_WINDOW_GAP);
   assert_int_equal(lj_profile_add_window(&r, &w), 0);
-  w.phase = LJ_PHASE_PREFILL;  // 0.2 s: two periods, the counter stands
-  w.host_s = w.w.duration_s = 0.2;
-  w.w.flags = 0;
+  // prefill: 2.2 s windows, the counter spread by its edges (+-3%), the samples 0.1%
+  const double counter[3] = {1030, 970, 1012}, sample[3] = {1000, 1001, 999};
+  for (int k = 0; k < 3; k++) {
+    w = window_of(LJ_PHASE_PREFILL, 2.2, counter[k], sample[k], 0);
+    assert_int_equal(lj_profile_add_window(&r, &w), 0);
+  }
+  // decode: the same, one window with a gap in its samples: the counter for all three
+  for (int k = 0; k < 3; k++) {
+    w = window_of(LJ_PHASE_DECODE, 2.2, counter[k], sample[k], k == 1 ? LJ_WINDOW_GAP : 0);
+    assert_int_equal(lj_profile_add_window(&r, &w), 0);
+  }
+  w = window_of(LJ_PHASE_TOKENIZE, 12.0, 2000, 2100, 0);  // 10 s or more: the counter
   assert_int_equal(lj_profile_add_window(&r, &w), 0);
   assert_int_equal(lj_profile_summarize_phases(&r), 0);
   const lj_phase_summary *load = &r.phases[LJ_PHASE_LOAD], *pre = &r.phases[LJ_PHASE_PREFILL];
+  const lj_phase_summary *dec = &r.phases[LJ_PHASE_DECODE], *tok = &r.phases[LJ_PHASE_TOKENIZE];
   assert_true(load->gross_j.mean == 20 && load->dynamic_j.mean == 15);
   assert_true(load->window_flags & LJ_WINDOW_SAMPLE_ENERGY);
   assert_true(r.windows[0].w.flags & LJ_WINDOW_SAMPLE_ENERGY);  // stored with the window too
-  assert_true(pre->gross_j.mean == 10 && !(pre->window_flags & LJ_WINDOW_SAMPLE_ENERGY));
+  assert_true(pre->window_flags & LJ_WINDOW_SAMPLE_ENERGY);
+  assert_true(fabs(pre->gross_j.mean - 1000) < 1e-9 && fabs(pre->dynamic_j.mean - (1000 - kIdle * 2.2)) < 1e-9);
+  assert_true(pre->dynamic_j.half_width < 3);  // the samples' spread, not the counter's (~75 J)
+  // the counter's mean, 1004, lies outside the samples' interval [997.5, 1002.5]: flagged
+  assert_true(pre->window_flags & LJ_WINDOW_SOURCES_DISAGREE);
+  assert_true(!(dec->window_flags & LJ_WINDOW_SAMPLE_ENERGY) && fabs(dec->gross_j.mean - 1004) < 1e-9);
+  assert_true(!(tok->window_flags & LJ_WINDOW_SAMPLE_ENERGY) && tok->gross_j.mean == 2000);
+  lj_profile_result_free(&r);
+
+  // the same prefill with the counter within the samples' interval: not flagged
+  lj_profile_result_init(&r);
+  const double close[3] = {1001, 999, 1000.5};
+  for (int k = 0; k < 3; k++) {
+    w = window_of(LJ_PHASE_PREFILL, 2.2, close[k], sample[k], 0);
+    assert_int_equal(lj_profile_add_window(&r, &w), 0);
+  }
+  assert_int_equal(lj_profile_summarize_phases(&r), 0);
+  assert_true(r.phases[LJ_PHASE_PREFILL].window_flags & LJ_WINDOW_SAMPLE_ENERGY);
+  assert_false(r.phases[LJ_PHASE_PREFILL].window_flags & LJ_WINDOW_SOURCES_DISAGREE);
   lj_profile_result_free(&r);
 }
 
@@ -369,7 +405,7 @@ int main(void) {
       cmocka_unit_test(test_calls_per_unit),
       cmocka_unit_test(test_analyze),
       cmocka_unit_test(test_sequence),
-      cmocka_unit_test(test_short_window_from_samples),
+      cmocka_unit_test(test_phase_energy_source),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

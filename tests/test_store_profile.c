@@ -1026,13 +1026,14 @@ static void test_profile_round_trip(void **state) {
   assert_true(sqlite3_column_double(q, 5) == 2.0 * 0.98);
   assert_string_equal((const char *)sqlite3_column_text(q, 6), "no_samples");
   sqlite3_finalize(q);
-  // Phase summaries: the mean per unit of the two prefill windows; one sample-based decode value.
+  // Phase summaries: the mean per unit of the two prefill windows (1 s, their samples whole: the
+  // samples' 0.99 x 40.5 J); decode by the counter (one window has no samples), one sample-based value.
   q = query_row(db,
                 "SELECT n_windows, gross_j, gross_n, time_s, sample_gross_n, sample_gross_sd_j IS NULL,"
                 " gross_j_per_token FROM phase_summaries WHERE run_id = ? AND phase = 'prefill'",
                 run);
   assert_int_equal(sqlite3_column_int(q, 0), 2);
-  assert_true(fabs(sqlite3_column_double(q, 1) - 40.5) < 1e-12);
+  assert_true(fabs(sqlite3_column_double(q, 1) - 40.5 * 0.99) < 1e-12);
   assert_int_equal(sqlite3_column_int(q, 2), 2);
   assert_true(sqlite3_column_double(q, 3) == r.phases[LJ_PHASE_PREFILL].time_s.mean);
   assert_int_equal(sqlite3_column_int(q, 4), 2);

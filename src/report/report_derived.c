@@ -22,6 +22,19 @@ void lj_report_phase_view(const lj_profile_result *r, lj_phase p, lj_phase_summa
   out->dynamic_j_per_token = out->tokens_per_dynamic_j = NAN;
 }
 
+double lj_report_phase_counter_gross_j(const lj_profile_result *r, lj_phase p) {
+  if (!(r->phases[p].window_flags & LJ_WINDOW_SAMPLE_ENERGY)) return r->phases[p].gross_j.mean;
+  double sum = 0;
+  int n = 0;
+  for (size_t i = 0; i < r->n_windows; i++) {
+    const lj_phase_window *w = &r->windows[i];
+    if (w->phase != p || !(w->units > 0) || (w->w.flags & LJ_WINDOW_NO_COUNTER) || !isfinite(w->w.counter_energy_j))
+      continue;
+    sum += w->w.counter_energy_j / (double)w->units, n++;
+  }
+  return n ? sum / n : NAN;
+}
+
 static double phase_energy(const lj_profile_result *r, lj_phase p, int dynamic) {
   const lj_phase_summary *s = &r->phases[p];
   if (dynamic && lj_report_phase_gpu_idle(p)) return NAN;

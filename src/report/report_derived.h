@@ -20,6 +20,9 @@ int lj_report_phase_gpu_idle(lj_phase p);
 // r's summary of phase p as the reports show it: a GPU-idle phase's dynamic figures undefined.
 void lj_report_phase_view(const lj_profile_result *r, lj_phase p, lj_phase_summary *out);
 double lj_report_phase_share(const lj_profile_result *r, lj_phase p, int dynamic);
+// Phase p's gross energy per unit by the energy counter, the mean over its windows (NAN: none had
+// it): the figure beside the samples' where the phase took the samples (cnt-buf of the text).
+double lj_report_phase_counter_gross_j(const lj_profile_result *r, lj_phase p);
 // The per-GPU table's row k of phase p (tensor-parallel degree > 1): rank k's summary for k <
 // r->n_ranks, the sum (the run's own) for k == r->n_ranks; NULL when that one was not measured.
 // *share: its gross energy over the sum's (NAN: unknown).

@@ -231,8 +231,8 @@ static void measured_by(cell c, const lj_profile_result *r, const lj_phase_summa
     dash(c);
   else if (r->plan.timing_only || s->gross_j.n <= 0)
     snprintf(c, sizeof(cell), "host clock, %d repeat%s", s->n, s->n == 1 ? "" : "s");
-  else if (s->window_flags & LJ_WINDOW_SAMPLE_ENERGY)  // under two counter periods: the counter is two-valued
-    snprintf(c, sizeof(cell), "power samples (short), %d", s->n);
+  else if (s->window_flags & LJ_WINDOW_SAMPLE_ENERGY)  // under 10 s: the counter's edges spread it
+    snprintf(c, sizeof(cell), "power samples, %d repeat%s", s->n, s->n == 1 ? "" : "s");
   else if (s->gross_j.n < s->n)
     snprintf(c, sizeof(cell), "counter window, %d of %d", s->gross_j.n, s->n);
   else
@@ -274,8 +274,9 @@ static void print_phases(FILE *f, const lj_profile_result *r) {
     lj_phase_summary view;
     lj_report_phase_view(r, (lj_phase)p, &view);
     const lj_phase_summary *s = &view;
-    double diff = s->gross_j.n > 0 && s->sample_gross_j.n > 0 && s->sample_gross_j.mean != 0
-                      ? (s->gross_j.mean - s->sample_gross_j.mean) / s->sample_gross_j.mean * 100
+    double counter = lj_report_phase_counter_gross_j(r, (lj_phase)p);
+    double diff = isfinite(counter) && s->sample_gross_j.n > 0 && s->sample_gross_j.mean != 0
+                      ? (counter - s->sample_gross_j.mean) / s->sample_gross_j.mean * 100
                       : NAN;
     fprintf(f, "%-10s %8lld %11s %11s %9s %9s %14s %8s  %s\n", lj_phase_name((lj_phase)p),
             (long long)s->tokens_per_unit, energy(a, s->gross_j_per_token), energy(b, s->dynamic_j_per_token),
