@@ -54,6 +54,13 @@
 //      then each decode attention split count of --attn-split LIST (default 0,1,2,4,8,16,32; 0 =
 //      the rule) with the best GEMV setting. One RESULT kind=tune line per run (tok/s, % of the
 //      floor), then kind=tune_best per model: the fastest setting against the defaults.
+//  12. --decode-energy: J/token instead of the measurements above (docs/engine-cuda.md, "Decode
+//      energy"): per model, batch (--batch LIST, default 1), GEMV setting (the defaults and each of
+//      --gemv-config / --fp8-pipe LIST on every class) and fusion mode (--fusion), batch decode at
+//      context 512 by graph replay in NVML energy windows (--energy-repeats, default 3, of
+//      >= --energy-seconds, default 2.0, after a 0.3 s pre-roll), the windows of all points
+//      interleaved in a seeded random order; idle (--idle-seconds, default 3) measured first and
+//      subtracted. RESULT kind=decode_energy per point, kind=decode_energy_best per model and batch.
 // Every measurement also prints one "RESULT key=value ..." line (read by
 // bench/hf_engine_bench.py to print the HF comparison side by side).
 //
@@ -64,12 +71,16 @@
 //                     [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]
 //                     [--fp8-fold on|off|swiglu|both|levels] [--swiglu-quant NAME|all]
 //                     [--tune [--gemv-config LIST] [--fp8-pipe LIST] [--attn-split LIST]]
+//                     [--decode-energy [--gemv-config LIST] [--fp8-pipe LIST] [--batch LIST] [--energy-repeats N]
+//                      [--energy-seconds S] [--idle-seconds S] [--energy-seed N]]
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <algorithm>
+#include <cmath>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -88,6 +99,8 @@ extern "C" {
 extern "C" {
 #include "model/fp8_quant.h"
 #include "model/random_init.h"
+#include "profile/decode_energy.h"
+#include "profile/trial_conditions.h"
 }
 
 #define CK(call)                                                                  \
@@ -632,11 +645,317 @@ static void bench_tune(const char *name, double copy_gbs, int quick, int wf) {
   lj_cuda_engine_free(e);
 }
 
+// ---------------------------------------------------------------- --decode-energy
+// Decode energy per GEMV setting, fusion mode and batch (docs/engine-cuda.md, "Decode energy"): the
+// schedule and the statistics live in profile/decode_energy.c (tested without a GPU); here the
+// meter, the engine and the windows.
+static int g_denergy = 0, g_energy_repeats = 3;
+static double g_energy_seconds = 2.0, g_idle_seconds = 3.0;
+static uint64_t g_energy_seed = 1;
+static std::vector<int> g_batches = {1};
+// GEMV settings applied to every class (bf16; FP8: the pipe variant's), -1 = the model's defaults.
+static std::vector<int> g_energy_gemv = {-1}, g_energy_pipe = {-1};
+// Steps per generate call: context 480 .. 544 around 512, as the batch-1 decode rows' mean.
+static const int g_energy_ctx = 512, g_energy_chunk = 64;
+
+// The meter: NVML, CUDA device 0's GPU, a sampler whose sink keeps the readings of the windows'
+// conditions (temperature, SM clock, throttle reasons).
+struct energy_meter {
+  lj_source *src = NULL;
+  lj_sampler *s = NULL;
+  int dev = 0;
+  lj_decode_energy_idle idle;
+  std::mutex lock;
+  std::vector<lj_sample> readings;
+};
+
+static int keep_readings(void *user, const lj_sample *x, size_t n) {
+  energy_meter *m = (energy_meter *)user;
+  std::lock_guard<std::mutex> g(m->lock);
+  for (size_t i = 0; i < n; i++) {
+    int r = x[i].reading;
+    if (x[i].device == m->dev &&
+        (r == LJ_READING_TEMPERATURE || r == LJ_READING_CLOCK_SM || r == LJ_READING_THROTTLE))
+      m->readings.push_back(x[i]);
+  }
+  return 0;
+}
+
+// Opens NVML on CUDA device 0's GPU (the context open), measures idle, starts the sampler.
+// Returns 77 (no NVML: no energy to measure), else 0.
+static int energy_meter_open(energy_meter *m) {
+  int rc = lj_source_open_nvml(&m->src, NULL);
+  if (rc < 0) {
+    printf("bench_engine: --decode-energy measures the GPU through NVML, which is not usable here: %s\n",
+           lj_error_message());
+    return 77;
+  }
+  for (int d = 0; d < lj_source_device_count(m->src); d++) {
+    lj_device_info info;
+    if (lj_source_device_info(m->src, d, &info) == 0 && info.cuda_index == 0) m->dev = d;
+  }
+  lj_device_info info;
+  LJ(lj_source_device_info(m->src, m->dev, &info));
+  CK(cudaFree(0));  // the context open: an idle GPU with one draws more than one without
+  lj_idle_result ir;
+  LJ(lj_measure_idle(m->src, m->dev, g_idle_seconds, &ir));
+  m->idle.sample_w = ir.n_samples > 0 ? ir.sample_mean_w : ir.mean_w;
+  m->idle.sample_sd_w = ir.n_samples > 1 ? ir.sample_stddev_w : NAN;
+  m->idle.counter_w = ir.n_counter_updates > 1 ? ir.counter_mean_w : ir.mean_w;
+  m->idle.counter_sd_w = ir.n_counter_updates > 1 ? ir.counter_stddev_w : NAN;
+  printf("meter: NVML, %s %s, driver %s, power limit %.0f W\n", info.name, info.uuid, info.driver_version,
+         info.power_limit_w);
+  printf("idle (%.1f s, CUDA context open, %.0f C): %.2f W by the power samples (sd %.2f W, %d samples), %.2f W by "
+         "the counter (sd %.2f W, %d updates); each source's own idle is subtracted from its figure\n",
+         ir.seconds, ir.temperature_c, m->idle.sample_w, m->idle.sample_sd_w, ir.n_samples, m->idle.counter_w,
+         m->idle.counter_sd_w, ir.n_counter_updates);
+  printf("RESULT kind=decode_energy_idle seconds=%.1f sample_w=%.3f sample_sd_w=%.3f counter_w=%.3f counter_sd_w=%.3f "
+         "temp_c=%.1f device=\"%s\" uuid=%s\n", ir.seconds, m->idle.sample_w, m->idle.sample_sd_w, m->idle.counter_w,
+         m->idle.counter_sd_w, ir.temperature_c, info.name, info.uuid);
+  lj_sampler_config cfg;
+  lj_sampler_config_default(&cfg);
+  cfg.devices = 1ull << m->dev;
+  cfg.sink = keep_readings, cfg.sink_user = m;
+  LJ(lj_sampler_create(&m->s, m->src, &cfg));
+  LJ(lj_sampler_start(m->s));
+  return 0;
+}
+
+static void energy_meter_close(energy_meter *m) {
+  lj_sampler_stats st;
+  lj_sampler_stats_get(m->s, &st);
+  LJ(lj_sampler_stop(m->s));
+  printf("sampler: %.2f%% of one core, %llu samples, %llu dropped, %llu driver-buffer gaps\n", st.cpu_percent,
+         (unsigned long long)st.samples, (unsigned long long)st.dropped, (unsigned long long)st.buffer_gaps);
+  lj_sampler_free(m->s);
+  lj_source_close(m->src);
+}
+
+struct energy_point {
+  int batch, gemv, fusion;
+  std::string gemv_name, label;
+  std::vector<int> handles, slots;  // each window's meter handle and place in the run's order
+  std::vector<int64_t> steps;
+};
+
+// The points of one model and weight format: batch x GEMV setting x fusion mode. FP8 runs unfused
+// only, and the fused modes apply to calls of <= LJ_CUDA_FUSED_MAX_TOKENS tokens only.
+static std::vector<energy_point> energy_points(int fp8, int verbose) {
+  std::vector<energy_point> pts;
+  for (int b : g_batches)
+    for (int g : fp8 ? g_energy_pipe : g_energy_gemv)
+      for (int f = 0; f < g_fusions; f++) {
+        if (!g_fusion_on[f]) continue;
+        if (f != LJ_FUSION_NONE && (fp8 || b > LJ_CUDA_FUSED_MAX_TOKENS)) {
+          if (verbose && g == (fp8 ? g_energy_pipe : g_energy_gemv)[0])
+            printf("  fusion %s at batch %d: not measured (%s)\n", lj_cuda_fusion_name(f), b,
+                   fp8 ? "FP8 runs unfused" : "the same kernels as unfused above 8 tokens");
+          continue;
+        }
+        energy_point p;
+        p.batch = b, p.gemv = g, p.fusion = f;
+        p.gemv_name = g < 0 ? "defaults" : fp8 ? lj_fp8_pipe_config_name(g) : lj_gemv_config_name(g);
+        p.label = "gemv=" + p.gemv_name + " fusion=" + lj_cuda_fusion_name(f);
+        pts.push_back(p);
+      }
+  return pts;
+}
+
+// Rewinds batch sequences to context base and decodes one chunk: g_energy_chunk graph steps.
+static void energy_chunk(lj_cuda_engine *e, int batch, const std::vector<int> &base) {
+  lj_cuda_sampling greedy = {0.0f, 1.0f, 1, 0};
+  LJ(lj_cuda_rewind(e, batch, base.data()));
+  LJ(lj_cuda_generate(e, batch, g_energy_chunk + 1, &greedy, NULL));
+}
+
+// One window of point p: its settings, its context, the graph captured, the pre-roll, then
+// chunks until the window has lasted g_energy_seconds.
+static void energy_window(lj_cuda_engine *e, const lj_model_config *c, int fp8, energy_meter *m, energy_point *p,
+                          int slot) {
+  int dflt[LJ_GEMV_CLASS_COUNT];
+  lj_gemv_model_defaults(c, fp8, dflt);
+  std::vector<int> cfg(LJ_GEMV_CLASS_COUNT, p->gemv);
+  const int *use = p->gemv < 0 ? dflt : cfg.data();
+  LJ(lj_cuda_set_gemv_configs(e, fp8 ? NULL : use, fp8 ? use : NULL));
+  LJ(lj_cuda_set_fusion(e, p->fusion));
+  int b = p->batch, start = g_energy_ctx - g_energy_chunk / 2;
+  std::vector<int> tok(b, 128000), ones(b, 1), base(b, start);
+  LJ(lj_cuda_fake_context(e, b, start - 1, 7));
+  LJ(lj_cuda_prefill(e, b, tok.data(), ones.data()));
+  energy_chunk(e, b, base);  // captures the graph for this batch and setting
+  int64_t t0 = lj_mono_ns();
+  while ((double)(lj_mono_ns() - t0) < LJ_DECODE_ENERGY_PREROLL_S * 1e9) energy_chunk(e, b, base);
+  int h = lj_meter_begin(m->s, "decode_energy");
+  LJ(h);
+  int64_t steps = 0;
+  t0 = lj_mono_ns();
+  do {
+    energy_chunk(e, b, base);
+    steps += g_energy_chunk;
+  } while ((double)(lj_mono_ns() - t0) < g_energy_seconds * 1e9);
+  LJ(lj_meter_end_handle(m->s, h));
+  p->handles.push_back(h);
+  p->slots.push_back(slot);
+  p->steps.push_back(steps);
+}
+
+static std::string fmt_or_na(const char *f, double v) {
+  if (!std::isfinite(v)) return "nan";
+  char buf[64];
+  snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// A point's windows read back and summed up: one line and one RESULT kind=decode_energy.
+static lj_decode_energy_point energy_report(const char *name, const char *wname, const lj_model_config *c,
+                                            lj_cuda_engine *e, double copy_gbs, energy_meter *m, energy_point *p) {
+  std::vector<lj_decode_energy_window> w(p->handles.size());
+  for (size_t i = 0; i < w.size(); i++) {
+    lj_window_result r;
+    LJ(lj_meter_result(m->s, p->handles[i], m->dev, &r, 5000000000ll));
+    w[i].seconds = r.duration_s, w[i].steps = p->steps[i];
+    w[i].sample_j = r.flags & LJ_WINDOW_NO_SAMPLES ? NAN : r.sample_energy_j;
+    w[i].counter_j = r.flags & LJ_WINDOW_NO_COUNTER ? NAN : r.counter_energy_j;
+    {
+      std::lock_guard<std::mutex> g(m->lock);
+      lj_decode_energy_window_conditions(m->readings.data(), m->readings.size(), m->dev, r.begin_ns, r.end_ns, &w[i]);
+    }
+    printf("    %s batch %d window %d: %.3f s, %lld steps, %.2f J by the samples, %.2f J by the counter, %s -> %s C\n",
+           p->label.c_str(), p->batch, p->slots[i], w[i].seconds, (long long)w[i].steps, w[i].sample_j, w[i].counter_j,
+           fmt_or_na("%.0f", w[i].temp_first_c).c_str(), fmt_or_na("%.0f", w[i].temp_last_c).c_str());
+    if (r.flags & (LJ_WINDOW_PENDING | LJ_WINDOW_GAP | LJ_WINDOW_COUNTER_RESET | LJ_WINDOW_EXTRAPOLATED))
+      printf("  note: %s window %zu flags 0x%x (pending 0x2, gap 0x40, counter reset 0x20, extrapolated 0x80)\n",
+             p->label.c_str(), i, r.flags);
+  }
+  lj_decode_energy_point s;
+  LJ(lj_decode_energy_point_stats(w.data(), (int)w.size(), p->batch, &m->idle, 0.95, &s));
+  int64_t bytes = lj_cuda_weight_bytes(e) + kv_bytes_read(c, p->batch, g_energy_ctx);
+  double floor_ms = (double)bytes / (copy_gbs * 1e9) * 1e3, pct = 100.0 * floor_ms / s.ms_per_step.mean;
+  char thr[256];
+  lj_throttle_names(s.throttle, thr, sizeof thr);
+  const char *src = s.by_samples ? "power samples" : "counter";
+  printf("  batch %d %-28s %8.4f ms/token %8.4f ms/step %8.1f tok/s %5.1f%% of floor | J/token above idle %.4f "
+         "+- %.4f (95%%, %d windows, %s; %s %s) gross %.4f | %.1f W | %s -> %s C | SM %s-%s MHz | throttle %s\n",
+         p->batch, p->label.c_str(), s.ms_per_token, s.ms_per_step.mean, s.tok_s, pct, s.dyn_j.mean,
+         s.dyn_j.half_width, s.n, src, s.by_samples ? "counter" : "samples",
+         fmt_or_na("%.4f", s.other_dyn_j.n ? s.other_dyn_j.mean : NAN).c_str(), s.gross_j.mean, s.mean_w,
+         fmt_or_na("%.0f", s.temp_first_c).c_str(), fmt_or_na("%.0f", s.temp_last_c).c_str(),
+         fmt_or_na("%.0f", s.sm_mhz_min).c_str(), fmt_or_na("%.0f", s.sm_mhz_max).c_str(), thr);
+  printf("RESULT kind=decode_energy model=%s weights=%s batch=%d gemv=%s fusion=%s ctx=%d ms_per_token=%.4f "
+         "ms_per_step=%.4f ms_per_step_ci=%.4f tok_s=%.2f floor_ms=%.4f pct_floor=%.1f j_per_token_dyn=%.5f "
+         "j_per_token_dyn_ci=%.5f j_per_token_gross=%.5f source=%s j_per_token_dyn_other=%.5f windows=%d "
+         "window_s=%.1f mean_w=%.2f idle_w=%.2f temp_c_first=%.1f temp_c_last=%.1f sm_mhz_min=%.0f sm_mhz_max=%.0f "
+         "throttle=%s\n",
+         name, wname, p->batch, p->gemv_name.c_str(), lj_cuda_fusion_name(p->fusion), g_energy_ctx, s.ms_per_token,
+         s.ms_per_step.mean, s.ms_per_step.half_width, s.tok_s, floor_ms, pct, s.dyn_j.mean, s.dyn_j.half_width,
+         s.gross_j.mean, s.by_samples ? "samples" : "counter", s.other_dyn_j.n ? s.other_dyn_j.mean : NAN, s.n,
+         g_energy_seconds, s.mean_w, s.by_samples ? m->idle.sample_w : m->idle.counter_w, s.temp_first_c,
+         s.temp_last_c, s.sm_mhz_min, s.sm_mhz_max, thr);
+  return s;
+}
+
+// Every point of one model and weight format, the windows interleaved in a seeded random order.
+static void bench_decode_energy(const char *name, double copy_gbs, int wf, energy_meter *m, uint64_t seed) {
+  lj_model_config c;
+  LJ(lj_config_preset(name, &c));
+  int fp8 = wf == LJ_WEIGHTS_FP8;
+  const char *wname = lj_weights_label(wf, LJ_FP8_SCALE_ROW);
+  printf("\n== decode energy %s, %s weights: context %d (%d .. %d), windows >= %.1f s after %.1f s of pre-roll\n",
+         name, wname, g_energy_ctx, g_energy_ctx - g_energy_chunk / 2, g_energy_ctx + g_energy_chunk / 2,
+         g_energy_seconds, LJ_DECODE_ENERGY_PREROLL_S);
+  print_gemv_defaults(&c, fp8);
+  std::vector<energy_point> pts = energy_points(fp8, 1);
+  if (pts.empty()) {
+    printf("  no point to measure (see above)\n");
+    return;
+  }
+  int most = *std::max_element(g_batches.begin(), g_batches.end());
+  lj_cuda_options o;
+  lj_cuda_options_default(&o);
+  o.max_batch = most, o.max_ctx = g_energy_ctx + g_energy_chunk, o.max_tokens = std::max(most, 16);
+  o.print_plan = 0;
+  o.weights = wf;
+  lj_cuda_engine *e;
+  LJ(lj_cuda_engine_create_random(&e, &c, 1, &o));
+  lj_cuda_set_pdl(1);
+  lj_cuda_set_use_gemv(e, 1);
+  LJ(lj_cuda_set_attn_decode(e, LJ_ATTN_DECODE_DEFAULT));
+  if (fp8) LJ(lj_cuda_set_fp8_gemv(e, g_fp8_gemvs[0]));
+  std::vector<int> order(pts.size() * g_energy_repeats);
+  LJ(lj_decode_energy_order((int)pts.size(), g_energy_repeats, seed, order.data()));
+  printf("  %zu points x %d windows, seed %llu: about %.0f s\n", pts.size(), g_energy_repeats,
+         (unsigned long long)seed, lj_decode_energy_estimate_s((int)order.size(), g_energy_seconds));
+  for (size_t k = 0; k < order.size(); k++) energy_window(e, &c, fp8, m, &pts[order[k]], (int)k);
+  std::vector<lj_decode_energy_point> res;
+  for (auto &p : pts) res.push_back(energy_report(name, wname, &c, e, copy_gbs, m, &p));
+  for (int b : g_batches) {  // the closing line of each batch
+    std::vector<lj_decode_energy_point> sub;
+    std::vector<const char *> labels;
+    std::vector<const energy_point *> which;
+    for (size_t i = 0; i < pts.size(); i++)
+      if (pts[i].batch == b) sub.push_back(res[i]), labels.push_back(pts[i].label.c_str()), which.push_back(&pts[i]);
+    if (sub.empty()) continue;
+    lj_decode_energy_summary s;
+    LJ(lj_decode_energy_summarize(sub.data(), (int)sub.size(), &s));
+    char text[768];
+    lj_decode_energy_summary_text(sub.data(), labels.data(), &s, text, sizeof text);
+    printf("  %s batch %d: %s\n", name, b, text);
+    const energy_point *f = which[s.fastest], *l = which[s.least];
+    printf("RESULT kind=decode_energy_best model=%s weights=%s batch=%d fastest_gemv=%s fastest_fusion=%s "
+           "least_gemv=%s least_fusion=%s time_pct=%.2f energy_pct=%.2f time_noise=%d energy_noise=%d\n",
+           name, wname, b, f->gemv_name.c_str(), lj_cuda_fusion_name(f->fusion), l->gemv_name.c_str(),
+           lj_cuda_fusion_name(l->fusion), s.time_pct, s.energy_pct, s.time_noise, s.energy_noise);
+  }
+  {
+    std::lock_guard<std::mutex> g(m->lock);
+    m->readings.clear();  // this model's windows are read
+  }
+  lj_cuda_engine_free(e);
+}
+
+// --decode-energy's GEMV list: the defaults (-1) always first, then each configuration named in
+// `list` ("defaults" may be named too, "all" = every configuration).
+static int energy_configs(const char *opt, const char *list, int (*parse)(const char *), int count,
+                          std::vector<int> *out) {
+  out->assign(1, -1);
+  if (!list) return 0;
+  std::string rest, l(list);
+  size_t at = 0;
+  while (at <= l.size()) {
+    size_t end = l.find(',', at);
+    std::string one = l.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (one != "defaults") rest += (rest.empty() ? "" : ",") + one;
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  std::vector<int> named;
+  if (!rest.empty() && parse_names(opt, rest.c_str(), parse, count, &named) < 0) return -1;
+  for (int v : named)
+    if (std::find(out->begin(), out->end(), v) == out->end()) out->push_back(v);
+  return 0;
+}
+
+// A comma-separated list of integers in [lo, hi] (each kept once), else -1 saying what was expected.
+static int parse_ints(const char *opt, const char *list, long lo, long hi, const char *what, std::vector<int> *out) {
+  out->clear();
+  for (const char *q = list; *q;) {
+    char *end;
+    long v = strtol(q, &end, 10);
+    if (end == q || v < lo || v > hi || (*end && *end != ',')) {
+      fprintf(stderr, "bench_engine: %s %s: expected %s, comma-separated\n", opt, list, what);
+      return -1;
+    }
+    if (std::find(out->begin(), out->end(), (int)v) == out->end()) out->push_back((int)v);
+    q = *end ? end + 1 : end;
+  }
+  return out->empty() ? (fprintf(stderr, "bench_engine: %s: an empty list\n", opt), -1) : 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);  // whole lines: the memory plan goes to stderr in between
   const char *models = "llama-3.2-1b,llama-3.2-3b,llama-3.1-8b";
   int quick = 0, w_bf16 = 1, w_fp8 = 0;
-  const char *fp8_scale_given = NULL;
+  const char *fp8_scale_given = NULL, *gemv_given = NULL, *pipe_given = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
     else if (!strcmp(argv[i], "--weights") && i + 1 < argc) {
@@ -661,28 +980,35 @@ int main(int argc, char **argv) {
     }
     else if (!strcmp(argv[i], "--quick")) quick = 1;
     else if (!strcmp(argv[i], "--tune")) g_tune = 1;
-    else if (!strcmp(argv[i], "--gemv-config") && i + 1 < argc) {
-      if (parse_names("--gemv-config", argv[++i], lj_gemv_config_parse, LJ_GEMV_CONFIG_COUNT, &g_tune_gemv) < 0)
-        return 2;
+    else if (!strcmp(argv[i], "--gemv-config") && i + 1 < argc) gemv_given = argv[++i];  // parsed below
+    else if (!strcmp(argv[i], "--fp8-pipe") && i + 1 < argc) pipe_given = argv[++i];
+    else if (!strcmp(argv[i], "--decode-energy")) g_denergy = 1;
+    else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+      if (parse_ints("--batch", argv[++i], 1, 256, "batch sizes 1 .. 256", &g_batches) < 0) return 2;
     }
-    else if (!strcmp(argv[i], "--fp8-pipe") && i + 1 < argc) {
-      if (parse_names("--fp8-pipe", argv[++i], lj_fp8_pipe_config_parse, LJ_FP8_PIPE_CONFIG_COUNT,
-                      &g_tune_fp8_pipe) < 0)
+    else if (!strcmp(argv[i], "--energy-repeats") && i + 1 < argc) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || v < 1 || v > 100) {
+        fprintf(stderr, "bench_engine: --energy-repeats %s: expected windows per point, 1 .. 100\n", argv[i]);
         return 2;
-    }
-    else if (!strcmp(argv[i], "--attn-split") && i + 1 < argc) {
-      const char *f = argv[++i];
-      g_tune_splits.clear();
-      for (const char *p = f; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v > 4096 || (*end && *end != ',')) {
-          fprintf(stderr, "bench_engine: --attn-split %s: expected split counts >= 0, comma-separated (0: the rule)\n", f);
-          return 2;
-        }
-        g_tune_splits.push_back((int)v);
-        p = *end ? end + 1 : end;
       }
+      g_energy_repeats = (int)v;
+    }
+    else if ((!strcmp(argv[i], "--energy-seconds") || !strcmp(argv[i], "--idle-seconds")) && i + 1 < argc) {
+      const char *opt = argv[i];
+      char *end;
+      double v = strtod(argv[++i], &end);
+      if (*end || !(v >= 0.5 && v <= 600)) {
+        fprintf(stderr, "bench_engine: %s %s: expected seconds, 0.5 .. 600\n", opt, argv[i]);
+        return 2;
+      }
+      (!strcmp(opt, "--idle-seconds") ? g_idle_seconds : g_energy_seconds) = v;
+    }
+    else if (!strcmp(argv[i], "--energy-seed") && i + 1 < argc) g_energy_seed = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--attn-split") && i + 1 < argc) {
+      if (parse_ints("--attn-split", argv[++i], 0, 4096, "split counts >= 0 (0: the rule)", &g_tune_splits) < 0)
+        return 2;
     }
     else if (!strcmp(argv[i], "--decode-only")) g_decode_only = 1;
     else if (!strcmp(argv[i], "--prefill-only")) g_prefill_only = 1;
@@ -742,27 +1068,44 @@ int main(int argc, char **argv) {
     }
     else if (!strcmp(argv[i], "--fusion") && i + 1 < argc) {
       const char *f = argv[++i];
-      int m = lj_cuda_fusion_parse(f), all = !strcmp(f, "all");
-      if (!all && strcmp(f, "both") && (m < 0 || m >= g_fusions)) {
-        fprintf(stderr, "bench_engine: --fusion %s: expected none, production, norm-once, both (none and "
-                "production) or all\n", f);
-        return 2;
+      for (int k = 0; k < g_fusions; k++) g_fusion_on[k] = 0;
+      std::string l(f);
+      for (size_t at = 0; at <= l.size();) {  // a comma-separated list of modes, both or all
+        size_t end = std::min(l.find(',', at), l.size());
+        std::string one = l.substr(at, end - at);
+        int m = lj_cuda_fusion_parse(one.c_str()), all = one == "all";
+        if (!all && one != "both" && (m < 0 || m >= g_fusions)) {
+          fprintf(stderr, "bench_engine: --fusion %s: expected none, production, norm-once, both (none and "
+                  "production) or all, or a comma-separated list of them\n", f);
+          return 2;
+        }
+        for (int k = 0; k < g_fusions; k++)
+          g_fusion_on[k] |= all || (m < 0 ? k != LJ_FUSION_NORM_ONCE : k == m);
+        at = end + 1;
       }
-      for (int k = 0; k < g_fusions; k++)
-        g_fusion_on[k] = all || (m < 0 ? k != LJ_FUSION_NORM_ONCE : k == m);
     } else {
       fprintf(stderr, "usage: bench_engine [--models a,b,c] [--quick] [--fusion none|production|norm-once|both|all] "
                       "[--weights bf16|fp8|both] [--fp8-gemv base|warp|pipe|splitk|all] [--decode-only]\n"
                       "       [--attn-prefill wmma|mma|mma64|mma128|mma_k32|all] [--prefill-only]\n"
                       "       [--attn-decode split|one|one_rope|all] [--fp8-scale row|tensor|both]\n"
                       "       [--fp8-fold on|off|swiglu|both|levels]\n"
-                      "       [--tune [--gemv-config all|r4u2,...] [--fp8-pipe all|auto,...] [--attn-split 0,1,8,...]]\n");
+                      "       [--tune [--gemv-config all|r4u2,...] [--fp8-pipe all|auto,...] [--attn-split 0,1,8,...]]\n"
+                      "       [--decode-energy [--gemv-config defaults,r4u2,...] [--fp8-pipe defaults,...] [--batch 1,8]\n"
+                      "        [--energy-repeats N] [--energy-seconds S] [--idle-seconds S] [--energy-seed N]]\n");
       return 2;
     }
   }
-  if (g_tune_gemv.empty()) parse_names("--gemv-config", "all", lj_gemv_config_parse, LJ_GEMV_CONFIG_COUNT, &g_tune_gemv);
-  if (g_tune_fp8_pipe.empty())
-    parse_names("--fp8-pipe", "all", lj_fp8_pipe_config_parse, LJ_FP8_PIPE_CONFIG_COUNT, &g_tune_fp8_pipe);
+  if (g_denergy) {  // the model's defaults, then the named settings
+    if (energy_configs("--gemv-config", gemv_given, lj_gemv_config_parse, LJ_GEMV_CONFIG_COUNT, &g_energy_gemv) < 0 ||
+        energy_configs("--fp8-pipe", pipe_given, lj_fp8_pipe_config_parse, LJ_FP8_PIPE_CONFIG_COUNT,
+                       &g_energy_pipe) < 0)
+      return 2;
+  } else if (parse_names("--gemv-config", gemv_given ? gemv_given : "all", lj_gemv_config_parse, LJ_GEMV_CONFIG_COUNT,
+                         &g_tune_gemv) < 0 ||
+             parse_names("--fp8-pipe", pipe_given ? pipe_given : "all", lj_fp8_pipe_config_parse,
+                         LJ_FP8_PIPE_CONFIG_COUNT, &g_tune_fp8_pipe) < 0) {
+    return 2;
+  }
   if (fp8_scale_given && !w_fp8) {
     fprintf(stderr, "bench_engine: --fp8-scale %s: the scales of FP8 weights; add --weights fp8 or both\n",
             fp8_scale_given);
@@ -780,14 +1123,32 @@ int main(int argc, char **argv) {
   CK(cudaDriverGetVersion(&drv));
   printf("device: %s, %d SMs, %.1f GiB, CUDA driver API %d\n", p.name, p.multiProcessorCount,
          p.totalGlobalMem / 1073741824.0, drv);
-  double copy = measure_copy_gbs(), gemm = g_tune ? 0 : measure_gemm_tflops(), sums8 = 0;
-  double gemm8 = w_fp8 && !g_tune ? measure_gemm_fp8_tflops(&sums8) : 0;  // --tune: decode only
+  energy_meter meter;
+  if (g_denergy) {
+    int n_models = 1;
+    for (const char *q = models; *q; q++) n_models += *q == ',';
+    size_t per_model = (w_bf16 ? energy_points(0, 0).size() : 0) + (w_fp8 ? energy_points(1, 0).size() : 0);
+    int windows = (int)(n_models * per_model) * g_energy_repeats;
+    printf("decode energy: %d windows of >= %.1f s: about %.0f s, plus %.1f s of idle and each model's load\n", windows,
+           g_energy_seconds, lj_decode_energy_estimate_s(windows, g_energy_seconds), g_idle_seconds);
+    int rc_meter = energy_meter_open(&meter);  // idle first, before any work warms the card
+    if (rc_meter) return rc_meter;
+  }
+  int decode_only = g_tune || g_denergy;
+  double copy = measure_copy_gbs(), gemm = decode_only ? 0 : measure_gemm_tflops(), sums8 = 0;
+  double gemm8 = w_fp8 && !decode_only ? measure_gemm_fp8_tflops(&sums8) : 0;  // decode only: no GEMM ceilings
   printf("ceilings: copy %.0f GB/s (read + write), cuBLASLt bf16 GEMM 8192^3 %.0f TFLOP/s", copy, gemm);
   if (w_fp8) printf(", FP8 GEMM 8192^3 %.0f TFLOP/s (%.0f without the scale pass)", gemm8, sums8);
   printf("\nRESULT kind=ceilings copy_gbs=%.1f gemm_tflops=%.1f gemm_fp8_tflops=%.1f gemm_fp8_sums_tflops=%.1f "
          "device=\"%s\"\n", copy, gemm, gemm8, sums8, p.name);
   char *list = strdup(models);
+  uint64_t seed = g_energy_seed;
   for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+    if (g_denergy) {  // each model and format its own order
+      if (w_bf16) bench_decode_energy(tok, copy, LJ_WEIGHTS_BF16, &meter, seed++);
+      if (w_fp8) bench_decode_energy(tok, copy, LJ_WEIGHTS_FP8, &meter, seed++);
+      continue;
+    }
     if (g_tune) {
       if (w_bf16) bench_tune(tok, copy, quick, LJ_WEIGHTS_BF16);
       if (w_fp8) bench_tune(tok, copy, quick, LJ_WEIGHTS_FP8);
@@ -798,5 +1159,6 @@ int main(int argc, char **argv) {
       for (int sc : g_fp8_scales) bench_model(tok, copy, gemm8, quick, LJ_WEIGHTS_FP8, sc);
   }
   free(list);
+  if (g_denergy) energy_meter_close(&meter);
   return 0;
 }

@@ -33,17 +33,7 @@ void lj_ablation_window_measure(const lj_window_result *wr, int64_t units, doubl
   w->sm_clock_min_mhz = c.sm_clock_min_mhz, w->sm_clock_max_mhz = c.sm_clock_max_mhz;
   w->power_limit_w = c.power_limit_w, w->throttle_mask = c.throttle_mask, w->at_cap = c.at_cap;
   if (c.at_cap) w->flags |= LJ_WINDOW_POWER_CAP;
-  // the first and last temperature inside: how much the window warmed the card
-  int64_t first = INT64_MAX, last = INT64_MIN;
-  w->temperature_start_c = w->temperature_end_c = NAN;
-  for (size_t i = 0; i < n; i++) {
-    const lj_sample *x = &s[i];
-    if (x->device != dev || x->reading != LJ_READING_TEMPERATURE || x->t_ns < wr->begin_ns || x->t_ns > wr->end_ns ||
-        !isfinite(x->value))
-      continue;
-    if (x->t_ns < first) first = x->t_ns, w->temperature_start_c = x->value;
-    if (x->t_ns >= last) last = x->t_ns, w->temperature_end_c = x->value;
-  }
+  lj_temperature_first_last(s, n, dev, wr->begin_ns, wr->end_ns, &w->temperature_start_c, &w->temperature_end_c);
 }
 
 static int skipped(const lj_ablation_window *w) { return strcmp(w->group, "full") != 0; }

@@ -169,18 +169,8 @@ static void collect(gpu_run *g) {
   lj_clear_error();
 }
 
-static void throttle_names(uint64_t mask, char *buf, size_t cap) {
-  static const char *const names[] = {"gpu_idle", "applications_clocks", "sw_power_cap", "hw_slowdown",
-                                      "sync_boost", "sw_thermal", "hw_thermal", "hw_power_brake", "display_clock"};
-  buf[0] = '\0';
-  size_t used = 0;
-  for (unsigned b = 0; b < sizeof names / sizeof *names; b++)
-    if (mask & (1ull << b)) used += (size_t)snprintf(buf + used, used < cap ? cap - used : 0, "%s%s", used ? "," : "", names[b]);
-  if (!used) snprintf(buf, cap, "none");
-}
-
 void lj_gpu_finish_conditions(lj_profile_result *r) {
-  throttle_names(r->cond.throttle_seen, r->cond.throttle_text, sizeof r->cond.throttle_text);
+  lj_throttle_names(r->cond.throttle_seen, r->cond.throttle_text, sizeof r->cond.throttle_text);
   if (r->cond.temperature_min_c > r->cond.temperature_max_c) r->cond.temperature_min_c = r->cond.temperature_max_c = NAN;
   if (r->cond.sm_clock_min_mhz > r->cond.sm_clock_max_mhz) r->cond.sm_clock_min_mhz = r->cond.sm_clock_max_mhz = NAN;
   if (r->cond.mem_clock_min_mhz > r->cond.mem_clock_max_mhz) r->cond.mem_clock_min_mhz = r->cond.mem_clock_max_mhz = NAN;

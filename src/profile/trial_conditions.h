@@ -25,3 +25,10 @@
 // out->trial is left to the caller. Returns 1 when any reading fell inside, else 0.
 int lj_trial_conditions_from_readings(const lj_sample *s, size_t n, int dev, int64_t begin_ns, int64_t end_ns,
                                       double power_w, double fallback_limit_w, lj_trial_conditions *out);
+// The first and last temperature reading of device dev inside [begin_ns, end_ns], from readings s
+// (n, any order): how much a window warmed the card. NAN where none fell inside.
+void lj_temperature_first_last(const lj_sample *s, size_t n, int dev, int64_t begin_ns, int64_t end_ns,
+                               double *first_c, double *last_c);
+// NVML's throttle (clocks-event) reasons of `mask` named, comma-separated ("sw_power_cap,hw_slowdown";
+// "none" for 0), at most cap bytes with the NUL.
+void lj_throttle_names(uint64_t mask, char *buf, size_t cap);
