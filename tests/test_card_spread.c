@@ -42,6 +42,11 @@ static void test_three_cards(void **state) {
   assert_true(lj_card_spread_same(&r[0], &r[3]));
   assert_false(lj_card_spread_same(&r[0], &r[4]));
   assert_false(lj_card_spread_same(&r[0], &r[5]));
+  // decode by the power samples on one card and by the counter on another: not the same profile
+  // (the sources differ by up to 2%, which would read as the cards' difference)
+  r[3].phases[LJ_PHASE_DECODE].window_flags |= LJ_WINDOW_SAMPLE_ENERGY;
+  assert_false(lj_card_spread_same(&r[0], &r[3]));
+  r[3].phases[LJ_PHASE_DECODE].window_flags &= ~(uint32_t)LJ_WINDOW_SAMPLE_ENERGY;
   const lj_profile_result *g[4] = {&r[0], &r[1], &r[2], &r[3]};
   lj_card_spread c;
   assert_int_equal(lj_card_spread_compute(g, 4, &c), 1);

@@ -87,6 +87,12 @@ static void test_arithmetic(void **state) {
   f.phases[LJ_PHASE_DECODE].tokens_per_unit = 64;
   assert_int_equal(lj_fusion_cost_compute(&u, &f, &c), 0);
   assert_float_equal(c.dynamic_j.estimate, 31.0 / 128 - 28.5 / 64, 1e-12);
+  // Decode phases by different sources (up to 2% apart, the boundaries ~0.1%): refused, named.
+  f.phases[LJ_PHASE_DECODE].window_flags |= LJ_WINDOW_SAMPLE_ENERGY;
+  assert_int_equal(lj_fusion_cost_compute(&u, &f, &c), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "unfused: energy counter, fused: power samples"));
+  lj_clear_error();
+  f.phases[LJ_PHASE_DECODE].window_flags = u.phases[LJ_PHASE_DECODE].window_flags;
   // A run without its decode phase is named.
   f.phases[LJ_PHASE_DECODE].n = 0;
   assert_int_equal(lj_fusion_cost_compute(&u, &f, &c), LJ_EINVAL);

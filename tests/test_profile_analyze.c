@@ -381,22 +381,37 @@ static void test_phase_energy_source(void **state) {
   assert_true(pre->window_flags & LJ_WINDOW_SAMPLE_ENERGY);
   assert_true(fabs(pre->gross_j.mean - 1000) < 1e-9 && fabs(pre->dynamic_j.mean - (1000 - kIdle * 2.2)) < 1e-9);
   assert_true(pre->dynamic_j.half_width < 3);  // the samples' spread, not the counter's (~75 J)
-  // the counter's mean, 1004, lies outside the samples' interval [997.5, 1002.5]: flagged
-  assert_true(pre->window_flags & LJ_WINDOW_SOURCES_DISAGREE);
+  // the counter's mean, 1004, lies outside the samples' interval [997.5, 1002.5], but the paired
+  // differences (+30, -31, +13) are the counter's edges: no disagreement
+  assert_false(pre->window_flags & LJ_WINDOW_SOURCES_DISAGREE);
   assert_true(!(dec->window_flags & LJ_WINDOW_SAMPLE_ENERGY) && fabs(dec->gross_j.mean - 1004) < 1e-9);
   assert_true(!(tok->window_flags & LJ_WINDOW_SAMPLE_ENERGY) && tok->gross_j.mean == 2000);
   lj_profile_result_free(&r);
 
-  // the same prefill with the counter within the samples' interval: not flagged
+  // a counter 5% above the samples in every window disagrees, whichever source the phase takes
+  // (decode: the counter, one window's samples with a gap)
   lj_profile_result_init(&r);
-  const double close[3] = {1001, 999, 1000.5};
+  const double high[3] = {1051, 1049.5, 1050};
   for (int k = 0; k < 3; k++) {
-    w = window_of(LJ_PHASE_PREFILL, 2.2, close[k], sample[k], 0);
+    w = window_of(LJ_PHASE_PREFILL, 2.2, high[k], sample[k], 0);
+    assert_int_equal(lj_profile_add_window(&r, &w), 0);
+    w = window_of(LJ_PHASE_DECODE, 2.2, high[k], sample[k], k == 2 ? LJ_WINDOW_GAP : 0);
     assert_int_equal(lj_profile_add_window(&r, &w), 0);
   }
   assert_int_equal(lj_profile_summarize_phases(&r), 0);
   assert_true(r.phases[LJ_PHASE_PREFILL].window_flags & LJ_WINDOW_SAMPLE_ENERGY);
-  assert_false(r.phases[LJ_PHASE_PREFILL].window_flags & LJ_WINDOW_SOURCES_DISAGREE);
+  assert_true(r.phases[LJ_PHASE_PREFILL].window_flags & LJ_WINDOW_SOURCES_DISAGREE);
+  assert_false(r.phases[LJ_PHASE_DECODE].window_flags & LJ_WINDOW_SAMPLE_ENERGY);
+  assert_true(r.phases[LJ_PHASE_DECODE].window_flags & LJ_WINDOW_SOURCES_DISAGREE);
+  // a source given (a tensor-parallel GPU takes the sum's): prefill from the counter, its windows
+  // no longer marked as the samples'
+  int source[LJ_PHASE_COUNT] = {0};
+  lj_phase_summary own[LJ_PHASE_COUNT];
+  memset(own, 0, sizeof own);
+  assert_int_equal(lj_phase_summaries_of(&r.plan, r.windows, r.n_windows, source, own), 0);
+  assert_true(fabs(own[LJ_PHASE_PREFILL].gross_j.mean - 1050.1666666666667) < 1e-9);
+  assert_false(own[LJ_PHASE_PREFILL].window_flags & LJ_WINDOW_SAMPLE_ENERGY);
+  for (size_t i = 0; i < r.n_windows; i++) assert_false(r.windows[i].w.flags & LJ_WINDOW_SAMPLE_ENERGY);
   lj_profile_result_free(&r);
 }
 

@@ -537,6 +537,27 @@ static void test_shares_one_denominator(void **state) {
   lj_profile_result_free(&r);
 }
 
+// The phase takes the samples; cnt-buf gives the counter's mean from the windows against them: the
+// samples at 98% of the counter in every window read +2.04% (1 / 0.98 - 1), and the flag says so.
+static void test_counter_beside_samples(void **state) {
+  (void)state;
+  lj_profile_result r;
+  build(&r);
+  for (size_t i = 0; i < r.n_windows; i++)
+    if (r.windows[i].phase == LJ_PHASE_DECODE) {
+      r.windows[i].w.sample_energy_j = r.windows[i].w.counter_energy_j * 0.98;
+      r.windows[i].w.sample_above_idle_j = r.windows[i].w.sample_energy_j - r.cond.idle_w * r.windows[i].w.duration_s;
+    }
+  assert_int_equal(lj_profile_summarize_phases(&r), 0);
+  assert_true(r.phases[LJ_PHASE_DECODE].window_flags & LJ_WINDOW_SOURCES_DISAGREE);
+  char *text = render(&r, 0);
+  expect_line(text, "decode       5", "78.", "power samples, 5 repeats", NULL);
+  expect_line(text, "decode          128", "+2.04%", "sources_disagree", NULL);
+  expect_line(text, "prefill         512", "+0.00%", NULL);  // the same figures by both
+  free(text);
+  lj_profile_result_free(&r);
+}
+
 // Detokenize measured by the counter (3 windows of 0.3 s): it runs on the CPU while the GPU idles,
 // so its energy above idle is noise: no dynamic figures, no dynamic share, not in the run's sum.
 static void test_gpu_idle_phase(void **state) {
@@ -953,6 +974,7 @@ int main(void) {
       cmocka_unit_test(test_text_full),
       cmocka_unit_test(test_text_sequence), cmocka_unit_test(test_closure_verdict), cmocka_unit_test(test_energy_sources),    cmocka_unit_test(test_shares_one_denominator),
       cmocka_unit_test(test_gpu_idle_phase),
+      cmocka_unit_test(test_counter_beside_samples),
       cmocka_unit_test(test_text_incomplete),  cmocka_unit_test(test_text_timing_only),
       cmocka_unit_test(test_json_full),
       cmocka_unit_test(test_json_timing_only), cmocka_unit_test(test_write_error),

@@ -257,11 +257,13 @@ enum {
   LJ_WINDOW_COUNTER_RESET = 1u << 5, ///< the counter went backwards inside (driver reload): delta estimated
   LJ_WINDOW_GAP = 1u << 6,           ///< power samples were lost inside the window
   LJ_WINDOW_EXTRAPOLATED = 1u << 7,  ///< a boundary lies outside the samples (held at the nearest value)
-  /// set by a reader that reports (b), not (a), as the window's energy: shorter than two counter
-  /// periods, the counter's delta takes one of two values (llamajoule profile: phase windows)
+  /// set by a reader that reports (b), not (a), as the window's energy (llamajoule profile: a phase
+  /// whose windows are all under 10 s with their samples whole, where the counter's update edges
+  /// spread its delta by a few percent; any window under two counter periods)
   LJ_WINDOW_SAMPLE_ENERGY = 1u << 8,
   /// set by a reader on an estimate over several windows: its figure by the counter lies outside
-  /// the interval of its figure from the samples, or the reverse (llamajoule profile)
+  /// the interval of its figure from the samples, or the reverse; on a profile phase: the paired
+  /// per-window differences of the two exclude 0 (llamajoule profile)
   LJ_WINDOW_SOURCES_DISAGREE = 1u << 9,
   /// set by a reader on a replay trial (and the estimates over it): the window ran at the power
   /// cap (a power-cap or power-brake throttle reason seen inside, or mean power >= 98% of the

@@ -18,7 +18,7 @@ set -u
 BIN=${1:-build-gpu}
 LOG=${2:-${OUT:-./decode-energy-logs}}
 source "$(dirname "$0")/checks_lib.sh"
-REPEATS=4 SECONDS_W=2.0 IDLE_S=3
+REPEATS=${REPEATS:-4} SECONDS_W=2.0 IDLE_S=3
 
 # points x windows x (window + 0.3 s pre-roll + ~0.3 s set-up), plus per call ~25 s (idle, copy
 # bandwidth, the engines' random weights)

@@ -4,7 +4,6 @@
 
 #include "common/error.h"
 #include "common/stats.h"
-#include "profile/attribution.h"
 #include "profile/profile_analyze.h"
 
 // Below two counter periods (NVML: 100 ms each) a window's counter delta takes one of two values
@@ -23,8 +22,8 @@ static int samples_whole(const lj_phase_window *w) {
 }
 
 // Whether phase p's energy is its windows' samples (every window's whole) rather than their counter
-// deltas; marks the windows so.
-static int phase_uses_samples(lj_phase_window *windows, size_t n_windows, int p) {
+// deltas (-1: the phase has no window).
+static int phase_source(const lj_phase_window *windows, size_t n_windows, int p) {
   int any = 0;
   for (size_t i = 0; i < n_windows; i++) {
     const lj_phase_window *w = &windows[i];
@@ -32,34 +31,56 @@ static int phase_uses_samples(lj_phase_window *windows, size_t n_windows, int p)
     if (!samples_whole(w)) return 0;
     any = 1;
   }
-  for (size_t i = 0; any && i < n_windows; i++)
-    if ((int)windows[i].phase == p && windows[i].units > 0) windows[i].w.flags |= LJ_WINDOW_SAMPLE_ENERGY;
-  return any;
+  return any ? 1 : -1;
+}
+
+void lj_phase_sources(const lj_profile_plan *plan, const lj_phase_window *windows, size_t n_windows,
+                      int source[LJ_PHASE_COUNT]) {
+  for (int p = 0; p < LJ_PHASE_COUNT; p++) source[p] = plan->timing_only ? 0 : phase_source(windows, n_windows, p) > 0;
+}
+
+// The two sources read the same windows: the paired differences (counter - samples, gross per
+// unit) have an interval that excludes 0 only for a difference beyond the counter's edge spread.
+// Comparing one source's mean with the other's interval would flag most runs: the samples'
+// interval is ~0.8% wide at 3 repeats, the counter's mean wanders by ~1.4% on its own.
+static int sources_disagree(const lj_phase_window *windows, size_t n_windows, int p, double level) {
+  double d[64];
+  size_t n = 0;
+  for (size_t i = 0; i < n_windows && n < 64; i++) {
+    const lj_phase_window *w = &windows[i];
+    if ((int)w->phase != p || w->units <= 0) continue;
+    if (w->w.flags & (LJ_WINDOW_NO_COUNTER | LJ_WINDOW_NO_SAMPLES)) continue;
+    if (!isfinite(w->w.counter_energy_j) || !isfinite(w->w.sample_energy_j)) continue;
+    d[n++] = (w->w.counter_energy_j - w->w.sample_energy_j) / (double)w->units;
+  }
+  lj_mean_ci ci;
+  if (n < 2 || lj_stats_mean_ci(d, n, level, &ci) < 0) return 0;
+  return ci.lo > 0 || ci.hi < 0;
 }
 
 int lj_phase_summaries_of(const lj_profile_plan *plan, lj_phase_window *windows, size_t n_windows,
-                          lj_phase_summary *out) {
+                          const int *source, lj_phase_summary *out) {
   double level = plan->level > 0 && plan->level < 1 ? plan->level : 0.95;
+  int chosen[LJ_PHASE_COUNT];
+  lj_phase_sources(plan, windows, n_windows, chosen);
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     double t[64], g[64], d[64], sg[64];
     size_t n = 0, n_g = 0, n_sg = 0;
     lj_phase_summary *s = &out[p];
-    double cd[64];  // the counter's dynamic figures beside the samples'
-    size_t n_cd = 0;
     uint32_t flags = 0;
     int64_t tokens = 0;
-    int samples = !plan->timing_only && phase_uses_samples(windows, n_windows, p);
+    int samples = !plan->timing_only && (source ? source[p] : chosen[p]) > 0;
     for (size_t i = 0; i < n_windows && n < 64; i++) {
       lj_phase_window *w = &windows[i];
       if ((int)w->phase != p || w->units <= 0) continue;
       double u = (double)w->units;
       t[n++] = w->host_s / u;
       tokens = w->tokens_per_unit;
+      w->w.flags &= ~(uint32_t)LJ_WINDOW_SAMPLE_ENERGY;  // decided here, whatever a stored window said
       if (samples) {
+        w->w.flags |= LJ_WINDOW_SAMPLE_ENERGY;
         g[n_g] = w->w.sample_energy_j / u;
         d[n_g++] = w->w.sample_above_idle_j / u;
-        if (!(w->w.flags & LJ_WINDOW_NO_COUNTER) && isfinite(w->w.counter_above_idle_j))
-          cd[n_cd++] = w->w.counter_above_idle_j / u;
       } else if (!plan->timing_only && !(w->w.flags & LJ_WINDOW_NO_COUNTER)) {
         g[n_g] = w->w.counter_energy_j / u;
         d[n_g++] = w->w.counter_above_idle_j / u;
@@ -69,8 +90,9 @@ int lj_phase_summaries_of(const lj_profile_plan *plan, lj_phase_window *windows,
     }
     s->n = (int)n;
     s->tokens_per_unit = tokens;
-    s->window_flags = flags;
+    s->window_flags = flags & ~(uint32_t)LJ_WINDOW_SOURCES_DISAGREE;
     if (!n) continue;
+    if (!plan->timing_only && sources_disagree(windows, n_windows, p, level)) s->window_flags |= LJ_WINDOW_SOURCES_DISAGREE;
     LJ_TRY(lj_stats_mean_ci(t, n, level, &s->time_s));
     if (n_g) {
       LJ_TRY(lj_stats_mean_ci(g, n_g, level, &s->gross_j));
@@ -83,16 +105,10 @@ int lj_phase_summaries_of(const lj_profile_plan *plan, lj_phase_window *windows,
       }
     }
     if (n_sg) LJ_TRY(lj_stats_mean_ci(sg, n_sg, level, &s->sample_gross_j));
-    if (samples && n_g && n_cd) {  // the counter's mean outside the samples' interval: flagged
-      double c = 0;
-      for (size_t i = 0; i < n_cd; i++) c += cd[i];
-      s->window_flags |= lj_energy_source_flags(1, s->dynamic_j.lo, s->dynamic_j.hi, c / (double)n_cd) &
-                         LJ_WINDOW_SOURCES_DISAGREE;
-    }
   }
   return 0;
 }
 
 int lj_profile_summarize_phases(lj_profile_result *r) {
-  return lj_phase_summaries_of(&r->plan, r->windows, r->n_windows, r->phases);
+  return lj_phase_summaries_of(&r->plan, r->windows, r->n_windows, NULL, r->phases);
 }

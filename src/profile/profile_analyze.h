@@ -60,7 +60,14 @@ double lj_profile_calls_per_unit(const lj_profile_plan *p, lj_phase phase, lj_st
 
 // Fills phases[] from the windows (per unit: window energy / units).
 int lj_profile_summarize_phases(lj_profile_result *r);
+// Which source each phase's windows give it (docs/attribution.md §1): 1 the driver's power samples
+// (every window's whole and under LJ_SAMPLE_WINDOW_MAX_S; any window under 0.2 s), 0 the counter.
+void lj_phase_sources(const lj_profile_plan *plan, const lj_phase_window *windows, size_t n_windows,
+                      int source[LJ_PHASE_COUNT]);
 // The same for any set of windows (a tensor-parallel rank's: the run's windows as one GPU saw
-// them) into out[LJ_PHASE_COUNT]; a short window's flags gain LJ_WINDOW_SAMPLE_ENERGY.
-int lj_phase_summaries_of(const lj_profile_plan *plan, lj_phase_window *windows, size_t n_windows,
+// them) into out[LJ_PHASE_COUNT], each phase from `source` (NULL: lj_phase_sources of these
+// windows; a rank takes the sum's, so that the GPUs' rows add up to it). The windows of a phase
+// from the samples hold LJ_WINDOW_SAMPLE_ENERGY (others lose it); a phase whose paired counter -
+// samples differences exclude 0 at the plan's level gets LJ_WINDOW_SOURCES_DISAGREE.
+int lj_phase_summaries_of(const lj_profile_plan *plan, lj_phase_window *windows, size_t n_windows, const int *source,
                           lj_phase_summary *out);

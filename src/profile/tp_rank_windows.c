@@ -24,13 +24,14 @@ int lj_profile_tp_collect(lj_profile_result *r, lj_windows *w, const int *handle
     LJ_TRY(lj_windows_result(w, handles[i], n_devs > 1 ? -1 : devs[0], &r->windows[i].w));
   lj_phase_window *own = malloc(sizeof *own * (r->n_windows ? r->n_windows : 1));
   if (!own) return LJ_FAIL(LJ_ENOMEM, "profile: out of memory");
-  int rc = 0;
+  int rc = 0, source[LJ_PHASE_COUNT];
+  lj_phase_sources(&r->plan, r->windows, r->n_windows, source);  // the sum's: each GPU's row adds up to it
   for (int k = 0; k < n_devs && rc == 0; k++) {
     for (size_t i = 0; i < r->n_windows && rc == 0; i++) {
       own[i] = r->windows[i];
       rc = lj_windows_result(w, handles[i], devs[k], &own[i].w);
     }
-    if (rc == 0) rc = lj_phase_summaries_of(&r->plan, own, r->n_windows, r->rank_phases[k]);
+    if (rc == 0) rc = lj_phase_summaries_of(&r->plan, own, r->n_windows, source, r->rank_phases[k]);
   }
   free(own);
   // degree 1 (the ranks' path with one rank): the run's own rows are rank 0's, as in any degree-1 run

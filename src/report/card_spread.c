@@ -9,12 +9,18 @@
 
 static const char *fusion_of(const lj_profile_result *r) { return r->plan.fusion[0] ? r->plan.fusion : "none"; }
 
+// Whether decode's energy is the power samples' (else the counter's): the two differ by up to 2%,
+// which would read as a card's difference.
+static int decode_by_samples(const lj_profile_result *r) {
+  return (r->phases[LJ_PHASE_DECODE].window_flags & LJ_WINDOW_SAMPLE_ENERGY) != 0;
+}
+
 int lj_card_spread_same(const lj_profile_result *a, const lj_profile_result *b) {
   const lj_profile_plan *p = &a->plan, *q = &b->plan;
   return a->cond.device.uuid[0] && b->cond.device.uuid[0] && !strcmp(a->cond.device.name, b->cond.device.name) &&
          !strcmp(p->model_name, q->model_name) && !strcmp(p->engine, q->engine) && !strcmp(p->weights, q->weights) &&
          !strcmp(fusion_of(a), fusion_of(b)) && p->batch == q->batch && p->prompt_len == q->prompt_len &&
-         p->gen_len == q->gen_len;
+         p->gen_len == q->gen_len && decode_by_samples(a) == decode_by_samples(b);
 }
 
 static double per_token(const lj_profile_result *r) {

@@ -68,6 +68,11 @@ int lj_fusion_cost_compute(const lj_profile_result *unfused, const lj_profile_re
   if (u->n < 1 || f->n < 1 || u->tokens_per_unit < 1 || f->tokens_per_unit < 1)
     return LJ_FAIL(LJ_EINVAL, "kernel boundaries: the decode phase of the %s run was not measured",
                    u->n < 1 || u->tokens_per_unit < 1 ? "unfused (fusion none)" : "fused (fusion production)");
+  if ((u->window_flags ^ f->window_flags) & LJ_WINDOW_SAMPLE_ENERGY)  // up to 2% apart: the boundaries' ~0.1%
+    return LJ_FAIL(LJ_EINVAL, "kernel boundaries: the decode phases were measured by different sources (unfused: %s, "
+                   "fused: %s); profile both with the same llamajoule",
+                   u->window_flags & LJ_WINDOW_SAMPLE_ENERGY ? "power samples" : "energy counter",
+                   f->window_flags & LJ_WINDOW_SAMPLE_ENERGY ? "power samples" : "energy counter");
   LJ_TRY(per_token_difference(&u->dynamic_j, u->tokens_per_unit, &f->dynamic_j, f->tokens_per_unit, level,
                               &out->dynamic_j));
   LJ_TRY(per_token_difference(&u->gross_j, u->tokens_per_unit, &f->gross_j, f->tokens_per_unit, level, &out->gross_j));

@@ -9,7 +9,8 @@ const char lj_mlenergy_source[] =
 const char lj_mlenergy_conditions[] =
     "conditions differ: ours is llamajoule's engine (not vLLM) with random weights, the batch held fixed for a whole "
     "generation of fixed prompt and output lengths, against vLLM serving a request stream at steady state (continuous "
-    "batching, real prompts); both are gross GPU energy by the NVML counter, ours over the decode phase windows";
+    "batching, real prompts); both are gross GPU energy through NVML, theirs by the counter, ours over the decode phase windows by the driver's "
+    "power samples under 10 s (the counter beside them: cnt-buf, within 2% on this driver)";
 
 // Batch 16, 64 and 256 read from their chart (+-2%); batch 8 quoted without a reading tolerance.
 const lj_reference_point lj_mlenergy_points[] = {

@@ -121,7 +121,7 @@ typedef struct {
 typedef struct {
   lj_phase phase;
   int n_terms;
-  double measured_gross_j;        // the phase window (energy counter)
+  double measured_gross_j;        // the phase window (its summary's source: samples under 10 s)
   double measured_dynamic_j;
   lj_interval predicted_gross_j;  // sum over terms of calls x per-call energy, with its interval
   lj_interval predicted_dynamic_j;

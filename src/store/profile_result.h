@@ -101,7 +101,7 @@ typedef struct {
   int n;                         // windows (0: phase not measured)
   int64_t tokens_per_unit;
   lj_mean_ci time_s;
-  lj_mean_ci gross_j, dynamic_j; // counter; samples for a window < 2 counter periods (LJ_WINDOW_SAMPLE_ENERGY)
+  lj_mean_ci gross_j, dynamic_j; // samples where window_flags has LJ_WINDOW_SAMPLE_ENERGY, else the counter
   lj_mean_ci sample_gross_j;     // driver buffer
   double gross_j_per_token, dynamic_j_per_token;
   double tokens_per_gross_j, tokens_per_dynamic_j;

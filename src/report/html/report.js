@@ -152,7 +152,7 @@
 
     // Sankey: run -> phases -> stage groups -> stages, per one unit of every phase.
     chart('sankey', 'Where the ' + Q.word + ' goes',
-      'One run = one unit of each measured phase. Phase: measured windows (' + (timing ? 'host time' : 'energy counter') +
+      'One run = one unit of each measured phase. Phase: measured windows (' + (timing ? 'host time' : 'the driver\'s power samples under 10 s, else the energy counter') +
       '); stage groups and stages: the replay estimates of the method each phase reports, scaled to the measured phase where they over-run it.' +
       (timing ? '' : ' Idle (static): the idle baseline times the phase\'s time.'), 560, () => {
         const nodes = new Map(), links = [];
@@ -416,7 +416,7 @@
         d.closures.map((c) => [c.phase + (c.reported ? '' : ' (not reported)'), c.method, fmt(c.predicted_dynamic_j, 'J'), fmt(c.measured_dynamic_j, 'J'),
           signedPct(c.error_pct), '[' + signedPct(c.error_lo_pct) + ', ' + signedPct(c.error_hi_pct) + ']',
           '[' + signedPct(c.judged_lo_pct) + ', ' + signedPct(c.judged_hi_pct) + ']', c.verdict || '-'])));
-      box.append(el('p', { class: 'note' }, 'Measured: the energy counter around whole phase windows (\u2265 2 s, after a pre-roll of the same work). ' +
+      box.append(el('p', { class: 'note' }, 'Measured: whole phase windows (\u2265 2 s, after a pre-roll of the same work) by the driver\'s power samples where every window is under 10 s, else by the energy counter. ' +
         'isolation: each stage replayed alone; sequence: the layer\'s stages replayed as growing prefixes (differences). ' +
         'Dynamic energy = gross \u2212 idle baseline \u00d7 time. PASS: the whole interval of the error within \u00b15% (with the uncertainty budget where the run has one, below); MISS: the whole interval outside; INCONCLUSIVE: the interval across the bound.'));
     }
