@@ -258,6 +258,24 @@ static void test_study(void **state) {
   assert_non_null(strstr(all, size));
   lj_study_analysis_free(&a);
 
+  assert_null(strstr(all, "two sources"));
+  // One 8B point's decode by the power samples, the others by the counter (a study resumed across
+  // the change of source): said, as a warning.
+  for (size_t i = 0; i < (size_t)s.n_runs; i++)
+    if (!strcmp(s.runs[i].prof.plan.model_name, "llama-3.1-8b") && s.runs[i].prof.plan.batch == 16)
+      s.runs[i].prof.phases[LJ_PHASE_DECODE].window_flags |= LJ_WINDOW_SAMPLE_ENERGY;
+  lj_study_analysis_free(&a);
+  assert_int_equal(lj_study_analyze(&s, 50, &a), 0);
+  nf = lj_study_findings(&a, f, 32);
+  int warned = 0;
+  for (size_t i = 0; i < nf; i++)
+    warned += f[i].level == 1 && !strcmp(f[i].text, "the decode points of llama-3.1-8b (prompt 128, gen 128) were measured "
+                                        "by two sources (1 by the driver's power samples, 4 by the energy counter): up to 2% "
+                                        "of their differences may be the instruments'");
+  assert_int_equal(warned, 1);
+  lj_study_analysis_free(&a);
+  assert_int_equal(lj_study_analyze(&s, 50, &a), 0);
+
   // A tight bound: nothing meets 4 ms; 12 ms admits batch 1 and 4 of 8B.
   assert_int_equal(lj_study_analyze(&s, 4, &a), 0);
   assert_int_equal(line(&a, "llama-3.1-8b")->best_batch, 0);

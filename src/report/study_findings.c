@@ -8,6 +8,8 @@
 //   study-size       decode J per billion parameters per token across model sizes at the same batch,
 //                    prompt and generated length
 //   study-reference  our decode J/token (gross) against ML.ENERGY's at the same batches on an H100
+//   study-sources    a line whose decode points were measured by both sources (the driver's power samples and
+//                    the energy counter: a study resumed across the change of docs/attribution.md §1)
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +32,14 @@ static void line_findings(lj_finding_sink *s, const lj_study_analysis *a, const 
     last = &l->pt[i], n++;
   }
   if (n < 2) return;
+  int by_samples = 0, by_counter = 0;  // the two differ by up to 2%: that much of a difference is theirs
+  for (size_t i = 0; i < l->n; i++)
+    if (has_energy(&l->pt[i]) && l->pt[i].run)
+      *(l->pt[i].run->prof.phases[LJ_PHASE_DECODE].window_flags & LJ_WINDOW_SAMPLE_ENERGY ? &by_samples : &by_counter) += 1;
+  if (by_samples && by_counter)
+    lj_finding_say(s, "study-sources", 1, "the decode points of %s were measured by two sources (%d by the driver's power "
+        "samples, %d by the energy counter): up to 2%% of their differences may be the instruments'", who, by_samples,
+        by_counter);
   if (low != first)
     lj_finding_say(s, "study-fall", 0, "decode J/token falls %.1fx from batch %d to %d for %s (%.3g to %.3g J/token)",
         first->j_per_token / low->j_per_token, first->batch, low->batch, who, first->j_per_token, low->j_per_token);
