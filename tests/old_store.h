@@ -76,6 +76,14 @@ static inline void drop_added_columns(sqlite3 *db, const char *part) {
   }
 }
 
+// Marks db as a file of `version` (its pragma and its meta row), after its later parts are dropped.
+static inline void mark_version(sqlite3 *db, int version) {
+  char sql[160];
+  snprintf(sql, sizeof sql, "PRAGMA user_version = %d; UPDATE meta SET value = '%d' WHERE key = 'schema_version';",
+           version, version);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
 // A current file at path made into one of `version` that lacks `table` (added in a version after
 // it) and the columns of the versions after it: for the versions write_old_store does not write
 // (the per-rank keys of 14 need the store).
@@ -100,5 +108,6 @@ static inline void write_store_without(const char *path, int version, const char
   if (version < 15) drop_added_columns(db, lj_store_schema_v15);
   if (version < 18) drop_added_columns(db, lj_store_schema_v18);
   if (version < 19) drop_added_columns(db, lj_store_schema_v19);
+  if (version < 20) drop_added_columns(db, lj_store_schema_v20);
   sqlite3_close(db);
 }

@@ -6,6 +6,8 @@
 //   - the total in quadrature with a term not measured left out, the largest term;
 //   - a closure whose trial interval passes, turned INCONCLUSIVE by the idle term of a run without a
 //     usable curve whose replays ran 10 C cooler than the phase, and PASS again with a curve;
+//   - the source term of the phase and J/token: the counter's offset from the samples over the same
+//     windows, not measured without the counter, through the store (schema 20, the upgrade from 19);
 //   - the budgets through the store (schema 12, and the upgrade from 11), the JSON and the text.
 #include <math.h>
 #include <setjmp.h>
@@ -298,6 +300,16 @@ static void test_idle_flips_verdict(void **state) {
   lj_profile_result_free(&r);
 }
 
+// The profile's JSON, parsed (the caller frees it with json_decref).
+static json_t *rendered_json(const lj_profile_result *r) {
+  char *s = render(r, 1);
+  json_error_t err;
+  json_t *doc = json_loads(s, 0, &err);
+  free(s);
+  assert_non_null(doc);
+  return doc;
+}
+
 static void test_rendered(void **state) {
   (void)state;
   lj_profile_result r;
@@ -310,11 +322,7 @@ static void test_rendered(void **state) {
   assert_non_null(strstr(text, "INCONCLUSIVE"));
   assert_non_null(strstr(text, "decode   isolation with the uncertainty budget: [-8.1%, +10.1%]"));
   free(text);
-  char *s = render(&r, 1);
-  json_error_t err;
-  json_t *doc = json_loads(s, 0, &err);
-  free(s);
-  assert_non_null(doc);
+  json_t *doc = rendered_json(&r);
   json_t *budgets = json_object_get(doc, "budgets");
   assert_true(json_is_array(budgets));
   assert_int_equal(json_array_size(budgets), r.n_budgets);
@@ -327,6 +335,8 @@ static void test_rendered(void **state) {
     assert_string_equal(json_string_value(json_object_get(b, "idle_basis")), "bound");
     assert_string_equal(json_string_value(json_object_get(b, "card_basis")), "not measured");
     assert_true(json_is_null(json_object_get(b, "card_j")));
+    assert_string_equal(json_string_value(json_object_get(b, "source_basis")), "not measured");  // the phase's only
+    assert_true(json_is_null(json_object_get(b, "source_j")));
     assert_string_equal(json_string_value(json_object_get(b, "largest_term")), "idle");
     const lj_budget *want = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
     REL(json_real_value(json_object_get(b, "total_pct")), want->total_j / 400 * 100, 1e-12);
@@ -378,6 +388,138 @@ static void test_store(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+// A decode phase by the samples: three windows of 2 units (100 tokens each), 2 s a unit at 100 W
+// idle, the samples 800, 810 and 790 J gross (400 J a unit on average); the counter reads each
+// window 0.5% higher (counter) or not at all.
+static void source_run(lj_profile_result *r, int counter) {
+  base(r);
+  r->cond.idle_sd_w = 0.3;
+  const double gross[3] = {800, 810, 790};
+  for (int i = 0; i < 3; i++) {
+    lj_phase_window w;
+    memset(&w, 0, sizeof w);
+    w.phase = LJ_PHASE_DECODE, w.repeat = i, w.units = 2, w.tokens_per_unit = 100, w.temperature_c = 50;
+    w.w.duration_s = 4, w.w.idle_power_w = 100;
+    w.w.sample_energy_j = gross[i], w.w.sample_above_idle_j = gross[i] - 400;
+    w.w.counter_energy_j = counter ? gross[i] * 1.005 : NAN;
+    w.w.counter_above_idle_j = counter ? gross[i] * 1.005 - 400 : NAN;
+    w.w.flags = LJ_WINDOW_SAMPLE_ENERGY | (counter ? 0 : LJ_WINDOW_NO_COUNTER);
+    assert_int_equal(lj_profile_add_window(r, &w), 0);
+  }
+  lj_phase_summary *p = &r->phases[LJ_PHASE_DECODE];
+  p->n = 3, p->tokens_per_unit = 100, p->window_flags = LJ_WINDOW_SAMPLE_ENERGY;
+  p->time_s = (lj_mean_ci){.mean = 2.0, .n = 3, .lo = 2.0, .hi = 2.0, .level = 0.95};
+  p->gross_j = (lj_mean_ci){.mean = 400, .n = 3, .lo = 387.6, .hi = 412.4, .level = 0.95};
+  p->dynamic_j = (lj_mean_ci){.mean = 200, .n = 3, .lo = 187.6, .hi = 212.4, .level = 0.95};
+  assert_int_equal(lj_analyze_budgets(r), 0);
+}
+
+// The counter 0.5% above the samples on every window: a term of 0.5% of the samples' 400 J gross a
+// unit (2 J; 1% of the 200 J above idle), in the total in quadrature, the largest; J/token a
+// hundredth. Without the counter: not measured, out of the total.
+static void test_source_term(void **state) {
+  (void)state;
+  lj_profile_result r;
+  source_run(&r, 1);
+  const lj_budget *ph = lj_profile_budget_of(&r, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+  const lj_budget *pt = lj_profile_budget_of(&r, "j_per_token", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+  assert_non_null(ph);
+  assert_non_null(pt);
+  REL(ph->source_j, 2.0, 1e-12);
+  assert_string_equal(ph->source_basis, LJ_BUDGET_MEASURED);
+  REL(ph->trial_j, 12.4, 1e-12);
+  double idle = sqrt(0.6 * 0.6 + 45.0 * 45.0);  // 2 s at 50 C against the flat idle at 35 C
+  REL(ph->idle_j, idle, 1e-12);
+  double edge = 400.0 / 4 * 0.020 / 6 / 2;  // the samples' edge of a window (400 J above idle), per unit
+  REL(ph->edge_j, edge, 1e-12);
+  REL(ph->total_j, sqrt(12.4 * 12.4 + idle * idle + edge * edge + 2.0 * 2.0), 1e-12);
+  REL(pt->source_j, 0.02, 1e-12);
+  assert_string_equal(pt->source_basis, LJ_BUDGET_MEASURED);
+  REL(pt->total_j, ph->total_j / 100, 1e-12);
+  double h;
+  assert_string_equal(lj_report_budget_largest(ph, &h), "idle");
+  lj_budget b = *ph;  // with the idle curve's small terms the source would lead
+  b.idle_j = 0.5;
+  assert_string_equal(lj_report_budget_largest(&b, &h), "trial");
+  b.trial_j = 1.5;
+  assert_string_equal(lj_report_budget_largest(&b, &h), "source");
+  REL(h, 2.0, 1e-12);
+  lj_profile_result_free(&r);
+  source_run(&r, 0);
+  ph = lj_profile_budget_of(&r, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+  assert_non_null(ph);
+  assert_true(isnan(ph->source_j));
+  assert_string_equal(ph->source_basis, LJ_BUDGET_NOT_MEASURED);
+  REL(ph->total_j, sqrt(12.4 * 12.4 + idle * idle + edge * edge), 1e-12);
+  lj_profile_result_free(&r);
+  // an empty basis (a file before schema 20 read as it is) is not measured either
+  lj_budget_init(&b, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+  b.trial_j = 3, b.source_j = 4, b.source_basis[0] = '\0';
+  snprintf(b.trial_basis, sizeof b.trial_basis, "%s", LJ_BUDGET_MEASURED);
+  lj_budget_total(&b);
+  REL(b.total_j, 3.0, 1e-15);
+  assert_string_equal(lj_report_budget_largest(&b, &h), "trial");
+}
+
+// The source term through the store, the JSON and the text; a version-19 file (no source columns)
+// reads it as not measured, as it is and upgraded.
+static void test_source_store(void **state) {
+  (void)state;
+  char dir[200], path[256];
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, sizeof dir, "%s/lj_test_budget_source_XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
+  scratch_store(dir, path, sizeof path, "t.db");
+  lj_profile_result w, g;
+  source_run(&w, 1);
+  assert_int_equal(lj_config_preset("tiny", &w.plan.config), 0);
+  lj_store *st = store_round_trip(path, &w, &g);
+  lj_store_close(st);
+  const lj_budget *a = lj_profile_budget_of(&g, "phase", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+  assert_non_null(a);
+  REL(a->source_j, 2.0, 1e-12);
+  assert_string_equal(a->source_basis, LJ_BUDGET_MEASURED);
+  lj_profile_result_free(&g);
+  char *text = render(&w, 0);
+  assert_non_null(strstr(text, "source"));
+  assert_non_null(strstr(text, "2.000 J 1.00% m"));  // 2 J of the 200 J above idle, measured
+  free(text);
+  json_t *doc = rendered_json(&w);
+  json_t *budgets = json_object_get(doc, "budgets"), *phase = NULL;
+  for (size_t i = 0; i < json_array_size(budgets) && !phase; i++)
+    if (!strcmp(json_string_value(json_object_get(json_array_get(budgets, i), "kind")), "phase"))
+      phase = json_array_get(budgets, i);
+  assert_non_null(phase);
+  REL(json_real_value(json_object_get(phase, "source_j")), 2.0, 1e-12);
+  assert_string_equal(json_string_value(json_object_get(phase, "source_basis")), "measured");
+  json_decref(doc);
+  lj_profile_result_free(&w);
+  // made a version-19 file: the budgets without source_j, source_basis
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  drop_added_columns(db, lj_store_schema_v20);
+  mark_version(db, 19);
+  sqlite3_close(db);
+  for (int upgrade = 0; upgrade < 2; upgrade++) {
+    assert_int_equal(upgrade ? lj_store_open(path, &st) : lj_store_open_readonly(path, &st), 0);
+    if (lj_store_read_profile(st, 1, &g) < 0) fail_msg("%s", lj_error_message());
+    lj_store_close(st);
+    assert_true(g.n_budgets > 0);
+    for (size_t i = 0; i < g.n_budgets; i++) {
+      assert_true(isnan(g.budgets[i].source_j));
+      assert_string_equal(g.budgets[i].source_basis, LJ_BUDGET_NOT_MEASURED);
+    }
+    lj_profile_result_free(&g);
+  }
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT user_version FROM pragma_user_version", -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), 20);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  scratch_remove(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idle_curve_term), cmocka_unit_test(test_idle_flat_term),
@@ -385,6 +527,7 @@ int main(void) {
       cmocka_unit_test(test_edge_term),       cmocka_unit_test(test_total),
       cmocka_unit_test(test_idle_flips_verdict), cmocka_unit_test(test_rendered),
       cmocka_unit_test(test_store),
+      cmocka_unit_test(test_source_term),     cmocka_unit_test(test_source_store),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

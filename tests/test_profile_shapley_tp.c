@@ -25,6 +25,8 @@
 #include "profile/shapley.h"
 #include "near.h"
 #include "store/store.h"
+#include "store/store_schema.h"
+#include "old_store.h"
 #include "store_round_trip.h"
 #include "render_profile.h"
 #include "report/report_derived.h"
@@ -378,6 +380,7 @@ static void test_upgrade_from_v18(void **state) {
   lj_profile_result_free(&back);
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  drop_added_columns(db, lj_store_schema_v20);
   assert_int_equal(sqlite3_exec(db, "DELETE FROM budgets WHERE tp_rank >= 0; ALTER TABLE budgets DROP COLUMN tp_rank;"
                                     " PRAGMA user_version = 18; UPDATE meta SET value = '18' WHERE key = "
                                     "'schema_version';", NULL, NULL, NULL),

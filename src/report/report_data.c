@@ -398,15 +398,15 @@ static json_t *budgets_part(const lj_profile_result *r) {
     put_str(x, "stage", b->stage == LJ_STAGE_NONE ? "" : lj_stage_name(b->stage));
     put_num(x, "value_j", b->value_j);
     put_num(x, "reference_j", b->reference_j);
-    const char *names[4] = {"trial", "idle", "edge", "card"};
-    const double v[4] = {b->trial_j, b->idle_j, b->edge_j, b->card_j};
-    const char *basis[4] = {b->trial_basis, b->idle_basis, b->edge_basis, b->card_basis};
-    for (int k = 0; k < 4; k++) {
+    const char *names[5] = {"trial", "idle", "edge", "card", "source"};
+    const double v[5] = {b->trial_j, b->idle_j, b->edge_j, b->card_j, b->source_j};
+    const char *basis[5] = {b->trial_basis, b->idle_basis, b->edge_basis, b->card_basis, b->source_basis};
+    for (int k = 0; k < 5; k++) {
       char key[32];
       snprintf(key, sizeof key, "%s_j", names[k]);
       put_num(x, key, v[k]);
       snprintf(key, sizeof key, "%s_basis", names[k]);
-      put_str(x, key, basis[k]);
+      put_str(x, key, lj_budget_basis_counted(basis[k]) ? basis[k] : LJ_BUDGET_NOT_MEASURED);
     }
     put_num(x, "total_j", b->total_j);
     put_num(x, "total_pct", lj_budget_total_pct(b));

@@ -237,13 +237,13 @@ lj_verdict lj_report_ablation_verdict(const lj_profile_result *r, const lj_ablat
 }
 
 const char *lj_report_budget_largest(const lj_budget *b, double *half_j) {
-  const char *names[3] = {"trial", "idle", "edge"};
-  const double v[3] = {b->trial_j, b->idle_j, b->edge_j};
-  const char *basis[3] = {b->trial_basis, b->idle_basis, b->edge_basis};
+  const char *names[4] = {"trial", "idle", "edge", "source"};
+  const double v[4] = {b->trial_j, b->idle_j, b->edge_j, b->source_j};
+  const char *basis[4] = {b->trial_basis, b->idle_basis, b->edge_basis, b->source_basis};
   const char *best = NULL;
   *half_j = NAN;
-  for (int i = 0; i < 3; i++)
-    if (strcmp(basis[i], LJ_BUDGET_NOT_MEASURED) && isfinite(v[i]) && (!best || v[i] > *half_j))
+  for (int i = 0; i < 4; i++)
+    if (lj_budget_basis_counted(basis[i]) && isfinite(v[i]) && (!best || v[i] > *half_j))
       best = names[i], *half_j = v[i];
   return best;
 }

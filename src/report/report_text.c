@@ -1041,7 +1041,7 @@ static void print_overhead(FILE *f, const lj_profile_result *r) {
 
 // One term: half-width in J and in % of the reference, and its basis (m measured, b bound).
 static const char *budget_term(cell c, double half_j, const char *basis, double ref_j) {
-  if (!strcmp(basis, LJ_BUDGET_NOT_MEASURED) || !isfinite(half_j)) return "not measured";
+  if (!lj_budget_basis_counted(basis) || !isfinite(half_j)) return "not measured";
   cell a;
   snprintf(c, sizeof(cell), "%s %.2f%% %s", energy(a, half_j), half_j / fabs(ref_j) * 100,
            !strcmp(basis, LJ_BUDGET_MEASURED) ? "m" : "b");
@@ -1075,21 +1075,22 @@ static void print_budgets(FILE *f, const lj_profile_result *r, lj_phase p) {
   snprintf(t, sizeof t, "Uncertainty budget, %s (95%% half-widths: J, %% of the estimate; m measured, b bound)",
            lj_phase_name(p));
   section(f, t);
-  fprintf(f, "%-24s %10s %24s %24s %24s %12s %20s  %s\n", "estimate", "value", "trial", "idle", "edge", "card",
-          "total", "largest");
+  fprintf(f, "%-24s %10s %24s %24s %24s %12s %24s %20s  %s\n", "estimate", "value", "trial", "idle", "edge", "card",
+          "source", "total", "largest");
   const lj_budget *phase = NULL;
   for (size_t i = 0; i < r->n_budgets; i++) {
     const lj_budget *b = &r->budgets[i];
     if (!budget_in_table(b, p)) continue;
-    cell n, v, a, c, d, e, g, h;
+    cell n, v, a, c, d, e, s, g, h;
     double half;
     const char *big = lj_report_budget_largest(b, &half);
     snprintf(g, sizeof g, "%s %.2f%%", energy(h, b->total_j), lj_budget_total_pct(b));
-    fprintf(f, "%-24s %10s %24s %24s %24s %12s %20s  %s\n", budget_name(n, b), energy(v, b->value_j),
+    fprintf(f, "%-24s %10s %24s %24s %24s %12s %24s %20s  %s\n", budget_name(n, b), energy(v, b->value_j),
             budget_term(a, b->trial_j, b->trial_basis, b->reference_j),
             budget_term(c, b->idle_j, b->idle_basis, b->reference_j),
             budget_term(d, b->edge_j, b->edge_basis, b->reference_j),
-            budget_term(e, b->card_j, b->card_basis, b->reference_j), g, big ? big : "-");
+            budget_term(e, b->card_j, b->card_basis, b->reference_j),
+            budget_term(s, b->source_j, b->source_basis, b->reference_j), g, big ? big : "-");
     if (!strcmp(b->kind, "phase")) phase = b;
   }
   if (phase) {
@@ -1098,8 +1099,10 @@ static void print_budgets(FILE *f, const lj_profile_result *r, lj_phase p) {
     fprintf(f, "largest term of the %s figure: %s (%.2f%% of it)\n", lj_phase_name(p), big ? big : "-",
             half / fabs(phase->reference_j) * 100);
   }
-  fprintf(f, "total: the measured and bound terms in quadrature; card to card is not measured in one run and stays\n"
-             "  out of every verdict; a check's verdict judges its error +- the total (docs/attribution.md 3b)\n");
+  fprintf(f, "source: the energy counter's offset from the power samples over the phase's windows (neither is\n"
+             "  the truth); total: the measured and bound terms in quadrature; card to card is not measured in one\n"
+             "  run and stays out of every verdict; a check's verdict judges its error +- the total\n"
+             "  (docs/attribution.md 3b)\n");
 }
 
 // ---------------------------------------------------------------- the report

@@ -294,6 +294,10 @@ double lj_budget_total_pct(const lj_budget *b) {
   return b->total_j / fabs(b->reference_j) * 100;
 }
 
+int lj_budget_basis_counted(const char *basis) {
+  return basis && basis[0] && strcmp(basis, LJ_BUDGET_NOT_MEASURED) != 0;
+}
+
 int lj_profile_add_layer(lj_profile_result *r, const lj_layer_estimate *l) {
   LJ_TRY(grow((void **)&r->layers, r->n_layers, sizeof *l));
   r->layers[r->n_layers++] = *l;

@@ -335,6 +335,8 @@ typedef struct {
   double reference_j;            // what the percentages are of: the estimate, or the check's reference
   double trial_j, idle_j, edge_j, card_j;  // half-widths (NAN: not measured)
   char trial_basis[16], idle_basis[16], edge_basis[16], card_basis[16];
+  double source_j;               // phase, J/token: |mean of counter - samples| over the windows (schema 20)
+  char source_basis[16];         // "" (a file before schema 20) reads as not measured
   double total_j;                // the measured and bound terms in quadrature
 } lj_budget;
 #define LJ_BUDGET_MEASURED "measured"
@@ -478,6 +480,9 @@ const lj_budget *lj_budget_find(const lj_budget *b, size_t n, const char *kind, 
                                 lj_stage s);
 // total_j / |reference_j| x 100 (NAN: no budget, or no reference).
 double lj_budget_total_pct(const lj_budget *b);
+// Whether a term of this basis counts: "measured" or "bound" (not "not measured", nor the empty
+// text a column added after the file was written reads as).
+int lj_budget_basis_counted(const char *basis);
 
 // Stage groups of the report: norms, attention (qkv, rope, attn, o_proj), mlp (gate_up, swiglu,
 // down), communication (attn_allreduce, mlp_allreduce: tensor parallelism only), embed, lm_head,

@@ -523,6 +523,7 @@ static const lj_field kBudget[] = {
     BUDGET_TERM(idle, T),
     BUDGET_TERM(edge, T),
     BUDGET_TERM(card, T),
+    BUDGET_TERM(source, T),  // schema 20
     FIELD("total_j", "total_j", "total_j", LJ_FIELD_REAL, "J", T, total_j),
     DERIVED("total_pct", "%"),
     DERIVED("largest_term", ""),

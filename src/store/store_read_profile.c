@@ -633,7 +633,12 @@ static int add_layer(lj_profile_result *r, const void *rec) { return lj_profile_
 static int add_layer_stage(lj_profile_result *r, const void *rec) { return lj_profile_add_layer_stage(r, rec); }
 static int add_conditions(lj_profile_result *r, const void *rec) { return lj_profile_add_trial_conditions(r, rec); }
 static int add_abl_window(lj_profile_result *r, const void *rec) { return lj_profile_add_ablation_window(r, rec); }
-static int add_budget(lj_profile_result *r, const void *rec) { return lj_profile_add_budget(r, rec); }
+static int add_budget(lj_profile_result *r, const void *rec) {
+  lj_budget b = *(const lj_budget *)rec;
+  // a file before schema 20 has no source term (its column reads as empty text): not measured
+  if (!b.source_basis[0]) snprintf(b.source_basis, sizeof b.source_basis, "%s", LJ_BUDGET_NOT_MEASURED);
+  return lj_profile_add_budget(r, &b);
+}
 static int add_head_point(lj_profile_result *r, const void *rec) { return lj_profile_add_head_point(r, rec); }
 static int add_head_fit(lj_profile_result *r, const void *rec) { return lj_profile_add_head_fit(r, rec); }
 

@@ -815,3 +815,10 @@ const char lj_store_schema_v18[] =
 const char lj_store_schema_v19[] =
     "ALTER TABLE budgets ADD COLUMN tp_rank INTEGER NOT NULL DEFAULT 0;\n"
     "UPDATE budgets SET tp_rank = -1 WHERE run_id IN (SELECT run_id FROM profile_plans WHERE tp_degree > 1);\n";
+
+// Added in version 20: the budgets' source term (docs/attribution.md §3b), the offset between the
+// energy counter and the power samples over a phase's windows. Rows written before it did not
+// measure it: their basis reads "not measured".
+const char lj_store_schema_v20[] =
+    "ALTER TABLE budgets ADD COLUMN source_j REAL;\n"
+    "ALTER TABLE budgets ADD COLUMN source_basis TEXT NOT NULL DEFAULT 'not measured';\n";

@@ -38,6 +38,7 @@ extern const char lj_store_schema_v16[];  // the ablations' windows
 extern const char lj_store_schema_v17[];  // each tensor-parallel rank's idle baseline
 extern const char lj_store_schema_v18[];  // the plan's sequence replay; each mean's standard error and df
 extern const char lj_store_schema_v19[];  // each tensor-parallel rank's uncertainty budgets
+extern const char lj_store_schema_v20[];  // the budgets' source term (counter against samples)
 // Version 14's per-rank tables: each gets a tp_rank column (0 in old rows) at the head of its key.
 extern const char *const lj_store_tp_rank_tables[];
 extern const int lj_store_n_tp_rank_tables;

@@ -516,7 +516,7 @@
     }
     if (x.budgets && x.budgets.length) {
       // one table per phase: each figure's and check's terms, J and % of the estimate, and the basis
-      const term = (b, t) => b[t + '_basis'] === 'not measured' || b[t + '_j'] === null ? 'not measured'
+      const term = (b, t) => !b[t + '_basis'] || b[t + '_basis'] === 'not measured' || b[t + '_j'] === null ? 'not measured'
         : fmt(b[t + '_j'], 'J') + ' (' + (Math.abs(b[t + '_j'] / b.reference_j) * 100).toFixed(2) + '%, ' + b[t + '_basis'] + ')';
       const name = (b) => b.kind === 'phase' ? 'phase (per unit)' : b.kind === 'j_per_token' ? 'J/token' : b.kind === 'shapley' ? 'Shapley residual'
         : b.kind === 'ablation' ? 'ablation ' + (b.stage === 'attn' ? 'attn' : 'mlp') + ', ' + b.method : b.kind.replace('_', ' ') + ', ' + b.method;
@@ -524,12 +524,13 @@
         const rows = x.budgets.filter((b) => b.phase === ph);
         if (!rows.length) continue;
         box.append(el('h3', {}, 'Uncertainty budget, ' + ph + ': what each interval is made of'));
-        box.append(table(['estimate', 'value', 'trial spread', 'idle', 'edges', 'card to card', 'total', 'largest'],
-          rows.map((b) => [name(b), fmt(b.value_j, 'J'), term(b, 'trial'), term(b, 'idle'), term(b, 'edge'), term(b, 'card'),
+        box.append(table(['estimate', 'value', 'trial spread', 'idle', 'edges', 'card to card', 'counter vs samples', 'total', 'largest'],
+          rows.map((b) => [name(b), fmt(b.value_j, 'J'), term(b, 'trial'), term(b, 'idle'), term(b, 'edge'), term(b, 'card'), term(b, 'source'),
             fmt(b.total_j, 'J') + (b.total_pct === null ? '' : ' (' + b.total_pct.toFixed(2) + '%)'), b.largest || '-'])));
       }
       box.append(el('p', { class: 'note' }, 'Half-widths at the run\'s level. trial spread: the trials\' Student-t interval (measured); idle: the idle curve\'s standard errors (measured) or the flat idle\'s spread and its missing temperature dependence (bound) over the estimate\'s time; ' +
-        'edges: what a window\'s edges misplace that the randomised offsets do not average out (bound); card to card: not measured in one run, kept out of every verdict. ' +
+        'edges: what a window\'s edges misplace that the randomised offsets do not average out (bound); card to card: not measured in one run, kept out of every verdict; ' +
+        'counter vs samples (the phase and J/token): the mean offset between the energy counter and the power samples over the same windows (measured): neither is the truth, and the chosen source\'s spread does not show it. ' +
         'total: the measured and bound terms in quadrature. Every PASS above judges the check\'s error \u00b1 this total.'));
     }
     if (d.run.notes) box.append(el('p', { class: 'note' }, 'Notes: ', d.run.notes));
