@@ -264,7 +264,6 @@ static void test_study(void **state) {
   for (size_t i = 0; i < (size_t)s.n_runs; i++)
     if (!strcmp(s.runs[i].prof.plan.model_name, "llama-3.1-8b") && s.runs[i].prof.plan.batch == 16)
       s.runs[i].prof.phases[LJ_PHASE_DECODE].window_flags |= LJ_WINDOW_SAMPLE_ENERGY;
-  lj_study_analysis_free(&a);
   assert_int_equal(lj_study_analyze(&s, 50, &a), 0);
   nf = lj_study_findings(&a, f, 32);
   int warned = 0;
@@ -274,7 +273,8 @@ static void test_study(void **state) {
                                         "of their differences may be the instruments'");
   assert_int_equal(warned, 1);
   lj_study_analysis_free(&a);
-  assert_int_equal(lj_study_analyze(&s, 50, &a), 0);
+  for (size_t i = 0; i < (size_t)s.n_runs; i++)  // the study as stored again
+    s.runs[i].prof.phases[LJ_PHASE_DECODE].window_flags &= ~(uint32_t)LJ_WINDOW_SAMPLE_ENERGY;
 
   // A tight bound: nothing meets 4 ms; 12 ms admits batch 1 and 4 of 8B.
   assert_int_equal(lj_study_analyze(&s, 4, &a), 0);
