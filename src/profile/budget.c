@@ -231,16 +231,9 @@ static void phase_windows(const lj_profile_result *r, lj_phase ph, double *temp_
 // read the same windows and neither is the truth: their offset is a systematic that the chosen
 // source's spread over the repeats does not show (H100: 0.35-0.7% in default profiles).
 static double phase_source_offset(const lj_profile_result *r, lj_phase ph) {
-  double d = 0;
-  int n = 0;
-  for (size_t i = 0; i < r->n_windows; i++) {
-    const lj_phase_window *w = &r->windows[i];
-    if (w->phase != ph || !(w->units > 0) || (w->w.flags & (LJ_WINDOW_NO_COUNTER | LJ_WINDOW_NO_SAMPLES)) ||
-        !isfinite(w->w.counter_energy_j) || !isfinite(w->w.sample_energy_j))
-      continue;
-    d += (w->w.counter_energy_j - w->w.sample_energy_j) / (double)w->units, n++;
-  }
-  return n ? fabs(d / n) : NAN;
+  double d[64];
+  size_t n = lj_phase_source_differences(r->windows, r->n_windows, (int)ph, d, 64);
+  return n ? fabs(lj_stats_mean(d, n)) : NAN;
 }
 
 typedef struct {

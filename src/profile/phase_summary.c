@@ -43,16 +43,21 @@ void lj_phase_sources(const lj_profile_plan *plan, const lj_phase_window *window
 // unit) have an interval that excludes 0 only for a difference beyond the counter's edge spread.
 // Comparing one source's mean with the other's interval would flag most runs: the samples'
 // interval is ~0.8% wide at 3 repeats, the counter's mean wanders by ~1.4% on its own.
-static int sources_disagree(const lj_phase_window *windows, size_t n_windows, int p, double level) {
-  double d[64];
+size_t lj_phase_source_differences(const lj_phase_window *windows, size_t n_windows, int p, double *d, size_t cap) {
   size_t n = 0;
-  for (size_t i = 0; i < n_windows && n < 64; i++) {
+  for (size_t i = 0; i < n_windows && n < cap; i++) {
     const lj_phase_window *w = &windows[i];
     if ((int)w->phase != p || w->units <= 0) continue;
     if (w->w.flags & (LJ_WINDOW_NO_COUNTER | LJ_WINDOW_NO_SAMPLES)) continue;
     if (!isfinite(w->w.counter_energy_j) || !isfinite(w->w.sample_energy_j)) continue;
     d[n++] = (w->w.counter_energy_j - w->w.sample_energy_j) / (double)w->units;
   }
+  return n;
+}
+
+static int sources_disagree(const lj_phase_window *windows, size_t n_windows, int p, double level) {
+  double d[64];
+  size_t n = lj_phase_source_differences(windows, n_windows, p, d, 64);
   lj_mean_ci ci;
   if (n < 2 || lj_stats_mean_ci(d, n, level, &ci) < 0) return 0;
   return ci.lo > 0 || ci.hi < 0;

@@ -64,6 +64,9 @@ int lj_profile_summarize_phases(lj_profile_result *r);
 // (every window's whole and under LJ_SAMPLE_WINDOW_MAX_S; any window under 0.2 s), 0 the counter.
 void lj_phase_sources(const lj_profile_plan *plan, const lj_phase_window *windows, size_t n_windows,
                       int source[LJ_PHASE_COUNT]);
+// Phase p's paired per-window differences counter - samples, gross per unit, over the windows that
+// have both (at most cap into d): their count. The flag below and the budget's source term read them.
+size_t lj_phase_source_differences(const lj_phase_window *windows, size_t n_windows, int p, double *d, size_t cap);
 // The same for any set of windows (a tensor-parallel rank's: the run's windows as one GPU saw
 // them) into out[LJ_PHASE_COUNT], each phase from `source` (NULL: lj_phase_sources of these
 // windows; a rank takes the sum's, so that the GPUs' rows add up to it). The windows of a phase
