@@ -8,6 +8,8 @@
 //     usable curve whose replays ran 10 C cooler than the phase, and PASS again with a curve;
 //   - the source term of the phase and J/token: the counter's offset from the samples over the same
 //     windows, not measured without the counter, through the store (schema 20, the upgrade from 19);
+//   - a closure whose phase and stage terms took different sources: the phase's offset as its source
+//     term, and a note; one source on both sides: not measured;
 //   - the budgets through the store (schema 12, and the upgrade from 11), the JSON and the text.
 #include <math.h>
 #include <setjmp.h>
@@ -224,6 +226,14 @@ static void test_total(void **state) {
   assert_int_equal(lj_interval_verdict(1.0, lo, hi, 5), LJ_VERDICT_INCONCLUSIVE);
 }
 
+// The decode isolation closure of one term over measured_j: 1% over [-2, +4]; then the budgets.
+static void close_decode(lj_profile_result *r, double measured_j) {
+  lj_closure *c = &r->closure[LJ_PHASE_DECODE];
+  c->n_terms = 1, c->measured_dynamic_j = measured_j, c->predicted_dynamic_j.estimate = measured_j * 1.01;
+  c->error_dynamic_pct = 1, c->error_dynamic_lo_pct = -2, c->error_dynamic_hi_pct = 4;
+  assert_int_equal(lj_analyze_budgets(r), 0);
+}
+
 // A decode phase of 2 s at 52 C (400 J above idle per unit, three windows) and one isolation
 // stage of 100 calls x 16 ms replayed at 40-44 C that over-predicts it by 1% [-2, +4]: inside the
 // +-5% target by the trials alone.
@@ -255,10 +265,7 @@ static void closure_run(lj_profile_result *r, int curve) {
   s.est.time_per_call_s = (lj_mean_ci){.mean = 0.016, .n = 3, .lo = 0.016, .hi = 0.016, .level = 0.95};
   s.est.temperature_min_c = 40, s.est.temperature_max_c = 44;
   assert_int_equal(lj_profile_add_stage(r, &s), 0);
-  lj_closure *c = &r->closure[LJ_PHASE_DECODE];
-  c->n_terms = 1, c->measured_dynamic_j = 400, c->predicted_dynamic_j.estimate = 404;
-  c->error_dynamic_pct = 1, c->error_dynamic_lo_pct = -2, c->error_dynamic_hi_pct = 4;
-  assert_int_equal(lj_analyze_budgets(r), 0);
+  close_decode(r, 400);
 }
 
 static void test_idle_flips_verdict(void **state) {
@@ -308,6 +315,16 @@ static json_t *rendered_json(const lj_profile_result *r) {
   free(s);
   assert_non_null(doc);
   return doc;
+}
+
+// The JSON's first budget of kind (asserted present).
+static json_t *json_budget(json_t *doc, const char *kind) {
+  json_t *budgets = json_object_get(doc, "budgets");
+  for (size_t i = 0; i < json_array_size(budgets); i++)
+    if (!strcmp(json_string_value(json_object_get(json_array_get(budgets, i), "kind")), kind))
+      return json_array_get(budgets, i);
+  fail_msg("no %s budget in the JSON", kind);
+  return NULL;
 }
 
 static void test_rendered(void **state) {
@@ -388,13 +405,14 @@ static void test_store(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
-// A decode phase by the samples: three windows of 2 units (100 tokens each), 2 s a unit at 100 W
-// idle, the samples 800, 810 and 790 J gross (400 J a unit on average); the counter reads each
-// window 0.5% higher (counter) or not at all.
-static void source_run(lj_profile_result *r, int counter) {
+// A decode phase: three windows of 2 units (100 tokens each), 2 s a unit at 100 W idle, the samples
+// 800, 810 and 790 J gross (400 J a unit on average); the counter reads each window 0.5% higher
+// (counter) or not at all; the phase by the samples (samples) or the counter.
+static void source_windows(lj_profile_result *r, int counter, int samples) {
   base(r);
   r->cond.idle_sd_w = 0.3;
   const double gross[3] = {800, 810, 790};
+  uint32_t source = samples ? LJ_WINDOW_SAMPLE_ENERGY : 0;
   for (int i = 0; i < 3; i++) {
     lj_phase_window w;
     memset(&w, 0, sizeof w);
@@ -403,12 +421,18 @@ static void source_run(lj_profile_result *r, int counter) {
     w.w.sample_energy_j = gross[i], w.w.sample_above_idle_j = gross[i] - 400;
     w.w.counter_energy_j = counter ? gross[i] * 1.005 : NAN;
     w.w.counter_above_idle_j = counter ? gross[i] * 1.005 - 400 : NAN;
-    w.w.flags = LJ_WINDOW_SAMPLE_ENERGY | (counter ? 0 : LJ_WINDOW_NO_COUNTER);
+    w.w.flags = source | (counter ? 0 : LJ_WINDOW_NO_COUNTER);
     assert_int_equal(lj_profile_add_window(r, &w), 0);
   }
   lj_phase_summary *p = &r->phases[LJ_PHASE_DECODE];
-  p->n = 3, p->tokens_per_unit = 100, p->window_flags = LJ_WINDOW_SAMPLE_ENERGY;
+  p->n = 3, p->tokens_per_unit = 100, p->window_flags = source;
   p->time_s = (lj_mean_ci){.mean = 2.0, .n = 3, .lo = 2.0, .hi = 2.0, .level = 0.95};
+}
+
+// source_windows by the samples, their summary and budgets.
+static void source_run(lj_profile_result *r, int counter) {
+  source_windows(r, counter, 1);
+  lj_phase_summary *p = &r->phases[LJ_PHASE_DECODE];
   p->gross_j = (lj_mean_ci){.mean = 400, .n = 3, .lo = 387.6, .hi = 412.4, .level = 0.95};
   p->dynamic_j = (lj_mean_ci){.mean = 200, .n = 3, .lo = 187.6, .hi = 212.4, .level = 0.95};
   assert_int_equal(lj_analyze_budgets(r), 0);
@@ -461,6 +485,72 @@ static void test_source_term(void **state) {
   assert_string_equal(lj_report_budget_largest(&b, &h), "trial");
 }
 
+// source_windows with the counter (0.5% above the samples) and the phase by the counter or the samples,
+// one isolation stage of 100 calls whose trials took the samples or the counter, and its closure.
+static void mixed_run(lj_profile_result *r, int phase_samples, int stage_samples) {
+  source_windows(r, 1, phase_samples);
+  lj_phase_summary *p = &r->phases[LJ_PHASE_DECODE];
+  p->dynamic_j = (lj_mean_ci){.mean = 201, .n = 3, .lo = 188, .hi = 214, .level = 0.95};
+  lj_profile_stage s = stage_at(LJ_STAGE_GATE_UP, 0.02, 50);
+  s.calls_per_unit = 100, s.est.dynamic_j.mean = 2.03;
+  s.est.window_flags = stage_samples ? LJ_WINDOW_SAMPLE_ENERGY : 0;
+  assert_int_equal(lj_profile_add_stage(r, &s), 0);
+  close_decode(r, 201);
+}
+
+// A closure whose phase took the counter and its stage the samples (a gap in one window's samples)
+// compares two instruments: its source term is their offset over the phase windows, 2 J a unit
+// (0.5% of 400 J gross), measured, in the total, and the notes say so once. The reverse the same;
+// one source on both sides keeps the term not measured and adds no note.
+static void test_closure_mixed_sources(void **state) {
+  (void)state;
+  const char *note = "Decode closure isolation: the phase by the energy counter, its stages by the power samples; "
+                     "the budget's source term carries their offset.";
+  for (int reverse = 0; reverse < 2; reverse++) {
+    lj_profile_result r;
+    mixed_run(&r, reverse, !reverse);
+    const lj_budget *b = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+    assert_non_null(b);
+    REL(b->source_j, 2.0, 1e-12);
+    assert_string_equal(b->source_basis, LJ_BUDGET_MEASURED);
+    REL(b->total_j, sqrt(b->trial_j * b->trial_j + b->idle_j * b->idle_j + b->edge_j * b->edge_j + 4.0), 1e-12);
+    if (!reverse) assert_string_equal(r.notes, note);
+    else
+      assert_string_equal(r.notes, "Decode closure isolation: the phase by the power samples, its stages by the "
+                                   "energy counter; the budget's source term carries their offset.");
+    lj_profile_result_free(&r);
+  }
+  for (int samples = 0; samples < 2; samples++) {
+    lj_profile_result r;
+    mixed_run(&r, samples, samples);
+    const lj_budget *b = lj_profile_budget_of(&r, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+    assert_non_null(b);
+    assert_true(isnan(b->source_j));
+    assert_string_equal(b->source_basis, LJ_BUDGET_NOT_MEASURED);
+    assert_string_equal(r.notes, "");
+    lj_profile_result_free(&r);
+  }
+  // the closure's row and the note through the text and the JSON
+  lj_profile_result r;
+  mixed_run(&r, 0, 1);
+  assert_int_equal(lj_config_preset("tiny", &r.plan.config), 0);
+  char *text = render(&r, 0);
+  const char *row = strstr(text, "\nclosure isolation");
+  assert_non_null(row);
+  const char *end = strchr(row + 1, '\n');
+  assert_non_null(end);
+  const char *term = strstr(row, "2.000 J 1.00% m");  // 2 J of the 201 J measured above idle: 0.995%
+  assert_true(term && term < end);
+  free(text);
+  json_t *doc = rendered_json(&r);
+  assert_non_null(strstr(json_string_value(json_object_get(doc, "notes")), note));
+  json_t *x = json_budget(doc, "closure");
+  REL(json_real_value(json_object_get(x, "source_j")), 2.0, 1e-12);
+  assert_string_equal(json_string_value(json_object_get(x, "source_basis")), "measured");
+  json_decref(doc);
+  lj_profile_result_free(&r);
+}
+
 // The source term through the store, the JSON and the text; a version-19 file (no source columns)
 // reads it as not measured, as it is and upgraded.
 static void test_source_store(void **state) {
@@ -484,11 +574,7 @@ static void test_source_store(void **state) {
   assert_non_null(strstr(text, "2.000 J 1.00% m"));  // 2 J of the 200 J above idle, measured
   free(text);
   json_t *doc = rendered_json(&w);
-  json_t *budgets = json_object_get(doc, "budgets"), *phase = NULL;
-  for (size_t i = 0; i < json_array_size(budgets) && !phase; i++)
-    if (!strcmp(json_string_value(json_object_get(json_array_get(budgets, i), "kind")), "phase"))
-      phase = json_array_get(budgets, i);
-  assert_non_null(phase);
+  json_t *phase = json_budget(doc, "phase");
   REL(json_real_value(json_object_get(phase, "source_j")), 2.0, 1e-12);
   assert_string_equal(json_string_value(json_object_get(phase, "source_basis")), "measured");
   json_decref(doc);
@@ -528,6 +614,7 @@ int main(void) {
       cmocka_unit_test(test_idle_flips_verdict), cmocka_unit_test(test_rendered),
       cmocka_unit_test(test_store),
       cmocka_unit_test(test_source_term),     cmocka_unit_test(test_source_store),
+      cmocka_unit_test(test_closure_mixed_sources),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

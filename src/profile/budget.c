@@ -4,6 +4,7 @@
 // of a check cancels), its edge term from its windows' powers and lengths.
 #include "profile/budget.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,6 +349,29 @@ static int layers(ctx *c) {
   return 0;
 }
 
+static const char *source_name(int samples) { return samples ? "power samples" : "energy counter"; }
+
+// A closure whose phase took one source and a summed stage term the other compares two instruments:
+// their offset is then in the closure's error, so it is the budget's source term. The offset is the
+// windows' gross one; a window subtracts one idle x time from both sources, so the dynamic offset
+// the closure sees equals it to within the two idle figures (each instrument's reading of idle).
+static void mixed_sources(lj_profile_result *r, lj_budget *b, int phase_samples, int by_samples, int by_counter) {
+  b->source_j = phase_source_offset(r, b->phase);
+  if (isfinite(b->source_j)) snprintf(b->source_basis, sizeof b->source_basis, "%s", LJ_BUDGET_MEASURED);
+  char stages[96];
+  if (by_samples && by_counter)
+    snprintf(stages, sizeof stages, "both (%d by the power samples, %d by the energy counter)", by_samples, by_counter);
+  else
+    snprintf(stages, sizeof stages, "the %s", source_name(by_samples > 0));
+  char head[32];
+  snprintf(head, sizeof head, "%s", lj_phase_name(b->phase));
+  head[0] = (char)toupper((unsigned char)head[0]);  // a sentence among the run's notes
+  lj_profile_note(r, "%s closure %s: the phase by the %s, its stages by %s; %s.", head,
+                  lj_profile_method_name(b->method), source_name(phase_samples), stages,
+                  isfinite(b->source_j) ? "the budget's source term carries their offset"
+                                        : "their offset is not measured (no phase window has both)");
+}
+
 // predicted - measured: the method's terms against the phase windows (what both subtract cancels).
 static int closures(ctx *c) {
   lj_profile_result *r = c->r;
@@ -360,12 +384,19 @@ static int closures(ctx *c) {
       b.value_j = cl->predicted_dynamic_j.estimate - cl->measured_dynamic_j;
       b.reference_j = cl->measured_dynamic_j;
       lj_budget_sum x = {0};
+      int by_samples = 0, by_counter = 0;
       for (size_t i = 0; i < r->n_stages; i++) {
         const lj_profile_stage *st = &r->stages[i];
-        if ((int)st->est.key.phase == ph && st->calls_per_unit > 0 && lj_profile_stage_in_method(r, st, (lj_profile_method)m))
-          add_stage_term(c, &x, st->calls_per_unit, st);
+        if ((int)st->est.key.phase != ph || !(st->calls_per_unit > 0) ||
+            !lj_profile_stage_in_method(r, st, (lj_profile_method)m))
+          continue;
+        add_stage_term(c, &x, st->calls_per_unit, st);
+        if (st->est.window_flags & LJ_WINDOW_SAMPLE_ENERGY) by_samples++;
+        else by_counter++;
       }
       add_phase_term(c, &x, -1, (lj_phase)ph);
+      int phase_samples = (r->phases[ph].window_flags & LJ_WINDOW_SAMPLE_ENERGY) != 0;
+      if (phase_samples ? by_counter : by_samples) mixed_sources(r, &b, phase_samples, by_samples, by_counter);
       double trial = (cl->error_dynamic_hi_pct - cl->error_dynamic_lo_pct) / 2 / 100 * fabs(cl->measured_dynamic_j);
       set_terms(&b, &c->m, trial, &x);
       LJ_TRY(lj_profile_add_budget(r, &b));

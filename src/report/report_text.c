@@ -1100,7 +1100,8 @@ static void print_budgets(FILE *f, const lj_profile_result *r, lj_phase p) {
             half / fabs(phase->reference_j) * 100);
   }
   fprintf(f, "source: the energy counter's offset from the power samples over the phase's windows (neither is\n"
-             "  the truth); total: the measured and bound terms in quadrature; card to card is not measured in one\n"
+             "  the truth; a closure's only where its phase and stages took different sources, see the notes);\n"
+             "  total: the measured and bound terms in quadrature; card to card is not measured in one\n"
              "  run and stays out of every verdict; a check's verdict judges its error +- the total\n"
              "  (docs/attribution.md 3b)\n");
 }
