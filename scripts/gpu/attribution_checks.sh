@@ -23,7 +23,8 @@
 #     each of these verdicts judges the error +- the total of its uncertainty budget
 #     (docs/attribution.md §3b): PASS only when that whole interval is inside;
 #   - the uncertainty budget per phase (one INFO line per figure and check: each term's
-#     half-width in % of the estimate, its basis, the total and the largest term) and a
+#     half-width in % of the estimate, its basis (source: the counter's offset from the samples,
+#     on the phase, J/token and a closure that mixed the two), the total and the largest term) and a
 #     PASS line when every closure and check has a budget and card to card stays "not measured";
 #   - the per-layer replay (--per-layer, §2f; per_layer_lines.py) per phase: PASS when every
 #     layer agrees with the others (random weights: the same computation), with the spread of
@@ -149,8 +150,8 @@ if ab:
           % ("PASS" if min(npairs) >= 2 else "FAIL", model, min(npairs), max(npairs)))
 # The uncertainty budget (docs/attribution.md §3b): per phase, each figure's and check's terms.
 budgets = doc.get("budgets") or []
-def term(b, t):
-    if b[t + "_basis"] == "not measured" or b[t + "_j"] is None:
+def term(b, t):  # source: a profile before it (schema 20) has no such field
+    if b.get(t + "_basis", "not measured") in ("not measured", "") or b.get(t + "_j") is None:
         return "%s not measured" % t
     ref = abs(b["reference_j"] or 0)
     return "%s %.2f%% (%s)" % (t, b[t + "_j"] / ref * 100 if ref else float("nan"), b[t + "_basis"])
@@ -161,7 +162,7 @@ for b in shown:
     print("INFO %s budget %s %s: value %.4g J, total +-%s; %s; largest %s"
           % (model, b["phase"], what, b["value_j"] or 0,
              "-" if b["total_pct"] is None else "%.2f%%" % b["total_pct"],
-             ", ".join(term(b, t) for t in ("trial", "idle", "edge", "card")), b.get("largest_term") or "-"))
+             ", ".join(term(b, t) for t in ("trial", "idle", "edge", "card", "source")), b.get("largest_term") or "-"))
 for ph in ("prefill", "decode"):
     rows = [b for b in shown if b["phase"] == ph and b["kind"] == "phase"]
     for b in rows:
