@@ -530,7 +530,7 @@
       }
       box.append(el('p', { class: 'note' }, 'Half-widths at the run\'s level. trial spread: the trials\' Student-t interval (measured); idle: the idle curve\'s standard errors (measured) or the flat idle\'s spread and its missing temperature dependence (bound) over the estimate\'s time; ' +
         'edges: what a window\'s edges misplace that the randomised offsets do not average out (bound); card to card: not measured in one run, kept out of every verdict; ' +
-        'counter vs samples (the phase and J/token): the mean offset between the energy counter and the power samples over the same windows (measured): neither is the truth, and the chosen source\'s spread does not show it. ' +
+        'counter vs samples (the phase and J/token, and a closure whose phase and stages took different sources: see the notes): the mean offset between the energy counter and the power samples over the same windows (measured): neither is the truth, and the chosen source\'s spread does not show it. ' +
         'total: the measured and bound terms in quadrature. Every PASS above judges the check\'s error \u00b1 this total.'));
     }
     if (d.run.notes) box.append(el('p', { class: 'note' }, 'Notes: ', d.run.notes));
