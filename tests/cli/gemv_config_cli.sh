@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `--gemv-config` of generate and profile: a bad name is a usage error (exit 2) listing the valid
-# ones; a configuration other than the defaults on the CPU engine and with FP8 weights is refused
-# saying why (profile: exit 1, nothing stored); `defaults` runs as before on the CPU, and the
+# `--gemv-config` of generate, profile and sweep: a bad name is a usage error (exit 2) listing the
+# valid ones; a configuration other than the defaults on the CPU engine and with FP8 weights is
+# refused saying why (profile, sweep: exit 1, nothing stored); `defaults` runs as before on the CPU, and the
 # profile's JSON plan, store and text header say gemv defaults.
 #   bash tests/cli/gemv_config_cli.sh path/to/llamajoule
 set -uo pipefail
@@ -11,8 +11,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 expect() {  # expect COMMAND RC PATTERN ARGS...
-  local cmd=$1 want=$2 pat=$3; shift 3
-  timeout 60 "$bin" "$cmd" --model tiny "$@" >"$tmp/out" 2>&1
+  local cmd=$1 want=$2 pat=$3 model=--model; shift 3
+  [[ $cmd == sweep ]] && model=--models
+  timeout 60 "$bin" "$cmd" $model tiny "$@" >"$tmp/out" 2>&1
   local rc=$?
   if [[ $rc -ne $want ]]; then echo "FAIL: $cmd $* exit $rc, expected $want: $(tail -n 2 "$tmp/out")"; fails=1; return; fi
   if ! grep -qF -- "$pat" "$tmp/out"; then echo "FAIL: $cmd $* message: $(tail -n 2 "$tmp/out")"; fails=1; return; fi
@@ -30,7 +31,10 @@ expect profile 2 "--gemv-config 'auto': expected defaults (the per-shape setting
 expect profile 1 "--gemv-config r2u4: the CPU engine has no GEMV configurations" --engine cpu --gemv-config r2u4 \
   -o "$tmp/x.db"
 expect profile 1 "--gemv-config r4u2 with FP8 weights" --weights fp8 --gemv-config r4u2 -o "$tmp/x.db"
-for cmd in generate profile; do
+expect sweep 2 "--gemv-config 'x': expected defaults" --gemv-config x -o "$tmp/x.db"
+expect sweep 1 "--gemv-config r4u2: the CPU engine has no GEMV configurations" --engine cpu --gemv-config r4u2 \
+  -o "$tmp/x.db"
+for cmd in generate profile sweep; do
   "$bin" $cmd --help | grep -q -- "--gemv-config NAME" && echo "ok: $cmd --help names --gemv-config" \
     || { echo "FAIL: $cmd --help lacks --gemv-config"; fails=1; }
 done
