@@ -109,5 +109,6 @@ static inline void write_store_without(const char *path, int version, const char
   if (version < 18) drop_added_columns(db, lj_store_schema_v18);
   if (version < 19) drop_added_columns(db, lj_store_schema_v19);
   if (version < 20) drop_added_columns(db, lj_store_schema_v20);
+  if (version < 21) drop_added_columns(db, lj_store_schema_v21);
   sqlite3_close(db);
 }

@@ -13,6 +13,13 @@ static inline void scratch_store(char *dir, char *path, size_t cap, const char *
   snprintf(path, cap, "%s/%s", dir, name);
 }
 
+// scratch_store in $TMPDIR (else P_tmpdir), the directory named PREFIX_XXXXXX; dir holds 200 bytes.
+static inline void scratch_store_tmp(char *dir, const char *prefix, char *path, size_t cap, const char *name) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, 200, "%s/%s_XXXXXX", tmp && *tmp ? tmp : P_tmpdir, prefix);
+  scratch_store(dir, path, cap, name);
+}
+
 // Removes the directory scratch_store made, with what is in it.
 static inline void scratch_remove(const char *dir) {
   char cmd[300];

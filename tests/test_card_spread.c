@@ -1,7 +1,7 @@
 // Card to card (report/card_spread.c, docs/attribution.md §3b): the same profile on several cards.
 //   - one mean per card (two runs on one card count once), the sd across cards, and one more card's
 //     prediction half-width t_{k-1} x sd x sqrt(1 + 1/k), against hand-computed values;
-//   - what is not the same profile (another model, a run without a UUID) stays out; one card alone
+//   - what is not the same profile (another model or GEMV setting, a run without a UUID) stays out; one card alone
 //     measures nothing.
 #include <math.h>
 #include <setjmp.h>
@@ -47,6 +47,12 @@ static void test_three_cards(void **state) {
   r[3].phases[LJ_PHASE_DECODE].window_flags |= LJ_WINDOW_SAMPLE_ENERGY;
   assert_false(lj_card_spread_same(&r[0], &r[3]));
   r[3].phases[LJ_PHASE_DECODE].window_flags &= ~(uint32_t)LJ_WINDOW_SAMPLE_ENERGY;
+  // another GEMV setting (it changes decode's J/token on one card): not the same profile; an empty
+  // setting (a store before schema 21) is the defaults
+  snprintf(r[3].plan.gemv, sizeof r[3].plan.gemv, "r4u2");
+  assert_false(lj_card_spread_same(&r[0], &r[3]));
+  snprintf(r[3].plan.gemv, sizeof r[3].plan.gemv, "defaults");
+  assert_true(lj_card_spread_same(&r[0], &r[3]));
   const lj_profile_result *g[4] = {&r[0], &r[1], &r[2], &r[3]};
   lj_card_spread c;
   assert_int_equal(lj_card_spread_compute(g, 4, &c), 1);

@@ -56,6 +56,15 @@ static void test_pair(void **state) {
   b.plan.batch = 1;
   snprintf(b.cond.device.name, sizeof b.cond.device.name, "NVIDIA H200");  // another card
   assert_int_equal(lj_fusion_cost_pair(&a, &b, &u, &f), 0);
+  snprintf(b.cond.device.name, sizeof b.cond.device.name, "%s", a.cond.device.name);
+  snprintf(b.plan.gemv, sizeof b.plan.gemv, "r4u2");  // another GEMV setting: its cost is not the boundaries'
+  assert_int_equal(lj_fusion_cost_pair(&a, &b, &u, &f), 0);
+  snprintf(a.plan.gemv, sizeof a.plan.gemv, "r4u2");  // the same setting on both: a pair
+  assert_int_equal(lj_fusion_cost_pair(&a, &b, &u, &f), 1);
+  snprintf(a.plan.gemv, sizeof a.plan.gemv, "defaults");  // "" (a store before schema 21) is the defaults
+  assert_int_equal(lj_fusion_cost_pair(&a, &b, &u, &f), 0);
+  b.plan.gemv[0] = '\0';
+  assert_int_equal(lj_fusion_cost_pair(&a, &b, &u, &f), 1);
   lj_profile_result_free(&a);
   lj_profile_result_free(&b);
 }

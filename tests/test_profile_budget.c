@@ -583,6 +583,7 @@ static void test_source_store(void **state) {
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   drop_added_columns(db, lj_store_schema_v20);
+  drop_added_columns(db, lj_store_schema_v21);
   mark_version(db, 19);
   sqlite3_close(db);
   for (int upgrade = 0; upgrade < 2; upgrade++) {
@@ -600,7 +601,7 @@ static void test_source_store(void **state) {
   sqlite3_stmt *q;
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT user_version FROM pragma_user_version", -1, &q, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(q, 0), 20);
+  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
   sqlite3_finalize(q);
   sqlite3_close(db);
   scratch_remove(dir);

@@ -381,6 +381,7 @@ static void test_upgrade_from_v18(void **state) {
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   drop_added_columns(db, lj_store_schema_v20);
+  drop_added_columns(db, lj_store_schema_v21);
   assert_int_equal(sqlite3_exec(db, "DELETE FROM budgets WHERE tp_rank >= 0; ALTER TABLE budgets DROP COLUMN tp_rank;"
                                     " PRAGMA user_version = 18; UPDATE meta SET value = '18' WHERE key = "
                                     "'schema_version';", NULL, NULL, NULL),

@@ -116,6 +116,7 @@ static void make_profile(lj_profile_result *r, size_t n_intervals) {
   p->config.eos_id = 128001;
   snprintf(p->engine, sizeof p->engine, "cuda");
   snprintf(p->fusion, sizeof p->fusion, "production");  // stored as engine "cuda+production"
+  snprintf(p->gemv, sizeof p->gemv, "r4u2");
   p->batch = 4;
   p->prompt_len = 128;
   p->gen_len = 64;
@@ -552,6 +553,7 @@ static void same_plan(const lj_profile_plan *w, const lj_profile_plan *g) {
   assert_int_equal(a->eos_id, b->eos_id);
   assert_string_equal(w->engine, g->engine);
   assert_string_equal(w->fusion[0] ? w->fusion : "none", g->fusion);
+  assert_string_equal(w->gemv[0] ? w->gemv : "defaults", g->gemv);
   assert_int_equal(w->timing_only, g->timing_only);
   assert_int_equal(w->device, g->device);
   assert_int_equal(w->batch, g->batch);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cuda/gemv_choice.h"
 #include "engine/weight_format.h"
 
 #include "common/error.h"
@@ -125,8 +126,11 @@ static void test_point_options(void **state) {
   assert_int_equal(o.trials, 0);
   assert_int_equal(o.timeline + o.sequence + o.ablation + o.head_fit + o.overhead, 0);
   assert_int_equal(o.n_decode_kv, 1);
+  assert_int_equal(o.gemv, LJ_GEMV_CHOICE_DEFAULTS);
+  assert_int_equal(lj_gemv_choice_parse("r4u2", &s.gemv), 0);  // --gemv-config reaches every point
   p.stages = 1;
   lj_sweep_point_options(&s, &p, &o);
+  assert_string_equal(lj_gemv_choice_name(o.gemv), "r4u2");
   assert_int_equal(o.trials, 8);  // the profile's default
   assert_int_equal(o.timeline, 1);
   assert_int_equal(o.sequence, 1);
@@ -300,6 +304,14 @@ static void test_study_resume(void **state) {
   f.fp8_scale = LJ_FP8_SCALE_TENSOR;
   lj_sweep_arguments(&f, p, n, fp8, sizeof fp8);
   assert_non_null(strstr(fp8, "seed=0 weights=fp8 fp8_scale=tensor"));
+  // A GEMV setting other than the defaults is part of the identity; the defaults add nothing.
+  f = set;
+  assert_int_equal(lj_gemv_choice_parse("r4u2", &f.gemv), 0);
+  lj_sweep_arguments(&f, p, n, fp8, sizeof fp8);
+  assert_non_null(strstr(fp8, "seed=0 gemv=r4u2"));
+  f.gemv = LJ_GEMV_CHOICE_DEFAULTS;
+  lj_sweep_arguments(&f, p, n, fp8, sizeof fp8);
+  assert_string_equal(fp8, args);
 
   lj_store *st = NULL;
   assert_int_equal(lj_store_open(path, &st), 0);

@@ -15,6 +15,7 @@
 #include "engine/cpu/thread_pool.h"
 #include "engine/cuda/cuda_generate.h"
 #include "engine/cuda/cuda_generate_fast.h"
+#include "engine/cuda/gemv_choice.h"
 #include "engine/generate.h"
 #include "model/config.h"
 #include "model/tokenizer.h"
@@ -58,6 +59,11 @@ static void usage(FILE *fp) {
           "                       attn_norm+qkv, ffn_norm+gate_up+swiglu (production), or\n"
           "                       attn_norm+qkv, o_proj+ffn_norm, gate_up+swiglu (norm-once: the\n"
           "                       FFN norm once per token; one GPU) (docs/engine-cuda.md)\n"
+          "  --gemv-config NAME   CUDA engine's decode GEMVs: defaults (the per-shape settings,\n"
+          "                       measured fastest) or one bf16 configuration on every matrix,\n"
+          "                       r1u1 .. r8u4 (r4u2: 4 rows per block, 2 loads in flight; less\n"
+          "                       energy per token, docs/engine-cuda.md \"Decode energy\"); bf16\n"
+          "                       weights only\n"
           "  --weights bf16|fp8   linear layers in bf16 (default) or FP8 E4M3 with one scale per\n"
           "                       output row, quantised on load (cuda: on the GPU; cpu: the fp32\n"
           "                       reference of the same FP8 values); default: fp8 for an FP8\n"
@@ -86,6 +92,7 @@ typedef struct {
   lj_sampling_params sampling;
   lj_dtype checkpoint_dtype;
   int fusion;  // lj_cuda_fusion_mode
+  int gemv;  // gemv_choice.h: LJ_GEMV_CHOICE_DEFAULTS or one bf16 configuration on every class
   int weights;  // lj_weight_format
   int fp8_scale, fp8_scale_given;  // lj_fp8_scale_mode; 1 when --fp8-scale was given
 } gen_args;
@@ -120,7 +127,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out) {
 
 enum { OPT_PROMPT_IDS = 256, OPT_CHAT, OPT_TOKENIZER, OPT_BATCH, OPT_SEED, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_IGNORE_EOS,
        OPT_WSEED, OPT_THREADS, OPT_DEVICE, OPT_DUMP, OPT_WRITE, OPT_CKPT_DTYPE, OPT_FUSION, OPT_WEIGHTS,
-       OPT_FP8_SCALE, OPT_TP, OPT_TP_BACKEND };
+       OPT_FP8_SCALE, OPT_TP, OPT_TP_BACKEND, OPT_GEMV };
 
 // The weight format --fp8-scale is checked against: --checkpoint-dtype fp8 quantises too (its
 // scales are what --fp8-scale says); without --weights a preset is bf16, and a checkpoint
@@ -161,6 +168,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
       {"checkpoint-dtype", required_argument, 0, OPT_CKPT_DTYPE}, {"fusion", required_argument, 0, OPT_FUSION},
       {"weights", required_argument, 0, OPT_WEIGHTS}, {"fp8-scale", required_argument, 0, OPT_FP8_SCALE},
       {"tp", required_argument, 0, OPT_TP}, {"tp-backend", required_argument, 0, OPT_TP_BACKEND},
+      {"gemv-config", required_argument, 0, OPT_GEMV},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   *a = (gen_args){.n_new = 32, .batch = 1, .tp = 1, .threads = lj_default_threads(), .device = NULL,
@@ -216,6 +224,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         a->fusion = lj_cuda_fusion_parse(optarg);
         if (a->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none, production or norm-once", optarg);
         break;
+      case OPT_GEMV: LJ_TRY(lj_gemv_choice_parse(optarg, &a->gemv)); break;
       case 'h': usage(stdout); return 1;
       case ':': return LJ_FAIL(LJ_EINVAL, "option %s needs a value", argv[optind - 1]);
       default: return LJ_FAIL(LJ_EINVAL, "unknown option '%s' (see llamajoule generate --help)", argv[optind - 1]);
@@ -230,6 +239,8 @@ static int parse_args(int argc, char **argv, gen_args *a) {
     return LJ_FAIL(LJ_EINVAL, "--device '%s': expected cpu or cuda", a->device);
   if (fp8_target(a) >= 0) LJ_TRY(lj_fp8_scale_check(fp8_target(a), a->fp8_scale, a->fp8_scale_given));
   LJ_TRY(check_tp(a));
+  // A checkpoint's weight format is known once loaded: checked again then (lj_cmd_generate).
+  if (!a->write_checkpoint) LJ_TRY(lj_gemv_choice_check(a->gemv, !strcmp(a->device, "cuda"), fp8_target(a)));
   return lj_sampling_params_check(&a->sampling);
 }
 
@@ -462,6 +473,11 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
             a->tp);
   if (rc == LJ_OK && cuda) rc = lj_cuda_set_fusion(cuda, a->fusion);
   if (rc == LJ_OK && tp) rc = lj_cuda_tp_set_fusion(tp, a->fusion);
+  if (rc == LJ_OK && cuda) rc = lj_cuda_apply_gemv_choice(cuda, a->gemv);
+  if (rc == LJ_OK && tp) rc = lj_cuda_tp_apply_gemv_choice(tp, a->gemv);
+  if (rc == LJ_OK && (cuda || tp) && a->gemv != LJ_GEMV_CHOICE_DEFAULTS)
+    lj_info("%s: decode GEMVs %s on every matrix (--gemv-config; the per-shape defaults otherwise)", c->name,
+            lj_gemv_choice_name(a->gemv));
   FILE *dump = NULL;
   if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
     rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: cannot create: %s", a->dump_logits, strerror(errno));
@@ -521,6 +537,7 @@ int lj_cmd_generate(int argc, char **argv) {
   if (a.weights < 0) a.weights = lj_weights_is_fp8(&w) ? LJ_WEIGHTS_FP8 : LJ_WEIGHTS_BF16;
   rc = lj_fp8_scale_check(fp8_target(&a), a.fp8_scale, a.fp8_scale_given);
   if (rc == LJ_OK && !a.write_checkpoint) rc = check_tp(&a);
+  if (rc == LJ_OK && !a.write_checkpoint) rc = lj_gemv_choice_check(a.gemv, !strcmp(a.device, "cuda"), a.weights);
   // FP8 on the CPU (the reference) or for an FP8 checkpoint: quantised here, as the GPU does.
   if (rc == LJ_OK && ((a.weights == LJ_WEIGHTS_FP8 && !strcmp(a.device, "cpu") && !a.write_checkpoint) ||
                       (a.write_checkpoint && a.checkpoint_dtype == LJ_DTYPE_F8_E4M3)))

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "engine/weight_format.h"
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/gemv_choice.h"
 #include "engine/cuda/tp_comm.h"
 #include "profile/profile_plan.h"
 #include "profile/profile_run.h"
@@ -100,6 +101,10 @@ static void usage(FILE *f) {
           "                         default) or a fused mode's composite stages (production, norm-once;\n"
           "                         bf16 weights only; the CPU engine refuses them); `compare` of two\n"
           "                         modes says what the boundaries cost\n"
+          "  --gemv-config NAME     the CUDA engine's decode GEMVs: defaults (the per-shape settings measured\n"
+          "                         fastest) or one bf16 configuration on every matrix, r1u1 .. r8u4 (r4u2: 4\n"
+          "                         rows per block, 2 loads in flight); bf16 weights only, the CPU engine refuses\n"
+          "                         it; the plan records it (docs/engine-cuda.md, \"Decode energy\")\n"
           "output:\n"
           "  -o, --output FILE      store (SQLite; default: the default store, see docs/store.md)\n"
           "  --json                 print the summary as JSON to stdout (docs/profile-json.md), the text to stderr\n"
@@ -140,7 +145,7 @@ enum {
   OPT_NO_SEQUENCE, OPT_NO_OVERHEAD, OPT_DEVICE, OPT_ENGINE, OPT_THREADS, OPT_SEED, OPT_JSON, OPT_MODEL,
   OPT_DUTY, OPT_ABLATE, OPT_QUICK, OPT_WEIGHTS, OPT_FP8_SCALE, OPT_FUSION, OPT_HEAD_FIT, OPT_NO_SHAPLEY, OPT_KNOWN, OPT_KNOWN_MB,
   OPT_PER_LAYER, OPT_NO_LAYER_STAGES, OPT_SKIP_ROUNDS, OPT_ABLATION_ROUNDS, OPT_HEAD_KV, OPT_HEAD_BATCH,
-  OPT_HEAD_GROUPS, OPT_HEAD_TRIALS, OPT_HEAD_SECONDS, OPT_TP, OPT_TP_BACKEND
+  OPT_HEAD_GROUPS, OPT_HEAD_TRIALS, OPT_HEAD_SECONDS, OPT_TP, OPT_TP_BACKEND, OPT_GEMV
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -163,7 +168,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
       {"replay-duty", required_argument, 0, OPT_DUTY}, {"ablate", required_argument, 0, OPT_ABLATE},
       {"quick", no_argument, 0, OPT_QUICK},
       {"weights", required_argument, 0, OPT_WEIGHTS}, {"fusion", required_argument, 0, OPT_FUSION},
-      {"fp8-scale", required_argument, 0, OPT_FP8_SCALE},
+      {"fp8-scale", required_argument, 0, OPT_FP8_SCALE}, {"gemv-config", required_argument, 0, OPT_GEMV},
       {"head-fit", no_argument, 0, OPT_HEAD_FIT}, {"no-shapley", no_argument, 0, OPT_NO_SHAPLEY},
       {"known-answer", no_argument, 0, OPT_KNOWN}, {"known-answer-mb", required_argument, 0, OPT_KNOWN_MB},
       {"per-layer", no_argument, 0, OPT_PER_LAYER}, {"no-layer-stages", no_argument, 0, OPT_NO_LAYER_STAGES},
@@ -262,6 +267,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
         o->fusion = lj_cuda_fusion_parse(optarg);
         if (o->fusion < 0) return LJ_FAIL(LJ_EINVAL, "--fusion '%s': expected none, production or norm-once", optarg);
         break;
+      case OPT_GEMV: LJ_TRY(lj_gemv_choice_parse(optarg, &o->gemv)); break;
       case OPT_ABLATE:
         if (!strcmp(optarg, "none")) o->ablation = 0;
         else if (!strcmp(optarg, "attn")) o->ablation = 1;

@@ -18,6 +18,7 @@
 #include "engine/weight_format.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/device_memory.h"
+#include "engine/cuda/gemv_choice.h"
 #include "model/tokenizer.h"
 #include "profile/profile_plan.h"
 #include "profile/sweep.h"
@@ -45,6 +46,8 @@ static void usage(FILE *f) {
           "  --engine auto|cuda|cpu auto (default): cuda where a GPU is usable, else cpu (timing only)\n"
           "  --device N, --threads N, --seed S, --weights bf16|fp8, --fp8-scale row|tensor   as for\n"
           "                         profile (tensor joins the study's identity)\n"
+          "  --gemv-config NAME     as for profile: every point's decode GEMVs (a name other than defaults\n"
+          "                         joins the study's identity)\n"
           "study:\n"
           "  --max-seconds S        stop before a point that would not end within S seconds of the start\n"
           "                         (estimated from the points done); resume later (exit code 75)\n"
@@ -87,7 +90,8 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 
 enum {
   OPT_MODELS = 256, OPT_BATCH, OPT_PROMPT_LEN, OPT_GEN_LEN, OPT_STAGES, OPT_ENGINE, OPT_MAX_S, OPT_REPEATS,
-  OPT_PHASE_S, OPT_IDLE_S, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_NAME, OPT_WEIGHTS, OPT_FP8_SCALE
+  OPT_PHASE_S, OPT_IDLE_S, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_NAME, OPT_WEIGHTS, OPT_FP8_SCALE,
+  OPT_GEMV
 };
 
 // 0 ok, 1 help printed, negative: usage error (message recorded).
@@ -101,6 +105,7 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
       {"device", required_argument, 0, OPT_DEVICE}, {"threads", required_argument, 0, OPT_THREADS},
       {"seed", required_argument, 0, OPT_SEED}, {"name", required_argument, 0, OPT_NAME},
       {"weights", required_argument, 0, OPT_WEIGHTS}, {"fp8-scale", required_argument, 0, OPT_FP8_SCALE},
+      {"gemv-config", required_argument, 0, OPT_GEMV},
       {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   lj_sweep_settings_default(&a->s);
@@ -141,6 +146,7 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
         if (a->s.fp8_scale < 0) return LJ_FAIL(LJ_EINVAL, "--fp8-scale '%s': expected row or tensor", optarg);
         fp8_scale_given = 1;
         break;
+      case OPT_GEMV: LJ_TRY(lj_gemv_choice_parse(optarg, &a->s.gemv)); break;
       case OPT_NAME:
         if (!*optarg || strlen(optarg) >= 256) return LJ_FAIL(LJ_EINVAL, "--name: 1 to 255 bytes");
         a->name = optarg;
@@ -444,6 +450,11 @@ int lj_cmd_sweep(int argc, char **argv) {
   if (!strcmp(a.engine, "cuda") && !w.on_gpu) {
     free(w.points);
     return lj_report_error(LJ_FAIL(LJ_ENODEV, "--engine cuda: no usable CUDA device (or a build without CUDA)"));
+  }
+  // The whole study's setting: refused before anything is stored, not point by point.
+  if ((rc = lj_gemv_choice_check(a.s.gemv, w.on_gpu, a.s.weights)) < 0) {
+    free(w.points);
+    return lj_report_error(rc);
   }
   a.s.engine = w.on_gpu ? "cuda" : "cpu";
   lj_sweep_arguments(&a.s, w.points, w.n, w.study.arguments, sizeof w.study.arguments);

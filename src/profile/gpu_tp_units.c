@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "engine/cuda/cuda_generate.h"
+#include "engine/cuda/gemv_choice.h"
 #include "model/weights.h"
 #include "profile/gpu_run.h"
 
@@ -55,6 +56,7 @@ int lj_gpu_tp_unit_load(gpu_run *g) {
     LJ_TRY(lj_cuda_tp_random(&g->r->plan.config, o->seed, o->tp_degree, g->tp_backend, &opt, &g->tp));
   }
   LJ_TRY(lj_cuda_tp_set_fusion(g->tp, o->fusion));
+  LJ_TRY(lj_cuda_tp_apply_gemv_choice(g->tp, o->gemv));
   return sync_ranks(g);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "engine/cuda/gemv_choice.h"
 #include "model/random_init.h"
 #include "model/weights.h"
 #include "profile/gpu_run.h"
@@ -74,6 +75,7 @@ int lj_gpu_unit_load(gpu_run *g) {
     int rc = lj_cuda_engine_from_weights(&w, o->weights, o->fp8_scale, B, ctx, B * o->prompt_len, &g->e);
     lj_weights_free(&w);
     if (rc == 0) rc = lj_cuda_set_fusion(g->e, o->fusion);
+    if (rc == 0) rc = lj_cuda_apply_gemv_choice(g->e, o->gemv);
     return rc;
   }
   lj_cuda_options opt;
@@ -82,7 +84,8 @@ int lj_gpu_unit_load(gpu_run *g) {
   opt.max_batch = B, opt.max_ctx = ctx, opt.max_tokens = B * o->prompt_len, opt.print_plan = 0;
   opt.weights = o->weights, opt.fp8_scale = o->fp8_scale;
   LJ_TRY(lj_cuda_engine_create_random(&g->e, &g->r->plan.config, o->seed, &opt));
-  return lj_cuda_set_fusion(g->e, o->fusion);
+  LJ_TRY(lj_cuda_set_fusion(g->e, o->fusion));
+  return lj_cuda_apply_gemv_choice(g->e, o->gemv);
 }
 
 int lj_gpu_preroll_units(gpu_run *g, gpu_unit_fn fn, double seconds) {

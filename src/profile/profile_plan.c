@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/gemv_choice.h"
 #include "engine/cuda/tp_comm.h"
 #include "engine/weight_format.h"
 #include "model/tp_shard.h"
@@ -122,7 +123,10 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
     return LJ_FAIL(LJ_EUNSUPPORTED, "--tp %d with --fusion norm-once: its o_proj+ffn_norm would normalise before the "
                    "all-reduce of o_proj's partial sums (docs/engine-cuda.md); use --fusion none or production",
                    o->tp_degree);
+  // The engine is known later (preflight refuses the CPU engine); the weights are known now.
+  LJ_TRY(lj_gemv_choice_check(o->gemv, 1, o->weights));
   p->tp_degree = o->tp_degree;
+  snprintf(p->gemv, sizeof p->gemv, "%s", lj_gemv_choice_name(o->gemv));
   snprintf(p->fusion, sizeof p->fusion, "%s", lj_cuda_fusion_name(o->fusion) ? lj_cuda_fusion_name(o->fusion) : "none");
   // Decode KV lengths (positions cached before the step): the first and last
   // step's, and evenly between, so no step lies outside them.

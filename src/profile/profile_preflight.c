@@ -8,6 +8,7 @@
 #include "common/mem_available.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/device_memory.h"
+#include "engine/cuda/gemv_choice.h"
 #include "engine/cuda/memory_plan.h"
 #include "engine/cuda/tp_comm.h"
 #include "model/tp_shard.h"
@@ -38,6 +39,7 @@ int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, 
   if (!on_gpu && o->fusion != LJ_FUSION_NONE)
     return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion %s: the CPU engine has no fused mode (it runs one kernel per stage); "
                    "profile on a CUDA device or use --fusion none", p->fusion);
+  LJ_TRY(lj_gemv_choice_check(o->gemv, on_gpu, o->weights));
   if (!on_gpu) {
     const lj_model_config *c = &p->config;
     double weights = ckpt_dir ? 0.0 : (double)lj_config_n_params(c) * 2;

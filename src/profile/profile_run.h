@@ -54,6 +54,8 @@ typedef struct {
   int weights;              // lj_weight_format of the CUDA engine (bf16)
   int fp8_scale;            // with FP8 weights, lj_fp8_scale_mode (per row); quantised on load, both engines
   int fusion;               // lj_cuda_fusion_mode of the CUDA engine (LJ_FUSION_NONE; production: fused decode)
+  int gemv;                 // the CUDA engine's decode GEMVs: LJ_GEMV_CHOICE_DEFAULTS (0) or one bf16 configuration
+                            // on every shape class (engine/cuda/gemv_choice.h; --gemv-config)
   int progress;             // progress on stderr (when a terminal)
   lj_store *store;          // samples streamed here when not NULL
   int64_t run_id;

@@ -40,6 +40,7 @@ typedef struct {
   int device, threads;
   int weights;           // lj_weight_format of the CUDA engine (bf16)
   int fp8_scale;         // with FP8 weights, lj_fp8_scale_mode (per row)
+  int gemv;              // the CUDA engine's decode GEMVs (engine/cuda/gemv_choice.h; 0: the per-shape defaults)
 } lj_sweep_settings;
 
 void lj_sweep_settings_default(lj_sweep_settings *s);

@@ -8,7 +8,7 @@ void lj_sweep_point_options(const lj_sweep_settings *s, const lj_study_point *p,
   o->batch = p->batch, o->prompt_len = p->prompt_len, o->gen_len = p->gen_len;
   o->repeats = s->repeats, o->phase_seconds = s->phase_seconds, o->idle_seconds = s->idle_seconds;
   o->seed = s->seed, o->device = s->device, o->threads = s->threads, o->weights = s->weights;
-  o->fp8_scale = s->fp8_scale;
+  o->fp8_scale = s->fp8_scale, o->gemv = s->gemv;
   // Checks of the method, not per-point figures: the full profile has them.
   o->ablation = 0, o->head_fit = 0, o->overhead = 0, o->shapley = 0;
   if (p->stages) return;  // isolation and sequence replay, the profile's trials (8), 3 KV lengths, the timeline

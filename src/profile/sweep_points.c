@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "engine/cuda/gemv_choice.h"
 #include "engine/weight_format.h"
 #include "profile/sweep.h"
 
@@ -183,6 +184,8 @@ void lj_sweep_arguments(const lj_sweep_settings *s, const lj_study_point *p, siz
   // Only FP8 is spelled out: the identity of bf16 studies stays what it was before the option.
   if (s->weights == LJ_WEIGHTS_FP8) append(buf, cap, &used, " weights=fp8");
   if (s->weights == LJ_WEIGHTS_FP8 && s->fp8_scale == LJ_FP8_SCALE_TENSOR) append(buf, cap, &used, " fp8_scale=tensor");
+  // Likewise the GEMV setting: the defaults' studies keep their identity.
+  if (s->gemv != LJ_GEMV_CHOICE_DEFAULTS) append(buf, cap, &used, " gemv=%s", lj_gemv_choice_name(s->gemv));
 }
 
 int lj_sweep_point_pending(const lj_study_point *p) { return p->status != LJ_POINT_DONE; }

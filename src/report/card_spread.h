@@ -17,8 +17,8 @@ typedef struct {
   double level;
 } lj_card_spread;
 
-// 1 when a and b are the same profile (model, engine, weights, fusion, batch, prompt and generated
-// tokens) on cards of the same name, both with a UUID; 0 otherwise.
+// 1 when a and b are the same profile (model, engine, weights, fusion, GEMV setting, batch, prompt and
+// generated tokens) on cards of the same name, both with a UUID; 0 otherwise.
 int lj_card_spread_same(const lj_profile_result *a, const lj_profile_result *b);
 // Over runs (n, all lj_card_spread_same as runs[0]): 1 and *out where they cover >= 2 cards, else 0.
 int lj_card_spread_compute(const lj_profile_result *const *runs, size_t n, lj_card_spread *out);

@@ -17,7 +17,7 @@ typedef struct {
   lj_interval group_dynamic_j[LJ_GROUP_COUNT];
 } lj_fusion_cost;
 
-// 1: a and b form a pair (same model, card, shapes and weights; one fusion none, the other
+// 1: a and b form a pair (same model, card, shapes, weights and GEMV setting; one fusion none, the other
 // production); *unfused and *fused then point at them. 0 otherwise.
 int lj_fusion_cost_pair(const lj_profile_result *a, const lj_profile_result *b, const lj_profile_result **unfused,
                         const lj_profile_result **fused);

@@ -162,7 +162,9 @@ static void print_header(FILE *f, const lj_profile_result *r) {
   fprintf(f, "llamajoule profile: %s%s, engine %s, %s weights", pl->model_name[0] ? pl->model_name : pl->model,
           pl->weights_random ? " (random weights)" : "", pl->engine[0] ? pl->engine : "-",
           pl->weights[0] ? pl->weights : "bf16");
-  if (!strcmp(pl->engine, "cuda")) fprintf(f, ", device %d, fusion %s", pl->device, pl->fusion[0] ? pl->fusion : "none");
+  if (!strcmp(pl->engine, "cuda"))
+    fprintf(f, ", device %d, fusion %s, gemv %s", pl->device, pl->fusion[0] ? pl->fusion : "none",
+            pl->gemv[0] ? pl->gemv : "defaults");
   fputc('\n', f);
   if (!r->complete)
     fprintf(f, "*** INCOMPLETE: the run was cut short (Ctrl-C or an error); what follows is only what was measured\n");

@@ -33,6 +33,8 @@ typedef struct {
                           // (lj_weights_label, engine/weight_format.h)
   char fusion[16];        // "none", "production" or "norm-once": the CUDA engine's execution mode (stored in the
                           // engine column as "cuda+production"; "" in stores from before it: none)
+  char gemv[16];          // "defaults" (the per-shape settings) or the bf16 configuration of every decode GEMV
+                          // ("r4u2"; --gemv-config); "" in records from before schema 21: defaults
   int timing_only;        // 1: no energy (CPU engine, or no power source): times only
   int device;             // CUDA device index
   int batch, prompt_len, gen_len;

@@ -171,7 +171,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
                      " ablation, head_fit, seed, prompt_source, notes, config_name, dim, hidden_dim, n_layers,"
                      " n_heads, n_kv_heads, head_dim, vocab_size, max_seq_len, rope_theta, rope_type, rope_factor,"
                      " rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos, norm_eps,"
-                     " tie_embeddings, bos_id, eos_id, weights, shapley, known_answer_bytes, tp_degree, sequence",
+                     " tie_embeddings, bos_id, eos_id, weights, shapley, known_answer_bytes, tp_degree, sequence, gemv",
                      &r));
   char kv[LJ_PROFILE_MAX_KV * 24] = "";
   size_t used = 0;
@@ -230,6 +230,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_int(&r, p->known_answer_bytes);
   put_int(&r, p->tp_degree > 1 ? p->tp_degree : 1);
   put_int(&r, p->sequence);
+  put_text(&r, p->gemv[0] ? p->gemv : "defaults");
   int rc = row_insert(&r);
   row_finish(&r);
   return rc;

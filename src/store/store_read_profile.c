@@ -239,6 +239,8 @@ static int read_plan(lj_store *st, int64_t run_id, lj_profile_result *res) {
     memcpy(p->engine, engine, n);
     p->engine[n] = '\0';
     get_text(&r, "weights", p->weights, sizeof p->weights);
+    get_text(&r, "gemv", p->gemv, sizeof p->gemv);  // no column before version 21: the defaults ran
+    if (!p->gemv[0]) snprintf(p->gemv, sizeof p->gemv, "defaults");
     p->timing_only = (int)get_int(&r, "timing_only");
     p->device = (int)get_int(&r, "device_index");
     p->batch = (int)get_int(&r, "batch");

@@ -822,3 +822,7 @@ const char lj_store_schema_v19[] =
 const char lj_store_schema_v20[] =
     "ALTER TABLE budgets ADD COLUMN source_j REAL;\n"
     "ALTER TABLE budgets ADD COLUMN source_basis TEXT NOT NULL DEFAULT 'not measured';\n";
+
+// Added in version 21: the decode GEMVs' setting the profile ran (`profile --gemv-config`): the
+// per-shape defaults, or one bf16 configuration on every shape class. Rows before it ran the defaults.
+const char lj_store_schema_v21[] = "ALTER TABLE profile_plans ADD COLUMN gemv TEXT NOT NULL DEFAULT 'defaults';\n";

@@ -381,7 +381,7 @@
     const box = el('section', { class: 'summary', id: 'sec-summary' }, el('h2', {}, 'Summary'));
     const facts = [
       ['model', (m.name || m.model) + (m.params ? ' (' + (m.params / 1e9).toFixed(2) + ' B parameters, ' + m.n_layers + ' layers)' : '') + (m.weights_random ? ', random weights' : '')],
-      ['workload', w.engine + ' engine' + (w.fusion && w.fusion !== 'none' ? ' (fusion ' + w.fusion + ')' : '') + ', ' + (w.weights || 'bf16') + ' weights, batch ' + w.batch + ', prompt ' + w.prompt_len + ' tokens, ' + w.gen_len + ' generated (' + w.prompt_source + ')'],
+      ['workload', w.engine + ' engine' + (w.fusion && w.fusion !== 'none' ? ' (fusion ' + w.fusion + ')' : '') + (w.gemv && w.gemv !== 'defaults' ? ' (gemv ' + w.gemv + ')' : '') + ', ' + (w.weights || 'bf16') + ' weights, batch ' + w.batch + ', prompt ' + w.prompt_len + ' tokens, ' + w.gen_len + ' generated (' + w.prompt_source + ')'],
       ['GPU', g.name ? g.name + ', driver ' + g.driver + (g.cuda_driver ? ', CUDA ' + g.cuda_driver : '') : 'none (timing only)'],
       ['conditions', timing ? 'no power source' : 'idle ' + fmt(g.idle_w, 'W') + ' (' + g.idle_method + '), ' + fmt(g.temperature_min_c, '\u00b0C') + ' to ' + fmt(g.temperature_max_c, '\u00b0C') +
         ', SM ' + fmt(g.sm_clock_min_mhz, 'MHz') + ' to ' + fmt(g.sm_clock_max_mhz, 'MHz') + ', limit ' + fmt(g.power_limit_w, 'W') + ', throttle: ' + (g.throttle || 'none')],
@@ -564,7 +564,7 @@
     const an = study.analysis;
     const several = an && new Set(an.lines.map((l) => l.file)).size > 1;
     const fileName = (file) => (several ? ' ' + file.replace(/.*\//, '') : '');
-    const runLine = (r) => r.model.name + ' ' + (r.workload.weights || 'bf16') + (r.workload.fusion && r.workload.fusion !== 'none' ? ' fused' : '') + ' p' + r.workload.prompt_len + fileName(r.run.file);
+    const runLine = (r) => r.model.name + ' ' + (r.workload.weights || 'bf16') + (r.workload.fusion && r.workload.fusion !== 'none' ? ' fused' : '') + (r.workload.gemv && r.workload.gemv !== 'defaults' ? ' ' + r.workload.gemv : '') + ' p' + r.workload.prompt_len + fileName(r.run.file);
     const lines = [...new Set(runs.map(runLine))];
     const perToken = (ph, r, f) => { const x = r.phases.find((q) => q.phase === ph); const v = x ? f(x, r) : null; return v !== null && v !== undefined && isFinite(v) ? v : null; };
     const figures = [
