@@ -13,7 +13,8 @@
 // layer's own game (the whole upgrade from 14), then version 16's ablation windows (the whole upgrade from 15),
 // then version 17's idle of each rank's GPU (the whole upgrade from 16),
 // then version 18's plan sequence column and the means' standard errors (the whole upgrade from 17),
-// then version 19's tp_rank of the budgets (the whole upgrade from 18).
+// then version 19's tp_rank of the budgets (the whole upgrade from 18), then version 20's source term
+// (the whole upgrade from 19), then version 21's idle curves by rank (the whole upgrade from 20).
 #pragma once
 
 extern const char lj_store_schema_v1[];
@@ -39,6 +40,7 @@ extern const char lj_store_schema_v17[];  // each tensor-parallel rank's idle ba
 extern const char lj_store_schema_v18[];  // the plan's sequence replay; each mean's standard error and df
 extern const char lj_store_schema_v19[];  // each tensor-parallel rank's uncertainty budgets
 extern const char lj_store_schema_v20[];  // the budgets' source term (counter against samples)
+extern const char lj_store_schema_v21[];  // the idle curves keyed by tensor-parallel rank
 // Version 14's per-rank tables: each gets a tp_rank column (0 in old rows) at the head of its key.
 extern const char *const lj_store_tp_rank_tables[];
 extern const int lj_store_n_tp_rank_tables;
