@@ -76,8 +76,30 @@ static inline void drop_added_columns(sqlite3 *db, const char *part) {
   }
 }
 
-// Marks db as a file of `version` (its pragma and its meta row), after its later parts are dropped.
+// Undoes version 22 in db: idle_curves as version 10 created it, keyed by run_id alone, with the
+// degree-1 runs' rows (before 22 no run of degree > 1 measured a cool-down).
+static inline void idle_curves_before_v22(sqlite3 *db) {
+  static const char undo[] =
+      "ALTER TABLE idle_curves RENAME TO idle_curves_v21;"
+      "CREATE TABLE idle_curves AS SELECT run_id, cooldown_s, cool_start_c, cool_end_c, t0_c, idle_at_t0_w,"
+      " slope_w_per_c, slope_se_w_per_c, slope_lo_w_per_c, slope_hi_w_per_c, r2, t_min_c, t_max_c, n_bins,"
+      " n_samples, used, why_not_used FROM idle_curves_v21 WHERE 0;"
+      "DROP TABLE idle_curves;";
+  assert_int_equal(sqlite3_exec(db, undo, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, lj_store_schema_v10, NULL, NULL, NULL), SQLITE_OK);
+  static const char copy[] =
+      "INSERT INTO idle_curves SELECT run_id, cooldown_s, cool_start_c, cool_end_c, t0_c, idle_at_t0_w,"
+      " slope_w_per_c, slope_se_w_per_c, slope_lo_w_per_c, slope_hi_w_per_c, r2, t_min_c, t_max_c, n_bins,"
+      " n_samples, used, why_not_used FROM idle_curves_v21 WHERE tp_rank = 0 AND run_id NOT IN"
+      " (SELECT run_id FROM profile_plans WHERE tp_degree > 1);"
+      "DROP TABLE idle_curves_v21;";
+  if (sqlite3_exec(db, copy, NULL, NULL, NULL) != SQLITE_OK) fail_msg("%s", sqlite3_errmsg(db));
+}
+
+// Marks db as a file of `version` (its pragma and its meta row), after its later parts are dropped
+// (version 22's idle curves by rank undone here).
 static inline void mark_version(sqlite3 *db, int version) {
+  if (version < 22) idle_curves_before_v22(db);
   char sql[160];
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d; UPDATE meta SET value = '%d' WHERE key = 'schema_version';",
            version, version);
@@ -109,6 +131,7 @@ static inline void write_store_without(const char *path, int version, const char
   if (version < 18) drop_added_columns(db, lj_store_schema_v18);
   if (version < 19) drop_added_columns(db, lj_store_schema_v19);
   if (version < 20) drop_added_columns(db, lj_store_schema_v20);
+  if (version < 22) idle_curves_before_v22(db);
   if (version < 21) drop_added_columns(db, lj_store_schema_v21);
   sqlite3_close(db);
 }

@@ -24,36 +24,13 @@
 #include "old_store.h"
 #include "store_round_trip.h"
 
+#include "idle_samples.h"
 #include "near.h"
 
-static lj_sample reading(int64_t t_ns, lj_reading what, double v) {
-  lj_sample s;
-  memset(&s, 0, sizeof s);
-  s.t_ns = t_ns, s.reading = (uint8_t)what, s.value = v;
-  return s;
-}
-
-// Deterministic noise in [-0.5, 0.5] W.
-static double noise(unsigned i) { return ((i * 2654435761u) % 1001u) / 1000.0 - 0.5; }
-
-// Idle samples: `secs` s from t0_ns, temperature falling linearly from t_from to t_to (whole
-// degrees, as NVML reports them, every 100 ms), a power sample every 20 ms of
-// base + slope x (T - 35) + noise. Returns the count written at out.
+// Idle samples of GPU 0: base + slope x (T - 35) + noise (idle_samples.h).
 static size_t idle_span(lj_sample *out, int64_t t0_ns, double secs, double t_from, double t_to, double base,
                         double slope) {
-  size_t k = 0;
-  int steps = (int)(secs * 50);
-  double temp = NAN;
-  for (int i = 0; i < steps; i++) {
-    int64_t t = t0_ns + (int64_t)i * 20000000LL;
-    if (i % 5 == 0) {
-      temp = round(t_from + (t_to - t_from) * i / steps);
-      out[k++] = reading(t, LJ_READING_TEMPERATURE, temp);
-    }
-    double p = base + slope * (temp - 35) + noise((unsigned)k);
-    out[k++] = reading(t + 1000, LJ_READING_POWER_SAMPLE, p);
-  }
-  return k;
+  return idle_samples(out, 0, t0_ns, secs, t_from, t_to, base, 35, slope);
 }
 
 static lj_sample g_s[8192];
@@ -125,8 +102,8 @@ static void test_rebase(void **state) {
   NEAR(w.idle_power_w, 105, 0);
   lj_window_rebase_idle(&w, NAN);
   NEAR(w.counter_above_idle_j, 40, 1e-12);
-  lj_sample r[3] = {reading(5, LJ_READING_TEMPERATURE, 40), reading(10, LJ_READING_TEMPERATURE, 42),
-                    reading(30, LJ_READING_TEMPERATURE, 60)};
+  lj_sample r[3] = {idle_reading(0, 5, LJ_READING_TEMPERATURE, 40), idle_reading(0, 10, LJ_READING_TEMPERATURE, 42),
+                    idle_reading(0, 30, LJ_READING_TEMPERATURE, 60)};
   NEAR(lj_window_temperature(r, 3, 0, 0, 20), 41, 1e-12);
   assert_true(isnan(lj_window_temperature(r, 3, 0, 40, 50)));
 }

@@ -601,7 +601,7 @@ static void test_source_store(void **state) {
   sqlite3_stmt *q;
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT user_version FROM pragma_user_version", -1, &q, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
+  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);  // upgraded
   sqlite3_finalize(q);
   sqlite3_close(db);
   scratch_remove(dir);

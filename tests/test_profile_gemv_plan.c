@@ -103,7 +103,7 @@ static void test_version_20(void **state) {
   const char *sql = "SELECT (SELECT user_version FROM pragma_user_version), gemv FROM profile_plans";
   assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(q, 0), 21);
+  assert_int_equal(sqlite3_column_int(q, 0), LJ_STORE_SCHEMA_VERSION);
   assert_string_equal((const char *)sqlite3_column_text(q, 1), "defaults");
   sqlite3_finalize(q);
   sqlite3_close(db);

@@ -848,6 +848,7 @@ static void store_as_version(const char *path, const lj_profile_result *w, int v
   drop_added_columns(db, lj_store_schema_v18);
   drop_added_columns(db, lj_store_schema_v19);
   drop_added_columns(db, lj_store_schema_v20);
+  idle_curves_before_v22(db);
   drop_added_columns(db, lj_store_schema_v21);
   char sql[160];
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d; UPDATE meta SET value = '%d' WHERE key = 'schema_version';",

@@ -7,7 +7,7 @@
 //     a_i (1 + k) + sum_j b_ij / 2 exactly; GPU 0's additive check passes, GPU 1's residual is c / 2
 //     of its own layer and fails, though the sum's residual is smaller;
 //   - every Shapley value of the sum is the sum of the GPUs' (the split is linear in the game);
-//   - a rank's check is judged with its own uncertainty budget (its idle's sd).
+//   - a rank's check is judged with its own uncertainty budget (its idle's sd, or its own idle curve).
 // Tolerances: 1e-9 relative (the figures are exact up to float rounding).
 #include <math.h>
 #include <setjmp.h>
@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "profile/profile_analyze.h"
 #include "profile/shapley.h"
 #include "near.h"
@@ -237,6 +238,24 @@ static void test_rank_budget_decides(void **state) {
   lj_profile_result_free(&r);
 }
 
+// run_of with every trial at 40 C: the run's coolest reading 40 C (GPU 0's range unknown: the
+// run's), GPU 1's own range 30 .. 45 C.
+static void run_at_40(lj_profile_result *r) {
+  run_of(r);
+  r->cond.temperature_min_c = r->cond.temperature_max_c = 40;
+  r->ranks[1].temperature_min_c = 30, r->ranks[1].temperature_max_c = 45;
+}
+
+// r analysed, and the budgets of decode's Shapley check: each GPU's own (b[k]) and the sum's (b[DEG]).
+static void analysed_decode_budgets(lj_profile_result *r, const lj_budget **b) {
+  assert_int_equal(lj_profile_analyze(r, NULL, NULL, 0, 0), 0);
+  for (int k = 0; k < DEG; k++)
+    b[k] = lj_budget_find(r->ranks[k].budgets, r->ranks[k].n_budgets, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY,
+                          LJ_STAGE_NONE);
+  b[DEG] = lj_profile_budget_of(r, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE);
+  for (int k = 0; k <= DEG; k++) assert_non_null(b[k]);
+}
+
 // Each GPU's leakage from its own temperatures: every trial ran at 40 C on both GPUs; the run's
 // coolest reading is 40 C (GPU 0's range unknown: the run's), GPU 1's own coolest 30 C. GPU 0's
 // check has no slope term; GPU 1's is 1.5 W/C x 10 C x its exposure S0; the sum's is GPU 1's alone
@@ -245,20 +264,37 @@ static void test_rank_budget_decides(void **state) {
 static void test_rank_temperatures(void **state) {
   (void)state;
   lj_profile_result r;
-  run_of(&r);
-  r.cond.temperature_min_c = r.cond.temperature_max_c = 40;
-  r.ranks[1].temperature_min_c = 30, r.ranks[1].temperature_max_c = 45;
-  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  run_at_40(&r);
   const lj_budget *b[DEG + 1];
-  for (int k = 0; k < DEG; k++)
-    b[k] = lj_budget_find(r.ranks[k].budgets, r.ranks[k].n_budgets, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY,
-                          LJ_STAGE_NONE);
-  b[DEG] = lj_profile_budget_of(&r, "shapley", LJ_PHASE_DECODE, LJ_METHOD_SHAPLEY, LJ_STAGE_NONE);
-  for (int k = 0; k <= DEG; k++) assert_non_null(b[k]);
+  analysed_decode_budgets(&r, b);
   double u0 = 0.5 / sqrt(2.0), s0 = b[0]->idle_j / u0;
   assert_true(s0 > 0);
   REL(b[1]->idle_j, s0 * sqrt(u0 * u0 + 15.0 * 15.0), 1e-9);
   REL(b[DEG]->idle_j, s0 * sqrt(0.5 * 0.5 + 15.0 * 15.0), 1e-9);
+  lj_profile_result_free(&r);
+}
+
+// GPU 1 with a usable idle curve of its own (7 bins, se 0.1 W at T0 30 C and 0.02 W/C), the rest as
+// test_rank_temperatures: its own check's idle term is the curve's, t5 x 0.1 W and t5 x 0.02 W/C x
+// 10 C, basis measured, where the flat idle gave 0.35 W and 1.5 W/C x 10 C; GPU 0 keeps its flat
+// idle; the sum's intercept term is the two GPUs' in quadrature, its slope term GPU 1's curve's.
+static void test_rank_idle_curve(void **state) {
+  (void)state;
+  lj_profile_result r;
+  run_at_40(&r);
+  lj_idle_curve *c = &r.ranks[1].idle_curve.fit;
+  r.ranks[1].idle_curve_valid = 1;
+  c->usable = 1, c->n_bins = 7, c->t0_c = 30, c->a_w = kIdle[1], c->a_se_w = 0.1, c->slope_w_per_c = 1.4;
+  c->slope_se_w_per_c = 0.02, c->t_min_c = 30, c->t_max_c = 39;
+  const lj_budget *b[DEG + 1];
+  analysed_decode_budgets(&r, b);
+  double t5 = lj_student_t_quantile(0.975, 5), u0 = 0.5 / sqrt(2.0), s0 = b[0]->idle_j / u0;
+  assert_true(s0 > 0);
+  assert_string_equal(b[0]->idle_basis, LJ_BUDGET_BOUND);
+  assert_string_equal(b[1]->idle_basis, LJ_BUDGET_MEASURED);
+  REL(b[1]->idle_j, s0 * t5 * sqrt(0.1 * 0.1 + 0.2 * 0.2), 1e-9);
+  assert_string_equal(b[DEG]->idle_basis, LJ_BUDGET_BOUND);  // GPU 0 has no curve
+  REL(b[DEG]->idle_j, s0 * sqrt(u0 * u0 + t5 * t5 * (0.1 * 0.1 + 0.2 * 0.2)), 1e-9);
   lj_profile_result_free(&r);
 }
 
@@ -381,6 +417,7 @@ static void test_upgrade_from_v18(void **state) {
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   drop_added_columns(db, lj_store_schema_v20);
+  idle_curves_before_v22(db);
   drop_added_columns(db, lj_store_schema_v21);
   assert_int_equal(sqlite3_exec(db, "DELETE FROM budgets WHERE tp_rank >= 0; ALTER TABLE budgets DROP COLUMN tp_rank;"
                                     " PRAGMA user_version = 18; UPDATE meta SET value = '18' WHERE key = "
@@ -451,6 +488,7 @@ int main(void) {
       cmocka_unit_test(test_per_gpu_split),
       cmocka_unit_test(test_rank_budget_decides),
       cmocka_unit_test(test_rank_temperatures),
+      cmocka_unit_test(test_rank_idle_curve),
       cmocka_unit_test(test_rank_notes),
       cmocka_unit_test(test_cancelling),
       cmocka_unit_test(test_ranks_stored),

@@ -3,7 +3,7 @@
 // each rank's phase summaries its own GPU's, and the run's summaries the sum of the ranks'. One
 // GPU for every rank (loopback) must count that GPU once, with one per-GPU row. Also the options
 // the tensor-parallel GPU profile refuses, each named, and its replay trials read as the sum over the
-// GPUs with their summed idle.
+// GPUs with their summed idle; each GPU's idle at its own temperature where its curve holds.
 // Counters are the exact integral of a constant power, so every energy is exact up to float
 // rounding: tolerance 1e-9 relative.
 #include <math.h>
@@ -38,6 +38,15 @@
 static const double kPower[2] = {300.0, 200.0}, kIdle[2] = {50.0, 40.0};
 
 static int64_t at(double s) { return T0 + (int64_t)llround(s * 1e9); }
+
+// Each GPU's flat idle (kIdle), no curve; readings: the GPUs' temperatures (NULL: none).
+static lj_tp_idle flat_idle(const lj_trace *readings) {
+  lj_tp_idle idle;
+  memset(&idle, 0, sizeof idle);
+  for (int k = 0; k < 2; k++) idle.flat_w[k] = kIdle[k];
+  if (readings) idle.readings = readings->samples, idle.n_readings = readings->n_samples;
+  return idle;
+}
 
 // Every device at its constant power for 8 s: samples every 20 ms, counter readings every 100 ms.
 static lj_windows *windows_of(int n_dev) {
@@ -104,7 +113,7 @@ static lj_windows *collected_two_gpus(lj_profile_result *r) {
   r->plan.level = 0.95, r->plan.tp_degree = 2;
   add_windows(r);
   int handles[4] = {0, 1, 2, 3}, devs[2] = {0, 1};
-  assert_int_equal(lj_profile_tp_collect(r, w, handles, devs, 2), 0);
+  assert_int_equal(lj_profile_tp_collect(r, w, handles, devs, 2, NULL), 0);
   return w;
 }
 
@@ -155,7 +164,7 @@ static void test_one_gpu_for_every_rank(void **state) {
   r.plan.level = 0.95, r.plan.tp_degree = 2;
   add_windows(&r);
   int handles[4] = {0, 1, 2, 3}, devs[1] = {0};
-  assert_int_equal(lj_profile_tp_collect(&r, w, handles, devs, 1), 0);
+  assert_int_equal(lj_profile_tp_collect(&r, w, handles, devs, 1, NULL), 0);
   assert_int_equal(r.n_ranks, 1);
   assert_int_equal(lj_profile_summarize_phases(&r), 0);
   EXACT(r.windows[1].w.counter_energy_j, 2.0 * kPower[0]);
@@ -176,7 +185,7 @@ static void test_degree_one(void **state) {
   r.plan.level = 0.95, r.plan.tp_degree = 1;
   add_windows(&r);
   int handles[4] = {0, 1, 2, 3}, devs[1] = {0};
-  assert_int_equal(lj_profile_tp_collect(&r, w, handles, devs, 1), 0);
+  assert_int_equal(lj_profile_tp_collect(&r, w, handles, devs, 1, NULL), 0);
   assert_int_equal(r.n_ranks, 0);
   assert_int_equal(lj_profile_summarize_phases(&r), 0);
   EXACT(r.phases[LJ_PHASE_DECODE].gross_j.mean, kPower[0] * (2.0 / 4 + 1.5 / 4) / 2);
@@ -203,7 +212,8 @@ static void test_trials_summed(void **state) {
   // each GPU's temperature readings: rank 1's runs 20 C hotter than rank 0's (the trial was filed at 40)
   lj_trace temps;
   temperatures_of(&temps, 0);
-  assert_int_equal(lj_profile_tp_collect_trials(&r, w, handles, devs, 2, kIdle, temps.samples, temps.n_samples), 0);
+  lj_tp_idle idle = flat_idle(&temps);
+  assert_int_equal(lj_profile_tp_collect_trials(&r, w, handles, devs, 2, &idle), 0);
   const lj_replay_trial *got = &r.trials[0].t;
   EXACT(got->counter_energy_j, 2.0 * 500.0 - 0.5 * 90.0);
   EXACT(got->sample_energy_j, 2.0 * 500.0 - 0.5 * 90.0);
@@ -228,10 +238,77 @@ static void test_trials_summed(void **state) {
   lj_profile_result_init(&r);
   r.plan.tp_degree = 2;
   assert_int_equal(lj_profile_add_trial(&r, &t), 0);
-  assert_int_equal(lj_profile_tp_collect_trials(&r, w, handles, devs, 1, kIdle, NULL, 0), 0);
+  idle = flat_idle(NULL);
+  assert_int_equal(lj_profile_tp_collect_trials(&r, w, handles, devs, 1, &idle), 0);
   EXACT(r.trials[0].t.counter_energy_j, 2.0 * kPower[0] - 0.5 * kIdle[0]);
   EXACT(r.trials[0].t.temperature_c, 40);
   assert_null(r.ranks[0].trials);
+  lj_profile_result_free(&r);
+  lj_trace_free(&temps);
+  lj_windows_free(w);
+}
+
+// Each GPU's own idle curve (its cool-down's fit): GPU 0 50 W at 35 C + 1.0 W/C, GPU 1 40 W at 30 C
+// + 0.5 W/C, over 30 .. 90 C. At the readings' constant 50 and 70 C: 65 W and 60 W.
+static lj_idle_curve curve_of(int k) {
+  lj_idle_curve c;
+  memset(&c, 0, sizeof c);
+  c.usable = 1, c.a_w = kIdle[k], c.t0_c = 35 - 5 * k, c.slope_w_per_c = 1.0 - 0.5 * k;
+  c.t_min_c = 30, c.t_max_c = 90;
+  return c;
+}
+
+// Each GPU's windows and trials subtract idle at its own temperature by its own curve: a window of
+// 2 s is (300 - 65) x 2 = 470 J above idle on GPU 0 and (200 - 60) x 2 = 280 J on GPU 1, the sum's
+// 750 J at 125 W; the phase summaries per unit likewise, the sum's the ranks' sum. A trial with a
+// 0.5 s gap takes that gap at the same idle. GPU 1 without a curve keeps its flat 40 W, and the sum
+// then subtracts 65 + 40 W.
+static void test_idle_at_each_gpu_temperature(void **state) {
+  (void)state;
+  lj_windows *w = windows_of(2);
+  lj_trace temps;
+  temperatures_of(&temps, 0);
+  lj_idle_curve c[2] = {curve_of(0), curve_of(1)};
+  lj_tp_idle idle = flat_idle(&temps);
+  idle.curve[0] = &c[0], idle.curve[1] = &c[1];
+  const double at_t[2] = {65, 60};
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  r.plan.level = 0.95, r.plan.tp_degree = 2;
+  add_windows(&r);
+  int handles[4] = {0, 1, 2, 3}, devs[2] = {0, 1};
+  assert_int_equal(lj_profile_tp_collect(&r, w, handles, devs, 2, &idle), 0);
+  EXACT(r.windows[1].w.counter_energy_j, 2.0 * 500.0);  // gross: unchanged
+  EXACT(r.windows[1].w.counter_above_idle_j, 750.0);
+  EXACT(r.windows[1].w.sample_above_idle_j, 750.0);
+  EXACT(r.windows[1].w.idle_power_w, 125.0);
+  assert_int_equal(lj_profile_summarize_phases(&r), 0);
+  double dec_s = (2.0 / 4 + 1.5 / 4) / 2;
+  for (int k = 0; k < 2; k++) EXACT(r.rank_phases[k][LJ_PHASE_DECODE].dynamic_j.mean, (kPower[k] - at_t[k]) * dec_s);
+  EXACT(r.phases[LJ_PHASE_DECODE].dynamic_j.mean,
+        r.rank_phases[0][LJ_PHASE_DECODE].dynamic_j.mean + r.rank_phases[1][LJ_PHASE_DECODE].dynamic_j.mean);
+  // a trial over window 1 (2 s) with a 0.5 s idle gap
+  lj_profile_trial t;
+  memset(&t, 0, sizeof t);
+  t.key.phase = LJ_PHASE_DECODE, t.key.stage = LJ_STAGE_DOWN, t.key.layer = -1;
+  t.t.calls = 100, t.t.gap_s = 0.5, t.t.temperature_c = 40;
+  assert_int_equal(lj_profile_add_trial(&r, &t), 0);
+  int th[1] = {1};
+  assert_int_equal(lj_profile_tp_collect_trials(&r, w, th, devs, 2, &idle), 0);
+  for (int k = 0; k < 2; k++) {
+    EXACT(r.ranks[k].trials[0].t.idle_w, at_t[k]);
+    EXACT(r.ranks[k].trials[0].t.counter_energy_j, 2.0 * kPower[k] - 0.5 * at_t[k]);
+    EXACT(r.ranks[k].idle_w, kIdle[k]);  // the flat baseline stays the rank's stored idle
+  }
+  EXACT(r.trials[0].t.idle_w, 125.0);
+  EXACT(r.trials[0].t.counter_energy_j, 2.0 * 500.0 - 0.5 * 125.0);
+  // GPU 1 without a usable curve: its flat idle, and the sum's is 65 + 40 W
+  idle.curve[1] = NULL;
+  assert_int_equal(lj_profile_tp_collect(&r, w, handles, devs, 2, &idle), 0);
+  EXACT(r.windows[1].w.counter_above_idle_j, 2.0 * (500.0 - 105.0));
+  assert_int_equal(lj_profile_tp_collect_trials(&r, w, th, devs, 2, &idle), 0);
+  EXACT(r.trials[0].t.idle_w, 105.0);
+  EXACT(r.ranks[1].trials[0].t.idle_w, kIdle[1]);
   lj_profile_result_free(&r);
   lj_trace_free(&temps);
   lj_windows_free(w);
@@ -293,7 +370,7 @@ static void test_bad_device_count(void **state) {
   lj_profile_result r;
   lj_profile_result_init(&r);
   int devs[1] = {0};
-  assert_int_equal(lj_profile_tp_collect(&r, NULL, NULL, devs, 0), LJ_EINVAL);
+  assert_int_equal(lj_profile_tp_collect(&r, NULL, NULL, devs, 0, NULL), LJ_EINVAL);
   assert_non_null(strstr(lj_error_message(), "0 GPUs for the ranks' windows"));
   lj_profile_result_free(&r);
 }
@@ -343,6 +420,7 @@ int main(void) {
       cmocka_unit_test(test_degree_one),
       cmocka_unit_test(test_trials_summed),
       cmocka_unit_test(test_gpu_temperatures),
+      cmocka_unit_test(test_idle_at_each_gpu_temperature),
       cmocka_unit_test(test_allreduce_cost_of_the_plan),
       cmocka_unit_test(test_bad_device_count),
       cmocka_unit_test(test_refused_options),

@@ -9,7 +9,8 @@
 #   - profile --quick of llama-3.1-8b at --tp 1, 2, 4 (J/token of prefill and decode against the
 #     degree, each GPU's decode J/token) and of llama-3.3-70b at --tp 2, 4, 8 (as many as the GPUs
 #     allow; 70B in bf16 needs 2): completes, one per-GPU row per rank, the per-GPU decode energy
-#     adds up to the sum (1e-6), the all-reduce stages' rows present with positive time;
+#     adds up to the sum (1e-6), the all-reduce stages' rows present with positive time, an idle
+#     curve per GPU (its slope, or why it is not used);
 #   - the issue's bar: profile (with the Shapley rounds) of llama-3.1-8b at --tp 2 and of
 #     llama-3.3-70b at the largest degree the GPUs allow: each GPU's own additive check (its Shapley
 #     values against its own whole-layer replay) PASS within 5% with its budget, in prefill and decode.
@@ -79,6 +80,13 @@ prof_check() {  # prof_check MODEL N
       "profile $m --tp $n: per-GPU decode J/token adds up to the sum ($parts vs $sum)"
     ar=$(prof_rows "$f.db" | awk '$1 == "allreduce" { print $2, $3 }')
     verdict "$(echo "$ar" | awk '{ print ($1 >= 2 && $2 > 0) ? 1 : 0 }')" "profile $m --tp $n: all-reduce rows (count, min s/call): $ar"
+    # each GPU's own idle curve from the cool-down of every GPU at once (used, or the reason it is not)
+    local curves
+    curves=$(sql_rows "$f.db" "SELECT tp_rank, round(slope_w_per_c, 2), round(slope_lo_w_per_c, 2),
+      round(slope_hi_w_per_c, 2), n_bins, used, why_not_used FROM idle_curves ORDER BY tp_rank")
+    echo "$curves" | sed "s/^/INFO $m tp$n idle curve (tp_rank W\/C lo hi bins used why): /"
+    verdict "$(echo "$curves" | awk -v n="$n" '$1 >= 0 { k++ } END { print (k == n) ? 1 : 0 }')" \
+      "profile $m --tp $n: an idle curve per GPU"
   fi
 }
 for n in 1 2 4; do [ "$n" -le "$ngpu" ] && prof_check llama-3.1-8b $n; done

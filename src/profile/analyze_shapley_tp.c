@@ -25,6 +25,7 @@ static int rank_split(lj_profile_result *r, int k) {
   v.plan = r->plan;
   v.cond = r->cond;
   v.cond.idle_w = rk->idle_w, v.cond.idle_sd_w = rk->idle_sd_w;
+  v.idle_curve = rk->idle_curve, v.idle_curve_valid = rk->idle_curve_valid;  // its budget's idle term: its own curve
   // its budget's leakage term from its own GPU's temperatures, where the sampler read them
   if (isfinite(rk->temperature_min_c) && isfinite(rk->temperature_max_c))
     v.cond.temperature_min_c = rk->temperature_min_c, v.cond.temperature_max_c = rk->temperature_max_c;

@@ -33,17 +33,39 @@ void lj_budget_idle_model_of(const lj_profile_result *r, lj_budget_idle_model *m
   m->u_b_w_per_c = c && isfinite(c->slope_lo) && isfinite(c->slope_hi) ? fmax(fabs(c->slope_lo), fabs(c->slope_hi))
                                                                          : LJ_BUDGET_LEAKAGE_W_PER_C;
   m->tref_c = c && isfinite(c->t0_c) ? c->t0_c : isfinite(cool) ? cool : NAN;
-  // A tensor-parallel run's own figures sum every GPU's: each GPU's leakage at its own temperatures,
-  // from its own coolest reading (the run's range where its own is unknown). No GPU has an idle curve
-  // of its own yet, so each takes the figure.
+  // A tensor-parallel run's own figures sum every GPU's: each GPU's leakage at its own temperatures.
+  // A GPU with a usable curve of its own takes its t x se terms from its T0; one without keeps its
+  // flat idle's spread and a slope bound (its unusable fit's wider end, else the figure) from
+  // its own coolest reading (the run's range where its own is unknown). The intercepts' terms of the
+  // GPUs are independent: in quadrature.
   if (c || !(r->plan.tp_degree > 1 && r->n_ranks > 1)) return;
   m->n_gpus = r->n_ranks;
+  double ua2 = 0;
+  int all_curves = 1, any_sd = 0;
   for (int k = 0; k < r->n_ranks; k++) {
     const lj_profile_rank *rk = &r->ranks[k];
-    m->gpu_u_b_w_per_c[k] = LJ_BUDGET_LEAKAGE_W_PER_C;
-    m->gpu_tref_c[k] = isfinite(rk->temperature_min_c) ? rk->temperature_min_c : m->tref_c;
+    const lj_idle_curve *g = rk->idle_curve_valid ? &rk->idle_curve.fit : NULL;
     m->gpu_t_hot_c[k] = isfinite(rk->temperature_max_c) ? rk->temperature_max_c : m->t_hot_c;
+    if (g && g->usable) {
+      double t = lj_student_t_quantile(0.5 + r->plan.level / 2, g->n_bins - 2);
+      double ua = isfinite(g->a_se_w) ? t * g->a_se_w : 0;  // a stored curve has no se: its spread is unknown
+      ua2 += ua * ua;
+      m->gpu_u_b_w_per_c[k] = t * g->slope_se_w_per_c;
+      m->gpu_tref_c[k] = g->t0_c;
+      continue;
+    }
+    all_curves = 0;
+    if (isfinite(rk->idle_sd_w)) ua2 += rk->idle_sd_w * rk->idle_sd_w, any_sd = 1;
+    m->gpu_u_b_w_per_c[k] = g && isfinite(g->slope_lo) && isfinite(g->slope_hi)
+                                ? fmax(fabs(g->slope_lo), fabs(g->slope_hi))
+                                : LJ_BUDGET_LEAKAGE_W_PER_C;
+    m->gpu_tref_c[k] = g && isfinite(g->t0_c)               ? g->t0_c
+                       : isfinite(rk->temperature_min_c) ? rk->temperature_min_c
+                                                          : m->tref_c;
   }
+  // without any GPU's curve the run's own idle sd stands, as before the curves (the GPUs' in quadrature)
+  if (all_curves || any_sd) m->u_a_w = sqrt(ua2);
+  m->curve = all_curves;
 }
 
 // One GPU's slope exposure of a term: signed at its known temperature, else bounded by the hottest.

@@ -21,10 +21,12 @@ typedef struct {
                        // LJ_BUDGET_LEAKAGE_W_PER_C without a fit)
   double tref_c;       // curve: t0; flat idle: the temperature it was measured at (the run's coolest)
   double t_hot_c;      // the run's hottest reading: bounds a term whose own temperature is unknown
-  // The sum over the GPUs of a tensor-parallel run (flat idles): the slope term is each GPU's own,
-  // u_b x (T - tref) at that GPU's temperatures and from its own coolest reading, summed over the
-  // GPUs (their leakage grows alike with the heat: a bound, not a spread); u_b, tref_c, t_hot_c
-  // above are then unused. 0: one GPU's model.
+  // The sum over the GPUs of a tensor-parallel run: the slope term is each GPU's own,
+  // u_b x (T - tref) at that GPU's temperatures, summed over the GPUs (their leakage grows alike with
+  // the heat: a bound, not a spread); a GPU with a usable curve of its own takes t x se(slope) from
+  // its T0, one without the flat idle's slope bound from its coolest reading; u_a is then the GPUs'
+  // in quadrature and curve 1 only when every GPU has its curve; u_b, tref_c, t_hot_c above are
+  // unused. 0: one GPU's model.
   int n_gpus;
   double gpu_u_b_w_per_c[LJ_PROFILE_MAX_RANKS], gpu_tref_c[LJ_PROFILE_MAX_RANKS], gpu_t_hot_c[LJ_PROFILE_MAX_RANKS];
 } lj_budget_idle_model;

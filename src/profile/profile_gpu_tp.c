@@ -4,7 +4,8 @@
 //   idle of every rank's GPU at once -> sampler over those GPUs -> load windows -> warm-up ->
 //   R x (tokenize, prefill, decode, detokenize windows) -> isolation replays of every stage the
 //   ranks run (the all-reduce stages included; prefill, decode at its KV lengths), each trial all
-//   ranks together -> the Shapley rounds -> sampler off -> per-GPU phase figures, each trial per GPU
+//   ranks together -> the Shapley rounds -> sampler off -> every GPU idles at once (the cool-down:
+//   each GPU's idle curve) -> per-GPU phase figures, each trial per GPU
 //   and summed over the GPUs.
 // Every window opens and closes with every rank's stream synchronised (one host thread drives the
 // ranks, so that is the shared barrier), so each GPU's figure covers the same work; the run's
@@ -14,7 +15,9 @@
 // trial gives its rank's split and additive check (analyze_shapley_tp.c).
 // Not yet (lj_profile_gpu_tp_check refuses what is asked for, the defaults are left out with a
 // note): the timeline, sequence replay, the layer's own game, ablation, per-layer, head fit, known
-// answer and overhead pairs, the fused mode, the idle curve.
+// answer and overhead pairs, the fused mode. After the sampler stops, every GPU idles at once (the
+// cool-down) and each GPU's idle curve, fitted from its own samples, gives the idle its windows and
+// trials subtract at its own temperature (docs/tensor-parallel.md §5).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,8 +86,9 @@ static void plan_tp_methods(lj_profile_result *r) {
                      "isolation replay of every stage%s with all ranks replaying it together, the all-reduce stages "
                      "included; every trial is read by each GPU's meter at that GPU's idle (its per-GPU estimates "
                      "and Shapley check) and summed (the run's). Not built for the ranks yet, so not run: the "
-                     "timeline (in-situ times), sequence replay, the layer's own game, ablation, overhead pairs and "
-                     "the idle curve (each GPU's flat idle). The ranks run eagerly (no CUDA graphs), the replays "
+                     "timeline (in-situ times), sequence replay, the layer's own game, ablation and overhead pairs. "
+                     "Each GPU's idle is its own curve from a cool-down of every GPU at once where the fit holds. "
+                     "The ranks run eagerly (no CUDA graphs), the replays "
                      "too: a stage of a few microseconds is bound by the host's launches, so its time per call reads "
                      "high; the phases' tokens/s is not the graphed single-GPU engine's.", p->tp_degree,
                   p->shapley ? " and the Shapley rounds" : "");
@@ -117,6 +121,36 @@ static int open_meter(gpu_run *g) {
   return 0;
 }
 
+// Each GPU's idle curve (docs/tensor-parallel.md §5): the cool-down on every rank's GPU at once, each
+// GPU's curve from its own samples. Loopback meters one GPU for every rank: no per-GPU curve.
+static void cooldown(gpu_run *g) {
+  lj_profile_result *r = g->r;
+  if (g->m.n_devs < 2 || r->plan.tp_degree < 2) return;
+  if (lj_profile_meter_cooldown_devices(&g->m, g->o->cooldown_seconds, r) < 0) {
+    lj_profile_note(r, "No idle curve per GPU: the cool-down failed (%s).", lj_error_message());
+    lj_clear_error();
+    for (int k = 0; k < g->m.n_devs; k++) r->ranks[k].idle_curve_valid = 0;
+    return;
+  }
+  for (int k = 0; k < g->m.n_devs; k++) {
+    const lj_profile_rank *rk = &r->ranks[k];
+    if (rk->idle_curve_valid && !rk->idle_curve.fit.usable)
+      lj_profile_note(r, "GPU %d: idle against temperature not used: %s; its flat idle measured before the run is "
+                         "subtracted from its windows and trials.", k, rk->idle_curve.fit.why);
+  }
+}
+
+// What each GPU's windows and trials subtract: its usable curve, else its flat idle.
+static void tp_idle_of(gpu_run *g, lj_tp_idle *idle) {
+  memset(idle, 0, sizeof *idle);
+  idle->readings = g->m.readings, idle->n_readings = g->m.n_readings;
+  for (int k = 0; k < g->m.n_devs; k++) {
+    const lj_profile_rank *rk = &g->r->ranks[k];
+    idle->flat_w[k] = g->m.dev_idle_w[k];
+    idle->curve[k] = rk->idle_curve_valid && rk->idle_curve.fit.usable ? &rk->idle_curve.fit : NULL;
+  }
+}
+
 int lj_profile_run_gpu_tp(const lj_profile_options *o, lj_profile_result *r) {
   // the methods the ranks do not have are off (their defaults; asked-for ones are refused below)
   lj_profile_options to = *o;
@@ -141,11 +175,13 @@ int lj_profile_run_gpu_tp(const lj_profile_options *o, lj_profile_result *r) {
   snprintf(keep_msg, sizeof keep_msg, "%s", lj_error_message());
   if (g.m.sampler) {
     int src = lj_profile_meter_stop(&g.m, r);
+    // each GPU's cool-down, all at once (only after a whole run)
+    if (keep_rc == 0 && src == 0 && !(o->interrupted && *o->interrupted)) cooldown(&g);
+    lj_tp_idle idle;
+    tp_idle_of(&g, &idle);
     lj_windows *w = lj_sampler_windows(g.m.sampler);
-    int crc = lj_profile_tp_collect(r, w, g.window_handles, g.m.devs, g.m.n_devs);
-    if (crc == 0)
-      crc = lj_profile_tp_collect_trials(r, w, g.trial_handles, g.m.devs, g.m.n_devs, g.m.dev_idle_w, g.m.readings,
-                                         g.m.n_readings);
+    int crc = lj_profile_tp_collect(r, w, g.window_handles, g.m.devs, g.m.n_devs, &idle);
+    if (crc == 0) crc = lj_profile_tp_collect_trials(r, w, g.trial_handles, g.m.devs, g.m.n_devs, &idle);
     for (int k = 0; k < r->n_ranks; k++) r->ranks[k].idle_w = g.m.dev_idle_w[k], r->ranks[k].idle_sd_w = g.m.dev_idle_sd_w[k];
     if (src == 0) src = crc;
     for (size_t i = 0; i < r->n_windows; i++)

@@ -231,6 +231,20 @@ int lj_profile_meter_cooldown(lj_profile_meter *m, double seconds, lj_profile_re
                                      idle.end_ns, m->idle_temperature_c, r->plan.level, &r->idle_curve);
 }
 
+int lj_profile_meter_cooldown_devices(lj_profile_meter *m, double seconds, lj_profile_result *r) {
+  if (!(seconds > 0) || m->running) return 0;
+  lj_idle_result idle[LJ_PROFILE_MAX_RANKS];
+  LJ_TRY(lj_measure_idle_devices(m->src, m->devs, m->n_devs, seconds, &m->idle_kept, idle));
+  lj_trace_sort(&m->idle_kept);  // the start's samples, then the cool-down's: one clock
+  for (int k = 0; k < m->n_devs; k++) {
+    r->ranks[k].idle_curve_valid = 1;
+    LJ_TRY(lj_idle_curve_from_cooldown(m->idle_kept.samples, m->idle_kept.n_samples, m->devs[k], idle[k].begin_ns,
+                                       idle[k].end_ns, m->dev_idle_temperature_c[k], r->plan.level,
+                                       &r->ranks[k].idle_curve));
+  }
+  return 0;
+}
+
 int lj_profile_meter_begin(lj_profile_meter *m, const char *name) { return lj_meter_begin(m->sampler, name); }
 int lj_profile_meter_end(lj_profile_meter *m, int handle) { return lj_meter_end_handle(m->sampler, handle); }
 

@@ -53,6 +53,10 @@ void lj_profile_meter_close(lj_profile_meter *m);
 // After lj_profile_meter_stop: idles `seconds` with the context open (the card at its warmest)
 // and fits idle against temperature over that and the start-of-run idle into r->idle_curve.
 int lj_profile_meter_cooldown(lj_profile_meter *m, double seconds, lj_profile_result *r);
+// The same on every GPU of m at once (a tensor-parallel run's: all just loaded by the same work),
+// each GPU's curve fitted from its own samples of the start-of-run idle and the cool-down, referred
+// to its own idle's temperature, into r->ranks[k].idle_curve (k: m->devs[k]).
+int lj_profile_meter_cooldown_devices(lj_profile_meter *m, double seconds, lj_profile_result *r);
 
 int lj_profile_meter_begin(lj_profile_meter *m, const char *name);  // window handle
 int lj_profile_meter_end(lj_profile_meter *m, int handle);

@@ -507,6 +507,11 @@ static json_t *per_gpu_json(jb *b, const lj_profile_result *r) {
     }
     put(b, o, "phases", phases);
     put_num(b, o, "idle_w", r->ranks[k].idle_w);
+    // its GPU's own idle against temperature (null: no cool-down measured on it)
+    const lj_profile_rank *rk = &r->ranks[k];
+    json_t *curve = rk->idle_curve_valid ? record_json(b, &lj_desc_idle_curve, &rk->idle_curve, NULL, r) : json_null();
+    if (curve && rk->idle_curve_valid) put_int(b, curve, "tp_rank", k);
+    put(b, o, "idle_curve", curve);
     json_t *checks = array(b);  // the GPU's own Shapley split's additive check, per phase, judged with its budget
     for (int p = 0; p < LJ_PHASE_COUNT && checks; p++) {
       lj_report_gpu_check g;

@@ -146,11 +146,12 @@ static void section(FILE *f, const char *title) { fprintf(f, "\n== %s\n", title)
 // ---------------------------------------------------------------- header
 
 
-// "idle: 121.3 W at 38 C, +1.4 W/C [1.1, 1.7] (cool-down 6 s, 44->39 C)", and whether it is used.
-static void idle_curve_line(FILE *f, const lj_profile_idle_curve *c) {
+// "idle: 121.3 W at 38 C, +1.4 W/C [1.1, 1.7] (cool-down 6 s, 44->39 C)", and whether it is used;
+// label "idle:      " for the run's, "idle GPU 1:" for a tensor-parallel GPU's own.
+static void idle_curve_line(FILE *f, const char *label, const lj_profile_idle_curve *c) {
   const lj_idle_curve *k = &c->fit;
-  fprintf(f, "  idle:      %.1f W at %.0f C, %+.1f W/C [%.1f, %.1f] (cool-down %.0f s, %.0f->%.0f C)", k->a_w, k->t0_c,
-          k->slope_w_per_c, k->slope_lo, k->slope_hi, c->cooldown_s, c->cool_start_c, c->cool_end_c);
+  fprintf(f, "  %s %.1f W at %.0f C, %+.1f W/C [%.1f, %.1f] (cool-down %.0f s, %.0f->%.0f C)", label, k->a_w,
+          k->t0_c, k->slope_w_per_c, k->slope_lo, k->slope_hi, c->cooldown_s, c->cool_start_c, c->cool_end_c);
   if (k->usable) fprintf(f, ": idle at each window's temperature\n");
   else fprintf(f, ": not used (%s), flat idle kept\n", k->why);
 }
@@ -209,7 +210,12 @@ static void print_header(FILE *f, const lj_profile_result *r) {
           c->device.source[0] ? c->device.source : "-");
   fprintf(f, "  idle:      %s W (sd %s W), %s\n", fixed(a, c->idle_w, 2), fixed(b, c->idle_sd_w, 2),
           c->idle_method[0] ? c->idle_method : "origin unknown");
-  if (r->idle_curve_valid) idle_curve_line(f, &r->idle_curve);
+  if (r->idle_curve_valid) idle_curve_line(f, "idle:     ", &r->idle_curve);
+  for (int k = 0; k < r->n_ranks && r->n_ranks > 1; k++) {  // each GPU's own curve (tensor parallelism)
+    char label[16];
+    snprintf(label, sizeof label, "idle GPU %d:", k % 100);
+    if (r->ranks[k].idle_curve_valid) idle_curve_line(f, label, &r->ranks[k].idle_curve);
+  }
   fprintf(f, "  range:     temperature %s C, SM clock %s MHz, memory clock %s MHz\n",
           range(a, c->temperature_min_c, c->temperature_max_c), range(b, c->sm_clock_min_mhz, c->sm_clock_max_mhz),
           range(d, c->mem_clock_min_mhz, c->mem_clock_max_mhz));

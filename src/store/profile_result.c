@@ -82,6 +82,7 @@ void lj_profile_result_init(lj_profile_result *r) {
     lj_profile_rank *rk = &r->ranks[k];
     rk->idle_w = rk->idle_sd_w = rk->temperature_min_c = rk->temperature_max_c = NAN;
     for (int p = 0; p < LJ_PHASE_COUNT; p++) rk->phase_temperature_c[p] = NAN;
+    rk->idle_curve.cool_start_c = rk->idle_curve.cool_end_c = NAN;
   }
   r->stamp_cost_s = NAN;
   r->idle_curve.cool_start_c = r->idle_curve.cool_end_c = NAN;

@@ -364,6 +364,11 @@ typedef struct {
   // windows: what its leakage term in the budgets takes (NAN: unknown; not stored, as the windows'
   // temperatures are not).
   double temperature_min_c, temperature_max_c, phase_temperature_c[LJ_PHASE_COUNT];
+  // Its GPU's idle against temperature, fitted from its own samples of the start-of-run idle and of
+  // the cool-down every GPU idled through at once (schema 22); where usable its windows and trials
+  // subtract idle at its own temperature, else its flat idle_w.
+  lj_profile_idle_curve idle_curve;
+  int idle_curve_valid;          // 1: a cool-down was measured on its GPU
 } lj_profile_rank;
 
 typedef struct {

@@ -344,6 +344,7 @@ static const lj_field kIdleCurve[] = {
     FIELD("n_samples", "n_samples", "samples", LJ_FIELD_INT, "", T, fit.n_samples),
     FIELD("used", "used", "used", LJ_FIELD_BOOL, "", T, fit.usable),
     FIELD("why_not_used", "why_not_used", "why_not_used", LJ_FIELD_TEXT, "", T, fit.why),
+    TP_RANK,  // schema 22: each GPU's own curve
 };
 const lj_record_desc lj_desc_idle_curve = DESC("idle_curves", kIdleCurve);
 #undef T

@@ -19,7 +19,7 @@
 #include "llamajoule/meter.h"
 #include "store/profile_result.h"
 
-#define LJ_STORE_SCHEMA_VERSION 21
+#define LJ_STORE_SCHEMA_VERSION 22
 
 typedef struct lj_store lj_store;
 

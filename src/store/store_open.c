@@ -89,6 +89,7 @@ static int add_schema_parts(lj_store *st, int64_t version, const char *what) {
   if (version < 19) LJ_TRY(lj_store_exec(st, lj_store_schema_v19, what));
   if (version < 20) LJ_TRY(lj_store_exec(st, lj_store_schema_v20, what));
   if (version < 21) LJ_TRY(lj_store_exec(st, lj_store_schema_v21, what));
+  if (version < 22) LJ_TRY(lj_store_exec(st, lj_store_schema_v22, what));
   return 0;
 }
 

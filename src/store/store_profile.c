@@ -525,7 +525,8 @@ static int put_shapley(lj_store *st, int64_t run_id, const lj_shapley_check *of)
 }
 
 // Each rank's own figures at tensor-parallel degree > 1 (docs/tensor-parallel.md §4): its GPU's idle,
-// its reading of every trial, its estimates, Shapley checks and uncertainty budgets, under its tp_rank.
+// its reading of every trial, its estimates, Shapley checks, uncertainty budgets and idle curve, under
+// its tp_rank.
 static int put_ranks(lj_store *st, int64_t run_id, const lj_profile_result *res) {
   if (res->plan.tp_degree < 2) return 0;
   int rc = 0, main_rank = st->profile_rank;
@@ -548,6 +549,9 @@ static int put_ranks(lj_store *st, int64_t run_id, const lj_profile_result *res)
     if (rc == 0)
       rc = put_checks(st, run_id, &lj_desc_budget, rk->budgets, sizeof *rk->budgets, (int)rk->n_budgets,
                       offsetof(lj_budget, phase), (long)offsetof(lj_budget, method));
+    if (rc == 0)  // its GPU's own idle curve (schema 22)
+      rc = put_checks(st, run_id, &lj_desc_idle_curve, &rk->idle_curve, sizeof rk->idle_curve,
+                      rk->idle_curve_valid ? 1 : 0, -1, -1);
   }
   st->profile_rank = main_rank;
   return rc;

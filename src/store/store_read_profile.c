@@ -670,7 +670,8 @@ static int read_grown(lj_store *st, int64_t run_id, const lj_record_desc *d, int
 }
 
 // Each rank's own figures (docs/tensor-parallel.md §4): its GPU's idle (version 17), and its trials,
-// estimates, Shapley checks and uncertainty budgets (version 19), the rows of its tp_rank, into
+// estimates, Shapley checks and uncertainty budgets (version 19) and idle curve (version 22), the rows of
+// its tp_rank, into
 // res->ranks[k] for the ranks the phase summaries named (res->n_ranks).
 static int read_ranks(lj_store *st, int64_t run_id, lj_profile_result *res) {
   if (res->plan.tp_degree < 2 || res->n_ranks < 1) return 0;
@@ -705,6 +706,10 @@ static int read_ranks(lj_store *st, int64_t run_id, lj_profile_result *res) {
     // before version 19 the budgets had no tp_rank: every row was the run's own
     if (rc == 0 && st->version >= 19) rc = read_grown(st, run_id, &lj_desc_budget, 19, add_budget, &v);
     lj_profile_rank *rk = &res->ranks[k];
+    // before version 22 the idle curves had no tp_rank, and no run of degree > 1 measured one
+    if (rc == 0 && st->version >= 22)
+      rc = read_checks(st, run_id, &lj_desc_idle_curve, &rk->idle_curve, sizeof rk->idle_curve, 1,
+                       &rk->idle_curve_valid);
     rk->stages = v.stages, rk->n_stages = v.n_stages;
     rk->trials = v.trials, rk->n_trials = v.n_trials;
     rk->budgets = v.budgets, rk->n_budgets = v.n_budgets;

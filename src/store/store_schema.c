@@ -826,3 +826,23 @@ const char lj_store_schema_v20[] =
 // Added in version 21: the decode GEMVs' setting the profile ran (`profile --gemv-config`): the
 // per-shape defaults, or one bf16 configuration on every shape class. Rows before it ran the defaults.
 const char lj_store_schema_v21[] = "ALTER TABLE profile_plans ADD COLUMN gemv TEXT NOT NULL DEFAULT 'defaults';\n";
+
+// Added in version 22: each tensor-parallel GPU's own idle curve (docs/tensor-parallel.md §5), a
+// row per rank under its tp_rank (a degree-1 run's under 0). The table's key was run_id alone, so
+// it is rebuilt with tp_rank in it; a row written before is a degree-1 run's (rank 0): a run of
+// degree > 1 measured no cool-down then.
+const char lj_store_schema_v22[] =
+    "ALTER TABLE idle_curves RENAME TO idle_curves_v21;\n"
+    "CREATE TABLE idle_curves(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  cooldown_s REAL, cool_start_c REAL, cool_end_c REAL,\n"
+    "  t0_c REAL, idle_at_t0_w REAL,\n"
+    "  slope_w_per_c REAL, slope_se_w_per_c REAL, slope_lo_w_per_c REAL, slope_hi_w_per_c REAL,\n"
+    "  r2 REAL, t_min_c REAL, t_max_c REAL,\n"
+    "  n_bins INTEGER NOT NULL, n_samples INTEGER NOT NULL,\n"
+    "  used INTEGER NOT NULL,\n"
+    "  why_not_used TEXT NOT NULL,\n"
+    "  tp_rank INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY(run_id, tp_rank));\n"
+    "INSERT INTO idle_curves SELECT *, 0 FROM idle_curves_v21;\n"
+    "DROP TABLE idle_curves_v21;\n";

@@ -14,7 +14,8 @@
 // then version 17's idle of each rank's GPU (the whole upgrade from 16),
 // then version 18's plan sequence column and the means' standard errors (the whole upgrade from 17),
 // then version 19's tp_rank of the budgets (the whole upgrade from 18), then version 20's source term of the
-// budgets (the whole upgrade from 19), then version 21's GEMV setting of the plan (the whole upgrade from 20).
+// budgets (the whole upgrade from 19), then version 21's GEMV setting of the plan (the whole upgrade from 20),
+// then version 22's idle curves by rank (the whole upgrade from 21).
 #pragma once
 
 extern const char lj_store_schema_v1[];
@@ -41,6 +42,7 @@ extern const char lj_store_schema_v18[];  // the plan's sequence replay; each me
 extern const char lj_store_schema_v19[];  // each tensor-parallel rank's uncertainty budgets
 extern const char lj_store_schema_v20[];  // the budgets' source term (counter against samples)
 extern const char lj_store_schema_v21[];  // the plan's decode GEMV setting (--gemv-config)
+extern const char lj_store_schema_v22[];  // the idle curves keyed by tensor-parallel rank
 // Version 14's per-rank tables: each gets a tp_rank column (0 in old rows) at the head of its key.
 extern const char *const lj_store_tp_rank_tables[];
 extern const int lj_store_n_tp_rank_tables;
