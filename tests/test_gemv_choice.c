@@ -54,18 +54,24 @@ static void test_bad_name(void **state) {
 static void test_refusals(void **state) {
   (void)state;
   int r4u2 = 1 + lj_gemv_config_parse("r4u2");
-  assert_int_equal(lj_gemv_choice_check(r4u2, 1, LJ_WEIGHTS_BF16), 0);
-  assert_int_equal(lj_gemv_choice_check(r4u2, 0, LJ_WEIGHTS_BF16), LJ_EUNSUPPORTED);
+  assert_int_equal(lj_gemv_choice_check(r4u2, 1, LJ_WEIGHTS_BF16, LJ_FUSION_NONE), 0);
+  assert_int_equal(lj_gemv_choice_check(r4u2, 0, LJ_WEIGHTS_BF16, LJ_FUSION_NONE), LJ_EUNSUPPORTED);
   assert_non_null(strstr(lj_error_message(), "--gemv-config r4u2: the CPU engine has no GEMV configurations"));
-  assert_int_equal(lj_gemv_choice_check(r4u2, 1, LJ_WEIGHTS_FP8), LJ_EUNSUPPORTED);
+  assert_int_equal(lj_gemv_choice_check(r4u2, 1, LJ_WEIGHTS_FP8, LJ_FUSION_NONE), LJ_EUNSUPPORTED);
   assert_non_null(strstr(lj_error_message(), "--gemv-config r4u2 with FP8 weights: the configurations are the bf16"));
   assert_non_null(strstr(lj_error_message(), "--fp8-pipe"));
   // the defaults: every engine and format; a checkpoint's unknown format (-1) is not FP8 yet
   for (int cuda = 0; cuda < 2; cuda++)
     for (int w = -1; w <= LJ_WEIGHTS_FP8; w++)
-      assert_int_equal(lj_gemv_choice_check(LJ_GEMV_CHOICE_DEFAULTS, cuda, w), 0);
-  assert_int_equal(lj_gemv_choice_check(r4u2, 1, -1), 0);
-  assert_int_equal(lj_gemv_choice_check(99, 1, LJ_WEIGHTS_BF16), LJ_EINVAL);
+      for (int f = LJ_FUSION_NONE; f <= LJ_FUSION_NORM_ONCE; f++)
+        assert_int_equal(lj_gemv_choice_check(LJ_GEMV_CHOICE_DEFAULTS, cuda, w, f), 0);
+  assert_int_equal(lj_gemv_choice_check(r4u2, 1, -1, LJ_FUSION_NONE), 0);
+  assert_int_equal(lj_gemv_choice_check(99, 1, LJ_WEIGHTS_BF16, LJ_FUSION_NONE), LJ_EINVAL);
+  // a fused mode: its fused kernels keep their own rows per block (qkv, gate_up)
+  assert_int_equal(lj_gemv_choice_check(r4u2, 1, LJ_WEIGHTS_BF16, LJ_FUSION_PRODUCTION), LJ_EUNSUPPORTED);
+  assert_non_null(strstr(lj_error_message(), "--gemv-config r4u2 with --fusion production: the fused kernels"));
+  assert_int_equal(lj_gemv_choice_check(r4u2, 1, LJ_WEIGHTS_BF16, LJ_FUSION_NORM_ONCE), LJ_EUNSUPPORTED);
+  assert_non_null(strstr(lj_error_message(), "with --fusion norm-once"));
   // the defaults touch no engine (and need none)
   assert_int_equal(lj_cuda_apply_gemv_choice(NULL, LJ_GEMV_CHOICE_DEFAULTS), 0);
   lj_clear_error();

@@ -530,6 +530,23 @@ static void test_closure_mixed_sources(void **state) {
     assert_string_equal(r.notes, "");
     lj_profile_result_free(&r);
   }
+  // A tensor-parallel GPU's own analysis has no phase windows (analyze_shapley_tp.c): its mixed
+  // closure keeps the term not measured and adds no note (the sum's note says it, with the offset).
+  {
+    lj_profile_result v;
+    source_windows(&v, 1, 0);
+    v.n_windows = 0;  // the rank's copy: its phases, no windows
+    lj_profile_stage s = stage_at(LJ_STAGE_GATE_UP, 0.02, 50);
+    s.calls_per_unit = 100, s.est.dynamic_j.mean = 2.03, s.est.window_flags = LJ_WINDOW_SAMPLE_ENERGY;
+    assert_int_equal(lj_profile_add_stage(&v, &s), 0);
+    v.phases[LJ_PHASE_DECODE].dynamic_j = (lj_mean_ci){.mean = 201, .n = 3, .lo = 188, .hi = 214, .level = 0.95};
+    close_decode(&v, 201);
+    const lj_budget *b = lj_profile_budget_of(&v, "closure", LJ_PHASE_DECODE, LJ_METHOD_ISOLATION, LJ_STAGE_NONE);
+    assert_non_null(b);
+    assert_true(isnan(b->source_j));
+    assert_string_equal(v.notes, "");
+    lj_profile_result_free(&v);
+  }
   // the closure's row and the note through the text and the JSON
   lj_profile_result r;
   mixed_run(&r, 0, 1);

@@ -27,7 +27,7 @@ static void usage(FILE *f) {
           "and J/token, tokens/J and J per billion parameters per token against batch, per model, for prefill\n"
           "and decode, the best batch under a latency bound, the knee, ML.ENERGY's figures beside ours and\n"
           "findings; several studies are analysed together, each file's lines with their own best batch and knee.\n"
-          "Two profiles of one model, card and shape, one with --fusion none and one with --fusion\n"
+          "Two profiles of one model, card, shape and GEMV setting, one with --fusion none and one with --fusion\n"
           "production, also get the kernel boundaries' cost on stderr: decode J/token (none - production) with\n"
           "its interval, and per stage group where both have stage estimates. At most %d arguments. Stores are\n"
           "only read.\n\n"

@@ -240,7 +240,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   if (fp8_target(a) >= 0) LJ_TRY(lj_fp8_scale_check(fp8_target(a), a->fp8_scale, a->fp8_scale_given));
   LJ_TRY(check_tp(a));
   // A checkpoint's weight format is known once loaded: checked again then (lj_cmd_generate).
-  if (!a->write_checkpoint) LJ_TRY(lj_gemv_choice_check(a->gemv, !strcmp(a->device, "cuda"), fp8_target(a)));
+  if (!a->write_checkpoint) LJ_TRY(lj_gemv_choice_check(a->gemv, !strcmp(a->device, "cuda"), fp8_target(a), a->fusion));
   return lj_sampling_params_check(&a->sampling);
 }
 
@@ -475,9 +475,20 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
   if (rc == LJ_OK && tp) rc = lj_cuda_tp_set_fusion(tp, a->fusion);
   if (rc == LJ_OK && cuda) rc = lj_cuda_apply_gemv_choice(cuda, a->gemv);
   if (rc == LJ_OK && tp) rc = lj_cuda_tp_apply_gemv_choice(tp, a->gemv);
-  if (rc == LJ_OK && (cuda || tp) && a->gemv != LJ_GEMV_CHOICE_DEFAULTS)
-    lj_info("%s: decode GEMVs %s on every matrix (--gemv-config; the per-shape defaults otherwise)", c->name,
-            lj_gemv_choice_name(a->gemv));
+  if (rc == LJ_OK && (cuda || tp) && a->gemv != LJ_GEMV_CHOICE_DEFAULTS) {
+    // what the engine now holds, read back per class, not the option echoed
+    char held[256] = "";
+    if (cuda) {
+      int bf[LJ_GEMV_CLASS_COUNT], f8[LJ_GEMV_CLASS_COUNT];
+      lj_cuda_gemv_configs(cuda, bf, f8);
+      size_t n = 0;
+      for (int k = 0; k < LJ_GEMV_CLASS_COUNT && n < sizeof held; k++)
+        n += (size_t)snprintf(held + n, sizeof held - n, "%s%s %s", k ? ", " : "; the engine holds ",
+                              lj_gemv_class_name(k), lj_gemv_config_name(bf[k]));
+    }
+    lj_info("%s: decode GEMVs %s on every matrix (--gemv-config; the per-shape defaults otherwise)%s", c->name,
+            lj_gemv_choice_name(a->gemv), held);
+  }
   FILE *dump = NULL;
   if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
     rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: cannot create: %s", a->dump_logits, strerror(errno));
@@ -537,7 +548,7 @@ int lj_cmd_generate(int argc, char **argv) {
   if (a.weights < 0) a.weights = lj_weights_is_fp8(&w) ? LJ_WEIGHTS_FP8 : LJ_WEIGHTS_BF16;
   rc = lj_fp8_scale_check(fp8_target(&a), a.fp8_scale, a.fp8_scale_given);
   if (rc == LJ_OK && !a.write_checkpoint) rc = check_tp(&a);
-  if (rc == LJ_OK && !a.write_checkpoint) rc = lj_gemv_choice_check(a.gemv, !strcmp(a.device, "cuda"), a.weights);
+  if (rc == LJ_OK && !a.write_checkpoint) rc = lj_gemv_choice_check(a.gemv, !strcmp(a.device, "cuda"), a.weights, a.fusion);
   // FP8 on the CPU (the reference) or for an FP8 checkpoint: quantised here, as the GPU does.
   if (rc == LJ_OK && ((a.weights == LJ_WEIGHTS_FP8 && !strcmp(a.device, "cpu") && !a.write_checkpoint) ||
                       (a.write_checkpoint && a.checkpoint_dtype == LJ_DTYPE_F8_E4M3)))

@@ -452,7 +452,7 @@ int lj_cmd_sweep(int argc, char **argv) {
     return lj_report_error(LJ_FAIL(LJ_ENODEV, "--engine cuda: no usable CUDA device (or a build without CUDA)"));
   }
   // The whole study's setting: refused before anything is stored, not point by point.
-  if ((rc = lj_gemv_choice_check(a.s.gemv, w.on_gpu, a.s.weights)) < 0) {
+  if ((rc = lj_gemv_choice_check(a.s.gemv, w.on_gpu, a.s.weights, LJ_FUSION_NONE)) < 0) {
     free(w.points);
     return lj_report_error(rc);
   }

@@ -124,7 +124,7 @@ int lj_profile_plan_make(const lj_profile_options *o, lj_profile_plan *p, const 
                    "all-reduce of o_proj's partial sums (docs/engine-cuda.md); use --fusion none or production",
                    o->tp_degree);
   // The engine is known later (preflight refuses the CPU engine); the weights are known now.
-  LJ_TRY(lj_gemv_choice_check(o->gemv, 1, o->weights));
+  LJ_TRY(lj_gemv_choice_check(o->gemv, 1, o->weights, o->fusion));
   p->tp_degree = o->tp_degree;
   snprintf(p->gemv, sizeof p->gemv, "%s", lj_gemv_choice_name(o->gemv));
   snprintf(p->fusion, sizeof p->fusion, "%s", lj_cuda_fusion_name(o->fusion) ? lj_cuda_fusion_name(o->fusion) : "none");

@@ -39,7 +39,7 @@ int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, 
   if (!on_gpu && o->fusion != LJ_FUSION_NONE)
     return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion %s: the CPU engine has no fused mode (it runs one kernel per stage); "
                    "profile on a CUDA device or use --fusion none", p->fusion);
-  LJ_TRY(lj_gemv_choice_check(o->gemv, on_gpu, o->weights));
+  LJ_TRY(lj_gemv_choice_check(o->gemv, on_gpu, o->weights, o->fusion));
   if (!on_gpu) {
     const lj_model_config *c = &p->config;
     double weights = ckpt_dir ? 0.0 : (double)lj_config_n_params(c) * 2;

@@ -31,6 +31,10 @@ expect profile 2 "--gemv-config 'auto': expected defaults (the per-shape setting
 expect profile 1 "--gemv-config r2u4: the CPU engine has no GEMV configurations" --engine cpu --gemv-config r2u4 \
   -o "$tmp/x.db"
 expect profile 1 "--gemv-config r4u2 with FP8 weights" --weights fp8 --gemv-config r4u2 -o "$tmp/x.db"
+expect generate 2 "--gemv-config r4u2 with --fusion production: the fused kernels" \
+  --device cuda --fusion production --gemv-config r4u2 --prompt-ids 1
+expect profile 1 "--gemv-config r1u1 with --fusion norm-once: the fused kernels" --fusion norm-once --gemv-config r1u1 \
+  -o "$tmp/x.db"
 expect sweep 2 "--gemv-config 'x': expected defaults" --gemv-config x -o "$tmp/x.db"
 expect sweep 1 "--gemv-config r4u2: the CPU engine has no GEMV configurations" --engine cpu --gemv-config r4u2 \
   -o "$tmp/x.db"

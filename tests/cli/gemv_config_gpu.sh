@@ -25,6 +25,11 @@ for tp in "" "--tp-backend loopback"; do
       || { echo "FAIL: generate $tp --gemv-config $cfg: [$out] vs the defaults' [$ref]"; fails=1; }
     grep -q "decode GEMVs $cfg on every matrix" "$tmp/g.err" && echo "ok: generate $tp names $cfg" \
       || { echo "FAIL: generate $tp --gemv-config $cfg: no line names the setting"; fails=1; }
+    if [[ -z $tp ]]; then  # one engine: the setting read back from it, class by class
+      want="the engine holds qkv $cfg, o_proj $cfg, gate_up $cfg, down $cfg, lm_head $cfg"
+      grep -q "$want" "$tmp/g.err" && echo "ok: generate --gemv-config $cfg: $want" \
+        || { echo "FAIL: generate --gemv-config $cfg: the engine does not hold it: $(grep 'decode GEMVs' "$tmp/g.err")"; fails=1; }
+    fi
   done
 done
 timeout 300 "$bin" profile --model tiny --gemv-config r4u2 --quick --prompt-len 16 --gen-len 4 --idle-w 50 \

@@ -28,7 +28,7 @@ const char *lj_gemv_choice_name(int choice) {
   return choice == LJ_GEMV_CHOICE_DEFAULTS ? "defaults" : lj_gemv_config_name(lj_gemv_choice_config(choice));
 }
 
-int lj_gemv_choice_check(int choice, int cuda, int weights) {
+int lj_gemv_choice_check(int choice, int cuda, int weights, int fusion) {
   if (choice == LJ_GEMV_CHOICE_DEFAULTS) return 0;
   const char *name = lj_gemv_choice_name(choice);
   if (!name) return LJ_FAIL(LJ_EINVAL, "GEMV choice %d: not a configuration", choice);
@@ -39,6 +39,11 @@ int lj_gemv_choice_check(int choice, int cuda, int weights) {
     return LJ_FAIL(LJ_EUNSUPPORTED, "--gemv-config %s with FP8 weights: the configurations are the bf16 GEMV's; FP8 "
                    "linear layers run the FP8 GEMV, whose pipe is bench_engine's --fp8-pipe (docs/engine-cuda.md); "
                    "use --weights bf16 or --gemv-config defaults", name);
+  if (fusion != LJ_FUSION_NONE)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "--gemv-config %s with --fusion %s: the fused kernels (attn_norm+qkv, "
+                   "ffn_norm+gate_up+swiglu) keep their own rows per block, so the setting would not reach qkv and "
+                   "gate_up; use --fusion none or --gemv-config defaults", name,
+                   lj_cuda_fusion_name(fusion) ? lj_cuda_fusion_name(fusion) : "?");
   return 0;
 }
 

@@ -23,9 +23,12 @@ const char *lj_gemv_choice_name(int choice);
 int lj_gemv_choice_config(int choice);
 
 // The refusals of a configuration other than the defaults: on the CPU engine (cuda 0), which has
-// no GEMV configurations, and with FP8 weights (weights, lj_weight_format), whose linear layers run
-// the FP8 GEMV and its own knob. LJ_EUNSUPPORTED saying why; 0 for the defaults always.
-int lj_gemv_choice_check(int choice, int cuda, int weights);
+// no GEMV configurations; with FP8 weights (weights, lj_weight_format), whose linear layers run
+// the FP8 GEMV and its own knob; and with a fused mode (fusion, lj_cuda_fusion_mode), whose fused
+// kernels (attn_norm+qkv, ffn_norm+gate_up+swiglu) keep their own rows per block, so the setting
+// would not reach every matrix the plan says it does. LJ_EUNSUPPORTED saying why; 0 for the
+// defaults always.
+int lj_gemv_choice_check(int choice, int cuda, int weights, int fusion);
 
 // Applies the choice to every shape class of an engine, or of each rank of a tensor-parallel
 // group; the defaults leave the engine's own (each rank's from its layer shape) untouched.
