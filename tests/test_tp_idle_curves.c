@@ -212,17 +212,18 @@ static void test_store_json_text(void **state) {
   scratch_remove(dir);
 }
 
-// A version-20 file (idle_curves keyed by run_id alone) with a degree-1 run's curve and a degree-2
-// run: read as it is and upgraded, the degree-1 curve is kept and the degree-2 run has no per-GPU
-// curve; upgraded, the file is version 22 with the degree-1 row under rank 0.
-static void test_schema_20(void **state) {
-  (void)state;
+// A version-20 or -21 file (idle_curves keyed by run_id alone; 21 has the plan's GEMV setting) with
+// a degree-1 run's curve and a degree-2 run: read as it is and upgraded, the degree-1 curve is kept
+// (and 21's setting), the degree-2 run has no per-GPU curve; upgraded, the file is version 22 with
+// the degree-1 row under rank 0.
+static void old_schema(int version) {
   char dir[200], path[256];
-  scratch_dir(dir, sizeof dir, "lj_test_tp_idle_v20");
-  scratch_store(dir, path, sizeof path, "v20.db");
+  scratch_dir(dir, sizeof dir, version == 20 ? "lj_test_tp_idle_v20" : "lj_test_tp_idle_v21");
+  scratch_store(dir, path, sizeof path, "old.db");
   lj_profile_result one, tp, g;
   lj_profile_result_init(&one);
   assert_int_equal(lj_config_preset("tiny", &one.plan.config), 0);
+  snprintf(one.plan.gemv, sizeof one.plan.gemv, "%s", version == 20 ? "defaults" : "r4u2");
   one.idle_curve_valid = 1;
   one.idle_curve = (lj_profile_idle_curve){.cooldown_s = 6, .cool_start_c = 44, .cool_end_c = 39};
   one.idle_curve.fit.usable = 1, one.idle_curve.fit.t0_c = 35, one.idle_curve.fit.slope_w_per_c = 1.4;
@@ -238,8 +239,8 @@ static void test_schema_20(void **state) {
   lj_store_close(st);
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  drop_added_columns(db, lj_store_schema_v21);  // the plan's GEMV setting
-  mark_version(db, 20);
+  if (version < 21) drop_added_columns(db, lj_store_schema_v21);  // the plan's GEMV setting
+  mark_version(db, version);
   sqlite3_close(db);
   for (int upgrade = 0; upgrade < 2; upgrade++) {
     assert_int_equal(upgrade ? lj_store_open(path, &st) : lj_store_open_readonly(path, &st), 0);
@@ -247,6 +248,7 @@ static void test_schema_20(void **state) {
     assert_int_equal(g.idle_curve_valid, 1);
     NEAR(g.idle_curve.fit.slope_w_per_c, 1.4, 1e-12);
     NEAR(g.idle_curve.fit.a_w, 121.3, 1e-12);
+    assert_string_equal(g.plan.gemv, version == 20 ? "defaults" : "r4u2");
     lj_profile_result_free(&g);
     if (lj_store_read_profile(st, run, &g) < 0) fail_msg("%s", lj_error_message());
     assert_int_equal(g.n_ranks, 2);
@@ -270,12 +272,23 @@ static void test_schema_20(void **state) {
   scratch_remove(dir);
 }
 
+static void test_schema_20(void **state) {
+  (void)state;
+  old_schema(20);
+}
+
+static void test_schema_21(void **state) {
+  (void)state;
+  old_schema(21);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fit_per_device),
       cmocka_unit_test(test_budget_per_gpu),
       cmocka_unit_test(test_store_json_text),
       cmocka_unit_test(test_schema_20),
+      cmocka_unit_test(test_schema_21),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
