@@ -43,11 +43,11 @@ for cmd in generate profile sweep; do
     || { echo "FAIL: $cmd --help lacks --gemv-config"; fails=1; }
 done
 # defaults: today's behaviour on the CPU engine
-out=$(timeout 60 "$bin" generate --model tiny --device cpu --gemv-config defaults --prompt-ids "1 2 3" -n 4 --threads 2 \
+got=$(timeout 60 "$bin" generate --model tiny --device cpu --gemv-config defaults --prompt-ids "1 2 3" -n 4 --threads 2 \
   2>/dev/null)
 ref=$(timeout 60 "$bin" generate --model tiny --device cpu --prompt-ids "1 2 3" -n 4 --threads 2 2>/dev/null)
-[[ -n "$out" && "$out" == "$ref" ]] && echo "ok: generate --gemv-config defaults gives the same tokens" \
-  || { echo "FAIL: generate --gemv-config defaults: [$out] vs [$ref]"; fails=1; }
+[[ -n "$got" && "$got" == "$ref" ]] && echo "ok: generate --gemv-config defaults gives the same tokens" \
+  || { echo "FAIL: generate --gemv-config defaults: [$got] vs [$ref]"; fails=1; }
 timeout 120 "$bin" profile --model tiny --engine cpu --gemv-config defaults --quick --prompt-len 8 --gen-len 4 \
   --threads 2 --json -o "$tmp/d.db" >"$tmp/d.json" 2>"$tmp/d.err" \
   || { echo "FAIL: profile --gemv-config defaults on cpu: $(tail -n 3 "$tmp/d.err")"; fails=1; }

@@ -20,9 +20,9 @@ gen() {  # gen ARGS...: the token ids of a greedy tiny run on the GPU
 for tp in "" "--tp-backend loopback"; do
   ref=$(gen $tp) || { echo "FAIL: generate $tp (defaults): $(tail -n 2 "$tmp/g.err")"; fails=1; continue; }
   for cfg in r4u2 r1u1 r8u4; do
-    out=$(gen $tp --gemv-config $cfg) || { echo "FAIL: generate $tp --gemv-config $cfg: $(tail -n 2 "$tmp/g.err")"; fails=1; continue; }
-    [[ "$out" == "$ref" ]] && echo "ok: generate $tp --gemv-config $cfg: the defaults' tokens" \
-      || { echo "FAIL: generate $tp --gemv-config $cfg: [$out] vs the defaults' [$ref]"; fails=1; }
+    got=$(gen $tp --gemv-config $cfg) || { echo "FAIL: generate $tp --gemv-config $cfg: $(tail -n 2 "$tmp/g.err")"; fails=1; continue; }
+    [[ "$got" == "$ref" ]] && echo "ok: generate $tp --gemv-config $cfg: the defaults' tokens" \
+      || { echo "FAIL: generate $tp --gemv-config $cfg: [$got] vs the defaults' [$ref]"; fails=1; }
     grep -q "decode GEMVs $cfg on every matrix" "$tmp/g.err" && echo "ok: generate $tp names $cfg" \
       || { echo "FAIL: generate $tp --gemv-config $cfg: no line names the setting"; fails=1; }
     if [[ -z $tp ]]; then  # one engine: the setting read back from it, class by class
