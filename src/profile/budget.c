@@ -380,13 +380,13 @@ static const char *source_name(int samples) { return samples ? "power samples" :
 static void mixed_sources(lj_profile_result *r, lj_budget *b, int phase_samples, int by_samples, int by_counter) {
   b->source_j = phase_source_offset(r, b->phase);
   if (isfinite(b->source_j)) snprintf(b->source_basis, sizeof b->source_basis, "%s", LJ_BUDGET_MEASURED);
+  // a tensor-parallel GPU's own analysis has no phase windows of its own: the sum's note says it
+  if (r->n_windows == 0) return;
   char stages[96];
   if (by_samples && by_counter)
     snprintf(stages, sizeof stages, "both (%d by the power samples, %d by the energy counter)", by_samples, by_counter);
   else
     snprintf(stages, sizeof stages, "the %s", source_name(by_samples > 0));
-  // a tensor-parallel GPU's own analysis has no phase windows of its own: the sum's note says it
-  if (r->n_windows == 0) return;
   char head[32];
   snprintf(head, sizeof head, "%s", lj_phase_name(b->phase));
   head[0] = (char)toupper((unsigned char)head[0]);  // a sentence among the run's notes

@@ -67,14 +67,14 @@ int lj_phase_summaries_of(const lj_profile_plan *plan, lj_phase_window *windows,
                           const int *source, lj_phase_summary *out) {
   double level = plan->level > 0 && plan->level < 1 ? plan->level : 0.95;
   int chosen[LJ_PHASE_COUNT];
-  lj_phase_sources(plan, windows, n_windows, chosen);
+  if (!source) lj_phase_sources(plan, windows, n_windows, chosen), source = chosen;
   for (int p = 0; p < LJ_PHASE_COUNT; p++) {
     double t[64], g[64], d[64], sg[64];
     size_t n = 0, n_g = 0, n_sg = 0;
     lj_phase_summary *s = &out[p];
     uint32_t flags = 0;
     int64_t tokens = 0;
-    int samples = !plan->timing_only && (source ? source[p] : chosen[p]) > 0;
+    int samples = !plan->timing_only && source[p] > 0;
     for (size_t i = 0; i < n_windows && n < 64; i++) {
       lj_phase_window *w = &windows[i];
       if ((int)w->phase != p || w->units <= 0) continue;

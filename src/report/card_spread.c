@@ -7,10 +7,6 @@
 
 #include "common/stats.h"
 
-static const char *fusion_of(const lj_profile_result *r) { return r->plan.fusion[0] ? r->plan.fusion : "none"; }
-// The GEMV setting moves decode's J/token by more than a card does: settings apart are not one profile.
-static const char *gemv_of(const lj_profile_result *r) { return r->plan.gemv[0] ? r->plan.gemv : "defaults"; }
-
 // Whether decode's energy is the power samples' (else the counter's): the two differ by up to 2%,
 // which would read as a card's difference.
 static int decode_by_samples(const lj_profile_result *r) {
@@ -21,8 +17,9 @@ int lj_card_spread_same(const lj_profile_result *a, const lj_profile_result *b) 
   const lj_profile_plan *p = &a->plan, *q = &b->plan;
   return a->cond.device.uuid[0] && b->cond.device.uuid[0] && !strcmp(a->cond.device.name, b->cond.device.name) &&
          !strcmp(p->model_name, q->model_name) && !strcmp(p->engine, q->engine) && !strcmp(p->weights, q->weights) &&
-         !strcmp(fusion_of(a), fusion_of(b)) && !strcmp(gemv_of(a), gemv_of(b)) && p->batch == q->batch &&
-         p->prompt_len == q->prompt_len && p->gen_len == q->gen_len && decode_by_samples(a) == decode_by_samples(b);
+         !strcmp(lj_plan_fusion(p), lj_plan_fusion(q)) && !strcmp(lj_plan_gemv(p), lj_plan_gemv(q)) &&
+         p->batch == q->batch && p->prompt_len == q->prompt_len && p->gen_len == q->gen_len &&
+         decode_by_samples(a) == decode_by_samples(b);
 }
 
 static double per_token(const lj_profile_result *r) {

@@ -8,19 +8,17 @@
 #include "common/error.h"
 #include "report/report_derived.h"
 
-static const char *fusion_of(const lj_profile_result *r) { return r->plan.fusion[0] ? r->plan.fusion : "none"; }
-// Two GEMV settings apart would put their difference into the boundaries' cost.
-static const char *gemv_of(const lj_profile_result *r) { return r->plan.gemv[0] ? r->plan.gemv : "defaults"; }
 
 int lj_fusion_cost_pair(const lj_profile_result *a, const lj_profile_result *b, const lj_profile_result **unfused,
                         const lj_profile_result **fused) {
   const lj_profile_plan *p = &a->plan, *q = &b->plan;
   if (strcmp(p->model_name, q->model_name) || strcmp(p->engine, "cuda") || strcmp(q->engine, "cuda") ||
       strcmp(a->cond.device.name, b->cond.device.name) || strcmp(p->weights, q->weights) || p->batch != q->batch ||
-      p->prompt_len != q->prompt_len || p->gen_len != q->gen_len || strcmp(gemv_of(a), gemv_of(b)))
+      p->prompt_len != q->prompt_len || p->gen_len != q->gen_len || strcmp(lj_plan_gemv(p), lj_plan_gemv(q)))
     return 0;
-  if (!strcmp(fusion_of(a), "none") && !strcmp(fusion_of(b), "production")) return *unfused = a, *fused = b, 1;
-  if (!strcmp(fusion_of(b), "none") && !strcmp(fusion_of(a), "production")) return *unfused = b, *fused = a, 1;
+  const char *fa = lj_plan_fusion(p), *fb = lj_plan_fusion(q);
+  if (!strcmp(fa, "none") && !strcmp(fb, "production")) return *unfused = a, *fused = b, 1;
+  if (!strcmp(fb, "none") && !strcmp(fa, "production")) return *unfused = b, *fused = a, 1;
   return 0;
 }
 

@@ -61,8 +61,8 @@ static json_t *workload_part(const lj_profile_plan *p) {
   json_t *o = json_object();
   put_str(o, "engine", p->engine);
   put_str(o, "weights", p->weights[0] ? p->weights : "bf16");
-  put_str(o, "fusion", p->fusion[0] ? p->fusion : "none");
-  put_str(o, "gemv", p->gemv[0] ? p->gemv : "defaults");
+  put_str(o, "fusion", lj_plan_fusion(p));
+  put_str(o, "gemv", lj_plan_gemv(p));
   put_int(o, "batch", p->batch);
   if (p->tp_degree > 1) put_int(o, "tp_degree", p->tp_degree);
   put_int(o, "prompt_len", p->prompt_len);

@@ -227,8 +227,8 @@ static json_t *plan_json(jb *b, const lj_profile_result *r) {
   put_str(b, o, "model_name", p->model_name);
   put_bool(b, o, "weights_random", p->weights_random);
   put_str(b, o, "weights", p->weights[0] ? p->weights : "bf16");
-  put_str(b, o, "fusion", p->fusion[0] ? p->fusion : "none");
-  put_str(b, o, "gemv", p->gemv[0] ? p->gemv : "defaults");
+  put_str(b, o, "fusion", lj_plan_fusion(p));
+  put_str(b, o, "gemv", lj_plan_gemv(p));
   put_str(b, cfg, "name", p->config.name);
   put_int(b, cfg, "dim", p->config.dim);
   put_int(b, cfg, "hidden_dim", p->config.hidden_dim);

@@ -164,8 +164,7 @@ static void print_header(FILE *f, const lj_profile_result *r) {
           pl->weights_random ? " (random weights)" : "", pl->engine[0] ? pl->engine : "-",
           pl->weights[0] ? pl->weights : "bf16");
   if (!strcmp(pl->engine, "cuda"))
-    fprintf(f, ", device %d, fusion %s, gemv %s", pl->device, pl->fusion[0] ? pl->fusion : "none",
-            pl->gemv[0] ? pl->gemv : "defaults");
+    fprintf(f, ", device %d, fusion %s, gemv %s", pl->device, lj_plan_fusion(pl), lj_plan_gemv(pl));
   fputc('\n', f);
   if (!r->complete)
     fprintf(f, "*** INCOMPLETE: the run was cut short (Ctrl-C or an error); what follows is only what was measured\n");

@@ -14,6 +14,9 @@ static void empty_ci(lj_mean_ci *m) {
   m->mean = m->stddev = m->cv = m->sem = m->df = m->half_width = m->lo = m->hi = NAN;
 }
 
+const char *lj_plan_fusion(const lj_profile_plan *p) { return p->fusion[0] ? p->fusion : "none"; }
+const char *lj_plan_gemv(const lj_profile_plan *p) { return p->gemv[0] ? p->gemv : "defaults"; }
+
 const char *lj_profile_method_name(lj_profile_method m) {
   static const char *const names[LJ_METHOD_ALL_COUNT] = {"isolation", "sequence",     "loo",
                                                          "order",     "known_answer", "shapley",

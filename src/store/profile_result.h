@@ -134,6 +134,10 @@ typedef enum {
 // "isolation", "sequence", "loo", "order", "known_answer", "shapley", "layer", "layer_stage", "head_grid",
 // "shapley_layer"
 const char *lj_profile_method_name(lj_profile_method m);
+// The plan's execution mode and GEMV setting, an empty field (a record from before it) read as what
+// ran then: "none" and "defaults".
+const char *lj_plan_fusion(const lj_profile_plan *p);
+const char *lj_plan_gemv(const lj_profile_plan *p);
 // The name of the prefill "context" method of stores written before it was removed: the
 // store reader skips its rows and says so in the notes.
 #define LJ_METHOD_LEGACY_CONTEXT_NAME "context"

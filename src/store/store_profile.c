@@ -230,7 +230,7 @@ static int put_plan(lj_store *st, int64_t run_id, const lj_profile_result *res) 
   put_int(&r, p->known_answer_bytes);
   put_int(&r, p->tp_degree > 1 ? p->tp_degree : 1);
   put_int(&r, p->sequence);
-  put_text(&r, p->gemv[0] ? p->gemv : "defaults");
+  put_text(&r, lj_plan_gemv(p));
   int rc = row_insert(&r);
   row_finish(&r);
   return rc;
