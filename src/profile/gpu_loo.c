@@ -1,7 +1,7 @@
 // The layer's rounds on the GPU (prefill, and decode at the middle KV length):
 // in each round, the sequence method's prefixes (attn_norm, attn_norm..qkv, ...),
 // the whole layer, the layer with each stage left out (leave-one-out: the run's
-// order without it, every other stage on its captured inputs) and the whole
+// order without it, every other stage on its recorded inputs, §2a) and the whole
 // layer in the other legal orders (lj_layer_order_stage). All back to back,
 // cycling all layers, so the whole layer's mean power is the run's own; a round
 // holds everything the Shapley split pairs, measured close in time, in a new

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "engine/cuda/device_memory.h"
 #include "profile/gpu_run.h"
 
 // n launches of p's replay: its graph, or the tensor-parallel ranks' (whose launch ends with rank 0's
@@ -219,17 +220,56 @@ int lj_gpu_replay_rounds(gpu_run *g, lj_gpu_replay_prep *p, int n, int rounds, i
   return rc;
 }
 
+void lj_gpu_drop_stage_inputs(gpu_run *g) {
+  if (g->e) lj_cuda_set_stage_inputs(g->e, NULL);
+  lj_cuda_stage_inputs_free(g->stage_in);
+  g->stage_in = NULL;
+}
+
+// Of the device's free memory, at most this share for the records (the rest: replays' weight copies).
+#define LJ_GPU_STAGE_INPUTS_FREE_SHARE 0.25
+
+int lj_gpu_record_stage_inputs(gpu_run *g, const lj_cuda_batch *b) {
+  lj_gpu_drop_stage_inputs(g);
+  int64_t free_b = 0, total_b = 0;
+  int64_t max_bytes = lj_cuda_device_memory(g->o->device, &free_b, &total_b) == 0
+                          ? (int64_t)((double)free_b * LJ_GPU_STAGE_INPUTS_FREE_SHARE)
+                          : (int64_t)1 << 30;
+  int rc = lj_cuda_stage_inputs_capture(g->e, b, max_bytes, &g->stage_in);
+  if (rc == LJ_EINVAL || rc == LJ_ENOMEM || rc == LJ_EUNSUPPORTED) {
+    if (!(g->stage_in_noted & 2))
+      lj_profile_note(g->r, "Replays ran on the live buffers, not on each stage's recorded inputs: %s. A replayed "
+                      "call then feeds the next (in-place norms and RoPE, stale buffers of stages left out): its "
+                      "data drift from the run's (docs/attribution.md 2a).", lj_error_message());
+    g->stage_in_noted |= 2;
+    lj_clear_error();
+    return 0;
+  }
+  LJ_TRY(rc);
+  lj_cuda_set_stage_inputs(g->e, g->stage_in);
+  if (!(g->stage_in_noted & 1))
+    lj_profile_note(g->r, "Replays ran each stage on its inputs as one forward call of the replayed state gave them "
+                    "(%.0f MiB recorded for the %d-token state), writing buffers no stage reads: every window computes "
+                    "on the run's bytes, whatever its stages and order.",
+                    (double)lj_cuda_stage_inputs_bytes(g->e, b->n_tokens) / 1048576.0, b->n_tokens);
+  g->stage_in_noted |= 1;
+  return 0;
+}
+
 int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b) {
   if (g->tp) return lj_gpu_tp_prefill_state(g, b);
+  lj_gpu_drop_stage_inputs(g);
   LJ_TRY(lj_gpu_unit_prefill(g));
   int *zeros = g->prompt_lens + g->o->batch;
   LJ_TRY(lj_cuda_rewind(g->e, g->o->batch, zeros));
-  return lj_cuda_prepare_batch(g->e, g->o->batch, g->prompt.ids, g->n_tokens, b);
+  LJ_TRY(lj_cuda_prepare_batch(g->e, g->o->batch, g->prompt.ids, g->n_tokens, b));
+  return lj_gpu_record_stage_inputs(g, b);
 }
 
 int lj_gpu_decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b) {
   if (g->tp) return lj_gpu_tp_decode_state_at(g, kv, b);
   const lj_profile_options *o = g->o;
+  lj_gpu_drop_stage_inputs(g);
   LJ_TRY(lj_gpu_unit_prefill(g));
   int steps = (int)(kv - o->prompt_len) + 1;
   if (steps > 1) {
@@ -248,5 +288,5 @@ int lj_gpu_decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b) {
   int rc = lj_cuda_prepare_batch(g->e, o->batch, tokens, ones, b);
   free(ones);
   free(tokens);
-  return rc;
+  return rc < 0 ? rc : lj_gpu_record_stage_inputs(g, b);
 }

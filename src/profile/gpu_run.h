@@ -51,6 +51,9 @@ typedef struct {
   int64_t done;
   uint64_t rng;
   int store_warned;          // a window write failed (warned once)
+  // The current state's recorded stage inputs (lj_gpu_record_stage_inputs), set on e; noted once.
+  lj_cuda_stage_inputs *stage_in;
+  int stage_in_noted;
 } gpu_run;
 
 int lj_gpu_interrupted(const gpu_run *g);
@@ -176,6 +179,11 @@ void lj_gpu_replay_release(lj_gpu_replay_prep *p);
 // `rounds` rounds over the n prepared replays p, each round every replay once (trial = the
 // round) in a new random order from the run's seed; per_round_done: one progress step a round.
 int lj_gpu_replay_rounds(gpu_run *g, lj_gpu_replay_prep *p, int n, int rounds, int per_round_done);
+// Every stage's inputs of the state b describes recorded and set on the engine, so that the replays
+// created next run on the run's bytes (lj_cuda_stage_inputs); where they cannot (fused modes, FP8,
+// tensor parallelism, too little memory) the replays run on the live buffers and a note says why.
+int lj_gpu_record_stage_inputs(gpu_run *g, const lj_cuda_batch *b);
+void lj_gpu_drop_stage_inputs(gpu_run *g);
 // A real prefill (its activations stay in the buffers), then b set up as that prefill's batch.
 int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b);
 // The engine brought to `kv` cached positions by a real prefill and generation;

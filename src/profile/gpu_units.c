@@ -66,6 +66,7 @@ void lj_gpu_keep_generated(gpu_run *g) {
 
 int lj_gpu_unit_load(gpu_run *g) {
   const lj_profile_options *o = g->o;
+  lj_gpu_drop_stage_inputs(g);
   lj_cuda_engine_free(g->e);
   g->e = NULL;
   int B = o->batch, ctx = o->prompt_len + o->gen_len + 1;

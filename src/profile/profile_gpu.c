@@ -221,6 +221,7 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
     if (keep_rc == 0) keep_rc = arc, snprintf(keep_msg, sizeof keep_msg, "%s", lj_error_message());
   }
   lj_profile_prompt_free(&g.prompt);
+  lj_gpu_drop_stage_inputs(&g);
   lj_cuda_engine_free(g.e);
   lj_profile_meter_close(&g.m);
   lj_gpu_run_free(&g);

@@ -24,7 +24,10 @@
 //     leaves what one stage-by-stage call of that layer leaves;
 //   - the head replay of the last layer's skip check: the final norm and LM head on the last
 //     captured slot give the prefill's logits, on the slot before it the logits of the prefill
-//     with the last layer skipped, bit for bit.
+//     with the last layer skipped, bit for bit;
+//   - replays on recorded stage inputs: the records are the run's, and the whole layer or the
+//     layer without a stage, replayed again and again, computes the run's bytes (the live
+//     buffers drift).
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +71,23 @@ static std::vector<uint16_t> copy_bf16(const void *d, size_t n) {
 static void prompt(std::vector<int> *ids, int n) {
   ids->resize(n);
   for (int i = 0; i < n; i++) (*ids)[i] = (i * 7919 + 13) % 32000;
+}
+
+// A prefill of n prompt tokens, rewound to an empty cache, and b that prefill's batch: the state
+// the profile's prefill replays start from.
+static void prefill_state(lj_cuda_engine *e, std::vector<int> *ids, int n, lj_cuda_batch *b) {
+  prompt(ids, n);
+  int m = n, zero = 0;
+  assert_int_equal(lj_cuda_prefill(e, 1, ids->data(), &m), 0);
+  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
+  assert_int_equal(lj_cuda_prepare_batch(e, 1, ids->data(), &m, b), 0);
+}
+
+// The tiny model's engine (context 64) at that state.
+static lj_cuda_engine *engine_at_prefill(lj_model_config *c, std::vector<int> *ids, int n, lj_cuda_batch *b) {
+  lj_cuda_engine *e = make_engine(c, 64);
+  prefill_state(e, ids, n, b);
+  return e;
 }
 
 static void test_replay_matches_one_call(void **state) {
@@ -520,14 +540,10 @@ static void test_held_outputs(void **state) {
 static void test_layer_replay(void **state) {
   (void)state;
   lj_model_config c;
-  lj_cuda_engine *e = make_engine(&c, 64);
   std::vector<int> ids;
-  prompt(&ids, 12);
-  int n = 12, zero = 0;
-  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
-  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
   lj_cuda_batch b;
-  assert_int_equal(lj_cuda_prepare_batch(e, 1, ids.data(), &n, &b), 0);
+  int n = 12;
+  lj_cuda_engine *e = engine_at_prefill(&c, &ids, n, &b);
   lj_cuda_acts a = lj_cuda_engine_acts(e);
   size_t xn = (size_t)n * c.dim;
   int L = c.n_layers / 2;
@@ -671,14 +687,10 @@ static void check_head_replay(lj_cuda_engine *e, const lj_model_config &c, std::
 static void test_layer_inputs(void **state) {
   (void)state;
   lj_model_config c;
-  lj_cuda_engine *e = make_engine(&c, 64);
   std::vector<int> ids;
-  prompt(&ids, 12);
-  int n = 12, zero = 0, one = 1;
-  assert_int_equal(lj_cuda_prefill(e, 1, ids.data(), &n), 0);
-  assert_int_equal(lj_cuda_rewind(e, 1, &zero), 0);
   lj_cuda_batch b;
-  assert_int_equal(lj_cuda_prepare_batch(e, 1, ids.data(), &n, &b), 0);
+  int n = 12, one = 1;
+  lj_cuda_engine *e = engine_at_prefill(&c, &ids, n, &b);
   check_layer_inputs(e, c, b, n);
   // decode: the step after the prompt, its logits from lj_cuda_decode first
   assert_int_equal(lj_cuda_rewind(e, 1, &n), 0);
@@ -697,6 +709,101 @@ static void test_layer_inputs(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// What stage st of layer l read in the run (its k-th recorded input), from the records.
+static std::vector<uint16_t> record_of(lj_cuda_engine *e, const lj_cuda_batch *b, lj_stage st, int l, int k,
+                                       size_t elems) {
+  lj_cuda_acts a;
+  assert_int_equal(lj_cuda_stage_inputs_acts(e, st, l, b, &a), 1);
+  const void *p = NULL;
+  switch (st) {
+    case LJ_STAGE_ATTN_NORM: case LJ_STAGE_FFN_NORM: case LJ_STAGE_FINAL_NORM: p = k ? a.delta : a.x_in; break;
+    case LJ_STAGE_QKV: case LJ_STAGE_GATE_UP: p = a.xn; break;
+    case LJ_STAGE_ROPE: p = a.qkv_in; break;
+    case LJ_STAGE_ATTN: p = a.qkv; break;
+    case LJ_STAGE_O_PROJ: p = a.attn; break;
+    case LJ_STAGE_SWIGLU: p = a.gu; break;
+    case LJ_STAGE_DOWN: p = a.h; break;
+    default: fail_msg("stage %s has no record", lj_stage_name(st));
+  }
+  return copy_bf16(p, elems);
+}
+
+// Replays on recorded stage inputs: the records are what one forward call read (the layers'
+// inputs equal lj_cuda_layer_inputs' slots bit for bit), and a replay of the whole layer or of the
+// layer without a stage, launched again and again, computes the run's bytes every time and leaves
+// the records as they were; on the live buffers the same replay drifts (the norms add delta to x
+// at every call).
+static void test_stage_inputs(void **state) {
+  (void)state;
+  lj_model_config c;
+  std::vector<int> ids;
+  lj_cuda_batch b;
+  int n = 12;
+  lj_cuda_engine *e = engine_at_prefill(&c, &ids, n, &b);
+  lj_cuda_layer_inputs *li = NULL;
+  assert_int_equal(lj_cuda_layer_inputs_capture(e, &b, 0, &li), 0);
+  lj_cuda_stage_inputs *in = NULL;
+  assert_int_equal(lj_cuda_stage_inputs_capture(e, &b, 0, &in), 0);
+  assert_int_equal(lj_cuda_stage_inputs_tokens(in), n);
+  lj_cuda_set_stage_inputs(e, in);
+  size_t d = (size_t)n * c.dim;
+  std::vector<uint16_t> x(d), delta(d);
+  for (int l = 0; l <= c.n_layers; l++) {
+    assert_int_equal(lj_cuda_layer_inputs_read(li, l, x.data(), delta.data()), 0);
+    lj_stage st = l < c.n_layers ? LJ_STAGE_ATTN_NORM : LJ_STAGE_FINAL_NORM;
+    int ll = l < c.n_layers ? l : -1;
+    if (record_of(e, &b, st, ll, 0, d) != x) fail_msg("layer %d: the recorded x is not the layer's input", l);
+    if (l > 0 && record_of(e, &b, st, ll, 1, d) != delta) fail_msg("layer %d: the recorded delta differs", l);
+  }
+  // The last layer's outputs are the records of what reads them next.
+  const int last = c.n_layers - 1;
+  size_t hd = (size_t)n * c.hidden_dim;
+  std::vector<uint16_t> want_xn = record_of(e, &b, LJ_STAGE_GATE_UP, last, 0, d),
+                        want_h = record_of(e, &b, LJ_STAGE_DOWN, last, 0, hd),
+                        want_delta = record_of(e, &b, LJ_STAGE_FINAL_NORM, -1, 1, d),
+                        want_x = record_of(e, &b, LJ_STAGE_FINAL_NORM, -1, 0, d),
+                        qkv_rec = record_of(e, &b, LJ_STAGE_QKV, last, 0, d);
+  lj_cuda_acts out;
+  assert_int_equal(lj_cuda_stage_inputs_acts(e, LJ_STAGE_QKV, last, &b, &out), 1);  // scratch but its xn
+  for (int without = -1; without < 2; without++) {  // the whole layer, without attn_norm, without rope
+    lj_stage drop = without < 0 ? LJ_STAGE_NONE : without == 0 ? LJ_STAGE_ATTN_NORM : LJ_STAGE_ROPE;
+    std::vector<lj_stage> order = run_order(drop);
+    lj_cuda_replay *rp = NULL;
+    assert_int_equal(lj_cuda_replay_create_order(e, order.data(), (int)order.size(), &b, 3 * c.n_layers, &rp), 0);
+    assert_int_equal(lj_cuda_replay_launch(rp, 4), 0);
+    assert_int_equal(lj_cuda_synchronize(e), 0);
+    lj_cuda_replay_free(rp);
+    if (copy_bf16(out.x, d) != want_x) fail_msg("without %s: ffn_norm's x is not the run's", lj_stage_name(drop));
+    if (copy_bf16(out.h, hd) != want_h) fail_msg("without %s: swiglu's h is not the run's", lj_stage_name(drop));
+    if (copy_bf16(out.delta, d) != want_delta) fail_msg("without %s: down's delta is not the run's", lj_stage_name(drop));
+    if (copy_bf16(out.xn, d) != want_xn) fail_msg("without %s: ffn_norm's xn is not the run's", lj_stage_name(drop));
+    if (record_of(e, &b, LJ_STAGE_QKV, last, 0, d) != qkv_rec) fail_msg("a replay wrote into a record");
+  }
+  // The same replay on the live buffers: x grows by delta at every call.
+  lj_cuda_set_stage_inputs(e, NULL);
+  lj_cuda_acts a = lj_cuda_engine_acts(e);
+  std::vector<lj_stage> order = run_order(-1);
+  lj_cuda_replay *rp = NULL;
+  assert_int_equal(lj_cuda_replay_create_order(e, order.data(), (int)order.size(), &b, 3 * c.n_layers, &rp), 0);
+  assert_int_equal(lj_cuda_replay_launch(rp, 4), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  lj_cuda_replay_free(rp);
+  if (copy_bf16(a.x, d) == want_x) fail_msg("the live replay did not drift: this test cannot tell records from live");
+  // Refused while a layer is skipped, in a fused mode and over max_bytes.
+  lj_cuda_stage_inputs *no = NULL;
+  assert_int_equal(lj_cuda_set_skip_layer(e, 1), 0);
+  assert_int_equal(lj_cuda_stage_inputs_capture(e, &b, 0, &no), LJ_EINVAL);
+  assert_int_equal(lj_cuda_set_skip_layer(e, -1), 0);
+  assert_int_equal(lj_cuda_set_fusion(e, LJ_FUSION_PRODUCTION), 0);
+  assert_int_equal(lj_cuda_stage_inputs_capture(e, &b, 0, &no), LJ_EUNSUPPORTED);
+  assert_int_equal(lj_cuda_set_fusion(e, LJ_FUSION_NONE), 0);
+  assert_int_equal(lj_cuda_stage_inputs_capture(e, &b, 1, &no), LJ_EINVAL);  // over max_bytes
+  assert_null(no);
+  lj_cuda_stage_inputs_free(in);
+  lj_cuda_layer_inputs_free(li);
+  lj_cuda_engine_free(e);
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -712,6 +819,7 @@ int main(void) {
       cmocka_unit_test(test_held_outputs),
       cmocka_unit_test(test_layer_replay),
       cmocka_unit_test(test_layer_inputs),
+      cmocka_unit_test(test_stage_inputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

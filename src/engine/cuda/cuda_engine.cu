@@ -770,11 +770,12 @@ static int norm(lj_cuda_engine *e, const lj_cuda_acts *a, const linear_dev *lin,
                 const float *delta_xs, const float *delta_ws, const bf16 *w, int n) {
   float eps = (float)e->cfg.norm_eps;
   int quant = fp8_norm_quant(e, lin, n);
+  const bf16 *x_in = (const bf16 *)(a->x_in ? a->x_in : a->x);
   if (!quant && !delta_xs)
-    return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)delta, w, NULL, n,
-                           e->cfg.dim, eps, e->stream);
+    return lj_cuda_rmsnorm((bf16 *)a->xn, (bf16 *)a->x, x_in, (const bf16 *)delta, w, NULL, n, e->cfg.dim, eps,
+                           e->stream);
   return lj_cuda_rmsnorm_fp8(quant ? NULL : (bf16 *)a->xn, quant ? e->xn_q : NULL, quant ? q_scale : NULL,
-                             (bf16 *)a->x, (const bf16 *)a->x, (const bf16 *)delta, delta_xs, delta_ws, w, NULL, n,
+                             (bf16 *)a->x, x_in, (const bf16 *)delta, delta_xs, delta_ws, w, NULL, n,
                              e->cfg.dim, eps, e->stream);
 }
 
@@ -822,7 +823,9 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
     case LJ_STAGE_QKV:
       return qkv(e, ld, n, a);
     case LJ_STAGE_ROPE:
-      return lj_cuda_rope_kv((bf16 *)a->qkv, ld->k_cache, ld->v_cache, b->seq, b->pos, e->inv_freq, n, c->n_heads, c->n_kv_heads, c->head_dim, e->opt.max_ctx, s);
+      return lj_cuda_rope_kv_from((bf16 *)a->qkv, (const bf16 *)(a->qkv_in ? a->qkv_in : a->qkv), ld->k_cache,
+                                  ld->v_cache, b->seq, b->pos, e->inv_freq, n, c->n_heads, c->n_kv_heads, c->head_dim,
+                                  e->opt.max_ctx, s);
     case LJ_STAGE_ATTN:
     case LJ_STAGE_ROPE_ATTN:
       if (b->decode) {
@@ -860,7 +863,7 @@ static int stage_body(lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_b
     case LJ_STAGE_DOWN:
       return down(e, ld, n, a);
     case LJ_STAGE_FINAL_NORM:
-      return lj_cuda_rmsnorm((bf16 *)a->xf, (bf16 *)a->x, (const bf16 *)a->x,
+      return lj_cuda_rmsnorm((bf16 *)a->xf, (bf16 *)a->x, (const bf16 *)(a->x_in ? a->x_in : a->x),
                              (const bf16 *)lj_cuda_delta_in(e, c->n_layers - 1, a), e->final_norm, b->decode ? NULL : b->last_row, b->n_seqs, c->dim, eps, s);
     case LJ_STAGE_LM_HEAD:
       return matmul(e, LJ_GEMV_CLASS_LM_HEAD, a->logits, 1, a->xf, e->lm_head, b->n_seqs, c->dim, c->vocab_size);

@@ -161,10 +161,13 @@ typedef struct {
 //   FINAL_NORM  x, delta at each sequence's last row -> xf (S, dim)
 //   LM_HEAD     xf -> logits (S, vocab) fp32
 //   SAMPLE      logits -> next (S) int
+// x_in, qkv_in: what the norms and ROPE read when not NULL (NULL: x and qkv, in place); a replay on
+// recorded inputs (lj_cuda_stage_inputs) points them at a record so that no call changes its input.
 typedef struct {
   void *x, *xn, *qkv, *attn, *delta, *gu, *h, *xf;
   float *logits;
   int *next;
+  const void *x_in, *qkv_in;
 } lj_cuda_acts;
 
 // The engine's own activation buffers (a profiler may copy them and pass its own).
@@ -336,6 +339,23 @@ int lj_cuda_replay_create_order(lj_cuda_engine *e, const lj_stage *order, int n,
 // weights (1B: 122 MB in bf16) exceed an H100's 50 MB L2, so they still stream from HBM.
 int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n, int layer, const lj_cuda_batch *b,
                                 int calls, lj_cuda_replay **out);
+// Every stage's inputs in one forward call (stage_inputs.cu): for each layer and each of its nine
+// stages (and the final norm) the buffers the stage read, recorded by one forward call of b on the
+// live buffers. While set on the engine (lj_cuda_set_stage_inputs), the replays created without
+// captured layer inputs run each of those stages on its record and write buffers that no stage
+// reads, so that every call of any set of stages, in any order, computes on the run's bytes.
+// bf16 weights and fusion none only (LJ_EUNSUPPORTED otherwise); LJ_EINVAL over max_bytes (> 0),
+// LJ_ENOMEM without the device memory (lj_cuda_stage_inputs_bytes; 1B, 128 tokens: 11 MiB a layer).
+typedef struct lj_cuda_stage_inputs lj_cuda_stage_inputs;
+int64_t lj_cuda_stage_inputs_bytes(const lj_cuda_engine *e, int n_tokens);
+int lj_cuda_stage_inputs_capture(lj_cuda_engine *e, const lj_cuda_batch *b, int64_t max_bytes,
+                                 lj_cuda_stage_inputs **out);
+// NULL: replays on the live buffers again. Set it before creating the replays it is for; a replay
+// graph keeps the addresses it was captured with, so free the records only after its replays.
+void lj_cuda_set_stage_inputs(lj_cuda_engine *e, const lj_cuda_stage_inputs *in);
+int lj_cuda_stage_inputs_tokens(const lj_cuda_stage_inputs *in);
+void lj_cuda_stage_inputs_free(lj_cuda_stage_inputs *in);
+
 // Each decoder layer's own input in one forward call (layer_inputs.cu): the residual x and the
 // delta the layer before it left, as layer L's attn_norm finds them (slot L; layer 0 does not read
 // its delta), and slot n_layers as the final norm finds them. 2 x (n_layers + 1) x n_tokens x dim

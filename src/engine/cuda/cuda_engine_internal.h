@@ -115,6 +115,10 @@ struct lj_cuda_engine {
   int64_t mark_offset_ns;           // host CLOCK_MONOTONIC - GPU globaltimer
   double mark_offset_uncertainty_ns;
 
+  // Replays on recorded inputs (stage_inputs.cu): while set, a replay without captured layer inputs
+  // runs each recorded stage on its record (lj_cuda_stage_inputs_acts).
+  const lj_cuda_stage_inputs *stage_in;
+
   // Tensor parallelism: this engine is rank group_rank of group_degree in `group` (0 and NULL: alone).
   int group_degree, group_rank;
   const struct lj_cuda_group *group;
@@ -126,6 +130,11 @@ int lj_cuda_mark_after(lj_cuda_engine *e, lj_stage st, int layer);
 void lj_cuda_marks_release(lj_cuda_engine *e);
 // calibration.cu: the calibration copy of one layer (nothing while calib_bytes is 0).
 int lj_cuda_calibration_run(lj_cuda_engine *e, int layer);
+// stage_inputs.cu: 1 and *a the acts stage st of `layer` (-1: FINAL_NORM) reads in a replay of
+// batch b, its inputs the records; 0 where it runs on the live buffers (no records set, another
+// batch, a stage not recorded: composites, embed, LM head, sample, the all-reduces).
+int lj_cuda_stage_inputs_acts(const lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
+                              lj_cuda_acts *a);
 void lj_cuda_calibration_release(lj_cuda_engine *e);
 // held_outputs.cu: the record after ATTN and DOWN while recording; what o_proj reads as attention's
 // output and what a norm reads as layer `layer`'s delta (the record where that producer is skipped).

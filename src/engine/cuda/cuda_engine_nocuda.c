@@ -127,6 +127,15 @@ int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n,
   *out = NULL;
   return NO_CUDA();
 }
+int64_t lj_cuda_stage_inputs_bytes(const lj_cuda_engine *e, int n_tokens) { return 0; }
+int lj_cuda_stage_inputs_capture(lj_cuda_engine *e, const lj_cuda_batch *b, int64_t max_bytes,
+                                 lj_cuda_stage_inputs **out) {
+  *out = NULL;
+  return NO_CUDA();
+}
+void lj_cuda_set_stage_inputs(lj_cuda_engine *e, const lj_cuda_stage_inputs *in) {}
+int lj_cuda_stage_inputs_tokens(const lj_cuda_stage_inputs *in) { return 0; }
+void lj_cuda_stage_inputs_free(lj_cuda_stage_inputs *in) {}
 int64_t lj_cuda_layer_inputs_bytes(const lj_model_config *c, int n_tokens) {
   return 2 * (int64_t)(c->n_layers + 1) * n_tokens * c->dim * 2;
 }

@@ -29,7 +29,7 @@ void lj_rope_inv_freq(const lj_model_config *c, float *inv_freq) {
   }
 }
 
-static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache,
+static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, const __nv_bfloat16 *qkv_in, __nv_bfloat16 *k_cache,
                                       __nv_bfloat16 *v_cache, const int *seq, const int *pos,
                                       const float *inv_freq, int n_tokens, int n_heads, int n_kv_heads,
                                       int hd, int ctx_cap) {
@@ -40,6 +40,7 @@ static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache
     int half = hd / 2;
     int q_dim = n_heads * hd, kv_dim = n_kv_heads * hd;
     __nv_bfloat16 *row = qkv + (size_t)t * (q_dim + 2 * kv_dim);
+    const __nv_bfloat16 *in = qkv_in + (size_t)t * (q_dim + 2 * kv_dim);
     int p = pos[t], s = seq[t];
     size_t cache_seq = (size_t)s * n_kv_heads * ctx_cap * hd;
     int n_pairs = (n_heads + n_kv_heads) * half;
@@ -47,8 +48,9 @@ static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache
     if (idx < n_pairs) {
       int head = idx / half, i = idx % half;
       __nv_bfloat16 *x = row + head * hd;  // q heads then k heads, contiguous
+      const __nv_bfloat16 *xi = in + head * hd;
       __nv_bfloat16 o1, o2;
-      rope_pair(__bfloat162float(x[i]), __bfloat162float(x[i + half]), p, inv_freq[i], &o1, &o2);
+      rope_pair(__bfloat162float(xi[i]), __bfloat162float(xi[i + half]), p, inv_freq[i], &o1, &o2);
       if (head < n_heads) {
         x[i] = o1;
         x[i + half] = o2;
@@ -59,7 +61,7 @@ static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache
         dst[i + half] = o2;
       }
     }
-    const __nv_bfloat16 *v = row + q_dim + kv_dim;
+    const __nv_bfloat16 *v = in + q_dim + kv_dim;
     int vi = idx - n_pairs;
     if (vi >= 0 && vi < kv_dim) {
       int kh = vi / hd, d = vi % hd;
@@ -68,15 +70,22 @@ static __global__ void rope_kv_kernel(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache
   }
 }
 
-int lj_cuda_rope_kv(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache, __nv_bfloat16 *v_cache,
-                    const int *seq, const int *pos, const float *inv_freq, int n_tokens,
-                    int n_heads, int n_kv_heads, int head_dim, int ctx_cap, cudaStream_t stream) {
+int lj_cuda_rope_kv_from(__nv_bfloat16 *qkv, const __nv_bfloat16 *qkv_in, __nv_bfloat16 *k_cache,
+                         __nv_bfloat16 *v_cache, const int *seq, const int *pos, const float *inv_freq, int n_tokens,
+                         int n_heads, int n_kv_heads, int head_dim, int ctx_cap, cudaStream_t stream) {
   if (head_dim % 2 != 0) return LJ_FAIL(LJ_EUNSUPPORTED, "rope: head_dim %d must be even", head_dim);
   if (n_tokens <= 0) return 0;
   int work = (n_heads + n_kv_heads) * head_dim / 2 + n_kv_heads * head_dim, threads = 128;
   int token_blocks = n_tokens > 256 ? (n_tokens + 7) / 8 : n_tokens;  // long prefills: 8 tokens a block
-  lj_launch(rope_kv_kernel, dim3(token_blocks, (work + threads - 1) / threads), dim3(threads), 0, stream, qkv, k_cache, v_cache, seq, pos,
+  lj_launch(rope_kv_kernel, dim3(token_blocks, (work + threads - 1) / threads), dim3(threads), 0, stream, qkv, qkv_in, k_cache, v_cache, seq, pos,
             inv_freq, n_tokens, n_heads, n_kv_heads, head_dim, ctx_cap);
   CUDA_CHECK_LAUNCH("rope_kv");
   return 0;
+}
+
+int lj_cuda_rope_kv(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache, __nv_bfloat16 *v_cache,
+                    const int *seq, const int *pos, const float *inv_freq, int n_tokens,
+                    int n_heads, int n_kv_heads, int head_dim, int ctx_cap, cudaStream_t stream) {
+  return lj_cuda_rope_kv_from(qkv, qkv, k_cache, v_cache, seq, pos, inv_freq, n_tokens, n_heads, n_kv_heads,
+                              head_dim, ctx_cap, stream);
 }

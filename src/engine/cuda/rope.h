@@ -22,3 +22,8 @@ void lj_rope_inv_freq(const lj_model_config *c, float *inv_freq);
 int lj_cuda_rope_kv(__nv_bfloat16 *qkv, __nv_bfloat16 *k_cache, __nv_bfloat16 *v_cache,
                     const int *seq, const int *pos, const float *inv_freq, int n_tokens,
                     int n_heads, int n_kv_heads, int head_dim, int ctx_cap, cudaStream_t stream);
+// The same from qkv_in (not written) to qkv (q rotated, k and v rows untouched): a replay on
+// recorded inputs (stage_inputs.cu) rotates the same q every call instead of rotating it again.
+int lj_cuda_rope_kv_from(__nv_bfloat16 *qkv, const __nv_bfloat16 *qkv_in, __nv_bfloat16 *k_cache,
+                         __nv_bfloat16 *v_cache, const int *seq, const int *pos, const float *inv_freq, int n_tokens,
+                         int n_heads, int n_kv_heads, int head_dim, int ctx_cap, cudaStream_t stream);
