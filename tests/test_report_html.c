@@ -27,10 +27,49 @@
 #include "report/report_run.h"
 #include "store/store.h"
 #include "legacy_head_fit.h"
+#include "near.h"
 
 #define HOSTILE "</script><script>alert(1)</script><!-- & \xe2\x80\xa8 \xe2\x80\xa9 \"'"
 
 static char g_dir[256];
+
+// An idle curve as a cool-down from 47 to 43 C fits it: a_w at 38 C, slope [slope - 0.2, slope + 0.2]
+// W/C, fitted over 38..47 C; usable 0 says why the flat idle was kept.
+static void set_idle_curve(lj_profile_idle_curve *c, double a_w, double slope, int usable) {
+  memset(c, 0, sizeof *c);
+  c->cooldown_s = 6, c->cool_start_c = 47, c->cool_end_c = 43;
+  lj_idle_curve *k = &c->fit;
+  k->t0_c = 38, k->a_w = a_w, k->slope_w_per_c = slope, k->slope_se_w_per_c = 0.1;
+  k->slope_lo = slope - 0.2, k->slope_hi = slope + 0.2, k->r2 = 0.9;
+  k->t_min_c = 38, k->t_max_c = 47, k->n_bins = 9, k->n_samples = 600, k->usable = usable;
+  if (!usable) snprintf(k->why, sizeof k->why, "r2 0.31 below 0.5");
+}
+
+// The page's idle model of curve i: its stored fit, the flat idle, and the line over the run's
+// 38..55 C (flat past the fitted 47 C) with the slope interval's band.
+static void check_idle_curve(json_t *d, size_t i, int rank, double a_w, double slope, double flat_w) {
+  json_t *c = json_array_get(json_object_get(d, "idle_curves"), i);
+  if (!c) fail_msg("no idle curve %zu in the page's data", i);
+  assert_int_equal(json_integer_value(json_object_get(c, "tp_rank")), rank);
+  NEAR(json_number_value(json_object_get(c, "idle_at_t0_w")), a_w, 1e-9);
+  NEAR(json_number_value(json_object_get(c, "slope_w_per_c")), slope, 1e-9);
+  NEAR(json_number_value(json_object_get(c, "t0_c")), 38, 1e-9);
+  NEAR(json_number_value(json_object_get(c, "flat_idle_w")), flat_w, 1e-9);
+  json_t *line = json_object_get(c, "line"), *band = json_object_get(c, "band");
+  assert_int_equal(json_array_size(line), 3);
+  assert_int_equal(json_array_size(band), 3);
+  const double t[3] = {38, 47, 55}, w[3] = {a_w, a_w + 9 * slope, a_w + 9 * slope};
+  const double lo[3] = {a_w, a_w + 9 * (slope - 0.2), a_w + 9 * (slope - 0.2)};
+  const double hi[3] = {a_w, a_w + 9 * (slope + 0.2), a_w + 9 * (slope + 0.2)};
+  for (size_t k = 0; k < 3; k++) {
+    json_t *p = json_array_get(line, k), *b = json_array_get(band, k);
+    NEAR(json_number_value(json_array_get(p, 0)), t[k], 1e-9);
+    NEAR(json_number_value(json_array_get(p, 1)), w[k], 1e-9);
+    NEAR(json_number_value(json_array_get(b, 0)), t[k], 1e-9);
+    NEAR(json_number_value(json_array_get(b, 1)), lo[k], 1e-9);
+    NEAR(json_number_value(json_array_get(b, 2)), hi[k], 1e-9);
+  }
+}
 
 static void add_stage(lj_profile_result *r, lj_phase p, lj_stage s, int64_t kv, double calls, double dyn_j, double t_call,
                       lj_profile_method m) {
@@ -225,6 +264,8 @@ static void build(lj_profile_result *r) {
     hf.flags = LJ_WINDOW_SAMPLE_ENERGY, hf.counter_per_byte = 1.21e-10, hf.counter_lof_p = 1e-9;
     assert_int_equal(lj_profile_add_head_fit(r, &hf), 0);
   }
+  set_idle_curve(&r->idle_curve, 68.5, 0.8, 1);  // the idle model's chart
+  r->idle_curve_valid = 1;
   assert_int_equal(lj_analyze_budgets(r), 0);  // the page's budget tables
 }
 
@@ -346,6 +387,13 @@ static void test_page(void **state) {
   b1->phase = LJ_PHASE_DECODE, b1->method = LJ_METHOD_SHAPLEY, b1->stage = LJ_STAGE_NONE;
   b1->reference_j = 1e-3, b1->total_j = 0.08e-3;
   run.prof.ranks[1].budgets = b1, run.prof.ranks[1].n_budgets = 1;
+  // each GPU's own idle curve (GPU 1's not used) in place of the run's
+  run.prof.idle_curve_valid = 0;
+  for (int k = 0; k < 2; k++) {
+    set_idle_curve(&run.prof.ranks[k].idle_curve, k ? 60 : 64, k ? 0.5 : 1.1, !k);
+    run.prof.ranks[k].idle_curve_valid = 1, run.prof.ranks[k].idle_w = k ? 61 : 66;
+    run.prof.ranks[k].temperature_min_c = run.prof.ranks[k].temperature_max_c = NAN;  // not stored
+  }
   out = fopen(tp_path, "w");
   assert_non_null(out);
   assert_int_equal(lj_report_html(out, &run), rc);
@@ -368,8 +416,23 @@ static void test_page(void **state) {
   assert_non_null(d);
   assert_string_equal(json_string_value(json_object_get(json_object_get(d, "model"), "name")), "1b " HOSTILE);
   assert_string_equal(json_string_value(json_object_get(json_object_get(d, "gpu"), "name")), "NVIDIA H100 " HOSTILE);
+  // the idle model: the run's one curve, as stored, drawn over the run's temperatures
+  assert_int_equal(json_array_size(json_object_get(d, "idle_curves")), 1);
+  check_idle_curve(d, 0, 0, 68.5, 0.8, 70);
   json_decref(d);
   free(data);
+  // the degree-2 page: each GPU's own curve and flat idle
+  char *tp_html = slurp(tp_path, NULL);
+  data = element_text(tp_html, "lj-data");
+  d = json_loads(data, 0, &err);
+  assert_non_null(d);
+  assert_int_equal(json_array_size(json_object_get(d, "idle_curves")), 2);
+  check_idle_curve(d, 0, 0, 64, 1.1, 66);
+  check_idle_curve(d, 1, 1, 60, 0.5, 61);
+  assert_false(json_is_true(json_object_get(json_array_get(json_object_get(d, "idle_curves"), 1), "used")));
+  json_decref(d);
+  free(data);
+  free(tp_html);
   // Offline: nothing is loaded from anywhere (scripts and styles are inline, the CSP forbids requests).
   assert_null(strstr(html, "<script src"));
   assert_null(strstr(html, "<link"));
@@ -404,7 +467,7 @@ static void test_page(void **state) {
   assert_int_equal(json_integer_value(json_object_get(s, "violations")), 0);
   static const char *const kCharts[] = {"sankey",      "heatmap-prefill", "heatmap-decode", "layers-prefill",
                                         "layers-decode", "power",         "bars-prefill",   "bars-decode",
-                                        "efficiency",  "head-fit"};
+                                        "efficiency",  "head-fit",        "idle-curve"};
   json_t *charts = json_object_get(s, "charts");
   for (size_t i = 0; i < sizeof kCharts / sizeof kCharts[0]; i++) {
     json_t *c = json_object_get(charts, kCharts[i]);
@@ -429,6 +492,8 @@ static void test_page(void **state) {
   assert_non_null(strstr(after, "<td>690.4 W</td>"));
   assert_non_null(strstr(after, "<td>3.484 ms</td>"));
   assert_non_null(strstr(after, "Power cap: the pairs of prefill attn (isolation) hold a window at the power limit"));
+  assert_non_null(strstr(after, "68.5 W at 38.0 \u00b0C, +0.8 W/\u00b0C [0.6, 1.0]"));  // the idle model's note
+  assert_non_null(strstr(after, "The cool-down's samples are not stored"));
   json_decref(s);
   free(st);
   free(after);
@@ -451,6 +516,10 @@ static void test_page(void **state) {
   assert_non_null(strstr(after, "<td>+12.0% [+11.0%, +13.0%]</td><td>\u00b18.0%</td><td>[+4.0%, +20.0%]</td>"
                                 "<td>INCONCLUSIVE</td>"));
   assert_non_null(strstr(after, "<td>+1.0% [0.0%, +2.0%]</td><td>-</td><td>[0.0%, +2.0%]</td><td>PASS</td>"));
+  // the idle model, one band, line and flat idle per GPU; GPU 1's not used
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(s, "charts"), "idle-curve"), "series")), 6);
+  assert_non_null(strstr(after, "GPU 1: 60.0 W at 38.0 \u00b0C, +0.5 W/\u00b0C [0.3, 0.7]"));
+  assert_non_null(strstr(after, "not used (r2 0.31 below 0.5): the flat idle was subtracted"));
   json_decref(s);
   free(st);
   free(after);

@@ -234,9 +234,15 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   if (!a->model) return LJ_FAIL(LJ_EINVAL, "--model is required (a preset name or a checkpoint directory)");
   if (!a->write_checkpoint && a->n_prompts == 0) return LJ_FAIL(LJ_EINVAL, "give --prompt TEXT or --prompt-ids \"1 2 3\"");
   if (a->chat && a->n_text_prompts == 0) return LJ_FAIL(LJ_EINVAL, "--chat needs --prompt TEXT");
+  int device_given = a->device != NULL;
   if (!a->device) a->device = lj_cuda_device_count() > 0 ? "cuda" : "cpu";
   if (strcmp(a->device, "cpu") && strcmp(a->device, "cuda"))
     return LJ_FAIL(LJ_EINVAL, "--device '%s': expected cpu or cuda", a->device);
+  // The CPU engine has one execution mode: a fused one asked of it would run unfused unsaid.
+  if (!strcmp(a->device, "cpu") && a->fusion != LJ_FUSION_NONE)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion %s: the CPU engine has no fused mode (it runs one kernel per stage)%s; "
+                   "run on a CUDA device (--device cuda) or use --fusion none", lj_cuda_fusion_name(a->fusion),
+                   device_given ? "" : " and runs here, as no CUDA device is usable");
   if (fp8_target(a) >= 0) LJ_TRY(lj_fp8_scale_check(fp8_target(a), a->fp8_scale, a->fp8_scale_given));
   LJ_TRY(check_tp(a));
   // A checkpoint's weight format is known once loaded: checked again then (lj_cmd_generate).

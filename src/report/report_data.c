@@ -419,6 +419,64 @@ static json_t *budgets_part(const lj_profile_result *r) {
   return a;
 }
 
+// The idle model of one GPU (docs/attribution.md §1c): the stored curve from its one description,
+// the flat idle measured before the run at the curve's reference temperature, and the idle the fit
+// gives over the temperatures the run saw ([T, W] at each knot; flat past the fitted range, as
+// lj_idle_curve_at applies it) with the band of its slope interval ([T, W lo, W hi]). Drawn where
+// not used too: the record's "used" says so. The cool-down's samples are not stored.
+static json_t *idle_curve_part(const lj_profile_result *r, const lj_profile_idle_curve *c, int rank, double flat_w,
+                               double t_lo, double t_hi) {
+  json_t *o = lj_report_record_json(&lj_desc_idle_curve, c, r);
+  if (!o) return NULL;
+  if (rank >= 0) put_int(o, "tp_rank", rank);
+  put_num(o, "flat_idle_w", flat_w);
+  lj_idle_curve fit = c->fit, lo, hi;
+  fit.usable = 1;
+  lo = fit, hi = fit;
+  lo.slope_w_per_c = fit.slope_lo, hi.slope_w_per_c = fit.slope_hi;
+  double knot[5];
+  int n = 0;
+  const double cand[5] = {t_lo, fit.t_min_c, fit.t0_c, fit.t_max_c, t_hi};
+  for (int i = 0; i < 5; i++) {  // the finite ones, sorted, each once
+    int seen = !isfinite(cand[i]), j = n;
+    for (int k = 0; k < n && !seen; k++) seen = knot[k] == cand[i];
+    if (seen) continue;
+    for (n++; j > 0 && knot[j - 1] > cand[i]; j--) knot[j] = knot[j - 1];
+    knot[j] = cand[i];
+  }
+  json_t *line = json_array(), *band = json_array();
+  for (int i = 0; i < n; i++) {
+    double w = lj_idle_curve_at(&fit, knot[i], NAN), a = lj_idle_curve_at(&lo, knot[i], NAN),
+           b = lj_idle_curve_at(&hi, knot[i], NAN);
+    json_t *p = json_array(), *q = json_array();
+    json_array_append_new(p, json_real(knot[i])), json_array_append_new(p, num(w));
+    json_array_append_new(q, json_real(knot[i])), json_array_append_new(q, num(fmin(a, b)));
+    json_array_append_new(q, num(fmax(a, b)));
+    json_array_append_new(line, p), json_array_append_new(band, q);
+  }
+  put(o, "line", line);
+  put(o, "band", band);
+  return o;
+}
+
+// The run's idle curve and, with several GPUs, each GPU's own (the text report's idle lines).
+static json_t *idle_curves_part(const lj_profile_result *r) {
+  json_t *a = json_array();
+  const lj_profile_conditions *c = &r->cond;
+  if (r->idle_curve_valid)
+    json_array_append_new(a, idle_curve_part(r, &r->idle_curve, -1, c->idle_w, c->temperature_min_c,
+                                             c->temperature_max_c));
+  for (int k = 0; k < r->n_ranks && r->n_ranks > 1; k++) {
+    const lj_profile_rank *rk = &r->ranks[k];
+    if (!rk->idle_curve_valid) continue;
+    int own = isfinite(rk->temperature_min_c) && isfinite(rk->temperature_max_c);  // not stored: GPU 0's range
+    json_array_append_new(a, idle_curve_part(r, &rk->idle_curve, k, rk->idle_w,
+                                             own ? rk->temperature_min_c : c->temperature_min_c,
+                                             own ? rk->temperature_max_c : c->temperature_max_c));
+  }
+  return a;
+}
+
 static json_t *extras_part(const lj_profile_result *r) {
   json_t *o = json_object();
   if (r->ablation_valid) {
@@ -628,6 +686,7 @@ json_t *lj_report_page_data(const lj_report_run *r) {
   put(o, "layers", layers_part(p));
   put(o, "layer_stages", layer_stages_part(p));
   put(o, "windows", windows_part(p));
+  put(o, "idle_curves", idle_curves_part(p));
   put(o, "extras", extras_part(p));
   put(o, "findings", findings_part(r));
   return o;

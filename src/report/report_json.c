@@ -163,6 +163,15 @@ static json_t *record_json(jb *b, const lj_record_desc *d, const void *rec, deri
   return o;
 }
 
+json_t *lj_report_record_json(const lj_record_desc *d, const void *rec, const lj_profile_result *r) {
+  jb b = {0};
+  json_t *o = record_json(&b, d, rec, NULL, r);
+  if (o && !b.bad) return o;
+  json_decref(o);
+  LJ_FAIL(LJ_ENOMEM, "report: out of memory building a record's JSON");
+  return NULL;
+}
+
 static json_t *pass_json(int pass) { return pass < 0 ? json_null() : json_boolean(pass); }
 
 static json_t *phase_derived(const char *key, const void *rec, const lj_profile_result *r) {

@@ -6,11 +6,15 @@
 #include <stdio.h>
 
 #include "report/report_run.h"
+#include "store/record_desc.h"
 
 // The page's data: run, model, workload, GPU, phases, closures, stages,
-// groups, heatmap cells, windows, findings (docs/report.md lists the fields).
+// groups, heatmap cells, windows, idle curves, findings (docs/report.md lists the fields).
 // NULL on out of memory (the error recorded).
 json_t *lj_report_page_data(const lj_report_run *r);
+// One described record's JSON fields as the profile JSON writes them (report_json.c), so that the
+// page carries a record from the same one description (no derived fields). NULL on out of memory.
+json_t *lj_report_record_json(const lj_record_desc *d, const void *rec, const lj_profile_result *r);
 // The run's power, clock and temperature samples of the profiled GPU as
 // {"t0_ns": N, "series": [{"name", "unit", "data": [t_s, value, t_s, value, ...]}]}.
 int lj_report_write_series(FILE *f, const lj_report_run *r);

@@ -8,13 +8,16 @@ cd "${LLAMAJOULE_SOURCE_DIR:-$(dirname "$0")/../..}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
-expect() {  # expect NAME EXIT_CODE MESSAGE_PART -- ARGS...
+expect() {  # expect NAME EXIT_CODE MESSAGE_PART -- ARGS...; nothing on stdout
   local name=$1 code=$2 part=$3
   shift 4
   local err rc
-  err=$(timeout 60 "$bin" generate "$@" 2>&1 >/dev/null)
+  err=$(timeout 60 "$bin" generate "$@" 2>&1 >"$tmp/stdout")
   rc=$?
-  if [[ $rc == "$code" && "$err" == *"$part"* && $(grep -c 'error:' <<<"$err") == 1 ]]; then
+  if [[ -s "$tmp/stdout" ]]; then
+    echo "FAIL: $name: printed to stdout: $(head -c 200 "$tmp/stdout")"
+    fails=$((fails + 1))
+  elif [[ $rc == "$code" && "$err" == *"$part"* && $(grep -c 'error:' <<<"$err") == 1 ]]; then
     echo "ok: $name"
   else
     echo "FAIL: $name: exit $rc (want $code), stderr: $err"
@@ -32,6 +35,11 @@ expect "unknown preset" 3 "unknown model preset 'llama-9'" -- --model llama-9 --
 if ! nvidia-smi -L >/dev/null 2>&1; then
   expect "cuda without a GPU" 4 "CUDA" -- --model tiny --device cuda --prompt-ids 1
 fi
+# --fusion is the CUDA engine's: the CPU engine has one execution mode, so any other than none is refused.
+expect "--fusion production on the CPU" 2 "--fusion production: the CPU engine has no fused mode" \
+  -- --model tiny --device cpu --fusion production --prompt-ids 1
+expect "--fusion norm-once on the CPU, --tp 2" 2 "--fusion norm-once: the CPU engine has no fused mode" \
+  -- --model tiny --device cpu --tp 2 --fusion norm-once --prompt-ids 1
 expect "no prompt" 2 "--prompt" -- --model "$fx"
 expect "empty prompt ids" 3 "the prompt is empty" -- --model "$fx" --prompt-ids " "
 expect "id outside vocab" 3 "not a token id in [0, 256)" -- --model "$fx" --prompt-ids "1 256"

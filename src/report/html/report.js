@@ -288,6 +288,45 @@
       };
     });
 
+    // The idle model: idle power against GPU temperature, one curve per GPU (docs/attribution.md §1c).
+    const curves = (d.idle_curves || []).filter((c) => c.line.some((q) => q[1] !== null));
+    const lvl = Math.round((d.run.level || 0.95) * 100);
+    const W = (x) => (x === null ? '-' : x.toFixed(1));
+    chart('idle-curve', 'Idle power against GPU temperature',
+      'The idle the profile subtracts at each window\'s temperature: a line fitted by least squares to the idle power samples, binned by whole degrees, of the start-of-run idle (cool) and of a cool-down after the measurements (warm); drawn over the temperatures the run saw, flat past the fitted range (no extrapolation). ' +
+      'Band: the slope\'s ' + lvl + '% interval about the reference temperature. Diamond: the flat idle measured before the run, at that temperature. ' +
+      curves.map((c) => (curves.length > 1 ? 'GPU ' + c.tp_rank + ': ' : '') + W(c.idle_at_t0_w) + ' W at ' + W(c.t0_c) + ' \u00b0C, ' + (c.slope_w_per_c >= 0 ? '+' : '') + W(c.slope_w_per_c) +
+        ' W/\u00b0C [' + W(c.slope_lo_w_per_c) + ', ' + W(c.slope_hi_w_per_c) + '], R\u00b2 ' + (c.r2 === null ? '-' : c.r2.toFixed(2)) + ' over ' + c.n_bins + ' one-degree bins (cool-down ' + W(c.cooldown_s) + ' s, ' +
+        W(c.cool_start_c) + '\u2192' + W(c.cool_end_c) + ' \u00b0C); ' + (c.used ? 'used' : 'not used (' + c.why_not_used + '): the flat idle was subtracted') + '. ').join('') +
+      'The cool-down\'s samples are not stored: no measured points are drawn.', 380, () => {
+        if (timing) return 'a timing-only run measures no idle power';
+        if (!curves.length) return 'the run measured no cool-down (profile --cooldown-seconds 0, or a store before schema 10)';
+        const series = [];
+        curves.forEach((c, i) => {
+          const name = curves.length > 1 ? 'GPU ' + c.tp_rank + ' ' : '', color = OI[i % 8];
+          const band = c.band.filter((q) => q[1] !== null && q[2] !== null);
+          // the band as one polygon: the upper edge left to right, the lower edge back
+          series.push({ type: 'custom', name: name + 'slope ' + lvl + '% interval', color, silent: true, tooltip: { show: false },
+            data: band, encode: { x: 0, y: [1, 2] },
+            renderItem: (params, api) => (params.dataIndex ? null : { type: 'polygon',
+              shape: { points: band.map((q) => api.coord([q[0], q[2]])).concat(band.slice().reverse().map((q) => api.coord([q[0], q[1]]))) },
+              style: { fill: color, opacity: 0.18 } }) });
+          series.push({ type: 'line', name: name + 'fit' + (c.used ? '' : ' (not used)'), color, symbolSize: 6, data: c.line.filter((q) => q[1] !== null),
+            lineStyle: { width: 2, type: c.used ? 'solid' : 'dashed' } });
+          if (c.flat_idle_w !== null && c.t0_c !== null)
+            series.push({ type: 'scatter', name: name + 'flat idle before the run', color, symbol: 'diamond', symbolSize: 13, data: [[c.t0_c, c.flat_idle_w]] });
+        });
+        return {
+          tooltip: { trigger: 'item', formatter: (q) => esc(q.seriesName) + ': ' + q.value[0].toFixed(1) + ' \u00b0C, ' + fmt(q.value[1], 'W') },
+          legend: { top: 0 },
+          grid: { left: 80, right: 30, top: 40, bottom: 60 },
+          graphic: [{ type: 'text', right: 40, bottom: 70, style: { text: 'cool-down samples not stored: the fit and the flat idle only', fill: '#555', fontSize: 11, backgroundColor: '#fff', padding: 2 } }],
+          xAxis: { type: 'value', name: 'GPU temperature (\u00b0C)', nameLocation: 'middle', nameGap: 30, scale: true },
+          yAxis: { type: 'value', name: 'idle power (W)', nameLocation: 'middle', nameGap: 48, scale: true },
+          series,
+        };
+      });
+
     // Bars: per stage, one colour per method, with the 95% intervals; the ablation beside them.
     for (const p of ['prefill', 'decode']) {
       chart('bars-' + p, p[0].toUpperCase() + p.slice(1) + ': ' + Q.word + ' per stage, by method',
