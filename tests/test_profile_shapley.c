@@ -295,6 +295,27 @@ static void test_analyze_shapley(void **state) {
   lj_profile_result_free(&r);
 }
 
+// The whole layer measured LJ_LAYER_WHOLE_REPEATS times a round: the check's v(N) and the sequence
+// method's whole layer are the repeats' mean. add_game's window is the first (the game's v(N)), the
+// others 1.10, 0.94, 1.06 and 1.15 times it: the mean is 1.05 v(N), and the residual, which weighs
+// v(N) (n - 2) / 2 times, (n / 2 - 1) x 5% of v(N) = 16.67% of the mean (the first window alone: 0).
+static void test_whole_layer_repeats(void **state) {
+  (void)state;
+  lj_profile_result r;
+  lj_profile_result_init(&r);
+  plan(&r);
+  add_game(&r, LJ_PHASE_PREFILL, 0);
+  const double f[LJ_LAYER_WHOLE_REPEATS - 1] = {1.10, 0.94, 1.06, 1.15};
+  for (int t = 0; t < R; t++)
+    for (int j = 1; j < LJ_LAYER_WHOLE_REPEATS; j++)
+      add_trial(&r, LJ_METHOD_LOO, LJ_PHASE_PREFILL, LJ_STAGE_NONE, j, t, f[j - 1] * value(-1, 0) * noise(t));
+  assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
+  const lj_shapley_check *pc = &r.shapley[LJ_PHASE_PREFILL];
+  REL(pc->full_j.mean, 1.05 * value(-1, 0), 1e-9);
+  REL(pc->residual_pct, 100 * (N / 2.0 - 1) * 0.05 / 1.05, 1e-6);
+  lj_profile_result_free(&r);
+}
+
 // The measured situation (bench/results/2026-12-06-h100-attribution-1b-held/README.md): the layer's
 // windows additive in its cycle (stage costs a_i), every lone stage 20% cheaper than in the layer.
 // The pairwise split then misses by half the gap, -10% of the layer; the layer's own game, fitted to
@@ -1065,6 +1086,7 @@ int main(void) {
       cmocka_unit_test(test_known_answer_and_ablations),
       cmocka_unit_test(test_known_answer_one_source),
       cmocka_unit_test(test_ablation_group_intervals),
+      cmocka_unit_test(test_whole_layer_repeats),
       cmocka_unit_test(test_store_round_trip),
       cmocka_unit_test(test_upgrade_from_v4),
       cmocka_unit_test(test_upgrade_from_v14),

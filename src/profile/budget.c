@@ -220,12 +220,12 @@ static double stage_edge(const lj_profile_result *r, const lj_profile_stage *s, 
   if (s->method == LJ_METHOD_SHAPLEY) {  // (isolation + whole layer - layer without it) / 2
     const lj_profile_stage *iso = lj_analyze_find_stage(r, LJ_METHOD_ISOLATION, ph, e->key.stage, e->key.kv_len);
     double a = iso ? stage_edges[iso - r->stages] : NAN;
-    double f = set_of(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, e->key.kv_len, 0, -2, samples).edge_j;
+    double f = set_of(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, e->key.kv_len, -1, -2, samples).edge_j;
     double l = set_of(r, LJ_METHOD_LOO, ph, (int)e->key.stage, e->key.kv_len, 0, -2, samples).edge_j;
     return 0.5 * (a + f - l);
   }
   if (s->method == LJ_METHOD_SHAPLEY_LAYER) {  // the layer's own game: about its marginal's, whole layer - without it
-    double f = set_of(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, e->key.kv_len, 0, -2, samples).edge_j;
+    double f = set_of(r, LJ_METHOD_LOO, ph, LJ_STAGE_NONE, e->key.kv_len, -1, -2, samples).edge_j;
     double l = set_of(r, LJ_METHOD_LOO, ph, (int)e->key.stage, e->key.kv_len, 0, -2, samples).edge_j;
     return f - l;
   }
@@ -446,7 +446,7 @@ static int shapley(ctx *c) {
       if (iso) add_stage_term(c, &x, 0.5, iso);
       add_set(c, &x, -0.5, set_of(r, LJ_METHOD_LOO, (lj_phase)ph, (int)st, sc->kv_len, 0, -2, samples));
     }
-    add_set(c, &x, (sc->n_stages - 2) / 2.0, set_of(r, LJ_METHOD_LOO, (lj_phase)ph, LJ_STAGE_NONE, sc->kv_len, 0, -2, samples));
+    add_set(c, &x, (sc->n_stages - 2) / 2.0, set_of(r, LJ_METHOD_LOO, (lj_phase)ph, LJ_STAGE_NONE, sc->kv_len, -1, -2, samples));
     double trial = (sc->residual_hi_pct - sc->residual_lo_pct) / 2 / 100 * fabs(sc->full_j.mean);
     set_terms(&b, &c->m, trial, &x);
     LJ_TRY(lj_profile_add_budget(r, &b));

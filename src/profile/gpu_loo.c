@@ -25,12 +25,12 @@ static int prep(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b, con
 
 int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch *b) {
   const lj_profile_options *o = g->o;
-  // The Shapley rounds hold 20 windows instead of 9: each shorter, so that the default profile
+  // The Shapley rounds hold 24 windows instead of 9: each shorter, so that the default profile
   // keeps its time (docs/cli.md); their energies are the power samples' (windows < 10 s).
   double seconds = o->shapley ? LJ_GPU_LAYER_ROUND_FRACTION * o->replay_seconds : o->replay_seconds;
   // a rank's layer at tensor-parallel degree > 1: the all-reduce stages are players too
   const int deg = g->r->plan.tp_degree, N = lj_layer_stages(deg);
-  enum { NMAX = LJ_LAYER_STAGES_TP, MAX = NMAX - 1 + 1 + NMAX + LJ_LAYER_ORDERS };
+  enum { NMAX = LJ_LAYER_STAGES_TP, MAX = NMAX - 1 + LJ_LAYER_WHOLE_REPEATS + NMAX + LJ_LAYER_ORDERS };
   lj_stage run[NMAX];
   for (int k = 0; k < N; k++) run[k] = lj_layer_order_stage_tp(0, k, deg);
   lj_gpu_replay_prep p[MAX];
@@ -45,8 +45,13 @@ int lj_gpu_layer_rounds(gpu_run *g, lj_phase ph, int64_t kv, const lj_cuda_batch
     if ((rc = lj_gpu_replay_prepare(g, ph, &w, kv, b, 0, LJ_METHOD_SEQUENCE, seconds, 1, &p[n])) == 0) n++;
   }
   if (rc == 0 && o->shapley) {
-    // the whole layer, the layer without each stage, the whole layer in the other orders
-    if ((rc = prep(g, ph, kv, b, run, N, LJ_STAGE_NONE, LJ_METHOD_LOO, 0, "layer", seconds, &p[n])) == 0) n++;
+    // the whole layer (LJ_LAYER_WHOLE_REPEATS windows: variants 0 ..), the layer without each stage,
+    // the whole layer in the other orders
+    for (int j = 0; rc == 0 && j < LJ_LAYER_WHOLE_REPEATS; j++) {
+      char name[16];
+      snprintf(name, sizeof name, j ? "layer-%d" : "layer", j + 1);
+      if ((rc = prep(g, ph, kv, b, run, N, LJ_STAGE_NONE, LJ_METHOD_LOO, j, name, seconds, &p[n])) == 0) n++;
+    }
     for (int out = 0; rc == 0 && out < N; out++) {
       lj_stage without[NMAX];
       int m = 0;

@@ -150,6 +150,10 @@ const char *lj_plan_gemv(const lj_profile_plan *p);
 #define LJ_LAYER_STAGES 9
 #define LJ_LAYER_STAGES_TP 11
 #define LJ_LAYER_ORDERS 3
+// Windows of the whole layer in the run's order per round of the Shapley rounds (leave-one-out of no
+// stage, variants 0 ..): the additive check weighs it (n - 2) / 2 = 3.5 times, and one 0.2 s window's
+// spread (~3%) set its interval (docs/attribution.md §2d).
+#define LJ_LAYER_WHOLE_REPEATS 5
 // Stage k (0 .. LJ_LAYER_STAGES - 1) of order `variant` at degree 1; "run", "reversed", "interleaved".
 lj_stage lj_layer_order_stage(int variant, int k);
 // The same at tensor-parallel degree `degree` (k < lj_layer_stages(degree)): the orders with the
