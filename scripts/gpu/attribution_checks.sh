@@ -10,7 +10,7 @@
 #     and the energy source (the power samples' for the 0.2 s round windows, the
 #     counter's residual beside it);
 #   - the Shapley split by the layer's own game per phase (shapley_layer): stage costs plus a cost
-#     per GEMM->GEMM junction fitted to all 20 windows of each round; PASS when every window, as the
+#     per GEMM->GEMM junction fitted to the 20 distinct windows of each round; PASS when every window, as the
 #     fit to the other windows predicts it, has its whole 95% interval within +-5% of the layer,
 #     with the worst window, the sum of the values split from the other windows against the layer
 #     and the junction cost (2026-12-07, H100: decode PASS for 1B and 8B, prefill INCONCLUSIVE);
