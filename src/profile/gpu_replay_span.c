@@ -231,12 +231,12 @@ void lj_gpu_drop_stage_inputs(gpu_run *g) {
 
 int lj_gpu_record_stage_inputs(gpu_run *g, const lj_cuda_batch *b) {
   lj_gpu_drop_stage_inputs(g);
-  int64_t free_b = 0, total_b = 0;
-  int64_t max_bytes = lj_cuda_device_memory(g->o->device, &free_b, &total_b) == 0
-                          ? (int64_t)((double)free_b * LJ_GPU_STAGE_INPUTS_FREE_SHARE)
-                          : (int64_t)1 << 30;
+  int64_t free_b = 0, total_b = 0, max_bytes = (int64_t)1 << 30;
+  if (lj_cuda_device_memory(g->o->device, &free_b, &total_b) == 0)
+    max_bytes = (int64_t)((double)free_b * LJ_GPU_STAGE_INPUTS_FREE_SHARE);
+  lj_clear_error();
   int rc = lj_cuda_stage_inputs_capture(g->e, b, max_bytes, &g->stage_in);
-  if (rc == LJ_EINVAL || rc == LJ_ENOMEM || rc == LJ_EUNSUPPORTED) {
+  if (rc == LJ_ENOMEM || rc == LJ_EUNSUPPORTED) {  // the preconditions and the memory: anything else is a failure
     if (!(g->stage_in_noted & 2))
       lj_profile_note(g->r, "Replays ran on the live buffers, not on each stage's recorded inputs: %s. A replayed "
                       "call then feeds the next (in-place norms and RoPE, stale buffers of stages left out): its "

@@ -763,8 +763,9 @@ static void test_stage_inputs(void **state) {
                         want_delta = record_of(e, &b, LJ_STAGE_FINAL_NORM, -1, 1, d),
                         want_x = record_of(e, &b, LJ_STAGE_FINAL_NORM, -1, 0, d),
                         qkv_rec = record_of(e, &b, LJ_STAGE_QKV, last, 0, d);
-  lj_cuda_acts out;
-  assert_int_equal(lj_cuda_stage_inputs_acts(e, LJ_STAGE_QKV, last, &b, &out), 1);  // scratch but its xn
+  lj_cuda_acts out;  // the scratch buffers: ROPE's acts point only qkv_in at a record
+  assert_int_equal(lj_cuda_stage_inputs_acts(e, LJ_STAGE_ROPE, last, &b, &out), 1);
+  std::vector<uint16_t> records = copy_bf16(out.qkv_in, (size_t)n * (c.n_heads + 2 * c.n_kv_heads) * c.head_dim);
   for (int without = -1; without < 2; without++) {  // the whole layer, without attn_norm, without rope
     lj_stage drop = without < 0 ? LJ_STAGE_NONE : without == 0 ? LJ_STAGE_ATTN_NORM : LJ_STAGE_ROPE;
     std::vector<lj_stage> order = run_order(drop);
@@ -778,8 +779,9 @@ static void test_stage_inputs(void **state) {
     if (copy_bf16(out.delta, d) != want_delta) fail_msg("without %s: down's delta is not the run's", lj_stage_name(drop));
     if (copy_bf16(out.xn, d) != want_xn) fail_msg("without %s: ffn_norm's xn is not the run's", lj_stage_name(drop));
     if (record_of(e, &b, LJ_STAGE_QKV, last, 0, d) != qkv_rec) fail_msg("a replay wrote into a record");
+    if (copy_bf16(out.qkv_in, records.size()) != records) fail_msg("a replay wrote into ROPE's record");
   }
-  // The same replay on the live buffers: x grows by delta at every call.
+  // The same replay on the live buffers: x grows by delta at every call, so one launch more changes it.
   lj_cuda_set_stage_inputs(e, NULL);
   lj_cuda_acts a = lj_cuda_engine_acts(e);
   std::vector<lj_stage> order = run_order(-1);
@@ -787,17 +789,20 @@ static void test_stage_inputs(void **state) {
   assert_int_equal(lj_cuda_replay_create_order(e, order.data(), (int)order.size(), &b, 3 * c.n_layers, &rp), 0);
   assert_int_equal(lj_cuda_replay_launch(rp, 4), 0);
   assert_int_equal(lj_cuda_synchronize(e), 0);
+  std::vector<uint16_t> live = copy_bf16(a.x, d);
+  assert_int_equal(lj_cuda_replay_launch(rp, 1), 0);
+  assert_int_equal(lj_cuda_synchronize(e), 0);
   lj_cuda_replay_free(rp);
-  if (copy_bf16(a.x, d) == want_x) fail_msg("the live replay did not drift: this test cannot tell records from live");
+  if (copy_bf16(a.x, d) == live) fail_msg("the live replay did not drift: this test cannot tell records from live");
   // Refused while a layer is skipped, in a fused mode and over max_bytes.
   lj_cuda_stage_inputs *no = NULL;
   assert_int_equal(lj_cuda_set_skip_layer(e, 1), 0);
-  assert_int_equal(lj_cuda_stage_inputs_capture(e, &b, 0, &no), LJ_EINVAL);
+  assert_int_equal(lj_cuda_stage_inputs_capture(e, &b, 0, &no), LJ_EUNSUPPORTED);
   assert_int_equal(lj_cuda_set_skip_layer(e, -1), 0);
   assert_int_equal(lj_cuda_set_fusion(e, LJ_FUSION_PRODUCTION), 0);
   assert_int_equal(lj_cuda_stage_inputs_capture(e, &b, 0, &no), LJ_EUNSUPPORTED);
   assert_int_equal(lj_cuda_set_fusion(e, LJ_FUSION_NONE), 0);
-  assert_int_equal(lj_cuda_stage_inputs_capture(e, &b, 1, &no), LJ_EINVAL);  // over max_bytes
+  assert_int_equal(lj_cuda_stage_inputs_capture(e, &b, 1, &no), LJ_ENOMEM);  // over max_bytes
   assert_null(no);
   lj_cuda_stage_inputs_free(in);
   lj_cuda_layer_inputs_free(li);

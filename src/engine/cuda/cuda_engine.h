@@ -344,8 +344,10 @@ int lj_cuda_replay_create_layer(lj_cuda_engine *e, const lj_stage *order, int n,
 // live buffers. While set on the engine (lj_cuda_set_stage_inputs), the replays created without
 // captured layer inputs run each of those stages on its record and write buffers that no stage
 // reads, so that every call of any set of stages, in any order, computes on the run's bytes.
-// bf16 weights and fusion none only (LJ_EUNSUPPORTED otherwise); LJ_EINVAL over max_bytes (> 0),
-// LJ_ENOMEM without the device memory (lj_cuda_stage_inputs_bytes; 1B, 128 tokens: 11 MiB a layer).
+// bf16 weights, fusion none, a decode attention without RoPE fused, no marks, skips or tensor
+// parallelism (LJ_EUNSUPPORTED otherwise); LJ_ENOMEM over max_bytes (> 0) or without the device
+// memory (lj_cuda_stage_inputs_bytes; 1B, 128 tokens: 11 MiB a layer); any other error is the
+// recording forward call's.
 typedef struct lj_cuda_stage_inputs lj_cuda_stage_inputs;
 int64_t lj_cuda_stage_inputs_bytes(const lj_cuda_engine *e, int n_tokens);
 int lj_cuda_stage_inputs_capture(lj_cuda_engine *e, const lj_cuda_batch *b, int64_t max_bytes,

@@ -9,6 +9,7 @@
 // the same call gives the same bytes however often and in whatever company it runs.
 #include <stdlib.h>
 
+#include "engine/cuda/attn_decode_variant.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_engine_internal.h"
 
@@ -127,14 +128,16 @@ int lj_cuda_stage_inputs_capture(lj_cuda_engine *e, const lj_cuda_batch *b, int6
                                  lj_cuda_stage_inputs **out) {
   *out = NULL;
   if (e->marks_on || e->skip_mask || e->skip_layer_plus1 || e->group_degree > 1)
-    return LJ_FAIL(LJ_EINVAL, "recording the stages' inputs: stage marks, skipped stages, skipped layers and "
+    return LJ_FAIL(LJ_EUNSUPPORTED, "recording the stages' inputs: stage marks, skipped stages, skipped layers and "
                    "tensor parallelism must be off");
-  if (e->fusion != LJ_FUSION_NONE || e->layers[0].wqkv.q)
-    return LJ_FAIL(LJ_EUNSUPPORTED, "recording the stages' inputs: bf16 weights and fusion none only (the fused "
-                   "kernels and FP8's quantised activations keep inputs of their own)");
+  // one_rope: a replay's ATTN runs rope+attn, which has no record of its own
+  if (e->fusion != LJ_FUSION_NONE || e->layers[0].wqkv.q || lj_attn_decode_fuses_rope(e->attn_decode) == 1)
+    return LJ_FAIL(LJ_EUNSUPPORTED, "recording the stages' inputs: bf16 weights, fusion none and a decode attention "
+                   "that does not fuse RoPE only (the fused kernels and FP8's quantised activations keep inputs of "
+                   "their own)");
   int64_t bytes = lj_cuda_stage_inputs_bytes(e, b->n_tokens);
   if (max_bytes > 0 && bytes > max_bytes)
-    return LJ_FAIL(LJ_EINVAL, "recording the stages' inputs: %d tokens x %d layers need %.0f MiB of device memory, "
+    return LJ_FAIL(LJ_ENOMEM, "recording the stages' inputs: %d tokens x %d layers need %.0f MiB of device memory, "
                    "over the limit of %.0f MiB", b->n_tokens, e->cfg.n_layers, (double)bytes / 1048576.0,
                    (double)max_bytes / 1048576.0);
   lj_cuda_stage_inputs *in = (lj_cuda_stage_inputs *)calloc(1, sizeof *in);

@@ -18,12 +18,14 @@ struct lj_cuda_replay {
 
 typedef lj_cuda_replay_what replay_what;
 
-// Stage st of `layer` in a replay: on its recorded inputs where the engine holds them and the replay
-// restores no layer input of its own (stage_inputs.cu), else on the live buffers.
-static int run_stage(lj_cuda_engine *e, const replay_what *w, lj_stage st, int layer, const lj_cuda_batch *b) {
+// Stage st in a replay, on the weights of layer `weights` (a shadow copy's index with w->shadow) and
+// on the recorded inputs of layer `layer` where the engine holds them and the replay restores no
+// layer input of its own (stage_inputs.cu), else on the live buffers.
+static int run_stage(lj_cuda_engine *e, const replay_what *w, lj_stage st, int weights, int layer,
+                     const lj_cuda_batch *b) {
   lj_cuda_acts rec;
-  if (!w->in && lj_cuda_stage_inputs_acts(e, st, layer, b, &rec)) return lj_cuda_run_stage(e, st, layer, b, &rec);
-  return lj_cuda_run_stage(e, st, layer, b, &e->acts);
+  if (!w->in && lj_cuda_stage_inputs_acts(e, st, layer, b, &rec)) return lj_cuda_run_stage(e, st, weights, b, &rec);
+  return lj_cuda_run_stage(e, st, weights, b, &e->acts);
 }
 
 // One ordered call on `layer`: its captured input first (w->in), the stages on the shadow weights
@@ -36,7 +38,7 @@ static int record_order_call(lj_cuda_engine *e, const replay_what *w, const lj_c
   int rc = 0;
   for (int k = 0; k < w->n && rc == 0; k++)
     if (w->order[k] == LJ_CUDA_CALIBRATION) rc = lj_cuda_calibration_run(e, layer);
-    else rc = run_stage(e, w, w->order[k], w->shadow ? shadow_i : layer, b);
+    else rc = run_stage(e, w, w->order[k], w->shadow ? shadow_i : layer, layer, b);
   e->layers = own;
   return rc;
 }
@@ -53,7 +55,7 @@ static int record(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *
     lj_stage first = w->first, last = w->last;
     int layer = lj_stage_is_per_layer(first) ? i % n_layers : -1;
     if (first == last) {  // one stage, simple or composite
-      LJ_TRY(run_stage(e, w, first, layer, b));
+      LJ_TRY(run_stage(e, w, first, layer, layer, b));
       continue;
     }
     for (int st = first; st <= (int)last; st++) {
@@ -61,7 +63,7 @@ static int record(lj_cuda_engine *e, const replay_what *w, const lj_cuda_batch *
       if (run == LJ_STAGE_NONE) continue;  // not run at this degree
       lj_stage_parts(run, NULL, &end);
       if (end > last) run = (lj_stage)st, end = run;  // the span ends inside the composite
-      LJ_TRY(run_stage(e, w, run, layer, b));
+      LJ_TRY(run_stage(e, w, run, layer, layer, b));
       st = (int)end;
     }
   }
