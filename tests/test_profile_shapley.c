@@ -307,12 +307,18 @@ static void test_whole_layer_repeats(void **state) {
   add_game(&r, LJ_PHASE_PREFILL, 0);
   const double f[LJ_LAYER_WHOLE_REPEATS - 1] = {1.10, 0.94, 1.06, 1.15};
   for (int t = 0; t < R; t++)
-    for (int j = 1; j < LJ_LAYER_WHOLE_REPEATS; j++)
+    for (int j = 1; j < LJ_LAYER_WHOLE_REPEATS; j++) {
       add_trial(&r, LJ_METHOD_LOO, LJ_PHASE_PREFILL, LJ_STAGE_NONE, j, t, f[j - 1] * value(-1, 0) * noise(t));
+      if (t == 1 && j == 2) r.trials[r.n_trials - 1].t.window_flags |= LJ_WINDOW_POWER_CAP;
+    }
   assert_int_equal(lj_profile_analyze(&r, NULL, NULL, 0, 0), 0);
   const lj_shapley_check *pc = &r.shapley[LJ_PHASE_PREFILL];
   REL(pc->full_j.mean, 1.05 * value(-1, 0), 1e-9);
   REL(pc->residual_pct, 100 * (N / 2.0 - 1) * 0.05 / 1.05, 1e-6);
+  // the repeats are one group in the power-cap note: one window of all the rounds' repeats
+  char want[64];
+  snprintf(want, sizeof want, "loo prefill layer 1 of %d", R * LJ_LAYER_WHOLE_REPEATS);
+  if (!strstr(r.notes, want)) fail_msg("no \"%s\" in the notes: %s", want, r.notes);
   lj_profile_result_free(&r);
 }
 

@@ -64,7 +64,12 @@ def windows(d, phase, what):
             seq, name = RUN[:k + 1], "prefix .." + st
         else:
             continue
-        w.setdefault(name, (seq, {}))[1][r] = per_call(t, what)
+        # the whole layer is measured several times a round (its repeats, variants 0 ..): their mean
+        w.setdefault(name, (seq, {}, {}))
+        _, by_round, count = w[name]
+        n = count[r] = count.get(r, 0) + 1
+        x = per_call(t, what)
+        by_round[r] = x if n == 1 else by_round[r] + (x - by_round[r]) / n
     by_kv = {}
     for t in d["trials"]:
         if t["phase"] == phase and t["method"] == "isolation" and t["stage"] in RUN:

@@ -4,7 +4,7 @@
 // alone (its isolation estimate); the permuted orders bound how much the
 // layer's energy depends on its stages' order. The additive check (the sum of
 // the Shapley values against the whole layer) is what can prove it wrong. The
-// rounds' windows are short (0.4 x --replay-seconds): the split is made by both
+// rounds' windows are short (0.5 x --replay-seconds): the split is made by both
 // sources and is the power samples' where every window and every isolation
 // estimate has them (docs/attribution.md §1b), the counter's beside it. The layer's own game
 // (shapley_layer.h) is fitted to every window of the rounds (the whole layer, the sequence

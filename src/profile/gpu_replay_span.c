@@ -256,8 +256,20 @@ int lj_gpu_record_stage_inputs(gpu_run *g, const lj_cuda_batch *b) {
   return 0;
 }
 
+// Tensor parallelism: the ranks' replays run on their live buffers (said once).
+static void note_tp_live(gpu_run *g) {
+  if (g->stage_in_noted & 2) return;
+  lj_profile_note(g->r, "Replays ran on the live buffers, not on each stage's recorded inputs: the ranks of --tp %d "
+                  "keep no records. A replayed call then feeds the next: its data drift from the run's "
+                  "(docs/attribution.md 2a).", g->r->plan.tp_degree);
+  g->stage_in_noted |= 2;
+}
+
 int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b) {
-  if (g->tp) return lj_gpu_tp_prefill_state(g, b);
+  if (g->tp) {
+    note_tp_live(g);
+    return lj_gpu_tp_prefill_state(g, b);
+  }
   lj_gpu_drop_stage_inputs(g);
   LJ_TRY(lj_gpu_unit_prefill(g));
   int *zeros = g->prompt_lens + g->o->batch;
@@ -267,7 +279,10 @@ int lj_gpu_prefill_state(gpu_run *g, lj_cuda_batch *b) {
 }
 
 int lj_gpu_decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b) {
-  if (g->tp) return lj_gpu_tp_decode_state_at(g, kv, b);
+  if (g->tp) {
+    note_tp_live(g);
+    return lj_gpu_tp_decode_state_at(g, kv, b);
+  }
   const lj_profile_options *o = g->o;
   lj_gpu_drop_stage_inputs(g);
   LJ_TRY(lj_gpu_unit_prefill(g));
