@@ -15,6 +15,8 @@
 // ---------------------------------------------------------------- summaries
 
 double lj_stats_mean(const double *x, size_t n);    // NAN when n == 0
+// The mean of n values after x, the n-th, joins the mean of the first n - 1 (n >= 1).
+static inline double lj_stats_mean_add(double mean, double x, int n) { return n > 1 ? mean + (x - mean) / n : x; }
 double lj_stats_stddev(const double *x, size_t n);  // sample (n - 1); NAN when n < 2
 
 // Mean of n independent values with its Student-t interval.

@@ -18,10 +18,10 @@ void lj_analyze_power_cap(lj_profile_result *r) {
     int first = 1, n = 0, capped = 0;  // the first capped trial of its group names the group
     for (size_t j = 0; j < r->n_trials; j++) {
       const lj_profile_trial *u = &r->trials[j];
-      // the whole layer's repeats in the Shapley rounds (leave-one-out of no stage, variants 0 ..) are one group
-      int repeats = t->method == LJ_METHOD_LOO && t->key.stage == LJ_STAGE_NONE;
+      // the whole layer's repeats in the Shapley rounds are one group
       if (u->method != t->method || u->key.phase != t->key.phase || u->key.stage != t->key.stage ||
-          u->key.kv_len != t->key.kv_len || (u->variant != t->variant && !repeats) || u->groups != t->groups)
+          u->key.kv_len != t->key.kv_len || (u->variant != t->variant && !lj_trial_whole_layer(t)) ||
+          u->groups != t->groups)
         continue;
       n++;
       if (u->t.window_flags & LJ_WINDOW_POWER_CAP) {

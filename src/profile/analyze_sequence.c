@@ -38,14 +38,14 @@ static void sequence_prefix_of(const lj_profile_result *r, lj_phase ph, lj_stage
     const lj_profile_trial *t = &r->trials[i];
     // the whole layer: the last prefix, or the Shapley rounds' whole layer (the same replay, measured
     // LJ_LAYER_WHOLE_REPEATS times a round: their mean)
-    int whole = last == LAST && t->method == LJ_METHOD_LOO && t->key.stage == LJ_STAGE_NONE;
+    int whole = last == LAST && lj_trial_whole_layer(t);
     if (!whole && (t->method != LJ_METHOD_SEQUENCE || t->key.stage != last)) continue;
     lj_trial_per_call v;
     if (t->key.phase != ph || t->trial < 0 || t->trial >= MAX_ROUNDS || !lj_analyze_trial_per_call(t, &v)) continue;
     int k = t->trial, n = whole ? ++out->have[k] : (out->have[k] = 1);
     double *dst[] = {&out->gross[k], &out->dyn[k], &out->time[k], &out->sgross[k], &out->sdyn[k]};
     const double src[] = {v.gross, v.dyn, v.time, v.sgross, v.sdyn};
-    for (int j = 0; j < 5; j++) *dst[j] = n > 1 ? *dst[j] + (src[j] - *dst[j]) / n : src[j];
+    for (int j = 0; j < 5; j++) *dst[j] = lj_stats_mean_add(*dst[j], src[j], n);
     out->flags |= t->t.window_flags & LJ_WINDOW_POWER_CAP;
   }
 }

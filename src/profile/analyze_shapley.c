@@ -27,17 +27,18 @@ enum { FIG_DYN, FIG_GROSS, FIG_TIME, FIG_SDYN, FIG_SGROSS };
 // (variants 0 ..): its round's figure is their mean.
 static void by_round(const lj_profile_result *r, lj_profile_method m, lj_phase ph, lj_stage st, int variant,
                      int what, double *out) {
-  int whole = m == LJ_METHOD_LOO && st == LJ_STAGE_NONE && variant == 0, n[MAX_ROUNDS] = {0};
+  int n[MAX_ROUNDS] = {0};
   for (int i = 0; i < MAX_ROUNDS; i++) out[i] = NAN;
   for (size_t i = 0; i < r->n_trials; i++) {
     const lj_profile_trial *t = &r->trials[i];
     lj_trial_per_call v;
-    if (t->method != m || t->key.phase != ph || t->key.stage != st || (t->variant != variant && !whole) ||
-        t->trial < 0 || t->trial >= MAX_ROUNDS || !lj_analyze_trial_per_call(t, &v))
+    if (t->method != m || t->key.phase != ph || t->key.stage != st ||
+        (t->variant != variant && !(variant == 0 && lj_trial_whole_layer(t))) || t->trial < 0 ||
+        t->trial >= MAX_ROUNDS || !lj_analyze_trial_per_call(t, &v))
       continue;
     const double fig[] = {v.dyn, v.gross, v.time, v.sdyn, v.sgross};
     int k = t->trial;
-    out[k] = n[k]++ ? out[k] + (fig[what] - out[k]) / n[k] : fig[what];
+    out[k] = lj_stats_mean_add(out[k], fig[what], ++n[k]);
   }
 }
 

@@ -182,6 +182,11 @@ typedef struct {
   int variant;                   // order: lj_layer_order_name's index; known answer: lj_known_variant
   lj_replay_trial t;
 } lj_profile_trial;
+// 1 for a window of the whole layer in the Shapley rounds (leave-one-out of no stage): one of the
+// round's LJ_LAYER_WHOLE_REPEATS, whatever its variant; a round's figure is their mean.
+static inline int lj_trial_whole_layer(const lj_profile_trial *t) {
+  return t->method == LJ_METHOD_LOO && t->key.stage == LJ_STAGE_NONE;
+}
 
 // One replayed stage: estimate, analytic work, efficiency and its calls per unit of the phase.
 // Sequence estimates: the mean over trial rounds of (prefix to this stage - prefix to the one

@@ -7,7 +7,9 @@
 // operands (held_outputs.cu), so such windows measured other data, not other stages.
 // Here each stage reads its own record and writes a scratch buffer that no stage reads:
 // the same call gives the same bytes however often and in whatever company it runs.
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/cuda/attn_decode_variant.h"
 #include "engine/cuda/cuda_check.h"
@@ -22,39 +24,65 @@ struct lj_cuda_stage_inputs {
   lj_cuda_acts scratch;          // outputs nobody reads
 };
 
-// How many buffers stage st reads and their widths per token (0 buffers: not recorded, composites included).
+// What stage st reads, described once for recording and replaying: up to two buffers, each the
+// lj_cuda_acts field the run reads it from (live), the field a replay points at its record (rec:
+// x_in and qkv_in where the stage writes that buffer in place) and its width per token. No buffers:
+// not recorded (composites, embed, LM head, sample, the all-reduces).
+enum { W_DIM, W_QKV, W_Q, W_GU, W_H };
+typedef struct {
+  size_t live, rec;
+  int width;
+} input;
 typedef struct {
   int n;
-  size_t width[2];
+  input in[2];
 } reads;
 
-static reads stage_reads(const lj_cuda_engine *e, lj_stage st) {
-  size_t d = (size_t)e->cfg.dim, h = (size_t)e->cfg.hidden_dim;
+#define IN(live, rec, w) {offsetof(lj_cuda_acts, live), offsetof(lj_cuda_acts, rec), w}
+static reads stage_reads(lj_stage st) {
   switch (st) {
     case LJ_STAGE_ATTN_NORM:
     case LJ_STAGE_FFN_NORM:
-    case LJ_STAGE_FINAL_NORM: return (reads){2, {d, d}};  // x, delta
+    case LJ_STAGE_FINAL_NORM: return (reads){2, {IN(x, x_in, W_DIM), IN(delta, delta, W_DIM)}};
     case LJ_STAGE_QKV:
-    case LJ_STAGE_GATE_UP: return (reads){1, {d, 0}};     // xn
-    case LJ_STAGE_ROPE:
-    case LJ_STAGE_ATTN: return (reads){1, {(size_t)e->qkv_dim, 0}};
-    case LJ_STAGE_O_PROJ: return (reads){1, {(size_t)e->q_dim, 0}};
-    case LJ_STAGE_SWIGLU: return (reads){1, {2 * h, 0}};
-    case LJ_STAGE_DOWN: return (reads){1, {h, 0}};
-    default: return (reads){0, {0, 0}};
+    case LJ_STAGE_GATE_UP: return (reads){1, {IN(xn, xn, W_DIM)}};
+    case LJ_STAGE_ROPE: return (reads){1, {IN(qkv, qkv_in, W_QKV)}};
+    case LJ_STAGE_ATTN: return (reads){1, {IN(qkv, qkv, W_QKV)}};
+    case LJ_STAGE_O_PROJ: return (reads){1, {IN(attn, attn, W_Q)}};
+    case LJ_STAGE_SWIGLU: return (reads){1, {IN(gu, gu, W_GU)}};
+    case LJ_STAGE_DOWN: return (reads){1, {IN(h, h, W_H)}};
+    default: return (reads){0, {}};
   }
+}
+#undef IN
+
+static size_t width(const lj_cuda_engine *e, int w) {
+  size_t h = (size_t)e->cfg.hidden_dim;
+  return w == W_QKV ? (size_t)e->qkv_dim : w == W_Q ? (size_t)e->q_dim : w == W_GU ? 2 * h : w == W_H ? h
+                                                                                                  : (size_t)e->cfg.dim;
+}
+
+// The pointer field at `offset` of an lj_cuda_acts (void * or const void *: memcpy, not a cast).
+static const void *field(const lj_cuda_acts *a, size_t offset) {
+  const void *p;
+  memcpy(&p, (const char *)a + offset, sizeof p);
+  return p;
+}
+
+// One layer's records, in rows of one token (the final norm's are counted apart).
+static size_t layer_width(const lj_cuda_engine *e) {
+  size_t w = 0;
+  for (int st = 0; st < LJ_STAGE_COUNT; st++) {
+    reads r = stage_reads((lj_stage)st);
+    for (int k = 0; st != LJ_STAGE_FINAL_NORM && k < r.n; k++) w += width(e, r.in[k].width);
+  }
+  return w;
 }
 
 int64_t lj_cuda_stage_inputs_bytes(const lj_cuda_engine *e, int n_tokens) {
-  size_t per_layer = 0, scratch;
-  for (int st = 0; st < LJ_STAGE_COUNT; st++)
-    if (st != LJ_STAGE_FINAL_NORM) {
-      reads r = stage_reads(e, (lj_stage)st);
-      per_layer += r.width[0] + r.width[1];
-    }
   size_t d = (size_t)e->cfg.dim, h = (size_t)e->cfg.hidden_dim;
-  scratch = 4 * d + (size_t)e->qkv_dim + (size_t)e->q_dim + 3 * h;  // x, xn, delta, xf, qkv, attn, gu, h
-  return (int64_t)(sizeof(bf16) * (size_t)n_tokens * (per_layer * (size_t)e->cfg.n_layers + 2 * d + scratch));
+  size_t scratch = 4 * d + (size_t)e->qkv_dim + (size_t)e->q_dim + 3 * h;  // x, xn, delta, xf, qkv, attn, gu, h
+  return (int64_t)(sizeof(bf16) * (size_t)n_tokens * (layer_width(e) * (size_t)e->cfg.n_layers + 2 * d + scratch));
 }
 
 static bf16 *rec(const lj_cuda_stage_inputs *in, int layer, lj_stage st, int k) {
@@ -65,46 +93,20 @@ static bf16 *rec(const lj_cuda_stage_inputs *in, int layer, lj_stage st, int k) 
 // The acts stage st of `layer` (-1: FINAL_NORM) runs on: its inputs the records, its outputs scratch.
 static lj_cuda_acts acts_of(const lj_cuda_stage_inputs *in, int layer, lj_stage st) {
   lj_cuda_acts a = in->scratch;
-  bf16 *r0 = rec(in, layer, st, 0), *r1 = rec(in, layer, st, 1);
-  switch (st) {
-    case LJ_STAGE_ATTN_NORM:
-    case LJ_STAGE_FFN_NORM:
-    case LJ_STAGE_FINAL_NORM: a.x_in = r0, a.delta = r1; break;
-    case LJ_STAGE_QKV:
-    case LJ_STAGE_GATE_UP: a.xn = r0; break;
-    case LJ_STAGE_ROPE: a.qkv_in = r0; break;
-    case LJ_STAGE_ATTN: a.qkv = r0; break;
-    case LJ_STAGE_O_PROJ: a.attn = r0; break;
-    case LJ_STAGE_SWIGLU: a.gu = r0; break;
-    case LJ_STAGE_DOWN: a.h = r0; break;
-    default: break;
+  reads r = stage_reads(st);
+  for (int k = 0; k < r.n; k++) {
+    const void *p = rec(in, layer, st, k);
+    memcpy((char *)&a + r.in[k].rec, &p, sizeof p);
   }
   return a;
 }
 
-// The live buffers stage st reads, in stage_reads' order.
-static const void *live(const lj_cuda_engine *e, lj_stage st, int k) {
-  const lj_cuda_acts *a = &e->acts;
-  switch (st) {
-    case LJ_STAGE_ATTN_NORM:
-    case LJ_STAGE_FFN_NORM:
-    case LJ_STAGE_FINAL_NORM: return k ? a->delta : a->x;
-    case LJ_STAGE_QKV:
-    case LJ_STAGE_GATE_UP: return a->xn;
-    case LJ_STAGE_ROPE:
-    case LJ_STAGE_ATTN: return a->qkv;
-    case LJ_STAGE_O_PROJ: return a->attn;
-    case LJ_STAGE_SWIGLU: return a->gu;
-    case LJ_STAGE_DOWN: return a->h;
-    default: return NULL;
-  }
-}
-
 static int record_inputs(lj_cuda_engine *e, lj_cuda_stage_inputs *in, int layer, lj_stage st) {
-  reads r = stage_reads(e, st);
+  reads r = stage_reads(st);
   for (int k = 0; k < r.n; k++)
-    CUDA_CHECK(cudaMemcpyAsync(rec(in, layer, st, k), live(e, st, k), sizeof(bf16) * r.width[k] * in->n_tokens,
-                               cudaMemcpyDeviceToDevice, e->stream));
+    CUDA_CHECK(cudaMemcpyAsync(rec(in, layer, st, k), field(&e->acts, r.in[k].live),
+                               sizeof(bf16) * width(e, r.in[k].width) * in->n_tokens, cudaMemcpyDeviceToDevice,
+                               e->stream));
   return 0;
 }
 
@@ -144,10 +146,9 @@ int lj_cuda_stage_inputs_capture(lj_cuda_engine *e, const lj_cuda_batch *b, int6
   if (!in) return LJ_FAIL(LJ_ENOMEM, "out of host memory");
   in->n_layers = e->cfg.n_layers, in->n_tokens = b->n_tokens, in->dim = e->cfg.dim;
   for (int st = 0; st < LJ_STAGE_COUNT; st++) {
-    if (st == LJ_STAGE_FINAL_NORM) continue;
-    reads r = stage_reads(e, (lj_stage)st);
-    in->at[0][st] = in->per_layer, in->per_layer += r.width[0];
-    in->at[1][st] = in->per_layer, in->per_layer += r.width[1];
+    reads r = stage_reads((lj_stage)st);
+    for (int k = 0; st != LJ_STAGE_FINAL_NORM && k < r.n; k++)
+      in->at[k][st] = in->per_layer, in->per_layer += width(e, r.in[k].width);
   }
   in->final_at = in->per_layer * (size_t)in->n_layers;
   cudaError_t err = cudaMalloc(&in->mem, (size_t)bytes);
@@ -182,7 +183,7 @@ int lj_cuda_stage_inputs_capture(lj_cuda_engine *e, const lj_cuda_batch *b, int6
 int lj_cuda_stage_inputs_acts(const lj_cuda_engine *e, lj_stage st, int layer, const lj_cuda_batch *b,
                               lj_cuda_acts *a) {
   const lj_cuda_stage_inputs *in = e->stage_in;
-  if (!in || b->n_tokens != in->n_tokens || stage_reads(e, st).n == 0 || layer >= in->n_layers ||
+  if (!in || b->n_tokens != in->n_tokens || stage_reads(st).n == 0 || layer >= in->n_layers ||
       (layer < 0) != (st == LJ_STAGE_FINAL_NORM))
     return 0;
   *a = acts_of(in, layer, st);
