@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/progress.h"
+#include "profile/part_times.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/cuda_generate.h"
 #include "profile/profile_analyze.h"
@@ -54,6 +55,7 @@ typedef struct {
   // The current state's recorded stage inputs (lj_gpu_record_stage_inputs), set on e; noted once.
   lj_cuda_stage_inputs *stage_in;
   int stage_in_noted;
+  lj_part_times parts;  // wall time of each part of the run, noted at its end
 } gpu_run;
 
 int lj_gpu_interrupted(const gpu_run *g);

@@ -32,6 +32,15 @@ static int plan(gpu_run *g) {
   return 0;
 }
 
+// Runs one part of the profile and adds its wall time to the part's total (the run's notes).
+#define PART(g, name, expr)                        \
+  do {                                             \
+    lj_part_start(&(g)->parts, lj_mono_ns());      \
+    int part_rc_ = (expr);                         \
+    lj_part_end(&(g)->parts, name, lj_mono_ns());  \
+    if (part_rc_ < 0) return part_rc_;             \
+  } while (0)
+
 static int measure(gpu_run *g) {
   const lj_profile_options *o = g->o;
   lj_profile_result *r = g->r;
@@ -49,12 +58,12 @@ static int measure(gpu_run *g) {
                                                   (r->plan.known_answer_bytes > 0 ? 2 * phases : 0));
   LJ_TRY(lj_profile_meter_start(&g->m));
   // Load: repeated (at most 5 times) until the window is long enough.
-  LJ_TRY(lj_gpu_phase_window(g, LJ_PHASE_LOAD, 0, 0, lj_gpu_unit_load, 5));
+  PART(g, "load", lj_gpu_phase_window(g, LJ_PHASE_LOAD, 0, 0, lj_gpu_unit_load, 5));
   STOP_IF_INTERRUPTED(g);
   if (!g->e) return LJ_FAIL(LJ_EINVAL, "profile: the model did not load");
   LJ_TRY(lj_profile_prompt_build(o, &r->plan.config, g->ckpt_dir, &g->prompt, r));
   // Warm-up: cuBLASLt plans, the decode graph, the generated ids for detokenize.
-  LJ_TRY(lj_gpu_phase_rounds(g, lj_gpu_unit_prefill, lj_gpu_unit_decode));
+  PART(g, "phase windows", lj_gpu_phase_rounds(g, lj_gpu_unit_prefill, lj_gpu_unit_decode));
   if (fused)
     lj_profile_note(r, "--fusion %s: decode runs the composite stages attn_norm+qkv and ffn_norm+gate_up+swiglu; its "
                        "stage table (timeline, isolation, head fit) lists them and the stages that stay unfused. Prefill "
@@ -64,15 +73,15 @@ static int measure(gpu_run *g) {
                        "simple stages) and the MLP ablation (with gate_up, swiglu and down skipped the composite runs "
                        "its norm alone, so the saving would mix the stages' cost with the fusion's); the attention "
                        "ablation runs.", r->plan.fusion);
-  if (o->timeline) LJ_TRY(lj_gpu_run_timeline(g));
+  if (o->timeline) PART(g, "timeline", lj_gpu_run_timeline(g));
   STOP_IF_INTERRUPTED(g);
-  LJ_TRY(lj_gpu_replay_prefill(g));
-  if (o->sequence || o->shapley) LJ_TRY(lj_gpu_sequence_prefill(g));
-  LJ_TRY(lj_gpu_replay_decode(g));
-  if (o->per_layer) LJ_TRY(lj_gpu_layers(g));
-  if (o->per_layer) LJ_TRY(lj_gpu_layer_skips(g));
-  if (r->plan.known_answer_bytes > 0) LJ_TRY(lj_gpu_known_answer(g));
-  if (o->ablation) LJ_TRY(lj_gpu_run_ablation(g));
+  PART(g, "prefill isolation", lj_gpu_replay_prefill(g));
+  if (o->sequence || o->shapley) PART(g, "prefill rounds", lj_gpu_sequence_prefill(g));
+  PART(g, "decode isolation and rounds", lj_gpu_replay_decode(g));
+  if (o->per_layer) PART(g, "per-layer", lj_gpu_layers(g));
+  if (o->per_layer) PART(g, "layer skips", lj_gpu_layer_skips(g));
+  if (r->plan.known_answer_bytes > 0) PART(g, "known answer", lj_gpu_known_answer(g));
+  if (o->ablation) PART(g, "ablations", lj_gpu_run_ablation(g));
   return 0;
 }
 
@@ -183,14 +192,17 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   g.rng = o->seed ^ 0x9E3779B97F4A7C15ull;
   r->cond.begin_wall_ns = lj_wall_ns();
   lj_cuda_driver_version(r->cond.cuda_driver, (int)sizeof r->cond.cuda_driver);
+  lj_part_times_init(&g.parts, lj_mono_ns());
   int rc = plan(&g);
   if (rc == 0) rc = lj_gpu_run_alloc(&g);
   if (rc == 0) rc = lj_profile_meter_open(&g.m, o, r);
+  lj_part_end(&g.parts, "plan, meter and idle", lj_mono_ns());
   if (rc == 0) rc = measure(&g);
   // Whatever happened, keep what was measured: stop, collect, analyse.
   int keep_rc = rc;
   char keep_msg[1024];
   snprintf(keep_msg, sizeof keep_msg, "%s", lj_error_message());
+  lj_part_start(&g.parts, lj_mono_ns());
   if (g.m.sampler) {
     int src = lj_profile_meter_stop(&g.m, r);
     // the cool-down: the card at its warmest, the context open (only after a whole run)
@@ -203,6 +215,7 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
     collect(&g);
     if (keep_rc == 0 && src < 0) keep_rc = src, snprintf(keep_msg, sizeof keep_msg, "%s", lj_error_message());
   }
+  lj_part_end(&g.parts, "cool-down", lj_mono_ns());
   if (keep_rc == 0 && o->overhead && g.e) {
     keep_rc = lj_gpu_run_overhead(&g);
     if (keep_rc < 0) snprintf(keep_msg, sizeof keep_msg, "%s", lj_error_message());
@@ -212,7 +225,12 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   lj_gpu_finish_conditions(r);
   if (keep_rc < 0) lj_profile_note(r, "The run stopped early: %s.", keep_msg);
   r->complete = keep_rc == 0;
+  lj_part_end(&g.parts, "overhead", lj_mono_ns());
   int arc = lj_profile_analyze(r, &g.raw, g.m.power, g.m.n_power, g.m.dev);
+  lj_part_end(&g.parts, "analysis", lj_mono_ns());
+  char parts[768];
+  lj_part_times_format(&g.parts, lj_mono_ns(), parts, sizeof parts);
+  lj_profile_note(r, "Wall time by part: %s.", parts);
   if (arc == 0 && isfinite(r->stamp_cost_s))
     lj_profile_note(r, "In-situ times per call have %.2f us taken off each stage call: the cost of one timestamp "
                        "kernel, from the timeline's overhead.", r->stamp_cost_s * 1e6);
