@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the portable GPU binaries and packs them with what the GPU host may lack, so a host with
-# only the NVIDIA driver, CUDA 13 and python3 can run every script here: llamajoule, bench_engine
+# only the NVIDIA driver, CUDA 13 and python3 can run every script here: llamajoule, bench_engine, bench_spacer
 # and the GPU tests (static SQLite, jansson and PCRE2), cmocka, jq and its libraries, the Llama 3
 # tokenizer.json (from node_modules: run scripts/setup.sh first).
 #   bash scripts/gpu/bundle.sh [BUILD_DIR [BUNDLE]]     (default build-gpu, build-gpu/bundle.tar.xz)
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 build=${1:-build-gpu}
 bundle=${2:-$build/bundle.tar.xz}
 targets=(llamajoule bench_engine test_cuda_fp8 test_cuda_kernels test_attn_decode test_cuda_engine test_cuda_tp
-         test_cuda_profiling)
+         test_cuda_profiling bench_spacer)
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLLAMAJOULE_PORTABLE=ON | grep -E "llamajoule|Error" >&2 || true
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" >&2
 stage=$(mktemp -d)

@@ -28,6 +28,8 @@
 //   - replays on recorded stage inputs: the records are the run's, and the whole layer or the
 //     layer without a stage, replayed again and again, computes the run's bytes (the live
 //     buffers drift).
+//   - the spacer: refused while off, out of range or listed twice; in an order it idles the GPU
+//     for its time in every call.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -809,6 +811,42 @@ static void test_stage_inputs(void **state) {
   lj_cuda_engine_free(e);
 }
 
+// The spacer (spacer.cu): refused while off or out of range, listed at most once; in an order it
+// keeps the GPU idle for its time in every call (a replay of calls x (attn_norm + a 50 us spacer)
+// takes >= calls x 50 us).
+static void test_spacer(void **state) {
+  (void)state;
+  lj_model_config c;
+  std::vector<int> ids;
+  lj_cuda_batch b;
+  lj_cuda_engine *e = engine_at_prefill(&c, &ids, 12, &b);
+  const lj_stage with[2] = {LJ_STAGE_ATTN_NORM, LJ_CUDA_SPACER}, twice[3] = {LJ_CUDA_SPACER, LJ_STAGE_QKV, LJ_CUDA_SPACER};
+  lj_cuda_replay *rp = NULL;
+  assert_int_equal(lj_cuda_replay_create_order(e, with, 2, &b, 4, &rp), LJ_EINVAL);  // off
+  assert_int_equal(lj_cuda_set_spacer(e, -1), LJ_EINVAL);
+  assert_int_equal(lj_cuda_set_spacer(e, 2000000000LL), LJ_EINVAL);
+  assert_int_equal(lj_cuda_set_spacer(e, 50000), 0);
+  assert_int_equal(lj_cuda_replay_create_order(e, twice, 3, &b, 4, &rp), LJ_EINVAL);
+  const int calls = 4 * c.n_layers;
+  assert_int_equal(lj_cuda_replay_create_order(e, with, 2, &b, calls, &rp), 0);
+  cudaStream_t st = (cudaStream_t)lj_cuda_engine_stream(e);
+  cudaEvent_t t0, t1;
+  GPU_OK(cudaEventCreate(&t0));
+  GPU_OK(cudaEventCreate(&t1));
+  GPU_OK(cudaEventRecord(t0, st));
+  assert_int_equal(lj_cuda_replay_launch(rp, 2), 0);
+  GPU_OK(cudaEventRecord(t1, st));
+  assert_int_equal(lj_cuda_synchronize(e), 0);
+  float ms = 0;
+  GPU_OK(cudaEventElapsedTime(&ms, t0, t1));
+  if (ms < 2 * calls * 0.050f) fail_msg("%d calls with a 50 us spacer took %.3f ms", 2 * calls, ms);
+  lj_cuda_replay_free(rp);
+  GPU_OK(cudaEventDestroy(t0));
+  GPU_OK(cudaEventDestroy(t1));
+  assert_int_equal(lj_cuda_set_spacer(e, 0), 0);
+  lj_cuda_engine_free(e);
+}
+
 int main(void) {
   gpu_test_require_device();
   const struct CMUnitTest tests[] = {
@@ -825,6 +863,7 @@ int main(void) {
       cmocka_unit_test(test_layer_replay),
       cmocka_unit_test(test_layer_inputs),
       cmocka_unit_test(test_stage_inputs),
+      cmocka_unit_test(test_spacer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -282,6 +282,12 @@ int lj_cuda_fusion_parse(const char *name);
 int lj_cuda_set_calibration(lj_cuda_engine *e, int64_t bytes);
 // The calibration copy as a replayable stage id: accepted by lj_cuda_replay_create_order only.
 #define LJ_CUDA_CALIBRATION ((lj_stage)LJ_STAGE_ALL_COUNT)
+// The spacer as a replayable stage id (lj_cuda_replay_create_order only): one warp idling `ns`
+// on the global timer, no memory traffic; set before the replay is created (its graph keeps the
+// time). An experiment's tool: a stage's time without its work (spacer.cu). LJ_EINVAL outside
+// 0 .. 1 s.
+#define LJ_CUDA_SPACER ((lj_stage)(LJ_STAGE_ALL_COUNT + 1))
+int lj_cuda_set_spacer(lj_cuda_engine *e, int64_t ns);
 // Bit (1u << stage) set: that stage is skipped everywhere (ablation runs).
 void lj_cuda_set_skip_mask(lj_cuda_engine *e, uint32_t mask);
 // Held outputs for ablations (held_outputs.cu): room for one forward call of n_tokens tokens

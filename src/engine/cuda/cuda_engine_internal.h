@@ -92,6 +92,7 @@ struct lj_cuda_engine {
   // Known-answer calibration (calibration.cu): while calib_bytes > 0, forward() runs a copy of
   // calib_bytes from layer l's source block to its destination block after each layer's o_proj.
   int64_t calib_bytes;
+  int64_t spacer_ns;  // the spacer's idle time (spacer.cu; replays only, 0: none)
   void *calib_mem;  // (n_layers, 2, calib_bytes): a block per layer, so the copies stream from HBM
 
   // Held outputs (held_outputs.cu): per layer, attention's output and down's delta of a full run
@@ -128,6 +129,8 @@ struct lj_cuda_engine {
 int lj_cuda_mark_begin(lj_cuda_engine *e);
 int lj_cuda_mark_after(lj_cuda_engine *e, lj_stage st, int layer);
 void lj_cuda_marks_release(lj_cuda_engine *e);
+// spacer.cu: the spacer (nothing while spacer_ns is 0).
+int lj_cuda_spacer_run(lj_cuda_engine *e);
 // calibration.cu: the calibration copy of one layer (nothing while calib_bytes is 0).
 int lj_cuda_calibration_run(lj_cuda_engine *e, int layer);
 // stage_inputs.cu: 1 and *a the acts stage st of `layer` (-1: FINAL_NORM) reads in a replay of

@@ -38,6 +38,7 @@ static int record_order_call(lj_cuda_engine *e, const replay_what *w, const lj_c
   int rc = 0;
   for (int k = 0; k < w->n && rc == 0; k++)
     if (w->order[k] == LJ_CUDA_CALIBRATION) rc = lj_cuda_calibration_run(e, layer);
+    else if (w->order[k] == LJ_CUDA_SPACER) rc = lj_cuda_spacer_run(e);
     else rc = run_stage(e, w, w->order[k], w->shadow ? shadow_i : layer, layer, b);
   e->layers = own;
   return rc;
@@ -158,21 +159,26 @@ static int create_order(lj_cuda_engine *e, const lj_stage *order, int n, int lay
   *out = NULL;
   if (layer < -1 || layer >= e->cfg.n_layers)
     return LJ_FAIL(LJ_EINVAL, "replay of layer %d: the model has layers 0 .. %d", layer, e->cfg.n_layers - 1);
-  if (!order || n < 1 || n > LJ_STAGE_COUNT + 1 || calls < 1)
+  if (!order || n < 1 || n > LJ_STAGE_COUNT + 2 || calls < 1)
     return LJ_FAIL(LJ_EINVAL, "replay of %d stages in %d calls: expected 1 .. %d stages and >= 1 call", n, calls,
-                   LJ_STAGE_COUNT + 1);
+                   LJ_STAGE_COUNT + 2);
   if (e->marks_on) return LJ_FAIL(LJ_EINVAL, "replay with stage marks on: disable them first");
   uint32_t seen = 0;
   for (int k = 0; k < n; k++) {
     lj_stage st = order[k];
-    int bit = st == LJ_CUDA_CALIBRATION ? LJ_STAGE_COUNT : (int)st;
-    if (st != LJ_CUDA_CALIBRATION && !((unsigned)st < LJ_STAGE_COUNT && lj_stage_is_per_layer(st)))
+    int extra = st == LJ_CUDA_CALIBRATION || st == LJ_CUDA_SPACER;  // the replay-only stages
+    int bit = st == LJ_CUDA_CALIBRATION ? LJ_STAGE_COUNT : st == LJ_CUDA_SPACER ? LJ_STAGE_COUNT + 1 : (int)st;
+    if (!extra && !((unsigned)st < LJ_STAGE_COUNT && lj_stage_is_per_layer(st)))
       return LJ_FAIL(LJ_EINVAL, "replay order: stage %d (%s) is not a simple stage of the decoder layer", (int)st,
                      lj_stage_name(st));
     if (st == LJ_CUDA_CALIBRATION && e->calib_bytes <= 0)
       return LJ_FAIL(LJ_EINVAL, "replay order: the calibration copy is off (lj_cuda_set_calibration first)");
-    if ((seen >> bit) & 1u) return LJ_FAIL(LJ_EINVAL, "replay order: stage %s listed twice", lj_stage_name(st));
-    if (st != LJ_CUDA_CALIBRATION && ((e->skip_mask >> st) & 1u))
+    if (st == LJ_CUDA_SPACER && e->spacer_ns <= 0)
+      return LJ_FAIL(LJ_EINVAL, "replay order: the spacer is off (lj_cuda_set_spacer first)");
+    if ((seen >> bit) & 1u)
+      return LJ_FAIL(LJ_EINVAL, "replay order: stage %s listed twice",
+                     st == LJ_CUDA_SPACER ? "spacer" : st == LJ_CUDA_CALIBRATION ? "calibration" : lj_stage_name(st));
+    if (!extra && ((e->skip_mask >> st) & 1u))
       return LJ_FAIL(LJ_EINVAL, "replay of stage %s, which is skipped", lj_stage_name(st));
     seen |= 1u << bit;
   }
