@@ -8,6 +8,8 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/output_file.h"
+#include "common/same_file.h"
 #include "report/card_spread.h"
 #include "report/fusion_cost.h"
 #include "report/report_page.h"
@@ -97,6 +99,15 @@ int lj_cmd_compare(int argc, char **argv) {
   int n = argc - optind;
   if (n < 1) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: which stores? (llamajoule compare A.db B.db ...)"));
   if (n > MAX_RUNS) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: %d runs, at most %d", n, MAX_RUNS));
+  // Writing a store over itself would lose it (a link or another name for it included).
+  for (int i = 0; i < n && strcmp(out, "-"); i++) {
+    char path[1024];
+    int64_t run = 0;
+    split_arg(argv[optind + i], path, sizeof path, &run);
+    if (lj_same_file(out, path) || lj_same_file(out, argv[optind + i]))
+      return usage_error(LJ_FAIL(LJ_EINVAL, "compare: the output '%s' is a store being read ('%s'); give another -o",
+                                 out, argv[optind + i]));
+  }
   // A study file stands for its done points. Every study goes into one (each file's lines apart in its
   // analysis), whose runs take the first study's place on the page.
   size_t cap = (size_t)n, loaded = 0, study_at = 0;
@@ -141,19 +152,9 @@ int lj_cmd_compare(int argc, char **argv) {
   if (rc == 0 && loaded == 0)
     rc = LJ_FAIL(LJ_EINVAL, "compare: no done point in %s (run llamajoule sweep until some are done)", argv[optind]);
   if (rc == 0) {
-    int to_stdout = !strcmp(out, "-");
-    char tmp[1100];
-    int len = snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    FILE *f = to_stdout ? stdout : len > 0 && (size_t)len < sizeof tmp ? fopen(tmp, "w") : NULL;
-    if (!f) rc = LJ_FAIL(LJ_EIO, "compare: cannot write '%s': %s", out, strerror(errno));
-    if (f) {
-      rc = lj_report_compare_html_study(f, runs, loaded, study);
-      if (!to_stdout) {
-        if (fclose(f) != 0 && rc == 0) rc = LJ_FAIL(LJ_EIO, "compare: writing '%s' failed", out);
-        if (rc == 0 && rename(tmp, out) != 0) rc = LJ_FAIL(LJ_EIO, "compare: cannot write '%s': %s", out, strerror(errno));
-        if (rc < 0) remove(tmp);
-      }
-    }
+    lj_output o;
+    rc = lj_output_open(&o, out);
+    if (rc == 0) rc = lj_output_close(&o, lj_report_compare_html_study(o.f, runs, loaded, study));
   }
   // Two profiles of one model and card in both execution modes: what the kernel boundaries cost.
   for (size_t i = 0; rc == 0 && i < loaded; i++)

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/output_file.h"
 #include "model/tokenizer.h"
 
 static void print_help(FILE *f) {
@@ -85,12 +86,12 @@ int lj_cmd_detokenize(int argc, char **argv) {
     if (rc == 0) {
       fwrite(text, 1, len, stdout);
       putchar(null_sep ? '\0' : '\n');
-      if (ferror(stdout)) rc = LJ_FAIL(LJ_EIO, "detokenize: cannot write to stdout");
+      if (ferror(stdout)) rc = lj_stdout_check();
     }
     free(text);
   }
   if (rc == 0 && ferror(stdin)) rc = LJ_FAIL(LJ_EIO, "detokenize: cannot read stdin");
-  if (fflush(stdout) != 0 && rc == 0) rc = LJ_FAIL(LJ_EIO, "detokenize: cannot write to stdout");
+  if (rc == 0) rc = lj_stdout_check();
   free(line);
   free(ids);
   lj_tokenizer_free(tok);

@@ -11,6 +11,8 @@
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/output_file.h"
+#include "common/same_file.h"
 #include "engine/cpu/cpu_engine.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/cuda/cuda_generate.h"
@@ -388,8 +390,9 @@ static int build_prompts(const gen_args *a, const lj_tokenizer *tok, const lj_mo
   return LJ_OK;
 }
 
-static void print_results(const lj_tokenizer *tok, const int32_t *const *prompts, const int *lens,
-                          const lj_generate_result *res) {
+// The texts and ids on stdout; a failed write (a full disk, a closed pipe) is an error.
+static int print_results(const lj_tokenizer *tok, const int32_t *const *prompts, const int *lens,
+                         const lj_generate_result *res) {
   for (int q = 0; q < res->n_seqs; q++) {
     if (tok) {
       if (res->n_seqs > 1) printf("[%d] ", q);
@@ -404,13 +407,14 @@ static void print_results(const lj_tokenizer *tok, const int32_t *const *prompts
     print_ids(res->out[q], res->n_out[q]);
     printf("\n");
   }
-  fflush(stdout);
+  int rc = lj_stdout_check();
   fprintf(stderr,
           "llamajoule: prefill %lld tokens in %.3f s (%.1f tok/s); decode %lld tokens in %.3f s (%.2f tok/s)\n",
           (long long)res->prefill_tokens, (double)res->prefill_ns / 1e9,
           res->prefill_ns ? (double)res->prefill_tokens * 1e9 / (double)res->prefill_ns : 0.0,
           (long long)res->decode_tokens, (double)res->decode_ns / 1e9,
           res->decode_ns ? (double)res->decode_tokens * 1e9 / (double)res->decode_ns : 0.0);
+  return rc;
 }
 
 // w NULL: a preset on the CUDA engine, its random weights generated on the device (no host copy).
@@ -514,7 +518,7 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
       rc = lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, n_seqs, &o, &res);
   }
   if (dump && fclose(dump) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: write failed", a->dump_logits);
-  if (rc == LJ_OK) print_results(tok, prompts, lens, &res);
+  if (rc == LJ_OK) rc = print_results(tok, prompts, lens, &res);
   lj_generate_result_free(&res);
   free(prompts);
   free(lens);
@@ -546,6 +550,12 @@ int lj_cmd_generate(int argc, char **argv) {
     if (a.weights < 0) a.weights = LJ_WEIGHTS_BF16;
     if ((rc = lj_fp8_scale_check(a.weights, a.fp8_scale, a.fp8_scale_given)) == LJ_OK) rc = run_generate(&a, &preset, NULL);
     return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
+  }
+  // The checkpoint's files would replace those being read (a link or another name for the folder included).
+  if (a.write_checkpoint && lj_same_file(a.write_checkpoint, a.model)) {
+    lj_report_error(LJ_FAIL(LJ_EINVAL, "--write-checkpoint '%s' is the folder of the model being read ('%s'); give "
+                                       "another folder", a.write_checkpoint, a.model));
+    return LJ_EXIT_USAGE;
   }
   lj_weights w;
   rc = load_model(&a, &w);

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/run_record.h"
 #include "common/error.h"
+#include "common/output_file.h"
 #include "engine/weight_format.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/gemv_choice.h"
@@ -373,7 +374,12 @@ int lj_cmd_profile(int argc, char **argv) {
   // With --json the JSON goes to stdout and the text summary to stderr, so a log keeps both.
   lj_profile_report_text(a.json ? stderr : stdout, &r);
   if (a.json) lj_profile_report_json(stdout, &r);
-  fflush(stdout);
+  // The run is stored: a summary that could not be written (a full disk, a closed pipe) still fails the command.
+  int out = lj_stdout_check();
+  if (out < 0) {
+    lj_report_error(out);
+    if (exit_code == LJ_EXIT_OK) exit_code = LJ_EXIT_FAILURE;
+  }
   fprintf(stderr, "llamajoule: profile: stored in %s, run %lld (%s)\n", path, (long long)run_id,
           lj_run_status_name(status));
   lj_store_close(st);

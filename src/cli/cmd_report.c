@@ -9,6 +9,8 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/output_file.h"
+#include "common/same_file.h"
 #include "report/report.h"
 #include "report/report_run.h"
 #include "report/report_study.h"
@@ -51,25 +53,6 @@ static const struct {
                 {"csv", lj_report_csv},
                 {"perfetto", lj_report_perfetto}};
 
-// Writes through a temporary file renamed at the end: a failed render leaves no half page.
-static int write_output(const char *out, render_fn fn, const lj_report_run *r) {
-  if (!strcmp(out, "-")) {
-    int rc = fn(stdout, r);
-    if (rc == 0 && fflush(stdout) != 0) rc = LJ_FAIL(LJ_EIO, "report: writing to stdout failed");
-    return rc;
-  }
-  char tmp[1100];
-  int len = snprintf(tmp, sizeof tmp, "%s.tmp", out);
-  if (len < 0 || (size_t)len >= sizeof tmp) return LJ_FAIL(LJ_EINVAL, "report: output name too long: '%s'", out);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return LJ_FAIL(LJ_EIO, "report: cannot write '%s': %s", out, strerror(errno));
-  int rc = fn(f, r);
-  if (fclose(f) != 0 && rc == 0) rc = LJ_FAIL(LJ_EIO, "report: writing '%s' failed", out);
-  if (rc == 0 && rename(tmp, out) != 0) rc = LJ_FAIL(LJ_EIO, "report: cannot write '%s': %s", out, strerror(errno));
-  if (rc < 0) remove(tmp);
-  return rc;
-}
-
 typedef int (*study_fn)(FILE *f, const lj_report_study *s);
 static int study_json(FILE *f, const lj_report_study *s) {
   json_t *j = lj_report_study_json(s);
@@ -93,7 +76,6 @@ static int report_study(const char *path, const char *format, const char *out, d
   study_fn fn = !strcmp(format, "html") ? lj_report_study_html : !strcmp(format, "text") ? lj_report_study_text
               : !strcmp(format, "json") ? study_json : NULL;
   int rc = 0;
-  char html_path[1100];
   if (!fn) {
     lj_report_study_free(&s);
     return usage_error(LJ_FAIL(LJ_EINVAL, "report: '%s' is a study: --format %s needs one point's run (--run N; the points' runs are "
@@ -102,29 +84,11 @@ static int report_study(const char *path, const char *format, const char *out, d
   if (fn == lj_report_study_html && s.n_runs == 0) {
     rc = LJ_FAIL(LJ_EINVAL, "report: study '%s' has no done point yet", path);
   } else {
-    if (!out && fn == lj_report_study_html) {
-      size_t n = strlen(path);
-      int has_db = n > 3 && !strcmp(path + n - 3, ".db");
-      snprintf(html_path, sizeof html_path, "%.*s.html", (int)(has_db ? n - 3 : n), path);
-      out = html_path;
-    }
-    if (!out || !strcmp(out, "-")) {
-      rc = fn(stdout, &s);
-      if (rc == 0 && fflush(stdout) != 0) rc = LJ_FAIL(LJ_EIO, "report: writing to stdout failed");
-    } else {
-      char tmp[1200];
-      snprintf(tmp, sizeof tmp, "%s.tmp", out);
-      FILE *f = fopen(tmp, "w");
-      if (!f) rc = LJ_FAIL(LJ_EIO, "report: cannot write '%s': %s", out, strerror(errno));
-      if (f) {
-        rc = fn(f, &s);
-        if (fclose(f) != 0 && rc == 0) rc = LJ_FAIL(LJ_EIO, "report: writing '%s' failed", out);
-        if (rc == 0 && rename(tmp, out) != 0) rc = LJ_FAIL(LJ_EIO, "report: cannot write '%s': %s", out, strerror(errno));
-        if (rc < 0) remove(tmp);
-      }
-      if (rc == 0) fprintf(stderr, "llamajoule: report: wrote %s (study '%s', %zu done points)\n", out, s.study.name,
-                           s.n_runs);
-    }
+    lj_output o;
+    rc = lj_output_open(&o, out ? out : "-");
+    if (rc == 0) rc = lj_output_close(&o, fn(o.f, &s));
+    if (rc == 0 && !o.is_stdout)
+      fprintf(stderr, "llamajoule: report: wrote %s (study '%s', %zu done points)\n", out, s.study.name, s.n_runs);
   }
   lj_report_study_free(&s);
   return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
@@ -172,6 +136,17 @@ int lj_cmd_report(int argc, char **argv) {
     if (!strcmp(format, kFormats[i].name)) fn = kFormats[i].fn;
   if (!fn) return usage_error(LJ_FAIL(LJ_EINVAL, "--format '%s': expected html, text, json, csv or perfetto", format));
   const char *path = argv[optind];
+  char html_path[1100];
+  if (!out && !strcmp(format, "html")) {  // the page beside the store
+    size_t n = strlen(path);
+    int has_db = n > 3 && !strcmp(path + n - 3, ".db");
+    snprintf(html_path, sizeof html_path, "%.*s.html", (int)(has_db ? n - 3 : n), path);
+    out = html_path;
+  }
+  // Writing the store over itself would lose it (a link or another name for it included).
+  if (out && strcmp(out, "-") && lj_same_file(out, path))
+    return usage_error(LJ_FAIL(LJ_EINVAL, "report: the output '%s' is the store being read ('%s'); give another -o",
+                               out, path));
   if (run_id == 0) {
     int code = report_study(path, format, out, latency_ms);
     if (code >= 0) return code;
@@ -180,16 +155,11 @@ int lj_cmd_report(int argc, char **argv) {
   lj_report_run r;
   int rc = lj_report_load(path, run_id, &r);
   if (rc < 0) return lj_report_error(rc);
-  char html_path[1100];
-  if (!out && !strcmp(format, "html")) {
-    size_t n = strlen(path);
-    int has_db = n > 3 && !strcmp(path + n - 3, ".db");
-    snprintf(html_path, sizeof html_path, "%.*s.html", (int)(has_db ? n - 3 : n), path);
-    out = html_path;
-  }
-  rc = write_output(out ? out : "-", fn, &r);
+  lj_output o;
+  rc = lj_output_open(&o, out ? out : "-");
+  if (rc == 0) rc = lj_output_close(&o, fn(o.f, &r));
   lj_report_run_free(&r);
   if (rc < 0) return lj_report_error(rc);
-  if (out && strcmp(out, "-")) fprintf(stderr, "llamajoule: report: wrote %s\n", out);
+  if (!o.is_stdout) fprintf(stderr, "llamajoule: report: wrote %s\n", out);
   return LJ_EXIT_OK;
 }

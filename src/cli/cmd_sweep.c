@@ -470,10 +470,13 @@ int lj_cmd_sweep(int argc, char **argv) {
   command_line(argc, argv, cmdline, sizeof cmdline);
   snprintf(w.study.command_line, sizeof w.study.command_line, "%s", cmdline);
   int resumed = 0;
+  struct stat sb;
+  int existed = stat(a.out, &sb) == 0;  // a store this run creates and cannot start in is removed again
   rc = lj_store_open(a.out, &w.st);
   if (rc == 0) rc = lj_store_study_begin(w.st, &w.study, w.points, w.n, &resumed);
   if (rc < 0) {
     lj_store_close(w.st);
+    if (!existed) lj_store_remove_unused(a.out);
     free(w.points);
     return lj_report_error(rc);
   }

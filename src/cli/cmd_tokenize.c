@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/output_file.h"
 #include "model/tokenizer.h"
 
 static void print_help(FILE *f) {
@@ -32,7 +33,7 @@ static int print_ids(const int32_t *ids, size_t n) {
     fwrite(p, 1, (size_t)(buf + sizeof buf - p), stdout);
   }
   if (n == 0) putchar('\n');
-  return ferror(stdout) ? LJ_FAIL(LJ_EIO, "tokenize: cannot write to stdout") : 0;
+  return ferror(stdout) ? lj_stdout_check() : 0;
 }
 
 int lj_cmd_tokenize(int argc, char **argv) {
@@ -82,7 +83,7 @@ int lj_cmd_tokenize(int argc, char **argv) {
     free(ids);
   }
   if (rc == 0 && ferror(stdin)) rc = LJ_FAIL(LJ_EIO, "tokenize: cannot read stdin");
-  if (fflush(stdout) != 0 && rc == 0) rc = LJ_FAIL(LJ_EIO, "tokenize: cannot write to stdout");
+  if (rc == 0) rc = lj_stdout_check();
   free(line);
   lj_tokenizer_free(tok);
   return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;

@@ -1,6 +1,7 @@
 #include "cli/run_record.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 
@@ -23,14 +24,20 @@ int lj_cli_begin_run(const char *path, const char *kind, const char *source, int
   } else {
     LJ_TRY(lj_store_default_path(path_used, cap, 1));
   }
-  LJ_TRY(lj_store_open(path_used, st));
-  char cmdline[4096];
-  command_line(argc, argv, cmdline, sizeof cmdline);
-  lj_run_info info = {.kind = kind, .command_line = cmdline, .source = source ? source : "nvml"};
-  int rc = lj_store_begin_run(*st, &info, run);
+  // A store this call creates and cannot start its run in is removed again (never one that was there).
+  struct stat sb;
+  int existed = stat(path_used, &sb) == 0;
+  int rc = lj_store_open(path_used, st);
+  if (rc == 0) {
+    char cmdline[4096];
+    command_line(argc, argv, cmdline, sizeof cmdline);
+    lj_run_info info = {.kind = kind, .command_line = cmdline, .source = source ? source : "nvml"};
+    rc = lj_store_begin_run(*st, &info, run);
+  }
   if (rc < 0) {
     lj_store_close(*st);
     *st = NULL;
+    if (!existed) lj_store_remove_unused(path_used);
   }
   return rc;
 }

@@ -1,14 +1,20 @@
 // Writes lj_weights as an HF checkpoint directory: config.json (the form of
 // the published Llama 3 checkpoints) + model.safetensors, so HF transformers
 // can load exactly the weights the engines run (random weights included).
+// Both files are written under temporary names in the folder and renamed into
+// place only when both are complete: a failed write (a full disk, a file size
+// limit) leaves the folder as it was, with no truncated model.safetensors and
+// no config.json without its weights.
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
+#include "common/output_file.h"
 #include "model/weights.h"
 #include "model/weights_layout.h"
 
@@ -106,7 +112,7 @@ static int write_entry(FILE *fp, const entry *e, const char *path) {
   return LJ_OK;
 }
 
-static int write_safetensors(const char *path, lj_weights *w, lj_dtype dtype) {
+static int write_safetensors(FILE *fp, const char *path, lj_weights *w, lj_dtype dtype) {
   int n = lj_weight_slot_count(&w->config);
   lj_weight_slot *slots = calloc((size_t)n, sizeof *slots);
   entry *ents = calloc(2 * (size_t)n, sizeof *ents);
@@ -149,14 +155,8 @@ static int write_safetensors(const char *path, lj_weights *w, lj_dtype dtype) {
   char *text = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(header);
   int rc = LJ_OK;
-  FILE *fp = NULL;
   if (!text) {
     rc = LJ_FAIL(LJ_ENOMEM, "out of memory");
-    goto done;
-  }
-  fp = fopen(path, "wb");
-  if (!fp) {
-    rc = LJ_FAIL(errno == EACCES ? LJ_EPERM : LJ_EIO, "%s: cannot create: %s", path, strerror(errno));
     goto done;
   }
   // The header is padded with spaces so the data starts 8-byte aligned.
@@ -170,7 +170,6 @@ static int write_safetensors(const char *path, lj_weights *w, lj_dtype dtype) {
   }
   for (int i = 0; i < m && rc == LJ_OK; i++) rc = write_entry(fp, &ents[i], path);
 done:
-  if (fp && fclose(fp) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "%s: write failed: %s", path, strerror(errno));
   free(text);
   free(slots);
   free(ents);
@@ -189,19 +188,31 @@ int lj_checkpoint_write(const char *dir, const lj_weights *w, lj_dtype dtype) {
           return LJ_FAIL(LJ_EINVAL, "an fp8 checkpoint needs FP8 linear layers: '%s' is %s (quantise first)",
                          ts[i]->name, lj_dtype_name(ts[i]->dtype));
     }
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+  int made = mkdir(dir, 0777) == 0;  // removed again if the checkpoint fails
+  if (!made && errno != EEXIST)
     return LJ_FAIL(errno == EACCES ? LJ_EPERM : LJ_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
-  char path[4096];
-  if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
+  char cfg_path[4096], st_path[4096];
+  if ((size_t)snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir) >= sizeof cfg_path ||
+      (size_t)snprintf(st_path, sizeof st_path, "%s/model.safetensors", dir) >= sizeof st_path)
     return LJ_FAIL(LJ_EINVAL, "path too long: %s", dir);
+  lj_output cfg_out, st_out;
+  memset(&st_out, 0, sizeof st_out);
+  int rc = lj_output_open(&cfg_out, cfg_path);
+  if (rc == LJ_OK) rc = lj_output_open(&st_out, st_path);
   json_t *cfg = config_json(&w->config, dtype);
-  if (json_dump_file(cfg, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) != 0) {
-    json_decref(cfg);
-    return LJ_FAIL(LJ_EIO, "%s: cannot write", path);
-  }
+  if (rc == LJ_OK && json_dumpf(cfg, cfg_out.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) != 0)
+    rc = LJ_FAIL(LJ_EIO, "%s: cannot write", cfg_path);
   json_decref(cfg);
-  snprintf(path, sizeof path, "%s/model.safetensors", dir);
   // The slot walk needs a mutable lj_weights (it only takes addresses of the views).
   lj_weights copy = *w;
-  return write_safetensors(path, &copy, dtype);
+  if (rc == LJ_OK) rc = write_safetensors(st_out.f, st_path, &copy, dtype);
+  rc = lj_output_finish(&st_out, rc);
+  rc = lj_output_finish(&cfg_out, rc);
+  // The weights first: a folder holding a config.json always holds its weights.
+  if (rc == LJ_OK) rc = lj_output_commit(&st_out);
+  if (rc == LJ_OK) rc = lj_output_commit(&cfg_out);
+  lj_output_discard(&st_out);
+  lj_output_discard(&cfg_out);
+  if (rc < 0 && made) rmdir(dir);
+  return rc;
 }

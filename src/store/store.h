@@ -38,6 +38,11 @@ int lj_store_open_readonly(const char *path, lj_store **out);
 // as they are, a -wal beside it is read, not checkpointed. For reports.
 int lj_store_open_untouched(const char *path, lj_store **out);
 void lj_store_close(lj_store *st);
+// Removes the file at `path` and the -wal, -shm and -journal beside it when it holds
+// no run (a zero-length file, or no row in runs): for a store a command created and
+// then failed to start its run in. A file holding a run, or one that cannot be read,
+// is kept.
+void lj_store_remove_unused(const char *path);
 const char *lj_store_path(const lj_store *st);
 
 // ---------------------------------------------------------------- runs
