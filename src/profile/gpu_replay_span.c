@@ -152,13 +152,11 @@ void lj_gpu_replay_release(lj_gpu_replay_prep *p) {
 int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k) {
   const lj_gpu_replay_what *w = &p->w;
   // Pre-roll of the same pattern, its length random over one update of the counter
-  // so that the window's start falls at a random point of the counter's 100 ms grid. A trial read
-  // from the driver's power samples (under LJ_SAMPLE_WINDOW_MAX_S while they arrive, §1b) needs no
-  // counter update at either end: a shorter pre-roll, random over one sample period.
-  int short_pre = w->short_preroll || (p->seconds < LJ_SAMPLE_WINDOW_MAX_S && lj_profile_meter_has_power_samples(&g->m));
-  double grid_s = short_pre ? LJ_GPU_SAMPLE_PERIOD_S : 0.1;
+  // so that the window's start falls at a random point of the counter's 100 ms grid (short
+  // trials read from the samples: of one sample period, after a shorter pre-roll).
+  double grid_s = w->short_preroll ? LJ_GPU_SAMPLE_PERIOD_S : 0.1;
   int64_t offset = (int64_t)(lj_gpu_uniform01(g) * grid_s * 1e9), pre_done = 0, pre_gap = 0;
-  double pre_s = (short_pre ? LJ_GPU_SHORT_PREROLL_S : LJ_GPU_PREROLL_S) + (double)offset * 1e-9;
+  double pre_s = (w->short_preroll ? LJ_GPU_SHORT_PREROLL_S : LJ_GPU_PREROLL_S) + (double)offset * 1e-9;
   LJ_TRY(play(g, p, p->duty, (int)ceil(pre_s / p->per_launch), pre_s, p->burst, p->gap_ns, &pre_done, &pre_gap));
   char name[96];
   if (w->name)

@@ -254,10 +254,3 @@ double lj_profile_meter_temperature(lj_profile_meter *m) {
   pthread_mutex_unlock(&m->lock);
   return t;
 }
-
-int lj_profile_meter_has_power_samples(lj_profile_meter *m) {
-  pthread_mutex_lock(&m->lock);
-  int has = m->n_power > 0;
-  pthread_mutex_unlock(&m->lock);
-  return has;
-}

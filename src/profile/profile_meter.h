@@ -62,6 +62,3 @@ int lj_profile_meter_begin(lj_profile_meter *m, const char *name);  // window ha
 int lj_profile_meter_end(lj_profile_meter *m, int handle);
 // The latest GPU temperature the sampler delivered (<= 250 ms old; NAN when unknown).
 double lj_profile_meter_temperature(lj_profile_meter *m);
-// 1 once the driver's power samples of the GPU arrive (the source has them): a short window is then
-// read from them, not from the counter (docs/attribution.md §1b).
-int lj_profile_meter_has_power_samples(lj_profile_meter *m);
