@@ -15,7 +15,10 @@
 //                   the whole layer's;
 //   X alone         X alone, cycling the layers (isolation).
 // in rounds (each a new random order of all windows; each window after a 0.1 s pre-roll of its
-// own work), energies from the driver's power samples above the idle measured first. It prints,
+// own work), energies from the driver's power samples above idle (measured before and after the
+// rounds, 3 s each, and taken at each window's time by a straight line between them: the card
+// warms during the rounds and idle rises with it; the gap variant, time-matched, does not depend
+// on it). It prints,
 // per stage and per layer call, what removing X saves, what removing X's work but not its time
 // saves, and X alone, with 95% intervals over the rounds (paired within a round). If the gap
 // puts back what the removal added, the layer's energy depends on the spacing of its stages.
@@ -49,8 +52,20 @@ struct variant {
   int64_t spacer_ns = 0;
   double us_per_call = NAN;  // event-timed
   lj_cuda_replay *rp = nullptr;
-  std::vector<double> dyn_mj, gross_mj, watts, us;  // per round, per layer call
+  int matched = 1;           // gap variants: a layer call as long as the whole layer's (within 0.2 us)
+  std::vector<double> gross_j, mid_s, dur_s, watts, us;  // per round: the window's energy, midpoint, length
+  double per_call = 0;                                   // 1 / layer calls of a window
+  std::vector<double> dyn_mj, gross_mj;                  // per round, per layer call (after the rounds)
 };
+
+// A usable window of the driver's power samples: ended, samples inside, none lost, both edges inside.
+static int window_ok(const lj_window_result *r, const char *name) {
+  uint32_t bad = LJ_WINDOW_PENDING | LJ_WINDOW_NO_SAMPLES | LJ_WINDOW_GAP | LJ_WINDOW_EXTRAPOLATED;
+  if (r->n_samples >= 2 && !(r->flags & bad)) return 1;
+  fprintf(stderr, "bench_spacer: window %s: %d power samples, flags 0x%x (pending 0x2, no samples 0x10, gap 0x40, "
+                  "extrapolated 0x80): no figure\n", name, r->n_samples, r->flags);
+  return 0;
+}
 
 static int usage(FILE *f, int code) {
   fprintf(f,
@@ -131,8 +146,8 @@ int main(int argc, char **argv) {
     else return fprintf(stderr, "bench_spacer: unknown option '%s'\n", a), usage(stderr, 2);
     i++;
   }
-  if (prompt_len < 9 || prompt_len > 4096 || rounds < 2 || rounds > 100 || !(seconds >= 0.05 && seconds <= 10))
-    return fprintf(stderr, "bench_spacer: --prompt-len 9..4096, --rounds 2..100, --seconds 0.05..10\n"), 2;
+  if (prompt_len < 9 || prompt_len > 4096 || rounds < 2 || rounds > 100 || !(seconds >= 0.2 && seconds <= 10))
+    return fprintf(stderr, "bench_spacer: --prompt-len 9..4096, --rounds 2..100, --seconds 0.2..10 (>= 10 power samples)\n"), 2;
   std::vector<lj_stage> xs;
   for (const char *p = stages; *p;) {
     const char *c = strchr(p, ',');
@@ -181,11 +196,20 @@ int main(int argc, char **argv) {
     for (lj_stage s : RUN) g.order.push_back(s == x ? LJ_CUDA_SPACER : s);
     double dt_us = v[0].us_per_call - w.us_per_call;
     g.spacer_ns = std::max<int64_t>(1, (int64_t)(dt_us * 1e3));
-    for (int it = 0; it < 3; it++) {
+    // A spacer cannot be shorter than its own launch: a stage briefer than that leaves the gap
+    // variant longer than the whole layer, said below and in its RESULT line (matched=0).
+    for (int it = 0;; it++) {
       if (make(e, &g, &b, calls) < 0) return fail(g.name.c_str());
       double over_us = g.us_per_call - v[0].us_per_call;
-      if (fabs(over_us) < 0.1) break;
-      g.spacer_ns = std::max<int64_t>(1, g.spacer_ns - (int64_t)(over_us * 1e3));
+      if (fabs(over_us) < 0.2) break;
+      int64_t next = std::max<int64_t>(1, g.spacer_ns - (int64_t)(over_us * 1e3));
+      if (it == 4 || next == g.spacer_ns) {
+        g.matched = 0;
+        fprintf(stderr, "bench_spacer: %s: a layer call takes %.2f us against the whole layer's %.2f (spacer %lld ns): "
+                        "not time-matched\n", g.name.c_str(), g.us_per_call, v[0].us_per_call, (long long)g.spacer_ns);
+        break;
+      }
+      g.spacer_ns = next;
     }
     alone.name = std::string(lj_stage_name(x)) + " alone";
     alone.order = {x};
@@ -205,14 +229,26 @@ int main(int argc, char **argv) {
   int rc = lj_source_open_nvml(&src, nullptr);
   if (rc == LJ_ENODEV) return fprintf(stderr, "bench_spacer: %s\n", lj_error_message()), 4;
   if (rc < 0 || lj_sampler_create(&s, src, nullptr) < 0 || lj_sampler_start(s) < 0) return fail("meter");
-  sleep_s(0.5);
-  int hi = lj_meter_begin(s, "idle");
-  sleep_s(3.0);
+  int dev = 0;  // the NVML device of CUDA device 0
+  for (int d = 0; d < lj_source_device_count(src); d++) {
+    lj_device_info info;
+    if (lj_source_device_info(src, d, &info) == 0 && info.cuda_index == 0) dev = d;
+  }
   lj_window_result r;
-  if (hi < 0 || lj_meter_end_handle(s, hi) < 0 || lj_meter_result(s, hi, 0, &r, 3000000000LL) < 0) return fail("idle");
-  double idle_w = r.sample_energy_j / r.duration_s;
-  lj_windows_set_idle(lj_sampler_windows(s), 0, idle_w);
-  printf("idle: %.1f W (3 s, CUDA context open, driver's power samples; NVML device 0)\n", idle_w);
+  double idle_w[2], idle_mid_s[2];
+  int64_t origin_ns = -1;
+  auto idle = [&](int k) -> int {
+    sleep_s(0.5);
+    int h = lj_meter_begin(s, k ? "idle after" : "idle before");
+    sleep_s(3.0);
+    if (h < 0 || lj_meter_end_handle(s, h) < 0 || lj_meter_result(s, h, dev, &r, 3000000000LL) < 0) return -1;
+    if (!window_ok(&r, k ? "idle after" : "idle before")) return -1;
+    if (origin_ns < 0) origin_ns = r.begin_ns;
+    idle_w[k] = r.sample_energy_j / r.duration_s;
+    idle_mid_s[k] = (double)((r.begin_ns + r.end_ns) / 2 - origin_ns) * 1e-9;
+    return 0;
+  };
+  if (idle(0) < 0) return fail("idle before");
   std::mt19937 rng(seed);
   std::vector<int> idx(v.size());
   for (int k = 0; k < rounds; k++) {
@@ -225,20 +261,28 @@ int main(int argc, char **argv) {
       if (lj_cuda_replay_launch(x.rp, pre) < 0 || lj_cuda_synchronize(e) < 0) return fail("pre-roll");
       int h = lj_meter_begin(s, x.name.c_str());
       if (h < 0 || lj_cuda_replay_launch(x.rp, n) < 0 || lj_cuda_synchronize(e) < 0 || lj_meter_end_handle(s, h) < 0 ||
-          lj_meter_result(s, h, 0, &r, 3000000000LL) < 0)
+          lj_meter_result(s, h, dev, &r, 3000000000LL) < 0)
         return fail(x.name.c_str());
-      if (r.n_samples < 2 || (r.flags & LJ_WINDOW_PENDING)) {
-        fprintf(stderr, "bench_spacer: window %s has %d power samples: no figure\n", x.name.c_str(), r.n_samples);
-        return 1;
-      }
-      double per = 1.0 / ((double)n * calls);
-      x.gross_mj.push_back(r.sample_energy_j * per * 1e3);
-      x.dyn_mj.push_back(r.sample_above_idle_j * per * 1e3);
+      if (!window_ok(&r, x.name.c_str())) return 1;
+      x.per_call = 1.0 / ((double)n * calls);
+      x.gross_j.push_back(r.sample_energy_j);
+      x.dur_s.push_back(r.duration_s);
+      x.mid_s.push_back((double)((r.begin_ns + r.end_ns) / 2 - origin_ns) * 1e-9);
       x.watts.push_back(r.sample_energy_j / r.duration_s);
-      x.us.push_back(r.duration_s * per * 1e6);
+      x.us.push_back(r.duration_s * x.per_call * 1e6);
     }
   }
+  if (idle(1) < 0) return fail("idle after");
   lj_sampler_stop(s);
+  printf("idle: %.1f W before, %.1f W after the rounds (3 s each, CUDA context open, driver's power samples; NVML "
+         "device %d), taken at each window's midpoint on the line between them\n", idle_w[0], idle_w[1], dev);
+  double slope = (idle_w[1] - idle_w[0]) / (idle_mid_s[1] - idle_mid_s[0]);
+  for (auto &x : v)
+    for (size_t k = 0; k < x.gross_j.size(); k++) {
+      double iw = idle_w[0] + slope * (x.mid_s[k] - idle_mid_s[0]);
+      x.gross_mj.push_back(x.gross_j[k] * x.per_call * 1e3);
+      x.dyn_mj.push_back((x.gross_j[k] - iw * x.dur_s[k]) * x.per_call * 1e3);
+    }
   printf("\nper layer call (mean +- 95%% half width over %d rounds; energy from the driver's power samples)\n", rounds);
   printf("%-24s %10s %9s %16s %16s\n", "window", "us", "W", "gross mJ", "above idle mJ");
   for (auto &x : v) {
@@ -260,9 +304,9 @@ int main(int argc, char **argv) {
     double mr, hr, mk, hk, ma, ha;
     ci(rem, &mr, &hr), ci(wrk, &mk, &hk), ci(a.dyn_mj, &ma, &ha);
     printf("RESULT kind=spacer stage=%s removal_mj=%.4f removal_ci=%.4f work_mj=%.4f work_ci=%.4f alone_mj=%.4f "
-           "alone_ci=%.4f dt_us=%.2f gap_us=%.2f\n",
+           "alone_ci=%.4f dt_us=%.2f gap_us=%.2f matched=%d\n",
            lj_stage_name(xs[j]), mr, hr, mk, hk, ma, ha, v[0].us_per_call - w.us_per_call,
-           g.us_per_call - w.us_per_call);
+           g.us_per_call - w.us_per_call, g.matched);
   }
   for (auto &x : v) lj_cuda_replay_free(x.rp);
   lj_sampler_free(s);

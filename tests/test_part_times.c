@@ -1,6 +1,7 @@
 // The wall time by part of a profile (part_times.c): parts of one name add up in the order they
 // first ran, the rest of the run's wall time is "other", a short buffer truncates but the length
-// is the whole text's (as snprintf), and past LJ_PART_MAX names the time goes to "other".
+// is the whole text's (as snprintf), an end after an end takes the time since the last end, and
+// past LJ_PART_MAX names the last slot becomes "more".
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,9 +26,10 @@ static void test_parts_add_up(void **state) {
   lj_part_end(&p, "b", S(104.5));
   lj_part_start(&p, S(105));
   lj_part_end(&p, "a", S(106.25));
+  lj_part_end(&p, "c", S(107));  // an end after an end: the time since the last end
   char buf[256];
   int n = lj_part_times_format(&p, S(110), buf, sizeof buf);
-  assert_string_equal(buf, "plan 1.5 s, a 3.2 s, b 0.5 s, other 4.8 s (of 10.0 s)");
+  assert_string_equal(buf, "plan 1.5 s, a 3.2 s, b 0.5 s, c 0.8 s, other 4.0 s (of 10.0 s)");
   assert_int_equal(n, (int)strlen(buf));
   char small[12];
   assert_int_equal(lj_part_times_format(&p, S(110), small, sizeof small), n);
@@ -45,7 +47,7 @@ static void test_too_many_parts(void **state) {
     lj_part_end(&p, names[i], S(i + 1));
   }
   assert_int_equal(p.n, LJ_PART_MAX);
-  assert_string_equal(p.name[LJ_PART_MAX - 1], "other");
+  assert_string_equal(p.name[LJ_PART_MAX - 1], "more");
   assert_true(p.s[LJ_PART_MAX - 1] > 2.999 && p.s[LJ_PART_MAX - 1] < 3.001);  // p15, p16, p17
   double sum = 0;
   for (int i = 0; i < p.n; i++) sum += p.s[i];

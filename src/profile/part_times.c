@@ -18,7 +18,7 @@ void lj_part_end(lj_part_times *p, const char *name, int64_t now_ns) {
   if (i == p->n) {
     if (p->n == LJ_PART_MAX) {
       i = LJ_PART_MAX - 1;
-      p->name[i] = "other";
+      p->name[i] = "more";  // this slot's first part and every later one
     } else {
       p->name[p->n++] = name;
     }

@@ -19,10 +19,11 @@ typedef struct {
 
 void lj_part_times_init(lj_part_times *p, int64_t now_ns);
 void lj_part_start(lj_part_times *p, int64_t now_ns);
-// Adds the time since lj_part_start to part `name` (parts of one name add up; past LJ_PART_MAX
-// parts the time goes to the last one, named "other").
+// Adds the time since lj_part_start (or since the last lj_part_end) to part `name` (parts of one
+// name add up; the last of LJ_PART_MAX slots, once every slot is taken, becomes "more" and takes
+// every later part).
 void lj_part_end(lj_part_times *p, const char *name, int64_t now_ns);
-// "load 0.2 s, phase windows 26.6 s, ..., other 3.1 s (the rest of the 492.2 s)": the parts in
+// "load 0.2 s, phase windows 26.6 s, ..., other 3.1 s (of 492.2 s)": the parts in
 // the order they first ran; "other" is the run's wall time that no part holds. Returns the length
 // as snprintf does.
 int lj_part_times_format(const lj_part_times *p, int64_t now_ns, char *buf, size_t size);
