@@ -78,6 +78,13 @@ cp tests/data/models/mqa-tied-sharded/* "$tmp/sharded/"
 rm "$tmp/sharded/model-00003-of-00005.safetensors"
 expect 3 "missing shard" -- generate --model "$tmp/sharded" --prompt-ids 1
 expect 3 "--tokenizer DIR" -- generate --model tiny --prompt hi --tokenizer "$tmp"
+# A store that is not a regular file, as for every other input file (it was exit 1, an I/O failure).
+mkfifo "$tmp/fifo.db" && mkdir "$tmp/dir.db"
+expect 3 "a FIFO as the store (report)" -- report "$tmp/fifo.db" --format text
+expect 3 "a FIFO as the store (compare)" -- compare "$tmp/fifo.db"
+expect 3 "a directory as the store (report)" -- report "$tmp/dir.db" --format text
+expect 3 "a directory as the store (compare)" -- compare "$tmp/dir.db" -o "$tmp/c.html"
+expect 3 "a directory as meter's store" -- meter --source "$src" --idle none -o "$tmp/dir.db" -- true
 if [[ -f $tokjson ]]; then
   jq '.normalizer = {"type": "NFC"}' "$tokjson" >"$tmp/tokenizer.json"
   expect 3 "unsupported tokenizer feature" -- generate --model tiny --prompt hi --tokenizer "$tmp/tokenizer.json"
