@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "common/error.h"
 #include "common/output_file.h"
 #include "common/same_file.h"
@@ -84,7 +86,7 @@ int lj_cmd_compare(int argc, char **argv) {
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+  while ((c = lj_getopt_exact(argc, argv, ":o:h", opts)) != -1) {
     switch (c) {
       case 'o': out = optarg; break;
       case 'l':

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/output_file.h"
@@ -180,7 +181,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   opterr = 0;
   int ch;
   long v = 0;
-  while ((ch = getopt_long(argc, argv, ":m:p:n:h", opts, NULL)) != -1) {
+  while ((ch = lj_getopt_exact(argc, argv, ":m:p:n:h", opts)) != -1) {
     switch (ch) {
       case 'm': a->model = optarg; break;
       case 'p':

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "cli/run_record.h"
 #include "common/error.h"
 #include "common/output_file.h"
@@ -194,7 +195,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
   lj_profile_options *o = &a->o;
   double v = 0;
   int fp8_scale_given = 0;
-  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+  while ((c = lj_getopt_exact(argc, argv, ":o:h", opts)) != -1) {
     switch (c) {
       case OPT_MODEL: o->model = optarg; break;
       case OPT_BATCH: LJ_TRY(parse_int("--batch", optarg, 1, 1024, &o->batch)); break;
