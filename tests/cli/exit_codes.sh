@@ -67,6 +67,8 @@ expect 2 "unknown --source (devices)" -- devices --source bogus
 expect 2 "unknown --source (idle)" -- idle --source replay:
 expect 2 "meter --idle -5" -- meter --source "$src" --idle -5 -- true
 expect 2 "profile --idle-w -5" -- profile --engine cpu --model tiny --idle-w -5
+expect 2 "compare FILE.db:0 (runs count from 1)" -- compare "$tmp/trace.csv:0"
+expect 2 "compare FILE.db:x" -- compare "$tmp/trace.csv:x"
 
 # 3: bad input file or value.
 expect 3 "unknown preset" -- generate --model llama-9 --prompt-ids 1
