@@ -60,6 +60,7 @@ expect 2 "unknown command" -- frobnicate
 expect 2 "unknown option" -- generate --model tiny --frobnicate
 expect 2 "missing value" -- meter --idle
 expect 2 "no prompt" -- generate --model tiny
+expect 2 "an empty prompt" -- generate --model tiny --prompt ""
 expect 2 "--chat without a text prompt" -- generate --model tiny --chat --prompt-ids 1
 expect 2 "bad --top-p" -- generate --model tiny --prompt-ids 1 --top-p 1.5
 expect 2 "unknown --source (meter)" -- meter --source bogus -- true
