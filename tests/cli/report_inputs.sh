@@ -74,6 +74,10 @@ for f in empty text other v99 v1 a; do sha256sum "$tmp/$f.db"; done >"$tmp/sums"
 expect 1 "a missing file" report "$tmp/missing.db"
 expect 3 "an empty file" report "$tmp/empty.db"
 expect 3 "not SQLite" report "$tmp/text.db"
+# SQLite's error, its code, and the source location only with LLAMAJOULE_DEBUG (docs/cli.md).
+grep -q "file is not a database (SQLite error 26)$" "$tmp/err" || fail "SQLite's error as shown: $(cat "$tmp/err")"
+LLAMAJOULE_DEBUG=1 "$bin" report "$tmp/text.db" 2>&1 | grep -q 'SQLite error 26) \[src/store/' \
+  || fail "LLAMAJOULE_DEBUG=1 does not add the source location"
 expect 3 "SQLite of another program" report "$tmp/other.db"
 expect 3 "schema version 99" report "$tmp/v99.db"
 grep -q '99' "$tmp/err" || fail "the error does not name the version"
