@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "common/error.h"
 #include "common/output_file.h"
 #include "common/same_file.h"
@@ -61,18 +63,32 @@ static int usage_error(int rc) {
   return LJ_EXIT_USAGE;
 }
 
-// "FILE.db:N" -> path and run; a path without ":N" (or whose suffix is not a number) is taken whole.
-static void split_arg(const char *arg, char *path, size_t cap, int64_t *run) {
+// "FILE.db:N" -> path and run. A file of that whole name is taken whole (a name may hold a colon).
+// Where the part before the last colon is a file, the suffix must be a run number: "a.db:0" or
+// "a.db:x" is a usage error, not a missing file "a.db:0". Otherwise a path without a run number
+// is taken whole.
+static int split_arg(const char *arg, char *path, size_t cap, int64_t *run) {
   snprintf(path, cap, "%s", arg);
   *run = 0;
+  struct stat sb;
   char *colon = strrchr(path, ':');
-  if (!colon || !colon[1]) return;
+  if (!colon || stat(arg, &sb) == 0) return 0;
   char *end;
   errno = 0;
   long long v = strtoll(colon + 1, &end, 10);
-  if (errno || *end || v < 1) return;
+  int number = colon[1] && !errno && !*end;
   *colon = '\0';
+  if (stat(path, &sb) != 0) {
+    if (!number || v < 1) *colon = ':';
+    else *run = v;
+    return 0;
+  }
+  if (!number)
+    return LJ_FAIL(LJ_EINVAL, "compare: '%s': '%s' is not a run number (FILE.db:N, runs count from 1)", arg,
+                   colon + 1);
+  if (v < 1) return LJ_FAIL(LJ_EINVAL, "compare: '%s': no run %lld: runs count from 1 (FILE.db:N)", arg, v);
   *run = v;
+  return 0;
 }
 
 int lj_cmd_compare(int argc, char **argv) {
@@ -84,7 +100,7 @@ int lj_cmd_compare(int argc, char **argv) {
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+  while ((c = lj_getopt_exact(argc, argv, ":o:h", opts)) != -1) {
     switch (c) {
       case 'o': out = optarg; break;
       case 'l':
@@ -99,12 +115,13 @@ int lj_cmd_compare(int argc, char **argv) {
   int n = argc - optind;
   if (n < 1) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: which stores? (llamajoule compare A.db B.db ...)"));
   if (n > MAX_RUNS) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: %d runs, at most %d", n, MAX_RUNS));
-  // Writing a store over itself would lose it (a link or another name for it included).
-  for (int i = 0; i < n && strcmp(out, "-"); i++) {
+  // Every argument's run number before any store is read; writing a store over itself would lose
+  // it (a link or another name for it included).
+  for (int i = 0; i < n; i++) {
     char path[1024];
     int64_t run = 0;
-    split_arg(argv[optind + i], path, sizeof path, &run);
-    if (lj_same_file(out, path) || lj_same_file(out, argv[optind + i]))
+    if (split_arg(argv[optind + i], path, sizeof path, &run) < 0) return usage_error(LJ_EINVAL);
+    if (strcmp(out, "-") && (lj_same_file(out, path) || lj_same_file(out, argv[optind + i])))
       return usage_error(LJ_FAIL(LJ_EINVAL, "compare: the output '%s' is a store being read ('%s'); give another -o",
                                  out, argv[optind + i]));
   }
@@ -121,7 +138,7 @@ int lj_cmd_compare(int argc, char **argv) {
   for (int i = 0; i < n && rc == 0; i++) {
     char path[1024];
     int64_t run = 0;
-    split_arg(argv[optind + i], path, sizeof path, &run);
+    (void)split_arg(argv[optind + i], path, sizeof path, &run);  // checked above
     lj_report_study s;
     int found = run ? 0 : lj_report_study_load(path, &s);
     if (found < 0) {

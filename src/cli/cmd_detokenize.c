@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "common/error.h"
 #include "common/output_file.h"
 #include "model/tokenizer.h"
@@ -62,9 +63,7 @@ int lj_cmd_detokenize(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--null")) {
       null_sep = 1;
     } else {
-      fprintf(stderr, "llamajoule: error: detokenize: unknown or incomplete option '%s'\n", argv[i]);
-      print_help(stderr);
-      return LJ_EXIT_USAGE;
+      return lj_cli_bad_argument("detokenize", argv[i], !strcmp(argv[i], "--tokenizer"));
     }
   }
   char path[4096];

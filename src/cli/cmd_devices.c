@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/run_record.h"
+#include "cli/option_names.h"
 #include "cli/source_option.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -96,9 +97,10 @@ static int parse_args(int argc, char **argv, devices_options *o) {
       i++;
       continue;
     }
-    if (!v || a[0] != '-') {
-      fprintf(stderr, "llamajoule: error: devices: %s '%s' (see llamajoule devices --help)\n",
-              a[0] == '-' ? "missing value for" : "unexpected argument", a);
+    // An unknown option is named as such, even last on the line (not as one missing its value).
+    int known = !strcmp(a, "--seconds") || !strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--source");
+    if (!known || !v) {
+      lj_cli_bad_argument("devices", a, known);
       return -1;
     }
     char *end;
@@ -110,12 +112,9 @@ static int parse_args(int argc, char **argv, devices_options *o) {
       }
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
       o->out_path = v;
-    } else if (!strcmp(a, "--source")) {
+    } else {
       o->source = v;
       if (lj_cli_check_source("devices", v)) return -1;
-    } else {
-      fprintf(stderr, "llamajoule: error: devices: unknown option '%s' (see llamajoule devices --help)\n", a);
-      return -1;
     }
     i += 2;  // the option and its value
   }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/output_file.h"
@@ -180,7 +181,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   opterr = 0;
   int ch;
   long v = 0;
-  while ((ch = getopt_long(argc, argv, ":m:p:n:h", opts, NULL)) != -1) {
+  while ((ch = lj_getopt_exact(argc, argv, ":m:p:n:h", opts)) != -1) {
     switch (ch) {
       case 'm': a->model = optarg; break;
       case 'p':
@@ -235,6 +236,9 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   if (optind < argc) return LJ_FAIL(LJ_EINVAL, "unexpected argument '%s'", argv[optind]);
   if (!a->model) return LJ_FAIL(LJ_EINVAL, "--model is required (a preset name or a checkpoint directory)");
   if (!a->write_checkpoint && a->n_prompts == 0) return LJ_FAIL(LJ_EINVAL, "give --prompt TEXT or --prompt-ids \"1 2 3\"");
+  for (int i = 0; i < a->n_prompts; i++)  // an empty prompt is no prompt
+    if (!a->prompts[i][a->prompt_is_text[i] ? 0 : strspn(a->prompts[i], " \t,\n")])
+      return LJ_FAIL(LJ_EINVAL, "%s: the prompt is empty", a->prompt_is_text[i] ? "--prompt" : "--prompt-ids");
   if (a->chat && a->n_text_prompts == 0) return LJ_FAIL(LJ_EINVAL, "--chat needs --prompt TEXT");
   int device_given = a->device != NULL;
   if (!a->device) a->device = lj_cuda_device_count() > 0 ? "cuda" : "cpu";
@@ -252,6 +256,20 @@ static int parse_args(int argc, char **argv, gen_args *a) {
   return lj_sampling_params_check(&a->sampling);
 }
 
+// The model's config without its weights: a preset's, or the checkpoint's config.json.
+static int model_config(const gen_args *a, lj_model_config *c) {
+  struct stat st;
+  char path[4096];
+  if (stat(a->model, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if ((size_t)snprintf(path, sizeof path, "%s/config.json", a->model) >= sizeof path)
+      return LJ_FAIL(LJ_EINVAL, "--model '%s': path too long", a->model);
+    return lj_config_from_json(path, c);
+  }
+  if (lj_config_preset(a->model, c) < 0)
+    return lj_fail_context(LJ_EINVAL, "--model '%s' is neither a checkpoint directory nor a preset", a->model);
+  return LJ_OK;
+}
+
 static int load_model(const gen_args *a, lj_weights *w) {
   struct stat st;
   int64_t t0 = lj_mono_ns();
@@ -263,13 +281,14 @@ static int load_model(const gen_args *a, lj_weights *w) {
     return LJ_OK;
   }
   lj_model_config c;
-  if (lj_config_preset(a->model, &c) < 0)
-    return lj_fail_context(LJ_EINVAL, "--model '%s' is neither a checkpoint directory nor a preset", a->model);
+  LJ_TRY(model_config(a, &c));
   LJ_TRY(lj_tp_check(&c, a->tp, c.name));  // before the weights (minutes for 8B on the CPU)
   LJ_TRY(lj_weights_random(&c, a->weight_seed, a->threads, w));
-  lj_info("%s: RANDOM weights (seed %llu, bf16), %.3f B parameters, %.2f GB, generated in %.2f s", c.name,
-          (unsigned long long)a->weight_seed, (double)lj_config_n_params(&c) / 1e9, (double)lj_weights_nbytes(w) / 1e9,
-          (double)(lj_mono_ns() - t0) / 1e9);
+  // Drawn in bf16; with --weights fp8 they are quantised before they run (lj_cmd_generate), as on the GPU.
+  int fp8 = a->weights == LJ_WEIGHTS_FP8 && !a->write_checkpoint;
+  lj_info("%s: RANDOM weights (seed %llu, bf16%s%s), %.3f B parameters, %.2f GB, generated in %.2f s", c.name,
+          (unsigned long long)a->weight_seed, fp8 ? ", stored as " : "", fp8 ? lj_weights_label(a->weights, a->fp8_scale) : "",
+          (double)lj_config_n_params(&c) / 1e9, (double)lj_weights_nbytes(w) / 1e9, (double)(lj_mono_ns() - t0) / 1e9);
   return LJ_OK;
 }
 
@@ -418,11 +437,9 @@ static int print_results(const lj_tokenizer *tok, const int32_t *const *prompts,
 }
 
 // w NULL: a preset on the CUDA engine, its random weights generated on the device (no host copy).
-static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights *w) {
-  lj_tokenizer *tok = NULL;
-  LJ_TRY(open_tokenizer(a, c, a->n_text_prompts > 0, &tok));
-  prompt_set ps;
-  int rc = build_prompts(a, tok, c, &ps);
+// tok and ps come from prepare_prompts, and are freed here.
+static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights *w, lj_tokenizer *tok, prompt_set ps) {
+  int rc = LJ_OK;
   // Stop at the model's eos, and at Llama 3's end-of-turn / end-of-text tokens.
   int32_t stop[3];
   int n_stop = 0;
@@ -530,6 +547,22 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
   return rc;
 }
 
+// The prompts as ids, before any weights are built or loaded (1B's random weights take seconds):
+// a bad prompt is refused at once. What it made is the caller's to free, failed or not.
+static int prepare_prompts(const gen_args *a, lj_tokenizer **tok, prompt_set *ps) {
+  lj_model_config c;
+  LJ_TRY(model_config(a, &c));
+  LJ_TRY(open_tokenizer(a, &c, a->n_text_prompts > 0, tok));
+  return build_prompts(a, *tok, &c, ps);
+}
+
+// The prompts' memory back, then the error's exit code.
+static int free_and_report(int rc, prompt_set *ps, lj_tokenizer *tok) {
+  free_prompts(ps);
+  lj_tokenizer_free(tok);
+  return lj_report_error(rc);
+}
+
 int lj_cmd_generate(int argc, char **argv) {
   gen_args a;
   int rc = parse_args(argc, argv, &a);
@@ -542,14 +575,18 @@ int lj_cmd_generate(int argc, char **argv) {
   if (!a.write_checkpoint && !strcmp(a.device, "cuda") && lj_cuda_device_count() == 0)
     return lj_report_error(LJ_FAIL(LJ_ENODEV, "--device cuda: no usable CUDA device (no NVIDIA driver or GPU, or a "
                                               "build without CUDA); --device cpu runs the CPU engine"));
+  lj_tokenizer *tok = NULL;
+  prompt_set ps = {0};
+  if (!a.write_checkpoint && (rc = prepare_prompts(&a, &tok, &ps)) < 0) return free_and_report(rc, &ps, tok);
   // A preset on the CUDA engine needs no host weights: the GPU generates them.
   struct stat st;
   lj_model_config preset;
   if (!a.write_checkpoint && !strcmp(a.device, "cuda") && !(stat(a.model, &st) == 0 && S_ISDIR(st.st_mode)) &&
       lj_config_preset(a.model, &preset) == LJ_OK) {
     if (a.weights < 0) a.weights = LJ_WEIGHTS_BF16;
-    if ((rc = lj_fp8_scale_check(a.weights, a.fp8_scale, a.fp8_scale_given)) == LJ_OK) rc = run_generate(&a, &preset, NULL);
-    return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
+    if ((rc = lj_fp8_scale_check(a.weights, a.fp8_scale, a.fp8_scale_given)) == LJ_OK)
+      return (rc = run_generate(&a, &preset, NULL, tok, ps)) < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
+    return free_and_report(rc, &ps, tok);
   }
   // The checkpoint's files would replace those being read (a link or another name for the folder included).
   if (a.write_checkpoint && lj_same_file(a.write_checkpoint, a.model)) {
@@ -559,7 +596,7 @@ int lj_cmd_generate(int argc, char **argv) {
   }
   lj_weights w;
   rc = load_model(&a, &w);
-  if (rc < 0) return lj_report_error(rc);
+  if (rc < 0) return free_and_report(rc, &ps, tok);
   // Without --weights, an FP8 checkpoint keeps its FP8 linear layers; anything else is bf16.
   if (a.weights < 0) a.weights = lj_weights_is_fp8(&w) ? LJ_WEIGHTS_FP8 : LJ_WEIGHTS_BF16;
   rc = lj_fp8_scale_check(fp8_target(&a), a.fp8_scale, a.fp8_scale_given);
@@ -579,7 +616,7 @@ int lj_cmd_generate(int argc, char **argv) {
   }
   if (rc < 0) {
     lj_weights_free(&w);
-    return lj_report_error(rc);
+    return free_and_report(rc, &ps, tok);
   }
   if (a.write_checkpoint) {
     int64_t t0 = lj_mono_ns();
@@ -588,7 +625,7 @@ int lj_cmd_generate(int argc, char **argv) {
       lj_info("wrote %s (config.json + model.safetensors, %s) in %.2f s", a.write_checkpoint,
               lj_dtype_name(a.checkpoint_dtype), (double)(lj_mono_ns() - t0) / 1e9);
   } else {
-    rc = run_generate(&a, &w.config, &w);
+    rc = run_generate(&a, &w.config, &w, tok, ps);
   }
   lj_weights_free(&w);
   return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/run_record.h"
+#include "cli/option_names.h"
 #include "cli/source_option.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -56,9 +57,11 @@ static int parse_args(int argc, char **argv, idle_options *o) {
       return 1;
     }
     char *end = NULL;
-    if (!v) {
-      fprintf(stderr, "llamajoule: error: idle: %s (see llamajoule idle --help)\n",
-              a[0] == '-' ? "option needs a value" : "unexpected argument");
+    // An unknown option is named as such, even last on the line (not as one missing its value).
+    int known = !strcmp(a, "--seconds") || !strcmp(a, "--device") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
+                !strcmp(a, "--source");
+    if (!known || !v) {
+      lj_cli_bad_argument("idle", a, known);
       return -1;
     }
     if (!strcmp(a, "--seconds")) {
@@ -76,12 +79,9 @@ static int parse_args(int argc, char **argv, idle_options *o) {
       o->device = (int)d;
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
       o->out_path = v;
-    } else if (!strcmp(a, "--source")) {
+    } else {
       o->source = v;
       if (lj_cli_check_source("idle", v)) return -1;
-    } else {
-      fprintf(stderr, "llamajoule: error: idle: unknown option '%s' (see llamajoule idle --help)\n", a);
-      return -1;
     }
   }
   return 0;

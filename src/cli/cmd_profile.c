@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "cli/run_record.h"
 #include "common/error.h"
 #include "common/output_file.h"
@@ -64,10 +65,10 @@ static void usage(FILE *f) {
           "  --known-answer         insert a calibration copy into each layer (an eighth of a layer's bf16\n"
           "                         weights, 16 MiB at least) and check that every method recovers its\n"
           "                         energy (~60 s more); --known-answer-mb N sets its size\n"
-          "  --quick                a first look (1B: ~90 s on an H100): --repeats 2 --phase-seconds 1 --trials 3\n"
-          "                         --replay-seconds 0.3 --decode-kv 2 --idle-seconds 2 --cooldown-seconds 3 --no-sequence\n"
-          "                         --no-shapley --ablate none --no-overhead --skip-rounds 4 (no head fit); options given\n"
-          "                         with it override these\n"
+          "  --quick                a first look (<= 90 s; 60 s for 1B on an H100): --repeats 2 --phase-seconds 1\n"
+          "                         --trials 3 --replay-seconds 0.3 --decode-kv 2 --idle-seconds 2 --cooldown-seconds 3\n"
+          "                         --no-sequence --no-shapley --ablate none --no-overhead --skip-rounds 4 (no head fit);\n"
+          "                         options given with it override these\n"
           "  --ablate none|attn|mlp|both  prefill and decode without that part, against each method's\n"
           "                         estimate (default both)\n"
           "  --ablation-rounds N    rounds of the ablation windows, each ablated window between two full\n"
@@ -194,7 +195,7 @@ static int parse_args(int argc, char **argv, profile_args *a) {
   lj_profile_options *o = &a->o;
   double v = 0;
   int fp8_scale_given = 0;
-  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+  while ((c = lj_getopt_exact(argc, argv, ":o:h", opts)) != -1) {
     switch (c) {
       case OPT_MODEL: o->model = optarg; break;
       case OPT_BATCH: LJ_TRY(parse_int("--batch", optarg, 1, 1024, &o->batch)); break;

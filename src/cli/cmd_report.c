@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "common/error.h"
 #include "common/output_file.h"
 #include "common/same_file.h"
@@ -107,7 +108,7 @@ int lj_cmd_report(int argc, char **argv) {
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+  while ((c = lj_getopt_exact(argc, argv, ":o:h", opts)) != -1) {
     char *end;
     switch (c) {
       case 'r':

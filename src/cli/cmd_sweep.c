@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "engine/weight_format.h"
@@ -116,7 +117,7 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
   opterr = 0;
   int c, fp8_scale_given = 0;
   double v = 0;
-  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+  while ((c = lj_getopt_exact(argc, argv, ":o:h", opts)) != -1) {
     switch (c) {
       case OPT_MODELS: LJ_TRY(lj_sweep_parse_names("--models", optarg, a->models, LJ_SWEEP_MAX_VALUES, &a->n_models)); break;
       case OPT_BATCH:

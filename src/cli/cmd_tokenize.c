@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/option_names.h"
 #include "common/error.h"
 #include "common/output_file.h"
 #include "model/tokenizer.h"
@@ -52,9 +53,7 @@ int lj_cmd_tokenize(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--bos")) {
       bos = 1;
     } else {
-      fprintf(stderr, "llamajoule: error: tokenize: unknown or incomplete option '%s'\n", argv[i]);
-      print_help(stderr);
-      return LJ_EXIT_USAGE;
+      return lj_cli_bad_argument("tokenize", argv[i], !strcmp(argv[i], "--tokenizer"));
     }
   }
   char path[4096];

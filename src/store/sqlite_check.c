@@ -20,9 +20,7 @@ int lj_sqlite_fail(sqlite3 *db, const char *path, int sqlite_rc, const char *wha
     if ((unsigned char)*c < 0x20) *c = ' ';
   // For I/O failures the OS's reason ("No space left on device") says more.
   int os_errno = db && code == LJ_EIO ? sqlite3_system_errno(db) : 0;
-  const char *base = strrchr(src_file, '/');
-  base = base ? base + 1 : src_file;
-  return lj_fail(code, src_file, src_line, "store '%s': %s: %s%s%s%s (SQLite error %d at %s:%d)", path, what, msg,
-                 os_errno ? " (" : "", os_errno ? strerror(os_errno) : "", os_errno ? ")" : "", sqlite_rc, base,
-                 src_line);
+  // The source location is lj_fail's to keep: shown with LLAMAJOULE_DEBUG only, as for every error.
+  return lj_fail(code, src_file, src_line, "store '%s': %s: %s%s%s%s (SQLite error %d)", path, what, msg,
+                 os_errno ? " (" : "", os_errno ? strerror(os_errno) : "", os_errno ? ")" : "", sqlite_rc);
 }

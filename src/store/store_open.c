@@ -280,7 +280,10 @@ static int open_store(const char *path, int readonly, lj_store **out) {
   int exists = stat(path, &sb) == 0;
   if (readonly && !exists)
     return LJ_FAIL(LJ_EIO, "store '%s': cannot open: %s", path, strerror(errno));
-  if (exists && !S_ISREG(sb.st_mode)) return LJ_FAIL(LJ_EIO, "store '%s': not a regular file", path);
+  // Bad input, as for every input file that is not a regular file (common/input_file.c): exit 3.
+  if (exists && !S_ISREG(sb.st_mode))
+    return LJ_FAIL(LJ_EINVAL, "store '%s': %s", path,
+                   S_ISDIR(sb.st_mode) ? "is a directory, not a file" : "not a regular file (a FIFO, socket or device)");
   lj_store *st = calloc(1, sizeof *st);
   if (!st) return LJ_FAIL(LJ_ENOMEM, "store '%s': out of memory", path);
   snprintf(st->path, sizeof st->path, "%s", path);

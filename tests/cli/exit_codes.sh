@@ -60,6 +60,7 @@ expect 2 "unknown command" -- frobnicate
 expect 2 "unknown option" -- generate --model tiny --frobnicate
 expect 2 "missing value" -- meter --idle
 expect 2 "no prompt" -- generate --model tiny
+expect 2 "an empty prompt" -- generate --model tiny --prompt ""
 expect 2 "--chat without a text prompt" -- generate --model tiny --chat --prompt-ids 1
 expect 2 "bad --top-p" -- generate --model tiny --prompt-ids 1 --top-p 1.5
 expect 2 "unknown --source (meter)" -- meter --source bogus -- true
@@ -67,6 +68,8 @@ expect 2 "unknown --source (devices)" -- devices --source bogus
 expect 2 "unknown --source (idle)" -- idle --source replay:
 expect 2 "meter --idle -5" -- meter --source "$src" --idle -5 -- true
 expect 2 "profile --idle-w -5" -- profile --engine cpu --model tiny --idle-w -5
+expect 2 "compare FILE.db:0 (runs count from 1)" -- compare "$tmp/trace.csv:0"
+expect 2 "compare FILE.db:x" -- compare "$tmp/trace.csv:x"
 
 # 3: bad input file or value.
 expect 3 "unknown preset" -- generate --model llama-9 --prompt-ids 1
@@ -78,6 +81,13 @@ cp tests/data/models/mqa-tied-sharded/* "$tmp/sharded/"
 rm "$tmp/sharded/model-00003-of-00005.safetensors"
 expect 3 "missing shard" -- generate --model "$tmp/sharded" --prompt-ids 1
 expect 3 "--tokenizer DIR" -- generate --model tiny --prompt hi --tokenizer "$tmp"
+# A store that is not a regular file, as for every other input file (it was exit 1, an I/O failure).
+mkfifo "$tmp/fifo.db" && mkdir "$tmp/dir.db"
+expect 3 "a FIFO as the store (report)" -- report "$tmp/fifo.db" --format text
+expect 3 "a FIFO as the store (compare)" -- compare "$tmp/fifo.db"
+expect 3 "a directory as the store (report)" -- report "$tmp/dir.db" --format text
+expect 3 "a directory as the store (compare)" -- compare "$tmp/dir.db" -o "$tmp/c.html"
+expect 3 "a directory as meter's store" -- meter --source "$src" --idle none -o "$tmp/dir.db" -- true
 if [[ -f $tokjson ]]; then
   jq '.normalizer = {"type": "NFC"}' "$tokjson" >"$tmp/tokenizer.json"
   expect 3 "unsupported tokenizer feature" -- generate --model tiny --prompt hi --tokenizer "$tmp/tokenizer.json"

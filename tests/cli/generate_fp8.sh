@@ -14,6 +14,8 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 run() { "$bin" generate --device cpu --prompt-ids "1 17 42 7" -n 4 --ignore-eos --threads 2 "$@" >/dev/null 2>"$tmp/err"; }
 
 run --model tiny --weight-seed 3 --weights fp8 --dump-logits "$tmp/fp8.bin" || fail "fp8 run: $(cat "$tmp/err")"
+# The log names the precision the weights run in (it said bf16 for FP8 runs).
+grep -q "RANDOM weights (seed 3, bf16, stored as fp8)" "$tmp/err" || fail "fp8 run's weights line: $(cat "$tmp/err")"
 "$bin" generate --model tiny --weight-seed 3 --write-checkpoint "$tmp/ck" --checkpoint-dtype fp8 2>"$tmp/err" \
   || fail "fp8 checkpoint: $(cat "$tmp/err")"
 grep -q '"quant_method": "compressed-tensors"' "$tmp/ck/config.json" || fail "no quantization_config in config.json"
@@ -30,6 +32,7 @@ run --model "$tmp/ck16" --dump-logits "$tmp/ck16.bin" || fail "bf16 checkpoint r
 cmp -s "$tmp/ck_as_bf16.bin" "$tmp/ck16.bin" && echo "ok: --weights bf16 = the checkpoint dequantised to bf16, byte for byte" \
   || fail "--weights bf16 of the FP8 checkpoint differs from its bf16 copy"
 run --model tiny --weight-seed 3 --dump-logits "$tmp/tiny_bf16.bin" || fail "tiny bf16 run"
+grep -q "RANDOM weights (seed 3, bf16)," "$tmp/err" || fail "bf16 run's weights line: $(cat "$tmp/err")"
 cmp -s "$tmp/fp8.bin" "$tmp/tiny_bf16.bin" && fail "FP8 logits equal bf16's: nothing was quantised" \
   || echo "ok: FP8 logits differ from bf16's"
 "$bin" generate --model tiny --device cpu --prompt-ids 1 --weights fp9 >/dev/null 2>"$tmp/err"

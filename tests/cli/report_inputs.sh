@@ -74,6 +74,10 @@ for f in empty text other v99 v1 a; do sha256sum "$tmp/$f.db"; done >"$tmp/sums"
 expect 1 "a missing file" report "$tmp/missing.db"
 expect 3 "an empty file" report "$tmp/empty.db"
 expect 3 "not SQLite" report "$tmp/text.db"
+# SQLite's error, its code, and the source location only with LLAMAJOULE_DEBUG (docs/cli.md).
+grep -q "file is not a database (SQLite error 26)$" "$tmp/err" || fail "SQLite's error as shown: $(cat "$tmp/err")"
+LLAMAJOULE_DEBUG=1 "$bin" report "$tmp/text.db" 2>&1 | grep -q 'SQLite error 26) \[src/store/' \
+  || fail "LLAMAJOULE_DEBUG=1 does not add the source location"
 expect 3 "SQLite of another program" report "$tmp/other.db"
 expect 3 "schema version 99" report "$tmp/v99.db"
 grep -q '99' "$tmp/err" || fail "the error does not name the version"
@@ -85,6 +89,16 @@ expect 3 "compare with a bad store" compare "$tmp/a.db" "$tmp/text.db" -o "$tmp/
 expect 2 "report without a store" report
 expect 2 "report --format pdf" report "$tmp/a.db" --format pdf
 expect 2 "report --run 0" report "$tmp/a.db" --run 0
+# FILE.db:N: a bad run number is a usage error naming it, never a missing file "a.db:0";
+# a file whose own name ends in ":1" is still taken whole.
+expect 2 "compare a.db:0" compare "$tmp/a.db:0" "$tmp/b.db" -o "$tmp/c3.html"
+grep -q "a.db:0': no run 0: runs count from 1" "$tmp/err" || fail "a.db:0: $(cat "$tmp/err")"
+expect 2 "compare a.db:x" compare "$tmp/a.db:x" -o "$tmp/c3.html"
+grep -q "'x' is not a run number (FILE.db:N, runs count from 1)" "$tmp/err" || fail "a.db:x: $(cat "$tmp/err")"
+[[ -e $tmp/c3.html ]] && fail "compare wrote a page after a usage error"
+cp "$tmp/b.db" "$tmp/b.db:1"
+expect 0 "compare of a file named b.db:1" compare "$tmp/b.db:1" "$tmp/a.db:1" -o "$tmp/c4.html"
+rm "$tmp/b.db:1"
 sha256sum -c --quiet "$tmp/sums" || fail "a bad input file was changed"
 [[ -e $tmp/missing.db ]] && fail "report created the missing file"
 echo "all report input checks passed"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # docs/tutorial.md, run: every ```sh block after its section 1 (set-up, which
-# the CI runs) must carry a `<!-- test[: gpu|gpu-only] expect: RE | RE ... -->`
+# the CI runs) must carry a `<!-- test[: gpu|gpu-only] [lines: LO-HI] expect: RE | RE ... -->`
 # line; each block runs from a scratch folder that sees the repository's
-# tests/, and its output (stdout and stderr) must match every RE (grep -E).
+# tests/, and its output (stdout and stderr) must match every RE (grep -E) and,
+# with `lines:`, be LO to HI lines long (what the text says a command prints).
 #   test      exit 0 here
 #   gpu       exit 0 and the REs where a GPU is usable; else exit 4 saying why
 #   gpu-only  run only where a GPU is usable (skipped here, saying so)
@@ -22,8 +23,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 gpu=0
 if "$bin" devices >/dev/null 2>&1 && "$bin" --version | grep -q "CUDA engine built in"; then gpu=1; fi
 
-marker_re='^<!-- test(: (gpu|gpu-only))? expect: (.*) -->$'
-section=0 mode="" expect="" in_block=0 n_blocks=0 n_run=0 n_skip=0 block=""
+marker_re='^<!-- test(: (gpu|gpu-only))?( lines: ([0-9]+)-([0-9]+))? expect: (.*) -->$'
+section=0 mode="" expect="" lines_lo="" lines_hi="" in_block=0 n_blocks=0 n_run=0 n_skip=0 block=""
 run_block() {  # runs $block as marked by $mode / $expect
   local log="$work/block$n_blocks.log" rc first
   first=$(printf '%s' "$block" | head -n 1)
@@ -43,6 +44,10 @@ run_block() {  # runs $block as marked by $mode / $expect
     re=${rest%% | *}; [[ "$rest" == *" | "* ]] && rest=${rest#* | } || rest=""
     grep -qE -- "$re" "$log" || fail "block '$first': output lacks /$re/; output: $(head -c 3000 "$log")"
   done
+  local n_lines
+  n_lines=$(wc -l <"$log")
+  [[ -z $lines_lo ]] || ((n_lines >= lines_lo && n_lines <= lines_hi)) \
+    || fail "block '$first': $n_lines lines of output, expected $lines_lo to $lines_hi"
   echo "ok: $first"
   n_run=$((n_run + 1))
 }
@@ -60,7 +65,8 @@ while IFS= read -r line; do
   fi
   [[ $line =~ ^##\ ([0-9]+)\. ]] && section=${BASH_REMATCH[1]}
   if [[ $line =~ $marker_re ]]; then
-    mode=${BASH_REMATCH[2]:-plain} expect=${BASH_REMATCH[3]} pending=1
+    mode=${BASH_REMATCH[2]:-plain} lines_lo=${BASH_REMATCH[4]} lines_hi=${BASH_REMATCH[5]} expect=${BASH_REMATCH[6]}
+    pending=1
     continue
   fi
   if [[ $line == '```sh' ]]; then
