@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "common/error.h"
+#include "engine/greedy.h"
 #include "engine/sampling.h"
 
 static void test_splitmix64_reference(void **state) {
@@ -132,6 +133,27 @@ static void test_non_finite_logits(void **state) {
   }
 }
 
+// The greedy pick the profile's decode takes (the CPU engine's, and the tensor-parallel prefill's)
+// makes generate's check: a NaN logit once gave token 0 and the profile stored a whole run.
+static void test_greedy_token(void **state) {
+  (void)state;
+  float l[V];
+  memcpy(l, logits, sizeof l);
+  int best = 0;
+  for (int k = 1; k < V; k++)
+    if (l[k] > l[best]) best = k;
+  assert_int_equal(lj_greedy_token(l, V), best);
+  assert_int_equal(lj_logits_check_finite(l, V), 0);
+  const float bad[] = {NAN, INFINITY, -INFINITY};
+  const char *names[] = {"token 2 is NaN", "token 2 is +Inf", "token 2 is -Inf"};
+  for (int b = 0; b < 3; b++) {
+    l[2] = bad[b];
+    assert_int_equal(lj_greedy_token(l, V), LJ_EINVAL);
+    assert_non_null(strstr(lj_error_message(), names[b]));
+    assert_non_null(strstr(lj_error_message(), "(the model's output overflowed)"));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_splitmix64_reference),
@@ -139,6 +161,7 @@ int main(void) {
       cmocka_unit_test(test_greedy_and_determinism),
       cmocka_unit_test(test_bad_params),
       cmocka_unit_test(test_non_finite_logits),
+      cmocka_unit_test(test_greedy_token),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "engine/cpu/cpu_ops.h"
+#include "engine/greedy.h"
 #include "model/random_init.h"
 
 struct lj_token_sampler {
@@ -108,13 +109,8 @@ static void top_k_ids(lj_token_sampler *s, const float *logits, int k) {
 // Candidates are kept in descending logit order (ties by id), except plain
 // temperature sampling over the whole vocabulary, which walks ids in order.
 int lj_sample(lj_token_sampler *s, const float *logits, lj_rng *rng) {
-  // A NaN or an infinity makes every probability NaN: no candidate would pass
-  // the top-p cut and argmax would pick token 0, so it is an error, never a token.
-  for (int i = 0; i < s->vocab; i++)
-    if (!isfinite(logits[i]))
-      return LJ_FAIL(LJ_EINVAL, "the logit of token %d is %s (the model's output overflowed)", i,
-                     isnan(logits[i]) ? "NaN" : logits[i] > 0 ? "+Inf" : "-Inf");
-  if (s->p.temperature == 0.0f) return lj_cpu_argmax(logits, s->vocab);
+  if (s->p.temperature == 0.0f) return lj_greedy_token(logits, s->vocab);
+  LJ_TRY(lj_logits_check_finite(logits, s->vocab));
   const double inv_t = 1.0 / s->p.temperature;
   int n = s->vocab;
   float max = logits[lj_cpu_argmax(logits, s->vocab)];

@@ -9,6 +9,7 @@
 
 #include "engine/cuda/cuda_generate.h"
 #include "engine/cuda/gemv_choice.h"
+#include "engine/greedy.h"
 #include "model/weights.h"
 #include "profile/gpu_run.h"
 
@@ -23,16 +24,16 @@ static int rewind_ranks(gpu_run *g, const int *len) {
   return 0;
 }
 
-// Each row's greedy token into g->tp_next.
-static void argmax_rows(gpu_run *g, int rows) {
+// Each row's greedy token into g->tp_next; non-finite logits are an error, as in generate and the
+// single-GPU decode (whose sampler on the GPU flags them).
+static int greedy_rows(gpu_run *g, int rows) {
   int V = g->r->plan.config.vocab_size;
   for (int s = 0; s < rows; s++) {
-    const float *l = g->tp_logits + (size_t)s * (size_t)V;
-    int best = 0;
-    for (int v = 1; v < V; v++)
-      if (l[v] > l[best]) best = v;
-    g->tp_next[s] = best;
+    int tok = lj_greedy_token(g->tp_logits + (size_t)s * (size_t)V, V);
+    if (tok < 0) return lj_fail_context(tok, "profile: prefill, sequence %d", s);
+    g->tp_next[s] = tok;
   }
+  return 0;
 }
 
 int lj_gpu_tp_unit_load(gpu_run *g) {
@@ -73,7 +74,7 @@ int lj_gpu_tp_unit_prefill(gpu_run *g) {
   if (rc == 0) rc = lj_cuda_tp_forward_batch(g->tp, g->prompt.ids, seq, pos, n, rows, B, g->tp_logits);
   free(seq);
   LJ_TRY(rc);
-  argmax_rows(g, B);
+  LJ_TRY(greedy_rows(g, B));
   return sync_ranks(g);
 }
 

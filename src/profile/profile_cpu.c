@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "engine/cpu/cpu_engine.h"
+#include "engine/greedy.h"
 #include "engine/weight_format.h"
 #include "engine/cpu/thread_pool.h"
 #include "model/weights.h"
@@ -71,13 +72,6 @@ static int unit_load(cpu_run *c) {
 static int unit_tokenize(cpu_run *c) { return lj_profile_tokenize_unit(&c->prompt); }
 static int unit_detokenize(cpu_run *c) { return lj_profile_detokenize_unit(&c->prompt, c->gen_ids, c->o->gen_len); }
 
-static int argmax(const float *x, int n) {
-  int best = 0;
-  for (int i = 1; i < n; i++)
-    if (x[i] > x[best]) best = i;
-  return best;
-}
-
 // Per-stage time of one call of fn, added to phase ph (the stages that run at the engine's degree).
 static void stage_delta(cpu_run *c, lj_phase ph, const int64_t *before, int calls_scale) {
   const int64_t *now = lj_cpu_engine_stage_ns(c->e);
@@ -103,11 +97,23 @@ static int unit_prefill(cpu_run *c) {
   return 0;
 }
 
+// Each sequence's greedy token of step i from c->logits; non-finite logits stop the run as they stop
+// generate (lj_greedy_token), never a token.
+static int greedy_tokens(cpu_run *c, int i) {
+  int B = c->o->batch, G = c->o->gen_len, V = c->r->plan.config.vocab_size;
+  for (int s = 0; s < B; s++) {
+    int tok = lj_greedy_token(c->logits + (size_t)s * V, V);
+    if (tok < 0) return lj_fail_context(tok, "profile: step %d (%s), sequence %d", i, i ? "decode" : "prefill", s);
+    c->gen_ids[(size_t)s * G + i] = tok;
+  }
+  return 0;
+}
+
 // gen_len tokens per sequence from the prompt's cache: the first from the
 // prefill's logits, then gen_len - 1 forward steps (greedy).
 static int unit_decode(cpu_run *c) {
-  int B = c->o->batch, P = c->o->prompt_len, G = c->o->gen_len, V = c->r->plan.config.vocab_size;
-  for (int s = 0; s < B; s++) c->gen_ids[(size_t)s * G] = argmax(c->logits + (size_t)s * V, V);
+  int B = c->o->batch, P = c->o->prompt_len, G = c->o->gen_len;
+  LJ_TRY(greedy_tokens(c, 0));
   int64_t before[LJ_STAGE_COUNT];
   memcpy(before, lj_cpu_engine_stage_ns(c->e), sizeof before);
   for (int i = 1; i < G; i++) {
@@ -115,7 +121,7 @@ static int unit_decode(cpu_run *c) {
       c->tokens[s] = c->gen_ids[(size_t)s * G + i - 1], c->seq[s] = s, c->pos[s] = P + i - 1, c->rows[s] = s;
     lj_batch b = {c->tokens, c->seq, c->pos, B, c->rows, B};
     LJ_TRY(lj_cpu_forward(c->e, &b, c->logits));
-    for (int s = 0; s < B; s++) c->gen_ids[(size_t)s * G + i] = argmax(c->logits + (size_t)s * V, V);
+    LJ_TRY(greedy_tokens(c, i));
   }
   stage_delta(c, LJ_PHASE_DECODE, before, G - 1);
   return 0;
