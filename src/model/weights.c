@@ -123,7 +123,7 @@ static int load_slots(const char *dir, lj_weights *w) {
     LJ_TRY(check_slot(slot, st->file));
   }
   if (w->config.tie_embeddings) w->lm_head = w->embed;
-  return LJ_OK;
+  return lj_weights_check_unused(&w->config, s->slots, s->n_slots, &s->set);
 }
 
 int lj_weights_load(const char *dir, lj_weights *out) {
@@ -137,6 +137,13 @@ int lj_weights_load(const char *dir, lj_weights *out) {
   int rc = load_slots(dir, out);
   if (rc < 0) lj_weights_free(out);
   return rc;
+}
+
+int lj_weights_check_checkpoint(const char *dir) {
+  lj_weights w;
+  LJ_TRY(lj_weights_load(dir, &w));
+  lj_weights_free(&w);
+  return LJ_OK;
 }
 
 // ---- random weights

@@ -67,6 +67,12 @@ typedef struct {
 // tensor or a wrong shape fails naming the tensor, the file and the expected shape.
 int lj_weights_load(const char *dir, lj_weights *out);
 
+// The checks of lj_weights_load without keeping the weights: config.json, then every safetensors
+// header mapped and checked (each tensor the configuration needs present with its shape and a
+// supported dtype, offsets inside its file, no tensor it does not use). Reads no tensor data but
+// an FP8 checkpoint's scales (4 bytes a row). For refusing a checkpoint before anything is stored.
+int lj_weights_check_checkpoint(const char *dir);
+
 // Random weights for a configuration (model/random_init.h), stored as bf16
 // (every value is bf16-rounded so the CPU fp32 and the GPU bf16 engines start
 // from the same numbers). Filled with n_threads threads.

@@ -25,3 +25,9 @@ void lj_weight_slots(lj_weights *w, lj_weight_slot *slots);
 // output channel) into per-row scales owned by w. Fails naming the tensor for anything else
 // (FP8 outside the linear layers, a missing scale, block-wise scales).
 int lj_weights_fp8_scales(lj_weights *w, const lj_st_set *set, lj_tensor *t, const char *file);
+
+// Every tensor of `set` (in file, then header order) is one of the slots, an F8_E4M3 slot's
+// `<name>_scale`, or one that published checkpoints carry unread (weights_unused.c says which and
+// why); else LJ_EINVAL naming the first other tensor and, where one explains it, the configuration
+// field (a layer beyond num_hidden_layers, a bias without attention_bias or mlp_bias).
+int lj_weights_check_unused(const lj_model_config *c, const lj_weight_slot *slots, int n_slots, const lj_st_set *set);

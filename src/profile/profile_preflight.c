@@ -1,7 +1,8 @@
 // Refusals known before a profile runs, made before the store is opened, so
-// that bad input stores nothing (docs/cli.md): a tokenizer with more ids than
-// the model's vocabulary, random weights that cannot fit in host memory (CPU engine), and a
-// model, batch and context whose CUDA memory plan does not fit the GPU.
+// that bad input stores nothing (docs/cli.md): a checkpoint whose safetensors do not
+// match its config.json (headers only: the loader's checks, no weights read), a tokenizer with
+// more ids than the model's vocabulary, random weights that cannot fit in host memory (CPU
+// engine), and a model, batch and context whose CUDA memory plan does not fit the GPU.
 #include <stdio.h>
 
 #include "common/error.h"
@@ -13,6 +14,7 @@
 #include "engine/cuda/tp_comm.h"
 #include "model/tp_shard.h"
 #include "model/tokenizer.h"
+#include "model/weights.h"
 #include "profile/profile_plan.h"
 
 // The same tokenizer the run will load (profile_prompt.c), and the same checks.
@@ -41,6 +43,7 @@ int lj_profile_preflight(const lj_profile_options *o, const lj_profile_plan *p, 
     return LJ_FAIL(LJ_EUNSUPPORTED, "--fusion %s: the CPU engine has no fused mode (it runs one kernel per stage); "
                    "profile on a CUDA device or use --fusion none", p->fusion);
   LJ_TRY(lj_gemv_choice_check(o->gemv, on_gpu, o->weights, o->fusion));
+  if (ckpt_dir) LJ_TRY(lj_weights_check_checkpoint(ckpt_dir));
   if (!on_gpu) {
     const lj_model_config *c = &p->config;
     double weights = ckpt_dir ? 0.0 : (double)lj_config_n_params(c) * 2;
