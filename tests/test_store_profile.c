@@ -1470,6 +1470,48 @@ static void test_phase_windows_as_they_close(void **state) {
   lj_profile_result_free(&r);
 }
 
+// The plan is stored as the run starts: a run killed after some windows (SIGKILL: nothing at its
+// end) reads back with its plan and those windows, marked incomplete; before, its profile_plans
+// row was written only at the end and report said the run "holds no profile". The profile at the
+// end replaces that row, and a second profile of the run is still refused.
+static void test_plan_as_the_run_starts(void **state) {
+  (void)state;
+  char path[1024];
+  path_in_tmp(path, sizeof path, "plan-first.db");
+  lj_store *st = NULL;
+  assert_int_equal(lj_store_open(path, &st), 0);
+  int64_t run = new_run(st);
+  lj_profile_result r;
+  make_profile(&r, 10);
+  r.complete = 0;
+  assert_int_equal(lj_store_add_profile_plan(st, run, &r), 0);
+  for (size_t i = 0; i + 1 < r.n_windows; i++)
+    assert_int_equal(lj_store_add_phase_window(st, run, &r.windows[i], 0), 0);
+  lj_profile_result back;
+  if (lj_store_read_profile(st, run, &back) < 0) fail_msg("%s", lj_error_message());
+  assert_int_equal(back.complete, 0);
+  assert_int_equal(back.n_windows, r.n_windows - 1);
+  assert_int_equal(back.plan.batch, r.plan.batch);
+  assert_int_equal(back.plan.prompt_len, r.plan.prompt_len);
+  assert_string_equal(back.plan.model, "llama-3.2-1b");
+  assert_int_equal(back.plan.config.n_layers, r.plan.config.n_layers);
+  lj_profile_result_free(&back);
+
+  r.complete = 1;
+  assert_int_equal(lj_store_add_profile(st, run, &r), 0);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM profile_plans WHERE run_id = ?", run), 1);
+  assert_int_equal(query_int(db, "SELECT complete FROM profile_plans WHERE run_id = ?", run), 1);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM phase_windows WHERE run_id = ?", run), (int64_t)r.n_windows);
+  sqlite3_close(db);
+  assert_true(lj_store_add_profile(st, run, &r) < 0);
+  assert_non_null(strstr(lj_error_message(), "profile_plans"));
+  assert_true(lj_store_add_profile_plan(st, run, &r) < 0);  // nor is a whole profile's plan replaced
+  lj_store_close(st);
+  lj_profile_result_free(&r);
+}
+
 // At tensor-parallel degree 2 the windows kept as they close are the run's own figures (tp_rank -1,
 // the sum over the GPUs), so the profile written at the end replaces them: no provisional row of
 // rank 0 outlives the run beside the final ones.
@@ -1987,6 +2029,7 @@ int main(void) {
       cmocka_unit_test(test_upgrade_from_v6),       cmocka_unit_test(test_upgrade_from_v13), cmocka_unit_test(test_upgrade_from_v16),
       cmocka_unit_test(test_profile_per_rank),
       cmocka_unit_test(test_unknown_versions_refused), cmocka_unit_test(test_phase_windows_as_they_close),
+      cmocka_unit_test(test_plan_as_the_run_starts),
       cmocka_unit_test(test_phase_windows_as_they_close_per_rank),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -112,7 +112,8 @@ static void usage(FILE *f) {
           "  --json                 print the summary as JSON to stdout (docs/profile-json.md), the text to stderr\n"
           "  -h, --help\n\n"
           "Ctrl-C (or SIGTERM, SIGHUP) stops the run; what was measured is stored, marked incomplete\n"
-          "(exit code 130). Each phase window is stored as it closes, so even a killed run keeps them.\n");
+          "(exit code 130). The plan is stored as the run starts and each phase window as it closes, so\n"
+          "even a killed run keeps them (report renders it, marked incomplete).\n");
 }
 
 typedef struct {

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/output_file.h"
 #include "common/same_file.h"
+#include "profile/profile_analyze.h"
 #include "report/report.h"
 #include "report/report_run.h"
 #include "report/report_study.h"
@@ -95,6 +96,18 @@ static int report_study(const char *path, const char *format, const char *out, d
   return rc < 0 ? lj_report_error(rc) : LJ_EXIT_OK;
 }
 
+// A profile killed outright (SIGKILL, a crash) kept its plan and its windows but not the phase
+// summaries, which are written at the end: they are summarised here from the windows, as the
+// profile does, so that its phases show; the run stays marked incomplete.
+static int summarize_kept_windows(lj_report_run *r) {
+  if (r->prof.complete || r->prof.n_windows == 0) return 0;
+  for (int p = 0; p < LJ_PHASE_COUNT; p++)
+    if (r->prof.phases[p].n > 0) return 0;
+  LJ_TRY(lj_profile_summarize_phases(&r->prof));
+  lj_report_missing(r, r->missing, sizeof r->missing);
+  return 0;
+}
+
 int lj_cmd_report(int argc, char **argv) {
   static const struct option opts[] = {{"run", required_argument, 0, 'r'},
                                        {"format", required_argument, 0, 'f'},
@@ -156,6 +169,10 @@ int lj_cmd_report(int argc, char **argv) {
   lj_report_run r;
   int rc = lj_report_load(path, run_id, &r);
   if (rc < 0) return lj_report_error(rc);
+  if ((rc = summarize_kept_windows(&r)) < 0) {
+    lj_report_run_free(&r);
+    return lj_report_error(rc);
+  }
   lj_output o;
   rc = lj_output_open(&o, out ? out : "-");
   if (rc == 0) rc = lj_output_close(&o, fn(o.f, &r));

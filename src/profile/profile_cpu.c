@@ -207,6 +207,7 @@ int lj_profile_run_cpu(const lj_profile_options *o, lj_profile_result *r) {
     lj_profile_note(r, "Tensor parallelism emulated on the CPU at degree %d (docs/tensor-parallel.md): each stage "
                        "runs the %d ranks' shares one after the other, and attn_allreduce and mlp_allreduce add "
                        "their partial o_proj and down outputs (and the residual).", o->tp_degree, o->tp_degree);
+  if (rc == 0) lj_profile_keep_plan(o, r);
   if (rc == 0) rc = measure(&c);
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", lj_error_message());

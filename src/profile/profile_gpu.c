@@ -195,6 +195,7 @@ int lj_profile_run_gpu(const lj_profile_options *o, lj_profile_result *r) {
   lj_part_times_init(&g.parts, lj_mono_ns());
   int rc = plan(&g);
   if (rc == 0) rc = lj_gpu_run_alloc(&g);
+  if (rc == 0) lj_profile_keep_plan(o, r);  // before the idle measurement: a run killed in it reads back
   if (rc == 0) rc = lj_profile_meter_open(&g.m, o, r);
   lj_part_end(&g.parts, "plan, meter and idle", lj_mono_ns());
   if (rc == 0) rc = measure(&g);

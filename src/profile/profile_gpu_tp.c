@@ -168,6 +168,7 @@ int lj_profile_run_gpu_tp(const lj_profile_options *o, lj_profile_result *r) {
   snprintf(r->plan.engine, sizeof r->plan.engine, "cuda");
   plan_tp_methods(r);
   if (rc == 0) rc = alloc_run(&g);
+  if (rc == 0) lj_profile_keep_plan(o, r);  // before the idle measurement: a run killed in it reads back
   if (rc == 0) rc = open_meter(&g);
   if (rc == 0) rc = measure(&g);
   int keep_rc = rc;

@@ -1,5 +1,5 @@
-// A closed phase window: into the result, and into the store at once, so
-// that a run hung up or killed part-way keeps every window it finished.
+// The plan as the run starts and each closed phase window as it closes: into the store at once, so
+// that a run hung up or killed part-way keeps, and reads back with, every window it finished.
 #include "common/error.h"
 #include "profile/profile_run.h"
 
@@ -13,4 +13,11 @@ int lj_profile_keep_window(const lj_profile_options *o, lj_profile_result *r, co
   }
   lj_clear_error();
   return 0;
+}
+
+void lj_profile_keep_plan(const lj_profile_options *o, const lj_profile_result *r) {
+  if (!o->store) return;
+  if (lj_store_add_profile_plan(o->store, o->run_id, r) < 0)
+    lj_warn("%s; the plan is stored at the end of the run", lj_error_message());
+  lj_clear_error();
 }

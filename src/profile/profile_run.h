@@ -83,3 +83,7 @@ int lj_profile_gpu_tp_check(const lj_profile_options *o);
 // set) in its own transaction. A failed write is warned about once (*warned)
 // and does not stop the run: the profile stored at the end holds the window.
 int lj_profile_keep_window(const lj_profile_options *o, lj_profile_result *r, const lj_phase_window *w, int *warned);
+// Writes the plan to o->store (when set) as the run starts, so that a run killed before its end
+// reads back (report) with the windows it kept. A failed write is warned about and does not stop
+// the run: the profile stored at the end holds the plan.
+void lj_profile_keep_plan(const lj_profile_options *o, const lj_profile_result *r);

@@ -167,7 +167,8 @@ static void print_header(FILE *f, const lj_profile_result *r) {
     fprintf(f, ", device %d, fusion %s, gemv %s", pl->device, lj_plan_fusion(pl), lj_plan_gemv(pl));
   fputc('\n', f);
   if (!r->complete)
-    fprintf(f, "*** INCOMPLETE: the run was cut short (Ctrl-C or an error); what follows is only what was measured\n");
+    fprintf(f, "*** INCOMPLETE: the run was cut short (Ctrl-C, an error or a kill); what follows is only what was "
+               "measured\n");
   if (pl->model[0] && strcmp(pl->model, pl->model_name)) fprintf(f, "  model:     %s\n", pl->model);
   fprintf(f, "  work:      batch %d, prompt %d tokens (%s), generate %d tokens per sequence\n", pl->batch,
           pl->prompt_len, pl->prompt_source[0] ? pl->prompt_source : "-", pl->gen_len);

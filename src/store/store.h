@@ -109,6 +109,10 @@ void lj_window_flags_text(uint32_t flags, char *buf, size_t cap);
 // same store (each transaction holds the connection). A run holds at most one
 // profile.
 int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *r);
+// The plan of run `run_id` (its profile_plans row, complete as r says) as the run starts, in its
+// own transaction, so that a run killed part-way reads back with the windows it kept (a profile
+// is read by its plan). lj_store_add_profile replaces the row with the final one.
+int lj_store_add_profile_plan(lj_store *st, int64_t run_id, const lj_profile_result *r);
 // One phase window of run `run_id` as it closes, in its own transaction (safe
 // while the sampler's writer streams to the same store), so that a run killed
 // part-way keeps its finished windows. A window of the same phase and repeat

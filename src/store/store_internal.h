@@ -26,6 +26,9 @@ int lj_store_exec(lj_store *st, const char *sql, const char *what);
 int lj_store_prepare(lj_store *st, const char *sql, sqlite3_stmt **out, const char *what);
 // Runs a prepared single-step statement and finalizes it (even on failure).
 int lj_store_step_once(lj_store *st, sqlite3_stmt *stmt, const char *what);
+// One write transaction (BEGIN IMMEDIATE .. COMMIT) holding st->txn around write(st, ctx); on
+// failure it is rolled back and the first error's message kept.
+int lj_store_write_txn(lj_store *st, const char *what, int (*write)(lj_store *st, void *ctx), void *ctx);
 // *out = 1 when the file has table `name` (the check tables of version 6, read from older files).
 int lj_store_has_table(lj_store *st, const char *name, int *out);
 // Bind a C string, NULL as SQL NULL.

@@ -23,6 +23,17 @@ int lj_store_prepare(lj_store *st, const char *sql, sqlite3_stmt **out, const ch
   return 0;
 }
 
+int lj_store_write_txn(lj_store *st, const char *what, int (*write)(lj_store *st, void *ctx), void *ctx) {
+  pthread_mutex_lock(&st->txn);
+  int rc = lj_store_exec(st, "BEGIN IMMEDIATE", what);
+  if (rc == 0) rc = write(st, ctx);
+  if (rc == 0) rc = lj_store_exec(st, "COMMIT", what);
+  // Keep the first error's message: the rollback's own result does not matter.
+  if (rc < 0 && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  pthread_mutex_unlock(&st->txn);
+  return rc;
+}
+
 int lj_store_step_once(lj_store *st, sqlite3_stmt *stmt, const char *what) {
   int rc = sqlite3_step(stmt);
   int fail = rc != SQLITE_DONE && rc != SQLITE_ROW;

@@ -59,20 +59,26 @@ int lj_store_upsert_phase_window(lj_store *st, int64_t run_id, const lj_phase_wi
   return lj_store_step_once(st, stmt, what);
 }
 
+typedef struct {
+  int64_t run_id;
+  const lj_phase_window *w;
+  int tp_rank;
+} window_write;
+
+static int write_window(lj_store *st, void *ctx) {
+  const window_write *x = ctx;
+  st->profile_rank = x->tp_rank;
+  int rc = lj_store_upsert_phase_window(st, x->run_id, x->w, 0);
+  st->profile_rank = 0;
+  return rc;
+}
+
 int lj_store_add_phase_window(lj_store *st, int64_t run_id, const lj_phase_window *w, int tp_rank) {
   if (st->readonly)
     return LJ_FAIL(LJ_EINVAL, "store '%s': opened for reading only: cannot write a window of run %lld", st->path,
                    (long long)run_id);
   char what[96];
   snprintf(what, sizeof what, "writing a phase window of run %lld", (long long)run_id);
-  pthread_mutex_lock(&st->txn);
-  int rc = lj_store_exec(st, "BEGIN IMMEDIATE", what);
-  st->profile_rank = tp_rank;
-  if (rc == 0) rc = lj_store_upsert_phase_window(st, run_id, w, 0);
-  st->profile_rank = 0;
-  if (rc == 0) rc = lj_store_exec(st, "COMMIT", what);
-  // Keep the first error's message: the rollback's own result does not matter.
-  if (rc < 0 && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-  pthread_mutex_unlock(&st->txn);
-  return rc;
+  window_write x = {run_id, w, tp_rank};
+  return lj_store_write_txn(st, what, write_window, &x);
 }

@@ -557,7 +557,21 @@ static int put_ranks(lj_store *st, int64_t run_id, const lj_profile_result *res)
   return rc;
 }
 
+// The plan row written as the run started (lj_store_add_profile_plan) gives way to the final one.
+// Only that row: a whole profile always has its conditions, so a second profile of a run is still
+// refused (its plan row's key is taken).
+static int drop_plan(lj_store *st, int64_t run_id) {
+  char what[96];
+  snprintf(what, sizeof what, "replacing the plan of run %lld", (long long)run_id);
+  sqlite3_stmt *stmt;
+  LJ_TRY(lj_store_prepare(st, "DELETE FROM profile_plans WHERE run_id = ?1"
+                          " AND NOT EXISTS (SELECT 1 FROM profile_conditions WHERE run_id = ?1)", &stmt, what));
+  sqlite3_bind_int64(stmt, 1, run_id);
+  return lj_store_step_once(st, stmt, what);
+}
+
 static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
+  LJ_TRY(drop_plan(st, run_id));
   LJ_TRY(put_plan(st, run_id, r));
   LJ_TRY(put_conditions(st, run_id, &r->cond));
   LJ_TRY(put_phase_windows(st, run_id, r));
@@ -597,22 +611,43 @@ static int put_all(lj_store *st, int64_t run_id, const lj_profile_result *r) {
   return put_overheads(st, run_id, r);
 }
 
-int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *r) {
+typedef struct {
+  int64_t run_id;
+  const lj_profile_result *r;
+} profile_write;
+
+static int write_profile(lj_store *st, void *ctx) {
+  const profile_write *x = ctx;
+  st->profile_rank = lj_profile_main_rank(&x->r->plan);
+  int rc = put_all(st, x->run_id, x->r);
+  st->profile_rank = 0;
+  return rc;
+}
+
+static int write_plan(lj_store *st, void *ctx) {
+  const profile_write *x = ctx;
+  LJ_TRY(drop_plan(st, x->run_id));
+  return put_plan(st, x->run_id, x->r);
+}
+
+// The profile (whole: write_profile; its plan alone: write_plan) of run_id in one transaction.
+static int write_run(lj_store *st, int64_t run_id, const lj_profile_result *r, const char *part,
+                     int (*write)(lj_store *st, void *ctx)) {
   if (st->readonly)
-    return LJ_FAIL(LJ_EINVAL, "store '%s': opened for reading only: cannot write the profile of run %lld", st->path,
+    return LJ_FAIL(LJ_EINVAL, "store '%s': opened for reading only: cannot write the %s of run %lld", st->path, part,
                    (long long)run_id);
   char what[96];
-  snprintf(what, sizeof what, "writing the profile of run %lld", (long long)run_id);
-  pthread_mutex_lock(&st->txn);
-  int rc = lj_store_exec(st, "BEGIN IMMEDIATE", what);
-  st->profile_rank = lj_profile_main_rank(&r->plan);
-  if (rc == 0) rc = put_all(st, run_id, r);
-  st->profile_rank = 0;
-  if (rc == 0) rc = lj_store_exec(st, "COMMIT", what);
-  // Keep the first error's message: the rollback's own result does not matter.
-  if (rc < 0 && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-  pthread_mutex_unlock(&st->txn);
-  return rc;
+  snprintf(what, sizeof what, "writing the %s of run %lld", part, (long long)run_id);
+  profile_write x = {run_id, r};
+  return lj_store_write_txn(st, what, write, &x);
+}
+
+int lj_store_add_profile(lj_store *st, int64_t run_id, const lj_profile_result *r) {
+  return write_run(st, run_id, r, "profile", write_profile);
+}
+
+int lj_store_add_profile_plan(lj_store *st, int64_t run_id, const lj_profile_result *r) {
+  return write_run(st, run_id, r, "plan", write_plan);
 }
 
 // The tables a profile writes, the only names lj_store_profile_count accepts

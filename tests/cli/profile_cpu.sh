@@ -4,8 +4,9 @@
 # plan, every phase window and the per-stage times; --json matches; bad options
 # are refused naming the option, and so are refusals known up front (nothing stored);
 # Ctrl-C and a hang-up keep what was measured (a run started with SIGHUP ignored goes on),
-# marked incomplete; a killed run keeps the windows it finished (each is stored
-# as it closes), its run left `incomplete` with no end time and no exit code.
+# marked incomplete; a killed run keeps its plan (stored as the run starts) and the windows it
+# finished (each is stored as it closes), its run left `incomplete` with no end time and no exit
+# code, and report renders it.
 # --tp N (docs/tensor-parallel.md §3): the CPU engine's tensor-parallel emulation, timed; at degree 2
 # the all-reduce stages have rows of their own in prefill and decode, right after o_proj and down;
 # they form the communication group, whose time per token the report gives; their analytic cost is
@@ -290,6 +291,15 @@ if [[ $n -ge 3 ]]; then echo "ok: killed: $n windows kept"; else echo "FAIL: kil
 check "killed: load window's time stored" 1 \
   "$(sqlite3 "$tmp/kill.db" "select count(*) from phase_windows p join windows w on w.id = p.window_id
                              where p.phase = 'load' and w.name = 'load#0' and p.host_s > 0 and w.duration_s > 0")"
+# The plan is stored as the run starts, so report renders the killed run with the windows it kept
+# (their phases summarised), marked incomplete; it once exited 3: "run 1 holds no profile".
+check "killed: plan stored, marked incomplete" "0|tiny" \
+  "$(sqlite3 "$tmp/kill.db" 'select complete, model from profile_plans')"
+"$bin" report "$tmp/kill.db" --format text >"$tmp/kill-report.txt" 2>"$tmp/kill-report.err"
+check "killed: report exit 0" 0 $?
+check "killed: report says incomplete" 1 "$(grep -c '^\*\*\* INCOMPLETE' "$tmp/kill-report.txt")"
+check "killed: report has the load window" 1 "$(grep -cE '^load +1 ' "$tmp/kill-report.txt")"
+check "killed: report has a prefill window" 1 "$(grep -cE '^prefill +[1-9]' "$tmp/kill-report.txt")"
 
 echo "$fails failure(s)"
 [[ $fails -eq 0 ]]
