@@ -1,5 +1,5 @@
 // The CSV trace parser and the nvidia-smi line parser on good and bad input:
-// values exact, and every error names file, line and column.
+// values exact, and every error names file, line and column; a trace is written whole or not at all.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -74,6 +78,57 @@ static void test_trace_good(void **state) {
   assert_int_equal(t.n_devices, 4);
   assert_true(t.samples[0].value == 100.0);
   lj_trace_free(&t);
+}
+
+// A trace cut short by a full disk (a file-size limit, SIGXFSZ ignored, in a child) is not left
+// behind: the write fails, the file it was to replace keeps its old bytes and no temporary stays
+// (meter's fallback for samples the store could not take once left a shorter trace).
+static void test_trace_write_whole(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lj_trace_dir_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[256];
+  snprintf(path, sizeof path, "%s/t.csv", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("old\n", f);
+  fclose(f);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {4096, 4096};
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(10);
+    lj_trace t;
+    lj_trace_init(&t);
+    lj_device_info info;
+    memset(&info, 0, sizeof info);
+    snprintf(info.name, sizeof info.name, "gpu");
+    lj_sample s[1000];
+    memset(s, 0, sizeof s);
+    for (int i = 0; i < 1000; i++) s[i].t_ns = i, s[i].reading = LJ_READING_POWER_SAMPLE, s[i].value = 100.0 + i;
+    if (lj_trace_add_device(&t, &info) != 0 || lj_trace_append(&t, s, 1000) != 0) _exit(11);
+    _exit(lj_trace_write_csv(&t, path) < 0 ? 0 : 12);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  char buf[16] = {0};
+  f = fopen(path, "r");
+  assert_non_null(f);
+  assert_non_null(fgets(buf, sizeof buf, f));
+  fclose(f);
+  assert_string_equal(buf, "old\n");
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+  closedir(d);
+  assert_int_equal(n, 1);  // t.csv alone
+  unlink(path);
+  rmdir(dir);
 }
 
 static void test_trace_bad(void **state) {
@@ -171,6 +226,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trace_good),
       cmocka_unit_test(test_trace_bad),
+      cmocka_unit_test(test_trace_write_whole),
       cmocka_unit_test(test_smi_good),
       cmocka_unit_test(test_smi_bad),
   };

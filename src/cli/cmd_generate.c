@@ -516,9 +516,14 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
     lj_info("%s: decode GEMVs %s on every matrix (--gemv-config; the per-shape defaults otherwise)%s", c->name,
             lj_gemv_choice_name(a->gemv), held);
   }
+  // The logits file is written as every -o file is (output_file.h): complete, or not at all.
+  lj_output dump_out;
   FILE *dump = NULL;
-  if (rc == LJ_OK && a->dump_logits && !(dump = fopen(a->dump_logits, "wb")))
-    rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: cannot create: %s", a->dump_logits, strerror(errno));
+  if (rc == LJ_OK && a->dump_logits) {
+    rc = lj_output_open(&dump_out, a->dump_logits);
+    if (rc < 0) rc = lj_fail_context(rc, "--dump-logits");
+    else dump = dump_out.f;
+  }
   lj_generate_result res = {0};
   if (rc == LJ_OK) {
     lj_generate_opts o = {.n_new = a->n_new, .stop_ids = stop, .n_stop = n_stop, .ignore_eos = a->ignore_eos,
@@ -534,7 +539,10 @@ static int run_generate(const gen_args *a, const lj_model_config *c, lj_weights 
     else
       rc = lj_generate(lj_cpu_forward_fn, engine, c->vocab_size, prompts, lens, n_seqs, &o, &res);
   }
-  if (dump && fclose(dump) != 0 && rc == LJ_OK) rc = LJ_FAIL(LJ_EIO, "--dump-logits %s: write failed", a->dump_logits);
+  if (dump) {
+    int drc = lj_output_close(&dump_out, rc);
+    if (rc == LJ_OK && drc < 0) rc = lj_fail_context(drc, "--dump-logits");
+  }
   if (rc == LJ_OK) rc = print_results(tok, prompts, lens, &res);
   lj_generate_result_free(&res);
   free(prompts);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/output_file.h"
 #include "llamajoule/meter.h"
 #include "meter/csv_field.h"
 
@@ -222,8 +223,12 @@ int lj_trace_read_csv(const char *path, lj_trace *out) {
 }
 
 int lj_trace_write_csv(const lj_trace *t, const char *path) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return LJ_FAIL(errno == EACCES ? LJ_EPERM : LJ_EIO, "cannot write trace %s: %s", path, strerror(errno));
+  // Complete or not at all (output_file.h): a trace cut short by a full disk would read as a
+  // shorter run.
+  lj_output o;
+  int orc = lj_output_open(&o, path);
+  if (orc < 0) return lj_fail_context(orc, "cannot write trace");
+  FILE *f = o.f;
   fprintf(f, "# llamajoule trace v1\n");
   for (int d = 0; d < t->n_devices; d++) {
     const lj_device_info *i = &t->devices[d];
@@ -237,7 +242,6 @@ int lj_trace_write_csv(const lj_trace *t, const char *path) {
             lj_reading_name((lj_reading)s->reading), s->value, (long long)s->read_ns, s->read_dur_ns,
             (long long)s->source_us, s->flags);
   }
-  int bad = ferror(f);
-  if (fclose(f) != 0 || bad) return LJ_FAIL(LJ_EIO, "write error in trace %s (disk full?)", path);
-  return 0;
+  int rc = ferror(f) ? LJ_FAIL(LJ_EIO, "write error in trace %s (disk full?)", path) : 0;
+  return lj_output_close(&o, rc);
 }
