@@ -37,6 +37,7 @@
 
 extern "C" {
 #include "common/error.h"
+#include "common/stats.h"
 #include "llamajoule/meter.h"
 #include "model/config.h"
 }
@@ -80,21 +81,12 @@ static int fail(const char *what) {
   return 1;
 }
 
-static double t95(int df) {  // two-sided 95% Student t
-  static const double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                             2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086};
-  return df < 1 ? NAN : df <= 20 ? t[df] : 1.96 + 2.5 / df;
-}
-
-// Mean and 95% half width of v.
+// Mean and 95% half width of v (Student t, common/stats.h).
 static void ci(const std::vector<double> &v, double *mean, double *half) {
-  int n = (int)v.size();
-  double m = 0, ss = 0;
-  for (double x : v) m += x;
-  m /= n > 0 ? n : 1;
-  for (double x : v) ss += (x - m) * (x - m);
-  *mean = m;
-  *half = n > 1 ? t95(n - 1) * sqrt(ss / (n - 1) / n) : NAN;
+  lj_mean_ci c;
+  if (lj_stats_mean_ci(v.data(), v.size(), 0.95, &c) < 0) c.mean = c.half_width = NAN;
+  *mean = c.mean;
+  *half = c.half_width;
 }
 
 // Event-timed microseconds per layer call of r (calls layer calls a launch).
