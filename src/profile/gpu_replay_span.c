@@ -156,7 +156,7 @@ int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k) {
   // trials read from the samples: of one sample period, after a shorter pre-roll).
   double grid_s = w->short_preroll ? LJ_GPU_SAMPLE_PERIOD_S : 0.1;
   int64_t offset = (int64_t)(lj_gpu_uniform01(g) * grid_s * 1e9), pre_done = 0, pre_gap = 0;
-  double pre_s = (w->short_preroll ? LJ_GPU_SHORT_PREROLL_S : LJ_GPU_PREROLL_S) + (double)offset * 1e-9;
+  double pre_s = (w->short_preroll ? LJ_GPU_SHORT_PREROLL_S : LJ_GPU_REPLAY_PREROLL_S) + (double)offset * 1e-9;
   LJ_TRY(play(g, p, p->duty, (int)ceil(pre_s / p->per_launch), pre_s, p->burst, p->gap_ns, &pre_done, &pre_gap));
   char name[96];
   if (w->name)

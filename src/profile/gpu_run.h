@@ -155,6 +155,12 @@ typedef struct {
 // samples see it), plus a random part of one sample period.
 #define LJ_GPU_SHORT_PREROLL_S 0.1
 #define LJ_GPU_SAMPLE_PERIOD_S 0.02
+// The pre-roll of every other replay trial: one counter update period plus a random 0-100 ms.
+// The begin read's last update is at most one period old, so it falls inside the pre-roll, on the
+// same work: the counter beside the samples (and where an estimate falls back to it) keeps both
+// ends on the same power and its start offsets random over its grid. Was 0.2 s, two periods: the
+// second bought nothing the first does not, at ~0.1 s a trial (~70 s of a default 1B profile).
+#define LJ_GPU_REPLAY_PREROLL_S 0.1
 int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
                       int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty);
 // A replay made ready for trials (its graph captured and timed), so that trials of several

@@ -37,9 +37,9 @@ double lj_sweep_estimate_s(const lj_model_config *c, const lj_profile_options *o
     // Each stage's replay is set up once even without trials: ~4 units of its phase.
     s += 4 * prefill + 4 * decode / o->gen_len + 27 * 0.05;
     if (o->trials > 0) {
-      double trial = o->replay_seconds + 0.25 + 0.05;  // + the pre-roll, 0.2-0.3 s
+      double trial = o->replay_seconds + 0.15 + 0.05;  // + the pre-roll, 0.1-0.2 s
       s += (13 + 14 + (o->n_decode_kv - 1)) * o->trials * trial;
-      if (o->sequence) s += 2 * 9 * o->trials * (o->replay_seconds + 0.25);
+      if (o->sequence) s += 2 * 9 * o->trials * (o->replay_seconds + 0.15);
     }
     if (o->timeline) s += 2 * ph + prefill + 2 * decode;
   }
