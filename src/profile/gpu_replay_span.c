@@ -154,10 +154,14 @@ int lj_gpu_replay_trial(gpu_run *g, lj_gpu_replay_prep *p, int k) {
   // Pre-roll of the same pattern, its length random over one update of the counter
   // so that the window's start falls at a random point of the counter's 100 ms grid (short
   // trials read from the samples: of one sample period, after a shorter pre-roll).
-  double grid_s = w->short_preroll ? LJ_GPU_SAMPLE_PERIOD_S : 0.1;
+  double grid_s = w->short_preroll ? LJ_GPU_SAMPLE_PERIOD_S : LJ_GPU_COUNTER_PERIOD_S;
   int64_t offset = (int64_t)(lj_gpu_uniform01(g) * grid_s * 1e9), pre_done = 0, pre_gap = 0;
   double pre_s = (w->short_preroll ? LJ_GPU_SHORT_PREROLL_S : LJ_GPU_REPLAY_PREROLL_S) + (double)offset * 1e-9;
-  LJ_TRY(play(g, p, p->duty, (int)ceil(pre_s / p->per_launch), pre_s, p->burst, p->gap_ns, &pre_done, &pre_gap));
+  // By the clock, not a launch count: launches timed at prepare run up to ~13% faster later, and a
+  // pre-roll shorter than one counter period would let the begin read reach back before it.
+  int64_t pre_t0 = lj_mono_ns();
+  for (double left = pre_s; left > 0; left = pre_s - (double)(lj_mono_ns() - pre_t0) * 1e-9)
+    LJ_TRY(play(g, p, p->duty, (int)ceil(left / p->per_launch), left, p->burst, p->gap_ns, &pre_done, &pre_gap));
   char name[96];
   if (w->name)
     snprintf(name, sizeof name, "%s:%s:%s#%d", lj_profile_method_name(p->method), lj_phase_name(p->ph), w->name, k);

@@ -98,8 +98,9 @@ int lj_gpu_tp_decode_state_at(gpu_run *g, int64_t kv, lj_cuda_batch *b);
 // updates every ~100 ms and a read returns its last update, so a window's begin
 // reading counts up to 100 ms of what ran before it and its end reading misses up to
 // 100 ms of its own work. After idle that bias is -(busy - idle power) x 50 ms a
-// window (about -4% of a 1 s prefill window); after two updates of the same work
-// the two ends cancel on average.
+// window (about -4% of a 1 s prefill window); after an update period of the same work
+// the two ends cancel on average. The phase windows, the measured whole every method
+// is closed against, keep two periods: a margin that costs ~1 s a profile.
 #define LJ_GPU_PREROLL_S 0.2
 
 // Units for at least `seconds` (at least one), outside any window.
@@ -155,12 +156,15 @@ typedef struct {
 // samples see it), plus a random part of one sample period.
 #define LJ_GPU_SHORT_PREROLL_S 0.1
 #define LJ_GPU_SAMPLE_PERIOD_S 0.02
-// The pre-roll of every other replay trial: one counter update period plus a random 0-100 ms.
-// The begin read's last update is at most one period old, so it falls inside the pre-roll, on the
-// same work: the counter beside the samples (and where an estimate falls back to it) keeps both
-// ends on the same power and its start offsets random over its grid. Was 0.2 s, two periods: the
-// second bought nothing the first does not, at ~0.1 s a trial (~70 s of a default 1B profile).
-#define LJ_GPU_REPLAY_PREROLL_S 0.1
+#define LJ_GPU_COUNTER_PERIOD_S 0.1
+// The pre-roll of every other replay trial (their energy too is the samples' where they are whole):
+// one counter update period by the clock plus a random part of one period, so that the counter
+// beside them (and an estimate that falls back to it) has its begin read's last update inside the
+// pre-roll, on the same work, and its start offsets random over its grid. That holds where an update
+// covers the power up to its own time; one that reported power sensed tens of ms earlier would leak
+// the work before the pre-roll into the window: the counter-vs-samples flag shows it. Was 0.2 s (two
+// periods), ~0.1 s more a trial: ~60 s of a default 1B profile.
+#define LJ_GPU_REPLAY_PREROLL_S LJ_GPU_COUNTER_PERIOD_S
 int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
                       int groups, lj_profile_method method, int trial0, int n_trials, double seconds, double duty);
 // A replay made ready for trials (its graph captured and timed), so that trials of several
