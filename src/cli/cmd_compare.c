@@ -33,8 +33,8 @@ static void usage(FILE *f) {
           "findings; several studies are analysed together, each file's lines with their own best batch and knee.\n"
           "Two profiles of one model, card, shape and GEMV setting, one with --fusion none and one with --fusion\n"
           "production, also get the kernel boundaries' cost on stderr: decode J/token (none - production) with\n"
-          "its interval, and per stage group where both have stage estimates. At most %d arguments. Stores are\n"
-          "only read.\n\n"
+          "its interval, and per stage group where both have stage estimates. At most %d arguments, each run or\n"
+          "study once (one file by two names counts once). Stores are only read.\n\n"
           "  --latency-ms L  a study's bound on one decode step for its best batch (default 50 ms)\n"
           "  -o, --output F  the page (default compare.html; '-' is stdout)\n"
           "  -h, --help\n\n"
@@ -116,14 +116,21 @@ int lj_cmd_compare(int argc, char **argv) {
   if (n < 1) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: which stores? (llamajoule compare A.db B.db ...)"));
   if (n > MAX_RUNS) return usage_error(LJ_FAIL(LJ_EINVAL, "compare: %d runs, at most %d", n, MAX_RUNS));
   // Every argument's run number before any store is read; writing a store over itself would lose
-  // it (a link or another name for it included).
+  // it (a link or another name for it included). One run (or study) named twice would stand on the
+  // page twice and weigh twice in every fit and spread: refused, whatever the spelling of its path.
+  static char paths[MAX_RUNS][1024];
+  int64_t runs_of[MAX_RUNS];
   for (int i = 0; i < n; i++) {
-    char path[1024];
-    int64_t run = 0;
-    if (split_arg(argv[optind + i], path, sizeof path, &run) < 0) return usage_error(LJ_EINVAL);
+    char *path = paths[i];
+    if (split_arg(argv[optind + i], path, sizeof paths[i], &runs_of[i]) < 0) return usage_error(LJ_EINVAL);
     if (strcmp(out, "-") && (lj_same_file(out, path) || lj_same_file(out, argv[optind + i])))
       return usage_error(LJ_FAIL(LJ_EINVAL, "compare: the output '%s' is a store being read ('%s'); give another -o",
                                  out, argv[optind + i]));
+    for (int j = 0; j < i; j++)
+      if (runs_of[j] == runs_of[i] && lj_same_file(paths[j], path))
+        return usage_error(LJ_FAIL(LJ_EINVAL, "compare: '%s' and '%s' are the same %s; name each once",
+                                   argv[optind + j], argv[optind + i],
+                                   runs_of[i] ? "run" : "store (its newest run, or its study)"));
   }
   // A study file stands for its done points. Every study goes into one (each file's lines apart in its
   // analysis), whose runs take the first study's place on the page.
