@@ -2,8 +2,8 @@
 # The main job on a built-in default: set up, build, then
 #  - with an NVIDIA GPU: list the GPUs and what each power reading supports, and
 #    profile Llama 3.2 1B (random weights): energy per phase, per layer and per
-#    stage, with error bars and the closure check (about 8 min: 494 s for
-#    Llama 3.2 1B on an H100, measured 2026-12-07);
+#    stage, with error bars and the closure check (about 6-7 min on an H100;
+#    docs/cli.md gives the parts);
 #    everything is stored in llamajoule-quickstart.db and rendered to llamajoule-quickstart.html;
 #  - without one: say so, and do what the CPU can (tokenizer, the CPU reference
 #    engine profiled in timing-only mode on Llama 3.2 1B with random weights), and render
