@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 
 need_pkgs=()
-for p in build-essential cmake pkg-config libsqlite3-dev libjansson-dev libpcre2-dev libcmocka-dev sqlite3 jq xz-utils doxygen nodejs npm chromium; do
+for p in build-essential cmake pkg-config libsqlite3-dev libjansson-dev libpcre2-dev libcmocka-dev sqlite3 python3 jq xz-utils doxygen nodejs npm chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # node/npm may come from elsewhere than Debian (nvm, a tarball): accept those.
