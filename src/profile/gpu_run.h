@@ -162,7 +162,8 @@ typedef struct {
 // beside them (and an estimate that falls back to it) has its begin read's last update inside the
 // pre-roll, on the same work, and its start offsets random over its grid. That holds where an update
 // covers the power up to its own time; one that reported power sensed tens of ms earlier would leak
-// the work before the pre-roll into the window: the counter-vs-samples flag shows it. Was 0.2 s (two
+// the work before the pre-roll into the window (scripts/analysis/counter_lag.py fits that lag from
+// a store: half a period, no delay, on the H100 profiles). Was 0.2 s (two
 // periods), ~0.1 s more a trial: ~60 s of a default 1B profile.
 #define LJ_GPU_REPLAY_PREROLL_S LJ_GPU_COUNTER_PERIOD_S
 int lj_gpu_replay_run(gpu_run *g, lj_phase ph, const lj_gpu_replay_what *w, int64_t kv, const lj_cuda_batch *b,
