@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/progress.h"
+#include "profile/budget.h"
 #include "profile/part_times.h"
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/cuda_generate.h"
@@ -155,8 +156,8 @@ typedef struct {
 // does not matter to them; enough for the power to settle to the replay's level (the ~20 ms
 // samples see it), plus a random part of one sample period.
 #define LJ_GPU_SHORT_PREROLL_S 0.1
-#define LJ_GPU_SAMPLE_PERIOD_S 0.02
-#define LJ_GPU_COUNTER_PERIOD_S 0.1
+#define LJ_GPU_SAMPLE_PERIOD_S LJ_BUDGET_SAMPLE_PERIOD_S
+#define LJ_GPU_COUNTER_PERIOD_S LJ_BUDGET_COUNTER_PERIOD_S
 // The pre-roll of every other replay trial (their energy too is the samples' where they are whole):
 // one counter update period by the clock plus a random part of one period, so that the counter
 // beside them (and an estimate that falls back to it) has its begin read's last update inside the
