@@ -1,6 +1,7 @@
 // bench_spacer: does a stage of the decoder layer cost what its removal saves?
 //
 //   bench_spacer [--model PRESET] [--prompt-len N] [--seconds S] [--rounds R] [--stages a,b,...] [--seed N]
+//                [--pdl on|off]
 //
 // On a default 1B prefill, leaving a light stage (a norm, RoPE, the attention kernel) out of the
 // layer raises the energy of the layer (docs/findings.md §6). Two readings are possible: the
@@ -22,6 +23,9 @@
 // per stage and per layer call, what removing X saves, what removing X's work but not its time
 // saves, and X alone, with 95% intervals over the rounds (paired within a round). If the gap
 // puts back what the removal added, the layer's energy depends on the spacing of its stages.
+// --pdl off captures every graph without programmatic dependent launch (engine/cuda/pdl.h): the
+// light kernels let the next one start early, so which kernel follows which changes what runs
+// side by side; if the removal's excess goes with it, the launch overlap is the cause.
 // Exit codes: 0 measured, 1 failed, 2 bad command line, 4 no GPU or driver.
 #include <cuda_runtime.h>
 #include <math.h>
@@ -42,6 +46,7 @@ extern "C" {
 #include "model/config.h"
 }
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/pdl.h"
 
 static const lj_stage RUN[9] = {LJ_STAGE_ATTN_NORM, LJ_STAGE_QKV,      LJ_STAGE_ROPE,
                                 LJ_STAGE_ATTN,      LJ_STAGE_O_PROJ,   LJ_STAGE_FFN_NORM,
@@ -71,8 +76,9 @@ static int window_ok(const lj_window_result *r, const char *name) {
 static int usage(FILE *f, int code) {
   fprintf(f,
           "usage: bench_spacer [--model PRESET] [--prompt-len N] [--seconds S] [--rounds R] [--stages a,b,...] "
-          "[--seed N]\n"
-          "  defaults: llama-3.2-1b, 128 tokens, 0.3 s windows, 8 rounds, attn_norm,rope,attn,swiglu\n");
+          "[--seed N] [--pdl on|off]\n"
+          "  defaults: llama-3.2-1b, 128 tokens, 0.3 s windows, 8 rounds, attn_norm,rope,attn,swiglu, pdl on "
+          "(the engine's)\n");
   return code;
 }
 
@@ -125,6 +131,7 @@ int main(int argc, char **argv) {
   int prompt_len = 128, rounds = 8;
   double seconds = 0.3;
   unsigned seed = 1;
+  int pdl = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : nullptr;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout, 0);
@@ -135,6 +142,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--rounds")) rounds = atoi(val);
     else if (!strcmp(a, "--seconds")) seconds = atof(val);
     else if (!strcmp(a, "--seed")) seed = (unsigned)strtoul(val, nullptr, 10);
+    else if (!strcmp(a, "--pdl") && (!strcmp(val, "on") || !strcmp(val, "off"))) pdl = !strcmp(val, "on");
     else return fprintf(stderr, "bench_spacer: unknown option '%s'\n", a), usage(stderr, 2);
     i++;
   }
@@ -156,6 +164,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_spacer: no CUDA device\n");
     return 4;
   }
+  lj_cuda_set_pdl(pdl);  // before any graph is captured: graphs keep the setting they were captured with
   lj_model_config c;
   if (lj_config_preset(model, &c) < 0) return fail("model");
   lj_cuda_options o;
@@ -210,8 +219,8 @@ int main(int argc, char **argv) {
   }
   if (lj_cuda_set_spacer(e, 0) < 0) return fail("spacer");
   printf("bench_spacer: %s (random weights), prefill of %d tokens, every stage on its recorded inputs; "
-         "%d layer calls a launch, %.2f s windows after a 0.1 s pre-roll, %d rounds\n",
-         model, prompt_len, calls, seconds, rounds);
+         "%d layer calls a launch, %.2f s windows after a 0.1 s pre-roll, %d rounds, pdl %s\n",
+         model, prompt_len, calls, seconds, rounds, pdl ? "on" : "off");
   for (auto &x : v)
     printf("  %-24s %7.2f us a layer call (event-timed)%s\n", x.name.c_str(), x.us_per_call,
            x.spacer_ns > 0 ? (" spacer " + std::to_string(x.spacer_ns) + " ns").c_str() : "");
@@ -296,9 +305,9 @@ int main(int argc, char **argv) {
     double mr, hr, mk, hk, ma, ha;
     ci(rem, &mr, &hr), ci(wrk, &mk, &hk), ci(a.dyn_mj, &ma, &ha);
     printf("RESULT kind=spacer stage=%s removal_mj=%.4f removal_ci=%.4f work_mj=%.4f work_ci=%.4f alone_mj=%.4f "
-           "alone_ci=%.4f dt_us=%.2f gap_us=%.2f matched=%d\n",
+           "alone_ci=%.4f dt_us=%.2f gap_us=%.2f matched=%d pdl=%d\n",
            lj_stage_name(xs[j]), mr, hr, mk, hk, ma, ha, v[0].us_per_call - w.us_per_call,
-           g.us_per_call - w.us_per_call, g.matched);
+           g.us_per_call - w.us_per_call, g.matched, pdl);
   }
   for (auto &x : v) lj_cuda_replay_free(x.rp);
   lj_sampler_free(s);
